@@ -1,0 +1,104 @@
+/**
+ * Diagnostics are data (as in the TypeScript compiler): every stage returns them instead of printing
+ * or throwing, and the CLI alone decides how to render them and which exit code to use.
+ */
+
+/** A region of a source file: 1-based line/column of its start, and its length in characters. */
+export interface Span {
+  file: string;
+  line: number;
+  column: number;
+  offset: number;
+  length: number;
+}
+
+export type Severity = 'error' | 'warning';
+
+export interface Diagnostic {
+  severity: Severity;
+  /** Stable machine-readable code, e.g. `syntax`, `unknown-name`, `shape-mismatch`. */
+  code: string;
+  message: string;
+  span?: Span;
+  hint?: string;
+}
+
+export function error(code: string, message: string, span?: Span, hint?: string): Diagnostic {
+  return { severity: 'error', code, message, ...(span ? { span } : {}), ...(hint ? { hint } : {}) };
+}
+
+export function warning(code: string, message: string, span?: Span, hint?: string): Diagnostic {
+  return { severity: 'warning', code, message, ...(span ? { span } : {}), ...(hint ? { hint } : {}) };
+}
+
+export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
+  return diagnostics.some((d) => d.severity === 'error');
+}
+
+/**
+ * Thrown by the programmatic API when asked for a result that has errors. Carries the diagnostics so
+ * callers can render them; never thrown by the pipeline stages themselves.
+ */
+export class SofarError extends Error {
+  constructor(readonly diagnostics: Diagnostic[]) {
+    super(diagnostics.map((d) => formatDiagnosticShort(d)).join('\n'));
+    this.name = 'SofarError';
+  }
+}
+
+/** One line: `path:line:col: error: message`. */
+export function formatDiagnosticShort(d: Diagnostic): string {
+  const where = d.span ? `${d.span.file}:${d.span.line}:${d.span.column}: ` : '';
+  return `${where}${d.severity}: ${d.message}`;
+}
+
+/**
+ * The full rendering: the one-line header, the source line with a caret under the span, and the hint.
+ * `sources` maps file names to their text.
+ */
+export function formatDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, string>): string {
+  const lines = [formatDiagnosticShort(d)];
+  const text = d.span ? sources.get(d.span.file) : undefined;
+  if (d.span && text !== undefined) {
+    const sourceLine = text.split(/\r?\n/)[d.span.line - 1];
+    if (sourceLine !== undefined) {
+      const gutter = String(d.span.line);
+      const pad = ' '.repeat(gutter.length);
+      const width = Math.max(1, Math.min(d.span.length, sourceLine.length - d.span.column + 1));
+      const lead = sourceLine.slice(0, d.span.column - 1).replace(/[^\t]/g, ' ');
+      lines.push(`${pad} |`);
+      lines.push(`${gutter} | ${sourceLine}`);
+      lines.push(`${pad} | ${lead}${'^'.repeat(width)}`);
+    }
+  }
+  if (d.hint) lines.push(`  = hint: ${d.hint}`);
+  return lines.join('\n');
+}
+
+/** "did you mean" for a misspelt name: the closest candidate within a small edit distance. */
+export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const saved = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = saved;
+    }
+  }
+  return row[b.length];
+}

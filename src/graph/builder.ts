@@ -1,0 +1,525 @@
+/**
+ * The graph builder: the programmatic way to write a SoFAr model, and the one way graphs get made —
+ * the elaborator drives this same builder from a `.sofar` file, so both produce identical graphs.
+ *
+ * The builder infers shapes and precision, creates named parameters and expands shortcuts and fractals.
+ * It judges nothing that the checker can judge on the finished graph (shape mismatches at adds and
+ * joins, binary convs fed real values); it only reports what stops it from building (a conv on a
+ * vector, an unknown quantizer).
+ */
+import { error, type Diagnostic, type Span } from '../diagnostics.js';
+import { resolveQuantizer, type QuantizerUse } from '../quantizers.js';
+import { resolvePads, windowOutput, type Padding } from './shapes.js';
+import {
+  GRAPH_FORMAT,
+  GRAPH_VERSION,
+  type Graph,
+  type GraphNode,
+  type InitName,
+  type JoinMode,
+  type NodeOf,
+  type OpAttrs,
+  type OpKind,
+  type Pair,
+  type ParamSpec,
+  type Precision,
+  type QuantizerRef,
+} from './types.js';
+
+/** A value flowing through the graph under construction. */
+export interface Tensor {
+  readonly id: number;
+  readonly shape: readonly number[];
+  readonly precision: Precision;
+}
+
+/** A quantizer by name (`'ste_sign'`) or as a full reference; `'none'` turns quantization off. */
+export type QuantizerSpec = string | QuantizerRef;
+
+export interface BinarizePolicy {
+  activations?: QuantizerSpec;
+  weights?: QuantizerSpec;
+}
+
+export interface BuilderOptions {
+  name: string;
+  input: readonly [number, number, number] | readonly number[];
+  classes: number;
+  binarize?: BinarizePolicy;
+  /** Refuse to build more nodes than this (default 10⁶). */
+  nodeBudget?: number;
+}
+
+interface Common {
+  /** Local name of the layer inside the current scope (default: the layer kind). */
+  name?: string;
+  source?: Span;
+}
+
+export interface ConvOptions extends Common {
+  filters: number;
+  kernel: number | Pair;
+  stride?: number | Pair;
+  padding?: Padding;
+  dilation?: number | Pair;
+  groups?: number;
+  bias?: boolean;
+  init?: InitName;
+}
+
+export interface BinaryOptions {
+  /** Applied when the input is real-valued; defaults to the binarization policy. */
+  inputQuantizer?: QuantizerSpec;
+  kernelQuantizer?: QuantizerSpec;
+  /** Clip latent weights to [−c, c] during training; default 1 (Larq's weight_clip), null for none. */
+  kernelClip?: number | null;
+}
+
+export interface DenseOptions extends Common {
+  units: number;
+  bias?: boolean;
+  init?: InitName;
+}
+
+export interface PoolOptions extends Common {
+  kernel: number | Pair;
+  /** Default: the kernel size (Keras). */
+  stride?: number | Pair;
+  /** Default: `valid` (Keras). */
+  padding?: Padding;
+}
+
+export interface FractalOptions extends Common {
+  columns: number;
+  join?: JoinMode;
+  /** Local drop-path rate. */
+  dropPath?: number;
+  /** Share of training batches that keep a single column for the whole network. */
+  globalDropPath?: number;
+  /** Scope the fractal opens (default `fractal`); null builds it in the current scope. */
+  scope?: string | null;
+}
+
+export interface ResidualOptions extends Common {
+  /** The shortcut path (a projection); identity when absent. Runs in the scope `shortcut`. */
+  shortcut?: ((x: Tensor) => Tensor) | null;
+}
+
+export const DEFAULT_NODE_BUDGET = 1_000_000;
+
+/** Thrown when an expansion exceeds the node budget; the elaborator turns it into a diagnostic. */
+export class NodeBudgetExceeded extends Error {
+  constructor(readonly budget: number) {
+    super(`the graph exceeds the node budget of ${budget} nodes`);
+  }
+}
+
+const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+export class GraphBuilder {
+  readonly diagnostics: Diagnostic[] = [];
+  private readonly nodes: GraphNode[] = [];
+  private readonly scopes: string[] = [];
+  private readonly usedNames = new Set<string>();
+  private readonly counters = new Map<string, number>();
+  private readonly policies: { activations: QuantizerRef | null; weights: QuantizerRef | null }[] = [];
+  private readonly nodeBudget: number;
+  private readonly input0: Tensor;
+
+  constructor(readonly options: BuilderOptions) {
+    this.nodeBudget = options.nodeBudget ?? DEFAULT_NODE_BUDGET;
+    this.policies.push({
+      activations: this.quantizer(options.binarize?.activations ?? 'none', 'activation'),
+      weights: this.quantizer(options.binarize?.weights ?? 'none', 'weight'),
+    });
+    this.input0 = this.addNode('input', 'input', [], {}, [...options.input], 'f32', () => [], {});
+  }
+
+  /** The model's input `[C, H, W]`. */
+  input(): Tensor {
+    return this.input0;
+  }
+
+  // ---------------------------------------------------------------- structure
+
+  /** Builds `fn` inside the named scope (names become `scope/...`). A repeated name gets a suffix. */
+  scope<T>(name: string, fn: () => T): T {
+    this.scopes.push(this.uniqueLocal(name));
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** Builds `fn` inside a numbered instance scope: `unit1`, `unit2`, ... within the current scope. */
+  block<T>(name: string, fn: () => T): T {
+    this.scopes.push(this.nextIndexed(name));
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** Builds `fn` with another binarization policy; unset fields keep the current one. */
+  withBinarize<T>(policy: BinarizePolicy, fn: () => T, source?: Span): T {
+    const current = this.policy();
+    this.policies.push({
+      activations: policy.activations === undefined ? current.activations : this.quantizer(policy.activations, 'activation', source),
+      weights: policy.weights === undefined ? current.weights : this.quantizer(policy.weights, 'weight', source),
+    });
+    try {
+      return fn();
+    } finally {
+      this.policies.pop();
+    }
+  }
+
+  /** `x + body(x)`, or `shortcut(x) + body(x)` with a projection. */
+  residual(x: Tensor, body: (x: Tensor) => Tensor, options: ResidualOptions = {}): Tensor {
+    const y = body(x);
+    const shortcut = options.shortcut;
+    const s = shortcut ? this.scope('shortcut', () => shortcut(x)) : x;
+    return this.add(s, y, { name: options.name ?? 'add', source: options.source });
+  }
+
+  /** Dense shortcut (DenseNet): the block's input concatenated with its output along channels. */
+  denseShortcut(x: Tensor, body: (x: Tensor) => Tensor, options: Common = {}): Tensor {
+    const y = body(x);
+    return this.concat([x, y], { name: options.name ?? 'concat', source: options.source });
+  }
+
+  /**
+   * FractalNet's expansion: f₁(z) = unit(z), f₍ₖ₊₁₎(z) = join(f_k(f_k(z)), unit(z)), with joins merging
+   * every column that ends at the same depth (so the last join has C inputs). Column j (1 = shallowest)
+   * holds 2^(j−1) units; `unit` runs in the scope `col{j}`.
+   */
+  fractal(x: Tensor, options: FractalOptions, unit: (x: Tensor, column: number) => Tensor): Tensor {
+    const columns = options.columns;
+    if (!Number.isInteger(columns) || columns < 1) {
+      this.report('bad-argument', `a fractal needs a whole number of columns ≥ 1, got ${columns}`, options.source);
+      return x;
+    }
+    const build = (): Tensor => {
+      const fractalName = this.prefix().replace(/\/$/, '');
+      const inColumn = (column: number, z: Tensor): Tensor => this.scope(`col${column}`, () => unit(z, column));
+      const join = (branches: { column: number; value: Tensor }[]): Tensor => {
+        if (branches.length === 1) return branches[0].value;
+        const attrs: OpAttrs['join'] = {
+          mode: options.join ?? 'mean',
+          fractal: fractalName,
+          columns: branches.map((b) => b.column),
+          dropPath: { local: options.dropPath ?? 0, global: options.globalDropPath ?? 0 },
+        };
+        return this.joinNode(branches.map((b) => b.value), attrs, options.source);
+      };
+      // Returns the not-yet-joined outputs of f_k, whose columns are C−k+1 .. C.
+      const expand = (k: number, z: Tensor): { column: number; value: Tensor }[] => {
+        const shallowest = columns - k + 1;
+        if (k === 1) return [{ column: shallowest, value: inColumn(shallowest, z) }];
+        const inner = join(expand(k - 1, z));
+        const deep = expand(k - 1, inner);
+        return [...deep, { column: shallowest, value: inColumn(shallowest, z) }];
+      };
+      return join(expand(columns, x));
+    };
+    const scope = options.scope === undefined ? 'fractal' : options.scope;
+    return scope === null ? build() : this.scope(scope, build);
+  }
+
+  // ---------------------------------------------------------------- layers
+
+  conv(x: Tensor, o: ConvOptions): Tensor {
+    return this.convNode(x, o, null, null, 'conv');
+  }
+
+  /** Binary convolution: input quantizer (when the input is real), then a conv with binary kernel. */
+  bconv(x: Tensor, o: ConvOptions & BinaryOptions): Tensor {
+    const policy = this.policy();
+    const kernelQuantizer =
+      o.kernelQuantizer === undefined ? policy.weights : this.quantizer(o.kernelQuantizer, 'weight', o.source);
+    if (!kernelQuantizer) {
+      this.report(
+        'no-quantizer',
+        'a binary conv needs a weight quantizer',
+        o.source,
+        'set one for the model (binarize weights = ste_sign) or on the layer (kernel_quantizer = ...)',
+      );
+    }
+    const local = o.name ?? 'bconv';
+    const input = this.quantizeIfReal(x, o.inputQuantizer, local, o.source);
+    return this.convNode(input, { ...o, name: local }, kernelQuantizer, o.kernelClip === undefined ? 1 : o.kernelClip, 'bconv');
+  }
+
+  dense(x: Tensor, o: DenseOptions): Tensor {
+    return this.denseNode(x, o, null, null, 'dense');
+  }
+
+  /** Binary dense layer, the fully connected twin of `bconv`. */
+  bdense(x: Tensor, o: DenseOptions & BinaryOptions): Tensor {
+    const policy = this.policy();
+    const kernelQuantizer =
+      o.kernelQuantizer === undefined ? policy.weights : this.quantizer(o.kernelQuantizer, 'weight', o.source);
+    const local = o.name ?? 'bdense';
+    const input = this.quantizeIfReal(x, o.inputQuantizer, local, o.source);
+    return this.denseNode(input, { ...o, name: local }, kernelQuantizer, o.kernelClip === undefined ? 1 : o.kernelClip, 'bdense');
+  }
+
+  batchnorm(x: Tensor, o: Common & { momentum?: number; epsilon?: number } = {}): Tensor {
+    const c = x.shape[0];
+    return this.addNode('batchnorm', o.name ?? 'bn', [x], { momentum: o.momentum ?? 0.9, epsilon: o.epsilon ?? 1e-5 }, [...x.shape], 'f32', (n) => [
+      param(n, 'gamma', [c], 'ones'),
+      param(n, 'beta', [c], 'zeros'),
+      param(n, 'moving_mean', [c], 'zeros', { trainable: false }),
+      param(n, 'moving_variance', [c], 'ones', { trainable: false }),
+    ], o);
+  }
+
+  /** An activation quantizer on its own (`sign` in the language): output in {−1, +1}. */
+  sign(x: Tensor, o: Common & { quantizer?: QuantizerSpec } = {}): Tensor {
+    const q = o.quantizer === undefined ? this.policy().activations : this.quantizer(o.quantizer, 'activation', o.source);
+    if (!q) {
+      this.report('no-quantizer', 'sign needs an activation quantizer', o.source, 'name one (sign approx_sign) or set binarize activations = ...');
+      return x;
+    }
+    return this.addNode('quantize', o.name ?? 'sign', [x], { quantizer: q }, [...x.shape], 'bin', () => [], o);
+  }
+
+  relu(x: Tensor, o: Common = {}): Tensor {
+    return this.addNode('relu', o.name ?? 'relu', [x], {}, [...x.shape], 'f32', () => [], o);
+  }
+
+  prelu(x: Tensor, o: Common = {}): Tensor {
+    return this.addNode('prelu', o.name ?? 'prelu', [x], {}, [...x.shape], 'f32', (n) => [param(n, 'alpha', [x.shape[0]], 'constant_0.25')], o);
+  }
+
+  hardtanh(x: Tensor, o: Common & { min?: number; max?: number } = {}): Tensor {
+    const min = o.min ?? -1;
+    const max = o.max ?? 1;
+    // Clipping ±1 values to [−1, 1] leaves them binary.
+    const precision: Precision = x.precision === 'bin' && min <= -1 && max >= 1 ? 'bin' : 'f32';
+    return this.addNode('hardtanh', o.name ?? 'hardtanh', [x], { min, max }, [...x.shape], precision, () => [], o);
+  }
+
+  maxpool(x: Tensor, o: PoolOptions): Tensor {
+    return this.pool('maxpool', x, o, x.precision);
+  }
+
+  avgpool(x: Tensor, o: PoolOptions): Tensor {
+    return this.pool('avgpool', x, o, 'f32');
+  }
+
+  globalAvgpool(x: Tensor, o: Common = {}): Tensor {
+    if (!this.expectMap(x, 'global_avgpool', o.source)) return x;
+    return this.addNode('global_avgpool', o.name ?? 'global_avgpool', [x], {}, [x.shape[0]], 'f32', () => [], o);
+  }
+
+  flatten(x: Tensor, o: Common = {}): Tensor {
+    const size = x.shape.reduce((a, b) => a * b, 1);
+    return this.addNode('flatten', o.name ?? 'flatten', [x], {}, [size], x.precision, () => [], o);
+  }
+
+  dropout(x: Tensor, o: Common & { rate: number }): Tensor {
+    if (!(o.rate >= 0 && o.rate < 1)) this.report('bad-argument', `a dropout rate lies in [0, 1), got ${o.rate}`, o.source);
+    return this.addNode('dropout', o.name ?? 'dropout', [x], { rate: o.rate }, [...x.shape], x.precision, () => [], o);
+  }
+
+  add(a: Tensor, b: Tensor, o: Common = {}): Tensor {
+    return this.addNode('add', o.name ?? 'add', [a, b], {}, [...a.shape], 'f32', () => [], o);
+  }
+
+  concat(xs: Tensor[], o: Common = {}): Tensor {
+    const channels = xs.reduce((sum, t) => sum + t.shape[0], 0);
+    const precision: Precision = xs.every((t) => t.precision === 'bin') ? 'bin' : 'f32';
+    return this.addNode('concat', o.name ?? 'concat', xs, {}, [channels, ...xs[0].shape.slice(1)], precision, () => [], o);
+  }
+
+  // ---------------------------------------------------------------- finishing
+
+  /** The graph whose output is `output`. Check it with `check()` before trusting it. */
+  finish(output: Tensor): Graph {
+    return {
+      format: GRAPH_FORMAT,
+      version: GRAPH_VERSION,
+      name: this.options.name,
+      input: [...this.options.input],
+      classes: this.options.classes,
+      nodes: this.nodes,
+      output: output.id,
+    };
+  }
+
+  /** Number of nodes so far. */
+  get size(): number {
+    return this.nodes.length;
+  }
+
+  /** The full name a layer with this local name would get now (used by the elaborator for errors). */
+  currentScope(): string {
+    return this.scopes.join('/');
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private policy() {
+    return this.policies[this.policies.length - 1];
+  }
+
+  private quantizer(spec: QuantizerSpec, use: QuantizerUse, source?: Span): QuantizerRef | null {
+    const name = typeof spec === 'string' ? spec : spec.name;
+    if (name === 'none') return null;
+    const resolved = resolveQuantizer(name, typeof spec === 'string' ? {} : spec.args, use);
+    if (resolved.ok) return resolved.ref;
+    this.report('unknown-quantizer', resolved.message, source, resolved.hint);
+    return null;
+  }
+
+  private quantizeIfReal(x: Tensor, spec: QuantizerSpec | undefined, layer: string, source?: Span): Tensor {
+    if (x.precision === 'bin') return x;
+    const q = spec === undefined ? this.policy().activations : this.quantizer(spec, 'activation', source);
+    if (!q) return x; // the checker reports a binary layer fed real values
+    return this.addNode('quantize', `${layer}_sign`, [x], { quantizer: q }, [...x.shape], 'bin', () => [], { source });
+  }
+
+  private convNode(x: Tensor, o: ConvOptions, kernelQuantizer: QuantizerRef | null, kernelClip: number | null, kind: string): Tensor {
+    if (!this.expectMap(x, kind, o.source)) return x;
+    const [cin, h, w] = x.shape;
+    const kernel = pair(o.kernel);
+    const stride = pair(o.stride ?? 1);
+    const dilation = pair(o.dilation ?? 1);
+    const groups = o.groups ?? 1;
+    const pads = resolvePads(o.padding ?? 'same', h, w, kernel, stride, dilation);
+    const [oh, ow] = windowOutput(h, w, kernel, stride, pads, dilation);
+    if (cin % groups !== 0 || o.filters % groups !== 0) {
+      this.report('bad-argument', `groups = ${groups} must divide both the input channels (${cin}) and the filters (${o.filters})`, o.source);
+    }
+    if (!(oh > 0 && ow > 0)) {
+      this.report('shape', `a ${kernel.join('x')} ${kind} with stride ${stride[0]} on a ${h}×${w} map leaves no output`, o.source);
+    }
+    const binary = kernelQuantizer !== null;
+    const bias = o.bias ?? false;
+    return this.addNode(
+      'conv',
+      o.name ?? kind,
+      [x],
+      { filters: o.filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip: binary ? kernelClip : null },
+      [o.filters, oh, ow],
+      'f32',
+      (n) => [
+        param(n, 'kernel', [o.filters, Math.floor(cin / groups), kernel[0], kernel[1]], o.init ?? 'glorot_normal', { binary }),
+        ...(bias ? [param(n, 'bias', [o.filters], 'zeros')] : []),
+      ],
+      o,
+    );
+  }
+
+  private denseNode(x: Tensor, o: DenseOptions, kernelQuantizer: QuantizerRef | null, kernelClip: number | null, kind: string): Tensor {
+    if (x.shape.length !== 1) {
+      this.report('shape', `${kind} needs a vector input, got a ${x.shape.join('×')} map`, o.source, 'put global_avgpool or flatten before it');
+      return x;
+    }
+    const binary = kernelQuantizer !== null;
+    const bias = o.bias ?? !binary;
+    return this.addNode(
+      'dense',
+      o.name ?? kind,
+      [x],
+      { units: o.units, bias, kernelQuantizer, kernelClip: binary ? kernelClip : null },
+      [o.units],
+      'f32',
+      (n) => [
+        param(n, 'kernel', [x.shape[0], o.units], o.init ?? 'glorot_normal', { binary }),
+        ...(bias ? [param(n, 'bias', [o.units], 'zeros')] : []),
+      ],
+      o,
+    );
+  }
+
+  private pool(op: 'maxpool' | 'avgpool', x: Tensor, o: PoolOptions, precision: Precision): Tensor {
+    if (!this.expectMap(x, op, o.source)) return x;
+    const [c, h, w] = x.shape;
+    const kernel = pair(o.kernel);
+    const stride = pair(o.stride ?? o.kernel);
+    const pads = resolvePads(o.padding ?? 'valid', h, w, kernel, stride, [1, 1]);
+    const [oh, ow] = windowOutput(h, w, kernel, stride, pads, [1, 1]);
+    if (!(oh > 0 && ow > 0)) {
+      this.report('shape', `a ${kernel.join('x')} ${op} on a ${h}×${w} map leaves no output`, o.source);
+    }
+    return this.addNode(op, o.name ?? op, [x], { kernel, stride, pads }, [c, oh, ow], precision, () => [], o);
+  }
+
+  private joinNode(inputs: Tensor[], attrs: OpAttrs['join'], source?: Span): Tensor {
+    const first = inputs[0].shape;
+    const shape = attrs.mode === 'concat' ? [inputs.reduce((s, t) => s + t.shape[0], 0), ...first.slice(1)] : [...first];
+    const precision: Precision = attrs.mode === 'max' && inputs.every((t) => t.precision === 'bin') ? 'bin' : 'f32';
+    return this.addNode('join', this.nextIndexed('join'), inputs, attrs, shape, precision, () => [], { source });
+  }
+
+  private expectMap(x: Tensor, kind: string, source?: Span): boolean {
+    if (x.shape.length === 3) return true;
+    this.report('shape', `${kind} needs a C×H×W feature map, got a vector of ${x.shape[0]}`, source, 'spatial layers go before global_avgpool / flatten');
+    return false;
+  }
+
+  private addNode<K extends OpKind>(
+    op: K,
+    local: string,
+    inputs: Tensor[],
+    attrs: OpAttrs[K],
+    shape: number[],
+    precision: Precision,
+    params: (nodeName: string) => ParamSpec[],
+    common: Common,
+  ): Tensor {
+    if (this.nodes.length >= this.nodeBudget) throw new NodeBudgetExceeded(this.nodeBudget);
+    const name = this.uniqueLocal(local);
+    const full = this.prefix() + name;
+    const node: NodeOf<K> = {
+      id: this.nodes.length,
+      name: full,
+      op,
+      inputs: inputs.map((t) => t.id),
+      attrs,
+      shape,
+      precision,
+      params: params(full),
+      ...(common.source ? { source: common.source } : {}),
+    };
+    this.nodes.push(node as unknown as GraphNode);
+    return { id: node.id, shape, precision };
+  }
+
+  private prefix(): string {
+    return this.scopes.length ? this.scopes.join('/') + '/' : '';
+  }
+
+  /** `name`, or `name_1`, `name_2`, ... when the name is taken in the current scope. */
+  private uniqueLocal(local: string): string {
+    const prefix = this.prefix();
+    let candidate = local;
+    for (let k = 1; this.usedNames.has(prefix + candidate); k++) candidate = `${local}_${k}`;
+    this.usedNames.add(prefix + candidate);
+    return candidate;
+  }
+
+  /** `name1`, `name2`, ... numbered per name within the current scope. */
+  private nextIndexed(name: string): string {
+    const key = this.prefix() + name;
+    let k = this.counters.get(key) ?? 0;
+    let candidate: string;
+    do candidate = `${name}${++k}`;
+    while (this.usedNames.has(this.prefix() + candidate));
+    this.counters.set(key, k);
+    this.usedNames.add(this.prefix() + candidate);
+    return candidate;
+  }
+
+  private report(code: string, message: string, source?: Span, hint?: string): void {
+    this.diagnostics.push(error(code, message, source, hint));
+  }
+}
+
+function param(node: string, role: string, shape: number[], init: InitName, o: { binary?: boolean; trainable?: boolean } = {}): ParamSpec {
+  return { name: `${node}/${role}`, role, shape, binary: o.binary ?? false, trainable: o.trainable ?? true, init };
+}

@@ -1,0 +1,74 @@
+/**
+ * The contract between the training loop (src/train) and a training engine (a backend: the TensorFlow.js
+ * engine or the ONNX Runtime engine). The loop owns data, schedules, drop-path sampling, progress,
+ * metrics and checkpoints; an engine owns the numerics of one step. Everything crossing this boundary
+ * is plain data, NCHW, float32, keyed by the graph's parameter names.
+ */
+import type { Graph, WeightMap } from '../graph/types.js';
+
+export type OptimizerName = 'adam' | 'sgd';
+
+export interface OptimizerConfig {
+  name: OptimizerName;
+  /** SGD momentum (default 0.9); ignored by Adam. */
+  momentum: number;
+  /** L2 weight decay on float kernels (see docs/semantics.md). */
+  weightDecay: number;
+}
+
+/** One batch: images `[n, C, H, W]` row-major, integer labels `[n]`. */
+export interface Batch {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+}
+
+/**
+ * Random choices for one training step, drawn on the host so every engine sees the same numbers:
+ * a drop-path mask per join node (keyed by node name, one 0/1 per join input) and a dropout mask per
+ * dropout node (keyed by node name, `n × C × H × W` values already scaled by 1/(1−p), i.e. 0 or 1/(1−p)).
+ */
+export interface StepNoise {
+  joinMasks: Map<string, Float32Array>;
+  dropoutMasks: Map<string, Float32Array>;
+}
+
+export interface StepResult {
+  /** Mean cross-entropy over the batch (before the update). */
+  loss: number;
+  /** Number of correct top-1 predictions in the batch (before the update). */
+  correct: number;
+}
+
+/** Everything needed to continue training exactly: weights (incl. moving statistics) and optimizer slots. */
+export interface TrainState {
+  weights: WeightMap;
+  /** Optimizer slots keyed `<param>/m`, `<param>/v` (Adam) or `<param>/momentum` (SGD). */
+  slots: WeightMap;
+  /** Number of optimizer steps taken so far (Adam's t). */
+  step: number;
+}
+
+export interface TrainEngine {
+  readonly name: string;
+  /** Human-readable device/backend description for the progress header. */
+  readonly device: string;
+  /** One forward + backward + update on the batch with learning rate `lr`. */
+  trainStep(batch: Batch, lr: number, noise: StepNoise): Promise<StepResult>;
+  /** Inference-mode logits `[n, classes]` (moving statistics, no dropout, mean joins). */
+  predict(x: Float32Array, n: number): Promise<Float32Array>;
+  getState(): Promise<TrainState>;
+  setState(state: TrainState): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export interface EngineOptions {
+  graph: Graph;
+  weights: WeightMap;
+  optimizer: OptimizerConfig;
+  /** The largest batch the engine will see (engines may specialise for it). */
+  batchSize: number;
+  threads?: number;
+}
+
+export type EngineFactory = (options: EngineOptions) => Promise<TrainEngine>;
