@@ -1,0 +1,87 @@
+/**
+ * What every command shares: loading a spec into a checked graph, printing diagnostics, exit codes and
+ * atomic output files. Commands never print stack traces; an unexpected exception is a SoFAr bug and
+ * is shown in full only with --debug.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { formatDiagnostic, hasErrors, type Diagnostic } from '../src/diagnostics.js';
+
+/** Exit codes of the command-line contract. */
+export const EXIT = { ok: 0, userError: 1, usage: 2 } as const;
+
+/** Wrong usage of the command line (exit 2). */
+export class UsageError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A problem with the user's spec or data, already explained by diagnostics (exit 1). */
+export class UserError extends Error {
+  constructor(readonly diagnostics: Diagnostic[], readonly sources: ReadonlyMap<string, string> = new Map()) {
+    super(diagnostics.map((d) => d.message).join('\n'));
+    this.name = 'UserError';
+  }
+}
+
+/** A plain user-facing failure without a source location (a missing file, bad data). */
+export function userFailure(message: string, hint?: string): UserError {
+  return new UserError([{ severity: 'error', code: 'user', message, ...(hint ? { hint } : {}) }]);
+}
+
+export function printDiagnostics(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>): void {
+  for (const d of diagnostics) process.stderr.write(formatDiagnostic(d, sources) + '\n');
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  if (errors > 1) process.stderr.write(`${errors} errors\n`);
+}
+
+/** Throws a UserError when any diagnostic is an error; prints warnings otherwise. */
+export function requireClean(diagnostics: Diagnostic[], sources: ReadonlyMap<string, string>): void {
+  if (hasErrors(diagnostics)) throw new UserError(diagnostics, sources);
+  printDiagnostics(diagnostics, sources);
+}
+
+/**
+ * Writes a file atomically: to a temporary sibling, then rename, so a failure never leaves a
+ * half-written output behind.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeFileSync(temp, data);
+    renameSync(temp, path);
+  } catch (e) {
+    rmSync(temp, { force: true });
+    throw e;
+  }
+}
+
+/** Parses a positive integer option or throws a UsageError naming the flag. */
+export function parsePositiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} expects a positive whole number, got '${value}'`);
+    return n;
+  };
+}
+
+/** Parses a non-negative integer option (seeds). */
+export function parseNonNegativeInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} expects a whole number ≥ 0, got '${value}'`);
+    return n;
+  };
+}
+
+export function parseNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new UsageError(`${flag} expects a number, got '${value}'`);
+    return n;
+  };
+}
