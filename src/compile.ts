@@ -2,11 +2,15 @@
  * The front end in one call: read → parse → elaborate → check. Each stage is its own module; this file
  * only chains them and collects their diagnostics.
  */
-import type { Diagnostic } from './diagnostics.js';
+import { readFileSync } from 'node:fs';
+import { parse } from '../grammar/index.js';
+import { check } from './check.js';
+import { error, hasErrors, type Diagnostic } from './diagnostics.js';
+import { elaborate } from './elaborate/elaborate.js';
 import type { Graph } from './graph/types.js';
 
 export interface CompileOptions {
-  /** Which model of the file to build (default: the only one, or the last one). */
+  /** Which model of the file to build (required when the file defines several). */
   model?: string;
   /** Values for the model's parameters (`model m(columns = 4)`), overriding their defaults. */
   params?: Record<string, number | boolean | string>;
@@ -15,17 +19,32 @@ export interface CompileOptions {
 }
 
 export interface CompileResult {
-  /** Present when the spec elaborated far enough to make a graph (it may still carry errors). */
+  /** Present when the spec elaborated into a graph; check `diagnostics` for errors before using it. */
   graph?: Graph;
   diagnostics: Diagnostic[];
   /** The text of every file read, for rendering diagnostics. */
   sources: Map<string, string>;
 }
 
-export function compile(_text: string, _file: string, _options: CompileOptions = {}): CompileResult {
-  throw new Error('internal: the front end is being written');
+export function compile(text: string, file: string, options: CompileOptions = {}): CompileResult {
+  const sources = new Map([[file, text]]);
+  const parsed = parse(text, file);
+  if (hasErrors(parsed.diagnostics)) return { diagnostics: parsed.diagnostics, sources };
+  const elaborated = elaborate(parsed.ast, options);
+  const diagnostics = [...parsed.diagnostics, ...elaborated.diagnostics];
+  if (!elaborated.graph) return { diagnostics, sources };
+  // Judging a graph that failed to elaborate would only repeat the same problems in other words.
+  if (!hasErrors(diagnostics)) diagnostics.push(...check(elaborated.graph));
+  return { graph: elaborated.graph, diagnostics, sources };
 }
 
-export function compileFile(_path: string, _options: CompileOptions = {}): CompileResult {
-  throw new Error('internal: the front end is being written');
+export function compileFile(path: string, options: CompileOptions = {}): CompileResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    return { diagnostics: [error('io', `cannot read ${path}: ${reason}`, undefined, 'check the path; specs end in .sofar')], sources: new Map() };
+  }
+  return compile(text, path, options);
 }

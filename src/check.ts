@@ -1,0 +1,64 @@
+/**
+ * The checker: judges a finished graph and returns diagnostics pointing at the spec lines that made the
+ * offending nodes. It works on any graph — elaborated, built in TypeScript, or read back from JSON.
+ */
+import { error, type Diagnostic } from './diagnostics.js';
+import { shapeToString } from './graph/shapes.js';
+import type { Graph, GraphNode } from './graph/types.js';
+
+const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+export function check(graph: Graph): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const report = (node: GraphNode, code: string, message: string, hint?: string) =>
+    diagnostics.push(error(code, `${node.name}: ${message}`, node.source, hint));
+  const names = new Set<string>();
+
+  for (const node of graph.nodes) {
+    if (names.has(node.name)) report(node, 'duplicate-name', `the name '${node.name}' is used by two nodes`, 'give the layers distinct labels');
+    names.add(node.name);
+    const inputs = node.inputs.map((id) => graph.nodes[id]);
+    switch (node.op) {
+      case 'add': {
+        const [a, b] = inputs;
+        if (!same(a.shape, b.shape)) {
+          report(node, 'shape-mismatch', `the residual add gets ${shapeToString(a.shape)} from the shortcut and ${shapeToString(b.shape)} from the body`, 'project the shortcut where the shape changes: residual(shortcut = project(ch) if stride > 1 or channels != ch)');
+        }
+        break;
+      }
+      case 'join': {
+        const mismatch = node.attrs.mode === 'concat'
+          ? inputs.find((t) => !same(t.shape.slice(1), inputs[0].shape.slice(1)))
+          : inputs.find((t) => !same(t.shape, inputs[0].shape));
+        if (mismatch) {
+          report(node, 'shape-mismatch', `the fractal join's inputs differ: ${inputs.map((t) => shapeToString(t.shape)).join(', ')} (columns ${node.attrs.columns.join(', ')})`, "every column must keep the unit's output shape; a unit that changes shape cannot be joined with a shallower column");
+        }
+        break;
+      }
+      case 'concat': {
+        const mismatch = inputs.find((t) => t.shape.length !== inputs[0].shape.length || !same(t.shape.slice(1), inputs[0].shape.slice(1)));
+        if (mismatch) {
+          report(node, 'shape-mismatch', `the dense shortcut concatenates ${inputs.map((t) => shapeToString(t.shape)).join(' and ')}: sizes other than channels must agree`, 'the body of concat { } must keep height and width');
+        }
+        break;
+      }
+      case 'conv':
+      case 'dense': {
+        const q = node.attrs.kernelQuantizer;
+        if (q && inputs[0].precision !== 'bin') {
+          report(node, 'precision', `a binary ${node.op === 'conv' ? 'conv' : 'dense layer'} is fed real values from ${inputs[0].name}`, 'give it an input quantizer (input_quantizer = ste_sign), set binarize activations = ..., or put sign before it');
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  const out = graph.nodes[graph.output];
+  if (out && !(out.shape.length === 1 && out.shape[0] === graph.classes)) {
+    diagnostics.push(
+      error('output-shape', `the model ends in ${shapeToString(out.shape)} but classes = ${graph.classes}`, out.source, `end with global_avgpool then dense ${graph.classes}`),
+    );
+  }
+  return diagnostics;
+}

@@ -1,0 +1,468 @@
+/**
+ * The elaborator: syntax tree → typed graph. It evaluates arguments, expands blocks, repetition, loops,
+ * shortcuts and fractals by driving the GraphBuilder, and reports language-level errors (unknown names,
+ * wrong arity, recursion, a declared fractal depth that the expansion contradicts, the node budget).
+ * Judging the finished graph (shapes at adds and joins, precision) is the checker's job.
+ */
+import type { Arg, BlockDecl, ModelDecl, SourceFile, Statement } from '../../grammar/ast.js';
+import { closest, error, type Diagnostic, type Span } from '../diagnostics.js';
+import { GraphBuilder, NodeBudgetExceeded, type QuantizerSpec, type Tensor } from '../graph/builder.js';
+import type { Graph, JoinMode } from '../graph/types.js';
+import { asInteger, Env, evaluate, evaluateArgs, EvalError, fail } from './evaluate.js';
+import { convertArg, convertQuantizer, LAYERS, type ArgDef } from './layers.js';
+import { describe, isNone, num, type BoundArg, type Value } from './values.js';
+
+export interface ElaborateOptions {
+  /** Which model to build when the file has several. */
+  model?: string;
+  /** Overrides for the model's parameters. */
+  params?: Record<string, number | boolean | string>;
+  nodeBudget?: number;
+}
+
+export interface ElaborateResult {
+  graph?: Graph;
+  diagnostics: Diagnostic[];
+}
+
+const JOINS: JoinMode[] = ['mean', 'sum', 'max', 'concat'];
+
+/** Combinators: calls that take a body `{ ... }` and wrap it in a shortcut or a fractal. */
+const COMBINATORS: Record<string, { args: ArgDef[]; positional: number; summary: string }> = {
+  residual: {
+    args: [{ name: 'shortcut', type: 'value', doc: 'a projection block or layer for the shortcut path; none for identity' }],
+    positional: 1,
+    summary: 'x + body(x) (Bi-Real / ResNet shortcut)',
+  },
+  concat: { args: [], positional: 0, summary: 'concat(x, body(x)) along channels (DenseNet shortcut)' },
+  fractal: {
+    args: [
+      { name: 'columns', type: 'count', required: true, doc: 'number of columns C' },
+      { name: 'join', type: 'value', doc: 'mean (default), sum, max or concat' },
+      { name: 'drop_path', type: 'rate', doc: 'local drop-path rate' },
+      { name: 'global_drop_path', type: 'rate', doc: 'share of batches that keep one column' },
+      { name: 'depth', type: 'count', doc: 'declared deepest path, checked against 2^(C-1)' },
+    ],
+    positional: 1,
+    summary: 'FractalNet expansion f(k+1)(z) = join(f(k)(f(k)(z)), unit(z))',
+  },
+};
+
+export function elaborate(ast: SourceFile, options: ElaborateOptions = {}): ElaborateResult {
+  const diagnostics: Diagnostic[] = [];
+  const model = pickModel(ast, options.model, diagnostics);
+  if (!model) return { diagnostics };
+  return new Elaborator(ast, model, options, diagnostics).run();
+}
+
+function pickModel(ast: SourceFile, wanted: string | undefined, diagnostics: Diagnostic[]): ModelDecl | undefined {
+  const file = ast.file;
+  const anywhere: Span = { file, line: 1, column: 1, offset: 0, length: 1 };
+  if (wanted !== undefined) {
+    const found = ast.models.find((m) => m.name.name === wanted);
+    if (!found) {
+      const names = ast.models.map((m) => m.name.name);
+      const suggestion = closest(wanted, names);
+      diagnostics.push(error('unknown-model', `no model named '${wanted}' in this file`, anywhere, suggestion ? `did you mean '${suggestion}'?` : `models here: ${names.join(', ') || 'none'}`));
+    }
+    return found;
+  }
+  if (ast.models.length === 0) {
+    diagnostics.push(error('no-model', 'this file defines no model', anywhere, 'add one: model name { input 3x32x32; classes 10; ... }'));
+    return undefined;
+  }
+  if (ast.models.length > 1) {
+    diagnostics.push(
+      error('several-models', `this file defines ${ast.models.length} models: ${ast.models.map((m) => m.name.name).join(', ')}`, ast.models[1].name.span, 'pick one with --model NAME'),
+    );
+    return undefined;
+  }
+  return ast.models[0];
+}
+
+class Elaborator {
+  private readonly blocks = new Map<string, BlockDecl>();
+  private readonly callStack: string[] = [];
+  private readonly spans: Span[] = [];
+  private builder!: GraphBuilder;
+  private modelEnv!: Env;
+
+  constructor(
+    private readonly ast: SourceFile,
+    private readonly model: ModelDecl,
+    private readonly options: ElaborateOptions,
+    private readonly diagnostics: Diagnostic[],
+  ) {}
+
+  run(): ElaborateResult {
+    this.collectBlocks();
+    this.modelEnv = new Env(undefined);
+    this.bindModelParams();
+    const settings = this.readSettings();
+    if (!settings) return { diagnostics: this.diagnostics };
+    this.builder = new GraphBuilder({ name: this.model.name.name, input: settings.input, classes: settings.classes, nodeBudget: this.options.nodeBudget });
+    let out: Tensor;
+    try {
+      out = this.execBody(this.model.body, this.modelEnv, this.builder.input());
+    } catch (e) {
+      if (!(e instanceof NodeBudgetExceeded)) throw e;
+      const where = this.spans[this.spans.length - 1] ?? this.model.name.span;
+      this.diagnostics.push(
+        error('node-budget', `expanding this exceeds the node budget of ${e.budget.toLocaleString('en-US')} nodes`, where, 'check the fractal columns and repetition counts, or raise the budget with --max-nodes N'),
+      );
+      return { diagnostics: this.diagnostics };
+    }
+    this.diagnostics.push(...this.builder.diagnostics);
+    return { graph: this.builder.finish(out), diagnostics: this.diagnostics };
+  }
+
+  // ------------------------------------------------------------ declarations
+
+  private collectBlocks(): void {
+    for (const decl of [...this.ast.blocks, ...this.model.blocks]) {
+      const name = decl.name.name;
+      if (LAYERS[name] || COMBINATORS[name]) {
+        this.report('duplicate', `a block cannot be called '${name}': that is a built-in ${LAYERS[name] ? 'layer' : 'combinator'}`, decl.name.span, 'choose another name');
+      } else if (this.blocks.has(name)) {
+        this.report('duplicate', `block '${name}' is defined twice`, decl.name.span, `the first definition is at line ${this.blocks.get(name)!.name.span.line}`);
+      } else {
+        this.blocks.set(name, decl);
+      }
+    }
+  }
+
+  private bindModelParams(): void {
+    const overrides = { ...(this.options.params ?? {}) };
+    for (const p of this.model.params) {
+      const name = p.name.name;
+      if (name in overrides) {
+        const v = overrides[name];
+        this.modelEnv.define(name, typeof v === 'number' ? num(v) : typeof v === 'boolean' ? { t: 'bool', v } : { t: 'sym', name: v });
+        delete overrides[name];
+      } else if (p.default) {
+        this.attempt(() => this.modelEnv.define(name, evaluate(p.default!, this.modelEnv)));
+      } else {
+        this.report('missing-argument', `model parameter '${name}' has no default and no value was given`, p.name.span, `give it a default (${name} = ...) or a value with --set ${name}=...`);
+      }
+    }
+    for (const name of Object.keys(overrides)) {
+      const known = this.model.params.map((p) => p.name.name);
+      const suggestion = closest(name, known);
+      this.report('unknown-name', `model '${this.model.name.name}' has no parameter '${name}'`, this.model.name.span, suggestion ? `did you mean '${suggestion}'?` : known.length ? `its parameters: ${known.join(', ')}` : 'it takes no parameters');
+    }
+  }
+
+  /** `input` and `classes` sit at the top level of the model body and are read before anything is built. */
+  private readSettings(): { input: number[]; classes: number } | undefined {
+    let input: number[] | undefined;
+    let classes: number | undefined;
+    for (const s of this.model.body) {
+      if (s.kind !== 'setting') continue;
+      this.attempt(() => {
+        const v = evaluate(s.value, this.modelEnv);
+        if (s.name.name === 'input') {
+          if (input) fail('duplicate', 'input is set twice', s.span);
+          const dims = v.t === 'dims' ? v.v : v.t === 'list' ? v.v.map((item) => asInteger(item, s.value.span, this.modelEnv)) : undefined;
+          if (!dims || dims.length !== 3 || dims.some((d) => !(Number.isInteger(d) && d > 0))) {
+            fail('bad-argument', `input is a size C×H×W like 3x224x224, not ${describe(v)}`, s.value.span);
+          }
+          input = dims;
+        } else {
+          if (classes !== undefined) fail('duplicate', 'classes is set twice', s.span);
+          const n = asInteger(v, s.value.span, this.modelEnv);
+          if (n < 1) fail('bad-argument', `classes must be at least 1, got ${n}`, s.value.span);
+          classes = n;
+        }
+      });
+    }
+    if (!input) this.report('missing-setting', `model '${this.model.name.name}' sets no input`, this.model.name.span, 'add a line like: input 3x224x224');
+    if (classes === undefined) this.report('missing-setting', `model '${this.model.name.name}' sets no classes`, this.model.name.span, 'add a line like: classes 1000');
+    return input && classes !== undefined ? { input, classes } : undefined;
+  }
+
+  // ------------------------------------------------------------ statements
+
+  /** Runs statements in order, threading the feature map through them. */
+  private execBody(body: Statement[], parent: Env, x: Tensor): Tensor {
+    const state = { current: x };
+    const env = parent.child(() => state.current.shape);
+    return this.execFrom(body, 0, env, state);
+  }
+
+  /** A `binarize` line changes the policy for the rest of its body, which runs inside it. */
+  private execFrom(body: Statement[], start: number, env: Env, state: { current: Tensor }): Tensor {
+    for (let i = start; i < body.length; i++) {
+      const s = body[i];
+      if (s.kind === 'binarize') {
+        const policy = this.attempt(() => this.binarizePolicy(s.args, env));
+        const rest = () => this.execFrom(body, i + 1, env, state);
+        return policy ? this.builder.withBinarize(policy, rest, s.span) : rest();
+      }
+      state.current = this.execStatement(s, env, state.current);
+    }
+    return state.current;
+  }
+
+  private execStatement(s: Statement, env: Env, x: Tensor): Tensor {
+    this.spans.push(s.span);
+    try {
+      return this.attempt(() => this.dispatch(s, env, x)) ?? x;
+    } finally {
+      this.spans.pop();
+    }
+  }
+
+  private dispatch(s: Statement, env: Env, x: Tensor): Tensor {
+    switch (s.kind) {
+      case 'setting':
+        if (!this.model.body.includes(s)) fail('misplaced', `${s.name.name} is a model setting`, s.span, 'put it at the top level of the model body');
+        return x;
+      case 'let':
+        env.define(s.name.name, evaluate(s.value, env));
+        return x;
+      case 'stage':
+        return this.builder.scope(s.name.name, () => this.execBody(s.body, env, x));
+      case 'if': {
+        const cond = evaluate(s.cond, env);
+        if (cond.t !== 'bool') fail('type', `an if needs true or false, got ${describe(cond)}`, s.cond.span);
+        if (cond.v) return this.execBody(s.then, env, x);
+        return s.otherwise ? this.execBody(s.otherwise, env, x) : x;
+      }
+      case 'for': {
+        const iterable = evaluate(s.iterable, env);
+        const items = iterable.t === 'list' ? iterable.v : iterable.t === 'dims' ? iterable.v.map(num) : undefined;
+        if (!items) fail('type', `for needs a list or a range like 1..4, got ${describe(iterable)}`, s.iterable.span);
+        let current = x;
+        for (const item of items) {
+          const loopEnv = env.child(() => current.shape);
+          loopEnv.define(s.variable.name, item);
+          current = this.execBody(s.body, loopEnv, current);
+        }
+        return current;
+      }
+      case 'binarize':
+        return x; // handled by execFrom
+      case 'call':
+        return this.execCall(s, env, x);
+    }
+  }
+
+  private binarizePolicy(args: Arg[], env: Env): { activations?: QuantizerSpec; weights?: QuantizerSpec } {
+    const policy: { activations?: QuantizerSpec; weights?: QuantizerSpec } = {};
+    for (const a of args) {
+      const key = a.name!.name;
+      if (key !== 'activations' && key !== 'weights') {
+        fail('unknown-name', `binarize sets activations and weights, not '${key}'`, a.name!.span, closest(key, ['activations', 'weights']) ? `did you mean '${closest(key, ['activations', 'weights'])}'?` : undefined);
+      }
+      const value = evaluate(a.value, env);
+      policy[key] = convertQuantizer(value, a.value.span, env, key === 'activations' ? 'activation' : 'weight');
+    }
+    return policy;
+  }
+
+  private execCall(s: Extract<Statement, { kind: 'call' }>, env: Env, x: Tensor): Tensor {
+    let times = 1;
+    if (s.repeat) {
+      times = asInteger(evaluate(s.repeat, env), s.repeat.span, env);
+      if (times < 0) fail('bad-argument', `a repetition count cannot be negative, got ${times}`, s.repeat.span);
+    }
+    let current = x;
+    for (let k = 0; k < times; k++) {
+      const args = evaluateArgs(s.args, env.child(() => current.shape));
+      current = s.body
+        ? this.inlineCombinator(s.callee.name, s.callee.span, args, s.body, env, current, s.label?.name, s.span)
+        : this.call(s.callee.name, s.callee.span, args, env, current, s.label?.name, s.span);
+    }
+    return current;
+  }
+
+  /** Runs a layer or a block by name with evaluated arguments. */
+  private call(name: string, nameSpan: Span, args: BoundArg[], env: Env, x: Tensor, label: string | undefined, span: Span): Tensor {
+    const layer = LAYERS[name];
+    if (layer) {
+      const a = this.bind(layer.args, layer.positional, args, name, span, env);
+      return layer.build(this.builder, x, a, { ...(label ? { name: label } : {}), source: span });
+    }
+    const block = this.blocks.get(name);
+    if (block) return this.callBlock(block, args, x, label, span);
+    if (COMBINATORS[name]) fail('missing-body', `${name} wraps a body`, span, `write ${name}(...) { layers }`);
+    const suggestion = closest(name, [...Object.keys(LAYERS), ...this.blocks.keys(), ...Object.keys(COMBINATORS)]);
+    return fail('unknown-name', `unknown layer or block '${name}'`, nameSpan, suggestion ? `did you mean '${suggestion}'?` : 'define it with block ' + name + '(...) { ... }');
+  }
+
+  /** Runs a call written as a value, e.g. the projection in `residual(shortcut = project(ch))`. */
+  private callValue(v: Value, span: Span, env: Env, x: Tensor): Tensor {
+    if (v.t === 'call') return this.call(v.name, v.span, v.args, env, x, undefined, v.span);
+    if (v.t === 'sym') return this.call(v.name, span, [], env, x, undefined, span);
+    return fail('type', `expected a block or layer to run, got ${describe(v)}`, span);
+  }
+
+  private callBlock(decl: BlockDecl, args: BoundArg[], x: Tensor, label: string | undefined, span: Span): Tensor {
+    const name = decl.name.name;
+    if (this.callStack.includes(name)) {
+      const cycle = [...this.callStack.slice(this.callStack.indexOf(name)), name].join(' → ');
+      fail('recursion', `block '${name}' calls itself (${cycle})`, span, 'blocks cannot recurse; use fractal(...) or repetition (* n) to expand structure');
+    }
+    const blockEnv = this.modelEnv.child(() => x.shape);
+    this.bindParams(decl, args, blockEnv, span);
+    this.callStack.push(name);
+    try {
+      const build = () => {
+        if (!decl.wrapper) return this.execBody(decl.body, blockEnv, x);
+        const wrapperArgs = evaluateArgs(decl.wrapper.args, blockEnv);
+        return this.combinator(decl.wrapper.callee.name, decl.wrapper.callee.span, wrapperArgs, decl.body, blockEnv, x, null, span);
+      };
+      return label ? this.builder.scope(label, build) : this.builder.block(name, build);
+    } finally {
+      this.callStack.pop();
+    }
+  }
+
+  private bindParams(decl: BlockDecl, args: BoundArg[], env: Env, span: Span): void {
+    const params = decl.params;
+    const given = new Map<string, BoundArg>();
+    let positional = 0;
+    for (const a of args) {
+      if (a.name === undefined) {
+        if (positional >= params.length) {
+          fail('arity', `block '${decl.name.name}' takes ${params.length} argument${params.length === 1 ? '' : 's'}, got more`, a.span, `its parameters: ${params.map((p) => p.name.name).join(', ') || 'none'}`);
+        }
+        given.set(params[positional++].name.name, a);
+      } else {
+        const p = params.find((q) => q.name.name === a.name);
+        if (!p) {
+          const suggestion = closest(a.name, params.map((q) => q.name.name));
+          fail('unknown-name', `block '${decl.name.name}' has no parameter '${a.name}'`, a.nameSpan ?? a.span, suggestion ? `did you mean '${suggestion}'?` : `its parameters: ${params.map((q) => q.name.name).join(', ') || 'none'}`);
+        }
+        if (given.has(a.name)) fail('duplicate', `'${a.name}' is given twice`, a.nameSpan ?? a.span);
+        given.set(a.name, a);
+      }
+    }
+    for (const p of params) {
+      const arg = given.get(p.name.name);
+      if (arg) env.define(p.name.name, arg.value);
+      else if (p.default) env.define(p.name.name, evaluate(p.default, env));
+      else fail('arity', `block '${decl.name.name}' needs a value for '${p.name.name}'`, span, `call it as ${decl.name.name}(${params.map((q) => q.name.name).join(', ')})`);
+    }
+  }
+
+  // ------------------------------------------------------------ combinators
+
+  /** A combinator written inline (`fractal(columns = 3) { ... }`) opens a scope of its own name. */
+  private inlineCombinator(name: string, nameSpan: Span, args: BoundArg[], body: Statement[], env: Env, x: Tensor, label: string | undefined, span: Span): Tensor {
+    if (!COMBINATORS[name]) {
+      if (LAYERS[name] || this.blocks.has(name)) fail('unexpected-body', `'${name}' takes no body`, nameSpan, 'only residual, concat and fractal wrap a body { ... }');
+      const suggestion = closest(name, Object.keys(COMBINATORS));
+      fail('unknown-name', `unknown combinator '${name}'`, nameSpan, suggestion ? `did you mean '${suggestion}'?` : 'combinators: residual, concat, fractal');
+    }
+    return this.combinator(name, nameSpan, args, body, env, x, label ?? name, span);
+  }
+
+  private combinator(name: string, nameSpan: Span, args: BoundArg[], body: Statement[], env: Env, x: Tensor, scope: string | null, span: Span): Tensor {
+    const def = COMBINATORS[name];
+    if (!def) {
+      const suggestion = closest(name, Object.keys(COMBINATORS));
+      fail('unknown-name', `unknown combinator '${name}'`, nameSpan, suggestion ? `did you mean '${suggestion}'?` : 'combinators: residual, concat, fractal');
+    }
+    const raw = this.bindRaw(def.args, def.positional, args, name, span);
+    const runBody = (z: Tensor) => this.execBody(body, env, z);
+    const inScope = <T>(fn: () => T): T => (scope === null ? fn() : this.builder.scope(scope, fn));
+    switch (name) {
+      case 'residual': {
+        const shortcut = raw.get('shortcut');
+        const projection = shortcut && !isNone(shortcut.value) ? (s: Tensor) => this.callValue(shortcut.value, shortcut.span, env, s) : null;
+        return inScope(() => this.builder.residual(x, runBody, { shortcut: projection, source: span }));
+      }
+      case 'concat':
+        return inScope(() => this.builder.denseShortcut(x, runBody, { source: span }));
+      default:
+        return this.fractal(raw, body, env, x, scope, span);
+    }
+  }
+
+  private fractal(raw: Map<string, BoundArg>, body: Statement[], env: Env, x: Tensor, scope: string | null, span: Span): Tensor {
+    const get = (key: string) => raw.get(key);
+    const convert = (key: string, def: ArgDef) => {
+      const a = get(key);
+      return a ? convertArg(def, a.value, a.span, env, 'fractal') : undefined;
+    };
+    const columns = convert('columns', { name: 'columns', type: 'count', doc: '' }) as number;
+    let join: JoinMode = 'mean';
+    const joinArg = get('join');
+    if (joinArg) {
+      const v = joinArg.value;
+      if (v.t !== 'sym' || !(JOINS as string[]).includes(v.name)) fail('bad-argument', `a fractal join is one of ${JOINS.join(', ')}, not ${describe(v)}`, joinArg.span);
+      join = v.name as JoinMode;
+    }
+    const dropPath = (convert('drop_path', { name: 'drop_path', type: 'rate', doc: '' }) as number | undefined) ?? 0;
+    const globalDropPath = (convert('global_drop_path', { name: 'global_drop_path', type: 'rate', doc: '' }) as number | undefined) ?? 0;
+    const depthArg = get('depth');
+    if (depthArg) {
+      const depth = convertArg({ name: 'depth', type: 'count', doc: '' }, depthArg.value, depthArg.span, env, 'fractal') as number;
+      const expanded = 2 ** (columns - 1);
+      if (depth !== expanded) {
+        this.report('depth-mismatch', `declared depth ${depth} does not match the expansion: ${columns} column${columns === 1 ? '' : 's'} give a deepest path of ${expanded} unit${expanded === 1 ? '' : 's'}`, depthArg.span, `the deepest path is 2^(columns-1); use depth = ${expanded}, or columns = ${Math.log2(depth) + 1} if that is a whole number`);
+      }
+    }
+    // A body that is a single block call names each instance after the block (col3/unit1); anything
+    // else is wrapped in numbered `unit` scopes.
+    const single = body.length === 1 && body[0].kind === 'call' && !body[0].body && !body[0].repeat && !body[0].label && this.blocks.has(body[0].callee.name);
+    const unit = (z: Tensor) => (single ? this.execBody(body, env, z) : this.builder.block('unit', () => this.execBody(body, env, z)));
+    return this.builder.fractal(x, { columns, join, dropPath, globalDropPath, scope: scope === null ? null : scope, source: span }, unit);
+  }
+
+  // ------------------------------------------------------------ arguments
+
+  /** Matches arguments to definitions: positional first, then by name. */
+  private bindRaw(defs: ArgDef[], positional: number, args: BoundArg[], owner: string, span: Span): Map<string, BoundArg> {
+    const bound = new Map<string, BoundArg>();
+    let index = 0;
+    for (const a of args) {
+      if (a.name === undefined) {
+        if (index >= positional) {
+          const names = defs.slice(0, positional).map((d) => d.name);
+          fail('arity', `${owner} takes ${positional === 0 ? 'no' : `at most ${positional}`} positional argument${positional === 1 ? '' : 's'}${names.length ? ` (${names.join(', ')})` : ''}`, a.span, defs.length ? `name the others: ${defs.map((d) => `${d.name}=...`).join(', ')}` : `${owner} takes no arguments`);
+        }
+        bound.set(defs[index++].name, a);
+        continue;
+      }
+      const def = defs.find((d) => d.name === a.name);
+      if (!def) {
+        const suggestion = closest(a.name, defs.map((d) => d.name));
+        fail('unknown-name', `${owner} has no argument '${a.name}'`, a.nameSpan ?? a.span, suggestion ? `did you mean '${suggestion}'?` : defs.length ? `its arguments: ${defs.map((d) => d.name).join(', ')}` : `${owner} takes no arguments`);
+      }
+      if (bound.has(a.name)) fail('duplicate', `${owner}'s ${a.name} is given twice`, a.nameSpan ?? a.span);
+      bound.set(a.name, a);
+    }
+    for (const d of defs) if (d.required && !bound.has(d.name)) fail('arity', `${owner} needs ${d.name} (${d.doc})`, span);
+    return bound;
+  }
+
+  private bind(defs: ArgDef[], positional: number, args: BoundArg[], owner: string, span: Span, env: Env): Record<string, unknown> {
+    const raw = this.bindRaw(defs, positional, args, owner, span);
+    const out: Record<string, unknown> = {};
+    for (const d of defs) {
+      const a = raw.get(d.name);
+      if (a) out[d.name] = convertArg(d, a.value, a.span, env, owner);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ diagnostics
+
+  private attempt<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof EvalError) {
+        this.diagnostics.push(e.diagnostic);
+        return undefined;
+      }
+      throw e;
+    }
+  }
+
+  private report(code: string, message: string, span: Span, hint?: string): void {
+    this.diagnostics.push(error(code, message, span, hint));
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * Expression evaluation: numbers, booleans, sizes, lists, names, conditionals and built-in functions.
+ * Names with no binding evaluate to symbols (`same`, `mean`, `approx_sign`); whoever consumes a value
+ * decides whether a symbol is acceptable, and reports a misspelt variable with a suggestion.
+ */
+import type { Arg, Expr } from '../../grammar/ast.js';
+import { closest, error, type Diagnostic, type Span } from '../diagnostics.js';
+import { bool, describe, num, NONE, roundHalfEven, type BoundArg, type Value } from './values.js';
+
+/** A lexical environment; `shape` gives the current feature map for `channels`, `height`, `width`. */
+export class Env {
+  private readonly vars = new Map<string, Value>();
+
+  constructor(
+    readonly parent: Env | undefined,
+    readonly shape: () => readonly number[] | undefined = parent?.shape ?? (() => undefined),
+  ) {}
+
+  child(shape?: () => readonly number[] | undefined): Env {
+    return new Env(this, shape ?? this.shape);
+  }
+
+  define(name: string, value: Value): void {
+    this.vars.set(name, value);
+  }
+
+  lookup(name: string): Value | undefined {
+    return this.vars.get(name) ?? this.parent?.lookup(name);
+  }
+
+  /** Every visible variable name (for "did you mean"). */
+  names(): string[] {
+    const own = [...this.vars.keys()];
+    return this.parent ? [...own, ...this.parent.names()] : own;
+  }
+}
+
+/** Thrown inside evaluation and caught at the statement that started it. */
+export class EvalError extends Error {
+  constructor(readonly diagnostic: Diagnostic) {
+    super(diagnostic.message);
+  }
+}
+
+export function fail(code: string, message: string, span: Span, hint?: string): never {
+  throw new EvalError(error(code, message, span, hint));
+}
+
+const SHAPE_NAMES: Record<string, number> = { channels: 0, height: 1, width: 2 };
+
+type Builtin = (args: number[], span: Span) => number;
+const BUILTINS: Record<string, Builtin> = {
+  round: ([x]) => roundHalfEven(x),
+  floor: ([x]) => Math.floor(x),
+  ceil: ([x]) => Math.ceil(x),
+  abs: ([x]) => Math.abs(x),
+  int: ([x]) => Math.trunc(x),
+  sqrt: ([x]) => Math.sqrt(x),
+  log2: ([x]) => Math.log2(x),
+  min: (xs, span) => (xs.length ? Math.min(...xs) : fail('arity', 'min needs at least one argument', span)),
+  max: (xs, span) => (xs.length ? Math.max(...xs) : fail('arity', 'max needs at least one argument', span)),
+};
+const BUILTIN_ARITY: Record<string, number | undefined> = { round: 1, floor: 1, ceil: 1, abs: 1, int: 1, sqrt: 1, log2: 1 };
+
+export function evaluate(expr: Expr, env: Env): Value {
+  switch (expr.kind) {
+    case 'number':
+      return num(expr.value);
+    case 'bool':
+      return bool(expr.value);
+    case 'string':
+      return { t: 'str', v: expr.value };
+    case 'dims':
+      return { t: 'dims', v: expr.value };
+    case 'list':
+      return { t: 'list', v: expr.items.map((item) => evaluate(item, env)) };
+    case 'name':
+      return lookupName(expr.name, expr.span, env);
+    case 'unary': {
+      const operand = evaluate(expr.operand, env);
+      if (expr.op === 'not') return bool(!asBool(operand, expr.operand.span, env));
+      return num(-asNumber(operand, expr.operand.span, env));
+    }
+    case 'binary':
+      return binary(expr, env);
+    case 'conditional': {
+      const cond = asBool(evaluate(expr.cond, env), expr.cond.span, env);
+      if (cond) return evaluate(expr.then, env);
+      return expr.otherwise ? evaluate(expr.otherwise, env) : NONE;
+    }
+    case 'call': {
+      const builtin = BUILTINS[expr.callee.name];
+      if (builtin && !env.lookup(expr.callee.name)) {
+        const args = expr.args.map((a) => {
+          if (a.name) fail('bad-argument', `${expr.callee.name}() takes no named arguments`, a.span);
+          return asNumber(evaluate(a.value, env), a.value.span, env);
+        });
+        const arity = BUILTIN_ARITY[expr.callee.name];
+        if (arity !== undefined && args.length !== arity) {
+          fail('arity', `${expr.callee.name}() takes ${arity} argument${arity === 1 ? '' : 's'}, got ${args.length}`, expr.span);
+        }
+        return num(builtin(args, expr.span));
+      }
+      return { t: 'call', name: expr.callee.name, args: evaluateArgs(expr.args, env), span: expr.span };
+    }
+    case 'index': {
+      const target = evaluate(expr.target, env);
+      const index = asInteger(evaluate(expr.index, env), expr.index.span, env);
+      const items = target.t === 'list' ? target.v : target.t === 'dims' ? target.v.map(num) : undefined;
+      if (!items) fail('type', `only lists and sizes can be indexed, not ${describe(target)}`, expr.target.span);
+      const i = index < 0 ? items.length + index : index;
+      if (i < 0 || i >= items.length) fail('index', `index ${index} is outside a list of ${items.length}`, expr.index.span, 'lists are indexed from 0');
+      return items[i];
+    }
+    case 'range': {
+      const from = asInteger(evaluate(expr.from, env), expr.from.span, env);
+      const to = asInteger(evaluate(expr.to, env), expr.to.span, env);
+      if (to - from > 1_000_000) fail('range', `the range ${from}..${to} is too long`, expr.span);
+      const items: Value[] = [];
+      for (let i = from; i <= to; i++) items.push(num(i));
+      return { t: 'list', v: items };
+    }
+  }
+}
+
+export function evaluateArgs(args: Arg[], env: Env): BoundArg[] {
+  return args.map((a) => ({
+    ...(a.name ? { name: a.name.name, nameSpan: a.name.span } : {}),
+    value: evaluate(a.value, env),
+    span: a.value.span,
+  }));
+}
+
+function lookupName(name: string, span: Span, env: Env): Value {
+  const bound = env.lookup(name);
+  if (bound) return bound;
+  if (name in SHAPE_NAMES) {
+    const shape = env.shape();
+    if (!shape) fail('unknown-name', `'${name}' is only known inside a model, where a feature map flows`, span);
+    if (shape.length !== 3 && name !== 'channels') fail('shape', `'${name}' needs a C×H×W feature map; here the value is a vector`, span);
+    return num(shape[SHAPE_NAMES[name]]);
+  }
+  return { t: 'sym', name };
+}
+
+function binary(expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
+  if (expr.op === 'and' || expr.op === 'or') {
+    const left = asBool(evaluate(expr.left, env), expr.left.span, env);
+    if (expr.op === 'and' && !left) return bool(false);
+    if (expr.op === 'or' && left) return bool(true);
+    return bool(asBool(evaluate(expr.right, env), expr.right.span, env));
+  }
+  const lv = evaluate(expr.left, env);
+  const rv = evaluate(expr.right, env);
+  if (expr.op === '==' || expr.op === '!=') {
+    const same = equal(lv, rv);
+    return bool(expr.op === '==' ? same : !same);
+  }
+  const a = asNumber(lv, expr.left.span, env);
+  const b = asNumber(rv, expr.right.span, env);
+  switch (expr.op) {
+    case '+':
+      return num(a + b);
+    case '-':
+      return num(a - b);
+    case '*':
+      return num(a * b);
+    case '/':
+      if (b === 0) fail('arithmetic', 'division by zero', expr.right.span);
+      return num(a / b);
+    case '//':
+      if (b === 0) fail('arithmetic', 'division by zero', expr.right.span);
+      return num(Math.floor(a / b));
+    case '%':
+      if (b === 0) fail('arithmetic', 'division by zero', expr.right.span);
+      return num(a - b * Math.floor(a / b));
+    case '**':
+      return num(a ** b);
+    case '<':
+      return bool(a < b);
+    case '<=':
+      return bool(a <= b);
+    case '>':
+      return bool(a > b);
+    case '>=':
+      return bool(a >= b);
+  }
+}
+
+function equal(a: Value, b: Value): boolean {
+  if (a.t !== b.t) return false;
+  switch (a.t) {
+    case 'sym':
+      return a.name === (b as typeof a).name;
+    case 'dims':
+    case 'list':
+      return JSON.stringify(a.v) === JSON.stringify((b as typeof a).v);
+    case 'call':
+      return false;
+    default:
+      return a.v === (b as typeof a).v;
+  }
+}
+
+/** Explains why a symbol is not the number that was wanted: most often a misspelt variable. */
+function unknownName(v: Value, span: Span, env: Env, wanted: string): never {
+  if (v.t === 'sym') {
+    const suggestion = closest(v.name, [...env.names(), 'channels', 'height', 'width']);
+    fail('unknown-name', `unknown name '${v.name}'`, span, suggestion ? `did you mean '${suggestion}'?` : `expected ${wanted}`);
+  }
+  fail('type', `expected ${wanted}, got ${describe(v)}`, span);
+}
+
+export function asNumber(v: Value, span: Span, env: Env): number {
+  if (v.t === 'num') return v.v;
+  return unknownName(v, span, env, 'a number');
+}
+
+export function asInteger(v: Value, span: Span, env: Env): number {
+  const n = asNumber(v, span, env);
+  if (!Number.isInteger(n)) fail('type', `expected a whole number, got ${n}`, span);
+  return n;
+}
+
+export function asBool(v: Value, span: Span, env: Env): boolean {
+  if (v.t === 'bool') return v.v;
+  return unknownName(v, span, env, 'true or false');
+}

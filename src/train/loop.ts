@@ -1,0 +1,261 @@
+/**
+ * The training loop: epochs of shuffled batches through a TrainEngine, validation after each epoch,
+ * `metrics.jsonl` and a checkpoint after each epoch, and exact resumption.
+ *
+ * Exactness: every random choice is drawn from a stream named by (seed, epoch) — the sample order —
+ * or (seed, step) — augmentation, drop-path and dropout masks — never from a generator that carries
+ * state across steps. A run resumed from the checkpoint of epoch k therefore replays epochs k+1… as
+ * the uninterrupted run would, and ends with the same weights bit for bit (given a deterministic
+ * engine). The loop prints nothing: it reports TrainEvents.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { error, SofarError } from '../diagnostics.js';
+import { augmentBatch } from '../data/augment.js';
+import type { Dataset } from '../data/index.js';
+import type { Graph, WeightMap } from '../graph/types.js';
+import { Random } from '../random.js';
+import { initWeights } from '../weights/init.js';
+import { CHECKPOINT_FILE, checkCheckpointFits, readCheckpoint, writeCheckpoint } from '../checkpoint/index.js';
+import { BatchGatherer, epochOrder } from './batches.js';
+import { dropPathMasks, planDropPath } from './droppath.js';
+import { dropoutMasks, planDropout } from './dropout.js';
+import type { EngineFactory, OptimizerConfig, TrainEngine } from './engine.js';
+import { evaluate } from './evaluate.js';
+import type { TrainListener } from './events.js';
+import { readMetrics, writeMetrics, type EpochMetrics } from './metrics.js';
+import { learningRate, type ScheduleName } from './schedule.js';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  /** Base learning rate; the schedule scales it. */
+  lr: number;
+  schedule: ScheduleName;
+  optimizer: OptimizerConfig;
+  seed: number;
+  /** The data source as given (`fashion-mnist`, a path): recorded, and checked on resume. */
+  data: string;
+  /** Training samples used (after `--limit`); checked on resume. */
+  limit?: number;
+}
+
+export interface TrainOptions {
+  graph: Graph;
+  dataset: Dataset;
+  engineFactory: EngineFactory;
+  config: TrainConfig;
+  /** Where checkpoints and metrics go. */
+  outDir: string;
+  /** Continue from `outDir`'s checkpoint. Without it, a folder that already holds one is refused. */
+  resume?: boolean;
+  threads?: number;
+  onEvent?: TrainListener;
+  /** Stops the run between two steps (the last checkpoint stays as it was). */
+  signal?: AbortSignal;
+}
+
+export interface TrainSummary {
+  /** Epochs completed in all (a resumed run counts the earlier ones). */
+  epochs: number;
+  /** Training samples per second over the epochs this call ran (or the last epoch's, if none ran). */
+  samplesPerSecond: number;
+  trainLoss: number;
+  testAccuracy: number;
+}
+
+export interface TrainResult {
+  summary: TrainSummary;
+  history: EpochMetrics[];
+  /** The final weights, moving statistics included. */
+  weights: WeightMap;
+  engine: string;
+  checkpointPath: string;
+}
+
+/** Settings a resumed run must keep, or it would not continue the same run. */
+const FIXED_ON_RESUME = ['batchSize', 'seed', 'data', 'limit', 'optimizer.name'] as const;
+/** Settings a resumed run may change (e.g. more epochs); the user is told. */
+const CHANGEABLE_ON_RESUME = ['epochs', 'lr', 'schedule', 'optimizer.momentum', 'optimizer.weightDecay'] as const;
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { graph, dataset, config, outDir } = options;
+  validateConfig(config);
+  const emit: TrainListener = options.onEvent ?? (() => {});
+  const train = dataset.train;
+  const stepsPerEpoch = Math.ceil(train.n / config.batchSize);
+  const totalSteps = config.epochs * stepsPerEpoch;
+  const recordedConfig = { ...config, trainSamples: train.n } as Record<string, unknown>;
+
+  const checkpoint = options.resume ? readCheckpoint(outDir) : null;
+  if (checkpoint) {
+    checkCheckpointFits(checkpoint, graph);
+    for (const message of compareConfigs(checkpoint.meta.config ?? {}, recordedConfig, checkpoint.path)) emit({ type: 'notice', message });
+    if (checkpoint.meta.step !== checkpoint.meta.epoch * stepsPerEpoch) {
+      throw trainingError(
+        `the checkpoint ${checkpoint.path} is at step ${checkpoint.meta.step} after ${checkpoint.meta.epoch} epoch(s), but ${stepsPerEpoch} steps an epoch would put it at ${checkpoint.meta.epoch * stepsPerEpoch}`,
+        'resume with the data, --limit and --batch of the original run',
+      );
+    }
+  } else if (existsSync(join(outDir, CHECKPOINT_FILE))) {
+    throw trainingError(`${outDir} already holds a checkpoint`, 'pass --resume to continue that run, or choose another --out folder');
+  }
+
+  const engine = await options.engineFactory({
+    graph,
+    weights: initWeights(graph, config.seed),
+    optimizer: config.optimizer,
+    batchSize: config.batchSize,
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+  try {
+    const completed = checkpoint?.meta.epoch ?? 0;
+    if (checkpoint) {
+      await engine.setState({ weights: checkpoint.weights, slots: checkpoint.slots, step: checkpoint.meta.step });
+      emit({ type: 'resume', path: checkpoint.path, epoch: checkpoint.meta.epoch, step: checkpoint.meta.step, engine: checkpoint.meta.engine });
+    }
+    const history = readMetrics(outDir, completed);
+    emit({
+      type: 'start',
+      engine: engine.name,
+      device: engine.device,
+      epochs: config.epochs,
+      completedEpochs: completed,
+      stepsPerEpoch,
+      batchSize: config.batchSize,
+      trainSamples: train.n,
+      testSamples: dataset.test.n,
+    });
+    const ran = { samples: 0, seconds: 0 };
+    const run = { engine, graph, dataset, config, stepsPerEpoch, totalSteps, emit, signal: options.signal };
+    for (let epoch = completed + 1; epoch <= config.epochs; epoch++) {
+      const metrics = await runEpoch(run, epoch);
+      ran.samples += train.n;
+      ran.seconds += train.n / metrics.samplesPerSecond;
+      history.push(metrics);
+      // Metrics first: if killed in between, the resumed run drops the line its checkpoint lacks.
+      writeMetrics(outDir, history);
+      const state = await engine.getState();
+      const path = writeCheckpoint(outDir, {
+        graph,
+        weights: state.weights,
+        slots: state.slots,
+        step: state.step,
+        epoch,
+        meta: { seed: config.seed, engine: engine.name, config: recordedConfig },
+      });
+      emit({ type: 'checkpoint', epoch, path });
+      emit({ type: 'epoch-end', metrics, epochs: config.epochs });
+    }
+    const final = await engine.getState();
+    const last = history[history.length - 1];
+    return {
+      summary: {
+        epochs: Math.max(completed, config.epochs),
+        samplesPerSecond: ran.seconds > 0 ? ran.samples / ran.seconds : (last?.samplesPerSecond ?? 0),
+        trainLoss: last?.trainLoss ?? NaN,
+        testAccuracy: last?.testAccuracy ?? NaN,
+      },
+      history,
+      weights: final.weights,
+      engine: engine.name,
+      checkpointPath: join(outDir, CHECKPOINT_FILE),
+    };
+  } finally {
+    await engine.dispose();
+  }
+}
+
+interface Run {
+  engine: TrainEngine;
+  graph: Graph;
+  dataset: Dataset;
+  config: TrainConfig;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  emit: TrainListener;
+  signal: AbortSignal | undefined;
+}
+
+async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
+  const { engine, graph, dataset, config, stepsPerEpoch, emit } = run;
+  const began = performance.now();
+  const gatherer = new BatchGatherer(dataset.train, config.batchSize);
+  const joins = planDropPath(graph);
+  const dropouts = planDropout(graph);
+  const order = epochOrder(dataset.train.n, config.seed, epoch);
+  emit({ type: 'epoch-start', epoch, epochs: config.epochs, steps: stepsPerEpoch });
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  let lr = config.lr;
+  for (let b = 0; b < stepsPerEpoch; b++) {
+    run.signal?.throwIfAborted();
+    const step = (epoch - 1) * stepsPerEpoch + b;
+    const batch = gatherer.gather(order, b * config.batchSize);
+    if (dataset.augmentation) augmentBatch(dataset.augmentation, batch.x, batch.n, dataset.shape, new Random(config.seed, `augment/${step}`));
+    const noise = { joinMasks: dropPathMasks(joins, config.seed, step), dropoutMasks: dropoutMasks(dropouts, config.seed, step, batch.n) };
+    lr = learningRate(config.schedule, config.lr, step, run.totalSteps);
+    const result = await engine.trainStep(batch, lr, noise);
+    if (!Number.isFinite(result.loss)) {
+      throw trainingError(
+        `the training loss became ${result.loss} at epoch ${epoch}, step ${b + 1}`,
+        `lower the learning rate (--lr ${config.lr}); the checkpoint of the last complete epoch is kept`,
+      );
+    }
+    lossSum += result.loss * batch.n;
+    correct += result.correct;
+    seen += batch.n;
+    const seconds = (performance.now() - began) / 1000;
+    emit({ type: 'step', epoch, step: b + 1, steps: stepsPerEpoch, loss: lossSum / seen, accuracy: correct / seen, samplesPerSecond: seen / seconds, lr });
+  }
+  run.signal?.throwIfAborted();
+  const trainSeconds = (performance.now() - began) / 1000;
+  emit({ type: 'validate', epoch });
+  const test = await evaluate((x, n) => engine.predict(x, n), dataset.test, graph.classes, config.batchSize);
+  return {
+    epoch,
+    step: epoch * stepsPerEpoch,
+    lr,
+    trainLoss: lossSum / seen,
+    trainAccuracy: correct / seen,
+    testLoss: test.loss,
+    testAccuracy: test.accuracy,
+    samplesPerSecond: seen / trainSeconds,
+    seconds: (performance.now() - began) / 1000,
+    rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+  };
+}
+
+function validateConfig(c: TrainConfig): void {
+  const bad = (what: string) => {
+    throw trainingError(what);
+  };
+  if (!(Number.isInteger(c.epochs) && c.epochs >= 1)) bad(`epochs must be a whole number ≥ 1, got ${c.epochs}`);
+  if (!(Number.isInteger(c.batchSize) && c.batchSize >= 1)) bad(`the batch size must be a whole number ≥ 1, got ${c.batchSize}`);
+  if (!(c.lr > 0 && Number.isFinite(c.lr))) bad(`the learning rate must be a positive number, got ${c.lr}`);
+  if (!(c.optimizer.weightDecay >= 0)) bad(`weight decay must be ≥ 0, got ${c.optimizer.weightDecay}`);
+  if (!(c.optimizer.momentum >= 0 && c.optimizer.momentum < 1)) bad(`momentum must lie in [0, 1), got ${c.optimizer.momentum}`);
+}
+
+/** Refuses changes that break the run's continuity; returns notices for allowed changes. */
+function compareConfigs(saved: Record<string, unknown>, now: Record<string, unknown>, path: string): string[] {
+  const get = (o: Record<string, unknown>, key: string): unknown => key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  for (const key of [...FIXED_ON_RESUME, 'trainSamples']) {
+    if (!(key.split('.')[0] in saved)) continue;
+    if (!same(get(saved, key), get(now, key))) {
+      throw trainingError(
+        `cannot resume ${path}: it was trained with ${key} = ${JSON.stringify(get(saved, key) ?? null)}, this run asks for ${JSON.stringify(get(now, key) ?? null)}`,
+        'a resumed run keeps the data, --limit, --batch, --seed and --optimizer of the original run',
+      );
+    }
+  }
+  return CHANGEABLE_ON_RESUME.filter((key) => key.split('.')[0] in saved && !same(get(saved, key), get(now, key))).map(
+    (key) => `${key} changed on resume: ${JSON.stringify(get(saved, key))} → ${JSON.stringify(get(now, key))}`,
+  );
+}
+
+function trainingError(message: string, hint?: string): SofarError {
+  return new SofarError([error('training', message, undefined, hint)]);
+}

@@ -1,0 +1,47 @@
+/**
+ * `DIR/metrics.jsonl`: one JSON object per completed epoch. The whole file is rewritten atomically
+ * after each epoch (it is small), so it is never half-written; a resumed run keeps the lines of the
+ * epochs its checkpoint covers.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { replaceFileAtomic } from '../checkpoint/atomic.js';
+
+export const METRICS_FILE = 'metrics.jsonl';
+
+export interface EpochMetrics {
+  epoch: number;
+  /** Optimizer steps taken at the end of the epoch. */
+  step: number;
+  /** Learning rate of the epoch's last step. */
+  lr: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  /** Training throughput of the epoch (validation excluded). */
+  samplesPerSecond: number;
+  /** Wall time of the epoch, validation and checkpoint included. */
+  seconds: number;
+  /** Resident memory of the process at the end of the epoch, to show it does not grow. */
+  rssMB: number;
+}
+
+export function writeMetrics(dir: string, history: readonly EpochMetrics[]): void {
+  replaceFileAtomic(join(dir, METRICS_FILE), history.map((m) => JSON.stringify(m) + '\n').join(''));
+}
+
+/** The metrics of epochs 1..`upToEpoch` already in `dir` (none when the file is absent). */
+export function readMetrics(dir: string, upToEpoch: number): EpochMetrics[] {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, METRICS_FILE), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as EpochMetrics)
+    .filter((m) => m.epoch <= upToEpoch);
+}
