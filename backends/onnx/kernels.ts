@@ -1,0 +1,62 @@
+/**
+ * Binary kernels as the exporter stores them: the sign of each latent weight as one bit, plus the
+ * per-output-channel magnitude of `magnitude_aware_sign` (docs/semantics.md, "Quantizers").
+ */
+import type { ParamSpec, QuantizerRef } from '../../src/graph/types.js';
+
+export interface BinaryKernel {
+  /** 1 where the quantized weight is +1 (w ≥ 0, so sign(0) = +1), 0 where it is −1; row-major. */
+  positive: Uint8Array;
+  /** Per-output-channel factor s_o = mean |W[o, …]| for `magnitude_aware_sign`; null for a plain sign. */
+  scale: Float32Array | null;
+}
+
+/**
+ * Quantizes a kernel. The output channel is axis 0 of a conv kernel `[O, I, kh, kw]` and axis 1 of a
+ * dense kernel `[in, out]`.
+ */
+export function quantizeKernel(spec: ParamSpec, values: Float32Array, quantizer: QuantizerRef): BinaryKernel {
+  const positive = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) positive[i] = values[i] >= 0 ? 1 : 0;
+  switch (quantizer.name) {
+    case 'ste_sign':
+      return { positive, scale: null };
+    case 'magnitude_aware_sign':
+      return { positive, scale: channelMeanAbs(spec.shape, values) };
+    default:
+      throw new Error(`internal: the ONNX exporter has no weight quantizer '${quantizer.name}'`);
+  }
+}
+
+/** mean |W| per output channel, accumulated in float64 and rounded once. */
+export function channelMeanAbs(shape: readonly number[], values: Float32Array): Float32Array {
+  if (shape.length === 2) {
+    const [rows, cols] = shape;
+    const sums = new Float64Array(cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) sums[c] += Math.abs(values[r * cols + c]);
+    return Float32Array.from(sums, (s) => s / rows);
+  }
+  const channels = shape[0];
+  const per = values.length / channels;
+  const out = new Float32Array(channels);
+  for (let o = 0; o < channels; o++) {
+    let sum = 0;
+    for (let i = o * per; i < (o + 1) * per; i++) sum += Math.abs(values[i]);
+    out[o] = sum / per;
+  }
+  return out;
+}
+
+/** Packs 0/1 values eight to a byte, most significant bit first; the last byte is zero-padded. */
+export function packBits(bits: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(bits.length / 8));
+  for (let i = 0; i < bits.length; i++) if (bits[i]) out[i >> 3] |= 0x80 >> (i & 7);
+  return out;
+}
+
+/** The inverse of `packBits` for `count` values (used by tests and readers of exported models). */
+export function unpackBits(packed: Uint8Array, count: number): Uint8Array {
+  const out = new Uint8Array(count);
+  for (let i = 0; i < count; i++) out[i] = (packed[i >> 3] >> (7 - (i & 7))) & 1;
+  return out;
+}

@@ -1,0 +1,132 @@
+/**
+ * The lowering table: one entry per graph node kind, each adding the standard ONNX operators (opset 17,
+ * NCHW) that compute the node as docs/semantics.md defines it and returning the value that holds its
+ * output. A new node kind fails to compile here until it is handled.
+ */
+import type { GraphNode, NodeOf, OpTable } from '../../src/graph/types.js';
+import type { LowerCtx } from './context.js';
+import { onnx } from './proto.js';
+
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+
+export const LOWERINGS: OpTable<[LowerCtx], string> = {
+  input: (node, ctx) => ctx.g.input('input', 'float32', ['batch', ...node.shape]),
+
+  conv: (node, ctx) => {
+    const a = node.attrs;
+    const attrs = { kernel_shape: a.kernel, strides: a.stride, pads: a.pads, dilations: a.dilation, group: a.groups };
+    const x = ctx.input(node);
+    if (!a.kernelQuantizer) {
+      const inputs = [x, ctx.floatParam(node, 'kernel')];
+      if (a.bias) inputs.push(ctx.floatParam(node, 'bias'));
+      return ctx.emit(node, 'Conv', inputs, node.name, attrs);
+    }
+    // ±1 inputs (padded cells 0) against ±1 weights: integer sums, exact in float32 and in int32.
+    const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer);
+    const after = binaryEpilogue(node, ctx, scale, [a.filters, 1, 1]);
+    const raw = after.length ? `${node.name}/binary_conv` : node.name;
+    const y = ctx.options.integer
+      ? ctx.emit(node, 'Cast', [ctx.emit(node, 'ConvInteger', [ctx.asUint8Binary(node, x), kernel, ctx.uint8ZeroPoint(), ctx.uint8ZeroPoint()], `${node.name}/binary_conv_int32`, attrs)], raw, { to: FLOAT })
+      : ctx.emit(node, 'Conv', [x, kernel], raw, attrs);
+    return applyEpilogue(node, ctx, y, after);
+  },
+
+  dense: (node, ctx) => {
+    const a = node.attrs;
+    const x = ctx.input(node);
+    if (!a.kernelQuantizer) {
+      const inputs = [x, ctx.floatParam(node, 'kernel')];
+      if (a.bias) inputs.push(ctx.floatParam(node, 'bias'));
+      return ctx.emit(node, 'Gemm', inputs, node.name);
+    }
+    const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer);
+    const after = binaryEpilogue(node, ctx, scale, [a.units]);
+    const raw = after.length ? `${node.name}/binary_matmul` : node.name;
+    const y = ctx.options.integer
+      ? ctx.emit(node, 'Cast', [ctx.emit(node, 'MatMulInteger', [ctx.asUint8Binary(node, x), kernel, ctx.uint8ZeroPoint(), ctx.uint8ZeroPoint()], `${node.name}/binary_matmul_int32`)], raw, { to: FLOAT })
+      : ctx.emit(node, 'MatMul', [x, kernel], raw);
+    return applyEpilogue(node, ctx, y, after);
+  },
+
+  batchnorm: (node, ctx) =>
+    ctx.emit(
+      node,
+      'BatchNormalization',
+      [ctx.input(node), ...['gamma', 'beta', 'moving_mean', 'moving_variance'].map((role) => ctx.floatParam(node, role))],
+      node.name,
+      { epsilon: node.attrs.epsilon, momentum: node.attrs.momentum },
+      ['epsilon', 'momentum'],
+    ),
+
+  // sign(0) = +1: ONNX `Sign` gives 0 at 0, so compare instead.
+  quantize: (node, ctx) => {
+    const x = ctx.input(node);
+    const nonNegative = ctx.emit(node, 'GreaterOrEqual', [x, ctx.scalar(0, 'sofar/zero')], `${node.name}/is_positive`);
+    return ctx.emit(node, 'Where', [nonNegative, ctx.scalar(1, 'sofar/plus_one'), ctx.scalar(-1, 'sofar/minus_one')], node.name);
+  },
+
+  relu: (node, ctx) => ctx.emit(node, 'Relu', [ctx.input(node)], node.name),
+
+  prelu: (node, ctx) => {
+    const channels = node.shape[0];
+    const slope = ctx.floatParam(node, 'alpha', node.shape.length === 3 ? [channels, 1, 1] : [channels]);
+    return ctx.emit(node, 'PRelu', [ctx.input(node), slope], node.name);
+  },
+
+  hardtanh: (node, ctx) => {
+    const min = ctx.floatTensor(`${node.name}/min`, [], Float32Array.of(node.attrs.min), `lower bound of ${node.name}`);
+    const max = ctx.floatTensor(`${node.name}/max`, [], Float32Array.of(node.attrs.max), `upper bound of ${node.name}`);
+    return ctx.emit(node, 'Clip', [ctx.input(node), min, max], node.name);
+  },
+
+  // Padded cells never win a max (ONNX MaxPool ignores padding); ONNX pads read [top, left, bottom, right].
+  maxpool: (node, ctx) =>
+    ctx.emit(node, 'MaxPool', [ctx.input(node)], node.name, { kernel_shape: node.attrs.kernel, strides: node.attrs.stride, pads: node.attrs.pads }),
+
+  avgpool: (node, ctx) =>
+    ctx.emit(node, 'AveragePool', [ctx.input(node)], node.name, {
+      kernel_shape: node.attrs.kernel,
+      strides: node.attrs.stride,
+      pads: node.attrs.pads,
+      count_include_pad: 0,
+    }),
+
+  global_avgpool: (node, ctx) => {
+    const pooled = ctx.emit(node, 'GlobalAveragePool', [ctx.input(node)], `${node.name}/pooled`);
+    return ctx.emit(node, 'Flatten', [pooled], node.name, { axis: 1 });
+  },
+
+  flatten: (node, ctx) => ctx.emit(node, 'Flatten', [ctx.input(node)], node.name, { axis: 1 }),
+
+  dropout: (node, ctx) => ctx.emit(node, 'Identity', [ctx.input(node)], node.name),
+
+  add: (node, ctx) => ctx.emit(node, 'Add', ctx.inputs(node), node.name),
+
+  concat: (node, ctx) => ctx.emit(node, 'Concat', ctx.inputs(node), node.name, { axis: 1 }),
+
+  join: (node, ctx) => {
+    const op = { mean: 'Mean', sum: 'Sum', max: 'Max', concat: 'Concat' }[node.attrs.mode];
+    return ctx.emit(node, op, ctx.inputs(node), node.name, node.attrs.mode === 'concat' ? { axis: 1 } : {});
+  },
+};
+
+type Step = { op: 'Mul' | 'Add'; operand: string; label: string };
+
+/** What follows a binary conv / dense: the magnitude-aware scale, then the bias (docs/semantics.md). */
+function binaryEpilogue(node: NodeOf<'conv'> | NodeOf<'dense'>, ctx: LowerCtx, scale: Float32Array | null, dims: number[]): Step[] {
+  const steps: Step[] = [];
+  if (scale) {
+    const operand = ctx.floatTensor(`${node.name}/kernel_scale`, dims, scale, `magnitude-aware scale of ${node.name}: mean |kernel| per output channel`);
+    steps.push({ op: 'Mul', operand, label: 'scaled' });
+  }
+  if (node.attrs.bias) steps.push({ op: 'Add', operand: ctx.floatParam(node, 'bias', dims), label: 'biased' });
+  return steps;
+}
+
+/** Applies the steps; the last one produces the value named after the node. */
+function applyEpilogue(node: GraphNode, ctx: LowerCtx, y: string, steps: Step[]): string {
+  steps.forEach((step, i) => {
+    y = ctx.emit(node, step.op, [y, step.operand], i === steps.length - 1 ? node.name : `${node.name}/${step.label}`);
+  });
+  return y;
+}

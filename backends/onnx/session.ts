@@ -1,0 +1,43 @@
+/** onnxruntime-node sessions over exported models, and inference on NCHW float32 batches. */
+import ort from 'onnxruntime-node';
+
+export type InferenceSession = ort.InferenceSession;
+
+export interface SessionOptions {
+  /** Intra-op threads (default: onnxruntime's choice, one per physical core). */
+  threads?: number;
+  /** Default `all`; `disabled` runs the model exactly as written (no constant folding or fusion). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export async function createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<InferenceSession> {
+  const o: ort.InferenceSession.SessionOptions = {
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    graphOptimizationLevel: options.optimization ?? 'all',
+    logSeverityLevel: 3,
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+  };
+  return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
+}
+
+/** The per-sample input shape `[C, H, W]` the session expects (its first input, minus the batch axis). */
+export function sessionInputShape(session: InferenceSession): number[] {
+  const meta = session.inputMetadata[0];
+  const shape = meta && meta.isTensor ? meta.shape.slice(1) : [];
+  if (!shape.length || !shape.every((d): d is number => typeof d === 'number' && d > 0)) {
+    throw new Error(`the model's input '${session.inputNames[0]}' has no fixed per-sample shape`);
+  }
+  return shape;
+}
+
+/** Logits `[n, classes]` row-major for `n` samples `[n, C, H, W]` row-major. */
+export async function runOnnx(session: InferenceSession, x: Float32Array, n: number): Promise<Float32Array> {
+  const shape = sessionInputShape(session);
+  const per = shape.reduce((a, b) => a * b, 1);
+  if (x.length !== n * per) throw new Error(`runOnnx: ${n} samples of [${shape.join(', ')}] need ${n * per} values, got ${x.length}`);
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [n, ...shape]) };
+  const results = await session.run(feeds);
+  const out = results[session.outputNames[0]];
+  return out.data as Float32Array;
+}
