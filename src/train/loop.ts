@@ -85,7 +85,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const train = dataset.train;
   const stepsPerEpoch = Math.ceil(train.n / config.batchSize);
   const totalSteps = config.epochs * stepsPerEpoch;
-  const recordedConfig = { ...config, trainSamples: train.n } as Record<string, unknown>;
+  const recordedConfig: Record<string, unknown> = { ...config, limit: config.limit ?? null, trainSamples: train.n };
 
   const checkpoint = options.resume ? readCheckpoint(outDir) : null;
   if (checkpoint) {
