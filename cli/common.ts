@@ -6,7 +6,10 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { compileFile } from '../src/compile.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../src/diagnostics.js';
+import type { Graph } from '../src/graph/types.js';
 
 /** Exit codes of the command-line contract. */
 export const EXIT = { ok: 0, userError: 1, usage: 2 } as const;
@@ -84,4 +87,44 @@ export function parseNumber(flag: string) {
     if (!Number.isFinite(n)) throw new UsageError(`${flag} expects a number, got '${value}'`);
     return n;
   };
+}
+
+// ---------------------------------------------------------------- specs
+
+export interface SpecFlags {
+  model?: string;
+  set?: string[];
+  maxNodes?: number;
+}
+
+/** The options every command that reads a spec accepts. */
+export function addSpecOptions(cmd: Command): Command {
+  return cmd
+    .option('--model <name>', 'which model to build when the file defines several')
+    .option('--set <key=value>', "override a model parameter, e.g. --set columns=3 (repeatable)", (v: string, all: string[] = []) => [...all, v])
+    .option('--max-nodes <n>', 'refuse expansions beyond this many nodes (default 1000000)', parsePositiveInt('--max-nodes'));
+}
+
+/** `columns=3` → { columns: 3 }; numbers and booleans are recognised, anything else is a name. */
+export function parseSetFlags(flags: readonly string[] = []): Record<string, number | boolean | string> {
+  const params: Record<string, number | boolean | string> = {};
+  for (const flag of flags) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(flag);
+    if (!m) throw new UsageError(`--set expects key=value, got '${flag}'`, 'for example --set columns=3');
+    const raw = m[2];
+    params[m[1]] = raw === 'true' ? true : raw === 'false' ? false : Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  }
+  return params;
+}
+
+/** Parses, elaborates and checks a spec; throws UserError with diagnostics when it has errors. */
+export function loadGraph(path: string, flags: SpecFlags = {}): { graph: Graph; sources: Map<string, string> } {
+  const result = compileFile(path, {
+    ...(flags.model ? { model: flags.model } : {}),
+    params: parseSetFlags(flags.set),
+    ...(flags.maxNodes ? { nodeBudget: flags.maxNodes } : {}),
+  });
+  requireClean(result.diagnostics, result.sources);
+  if (!result.graph) throw new UserError(result.diagnostics, result.sources);
+  return { graph: result.graph, sources: result.sources };
 }

@@ -276,15 +276,18 @@ class Elaborator {
     return current;
   }
 
-  /** Runs a layer or a block by name with evaluated arguments. */
-  private call(name: string, nameSpan: Span, args: BoundArg[], env: Env, x: Tensor, label: string | undefined, span: Span): Tensor {
+  /**
+   * Runs a layer or a block by name with evaluated arguments. `inline` runs a block in the current
+   * scope instead of a numbered one of its own (a projection already sits in `shortcut`).
+   */
+  private call(name: string, nameSpan: Span, args: BoundArg[], env: Env, x: Tensor, label: string | undefined, span: Span, inline = false): Tensor {
     const layer = LAYERS[name];
     if (layer) {
       const a = this.bind(layer.args, layer.positional, args, name, span, env);
       return layer.build(this.builder, x, a, { ...(label ? { name: label } : {}), source: span });
     }
     const block = this.blocks.get(name);
-    if (block) return this.callBlock(block, args, x, label, span);
+    if (block) return this.callBlock(block, args, x, label, span, inline);
     if (COMBINATORS[name]) fail('missing-body', `${name} wraps a body`, span, `write ${name}(...) { layers }`);
     const suggestion = closest(name, [...Object.keys(LAYERS), ...this.blocks.keys(), ...Object.keys(COMBINATORS)]);
     return fail('unknown-name', `unknown layer or block '${name}'`, nameSpan, suggestion ? `did you mean '${suggestion}'?` : 'define it with block ' + name + '(...) { ... }');
@@ -292,12 +295,12 @@ class Elaborator {
 
   /** Runs a call written as a value, e.g. the projection in `residual(shortcut = project(ch))`. */
   private callValue(v: Value, span: Span, env: Env, x: Tensor): Tensor {
-    if (v.t === 'call') return this.call(v.name, v.span, v.args, env, x, undefined, v.span);
-    if (v.t === 'sym') return this.call(v.name, span, [], env, x, undefined, span);
+    if (v.t === 'call') return this.call(v.name, v.span, v.args, env, x, undefined, v.span, true);
+    if (v.t === 'sym') return this.call(v.name, span, [], env, x, undefined, span, true);
     return fail('type', `expected a block or layer to run, got ${describe(v)}`, span);
   }
 
-  private callBlock(decl: BlockDecl, args: BoundArg[], x: Tensor, label: string | undefined, span: Span): Tensor {
+  private callBlock(decl: BlockDecl, args: BoundArg[], x: Tensor, label: string | undefined, span: Span, inline = false): Tensor {
     const name = decl.name.name;
     if (this.callStack.includes(name)) {
       const cycle = [...this.callStack.slice(this.callStack.indexOf(name)), name].join(' → ');
@@ -312,6 +315,7 @@ class Elaborator {
         const wrapperArgs = evaluateArgs(decl.wrapper.args, blockEnv);
         return this.combinator(decl.wrapper.callee.name, decl.wrapper.callee.span, wrapperArgs, decl.body, blockEnv, x, null, span);
       };
+      if (inline) return build();
       return label ? this.builder.scope(label, build) : this.builder.block(name, build);
     } finally {
       this.callStack.pop();

@@ -1,0 +1,36 @@
+/** `sofar graph SPEC [--format text|json|dot|html] [-o PATH]`: the typed graph in several forms. */
+import type { Command } from 'commander';
+import { summarize } from '../../src/cost.js';
+import { graphToDot } from '../../src/graph/dot.js';
+import { graphToHtml } from '../../src/graph/html.js';
+import { graphToJson } from '../../src/graph/json.js';
+import { printGraph } from '../../src/graph/print.js';
+import type { Graph } from '../../src/graph/types.js';
+import { addSpecOptions, loadGraph, UsageError, writeFileAtomic, type SpecFlags } from '../common.js';
+
+const FORMATS: Record<string, (g: Graph) => string> = {
+  text: (g) => printGraph(g) + '\n',
+  json: (g) => graphToJson(g) + '\n',
+  dot: graphToDot,
+  html: (g) => graphToHtml(g, summarize(g)),
+};
+
+export function register(program: Command): void {
+  addSpecOptions(
+    program
+      .command('graph')
+      .description('the typed graph as text (default), JSON (round-trips exactly), Graphviz DOT, or an HTML page')
+      .argument('<spec>', 'a .sofar file')
+      .option('-f, --format <format>', 'text | json | dot | html', 'text')
+      .option('-o, --output <path>', 'write to a file instead of standard output'),
+  ).action((spec: string, flags: SpecFlags & { format: string; output?: string }) => {
+    const render = FORMATS[flags.format];
+    if (!render) throw new UsageError(`unknown format '${flags.format}'`, `formats: ${Object.keys(FORMATS).join(', ')}`);
+    const { graph } = loadGraph(spec, flags);
+    const text = render(graph);
+    if (flags.output) {
+      writeFileAtomic(flags.output, text);
+      process.stderr.write(`wrote ${flags.output}\n`);
+    } else process.stdout.write(text);
+  });
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/**
+ * The `sofar` command line: wires the front end and the backends together (the only place that does).
+ * Exit codes: 0 success, 1 a problem in the user's spec or data, 2 wrong usage, 70 a bug in SoFAr.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EXIT, printDiagnostics, UsageError, UserError } from './common.js';
+import { register as registerCheck } from './commands/check.js';
+import { register as registerGraph } from './commands/graph.js';
+import { register as registerSummary } from './commands/summary.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function buildProgram(): Command {
+  const program = new Command('sofar')
+    .description('SoFAr: shortcut-based fractal architectures for binary CNNs — a language, a typed graph, ONNX and TensorFlow.js backends')
+    .version(version)
+    .option('--debug', 'show stack traces of internal errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of [registerCheck, registerSummary, registerGraph]) register(program);
+  for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version end here too; commander has already printed them.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`error: ${e.message}\n${e.hint ? `  = hint: ${e.hint}\n` : ''}(run sofar --help for usage)\n`);
+      return EXIT.usage;
+    }
+    if (e instanceof UserError) {
+      printDiagnostics(e.diagnostics, e.sources);
+      return EXIT.userError;
+    }
+    process.stderr.write(`internal error: ${(e as Error).message ?? String(e)}\n`);
+    process.stderr.write(debug ? `${(e as Error).stack ?? ''}\n` : 'this is a bug in SoFAr; run again with --debug for details and report it\n');
+    return 70;
+  }
+}
+
+process.exitCode = await main(process.argv);
