@@ -1,0 +1,250 @@
+/**
+ * SoFAr's Keras layers for TensorFlow.js, registered for serialisation so a saved `model.json` loads
+ * with `tf.loadLayersModel` (in Node or the browser) once `registerSofarLayers(tf)` has run. Each
+ * layer's `call` is the ops.ts function of its node kind, and its config is the node's attributes.
+ * Standard layers (batch norm, ReLU, PReLU, pooling to a vector, add, concatenate, dropout) are tfjs'
+ * own. This module is browser-safe: it touches no Node API.
+ */
+import { windowOutput } from '../../src/graph/shapes.js';
+import type { JoinMode, OpAttrs, Pads, Pair, QuantizerRef } from '../../src/graph/types.js';
+import * as ops from './ops.js';
+import { quantize } from './quantizers.js';
+import { defaultTf, type LayerVariable, type Tensor, type Tf } from './tf.js';
+
+type LayerArgs = NonNullable<ConstructorParameters<Tf['layers']['Layer']>[0]>;
+type Shape = (number | null)[];
+type ConfigDict = ReturnType<InstanceType<Tf['layers']['Layer']>['getConfig']>;
+
+export type ConvConfig = LayerArgs & OpAttrs['conv'];
+export type DenseConfig = LayerArgs & OpAttrs['dense'];
+export type QuantizerConfig = LayerArgs & { quantizer: QuantizerRef };
+export type Pool2DConfig = LayerArgs & { mode: 'max' | 'avg'; kernel: Pair; stride: Pair; pads: Pads };
+export type HardtanhConfig = LayerArgs & { min: number; max: number };
+export type JoinConfig = LayerArgs & { mode: JoinMode; columns: number[]; dropPath: { local: number; global: number } };
+
+const single = (inputs: Tensor | Tensor[]): Tensor => (Array.isArray(inputs) ? inputs[0] : inputs);
+const singleShape = (shape: Shape | Shape[]): Shape => (Array.isArray(shape[0]) ? (shape[0] as Shape) : (shape as Shape));
+
+/** Keras configs are plain JSON values. */
+const asConfig = (value: object): ConfigDict => JSON.parse(JSON.stringify(value)) as ConfigDict;
+
+function windowShape(input: Shape, kernel: Pair, stride: Pair, pads: Pads, dilation: Pair, channels: number | null): Shape {
+  const [n, h, w, c] = input;
+  const [oh, ow] = windowOutput(h as number, w as number, kernel, stride, pads, dilation);
+  return [n, oh, ow, channels ?? c];
+}
+
+type Layer = InstanceType<Tf['layers']['Layer']>;
+type LayerClass<C> = (new (config: C) => Layer) & { className: string };
+
+export interface SofarLayers {
+  SofarQuantConv2D: LayerClass<ConvConfig>;
+  SofarQuantDense: LayerClass<DenseConfig>;
+  SofarQuantizer: LayerClass<QuantizerConfig>;
+  SofarPool2D: LayerClass<Pool2DConfig>;
+  SofarHardtanh: LayerClass<HardtanhConfig>;
+  SofarFlatten: LayerClass<LayerArgs>;
+  SofarJoin: LayerClass<JoinConfig>;
+}
+
+type Serializable = Parameters<Tf['serialization']['registerClass']>[0];
+
+function defineLayers(tf: Tf): SofarLayers {
+  const Layer = tf.layers.Layer;
+  const zeros = () => tf.initializers.zeros();
+
+  /** Convolution, real or binary (Larq's QuantConv2D), with explicit pads and groups. */
+  class SofarQuantConv2D extends Layer {
+    static className = 'SofarQuantConv2D';
+    readonly attrs: OpAttrs['conv'];
+    private kernel?: LayerVariable;
+    private bias?: LayerVariable;
+
+    constructor(config: ConvConfig) {
+      super(config);
+      const { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip } = config;
+      this.attrs = { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip };
+    }
+
+    override build(inputShape: Shape | Shape[]): void {
+      const channels = singleShape(inputShape)[3] as number;
+      const { kernel, groups, filters } = this.attrs;
+      this.kernel = this.addWeight('kernel', [kernel[0], kernel[1], channels / groups, filters], 'float32', zeros());
+      if (this.attrs.bias) this.bias = this.addWeight('bias', [filters], 'float32', zeros());
+      this.built = true;
+    }
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      return tf.tidy(() => {
+        const latent = this.kernel!.read();
+        const kernel = ops.effectiveKernel(tf, latent, this.attrs);
+        return ops.conv(tf, single(inputs), kernel, this.bias ? this.bias.read() : null, this.attrs);
+      });
+    }
+
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      const a = this.attrs;
+      return windowShape(singleShape(inputShape), a.kernel, a.stride, a.pads, a.dilation, a.filters);
+    }
+
+    override getConfig(): ConfigDict {
+      return { ...asConfig(this.attrs), ...super.getConfig() };
+    }
+  }
+
+  /** Fully connected layer, real or binary (Larq's QuantDense); kernel `[in, out]`. */
+  class SofarQuantDense extends Layer {
+    static className = 'SofarQuantDense';
+    readonly attrs: OpAttrs['dense'];
+    private kernel?: LayerVariable;
+    private bias?: LayerVariable;
+
+    constructor(config: DenseConfig) {
+      super(config);
+      const { units, bias, kernelQuantizer, kernelClip } = config;
+      this.attrs = { units, bias, kernelQuantizer, kernelClip };
+    }
+
+    override build(inputShape: Shape | Shape[]): void {
+      const features = singleShape(inputShape)[1] as number;
+      this.kernel = this.addWeight('kernel', [features, this.attrs.units], 'float32', zeros());
+      if (this.attrs.bias) this.bias = this.addWeight('bias', [this.attrs.units], 'float32', zeros());
+      this.built = true;
+    }
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      return tf.tidy(() => {
+        const kernel = ops.effectiveKernel(tf, this.kernel!.read(), this.attrs);
+        return ops.dense(tf, single(inputs), kernel, this.bias ? this.bias.read() : null);
+      });
+    }
+
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      return [singleShape(inputShape)[0], this.attrs.units];
+    }
+
+    override getConfig(): ConfigDict {
+      return { ...asConfig(this.attrs), ...super.getConfig() };
+    }
+  }
+
+  /** An activation quantizer (Larq's QuantIdentity): output in {−1, +1}. */
+  class SofarQuantizer extends Layer {
+    static className = 'SofarQuantizer';
+    readonly quantizer: QuantizerRef;
+
+    constructor(config: QuantizerConfig) {
+      super(config);
+      this.quantizer = config.quantizer;
+    }
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      return tf.tidy(() => quantize(tf, single(inputs), this.quantizer));
+    }
+
+    override getConfig(): ConfigDict {
+      return { quantizer: asConfig(this.quantizer), ...super.getConfig() };
+    }
+  }
+
+  /** Max or average pooling with explicit pads (padding never wins a max, nor counts in a mean). */
+  class SofarPool2D extends Layer {
+    static className = 'SofarPool2D';
+    readonly attrs: Omit<Pool2DConfig, keyof LayerArgs>;
+
+    constructor(config: Pool2DConfig) {
+      super(config);
+      const { mode, kernel, stride, pads } = config;
+      this.attrs = { mode, kernel, stride, pads };
+    }
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      return tf.tidy(() => (this.attrs.mode === 'max' ? ops.maxpool : ops.avgpool)(tf, single(inputs), this.attrs));
+    }
+
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      const a = this.attrs;
+      return windowShape(singleShape(inputShape), a.kernel, a.stride, a.pads, [1, 1], null);
+    }
+
+    override getConfig(): ConfigDict {
+      return { ...asConfig(this.attrs), ...super.getConfig() };
+    }
+  }
+
+  /** clip(x, min, max). */
+  class SofarHardtanh extends Layer {
+    static className = 'SofarHardtanh';
+    readonly attrs: OpAttrs['hardtanh'];
+
+    constructor(config: HardtanhConfig) {
+      super(config);
+      this.attrs = { min: config.min, max: config.max };
+    }
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      return tf.tidy(() => ops.hardtanh(tf, single(inputs), this.attrs));
+    }
+
+    override getConfig(): ConfigDict {
+      return { ...asConfig(this.attrs), ...super.getConfig() };
+    }
+  }
+
+  /** Flattens in the graph's C, H, W order (not Keras' H, W, C), so dense kernels keep their layout. */
+  class SofarFlatten extends Layer {
+    static className = 'SofarFlatten';
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      return tf.tidy(() => ops.flatten(tf, single(inputs)));
+    }
+
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      const [n, ...rest] = singleShape(inputShape);
+      return [n, rest.reduce((a: number, b) => a * (b as number), 1)];
+    }
+  }
+
+  /** A fractal join at inference: mean, sum, max or concat of all inputs (drop-path is for training). */
+  class SofarJoin extends Layer {
+    static className = 'SofarJoin';
+    readonly attrs: Omit<JoinConfig, keyof LayerArgs>;
+
+    constructor(config: JoinConfig) {
+      super(config);
+      const { mode, columns, dropPath } = config;
+      this.attrs = { mode, columns, dropPath };
+    }
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      return tf.tidy(() => ops.join(tf, Array.isArray(inputs) ? inputs : [inputs], this.attrs.mode));
+    }
+
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      const shapes = inputShape as Shape[];
+      if (this.attrs.mode !== 'concat') return shapes[0];
+      const last = shapes[0].length - 1;
+      return [...shapes[0].slice(0, last), shapes.reduce((sum, s) => sum + (s[last] as number), 0)];
+    }
+
+    override getConfig(): ConfigDict {
+      return { ...asConfig(this.attrs), ...super.getConfig() };
+    }
+  }
+
+  return { SofarQuantConv2D, SofarQuantDense, SofarQuantizer, SofarPool2D, SofarHardtanh, SofarFlatten, SofarJoin };
+}
+
+// One set of classes per tfjs-layers instance (the pure-JS and native packages share one when deduplicated).
+const defined = new WeakMap<object, SofarLayers>();
+
+/** SoFAr's layer classes for this tfjs module, registered for (de)serialisation. Idempotent. */
+export function registerSofarLayers(tf: Tf = defaultTf): SofarLayers {
+  let layers = defined.get(tf.layers.Layer);
+  if (!layers) {
+    layers = defineLayers(tf);
+    for (const cls of Object.values(layers)) tf.serialization.registerClass(cls as unknown as Serializable);
+    defined.set(tf.layers.Layer, layers);
+  }
+  return layers;
+}

@@ -1,0 +1,29 @@
+/** The training objective of docs/semantics.md: mean softmax cross-entropy of the logits. */
+import type { Tensor, Tf } from './tf.js';
+
+/** One-hot targets `[n, classes]` from integer labels, refusing labels outside 0..classes−1. */
+export function oneHotLabels(tf: Tf, labels: Int32Array, classes: number): Tensor {
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i];
+    if (!(y >= 0 && y < classes)) throw new RangeError(`label ${y} of batch item ${i} lies outside 0..${classes - 1}`);
+  }
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classes).toFloat());
+}
+
+/** mean over the batch of −log softmax(logits)[label]. */
+export function crossEntropy(tf: Tf, logits: Tensor, oneHot: Tensor): Tensor {
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), -1)));
+}
+
+/** Number of rows whose first largest logit is at the label. */
+export function correctCount(tf: Tf, logits: Tensor, labels: Int32Array): number {
+  const predicted = tf.tidy(() => tf.argMax(logits, -1));
+  try {
+    const p = predicted.dataSync();
+    let correct = 0;
+    for (let i = 0; i < labels.length; i++) if (p[i] === labels[i]) correct++;
+    return correct;
+  } finally {
+    predicted.dispose();
+  }
+}

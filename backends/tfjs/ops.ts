@@ -1,0 +1,156 @@
+/**
+ * The numerics of each node kind on NHWC tensors, as docs/semantics.md defines them. Both the Keras
+ * layers (inference, saved models) and the training forward pass call these, so the two cannot drift.
+ * Windows always get explicit pads through `tf.pad` and a `valid` op: that is exact for any padding
+ * and differentiable on every tfjs backend.
+ */
+import type { JoinMode, OpAttrs, Pads, Pair } from '../../src/graph/types.js';
+import { quantize } from './quantizers.js';
+import type { Tensor, Tensor4D, Tf } from './tf.js';
+
+const hasPads = (p: Pads) => p.some((v) => v !== 0);
+
+function padSpatial(tf: Tf, x: Tensor, [top, left, bottom, right]: Pads, value: number): Tensor4D {
+  return tf.pad(x as Tensor4D, [[0, 0], [top, bottom], [left, right], [0, 0]], value);
+}
+
+/**
+ * Inserts (d−1) zeros between kernel taps, so a dilated conv becomes a plain one: tfjs has no gradient
+ * for dilated convolutions. Written as a product with a 0/1 matrix, which is exact and differentiable.
+ */
+function dilateKernel(tf: Tf, kernel: Tensor4D, [dh, dw]: Pair): Tensor4D {
+  const spread = (k: Tensor4D, d: number): Tensor4D => {
+    // Spreads axis 0 of `k` by d.
+    const [n, ...rest] = k.shape;
+    const m = (n - 1) * d + 1;
+    const select = tf.buffer([m, n], 'float32');
+    for (let i = 0; i < n; i++) select.set(1, i * d, i);
+    const flat = tf.reshape(k, [n, -1]);
+    return tf.reshape(tf.matMul(select.toTensor(), flat), [m, ...rest]) as Tensor4D;
+  };
+  let k = kernel;
+  if (dh > 1) k = spread(k, dh);
+  if (dw > 1) k = tf.transpose(spread(tf.transpose(k, [1, 0, 2, 3]), dw), [1, 0, 2, 3]);
+  return k;
+}
+
+/** The kernel a conv or dense layer multiplies with: the latent kernel, quantized when the layer is binary. */
+export function effectiveKernel(tf: Tf, latent: Tensor, attrs: OpAttrs['conv'] | OpAttrs['dense']): Tensor {
+  if (!attrs.kernelQuantizer) return latent;
+  return quantize(tf, latent, attrs.kernelQuantizer, { outputAxis: latent.rank - 1 });
+}
+
+/** Convolution of an NHWC map with an HWIO kernel (already quantized), any pads, dilation and groups. */
+export function conv(tf: Tf, x: Tensor, kernel: Tensor, bias: Tensor | null, attrs: OpAttrs['conv']): Tensor {
+  const padded = hasPads(attrs.pads) ? padSpatial(tf, x, attrs.pads, 0) : (x as Tensor4D);
+  const k = attrs.dilation[0] > 1 || attrs.dilation[1] > 1 ? dilateKernel(tf, kernel as Tensor4D, attrs.dilation) : (kernel as Tensor4D);
+  let y: Tensor;
+  if (attrs.groups === 1) {
+    y = tf.conv2d(padded, k, attrs.stride, 'valid');
+  } else {
+    const xs = tf.split(padded, attrs.groups, 3) as Tensor4D[];
+    const ks = tf.split(k, attrs.groups, 3) as Tensor4D[];
+    y = tf.concat(xs.map((xg, g) => tf.conv2d(xg, ks[g], attrs.stride, 'valid')), 3);
+  }
+  return bias ? tf.add(y, bias) : y;
+}
+
+export function dense(tf: Tf, x: Tensor, kernel: Tensor, bias: Tensor | null): Tensor {
+  const y = tf.matMul(x, kernel);
+  return bias ? tf.add(y, bias) : y;
+}
+
+export interface BatchStatistics {
+  mean: Tensor;
+  variance: Tensor;
+}
+
+/** Axes a batch norm reduces over: (N, H, W) for maps, N for vectors. */
+const statisticsAxes = (x: Tensor) => (x.rank === 4 ? [0, 1, 2] : [0]);
+
+/** Normalises with the given statistics: γ (x − μ) / sqrt(σ² + ε) + β. */
+export function batchnorm(tf: Tf, x: Tensor, stats: BatchStatistics, gamma: Tensor, beta: Tensor, epsilon: number): Tensor {
+  const normalised = tf.div(tf.sub(x, stats.mean), tf.sqrt(tf.add(stats.variance, epsilon)));
+  return tf.add(tf.mul(gamma, normalised), beta);
+}
+
+/** The batch mean and the biased batch variance. */
+export function batchStatistics(tf: Tf, x: Tensor): BatchStatistics {
+  const { mean, variance } = tf.moments(x, statisticsAxes(x));
+  return { mean, variance };
+}
+
+/** Keras' moving-average rule: `m · old + (1 − m) · batch`. */
+export function movingAverage(tf: Tf, old: Tensor, batch: Tensor, momentum: number): Tensor {
+  return tf.add(tf.mul(old, momentum), tf.mul(batch, 1 - momentum));
+}
+
+export function prelu(tf: Tf, x: Tensor, alpha: Tensor): Tensor {
+  return tf.where(tf.greaterEqual(x, 0), x, tf.mul(x, alpha));
+}
+
+/** Clip to [min, max]; gradient dy·1{min ≤ x ≤ max} (tfjs' clipByValue gradient). */
+export function hardtanh(tf: Tf, x: Tensor, attrs: OpAttrs['hardtanh']): Tensor {
+  return tf.clipByValue(x, attrs.min, attrs.max);
+}
+
+/** Max pooling; padded cells are −∞, so they never win. */
+export function maxpool(tf: Tf, x: Tensor, attrs: OpAttrs['maxpool']): Tensor {
+  const padded = hasPads(attrs.pads) ? padSpatial(tf, x, attrs.pads, -Infinity) : (x as Tensor4D);
+  return tf.maxPool(padded, attrs.kernel, attrs.stride, 'valid');
+}
+
+/** Average pooling whose windows count only real cells (TF `same`, ONNX count_include_pad = 0). */
+export function avgpool(tf: Tf, x: Tensor, attrs: OpAttrs['avgpool']): Tensor {
+  if (!hasPads(attrs.pads)) return tf.avgPool(x as Tensor4D, attrs.kernel, attrs.stride, 'valid');
+  const [, h, w] = x.shape;
+  const y = tf.avgPool(padSpatial(tf, x, attrs.pads, 0), attrs.kernel, attrs.stride, 'valid');
+  // avgPool divided by the full window; rescale each output by window size / real cells.
+  const [oh, ow] = [y.shape[1], y.shape[2]];
+  const [kh, kw] = attrs.kernel;
+  const [sh, sw] = attrs.stride;
+  const [top, left] = attrs.pads;
+  const factor = new Float32Array(oh * ow);
+  for (let i = 0; i < oh; i++) {
+    const rows = Math.min(i * sh - top + kh, h) - Math.max(i * sh - top, 0);
+    for (let j = 0; j < ow; j++) {
+      const cols = Math.min(j * sw - left + kw, w) - Math.max(j * sw - left, 0);
+      factor[i * ow + j] = (kh * kw) / (rows * cols);
+    }
+  }
+  return tf.mul(y, tf.tensor4d(factor, [1, oh, ow, 1]));
+}
+
+export function globalAvgpool(tf: Tf, x: Tensor): Tensor {
+  return tf.mean(x, [1, 2]);
+}
+
+/** Row-major over the graph's `[C, H, W]`, so dense kernels keep the graph's layout. */
+export function flatten(tf: Tf, x: Tensor): Tensor {
+  const nchw = x.rank === 4 ? tf.transpose(x, [0, 3, 1, 2]) : x;
+  return tf.reshape(nchw, [x.shape[0], -1]);
+}
+
+/** Channel concatenation (the last axis in NHWC, and of vectors). */
+export function concat(tf: Tf, xs: Tensor[]): Tensor {
+  return tf.concat(xs, -1);
+}
+
+/**
+ * A fractal join. `mask` (one 0/1 per input, at least one 1) drops inputs in training: mean and sum and
+ * max run over the kept inputs only, concat zeroes the dropped ones. Without a mask all are kept.
+ */
+export function join(tf: Tf, xs: Tensor[], mode: JoinMode, mask?: ArrayLike<number>): Tensor {
+  const kept = mask ? xs.filter((_, i) => mask[i] !== 0) : xs;
+  if (kept.length === 0) throw new Error('internal: a drop-path mask must keep at least one input');
+  switch (mode) {
+    case 'mean':
+      return kept.length === 1 ? kept[0] : tf.div(tf.addN(kept), kept.length);
+    case 'sum':
+      return kept.length === 1 ? kept[0] : tf.addN(kept);
+    case 'max':
+      return kept.reduce((a, b) => tf.maximum(a, b));
+    case 'concat':
+      return tf.concat(mask ? xs.map((x, i) => (mask[i] !== 0 ? x : tf.zerosLike(x))) : xs, -1);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Larq's quantizers in TensorFlow.js: one small function per name registered in src/quantizers.ts, each
+ * a forward pass with its own gradient (`tf.customGrad`, since tfjs has no stop-gradient). Formulas in
+ * docs/semantics.md; sign(0) = +1 everywhere.
+ */
+import type { QuantizerRef } from '../../src/graph/types.js';
+import type { GradSaveFunc, Tensor, Tf } from './tf.js';
+
+export interface QuantizerOptions {
+  /** For weight quantizers: the kernel's output-channel axis (3 for an HWIO conv kernel, 1 for dense). */
+  outputAxis?: number;
+}
+
+/** A quantizer: forward value with its custom gradient, arguments complete (defaults applied). */
+export type TfjsQuantizer = (tf: Tf, x: Tensor, args: Readonly<Record<string, number>>, options?: QuantizerOptions) => Tensor;
+
+/** sign(x) with sign(0) = +1: values in {−1, +1}. */
+export function sign(tf: Tf, x: Tensor): Tensor {
+  return tf.tidy(() => tf.sub(tf.mul(tf.cast(tf.greaterEqual(x, 0), 'float32'), 2), 1));
+}
+
+/** 1 where |x| ≤ clip, else 0 (the straight-through window). */
+function window(tf: Tf, x: Tensor, clip: number): Tensor {
+  return tf.cast(tf.lessEqual(tf.abs(x), clip), 'float32');
+}
+
+/** sign(x) forward, `dy · gradient(x)` backward. */
+function signWithGradient(tf: Tf, x: Tensor, gradient: (x: Tensor) => Tensor): Tensor {
+  const f = tf.customGrad((...inputs) => {
+    const [t, save] = inputs as [Tensor, GradSaveFunc];
+    save([t]);
+    return { value: sign(tf, t), gradFunc: (dy, saved) => tf.mul(dy, gradient(saved[0])) };
+  });
+  return f(x) as Tensor;
+}
+
+const steSign: TfjsQuantizer = (tf, x, args) => signWithGradient(tf, x, (t) => window(tf, t, args.clip));
+
+const approxSign: TfjsQuantizer = (tf, x) =>
+  signWithGradient(tf, x, (t) => tf.relu(tf.sub(2, tf.mul(2, tf.abs(t)))));
+
+const swishSign: TfjsQuantizer = (tf, x, args) =>
+  signWithGradient(tf, x, (t) => {
+    const beta = args.beta;
+    const bx = tf.mul(beta, t);
+    // β(2 − βx·tanh(βx/2)) / (1 + cosh βx); cosh overflows to ∞ for large |βx|, giving 0, not NaN.
+    const numerator = tf.mul(beta, tf.sub(2, tf.mul(bx, tf.tanh(tf.div(bx, 2)))));
+    return tf.div(numerator, tf.add(1, tf.cosh(bx)));
+  });
+
+/** Per-output-channel mean |W| over every other axis, kept broadcastable. */
+export function magnitudeScale(tf: Tf, w: Tensor, outputAxis: number): Tensor {
+  const axes = w.shape.map((_, i) => i).filter((i) => i !== outputAxis);
+  return tf.mean(tf.abs(w), axes, true);
+}
+
+const magnitudeAwareSign: TfjsQuantizer = (tf, w, args, options = {}) => {
+  const outputAxis = options.outputAxis;
+  if (outputAxis === undefined) throw new Error('internal: magnitude_aware_sign needs the output-channel axis');
+  const f = tf.customGrad((...inputs) => {
+    const [t, save] = inputs as [Tensor, GradSaveFunc];
+    // The scale is computed inside the forward only, so no gradient flows through it.
+    const scale = magnitudeScale(tf, t, outputAxis);
+    save([t, scale]);
+    return {
+      value: tf.mul(scale, sign(tf, t)),
+      gradFunc: (dy, [saved, s]) => tf.mul(tf.mul(dy, s), window(tf, saved, args.clip)),
+    };
+  });
+  return f(w) as Tensor;
+};
+
+/** Every quantizer of src/quantizers.ts, by the name users write. */
+export const TFJS_QUANTIZERS: Readonly<Record<string, TfjsQuantizer>> = {
+  ste_sign: steSign,
+  approx_sign: approxSign,
+  swish_sign: swishSign,
+  magnitude_aware_sign: magnitudeAwareSign,
+};
+
+/** Applies a quantizer reference from the graph. */
+export function quantize(tf: Tf, x: Tensor, ref: QuantizerRef, options?: QuantizerOptions): Tensor {
+  const impl = TFJS_QUANTIZERS[ref.name];
+  if (!impl) throw new Error(`internal: the tfjs backend has no quantizer '${ref.name}'`);
+  return impl(tf, x, ref.args, options);
+}
+
+/** Larq's weight clipping of latent weights to [−clip, clip], applied after each update. */
+export function clipKernel(tf: Tf, w: Tensor, clip: number): Tensor {
+  return tf.clipByValue(w, -clip, clip);
+}

@@ -1,0 +1,100 @@
+/**
+ * The Keras model and the functional forward pass against an independent float64 reference of
+ * docs/semantics.md (test/tfjs/reference.ts) and against the ONNX backend, on a graph holding every node
+ * kind. Tolerance: max |diff| ≤ 1e-4 × max |output| (float32 against float64 or another runtime).
+ */
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
+import { buildTfjsModel, forward, predictNchw, runTfjs } from '../../backends/tfjs/index.js';
+import { activationsFromBackend, activationsToBackend, paramToBackend } from '../../backends/tfjs/layout.js';
+import { OP_KINDS, type Graph, type WeightMap } from '../../src/graph/types.js';
+import { graphParams } from '../../src/weights/init.js';
+import { busyWeights, everyOpGraph, normalValues, someNoise } from './graphs.js';
+import { maxAbs, maxAbsDiff, referenceForward } from './reference.js';
+
+const N = 3;
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, relative = 1e-4): void {
+  expect(actual.length).toBe(expected.length);
+  expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(relative * Math.max(maxAbs(expected), 1e-6));
+}
+
+/** The functional forward pass on NCHW values, with the weights as plain tensors. */
+async function functionalForward(graph: Graph, weights: WeightMap, x: Float32Array, n: number, training: boolean, noise = someNoise(graph, n, 0)) {
+  const params = new Map(graphParams(graph).map((p) => [p.name, paramToBackend(tf, p, weights.get(p.name)!)]));
+  const input = activationsToBackend(tf, x, n, graph.input);
+  try {
+    const result = tf.tidy(() => {
+      const r = forward(tf, graph, (name) => params.get(name)!, input, { training, noise });
+      return { output: r.output, stats: [...r.batchStatistics].map(([name, s]) => ({ name, mean: s.mean, variance: s.variance })) };
+    });
+    const output = await activationsFromBackend(tf, result.output);
+    const stats = new Map<string, { mean: Float32Array; variance: Float32Array }>();
+    for (const s of result.stats) stats.set(s.name, { mean: Float32Array.from(await s.mean.data()), variance: Float32Array.from(await s.variance.data()) });
+    tf.dispose([result.output, ...result.stats.flatMap((s) => [s.mean, s.variance])]);
+    return { output, stats };
+  } finally {
+    input.dispose();
+    tf.dispose([...params.values()]);
+  }
+}
+
+describe('tfjs lowering', () => {
+  const graph = everyOpGraph();
+  const weights = busyWeights(graph, 7);
+  const x = normalValues(N * 2 * 8 * 8, 11);
+
+  it('the test graph holds every node kind', () => {
+    expect(new Set(graph.nodes.map((n) => n.op))).toEqual(new Set(OP_KINDS));
+  });
+
+  it('the Keras model matches the float64 reference at inference', async () => {
+    const out = await runTfjs(graph, weights, x, N, tf);
+    expect(out.length).toBe(N * graph.classes);
+    expectClose(out, referenceForward(graph, weights, x, N).output.data);
+  });
+
+  it('the functional forward pass equals the Keras model at inference', async () => {
+    const model = buildTfjsModel(graph, weights, tf);
+    try {
+      const keras = await predictNchw(model, graph, x, N, tf);
+      const functional = await functionalForward(graph, weights, x, N, false);
+      expectClose(functional.output, keras, 1e-5);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('training mode uses batch statistics, drop-path and dropout masks as the reference does', async () => {
+    const noise = someNoise(graph, N, 3);
+    const expected = referenceForward(graph, weights, x, N, { training: true, noise });
+    const actual = await functionalForward(graph, weights, x, N, true, noise);
+    expectClose(actual.output, expected.output.data);
+    expect([...actual.stats.keys()].sort()).toEqual([...expected.batchStatistics.keys()].sort());
+    for (const [name, s] of expected.batchStatistics) {
+      expectClose(actual.stats.get(name)!.mean, s.mean);
+      expectClose(actual.stats.get(name)!.variance, s.variance);
+    }
+    // The masks matter: without them the output changes.
+    const unmasked = referenceForward(graph, weights, x, N, { training: true, noise: { joinMasks: new Map(), dropoutMasks: new Map() } });
+    expect(maxAbsDiff(unmasked.output.data, expected.output.data)).toBeGreaterThan(1e-3);
+  });
+
+  it('the Keras model matches the ONNX backend for the same weights', async () => {
+    const session = await createSession(exportOnnx(graph, weights));
+    try {
+      const onnx = await runOnnx(session, x, N);
+      expectClose(await runTfjs(graph, weights, x, N, tf), onnx);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('keeps the model output NCHW when the graph ends on a feature map', async () => {
+    // A graph whose output is a map: the backend must hand it back in the graph's layout.
+    const small: Graph = { ...graph, nodes: graph.nodes.slice(0, 3), output: 2 };
+    const out = await runTfjs(small, weights, x, N, tf);
+    expectClose(out, referenceForward(small, weights, x, N).output.data);
+  });
+});

@@ -1,0 +1,264 @@
+/**
+ * An independent, naive reference of docs/semantics.md for the tfjs tests: plain loops over NCHW
+ * float64 arrays, one sample at a time, written from the formulas (no tfjs). Slow; for tiny graphs only.
+ */
+import type { Graph, GraphNode, NodeOf, QuantizerRef, WeightMap } from '../../src/graph/types.js';
+import type { StepNoise } from '../../src/train/engine.js';
+
+/** A batch of values: `n` samples of `shape` (per sample, NCHW or a vector), row-major. */
+export interface Values {
+  n: number;
+  shape: number[];
+  data: Float64Array;
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+export const refSign = (x: number) => (x >= 0 ? 1 : -1);
+
+/** Forward of a kernel quantizer on a weight tensor whose output channel is `axis`. */
+export function refQuantizeKernel(w: Float64Array, shape: number[], axis: number, q: QuantizerRef | null): Float64Array {
+  if (!q) return w;
+  if (q.name !== 'magnitude_aware_sign') return w.map(refSign);
+  const outer = size(shape.slice(0, axis));
+  const channels = shape[axis];
+  const inner = size(shape.slice(axis + 1));
+  const sums = new Float64Array(channels);
+  for (let a = 0; a < outer; a++) for (let c = 0; c < channels; c++) for (let b = 0; b < inner; b++) sums[c] += Math.abs(w[(a * channels + c) * inner + b]);
+  const count = outer * inner;
+  return w.map((v, i) => (sums[Math.floor(i / inner) % channels] / count) * refSign(v));
+}
+
+export interface RefOptions {
+  training?: boolean;
+  noise?: StepNoise;
+}
+
+export interface RefResult {
+  output: Values;
+  /** Training: each batch norm's batch mean and biased variance. */
+  batchStatistics: Map<string, { mean: Float64Array; variance: Float64Array }>;
+}
+
+const param = (node: GraphNode, role: string, w: Map<string, Float64Array>) => {
+  const spec = node.params.find((p) => p.role === role);
+  return spec ? w.get(spec.name)! : null;
+};
+
+function conv(node: NodeOf<'conv'>, x: Values, w: Map<string, Float64Array>): Values {
+  const a = node.attrs;
+  const [cin, h, wd] = x.shape;
+  const [cout, oh, ow] = node.shape;
+  const kShape = node.params[0].shape;
+  const k = refQuantizeKernel(param(node, 'kernel', w)!, kShape, 0, a.kernelQuantizer);
+  const bias = param(node, 'bias', w);
+  const [kh, kw] = a.kernel;
+  const cinG = cin / a.groups;
+  const coutG = cout / a.groups;
+  const out = new Float64Array(x.n * size(node.shape));
+  for (let s = 0; s < x.n; s++)
+    for (let o = 0; o < cout; o++) {
+      const g = Math.floor(o / coutG);
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++) {
+          let acc = bias ? bias[o] : 0;
+          for (let c = 0; c < cinG; c++)
+            for (let u = 0; u < kh; u++)
+              for (let v = 0; v < kw; v++) {
+                const y = i * a.stride[0] - a.pads[0] + u * a.dilation[0];
+                const z = j * a.stride[1] - a.pads[1] + v * a.dilation[1];
+                if (y < 0 || y >= h || z < 0 || z >= wd) continue; // zero padding
+                acc += x.data[((s * cin + g * cinG + c) * h + y) * wd + z] * k[((o * cinG + c) * kh + u) * kw + v];
+              }
+          out[((s * cout + o) * oh + i) * ow + j] = acc;
+        }
+    }
+  return { n: x.n, shape: node.shape, data: out };
+}
+
+function dense(node: NodeOf<'dense'>, x: Values, w: Map<string, Float64Array>): Values {
+  const [fin, units] = node.params[0].shape;
+  const k = refQuantizeKernel(param(node, 'kernel', w)!, [fin, units], 1, node.attrs.kernelQuantizer);
+  const bias = param(node, 'bias', w);
+  const out = new Float64Array(x.n * units);
+  for (let s = 0; s < x.n; s++)
+    for (let u = 0; u < units; u++) {
+      let acc = bias ? bias[u] : 0;
+      for (let f = 0; f < fin; f++) acc += x.data[s * fin + f] * k[f * units + u];
+      out[s * units + u] = acc;
+    }
+  return { n: x.n, shape: node.shape, data: out };
+}
+
+/** Per-element channel index for NCHW maps and vectors. */
+const channelOf = (shape: number[]) => (i: number) => Math.floor(i / size(shape.slice(1))) % shape[0];
+
+function batchnorm(node: NodeOf<'batchnorm'>, x: Values, w: Map<string, Float64Array>, o: RefOptions, stats: RefResult['batchStatistics']): Values {
+  const c = x.shape[0];
+  const per = size(x.shape.slice(1));
+  let mean = param(node, 'moving_mean', w)!;
+  let variance = param(node, 'moving_variance', w)!;
+  if (o.training) {
+    mean = new Float64Array(c);
+    variance = new Float64Array(c);
+    const count = x.n * per;
+    for (let i = 0; i < x.data.length; i++) mean[Math.floor(i / per) % c] += x.data[i] / count;
+    for (let i = 0; i < x.data.length; i++) variance[Math.floor(i / per) % c] += (x.data[i] - mean[Math.floor(i / per) % c]) ** 2 / count;
+    stats.set(node.name, { mean, variance });
+  }
+  const gamma = param(node, 'gamma', w)!;
+  const beta = param(node, 'beta', w)!;
+  const ch = channelOf(x.shape);
+  return { ...x, data: x.data.map((v, i) => (gamma[ch(i)] * (v - mean[ch(i)])) / Math.sqrt(variance[ch(i)] + node.attrs.epsilon) + beta[ch(i)]) };
+}
+
+function pool(node: NodeOf<'maxpool'> | NodeOf<'avgpool'>, x: Values): Values {
+  const a = node.attrs;
+  const [c, h, wd] = x.shape;
+  const [, oh, ow] = node.shape;
+  const out = new Float64Array(x.n * size(node.shape));
+  for (let s = 0; s < x.n; s++)
+    for (let ch = 0; ch < c; ch++)
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++) {
+          let best = -Infinity;
+          let sum = 0;
+          let count = 0;
+          for (let u = 0; u < a.kernel[0]; u++)
+            for (let v = 0; v < a.kernel[1]; v++) {
+              const y = i * a.stride[0] - a.pads[0] + u;
+              const z = j * a.stride[1] - a.pads[1] + v;
+              if (y < 0 || y >= h || z < 0 || z >= wd) continue; // padding: never a max, never counted
+              const value = x.data[((s * c + ch) * h + y) * wd + z];
+              best = Math.max(best, value);
+              sum += value;
+              count++;
+            }
+          out[((s * c + ch) * oh + i) * ow + j] = node.op === 'maxpool' ? best : sum / count;
+        }
+  return { n: x.n, shape: node.shape, data: out };
+}
+
+function concatValues(xs: Values[], shape: number[]): Values {
+  const per = xs.map((v) => size(v.shape));
+  const total = size(shape);
+  const out = new Float64Array(xs[0].n * total);
+  for (let s = 0; s < xs[0].n; s++) {
+    let offset = 0;
+    xs.forEach((v, k) => {
+      out.set(v.data.subarray(s * per[k], (s + 1) * per[k]), s * total + offset);
+      offset += per[k];
+    });
+  }
+  return { n: xs[0].n, shape, data: out };
+}
+
+function join(node: NodeOf<'join'>, xs: Values[], mask: ArrayLike<number> | undefined): Values {
+  const m = Array.from({ length: xs.length }, (_, i) => (mask ? mask[i] : 1));
+  if (node.attrs.mode === 'concat') return concatValues(xs.map((v, i) => ({ ...v, data: v.data.map((e) => e * m[i]) })), node.shape);
+  const kept = xs.filter((_, i) => m[i] !== 0);
+  const data = new Float64Array(xs[0].data.length);
+  for (let e = 0; e < data.length; e++) {
+    const values = kept.map((v) => v.data[e]);
+    data[e] =
+      node.attrs.mode === 'max' ? Math.max(...values) : node.attrs.mode === 'sum' ? values.reduce((a, b) => a + b, 0) : values.reduce((a, b) => a + b, 0) / values.length;
+  }
+  return { n: xs[0].n, shape: node.shape, data };
+}
+
+/** Runs the graph on `n` NCHW samples; weights are converted to float64 once. */
+export function referenceForward(graph: Graph, weights: WeightMap | Map<string, Float64Array>, x: ArrayLike<number>, n: number, o: RefOptions = {}): RefResult {
+  const w = new Map<string, Float64Array>();
+  for (const [k, v] of weights) w.set(k, Float64Array.from(v));
+  const values: Values[] = [];
+  const batchStatistics: RefResult['batchStatistics'] = new Map();
+  for (const node of graph.nodes) {
+    const ins = node.inputs.map((id) => values[id]);
+    const x0 = ins[0];
+    let out: Values;
+    switch (node.op) {
+      case 'input':
+        out = { n, shape: graph.input, data: Float64Array.from(x) };
+        break;
+      case 'conv':
+        out = conv(node, x0, w);
+        break;
+      case 'dense':
+        out = dense(node, x0, w);
+        break;
+      case 'batchnorm':
+        out = batchnorm(node, x0, w, o, batchStatistics);
+        break;
+      case 'quantize':
+        out = { ...x0, data: x0.data.map(refSign) };
+        break;
+      case 'relu':
+        out = { ...x0, data: x0.data.map((v) => Math.max(0, v)) };
+        break;
+      case 'prelu': {
+        const alpha = param(node, 'alpha', w)!;
+        const ch = channelOf(x0.shape);
+        out = { ...x0, data: x0.data.map((v, i) => (v >= 0 ? v : alpha[ch(i)] * v)) };
+        break;
+      }
+      case 'hardtanh':
+        out = { ...x0, data: x0.data.map((v) => Math.min(node.attrs.max, Math.max(node.attrs.min, v))) };
+        break;
+      case 'maxpool':
+      case 'avgpool':
+        out = pool(node, x0);
+        break;
+      case 'global_avgpool': {
+        const [c, h, wd] = x0.shape;
+        const data = new Float64Array(n * c);
+        x0.data.forEach((v, i) => (data[Math.floor(i / (h * wd))] += v / (h * wd)));
+        out = { n, shape: [c], data };
+        break;
+      }
+      case 'flatten':
+        out = { ...x0, shape: node.shape };
+        break;
+      case 'dropout': {
+        const mask = o.training ? o.noise?.dropoutMasks.get(node.name) : undefined;
+        out = mask ? { ...x0, data: x0.data.map((v, i) => v * mask[i]) } : x0;
+        break;
+      }
+      case 'add':
+        out = { ...x0, data: x0.data.map((v, i) => v + ins[1].data[i]) };
+        break;
+      case 'concat':
+        out = concatValues(ins, node.shape);
+        break;
+      case 'join':
+        out = join(node, ins, o.training ? o.noise?.joinMasks.get(node.name) : undefined);
+        break;
+    }
+    values[node.id] = out;
+  }
+  return { output: values[graph.output], batchStatistics };
+}
+
+/** Mean softmax cross-entropy of `[n, classes]` logits, in float64. */
+export function referenceLoss(logits: Values, labels: ArrayLike<number>): number {
+  const k = logits.shape[0];
+  let total = 0;
+  for (let s = 0; s < logits.n; s++) {
+    const row = logits.data.subarray(s * k, (s + 1) * k);
+    const max = Math.max(...row);
+    const logSum = Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0)) + max;
+    total += logSum - row[labels[s]];
+  }
+  return total / logits.n;
+}
+
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} ≠ ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
