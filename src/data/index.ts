@@ -64,6 +64,8 @@ export interface LoadOptions {
   /** Random crop and flip for CIFAR training batches (default true). */
   augment?: boolean;
   synthetic?: SyntheticOptions;
+  /** `test`: leave the training split empty (evaluation needs only the test images). */
+  only?: 'test';
 }
 
 interface RawSet {
@@ -143,6 +145,7 @@ function finish(
     );
   }
   const sizes = limitedSizes(train.count, test.count, options.limit);
+  if (options.only === 'test') sizes.train = 0;
   const split = (raw: RawSet, n: number): Split => ({
     x: normaliseImages(raw.images, n, shape, norm),
     y: Int32Array.from(raw.labels.subarray(0, n)),
@@ -167,6 +170,7 @@ function loadSynthetic(model: DataShape, options: LoadOptions): Dataset {
     test: options.synthetic?.testSize ?? SYNTHETIC_DEFAULTS.testSize,
   };
   const sizes = limitedSizes(full.train, full.test, options.limit);
+  if (options.only === 'test') sizes.train = 0;
   return {
     source: 'synthetic',
     shape,

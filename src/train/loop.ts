@@ -88,9 +88,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const recordedConfig: Record<string, unknown> = { ...config, limit: config.limit ?? null, trainSamples: train.n };
 
   const checkpoint = options.resume ? readCheckpoint(outDir) : null;
+  const notices: string[] = [];
   if (checkpoint) {
     checkCheckpointFits(checkpoint, graph);
-    for (const message of compareConfigs(checkpoint.meta.config ?? {}, recordedConfig, checkpoint.path)) emit({ type: 'notice', message });
+    notices.push(...compareConfigs(checkpoint.meta.config ?? {}, recordedConfig, checkpoint.path));
     if (checkpoint.meta.step !== checkpoint.meta.epoch * stepsPerEpoch) {
       throw trainingError(
         `the checkpoint ${checkpoint.path} is at step ${checkpoint.meta.step} after ${checkpoint.meta.epoch} epoch(s), but ${stepsPerEpoch} steps an epoch would put it at ${checkpoint.meta.epoch * stepsPerEpoch}`,
@@ -113,6 +114,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (checkpoint) {
       await engine.setState({ weights: checkpoint.weights, slots: checkpoint.slots, step: checkpoint.meta.step });
       emit({ type: 'resume', path: checkpoint.path, epoch: checkpoint.meta.epoch, step: checkpoint.meta.step, engine: checkpoint.meta.engine });
+      for (const message of notices) emit({ type: 'notice', message });
     }
     const history = readMetrics(outDir, completed);
     emit({

@@ -1,0 +1,163 @@
+/**
+ * `sofar train SPEC --data ...`: trains a spec with the TensorFlow.js or ONNX Runtime engine, shows
+ * progress, writes `metrics.jsonl` and a checkpoint each epoch into `--out DIR`, and at the end the
+ * trained model as `DIR/model.onnx`. `--resume` continues DIR's run where it stopped, with the settings
+ * it was started with unless a flag says otherwise.
+ */
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { checkpointPath, readCheckpoint } from '../../src/checkpoint/index.js';
+import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
+import { SofarError } from '../../src/diagnostics.js';
+import type { OptimizerName } from '../../src/train/engine.js';
+import { train, type TrainConfig } from '../../src/train/loop.js';
+import { SCHEDULES, type ScheduleName } from '../../src/train/schedule.js';
+import { addSpecOptions, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, UsageError, UserError, writeFileAtomic, type SpecFlags } from '../common.js';
+import { createProgressRenderer } from '../progress.js';
+import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from './engines.js';
+
+interface TrainFlags extends SpecFlags {
+  data: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  optimizer: OptimizerName;
+  momentum: number;
+  schedule: ScheduleName;
+  weightDecay: number;
+  seed: number;
+  out?: string;
+  resume?: boolean;
+  limit?: number;
+  engine: EngineChoice;
+  device: DeviceChoice;
+  threads?: number;
+  json?: boolean;
+}
+
+const positiveNumber = (flag: string) => (value: string) => {
+  const n = parseNumber(flag)(value);
+  if (!(n > 0)) throw new UsageError(`${flag} expects a number > 0, got '${value}'`);
+  return n;
+};
+const nonNegativeNumber = (flag: string) => (value: string) => {
+  const n = parseNumber(flag)(value);
+  if (n < 0) throw new UsageError(`${flag} expects a number ≥ 0, got '${value}'`);
+  return n;
+};
+
+export function register(program: Command): void {
+  addSpecOptions(
+    program
+      .command('train')
+      .description('train a spec; checkpoints and metrics each epoch, model.onnx at the end')
+      .argument('<spec>', 'a .sofar file')
+      .option('--data <source>', `${DATASET_NAMES.join(', ')}, or a folder of IDX files or CIFAR-10 batches`, 'fashion-mnist')
+      .option('--epochs <n>', 'epochs to train in all', parsePositiveInt('--epochs'), 10)
+      .option('--batch <n>', 'batch size', parsePositiveInt('--batch'), 128)
+      .option('--lr <x>', 'base learning rate', positiveNumber('--lr'), 1e-3)
+      .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
+      .option('--momentum <x>', 'SGD momentum', nonNegativeNumber('--momentum'), 0.9)
+      .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]).default('cosine'))
+      .option('--weight-decay <x>', 'L2 weight decay on float kernels', nonNegativeNumber('--weight-decay'), 0)
+      .option('--seed <n>', 'seed of the weights, the sample order and every random mask', parseNonNegativeInt('--seed'), 0)
+      .option('--out <dir>', 'where checkpoints, metrics and model.onnx go (default runs/<model name>)')
+      .option('--resume', 'continue the run in --out from its last checkpoint')
+      .option('--limit <n>', 'use only the first N training samples (and a proportional share of the test set)', parsePositiveInt('--limit'))
+      .addOption(new Option('--engine <name>', 'training engine (auto: tfjs when tfjs-node is installed, else ort)').choices([...ENGINES]).default('auto'))
+      .addOption(new Option('--device <name>', 'device for the tfjs engine').choices([...DEVICES]).default('auto'))
+      .option('--threads <n>', 'CPU threads for the engine', parsePositiveInt('--threads'))
+      .option('--json', 'end with one JSON line: epochs, samplesPerSecond, trainLoss, testAccuracy'),
+  ).action(async (spec: string, flags: TrainFlags, cmd: Command) => {
+    try {
+      await runTrain(spec, flags, cmd);
+    } catch (e) {
+      if (e instanceof SofarError) throw new UserError(e.diagnostics);
+      throw e;
+    }
+  });
+}
+
+async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<void> {
+  const { graph } = loadGraph(spec, flags);
+  const outDir = flags.out ?? join('runs', graph.name);
+  const config = configFromFlags(flags, cmd, flags.resume ? savedConfig(outDir) : {});
+  const engineName = resolveEngine(flags.engine, flags.device);
+  const dataset = loadDataset(config.data, graph, config.limit !== undefined ? { limit: config.limit } : {});
+  const engineFactory = await loadEngineFactory(engineName, flags.device);
+
+  // Progress goes to stdout, unless stdout is reserved for the JSON result.
+  const stream = flags.json ? process.stderr : process.stdout;
+  const progress = createProgressRenderer({ stream });
+  const controller = new AbortController();
+  const interrupt = () => controller.abort();
+  process.once('SIGINT', interrupt);
+  let result;
+  try {
+    result = await train({
+      graph,
+      dataset,
+      engineFactory,
+      config,
+      outDir,
+      resume: Boolean(flags.resume),
+      onEvent: progress.onEvent,
+      signal: controller.signal,
+      ...(flags.threads ? { threads: flags.threads } : {}),
+    });
+  } catch (e) {
+    if (controller.signal.aborted) {
+      throw new UserError([
+        { severity: 'error', code: 'interrupted', message: `training interrupted; the last complete epoch is saved in ${checkpointPath(outDir)}`, hint: `continue with: sofar train ${spec} --out ${outDir} --resume` },
+      ]);
+    }
+    throw e;
+  } finally {
+    progress.stop();
+    process.removeListener('SIGINT', interrupt);
+  }
+
+  const { exportOnnx } = await import('../../backends/onnx/index.js');
+  const modelPath = join(outDir, 'model.onnx');
+  writeFileAtomic(modelPath, exportOnnx(graph, result.weights));
+  stream.write(`checkpoint ${result.checkpointPath}\nmodel ${modelPath}\n`);
+  const { epochs, samplesPerSecond, trainLoss, testAccuracy } = result.summary;
+  if (flags.json) process.stdout.write(JSON.stringify({ epochs, samplesPerSecond, trainLoss, testAccuracy }) + '\n');
+}
+
+/** Options a resumed run takes from its checkpoint unless given on the command line. */
+const RESUMABLE = ['data', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'schedule', 'weightDecay', 'seed', 'limit'] as const;
+
+function configFromFlags(flags: TrainFlags, cmd: Command, saved: Partial<Record<(typeof RESUMABLE)[number], unknown>>): TrainConfig {
+  const pick = <K extends (typeof RESUMABLE)[number]>(key: K): TrainFlags[K] =>
+    (cmd.getOptionValueSource(key) === 'cli' || saved[key] === undefined ? flags[key] : saved[key]) as TrainFlags[K];
+  const limit = pick('limit');
+  return {
+    epochs: pick('epochs'),
+    batchSize: pick('batch'),
+    lr: pick('lr'),
+    schedule: pick('schedule'),
+    optimizer: { name: pick('optimizer'), momentum: pick('momentum'), weightDecay: pick('weightDecay') },
+    seed: pick('seed'),
+    data: pick('data'),
+    ...(limit !== undefined && limit !== null ? { limit } : {}),
+  };
+}
+
+/** The flags of the run in `outDir`, from its checkpoint's recorded configuration. */
+function savedConfig(outDir: string): Partial<Record<(typeof RESUMABLE)[number], unknown>> {
+  const c = readCheckpoint(outDir).meta.config as Partial<TrainConfig> | undefined;
+  if (!c) return {};
+  return {
+    data: c.data,
+    epochs: c.epochs,
+    batch: c.batchSize,
+    lr: c.lr,
+    optimizer: c.optimizer?.name,
+    momentum: c.optimizer?.momentum,
+    schedule: c.schedule,
+    weightDecay: c.optimizer?.weightDecay,
+    seed: c.seed,
+    limit: c.limit,
+  };
+}
