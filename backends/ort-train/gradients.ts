@@ -1,0 +1,46 @@
+/**
+ * Loss gradients from the generated training-mode model, without an update: the entry tests use to
+ * compare against the tfjs backend and finite differences.
+ */
+import type { Graph, WeightMap } from '../../src/graph/types.js';
+import type { Batch, StepNoise } from '../../src/train/engine.js';
+import { batchFeeds } from './feeds.js';
+import { pack, unpack } from './layout.js';
+import { float32, openSession } from './session.js';
+import { buildStepModel, IO } from './step-model.js';
+
+export interface LossAndGradients {
+  loss: number;
+  /** dL/dparam for every trainable parameter, keyed by its name. */
+  gradients: WeightMap;
+}
+
+export async function ortLossAndGradients(graph: Graph, weights: WeightMap, batch: Batch, noise: StepNoise, threads?: number): Promise<LossAndGradients> {
+  const model = buildStepModel(graph, 'gradients');
+  const { layout } = model;
+  const session = await openSession(model.bytes, { threads });
+  try {
+    const feeds = batchFeeds(graph, model.maskedNodes, batch, noise);
+    if (layout.trainableSize > 0) {
+      const params = new Float32Array(layout.trainableSize);
+      pack(layout.trainable, weights, params);
+      feeds[IO.params] = float32(params, [layout.trainableSize]);
+    }
+    if (layout.stateSize > 0) {
+      const state = new Float32Array(layout.stateSize);
+      pack(layout.state, weights, state);
+      feeds[IO.state] = float32(state, [layout.stateSize]);
+    }
+    const out = await session.run(feeds);
+    const gradients: WeightMap = new Map();
+    if (layout.trainableSize > 0) unpack(layout.trainable, out[IO.grads].data as Float32Array, gradients);
+    return { loss: (out[IO.loss].data as Float32Array)[0], gradients };
+  } finally {
+    await session.release();
+  }
+}
+
+/** dL/dparam for every trainable parameter (mean softmax cross-entropy, training-mode forward). */
+export async function ortGradients(graph: Graph, weights: WeightMap, batch: Batch, noise: StepNoise): Promise<WeightMap> {
+  return (await ortLossAndGradients(graph, weights, batch, noise)).gradients;
+}

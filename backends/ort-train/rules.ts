@@ -1,0 +1,339 @@
+/**
+ * The differentiation table: for every node kind, its forward pass (training or inference mode) and
+ * its backward pass, both emitted as ONNX. A rule returns its output and a closure that, given dL/dy,
+ * emits dL/d(inputs) and dL/d(parameters); the closure reads whatever forward values it needs, so the
+ * step model keeps exactly those alive. Numerics follow docs/semantics.md.
+ */
+import { dispatch, type GraphNode, type OpTable } from '../../src/graph/types.js';
+import type { Emitter } from './emitter.js';
+import { quantizeActivation, quantizeKernel } from './quantizers.js';
+import { avgPoolInputGrad, convAttrs, convInputGrad, convWeightGrad, maxPoolInputGrad } from './spatial.js';
+
+/** What a rule may ask of the step model while emitting one node. */
+export interface RuleContext {
+  readonly e: Emitter;
+  /** Training mode: batch statistics, drop-path and dropout masks. Otherwise inference. */
+  readonly training: boolean;
+  /** Forward values of the node's inputs (for the input node: the model's input). */
+  readonly inputs: readonly string[];
+  /** Per-sample shapes of those inputs. */
+  readonly inputShapes: readonly (readonly number[])[];
+  /** Whether dL/d(input i) is needed. */
+  wantsGrad(i: number): boolean;
+  /** Whether the parameter with this role is trained (gets a gradient). */
+  trains(role: string): boolean;
+  /** The node's parameter with this role, in its own shape. */
+  param(role: string): string;
+  /** Training only: the new value of a non-trainable parameter (batch norm's moving statistics). */
+  setState(role: string, value: string): void;
+  /** Training only: the node's mask input (drop-path `[k]`, dropout `[N, ...shape]`). */
+  mask(): string;
+  /** Float scalar: number of samples in the batch. */
+  batchSize(): string;
+}
+
+export interface Gradients {
+  /** dL/d(input i), aligned with the node's inputs; null where not wanted. */
+  inputs?: (string | null)[];
+  /** dL/d(parameter) by role. */
+  params?: Record<string, string>;
+}
+
+export interface Emitted {
+  output: string;
+  /** Absent for nodes with nothing to differentiate. */
+  backward?: (dy: string) => Gradients;
+}
+
+export type Rule = (node: GraphNode, ctx: RuleContext) => Emitted;
+
+/** Channel axis reshape of a per-channel vector so it broadcasts over `[N, C, H, W]` or `[N, C]`. */
+function perChannel(e: Emitter, v: string, rank: number): string {
+  return rank === 3 ? e.op('Unsqueeze', [v, e.i64([1, 2])]) : v;
+}
+
+/** Reduction axes that leave the channel axis: `[0, 2, 3]` for maps, `[0]` for vectors. */
+const channelAxes = (rank: number) => (rank === 3 ? [0, 2, 3] : [0]);
+
+const where = (e: Emitter, cond: string, a: string, b: string) => e.op('Where', [cond, a, b]);
+
+export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
+  input: (_node, ctx) => ({ output: ctx.inputs[0] }),
+
+  conv: (node, ctx) => {
+    const { e } = ctx;
+    const a = node.attrs;
+    const x = ctx.inputs[0];
+    const latent = ctx.param('kernel');
+    const quantized = a.kernelQuantizer ? quantizeKernel(e, a.kernelQuantizer, latent, 4, 0) : null;
+    const w = quantized ? quantized.q : latent;
+    const y = e.op('Conv', a.bias ? [x, w, ctx.param('bias')] : [x, w], convAttrs(a), { hint: 'y' });
+    return {
+      output: y,
+      backward: (dy) => {
+        const params: Record<string, string> = {};
+        if (ctx.trains('kernel')) {
+          const dq = convWeightGrad(e, x, dy, a, ctx.inputShapes[0], node.shape);
+          params.kernel = quantized ? quantized.backward(dq) : dq;
+        }
+        if (a.bias && ctx.trains('bias')) params.bias = e.op('ReduceSum', [dy, e.i64([0, 2, 3])], { keepdims: 0 }, { hint: 'dbias' });
+        const dx = ctx.wantsGrad(0) ? convInputGrad(e, dy, w, a, ctx.inputShapes[0], node.shape) : null;
+        return { inputs: [dx], params };
+      },
+    };
+  },
+
+  dense: (node, ctx) => {
+    const { e } = ctx;
+    const a = node.attrs;
+    const x = ctx.inputs[0];
+    const latent = ctx.param('kernel');
+    const quantized = a.kernelQuantizer ? quantizeKernel(e, a.kernelQuantizer, latent, 2, 1) : null;
+    const w = quantized ? quantized.q : latent;
+    const y = e.op('Gemm', a.bias ? [x, w, ctx.param('bias')] : [x, w], {}, { hint: 'y' });
+    return {
+      output: y,
+      backward: (dy) => {
+        const params: Record<string, string> = {};
+        if (ctx.trains('kernel')) {
+          const dq = e.op('Gemm', [x, dy], { transA: 1 }, { hint: 'dW' });
+          params.kernel = quantized ? quantized.backward(dq) : dq;
+        }
+        if (a.bias && ctx.trains('bias')) params.bias = e.op('ReduceSum', [dy, e.i64([0])], { keepdims: 0 }, { hint: 'dbias' });
+        const dx = ctx.wantsGrad(0) ? e.op('Gemm', [dy, w], { transB: 1 }, { hint: 'dx' }) : null;
+        return { inputs: [dx], params };
+      },
+    };
+  },
+
+  batchnorm: (node, ctx) => {
+    const { e } = ctx;
+    const { momentum, epsilon } = node.attrs;
+    const x = ctx.inputs[0];
+    const rank = node.shape.length;
+    const channels = node.shape[0];
+    const gamma = ctx.param('gamma');
+    const beta = ctx.param('beta');
+    if (!ctx.training) {
+      const y = e.op('BatchNormalization', [x, gamma, beta, ctx.param('moving_mean'), ctx.param('moving_variance')], { epsilon }, { hint: 'y', floats: ['epsilon'] });
+      return { output: y };
+    }
+    const axes = channelAxes(rank);
+    const perSample = rank === 3 ? node.shape[1] * node.shape[2] : 1;
+    const count = perSample === 1 ? ctx.batchSize() : e.op('Mul', [ctx.batchSize(), e.f32(perSample)], {}, { hint: 'count' });
+    const mean = e.op('ReduceMean', [x], { axes, keepdims: 0 }, { hint: 'mean' });
+    const centred = e.op('Sub', [x, perChannel(e, mean, rank)], {}, { hint: 'centred' });
+    // Biased batch variance, as Keras and docs/semantics.md use for both normalising and the update.
+    const variance = e.op('Div', [e.op('ReduceSumSquare', [centred], { axes, keepdims: 0 }), count], {}, { hint: 'var' });
+    const y = e.op('BatchNormalization', [x, gamma, beta, mean, variance], { epsilon }, { hint: 'y', floats: ['epsilon'] });
+    const follow = (role: string, batchValue: string) =>
+      ctx.setState(
+        role,
+        e.op('Add', [e.op('Mul', [ctx.param(role), e.f32(momentum)]), e.op('Mul', [batchValue, e.f32(1 - momentum)])], {}, { hint: role }),
+      );
+    follow('moving_mean', mean);
+    follow('moving_variance', variance);
+    const invStd = e.op('Reciprocal', [e.op('Sqrt', [e.op('Add', [variance, e.f32(epsilon)])])], {}, { hint: 'invstd' });
+    return {
+      output: y,
+      backward: (dy) => {
+        const dBeta = e.op('ReduceSum', [dy, e.i64(axes)], { keepdims: 0 }, { hint: 'dbeta' });
+        const dyCentred = e.op('ReduceSum', [e.op('Mul', [dy, centred]), e.i64(axes)], { keepdims: 0 });
+        const dGamma = e.op('Mul', [dyCentred, invStd], {}, { hint: 'dgamma' });
+        const params: Record<string, string> = {};
+        if (ctx.trains('gamma')) params.gamma = dGamma;
+        if (ctx.trains('beta')) params.beta = dBeta;
+        if (!ctx.wantsGrad(0)) return { inputs: [null], params };
+        // dx = a·(dy − mean(dy) − x̂·mean(dy·x̂)) with a = γ/σ and x̂ = (x − μ)/σ, written as
+        // a·dy + coefCentred·(x − μ) + coefConst per channel; BatchNormalization with mean 0 and
+        // variance 1 applies the last two terms in one pass.
+        const a = e.op('Mul', [gamma, invStd], {}, { hint: 'a' });
+        const coefCentred = e.op('Neg', [e.op('Div', [e.op('Mul', [e.op('Mul', [a, invStd]), dGamma]), count])]);
+        const coefConst = e.op('Neg', [e.op('Div', [e.op('Mul', [a, dBeta]), count])]);
+        const zeros = e.tensor([channels], new Float32Array(channels), 'zeros');
+        const ones = e.tensor([channels], new Float32Array(channels).fill(1), 'ones');
+        const affine = e.op('BatchNormalization', [centred, coefCentred, coefConst, zeros, ones], { epsilon: 0 }, { floats: ['epsilon'] });
+        const dx = e.op('Add', [e.op('Mul', [dy, perChannel(e, a, rank)]), affine], {}, { hint: 'dx' });
+        return { inputs: [dx], params };
+      },
+    };
+  },
+
+  quantize: (node, ctx) => {
+    const { y, backward } = quantizeActivation(ctx.e, node.attrs.quantizer, ctx.inputs[0]);
+    return { output: y, backward: (dy) => ({ inputs: [backward(dy)] }) };
+  },
+
+  relu: (_node, ctx) => {
+    const { e } = ctx;
+    const x = ctx.inputs[0];
+    // The gradient at 0 is 0 (TensorFlow's convention).
+    return { output: e.op('Relu', [x], {}, { hint: 'y' }), backward: (dy) => ({ inputs: [where(e, e.op('Greater', [x, e.f32(0)]), dy, e.f32(0))] }) };
+  },
+
+  prelu: (node, ctx) => {
+    const { e } = ctx;
+    const x = ctx.inputs[0];
+    const rank = node.shape.length;
+    const alpha = perChannel(e, ctx.param('alpha'), rank);
+    return {
+      output: e.op('PRelu', [x, alpha], {}, { hint: 'y' }),
+      backward: (dy) => {
+        const negative = e.op('Less', [x, e.f32(0)]);
+        const params: Record<string, string> = {};
+        if (ctx.trains('alpha')) {
+          const contribution = where(e, negative, e.op('Mul', [dy, x]), e.f32(0));
+          params.alpha = e.op('ReduceSum', [contribution, e.i64(channelAxes(rank))], { keepdims: 0 }, { hint: 'dalpha' });
+        }
+        const dx = ctx.wantsGrad(0) ? where(e, negative, e.op('Mul', [dy, alpha]), dy) : null;
+        return { inputs: [dx], params };
+      },
+    };
+  },
+
+  hardtanh: (node, ctx) => {
+    const { e } = ctx;
+    const x = ctx.inputs[0];
+    const { min, max } = node.attrs;
+    return {
+      output: e.op('Clip', [x, e.f32(min), e.f32(max)], {}, { hint: 'y' }),
+      backward: (dy) => {
+        const inside = e.op('And', [e.op('GreaterOrEqual', [x, e.f32(min)]), e.op('LessOrEqual', [x, e.f32(max)])]);
+        return { inputs: [where(e, inside, dy, e.f32(0))] };
+      },
+    };
+  },
+
+  maxpool: (node, ctx) => {
+    const { e } = ctx;
+    const a = node.attrs;
+    const x = ctx.inputs[0];
+    const attrs = { kernel_shape: [...a.kernel], strides: [...a.stride], pads: [...a.pads] };
+    if (!ctx.training || !ctx.wantsGrad(0)) return { output: e.op('MaxPool', [x], attrs, { hint: 'y' }) };
+    const [y, indices] = e.opN('MaxPool', [x], 2, attrs, { hint: 'pool' });
+    return { output: y, backward: (dy) => ({ inputs: [maxPoolInputGrad(e, x, indices, dy)] }) };
+  },
+
+  avgpool: (node, ctx) => {
+    const { e } = ctx;
+    const a = node.attrs;
+    const y = e.op(
+      'AveragePool',
+      [ctx.inputs[0]],
+      { kernel_shape: [...a.kernel], strides: [...a.stride], pads: [...a.pads], count_include_pad: 0 },
+      { hint: 'y' },
+    );
+    return { output: y, backward: (dy) => ({ inputs: [avgPoolInputGrad(e, dy, a, ctx.inputShapes[0], node.shape)] }) };
+  },
+
+  global_avgpool: (_node, ctx) => {
+    const { e } = ctx;
+    const [c, h, w] = ctx.inputShapes[0];
+    const y = e.op('Reshape', [e.op('GlobalAveragePool', [ctx.inputs[0]]), e.i64([0, c])], {}, { hint: 'y' });
+    return {
+      output: y,
+      backward: (dy) => {
+        const share = e.op('Reshape', [e.op('Mul', [dy, e.f32(1 / (h * w))]), e.i64([0, c, 1, 1])]);
+        return { inputs: [e.op('Expand', [share, e.i64([1, 1, h, w])], {}, { hint: 'dx' })] };
+      },
+    };
+  },
+
+  flatten: (_node, ctx) => {
+    const { e } = ctx;
+    return {
+      output: e.op('Reshape', [ctx.inputs[0], e.i64([0, -1])], {}, { hint: 'y' }),
+      backward: (dy) => ({ inputs: [e.op('Reshape', [dy, e.i64([0, ...ctx.inputShapes[0]])], {}, { hint: 'dx' })] }),
+    };
+  },
+
+  dropout: (_node, ctx) => {
+    const { e } = ctx;
+    if (!ctx.training) return { output: ctx.inputs[0] };
+    // The mask arrives already scaled by 1/(1 − p).
+    const mask = ctx.mask();
+    return { output: e.op('Mul', [ctx.inputs[0], mask], {}, { hint: 'y' }), backward: (dy) => ({ inputs: [e.op('Mul', [dy, mask], {}, { hint: 'dx' })] }) };
+  },
+
+  add: (_node, ctx) => ({
+    output: ctx.e.op('Add', [ctx.inputs[0], ctx.inputs[1]], {}, { hint: 'y' }),
+    backward: (dy) => ({ inputs: [dy, dy] }),
+  }),
+
+  concat: (_node, ctx) => {
+    const { e } = ctx;
+    return {
+      output: e.op('Concat', [...ctx.inputs], { axis: 1 }, { hint: 'y' }),
+      backward: (dy) => ({ inputs: splitChannels(e, dy, ctx.inputShapes) }),
+    };
+  },
+
+  join: (node, ctx) => {
+    const { e } = ctx;
+    const xs = ctx.inputs;
+    const k = xs.length;
+    const { mode } = node.attrs;
+    if (!ctx.training) {
+      switch (mode) {
+        case 'mean':
+          return { output: e.op('Mul', [e.op('Sum', [...xs]), e.f32(1 / k)], {}, { hint: 'y' }) };
+        case 'sum':
+          return { output: e.op('Sum', [...xs], {}, { hint: 'y' }) };
+        case 'max':
+          return { output: e.op('Max', [...xs], {}, { hint: 'y' }) };
+        case 'concat':
+          return { output: e.op('Concat', [...xs], { axis: 1 }, { hint: 'y' }) };
+      }
+    }
+    const mask = ctx.mask();
+    const bit = (i: number, of = mask) => e.op('Gather', [of, e.i64Scalar(i)], { axis: 0 }, { hint: `m${i}` });
+    switch (mode) {
+      case 'mean':
+      case 'sum': {
+        // mean = Σ mᵢxᵢ / Σ mᵢ; sum = Σ mᵢxᵢ.
+        const weights = mode === 'mean' ? e.op('Div', [mask, e.op('ReduceSum', [mask], { keepdims: 1 })], {}, { hint: 'weights' }) : mask;
+        const w = xs.map((_, i) => bit(i, weights));
+        const y = e.op('Sum', xs.map((x, i) => e.op('Mul', [x, w[i]])), {}, { hint: 'y' });
+        return { output: y, backward: (dy) => ({ inputs: w.map((wi, i) => (ctx.wantsGrad(i) ? e.op('Mul', [dy, wi], {}, { hint: 'dx' }) : null)) }) };
+      }
+      case 'max': {
+        // Dropped inputs never win; the gradient goes to the first kept input holding the maximum.
+        const kept = xs.map((x, i) => where(e, e.op('Greater', [bit(i), e.f32(0)]), x, e.f32(-Infinity)));
+        const y = e.op('Max', kept, {}, { hint: 'y' });
+        return {
+          output: y,
+          backward: (dy) => {
+            let taken: string | null = null;
+            const inputs: (string | null)[] = [];
+            for (let i = 0; i < k; i++) {
+              const hit = e.op('Equal', [kept[i], y]);
+              const wins = taken === null ? hit : e.op('And', [hit, e.op('Not', [taken])]);
+              taken = taken === null ? hit : e.op('Or', [taken, hit]);
+              inputs.push(ctx.wantsGrad(i) ? where(e, wins, dy, e.f32(0)) : null);
+            }
+            return { inputs };
+          },
+        };
+      }
+      case 'concat': {
+        const bits = xs.map((_, i) => bit(i));
+        const y = e.op('Concat', xs.map((x, i) => e.op('Mul', [x, bits[i]])), { axis: 1 }, { hint: 'y' });
+        return {
+          output: y,
+          backward: (dy) => ({
+            inputs: splitChannels(e, dy, ctx.inputShapes).map((part, i) => (ctx.wantsGrad(i) ? e.op('Mul', [part, bits[i]], {}, { hint: 'dx' }) : null)),
+          }),
+        };
+      }
+    }
+  },
+};
+
+function splitChannels(e: Emitter, dy: string, shapes: readonly (readonly number[])[]): string[] {
+  if (shapes.length === 1) return [dy];
+  return e.opN('Split', [dy, e.i64(shapes.map((s) => s[0]))], shapes.length, { axis: 1 }, { hint: 'dx' });
+}
+
+export function emitNode(node: GraphNode, ctx: RuleContext): Emitted {
+  return ctx.e.scoped(node.name, () => dispatch(TRAIN_RULES, node, ctx));
+}

@@ -1,0 +1,41 @@
+/** onnxruntime-node sessions for the step models, with the options that make CPU training fast. */
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+
+export interface SessionSettings {
+  /** Intra-op threads (default: every available core). */
+  threads?: number;
+  /** Write an ORT profile (JSON) with this file prefix; for bench/ and investigations. */
+  profilePrefix?: string;
+}
+
+export function defaultThreads(): number {
+  return availableParallelism();
+}
+
+export async function openSession(bytes: Uint8Array, settings: SessionSettings = {}): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: settings.threads ?? defaultThreads(),
+    interOpNumThreads: 1,
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+    logSeverityLevel: 3,
+    ...(settings.profilePrefix ? { enableProfiling: true, profileFilePrefix: settings.profilePrefix } : {}),
+  });
+}
+
+export const float32 = (data: Float32Array, dims: readonly number[]) => new ort.Tensor('float32', data, dims);
+
+export const scalar = (value: number) => new ort.Tensor('float32', Float32Array.of(value), []);
+
+export function int64Labels(labels: Int32Array, n: number): ort.Tensor {
+  const out = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) out[i] = BigInt(labels[i]);
+  return new ort.Tensor('int64', out, [n]);
+}
+
+/** onnxruntime-node's version, for the engine's device line. */
+export const ORT_VERSION: string = (ort.env as { versions?: { common?: string } }).versions?.common ?? 'unknown';

@@ -1,0 +1,161 @@
+/**
+ * Gradients of the windowed ops (convolution and pooling) in standard ONNX operators. Shapes are per
+ * sample (`[C, H, W]`); the batch axis stays symbolic, so every Reshape keeps it with 0 or −1.
+ *
+ * Choices measured on onnxruntime's CPU kernels (bench/train.ts): the input gradient of a stride-1
+ * convolution is a plain Conv with the flipped, transposed kernel (ORT's Conv is ~3× faster than its
+ * ConvTranspose); strided convolutions use ConvTranspose. The weight gradient is one GEMM of the output
+ * gradient against the shifted input windows (im2col by Slice), which beats a Conv with batch and
+ * channel axes swapped by 2–4× on these shapes.
+ */
+import type { OpAttrs, Pads, Pair } from '../../src/graph/types.js';
+import { tensorProto } from '../onnx/proto.js';
+import type { Emitter } from './emitter.js';
+
+type ConvAttrs = OpAttrs['conv'];
+
+/** The lowest int64 bound, for Slice ends that run backwards past index 0. */
+const BEFORE_START = -(2 ** 62);
+
+export function convAttrs(a: ConvAttrs): Record<string, number[] | number> {
+  return { kernel_shape: [...a.kernel], strides: [...a.stride], pads: [...a.pads], dilations: [...a.dilation], group: a.groups };
+}
+
+/** Pads of the stride-1 input-gradient convolution, or null when one would be negative. */
+function flippedPads(a: ConvAttrs): Pads | null {
+  if (a.stride[0] !== 1 || a.stride[1] !== 1) return null;
+  const reach: Pair = [(a.kernel[0] - 1) * a.dilation[0], (a.kernel[1] - 1) * a.dilation[1]];
+  const pads: Pads = [reach[0] - a.pads[0], reach[1] - a.pads[1], reach[0] - a.pads[2], reach[1] - a.pads[3]];
+  return pads.every((p) => p >= 0) ? pads : null;
+}
+
+/** The kernel of the input-gradient conv: per group, output and input channels swapped, taps flipped. */
+function flippedKernel(e: Emitter, w: string, a: ConvAttrs, inChannels: number): string {
+  const [o, kh, kw] = [a.filters, a.kernel[0], a.kernel[1]];
+  const g = a.groups;
+  const swapped =
+    g === 1
+      ? e.op('Transpose', [w], { perm: [1, 0, 2, 3] })
+      : e.op('Reshape', [
+          e.op('Transpose', [e.op('Reshape', [w, e.i64([g, o / g, inChannels / g, kh, kw])])], { perm: [0, 2, 1, 3, 4] }),
+          e.i64([inChannels, o / g, kh, kw]),
+        ]);
+  return e.op('Slice', [swapped, e.i64([-1, -1]), e.i64([BEFORE_START, BEFORE_START]), e.i64([2, 3]), e.i64([-1, -1])], {}, { hint: 'wflip' });
+}
+
+/** dL/dx of a convolution with kernel `w` (already quantized), input `[C, H, W]`, output `[O, oh, ow]`. */
+export function convInputGrad(e: Emitter, dy: string, w: string, a: ConvAttrs, inShape: readonly number[], outShape: readonly number[]): string {
+  const [c, h, wd] = inShape;
+  const pads = flippedPads(a);
+  if (pads) {
+    return e.op('Conv', [dy, flippedKernel(e, w, a, c)], { kernel_shape: [...a.kernel], pads, dilations: [...a.dilation], group: a.groups }, { hint: 'dx' });
+  }
+  const reach = (i: 0 | 1) => (outShape[1 + i] - 1) * a.stride[i] + (a.kernel[i] - 1) * a.dilation[i] + 1 - a.pads[i] - a.pads[i + 2];
+  return e.op(
+    'ConvTranspose',
+    [dy, w],
+    { ...convAttrs(a), output_padding: [h - reach(0), wd - reach(1)] },
+    { hint: 'dx' },
+  );
+}
+
+/**
+ * dL/dW `[O, C/g, kh, kw]`: Σ over batch and positions of dy[n,o,i,j] · x_padded[n,c, i·s + ki·d, j·s + kj·d],
+ * as one GEMM per group of dy `[O, N·oh·ow]` against the window matrix `[C·kh·kw, N·oh·ow]`.
+ */
+export function convWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs, inShape: readonly number[], outShape: readonly number[]): string {
+  const [c] = inShape;
+  const [o, oh, ow] = outShape;
+  const [kh, kw] = a.kernel;
+  const g = a.groups;
+  // Channels first, batch second, so each window slice flattens to rows of the GEMM operand.
+  const xt = e.op('Transpose', [x], { perm: [1, 0, 2, 3] }, { hint: 'xT' });
+  const padded = a.pads.some((p) => p !== 0)
+    ? e.op('Pad', [xt, e.i64([0, 0, a.pads[0], a.pads[1], 0, 0, a.pads[2], a.pads[3]])], {}, { hint: 'xTpad' })
+    : xt;
+  let cols: string;
+  if (kh === 1 && kw === 1 && a.stride[0] === 1 && a.stride[1] === 1) {
+    cols = e.op('Reshape', [padded, e.i64([c, -1])], {}, { hint: 'cols' });
+  } else {
+    const taps: string[] = [];
+    for (let ki = 0; ki < kh; ki++) {
+      for (let kj = 0; kj < kw; kj++) {
+        const top = ki * a.dilation[0];
+        const left = kj * a.dilation[1];
+        const tap = e.op(
+          'Slice',
+          [padded, e.i64([top, left]), e.i64([top + (oh - 1) * a.stride[0] + 1, left + (ow - 1) * a.stride[1] + 1]), e.i64([2, 3]), e.i64([...a.stride])],
+          {},
+          { hint: 'tap' },
+        );
+        taps.push(e.op('Unsqueeze', [tap, e.i64([1])]));
+      }
+    }
+    const stacked = taps.length === 1 ? taps[0] : e.op('Concat', taps, { axis: 1 }, { hint: 'windows' });
+    cols = e.op('Reshape', [stacked, e.i64([c * kh * kw, -1])], {}, { hint: 'cols' });
+  }
+  const dym = e.op('Reshape', [e.op('Transpose', [dy], { perm: [1, 0, 2, 3] }), e.i64([o, -1])], {}, { hint: 'dyM' });
+  const perGroup: string[] = [];
+  for (let gi = 0; gi < g; gi++) {
+    const rows = (m: string, size: number) =>
+      g === 1 ? m : e.op('Slice', [m, e.i64([gi * size]), e.i64([(gi + 1) * size]), e.i64([0])]);
+    perGroup.push(e.op('Gemm', [rows(dym, o / g), rows(cols, (c / g) * kh * kw)], { transB: 1 }, { hint: 'dWg' }));
+  }
+  const flat = g === 1 ? perGroup[0] : e.op('Concat', perGroup, { axis: 0 });
+  return e.op('Reshape', [flat, e.i64([o, c / g, kh, kw])], {}, { hint: 'dW' });
+}
+
+/** dL/dx of max pooling: each output's gradient goes to the input cell that won (first maximum). */
+export function maxPoolInputGrad(e: Emitter, x: string, indices: string, dy: string): string {
+  const shape = e.op('Shape', [x]);
+  const zeros = e.op('ConstantOfShape', [e.op('ReduceProd', [shape], { keepdims: 1 })], {
+    value: { tensor: tensorProto('zero', 'float32', [1], Float32Array.of(0)) },
+  });
+  const flat = e.op(
+    'ScatterElements',
+    [zeros, e.op('Reshape', [indices, e.i64([-1])]), e.op('Reshape', [dy, e.i64([-1])])],
+    { axis: 0, reduction: 'add' },
+  );
+  return e.op('Reshape', [flat, shape], {}, { hint: 'dx' });
+}
+
+/** Number of real (unpadded) cells in each window: TF `same` / ONNX count_include_pad = 0. */
+export function windowCounts(inShape: readonly number[], outShape: readonly number[], kernel: Pair, stride: Pair, pads: Pads): Float32Array {
+  const [, h, w] = inShape;
+  const [, oh, ow] = outShape;
+  const counts = new Float32Array(oh * ow);
+  for (let i = 0; i < oh; i++) {
+    const rows = Math.min(i * stride[0] - pads[0] + kernel[0], h) - Math.max(i * stride[0] - pads[0], 0);
+    for (let j = 0; j < ow; j++) {
+      const cols = Math.min(j * stride[1] - pads[1] + kernel[1], w) - Math.max(j * stride[1] - pads[1], 0);
+      counts[i * ow + j] = rows * cols;
+    }
+  }
+  return counts;
+}
+
+/** dL/dx of average pooling (padded cells excluded from the count). */
+export function avgPoolInputGrad(e: Emitter, dy: string, a: OpAttrs['avgpool'], inShape: readonly number[], outShape: readonly number[]): string {
+  const [c, h, w] = inShape;
+  const [, oh, ow] = outShape;
+  const [kh, kw] = a.kernel;
+  const tiles = a.stride[0] === kh && a.stride[1] === kw && a.pads.every((p) => p === 0);
+  if (tiles) {
+    // Non-overlapping windows: every cell of a window gets dy / (kh·kw); cells past the last window get 0.
+    const share = e.op('Mul', [dy, e.f32(1 / (kh * kw))]);
+    const spread = e.op('Expand', [e.op('Reshape', [share, e.i64([0, c, oh, 1, ow, 1])]), e.i64([1, 1, 1, kh, 1, kw])]);
+    const dx = e.op('Reshape', [spread, e.i64([0, c, oh * kh, ow * kw])], {}, { hint: 'dx' });
+    if (oh * kh === h && ow * kw === w) return dx;
+    return e.op('Pad', [dx, e.i64([0, 0, 0, 0, 0, 0, h - oh * kh, w - ow * kw])], {}, { hint: 'dx' });
+  }
+  const counts = windowCounts(inShape, outShape, a.kernel, a.stride, a.pads);
+  const share = e.op('Div', [dy, e.tensor([1, 1, oh, ow], counts, 'counts')]);
+  const ones = e.tensor([c, 1, kh, kw], new Float32Array(c * kh * kw).fill(1), 'ones');
+  const reach = (i: 0 | 1) => (outShape[1 + i] - 1) * a.stride[i] + a.kernel[i] - a.pads[i] - a.pads[i + 2];
+  return e.op(
+    'ConvTranspose',
+    [share, ones],
+    { kernel_shape: [kh, kw], strides: [...a.stride], pads: [...a.pads], group: c, output_padding: [h - reach(0), w - reach(1)] },
+    { hint: 'dx' },
+  );
+}
