@@ -69,8 +69,8 @@ export class LowerCtx {
 
   /**
    * A binary kernel as an ONNX value: ±1 float32, or uint8 {0, 2} in the integer variant. Packed, the
-   * file holds one bit per weight and a chain of standard ops (BitShift, Mod, Cast, Where) unpacks it;
-   * every input of that chain is constant, so onnxruntime folds it when the session loads.
+   * file holds one bit per weight, and a Gather from a 256-row table (each byte's eight values) unpacks
+   * it; every input of that chain is constant, so onnxruntime folds it when the session loads.
    */
   binaryKernel(node: GraphNode, role: string, quantizer: QuantizerRef): LoweredKernel {
     const spec = this.spec(node, role);
@@ -81,32 +81,43 @@ export class LowerCtx {
       const data = integer ? Uint8Array.from(positive, (b) => 2 * b) : Float32Array.from(positive, (b) => 2 * b - 1);
       return { kernel: this.g.initializer(spec.name, integer ? 'uint8' : 'float32', spec.shape, data, `${paramDoc(node, spec)}; binary, stored as ${form}`), scale };
     }
-    const bitsName = this.g.initializer(`${spec.name}/bits`, 'uint8', [Math.ceil(positive.length / 8)], packBits(positive),
+    const count = positive.length;
+    const bits = this.g.initializer(`${spec.name}/bits`, 'uint8', [Math.ceil(count / 8)], packBits(positive),
       `${paramDoc(node, spec)}; binary, 1 bit per weight, most significant bit first, 1 = +1, 0 = −1; unpacked to ${form}`);
-    const unpackDoc = {};
-    const column = this.g.fresh(`${spec.name}/bits_column`);
-    this.g.node('Unsqueeze', [bitsName, this.int64s([1])], [column], {}, unpackDoc);
-    const shifted = this.g.fresh(`${spec.name}/bits_shifted`);
-    this.g.node('BitShift', [column, this.constant('uint8', [8], Uint8Array.of(7, 6, 5, 4, 3, 2, 1, 0), 'sofar/bit_shifts')], [shifted], { direction: 'RIGHT' }, unpackDoc);
-    const bits = this.g.fresh(`${spec.name}/bits_each`);
-    this.g.node('Mod', [shifted, this.constant('uint8', [], Uint8Array.of(2), 'sofar/u8_two')], [bits], {}, unpackDoc);
-    let flat = this.g.fresh(`${spec.name}/bits_flat`);
-    this.g.node('Reshape', [bits, this.int64s([-1])], [flat], {}, unpackDoc);
-    if (positive.length % 8 !== 0) {
-      const trimmed = this.g.fresh(`${spec.name}/bits_trimmed`);
-      this.g.node('Slice', [flat, this.int64s([0]), this.int64s([positive.length])], [trimmed], {}, unpackDoc);
-      flat = trimmed;
+    const indices = this.g.fresh(`${spec.name}/bytes`);
+    this.g.node('Cast', [bits], [indices], { to: INT32 });
+    const rows = this.g.fresh(`${spec.name}/bytes_unpacked`);
+    this.g.node('Gather', [this.byteTable(), indices], [rows], { axis: 0 });
+    let flat = rows;
+    if (count % 8 !== 0) {
+      const all = this.g.fresh(`${spec.name}/flat`);
+      this.g.node('Reshape', [rows, this.int64s([-1])], [all]);
+      flat = this.g.fresh(`${spec.name}/trimmed`);
+      this.g.node('Slice', [all, this.int64s([0]), this.int64s([count])], [flat]);
     }
-    const shaped = this.g.fresh(`${spec.name}/bits_shaped`);
-    this.g.node('Reshape', [flat, this.int64s(spec.shape)], [shaped], {}, unpackDoc);
-    const isPositive = this.g.fresh(`${spec.name}/is_positive`);
-    this.g.node('Cast', [shaped], [isPositive], { to: BOOL }, unpackDoc);
-    const [plus, minus] = integer
-      ? [this.constant('uint8', [], Uint8Array.of(2), 'sofar/u8_plus_one'), this.constant('uint8', [], Uint8Array.of(0), 'sofar/u8_minus_one')]
-      : [this.scalar(1, 'sofar/plus_one'), this.scalar(-1, 'sofar/minus_one')];
     const kernel = this.g.fresh(spec.name);
-    this.g.node('Where', [isPositive, plus, minus], [kernel], {}, { doc: `${spec.name} unpacked from 1 bit per weight; constant, so folded when the session loads` });
+    this.g.node('Reshape', [flat, this.int64s(spec.shape)], [kernel], {}, { doc: `${spec.name} unpacked from 1 bit per weight to ${form}; constant, so folded when the session loads` });
     return { kernel, scale };
+  }
+
+  /** Row b holds the eight kernel values byte b stands for, most significant bit first. */
+  private byteTable(): string {
+    const integer = this.options.integer;
+    const name = integer ? 'sofar/byte_to_uint8_binary' : 'sofar/byte_to_plus_minus_one';
+    const key = `table:${name}`;
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const table = integer ? new Uint8Array(256 * 8) : new Float32Array(256 * 8);
+    for (let b = 0; b < 256; b++) {
+      for (let k = 0; k < 8; k++) {
+        const bit = (b >> (7 - k)) & 1;
+        table[b * 8 + k] = integer ? 2 * bit : 2 * bit - 1;
+      }
+    }
+    const value = this.g.initializer(name, integer ? 'uint8' : 'float32', [256, 8], table,
+      `bit-unpacking table: row b holds the eight binary weights byte b encodes (most significant bit first), as ${integer ? 'uint8 {0, 2}' : 'float32 ±1'}`);
+    this.cache.set(key, value);
+    return value;
   }
 
   /**
@@ -153,7 +164,7 @@ export class LowerCtx {
   }
 }
 
-const BOOL = onnx.TensorProto.DataType.BOOL;
+const INT32 = onnx.TensorProto.DataType.INT32;
 
 /** `conv (binary) → 64×56×56 bin, specs/x.sofar:12:5`: what a node is and where it was written. */
 export function describe(node: GraphNode): string {

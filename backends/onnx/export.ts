@@ -2,6 +2,7 @@
  * Graph + weights → ONNX model bytes: lowers every node through the table, names the output `logits`
  * and records what the model is in its metadata (visible in Netron's model properties).
  */
+import { summarize } from '../../src/cost.js';
 import { dispatch, type Graph, type WeightMap } from '../../src/graph/types.js';
 import { LowerCtx } from './context.js';
 import { LOWERINGS } from './lower.js';
@@ -39,6 +40,7 @@ export function exportOnnx(graph: Graph, weights: WeightMap, options: ExportOpti
       'sofar.variant': variantName({ packBits, integer }),
       'sofar.input': JSON.stringify(graph.input),
       'sofar.classes': String(graph.classes),
+      'sofar.summary': JSON.stringify(summarize(graph)),
       ...options.metadata,
     },
   });
