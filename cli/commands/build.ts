@@ -1,0 +1,111 @@
+/**
+ * `sofar build SPEC [--target onnx|tfjs|graph] [-o PATH] [--weights DIR] [--seed N] [--int] [--no-pack]`:
+ * the spec as files. With no target it writes `build/<name>.onnx` and `build/<name>.graph.json` and
+ * prints the model's summary.
+ */
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { checkCheckpointFits, readCheckpoint } from '../../src/checkpoint/index.js';
+import { summarize } from '../../src/cost.js';
+import { SofarError } from '../../src/diagnostics.js';
+import { graphToJson } from '../../src/graph/json.js';
+import type { Graph, WeightMap } from '../../src/graph/types.js';
+import { initWeights } from '../../src/weights/init.js';
+import { addSpecOptions, loadGraph, parseNonNegativeInt, UsageError, UserError, writeFileAtomic, type SpecFlags } from '../common.js';
+import { formatSummaryTable } from '../summary-table.js';
+
+export interface WeightFlags {
+  weights?: string;
+  seed: number;
+}
+
+export interface VariantFlags {
+  int?: boolean;
+  pack: boolean;
+}
+
+interface BuildFlags extends SpecFlags, WeightFlags, VariantFlags {
+  target?: string;
+  output?: string;
+}
+
+const TARGETS = ['onnx', 'graph', 'tfjs'] as const;
+
+export function register(program: Command): void {
+  addSpecOptions(
+    program
+      .command('build')
+      .description('export a spec: build/<name>.onnx and build/<name>.graph.json, and print its summary')
+      .argument('<spec>', 'a .sofar file')
+      .addOption(new Option('--target <target>', 'write only this artefact').choices(TARGETS))
+      .option('-o, --output <path>', 'where to write it (with --target, or inferred from a .onnx / .json name)')
+      .addOption(new Option('--weights <dir>', 'trained weights: a checkpoint folder or .safetensors file (default: seeded init)').conflicts('seed'))
+      .option('--seed <n>', 'seed of the initial weights (the same numbers in every backend)', parseNonNegativeInt('--seed'), 0)
+      .option('--int', 'binary layers as ConvInteger / MatMulInteger on uint8 (exact; for int8 runtimes)')
+      .option('--no-pack', 'store binary kernels as ±1 values instead of 1 bit each'),
+  ).action((spec: string, flags: BuildFlags) =>
+    asUserErrors(async () => {
+      const target = resolveTarget(flags);
+      const { graph } = loadGraph(spec, flags);
+      if (target === 'tfjs') {
+        throw new UsageError('the tfjs target is not available yet', 'build --target onnx, or run the model in TensorFlow.js with sofar run --backend tfjs');
+      }
+      const written: string[] = [];
+      if (target === undefined || target === 'onnx') {
+        const path = flags.output ?? join('build', `${graph.name}.onnx`);
+        const { weights, source } = specWeights(graph, flags);
+        const bytes = await exportModel(graph, weights, flags, source);
+        writeFileAtomic(path, bytes);
+        written.push(`wrote ${path} (${formatBytes(bytes.length)}, ${describeVariant(flags)}, weights: ${source})`);
+      }
+      if (target === undefined || target === 'graph') {
+        const path = target === 'graph' && flags.output ? flags.output : join('build', `${graph.name}.graph.json`);
+        writeFileAtomic(path, graphToJson(graph) + '\n');
+        written.push(`wrote ${path}`);
+      }
+      if (target === undefined) process.stdout.write(formatSummaryTable(summarize(graph), { layers: false }) + '\n');
+      process.stdout.write(written.join('\n') + '\n');
+    }),
+  );
+}
+
+/** --target, or the one -o implies by its extension; undefined for the default pair of files. */
+function resolveTarget(flags: BuildFlags): string | undefined {
+  if (flags.target || !flags.output) return flags.target;
+  if (/\.onnx$/i.test(flags.output)) return 'onnx';
+  if (/\.json$/i.test(flags.output)) return 'graph';
+  throw new UsageError(`-o ${flags.output}: name the target`, 'add --target onnx or --target graph (or end the path in .onnx / .json)');
+}
+
+/** The model's weights: a checkpoint's, checked against the graph, or the seeded initial ones. */
+export function specWeights(graph: Graph, flags: WeightFlags): { weights: WeightMap; source: string } {
+  if (!flags.weights) return { weights: initWeights(graph, flags.seed), source: `seeded init, seed ${flags.seed}` };
+  const checkpoint = readCheckpoint(flags.weights);
+  checkCheckpointFits(checkpoint, graph);
+  return { weights: checkpoint.weights, source: `${checkpoint.path} (epoch ${checkpoint.meta.epoch})` };
+}
+
+/** Exports with the variant the flags ask for; the metadata says where the weights came from. */
+export async function exportModel(graph: Graph, weights: WeightMap, flags: VariantFlags, source: string): Promise<Uint8Array> {
+  // Loaded on demand, so that commands which never export (check, summary) never load the runtimes.
+  const { exportOnnx } = await import('../../backends/onnx/index.js');
+  return exportOnnx(graph, weights, { packBits: flags.pack, integer: flags.int ?? false, metadata: { 'sofar.weights': source } });
+}
+
+export function describeVariant(flags: VariantFlags): string {
+  return `${flags.int ? 'ConvInteger' : 'float'} binary layers, ${flags.pack ? '1-bit packed' : 'unpacked'} kernels`;
+}
+
+export function formatBytes(n: number): string {
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} bytes`;
+}
+
+/** Runs a command body, turning the library's SofarError (checkpoints, inputs) into the CLI's UserError. */
+export async function asUserErrors<T>(body: () => T | Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof SofarError) throw new UserError(e.diagnostics);
+    throw e;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * `sofar run SPEC|MODEL.onnx [--backend onnx|tfjs] [--batch N] [--seed N] [--input FILE] [--json]`:
+ * one inference on an input drawn from the seed (or read from a .npy array or an image), printing the
+ * logits. A spec runs with weights from the same seed (or --weights), so every backend prints the
+ * same numbers.
+ */
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Option, type Command } from 'commander';
+import type { Graph, WeightMap } from '../../src/graph/types.js';
+import { readInputFile } from '../../src/io/input-file.js';
+import { seededInput } from '../../src/weights/init.js';
+import type { InferenceSession } from '../../backends/onnx/index.js';
+import { addSpecOptions, loadGraph, parseNonNegativeInt, parsePositiveInt, UsageError, userFailure, type SpecFlags } from '../common.js';
+import { asUserErrors, describeVariant, exportModel, specWeights, type VariantFlags, type WeightFlags } from './build.js';
+
+interface RunFlags extends SpecFlags, WeightFlags, VariantFlags {
+  backend: 'onnx' | 'tfjs';
+  batch?: number;
+  input?: string;
+  threads?: number;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  addSpecOptions(
+    program
+      .command('run')
+      .description('run one inference and print the logits (input drawn from the seed, or --input FILE)')
+      .argument('<model>', 'a .sofar spec or a model.onnx')
+      .addOption(new Option('--backend <backend>', 'the runtime for a spec').choices(['onnx', 'tfjs']).default('onnx'))
+      .option('--batch <n>', 'samples drawn from the seed (default 1)', parsePositiveInt('--batch'))
+      .option('--seed <n>', 'seed of the input and of the initial weights', parseNonNegativeInt('--seed'), 0)
+      .option('--input <file>', 'a .npy array ([N,C,H,W], [C,H,W] or [H,W]) or a PNG / JPEG of the model input size')
+      .option('--weights <dir>', 'trained weights of a spec: a checkpoint folder or .safetensors file')
+      .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'))
+      .option('--int', 'binary layers as ConvInteger / MatMulInteger (onnx backend, spec only)')
+      .option('--no-pack', 'binary kernels stored unpacked (onnx backend, spec only)')
+      .option('--json', 'print { "output": number[][] }'),
+  ).action((model: string, flags: RunFlags) => asUserErrors(() => runCommand(model, flags)));
+}
+
+async function runCommand(target: string, flags: RunFlags): Promise<void> {
+  if (flags.input && flags.batch !== undefined) throw new UsageError('--batch goes with a seeded input; --input gives its own batch');
+  const opened = await openModel(target, flags);
+  const { x, n } = flags.input ? readInputFile(flags.input, opened.input) : { x: seededBatch(opened.input, flags.batch ?? 1, flags.seed), n: flags.batch ?? 1 };
+  const logits = await opened.run(x, n);
+  await opened.release();
+  const classes = logits.length / n;
+  const rows = Array.from({ length: n }, (_, i) => Array.from(logits.subarray(i * classes, (i + 1) * classes)));
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ output: rows }) + '\n');
+    return;
+  }
+  const from = flags.input ? `input ${flags.input}` : `seeded input, seed ${flags.seed}`;
+  process.stdout.write(`${opened.name} on ${opened.runtime}, ${from}: logits [${n}, ${classes}]\n`);
+  rows.forEach((row, i) => process.stdout.write(`${formatRow(row, i)}\n`));
+}
+
+/** A model ready to run: a spec exported in memory, an ONNX file, or a spec in TensorFlow.js. */
+export interface OpenedModel {
+  name: string;
+  runtime: string;
+  /** Per-sample input shape `[C, H, W]`. */
+  input: number[];
+  /** Milliseconds spent creating the runtime session (ONNX only). */
+  loadMs: number;
+  session?: InferenceSession;
+  run(x: Float32Array, n: number): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export interface OpenFlags extends SpecFlags, WeightFlags, VariantFlags {
+  backend?: 'onnx' | 'tfjs';
+  threads?: number;
+}
+
+export async function openModel(target: string, flags: OpenFlags): Promise<OpenedModel> {
+  const onnx = await import('../../backends/onnx/index.js');
+  const sessionOptions = flags.threads ? { threads: flags.threads } : {};
+  if (target.toLowerCase().endsWith('.onnx')) {
+    if (flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
+    if (flags.backend === 'tfjs') throw new UsageError('--backend tfjs runs a spec, not an ONNX model', `run the spec itself: sofar run SPEC --backend tfjs`);
+    if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack choose how a spec is exported; an ONNX model is run as it is');
+    if (!existsSync(target)) throw userFailure(`no model at ${target}`);
+    let loaded;
+    try {
+      loaded = await onnx.timedLoad(target, sessionOptions);
+    } catch (e) {
+      throw userFailure(`ONNX Runtime cannot load ${target}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const session = loaded.session;
+    let input: number[];
+    try {
+      input = onnx.sessionInputShape(session);
+    } catch (e) {
+      throw userFailure(`${target}: ${(e as Error).message}`);
+    }
+    return { name: basename(target), runtime: 'onnxruntime-node', input, loadMs: loaded.loadMs, session, run: (x, n) => onnx.runOnnx(session, x, n), release: () => session.release() };
+  }
+  const { graph } = loadGraph(target, flags);
+  const { weights, source } = specWeights(graph, flags);
+  if (flags.backend === 'tfjs') {
+    if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are ONNX export variants; drop them with --backend tfjs');
+    const runTfjs = await loadTfjs();
+    return { name: graph.name, runtime: 'TensorFlow.js', input: graph.input, loadMs: 0, run: (x, n) => runTfjs(graph, weights, x, n), release: async () => {} };
+  }
+  const loaded = await onnx.timedLoad(await exportModel(graph, weights, flags, source), sessionOptions);
+  const session = loaded.session;
+  return {
+    name: graph.name,
+    runtime: `onnxruntime-node (${describeVariant(flags)})`,
+    input: graph.input,
+    loadMs: loaded.loadMs,
+    session,
+    run: (x, n) => onnx.runOnnx(session, x, n),
+    release: () => session.release(),
+  };
+}
+
+type RunTfjs = (graph: Graph, weights: WeightMap, x: Float32Array, n: number) => Promise<Float32Array>;
+
+/** The TensorFlow.js backend, loaded only when asked for so that ONNX-only use never loads tfjs. */
+async function loadTfjs(): Promise<RunTfjs> {
+  // A computed specifier: the tfjs backend's entry point is written separately and may be absent.
+  const specifier = '../../backends/tfjs/index.js';
+  try {
+    const mod = (await import(specifier)) as { runTfjs?: RunTfjs };
+    if (typeof mod.runTfjs === 'function') return mod.runTfjs;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+  }
+  throw userFailure('the TensorFlow.js backend is not available in this build of SoFAr', 'use --backend onnx');
+}
+
+/** The seeded input of `n` samples (the same numbers `seededInput` gives for a graph of that input). */
+export function seededBatch(input: readonly number[], n: number, seed: number): Float32Array {
+  // seededInput reads only the input shape of the graph.
+  return seededInput({ input: [...input] } as Graph, n, seed);
+}
+
+/** `sample 0: class 3 (2.1043); logits [...]`, listing every logit up to 10 classes, else the top 5. */
+function formatRow(row: number[], i: number): string {
+  const order = row.map((v, k) => [k, v] as const).sort((a, b) => b[1] - a[1]);
+  const fmt = (v: number) => v.toFixed(4);
+  const head = `  sample ${i}: class ${order[0][0]} (${fmt(order[0][1])})`;
+  if (row.length <= 10) return `${head}; logits [${row.map(fmt).join(', ')}]`;
+  return `${head}; top 5: ${order.slice(0, 5).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
+}
