@@ -7,6 +7,7 @@ import { exportOnnx } from '../../backends/onnx/index.js';
 import { IR_VERSION, OPSET, onnx } from '../../backends/onnx/proto.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import type { Graph } from '../../src/graph/types.js';
+import { summarize } from '../../src/cost.js';
 import { initWeights } from '../../src/weights/init.js';
 import { checkerSkipReason, checkOnnx } from '../helpers/onnx-checker.js';
 
@@ -87,13 +88,14 @@ describe('exported model', () => {
     expect(byOutput.get(join.name)!.opType).toBe('Mean');
   });
 
-  it('records the spec name, the SoFAr version and the variant in the metadata', () => {
+  it('records the spec name, the SoFAr version, the summary and the variant in the metadata', () => {
     const meta = (bytes: Uint8Array) => Object.fromEntries(onnx.ModelProto.decode(bytes).metadataProps!.map((p) => [p.key, p.value]));
     const m = meta(exportOnnx(graph, weights, { metadata: { 'sofar.seed': '1' } }));
     expect(m['sofar.spec']).toBe('every_kind');
     expect(m['sofar.version']).toBe('0.1.0'); // package.json
     expect(m['sofar.variant']).toBe('float');
     expect(m['sofar.seed']).toBe('1');
+    expect(JSON.parse(m['sofar.summary'])).toEqual(JSON.parse(JSON.stringify(summarize(graph))));
     expect(meta(exportOnnx(graph, weights, { integer: true, packBits: false }))['sofar.variant']).toBe('int-unpacked');
   });
 
