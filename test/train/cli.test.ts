@@ -1,0 +1,102 @@
+/**
+ * `sofar train` and `sofar eval` through commander, as the CLI runs them (ONNX Runtime engine, the
+ * tiny fixture spec, synthetic data).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { UsageError, UserError } from '../../cli/common.js';
+import { register as registerEval } from '../../cli/commands/eval.js';
+import { resolveEngine } from '../../cli/commands/engines.js';
+import { register as registerTrain } from '../../cli/commands/train.js';
+import { readCheckpoint } from '../../src/checkpoint/index.js';
+
+const SPEC = join(import.meta.dirname, 'fixtures', 'tiny.sofar');
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'sofar-cli-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterEach(() => vi.restoreAllMocks());
+
+/** Runs `sofar ...args` and returns what it printed on stdout. */
+async function sofar(...args: string[]): Promise<string> {
+  const program = new Command('sofar').exitOverride();
+  registerTrain(program);
+  registerEval(program);
+  for (const c of program.commands) c.exitOverride();
+  let out = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await program.parseAsync(['node', 'sofar', ...args]);
+  } finally {
+    vi.restoreAllMocks();
+  }
+  return out;
+}
+
+const common = ['--data', 'synthetic', '--batch', '32', '--lr', '0.01', '--engine', 'ort', '--limit', '512'];
+
+describe('sofar train / eval', () => {
+  it('trains, leaves a checkpoint, metrics and model.onnx, prints the JSON summary last; eval agrees', async () => {
+    const out = tempDir();
+    const stdout = await sofar('train', SPEC, ...common, '--epochs', '2', '--out', out, '--json');
+    const last = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(Object.keys(last).sort()).toEqual(['epochs', 'samplesPerSecond', 'testAccuracy', 'trainLoss']);
+    expect(last.epochs).toBe(2);
+    expect(last.samplesPerSecond).toBeGreaterThan(0);
+    for (const f of ['checkpoint.safetensors', 'metrics.jsonl', 'model.onnx']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(readCheckpoint(out).meta).toMatchObject({ epoch: 2, engine: 'ort', seed: 0, spec: 'tiny_rf' });
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+
+    // The same test share (--limit 512 → 128 test samples) through the exported model and the spec.
+    const fromModel = JSON.parse(await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '512', '--json'));
+    expect(fromModel.samples).toBe(128);
+    expect(fromModel.accuracy).toBe(last.testAccuracy);
+    const fromSpec = JSON.parse(await sofar('eval', SPEC, '--weights', out, '--data', 'synthetic', '--limit', '512', '--json'));
+    expect(fromSpec.accuracy).toBe(last.testAccuracy);
+    const human = await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '512');
+    expect(human).toMatch(/model\.onnx on synthetic: accuracy \d+\.\d\d% \(\d+\/128\), loss \d\.\d{4}/);
+  });
+
+  it('--resume takes the run’s settings from its checkpoint unless flags change them', async () => {
+    const out = tempDir();
+    await sofar('train', SPEC, ...common, '--epochs', '1', '--seed', '7', '--out', out);
+    // No --data, --seed, --batch or --limit: they come from the checkpoint.
+    const stdout = await sofar('train', SPEC, '--engine', 'ort', '--out', out, '--resume', '--epochs', '2', '--json');
+    expect(JSON.parse(stdout.trim().split('\n').pop()!).epochs).toBe(2);
+    expect(readCheckpoint(out).meta).toMatchObject({ epoch: 2, seed: 7, step: 32 });
+    await expect(sofar('train', SPEC, '--engine', 'ort', '--out', out, '--resume', '--batch', '64')).rejects.toThrow(/batchSize = 32, this run asks for 64/);
+  });
+
+  it('turns bad input into user errors and bad flags into usage errors', async () => {
+    const out = tempDir();
+    const err = await sofar('train', SPEC, '--data', join(out, 'missing'), '--out', out, '--engine', 'ort').catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toMatch(/no data set at .*missing/);
+    const shape = await sofar('train', SPEC, '--data', 'fashion-mnist', '--out', out, '--engine', 'ort').catch((e) => e);
+    expect(shape).toBeInstanceOf(UserError);
+    expect(shape.message).toMatch(/are 1×28×28 but the model 'tiny_rf' takes 1×8×8 input|fashion-mnist data set is not installed/);
+    await expect(sofar('train', SPEC, '--engine', 'ort', '--device', 'gpu', '--data', 'synthetic', '--out', out)).rejects.toBeInstanceOf(UsageError);
+    await expect(sofar('train', SPEC, '--epochs', '0')).rejects.toThrow(/--epochs expects a positive whole number/);
+    await expect(sofar('train', SPEC, '--lr', '-1')).rejects.toThrow(/--lr expects a number > 0/);
+    await expect(sofar('train', SPEC, '--schedule', 'exp')).rejects.toThrow(/Allowed choices are constant, linear, cosine, step/);
+    await expect(sofar('eval', SPEC, '--weights', out, '--data', 'synthetic')).rejects.toThrow(/no checkpoint at/);
+    await expect(sofar('eval', join(out, 'nope.onnx'), '--data', 'synthetic')).rejects.toThrow(/no model at/);
+  });
+
+  it('auto picks tfjs only when a native tfjs package is installed; a GPU needs tfjs', () => {
+    const none = () => false;
+    expect(resolveEngine('auto', 'auto', none)).toBe('ort');
+    expect(resolveEngine('auto', 'auto', (n) => n === '@tensorflow/tfjs-node')).toBe('tfjs');
+    expect(resolveEngine('auto', 'auto', (n) => n === '@tensorflow/tfjs-node-gpu')).toBe('tfjs');
+    expect(resolveEngine('auto', 'gpu', none)).toBe('tfjs');
+    expect(resolveEngine('tfjs', 'cpu', none)).toBe('tfjs');
+    expect(() => resolveEngine('ort', 'gpu', none)).toThrow(UsageError);
+  });
+});
