@@ -142,8 +142,10 @@ export function avgPoolInputGrad(e: Emitter, dy: string, a: OpAttrs['avgpool'], 
   const tiles = a.stride[0] === kh && a.stride[1] === kw && a.pads.every((p) => p === 0);
   if (tiles) {
     // Non-overlapping windows: every cell of a window gets dy / (kh·kw); cells past the last window get 0.
-    const share = e.op('Mul', [dy, e.f32(1 / (kh * kw))]);
-    const spread = e.op('Expand', [e.op('Reshape', [share, e.i64([0, c, oh, 1, ow, 1])]), e.i64([1, 1, 1, kh, 1, kw])]);
+    // Replicated by Concat: ORT's Concat copies whole rows, several times faster than Expand or Resize here.
+    const share = e.op('Reshape', [e.op('Mul', [dy, e.f32(1 / (kh * kw))]), e.i64([0, c, oh, 1, ow, 1])]);
+    const wide = kw === 1 ? share : e.op('Concat', new Array<string>(kw).fill(share), { axis: 5 });
+    const spread = kh === 1 ? wide : e.op('Concat', new Array<string>(kh).fill(wide), { axis: 3 });
     const dx = e.op('Reshape', [spread, e.i64([0, c, oh * kh, ow * kw])], {}, { hint: 'dx' });
     if (oh * kh === h && ow * kw === w) return dx;
     return e.op('Pad', [dx, e.i64([0, 0, 0, 0, 0, 0, h - oh * kh, w - ow * kw])], {}, { hint: 'dx' });
