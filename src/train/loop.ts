@@ -210,6 +210,9 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
     seen += batch.n;
     const seconds = (performance.now() - began) / 1000;
     emit({ type: 'step', epoch, step: b + 1, steps: stepsPerEpoch, loss: lossSum / seen, accuracy: correct / seen, samplesPerSecond: seen / seconds, lr });
+    // An engine that computes synchronously (pure-JS tfjs) would otherwise starve the event loop:
+    // no Ctrl-C, no progress-bar redraws until the run ends.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   run.signal?.throwIfAborted();
   const trainSeconds = (performance.now() - began) / 1000;
