@@ -83,6 +83,20 @@ describe('loading IDX data sets from a path', () => {
   });
 });
 
+describe.skipIf(existsSync('/usr/share/datasets/mnist'))('a named data set that is not installed', () => {
+  it('says where it was looked for and how to get it', () => {
+    const err = (() => {
+      try {
+        loadDataset('mnist', model([1, 28, 28]));
+      } catch (e) {
+        return e as Error & { diagnostics: { hint?: string }[] };
+      }
+    })();
+    expect(err?.message).toBe('the mnist data set is not installed: /usr/share/datasets/mnist does not exist');
+    expect(err?.diagnostics[0].hint).toMatch(/or pass --data PATH to their folder/);
+  });
+});
+
 const FASHION = '/usr/share/datasets/fashion-mnist';
 
 describe.skipIf(!existsSync(FASHION))('Fashion-MNIST as installed by Debian', () => {
