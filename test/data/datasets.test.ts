@@ -92,7 +92,7 @@ describe.skipIf(existsSync('/usr/share/datasets/mnist'))('a named data set that 
         return e as Error & { diagnostics: { hint?: string }[] };
       }
     })();
-    expect(err?.message).toBe('the mnist data set is not installed: /usr/share/datasets/mnist does not exist');
+    expect(err?.message).toBe('error: the mnist data set is not installed: /usr/share/datasets/mnist does not exist');
     expect(err?.diagnostics[0].hint).toMatch(/or pass --data PATH to their folder/);
   });
 });
