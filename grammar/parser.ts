@@ -9,7 +9,7 @@ import type { Span } from '../src/diagnostics.js';
 import * as T from './lexer.js';
 
 const describeToken = (t: IToken): string =>
-  t.tokenType.name === 'EOF' ? 'the end of the file' : t.tokenType === T.Newline ? 'the end of the line' : `'${t.image}'`;
+  t.tokenType.name === 'EOF' ? 'end of file' : t.tokenType === T.Newline ? 'end of line' : `'${t.image}'`;
 
 const tokenLabel = (t: TokenType): string => t.LABEL ?? t.name;
 
@@ -39,6 +39,16 @@ const RULE_NAMES: Record<string, string> = {
   bareArg: 'an argument',
   primary: 'an expression',
   expression: 'an expression',
+  postfix: 'an expression',
+  power: 'an expression',
+  unary: 'an expression',
+  multiplicative: 'an expression',
+  additive: 'an expression',
+  rangeExpr: 'an expression',
+  comparison: 'an expression',
+  notExpr: 'an expression',
+  andExpr: 'an expression',
+  orExpr: 'an expression',
 };
 
 const COMPARISONS: TokenType[] = [T.EqEq, T.NotEq, T.LtEq, T.GtEq, T.Lt, T.Gt];

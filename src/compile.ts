@@ -32,10 +32,10 @@ export function compile(text: string, file: string, options: CompileOptions = {}
   if (hasErrors(parsed.diagnostics)) return { diagnostics: parsed.diagnostics, sources };
   const elaborated = elaborate(parsed.ast, options);
   const diagnostics = [...parsed.diagnostics, ...elaborated.diagnostics];
-  if (!elaborated.graph) return { diagnostics, sources };
+  if (!elaborated.graph) return { diagnostics: unique(diagnostics), sources };
   // Judging a graph that failed to elaborate would only repeat the same problems in other words.
   if (!hasErrors(diagnostics)) diagnostics.push(...check(elaborated.graph));
-  return { graph: elaborated.graph, diagnostics, sources };
+  return { graph: elaborated.graph, diagnostics: unique(diagnostics), sources };
 }
 
 export function compileFile(path: string, options: CompileOptions = {}): CompileResult {
@@ -47,4 +47,15 @@ export function compileFile(path: string, options: CompileOptions = {}): Compile
     return { diagnostics: [error('io', `cannot read ${path}: ${reason}`, undefined, 'check the path; specs end in .sofar')], sources: new Map() };
   }
   return compile(text, path, options);
+}
+
+/** A block expanded many times repeats its errors; say each once. */
+function unique(diagnostics: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const key = `${d.code}|${d.message}|${d.span?.file}:${d.span?.offset}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

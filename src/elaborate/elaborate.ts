@@ -83,7 +83,7 @@ function pickModel(ast: SourceFile, wanted: string | undefined, diagnostics: Dia
 class Elaborator {
   private readonly blocks = new Map<string, BlockDecl>();
   private readonly callStack: string[] = [];
-  private readonly spans: Span[] = [];
+  private budgetSpan: Span | undefined;
   private builder!: GraphBuilder;
   private modelEnv!: Env;
 
@@ -106,7 +106,7 @@ class Elaborator {
       out = this.execBody(this.model.body, this.modelEnv, this.builder.input());
     } catch (e) {
       if (!(e instanceof NodeBudgetExceeded)) throw e;
-      const where = this.spans[this.spans.length - 1] ?? this.model.name.span;
+      const where = this.budgetSpan ?? this.model.name.span;
       this.diagnostics.push(
         error('node-budget', `expanding this exceeds the node budget of ${e.budget.toLocaleString('en-US')} nodes`, where, 'check the fractal columns and repetition counts, or raise the budget with --max-nodes N'),
       );
@@ -204,11 +204,12 @@ class Elaborator {
   }
 
   private execStatement(s: Statement, env: Env, x: Tensor): Tensor {
-    this.spans.push(s.span);
     try {
       return this.attempt(() => this.dispatch(s, env, x)) ?? x;
-    } finally {
-      this.spans.pop();
+    } catch (e) {
+      // Remember the innermost statement that overflowed the budget, for the message.
+      if (e instanceof NodeBudgetExceeded) this.budgetSpan ??= s.span;
+      throw e;
     }
   }
 
@@ -247,17 +248,21 @@ class Elaborator {
     }
   }
 
+  /** The policy a `binarize` line sets; an argument in error is reported and the others still apply. */
   private binarizePolicy(args: Arg[], env: Env): { activations?: QuantizerSpec; weights?: QuantizerSpec } {
     const policy: { activations?: QuantizerSpec; weights?: QuantizerSpec } = {};
-    for (const a of args) {
-      const key = a.name!.name;
-      if (key !== 'activations' && key !== 'weights') {
-        fail('unknown-name', `binarize sets activations and weights, not '${key}'`, a.name!.span, closest(key, ['activations', 'weights']) ? `did you mean '${closest(key, ['activations', 'weights'])}'?` : undefined);
-      }
-      const value = evaluate(a.value, env);
-      policy[key] = convertQuantizer(value, a.value.span, env, key === 'activations' ? 'activation' : 'weight');
-    }
+    for (const a of args) this.attempt(() => this.binarizeArg(a, env, policy));
     return policy;
+  }
+
+  private binarizeArg(a: Arg, env: Env, policy: { activations?: QuantizerSpec; weights?: QuantizerSpec }): void {
+    const key = a.name!.name;
+    if (key !== 'activations' && key !== 'weights') {
+      const suggestion = closest(key, ['activations', 'weights']);
+      fail('unknown-name', `binarize sets activations and weights, not '${key}'`, a.name!.span, suggestion ? `did you mean '${suggestion}'?` : undefined);
+    }
+    const value = evaluate(a.value, env);
+    policy[key] = convertQuantizer(value, a.value.span, env, key === 'activations' ? 'activation' : 'weight');
   }
 
   private execCall(s: Extract<Statement, { kind: 'call' }>, env: Env, x: Tensor): Tensor {
@@ -265,6 +270,8 @@ class Elaborator {
     if (s.repeat) {
       times = asInteger(evaluate(s.repeat, env), s.repeat.span, env);
       if (times < 0) fail('bad-argument', `a repetition count cannot be negative, got ${times}`, s.repeat.span);
+      // Every repetition adds at least one node.
+      if (times > this.builder.remainingBudget) throw new NodeBudgetExceeded(this.builder.size + this.builder.remainingBudget);
     }
     let current = x;
     for (let k = 0; k < times; k++) {

@@ -119,7 +119,8 @@ const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : [v[0]
 export class GraphBuilder {
   readonly diagnostics: Diagnostic[] = [];
   private readonly nodes: GraphNode[] = [];
-  private readonly scopes: string[] = [];
+  /** Prefixes of the open scopes: '', 'stage2/', 'stage2/unit1/', ... (kept, not re-joined per node). */
+  private readonly prefixes: string[] = [''];
   private readonly usedNames = new Set<string>();
   private readonly counters = new Map<string, number>();
   private readonly policies: { activations: QuantizerRef | null; weights: QuantizerRef | null }[] = [];
@@ -144,21 +145,21 @@ export class GraphBuilder {
 
   /** Builds `fn` inside the named scope (names become `scope/...`). A repeated name gets a suffix. */
   scope<T>(name: string, fn: () => T): T {
-    this.scopes.push(this.uniqueLocal(name));
+    this.enter(this.uniqueLocal(name));
     try {
       return fn();
     } finally {
-      this.scopes.pop();
+      this.prefixes.pop();
     }
   }
 
   /** Builds `fn` inside a numbered instance scope: `unit1`, `unit2`, ... within the current scope. */
   block<T>(name: string, fn: () => T): T {
-    this.scopes.push(this.nextIndexed(name));
+    this.enter(this.nextIndexed(name));
     try {
       return fn();
     } finally {
-      this.scopes.pop();
+      this.prefixes.pop();
     }
   }
 
@@ -201,9 +202,11 @@ export class GraphBuilder {
       this.report('bad-argument', `a fractal needs a whole number of columns ≥ 1, got ${columns}`, options.source);
       return x;
     }
+    // 2^C − 1 unit instances: refuse at once rather than build a million nodes first.
+    if (2 ** columns - 1 > this.nodeBudget - this.nodes.length) throw new NodeBudgetExceeded(this.nodeBudget);
     const build = (): Tensor => {
       const fractalName = this.prefix().replace(/\/$/, '');
-      const inColumn = (column: number, z: Tensor): Tensor => this.scope(`col${column}`, () => unit(z, column));
+      const inColumn = (column: number, z: Tensor): Tensor => this.reenter(`col${column}`, () => unit(z, column));
       const join = (branches: { column: number; value: Tensor }[]): Tensor => {
         if (branches.length === 1) return branches[0].value;
         const attrs: OpAttrs['join'] = {
@@ -355,9 +358,14 @@ export class GraphBuilder {
     return this.nodes.length;
   }
 
+  /** Nodes that may still be added under the budget. */
+  get remainingBudget(): number {
+    return this.nodeBudget - this.nodes.length;
+  }
+
   /** The full name a layer with this local name would get now (used by the elaborator for errors). */
   currentScope(): string {
-    return this.scopes.join('/');
+    return this.prefix().replace(/\/$/, '');
   }
 
   // ---------------------------------------------------------------- internals
@@ -453,7 +461,7 @@ export class GraphBuilder {
     const first = inputs[0].shape;
     const shape = attrs.mode === 'concat' ? [inputs.reduce((s, t) => s + t.shape[0], 0), ...first.slice(1)] : [...first];
     const precision: Precision = attrs.mode === 'max' && inputs.every((t) => t.precision === 'bin') ? 'bin' : 'f32';
-    return this.addNode('join', this.nextIndexed('join'), inputs, attrs, shape, precision, () => [], { source });
+    return this.addNode('join', this.nextIndexed('join'), inputs, attrs, shape, precision, () => [], { source }, true);
   }
 
   private expectMap(x: Tensor, kind: string, source?: Span): boolean {
@@ -471,9 +479,11 @@ export class GraphBuilder {
     precision: Precision,
     params: (nodeName: string) => ParamSpec[],
     common: Common,
+    /** The local name was already claimed (by nextIndexed). */
+    claimed = false,
   ): Tensor {
     if (this.nodes.length >= this.nodeBudget) throw new NodeBudgetExceeded(this.nodeBudget);
-    const name = this.uniqueLocal(local);
+    const name = claimed ? local : this.uniqueLocal(local);
     const full = this.prefix() + name;
     const node: NodeOf<K> = {
       id: this.nodes.length,
@@ -491,16 +501,35 @@ export class GraphBuilder {
   }
 
   private prefix(): string {
-    return this.scopes.length ? this.scopes.join('/') + '/' : '';
+    return this.prefixes[this.prefixes.length - 1];
+  }
+
+  private enter(name: string): void {
+    this.prefixes.push(`${this.prefix()}${name}/`);
   }
 
   /** `name`, or `name_1`, `name_2`, ... when the name is taken in the current scope. */
   private uniqueLocal(local: string): string {
     const prefix = this.prefix();
-    let candidate = local;
-    for (let k = 1; this.usedNames.has(prefix + candidate); k++) candidate = `${local}_${k}`;
+    const key = `${prefix}${local}#`;
+    // Resume from the last suffix handed out, so n repeats cost O(n), not O(n²).
+    let k = this.counters.get(key) ?? 0;
+    let candidate = k === 0 ? local : `${local}_${k}`;
+    while (this.usedNames.has(prefix + candidate)) candidate = `${local}_${++k}`;
+    this.counters.set(key, k + 1);
     this.usedNames.add(prefix + candidate);
     return candidate;
+  }
+
+  /** Enters a scope by its exact name, claiming it on first use; fractal columns are entered many times. */
+  private reenter<T>(name: string, fn: () => T): T {
+    this.usedNames.add(this.prefix() + name);
+    this.enter(name);
+    try {
+      return fn();
+    } finally {
+      this.prefixes.pop();
+    }
   }
 
   /** `name1`, `name2`, ... numbered per name within the current scope. */
