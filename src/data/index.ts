@@ -33,6 +33,13 @@ export const DEFAULT_DATA_DIRS: Record<Exclude<DatasetName, 'synthetic'>, string
   cifar10: '/usr/share/datasets/cifar-10',
 };
 
+/** How to get each named data set (Debian packages only Fashion-MNIST). */
+const INSTALL_HINTS: Record<Exclude<DatasetName, 'synthetic'>, string> = {
+  'fashion-mnist': 'install it with `apt-get install dataset-fashion-mnist`, or pass --data PATH to a folder of its IDX files',
+  mnist: `put the four MNIST IDX files (train-images-idx3-ubyte.gz, …) in ${DEFAULT_DATA_DIRS.mnist}, or pass --data PATH to their folder`,
+  cifar10: `put CIFAR-10's binary version (data_batch_1.bin … data_batch_5.bin, test_batch.bin) in ${DEFAULT_DATA_DIRS.cifar10}, or pass --data PATH to its folder`,
+};
+
 export interface Split {
   /** `[n, C, H, W]` row-major, normalised. */
   x: Float32Array;
@@ -90,9 +97,7 @@ export function loadDataset(source: string, model: DataShape, options: LoadOptio
   if (!existsSync(dir)) {
     throw dataError(
       named ? `the ${source} data set is not installed: ${dir} does not exist` : `no data set at ${dir}: it does not exist`,
-      named
-        ? `install Debian's dataset-${source} package, or pass --data PATH to a folder holding its files`
-        : `--data takes ${DATASET_NAMES.join(', ')}, or a folder of IDX files or CIFAR-10 binary batches`,
+      named ? INSTALL_HINTS[source as Exclude<DatasetName, 'synthetic'>] : `--data takes ${DATASET_NAMES.join(', ')}, or a folder of IDX files or CIFAR-10 binary batches`,
     );
   }
   if (!statSync(dir).isDirectory()) {

@@ -21,7 +21,7 @@ export interface EpochMetrics {
   testAccuracy: number;
   /** Training throughput of the epoch (validation excluded). */
   samplesPerSecond: number;
-  /** Wall time of the epoch, validation and checkpoint included. */
+  /** Wall time of the epoch, validation included. */
   seconds: number;
   /** Resident memory of the process at the end of the epoch, to show it does not grow. */
   rssMB: number;
