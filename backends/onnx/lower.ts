@@ -112,21 +112,31 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
 
 type Step = { op: 'Mul' | 'Add'; operand: string; label: string };
 
-/** What follows a binary conv / dense: the magnitude-aware scale, then the bias (docs/semantics.md). */
-function binaryEpilogue(node: NodeOf<'conv'> | NodeOf<'dense'>, ctx: LowerCtx, scale: Float32Array | null, dims: number[]): Step[] {
+/**
+ * What follows a binary conv / dense: the per-output-channel scale, then the bias (docs/semantics.md).
+ *
+ * The float variant always has the scale, 1 for a plain sign, written `Mul(scale, y)`: onnxruntime then
+ * cannot fold it, or the batch norm after it, into the ±1 kernel (its Conv+Mul and Conv+BN fusions
+ * match only `Mul(y, constant)` and a BN fed by the Conv). Folded, the kernel's values would no longer
+ * be ±1 and an exact 0 sum would come out as ±1e−7, flipping the next sign(0) = +1.
+ */
+function binaryEpilogue(node: NodeOf<'conv'> | NodeOf<'dense'>, ctx: LowerCtx, magnitude: Float32Array | null, dims: number[]): Step[] {
   const steps: Step[] = [];
+  const scale = magnitude ?? (ctx.options.integer ? null : new Float32Array(dims[0]).fill(1));
   if (scale) {
-    const operand = ctx.floatTensor(`${node.name}/kernel_scale`, dims, scale, `magnitude-aware scale of ${node.name}: mean |kernel| per output channel`);
-    steps.push({ op: 'Mul', operand, label: 'scaled' });
+    const doc = magnitude
+      ? `magnitude-aware scale of ${node.name}: mean |kernel| per output channel`
+      : `output scale of ${node.name}: 1 (a plain sign), kept so that runtimes cannot fold later affine ops into the ±1 kernel`;
+    steps.push({ op: 'Mul', operand: ctx.floatTensor(`${node.name}/kernel_scale`, dims, scale, doc), label: 'scaled' });
   }
   if (node.attrs.bias) steps.push({ op: 'Add', operand: ctx.floatParam(node, 'bias', dims), label: 'biased' });
   return steps;
 }
 
-/** Applies the steps; the last one produces the value named after the node. */
+/** Applies the steps, constant first (see above); the last one produces the value named after the node. */
 function applyEpilogue(node: GraphNode, ctx: LowerCtx, y: string, steps: Step[]): string {
   steps.forEach((step, i) => {
-    y = ctx.emit(node, step.op, [y, step.operand], i === steps.length - 1 ? node.name : `${node.name}/${step.label}`);
+    y = ctx.emit(node, step.op, [step.operand, y], i === steps.length - 1 ? node.name : `${node.name}/${step.label}`);
   });
   return y;
 }

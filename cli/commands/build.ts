@@ -38,7 +38,7 @@ export function register(program: Command): void {
       .description('export a spec: build/<name>.onnx and build/<name>.graph.json, and print its summary')
       .argument('<spec>', 'a .sofar file')
       .addOption(new Option('--target <target>', 'write only this artefact').choices(TARGETS))
-      .option('-o, --output <path>', 'where to write it (with --target, or inferred from a .onnx / .json name)')
+      .option('-o, --output <path>', 'where to write it (a folder for tfjs; the target may be inferred from a .onnx / .json name)')
       .addOption(new Option('--weights <dir>', 'trained weights: a checkpoint folder or .safetensors file (default: seeded init)').conflicts('seed'))
       .option('--seed <n>', 'seed of the initial weights (the same numbers in every backend)', parseNonNegativeInt('--seed'), 0)
       .option('--int', 'binary layers as ConvInteger / MatMulInteger on uint8 (exact; for int8 runtimes)')
@@ -47,10 +47,14 @@ export function register(program: Command): void {
     asUserErrors(async () => {
       const target = resolveTarget(flags);
       const { graph } = loadGraph(spec, flags);
-      if (target === 'tfjs') {
-        throw new UsageError('the tfjs target is not available yet', 'build --target onnx, or run the model in TensorFlow.js with sofar run --backend tfjs');
-      }
       const written: string[] = [];
+      if (target === 'tfjs') {
+        const dir = flags.output ?? join('build', `${graph.name}.tfjs`);
+        if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack choose how the ONNX model stores binary layers; drop them with --target tfjs');
+        const { weights, source } = specWeights(graph, flags);
+        const info = await saveKeras(graph, weights, dir, source);
+        written.push(`wrote ${info.modelJson} and ${info.weightsBin} (${formatBytes(info.weightBytes)}, weights: ${source})`);
+      }
       if (target === undefined || target === 'onnx') {
         const path = flags.output ?? join('build', `${graph.name}.onnx`);
         const { weights, source } = specWeights(graph, flags);
@@ -90,6 +94,17 @@ export async function exportModel(graph: Graph, weights: WeightMap, flags: Varia
   // Loaded on demand, so that commands which never export (check, summary) never load the runtimes.
   const { exportOnnx } = await import('../../backends/onnx/index.js');
   return exportOnnx(graph, weights, { packBits: flags.pack, integer: flags.int ?? false, metadata: { 'sofar.weights': source } });
+}
+
+/** The Keras model of TensorFlow.js (model.json + weights.bin), loaded only for this target. */
+async function saveKeras(graph: Graph, weights: WeightMap, dir: string, source: string) {
+  const tfjs = await import('../../backends/tfjs/index.js');
+  const model = tfjs.buildTfjsModel(graph, weights);
+  try {
+    return await tfjs.saveTfjsModel(model, dir, { spec: graph.name, weights: source });
+  } finally {
+    model.dispose();
+  }
 }
 
 export function describeVariant(flags: VariantFlags): string {

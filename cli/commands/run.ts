@@ -118,19 +118,10 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
   };
 }
 
-type RunTfjs = (graph: Graph, weights: WeightMap, x: Float32Array, n: number) => Promise<Float32Array>;
-
-/** The TensorFlow.js backend, loaded only when asked for so that ONNX-only use never loads tfjs. */
-async function loadTfjs(): Promise<RunTfjs> {
-  // A computed specifier: the tfjs backend's entry point is written separately and may be absent.
-  const specifier = '../../backends/tfjs/index.js';
-  try {
-    const mod = (await import(specifier)) as { runTfjs?: RunTfjs };
-    if (typeof mod.runTfjs === 'function') return mod.runTfjs;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-  }
-  throw userFailure('the TensorFlow.js backend is not available in this build of SoFAr', 'use --backend onnx');
+/** The TensorFlow.js backend's inference, loaded only when asked for so that ONNX-only use never loads tfjs. */
+async function loadTfjs(): Promise<(graph: Graph, weights: WeightMap, x: Float32Array, n: number) => Promise<Float32Array>> {
+  const { runTfjs } = await import('../../backends/tfjs/index.js');
+  return (graph, weights, x, n) => runTfjs(graph, weights, x, n);
 }
 
 /** The seeded input of `n` samples (the same numbers `seededInput` gives for a graph of that input). */

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder, type Tensor } from '../../src/graph/builder.js';
 import type { Graph, JoinMode, WeightMap } from '../../src/graph/types.js';
+import { initWeights } from '../../src/weights/init.js';
 import { maxDiff, referenceForward } from './reference.js';
 import { busyWeights, randomInput, runExported } from './util.js';
 
@@ -72,6 +73,29 @@ describe('binary conv', () => {
     expect(g.nodes.find((n) => n.name === 'even')!.attrs).toMatchObject({ pads: [0, 0, 1, 1] });
     await againstReference(g, busyWeights(g, 3));
   });
+});
+
+describe('exactness under onnxruntime optimisations', () => {
+  // A binary conv over 8 channels × 3×3 sums 72 values ±1 (a border cell 48, a corner 32): often exactly
+  // 0. With BN statistics at their initial values (μ = 0, β = 0) the next sign must see that exact 0
+  // and give +1. If the runtime folded γ/σ into the ±1 kernel, the sum would be ±1e−7 and flip.
+  for (const weightQuantizer of ['ste_sign', 'magnitude_aware_sign']) {
+    it(`keeps sign(0) = +1 after a ${weightQuantizer} conv + BN with every optimisation on`, async () => {
+      const b = new GraphBuilder({ name: 'ties', input: [8, 6, 6], classes: 8 * 36 + 8, binarize: { activations: 'ste_sign', weights: weightQuantizer } });
+      const conv = b.bconv(b.input(), { filters: 8, kernel: 3 });
+      const signs = b.sign(b.batchnorm(conv, { epsilon: 1e-3 }));
+      const dense = b.bdense(b.flatten(signs), { units: 4 });
+      const g = b.finish(b.concat([b.flatten(signs), b.flatten(b.sign(b.batchnorm(b.denseShortcut(dense, (z) => z))))]));
+      const weights = initWeights(g, 2);
+      for (const node of g.nodes) if (node.op === 'batchnorm') weights.set(`${node.name}/gamma`, Float32Array.from({ length: node.shape[0] }, (_, i) => 0.7 + 0.13 * i));
+      const x = randomInput(4 * 8 * 36, 13);
+      const expected = referenceForward(g, weights, x, 4);
+      const actual = await runExported(g, weights, x, 4, {}, { optimization: 'all' });
+      const zeros = referenceForward(b.finish(conv), weights, x, 4).filter((v) => v === 0).length;
+      expect(zeros).toBeGreaterThan(20); // the test means something only with many exact ties
+      expect(Array.from(actual)).toEqual(Array.from(expected));
+    });
+  }
 });
 
 describe('joins and shortcuts', () => {

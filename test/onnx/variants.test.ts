@@ -78,11 +78,22 @@ describe('variants', () => {
         }
       }
     }
-    const binary = graph.nodes.flatMap((nd) => nd.params).filter((p) => p.binary);
-    const binaryWeights = binary.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-    // Unpacked stores 32 bits where packed stores one (31/8 bytes saved a weight); packing costs a
-    // short chain of named unpacking nodes per kernel (well under 1.5 kB each).
-    expect(unpacked.length - packed.length).toBeGreaterThan((binaryWeights * 31) / 8 - 1500 * binary.length);
+    // Stored bytes: ⌈n/8⌉ per binary kernel, 4 per float parameter, 4 per output channel of a binary
+    // layer (its scale), the shared 256 × 8 float32 unpacking table, and a few scalar / shape constants
+    // (under 64 bytes a kernel).
+    const params = graph.nodes.flatMap((nd) => nd.params);
+    const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+    const bits = params.filter((p) => p.binary).reduce((s, p) => s + Math.ceil(size(p.shape) / 8), 0);
+    const floats = params.filter((p) => !p.binary).reduce((s, p) => s + 4 * size(p.shape), 0);
+    const scales = params.filter((p) => p.binary).reduce((s, p) => s + 4 * p.shape[p.shape.length === 2 ? 1 : 0], 0);
+    const stored = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph!.initializer!.reduce((s, t) => s + t.rawData!.length, 0);
+    expect(inits.get('sofar/byte_to_plus_minus_one')!.rawData!.length).toBe(8192);
+    expect(stored(packed) - (bits + floats + scales + 8192)).toBeGreaterThanOrEqual(0);
+    const kernels = params.filter((p) => p.binary).length;
+    expect(stored(packed) - (bits + floats + scales + 8192)).toBeLessThan(64 * kernels);
+    const binaryWeights = params.filter((p) => p.binary).reduce((s, p) => s + size(p.shape), 0);
+    expect(stored(unpacked) - (4 * binaryWeights + floats + scales)).toBeGreaterThanOrEqual(0);
+    expect(stored(unpacked) - (4 * binaryWeights + floats + scales)).toBeLessThan(64 * kernels);
   });
 
   it('the integer variant runs ConvInteger and MatMulInteger on uint8 with zero point 1', () => {
