@@ -6,9 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT, printDiagnostics, UsageError, UserError } from './common.js';
+import { register as registerBench } from './commands/bench.js';
+import { register as registerBuild } from './commands/build.js';
 import { register as registerCheck } from './commands/check.js';
+import { register as registerEval } from './commands/eval.js';
 import { register as registerGraph } from './commands/graph.js';
+import { register as registerRun } from './commands/run.js';
 import { register as registerSummary } from './commands/summary.js';
+import { register as registerTrain } from './commands/train.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -19,7 +24,7 @@ function buildProgram(): Command {
     .option('--debug', 'show stack traces of internal errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerCheck, registerSummary, registerGraph]) register(program);
+  for (const register of [registerCheck, registerSummary, registerGraph, registerBuild, registerRun, registerBench, registerTrain, registerEval]) register(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }
