@@ -6,7 +6,7 @@
  */
 import type { JoinMode, OpAttrs, Pads, Pair } from '../../src/graph/types.js';
 import { quantize } from './quantizers.js';
-import type { Tensor, Tensor4D, Tf } from './tf.js';
+import type { GradSaveFunc, Tensor, Tensor4D, Tf } from './tf.js';
 
 const hasPads = (p: Pads) => p.some((v) => v !== 0);
 
@@ -34,6 +34,54 @@ function dilateKernel(tf: Tf, kernel: Tensor4D, [dh, dw]: Pair): Tensor4D {
   return k;
 }
 
+/**
+ * The patches of an NHWC input under a `valid` window, one row per output position, columns ordered
+ * (u, v, c) like an HWIO kernel's first three axes (im2col).
+ */
+function im2col(x: Float32Array, [n, h, w, c]: number[], [kh, kw]: number[], [sh, sw]: Pair, [oh, ow]: number[]): Float32Array {
+  const out = new Float32Array(n * oh * ow * kh * kw * c);
+  let dst = 0;
+  for (let s = 0; s < n; s++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let u = 0; u < kh; u++) {
+          const row = ((s * h + i * sh + u) * w + j * sw) * c;
+          for (let v = 0; v < kw; v++, dst += c) out.set(x.subarray(row + v * c, row + v * c + c), dst);
+        }
+  return out;
+}
+
+/**
+ * dL/dkernel of a `valid` convolution as one matrix product, patchesᵀ · dy: the same sum as
+ * Conv2DBackpropFilter, whose pure-JS kernel is ~50× slower than the forward conv. CPU backend only
+ * (it reads the input synchronously).
+ */
+function filterGradient(tf: Tf, x: Tensor4D, dy: Tensor4D, kernelShape: number[], stride: Pair): Tensor {
+  const [n, , , channels] = x.shape;
+  const [, oh, ow, filters] = dy.shape;
+  const [kh, kw] = kernelShape;
+  const patches = im2col(x.dataSync() as Float32Array, x.shape, kernelShape, stride, [oh, ow]);
+  const columns = tf.tensor2d(patches, [n * oh * ow, kh * kw * channels]);
+  return tf.reshape(tf.matMul(columns, tf.reshape(dy, [n * oh * ow, filters]), true, false), kernelShape);
+}
+
+/** A `valid` strided convolution; on the pure-JS backend with the faster filter gradient above. */
+function conv2dValid(tf: Tf, x: Tensor4D, kernel: Tensor4D, stride: Pair): Tensor4D {
+  if (tf.getBackend() !== 'cpu') return tf.conv2d(x, kernel, stride, 'valid');
+  const f = tf.customGrad((...inputs) => {
+    const [xi, ki, save] = inputs as [Tensor4D, Tensor4D, GradSaveFunc];
+    save([xi, ki]);
+    return {
+      value: tf.conv2d(xi, ki, stride, 'valid'),
+      gradFunc: (dy, [xs, ks]) => [
+        tf.conv2dTranspose(dy as Tensor4D, ks as Tensor4D, xs.shape as [number, number, number, number], stride, 'valid'),
+        filterGradient(tf, xs as Tensor4D, dy as Tensor4D, ks.shape, stride),
+      ],
+    };
+  });
+  return f(x, kernel) as Tensor4D;
+}
+
 /** The kernel a conv or dense layer multiplies with: the latent kernel, quantized when the layer is binary. */
 export function effectiveKernel(tf: Tf, latent: Tensor, attrs: OpAttrs['conv'] | OpAttrs['dense']): Tensor {
   if (!attrs.kernelQuantizer) return latent;
@@ -46,11 +94,11 @@ export function conv(tf: Tf, x: Tensor, kernel: Tensor, bias: Tensor | null, att
   const k = attrs.dilation[0] > 1 || attrs.dilation[1] > 1 ? dilateKernel(tf, kernel as Tensor4D, attrs.dilation) : (kernel as Tensor4D);
   let y: Tensor;
   if (attrs.groups === 1) {
-    y = tf.conv2d(padded, k, attrs.stride, 'valid');
+    y = conv2dValid(tf, padded, k, attrs.stride);
   } else {
     const xs = tf.split(padded, attrs.groups, 3) as Tensor4D[];
     const ks = tf.split(k, attrs.groups, 3) as Tensor4D[];
-    y = tf.concat(xs.map((xg, g) => tf.conv2d(xg, ks[g], attrs.stride, 'valid')), 3);
+    y = tf.concat(xs.map((xg, g) => conv2dValid(tf, xg, ks[g], attrs.stride)), 3);
   }
   return bias ? tf.add(y, bias) : y;
 }
