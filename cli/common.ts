@@ -3,9 +3,6 @@
  * atomic output files. Commands never print stack traces; an unexpected exception is a SoFAr bug and
  * is shown in full only with --debug.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { compileFile } from '../src/compile.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../src/diagnostics.js';
@@ -48,20 +45,10 @@ export function requireClean(diagnostics: Diagnostic[], sources: ReadonlyMap<str
 }
 
 /**
- * Writes a file atomically: to a temporary sibling, then rename, so a failure never leaves a
+ * Writes a file atomically: to a flushed temporary sibling, then rename, so a failure never leaves a
  * half-written output behind.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    writeFileSync(temp, data);
-    renameSync(temp, path);
-  } catch (e) {
-    rmSync(temp, { force: true });
-    throw e;
-  }
-}
+export { replaceFileAtomic as writeFileAtomic } from '../src/io/atomic.js';
 
 /** Parses a positive integer option or throws a UsageError naming the flag. */
 export function parsePositiveInt(flag: string) {

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { SofarError } from '../src/diagnostics.js';
 import { EXIT, printDiagnostics, UsageError, UserError } from './common.js';
 import { register as registerBench } from './commands/bench.js';
 import { register as registerBuild } from './commands/build.js';
@@ -45,6 +46,10 @@ async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof UserError) {
       printDiagnostics(e.diagnostics, e.sources);
+      return EXIT.userError;
+    }
+    if (e instanceof SofarError) {
+      printDiagnostics(e.diagnostics, new Map());
       return EXIT.userError;
     }
     process.stderr.write(`internal error: ${(e as Error).message ?? String(e)}\n`);

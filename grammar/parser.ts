@@ -342,13 +342,13 @@ export class SofarParser extends EmbeddedActionsParser {
     };
   });
 
-  /** Bare arguments: `64`, `3x3`, `/2` (stride), `name=value`; values are primaries. */
+  /** Bare arguments: `64`, `3x3`, `widths[i]`, `/2` (stride), `name=value`; operators need parentheses. */
   private bareArg = this.RULE('bareArg', (): Arg =>
     this.OR([
       {
         ALT: () => {
           const slash = this.CONSUME(T.Slash);
-          const value = this.SUBRULE(this.primary);
+          const value = this.SUBRULE(this.postfix);
           const span = this.join(this.span(slash, slash), value?.span);
           return { name: { name: 'stride', span: this.span(slash, slash) }, value, span };
         },
@@ -358,13 +358,13 @@ export class SofarParser extends EmbeddedActionsParser {
         ALT: () => {
           const name = this.CONSUME(T.Identifier);
           this.CONSUME(T.Equals);
-          const value = this.SUBRULE2(this.primary);
+          const value = this.SUBRULE2(this.postfix);
           return { name: this.ident(name), value, span: this.join(this.span(name, name), value?.span) };
         },
       },
       {
         ALT: () => {
-          const value = this.SUBRULE3(this.primary);
+          const value = this.SUBRULE3(this.postfix);
           return { value, span: value?.span };
         },
       },

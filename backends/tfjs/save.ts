@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { replaceFileAtomic } from '../../src/checkpoint/atomic.js';
+import { replaceFileAtomic } from '../../src/io/atomic.js';
 import { registerSofarLayers } from './layers.js';
 import { defaultTf, type LayersModel, type ModelArtifacts, type ModelJSON, type Tf } from './tf.js';
 

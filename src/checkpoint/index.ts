@@ -10,10 +10,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { error, SofarError } from '../diagnostics.js';
 import type { Graph, WeightMap } from '../graph/types.js';
-import { replaceFileAtomic } from './atomic.js';
+import { replaceFileAtomic } from '../io/atomic.js';
 import { decodeSafetensors, encodeSafetensors, f32, SafetensorsError, toFloat32, type TensorEntry } from './safetensors.js';
 
-export { replaceFileAtomic } from './atomic.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const CHECKPOINT_FORMAT = 'sofar-checkpoint';

@@ -345,7 +345,7 @@ class Elaborator {
           const suggestion = closest(a.name, params.map((q) => q.name.name));
           fail('unknown-name', `block '${decl.name.name}' has no parameter '${a.name}'`, a.nameSpan ?? a.span, suggestion ? `did you mean '${suggestion}'?` : `its parameters: ${params.map((q) => q.name.name).join(', ') || 'none'}`);
         }
-        if (given.has(a.name)) fail('duplicate', `'${a.name}' is given twice`, a.nameSpan ?? a.span);
+        if (given.has(a.name)) fail('duplicate', `'${a.name}' is given twice`, a.nameSpan ?? a.span, 'give each argument once');
         given.set(a.name, a);
       }
     }
@@ -442,10 +442,12 @@ class Elaborator {
         const suggestion = closest(a.name, defs.map((d) => d.name));
         fail('unknown-name', `${owner} has no argument '${a.name}'`, a.nameSpan ?? a.span, suggestion ? `did you mean '${suggestion}'?` : defs.length ? `its arguments: ${defs.map((d) => d.name).join(', ')}` : `${owner} takes no arguments`);
       }
-      if (bound.has(a.name)) fail('duplicate', `${owner}'s ${a.name} is given twice`, a.nameSpan ?? a.span);
+      if (bound.has(a.name)) fail('duplicate', `${owner}'s ${a.name} is given twice`, a.nameSpan ?? a.span, 'give each argument once (positional arguments count too)');
       bound.set(a.name, a);
     }
-    for (const d of defs) if (d.required && !bound.has(d.name)) fail('arity', `${owner} needs ${d.name} (${d.doc})`, span);
+    for (const d of defs) {
+      if (d.required && !bound.has(d.name)) fail('arity', `${owner} needs ${d.name} (${d.doc})`, span, `arguments in order: ${defs.slice(0, positional).map((x) => x.name).join(', ') || 'none'}; the rest by name`);
+    }
     return bound;
   }
 

@@ -1,7 +1,7 @@
 /**
  * Atomic, durable file replacement for outputs the training loop writes while it may be killed:
  * write a temporary sibling, flush it to disk, rename it over the target, flush the folder. A reader
- * (or a resumed run) sees the old file or the new one, never a mix. (cli/common.ts has the CLI's
+
  * writeFileAtomic; src/ cannot import the CLI, and checkpoints also want the fsync.)
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';

@@ -53,7 +53,10 @@ export interface TrainEngine {
   readonly name: string;
   /** Human-readable device/backend description for the progress header. */
   readonly device: string;
-  /** One forward + backward + update on the batch with learning rate `lr`. */
+  /**
+   * One forward + backward + update on the batch with learning rate `lr`. The loop reuses its batch
+   * and mask buffers, so an engine must not keep references to them after the promise settles.
+   */
   trainStep(batch: Batch, lr: number, noise: StepNoise): Promise<StepResult>;
   /** Inference-mode logits `[n, classes]` (moving statistics, no dropout, mean joins). */
   predict(x: Float32Array, n: number): Promise<Float32Array>;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { replaceFileAtomic } from '../checkpoint/atomic.js';
+import { replaceFileAtomic } from '../io/atomic.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 

@@ -1,0 +1,43 @@
+/**
+ * SoFAr's programmatic API: parse, elaborate, check and measure `.sofar` specs, or build the same graphs
+ * in TypeScript. Backends live in their own entry points: `sofar/onnx` and `sofar/tfjs`.
+ */
+export { parse, type ParseResult } from '../grammar/index.js';
+export type * from '../grammar/ast.js';
+export { compile, compileFile, type CompileOptions, type CompileResult } from './compile.js';
+export { elaborate, type ElaborateOptions, type ElaborateResult } from './elaborate/elaborate.js';
+export { check } from './check.js';
+export { summarize, nodeMacs, type Summary, type LayerCost } from './cost.js';
+export {
+  GraphBuilder,
+  NodeBudgetExceeded,
+  DEFAULT_NODE_BUDGET,
+  type BuilderOptions,
+  type Tensor,
+  type QuantizerSpec,
+  type BinarizePolicy,
+  type ConvOptions,
+  type BinaryOptions,
+  type DenseOptions,
+  type PoolOptions,
+  type FractalOptions,
+  type ResidualOptions,
+} from './graph/builder.js';
+export * from './graph/types.js';
+export { graphToJson, graphFromJson } from './graph/json.js';
+export { graphToDot } from './graph/dot.js';
+export { graphToHtml } from './graph/html.js';
+export { printGraph } from './graph/print.js';
+export type { Padding } from './graph/shapes.js';
+export { QUANTIZERS, resolveQuantizer, formatQuantizer, type QuantizerDef } from './quantizers.js';
+export { initWeights, initParam, seededInput } from './weights/init.js';
+export { Random } from './random.js';
+export {
+  SofarError,
+  formatDiagnostic,
+  formatDiagnosticShort,
+  hasErrors,
+  type Diagnostic,
+  type Span,
+  type Severity,
+} from './diagnostics.js';

@@ -1,0 +1,93 @@
+/**
+ * The front-end commands as a user meets them: the built `sofar` binary, exit codes, diagnostics with
+ * a caret and a hint, and never a stack trace.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { graphFromJson } from '../../src/graph/json.js';
+
+const BIN = 'dist/cli/main.js';
+const sofar = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
+});
+
+describe('sofar check / summary / graph', () => {
+  it('check: exit 0 and one line for a good spec', () => {
+    const r = sofar('check', 'specs/bireal-resnet18.sofar');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('specs/bireal-resnet18.sofar: ok — model bireal_resnet18, 79 nodes, 11,699,112 params, 1.640e+8 OPs\n');
+  });
+
+  it('check: exit 1 with path:line:col, the source line, a caret and a hint; no stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sofar-cli-'));
+    const spec = join(dir, 'bad.sofar');
+    writeFileSync(spec, 'model m {\n  input 3x32x32\n  classes 10\n  conv 3x3 16\n  reluu\n  global_avgpool\n  dense 10\n}\n');
+    const r = sofar('check', spec);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toBe(`${spec}:5:3: error: unknown layer or block 'reluu'\n  |\n5 |   reluu\n  |   ^^^^^\n  = hint: did you mean 'relu'?\n`);
+  });
+
+  it('summary --json follows the schema of DESIGN.md', () => {
+    const r = sofar('summary', 'specs/binarydensenet28.sofar', '--json');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(s).toMatchObject({ name: 'binary_densenet28', input: [3, 224, 224], classes: 1000, memoryBytes: 4_317_344 });
+    expect(Object.keys(s.params).sort()).toEqual(['binary', 'float', 'nonTrainable', 'total', 'trainable']);
+    expect(s.params.total).toBe(5_150_504);
+    expect(Object.keys(s.macs).sort()).toEqual(['binary', 'float']);
+    expect(typeof s.ops).toBe('number');
+    expect(s.layers[0]).toMatchObject({ name: 'stem/conv', op: 'conv', outputShape: [64, 112, 112], params: 9408, macs: 118_013_952, source: 'specs/binarydensenet28.sofar:25:5' });
+  });
+
+  it('summary prints the Larq-style tables', () => {
+    const r = sofar('summary', 'specs/bireal-resnet18.sofar');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('conv5/unit4/bconv');
+    expect(r.out).toMatch(/Model size\s+│\s+4,227,744 bytes \(4\.03 MiB\)/);
+    expect(r.out).toMatch(/OPs \(1-bit MACs \/ 64 \+ 32-bit MACs\)\s+│\s+1\.640e\+8/);
+  });
+
+  it('graph --format json writes a graph that reads back; --set overrides model parameters', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'sofar-cli-')), 'g.json');
+    const r = sofar('graph', 'specs/fractalnet-cifar.sofar', '--format', 'json', '--set', 'columns=2', '-o', out);
+    expect(r.code).toBe(0);
+    const g = graphFromJson(readFileSync(out, 'utf8')).graph!;
+    expect(g.nodes.filter((n) => n.op === 'conv')).toHaveLength(5 * 3);
+  });
+
+  it('wrong usage exits 2', () => {
+    expect(sofar('summary').code).toBe(2);
+    expect(sofar('frobnicate').code).toBe(2);
+    const r = sofar('graph', 'specs/bireal-resnet18.sofar', '--format', 'svg');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("error: unknown format 'svg'");
+    expect(sofar('graph', 'specs/fractalnet-cifar.sofar', '--set', 'columns').code).toBe(2);
+  });
+
+  it('a missing file and an unknown model parameter are user errors (exit 1)', () => {
+    const missing = sofar('check', 'specs/nope.sofar');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('error: cannot read specs/nope.sofar: no such file');
+    const param = sofar('check', 'specs/fractalnet-cifar.sofar', '--set', 'colums=3');
+    expect(param.code).toBe(1);
+    expect(param.err).toContain("has no parameter 'colums'");
+    expect(param.err).toContain("did you mean 'columns'?");
+  });
+
+  it('--help for every command', () => {
+    for (const cmd of ['check', 'summary', 'graph', 'build', 'run', 'bench', 'train', 'eval']) {
+      const r = sofar(cmd, '--help');
+      expect(r.code, cmd).toBe(0);
+      expect(r.out).toContain(`Usage: sofar ${cmd}`);
+    }
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * The zoo against published figures. Sources: Larq Zoo's model summaries and documentation
+ * (parameters, memory, MACs at 224×224), the Bi-Real Net paper (OPs 1.63e8 for ResNet18, 1.93e8 for
+ * ResNet34, with the OPs = binary MACs / 64 + float MACs convention), the BMXNet authors' table for
+ * BinaryDenseNet (2.58e8 / 2.70e8 OPs) and the imgclsmob FractalNet reference (33,724,618 trainable
+ * parameters for the 20-layer CIFAR-10 network).
+ */
+import { describe, expect, it } from 'vitest';
+import { compileFile } from '../../src/compile.js';
+import { summarize } from '../../src/cost.js';
+import type { Graph } from '../../src/graph/types.js';
+import { weightDepth } from './helpers.js';
+
+function load(path: string, params?: Record<string, number>): Graph {
+  const r = compileFile(path, params ? { params } : {});
+  expect(r.diagnostics).toEqual([]);
+  return r.graph!;
+}
+
+describe('published figures, reproduced exactly', () => {
+  it('Bi-Real ResNet18 (Larq Zoo BiRealNet)', () => {
+    const s = summarize(load('specs/bireal-resnet18.sofar'));
+    expect(s.params.total).toBe(11_699_112);
+    expect(s.params.binary).toBe(10_985_472);
+    expect(s.memoryBytes).toBe(4_227_744);
+    expect(s.macs.binary).toBe(1_676_279_808);
+    expect(s.macs.float).toBe(137_793_536);
+    expect(s.ops.toPrecision(4)).toBe('1.640e+8');
+    // The paper rounds to 1.63e8; our figure is within 1 %.
+    expect(Math.abs(s.ops - 1.63e8) / 1.63e8).toBeLessThan(0.01);
+  });
+
+  it('Bi-Real ResNet34: (6, 8, 12, 6) units, 1.93e8 OPs', () => {
+    const g = load('specs/bireal-resnet34.sofar');
+    const s = summarize(g);
+    expect(s.macs.binary.toPrecision(3)).toBe('3.53e+9');
+    expect(s.macs.float).toBe(137_793_536);
+    expect(s.ops.toPrecision(3)).toBe('1.93e+8');
+    expect(s.params.total).toBe(21_814_696);
+    expect(weightDepth(g)).toBe(34);
+  });
+
+  it.each([
+    ['binarydensenet28', 5_150_504, 4_317_344, 3_587_383_296, 202_484_224, '2.585e+8', 2.58e8, 28],
+    ['binarydensenet37', 8_734_120, 5_509_792, 4_506_808_320, 199_738_368, '2.702e+8', 2.7e8, 37],
+    ['binarydensenet45', 13_939_240, 7_902_880, 6_430_556_160, 244_103_424, '3.446e+8', null, 45],
+  ])('%s (Larq Zoo)', (name, params, memory, binaryMacs, floatMacs, ops, quoted, depth) => {
+    const g = load(`specs/${name}.sofar`);
+    const s = summarize(g);
+    expect(s.params.total).toBe(params);
+    expect(s.memoryBytes).toBe(memory);
+    expect((s.memoryBytes / 2 ** 20).toFixed(2)).toBe({ binarydensenet28: '4.12', binarydensenet37: '5.25', binarydensenet45: '7.54' }[name]);
+    expect(s.macs.binary).toBe(binaryMacs);
+    expect(s.macs.float).toBe(floatMacs);
+    expect(s.ops.toPrecision(4)).toBe(ops);
+    // The BMXNet authors quote three digits, truncated.
+    if (quoted !== null) expect(Math.abs(s.ops - quoted) / quoted).toBeLessThan(0.005);
+    expect(weightDepth(g)).toBe(depth);
+  });
+
+  it('FractalNet CIFAR-10 with 3 columns: 33,724,618 trainable parameters (imgclsmob)', () => {
+    const s = summarize(load('specs/fractalnet-cifar.sofar', { columns: 3 }));
+    expect(s.params.trainable).toBe(33_724_618);
+  });
+
+  it('FractalNet CIFAR with 4 columns is 40 convolutional layers deep', () => {
+    const g = load('specs/fractalnet-cifar.sofar');
+    expect(weightDepth(g)).toBe(41); // 40 convs + the dense layer
+    expect(g.nodes.filter((n) => n.op === 'conv')).toHaveLength(5 * 15);
+  });
+});
+
+describe('the SoFAr models (reconstructions)', () => {
+  it('RF-c4d8 ResNet37(41): 37 layers deep, base width 41, four c=4 fractals', () => {
+    const g = load('specs/rf-c4d8-resnet37.sofar');
+    expect(weightDepth(g)).toBe(37);
+    expect(g.nodes.filter((n) => n.op === 'join' && n.inputs.length === 4)).toHaveLength(4);
+    expect(g.nodes.find((n) => n.name === 'stage2/fractal/col3/unit1/bconv')?.shape).toEqual([82, 28, 28]);
+    const s = summarize(g);
+    // About Bi-Real ResNet18's memory (4.23 MB), for fewer OPs.
+    expect(s.memoryBytes).toBeCloseTo(4_279_751.625, 3);
+    expect(s.ops).toBeLessThan(1.64e8);
+  });
+
+  it('DRF-c2d2 DenseNet51(53): 51 layers deep, growth 53, 23 two-column fractals', () => {
+    const g = load('specs/drf-c2d2-densenet51.sofar');
+    expect(weightDepth(g)).toBe(51);
+    const joins = g.nodes.filter((n) => n.op === 'join');
+    expect(joins).toHaveLength(23);
+    expect(joins.every((j) => j.shape[0] === 53)).toBe(true);
+    const s = summarize(g);
+    expect(s.memoryBytes).toBeLessThan(4_317_344); // below BinaryDenseNet28
+  });
+
+  it('the Fashion-MNIST models take 1×28×28 and give 10 classes', () => {
+    for (const name of ['bireal-small', 'rf-c3-small', 'drf-c2-small']) {
+      const g = load(`specs/fashion/${name}.sofar`);
+      expect(g.input).toEqual([1, 28, 28]);
+      expect(g.nodes[g.output].shape).toEqual([10]);
+    }
+    expect(weightDepth(load('specs/fashion/bireal-small.sofar'))).toBe(1 + 6 + 1);
+    expect(weightDepth(load('specs/fashion/rf-c3-small.sofar'))).toBe(1 + 4 + 1 + 4 + 1 + 4 + 1);
+  });
+});
