@@ -16,7 +16,8 @@ export function paramToBackend(tf: Tf, spec: ParamSpec, values: Float32Array): T
     throw new Error(`parameter '${spec.name}' has ${values.length} values, its shape ${spec.shape.join('×')} needs ${size}`);
   }
   return tf.tidy(() => {
-    const t = tf.tensor(values, spec.shape, 'float32');
+    // A copy: the CPU backend would otherwise keep the caller's array as the tensor's storage.
+    const t = tf.tensor(Float32Array.from(values), spec.shape, 'float32');
     return spec.shape.length === 4 ? tf.transpose(t, OIHW_TO_HWIO) : t;
   });
 }

@@ -188,6 +188,23 @@ describe('tfjs training engine', () => {
     }
   });
 
+  it('keeps no reference to the caller\'s weight arrays', async () => {
+    const weights = startWeights(3);
+    const e = engine({ name: 'sgd', momentum: 0.9, weightDecay: 0 }, weights);
+    try {
+      const x = normalValues(2 * 36, 4);
+      const before = await e.predict(x, 2);
+      for (const v of weights.values()) v.fill(0.5); // the loop may reuse its buffers
+      expect(await e.predict(x, 2)).toEqual(before);
+      const state = await e.getState();
+      await e.setState(state);
+      for (const v of state.weights.values()) v.fill(0.25);
+      expect(await e.predict(x, 2)).toEqual(before);
+    } finally {
+      await e.dispose();
+    }
+  });
+
   it('keeps the number of tensors flat across steps and frees everything on dispose', async () => {
     const start = tf.memory().numTensors;
     const e = engine({ name: 'adam', momentum: 0.9, weightDecay: 1e-4 });
