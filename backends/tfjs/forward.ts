@@ -62,11 +62,11 @@ const FORWARD: OpTable<[Context], Tensor> = {
     throw new Error('internal: the input node is bound before the forward pass');
   },
   conv: (node, ctx) => {
-    const kernel = ops.effectiveKernel(ctx.tf, paramOf(node, 'kernel', ctx), node.attrs);
+    const kernel = ops.layerKernel(ctx.tf, paramOf(node, 'kernel', ctx), node.attrs);
     return ops.conv(ctx.tf, inputOf(node, ctx), kernel, optionalParam(node, 'bias', ctx), node.attrs);
   },
   dense: (node, ctx) => {
-    const kernel = ops.effectiveKernel(ctx.tf, paramOf(node, 'kernel', ctx), node.attrs);
+    const kernel = ops.layerKernel(ctx.tf, paramOf(node, 'kernel', ctx), node.attrs);
     return ops.dense(ctx.tf, inputOf(node, ctx), kernel, optionalParam(node, 'bias', ctx));
   },
   batchnorm: (node, ctx) => {

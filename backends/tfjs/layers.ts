@@ -77,7 +77,7 @@ function defineLayers(tf: Tf): SofarLayers {
     override call(inputs: Tensor | Tensor[]): Tensor {
       return tf.tidy(() => {
         const latent = this.kernel!.read();
-        const kernel = ops.effectiveKernel(tf, latent, this.attrs);
+        const kernel = ops.layerKernel(tf, latent, this.attrs);
         return ops.conv(tf, single(inputs), kernel, this.bias ? this.bias.read() : null, this.attrs);
       });
     }
@@ -114,7 +114,7 @@ function defineLayers(tf: Tf): SofarLayers {
 
     override call(inputs: Tensor | Tensor[]): Tensor {
       return tf.tidy(() => {
-        const kernel = ops.effectiveKernel(tf, this.kernel!.read(), this.attrs);
+        const kernel = ops.layerKernel(tf, this.kernel!.read(), this.attrs);
         return ops.dense(tf, single(inputs), kernel, this.bias ? this.bias.read() : null);
       });
     }

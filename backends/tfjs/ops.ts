@@ -5,7 +5,7 @@
  * and differentiable on every tfjs backend.
  */
 import type { JoinMode, OpAttrs, Pads, Pair } from '../../src/graph/types.js';
-import { quantize } from './quantizers.js';
+import { kernelParts } from './quantizers.js';
 import type { GradSaveFunc, Tensor, Tensor4D, Tf } from './tf.js';
 
 const hasPads = (p: Pads) => p.some((v) => v !== 0);
@@ -82,14 +82,31 @@ function conv2dValid(tf: Tf, x: Tensor4D, kernel: Tensor4D, stride: Pair): Tenso
   return f(x, kernel) as Tensor4D;
 }
 
-/** The kernel a conv or dense layer multiplies with: the latent kernel, quantized when the layer is binary. */
-export function effectiveKernel(tf: Tf, latent: Tensor, attrs: OpAttrs['conv'] | OpAttrs['dense']): Tensor {
-  if (!attrs.kernelQuantizer) return latent;
-  return quantize(tf, latent, attrs.kernelQuantizer, { outputAxis: latent.rank - 1 });
+/**
+ * What a conv or dense layer multiplies with: the latent kernel, or for a binary layer the ±1 kernel
+ * and a per-output-channel scale applied after the product (docs/semantics.md), so integer sums stay
+ * exact (a sign after them sees an exact 0 as 0).
+ */
+export interface LayerKernel {
+  kernel: Tensor;
+  /** Broadcastable over the output (`[1, 1, 1, O]` or `[1, O]`), or null. */
+  scale: Tensor | null;
 }
 
-/** Convolution of an NHWC map with an HWIO kernel (already quantized), any pads, dilation and groups. */
-export function conv(tf: Tf, x: Tensor, kernel: Tensor, bias: Tensor | null, attrs: OpAttrs['conv']): Tensor {
+export function layerKernel(tf: Tf, latent: Tensor, attrs: OpAttrs['conv'] | OpAttrs['dense']): LayerKernel {
+  if (!attrs.kernelQuantizer) return { kernel: latent, scale: null };
+  const { binary, scale } = kernelParts(tf, latent, attrs.kernelQuantizer, latent.rank - 1);
+  return { kernel: binary, scale };
+}
+
+/** y · scale + bias, each when present. */
+function epilogue(tf: Tf, y: Tensor, scale: Tensor | null, bias: Tensor | null): Tensor {
+  const scaled = scale ? tf.mul(y, scale) : y;
+  return bias ? tf.add(scaled, bias) : scaled;
+}
+
+/** Convolution of an NHWC map with an HWIO kernel, any pads, dilation and groups. */
+export function conv(tf: Tf, x: Tensor, { kernel, scale }: LayerKernel, bias: Tensor | null, attrs: OpAttrs['conv']): Tensor {
   const padded = hasPads(attrs.pads) ? padSpatial(tf, x, attrs.pads, 0) : (x as Tensor4D);
   const k = attrs.dilation[0] > 1 || attrs.dilation[1] > 1 ? dilateKernel(tf, kernel as Tensor4D, attrs.dilation) : (kernel as Tensor4D);
   let y: Tensor;
@@ -100,12 +117,11 @@ export function conv(tf: Tf, x: Tensor, kernel: Tensor, bias: Tensor | null, att
     const ks = tf.split(k, attrs.groups, 3) as Tensor4D[];
     y = tf.concat(xs.map((xg, g) => conv2dValid(tf, xg, ks[g], attrs.stride)), 3);
   }
-  return bias ? tf.add(y, bias) : y;
+  return epilogue(tf, y, scale, bias);
 }
 
-export function dense(tf: Tf, x: Tensor, kernel: Tensor, bias: Tensor | null): Tensor {
-  const y = tf.matMul(x, kernel);
-  return bias ? tf.add(y, bias) : y;
+export function dense(tf: Tf, x: Tensor, { kernel, scale }: LayerKernel, bias: Tensor | null): Tensor {
+  return epilogue(tf, tf.matMul(x, kernel), scale, bias);
 }
 
 export interface BatchStatistics {

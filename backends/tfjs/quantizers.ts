@@ -54,20 +54,37 @@ export function magnitudeScale(tf: Tf, w: Tensor, outputAxis: number): Tensor {
   return tf.mean(tf.abs(w), axes, true);
 }
 
+/** x forward, no gradient backward (TensorFlow's stop_gradient). */
+function stopGradient(tf: Tf, x: Tensor): Tensor {
+  const f = tf.customGrad((...inputs) => {
+    const t = inputs[0] as Tensor;
+    return { value: tf.clone(t), gradFunc: (dy) => tf.zerosLike(dy) };
+  });
+  return f(x) as Tensor;
+}
+
+/**
+ * A weight quantizer's value as `scale × binary`: `binary` in {−1, +1} with its straight-through
+ * gradient, `scale` per output channel (broadcastable, no gradient) or null. Layers multiply by the
+ * ±1 kernel and apply the scale after the product, so integer sums of binary layers stay exact.
+ */
+export function kernelParts(tf: Tf, w: Tensor, ref: QuantizerRef, outputAxis: number): { binary: Tensor; scale: Tensor | null } {
+  switch (ref.name) {
+    case 'ste_sign':
+      return { binary: steSign(tf, w, ref.args), scale: null };
+    case 'magnitude_aware_sign':
+      return { binary: steSign(tf, w, ref.args), scale: stopGradient(tf, magnitudeScale(tf, w, outputAxis)) };
+    default:
+      throw new Error(`internal: '${ref.name}' is not a weight quantizer of the tfjs backend`);
+  }
+}
+
+/** Larq's MagnitudeAwareSign: s_o · sign(W), s_o = mean|W| per output channel held constant; STE gradient. */
 const magnitudeAwareSign: TfjsQuantizer = (tf, w, args, options = {}) => {
   const outputAxis = options.outputAxis;
   if (outputAxis === undefined) throw new Error('internal: magnitude_aware_sign needs the output-channel axis');
-  const f = tf.customGrad((...inputs) => {
-    const [t, save] = inputs as [Tensor, GradSaveFunc];
-    // The scale is computed inside the forward only, so no gradient flows through it.
-    const scale = magnitudeScale(tf, t, outputAxis);
-    save([t, scale]);
-    return {
-      value: tf.mul(scale, sign(tf, t)),
-      gradFunc: (dy, [saved, s]) => tf.mul(tf.mul(dy, s), window(tf, saved, args.clip)),
-    };
-  });
-  return f(w) as Tensor;
+  const { binary, scale } = kernelParts(tf, w, { name: 'magnitude_aware_sign', args: { ...args } }, outputAxis);
+  return tf.mul(scale!, binary);
 };
 
 /** Every quantizer of src/quantizers.ts, by the name users write. */

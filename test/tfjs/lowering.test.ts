@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
 import { buildTfjsModel, forward, predictNchw, runTfjs } from '../../backends/tfjs/index.js';
 import { activationsFromBackend, activationsToBackend, paramToBackend } from '../../backends/tfjs/layout.js';
+import { GraphBuilder } from '../../src/graph/builder.js';
 import { OP_KINDS, type Graph, type WeightMap } from '../../src/graph/types.js';
 import { graphParams } from '../../src/weights/init.js';
 import { busyWeights, everyOpGraph, normalValues, someNoise } from './graphs.js';
@@ -89,6 +90,20 @@ describe('tfjs lowering', () => {
     } finally {
       await session.release();
     }
+  });
+
+  it('a binary conv summing to exactly 0 gives sign +1: the magnitude scale comes after the product', async () => {
+    // Ten taps of latent 0.7: with the scale folded into the kernel, 0.7·(1+1+1−1−1−1+1−1+1−1) sums
+    // to −1.2e-7 in float32 and the next sign would say −1.
+    const b = new GraphBuilder({ name: 'exact_zero', input: [1, 1, 10], classes: 1 });
+    const conv = b.bconv(b.input(), { filters: 1, kernel: [1, 10], padding: 'valid', kernelQuantizer: 'magnitude_aware_sign', inputQuantizer: 'ste_sign' });
+    const zeroGraph = b.finish(b.sign(conv, { quantizer: 'ste_sign' }));
+    const w = new Map([['bconv/kernel', new Float32Array(10).fill(0.7)]]);
+    const input = Float32Array.from([1, 1, 1, -1, -1, -1, 1, -1, 1, -1]);
+    expect(Array.from(await runTfjs(zeroGraph, w, input, 1, tf))).toEqual([1]);
+    expect(Array.from((await functionalForward(zeroGraph, w, input, 1, true)).output)).toEqual([1]);
+    const convOnly = { ...zeroGraph, output: conv.id };
+    expect(Array.from(await runTfjs(convOnly, w, input, 1, tf))).toEqual([0]);
   });
 
   it('keeps the model output NCHW when the graph ends on a feature map', async () => {
