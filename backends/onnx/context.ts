@@ -69,8 +69,10 @@ export class LowerCtx {
 
   /**
    * A binary kernel as an ONNX value: ±1 float32, or uint8 {0, 2} in the integer variant. Packed, the
-   * file holds one bit per weight, and a Gather from a 256-row table (each byte's eight values) unpacks
-   * it; every input of that chain is constant, so onnxruntime folds it when the session loads.
+   * file holds one bit per weight; a Gather from a 256-row table (each byte's eight values) unpacks it
+   * one byte per weight (bool, or the uint8 values themselves), and a Where turns the bools into ±1.
+   * Every input of that chain is constant, so onnxruntime folds it when the session loads; working in
+   * single bytes until the last step keeps that folding cheap.
    */
   binaryKernel(node: GraphNode, role: string, quantizer: QuantizerRef): LoweredKernel {
     const spec = this.spec(node, role);
@@ -84,38 +86,37 @@ export class LowerCtx {
     const count = positive.length;
     const bits = this.g.initializer(`${spec.name}/bits`, 'uint8', [Math.ceil(count / 8)], packBits(positive),
       `${paramDoc(node, spec)}; binary, 1 bit per weight, most significant bit first, 1 = +1, 0 = −1; unpacked to ${form}`);
-    const indices = this.g.fresh(`${spec.name}/bytes`);
-    this.g.node('Cast', [bits], [indices], { to: INT32 });
-    const rows = this.g.fresh(`${spec.name}/bytes_unpacked`);
-    this.g.node('Gather', [this.byteTable(), indices], [rows], { axis: 0 });
-    let flat = rows;
-    if (count % 8 !== 0) {
-      const all = this.g.fresh(`${spec.name}/flat`);
-      this.g.node('Reshape', [rows, this.int64s([-1])], [all]);
-      flat = this.g.fresh(`${spec.name}/trimmed`);
-      this.g.node('Slice', [all, this.int64s([0]), this.int64s([count])], [flat]);
+    const step = (op: string, inputs: string[], suffix: string, attrs: Record<string, AttrValue> = {}) => {
+      const out = this.g.fresh(`${spec.name}/${suffix}`);
+      this.g.node(op, inputs, [out], attrs);
+      return out;
+    };
+    const indices = step('Cast', [bits], 'bytes', { to: INT32 });
+    let flat = step('Gather', [this.byteTable(), indices], 'unpacked', { axis: 0 });
+    if (count % 8 !== 0) flat = step('Slice', [step('Reshape', [flat, this.int64s([-1])], 'flat'), this.int64s([0]), this.int64s([count])], 'trimmed');
+    const doc = { doc: `${spec.name} unpacked from 1 bit per weight to ${form}; constant, so folded when the session loads` };
+    if (integer) {
+      const kernel = this.g.fresh(spec.name);
+      this.g.node('Reshape', [flat, this.int64s(spec.shape)], [kernel], {}, doc);
+      return { kernel, scale };
     }
+    const isPositive = step('Reshape', [flat, this.int64s(spec.shape)], 'is_positive');
     const kernel = this.g.fresh(spec.name);
-    this.g.node('Reshape', [flat, this.int64s(spec.shape)], [kernel], {}, { doc: `${spec.name} unpacked from 1 bit per weight to ${form}; constant, so folded when the session loads` });
+    this.g.node('Where', [isPositive, this.scalar(1, 'sofar/plus_one'), this.scalar(-1, 'sofar/minus_one')], [kernel], {}, doc);
     return { kernel, scale };
   }
 
-  /** Row b holds the eight kernel values byte b stands for, most significant bit first. */
+  /** Row b holds the eight kernel bits byte b stands for, most significant bit first: bool, or uint8 {0, 2}. */
   private byteTable(): string {
     const integer = this.options.integer;
-    const name = integer ? 'sofar/byte_to_uint8_binary' : 'sofar/byte_to_plus_minus_one';
+    const name = integer ? 'sofar/byte_to_uint8_binary' : 'sofar/byte_to_bits';
     const key = `table:${name}`;
     const cached = this.cache.get(key);
     if (cached) return cached;
-    const table = integer ? new Uint8Array(256 * 8) : new Float32Array(256 * 8);
-    for (let b = 0; b < 256; b++) {
-      for (let k = 0; k < 8; k++) {
-        const bit = (b >> (7 - k)) & 1;
-        table[b * 8 + k] = integer ? 2 * bit : 2 * bit - 1;
-      }
-    }
-    const value = this.g.initializer(name, integer ? 'uint8' : 'float32', [256, 8], table,
-      `bit-unpacking table: row b holds the eight binary weights byte b encodes (most significant bit first), as ${integer ? 'uint8 {0, 2}' : 'float32 ±1'}`);
+    const table = new Uint8Array(256 * 8);
+    for (let b = 0; b < 256; b++) for (let k = 0; k < 8; k++) table[b * 8 + k] = ((b >> (7 - k)) & 1) * (integer ? 2 : 1);
+    const value = this.g.initializer(name, integer ? 'uint8' : 'bool', [256, 8], table,
+      `bit-unpacking table: row b holds the eight binary weights byte b encodes (most significant bit first), as ${integer ? 'uint8 {0, 2}' : 'bool (true = +1)'}`);
     this.cache.set(key, value);
     return value;
   }

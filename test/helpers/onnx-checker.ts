@@ -3,8 +3,8 @@
  * `python3` on PATH may be another interpreter without onnx). `.ci/run` installs the package; on a
  * machine without it, tests skip with `checkerSkipReason`.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,9 +13,8 @@ export const CHECKER_PYTHON = '/usr/bin/python3';
 const SCRIPT = `
 import sys, onnx
 for path in sys.argv[1:]:
-    model = onnx.load(path)
     try:
-        onnx.checker.check_model(model, full_check=True)
+        onnx.checker.check_model(path, full_check=True)
     except Exception as e:
         print(f"{path}: {type(e).__name__}: {e}")
         sys.exit(1)
@@ -39,20 +38,43 @@ export interface CheckResult {
   message: string;
 }
 
-/** Runs `onnx.checker.check_model(model, full_check=True)` on model files or in-memory models. */
+/**
+ * Runs `onnx.checker.check_model(path, full_check=True)` on model files or in-memory models. Each is
+ * checked from a private copy: given a path, full_check writes the shape-inferred model back to it.
+ */
 export function checkOnnx(models: readonly (string | Uint8Array)[]): CheckResult {
   const dir = mkdtempSync(join(tmpdir(), 'sofar-onnx-check-'));
   try {
-    const paths = models.map((m, i) => {
-      if (typeof m === 'string') return m;
-      const path = join(dir, `model${i}.onnx`);
-      writeFileSync(path, m);
-      return path;
-    });
-    const r = spawnSync(CHECKER_PYTHON, ['-c', SCRIPT, ...paths], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    const message = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-    return { ok: r.status === 0, message };
+    const r = spawnSync(CHECKER_PYTHON, ['-c', SCRIPT, ...copies(dir, models)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    return { ok: r.status === 0, message: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `checkOnnx` without blocking the event loop. */
+export async function checkOnnxAsync(models: readonly (string | Uint8Array)[]): Promise<CheckResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'sofar-onnx-check-'));
+  try {
+    const child = spawn(CHECKER_PYTHON, ['-c', SCRIPT, ...copies(dir, models)]);
+    let message = '';
+    child.stdout.on('data', (d: Buffer) => (message += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (message += d.toString()));
+    const status = await new Promise<number | null>((done, fail) => {
+      child.on('error', fail);
+      child.on('close', done);
+    });
+    return { ok: status === 0, message: message.trim() };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function copies(dir: string, models: readonly (string | Uint8Array)[]): string[] {
+  return models.map((m, i) => {
+    const path = join(dir, `model${i}.onnx`);
+    if (typeof m === 'string') copyFileSync(m, path);
+    else writeFileSync(path, m);
+    return path;
+  });
 }

@@ -2,6 +2,10 @@
  * The stored forms of binary layers: 1-bit packed kernels must compute exactly what ±1 float kernels
  * compute, and the ConvInteger / MatMulInteger variant exactly what the float variant computes.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { exportOnnx, unpackBits, packBits } from '../../backends/onnx/index.js';
 import { onnx } from '../../backends/onnx/proto.js';
@@ -79,7 +83,7 @@ describe('variants', () => {
       }
     }
     // Stored bytes: ⌈n/8⌉ per binary kernel, 4 per float parameter, 4 per output channel of a binary
-    // layer (its scale), the shared 256 × 8 float32 unpacking table, and a few scalar / shape constants
+    // layer (its scale), the shared 256 × 8 bool unpacking table, and a few scalar / shape constants
     // (under 64 bytes a kernel).
     const params = graph.nodes.flatMap((nd) => nd.params);
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -87,13 +91,34 @@ describe('variants', () => {
     const floats = params.filter((p) => !p.binary).reduce((s, p) => s + 4 * size(p.shape), 0);
     const scales = params.filter((p) => p.binary).reduce((s, p) => s + 4 * p.shape[p.shape.length === 2 ? 1 : 0], 0);
     const stored = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph!.initializer!.reduce((s, t) => s + t.rawData!.length, 0);
-    expect(inits.get('sofar/byte_to_plus_minus_one')!.rawData!.length).toBe(8192);
-    expect(stored(packed) - (bits + floats + scales + 8192)).toBeGreaterThanOrEqual(0);
+    expect(inits.get('sofar/byte_to_bits')!.rawData!.length).toBe(2048);
+    expect(stored(packed) - (bits + floats + scales + 2048)).toBeGreaterThanOrEqual(0);
     const kernels = params.filter((p) => p.binary).length;
-    expect(stored(packed) - (bits + floats + scales + 8192)).toBeLessThan(64 * kernels);
+    expect(stored(packed) - (bits + floats + scales + 2048)).toBeLessThan(64 * kernels);
     const binaryWeights = params.filter((p) => p.binary).reduce((s, p) => s + size(p.shape), 0);
     expect(stored(unpacked) - (4 * binaryWeights + floats + scales)).toBeGreaterThanOrEqual(0);
     expect(stored(unpacked) - (4 * binaryWeights + floats + scales)).toBeLessThan(64 * kernels);
+  });
+
+  it('onnxruntime folds the unpacking into constants when it loads the model: inference runs none of it', async () => {
+    for (const integer of [false, true]) {
+      const dir = mkdtempSync(join(tmpdir(), 'sofar-folded-'));
+      try {
+        const optimized = join(dir, 'optimized.onnx');
+        const session = await ort.InferenceSession.create(exportOnnx(graph, weights, { integer }), { graphOptimizationLevel: 'basic', optimizedModelFilePath: optimized });
+        await session.release();
+        const model = onnx.ModelProto.decode(readFileSync(optimized));
+        const ops = model.graph!.node!.map((nd) => nd.opType);
+        expect(ops).not.toContain('Gather');
+        expect(model.graph!.initializer!.some((t) => t.name!.endsWith('/bits'))).toBe(false);
+        const inits = new Set(model.graph!.initializer!.map((t) => t.name));
+        const convs = model.graph!.node!.filter((nd) => nd.opType === (integer ? 'ConvInteger' : 'Conv'));
+        expect(convs.length).toBe(5);
+        for (const conv of convs) expect(inits.has(conv.input![1])).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
   });
 
   it('the integer variant runs ConvInteger and MatMulInteger on uint8 with zero point 1', () => {
