@@ -158,6 +158,22 @@ describe('sofar build / run / bench', () => {
     await expect(failure).rejects.toThrow(/does not fit 'fashion_bireal_small': 20 parameter\(s\) missing \(stage1\/unit1\/bconv\/kernel/);
   });
 
+  it('run --backend tfjs prints the numbers the ONNX backend prints; build --target tfjs saves that Keras model', async () => {
+    const onnxRun: number[][] = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--seed', '4', '--json')).output;
+    const tfjsRun: number[][] = JSON.parse(await sofar('run', SPEC, '--backend', 'tfjs', '--batch', '2', '--seed', '4', '--json')).output;
+    const scale = Math.max(...onnxRun.flat().map(Math.abs));
+    expect(Math.max(...tfjsRun.flat().map((v, i) => Math.abs(v - onnxRun.flat()[i])))).toBeLessThanOrEqual(1e-4 * scale);
+    await expect(sofar('run', SPEC, '--backend', 'tfjs', '--int')).rejects.toThrow(UsageError);
+
+    const out = await sofar('build', SPEC, '--target', 'tfjs', '--seed', '4');
+    expect(out).toContain('build/fashion_bireal_small.tfjs/model.json');
+    const tfjs = await import('../../backends/tfjs/index.js');
+    const model = await tfjs.loadTfjsModel('build/fashion_bireal_small.tfjs');
+    const saved = await tfjs.predictNchw(model, graph, seededInput(graph, 2, 4), 2);
+    model.dispose();
+    expect(Math.max(...Array.from(saved, (v, i) => Math.abs(v - onnxRun.flat()[i])))).toBeLessThanOrEqual(1e-4 * scale);
+  });
+
   it('bench reports load time, p50 ≤ p90 latency and throughput', async () => {
     const stats = JSON.parse(await sofar('bench', SPEC, '--runs', '5', '--warmup', '1', '--threads', '1', '--json'));
     expect(stats).toMatchObject({ model: 'fashion_bireal_small', threads: 1, batch: 1, runs: 5, warmup: 1 });
