@@ -11,6 +11,8 @@ import { summarize } from '../../src/cost.js';
 import { initWeights } from '../../src/weights/init.js';
 import { checkerSkipReason, checkOnnx } from '../helpers/onnx-checker.js';
 
+type ValueInfo = NonNullable<NonNullable<ReturnType<typeof onnx.ModelProto.decode>['graph']>['input']>[number];
+
 const span = (line: number) => ({ file: 'specs/tiny.sofar', line, column: 3, offset: 0, length: 4 });
 
 /** A graph with every node kind. */
@@ -64,7 +66,7 @@ describe('exported model', () => {
     const model = onnx.ModelProto.decode(exportOnnx(graph, weights));
     expect(Number(model.irVersion)).toBe(IR_VERSION);
     expect(model.opsetImport!.map((o) => [o.domain, Number(o.version)])).toEqual([['', OPSET]]);
-    const dims = (v: InstanceType<typeof onnx.ValueInfoProto>) => v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
+    const dims = (v: ValueInfo) => v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
     expect(model.graph!.input!.map((v) => v.name)).toEqual(['input']);
     expect(dims(model.graph!.input![0])).toEqual(['batch', 3, 8, 8]);
     expect(model.graph!.output!.map((v) => v.name)).toEqual(['logits']);
