@@ -9,7 +9,8 @@ import { bool, describe, num, NONE, roundHalfEven, type BoundArg, type Value } f
 
 /** A lexical environment; `shape` gives the current feature map for `channels`, `height`, `width`. */
 export class Env {
-  private readonly vars = new Map<string, Value>();
+  // Most environments never bind a name (one per statement list and call); create the map lazily.
+  private vars: Map<string, Value> | undefined;
 
   constructor(
     readonly parent: Env | undefined,
@@ -21,16 +22,16 @@ export class Env {
   }
 
   define(name: string, value: Value): void {
-    this.vars.set(name, value);
+    (this.vars ??= new Map()).set(name, value);
   }
 
   lookup(name: string): Value | undefined {
-    return this.vars.get(name) ?? this.parent?.lookup(name);
+    return this.vars?.get(name) ?? this.parent?.lookup(name);
   }
 
   /** Every visible variable name (for "did you mean"). */
   names(): string[] {
-    const own = [...this.vars.keys()];
+    const own = [...(this.vars?.keys() ?? [])];
     return this.parent ? [...own, ...this.parent.names()] : own;
   }
 }

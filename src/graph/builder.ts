@@ -120,9 +120,9 @@ export class GraphBuilder {
   readonly diagnostics: Diagnostic[] = [];
   private readonly nodes: GraphNode[] = [];
   /** Prefixes of the open scopes: '', 'stage2/', 'stage2/unit1/', ... (kept, not re-joined per node). */
-  private readonly prefixes: string[] = [''];
-  private readonly usedNames = new Set<string>();
-  private readonly counters = new Map<string, number>();
+  private readonly frames: ScopeFrame[] = [newFrame('')];
+  /** Frames by prefix, so a re-entered scope (a fractal column) keeps its names and counters. */
+  private readonly framesByPrefix = new Map<string, ScopeFrame>();
   private readonly policies: { activations: QuantizerRef | null; weights: QuantizerRef | null }[] = [];
   private readonly nodeBudget: number;
   private readonly input0: Tensor;
@@ -149,7 +149,7 @@ export class GraphBuilder {
     try {
       return fn();
     } finally {
-      this.prefixes.pop();
+      this.frames.pop();
     }
   }
 
@@ -159,7 +159,7 @@ export class GraphBuilder {
     try {
       return fn();
     } finally {
-      this.prefixes.pop();
+      this.frames.pop();
     }
   }
 
@@ -270,12 +270,12 @@ export class GraphBuilder {
   }
 
   batchnorm(x: Tensor, o: Common & { momentum?: number; epsilon?: number } = {}): Tensor {
-    const c = x.shape[0];
+    const c = [x.shape[0]]; // shared by the four vectors: graphs are never mutated
     return this.addNode('batchnorm', o.name ?? 'bn', [x], { momentum: o.momentum ?? 0.9, epsilon: o.epsilon ?? 1e-5 }, [...x.shape], 'f32', (n) => [
-      param(n, 'gamma', [c], 'ones'),
-      param(n, 'beta', [c], 'zeros'),
-      param(n, 'moving_mean', [c], 'zeros', { trainable: false }),
-      param(n, 'moving_variance', [c], 'ones', { trainable: false }),
+      param(n, 'gamma', c, 'ones'),
+      param(n, 'beta', c, 'zeros'),
+      param(n, 'moving_mean', c, 'zeros', { trainable: false }),
+      param(n, 'moving_variance', c, 'ones', { trainable: false }),
     ], o);
   }
 
@@ -501,46 +501,63 @@ export class GraphBuilder {
   }
 
   private prefix(): string {
-    return this.prefixes[this.prefixes.length - 1];
+    return this.frames[this.frames.length - 1].prefix;
   }
 
-  private enter(name: string): void {
-    this.prefixes.push(`${this.prefix()}${name}/`);
+  private frame(): ScopeFrame {
+    return this.frames[this.frames.length - 1];
+  }
+
+  /**
+   * Opens the scope `name` (already claimed in the current frame). Scopes made by `scope` and `block`
+   * have unique names and are never re-entered; `persistent` ones (fractal columns) keep their frame.
+   */
+  private enter(name: string, persistent = false): void {
+    const prefix = `${this.prefix()}${name}/`;
+    if (!persistent) {
+      this.frames.push(newFrame(prefix));
+      return;
+    }
+    let frame = this.framesByPrefix.get(prefix);
+    if (!frame) {
+      frame = newFrame(prefix);
+      this.framesByPrefix.set(prefix, frame);
+    }
+    this.frames.push(frame);
   }
 
   /** `name`, or `name_1`, `name_2`, ... when the name is taken in the current scope. */
   private uniqueLocal(local: string): string {
-    const prefix = this.prefix();
-    const key = `${prefix}${local}#`;
+    const { used, suffixes } = this.frame();
     // Resume from the last suffix handed out, so n repeats cost O(n), not O(n²).
-    let k = this.counters.get(key) ?? 0;
+    let k = suffixes.get(local) ?? 0;
     let candidate = k === 0 ? local : `${local}_${k}`;
-    while (this.usedNames.has(prefix + candidate)) candidate = `${local}_${++k}`;
-    this.counters.set(key, k + 1);
-    this.usedNames.add(prefix + candidate);
+    while (used.has(candidate)) candidate = `${local}_${++k}`;
+    suffixes.set(local, k + 1);
+    used.add(candidate);
     return candidate;
   }
 
   /** Enters a scope by its exact name, claiming it on first use; fractal columns are entered many times. */
   private reenter<T>(name: string, fn: () => T): T {
-    this.usedNames.add(this.prefix() + name);
-    this.enter(name);
+    this.frame().used.add(name);
+    this.enter(name, true);
     try {
       return fn();
     } finally {
-      this.prefixes.pop();
+      this.frames.pop();
     }
   }
 
   /** `name1`, `name2`, ... numbered per name within the current scope. */
   private nextIndexed(name: string): string {
-    const key = this.prefix() + name;
-    let k = this.counters.get(key) ?? 0;
+    const { used, indices } = this.frame();
+    let k = indices.get(name) ?? 0;
     let candidate: string;
     do candidate = `${name}${++k}`;
-    while (this.usedNames.has(this.prefix() + candidate));
-    this.counters.set(key, k);
-    this.usedNames.add(this.prefix() + candidate);
+    while (used.has(candidate));
+    indices.set(name, k);
+    used.add(candidate);
     return candidate;
   }
 
@@ -548,6 +565,16 @@ export class GraphBuilder {
     this.diagnostics.push(error(code, message, source, hint));
   }
 }
+
+/** Names used in one scope, and the counters that hand out `name_k` and `name{k}`. */
+interface ScopeFrame {
+  prefix: string;
+  used: Set<string>;
+  suffixes: Map<string, number>;
+  indices: Map<string, number>;
+}
+
+const newFrame = (prefix: string): ScopeFrame => ({ prefix, used: new Set(), suffixes: new Map(), indices: new Map() });
 
 function param(node: string, role: string, shape: number[], init: InitName, o: { binary?: boolean; trainable?: boolean } = {}): ParamSpec {
   return { name: `${node}/${role}`, role, shape, binary: o.binary ?? false, trainable: o.trainable ?? true, init };

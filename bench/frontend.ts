@@ -1,0 +1,104 @@
+/**
+ * Front-end speed: parse, elaborate and check time for every zoo spec and for synthetic fractals of
+ * growing column counts; nodes per second and the cost per node, to see that time is linear in nodes.
+ * Targets: the largest zoo spec in < 100 ms, 10⁵ nodes in < 1 s. Writes bench/results/frontend.json.
+ *
+ *   npm run build && node dist/bench/frontend.js
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parse } from '../grammar/index.js';
+import { writeFileAtomic } from '../cli/common.js';
+import { check } from '../src/check.js';
+import { elaborate } from '../src/elaborate/elaborate.js';
+
+interface Timing {
+  name: string;
+  nodes: number;
+  parseMs: number;
+  elaborateMs: number;
+  checkMs: number;
+  totalMs: number;
+  nodesPerSecond: number;
+  nsPerNode: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Median timings of the three stages over `runs` runs (after one warm-up). */
+function time(name: string, text: string, runs: number, params?: Record<string, number>): Timing {
+  const parseT: number[] = [];
+  const elabT: number[] = [];
+  const checkT: number[] = [];
+  let nodes = 0;
+  for (let i = 0; i <= runs; i++) {
+    const t0 = performance.now();
+    const parsed = parse(text, name);
+    const t1 = performance.now();
+    const { graph, diagnostics } = elaborate(parsed.ast, { nodeBudget: 10_000_000, ...(params ? { params } : {}) });
+    const t2 = performance.now();
+    if (!graph || diagnostics.some((d) => d.severity === 'error')) throw new Error(`${name}: ${diagnostics.map((d) => d.message).join('; ')}`);
+    const problems = check(graph);
+    const t3 = performance.now();
+    if (problems.length) throw new Error(`${name}: ${problems[0].message}`);
+    nodes = graph.nodes.length;
+    if (i === 0) continue; // warm-up
+    parseT.push(t1 - t0);
+    elabT.push(t2 - t1);
+    checkT.push(t3 - t2);
+  }
+  const parseMs = median(parseT);
+  const elaborateMs = median(elabT);
+  const checkMs = median(checkT);
+  const totalMs = parseMs + elaborateMs + checkMs;
+  return { name, nodes, parseMs, elaborateMs, checkMs, totalMs, nodesPerSecond: (nodes / totalMs) * 1000, nsPerNode: (totalMs * 1e6) / nodes };
+}
+
+const fractalSpec = (columns: number) => `model synthetic_fractal {
+  input 3x32x32
+  classes 10
+  block unit(ch) = residual() { conv 3x3 ch; bn; relu }
+  conv 3x3 16
+  fractal(columns = ${columns}) { unit(16) }
+  global_avgpool
+  dense 10
+}
+`;
+
+export async function run(o: { out?: string; maxColumns?: number } = {}): Promise<object> {
+  const specs = ['specs', 'specs/fashion'].flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.sofar')).map((f) => join(d, f)));
+  const zoo = specs.map((path) => time(path, readFileSync(path, 'utf8'), 9));
+  const fractals: Timing[] = [];
+  for (let c = 4; c <= (o.maxColumns ?? 15); c++) fractals.push(time(`fractal c=${c}`, fractalSpec(c), c >= 13 ? 3 : 7));
+  const largest = zoo.reduce((a, b) => (b.nodes > a.nodes ? b : a));
+  const big = fractals.filter((f) => f.nodes >= 10_000);
+  const report = {
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+    node: process.version,
+    zoo,
+    fractals,
+    targets: {
+      largestZooSpec: { name: largest.name, nodes: largest.nodes, ms: largest.totalMs, targetMs: 100, met: largest.totalMs < 100 },
+      hundredThousandNodes: (() => {
+        const f = fractals.find((x) => x.nodes >= 100_000);
+        return f ? { name: f.name, nodes: f.nodes, ms: f.totalMs, msPer1e5: (f.totalMs * 1e5) / f.nodes, targetMs: 1000, met: (f.totalMs * 1e5) / f.nodes < 1000 } : null;
+      })(),
+      // Linear cost: ns per node stays flat from 10⁴ nodes up (ratio largest / smallest of those).
+      linearity: big.length >= 2 ? { nsPerNode: big.map((f) => Math.round(f.nsPerNode)), ratio: big[big.length - 1].nsPerNode / big[0].nsPerNode } : null,
+    },
+  };
+  writeFileAtomic(o.out ?? 'bench/results/frontend.json', JSON.stringify(report, null, 2) + '\n');
+  return report;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run().then(
+    (r) => process.stdout.write(JSON.stringify((r as { targets: unknown }).targets, null, 2) + '\n'),
+    (e) => {
+      process.stderr.write(`${(e as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

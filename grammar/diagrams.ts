@@ -1,0 +1,27 @@
+/**
+ * Writes the grammar's railroad diagrams to one self-contained HTML page (chevrotain draws them from
+ * the parser's serialised grammar; its scripts and styles are inlined from the installed package so
+ * the page works offline). `npm run grammar:diagrams` → docs/grammar.html.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, sep } from 'node:path';
+import { createSyntaxDiagramsCode } from 'chevrotain';
+import { replaceFileAtomic } from '../src/io/atomic.js';
+import { parserInstance } from './parser.js';
+
+const RESOURCES = 'sofar-diagrams/';
+// The package exports only its entry point; its folder is the one holding that entry's lib/.
+const entry = createRequire(import.meta.url).resolve('chevrotain');
+const packageDir = entry.slice(0, entry.lastIndexOf(`${sep}lib${sep}`));
+const local = (path: string) => readFileSync(join(packageDir, 'diagrams', path), 'utf8');
+
+let html = createSyntaxDiagramsCode(parserInstance().getSerializedGastProductions(), { resourceBase: RESOURCES, css: `${RESOURCES}diagrams.css` });
+html = html
+  .replace(/<link rel='stylesheet' href='sofar-diagrams\/([^']+)'>/g, (_m, path: string) => `<style>\n${local(path)}\n</style>`)
+  .replace(/<script src='sofar-diagrams\/([^']+)'><\/script>/g, (_m, path: string) => `<script>\n${local(path)}\n</script>`);
+if (html.includes(RESOURCES)) throw new Error('internal: a diagram resource was not inlined');
+
+const out = process.argv[2] ?? 'docs/grammar.html';
+replaceFileAtomic(out, html);
+process.stdout.write(`wrote ${out}\n`);
