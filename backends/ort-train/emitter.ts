@@ -76,6 +76,11 @@ export class Emitter {
     return this.cached(`i64s:${value}`, () => this.graph.constant('int64', [], BigInt64Array.of(BigInt(value)), 'i'));
   }
 
+  /** A float32 vector of `length` copies of `value` (cached). */
+  constantVector(length: number, value: number): string {
+    return this.cached(`vec:${length}:${value}`, () => this.graph.constant('float32', [length], new Float32Array(length).fill(value), 'v'));
+  }
+
   /** A float32 tensor constant (not cached: large tensors are made once by their owner). */
   tensor(dims: readonly number[], data: Float32Array, hint = 'k'): string {
     return this.graph.constant('float32', dims, data, this.name(hint));

@@ -6,27 +6,21 @@
  */
 import type { QuantizerRef } from '../../src/graph/types.js';
 import type { Emitter } from './emitter.js';
-
-/** sign(x) with sign(0) = +1. */
-export function sign(e: Emitter, x: string): string {
-  const nonNegative = e.op('GreaterOrEqual', [x, e.f32(0)], {}, { hint: 'nonneg' });
-  return e.op('Where', [nonNegative, e.f32(1), e.f32(-1)], {}, { hint: 'sign' });
-}
+import { affine, gate, sign } from './pointwise.js';
 
 /** dy · 1{|x| ≤ clip}. */
 function passInside(e: Emitter, x: string, dy: string, clip: number): string {
-  const inside = e.op('LessOrEqual', [e.op('Abs', [x]), e.f32(clip)], {}, { hint: 'inside' });
-  return e.op('Where', [inside, dy, e.f32(0)], {}, { hint: 'dx' });
+  return gate(e, dy, e.op('LessOrEqual', [e.op('Abs', [x]), e.f32(clip)], {}, { hint: 'inside' }));
 }
 
-/** Gradient dL/dx of an activation quantizer, given x and dL/dy. */
-type ActivationGrad = (e: Emitter, x: string, dy: string, args: Record<string, number>) => string;
+/** Gradient dL/dx of an activation quantizer, given x (with `channels` on axis 1) and dL/dy. */
+type ActivationGrad = (e: Emitter, x: string, dy: string, args: Record<string, number>, channels: number) => string;
 
 const ACTIVATION_GRADS: Record<string, ActivationGrad> = {
   ste_sign: (e, x, dy, a) => passInside(e, x, dy, a.clip),
-  // max(0, 2 − 2|x|)
-  approx_sign: (e, x, dy) => {
-    const slope = e.op('Relu', [e.op('Sub', [e.f32(2), e.op('Mul', [e.op('Abs', [x]), e.f32(2)])])], {}, { hint: 'slope' });
+  // max(0, 2 − 2|x|); 2 − 2|x| is exact either way (×2 is), as one affine pass.
+  approx_sign: (e, x, dy, _a, channels) => {
+    const slope = e.op('Relu', [affine(e, e.op('Abs', [x]), channels, -2, 2)], {}, { hint: 'slope' });
     return e.op('Mul', [dy, slope], {}, { hint: 'dx' });
   },
   // β(2 − βx·tanh(βx/2)) / (1 + cosh βx)
@@ -39,11 +33,11 @@ const ACTIVATION_GRADS: Record<string, ActivationGrad> = {
   },
 };
 
-/** The activation quantizer's forward value; the backward closure needs only x. */
-export function quantizeActivation(e: Emitter, q: QuantizerRef, x: string): { y: string; backward: (dy: string) => string } {
+/** The activation quantizer's forward value on x (`channels` on axis 1); the backward closure needs only x. */
+export function quantizeActivation(e: Emitter, q: QuantizerRef, x: string, channels: number): { y: string; backward: (dy: string) => string } {
   const grad = ACTIVATION_GRADS[q.name];
   if (!grad) throw new Error(`internal: no ONNX training rule for activation quantizer '${q.name}'`);
-  return { y: sign(e, x), backward: (dy) => grad(e, x, dy, q.args) };
+  return { y: sign(e, x, channels), backward: (dy) => grad(e, x, dy, q.args, channels) };
 }
 
 export interface QuantizedKernel {
@@ -54,19 +48,20 @@ export interface QuantizedKernel {
 }
 
 /**
- * A weight quantizer applied to kernel `w` of rank `rank` whose output channel is `outAxis` (conv:
+ * A weight quantizer applied to kernel `w` of shape `shape` whose output channel is `outAxis` (conv:
  * axis 0 of OIHW; dense: axis 1 of [in, out]).
  */
-export function quantizeKernel(e: Emitter, q: QuantizerRef, w: string, rank: number, outAxis: number): QuantizedKernel {
+export function quantizeKernel(e: Emitter, q: QuantizerRef, w: string, shape: readonly number[], outAxis: number): QuantizedKernel {
+  const rank = shape.length;
   switch (q.name) {
     case 'ste_sign':
-      return { q: sign(e, w), backward: (dq) => passInside(e, w, dq, q.args.clip) };
+      return { q: sign(e, w, shape[1]), backward: (dq) => passInside(e, w, dq, q.args.clip) };
     case 'magnitude_aware_sign': {
       // s_o = mean|W| over every axis but the output channel; a constant for the gradient.
       const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== outAxis);
       const scale = e.op('ReduceMean', [e.op('Abs', [w])], { axes, keepdims: 1 }, { hint: 'scale' });
       return {
-        q: e.op('Mul', [sign(e, w), scale], {}, { hint: 'qkernel' }),
+        q: e.op('Mul', [sign(e, w, shape[1]), scale], {}, { hint: 'qkernel' }),
         backward: (dq) => passInside(e, w, e.op('Mul', [dq, scale]), q.args.clip),
       };
     }

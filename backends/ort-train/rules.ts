@@ -6,8 +6,9 @@
  */
 import { dispatch, type GraphNode, type OpTable } from '../../src/graph/types.js';
 import type { Emitter } from './emitter.js';
+import { gate } from './pointwise.js';
 import { quantizeActivation, quantizeKernel } from './quantizers.js';
-import { avgPoolInputGrad, convAttrs, convInputGrad, convWeightGrad, maxPoolInputGrad } from './spatial.js';
+import { avgPoolInputGrad, convAttrs, convInputGrad, convWeightGrad, maxPoolInputGrad, tiledMaxPoolInputGrad, tilesWindows } from './spatial.js';
 
 /** What a rule may ask of the step model while emitting one node. */
 export interface RuleContext {
@@ -65,7 +66,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const a = node.attrs;
     const x = ctx.inputs[0];
     const latent = ctx.param('kernel');
-    const quantized = a.kernelQuantizer ? quantizeKernel(e, a.kernelQuantizer, latent, 4, 0) : null;
+    const quantized = a.kernelQuantizer ? quantizeKernel(e, a.kernelQuantizer, latent, node.params[0].shape, 0) : null;
     const w = quantized ? quantized.q : latent;
     const y = e.op('Conv', a.bias ? [x, w, ctx.param('bias')] : [x, w], convAttrs(a), { hint: 'y' });
     return {
@@ -88,7 +89,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const a = node.attrs;
     const x = ctx.inputs[0];
     const latent = ctx.param('kernel');
-    const quantized = a.kernelQuantizer ? quantizeKernel(e, a.kernelQuantizer, latent, 2, 1) : null;
+    const quantized = a.kernelQuantizer ? quantizeKernel(e, a.kernelQuantizer, latent, node.params[0].shape, 1) : null;
     const w = quantized ? quantized.q : latent;
     const y = e.op('Gemm', a.bias ? [x, w, ctx.param('bias')] : [x, w], {}, { hint: 'y' });
     return {
@@ -150,8 +151,8 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
         const a = e.op('Mul', [gamma, invStd], {}, { hint: 'a' });
         const coefCentred = e.op('Neg', [e.op('Div', [e.op('Mul', [e.op('Mul', [a, invStd]), dGamma]), count])]);
         const coefConst = e.op('Neg', [e.op('Div', [e.op('Mul', [a, dBeta]), count])]);
-        const zeros = e.tensor([channels], new Float32Array(channels), 'zeros');
-        const ones = e.tensor([channels], new Float32Array(channels).fill(1), 'ones');
+        const zeros = e.constantVector(channels, 0);
+        const ones = e.constantVector(channels, 1);
         const affine = e.op('BatchNormalization', [centred, coefCentred, coefConst, zeros, ones], { epsilon: 0 }, { floats: ['epsilon'] });
         const dx = e.op('Add', [e.op('Mul', [dy, perChannel(e, a, rank)]), affine], {}, { hint: 'dx' });
         return { inputs: [dx], params };
@@ -160,7 +161,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
   },
 
   quantize: (node, ctx) => {
-    const { y, backward } = quantizeActivation(ctx.e, node.attrs.quantizer, ctx.inputs[0]);
+    const { y, backward } = quantizeActivation(ctx.e, node.attrs.quantizer, ctx.inputs[0], node.shape[0]);
     return { output: y, backward: (dy) => ({ inputs: [backward(dy)] }) };
   },
 
@@ -168,7 +169,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const { e } = ctx;
     const x = ctx.inputs[0];
     // The gradient at 0 is 0 (TensorFlow's convention).
-    return { output: e.op('Relu', [x], {}, { hint: 'y' }), backward: (dy) => ({ inputs: [where(e, e.op('Greater', [x, e.f32(0)]), dy, e.f32(0))] }) };
+    return { output: e.op('Relu', [x], {}, { hint: 'y' }), backward: (dy) => ({ inputs: [gate(e, dy, e.op('Greater', [x, e.f32(0)]))] }) };
   },
 
   prelu: (node, ctx) => {
@@ -199,7 +200,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
       output: e.op('Clip', [x, e.f32(min), e.f32(max)], {}, { hint: 'y' }),
       backward: (dy) => {
         const inside = e.op('And', [e.op('GreaterOrEqual', [x, e.f32(min)]), e.op('LessOrEqual', [x, e.f32(max)])]);
-        return { inputs: [where(e, inside, dy, e.f32(0))] };
+        return { inputs: [gate(e, dy, inside)] };
       },
     };
   },
@@ -210,6 +211,12 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const x = ctx.inputs[0];
     const attrs = { kernel_shape: [...a.kernel], strides: [...a.stride], pads: [...a.pads] };
     if (!ctx.training || !ctx.wantsGrad(0)) return { output: e.op('MaxPool', [x], attrs, { hint: 'y' }) };
+    if (tilesWindows(a)) {
+      // Non-overlapping windows: winners found by comparing each window tap with the maximum, which
+      // is much faster than MaxPool's indices and a scatter.
+      const y = e.op('MaxPool', [x], attrs, { hint: 'y' });
+      return { output: y, backward: (dy) => ({ inputs: [tiledMaxPoolInputGrad(e, x, y, dy, a, ctx.inputShapes[0], node.shape)] }) };
+    }
     const [y, indices] = e.opN('MaxPool', [x], 2, attrs, { hint: 'pool' });
     return { output: y, backward: (dy) => ({ inputs: [maxPoolInputGrad(e, x, indices, dy)] }) };
   },
@@ -309,7 +316,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
               const hit = e.op('Equal', [kept[i], y]);
               const wins = taken === null ? hit : e.op('And', [hit, e.op('Not', [taken])]);
               taken = taken === null ? hit : e.op('Or', [taken, hit]);
-              inputs.push(ctx.wantsGrad(i) ? where(e, wins, dy, e.f32(0)) : null);
+              inputs.push(ctx.wantsGrad(i) ? gate(e, dy, wins) : null);
             }
             return { inputs };
           },

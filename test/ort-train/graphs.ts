@@ -79,6 +79,10 @@ export function binaryCases(): Case[] {
       }),
       [2, 8, 8],
     ),
+    // ±1 maps: most windows tie, and the gradient must go to the first maximum.
+    build('maxpool 2x2 of binary maps (ties)', (b, x) =>
+      b.bconv(b.maxpool(b.sign(x, { quantizer: 'approx_sign' }), { kernel: 2 }), { filters: 4, kernel: 3, kernelQuantizer: 'ste_sign' }),
+    ),
     build('max join of binary maps', (b, x) =>
       b.fractal(b.sign(x, { quantizer: 'approx_sign' }), { columns: 2, join: 'max' }, (z) => b.maxpool(b.sign(b.bconv(z, { filters: 4, kernel: 3, kernelQuantizer: 'ste_sign' }), { quantizer: 'approx_sign' }), { kernel: 3, stride: 1, padding: 'same' })),
     ),
