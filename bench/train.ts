@@ -1,45 +1,184 @@
 /**
- * Training throughput (samples/s) of the ORT engine, and of the tfjs engine on a few steps, for the
- * Fashion-MNIST zoo nets at batch 128. Writes bench/results/train.json. Not a test: run it alone
- * (`npm run build && node dist/bench/train.js`).
+ * Training throughput (samples/s) on this machine's CPU: the ONNX Runtime engine at batch 128 on the
+ * Fashion-MNIST zoo nets, and the TensorFlow.js engine on its pure-JS CPU backend for a few small
+ * batches only (it is that slow; labelled so). Random images and labels of the right shape, the
+ * training loop's own drop-path masks. Writes bench/results/train.json. Not a test.
+ *
+ *   npm run build && node dist/bench/train.js [--steps N] [--nets bireal-small,rf-c3-small] [--no-tfjs]
+ *
+ * The machine may be shared: the file records the load average and the process CPU time per step
+ * next to the wall-clock figures, so a busy run can be told from a slow engine.
  */
-import { GraphBuilder, type Tensor } from '../src/graph/builder.js';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeFileAtomic } from '../cli/common.js';
+import { compileFile } from '../src/compile.js';
+import { hasErrors } from '../src/diagnostics.js';
 import type { Graph } from '../src/graph/types.js';
+import { Random } from '../src/random.js';
+import { dropPathMasks, planDropPath } from '../src/train/droppath.js';
+import { dropoutMasks, planDropout } from '../src/train/dropout.js';
+import type { Batch, EngineFactory, OptimizerConfig, StepNoise } from '../src/train/engine.js';
+import { initWeights } from '../src/weights/init.js';
 
-const BINARIZE = { activations: 'approx_sign', weights: 'magnitude_aware_sign' } as const;
+/** PyTorch 1.13 on this machine, bireal-small, batch 128, 2 threads (the issue's reference). */
+const PYTORCH_SAMPLES_PER_S = 340;
 
-/** Bi-Real unit: x + BN(bconv3x3(approx_sign(x))); strided units project the shortcut. */
-function biRealUnit(b: GraphBuilder, x: Tensor, channels: number, stride: 1 | 2): Tensor {
-  return b.block('unit', () =>
-    b.residual(x, (z) => b.batchnorm(b.bconv(z, { filters: channels, kernel: 3, stride })), {
-      shortcut:
-        stride === 1 && channels === x.shape[0]
-          ? null
-          : (z) => b.batchnorm(b.conv(b.avgpool(z, { kernel: 2, stride: 2 }), { filters: channels, kernel: 1 })),
-    }),
+export interface BenchOptions {
+  nets?: string[];
+  /** Measured steps per net (after warm-up). */
+  steps?: number;
+  warmup?: number;
+  batch?: number;
+  threads?: number;
+  tfjs?: boolean;
+  tfjsBatch?: number;
+  tfjsSteps?: number;
+  out?: string;
+}
+
+interface Measured {
+  samplesPerSecond: number;
+  stepMs: { median: number; min: number; max: number };
+  cpuMsPerStep: number;
+  rssMB: { start: number; end: number };
+}
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('bench: cannot find the repository root');
+    dir = up;
+  }
+  return dir;
+}
+
+function loadSpec(root: string, net: string): Graph {
+  const path = join(root, 'specs', 'fashion', `${net}.sofar`);
+  const result = compileFile(path);
+  if (!result.graph || hasErrors(result.diagnostics)) throw new Error(`bench: ${path} does not compile: ${result.diagnostics.map((d) => d.message).join('; ')}`);
+  return result.graph;
+}
+
+function randomBatch(graph: Graph, n: number, seed: number): Batch {
+  const rng = new Random(seed, 'bench-batch');
+  const x = Float32Array.from({ length: n * graph.input.reduce((a, b) => a * b, 1) }, () => rng.normal());
+  const y = Int32Array.from({ length: n }, () => rng.int(graph.classes));
+  return { x, y, n };
+}
+
+const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+/** Times `steps` training steps after `warmup` untimed ones. */
+async function measure(factory: EngineFactory, graph: Graph, batch: number, warmup: number, steps: number, threads: number | undefined): Promise<Measured> {
+  const optimizer: OptimizerConfig = { name: 'adam', momentum: 0.9, weightDecay: 1e-4 };
+  const engine = await factory({ graph, weights: initWeights(graph, 1), optimizer, batchSize: batch, threads });
+  const data = [randomBatch(graph, batch, 1), randomBatch(graph, batch, 2)];
+  const dropPath = planDropPath(graph);
+  const dropout = planDropout(graph);
+  const noise = (step: number): StepNoise => ({ joinMasks: dropPathMasks(dropPath, 7, step), dropoutMasks: dropoutMasks(dropout, 7, step, batch) });
+  try {
+    for (let i = 0; i < warmup; i++) await engine.trainStep(data[i % 2], 1e-3, noise(i));
+    const rssStart = process.memoryUsage().rss;
+    const times: number[] = [];
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) {
+      const s0 = performance.now();
+      await engine.trainStep(data[i % 2], 1e-3, noise(warmup + i));
+      times.push(performance.now() - s0);
+    }
+    const wall = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const sorted = [...times].sort((a, b) => a - b);
+    const round = (v: number) => Math.round(v * 10) / 10;
+    return {
+      samplesPerSecond: round((steps * batch) / (wall / 1000)),
+      stepMs: { median: round(sorted[sorted.length >> 1]), min: round(sorted[0]), max: round(sorted[sorted.length - 1]) },
+      cpuMsPerStep: round((cpu.user + cpu.system) / 1000 / steps),
+      rssMB: { start: mb(rssStart), end: mb(process.memoryUsage().rss) },
+    };
+  } finally {
+    await engine.dispose();
+  }
+}
+
+export async function run(options: BenchOptions = {}): Promise<object> {
+  const root = repoRoot();
+  const nets = options.nets ?? ['bireal-small', 'rf-c3-small'];
+  const batch = options.batch ?? 128;
+  const threads = options.threads ?? 2;
+  const { createOrtEngine } = await import('../backends/ort-train/engine.js');
+  const { ORT_VERSION } = await import('../backends/ort-train/session.js');
+  const results: object[] = [];
+  const loadStart = loadavg();
+  for (const net of nets) {
+    const graph = loadSpec(root, net);
+    const ort = await measure(createOrtEngine, graph, batch, options.warmup ?? 3, options.steps ?? 20, threads);
+    results.push({ net: `fashion/${net}`, engine: 'ort', batch, threads, ...ort });
+    process.stderr.write(`fashion/${net} ort: ${ort.samplesPerSecond} samples/s (median step ${ort.stepMs.median} ms, ${ort.cpuMsPerStep} ms CPU/step)\n`);
+    if (options.tfjs ?? true) {
+      const { tfjsEngineFactory } = await import('../backends/tfjs/engine.js');
+      const tfjsBatch = options.tfjsBatch ?? 8;
+      const tfjs = await measure(tfjsEngineFactory({ device: 'cpu' }), graph, tfjsBatch, 1, options.tfjsSteps ?? 2, undefined);
+      results.push({ net: `fashion/${net}`, engine: 'tfjs', note: `pure-JS CPU backend; ${tfjsBatch}-sample batches, a few steps only (too slow for more)`, batch: tfjsBatch, ...tfjs });
+      process.stderr.write(`fashion/${net} tfjs (pure JS, batch ${tfjsBatch}): ${tfjs.samplesPerSecond} samples/s\n`);
+    }
+  }
+  const report = {
+    bench: 'train',
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), loadAverage: { start: loadStart, end: loadavg() } },
+    onnxruntime: ORT_VERSION,
+    reference: { pytorch113SamplesPerSecond: PYTORCH_SAMPLES_PER_S, net: 'fashion/bireal-small', batch: 128, threads: 2, target: PYTORCH_SAMPLES_PER_S / 2 },
+    results,
+  };
+  writeFileAtomic(options.out ?? join(root, 'bench', 'results', 'train.json'), JSON.stringify(report, null, 2) + '\n');
+  return report;
+}
+
+function parseArgs(argv: string[]): BenchOptions {
+  const o: BenchOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const value = () => argv[++i];
+    switch (argv[i]) {
+      case '--steps':
+        o.steps = Number(value());
+        break;
+      case '--warmup':
+        o.warmup = Number(value());
+        break;
+      case '--batch':
+        o.batch = Number(value());
+        break;
+      case '--threads':
+        o.threads = Number(value());
+        break;
+      case '--nets':
+        o.nets = value().split(',');
+        break;
+      case '--no-tfjs':
+        o.tfjs = false;
+        break;
+      case '--out':
+        o.out = value();
+        break;
+      default:
+        throw new Error(`bench/train: unknown option ${argv[i]}`);
+    }
+  }
+  return o;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run(parseArgs(process.argv.slice(2))).then(
+    (report) => process.stdout.write(JSON.stringify(report, null, 2) + '\n'),
+    (e) => {
+      process.stderr.write(`${(e as Error).stack ?? e}\n`);
+      process.exit(1);
+    },
   );
-}
-
-/** fashion/bireal-small as the issue describes it, built with GraphBuilder (until specs/ exist). */
-export function birealSmall(): Graph {
-  const b = new GraphBuilder({ name: 'bireal_small', input: [1, 28, 28], classes: 10, binarize: BINARIZE });
-  let x = b.scope('stem', () => b.batchnorm(b.conv(b.input(), { filters: 32, kernel: 3 })));
-  x = b.scope('stage1', () => biRealUnit(b, biRealUnit(b, x, 32, 1), 32, 1));
-  x = b.scope('stage2', () => biRealUnit(b, biRealUnit(b, x, 64, 2), 64, 1));
-  x = b.scope('stage3', () => biRealUnit(b, biRealUnit(b, x, 128, 2), 128, 1));
-  return b.finish(b.dense(b.globalAvgpool(x), { units: 10, bias: true }));
-}
-
-/** A residual-fractal net with 3 columns of Bi-Real units per stage (stand-in for specs/fashion/rf-c3-small). */
-export function rfC3Small(): Graph {
-  const b = new GraphBuilder({ name: 'rf_c3_small', input: [1, 28, 28], classes: 10, binarize: BINARIZE });
-  let x = b.scope('stem', () => b.batchnorm(b.conv(b.input(), { filters: 32, kernel: 3 })));
-  const widths = [32, 64, 128];
-  widths.forEach((ch, i) => {
-    x = b.scope(`stage${i + 1}`, () => {
-      const entry = i === 0 ? x : biRealUnit(b, x, ch, 2);
-      return b.fractal(entry, { columns: 3, join: 'mean', dropPath: 0.15, globalDropPath: 0.5 }, (z) => biRealUnit(b, z, ch, 1));
-    });
-  });
-  return b.finish(b.dense(b.globalAvgpool(x), { units: 10, bias: true }));
 }
