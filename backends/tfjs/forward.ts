@@ -47,14 +47,27 @@ function optionalParam(node: GraphNode, role: string, ctx: Context): Tensor | nu
 
 const inputOf = (node: GraphNode, ctx: Context, i = 0) => ctx.values[node.inputs[i]];
 
-function joinMask(node: NodeOf<'join'>, ctx: Context): Float32Array | undefined {
-  if (!ctx.options.training) return undefined;
-  const mask = ctx.options.noise?.joinMasks.get(node.name);
-  if (!mask) return undefined;
-  if (mask.length !== node.inputs.length || !mask.some((m) => m !== 0)) {
-    throw new Error(`drop-path mask for '${node.name}' must hold ${node.inputs.length} bits with at least one 1, got [${Array.from(mask).join(', ')}]`);
+/**
+ * Throws when a mask does not fit its node. Call before a gradient computation: tfjs leaks the tensors
+ * it saved for the backward pass when the forward pass throws.
+ */
+export function checkNoise(graph: Graph, noise: StepNoise, n: number): void {
+  for (const node of graph.nodes) {
+    if (node.op === 'join') {
+      const mask = noise.joinMasks.get(node.name);
+      if (mask && (mask.length !== node.inputs.length || !mask.some((m) => m !== 0))) {
+        throw new Error(`drop-path mask for '${node.name}' must hold ${node.inputs.length} bits with at least one 1, got [${Array.from(mask).join(', ')}]`);
+      }
+    } else if (node.op === 'dropout') {
+      const mask = noise.dropoutMasks.get(node.name);
+      const expected = n * node.shape.reduce((a, b) => a * b, 1);
+      if (mask && mask.length !== expected) throw new Error(`dropout mask for '${node.name}' must hold ${expected} values, got ${mask.length}`);
+    }
   }
-  return mask;
+}
+
+function joinMask(node: NodeOf<'join'>, ctx: Context): Float32Array | undefined {
+  return ctx.options.training ? ctx.options.noise?.joinMasks.get(node.name) : undefined;
 }
 
 const FORWARD: OpTable<[Context], Tensor> = {
@@ -106,6 +119,7 @@ const FORWARD: OpTable<[Context], Tensor> = {
  * tensors are not disposed here.
  */
 export function forward(tf: Tf, graph: Graph, param: ParamLookup, x: Tensor, options: ForwardOptions): ForwardResult {
+  if (options.training && options.noise) checkNoise(graph, options.noise, x.shape[0]);
   const ctx: Context = { tf, param, values: [], options, batchStatistics: new Map() };
   for (const node of graph.nodes) {
     ctx.values[node.id] = node.op === 'input' ? x : dispatch(FORWARD, node, ctx);

@@ -6,7 +6,7 @@
  */
 import type { Graph, WeightMap } from '../../src/graph/types.js';
 import type { Batch, StepNoise } from '../../src/train/engine.js';
-import { forward } from './forward.js';
+import { checkNoise, forward } from './forward.js';
 import { activationsToBackend, paramFromBackend } from './layout.js';
 import { crossEntropy, oneHotLabels } from './loss.js';
 import type { BatchStatistics } from './ops.js';
@@ -33,7 +33,9 @@ export function disposeBatchGradients(r: BatchGradients): void {
 }
 
 export function batchGradients(tf: Tf, graph: Graph, store: ParamStore, batch: Batch, noise: StepNoise): BatchGradients {
-  // Labels are checked before anything is allocated.
+  // Labels and masks are checked before anything is allocated.
+  if (batch.y.length !== batch.n) throw new RangeError(`a batch of ${batch.n} samples needs ${batch.n} labels, got ${batch.y.length}`);
+  checkNoise(graph, noise, batch.n);
   const targets = oneHotLabels(tf, batch.y, graph.classes);
   let x: Tensor | undefined;
   try {

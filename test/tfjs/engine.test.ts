@@ -221,13 +221,25 @@ describe('tfjs training engine', () => {
     expect(tf.memory().numTensors).toBe(start);
   });
 
-  it('refuses labels outside the classes and states that do not fit the graph', async () => {
+  it('refuses bad labels, masks and states, leaking nothing and updating nothing', async () => {
     const e = engine({ name: 'sgd', momentum: 0.9, weightDecay: 0 });
     try {
       const before = tf.memory().numTensors;
       const bad = { ...batchAt(0), y: Int32Array.from([0, 1, 3, 0]) };
       await expect(e.trainStep(bad, 0.1, noiseAt(0))).rejects.toThrow(/label 3 of batch item 2 lies outside 0\.\.2/);
       expect(tf.memory().numTensors).toBe(before);
+      await expect(e.trainStep({ ...batchAt(0), y: Int32Array.from([0, 1]) }, 0.1, noiseAt(0))).rejects.toThrow(/needs 4 labels, got 2/);
+      await expect(e.trainStep({ ...batchAt(0), x: new Float32Array(10) }, 0.1, noiseAt(0))).rejects.toThrow(/expected 144 values/);
+      const shortMask = noiseAt(0);
+      const dropoutName = graph.nodes.find((n) => n.op === 'dropout')!.name;
+      shortMask.dropoutMasks.set(dropoutName, new Float32Array(5));
+      await expect(e.trainStep(batchAt(0), 0.1, shortMask)).rejects.toThrow(/dropout mask for '.*' must hold 432 values, got 5/);
+      const badJoin = noiseAt(0);
+      const joinName = graph.nodes.find((n) => n.op === 'join')!.name;
+      badJoin.joinMasks.set(joinName, Float32Array.from([0, 0]));
+      await expect(e.trainStep(batchAt(0), 0.1, badJoin)).rejects.toThrow(/at least one 1/);
+      expect(tf.memory().numTensors).toBe(before);
+      expect((await e.getState()).step).toBe(0); // nothing was updated
       const state = await e.getState();
       state.weights.delete('dense/bias');
       await expect(e.setState(state)).rejects.toThrow(/no weights for parameter 'dense\/bias'/);

@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { gradients } from '../../backends/tfjs/index.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
-import type { Graph, WeightMap } from '../../src/graph/types.js';
 import { Random } from '../../src/random.js';
 import { graphParams, initWeights } from '../../src/weights/init.js';
 import { busyWeights, everyOpGraph, noNoise, normalValues, someNoise } from './graphs.js';
