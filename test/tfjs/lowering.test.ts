@@ -8,8 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
 import { buildTfjsModel, forward, predictNchw, runTfjs } from '../../backends/tfjs/index.js';
 import { activationsFromBackend, activationsToBackend, paramToBackend } from '../../backends/tfjs/layout.js';
+import * as ops from '../../backends/tfjs/ops.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
-import { OP_KINDS, type Graph, type WeightMap } from '../../src/graph/types.js';
+import { OP_KINDS, type Graph, type JoinMode, type WeightMap } from '../../src/graph/types.js';
 import { graphParams } from '../../src/weights/init.js';
 import { busyWeights, everyOpGraph, normalValues, someNoise } from './graphs.js';
 import { maxAbs, maxAbsDiff, referenceForward } from './reference.js';
@@ -90,6 +91,24 @@ describe('tfjs lowering', () => {
     } finally {
       await session.release();
     }
+  });
+
+  it('a join honours its drop-path mask: mean, sum and max over kept inputs, concat zeroes dropped ones', () => {
+    const xs = [[1, -2], [3, 5], [-4, 7]].map((v) => tf.tensor2d([v]));
+    const mask = [1, 0, 1];
+    const join = (mode: JoinMode, m?: number[]) => tf.tidy(() => Array.from(ops.join(tf, xs, mode, m).dataSync()));
+    expect(join('mean', mask)).toEqual([(1 - 4) / 2, (-2 + 7) / 2]);
+    expect(join('sum', mask)).toEqual([1 - 4, -2 + 7]);
+    expect(join('max', mask)).toEqual([1, 7]);
+    expect(join('concat', mask)).toEqual([1, -2, 0, 0, -4, 7]);
+    expect(join('mean')).toEqual([0, 10 / 3].map(Math.fround));
+    expect(join('mean', [0, 1, 0])).toEqual([3, 5]);
+    // The dropped input is not on the path at all (no gradient); the kept ones share the mean's.
+    const vs = xs.map((x) => tf.variable(x));
+    const { value, grads } = tf.variableGrads(() => tf.sum(ops.join(tf, vs, 'mean', mask)) as tf.Scalar, vs);
+    expect(grads[vs[1].name]).toBeUndefined();
+    expect([0, 2].map((i) => Array.from(grads[vs[i].name].dataSync()))).toEqual([[0.5, 0.5], [0.5, 0.5]]);
+    tf.dispose([...xs, ...vs, value, ...Object.values(grads)]);
   });
 
   it('a binary conv summing to exactly 0 gives sign +1: the magnitude scale comes after the product', async () => {
