@@ -38,7 +38,7 @@ export function resolveEngine(engine: EngineChoice, device: DeviceChoice, instal
 export async function loadEngineFactory(engine: 'ort' | 'tfjs', device: DeviceChoice): Promise<EngineFactory> {
   if (engine === 'tfjs') {
     const { tfjsEngineFactory } = await import('../../backends/tfjs/engine.js');
-    return tfjsEngineFactory({ device });
+    return tfjsEngineFactory({ device, onWarning: (message) => process.stderr.write(`warning: ${message}\n`) });
   }
   const { createOrtEngine } = await import('../../backends/ort-train/engine.js');
   return createOrtEngine;
