@@ -39,7 +39,7 @@ export const GPU_SETUP_HINT =
   '(the versions tfjs-node-gpu 4.x is built against); see backends/tfjs/README.md';
 
 const PURE_JS_WARNING =
-  'training on the pure-JavaScript TensorFlow.js CPU backend, which is very slow; ' +
+  'using the pure-JavaScript TensorFlow.js CPU backend, which is very slow (training most of all); ' +
   'install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA) to speed it up';
 
 /** Node's own lookup: a missing package gives undefined, a broken one throws. */

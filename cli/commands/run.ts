@@ -118,16 +118,20 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
   };
 }
 
-/** The TensorFlow.js backend's inference, loaded only when asked for so that ONNX-only use never loads tfjs. */
+/**
+ * The TensorFlow.js backend's inference on the best tfjs package installed (tfjs-node-gpu, tfjs-node,
+ * then pure JS with a warning), loaded only when asked for so that ONNX-only use never loads tfjs.
+ */
 async function loadTfjs(): Promise<(graph: Graph, weights: WeightMap, x: Float32Array, n: number) => Promise<Float32Array>> {
-  const { runTfjs } = await import('../../backends/tfjs/index.js');
-  return (graph, weights, x, n) => runTfjs(graph, weights, x, n);
+  const { runTfjs, selectTfjs } = await import('../../backends/tfjs/index.js');
+  const selection = await selectTfjs({ device: 'auto' });
+  if (selection.warning) process.stderr.write(`warning: ${selection.warning}\n`);
+  return (graph, weights, x, n) => runTfjs(graph, weights, x, n, selection.tf);
 }
 
 /** The seeded input of `n` samples (the same numbers `seededInput` gives for a graph of that input). */
 export function seededBatch(input: readonly number[], n: number, seed: number): Float32Array {
-  // seededInput reads only the input shape of the graph.
-  return seededInput({ input: [...input] } as Graph, n, seed);
+  return seededInput({ input: [...input] }, n, seed);
 }
 
 /** `sample 0: class 3 (2.1043); logits [...]`, listing every logit up to 10 classes, else the top 5. */

@@ -65,7 +65,7 @@ export function initWeights(graph: Graph, seed: number): WeightMap {
 }
 
 /** A batch of inputs drawn from the seed: standard normal values, shape `[batch, C, H, W]`. */
-export function seededInput(graph: Graph, batch: number, seed: number): Float32Array {
+export function seededInput(graph: Pick<Graph, 'input'>, batch: number, seed: number): Float32Array {
   const rng = new Random(seed, 'input');
   const out = new Float32Array(batch * graph.input.reduce((a, b) => a * b, 1));
   for (let i = 0; i < out.length; i++) out[i] = rng.normal();
