@@ -48,7 +48,7 @@ interface Measured {
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'specs'))) {
     const up = dirname(dir);
     if (up === dir) throw new Error('bench: cannot find the repository root');
     dir = up;

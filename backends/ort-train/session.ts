@@ -17,6 +17,7 @@ export async function openSession(bytes: Uint8Array, settings: SessionSettings =
   return ort.InferenceSession.create(bytes, {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
+    // Measured: the parallel executor (independent dW and dx branches) gained nothing on 2 cores.
     executionMode: 'sequential',
     intraOpNumThreads: settings.threads ?? defaultThreads(),
     interOpNumThreads: 1,
