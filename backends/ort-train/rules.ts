@@ -46,8 +46,6 @@ export interface Emitted {
   backward?: (dy: string) => Gradients;
 }
 
-export type Rule = (node: GraphNode, ctx: RuleContext) => Emitted;
-
 /** Channel axis reshape of a per-channel vector so it broadcasts over `[N, C, H, W]` or `[N, C]`. */
 function perChannel(e: Emitter, v: string, rank: number): string {
   return rank === 3 ? e.op('Unsqueeze', [v, e.i64([1, 2])]) : v;
