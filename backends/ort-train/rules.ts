@@ -36,18 +36,29 @@ export interface RuleContext {
 export interface Gradients {
   /** dL/d(input i), aligned with the node's inputs; null where not wanted. */
   inputs?: (string | null)[];
+  /**
+   * Pending per-channel factors `[C]` of the input gradients: the true dL/d(input i) is
+   * `inputs[i] · inputScales[i]` along axis 1. A consumer that is linear in its output gradient folds
+   * the factor into its small tensors (a conv into its kernel) and saves a pass over the large one.
+   */
+  inputScales?: (string | null)[];
   /** dL/d(parameter) by role. */
   params?: Record<string, string>;
 }
 
 export interface Emitted {
   output: string;
-  /** Absent for nodes with nothing to differentiate. */
-  backward?: (dy: string) => Gradients;
+  /**
+   * Absent for nodes with nothing to differentiate. `dyScale`, when given, is a pending per-channel
+   * factor of dy (see Gradients.inputScales); only rules that set `foldsScale` receive one.
+   */
+  backward?: (dy: string, dyScale?: string) => Gradients;
+  /** The backward closure accepts a pending per-channel factor of dy. */
+  foldsScale?: boolean;
 }
 
 /** Channel axis reshape of a per-channel vector so it broadcasts over `[N, C, H, W]` or `[N, C]`. */
-function perChannel(e: Emitter, v: string, rank: number): string {
+export function perChannel(e: Emitter, v: string, rank: number): string {
   return rank === 3 ? e.op('Unsqueeze', [v, e.i64([1, 2])]) : v;
 }
 
@@ -69,14 +80,23 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const y = e.op('Conv', a.bias ? [x, w, ctx.param('bias')] : [x, w], convAttrs(a), { hint: 'y' });
     return {
       output: y,
-      backward: (dy) => {
+      foldsScale: true,
+      // With a pending factor s per output channel (true dy = dy·s): dW and the bias gradient scale by
+      // s per output channel, and dx convolves dy with the kernel scaled by s.
+      backward: (dy, dyScale) => {
+        const perFilter = dyScale ? e.op('Reshape', [dyScale, e.i64([-1, 1, 1, 1])], {}, { hint: 'dyscale' }) : null;
         const params: Record<string, string> = {};
         if (ctx.trains('kernel')) {
-          const dq = convWeightGrad(e, x, dy, a, ctx.inputShapes[0], node.shape);
+          const raw = convWeightGrad(e, x, dy, a, ctx.inputShapes[0], node.shape);
+          const dq = perFilter ? e.op('Mul', [raw, perFilter], {}, { hint: 'dWscaled' }) : raw;
           params.kernel = quantized ? quantized.backward(dq) : dq;
         }
-        if (a.bias && ctx.trains('bias')) params.bias = e.op('ReduceSum', [dy, e.i64([0, 2, 3])], { keepdims: 0 }, { hint: 'dbias' });
-        const dx = ctx.wantsGrad(0) ? convInputGrad(e, dy, w, a, ctx.inputShapes[0], node.shape) : null;
+        if (a.bias && ctx.trains('bias')) {
+          const raw = e.op('ReduceSum', [dy, e.i64([0, 2, 3])], { keepdims: 0 }, { hint: 'dbias' });
+          params.bias = dyScale ? e.op('Mul', [raw, dyScale], {}, { hint: 'dbias' }) : raw;
+        }
+        const kernel = perFilter ? e.op('Mul', [w, perFilter], {}, { hint: 'wscaled' }) : w;
+        const dx = ctx.wantsGrad(0) ? convInputGrad(e, dy, kernel, a, ctx.inputShapes[0], node.shape) : null;
         return { inputs: [dx], params };
       },
     };
@@ -143,17 +163,18 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
         if (ctx.trains('gamma')) params.gamma = dGamma;
         if (ctx.trains('beta')) params.beta = dBeta;
         if (!ctx.wantsGrad(0)) return { inputs: [null], params };
-        // dx = a·(dy − mean(dy) − x̂·mean(dy·x̂)) with a = γ/σ and x̂ = (x − μ)/σ, written as
-        // a·dy + coefCentred·(x − μ) + coefConst per channel; BatchNormalization with mean 0 and
-        // variance 1 applies the last two terms in one pass.
+        // dx = a·(dy − mean(dy) − x̂·mean(dy·x̂)) with a = γ/σ and x̂ = (x − μ)/σ, i.e. a·g with
+        // g = dy + coefCentred·(x − μ) + coefConst per channel (BatchNormalization with mean 0 and
+        // variance 1 applies the last two terms in one pass). The factor a stays pending: a conv
+        // before the batch norm folds it into its kernel, anything else multiplies it in.
         const a = e.op('Mul', [gamma, invStd], {}, { hint: 'a' });
-        const coefCentred = e.op('Neg', [e.op('Div', [e.op('Mul', [e.op('Mul', [a, invStd]), dGamma]), count])]);
-        const coefConst = e.op('Neg', [e.op('Div', [e.op('Mul', [a, dBeta]), count])]);
+        const coefCentred = e.op('Neg', [e.op('Div', [e.op('Mul', [invStd, dGamma]), count])]);
+        const coefConst = e.op('Neg', [e.op('Div', [dBeta, count])]);
         const zeros = e.constantVector(channels, 0);
         const ones = e.constantVector(channels, 1);
         const affine = e.op('BatchNormalization', [centred, coefCentred, coefConst, zeros, ones], { epsilon: 0 }, { floats: ['epsilon'] });
-        const dx = e.op('Add', [e.op('Mul', [dy, perChannel(e, a, rank)]), affine], {}, { hint: 'dx' });
-        return { inputs: [dx], params };
+        const g = e.op('Add', [dy, affine], {}, { hint: 'g' });
+        return { inputs: [g], inputScales: [a], params };
       },
     };
   },

@@ -16,7 +16,7 @@ import { Emitter } from './emitter.js';
 import { flatLayout, type FlatLayout, type Placement } from './layout.js';
 import { softmaxCrossEntropy } from './loss.js';
 import { emitUpdate, slotNames } from './optimizer.js';
-import { emitNode, type Emitted, type RuleContext } from './rules.js';
+import { emitNode, perChannel, type Emitted, type Gradients, type RuleContext } from './rules.js';
 
 export type StepKind = 'train' | 'gradients' | 'predict';
 
@@ -182,24 +182,37 @@ function gradientNodes(graph: Graph, live: boolean[]): boolean[] {
   return wants;
 }
 
+/** One contribution to a value's gradient: `value · scale` (per channel along axis 1) when scaled. */
+interface Contribution {
+  value: string;
+  scale: string | null;
+}
+
 /** Runs the tape backwards; returns each trainable parameter's gradient value by name. */
 function backward(e: Emitter, graph: Graph, live: boolean[], wants: boolean[], emitted: (Emitted | undefined)[], dLogits: string): Map<string, string> {
-  const contributions = new Map<number, string[]>([[graph.output, [dLogits]]]);
+  const contributions = new Map<number, Contribution[]>([[graph.output, [{ value: dLogits, scale: null }]]]);
   const paramGrads = new Map<string, string>();
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
     const node = graph.nodes[id];
     const parts = contributions.get(id);
     contributions.delete(id);
-    if (!live[id] || !wants[id] || !parts) continue;
-    const run = emitted[id]?.backward;
-    if (!run) continue;
+    const rule = emitted[id];
+    if (!live[id] || !wants[id] || !parts || !rule?.backward) continue;
+    const run = rule.backward;
     e.scoped(`${node.name}/grad`, () => {
-      const dy = parts.length === 1 ? parts[0] : e.op('Sum', parts, {}, { hint: 'dy' });
-      const grads = run(dy);
+      const rank = node.shape.length;
+      const materialise = (c: Contribution) => (c.scale === null ? c.value : e.op('Mul', [c.value, perChannel(e, c.scale, rank)], {}, { hint: 'dyscaled' }));
+      let grads: Gradients;
+      if (parts.length === 1 && parts[0].scale !== null && rule.foldsScale) {
+        grads = run(parts[0].value, parts[0].scale);
+      } else {
+        const values = parts.map(materialise);
+        grads = run(values.length === 1 ? values[0] : e.op('Sum', values, {}, { hint: 'dy' }));
+      }
       grads.inputs?.forEach((g, i) => {
         if (g === null || !wants[node.inputs[i]]) return;
         const list = contributions.get(node.inputs[i]) ?? [];
-        list.push(g);
+        list.push({ value: g, scale: grads.inputScales?.[i] ?? null });
         contributions.set(node.inputs[i], list);
       });
       for (const [role, g] of Object.entries(grads.params ?? {})) {
