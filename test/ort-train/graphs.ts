@@ -7,7 +7,7 @@ import { GraphBuilder, type Tensor } from '../../src/graph/builder.js';
 import type { Graph, JoinMode, WeightMap } from '../../src/graph/types.js';
 import type { StepNoise } from '../../src/train/engine.js';
 import { Random } from '../../src/random.js';
-import { initWeights } from '../../src/weights/init.js';
+import { someNoise as sharedNoise } from '../helpers/values.js';
 
 export const CLASSES = 3;
 
@@ -89,45 +89,10 @@ export function binaryCases(): Case[] {
   ];
 }
 
-/** Seeded weights with batch-norm, bias and slope values moved off their neutral initial values. */
-export function busyWeights(graph: Graph, seed: number): WeightMap {
-  const weights = initWeights(graph, seed);
-  const rng = new Random(seed, 'ort-train-test-weights');
-  for (const node of graph.nodes) {
-    for (const p of node.params) {
-      const v = weights.get(p.name)!;
-      if (p.role === 'moving_variance' || p.role === 'gamma') v.forEach((_, i) => (v[i] = 0.5 + rng.uniform()));
-      else if (p.role !== 'kernel') v.forEach((_, i) => (v[i] = rng.normal() * 0.5));
-    }
-  }
-  return weights;
-}
+export { busyWeights, noNoise, normalValues } from '../helpers/values.js';
 
-export function normalValues(count: number, seed: number, scale = 1): Float32Array {
-  const rng = new Random(seed, 'ort-train-test-values');
-  return Float32Array.from({ length: count }, () => rng.normal() * scale);
-}
-
-export const noNoise = (): StepNoise => ({ joinMasks: new Map(), dropoutMasks: new Map() });
-
-/** Seeded masks: each join keeps inputs at random (at least one), each dropout draws its scaled mask. */
-export function someNoise(graph: Graph, n: number, seed: number): StepNoise {
-  const rng = new Random(seed, 'ort-train-test-noise');
-  const noise = noNoise();
-  for (const node of graph.nodes) {
-    if (node.op === 'join') {
-      const mask = Float32Array.from(node.inputs, () => (rng.uniform() < 0.7 ? 1 : 0));
-      if (!mask.some((m) => m)) mask[rng.int(mask.length)] = 1;
-      noise.joinMasks.set(node.name, mask);
-    }
-    if (node.op === 'dropout') {
-      const p = node.attrs.rate;
-      const count = n * node.shape.reduce((a, b) => a * b, 1);
-      noise.dropoutMasks.set(node.name, Float32Array.from({ length: count }, () => (rng.uniform() < p ? 0 : 1 / (1 - p))));
-    }
-  }
-  return noise;
-}
+/** Seeded masks: each join keeps each input with probability 0.7 (at least one), each dropout draws its scaled mask. */
+export const someNoise = (graph: Graph, n: number, seed: number): StepNoise => sharedNoise(graph, n, seed, 0.7);
 
 export function labels(n: number, seed: number): Int32Array {
   const rng = new Random(seed, 'ort-train-test-labels');

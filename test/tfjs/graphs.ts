@@ -1,8 +1,7 @@
 /** Small graphs and weights shared by the tfjs tests (1–2 channels in, 8×8 maps: fast on the pure-JS CPU). */
 import { GraphBuilder, type Tensor } from '../../src/graph/builder.js';
 import type { Graph, JoinMode, WeightMap } from '../../src/graph/types.js';
-import { Random } from '../../src/random.js';
-import { initWeights } from '../../src/weights/init.js';
+import { someNoise as sharedNoise } from '../helpers/values.js';
 
 /**
  * Every node kind with its awkward cases: asymmetric `same` pads, stride, dilation, groups, bias, all
@@ -42,45 +41,7 @@ export function everyOpGraph(binary = true): Graph {
   return b.finish(v);
 }
 
-/**
- * Seeded weights with batch-norm statistics, biases and slopes moved off their neutral initial values,
- * so a lowering that dropped or swapped one would change the output.
- */
-export function busyWeights(graph: Graph, seed: number): WeightMap {
-  const weights = initWeights(graph, seed);
-  const rng = new Random(seed, 'tfjs-test-weights');
-  for (const node of graph.nodes) {
-    for (const p of node.params) {
-      const v = weights.get(p.name)!;
-      if (p.role === 'moving_variance' || p.role === 'gamma') v.forEach((_, i) => (v[i] = 0.5 + rng.uniform()));
-      else if (p.role !== 'kernel') v.forEach((_, i) => (v[i] = rng.normal() * 0.5));
-    }
-  }
-  return weights;
-}
+export { busyWeights, noNoise, normalValues } from '../helpers/values.js';
 
-export function normalValues(count: number, seed: number, scale = 1): Float32Array {
-  const rng = new Random(seed, 'tfjs-test-values');
-  return Float32Array.from({ length: count }, () => rng.normal() * scale);
-}
-
-export const noNoise = () => ({ joinMasks: new Map<string, Float32Array>(), dropoutMasks: new Map<string, Float32Array>() });
-
-/** A drop-path mask for every join (keeping input `keep(join, i)`) and a dropout mask for every dropout. */
-export function someNoise(graph: Graph, n: number, seed: number) {
-  const rng = new Random(seed, 'tfjs-test-noise');
-  const noise = noNoise();
-  for (const node of graph.nodes) {
-    if (node.op === 'join') {
-      const mask = Float32Array.from(node.inputs, () => (rng.uniform() < 0.5 ? 1 : 0));
-      if (!mask.some((m) => m)) mask[rng.int(mask.length)] = 1;
-      noise.joinMasks.set(node.name, mask);
-    }
-    if (node.op === 'dropout') {
-      const p = node.attrs.rate;
-      const count = n * node.shape.reduce((a, b) => a * b, 1);
-      noise.dropoutMasks.set(node.name, Float32Array.from({ length: count }, () => (rng.uniform() < p ? 0 : 1 / (1 - p))));
-    }
-  }
-  return noise;
-}
+/** A drop-path mask for every join (each input kept with probability 1/2) and a dropout mask for every dropout. */
+export const someNoise = (graph: Graph, n: number, seed: number) => sharedNoise(graph, n, seed, 0.5);

@@ -1,0 +1,22 @@
+/** The README's API example, as written there (imports through the package's public entry points). */
+import { expect, it } from 'vitest';
+import { createSession, runOnnx, exportOnnx } from '../../backends/onnx/index.js';
+import { compileFile, GraphBuilder, initWeights, summarize, type Tensor } from '../../src/index.js';
+
+it('the README example compiles a spec, builds a fractal in TypeScript and runs it in ONNX Runtime', async () => {
+  const { graph, diagnostics } = compileFile('specs/fashion/bireal-small.sofar');
+  expect(diagnostics).toEqual([]);
+  expect(summarize(graph!).ops).toBe(1_594_368);
+
+  const b = new GraphBuilder({ name: 'tiny', input: [1, 28, 28], classes: 10, binarize: { activations: 'approx_sign', weights: 'magnitude_aware_sign' } });
+  const unit = (x: Tensor) => b.block('unit', () => b.residual(x, (y) => b.batchnorm(b.bconv(y, { kernel: 3, filters: 32 }))));
+  let x = b.batchnorm(b.conv(b.input(), { kernel: 3, filters: 32 }));
+  x = b.scope('stage1', () => b.fractal(x, { columns: 3, dropPath: 0.1 }, unit));
+  const tiny = b.finish(b.dense(b.globalAvgpool(x), { units: 10 }));
+  expect(tiny.nodes.some((n) => n.name === 'stage1/fractal/col3/unit4/bconv')).toBe(true);
+
+  const session = await createSession(exportOnnx(tiny, initWeights(tiny, 0)));
+  const logits = await runOnnx(session, new Float32Array(28 * 28).fill(0.5), 1);
+  expect(logits).toHaveLength(10);
+  await session.release();
+});
