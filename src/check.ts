@@ -12,21 +12,20 @@ export function check(graph: Graph): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const report = (node: GraphNode, code: string, message: string, hint?: string) =>
     diagnostics.push(error(code, `${node.name}: ${message}`, node.source, hint));
-  const names = new Set<string>();
-
+  // Unique names are the builder's invariant; graphs read from JSON are checked for it on reading.
+  const inputsOf = (node: GraphNode) => node.inputs.map((id) => graph.nodes[id]);
   for (const node of graph.nodes) {
-    if (names.has(node.name)) report(node, 'duplicate-name', `the name '${node.name}' is used by two nodes`, 'give the layers distinct labels');
-    names.add(node.name);
-    const inputs = node.inputs.map((id) => graph.nodes[id]);
     switch (node.op) {
       case 'add': {
-        const [a, b] = inputs;
+        const a = graph.nodes[node.inputs[0]];
+        const b = graph.nodes[node.inputs[1]];
         if (!same(a.shape, b.shape)) {
           report(node, 'shape-mismatch', `the residual add gets ${shapeToString(a.shape)} from the shortcut and ${shapeToString(b.shape)} from the body`, 'project the shortcut where the shape changes: residual(shortcut = project(ch) if stride > 1 or channels != ch)');
         }
         break;
       }
       case 'join': {
+        const inputs = inputsOf(node);
         const mismatch = node.attrs.mode === 'concat'
           ? inputs.find((t) => !same(t.shape.slice(1), inputs[0].shape.slice(1)))
           : inputs.find((t) => !same(t.shape, inputs[0].shape));
@@ -36,6 +35,7 @@ export function check(graph: Graph): Diagnostic[] {
         break;
       }
       case 'concat': {
+        const inputs = inputsOf(node);
         const mismatch = inputs.find((t) => t.shape.length !== inputs[0].shape.length || !same(t.shape.slice(1), inputs[0].shape.slice(1)));
         if (mismatch) {
           report(node, 'shape-mismatch', `the dense shortcut concatenates ${inputs.map((t) => shapeToString(t.shape)).join(' and ')}: sizes other than channels must agree`, 'the body of concat { } must keep height and width');
@@ -45,8 +45,9 @@ export function check(graph: Graph): Diagnostic[] {
       case 'conv':
       case 'dense': {
         const q = node.attrs.kernelQuantizer;
-        if (q && inputs[0].precision !== 'bin') {
-          report(node, 'precision', `a binary ${node.op === 'conv' ? 'conv' : 'dense layer'} is fed real values from ${inputs[0].name}`, 'give it an input quantizer (input_quantizer = ste_sign), set binarize activations = ..., or put sign before it');
+        const input = graph.nodes[node.inputs[0]];
+        if (q && input.precision !== 'bin') {
+          report(node, 'precision', `a binary ${node.op === 'conv' ? 'conv' : 'dense layer'} is fed real values from ${input.name}`, 'give it an input quantizer (input_quantizer = ste_sign), set binarize activations = ..., or put sign before it');
         }
         break;
       }

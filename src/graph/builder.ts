@@ -528,7 +528,9 @@ export class GraphBuilder {
 
   /** `name`, or `name_1`, `name_2`, ... when the name is taken in the current scope. */
   private uniqueLocal(local: string): string {
-    const { used, suffixes } = this.frame();
+    const frame = this.frame();
+    const used = (frame.used ??= new Set());
+    const suffixes = (frame.suffixes ??= new Map());
     // Resume from the last suffix handed out, so n repeats cost O(n), not O(n²).
     let k = suffixes.get(local) ?? 0;
     let candidate = k === 0 ? local : `${local}_${k}`;
@@ -540,7 +542,7 @@ export class GraphBuilder {
 
   /** Enters a scope by its exact name, claiming it on first use; fractal columns are entered many times. */
   private reenter<T>(name: string, fn: () => T): T {
-    this.frame().used.add(name);
+    (this.frame().used ??= new Set()).add(name);
     this.enter(name, true);
     try {
       return fn();
@@ -551,7 +553,9 @@ export class GraphBuilder {
 
   /** `name1`, `name2`, ... numbered per name within the current scope. */
   private nextIndexed(name: string): string {
-    const { used, indices } = this.frame();
+    const frame = this.frame();
+    const used = (frame.used ??= new Set());
+    const indices = (frame.indices ??= new Map());
     let k = indices.get(name) ?? 0;
     let candidate: string;
     do candidate = `${name}${++k}`;
@@ -566,15 +570,15 @@ export class GraphBuilder {
   }
 }
 
-/** Names used in one scope, and the counters that hand out `name_k` and `name{k}`. */
+/** Names used in one scope, and the counters that hand out `name_k` and `name{k}` (created on first use). */
 interface ScopeFrame {
   prefix: string;
-  used: Set<string>;
-  suffixes: Map<string, number>;
-  indices: Map<string, number>;
+  used?: Set<string>;
+  suffixes?: Map<string, number>;
+  indices?: Map<string, number>;
 }
 
-const newFrame = (prefix: string): ScopeFrame => ({ prefix, used: new Set(), suffixes: new Map(), indices: new Map() });
+const newFrame = (prefix: string): ScopeFrame => ({ prefix });
 
 function param(node: string, role: string, shape: number[], init: InitName, o: { binary?: boolean; trainable?: boolean } = {}): ParamSpec {
   return { name: `${node}/${role}`, role, shape, binary: o.binary ?? false, trainable: o.trainable ?? true, init };

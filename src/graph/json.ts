@@ -25,6 +25,7 @@ export function graphFromJson(text: string, file = 'graph.json'): { graph?: Grap
   if (typeof g.name !== 'string' || !isShape(g.input) || typeof g.classes !== 'number' || !Array.isArray(g.nodes) || typeof g.output !== 'number') {
     return fail('missing or malformed name, input, classes, nodes or output');
   }
+  const names = new Set<string>();
   for (let i = 0; i < g.nodes.length; i++) {
     const n = g.nodes[i] as Partial<GraphNode>;
     const where = `node ${i}${typeof n?.name === 'string' ? ` (${n.name})` : ''}`;
@@ -34,6 +35,8 @@ export function graphFromJson(text: string, file = 'graph.json'): { graph?: Grap
     if (typeof n.name !== 'string' || !isShape(n.shape) || (n.precision !== 'f32' && n.precision !== 'bin')) return fail(`${where} lacks a name, shape or precision`);
     if (!Array.isArray(n.inputs) || n.inputs.some((j) => typeof j !== 'number' || j < 0 || j >= i)) return fail(`${where} has inputs that are not earlier nodes`);
     if (typeof n.attrs !== 'object' || n.attrs === null || !Array.isArray(n.params)) return fail(`${where} lacks attrs or params`);
+    if (names.has(n.name)) return fail(`${where} repeats the name of an earlier node; node names are unique`);
+    names.add(n.name);
   }
   if (g.output < 0 || g.output >= g.nodes.length) return fail(`output ${g.output} is not a node`);
   return { graph: g as Graph, diagnostics: [] };
