@@ -79,6 +79,9 @@ describe('JSON', () => {
     const forward = structuredClone(good);
     forward.nodes[2].inputs = [5];
     expect(message(forward)).toMatch(/inputs that are not earlier nodes/);
+    const twice = structuredClone(good);
+    twice.nodes[4].name = twice.nodes[3].name;
+    expect(message(twice)).toMatch(/node 4 \(.*\) repeats the name of an earlier node/);
   });
 });
 
