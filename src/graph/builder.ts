@@ -114,7 +114,25 @@ export class NodeBudgetExceeded extends Error {
   }
 }
 
-const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+// Graphs are plain data that no stage mutates, so nodes share small constant values (frozen, so a
+// stage that tried to mutate one would fail loudly): empty attributes and parameter lists, window
+// sizes and pads, and the shape of an op that keeps its input's shape. Big graphs stay small.
+const NO_ATTRS = Object.freeze({}) as Record<string, never>;
+const NO_PARAMS = Object.freeze([]) as unknown as ParamSpec[];
+const noParams = () => NO_PARAMS;
+const interned = new Map<string, readonly number[]>();
+function intern<T extends readonly number[]>(values: T): T {
+  const key = values.join(',');
+  let shared = interned.get(key);
+  if (!shared) {
+    shared = Object.freeze([...values]);
+    interned.set(key, shared);
+  }
+  return shared as T;
+}
+const pair = (v: number | Pair): Pair => intern<Pair>(typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+/** The input's shape, for ops that keep it. */
+const same = (x: Tensor): number[] => x.shape as number[];
 
 export class GraphBuilder {
   readonly diagnostics: Diagnostic[] = [];
@@ -133,7 +151,7 @@ export class GraphBuilder {
       activations: this.quantizer(options.binarize?.activations ?? 'none', 'activation'),
       weights: this.quantizer(options.binarize?.weights ?? 'none', 'weight'),
     });
-    this.input0 = this.addNode('input', 'input', [], {}, [...options.input], 'f32', () => [], {});
+    this.input0 = this.addNode('input', 'input', [], NO_ATTRS, [...options.input], 'f32', noParams, {});
   }
 
   /** The model's input `[C, H, W]`. */
@@ -270,8 +288,8 @@ export class GraphBuilder {
   }
 
   batchnorm(x: Tensor, o: Common & { momentum?: number; epsilon?: number } = {}): Tensor {
-    const c = [x.shape[0]]; // shared by the four vectors: graphs are never mutated
-    return this.addNode('batchnorm', o.name ?? 'bn', [x], { momentum: o.momentum ?? 0.9, epsilon: o.epsilon ?? 1e-5 }, [...x.shape], 'f32', (n) => [
+    const c = intern([x.shape[0]]) as number[];
+    return this.addNode('batchnorm', o.name ?? 'bn', [x], { momentum: o.momentum ?? 0.9, epsilon: o.epsilon ?? 1e-5 }, same(x), 'f32', (n) => [
       param(n, 'gamma', c, 'ones'),
       param(n, 'beta', c, 'zeros'),
       param(n, 'moving_mean', c, 'zeros', { trainable: false }),
@@ -286,15 +304,15 @@ export class GraphBuilder {
       this.report('no-quantizer', 'sign needs an activation quantizer', o.source, 'name one (sign approx_sign) or set binarize activations = ...');
       return x;
     }
-    return this.addNode('quantize', o.name ?? 'sign', [x], { quantizer: q }, [...x.shape], 'bin', () => [], o);
+    return this.addNode('quantize', o.name ?? 'sign', [x], { quantizer: q }, same(x), 'bin', noParams, o);
   }
 
   relu(x: Tensor, o: Common = {}): Tensor {
-    return this.addNode('relu', o.name ?? 'relu', [x], {}, [...x.shape], 'f32', () => [], o);
+    return this.addNode('relu', o.name ?? 'relu', [x], NO_ATTRS, same(x), 'f32', noParams, o);
   }
 
   prelu(x: Tensor, o: Common = {}): Tensor {
-    return this.addNode('prelu', o.name ?? 'prelu', [x], {}, [...x.shape], 'f32', (n) => [param(n, 'alpha', [x.shape[0]], 'constant_0.25')], o);
+    return this.addNode('prelu', o.name ?? 'prelu', [x], NO_ATTRS, same(x), 'f32', (n) => [param(n, 'alpha', [x.shape[0]], 'constant_0.25')], o);
   }
 
   hardtanh(x: Tensor, o: Common & { min?: number; max?: number } = {}): Tensor {
@@ -302,7 +320,7 @@ export class GraphBuilder {
     const max = o.max ?? 1;
     // Clipping ±1 values to [−1, 1] leaves them binary.
     const precision: Precision = x.precision === 'bin' && min <= -1 && max >= 1 ? 'bin' : 'f32';
-    return this.addNode('hardtanh', o.name ?? 'hardtanh', [x], { min, max }, [...x.shape], precision, () => [], o);
+    return this.addNode('hardtanh', o.name ?? 'hardtanh', [x], { min, max }, same(x), precision, noParams, o);
   }
 
   maxpool(x: Tensor, o: PoolOptions): Tensor {
@@ -315,27 +333,27 @@ export class GraphBuilder {
 
   globalAvgpool(x: Tensor, o: Common = {}): Tensor {
     if (!this.expectMap(x, 'global_avgpool', o.source)) return x;
-    return this.addNode('global_avgpool', o.name ?? 'global_avgpool', [x], {}, [x.shape[0]], 'f32', () => [], o);
+    return this.addNode('global_avgpool', o.name ?? 'global_avgpool', [x], NO_ATTRS, [x.shape[0]], 'f32', noParams, o);
   }
 
   flatten(x: Tensor, o: Common = {}): Tensor {
     const size = x.shape.reduce((a, b) => a * b, 1);
-    return this.addNode('flatten', o.name ?? 'flatten', [x], {}, [size], x.precision, () => [], o);
+    return this.addNode('flatten', o.name ?? 'flatten', [x], NO_ATTRS, [size], x.precision, noParams, o);
   }
 
   dropout(x: Tensor, o: Common & { rate: number }): Tensor {
     if (!(o.rate >= 0 && o.rate < 1)) this.report('bad-argument', `a dropout rate lies in [0, 1), got ${o.rate}`, o.source);
-    return this.addNode('dropout', o.name ?? 'dropout', [x], { rate: o.rate }, [...x.shape], x.precision, () => [], o);
+    return this.addNode('dropout', o.name ?? 'dropout', [x], { rate: o.rate }, same(x), x.precision, noParams, o);
   }
 
   add(a: Tensor, b: Tensor, o: Common = {}): Tensor {
-    return this.addNode('add', o.name ?? 'add', [a, b], {}, [...a.shape], 'f32', () => [], o);
+    return this.addNode('add', o.name ?? 'add', [a, b], NO_ATTRS, same(a), 'f32', noParams, o);
   }
 
   concat(xs: Tensor[], o: Common = {}): Tensor {
     const channels = xs.reduce((sum, t) => sum + t.shape[0], 0);
     const precision: Precision = xs.every((t) => t.precision === 'bin') ? 'bin' : 'f32';
-    return this.addNode('concat', o.name ?? 'concat', xs, {}, [channels, ...xs[0].shape.slice(1)], precision, () => [], o);
+    return this.addNode('concat', o.name ?? 'concat', xs, NO_ATTRS, [channels, ...xs[0].shape.slice(1)], precision, noParams, o);
   }
 
   // ---------------------------------------------------------------- finishing
@@ -387,7 +405,7 @@ export class GraphBuilder {
     if (x.precision === 'bin') return x;
     const q = spec === undefined ? this.policy().activations : this.quantizer(spec, 'activation', source);
     if (!q) return x; // the checker reports a binary layer fed real values
-    return this.addNode('quantize', `${layer}_sign`, [x], { quantizer: q }, [...x.shape], 'bin', () => [], { source });
+    return this.addNode('quantize', `${layer}_sign`, [x], { quantizer: q }, same(x), 'bin', noParams, { source });
   }
 
   private convNode(x: Tensor, o: ConvOptions, kernelQuantizer: QuantizerRef | null, kernelClip: number | null, kind: string): Tensor {
@@ -397,7 +415,7 @@ export class GraphBuilder {
     const stride = pair(o.stride ?? 1);
     const dilation = pair(o.dilation ?? 1);
     const groups = o.groups ?? 1;
-    const pads = resolvePads(o.padding ?? 'same', h, w, kernel, stride, dilation);
+    const pads = intern(resolvePads(o.padding ?? 'same', h, w, kernel, stride, dilation));
     const [oh, ow] = windowOutput(h, w, kernel, stride, pads, dilation);
     if (cin % groups !== 0 || o.filters % groups !== 0) {
       this.report('bad-argument', `groups = ${groups} must divide both the input channels (${cin}) and the filters (${o.filters})`, o.source);
@@ -449,19 +467,19 @@ export class GraphBuilder {
     const [c, h, w] = x.shape;
     const kernel = pair(o.kernel);
     const stride = pair(o.stride ?? o.kernel);
-    const pads = resolvePads(o.padding ?? 'valid', h, w, kernel, stride, [1, 1]);
+    const pads = intern(resolvePads(o.padding ?? 'valid', h, w, kernel, stride, [1, 1]));
     const [oh, ow] = windowOutput(h, w, kernel, stride, pads, [1, 1]);
     if (!(oh > 0 && ow > 0)) {
       this.report('shape', `a ${kernel.join('x')} ${op} on a ${h}×${w} map leaves no output`, o.source);
     }
-    return this.addNode(op, o.name ?? op, [x], { kernel, stride, pads }, [c, oh, ow], precision, () => [], o);
+    return this.addNode(op, o.name ?? op, [x], { kernel, stride, pads }, [c, oh, ow], precision, noParams, o);
   }
 
   private joinNode(inputs: Tensor[], attrs: OpAttrs['join'], source?: Span): Tensor {
     const first = inputs[0].shape;
     const shape = attrs.mode === 'concat' ? [inputs.reduce((s, t) => s + t.shape[0], 0), ...first.slice(1)] : [...first];
     const precision: Precision = attrs.mode === 'max' && inputs.every((t) => t.precision === 'bin') ? 'bin' : 'f32';
-    return this.addNode('join', this.nextIndexed('join'), inputs, attrs, shape, precision, () => [], { source }, true);
+    return this.addNode('join', this.nextIndexed('join'), inputs, attrs, shape, precision, noParams, { source }, true);
   }
 
   private expectMap(x: Tensor, kind: string, source?: Span): boolean {
