@@ -503,19 +503,15 @@ export class GraphBuilder {
     if (this.nodes.length >= this.nodeBudget) throw new NodeBudgetExceeded(this.nodeBudget);
     const name = claimed ? local : this.uniqueLocal(local);
     const full = this.prefix() + name;
-    const node: NodeOf<K> = {
-      id: this.nodes.length,
-      name: full,
-      op,
-      inputs: inputs.map((t) => t.id),
-      attrs,
-      shape,
-      precision,
-      params: params(full),
-      ...(common.source ? { source: common.source } : {}),
-    };
+    const id = this.nodes.length;
+    const ids = inputs.map((t) => t.id);
+    // One literal per case keeps a single compact object layout (a property added later would not).
+    const node: NodeOf<K> = common.source
+      ? { id, name: full, op, inputs: ids, attrs, shape, precision, params: params(full), source: common.source }
+      : { id, name: full, op, inputs: ids, attrs, shape, precision, params: params(full) };
     this.nodes.push(node as unknown as GraphNode);
-    return { id: node.id, shape, precision };
+    // The node itself serves as the tensor handle (id, shape, precision): one object less per node.
+    return node;
   }
 
   private prefix(): string {
