@@ -32,8 +32,12 @@ export function userFailure(message: string, hint?: string): UserError {
   return new UserError([{ severity: 'error', code: 'user', message, ...(hint ? { hint } : {}) }]);
 }
 
+/** The most diagnostics shown in full; the rest are counted (the first ones are the ones that matter). */
+const SHOWN = 25;
+
 export function printDiagnostics(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>): void {
-  for (const d of diagnostics) process.stderr.write(formatDiagnostic(d, sources) + '\n');
+  for (const d of diagnostics.slice(0, SHOWN)) process.stderr.write(formatDiagnostic(d, sources) + '\n');
+  if (diagnostics.length > SHOWN) process.stderr.write(`... and ${diagnostics.length - SHOWN} more\n`);
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   if (errors > 1) process.stderr.write(`${errors} errors\n`);
 }

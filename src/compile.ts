@@ -3,6 +3,7 @@
  * only chains them and collects their diagnostics.
  */
 import { readFileSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { parse } from '../grammar/index.js';
 import { check } from './check.js';
 import { error, hasErrors, type Diagnostic } from './diagnostics.js';
@@ -39,14 +40,22 @@ export function compile(text: string, file: string, options: CompileOptions = {}
 }
 
 export function compileFile(path: string, options: CompileOptions = {}): CompileResult {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message;
     return { diagnostics: [error('io', `cannot read ${path}: ${reason}`, undefined, 'check the path; specs end in .sofar')], sources: new Map() };
   }
-  return compile(text, path, options);
+  // A binary file (a model.onnx passed where a spec belongs) would otherwise yield a syntax error per byte.
+  if (bytes.includes(0) || !isUtf8(bytes)) {
+    return {
+      diagnostics: [error('io', `${path} is not a .sofar spec: it is a binary file`, undefined, 'a spec is text; sofar run, bench and eval also accept a model.onnx')],
+      sources: new Map(),
+    };
+  }
+  return compile(bytes.toString('utf8'), path, options);
 }
 
 /** A block expanded many times repeats its errors; say each once. */

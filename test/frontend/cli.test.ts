@@ -83,6 +83,21 @@ describe('sofar check / summary / graph', () => {
     expect(param.err).toContain("did you mean 'columns'?");
   });
 
+  it('a binary file is refused in one line; a file full of errors shows the first 25 and counts the rest', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sofar-cli-'));
+    const binary = join(dir, 'model.onnx');
+    writeFileSync(binary, Buffer.from([8, 0, 18, 5, 115, 111, 102, 97, 114, 0, 255]));
+    const r = sofar('check', binary);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`error: ${binary} is not a .sofar spec: it is a binary file\n  = hint: a spec is text; sofar run, bench and eval also accept a model.onnx\n`);
+    const noisy = join(dir, 'noisy.sofar');
+    writeFileSync(noisy, 'model m {\n' + '  relu @\n'.repeat(40) + '}\n');
+    const many = sofar('check', noisy);
+    expect(many.code).toBe(1);
+    expect(many.err.match(/error: unexpected character '@'/g)).toHaveLength(25);
+    expect(many.err).toContain('... and 15 more\n40 errors\n');
+  });
+
   it('--help for every command', () => {
     for (const cmd of ['check', 'summary', 'graph', 'build', 'run', 'bench', 'train', 'eval']) {
       const r = sofar(cmd, '--help');
