@@ -66,7 +66,7 @@ export function register(program: Command): void {
       .option('--limit <n>', 'use only the first N training samples (and a proportional share of the test set)', parsePositiveInt('--limit'))
       .addOption(new Option('--engine <name>', 'training engine (auto: tfjs when tfjs-node is installed, else ort)').choices([...ENGINES]).default('auto'))
       .addOption(new Option('--device <name>', 'device for the tfjs engine').choices([...DEVICES]).default('auto'))
-      .option('--threads <n>', 'CPU threads for the engine', parsePositiveInt('--threads'))
+      .option('--threads <n>', 'CPU threads of the ORT engine (default: every core; beyond 4 they add little)', parsePositiveInt('--threads'))
       .option('--json', 'end with one JSON line: epochs, samplesPerSecond, trainLoss, testAccuracy'),
   ).action(async (spec: string, flags: TrainFlags, cmd: Command) => {
     try {
