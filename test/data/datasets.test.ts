@@ -11,6 +11,7 @@ import { syntheticPrototypes } from '../../src/data/synthetic.js';
 import { readIdx } from '../../src/data/idx.js';
 import { Random } from '../../src/random.js';
 import { idxBytes } from './helpers.js';
+import { skipWithout } from '../helpers/requirements.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -99,7 +100,7 @@ describe.skipIf(existsSync('/usr/share/datasets/mnist'))('a named data set that 
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
 
-describe.skipIf(!existsSync(FASHION))('Fashion-MNIST as installed by Debian', () => {
+describe.skipIf(skipWithout(existsSync(FASHION) ? null : `Fashion-MNIST is not installed at ${FASHION} (apt-get install dataset-fashion-mnist)`))('Fashion-MNIST as installed by Debian', () => {
   it('has the documented statistics (constants checked against the 60 000 training images)', () => {
     const images = readIdx(join(FASHION, 'train-images-idx3-ubyte.gz'));
     expect(images.dims).toEqual([60000, 28, 28]);

@@ -1,7 +1,7 @@
 /**
  * The official ONNX checker, run from the tests: Debian's python3-onnx under /usr/bin/python3 (the
  * `python3` on PATH may be another interpreter without onnx). `.ci/run` installs the package; on a
- * machine without it, tests skip with `checkerSkipReason`.
+ * machine without it, tests skip through `skipWithout(checkerMissing())` (but fail under `.ci/run`).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,11 +24,10 @@ print("ok")
 let availability: string | null | undefined;
 
 /** Why the checker cannot run here, or null when it can. */
-export function checkerSkipReason(): string | null {
+export function checkerMissing(): string | null {
   if (availability !== undefined) return availability;
   const r = spawnSync(CHECKER_PYTHON, ['-c', 'import onnx; print(onnx.__version__)'], { encoding: 'utf8' });
   availability = r.status === 0 ? null : `the official ONNX checker is missing: ${CHECKER_PYTHON} cannot import onnx (apt-get install python3-onnx)`;
-  if (availability) console.warn(`SKIPPED: ${availability}`);
   return availability;
 }
 

@@ -9,7 +9,8 @@ import { GraphBuilder } from '../../src/graph/builder.js';
 import type { Graph } from '../../src/graph/types.js';
 import { summarize } from '../../src/cost.js';
 import { initWeights } from '../../src/weights/init.js';
-import { checkerSkipReason, checkOnnx } from '../helpers/onnx-checker.js';
+import { checkerMissing, checkOnnx } from '../helpers/onnx-checker.js';
+import { skipWithout } from '../helpers/requirements.js';
 
 type ValueInfo = NonNullable<NonNullable<ReturnType<typeof onnx.ModelProto.decode>['graph']>['input']>[number];
 
@@ -43,7 +44,7 @@ describe('exported model', () => {
     expect(kinds.size).toBe(16);
   });
 
-  it.skipIf(checkerSkipReason() !== null)('passes the official ONNX checker (full_check) in every variant', () => {
+  it.skipIf(skipWithout(checkerMissing()))('passes the official ONNX checker (full_check) in every variant', () => {
     const result = checkOnnx([
       exportOnnx(graph, weights),
       exportOnnx(graph, weights, { packBits: false }),
@@ -54,7 +55,7 @@ describe('exported model', () => {
     expect(result.ok).toBe(true);
   });
 
-  it.skipIf(checkerSkipReason() !== null)('the checker helper rejects a broken model', () => {
+  it.skipIf(skipWithout(checkerMissing()))('the checker helper rejects a broken model', () => {
     const model = onnx.ModelProto.decode(exportOnnx(graph, weights));
     model.graph!.node!.find((n) => n.opType === 'Conv')!.input![1] = 'no_such_value';
     const result = checkOnnx([onnx.ModelProto.encode(model).finish()]);

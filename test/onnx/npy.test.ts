@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from '../../src/io/npy.js';
 import { CHECKER_PYTHON } from '../helpers/onnx-checker.js';
+import { skipWithout } from '../helpers/requirements.js';
 
 const hasNumpy = spawnSync(CHECKER_PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
-if (!hasNumpy) console.warn(`SKIPPED: ${CHECKER_PYTHON} has no numpy (apt-get install python3-numpy)`);
 
-describe.skipIf(!hasNumpy)('parseNpy on files NumPy wrote', () => {
+describe.skipIf(skipWithout(hasNumpy ? null : `${CHECKER_PYTHON} has no numpy (apt-get install python3-numpy)`))('parseNpy on files NumPy wrote', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sofar-npy-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const numpy = (code: string) => {

@@ -9,7 +9,8 @@ import { compileFile } from '../../src/compile.js';
 import { hasErrors } from '../../src/diagnostics.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
 import { initWeights, seededInput } from '../../src/weights/init.js';
-import { checkerSkipReason, checkOnnx, checkOnnxAsync } from '../helpers/onnx-checker.js';
+import { checkerMissing, checkOnnx, checkOnnxAsync } from '../helpers/onnx-checker.js';
+import { skipWithout } from '../helpers/requirements.js';
 
 export const ZOO = {
   'bireal-resnet18': 'specs/bireal-resnet18.sofar',
@@ -54,14 +55,14 @@ export function reexport(model: ZooExport, options: ExportOptions): ZooExport {
 
 /** The official checker with full_check on every model; skipped (with a warning) where it is missing. */
 export function expectCheckerPasses(models: Uint8Array[]): void {
-  if (checkerSkipReason() !== null) return;
+  if (skipWithout(checkerMissing())) return;
   const result = checkOnnx(models);
   expect(result.message).toBe('ok');
 }
 
 /** The same, in a child process while the test goes on (the checker takes seconds on big files). */
 export async function expectCheckerPassesAsync(models: Uint8Array[]): Promise<void> {
-  if (checkerSkipReason() !== null) return;
+  if (skipWithout(checkerMissing())) return;
   const result = await checkOnnxAsync(models);
   expect(result.message).toBe('ok');
 }

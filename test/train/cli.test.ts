@@ -12,6 +12,7 @@ import { register as registerEval } from '../../cli/commands/eval.js';
 import { resolveEngine } from '../../cli/commands/engines.js';
 import { register as registerTrain } from '../../cli/commands/train.js';
 import { readCheckpoint } from '../../src/checkpoint/index.js';
+import { REQUIRE_ALL } from '../helpers/requirements.js';
 
 const SPEC = join(import.meta.dirname, 'fixtures', 'tiny.sofar');
 const dirs: string[] = [];
@@ -81,7 +82,9 @@ describe('sofar train / eval', () => {
     expect(err.message).toMatch(/no data set at .*missing/);
     const shape = await sofar('train', SPEC, '--data', 'fashion-mnist', '--out', out, '--engine', 'ort').catch((e) => e);
     expect(shape).toBeInstanceOf(UserError);
-    expect(shape.message).toMatch(/are 1×28×28 but the model 'tiny_rf' takes 1×8×8 input|fashion-mnist data set is not installed/);
+    // Where Fashion-MNIST is installed (always under .ci/run) the shapes are compared; elsewhere its absence is named.
+    const installed = REQUIRE_ALL || existsSync('/usr/share/datasets/fashion-mnist');
+    expect(shape.message).toMatch(installed ? /are 1×28×28 but the model 'tiny_rf' takes 1×8×8 input/ : /fashion-mnist data set is not installed/);
     await expect(sofar('train', SPEC, '--engine', 'ort', '--device', 'gpu', '--data', 'synthetic', '--out', out)).rejects.toBeInstanceOf(UsageError);
     await expect(sofar('train', SPEC, '--epochs', '0')).rejects.toThrow(/--epochs expects a positive whole number/);
     await expect(sofar('train', SPEC, '--lr', '-1')).rejects.toThrow(/--lr expects a number > 0/);
