@@ -4,17 +4,13 @@
  * the page works offline). `npm run grammar:diagrams` → docs/grammar.html.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join, sep } from 'node:path';
-import { createSyntaxDiagramsCode } from 'chevrotain';
+import { join } from 'node:path';
+import { CHEVROTAIN_DIR, createSyntaxDiagramsCode } from './chevrotain.js';
 import { replaceFileAtomic } from '../src/io/atomic.js';
 import { parserInstance } from './parser.js';
 
 const RESOURCES = 'sofar-diagrams/';
-// The package exports only its entry point; its folder is the one holding that entry's lib/.
-const entry = createRequire(import.meta.url).resolve('chevrotain');
-const packageDir = entry.slice(0, entry.lastIndexOf(`${sep}lib${sep}`));
-const local = (path: string) => readFileSync(join(packageDir, 'diagrams', path), 'utf8');
+const local = (path: string) => readFileSync(join(CHEVROTAIN_DIR, 'diagrams', path), 'utf8');
 
 let html = createSyntaxDiagramsCode(parserInstance().getSerializedGastProductions(), { resourceBase: RESOURCES, css: `${RESOURCES}diagrams.css` });
 html = html

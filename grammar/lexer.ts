@@ -2,7 +2,8 @@
  * The scanner: `.sofar` text → tokens. Newlines end statements, except inside () and [] where they are
  * dropped, so long argument lists may span lines. `#` starts a comment.
  */
-import { createToken, Lexer, type IToken, type TokenType } from 'chevrotain';
+import type { IToken, TokenType } from 'chevrotain';
+import { createToken, Lexer } from './chevrotain.js';
 
 export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/, label: 'a name' });
 

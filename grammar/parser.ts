@@ -3,7 +3,8 @@
  * several syntax errors. The grammar is generic: a layer, a block call and a combinator are all calls;
  * the elaborator gives them meaning.
  */
-import { EmbeddedActionsParser, type IToken, type TokenType, type IParserErrorMessageProvider } from 'chevrotain';
+import type { IToken, TokenType, IParserErrorMessageProvider } from 'chevrotain';
+import { EmbeddedActionsParser } from './chevrotain.js';
 import type { Arg, BinaryOp, BlockDecl, Expr, Identifier as Ident, ModelDecl, Param, SourceFile, Statement } from './ast.js';
 import type { Span } from '../src/diagnostics.js';
 import * as T from './lexer.js';
