@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder, type Tensor } from '../../src/graph/builder.js';
 import type { Graph, JoinMode, WeightMap } from '../../src/graph/types.js';
 import { initWeights } from '../../src/weights/init.js';
-import { maxDiff, referenceForward } from './reference.js';
+import { maxDiff, referenceOutputs } from '../helpers/reference.js';
 import { busyWeights, randomInput, runExported } from './util.js';
 
 const size = (g: Graph) => g.input.reduce((a, b) => a * b, 1);
@@ -20,7 +20,7 @@ function expectClose(actual: Float32Array, expected: ArrayLike<number>, relative
 async function againstReference(graph: Graph, weights: WeightMap, n = 2, seed = 7): Promise<Float32Array> {
   const x = randomInput(n * size(graph), seed);
   const actual = await runExported(graph, weights, x, n);
-  expectClose(actual, referenceForward(graph, weights, x, n));
+  expectClose(actual, referenceOutputs(graph, weights, x, n));
   return actual;
 }
 
@@ -89,9 +89,9 @@ describe('exactness under onnxruntime optimisations', () => {
       const weights = initWeights(g, 2);
       for (const node of g.nodes) if (node.op === 'batchnorm') weights.set(`${node.name}/gamma`, Float32Array.from({ length: node.shape[0] }, (_, i) => 0.7 + 0.13 * i));
       const x = randomInput(4 * 8 * 36, 13);
-      const expected = referenceForward(g, weights, x, 4);
+      const expected = referenceOutputs(g, weights, x, 4);
       const actual = await runExported(g, weights, x, 4, {}, { optimization: 'all' });
-      const zeros = referenceForward(b.finish(conv), weights, x, 4).filter((v) => v === 0).length;
+      const zeros = referenceOutputs(b.finish(conv), weights, x, 4).filter((v) => v === 0).length;
       expect(zeros).toBeGreaterThan(20); // the test means something only with many exact ties
       expect(Array.from(actual)).toEqual(Array.from(expected));
     });
@@ -174,7 +174,7 @@ describe('every other node kind', () => {
     // All inputs negative: a zero pad winning the max or joining the mean would show.
     const x = Float32Array.from({ length: 50 }, (_, i) => -1 - i);
     const y = await runExported(graph, new Map(), x, 1);
-    expectClose(y, referenceForward(graph, new Map(), x, 1), 1e-6);
+    expectClose(y, referenceOutputs(graph, new Map(), x, 1), 1e-6);
     expect(y[0]).toBe(-1); // top-left window covers x[0..1, 0..1] only: max −1
     expect(y[18]).toBeCloseTo((-1 - 2 - 6 - 7) / 4, 6); // and its mean over 4 real cells
   });

@@ -11,7 +11,7 @@ import { exportOnnx, unpackBits, packBits } from '../../backends/onnx/index.js';
 import { onnx } from '../../backends/onnx/proto.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import type { Graph } from '../../src/graph/types.js';
-import { maxDiff, referenceForward } from './reference.js';
+import { maxDiff, referenceOutputs } from '../helpers/reference.js';
 import { busyWeights, randomInput, runExported } from './util.js';
 
 /** Binary convs with pads on every side, an odd kernel size (63 bits: not a whole byte), stride, groups, and a binary dense. */
@@ -45,7 +45,7 @@ describe('variants', () => {
     const packed = await runExported(graph, weights, x, n);
     const unpacked = await runExported(graph, weights, x, n, { packBits: false });
     expect(Array.from(packed)).toEqual(Array.from(unpacked));
-    const { diff, scale } = maxDiff(packed, referenceForward(graph, weights, x, n));
+    const { diff, scale } = maxDiff(packed, referenceOutputs(graph, weights, x, n));
     expect(diff).toBeLessThanOrEqual(1e-5 * scale);
   });
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
 import { runTfjs } from '../../backends/tfjs/index.js';
 import { initWeights, seededInput } from '../../src/weights/init.js';
-import { maxDiff, referenceForward } from './reference.js';
+import { maxDiff, referenceOutputs } from '../helpers/reference.js';
 import { runExported } from './util.js';
 import { expectCheckerPasses, expectRuns, loadZoo } from './zoo.js';
 
@@ -38,7 +38,7 @@ describe('zoo: Fashion-MNIST models', () => {
       expect(maxDiff(integer, packed).diff).toBeLessThanOrEqual(tolerance);
       // The naive float64 reference is slow: one sample of the two.
       const perSample = packed.length / N;
-      expect(maxDiff(packed.subarray(0, perSample), referenceForward(graph, weights, x, 1)).diff).toBeLessThanOrEqual(tolerance);
+      expect(maxDiff(packed.subarray(0, perSample), referenceOutputs(graph, weights, x, 1)).diff).toBeLessThanOrEqual(tolerance);
       // As written (no runtime optimisation) the integer variant is bit-identical to the float one.
       expect(Array.from(await runExported(graph, weights, x, N, { integer: true }, { optimization: 'disabled' }))).toEqual(
         Array.from(await runExported(graph, weights, x, N, {}, { optimization: 'disabled' })),

@@ -12,7 +12,7 @@ import type { Graph, WeightMap } from '../../src/graph/types.js';
 import type { OptimizerConfig, StepNoise, TrainState } from '../../src/train/engine.js';
 import { graphParams } from '../../src/weights/init.js';
 import { busyWeights, normalValues, someNoise } from './graphs.js';
-import { maxAbs, maxAbsDiff, referenceForward, referenceLoss } from './reference.js';
+import { maxAbs, maxAbsDiff, referenceForward, referenceLoss } from '../helpers/reference.js';
 
 const N = 4;
 const SELECTION = { backendName: 'cpu', device: 'cpu', package: '@tensorflow/tfjs' } as const;

@@ -11,7 +11,7 @@ import { GraphBuilder } from '../../src/graph/builder.js';
 import { Random } from '../../src/random.js';
 import { graphParams, initWeights } from '../../src/weights/init.js';
 import { busyWeights, everyOpGraph, noNoise, normalValues, someNoise } from './graphs.js';
-import { referenceForward, referenceLoss } from './reference.js';
+import { referenceForward, referenceLoss } from '../helpers/reference.js';
 
 const N = 3;
 

@@ -13,7 +13,7 @@ import { GraphBuilder } from '../../src/graph/builder.js';
 import { OP_KINDS, type Graph, type JoinMode, type WeightMap } from '../../src/graph/types.js';
 import { graphParams } from '../../src/weights/init.js';
 import { busyWeights, everyOpGraph, normalValues, someNoise } from './graphs.js';
-import { maxAbs, maxAbsDiff, referenceForward } from './reference.js';
+import { maxAbs, maxAbsDiff, referenceForward } from '../helpers/reference.js';
 
 const N = 3;
 

@@ -13,7 +13,7 @@ import { runTfjs } from '../../backends/tfjs/index.js';
 import { compileFile } from '../../src/compile.js';
 import { hasErrors } from '../../src/diagnostics.js';
 import { initWeights, seededInput } from '../../src/weights/init.js';
-import { maxAbs, maxAbsDiff } from './reference.js';
+import { maxAbs, maxAbsDiff } from '../helpers/reference.js';
 
 const SPECS = ['specs/fashion/bireal-small.sofar', 'specs/fashion/rf-c3-small.sofar', 'specs/fashion/drf-c2-small.sofar'];
 const SEED = 42;

@@ -1,6 +1,9 @@
 /**
- * An independent, naive reference of docs/semantics.md for the tfjs tests: plain loops over NCHW
- * float64 arrays, one sample at a time, written from the formulas (no tfjs). Slow; for tiny graphs only.
+ * An independent, naive forward reference of docs/semantics.md, in inference and in training mode
+ * (batch statistics, drop-path and dropout masks): plain loops over NCHW float64 arrays, one sample at a
+ * time, written from the formulas with no code from any backend. The ONNX and tfjs suites compare
+ * against it; the ORT training suite has its own reference with reverse mode (test/ort-train/reference.ts).
+ * Slow; for tiny graphs only.
  */
 import type { Graph, GraphNode, NodeOf, QuantizerRef, WeightMap } from '../../src/graph/types.js';
 import type { StepNoise } from '../../src/train/engine.js';
@@ -15,17 +18,22 @@ export interface Values {
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 export const refSign = (x: number) => (x >= 0 ? 1 : -1);
 
-/** Forward of a kernel quantizer on a weight tensor whose output channel is `axis`. */
-export function refQuantizeKernel(w: Float64Array, shape: number[], axis: number, q: QuantizerRef | null): Float64Array {
-  if (!q) return w;
-  if (q.name !== 'magnitude_aware_sign') return w.map(refSign);
+/**
+ * A kernel quantizer's forward on a weight tensor whose output channel is `axis`, split as the semantics
+ * define it: the kernel a binary layer multiplies with (±1 entries, or the float weights when there is no
+ * quantizer) and the per-output-channel scale applied to its sums (magnitude_aware_sign; else null).
+ * Scaling after summing keeps sums of ±1 products exact, so ties at 0 stay exactly 0.
+ */
+export function refQuantizeKernel(w: Float64Array, shape: number[], axis: number, q: QuantizerRef | null): { k: Float64Array; scale: Float64Array | null } {
+  if (!q) return { k: w, scale: null };
+  if (q.name !== 'magnitude_aware_sign') return { k: w.map(refSign), scale: null };
   const outer = size(shape.slice(0, axis));
   const channels = shape[axis];
   const inner = size(shape.slice(axis + 1));
   const sums = new Float64Array(channels);
   for (let a = 0; a < outer; a++) for (let c = 0; c < channels; c++) for (let b = 0; b < inner; b++) sums[c] += Math.abs(w[(a * channels + c) * inner + b]);
   const count = outer * inner;
-  return w.map((v, i) => (sums[Math.floor(i / inner) % channels] / count) * refSign(v));
+  return { k: w.map(refSign), scale: sums.map((v) => v / count) };
 }
 
 export interface RefOptions {
@@ -49,7 +57,7 @@ function conv(node: NodeOf<'conv'>, x: Values, w: Map<string, Float64Array>): Va
   const [cin, h, wd] = x.shape;
   const [cout, oh, ow] = node.shape;
   const kShape = node.params[0].shape;
-  const k = refQuantizeKernel(param(node, 'kernel', w)!, kShape, 0, a.kernelQuantizer);
+  const { k, scale } = refQuantizeKernel(param(node, 'kernel', w)!, kShape, 0, a.kernelQuantizer);
   const bias = param(node, 'bias', w);
   const [kh, kw] = a.kernel;
   const cinG = cin / a.groups;
@@ -60,7 +68,7 @@ function conv(node: NodeOf<'conv'>, x: Values, w: Map<string, Float64Array>): Va
       const g = Math.floor(o / coutG);
       for (let i = 0; i < oh; i++)
         for (let j = 0; j < ow; j++) {
-          let acc = bias ? bias[o] : 0;
+          let acc = 0;
           for (let c = 0; c < cinG; c++)
             for (let u = 0; u < kh; u++)
               for (let v = 0; v < kw; v++) {
@@ -69,7 +77,7 @@ function conv(node: NodeOf<'conv'>, x: Values, w: Map<string, Float64Array>): Va
                 if (y < 0 || y >= h || z < 0 || z >= wd) continue; // zero padding
                 acc += x.data[((s * cin + g * cinG + c) * h + y) * wd + z] * k[((o * cinG + c) * kh + u) * kw + v];
               }
-          out[((s * cout + o) * oh + i) * ow + j] = acc;
+          out[((s * cout + o) * oh + i) * ow + j] = acc * (scale ? scale[o] : 1) + (bias ? bias[o] : 0);
         }
     }
   return { n: x.n, shape: node.shape, data: out };
@@ -77,14 +85,14 @@ function conv(node: NodeOf<'conv'>, x: Values, w: Map<string, Float64Array>): Va
 
 function dense(node: NodeOf<'dense'>, x: Values, w: Map<string, Float64Array>): Values {
   const [fin, units] = node.params[0].shape;
-  const k = refQuantizeKernel(param(node, 'kernel', w)!, [fin, units], 1, node.attrs.kernelQuantizer);
+  const { k, scale } = refQuantizeKernel(param(node, 'kernel', w)!, [fin, units], 1, node.attrs.kernelQuantizer);
   const bias = param(node, 'bias', w);
   const out = new Float64Array(x.n * units);
   for (let s = 0; s < x.n; s++)
     for (let u = 0; u < units; u++) {
-      let acc = bias ? bias[u] : 0;
+      let acc = 0;
       for (let f = 0; f < fin; f++) acc += x.data[s * fin + f] * k[f * units + u];
-      out[s * units + u] = acc;
+      out[s * units + u] = acc * (scale ? scale[u] : 1) + (bias ? bias[u] : 0);
     }
   return { n: x.n, shape: node.shape, data: out };
 }
@@ -235,6 +243,23 @@ export function referenceForward(graph: Graph, weights: WeightMap | Map<string, 
     values[node.id] = out;
   }
   return { output: values[graph.output], batchStatistics };
+}
+
+/** Inference-mode outputs `[n, classes]` rounded to float32, for comparison with a backend's. */
+export function referenceOutputs(graph: Graph, weights: WeightMap, x: ArrayLike<number>, n: number): Float32Array {
+  return Float32Array.from(referenceForward(graph, weights, x, n).output.data);
+}
+
+/** max |a − b| and max |b|, for tolerance checks relative to the output's scale. */
+export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; scale: number } {
+  if (a.length !== b.length) throw new Error(`length ${a.length} ≠ ${b.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return { diff, scale };
 }
 
 /** Mean softmax cross-entropy of `[n, classes]` logits, in float64. */
