@@ -9,7 +9,7 @@ import { formatDiagnostic, hasErrors, type Diagnostic } from '../src/diagnostics
 import type { Graph } from '../src/graph/types.js';
 
 /** Exit codes of the command-line contract. */
-export const EXIT = { ok: 0, userError: 1, usage: 2 } as const;
+export const EXIT = { ok: 0, userError: 1, usage: 2, interrupted: 130 } as const;
 
 /** Wrong usage of the command line (exit 2). */
 export class UsageError extends Error {
@@ -27,9 +27,67 @@ export class UserError extends Error {
   }
 }
 
+/** A command stopped by Ctrl-C after explaining what it kept (exit 130). */
+export class InterruptedError extends UserError {
+  override name = 'InterruptedError';
+}
+
 /** A plain user-facing failure without a source location (a missing file, bad data). */
 export function userFailure(message: string, hint?: string): UserError {
   return new UserError([{ severity: 'error', code: 'user', message, ...(hint ? { hint } : {}) }]);
+}
+
+/**
+ * A failed file operation (a folder where a file should go, no permission, a full disk) explained as a
+ * user error naming the path; null for any other error. Paths of atomic writes' temporary siblings are
+ * reported as the file being written.
+ */
+export function fileSystemFailure(e: unknown): UserError | null {
+  const err = e as NodeJS.ErrnoException & { dest?: string };
+  if (!(e instanceof Error) || typeof err.code !== 'string' || typeof err.syscall !== 'string') return null;
+  const reason = FS_REASONS[err.code];
+  if (!reason) return null;
+  const path = err.dest ?? (err.path ? err.path.replace(TEMP_SIBLING, '$1$2') : undefined);
+  if (!path) return null;
+  const action = err.syscall === 'mkdir' ? 'cannot create the folder' : err.syscall === 'open' || err.syscall === 'rename' ? 'cannot write' : `cannot ${err.syscall}`;
+  return userFailure(`${action} ${path}: ${reason.message}`, reason.hint);
+}
+
+/** `dir/.name.<pid>.<hex>.tmp` → `dir/name` (see src/io/atomic.ts). */
+const TEMP_SIBLING = /^(.*\/)?\.(.+)\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+const FS_REASONS: Record<string, { message: string; hint: string }> = {
+  EISDIR: { message: 'a folder of that name is in the way', hint: 'give a file name (or remove the folder)' },
+  EEXIST: { message: 'a file of that name is in the way', hint: 'give a folder name that is free (or remove the file)' },
+  ENOTDIR: { message: 'part of the path is a file, not a folder', hint: 'check the path' },
+  EACCES: { message: 'permission denied', hint: 'write somewhere you may write, e.g. under your home folder' },
+  EPERM: { message: 'operation not permitted', hint: 'write somewhere you may write, e.g. under your home folder' },
+  EROFS: { message: 'the file system is read-only', hint: 'write somewhere else' },
+  ENOSPC: { message: 'the disk is full', hint: 'free some space or write elsewhere; nothing was left half-written' },
+  ENOENT: { message: 'no such file or folder', hint: 'check the path' },
+};
+
+let interruptOverride: (() => void) | null = null;
+
+/**
+ * Ctrl-C ends a command with exit code 130. Handled in JavaScript rather than by the default
+ * immediate kill, so it lands between synchronous steps: an atomic write finishes or never starts, and
+ * no temporary file is left behind. A command that can stop gracefully (training) takes it over.
+ */
+export function installInterruptHandler(): void {
+  process.on('SIGINT', () => {
+    if (interruptOverride) return interruptOverride();
+    process.stderr.write('\ninterrupted\n');
+    process.exit(EXIT.interrupted);
+  });
+}
+
+/** Routes Ctrl-C to `handler` until the returned function is called. */
+export function takeOverInterrupts(handler: () => void): () => void {
+  interruptOverride = handler;
+  return () => {
+    if (interruptOverride === handler) interruptOverride = null;
+  };
 }
 
 /** The most diagnostics shown in full; the rest are counted (the first ones are the ones that matter). */

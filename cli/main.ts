@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `sofar` command line: wires the front end and the backends together (the only place that does).
- * Exit codes: 0 success, 1 a problem in the user's spec or data, 2 wrong usage, 70 a bug in SoFAr.
+ * Exit codes: 0 success, 1 a problem in the user's spec, data or files, 2 wrong usage, 70 a bug in SoFAr,
+ * 130 interrupted (Ctrl-C).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { SofarError } from '../src/diagnostics.js';
-import { EXIT, printDiagnostics, UsageError, UserError } from './common.js';
+import { EXIT, fileSystemFailure, installInterruptHandler, InterruptedError, printDiagnostics, UsageError, UserError } from './common.js';
 import { register as registerBench } from './commands/bench.js';
 import { register as registerBuild } from './commands/build.js';
 import { register as registerCheck } from './commands/check.js';
@@ -23,26 +24,33 @@ function buildProgram(): Command {
     .description('SoFAr: shortcut-based fractal architectures for binary CNNs — a language, a typed graph, ONNX and TensorFlow.js backends')
     .version(version)
     .option('--debug', 'show stack traces of internal errors')
-    .showHelpAfterError('(run with --help for usage)')
+    .showHelpAfterError('(run sofar --help for usage)')
     .exitOverride();
   for (const register of [registerCheck, registerSummary, registerGraph, registerBuild, registerRun, registerBench, registerTrain, registerEval]) register(program);
-  for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
+  for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(`(run sofar ${cmd.name()} --help for usage)`);
   return program;
 }
 
 async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
+  installInterruptHandler();
   try {
     await buildProgram().parseAsync(argv);
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // Help and version end here too; commander has already printed them.
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.ok : EXIT.usage;
+      // Help and version end here too; commander has already printed them. Help shown because no
+      // command was given (commander's exit code 1) is wrong usage.
+      const help = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help';
+      return help && e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (e instanceof UsageError) {
       process.stderr.write(`error: ${e.message}\n${e.hint ? `  = hint: ${e.hint}\n` : ''}(run sofar --help for usage)\n`);
       return EXIT.usage;
+    }
+    if (e instanceof InterruptedError) {
+      printDiagnostics(e.diagnostics, e.sources);
+      return EXIT.interrupted;
     }
     if (e instanceof UserError) {
       printDiagnostics(e.diagnostics, e.sources);
@@ -50,6 +58,11 @@ async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof SofarError) {
       printDiagnostics(e.diagnostics, new Map());
+      return EXIT.userError;
+    }
+    const io = fileSystemFailure(e);
+    if (io) {
+      printDiagnostics(io.diagnostics, io.sources);
       return EXIT.userError;
     }
     process.stderr.write(`internal error: ${(e as Error).message ?? String(e)}\n`);

@@ -62,11 +62,14 @@ export function createProgressRenderer(options: ProgressOptions): ProgressRender
     onEvent(e) {
       switch (e.type) {
         case 'start':
-          write(
-            `training on ${e.engine} (${e.device}): ${e.trainSamples} training and ${e.testSamples} test samples, ` +
-              `batch ${e.batchSize}, ${e.stepsPerEpoch} steps an epoch, epochs ${e.completedEpochs + 1}–${e.epochs}`,
-          );
-          if (e.completedEpochs >= e.epochs) write(`all ${e.epochs} epochs are done already`);
+          {
+            const done = e.completedEpochs >= e.epochs;
+            const epochs = done ? `all ${e.epochs} epochs done already` : e.completedEpochs + 1 === e.epochs ? `epoch ${e.epochs}` : `epochs ${e.completedEpochs + 1}–${e.epochs}`;
+            write(
+              `training on ${e.engine} (${e.device}): ${e.trainSamples} training and ${e.testSamples} test samples, ` +
+                `batch ${e.batchSize}, ${plural(e.stepsPerEpoch, 'step')} an epoch, ${epochs}`,
+            );
+          }
           return;
         case 'resume':
           write(`resuming ${e.path}: epoch ${e.epoch} done, step ${e.step} (written by the ${e.engine} engine)`);
@@ -115,4 +118,9 @@ export function createProgressRenderer(options: ProgressOptions): ProgressRender
       }
     },
   };
+}
+
+/** `1 step`, `7 steps`. */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -46,11 +46,13 @@ export function register(program: Command): void {
   ).action((spec: string, flags: BuildFlags) =>
     asUserErrors(async () => {
       const target = resolveTarget(flags);
+      if ((target === 'tfjs' || target === 'graph') && (flags.int || !flags.pack)) {
+        throw new UsageError(`--int and --no-pack choose how the ONNX model stores binary layers; drop them with --target ${target}`);
+      }
       const { graph } = loadGraph(spec, flags);
       const written: string[] = [];
       if (target === 'tfjs') {
         const dir = flags.output ?? join('build', `${graph.name}.tfjs`);
-        if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack choose how the ONNX model stores binary layers; drop them with --target tfjs');
         const { weights, source } = specWeights(graph, flags);
         const info = await saveKeras(graph, weights, dir, source);
         written.push(`wrote ${info.modelJson} and ${info.weightsBin} (${formatBytes(info.weightBytes)}, weights: ${source})`);
@@ -60,7 +62,7 @@ export function register(program: Command): void {
         const { weights, source } = specWeights(graph, flags);
         const bytes = await exportModel(graph, weights, flags, source);
         writeFileAtomic(path, bytes);
-        written.push(`wrote ${path} (${formatBytes(bytes.length)}, ${describeVariant(flags)}, weights: ${source})`);
+        written.push(`wrote ${path} (${formatBytes(bytes.length)}, ${describeVariant(flags, graph)}, weights: ${source})`);
       }
       if (target === undefined || target === 'graph') {
         const path = target === 'graph' && flags.output ? flags.output : join('build', `${graph.name}.graph.json`);
@@ -75,6 +77,12 @@ export function register(program: Command): void {
 
 /** --target, or the one -o implies by its extension; undefined for the default pair of files. */
 function resolveTarget(flags: BuildFlags): string | undefined {
+  if (flags.target && flags.output) {
+    const implied = /\.onnx$/i.test(flags.output) ? 'onnx' : /\.json$/i.test(flags.output) ? 'graph' : undefined;
+    if (implied && implied !== flags.target) {
+      throw new UsageError(`-o ${flags.output} names ${implied === 'onnx' ? 'an ONNX model' : 'a JSON file'}, but --target is ${flags.target}`, `drop --target, or give -o a name that fits ${flags.target}`);
+    }
+  }
   if (flags.target || !flags.output) return flags.target;
   if (/\.onnx$/i.test(flags.output)) return 'onnx';
   if (/\.json$/i.test(flags.output)) return 'graph';
@@ -99,6 +107,8 @@ export async function exportModel(graph: Graph, weights: WeightMap, flags: Varia
 /** The Keras model of TensorFlow.js (model.json + weights.bin), loaded only for this target. */
 async function saveKeras(graph: Graph, weights: WeightMap, dir: string, source: string) {
   const tfjs = await import('../../backends/tfjs/index.js');
+  // No training here, so tfjs' console advice to install its native backend is noise.
+  tfjs.defaultTf.env().set('PROD', true);
   const model = tfjs.buildTfjsModel(graph, weights);
   try {
     return await tfjs.saveTfjsModel(model, dir, { spec: graph.name, weights: source });
@@ -107,12 +117,15 @@ async function saveKeras(graph: Graph, weights: WeightMap, dir: string, source: 
   }
 }
 
-export function describeVariant(flags: VariantFlags): string {
+/** How the exported model stores its binary layers; the flags mean nothing for a float-only model. */
+export function describeVariant(flags: VariantFlags, graph: Graph): string {
+  const binary = graph.nodes.some((n) => (n.op === 'conv' || n.op === 'dense') && n.attrs.kernelQuantizer !== null);
+  if (!binary) return 'no binary layers';
   return `${flags.int ? 'ConvInteger' : 'float'} binary layers, ${flags.pack ? '1-bit packed' : 'unpacked'} kernels`;
 }
 
 export function formatBytes(n: number): string {
-  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} bytes`;
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`;
 }
 
 /** Runs a command body, turning the library's SofarError (checkpoints, inputs) into the CLI's UserError. */

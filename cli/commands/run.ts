@@ -80,6 +80,7 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
   const sessionOptions = flags.threads ? { threads: flags.threads } : {};
   if (target.toLowerCase().endsWith('.onnx')) {
     if (flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
+    if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; an ONNX model is fixed', 'give the .sofar file to change its parameters');
     if (flags.backend === 'tfjs') throw new UsageError('--backend tfjs runs a spec, not an ONNX model', `run the spec itself: sofar run SPEC --backend tfjs`);
     if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack choose how a spec is exported; an ONNX model is run as it is');
     if (!existsSync(target)) throw userFailure(`no model at ${target}`);
@@ -103,13 +104,13 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
   if (flags.backend === 'tfjs') {
     if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are ONNX export variants; drop them with --backend tfjs');
     const runTfjs = await loadTfjs();
-    return { name: graph.name, runtime: 'TensorFlow.js', input: graph.input, loadMs: 0, run: (x, n) => runTfjs(graph, weights, x, n), release: async () => {} };
+    return { name: graph.name, runtime: `TensorFlow.js (weights: ${source})`, input: graph.input, loadMs: 0, run: (x, n) => runTfjs(graph, weights, x, n), release: async () => {} };
   }
   const loaded = await onnx.timedLoad(await exportModel(graph, weights, flags, source), sessionOptions);
   const session = loaded.session;
   return {
     name: graph.name,
-    runtime: `onnxruntime-node (${describeVariant(flags)})`,
+    runtime: `onnxruntime-node (${describeVariant(flags, graph)}; weights: ${source})`,
     input: graph.input,
     loadMs: loaded.loadMs,
     session,
@@ -134,11 +135,11 @@ export function seededBatch(input: readonly number[], n: number, seed: number): 
   return seededInput({ input: [...input] }, n, seed);
 }
 
-/** `sample 0: class 3 (2.1043); logits [...]`, listing every logit up to 10 classes, else the top 5. */
+/** `sample 0: class 3 (logit 2.1043); logits [...]`, listing every logit up to 10 classes, else the top 5. */
 function formatRow(row: number[], i: number): string {
   const order = row.map((v, k) => [k, v] as const).sort((a, b) => b[1] - a[1]);
   const fmt = (v: number) => v.toFixed(4);
-  const head = `  sample ${i}: class ${order[0][0]} (${fmt(order[0][1])})`;
+  const head = `  sample ${i}: class ${order[0][0]} (logit ${fmt(order[0][1])})`;
   if (row.length <= 10) return `${head}; logits [${row.map(fmt).join(', ')}]`;
   return `${head}; top 5: ${order.slice(0, 5).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
 }

@@ -1,4 +1,4 @@
-/** `sofar summary SPEC [--json]`: per-layer and total params, memory, MACs and OPs. */
+/** `sofar summary SPEC [--json] [--no-layers]`: per-layer and total params, memory, MACs and OPs. */
 import type { Command } from 'commander';
 import { summarize } from '../../src/cost.js';
 import { addSpecOptions, loadGraph, type SpecFlags } from '../common.js';
@@ -15,6 +15,11 @@ export function register(program: Command): void {
   ).action((spec: string, flags: SpecFlags & { json?: boolean; layers: boolean }) => {
     const { graph } = loadGraph(spec, flags);
     const s = summarize(graph);
-    process.stdout.write(flags.json ? JSON.stringify(s, null, 2) + '\n' : formatSummaryTable(s, { layers: flags.layers }) + '\n');
+    if (!flags.json) process.stdout.write(formatSummaryTable(s, { layers: flags.layers }) + '\n');
+    else {
+      // --no-layers drops the per-layer rows from the JSON object as it does from the tables.
+      const { layers, ...totals } = s;
+      process.stdout.write(JSON.stringify(flags.layers ? s : totals, null, 2) + '\n');
+    }
   });
 }

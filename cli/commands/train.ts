@@ -4,6 +4,7 @@
  * trained model as `DIR/model.onnx`. `--resume` continues DIR's run where it stopped, with the settings
  * it was started with unless a flag says otherwise.
  */
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { checkpointPath, readCheckpoint } from '../../src/checkpoint/index.js';
@@ -12,7 +13,7 @@ import { SofarError } from '../../src/diagnostics.js';
 import type { OptimizerName } from '../../src/train/engine.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
 import { SCHEDULES, type ScheduleName } from '../../src/train/schedule.js';
-import { addSpecOptions, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, UsageError, UserError, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, takeOverInterrupts, UsageError, UserError, userFailure, writeFileAtomic, type SpecFlags } from '../common.js';
 import { createProgressRenderer } from '../progress.js';
 import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from './engines.js';
 
@@ -46,6 +47,12 @@ const nonNegativeNumber = (flag: string) => (value: string) => {
   return n;
 };
 
+const momentum = (value: string) => {
+  const n = nonNegativeNumber('--momentum')(value);
+  if (n >= 1) throw new UsageError(`--momentum expects a number in [0, 1), got '${value}'`, 'SGD momentum is usually 0.9');
+  return n;
+};
+
 export function register(program: Command): void {
   addSpecOptions(
     program
@@ -57,7 +64,7 @@ export function register(program: Command): void {
       .option('--batch <n>', 'batch size', parsePositiveInt('--batch'), 128)
       .option('--lr <x>', 'base learning rate', positiveNumber('--lr'), 1e-3)
       .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
-      .option('--momentum <x>', 'SGD momentum', nonNegativeNumber('--momentum'), 0.9)
+      .option('--momentum <x>', 'SGD momentum, in [0, 1)', momentum, 0.9)
       .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]).default('cosine'))
       .option('--weight-decay <x>', 'L2 weight decay on float kernels', nonNegativeNumber('--weight-decay'), 0)
       .option('--seed <n>', 'seed of the weights, the sample order and every random mask', parseNonNegativeInt('--seed'), 0)
@@ -81,6 +88,7 @@ export function register(program: Command): void {
 async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<void> {
   const { graph } = loadGraph(spec, flags);
   const outDir = flags.out ?? join('runs', graph.name);
+  checkOutputFolder(outDir);
   const config = configFromFlags(flags, cmd, flags.resume ? savedConfig(outDir) : {});
   const engineName = resolveEngine(flags.engine, flags.device);
   const dataset = loadDataset(config.data, graph, config.limit !== undefined ? { limit: config.limit } : {});
@@ -90,8 +98,12 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
   const stream = flags.json ? process.stderr : process.stdout;
   const progress = createProgressRenderer({ stream });
   const controller = new AbortController();
-  const interrupt = () => controller.abort();
-  process.once('SIGINT', interrupt);
+  // The first Ctrl-C stops after the current step; a second one does not wait.
+  const releaseInterrupts = takeOverInterrupts(() => {
+    if (!controller.signal.aborted) return controller.abort();
+    process.stderr.write('\ninterrupted again: stopping now\n');
+    process.exit(130);
+  });
   let result;
   try {
     result = await train({
@@ -106,15 +118,11 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
       ...(flags.threads ? { threads: flags.threads } : {}),
     });
   } catch (e) {
-    if (controller.signal.aborted) {
-      throw new UserError([
-        { severity: 'error', code: 'interrupted', message: `training interrupted; the last complete epoch is saved in ${checkpointPath(outDir)}`, hint: `continue with: sofar train ${spec} --out ${outDir} --resume` },
-      ]);
-    }
+    if (controller.signal.aborted) throw interrupted(spec, outDir);
     throw e;
   } finally {
     progress.stop();
-    process.removeListener('SIGINT', interrupt);
+    releaseInterrupts();
   }
 
   const { exportOnnx } = await import('../../backends/onnx/index.js');
@@ -123,6 +131,24 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
   stream.write(`checkpoint ${result.checkpointPath}\nmodel ${modelPath}\n`);
   const { epochs, samplesPerSecond, trainLoss, testAccuracy } = result.summary;
   if (flags.json) process.stdout.write(JSON.stringify({ epochs, samplesPerSecond, trainLoss, testAccuracy }) + '\n');
+}
+
+/** What an interrupted run kept: its last complete epoch, or nothing when none had ended. */
+function interrupted(spec: string, outDir: string): InterruptedError {
+  const path = checkpointPath(outDir);
+  if (!existsSync(path)) {
+    return new InterruptedError([{ severity: 'error', code: 'interrupted', message: 'training interrupted before its first epoch ended; nothing was saved', hint: `start again with: sofar train ${spec} --out ${outDir}` }]);
+  }
+  return new InterruptedError([
+    { severity: 'error', code: 'interrupted', message: `training interrupted; the last complete epoch is saved in ${path}`, hint: `continue with: sofar train ${spec} --out ${outDir} --resume` },
+  ]);
+}
+
+/** Refuses, before any data is loaded, an --out that is a file or whose model.onnx is a folder. */
+function checkOutputFolder(outDir: string): void {
+  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw userFailure(`--out ${outDir} is a file, not a folder`, 'give a folder for checkpoints, metrics and model.onnx');
+  const model = join(outDir, 'model.onnx');
+  if (existsSync(model) && statSync(model).isDirectory()) throw userFailure(`${model} is a folder, so the trained model could not be written there`, 'remove it or choose another --out');
 }
 
 /** Options a resumed run takes from its checkpoint unless given on the command line. */

@@ -1,0 +1,151 @@
+/**
+ * The built `sofar` binary meeting the file system and the user's keyboard: output paths that are in
+ * the way, Ctrl-C, flags that contradict each other, and the forms of its outputs.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = resolve('dist/cli/main.js');
+const SPEC = resolve('specs/fashion/bireal-small.sofar');
+const TINY = resolve('test/train/fixtures/tiny.sofar');
+const sofar = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+let dir: string;
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
+  dir = mkdtempSync(join(tmpdir(), 'sofar-outputs-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Starts `node ARGS`, waits until its stdout matches `ready`, sends SIGINT; resolves with the outcome. */
+function interruptWhen(args: string[], ready: RegExp): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let sent = false;
+    child.stdout.on('data', (chunk) => {
+      out += String(chunk);
+      if (!sent && ready.test(out)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.stderr.on('data', (chunk) => (err += String(chunk)));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, out, err }));
+  });
+}
+
+describe('output paths', () => {
+  it('a folder where the model should go is a user error naming the path, and nothing is left behind', () => {
+    const target = join(dir, 'taken.onnx');
+    mkdirSync(target);
+    const r = sofar('build', SPEC, '-o', target);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`error: cannot write ${target}: a folder of that name is in the way`);
+    expect(r.err).toContain('hint:');
+    expect(r.err).not.toMatch(/internal error|\.tmp|at .*\.js:\d+/);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a file where the tfjs folder should go, and train --out naming a file, are user errors', () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const tfjs = sofar('build', SPEC, '--target', 'tfjs', '-o', file);
+    expect(tfjs.code).toBe(1);
+    expect(tfjs.err).toContain(`cannot create the folder ${file}: a file of that name is in the way`);
+    const train = sofar('train', TINY, '--data', 'synthetic', '--out', file);
+    expect(train.code).toBe(1);
+    expect(train.err).toContain(`--out ${file} is a file, not a folder`);
+    // Refused before any data is loaded or any training starts.
+    expect(train.out).not.toContain('training on');
+  });
+
+  it('refuses flags that contradict the target instead of ignoring them', () => {
+    const json = sofar('build', SPEC, '--target', 'graph', '-o', join(dir, 'g.onnx'));
+    expect(json.code).toBe(2);
+    expect(json.err).toContain('names an ONNX model, but --target is graph');
+    expect(sofar('build', SPEC, '--target', 'graph', '--int').code).toBe(2);
+    expect(existsSync(join(dir, 'g.onnx'))).toBe(false);
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('lands between atomic writes: exit 130 and no temporary file', async () => {
+    // A loop of large atomic writes, as a long export is; SIGINT arrives while it runs.
+    const script = join(dir, 'writer.mjs');
+    const common = resolve('dist/cli/common.js');
+    const atomic = resolve('dist/src/io/atomic.js');
+    const target = join(dir, 'big.bin');
+    writeFileSync(
+      script,
+      `import { installInterruptHandler } from ${JSON.stringify(common)};
+       import { replaceFileAtomic } from ${JSON.stringify(atomic)};
+       installInterruptHandler();
+       const data = new Uint8Array(64 << 20);
+       for (let i = 0; ; i++) {
+         replaceFileAtomic(${JSON.stringify(target)}, data);
+         if (i === 0) process.stdout.write('ready\\n');
+         await new Promise((r) => setImmediate(r));
+       }`,
+    );
+    const r = await interruptWhen([script], /ready/);
+    expect(r.code).toBe(130);
+    expect(r.err).toContain('interrupted');
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('stops a training before its first epoch ends and says that nothing was saved', async () => {
+    const out = join(dir, 'interrupted-run');
+    const r = await interruptWhen([BIN, 'train', TINY, '--data', 'synthetic', '--engine', 'ort', '--epochs', '3', '--out', out], /training on/);
+    expect(r.code).toBe(130);
+    expect(r.err).toContain('training interrupted before its first epoch ended; nothing was saved');
+    expect(r.err).not.toContain('--resume');
+    expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(false);
+  });
+});
+
+describe('usage and output forms', () => {
+  it('no command is wrong usage (exit 2), --help is not', () => {
+    const none = sofar();
+    expect(none.code).toBe(2);
+    expect(none.err).toContain('Usage: sofar');
+    expect(sofar('--help').code).toBe(0);
+  });
+
+  it('train --momentum outside [0, 1) is wrong usage naming the flag', () => {
+    const r = sofar('train', TINY, '--data', 'synthetic', '--optimizer', 'sgd', '--momentum', '2');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--momentum expects a number in [0, 1), got '2'");
+  });
+
+  it('summary --json --no-layers drops the per-layer rows, keeping the totals', () => {
+    const full = JSON.parse(sofar('summary', SPEC, '--json').out);
+    const totals = JSON.parse(sofar('summary', SPEC, '--json', '--no-layers').out);
+    expect(full.layers.length).toBeGreaterThan(0);
+    expect(totals).not.toHaveProperty('layers');
+    const { layers: _, ...expected } = full;
+    expect(totals).toEqual(expected);
+  });
+
+  it('graph -f dot writes DOT line breaks, not a backslash and an n', () => {
+    const dot = sofar('graph', SPEC, '-f', 'dot').out;
+    expect(dot).toMatch(/label="input\\ninput\\nf32 1×28×28"/);
+    expect(dot).not.toContain('\\\\n');
+  });
+
+  it('build of a model without binary layers does not claim packed kernels', () => {
+    const spec = join(dir, 'float.sofar');
+    writeFileSync(spec, 'model f {\n  input 1x8x8\n  classes 4\n  conv 3x3 4\n  global_avgpool\n  dense 4\n}\n');
+    const r = sofar('build', spec, '--target', 'onnx', '-o', join(dir, 'f.onnx'));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/wrote .*f\.onnx \([\d.]+ KiB, no binary layers, weights: seeded init, seed 0\)/);
+  });
+});
