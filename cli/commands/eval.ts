@@ -49,6 +49,7 @@ async function runEval(model: string, flags: EvalFlags): Promise<void> {
   if (isOnnx && flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
   let session: Awaited<ReturnType<typeof onnx.createSession>>;
   let name: string;
+  let exported = false;
   const sessionOptions = flags.threads ? { threads: flags.threads } : {};
   if (isOnnx) {
     if (!existsSync(model)) throw userFailure(`no model at ${model}`);
@@ -58,6 +59,7 @@ async function runEval(model: string, flags: EvalFlags): Promise<void> {
       throw userFailure(`ONNX Runtime cannot load ${model}: ${(e as Error).message.split('\n')[0]}`);
     }
     name = model;
+    exported = true;
   } else {
     const { graph } = loadGraph(model, flags);
     const weightsAt = flags.weights ?? join('runs', graph.name);
@@ -79,7 +81,7 @@ async function runEval(model: string, flags: EvalFlags): Promise<void> {
   const size = input.reduce((a, b) => a * b, 1);
   // The number of classes is the width of the logits.
   const classes = (await onnx.runOnnx(session, new Float32Array(size), 1)).length;
-  const dataset = loadDataset(flags.data, { input, classes, name }, { only: 'test', ...(flags.limit ? { limit: flags.limit } : {}) });
+  const dataset = loadDataset(flags.data, { input, classes, name, exported }, { only: 'test', ...(flags.limit ? { limit: flags.limit } : {}) });
   const result = await evaluate((x, n) => onnx.runOnnx(session, x, n), dataset.test, classes, flags.batch);
   await session.release();
   if (flags.json) {

@@ -96,6 +96,9 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
 
   // Progress goes to stdout, unless stdout is reserved for the JSON result.
   const stream = flags.json ? process.stderr : process.stdout;
+  if (config.limit !== undefined && config.limit > dataset.fullSizes.train) {
+    stream.write(`note: --limit ${config.limit} is more than the ${dataset.fullSizes.train} training samples of ${config.data}; using them all\n`);
+  }
   const progress = createProgressRenderer({ stream });
   const controller = new AbortController();
   // The first Ctrl-C stops after the current step; a second one does not wait.

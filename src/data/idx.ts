@@ -63,7 +63,7 @@ export function parseIdx(bytes: Uint8Array, path = '<idx>'): IdxArray {
   const actual = bytes.length - headerSize;
   if (actual !== expected) {
     throw dataError(
-      `${path} declares ${dims.join('×')} = ${expected} values but holds ${actual}`,
+      `${path} declares ${rank === 1 ? `${expected} values` : `${dims.join('×')} = ${expected} values`} but holds ${actual}`,
       actual < expected ? 'the file is truncated; fetch it again' : undefined,
     );
   }

@@ -63,7 +63,8 @@ export interface Dataset {
 }
 
 /** What the data must fit: a graph, or the input and classes read from an ONNX model. */
-export type DataShape = Pick<Graph, 'input' | 'classes'> & { name?: string };
+/** What a data set must fit; `exported` marks an ONNX model, whose input a spec edit cannot change. */
+export type DataShape = Pick<Graph, 'input' | 'classes'> & { name?: string; exported?: boolean };
 
 export interface LoadOptions {
   /** Keep the first N training samples and a proportional share of the test samples. */
@@ -193,7 +194,9 @@ function checkShape(source: string, shape: number[], model: DataShape): void {
   if (same) return;
   throw dataError(
     `the images of ${source} are ${shape.join('×')} but the model${model.name ? ` '${model.name}'` : ''} takes ${model.input.join('×')} input`,
-    `train on a data set of ${model.input.join('×')} images, or change the spec’s input to ${shape.join('x')}`,
+    model.exported
+      ? `evaluate it on a data set of ${model.input.join('×')} images, or export the spec again with input ${shape.join('x')} and train it`
+      : `train on a data set of ${model.input.join('×')} images, or change the spec’s input to ${shape.join('x')}`,
   );
 }
 
@@ -221,17 +224,16 @@ function findIdxFiles(dir: string): IdxFiles | null {
     }
     return null;
   };
-  const trainImages = find('train-images', 'idx3');
-  if (!trainImages) return null;
   const files = {
-    trainImages,
+    trainImages: find('train-images', 'idx3'),
     trainLabels: find('train-labels', 'idx1'),
     testImages: find('t10k-images', 'idx3'),
     testLabels: find('t10k-labels', 'idx1'),
   };
   const missing = Object.entries(files).filter(([, p]) => p === null);
+  if (missing.length === 4) return null;
   if (missing.length) {
-    throw dataError(`${dir} holds IDX training images but lacks ${missing.map(([k]) => k.replace(/[A-Z]/, (c) => ' ' + c.toLowerCase())).join(', ')}`,
+    throw dataError(`${dir} holds some IDX files but lacks ${missing.map(([k]) => k.replace(/[A-Z]/, (c) => ' ' + c.toLowerCase())).join(', ')}`,
       'an IDX data set needs train-images, train-labels, t10k-images and t10k-labels files');
   }
   return files as IdxFiles;

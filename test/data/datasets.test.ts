@@ -80,6 +80,9 @@ describe('loading IDX data sets from a path', () => {
     const partial = tempDir();
     writeFileSync(join(partial, 'train-images-idx3-ubyte'), idxBytes([1, 1, 1], [0]));
     expect(() => loadDataset(partial, model([1, 1, 1]))).toThrow(/lacks train labels, test images, test labels/);
+    const noTrainImages = tempDir();
+    for (const name of ['train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) writeFileSync(join(noTrainImages, name), idxBytes([1], [0]));
+    expect(() => loadDataset(noTrainImages, model([1, 1, 1]))).toThrow(/holds some IDX files but lacks train images$/);
     expect(() => loadDataset('synthetic', model([1, 2, 2]), { limit: 0 })).toThrow(/limit must be a whole number ≥ 1/);
   });
 });

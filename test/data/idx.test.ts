@@ -38,6 +38,7 @@ describe('IDX reader', () => {
     expect(() => parseIdx(idxBytes([1], [0, 0, 0, 0], 0x0d), 'f')).toThrow(/holds float32 \(0x0d\) values; images and labels are unsigned bytes/);
     expect(() => parseIdx(idxBytes([2, 2], [1, 2, 3]), 'f')).toThrow(/declares 2×2 = 4 values but holds 3/);
     expect(() => parseIdx(idxBytes([2, 2], [1, 2, 3, 4, 5]), 'f')).toThrow(/declares 2×2 = 4 values but holds 5/);
+    expect(() => parseIdx(idxBytes([4], [1, 2, 3]), 'f')).toThrow(/declares 4 values but holds 3/);
     expect(() => parseIdx(Buffer.from([0, 0, 8, 2, 0, 0]), 'f')).toThrow(/truncated inside its header/);
     writeFileSync(join(dir, 'broken.gz'), gzipSync(idxBytes([3], [1, 2, 3])).subarray(0, 12));
     expect(() => readIdx(join(dir, 'broken.gz'))).toThrow(/not a valid gzip file/);

@@ -63,6 +63,13 @@ describe('sofar train / eval', () => {
     expect(fromSpec.accuracy).toBe(last.testAccuracy);
     const human = await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '512');
     expect(human).toMatch(/model\.onnx on synthetic: accuracy \d+\.\d\d% \(\d+\/128\), loss \d\.\d{4}/);
+
+    // An exported model's input is fixed: the hint says so rather than suggesting a spec edit.
+    if (REQUIRE_ALL || existsSync('/usr/share/datasets/fashion-mnist')) {
+      const wrong = await sofar('eval', join(out, 'model.onnx'), '--data', 'fashion-mnist').catch((e) => e);
+      expect(wrong).toBeInstanceOf(UserError);
+      expect(wrong.diagnostics[0].hint).toMatch(/^evaluate it on a data set of 1×8×8 images, or export the spec again/);
+    }
   });
 
   it('--resume takes the run’s settings from its checkpoint unless flags change them', async () => {
@@ -73,6 +80,12 @@ describe('sofar train / eval', () => {
     expect(JSON.parse(stdout.trim().split('\n').pop()!).epochs).toBe(2);
     expect(readCheckpoint(out).meta).toMatchObject({ epoch: 2, seed: 7, step: 32 });
     await expect(sofar('train', SPEC, '--engine', 'ort', '--out', out, '--resume', '--batch', '64')).rejects.toThrow(/batchSize = 32, this run asks for 64/);
+  });
+
+  it('says when --limit asks for more samples than the data set has', async () => {
+    const stdout = await sofar('train', SPEC, '--data', 'synthetic', '--batch', '128', '--engine', 'ort', '--limit', '5000', '--epochs', '1', '--out', tempDir());
+    expect(stdout).toContain('note: --limit 5000 is more than the 1024 training samples of synthetic; using them all');
+    expect(stdout).toContain('1024 training and 256 test samples');
   });
 
   it('turns bad input into user errors and bad flags into usage errors', async () => {
