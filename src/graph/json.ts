@@ -3,6 +3,7 @@
  * so a hand-edited or foreign file fails with a clear message instead of a confusing crash later.
  */
 import { error, type Diagnostic } from '../diagnostics.js';
+import { attrsProblem } from './attrs.js';
 import { GRAPH_FORMAT, GRAPH_VERSION, OP_KINDS, type Graph, type GraphNode } from './types.js';
 
 export function graphToJson(graph: Graph, options: { sources?: boolean; indent?: number } = {}): string {
@@ -35,6 +36,8 @@ export function graphFromJson(text: string, file = 'graph.json'): { graph?: Grap
     if (typeof n.name !== 'string' || !isShape(n.shape) || (n.precision !== 'f32' && n.precision !== 'bin')) return fail(`${where} lacks a name, shape or precision`);
     if (!Array.isArray(n.inputs) || n.inputs.some((j) => typeof j !== 'number' || j < 0 || j >= i)) return fail(`${where} has inputs that are not earlier nodes`);
     if (typeof n.attrs !== 'object' || n.attrs === null || !Array.isArray(n.params)) return fail(`${where} lacks attrs or params`);
+    const problem = attrsProblem(n as GraphNode);
+    if (problem) return fail(`${where}: ${problem}`);
     if (names.has(n.name)) return fail(`${where} repeats the name of an earlier node; node names are unique`);
     names.add(n.name);
   }
