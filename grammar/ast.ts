@@ -18,7 +18,7 @@ export type Expr =
   | { kind: 'dims'; value: number[]; span: Span }
   | { kind: 'name'; name: string; span: Span }
   | { kind: 'list'; items: Expr[]; span: Span }
-  | { kind: 'unary'; op: '-' | 'not'; operand: Expr; span: Span }
+  | { kind: 'unary'; op: '-' | '+' | 'not'; operand: Expr; span: Span }
   | { kind: 'binary'; op: BinaryOp; left: Expr; right: Expr; span: Span }
   /** `a if cond else b`; without `else` the value is `none`. */
   | { kind: 'conditional'; then: Expr; cond: Expr; otherwise?: Expr; span: Span }

@@ -2,7 +2,7 @@
 import { error, type Diagnostic } from '../src/diagnostics.js';
 import type { SourceFile } from './ast.js';
 import { tokenize } from './lexer.js';
-import { parserInstance } from './parser.js';
+import { OUTSIDE, parserInstance } from './parser.js';
 
 export type * from './ast.js';
 
@@ -15,13 +15,19 @@ export interface ParseResult {
 export function parse(text: string, file: string): ParseResult {
   const lexed = tokenize(text);
   const diagnostics: Diagnostic[] = lexed.errors.map((e) =>
-    error('syntax', e.message, { file, line: e.line, column: e.column, offset: e.offset, length: e.length }, 'remove it or put it in a # comment'),
+    error('syntax', e.message, { file, line: e.line, column: e.column, offset: e.offset, length: e.length }, e.hint),
   );
   const parser = parserInstance();
   parser.file = file;
   parser.input = lexed.tokens;
   const ast = parser.sourceFile();
+  let outside = false;
   for (const e of parser.errors) {
+    // Once the parser has left every model and block, each later line would repeat the same error.
+    if (e.message.endsWith(OUTSIDE)) {
+      if (outside) continue;
+      outside = true;
+    }
     const t = e.token;
     const atEnd = t.tokenType.name === 'EOF' || !Number.isFinite(t.startOffset);
     const anchor = atEnd ? ((e as { previousToken?: typeof t }).previousToken ?? t) : t;
@@ -36,8 +42,11 @@ export function parse(text: string, file: string): ParseResult {
 }
 
 function syntaxHint(message: string): string | undefined {
-  if (message.includes("expected '}'")) return 'every { needs a matching }';
-  if (message.includes("expected ')'")) return 'every ( needs a matching )';
+  if (message.startsWith("expected '}'")) return 'every { needs a matching }';
+  if (message.startsWith("expected ')'")) return 'every ( needs a matching )';
   if (message.includes("found '='")) return "named arguments read name = value; compare with '=='";
+  if (message.endsWith(OUTSIDE)) return 'layers and settings go inside model name { ... } or block name(...) { ... }; a } too many ends the model early';
+  if (/^unexpected end of (line|file)/.test(message)) return 'a value is missing at the end of the line (e.g. /2, momentum=0.9); inside ( ) an expression may go on to the next line';
+  if (/^unexpected .* in an? (expression|argument)/.test(message)) return 'a value is a number, a size like 3x3, a name, a string, a list [...] or an expression in ( )';
   return undefined;
 }

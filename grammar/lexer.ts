@@ -39,7 +39,15 @@ export const NumberLiteral = createToken({
   pattern: /(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?/,
   label: 'a number',
 });
-export const StringLiteral = createToken({ name: 'StringLiteral', pattern: /"(?:[^"\\\n]|\\.)*"/, label: 'a string' });
+/** The closing quote is optional here so that an unterminated string is one token, reported once by `tokenize`. */
+export const StringLiteral = createToken({ name: 'StringLiteral', pattern: /"(?:[^"\\\n]|\\.)*"?/, label: 'a string' });
+const CLOSED_STRING = /^"(?:[^"\\\n]|\\.)*"$/;
+
+/** The text a string literal stands for: `\n` and `\t` are a newline and a tab; any other `\c` is c. */
+export function stringValue(image: string): string {
+  const inner = CLOSED_STRING.test(image) ? image.slice(1, -1) : image.slice(1);
+  return inner.replace(/\\(.)/g, (_m, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c));
+}
 
 const punct = (name: string, pattern: RegExp, label: string) => createToken({ name, pattern, label: `'${label}'` });
 export const LBrace = punct('LBrace', /\{/, '{');
@@ -124,17 +132,43 @@ export interface LexError {
   offset: number;
   length: number;
   message: string;
+  hint: string;
 }
+
+/** Characters that look like SoFAr's own but are not, with what to write instead. */
+const LOOKALIKES: Record<string, string> = {
+  '×': 'write sizes with the letter x, e.g. 3x3',
+  '−': 'write a minus sign with the ASCII -',
+  '“': 'quote strings with the ASCII "',
+  '”': 'quote strings with the ASCII "',
+};
 
 export function tokenize(text: string): { tokens: IToken[]; errors: LexError[] } {
   const result = lexer.tokenize(text);
-  const errors = result.errors.map((e) => ({
-    line: e.line ?? 1,
-    column: e.column ?? 1,
-    offset: e.offset,
-    length: e.length,
-    message: `unexpected character '${text.slice(e.offset, e.offset + e.length)}'`,
-  }));
+  const errors: LexError[] = result.errors.map((e) => {
+    const bad = text.slice(e.offset, e.offset + e.length);
+    return {
+      line: e.line ?? 1,
+      column: e.column ?? 1,
+      offset: e.offset,
+      length: e.length,
+      message: `unexpected character '${bad}'`,
+      hint: LOOKALIKES[bad[0]] ?? 'remove it or put it in a # comment',
+    };
+  });
+  for (const t of result.tokens) {
+    if (t.tokenType === StringLiteral && !CLOSED_STRING.test(t.image)) {
+      errors.push({
+        line: t.startLine ?? 1,
+        column: t.startColumn ?? 1,
+        offset: t.startOffset,
+        length: t.image.length,
+        message: 'unterminated string',
+        hint: 'close it with " on the same line',
+      });
+    }
+  }
+  errors.sort((a, b) => a.offset - b.offset);
   // Newlines inside () and [] carry no meaning: drop them so argument lists can span lines.
   let depth = 0;
   const tokens = result.tokens.filter((t) => {

@@ -3,7 +3,7 @@
  * several syntax errors. The grammar is generic: a layer, a block call and a combinator are all calls;
  * the elaborator gives them meaning.
  */
-import type { IToken, TokenType, IParserErrorMessageProvider } from 'chevrotain';
+import type { IToken, TokenType, IParserErrorMessageProvider, ParserMethod } from 'chevrotain';
 import { EmbeddedActionsParser } from './chevrotain.js';
 import type { Arg, BinaryOp, BlockDecl, Expr, Identifier as Ident, ModelDecl, Param, SourceFile, Statement } from './ast.js';
 import type { Span } from '../src/diagnostics.js';
@@ -14,9 +14,14 @@ const describeToken = (t: IToken): string =>
 
 const tokenLabel = (t: TokenType): string => t.LABEL ?? t.name;
 
+/** The end of the message for text after the last model or block (see buildMismatchTokenMessage). */
+export const OUTSIDE = 'is outside any model or block';
+
 /** Plain-language syntax errors: "expected '}', found 'x'". */
 const messages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage: ({ expected, actual }) => `expected ${tokenLabel(expected)}, found ${describeToken(actual)}`,
+  // The file rule expects EOF only after its last model or block: what follows stands outside them all.
+  buildMismatchTokenMessage: ({ expected, actual }) =>
+    expected.name === 'EOF' ? `${describeToken(actual)} ${OUTSIDE}` : `expected ${tokenLabel(expected)}, found ${describeToken(actual)}`,
   buildNotAllInputParsedMessage: ({ firstRedundant }) => `unexpected ${describeToken(firstRedundant)}`,
   buildNoViableAltMessage: ({ expectedPathsPerAlt, actual, ruleName }) => {
     const firsts = new Set<string>();
@@ -38,6 +43,7 @@ const RULE_NAMES: Record<string, string> = {
   statement: 'a statement',
   callStatement: 'a layer or block call',
   bareArg: 'an argument',
+  bareValue: 'an argument',
   primary: 'an expression',
   expression: 'an expression',
   postfix: 'an expression',
@@ -343,7 +349,10 @@ export class SofarParser extends EmbeddedActionsParser {
     };
   });
 
-  /** Bare arguments: `64`, `3x3`, `widths[i]`, `/2` (stride), `name=value`; operators need parentheses. */
+  /**
+   * Bare arguments: `64`, `-1`, `3x3`, `widths[i]`, `/2` (stride), `name=value`; operators other than a
+   * leading sign need parentheses.
+   */
   private bareArg = this.RULE('bareArg', (): Arg =>
     this.OR([
       {
@@ -359,16 +368,24 @@ export class SofarParser extends EmbeddedActionsParser {
         ALT: () => {
           const name = this.CONSUME(T.Identifier);
           this.CONSUME(T.Equals);
-          const value = this.SUBRULE2(this.postfix);
+          const value = this.SUBRULE(this.bareValue);
           return { name: this.ident(name), value, span: this.join(this.span(name, name), value?.span) };
         },
       },
       {
         ALT: () => {
-          const value = this.SUBRULE3(this.postfix);
+          const value = this.SUBRULE2(this.bareValue);
           return { value, span: value?.span };
         },
       },
+    ]),
+  );
+
+  /** A bare value: `widths[i]`, optionally signed (`min=-1`). */
+  private bareValue = this.RULE('bareValue', (): Expr =>
+    this.OR([
+      { ALT: () => this.SUBRULE(this.postfix) },
+      { ALT: () => this.signed(this.bareValue) },
     ]),
   );
 
@@ -496,16 +513,18 @@ export class SofarParser extends EmbeddedActionsParser {
     return left;
   });
 
+  /** `-x` or `+x`, where x is parsed by `operand` (the rule that calls this, so signs may repeat). */
+  private signed(operand: ParserMethod<[], Expr>): Expr {
+    const sign = this.OR2([{ ALT: () => this.CONSUME(T.Minus) }, { ALT: () => this.CONSUME(T.Plus) }]);
+    const x = this.SUBRULE(operand);
+    return { kind: 'unary', op: sign.image as '-' | '+', operand: x, span: this.join(this.span(sign, sign), x?.span) } as Expr;
+  }
+
+  /** A sign binds tighter than `*` and looser than `**`: `-2*3` is (-2)*3, `-2**2` is -(2**2), `2--1` is 3. */
   private unary = this.RULE('unary', (): Expr =>
     this.OR([
-      {
-        ALT: () => {
-          const minus = this.CONSUME(T.Minus);
-          const operand = this.SUBRULE(this.unary);
-          return { kind: 'unary', op: '-', operand, span: this.join(this.span(minus, minus), operand?.span) } as Expr;
-        },
-      },
       { ALT: () => this.SUBRULE(this.power) },
+      { ALT: () => this.signed(this.unary) },
     ]),
   );
 
@@ -549,7 +568,7 @@ export class SofarParser extends EmbeddedActionsParser {
         {
           ALT: () => {
             const t = this.CONSUME(T.StringLiteral);
-            return { kind: 'string', value: this.ACTION(() => JSON.parse(t.image) as string), span: this.span(t, t) } as Expr;
+            return { kind: 'string', value: this.ACTION(() => T.stringValue(t.image)), span: this.span(t, t) } as Expr;
           },
         },
         {

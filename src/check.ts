@@ -51,6 +51,22 @@ export function check(graph: Graph): Diagnostic[] {
         }
         break;
       }
+      case 'maxpool':
+      case 'avgpool': {
+        // ONNX (onnxruntime's pool attributes): every pad must be smaller than the window along its axis.
+        const { kernel, pads } = node.attrs;
+        const axis = [0, 1].find((i) => pads[i] >= kernel[i] || pads[i + 2] >= kernel[i]);
+        if (axis !== undefined) {
+          const pad = Math.max(pads[axis], pads[axis + 2]);
+          report(node, 'padding', `padding ${pad} is not smaller than the ${kernel.join('x')} window`, `pooling pads must be smaller than the window (ONNX): use padding ≤ ${kernel[axis] - 1}, or padding=same`);
+        }
+        break;
+      }
+      case 'hardtanh':
+        if (!(node.attrs.min <= node.attrs.max)) {
+          report(node, 'bad-argument', `min ${node.attrs.min} is above max ${node.attrs.max}`, 'hardtanh clips to [min, max]: give min ≤ max, e.g. hardtanh min=-1 max=1');
+        }
+        break;
       default:
         break;
     }

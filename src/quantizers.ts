@@ -59,7 +59,7 @@ export function resolveQuantizer(
   if (!def.uses.includes(use)) {
     return {
       ok: false,
-      message: `'${name}' is not a ${use} quantizer`,
+      message: `'${name}' is not ${use === 'activation' ? 'an' : 'a'} ${use} quantizer`,
       hint: `quantizers for ${use}s: ${quantizersFor(use).join(', ')}`,
     };
   }

@@ -58,6 +58,13 @@ export function elaborate(ast: SourceFile, options: ElaborateOptions = {}): Elab
 function pickModel(ast: SourceFile, wanted: string | undefined, diagnostics: Diagnostic[]): ModelDecl | undefined {
   const file = ast.file;
   const anywhere: Span = { file, line: 1, column: 1, offset: 0, length: 1 };
+  const seen = new Map<string, ModelDecl>();
+  for (const m of ast.models) {
+    const first = seen.get(m.name.name);
+    if (first) diagnostics.push(error('duplicate', `model '${m.name.name}' is defined twice`, m.name.span, `the first definition is at line ${first.name.span.line}`));
+    else seen.set(m.name.name, m);
+  }
+  if (seen.size < ast.models.length) return undefined;
   if (wanted !== undefined) {
     const found = ast.models.find((m) => m.name.name === wanted);
     if (!found) {
@@ -86,6 +93,8 @@ class Elaborator {
   private budgetSpan: Span | undefined;
   private builder!: GraphBuilder;
   private modelEnv!: Env;
+  /** The binarize policy's weight quantizer, mirrored from the builder's so binary layers can require one. */
+  private weights: QuantizerSpec = 'none';
 
   constructor(
     private readonly ast: SourceFile,
@@ -156,8 +165,11 @@ class Elaborator {
   private readSettings(): { input: number[]; classes: number } | undefined {
     let input: number[] | undefined;
     let classes: number | undefined;
+    // A setting written but in error is reported where it stands, not again as missing.
+    const written = new Set<string>();
     for (const s of this.model.body) {
       if (s.kind !== 'setting') continue;
+      written.add(s.name.name);
       this.attempt(() => {
         const v = evaluate(s.value, this.modelEnv);
         if (s.name.name === 'input') {
@@ -175,8 +187,8 @@ class Elaborator {
         }
       });
     }
-    if (!input) this.report('missing-setting', `model '${this.model.name.name}' sets no input`, this.model.name.span, 'add a line like: input 3x224x224');
-    if (classes === undefined) this.report('missing-setting', `model '${this.model.name.name}' sets no classes`, this.model.name.span, 'add a line like: classes 1000');
+    if (!written.has('input')) this.report('missing-setting', `model '${this.model.name.name}' sets no input`, this.model.name.span, 'add a line like: input 3x224x224');
+    if (!written.has('classes')) this.report('missing-setting', `model '${this.model.name.name}' sets no classes`, this.model.name.span, 'add a line like: classes 1000');
     return input && classes !== undefined ? { input, classes } : undefined;
   }
 
@@ -196,7 +208,7 @@ class Elaborator {
       if (s.kind === 'binarize') {
         const policy = this.attempt(() => this.binarizePolicy(s.args, env));
         const rest = () => this.execFrom(body, i + 1, env, state);
-        return policy ? this.builder.withBinarize(policy, rest, s.span) : rest();
+        return policy ? this.builder.withBinarize(policy, () => this.withWeights(policy.weights, rest), s.span) : rest();
       }
       state.current = this.execStatement(s, env, state.current);
     }
@@ -248,6 +260,17 @@ class Elaborator {
     }
   }
 
+  /** Runs `fn` with the weight quantizer of a `binarize` line in force (unchanged when it sets none). */
+  private withWeights<T>(weights: QuantizerSpec | undefined, fn: () => T): T {
+    const outer = this.weights;
+    if (weights !== undefined) this.weights = weights;
+    try {
+      return fn();
+    } finally {
+      this.weights = outer;
+    }
+  }
+
   /** The policy a `binarize` line sets; an argument in error is reported and the others still apply. */
   private binarizePolicy(args: Arg[], env: Env): { activations?: QuantizerSpec; weights?: QuantizerSpec } {
     const policy: { activations?: QuantizerSpec; weights?: QuantizerSpec } = {};
@@ -291,6 +314,9 @@ class Elaborator {
     const layer = LAYERS[name];
     if (layer) {
       const a = this.bind(layer.args, layer.positional, args, name, span, env);
+      if (layer.binary && (a.kernel_quantizer ?? this.weights) === 'none') {
+        fail('no-quantizer', `a binary ${name === 'bconv' ? 'conv' : 'dense layer'} needs a weight quantizer`, span, 'set one for the model (binarize weights = ste_sign) or on the layer (kernel_quantizer = ...)');
+      }
       return layer.build(this.builder, x, a, { ...(label ? { name: label } : {}), source: span });
     }
     const block = this.blocks.get(name);
@@ -336,7 +362,8 @@ class Elaborator {
     for (const a of args) {
       if (a.name === undefined) {
         if (positional >= params.length) {
-          fail('arity', `block '${decl.name.name}' takes ${params.length} argument${params.length === 1 ? '' : 's'}, got more`, a.span, `its parameters: ${params.map((p) => p.name.name).join(', ') || 'none'}`);
+          const count = args.filter((b) => b.name === undefined).length;
+          fail('arity', `block '${decl.name.name}' takes ${params.length} argument${params.length === 1 ? '' : 's'}, got ${count}`, a.span, `its parameters: ${params.map((p) => p.name.name).join(', ') || 'none'}`);
         }
         given.set(params[positional++].name.name, a);
       } else {
@@ -393,23 +420,27 @@ class Elaborator {
 
   private fractal(raw: Map<string, BoundArg>, body: Statement[], env: Env, x: Tensor, scope: string | null, span: Span): Tensor {
     const get = (key: string) => raw.get(key);
-    const convert = (key: string, def: ArgDef) => {
+    const convert = (key: string) => {
       const a = get(key);
-      return a ? convertArg(def, a.value, a.span, env, 'fractal') : undefined;
+      return a ? convertArg(COMBINATORS.fractal.args.find((d) => d.name === key)!, a.value, a.span, env, 'fractal') : undefined;
     };
-    const columns = convert('columns', { name: 'columns', type: 'count', doc: '' }) as number;
+    const columns = convert('columns') as number;
     let join: JoinMode = 'mean';
     const joinArg = get('join');
     if (joinArg) {
       const v = joinArg.value;
-      if (v.t !== 'sym' || !(JOINS as string[]).includes(v.name)) fail('bad-argument', `a fractal join is one of ${JOINS.join(', ')}, not ${describe(v)}`, joinArg.span);
+      if (v.t !== 'sym' || !(JOINS as string[]).includes(v.name)) {
+        const suggestion = v.t === 'sym' || v.t === 'str' ? closest(v.t === 'sym' ? v.name : v.v, JOINS) : undefined;
+        const hint = v.t === 'str' && (JOINS as string[]).includes(v.v) ? `write it without quotes: join = ${v.v}` : suggestion ? `did you mean '${suggestion}'?` : 'join = mean averages the columns (FractalNet, the default); sum adds them, max takes the largest, concat stacks their channels';
+        fail('bad-argument', `a fractal join is one of ${JOINS.join(', ')}, not ${describe(v)}`, joinArg.span, hint);
+      }
       join = v.name as JoinMode;
     }
-    const dropPath = (convert('drop_path', { name: 'drop_path', type: 'rate', doc: '' }) as number | undefined) ?? 0;
-    const globalDropPath = (convert('global_drop_path', { name: 'global_drop_path', type: 'rate', doc: '' }) as number | undefined) ?? 0;
+    const dropPath = (convert('drop_path') as number | undefined) ?? 0;
+    const globalDropPath = (convert('global_drop_path') as number | undefined) ?? 0;
     const depthArg = get('depth');
     if (depthArg) {
-      const depth = convertArg({ name: 'depth', type: 'count', doc: '' }, depthArg.value, depthArg.span, env, 'fractal') as number;
+      const depth = convert('depth') as number;
       const expanded = 2 ** (columns - 1);
       if (depth !== expanded) {
         this.report('depth-mismatch', `declared depth ${depth} does not match the expansion: ${columns} column${columns === 1 ? '' : 's'} give a deepest path of ${expanded} unit${expanded === 1 ? '' : 's'}`, depthArg.span, `the deepest path is 2^(columns-1); use depth = ${expanded}, or columns = ${Math.log2(depth) + 1} if that is a whole number`);

@@ -5,7 +5,7 @@
  */
 import type { Arg, Expr } from '../../grammar/ast.js';
 import { closest, error, type Diagnostic, type Span } from '../diagnostics.js';
-import { bool, describe, num, NONE, roundHalfEven, type BoundArg, type Value } from './values.js';
+import { bool, describe, formatNumber, num, NONE, roundHalfEven, type BoundArg, type Value } from './values.js';
 
 /** A lexical environment; `shape` gives the current feature map for `channels`, `height`, `width`. */
 export class Env {
@@ -80,7 +80,8 @@ export function evaluate(expr: Expr, env: Env): Value {
     case 'unary': {
       const operand = evaluate(expr.operand, env);
       if (expr.op === 'not') return bool(!asBool(operand, expr.operand.span, env));
-      return num(-asNumber(operand, expr.operand.span, env));
+      const n = asNumber(operand, expr.operand.span, env);
+      return num(expr.op === '-' ? -n : n);
     }
     case 'binary':
       return binary(expr, env);
@@ -159,6 +160,7 @@ function binary(expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
   }
   const a = asNumber(lv, expr.left.span, env);
   const b = asNumber(rv, expr.right.span, env);
+  const byZero = () => fail('arithmetic', 'division by zero', expr.right.span, 'this divisor is 0 here; guard it, e.g. (c // g if g > 0 else c)');
   switch (expr.op) {
     case '+':
       return num(a + b);
@@ -167,13 +169,13 @@ function binary(expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
     case '*':
       return num(a * b);
     case '/':
-      if (b === 0) fail('arithmetic', 'division by zero', expr.right.span);
+      if (b === 0) byZero();
       return num(a / b);
     case '//':
-      if (b === 0) fail('arithmetic', 'division by zero', expr.right.span);
+      if (b === 0) byZero();
       return num(Math.floor(a / b));
     case '%':
-      if (b === 0) fail('arithmetic', 'division by zero', expr.right.span);
+      if (b === 0) byZero();
       return num(a - b * Math.floor(a / b));
     case '**':
       return num(a ** b);
@@ -203,13 +205,32 @@ function equal(a: Value, b: Value): boolean {
   }
 }
 
-/** Explains why a symbol is not the number that was wanted: most often a misspelt variable. */
+/** Explains why a value is not the number (or boolean) that was wanted: most often a misspelt variable. */
 function unknownName(v: Value, span: Span, env: Env, wanted: string): never {
   if (v.t === 'sym') {
-    const suggestion = closest(v.name, [...env.names(), 'channels', 'height', 'width']);
-    fail('unknown-name', `unknown name '${v.name}'`, span, suggestion ? `did you mean '${suggestion}'?` : `expected ${wanted}`);
+    const known = [...new Set([...env.names(), ...(env.shape() ? Object.keys(SHAPE_NAMES) : [])])];
+    const suggestion = closest(v.name, known);
+    const listed = known.length > 8 ? `${known.slice(0, 8).join(', ')}, ...` : known.join(', ');
+    fail('unknown-name', `unknown name '${v.name}'`, span, suggestion ? `did you mean '${suggestion}'?` : known.length ? `names here: ${listed}; let ${v.name} = ... defines it` : `no names are defined here; let ${v.name} = ... defines one`);
   }
-  fail('type', `expected ${wanted}, got ${describe(v)}`, span);
+  fail('type', `expected ${wanted}, got ${describe(v)}`, span, typeHint(v, wanted));
+}
+
+/** What to write instead of a value of the wrong type. */
+function typeHint(v: Value, wanted: string): string {
+  switch (v.t) {
+    case 'str':
+      return wanted === 'a number' ? 'write numbers in digits and without quotes, e.g. 8' : `write ${wanted} without quotes`;
+    case 'dims':
+    case 'list':
+      return `pick one item with an index, e.g. ${v.t === 'dims' ? v.v.join('x') : 'xs'}[0]`;
+    case 'num':
+      return 'compare it to get true or false, e.g. stride > 1';
+    case 'bool':
+      return 'true and false are not numbers; choose with a conditional, e.g. (2 if flag else 1)';
+    default:
+      return `a call here names a layer, block or quantizer; built-in functions: ${Object.keys(BUILTINS).join(', ')}`;
+  }
 }
 
 export function asNumber(v: Value, span: Span, env: Env): number {
@@ -219,7 +240,7 @@ export function asNumber(v: Value, span: Span, env: Env): number {
 
 export function asInteger(v: Value, span: Span, env: Env): number {
   const n = asNumber(v, span, env);
-  if (!Number.isInteger(n)) fail('type', `expected a whole number, got ${n}`, span);
+  if (!Number.isInteger(n)) fail('type', `expected a whole number, got ${formatNumber(n)}`, span, 'round it with round(x), floor(x) or ceil(x)');
   return n;
 }
 

@@ -3,13 +3,13 @@
  * (positional order, types, defaults) and how it drives the graph builder. Adding a layer is adding
  * one entry here.
  */
-import type { Span } from '../diagnostics.js';
+import { closest, type Span } from '../diagnostics.js';
 import type { GraphBuilder, QuantizerSpec, Tensor } from '../graph/builder.js';
 import type { Padding } from '../graph/shapes.js';
 import type { InitName, Pair } from '../graph/types.js';
 import { QUANTIZERS, resolveQuantizer, type QuantizerUse } from '../quantizers.js';
 import { asBool, asInteger, asNumber, fail, type Env } from './evaluate.js';
-import { describe, isNone, type Value } from './values.js';
+import { describe, formatNumber, isNone, type Value } from './values.js';
 
 /** `value` leaves the argument unconverted for its consumer. */
 export type ArgType = 'value' | 'count' | 'pair' | 'padding' | 'number' | 'rate' | 'bool' | 'actq' | 'weightq' | 'init' | 'clip';
@@ -31,6 +31,8 @@ export interface LayerDef {
   args: ArgDef[];
   /** How many leading arguments may be given positionally. */
   positional: number;
+  /** A binary layer: it needs a weight quantizer, its own or the binarize policy's. */
+  binary?: boolean;
   build(b: GraphBuilder, x: Tensor, a: Converted, common: { name?: string; source?: Span }): Tensor;
 }
 
@@ -97,6 +99,7 @@ export const LAYERS: Readonly<Record<string, LayerDef>> = {
     summary: 'binary 2-D convolution: input quantizer (for real inputs), binary kernel',
     args: [...convArgs, ...binaryArgs],
     positional: 2,
+    binary: true,
     build: (b, x, a, c) => b.bconv(x, { ...convOptions(a, c), ...binaryOptions(a) }),
   },
   dense: {
@@ -121,6 +124,7 @@ export const LAYERS: Readonly<Record<string, LayerDef>> = {
       ...binaryArgs,
     ],
     positional: 1,
+    binary: true,
     build: (b, x, a, c) =>
       b.bdense(x, {
         ...c,
@@ -190,54 +194,71 @@ export const LAYERS: Readonly<Record<string, LayerDef>> = {
   },
 };
 
+/** The values each argument type takes, for the hint of an argument out of range. */
+const VALUES: Partial<Record<ArgType, string>> = {
+  count: 'a whole number ≥ 1',
+  pair: 'a whole number ≥ 1, or two like 3x3',
+  rate: 'a number from 0 up to (not including) 1',
+  padding: 'same, valid or a whole number ≥ 0, without quotes',
+  clip: 'a positive number, or none',
+};
+
 /** Converts an evaluated value to an argument type, or fails with a message pointing at it. */
 export function convertArg(def: ArgDef, v: Value, span: Span, env: Env, owner: string): unknown {
   const what = `${owner}'s ${def.name}`;
+  /** An argument of the right type but outside its range: the hint says what it takes and what it is. */
+  const bad = (problem: string): never =>
+    fail('bad-argument', `${what} ${problem}`, span, `${def.name} takes ${VALUES[def.type]}${def.doc ? ` — ${def.doc}` : ''}`);
   switch (def.type) {
     case 'value':
       return v;
     case 'count': {
       const n = asInteger(v, span, env);
-      if (n < 1) fail('bad-argument', `${what} must be at least 1, got ${n}`, span);
+      if (n < 1) bad(`must be at least 1, got ${n}`);
       return n;
     }
     case 'number':
       return asNumber(v, span, env);
     case 'rate': {
       const n = asNumber(v, span, env);
-      if (!(n >= 0 && n < 1)) fail('bad-argument', `${what} lies in [0, 1), got ${n}`, span);
+      if (!(n >= 0 && n < 1)) bad(`lies in [0, 1), got ${formatNumber(n)}`);
       return n;
     }
     case 'bool':
       return asBool(v, span, env);
     case 'pair': {
       if (v.t === 'dims') {
-        if (v.v.length !== 2) fail('bad-argument', `${what} takes two sizes like 3x3, got ${v.v.join('x')}`, span);
+        if (v.v.length !== 2) bad(`takes two sizes like 3x3, got ${v.v.join('x')}`);
+        if (v.v.some((d) => d < 1)) bad(`must be at least 1 in each dimension, got ${v.v.join('x')}`);
         return [v.v[0], v.v[1]] as Pair;
       }
       const n = asInteger(v, span, env);
-      if (n < 1) fail('bad-argument', `${what} must be at least 1, got ${n}`, span);
+      if (n < 1) bad(`must be at least 1, got ${n}`);
       return [n, n] as Pair;
     }
     case 'padding': {
       if (v.t === 'sym' && (v.name === 'same' || v.name === 'valid')) return v.name;
       if (v.t === 'num') {
         const n = asInteger(v, span, env);
-        if (n < 0) fail('bad-argument', `${what} cannot be negative`, span);
+        if (n < 0) bad(`cannot be negative, got ${n}`);
         return n;
       }
-      fail('bad-argument', `${what} is same, valid or a number, not ${describe(v)}`, span);
-      break;
+      if (v.t === 'str' && (v.v === 'same' || v.v === 'valid')) {
+        fail('bad-argument', `${what} is same, valid or a number, not ${describe(v)}`, span, `write it without quotes: ${def.name}=${v.v}`);
+      }
+      return bad(`is same, valid or a number, not ${describe(v)}`);
     }
     case 'clip': {
       if (isNone(v)) return null;
       const n = asNumber(v, span, env);
-      if (!(n > 0)) fail('bad-argument', `${what} must be positive (or none)`, span);
+      if (!(n > 0)) bad(`must be positive (or none), got ${formatNumber(n)}`);
       return n;
     }
     case 'init': {
       if (v.t === 'sym' && (INITS as string[]).includes(v.name)) return v.name;
-      fail('bad-argument', `unknown initialiser ${describe(v)}`, span, `initialisers: ${INITS.join(', ')}`);
+      const suggestion = v.t === 'sym' || v.t === 'str' ? closest(v.t === 'sym' ? v.name : v.v, INITS) : undefined;
+      const message = v.t === 'sym' ? `unknown initialiser '${v.name}'` : `expected an initialiser, got ${describe(v)}`;
+      fail('bad-argument', message, span, suggestion ? `did you mean '${suggestion}'?` : `initialisers: ${INITS.join(', ')} (he_* are Kaiming's, glorot_* Xavier's)`);
       break;
     }
     case 'actq':

@@ -260,14 +260,7 @@ export class GraphBuilder {
     const policy = this.policy();
     const kernelQuantizer =
       o.kernelQuantizer === undefined ? policy.weights : this.quantizer(o.kernelQuantizer, 'weight', o.source);
-    if (!kernelQuantizer) {
-      this.report(
-        'no-quantizer',
-        'a binary conv needs a weight quantizer',
-        o.source,
-        'set one for the model (binarize weights = ste_sign) or on the layer (kernel_quantizer = ...)',
-      );
-    }
+    if (!kernelQuantizer) this.reportNoWeightQuantizer('conv', o.source);
     const local = o.name ?? 'bconv';
     const input = this.quantizeIfReal(x, o.inputQuantizer, local, o.source);
     return this.convNode(input, { ...o, name: local }, kernelQuantizer, o.kernelClip === undefined ? 1 : o.kernelClip, 'bconv');
@@ -282,9 +275,14 @@ export class GraphBuilder {
     const policy = this.policy();
     const kernelQuantizer =
       o.kernelQuantizer === undefined ? policy.weights : this.quantizer(o.kernelQuantizer, 'weight', o.source);
+    if (!kernelQuantizer) this.reportNoWeightQuantizer('dense layer', o.source);
     const local = o.name ?? 'bdense';
     const input = this.quantizeIfReal(x, o.inputQuantizer, local, o.source);
     return this.denseNode(input, { ...o, name: local }, kernelQuantizer, o.kernelClip === undefined ? 1 : o.kernelClip, 'bdense');
+  }
+  /** A binary layer without a weight quantizer would silently be a float one. */
+  private reportNoWeightQuantizer(kind: string, source: Span | undefined): void {
+    this.report('no-quantizer', `a binary ${kind} needs a weight quantizer`, source, 'set one for the model (binarize weights = ste_sign) or on the layer (kernel_quantizer = ...)');
   }
 
   batchnorm(x: Tensor, o: Common & { momentum?: number; epsilon?: number } = {}): Tensor {
@@ -418,10 +416,10 @@ export class GraphBuilder {
     const pads = intern(resolvePads(o.padding ?? 'same', h, w, kernel, stride, dilation));
     const [oh, ow] = windowOutput(h, w, kernel, stride, pads, dilation);
     if (cin % groups !== 0 || o.filters % groups !== 0) {
-      this.report('bad-argument', `groups = ${groups} must divide both the input channels (${cin}) and the filters (${o.filters})`, o.source);
+      this.report('bad-argument', `groups = ${groups} must divide both the input channels (${cin}) and the filters (${o.filters})`, o.source, 'choose groups that divide both, e.g. groups = 1');
     }
     if (!(oh > 0 && ow > 0)) {
-      this.report('shape', `a ${kernel.join('x')} ${kind} with stride ${stride[0]} on a ${h}×${w} map leaves no output`, o.source);
+      this.report('shape', `a ${kernel.join('x')} ${kind} with stride ${stride[0]} on a ${h}×${w} map leaves no output`, o.source, 'use padding=same, or a smaller kernel or stride');
     }
     const binary = kernelQuantizer !== null;
     const bias = o.bias ?? false;
@@ -470,7 +468,7 @@ export class GraphBuilder {
     const pads = intern(resolvePads(o.padding ?? 'valid', h, w, kernel, stride, [1, 1]));
     const [oh, ow] = windowOutput(h, w, kernel, stride, pads, [1, 1]);
     if (!(oh > 0 && ow > 0)) {
-      this.report('shape', `a ${kernel.join('x')} ${op} on a ${h}×${w} map leaves no output`, o.source);
+      this.report('shape', `a ${kernel.join('x')} ${op} on a ${h}×${w} map leaves no output`, o.source, 'use padding=same, or a smaller window or stride');
     }
     return this.addNode(op, o.name ?? op, [x], { kernel, stride, pads }, [c, oh, ow], precision, noParams, o);
   }

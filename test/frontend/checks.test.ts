@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { check } from '../../src/check.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { errorsOf, graphOf, model, position } from './helpers.js';
+import { resolveQuantizer } from '../../src/quantizers.js';
 
 /** Asserts one error with `code`, located at `needle` (the first occurrence in the text). */
 function expectError(text: string, code: string, needle: string, options = {}) {
@@ -53,6 +54,32 @@ describe('shapes', () => {
   });
 });
 
+describe('arguments a backend would refuse', () => {
+  it('a kernel or pooling window of size 0', () => {
+    expect(expectError(model(`  conv 0x3 8\n${tail}`), 'bad-argument', '0x3').message).toBe("conv's kernel must be at least 1 in each dimension, got 0x3");
+    expectError(model(`${head}  maxpool 2x0\n${tail}`), 'bad-argument', '2x0');
+    graphOf(model(`  conv 1x3 8\n  maxpool 2x1\n${tail}`));
+  });
+
+  it('pooling padding not smaller than the window (ONNX: "Pad should be smaller than kernel")', () => {
+    const bad = model(`${head}  avgpool 2x2 padding=2\n${tail}`);
+    expect(expectError(bad, 'padding', 'avgpool').message).toBe('avgpool: padding 2 is not smaller than the 2x2 window');
+    expectError(model(`${head}  maxpool 3x1 padding=1\n${tail}`), 'padding', 'maxpool');
+    graphOf(bad.replace('padding=2', 'padding=1'));
+    graphOf(bad.replace('padding=2', 'padding=same'));
+    const b = new GraphBuilder({ name: 'g', input: [3, 8, 8], classes: 3 });
+    const g = b.finish(b.dense(b.globalAvgpool(b.maxpool(b.input(), { kernel: 2, padding: 2 })), { units: 3 }));
+    expect(check(g).map((d) => d.code)).toEqual(['padding']);
+  });
+
+  it("hardtanh's min above its max (tfjs clip needs min <= max)", () => {
+    const bad = model(`${head}  hardtanh min=1 max=-1\n${tail}`);
+    expect(expectError(bad, 'bad-argument', 'hardtanh').message).toBe('hardtanh: min 1 is above max -1');
+    graphOf(bad.replace('min=1', 'min=-1'));
+    graphOf(bad.replace('min=1 max=-1', 'min=0.5 max=0.5'));
+  });
+});
+
 describe('precision', () => {
   it('a binary conv fed real values (its input quantizer turned off)', () => {
     const bad = model(`${head}  bconv 3x3 8 input_quantizer=none\n${tail}`);
@@ -70,6 +97,30 @@ describe('precision', () => {
   });
 });
 
+describe('binary layers', () => {
+  it('a weight-only quantizer used on activations is named as such', () => {
+    expect(resolveQuantizer('magnitude_aware_sign', {}, 'activation')).toMatchObject({ ok: false, message: "'magnitude_aware_sign' is not an activation quantizer" });
+  });
+
+  it('the builder, too, refuses a bdense or bconv without a weight quantizer', () => {
+    const b = new GraphBuilder({ name: 'g', input: [3, 8, 8], classes: 2, binarize: { activations: 'ste_sign' } });
+    b.bdense(b.globalAvgpool(b.bconv(b.input(), { filters: 2, kernel: 3 })), { units: 2 });
+    expect(b.diagnostics.map((d) => d.message)).toEqual(['a binary conv needs a weight quantizer', 'a binary dense layer needs a weight quantizer']);
+  });
+
+  it('bdense, like bconv, needs a weight quantizer: from the layer or the binarize policy', () => {
+    const real = 'input 3x16x16\n  classes 10';
+    const bad = model(`${head}  global_avgpool\n  bdense 10 input_quantizer=ste_sign`, real);
+    expect(expectError(bad, 'no-quantizer', 'bdense').message).toBe('a binary dense layer needs a weight quantizer');
+    expect(expectError(model(`${head}  bconv 3x3 8\n${tail}`, real), 'no-quantizer', 'bconv').message).toBe('a binary conv needs a weight quantizer');
+    expectError(model(`${head}  global_avgpool\n  bdense 10 kernel_quantizer=none`), 'no-quantizer', 'bdense');
+    const dense = graphOf(bad.replace('input_quantizer', 'kernel_quantizer=ste_sign input_quantizer')).nodes.at(-1)!;
+    expect(dense.op === 'dense' && dense.attrs.kernelQuantizer?.name).toBe('ste_sign');
+    graphOf(model(`${head}  global_avgpool\n  stage s { binarize weights = magnitude_aware_sign\n bdense 10 input_quantizer=ste_sign }`, real));
+    expectError(model(`${head}  stage s { binarize weights = ste_sign\n relu }\n  global_avgpool\n  bdense 10 input_quantizer=ste_sign`, real), 'no-quantizer', 'bdense');
+  });
+});
+
 describe('names and arity', () => {
   it('unknown layers, blocks, variables and quantizers, with suggestions', () => {
     expect(expectError(model(`${head}  reluu\n${tail}`), 'unknown-name', 'reluu').hint).toBe("did you mean 'relu'?");
@@ -81,7 +132,7 @@ describe('names and arity', () => {
 
   it('wrong arity: too many arguments, missing required ones, repeated ones', () => {
     const defs = '  block u(ch, k = 3) { conv k ch }\n';
-    expectError(model(`${defs}${head}  u(4, 3, 2)\n${tail}`), 'arity', '2)');
+    expect(expectError(model(`${defs}${head}  u(4, 3, 2)\n${tail}`), 'arity', '2)').message).toBe("block 'u' takes 2 arguments, got 3");
     expectError(model(`${defs}${head}  u()\n${tail}`), 'arity', 'u()');
     expectError(model(`${defs}${head}  u(4, k = 1, k = 2)\n${tail}`), 'duplicate', 'k = 2');
     expectError(model(`${head}  conv 3x3\n${tail}`), 'arity', 'conv 3x3\n  global');
@@ -92,6 +143,31 @@ describe('names and arity', () => {
   it('a quantizer used for the wrong role or with an unknown argument', () => {
     expectError(model(`${head}  bconv 3x3 8 kernel_quantizer=approx_sign\n${tail}`), 'unknown-quantizer', 'approx_sign');
     expectError(model(`${head}  bconv 3x3 8 input_quantizer=ste_sign(beta=2)\n${tail}`), 'unknown-quantizer', 'ste_sign(beta');
+  });
+});
+
+describe('hints', () => {
+  const cases: [string, string, string, string][] = [
+    [`${head}  conv 3x3 (8 / (2 - 2))\n${tail}`, 'arithmetic', '(2 - 2)', 'this divisor is 0 here; guard it, e.g. (c // g if g > 0 else c)'],
+    [`${head}  conv 3x3 "eight"\n${tail}`, 'type', '"eight"', 'write numbers in digits and without quotes, e.g. 8'],
+    [`${head}  conv 3x3 8.5\n${tail}`, 'type', '8.5', 'round it with round(x), floor(x) or ceil(x)'],
+    [`${head}  conv 3x3 (1 - 1)\n${tail}`, 'bad-argument', '(1 - 1)', 'filters takes a whole number ≥ 1 — output channels'],
+    [`${head}  conv 3x3 8 stride=(0)\n${tail}`, 'bad-argument', '(0)', 'stride takes a whole number ≥ 1, or two like 3x3 — stride (also written /2); default 1'],
+    [`${head}  fractal(columns = 0) { relu }\n${tail}`, 'bad-argument', '0)', 'columns takes a whole number ≥ 1 — number of columns C'],
+    [`${head}  dropout 1.5\n${tail}`, 'bad-argument', '1.5', 'rate takes a number from 0 up to (not including) 1 — drop probability in [0, 1)'],
+    [`${head}  conv 3x3 8 padding="same"\n${tail}`, 'bad-argument', '"same"', 'write it without quotes: padding=same'],
+    [`${head}  fractal(columns = 2, join = avg) { relu }\n${tail}`, 'bad-argument', 'avg', 'join = mean averages the columns (FractalNet, the default); sum adds them, max takes the largest, concat stacks their channels'],
+    [`${head}  fractal(columns = 2, join = "max") { relu }\n${tail}`, 'bad-argument', '"max"', 'write it without quotes: join = max'],
+    [`${head}  conv 3x3 8 init=kaiming\n${tail}`, 'bad-argument', 'kaiming', "initialisers: glorot_normal, glorot_uniform, he_normal, he_uniform, zeros, ones (he_* are Kaiming's, glorot_* Xavier's)"],
+    [`${head}  conv 3x3 8 init=he_normall\n${tail}`, 'bad-argument', 'he_normall', "did you mean 'he_normal'?"],
+    [`  let depth = 2\n${head}  conv 3x3 zz\n${tail}`, 'unknown-name', 'zz', 'names here: depth, channels, height, width; let zz = ... defines it'],
+  ];
+  for (const [body, code, needle, hint] of cases) {
+    it(`${code} at ${needle}`, () => expect(expectError(model(body), code, needle).hint).toBe(hint));
+  }
+
+  it('messages read well', () => {
+    expect(expectError(model(`${head}  conv 3x3 8 init=kaiming\n${tail}`), 'bad-argument', 'kaiming').message).toBe("unknown initialiser 'kaiming'");
   });
 });
 
@@ -118,6 +194,15 @@ describe('structure', () => {
     const medium = model(`${head}  fractal(columns = 6) { conv 3x3 8 }\n${tail}`);
     expectError(medium, 'node-budget', 'fractal(', { nodeBudget: 50 });
     expect(graphOf(medium, { nodeBudget: 100 }).nodes.length).toBeLessThanOrEqual(100);
+  });
+
+  it('duplicate models; a setting in error is not reported again as missing', () => {
+    const twice = 'model m {\n  input 3x8x8\n  classes 2\n  global_avgpool\n}\nmodel m {\n  input 1x8x8\n  classes 2\n  global_avgpool\n}\n';
+    expect(expectError(twice, 'duplicate', 'm {\n  input 1x8x8').hint).toBe('the first definition is at line 1');
+    expect(errorsOf(twice)).toHaveLength(1);
+    expect(errorsOf(twice, { model: 'm' })).toHaveLength(1);
+    const zero = 'model m {\n  input 0x28x28\n  classes 10\n  global_avgpool\n  dense 10\n}\n';
+    expect(errorsOf(zero).map((d) => d.code)).toEqual(['bad-argument']);
   });
 
   it('duplicate blocks, blocks named like layers, and missing settings', () => {

@@ -83,6 +83,15 @@ describe('blocks and control flow', () => {
     expect(g.nodes[1].shape[0]).toBe(8 + 6 - 6);
   });
 
+  it('evaluates signs with the usual precedence: -2*3 = -6, 2--1 = 3, -2**2 = -4', () => {
+    const g = graphOf(model(`  conv 3x3 8\n  hardtanh min=-2 max=+1.5\n  hardtanh min=(-2*3) max=(2--1)\n  hardtanh min=(-2**2) max=(-(-4))\n  global_avgpool\n  dense 10`));
+    expect(g.nodes.filter((n) => n.op === 'hardtanh').map((n) => n.attrs)).toEqual([
+      { min: -2, max: 1.5 },
+      { min: -6, max: 3 },
+      { min: -4, max: 4 },
+    ]);
+  });
+
   it('stages name scopes; labels name layers; repeated names get suffixes', () => {
     const g = graphOf(model(`  stage s { conv 3x3 4; conv 3x3 4; first: relu }\n  global_avgpool\n  dense 10`));
     expect(g.nodes.slice(1, 4).map((n) => n.name)).toEqual(['s/conv', 's/conv_1', 's/first']);

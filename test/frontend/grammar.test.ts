@@ -89,6 +89,29 @@ describe('valid input', () => {
     expect(value(r.iterable)).toEqual(['..', 0, 4]);
   });
 
+  it('reads signs: tighter than * and /, looser than **, and in bare arguments', () => {
+    const [s] = body('let x = [-2 * 3, 2--1, -2 ** 2, +4 / -2]');
+    if (s.kind !== 'let') throw new Error('not a let');
+    expect(value(s.value)).toEqual([
+      ['*', ['-', 2], 3],
+      ['-', 2, ['-', 1]],
+      ['-', ['**', 2, 2]],
+      ['/', ['+', 4], ['-', 2]],
+    ]);
+    const [h] = body('hardtanh min=-1 max=+1.5 -widths[0]');
+    expect(call(h).args.map((a) => [a.name?.name ?? null, value(a.value)])).toEqual([
+      ['min', ['-', 1]],
+      ['max', ['+', 1.5]],
+      [null, ['-', ['[]', 'widths', 0]]],
+    ]);
+  });
+
+  it('reads string escapes without failing on unknown ones or tabs', () => {
+    const [s] = body('let s = "a\tb\\n\\"c\\z"');
+    if (s.kind !== 'let' || s.value.kind !== 'string') throw new Error('not a string');
+    expect(s.value.value).toBe('a\tb\n"cz');
+  });
+
   it('reads blocks with defaults and wrappers, stages, if/else chains and settings', () => {
     const r = parse(
       `block unit(ch, stride = 1) = residual(shortcut = project(ch) if stride > 1) {\n  bconv 3x3 ch /stride\n  bn\n}\nmodel m(columns = 4) {\n  input 3x32x32\n  classes 10\n  stage s { if columns > 3 { relu } else if columns > 2 { bn } else { prelu } }\n}`,
@@ -136,6 +159,27 @@ describe('invalid input', () => {
       [5, 1, expect.stringMatching(/^unexpected '}' in an expression/)],
     ]);
     expect(r.diagnostics.every((d) => d.code === 'syntax' && d.severity === 'error')).toBe(true);
+    expect(r.diagnostics.map((d) => d.hint)).toEqual([
+      'remove it or put it in a # comment',
+      expect.stringMatching(/^a value is missing at the end of the line/),
+      expect.stringMatching(/^a value is a number/),
+    ]);
+    expect(parse('model m {\n  bn momentum=\n}\n', 'bad.sofar').diagnostics[0].hint).toMatch(/^a value is missing/);
+  });
+
+  it('reports what follows a } too many once, as outside any model', () => {
+    const r = parse('model m {\n  stage s { relu }}\n  global_avgpool\n  dense 10\n}\n', 'bad.sofar');
+    expect(r.diagnostics.map((d) => [d.span?.line, d.span?.column, d.message])).toEqual([[3, 3, "'global_avgpool' is outside any model or block"]]);
+    expect(r.diagnostics[0].hint).toContain('a } too many ends the model early');
+  });
+
+  it('explains look-alike characters and unterminated strings', () => {
+    const r = parse('model m {\n  conv 3×3 8 padding="same\n  hardtanh min=−1\n}\n', 'bad.sofar');
+    expect(r.diagnostics.map((d) => [d.span?.line, d.span?.column, d.message, d.hint])).toEqual([
+      [2, 9, "unexpected character '×'", 'write sizes with the letter x, e.g. 3x3'],
+      [2, 22, 'unterminated string', 'close it with " on the same line'],
+      [3, 16, "unexpected character '−'", 'write a minus sign with the ASCII -'],
+    ]);
   });
 
   it('recovers inside a model to find errors in later blocks', () => {
