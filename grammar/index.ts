@@ -1,6 +1,6 @@
 /** The grammar's public face: text in, syntax tree and syntax diagnostics out. */
 import { error, type Diagnostic } from '../src/diagnostics.js';
-import type { SourceFile } from './ast.js';
+import type { Expr, SourceFile } from './ast.js';
 import { tokenize } from './lexer.js';
 import { OUTSIDE, parserInstance } from './parser.js';
 
@@ -13,6 +13,21 @@ export interface ParseResult {
 
 /** Parses one `.sofar` file. Syntax errors are reported (several per run, thanks to error recovery). */
 export function parse(text: string, file: string): ParseResult {
+  const { result: ast, diagnostics } = runRule(text, file, (parser) => parser.sourceFile());
+  return { ast, diagnostics };
+}
+
+/**
+ * Parses one expression on its own, e.g. the value of `--set deep=[1, 2]`; `file` names where it came
+ * from in diagnostics.
+ */
+export function parseExpression(text: string, file: string): { expr?: Expr; diagnostics: Diagnostic[] } {
+  const { result: expr, diagnostics } = runRule(text, file, (parser) => parser.expression());
+  return diagnostics.length ? { diagnostics } : { expr, diagnostics };
+}
+
+/** Lexes `text` and runs one parser rule over all of it, collecting lexer and parser diagnostics. */
+function runRule<T>(text: string, file: string, rule: (parser: ReturnType<typeof parserInstance>) => T): { result: T; diagnostics: Diagnostic[] } {
   const lexed = tokenize(text);
   const diagnostics: Diagnostic[] = lexed.errors.map((e) =>
     error('syntax', e.message, { file, line: e.line, column: e.column, offset: e.offset, length: e.length }, e.hint),
@@ -20,9 +35,15 @@ export function parse(text: string, file: string): ParseResult {
   const parser = parserInstance();
   parser.file = file;
   parser.input = lexed.tokens;
-  const ast = parser.sourceFile();
+  const result = rule(parser);
+  diagnostics.push(...parserDiagnostics(parser.errors, text, file));
+  return { result, diagnostics };
+}
+
+function parserDiagnostics(errors: ReturnType<typeof parserInstance>['errors'], text: string, file: string): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
   let outside = false;
-  for (const e of parser.errors) {
+  for (const e of errors) {
     // Once the parser has left every model and block, each later line would repeat the same error.
     if (e.message.endsWith(OUTSIDE)) {
       if (outside) continue;
@@ -38,7 +59,7 @@ export function parse(text: string, file: string): ParseResult {
       error('syntax', e.message, { file, line, column, offset, length: Math.max(1, anchor.image?.length ?? 1) }, syntaxHint(e.message)),
     );
   }
-  return { ast, diagnostics };
+  return diagnostics;
 }
 
 function syntaxHint(message: string): string | undefined {

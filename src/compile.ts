@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import { parse } from '../grammar/index.js';
+import { parse, parseExpression, type Expr } from '../grammar/index.js';
 import { check } from './check.js';
 import { error, hasErrors, type Diagnostic } from './diagnostics.js';
 import { elaborate } from './elaborate/elaborate.js';
@@ -13,7 +13,10 @@ import type { Graph } from './graph/types.js';
 export interface CompileOptions {
   /** Which model of the file to build (required when the file defines several). */
   model?: string;
-  /** Values for the model's parameters (`model m(columns = 4)`), overriding their defaults. */
+  /**
+   * Values for the model's parameters (`model m(columns = 4)`), overriding their defaults. A string is
+   * read as a SoFAr expression, as if written in the spec: `'mean'`, `'[64, 128]'`, `'(4 + 4)'`.
+   */
   params?: Record<string, number | boolean | string>;
   /** Refuse to build more nodes than this (default 10⁶). */
   nodeBudget?: number;
@@ -31,12 +34,32 @@ export function compile(text: string, file: string, options: CompileOptions = {}
   const sources = new Map([[file, text]]);
   const parsed = parse(text, file);
   if (hasErrors(parsed.diagnostics)) return { diagnostics: parsed.diagnostics, sources };
-  const elaborated = elaborate(parsed.ast, options);
+  const params = parseParams(options.params ?? {}, sources);
+  if (hasErrors(params.diagnostics)) return { diagnostics: params.diagnostics, sources };
+  const elaborated = elaborate(parsed.ast, { ...options, params: params.values });
   const diagnostics = [...parsed.diagnostics, ...elaborated.diagnostics];
   if (!elaborated.graph) return { diagnostics: unique(diagnostics), sources };
   // Judging a graph that failed to elaborate would only repeat the same problems in other words.
   if (!hasErrors(diagnostics)) diagnostics.push(...check(elaborated.graph));
   return { graph: elaborated.graph, diagnostics: unique(diagnostics), sources };
+}
+
+/** String parameters parsed as expressions; each one's text is a source named `--set NAME` for diagnostics. */
+function parseParams(params: Record<string, number | boolean | string>, sources: Map<string, string>) {
+  const values: Record<string, number | boolean | Expr> = {};
+  const diagnostics: Diagnostic[] = [];
+  for (const [name, value] of Object.entries(params)) {
+    if (typeof value !== 'string') {
+      values[name] = value;
+      continue;
+    }
+    const file = `--set ${name}`;
+    sources.set(file, value);
+    const parsed = parseExpression(value, file);
+    diagnostics.push(...parsed.diagnostics.map((d) => ({ ...d, hint: d.hint ?? 'a --set value is a number, true or false, a name, a list [...] or an expression in ( )' })));
+    if (parsed.expr) values[name] = parsed.expr;
+  }
+  return { values, diagnostics };
 }
 
 export function compileFile(path: string, options: CompileOptions = {}): CompileResult {

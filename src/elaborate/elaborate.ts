@@ -4,19 +4,19 @@
  * wrong arity, recursion, a declared fractal depth that the expansion contradicts, the node budget).
  * Judging the finished graph (shapes at adds and joins, precision) is the checker's job.
  */
-import type { Arg, BlockDecl, ModelDecl, SourceFile, Statement } from '../../grammar/ast.js';
+import type { Arg, BlockDecl, Expr, ModelDecl, SourceFile, Statement } from '../../grammar/ast.js';
 import { closest, error, type Diagnostic, type Span } from '../diagnostics.js';
 import { GraphBuilder, NodeBudgetExceeded, type QuantizerSpec, type Tensor } from '../graph/builder.js';
 import type { Graph, JoinMode } from '../graph/types.js';
 import { asInteger, Env, evaluate, evaluateArgs, EvalError, fail } from './evaluate.js';
 import { convertArg, convertQuantizer, LAYERS, type ArgDef } from './layers.js';
-import { describe, isNone, num, type BoundArg, type Value } from './values.js';
+import { describe, formatNumber, isNone, num, type BoundArg, type Value } from './values.js';
 
 export interface ElaborateOptions {
   /** Which model to build when the file has several. */
   model?: string;
-  /** Overrides for the model's parameters. */
-  params?: Record<string, number | boolean | string>;
+  /** Overrides for the model's parameters: values, or expressions evaluated where the model begins. */
+  params?: Record<string, number | boolean | string | Expr>;
   nodeBudget?: number;
 }
 
@@ -146,7 +146,11 @@ class Elaborator {
       const name = p.name.name;
       if (name in overrides) {
         const v = overrides[name];
-        this.modelEnv.define(name, typeof v === 'number' ? num(v) : typeof v === 'boolean' ? { t: 'bool', v } : { t: 'sym', name: v });
+        if (typeof v === 'object') {
+          const defined = this.attempt(() => (this.modelEnv.define(name, this.overrideValue(v, p.default)), true));
+          // A bad --set is reported once; the default stands in so later uses do not cascade.
+          if (!defined && p.default) this.attempt(() => this.modelEnv.define(name, evaluate(p.default!, this.modelEnv)));
+        } else this.modelEnv.define(name, typeof v === 'number' ? num(v) : typeof v === 'boolean' ? { t: 'bool', v } : { t: 'sym', name: v });
         delete overrides[name];
       } else if (p.default) {
         this.attempt(() => this.modelEnv.define(name, evaluate(p.default!, this.modelEnv)));
@@ -159,6 +163,23 @@ class Elaborator {
       const suggestion = closest(name, known);
       this.report('unknown-name', `model '${this.model.name.name}' has no parameter '${name}'`, this.model.name.span, suggestion ? `did you mean '${suggestion}'?` : known.length ? `its parameters: ${known.join(', ')}` : 'it takes no parameters');
     }
+  }
+
+  /**
+   * A parameter's value from `--set`. An undefined name where the default is a number, boolean or list
+   * is a typo in the flag, reported there rather than where the parameter is used.
+   */
+  private overrideValue(expr: Expr, fallback: Expr | undefined): Value {
+    const value = evaluate(expr, this.modelEnv);
+    if (value.t !== 'sym' || !fallback) return value;
+    let expected: Value | undefined;
+    try {
+      expected = evaluate(fallback, this.modelEnv);
+    } catch {
+      return value;
+    }
+    if (expected.t === 'sym' || expected.t === 'call' || expected.t === 'str') return value;
+    return fail('bad-argument', `'${value.name}' is not defined; the parameter's default is ${describe(expected)}`, expr.span, `give a value like its default, e.g. ${asSource(expected)}`);
   }
 
   /** `input` and `classes` sit at the top level of the model body and are read before anything is built. */
@@ -508,5 +529,21 @@ class Elaborator {
 
   private report(code: string, message: string, span: Span, hint?: string): void {
     this.diagnostics.push(error(code, message, span, hint));
+  }
+}
+
+/** A plain value as it would be written in a spec (for hints). */
+function asSource(v: Value): string {
+  switch (v.t) {
+    case 'num':
+      return formatNumber(v.v);
+    case 'bool':
+      return String(v.v);
+    case 'dims':
+      return v.v.join('x');
+    case 'list':
+      return `[${v.v.map(asSource).join(', ')}]`;
+    default:
+      return describe(v);
   }
 }

@@ -1,7 +1,7 @@
 /** Elaboration: blocks, repetition, loops, conditions, shortcuts and FractalNet's expansion rule. */
 import { describe, expect, it } from 'vitest';
 import type { Graph, NodeOf } from '../../src/graph/types.js';
-import { graphOf, model, weightDepth } from './helpers.js';
+import { errorsOf, graphOf, model, weightDepth } from './helpers.js';
 
 const ops = (g: Graph) => g.nodes.map((n) => n.op);
 const named = (g: Graph, name: string) => {
@@ -101,6 +101,19 @@ describe('blocks and control flow', () => {
     const text = 'model m(w = 4, deep = false) {\n  input 3x8x8\n  classes 10\n  conv 3x3 w\n  if deep { conv 3x3 w }\n  global_avgpool\n  dense 10\n}';
     expect(graphOf(text).nodes.filter((n) => n.op === 'conv').map((n) => n.shape[0])).toEqual([4]);
     expect(graphOf(text, { params: { w: 6, deep: true } }).nodes.filter((n) => n.op === 'conv').map((n) => n.shape[0])).toEqual([6, 6]);
+  });
+
+  it('a string override is read as an expression (as --set passes it), with errors at the flag', () => {
+    const text = 'model m(widths = [4, 4], join = sum) {\n  input 3x8x8\n  classes 10\n  for w in widths { conv 3x3 w }\n  global_avgpool\n  dense 10\n}';
+    const convs = (params: Record<string, string>) => graphOf(text, { params }).nodes.filter((n) => n.op === 'conv').map((n) => n.shape[0]);
+    expect(convs({ widths: '[2, 3, 5]' })).toEqual([2, 3, 5]);
+    expect(convs({ widths: '[(1 + 1) * 4]' })).toEqual([8]);
+    expect(convs({ join: 'mean' })).toEqual([4, 4]); // a bare name stays a name where the default is one
+    const typo = errorsOf(text, { params: { widths: 'wide' } });
+    expect(typo.map((d) => [d.span?.file, d.message])).toEqual([['--set widths', "'wide' is not defined; the parameter's default is a list of 2"]]);
+    expect(typo[0].hint).toBe('give a value like its default, e.g. [4, 4]');
+    const syntax = errorsOf(text, { params: { widths: '[1,' } });
+    expect(syntax[0]).toMatchObject({ code: 'syntax', span: { file: '--set widths', line: 1 } });
   });
 });
 
