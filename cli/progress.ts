@@ -64,7 +64,7 @@ export function createProgressRenderer(options: ProgressOptions): ProgressRender
         case 'start':
           {
             const done = e.completedEpochs >= e.epochs;
-            const epochs = done ? `all ${e.epochs} epochs done already` : e.completedEpochs + 1 === e.epochs ? `epoch ${e.epochs}` : `epochs ${e.completedEpochs + 1}–${e.epochs}`;
+            const epochs = done ? `${plural(e.completedEpochs, 'epoch')} done already${e.completedEpochs > e.epochs ? ` (more than --epochs ${e.epochs})` : ''}` : e.completedEpochs + 1 === e.epochs ? `epoch ${e.epochs}` : `epochs ${e.completedEpochs + 1}–${e.epochs}`;
             write(
               `training on ${e.engine} (${e.device}): ${e.trainSamples} training and ${e.testSamples} test samples, ` +
                 `batch ${e.batchSize}, ${plural(e.stepsPerEpoch, 'step')} an epoch, ${epochs}`,

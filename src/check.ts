@@ -2,9 +2,14 @@
  * The checker: judges a finished graph and returns diagnostics pointing at the spec lines that made the
  * offending nodes. It works on any graph — elaborated, built in TypeScript, or read back from JSON.
  */
-import { error, type Diagnostic } from './diagnostics.js';
+import { error, SofarError, type Diagnostic } from './diagnostics.js';
+import { attrsProblem } from './graph/attrs.js';
 import { shapeToString } from './graph/shapes.js';
 import type { Graph, GraphNode } from './graph/types.js';
+
+const ATTRIBUTE_HINTS: Partial<Record<GraphNode['op'], string>> = {
+  hardtanh: 'hardtanh clips to [min, max]: give min ≤ max, e.g. hardtanh min=-1 max=1',
+};
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -12,9 +17,26 @@ export function check(graph: Graph): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const report = (node: GraphNode, code: string, message: string, hint?: string) =>
     diagnostics.push(error(code, `${node.name}: ${message}`, node.source, hint));
-  // Unique names are the builder's invariant; graphs read from JSON are checked for it on reading.
   const inputsOf = (node: GraphNode) => node.inputs.map((id) => graph.nodes[id]);
+  if (!graph.input.every((d) => Number.isInteger(d) && d > 0)) {
+    diagnostics.push(error('bad-argument', `the input shape ${graph.input.join('×')} has a size that is not a whole number ≥ 1`, undefined, 'input is C×H×W, e.g. input 3x32x32'));
+  }
+  if (!(Number.isInteger(graph.classes) && graph.classes >= 1)) {
+    diagnostics.push(error('bad-argument', `classes must be a whole number ≥ 1, not ${graph.classes}`, undefined, 'classes is the number of scores the model outputs, e.g. classes 10'));
+  }
+  // Names key the weights and checkpoints: two nodes (or parameters) of one name would share them.
+  const seen = new Set<string>();
   for (const node of graph.nodes) {
+    if (seen.has(node.name)) report(node, 'duplicate', 'another node has this name', "scope names must not contain '/': nest scopes instead");
+    seen.add(node.name);
+  }
+  for (const node of graph.nodes) {
+    // Graphs built in TypeScript or read from JSON meet the attribute schema here, the language earlier.
+    const problem = attrsProblem(node);
+    if (problem) {
+      report(node, 'bad-argument', problem, ATTRIBUTE_HINTS[node.op] ?? 'give this node an attribute its kind takes (see docs/semantics.md)');
+      continue;
+    }
     switch (node.op) {
       case 'add': {
         const a = graph.nodes[node.inputs[0]];
@@ -62,11 +84,6 @@ export function check(graph: Graph): Diagnostic[] {
         }
         break;
       }
-      case 'hardtanh':
-        if (!(node.attrs.min <= node.attrs.max)) {
-          report(node, 'bad-argument', `min ${node.attrs.min} is above max ${node.attrs.max}`, 'hardtanh clips to [min, max]: give min ≤ max, e.g. hardtanh min=-1 max=1');
-        }
-        break;
       default:
         break;
     }
@@ -78,4 +95,14 @@ export function check(graph: Graph): Diagnostic[] {
     );
   }
   return diagnostics;
+}
+
+/**
+ * Throws a SofarError with the checker's errors, so no backend lowers a graph the checker refuses. A
+ * graph may still end before its classifier (a feature extractor, a test of one block): backends
+ * return whatever the output node computes.
+ */
+export function assertValid(graph: Graph): void {
+  const errors = check(graph).filter((d) => d.severity === 'error' && d.code !== 'output-shape');
+  if (errors.length) throw new SofarError(errors);
 }

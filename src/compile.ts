@@ -32,6 +32,9 @@ export interface CompileResult {
 
 export function compile(text: string, file: string, options: CompileOptions = {}): CompileResult {
   const sources = new Map([[file, text]]);
+  if (options.nodeBudget !== undefined && !(Number.isInteger(options.nodeBudget) && options.nodeBudget >= 1)) {
+    return { diagnostics: [error('bad-argument', `the node budget must be a whole number ≥ 1, not ${options.nodeBudget}`, undefined, 'leave it out for the default of 10⁶ nodes')], sources };
+  }
   const parsed = parse(text, file);
   if (hasErrors(parsed.diagnostics)) return { diagnostics: parsed.diagnostics, sources };
   const params = parseParams(options.params ?? {}, sources);
@@ -49,8 +52,12 @@ function parseParams(params: Record<string, number | boolean | string>, sources:
   const values: Record<string, number | boolean | Expr> = {};
   const diagnostics: Diagnostic[] = [];
   for (const [name, value] of Object.entries(params)) {
-    if (typeof value !== 'string') {
+    if (typeof value === 'number' || typeof value === 'boolean') {
       values[name] = value;
+      continue;
+    }
+    if (typeof value !== 'string') {
+      diagnostics.push(error('bad-argument', `parameter '${name}' is given ${JSON.stringify(value)}`, undefined, "give a number, true or false, or a SoFAr expression as a string, e.g. '[64, 128]'"));
       continue;
     }
     const file = `--set ${name}`;

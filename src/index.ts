@@ -1,12 +1,13 @@
 /**
  * SoFAr's programmatic API: parse, elaborate, check and measure `.sofar` specs, or build the same graphs
- * in TypeScript. Backends live in their own entry points: `sofar/onnx` and `sofar/tfjs`.
+ * in TypeScript; load data, train with an engine, read and write checkpoints. Backends live in their own
+ * entry points: `sofar/onnx`, `sofar/tfjs` and `sofar/ort-train`.
  */
-export { parse, type ParseResult } from '../grammar/index.js';
+export { parse, parseExpression, type ParseResult } from '../grammar/index.js';
 export type * from '../grammar/ast.js';
 export { compile, compileFile, type CompileOptions, type CompileResult } from './compile.js';
 export { elaborate, type ElaborateOptions, type ElaborateResult } from './elaborate/elaborate.js';
-export { check } from './check.js';
+export { check, assertValid } from './check.js';
 export { summarize, nodeMacs, type Summary, type LayerCost } from './cost.js';
 export {
   GraphBuilder,
@@ -41,3 +42,8 @@ export {
   type Span,
   type Severity,
 } from './diagnostics.js';
+export { DATASET_NAMES, loadDataset, type Dataset, type DataShape, type LoadOptions, type Split, type DatasetName } from './data/index.js';
+export { train, type TrainConfig, type TrainOptions, type TrainResult, type TrainSummary } from './train/loop.js';
+export { evaluate, type Evaluation, type Predict } from './train/evaluate.js';
+export type { Batch, StepNoise, StepResult, TrainState, TrainEngine, EngineOptions, EngineFactory, OptimizerConfig, OptimizerName } from './train/engine.js';
+export { readCheckpoint, writeCheckpoint, checkCheckpointFits, checkpointPath, CHECKPOINT_FILE, type Checkpoint, type CheckpointMeta, type CheckpointInput } from './checkpoint/index.js';

@@ -8,6 +8,7 @@ import { LowerCtx } from './context.js';
 import { LOWERINGS } from './lower.js';
 import { OnnxGraph } from './proto.js';
 import { sofarVersion } from './version.js';
+import { assertValid } from '../../src/check.js';
 
 export interface ExportOptions {
   /** Store binary kernels one bit per weight (default true); false stores them as ±1 float32 / uint8. */
@@ -21,6 +22,7 @@ export interface ExportOptions {
 }
 
 export function exportOnnx(graph: Graph, weights: WeightMap, options: ExportOptions = {}): Uint8Array {
+  assertValid(graph);
   const problem = weightProblem(graph, weights);
   if (problem) throw new Error(problem);
   const packBits = options.packBits ?? true;

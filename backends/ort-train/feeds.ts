@@ -31,7 +31,7 @@ export function labelFeed(graph: Graph, y: Int32Array, n: number): ort.Tensor {
 
 /**
  * The mask input of every masked node. A join without a drop-path mask keeps all its inputs; a dropout
- * with a positive rate must have its mask.
+ * without a mask is the identity (as in the tfjs engine; the training loop always draws one).
  */
 export function maskFeeds(nodes: readonly GraphNode[], noise: StepNoise, n: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
@@ -44,7 +44,6 @@ export function maskFeeds(nodes: readonly GraphNode[], noise: StepNoise, n: numb
     } else {
       const size = n * node.shape.reduce((a, b) => a * b, 1);
       const mask = noise.dropoutMasks.get(node.name);
-      if (!mask && node.op === 'dropout' && node.attrs.rate > 0) throw new Error(`no dropout mask for '${node.name}'`);
       if (mask && mask.length < size) throw new Error(`the dropout mask of '${node.name}' has ${mask.length} values, expected ${size}`);
       feeds[IO.mask(node)] = float32(mask ? mask.subarray(0, size) : ones(size), [n, ...node.shape]);
     }

@@ -7,6 +7,7 @@ import { dispatch, type Graph, type GraphNode, type NodeOf, type OpTable, type W
 import { sampleShapeToBackend, paramToBackend } from './layout.js';
 import { registerSofarLayers, type SofarLayers } from './layers.js';
 import { defaultTf, type LayersModel, type SymbolicTensor, type Tensor, type Tf } from './tf.js';
+import { assertValid } from '../../src/check.js';
 
 type Layer = InstanceType<Tf['layers']['Layer']>;
 
@@ -104,6 +105,7 @@ function layerNames(graph: Graph): Map<number, string> {
 
 /** The graph as a Keras model with the given weights (graph layouts); SoFAr's layers get registered. */
 export function buildTfjsModel(graph: Graph, weights: WeightMap, tf: Tf = defaultTf): LayersModel {
+  assertValid(graph);
   const ctx: Context = { tf, layers: registerSofarLayers(tf), weights, values: [], layerNames: layerNames(graph), pending: [] };
   try {
     for (const node of graph.nodes) {

@@ -107,33 +107,36 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
     process.stderr.write('\ninterrupted again: stopping now\n');
     process.exit(130);
   });
-  let result;
   try {
-    result = await train({
-      graph,
-      dataset,
-      engineFactory,
-      config,
-      outDir,
-      resume: Boolean(flags.resume),
-      onEvent: progress.onEvent,
-      signal: controller.signal,
-      ...(flags.threads ? { threads: flags.threads } : {}),
-    });
-  } catch (e) {
-    if (controller.signal.aborted) throw interrupted(spec, outDir);
-    throw e;
+    let result;
+    try {
+      result = await train({
+        graph,
+        dataset,
+        engineFactory,
+        config,
+        outDir,
+        resume: Boolean(flags.resume),
+        onEvent: progress.onEvent,
+        signal: controller.signal,
+        ...(flags.threads ? { threads: flags.threads } : {}),
+      });
+    } catch (e) {
+      if (controller.signal.aborted) throw interrupted(spec, outDir);
+      throw e;
+    } finally {
+      progress.stop();
+    }
+    // Still ours: a Ctrl-C now lets the model be written, so it always matches the checkpoint.
+    const { exportOnnx } = await import('../../backends/onnx/index.js');
+    const modelPath = join(outDir, 'model.onnx');
+    writeFileAtomic(modelPath, exportOnnx(graph, result.weights));
+    stream.write(`checkpoint ${result.checkpointPath}\nmodel ${modelPath}\n`);
+    const { epochs, samplesPerSecond, trainLoss, testAccuracy } = result.summary;
+    if (flags.json) process.stdout.write(JSON.stringify({ epochs, samplesPerSecond, trainLoss, testAccuracy }) + '\n');
   } finally {
-    progress.stop();
     releaseInterrupts();
   }
-
-  const { exportOnnx } = await import('../../backends/onnx/index.js');
-  const modelPath = join(outDir, 'model.onnx');
-  writeFileAtomic(modelPath, exportOnnx(graph, result.weights));
-  stream.write(`checkpoint ${result.checkpointPath}\nmodel ${modelPath}\n`);
-  const { epochs, samplesPerSecond, trainLoss, testAccuracy } = result.summary;
-  if (flags.json) process.stdout.write(JSON.stringify({ epochs, samplesPerSecond, trainLoss, testAccuracy }) + '\n');
 }
 
 /** What an interrupted run kept: its last complete epoch, or nothing when none had ended. */

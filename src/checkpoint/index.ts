@@ -152,7 +152,9 @@ export function checkCheckpointFits(checkpoint: Checkpoint, graph: Graph): void 
     !missing.length && !unknown.length && !reshaped.length ? 'the parameters differ in which are binary or trainable' : '',
   ].filter(Boolean);
   throw checkpointError(
-    `the checkpoint ${checkpoint.path} was trained for '${checkpoint.meta.spec}' and does not fit '${graph.name}': ${problems.join('; ')}`,
+    checkpoint.meta.spec === graph.name
+      ? `the checkpoint ${checkpoint.path} was trained for another version of model '${graph.name}': ${problems.join('; ')}`
+      : `the checkpoint ${checkpoint.path} was trained for model '${checkpoint.meta.spec}' and does not fit '${graph.name}': ${problems.join('; ')}`,
     'use the spec it was trained with, or train this one into another folder (--out DIR)',
   );
 }

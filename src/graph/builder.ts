@@ -364,7 +364,7 @@ export class GraphBuilder {
       name: this.options.name,
       input: [...this.options.input],
       classes: this.options.classes,
-      nodes: this.nodes,
+      nodes: [...this.nodes],
       output: output.id,
     };
   }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { error, SofarError } from '../diagnostics.js';
 import { replaceFileAtomic } from '../io/atomic.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
@@ -39,9 +40,19 @@ export function readMetrics(dir: string, upToEpoch: number): EpochMetrics[] {
   } catch {
     return [];
   }
+  const path = join(dir, METRICS_FILE);
   return text
     .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as EpochMetrics)
+    .map((line, i) => ({ line, number: i + 1 }))
+    .filter(({ line }) => line.trim())
+    .map(({ line, number }) => {
+      try {
+        const m = JSON.parse(line) as EpochMetrics;
+        if (typeof m?.epoch === 'number') return m;
+      } catch {
+        // reported below
+      }
+      throw new SofarError([error('bad-metrics', `${path}:${number} is not a metrics line`, undefined, 'it was edited or damaged; delete that line (the checkpoint holds the training state) and resume again')]);
+    })
     .filter((m) => m.epoch <= upToEpoch);
 }

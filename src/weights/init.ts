@@ -4,6 +4,7 @@
  */
 import { Random } from '../random.js';
 import type { Graph, InitName, ParamSpec, WeightMap } from '../graph/types.js';
+import { assertValid } from '../check.js';
 
 /** Keras' correction so that a normal truncated at 2σ keeps the intended standard deviation. */
 const TRUNCATED_STD = 0.87962566103423978;
@@ -59,6 +60,7 @@ export function initParam(p: ParamSpec, seed: number): Float32Array {
 
 /** Initial weights for every parameter of the graph. */
 export function initWeights(graph: Graph, seed: number): WeightMap {
+  assertValid(graph);
   const weights: WeightMap = new Map();
   for (const node of graph.nodes) for (const p of node.params) weights.set(p.name, initParam(p, seed));
   return weights;

@@ -20,3 +20,13 @@ it('the README example compiles a spec, builds a fractal in TypeScript and runs 
   expect(logits).toHaveLength(10);
   await session.release();
 });
+
+it('the main entry exports what a training script needs', async () => {
+  const api = await import('../../src/index.js');
+  for (const name of ['loadDataset', 'train', 'evaluate', 'readCheckpoint', 'writeCheckpoint', 'checkCheckpointFits', 'assertValid', 'parseExpression']) {
+    expect(typeof (api as Record<string, unknown>)[name], name).toBe('function');
+  }
+  // The data loader works from the main entry alone.
+  const { graph } = api.compileFile('test/train/fixtures/tiny.sofar');
+  expect(api.loadDataset('synthetic', graph!).train.n).toBe(1024);
+});

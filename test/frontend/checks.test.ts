@@ -7,6 +7,8 @@ import { check } from '../../src/check.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { errorsOf, graphOf, model, position } from './helpers.js';
 import { resolveQuantizer } from '../../src/quantizers.js';
+import { SofarError } from '../../src/diagnostics.js';
+import { initWeights } from '../../src/weights/init.js';
 
 /** Asserts one error with `code`, located at `needle` (the first occurrence in the text). */
 function expectError(text: string, code: string, needle: string, options = {}) {
@@ -210,5 +212,38 @@ describe('structure', () => {
     expectError(model(`  block conv(c) { relu }\n${head}${tail}`), 'duplicate', 'conv(c)');
     expectError('model m {\n  classes 10\n  relu\n}\n', 'missing-setting', 'm {');
     expectError(model(`${head}  stage s { classes 3 }\n${tail}`), 'misplaced', 'classes 3');
+  });
+});
+
+describe('graphs from the API meet the same rules', () => {
+  it('check() applies the attribute schema and the input/classes sizes to builder graphs', () => {
+    const b = new GraphBuilder({ name: 'v', input: [1, 8, 8], classes: 10 });
+    const g = b.finish(b.dense(b.globalAvgpool(b.conv(b.input(), { kernel: 3, filters: -2 })), { units: 10 }));
+    expect(check(g).map((d) => d.message)).toContainEqual(expect.stringMatching(/conv: attribute 'filters' must be a whole number ≥ 1, not -2/));
+    const bn = new GraphBuilder({ name: 'v', input: [1, 8, 8], classes: 2.5 });
+    const h = bn.finish(bn.dense(bn.globalAvgpool(bn.batchnorm(bn.input(), { epsilon: -1 })), { units: 2 }));
+    expect(check(h).map((d) => d.message)).toEqual(['classes must be a whole number ≥ 1, not 2.5', "bn: attribute 'epsilon' must be a number > 0, not -1", 'the model ends in 2 but classes = 2.5']);
+  });
+
+  it('check() reports two nodes of one name; finish() returns a graph later building does not change', () => {
+    const b = new GraphBuilder({ name: 'v', input: [1, 8, 8], classes: 2 });
+    const x = b.input();
+    const y = b.scope('a/b', () => b.conv(x, { kernel: 3, filters: 2 }));
+    const z = b.scope('a', () => b.scope('b', () => b.conv(y, { kernel: 3, filters: 2 })));
+    const g = b.finish(b.dense(b.globalAvgpool(z), { units: 2 }));
+    expect(check(g).map((d) => [d.code, d.message])).toEqual([['duplicate', 'a/b/conv: another node has this name']]);
+    const size = g.nodes.length;
+    b.relu(z);
+    expect(g.nodes).toHaveLength(size);
+  });
+
+  it('initWeights refuses a graph the checker refuses (exportOnnx too: test/onnx/model.test.ts)', () => {
+    const b = new GraphBuilder({ name: 'v', input: [1, 8, 8], classes: 2 });
+    const g = b.finish(b.dense(b.globalAvgpool(b.batchnorm(b.input(), { epsilon: -1 })), { units: 2 }));
+    expect(() => initWeights(g, 0)).toThrow(SofarError);
+    expect(() => initWeights(g, 0)).toThrow(/bn: attribute 'epsilon' must be a number > 0, not -1/);
+    // A graph that ends before its classifier is a feature extractor, not an error, for the backends.
+    const features = new GraphBuilder({ name: 'f', input: [1, 8, 8], classes: 10 });
+    expect(initWeights(features.finish(features.conv(features.input(), { kernel: 3, filters: 4 })), 0).size).toBe(1);
   });
 });

@@ -115,6 +115,12 @@ describe('blocks and control flow', () => {
     const syntax = errorsOf(text, { params: { widths: '[1,' } });
     expect(syntax[0]).toMatchObject({ code: 'syntax', span: { file: '--set widths', line: 1 } });
   });
+
+  it('unsupported parameter values and node budgets are diagnostics, not crashes', () => {
+    const text = 'model m(w = 4) {\n  input 3x8x8\n  classes 10\n  conv 3x3 w\n  global_avgpool\n  dense 10\n}';
+    expect(errorsOf(text, { params: { w: [4, 4] as unknown as string } })[0].message).toBe("parameter 'w' is given [4,4]");
+    for (const nodeBudget of [0, -1, Number.NaN]) expect(errorsOf(text, { nodeBudget })[0].message).toMatch(/^the node budget must be a whole number ≥ 1/);
+  });
 });
 
 describe('shortcuts and binarization', () => {

@@ -110,4 +110,10 @@ describe('exported model', () => {
     missing.delete('bn/gamma');
     expect(() => exportOnnx(graph, missing)).toThrow(/bn\/gamma/);
   });
+
+  it('refuses a graph the checker refuses, in the checker’s words', () => {
+    const b = new GraphBuilder({ name: 'bad', input: [1, 8, 8], classes: 2 });
+    const bad = b.finish(b.dense(b.globalAvgpool(b.batchnorm(b.input(), { momentum: 7 })), { units: 2 }));
+    expect(() => exportOnnx(bad, weights)).toThrow(/bn: attribute 'momentum' must be a number in \[0, 1\), not 7/);
+  });
 });

@@ -173,8 +173,21 @@ describe('ORT engine: state and inference', () => {
     const noise = someNoise(graph, N, 1);
     noise.joinMasks.set([...noise.joinMasks.keys()][0], Float32Array.of(1, 1, 1));
     await expect(engine.trainStep(batch, 0.1, noise)).rejects.toThrow(/drop-path mask/);
-    await expect(engine.trainStep(batch, 0.1, noNoise())).rejects.toThrow(/no dropout mask/);
     await engine.dispose();
+  });
+
+  it('a dropout without a mask is the identity, as in the tfjs engine', async () => {
+    const graph = mixedGraph();
+    const optimizer: OptimizerConfig = { name: 'sgd', momentum: 0.9, weightDecay: 0 };
+    const batch = batchOf(graph, 91);
+    const ones = noNoise();
+    for (const node of graph.nodes) if (node.op === 'dropout') ones.dropoutMasks.set(node.name, new Float32Array(N * node.shape.reduce((a, b) => a * b, 1)).fill(1));
+    expect(ones.dropoutMasks.size).toBeGreaterThan(0);
+    const without = await engineFor(graph, busyWeights(graph, 6), optimizer);
+    const withOnes = await engineFor(graph, busyWeights(graph, 6), optimizer);
+    expect((await without.trainStep(batch, 0.1, noNoise())).loss).toBe((await withOnes.trainStep(batch, 0.1, ones)).loss);
+    await without.dispose();
+    await withOnes.dispose();
   });
 });
 

@@ -2,7 +2,7 @@
  * `sofar train` and `sofar eval` through commander, as the CLI runs them (ONNX Runtime engine, the
  * tiny fixture spec, synthetic data).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -80,6 +80,15 @@ describe('sofar train / eval', () => {
     expect(JSON.parse(stdout.trim().split('\n').pop()!).epochs).toBe(2);
     expect(readCheckpoint(out).meta).toMatchObject({ epoch: 2, seed: 7, step: 32 });
     await expect(sofar('train', SPEC, '--engine', 'ort', '--out', out, '--resume', '--batch', '64')).rejects.toThrow(/batchSize = 32, this run asks for 64/);
+  });
+
+  it('a damaged metrics.jsonl is a user error naming its line, not a crash', async () => {
+    const out = tempDir();
+    await sofar('train', SPEC, ...common, '--epochs', '1', '--out', out);
+    appendFileSync(join(out, 'metrics.jsonl'), 'garbage{\n');
+    const err = await sofar('train', SPEC, '--engine', 'ort', '--out', out, '--resume', '--epochs', '2').catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toMatch(/metrics\.jsonl:2 is not a metrics line/);
   });
 
   it('says when --limit asks for more samples than the data set has', async () => {

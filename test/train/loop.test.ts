@@ -188,7 +188,7 @@ describe('resuming', () => {
     const other = regressionGraph([1, 4, 4], 5, 'wider');
     const err = await train({ ...o, graph: other, dataset: loadDataset('synthetic', other, { synthetic: { trainSize: 200 } }), resume: true }).catch((e) => e);
     expect(err).toBeInstanceOf(SofarError);
-    expect(err.message).toMatch(/trained for 'regression' and does not fit 'wider'/);
+    expect(err.message).toMatch(/trained for model 'regression' and does not fit 'wider'/);
     expect(err.message).toMatch(/head\/kernel is 16×4, the spec wants 16×5/);
   });
 

@@ -32,6 +32,19 @@ const epoch: TrainEvent[] = [
 ];
 
 describe('progress rendering', () => {
+  it('the header counts steps and epochs in plain words', () => {
+    const header = (completedEpochs: number, epochs: number, stepsPerEpoch: number) => {
+      const sink = new Sink();
+      run([{ type: 'start', engine: 'ort', device: 'cpu', epochs, completedEpochs, stepsPerEpoch, batchSize: 32, trainSamples: 32, testSamples: 8 }], sink, false, { t: 0 });
+      return sink.text.trim().split(', ').slice(-2).join(', ');
+    };
+    expect(header(0, 1, 1)).toBe('1 step an epoch, epoch 1');
+    expect(header(1, 3, 7)).toBe('7 steps an epoch, epochs 2–3');
+    expect(header(2, 2, 7)).toBe('7 steps an epoch, 2 epochs done already');
+    expect(header(2, 1, 7)).toBe('7 steps an epoch, 2 epochs done already (more than --epochs 1)');
+  });
+
+
   it('without a terminal: a header, throttled step lines with ETA, and one line per epoch', () => {
     const sink = new Sink();
     // Each event takes 0.5 s, so a line is due every other step.
