@@ -30,15 +30,24 @@ const pads = tuple(4, wholeAtLeast(0));
 const window = { kernel: pair, stride: pair, pads };
 
 function fields(schema: Record<string, Rule>) {
+  const entries = Object.entries(schema);
   return (node: GraphNode): string | null => {
     const attrs = node.attrs as Attrs;
-    for (const [key, rule] of Object.entries(schema)) {
+    for (const [key, rule] of entries) {
       const problem = rule(attrs[key]);
       if (problem) return `attribute '${key}' must be ${problem}, not ${JSON.stringify(attrs[key]) ?? 'missing'}`;
     }
     return null;
   };
 }
+
+const HARDTANH = fields({ min: finite, max: finite });
+const columnNumber = wholeAtLeast(1);
+const JOIN = fields({
+  mode: oneOf('mean', 'sum', 'max', 'concat'),
+  fractal: (v) => (typeof v === 'string' ? null : 'a string'),
+  columns: (v) => (Array.isArray(v) && v.every((c) => columnNumber(c) === null) ? null : 'a list of column numbers ≥ 1'),
+});
 
 const SCHEMAS: OpTable<[], string | null> = {
   input: fields({}),
@@ -48,7 +57,7 @@ const SCHEMAS: OpTable<[], string | null> = {
   quantize: fields({ quantizer }),
   relu: fields({}),
   prelu: fields({}),
-  hardtanh: (node) => fields({ min: finite, max: finite })(node) ?? (node.attrs.min <= node.attrs.max ? null : `min ${node.attrs.min} is above max ${node.attrs.max}`),
+  hardtanh: (node) => HARDTANH(node) ?? (node.attrs.min <= node.attrs.max ? null : `min ${node.attrs.min} is above max ${node.attrs.max}`),
   maxpool: fields(window),
   avgpool: fields(window),
   global_avgpool: fields({}),
@@ -57,7 +66,7 @@ const SCHEMAS: OpTable<[], string | null> = {
   add: fields({}),
   concat: fields({}),
   join: (node) => {
-    const problem = fields({ mode: oneOf('mean', 'sum', 'max', 'concat'), fractal: (v) => (typeof v === 'string' ? null : 'a string'), columns: (v) => (Array.isArray(v) && v.every((c) => wholeAtLeast(1)(c) === null) ? null : 'a list of column numbers ≥ 1') })(node);
+    const problem = JOIN(node);
     if (problem) return problem;
     const dropPath = node.attrs.dropPath as unknown as Attrs | undefined;
     if (typeof dropPath !== 'object' || dropPath === null || inRange(0, 1)(dropPath.local) || inRange(0, 1)(dropPath.global)) {
