@@ -86,7 +86,7 @@ function deviceError(message: string, hint: string): SofarError {
 
 async function activate(tf: Tf, backendName: string, name: TfjsPackage): Promise<void> {
   const ok = await tf.setBackend(backendName);
-  if (!ok) throw deviceError(`${name} could not start its '${backendName}' backend`, 'run with --device cpu, or reinstall the package');
+  if (!ok) throw deviceError(`${name} could not start its '${backendName}' backend`, "use the CPU instead (device 'cpu', --device cpu), or reinstall the package");
   await tf.ready();
 }
 
@@ -107,7 +107,7 @@ export async function selectTfjs(options: TfjsSelectOptions): Promise<TfjsSelect
       return { tf: gpu.tf, backendName: 'tensorflow', device: 'gpu', package: TFJS_PACKAGES.gpu };
     }
     if (options.device === 'gpu') {
-      throw deviceError(gpu.failure ?? `--device gpu needs ${TFJS_PACKAGES.gpu}, which is not installed`, GPU_SETUP_HINT);
+      throw deviceError(gpu.failure ?? `a GPU (device 'gpu', --device gpu on the command line) needs ${TFJS_PACKAGES.gpu}, which is not installed`, GPU_SETUP_HINT);
     }
     if (gpu.failure) notes.push(gpu.failure);
   }

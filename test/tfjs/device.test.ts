@@ -69,7 +69,7 @@ describe('selectTfjs', () => {
     const failure = await selectTfjs({ device: 'gpu', resolve }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(SofarError);
     const d = (failure as SofarError).diagnostics[0];
-    expect(d.message).toMatch(/--device gpu needs @tensorflow\/tfjs-node-gpu, which is not installed/);
+    expect(d.message).toMatch(/a GPU \(device 'gpu', --device gpu on the command line\) needs @tensorflow\/tfjs-node-gpu, which is not installed/);
     expect(d.hint).toMatch(/CUDA 11\.2/);
     expect(d.hint).toMatch(/cuDNN 8\.1/);
   });
