@@ -10,7 +10,7 @@ import { GraphBuilder, NodeBudgetExceeded, type QuantizerSpec, type Tensor } fro
 import type { Graph, JoinMode } from '../graph/types.js';
 import { asInteger, Env, evaluate, evaluateArgs, EvalError, fail } from './evaluate.js';
 import { convertArg, convertQuantizer, LAYERS, type ArgDef } from './layers.js';
-import { describe, formatNumber, isNone, num, type BoundArg, type Value } from './values.js';
+import { asSource, describe, isNone, num, type BoundArg, type Value } from './values.js';
 
 export interface ElaborateOptions {
   /** Which model to build when the file has several. */
@@ -93,8 +93,6 @@ class Elaborator {
   private budgetSpan: Span | undefined;
   private builder!: GraphBuilder;
   private modelEnv!: Env;
-  /** The binarize policy's weight quantizer, mirrored from the builder's so binary layers can require one. */
-  private weights: QuantizerSpec = 'none';
 
   constructor(
     private readonly ast: SourceFile,
@@ -229,7 +227,7 @@ class Elaborator {
       if (s.kind === 'binarize') {
         const policy = this.attempt(() => this.binarizePolicy(s.args, env));
         const rest = () => this.execFrom(body, i + 1, env, state);
-        return policy ? this.builder.withBinarize(policy, () => this.withWeights(policy.weights, rest), s.span) : rest();
+        return policy ? this.builder.withBinarize(policy, rest, s.span) : rest();
       }
       state.current = this.execStatement(s, env, state.current);
     }
@@ -281,17 +279,6 @@ class Elaborator {
     }
   }
 
-  /** Runs `fn` with the weight quantizer of a `binarize` line in force (unchanged when it sets none). */
-  private withWeights<T>(weights: QuantizerSpec | undefined, fn: () => T): T {
-    const outer = this.weights;
-    if (weights !== undefined) this.weights = weights;
-    try {
-      return fn();
-    } finally {
-      this.weights = outer;
-    }
-  }
-
   /** The policy a `binarize` line sets; an argument in error is reported and the others still apply. */
   private binarizePolicy(args: Arg[], env: Env): { activations?: QuantizerSpec; weights?: QuantizerSpec } {
     const policy: { activations?: QuantizerSpec; weights?: QuantizerSpec } = {};
@@ -335,9 +322,6 @@ class Elaborator {
     const layer = LAYERS[name];
     if (layer) {
       const a = this.bind(layer.args, layer.positional, args, name, span, env);
-      if (layer.binary && (a.kernel_quantizer ?? this.weights) === 'none') {
-        fail('no-quantizer', `a binary ${name === 'bconv' ? 'conv' : 'dense layer'} needs a weight quantizer`, span, 'set one for the model (binarize weights = ste_sign) or on the layer (kernel_quantizer = ...)');
-      }
       return layer.build(this.builder, x, a, { ...(label ? { name: label } : {}), source: span });
     }
     const block = this.blocks.get(name);
@@ -532,18 +516,3 @@ class Elaborator {
   }
 }
 
-/** A plain value as it would be written in a spec (for hints). */
-function asSource(v: Value): string {
-  switch (v.t) {
-    case 'num':
-      return formatNumber(v.v);
-    case 'bool':
-      return String(v.v);
-    case 'dims':
-      return v.v.join('x');
-    case 'list':
-      return `[${v.v.map(asSource).join(', ')}]`;
-    default:
-      return describe(v);
-  }
-}

@@ -31,8 +31,6 @@ export interface LayerDef {
   args: ArgDef[];
   /** How many leading arguments may be given positionally. */
   positional: number;
-  /** A binary layer: it needs a weight quantizer, its own or the binarize policy's. */
-  binary?: boolean;
   build(b: GraphBuilder, x: Tensor, a: Converted, common: { name?: string; source?: Span }): Tensor;
 }
 
@@ -99,7 +97,6 @@ export const LAYERS: Readonly<Record<string, LayerDef>> = {
     summary: 'binary 2-D convolution: input quantizer (for real inputs), binary kernel',
     args: [...convArgs, ...binaryArgs],
     positional: 2,
-    binary: true,
     build: (b, x, a, c) => b.bconv(x, { ...convOptions(a, c), ...binaryOptions(a) }),
   },
   dense: {
@@ -124,7 +121,6 @@ export const LAYERS: Readonly<Record<string, LayerDef>> = {
       ...binaryArgs,
     ],
     positional: 1,
-    binary: true,
     build: (b, x, a, c) =>
       b.bdense(x, {
         ...c,

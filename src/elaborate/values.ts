@@ -28,6 +28,22 @@ export function isNone(v: Value): boolean {
   return v.t === 'sym' && (v.name === 'none' || v.name === 'identity');
 }
 
+/** A plain value as it would be written in a spec (for hints); other values as `describe` reads them. */
+export function asSource(v: Value): string {
+  switch (v.t) {
+    case 'num':
+      return formatNumber(v.v);
+    case 'bool':
+      return String(v.v);
+    case 'dims':
+      return v.v.join('x');
+    case 'list':
+      return `[${v.v.map(asSource).join(', ')}]`;
+    default:
+      return describe(v);
+  }
+}
+
 /** How a value reads in an error message. */
 export function describe(v: Value): string {
   switch (v.t) {
