@@ -24,13 +24,11 @@ export function check(graph: Graph): Diagnostic[] {
   if (!(Number.isInteger(graph.classes) && graph.classes >= 1)) {
     diagnostics.push(error('bad-argument', `classes must be a whole number ≥ 1, not ${graph.classes}`, undefined, 'classes is the number of scores the model outputs, e.g. classes 10'));
   }
-  // Names key the weights and checkpoints: two nodes (or parameters) of one name would share them.
   const seen = new Set<string>();
   for (const node of graph.nodes) {
+    // Names key the weights and checkpoints: two nodes (or parameters) of one name would share them.
     if (seen.has(node.name)) report(node, 'duplicate', 'another node has this name', "scope names must not contain '/': nest scopes instead");
     seen.add(node.name);
-  }
-  for (const node of graph.nodes) {
     // Graphs built in TypeScript or read from JSON meet the attribute schema here, the language earlier.
     const problem = attrsProblem(node);
     if (problem) {

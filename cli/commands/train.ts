@@ -13,7 +13,7 @@ import { SofarError } from '../../src/diagnostics.js';
 import type { OptimizerName } from '../../src/train/engine.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
 import { SCHEDULES, type ScheduleName } from '../../src/train/schedule.js';
-import { addSpecOptions, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, takeOverInterrupts, UsageError, UserError, userFailure, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, takeOverInterrupts, UsageError, UserError, userFailure, writeFileAtomic, type SpecFlags } from '../common.js';
 import { createProgressRenderer } from '../progress.js';
 import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from './engines.js';
 
@@ -105,7 +105,7 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
   const releaseInterrupts = takeOverInterrupts(() => {
     if (!controller.signal.aborted) return controller.abort();
     process.stderr.write('\ninterrupted again: stopping now\n');
-    process.exit(130);
+    process.exit(EXIT.interrupted);
   });
   try {
     let result;
@@ -142,11 +142,14 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
 /** What an interrupted run kept: its last complete epoch, or nothing when none had ended. */
 function interrupted(spec: string, outDir: string): InterruptedError {
   const path = checkpointPath(outDir);
-  if (!existsSync(path)) {
-    return new InterruptedError([{ severity: 'error', code: 'interrupted', message: 'training interrupted before its first epoch ended; nothing was saved', hint: `start again with: sofar train ${spec} --out ${outDir}` }]);
-  }
+  const saved = existsSync(path);
   return new InterruptedError([
-    { severity: 'error', code: 'interrupted', message: `training interrupted; the last complete epoch is saved in ${path}`, hint: `continue with: sofar train ${spec} --out ${outDir} --resume` },
+    {
+      severity: 'error',
+      code: 'interrupted',
+      message: saved ? `training interrupted; the last complete epoch is saved in ${path}` : 'training interrupted before its first epoch ended; nothing was saved',
+      hint: saved ? `continue with: sofar train ${spec} --out ${outDir} --resume` : `start again with: sofar train ${spec} --out ${outDir}`,
+    },
   ]);
 }
 

@@ -280,6 +280,7 @@ export class GraphBuilder {
     const input = this.quantizeIfReal(x, o.inputQuantizer, local, o.source);
     return this.denseNode(input, { ...o, name: local }, kernelQuantizer, o.kernelClip === undefined ? 1 : o.kernelClip, 'bdense');
   }
+
   /** A binary layer without a weight quantizer would silently be a float one. */
   private reportNoWeightQuantizer(kind: string, source: Span | undefined): void {
     this.report('no-quantizer', `a binary ${kind} needs a weight quantizer`, source, 'set one for the model (binarize weights = ste_sign) or on the layer (kernel_quantizer = ...)');
