@@ -3,7 +3,7 @@
  * value each graph node produced, and the handful of constants and sub-graphs every layer reuses
  * (sign constants, the bit-unpacking chain).
  */
-import type { GraphNode, ParamSpec, QuantizerRef, WeightMap } from '../../src/graph/types.js';
+import type { GraphNode, NodeOf, ParamSpec, QuantizerRef, WeightMap } from '../../src/graph/types.js';
 import { packBits, quantizeKernel } from './kernels.js';
 import { onnx, OnnxGraph, type AttrValue, type ElemType } from './proto.js';
 
@@ -12,6 +12,8 @@ export interface LowerOptions {
   packBits: boolean;
   /** Binary convs and dense layers as ConvInteger / MatMulInteger on uint8 {0, 2} with zero point 1. */
   integer: boolean;
+  /** Binary layers and signs as `ai.sofar` operators (docs/operators.md) instead of standard ones. */
+  binaryOps: boolean;
 }
 
 /** A lowered binary kernel: the value holding it and its magnitude-aware scale, if any. */
@@ -29,6 +31,8 @@ export class LowerCtx {
     readonly g: OnnxGraph,
     readonly weights: WeightMap,
     readonly options: LowerOptions,
+    /** `--binary-ops`: batch norms folded into the binary layer before them, by that layer's id. */
+    readonly bnFolds: ReadonlyMap<number, NodeOf<'batchnorm'>> = new Map(),
   ) {}
 
   /** The ONNX value of the node's i-th input. */
@@ -46,6 +50,13 @@ export class LowerCtx {
   emit(node: GraphNode, opType: string, inputs: readonly string[], output: string, attrs: Record<string, AttrValue> = {}, floatAttrs: string[] = []): string {
     const name = this.g.fresh(output);
     this.g.node(opType, inputs, [name], attrs, { doc: describe(node), floatAttrs });
+    return name;
+  }
+
+  /** Like `emit`, for an operator of another domain (`ai.sofar`). */
+  emitIn(node: GraphNode, domain: string, opType: string, inputs: readonly string[], output: string, attrs: Record<string, AttrValue>): string {
+    const name = this.g.fresh(output);
+    this.g.node(opType, inputs, [name], attrs, { doc: describe(node), domain });
     return name;
   }
 

@@ -9,12 +9,18 @@ import { LOWERINGS } from './lower.js';
 import { OnnxGraph } from './proto.js';
 import { sofarVersion } from './version.js';
 import { assertValid } from '../../src/check.js';
+import { foldableBatchNorms, SOFAR_DOMAIN, SOFAR_OPSET } from './binary-ops.js';
 
 export interface ExportOptions {
   /** Store binary kernels one bit per weight (default true); false stores them as ±1 float32 / uint8. */
   packBits?: boolean;
   /** Binary layers as ConvInteger / MatMulInteger on uint8 {0, 2} with zero point 1 (default false). */
   integer?: boolean;
+  /**
+   * Binary layers and activation signs as operators of SoFAr's `ai.sofar` domain (docs/operators.md),
+   * kernels packed along input channels, batch norms folded where exact; for binary runtimes (default false).
+   */
+  binaryOps?: boolean;
   /** Default: SoFAr's package version. */
   producerVersion?: string;
   /** Extra metadata entries; they override the defaults of the same key. */
@@ -27,19 +33,22 @@ export function exportOnnx(graph: Graph, weights: WeightMap, options: ExportOpti
   if (problem) throw new Error(problem);
   const packBits = options.packBits ?? true;
   const integer = options.integer ?? false;
+  const binaryOps = options.binaryOps ?? false;
+  if (binaryOps && (integer || !packBits)) throw new Error('the binary-ops variant always packs its kernels and has no integer form');
   const g = new OnnxGraph(graph.name);
-  const ctx = new LowerCtx(g, weights, { packBits, integer });
+  const ctx = new LowerCtx(g, weights, { packBits, integer, binaryOps }, binaryOps ? foldableBatchNorms(graph) : new Map());
   for (const node of graph.nodes) ctx.values[node.id] = dispatch(LOWERINGS, node, ctx);
   g.node('Identity', [ctx.values[graph.output]], ['logits'], {}, { doc: `the model's output: logits [batch, ${graph.classes}]` });
   g.output('logits', 'float32', ['batch', graph.classes]);
   const version = options.producerVersion ?? sofarVersion();
   return g.encode({
     producerVersion: version,
+    ...(binaryOps ? { opsets: { [SOFAR_DOMAIN]: SOFAR_OPSET } } : {}),
     doc: `SoFAr model ${graph.name}: input [batch, ${graph.input.join(', ')}] → logits [batch, ${graph.classes}]`,
     metadata: {
       'sofar.spec': graph.name,
       'sofar.version': version,
-      'sofar.variant': variantName({ packBits, integer }),
+      'sofar.variant': variantName({ packBits, integer, binaryOps }),
       'sofar.input': JSON.stringify(graph.input),
       'sofar.classes': String(graph.classes),
       'sofar.summary': JSON.stringify(summarize(graph)),
@@ -48,8 +57,9 @@ export function exportOnnx(graph: Graph, weights: WeightMap, options: ExportOpti
   });
 }
 
-/** `float`, `float-unpacked`, `int`, `int-unpacked`: how binary layers are stored and executed. */
-export function variantName(o: { packBits: boolean; integer: boolean }): string {
+/** `float`, `float-unpacked`, `int`, `int-unpacked`, `binary-ops`: how binary layers are stored and executed. */
+export function variantName(o: { packBits: boolean; integer: boolean; binaryOps?: boolean }): string {
+  if (o.binaryOps) return 'binary-ops';
   return `${o.integer ? 'int' : 'float'}${o.packBits ? '' : '-unpacked'}`;
 }
 

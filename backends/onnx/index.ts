@@ -1,5 +1,6 @@
 /** The ONNX backend's public API: export a checked graph, open it in onnxruntime-node, run it, time it. */
 export { exportOnnx, variantName, weightProblem, type ExportOptions } from './export.js';
+export { SOFAR_DOMAIN, SOFAR_OPSET, packAlongChannels, foldableBatchNorms } from './binary-ops.js';
 export { createSession, runOnnx, sessionInputShape, type InferenceSession, type SessionOptions } from './session.js';
 export { packBits, unpackBits, quantizeKernel, channelMeanAbs, type BinaryKernel } from './kernels.js';
 export { LOWERINGS } from './lower.js';

@@ -6,6 +6,7 @@
 import type { GraphNode, NodeOf, OpTable } from '../../src/graph/types.js';
 import type { LowerCtx } from './context.js';
 import { onnx } from './proto.js';
+import { lowerBinaryLayer, lowerSign } from './binary-ops.js';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
@@ -21,6 +22,7 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
       if (a.bias) inputs.push(ctx.floatParam(node, 'bias'));
       return ctx.emit(node, 'Conv', inputs, node.name, attrs);
     }
+    if (ctx.options.binaryOps) return lowerBinaryLayer(node, ctx);
     // ±1 inputs (padded cells 0) against ±1 weights: integer sums, exact in float32 and in int32.
     const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer);
     const after = binaryEpilogue(node, ctx, scale, [a.filters, 1, 1]);
@@ -39,6 +41,7 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
       if (a.bias) inputs.push(ctx.floatParam(node, 'bias'));
       return ctx.emit(node, 'Gemm', inputs, node.name);
     }
+    if (ctx.options.binaryOps) return lowerBinaryLayer(node, ctx);
     const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer);
     const after = binaryEpilogue(node, ctx, scale, [a.units]);
     const raw = after.length ? `${node.name}/binary_matmul` : node.name;
@@ -49,7 +52,9 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
   },
 
   batchnorm: (node, ctx) =>
-    ctx.emit(
+    ctx.bnFolds.has(node.inputs[0])
+      ? ctx.input(node)
+      : ctx.emit(
       node,
       'BatchNormalization',
       [ctx.input(node), ...['gamma', 'beta', 'moving_mean', 'moving_variance'].map((role) => ctx.floatParam(node, role))],
@@ -60,6 +65,7 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
 
   // sign(0) = +1: ONNX `Sign` gives 0 at 0, so compare instead.
   quantize: (node, ctx) => {
+    if (ctx.options.binaryOps) return lowerSign(node, ctx);
     const x = ctx.input(node);
     const nonNegative = ctx.emit(node, 'GreaterOrEqual', [x, ctx.scalar(0, 'sofar/zero')], `${node.name}/is_positive`);
     return ctx.emit(node, 'Where', [nonNegative, ctx.scalar(1, 'sofar/plus_one'), ctx.scalar(-1, 'sofar/minus_one')], node.name);

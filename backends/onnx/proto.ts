@@ -68,6 +68,8 @@ export interface NodeOptions {
   doc?: string;
   /** Float attributes that happen to be whole numbers must be marked, e.g. `{ alpha: 1 }`. */
   floatAttrs?: readonly string[];
+  /** The operator's domain; default the standard one. */
+  domain?: string;
 }
 
 export class OnnxGraph {
@@ -118,6 +120,7 @@ export class OnnxGraph {
     const floatAttrs = new Set(o.floatAttrs ?? []);
     const node = onnx.NodeProto.create({
       opType,
+      ...(o.domain ? { domain: o.domain } : {}),
       name: o.name ?? outputs[0],
       input: [...inputs],
       output: [...outputs],
@@ -143,10 +146,10 @@ export class OnnxGraph {
     return this.names.has(name);
   }
 
-  toModel(o: { producerVersion: string; doc?: string; metadata?: Record<string, string>; domain?: string }): InstanceType<typeof onnx.ModelProto> {
+  toModel(o: { producerVersion: string; doc?: string; metadata?: Record<string, string>; domain?: string; opsets?: Record<string, number> }): InstanceType<typeof onnx.ModelProto> {
     return onnx.ModelProto.create({
       irVersion: IR_VERSION,
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...Object.entries(o.opsets ?? {}).map(([domain, version]) => ({ domain, version }))],
       producerName: 'sofar',
       producerVersion: o.producerVersion,
       domain: o.domain ?? 'ai.sofar',

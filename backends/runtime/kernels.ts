@@ -1,0 +1,122 @@
+/**
+ * A kernel set: the C kernels of native/include/sofar_kernels.h behind one interface, either the Node
+ * addon (native/build/Release/sofar_kernels.node) or the WebAssembly module. Every call takes the arena
+ * (one buffer holding weights, activations and scratch) and byte offsets into it, −1 for "none".
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+type Off = number;
+
+export interface KernelSet {
+  /** `native (avx512)`, `wasm (simd128)`, ... */
+  readonly description: string;
+  /** A zeroed arena of at least `bytes` bytes; `base` is added to every offset passed to the kernels. */
+  arena(bytes: number): Arena;
+  setThreads(threads: number): void;
+  threads(): number;
+  packedWords(channels: number, groups: number): number;
+  bconv2dScratchBytes(...shape: number[]): number;
+  conv2dF32PackedWeightsBytes(cout: number, cin: number, kh: number, kw: number, groups: number): number;
+  conv2dF32ScratchBytes(...shape: number[]): number;
+  packSigns(buf: ArrayBuffer, x: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
+  bconv2d(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
+  conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
+  conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
+  denseF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, y: Off, n: number, inputs: number, outputs: number): void;
+  maxpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
+  avgpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
+  globalAvgpoolF32(buf: ArrayBuffer, x: Off, y: Off, n: number, pixels: number, c: number): void;
+  affineF32(buf: ArrayBuffer, x: Off, scale: Off, shift: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  reluF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  preluF32(buf: ArrayBuffer, x: Off, alpha: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  clipF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number, lo: number, hi: number): void;
+  signF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  copyF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  addF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
+  maxF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
+  scaleF32(buf: ArrayBuffer, x: Off, s: number, y: Off, count: number): void;
+  nchwToNhwc(buf: ArrayBuffer, x: Off, y: Off, n: number, c: number, h: number, w: number): void;
+  nhwcToNchw(buf: ArrayBuffer, x: Off, y: Off, n: number, c: number, h: number, w: number): void;
+}
+
+export interface Arena {
+  /** The buffer kernels read and write (the addon's own, or the WebAssembly memory's). */
+  readonly buffer: ArrayBuffer;
+  /** Offset of the arena's first byte in `buffer`. */
+  readonly base: number;
+  readonly bytes: number;
+  /** Gives the memory back (WebAssembly); a no-op for the addon. */
+  release(): void;
+}
+
+/** A kernel set, or why none could be loaded. */
+export type KernelsOrReason = { kernels: KernelSet } | { unavailable: string };
+
+const ISA_NAMES = ['scalar', 'avx2', 'avx512', 'wasm-simd128'];
+
+/** The Node addon's functions (native/src/addon.c), as the loader finds them. */
+interface Addon extends Omit<KernelSet, 'description' | 'arena'> {
+  detectedIsa(): number;
+  isaInUse(): number;
+  setIsa(isa: number): number;
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+  return dir;
+}
+
+let native: KernelsOrReason | undefined;
+
+/** The native addon built by `npm ci` (scripts/build-native.mjs), or the reason it is missing. */
+export function loadNativeKernels(): KernelsOrReason {
+  if (native) return native;
+  const root = packageRoot();
+  const path = join(root, 'native', 'build', 'Release', 'sofar_kernels.node');
+  if (!existsSync(path)) {
+    const note = join(root, 'native', 'build', 'UNAVAILABLE.txt');
+    const why = existsSync(note) ? readFileSync(note, 'utf8').trim() : `${path} was not built`;
+    native = { unavailable: `the native kernels are not built: ${why} (rebuild with: npm rebuild sofar, or npm ci in a clone; needs a C compiler and Node's headers)` };
+    return native;
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as Addon;
+    native = { kernels: nativeKernelSet(addon) };
+  } catch (e) {
+    native = { unavailable: `the native kernels at ${path} do not load: ${(e as Error).message.split('\n')[0]}` };
+  }
+  return native;
+}
+
+function nativeKernelSet(addon: Addon): KernelSet {
+  const set = {
+    ...addon,
+    arena: (bytes: number): Arena => ({ buffer: new ArrayBuffer(bytes), base: 0, bytes, release() {} }),
+  };
+  Object.defineProperty(set, 'description', { get: () => `native (${ISA_NAMES[addon.isaInUse()] ?? 'unknown'})` });
+  nativeAddon = addon;
+  return set as unknown as KernelSet;
+}
+
+let nativeAddon: Addon | undefined;
+
+/** Forces an instruction set on the addon (tests); returns the one in use. */
+export function setNativeIsa(isa: 'scalar' | 'avx2' | 'avx512'): string {
+  const loaded = loadNativeKernels();
+  if (!('kernels' in loaded)) throw new Error(loaded.unavailable);
+  return ISA_NAMES[nativeAddon!.setIsa(ISA_NAMES.indexOf(isa))];
+}
+
+export function detectedNativeIsa(): string | null {
+  const loaded = loadNativeKernels();
+  if (!('kernels' in loaded)) return null;
+  return ISA_NAMES[nativeAddon!.detectedIsa()];
+}

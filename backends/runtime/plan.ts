@@ -1,0 +1,507 @@
+/**
+ * Fused nodes → a plan: the kernel calls of one inference for up to `batch` samples, and the arena they
+ * run in. Plain data: each step names a kernel and its arguments, with buffers as byte offsets.
+ *
+ * - Activations are NHWC (the model's NCHW input and output are converted at the boundary).
+ * - A sign feeding binary layers is never stored as floats: its input is packed 1 bit per channel,
+ *   inside the binary conv that produces it when there is one (output transform fused with packing).
+ * - A conv whose only reader is a channel concat writes straight into its slice of the concat.
+ * - Buffers live from their first write to their last read, and share memory when their lives do
+ *   not overlap (first fit); weights stay for the life of the runtime.
+ */
+import type { KernelSet } from './kernels.js';
+import type { RuntimeModel, Shape, Window } from './model.js';
+import { fuse, isConv, type FusedConv, type FusedNode } from './fuse.js';
+
+/** A buffer of the arena; its offset is fixed once every buffer's life is known. */
+interface Region {
+  bytes: number;
+  /** Weights live for the runtime's life; staging holds raw weights at load time, in activation space. */
+  kind: 'weight' | 'activation' | 'staging';
+  /** Index of the first and last step that touch it (activations). */
+  first: number;
+  last: number;
+  offset: number;
+}
+
+/** A kernel argument: a number, or a byte offset into a region (resolved when the arena is laid out). */
+type Arg = number | { region: Region; at: number } | null;
+
+interface Call {
+  kernel: KernelName;
+  args: Arg[];
+}
+
+export type KernelName =
+  | 'packSigns' | 'bconv2d' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
+  | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
+  | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw';
+
+/** One resolved kernel call: the offsets are absolute byte offsets into the arena's buffer (−1 = none). */
+export interface Step {
+  kernel: KernelName;
+  args: number[];
+}
+
+export interface Plan {
+  batch: number;
+  arenaBytes: number;
+  /** Weights to copy into the arena once: bytes at an offset. */
+  constants: { offset: number; data: Uint8Array }[];
+  /** Run once after the constants are in place (weight re-layout). */
+  init: Step[];
+  /** Where the NCHW input goes, and the steps of one inference. */
+  input: { offset: number; floats: number };
+  steps: Step[];
+  /** Where the output is, in NCHW order, after the steps. */
+  output: { offset: number; floats: number };
+  /** For `describe`: what was fused. */
+  stats: { nodes: number; steps: number; fusedPacks: number; fusedResiduals: number; sliceWrites: number; weightBytes: number; activationBytes: number };
+}
+
+/** A float value: its region, channel offset and pixel stride (a slice of a wider concat when stride > channels). */
+interface FloatValue {
+  region: Region;
+  channel: number;
+  stride: number;
+}
+
+interface ValueInfo {
+  shape: Shape;
+  c: number;
+  h: number;
+  w: number;
+  float?: FloatValue;
+  /** Packed signs by group count. */
+  packed: Map<number, Region>;
+  /** The conv step that writes this value, when a fused packing can still be attached to it. */
+  producer?: { call: Call; node: FusedConv };
+  /** For a sign's output: the value whose signs it holds. */
+  signOf?: string;
+}
+
+const ALIGN = 64;
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+export function planModel(model: RuntimeModel, kernels: KernelSet, batch: number): Plan {
+  return new Planner(model, kernels, batch).plan();
+}
+
+class Planner {
+  private readonly nodes: FusedNode[];
+  private readonly values = new Map<string, ValueInfo>();
+  private readonly regions: Region[] = [];
+  private readonly calls: Call[] = [];
+  private readonly initCalls: Call[] = [];
+  private readonly constants: { region: Region; data: Uint8Array }[] = [];
+  private readonly slices = new Map<string, FloatValue>();
+  private scratchBytes = 0;
+  private stagingBytes = 0;
+  private readonly stats = { fusedPacks: 0, fusedResiduals: 0, sliceWrites: 0 };
+  private readonly readers = new Map<string, string[]>();
+
+  constructor(
+    private readonly model: RuntimeModel,
+    private readonly k: KernelSet,
+    private readonly n: number,
+  ) {
+    this.nodes = fuse(model);
+    for (const node of this.nodes) {
+      for (const i of [...node.inputs, ...(isConv(node) && node.residual ? [node.residual] : [])]) this.readers.set(i, [...(this.readers.get(i) ?? []), node.output]);
+    }
+  }
+
+  plan(): Plan {
+    const { model, n } = this;
+    const input = this.define(model.input.name, model.input.shape);
+    const inputNchw = this.activation(n * size(model.input.shape) * 4);
+    const nchwRef = this.ref(inputNchw);
+    if (input.c === 1 || input.h * input.w === 1) {
+      // NCHW and NHWC are the same bytes.
+      input.float = { region: inputNchw, channel: 0, stride: input.c };
+    } else {
+      input.float = this.newFloat(input);
+      this.call('nchwToNhwc', [nchwRef, this.ref(input.float.region), n, input.c, input.h, input.w]);
+    }
+    this.planSlices();
+    for (const node of this.nodes) this.lower(node);
+
+    const out = this.values.get(model.output.name)!;
+    let outRegion = this.floatOf(model.output.name).region;
+    if (out.shape.length === 3 && out.h * out.w > 1 && out.c > 1) {
+      const nchw = this.activation(n * size(out.shape) * 4);
+      this.call('nhwcToNchw', [this.ref(outRegion), this.ref(nchw), n, out.c, out.h, out.w]);
+      outRegion = nchw;
+    }
+    outRegion.last = Infinity;
+    inputNchw.first = -1;
+    this.dropUnreadOutputs();
+    return this.layout(inputNchw, outRegion);
+  }
+
+  // ---- values and regions -----------------------------------------------------------------------
+
+  private define(name: string, shape: Shape): ValueInfo {
+    const [c, h = 1, w = 1] = shape;
+    const info: ValueInfo = { shape, c, h, w, packed: new Map() };
+    this.values.set(name, info);
+    return info;
+  }
+
+  private region(bytes: number, kind: Region['kind']): Region {
+    const r: Region = { bytes: align(Math.max(bytes, 1)), kind, first: this.calls.length, last: this.calls.length, offset: -1 };
+    this.regions.push(r);
+    return r;
+  }
+
+  private activation(bytes: number): Region {
+    return this.region(bytes, 'activation');
+  }
+
+  private weight(data: Uint8Array): Region {
+    const r = this.region(data.byteLength, 'weight');
+    this.constants.push({ region: r, data });
+    return r;
+  }
+
+  /** Raw weights that load-time steps re-lay into a weight region; then their space is reused. */
+  private staging(data: Uint8Array): Region {
+    const r = this.region(data.byteLength, 'staging');
+    r.offset = this.stagingBytes;
+    this.stagingBytes += r.bytes;
+    this.constants.push({ region: r, data });
+    return r;
+  }
+
+  private floats(data: Float32Array | null): Arg {
+    return data ? this.ref(this.weight(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))) : null;
+  }
+
+  private ref(region: Region, at = 0): Arg {
+    return { region, at };
+  }
+
+  private newFloat(v: ValueInfo): FloatValue {
+    return { region: this.activation(this.n * v.h * v.w * v.c * 4), channel: 0, stride: v.c };
+  }
+
+  /** The float form of a value (contiguous), marking it read now. */
+  private floatOf(name: string): FloatValue {
+    const v = this.values.get(name);
+    if (!v?.float) throw new Error(`internal: runtime plan reads '${name}' before it is written`);
+    return v.float;
+  }
+
+  private read(name: string): Arg {
+    const f = this.floatOf(name);
+    f.region.last = Math.max(f.region.last, this.calls.length);
+    return this.ref(f.region, f.channel * 4);
+  }
+
+  private call(kernel: KernelName, args: Arg[]): Call {
+    const c = { kernel, args };
+    for (const a of args) if (a && typeof a === 'object') a.region.last = Math.max(a.region.last, this.calls.length);
+    this.calls.push(c);
+    return c;
+  }
+
+  /** Where a node's float output goes: its concat slice, or a new buffer. */
+  private output(node: FusedNode, shape: Shape): { info: ValueInfo; float: FloatValue } {
+    const info = this.define(node.output, shape);
+    info.float = this.slices.get(node.output) ?? this.newFloat(info);
+    return { info, float: info.float };
+  }
+
+  /**
+   * Concats whose inputs are written by convs read by nothing else: the concat's buffer is allocated
+   * up front and those convs write into their slice of it.
+   */
+  private planSlices(): void {
+    const producers = new Map(this.nodes.map((node) => [node.output, node]));
+    const channelsOf = (name: string) => producers.get(name)?.shape[0] ?? this.model.input.shape[0];
+    for (const node of this.nodes) {
+      if (node.op !== 'concat' || node.shape.length !== 3) continue;
+      const [c, h, w] = node.shape;
+      let region: Region | null = null;
+      let channel = 0;
+      for (const input of node.inputs) {
+        const p = producers.get(input);
+        const once = this.readers.get(input)?.length === 1 && node.inputs.filter((i) => i === input).length === 1;
+        if (p && isConv(p) && !p.residual && once && input !== this.model.output.name) {
+          region ??= this.region(this.n * h * w * c * 4, 'activation');
+          this.slices.set(input, { region, channel, stride: c });
+          this.stats.sliceWrites++;
+        }
+        channel += channelsOf(input);
+      }
+      if (region) this.slices.set(node.output, { region, channel: 0, stride: c });
+    }
+  }
+
+  // ---- packed signs -----------------------------------------------------------------------------
+
+  /** The packed signs of `name` in `groups` groups: fused into the binary conv that writes it where possible. */
+  private packed(name: string, groups: number): Region {
+    const source = this.values.get(name)!.signOf ?? name;
+    const v = this.values.get(source)!;
+    const existing = v.packed.get(groups);
+    if (existing) {
+      existing.last = Math.max(existing.last, this.calls.length);
+      return existing;
+    }
+    const bytes = this.n * v.h * v.w * this.k.packedWords(v.c, groups) * 8;
+    const p = v.producer;
+    let region: Region;
+    if (p && p.call.args[6] === null && p.node.op === 'bconv') {
+      // The conv that computes the value also packs its signs (y_packed, y_pack_groups).
+      region = this.activation(bytes);
+      region.first = this.calls.indexOf(p.call);
+      p.call.args[6] = this.ref(region);
+      p.call.args[p.call.args.length - 1] = groups;
+      this.stats.fusedPacks++;
+    } else {
+      const f = this.floatOf(source);
+      region = this.activation(bytes);
+      this.call('packSigns', [this.read(source), this.ref(region), this.n * v.h * v.w, v.c, f.stride, groups]);
+    }
+    v.packed.set(groups, region);
+    region.last = Math.max(region.last, this.calls.length);
+    return region;
+  }
+
+  // ---- lowering ---------------------------------------------------------------------------------
+
+  private lower(node: FusedNode): void {
+    const n = this.n;
+    const x = this.values.get(node.inputs[0])!;
+    const pixels = n * x.h * x.w;
+    switch (node.op) {
+      case 'conv': {
+        const { float, info } = this.output(node, node.shape);
+        const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
+        const packedBytes = this.k.conv2dF32PackedWeightsBytes(cout, x.c, kh, kw, node.groups);
+        const packedWeights = this.region(packedBytes, 'weight');
+        const raw = this.staging(new Uint8Array(node.weights.buffer, node.weights.byteOffset, node.weights.byteLength));
+        this.initCalls.push({ kernel: 'conv2dF32PackWeights', args: [this.ref(raw), this.ref(packedWeights), cout, x.c, kh, kw, node.groups] });
+        const geometry = [n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups];
+        this.scratch(this.k.conv2dF32ScratchBytes(...geometry));
+        const residual = node.residual ? this.read(node.residual) : null;
+        if (node.residual) this.stats.fusedResiduals++;
+        this.call('conv2dF32', [this.read(node.inputs[0]), this.ref(packedWeights), this.floats(node.bias), residual, this.ref(float.region, float.channel * 4), SCRATCH, ...geometry, float.stride, node.relu ? 1 : 0]);
+        info.producer = undefined;
+        return;
+      }
+      case 'bconv': {
+        const { float, info } = this.output(node, node.shape);
+        const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
+        const kernel = this.weight(toWords(node.bits, cout * kh * kw, Math.ceil(x.c / node.groups / 8), this.k.packedWords(x.c / node.groups, 1)));
+        const geometry = [n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups];
+        this.scratch(this.k.bconv2dScratchBytes(...geometry));
+        const residual = node.residual ? this.read(node.residual) : null;
+        if (node.residual) this.stats.fusedResiduals++;
+        const call = this.call('bconv2d', [
+          this.ref(this.packed(node.inputs[0], node.groups)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), residual,
+          this.ref(float.region, float.channel * 4), null, SCRATCH, ...geometry, node.padValue, float.stride, 1,
+        ]);
+        info.producer = this.slices.has(node.output) ? undefined : { call, node };
+        return;
+      }
+      case 'bdense': {
+        // A binary dense layer is a 1×1 binary conv over the batch as pixels.
+        const { float } = this.output(node, node.shape);
+        const cout = node.shape[0];
+        const kernel = this.weight(toWords(node.bits, cout, Math.ceil(x.c / 8), this.k.packedWords(x.c, 1)));
+        const geometry = [1, 1, n, x.c, cout, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1];
+        this.scratch(this.k.bconv2dScratchBytes(...geometry));
+        this.call('bconv2d', [this.ref(this.packed(node.inputs[0], 1)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), null, this.ref(float.region), null, SCRATCH, ...geometry, 0, float.stride, 1]);
+        return;
+      }
+      case 'sign': {
+        const info = this.define(node.output, node.shape);
+        info.signOf = this.values.get(node.inputs[0])!.signOf ?? node.inputs[0];
+        const floatReaders = (this.readers.get(node.output) ?? []).some((r) => !this.isBinaryReader(r));
+        if (floatReaders || node.output === this.model.output.name) {
+          info.float = this.slices.get(node.output) ?? this.newFloat(info);
+          this.call('signF32', [this.read(node.inputs[0]), this.ref(info.float.region, info.float.channel * 4), pixels, x.c, info.float.stride]);
+        }
+        return;
+      }
+      case 'dense': {
+        const { float } = this.output(node, node.shape);
+        this.call('denseF32', [this.read(node.inputs[0]), this.floats(node.weights), this.floats(node.bias), this.ref(float.region), n, x.c, node.shape[0]]);
+        return;
+      }
+      case 'batchnorm': {
+        const { float } = this.output(node, node.shape);
+        this.call('affineF32', [this.read(node.inputs[0]), this.floats(node.scale), this.floats(node.shift), this.ref(float.region, float.channel * 4), pixels, x.c, float.stride]);
+        return;
+      }
+      case 'relu':
+      case 'prelu':
+      case 'clip': {
+        const { float } = this.output(node, node.shape);
+        const y = this.ref(float.region, float.channel * 4);
+        if (node.op === 'relu') this.call('reluF32', [this.read(node.inputs[0]), y, pixels, x.c, float.stride]);
+        else if (node.op === 'prelu') this.call('preluF32', [this.read(node.inputs[0]), this.floats(node.alpha), y, pixels, x.c, float.stride]);
+        else this.call('clipF32', [this.read(node.inputs[0]), y, pixels, x.c, float.stride, node.min, node.max]);
+        return;
+      }
+      case 'maxpool':
+      case 'avgpool': {
+        const info = this.define(node.output, node.shape);
+        info.float = this.newFloat(info);
+        this.call(node.op === 'maxpool' ? 'maxpoolF32' : 'avgpoolF32', [this.read(node.inputs[0]), this.ref(info.float.region), n, x.h, x.w, x.c, ...node.window.kernel, ...node.window.stride, ...node.window.pads]);
+        return;
+      }
+      case 'global_avgpool': {
+        const info = this.define(node.output, node.shape);
+        info.float = this.newFloat(info);
+        this.call('globalAvgpoolF32', [this.read(node.inputs[0]), this.ref(info.float.region), n, x.h * x.w, x.c]);
+        return;
+      }
+      case 'flatten': {
+        const info = this.define(node.output, node.shape);
+        if (x.h * x.w === 1 || x.c === 1) {
+          info.float = this.floatOf(node.inputs[0]);
+          info.signOf = x.signOf;
+          return;
+        }
+        // NHWC in memory, but a flattened vector is in C·H·W order.
+        info.float = this.newFloat(info);
+        this.call('nhwcToNchw', [this.read(node.inputs[0]), this.ref(info.float.region), n, x.c, x.h, x.w]);
+        return;
+      }
+      case 'identity': {
+        const { float } = this.output(node, node.shape);
+        this.call('copyF32', [this.read(node.inputs[0]), this.ref(float.region, float.channel * 4), pixels, x.c, float.stride]);
+        return;
+      }
+      case 'add':
+      case 'join': {
+        const info = this.define(node.output, node.shape);
+        info.float = this.newFloat(info);
+        const y = this.ref(info.float.region);
+        const count = n * size(node.shape);
+        const mode = node.op === 'add' ? 'sum' : node.mode;
+        if (node.inputs.length === 1) this.call('copyF32', [this.read(node.inputs[0]), y, pixels, x.c, x.c]);
+        node.inputs.slice(1).forEach((input, i) => {
+          const a = i === 0 ? this.read(node.inputs[0]) : y;
+          this.call(mode === 'max' ? 'maxF32' : 'addF32', [a, this.read(input), y, count]);
+        });
+        if (mode === 'mean' && node.inputs.length > 1) this.call('scaleF32', [y, 1 / node.inputs.length, y, count]);
+        return;
+      }
+      case 'concat': {
+        const info = this.define(node.output, node.shape);
+        info.float = this.slices.get(node.output) ?? this.newFloat(info);
+        let channel = 0;
+        for (const input of node.inputs) {
+          const v = this.values.get(input)!;
+          const slice = this.slices.get(input);
+          if (slice && slice.region === info.float.region) {
+            slice.region.last = Math.max(slice.region.last, this.calls.length);
+          } else {
+            this.call('copyF32', [this.read(input), this.ref(info.float.region, channel * 4), n * v.h * v.w, v.c, node.shape[0]]);
+          }
+          channel += v.c;
+        }
+        return;
+      }
+    }
+  }
+
+  private isBinaryReader(output: string): boolean {
+    const node = this.nodes.find((m) => m.output === output);
+    return node?.op === 'bconv' || node?.op === 'bdense';
+  }
+
+  private scratch(bytes: number): void {
+    this.scratchBytes = Math.max(this.scratchBytes, bytes);
+  }
+
+  /** A binary conv writes floats nobody reads when every reader took its packed signs instead. */
+  private dropUnreadOutputs(): void {
+    const reads = new Map<Region, number>();
+    for (const [i, c] of this.calls.entries()) {
+      c.args.forEach((a, j) => {
+        if (!a || typeof a !== 'object') return;
+        const written = (c.kernel === 'bconv2d' && (j === 5 || j === 6)) || (c.kernel === 'conv2dF32' && j === 4);
+        if (!written) reads.set(a.region, (reads.get(a.region) ?? 0) + 1);
+        void i;
+      });
+    }
+    for (const c of this.calls) {
+      if (c.kernel !== 'bconv2d') continue;
+      const y = c.args[5] as { region: Region } | null;
+      if (y && !reads.has(y.region) && y.region.last !== Infinity && ![...this.slices.values()].some((s) => s.region === y.region)) {
+        c.args[5] = null;
+        y.region.bytes = 0;
+      }
+    }
+  }
+
+  // ---- layout -----------------------------------------------------------------------------------
+
+  private layout(inputRegion: Region, outputRegion: Region): Plan {
+    let weightBytes = 0;
+    for (const r of this.regions) {
+      if (r.kind !== 'weight') continue;
+      r.offset = weightBytes;
+      weightBytes += r.bytes;
+    }
+    // First fit over the activations in order of first use; a region may reuse space freed before it starts.
+    const live: Region[] = [];
+    let top = 0;
+    const activations = this.regions.filter((r) => r.kind === 'activation' && r.bytes > 0).sort((a, b) => a.first - b.first);
+    for (const r of activations) {
+      const busy = live.filter((o) => o.last >= r.first && o.first <= r.last).sort((a, b) => a.offset - b.offset);
+      let offset = 0;
+      for (const o of busy) {
+        if (offset + r.bytes <= o.offset) break;
+        offset = Math.max(offset, o.offset + o.bytes);
+      }
+      r.offset = offset;
+      live.push(r);
+      top = Math.max(top, offset + r.bytes);
+    }
+    // Weight re-layout at load time uses the (still unused) activation space as staging.
+    const activationBase = weightBytes;
+    const activationBytes = Math.max(top, this.stagingBytes);
+    const scratchBase = activationBase + align(activationBytes);
+    const arenaBytes = scratchBase + align(this.scratchBytes);
+    const resolve = (a: Arg): number => {
+      if (a === null) return -1;
+      if (typeof a === 'number') return a;
+      if (a === SCRATCH) return scratchBase;
+      return (a.region.kind === 'weight' ? a.region.offset : activationBase + a.region.offset) + a.at;
+    };
+    const constantOffset = (r: Region) => (r.kind === 'weight' ? r.offset : activationBase + r.offset);
+    const steps = (calls: Call[]) => calls.map((c) => ({ kernel: c.kernel, args: c.args.map(resolve) }));
+    return {
+      batch: this.n,
+      arenaBytes,
+      constants: this.constants.map((c) => ({ offset: constantOffset(c.region), data: c.data })),
+      init: steps(this.initCalls),
+      input: { offset: activationBase + inputRegion.offset, floats: this.n * size(this.model.input.shape) },
+      steps: steps(this.calls),
+      output: { offset: activationBase + outputRegion.offset, floats: this.n * size(this.model.output.shape) },
+      stats: { nodes: this.model.nodes.length, steps: this.calls.length, ...this.stats, weightBytes, activationBytes: align(activationBytes) + align(this.scratchBytes) },
+    };
+  }
+}
+
+/** The shared scratch region (one kernel runs at a time). */
+const SCRATCH: Arg = { region: { bytes: 0, kind: 'activation', first: 0, last: 0, offset: 0 }, at: 0 };
+
+function windowArgs(w: Window): number[] {
+  return [...w.stride, ...w.pads, ...w.dilation];
+}
+
+const size = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
+
+/** Packed kernel rows of `rowBytes` bytes → rows of `words` little-endian uint64 words (zero-filled). */
+function toWords(bits: Uint8Array, rows: number, rowBytes: number, words: number): Uint8Array {
+  const out = new Uint8Array(rows * words * 8);
+  for (let r = 0; r < rows; r++) out.set(bits.subarray(r * rowBytes, (r + 1) * rowBytes), r * words * 8);
+  return out;
+}

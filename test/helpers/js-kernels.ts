@@ -1,0 +1,249 @@
+/**
+ * native/include/sofar_kernels.h written again as plain TypeScript loops: a slow, obviously-correct kernel
+ * set. Tests run the runtime's planner on it (independent of the C code) and hold the C kernels to it.
+ * Binary convs are computed from ±1 values, not from bits, so the bit tricks of the C code are checked
+ * against arithmetic.
+ */
+import type { Arena, KernelSet } from '../../backends/runtime/kernels.js';
+
+const f32 = (buf: ArrayBuffer, off: number, count: number) => new Float32Array(buf, off, count);
+const words = (c: number) => Math.ceil(c / 64);
+
+function outSize(h: number, k: number, s: number, p0: number, p1: number, d: number): number {
+  return Math.floor((h + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+}
+
+/** ±1 value of channel c of a packed pixel (bit 1 = −1). */
+function bitValue(view: DataView, pixelByte: number, groupWords: number, g: number, c: number): number {
+  const byte = pixelByte + (g * groupWords + Math.floor(c / 64)) * 8 + Math.floor((c % 64) / 8);
+  return (view.getUint8(byte) >> (c % 8)) & 1 ? -1 : 1;
+}
+
+function packInto(view: DataView, at: number, values: ArrayLike<number>, channels: number, groups: number): void {
+  const cg = channels / groups;
+  const gw = words(cg);
+  for (let i = 0; i < groups * gw * 8; i++) view.setUint8(at + i, 0);
+  for (let c = 0; c < channels; c++) {
+    const v = values[c];
+    if (!(v < 0)) continue;
+    const g = Math.floor(c / cg);
+    const k = c % cg;
+    const byte = at + (g * gw + Math.floor(k / 64)) * 8 + Math.floor((k % 64) / 8);
+    view.setUint8(byte, view.getUint8(byte) | (1 << (k % 8)));
+  }
+}
+
+export function jsKernels(): KernelSet {
+  let threadCount = 1;
+  const k: KernelSet = {
+    description: 'typescript reference',
+    arena: (bytes: number): Arena => ({ buffer: new ArrayBuffer(bytes), base: 0, bytes, release() {} }),
+    setThreads: (t) => (threadCount = t),
+    threads: () => threadCount,
+    packedWords: (channels, groups) => groups * words(channels / groups),
+    bconv2dScratchBytes: () => 0,
+    conv2dF32PackedWeightsBytes: (cout, cin, kh, kw, groups) => cout * (cin / groups) * kh * kw * 4,
+    conv2dF32ScratchBytes: () => 0,
+
+    packSigns(buf, x, y, pixels, channels, xStride, groups) {
+      const stride = xStride || channels;
+      const view = new DataView(buf);
+      const xs = f32(buf, x, (pixels - 1) * stride + channels);
+      const bytes = k.packedWords(channels, groups) * 8;
+      for (let p = 0; p < pixels; p++) packInto(view, y + p * bytes, xs.subarray(p * stride, p * stride + channels), channels, groups);
+    },
+
+    bconv2d(buf, x, kernel, mul, bias, res, y, yPacked, _scratch, ...a) {
+      const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, padValue, yStrideArg, yPackGroups] = a;
+      const ho = outSize(h, kh, sh, pt, pb, dh);
+      const wo = outSize(w, kw, sw, pl, pr, dw);
+      const yStride = yStrideArg || cout;
+      const cg = cin / groups;
+      const og = cout / groups;
+      const gw = words(cg);
+      const view = new DataView(buf);
+      const pixelBytes = groups * gw * 8;
+      const multiplier = f32(buf, mul, cout);
+      const shift = bias >= 0 ? f32(buf, bias, cout) : null;
+      const out = new Float32Array(cout);
+      for (let b = 0; b < n; b++) {
+        for (let oy = 0; oy < ho; oy++) {
+          for (let ox = 0; ox < wo; ox++) {
+            const p = (b * ho + oy) * wo + ox;
+            for (let o = 0; o < cout; o++) {
+              const g = Math.floor(o / og);
+              let acc = 0;
+              for (let ky = 0; ky < kh; ky++) {
+                for (let kx = 0; kx < kw; kx++) {
+                  const iy = oy * sh - pt + ky * dh;
+                  const ix = ox * sw - pl + kx * dw;
+                  const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                  const kernelByte = kernel + ((o * kh + ky) * kw + kx) * gw * 8;
+                  for (let c = 0; c < cg; c++) {
+                    const wv = bitValue(view, kernelByte, gw, 0, c);
+                    const xv = inside ? bitValue(view, x + ((b * h + iy) * w + ix) * pixelBytes, gw, g, c) : padValue;
+                    acc += xv * wv;
+                  }
+                }
+              }
+              let v = Math.fround(multiplier[o] * acc);
+              if (shift) v = Math.fround(v + shift[o]);
+              if (res >= 0) v = Math.fround(v + f32(buf, res + (p * yStride + o) * 4, 1)[0]);
+              out[o] = v;
+              if (y >= 0) f32(buf, y + (p * yStride + o) * 4, 1)[0] = v;
+            }
+            if (yPacked >= 0) packInto(view, yPacked + p * k.packedWords(cout, yPackGroups) * 8, out, cout, yPackGroups);
+          }
+        }
+      }
+    },
+
+    conv2dF32PackWeights(buf, w, packed, cout, cin, kh, kw, groups) {
+      const count = cout * (cin / groups) * kh * kw;
+      f32(buf, packed, count).set(f32(buf, w, count));
+    },
+
+    conv2dF32(buf, x, pw, bias, res, y, _scratch, ...a) {
+      const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, yStrideArg, relu] = a;
+      const ho = outSize(h, kh, sh, pt, pb, dh);
+      const wo = outSize(w, kw, sw, pl, pr, dw);
+      const yStride = yStrideArg || cout;
+      const cg = cin / groups;
+      const og = cout / groups;
+      const xs = f32(buf, x, n * h * w * cin);
+      const ws = f32(buf, pw, cout * cg * kh * kw);
+      const bs = bias >= 0 ? f32(buf, bias, cout) : null;
+      for (let b = 0; b < n; b++) {
+        for (let oy = 0; oy < ho; oy++) {
+          for (let ox = 0; ox < wo; ox++) {
+            const p = (b * ho + oy) * wo + ox;
+            for (let o = 0; o < cout; o++) {
+              const g = Math.floor(o / og);
+              let acc = 0;
+              for (let c = 0; c < cg; c++) {
+                for (let ky = 0; ky < kh; ky++) {
+                  for (let kx = 0; kx < kw; kx++) {
+                    const iy = oy * sh - pt + ky * dh;
+                    const ix = ox * sw - pl + kx * dw;
+                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                    acc += xs[((b * h + iy) * w + ix) * cin + g * cg + c] * ws[((o * cg + c) * kh + ky) * kw + kx];
+                  }
+                }
+              }
+              let v = acc + (bs ? bs[o] : 0);
+              if (res >= 0) v += f32(buf, res + (p * yStride + o) * 4, 1)[0];
+              if (relu && v < 0) v = 0;
+              f32(buf, y + (p * yStride + o) * 4, 1)[0] = v;
+            }
+          }
+        }
+      }
+    },
+
+    denseF32(buf, x, w, bias, y, n, inputs, outputs) {
+      const xs = f32(buf, x, n * inputs);
+      const ws = f32(buf, w, inputs * outputs);
+      const ys = f32(buf, y, n * outputs);
+      const bs = bias >= 0 ? f32(buf, bias, outputs) : null;
+      for (let b = 0; b < n; b++) {
+        for (let o = 0; o < outputs; o++) {
+          let acc = 0;
+          for (let i = 0; i < inputs; i++) acc += xs[b * inputs + i] * ws[i * outputs + o];
+          ys[b * outputs + o] = acc + (bs ? bs[o] : 0);
+        }
+      }
+    },
+
+    maxpoolF32: (buf, x, y, ...a) => pool(buf, x, y, a, 'max'),
+    avgpoolF32: (buf, x, y, ...a) => pool(buf, x, y, a, 'avg'),
+
+    globalAvgpoolF32(buf, x, y, n, pixels, c) {
+      const xs = f32(buf, x, n * pixels * c);
+      const ys = f32(buf, y, n * c);
+      for (let b = 0; b < n; b++) {
+        for (let ch = 0; ch < c; ch++) {
+          let s = 0;
+          for (let p = 0; p < pixels; p++) s += xs[(b * pixels + p) * c + ch];
+          ys[b * c + ch] = s / pixels;
+        }
+      }
+    },
+
+    affineF32: (buf, x, scale, shift, y, pixels, c, yStride) => {
+      const sc = f32(buf, scale, c);
+      const sh = f32(buf, shift, c);
+      pointwise(buf, x, y, pixels, c, yStride, (v, ch) => v * sc[ch] + sh[ch]);
+    },
+    reluF32: (buf, x, y, pixels, c, yStride) => pointwise(buf, x, y, pixels, c, yStride, (v) => Math.max(0, v)),
+    preluF32: (buf, x, alpha, y, pixels, c, yStride) => {
+      const al = f32(buf, alpha, c);
+      pointwise(buf, x, y, pixels, c, yStride, (v, ch) => (v >= 0 ? v : v * al[ch]));
+    },
+    clipF32: (buf, x, y, pixels, c, yStride, lo, hi) => pointwise(buf, x, y, pixels, c, yStride, (v) => Math.min(hi, Math.max(lo, v))),
+    signF32: (buf, x, y, pixels, c, yStride) => pointwise(buf, x, y, pixels, c, yStride, (v) => (v >= 0 ? 1 : -1)),
+    copyF32: (buf, x, y, pixels, c, yStride) => pointwise(buf, x, y, pixels, c, yStride, (v) => v),
+
+    addF32: (buf, a, b, y, count) => elementwise(buf, a, b, y, count, (p, q) => p + q),
+    maxF32: (buf, a, b, y, count) => elementwise(buf, a, b, y, count, (p, q) => Math.max(p, q)),
+    scaleF32: (buf, x, s, y, count) => elementwise(buf, x, x, y, count, (p) => p * s),
+
+    nchwToNhwc(buf, x, y, n, c, h, w) {
+      const xs = f32(buf, x, n * c * h * w).slice();
+      const ys = f32(buf, y, n * c * h * w);
+      for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) ys[(b * h * w + p) * c + ch] = xs[(b * c + ch) * h * w + p];
+    },
+    nhwcToNchw(buf, x, y, n, c, h, w) {
+      const xs = f32(buf, x, n * c * h * w).slice();
+      const ys = f32(buf, y, n * c * h * w);
+      for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) ys[(b * c + ch) * h * w + p] = xs[(b * h * w + p) * c + ch];
+    },
+  };
+  return k;
+}
+
+function pointwise(buf: ArrayBuffer, x: number, y: number, pixels: number, c: number, yStride: number, f: (v: number, ch: number) => number): void {
+  const stride = yStride || c;
+  const xs = f32(buf, x, pixels * c).slice();
+  for (let p = 0; p < pixels; p++) {
+    const ys = f32(buf, y + p * stride * 4, c);
+    for (let ch = 0; ch < c; ch++) ys[ch] = f(xs[p * c + ch], ch);
+  }
+}
+
+function elementwise(buf: ArrayBuffer, a: number, b: number, y: number, count: number, f: (p: number, q: number) => number): void {
+  const as = f32(buf, a, count).slice();
+  const bs = f32(buf, b, count).slice();
+  const ys = f32(buf, y, count);
+  for (let i = 0; i < count; i++) ys[i] = f(as[i], bs[i]);
+}
+
+function pool(buf: ArrayBuffer, x: number, y: number, a: number[], mode: 'max' | 'avg'): void {
+  const [n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr] = a;
+  const ho = outSize(h, kh, sh, pt, pb, 1);
+  const wo = outSize(w, kw, sw, pl, pr, 1);
+  const xs = f32(buf, x, n * h * w * c);
+  const ys = f32(buf, y, n * ho * wo * c);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity;
+          let sum = 0;
+          let count = 0;
+          for (let ky = 0; ky < kh; ky++) {
+            for (let kx = 0; kx < kw; kx++) {
+              const iy = oy * sh - pt + ky;
+              const ix = ox * sw - pl + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              const v = xs[((b * h + iy) * w + ix) * c + ch];
+              best = Math.max(best, v);
+              sum += v;
+              count++;
+            }
+          }
+          ys[((b * ho + oy) * wo + ox) * c + ch] = mode === 'max' ? best : sum / count;
+        }
+      }
+    }
+  }
+}
