@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   frontend: () => import('./frontend.js'),
   onnx: () => import('./onnx.js'),
+  runtime: () => import('./runtime.js'),
   train: () => import('./train.js'),
 };
 

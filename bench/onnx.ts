@@ -10,12 +10,12 @@
  * spell slows all of them alike, and the file records the load average and the process CPU time per
  * run next to the wall-clock figures.
  */
-import { existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { exportOnnx, percentile, runOnnx, timedLoad, variantName, type ExportOptions, type InferenceSession } from '../backends/onnx/index.js';
 import { writeFileAtomic } from '../cli/common.js';
+import { repoRoot } from './root.js';
 import { compileFile } from '../src/compile.js';
 import { summarize } from '../src/cost.js';
 import { hasErrors } from '../src/diagnostics.js';
@@ -42,15 +42,6 @@ const VARIANTS: { label: string; options: ExportOptions }[] = [
   { label: 'int', options: { integer: true, packBits: true } },
 ];
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('bench/onnx: cannot find the repository root');
-    dir = up;
-  }
-  return dir;
-}
 
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 const round2 = (x: number) => Math.round(x * 100) / 100;

@@ -9,11 +9,11 @@
  * The machine may be shared: the file records the load average and the process CPU time per step
  * next to the wall-clock figures, so a busy run can be told from a slow engine.
  */
-import { existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../cli/common.js';
+import { repoRoot } from './root.js';
 import { compileFile } from '../src/compile.js';
 import { hasErrors } from '../src/diagnostics.js';
 import type { Graph } from '../src/graph/types.js';
@@ -46,15 +46,6 @@ interface Measured {
   rssMB: { start: number; end: number };
 }
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'specs'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('bench: cannot find the repository root');
-    dir = up;
-  }
-  return dir;
-}
 
 function loadSpec(root: string, net: string): Graph {
   const path = join(root, 'specs', 'fashion', `${net}.sofar`);

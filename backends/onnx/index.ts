@@ -5,4 +5,5 @@ export { createSession, runOnnx, sessionInputShape, type InferenceSession, type 
 export { packBits, unpackBits, quantizeKernel, channelMeanAbs, type BinaryKernel } from './kernels.js';
 export { LOWERINGS } from './lower.js';
 export { sofarVersion } from './version.js';
-export { percentile, timedLoad, timeRuns, type LatencyStats, type LoadTiming } from './timing.js';
+export { percentile, timedLoad, timeRuns, timeCalls, type LatencyStats, type LoadTiming } from './timing.js';
+export { OnnxGraph } from './proto.js';

@@ -37,11 +37,16 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 /** Runs `warmup` untimed inferences, then `runs` timed ones, each on the same batch of `n`. */
 export async function timeRuns(session: InferenceSession, x: Float32Array, n: number, o: { warmup: number; runs: number }): Promise<LatencyStats> {
-  for (let i = 0; i < o.warmup; i++) await runOnnx(session, x, n);
+  return timeCalls((input, count) => runOnnx(session, input, count), x, n, o);
+}
+
+/** `timeRuns` for any inference function (SoFAr's runtime, a session), so both are timed alike. */
+export async function timeCalls(infer: (x: Float32Array, n: number) => unknown, x: Float32Array, n: number, o: { warmup: number; runs: number }): Promise<LatencyStats> {
+  for (let i = 0; i < o.warmup; i++) await infer(x, n);
   const times: number[] = [];
   for (let i = 0; i < o.runs; i++) {
     const start = performance.now();
-    await runOnnx(session, x, n);
+    await infer(x, n);
     times.push(performance.now() - start);
   }
   const sorted = [...times].sort((a, b) => a - b);

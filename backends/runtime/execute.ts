@@ -63,6 +63,21 @@ export class Execution {
     return this.output.slice(0, n * outPer);
   }
 
+  /** Milliseconds per step over `reps` runs (median each), for per-layer figures; the inputs are whatever the arena holds. */
+  profile(threads: number, reps: number): number[] {
+    this.kernels.setThreads(threads);
+    const buffer = this.arena.buffer;
+    const times = this.steps.map(() => [] as number[]);
+    for (let r = 0; r < reps; r++) {
+      this.steps.forEach((step, i) => {
+        const start = performance.now();
+        step.fn(buffer, ...step.args);
+        times[i].push(performance.now() - start);
+      });
+    }
+    return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
+  }
+
   release(): void {
     this.arena.release();
   }

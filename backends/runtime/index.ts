@@ -34,8 +34,13 @@ export interface BinaryRuntime {
   readonly plan: Plan;
   /** Output for n samples (row-major `[n, ...output]`), synchronously. */
   run(x: Float32Array, n: number): Float32Array;
+  /** Median milliseconds of each of the plan's steps over `reps` runs (after a `run`). */
+  profile(reps: number): number[];
   release(): void;
 }
+
+/** Weights, activations and scratch of one runtime together (ArrayBuffer and WebAssembly limits). */
+export const MAX_ARENA_BYTES = 2 ** 31;
 
 /** Thrown when no kernel set can be loaded; says why (no compiler at install time, ...). */
 export class RuntimeUnavailableError extends Error {}
@@ -51,7 +56,12 @@ export function createRuntime(bytes: Uint8Array, options: RuntimeOptions = {}): 
   const kernels = options.kernels ?? defaultKernels();
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RuntimeModelError(`threads must be 1 to 256, not ${threads}`);
-  let execution = new Execution(planModel(model, kernels, options.batch ?? 1), kernels);
+  const plan = (batch: number) => {
+    const p = planModel(model, kernels, batch);
+    if (p.arenaBytes > MAX_ARENA_BYTES) throw new RuntimeModelError(`the model needs ${(p.arenaBytes / 2 ** 30).toFixed(1)} GiB of working memory at batch ${batch}; the runtime's limit is ${MAX_ARENA_BYTES / 2 ** 30} GiB`);
+    return p;
+  };
+  let execution = new Execution(plan(options.batch ?? 1), kernels);
   const per = model.input.shape.reduce((a, b) => a * b, 1);
   return {
     model,
@@ -68,9 +78,12 @@ export function createRuntime(bytes: Uint8Array, options: RuntimeOptions = {}): 
       if (x.length !== n * per) throw new RangeError(`run: ${n} samples of [${model.input.shape.join(', ')}] need ${n * per} values, got ${x.length}`);
       if (n > execution.plan.batch) {
         execution.release();
-        execution = new Execution(planModel(model, kernels, n), kernels);
+        execution = new Execution(plan(n), kernels);
       }
       return execution.run(x, n, threads);
+    },
+    profile(reps: number): number[] {
+      return execution.profile(threads, reps);
     },
     release() {
       execution.release();

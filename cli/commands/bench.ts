@@ -5,10 +5,12 @@
 import type { Command } from 'commander';
 import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, type SpecFlags } from '../common.js';
 import { asUserErrors, type VariantFlags, type WeightFlags } from './build.js';
-import { openModel, seededBatch } from './run.js';
+import { openModel, runtimeOption, seededBatch } from './run.js';
+import type { RuntimeName } from '../binary-runtime.js';
 
 interface BenchFlags extends SpecFlags, WeightFlags, VariantFlags {
   batch: number;
+  runtime: RuntimeName;
   threads?: number;
   runs: number;
   warmup: number;
@@ -19,10 +21,11 @@ export function register(program: Command): void {
   addSpecOptions(
     program
       .command('bench')
-      .description('ONNX Runtime load time, latency p50/p90 and throughput over warm runs')
+      .description('load time, latency p50/p90 and throughput over warm runs (ONNX Runtime or SoFAr\'s binary runtime)')
       .argument('<model>', 'a .sofar spec or a model.onnx')
       .option('--batch <n>', 'samples per inference', parsePositiveInt('--batch'), 1)
-      .option('--threads <n>', 'ONNX Runtime intra-op threads (default: one per core)', parsePositiveInt('--threads'))
+      .addOption(runtimeOption())
+      .option('--threads <n>', 'threads (default: one per core)', parsePositiveInt('--threads'))
       .option('--runs <n>', 'timed runs', parsePositiveInt('--runs'), 50)
       .option('--warmup <n>', 'untimed runs first', parseNonNegativeInt('--warmup'), 5)
       .option('--seed <n>', 'seed of the input (and of the weights of a spec)', parseNonNegativeInt('--seed'), 0)
@@ -32,10 +35,10 @@ export function register(program: Command): void {
       .option('--json', 'print one JSON object'),
   ).action((model: string, flags: BenchFlags) =>
     asUserErrors(async () => {
-      const { timeRuns } = await import('../../backends/onnx/index.js');
+      const { timeCalls } = await import('../../backends/onnx/index.js');
       const opened = await openModel(model, { ...flags, backend: 'onnx' });
       const x = seededBatch(opened.input, flags.batch, flags.seed);
-      const stats = await timeRuns(opened.session!, x, flags.batch, { warmup: flags.warmup, runs: flags.runs });
+      const stats = await timeCalls(opened.run, x, flags.batch, { warmup: flags.warmup, runs: flags.runs });
       await opened.release();
       const threads = flags.threads ?? 'default';
       if (flags.json) {

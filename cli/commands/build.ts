@@ -1,5 +1,5 @@
 /**
- * `sofar build SPEC [--target onnx|tfjs|graph] [-o PATH] [--weights DIR] [--seed N] [--int] [--no-pack]`:
+ * `sofar build SPEC [--target onnx|tfjs|graph] [-o PATH] [--weights DIR] [--seed N] [--int] [--no-pack] [--binary-ops]`:
  * the spec as files. With no target it writes `build/<name>.onnx` and `build/<name>.graph.json` and
  * prints the model's summary.
  */
@@ -22,6 +22,8 @@ export interface WeightFlags {
 export interface VariantFlags {
   int?: boolean;
   pack: boolean;
+  /** Binary layers as `ai.sofar` operators for SoFAr's runtime (build only; run/bench/eval use --runtime sofar). */
+  binaryOps?: boolean;
 }
 
 interface BuildFlags extends SpecFlags, WeightFlags, VariantFlags {
@@ -42,12 +44,16 @@ export function register(program: Command): void {
       .addOption(new Option('--weights <dir>', 'trained weights: a checkpoint folder or .safetensors file (default: seeded init)').conflicts('seed'))
       .option('--seed <n>', 'seed of the initial weights (the same numbers in every backend)', parseNonNegativeInt('--seed'), 0)
       .option('--int', 'binary layers as ConvInteger / MatMulInteger on uint8 (exact; for int8 runtimes)')
-      .option('--no-pack', 'store binary kernels as ±1 values instead of 1 bit each'),
+      .option('--no-pack', 'store binary kernels as ±1 values instead of 1 bit each')
+      .option('--binary-ops', 'binary layers as SoFAr-domain operators (docs/operators.md) for SoFAr\'s binary runtime'),
   ).action((spec: string, flags: BuildFlags) =>
     asUserErrors(async () => {
       const target = resolveTarget(flags);
-      if ((target === 'tfjs' || target === 'graph') && (flags.int || !flags.pack)) {
-        throw new UsageError(`--int and --no-pack choose how the ONNX model stores binary layers; drop them with --target ${target}`);
+      if ((target === 'tfjs' || target === 'graph') && (flags.int || !flags.pack || flags.binaryOps)) {
+        throw new UsageError(`--int, --no-pack and --binary-ops choose how the ONNX model stores binary layers; drop them with --target ${target}`);
+      }
+      if (flags.binaryOps && (flags.int || !flags.pack)) {
+        throw new UsageError('--binary-ops is its own variant (packed kernels, SoFAr operators); drop --int and --no-pack');
       }
       const { graph } = loadGraph(spec, flags);
       const written: string[] = [];
@@ -101,7 +107,7 @@ export function specWeights(graph: Graph, flags: WeightFlags): { weights: Weight
 export async function exportModel(graph: Graph, weights: WeightMap, flags: VariantFlags, source: string): Promise<Uint8Array> {
   // Loaded on demand, so that commands which never export (check, summary) never load the runtimes.
   const { exportOnnx } = await import('../../backends/onnx/index.js');
-  return exportOnnx(graph, weights, { packBits: flags.pack, integer: flags.int ?? false, metadata: { 'sofar.weights': source } });
+  return exportOnnx(graph, weights, { packBits: flags.pack, integer: flags.int ?? false, binaryOps: flags.binaryOps ?? false, metadata: { 'sofar.weights': source } });
 }
 
 /** The Keras model of TensorFlow.js (model.json + weights.bin), loaded only for this target. */
@@ -121,6 +127,7 @@ async function saveKeras(graph: Graph, weights: WeightMap, dir: string, source: 
 export function describeVariant(flags: VariantFlags, graph: Graph): string {
   const binary = graph.nodes.some((n) => (n.op === 'conv' || n.op === 'dense') && n.attrs.kernelQuantizer !== null);
   if (!binary) return 'no binary layers';
+  if (flags.binaryOps) return 'binary layers as ai.sofar operators';
   return `${flags.int ? 'ConvInteger' : 'float'} binary layers, ${flags.pack ? '1-bit packed' : 'unpacked'} kernels`;
 }
 

@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type OpenedBinary, type RuntimeName } from '../binary-runtime.js';
 import { checkCheckpointFits, CHECKPOINT_FILE, readCheckpoint } from '../../src/checkpoint/index.js';
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
 import { SofarError } from '../../src/diagnostics.js';
@@ -14,6 +15,7 @@ import { addSpecOptions, loadGraph, parsePositiveInt, UsageError, userFailure, U
 
 interface EvalFlags extends SpecFlags {
   data: string;
+  runtime: RuntimeName;
   weights?: string;
   batch: number;
   limit?: number;
@@ -31,7 +33,8 @@ export function register(program: Command): void {
       .option('--weights <dir>', 'checkpoint folder or file of a spec (default runs/<model name>)')
       .option('--batch <n>', 'samples per inference batch', parsePositiveInt('--batch'), 256)
       .option('--limit <n>', 'evaluate the test share that goes with N training samples (as train --limit)', parsePositiveInt('--limit'))
-      .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'))
+      .addOption(new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels on the --binary-ops export').choices(RUNTIMES).default('ort'))
+      .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
       .option('--json', 'print one JSON object: accuracy, loss, samples'),
   ).action(async (model: string, flags: EvalFlags) => {
     try {
@@ -44,9 +47,10 @@ export function register(program: Command): void {
 }
 
 async function runEval(model: string, flags: EvalFlags): Promise<void> {
-  const onnx = await import('../../backends/onnx/index.js');
   const isOnnx = model.toLowerCase().endsWith('.onnx');
   if (isOnnx && flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
+  if (flags.runtime === 'sofar') return evalOnSofar(model, isOnnx, flags);
+  const onnx = await import('../../backends/onnx/index.js');
   let session: Awaited<ReturnType<typeof onnx.createSession>>;
   let name: string;
   let exported = false;
@@ -56,18 +60,12 @@ async function runEval(model: string, flags: EvalFlags): Promise<void> {
     try {
       session = await onnx.createSession(model, sessionOptions);
     } catch (e) {
-      throw userFailure(`ONNX Runtime cannot load ${model}: ${(e as Error).message.split('\n')[0]}`);
+      throw ortLoadFailure(model, e);
     }
     name = model;
     exported = true;
   } else {
-    const { graph } = loadGraph(model, flags);
-    const weightsAt = flags.weights ?? join('runs', graph.name);
-    if (!flags.weights && !existsSync(join(weightsAt, CHECKPOINT_FILE))) {
-      throw userFailure(`no trained weights for '${graph.name}' in ${weightsAt}`, 'pass --weights DIR (the --out folder of sofar train)');
-    }
-    const checkpoint = readCheckpoint(weightsAt);
-    checkCheckpointFits(checkpoint, graph);
+    const { graph, checkpoint } = trainedSpec(model, flags);
     session = await onnx.createSession(onnx.exportOnnx(graph, checkpoint.weights), sessionOptions);
     name = `${graph.name} (${checkpoint.path}, epoch ${checkpoint.meta.epoch})`;
   }
@@ -81,9 +79,45 @@ async function runEval(model: string, flags: EvalFlags): Promise<void> {
   const size = input.reduce((a, b) => a * b, 1);
   // The number of classes is the width of the logits.
   const classes = (await onnx.runOnnx(session, new Float32Array(size), 1)).length;
-  const dataset = loadDataset(flags.data, { input, classes, name, exported }, { only: 'test', ...(flags.limit ? { limit: flags.limit } : {}) });
-  const result = await evaluate((x, n) => onnx.runOnnx(session, x, n), dataset.test, classes, flags.batch);
+  await report((x, n) => onnx.runOnnx(session, x, n), { input, classes, name, exported }, flags);
   await session.release();
+}
+
+/** The spec's graph and its trained weights (--weights, default runs/<model>). */
+function trainedSpec(model: string, flags: EvalFlags) {
+  const { graph } = loadGraph(model, flags);
+  const weightsAt = flags.weights ?? join('runs', graph.name);
+  if (!flags.weights && !existsSync(join(weightsAt, CHECKPOINT_FILE))) {
+    throw userFailure(`no trained weights for '${graph.name}' in ${weightsAt}`, 'pass --weights DIR (the --out folder of sofar train)');
+  }
+  const checkpoint = readCheckpoint(weightsAt);
+  checkCheckpointFits(checkpoint, graph);
+  return { graph, checkpoint };
+}
+
+async function evalOnSofar(model: string, isOnnx: boolean, flags: EvalFlags): Promise<void> {
+  let rt: OpenedBinary;
+  let name: string;
+  if (isOnnx) {
+    rt = await openFileOnRuntime(model, { threads: flags.threads, batch: flags.batch });
+    name = model;
+  } else {
+    const { graph, checkpoint } = trainedSpec(model, flags);
+    rt = await openSpecOnRuntime(graph, checkpoint.weights, { threads: flags.threads, batch: flags.batch, source: checkpoint.path });
+    name = `${graph.name} (${checkpoint.path}, epoch ${checkpoint.meta.epoch})`;
+  }
+  try {
+    await report(async (x, n) => rt.run(x, n), { input: rt.input, classes: rt.classes, name: `${name} on ${rt.description}`, exported: isOnnx }, flags);
+  } finally {
+    rt.release();
+  }
+}
+
+/** Evaluates on the test split and prints the result. */
+async function report(infer: (x: Float32Array, n: number) => Promise<Float32Array>, model: { input: number[]; classes: number; name: string; exported: boolean }, flags: EvalFlags): Promise<void> {
+  const { classes, name } = model;
+  const dataset = loadDataset(flags.data, model, { only: 'test', ...(flags.limit ? { limit: flags.limit } : {}) });
+  const result = await evaluate(infer, dataset.test, classes, flags.batch);
   if (flags.json) {
     process.stdout.write(JSON.stringify({ accuracy: result.accuracy, loss: result.loss, samples: result.samples }) + '\n');
     return;

@@ -13,9 +13,11 @@ import { seededInput } from '../../src/weights/init.js';
 import type { InferenceSession } from '../../backends/onnx/index.js';
 import { addSpecOptions, loadGraph, parseNonNegativeInt, parsePositiveInt, UsageError, userFailure, type SpecFlags } from '../common.js';
 import { asUserErrors, describeVariant, exportModel, specWeights, type VariantFlags, type WeightFlags } from './build.js';
+import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type RuntimeName } from '../binary-runtime.js';
 
 interface RunFlags extends SpecFlags, WeightFlags, VariantFlags {
   backend: 'onnx' | 'tfjs';
+  runtime: RuntimeName;
   batch?: number;
   input?: string;
   threads?: number;
@@ -29,11 +31,12 @@ export function register(program: Command): void {
       .description('run one inference and print the logits (input drawn from the seed, or --input FILE)')
       .argument('<model>', 'a .sofar spec or a model.onnx')
       .addOption(new Option('--backend <backend>', 'the runtime for a spec').choices(['onnx', 'tfjs']).default('onnx'))
+      .addOption(runtimeOption())
       .option('--batch <n>', 'samples drawn from the seed (default 1)', parsePositiveInt('--batch'))
       .option('--seed <n>', 'seed of the input and of the initial weights', parseNonNegativeInt('--seed'), 0)
       .option('--input <file>', 'a .npy array ([N,C,H,W], [C,H,W] or [H,W]) or a PNG / JPEG of the model input size')
       .option('--weights <dir>', 'trained weights of a spec: a checkpoint folder or .safetensors file')
-      .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'))
+      .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
       .option('--int', 'binary layers as ConvInteger / MatMulInteger (onnx backend, spec only)')
       .option('--no-pack', 'binary kernels stored unpacked (onnx backend, spec only)')
       .option('--json', 'print { "output": number[][] }'),
@@ -42,7 +45,7 @@ export function register(program: Command): void {
 
 async function runCommand(target: string, flags: RunFlags): Promise<void> {
   if (flags.input && flags.batch !== undefined) throw new UsageError('--batch goes with a seeded input; --input gives its own batch');
-  const opened = await openModel(target, flags);
+  const opened = await openModel(target, { ...flags, batch: flags.batch ?? 1 });
   const { x, n } = flags.input ? readInputFile(flags.input, opened.input) : { x: seededBatch(opened.input, flags.batch ?? 1, flags.seed), n: flags.batch ?? 1 };
   const logits = await opened.run(x, n);
   await opened.release();
@@ -72,10 +75,19 @@ export interface OpenedModel {
 
 export interface OpenFlags extends SpecFlags, WeightFlags, VariantFlags {
   backend?: 'onnx' | 'tfjs';
+  runtime?: RuntimeName;
   threads?: number;
+  /** Samples per run (sizes SoFAr runtime's buffers up front). */
+  batch?: number;
+}
+
+/** `--runtime ort|sofar`, shared by run, bench and eval. */
+export function runtimeOption(): Option {
+  return new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels on the --binary-ops export').choices(RUNTIMES).default('ort');
 }
 
 export async function openModel(target: string, flags: OpenFlags): Promise<OpenedModel> {
+  if (flags.runtime === 'sofar') return openOnSofar(target, flags);
   const onnx = await import('../../backends/onnx/index.js');
   const sessionOptions = flags.threads ? { threads: flags.threads } : {};
   if (target.toLowerCase().endsWith('.onnx')) {
@@ -88,7 +100,7 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
     try {
       loaded = await onnx.timedLoad(target, sessionOptions);
     } catch (e) {
-      throw userFailure(`ONNX Runtime cannot load ${target}: ${(e as Error).message.split('\n')[0]}`);
+      throw ortLoadFailure(target, e);
     }
     const session = loaded.session;
     let input: number[];
@@ -117,6 +129,23 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
     run: (x, n) => onnx.runOnnx(session, x, n),
     release: () => session.release(),
   };
+}
+
+/** SoFAr's runtime: a spec as its --binary-ops variant, or a --binary-ops ONNX file. */
+async function openOnSofar(target: string, flags: OpenFlags): Promise<OpenedModel> {
+  if (flags.backend === 'tfjs') throw new UsageError('--runtime sofar runs ONNX models; --backend tfjs is another runtime', 'drop one of them');
+  if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are variants of the standard export; --runtime sofar runs the --binary-ops variant');
+  const o = { threads: flags.threads, batch: flags.batch };
+  if (target.toLowerCase().endsWith('.onnx')) {
+    if (flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
+    if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; an ONNX model is fixed', 'give the .sofar file to change its parameters');
+    const rt = await openFileOnRuntime(target, o);
+    return { name: basename(target), runtime: rt.description, input: rt.input, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: async () => rt.release() };
+  }
+  const { graph } = loadGraph(target, flags);
+  const { weights, source } = specWeights(graph, flags);
+  const rt = await openSpecOnRuntime(graph, weights, { ...o, source });
+  return { name: graph.name, runtime: `${rt.description} (weights: ${source})`, input: graph.input, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: async () => rt.release() };
 }
 
 /**

@@ -1,0 +1,196 @@
+/**
+ * SoFAr's binary runtime against onnxruntime, side by side in one process: Bi-Real ResNet18, RF-c4d8
+ * ResNet37 and DRF-c2d2 DenseNet51 on the runtime (`--binary-ops`) and on onnxruntime (standard and
+ * `--int` exports), a float ResNet-18 with the same conv shapes on onnxruntime, and one 3×3 binary conv
+ * (256→256 at 14×14) against onnxruntime's float conv of the same shape. Also each binary layer's
+ * throughput in the runtime. Writes bench/results/runtime.json. Not a test.
+ *
+ *   npm run build && node dist/bench/runtime.js [--threads 2] [--batches 1,8] [--rounds 5] [--runs 20] [--out FILE]
+ *
+ * Every ratio is measured in interleaved rounds — A, B, C, A, B, C, ... — so that a busy spell on a
+ * shared machine slows every variant alike; the medians over all rounds are compared.
+ */
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createSession, exportOnnx, OnnxGraph, percentile, runOnnx, sofarVersion, type InferenceSession } from '../backends/onnx/index.js';
+import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js';
+import { writeFileAtomic } from '../cli/common.js';
+import { compileFile } from '../src/compile.js';
+import { summarize } from '../src/cost.js';
+import { hasErrors } from '../src/diagnostics.js';
+import type { Graph } from '../src/graph/types.js';
+import { Random } from '../src/random.js';
+import { initWeights, seededInput } from '../src/weights/init.js';
+import { repoRoot } from './root.js';
+
+export interface RuntimeBenchOptions {
+  threads?: number;
+  batches?: number[];
+  rounds?: number;
+  runs?: number;
+  warmup?: number;
+  out?: string;
+}
+
+type Infer = (x: Float32Array, n: number) => Promise<unknown> | unknown;
+interface Contender {
+  label: string;
+  infer: Infer;
+  times: number[];
+  release: () => Promise<void> | void;
+}
+
+const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function compileSpec(root: string, name: string): Graph {
+  const path = join(root, 'specs', `${name}.sofar`);
+  const { graph, diagnostics } = compileFile(path);
+  if (!graph || hasErrors(diagnostics)) throw new Error(`bench/runtime: ${path} does not compile`);
+  return graph;
+}
+
+async function ortContender(label: string, bytes: Uint8Array, threads: number): Promise<Contender> {
+  const session: InferenceSession = await createSession(bytes, { threads });
+  return { label, infer: (x, n) => runOnnx(session, x, n), times: [], release: () => session.release() };
+}
+
+function sofarContender(label: string, bytes: Uint8Array, threads: number, batch: number): Contender & { runtime: BinaryRuntime } {
+  const runtime = createRuntime(bytes, { threads, batch });
+  return { label, runtime, infer: (x, n) => runtime.run(x, n), times: [], release: () => runtime.release() };
+}
+
+/** Interleaved rounds: each contender runs `runs` times per round, in turn. */
+async function race(contenders: Contender[], x: Float32Array, n: number, o: Required<Pick<RuntimeBenchOptions, 'rounds' | 'runs' | 'warmup'>>) {
+  for (const c of contenders) for (let i = 0; i < o.warmup; i++) await c.infer(x, n);
+  for (let r = 0; r < o.rounds; r++) {
+    for (const c of contenders) {
+      for (let i = 0; i < o.runs; i++) {
+        const start = performance.now();
+        await c.infer(x, n);
+        c.times.push(performance.now() - start);
+      }
+    }
+  }
+  return Object.fromEntries(
+    contenders.map((c) => {
+      const sorted = [...c.times].sort((a, b) => a - b);
+      return [c.label, { p50Ms: round3(percentile(sorted, 50)), p90Ms: round3(percentile(sorted, 90)), minMs: round3(sorted[0]), samplesPerS: round3((1000 * n) / median(c.times)), runs: c.times.length }];
+    }),
+  );
+}
+
+/** Binary MACs per sample of each `bconv2d` step of a plan, by its geometry arguments. */
+function binaryLayers(runtime: BinaryRuntime, stepMs: number[]) {
+  const layers = [];
+  for (const [i, step] of runtime.plan.steps.entries()) {
+    if (!step.kernel.startsWith('bconv2d')) continue;
+    const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups] = step.args.slice(8);
+    const ho = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+    const wo = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+    const macs = n * ho * wo * cout * kh * kw * (cin / groups);
+    layers.push({ step: i, shape: `${kh}x${kw} ${cin}→${cout} at ${h}x${w}${sh > 1 ? ` /${sh}` : ''}`, ms: round3(stepMs[i]), binaryGmacPerS: round3(macs / stepMs[i] / 1e6) });
+  }
+  return layers;
+}
+
+/** One conv layer as its own ONNX model: float Conv for onnxruntime, Sign + BinaryConv2D for the runtime. */
+function singleLayer(binary: boolean, c: number, size: number): Uint8Array {
+  const g = new OnnxGraph(binary ? 'bconv' : 'conv');
+  const rng = new Random(1, 'bench-layer');
+  const x = g.input('input', 'float32', ['batch', c, size, size]);
+  const attrs = { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1] };
+  if (binary) {
+    const bits = Uint8Array.from({ length: c * 9 * (c / 8) }, () => Math.floor(rng.uniform() * 256));
+    const kernel = g.initializer('kernel', 'uint8', [c, 3, 3, c / 8], bits);
+    const mul = g.initializer('multiplier', 'float32', [c], new Float32Array(c).fill(0.01));
+    const signs = g.node('Sign', [x], ['signs'], {}, { domain: 'ai.sofar' });
+    g.node('BinaryConv2D', [signs[0], kernel, mul], ['output'], { ...attrs, dilations: [1, 1], group: 1, pad_value: 0 }, { domain: 'ai.sofar' });
+  } else {
+    const w = g.initializer('kernel', 'float32', [c, c, 3, 3], Float32Array.from({ length: c * c * 9 }, () => rng.normal() * 0.05));
+    g.node('Conv', [x, w], ['output'], attrs);
+  }
+  g.output('output', 'float32', ['batch', c, size, size]);
+  return g.encode({ producerVersion: sofarVersion(), ...(binary ? { opsets: { 'ai.sofar': 1 } } : {}) });
+}
+
+export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
+  const root = repoRoot();
+  const o = { threads: 2, batches: [1, 8], rounds: 5, runs: 20, warmup: 3, ...options };
+  const loadStart = loadavg();
+  const floatResnet = compileSpec(root, 'resnet18-float');
+  const results: object[] = [];
+  let kernels = '';
+  for (const batch of o.batches) {
+    const runs = Math.max(3, Math.round(o.runs / batch));
+    for (const name of ['bireal-resnet18', 'rf-c4d8-resnet37', 'drf-c2d2-densenet51']) {
+      const graph = compileSpec(root, name);
+      const weights = initWeights(graph, 0);
+      const x = seededInput(graph, batch, 0);
+      const sofar = sofarContender('sofar', exportOnnx(graph, weights, { binaryOps: true }), o.threads, batch);
+      kernels = sofar.runtime.kernels;
+      const contenders: Contender[] = [sofar, await ortContender('ort-standard', exportOnnx(graph, weights), o.threads), await ortContender('ort-int', exportOnnx(graph, weights, { integer: true }), o.threads)];
+      if (name === 'bireal-resnet18') contenders.push(await ortContender('ort-float-resnet18', exportOnnx(floatResnet, initWeights(floatResnet, 0)), o.threads));
+      const latency = await race(contenders, x, batch, { rounds: o.rounds, runs, warmup: o.warmup });
+      const p50 = (label: string) => (latency as Record<string, { p50Ms: number }>)[label].p50Ms;
+      const speedups = Object.fromEntries(contenders.slice(1).map((c) => [`vs ${c.label}`, round3(p50(c.label) / p50('sofar'))]));
+      const layers = batch === 1 ? binaryLayers(sofar.runtime, sofar.runtime.profile(Math.max(5, runs))) : undefined;
+      const summary = summarize(graph);
+      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, latency, speedups, ...(layers ? { binaryLayers: layers } : {}) });
+      for (const c of contenders) await c.release();
+      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}\n`);
+    }
+  }
+  // One 3×3 binary conv 256→256 at 14×14 against onnxruntime's float conv of the same shape.
+  const layerInput = Float32Array.from({ length: 256 * 14 * 14 }, (_, i) => Math.sin(i));
+  const layer = [sofarContender('sofar-bconv', singleLayer(true, 256, 14), o.threads, 1), await ortContender('ort-float-conv', singleLayer(false, 256, 14), o.threads)];
+  const layerLatency = await race(layer, layerInput, 1, { rounds: o.rounds, runs: o.runs * 5, warmup: o.warmup * 5 });
+  const lp = layerLatency as Record<string, { p50Ms: number }>;
+  results.push({ layer: '3x3 conv 256→256 at 14x14, batch 1', macs: 256 * 256 * 9 * 14 * 14, latency: layerLatency, speedup: round3(lp['ort-float-conv'].p50Ms / lp['sofar-bconv'].p50Ms) });
+  for (const c of layer) await c.release();
+
+  const report = {
+    benchmark: 'binary-runtime',
+    sofarVersion: sofarVersion(),
+    kernels,
+    threads: o.threads,
+    protocol: `${o.warmup} warm-up runs, then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50`,
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), loadAverage: { start: loadStart, end: loadavg() } },
+    results,
+  };
+  writeFileAtomic(o.out ?? join(root, 'bench', 'results', 'runtime.json'), JSON.stringify(report, null, 2) + '\n');
+  return report;
+}
+
+function parseArgs(argv: string[]): RuntimeBenchOptions {
+  const o: RuntimeBenchOptions = {};
+  const number = (flag: string, v: string | undefined) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`bench/runtime: ${flag} expects a whole number ≥ 1, got '${v}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => argv[++i];
+    if (flag === '--threads') o.threads = number(flag, value());
+    else if (flag === '--batches') o.batches = value().split(',').map((v) => number(flag, v));
+    else if (flag === '--rounds') o.rounds = number(flag, value());
+    else if (flag === '--runs') o.runs = number(flag, value());
+    else if (flag === '--warmup') o.warmup = number(flag, value());
+    else if (flag === '--out') o.out = value();
+    else throw new Error(`bench/runtime: unknown option ${flag}`);
+  }
+  return o;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run(parseArgs(process.argv.slice(2))).then(
+    (report) => process.stdout.write(JSON.stringify(report, null, 2) + '\n'),
+    (e) => {
+      process.stderr.write(`${(e as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

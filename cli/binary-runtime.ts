@@ -1,0 +1,73 @@
+/**
+ * `--runtime sofar`: SoFAr's bit-packed binary runtime (backends/runtime) for `run`, `bench` and `eval`.
+ * A spec is exported in memory as its `--binary-ops` variant; an ONNX file must be one.
+ */
+import { availableParallelism } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Graph, WeightMap } from '../src/graph/types.js';
+import { userFailure } from './common.js';
+
+export const RUNTIMES = ['ort', 'sofar'] as const;
+export type RuntimeName = (typeof RUNTIMES)[number];
+
+export interface OpenedBinary {
+  input: number[];
+  classes: number;
+  /** `SoFAr runtime, native (avx512), 2 threads` */
+  description: string;
+  loadMs: number;
+  run(x: Float32Array, n: number): Float32Array;
+  release(): void;
+}
+
+/** Threads for the runtime: --threads, else one per available core. */
+export function runtimeThreads(threads: number | undefined): number {
+  return threads ?? availableParallelism();
+}
+
+/** A spec's graph and weights on SoFAr's runtime. */
+export async function openSpecOnRuntime(graph: Graph, weights: WeightMap, o: { threads?: number; batch?: number; source: string }): Promise<OpenedBinary> {
+  const { exportOnnx } = await import('../backends/onnx/index.js');
+  return open(exportOnnx(graph, weights, { binaryOps: true, metadata: { 'sofar.weights': o.source } }), graph.name, o);
+}
+
+/** A `--binary-ops` ONNX file on SoFAr's runtime; any other model is refused with the way out. */
+export async function openFileOnRuntime(path: string, o: { threads?: number; batch?: number }): Promise<OpenedBinary> {
+  if (!existsSync(path)) throw userFailure(`no model at ${path}`);
+  return open(new Uint8Array(readFileSync(path)), path, o);
+}
+
+async function open(bytes: Uint8Array, what: string, o: { threads?: number; batch?: number }): Promise<OpenedBinary> {
+  const runtime = await import('../backends/runtime/index.js');
+  const threads = runtimeThreads(o.threads);
+  const start = performance.now();
+  let rt;
+  try {
+    rt = runtime.createRuntime(bytes, { threads, batch: o.batch ?? 1 });
+  } catch (e) {
+    if (e instanceof runtime.RuntimeUnavailableError) throw userFailure(`--runtime sofar is not available here: ${e.message}`, 'use --runtime ort');
+    if (e instanceof runtime.RuntimeModelError) {
+      const standard = /GreaterOrEqual|Where|ConvInteger|MatMulInteger|Gather|Cast|Reshape|Mul|Slice/.test(e.message);
+      throw userFailure(`SoFAr's runtime cannot run ${what}: ${e.message}`,
+        standard ? 'this looks like a standard-op export: run it with --runtime ort, or export with sofar build SPEC --binary-ops' : 'see docs/operators.md for what the runtime runs');
+    }
+    throw e;
+  }
+  const loadMs = performance.now() - start;
+  const out = rt.output;
+  return {
+    input: rt.input,
+    classes: out.reduce((a, b) => a * b, 1),
+    description: `SoFAr runtime, ${rt.kernels}, ${threads} thread${threads === 1 ? '' : 's'}`,
+    loadMs,
+    run: (x, n) => rt.run(x, n),
+    release: () => rt.release(),
+  };
+}
+
+/** onnxruntime refused a model; a `--binary-ops` model is SoFAr's runtime's to run. */
+export function ortLoadFailure(path: string, e: unknown) {
+  const message = (e as Error).message.split('\n')[0];
+  const binaryOps = message.includes('ai.sofar');
+  return userFailure(`ONNX Runtime cannot load ${path}: ${message}`, binaryOps ? 'this is a --binary-ops model: run it with --runtime sofar' : undefined);
+}
