@@ -6,9 +6,11 @@ import type { Arena, KernelSet } from './kernels.js';
 import type { KernelName, Plan, Step } from './plan.js';
 
 /** Which arguments of each kernel are buffer offsets (the rest are sizes and scalars). */
-const OFFSET_ARGS: Record<KernelName, number[]> = {
+export const OFFSET_ARGS: Record<KernelName, number[]> = {
   packSigns: [0, 1],
   bconv2d: [0, 1, 2, 3, 4, 5, 6, 7],
+  bconv2dPackKernel: [0, 1],
+  bconv2dPrepacked: [0, 1, 2, 3, 4, 5, 6, 7],
   conv2dF32PackWeights: [0, 1],
   conv2dF32: [0, 1, 2, 3, 4, 5],
   denseF32: [0, 1, 2, 3],

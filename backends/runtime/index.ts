@@ -5,88 +5,25 @@
  *   const rt = createRuntime(bytes, { threads: 2 });
  *   const logits = rt.run(x, n);   // x: n samples NCHW float32
  */
-import { Execution } from './execute.js';
-import { loadNativeKernels, type KernelSet, type KernelsOrReason } from './kernels.js';
-import { readRuntimeModel, RuntimeModelError, type RuntimeModel } from './model.js';
-import { planModel, type Plan } from './plan.js';
+import { loadNativeKernels, type KernelSet } from './kernels.js';
+import { createRuntimeWith, type BinaryRuntime, type RuntimeOptions } from './runtime.js';
 
 export { RuntimeModelError, readRuntimeModel, type RuntimeModel } from './model.js';
 export { loadNativeKernels, setNativeIsa, detectedNativeIsa, type KernelSet, type Arena } from './kernels.js';
 export { planModel, type Plan } from './plan.js';
-
-export interface RuntimeOptions {
-  /** A kernel set (default: the native addon). */
-  kernels?: KernelSet;
-  /** Threads for the kernels that parallelise (default 1). */
-  threads?: number;
-  /** Samples per run the arena is first sized for (default 1); larger runs re-plan. */
-  batch?: number;
-}
-
-export interface BinaryRuntime {
-  readonly model: RuntimeModel;
-  /** Per-sample input shape `[C, H, W]`. */
-  readonly input: number[];
-  /** Per-sample output shape (`[classes]` for a classifier). */
-  readonly output: number[];
-  /** `native (avx512)`, ... */
-  readonly kernels: string;
-  readonly plan: Plan;
-  /** Output for n samples (row-major `[n, ...output]`), synchronously. */
-  run(x: Float32Array, n: number): Float32Array;
-  /** Median milliseconds of each of the plan's steps over `reps` runs (after a `run`). */
-  profile(reps: number): number[];
-  release(): void;
-}
-
-/** Weights, activations and scratch of one runtime together (ArrayBuffer and WebAssembly limits). */
-export const MAX_ARENA_BYTES = 2 ** 31;
+export { createRuntimeWith, MAX_ARENA_BYTES, type BinaryRuntime, type RuntimeOptions } from './runtime.js';
+export { loadWasmKernels } from './wasm.js';
 
 /** Thrown when no kernel set can be loaded; says why (no compiler at install time, ...). */
 export class RuntimeUnavailableError extends Error {}
 
 export function defaultKernels(): KernelSet {
-  const loaded: KernelsOrReason = loadNativeKernels();
+  const loaded = loadNativeKernels();
   if ('unavailable' in loaded) throw new RuntimeUnavailableError(loaded.unavailable);
   return loaded.kernels;
 }
 
-export function createRuntime(bytes: Uint8Array, options: RuntimeOptions = {}): BinaryRuntime {
-  const model = readRuntimeModel(bytes);
-  const kernels = options.kernels ?? defaultKernels();
-  const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RuntimeModelError(`threads must be 1 to 256, not ${threads}`);
-  const plan = (batch: number) => {
-    const p = planModel(model, kernels, batch);
-    if (p.arenaBytes > MAX_ARENA_BYTES) throw new RuntimeModelError(`the model needs ${(p.arenaBytes / 2 ** 30).toFixed(1)} GiB of working memory at batch ${batch}; the runtime's limit is ${MAX_ARENA_BYTES / 2 ** 30} GiB`);
-    return p;
-  };
-  let execution = new Execution(plan(options.batch ?? 1), kernels);
-  const per = model.input.shape.reduce((a, b) => a * b, 1);
-  return {
-    model,
-    input: model.input.shape,
-    output: model.output.shape,
-    get kernels() {
-      return kernels.description;
-    },
-    get plan() {
-      return execution.plan;
-    },
-    run(x: Float32Array, n: number): Float32Array {
-      if (!Number.isInteger(n) || n < 1) throw new RangeError(`run: n must be a positive integer, not ${n}`);
-      if (x.length !== n * per) throw new RangeError(`run: ${n} samples of [${model.input.shape.join(', ')}] need ${n * per} values, got ${x.length}`);
-      if (n > execution.plan.batch) {
-        execution.release();
-        execution = new Execution(plan(n), kernels);
-      }
-      return execution.run(x, n, threads);
-    },
-    profile(reps: number): number[] {
-      return execution.profile(threads, reps);
-    },
-    release() {
-      execution.release();
-    },
-  };
+/** A runtime on the given kernels, or the native addon's. */
+export function createRuntime(bytes: Uint8Array, options: Partial<RuntimeOptions> = {}): BinaryRuntime {
+  return createRuntimeWith(bytes, { ...options, kernels: options.kernels ?? defaultKernels() });
 }

@@ -23,6 +23,10 @@ export interface KernelSet {
   conv2dF32ScratchBytes(...shape: number[]): number;
   packSigns(buf: ArrayBuffer, x: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
   bconv2d(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
+  /** Optional: a load-time re-layout of binary kernels, and the conv that reads it (same arguments as bconv2d). */
+  bconv2dPackedKernelBytes?(cout: number, cin: number, kh: number, kw: number, groups: number): number;
+  bconv2dPackKernel?(buf: ArrayBuffer, kernel: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
+  bconv2dPrepacked?(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
   conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
   denseF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, y: Off, n: number, inputs: number, outputs: number): void;

@@ -33,7 +33,7 @@ interface Call {
 }
 
 export type KernelName =
-  | 'packSigns' | 'bconv2d' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
+  | 'packSigns' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw';
 
@@ -294,12 +294,13 @@ class Planner {
       case 'bconv': {
         const { float, info } = this.output(node, node.shape);
         const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
-        const kernel = this.weight(toWords(node.bits, cout * kh * kw, Math.ceil(x.c / node.groups / 8), this.k.packedWords(x.c / node.groups, 1)));
+        const words = toWords(node.bits, cout * kh * kw, Math.ceil(x.c / node.groups / 8), this.k.packedWords(x.c / node.groups, 1));
+        const kernel = this.binaryKernel(words, cout, x.c, kh, kw, node.groups);
         const geometry = [n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups];
         this.scratch(this.k.bconv2dScratchBytes(...geometry));
         const residual = node.residual ? this.read(node.residual) : null;
         if (node.residual) this.stats.fusedResiduals++;
-        const call = this.call('bconv2d', [
+        const call = this.call(this.k.bconv2dPrepacked ? 'bconv2dPrepacked' : 'bconv2d', [
           this.ref(this.packed(node.inputs[0], node.groups)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), residual,
           this.ref(float.region, float.channel * 4), null, SCRATCH, ...geometry, node.padValue, float.stride, 1,
         ]);
@@ -310,10 +311,10 @@ class Planner {
         // A binary dense layer is a 1×1 binary conv over the batch as pixels.
         const { float } = this.output(node, node.shape);
         const cout = node.shape[0];
-        const kernel = this.weight(toWords(node.bits, cout, Math.ceil(x.c / 8), this.k.packedWords(x.c, 1)));
+        const kernel = this.binaryKernel(toWords(node.bits, cout, Math.ceil(x.c / 8), this.k.packedWords(x.c, 1)), cout, x.c, 1, 1, 1);
         const geometry = [1, 1, n, x.c, cout, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1];
         this.scratch(this.k.bconv2dScratchBytes(...geometry));
-        this.call('bconv2d', [this.ref(this.packed(node.inputs[0], 1)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), null, this.ref(float.region), null, SCRATCH, ...geometry, 0, float.stride, 1]);
+        this.call(this.k.bconv2dPrepacked ? 'bconv2dPrepacked' : 'bconv2d', [this.ref(this.packed(node.inputs[0], 1)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), null, this.ref(float.region), null, SCRATCH, ...geometry, 0, float.stride, 1]);
         return;
       }
       case 'sign': {
@@ -410,6 +411,14 @@ class Planner {
     }
   }
 
+  /** A binary kernel in the canonical word layout, re-laid at load time where the kernels have a packed form. */
+  private binaryKernel(words: Uint8Array, cout: number, cin: number, kh: number, kw: number, groups: number): Region {
+    if (!this.k.bconv2dPrepacked || !this.k.bconv2dPackKernel || !this.k.bconv2dPackedKernelBytes) return this.weight(words);
+    const packed = this.region(this.k.bconv2dPackedKernelBytes(cout, cin, kh, kw, groups), 'weight');
+    this.initCalls.push({ kernel: 'bconv2dPackKernel', args: [this.ref(this.staging(words)), this.ref(packed), cout, cin, kh, kw, groups] });
+    return packed;
+  }
+
   private isBinaryReader(output: string): boolean {
     const node = this.nodes.find((m) => m.output === output);
     return node?.op === 'bconv' || node?.op === 'bdense';
@@ -425,13 +434,13 @@ class Planner {
     for (const [i, c] of this.calls.entries()) {
       c.args.forEach((a, j) => {
         if (!a || typeof a !== 'object') return;
-        const written = (c.kernel === 'bconv2d' && (j === 5 || j === 6)) || (c.kernel === 'conv2dF32' && j === 4);
+        const written = (c.kernel.startsWith('bconv2d') && (j === 5 || j === 6)) || (c.kernel === 'conv2dF32' && j === 4);
         if (!written) reads.set(a.region, (reads.get(a.region) ?? 0) + 1);
         void i;
       });
     }
     for (const c of this.calls) {
-      if (c.kernel !== 'bconv2d') continue;
+      if (!c.kernel.startsWith('bconv2d')) continue;
       const y = c.args[5] as { region: Region } | null;
       if (y && !reads.has(y.region) && y.region.last !== Infinity && ![...this.slices.values()].some((s) => s.region === y.region)) {
         c.args[5] = null;

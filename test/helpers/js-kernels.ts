@@ -98,6 +98,14 @@ export function jsKernels(): KernelSet {
       }
     },
 
+    // The canonical layout is the packed one here.
+    bconv2dPackedKernelBytes: (cout, cin, kh, kw, groups) => cout * kh * kw * words(cin / groups) * 8,
+    bconv2dPackKernel(buf, kernel, packed, cout, cin, kh, kw, groups) {
+      const bytes = cout * kh * kw * words(cin / groups) * 8;
+      new Uint8Array(buf, packed, bytes).set(new Uint8Array(buf, kernel, bytes));
+    },
+    bconv2dPrepacked: (...args) => k.bconv2d(...args),
+
     conv2dF32PackWeights(buf, w, packed, cout, cin, kh, kw, groups) {
       const count = cout * (cin / groups) * kh * kw;
       f32(buf, packed, count).set(f32(buf, w, count));
