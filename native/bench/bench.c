@@ -1,0 +1,187 @@
+/*
+ * Kernel benchmark: GOPS of the shapes that matter for a Bi-Real ResNet18 at 224x224.
+ *   binary: binary MACs per second (one XNOR-popcount bit = one MAC), float: float MACs per second.
+ * Build and run (from the repository root):
+ *   gcc -std=c11 -O3 -ffp-contract=off -Inative/include native/src/[!a]*.c native/bench/bench.c -lpthread -o /tmp/sofar-bench
+ *   /tmp/sofar-bench [isa] [reps]
+ * Also measures the register-only throughput of the AVX-512 xor+popcount+add sequence (the binary GEMM's
+ * inner step) as the practical binary peak of one core.
+ */
+#define _POSIX_C_SOURCE 199309L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sofar_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void *xalloc(size_t bytes) {
+  void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (!p) abort();
+  memset(p, 0, bytes);
+  return p;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+typedef struct {
+  const char *name;
+  int binary;
+  int n, h, w, cin, cout, kh, kw, s, p;
+} shape_t;
+
+static double bench_shape(const shape_t *sh, int threads, int reps, int prepacked, int packed_out) {
+  const int ho = (sh->h + 2 * sh->p - sh->kh) / sh->s + 1, wo = (sh->w + 2 * sh->p - sh->kw) / sh->s + 1;
+  const size_t P = (size_t)sh->n * ho * wo;
+  const double macs = (double)P * sh->cout * sh->kh * sh->kw * sh->cin;
+  sofar_set_threads(threads);
+  double *t = malloc(sizeof(double) * (size_t)reps);
+  if (sh->binary) {
+    const size_t wx = (size_t)sofar_packed_words(sh->cin, 1);
+    uint64_t *x = xalloc((size_t)sh->n * sh->h * sh->w * wx * 8);
+    uint64_t *k = xalloc((size_t)sh->cout * sh->kh * sh->kw * wx * 8);
+    for (size_t i = 0; i < (size_t)sh->n * sh->h * sh->w * wx; i++) x[i] = next();
+    for (size_t i = 0; i < (size_t)sh->cout * sh->kh * sh->kw * wx; i++) k[i] = next();
+    float *mul = xalloc((size_t)sh->cout * 4), *bias = xalloc((size_t)sh->cout * 4);
+    for (int o = 0; o < sh->cout; o++) mul[o] = 0.01f, bias[o] = 0.1f;
+    float *y = xalloc(P * sh->cout * 4), *res = xalloc(P * sh->cout * 4);
+    uint64_t *yp = xalloc(P * (size_t)sofar_packed_words(sh->cout, 1) * 8);
+    const size_t sb = sofar_bconv2d_scratch_bytes(sh->n, sh->h, sh->w, sh->cin, sh->cout, sh->kh, sh->kw, sh->s, sh->s,
+                                                  sh->p, sh->p, sh->p, sh->p, 1, 1, 1);
+    void *scratch = xalloc(sb);
+    void *pk = xalloc(sofar_bconv2d_packed_kernel_bytes(sh->cout, sh->cin, sh->kh, sh->kw, 1));
+    sofar_bconv2d_pack_kernel(k, pk, sh->cout, sh->cin, sh->kh, sh->kw, 1);
+    for (int r = -3; r < reps; r++) {
+      const double t0 = now();
+      /* as in a Bi-Real block: float output with the residual, and its signs packed for the next layer */
+      if (prepacked)
+        sofar_bconv2d_prepacked(x, pk, mul, bias, res, y, packed_out ? yp : NULL, scratch, sh->n, sh->h, sh->w, sh->cin,
+                                sh->cout, sh->kh, sh->kw, sh->s, sh->s, sh->p, sh->p, sh->p, sh->p, 1, 1, 1, 0, 0, 1);
+      else
+        sofar_bconv2d(x, k, mul, bias, res, y, packed_out ? yp : NULL, scratch, sh->n, sh->h, sh->w, sh->cin, sh->cout,
+                      sh->kh, sh->kw, sh->s, sh->s, sh->p, sh->p, sh->p, sh->p, 1, 1, 1, 0, 0, 1);
+      if (r >= 0) t[r] = now() - t0;
+    }
+    free(x); free(k); free(mul); free(bias); free(y); free(res); free(yp); free(scratch); free(pk);
+  } else {
+    float *x = xalloc((size_t)sh->n * sh->h * sh->w * sh->cin * 4);
+    float *w = xalloc((size_t)sh->cout * sh->cin * sh->kh * sh->kw * 4);
+    for (size_t i = 0; i < (size_t)sh->n * sh->h * sh->w * sh->cin; i++) x[i] = (float)(next() % 1000) * 1e-3f;
+    for (size_t i = 0; i < (size_t)sh->cout * sh->cin * sh->kh * sh->kw; i++) w[i] = (float)(next() % 1000) * 1e-3f;
+    float *pw = xalloc(sofar_conv2d_f32_packed_weights_bytes(sh->cout, sh->cin, sh->kh, sh->kw, 1));
+    sofar_conv2d_f32_pack_weights(w, pw, sh->cout, sh->cin, sh->kh, sh->kw, 1);
+    float *bias = xalloc((size_t)sh->cout * 4), *y = xalloc(P * sh->cout * 4);
+    void *scratch = xalloc(sofar_conv2d_f32_scratch_bytes(sh->n, sh->h, sh->w, sh->cin, sh->cout, sh->kh, sh->kw, sh->s,
+                                                          sh->s, sh->p, sh->p, sh->p, sh->p, 1, 1, 1));
+    for (int r = -3; r < reps; r++) {
+      const double t0 = now();
+      sofar_conv2d_f32(x, pw, bias, NULL, y, scratch, sh->n, sh->h, sh->w, sh->cin, sh->cout, sh->kh, sh->kw, sh->s,
+                       sh->s, sh->p, sh->p, sh->p, sh->p, 1, 1, 1, 0, 1);
+      if (r >= 0) t[r] = now() - t0;
+    }
+    free(x); free(w); free(pw); free(bias); free(y); free(scratch);
+  }
+  qsort(t, (size_t)reps, sizeof(double), cmp_double);
+  const double best = t[0], med = t[reps / 2];
+  free(t);
+  printf("%-34s %s threads %d: median %8.3f ms  best %8.3f ms  %7.1f G%sMAC/s (best %7.1f)\n", sh->name,
+         prepacked ? "prepacked" : "         ", threads, med * 1e3, best * 1e3, macs / med * 1e-9,
+         sh->binary ? "b" : "f", macs / best * 1e-9);
+  return med;
+}
+
+#if defined(__x86_64__)
+/* Register-only vpxorq + vpopcntq + vpaddq on 12 independent accumulators: one core's practical binary peak
+   (the binary GEMM's inner step with its operands already in registers). */
+#define R12(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
+__attribute__((target("avx512f,avx512vpopcntdq"))) static double popcnt_peak(void) {
+  __m512i w = _mm512_set1_epi64((long long)next());
+#define D(i) __m512i a##i = _mm512_setzero_si512(), x##i = _mm512_set1_epi64((long long)next());
+  R12(D)
+  const long iters = 20000000;
+  const double t0 = now();
+  for (long it = 0; it < iters; it++) {
+#define S(i) a##i = _mm512_add_epi64(a##i, _mm512_popcnt_epi64(_mm512_xor_si512(x##i, w)));
+    R12(S)
+    __asm__ volatile("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5), "+v"(w));
+    __asm__ volatile("" : "+v"(x6), "+v"(x7), "+v"(x8), "+v"(x9), "+v"(x10), "+v"(x11));
+  }
+  const double dt = now() - t0;
+  __m512i s = a0;
+#define A(i) s = _mm512_add_epi64(s, a##i);
+  R12(A)
+  volatile long long sink = _mm512_reduce_add_epi64(s);
+  (void)sink;
+  return (double)iters * 12 * 512 / dt;
+}
+/* Register-only FMA on 12 independent accumulators: one core's float peak. */
+__attribute__((target("avx512f"))) static double fma_peak(void) {
+  __m512 w = _mm512_set1_ps(1.0001f), x = _mm512_set1_ps(0.999f);
+#define E(i) __m512 f##i = _mm512_set1_ps((float)i);
+  R12(E)
+  const long iters = 20000000;
+  const double t0 = now();
+  for (long it = 0; it < iters; it++) {
+#define F(i) f##i = _mm512_fmadd_ps(f##i, w, x);
+    R12(F)
+    __asm__ volatile("" : "+v"(x), "+v"(w));
+  }
+  const double dt = now() - t0;
+  __m512 s = f0;
+#define G(i) s = _mm512_add_ps(s, f##i);
+  R12(G)
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return (double)iters * 12 * 16 / dt;
+}
+#endif
+
+int main(int argc, char **argv) {
+  const int isa = argc > 1 ? atoi(argv[1]) : 99;
+  const int reps = argc > 2 ? atoi(argv[2]) : 30;
+  printf("isa in use: %d (detected %d)\n", sofar_set_isa(isa), sofar_detected_isa());
+#if defined(__x86_64__)
+  if (sofar_isa_in_use() == SOFAR_ISA_AVX512) {
+    printf("peak, 1 core, registers only: avx512 xor+popcnt+add %.1f GbMAC/s, avx512 fma %.1f GfMAC/s\n",
+           popcnt_peak() * 1e-9, fma_peak() * 1e-9);
+  }
+#endif
+  static const shape_t shapes[] = {
+      {"bconv 3x3 256->256 14x14", 1, 1, 14, 14, 256, 256, 3, 3, 1, 1},
+      {"bconv 3x3 64->64 56x56", 1, 1, 56, 56, 64, 64, 3, 3, 1, 1},
+      {"bconv 3x3 128->128 28x28", 1, 1, 28, 28, 128, 128, 3, 3, 1, 1},
+      {"bconv 3x3 512->512 7x7", 1, 1, 7, 7, 512, 512, 3, 3, 1, 1},
+      {"conv f32 7x7/2 3->64 224x224", 0, 1, 224, 224, 3, 64, 7, 7, 2, 3},
+      {"conv f32 1x1 64->128 56x56 /2", 0, 1, 56, 56, 64, 128, 1, 1, 2, 0},
+      {"conv f32 1x1 256->512 14x14 /2", 0, 1, 14, 14, 256, 512, 1, 1, 2, 0},
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+    for (int threads = 1; threads <= 2; threads++) {
+      bench_shape(&shapes[i], threads, reps, 0, 1);
+      if (shapes[i].binary) bench_shape(&shapes[i], threads, reps, 1, 1);
+    }
+  sofar_set_threads(1);
+  return 0;
+}

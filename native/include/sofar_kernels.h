@@ -1,0 +1,135 @@
+/*
+ * SoFAr's CPU kernels: the contract between the C kernels and the TypeScript runtime
+ * (backends/runtime), for both the Node addon and the WebAssembly module.
+ *
+ * Layout conventions (every kernel):
+ * - Float feature maps are NHWC float32: pixel p = (n*H + h)*W + w holds its channels contiguously.
+ *   A kernel that writes a feature map takes `y_stride`, the floats between consecutive pixels of y
+ *   (and of `residual`, which shares y's layout); 0 means "= the channel count". With a stride larger
+ *   than the channel count a conv writes into a channel slice of a wider map (a free concat).
+ * - Packed binary maps are NHWC too: each pixel holds `groups` runs of ceil((C/groups)/64) uint64 words;
+ *   channel c of group g is bit (c mod 64) of word (c div 64) of that run. Bit 1 means -1 (x < 0),
+ *   bit 0 means +1 (x >= 0, so sign(0) = +1 and sign(-0.0) = +1). Tail bits past the channel count are 0.
+ * - Packed binary kernels are [O][kh][kw][ceil(Cg/64)] uint64 words with the same bit meaning, Cg = C/groups;
+ *   output channel o reads input group o / (O/groups). Tail bits are 0.
+ * - Float conv weights are OIHW in the model; `sofar_conv2d_f32_pack_weights` rearranges them once, at
+ *   load time, into whatever layout `sofar_conv2d_f32` wants.
+ * - Dense weights are [in][out] row-major (ONNX Gemm's B).
+ * - Pads are top, left, bottom, right.
+ * - No kernel allocates: working memory ("scratch") is passed in, sized by the *_scratch_bytes function
+ *   with the same arguments. No kernel reads or writes outside the extents its arguments imply.
+ * - Every pointer may be unaligned (the runtime aligns to 64 bytes, but kernels must not rely on it).
+ */
+#ifndef SOFAR_KERNELS_H
+#define SOFAR_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- capabilities ------------------------------------------------------------------------------ */
+
+enum sofar_isa { SOFAR_ISA_SCALAR = 0, SOFAR_ISA_AVX2 = 1, SOFAR_ISA_AVX512 = 2, SOFAR_ISA_WASM_SIMD128 = 3 };
+
+/** The best instruction set this CPU supports, detected at run time (AVX512 = F + BW + VL + VPOPCNTDQ). */
+int sofar_detected_isa(void);
+/** Forces a lower instruction set (tests); a request above the detected one is clamped. Returns the one in use. */
+int sofar_set_isa(int isa);
+int sofar_isa_in_use(void);
+
+/** Worker threads for the kernels that parallelise (conv, bconv, pooling). 1 = the calling thread only. */
+void sofar_set_threads(int threads);
+int sofar_threads(void);
+
+/* ---- binary ------------------------------------------------------------------------------------ */
+
+/** Words per pixel of a packed map of `channels` channels in `groups` groups. */
+int sofar_packed_words(int channels, int groups);
+
+/** Packs the signs of `pixels` pixels of a float map (`channels` per pixel, pixel stride `x_stride`, 0 = channels). */
+void sofar_pack_signs(const float *x, uint64_t *y, int pixels, int channels, int x_stride, int groups);
+
+/**
+ * Binary convolution (a binary dense layer is the 1x1 case with h = 1, w = batch, n = 1):
+ *   acc[o] = sum over taps t, input channels c of group(o):  xv(t, c) * wv(o, t, c)
+ * where xv is the input value in {-1, +1}, or `pad_value` (0, +1 or -1) for taps that fall in the padding,
+ * and wv the kernel value in {-1, +1}. acc is an exact integer.
+ *   out[o] = multiplier[o] * acc[o] + bias[o] (+ residual[p][o] when residual is not NULL)
+ * computed in float32 in that order. Writes out to y when y is not NULL (stride y_stride) and its signs,
+ * packed in `y_pack_groups` groups, to y_packed when y_packed is not NULL. bias may be NULL (0).
+ * Output size: ho = (h + pt + pb - dh*(kh-1) - 1) / sh + 1, likewise wo.
+ */
+size_t sofar_bconv2d_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                                   int pt, int pl, int pb, int pr, int dh, int dw, int groups);
+void sofar_bconv2d(const uint64_t *x, const uint64_t *kernel, const float *multiplier, const float *bias,
+                   const float *residual, float *y, uint64_t *y_packed, void *scratch,
+                   int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                   int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pad_value,
+                   int y_stride, int y_pack_groups);
+
+/*
+ * Added (not in the first version of this contract): load-time re-layout of a binary kernel, and the
+ * conv that reads it. sofar_bconv2d re-lays the canonical kernel out into its scratch on every call;
+ * sofar_bconv2d_prepacked skips that (it matters for small maps, e.g. 7x7 with 512 channels). The packed
+ * layout is the same for every ISA and thread count. Scratch: sofar_bconv2d_scratch_bytes, as for
+ * sofar_bconv2d. multiplier may be NULL (1) in both.
+ */
+size_t sofar_bconv2d_packed_kernel_bytes(int cout, int cin, int kh, int kw, int groups);
+void sofar_bconv2d_pack_kernel(const uint64_t *kernel, void *packed, int cout, int cin, int kh, int kw, int groups);
+void sofar_bconv2d_prepacked(const uint64_t *x, const void *packed_kernel, const float *multiplier, const float *bias,
+                             const float *residual, float *y, uint64_t *y_packed, void *scratch,
+                             int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                             int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pad_value,
+                             int y_stride, int y_pack_groups);
+
+/* ---- float ------------------------------------------------------------------------------------- */
+
+size_t sofar_conv2d_f32_packed_weights_bytes(int cout, int cin, int kh, int kw, int groups);
+/** OIHW float weights [cout][cin/groups][kh][kw] -> the layout sofar_conv2d_f32 reads. */
+void sofar_conv2d_f32_pack_weights(const float *w_oihw, float *packed, int cout, int cin, int kh, int kw, int groups);
+size_t sofar_conv2d_f32_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                                      int pt, int pl, int pb, int pr, int dh, int dw, int groups);
+/** Float convolution with zero padding: y = conv(x, w) + bias (bias may be NULL) (+ residual), then relu if `relu`. */
+void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *bias, const float *residual,
+                      float *y, void *scratch,
+                      int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                      int pt, int pl, int pb, int pr, int dh, int dw, int groups, int y_stride, int relu);
+
+/** y[n][out] = x[n][in] . w[in][out] + bias (bias may be NULL). */
+void sofar_dense_f32(const float *x, const float *w, const float *bias, float *y, int n, int in, int out);
+
+/* pooling on NHWC; padded cells never win a max and are not counted in a mean (count_include_pad = 0) */
+void sofar_maxpool_f32(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
+                       int pt, int pl, int pb, int pr);
+void sofar_avgpool_f32(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
+                       int pt, int pl, int pb, int pr);
+/** y[n][c] = mean over the h*w pixels of image n (summed in pixel order, then divided by h*w). */
+void sofar_global_avgpool_f32(const float *x, float *y, int n, int pixels, int c);
+
+/* element-wise, over `pixels` pixels of `c` channels (x and y contiguous, y_stride for y as above) */
+/** y = x * scale[c] + shift[c] (inference batch norm folded to one affine map). */
+void sofar_affine_f32(const float *x, const float *scale, const float *shift, float *y, int pixels, int c, int y_stride);
+void sofar_relu_f32(const float *x, float *y, int pixels, int c, int y_stride);
+void sofar_prelu_f32(const float *x, const float *alpha, float *y, int pixels, int c, int y_stride);
+void sofar_clip_f32(const float *x, float *y, int pixels, int c, int y_stride, float lo, float hi);
+/** y = x >= 0 ? 1 : -1 */
+void sofar_sign_f32(const float *x, float *y, int pixels, int c, int y_stride);
+/** Copies x (contiguous, c channels) into y (stride y_stride): one input of a channel concat. */
+void sofar_copy_f32(const float *x, float *y, int pixels, int c, int y_stride);
+
+/** Joins, over `count` contiguous floats: y = y + x, y = max(y, x), y = y * s. (Mean = sums, then * 1/k.) */
+void sofar_add_f32(const float *a, const float *b, float *y, size_t count);
+void sofar_max_f32(const float *a, const float *b, float *y, size_t count);
+void sofar_scale_f32(const float *x, float s, float *y, size_t count);
+
+/** NCHW -> NHWC and back (the model's boundary). */
+void sofar_nchw_to_nhwc(const float *x, float *y, int n, int c, int h, int w);
+void sofar_nhwc_to_nchw(const float *x, float *y, int n, int c, int h, int w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

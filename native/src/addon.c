@@ -1,0 +1,701 @@
+/*
+ * Node-API glue (NAPI_VERSION 8, plain C): sofar_kernels.node.
+ *
+ * Every kernel call takes the arena ArrayBuffer first, then byte offsets into it for each pointer argument
+ * (-1 = NULL), then the int/float arguments in the header's order. Before calling a kernel the glue checks
+ * everything a model file from a stranger could get wrong: argument count and types, integer shape
+ * arguments within sane ranges (and their products without overflow), output sizes >= 1, groups dividing
+ * the channels, pad_value in {-1, 0, 1}, strides >= the channel count, and that every buffer's full extent
+ * (computed from the shape exactly as the kernel touches it) lies inside the ArrayBuffer at an offset
+ * aligned to its element size. Violations throw a TypeError (wrong kind of argument) or a RangeError.
+ */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+#define SOFAR_ADDON_VERSION "0.1.0"
+#define MAX_ARGS 32
+#define MAX_DIM (1 << 24)     /* n, h, w, channels, pixels */
+#define MAX_KDIM (1 << 16)    /* kernel sizes, strides, dilations, pads */
+#define MAX_DEPTH (1 << 24)   /* kh*kw*cin/groups: binary accumulators stay exact in float32 */
+#define MAX_BYTES ((uint64_t)1 << 52)
+
+typedef struct {
+  napi_env env;
+  const char *fn;
+  napi_value argv[MAX_ARGS];
+  size_t argc;
+  uint8_t *base;
+  size_t len;
+} call_t;
+
+static napi_value fail(call_t *c, int range, const char *fmt, ...) {
+  char msg[400];
+  int n = snprintf(msg, sizeof msg, "sofar kernels: %s: ", c->fn);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+  va_end(ap);
+  if (range) napi_throw_range_error(c->env, NULL, msg);
+  else napi_throw_type_error(c->env, NULL, msg);
+  return NULL;
+}
+
+/* Reads the arguments; `with_buffer`: argument 0 must be an ArrayBuffer. */
+static int begin(call_t *c, napi_env env, napi_callback_info info, const char *fn, size_t expected, int with_buffer) {
+  c->env = env;
+  c->fn = fn;
+  c->argc = MAX_ARGS;
+  c->base = NULL;
+  c->len = 0;
+  if (napi_get_cb_info(env, info, &c->argc, c->argv, NULL, NULL) != napi_ok) {
+    fail(c, 0, "cannot read the arguments");
+    return 0;
+  }
+  if (c->argc != expected) {
+    fail(c, 0, "expected %zu arguments, got %zu", expected, c->argc);
+    return 0;
+  }
+  if (with_buffer) {
+    bool is_ab = false;
+    napi_is_arraybuffer(env, c->argv[0], &is_ab);
+    void *data = NULL;
+    size_t len = 0;
+    if (!is_ab || napi_get_arraybuffer_info(env, c->argv[0], &data, &len) != napi_ok) {
+      fail(c, 0, "argument 1 must be an ArrayBuffer (the arena)");
+      return 0;
+    }
+    c->base = (uint8_t *)data;
+    c->len = data ? len : 0;
+  }
+  return 1;
+}
+
+static int number_arg(call_t *c, size_t i, const char *what, double *out) {
+  napi_valuetype t;
+  if (napi_typeof(c->env, c->argv[i], &t) != napi_ok || t != napi_number) {
+    fail(c, 0, "%s (argument %zu) must be a number", what, i + 1);
+    return 0;
+  }
+  napi_get_value_double(c->env, c->argv[i], out);
+  return 1;
+}
+
+static int int_arg(call_t *c, size_t i, const char *what, long long lo, long long hi, int *out) {
+  double d;
+  if (!number_arg(c, i, what, &d)) return 0;
+  if (!(d == d) || d != (double)(long long)d || d < (double)lo || d > (double)hi) {
+    fail(c, 1, "%s (argument %zu) must be an integer in [%lld, %lld], got %g", what, i + 1, lo, hi, d);
+    return 0;
+  }
+  *out = (int)d;
+  return 1;
+}
+
+static int count_arg(call_t *c, size_t i, const char *what, size_t *out) {
+  double d;
+  if (!number_arg(c, i, what, &d)) return 0;
+  if (!(d == d) || d < 1 || d > 9007199254740991.0 || d != (double)(uint64_t)d) {
+    fail(c, 1, "%s (argument %zu) must be a positive integer, got %g", what, i + 1, d);
+    return 0;
+  }
+  *out = (size_t)d;
+  return 1;
+}
+
+static int float_arg(call_t *c, size_t i, const char *what, float *out) {
+  double d;
+  if (!number_arg(c, i, what, &d)) return 0;
+  *out = (float)d;
+  return 1;
+}
+
+/* overflow-checked products for extents */
+static int mul_ok(call_t *c, uint64_t *acc, uint64_t f) {
+  uint64_t r;
+  if (__builtin_mul_overflow(*acc, f, &r) || r > MAX_BYTES) {
+    fail(c, 1, "the shape is too large");
+    return 0;
+  }
+  *acc = r;
+  return 1;
+}
+static int add_ok(call_t *c, uint64_t *acc, uint64_t f) {
+  uint64_t r;
+  if (__builtin_add_overflow(*acc, f, &r) || r > MAX_BYTES) {
+    fail(c, 1, "the shape is too large");
+    return 0;
+  }
+  *acc = r;
+  return 1;
+}
+
+/**
+ * A pointer argument: a byte offset into the arena (-1 = NULL where `nullable`), aligned to `align`,
+ * with `extent` bytes inside the arena.
+ */
+static int ptr_arg(call_t *c, size_t i, const char *what, uint64_t extent, size_t align, int nullable, void **out) {
+  double d;
+  if (!number_arg(c, i, what, &d)) return 0;
+  if (d == -1) {
+    if (!nullable) {
+      fail(c, 1, "%s (argument %zu) is required (got -1)", what, i + 1);
+      return 0;
+    }
+    *out = NULL;
+    return 1;
+  }
+  if (!(d == d) || d < 0 || d > 9007199254740991.0 || d != (double)(uint64_t)d) {
+    fail(c, 1, "%s (argument %zu) must be a byte offset (a non-negative integer) or -1, got %g", what, i + 1, d);
+    return 0;
+  }
+  const uint64_t off = (uint64_t)d;
+  if (off % align || ((uintptr_t)c->base + off) % align) {
+    fail(c, 1, "%s (argument %zu): offset %llu is not aligned to %zu bytes", what, i + 1, (unsigned long long)off,
+         align);
+    return 0;
+  }
+  if (off > c->len || extent > (uint64_t)c->len - off) {
+    fail(c, 1, "%s (argument %zu): %llu bytes at offset %llu do not fit in the %zu-byte arena", what, i + 1,
+         (unsigned long long)extent, (unsigned long long)off, c->len);
+    return 0;
+  }
+  *out = c->base + off;
+  return 1;
+}
+
+/* extent in bytes of a strided map: (pixels-1)*stride + channels elements of `elem` bytes */
+static int strided_bytes(call_t *c, uint64_t pixels, uint64_t stride, uint64_t channels, uint64_t elem, uint64_t *out) {
+  uint64_t e = pixels - 1;
+  if (!mul_ok(c, &e, stride) || !add_ok(c, &e, channels) || !mul_ok(c, &e, elem)) return 0;
+  *out = e;
+  return 1;
+}
+
+static int stride_arg(call_t *c, size_t i, const char *what, int channels, int *out) {
+  if (!int_arg(c, i, what, 0, MAX_DIM, out)) return 0;
+  if (*out != 0 && *out < channels) {
+    fail(c, 1, "%s (argument %zu) must be 0 or >= the channel count %d, got %d", what, i + 1, channels, *out);
+    return 0;
+  }
+  if (*out == 0) *out = channels;
+  return 1;
+}
+
+/* ---- conv shapes ------------------------------------------------------------------------------------- */
+
+enum { N, H, W, CIN, COUT, KH, KW, SH, SW, PT, PL, PB, PR, DH, DW, GROUPS, NSHAPE };
+static const char *const shape_names[NSHAPE] = {"n", "h", "w", "cin", "cout", "kh", "kw", "sh", "sw",
+                                                "pt", "pl", "pb", "pr", "dh", "dw", "groups"};
+
+typedef struct {
+  int v[NSHAPE];
+  uint64_t ho, wo, pixels; /* output */
+} shape_t;
+
+static int check_shape(call_t *c, shape_t *s) {
+  const int *v = s->v;
+  if (v[CIN] % v[GROUPS] || v[COUT] % v[GROUPS]) {
+    fail(c, 1, "groups %d must divide cin %d and cout %d", v[GROUPS], v[CIN], v[COUT]);
+    return 0;
+  }
+  const long long eh = (long long)v[H] + v[PT] + v[PB] - (long long)v[DH] * (v[KH] - 1) - 1;
+  const long long ew = (long long)v[W] + v[PL] + v[PR] - (long long)v[DW] * (v[KW] - 1) - 1;
+  if (eh < 0 || ew < 0) {
+    fail(c, 1, "the (dilated) kernel %dx%d is larger than the padded input %dx%d", v[KH], v[KW], v[H] + v[PT] + v[PB],
+         v[W] + v[PL] + v[PR]);
+    return 0;
+  }
+  s->ho = (uint64_t)(eh / v[SH]) + 1;
+  s->wo = (uint64_t)(ew / v[SW]) + 1;
+  s->pixels = (uint64_t)v[N];
+  if (!mul_ok(c, &s->pixels, s->ho) || !mul_ok(c, &s->pixels, s->wo)) return 0;
+  if (s->pixels > MAX_DIM * (uint64_t)64) return fail(c, 1, "too many output pixels"), 0;
+  uint64_t depth = (uint64_t)v[KH] * (uint64_t)v[KW] * (uint64_t)(v[CIN] / v[GROUPS]);
+  if (depth > MAX_DEPTH) return fail(c, 1, "kh*kw*cin/groups = %llu exceeds %d", (unsigned long long)depth, MAX_DEPTH), 0;
+  return 1;
+}
+
+/* reads the 16 conv ints at argv[first..] */
+static int conv_shape(call_t *c, size_t first, shape_t *s) {
+  for (int k = 0; k < NSHAPE; k++) {
+    long long lo = 1, hi = MAX_DIM;
+    if (k == KH || k == KW || k == SH || k == SW || k == DH || k == DW) hi = MAX_KDIM;
+    if (k == PT || k == PL || k == PB || k == PR) lo = 0, hi = MAX_KDIM;
+    if (!int_arg(c, first + (size_t)k, shape_names[k], lo, hi, &s->v[k])) return 0;
+  }
+  return check_shape(c, s);
+}
+
+/* pooling: n h w c kh kw sh sw pt pl pb pr */
+static int pool_shape(call_t *c, size_t first, shape_t *s) {
+  static const int idx[12] = {N, H, W, CIN, KH, KW, SH, SW, PT, PL, PB, PR};
+  s->v[DH] = s->v[DW] = s->v[GROUPS] = 1;
+  for (int k = 0; k < 12; k++) {
+    const int q = idx[k];
+    long long lo = 1, hi = MAX_DIM;
+    if (q == KH || q == KW || q == SH || q == SW) hi = MAX_KDIM;
+    if (q == PT || q == PL || q == PB || q == PR) lo = 0, hi = MAX_KDIM;
+    if (!int_arg(c, first + (size_t)k, q == CIN ? "c" : shape_names[q], lo, hi, &s->v[q])) return 0;
+  }
+  s->v[COUT] = s->v[CIN];
+  return check_shape(c, s);
+}
+
+static napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+static napi_value undef(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+/* ---- capabilities ----------------------------------------------------------------------------------- */
+
+static const char *const isa_names[] = {"scalar", "avx2", "avx512", "wasm-simd128"};
+
+static napi_value js_detected_isa(napi_env env, napi_callback_info info) {
+  call_t c;
+  if (!begin(&c, env, info, "detectedIsa", 0, 0)) return NULL;
+  return num(env, sofar_detected_isa());
+}
+static napi_value js_set_isa(napi_env env, napi_callback_info info) {
+  call_t c;
+  int isa;
+  if (!begin(&c, env, info, "setIsa", 1, 0) || !int_arg(&c, 0, "isa", 0, 1 << 20, &isa)) return NULL;
+  return num(env, sofar_set_isa(isa));
+}
+static napi_value js_isa_in_use(napi_env env, napi_callback_info info) {
+  call_t c;
+  if (!begin(&c, env, info, "isaInUse", 0, 0)) return NULL;
+  return num(env, sofar_isa_in_use());
+}
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  call_t c;
+  int t;
+  if (!begin(&c, env, info, "setThreads", 1, 0) || !int_arg(&c, 0, "threads", 1, 1024, &t)) return NULL;
+  sofar_set_threads(t);
+  return undef(env);
+}
+static napi_value js_threads(napi_env env, napi_callback_info info) {
+  call_t c;
+  if (!begin(&c, env, info, "threads", 0, 0)) return NULL;
+  return num(env, sofar_threads());
+}
+static napi_value js_info(napi_env env, napi_callback_info info) {
+  call_t c;
+  if (!begin(&c, env, info, "info", 0, 0)) return NULL;
+  napi_value o, v, arr;
+  napi_create_object(env, &o);
+  napi_create_string_utf8(env, SOFAR_ADDON_VERSION, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, o, "version", v);
+  napi_create_string_utf8(env, isa_names[sofar_detected_isa()], NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, o, "detectedIsa", v);
+  napi_create_string_utf8(env, isa_names[sofar_isa_in_use()], NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, o, "isa", v);
+  napi_create_array(env, &arr);
+  uint32_t k = 0;
+  for (int i = 0; i <= 2; i++)
+    if (i == 0 || i <= sofar_detected_isa()) {
+      napi_create_string_utf8(env, isa_names[i], NAPI_AUTO_LENGTH, &v);
+      napi_set_element(env, arr, k++, v);
+    }
+  napi_set_named_property(env, o, "isas", arr);
+  napi_set_named_property(env, o, "threads", num(env, sofar_threads()));
+  napi_set_named_property(env, o, "maxThreads", num(env, SOFAR_MAX_THREADS));
+  return o;
+}
+
+static napi_value js_packed_words(napi_env env, napi_callback_info info) {
+  call_t c;
+  int ch, g;
+  if (!begin(&c, env, info, "packedWords", 2, 0) || !int_arg(&c, 0, "channels", 1, MAX_DIM, &ch) ||
+      !int_arg(&c, 1, "groups", 1, MAX_DIM, &g))
+    return NULL;
+  if (ch % g) return fail(&c, 1, "groups %d must divide channels %d", g, ch);
+  return num(env, sofar_packed_words(ch, g));
+}
+
+/* ---- binary ------------------------------------------------------------------------------------------ */
+
+static napi_value js_pack_signs(napi_env env, napi_callback_info info) {
+  call_t c;
+  int pixels, ch, xs, g;
+  void *x, *y;
+  if (!begin(&c, env, info, "packSigns", 7, 1) || !int_arg(&c, 3, "pixels", 1, MAX_DIM * 64, &pixels) ||
+      !int_arg(&c, 4, "channels", 1, MAX_DIM, &ch) || !stride_arg(&c, 5, "xStride", ch, &xs) ||
+      !int_arg(&c, 6, "groups", 1, MAX_DIM, &g))
+    return NULL;
+  if (ch % g) return fail(&c, 1, "groups %d must divide channels %d", g, ch);
+  uint64_t xb, yb = (uint64_t)pixels;
+  if (!strided_bytes(&c, (uint64_t)pixels, (uint64_t)xs, (uint64_t)ch, 4, &xb) ||
+      !mul_ok(&c, &yb, (uint64_t)sofar_packed_words(ch, g) * 8) || !ptr_arg(&c, 1, "x", xb, 4, 0, &x) ||
+      !ptr_arg(&c, 2, "y", yb, 8, 0, &y))
+    return NULL;
+  sofar_pack_signs((const float *)x, (uint64_t *)y, pixels, ch, xs, g);
+  return undef(env);
+}
+
+static napi_value js_bconv2d_scratch_bytes(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s;
+  if (!begin(&c, env, info, "bconv2dScratchBytes", NSHAPE, 0) || !conv_shape(&c, 0, &s)) return NULL;
+  const int *v = s.v;
+  return num(env, (double)sofar_bconv2d_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW],
+                                                      v[PT], v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]));
+}
+
+/* cout cin kh kw groups at argv[first..]; fills a shape with n = 1, h = kh, w = kw */
+static int kernel_shape(call_t *c, size_t first, shape_t *s) {
+  static const int idx[5] = {COUT, CIN, KH, KW, GROUPS};
+  for (int k = 0; k < 5; k++)
+    if (!int_arg(c, first + (size_t)k, shape_names[idx[k]], 1, (idx[k] == KH || idx[k] == KW) ? MAX_KDIM : MAX_DIM,
+                 &s->v[idx[k]]))
+      return 0;
+  s->v[N] = 1;
+  s->v[H] = s->v[KH];
+  s->v[W] = s->v[KW];
+  s->v[SH] = s->v[SW] = s->v[DH] = s->v[DW] = 1;
+  s->v[PT] = s->v[PL] = s->v[PB] = s->v[PR] = 0;
+  return check_shape(c, s);
+}
+
+static napi_value js_bconv2d_packed_kernel_bytes(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s;
+  if (!begin(&c, env, info, "bconv2dPackedKernelBytes", 5, 0) || !kernel_shape(&c, 0, &s)) return NULL;
+  return num(env, (double)sofar_bconv2d_packed_kernel_bytes(s.v[COUT], s.v[CIN], s.v[KH], s.v[KW], s.v[GROUPS]));
+}
+
+static int bkernel_bytes(call_t *c, const shape_t *s, uint64_t *out) {
+  uint64_t b = (uint64_t)s->v[COUT];
+  return mul_ok(c, &b, (uint64_t)s->v[KH] * (uint64_t)s->v[KW]) &&
+         mul_ok(c, &b, (uint64_t)sofar_packed_words(s->v[CIN] / s->v[GROUPS], 1) * 8) && (*out = b, 1);
+}
+
+static napi_value js_bconv2d_pack_kernel(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s;
+  void *k, *pk;
+  uint64_t kb;
+  if (!begin(&c, env, info, "bconv2dPackKernel", 8, 1) || !kernel_shape(&c, 3, &s) || !bkernel_bytes(&c, &s, &kb) ||
+      !ptr_arg(&c, 1, "kernel", kb, 8, 0, &k) ||
+      !ptr_arg(&c, 2, "packed",
+               sofar_bconv2d_packed_kernel_bytes(s.v[COUT], s.v[CIN], s.v[KH], s.v[KW], s.v[GROUPS]), 8, 0, &pk))
+    return NULL;
+  sofar_bconv2d_pack_kernel((const uint64_t *)k, pk, s.v[COUT], s.v[CIN], s.v[KH], s.v[KW], s.v[GROUPS]);
+  return undef(env);
+}
+
+/* bconv2d(buf, x, k, mul, bias, res, y, yPacked, scratch, 16 shape ints, padValue, yStride, yPackGroups) */
+static napi_value bconv2d_common(napi_env env, napi_callback_info info, int prepacked) {
+  call_t c;
+  shape_t s;
+  int pad_value, ys, ypg;
+  const char *fn = prepacked ? "bconv2dPrepacked" : "bconv2d";
+  if (!begin(&c, env, info, fn, 9 + NSHAPE + 3, 1) || !conv_shape(&c, 9, &s) ||
+      !int_arg(&c, 9 + NSHAPE, "padValue", -1, 1, &pad_value) ||
+      !stride_arg(&c, 9 + NSHAPE + 1, "yStride", s.v[COUT], &ys) ||
+      !int_arg(&c, 9 + NSHAPE + 2, "yPackGroups", 0, MAX_DIM, &ypg))
+    return NULL;
+  const int *v = s.v;
+  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], kb, yb, ypb = s.pixels;
+  if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)sofar_packed_words(v[CIN], v[GROUPS]) * 8) ||
+      !strided_bytes(&c, s.pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb))
+    return NULL;
+  if (prepacked) kb = sofar_bconv2d_packed_kernel_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]);
+  else if (!bkernel_bytes(&c, &s, &kb)) return NULL;
+  void *x, *k, *mul, *bias, *res, *y, *yp, *scratch;
+  if (!ptr_arg(&c, 1, "x", xb, 8, 0, &x) || !ptr_arg(&c, 2, prepacked ? "packedKernel" : "kernel", kb, 8, 0, &k) ||
+      !ptr_arg(&c, 3, "multiplier", (uint64_t)v[COUT] * 4, 4, 1, &mul) ||
+      !ptr_arg(&c, 4, "bias", (uint64_t)v[COUT] * 4, 4, 1, &bias) || !ptr_arg(&c, 5, "residual", yb, 4, 1, &res) ||
+      !ptr_arg(&c, 6, "y", yb, 4, 1, &y))
+    return NULL;
+  double ypoff;
+  if (!number_arg(&c, 7, "yPacked", &ypoff)) return NULL;
+  if (ypoff != -1) {
+    if (ypg < 1 || v[COUT] % ypg) return fail(&c, 1, "yPackGroups %d must be >= 1 and divide cout %d", ypg, v[COUT]);
+    if (!mul_ok(&c, &ypb, (uint64_t)sofar_packed_words(v[COUT], ypg) * 8)) return NULL;
+  }
+  if (!ptr_arg(&c, 7, "yPacked", ypb, 8, 1, &yp)) return NULL;
+  if (!y && !yp) return fail(&c, 1, "needs y or yPacked (both are -1)");
+  const size_t sb = sofar_bconv2d_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT],
+                                                v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]);
+  if (!ptr_arg(&c, 8, "scratch", sb, 8, 0, &scratch)) return NULL;
+  if (prepacked)
+    sofar_bconv2d_prepacked((const uint64_t *)x, k, (const float *)mul, (const float *)bias, (const float *)res,
+                            (float *)y, (uint64_t *)yp, scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW],
+                            v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS], pad_value, ys,
+                            yp ? ypg : 1);
+  else
+    sofar_bconv2d((const uint64_t *)x, (const uint64_t *)k, (const float *)mul, (const float *)bias,
+                  (const float *)res, (float *)y, (uint64_t *)yp, scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH],
+                  v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS], pad_value, ys,
+                  yp ? ypg : 1);
+  return undef(env);
+}
+static napi_value js_bconv2d(napi_env env, napi_callback_info info) { return bconv2d_common(env, info, 0); }
+static napi_value js_bconv2d_prepacked(napi_env env, napi_callback_info info) { return bconv2d_common(env, info, 1); }
+
+/* ---- float ------------------------------------------------------------------------------------------- */
+
+static napi_value js_conv2d_f32_packed_weights_bytes(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s;
+  if (!begin(&c, env, info, "conv2dF32PackedWeightsBytes", 5, 0) || !kernel_shape(&c, 0, &s)) return NULL;
+  return num(env, (double)sofar_conv2d_f32_packed_weights_bytes(s.v[COUT], s.v[CIN], s.v[KH], s.v[KW], s.v[GROUPS]));
+}
+
+static napi_value js_conv2d_f32_scratch_bytes(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s;
+  if (!begin(&c, env, info, "conv2dF32ScratchBytes", NSHAPE, 0) || !conv_shape(&c, 0, &s)) return NULL;
+  const int *v = s.v;
+  return num(env, (double)sofar_conv2d_f32_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW],
+                                                         v[PT], v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]));
+}
+
+static napi_value js_conv2d_f32_pack_weights(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s;
+  void *w, *pw;
+  if (!begin(&c, env, info, "conv2dF32PackWeights", 8, 1) || !kernel_shape(&c, 3, &s)) return NULL;
+  uint64_t wb = (uint64_t)s.v[COUT] * (uint64_t)(s.v[CIN] / s.v[GROUPS]);
+  if (!mul_ok(&c, &wb, (uint64_t)s.v[KH] * (uint64_t)s.v[KW] * 4) || !ptr_arg(&c, 1, "w", wb, 4, 0, &w) ||
+      !ptr_arg(&c, 2, "packed",
+               sofar_conv2d_f32_packed_weights_bytes(s.v[COUT], s.v[CIN], s.v[KH], s.v[KW], s.v[GROUPS]), 4, 0, &pw))
+    return NULL;
+  sofar_conv2d_f32_pack_weights((const float *)w, (float *)pw, s.v[COUT], s.v[CIN], s.v[KH], s.v[KW], s.v[GROUPS]);
+  return undef(env);
+}
+
+/* conv2dF32(buf, x, pw, bias, res, y, scratch, 16 shape ints, yStride, relu) */
+static napi_value js_conv2d_f32(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s;
+  int ys, relu;
+  if (!begin(&c, env, info, "conv2dF32", 7 + NSHAPE + 2, 1) || !conv_shape(&c, 7, &s) ||
+      !stride_arg(&c, 7 + NSHAPE, "yStride", s.v[COUT], &ys) || !int_arg(&c, 7 + NSHAPE + 1, "relu", 0, 1, &relu))
+    return NULL;
+  const int *v = s.v;
+  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb;
+  if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)v[CIN] * 4) ||
+      !strided_bytes(&c, s.pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb))
+    return NULL;
+  void *x, *pw, *bias, *res, *y, *scratch;
+  if (!ptr_arg(&c, 1, "x", xb, 4, 0, &x) ||
+      !ptr_arg(&c, 2, "packedWeights",
+               sofar_conv2d_f32_packed_weights_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]), 4, 0, &pw) ||
+      !ptr_arg(&c, 3, "bias", (uint64_t)v[COUT] * 4, 4, 1, &bias) || !ptr_arg(&c, 4, "residual", yb, 4, 1, &res) ||
+      !ptr_arg(&c, 5, "y", yb, 4, 0, &y) ||
+      !ptr_arg(&c, 6, "scratch",
+               sofar_conv2d_f32_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT],
+                                              v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]),
+               8, 0, &scratch))
+    return NULL;
+  sofar_conv2d_f32((const float *)x, (const float *)pw, (const float *)bias, (const float *)res, (float *)y, scratch,
+                   v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH],
+                   v[DW], v[GROUPS], ys, relu);
+  return undef(env);
+}
+
+static napi_value js_dense_f32(napi_env env, napi_callback_info info) {
+  call_t c;
+  int n, in, out;
+  void *x, *w, *bias, *y;
+  if (!begin(&c, env, info, "denseF32", 8, 1) || !int_arg(&c, 5, "n", 1, MAX_DIM, &n) ||
+      !int_arg(&c, 6, "in", 1, MAX_DIM, &in) || !int_arg(&c, 7, "out", 1, MAX_DIM, &out))
+    return NULL;
+  uint64_t xb = (uint64_t)n, wb = (uint64_t)in, yb = (uint64_t)n;
+  if (!mul_ok(&c, &xb, (uint64_t)in * 4) || !mul_ok(&c, &wb, (uint64_t)out * 4) || !mul_ok(&c, &yb, (uint64_t)out * 4) ||
+      !ptr_arg(&c, 1, "x", xb, 4, 0, &x) || !ptr_arg(&c, 2, "w", wb, 4, 0, &w) ||
+      !ptr_arg(&c, 3, "bias", (uint64_t)out * 4, 4, 1, &bias) || !ptr_arg(&c, 4, "y", yb, 4, 0, &y))
+    return NULL;
+  sofar_dense_f32((const float *)x, (const float *)w, (const float *)bias, (float *)y, n, in, out);
+  return undef(env);
+}
+
+static napi_value pool_common(napi_env env, napi_callback_info info, int avg) {
+  call_t c;
+  shape_t s;
+  void *x, *y;
+  if (!begin(&c, env, info, avg ? "avgpoolF32" : "maxpoolF32", 15, 1) || !pool_shape(&c, 3, &s)) return NULL;
+  const int *v = s.v;
+  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb = s.pixels;
+  if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)v[CIN] * 4) ||
+      !mul_ok(&c, &yb, (uint64_t)v[CIN] * 4) || !ptr_arg(&c, 1, "x", xb, 4, 0, &x) || !ptr_arg(&c, 2, "y", yb, 4, 0, &y))
+    return NULL;
+  (avg ? sofar_avgpool_f32 : sofar_maxpool_f32)((const float *)x, (float *)y, v[N], v[H], v[W], v[CIN], v[KH], v[KW],
+                                                v[SH], v[SW], v[PT], v[PL], v[PB], v[PR]);
+  return undef(env);
+}
+static napi_value js_maxpool_f32(napi_env env, napi_callback_info info) { return pool_common(env, info, 0); }
+static napi_value js_avgpool_f32(napi_env env, napi_callback_info info) { return pool_common(env, info, 1); }
+
+static napi_value js_global_avgpool_f32(napi_env env, napi_callback_info info) {
+  call_t c;
+  int n, pixels, ch;
+  void *x, *y;
+  if (!begin(&c, env, info, "globalAvgpoolF32", 6, 1) || !int_arg(&c, 3, "n", 1, MAX_DIM, &n) ||
+      !int_arg(&c, 4, "pixels", 1, MAX_DIM, &pixels) || !int_arg(&c, 5, "c", 1, MAX_DIM, &ch))
+    return NULL;
+  uint64_t xb = (uint64_t)n * (uint64_t)pixels, yb = (uint64_t)n;
+  if (!mul_ok(&c, &xb, (uint64_t)ch * 4) || !mul_ok(&c, &yb, (uint64_t)ch * 4) || !ptr_arg(&c, 1, "x", xb, 4, 0, &x) ||
+      !ptr_arg(&c, 2, "y", yb, 4, 0, &y))
+    return NULL;
+  sofar_global_avgpool_f32((const float *)x, (float *)y, n, pixels, ch);
+  return undef(env);
+}
+
+/* ---- element-wise ------------------------------------------------------------------------------------ */
+
+enum { EW_AFFINE, EW_RELU, EW_PRELU, EW_CLIP, EW_SIGN, EW_COPY };
+
+/* (buf, x, [p1, [p2,]] y, pixels, c, yStride [, lo, hi]) */
+static napi_value rowwise(napi_env env, napi_callback_info info, int op) {
+  static const char *const names[] = {"affineF32", "reluF32", "preluF32", "clipF32", "signF32", "copyF32"};
+  static const int nparams[] = {2, 0, 1, 0, 0, 0};
+  call_t c;
+  const size_t np = (size_t)nparams[op], first = 3 + np;
+  const size_t argc = first + 3 + (op == EW_CLIP ? 2 : 0);
+  int pixels, ch, ys;
+  float lo = 0, hi = 0;
+  if (!begin(&c, env, info, names[op], argc, 1) || !int_arg(&c, first, "pixels", 1, MAX_DIM * 64, &pixels) ||
+      !int_arg(&c, first + 1, "c", 1, MAX_DIM, &ch) || !stride_arg(&c, first + 2, "yStride", ch, &ys))
+    return NULL;
+  if (op == EW_CLIP && (!float_arg(&c, first + 3, "lo", &lo) || !float_arg(&c, first + 4, "hi", &hi))) return NULL;
+  uint64_t xb = (uint64_t)pixels, yb;
+  if (!mul_ok(&c, &xb, (uint64_t)ch * 4) || !strided_bytes(&c, (uint64_t)pixels, (uint64_t)ys, (uint64_t)ch, 4, &yb))
+    return NULL;
+  void *x, *p1 = NULL, *p2 = NULL, *y;
+  static const char *const pnames[][2] = {{"scale", "shift"}, {0, 0}, {"alpha", 0}, {0, 0}, {0, 0}, {0, 0}};
+  if (!ptr_arg(&c, 1, "x", xb, 4, 0, &x)) return NULL;
+  if (np >= 1 && !ptr_arg(&c, 2, pnames[op][0], (uint64_t)ch * 4, 4, 0, &p1)) return NULL;
+  if (np >= 2 && !ptr_arg(&c, 3, pnames[op][1], (uint64_t)ch * 4, 4, 0, &p2)) return NULL;
+  if (!ptr_arg(&c, 2 + np, "y", yb, 4, 0, &y)) return NULL;
+  const float *xf = (const float *)x;
+  float *yf = (float *)y;
+  switch (op) {
+    case EW_AFFINE: sofar_affine_f32(xf, (const float *)p1, (const float *)p2, yf, pixels, ch, ys); break;
+    case EW_RELU: sofar_relu_f32(xf, yf, pixels, ch, ys); break;
+    case EW_PRELU: sofar_prelu_f32(xf, (const float *)p1, yf, pixels, ch, ys); break;
+    case EW_CLIP: sofar_clip_f32(xf, yf, pixels, ch, ys, lo, hi); break;
+    case EW_SIGN: sofar_sign_f32(xf, yf, pixels, ch, ys); break;
+    default: sofar_copy_f32(xf, yf, pixels, ch, ys); break;
+  }
+  return undef(env);
+}
+static napi_value js_affine_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_AFFINE); }
+static napi_value js_relu_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_RELU); }
+static napi_value js_prelu_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_PRELU); }
+static napi_value js_clip_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_CLIP); }
+static napi_value js_sign_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_SIGN); }
+static napi_value js_copy_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_COPY); }
+
+/* (buf, a, b, y, count) */
+static napi_value binary_op(napi_env env, napi_callback_info info, int max) {
+  call_t c;
+  size_t count;
+  void *a, *b, *y;
+  if (!begin(&c, env, info, max ? "maxF32" : "addF32", 5, 1) || !count_arg(&c, 4, "count", &count)) return NULL;
+  uint64_t bytes = (uint64_t)count;
+  if (!mul_ok(&c, &bytes, 4) || !ptr_arg(&c, 1, "a", bytes, 4, 0, &a) || !ptr_arg(&c, 2, "b", bytes, 4, 0, &b) ||
+      !ptr_arg(&c, 3, "y", bytes, 4, 0, &y))
+    return NULL;
+  (max ? sofar_max_f32 : sofar_add_f32)((const float *)a, (const float *)b, (float *)y, count);
+  return undef(env);
+}
+static napi_value js_add_f32(napi_env e, napi_callback_info i) { return binary_op(e, i, 0); }
+static napi_value js_max_f32(napi_env e, napi_callback_info i) { return binary_op(e, i, 1); }
+
+static napi_value js_scale_f32(napi_env env, napi_callback_info info) {
+  call_t c;
+  size_t count;
+  float sc;
+  void *x, *y;
+  if (!begin(&c, env, info, "scaleF32", 5, 1) || !float_arg(&c, 2, "s", &sc) || !count_arg(&c, 4, "count", &count))
+    return NULL;
+  uint64_t bytes = (uint64_t)count;
+  if (!mul_ok(&c, &bytes, 4) || !ptr_arg(&c, 1, "x", bytes, 4, 0, &x) || !ptr_arg(&c, 3, "y", bytes, 4, 0, &y))
+    return NULL;
+  sofar_scale_f32((const float *)x, sc, (float *)y, count);
+  return undef(env);
+}
+
+static napi_value layout(napi_env env, napi_callback_info info, int to_nhwc) {
+  call_t c;
+  int n, ch, h, w;
+  void *x, *y;
+  if (!begin(&c, env, info, to_nhwc ? "nchwToNhwc" : "nhwcToNchw", 7, 1) || !int_arg(&c, 3, "n", 1, MAX_DIM, &n) ||
+      !int_arg(&c, 4, "c", 1, MAX_DIM, &ch) || !int_arg(&c, 5, "h", 1, MAX_DIM, &h) ||
+      !int_arg(&c, 6, "w", 1, MAX_DIM, &w))
+    return NULL;
+  uint64_t bytes = (uint64_t)n;
+  if (!mul_ok(&c, &bytes, (uint64_t)ch) || !mul_ok(&c, &bytes, (uint64_t)h) || !mul_ok(&c, &bytes, (uint64_t)w * 4) ||
+      !ptr_arg(&c, 1, "x", bytes, 4, 0, &x) || !ptr_arg(&c, 2, "y", bytes, 4, 0, &y))
+    return NULL;
+  (to_nhwc ? sofar_nchw_to_nhwc : sofar_nhwc_to_nchw)((const float *)x, (float *)y, n, ch, h, w);
+  return undef(env);
+}
+static napi_value js_nchw_to_nhwc(napi_env e, napi_callback_info i) { return layout(e, i, 1); }
+static napi_value js_nhwc_to_nchw(napi_env e, napi_callback_info i) { return layout(e, i, 0); }
+
+/* ---- module ------------------------------------------------------------------------------------------ */
+
+NAPI_MODULE_INIT() {
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {
+      {"detectedIsa", js_detected_isa},
+      {"setIsa", js_set_isa},
+      {"isaInUse", js_isa_in_use},
+      {"setThreads", js_set_threads},
+      {"threads", js_threads},
+      {"info", js_info},
+      {"packedWords", js_packed_words},
+      {"packSigns", js_pack_signs},
+      {"bconv2dScratchBytes", js_bconv2d_scratch_bytes},
+      {"bconv2dPackedKernelBytes", js_bconv2d_packed_kernel_bytes},
+      {"bconv2dPackKernel", js_bconv2d_pack_kernel},
+      {"bconv2d", js_bconv2d},
+      {"bconv2dPrepacked", js_bconv2d_prepacked},
+      {"conv2dF32PackedWeightsBytes", js_conv2d_f32_packed_weights_bytes},
+      {"conv2dF32ScratchBytes", js_conv2d_f32_scratch_bytes},
+      {"conv2dF32PackWeights", js_conv2d_f32_pack_weights},
+      {"conv2dF32", js_conv2d_f32},
+      {"denseF32", js_dense_f32},
+      {"maxpoolF32", js_maxpool_f32},
+      {"avgpoolF32", js_avgpool_f32},
+      {"globalAvgpoolF32", js_global_avgpool_f32},
+      {"affineF32", js_affine_f32},
+      {"reluF32", js_relu_f32},
+      {"preluF32", js_prelu_f32},
+      {"clipF32", js_clip_f32},
+      {"signF32", js_sign_f32},
+      {"copyF32", js_copy_f32},
+      {"addF32", js_add_f32},
+      {"maxF32", js_max_f32},
+      {"scaleF32", js_scale_f32},
+      {"nchwToNhwc", js_nchw_to_nhwc},
+      {"nhwcToNchw", js_nhwc_to_nchw},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f) != napi_ok ||
+        napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
+      return NULL;
+  }
+  napi_value v;
+  napi_create_string_utf8(env, SOFAR_ADDON_VERSION, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, exports, "version", v);
+  return exports;
+}

@@ -1,0 +1,114 @@
+/*
+ * Binary conv pieces for AVX2 (+ FMA + POPCNT). Popcount of 64-bit lanes: the nibble look-up table
+ * (vpshufb on the low and high nibbles, vpaddb) then vpsadbw against zero, which sums the 8 byte counts of
+ * each 64-bit lane (Mula, Kurz, Lemire). Byte counts of several k are summed before the vpsadbw (at most
+ * 31 steps of <= 8, so no byte overflows).
+ * bgemm tile: 3 pixels x 8 output channels (2 ymm of 4 channels per pixel).
+ */
+#include "internal.h"
+
+#if SOFAR_X86
+#include <immintrin.h>
+
+#define MR 3
+#define KBLOCK 31
+
+SOFAR_TARGET_AVX2 void sofar_bgemm_avx2(size_t mr, size_t nr, size_t nseg, size_t seg_len, const uint64_t *const *a,
+                                        const uint64_t *b, int32_t *c, size_t c_stride) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2,
+                                       2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  const __m256i zero = _mm256_setzero_si256();
+  /* nr <= 8: one block of 8 channels */
+  __m256i s00 = zero, s01 = zero, s10 = zero, s11 = zero, s20 = zero, s21 = zero; /* 64-bit sums */
+  const uint64_t *bk = b;
+  for (size_t sg = 0; sg < nseg; sg++) {
+    const uint64_t *const *as = a + sg * SOFAR_MR_MAX;
+    const uint64_t *a0 = as[0], *a1 = as[1], *a2 = as[2];
+    for (size_t k0 = 0; k0 < seg_len; k0 += KBLOCK) {
+      const size_t k1 = sofar_min(seg_len, k0 + KBLOCK);
+      __m256i c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero; /* byte counts */
+      for (size_t k = k0; k < k1; k++, bk += 8) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)bk);
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(bk + 4));
+        __m256i x, v;
+#define COUNT(acc, w)                                                                                  \
+  v = _mm256_xor_si256(x, w);                                                                          \
+  acc = _mm256_add_epi8(acc, _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),      \
+                                             _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low))));
+        x = _mm256_set1_epi64x((long long)a0[k]);
+        COUNT(c00, w0) COUNT(c01, w1)
+        x = _mm256_set1_epi64x((long long)a1[k]);
+        COUNT(c10, w0) COUNT(c11, w1)
+        x = _mm256_set1_epi64x((long long)a2[k]);
+        COUNT(c20, w0) COUNT(c21, w1)
+#undef COUNT
+      }
+      s00 = _mm256_add_epi64(s00, _mm256_sad_epu8(c00, zero));
+      s01 = _mm256_add_epi64(s01, _mm256_sad_epu8(c01, zero));
+      s10 = _mm256_add_epi64(s10, _mm256_sad_epu8(c10, zero));
+      s11 = _mm256_add_epi64(s11, _mm256_sad_epu8(c11, zero));
+      s20 = _mm256_add_epi64(s20, _mm256_sad_epu8(c20, zero));
+      s21 = _mm256_add_epi64(s21, _mm256_sad_epu8(c21, zero));
+    }
+  }
+  /* the low 32 bits of each 64-bit lane, 8 int32 per pixel */
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i store_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lanes);
+  __m256i rows[MR];
+  rows[0] = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(s00, even), _mm256_permutevar8x32_epi32(s01, even), 0x20);
+  rows[1] = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(s10, even), _mm256_permutevar8x32_epi32(s11, even), 0x20);
+  rows[2] = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(s20, even), _mm256_permutevar8x32_epi32(s21, even), 0x20);
+  for (size_t r = 0; r < mr && r < MR; r++) _mm256_maskstore_epi32((int *)(c + r * c_stride), store_mask, rows[r]);
+}
+
+/* With groups of a multiple of 8 channels, the signs are packed on the fly (8 bits per vector). */
+SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
+                                                  const float *multiplier, const float *bias, const float *res,
+                                                  float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
+  const __m256i vk = _mm256_set1_epi32(kbits);
+  const __m256 zero = _mm256_setzero_ps();
+  const int fused = yp && yp_c % 8 == 0;
+  float *out = y ? y : tmp;
+  if (fused)
+    for (size_t i = 0; i < cout / yp_c * yp_wg; i++) yp[i] = 0;
+  size_t o = 0;
+  for (; o + 8 <= cout; o += 8) {
+    __m256i acc = _mm256_sub_epi32(vk, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(pc + o)), 1));
+    if (corr) acc = _mm256_sub_epi32(acc, _mm256_loadu_si256((const __m256i *)(corr + o)));
+    __m256 v = _mm256_cvtepi32_ps(acc);
+    if (multiplier) v = _mm256_mul_ps(v, _mm256_loadu_ps(multiplier + o));
+    v = _mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + o) : zero);
+    if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + o));
+    if (fused) {
+      const unsigned char bits = (unsigned char)_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+      const size_t q = o / yp_c, gp = o - q * yp_c;
+      ((unsigned char *)(yp + q * yp_wg + gp / 64))[(gp % 64) / 8] = bits;
+      if (y) _mm256_storeu_ps(y + o, v);
+    } else {
+      _mm256_storeu_ps(out + o, v);
+    }
+  }
+  if (o < cout) /* only when not fused: cout is then not a multiple of 8 */
+    sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
+                                 bias ? bias + o : NULL, res ? res + o : NULL, out + o, NULL, 1, 1, NULL);
+  if (yp && !fused)
+    for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_avx2(out + q * yp_c, yp + q * yp_wg, yp_c);
+}
+
+SOFAR_TARGET_AVX2 void sofar_pack_row_avx2(const float *x, uint64_t *y, size_t channels) {
+  const __m256 zero = _mm256_setzero_ps();
+  size_t w0 = 0;
+  for (; w0 + 64 <= channels; w0 += 64) {
+    uint64_t word = 0;
+    for (size_t q = 0; q < 8; q++) {
+      const __m256 v = _mm256_loadu_ps(x + w0 + q * 8);
+      word |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ)) << (q * 8);
+    }
+    y[w0 / 64] = word;
+  }
+  if (w0 < channels) sofar_pack_row_scalar(x + w0, y + w0 / 64, channels - w0);
+}
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * Binary conv pieces for AVX-512 (F + BW + VL + VPOPCNTDQ).
+ * bgemm tile: 6 pixels x 32 output channels. The packed kernel holds 8 channels' words side by side per k,
+ * so one vpxorq (activation word broadcast against 8 channels) + vpopcntq + vpaddq does 8 channels x 64
+ * binary MACs; 24 accumulators of 8 int64 lanes stay in registers over the whole K loop.
+ */
+#include "internal.h"
+
+#if SOFAR_X86
+#include <immintrin.h>
+
+#define MR 6
+
+SOFAR_TARGET_AVX512 SOFAR_INLINE void bgemm_tile(size_t mr, size_t nr, size_t nseg, size_t seg_len,
+                                                 const uint64_t *const *a, const uint64_t *b, int32_t *c,
+                                                 size_t c_stride, const int nb) {
+  __m512i acc[MR][4];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nb; j++) acc[r][j] = _mm512_setzero_si512();
+  const size_t bs = nseg * seg_len * 8; /* words between blocks of 8 channels */
+  const uint64_t *bk = b;
+  for (size_t sg = 0; sg < nseg; sg++) {
+    const uint64_t *const *as = a + sg * SOFAR_MR_MAX;
+    const uint64_t *a0 = as[0], *a1 = as[1], *a2 = as[2], *a3 = as[3], *a4 = as[4], *a5 = as[5];
+    for (size_t k = 0; k < seg_len; k++, bk += 8) {
+      __m512i w[4];
+#pragma GCC unroll 4
+      for (int j = 0; j < nb; j++) w[j] = _mm512_loadu_si512((const void *)(bk + j * bs));
+      __m512i x;
+#define ROW(r, ar)                                                                             \
+  x = _mm512_set1_epi64((long long)ar[k]);                                                     \
+  _Pragma("GCC unroll 4") for (int j = 0; j < nb; j++)                                         \
+      acc[r][j] = _mm512_add_epi64(acc[r][j], _mm512_popcnt_epi64(_mm512_xor_si512(x, w[j])));
+      ROW(0, a0) ROW(1, a1) ROW(2, a2) ROW(3, a3) ROW(4, a4) ROW(5, a5)
+#undef ROW
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; r++) {
+    if ((size_t)r >= mr) break;
+#pragma GCC unroll 4
+    for (int j = 0; j < nb; j++) {
+      const size_t lanes = sofar_min(8, nr - (size_t)j * 8);
+      _mm512_mask_cvtepi64_storeu_epi32(c + (size_t)r * c_stride + (size_t)j * 8, (__mmask8)((1u << lanes) - 1),
+                                        acc[r][j]);
+    }
+  }
+}
+
+SOFAR_TARGET_AVX512 void sofar_bgemm_avx512(size_t mr, size_t nr, size_t nseg, size_t seg_len,
+                                            const uint64_t *const *a, const uint64_t *b, int32_t *c,
+                                            size_t c_stride) {
+  switch ((nr + 7) / 8) {
+    case 4: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 4); break;
+    case 3: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 3); break;
+    case 2: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 2); break;
+    default: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 1); break;
+  }
+}
+
+/* With groups of a multiple of 16 channels, the signs are packed on the fly: each 16-channel vector's
+   sign mask is 16 bits of a packed word (little-endian words). */
+SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(size_t cout, int32_t kbits, const int32_t *pc,
+                                                      const int32_t *corr, const float *multiplier,
+                                                      const float *bias, const float *res, float *y, uint64_t *yp,
+                                                      size_t yp_c, size_t yp_wg, float *tmp) {
+  const __m512i vk = _mm512_set1_epi32(kbits);
+  const __m512 zero = _mm512_setzero_ps();
+  const int fused = yp && yp_c % 16 == 0;
+  float *out = y ? y : tmp;
+  if (fused)
+    for (size_t i = 0; i < cout / yp_c * yp_wg; i++) yp[i] = 0;
+  for (size_t o = 0; o < cout; o += 16) {
+    const size_t n = sofar_min(16, cout - o);
+    const __mmask16 m = (__mmask16)((1u << n) - 1);
+    __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pc + o), 1));
+    if (corr) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, corr + o));
+    __m512 v = _mm512_cvtepi32_ps(acc);
+    if (multiplier) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, multiplier + o));
+    v = _mm512_add_ps(v, bias ? _mm512_maskz_loadu_ps(m, bias + o) : zero);
+    if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + o));
+    if (fused) {
+      const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+      const size_t q = o / yp_c, gp = o - q * yp_c;
+      memcpy((unsigned char *)(yp + q * yp_wg + gp / 64) + (gp % 64) / 8, &bits, 2);
+      if (y) _mm512_mask_storeu_ps(y + o, m, v);
+    } else {
+      _mm512_mask_storeu_ps(out + o, m, v);
+    }
+  }
+  if (yp && !fused)
+    for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_avx512(out + q * yp_c, yp + q * yp_wg, yp_c);
+}
+
+SOFAR_TARGET_AVX512 void sofar_pack_row_avx512(const float *x, uint64_t *y, size_t channels) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (size_t w0 = 0; w0 < channels; w0 += 64) {
+    uint64_t word = 0;
+    for (size_t q = 0; q < 4; q++) {
+      const size_t c0 = w0 + q * 16;
+      if (c0 >= channels) break;
+      const size_t n = sofar_min(16, channels - c0);
+      const __mmask16 m = (__mmask16)((1u << n) - 1);
+      const __mmask16 neg = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x + c0), zero, _CMP_LT_OQ);
+      word |= (uint64_t)neg << (q * 16);
+    }
+    y[w0 / 64] = word;
+  }
+}
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * Binary conv pieces for WebAssembly SIMD128. Popcount: i8x16.popcnt byte counts summed over up to 31
+ * words (<= 8 each), then widened with extadd_pairwise (u8 -> u16 -> u32) into 32-bit partial sums of each
+ * 64-bit lane. bgemm tile: 2 pixels x 8 output channels (4 v128 of 2 words per pixel).
+ */
+#include "internal.h"
+
+#if SOFAR_WASM_SIMD
+#include <wasm_simd128.h>
+
+#define KBLOCK 31
+
+static inline v128_t widen(v128_t bytes) {
+  return wasm_u32x4_extadd_pairwise_u16x8(wasm_u16x8_extadd_pairwise_u8x16(bytes));
+}
+
+/* [a0+a1, a2+a3, b0+b1, b2+b3]: the 64-bit lanes' totals of two u32x4 partial sums */
+static inline v128_t lane_totals(v128_t a, v128_t b) {
+  return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), wasm_i32x4_shuffle(a, b, 1, 3, 5, 7));
+}
+
+void sofar_bgemm_wasmsimd(size_t mr, size_t nr, size_t nseg, size_t seg_len, const uint64_t *const *a,
+                          const uint64_t *b, int32_t *c, size_t c_stride) {
+  const v128_t zero = wasm_i32x4_splat(0);
+  v128_t s00 = zero, s01 = zero, s02 = zero, s03 = zero, s10 = zero, s11 = zero, s12 = zero, s13 = zero;
+  const uint64_t *bk = b;
+  for (size_t sg = 0; sg < nseg; sg++) {
+    const uint64_t *a0 = a[sg * SOFAR_MR_MAX], *a1 = a[sg * SOFAR_MR_MAX + 1];
+    for (size_t k0 = 0; k0 < seg_len; k0 += KBLOCK) {
+      const size_t k1 = sofar_min(seg_len, k0 + KBLOCK);
+      v128_t c00 = zero, c01 = zero, c02 = zero, c03 = zero, c10 = zero, c11 = zero, c12 = zero, c13 = zero;
+      for (size_t k = k0; k < k1; k++, bk += 8) {
+        const v128_t w0 = wasm_v128_load(bk), w1 = wasm_v128_load(bk + 2), w2 = wasm_v128_load(bk + 4),
+                     w3 = wasm_v128_load(bk + 6);
+        const v128_t x0 = wasm_i64x2_splat((int64_t)a0[k]), x1 = wasm_i64x2_splat((int64_t)a1[k]);
+        c00 = wasm_i8x16_add(c00, wasm_i8x16_popcnt(wasm_v128_xor(x0, w0)));
+        c01 = wasm_i8x16_add(c01, wasm_i8x16_popcnt(wasm_v128_xor(x0, w1)));
+        c02 = wasm_i8x16_add(c02, wasm_i8x16_popcnt(wasm_v128_xor(x0, w2)));
+        c03 = wasm_i8x16_add(c03, wasm_i8x16_popcnt(wasm_v128_xor(x0, w3)));
+        c10 = wasm_i8x16_add(c10, wasm_i8x16_popcnt(wasm_v128_xor(x1, w0)));
+        c11 = wasm_i8x16_add(c11, wasm_i8x16_popcnt(wasm_v128_xor(x1, w1)));
+        c12 = wasm_i8x16_add(c12, wasm_i8x16_popcnt(wasm_v128_xor(x1, w2)));
+        c13 = wasm_i8x16_add(c13, wasm_i8x16_popcnt(wasm_v128_xor(x1, w3)));
+      }
+      s00 = wasm_i32x4_add(s00, widen(c00));
+      s01 = wasm_i32x4_add(s01, widen(c01));
+      s02 = wasm_i32x4_add(s02, widen(c02));
+      s03 = wasm_i32x4_add(s03, widen(c03));
+      s10 = wasm_i32x4_add(s10, widen(c10));
+      s11 = wasm_i32x4_add(s11, widen(c11));
+      s12 = wasm_i32x4_add(s12, widen(c12));
+      s13 = wasm_i32x4_add(s13, widen(c13));
+    }
+  }
+  v128_t out[2][2] = {{lane_totals(s00, s01), lane_totals(s02, s03)}, {lane_totals(s10, s11), lane_totals(s12, s13)}};
+  for (size_t r = 0; r < mr && r < 2; r++) {
+    int32_t *cr = c + r * c_stride;
+    if (nr == 8) {
+      wasm_v128_store(cr, out[r][0]);
+      wasm_v128_store(cr + 4, out[r][1]);
+    } else {
+      int32_t t[8];
+      wasm_v128_store(t, out[r][0]);
+      wasm_v128_store(t + 4, out[r][1]);
+      for (size_t j = 0; j < nr; j++) cr[j] = t[j];
+    }
+  }
+}
+
+/* With groups of a multiple of 4 channels, the signs are packed on the fly (4 bits per vector). */
+void sofar_bconv_transform_wasmsimd(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
+                                    const float *multiplier, const float *bias, const float *res, float *y,
+                                    uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
+  const v128_t vk = wasm_i32x4_splat(kbits);
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  const int fused = yp && yp_c % 4 == 0;
+  float *out = y ? y : tmp;
+  if (fused)
+    for (size_t i = 0; i < cout / yp_c * yp_wg; i++) yp[i] = 0;
+  size_t o = 0;
+  for (; o + 4 <= cout; o += 4) {
+    v128_t acc = wasm_i32x4_sub(vk, wasm_i32x4_shl(wasm_v128_load(pc + o), 1));
+    if (corr) acc = wasm_i32x4_sub(acc, wasm_v128_load(corr + o));
+    v128_t v = wasm_f32x4_convert_i32x4(acc);
+    if (multiplier) v = wasm_f32x4_mul(v, wasm_v128_load(multiplier + o));
+    v = wasm_f32x4_add(v, bias ? wasm_v128_load(bias + o) : zero);
+    if (res) v = wasm_f32x4_add(v, wasm_v128_load(res + o));
+    if (fused) {
+      const uint64_t bits = (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(v, zero));
+      const size_t q = o / yp_c, gp = o - q * yp_c;
+      yp[q * yp_wg + gp / 64] |= bits << (gp % 64);
+      if (y) wasm_v128_store(y + o, v);
+    } else {
+      wasm_v128_store(out + o, v);
+    }
+  }
+  if (o < cout) /* only when not fused */
+    sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
+                                 bias ? bias + o : NULL, res ? res + o : NULL, out + o, NULL, 1, 1, NULL);
+  if (yp && !fused)
+    for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_wasmsimd(out + q * yp_c, yp + q * yp_wg, yp_c);
+}
+
+void sofar_pack_row_wasmsimd(const float *x, uint64_t *y, size_t channels) {
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (size_t w0 = 0; w0 < channels; w0 += 64) {
+    const size_t n = sofar_min(64, channels - w0);
+    uint64_t word = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      word |= (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(wasm_v128_load(x + w0 + i), zero)) << i;
+    for (; i < n; i++) word |= (uint64_t)(x[w0 + i] < 0.0f) << i;
+    y[w0 / 64] = word;
+  }
+}
+
+#endif

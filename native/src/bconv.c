@@ -1,0 +1,327 @@
+/*
+ * Binary convolution driver (portable C): geometry, kernel re-layout, im2col of packed words, threading,
+ * and the composition of the per-ISA pieces (LCE's split): binary GEMM tile -> output transform
+ * (multiplier, bias, residual) -> sign packing for the next layer.
+ *
+ * acc for output o of group g at pixel p, with T taps and Cg channels per group:
+ *   taps in the image:  sum over channels of xv*wv = Cg - 2*popcount(x ^ w) per tap
+ *   taps in the padding with pad_value +1: im2col writes words of 0 (= all +1): exact as is
+ *   taps in the padding with pad_value -1: im2col writes words of 1s over the Cg channels: exact as is
+ *   taps in the padding with pad_value 0: im2col writes 0 words (as +1), and the transform subtracts
+ *     corr[o] = sum over the pixel's padded taps t of wsum[t][o], wsum = Cg - 2*popcount(w[o][t]).
+ * so acc = T*Cg - 2*popcount(row ^ kernel row) - corr.
+ *
+ * The packed kernel (sofar_bconv2d_pack_kernel, or built in scratch per call by sofar_bconv2d):
+ *   words: [groups][ceil(og/8)][T*Wg][8] uint64 (8 output channels side by side per k, zero-padded)
+ *   then wsum: [groups][T][og] int32
+ */
+#include "internal.h"
+
+struct bconv_plan {
+  struct sofar_conv_geom g;
+  size_t wg;     /* words per tap per group = ceil(cg/64) */
+  size_t wx;     /* words per input pixel = groups*wg */
+  size_t kwords; /* words per GEMM row per group = taps*wg */
+  size_t nb8;    /* blocks of 8 output channels per group */
+  int direct;    /* 1x1 without padding: GEMM rows are read from x in place */
+  /* scratch slot layout (bytes, each a multiple of SOFAR_ALIGN) */
+  size_t slot_rows, slot_pc, slot_corr, slot_tmp, slot_pads, slot_bytes;
+};
+
+static size_t round64(size_t x) { return sofar_round_up(x, SOFAR_ALIGN); }
+
+static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                     int pt, int pl, int pb, int pr, int dh, int dw, int groups) {
+  if (!sofar_conv_geom_init(&p->g, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return 0;
+  const struct sofar_conv_geom *g = &p->g;
+  p->wg = sofar_div_up(g->cg, 64);
+  p->wx = g->groups * p->wg;
+  p->kwords = g->taps * p->wg;
+  p->nb8 = sofar_div_up(g->og, 8);
+  p->direct = g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pl == 0 && g->pb == 0 && g->pr == 0;
+  p->slot_rows = p->direct ? 0 : round64(SOFAR_MR_MAX * g->groups * p->kwords * sizeof(uint64_t));
+  p->slot_pc = round64(SOFAR_MR_MAX * g->cout * sizeof(int32_t));
+  p->slot_corr = round64(g->cout * sizeof(int32_t));
+  p->slot_tmp = round64(g->cout * sizeof(float));
+  p->slot_pads = round64(SOFAR_MR_MAX * (g->taps + 1) * sizeof(uint32_t));
+  p->slot_bytes = p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp + p->slot_pads;
+  return 1;
+}
+
+static size_t packed_words_count(const struct bconv_plan *p) { return p->g.groups * p->nb8 * p->kwords * 8; }
+static size_t packed_bytes(const struct bconv_plan *p) {
+  return packed_words_count(p) * sizeof(uint64_t) + p->g.groups * p->g.taps * p->g.og * sizeof(int32_t);
+}
+
+struct pack_ctx {
+  const struct bconv_plan *p;
+  const uint64_t *kernel;
+  uint64_t *words;
+  int32_t *wsum;
+};
+
+/* tasks: (group, block of 8 output channels) */
+static void pack_task(void *vctx, size_t begin, size_t end, int slot) {
+  (void)slot;
+  const struct pack_ctx *c = (const struct pack_ctx *)vctx;
+  const struct bconv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t kwords = p->kwords, og = g->og;
+  for (size_t t = begin; t < end; t++) {
+    const size_t gi = t / p->nb8, b = t % p->nb8;
+    uint64_t *dst = c->words + t * kwords * 8;
+    for (size_t lane = 0; lane < 8; lane++) {
+      const size_t o = b * 8 + lane;
+      const uint64_t *src = c->kernel + (gi * og + o) * kwords;
+      if (o < og) {
+        for (size_t k = 0; k < kwords; k++) dst[k * 8 + lane] = src[k];
+        for (size_t tap = 0; tap < g->taps; tap++) {
+          int32_t ones = 0;
+          for (size_t i = 0; i < p->wg; i++) ones += (int32_t)__builtin_popcountll(src[tap * p->wg + i]);
+          c->wsum[(gi * g->taps + tap) * og + o] = (int32_t)g->cg - 2 * ones;
+        }
+      } else {
+        for (size_t k = 0; k < kwords; k++) dst[k * 8 + lane] = 0;
+      }
+    }
+  }
+}
+
+static void pack_kernel(const struct bconv_plan *p, const uint64_t *kernel, void *packed) {
+  struct pack_ctx c = {p, kernel, (uint64_t *)packed, NULL};
+  c.wsum = (int32_t *)(c.words + packed_words_count(p));
+  sofar_parallel_for(p->g.groups * p->nb8, pack_task, &c);
+}
+
+struct bconv_ctx {
+  const struct bconv_plan *p;
+  const struct sofar_ukernels *uk;
+  const uint64_t *x;
+  const uint64_t *kwords; /* packed words */
+  const int32_t *wsum;
+  const float *mul, *bias, *res;
+  float *y;
+  uint64_t *yp;
+  size_t ys;                 /* y / residual pixel stride */
+  size_t ypg, yp_c, yp_wg;   /* packed output: groups, channels per group, words per group */
+  int pad_value;
+  unsigned char *slots;
+};
+
+/* im2col of one output pixel: its taps' words for every group, [groups][taps][wg]; returns the padded taps */
+static size_t im2col_row(const struct bconv_plan *p, const uint64_t *x, size_t img, size_t oh, size_t ow,
+                         uint64_t pad_word, uint64_t *dst, uint32_t *padlist) {
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t kh = g->kh, kw = g->kw, h = g->h, w = g->w, dh = g->dh, dw = g->dw, wx = p->wx, wg = p->wg;
+  const size_t groups = g->groups, kwords = p->kwords;
+  const ptrdiff_t ih0 = (ptrdiff_t)(oh * g->sh) - (ptrdiff_t)g->pt, iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+  const uint64_t *ximg = x + img * h * w * wx;
+  if (groups == 1 && ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + (kh - 1) * dh < h && (size_t)iw0 + (kw - 1) * dw < w) {
+    /* interior pixel, one group: the row is the taps' words in order */
+    for (size_t i = 0; i < kh; i++) {
+      const uint64_t *src = ximg + (((size_t)ih0 + i * dh) * w + (size_t)iw0) * wx;
+      if (dw == 1) {
+        for (size_t k = 0; k < kw * wx; k++) dst[k] = src[k];
+      } else {
+        for (size_t j = 0; j < kw; j++)
+          for (size_t k = 0; k < wx; k++) dst[j * wx + k] = src[j * dw * wx + k];
+      }
+      dst += kw * wx;
+    }
+    return 0;
+  }
+  const uint64_t last_word = pad_word & ((g->cg % 64) ? (((uint64_t)1 << (g->cg % 64)) - 1) : ~(uint64_t)0);
+  size_t npad = 0;
+  for (size_t i = 0; i < kh; i++) {
+    const ptrdiff_t ih = ih0 + (ptrdiff_t)(i * dh);
+    for (size_t j = 0; j < kw; j++) {
+      const ptrdiff_t iw = iw0 + (ptrdiff_t)(j * dw);
+      const size_t t = i * kw + j;
+      if (ih >= 0 && ih < (ptrdiff_t)h && iw >= 0 && iw < (ptrdiff_t)w) {
+        const uint64_t *src = ximg + ((size_t)ih * w + (size_t)iw) * wx;
+        for (size_t gi = 0; gi < groups; gi++)
+          for (size_t k = 0; k < wg; k++) dst[gi * kwords + t * wg + k] = src[gi * wg + k];
+      } else {
+        for (size_t gi = 0; gi < groups; gi++) {
+          uint64_t *d = dst + gi * kwords + t * wg;
+          for (size_t k = 0; k + 1 < wg; k++) d[k] = pad_word;
+          d[wg - 1] = last_word;
+        }
+        padlist[npad++] = (uint32_t)t;
+      }
+    }
+  }
+  return npad;
+}
+
+static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
+  const struct bconv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const struct sofar_ukernels *uk = c->uk;
+  const size_t mr_max = uk->bgemm_mr, nr_max = uk->bgemm_nr;
+  const size_t groups = g->groups, og = g->og, cout = g->cout, taps = g->taps, kwords = p->kwords, nb8 = p->nb8;
+  unsigned char *s = c->slots + (size_t)slot * p->slot_bytes;
+  uint64_t *rows_buf = (uint64_t *)s;
+  int32_t *pc = (int32_t *)(s + p->slot_rows);
+  int32_t *corr = (int32_t *)(s + p->slot_rows + p->slot_pc);
+  float *tmp = (float *)(s + p->slot_rows + p->slot_pc + p->slot_corr);
+  uint32_t *pads = (uint32_t *)(s + p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp);
+  const size_t hw_out = g->ho * g->wo;
+  const size_t row_words = groups * kwords; /* an im2col row holds every group */
+  const uint64_t pad_word = c->pad_value < 0 ? ~(uint64_t)0 : 0;
+  const int32_t kbits = (int32_t)(taps * g->cg);
+
+  /* one segment per kernel row (kw*wx contiguous words of x) when the layout allows */
+  const int seg = !p->direct && groups == 1 && g->dw == 1 && g->kh <= SOFAR_MAX_SEGS;
+  const size_t nseg = seg ? g->kh : 1, seg_len = seg ? g->kw * p->wx : kwords;
+
+  for (size_t blk = begin; blk < end; blk++) {
+    const size_t p0 = blk * mr_max;
+    const size_t mr = sofar_min(mr_max, g->pixels - p0);
+    const uint64_t *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX] = {0};
+    size_t npad[SOFAR_MR_MAX];
+    size_t img = p0 / hw_out, oh = p0 % hw_out / g->wo, ow = p0 % g->wo; /* then counted up */
+    for (size_t r = 0; r < mr; r++) {
+      const ptrdiff_t ih0 = (ptrdiff_t)(oh * g->sh) - (ptrdiff_t)g->pt, iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+      npad[r] = 0;
+      if (p->direct) {
+        rows[r] = c->x + ((img * g->h + oh * g->sh) * g->w + ow * g->sw) * p->wx;
+      } else if (seg && ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + (g->kh - 1) * g->dh < g->h &&
+                 (size_t)iw0 + g->kw - 1 < g->w) {
+        const uint64_t *ximg = c->x + img * g->h * g->w * p->wx;
+        for (size_t i = 0; i < g->kh; i++)
+          rows[i * SOFAR_MR_MAX + r] = ximg + (((size_t)ih0 + i * g->dh) * g->w + (size_t)iw0) * p->wx;
+      } else {
+        uint64_t *dst = rows_buf + r * row_words;
+        npad[r] = im2col_row(p, c->x, img, oh, ow, pad_word, dst, pads + r * (taps + 1));
+        for (size_t i = 0; i < nseg; i++) rows[i * SOFAR_MR_MAX + r] = dst + i * seg_len;
+      }
+      if (++ow == g->wo) {
+        ow = 0;
+        if (++oh == g->ho) oh = 0, img++;
+      }
+    }
+    for (size_t i = 0; i < nseg; i++)
+      for (size_t r = mr; r < SOFAR_MR_MAX; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
+
+    for (size_t gi = 0; gi < groups; gi++) {
+      const uint64_t *grows[SOFAR_MR_MAX];
+      const uint64_t *const *ga = rows;
+      if (groups > 1) { /* one segment: group gi's part of each row */
+        for (size_t r = 0; r < SOFAR_MR_MAX; r++) grows[r] = rows[r] + gi * kwords;
+        ga = grows;
+      }
+      for (size_t ob = 0; ob < og; ob += nr_max) {
+        const size_t nr = sofar_min(nr_max, og - ob);
+        uk->bgemm(mr, nr, nseg, seg_len, ga, c->kwords + (gi * nb8 + ob / 8) * kwords * 8, pc + gi * og + ob, cout);
+      }
+    }
+
+    for (size_t r = 0; r < mr; r++) {
+      const size_t pix = p0 + r;
+      const int32_t *cr = NULL;
+      if (c->pad_value == 0 && npad[r]) {
+        const uint32_t *padlist = pads + r * (taps + 1);
+        for (size_t gi = 0; gi < groups; gi++) {
+          int32_t *cg_row = corr + gi * og;
+          const int32_t *ws = c->wsum + gi * taps * og;
+          for (size_t o = 0; o < og; o++) cg_row[o] = 0;
+          for (size_t q = 0; q < npad[r]; q++) {
+            const int32_t *wt = ws + padlist[q] * og;
+            for (size_t o = 0; o < og; o++) cg_row[o] += wt[o];
+          }
+        }
+        cr = corr;
+      }
+      uk->bconv_transform(cout, kbits, pc + r * cout, cr, c->mul, c->bias, c->res ? c->res + pix * c->ys : NULL,
+                          c->y ? c->y + pix * c->ys : NULL, c->yp ? c->yp + pix * c->ypg * c->yp_wg : NULL, c->yp_c,
+                          c->yp_wg, tmp);
+    }
+  }
+}
+
+static int valid_outputs(const struct bconv_plan *p, float *y, uint64_t *y_packed, int pad_value, int y_stride,
+                         int y_pack_groups) {
+  if (pad_value < -1 || pad_value > 1) return 0;
+  if (y_stride != 0 && (y_stride < 0 || (size_t)y_stride < p->g.cout)) return 0;
+  if (y_packed && (y_pack_groups <= 0 || p->g.cout % (size_t)y_pack_groups)) return 0;
+  return y || y_packed;
+}
+
+static void run(const struct bconv_plan *p, const uint64_t *x, const void *packed, const float *multiplier,
+                const float *bias, const float *residual, float *y, uint64_t *y_packed, unsigned char *slots,
+                int pad_value, int y_stride, int y_pack_groups) {
+  struct bconv_ctx c;
+  c.p = p;
+  c.uk = sofar_ukernels_current();
+  c.x = x;
+  c.kwords = (const uint64_t *)packed;
+  c.wsum = (const int32_t *)(c.kwords + packed_words_count(p));
+  c.mul = multiplier;
+  c.bias = bias;
+  c.res = residual;
+  c.y = y;
+  c.yp = y_packed;
+  c.ys = y_stride ? (size_t)y_stride : p->g.cout;
+  c.ypg = y_packed ? (size_t)y_pack_groups : 1;
+  c.yp_c = p->g.cout / c.ypg;
+  c.yp_wg = sofar_div_up(c.yp_c, 64);
+  c.pad_value = pad_value;
+  c.slots = slots;
+  sofar_parallel_for(sofar_div_up(p->g.pixels, c.uk->bgemm_mr), bconv_task, &c);
+}
+
+size_t sofar_bconv2d_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt,
+                                   int pl, int pb, int pr, int dh, int dw, int groups) {
+  struct bconv_plan p;
+  if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return 0;
+  return SOFAR_ALIGN + round64(packed_bytes(&p)) + sofar_slots(p.g.pixels) * p.slot_bytes;
+}
+
+size_t sofar_bconv2d_packed_kernel_bytes(int cout, int cin, int kh, int kw, int groups) {
+  struct bconv_plan p;
+  if (!plan_init(&p, 1, kh, kw, cin, cout, kh, kw, 1, 1, 0, 0, 0, 0, 1, 1, groups)) return 0;
+  return packed_bytes(&p);
+}
+
+void sofar_bconv2d_pack_kernel(const uint64_t *kernel, void *packed, int cout, int cin, int kh, int kw, int groups) {
+  struct bconv_plan p;
+  if (!plan_init(&p, 1, kh, kw, cin, cout, kh, kw, 1, 1, 0, 0, 0, 0, 1, 1, groups)) return;
+  pack_kernel(&p, kernel, packed);
+}
+
+void sofar_bconv2d(const uint64_t *x, const uint64_t *kernel, const float *multiplier, const float *bias,
+                   const float *residual, float *y, uint64_t *y_packed, void *scratch, int n, int h, int w, int cin,
+                   int cout, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw,
+                   int groups, int pad_value, int y_stride, int y_pack_groups) {
+  struct bconv_plan p;
+  if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
+  if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
+  unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
+  pack_kernel(&p, kernel, base);
+  run(&p, x, base, multiplier, bias, residual, y, y_packed, base + round64(packed_bytes(&p)), pad_value, y_stride,
+      y_pack_groups);
+}
+
+void sofar_bconv2d_prepacked(const uint64_t *x, const void *packed_kernel, const float *multiplier,
+                             const float *bias, const float *residual, float *y, uint64_t *y_packed, void *scratch,
+                             int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
+                             int pb, int pr, int dh, int dw, int groups, int pad_value, int y_stride,
+                             int y_pack_groups) {
+  struct bconv_plan p;
+  if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
+  if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
+  unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
+  run(&p, x, packed_kernel, multiplier, bias, residual, y, y_packed, base + round64(packed_bytes(&p)), pad_value,
+      y_stride, y_pack_groups);
+}
+
+void sofar_pack_signs(const float *x, uint64_t *y, int pixels, int channels, int x_stride, int groups) {
+  if (pixels <= 0 || channels <= 0 || groups <= 0 || channels % groups) return;
+  if (x_stride != 0 && x_stride < channels) return;
+  const struct sofar_ukernels *uk = sofar_ukernels_current();
+  const size_t cg = (size_t)(channels / groups), wg = sofar_div_up(cg, 64), xs = x_stride ? (size_t)x_stride : (size_t)channels;
+  for (size_t pix = 0; pix < (size_t)pixels; pix++)
+    for (size_t q = 0; q < (size_t)groups; q++) uk->pack_row(x + pix * xs + q * cg, y + (pix * (size_t)groups + q) * wg, cg);
+}

@@ -1,0 +1,214 @@
+/*
+ * Float convolution and dense drivers (portable C) over the per-ISA float GEMM tiles.
+ *
+ * Packed weights (sofar_conv2d_f32_pack_weights): [groups][ceil(og/16)][K][16] floats, K = kh*kw*cg in
+ * (kernel row, kernel column, channel) order, the order of an NHWC im2col row; columns past og are 0.
+ * The conv runs over blocks of MR output pixels: each block's im2col rows (all groups) are built in the
+ * thread's scratch slot (MR x groups*K floats, in L1), then every column tile of every group is computed
+ * from them; a 1x1 conv without padding reads its rows from x in place.
+ */
+#include "internal.h"
+
+struct conv_plan {
+  struct sofar_conv_geom g;
+  size_t k;    /* GEMM depth per group = taps*cg */
+  size_t np16; /* panels of 16 output channels per group */
+  int direct;
+  size_t slot_bytes;
+};
+
+static int plan_init(struct conv_plan *p, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                     int pt, int pl, int pb, int pr, int dh, int dw, int groups) {
+  if (!sofar_conv_geom_init(&p->g, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return 0;
+  const struct sofar_conv_geom *g = &p->g;
+  p->k = g->taps * g->cg;
+  p->np16 = sofar_div_up(g->og, 16);
+  p->direct = g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pl == 0 && g->pb == 0 && g->pr == 0;
+  p->slot_bytes = p->direct ? 0 : sofar_round_up(SOFAR_MR_MAX * g->groups * p->k * sizeof(float), SOFAR_ALIGN);
+  return 1;
+}
+
+size_t sofar_conv2d_f32_packed_weights_bytes(int cout, int cin, int kh, int kw, int groups) {
+  struct conv_plan p;
+  if (!plan_init(&p, 1, kh, kw, cin, cout, kh, kw, 1, 1, 0, 0, 0, 0, 1, 1, groups)) return 0;
+  return p.g.groups * p.np16 * p.k * 16 * sizeof(float);
+}
+
+void sofar_conv2d_f32_pack_weights(const float *w_oihw, float *packed, int cout, int cin, int kh, int kw, int groups) {
+  struct conv_plan p;
+  if (!plan_init(&p, 1, kh, kw, cin, cout, kh, kw, 1, 1, 0, 0, 0, 0, 1, 1, groups)) return;
+  const struct sofar_conv_geom *g = &p.g;
+  for (size_t gi = 0; gi < g->groups; gi++)
+    for (size_t pn = 0; pn < p.np16; pn++)
+      for (size_t i = 0; i < g->kh; i++)
+        for (size_t j = 0; j < g->kw; j++)
+          for (size_t ch = 0; ch < g->cg; ch++) {
+            const size_t kk = (i * g->kw + j) * g->cg + ch;
+            float *dst = packed + ((gi * p.np16 + pn) * p.k + kk) * 16;
+            for (size_t lane = 0; lane < 16; lane++) {
+              const size_t o = pn * 16 + lane;
+              dst[lane] = o < g->og ? w_oihw[(((gi * g->og + o) * g->cg + ch) * g->kh + i) * g->kw + j] : 0.0f;
+            }
+          }
+}
+
+size_t sofar_conv2d_f32_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt,
+                                      int pl, int pb, int pr, int dh, int dw, int groups) {
+  struct conv_plan p;
+  if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return 0;
+  return SOFAR_ALIGN + sofar_slots(p.g.pixels) * p.slot_bytes;
+}
+
+struct conv_ctx {
+  const struct conv_plan *p;
+  const struct sofar_ukernels *uk;
+  const float *x, *pw, *bias, *res;
+  float *y;
+  size_t ys;
+  int relu;
+  unsigned char *slots;
+};
+
+static void im2col_row(const struct conv_plan *p, const float *x, size_t pix, float *dst) {
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t hw_out = g->ho * g->wo, img = pix / hw_out, rem = pix % hw_out, oh = rem / g->wo, ow = rem % g->wo;
+  const float *ximg = x + img * g->h * g->w * g->cin;
+  for (size_t i = 0; i < g->kh; i++) {
+    const ptrdiff_t ih = (ptrdiff_t)(oh * g->sh + i * g->dh) - (ptrdiff_t)g->pt;
+    const int row_in = ih >= 0 && ih < (ptrdiff_t)g->h;
+    if (g->groups == 1 && g->dw == 1) {
+      /* the kernel row's taps are one contiguous run of kw*cin floats in x, clipped at the borders */
+      float *d = dst + i * g->kw * g->cin;
+      const ptrdiff_t iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+      ptrdiff_t j0 = iw0 < 0 ? -iw0 : 0, j1 = (ptrdiff_t)g->w - iw0;
+      if (j1 > (ptrdiff_t)g->kw) j1 = (ptrdiff_t)g->kw;
+      if (!row_in || j1 <= j0) {
+        memset(d, 0, g->kw * g->cin * sizeof(float));
+        continue;
+      }
+      if (j0 > 0) memset(d, 0, (size_t)j0 * g->cin * sizeof(float));
+      memcpy(d + (size_t)j0 * g->cin, ximg + ((size_t)ih * g->w + (size_t)(iw0 + j0)) * g->cin,
+             (size_t)(j1 - j0) * g->cin * sizeof(float));
+      if ((size_t)j1 < g->kw) memset(d + (size_t)j1 * g->cin, 0, (g->kw - (size_t)j1) * g->cin * sizeof(float));
+      continue;
+    }
+    for (size_t j = 0; j < g->kw; j++) {
+      const ptrdiff_t iw = (ptrdiff_t)(ow * g->sw + j * g->dw) - (ptrdiff_t)g->pl;
+      const size_t t = i * g->kw + j;
+      const int in = row_in && iw >= 0 && iw < (ptrdiff_t)g->w;
+      const float *src = in ? ximg + ((size_t)ih * g->w + (size_t)iw) * g->cin : NULL;
+      for (size_t gi = 0; gi < g->groups; gi++) {
+        float *d = dst + gi * p->k + t * g->cg;
+        if (in) memcpy(d, src + gi * g->cg, g->cg * sizeof(float));
+        else memset(d, 0, g->cg * sizeof(float));
+      }
+    }
+  }
+}
+
+static void conv_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct conv_ctx *c = (const struct conv_ctx *)vctx;
+  const struct conv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const struct sofar_ukernels *uk = c->uk;
+  const size_t mr_max = uk->sgemm_mr, nr_max = uk->sgemm_nr;
+  float *buf = (float *)(c->slots + (size_t)slot * p->slot_bytes);
+  const size_t hw_out = g->ho * g->wo, kh = g->kh, kw = g->kw, cin = g->cin, K = p->k, groups = g->groups;
+  /* one segment per kernel row (kw*cin contiguous floats of x) when the layout allows */
+  const int seg = !p->direct && groups == 1 && g->dw == 1 && kh <= SOFAR_MAX_SEGS;
+  const size_t nseg = seg ? kh : 1, seg_len = seg ? kw * cin : K;
+  for (size_t blk = begin; blk < end; blk++) {
+    const size_t p0 = blk * mr_max, mr = sofar_min(mr_max, g->pixels - p0);
+    const float *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX] = {0};
+    size_t img = p0 / hw_out, oh = p0 % hw_out / g->wo, ow = p0 % g->wo; /* then counted up */
+    for (size_t r = 0; r < mr; r++) {
+      const ptrdiff_t ih0 = (ptrdiff_t)(oh * g->sh) - (ptrdiff_t)g->pt, iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+      if (p->direct) {
+        rows[r] = c->x + ((img * g->h + oh * g->sh) * g->w + ow * g->sw) * cin;
+      } else if (seg && ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + (kh - 1) * g->dh < g->h && (size_t)iw0 + kw - 1 < g->w) {
+        const float *ximg = c->x + img * g->h * g->w * cin;
+        for (size_t i = 0; i < kh; i++) rows[i * SOFAR_MR_MAX + r] = ximg + (((size_t)ih0 + i * g->dh) * g->w + (size_t)iw0) * cin;
+      } else {
+        float *dst = buf + r * groups * K;
+        im2col_row(p, c->x, p0 + r, dst);
+        for (size_t i = 0; i < nseg; i++) rows[i * SOFAR_MR_MAX + r] = dst + i * seg_len;
+      }
+      if (++ow == g->wo) {
+        ow = 0;
+        if (++oh == g->ho) oh = 0, img++;
+      }
+    }
+    for (size_t i = 0; i < nseg; i++)
+      for (size_t r = mr; r < SOFAR_MR_MAX; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
+    for (size_t gi = 0; gi < groups; gi++) {
+      const float *grows[SOFAR_MR_MAX];
+      const float *const *ga = rows;
+      if (groups > 1) { /* one segment: group gi's part of each row */
+        for (size_t r = 0; r < SOFAR_MR_MAX; r++) grows[r] = rows[r] + gi * K;
+        ga = grows;
+      }
+      for (size_t n0 = 0; n0 < g->og; n0 += nr_max) {
+        const size_t nr = sofar_min(nr_max, g->og - n0), col = gi * g->og + n0;
+        uk->sgemm(mr, nr, nseg, seg_len, ga, c->pw + (gi * p->np16 + n0 / 16) * K * 16, 16, K * 16,
+                  c->y + p0 * c->ys + col, c->ys, c->bias ? c->bias + col : NULL,
+                  c->res ? c->res + p0 * c->ys + col : NULL, c->relu);
+      }
+    }
+  }
+}
+
+void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *bias, const float *residual, float *y,
+                      void *scratch, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt,
+                      int pl, int pb, int pr, int dh, int dw, int groups, int y_stride, int relu) {
+  struct conv_plan p;
+  if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
+  if (y_stride != 0 && (y_stride < 0 || (size_t)y_stride < p.g.cout)) return;
+  struct conv_ctx c;
+  c.p = &p;
+  c.uk = sofar_ukernels_current();
+  c.x = x;
+  c.pw = packed_weights;
+  c.bias = bias;
+  c.res = residual;
+  c.y = y;
+  c.ys = y_stride ? (size_t)y_stride : p.g.cout;
+  c.relu = relu != 0;
+  c.slots = (unsigned char *)sofar_align_ptr(scratch);
+  sofar_parallel_for(sofar_div_up(p.g.pixels, c.uk->sgemm_mr), conv_task, &c);
+}
+
+struct dense_ctx {
+  const struct sofar_ukernels *uk;
+  const float *x, *w, *bias;
+  float *y;
+  size_t n, in, out, ntiles;
+};
+
+static void dense_task(void *vctx, size_t begin, size_t end, int slot) {
+  (void)slot;
+  const struct dense_ctx *c = (const struct dense_ctx *)vctx;
+  const size_t mr_max = c->uk->sgemm_mr, nr_max = c->uk->sgemm_nr;
+  for (size_t t = begin; t < end; t++) {
+    const size_t r0 = (t / c->ntiles) * mr_max, n0 = (t % c->ntiles) * nr_max;
+    const size_t mr = sofar_min(mr_max, c->n - r0), nr = sofar_min(nr_max, c->out - n0);
+    const float *rows[SOFAR_MR_MAX];
+    for (size_t r = 0; r < SOFAR_MR_MAX; r++) rows[r] = c->x + (r0 + (r < mr ? r : 0)) * c->in;
+    c->uk->sgemm(mr, nr, 1, c->in, rows, c->w + n0, c->out, 16, c->y + r0 * c->out + n0, c->out,
+                 c->bias ? c->bias + n0 : NULL, NULL, 0);
+  }
+}
+
+void sofar_dense_f32(const float *x, const float *w, const float *bias, float *y, int n, int in, int out) {
+  if (n <= 0 || in <= 0 || out <= 0) return;
+  struct dense_ctx c;
+  c.uk = sofar_ukernels_current();
+  c.x = x;
+  c.w = w;
+  c.bias = bias;
+  c.y = y;
+  c.n = (size_t)n;
+  c.in = (size_t)in;
+  c.out = (size_t)out;
+  c.ntiles = sofar_div_up(c.out, c.uk->sgemm_nr);
+  sofar_parallel_for(sofar_div_up(c.n, c.uk->sgemm_mr) * c.ntiles, dense_task, &c);
+}

@@ -1,0 +1,180 @@
+/*
+ * A small persistent thread pool for sofar_parallel_for (native builds; serial under wasm or with
+ * SOFAR_NO_THREADS).
+ *
+ * A job's tasks are cut into chunks (a few per thread) that the calling thread and the workers claim
+ * dynamically from one atomic word, so a worker that is slow to wake (or descheduled on a busy machine)
+ * only means the others take more chunks. Which thread runs a chunk never changes a result: tasks are
+ * independent and each output is computed by exactly one task; the thread's index only picks its scratch
+ * slot. Workers spin briefly after each job (kernel calls come in quick succession during an inference),
+ * then sleep on a condition variable. A second caller arriving while the pool is busy (another thread
+ * using the kernels) runs its job serially.
+ *
+ * The work word: generation (24 bits) | parts (8: threads allowed to join) | chunks (16) | next chunk (16).
+ * A claim is a compare-and-swap that checks the generation, so a worker that wakes late can never claim
+ * (or run) a chunk of a job other than the one the word describes; the job's fields, written before the
+ * word was published (release), are read only after a successful claim (acquire), and stay valid until
+ * the caller has seen every chunk done.
+ */
+#include "internal.h"
+
+static int n_threads = 1;
+
+#if defined(__wasm__) || defined(SOFAR_NO_THREADS)
+
+void sofar_set_threads(int threads) { (void)threads; n_threads = 1; }
+int sofar_threads(void) { return n_threads; }
+void sofar_parallel_for(size_t ntasks, sofar_task_fn fn, void *ctx) {
+  if (ntasks) fn(ctx, 0, ntasks, 0);
+}
+
+#else
+
+#include <pthread.h>
+#include <sched.h>
+
+#if SOFAR_X86
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+#define SPIN_ROUNDS 4000 /* pause rounds (~50-100 us) before a worker sleeps or the caller yields */
+#define CHUNKS_PER_THREAD 4
+
+#define W_GEN(w) ((uint32_t)((w) >> 40))
+#define W_PARTS(w) ((unsigned)(((w) >> 32) & 0xff))
+#define W_CHUNKS(w) ((unsigned)(((w) >> 16) & 0xffff))
+#define W_NEXT(w) ((unsigned)((w)&0xffff))
+#define W_MAKE(gen, parts, chunks) (((uint64_t)(gen) << 40) | ((uint64_t)(parts) << 32) | ((uint64_t)(chunks) << 16))
+
+struct worker {
+  pthread_t thread;
+  int index;   /* 1.. */
+  int running; /* guarded by call_lock */
+  int quit;    /* atomic */
+  uint32_t start_generation;
+};
+
+static struct {
+  pthread_mutex_t call_lock; /* one parallel_for (or set_threads) at a time */
+  pthread_mutex_t mutex;     /* for sleeping workers */
+  pthread_cond_t wake;
+  struct worker workers[SOFAR_MAX_THREADS];
+  uint64_t work; /* atomic: the work word */
+  /* the job, written by the caller before it publishes the work word */
+  sofar_task_fn fn;
+  void *ctx;
+  size_t ntasks;
+  unsigned done;       /* atomic: chunks finished */
+  uint32_t generation; /* caller only */
+} pool = {.call_lock = PTHREAD_MUTEX_INITIALIZER, .mutex = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+/* Claims the next chunk of job `gen` for thread `index`; returns 0 when there is none for it. */
+static int claim(uint32_t gen, int index, unsigned *chunk, unsigned *chunks) {
+  uint64_t w = __atomic_load_n(&pool.work, __ATOMIC_ACQUIRE);
+  for (;;) {
+    if (W_GEN(w) != gen || (unsigned)index >= W_PARTS(w) || W_NEXT(w) >= W_CHUNKS(w)) return 0;
+    if (__atomic_compare_exchange_n(&pool.work, &w, w + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      *chunk = W_NEXT(w);
+      *chunks = W_CHUNKS(w);
+      return 1;
+    }
+  }
+}
+
+static void run_chunks(uint32_t gen, int index) {
+  unsigned c, chunks;
+  while (claim(gen, index, &c, &chunks)) {
+    const size_t begin = pool.ntasks * c / chunks, end = pool.ntasks * (c + 1) / chunks;
+    if (begin < end) pool.fn(pool.ctx, begin, end, index);
+    __atomic_fetch_add(&pool.done, 1, __ATOMIC_RELEASE);
+  }
+}
+
+static void *worker_main(void *arg) {
+  struct worker *self = (struct worker *)arg;
+  uint32_t seen = self->start_generation;
+  for (;;) {
+    uint32_t gen;
+    int spins = 0;
+    while ((gen = W_GEN(__atomic_load_n(&pool.work, __ATOMIC_ACQUIRE))) == seen) {
+      if (__atomic_load_n(&self->quit, __ATOMIC_ACQUIRE)) return NULL;
+      if (++spins < SPIN_ROUNDS) {
+        CPU_RELAX();
+        continue;
+      }
+      pthread_mutex_lock(&pool.mutex);
+      while (W_GEN(__atomic_load_n(&pool.work, __ATOMIC_ACQUIRE)) == seen && !__atomic_load_n(&self->quit, __ATOMIC_ACQUIRE))
+        pthread_cond_wait(&pool.wake, &pool.mutex);
+      pthread_mutex_unlock(&pool.mutex);
+      spins = 0;
+    }
+    seen = gen;
+    run_chunks(gen, self->index);
+  }
+}
+
+void sofar_set_threads(int threads) {
+  if (threads < 1) threads = 1;
+  if (threads > SOFAR_MAX_THREADS) threads = SOFAR_MAX_THREADS;
+  pthread_mutex_lock(&pool.call_lock);
+  for (int i = threads; i < SOFAR_MAX_THREADS; i++) { /* stop the workers beyond the new count */
+    struct worker *wk = &pool.workers[i];
+    if (!wk->running) continue;
+    pthread_mutex_lock(&pool.mutex);
+    __atomic_store_n(&wk->quit, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mutex);
+    pthread_join(wk->thread, NULL);
+    wk->running = 0;
+  }
+  int have = 1;
+  for (int i = 1; i < threads; i++) { /* start the missing ones */
+    struct worker *wk = &pool.workers[i];
+    if (!wk->running) {
+      wk->index = i;
+      wk->quit = 0;
+      wk->start_generation = W_GEN(__atomic_load_n(&pool.work, __ATOMIC_ACQUIRE));
+      if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) break;
+      wk->running = 1;
+    }
+    have = i + 1;
+  }
+  n_threads = have;
+  pthread_mutex_unlock(&pool.call_lock);
+}
+
+int sofar_threads(void) { return n_threads; }
+
+void sofar_parallel_for(size_t ntasks, sofar_task_fn fn, void *ctx) {
+  if (!ntasks) return;
+  if (n_threads <= 1 || ntasks == 1 || pthread_mutex_trylock(&pool.call_lock) != 0) {
+    fn(ctx, 0, ntasks, 0);
+    return;
+  }
+  /* n_threads is stable while call_lock is held; parts <= ntasks keeps slot indices < sofar_slots(ntasks) */
+  const size_t parts = sofar_min((size_t)n_threads, ntasks);
+  const size_t chunks = sofar_min(ntasks, parts * CHUNKS_PER_THREAD);
+  pool.fn = fn;
+  pool.ctx = ctx;
+  pool.ntasks = ntasks;
+  __atomic_store_n(&pool.done, 0, __ATOMIC_RELAXED);
+  const uint32_t gen = pool.generation = (pool.generation + 1) & 0xffffff;
+  pthread_mutex_lock(&pool.mutex);
+  __atomic_store_n(&pool.work, W_MAKE(gen, parts, chunks), __ATOMIC_RELEASE);
+  pthread_cond_broadcast(&pool.wake);
+  pthread_mutex_unlock(&pool.mutex);
+  run_chunks(gen, 0);
+  int spins = 0;
+  while (__atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) != chunks) {
+    if (++spins < SPIN_ROUNDS) CPU_RELAX();
+    else sched_yield();
+  }
+  pthread_mutex_unlock(&pool.call_lock);
+}
+
+#endif

@@ -1,0 +1,431 @@
+/*
+ * C test harness for the kernels: random shapes (odd channel counts, strides, asymmetric pads, dilation,
+ * groups, pad values, output strides, residuals, packed outputs), every available ISA and 1 and 2
+ * threads, against naive references written from the header's definitions: binary results exactly,
+ * float results within a tolerance scaled by the magnitude of the summed terms. Every buffer is
+ * allocated with exactly the extent the kernel may touch, so AddressSanitizer (kernels-asan.test.ts
+ * builds this with -fsanitize=address,undefined) catches any read or write outside it; the gaps of a
+ * strided output are checked to be left untouched.
+ *
+ * Build: gcc -std=c11 -O2 -Inative/include native/src/[!a]*.c native/test/kernels_test.c -lpthread
+ * Run: ./a.out [cases-per-kernel] [seed]
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sofar_kernels.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t next_u64(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+static int rnd(int n) { return (int)(next_u64() % (uint64_t)n); }
+static float rndf(void) { return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
+static int pick(const int *v, int n) { return v[rnd(n)]; }
+
+static int failures = 0;
+#define CHECK(cond, ...)                        \
+  do {                                          \
+    if (!(cond)) {                              \
+      failures++;                               \
+      if (failures < 20) {                      \
+        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+        fprintf(stderr, __VA_ARGS__);           \
+        fprintf(stderr, "\n");                  \
+      }                                         \
+    }                                           \
+  } while (0)
+
+/* exact-extent allocations: the usable bytes end where the allocation ends */
+static void *alloc_exact(size_t bytes) {
+  void *p = malloc(bytes ? bytes : 1);
+  if (!p) abort();
+  return p;
+}
+
+static const int isas[] = {SOFAR_ISA_SCALAR, SOFAR_ISA_AVX2, SOFAR_ISA_AVX512, SOFAR_ISA_WASM_SIMD128};
+static int isa_available(int isa) { return sofar_set_isa(isa) == isa; }
+
+static const float SENTINEL = 12345.5f;
+
+/* ---------------------------------------------------------------------------------------------------- */
+
+static int words_of(int c, int g) { return g * ((c / g + 63) / 64); }
+
+static int bit_of(const uint64_t *row, int c) { return (int)((row[c / 64] >> (c % 64)) & 1); }
+
+static void random_packed(uint64_t *x, size_t pixels, int channels, int groups) {
+  const int cg = channels / groups, wg = (cg + 63) / 64;
+  for (size_t p = 0; p < pixels; p++)
+    for (int g = 0; g < groups; g++)
+      for (int k = 0; k < wg; k++) {
+        uint64_t v = next_u64();
+        const int valid = cg - k * 64;
+        if (valid < 64) v &= ((uint64_t)1 << valid) - 1;
+        x[(p * groups + g) * wg + k] = v;
+      }
+}
+
+static void test_bconv(int cases) {
+  static const int cgs[] = {1, 3, 31, 63, 64, 65, 127, 128, 200};
+  static const int ogs[] = {1, 3, 7, 8, 9, 31, 32, 33, 64, 65, 100};
+  for (int t = 0; t < cases; t++) {
+    const int groups = pick((const int[]){1, 1, 1, 2, 4}, 5);
+    const int cg = pick(cgs, 9), og = pick(ogs, 11);
+    const int cin = cg * groups, cout = og * groups;
+    const int n = 1 + rnd(2), kh = t == 1 ? 18 : 1 + rnd(3), kw = 1 + rnd(3), sh = 1 + rnd(2), sw = 1 + rnd(2);
+    const int dh = 1 + (rnd(4) == 0), dw = 1 + (rnd(4) == 0);
+    const int pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
+    const int h = 1 + rnd(7) + dh * (kh - 1), w = 1 + rnd(7) + dw * (kw - 1);
+    const int pad_value = rnd(3) - 1;
+    const int ho = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, wo = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
+    const size_t P = (size_t)n * ho * wo;
+    const int ys = rnd(2) ? 0 : cout + rnd(5);
+    const size_t yss = ys ? (size_t)ys : (size_t)cout;
+    const int use_y = rnd(4) != 0, use_yp = !use_y || rnd(2);
+    int ypg = 1;
+    if (cout % 2 == 0 && rnd(2)) ypg = 2;
+    if (cout % groups == 0 && rnd(3) == 0) ypg = groups;
+    const int use_res = rnd(2), use_bias = rnd(3) != 0, use_mul = rnd(5) != 0;
+    const size_t wx = (size_t)words_of(cin, groups), wgk = (size_t)((cg + 63) / 64);
+    const size_t kwords = (size_t)cout * kh * kw * wgk;
+    const size_t yext = (P - 1) * yss + (size_t)cout;
+    const size_t ypw = (size_t)words_of(cout, ypg);
+
+    uint64_t *x = alloc_exact(P ? (size_t)n * h * w * wx * 8 : 8);
+    random_packed(x, (size_t)n * h * w, cin, groups);
+    uint64_t *k = alloc_exact(kwords * 8);
+    random_packed(k, (size_t)cout * kh * kw, cg, 1); /* cout*kh*kw taps of cg channels each */
+    float *mul = alloc_exact((size_t)cout * 4), *bias = alloc_exact((size_t)cout * 4);
+    for (int o = 0; o < cout; o++) {
+      mul[o] = rndf() * 0.1f;
+      bias[o] = rndf();
+    }
+    float *res = alloc_exact(yext * 4);
+    for (size_t i = 0; i < yext; i++) res[i] = rndf();
+
+    /* reference */
+    float *ref = alloc_exact(yext * 4);
+    uint64_t *refp = alloc_exact(P * ypw * 8);
+    for (size_t i = 0; i < yext; i++) ref[i] = SENTINEL;
+    for (size_t p = 0; p < P; p++) {
+      const int img = (int)(p / ((size_t)ho * wo)), oh = (int)(p / wo % ho), ow = (int)(p % wo);
+      for (int o = 0; o < cout; o++) {
+        const int g = o / og;
+        long acc = 0;
+        for (int i = 0; i < kh; i++)
+          for (int j = 0; j < kw; j++) {
+            const int ih = oh * sh - pt + i * dh, iw = ow * sw - pl + j * dw;
+            const int in = ih >= 0 && ih < h && iw >= 0 && iw < w;
+            const uint64_t *xr = in ? x + (((size_t)img * h + ih) * w + iw) * wx + (size_t)g * wgk : NULL;
+            const uint64_t *kr = k + (((size_t)o * kh + i) * kw + j) * wgk;
+            for (int c = 0; c < cg; c++) {
+              const int xv = in ? (bit_of(xr, c) ? -1 : 1) : pad_value;
+              const int wv = bit_of(kr, c) ? -1 : 1;
+              acc += xv * wv;
+            }
+          }
+        float v = (float)acc;
+        if (use_mul) v = v * mul[o];
+        v = v + (use_bias ? bias[o] : 0.0f);
+        if (use_res) v = v + res[p * yss + o];
+        ref[p * yss + o] = v;
+      }
+      for (int q = 0; q < ypg; q++) {
+        const int cq = cout / ypg, wq = (cq + 63) / 64;
+        for (int k2 = 0; k2 < wq; k2++) {
+          uint64_t word = 0;
+          for (int b = 0; b < 64 && k2 * 64 + b < cq; b++)
+            word |= (uint64_t)(ref[p * yss + q * cq + k2 * 64 + b] < 0.0f) << b;
+          refp[p * ypw + (size_t)q * wq + k2] = word;
+        }
+      }
+    }
+
+    const size_t sbytes = sofar_bconv2d_scratch_bytes(n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups);
+    const size_t pbytes = sofar_bconv2d_packed_kernel_bytes(cout, cin, kh, kw, groups);
+    CHECK(sbytes > 0 && pbytes > 0, "scratch sizes");
+    void *scratch = alloc_exact(sbytes);
+    void *packed = alloc_exact(pbytes);
+    sofar_bconv2d_pack_kernel(k, packed, cout, cin, kh, kw, groups);
+    float *y = alloc_exact(yext * 4);
+    uint64_t *yp = alloc_exact(P * ypw * 8);
+    float *first = alloc_exact(yext * 4);
+    for (int ii = 0; ii < 4; ii++) {
+      if (!isa_available(isas[ii])) continue;
+      for (int threads = 1; threads <= 2; threads++) {
+        for (int prepacked = 0; prepacked <= 1; prepacked++) {
+          sofar_set_threads(threads);
+          for (size_t i = 0; i < yext; i++) y[i] = SENTINEL;
+          memset(yp, 0xa5, P * ypw * 8);
+          if (prepacked)
+            sofar_bconv2d_prepacked(x, packed, use_mul ? mul : NULL, use_bias ? bias : NULL, use_res ? res : NULL,
+                                    use_y ? y : NULL, use_yp ? yp : NULL, scratch, n, h, w, cin, cout, kh, kw, sh, sw,
+                                    pt, pl, pb, pr, dh, dw, groups, pad_value, ys, ypg);
+          else
+            sofar_bconv2d(x, k, use_mul ? mul : NULL, use_bias ? bias : NULL, use_res ? res : NULL, use_y ? y : NULL,
+                          use_yp ? yp : NULL, scratch, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw,
+                          groups, pad_value, ys, ypg);
+          if (use_y) {
+            size_t bad = 0, at = 0;
+            for (size_t i = 0; i < yext; i++)
+              if (!(y[i] == ref[i]) && !(isnan(y[i]) && isnan(ref[i]))) {
+                if (!bad) at = i;
+                bad++;
+              }
+            CHECK(!bad,
+                  "bconv isa %d threads %d prepacked %d: %zu of %zu floats differ (first at %zu: %g vs %g); "
+                  "n%d h%d w%d cin%d cout%d k%dx%d s%dx%d p%d,%d,%d,%d d%dx%d g%d pad%d ys%d",
+                  isas[ii], threads, prepacked, bad, yext, at, y[at], ref[at], n, h, w, cin, cout, kh, kw, sh, sw,
+                  pt, pl, pb, pr, dh, dw, groups, pad_value, ys);
+          }
+          if (use_yp)
+            CHECK(!memcmp(yp, refp, P * ypw * 8), "bconv packed output isa %d threads %d: cin%d cout%d ypg%d", isas[ii],
+                  threads, cin, cout, ypg);
+        }
+      }
+    }
+    free(x); free(k); free(mul); free(bias); free(res); free(ref); free(refp); free(scratch); free(packed); free(y);
+    free(yp); free(first);
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+
+static void test_pack_signs(int cases) {
+  static const float specials[] = {0.0f, -0.0f, 1.0f, -1.0f, 1e-30f, -1e-30f};
+  for (int t = 0; t < cases; t++) {
+    const int groups = pick((const int[]){1, 2, 4}, 3), cg = pick((const int[]){1, 3, 63, 64, 65, 127, 200}, 7);
+    const int channels = cg * groups, pixels = 1 + rnd(9), xs = rnd(2) ? 0 : channels + rnd(4);
+    const size_t xss = xs ? (size_t)xs : (size_t)channels, xext = (size_t)(pixels - 1) * xss + channels;
+    float *x = alloc_exact(xext * 4);
+    for (size_t i = 0; i < xext; i++) {
+      const int r = rnd(10);
+      x[i] = r < 6 ? rndf() : r < 9 ? specials[rnd(6)] : NAN;
+    }
+    const size_t words = (size_t)pixels * words_of(channels, groups);
+    uint64_t *ref = alloc_exact(words * 8), *y = alloc_exact(words * 8);
+    const int wg = (cg + 63) / 64;
+    for (int p = 0; p < pixels; p++)
+      for (int g = 0; g < groups; g++)
+        for (int k = 0; k < wg; k++) {
+          uint64_t word = 0;
+          for (int b = 0; b < 64 && k * 64 + b < cg; b++) word |= (uint64_t)(x[p * xss + g * cg + k * 64 + b] < 0) << b;
+          ref[((size_t)p * groups + g) * wg + k] = word;
+        }
+    for (int ii = 0; ii < 4; ii++) {
+      if (!isa_available(isas[ii])) continue;
+      memset(y, 0x5a, words * 8);
+      sofar_pack_signs(x, y, pixels, channels, xs, groups);
+      CHECK(!memcmp(y, ref, words * 8), "pack_signs isa %d channels %d groups %d", isas[ii], channels, groups);
+    }
+    free(x); free(ref); free(y);
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+
+static void test_conv(int cases) {
+  for (int t = 0; t < cases; t++) {
+    const int groups = pick((const int[]){1, 1, 1, 2, 4}, 5);
+    const int cg = pick((const int[]){1, 3, 8, 17, 64}, 5), og = pick((const int[]){1, 5, 16, 17, 33, 64, 65, 100}, 8);
+    const int cin = cg * groups, cout = og * groups;
+    const int n = 1 + rnd(2), kh = t == 1 ? 18 : 1 + rnd(3), kw = 1 + rnd(3), sh = 1 + rnd(2), sw = 1 + rnd(2);
+    const int dh = 1 + (rnd(4) == 0), dw = 1 + (rnd(4) == 0);
+    const int pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
+    const int h = 1 + rnd(7) + dh * (kh - 1), w = 1 + rnd(7) + dw * (kw - 1);
+    const int ho = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, wo = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
+    const size_t P = (size_t)n * ho * wo;
+    const int ys = rnd(2) ? 0 : cout + rnd(5);
+    const size_t yss = ys ? (size_t)ys : (size_t)cout, yext = (P - 1) * yss + cout;
+    const int use_res = rnd(2), use_bias = rnd(3) != 0, relu = rnd(2);
+    const size_t xn = (size_t)n * h * w * cin, wn = (size_t)cout * cg * kh * kw;
+    float *x = alloc_exact(xn * 4), *wt = alloc_exact(wn * 4), *bias = alloc_exact((size_t)cout * 4);
+    float *res = alloc_exact(yext * 4), *y = alloc_exact(yext * 4), *first = alloc_exact(yext * 4);
+    double *ref = alloc_exact(yext * 8), *mag = alloc_exact(yext * 8);
+    for (size_t i = 0; i < xn; i++) x[i] = rndf();
+    for (size_t i = 0; i < wn; i++) wt[i] = rndf();
+    for (int i = 0; i < cout; i++) bias[i] = rndf();
+    for (size_t i = 0; i < yext; i++) res[i] = rndf();
+    for (size_t p = 0; p < P; p++) {
+      const int img = (int)(p / ((size_t)ho * wo)), oh = (int)(p / wo % ho), ow = (int)(p % wo);
+      for (int o = 0; o < cout; o++) {
+        const int g = o / og;
+        double s = 0, m = 0;
+        for (int c = 0; c < cg; c++)
+          for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++) {
+              const int ih = oh * sh - pt + i * dh, iw = ow * sw - pl + j * dw;
+              if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+              const double term = (double)x[(((size_t)img * h + ih) * w + iw) * cin + g * cg + c] *
+                                  wt[(((size_t)o * cg + c) * kh + i) * kw + j];
+              s += term;
+              m += fabs(term);
+            }
+        if (use_bias) s += bias[o], m += fabs(bias[o]);
+        if (use_res) s += res[p * yss + o], m += fabs(res[p * yss + o]);
+        if (relu && s < 0) s = 0;
+        ref[p * yss + o] = s;
+        mag[p * yss + o] = m;
+      }
+    }
+    const size_t pwb = sofar_conv2d_f32_packed_weights_bytes(cout, cin, kh, kw, groups);
+    const size_t sb = sofar_conv2d_f32_scratch_bytes(n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups);
+    float *pw = alloc_exact(pwb);
+    void *scratch = alloc_exact(sb);
+    sofar_conv2d_f32_pack_weights(wt, pw, cout, cin, kh, kw, groups);
+    for (int ii = 0; ii < 4; ii++) {
+      if (!isa_available(isas[ii])) continue;
+      for (int threads = 1; threads <= 2; threads++) {
+        sofar_set_threads(threads);
+        for (size_t i = 0; i < yext; i++) y[i] = SENTINEL;
+        sofar_conv2d_f32(x, pw, use_bias ? bias : NULL, use_res ? res : NULL, y, scratch, n, h, w, cin, cout, kh, kw, sh,
+                         sw, pt, pl, pb, pr, dh, dw, groups, ys, relu);
+        size_t bad = 0, at = 0;
+        for (size_t p = 0; p < P; p++)
+          for (size_t q = 0; q < yss && p * yss + q < yext; q++) {
+            const size_t i = p * yss + q;
+            const int ok = q < (size_t)cout ? fabs(y[i] - ref[i]) <= 2e-6 * mag[i] + 1e-6 : y[i] == SENTINEL;
+            if (!ok && !bad++) at = i;
+          }
+        CHECK(!bad, "conv isa %d threads %d: %zu bad (first %zu: %g vs %g); n%d h%d w%d cin%d cout%d k%dx%d s%dx%d p%d,%d,%d,%d d%dx%d g%d ys%d",
+              isas[ii], threads, bad, at, y[at], ref[at], n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw,
+              groups, ys);
+        if (threads == 1) memcpy(first, y, yext * 4);
+        else CHECK(!memcmp(first, y, yext * 4), "conv isa %d: 2 threads differ from 1", isas[ii]);
+      }
+    }
+    free(x); free(wt); free(bias); free(res); free(y); free(first); free(ref); free(mag); free(pw); free(scratch);
+  }
+}
+
+static void test_dense(int cases) {
+  for (int t = 0; t < cases; t++) {
+    const int n = 1 + rnd(9), in = pick((const int[]){1, 3, 17, 64, 100}, 5), out = pick((const int[]){1, 7, 16, 63, 65, 130}, 6);
+    const int use_bias = rnd(2);
+    float *x = alloc_exact((size_t)n * in * 4), *wt = alloc_exact((size_t)in * out * 4), *b = alloc_exact((size_t)out * 4);
+    float *y = alloc_exact((size_t)n * out * 4);
+    for (int i = 0; i < n * in; i++) x[i] = rndf();
+    for (int i = 0; i < in * out; i++) wt[i] = rndf();
+    for (int i = 0; i < out; i++) b[i] = rndf();
+    for (int ii = 0; ii < 4; ii++) {
+      if (!isa_available(isas[ii])) continue;
+      for (int threads = 1; threads <= 2; threads++) {
+        sofar_set_threads(threads);
+        sofar_dense_f32(x, wt, use_bias ? b : NULL, y, n, in, out);
+        int bad = 0;
+        for (int r = 0; r < n; r++)
+          for (int o = 0; o < out; o++) {
+            double s = use_bias ? b[o] : 0, m = use_bias ? fabs(b[o]) : 0;
+            for (int k = 0; k < in; k++) s += (double)x[r * in + k] * wt[k * out + o], m += fabs((double)x[r * in + k] * wt[k * out + o]);
+            if (!(fabs(y[r * out + o] - s) <= 2e-6 * m + 1e-6)) bad++;
+          }
+        CHECK(!bad, "dense isa %d threads %d n%d in%d out%d: %d bad", isas[ii], threads, n, in, out, bad);
+      }
+    }
+    free(x); free(wt); free(b); free(y);
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+
+static void test_pool(int cases) {
+  for (int t = 0; t < cases; t++) {
+    const int n = 1 + rnd(2), c = pick((const int[]){1, 3, 17, 64}, 4), kh = 1 + rnd(3), kw = 1 + rnd(3);
+    const int sh = 1 + rnd(2), sw = 1 + rnd(2), pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
+    const int h = kh + rnd(6), w = kw + rnd(6);
+    const int ho = (h + pt + pb - kh) / sh + 1, wo = (w + pl + pr - kw) / sw + 1;
+    const size_t xn = (size_t)n * h * w * c, yn = (size_t)n * ho * wo * c;
+    float *x = alloc_exact(xn * 4), *y = alloc_exact(yn * 4), *rm = alloc_exact(yn * 4), *ra = alloc_exact(yn * 4);
+    for (size_t i = 0; i < xn; i++) x[i] = rndf();
+    for (int img = 0; img < n; img++)
+      for (int oh = 0; oh < ho; oh++)
+        for (int ow = 0; ow < wo; ow++)
+          for (int q = 0; q < c; q++) {
+            float mx = 0, sm = 0;
+            int cnt = 0;
+            for (int i = 0; i < kh; i++)
+              for (int j = 0; j < kw; j++) {
+                const int ih = oh * sh - pt + i, iw = ow * sw - pl + j;
+                if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                const float v = x[(((size_t)img * h + ih) * w + iw) * c + q];
+                mx = cnt == 0 || v > mx ? v : mx;
+                sm = cnt == 0 ? v : sm + v;
+                cnt++;
+              }
+            const size_t o = (((size_t)img * ho + oh) * wo + ow) * c + q;
+            rm[o] = cnt ? mx : 0;
+            ra[o] = cnt ? (cnt > 1 ? sm / (float)cnt : sm) : 0;
+          }
+    for (int threads = 1; threads <= 2; threads++) {
+      sofar_set_threads(threads);
+      sofar_maxpool_f32(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr);
+      CHECK(!memcmp(y, rm, yn * 4), "maxpool threads %d", threads);
+      sofar_avgpool_f32(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr);
+      CHECK(!memcmp(y, ra, yn * 4), "avgpool threads %d", threads);
+    }
+    free(x); free(y); free(rm); free(ra);
+  }
+}
+
+static void test_elementwise(void) {
+  const int pixels = 7, c = 13, ys = 16;
+  const size_t yext = (size_t)(pixels - 1) * ys + c;
+  float *x = alloc_exact((size_t)pixels * c * 4), *y = alloc_exact(yext * 4), *s = alloc_exact(c * 4), *b = alloc_exact(c * 4);
+  for (int i = 0; i < pixels * c; i++) x[i] = rndf();
+  x[0] = -0.0f;
+  x[1] = 0.0f;
+  x[2] = NAN;
+  for (int i = 0; i < c; i++) s[i] = rndf(), b[i] = rndf();
+  sofar_affine_f32(x, s, b, y, pixels, c, ys);
+  for (int p = 0; p < pixels; p++)
+    for (int q = 0; q < c; q++) {
+      const float v = x[p * c + q], e = v * s[q] + b[q], got = y[p * ys + q];
+      CHECK(got == e || (isnan(got) && isnan(e)), "affine");
+    }
+  sofar_sign_f32(x, y, pixels, c, ys);
+  CHECK(y[0] == 1.0f && y[1] == 1.0f && y[2] == 1.0f, "sign of -0, 0, NaN");
+  sofar_relu_f32(x, y, pixels, c, 0);
+  for (int i = 0; i < pixels * c; i++) CHECK(y[i] == (x[i] > 0 ? x[i] : 0), "relu");
+  sofar_clip_f32(x, y, pixels, c, 0, -0.5f, 0.25f);
+  for (int i = 3; i < pixels * c; i++) CHECK(y[i] == (x[i] < -0.5f ? -0.5f : x[i] > 0.25f ? 0.25f : x[i]), "clip");
+  sofar_prelu_f32(x, s, y, pixels, c, 0);
+  for (int i = 3; i < pixels * c; i++) CHECK(y[i] == (x[i] < 0 ? s[i % c] * x[i] : x[i]), "prelu");
+  sofar_copy_f32(x, y, pixels, c, ys);
+  for (int p = 0; p < pixels; p++) CHECK(!memcmp(y + p * ys, x + p * c, c * 4), "copy");
+  /* layout round trip */
+  const int n = 2, C = 5, H = 3, W = 4;
+  float *a = alloc_exact(n * C * H * W * 4), *bb = alloc_exact(n * C * H * W * 4), *cc = alloc_exact(n * C * H * W * 4);
+  for (int i = 0; i < n * C * H * W; i++) a[i] = (float)i;
+  sofar_nchw_to_nhwc(a, bb, n, C, H, W);
+  CHECK(bb[1] == (float)(H * W), "nchw->nhwc");
+  sofar_nhwc_to_nchw(bb, cc, n, C, H, W);
+  CHECK(!memcmp(a, cc, n * C * H * W * 4), "layout round trip");
+  sofar_global_avgpool_f32(a, bb, n, H * W, C);
+  free(x); free(y); free(s); free(b); free(a); free(bb); free(cc);
+}
+
+int main(int argc, char **argv) {
+  const int cases = argc > 1 ? atoi(argv[1]) : 40;
+  if (argc > 2) rng ^= (uint64_t)strtoull(argv[2], NULL, 10) * 0x2545f4914f6cdd1dull;
+  printf("detected isa %d\n", sofar_detected_isa());
+  test_pack_signs(cases);
+  test_bconv(cases);
+  test_conv(cases);
+  test_dense(cases / 2 + 1);
+  test_pool(cases / 2 + 1);
+  test_elementwise();
+  sofar_set_threads(1);
+  if (failures) {
+    fprintf(stderr, "%d failures\n", failures);
+    return 1;
+  }
+  printf("ok\n");
+  return 0;
+}

@@ -1,0 +1,559 @@
+/**
+ * An independent scalar JavaScript reference of the kernels in native/include/sofar_kernels.h, and a suite
+ * that checks a kernel set (the Node addon, or the WebAssembly module) against it on generated shapes:
+ * odd channel counts, strides 1-2, asymmetric pads, dilation 2, groups, pad values -1/0/+1, output strides
+ * wider than the channel count, residuals, packed outputs in several groups. The binary conv is computed
+ * here from ±1 float values (not from bits), so it checks the bit conventions too. Binary results must be
+ * exactly equal (the float outputs of the binary conv too: the header fixes their float32 operations);
+ * float results within 1e-5 of the magnitude of the summed terms.
+ */
+import { expect } from 'vitest';
+
+export type Off = number;
+
+/** The kernel calls the suite uses (arena buffer, byte offsets, -1 = none, then the header's ints). */
+export interface KernelApi {
+  packedWords(channels: number, groups: number): number;
+  packSigns(buf: ArrayBuffer, x: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
+  bconv2dScratchBytes(...shape: number[]): number;
+  bconv2d(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
+  bconv2dPackedKernelBytes?(cout: number, cin: number, kh: number, kw: number, groups: number): number;
+  bconv2dPackKernel?(buf: ArrayBuffer, k: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
+  bconv2dPrepacked?(buf: ArrayBuffer, x: Off, pk: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
+  conv2dF32PackedWeightsBytes(cout: number, cin: number, kh: number, kw: number, groups: number): number;
+  conv2dF32ScratchBytes(...shape: number[]): number;
+  conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
+  conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
+  denseF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, y: Off, n: number, inputs: number, outputs: number): void;
+  maxpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
+  avgpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
+  globalAvgpoolF32(buf: ArrayBuffer, x: Off, y: Off, n: number, pixels: number, c: number): void;
+  affineF32(buf: ArrayBuffer, x: Off, scale: Off, shift: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  reluF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  preluF32(buf: ArrayBuffer, x: Off, alpha: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  clipF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number, lo: number, hi: number): void;
+  signF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  copyF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  addF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
+  maxF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
+  scaleF32(buf: ArrayBuffer, x: Off, s: number, y: Off, count: number): void;
+  nchwToNhwc(buf: ArrayBuffer, x: Off, y: Off, n: number, c: number, h: number, w: number): void;
+  nhwcToNchw(buf: ArrayBuffer, x: Off, y: Off, n: number, c: number, h: number, w: number): void;
+}
+
+/** A zeroed region of `bytes` bytes at `base` in `buffer` (the buffer may be replaced by the next arena). */
+export type ArenaFactory = (bytes: number) => { buffer: ArrayBuffer; base: number };
+
+/** One way to run the kernels (an ISA and a thread count): `setup` switches to it. */
+export interface Config {
+  label: string;
+  setup(): void;
+}
+
+const fround = Math.fround;
+
+/** xorshift-style generator (deterministic cases). */
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0 || 1;
+  }
+  next(): number {
+    let x = this.s;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.s = x >>> 0;
+    return this.s / 4294967296;
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  pick<T>(v: readonly T[]): T {
+    return v[this.int(v.length)];
+  }
+  float(): number {
+    return fround(this.next() * 2 - 1);
+  }
+  sign(): number {
+    return this.next() < 0.5 ? -1 : 1;
+  }
+}
+
+// ---- references ------------------------------------------------------------------------------------
+
+export function packedWords(channels: number, groups: number): number {
+  return groups * Math.ceil(channels / groups / 64);
+}
+
+/** Packs signs (bit 1 = x < 0) into 64-bit words stored as (low, high) uint32 pairs. */
+export function refPack(x: ArrayLike<number>, pixels: number, channels: number, stride: number, groups: number): Uint32Array {
+  const cg = channels / groups;
+  const wg = Math.ceil(cg / 64);
+  const words = groups * wg;
+  const out = new Uint32Array(pixels * words * 2);
+  for (let p = 0; p < pixels; p++)
+    for (let g = 0; g < groups; g++)
+      for (let c = 0; c < cg; c++)
+        if (x[p * stride + g * cg + c] < 0) {
+          const wi = (p * words + g * wg + (c >> 6)) * 2 + ((c >> 5) & 1);
+          out[wi] |= 1 << (c & 31);
+        }
+  return out;
+}
+
+export interface ConvShape {
+  n: number; h: number; w: number; cin: number; cout: number; kh: number; kw: number; sh: number; sw: number;
+  pt: number; pl: number; pb: number; pr: number; dh: number; dw: number; groups: number;
+}
+
+export function outSize(s: ConvShape): { ho: number; wo: number; pixels: number } {
+  const ho = Math.floor((s.h + s.pt + s.pb - s.dh * (s.kh - 1) - 1) / s.sh) + 1;
+  const wo = Math.floor((s.w + s.pl + s.pr - s.dw * (s.kw - 1) - 1) / s.sw) + 1;
+  return { ho, wo, pixels: s.n * ho * wo };
+}
+
+export function shapeInts(s: ConvShape): number[] {
+  return [s.n, s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.sh, s.sw, s.pt, s.pl, s.pb, s.pr, s.dh, s.dw, s.groups];
+}
+
+/** Visits every (output pixel, output channel, tap) of a conv: f(p, o, inputIndexOrMinus1, kernelTap, g). */
+function forTaps(s: ConvShape, f: (p: number, o: number, xBase: number, i: number, j: number) => void): void {
+  const { ho, wo } = outSize(s);
+  const og = s.cout / s.groups;
+  for (let b = 0; b < s.n; b++)
+    for (let oh = 0; oh < ho; oh++)
+      for (let ow = 0; ow < wo; ow++) {
+        const p = (b * ho + oh) * wo + ow;
+        for (let o = 0; o < s.cout; o++) {
+          const g = Math.floor(o / og);
+          for (let i = 0; i < s.kh; i++)
+            for (let j = 0; j < s.kw; j++) {
+              const ih = oh * s.sh - s.pt + i * s.dh;
+              const iw = ow * s.sw - s.pl + j * s.dw;
+              const inside = ih >= 0 && ih < s.h && iw >= 0 && iw < s.w;
+              f(p, o, inside ? ((b * s.h + ih) * s.w + iw) * s.cin + g * (s.cin / s.groups) : -1, i, j);
+            }
+        }
+      }
+}
+
+/** Binary conv from ±1 values: x NHWC ±1, k [cout][kh][kw][cg] ±1; returns the exact integer accumulators. */
+export function refBconvAcc(s: ConvShape, x: Float32Array, k: Float32Array, padValue: number): Int32Array {
+  const { pixels } = outSize(s);
+  const cg = s.cin / s.groups;
+  const acc = new Int32Array(pixels * s.cout);
+  forTaps(s, (p, o, xb, i, j) => {
+    const kb = ((o * s.kh + i) * s.kw + j) * cg;
+    let a = 0;
+    for (let c = 0; c < cg; c++) a += (xb < 0 ? padValue : x[xb + c]) * k[kb + c];
+    acc[p * s.cout + o] += a;
+  });
+  return acc;
+}
+
+/** Float conv in float64: sums and the magnitude of the summed terms (for the tolerance). */
+export function refConv(s: ConvShape, x: Float32Array, wOihw: Float32Array): { sum: Float64Array; mag: Float64Array } {
+  const { pixels } = outSize(s);
+  const cg = s.cin / s.groups;
+  const sum = new Float64Array(pixels * s.cout);
+  const mag = new Float64Array(pixels * s.cout);
+  forTaps(s, (p, o, xb, i, j) => {
+    if (xb < 0) return;
+    let a = 0;
+    let m = 0;
+    for (let c = 0; c < cg; c++) {
+      const t = x[xb + c] * wOihw[((o * cg + c) * s.kh + i) * s.kw + j];
+      a += t;
+      m += Math.abs(t);
+    }
+    sum[p * s.cout + o] += a;
+    mag[p * s.cout + o] += m;
+  });
+  return { sum, mag };
+}
+
+export function refPool(s: ConvShape, x: Float32Array, avg: boolean): Float32Array {
+  const { ho, wo, pixels } = outSize(s);
+  const c = s.cin;
+  const y = new Float32Array(pixels * c);
+  for (let b = 0; b < s.n; b++)
+    for (let oh = 0; oh < ho; oh++)
+      for (let ow = 0; ow < wo; ow++)
+        for (let q = 0; q < c; q++) {
+          let v = 0;
+          let count = 0;
+          for (let i = 0; i < s.kh; i++)
+            for (let j = 0; j < s.kw; j++) {
+              const ih = oh * s.sh - s.pt + i;
+              const iw = ow * s.sw - s.pl + j;
+              if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) continue;
+              const xv = x[((b * s.h + ih) * s.w + iw) * c + q];
+              v = count === 0 ? xv : avg ? fround(v + xv) : xv > v ? xv : v;
+              count++;
+            }
+          y[((b * ho + oh) * wo + ow) * c + q] = count === 0 ? 0 : avg && count > 1 ? fround(v / count) : v;
+        }
+  return y;
+}
+
+// ---- the suite ---------------------------------------------------------------------------------------
+
+/** Bump allocation of a case's buffers; offsets relative to the arena base, aligned (64 unless asked). */
+class Plan {
+  top = 0;
+  alloc(bytes: number, align = 64, skew = 0): number {
+    this.top = Math.ceil(this.top / align) * align + skew;
+    const at = this.top;
+    this.top += Math.max(bytes, 0);
+    return at;
+  }
+}
+
+class Mem {
+  constructor(
+    readonly buffer: ArrayBuffer,
+    readonly base: number,
+  ) {}
+  f32(off: number, n: number): Float32Array {
+    return new Float32Array(this.buffer, this.base + off, n);
+  }
+  u32(off: number, n: number): Uint32Array {
+    return new Uint32Array(this.buffer, this.base + off, n);
+  }
+  at(off: number): number {
+    return off < 0 ? -1 : this.base + off;
+  }
+}
+
+const SENTINEL = fround(12345.5);
+
+function expectFloatsExact(got: Float32Array, want: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < want.length; i++)
+    if (!(got[i] === want[i] || (Number.isNaN(got[i]) && Number.isNaN(want[i]))))
+      expect.fail(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
+}
+
+function randomConvShape(rng: Rng, cgs: readonly number[], ogs: readonly number[], maxSpatial: number): ConvShape {
+  const groups = rng.pick([1, 1, 1, 2, 4]);
+  const cg = rng.pick(cgs);
+  const og = rng.pick(ogs);
+  const kh = 1 + rng.int(3);
+  const kw = 1 + rng.int(3);
+  const dh = rng.int(4) === 0 ? 2 : 1;
+  const dw = rng.int(4) === 0 ? 2 : 1;
+  return {
+    n: 1 + rng.int(2),
+    h: 1 + rng.int(maxSpatial) + dh * (kh - 1),
+    w: 1 + rng.int(maxSpatial) + dw * (kw - 1),
+    cin: cg * groups, cout: og * groups, kh, kw,
+    sh: 1 + rng.int(2), sw: 1 + rng.int(2),
+    pt: rng.int(kh), pl: rng.int(kw), pb: rng.int(kh), pr: rng.int(kw),
+    dh, dw, groups,
+  };
+}
+
+function describeShape(s: ConvShape): string {
+  return `n${s.n} ${s.h}x${s.w} ${s.cin}->${s.cout} k${s.kh}x${s.kw} s${s.sh}x${s.sw} p${s.pt},${s.pl},${s.pb},${s.pr} d${s.dh}x${s.dw} g${s.groups}`;
+}
+
+export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
+  const cgs = [1, 3, 63, 64, 65, 127, 200];
+  const ogs = [1, 3, 8, 31, 32, 33, 64, 65, 100];
+  for (let t = 0; t < cases; t++) {
+    const s = t === 0
+      ? { n: 1, h: 5, w: 6, cin: 64, cout: 64, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1 }
+      : t === 1 // taller than the GEMM's segment limit
+        ? { n: 1, h: 20, w: 4, cin: 65, cout: 33, kh: 18, kw: 1, sh: 1, sw: 1, pt: 1, pl: 0, pb: 2, pr: 0, dh: 1, dw: 1, groups: 1 }
+        : randomConvShape(rng, t % 3 === 0 ? [1, 3, 64] : cgs, ogs, 6);
+    const { pixels } = outSize(s);
+    const padValue = t === 0 ? 0 : rng.int(3) - 1;
+    const yStride = rng.int(2) ? 0 : s.cout + 1 + rng.int(4);
+    const ys = yStride || s.cout;
+    const useY = t === 0 || rng.int(4) !== 0;
+    const useYp = !useY || rng.int(2) === 1;
+    let ypg = 1;
+    if (s.cout % 2 === 0 && rng.int(2)) ypg = 2;
+    if (rng.int(3) === 0) ypg = s.groups;
+    const useRes = rng.int(2) === 1;
+    const useBias = rng.int(3) !== 0;
+    const useMul = rng.int(5) !== 0;
+    const cg = s.cin / s.groups;
+    const label = `bconv ${describeShape(s)} pad${padValue} ys${yStride} ypg${ypg}${useRes ? ' res' : ''}`;
+
+    // ±1 values and their packed forms
+    const xv = Float32Array.from({ length: s.n * s.h * s.w * s.cin }, () => rng.sign());
+    const kv = Float32Array.from({ length: s.cout * s.kh * s.kw * cg }, () => rng.sign());
+    const xPacked = refPack(xv, s.n * s.h * s.w, s.cin, s.cin, s.groups);
+    const kPacked = refPack(kv, s.cout * s.kh * s.kw, cg, cg, 1);
+    const mul = Float32Array.from({ length: s.cout }, () => fround(rng.float() * 0.1));
+    const bias = Float32Array.from({ length: s.cout }, () => rng.float());
+    const yext = (pixels - 1) * ys + s.cout;
+    const res = Float32Array.from({ length: yext }, () => rng.float());
+
+    const acc = refBconvAcc(s, xv, kv, padValue);
+    const want = new Float32Array(yext).fill(SENTINEL);
+    for (let p = 0; p < pixels; p++)
+      for (let o = 0; o < s.cout; o++) {
+        let v = fround(acc[p * s.cout + o]);
+        if (useMul) v = fround(v * mul[o]);
+        v = fround(v + (useBias ? bias[o] : 0));
+        if (useRes) v = fround(v + res[p * ys + o]);
+        want[p * ys + o] = v;
+      }
+    const wantPacked = refPack(want, pixels, s.cout, ys, ypg);
+
+    const ints = [...shapeInts(s), padValue, yStride, ypg];
+    const scratchBytes = api.bconv2dScratchBytes(...shapeInts(s));
+    const pkBytes = api.bconv2dPackedKernelBytes?.(s.cout, s.cin, s.kh, s.kw, s.groups) ?? 0;
+    const plan = new Plan();
+    const o = {
+      x: plan.alloc(xPacked.length * 4, 8, 8 * rng.int(4)),
+      k: plan.alloc(kPacked.length * 4, 8, 8),
+      mul: plan.alloc(s.cout * 4, 4, 4),
+      bias: plan.alloc(s.cout * 4),
+      res: plan.alloc(yext * 4),
+      y: plan.alloc(yext * 4, 4, 4),
+      yp: plan.alloc(wantPacked.length * 4, 8, 8),
+      scratch: plan.alloc(scratchBytes, 8, 8),
+      pk: plan.alloc(pkBytes, 8, 8),
+    };
+    const { buffer, base } = arena(plan.top + 64);
+    const m = new Mem(buffer, base);
+    m.u32(o.x, xPacked.length).set(xPacked);
+    m.u32(o.k, kPacked.length).set(kPacked);
+    m.f32(o.mul, s.cout).set(mul);
+    m.f32(o.bias, s.cout).set(bias);
+    m.f32(o.res, yext).set(res);
+    if (api.bconv2dPackKernel) api.bconv2dPackKernel(buffer, m.at(o.k), m.at(o.pk), s.cout, s.cin, s.kh, s.kw, s.groups);
+    for (const cfg of configs) {
+      cfg.setup();
+      for (const prepacked of api.bconv2dPrepacked ? [false, true] : [false]) {
+        m.f32(o.y, yext).fill(SENTINEL);
+        m.u32(o.yp, wantPacked.length).fill(0xa5a5a5a5);
+        const args = [
+          m.at(useMul ? o.mul : -1), m.at(useBias ? o.bias : -1), m.at(useRes ? o.res : -1),
+          m.at(useY ? o.y : -1), m.at(useYp ? o.yp : -1), m.at(o.scratch), ...ints,
+        ] as const;
+        if (prepacked) api.bconv2dPrepacked!(buffer, m.at(o.x), m.at(o.pk), ...args);
+        else api.bconv2d(buffer, m.at(o.x), m.at(o.k), ...args);
+        const what = `${label} [${cfg.label}${prepacked ? ', prepacked' : ''}]`;
+        if (useY) expectFloatsExact(m.f32(o.y, yext), want, what);
+        if (useYp) expect(Array.from(m.u32(o.yp, wantPacked.length)), `${what} packed`).toEqual(Array.from(wantPacked));
+      }
+    }
+  }
+}
+
+export function checkPackSigns(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
+  const specials = [0, -0, 1, -1, 1e-30, -1e-30, NaN, Infinity, -Infinity];
+  for (let t = 0; t < cases; t++) {
+    const groups = rng.pick([1, 2, 4]);
+    const cg = rng.pick([1, 3, 63, 64, 65, 127, 200]);
+    const channels = cg * groups;
+    const pixels = 1 + rng.int(5);
+    const xStride = rng.int(2) ? 0 : channels + rng.int(4);
+    const xs = xStride || channels;
+    const x = Float32Array.from({ length: (pixels - 1) * xs + channels }, () => (rng.int(4) ? rng.float() : rng.pick(specials)));
+    const want = refPack(x, pixels, channels, xs, groups);
+    expect(api.packedWords(channels, groups)).toBe(packedWords(channels, groups));
+    const plan = new Plan();
+    const ox = plan.alloc(x.length * 4, 4, 4);
+    const oy = plan.alloc(want.length * 4, 8, 8);
+    const { buffer, base } = arena(plan.top);
+    const m = new Mem(buffer, base);
+    m.f32(ox, x.length).set(x);
+    for (const cfg of configs) {
+      cfg.setup();
+      m.u32(oy, want.length).fill(0x5a5a5a5a);
+      api.packSigns(buffer, m.at(ox), m.at(oy), pixels, channels, xStride, groups);
+      expect(Array.from(m.u32(oy, want.length)), `packSigns ${channels}/${groups} [${cfg.label}]`).toEqual(Array.from(want));
+    }
+  }
+}
+
+export function checkConv(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
+  for (let t = 0; t < cases; t++) {
+    const s: ConvShape = t === 0
+      ? { n: 1, h: 23, w: 22, cin: 3, cout: 64, kh: 7, kw: 7, sh: 2, sw: 2, pt: 3, pl: 3, pb: 3, pr: 3, dh: 1, dw: 1, groups: 1 }
+      : t === 1
+        ? { n: 1, h: 6, w: 5, cin: 64, cout: 128, kh: 1, kw: 1, sh: 2, sw: 2, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1 }
+        : t === 2
+          ? { n: 2, h: 19, w: 3, cin: 5, cout: 20, kh: 17, kw: 2, sh: 1, sw: 1, pt: 1, pl: 1, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1 }
+          : randomConvShape(rng, [1, 3, 8, 17, 64], [1, 5, 16, 17, 33, 64, 65, 100], 6);
+    const { pixels } = outSize(s);
+    const yStride = rng.int(2) ? 0 : s.cout + 1 + rng.int(4);
+    const ys = yStride || s.cout;
+    const useRes = rng.int(2) === 1;
+    const useBias = rng.int(3) !== 0;
+    const relu = rng.int(2);
+    const cg = s.cin / s.groups;
+    const x = Float32Array.from({ length: s.n * s.h * s.w * s.cin }, () => rng.float());
+    const wt = Float32Array.from({ length: s.cout * cg * s.kh * s.kw }, () => rng.float());
+    const bias = Float32Array.from({ length: s.cout }, () => rng.float());
+    const yext = (pixels - 1) * ys + s.cout;
+    const res = Float32Array.from({ length: yext }, () => rng.float());
+    const { sum, mag } = refConv(s, x, wt);
+    const pwBytes = api.conv2dF32PackedWeightsBytes(s.cout, s.cin, s.kh, s.kw, s.groups);
+    const sBytes = api.conv2dF32ScratchBytes(...shapeInts(s));
+    const plan = new Plan();
+    const o = {
+      x: plan.alloc(x.length * 4, 4, 4),
+      w: plan.alloc(wt.length * 4),
+      pw: plan.alloc(pwBytes, 4, 4),
+      bias: plan.alloc(s.cout * 4),
+      res: plan.alloc(yext * 4),
+      y: plan.alloc(yext * 4, 4, 4),
+      scratch: plan.alloc(sBytes, 8, 8),
+    };
+    const { buffer, base } = arena(plan.top);
+    const m = new Mem(buffer, base);
+    m.f32(o.x, x.length).set(x);
+    m.f32(o.w, wt.length).set(wt);
+    m.f32(o.bias, s.cout).set(bias);
+    m.f32(o.res, yext).set(res);
+    api.conv2dF32PackWeights(buffer, m.at(o.w), m.at(o.pw), s.cout, s.cin, s.kh, s.kw, s.groups);
+    const label = `conv ${describeShape(s)} ys${yStride}${useRes ? ' res' : ''}${relu ? ' relu' : ''}`;
+    let first: Float32Array | undefined;
+    for (const cfg of configs) {
+      cfg.setup();
+      m.f32(o.y, yext).fill(SENTINEL);
+      api.conv2dF32(buffer, m.at(o.x), m.at(o.pw), m.at(useBias ? o.bias : -1), m.at(useRes ? o.res : -1), m.at(o.y),
+        m.at(o.scratch), ...shapeInts(s), yStride, relu);
+      const y = m.f32(o.y, yext);
+      for (let p = 0; p < pixels; p++)
+        for (let q = 0; q < ys && p * ys + q < yext; q++) {
+          const i = p * ys + q;
+          if (q >= s.cout) {
+            if (y[i] !== SENTINEL) expect.fail(`${label} [${cfg.label}]: wrote the gap at ${i}`);
+            continue;
+          }
+          let v = sum[p * s.cout + q] + (useBias ? bias[q] : 0) + (useRes ? res[i] : 0);
+          const tol = 1e-5 * (mag[p * s.cout + q] + Math.abs(bias[q]) + Math.abs(res[i])) + 1e-6;
+          if (relu && v < 0) v = 0;
+          if (!(Math.abs(y[i] - v) <= tol)) expect.fail(`${label} [${cfg.label}]: element ${i} is ${y[i]}, expected ${v}`);
+        }
+      if (cfg.label.endsWith('threads 1')) first = Float32Array.from(y);
+      else if (first && cfg.label.endsWith('threads 2')) expectFloatsExact(y, first, `${label}: 2 threads vs 1`);
+    }
+  }
+}
+
+export function checkDense(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
+  for (let t = 0; t < cases; t++) {
+    const n = 1 + rng.int(8);
+    const inputs = rng.pick([1, 3, 17, 64, 100]);
+    const outputs = rng.pick([1, 7, 16, 63, 65, 130]);
+    const useBias = rng.int(2) === 1;
+    const x = Float32Array.from({ length: n * inputs }, () => rng.float());
+    const w = Float32Array.from({ length: inputs * outputs }, () => rng.float());
+    const bias = Float32Array.from({ length: outputs }, () => rng.float());
+    const plan = new Plan();
+    const o = { x: plan.alloc(x.length * 4, 4, 4), w: plan.alloc(w.length * 4, 4, 4), b: plan.alloc(outputs * 4), y: plan.alloc(n * outputs * 4, 4, 4) };
+    const { buffer, base } = arena(plan.top);
+    const m = new Mem(buffer, base);
+    m.f32(o.x, x.length).set(x);
+    m.f32(o.w, w.length).set(w);
+    m.f32(o.b, outputs).set(bias);
+    for (const cfg of configs) {
+      cfg.setup();
+      api.denseF32(buffer, m.at(o.x), m.at(o.w), m.at(useBias ? o.b : -1), m.at(o.y), n, inputs, outputs);
+      const y = m.f32(o.y, n * outputs);
+      for (let r = 0; r < n; r++)
+        for (let q = 0; q < outputs; q++) {
+          let v = useBias ? bias[q] : 0;
+          let mg = Math.abs(v);
+          for (let k = 0; k < inputs; k++) {
+            v += x[r * inputs + k] * w[k * outputs + q];
+            mg += Math.abs(x[r * inputs + k] * w[k * outputs + q]);
+          }
+          if (!(Math.abs(y[r * outputs + q] - v) <= 1e-5 * mg + 1e-6))
+            expect.fail(`dense ${n}x${inputs}->${outputs} [${cfg.label}]: ${y[r * outputs + q]} vs ${v}`);
+        }
+    }
+  }
+}
+
+export function checkPools(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
+  for (let t = 0; t < cases; t++) {
+    const kh = 1 + rng.int(3);
+    const kw = 1 + rng.int(3);
+    const c = rng.pick([1, 3, 17, 64]);
+    const s: ConvShape = {
+      n: 1 + rng.int(2), h: kh + rng.int(6), w: kw + rng.int(6), cin: c, cout: c, kh, kw,
+      sh: 1 + rng.int(2), sw: 1 + rng.int(2), pt: rng.int(kh), pl: rng.int(kw), pb: rng.int(kh), pr: rng.int(kw),
+      dh: 1, dw: 1, groups: 1,
+    };
+    const { pixels } = outSize(s);
+    const x = Float32Array.from({ length: s.n * s.h * s.w * c }, () => rng.float());
+    const plan = new Plan();
+    const ox = plan.alloc(x.length * 4, 4, 4);
+    const oy = plan.alloc(pixels * c * 4, 4, 4);
+    const { buffer, base } = arena(plan.top);
+    const m = new Mem(buffer, base);
+    m.f32(ox, x.length).set(x);
+    const ints = [s.n, s.h, s.w, c, kh, kw, s.sh, s.sw, s.pt, s.pl, s.pb, s.pr];
+    for (const cfg of configs) {
+      cfg.setup();
+      api.maxpoolF32(buffer, m.at(ox), m.at(oy), ...ints);
+      expectFloatsExact(m.f32(oy, pixels * c), refPool(s, x, false), `maxpool ${describeShape(s)} [${cfg.label}]`);
+      api.avgpoolF32(buffer, m.at(ox), m.at(oy), ...ints);
+      expectFloatsExact(m.f32(oy, pixels * c), refPool(s, x, true), `avgpool ${describeShape(s)} [${cfg.label}]`);
+    }
+  }
+}
+
+export function checkElementwise(api: KernelApi, arena: ArenaFactory, rng: Rng): void {
+  const pixels = 9;
+  const c = 13;
+  const ys = 16;
+  const yext = (pixels - 1) * ys + c;
+  const x = Float32Array.from({ length: pixels * c }, () => rng.float());
+  x.set([-0, 0, NaN, Infinity, -Infinity], 0);
+  const sc = Float32Array.from({ length: c }, () => rng.float());
+  const sh = Float32Array.from({ length: c }, () => rng.float());
+  const x2 = Float32Array.from({ length: pixels * c }, () => rng.float());
+  const plan = new Plan();
+  const o = { x: plan.alloc(x.length * 4), x2: plan.alloc(x.length * 4), s: plan.alloc(c * 4), t: plan.alloc(c * 4), y: plan.alloc(yext * 4), z: plan.alloc(x.length * 4) };
+  const { buffer, base } = arena(plan.top);
+  const m = new Mem(buffer, base);
+  m.f32(o.x, x.length).set(x);
+  m.f32(o.x2, x.length).set(x2);
+  m.f32(o.s, c).set(sc);
+  m.f32(o.t, c).set(sh);
+  const rowwise = (name: string, run: () => void, f: (v: number, q: number) => number): void => {
+    m.f32(o.y, yext).fill(SENTINEL);
+    run();
+    const want = new Float32Array(yext).fill(SENTINEL);
+    for (let p = 0; p < pixels; p++) for (let q = 0; q < c; q++) want[p * ys + q] = f(x[p * c + q], q);
+    expectFloatsExact(m.f32(o.y, yext), want, name);
+  };
+  rowwise('affine', () => api.affineF32(buffer, m.at(o.x), m.at(o.s), m.at(o.t), m.at(o.y), pixels, c, ys), (v, q) => fround(fround(v * sc[q]) + sh[q]));
+  rowwise('relu', () => api.reluF32(buffer, m.at(o.x), m.at(o.y), pixels, c, ys), (v) => (v > 0 ? v : 0));
+  rowwise('prelu', () => api.preluF32(buffer, m.at(o.x), m.at(o.s), m.at(o.y), pixels, c, ys), (v, q) => (v < 0 ? fround(sc[q] * v) : v));
+  rowwise('clip', () => api.clipF32(buffer, m.at(o.x), m.at(o.y), pixels, c, ys, -0.5, 0.25), (v) => (v < -0.5 ? -0.5 : v > 0.25 ? 0.25 : v));
+  rowwise('sign', () => api.signF32(buffer, m.at(o.x), m.at(o.y), pixels, c, ys), (v) => (v < 0 ? -1 : 1));
+  rowwise('copy', () => api.copyF32(buffer, m.at(o.x), m.at(o.y), pixels, c, ys), (v) => v);
+  const n = pixels * c;
+  api.addF32(buffer, m.at(o.x), m.at(o.x2), m.at(o.z), n);
+  expectFloatsExact(m.f32(o.z, n), x.map((v, i) => fround(v + x2[i])), 'add');
+  api.maxF32(buffer, m.at(o.x), m.at(o.x2), m.at(o.z), n);
+  expectFloatsExact(m.f32(o.z, n), x.map((v, i) => (v > x2[i] ? v : x2[i])), 'max');
+  api.scaleF32(buffer, m.at(o.x), 0.375, m.at(o.z), n);
+  expectFloatsExact(m.f32(o.z, n), x.map((v) => fround(v * 0.375)), 'scale');
+  // layouts: 1 x 13 x 3 x 3 NCHW
+  api.nchwToNhwc(buffer, m.at(o.x), m.at(o.z), 1, c, 3, 3);
+  const nhwc = new Float32Array(n);
+  for (let q = 0; q < c; q++) for (let p = 0; p < 9; p++) nhwc[p * c + q] = x[q * 9 + p];
+  expectFloatsExact(m.f32(o.z, n), nhwc, 'nchwToNhwc');
+  api.nhwcToNchw(buffer, m.at(o.z), m.at(o.x2), 1, c, 3, 3);
+  expectFloatsExact(m.f32(o.x2, n), x, 'nhwcToNchw');
+  api.globalAvgpoolF32(buffer, m.at(o.x), m.at(o.z), 1, pixels, c);
+  const gap = new Float32Array(c);
+  for (let q = 0; q < c; q++) {
+    let v = 0;
+    for (let p = 0; p < pixels; p++) v = fround(v + x[p * c + q]);
+    gap[q] = fround(v / pixels);
+  }
+  expectFloatsExact(m.f32(o.z, c), gap, 'globalAvgpool');
+}

@@ -1,0 +1,146 @@
+/**
+ * The native kernels (native/build/Release/sofar_kernels.node, built by `npm ci`) against the scalar
+ * JavaScript reference, for every instruction set this CPU has (forced with setIsa) and 1 and 2 threads;
+ * and the glue's argument checks: bad arguments throw instead of touching memory.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { skipWithout } from '../helpers/requirements.js';
+import {
+  checkBconv, checkConv, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
+  type ArenaFactory, type Config, type KernelApi,
+} from './kernels-reference.js';
+
+const addonPath = fileURLToPath(new URL('../../native/build/Release/sofar_kernels.node', import.meta.url));
+
+interface Addon extends KernelApi {
+  detectedIsa(): number;
+  setIsa(isa: number): number;
+  isaInUse(): number;
+  setThreads(n: number): void;
+  threads(): number;
+  info(): { version: string; detectedIsa: string; isa: string; isas: string[]; threads: number };
+  version: string;
+  [name: string]: unknown;
+}
+
+const addon: Addon | null = existsSync(addonPath) ? (createRequire(import.meta.url)(addonPath) as Addon) : null;
+const skip = skipWithout(addon ? null : `the native kernels (${addonPath}; npm ci builds them)`);
+
+const arena: ArenaFactory = (bytes) => ({ buffer: new ArrayBuffer(bytes), base: 0 });
+
+describe.skipIf(skip)('native kernels', () => {
+  const a = addon!;
+  const names = ['scalar', 'avx2', 'avx512'];
+  const isas = [0, 1, 2].filter((i) => i <= a.detectedIsa() && a.detectedIsa() !== 3);
+  const configs: Config[] = isas.flatMap((isa) =>
+    [1, 2].map((threads) => ({
+      label: `${names[isa]}, threads ${threads}`,
+      setup: () => {
+        expect(a.setIsa(isa)).toBe(isa);
+        a.setThreads(threads);
+      },
+    })),
+  );
+  afterAll(() => {
+    a.setIsa(a.detectedIsa());
+    a.setThreads(1);
+  });
+
+  it('reports its capabilities', () => {
+    const info = a.info();
+    expect(info.version).toBe(a.version);
+    expect(info.isas).toContain('scalar');
+    expect(names.indexOf(info.detectedIsa)).toBe(a.detectedIsa());
+    expect(a.setIsa(99)).toBe(a.detectedIsa()); // clamped
+    a.setThreads(3);
+    expect(a.threads()).toBe(3);
+    a.setThreads(1);
+  });
+
+  it('packs signs (0, -0 and NaN as +1)', () => checkPackSigns(a, arena, configs, new Rng(1), 20));
+  it('binary conv equals the reference exactly', () => checkBconv(a, arena, configs, new Rng(2), 60));
+  it('float conv matches the reference', () => checkConv(a, arena, configs, new Rng(3), 40));
+  it('dense matches the reference', () => checkDense(a, arena, configs, new Rng(4), 12));
+  it('pooling equals the reference', () => checkPools(a, arena, configs.filter((c) => c.label.startsWith('scalar')), new Rng(5), 10));
+  it('element-wise ops and layouts equal the reference', () => checkElementwise(a, arena, new Rng(6)));
+
+  describe('rejects bad arguments', () => {
+    // a valid 3x3 64->64 bconv on 4x4, then one thing wrong at a time
+    const shape = [1, 4, 4, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+    const buf = new ArrayBuffer(1 << 20);
+    const scratch = 4096;
+    const good = (): unknown[] => [buf, 0, 1024, -1, -1, -1, 8192, -1, 65536, ...shape, 0, 0, 1];
+    const call = (args: unknown[]): void => (a.bconv2d as (...x: unknown[]) => void)(...args);
+    void scratch;
+
+    it('accepts the valid call', () => {
+      expect(() => call(good())).not.toThrow();
+    });
+    it('wrong argument count or types: TypeError', () => {
+      expect(() => call(good().slice(0, -1))).toThrow(TypeError);
+      const g = good();
+      g[0] = new Uint8Array(16);
+      expect(() => call(g)).toThrow(TypeError);
+      const h = good();
+      h[10] = '4';
+      expect(() => call(h)).toThrow(TypeError);
+    });
+    it('buffers outside the arena: RangeError', () => {
+      const g = good();
+      g[6] = buf.byteLength - 64; // y does not fit
+      expect(() => call(g)).toThrow(/do not fit/);
+      const small = good();
+      small[0] = new ArrayBuffer(2048); // x and kernel fit, the rest not
+      expect(() => call(small)).toThrow(RangeError);
+      const neg = good();
+      neg[1] = -8;
+      expect(() => call(neg)).toThrow(RangeError);
+    });
+    it('misaligned offsets: RangeError', () => {
+      const g = good();
+      g[1] = 4; // uint64 words at a 4-byte offset
+      expect(() => call(g)).toThrow(/aligned/);
+      const f = good();
+      f[6] = 8194; // floats at an odd offset
+      expect(() => call(f)).toThrow(/aligned/);
+    });
+    it('bad pad value, groups, strides, shapes: RangeError', () => {
+      const set = (i: number, v: unknown): unknown[] => {
+        const g = good();
+        g[i] = v;
+        return g;
+      };
+      expect(() => call(set(25, 2))).toThrow(/padValue/);
+      expect(() => call(set(24, 3))).toThrow(/groups/);
+      expect(() => call(set(26, 10))).toThrow(/yStride/);
+      expect(() => call(set(10, 1.5))).toThrow(/integer/);
+      expect(() => call(set(10, 0))).toThrow(RangeError);
+      expect(() => call(set(14, 9))).toThrow(/larger than the padded input/);
+      expect(() => call(set(9, 2 ** 24))).toThrow(RangeError);
+      expect(() => call(set(9, NaN))).toThrow(RangeError);
+      // enormous extents must not overflow into a small one
+      expect(() => call([buf, 0, 1024, -1, -1, -1, 8192, -1, 65536, 2 ** 24, 2 ** 24, 2 ** 24, 64, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1])).toThrow(RangeError);
+      // needs an output
+      expect(() => call(set(6, -1))).toThrow(/needs y or yPacked/);
+      // packed output groups must divide cout
+      const yp = set(7, 16384);
+      yp[27] = 3;
+      expect(() => call(yp)).toThrow(/yPackGroups/);
+      // required scratch
+      expect(() => call(set(8, -1))).toThrow(/required/);
+    });
+    it('other kernels check their extents too', () => {
+      expect(() => a.addF32(buf, 0, 0, buf.byteLength - 4, 2)).toThrow(RangeError);
+      expect(() => a.conv2dF32(buf, 0, 0, -1, -1, 0, 0, 1, 224, 224, 3, 64, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 0, 0)).toThrow(RangeError);
+      expect(() => a.maxpoolF32(buf, 0, 0, 1, 2, 2, 1, 3, 3, 1, 1, 0, 0, 0, 0)).toThrow(RangeError);
+      expect(() => a.packSigns(buf, 0, 4, 1, 64, 0, 1)).toThrow(/aligned/);
+      expect(() => a.denseF32(buf, 0, 0, -1, 0, 1, 1 << 20, 1 << 20)).toThrow(RangeError);
+      expect(() => a.setThreads(0)).toThrow(RangeError);
+      expect(() => a.bconv2dScratchBytes(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2)).toThrow(/groups/);
+    });
+  });
+});
