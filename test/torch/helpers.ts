@@ -36,12 +36,13 @@ export function project(graph: Graph, weights: WeightMap, label: string): string
 /** Runs a command to its end; rejects with its output when it fails. */
 export function run(command: string, args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group, so that a timeout ends torchrun's workers too.
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve({ stdout, stderr });
@@ -81,4 +82,13 @@ export function readFloats(path: string): Float32Array {
 export function readTensors(path: string): WeightMap {
   const file = decodeSafetensors(readFileSync(path));
   return new Map([...file.tensors].map(([name, t]) => [name, toFloat32(name, t)]));
+}
+
+/**
+ * `torchrun --standalone --nproc_per_node N train.py ARGS` (gloo on the loopback). `--redirects 2
+ * --tee 2` works around torch 1.13's launcher on Python 3.11, whose default of "0" it cannot parse.
+ */
+export function torchrun(dir: string, processes: number, args: string[], timeoutMs = 240_000) {
+  const launcher = ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', String(processes), '--redirects', '2', '--tee', '2'];
+  return run(TORCH_PYTHON, [...launcher, join(dir, 'train.py'), ...args], { cwd: dir, timeoutMs, env: { ...process.env, OMP_NUM_THREADS: '1' } });
 }
