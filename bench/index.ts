@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- NAME...]`: runs the benchmarks (frontend, onnx, train; all by default) and writes
+ * `npm run bench [-- NAME...]`: runs the benchmarks (frontend, onnx, train, torch; all by default) and writes
  * each one's figures to bench/results/NAME.json. Benchmarks are not tests: they measure this machine.
  */
 import { pathToFileURL } from 'node:url';
@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   onnx: () => import('./onnx.js'),
   runtime: () => import('./runtime.js'),
   train: () => import('./train.js'),
+  torch: () => import('./torch.js'),
 };
 
 async function main(names: string[]): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * `sofar build SPEC [--target onnx|tfjs|graph] [-o PATH] [--weights DIR] [--seed N] [--int] [--no-pack] [--binary-ops]`:
- * the spec as files. With no target it writes `build/<name>.onnx` and `build/<name>.graph.json` and
+ * `sofar build SPEC [--target onnx|tfjs|torch|graph] [-o PATH] [--weights DIR] [--seed N] [--int] [--no-pack] [--binary-ops]`:
+ * the spec as files (torch: DIR/model.py, DIR/train.py and DIR/init.safetensors, the weights to start from). With no target it writes `build/<name>.onnx` and `build/<name>.graph.json` and
  * prints the model's summary.
  */
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ interface BuildFlags extends SpecFlags, WeightFlags, VariantFlags {
   output?: string;
 }
 
-const TARGETS = ['onnx', 'graph', 'tfjs'] as const;
+const TARGETS = ['onnx', 'graph', 'tfjs', 'torch'] as const;
 
 export function register(program: Command): void {
   addSpecOptions(
@@ -40,7 +40,7 @@ export function register(program: Command): void {
       .description('export a spec: build/<name>.onnx and build/<name>.graph.json, and print its summary')
       .argument('<spec>', 'a .sofar file')
       .addOption(new Option('--target <target>', 'write only this artefact').choices(TARGETS))
-      .option('-o, --output <path>', 'where to write it (a folder for tfjs; the target may be inferred from a .onnx / .json name)')
+      .option('-o, --output <path>', 'where to write it (a folder for tfjs and torch; the target may be inferred from a .onnx / .json name)')
       .addOption(new Option('--weights <dir>', 'trained weights: a checkpoint folder or .safetensors file (default: seeded init)').conflicts('seed'))
       .option('--seed <n>', 'seed of the initial weights (the same numbers in every backend)', parseNonNegativeInt('--seed'), 0)
       .option('--int', 'binary layers as ConvInteger / MatMulInteger on uint8 (exact; for int8 runtimes)')
@@ -49,7 +49,7 @@ export function register(program: Command): void {
   ).action((spec: string, flags: BuildFlags) =>
     asUserErrors(async () => {
       const target = resolveTarget(flags);
-      if ((target === 'tfjs' || target === 'graph') && (flags.int || !flags.pack || flags.binaryOps)) {
+      if ((target === 'tfjs' || target === 'torch' || target === 'graph') && (flags.int || !flags.pack || flags.binaryOps)) {
         throw new UsageError(`--int, --no-pack and --binary-ops choose how the ONNX model stores binary layers; drop them with --target ${target}`);
       }
       if (flags.binaryOps && (flags.int || !flags.pack)) {
@@ -62,6 +62,13 @@ export function register(program: Command): void {
         const { weights, source } = specWeights(graph, flags);
         const info = await saveKeras(graph, weights, dir, source);
         written.push(`wrote ${info.modelJson} and ${info.weightsBin} (${formatBytes(info.weightBytes)}, weights: ${source})`);
+      }
+      if (target === 'torch') {
+        const dir = flags.output ?? join('build', `${graph.name}.torch`);
+        const { weights, source } = specWeights(graph, flags);
+        const { writeTorchProject } = await import('../../backends/torch/index.js');
+        const paths = writeTorchProject(graph, weights, dir, { source: spec, seed: flags.seed, weightsSource: source });
+        written.push(`wrote ${paths.modelPy}, ${paths.trainPy} and ${paths.initWeights} (weights: ${source})`);
       }
       if (target === undefined || target === 'onnx') {
         const path = flags.output ?? join('build', `${graph.name}.onnx`);

@@ -69,6 +69,13 @@ export function checkpointPath(pathOrDir: string): string {
 
 /** Writes `dir/checkpoint.safetensors` atomically; returns its path. */
 export function writeCheckpoint(dir: string, input: CheckpointInput): string {
+  const path = join(dir, CHECKPOINT_FILE);
+  replaceFileAtomic(path, encodeCheckpoint(input));
+  return path;
+}
+
+/** The bytes of a checkpoint file (what writeCheckpoint writes). */
+export function encodeCheckpoint(input: CheckpointInput): Uint8Array {
   const shapes = new Map(input.graph.nodes.flatMap((n) => n.params.map((p) => [p.name, p.shape] as const)));
   const tensors = new Map<string, TensorEntry>();
   const shapeOf = (name: string, values: Float32Array, of = name) => {
@@ -91,9 +98,7 @@ export function writeCheckpoint(dir: string, input: CheckpointInput): string {
     step: String(input.step),
     ...(input.meta.config ? { config: JSON.stringify(input.meta.config) } : {}),
   };
-  const path = join(dir, CHECKPOINT_FILE);
-  replaceFileAtomic(path, encodeSafetensors(tensors, metadata));
-  return path;
+  return encodeSafetensors(tensors, metadata);
 }
 
 /** Reads a checkpoint file (or `checkpoint.safetensors` in a folder). */

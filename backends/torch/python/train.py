@@ -1,0 +1,550 @@
+import argparse
+import gzip
+import json
+import math
+import os
+import random
+import struct
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model as spec  # noqa: E402  (model.py beside this file)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Data sets: where Debian's dataset-* packages put them, and SoFAr's normalisation (src/data):
+# pixels / 255, then (x - mean_c) / std_c with the training images' published statistics.
+DATA_DIRS = {"fashion-mnist": "/usr/share/datasets/fashion-mnist", "mnist": "/usr/share/datasets/mnist",
+             "cifar10": "/usr/share/datasets/cifar-10"}
+NORMALISATION = {"fashion-mnist": ([0.286], [0.353]), "mnist": ([0.1307], [0.3081]),
+                 "cifar10": ([0.4914, 0.4822, 0.4465], [0.247, 0.2435, 0.2616])}
+# A folder of images has no published statistics; ImageNet's are what such models are trained with.
+IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description=f"Train {spec.SPEC} with DistributedDataParallel. Launch with torchrun, e.g. "
+        "torchrun --standalone --nproc_per_node 2 train.py --data fashion-mnist (one process: python3 train.py ...).",
+    )
+    p.add_argument("--data", default="fashion-mnist",
+                   help="fashion-mnist, mnist, cifar10, or a folder: IDX files, CIFAR-10 binary batches, or "
+                   "train/ and val/ (or test/) folders with one subfolder of JPEG/PNG images per class")
+    p.add_argument("--epochs", type=int, default=10, help="epochs to train in all (default 10)")
+    p.add_argument("--batch", type=int, default=None,
+                   help="batch size PER PROCESS; the global batch is this times the number of processes "
+                   "(default 128 in all, split over the processes; on --resume, the run's)")
+    p.add_argument("--lr", type=float, default=1e-3, help="base learning rate (default 1e-3)")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--schedule", choices=["constant", "linear", "cosine", "step"], default="cosine")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay on float kernels")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample order and every random mask")
+    p.add_argument("--limit", type=int, default=None,
+                   help="use only the first N training samples (and a proportional share of the test set)")
+    p.add_argument("--out", default=None, help=f"checkpoints and metrics (default runs/{spec.SPEC})")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint "
+                   "(written by this script or by either SoFAr engine)")
+    p.add_argument("--init", default=os.path.join(HERE, "init.safetensors"),
+                   help="initial weights (default: init.safetensors beside this file, SoFAr's seeded init "
+                   "or the --weights given to sofar build; 'none': torch's own initialisation)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--amp", action="store_true", help="mixed precision (float16 autocast) on CUDA")
+    p.add_argument("--no-sync-bn", dest="sync_bn", action="store_false",
+                   help="batch statistics per process instead of over the global batch (faster, but the "
+                   "result then depends on the number of processes)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: cores / processes)")
+    p.add_argument("--workers", type=int, default=4, help="data-loading processes for image folders")
+    p.add_argument("--json", action="store_true", help="end with one JSON line: epochs, samplesPerSecond, trainLoss, testAccuracy")
+    args = p.parse_args(argv)
+    for name in ("epochs", "batch", "limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f"--{name} expects a whole number >= 1, got {value}")
+    if not args.lr > 0:
+        p.error(f"--lr expects a number > 0, got {args.lr}")
+    if not 0 <= args.momentum < 1:
+        p.error(f"--momentum expects a number in [0, 1), got {args.momentum}")
+    return args
+
+
+# ---- data -------------------------------------------------------------------------------------------
+
+class Fail(Exception):
+    """A problem with the user's data or options: printed without a stack trace, exit code 1."""
+
+
+class ImageTensors(Dataset):
+    """Images held in memory as uint8 NCHW; normalised on the device, batch by batch."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.images[i], self.labels[i]
+
+
+def read_idx(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise Fail(f"{path} is not an IDX file of unsigned bytes")
+    rank = raw[3]
+    dims = struct.unpack(f">{rank}I", raw[4 : 4 + 4 * rank])
+    data = torch.frombuffer(bytearray(raw[4 + 4 * rank :]), dtype=torch.uint8)
+    if data.numel() != math.prod(dims):
+        raise Fail(f"{path} declares {math.prod(dims)} values but holds {data.numel()}")
+    return data.reshape(dims)
+
+
+def find_idx(folder, prefix, kind):
+    for sep in ("-", "."):
+        for ext in ("", ".gz"):
+            path = os.path.join(folder, f"{prefix}{sep}{kind}-ubyte{ext}")
+            if os.path.exists(path):
+                return path
+    return None
+
+
+def read_cifar(folder, names):
+    chunks = []
+    for name in names:
+        with open(os.path.join(folder, name), "rb") as f:
+            raw = f.read()
+        if len(raw) % 3073:
+            raise Fail(f"{name} is not a CIFAR-10 binary batch")
+        chunks.append(torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(-1, 3073))
+    records = torch.cat(chunks)
+    return records[:, 1:].reshape(-1, 3, 32, 32).clone(), records[:, 0].long()
+
+
+def measured(images):
+    """Per-channel mean and population std of uint8 NCHW images, on the [0, 1] scale."""
+    x = images.double() / 255
+    dims = [0, 2, 3]
+    mean = x.mean(dims)
+    std = x.std(dims, unbiased=False)
+    return mean.tolist(), [s if s > 0 else 1.0 for s in std.tolist()]
+
+
+class ImageFolder(Dataset):
+    """A class-per-folder tree of JPEG/PNG images (ImageNet's layout). Training images are randomly
+    resized, cropped and flipped; test images are resized (shorter side to 8/7 of the input) and
+    centre-cropped. Returns uint8 CHW tensors of the model's input size."""
+
+    def __init__(self, root, classes, size, channels, train):
+        self.samples = [(os.path.join(root, c, f), k) for k, c in enumerate(classes)
+                        for f in sorted(os.listdir(os.path.join(root, c))) if f.lower().endswith(IMAGE_SUFFIXES)]
+        self.labels = torch.tensor([k for _, k in self.samples])
+        self.size, self.mode, self.train = size, "L" if channels == 1 else "RGB", train
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        path, label = self.samples[i]
+        with Image.open(path) as img:
+            img = img.convert(self.mode)
+            h, w = self.size
+            if self.train:
+                img = random_resized_crop(img, h, w)
+                if random.random() < 0.5:
+                    img = img.transpose(Image.FLIP_LEFT_RIGHT)
+            else:
+                scale = max(h, w) * 8 / 7 / min(img.size)
+                img = img.resize((max(w, round(img.size[0] * scale)), max(h, round(img.size[1] * scale))), Image.BILINEAR)
+                left, top = (img.size[0] - w) // 2, (img.size[1] - h) // 2
+                img = img.crop((left, top, left + w, top + h))
+            data = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8)
+        return data.reshape(h, w, -1).permute(2, 0, 1).contiguous(), label
+
+
+def random_resized_crop(img, h, w):
+    """A crop of 8-100 % of the area with an aspect ratio in [3/4, 4/3], resized to h x w."""
+    from PIL import Image
+
+    width, height = img.size
+    for _ in range(10):
+        area = width * height * random.uniform(0.08, 1.0)
+        ratio = math.exp(random.uniform(math.log(3 / 4), math.log(4 / 3)))
+        cw, ch = round(math.sqrt(area * ratio)), round(math.sqrt(area / ratio))
+        if 0 < cw <= width and 0 < ch <= height:
+            left, top = random.randint(0, width - cw), random.randint(0, height - ch)
+            return img.resize((w, h), Image.BILINEAR, box=(left, top, left + cw, top + ch))
+    return img.resize((w, h), Image.BILINEAR)
+
+
+class Data:
+    """The training and test splits, their normalisation and augmentation."""
+
+    def __init__(self, source, limit):
+        named = source in DATA_DIRS
+        folder = DATA_DIRS[source] if named else source
+        if not os.path.isdir(folder):
+            raise Fail(f"the {source} data set is not installed: {folder} does not exist" if named
+                       else f"no data set at {folder}: it is not a folder")
+        self.source, self.augment, self.workers_needed = source, False, False
+        c, h, w = spec.INPUT_SHAPE
+        idx = [find_idx(folder, p, k) for p, k in
+               (("train-images", "idx3"), ("train-labels", "idx1"), ("t10k-images", "idx3"), ("t10k-labels", "idx1"))]
+        cifar = next((d for d in (folder, os.path.join(folder, "cifar-10-batches-bin"))
+                      if os.path.exists(os.path.join(d, "test_batch.bin"))), None)
+        split_dirs = [os.path.join(folder, d) for d in ("train", "val", "test")]
+        if all(idx):
+            train = (read_idx(idx[0]).unsqueeze(1), read_idx(idx[1]).long())
+            test = (read_idx(idx[2]).unsqueeze(1), read_idx(idx[3]).long())
+            self.norm = NORMALISATION[source] if source in ("fashion-mnist", "mnist") else measured(train[0])
+        elif cifar:
+            train = read_cifar(cifar, [f"data_batch_{i}.bin" for i in range(1, 6)])
+            test = read_cifar(cifar, ["test_batch.bin"])
+            self.norm = NORMALISATION["cifar10"] if source == "cifar10" else measured(train[0])
+            self.augment = True
+        elif os.path.isdir(split_dirs[0]) and (os.path.isdir(split_dirs[1]) or os.path.isdir(split_dirs[2])):
+            test_dir = split_dirs[1] if os.path.isdir(split_dirs[1]) else split_dirs[2]
+            classes = sorted(d for d in os.listdir(split_dirs[0]) if os.path.isdir(os.path.join(split_dirs[0], d)))
+            if len(classes) > spec.CLASSES:
+                raise Fail(f"{folder} has {len(classes)} classes but the model predicts {spec.CLASSES}")
+            self.train = ImageFolder(split_dirs[0], classes, (h, w), c, True)
+            self.test = ImageFolder(test_dir, classes, (h, w), c, False)
+            self.norm = IMAGENET if c == 3 else ([0.449], [0.226])
+            self.workers_needed = True
+            self.limit(limit)
+            return
+        else:
+            raise Fail(f"no data set found in {folder}",)
+        if list(train[0].shape[1:]) != list(spec.INPUT_SHAPE):
+            raise Fail(f"the images of {source} are {'x'.join(map(str, train[0].shape[1:]))} but the model "
+                       f"'{spec.SPEC}' takes {'x'.join(map(str, spec.INPUT_SHAPE))} input")
+        classes = int(max(train[1].max(), test[1].max())) + 1
+        if classes > spec.CLASSES:
+            raise Fail(f"the data set {source} has {classes} classes but the model predicts {spec.CLASSES}")
+        self.train, self.test = ImageTensors(*train), ImageTensors(*test)
+        self.limit(limit)
+
+    def limit(self, limit):
+        """SoFAr's --limit: the first N training samples and ceil(N * test / train) test samples."""
+        n_train, n_test = len(self.train), len(self.test)
+        self.full = (n_train, n_test)
+        if limit is None or limit >= n_train:
+            return
+        keep_test = min(n_test, max(1, math.ceil(limit * n_test / n_train)))
+        self.train = torch.utils.data.Subset(self.train, range(limit))
+        self.test = torch.utils.data.Subset(self.test, range(keep_test))
+
+    def normalise(self, x, device):
+        mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) for v in self.norm)
+        return (x.to(device, non_blocking=True).float() / 255 - mean) / std
+
+
+class SofarOrderSampler(DistributedSampler):
+    """DistributedSampler over SoFAr's sample order of each epoch (seeded by seed and epoch, as
+    SoFAr's loop draws it). Process r takes positions r, r + P, r + 2P, ... so that the k-th batches of
+    the P processes together are the k-th batch of a one-process run with P times the batch."""
+
+    def __iter__(self):
+        order = spec.epoch_order(len(self.dataset), self.seed, self.epoch)
+        order += order[: self.total_size - len(order)]
+        return iter(order[self.rank : self.total_size : self.num_replicas])
+
+
+def crop_flip(x, seed, step, rank, world, pad, fill):
+    """SoFAr's CIFAR augmentation (src/data/augment.ts) on normalised images: per sample of the
+    global batch, a random crop of the image padded by `pad` and a horizontal flip with probability
+    1/2, drawn from the stream (seed, step); this process's samples are global positions rank + world i."""
+    n, _, h, w = x.shape
+    rng = spec.SofarRandom(seed, f"augment/{step}")
+    draws = [(rng.int(2 * pad + 1) - pad, rng.int(2 * pad + 1) - pad, rng.uniform() < 0.5) for _ in range(n * world)]
+    padded = torch.cat([F.pad(x[:, c : c + 1], (pad, pad, pad, pad), value=fill[c]) for c in range(x.shape[1])], 1)
+    out = torch.empty_like(x)
+    for i in range(n):
+        dy, dx, flip = draws[rank + world * i]
+        crop = padded[i, :, pad + dy : pad + dy + h, pad + dx : pad + dx + w]
+        out[i] = crop.flip(-1) if flip else crop
+    return out
+
+
+# ---- the run ----------------------------------------------------------------------------------------
+
+def learning_rate(schedule, base, step, total):
+    """SoFAr's schedules (src/train/schedule.ts) over the optimizer step."""
+    progress = min(max(step / total, 0.0), 1.0) if total > 0 else 0.0
+    if schedule == "linear":
+        return base * (1 - progress)
+    if schedule == "cosine":
+        return base * 0.5 * (1 + math.cos(math.pi * progress))
+    if schedule == "step":
+        return base * (0.01 if progress >= 0.75 else 0.1 if progress >= 0.5 else 1)
+    return base
+
+
+def make_optimizer(model, args):
+    """SoFAr's optimisers (docs/semantics.md): L2 weight decay on float conv and dense kernels only."""
+    decayed = [m.kernel for m in model.modules()
+               if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and m.kernel_quantizer is None]
+    ids = {id(p) for p in decayed}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    groups = [{"params": decayed, "weight_decay": args.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if args.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum)
+    return torch.optim.Adam(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
+
+
+def clip_kernels(model):
+    """After each update, binary kernels with a clip are clipped to [-clip, clip] (Larq's weight_clip)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and m.kernel_clip is not None:
+                m.kernel.clamp_(-m.kernel_clip, m.kernel_clip)
+
+
+def rss_mb():
+    try:
+        with open("/proc/self/statm") as f:
+            return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+    except OSError:
+        return 0
+
+
+def duration(seconds):
+    seconds = round(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+FIXED_ON_RESUME = ("batchSize", "seed", "data", "limit", "trainSamples")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    args.given = {a.split("=")[0].lstrip("-").replace("-", "_") for a in argv if a.startswith("--")}
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    if cuda:
+        torch.cuda.set_device(local_rank)
+    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // local_world))
+    distributed = world > 1
+    if distributed:
+        dist.init_process_group("nccl" if cuda else "gloo")
+    lead = rank == 0
+
+    def say(text, end="\n"):
+        if lead:
+            print(text, end=end, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    try:
+        run(args, world, rank, device, cuda, distributed, say)
+        return 0
+    except Fail as e:
+        if lead:
+            print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if distributed:
+            dist.destroy_process_group()
+
+
+def run(args, world, rank, device, cuda, distributed, say):
+    out = args.out or os.path.join("runs", spec.SPEC)
+    ckpt = os.path.join(out, "checkpoint.safetensors")
+    saved = {}
+    if args.resume:
+        if not os.path.exists(ckpt):
+            raise Fail(f"no checkpoint at {ckpt} to resume")
+        _, meta = spec.read_safetensors(ckpt)
+        saved = json.loads(meta.get("config", "{}"))
+    elif os.path.exists(ckpt):
+        raise Fail(f"{out} already holds a checkpoint; pass --resume to continue that run, or choose another --out")
+
+    # Options a resumed run takes from its checkpoint unless given (as sofar train does).
+    given = args.given
+    def pick(flag, key, value):
+        return saved[key] if key in saved and flag not in given and saved[key] is not None else value
+    args.data = pick("data", "data", args.data)
+    args.epochs = pick("epochs", "epochs", args.epochs)
+    args.lr = pick("lr", "lr", args.lr)
+    args.schedule = pick("schedule", "schedule", args.schedule)
+    args.seed = pick("seed", "seed", args.seed)
+    args.limit = pick("limit", "limit", args.limit)
+    opt_saved = saved.get("optimizer") or {}
+    if "optimizer" not in given and opt_saved.get("name"):
+        args.optimizer = opt_saved["name"]
+    if "momentum" not in given and opt_saved.get("momentum") is not None:
+        args.momentum = opt_saved["momentum"]
+    if "weight_decay" not in given and opt_saved.get("weightDecay") is not None:
+        args.weight_decay = opt_saved["weightDecay"]
+    if args.batch is None:
+        total = saved.get("batchSize", 128)
+        if total % world:
+            raise Fail(f"the global batch {total} does not split over {world} processes; pass --batch (per process)")
+        args.batch = total // world
+    global_batch = args.batch * world
+
+    data = Data(args.data, args.limit)
+    n_train, n_test = len(data.train), len(data.test)
+    config = {"epochs": args.epochs, "batchSize": global_batch, "lr": args.lr, "schedule": args.schedule,
+              "optimizer": {"name": args.optimizer, "momentum": args.momentum, "weightDecay": args.weight_decay},
+              "seed": args.seed, "data": args.data, "limit": args.limit, "trainSamples": n_train,
+              "processes": world, "batchPerProcess": args.batch}
+    for key in FIXED_ON_RESUME + ("optimizer",):
+        if key in saved:
+            was = saved[key]["name"] if key == "optimizer" else saved[key]
+            now = config[key]["name"] if key == "optimizer" else config[key]
+            if json.dumps(was) != json.dumps(now):
+                raise Fail(f"cannot resume {ckpt}: it was trained with {key} = {json.dumps(was)}, this run asks for "
+                           f"{json.dumps(now)} (a resumed run keeps the data, --limit, the global batch, --seed and --optimizer)")
+
+    torch.manual_seed(args.seed)
+    model = spec.create_model()
+    if not args.resume and args.init != "none":
+        if os.path.exists(args.init):
+            spec.load_checkpoint(model, args.init)
+        elif args.init != os.path.join(HERE, "init.safetensors"):
+            raise Fail(f"no initial weights at {args.init}")
+    model.to(device)
+    torch.manual_seed(args.seed * 1009 + rank + 1)  # dropout layers draw their masks from torch's generator
+    optimizer = make_optimizer(model, args)
+    completed, step = 0, 0
+    if args.resume:
+        meta = spec.load_checkpoint(model, ckpt, optimizer)
+        completed, step = meta["epoch"], meta["step"]
+        say(f"resuming {ckpt}: epoch {completed}, step {step} (written by {meta.get('engine', '?')})")
+    if distributed and args.sync_bn:
+        group = dist.new_group(backend="nccl" if cuda else "gloo")  # its own group: never interleaves with DDP's
+        for m in model.modules():
+            if isinstance(m, spec.BatchNorm):
+                m.group = group
+    net = DistributedDataParallel(model, device_ids=[device.index] if cuda else None,
+                                  broadcast_buffers=not args.sync_bn) if distributed else model
+
+    sampler = SofarOrderSampler(data.train, num_replicas=world, rank=rank, shuffle=False, seed=args.seed)
+    loader = DataLoader(data.train, batch_size=args.batch, sampler=sampler, pin_memory=cuda,
+                        num_workers=args.workers if data.workers_needed else 0, persistent_workers=data.workers_needed and args.workers > 0)
+    steps = len(loader)
+    if args.resume and step != completed * steps:
+        raise Fail(f"the checkpoint is at step {step} after {completed} epoch(s), but {steps} steps an epoch would put it "
+                   f"at {completed * steps}; resume with the data, --limit and global batch of the original run")
+    total_steps = args.epochs * steps
+    amp = args.amp and cuda
+    scaler = torch.cuda.amp.GradScaler(enabled=amp)
+    fill = [-m / s for m, s in zip(*data.norm)]
+    mode = "CUDA" if cuda else f"CPU ({torch.get_num_threads()} threads each)"
+    say(f"training {spec.SPEC} on torch {torch.__version__} {mode}, {world} process(es) ({'nccl' if cuda else 'gloo'}"
+        f"{', mixed precision' if amp else ''}): {n_train} training and {n_test} test samples, batch {global_batch} "
+        f"({args.batch} per process), {steps} steps an epoch, epochs {completed + 1}-{args.epochs}")
+
+    history = read_metrics(out, completed)
+    if rank == 0:
+        os.makedirs(out, exist_ok=True)
+    ran_samples, ran_seconds = 0, 0.0
+    for epoch in range(completed + 1, args.epochs + 1):
+        began = time.perf_counter()
+        sampler.set_epoch(epoch)
+        net.train()
+        sums = torch.zeros(3, dtype=torch.float64)  # loss * n, correct, n
+        lr = args.lr
+        for b, (x, y) in enumerate(loader):
+            x, y = data.normalise(x, device), y.to(device, non_blocking=True)
+            if data.augment:
+                x = crop_flip(x, args.seed, step, rank, world, 4, fill)
+            spec.set_noise(model, spec.drop_path_masks(args.seed, step))
+            lr = learning_rate(args.schedule, args.lr, step, total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with torch.autocast("cuda", enabled=amp) if cuda else torch.autocast("cpu", enabled=False):
+                logits = net(x)
+            loss = F.cross_entropy(logits.float(), y)
+            optimizer.zero_grad(set_to_none=False)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            clip_kernels(model)
+            step += 1
+            if not math.isfinite(loss.item()):
+                raise Fail(f"the training loss became {loss.item()} at epoch {epoch}, step {b + 1}; lower the learning rate "
+                           f"(--lr {args.lr}); the checkpoint of the last complete epoch is kept")
+            sums += torch.tensor([loss.item() * len(y), (logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)
+            if sys.stdout.isatty() and not args.json:
+                seen = sums[2].item() * world
+                say(f"\repoch {epoch}/{args.epochs}  step {b + 1}/{steps}  loss {sums[0] / sums[2]:.4f}  "
+                    f"{seen / (time.perf_counter() - began):.1f} samples/s ", end="")
+        train_seconds = time.perf_counter() - began
+        if distributed:
+            dist.all_reduce(sums)
+        test_loss, test_acc = evaluate(model, data, args.batch, device, rank, world, distributed)
+        seconds = time.perf_counter() - began
+        metrics = {"epoch": epoch, "step": step, "lr": lr, "trainLoss": (sums[0] / sums[2]).item(),
+                   "trainAccuracy": (sums[1] / sums[2]).item(), "testLoss": test_loss, "testAccuracy": test_acc,
+                   "samplesPerSecond": sums[2].item() / train_seconds, "seconds": seconds, "rssMB": rss_mb()}
+        history.append(metrics)
+        ran_samples += sums[2].item()
+        ran_seconds += train_seconds
+        if rank == 0:
+            write_metrics(out, history)
+            spec.save_checkpoint(model, out, optimizer, epoch=epoch, step=step, seed=args.seed, config=config)
+        if sys.stdout.isatty() and not args.json:
+            say("\r\033[K", end="")
+        say(f"epoch {epoch}/{args.epochs}  loss {metrics['trainLoss']:.4f}  acc {100 * metrics['trainAccuracy']:.2f}%  "
+            f"test loss {test_loss:.4f}  test acc {100 * test_acc:.2f}%  {metrics['samplesPerSecond']:.1f} samples/s  {duration(seconds)}")
+        if distributed:
+            dist.barrier()
+    say(f"checkpoint {ckpt}")
+    if args.json and rank == 0 and history:
+        last = history[-1]
+        print(json.dumps({"epochs": max(completed, args.epochs),
+                          "samplesPerSecond": ran_samples / ran_seconds if ran_seconds else last["samplesPerSecond"],
+                          "trainLoss": last["trainLoss"], "testAccuracy": last["testAccuracy"]}), flush=True)
+
+
+@torch.no_grad()
+def evaluate(model, data, batch, device, rank, world, distributed):
+    """Mean cross-entropy and accuracy over the test split, shared out over the processes."""
+    model.eval()
+    part = torch.utils.data.Subset(data.test, range(rank, len(data.test), world))
+    sums = torch.zeros(3, dtype=torch.float64)
+    for x, y in DataLoader(part, batch_size=batch):
+        logits = model(data.normalise(x, device)).float()
+        y = y.to(device)
+        sums += torch.tensor([F.cross_entropy(logits, y, reduction="sum").item(), (logits.argmax(1) == y).sum().item(), len(y)],
+                             dtype=torch.float64)
+    if distributed:
+        dist.all_reduce(sums)
+    return (sums[0] / sums[2]).item(), (sums[1] / sums[2]).item()
+
+
+def read_metrics(out, up_to):
+    try:
+        with open(os.path.join(out, "metrics.jsonl")) as f:
+            return [m for m in (json.loads(line) for line in f if line.strip()) if m["epoch"] <= up_to]
+    except FileNotFoundError:
+        return []
+
+
+def write_metrics(out, history):
+    path = os.path.join(out, "metrics.jsonl")
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.writelines(json.dumps(m) + "\n" for m in history)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
