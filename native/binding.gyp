@@ -7,6 +7,7 @@
         "src/dispatch.c",
         "src/threadpool.c",
         "src/bconv.c",
+        "src/pack-affine.c",
         "src/bconv-scalar.c",
         "src/bconv-avx2.c",
         "src/bconv-avx512.c",

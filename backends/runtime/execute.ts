@@ -8,6 +8,7 @@ import type { KernelName, Plan, Step } from './plan.js';
 /** Which arguments of each kernel are buffer offsets (the rest are sizes and scalars). */
 export const OFFSET_ARGS: Record<KernelName, number[]> = {
   packSigns: [0, 1],
+  packSignsAffine: [0, 1, 2, 3],
   bconv2d: [0, 1, 2, 3, 4, 5, 6, 7],
   bconv2dPackKernel: [0, 1],
   bconv2dPrepacked: [0, 1, 2, 3, 4, 5, 6, 7],

@@ -22,6 +22,8 @@ export interface KernelSet {
   conv2dF32PackedWeightsBytes(cout: number, cin: number, kh: number, kw: number, groups: number): number;
   conv2dF32ScratchBytes(...shape: number[]): number;
   packSigns(buf: ArrayBuffer, x: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
+  /** Optional: the signs of x·scale[c] + shift[c] (an inference batch norm), packed without storing it. */
+  packSignsAffine?(buf: ArrayBuffer, x: Off, scale: Off, shift: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
   bconv2d(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
   /** Optional: a load-time re-layout of binary kernels, and the conv that reads it (same arguments as bconv2d). */
   bconv2dPackedKernelBytes?(cout: number, cin: number, kh: number, kw: number, groups: number): number;

@@ -33,7 +33,7 @@ interface Call {
 }
 
 export type KernelName =
-  | 'packSigns' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw';
 
@@ -56,7 +56,7 @@ export interface Plan {
   /** Where the output is, in NCHW order, after the steps. */
   output: { offset: number; floats: number };
   /** For `describe`: what was fused. */
-  stats: { nodes: number; steps: number; fusedPacks: number; fusedResiduals: number; sliceWrites: number; weightBytes: number; activationBytes: number };
+  stats: { nodes: number; steps: number; fusedPacks: number; fusedAffinePacks: number; fusedResiduals: number; sliceWrites: number; weightBytes: number; activationBytes: number };
 }
 
 /** A float value: its region, channel offset and pixel stride (a slice of a wider concat when stride > channels). */
@@ -78,6 +78,8 @@ interface ValueInfo {
   producer?: { call: Call; node: FusedConv };
   /** For a sign's output: the value whose signs it holds. */
   signOf?: string;
+  /** A batch norm read only through signs: never stored, its signs packed straight from its input. */
+  affineOf?: { input: string; scale: Float32Array; shift: Float32Array };
 }
 
 const ALIGN = 64;
@@ -97,7 +99,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedResiduals: 0, sliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedResiduals: 0, sliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
 
   constructor(
@@ -213,29 +215,52 @@ class Planner {
   }
 
   /**
-   * Concats whose inputs are written by convs read by nothing else: the concat's buffer is allocated
-   * up front and those convs write into their slice of it.
+   * Channel concats get their buffer up front: a conv read by nothing else writes straight into its
+   * slice. A DenseNet block's chain of concats, c_k = concat(c_{k−1}, y_k), shares one buffer as wide as
+   * its last concat — c_{k−1} is a prefix of c_k — when every other reader of c_{k−1} takes a strided
+   * input (a batch norm or sign packed for binary layers), so no concat copies what came before it.
    */
   private planSlices(): void {
     const producers = new Map(this.nodes.map((node) => [node.output, node]));
     const channelsOf = (name: string) => producers.get(name)?.shape[0] ?? this.model.input.shape[0];
-    for (const node of this.nodes) {
-      if (node.op !== 'concat' || node.shape.length !== 3) continue;
-      const [c, h, w] = node.shape;
-      let region: Region | null = null;
-      let channel = 0;
-      for (const input of node.inputs) {
-        const p = producers.get(input);
-        const once = this.readers.get(input)?.length === 1 && node.inputs.filter((i) => i === input).length === 1;
-        if (p && isConv(p) && !p.residual && once && input !== this.model.output.name) {
-          region ??= this.region(this.n * h * w * c * 4, 'activation');
-          this.slices.set(input, { region, channel, stride: c });
-          this.stats.sliceWrites++;
-        }
-        channel += channelsOf(input);
-      }
-      if (region) this.slices.set(node.output, { region, channel: 0, stride: c });
+    const concats = this.nodes.filter((node) => node.op === 'concat' && node.shape.length === 3);
+    const next = new Map<string, FusedNode>();
+    for (const node of concats) {
+      const first = node.inputs[0];
+      if (producers.get(first)?.op !== 'concat' || node.inputs.lastIndexOf(first) !== 0 || first === this.model.output.name) continue;
+      const others = (this.readers.get(first) ?? []).filter((r) => r !== node.output);
+      if (others.every((r) => this.readsStrided(r))) next.set(first, node);
     }
+    const continued = new Set(next.values());
+    for (const head of concats.filter((node) => !continued.has(node))) {
+      const chain = [head];
+      for (let c = next.get(head.output); c; c = next.get(c.output)) chain.push(c);
+      const [width, h, w] = chain[chain.length - 1].shape;
+      let region: Region | null = chain.length > 1 ? this.region(this.n * h * w * width * 4, 'activation') : null;
+      const writes: [string, number][] = [];
+      for (const node of chain) {
+        let channel = 0;
+        for (const [i, input] of node.inputs.entries()) {
+          const p = producers.get(input);
+          const once = this.readers.get(input)?.length === 1 && node.inputs.lastIndexOf(input) === i;
+          if (!(i === 0 && node !== head) && p && isConv(p) && !p.residual && once && input !== this.model.output.name) writes.push([input, channel]);
+          channel += channelsOf(input);
+        }
+      }
+      if (!writes.length && !region) continue;
+      region ??= this.region(this.n * h * w * width * 4, 'activation');
+      for (const [input, channel] of writes) this.slices.set(input, { region, channel, stride: width });
+      for (const node of chain) this.slices.set(node.output, { region, channel: 0, stride: width });
+      this.stats.sliceWrites += writes.length;
+    }
+  }
+
+  /** A reader that takes its input with any pixel stride: a batch norm or a sign packed for binary layers. */
+  private readsStrided(output: string): boolean {
+    const node = this.nodes.find((m) => m.output === output);
+    if (output === this.model.output.name || !node) return false;
+    if (node.op === 'batchnorm') return this.k.packSignsAffine !== undefined && this.onlyPacked(output);
+    return node.op === 'sign' && (this.readers.get(output) ?? []).every((r) => this.isBinaryReader(r));
   }
 
   // ---- packed signs -----------------------------------------------------------------------------
@@ -252,7 +277,12 @@ class Planner {
     const bytes = this.n * v.h * v.w * this.k.packedWords(v.c, groups) * 8;
     const p = v.producer;
     let region: Region;
-    if (p && p.call.args[6] === null && p.node.op === 'bconv') {
+    if (v.affineOf) {
+      const { input, scale, shift } = v.affineOf;
+      region = this.activation(bytes);
+      this.call('packSignsAffine', [this.read(input), this.floats(scale), this.floats(shift), this.ref(region), this.n * v.h * v.w, v.c, this.floatOf(input).stride, groups]);
+      this.stats.fusedAffinePacks++;
+    } else if (p && p.call.args[6] === null && p.node.op === 'bconv') {
       // The conv that computes the value also packs its signs (y_packed, y_pack_groups).
       region = this.activation(bytes);
       region.first = this.calls.indexOf(p.call);
@@ -333,6 +363,10 @@ class Planner {
         return;
       }
       case 'batchnorm': {
+        if (this.k.packSignsAffine && this.onlyPacked(node.output)) {
+          this.define(node.output, node.shape).affineOf = { input: node.inputs[0], scale: node.scale, shift: node.shift };
+          return;
+        }
         const { float } = this.output(node, node.shape);
         this.call('affineF32', [this.read(node.inputs[0]), this.floats(node.scale), this.floats(node.shift), this.ref(float.region, float.channel * 4), pixels, x.c, float.stride]);
         return;
@@ -402,7 +436,7 @@ class Planner {
           if (slice && slice.region === info.float.region) {
             slice.region.last = Math.max(slice.region.last, this.calls.length);
           } else {
-            this.call('copyF32', [this.read(input), this.ref(info.float.region, channel * 4), n * v.h * v.w, v.c, node.shape[0]]);
+            this.call('copyF32', [this.read(input), this.ref(info.float.region, channel * 4), n * v.h * v.w, v.c, info.float.stride]);
           }
           channel += v.c;
         }
@@ -417,6 +451,16 @@ class Planner {
     const packed = this.region(this.k.bconv2dPackedKernelBytes(cout, cin, kh, kw, groups), 'weight');
     this.initCalls.push({ kernel: 'bconv2dPackKernel', args: [this.ref(this.staging(words)), this.ref(packed), cout, cin, kh, kw, groups] });
     return packed;
+  }
+
+  /** Read only by signs that feed only binary layers: the value is needed as packed signs alone. */
+  private onlyPacked(name: string): boolean {
+    if (name === this.model.output.name || this.slices.has(name)) return false;
+    const readers = this.readers.get(name) ?? [];
+    return readers.length > 0 && readers.every((r) => {
+      const node = this.nodes.find((m) => m.output === r);
+      return node?.op === 'sign' && r !== this.model.output.name && (this.readers.get(r) ?? []).every((b) => this.isBinaryReader(b));
+    });
   }
 
   private isBinaryReader(output: string): boolean {

@@ -19,6 +19,7 @@ type Exports = Record<string, unknown> & { memory: WasmMemory; __heap_base?: { v
 /** The C function behind each kernel of the interface. */
 const C_NAMES: Record<KernelName, string> = {
   packSigns: 'sofar_pack_signs',
+  packSignsAffine: 'sofar_pack_signs_affine',
   bconv2d: 'sofar_bconv2d',
   bconv2dPackKernel: 'sofar_bconv2d_pack_kernel',
   bconv2dPrepacked: 'sofar_bconv2d_prepacked',
@@ -42,6 +43,7 @@ const C_NAMES: Record<KernelName, string> = {
 };
 
 const PAGE = 65536;
+const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked']);
 
 /** Instantiates the module from its bytes (Node: read the file; a browser: fetch it). */
 export async function loadWasmKernels(bytes: ArrayBuffer | Uint8Array): Promise<KernelSet> {
@@ -56,7 +58,12 @@ export function wasmKernelSet(exports: Exports): KernelSet {
     if (typeof f !== 'function') throw new Error(`the WebAssembly kernels lack ${name}`);
     return f as (...args: number[]) => number;
   };
-  const heapBase = exports.__heap_base ? Number(exports.__heap_base.value) : memory.buffer.byteLength;
+  // The first free byte above the module's data and stack: `sofar_wasm_heap_base()` (scripts/build-wasm.mjs),
+  // else the linker's `__heap_base` global, else the end of the initial memory (safe, a little wasteful).
+  const heapBase =
+    typeof exports.sofar_wasm_heap_base === 'function' ? Number((exports.sofar_wasm_heap_base as () => number)())
+    : exports.__heap_base ? Number(exports.__heap_base.value)
+    : memory.buffer.byteLength;
   // One arena at a time per module: a runtime owns its module's memory above the static data.
   let inUse = false;
   const set: Record<string, unknown> = {
@@ -88,6 +95,8 @@ export function wasmKernelSet(exports: Exports): KernelSet {
     conv2dF32ScratchBytes: fn('sofar_conv2d_f32_scratch_bytes'),
   };
   for (const [kernel, cName] of Object.entries(C_NAMES) as [KernelName, string][]) {
+    // The fused and prepacked forms are optional: the planner does without them.
+    if (typeof exports[cName] !== 'function' && OPTIONAL.has(kernel)) continue;
     const c = fn(cName);
     const offsets = new Set(OFFSET_ARGS[kernel]);
     // The buffer argument is the module's own memory; offsets are addresses in it, −1 (none) is NULL.

@@ -51,6 +51,9 @@ int sofar_packed_words(int channels, int groups);
 
 /** Packs the signs of `pixels` pixels of a float map (`channels` per pixel, pixel stride `x_stride`, 0 = channels). */
 void sofar_pack_signs(const float *x, uint64_t *y, int pixels, int channels, int x_stride, int groups);
+/** Packs the signs of x * scale[c] + shift[c] (an inference batch norm, computed as sofar_affine_f32 does). */
+void sofar_pack_signs_affine(const float *x, const float *scale, const float *shift, uint64_t *y, int pixels,
+                             int channels, int x_stride, int groups);
 
 /**
  * Binary convolution (a binary dense layer is the 1x1 case with h = 1, w = batch, n = 1):

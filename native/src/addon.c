@@ -344,6 +344,25 @@ static napi_value js_pack_signs(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+static napi_value js_pack_signs_affine(napi_env env, napi_callback_info info) {
+  call_t c;
+  int pixels, ch, xs, g;
+  void *x, *scale, *shift, *y;
+  if (!begin(&c, env, info, "packSignsAffine", 9, 1) || !int_arg(&c, 5, "pixels", 1, MAX_DIM * 64, &pixels) ||
+      !int_arg(&c, 6, "channels", 1, MAX_DIM, &ch) || !stride_arg(&c, 7, "xStride", ch, &xs) ||
+      !int_arg(&c, 8, "groups", 1, MAX_DIM, &g))
+    return NULL;
+  if (ch % g) return fail(&c, 1, "groups %d must divide channels %d", g, ch);
+  uint64_t xb, yb = (uint64_t)pixels;
+  if (!strided_bytes(&c, (uint64_t)pixels, (uint64_t)xs, (uint64_t)ch, 4, &xb) ||
+      !mul_ok(&c, &yb, (uint64_t)sofar_packed_words(ch, g) * 8) || !ptr_arg(&c, 1, "x", xb, 4, 0, &x) ||
+      !ptr_arg(&c, 2, "scale", (uint64_t)ch * 4, 4, 0, &scale) || !ptr_arg(&c, 3, "shift", (uint64_t)ch * 4, 4, 0, &shift) ||
+      !ptr_arg(&c, 4, "y", yb, 8, 0, &y))
+    return NULL;
+  sofar_pack_signs_affine((const float *)x, (const float *)scale, (const float *)shift, (uint64_t *)y, pixels, ch, xs, g);
+  return undef(env);
+}
+
 static napi_value js_bconv2d_scratch_bytes(napi_env env, napi_callback_info info) {
   call_t c;
   shape_t s;
@@ -663,6 +682,7 @@ NAPI_MODULE_INIT() {
       {"info", js_info},
       {"packedWords", js_packed_words},
       {"packSigns", js_pack_signs},
+      {"packSignsAffine", js_pack_signs_affine},
       {"bconv2dScratchBytes", js_bconv2d_scratch_bytes},
       {"bconv2dPackedKernelBytes", js_bconv2d_packed_kernel_bytes},
       {"bconv2dPackKernel", js_bconv2d_pack_kernel},

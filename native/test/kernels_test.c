@@ -219,13 +219,30 @@ static void test_pack_signs(int cases) {
           for (int b = 0; b < 64 && k * 64 + b < cg; b++) word |= (uint64_t)(x[p * xss + g * cg + k * 64 + b] < 0) << b;
           ref[((size_t)p * groups + g) * wg + k] = word;
         }
+    /* the affine variant: signs of x*scale + shift, as sofar_affine_f32 computes it */
+    float *scale = alloc_exact((size_t)channels * 4), *shift = alloc_exact((size_t)channels * 4);
+    float *ax = alloc_exact(xext * 4);
+    uint64_t *aref = alloc_exact(words * 8);
+    for (int c = 0; c < channels; c++) scale[c] = rnd(8) ? rndf() : 0.0f, shift[c] = rnd(8) ? rndf() : -0.0f;
+    for (int p = 0; p < pixels; p++)
+      for (int c = 0; c < channels; c++) ax[p * xss + c] = x[p * xss + c] * scale[c] + shift[c];
+    for (int p = 0; p < pixels; p++)
+      for (int g = 0; g < groups; g++)
+        for (int k = 0; k < wg; k++) {
+          uint64_t word = 0;
+          for (int b = 0; b < 64 && k * 64 + b < cg; b++) word |= (uint64_t)(ax[p * xss + g * cg + k * 64 + b] < 0) << b;
+          aref[((size_t)p * groups + g) * wg + k] = word;
+        }
     for (int ii = 0; ii < 4; ii++) {
       if (!isa_available(isas[ii])) continue;
       memset(y, 0x5a, words * 8);
       sofar_pack_signs(x, y, pixels, channels, xs, groups);
       CHECK(!memcmp(y, ref, words * 8), "pack_signs isa %d channels %d groups %d", isas[ii], channels, groups);
+      memset(y, 0x5a, words * 8);
+      sofar_pack_signs_affine(x, scale, shift, y, pixels, channels, xs, groups);
+      CHECK(!memcmp(y, aref, words * 8), "pack_signs_affine isa %d channels %d groups %d", isas[ii], channels, groups);
     }
-    free(x); free(ref); free(y);
+    free(x); free(ref); free(y); free(scale); free(shift); free(ax); free(aref);
   }
 }
 

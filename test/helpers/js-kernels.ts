@@ -53,6 +53,19 @@ export function jsKernels(): KernelSet {
       for (let p = 0; p < pixels; p++) packInto(view, y + p * bytes, xs.subarray(p * stride, p * stride + channels), channels, groups);
     },
 
+    packSignsAffine(buf, x, scale, shift, y, pixels, channels, xStride, groups) {
+      const stride = xStride || channels;
+      const view = new DataView(buf);
+      const xs = f32(buf, x, (pixels - 1) * stride + channels);
+      const sc = f32(buf, scale, channels);
+      const sh = f32(buf, shift, channels);
+      const bytes = k.packedWords(channels, groups) * 8;
+      for (let p = 0; p < pixels; p++) {
+        const v = Float32Array.from({ length: channels }, (_, c) => Math.fround(xs[p * stride + c] * sc[c]) + sh[c]);
+        packInto(view, y + p * bytes, v, channels, groups);
+      }
+    },
+
     bconv2d(buf, x, kernel, mul, bias, res, y, yPacked, _scratch, ...a) {
       const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, padValue, yStrideArg, yPackGroups] = a;
       const ho = outSize(h, kh, sh, pt, pb, dh);

@@ -15,6 +15,7 @@ export type Off = number;
 export interface KernelApi {
   packedWords(channels: number, groups: number): number;
   packSigns(buf: ArrayBuffer, x: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
+  packSignsAffine?(buf: ArrayBuffer, x: Off, scale: Off, shift: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
   bconv2dScratchBytes(...shape: number[]): number;
   bconv2d(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
   bconv2dPackedKernelBytes?(cout: number, cin: number, kh: number, kw: number, groups: number): number;
@@ -356,18 +357,32 @@ export function checkPackSigns(api: KernelApi, arena: ArenaFactory, configs: Con
     const xs = xStride || channels;
     const x = Float32Array.from({ length: (pixels - 1) * xs + channels }, () => (rng.int(4) ? rng.float() : rng.pick(specials)));
     const want = refPack(x, pixels, channels, xs, groups);
+    const scale = Float32Array.from({ length: channels }, () => (rng.int(8) ? rng.float() : rng.pick([0, -0, 2])));
+    const shift = Float32Array.from({ length: channels }, () => (rng.int(8) ? rng.float() : rng.pick([0, -0, 1e-30])));
+    const affine = new Float32Array(x.length);
+    for (let p = 0; p < pixels; p++)
+      for (let c = 0; c < channels; c++) affine[p * xs + c] = fround(fround(x[p * xs + c] * scale[c]) + shift[c]);
+    const wantAffine = refPack(affine, pixels, channels, xs, groups);
     expect(api.packedWords(channels, groups)).toBe(packedWords(channels, groups));
     const plan = new Plan();
     const ox = plan.alloc(x.length * 4, 4, 4);
     const oy = plan.alloc(want.length * 4, 8, 8);
+    const os = plan.alloc(channels * 4, 4, 4);
+    const ot = plan.alloc(channels * 4, 4, 4);
     const { buffer, base } = arena(plan.top);
     const m = new Mem(buffer, base);
     m.f32(ox, x.length).set(x);
+    m.f32(os, channels).set(scale);
+    m.f32(ot, channels).set(shift);
     for (const cfg of configs) {
       cfg.setup();
       m.u32(oy, want.length).fill(0x5a5a5a5a);
       api.packSigns(buffer, m.at(ox), m.at(oy), pixels, channels, xStride, groups);
       expect(Array.from(m.u32(oy, want.length)), `packSigns ${channels}/${groups} [${cfg.label}]`).toEqual(Array.from(want));
+      if (!api.packSignsAffine) continue;
+      m.u32(oy, want.length).fill(0x5a5a5a5a);
+      api.packSignsAffine(buffer, m.at(ox), m.at(os), m.at(ot), m.at(oy), pixels, channels, xStride, groups);
+      expect(Array.from(m.u32(oy, want.length)), `packSignsAffine ${channels}/${groups} [${cfg.label}]`).toEqual(Array.from(wantAffine));
     }
   }
 }

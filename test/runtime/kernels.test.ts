@@ -61,7 +61,7 @@ describe.skipIf(skip)('native kernels', () => {
     a.setThreads(1);
   });
 
-  it('packs signs (0, -0 and NaN as +1)', () => checkPackSigns(a, arena, configs, new Rng(1), 20));
+  it('packs signs, also of an affine map (0, -0 and NaN as +1)', () => checkPackSigns(a, arena, configs, new Rng(1), 20));
   it('binary conv equals the reference exactly', () => checkBconv(a, arena, configs, new Rng(2), 60));
   it('float conv matches the reference', () => checkConv(a, arena, configs, new Rng(3), 40));
   it('dense matches the reference', () => checkDense(a, arena, configs, new Rng(4), 12));
@@ -138,6 +138,7 @@ describe.skipIf(skip)('native kernels', () => {
       expect(() => a.conv2dF32(buf, 0, 0, -1, -1, 0, 0, 1, 224, 224, 3, 64, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 0, 0)).toThrow(RangeError);
       expect(() => a.maxpoolF32(buf, 0, 0, 1, 2, 2, 1, 3, 3, 1, 1, 0, 0, 0, 0)).toThrow(RangeError);
       expect(() => a.packSigns(buf, 0, 4, 1, 64, 0, 1)).toThrow(/aligned/);
+      expect(() => (a.packSignsAffine as (...x: unknown[]) => void)(buf, 0, 0, buf.byteLength - 8, 0, 1, 64, 0, 1)).toThrow(/shift/);
       expect(() => a.denseF32(buf, 0, 0, -1, 0, 1, 1 << 20, 1 << 20)).toThrow(RangeError);
       expect(() => a.setThreads(0)).toThrow(RangeError);
       expect(() => a.bconv2dScratchBytes(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2)).toThrow(/groups/);

@@ -55,6 +55,7 @@ describe('the runtime planner on reference kernels', () => {
     expect(maxRelativeError(logits, reference)).toBeLessThan(1e-4);
     const s = runtime.plan.stats;
     expect(s.fusedPacks).toBeGreaterThan(0);
+    expect(s.fusedAffinePacks).toBeGreaterThan(0);
     expect(s.fusedResiduals).toBeGreaterThan(0);
     expect(s.sliceWrites).toBeGreaterThan(0);
   });

@@ -1,0 +1,193 @@
+/**
+ * `sofar/web`: SoFAr's binary runtime for browsers (and any JavaScript engine with WebAssembly). ESM, no
+ * Node APIs. It runs `--binary-ops` ONNX models (docs/operators.md) on the C kernels compiled to
+ * WebAssembly with SIMD128 (native/wasm/sofar_kernels.wasm, shipped as dist/web/sofar_kernels.wasm).
+ *
+ *   import { loadRuntime, modelInfo, imageToInput, topClasses } from 'sofar/web';
+ *   const runtime = await loadRuntime(modelBytes, { wasm: new URL('sofar_kernels.wasm', document.baseURI) });
+ *   const info = modelInfo(runtime.model);
+ *   const logits = runtime.run(imageToInput(imageData.data, info), 1);
+ *   topClasses(logits, info.classNames, 3);   // [{ index, name, logit, probability }, ...]
+ *
+ * One thread: the module is built without shared memory, and a runtime owns one module instance (its own
+ * memory), so several runtimes — in one page or in Web Workers — run side by side.
+ */
+import type { Summary } from '../../src/cost.js';
+import { NORMALISATION, normaliseImages, type Normalisation } from '../../src/data/normalise.js';
+import onnxProto from 'onnx-proto';
+import { RuntimeModelError, type RuntimeModel } from './model.js';
+import { createRuntimeWith, type BinaryRuntime } from './runtime.js';
+import { wasmKernelSet } from './wasm.js';
+
+export { RuntimeModelError, readRuntimeModel, type RuntimeModel } from './model.js';
+export type { BinaryRuntime } from './runtime.js';
+export type { KernelSet } from './kernels.js';
+export type { Summary } from '../../src/cost.js';
+export type { Normalisation } from '../../src/data/normalise.js';
+
+// The WebAssembly JS API as used here (the project compiles without the DOM's type library).
+interface WasmModule {
+  readonly [Symbol.toStringTag]: string;
+}
+declare const WebAssembly: {
+  compile(bytes: ArrayBuffer | ArrayBufferView): Promise<WasmModule>;
+  instantiate(module: WasmModule, imports: object): Promise<{ exports: Record<string, unknown> }>;
+};
+
+/** Where the kernels' `.wasm` is: a URL (fetched), or its bytes. */
+export type WasmSource = URL | string | ArrayBuffer | ArrayBufferView;
+
+/** The kernels compiled once; every runtime made from them instantiates its own copy (own memory). */
+export class CompiledKernels {
+  /** @internal */
+  constructor(readonly module: WasmModule) {}
+}
+
+/** Compiles the kernels' module: fetches a URL, or takes the bytes. */
+export async function compileKernels(source: WasmSource | CompiledKernels): Promise<CompiledKernels> {
+  if (source instanceof CompiledKernels) return source;
+  let bytes: ArrayBuffer | ArrayBufferView;
+  if (typeof source === 'string' || source instanceof URL) {
+    const response = await fetch(source);
+    if (!response.ok) throw new Error(`cannot fetch the WebAssembly kernels at ${String(source)}: HTTP ${response.status}`);
+    bytes = await response.arrayBuffer();
+  } else bytes = source;
+  return new CompiledKernels(await WebAssembly.compile(bytes));
+}
+
+export interface LoadOptions {
+  /** The kernels: `sofar_kernels.wasm`'s URL or bytes, or `compileKernels(...)`'s result (reused). */
+  wasm: WasmSource | CompiledKernels;
+  /** Samples per run the runtime is first sized for (default 1; larger runs re-plan). */
+  batch?: number;
+}
+
+/**
+ * A `--binary-ops` ONNX model, ready to run on the WebAssembly kernels. A file that is not one is refused
+ * with a `RuntimeModelError` that says why (and, for SoFAr's other exports, how to get the right one).
+ */
+export async function loadRuntime(model: ArrayBuffer | ArrayBufferView, options: LoadOptions): Promise<BinaryRuntime> {
+  const bytes = asBytes(model);
+  const compiled = await compileKernels(options.wasm);
+  const instance = await WebAssembly.instantiate(compiled.module, {});
+  const kernels = wasmKernelSet(instance.exports as Parameters<typeof wasmKernelSet>[0]);
+  try {
+    return createRuntimeWith(bytes, { kernels, threads: 1, batch: options.batch ?? 1 });
+  } catch (e) {
+    if (e instanceof RuntimeModelError) throw new RuntimeModelError(explain(e.message, bytes));
+    throw e;
+  }
+}
+
+function asBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
+  return data instanceof Uint8Array ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+}
+
+/** The runtime's reason, and what the file is when its metadata says (SoFAr's standard export, ...). */
+function explain(reason: string, bytes: Uint8Array): string {
+  let variant: string | undefined;
+  let spec: string | undefined;
+  try {
+    for (const p of onnxProto.onnx.ModelProto.decode(bytes).metadataProps ?? []) {
+      if (p.key === 'sofar.variant') variant = p.value ?? undefined;
+      if (p.key === 'sofar.spec') spec = p.value ?? undefined;
+    }
+  } catch {
+    // Not ONNX at all: the runtime's reason says so.
+  }
+  if (variant && variant !== 'binary-ops') {
+    return `this is SoFAr's '${variant}' export of ${spec ?? 'a model'}, for ONNX runtimes; SoFAr's runtime runs the --binary-ops export (sofar build SPEC --binary-ops). ${reason}`;
+  }
+  return `not a model SoFAr's runtime can run: ${reason}`;
+}
+
+/** Fashion-MNIST's classes, in label order. */
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+export interface ModelInfo {
+  /** `sofar.spec`, else the graph's name. */
+  name: string;
+  /** `sofar.variant` (`binary-ops`), `sofar.weights` (where the weights came from), `sofar.version`. */
+  variant: string | null;
+  weights: string | null;
+  version: string | null;
+  /** Per-sample input `[C, H, W]` and the number of classes. */
+  input: number[];
+  classes: number;
+  classNames: string[];
+  /** `sofar.summary`: params, model size, MACs, OPs (Larq's conventions); null when absent. */
+  summary: Summary | null;
+  /**
+   * What pixels go through before the model: the data set's mean and std, as `sofar train` normalises.
+   * ONNX files do not record it, so it follows from the input: 1×28×28 is Fashion-MNIST, 3×32×32 CIFAR-10.
+   */
+  normalisation: Normalisation;
+  dataset: 'fashion-mnist' | 'cifar10' | null;
+}
+
+/** What a model is, from its metadata and shapes. */
+export function modelInfo(model: RuntimeModel): ModelInfo {
+  const m = model.metadata;
+  const input = model.input.shape;
+  const classes = model.output.shape.reduce((a, b) => a * b, 1);
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+  const dataset = same(input, [1, 28, 28]) ? 'fashion-mnist' : same(input, [3, 32, 32]) ? 'cifar10' : null;
+  const norm: Normalisation = dataset ? NORMALISATION[dataset] : { mean: input.map(() => 0), std: input.map(() => 1) };
+  let summary: Summary | null = null;
+  try {
+    summary = m['sofar.summary'] ? (JSON.parse(m['sofar.summary']) as Summary) : null;
+  } catch {
+    summary = null;
+  }
+  return {
+    name: m['sofar.spec'] || model.name,
+    variant: m['sofar.variant'] ?? null,
+    weights: m['sofar.weights'] ?? null,
+    version: m['sofar.version'] ?? null,
+    input,
+    classes,
+    classNames: dataset === 'fashion-mnist' && classes === 10 ? FASHION_MNIST_CLASSES : Array.from({ length: classes }, (_, i) => `class ${i}`),
+    summary,
+    normalisation: { mean: [...norm.mean], std: [...norm.std] },
+    dataset,
+  };
+}
+
+/**
+ * RGBA pixels of the model's input size (a canvas's `ImageData.data`) → the model's input, NCHW float32:
+ * grey models take the luma (ITU-R BT.601, as `sofar run --input` reads images) rounded to a byte, then
+ * the same normalisation as training, `(byte / 255 − mean) / std`.
+ */
+export function imageToInput(rgba: ArrayLike<number>, info: Pick<ModelInfo, 'input' | 'normalisation'>): Float32Array {
+  const [channels, height, width] = info.input;
+  const pixels = height * width;
+  if (info.input.length !== 3 || (channels !== 1 && channels !== 3)) throw new RangeError(`images feed models of 1 or 3 channels, this one takes [${info.input.join(', ')}]`);
+  if (rgba.length !== 4 * pixels) throw new RangeError(`the model takes ${width}×${height} pixels (${4 * pixels} RGBA bytes), got ${rgba.length} bytes`);
+  const bytes = new Uint8Array(channels * pixels);
+  for (let p = 0; p < pixels; p++) {
+    const [r, g, b] = [rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2]];
+    if (channels === 1) bytes[p] = r === g && g === b ? r : Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+    else [bytes[p], bytes[pixels + p], bytes[2 * pixels + p]] = [r, g, b];
+  }
+  return normaliseImages(bytes, 1, info.input, info.normalisation);
+}
+
+export interface ClassScore {
+  index: number;
+  name: string;
+  logit: number;
+  /** Softmax over all classes. */
+  probability: number;
+}
+
+/** The `k` highest-scoring classes of one sample's logits, best first. */
+export function topClasses(logits: ArrayLike<number>, names: readonly string[], k = 5): ClassScore[] {
+  const values = Array.from(logits);
+  const max = Math.max(...values);
+  const exps = values.map((v) => Math.exp(v - max));
+  const total = exps.reduce((a, b) => a + b, 0);
+  return values
+    .map((logit, index) => ({ index, name: names[index] ?? `class ${index}`, logit, probability: exps[index] / total }))
+    .sort((a, b) => b.logit - a.logit)
+    .slice(0, k);
+}

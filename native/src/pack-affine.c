@@ -1,0 +1,53 @@
+/*
+ * sofar_pack_signs_affine: the signs of an inference batch norm, packed, without storing the batch norm.
+ * A DenseNet unit is BN -> sign -> binary conv over a wide concatenation; computing x*scale + shift and its
+ * sign bit in one pass reads the concatenation once and writes only bits. The float arithmetic is the
+ * affine kernel's (v * scale + shift, no contraction), so the bits equal sign(sofar_affine_f32(x)).
+ */
+#include "internal.h"
+
+enum { CHUNK = 64 };
+
+struct affine_pack {
+  const float *x, *scale, *shift;
+  uint64_t *y;
+  size_t channels, groups, cg, wg, xs;
+  const struct sofar_ukernels *uk;
+};
+
+/* pixels [begin, end): each pixel's words are written by exactly one task */
+static void affine_pack_task(void *ctx, size_t begin, size_t end, int thread) {
+  (void)thread;
+  const struct affine_pack *a = (const struct affine_pack *)ctx;
+  float t[CHUNK];
+  for (size_t pix = begin; pix < end; pix++) {
+    const float *xr = a->x + pix * a->xs;
+    uint64_t *yr = a->y + pix * a->groups * a->wg;
+    for (size_t q = 0; q < a->groups; q++) {
+      for (size_t c0 = 0; c0 < a->cg; c0 += CHUNK) {
+        const size_t len = a->cg - c0 < CHUNK ? a->cg - c0 : CHUNK;
+        const size_t at = q * a->cg + c0;
+        for (size_t i = 0; i < len; i++) t[i] = xr[at + i] * a->scale[at + i] + a->shift[at + i];
+        a->uk->pack_row(t, yr + q * a->wg + c0 / 64, len);
+      }
+    }
+  }
+}
+
+void sofar_pack_signs_affine(const float *x, const float *scale, const float *shift, uint64_t *y, int pixels,
+                             int channels, int x_stride, int groups) {
+  if (pixels <= 0 || channels <= 0 || groups <= 0 || channels % groups) return;
+  if (x_stride != 0 && x_stride < channels) return;
+  struct affine_pack a;
+  a.x = x;
+  a.scale = scale;
+  a.shift = shift;
+  a.y = y;
+  a.channels = (size_t)channels;
+  a.groups = (size_t)groups;
+  a.cg = (size_t)(channels / groups);
+  a.wg = sofar_div_up(a.cg, 64);
+  a.xs = x_stride ? (size_t)x_stride : (size_t)channels;
+  a.uk = sofar_ukernels_current();
+  sofar_parallel_for((size_t)pixels, affine_pack_task, &a);
+}
