@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   runtime: () => import('./runtime.js'),
   train: () => import('./train.js'),
   torch: () => import('./torch.js'),
+  web: () => import('./web.js'),
 };
 
 async function main(names: string[]): Promise<void> {

@@ -14,6 +14,7 @@ import { register as registerCheck } from './commands/check.js';
 import { register as registerEval } from './commands/eval.js';
 import { register as registerGraph } from './commands/graph.js';
 import { register as registerRun } from './commands/run.js';
+import { register as registerServe } from './commands/serve.js';
 import { register as registerSummary } from './commands/summary.js';
 import { register as registerTrain } from './commands/train.js';
 
@@ -26,7 +27,7 @@ function buildProgram(): Command {
     .option('--debug', 'show stack traces of internal errors')
     .showHelpAfterError('(run sofar --help for usage)')
     .exitOverride();
-  for (const register of [registerCheck, registerSummary, registerGraph, registerBuild, registerRun, registerBench, registerTrain, registerEval]) register(program);
+  for (const register of [registerCheck, registerSummary, registerGraph, registerBuild, registerRun, registerBench, registerTrain, registerEval, registerServe]) register(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(`(run sofar ${cmd.name()} --help for usage)`);
   return program;
 }

@@ -177,6 +177,25 @@ static int strided_bytes(call_t *c, uint64_t pixels, uint64_t stride, uint64_t c
   return 1;
 }
 
+/* The scratch may not overlap another buffer of the call (the kernel keeps working state there). */
+typedef struct {
+  const char *what;
+  const void *p;
+  uint64_t bytes;
+} range_t;
+static int scratch_disjoint(call_t *c, const void *scratch, uint64_t bytes, const range_t *others, size_t n) {
+  const uintptr_t s0 = (uintptr_t)scratch, s1 = s0 + (uintptr_t)bytes;
+  for (size_t i = 0; i < n; i++) {
+    if (!others[i].p) continue;
+    const uintptr_t o0 = (uintptr_t)others[i].p, o1 = o0 + (uintptr_t)others[i].bytes;
+    if (s0 < o1 && o0 < s1) {
+      fail(c, 1, "scratch overlaps %s", others[i].what);
+      return 0;
+    }
+  }
+  return 1;
+}
+
 static int stride_arg(call_t *c, size_t i, const char *what, int channels, int *out) {
   if (!int_arg(c, i, what, 0, MAX_DIM, out)) return 0;
   if (*out != 0 && *out < channels) {
@@ -449,6 +468,10 @@ static napi_value bconv2d_common(napi_env env, napi_callback_info info, int prep
   const size_t sb = sofar_bconv2d_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT],
                                                 v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]);
   if (!ptr_arg(&c, 8, "scratch", sb, 8, 0, &scratch)) return NULL;
+  const range_t others[] = {{"x", x, xb}, {prepacked ? "packedKernel" : "kernel", k, kb},
+                            {"multiplier", mul, (uint64_t)v[COUT] * 4}, {"bias", bias, (uint64_t)v[COUT] * 4},
+                            {"residual", res, yb}, {"y", y, yb}, {"yPacked", yp, ypb}};
+  if (!scratch_disjoint(&c, scratch, sb, others, sizeof others / sizeof others[0])) return NULL;
   if (prepacked)
     sofar_bconv2d_prepacked((const uint64_t *)x, k, (const float *)mul, (const float *)bias, (const float *)res,
                             (float *)y, (uint64_t *)yp, scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW],
@@ -520,6 +543,16 @@ static napi_value js_conv2d_f32(napi_env env, napi_callback_info info) {
                                               v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]),
                8, 0, &scratch))
     return NULL;
+  {
+    const range_t others[] = {
+        {"x", x, xb}, {"packedWeights", pw, sofar_conv2d_f32_packed_weights_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS])},
+        {"bias", bias, (uint64_t)v[COUT] * 4}, {"residual", res, yb}, {"y", y, yb}};
+    if (!scratch_disjoint(&c, scratch,
+                          sofar_conv2d_f32_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW],
+                                                         v[PT], v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]),
+                          others, sizeof others / sizeof others[0]))
+      return NULL;
+  }
   sofar_conv2d_f32((const float *)x, (const float *)pw, (const float *)bias, (const float *)res, (float *)y, scratch,
                    v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH],
                    v[DW], v[GROUPS], ys, relu);

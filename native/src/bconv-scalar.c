@@ -27,7 +27,8 @@ void sofar_bconv_transform_scalar(size_t cout, int32_t kbits, const int32_t *pc,
                                   size_t yp_c, size_t yp_wg, float *tmp) {
   float *out = y ? y : tmp;
   for (size_t o = 0; o < cout; o++) {
-    int32_t acc = kbits - 2 * pc[o] - (corr ? corr[o] : 0);
+    /* wrapping arithmetic, as in the SIMD variants (pc can only be garbage if buffers overlap) */
+    const int32_t acc = (int32_t)((uint32_t)kbits - 2u * (uint32_t)pc[o] - (uint32_t)(corr ? corr[o] : 0));
     float v = (float)acc;
     if (multiplier) v = v * multiplier[o];
     v = v + (bias ? bias[o] : 0.0f);

@@ -228,8 +228,10 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
           const int32_t *ws = c->wsum + gi * taps * og;
           for (size_t o = 0; o < og; o++) cg_row[o] = 0;
           for (size_t q = 0; q < npad[r]; q++) {
-            const int32_t *wt = ws + padlist[q] * og;
-            for (size_t o = 0; o < og; o++) cg_row[o] += wt[o];
+            const uint32_t t = padlist[q];
+            if (t >= taps) continue; /* only if the caller overlapped scratch with an output: stay in bounds */
+            const int32_t *wt = ws + (size_t)t * og;
+            for (size_t o = 0; o < og; o++) cg_row[o] = (int32_t)((uint32_t)cg_row[o] + (uint32_t)wt[o]); /* wraps on garbage */
           }
         }
         cr = corr;

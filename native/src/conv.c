@@ -87,7 +87,7 @@ static void im2col_row(const struct conv_plan *p, const float *x, size_t pix, fl
         continue;
       }
       if (j0 > 0) memset(d, 0, (size_t)j0 * g->cin * sizeof(float));
-      memcpy(d + (size_t)j0 * g->cin, ximg + ((size_t)ih * g->w + (size_t)(iw0 + j0)) * g->cin,
+      memmove(d + (size_t)j0 * g->cin, ximg + ((size_t)ih * g->w + (size_t)(iw0 + j0)) * g->cin,
              (size_t)(j1 - j0) * g->cin * sizeof(float));
       if ((size_t)j1 < g->kw) memset(d + (size_t)j1 * g->cin, 0, (g->kw - (size_t)j1) * g->cin * sizeof(float));
       continue;
@@ -99,7 +99,7 @@ static void im2col_row(const struct conv_plan *p, const float *x, size_t pix, fl
       const float *src = in ? ximg + ((size_t)ih * g->w + (size_t)iw) * g->cin : NULL;
       for (size_t gi = 0; gi < g->groups; gi++) {
         float *d = dst + gi * p->k + t * g->cg;
-        if (in) memcpy(d, src + gi * g->cg, g->cg * sizeof(float));
+        if (in) memmove(d, src + gi * g->cg, g->cg * sizeof(float));
         else memset(d, 0, g->cg * sizeof(float));
       }
     }

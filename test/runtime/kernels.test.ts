@@ -130,8 +130,10 @@ describe.skipIf(skip)('native kernels', () => {
       const yp = set(7, 16384);
       yp[27] = 3;
       expect(() => call(yp)).toThrow(/yPackGroups/);
-      // required scratch
+      // required scratch, not overlapping the other buffers
       expect(() => call(set(8, -1))).toThrow(/required/);
+      expect(() => call(set(8, 8192))).toThrow(/scratch overlaps y/);
+      expect(() => call(set(8, 0))).toThrow(/scratch overlaps x/);
     });
     it('other kernels check their extents too', () => {
       expect(() => a.addF32(buf, 0, 0, buf.byteLength - 4, 2)).toThrow(RangeError);
