@@ -6,10 +6,12 @@ import type { Command } from 'commander';
 import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, type SpecFlags } from '../common.js';
 import { asUserErrors, type VariantFlags, type WeightFlags } from './build.js';
 import { openModel, seededBatch } from './run.js';
+import { deviceOption, type DeviceChoice } from './engines.js';
 
 interface BenchFlags extends SpecFlags, WeightFlags, VariantFlags {
   batch: number;
   threads?: number;
+  device?: DeviceChoice;
   runs: number;
   warmup: number;
   json?: boolean;
@@ -23,6 +25,7 @@ export function register(program: Command): void {
       .argument('<model>', 'a .sofar spec or a model.onnx')
       .option('--batch <n>', 'samples per inference', parsePositiveInt('--batch'), 1)
       .option('--threads <n>', 'ONNX Runtime intra-op threads (default: one per core)', parsePositiveInt('--threads'))
+      .addOption(deviceOption())
       .option('--runs <n>', 'timed runs', parsePositiveInt('--runs'), 50)
       .option('--warmup <n>', 'untimed runs first', parseNonNegativeInt('--warmup'), 5)
       .option('--seed <n>', 'seed of the input (and of the weights of a spec)', parseNonNegativeInt('--seed'), 0)

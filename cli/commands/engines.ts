@@ -6,6 +6,7 @@
  * also through CUDA (tfjs-node-gpu). The device policy is backends/webgpu/adapter.ts's.
  */
 import { createRequire } from 'node:module';
+import { Option } from 'commander';
 import type { EngineFactory } from '../../src/train/engine.js';
 
 export const ENGINES = ['auto', 'ort', 'tfjs'] as const;
@@ -42,4 +43,22 @@ export async function loadEngineFactory(engine: 'ort' | 'tfjs', device: DeviceCh
   // A software adapter that auto passes over is not worth a warning: the device line says 'cpu'.
   const { adapter } = await decideWebGpu(device);
   return (options) => createOrtEngineWith({ ...options, ...(adapter ? { provider: 'webgpu', adapter: adapterName(adapter) } : {}) });
+}
+
+/**
+ * `--device` of run, bench and eval. Not given, ONNX Runtime stays on the CPU (as before WebGPU) and
+ * `run --backend tfjs` takes the best tfjs package installed (auto).
+ */
+export const deviceOption = () =>
+  new Option(
+    '--device <name>',
+    'cpu (the default for ONNX Runtime); webgpu: any WebGPU adapter, software ones included; gpu: a hardware GPU; auto: a hardware GPU, else the CPU',
+  ).choices([...DEVICES]);
+
+/** ONNX Runtime's provider for a device request, and how to name it (`WebGPU: llvmpipe ..., software`). */
+export async function inferenceProvider(device: DeviceChoice | undefined): Promise<{ provider: 'cpu' | 'webgpu'; label: string }> {
+  if (!device || device === 'cpu') return { provider: 'cpu', label: 'CPU' };
+  const { decideWebGpu, adapterName } = await import('../../backends/webgpu/adapter.js');
+  const { adapter } = await decideWebGpu(device);
+  return adapter ? { provider: 'webgpu', label: `WebGPU: ${adapterName(adapter)}` } : { provider: 'cpu', label: 'CPU' };
 }

@@ -11,6 +11,7 @@ import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
 import { SofarError } from '../../src/diagnostics.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { addSpecOptions, loadGraph, parsePositiveInt, UsageError, userFailure, UserError, type SpecFlags } from '../common.js';
+import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
 
 interface EvalFlags extends SpecFlags {
   data: string;
@@ -18,6 +19,7 @@ interface EvalFlags extends SpecFlags {
   batch: number;
   limit?: number;
   threads?: number;
+  device?: DeviceChoice;
   json?: boolean;
 }
 
@@ -32,6 +34,7 @@ export function register(program: Command): void {
       .option('--batch <n>', 'samples per inference batch', parsePositiveInt('--batch'), 256)
       .option('--limit <n>', 'evaluate the test share that goes with N training samples (as train --limit)', parsePositiveInt('--limit'))
       .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'))
+      .addOption(deviceOption())
       .option('--json', 'print one JSON object: accuracy, loss, samples'),
   ).action(async (model: string, flags: EvalFlags) => {
     try {
@@ -50,7 +53,8 @@ async function runEval(model: string, flags: EvalFlags): Promise<void> {
   let session: Awaited<ReturnType<typeof onnx.createSession>>;
   let name: string;
   let exported = false;
-  const sessionOptions = flags.threads ? { threads: flags.threads } : {};
+  const { provider } = await inferenceProvider(flags.device);
+  const sessionOptions = { ...(flags.threads ? { threads: flags.threads } : {}), provider };
   if (isOnnx) {
     if (!existsSync(model)) throw userFailure(`no model at ${model}`);
     try {
