@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   frontend: () => import('./frontend.js'),
   onnx: () => import('./onnx.js'),
   train: () => import('./train.js'),
+  gpu: () => import('./gpu.js'),
 };
 
 async function main(names: string[]): Promise<void> {
