@@ -66,6 +66,22 @@ export async function run(options: GpuBenchOptions = {}): Promise<object> {
   const threads = options.threads ?? cpus().length;
   const results: object[] = [];
   const loadStart = loadavg();
+  // Written after every measurement, so a long run that dies keeps what it measured.
+  const write = (finished: boolean) => {
+    const report = {
+      bench: 'gpu',
+      date: new Date().toISOString(),
+      finished,
+      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), loadAverage: { start: loadStart, now: loadavg() } },
+      onnxruntime: ORT_VERSION,
+      adapter: probe.adapter ?? null,
+      noAdapter: probe.adapter ? undefined : probe.failure,
+      note: 'tfjs on the CPU is pure JavaScript (no tfjs-node here); the WebGPU adapter is whatever Dawn found (see adapter.software)',
+      results,
+    };
+    writeFileAtomic(options.out ?? join(root, 'bench', 'results', 'gpu.json'), JSON.stringify(report, null, 2) + '\n');
+    return report;
+  };
   for (const { net, batch, steps } of options.nets ?? NETS) {
     const graph = loadSpec(root, net);
     for (const c of cases) {
@@ -79,20 +95,10 @@ export async function run(options: GpuBenchOptions = {}): Promise<object> {
       const measured = await measure(await factory(engine, device, adapter), graph, batch, 1, options.steps ?? steps, engine === 'ort' ? threads : undefined);
       results.push({ net: name, engine, device: device === 'webgpu' ? `webgpu (${adapter})` : 'cpu', batch, steps: options.steps ?? steps, ...measured });
       process.stderr.write(`${name} ${engine} on ${device}: ${measured.samplesPerSecond} samples/s (batch ${batch}, median step ${measured.stepMs.median} ms)\n`);
+      write(false);
     }
   }
-  const report = {
-    bench: 'gpu',
-    date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), loadAverage: { start: loadStart, end: loadavg() } },
-    onnxruntime: ORT_VERSION,
-    adapter: probe.adapter ?? null,
-    noAdapter: probe.adapter ? undefined : probe.failure,
-    note: 'tfjs on the CPU is pure JavaScript (no tfjs-node here); the WebGPU adapter is whatever Dawn found (see adapter.software)',
-    results,
-  };
-  writeFileAtomic(options.out ?? join(root, 'bench', 'results', 'gpu.json'), JSON.stringify(report, null, 2) + '\n');
-  return report;
+  return write(true);
 }
 
 function parseArgs(argv: string[]): GpuBenchOptions {

@@ -1,7 +1,7 @@
 /** onnxruntime-node sessions over exported models, and inference on NCHW float32 batches. */
 import ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
-import { executionProviders, rewriteForWebGpu, type OrtProvider } from './webgpu.js';
+import { sessionModel, type OrtProvider } from './webgpu.js';
 
 export type InferenceSession = ort.InferenceSession;
 
@@ -20,12 +20,12 @@ export async function createSession(model: Uint8Array | string, options: Session
     interOpNumThreads: 1,
     graphOptimizationLevel: options.optimization ?? 'all',
     logSeverityLevel: 3,
-    executionProviders: executionProviders(options.provider ?? 'cpu'),
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
   };
   if (options.provider === 'webgpu') {
     // The WebGPU provider needs the model rewritten (webgpu.ts), so a file is read here rather than by ORT.
-    return ort.InferenceSession.create(rewriteForWebGpu(typeof model === 'string' ? readFileSync(model) : model), o);
+    const session = sessionModel(typeof model === 'string' ? readFileSync(model) : model, 'webgpu');
+    return ort.InferenceSession.create(session.model, { ...o, executionProviders: session.executionProviders });
   }
   return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
 }

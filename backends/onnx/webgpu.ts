@@ -17,6 +17,10 @@
  * for residual gradients and kernel clipping: each would run on the CPU with a copy of its operands
  * there and back (ORT's verbose log lists them). They become chains of binary `Add`, and `Where` over a
  * comparison (NaN again aside), which it runs.
+ *
+ * And it claims `MaxPool` with its second output (the argmax indices, which the training steps use for
+ * overlapping windows) but then fails at run time ("The Indices output is not supported yet"): those
+ * nodes are named to it in `forceCpuNodeNames`, so they run on the CPU.
  */
 import { onnx } from './proto.js';
 
@@ -31,7 +35,24 @@ const VARIADIC: Record<string, string> = { Sum: 'Add', Min: 'Less', Max: 'Greate
 
 /** The model with its comparisons written the way the WebGPU provider keeps its convolutions exact. */
 export function rewriteForWebGpu(bytes: Uint8Array): Uint8Array {
+  return forWebGpu(bytes).model;
+}
+
+/** What a session on the WebGPU provider opens: the rewritten model, and its providers' options. */
+export interface WebGpuSession {
+  model: Uint8Array;
+  executionProviders: (string | { name: 'webgpu'; forceCpuNodeNames: string })[];
+}
+
+export function forWebGpu(bytes: Uint8Array): WebGpuSession {
   const model: ModelProto = onnx.ModelProto.decode(bytes);
+  const graph = model.graph;
+  const cpuNodes = (graph?.node ?? []).filter((n) => !n.domain && n.opType === 'MaxPool' && (n.output ?? []).filter(Boolean).length > 1).map((n) => n.name ?? '');
+  const executionProviders: WebGpuSession['executionProviders'] = [cpuNodes.length ? { name: 'webgpu', forceCpuNodeNames: cpuNodes.join('\n') } : 'webgpu', 'cpu'];
+  return { model: rewriteNodes(model, bytes), executionProviders };
+}
+
+function rewriteNodes(model: ModelProto, bytes: Uint8Array): Uint8Array {
   const graph = model.graph;
   if (!graph?.node) return bytes;
   const original = graph.node;
@@ -90,6 +111,7 @@ export function rewriteForWebGpu(bytes: Uint8Array): Uint8Array {
 /** Where a session runs: the CPU provider, or WebGPU with the CPU for the operators it lacks. */
 export type OrtProvider = 'cpu' | 'webgpu';
 
-export function executionProviders(provider: OrtProvider): string[] {
-  return provider === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
+/** A session's model and providers: as given on the CPU, rewritten (forWebGpu) on WebGPU. */
+export function sessionModel(bytes: Uint8Array, provider: OrtProvider = 'cpu'): WebGpuSession {
+  return provider === 'webgpu' ? forWebGpu(bytes) : { model: bytes, executionProviders: ['cpu'] };
 }

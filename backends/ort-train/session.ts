@@ -1,7 +1,7 @@
 /** onnxruntime-node sessions for the step models, with the options that make CPU training fast. */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { executionProviders, rewriteForWebGpu, type OrtProvider } from '../onnx/webgpu.js';
+import { sessionModel, type OrtProvider } from '../onnx/webgpu.js';
 
 export interface SessionSettings {
   /** Intra-op threads (default: every available core). */
@@ -17,9 +17,9 @@ export function defaultThreads(): number {
 }
 
 export async function openSession(bytes: Uint8Array, settings: SessionSettings = {}): Promise<ort.InferenceSession> {
-  const webgpu = settings.provider === 'webgpu';
-  return ort.InferenceSession.create(webgpu ? rewriteForWebGpu(bytes) : bytes, {
-    executionProviders: executionProviders(settings.provider ?? 'cpu'),
+  const { model, executionProviders } = sessionModel(bytes, settings.provider);
+  return ort.InferenceSession.create(model, {
+    executionProviders,
     graphOptimizationLevel: 'all',
     // Measured: the parallel executor (independent dW and dx branches) gained nothing on 2 cores.
     executionMode: 'sequential',

@@ -74,6 +74,27 @@ describe.skipIf(skip)(`on WebGPU (${probe.adapter?.description ?? 'no adapter'})
     expect(await run(rewriteForWebGpu(model), 'webgpu')).toEqual(cpu);
   });
 
+  it('MaxPool with its indices output (overlapping windows in training) runs, on the CPU by name', async () => {
+    // The provider claims it, then fails at run time ("The Indices output is not supported yet").
+    const g = new OnnxGraph('pool');
+    g.input('x', 'float32', [1, 2, 8, 8]);
+    g.node('MaxPool', ['x'], ['y', 'i'], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, { name: 'stem/maxpool' });
+    g.output('y', 'float32', [1, 2, 4, 4]);
+    g.output('i', 'int64', [1, 2, 4, 4]);
+    const bytes = g.encode({ producerVersion: 'test' });
+    const x = normalValues(128, 6);
+    const run = async (provider: 'cpu' | 'webgpu') => {
+      const session = await createSession(bytes, { provider });
+      try {
+        const out = await session.run({ x: new ort.Tensor('float32', x, [1, 2, 8, 8]) });
+        return [out.y.data, out.i.data];
+      } finally {
+        await session.release();
+      }
+    };
+    expect(await run('webgpu')).toEqual(await run('cpu'));
+  });
+
   it('the exported bireal-small gives the CPU logits', async () => {
     const bytes = exportOnnx(graph, weights);
     const [cpu, gpu] = [await createSession(bytes), await createSession(bytes, { provider: 'webgpu' })];
