@@ -39,7 +39,7 @@ export interface BenchOptions {
   out?: string;
 }
 
-interface Measured {
+export interface Measured {
   samplesPerSecond: number;
   stepMs: { median: number; min: number; max: number };
   cpuMsPerStep: number;
@@ -47,8 +47,9 @@ interface Measured {
 }
 
 
-function loadSpec(root: string, net: string): Graph {
-  const path = join(root, 'specs', 'fashion', `${net}.sofar`);
+/** `net` is a spec under specs/fashion/ (`bireal-small`) or a path under specs/ with its folder (`./bireal-resnet18`). */
+export function loadSpec(root: string, net: string): Graph {
+  const path = net.startsWith('./') ? join(root, 'specs', `${net.slice(2)}.sofar`) : join(root, 'specs', 'fashion', `${net}.sofar`);
   const result = compileFile(path);
   if (!result.graph || hasErrors(result.diagnostics)) throw new Error(`bench: ${path} does not compile: ${result.diagnostics.map((d) => d.message).join('; ')}`);
   return result.graph;
@@ -64,7 +65,7 @@ function randomBatch(graph: Graph, n: number, seed: number): Batch {
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 /** Times `steps` training steps after `warmup` untimed ones. */
-async function measure(factory: EngineFactory, graph: Graph, batch: number, warmup: number, steps: number, threads: number | undefined): Promise<Measured> {
+export async function measure(factory: EngineFactory, graph: Graph, batch: number, warmup: number, steps: number, threads: number | undefined): Promise<Measured> {
   const optimizer: OptimizerConfig = { name: 'adam', momentum: 0.9, weightDecay: 1e-4 };
   const engine = await factory({ graph, weights: initWeights(graph, 1), optimizer, batchSize: batch, threads });
   const data = [randomBatch(graph, batch, 1), randomBatch(graph, batch, 2)];

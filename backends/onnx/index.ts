@@ -2,6 +2,7 @@
 export { exportOnnx, variantName, weightProblem, type ExportOptions } from './export.js';
 export { SOFAR_DOMAIN, SOFAR_OPSET, packAlongChannels, foldableBatchNorms } from './binary-ops.js';
 export { createSession, runOnnx, sessionInputShape, type InferenceSession, type SessionOptions } from './session.js';
+export { rewriteForWebGpu, forWebGpu, sessionModel, type OrtProvider, type WebGpuSession } from './webgpu.js';
 export { packBits, unpackBits, quantizeKernel, channelMeanAbs, type BinaryKernel } from './kernels.js';
 export { LOWERINGS } from './lower.js';
 export { sofarVersion } from './version.js';

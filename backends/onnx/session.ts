@@ -1,5 +1,7 @@
 /** onnxruntime-node sessions over exported models, and inference on NCHW float32 batches. */
 import ort from 'onnxruntime-node';
+import { readFileSync } from 'node:fs';
+import { sessionModel, type OrtProvider } from './webgpu.js';
 
 export type InferenceSession = ort.InferenceSession;
 
@@ -8,6 +10,8 @@ export interface SessionOptions {
   threads?: number;
   /** Default `all`; `disabled` runs the model exactly as written (no constant folding or fusion). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** `webgpu`: onnxruntime's WebGPU execution provider, the CPU for what it lacks (default `cpu`). */
+  provider?: OrtProvider;
 }
 
 export async function createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<InferenceSession> {
@@ -18,6 +22,11 @@ export async function createSession(model: Uint8Array | string, options: Session
     logSeverityLevel: 3,
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
   };
+  if (options.provider === 'webgpu') {
+    // The WebGPU provider needs the model rewritten (webgpu.ts), so a file is read here rather than by ORT.
+    const session = sessionModel(typeof model === 'string' ? readFileSync(model) : model, 'webgpu');
+    return ort.InferenceSession.create(session.model, { ...o, executionProviders: session.executionProviders });
+  }
   return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
 }
 

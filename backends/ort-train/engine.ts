@@ -12,6 +12,7 @@ import { pack, unpack, type FlatLayout } from './layout.js';
 import { adamCorrections, slotNames } from './optimizer.js';
 import { batchFeeds, imageFeed } from './feeds.js';
 import { float32, openSession, ORT_VERSION, scalar, defaultThreads } from './session.js';
+import type { OrtProvider } from '../onnx/webgpu.js';
 import { buildStepModel, IO } from './step-model.js';
 
 /** One set of the engine's flat buffers, each wrapped once in a tensor. */
@@ -38,6 +39,10 @@ function bufferSet(layout: FlatLayout, slots: readonly string[]): BufferSet {
 export interface OrtEngineOptions extends EngineOptions {
   /** Write an ORT profile of the training session with this file prefix. */
   profilePrefix?: string;
+  /** `webgpu`: the step models on onnxruntime's WebGPU execution provider (default `cpu`). */
+  provider?: OrtProvider;
+  /** The WebGPU adapter's description, for the device line. */
+  adapter?: string;
 }
 
 class OrtEngine implements TrainEngine {
@@ -58,12 +63,17 @@ class OrtEngine implements TrainEngine {
     private readonly maskedNodes: readonly GraphNode[],
     private readonly batchSize: number,
     threads: number,
+    provider: OrtProvider,
+    adapter: string | undefined,
   ) {
     this.slots = slotNames(optimizer);
     this.current = bufferSet(layout, this.slots);
     this.next = bufferSet(layout, this.slots);
     this.sampleSize = graph.input.reduce((a, b) => a * b, 1);
-    this.device = `onnxruntime-node ${ORT_VERSION} CPU (${threads} thread${threads === 1 ? '' : 's'})`;
+    this.device =
+      provider === 'webgpu'
+        ? `webgpu (${adapter ?? 'adapter unknown'}; onnxruntime-node ${ORT_VERSION} WebGPU provider)`
+        : `cpu (onnxruntime-node ${ORT_VERSION}, ${threads} thread${threads === 1 ? '' : 's'})`;
   }
 
   async trainStep(batch: Batch, lr: number, noise: StepNoise): Promise<StepResult> {
@@ -145,9 +155,10 @@ export async function createOrtEngineWith(options: OrtEngineOptions): Promise<Or
   const threads = options.threads ?? defaultThreads();
   const train = buildStepModel(options.graph, 'train', options.optimizer);
   const predict = buildStepModel(options.graph, 'predict');
-  const settings = { threads, profilePrefix: options.profilePrefix };
-  const [trainSession, predictSession] = [await openSession(train.bytes, settings), await openSession(predict.bytes, { threads })];
-  const engine = new OrtEngine(options.graph, train.layout, options.optimizer, trainSession, predictSession, train.maskedNodes, options.batchSize, threads);
+  const provider = options.provider ?? 'cpu';
+  const settings = { threads, profilePrefix: options.profilePrefix, provider };
+  const [trainSession, predictSession] = [await openSession(train.bytes, settings), await openSession(predict.bytes, { threads, provider })];
+  const engine = new OrtEngine(options.graph, train.layout, options.optimizer, trainSession, predictSession, train.maskedNodes, options.batchSize, threads, provider, options.adapter);
   engine.load(options.weights);
   return engine;
 }

@@ -6,7 +6,7 @@ import type { Graph, WeightMap } from '../../src/graph/types.js';
 import type { Batch, StepNoise } from '../../src/train/engine.js';
 import { batchFeeds } from './feeds.js';
 import { pack, unpack } from './layout.js';
-import { float32, openSession } from './session.js';
+import { float32, openSession, type SessionSettings } from './session.js';
 import { buildStepModel, IO } from './step-model.js';
 
 export interface LossAndGradients {
@@ -15,10 +15,17 @@ export interface LossAndGradients {
   gradients: WeightMap;
 }
 
-export async function ortLossAndGradients(graph: Graph, weights: WeightMap, batch: Batch, noise: StepNoise, threads?: number): Promise<LossAndGradients> {
+export async function ortLossAndGradients(
+  graph: Graph,
+  weights: WeightMap,
+  batch: Batch,
+  noise: StepNoise,
+  threads?: number,
+  provider?: SessionSettings['provider'],
+): Promise<LossAndGradients> {
   const model = buildStepModel(graph, 'gradients');
   const { layout } = model;
-  const session = await openSession(model.bytes, { threads });
+  const session = await openSession(model.bytes, { threads, provider });
   try {
     const feeds = batchFeeds(graph, model.maskedNodes, batch, noise);
     if (layout.trainableSize > 0) {

@@ -1,12 +1,15 @@
 /** onnxruntime-node sessions for the step models, with the options that make CPU training fast. */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
+import { sessionModel, type OrtProvider } from '../onnx/webgpu.js';
 
 export interface SessionSettings {
   /** Intra-op threads (default: every available core). */
   threads?: number;
   /** Write an ORT profile (JSON) with this file prefix; for bench/ and investigations. */
   profilePrefix?: string;
+  /** `webgpu`: onnxruntime's WebGPU execution provider, the CPU for what it lacks (default `cpu`). */
+  provider?: OrtProvider;
 }
 
 export function defaultThreads(): number {
@@ -14,8 +17,9 @@ export function defaultThreads(): number {
 }
 
 export async function openSession(bytes: Uint8Array, settings: SessionSettings = {}): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, {
-    executionProviders: ['cpu'],
+  const { model, executionProviders } = sessionModel(bytes, settings.provider);
+  return ort.InferenceSession.create(model, {
+    executionProviders,
     graphOptimizationLevel: 'all',
     // Measured: the parallel executor (independent dW and dx branches) gained nothing on 2 cores.
     executionMode: 'sequential',

@@ -1,59 +1,57 @@
 /**
- * Which TensorFlow.js package computes: `@tensorflow/tfjs-node-gpu` (CUDA) when installed, else
- * `@tensorflow/tfjs-node` (native CPU), else `@tensorflow/tfjs` (pure JavaScript, slow, with a warning).
- * The native packages are optional peers; the module lookup is injectable so tests can stand in for them.
+ * Which TensorFlow.js package and backend computes: `@tensorflow/tfjs-node-gpu` (CUDA) when installed,
+ * else `@tensorflow/tfjs-backend-webgpu` on a hardware WebGPU adapter, else `@tensorflow/tfjs-node`
+ * (native CPU), else `@tensorflow/tfjs` (pure JavaScript, slow, with a warning). The native packages are
+ * optional peers; the module lookup and the adapter search are injectable so tests can stand in for them.
  */
-import { error, SofarError } from '../../src/diagnostics.js';
+import { SofarError } from '../../src/diagnostics.js';
 import type { Tf } from './tf.js';
+import { importModule, type ModuleResolver } from '../modules.js';
+import { adapterName, decideWebGpu, deviceError, findWebGpuAdapter, installWebGpuGlobals, probeWebGpuAdapter, type AdapterFinder, type DeviceRequest, type WebGpuAdapter, type WebGpuProbe, WEBGPU_SETUP_HINT } from '../webgpu/adapter.js';
 
-export type DeviceRequest = 'auto' | 'gpu' | 'cpu';
+export { importModule, type ModuleResolver, type DeviceRequest };
 
 export const TFJS_PACKAGES = {
   gpu: '@tensorflow/tfjs-node-gpu',
   node: '@tensorflow/tfjs-node',
   js: '@tensorflow/tfjs',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
 } as const;
 
 export type TfjsPackage = (typeof TFJS_PACKAGES)[keyof typeof TFJS_PACKAGES];
 
-/** Loads a package by name: its module, or undefined when it is not installed. May throw when it is installed but broken. */
-export type ModuleResolver = (name: string) => Promise<unknown | undefined>;
-
 export interface TfjsSelectOptions {
   device: DeviceRequest;
   resolve?: ModuleResolver;
+  /** Looks for a WebGPU adapter (default: Dawn's `webgpu` package, in a child process). */
+  findAdapter?: AdapterFinder;
 }
 
 export interface TfjsSelection {
   tf: Tf;
-  /** The tfjs backend in use: `tensorflow` (native) or `cpu` (pure JS). */
+  /** The tfjs backend in use: `tensorflow` (native), `webgpu` or `cpu` (pure JS). */
   backendName: string;
-  device: 'gpu' | 'cpu';
+  device: 'gpu' | 'webgpu' | 'cpu';
   package: TfjsPackage;
+  /** The WebGPU adapter, on the `webgpu` backend. */
+  adapter?: WebGpuAdapter;
   /** Something the user should know (the slow pure-JS path, a native package that failed to load). */
   warning?: string;
 }
 
+/** How an engine names where it computes: `webgpu (llvmpipe: Mesa 25.0.7 …, software)`, `cpu`, ... */
+export function selectionDevice(s: Pick<TfjsSelection, 'backendName' | 'device' | 'package' | 'adapter'>): string {
+  if (s.adapter) return `webgpu (${adapterName(s.adapter)}; ${s.package})`;
+  return `${s.device} (${s.package}, backend '${s.backendName}')`;
+}
+
 export const GPU_SETUP_HINT =
-  'install it with `npm install @tensorflow/tfjs-node-gpu` on Linux x86-64 with an NVIDIA driver, CUDA 11.2 and cuDNN 8.1 ' +
-  '(the versions tfjs-node-gpu 4.x is built against); see backends/tfjs/README.md';
+  'a GPU is reached through WebGPU (a Vulkan, Metal or D3D12 driver) or, for CUDA, through @tensorflow/tfjs-node-gpu ' +
+  '(Linux x86-64, an NVIDIA driver, CUDA 11.2 and cuDNN 8.1); see backends/tfjs/README.md';
 
 const PURE_JS_WARNING =
   'using the pure-JavaScript TensorFlow.js CPU backend, which is very slow (training most of all); ' +
-  'install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA) to speed it up';
-
-/** Node's own lookup: a missing package gives undefined, a broken one throws. */
-export const importModule: ModuleResolver = async (name) => {
-  try {
-    return await import(name);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    const message = e instanceof Error ? e.message : String(e);
-    // Only the package itself being absent counts as "not installed"; a missing dependency of it is breakage.
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(`'${name}'`)) return undefined;
-    throw e;
-  }
-};
+  'install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA), or use a WebGPU adapter, to speed it up';
 
 /** The tfjs API of a loaded module: CommonJS packages may arrive under `default`. */
 function asTf(module: unknown): Tf | undefined {
@@ -80,24 +78,42 @@ async function load(resolve: ModuleResolver, name: TfjsPackage): Promise<Loaded>
   }
 }
 
-function deviceError(message: string, hint: string): SofarError {
-  return new SofarError([error('device', message, undefined, hint)]);
-}
-
 async function activate(tf: Tf, backendName: string, name: TfjsPackage): Promise<void> {
   const ok = await tf.setBackend(backendName);
   if (!ok) throw deviceError(`${name} could not start its '${backendName}' backend`, "use the CPU instead (device 'cpu', --device cpu), or reinstall the package");
   await tf.ready();
 }
 
+/** Pure-JS tfjs with its WebGPU backend registered and started on the adapter `decideWebGpu` found. */
+async function startWebGpu(resolve: ModuleResolver, found: WebGpuProbe): Promise<TfjsSelection> {
+  const js = await load(resolve, TFJS_PACKAGES.js);
+  if (!js.tf) throw deviceError(js.failure ?? `${TFJS_PACKAGES.js} is not installed`, 'reinstall SoFAr: @tensorflow/tfjs is one of its dependencies');
+  // The decision may come from a child process; tfjs needs the adapter's objects in this one.
+  const probe = found.gpu ? found : await findWebGpuAdapter(resolve);
+  const adapter = probe.adapter;
+  if (!adapter) throw deviceError(`no WebGPU adapter in this process: ${probe.failure ?? 'none found'}`, WEBGPU_SETUP_HINT);
+  installWebGpuGlobals(probe);
+  try {
+    // Registers the 'webgpu' backend with the tfjs-core that @tensorflow/tfjs uses.
+    if ((await resolve(TFJS_PACKAGES.webgpu)) === undefined) throw new Error('it is not installed');
+  } catch (e) {
+    throw deviceError(`${TFJS_PACKAGES.webgpu} failed to load: ${e instanceof Error ? e.message : String(e)}`, 'reinstall SoFAr: it is one of its dependencies');
+  }
+  js.tf.env().set('PROD', true);
+  await activate(js.tf, 'webgpu', TFJS_PACKAGES.webgpu);
+  return { tf: js.tf, backendName: 'webgpu', device: 'webgpu', package: TFJS_PACKAGES.webgpu, adapter };
+}
+
 /**
  * Picks and starts a TensorFlow.js package for the requested device:
- * - `gpu`: tfjs-node-gpu, or a clear error when it is missing or broken;
+ * - `gpu`: tfjs-node-gpu, else a hardware WebGPU adapter, else a clear error;
+ * - `webgpu`: the WebGPU backend on any adapter (a software one included), or a clear error;
  * - `cpu`: tfjs-node, else pure JS with a warning;
- * - `auto`: tfjs-node-gpu, else tfjs-node, else pure JS with a warning.
+ * - `auto`: tfjs-node-gpu, else a hardware WebGPU adapter, else tfjs-node, else pure JS with a warning.
  */
 export async function selectTfjs(options: TfjsSelectOptions): Promise<TfjsSelection> {
   const resolve = options.resolve ?? importModule;
+  const find = options.findAdapter ?? probeWebGpuAdapter;
   const notes: string[] = [];
 
   if (options.device === 'gpu' || options.device === 'auto') {
@@ -106,10 +122,23 @@ export async function selectTfjs(options: TfjsSelectOptions): Promise<TfjsSelect
       await activate(gpu.tf, 'tensorflow', TFJS_PACKAGES.gpu);
       return { tf: gpu.tf, backendName: 'tensorflow', device: 'gpu', package: TFJS_PACKAGES.gpu };
     }
-    if (options.device === 'gpu') {
-      throw deviceError(gpu.failure ?? `a GPU (device 'gpu', --device gpu on the command line) needs ${TFJS_PACKAGES.gpu}, which is not installed`, GPU_SETUP_HINT);
-    }
     if (gpu.failure) notes.push(gpu.failure);
+  }
+
+  if (options.device !== 'cpu') {
+    let decision;
+    try {
+      decision = await decideWebGpu(options.device, find);
+    } catch (e) {
+      // --device gpu: say why neither route to a GPU is open.
+      if (options.device === 'gpu' && e instanceof SofarError) {
+        const why = notes.length ? notes.join('; ') : `${TFJS_PACKAGES.gpu} (CUDA) is not installed`;
+        throw deviceError(`${e.diagnostics[0].message}; and ${why}`, `${e.diagnostics[0].hint}; for CUDA, @tensorflow/tfjs-node-gpu (see backends/tfjs/README.md)`);
+      }
+      throw e;
+    }
+    if (decision.probe) return withWarning(await startWebGpu(resolve, decision.probe), notes);
+    if (decision.note) notes.push(decision.note);
   }
 
   const node = await load(resolve, TFJS_PACKAGES.node);

@@ -15,7 +15,7 @@ import type {
   TrainEngine,
   TrainState,
 } from '../../src/train/engine.js';
-import { selectTfjs, type TfjsSelection, type TfjsSelectOptions } from './device.js';
+import { selectionDevice, selectTfjs, type TfjsSelection, type TfjsSelectOptions } from './device.js';
 import { forward } from './forward.js';
 import { batchGradients, disposeBatchGradients } from './gradients.js';
 import { activationsFromBackend, activationsToBackend, paramFromBackend, paramToBackend } from './layout.js';
@@ -60,9 +60,9 @@ export class TfjsEngine implements TrainEngine {
     private readonly graph: Graph,
     weights: WeightMap,
     private readonly optimizer: OptimizerConfig,
-    selection: Pick<TfjsSelection, 'backendName' | 'device' | 'package'>,
+    selection: Pick<TfjsSelection, 'backendName' | 'device' | 'package' | 'adapter'>,
   ) {
-    this.device = `${selection.device} (${selection.package}, backend '${selection.backendName}')`;
+    this.device = selectionDevice(selection);
     this.store = new ParamStore(tf, graph, weights);
     for (const suffix of SLOT_SUFFIXES[optimizer.name]) {
       for (const [name, slot] of zeroSlots(tf, this.store.trainable, suffix)) this.slots.set(name, slot);
@@ -75,7 +75,7 @@ export class TfjsEngine implements TrainEngine {
     const result = batchGradients(tf, this.graph, this.store, batch, noise);
     try {
       const loss = (await result.loss.data())[0];
-      const correct = correctCount(tf, result.logits, batch.y);
+      const correct = await correctCount(tf, result.logits, batch.y);
       this.step += 1;
       tf.tidy(() => {
         for (const spec of this.store.trainable) this.update(spec, result.grads.get(spec.name)!, lr);

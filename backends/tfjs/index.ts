@@ -2,7 +2,7 @@
  * The TensorFlow.js backend: the graph as a Keras model (inference, saved models), Larq's quantizers,
  * the training engine, and the choice of tfjs package (GPU, native CPU, pure JS).
  */
-export { selectTfjs, importModule, TFJS_PACKAGES, GPU_SETUP_HINT, type DeviceRequest, type ModuleResolver, type TfjsSelection, type TfjsSelectOptions } from './device.js';
+export { selectTfjs, selectionDevice, importModule, TFJS_PACKAGES, GPU_SETUP_HINT, type DeviceRequest, type ModuleResolver, type TfjsSelection, type TfjsSelectOptions } from './device.js';
 export { buildTfjsModel, kerasName } from './lower.js';
 export { registerSofarLayers, type SofarLayers } from './layers.js';
 export { runTfjs, predictNchw } from './run.js';

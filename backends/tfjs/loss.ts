@@ -15,11 +15,11 @@ export function crossEntropy(tf: Tf, logits: Tensor, oneHot: Tensor): Tensor {
   return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), -1)));
 }
 
-/** Number of rows whose first largest logit is at the label. */
-export function correctCount(tf: Tf, logits: Tensor, labels: Int32Array): number {
+/** Number of rows whose first largest logit is at the label; read asynchronously (WebGPU has no synchronous reads in Node). */
+export async function correctCount(tf: Tf, logits: Tensor, labels: Int32Array): Promise<number> {
   const predicted = tf.tidy(() => tf.argMax(logits, -1));
   try {
-    const p = predicted.dataSync();
+    const p = await predicted.data();
     let correct = 0;
     for (let i = 0; i < labels.length; i++) if (p[i] === labels[i]) correct++;
     return correct;

@@ -7,11 +7,13 @@ import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, type SpecFlags }
 import { asUserErrors, type VariantFlags, type WeightFlags } from './build.js';
 import { openModel, runtimeOption, seededBatch } from './run.js';
 import type { RuntimeName } from '../binary-runtime.js';
+import { deviceOption, type DeviceChoice } from './engines.js';
 
 interface BenchFlags extends SpecFlags, WeightFlags, VariantFlags {
   batch: number;
   runtime: RuntimeName;
   threads?: number;
+  device?: DeviceChoice;
   runs: number;
   warmup: number;
   json?: boolean;
@@ -26,6 +28,7 @@ export function register(program: Command): void {
       .option('--batch <n>', 'samples per inference', parsePositiveInt('--batch'), 1)
       .addOption(runtimeOption())
       .option('--threads <n>', 'threads (default: one per core)', parsePositiveInt('--threads'))
+      .addOption(deviceOption())
       .option('--runs <n>', 'timed runs', parsePositiveInt('--runs'), 50)
       .option('--warmup <n>', 'untimed runs first', parseNonNegativeInt('--warmup'), 5)
       .option('--seed <n>', 'seed of the input (and of the weights of a spec)', parseNonNegativeInt('--seed'), 0)

@@ -12,6 +12,7 @@ import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
 import { SofarError } from '../../src/diagnostics.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { addSpecOptions, loadGraph, parsePositiveInt, UsageError, userFailure, UserError, type SpecFlags } from '../common.js';
+import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
 
 interface EvalFlags extends SpecFlags {
   data: string;
@@ -20,6 +21,7 @@ interface EvalFlags extends SpecFlags {
   batch: number;
   limit?: number;
   threads?: number;
+  device?: DeviceChoice;
   json?: boolean;
 }
 
@@ -35,6 +37,7 @@ export function register(program: Command): void {
       .option('--limit <n>', 'evaluate the test share that goes with N training samples (as train --limit)', parsePositiveInt('--limit'))
       .addOption(new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels on the --binary-ops export').choices(RUNTIMES).default('ort'))
       .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
+      .addOption(deviceOption())
       .option('--json', 'print one JSON object: accuracy, loss, samples'),
   ).action(async (model: string, flags: EvalFlags) => {
     try {
@@ -54,7 +57,8 @@ async function runEval(model: string, flags: EvalFlags): Promise<void> {
   let session: Awaited<ReturnType<typeof onnx.createSession>>;
   let name: string;
   let exported = false;
-  const sessionOptions = flags.threads ? { threads: flags.threads } : {};
+  const { provider } = await inferenceProvider(flags.device);
+  const sessionOptions = { ...(flags.threads ? { threads: flags.threads } : {}), provider };
   if (isOnnx) {
     if (!existsSync(model)) throw userFailure(`no model at ${model}`);
     try {
@@ -96,6 +100,7 @@ function trainedSpec(model: string, flags: EvalFlags) {
 }
 
 async function evalOnSofar(model: string, isOnnx: boolean, flags: EvalFlags): Promise<void> {
+  if (flags.device && flags.device !== 'cpu') throw new UsageError(`--runtime sofar runs on the CPU; --device ${flags.device} is for --runtime ort`);
   let rt: OpenedBinary;
   let name: string;
   if (isOnnx) {

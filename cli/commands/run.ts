@@ -14,6 +14,7 @@ import type { InferenceSession } from '../../backends/onnx/index.js';
 import { addSpecOptions, loadGraph, parseNonNegativeInt, parsePositiveInt, UsageError, userFailure, type SpecFlags } from '../common.js';
 import { asUserErrors, describeVariant, exportModel, specWeights, type VariantFlags, type WeightFlags } from './build.js';
 import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type RuntimeName } from '../binary-runtime.js';
+import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
 
 interface RunFlags extends SpecFlags, WeightFlags, VariantFlags {
   backend: 'onnx' | 'tfjs';
@@ -37,6 +38,7 @@ export function register(program: Command): void {
       .option('--input <file>', 'a .npy array ([N,C,H,W], [C,H,W] or [H,W]) or a PNG / JPEG of the model input size')
       .option('--weights <dir>', 'trained weights of a spec: a checkpoint folder or .safetensors file')
       .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
+      .addOption(deviceOption())
       .option('--int', 'binary layers as ConvInteger / MatMulInteger (onnx backend, spec only)')
       .option('--no-pack', 'binary kernels stored unpacked (onnx backend, spec only)')
       .option('--json', 'print { "output": number[][] }'),
@@ -77,6 +79,7 @@ export interface OpenFlags extends SpecFlags, WeightFlags, VariantFlags {
   backend?: 'onnx' | 'tfjs';
   runtime?: RuntimeName;
   threads?: number;
+  device?: DeviceChoice;
   /** Samples per run (sizes SoFAr runtime's buffers up front). */
   batch?: number;
 }
@@ -89,7 +92,9 @@ export function runtimeOption(): Option {
 export async function openModel(target: string, flags: OpenFlags): Promise<OpenedModel> {
   if (flags.runtime === 'sofar') return openOnSofar(target, flags);
   const onnx = await import('../../backends/onnx/index.js');
-  const sessionOptions = flags.threads ? { threads: flags.threads } : {};
+  const { provider, label } = flags.backend === 'tfjs' ? { provider: 'cpu' as const, label: 'CPU' } : await inferenceProvider(flags.device);
+  const sessionOptions = { ...(flags.threads ? { threads: flags.threads } : {}), provider };
+  const onDevice = provider === 'webgpu' ? ` on ${label}` : '';
   if (target.toLowerCase().endsWith('.onnx')) {
     if (flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
     if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; an ONNX model is fixed', 'give the .sofar file to change its parameters');
@@ -109,20 +114,20 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
     } catch (e) {
       throw userFailure(`${target}: ${(e as Error).message}`);
     }
-    return { name: basename(target), runtime: 'onnxruntime-node', input, loadMs: loaded.loadMs, session, run: (x, n) => onnx.runOnnx(session, x, n), release: () => session.release() };
+    return { name: basename(target), runtime: `onnxruntime-node${onDevice}`, input, loadMs: loaded.loadMs, session, run: (x, n) => onnx.runOnnx(session, x, n), release: () => session.release() };
   }
   const { graph } = loadGraph(target, flags);
   const { weights, source } = specWeights(graph, flags);
   if (flags.backend === 'tfjs') {
     if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are ONNX export variants; drop them with --backend tfjs');
-    const runTfjs = await loadTfjs();
-    return { name: graph.name, runtime: `TensorFlow.js (weights: ${source})`, input: graph.input, loadMs: 0, run: (x, n) => runTfjs(graph, weights, x, n), release: async () => {} };
+    const { run: runTfjs, device } = await loadTfjs(flags.device);
+    return { name: graph.name, runtime: `TensorFlow.js on ${device} (weights: ${source})`, input: graph.input, loadMs: 0, run: (x, n) => runTfjs(graph, weights, x, n), release: async () => {} };
   }
   const loaded = await onnx.timedLoad(await exportModel(graph, weights, flags, source), sessionOptions);
   const session = loaded.session;
   return {
     name: graph.name,
-    runtime: `onnxruntime-node (${describeVariant(flags, graph)}; weights: ${source})`,
+    runtime: `onnxruntime-node${onDevice} (${describeVariant(flags, graph)}; weights: ${source})`,
     input: graph.input,
     loadMs: loaded.loadMs,
     session,
@@ -135,6 +140,7 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
 async function openOnSofar(target: string, flags: OpenFlags): Promise<OpenedModel> {
   if (flags.backend === 'tfjs') throw new UsageError('--runtime sofar runs ONNX models; --backend tfjs is another runtime', 'drop one of them');
   if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are variants of the standard export; --runtime sofar runs the --binary-ops variant');
+  if (flags.device && flags.device !== 'cpu') throw new UsageError(`--runtime sofar runs on the CPU; --device ${flags.device} is for --runtime ort`);
   const o = { threads: flags.threads, batch: flags.batch };
   if (target.toLowerCase().endsWith('.onnx')) {
     if (flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
@@ -152,11 +158,12 @@ async function openOnSofar(target: string, flags: OpenFlags): Promise<OpenedMode
  * The TensorFlow.js backend's inference on the best tfjs package installed (tfjs-node-gpu, tfjs-node,
  * then pure JS with a warning), loaded only when asked for so that ONNX-only use never loads tfjs.
  */
-async function loadTfjs(): Promise<(graph: Graph, weights: WeightMap, x: Float32Array, n: number) => Promise<Float32Array>> {
-  const { runTfjs, selectTfjs } = await import('../../backends/tfjs/index.js');
-  const selection = await selectTfjs({ device: 'auto' });
+async function loadTfjs(device: DeviceChoice = 'auto'): Promise<{ run: (graph: Graph, weights: WeightMap, x: Float32Array, n: number) => Promise<Float32Array>; device: string }> {
+  const { runTfjs, selectTfjs, selectionDevice } = await import('../../backends/tfjs/index.js');
+  // The tfjs runtime keeps its own default, the best package installed, unless --device says otherwise.
+  const selection = await selectTfjs({ device });
   if (selection.warning) process.stderr.write(`warning: ${selection.warning}\n`);
-  return (graph, weights, x, n) => runTfjs(graph, weights, x, n, selection.tf);
+  return { run: (graph, weights, x, n) => runTfjs(graph, weights, x, n, selection.tf), device: selectionDevice(selection) };
 }
 
 /** The seeded input of `n` samples (the same numbers `seededInput` gives for a graph of that input). */

@@ -72,9 +72,13 @@ export function register(program: Command): void {
       .option('--resume', 'continue the run in --out from its last checkpoint')
       .option('--limit <n>', 'use only the first N training samples (and a proportional share of the test set)', parsePositiveInt('--limit'))
       .addOption(new Option('--engine <name>', 'training engine (auto: tfjs when tfjs-node is installed, else ort)').choices([...ENGINES]).default('auto'))
-      .addOption(new Option('--device <name>', 'device for the tfjs engine').choices([...DEVICES]).default('auto'))
+      .addOption(
+        new Option('--device <name>', 'auto: CUDA (tfjs-node-gpu, tfjs engine), else a hardware WebGPU adapter, else the CPU; gpu: a hardware GPU only; webgpu: any WebGPU adapter, software ones included')
+          .choices([...DEVICES])
+          .default('auto'),
+      )
       .option('--threads <n>', 'CPU threads of the ORT engine (default: every core; beyond 4 they add little)', parsePositiveInt('--threads'))
-      .option('--json', 'end with one JSON line: epochs, samplesPerSecond, trainLoss, testAccuracy'),
+      .option('--json', 'end with one JSON line: epochs, samplesPerSecond, trainLoss, testAccuracy, engine, device'),
   ).action(async (spec: string, flags: TrainFlags, cmd: Command) => {
     try {
       await runTrain(spec, flags, cmd);
@@ -133,7 +137,7 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
     writeFileAtomic(modelPath, exportOnnx(graph, result.weights));
     stream.write(`checkpoint ${result.checkpointPath}\nmodel ${modelPath}\n`);
     const { epochs, samplesPerSecond, trainLoss, testAccuracy } = result.summary;
-    if (flags.json) process.stdout.write(JSON.stringify({ epochs, samplesPerSecond, trainLoss, testAccuracy }) + '\n');
+    if (flags.json) process.stdout.write(JSON.stringify({ epochs, samplesPerSecond, trainLoss, testAccuracy, engine: result.engine, device: result.device }) + '\n');
   } finally {
     releaseInterrupts();
   }

@@ -70,6 +70,8 @@ export interface TrainResult {
   /** The final weights, moving statistics included. */
   weights: WeightMap;
   engine: string;
+  /** The engine's device line: `cpu (...)`, `webgpu (adapter; ...)`. */
+  device: string;
   checkpointPath: string;
 }
 
@@ -161,6 +163,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       history,
       weights: final.weights,
       engine: engine.name,
+      device: engine.device,
       checkpointPath: join(outDir, CHECKPOINT_FILE),
     };
   } finally {
@@ -229,6 +232,8 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
     samplesPerSecond: seen / trainSeconds,
     seconds: (performance.now() - began) / 1000,
     rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+    engine: engine.name,
+    device: engine.device,
   };
 }
 

@@ -26,6 +26,9 @@ export interface EpochMetrics {
   seconds: number;
   /** Resident memory of the process at the end of the epoch, to show it does not grow. */
   rssMB: number;
+  /** The engine and the device it computed on (`webgpu (llvmpipe: …, software; …)`, `cpu (…)`); absent in older files. */
+  engine?: string;
+  device?: string;
 }
 
 export function writeMetrics(dir: string, history: readonly EpochMetrics[]): void {

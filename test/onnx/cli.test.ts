@@ -19,6 +19,8 @@ import { compileFile } from '../../src/compile.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { initWeights, seededInput } from '../../src/weights/init.js';
+import { probeWebGpuAdapter } from '../../backends/webgpu/adapter.js';
+import { skipWithout } from '../helpers/requirements.js';
 
 const SPEC = resolve('specs/fashion/bireal-small.sofar');
 
@@ -185,5 +187,18 @@ describe('sofar build / run / bench', () => {
     expect(text).toMatch(/load\s+[\d.]+ ms/);
     expect(text).toMatch(/latency\s+p50 [\d.]+ ms, p90 [\d.]+ ms/);
     expect(text).toMatch(/throughput\s+[\d.]+ samples\/s/);
+  });
+});
+
+const webgpu = await probeWebGpuAdapter();
+describe.skipIf(skipWithout(webgpu.adapter ? null : `no WebGPU adapter (${webgpu.failure})`))('sofar run / bench --device', () => {
+  it('webgpu gives the CPU logits; gpu refuses a software adapter by name', async () => {
+    process.env.XDG_RUNTIME_DIR ??= '/tmp';
+    const cpu = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--json')).output as number[][];
+    const gpu = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--json', '--device', 'webgpu')).output as number[][];
+    for (let i = 0; i < cpu.length; i++) for (let k = 0; k < cpu[i].length; k++) expect(gpu[i][k]).toBeCloseTo(cpu[i][k], 5);
+    const bench = JSON.parse(await sofar('bench', SPEC, '--runs', '2', '--warmup', '1', '--json', '--device', 'webgpu'));
+    expect(bench.runtime).toMatch(/^onnxruntime-node on WebGPU: /);
+    if (webgpu.adapter!.software) await expect(sofar('run', SPEC, '--device', 'gpu')).rejects.toThrow(/the only WebGPU adapter is a software rasteriser/);
   });
 });

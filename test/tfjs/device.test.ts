@@ -1,10 +1,13 @@
 /**
- * Choosing the TensorFlow.js package, with stand-ins for the module lookup: the native packages cannot
- * be installed here (their install downloads libtensorflow), so each case says which ones "exist".
+ * Choosing the TensorFlow.js package, with stand-ins for the module lookup and the WebGPU adapter
+ * search: the native packages cannot be installed here (their install downloads libtensorflow) and the
+ * only adapter is Mesa's software one, so each case says which packages and which adapter "exist".
  */
 import { describe, expect, it } from 'vitest';
 import * as tfjs from '@tensorflow/tfjs';
 import { importModule, selectTfjs, TFJS_PACKAGES, type ModuleResolver } from '../../backends/tfjs/device.js';
+import type { AdapterFinder, WebGpuProbe } from '../../backends/webgpu/adapter.js';
+import { describeAdapterInfo } from '../../backends/webgpu/adapter.js';
 import { SofarError } from '../../src/diagnostics.js';
 
 /** A stand-in tfjs module that records which backend it was asked to start. */
@@ -32,11 +35,22 @@ function lookup(present: Record<string, unknown>, broken: Record<string, string>
   return { resolve, asked };
 }
 
+/** Adapter searches that find nothing, only Mesa's llvmpipe, or a hardware GPU (with stand-in objects). */
+const noAdapter: AdapterFinder = async () => ({ failure: 'Dawn found no WebGPU adapter' });
+const llvmpipe = describeAdapterInfo({ vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: 'llvmpipe: Mesa 25.0.7', isFallbackAdapter: true });
+const softwareOnly: AdapterFinder = async () => ({ adapter: llvmpipe });
+const hardware: WebGpuProbe = {
+  adapter: describeAdapterInfo({ vendor: 'nvidia', architecture: 'ampere', device: 'NVIDIA A100', description: 'NVIDIA A100 (Vulkan)' }),
+  gpu: { stand: 'in' },
+  globals: {},
+};
+const hardwareGpu: AdapterFinder = async () => hardware;
+
 describe('selectTfjs', () => {
   it('auto prefers tfjs-node-gpu when it is installed', async () => {
     const started: string[] = [];
     const { resolve, asked } = lookup({ [TFJS_PACKAGES.gpu]: fakeTf('gpu', started), [TFJS_PACKAGES.node]: fakeTf('node', started) });
-    const s = await selectTfjs({ device: 'auto', resolve });
+    const s = await selectTfjs({ device: 'auto', resolve, findAdapter: noAdapter });
     expect(s).toMatchObject({ device: 'gpu', backendName: 'tensorflow', package: TFJS_PACKAGES.gpu });
     expect((s.tf as unknown as { label: string }).label).toBe('gpu');
     expect(s.warning).toBeUndefined();
@@ -47,7 +61,7 @@ describe('selectTfjs', () => {
   it('auto falls back to tfjs-node when only it is installed', async () => {
     const started: string[] = [];
     const { resolve, asked } = lookup({ [TFJS_PACKAGES.node]: fakeTf('node', started), [TFJS_PACKAGES.js]: fakeTf('js', started) });
-    const s = await selectTfjs({ device: 'auto', resolve });
+    const s = await selectTfjs({ device: 'auto', resolve, findAdapter: noAdapter });
     expect(s).toMatchObject({ device: 'cpu', backendName: 'tensorflow', package: TFJS_PACKAGES.node });
     expect(s.warning).toBeUndefined();
     expect(started).toEqual(['node:tensorflow']);
@@ -57,7 +71,7 @@ describe('selectTfjs', () => {
   it('auto uses pure-JS tfjs with a warning when neither native package is installed', async () => {
     const started: string[] = [];
     const { resolve } = lookup({ [TFJS_PACKAGES.js]: fakeTf('js', started) });
-    const s = await selectTfjs({ device: 'auto', resolve });
+    const s = await selectTfjs({ device: 'auto', resolve, findAdapter: noAdapter });
     expect(s).toMatchObject({ device: 'cpu', backendName: 'cpu', package: TFJS_PACKAGES.js });
     expect(s.warning).toMatch(/slow/);
     expect(s.warning).toMatch(/@tensorflow\/tfjs-node/);
@@ -66,17 +80,56 @@ describe('selectTfjs', () => {
 
   it('gpu requested but tfjs-node-gpu missing is a clear error with set-up hints', async () => {
     const { resolve } = lookup({ [TFJS_PACKAGES.node]: fakeTf('node', []), [TFJS_PACKAGES.js]: fakeTf('js', []) });
-    const failure = await selectTfjs({ device: 'gpu', resolve }).catch((e: unknown) => e);
+    const failure = await selectTfjs({ device: 'gpu', resolve, findAdapter: noAdapter }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(SofarError);
     const d = (failure as SofarError).diagnostics[0];
-    expect(d.message).toMatch(/a GPU \(device 'gpu', --device gpu on the command line\) needs @tensorflow\/tfjs-node-gpu, which is not installed/);
-    expect(d.hint).toMatch(/CUDA 11\.2/);
-    expect(d.hint).toMatch(/cuDNN 8\.1/);
+    expect(d.message).toMatch(/--device gpu: no GPU: Dawn found no WebGPU adapter; and @tensorflow\/tfjs-node-gpu \(CUDA\) is not installed/);
+    expect(d.hint).toMatch(/Vulkan/);
+    expect(d.hint).toMatch(/tfjs-node-gpu/);
+  });
+
+  it('auto takes tfjs-node-gpu over a hardware WebGPU adapter', async () => {
+    const started: string[] = [];
+    const { resolve } = lookup({ [TFJS_PACKAGES.gpu]: fakeTf('gpu', started), [TFJS_PACKAGES.js]: fakeTf('js', started) });
+    const s = await selectTfjs({ device: 'auto', resolve, findAdapter: hardwareGpu });
+    expect(s).toMatchObject({ device: 'gpu', package: TFJS_PACKAGES.gpu });
+    expect(started).toEqual(['gpu:tensorflow']);
+  });
+
+  it('auto takes a hardware WebGPU adapter when tfjs-node-gpu is missing', async () => {
+    const started: string[] = [];
+    const { resolve, asked } = lookup({ [TFJS_PACKAGES.webgpu]: {}, [TFJS_PACKAGES.node]: fakeTf('node', started), [TFJS_PACKAGES.js]: fakeTf('js', started) });
+    const s = await selectTfjs({ device: 'auto', resolve, findAdapter: hardwareGpu });
+    expect(s).toMatchObject({ device: 'webgpu', backendName: 'webgpu', package: TFJS_PACKAGES.webgpu });
+    expect(s.adapter?.software).toBe(false);
+    expect(started).toEqual(['js:webgpu']);
+    expect(asked).toContain(TFJS_PACKAGES.webgpu);
+    expect(asked).not.toContain(TFJS_PACKAGES.node);
+  });
+
+  it('auto passes over a software adapter and says so; --device webgpu takes it', async () => {
+    const started: string[] = [];
+    const { resolve } = lookup({ [TFJS_PACKAGES.node]: fakeTf('node', started), [TFJS_PACKAGES.js]: fakeTf('js', started) });
+    const s = await selectTfjs({ device: 'auto', resolve, findAdapter: softwareOnly });
+    expect(s.package).toBe(TFJS_PACKAGES.node);
+    expect(s.warning).toMatch(/only WebGPU adapter is a software rasteriser \(llvmpipe: Mesa 25\.0\.7, software\)/);
+    const failure = await selectTfjs({ device: 'gpu', resolve, findAdapter: softwareOnly }).catch((e: unknown) => e);
+    expect((failure as SofarError).diagnostics[0].message).toMatch(/--device gpu: the only WebGPU adapter is a software rasteriser .*; and @tensorflow\/tfjs-node-gpu \(CUDA\) is not installed/);
+    expect((failure as SofarError).diagnostics[0].hint).toMatch(/--device webgpu/);
+  });
+
+  it('webgpu without an adapter is a clear error naming the driver it needs', async () => {
+    const { resolve } = lookup({ [TFJS_PACKAGES.js]: fakeTf('js', []) });
+    const failure = await selectTfjs({ device: 'webgpu', resolve, findAdapter: noAdapter }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(SofarError);
+    const d = (failure as SofarError).diagnostics[0];
+    expect(d.message).toBe('--device webgpu: no WebGPU adapter: Dawn found no WebGPU adapter');
+    expect(d.hint).toMatch(/Vulkan .*mesa-vulkan-drivers.*--device cpu/);
   });
 
   it('gpu requested and tfjs-node-gpu installed but broken reports why', async () => {
     const { resolve } = lookup({}, { [TFJS_PACKAGES.gpu]: 'libcudart.so.11.0: cannot open shared object file' });
-    const failure = await selectTfjs({ device: 'gpu', resolve }).catch((e: unknown) => e);
+    const failure = await selectTfjs({ device: 'gpu', resolve, findAdapter: noAdapter }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(SofarError);
     expect((failure as SofarError).diagnostics[0].message).toMatch(/installed but failed to load: libcudart/);
   });
@@ -84,7 +137,7 @@ describe('selectTfjs', () => {
   it('auto goes on past a broken tfjs-node-gpu and says so', async () => {
     const started: string[] = [];
     const { resolve } = lookup({ [TFJS_PACKAGES.node]: fakeTf('node', started) }, { [TFJS_PACKAGES.gpu]: 'no CUDA driver' });
-    const s = await selectTfjs({ device: 'auto', resolve });
+    const s = await selectTfjs({ device: 'auto', resolve, findAdapter: noAdapter });
     expect(s.package).toBe(TFJS_PACKAGES.node);
     expect(s.warning).toMatch(/tfjs-node-gpu is installed but failed to load: no CUDA driver/);
   });
@@ -92,7 +145,10 @@ describe('selectTfjs', () => {
   it('cpu never uses the GPU package, even when it is installed', async () => {
     const started: string[] = [];
     const both = lookup({ [TFJS_PACKAGES.gpu]: fakeTf('gpu', started), [TFJS_PACKAGES.node]: fakeTf('node', started) });
-    expect((await selectTfjs({ device: 'cpu', resolve: both.resolve })).package).toBe(TFJS_PACKAGES.node);
+    const never: AdapterFinder = async () => {
+      throw new Error('cpu must not look for an adapter');
+    };
+    expect((await selectTfjs({ device: 'cpu', resolve: both.resolve, findAdapter: never })).package).toBe(TFJS_PACKAGES.node);
     expect(both.asked).not.toContain(TFJS_PACKAGES.gpu);
     const gpuOnly = lookup({ [TFJS_PACKAGES.gpu]: fakeTf('gpu', started), [TFJS_PACKAGES.js]: fakeTf('js', started) });
     const s = await selectTfjs({ device: 'cpu', resolve: gpuOnly.resolve });
@@ -109,7 +165,7 @@ describe('selectTfjs', () => {
 
   it('a backend that will not start is an error, not a silent fallback', async () => {
     const { resolve } = lookup({ [TFJS_PACKAGES.gpu]: fakeTf('gpu', [], false) });
-    await expect(selectTfjs({ device: 'gpu', resolve })).rejects.toThrow(/could not start its 'tensorflow' backend/);
+    await expect(selectTfjs({ device: 'gpu', resolve, findAdapter: noAdapter })).rejects.toThrow(/could not start its 'tensorflow' backend/);
   });
 
   it('the default lookup finds installed packages and reports missing ones as undefined', async () => {
@@ -119,9 +175,9 @@ describe('selectTfjs', () => {
   });
 
   it('with the real lookup, a plain install runs (pure JS here, where the native packages are absent)', async () => {
-    const s = await selectTfjs({ device: 'auto' });
+    const s = await selectTfjs({ device: 'cpu' });
     const installed = async (name: string) => (await importModule(name).catch(() => undefined)) !== undefined;
-    const expected = (await installed(TFJS_PACKAGES.gpu)) ? TFJS_PACKAGES.gpu : (await installed(TFJS_PACKAGES.node)) ? TFJS_PACKAGES.node : TFJS_PACKAGES.js;
+    const expected = (await installed(TFJS_PACKAGES.node)) ? TFJS_PACKAGES.node : TFJS_PACKAGES.js;
     expect(s.package).toBe(expected);
     expect(s.tf.getBackend()).toBe(s.backendName);
   });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { UsageError, UserError } from '../../cli/common.js';
+import { UserError } from '../../cli/common.js';
 import { register as registerEval } from '../../cli/commands/eval.js';
 import { resolveEngine } from '../../cli/commands/engines.js';
 import { register as registerTrain } from '../../cli/commands/train.js';
@@ -48,7 +48,8 @@ describe('sofar train / eval', () => {
     const out = tempDir();
     const stdout = await sofar('train', SPEC, ...common, '--epochs', '2', '--out', out, '--json');
     const last = JSON.parse(stdout.trim().split('\n').pop()!);
-    expect(Object.keys(last).sort()).toEqual(['epochs', 'samplesPerSecond', 'testAccuracy', 'trainLoss']);
+    expect(Object.keys(last).sort()).toEqual(['device', 'engine', 'epochs', 'samplesPerSecond', 'testAccuracy', 'trainLoss']);
+    expect(last.device).toMatch(/^(cpu|webgpu) \(/);
     expect(last.epochs).toBe(2);
     expect(last.samplesPerSecond).toBeGreaterThan(0);
     for (const f of ['checkpoint.safetensors', 'metrics.jsonl', 'model.onnx']) expect(existsSync(join(out, f)), f).toBe(true);
@@ -107,7 +108,7 @@ describe('sofar train / eval', () => {
     // Where Fashion-MNIST is installed (always under .ci/run) the shapes are compared; elsewhere its absence is named.
     const installed = REQUIRE_ALL || existsSync('/usr/share/datasets/fashion-mnist');
     expect(shape.message).toMatch(installed ? /are 1×28×28 but the model 'tiny_rf' takes 1×8×8 input/ : /fashion-mnist data set is not installed/);
-    await expect(sofar('train', SPEC, '--engine', 'ort', '--device', 'gpu', '--data', 'synthetic', '--out', out)).rejects.toBeInstanceOf(UsageError);
+    await expect(sofar('train', SPEC, '--device', 'tpu')).rejects.toThrow(/Allowed choices are auto, gpu, webgpu, cpu/);
     await expect(sofar('train', SPEC, '--epochs', '0')).rejects.toThrow(/--epochs expects a positive whole number/);
     await expect(sofar('train', SPEC, '--lr', '-1')).rejects.toThrow(/--lr expects a number > 0/);
     await expect(sofar('train', SPEC, '--schedule', 'exp')).rejects.toThrow(/Allowed choices are constant, linear, cosine, step/);
@@ -115,13 +116,14 @@ describe('sofar train / eval', () => {
     await expect(sofar('eval', join(out, 'nope.onnx'), '--data', 'synthetic')).rejects.toThrow(/no model at/);
   });
 
-  it('auto picks tfjs only when a native tfjs package is installed; a GPU needs tfjs', () => {
+  it('auto picks tfjs only when a native tfjs package is installed; either engine takes a GPU (WebGPU)', () => {
     const none = () => false;
     expect(resolveEngine('auto', 'auto', none)).toBe('ort');
     expect(resolveEngine('auto', 'auto', (n) => n === '@tensorflow/tfjs-node')).toBe('tfjs');
     expect(resolveEngine('auto', 'auto', (n) => n === '@tensorflow/tfjs-node-gpu')).toBe('tfjs');
-    expect(resolveEngine('auto', 'gpu', none)).toBe('tfjs');
+    expect(resolveEngine('auto', 'gpu', none)).toBe('ort');
+    expect(resolveEngine('auto', 'gpu', (n) => n === '@tensorflow/tfjs-node-gpu')).toBe('tfjs');
     expect(resolveEngine('tfjs', 'cpu', none)).toBe('tfjs');
-    expect(() => resolveEngine('ort', 'gpu', none)).toThrow(UsageError);
+    expect(resolveEngine('ort', 'webgpu', none)).toBe('ort');
   });
 });
