@@ -30,6 +30,15 @@ describe('published figures, reproduced exactly', () => {
     expect(Math.abs(s.ops - 1.63e8) / 1.63e8).toBeLessThan(0.01);
   });
 
+  it('ResNet-18 in float (torchvision resnet18): 11,689,512 trainable parameters, 1.814e9 MACs', () => {
+    const s = summarize(load('specs/resnet18-float.sofar'));
+    // torchvision's resnet18 has 11,689,512 parameters; its BN running statistics (9,600) are buffers there.
+    expect(s.params.trainable).toBe(11_689_512);
+    expect(s.params.nonTrainable).toBe(9_600);
+    expect(s.params.binary).toBe(0);
+    expect(s.macs.float.toPrecision(4)).toBe('1.814e+9');
+  });
+
   it('Bi-Real ResNet34: (6, 8, 12, 6) units, 1.93e8 OPs', () => {
     const g = load('specs/bireal-resnet34.sofar');
     const s = summarize(g);
