@@ -10,7 +10,9 @@
  * Every ratio is measured in interleaved rounds — A, B, C, A, B, C, ... — so that a busy spell on a
  * shared machine slows every variant alike; the medians over all rounds are compared.
  */
-import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createSession, exportOnnx, OnnxGraph, percentile, runOnnx, sofarVersion, type InferenceSession } from '../backends/onnx/index.js';
@@ -95,6 +97,27 @@ function binaryLayers(runtime: BinaryRuntime, stepMs: number[]) {
   return layers;
 }
 
+/** Median time of onnxruntime's Conv node (its profiler's kernel time, layout reorders included) over `runs` runs. */
+async function ortConvNodeMs(bytes: Uint8Array, threads: number, x: Float32Array, runs: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'sofar-ort-profile-'));
+  try {
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, enableProfiling: true, profileFilePrefix: join(dir, 'conv'), logSeverityLevel: 3 });
+    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [1, 256, 14, 14]) };
+    for (let i = 0; i < runs; i++) await session.run(feeds);
+    session.endProfiling();
+    await session.release();
+    const file = readdirSync(dir).find((f) => f.endsWith('.json'))!;
+    const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cat: string; name: string; dur: number }[];
+    // Every node event of one run belongs to the conv (ORT splits it into layout reorders and the NCHWc conv); sum them per run.
+    const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+    const perRun = nodes.length / runs;
+    const sums = Array.from({ length: runs }, (_, r) => nodes.slice(r * perRun, (r + 1) * perRun).reduce((a, e) => a + e.dur, 0) / 1000);
+    return median(sums.slice(Math.floor(runs / 5)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** One conv layer as its own ONNX model: float Conv for onnxruntime, Sign + BinaryConv2D for the runtime. */
 function singleLayer(binary: boolean, c: number, size: number): Uint8Array {
   const g = new OnnxGraph(binary ? 'bconv' : 'conv');
@@ -147,7 +170,18 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
   const layer = [sofarContender('sofar-bconv', singleLayer(true, 256, 14), o.threads, 1), await ortContender('ort-float-conv', singleLayer(false, 256, 14), o.threads)];
   const layerLatency = await race(layer, layerInput, 1, { rounds: o.rounds, runs: o.runs * 5, warmup: o.warmup * 5 });
   const lp = layerLatency as Record<string, { p50Ms: number }>;
-  results.push({ layer: '3x3 conv 256→256 at 14x14, batch 1', macs: 256 * 256 * 9 * 14 * 14, latency: layerLatency, speedup: round3(lp['ort-float-conv'].p50Ms / lp['sofar-bconv'].p50Ms) });
+  // The kernels alone: the runtime's bconv step, and onnxruntime's conv node from its own profiler.
+  const bconvStep = (layer[0] as ReturnType<typeof sofarContender>).runtime;
+  const stepMs = bconvStep.profile(200);
+  const bconvMs = stepMs[bconvStep.plan.steps.findIndex((s) => s.kernel.startsWith('bconv2d'))];
+  const ortConvMs = await ortConvNodeMs(singleLayer(false, 256, 14), o.threads, layerInput, 200);
+  results.push({
+    layer: '3x3 conv 256→256 at 14x14, batch 1',
+    macs: 256 * 256 * 9 * 14 * 14,
+    latency: layerLatency,
+    speedup: round3(lp['ort-float-conv'].p50Ms / lp['sofar-bconv'].p50Ms),
+    kernelOnly: { sofarBconvMs: round3(bconvMs), ortConvNodeMs: round3(ortConvMs), speedup: round3(ortConvMs / bconvMs) },
+  });
   for (const c of layer) await c.release();
 
   const report = {
