@@ -7,8 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Graph, WeightMap } from '../src/graph/types.js';
 import { userFailure } from './common.js';
 
-export const RUNTIMES = ['ort', 'sofar'] as const;
+export const RUNTIMES = ['ort', 'sofar', 'wasm'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
+/** SoFAr's own runtime on its native kernels (`sofar`) or on the WebAssembly build of them (`wasm`). */
+export type BinaryRuntimeName = Exclude<RuntimeName, 'ort'>;
 
 export interface OpenedBinary {
   input: number[];
@@ -26,26 +28,45 @@ export function runtimeThreads(threads: number | undefined): number {
 }
 
 /** A spec's graph and weights on SoFAr's runtime. */
-export async function openSpecOnRuntime(graph: Graph, weights: WeightMap, o: { threads?: number; batch?: number; source: string }): Promise<OpenedBinary> {
+export interface OpenOptions {
+  runtime: BinaryRuntimeName;
+  threads?: number;
+  batch?: number;
+}
+
+export async function openSpecOnRuntime(graph: Graph, weights: WeightMap, o: OpenOptions & { source: string }): Promise<OpenedBinary> {
   const { exportOnnx } = await import('../backends/onnx/index.js');
   return open(exportOnnx(graph, weights, { binaryOps: true, metadata: { 'sofar.weights': o.source } }), graph.name, o);
 }
 
 /** A `--binary-ops` ONNX file on SoFAr's runtime; any other model is refused with the way out. */
-export async function openFileOnRuntime(path: string, o: { threads?: number; batch?: number }): Promise<OpenedBinary> {
+export async function openFileOnRuntime(path: string, o: OpenOptions): Promise<OpenedBinary> {
   if (!existsSync(path)) throw userFailure(`no model at ${path}`);
   return open(new Uint8Array(readFileSync(path)), path, o);
 }
 
-async function open(bytes: Uint8Array, what: string, o: { threads?: number; batch?: number }): Promise<OpenedBinary> {
+/**
+ * The kernels: the native addon, or the WebAssembly module (asked for, or where the addon could not be
+ * built, with a note). Each runtime gets its own WebAssembly instance.
+ */
+async function kernelsFor(runtime: BinaryRuntimeName) {
+  const { loadNativeKernels, loadBundledWasmKernels } = await import('../backends/runtime/index.js');
+  if (runtime === 'sofar') {
+    const native = loadNativeKernels();
+    if ('kernels' in native) return native.kernels;
+    process.stderr.write(`note: ${native.unavailable}; using the WebAssembly kernels instead (--runtime wasm)\n`);
+  }
+  return loadBundledWasmKernels();
+}
+
+async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<OpenedBinary> {
   const runtime = await import('../backends/runtime/index.js');
-  const threads = runtimeThreads(o.threads);
+  const threads = o.runtime === 'wasm' ? 1 : runtimeThreads(o.threads);
   const start = performance.now();
   let rt;
   try {
-    rt = runtime.createRuntime(bytes, { threads, batch: o.batch ?? 1 });
+    rt = runtime.createRuntime(bytes, { threads, batch: o.batch ?? 1, kernels: await kernelsFor(o.runtime) });
   } catch (e) {
-    if (e instanceof runtime.RuntimeUnavailableError) throw userFailure(`--runtime sofar is not available here: ${e.message}`, 'use --runtime ort');
     if (e instanceof runtime.RuntimeModelError) {
       const standard = /GreaterOrEqual|Where|ConvInteger|MatMulInteger|Gather|Cast|Reshape|Mul|Slice/.test(e.message);
       throw userFailure(`SoFAr's runtime cannot run ${what}: ${e.message}`,

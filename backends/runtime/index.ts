@@ -9,7 +9,7 @@ import { loadNativeKernels, type KernelSet } from './kernels.js';
 import { createRuntimeWith, type BinaryRuntime, type RuntimeOptions } from './runtime.js';
 
 export { RuntimeModelError, readRuntimeModel, type RuntimeModel } from './model.js';
-export { loadNativeKernels, setNativeIsa, detectedNativeIsa, type KernelSet, type Arena } from './kernels.js';
+export { loadNativeKernels, loadBundledWasmKernels, setNativeIsa, detectedNativeIsa, type KernelSet, type Arena } from './kernels.js';
 export { planModel, type Plan } from './plan.js';
 export { createRuntimeWith, MAX_ARENA_BYTES, type BinaryRuntime, type RuntimeOptions } from './runtime.js';
 export { loadWasmKernels } from './wasm.js';

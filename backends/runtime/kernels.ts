@@ -85,6 +85,10 @@ let native: KernelsOrReason | undefined;
 /** The native addon built by `npm ci` (scripts/build-native.mjs), or the reason it is missing. */
 export function loadNativeKernels(): KernelsOrReason {
   if (native) return native;
+  if (process.env.SOFAR_NATIVE === 'off') {
+    native = { unavailable: 'the native kernels are turned off (SOFAR_NATIVE=off)' };
+    return native;
+  }
   const root = packageRoot();
   const path = join(root, 'native', 'build', 'Release', 'sofar_kernels.node');
   if (!existsSync(path)) {
@@ -113,6 +117,12 @@ function nativeKernelSet(addon: Addon): KernelSet {
 }
 
 let nativeAddon: Addon | undefined;
+
+/** The WebAssembly build of the kernels that ships with the package (native/wasm), in a new instance. */
+export async function loadBundledWasmKernels(): Promise<KernelSet> {
+  const { loadWasmKernels } = await import('./wasm.js');
+  return loadWasmKernels(readFileSync(join(packageRoot(), 'native', 'wasm', 'sofar_kernels.wasm')));
+}
 
 /** Forces an instruction set on the addon (tests); returns the one in use. */
 export function setNativeIsa(isa: 'scalar' | 'avx2' | 'avx512'): string {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type OpenedBinary, type RuntimeName } from '../binary-runtime.js';
+import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type BinaryRuntimeName, type OpenedBinary, type RuntimeName } from '../binary-runtime.js';
 import { checkCheckpointFits, CHECKPOINT_FILE, readCheckpoint } from '../../src/checkpoint/index.js';
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
 import { SofarError } from '../../src/diagnostics.js';
@@ -35,7 +35,7 @@ export function register(program: Command): void {
       .option('--weights <dir>', 'checkpoint folder or file of a spec (default runs/<model name>)')
       .option('--batch <n>', 'samples per inference batch', parsePositiveInt('--batch'), 256)
       .option('--limit <n>', 'evaluate the test share that goes with N training samples (as train --limit)', parsePositiveInt('--limit'))
-      .addOption(new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels on the --binary-ops export').choices(RUNTIMES).default('ort'))
+      .addOption(new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels (native) on the --binary-ops export; wasm: the same kernels as WebAssembly, 1 thread').choices(RUNTIMES).default('ort'))
       .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
       .addOption(deviceOption())
       .option('--json', 'print one JSON object: accuracy, loss, samples'),
@@ -52,7 +52,7 @@ export function register(program: Command): void {
 async function runEval(model: string, flags: EvalFlags): Promise<void> {
   const isOnnx = model.toLowerCase().endsWith('.onnx');
   if (isOnnx && flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
-  if (flags.runtime === 'sofar') return evalOnSofar(model, isOnnx, flags);
+  if (flags.runtime !== 'ort') return evalOnSofar(model, isOnnx, flags.runtime, flags);
   const onnx = await import('../../backends/onnx/index.js');
   let session: Awaited<ReturnType<typeof onnx.createSession>>;
   let name: string;
@@ -99,16 +99,16 @@ function trainedSpec(model: string, flags: EvalFlags) {
   return { graph, checkpoint };
 }
 
-async function evalOnSofar(model: string, isOnnx: boolean, flags: EvalFlags): Promise<void> {
+async function evalOnSofar(model: string, isOnnx: boolean, runtime: BinaryRuntimeName, flags: EvalFlags): Promise<void> {
   if (flags.device && flags.device !== 'cpu') throw new UsageError(`--runtime sofar runs on the CPU; --device ${flags.device} is for --runtime ort`);
   let rt: OpenedBinary;
   let name: string;
   if (isOnnx) {
-    rt = await openFileOnRuntime(model, { threads: flags.threads, batch: flags.batch });
+    rt = await openFileOnRuntime(model, { runtime, threads: flags.threads, batch: flags.batch });
     name = model;
   } else {
     const { graph, checkpoint } = trainedSpec(model, flags);
-    rt = await openSpecOnRuntime(graph, checkpoint.weights, { threads: flags.threads, batch: flags.batch, source: checkpoint.path });
+    rt = await openSpecOnRuntime(graph, checkpoint.weights, { runtime, threads: flags.threads, batch: flags.batch, source: checkpoint.path });
     name = `${graph.name} (${checkpoint.path}, epoch ${checkpoint.meta.epoch})`;
   }
   try {

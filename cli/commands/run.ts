@@ -13,7 +13,7 @@ import { seededInput } from '../../src/weights/init.js';
 import type { InferenceSession } from '../../backends/onnx/index.js';
 import { addSpecOptions, loadGraph, parseNonNegativeInt, parsePositiveInt, UsageError, userFailure, type SpecFlags } from '../common.js';
 import { asUserErrors, describeVariant, exportModel, specWeights, type VariantFlags, type WeightFlags } from './build.js';
-import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type RuntimeName } from '../binary-runtime.js';
+import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type BinaryRuntimeName, type RuntimeName } from '../binary-runtime.js';
 import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
 
 interface RunFlags extends SpecFlags, WeightFlags, VariantFlags {
@@ -86,11 +86,11 @@ export interface OpenFlags extends SpecFlags, WeightFlags, VariantFlags {
 
 /** `--runtime ort|sofar`, shared by run, bench and eval. */
 export function runtimeOption(): Option {
-  return new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels on the --binary-ops export').choices(RUNTIMES).default('ort');
+  return new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels (native) on the --binary-ops export; wasm: the same kernels as WebAssembly, 1 thread').choices(RUNTIMES).default('ort');
 }
 
 export async function openModel(target: string, flags: OpenFlags): Promise<OpenedModel> {
-  if (flags.runtime === 'sofar') return openOnSofar(target, flags);
+  if (flags.runtime === 'sofar' || flags.runtime === 'wasm') return openOnSofar(target, { ...flags, runtime: flags.runtime });
   const onnx = await import('../../backends/onnx/index.js');
   const { provider, label } = flags.backend === 'tfjs' ? { provider: 'cpu' as const, label: 'CPU' } : await inferenceProvider(flags.device);
   const sessionOptions = { ...(flags.threads ? { threads: flags.threads } : {}), provider };
@@ -137,11 +137,11 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
 }
 
 /** SoFAr's runtime: a spec as its --binary-ops variant, or a --binary-ops ONNX file. */
-async function openOnSofar(target: string, flags: OpenFlags): Promise<OpenedModel> {
+async function openOnSofar(target: string, flags: OpenFlags & { runtime: BinaryRuntimeName }): Promise<OpenedModel> {
   if (flags.backend === 'tfjs') throw new UsageError('--runtime sofar runs ONNX models; --backend tfjs is another runtime', 'drop one of them');
   if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are variants of the standard export; --runtime sofar runs the --binary-ops variant');
   if (flags.device && flags.device !== 'cpu') throw new UsageError(`--runtime sofar runs on the CPU; --device ${flags.device} is for --runtime ort`);
-  const o = { threads: flags.threads, batch: flags.batch };
+  const o = { runtime: flags.runtime, threads: flags.threads, batch: flags.batch };
   if (target.toLowerCase().endsWith('.onnx')) {
     if (flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
     if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; an ONNX model is fixed', 'give the .sofar file to change its parameters');

@@ -4,6 +4,7 @@
  * with the way out. The trained model is Bi-Real small after 3 Fashion-MNIST epochs (ORT engine, seed 0),
  * exported from one checkpoint both ways (test/runtime/fixtures).
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -52,6 +53,16 @@ describe.skipIf(skipNative())('--runtime sofar', () => {
     expect(await logits('run', file, '--runtime', 'sofar', '--batch', '3', '--seed', '2', '--json')).toEqual(sofarRun);
     const text = await sofar('run', SPEC, '--runtime', 'sofar', '--threads', '1');
     expect(text).toMatch(/on SoFAr runtime, native \((avx512|avx2|scalar)\), 1 thread/);
+  });
+
+  it('--runtime wasm runs the WebAssembly kernels, and is what --runtime sofar falls back to without the addon', async () => {
+    const native = await logits('run', SPEC, '--runtime', 'sofar', '--batch', '2', '--json');
+    const wasm = await logits('run', SPEC, '--runtime', 'wasm', '--batch', '2', '--json');
+    expect(maxRelativeError(wasm, native)).toBeLessThan(1e-5);
+    const r = spawnSync(process.execPath, ['dist/cli/main.js', 'run', SPEC, '--runtime', 'sofar', '--batch', '2', '--json'], { encoding: 'utf8', env: { ...process.env, SOFAR_NATIVE: 'off' } });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('note: the native kernels are turned off (SOFAR_NATIVE=off); using the WebAssembly kernels instead (--runtime wasm)');
+    expect(Float32Array.from((JSON.parse(r.stdout).output as number[][]).flat())).toEqual(wasm);
   });
 
   it('bench reports the runtime\'s latency and load time', async () => {
