@@ -9,38 +9,12 @@
  */
 import { expect } from 'vitest';
 
+import type { KernelSet } from '../../backends/runtime/kernels.js';
+
 export type Off = number;
 
-/** The kernel calls the suite uses (arena buffer, byte offsets, -1 = none, then the header's ints). */
-export interface KernelApi {
-  packedWords(channels: number, groups: number): number;
-  packSigns(buf: ArrayBuffer, x: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
-  packSignsAffine?(buf: ArrayBuffer, x: Off, scale: Off, shift: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
-  bconv2dScratchBytes(...shape: number[]): number;
-  bconv2d(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
-  bconv2dPackedKernelBytes?(cout: number, cin: number, kh: number, kw: number, groups: number): number;
-  bconv2dPackKernel?(buf: ArrayBuffer, k: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
-  bconv2dPrepacked?(buf: ArrayBuffer, x: Off, pk: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
-  conv2dF32PackedWeightsBytes(cout: number, cin: number, kh: number, kw: number, groups: number): number;
-  conv2dF32ScratchBytes(...shape: number[]): number;
-  conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
-  conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
-  denseF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, y: Off, n: number, inputs: number, outputs: number): void;
-  maxpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
-  avgpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
-  globalAvgpoolF32(buf: ArrayBuffer, x: Off, y: Off, n: number, pixels: number, c: number): void;
-  affineF32(buf: ArrayBuffer, x: Off, scale: Off, shift: Off, y: Off, pixels: number, c: number, yStride: number): void;
-  reluF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
-  preluF32(buf: ArrayBuffer, x: Off, alpha: Off, y: Off, pixels: number, c: number, yStride: number): void;
-  clipF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number, lo: number, hi: number): void;
-  signF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
-  copyF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
-  addF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
-  maxF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
-  scaleF32(buf: ArrayBuffer, x: Off, s: number, y: Off, count: number): void;
-  nchwToNhwc(buf: ArrayBuffer, x: Off, y: Off, n: number, c: number, h: number, w: number): void;
-  nhwcToNchw(buf: ArrayBuffer, x: Off, y: Off, n: number, c: number, h: number, w: number): void;
-}
+/** The kernel calls the suite uses: the runtime's KernelSet interface, without its arena and threads. */
+export type KernelApi = Omit<KernelSet, 'description' | 'arena' | 'setThreads' | 'threads'>;
 
 /** A zeroed region of `bytes` bytes at `base` in `buffer` (the buffer may be replaced by the next arena). */
 export type ArenaFactory = (bytes: number) => { buffer: ArrayBuffer; base: number };
