@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { checkCheckpointFits, readCheckpoint } from '../../src/checkpoint/index.js';
 import { summarize } from '../../src/cost.js';
+import { encodeInputNormalisation, NORMALISATION_METADATA_KEY, type InputNormalisation } from '../../src/data/normalise.js';
 import { SofarError } from '../../src/diagnostics.js';
 import { graphToJson } from '../../src/graph/json.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
@@ -72,8 +73,8 @@ export function register(program: Command): void {
       }
       if (target === undefined || target === 'onnx') {
         const path = flags.output ?? join('build', `${graph.name}.onnx`);
-        const { weights, source } = specWeights(graph, flags);
-        const bytes = await exportModel(graph, weights, flags, source);
+        const { weights, source, normalisation } = specWeights(graph, flags);
+        const bytes = await exportModel(graph, weights, flags, source, normalisation);
         writeFileAtomic(path, bytes);
         written.push(`wrote ${path} (${formatBytes(bytes.length)}, ${describeVariant(flags, graph)}, weights: ${source})`);
       }
@@ -102,19 +103,26 @@ function resolveTarget(flags: BuildFlags): string | undefined {
   throw new UsageError(`-o ${flags.output}: name the target`, 'add --target onnx or --target graph (or end the path in .onnx / .json)');
 }
 
-/** The model's weights: a checkpoint's, checked against the graph, or the seeded initial ones. */
-export function specWeights(graph: Graph, flags: WeightFlags): { weights: WeightMap; source: string } {
-  if (!flags.weights) return { weights: initWeights(graph, flags.seed), source: `seeded init, seed ${flags.seed}` };
+/**
+ * The model's weights: a checkpoint's, checked against the graph, or the seeded initial ones; with the
+ * input normalisation the checkpoint records (null for seeded weights).
+ */
+export function specWeights(graph: Graph, flags: WeightFlags): { weights: WeightMap; source: string; normalisation: InputNormalisation | null } {
+  if (!flags.weights) return { weights: initWeights(graph, flags.seed), source: `seeded init, seed ${flags.seed}`, normalisation: null };
   const checkpoint = readCheckpoint(flags.weights);
   checkCheckpointFits(checkpoint, graph);
-  return { weights: checkpoint.weights, source: `${checkpoint.path} (epoch ${checkpoint.meta.epoch})` };
+  return { weights: checkpoint.weights, source: `${checkpoint.path} (epoch ${checkpoint.meta.epoch})`, normalisation: checkpoint.meta.normalisation ?? null };
 }
 
-/** Exports with the variant the flags ask for; the metadata says where the weights came from. */
-export async function exportModel(graph: Graph, weights: WeightMap, flags: VariantFlags, source: string): Promise<Uint8Array> {
+/**
+ * Exports with the variant the flags ask for; the metadata says where the weights came from and, when
+ * known, how inputs are normalised (`sofar.normalisation`).
+ */
+export async function exportModel(graph: Graph, weights: WeightMap, flags: VariantFlags, source: string, normalisation?: InputNormalisation | null): Promise<Uint8Array> {
   // Loaded on demand, so that commands which never export (check, summary) never load the runtimes.
   const { exportOnnx } = await import('../../backends/onnx/index.js');
-  return exportOnnx(graph, weights, { packBits: flags.pack, integer: flags.int ?? false, binaryOps: flags.binaryOps ?? false, metadata: { 'sofar.weights': source } });
+  const metadata = { 'sofar.weights': source, ...(normalisation ? { [NORMALISATION_METADATA_KEY]: encodeInputNormalisation(normalisation) } : {}) };
+  return exportOnnx(graph, weights, { packBits: flags.pack, integer: flags.int ?? false, binaryOps: flags.binaryOps ?? false, metadata });
 }
 
 /** The Keras model of TensorFlow.js (model.json + weights.bin), loaded only for this target. */

@@ -1,13 +1,14 @@
 /**
- * `sofar run SPEC|MODEL.onnx [--backend onnx|tfjs] [--batch N] [--seed N] [--input FILE] [--json]`:
- * one inference on an input drawn from the seed (or read from a .npy array or an image), printing the
- * logits. A spec runs with weights from the same seed (or --weights), so every backend prints the
+ * `sofar run SPEC|MODEL.onnx [--backend onnx|tfjs] [--batch N] [--seed N] [--input FILE [--data NAME] [--no-normalise]] [--json]`:
+ * one inference on an input drawn from the seed (or read from a .npy array or an image, whose pixels
+ * are normalised as the model's training data were), printing the logits. A spec runs with weights from the same seed (or --weights), so every backend prints the
  * same numbers.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
+import { decodeInputNormalisation, describeNormalisation, namedNormalisation, NORMALISATION_METADATA_KEY, type InputNormalisation } from '../../src/data/normalise.js';
 import { readInputFile } from '../../src/io/input-file.js';
 import { seededInput } from '../../src/weights/init.js';
 import type { InferenceSession } from '../../backends/onnx/index.js';
@@ -21,9 +22,14 @@ interface RunFlags extends SpecFlags, WeightFlags, VariantFlags {
   runtime: RuntimeName;
   batch?: number;
   input?: string;
+  data?: string;
+  normalise: boolean;
   threads?: number;
   json?: boolean;
 }
+
+/** Data sets whose normalisation `--data` names for a model that records none. */
+const NORMALISATION_SOURCES = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
 
 export function register(program: Command): void {
   addSpecOptions(
@@ -36,6 +42,8 @@ export function register(program: Command): void {
       .option('--batch <n>', 'samples drawn from the seed (default 1)', parsePositiveInt('--batch'))
       .option('--seed <n>', 'seed of the input and of the initial weights', parseNonNegativeInt('--seed'), 0)
       .option('--input <file>', 'a .npy array ([N,C,H,W], [C,H,W] or [H,W]) or a PNG / JPEG of the model input size')
+      .addOption(new Option('--data <name>', "normalise --input pixels as this data set's training images (for a model that records no normalisation)").choices(NORMALISATION_SOURCES))
+      .option('--no-normalise', 'feed --input pixels scaled to [0, 1] only, without the training normalisation')
       .option('--weights <dir>', 'trained weights of a spec: a checkpoint folder or .safetensors file')
       .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
       .addOption(deviceOption())
@@ -48,7 +56,10 @@ export function register(program: Command): void {
 async function runCommand(target: string, flags: RunFlags): Promise<void> {
   if (flags.input && flags.batch !== undefined) throw new UsageError('--batch goes with a seeded input; --input gives its own batch');
   const opened = await openModel(target, { ...flags, batch: flags.batch ?? 1 });
-  const { x, n } = flags.input ? readInputFile(flags.input, opened.input) : { x: seededBatch(opened.input, flags.batch ?? 1, flags.seed), n: flags.batch ?? 1 };
+  if (!flags.input && (flags.data || !flags.normalise)) throw new UsageError('--data and --no-normalise say how --input pixels are normalised', 'give --input FILE, or drop them');
+  const normalisation = flags.input ? inputNormalisation(opened, flags) : null;
+  const { x, n, pixels } = flags.input ? readInputFile(flags.input, opened.input, normalisation) : { x: seededBatch(opened.input, flags.batch ?? 1, flags.seed), n: flags.batch ?? 1, pixels: false };
+  if (flags.input) process.stderr.write(`note: ${normalisationNote(pixels, normalisation, opened.normalisation, flags)}\n`);
   const logits = await opened.run(x, n);
   await opened.release();
   const classes = logits.length / n;
@@ -62,12 +73,44 @@ async function runCommand(target: string, flags: RunFlags): Promise<void> {
   rows.forEach((row, i) => process.stdout.write(`${formatRow(row, i)}\n`));
 }
 
+/**
+ * The normalisation for --input pixels: the one the model records (its checkpoint's, or its ONNX
+ * metadata), else the data set --data names; none with --no-normalise. A --data that contradicts the
+ * recorded one is refused.
+ */
+function inputNormalisation(opened: OpenedModel, flags: RunFlags): InputNormalisation | null {
+  const named = flags.data ? namedNormalisation(flags.data, opened.input[0]) : null;
+  const recorded = opened.normalisation;
+  if (named && recorded && (named.dataset !== recorded.dataset || named.mean.join() !== recorded.mean.join() || named.std.join() !== recorded.std.join())) {
+    throw new UsageError(`--data ${flags.data} contradicts the normalisation the model was trained with, ${describeNormalisation(recorded)}`, 'drop --data (the recorded normalisation is used), or --no-normalise');
+  }
+  if (!flags.normalise) return null;
+  return recorded ?? named;
+}
+
+/** What was done to the input, for stderr. */
+function normalisationNote(pixels: boolean, applied: InputNormalisation | null, recorded: InputNormalisation | null, flags: RunFlags): string {
+  if (!pixels) return `${flags.input} is a float array, used as it is${recorded ? ` (the model was trained on inputs normalised as ${describeNormalisation(recorded)})` : ''}`;
+  if (applied) return `pixels scaled to [0, 1], then normalised as in training on ${describeNormalisation(applied)}; --no-normalise to feed them unnormalised`;
+  if (!flags.normalise) return 'pixels scaled to [0, 1], not normalised (--no-normalise)';
+  return 'pixels scaled to [0, 1], no normalisation applied: the model records none (--data NAME normalises as that data set)';
+}
+
+/** The normalisation an ONNX file records in its metadata, or null. */
+async function recordedInFile(path: string): Promise<InputNormalisation | null> {
+  if (!existsSync(path)) return null;
+  const { readModelMetadata } = await import('../../backends/onnx/index.js');
+  return decodeInputNormalisation(readModelMetadata(new Uint8Array(readFileSync(path)))[NORMALISATION_METADATA_KEY]);
+}
+
 /** A model ready to run: a spec exported in memory, an ONNX file, or a spec in TensorFlow.js. */
 export interface OpenedModel {
   name: string;
   runtime: string;
   /** Per-sample input shape `[C, H, W]`. */
   input: number[];
+  /** How the model's training inputs were normalised, when it records it (a checkpoint, ONNX metadata). */
+  normalisation: InputNormalisation | null;
   /** Milliseconds spent creating the runtime session (ONNX only). */
   loadMs: number;
   session?: InferenceSession;
@@ -114,21 +157,23 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
     } catch (e) {
       throw userFailure(`${target}: ${(e as Error).message}`);
     }
-    return { name: basename(target), runtime: `onnxruntime-node${onDevice}`, input, loadMs: loaded.loadMs, session, run: (x, n) => onnx.runOnnx(session, x, n), release: () => session.release() };
+    const normalisation = await recordedInFile(target);
+    return { name: basename(target), runtime: `onnxruntime-node${onDevice}`, input, normalisation, loadMs: loaded.loadMs, session, run: (x, n) => onnx.runOnnx(session, x, n), release: () => session.release() };
   }
   const { graph } = loadGraph(target, flags);
-  const { weights, source } = specWeights(graph, flags);
+  const { weights, source, normalisation } = specWeights(graph, flags);
   if (flags.backend === 'tfjs') {
     if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are ONNX export variants; drop them with --backend tfjs');
     const { run: runTfjs, device } = await loadTfjs(flags.device);
-    return { name: graph.name, runtime: `TensorFlow.js on ${device} (weights: ${source})`, input: graph.input, loadMs: 0, run: (x, n) => runTfjs(graph, weights, x, n), release: async () => {} };
+    return { name: graph.name, runtime: `TensorFlow.js on ${device} (weights: ${source})`, input: graph.input, normalisation, loadMs: 0, run: (x, n) => runTfjs(graph, weights, x, n), release: async () => {} };
   }
-  const loaded = await onnx.timedLoad(await exportModel(graph, weights, flags, source), sessionOptions);
+  const loaded = await onnx.timedLoad(await exportModel(graph, weights, flags, source, normalisation), sessionOptions);
   const session = loaded.session;
   return {
     name: graph.name,
     runtime: `onnxruntime-node${onDevice} (${describeVariant(flags, graph)}; weights: ${source})`,
     input: graph.input,
+    normalisation,
     loadMs: loaded.loadMs,
     session,
     run: (x, n) => onnx.runOnnx(session, x, n),
@@ -146,12 +191,13 @@ async function openOnSofar(target: string, flags: OpenFlags): Promise<OpenedMode
     if (flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
     if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; an ONNX model is fixed', 'give the .sofar file to change its parameters');
     const rt = await openFileOnRuntime(target, o);
-    return { name: basename(target), runtime: rt.description, input: rt.input, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: async () => rt.release() };
+    const normalisation = await recordedInFile(target);
+    return { name: basename(target), runtime: rt.description, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: async () => rt.release() };
   }
   const { graph } = loadGraph(target, flags);
-  const { weights, source } = specWeights(graph, flags);
+  const { weights, source, normalisation } = specWeights(graph, flags);
   const rt = await openSpecOnRuntime(graph, weights, { ...o, source });
-  return { name: graph.name, runtime: `${rt.description} (weights: ${source})`, input: graph.input, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: async () => rt.release() };
+  return { name: graph.name, runtime: `${rt.description} (weights: ${source})`, input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: async () => rt.release() };
 }
 
 /**

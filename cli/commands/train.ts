@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { checkpointPath, readCheckpoint } from '../../src/checkpoint/index.js';
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
+import { encodeInputNormalisation, NORMALISATION_METADATA_KEY } from '../../src/data/normalise.js';
 import { SofarError } from '../../src/diagnostics.js';
 import type { OptimizerName } from '../../src/train/engine.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
@@ -134,7 +135,8 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
     // Still ours: a Ctrl-C now lets the model be written, so it always matches the checkpoint.
     const { exportOnnx } = await import('../../backends/onnx/index.js');
     const modelPath = join(outDir, 'model.onnx');
-    writeFileAtomic(modelPath, exportOnnx(graph, result.weights));
+    const normalisation = encodeInputNormalisation({ dataset: dataset.source, ...dataset.normalisation });
+    writeFileAtomic(modelPath, exportOnnx(graph, result.weights, { metadata: { [NORMALISATION_METADATA_KEY]: normalisation } }));
     stream.write(`checkpoint ${result.checkpointPath}\nmodel ${modelPath}\n`);
     const { epochs, samplesPerSecond, trainLoss, testAccuracy } = result.summary;
     if (flags.json) process.stdout.write(JSON.stringify({ epochs, samplesPerSecond, trainLoss, testAccuracy, engine: result.engine, device: result.device }) + '\n');

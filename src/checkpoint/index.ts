@@ -10,6 +10,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { error, SofarError } from '../diagnostics.js';
 import type { Graph, WeightMap } from '../graph/types.js';
+import { decodeInputNormalisation, encodeInputNormalisation, type InputNormalisation } from '../data/normalise.js';
 import { replaceFileAtomic } from '../io/atomic.js';
 import { decodeSafetensors, encodeSafetensors, f32, SafetensorsError, toFloat32, type TensorEntry } from './safetensors.js';
 
@@ -34,6 +35,8 @@ export interface CheckpointMeta {
   step: number;
   /** The training configuration, so that a resumed run can check and reuse it. */
   config?: Record<string, unknown>;
+  /** How the training inputs were normalised; exports and `sofar run --input` apply it to images. */
+  normalisation?: InputNormalisation;
 }
 
 export interface Checkpoint {
@@ -53,7 +56,7 @@ export interface CheckpointInput {
   slots: WeightMap;
   step: number;
   epoch: number;
-  meta: { seed: number; engine: string; config?: Record<string, unknown> };
+  meta: { seed: number; engine: string; config?: Record<string, unknown>; normalisation?: InputNormalisation };
 }
 
 /** A short hash of the graph's parameter list (names, shapes, binary and trainable flags, in order). */
@@ -97,6 +100,7 @@ export function encodeCheckpoint(input: CheckpointInput): Uint8Array {
     epoch: String(input.epoch),
     step: String(input.step),
     ...(input.meta.config ? { config: JSON.stringify(input.meta.config) } : {}),
+    ...(input.meta.normalisation ? { normalisation: encodeInputNormalisation(input.meta.normalisation) } : {}),
   };
   return encodeSafetensors(tensors, metadata);
 }
@@ -187,6 +191,7 @@ function readMeta(m: Record<string, string>, path: string): CheckpointMeta {
       throw checkpointError(`${path}: its training configuration is not valid JSON`);
     }
   }
+  const normalisation = decodeInputNormalisation(m.normalisation);
   return {
     spec: m.spec ?? '(unknown)',
     ...(m.params_hash ? { paramsHash: m.params_hash } : {}),
@@ -195,6 +200,7 @@ function readMeta(m: Record<string, string>, path: string): CheckpointMeta {
     epoch: count('epoch'),
     step: count('step'),
     ...(config ? { config } : {}),
+    ...(normalisation ? { normalisation } : {}),
   };
 }
 

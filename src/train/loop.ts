@@ -146,7 +146,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         slots: state.slots,
         step: state.step,
         epoch,
-        meta: { seed: config.seed, engine: engine.name, config: recordedConfig },
+        meta: { seed: config.seed, engine: engine.name, config: recordedConfig, normalisation: { dataset: dataset.source, ...dataset.normalisation } },
       });
       emit({ type: 'checkpoint', epoch, path });
       emit({ type: 'epoch-end', metrics, epochs: config.epochs });

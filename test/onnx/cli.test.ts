@@ -130,6 +130,45 @@ describe('sofar build / run / bench', () => {
     expect(Math.max(...fromPng.map((v, i) => Math.abs(v - expected[i])))).toBeLessThan(1e-4);
   });
 
+  it('run --input normalises pixels as the training data were: from the checkpoint, the ONNX metadata or --data', async () => {
+    const weights = initWeights(graph, 0);
+    const pixels = Uint8Array.from({ length: 28 * 28 }, (_, i) => (i * 37) % 256);
+    const png = new PNG({ width: 28, height: 28 });
+    pixels.forEach((v, i) => png.data.set([v, v, v, 255], 4 * i));
+    writeFileSync('norm.png', PNG.sync.write(png));
+    // Fashion-MNIST's training statistics (src/data/normalise.ts), applied to the [0, 1] pixels.
+    const normalised = Float32Array.from(pixels, (v) => (v / 255 - 0.286) / 0.353);
+    const expected = (await direct(graph, weights, normalised, 1))[0];
+    const raw = (await direct(graph, weights, Float32Array.from(pixels, (v) => v / 255), 1))[0];
+    const close = (got: number[], want: number[]) => expect(Math.max(...got.map((v, i) => Math.abs(v - want[i])))).toBeLessThan(1e-4);
+    const notes: string[] = [];
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (notes.push(String(chunk)), true));
+    try {
+      mkdirSync('trained');
+      const normalisation = { dataset: 'fashion-mnist', mean: [0.286], std: [0.353] };
+      writeCheckpoint('trained', { graph, weights, slots: new Map(), step: 1, epoch: 1, meta: { seed: 0, engine: 'test', normalisation } });
+      close(JSON.parse(await sofar('run', SPEC, '--weights', 'trained', '--input', 'norm.png', '--json')).output[0], expected);
+      expect(notes.join('')).toMatch(/normalised as in training on fashion-mnist \(mean 0\.286, std 0\.353\)/);
+      close(JSON.parse(await sofar('run', SPEC, '--weights', 'trained', '--input', 'norm.png', '--no-normalise', '--json')).output[0], raw);
+
+      // build --weights carries it into the model's metadata; run MODEL.onnx applies it.
+      await sofar('build', SPEC, '--weights', 'trained', '-o', 'trained.onnx');
+      const meta = Object.fromEntries(onnx.ModelProto.decode(readFileSync('trained.onnx')).metadataProps!.map((p) => [p.key, p.value]));
+      expect(JSON.parse(meta['sofar.normalisation'])).toEqual(normalisation);
+      close(JSON.parse(await sofar('run', 'trained.onnx', '--input', 'norm.png', '--json')).output[0], expected);
+
+      // A spec with seeded weights records nothing: --data names the data set, else nothing is applied.
+      notes.length = 0;
+      close(JSON.parse(await sofar('run', SPEC, '--input', 'norm.png', '--json')).output[0], raw);
+      expect(notes.join('')).toMatch(/no normalisation applied: the model records none/);
+      close(JSON.parse(await sofar('run', SPEC, '--input', 'norm.png', '--data', 'fashion-mnist', '--json')).output[0], expected);
+      await expect(sofar('run', 'trained.onnx', '--input', 'norm.png', '--data', 'cifar10')).rejects.toThrow(/contradicts the normalisation the model was trained with/);
+      await expect(sofar('run', SPEC, '--no-normalise')).rejects.toThrow(UsageError);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
   it('reports bad input files, wrong sizes and misused flags as user errors, not stack traces', async () => {
     writeFileSync('wrong.npy', encodeNpy([2, 3, 28, 28], new Float32Array(2 * 3 * 784)));
     await expect(sofar('run', SPEC, '--input', 'wrong.npy')).rejects.toThrow(UserError);

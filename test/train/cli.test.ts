@@ -11,6 +11,7 @@ import { UserError } from '../../cli/common.js';
 import { register as registerEval } from '../../cli/commands/eval.js';
 import { resolveEngine } from '../../cli/commands/engines.js';
 import { register as registerTrain } from '../../cli/commands/train.js';
+import { onnx } from '../../backends/onnx/proto.js';
 import { readCheckpoint } from '../../src/checkpoint/index.js';
 import { REQUIRE_ALL } from '../helpers/requirements.js';
 
@@ -54,6 +55,11 @@ describe('sofar train / eval', () => {
     expect(last.samplesPerSecond).toBeGreaterThan(0);
     for (const f of ['checkpoint.safetensors', 'metrics.jsonl', 'model.onnx']) expect(existsSync(join(out, f)), f).toBe(true);
     expect(readCheckpoint(out).meta).toMatchObject({ epoch: 2, engine: 'ort', seed: 0, spec: 'tiny_rf' });
+    // The input normalisation of the data (synthetic: already centred, the identity) travels with the run.
+    const normalisation = { dataset: 'synthetic', mean: [0], std: [1] };
+    expect(readCheckpoint(out).meta.normalisation).toEqual(normalisation);
+    const exported = onnx.ModelProto.decode(readFileSync(join(out, 'model.onnx'))).metadataProps!;
+    expect(JSON.parse(exported.find((p) => p.key === 'sofar.normalisation')!.value!)).toEqual(normalisation);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
 
     // The same test share (--limit 512 → 128 test samples) through the exported model and the spec.
