@@ -4,6 +4,7 @@
  * is shown in full only with --debug.
  */
 import type { Command } from 'commander';
+import { describeModelParams } from '../src/checkpoint/index.js';
 import { compileFile } from '../src/compile.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../src/diagnostics.js';
 import type { Graph } from '../src/graph/types.js';
@@ -164,6 +165,39 @@ export function parseSetFlags(flags: readonly string[] = []): Record<string, num
     params[m[1]] = raw === 'true' ? true : raw === 'false' ? false : Number.isFinite(Number(raw)) ? Number(raw) : raw;
   }
   return params;
+}
+
+/** `['join=sum', 'columns=3']` → { join: 'sum', columns: '3' }: the values as written (the last one wins). */
+export function setFlagMap(flags: readonly string[] = []): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const flag of flags) {
+    const cut = flag.indexOf('=');
+    if (cut > 0) map[flag.slice(0, cut).trim()] = flag.slice(cut + 1).trim();
+  }
+  return map;
+}
+
+/**
+ * The spec flags for weights trained with the model parameters `recorded` (a checkpoint's, from
+ * `from`): the --set values given, plus the recorded ones left out. A given value that differs from the
+ * recorded one, or that the run left at the spec's default, is refused. Unknown records change nothing.
+ */
+export function withRecordedParams<T extends SpecFlags>(flags: T, recorded: Record<string, string> | undefined, from: string): T {
+  if (!recorded) return flags;
+  const given = setFlagMap(flags.set);
+  const same = (a: string, b: string) => a.replace(/\s+/g, '') === b.replace(/\s+/g, '') || (a.trim() !== '' && Number.isFinite(Number(a)) && Number(a) === Number(b));
+  for (const [key, value] of Object.entries(given)) {
+    const was = recorded[key];
+    if (was === undefined) {
+      throw new UsageError(`--set ${key}=${value} contradicts ${from}, trained with the spec's default for '${key}' (${describeModelParams(recorded)})`, `drop --set ${key}: the recorded values are used when left out`);
+    }
+    if (!same(value, was)) {
+      throw new UsageError(`--set ${key}=${value} contradicts ${from}, trained with --set ${key}=${was}`, `drop --set ${key}: the recorded values are used when left out`);
+    }
+  }
+  const added = Object.entries(recorded).filter(([key]) => !(key in given));
+  if (!added.length) return flags;
+  return { ...flags, set: [...(flags.set ?? []), ...added.map(([k, v]) => `${k}=${v}`)] };
 }
 
 /** Parses, elaborates and checks a spec; throws UserError with diagnostics when it has errors. */

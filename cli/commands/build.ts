@@ -12,7 +12,7 @@ import { SofarError } from '../../src/diagnostics.js';
 import { graphToJson } from '../../src/graph/json.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
 import { initWeights } from '../../src/weights/init.js';
-import { addSpecOptions, loadGraph, parseNonNegativeInt, UsageError, UserError, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, loadGraph, parseNonNegativeInt, setFlagMap, UsageError, UserError, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
 import { formatSummaryTable } from '../summary-table.js';
 
 export interface WeightFlags {
@@ -56,7 +56,7 @@ export function register(program: Command): void {
       if (flags.binaryOps && (flags.int || !flags.pack)) {
         throw new UsageError('--binary-ops is its own variant (packed kernels, SoFAr operators); drop --int and --no-pack');
       }
-      const { graph } = loadGraph(spec, flags);
+      const { graph, flags: specFlags } = loadSpec(spec, flags);
       const written: string[] = [];
       if (target === 'tfjs') {
         const dir = flags.output ?? join('build', `${graph.name}.tfjs`);
@@ -74,7 +74,7 @@ export function register(program: Command): void {
       if (target === undefined || target === 'onnx') {
         const path = flags.output ?? join('build', `${graph.name}.onnx`);
         const { weights, source, normalisation } = specWeights(graph, flags);
-        const bytes = await exportModel(graph, weights, flags, source, normalisation);
+        const bytes = await exportModel(graph, weights, flags, source, { normalisation, set: specFlags.set });
         writeFileAtomic(path, bytes);
         written.push(`wrote ${path} (${formatBytes(bytes.length)}, ${describeVariant(flags, graph)}, weights: ${source})`);
       }
@@ -104,6 +104,18 @@ function resolveTarget(flags: BuildFlags): string | undefined {
 }
 
 /**
+ * The spec's graph, built with the --set values its --weights were trained with where the flags leave
+ * them out (a contradiction is refused); the flags it was built with.
+ */
+export function loadSpec<T extends SpecFlags & WeightFlags>(spec: string, flags: T): { graph: Graph; flags: T } {
+  const merged = flags.weights ? withRecordedParams(flags, readCheckpoint(flags.weights).meta.modelParams, `the run in ${flags.weights}`) : flags;
+  return { graph: loadGraph(spec, merged).graph, flags: merged };
+}
+
+/** The metadata entry `sofar.params`: the model parameters (`--set` values) a graph was built with. */
+export const PARAMS_METADATA_KEY = 'sofar.params';
+
+/**
  * The model's weights: a checkpoint's, checked against the graph, or the seeded initial ones; with the
  * input normalisation the checkpoint records (null for seeded weights).
  */
@@ -115,13 +127,18 @@ export function specWeights(graph: Graph, flags: WeightFlags): { weights: Weight
 }
 
 /**
- * Exports with the variant the flags ask for; the metadata says where the weights came from and, when
- * known, how inputs are normalised (`sofar.normalisation`).
+ * Exports with the variant the flags ask for; the metadata says where the weights came from, the model
+ * parameters it was built with (`sofar.params`) and, when known, how inputs are normalised
+ * (`sofar.normalisation`).
  */
-export async function exportModel(graph: Graph, weights: WeightMap, flags: VariantFlags, source: string, normalisation?: InputNormalisation | null): Promise<Uint8Array> {
+export async function exportModel(graph: Graph, weights: WeightMap, flags: VariantFlags, source: string, o: { normalisation?: InputNormalisation | null; set?: string[] } = {}): Promise<Uint8Array> {
   // Loaded on demand, so that commands which never export (check, summary) never load the runtimes.
   const { exportOnnx } = await import('../../backends/onnx/index.js');
-  const metadata = { 'sofar.weights': source, ...(normalisation ? { [NORMALISATION_METADATA_KEY]: encodeInputNormalisation(normalisation) } : {}) };
+  const metadata = {
+    'sofar.weights': source,
+    [PARAMS_METADATA_KEY]: JSON.stringify(setFlagMap(o.set)),
+    ...(o.normalisation ? { [NORMALISATION_METADATA_KEY]: encodeInputNormalisation(o.normalisation) } : {}),
+  };
   return exportOnnx(graph, weights, { packBits: flags.pack, integer: flags.int ?? false, binaryOps: flags.binaryOps ?? false, metadata });
 }
 

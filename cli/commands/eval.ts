@@ -11,7 +11,7 @@ import { checkCheckpointFits, CHECKPOINT_FILE, readCheckpoint } from '../../src/
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
 import { SofarError } from '../../src/diagnostics.js';
 import { evaluate } from '../../src/train/evaluate.js';
-import { addSpecOptions, loadGraph, parsePositiveInt, UsageError, userFailure, UserError, type SpecFlags } from '../common.js';
+import { addSpecOptions, loadGraph, parsePositiveInt, UsageError, userFailure, UserError, withRecordedParams, type SpecFlags } from '../common.js';
 import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
 
 interface EvalFlags extends SpecFlags {
@@ -87,14 +87,19 @@ async function runEval(model: string, flags: EvalFlags): Promise<void> {
   await session.release();
 }
 
-/** The spec's graph and its trained weights (--weights, default runs/<model>). */
+/**
+ * The spec's graph and its trained weights (--weights, default runs/<model>); the graph is built with
+ * the --set values the checkpoint was trained with where the flags leave them out.
+ */
 function trainedSpec(model: string, flags: EvalFlags) {
-  const { graph } = loadGraph(model, flags);
-  const weightsAt = flags.weights ?? join('runs', graph.name);
-  if (!flags.weights && !existsSync(join(weightsAt, CHECKPOINT_FILE))) {
-    throw userFailure(`no trained weights for '${graph.name}' in ${weightsAt}`, 'pass --weights DIR (the --out folder of sofar train)');
+  let weightsAt = flags.weights;
+  if (!weightsAt) {
+    const { graph } = loadGraph(model, flags);
+    weightsAt = join('runs', graph.name);
+    if (!existsSync(join(weightsAt, CHECKPOINT_FILE))) throw userFailure(`no trained weights for '${graph.name}' in ${weightsAt}`, 'pass --weights DIR (the --out folder of sofar train)');
   }
   const checkpoint = readCheckpoint(weightsAt);
+  const { graph } = loadGraph(model, withRecordedParams(flags, checkpoint.meta.modelParams, `the run in ${weightsAt}`));
   checkCheckpointFits(checkpoint, graph);
   return { graph, checkpoint };
 }

@@ -12,8 +12,8 @@ import { decodeInputNormalisation, describeNormalisation, namedNormalisation, NO
 import { readInputFile } from '../../src/io/input-file.js';
 import { seededInput } from '../../src/weights/init.js';
 import type { InferenceSession } from '../../backends/onnx/index.js';
-import { addSpecOptions, loadGraph, parseNonNegativeInt, parsePositiveInt, UsageError, userFailure, type SpecFlags } from '../common.js';
-import { asUserErrors, describeVariant, exportModel, specWeights, type VariantFlags, type WeightFlags } from './build.js';
+import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, UsageError, userFailure, type SpecFlags } from '../common.js';
+import { asUserErrors, describeVariant, exportModel, loadSpec, specWeights, type VariantFlags, type WeightFlags } from './build.js';
 import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type RuntimeName } from '../binary-runtime.js';
 import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
 
@@ -160,14 +160,14 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
     const normalisation = await recordedInFile(target);
     return { name: basename(target), runtime: `onnxruntime-node${onDevice}`, input, normalisation, loadMs: loaded.loadMs, session, run: (x, n) => onnx.runOnnx(session, x, n), release: () => session.release() };
   }
-  const { graph } = loadGraph(target, flags);
+  const { graph, flags: specFlags } = loadSpec(target, flags);
   const { weights, source, normalisation } = specWeights(graph, flags);
   if (flags.backend === 'tfjs') {
     if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are ONNX export variants; drop them with --backend tfjs');
     const { run: runTfjs, device } = await loadTfjs(flags.device);
     return { name: graph.name, runtime: `TensorFlow.js on ${device} (weights: ${source})`, input: graph.input, normalisation, loadMs: 0, run: (x, n) => runTfjs(graph, weights, x, n), release: async () => {} };
   }
-  const loaded = await onnx.timedLoad(await exportModel(graph, weights, flags, source, normalisation), sessionOptions);
+  const loaded = await onnx.timedLoad(await exportModel(graph, weights, flags, source, { normalisation, set: specFlags.set }), sessionOptions);
   const session = loaded.session;
   return {
     name: graph.name,
@@ -194,7 +194,7 @@ async function openOnSofar(target: string, flags: OpenFlags): Promise<OpenedMode
     const normalisation = await recordedInFile(target);
     return { name: basename(target), runtime: rt.description, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: async () => rt.release() };
   }
-  const { graph } = loadGraph(target, flags);
+  const { graph } = loadSpec(target, flags);
   const { weights, source, normalisation } = specWeights(graph, flags);
   const rt = await openSpecOnRuntime(graph, weights, { ...o, source });
   return { name: graph.name, runtime: `${rt.description} (weights: ${source})`, input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: async () => rt.release() };

@@ -14,7 +14,8 @@ import { SofarError } from '../../src/diagnostics.js';
 import type { OptimizerName } from '../../src/train/engine.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
 import { SCHEDULES, type ScheduleName } from '../../src/train/schedule.js';
-import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, takeOverInterrupts, UsageError, UserError, userFailure, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, setFlagMap, takeOverInterrupts, UsageError, UserError, userFailure, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
+import { PARAMS_METADATA_KEY } from './build.js';
 import { createProgressRenderer } from '../progress.js';
 import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from './engines.js';
 
@@ -90,10 +91,12 @@ export function register(program: Command): void {
   });
 }
 
-async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<void> {
-  const { graph } = loadGraph(spec, flags);
-  const outDir = flags.out ?? join('runs', graph.name);
+async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<void> {
+  const outDir = given.out ?? join('runs', loadGraph(spec, given).graph.name);
   checkOutputFolder(outDir);
+  // A resumed run builds the model with the --set values it was started with.
+  const flags = given.resume ? withRecordedParams(given, readCheckpoint(outDir).meta.modelParams, `the run in ${outDir}`) : given;
+  const { graph } = loadGraph(spec, flags);
   const config = configFromFlags(flags, cmd, flags.resume ? savedConfig(outDir) : {});
   const engineName = resolveEngine(flags.engine, flags.device);
   const dataset = loadDataset(config.data, graph, config.limit !== undefined ? { limit: config.limit } : {});
@@ -124,6 +127,7 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
         resume: Boolean(flags.resume),
         onEvent: progress.onEvent,
         signal: controller.signal,
+        modelParams: setFlagMap(flags.set),
         ...(flags.threads ? { threads: flags.threads } : {}),
       });
     } catch (e) {
@@ -136,7 +140,8 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
     const { exportOnnx } = await import('../../backends/onnx/index.js');
     const modelPath = join(outDir, 'model.onnx');
     const normalisation = encodeInputNormalisation({ dataset: dataset.source, ...dataset.normalisation });
-    writeFileAtomic(modelPath, exportOnnx(graph, result.weights, { metadata: { [NORMALISATION_METADATA_KEY]: normalisation } }));
+    const metadata = { [NORMALISATION_METADATA_KEY]: normalisation, [PARAMS_METADATA_KEY]: JSON.stringify(setFlagMap(flags.set)) };
+    writeFileAtomic(modelPath, exportOnnx(graph, result.weights, { metadata }));
     stream.write(`checkpoint ${result.checkpointPath}\nmodel ${modelPath}\n`);
     const { epochs, samplesPerSecond, trainLoss, testAccuracy } = result.summary;
     if (flags.json) process.stdout.write(JSON.stringify({ epochs, samplesPerSecond, trainLoss, testAccuracy, engine: result.engine, device: result.device }) + '\n');

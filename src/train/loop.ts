@@ -53,6 +53,8 @@ export interface TrainOptions {
   onEvent?: TrainListener;
   /** Stops the run between two steps (the last checkpoint stays as it was). */
   signal?: AbortSignal;
+  /** The model parameters the graph was built with (`--set` values as written), recorded in the checkpoint. */
+  modelParams?: Record<string, string>;
 }
 
 export interface TrainSummary {
@@ -146,7 +148,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         slots: state.slots,
         step: state.step,
         epoch,
-        meta: { seed: config.seed, engine: engine.name, config: recordedConfig, normalisation: { dataset: dataset.source, ...dataset.normalisation } },
+        meta: { seed: config.seed, engine: engine.name, config: recordedConfig, normalisation: { dataset: dataset.source, ...dataset.normalisation }, modelParams: options.modelParams ?? {} },
       });
       emit({ type: 'checkpoint', epoch, path });
       emit({ type: 'epoch-end', metrics, epochs: config.epochs });
