@@ -55,6 +55,13 @@ describe('the README', () => {
     });
   }
 
+  it('names only documents that are in the repository', () => {
+    const named = new Set([...README.matchAll(/([\w./-]+\.md)\b/g)].map((m) => m[1]).filter((f) => !f.startsWith('http')));
+    expect(named.size).toBeGreaterThan(0);
+    const missing = [...named].filter((f) => !existsSync(f) && !existsSync(join('docs', f)));
+    expect(missing).toEqual([]);
+  });
+
   it('its --set examples hold on fractalnet-cifar', () => {
     const examples = [...README.matchAll(/`--set ([^`]+)`/g)].map((m) => words(m[1]).join(' '));
     expect(examples).toEqual(expect.arrayContaining(['columns=3', 'join=sum', 'widths=[64, 128]']));
