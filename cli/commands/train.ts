@@ -131,7 +131,7 @@ async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<
         ...(flags.threads ? { threads: flags.threads } : {}),
       });
     } catch (e) {
-      if (controller.signal.aborted) throw interrupted(spec, outDir);
+      if (controller.signal.aborted) throw interrupted(spec, outDir, cmd);
       throw e;
     } finally {
       progress.stop();
@@ -150,18 +150,40 @@ async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<
   }
 }
 
-/** What an interrupted run kept: its last complete epoch, or nothing when none had ended. */
-function interrupted(spec: string, outDir: string): InterruptedError {
+/** What an interrupted run kept, and the command that carries on: every flag given, with --out and --resume. */
+function interrupted(spec: string, outDir: string, cmd: Command): InterruptedError {
   const path = checkpointPath(outDir);
   const saved = existsSync(path);
+  const again = (resume: boolean) => [...trainCommand(spec, cmd), '--out', shellWord(outDir), ...(resume ? ['--resume'] : [])].join(' ');
   return new InterruptedError([
     {
       severity: 'error',
       code: 'interrupted',
       message: saved ? `training interrupted; the last complete epoch is saved in ${path}` : 'training interrupted before its first epoch ended; nothing was saved',
-      hint: saved ? `continue with: sofar train ${spec} --out ${outDir} --resume` : `start again with: sofar train ${spec} --out ${outDir}`,
+      hint: saved ? `continue with: ${again(true)}` : `start again with: ${again(false)}`,
     },
   ]);
+}
+
+/** `sofar train SPEC` and the flags given on the command line (not their defaults), --out and --resume left out. */
+function trainCommand(spec: string, cmd: Command): string[] {
+  const words = ['sofar', 'train', shellWord(spec)];
+  for (const option of cmd.options) {
+    const key = option.attributeName();
+    if (key === 'out' || key === 'resume' || cmd.getOptionValueSource(key) !== 'cli') continue;
+    const value: unknown = cmd.getOptionValue(key);
+    if (typeof value === 'boolean') {
+      if (value !== option.negate) words.push(option.long!);
+    } else {
+      for (const v of Array.isArray(value) ? value : [value]) words.push(option.long!, shellWord(String(v)));
+    }
+  }
+  return words;
+}
+
+/** A word as a POSIX shell reads it back: quoted when it holds anything beyond plain characters. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Refuses, before any data is loaded, an --out that is a file or whose model.onnx is a folder. */
