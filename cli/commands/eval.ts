@@ -34,7 +34,7 @@ export function register(program: Command): void {
       .option('--data <source>', `${DATASET_NAMES.join(', ')}, or a folder of IDX files or CIFAR-10 batches`, 'fashion-mnist')
       .option('--weights <dir>', 'checkpoint folder or file of a spec (default runs/<model name>)')
       .option('--batch <n>', 'samples per inference batch', parsePositiveInt('--batch'), 256)
-      .option('--limit <n>', 'evaluate the test share that goes with N training samples (as train --limit)', parsePositiveInt('--limit'))
+      .option('--limit <n>', 'evaluate only the first N test samples', parsePositiveInt('--limit'))
       .addOption(new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels on the --binary-ops export').choices(RUNTIMES).default('ort'))
       .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
       .addOption(deviceOption())
@@ -126,7 +126,7 @@ async function evalOnSofar(model: string, isOnnx: boolean, flags: EvalFlags): Pr
 /** Evaluates on the test split and prints the result. */
 async function report(infer: (x: Float32Array, n: number) => Promise<Float32Array>, model: { input: number[]; classes: number; name: string; exported: boolean }, flags: EvalFlags): Promise<void> {
   const { classes, name } = model;
-  const dataset = loadDataset(flags.data, model, { only: 'test', ...(flags.limit ? { limit: flags.limit } : {}) });
+  const dataset = loadDataset(flags.data, model, { only: 'test', ...(flags.limit ? { testLimit: flags.limit } : {}) });
   const result = await evaluate(infer, dataset.test, classes, flags.batch);
   if (flags.json) {
     process.stdout.write(JSON.stringify({ accuracy: result.accuracy, loss: result.loss, samples: result.samples }) + '\n');

@@ -67,13 +67,13 @@ describe('sofar train / eval', () => {
     expect(JSON.parse(exported.find((p) => p.key === 'sofar.normalisation')!.value!)).toEqual(normalisation);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
 
-    // The same test share (--limit 512 → 128 test samples) through the exported model and the spec.
-    const fromModel = JSON.parse(await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '512', '--json'));
+    // The same test share (train --limit 512 → 128 test samples; eval --limit N → the first N) through the exported model and the spec.
+    const fromModel = JSON.parse(await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '128', '--json'));
     expect(fromModel.samples).toBe(128);
     expect(fromModel.accuracy).toBe(last.testAccuracy);
-    const fromSpec = JSON.parse(await sofar('eval', SPEC, '--weights', out, '--data', 'synthetic', '--limit', '512', '--json'));
+    const fromSpec = JSON.parse(await sofar('eval', SPEC, '--weights', out, '--data', 'synthetic', '--limit', '128', '--json'));
     expect(fromSpec.accuracy).toBe(last.testAccuracy);
-    const human = await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '512');
+    const human = await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '128');
     expect(human).toMatch(/model\.onnx on synthetic: accuracy \d+\.\d\d% \(\d+\/128\), loss \d\.\d{4}/);
 
     // An exported model's input is fixed: the hint says so rather than suggesting a spec edit.
@@ -104,9 +104,9 @@ describe('sofar train / eval', () => {
     expect(JSON.parse(metadata(join(out, 'model.onnx'))['sofar.params'])).toEqual(recorded);
 
     // Left out, they come from the checkpoint (width = 6 is needed for the weights to fit at all; join = sum is checked by the export).
-    const evaluated = JSON.parse(await sofar('eval', PARAMS_SPEC, '--weights', out, '--data', 'synthetic', '--limit', '512', '--json'));
+    const evaluated = JSON.parse(await sofar('eval', PARAMS_SPEC, '--weights', out, '--data', 'synthetic', '--limit', '128', '--json'));
     expect(evaluated.accuracy).toBe(last.testAccuracy);
-    const fromJoinOnly = JSON.parse(await sofar('eval', PARAMS_SPEC, '--weights', out, '--set', 'width=6', '--data', 'synthetic', '--limit', '512', '--json'));
+    const fromJoinOnly = JSON.parse(await sofar('eval', PARAMS_SPEC, '--weights', out, '--set', 'width=6', '--data', 'synthetic', '--limit', '128', '--json'));
     expect(fromJoinOnly.accuracy).toBe(last.testAccuracy);
     await sofar('build', PARAMS_SPEC, '--weights', out, '-o', join(out, 'rebuilt.onnx'));
     expect(JSON.parse(metadata(join(out, 'rebuilt.onnx'))['sofar.params'])).toEqual(recorded);
