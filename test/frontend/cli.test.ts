@@ -70,6 +70,8 @@ describe('sofar check / summary / graph', () => {
     const r = sofar('graph', 'specs/bireal-resnet18.sofar', '--format', 'svg');
     expect(r.code).toBe(2);
     expect(r.err).toContain("error: unknown format 'svg'");
+    expect(r.err).toContain('(run sofar graph --help for usage)');
+    expect(sofar('train', 'specs/fractalnet-cifar.sofar', '--epochs', 'x').err).toContain('(run sofar train --help for usage)');
     expect(sofar('graph', 'specs/fractalnet-cifar.sofar', '--set', 'columns').code).toBe(2);
   });
 
@@ -81,6 +83,10 @@ describe('sofar check / summary / graph', () => {
     expect(param.code).toBe(1);
     expect(param.err).toContain("has no parameter 'colums'");
     expect(param.err).toContain("did you mean 'columns'?");
+    // A value wrong in meaning is reported at the flag, naming where the spec uses it.
+    const join = sofar('check', 'specs/fractalnet-cifar.sofar', '--set', 'join=avg');
+    expect(join.code).toBe(1);
+    expect(join.err).toMatch(/^--set join:1:1: error: a fractal join is one of mean, sum, max, concat, not the name 'avg' \(the value of --set join, used at specs\/fractalnet-cifar\.sofar:\d+:\d+\)\n {2}\|\n1 \| avg\n/);
   });
 
   it('a binary file is refused in one line; a file full of errors shows the first 25 and counts the rest', () => {
