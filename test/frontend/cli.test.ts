@@ -52,6 +52,9 @@ describe('sofar check / summary / graph', () => {
     const r = sofar('summary', 'specs/bireal-resnet18.sofar');
     expect(r.code).toBe(0);
     expect(r.out).toContain('conv5/unit4/bconv');
+    // The title first, then the per-layer table, then the totals.
+    expect(r.out.split('\n')[0]).toBe('bireal_resnet18 summary (input 3×224×224, 1000 classes)');
+    expect(r.out.indexOf('conv5/unit4/bconv')).toBeLessThan(r.out.indexOf('Total params'));
     expect(r.out).toMatch(/Model size\s+│\s+4,227,744 bytes \(4\.03 MiB\)/);
     expect(r.out).toMatch(/OPs \(1-bit MACs \/ 64 \+ 32-bit MACs\)\s+│\s+1\.640e\+8/);
   });
