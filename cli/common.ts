@@ -5,7 +5,9 @@
  */
 import type { Command } from 'commander';
 import { describeModelParams } from '../src/checkpoint/index.js';
+import { readFileSync } from 'node:fs';
 import { compileFile } from '../src/compile.js';
+import { graphFromJson } from '../src/graph/json.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../src/diagnostics.js';
 import type { Graph } from '../src/graph/types.js';
 
@@ -200,8 +202,12 @@ export function withRecordedParams<T extends SpecFlags>(flags: T, recorded: Reco
   return { ...flags, set: [...(flags.set ?? []), ...added.map(([k, v]) => `${k}=${v}`)] };
 }
 
-/** Parses, elaborates and checks a spec; throws UserError with diagnostics when it has errors. */
+/**
+ * Parses, elaborates and checks a spec, or reads a graph file (`build/NAME.graph.json`, as `sofar build`
+ * and `sofar graph --format json` write it); throws UserError with diagnostics when it has errors.
+ */
 export function loadGraph(path: string, flags: SpecFlags = {}): { graph: Graph; sources: Map<string, string> } {
+  if (/\.json$/i.test(path)) return loadGraphFile(path, flags);
   const result = compileFile(path, {
     ...(flags.model ? { model: flags.model } : {}),
     params: parseSetFlags(flags.set),
@@ -210,4 +216,21 @@ export function loadGraph(path: string, flags: SpecFlags = {}): { graph: Graph; 
   requireClean(result.diagnostics, result.sources);
   if (!result.graph) throw new UserError(result.diagnostics, result.sources);
   return { graph: result.graph, sources: result.sources };
+}
+
+/** A graph written as JSON: fixed, so --set and --model do not apply. */
+function loadGraphFile(path: string, flags: SpecFlags): { graph: Graph; sources: Map<string, string> } {
+  if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; a graph file is fixed', 'give the .sofar file to change its parameters');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw userFailure(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`);
+  }
+  const { graph, diagnostics } = graphFromJson(text, path);
+  const sources = new Map<string, string>();
+  requireClean(diagnostics, sources);
+  if (!graph) throw new UserError(diagnostics, sources);
+  return { graph, sources };
 }

@@ -20,7 +20,7 @@ export function register(program: Command): void {
     program
       .command('graph')
       .description('the typed graph as text (default), JSON (round-trips exactly), Graphviz DOT, or an HTML page')
-      .argument('<spec>', 'a .sofar file')
+      .argument('<spec>', 'a .sofar file, or a graph file (build/NAME.graph.json)')
       .option('-f, --format <format>', 'text | json | dot | html', 'text')
       .option('-o, --output <path>', 'write to a file instead of standard output'),
   ).action((spec: string, flags: SpecFlags & { format: string; output?: string }) => {

@@ -67,6 +67,15 @@ describe('sofar check / summary / graph', () => {
     expect(g.nodes.filter((n) => n.op === 'conv')).toHaveLength(5 * 3);
   });
 
+  it('check, summary and graph accept the graph files build writes', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'sofar-cli-')), 'fashion_bireal_small.graph.json');
+    expect(sofar('graph', 'specs/fashion/bireal-small.sofar', '--format', 'json', '-o', out).code).toBe(0);
+    expect(sofar('check', out).out).toBe(`${out}: ok — model fashion_bireal_small, 35 nodes, 309,418 params, 1.594e+6 OPs\n`);
+    expect(JSON.parse(sofar('summary', out, '--json').out)).toEqual(JSON.parse(sofar('summary', 'specs/fashion/bireal-small.sofar', '--json').out));
+    expect(sofar('graph', out).out).toBe(sofar('graph', 'specs/fashion/bireal-small.sofar').out);
+    expect(sofar('check', out, '--set', 'columns=3').code).toBe(2);
+  });
+
   it('wrong usage exits 2', () => {
     expect(sofar('summary').code).toBe(2);
     expect(sofar('frobnicate').code).toBe(2);
