@@ -115,6 +115,19 @@ export function requireClean(diagnostics: Diagnostic[], sources: ReadonlyMap<str
  */
 export { replaceFileAtomic as writeFileAtomic } from '../src/io/atomic.js';
 
+/** An old spelling of a flag still works, with this note on stderr. */
+export function noteDeprecated(old: string, now: string): void {
+  process.stderr.write(`note: ${old} is deprecated; use ${now}\n`);
+}
+
+/** `--output PATH` (the old spelling) as `--out PATH`, with a note. */
+export function outSpelling<T extends { out?: string; output?: string }>(flags: T): T {
+  if (flags.output === undefined) return flags;
+  noteDeprecated('--output', '--out (or -o)');
+  if (flags.out !== undefined && flags.out !== flags.output) throw new UsageError('--out and --output are the same option', 'drop --output (the old spelling)');
+  return { ...flags, out: flags.output, output: undefined };
+}
+
 /** Parses a positive integer option or throws a UsageError naming the flag. */
 export function parsePositiveInt(flag: string) {
   return (value: string): number => {

@@ -1,5 +1,5 @@
 /**
- * `sofar run SPEC|MODEL.onnx [--backend onnx|tfjs] [--batch N] [--seed N] [--input FILE [--data NAME] [--no-normalise]] [--json]`:
+ * `sofar run SPEC|MODEL.onnx [--runtime ort|sofar|tfjs] [--samples N] [--seed N] [--input FILE [--data NAME] [--no-normalise]] [--json]`:
  * one inference on an input drawn from the seed (or read from a .npy array or an image, whose pixels
  * are normalised as the model's training data were), printing the logits. A spec runs with weights from the same seed (or --weights), so every backend prints the
  * same numbers.
@@ -12,14 +12,17 @@ import { decodeInputNormalisation, describeNormalisation, namedNormalisation, NO
 import { readInputFile } from '../../src/io/input-file.js';
 import { seededInput } from '../../src/weights/init.js';
 import type { InferenceSession } from '../../backends/onnx/index.js';
-import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, UsageError, userFailure, type SpecFlags } from '../common.js';
+import { addSpecOptions, noteDeprecated, parseNonNegativeInt, parsePositiveInt, UsageError, userFailure, type SpecFlags } from '../common.js';
 import { asUserErrors, describeVariant, exportModel, loadSpec, specWeights, type VariantFlags, type WeightFlags } from './build.js';
 import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type RuntimeName } from '../binary-runtime.js';
 import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
 
 interface RunFlags extends SpecFlags, WeightFlags, VariantFlags {
-  backend: 'onnx' | 'tfjs';
-  runtime: RuntimeName;
+  /** Deprecated spelling of --runtime ort|tfjs. */
+  backend?: 'onnx' | 'tfjs';
+  runtime: RuntimeName | 'tfjs';
+  samples?: number;
+  /** Deprecated spelling of --samples. */
   batch?: number;
   input?: string;
   data?: string;
@@ -37,9 +40,10 @@ export function register(program: Command): void {
       .command('run')
       .description('run one inference and print the logits (input drawn from the seed, or --input FILE)')
       .argument('<model>', 'a .sofar spec or a model.onnx')
-      .addOption(new Option('--backend <backend>', 'the runtime for a spec').choices(['onnx', 'tfjs']).default('onnx'))
-      .addOption(runtimeOption())
-      .option('--batch <n>', 'samples drawn from the seed (default 1)', parsePositiveInt('--batch'))
+      .addOption(runtimeOption(true))
+      .addOption(new Option('--backend <backend>', 'deprecated: --runtime ort|tfjs').choices(['onnx', 'tfjs']).hideHelp())
+      .option('--samples <n>', 'samples drawn from the seed (default 1)', parsePositiveInt('--samples'))
+      .addOption(new Option('--batch <n>', 'deprecated: --samples').argParser(parsePositiveInt('--batch')).hideHelp())
       .option('--seed <n>', 'seed of the input and of the initial weights', parseNonNegativeInt('--seed'), 0)
       .option('--input <file>', 'a .npy array ([N,C,H,W], [C,H,W] or [H,W]) or a PNG / JPEG of the model input size')
       .addOption(new Option('--data <name>', "normalise --input pixels as this data set's training images (for a model that records no normalisation)").choices(NORMALISATION_SOURCES))
@@ -47,18 +51,39 @@ export function register(program: Command): void {
       .option('--weights <dir>', 'trained weights of a spec: a checkpoint folder or .safetensors file')
       .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
       .addOption(deviceOption())
-      .option('--int', 'binary layers as ConvInteger / MatMulInteger (onnx backend, spec only)')
-      .option('--no-pack', 'binary kernels stored unpacked (onnx backend, spec only)')
+      .option('--int', 'binary layers as ConvInteger / MatMulInteger (--runtime ort, spec only)')
+      .option('--no-pack', 'binary kernels stored unpacked (--runtime ort, spec only)')
       .option('--json', 'print { "output": number[][] }'),
-  ).action((model: string, flags: RunFlags) => asUserErrors(() => runCommand(model, flags)));
+  ).action((model: string, flags: RunFlags, cmd: Command) => asUserErrors(() => runCommand(model, currentSpellings(flags, cmd))));
 }
 
-async function runCommand(target: string, flags: RunFlags): Promise<void> {
-  if (flags.input && flags.batch !== undefined) throw new UsageError('--batch goes with a seeded input; --input gives its own batch');
-  const opened = await openModel(target, { ...flags, batch: flags.batch ?? 1 });
+/** The old spellings (`--backend onnx|tfjs`, `--batch N`) as today's (`--runtime ort|tfjs`, `--samples N`), with a note. */
+function currentSpellings(flags: RunFlags, cmd: Command): RunFlags {
+  const out = { ...flags };
+  if (flags.backend !== undefined) {
+    const now = flags.backend === 'tfjs' ? 'tfjs' : 'ort';
+    noteDeprecated(`--backend ${flags.backend}`, `--runtime ${now}`);
+    if (cmd.getOptionValueSource('runtime') !== 'cli') out.runtime = now;
+    else if (flags.runtime !== now) throw new UsageError(`--runtime ${flags.runtime} and --backend ${flags.backend} name two runtimes`, 'drop --backend (it is the old spelling of --runtime)');
+  }
+  if (flags.batch !== undefined) {
+    noteDeprecated('--batch', '--samples');
+    if (flags.samples !== undefined) throw new UsageError('--samples and --batch are the same option', 'drop --batch (the old spelling)');
+    out.samples = flags.batch;
+  }
+  delete out.backend;
+  delete out.batch;
+  return out;
+}
+
+async function runCommand(target: string, given: RunFlags): Promise<void> {
+  const flags = { ...given, batch: given.samples };
+  if (flags.input && flags.samples !== undefined) throw new UsageError('--samples goes with a seeded input; --input gives its own samples');
+  const { runtime, backend } = given.runtime === 'tfjs' ? { runtime: 'ort' as const, backend: 'tfjs' as const } : { runtime: given.runtime, backend: 'onnx' as const };
+  const opened = await openModel(target, { ...flags, runtime, backend, batch: flags.samples ?? 1 });
   if (!flags.input && (flags.data || !flags.normalise)) throw new UsageError('--data and --no-normalise say how --input pixels are normalised', 'give --input FILE, or drop them');
   const normalisation = flags.input ? inputNormalisation(opened, flags) : null;
-  const { x, n, pixels } = flags.input ? readInputFile(flags.input, opened.input, normalisation) : { x: seededBatch(opened.input, flags.batch ?? 1, flags.seed), n: flags.batch ?? 1, pixels: false };
+  const { x, n, pixels } = flags.input ? readInputFile(flags.input, opened.input, normalisation) : { x: seededBatch(opened.input, flags.samples ?? 1, flags.seed), n: flags.samples ?? 1, pixels: false };
   if (flags.input) process.stderr.write(`note: ${normalisationNote(pixels, normalisation, opened.normalisation, flags)}\n`);
   const logits = await opened.run(x, n);
   await opened.release();
@@ -127,9 +152,11 @@ export interface OpenFlags extends SpecFlags, WeightFlags, VariantFlags {
   batch?: number;
 }
 
-/** `--runtime ort|sofar`, shared by run, bench and eval. */
-export function runtimeOption(): Option {
-  return new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels on the --binary-ops export').choices(RUNTIMES).default('ort');
+/** `--runtime ort|sofar`, shared by run, bench and eval; run also takes `tfjs` (a spec in TensorFlow.js). */
+export function runtimeOption(tfjs = false): Option {
+  const choices: string[] = tfjs ? [...RUNTIMES, 'tfjs'] : [...RUNTIMES];
+  const description = `ort: onnxruntime-node on the standard export; sofar: SoFAr's bit-packed binary kernels on the --binary-ops export${tfjs ? '; tfjs: a spec in TensorFlow.js' : ''}`;
+  return new Option('--runtime <runtime>', description).choices(choices).default('ort');
 }
 
 export async function openModel(target: string, flags: OpenFlags): Promise<OpenedModel> {
@@ -141,7 +168,7 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
   if (target.toLowerCase().endsWith('.onnx')) {
     if (flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
     if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; an ONNX model is fixed', 'give the .sofar file to change its parameters');
-    if (flags.backend === 'tfjs') throw new UsageError('--backend tfjs runs a spec, not an ONNX model', `run the spec itself: sofar run SPEC --backend tfjs`);
+    if (flags.backend === 'tfjs') throw new UsageError('--runtime tfjs runs a spec, not an ONNX model', `run the spec itself: sofar run SPEC --runtime tfjs`);
     if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack choose how a spec is exported; an ONNX model is run as it is');
     if (!existsSync(target)) throw userFailure(`no model at ${target}`);
     let loaded;
@@ -163,7 +190,7 @@ export async function openModel(target: string, flags: OpenFlags): Promise<Opene
   const { graph, flags: specFlags } = loadSpec(target, flags);
   const { weights, source, normalisation } = specWeights(graph, flags);
   if (flags.backend === 'tfjs') {
-    if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are ONNX export variants; drop them with --backend tfjs');
+    if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are ONNX export variants; drop them with --runtime tfjs');
     const { run: runTfjs, device } = await loadTfjs(flags.device);
     return { name: graph.name, runtime: `TensorFlow.js on ${device} (weights: ${source})`, input: graph.input, normalisation, loadMs: 0, run: (x, n) => runTfjs(graph, weights, x, n), release: async () => {} };
   }

@@ -70,7 +70,7 @@ export function register(program: Command): void {
       .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]).default('cosine'))
       .option('--weight-decay <x>', 'L2 weight decay on float kernels', nonNegativeNumber('--weight-decay'), 0)
       .option('--seed <n>', 'seed of the weights, the sample order and every random mask', parseNonNegativeInt('--seed'), 0)
-      .option('--out <dir>', 'where checkpoints, metrics and model.onnx go (default runs/<model name>)')
+      .option('-o, --out <dir>', 'where checkpoints, metrics and model.onnx go (default runs/<model name>)')
       .option('--resume', 'continue the run in --out from its last checkpoint')
       .option('--limit <n>', 'use only the first N training samples (and a proportional share of the test set)', parsePositiveInt('--limit'))
       .addOption(new Option('--engine <name>', 'training engine (auto: tfjs when tfjs-node is installed, else ort)').choices([...ENGINES]).default('auto'))

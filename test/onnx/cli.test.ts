@@ -92,7 +92,7 @@ describe('sofar build / run / bench', () => {
   });
 
   it('run --json prints { output } for the seeded input and seeded weights', async () => {
-    const printed = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--seed', '5', '--json'));
+    const printed = JSON.parse(await sofar('run', SPEC, '--samples', '2', '--seed', '5', '--json'));
     expect(Object.keys(printed)).toEqual(['output']);
     expect(printed.output).toEqual(await direct(graph, initWeights(graph, 5), seededInput(graph, 2, 5), 2));
   });
@@ -179,7 +179,7 @@ describe('sofar build / run / bench', () => {
     await expect(sofar('run', SPEC, '--input', 'missing.npy')).rejects.toThrow(/no such file/);
     await expect(sofar('run', 'missing.onnx')).rejects.toThrow(/no model at missing.onnx/);
     await expect(sofar('run', 'build/fashion_bireal_small.onnx', '--weights', 'x')).rejects.toThrow(UsageError);
-    await expect(sofar('run', SPEC, '--input', 'batch.npy', '--batch', '2')).rejects.toThrow(UsageError);
+    await expect(sofar('run', SPEC, '--input', 'batch.npy', '--samples', '2')).rejects.toThrow(UsageError);
     await expect(sofar('build', SPEC, '-o', 'model.bin')).rejects.toThrow(UsageError);
     await expect(sofar('build', SPEC, '--weights', 'nowhere')).rejects.toThrow(/no checkpoint at nowhere/);
   });
@@ -199,12 +199,26 @@ describe('sofar build / run / bench', () => {
     await expect(failure).rejects.toThrow(/does not fit 'fashion_bireal_small': 20 parameter\(s\) missing \(stage1\/unit1\/bconv\/kernel/);
   });
 
-  it('run --backend tfjs prints the numbers the ONNX backend prints; build --target tfjs saves that Keras model', async () => {
-    const onnxRun: number[][] = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--seed', '4', '--json')).output;
-    const tfjsRun: number[][] = JSON.parse(await sofar('run', SPEC, '--backend', 'tfjs', '--batch', '2', '--seed', '4', '--json')).output;
+  it('run --runtime tfjs prints the numbers the ONNX backend prints; build --target tfjs saves that Keras model', async () => {
+    const onnxRun: number[][] = JSON.parse(await sofar('run', SPEC, '--samples', '2', '--seed', '4', '--json')).output;
+    const tfjsRun: number[][] = JSON.parse(await sofar('run', SPEC, '--runtime', 'tfjs', '--samples', '2', '--seed', '4', '--json')).output;
+    // The old spellings (--backend tfjs, --batch N) still work, with a note on stderr.
+    const notes: string[] = [];
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (notes.push(String(chunk)), true));
+    try {
+      expect(JSON.parse(await sofar('run', SPEC, '--backend', 'tfjs', '--batch', '2', '--seed', '4', '--json')).output).toEqual(tfjsRun);
+      await sofar('build', SPEC, '--output', 'old-spelling.onnx');
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(notes.join('')).toContain('note: --backend tfjs is deprecated; use --runtime tfjs\n');
+    expect(notes.join('')).toContain('note: --batch is deprecated; use --samples\n');
+    expect(notes.join('')).toContain('note: --output is deprecated; use --out (or -o)\n');
+    expect(existsSync('old-spelling.onnx')).toBe(true);
+    await expect(sofar('run', SPEC, '--runtime', 'ort', '--backend', 'tfjs')).rejects.toThrow(/name two runtimes/);
     const scale = Math.max(...onnxRun.flat().map(Math.abs));
     expect(Math.max(...tfjsRun.flat().map((v, i) => Math.abs(v - onnxRun.flat()[i])))).toBeLessThanOrEqual(1e-4 * scale);
-    await expect(sofar('run', SPEC, '--backend', 'tfjs', '--int')).rejects.toThrow(UsageError);
+    await expect(sofar('run', SPEC, '--runtime', 'tfjs', '--int')).rejects.toThrow(UsageError);
 
     const out = await sofar('build', SPEC, '--target', 'tfjs', '--seed', '4');
     expect(out).toContain('build/fashion_bireal_small.tfjs/model.json');
@@ -233,8 +247,8 @@ const webgpu = await probeWebGpuAdapter();
 describe.skipIf(skipWithout(webgpu.adapter ? null : `no WebGPU adapter (${webgpu.failure})`))('sofar run / bench --device', () => {
   it('webgpu gives the CPU logits; gpu refuses a software adapter by name', async () => {
     process.env.XDG_RUNTIME_DIR ??= '/tmp';
-    const cpu = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--json')).output as number[][];
-    const gpu = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--json', '--device', 'webgpu')).output as number[][];
+    const cpu = JSON.parse(await sofar('run', SPEC, '--samples', '2', '--json')).output as number[][];
+    const gpu = JSON.parse(await sofar('run', SPEC, '--samples', '2', '--json', '--device', 'webgpu')).output as number[][];
     for (let i = 0; i < cpu.length; i++) for (let k = 0; k < cpu[i].length; k++) expect(gpu[i][k]).toBeCloseTo(cpu[i][k], 5);
     const bench = JSON.parse(await sofar('bench', SPEC, '--runs', '2', '--warmup', '1', '--json', '--device', 'webgpu'));
     expect(bench.runtime).toMatch(/^onnxruntime-node on WebGPU: /);

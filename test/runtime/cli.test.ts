@@ -44,12 +44,12 @@ const logits = async (...args: string[]) => Float32Array.from((JSON.parse(await 
 
 describe.skipIf(skipNative())('--runtime sofar', () => {
   it('run: a spec gives onnxruntime\'s logits; its --binary-ops file gives the same as the spec', async () => {
-    const ort = await logits('run', SPEC, '--batch', '3', '--seed', '2', '--json');
-    const sofarRun = await logits('run', SPEC, '--runtime', 'sofar', '--batch', '3', '--seed', '2', '--json');
+    const ort = await logits('run', SPEC, '--samples', '3', '--seed', '2', '--json');
+    const sofarRun = await logits('run', SPEC, '--runtime', 'sofar', '--samples', '3', '--seed', '2', '--json');
     expect(maxRelativeError(sofarRun, ort)).toBeLessThan(1e-4);
     const file = join(dir, 'b.onnx');
     expect(await sofar('build', SPEC, '--binary-ops', '--seed', '2', '-o', file)).toContain('binary layers as ai.sofar operators');
-    expect(await logits('run', file, '--runtime', 'sofar', '--batch', '3', '--seed', '2', '--json')).toEqual(sofarRun);
+    expect(await logits('run', file, '--runtime', 'sofar', '--samples', '3', '--seed', '2', '--json')).toEqual(sofarRun);
     const text = await sofar('run', SPEC, '--runtime', 'sofar', '--threads', '1');
     expect(text).toMatch(/on SoFAr runtime, native \((avx512|avx2|scalar)\), 1 thread/);
   });
