@@ -84,7 +84,9 @@ function parseParams(params: Record<string, number | boolean | string>, sources:
     const file = `--set ${name}`;
     sources.set(file, value);
     const parsed = parseExpression(value, file);
-    diagnostics.push(...parsed.diagnostics.map((d) => ({ ...d, hint: d.hint ?? 'a --set value is a number, true or false, a name, a list [...] or an expression in ( )' })));
+    // The parser's words are about spec files (lines, the end of the file); a --set value is one expression.
+    const hint = 'a --set value is a number, true or false, a name, a list [...] or an expression in ( )';
+    diagnostics.push(...parsed.diagnostics.map((d) => ({ ...d, message: d.message.replace('end of file', 'end of the value'), hint: !d.hint || /line|file/.test(d.hint) ? hint : d.hint })));
     if (parsed.expr) values[name] = parsed.expr;
   }
   return { values, diagnostics };

@@ -85,6 +85,12 @@ describe('sofar check / summary / graph', () => {
     expect(r.err).toContain('(run sofar graph --help for usage)');
     expect(sofar('train', 'specs/fractalnet-cifar.sofar', '--epochs', 'x').err).toContain('(run sofar train --help for usage)');
     expect(sofar('graph', 'specs/fractalnet-cifar.sofar', '--set', 'columns').code).toBe(2);
+    // A --set value is one expression: its syntax errors speak of the value, not of lines and files.
+    const unfinished = sofar('check', 'specs/fractalnet-cifar.sofar', '--set', 'widths=[64,');
+    expect(unfinished.code).toBe(1);
+    expect(unfinished.err).toContain('--set widths:1:4: error: unexpected end of the value in an expression');
+    expect(unfinished.err).toContain('= hint: a --set value is a number, true or false, a name, a list [...] or an expression in ( )');
+    expect(unfinished.err).not.toMatch(/end of the line|end of file/);
   });
 
   it('a missing file and an unknown model parameter are user errors (exit 1)', () => {
