@@ -11,7 +11,7 @@ import { checkpointPath, readCheckpoint } from '../../src/checkpoint/index.js';
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
 import { encodeInputNormalisation, NORMALISATION_METADATA_KEY } from '../../src/data/normalise.js';
 import { SofarError } from '../../src/diagnostics.js';
-import type { OptimizerName } from '../../src/train/engine.js';
+import { BOP_DEFAULTS, type OptimizerConfig, type OptimizerName } from '../../src/train/engine.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
 import { SCHEDULES, type ScheduleName } from '../../src/train/schedule.js';
 import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, setFlagMap, takeOverInterrupts, UsageError, UserError, userFailure, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
@@ -26,6 +26,8 @@ interface TrainFlags extends SpecFlags {
   lr: number;
   optimizer: OptimizerName;
   momentum: number;
+  bopThreshold?: number;
+  bopGamma?: number;
   schedule: ScheduleName;
   weightDecay: number;
   seed: number;
@@ -49,6 +51,12 @@ const nonNegativeNumber = (flag: string) => (value: string) => {
   return n;
 };
 
+const bopGamma = (value: string) => {
+  const n = positiveNumber('--bop-gamma')(value);
+  if (n > 1) throw new UsageError(`--bop-gamma expects a number in (0, 1], got '${value}'`, 'Bop uses about 1e-4');
+  return n;
+};
+
 const momentum = (value: string) => {
   const n = nonNegativeNumber('--momentum')(value);
   if (n >= 1) throw new UsageError(`--momentum expects a number in [0, 1), got '${value}'`, 'SGD momentum is usually 0.9');
@@ -65,8 +73,10 @@ export function register(program: Command): void {
       .option('--epochs <n>', 'epochs to train in all', parsePositiveInt('--epochs'), 10)
       .option('--batch <n>', 'batch size', parsePositiveInt('--batch'), 128)
       .option('--lr <x>', 'base learning rate', positiveNumber('--lr'), 1e-3)
-      .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
+      .addOption(new Option('--optimizer <name>', 'optimizer (bop: flips binary weights, Adam for the float ones)').choices(['adam', 'sgd', 'bop']).default('adam'))
       .option('--momentum <x>', 'SGD momentum, in [0, 1)', momentum, 0.9)
+      .option('--bop-threshold <x>', `Bop's threshold τ: a binary weight flips when its gradient average passes it (default ${BOP_DEFAULTS.threshold})`, nonNegativeNumber('--bop-threshold'))
+      .option('--bop-gamma <x>', `Bop's adaptivity rate γ of the gradient average, in (0, 1] (default ${BOP_DEFAULTS.gamma})`, bopGamma)
       .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]).default('cosine'))
       .option('--weight-decay <x>', 'L2 weight decay on float kernels', nonNegativeNumber('--weight-decay'), 0)
       .option('--seed <n>', 'seed of the weights, the sample order and every random mask', parseNonNegativeInt('--seed'), 0)
@@ -194,7 +204,7 @@ function checkOutputFolder(outDir: string): void {
 }
 
 /** Options a resumed run takes from its checkpoint unless given on the command line. */
-const RESUMABLE = ['data', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'schedule', 'weightDecay', 'seed', 'limit'] as const;
+const RESUMABLE = ['data', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'bopThreshold', 'bopGamma', 'schedule', 'weightDecay', 'seed', 'limit'] as const;
 
 function configFromFlags(flags: TrainFlags, cmd: Command, saved: Partial<Record<(typeof RESUMABLE)[number], unknown>>): TrainConfig {
   const pick = <K extends (typeof RESUMABLE)[number]>(key: K): TrainFlags[K] =>
@@ -205,11 +215,20 @@ function configFromFlags(flags: TrainFlags, cmd: Command, saved: Partial<Record<
     batchSize: pick('batch'),
     lr: pick('lr'),
     schedule: pick('schedule'),
-    optimizer: { name: pick('optimizer'), momentum: pick('momentum'), weightDecay: pick('weightDecay') },
+    optimizer: bopOptions({ name: pick('optimizer'), momentum: pick('momentum'), weightDecay: pick('weightDecay') }, pick('bopThreshold'), pick('bopGamma')),
     seed: pick('seed'),
     data: pick('data'),
     ...(limit !== undefined && limit !== null ? { limit } : {}),
   };
+}
+
+/** Bop's settings go with Bop; with another optimizer they are refused rather than ignored. */
+function bopOptions(o: OptimizerConfig, threshold: number | undefined, gamma: number | undefined): OptimizerConfig {
+  if (o.name !== 'bop') {
+    if (threshold !== undefined || gamma !== undefined) throw new UsageError('--bop-threshold and --bop-gamma go with --optimizer bop');
+    return o;
+  }
+  return { ...o, bopThreshold: threshold ?? BOP_DEFAULTS.threshold, bopGamma: gamma ?? BOP_DEFAULTS.gamma };
 }
 
 /** The flags of the run in `outDir`, from its checkpoint's recorded configuration. */
@@ -223,6 +242,8 @@ function savedConfig(outDir: string): Partial<Record<(typeof RESUMABLE)[number],
     lr: c.lr,
     optimizer: c.optimizer?.name,
     momentum: c.optimizer?.momentum,
+    bopThreshold: c.optimizer?.bopThreshold,
+    bopGamma: c.optimizer?.bopGamma,
     schedule: c.schedule,
     weightDecay: c.optimizer?.weightDecay,
     seed: c.seed,

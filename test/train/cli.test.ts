@@ -129,6 +129,18 @@ describe('sofar train / eval', () => {
     expect(err.diagnostics[0].hint).toMatch(/a --set value is the likely cause/);
   });
 
+  it('--optimizer bop trains, with the flip ratio in metrics.jsonl and on the epoch line; its flags go with it only', async () => {
+    const out = tempDir();
+    const stdout = await sofar('train', SPEC, ...common, '--epochs', '1', '--optimizer', 'bop', '--bop-threshold', '1e-6', '--bop-gamma', '0.001', '--out', out);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim());
+    expect(metrics.flipRatio).toBeGreaterThan(0);
+    expect(metrics.flipRatio).toBeLessThan(1);
+    expect(stdout).toMatch(/epoch 1\/1 .* flips \d/);
+    expect(readCheckpoint(out).meta.config).toMatchObject({ optimizer: { name: 'bop', bopThreshold: 1e-6, bopGamma: 0.001 } });
+    await expect(sofar('train', SPEC, ...common, '--bop-gamma', '0.001', '--out', tempDir())).rejects.toThrow(/--bop-threshold and --bop-gamma go with --optimizer bop/);
+    await expect(sofar('train', SPEC, ...common, '--optimizer', 'bop', '--bop-gamma', '2', '--out', tempDir())).rejects.toThrow(/--bop-gamma expects a number in \(0, 1\]/);
+  });
+
   it('a damaged metrics.jsonl is a user error naming its line, not a crash', async () => {
     const out = tempDir();
     await sofar('train', SPEC, ...common, '--epochs', '1', '--out', out);
