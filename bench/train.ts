@@ -2,14 +2,15 @@
  * Training throughput (samples/s) on this machine's CPU: the ONNX Runtime engine at batch 128 on the
  * Fashion-MNIST zoo nets, and the TensorFlow.js engine on its pure-JS CPU backend for a few small
  * batches only (it is that slow; labelled so). Random images and labels of the right shape, the
- * training loop's own drop-path masks. Writes bench/results/train.json. Not a test.
+ * training loop's own drop-path masks. Writes bench/results/train.json when run with the published
+ * settings (no options); any other run writes $TMPDIR/sofar-bench/train.json unless --out says. Not a test.
  *
- *   npm run build && node dist/bench/train.js [--steps N] [--nets bireal-small,rf-c3-small] [--no-tfjs]
+ *   npm run build && node dist/bench/train.js [--steps N] [--nets bireal-small,rf-c3-small] [--no-tfjs] [--out FILE]
  *
  * The machine may be shared: the file records the load average and the process CPU time per step
  * next to the wall-clock figures, so a busy run can be told from a slow engine.
  */
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../cli/common.js';
@@ -128,8 +129,21 @@ export async function run(options: BenchOptions = {}): Promise<object> {
     reference: { pytorch113SamplesPerSecond: PYTORCH_SAMPLES_PER_S, net: 'fashion/bireal-small', batch: 128, threads: 2, target: PYTORCH_SAMPLES_PER_S / 2 },
     results,
   };
-  writeFileAtomic(options.out ?? join(root, 'bench', 'results', 'train.json'), JSON.stringify(report, null, 2) + '\n');
+  const out = resultsPath(options, root);
+  writeFileAtomic(out, JSON.stringify(report, null, 2) + '\n');
+  process.stderr.write(`wrote ${out}\n`);
   return report;
+}
+
+/**
+ * Where the report goes: --out, else bench/results/train.json for a full run (the published
+ * settings), else a scratch file, so a short or partial run never replaces the committed figures.
+ */
+export function resultsPath(options: BenchOptions, root: string): string {
+  if (options.out) return options.out;
+  const keys = Object.keys(options).filter((k) => options[k as keyof BenchOptions] !== undefined);
+  const full = keys.length === 0;
+  return full ? join(root, 'bench', 'results', 'train.json') : join(tmpdir(), 'sofar-bench', 'train.json');
 }
 
 function parseArgs(argv: string[]): BenchOptions {

@@ -4,7 +4,10 @@
  * is shown in full only with --debug.
  */
 import type { Command } from 'commander';
+import { describeModelParams } from '../src/checkpoint/index.js';
+import { readFileSync } from 'node:fs';
 import { compileFile } from '../src/compile.js';
+import { graphFromJson } from '../src/graph/json.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../src/diagnostics.js';
 import type { Graph } from '../src/graph/types.js';
 
@@ -112,6 +115,19 @@ export function requireClean(diagnostics: Diagnostic[], sources: ReadonlyMap<str
  */
 export { replaceFileAtomic as writeFileAtomic } from '../src/io/atomic.js';
 
+/** An old spelling of a flag still works, with this note on stderr. */
+export function noteDeprecated(old: string, now: string): void {
+  process.stderr.write(`note: ${old} is deprecated; use ${now}\n`);
+}
+
+/** `--output PATH` (the old spelling) as `--out PATH`, with a note. */
+export function outSpelling<T extends { out?: string; output?: string }>(flags: T): T {
+  if (flags.output === undefined) return flags;
+  noteDeprecated('--output', '--out (or -o)');
+  if (flags.out !== undefined && flags.out !== flags.output) throw new UsageError('--out and --output are the same option', 'drop --output (the old spelling)');
+  return { ...flags, out: flags.output, output: undefined };
+}
+
 /** Parses a positive integer option or throws a UsageError naming the flag. */
 export function parsePositiveInt(flag: string) {
   return (value: string): number => {
@@ -166,8 +182,45 @@ export function parseSetFlags(flags: readonly string[] = []): Record<string, num
   return params;
 }
 
-/** Parses, elaborates and checks a spec; throws UserError with diagnostics when it has errors. */
+/** `['join=sum', 'columns=3']` → { join: 'sum', columns: '3' }: the values as written (the last one wins). */
+export function setFlagMap(flags: readonly string[] = []): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const flag of flags) {
+    const cut = flag.indexOf('=');
+    if (cut > 0) map[flag.slice(0, cut).trim()] = flag.slice(cut + 1).trim();
+  }
+  return map;
+}
+
+/**
+ * The spec flags for weights trained with the model parameters `recorded` (a checkpoint's, from
+ * `from`): the --set values given, plus the recorded ones left out. A given value that differs from the
+ * recorded one, or that the run left at the spec's default, is refused. Unknown records change nothing.
+ */
+export function withRecordedParams<T extends SpecFlags>(flags: T, recorded: Record<string, string> | undefined, from: string): T {
+  if (!recorded) return flags;
+  const given = setFlagMap(flags.set);
+  const same = (a: string, b: string) => a.replace(/\s+/g, '') === b.replace(/\s+/g, '') || (a.trim() !== '' && Number.isFinite(Number(a)) && Number(a) === Number(b));
+  for (const [key, value] of Object.entries(given)) {
+    const was = recorded[key];
+    if (was === undefined) {
+      throw new UsageError(`--set ${key}=${value} contradicts ${from}, trained with the spec's default for '${key}' (${describeModelParams(recorded)})`, `drop --set ${key}: the recorded values are used when left out`);
+    }
+    if (!same(value, was)) {
+      throw new UsageError(`--set ${key}=${value} contradicts ${from}, trained with --set ${key}=${was}`, `drop --set ${key}: the recorded values are used when left out`);
+    }
+  }
+  const added = Object.entries(recorded).filter(([key]) => !(key in given));
+  if (!added.length) return flags;
+  return { ...flags, set: [...(flags.set ?? []), ...added.map(([k, v]) => `${k}=${v}`)] };
+}
+
+/**
+ * Parses, elaborates and checks a spec, or reads a graph file (`build/NAME.graph.json`, as `sofar build`
+ * and `sofar graph --format json` write it); throws UserError with diagnostics when it has errors.
+ */
 export function loadGraph(path: string, flags: SpecFlags = {}): { graph: Graph; sources: Map<string, string> } {
+  if (/\.json$/i.test(path)) return loadGraphFile(path, flags);
   const result = compileFile(path, {
     ...(flags.model ? { model: flags.model } : {}),
     params: parseSetFlags(flags.set),
@@ -176,4 +229,21 @@ export function loadGraph(path: string, flags: SpecFlags = {}): { graph: Graph; 
   requireClean(result.diagnostics, result.sources);
   if (!result.graph) throw new UserError(result.diagnostics, result.sources);
   return { graph: result.graph, sources: result.sources };
+}
+
+/** A graph written as JSON: fixed, so --set and --model do not apply. */
+function loadGraphFile(path: string, flags: SpecFlags): { graph: Graph; sources: Map<string, string> } {
+  if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; a graph file is fixed', 'give the .sofar file to change its parameters');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw userFailure(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`);
+  }
+  const { graph, diagnostics } = graphFromJson(text, path);
+  const sources = new Map<string, string>();
+  requireClean(diagnostics, sources);
+  if (!graph) throw new UserError(diagnostics, sources);
+  return { graph, sources };
 }

@@ -32,11 +32,19 @@ function buildProgram(): Command {
   return program;
 }
 
+/** `sofar train --help` when the command line names a subcommand, else `sofar --help`. */
+function helpCommand(program: Command, argv: string[]): string {
+  const names = new Set(program.commands.map((c) => c.name()));
+  const sub = argv.slice(2).find((a) => !a.startsWith('-'));
+  return sub && names.has(sub) ? `sofar ${sub} --help` : 'sofar --help';
+}
+
 async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   installInterruptHandler();
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -46,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
       return help && e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (e instanceof UsageError) {
-      process.stderr.write(`error: ${e.message}\n${e.hint ? `  = hint: ${e.hint}\n` : ''}(run sofar --help for usage)\n`);
+      process.stderr.write(`error: ${e.message}\n${e.hint ? `  = hint: ${e.hint}\n` : ''}(run ${helpCommand(program, argv)} for usage)\n`);
       return EXIT.usage;
     }
     if (e instanceof InterruptedError) {

@@ -35,10 +35,15 @@ export function formatDuration(seconds: number): string {
   return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }
 
+/** `  flips 0.013%`: the mean share of binary weights a step flipped; nothing for a model without any. */
+function flips(ratio: number | undefined): string {
+  return ratio === undefined ? '' : `  flips ${(100 * ratio).toPrecision(2)}%`;
+}
+
 export function formatEpochLine(m: EpochMetrics, epochs: number): string {
   return (
     `epoch ${m.epoch}/${epochs}  loss ${m.trainLoss.toFixed(4)}  acc ${percent(m.trainAccuracy)}  ` +
-    `test loss ${m.testLoss.toFixed(4)}  test acc ${percent(m.testAccuracy)}  ${rate(m.samplesPerSecond)} samples/s  ${formatDuration(m.seconds)}`
+    `test loss ${m.testLoss.toFixed(4)}  test acc ${percent(m.testAccuracy)}${flips(m.flipRatio)}  ${rate(m.samplesPerSecond)} samples/s  ${formatDuration(m.seconds)}`
   );
 }
 
@@ -83,7 +88,7 @@ export function createProgressRenderer(options: ProgressOptions): ProgressRender
             bar = new cliProgress.SingleBar(
               {
                 stream,
-                format: `epoch ${e.epoch}/${e.epochs} {bar} {value}/{total} | loss {loss} | acc {acc} | {rate} samples/s | ETA {eta_formatted}`,
+                format: `epoch ${e.epoch}/${e.epochs} {bar} {value}/{total} | loss {loss} | acc {acc}{flips} | {rate} samples/s | ETA {eta_formatted}`,
                 barsize: 24,
                 hideCursor: true,
                 clearOnComplete: true,
@@ -92,17 +97,17 @@ export function createProgressRenderer(options: ProgressOptions): ProgressRender
               },
               cliProgress.Presets.shades_classic,
             );
-            bar.start(e.steps, 0, { loss: '-', acc: '-', rate: '-' });
+            bar.start(e.steps, 0, { loss: '-', acc: '-', flips: '', rate: '-' });
           }
           return;
         case 'step':
           if (bar) {
-            bar.update(e.step, { loss: e.loss.toFixed(4), acc: percent(e.accuracy), rate: rate(e.samplesPerSecond) });
+            bar.update(e.step, { loss: e.loss.toFixed(4), acc: percent(e.accuracy), flips: e.flipRatio === undefined ? '' : ` | flips ${(100 * e.flipRatio).toPrecision(2)}%`, rate: rate(e.samplesPerSecond) });
           } else if (now() - lastLine >= interval && e.step < e.steps) {
             lastLine = now();
             const eta = ((now() - epochStarted) / 1000 / e.step) * (e.steps - e.step);
             write(
-              `epoch ${e.epoch} step ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  acc ${percent(e.accuracy)}  ${rate(e.samplesPerSecond)} samples/s  ETA ${formatDuration(eta)}`,
+              `epoch ${e.epoch} step ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  acc ${percent(e.accuracy)}${flips(e.flipRatio)}  ${rate(e.samplesPerSecond)} samples/s  ETA ${formatDuration(eta)}`,
             );
           }
           return;

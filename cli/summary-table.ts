@@ -7,7 +7,7 @@ const sci = (n: number) => (n === 0 ? '0' : n.toExponential(3));
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 
 export function formatSummaryTable(s: Summary, options: { layers?: boolean } = {}): string {
-  const parts: string[] = [];
+  const parts: string[] = [`${s.name} summary (input ${s.input.join('×')}, ${s.classes} classes)`];
   if (options.layers ?? true) {
     const table = new Table({
       head: ['Layer', 'Op', 'Output shape', '# 1-bit', '# 32-bit', 'Memory (kB)', '1-bit MACs', '32-bit MACs'],
@@ -49,6 +49,6 @@ export function formatSummaryTable(s: Summary, options: { layers?: boolean } = {
     ['OPs (1-bit MACs / 64 + 32-bit MACs)', sci(s.ops)],
     ['Graph nodes', int(s.nodes)],
   );
-  parts.push(`${s.name} summary (input ${s.input.join('×')}, ${s.classes} classes)`, totals.toString());
+  parts.push(totals.toString());
   return parts.join('\n');
 }

@@ -40,11 +40,32 @@ export function compile(text: string, file: string, options: CompileOptions = {}
   const params = parseParams(options.params ?? {}, sources);
   if (hasErrors(params.diagnostics)) return { diagnostics: params.diagnostics, sources };
   const elaborated = elaborate(parsed.ast, { ...options, params: params.values });
-  const diagnostics = [...parsed.diagnostics, ...elaborated.diagnostics];
+  const diagnostics = [...parsed.diagnostics, ...atTheFlag(elaborated.diagnostics, text, file, options.params ?? {})];
   if (!elaborated.graph) return { diagnostics: unique(diagnostics), sources };
   // Judging a graph that failed to elaborate would only repeat the same problems in other words.
   if (!hasErrors(diagnostics)) diagnostics.push(...check(elaborated.graph));
   return { graph: elaborated.graph, diagnostics: unique(diagnostics), sources };
+}
+
+/**
+ * A --set value wrong in meaning (`--set join=avg`) fails where the spec uses the parameter; such an
+ * error is reported at the flag, naming the use. Recognised by its span (the parameter's bare name in
+ * the spec) and its message (quoting the value given).
+ */
+function atTheFlag(diagnostics: Diagnostic[], text: string, file: string, params: Record<string, number | boolean | string>): Diagnostic[] {
+  return diagnostics.map((d) => {
+    const span = d.span;
+    if (!span || span.file !== file) return d;
+    const name = text.slice(span.offset, span.offset + span.length);
+    const value = params[name];
+    if (value === undefined || !d.message.includes(String(value))) return d;
+    const raw = String(value);
+    return {
+      ...d,
+      message: `${d.message} (the value of --set ${name}, used at ${file}:${span.line}:${span.column})`,
+      span: { file: `--set ${name}`, line: 1, column: 1, offset: 0, length: raw.length },
+    };
+  });
 }
 
 /** String parameters parsed as expressions; each one's text is a source named `--set NAME` for diagnostics. */
@@ -63,7 +84,9 @@ function parseParams(params: Record<string, number | boolean | string>, sources:
     const file = `--set ${name}`;
     sources.set(file, value);
     const parsed = parseExpression(value, file);
-    diagnostics.push(...parsed.diagnostics.map((d) => ({ ...d, hint: d.hint ?? 'a --set value is a number, true or false, a name, a list [...] or an expression in ( )' })));
+    // The parser's words are about spec files (lines, the end of the file); a --set value is one expression.
+    const hint = 'a --set value is a number, true or false, a name, a list [...] or an expression in ( )';
+    diagnostics.push(...parsed.diagnostics.map((d) => ({ ...d, message: d.message.replace('end of file', 'end of the value'), hint: !d.hint || /line|file/.test(d.hint) ? hint : d.hint })));
     if (parsed.expr) values[name] = parsed.expr;
   }
   return { values, diagnostics };

@@ -10,6 +10,8 @@ const BUNDLED_MODEL = 'models/bireal-small.onnx';
 const SAMPLES = 'samples/fashion-mnist-test';
 /** Runs timed after each finished image (the median is shown). */
 const TIMED_RUNS = 25;
+/** How the page names the data sets a model's normalisation comes from. */
+const DATASET_TITLES: Record<string, string> = { 'fashion-mnist': 'Fashion-MNIST', mnist: 'MNIST', cifar10: 'CIFAR-10' };
 
 interface Loaded {
   runtime: BinaryRuntime;
@@ -121,7 +123,7 @@ function renderSummary(): void {
   const s = info.summary;
   const rows: [string, string][] = [
     ['model', `${info.name} (${model.file})`],
-    ['input', `${info.input.join('×')} → ${info.classes} classes${info.dataset ? ` (${info.dataset === 'fashion-mnist' ? 'Fashion-MNIST' : 'CIFAR-10'})` : ''}`],
+    ['input', `${info.input.join('×')} → ${info.classes} classes${info.dataset ? ` (${DATASET_TITLES[info.dataset] ?? info.dataset})` : ''}`],
   ];
   if (info.weights) rows.push(['weights', info.weights]);
   if (s) {

@@ -7,4 +7,4 @@ export { packBits, unpackBits, quantizeKernel, channelMeanAbs, type BinaryKernel
 export { LOWERINGS } from './lower.js';
 export { sofarVersion } from './version.js';
 export { percentile, timedLoad, timeRuns, timeCalls, type LatencyStats, type LoadTiming } from './timing.js';
-export { OnnxGraph } from './proto.js';
+export { OnnxGraph, readModelMetadata } from './proto.js';

@@ -174,3 +174,14 @@ export class OnnxGraph {
     this.names.add(name);
   }
 }
+
+/** The metadata entries of an ONNX model (`sofar.spec`, `sofar.normalisation`, ...); empty when it cannot be decoded. */
+export function readModelMetadata(bytes: Uint8Array): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  try {
+    for (const p of onnx.ModelProto.decode(bytes).metadataProps ?? []) if (p.key) metadata[p.key] = p.value ?? '';
+  } catch {
+    // Not a model this reader understands: the runtime that loads it will say why.
+  }
+  return metadata;
+}

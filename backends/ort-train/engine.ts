@@ -52,6 +52,8 @@ class OrtEngine implements TrainEngine {
   private next: BufferSet;
   private step = 0;
   private readonly slots: readonly string[];
+  /** Binary weights in all (the flip ratio's denominator). */
+  private readonly binaryCount: number;
   private readonly sampleSize: number;
 
   constructor(
@@ -67,6 +69,7 @@ class OrtEngine implements TrainEngine {
     adapter: string | undefined,
   ) {
     this.slots = slotNames(optimizer);
+    this.binaryCount = layout.trainable.filter((p) => p.spec.binary).reduce((a, p) => a + p.size, 0);
     this.current = bufferSet(layout, this.slots);
     this.next = bufferSet(layout, this.slots);
     this.sampleSize = graph.input.reduce((a, b) => a * b, 1);
@@ -89,12 +92,13 @@ class OrtEngine implements TrainEngine {
       const t = this.step + 1;
       feeds[IO.params] = cur.params;
       feeds[IO.lr] = scalar(lr);
-      if (this.optimizer.name === 'adam') {
+      if (this.optimizer.name !== 'sgd') {
         const [c1, c2] = adamCorrections(t);
         feeds[IO.corrections[0]] = scalar(c1);
         feeds[IO.corrections[1]] = scalar(c2);
       }
       fetches[IO.paramsOut] = nxt.params;
+      if (this.binaryCount > 0) fetches[IO.flips] = null;
       for (const s of this.slots) {
         feeds[IO.slot(s)] = cur[s];
         fetches[IO.slotOut(s)] = nxt[s];
@@ -103,7 +107,9 @@ class OrtEngine implements TrainEngine {
     const out = await this.trainSession.run(feeds, fetches);
     [this.current, this.next] = [this.next, this.current];
     this.step++;
-    return { loss: (out[IO.loss].data as Float32Array)[0], correct: (out[IO.correct].data as Float32Array)[0] };
+    const result: StepResult = { loss: (out[IO.loss].data as Float32Array)[0], correct: (out[IO.correct].data as Float32Array)[0] };
+    if (out[IO.flips]) result.flipRatio = (out[IO.flips].data as Float32Array)[0] / this.binaryCount;
+    return result;
   }
 
   async predict(x: Float32Array, n: number): Promise<Float32Array> {

@@ -15,7 +15,7 @@ import type { OptimizerConfig } from '../../src/train/engine.js';
 import { Emitter } from './emitter.js';
 import { flatLayout, type FlatLayout, type Placement } from './layout.js';
 import { softmaxCrossEntropy } from './loss.js';
-import { emitUpdate, slotNames } from './optimizer.js';
+import { binaryVector, emitUpdate, slotNames } from './optimizer.js';
 import { emitNode, perChannel, type Emitted, type Gradients, type RuleContext } from './rules.js';
 
 export type StepKind = 'train' | 'gradients' | 'predict';
@@ -36,6 +36,8 @@ export const IO = {
   stateOut: 'state_out',
   slot: (slot: string) => `slot_${slot}`,
   slotOut: (slot: string) => `slot_${slot}_out`,
+  /** How many binary weights changed sign in the update (models with binary weights). */
+  flips: 'flips',
   /** The drop-path or dropout mask of a node. */
   mask: (node: GraphNode) => `mask:${node.name}`,
 } as const;
@@ -152,13 +154,16 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
     const slots = slotNames(optimizer);
     const lr = e.input(IO.lr, 'float32', []);
     const corrections =
-      optimizer.name === 'adam' ? ([e.input(IO.corrections[0], 'float32', []), e.input(IO.corrections[1], 'float32', [])] as [string, string]) : undefined;
+      optimizer.name !== 'sgd' ? ([e.input(IO.corrections[0], 'float32', []), e.input(IO.corrections[1], 'float32', [])] as [string, string]) : undefined;
+    const flips = binaryVector(layout) ? IO.flips : undefined;
     const slotInputs = Object.fromEntries(slots.map((s) => [s, e.input(IO.slot(s), 'float32', [layout.trainableSize])]));
     emitUpdate(e, graph, layout, optimizer, { params, grads, lr, slots: slotInputs, corrections }, {
       params: IO.paramsOut,
       slots: Object.fromEntries(slots.map((s) => [s, IO.slotOut(s)])),
+      ...(flips ? { flips } : {}),
     });
     e.output(IO.paramsOut, 'float32', [layout.trainableSize]);
+    if (flips) e.output(IO.flips, 'float32', []);
     for (const s of slots) e.output(IO.slotOut(s), 'float32', [layout.trainableSize]);
   }
   return { kind, bytes: e.encode(`${graph.name}: one training step (${optimizer?.name})`), layout, maskedNodes };

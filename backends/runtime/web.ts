@@ -13,7 +13,7 @@
  * memory), so several runtimes — in one page or in Web Workers — run side by side.
  */
 import type { Summary } from '../../src/cost.js';
-import { NORMALISATION, normaliseImages, type Normalisation } from '../../src/data/normalise.js';
+import { decodeInputNormalisation, NORMALISATION, NORMALISATION_METADATA_KEY, normaliseImages, type Normalisation } from '../../src/data/normalise.js';
 import onnxProto from 'onnx-proto';
 import { RuntimeModelError, type RuntimeModel } from './model.js';
 import { createRuntimeWith, type BinaryRuntime } from './runtime.js';
@@ -119,10 +119,14 @@ export interface ModelInfo {
   summary: Summary | null;
   /**
    * What pixels go through before the model: the data set's mean and std, as `sofar train` normalises.
-   * ONNX files do not record it, so it follows from the input: 1×28×28 is Fashion-MNIST, 3×32×32 CIFAR-10.
+   * Read from `sofar.normalisation` when the model records it; otherwise guessed from the input:
+   * 1×28×28 is Fashion-MNIST, 3×32×32 CIFAR-10, anything else is not normalised.
    */
   normalisation: Normalisation;
-  dataset: 'fashion-mnist' | 'cifar10' | null;
+  /** The data set the normalisation comes from (`fashion-mnist`, `cifar10`, a path, ...), or null. */
+  dataset: string | null;
+  /** True when the normalisation is the model's own record, false when guessed from the input shape. */
+  normalisationRecorded: boolean;
 }
 
 /** What a model is, from its metadata and shapes. */
@@ -131,8 +135,11 @@ export function modelInfo(model: RuntimeModel): ModelInfo {
   const input = model.input.shape;
   const classes = model.output.shape.reduce((a, b) => a * b, 1);
   const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
-  const dataset = same(input, [1, 28, 28]) ? 'fashion-mnist' : same(input, [3, 32, 32]) ? 'cifar10' : null;
-  const norm: Normalisation = dataset ? NORMALISATION[dataset] : { mean: input.map(() => 0), std: input.map(() => 1) };
+  const recorded = decodeInputNormalisation(m[NORMALISATION_METADATA_KEY]);
+  const fits = recorded !== null && recorded.mean.length === input[0];
+  const guess = same(input, [1, 28, 28]) ? 'fashion-mnist' : same(input, [3, 32, 32]) ? 'cifar10' : null;
+  const dataset = fits ? recorded.dataset : guess;
+  const norm: Normalisation = fits ? recorded : guess ? NORMALISATION[guess] : { mean: input.map(() => 0), std: input.map(() => 1) };
   let summary: Summary | null = null;
   try {
     summary = m['sofar.summary'] ? (JSON.parse(m['sofar.summary']) as Summary) : null;
@@ -150,6 +157,7 @@ export function modelInfo(model: RuntimeModel): ModelInfo {
     summary,
     normalisation: { mean: [...norm.mean], std: [...norm.std] },
     dataset,
+    normalisationRecorded: fits,
   };
 }
 

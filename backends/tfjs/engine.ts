@@ -15,6 +15,7 @@ import type {
   TrainEngine,
   TrainState,
 } from '../../src/train/engine.js';
+import { bopParams } from '../../src/train/engine.js';
 import { selectionDevice, selectTfjs, type TfjsSelection, type TfjsSelectOptions } from './device.js';
 import { forward } from './forward.js';
 import { batchGradients, disposeBatchGradients } from './gradients.js';
@@ -30,7 +31,7 @@ const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } as const;
 type Variable = ReturnType<Tf['variable']>;
 
 /** Slot names per optimiser, as checkpoints store them (`<param>/m`). */
-const SLOT_SUFFIXES: Record<OptimizerConfig['name'], readonly string[]> = { adam: ['m', 'v'], sgd: ['momentum'] };
+const SLOT_SUFFIXES: Record<OptimizerConfig['name'], readonly string[]> = { adam: ['m', 'v'], sgd: ['momentum'], bop: ['m', 'v'] };
 
 /** Binary kernels with a clip value: kernel parameter name → c. */
 function kernelClips(graph: Graph): Map<string, number> {
@@ -77,7 +78,9 @@ export class TfjsEngine implements TrainEngine {
       const loss = (await result.loss.data())[0];
       const correct = await correctCount(tf, result.logits, batch.y);
       this.step += 1;
-      tf.tidy(() => {
+      const binary = this.store.trainable.filter((p) => p.binary);
+      const flips = tf.tidy(() => {
+        const before = binary.map((spec) => tf.greaterEqual(this.store.variable(spec.name), 0));
         for (const spec of this.store.trainable) this.update(spec, result.grads.get(spec.name)!, lr);
         for (const node of this.graph.nodes) {
           if (node.op !== 'batchnorm') continue;
@@ -88,8 +91,18 @@ export class TfjsEngine implements TrainEngine {
           mean.assign(movingAverage(tf, mean, stats.mean, node.attrs.momentum));
           variance.assign(movingAverage(tf, variance, stats.variance, node.attrs.momentum));
         }
+        // How many binary weights changed sign (sign(0) = +1) in the update.
+        const changed = binary.map((spec, i) => tf.sum(tf.cast(tf.notEqual(tf.greaterEqual(this.store.variable(spec.name), 0), before[i]), 'float32')));
+        return changed.length ? tf.addN(changed) : tf.scalar(0);
       });
-      return { loss, correct };
+      if (!binary.length) {
+        flips.dispose();
+        return { loss, correct };
+      }
+      const flipped = (await flips.data())[0];
+      flips.dispose();
+      const count = binary.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+      return { loss, correct, flipRatio: flipped / count };
     } finally {
       disposeBatchGradients(result);
     }
@@ -102,7 +115,14 @@ export class TfjsEngine implements TrainEngine {
     const { weightDecay, momentum } = this.optimizer;
     const g = weightDecay !== 0 && decays(spec) ? tf.add(gradient, tf.mul(weightDecay, w)) : gradient;
     let next: Tensor;
-    if (this.optimizer.name === 'adam') {
+    if (this.optimizer.name === 'bop' && spec.binary) {
+      // Bop: m is the gradient's moving average; a weight flips where w·m > τ (|m| > τ, same sign).
+      const { threshold, gamma } = bopParams(this.optimizer);
+      const m = this.slot(spec, 'm');
+      m.assign(tf.add(tf.mul(1 - gamma, m), tf.mul(gamma, g)));
+      const sign = tf.where(tf.greaterEqual(w, 0), tf.onesLike(w), tf.neg(tf.onesLike(w)));
+      next = tf.where(tf.greater(tf.mul(sign, m), threshold), tf.neg(sign), sign);
+    } else if (this.optimizer.name === 'adam' || this.optimizer.name === 'bop') {
       const m = this.slot(spec, 'm');
       const v = this.slot(spec, 'v');
       m.assign(tf.add(tf.mul(ADAM.beta1, m), tf.mul(1 - ADAM.beta1, g)));

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { checkCheckpointFits, readCheckpoint } from '../../src/checkpoint/index.js';
 import { summarize } from '../../src/cost.js';
+import { encodeInputNormalisation, NORMALISATION_METADATA_KEY, type InputNormalisation } from '../../src/data/normalise.js';
 import { SofarError } from '../../src/diagnostics.js';
 import { graphToJson } from '../../src/graph/json.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
 import { initWeights } from '../../src/weights/init.js';
-import { addSpecOptions, loadGraph, parseNonNegativeInt, UsageError, UserError, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, loadGraph, outSpelling, parseNonNegativeInt, setFlagMap, UsageError, UserError, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
 import { formatSummaryTable } from '../summary-table.js';
 
 export interface WeightFlags {
@@ -28,6 +29,8 @@ export interface VariantFlags {
 
 interface BuildFlags extends SpecFlags, WeightFlags, VariantFlags {
   target?: string;
+  out?: string;
+  /** Deprecated spelling of --out. */
   output?: string;
 }
 
@@ -40,14 +43,16 @@ export function register(program: Command): void {
       .description('export a spec: build/<name>.onnx and build/<name>.graph.json, and print its summary')
       .argument('<spec>', 'a .sofar file')
       .addOption(new Option('--target <target>', 'write only this artefact').choices(TARGETS))
-      .option('-o, --output <path>', 'where to write it (a folder for tfjs and torch; the target may be inferred from a .onnx / .json name)')
+      .option('-o, --out <path>', 'where to write it (a folder for tfjs and torch; the target may be inferred from a .onnx / .json name)')
+      .addOption(new Option('--output <path>', 'deprecated: --out').hideHelp())
       .addOption(new Option('--weights <dir>', 'trained weights: a checkpoint folder or .safetensors file (default: seeded init)').conflicts('seed'))
       .option('--seed <n>', 'seed of the initial weights (the same numbers in every backend)', parseNonNegativeInt('--seed'), 0)
       .option('--int', 'binary layers as ConvInteger / MatMulInteger on uint8 (exact; for int8 runtimes)')
       .option('--no-pack', 'store binary kernels as ±1 values instead of 1 bit each')
       .option('--binary-ops', 'binary layers as SoFAr-domain operators (docs/operators.md) for SoFAr\'s binary runtime'),
-  ).action((spec: string, flags: BuildFlags) =>
+  ).action((spec: string, given: BuildFlags) =>
     asUserErrors(async () => {
+      const flags = outSpelling(given);
       const target = resolveTarget(flags);
       if ((target === 'tfjs' || target === 'torch' || target === 'graph') && (flags.int || !flags.pack || flags.binaryOps)) {
         throw new UsageError(`--int, --no-pack and --binary-ops choose how the ONNX model stores binary layers; drop them with --target ${target}`);
@@ -55,30 +60,30 @@ export function register(program: Command): void {
       if (flags.binaryOps && (flags.int || !flags.pack)) {
         throw new UsageError('--binary-ops is its own variant (packed kernels, SoFAr operators); drop --int and --no-pack');
       }
-      const { graph } = loadGraph(spec, flags);
+      const { graph, flags: specFlags } = loadSpec(spec, flags);
       const written: string[] = [];
       if (target === 'tfjs') {
-        const dir = flags.output ?? join('build', `${graph.name}.tfjs`);
+        const dir = flags.out ?? join('build', `${graph.name}.tfjs`);
         const { weights, source } = specWeights(graph, flags);
         const info = await saveKeras(graph, weights, dir, source);
         written.push(`wrote ${info.modelJson} and ${info.weightsBin} (${formatBytes(info.weightBytes)}, weights: ${source})`);
       }
       if (target === 'torch') {
-        const dir = flags.output ?? join('build', `${graph.name}.torch`);
+        const dir = flags.out ?? join('build', `${graph.name}.torch`);
         const { weights, source } = specWeights(graph, flags);
         const { writeTorchProject } = await import('../../backends/torch/index.js');
         const paths = writeTorchProject(graph, weights, dir, { source: spec, seed: flags.seed, weightsSource: source });
         written.push(`wrote ${paths.modelPy}, ${paths.trainPy} and ${paths.initWeights} (weights: ${source})`);
       }
       if (target === undefined || target === 'onnx') {
-        const path = flags.output ?? join('build', `${graph.name}.onnx`);
-        const { weights, source } = specWeights(graph, flags);
-        const bytes = await exportModel(graph, weights, flags, source);
+        const path = flags.out ?? join('build', `${graph.name}.onnx`);
+        const { weights, source, normalisation } = specWeights(graph, flags);
+        const bytes = await exportModel(graph, weights, flags, source, { normalisation, set: specFlags.set });
         writeFileAtomic(path, bytes);
         written.push(`wrote ${path} (${formatBytes(bytes.length)}, ${describeVariant(flags, graph)}, weights: ${source})`);
       }
       if (target === undefined || target === 'graph') {
-        const path = target === 'graph' && flags.output ? flags.output : join('build', `${graph.name}.graph.json`);
+        const path = target === 'graph' && flags.out ? flags.out : join('build', `${graph.name}.graph.json`);
         writeFileAtomic(path, graphToJson(graph) + '\n');
         written.push(`wrote ${path}`);
       }
@@ -90,31 +95,55 @@ export function register(program: Command): void {
 
 /** --target, or the one -o implies by its extension; undefined for the default pair of files. */
 function resolveTarget(flags: BuildFlags): string | undefined {
-  if (flags.target && flags.output) {
-    const implied = /\.onnx$/i.test(flags.output) ? 'onnx' : /\.json$/i.test(flags.output) ? 'graph' : undefined;
+  if (flags.target && flags.out) {
+    const implied = /\.onnx$/i.test(flags.out) ? 'onnx' : /\.json$/i.test(flags.out) ? 'graph' : undefined;
     if (implied && implied !== flags.target) {
-      throw new UsageError(`-o ${flags.output} names ${implied === 'onnx' ? 'an ONNX model' : 'a JSON file'}, but --target is ${flags.target}`, `drop --target, or give -o a name that fits ${flags.target}`);
+      throw new UsageError(`-o ${flags.out} names ${implied === 'onnx' ? 'an ONNX model' : 'a JSON file'}, but --target is ${flags.target}`, `drop --target, or give -o a name that fits ${flags.target}`);
     }
   }
-  if (flags.target || !flags.output) return flags.target;
-  if (/\.onnx$/i.test(flags.output)) return 'onnx';
-  if (/\.json$/i.test(flags.output)) return 'graph';
-  throw new UsageError(`-o ${flags.output}: name the target`, 'add --target onnx or --target graph (or end the path in .onnx / .json)');
+  if (flags.target || !flags.out) return flags.target;
+  if (/\.onnx$/i.test(flags.out)) return 'onnx';
+  if (/\.json$/i.test(flags.out)) return 'graph';
+  throw new UsageError(`-o ${flags.out}: name the target`, 'add --target onnx or --target graph (or end the path in .onnx / .json)');
 }
 
-/** The model's weights: a checkpoint's, checked against the graph, or the seeded initial ones. */
-export function specWeights(graph: Graph, flags: WeightFlags): { weights: WeightMap; source: string } {
-  if (!flags.weights) return { weights: initWeights(graph, flags.seed), source: `seeded init, seed ${flags.seed}` };
+/**
+ * The spec's graph, built with the --set values its --weights were trained with where the flags leave
+ * them out (a contradiction is refused); the flags it was built with.
+ */
+export function loadSpec<T extends SpecFlags & WeightFlags>(spec: string, flags: T): { graph: Graph; flags: T } {
+  const merged = flags.weights ? withRecordedParams(flags, readCheckpoint(flags.weights).meta.modelParams, `the run in ${flags.weights}`) : flags;
+  return { graph: loadGraph(spec, merged).graph, flags: merged };
+}
+
+/** The metadata entry `sofar.params`: the model parameters (`--set` values) a graph was built with. */
+export const PARAMS_METADATA_KEY = 'sofar.params';
+
+/**
+ * The model's weights: a checkpoint's, checked against the graph, or the seeded initial ones; with the
+ * input normalisation the checkpoint records (null for seeded weights).
+ */
+export function specWeights(graph: Graph, flags: WeightFlags): { weights: WeightMap; source: string; normalisation: InputNormalisation | null } {
+  if (!flags.weights) return { weights: initWeights(graph, flags.seed), source: `seeded init, seed ${flags.seed}`, normalisation: null };
   const checkpoint = readCheckpoint(flags.weights);
   checkCheckpointFits(checkpoint, graph);
-  return { weights: checkpoint.weights, source: `${checkpoint.path} (epoch ${checkpoint.meta.epoch})` };
+  return { weights: checkpoint.weights, source: `${checkpoint.path} (epoch ${checkpoint.meta.epoch})`, normalisation: checkpoint.meta.normalisation ?? null };
 }
 
-/** Exports with the variant the flags ask for; the metadata says where the weights came from. */
-export async function exportModel(graph: Graph, weights: WeightMap, flags: VariantFlags, source: string): Promise<Uint8Array> {
+/**
+ * Exports with the variant the flags ask for; the metadata says where the weights came from, the model
+ * parameters it was built with (`sofar.params`) and, when known, how inputs are normalised
+ * (`sofar.normalisation`).
+ */
+export async function exportModel(graph: Graph, weights: WeightMap, flags: VariantFlags, source: string, o: { normalisation?: InputNormalisation | null; set?: string[] } = {}): Promise<Uint8Array> {
   // Loaded on demand, so that commands which never export (check, summary) never load the runtimes.
   const { exportOnnx } = await import('../../backends/onnx/index.js');
-  return exportOnnx(graph, weights, { packBits: flags.pack, integer: flags.int ?? false, binaryOps: flags.binaryOps ?? false, metadata: { 'sofar.weights': source } });
+  const metadata = {
+    'sofar.weights': source,
+    [PARAMS_METADATA_KEY]: JSON.stringify(setFlagMap(o.set)),
+    ...(o.normalisation ? { [NORMALISATION_METADATA_KEY]: encodeInputNormalisation(o.normalisation) } : {}),
+  };
+  return exportOnnx(graph, weights, { packBits: flags.pack, integer: flags.int ?? false, binaryOps: flags.binaryOps ?? false, metadata });
 }
 
 /** The Keras model of TensorFlow.js (model.json + weights.bin), loaded only for this target. */

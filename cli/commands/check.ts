@@ -8,7 +8,7 @@ export function register(program: Command): void {
     program
       .command('check')
       .description('parse, elaborate and type-check a spec; exit 0, or print diagnostics and exit 1')
-      .argument('<spec>', 'a .sofar file'),
+      .argument('<spec>', 'a .sofar file, or a graph file (build/NAME.graph.json)'),
   ).action((spec: string, flags: SpecFlags) => {
     const { graph } = loadGraph(spec, flags);
     const s = summarize(graph);

@@ -11,7 +11,7 @@ import { checkCheckpointFits, CHECKPOINT_FILE, readCheckpoint } from '../../src/
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
 import { SofarError } from '../../src/diagnostics.js';
 import { evaluate } from '../../src/train/evaluate.js';
-import { addSpecOptions, loadGraph, parsePositiveInt, UsageError, userFailure, UserError, type SpecFlags } from '../common.js';
+import { addSpecOptions, loadGraph, parsePositiveInt, UsageError, userFailure, UserError, withRecordedParams, type SpecFlags } from '../common.js';
 import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
 
 interface EvalFlags extends SpecFlags {
@@ -34,7 +34,7 @@ export function register(program: Command): void {
       .option('--data <source>', `${DATASET_NAMES.join(', ')}, or a folder of IDX files or CIFAR-10 batches`, 'fashion-mnist')
       .option('--weights <dir>', 'checkpoint folder or file of a spec (default runs/<model name>)')
       .option('--batch <n>', 'samples per inference batch', parsePositiveInt('--batch'), 256)
-      .option('--limit <n>', 'evaluate the test share that goes with N training samples (as train --limit)', parsePositiveInt('--limit'))
+      .option('--limit <n>', 'evaluate only the first N test samples', parsePositiveInt('--limit'))
       .addOption(new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels (native) on the --binary-ops export; wasm: the same kernels as WebAssembly, 1 thread').choices(RUNTIMES).default('ort'))
       .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
       .addOption(deviceOption())
@@ -87,14 +87,19 @@ async function runEval(model: string, flags: EvalFlags): Promise<void> {
   await session.release();
 }
 
-/** The spec's graph and its trained weights (--weights, default runs/<model>). */
+/**
+ * The spec's graph and its trained weights (--weights, default runs/<model>); the graph is built with
+ * the --set values the checkpoint was trained with where the flags leave them out.
+ */
 function trainedSpec(model: string, flags: EvalFlags) {
-  const { graph } = loadGraph(model, flags);
-  const weightsAt = flags.weights ?? join('runs', graph.name);
-  if (!flags.weights && !existsSync(join(weightsAt, CHECKPOINT_FILE))) {
-    throw userFailure(`no trained weights for '${graph.name}' in ${weightsAt}`, 'pass --weights DIR (the --out folder of sofar train)');
+  let weightsAt = flags.weights;
+  if (!weightsAt) {
+    const { graph } = loadGraph(model, flags);
+    weightsAt = join('runs', graph.name);
+    if (!existsSync(join(weightsAt, CHECKPOINT_FILE))) throw userFailure(`no trained weights for '${graph.name}' in ${weightsAt}`, 'pass --weights DIR (the --out folder of sofar train)');
   }
   const checkpoint = readCheckpoint(weightsAt);
+  const { graph } = loadGraph(model, withRecordedParams(flags, checkpoint.meta.modelParams, `the run in ${weightsAt}`));
   checkCheckpointFits(checkpoint, graph);
   return { graph, checkpoint };
 }
@@ -121,7 +126,7 @@ async function evalOnSofar(model: string, isOnnx: boolean, runtime: BinaryRuntim
 /** Evaluates on the test split and prints the result. */
 async function report(infer: (x: Float32Array, n: number) => Promise<Float32Array>, model: { input: number[]; classes: number; name: string; exported: boolean }, flags: EvalFlags): Promise<void> {
   const { classes, name } = model;
-  const dataset = loadDataset(flags.data, model, { only: 'test', ...(flags.limit ? { limit: flags.limit } : {}) });
+  const dataset = loadDataset(flags.data, model, { only: 'test', ...(flags.limit ? { testLimit: flags.limit } : {}) });
   const result = await evaluate(infer, dataset.test, classes, flags.batch);
   if (flags.json) {
     process.stdout.write(JSON.stringify({ accuracy: result.accuracy, loss: result.loss, samples: result.samples }) + '\n');

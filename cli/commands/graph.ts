@@ -1,12 +1,12 @@
-/** `sofar graph SPEC [--format text|json|dot|html] [-o PATH]`: the typed graph in several forms. */
-import type { Command } from 'commander';
+/** `sofar graph SPEC [--format text|json|dot|html] [-o, --out PATH]`: the typed graph in several forms. */
+import { Option, type Command } from 'commander';
 import { summarize } from '../../src/cost.js';
 import { graphToDot } from '../../src/graph/dot.js';
 import { graphToHtml } from '../../src/graph/html.js';
 import { graphToJson } from '../../src/graph/json.js';
 import { printGraph } from '../../src/graph/print.js';
 import type { Graph } from '../../src/graph/types.js';
-import { addSpecOptions, loadGraph, UsageError, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, loadGraph, outSpelling, UsageError, writeFileAtomic, type SpecFlags } from '../common.js';
 
 const FORMATS: Record<string, (g: Graph) => string> = {
   text: (g) => printGraph(g) + '\n',
@@ -20,17 +20,19 @@ export function register(program: Command): void {
     program
       .command('graph')
       .description('the typed graph as text (default), JSON (round-trips exactly), Graphviz DOT, or an HTML page')
-      .argument('<spec>', 'a .sofar file')
+      .argument('<spec>', 'a .sofar file, or a graph file (build/NAME.graph.json)')
       .option('-f, --format <format>', 'text | json | dot | html', 'text')
-      .option('-o, --output <path>', 'write to a file instead of standard output'),
-  ).action((spec: string, flags: SpecFlags & { format: string; output?: string }) => {
+      .option('-o, --out <path>', 'write to a file instead of standard output')
+      .addOption(new Option('--output <path>', 'deprecated: --out').hideHelp()),
+  ).action((spec: string, given: SpecFlags & { format: string; out?: string; output?: string }) => {
+    const flags = outSpelling(given);
     const render = FORMATS[flags.format];
     if (!render) throw new UsageError(`unknown format '${flags.format}'`, `formats: ${Object.keys(FORMATS).join(', ')}`);
     const { graph } = loadGraph(spec, flags);
     const text = render(graph);
-    if (flags.output) {
-      writeFileAtomic(flags.output, text);
-      process.stderr.write(`wrote ${flags.output}\n`);
+    if (flags.out) {
+      writeFileAtomic(flags.out, text);
+      process.stderr.write(`wrote ${flags.out}\n`);
     } else process.stdout.write(text);
   });
 }

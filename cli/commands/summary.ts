@@ -9,7 +9,7 @@ export function register(program: Command): void {
     program
       .command('summary')
       .description('per-layer and total parameters, memory, MACs and OPs (Larq and Bi-Real Net conventions)')
-      .argument('<spec>', 'a .sofar file')
+      .argument('<spec>', 'a .sofar file, or a graph file (build/NAME.graph.json)')
       .option('--json', 'print one JSON object instead of tables')
       .option('--no-layers', 'print only the totals'),
   ).action((spec: string, flags: SpecFlags & { json?: boolean; layers: boolean }) => {

@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { checkpointPath, readCheckpoint } from '../../src/checkpoint/index.js';
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
+import { encodeInputNormalisation, NORMALISATION_METADATA_KEY } from '../../src/data/normalise.js';
 import { SofarError } from '../../src/diagnostics.js';
-import type { OptimizerName } from '../../src/train/engine.js';
+import { BOP_DEFAULTS, type OptimizerConfig, type OptimizerName } from '../../src/train/engine.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
 import { SCHEDULES, type ScheduleName } from '../../src/train/schedule.js';
-import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, takeOverInterrupts, UsageError, UserError, userFailure, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, setFlagMap, takeOverInterrupts, UsageError, UserError, userFailure, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
+import { PARAMS_METADATA_KEY } from './build.js';
 import { createProgressRenderer } from '../progress.js';
 import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from './engines.js';
 
@@ -24,6 +26,8 @@ interface TrainFlags extends SpecFlags {
   lr: number;
   optimizer: OptimizerName;
   momentum: number;
+  bopThreshold?: number;
+  bopGamma?: number;
   schedule: ScheduleName;
   weightDecay: number;
   seed: number;
@@ -47,6 +51,12 @@ const nonNegativeNumber = (flag: string) => (value: string) => {
   return n;
 };
 
+const bopGamma = (value: string) => {
+  const n = positiveNumber('--bop-gamma')(value);
+  if (n > 1) throw new UsageError(`--bop-gamma expects a number in (0, 1], got '${value}'`, 'Bop uses about 1e-4');
+  return n;
+};
+
 const momentum = (value: string) => {
   const n = nonNegativeNumber('--momentum')(value);
   if (n >= 1) throw new UsageError(`--momentum expects a number in [0, 1), got '${value}'`, 'SGD momentum is usually 0.9');
@@ -63,12 +73,14 @@ export function register(program: Command): void {
       .option('--epochs <n>', 'epochs to train in all', parsePositiveInt('--epochs'), 10)
       .option('--batch <n>', 'batch size', parsePositiveInt('--batch'), 128)
       .option('--lr <x>', 'base learning rate', positiveNumber('--lr'), 1e-3)
-      .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
+      .addOption(new Option('--optimizer <name>', 'optimizer (bop: flips binary weights, Adam for the float ones)').choices(['adam', 'sgd', 'bop']).default('adam'))
       .option('--momentum <x>', 'SGD momentum, in [0, 1)', momentum, 0.9)
+      .option('--bop-threshold <x>', `Bop's threshold τ: a binary weight flips when its gradient average passes it (default ${BOP_DEFAULTS.threshold})`, nonNegativeNumber('--bop-threshold'))
+      .option('--bop-gamma <x>', `Bop's adaptivity rate γ of the gradient average, in (0, 1] (default ${BOP_DEFAULTS.gamma})`, bopGamma)
       .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]).default('cosine'))
       .option('--weight-decay <x>', 'L2 weight decay on float kernels', nonNegativeNumber('--weight-decay'), 0)
       .option('--seed <n>', 'seed of the weights, the sample order and every random mask', parseNonNegativeInt('--seed'), 0)
-      .option('--out <dir>', 'where checkpoints, metrics and model.onnx go (default runs/<model name>)')
+      .option('-o, --out <dir>', 'where checkpoints, metrics and model.onnx go (default runs/<model name>)')
       .option('--resume', 'continue the run in --out from its last checkpoint')
       .option('--limit <n>', 'use only the first N training samples (and a proportional share of the test set)', parsePositiveInt('--limit'))
       .addOption(new Option('--engine <name>', 'training engine (auto: tfjs when tfjs-node is installed, else ort)').choices([...ENGINES]).default('auto'))
@@ -89,10 +101,12 @@ export function register(program: Command): void {
   });
 }
 
-async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<void> {
-  const { graph } = loadGraph(spec, flags);
-  const outDir = flags.out ?? join('runs', graph.name);
+async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<void> {
+  const outDir = given.out ?? join('runs', loadGraph(spec, given).graph.name);
   checkOutputFolder(outDir);
+  // A resumed run builds the model with the --set values it was started with.
+  const flags = given.resume ? withRecordedParams(given, readCheckpoint(outDir).meta.modelParams, `the run in ${outDir}`) : given;
+  const { graph } = loadGraph(spec, flags);
   const config = configFromFlags(flags, cmd, flags.resume ? savedConfig(outDir) : {});
   const engineName = resolveEngine(flags.engine, flags.device);
   const dataset = loadDataset(config.data, graph, config.limit !== undefined ? { limit: config.limit } : {});
@@ -123,10 +137,11 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
         resume: Boolean(flags.resume),
         onEvent: progress.onEvent,
         signal: controller.signal,
+        modelParams: setFlagMap(flags.set),
         ...(flags.threads ? { threads: flags.threads } : {}),
       });
     } catch (e) {
-      if (controller.signal.aborted) throw interrupted(spec, outDir);
+      if (controller.signal.aborted) throw interrupted(spec, outDir, cmd);
       throw e;
     } finally {
       progress.stop();
@@ -134,7 +149,9 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
     // Still ours: a Ctrl-C now lets the model be written, so it always matches the checkpoint.
     const { exportOnnx } = await import('../../backends/onnx/index.js');
     const modelPath = join(outDir, 'model.onnx');
-    writeFileAtomic(modelPath, exportOnnx(graph, result.weights));
+    const normalisation = encodeInputNormalisation({ dataset: dataset.source, ...dataset.normalisation });
+    const metadata = { [NORMALISATION_METADATA_KEY]: normalisation, [PARAMS_METADATA_KEY]: JSON.stringify(setFlagMap(flags.set)) };
+    writeFileAtomic(modelPath, exportOnnx(graph, result.weights, { metadata }));
     stream.write(`checkpoint ${result.checkpointPath}\nmodel ${modelPath}\n`);
     const { epochs, samplesPerSecond, trainLoss, testAccuracy } = result.summary;
     if (flags.json) process.stdout.write(JSON.stringify({ epochs, samplesPerSecond, trainLoss, testAccuracy, engine: result.engine, device: result.device }) + '\n');
@@ -143,18 +160,40 @@ async function runTrain(spec: string, flags: TrainFlags, cmd: Command): Promise<
   }
 }
 
-/** What an interrupted run kept: its last complete epoch, or nothing when none had ended. */
-function interrupted(spec: string, outDir: string): InterruptedError {
+/** What an interrupted run kept, and the command that carries on: every flag given, with --out and --resume. */
+function interrupted(spec: string, outDir: string, cmd: Command): InterruptedError {
   const path = checkpointPath(outDir);
   const saved = existsSync(path);
+  const again = (resume: boolean) => [...trainCommand(spec, cmd), '--out', shellWord(outDir), ...(resume ? ['--resume'] : [])].join(' ');
   return new InterruptedError([
     {
       severity: 'error',
       code: 'interrupted',
       message: saved ? `training interrupted; the last complete epoch is saved in ${path}` : 'training interrupted before its first epoch ended; nothing was saved',
-      hint: saved ? `continue with: sofar train ${spec} --out ${outDir} --resume` : `start again with: sofar train ${spec} --out ${outDir}`,
+      hint: saved ? `continue with: ${again(true)}` : `start again with: ${again(false)}`,
     },
   ]);
+}
+
+/** `sofar train SPEC` and the flags given on the command line (not their defaults), --out and --resume left out. */
+function trainCommand(spec: string, cmd: Command): string[] {
+  const words = ['sofar', 'train', shellWord(spec)];
+  for (const option of cmd.options) {
+    const key = option.attributeName();
+    if (key === 'out' || key === 'resume' || cmd.getOptionValueSource(key) !== 'cli') continue;
+    const value: unknown = cmd.getOptionValue(key);
+    if (typeof value === 'boolean') {
+      if (value !== option.negate) words.push(option.long!);
+    } else {
+      for (const v of Array.isArray(value) ? value : [value]) words.push(option.long!, shellWord(String(v)));
+    }
+  }
+  return words;
+}
+
+/** A word as a POSIX shell reads it back: quoted when it holds anything beyond plain characters. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Refuses, before any data is loaded, an --out that is a file or whose model.onnx is a folder. */
@@ -165,7 +204,7 @@ function checkOutputFolder(outDir: string): void {
 }
 
 /** Options a resumed run takes from its checkpoint unless given on the command line. */
-const RESUMABLE = ['data', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'schedule', 'weightDecay', 'seed', 'limit'] as const;
+const RESUMABLE = ['data', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'bopThreshold', 'bopGamma', 'schedule', 'weightDecay', 'seed', 'limit'] as const;
 
 function configFromFlags(flags: TrainFlags, cmd: Command, saved: Partial<Record<(typeof RESUMABLE)[number], unknown>>): TrainConfig {
   const pick = <K extends (typeof RESUMABLE)[number]>(key: K): TrainFlags[K] =>
@@ -176,11 +215,20 @@ function configFromFlags(flags: TrainFlags, cmd: Command, saved: Partial<Record<
     batchSize: pick('batch'),
     lr: pick('lr'),
     schedule: pick('schedule'),
-    optimizer: { name: pick('optimizer'), momentum: pick('momentum'), weightDecay: pick('weightDecay') },
+    optimizer: bopOptions({ name: pick('optimizer'), momentum: pick('momentum'), weightDecay: pick('weightDecay') }, pick('bopThreshold'), pick('bopGamma')),
     seed: pick('seed'),
     data: pick('data'),
     ...(limit !== undefined && limit !== null ? { limit } : {}),
   };
+}
+
+/** Bop's settings go with Bop; with another optimizer they are refused rather than ignored. */
+function bopOptions(o: OptimizerConfig, threshold: number | undefined, gamma: number | undefined): OptimizerConfig {
+  if (o.name !== 'bop') {
+    if (threshold !== undefined || gamma !== undefined) throw new UsageError('--bop-threshold and --bop-gamma go with --optimizer bop');
+    return o;
+  }
+  return { ...o, bopThreshold: threshold ?? BOP_DEFAULTS.threshold, bopGamma: gamma ?? BOP_DEFAULTS.gamma };
 }
 
 /** The flags of the run in `outDir`, from its checkpoint's recorded configuration. */
@@ -194,6 +242,8 @@ function savedConfig(outDir: string): Partial<Record<(typeof RESUMABLE)[number],
     lr: c.lr,
     optimizer: c.optimizer?.name,
     momentum: c.optimizer?.momentum,
+    bopThreshold: c.optimizer?.bopThreshold,
+    bopGamma: c.optimizer?.bopGamma,
     schedule: c.schedule,
     weightDecay: c.optimizer?.weightDecay,
     seed: c.seed,

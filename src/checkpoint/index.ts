@@ -10,6 +10,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { error, SofarError } from '../diagnostics.js';
 import type { Graph, WeightMap } from '../graph/types.js';
+import { decodeInputNormalisation, encodeInputNormalisation, type InputNormalisation } from '../data/normalise.js';
 import { replaceFileAtomic } from '../io/atomic.js';
 import { decodeSafetensors, encodeSafetensors, f32, SafetensorsError, toFloat32, type TensorEntry } from './safetensors.js';
 
@@ -34,6 +35,13 @@ export interface CheckpointMeta {
   step: number;
   /** The training configuration, so that a resumed run can check and reuse it. */
   config?: Record<string, unknown>;
+  /** How the training inputs were normalised; exports and `sofar run --input` apply it to images. */
+  normalisation?: InputNormalisation;
+  /**
+   * The model parameters the graph was built with (`--set` values as written, `{}` for the spec's
+   * defaults); absent in checkpoints that predate the record.
+   */
+  modelParams?: Record<string, string>;
 }
 
 export interface Checkpoint {
@@ -53,7 +61,7 @@ export interface CheckpointInput {
   slots: WeightMap;
   step: number;
   epoch: number;
-  meta: { seed: number; engine: string; config?: Record<string, unknown> };
+  meta: { seed: number; engine: string; config?: Record<string, unknown>; normalisation?: InputNormalisation; modelParams?: Record<string, string> };
 }
 
 /** A short hash of the graph's parameter list (names, shapes, binary and trainable flags, in order). */
@@ -97,6 +105,8 @@ export function encodeCheckpoint(input: CheckpointInput): Uint8Array {
     epoch: String(input.epoch),
     step: String(input.step),
     ...(input.meta.config ? { config: JSON.stringify(input.meta.config) } : {}),
+    ...(input.meta.normalisation ? { normalisation: encodeInputNormalisation(input.meta.normalisation) } : {}),
+    ...(input.meta.modelParams ? { model_params: JSON.stringify(input.meta.modelParams) } : {}),
   };
   return encodeSafetensors(tensors, metadata);
 }
@@ -160,7 +170,9 @@ export function checkCheckpointFits(checkpoint: Checkpoint, graph: Graph): void 
     checkpoint.meta.spec === graph.name
       ? `the checkpoint ${checkpoint.path} was trained for another version of model '${graph.name}': ${problems.join('; ')}`
       : `the checkpoint ${checkpoint.path} was trained for model '${checkpoint.meta.spec}' and does not fit '${graph.name}': ${problems.join('; ')}`,
-    'use the spec it was trained with, or train this one into another folder (--out DIR)',
+    checkpoint.meta.modelParams
+      ? `it was trained with ${describeModelParams(checkpoint.meta.modelParams)}: use the spec and the --set values it was trained with, or train this one into another folder (--out DIR)`
+      : 'use the spec and the --set values it was trained with (a --set value is the likely cause), or train this one into another folder (--out DIR)',
   );
 }
 
@@ -187,6 +199,17 @@ function readMeta(m: Record<string, string>, path: string): CheckpointMeta {
       throw checkpointError(`${path}: its training configuration is not valid JSON`);
     }
   }
+  const normalisation = decodeInputNormalisation(m.normalisation);
+  let modelParams: Record<string, string> | undefined;
+  if (m.model_params !== undefined) {
+    try {
+      const parsed = JSON.parse(m.model_params) as unknown;
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) throw new Error('not an object of strings');
+      modelParams = parsed as Record<string, string>;
+    } catch {
+      throw checkpointError(`${path}: its record of the model parameters (--set values) is not valid`);
+    }
+  }
   return {
     spec: m.spec ?? '(unknown)',
     ...(m.params_hash ? { paramsHash: m.params_hash } : {}),
@@ -195,7 +218,15 @@ function readMeta(m: Record<string, string>, path: string): CheckpointMeta {
     epoch: count('epoch'),
     step: count('step'),
     ...(config ? { config } : {}),
+    ...(normalisation ? { normalisation } : {}),
+    ...(modelParams ? { modelParams } : {}),
   };
+}
+
+/** `--set columns=3 --set join=sum`, or `the spec's defaults` for an empty record. */
+export function describeModelParams(params: Record<string, string>): string {
+  const entries = Object.entries(params);
+  return entries.length ? entries.map(([k, v]) => `--set ${k}=${v}`).join(' ') : "the spec's default parameters (no --set)";
 }
 
 function checkpointError(message: string, hint?: string): SofarError {

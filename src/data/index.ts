@@ -74,6 +74,8 @@ export interface LoadOptions {
   synthetic?: SyntheticOptions;
   /** `test`: leave the training split empty (evaluation needs only the test images). */
   only?: 'test';
+  /** Keep only the first N test samples (`sofar eval --limit N`); applied after `limit`. */
+  testLimit?: number;
 }
 
 interface RawSet {
@@ -152,6 +154,7 @@ function finish(
   }
   const sizes = limitedSizes(train.count, test.count, options.limit);
   if (options.only === 'test') sizes.train = 0;
+  if (options.testLimit !== undefined) sizes.test = Math.min(sizes.test, options.testLimit);
   const split = (raw: RawSet, n: number): Split => ({
     x: normaliseImages(raw.images, n, shape, norm),
     y: Int32Array.from(raw.labels.subarray(0, n)),
@@ -177,6 +180,7 @@ function loadSynthetic(model: DataShape, options: LoadOptions): Dataset {
   };
   const sizes = limitedSizes(full.train, full.test, options.limit);
   if (options.only === 'test') sizes.train = 0;
+  if (options.testLimit !== undefined) sizes.test = Math.min(sizes.test, options.testLimit);
   return {
     source: 'synthetic',
     shape,

@@ -69,3 +69,46 @@ export function normaliseImages(images: Uint8Array, count: number, shape: readon
   }
   return out;
 }
+
+/**
+ * The normalisation a model's inputs went through in training, and the data set it comes from. Exported
+ * models record it as the metadata entry `sofar.normalisation` (JSON), checkpoints as `normalisation`.
+ */
+export interface InputNormalisation extends Normalisation {
+  /** `fashion-mnist`, `cifar10`, `synthetic`, or the path of a data set given by path. */
+  dataset: string;
+}
+
+export const NORMALISATION_METADATA_KEY = 'sofar.normalisation';
+
+export function encodeInputNormalisation(n: InputNormalisation): string {
+  return JSON.stringify({ dataset: n.dataset, mean: n.mean, std: n.std });
+}
+
+/** Reads a recorded normalisation; null when absent or not well formed (then nothing is applied). */
+export function decodeInputNormalisation(text: string | undefined): InputNormalisation | null {
+  if (!text) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const o = v as Partial<InputNormalisation> | null;
+  const numbers = (a: unknown): a is number[] => Array.isArray(a) && a.length > 0 && a.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (!o || typeof o.dataset !== 'string' || !numbers(o.mean) || !numbers(o.std) || o.mean.length !== o.std.length || o.std.some((s) => s <= 0)) return null;
+  return { dataset: o.dataset, mean: [...o.mean], std: [...o.std] };
+}
+
+/** The normalisation `sofar train --data NAME` applies, for a named data set; null for a path. */
+export function namedNormalisation(dataset: string, channels: number): InputNormalisation | null {
+  if (dataset === 'synthetic') return { dataset, ...IDENTITY(channels) };
+  if (!Object.hasOwn(NORMALISATION, dataset)) return null;
+  const n = NORMALISATION[dataset as keyof typeof NORMALISATION];
+  return { dataset, mean: [...n.mean], std: [...n.std] };
+}
+
+/** `fashion-mnist (mean 0.286, std 0.353)` */
+export function describeNormalisation(n: InputNormalisation): string {
+  return `${n.dataset} (mean ${n.mean.join(', ')}, std ${n.std.join(', ')})`;
+}

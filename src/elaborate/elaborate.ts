@@ -448,7 +448,7 @@ class Elaborator {
       const depth = convert('depth') as number;
       const expanded = 2 ** (columns - 1);
       if (depth !== expanded) {
-        this.report('depth-mismatch', `declared depth ${depth} does not match the expansion: ${columns} column${columns === 1 ? '' : 's'} give a deepest path of ${expanded} unit${expanded === 1 ? '' : 's'}`, depthArg.span, `the deepest path is 2^(columns-1); use depth = ${expanded}, or columns = ${Math.log2(depth) + 1} if that is a whole number`);
+        this.report('depth-mismatch', `declared depth ${depth} does not match the expansion: ${columns} column${columns === 1 ? '' : 's'} give a deepest path of ${expanded} unit${expanded === 1 ? '' : 's'}`, depthArg.span, depthHint(depth, expanded));
       }
     }
     // A body that is a single block call names each instance after the block (col3/unit1); anything
@@ -516,3 +516,9 @@ class Elaborator {
   }
 }
 
+/** What fixes a declared fractal depth: the expansion's depth, or the columns that give the declared one. */
+function depthHint(depth: number, expanded: number): string {
+  const columns = Math.log2(depth) + 1;
+  const alternative = Number.isInteger(columns) ? `, or columns = ${columns} for a depth of ${depth}` : ` (no number of columns gives a depth of ${depth}: depths are powers of 2)`;
+  return `the deepest path is 2^(columns-1); use depth = ${expanded}${alternative}`;
+}

@@ -91,6 +91,7 @@ export function evaluate(expr: Expr, env: Env): Value {
       return expr.otherwise ? evaluate(expr.otherwise, env) : NONE;
     }
     case 'call': {
+      if (expr.callee.name === 'len' && !env.lookup('len')) return num(length(expr, env));
       const builtin = BUILTINS[expr.callee.name];
       if (builtin && !env.lookup(expr.callee.name)) {
         const args = expr.args.map((a) => {
@@ -123,6 +124,16 @@ export function evaluate(expr: Expr, env: Env): Value {
       return { t: 'list', v: items };
     }
   }
+}
+
+/** `len(list)`: the number of items of a list, a range or a size (`3x3` has 2). */
+function length(expr: Extract<Expr, { kind: 'call' }>, env: Env): number {
+  if (expr.args.length !== 1) fail('arity', `len() takes 1 argument, got ${expr.args.length}`, expr.span);
+  const [a] = expr.args;
+  if (a.name) fail('bad-argument', 'len() takes no named arguments', a.span);
+  const value = evaluate(a.value, env);
+  if (value.t === 'list' || value.t === 'dims') return value.v.length;
+  return fail('type', `len() takes a list or a size, not ${describe(value)}`, a.value.span, 'for example len(widths) with widths = [64, 128]');
 }
 
 export function evaluateArgs(args: Arg[], env: Env): BoundArg[] {

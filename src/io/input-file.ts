@@ -1,10 +1,13 @@
 /**
  * A model input read from a file: a `.npy` array (float32 / float64 / uint8; `[N,C,H,W]`, `[C,H,W]`
  * or `[H,W]`) or a PNG / JPEG image, checked against the model's input shape. Images and uint8
- * arrays are scaled to [0, 1]; float arrays are used as they are. No resizing: sizes must match.
+ * arrays (pixels) are scaled to [0, 1], then normalised per channel, `(x − mean) / std`, when a
+ * normalisation is given (the one the model was trained with); float arrays are used as they are.
+ * No resizing: sizes must match.
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
+import type { Normalisation } from '../data/normalise.js';
 import { error, SofarError } from '../diagnostics.js';
 import { decodeImage, imageToChw } from './image.js';
 import { parseNpy } from './npy.js';
@@ -13,6 +16,8 @@ export interface InputBatch {
   /** `[n, C, H, W]` row-major. */
   x: Float32Array;
   n: number;
+  /** True when the file held pixels (an image or a uint8 array), to which the normalisation applies. */
+  pixels: boolean;
 }
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
@@ -21,8 +26,11 @@ function inputError(message: string, hint?: string): SofarError {
   return new SofarError([error('input', message, undefined, hint)]);
 }
 
-/** Reads `path` as a batch for a model whose input is `[C, H, W]`; throws SofarError on any mismatch. */
-export function readInputFile(path: string, input: readonly number[]): InputBatch {
+/**
+ * Reads `path` as a batch for a model whose input is `[C, H, W]`; pixels are normalised with
+ * `normalisation` when one is given. Throws SofarError on any mismatch.
+ */
+export function readInputFile(path: string, input: readonly number[], normalisation?: Normalisation | null): InputBatch {
   const [c, h, w] = input;
   const ext = extname(path).toLowerCase();
   if (ext !== '.npy' && !IMAGE_EXTENSIONS.has(ext)) {
@@ -35,7 +43,20 @@ export function readInputFile(path: string, input: readonly number[]): InputBatc
     const code = (e as NodeJS.ErrnoException).code;
     throw inputError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
-  return ext === '.npy' ? fromNpy(path, bytes, c, h, w) : fromImage(path, bytes, c, h, w);
+  const batch = ext === '.npy' ? fromNpy(path, bytes, c, h, w) : fromImage(path, bytes, c, h, w);
+  if (batch.pixels && normalisation) {
+    if (normalisation.mean.length !== c) throw inputError(`the model's recorded normalisation has ${normalisation.mean.length} channel(s), its input ${c}`, 'turn it off with --no-normalise');
+    normaliseInPlace(batch.x, c, h * w, normalisation);
+  }
+  return batch;
+}
+
+/** `(x − mean_c) / std_c` over NCHW values already on the [0, 1] scale. */
+function normaliseInPlace(x: Float32Array, channels: number, plane: number, norm: Normalisation): void {
+  for (let start = 0; start < x.length; start += plane) {
+    const c = (start / plane) % channels;
+    for (let k = start; k < start + plane; k++) x[k] = (x[k] - norm.mean[c]) / norm.std[c];
+  }
 }
 
 function fromNpy(path: string, bytes: Uint8Array, c: number, h: number, w: number): InputBatch {
@@ -53,8 +74,9 @@ function fromNpy(path: string, bytes: Uint8Array, c: number, h: number, w: numbe
       `save it as (N, ${c}, ${h}, ${w}) or (${c}, ${h}, ${w})${c === 1 ? ` or (${h}, ${w})` : ''}, NCHW`,
     );
   }
-  const x = array.dtype === 'uint8' ? array.data.map((v) => v / 255) : array.data;
-  return { x, n: s.length === 4 ? s[0] : 1 };
+  const pixels = array.dtype === 'uint8';
+  const x = pixels ? array.data.map((v) => v / 255) : array.data;
+  return { x, n: s.length === 4 ? s[0] : 1, pixels };
 }
 
 function fromImage(path: string, bytes: Uint8Array, c: number, h: number, w: number): InputBatch {
@@ -68,5 +90,5 @@ function fromImage(path: string, bytes: Uint8Array, c: number, h: number, w: num
   if (img.width !== w || img.height !== h) {
     throw inputError(`${path} is ${img.width}×${img.height} pixels; the model takes ${w}×${h}`, 'resize it first (no resizing is done here)');
   }
-  return { x: imageToChw(img, c), n: 1 };
+  return { x: imageToChw(img, c), n: 1, pixels: true };
 }

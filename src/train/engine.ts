@@ -6,7 +6,7 @@
  */
 import type { Graph, WeightMap } from '../graph/types.js';
 
-export type OptimizerName = 'adam' | 'sgd';
+export type OptimizerName = 'adam' | 'sgd' | 'bop';
 
 export interface OptimizerConfig {
   name: OptimizerName;
@@ -14,6 +14,22 @@ export interface OptimizerConfig {
   momentum: number;
   /** L2 weight decay on float kernels (see docs/semantics.md). */
   weightDecay: number;
+  /** Bop's threshold τ (default BOP_DEFAULTS.threshold); Bop only. */
+  bopThreshold?: number;
+  /** Bop's adaptivity rate γ (default BOP_DEFAULTS.gamma); Bop only. */
+  bopGamma?: number;
+}
+
+/**
+ * Bop (Helwegen et al. 2019, "Latent weights do not exist"), as Larq has it: for each binary weight w,
+ * m ← (1 − γ)·m + γ·g, and w ← −sign(w) where |m| > τ and sign(m) = sign(w) (that is, w·m > τ for
+ * w = ±1), else w ← sign(w); float parameters take Adam with the learning rate. Larq's defaults.
+ */
+export const BOP_DEFAULTS = { threshold: 1e-8, gamma: 1e-4 } as const;
+
+/** The Bop parameters of a configuration, defaults filled in. */
+export function bopParams(o: OptimizerConfig): { threshold: number; gamma: number } {
+  return { threshold: o.bopThreshold ?? BOP_DEFAULTS.threshold, gamma: o.bopGamma ?? BOP_DEFAULTS.gamma };
 }
 
 /** One batch: images `[n, C, H, W]` row-major, integer labels `[n]`. */
@@ -38,12 +54,14 @@ export interface StepResult {
   loss: number;
   /** Number of correct top-1 predictions in the batch (before the update). */
   correct: number;
+  /** The share of binary weights whose sign the update changed; absent for a model without any. */
+  flipRatio?: number;
 }
 
 /** Everything needed to continue training exactly: weights (incl. moving statistics) and optimizer slots. */
 export interface TrainState {
   weights: WeightMap;
-  /** Optimizer slots keyed `<param>/m`, `<param>/v` (Adam) or `<param>/momentum` (SGD). */
+  /** Optimizer slots keyed `<param>/m`, `<param>/v` (Adam; Bop: m of binary weights is Bop's, their v stays 0) or `<param>/momentum` (SGD). */
   slots: WeightMap;
   /** Number of optimizer steps taken so far (Adam's t). */
   step: number;

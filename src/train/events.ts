@@ -32,6 +32,8 @@ export type TrainEvent =
       accuracy: number;
       samplesPerSecond: number;
       lr: number;
+      /** Mean share of binary weights whose sign a step changed; absent without binary weights. */
+      flipRatio?: number;
     }
   | { type: 'validate'; epoch: number }
   | { type: 'epoch-end'; metrics: EpochMetrics; epochs: number }

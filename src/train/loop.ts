@@ -53,6 +53,8 @@ export interface TrainOptions {
   onEvent?: TrainListener;
   /** Stops the run between two steps (the last checkpoint stays as it was). */
   signal?: AbortSignal;
+  /** The model parameters the graph was built with (`--set` values as written), recorded in the checkpoint. */
+  modelParams?: Record<string, string>;
 }
 
 export interface TrainSummary {
@@ -78,7 +80,7 @@ export interface TrainResult {
 /** Settings a resumed run must keep, or it would not continue the same run. */
 const FIXED_ON_RESUME = ['batchSize', 'seed', 'data', 'limit', 'optimizer.name'] as const;
 /** Settings a resumed run may change (e.g. more epochs); the user is told. */
-const CHANGEABLE_ON_RESUME = ['epochs', 'lr', 'schedule', 'optimizer.momentum', 'optimizer.weightDecay'] as const;
+const CHANGEABLE_ON_RESUME = ['epochs', 'lr', 'schedule', 'optimizer.momentum', 'optimizer.weightDecay', 'optimizer.bopThreshold', 'optimizer.bopGamma'] as const;
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { graph, dataset, config, outDir } = options;
@@ -146,7 +148,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         slots: state.slots,
         step: state.step,
         epoch,
-        meta: { seed: config.seed, engine: engine.name, config: recordedConfig },
+        meta: { seed: config.seed, engine: engine.name, config: recordedConfig, normalisation: { dataset: dataset.source, ...dataset.normalisation }, modelParams: options.modelParams ?? {} },
       });
       emit({ type: 'checkpoint', epoch, path });
       emit({ type: 'epoch-end', metrics, epochs: config.epochs });
@@ -193,6 +195,8 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
   let lossSum = 0;
   let correct = 0;
   let seen = 0;
+  let flipSum = 0;
+  let flipSteps = 0;
   let lr = config.lr;
   for (let b = 0; b < stepsPerEpoch; b++) {
     run.signal?.throwIfAborted();
@@ -211,8 +215,13 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
     lossSum += result.loss * batch.n;
     correct += result.correct;
     seen += batch.n;
+    if (result.flipRatio !== undefined) {
+      flipSum += result.flipRatio;
+      flipSteps++;
+    }
     const seconds = (performance.now() - began) / 1000;
-    emit({ type: 'step', epoch, step: b + 1, steps: stepsPerEpoch, loss: lossSum / seen, accuracy: correct / seen, samplesPerSecond: seen / seconds, lr });
+    const flips = flipSteps ? { flipRatio: flipSum / flipSteps } : {};
+    emit({ type: 'step', epoch, step: b + 1, steps: stepsPerEpoch, loss: lossSum / seen, accuracy: correct / seen, samplesPerSecond: seen / seconds, lr, ...flips });
     // An engine that computes synchronously (pure-JS tfjs) would otherwise starve the event loop:
     // no Ctrl-C, no progress-bar redraws until the run ends.
     await new Promise((resolve) => setImmediate(resolve));
@@ -234,6 +243,7 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
     rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
     engine: engine.name,
     device: engine.device,
+    ...(flipSteps ? { flipRatio: flipSum / flipSteps } : {}),
   };
 }
 
@@ -246,6 +256,8 @@ function validateConfig(c: TrainConfig): void {
   if (!(c.lr > 0 && Number.isFinite(c.lr))) bad(`the learning rate must be a positive number, got ${c.lr}`);
   if (!(c.optimizer.weightDecay >= 0)) bad(`weight decay must be ≥ 0, got ${c.optimizer.weightDecay}`);
   if (!(c.optimizer.momentum >= 0 && c.optimizer.momentum < 1)) bad(`momentum must lie in [0, 1), got ${c.optimizer.momentum}`);
+  if (c.optimizer.bopThreshold !== undefined && !(c.optimizer.bopThreshold >= 0)) bad(`Bop's threshold must be ≥ 0, got ${c.optimizer.bopThreshold}`);
+  if (c.optimizer.bopGamma !== undefined && !(c.optimizer.bopGamma > 0 && c.optimizer.bopGamma <= 1)) bad(`Bop's adaptivity rate must lie in (0, 1], got ${c.optimizer.bopGamma}`);
 }
 
 /** Refuses changes that break the run's continuity; returns notices for allowed changes. */

@@ -29,6 +29,8 @@ export interface EpochMetrics {
   /** The engine and the device it computed on (`webgpu (llvmpipe: …, software; …)`, `cpu (…)`); absent in older files. */
   engine?: string;
   device?: string;
+  /** The mean over the epoch's steps of the share of binary weights whose sign a step changed; absent without binary weights. */
+  flipRatio?: number;
 }
 
 export function writeMetrics(dir: string, history: readonly EpochMetrics[]): void {

@@ -184,6 +184,9 @@ describe('structure', () => {
   it('a declared fractal depth that differs from the expansion', () => {
     const e = expectError(model(`${head}  fractal(columns = 3, depth = 8) { conv 3x3 8 }\n${tail}`), 'depth-mismatch', '8)');
     expect(e.message).toBe('declared depth 8 does not match the expansion: 3 columns give a deepest path of 4 units');
+    expect(e.hint).toBe('the deepest path is 2^(columns-1); use depth = 4, or columns = 4 for a depth of 8');
+    const odd = expectError(model(`${head}  fractal(columns = 3, depth = 6) { conv 3x3 8 }\n${tail}`), 'depth-mismatch', '6)');
+    expect(odd.hint).toBe('the deepest path is 2^(columns-1); use depth = 4 (no number of columns gives a depth of 6: depths are powers of 2)');
     graphOf(model(`${head}  fractal(columns = 4, depth = 8) { conv 3x3 8 }\n${tail}`));
   });
 

@@ -107,8 +107,17 @@ describe('Ctrl-C', () => {
     const r = await interruptWhen([BIN, 'train', TINY, '--data', 'synthetic', '--engine', 'ort', '--epochs', '3', '--out', out], /training on/);
     expect(r.code).toBe(130);
     expect(r.err).toContain('training interrupted before its first epoch ended; nothing was saved');
+    expect(r.err).toContain(`start again with: sofar train ${TINY} --data synthetic --epochs 3 --engine ort --out ${out}\n`);
     expect(r.err).not.toContain('--resume');
     expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(false);
+  });
+
+  it('after an epoch, the hint is the command that resumes the run: every flag given, quoted for the shell', async () => {
+    const out = join(dir, "Bob's run");
+    const flags = ['--data', 'synthetic', '--epochs', '400', '--batch', '32', '--lr', '0.01', '--limit', '256', '--engine', 'ort'];
+    const r = await interruptWhen([BIN, 'train', TINY, ...flags, '--out', out], /epoch 1\/400 {2}loss/);
+    expect(r.code).toBe(130);
+    expect(r.err).toContain(`continue with: sofar train ${TINY} ${flags.join(' ')} --out '${out.replace("'", "'\\''")}' --resume\n`);
   });
 });
 

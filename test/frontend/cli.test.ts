@@ -52,6 +52,9 @@ describe('sofar check / summary / graph', () => {
     const r = sofar('summary', 'specs/bireal-resnet18.sofar');
     expect(r.code).toBe(0);
     expect(r.out).toContain('conv5/unit4/bconv');
+    // The title first, then the per-layer table, then the totals.
+    expect(r.out.split('\n')[0]).toBe('bireal_resnet18 summary (input 3×224×224, 1000 classes)');
+    expect(r.out.indexOf('conv5/unit4/bconv')).toBeLessThan(r.out.indexOf('Total params'));
     expect(r.out).toMatch(/Model size\s+│\s+4,227,744 bytes \(4\.03 MiB\)/);
     expect(r.out).toMatch(/OPs \(1-bit MACs \/ 64 \+ 32-bit MACs\)\s+│\s+1\.640e\+8/);
   });
@@ -64,13 +67,30 @@ describe('sofar check / summary / graph', () => {
     expect(g.nodes.filter((n) => n.op === 'conv')).toHaveLength(5 * 3);
   });
 
+  it('check, summary and graph accept the graph files build writes', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'sofar-cli-')), 'fashion_bireal_small.graph.json');
+    expect(sofar('graph', 'specs/fashion/bireal-small.sofar', '--format', 'json', '-o', out).code).toBe(0);
+    expect(sofar('check', out).out).toBe(`${out}: ok — model fashion_bireal_small, 35 nodes, 309,418 params, 1.594e+6 OPs\n`);
+    expect(JSON.parse(sofar('summary', out, '--json').out)).toEqual(JSON.parse(sofar('summary', 'specs/fashion/bireal-small.sofar', '--json').out));
+    expect(sofar('graph', out).out).toBe(sofar('graph', 'specs/fashion/bireal-small.sofar').out);
+    expect(sofar('check', out, '--set', 'columns=3').code).toBe(2);
+  });
+
   it('wrong usage exits 2', () => {
     expect(sofar('summary').code).toBe(2);
     expect(sofar('frobnicate').code).toBe(2);
     const r = sofar('graph', 'specs/bireal-resnet18.sofar', '--format', 'svg');
     expect(r.code).toBe(2);
     expect(r.err).toContain("error: unknown format 'svg'");
+    expect(r.err).toContain('(run sofar graph --help for usage)');
+    expect(sofar('train', 'specs/fractalnet-cifar.sofar', '--epochs', 'x').err).toContain('(run sofar train --help for usage)');
     expect(sofar('graph', 'specs/fractalnet-cifar.sofar', '--set', 'columns').code).toBe(2);
+    // A --set value is one expression: its syntax errors speak of the value, not of lines and files.
+    const unfinished = sofar('check', 'specs/fractalnet-cifar.sofar', '--set', 'widths=[64,');
+    expect(unfinished.code).toBe(1);
+    expect(unfinished.err).toContain('--set widths:1:4: error: unexpected end of the value in an expression');
+    expect(unfinished.err).toContain('= hint: a --set value is a number, true or false, a name, a list [...] or an expression in ( )');
+    expect(unfinished.err).not.toMatch(/end of the line|end of file/);
   });
 
   it('a missing file and an unknown model parameter are user errors (exit 1)', () => {
@@ -81,6 +101,10 @@ describe('sofar check / summary / graph', () => {
     expect(param.code).toBe(1);
     expect(param.err).toContain("has no parameter 'colums'");
     expect(param.err).toContain("did you mean 'columns'?");
+    // A value wrong in meaning is reported at the flag, naming where the spec uses it.
+    const join = sofar('check', 'specs/fractalnet-cifar.sofar', '--set', 'join=avg');
+    expect(join.code).toBe(1);
+    expect(join.err).toMatch(/^--set join:1:1: error: a fractal join is one of mean, sum, max, concat, not the name 'avg' \(the value of --set join, used at specs\/fractalnet-cifar\.sofar:\d+:\d+\)\n {2}\|\n1 \| avg\n/);
   });
 
   it('a binary file is refused in one line; a file full of errors shows the first 25 and counts the rest', () => {

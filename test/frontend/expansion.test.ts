@@ -78,6 +78,12 @@ describe('blocks and control flow', () => {
     expect(g.nodes.filter((n) => n.op === 'conv').map((n) => n.shape[0])).toEqual([4, 16, 16, 8]);
   });
 
+  it('len() counts the items of a list or a size, so loops follow list parameters', () => {
+    const g = graphOf(model(`  let widths = [4, 8, 16, 32]\n  for i in 0..len(widths) - 1 { conv 3x3 widths[i] }\n  conv 1x1 (len(3x3) + len([]))\n  global_avgpool\n  dense 10`));
+    expect(g.nodes.filter((n) => n.op === 'conv').map((n) => n.shape[0])).toEqual([4, 8, 16, 32, 2]);
+    expect(errorsOf(model(`  conv 3x3 len(4)\n  global_avgpool\n  dense 10`))[0].message).toMatch(/len\(\) takes a list or a size, not/);
+  });
+
   it("rounds halves to even like Python (Larq Zoo's channel formula)", () => {
     const g = graphOf(model(`  conv 1x1 (round(7.5) + round(6.5) + round(-6.5))\n  global_avgpool\n  dense 10`));
     expect(g.nodes[1].shape[0]).toBe(8 + 6 - 6);

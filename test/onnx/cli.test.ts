@@ -92,7 +92,7 @@ describe('sofar build / run / bench', () => {
   });
 
   it('run --json prints { output } for the seeded input and seeded weights', async () => {
-    const printed = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--seed', '5', '--json'));
+    const printed = JSON.parse(await sofar('run', SPEC, '--samples', '2', '--seed', '5', '--json'));
     expect(Object.keys(printed)).toEqual(['output']);
     expect(printed.output).toEqual(await direct(graph, initWeights(graph, 5), seededInput(graph, 2, 5), 2));
   });
@@ -130,6 +130,45 @@ describe('sofar build / run / bench', () => {
     expect(Math.max(...fromPng.map((v, i) => Math.abs(v - expected[i])))).toBeLessThan(1e-4);
   });
 
+  it('run --input normalises pixels as the training data were: from the checkpoint, the ONNX metadata or --data', async () => {
+    const weights = initWeights(graph, 0);
+    const pixels = Uint8Array.from({ length: 28 * 28 }, (_, i) => (i * 37) % 256);
+    const png = new PNG({ width: 28, height: 28 });
+    pixels.forEach((v, i) => png.data.set([v, v, v, 255], 4 * i));
+    writeFileSync('norm.png', PNG.sync.write(png));
+    // Fashion-MNIST's training statistics (src/data/normalise.ts), applied to the [0, 1] pixels.
+    const normalised = Float32Array.from(pixels, (v) => (v / 255 - 0.286) / 0.353);
+    const expected = (await direct(graph, weights, normalised, 1))[0];
+    const raw = (await direct(graph, weights, Float32Array.from(pixels, (v) => v / 255), 1))[0];
+    const close = (got: number[], want: number[]) => expect(Math.max(...got.map((v, i) => Math.abs(v - want[i])))).toBeLessThan(1e-4);
+    const notes: string[] = [];
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (notes.push(String(chunk)), true));
+    try {
+      mkdirSync('trained');
+      const normalisation = { dataset: 'fashion-mnist', mean: [0.286], std: [0.353] };
+      writeCheckpoint('trained', { graph, weights, slots: new Map(), step: 1, epoch: 1, meta: { seed: 0, engine: 'test', normalisation } });
+      close(JSON.parse(await sofar('run', SPEC, '--weights', 'trained', '--input', 'norm.png', '--json')).output[0], expected);
+      expect(notes.join('')).toMatch(/normalised as in training on fashion-mnist \(mean 0\.286, std 0\.353\)/);
+      close(JSON.parse(await sofar('run', SPEC, '--weights', 'trained', '--input', 'norm.png', '--no-normalise', '--json')).output[0], raw);
+
+      // build --weights carries it into the model's metadata; run MODEL.onnx applies it.
+      await sofar('build', SPEC, '--weights', 'trained', '-o', 'trained.onnx');
+      const meta = Object.fromEntries(onnx.ModelProto.decode(readFileSync('trained.onnx')).metadataProps!.map((p) => [p.key, p.value]));
+      expect(JSON.parse(meta['sofar.normalisation'])).toEqual(normalisation);
+      close(JSON.parse(await sofar('run', 'trained.onnx', '--input', 'norm.png', '--json')).output[0], expected);
+
+      // A spec with seeded weights records nothing: --data names the data set, else nothing is applied.
+      notes.length = 0;
+      close(JSON.parse(await sofar('run', SPEC, '--input', 'norm.png', '--json')).output[0], raw);
+      expect(notes.join('')).toMatch(/no normalisation applied: the model records none/);
+      close(JSON.parse(await sofar('run', SPEC, '--input', 'norm.png', '--data', 'fashion-mnist', '--json')).output[0], expected);
+      await expect(sofar('run', 'trained.onnx', '--input', 'norm.png', '--data', 'cifar10')).rejects.toThrow(/contradicts the normalisation the model was trained with/);
+      await expect(sofar('run', SPEC, '--no-normalise')).rejects.toThrow(UsageError);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
   it('reports bad input files, wrong sizes and misused flags as user errors, not stack traces', async () => {
     writeFileSync('wrong.npy', encodeNpy([2, 3, 28, 28], new Float32Array(2 * 3 * 784)));
     await expect(sofar('run', SPEC, '--input', 'wrong.npy')).rejects.toThrow(UserError);
@@ -140,7 +179,7 @@ describe('sofar build / run / bench', () => {
     await expect(sofar('run', SPEC, '--input', 'missing.npy')).rejects.toThrow(/no such file/);
     await expect(sofar('run', 'missing.onnx')).rejects.toThrow(/no model at missing.onnx/);
     await expect(sofar('run', 'build/fashion_bireal_small.onnx', '--weights', 'x')).rejects.toThrow(UsageError);
-    await expect(sofar('run', SPEC, '--input', 'batch.npy', '--batch', '2')).rejects.toThrow(UsageError);
+    await expect(sofar('run', SPEC, '--input', 'batch.npy', '--samples', '2')).rejects.toThrow(UsageError);
     await expect(sofar('build', SPEC, '-o', 'model.bin')).rejects.toThrow(UsageError);
     await expect(sofar('build', SPEC, '--weights', 'nowhere')).rejects.toThrow(/no checkpoint at nowhere/);
   });
@@ -160,12 +199,26 @@ describe('sofar build / run / bench', () => {
     await expect(failure).rejects.toThrow(/does not fit 'fashion_bireal_small': 20 parameter\(s\) missing \(stage1\/unit1\/bconv\/kernel/);
   });
 
-  it('run --backend tfjs prints the numbers the ONNX backend prints; build --target tfjs saves that Keras model', async () => {
-    const onnxRun: number[][] = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--seed', '4', '--json')).output;
-    const tfjsRun: number[][] = JSON.parse(await sofar('run', SPEC, '--backend', 'tfjs', '--batch', '2', '--seed', '4', '--json')).output;
+  it('run --runtime tfjs prints the numbers the ONNX backend prints; build --target tfjs saves that Keras model', async () => {
+    const onnxRun: number[][] = JSON.parse(await sofar('run', SPEC, '--samples', '2', '--seed', '4', '--json')).output;
+    const tfjsRun: number[][] = JSON.parse(await sofar('run', SPEC, '--runtime', 'tfjs', '--samples', '2', '--seed', '4', '--json')).output;
+    // The old spellings (--backend tfjs, --batch N) still work, with a note on stderr.
+    const notes: string[] = [];
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (notes.push(String(chunk)), true));
+    try {
+      expect(JSON.parse(await sofar('run', SPEC, '--backend', 'tfjs', '--batch', '2', '--seed', '4', '--json')).output).toEqual(tfjsRun);
+      await sofar('build', SPEC, '--output', 'old-spelling.onnx');
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(notes.join('')).toContain('note: --backend tfjs is deprecated; use --runtime tfjs\n');
+    expect(notes.join('')).toContain('note: --batch is deprecated; use --samples\n');
+    expect(notes.join('')).toContain('note: --output is deprecated; use --out (or -o)\n');
+    expect(existsSync('old-spelling.onnx')).toBe(true);
+    await expect(sofar('run', SPEC, '--runtime', 'ort', '--backend', 'tfjs')).rejects.toThrow(/name two runtimes/);
     const scale = Math.max(...onnxRun.flat().map(Math.abs));
     expect(Math.max(...tfjsRun.flat().map((v, i) => Math.abs(v - onnxRun.flat()[i])))).toBeLessThanOrEqual(1e-4 * scale);
-    await expect(sofar('run', SPEC, '--backend', 'tfjs', '--int')).rejects.toThrow(UsageError);
+    await expect(sofar('run', SPEC, '--runtime', 'tfjs', '--int')).rejects.toThrow(UsageError);
 
     const out = await sofar('build', SPEC, '--target', 'tfjs', '--seed', '4');
     expect(out).toContain('build/fashion_bireal_small.tfjs/model.json');
@@ -194,8 +247,8 @@ const webgpu = await probeWebGpuAdapter();
 describe.skipIf(skipWithout(webgpu.adapter ? null : `no WebGPU adapter (${webgpu.failure})`))('sofar run / bench --device', () => {
   it('webgpu gives the CPU logits; gpu refuses a software adapter by name', async () => {
     process.env.XDG_RUNTIME_DIR ??= '/tmp';
-    const cpu = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--json')).output as number[][];
-    const gpu = JSON.parse(await sofar('run', SPEC, '--batch', '2', '--json', '--device', 'webgpu')).output as number[][];
+    const cpu = JSON.parse(await sofar('run', SPEC, '--samples', '2', '--json')).output as number[][];
+    const gpu = JSON.parse(await sofar('run', SPEC, '--samples', '2', '--json', '--device', 'webgpu')).output as number[][];
     for (let i = 0; i < cpu.length; i++) for (let k = 0; k < cpu[i].length; k++) expect(gpu[i][k]).toBeCloseTo(cpu[i][k], 5);
     const bench = JSON.parse(await sofar('bench', SPEC, '--runs', '2', '--warmup', '1', '--json', '--device', 'webgpu'));
     expect(bench.runtime).toMatch(/^onnxruntime-node on WebGPU: /);

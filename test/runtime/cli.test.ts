@@ -45,21 +45,21 @@ const logits = async (...args: string[]) => Float32Array.from((JSON.parse(await 
 
 describe.skipIf(skipNative())('--runtime sofar', () => {
   it('run: a spec gives onnxruntime\'s logits; its --binary-ops file gives the same as the spec', async () => {
-    const ort = await logits('run', SPEC, '--batch', '3', '--seed', '2', '--json');
-    const sofarRun = await logits('run', SPEC, '--runtime', 'sofar', '--batch', '3', '--seed', '2', '--json');
+    const ort = await logits('run', SPEC, '--samples', '3', '--seed', '2', '--json');
+    const sofarRun = await logits('run', SPEC, '--runtime', 'sofar', '--samples', '3', '--seed', '2', '--json');
     expect(maxRelativeError(sofarRun, ort)).toBeLessThan(1e-4);
     const file = join(dir, 'b.onnx');
     expect(await sofar('build', SPEC, '--binary-ops', '--seed', '2', '-o', file)).toContain('binary layers as ai.sofar operators');
-    expect(await logits('run', file, '--runtime', 'sofar', '--batch', '3', '--seed', '2', '--json')).toEqual(sofarRun);
+    expect(await logits('run', file, '--runtime', 'sofar', '--samples', '3', '--seed', '2', '--json')).toEqual(sofarRun);
     const text = await sofar('run', SPEC, '--runtime', 'sofar', '--threads', '1');
     expect(text).toMatch(/on SoFAr runtime, native \((avx512|avx2|scalar)\), 1 thread/);
   });
 
   it('--runtime wasm runs the WebAssembly kernels, and is what --runtime sofar falls back to without the addon', async () => {
-    const native = await logits('run', SPEC, '--runtime', 'sofar', '--batch', '2', '--json');
-    const wasm = await logits('run', SPEC, '--runtime', 'wasm', '--batch', '2', '--json');
+    const native = await logits('run', SPEC, '--runtime', 'sofar', '--samples', '2', '--json');
+    const wasm = await logits('run', SPEC, '--runtime', 'wasm', '--samples', '2', '--json');
     expect(maxRelativeError(wasm, native)).toBeLessThan(1e-5);
-    const r = spawnSync(process.execPath, ['dist/cli/main.js', 'run', SPEC, '--runtime', 'sofar', '--batch', '2', '--json'], { encoding: 'utf8', env: { ...process.env, SOFAR_NATIVE: 'off' } });
+    const r = spawnSync(process.execPath, ['dist/cli/main.js', 'run', SPEC, '--runtime', 'sofar', '--samples', '2', '--json'], { encoding: 'utf8', env: { ...process.env, SOFAR_NATIVE: 'off' } });
     expect(r.status).toBe(0);
     expect(r.stderr).toContain('note: the native kernels are turned off (SOFAR_NATIVE=off); using the WebAssembly kernels instead (--runtime wasm)');
     expect(Float32Array.from((JSON.parse(r.stdout).output as number[][]).flat())).toEqual(wasm);

@@ -8,13 +8,18 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { UserError } from '../../cli/common.js';
+import { register as registerBuild } from '../../cli/commands/build.js';
 import { register as registerEval } from '../../cli/commands/eval.js';
 import { resolveEngine } from '../../cli/commands/engines.js';
 import { register as registerTrain } from '../../cli/commands/train.js';
-import { readCheckpoint } from '../../src/checkpoint/index.js';
+import { onnx } from '../../backends/onnx/proto.js';
+import { readCheckpoint, writeCheckpoint } from '../../src/checkpoint/index.js';
+import { compileFile } from '../../src/compile.js';
+import { initWeights } from '../../src/weights/init.js';
 import { REQUIRE_ALL } from '../helpers/requirements.js';
 
 const SPEC = join(import.meta.dirname, 'fixtures', 'tiny.sofar');
+const PARAMS_SPEC = join(import.meta.dirname, 'fixtures', 'tiny-params.sofar');
 const dirs: string[] = [];
 const tempDir = () => {
   const d = mkdtempSync(join(tmpdir(), 'sofar-cli-'));
@@ -29,6 +34,7 @@ async function sofar(...args: string[]): Promise<string> {
   const program = new Command('sofar').exitOverride();
   registerTrain(program);
   registerEval(program);
+  registerBuild(program);
   for (const c of program.commands) c.exitOverride();
   let out = '';
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
@@ -54,15 +60,20 @@ describe('sofar train / eval', () => {
     expect(last.samplesPerSecond).toBeGreaterThan(0);
     for (const f of ['checkpoint.safetensors', 'metrics.jsonl', 'model.onnx']) expect(existsSync(join(out, f)), f).toBe(true);
     expect(readCheckpoint(out).meta).toMatchObject({ epoch: 2, engine: 'ort', seed: 0, spec: 'tiny_rf' });
+    // The input normalisation of the data (synthetic: already centred, the identity) travels with the run.
+    const normalisation = { dataset: 'synthetic', mean: [0], std: [1] };
+    expect(readCheckpoint(out).meta.normalisation).toEqual(normalisation);
+    const exported = onnx.ModelProto.decode(readFileSync(join(out, 'model.onnx'))).metadataProps!;
+    expect(JSON.parse(exported.find((p) => p.key === 'sofar.normalisation')!.value!)).toEqual(normalisation);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
 
-    // The same test share (--limit 512 → 128 test samples) through the exported model and the spec.
-    const fromModel = JSON.parse(await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '512', '--json'));
+    // The same test share (train --limit 512 → 128 test samples; eval --limit N → the first N) through the exported model and the spec.
+    const fromModel = JSON.parse(await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '128', '--json'));
     expect(fromModel.samples).toBe(128);
     expect(fromModel.accuracy).toBe(last.testAccuracy);
-    const fromSpec = JSON.parse(await sofar('eval', SPEC, '--weights', out, '--data', 'synthetic', '--limit', '512', '--json'));
+    const fromSpec = JSON.parse(await sofar('eval', SPEC, '--weights', out, '--data', 'synthetic', '--limit', '128', '--json'));
     expect(fromSpec.accuracy).toBe(last.testAccuracy);
-    const human = await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '512');
+    const human = await sofar('eval', join(out, 'model.onnx'), '--data', 'synthetic', '--limit', '128');
     expect(human).toMatch(/model\.onnx on synthetic: accuracy \d+\.\d\d% \(\d+\/128\), loss \d\.\d{4}/);
 
     // An exported model's input is fixed: the hint says so rather than suggesting a spec edit.
@@ -81,6 +92,53 @@ describe('sofar train / eval', () => {
     expect(JSON.parse(stdout.trim().split('\n').pop()!).epochs).toBe(2);
     expect(readCheckpoint(out).meta).toMatchObject({ epoch: 2, seed: 7, step: 32 });
     await expect(sofar('train', SPEC, '--engine', 'ort', '--out', out, '--resume', '--batch', '64')).rejects.toThrow(/batchSize = 32, this run asks for 64/);
+  });
+
+  it('--set values belong to the run: recorded, used when left out, a contradiction refused', async () => {
+    const out = tempDir();
+    const set = ['--set', 'join=sum', '--set', 'width=6'];
+    const last = JSON.parse((await sofar('train', PARAMS_SPEC, ...common, ...set, '--epochs', '1', '--out', out, '--json')).trim().split('\n').pop()!);
+    const recorded = { join: 'sum', width: '6' };
+    expect(readCheckpoint(out).meta.modelParams).toEqual(recorded);
+    const metadata = (path: string) => Object.fromEntries(onnx.ModelProto.decode(readFileSync(path)).metadataProps!.map((p) => [p.key, p.value!]));
+    expect(JSON.parse(metadata(join(out, 'model.onnx'))['sofar.params'])).toEqual(recorded);
+
+    // Left out, they come from the checkpoint (width = 6 is needed for the weights to fit at all; join = sum is checked by the export).
+    const evaluated = JSON.parse(await sofar('eval', PARAMS_SPEC, '--weights', out, '--data', 'synthetic', '--limit', '128', '--json'));
+    expect(evaluated.accuracy).toBe(last.testAccuracy);
+    const fromJoinOnly = JSON.parse(await sofar('eval', PARAMS_SPEC, '--weights', out, '--set', 'width=6', '--data', 'synthetic', '--limit', '128', '--json'));
+    expect(fromJoinOnly.accuracy).toBe(last.testAccuracy);
+    await sofar('build', PARAMS_SPEC, '--weights', out, '-o', join(out, 'rebuilt.onnx'));
+    expect(JSON.parse(metadata(join(out, 'rebuilt.onnx'))['sofar.params'])).toEqual(recorded);
+    const graphOf = (path: string) => onnx.ModelProto.decode(readFileSync(path)).graph;
+    expect(graphOf(join(out, 'rebuilt.onnx'))).toEqual(graphOf(join(out, 'model.onnx')));
+
+    // A contradiction is refused, naming the value the run used.
+    await expect(sofar('eval', PARAMS_SPEC, '--weights', out, '--set', 'join=max', '--data', 'synthetic')).rejects.toThrow(/--set join=max contradicts the run in .*, trained with --set join=sum/);
+    await expect(sofar('train', PARAMS_SPEC, '--engine', 'ort', '--out', out, '--resume', '--set', 'join=mean')).rejects.toThrow(/--set join=mean contradicts/);
+    // Resumed without them, the run carries on with join = sum and width = 6.
+    await sofar('train', PARAMS_SPEC, '--engine', 'ort', '--out', out, '--resume', '--epochs', '2');
+    expect(readCheckpoint(out).meta).toMatchObject({ epoch: 2, modelParams: recorded });
+
+    // A checkpoint that does not record them: the mismatch names --set as the likely cause.
+    const old = tempDir();
+    const graph = compileFile(PARAMS_SPEC).graph!;
+    writeCheckpoint(old, { graph, weights: initWeights(graph, 0), slots: new Map(), step: 1, epoch: 1, meta: { seed: 0, engine: 'test' } });
+    const err = await sofar('eval', PARAMS_SPEC, '--weights', old, '--set', 'width=6', '--data', 'synthetic').catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.diagnostics[0].hint).toMatch(/a --set value is the likely cause/);
+  });
+
+  it('--optimizer bop trains, with the flip ratio in metrics.jsonl and on the epoch line; its flags go with it only', async () => {
+    const out = tempDir();
+    const stdout = await sofar('train', SPEC, ...common, '--epochs', '1', '--optimizer', 'bop', '--bop-threshold', '1e-6', '--bop-gamma', '0.001', '--out', out);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim());
+    expect(metrics.flipRatio).toBeGreaterThan(0);
+    expect(metrics.flipRatio).toBeLessThan(1);
+    expect(stdout).toMatch(/epoch 1\/1 .* flips \d/);
+    expect(readCheckpoint(out).meta.config).toMatchObject({ optimizer: { name: 'bop', bopThreshold: 1e-6, bopGamma: 0.001 } });
+    await expect(sofar('train', SPEC, ...common, '--bop-gamma', '0.001', '--out', tempDir())).rejects.toThrow(/--bop-threshold and --bop-gamma go with --optimizer bop/);
+    await expect(sofar('train', SPEC, ...common, '--optimizer', 'bop', '--bop-gamma', '2', '--out', tempDir())).rejects.toThrow(/--bop-gamma expects a number in \(0, 1\]/);
   });
 
   it('a damaged metrics.jsonl is a user error naming its line, not a crash', async () => {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../backends/onnx/index.js';
 import { createRuntime } from '../../backends/runtime/index.js';
+import type { RuntimeModel } from '../../backends/runtime/model.js';
 import { compileKernels, FASHION_MNIST_CLASSES, imageToInput, loadRuntime, modelInfo, RuntimeModelError, topClasses } from '../../backends/runtime/web.js';
 import { compileFile } from '../../src/compile.js';
 import { NORMALISATION, normaliseImages } from '../../src/data/normalise.js';
@@ -15,6 +16,18 @@ import { skipWithout } from '../helpers/requirements.js';
 import { nativeKernels, skipNative } from '../runtime/helpers.js';
 import { maxRelativeError } from '../runtime/util.js';
 import { MODEL, wasmBytes, wasmMissing } from './helpers.js';
+
+describe('modelInfo', () => {
+  const model = (metadata: Record<string, string>, shape: number[]) => ({ name: 'm', input: { name: 'x', shape }, output: { name: 'logits', shape: [10] }, nodes: [], metadata }) as unknown as RuntimeModel;
+
+  it('reads the normalisation the model records, and guesses it from the input shape only without one', () => {
+    const recorded = { dataset: 'mnist', mean: [0.1307], std: [0.3081] };
+    expect(modelInfo(model({ 'sofar.normalisation': JSON.stringify(recorded) }, [1, 28, 28]))).toMatchObject({ dataset: 'mnist', normalisation: { mean: [0.1307], std: [0.3081] }, normalisationRecorded: true });
+    expect(modelInfo(model({ 'sofar.normalisation': JSON.stringify(recorded) }, [1, 16, 16]))).toMatchObject({ dataset: 'mnist', normalisation: { mean: [0.1307], std: [0.3081] } });
+    expect(modelInfo(model({}, [1, 28, 28]))).toMatchObject({ dataset: 'fashion-mnist', normalisation: { mean: [0.286], std: [0.353] }, normalisationRecorded: false });
+    expect(modelInfo(model({ 'sofar.normalisation': 'not json' }, [3, 8, 8]))).toMatchObject({ dataset: null, normalisation: { mean: [0, 0, 0], std: [1, 1, 1] } });
+  });
+});
 
 describe.skipIf(skipWithout(wasmMissing()))('sofar/web on the WebAssembly kernels', () => {
   const model = new Uint8Array(readFileSync(MODEL));

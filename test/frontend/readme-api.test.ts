@@ -1,0 +1,32 @@
+/**
+ * The README's programmatic API example where a user pastes it: in a project of its own that depends on
+ * `sofar` (a node_modules/sofar link to this package, whose exports point into dist/), run from that
+ * project's folder, after TypeScript's own transpilation.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import ts from 'typescript';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const project = mkdtempSync(join(tmpdir(), 'sofar-user-'));
+afterAll(() => rmSync(project, { recursive: true, force: true }));
+
+describe('the README API example', () => {
+  it('runs in a dependent project: the zoo spec from the package, diagnostics handled, logits out', () => {
+    if (!existsSync('dist/src/index.js')) throw new Error('dist is missing: run npm run build first (npm test does)');
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('## Programmatic API'));
+    const code = /```ts\n([\s\S]*?)```/.exec(section)![1];
+    const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } }).outputText;
+    mkdirSync(join(project, 'node_modules'));
+    symlinkSync(resolve('.'), join(project, 'node_modules', 'sofar'), 'dir');
+    writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n');
+    writeFileSync(join(project, 'example.js'), js);
+    const r = spawnSync(process.execPath, ['example.js'], { cwd: project, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('1594368\n10\n');
+  });
+});
