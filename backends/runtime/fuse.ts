@@ -25,17 +25,15 @@ export function fuse(model: RuntimeModel): FusedNode[] {
     nodes.push(node.op === 'conv' || node.op === 'bconv' ? { ...node, inputs, residual: null, relu: false } : { ...node, inputs });
   }
 
-  const readers = () => {
-    const count = new Map<string, number>();
-    for (const n of nodes) if (n) for (const i of [...n.inputs, ...(isConv(n) && n.residual ? [n.residual] : [])]) count.set(i, (count.get(i) ?? 0) + 1);
-    count.set(model.output.name, (count.get(model.output.name) ?? 0) + 1);
-    return count;
-  };
+  // Readers of each value. A merge keeps every other value's count: the merged node's operands are
+  // read by the conv instead, and the conv's own output disappears.
+  const count = new Map<string, number>();
+  for (const n of nodes) if (n) for (const i of n.inputs) count.set(i, (count.get(i) ?? 0) + 1);
+  count.set(model.output.name, (count.get(model.output.name) ?? 0) + 1);
   const producerIndex = new Map<string, number>();
   nodes.forEach((n, i) => n && producerIndex.set(n.output, i));
 
   // Each pass merges a node into the conv before it, when the conv's output has no other reader.
-  let count = readers();
   nodes.forEach((node, i) => {
     if (!node || (node.op !== 'batchnorm' && node.op !== 'relu' && node.op !== 'add')) return;
     for (const [k, input] of node.inputs.entries()) {
@@ -61,7 +59,7 @@ export function fuse(model: RuntimeModel): FusedNode[] {
       nodes[at!] = null;
       nodes[i] = conv;
       producerIndex.set(node.output, i);
-      count = readers();
+      count.delete(input);
       return;
     }
   });

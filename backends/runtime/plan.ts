@@ -101,6 +101,7 @@ class Planner {
   private stagingBytes = 0;
   private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedResiduals: 0, sliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
+  private readonly byOutput = new Map<string, FusedNode>();
 
   constructor(
     private readonly model: RuntimeModel,
@@ -108,6 +109,7 @@ class Planner {
     private readonly n: number,
   ) {
     this.nodes = fuse(model);
+    for (const node of this.nodes) this.byOutput.set(node.output, node);
     for (const node of this.nodes) {
       for (const i of [...node.inputs, ...(isConv(node) && node.residual ? [node.residual] : [])]) this.readers.set(i, [...(this.readers.get(i) ?? []), node.output]);
     }
@@ -257,7 +259,7 @@ class Planner {
 
   /** A reader that takes its input with any pixel stride: a batch norm or a sign packed for binary layers. */
   private readsStrided(output: string): boolean {
-    const node = this.nodes.find((m) => m.output === output);
+    const node = this.byOutput.get(output);
     if (output === this.model.output.name || !node) return false;
     if (node.op === 'batchnorm') return this.k.packSignsAffine !== undefined && this.onlyPacked(output);
     return node.op === 'sign' && (this.readers.get(output) ?? []).every((r) => this.isBinaryReader(r));
@@ -458,13 +460,13 @@ class Planner {
     if (name === this.model.output.name || this.slices.has(name)) return false;
     const readers = this.readers.get(name) ?? [];
     return readers.length > 0 && readers.every((r) => {
-      const node = this.nodes.find((m) => m.output === r);
+      const node = this.byOutput.get(r);
       return node?.op === 'sign' && r !== this.model.output.name && (this.readers.get(r) ?? []).every((b) => this.isBinaryReader(b));
     });
   }
 
   private isBinaryReader(output: string): boolean {
-    const node = this.nodes.find((m) => m.output === output);
+    const node = this.byOutput.get(output);
     return node?.op === 'bconv' || node?.op === 'bdense';
   }
 
