@@ -1,0 +1,66 @@
+/**
+ * The threaded WebAssembly kernels (native/wasm/sofar_kernels_threads.wasm) with worker_threads: the
+ * logits at 2 and 3 threads equal the single-threaded module's bit for bit (each output is computed by
+ * one task, in one order, whichever thread runs it), the workers start and stop, and the module is the
+ * threaded build (a shared, imported memory).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { exportOnnx } from '../../backends/onnx/index.js';
+import { createRuntimeWith, loadWasmKernels, type WasmKernelSet } from '../../backends/runtime/index.js';
+import { isThreadedModule } from '../../backends/runtime/wasm.js';
+import { compileFile } from '../../src/compile.js';
+import { seededInput } from '../../src/weights/init.js';
+import { busyWeights } from '../helpers/values.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const single = readFileSync(`${root}native/wasm/sofar_kernels.wasm`);
+const threaded = readFileSync(`${root}native/wasm/sofar_kernels_threads.wasm`);
+
+const SPECS = ['specs/fashion/bireal-small.sofar', 'specs/fashion/drf-c2-small.sofar', 'specs/fractalnet-cifar.sofar'];
+
+describe('the threaded WebAssembly kernels', () => {
+  const open: WasmKernelSet[] = [];
+  const load = async (bytes: Uint8Array, threads: number) => {
+    const k = await loadWasmKernels(bytes, { threads });
+    open.push(k);
+    return k;
+  };
+  afterAll(async () => {
+    for (const k of open) await k.close();
+  });
+
+  it('is the threaded build; the single-threaded one refuses threads', async () => {
+    expect(isThreadedModule(await WebAssembly.compile(threaded))).toBe(true);
+    expect(isThreadedModule(await WebAssembly.compile(single))).toBe(false);
+    await expect(loadWasmKernels(single, { threads: 2 })).rejects.toThrow(/single-threaded/);
+  });
+
+  it('starts its workers, and stops them on close', async () => {
+    const k = await load(threaded, 3);
+    expect(k.description).toBe('wasm (simd128, threads)');
+    expect(k.threads()).toBe(3);
+    k.setThreads(2);
+    expect(k.threads()).toBe(2);
+    await k.close();
+    expect(k.threads()).toBe(1);
+  });
+
+  for (const path of SPECS) {
+    it(`${path}: logits at 2 and 3 threads equal one thread's bit for bit`, async () => {
+      const graph = compileFile(path).graph!;
+      const bytes = exportOnnx(graph, busyWeights(graph, 1), { binaryOps: true });
+      const n = 2;
+      const x = seededInput(graph, n, 1);
+      const one = createRuntimeWith(bytes, { kernels: await load(single, 1), batch: n });
+      const reference = one.run(x, n);
+      one.release();
+      for (const threads of [2, 3]) {
+        const runtime = createRuntimeWith(bytes, { kernels: await load(threaded, threads), threads, batch: n });
+        for (let rep = 0; rep < 3; rep++) expect(Array.from(runtime.run(x, n))).toEqual(Array.from(reference));
+        runtime.release();
+      }
+    });
+  }
+});
