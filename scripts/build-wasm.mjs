@@ -10,7 +10,7 @@
  * --threads builds native/wasm/sofar_kernels_threads.wasm instead: the same sources with atomics, linked
  * with an imported shared memory (env.memory: 128 pages initial, 32768 maximum), exporting
  * `__stack_pointer` and the worker entry points of src/threadpool.c (sofar_wasm_worker,
- * sofar_wasm_worker_stack, sofar_wasm_worker_quit); wasm-ld's __wasm_init_memory (the start function)
+ * sofar_wasm_worker_stack, sofar_wasm_worker_quit, sofar_wasm_chunks_run); wasm-ld's __wasm_init_memory (the start function)
  * initialises the data once, whichever instance comes first.
  *
  * The module exports every function of native/include/sofar_kernels.h (pointers and size_t are i32
@@ -67,7 +67,7 @@ const link = [
   ...exported.map((name) => `--export=${name}`), '--export=sofar_wasm_heap_base',
   ...(threaded
     ? ['--import-memory', '--shared-memory', `--initial-memory=${THREADS_INITIAL_PAGES * 65536}`, `--max-memory=${THREADS_MAX_PAGES * 65536}`,
-       '--export=__stack_pointer', '--export=sofar_wasm_worker', '--export=sofar_wasm_worker_stack', '--export=sofar_wasm_worker_quit']
+       '--export=__stack_pointer', '--export=sofar_wasm_worker', '--export=sofar_wasm_worker_stack', '--export=sofar_wasm_worker_quit', '--export=sofar_wasm_chunks_run']
     : []),
 ];
 // Compile, then link with wasm-ld directly: clang's driver would also run a wasm-opt found on PATH,

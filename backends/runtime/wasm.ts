@@ -104,8 +104,12 @@ export interface WasmKernelOptions {
   spawn?: SpawnWorker;
 }
 
-/** A kernel set from the WebAssembly module, with `close()` (stops its workers; the set stays usable on one thread). */
-export type WasmKernelSet = KernelSet & { close(): Promise<void> };
+/**
+ * A kernel set from the WebAssembly module, with `close()` (stops its workers; the set stays usable on one
+ * thread) and `chunksRun()` (the threaded module: chunks of parallel loops each thread has run, caller
+ * first; [] for the single-threaded module).
+ */
+export type WasmKernelSet = KernelSet & { close(): Promise<void>; chunksRun(): number[] };
 
 /** Whether the module is the threaded build (it imports a shared memory). */
 export function isThreadedModule(module: WasmModule): boolean {
@@ -242,6 +246,10 @@ export function wasmKernelSet(exports: Exports, pool?: WorkerPool): WasmKernelSe
       fn('sofar_set_threads')(n);
     },
     threads: () => (pool ? pool.running(fn('sofar_threads')()) : 1),
+    chunksRun: () => {
+      const f = exports.sofar_wasm_chunks_run;
+      return typeof f === 'function' ? Array.from({ length: MAX_WASM_THREADS }, (_, i) => (f as (i: number) => number)(i) >>> 0) : [];
+    },
     close: async () => {
       await pool?.close();
       fn('sofar_set_threads')(1);

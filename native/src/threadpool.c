@@ -48,6 +48,7 @@ static struct {
   uint32_t sleepers; /* atomic: workers in (or about to enter) atomic.wait */
   uint32_t busy;    /* atomic: a parallel_for is running (a second, nested or concurrent, runs serially) */
   uint32_t quit[SOFAR_MAX_THREADS]; /* atomic */
+  uint32_t chunks_run[SOFAR_MAX_THREADS]; /* atomic: chunks each thread index has run (a statistic) */
   sofar_task_fn fn;
   void *ctx;
   size_t ntasks;
@@ -74,6 +75,7 @@ static void run_chunks(uint32_t gen, int index) {
   while (claim(gen, index, &c, &chunks)) {
     const size_t begin = pool.ntasks * c / chunks, end = pool.ntasks * (c + 1) / chunks;
     if (begin < end) pool.fn(pool.ctx, begin, end, index);
+    __atomic_fetch_add(&pool.chunks_run[index], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&pool.done, 1, __ATOMIC_RELEASE);
   }
 }
@@ -86,6 +88,12 @@ __attribute__((export_name("sofar_wasm_worker_stack"))) uintptr_t sofar_wasm_wor
   if (index < 1 || index >= SOFAR_MAX_THREADS) return 0;
   __atomic_store_n(&pool.quit[index], 0, __ATOMIC_SEQ_CST);
   return (uintptr_t)worker_stacks[index - 1] + WORKER_STACK;
+}
+
+/** Chunks thread `index` (0: the caller) has run since the module started (wraps at 2^32): who did the work. */
+__attribute__((export_name("sofar_wasm_chunks_run"))) uint32_t sofar_wasm_chunks_run(int index) {
+  if (index < 0 || index >= SOFAR_MAX_THREADS) return 0;
+  return __atomic_load_n(&pool.chunks_run[index], __ATOMIC_RELAXED);
 }
 
 /** Asks worker `index` to return from sofar_wasm_worker (it finishes the chunk it is running first). */

@@ -57,8 +57,13 @@ describe('the threaded WebAssembly kernels', () => {
       const reference = one.run(x, n);
       one.release();
       for (const threads of [2, 3]) {
-        const runtime = createRuntimeWith(bytes, { kernels: await load(threaded, threads), threads, batch: n });
+        const kernels = await load(threaded, threads);
+        const runtime = createRuntimeWith(bytes, { kernels, threads, batch: n });
         for (let rep = 0; rep < 3; rep++) expect(Array.from(runtime.run(x, n))).toEqual(Array.from(reference));
+        // the workers take part (on a busy machine a worker may be slow to wake: a few more runs then)
+        for (let rep = 0; rep < 200 && kernels.chunksRun()[1] === 0; rep++) runtime.run(x, n);
+        expect(kernels.chunksRun()[1], 'chunks run by worker 1').toBeGreaterThan(0);
+        expect(kernels.chunksRun()[0], 'chunks run by the caller').toBeGreaterThan(0);
         runtime.release();
       }
     });
