@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../backends/onnx/index.js';
 import { createRuntimeWith, loadWasmKernels, type WasmKernelSet } from '../../backends/runtime/index.js';
 import { isThreadedModule } from '../../backends/runtime/wasm.js';
+import { loadRuntime, runtimeThreads, threadsAvailable } from '../../backends/runtime/web.js';
 import { compileFile } from '../../src/compile.js';
 import { seededInput } from '../../src/weights/init.js';
 import { busyWeights } from '../helpers/values.js';
@@ -17,6 +18,10 @@ import { busyWeights } from '../helpers/values.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const single = readFileSync(`${root}native/wasm/sofar_kernels.wasm`);
 const threaded = readFileSync(`${root}native/wasm/sofar_kernels_threads.wasm`);
+
+// the project's TypeScript libs have no WebAssembly types
+const compile = (b: Uint8Array) =>
+  (globalThis as unknown as { WebAssembly: { compile(b: Uint8Array): Promise<Parameters<typeof isThreadedModule>[0]> } }).WebAssembly.compile(b);
 
 const SPECS = ['specs/fashion/bireal-small.sofar', 'specs/fashion/drf-c2-small.sofar', 'specs/fractalnet-cifar.sofar'];
 
@@ -32,8 +37,8 @@ describe('the threaded WebAssembly kernels', () => {
   });
 
   it('is the threaded build; the single-threaded one refuses threads', async () => {
-    expect(isThreadedModule(await WebAssembly.compile(threaded))).toBe(true);
-    expect(isThreadedModule(await WebAssembly.compile(single))).toBe(false);
+    expect(isThreadedModule(await compile(threaded))).toBe(true);
+    expect(isThreadedModule(await compile(single))).toBe(false);
     await expect(loadWasmKernels(single, { threads: 2 })).rejects.toThrow(/single-threaded/);
   });
 
@@ -45,6 +50,15 @@ describe('the threaded WebAssembly kernels', () => {
     expect(k.threads()).toBe(2);
     await k.close();
     expect(k.threads()).toBe(1);
+  });
+
+  it('sofar/web runs one thread where the page is not cross-origin isolated (here: Node)', async () => {
+    expect(threadsAvailable()).toBe(false);
+    const runtime = await loadRuntime(new Uint8Array(readFileSync(`${root}web/models/bireal-small.onnx`)), { wasm: single, wasmThreads: threaded, threads: 4 });
+    expect(runtimeThreads(runtime)).toBe(1);
+    expect(runtime.kernels).toBe('wasm (simd128)');
+    runtime.release();
+    await expect(loadRuntime(new Uint8Array(0), { wasm: single, threads: 17 })).rejects.toThrow(/threads must be 1 to 16/);
   });
 
   for (const path of SPECS) {
