@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   train: () => import('./train.js'),
   torch: () => import('./torch.js'),
   web: () => import('./web.js'),
+  'web-threads': () => import('./web-threads.js'),
   gpu: () => import('./gpu.js'),
 };
 

@@ -48,5 +48,7 @@ for (const name of ['index.html', 'style.css', 'models', 'samples']) {
   if (existsSync(join(web, name))) cpSync(join(web, name), join(out, name), { recursive: true });
 }
 if (existsSync(wasm)) cpSync(wasm, join(out, 'sofar_kernels.wasm'));
+const wasmThreads = join(root, 'native', 'wasm', 'sofar_kernels_threads.wasm');
+if (existsSync(wasmThreads)) cpSync(wasmThreads, join(out, 'sofar_kernels_threads.wasm'));
 else console.warn(`sofar: ${wasm} is missing; the page will say so (build it from native/ first)`);
 console.log(`sofar: built the page in ${out}`);

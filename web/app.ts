@@ -3,9 +3,12 @@
  * test image), its top classes with the latency, and the model's summary. Everything runs in the page,
  * on `sofar/web` (backends/runtime/web.ts). Bundled by scripts/build-web.mjs into dist/web/app.js.
  */
-import { compileKernels, imageToInput, loadRuntime, modelInfo, topClasses, type BinaryRuntime, type ClassScore, type CompiledKernels, type ModelInfo } from '../backends/runtime/web.js';
+import { compileKernels, imageToInput, loadRuntime, modelInfo, runtimeThreads, threadsAvailable, topClasses, type BinaryRuntime, type ClassScore, type CompiledKernels, type ModelInfo } from '../backends/runtime/web.js';
 
 const KERNELS_URL = 'sofar_kernels.wasm';
+const THREADED_KERNELS_URL = 'sofar_kernels_threads.wasm';
+/** Threads where the page is cross-origin isolated: up to 4 (the bundled model is small), `?threads=N` to choose. */
+const THREADS = Math.max(1, Math.min(16, Number(new URLSearchParams(location.search).get('threads')) || Math.min(4, navigator.hardwareConcurrency || 1)));
 const BUNDLED_MODEL = 'models/bireal-small.onnx';
 const SAMPLES = 'samples/fashion-mnist-test';
 /** Runs timed after each finished image (the median is shown). */
@@ -62,9 +65,13 @@ function showError(text: string | null): void {
   if (text !== null) setState('error');
 }
 
-/** The kernels, compiled once for every model the page opens (each runtime gets its own instance). */
+/**
+ * The kernels, compiled once for every model the page opens (each runtime gets its own instance): the
+ * threaded build where the page is cross-origin isolated and more than one thread is wanted.
+ */
 function kernelsOnce(): Promise<CompiledKernels> {
-  kernels ??= compileKernels(new URL(KERNELS_URL, document.baseURI)).catch((e: unknown) => {
+  const url = THREADS > 1 && threadsAvailable() ? THREADED_KERNELS_URL : KERNELS_URL;
+  kernels ??= compileKernels(new URL(url, document.baseURI)).catch((e: unknown) => {
     kernels = null;
     throw e;
   });
@@ -94,7 +101,7 @@ async function openModel(file: string, read: () => Promise<ArrayBuffer>): Promis
   try {
     const bytes = await read();
     const start = performance.now();
-    const runtime = await loadRuntime(bytes, { wasm });
+    const runtime = await loadRuntime(bytes, { wasm, wasmThreads: wasm, threads: THREADS });
     model = { runtime, info: modelInfo(runtime.model), file, fileBytes: bytes.byteLength, loadMs: performance.now() - start };
   } catch (e) {
     showError(`${file}: ${message(e)}`);
@@ -134,7 +141,8 @@ function renderSummary(): void {
       ['OPs', `${sci(s.ops)} (1-bit MACs / 64 + 32-bit MACs)`],
     );
   } else rows.push(['summary', `none (no sofar.summary metadata); file ${bytesText(model.fileBytes)}`]);
-  rows.push(['runtime', `${runtime.kernels}, 1 thread; loaded in ${model.loadMs.toFixed(1)} ms; ${self.crossOriginIsolated ? '' : 'not '}cross-origin isolated`]);
+  const threads = runtimeThreads(runtime);
+  rows.push(['runtime', `${runtime.kernels}, ${threads} thread${threads > 1 ? 's' : ''}; loaded in ${model.loadMs.toFixed(1)} ms; ${self.crossOriginIsolated ? '' : 'not '}cross-origin isolated`]);
   for (const [key, value] of rows) {
     const tr = document.createElement('tr');
     const th = document.createElement('th');

@@ -12,7 +12,8 @@ export { RuntimeModelError, readRuntimeModel, type RuntimeModel } from './model.
 export { loadNativeKernels, loadBundledWasmKernels, setNativeIsa, detectedNativeIsa, type KernelSet, type Arena } from './kernels.js';
 export { planModel, type Plan } from './plan.js';
 export { createRuntimeWith, MAX_ARENA_BYTES, type BinaryRuntime, type RuntimeOptions } from './runtime.js';
-export { loadWasmKernels } from './wasm.js';
+export { loadWasmKernelsInNode as loadWasmKernels, spawnNodeWorker } from './kernels.js';
+export type { WasmKernelOptions, WasmKernelSet } from './wasm.js';
 
 /** Thrown when no kernel set can be loaded; says why (no compiler at install time, ...). */
 export class RuntimeUnavailableError extends Error {}

@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { loadWasmKernels, NODE_WORKER, type WasmKernelOptions, type WasmKernelSet, type WorkerHandle } from './wasm.js';
 
 type Off = number;
 
@@ -118,10 +120,32 @@ function nativeKernelSet(addon: Addon): KernelSet {
 
 let nativeAddon: Addon | undefined;
 
-/** The WebAssembly build of the kernels that ships with the package (native/wasm), in a new instance. */
-export async function loadBundledWasmKernels(): Promise<KernelSet> {
-  const { loadWasmKernels } = await import('./wasm.js');
-  return loadWasmKernels(readFileSync(join(packageRoot(), 'native', 'wasm', 'sofar_kernels.wasm')));
+/**
+ * The WebAssembly build of the kernels that ships with the package (native/wasm), in a new instance:
+ * sofar_kernels.wasm for one thread, sofar_kernels_threads.wasm (with worker_threads) for more.
+ */
+export async function loadBundledWasmKernels(threads = 1): Promise<WasmKernelSet> {
+  const file = threads > 1 ? 'sofar_kernels_threads.wasm' : 'sofar_kernels.wasm';
+  return loadWasmKernelsInNode(readFileSync(join(packageRoot(), 'native', 'wasm', file)), { threads });
+}
+
+/** Starts a worker_thread for the threaded WebAssembly kernels (unref'd: it never keeps Node alive). */
+export function spawnNodeWorker(): WorkerHandle {
+  const worker = new Worker(NODE_WORKER, { eval: true });
+  worker.unref();
+  return {
+    postMessage: (m) => worker.postMessage(m),
+    onMessage: (listener) => {
+      worker.on('message', listener);
+      worker.on('error', (e) => listener({ error: String(e) }));
+    },
+    terminate: () => void worker.terminate(),
+  };
+}
+
+/** loadWasmKernels with worker_threads as the workers (Node's `loadWasmKernels`). */
+export async function loadWasmKernelsInNode(bytes: Parameters<typeof loadWasmKernels>[0], options: WasmKernelOptions = {}): Promise<WasmKernelSet> {
+  return loadWasmKernels(bytes, { spawn: spawnNodeWorker, ...options });
 }
 
 /** Forces an instruction set on the addon (tests); returns the one in use. */

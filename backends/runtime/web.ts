@@ -9,15 +9,19 @@
  *   const logits = runtime.run(imageToInput(imageData.data, info), 1);
  *   topClasses(logits, info.classNames, 3);   // [{ index, name, logit, probability }, ...]
  *
- * One thread: the module is built without shared memory, and a runtime owns one module instance (its own
- * memory), so several runtimes — in one page or in Web Workers — run side by side.
+ * A runtime owns one module instance (its own memory), so several runtimes — in one page or in Web
+ * Workers — run side by side. Threads: `loadRuntime(model, { wasm, threads: 4 })` runs the threaded build
+ * (sofar_kernels_threads.wasm, next to sofar_kernels.wasm unless `wasmThreads` says where) on a shared
+ * memory with threads − 1 Web Workers, where the page is cross-origin isolated (`crossOriginIsolated`:
+ * served with COOP: same-origin and COEP: require-corp, as `sofar serve` does); elsewhere it runs on one
+ * thread. The logits are the same bit for bit either way.
  */
 import type { Summary } from '../../src/cost.js';
 import { decodeInputNormalisation, NORMALISATION, NORMALISATION_METADATA_KEY, normaliseImages, type Normalisation } from '../../src/data/normalise.js';
 import onnxProto from 'onnx-proto';
 import { RuntimeModelError, type RuntimeModel } from './model.js';
 import { createRuntimeWith, type BinaryRuntime } from './runtime.js';
-import { wasmKernelSet } from './wasm.js';
+import { loadWasmKernels, MAX_WASM_THREADS, WEB_WORKER, type WorkerHandle } from './wasm.js';
 
 export { RuntimeModelError, readRuntimeModel, type RuntimeModel } from './model.js';
 export type { BinaryRuntime } from './runtime.js';
@@ -60,6 +64,45 @@ export interface LoadOptions {
   wasm: WasmSource | CompiledKernels;
   /** Samples per run the runtime is first sized for (default 1; larger runs re-plan). */
   batch?: number;
+  /**
+   * Threads (default 1, at most 16): more than one runs the threaded kernels with Web Workers where the
+   * page is cross-origin isolated, and one thread elsewhere (`runtimeThreads(runtime)` says which).
+   */
+  threads?: number;
+  /** The threaded kernels: default `sofar_kernels_threads.wasm` beside `wasm` when that is a URL. */
+  wasmThreads?: WasmSource | CompiledKernels;
+}
+
+/** Whether threads are possible here: a cross-origin isolated page (or worker) with Web Workers. */
+export function threadsAvailable(): boolean {
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown; SharedArrayBuffer?: unknown };
+  return g.crossOriginIsolated === true && typeof g.Worker === 'function' && typeof g.SharedArrayBuffer === 'function';
+}
+
+const threadsOf = new WeakMap<BinaryRuntime, number>();
+/** The threads a runtime from loadRuntime runs on (1 where the page is not cross-origin isolated). */
+export function runtimeThreads(runtime: BinaryRuntime): number {
+  return threadsOf.get(runtime) ?? 1;
+}
+
+// Web Workers from one Blob URL of the worker script (wasm.ts: WEB_WORKER).
+let workerUrl: string | undefined;
+function spawnWebWorker(): WorkerHandle {
+  const g = globalThis as unknown as {
+    Worker: new (url: string) => { postMessage(m: unknown): void; addEventListener(type: string, l: (ev: { data?: unknown; message?: string }) => void): void; terminate(): void };
+    Blob: new (parts: string[], options: { type: string }) => unknown;
+    URL: { createObjectURL(blob: unknown): string };
+  };
+  workerUrl ??= g.URL.createObjectURL(new g.Blob([WEB_WORKER], { type: 'text/javascript' }));
+  const worker = new g.Worker(workerUrl);
+  return {
+    postMessage: (m) => worker.postMessage(m),
+    onMessage: (listener) => {
+      worker.addEventListener('message', (ev) => listener(ev.data));
+      worker.addEventListener('error', (ev) => listener({ error: String(ev.message ?? 'worker error') }));
+    },
+    terminate: () => worker.terminate(),
+  };
 }
 
 /**
@@ -68,11 +111,25 @@ export interface LoadOptions {
  */
 export async function loadRuntime(model: ArrayBuffer | ArrayBufferView, options: LoadOptions): Promise<BinaryRuntime> {
   const bytes = asBytes(model);
-  const compiled = await compileKernels(options.wasm);
-  const instance = await WebAssembly.instantiate(compiled.module, {});
-  const kernels = wasmKernelSet(instance.exports as Parameters<typeof wasmKernelSet>[0]);
+  const requested = options.threads ?? 1;
+  if (!Number.isInteger(requested) || requested < 1 || requested > MAX_WASM_THREADS) throw new RangeError(`threads must be 1 to ${MAX_WASM_THREADS}, not ${requested}`);
+  let threadedSource = options.wasmThreads;
+  if (!threadedSource && (typeof options.wasm === 'string' || options.wasm instanceof URL)) {
+    threadedSource = new URL('sofar_kernels_threads.wasm', new URL(String(options.wasm), (globalThis as { location?: { href: string } }).location?.href));
+  }
+  const threaded = requested > 1 && threadedSource !== undefined && threadsAvailable();
+  const compiled = await compileKernels(threaded ? threadedSource! : options.wasm);
+  const kernels = await loadWasmKernels(compiled.module, threaded ? { threads: requested, spawn: spawnWebWorker } : {});
+  const threads = kernels.threads();
   try {
-    return createRuntimeWith(bytes, { kernels, threads: 1, batch: options.batch ?? 1 });
+    const runtime = createRuntimeWith(bytes, { kernels, threads, batch: options.batch ?? 1 });
+    threadsOf.set(runtime, threads);
+    const release = runtime.release.bind(runtime);
+    runtime.release = () => {
+      release();
+      void kernels.close();
+    };
+    return runtime;
   } catch (e) {
     if (e instanceof RuntimeModelError) throw new RuntimeModelError(explain(e.message, bytes));
     throw e;

@@ -39,7 +39,9 @@ void *memset(void *dst, int c, size_t n);
 #define SOFAR_INLINE static inline __attribute__((always_inline))
 
 /** Upper bound of sofar_set_threads; scratch holds one slot per thread up to this (or per task, if fewer). */
-#if defined(__wasm__) || defined(SOFAR_NO_THREADS)
+#if defined(__wasm__) && defined(__wasm_atomics__)
+#define SOFAR_MAX_THREADS 16 /* the threaded WebAssembly build: the caller and up to 15 Web Workers */
+#elif defined(__wasm__) || defined(SOFAR_NO_THREADS)
 #define SOFAR_MAX_THREADS 1
 #else
 #define SOFAR_MAX_THREADS 64
@@ -145,7 +147,8 @@ void sofar_sgemm_wasmsimd(size_t, size_t, size_t, size_t, const float *const *, 
 
 /**
  * Runs fn(ctx, begin, end, slot) over [0, ntasks): the calling thread and up to sofar_threads()-1 workers
- * each take one contiguous range (slot = its index, < sofar_slots(ntasks)). Serial in the wasm build.
+ * each take one contiguous range (slot = its index, < sofar_slots(ntasks)). Serial in the single-threaded
+ * wasm build; the threaded one (-matomics, shared memory) shares the work with Web Workers / worker_threads.
  * Which thread computes a task never changes its result: tasks are independent.
  */
 typedef void (*sofar_task_fn)(void *ctx, size_t begin, size_t end, int slot);

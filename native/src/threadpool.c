@@ -1,6 +1,7 @@
 /*
- * A small persistent thread pool for sofar_parallel_for (native builds; serial under wasm or with
- * SOFAR_NO_THREADS).
+ * A small persistent thread pool for sofar_parallel_for (native builds: pthreads; the threaded WebAssembly
+ * build: workers that JavaScript starts, each running sofar_wasm_worker; serial in the single-threaded
+ * WebAssembly build or with SOFAR_NO_THREADS).
  *
  * A job's tasks are cut into chunks (a few per thread) that the calling thread and the workers claim
  * dynamically from one atomic word, so a worker that is slow to wake (or descheduled on a busy machine)
@@ -20,7 +21,137 @@
 
 static int n_threads = 1;
 
-#if defined(__wasm__) || defined(SOFAR_NO_THREADS)
+#if defined(__wasm__) && defined(__wasm_atomics__)
+
+/*
+ * The threaded WebAssembly build (linear memory shared by every instance). JavaScript instantiates the
+ * module once per worker on the same memory, sets each worker instance's __stack_pointer to
+ * sofar_wasm_worker_stack(index) and calls sofar_wasm_worker(index) there, which returns only when
+ * sofar_wasm_worker_quit(index) is called. The calling thread (a browser's main thread may not block)
+ * spins until its job is done; idle workers spin briefly, then sleep in memory.atomic.wait32 on `seq`.
+ * Workers that have not started yet (or never do) cost nothing but their share: the caller claims every
+ * chunk nobody else takes, with the same work word as the pthreads pool.
+ */
+#define SPIN_ROUNDS 20000
+#define CHUNKS_PER_THREAD 4
+#define WORKER_STACK (256 * 1024)
+
+#define W_GEN(w) ((uint32_t)((w) >> 40))
+#define W_PARTS(w) ((unsigned)(((w) >> 32) & 0xff))
+#define W_CHUNKS(w) ((unsigned)(((w) >> 16) & 0xffff))
+#define W_NEXT(w) ((unsigned)((w)&0xffff))
+#define W_MAKE(gen, parts, chunks) (((uint64_t)(gen) << 40) | ((uint64_t)(parts) << 32) | ((uint64_t)(chunks) << 16))
+
+static struct {
+  uint64_t work;    /* atomic: the work word */
+  uint32_t seq;     /* atomic: bumped on every job and quit request; what sleeping workers wait on */
+  uint32_t sleepers; /* atomic: workers in (or about to enter) atomic.wait */
+  uint32_t busy;    /* atomic: a parallel_for is running (a second, nested or concurrent, runs serially) */
+  uint32_t quit[SOFAR_MAX_THREADS]; /* atomic */
+  uint32_t chunks_run[SOFAR_MAX_THREADS]; /* atomic: chunks each thread index has run (a statistic) */
+  sofar_task_fn fn;
+  void *ctx;
+  size_t ntasks;
+  uint32_t done;       /* atomic: chunks finished */
+  uint32_t generation; /* caller only */
+} pool;
+
+static _Alignas(16) unsigned char worker_stacks[SOFAR_MAX_THREADS - 1][WORKER_STACK];
+
+static int claim(uint32_t gen, int index, unsigned *chunk, unsigned *chunks) {
+  uint64_t w = __atomic_load_n(&pool.work, __ATOMIC_ACQUIRE);
+  for (;;) {
+    if (W_GEN(w) != gen || (unsigned)index >= W_PARTS(w) || W_NEXT(w) >= W_CHUNKS(w)) return 0;
+    if (__atomic_compare_exchange_n(&pool.work, &w, w + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      *chunk = W_NEXT(w);
+      *chunks = W_CHUNKS(w);
+      return 1;
+    }
+  }
+}
+
+static void run_chunks(uint32_t gen, int index) {
+  unsigned c, chunks;
+  while (claim(gen, index, &c, &chunks)) {
+    const size_t begin = pool.ntasks * c / chunks, end = pool.ntasks * (c + 1) / chunks;
+    if (begin < end) pool.fn(pool.ctx, begin, end, index);
+    __atomic_fetch_add(&pool.chunks_run[index], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&pool.done, 1, __ATOMIC_RELEASE);
+  }
+}
+
+/**
+ * Prepares worker `index` (1 <= index < 16) before JavaScript starts it: clears a quit request left from
+ * an earlier worker of that index, and returns the top of its stack (0 for an invalid index).
+ */
+__attribute__((export_name("sofar_wasm_worker_stack"))) uintptr_t sofar_wasm_worker_stack(int index) {
+  if (index < 1 || index >= SOFAR_MAX_THREADS) return 0;
+  __atomic_store_n(&pool.quit[index], 0, __ATOMIC_SEQ_CST);
+  return (uintptr_t)worker_stacks[index - 1] + WORKER_STACK;
+}
+
+/** Chunks thread `index` (0: the caller) has run since the module started (wraps at 2^32): who did the work. */
+__attribute__((export_name("sofar_wasm_chunks_run"))) uint32_t sofar_wasm_chunks_run(int index) {
+  if (index < 0 || index >= SOFAR_MAX_THREADS) return 0;
+  return __atomic_load_n(&pool.chunks_run[index], __ATOMIC_RELAXED);
+}
+
+/** Asks worker `index` to return from sofar_wasm_worker (it finishes the chunk it is running first). */
+__attribute__((export_name("sofar_wasm_worker_quit"))) void sofar_wasm_worker_quit(int index) {
+  if (index < 1 || index >= SOFAR_MAX_THREADS) return;
+  __atomic_store_n(&pool.quit[index], 1, __ATOMIC_SEQ_CST);
+  __atomic_fetch_add(&pool.seq, 1, __ATOMIC_SEQ_CST);
+  __builtin_wasm_memory_atomic_notify((int *)&pool.seq, (unsigned)-1);
+}
+
+/** Worker `index`'s loop (1 <= index < 16); returns after sofar_wasm_worker_quit(index). */
+__attribute__((export_name("sofar_wasm_worker"))) void sofar_wasm_worker(int index) {
+  if (index < 1 || index >= SOFAR_MAX_THREADS) return;
+  for (;;) {
+    const uint32_t seq = __atomic_load_n(&pool.seq, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&pool.quit[index], __ATOMIC_SEQ_CST)) return;
+    run_chunks(W_GEN(__atomic_load_n(&pool.work, __ATOMIC_ACQUIRE)), index);
+    int spins = 0;
+    while (__atomic_load_n(&pool.seq, __ATOMIC_SEQ_CST) == seq && ++spins < SPIN_ROUNDS) {}
+    if (spins < SPIN_ROUNDS) continue;
+    __atomic_fetch_add(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&pool.seq, __ATOMIC_SEQ_CST) == seq) __builtin_wasm_memory_atomic_wait32((int *)&pool.seq, (int)seq, -1);
+    __atomic_fetch_sub(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
+  }
+}
+
+void sofar_set_threads(int threads) {
+  if (threads < 1) threads = 1;
+  if (threads > SOFAR_MAX_THREADS) threads = SOFAR_MAX_THREADS;
+  __atomic_store_n(&n_threads, threads, __ATOMIC_SEQ_CST);
+}
+
+int sofar_threads(void) { return __atomic_load_n(&n_threads, __ATOMIC_SEQ_CST); }
+
+void sofar_parallel_for(size_t ntasks, sofar_task_fn fn, void *ctx) {
+  if (!ntasks) return;
+  const int threads = sofar_threads();
+  uint32_t idle = 0;
+  if (threads <= 1 || ntasks == 1 || !__atomic_compare_exchange_n(&pool.busy, &idle, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    fn(ctx, 0, ntasks, 0);
+    return;
+  }
+  const size_t parts = sofar_min((size_t)threads, ntasks);
+  const size_t chunks = sofar_min(ntasks, parts * CHUNKS_PER_THREAD);
+  pool.fn = fn;
+  pool.ctx = ctx;
+  pool.ntasks = ntasks;
+  __atomic_store_n(&pool.done, 0, __ATOMIC_RELAXED);
+  const uint32_t gen = pool.generation = (pool.generation + 1) & 0xffffff;
+  __atomic_store_n(&pool.work, W_MAKE(gen, parts, chunks), __ATOMIC_RELEASE);
+  __atomic_fetch_add(&pool.seq, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST)) __builtin_wasm_memory_atomic_notify((int *)&pool.seq, (unsigned)-1);
+  run_chunks(gen, 0);
+  while (__atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) != chunks) {}
+  __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
+}
+
+#elif defined(__wasm__) || defined(SOFAR_NO_THREADS)
 
 void sofar_set_threads(int threads) { (void)threads; n_threads = 1; }
 int sofar_threads(void) { return n_threads; }

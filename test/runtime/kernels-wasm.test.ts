@@ -1,7 +1,8 @@
 /**
  * The WebAssembly kernels (native/wasm/sofar_kernels.wasm, committed; scripts/build-wasm.mjs) against the
  * scalar JavaScript reference, in both of the module's instruction sets (scalar and SIMD128); and, where
- * the clang that built the committed module is installed, that rebuilding it gives the same bytes.
+ * the clang that built the committed modules is installed, that rebuilding them (single-threaded and
+ * threaded, test/runtime/wasm-threads.test.ts) gives the same bytes.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -135,15 +136,17 @@ const sameClang = builtWith !== undefined && clangVersion === builtWith;
 if (!sameClang) console.warn(`SKIPPED: the wasm rebuild check needs ${builtWith ?? 'clang'} (found: ${clangVersion ?? 'no clang'})`);
 
 describe.skipIf(!sameClang)('WebAssembly build', () => {
-  it('rebuilding gives the committed bytes', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sofar-wasm-test-'));
-    try {
-      const out = join(dir, 'k.wasm');
-      const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), '--out', out], { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      expect(readFileSync(out).equals(readFileSync(wasmPath)), 'native/wasm/sofar_kernels.wasm is stale: run node scripts/build-wasm.mjs').toBe(true);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  for (const [file, flags] of [['sofar_kernels.wasm', []], ['sofar_kernels_threads.wasm', ['--threads']]] as const) {
+    it(`rebuilding gives the committed bytes: ${file}`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sofar-wasm-test-'));
+      try {
+        const out = join(dir, 'k.wasm');
+        const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), ...flags, '--out', out], { encoding: 'utf8' });
+        expect(r.status, r.stderr).toBe(0);
+        expect(readFileSync(out).equals(readFileSync(join(root, 'native', 'wasm', file))), `native/wasm/${file} is stale: run node scripts/build-wasm.mjs ${flags.join(' ')}`).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -2,23 +2,26 @@
  * The page in headless Chromium (Debian's, through playwright-core), served by `sofar serve`: it loads
  * the bundled model, classifies the first 10 Fashion-MNIST test images exactly as `sofar run --runtime
  * sofar` does in Node, feeds an uploaded image as training normalises it, and shows an error — not a
- * blank page — for a file that is not a SoFAr --binary-ops model.
+ * blank page — for a file that is not a SoFAr --binary-ops model. Served with COOP/COEP, the page is
+ * cross-origin isolated and runs the threaded kernels with Web Workers: its logits equal the
+ * single-threaded module's in Node bit for bit.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../backends/onnx/index.js';
+import { loadRuntime } from '../../backends/runtime/web.js';
 import { launchChromium } from '../../bench/web.js';
 import { compileFile } from '../../src/compile.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { initWeights } from '../../src/weights/init.js';
 import { skipWithout } from '../helpers/requirements.js';
 import { maxRelativeError } from '../runtime/util.js';
-import { chromiumMissing, fashionMissing, fashionTest, MODEL, startServe, wasmMissing } from './helpers.js';
+import { chromiumMissing, fashionMissing, fashionTest, MODEL, startServe, wasmBytes, wasmMissing } from './helpers.js';
 
 /** What web/app.ts puts on the window for tests. */
 type PageWindow = { sofarPage: { ready: Promise<void>; classify(values: number[]): number[]; lastInput(): number[] | null; info(): { classNames: string[] } | null } };
@@ -61,7 +64,8 @@ describe.skipIf(skipWithout(missing))('the page in headless Chromium', () => {
     expect(summary).toMatch(/92\.7 KiB/);
     expect(summary).toMatch(/3\.61e7 1-bit, 1\.03e6 32-bit/);
     expect(summary).toMatch(/1\.59e6/);
-    expect(summary).toMatch(/wasm \(simd128\), 1 thread.*; cross-origin isolated/);
+    // served by sofar serve (COOP/COEP): cross-origin isolated, so the threaded kernels with Web Workers
+    expect(summary).toMatch(/wasm \(simd128, threads\), [2-9]\d* threads; .*; cross-origin isolated/);
     expect(await page.locator('#samples .sample').count()).toBe(10);
     expect(await page.locator('#top li').count()).toBe(5);
     expect(await page.locator('#latency').innerText()).toMatch(/^latency \d+\.\d+ ms \(median of 25 runs/);
@@ -75,16 +79,19 @@ describe.skipIf(skipWithout(missing))('the page in headless Chromium', () => {
     expect(run.status, run.stderr).toBe(0);
     const expected = (JSON.parse(run.stdout) as { output: number[][] }).output;
     const argmax = (v: number[]) => v.indexOf(Math.max(...v));
+    const oneThread = await loadRuntime(new Uint8Array(readFileSync(MODEL)), { wasm: wasmBytes() });
     let correct = 0;
     for (let i = 0; i < 10; i++) {
       const values = Array.from(test.x.subarray(i * 784, (i + 1) * 784));
       const logits = await page.evaluate((v) => (globalThis as unknown as PageWindow).sofarPage.classify(v), values);
       expect(argmax(logits), `image ${i}`).toBe(argmax(expected[i]));
       expect(maxRelativeError(Float32Array.from(logits), Float32Array.from(expected[i])), `image ${i}`).toBeLessThan(1e-4);
+      expect(logits, `image ${i}: threaded in Chromium = one thread in Node`).toEqual(Array.from(oneThread.run(Float32Array.from(values), 1)));
       correct += Number(argmax(logits) === test.labels[i]);
       const classNames = (await page.evaluate(() => (globalThis as unknown as PageWindow).sofarPage.info()))!.classNames;
       expect((await topNames())[0]).toBe(classNames[argmax(expected[i])]);
     }
+    oneThread.release();
     expect(correct, 'the bundled model is trained').toBeGreaterThanOrEqual(8);
   });
 
