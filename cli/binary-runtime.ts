@@ -19,7 +19,7 @@ export interface OpenedBinary {
   description: string;
   loadMs: number;
   run(x: Float32Array, n: number): Float32Array;
-  release(): void;
+  release(): Promise<void>;
 }
 
 /** Threads for the runtime: --threads, else one per available core. */
@@ -49,24 +49,31 @@ export async function openFileOnRuntime(path: string, o: OpenOptions): Promise<O
  * The kernels: the native addon, or the WebAssembly module (asked for, or where the addon could not be
  * built, with a note). Each runtime gets its own WebAssembly instance.
  */
-async function kernelsFor(runtime: BinaryRuntimeName) {
+async function kernelsFor(runtime: BinaryRuntimeName, threads: number) {
   const { loadNativeKernels, loadBundledWasmKernels } = await import('../backends/runtime/index.js');
   if (runtime === 'sofar') {
     const native = loadNativeKernels();
     if ('kernels' in native) return native.kernels;
     process.stderr.write(`note: ${native.unavailable}; using the WebAssembly kernels instead (--runtime wasm)\n`);
   }
-  return loadBundledWasmKernels();
+  return loadBundledWasmKernels(threads);
 }
 
 async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<OpenedBinary> {
   const runtime = await import('../backends/runtime/index.js');
-  const threads = o.runtime === 'wasm' ? 1 : runtimeThreads(o.threads);
+  // WebAssembly: one thread unless asked (its threads are worker_threads sharing the module's memory).
+  const threads = o.runtime === 'wasm' ? (o.threads ?? 1) : runtimeThreads(o.threads);
   const start = performance.now();
   let rt;
+  const kernels = await kernelsFor(o.runtime, threads);
+  // WebAssembly kernels with threads own worker threads: stopped with the runtime.
+  const close = async () => {
+    if ('close' in kernels && typeof kernels.close === 'function') await (kernels.close as () => Promise<void>)();
+  };
   try {
-    rt = runtime.createRuntime(bytes, { threads, batch: o.batch ?? 1, kernels: await kernelsFor(o.runtime) });
+    rt = runtime.createRuntime(bytes, { threads, batch: o.batch ?? 1, kernels });
   } catch (e) {
+    await close();
     if (e instanceof runtime.RuntimeModelError) {
       const standard = /GreaterOrEqual|Where|ConvInteger|MatMulInteger|Gather|Cast|Reshape|Mul|Slice/.test(e.message);
       throw userFailure(`SoFAr's runtime cannot run ${what}: ${e.message}`,
@@ -82,7 +89,10 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
     description: `SoFAr runtime, ${rt.kernels}, ${threads} thread${threads === 1 ? '' : 's'}`,
     loadMs,
     run: (x, n) => rt.run(x, n),
-    release: () => rt.release(),
+    release: async () => {
+      rt.release();
+      await close();
+    },
   };
 }
 

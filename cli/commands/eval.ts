@@ -35,7 +35,7 @@ export function register(program: Command): void {
       .option('--weights <dir>', 'checkpoint folder or file of a spec (default runs/<model name>)')
       .option('--batch <n>', 'samples per inference batch', parsePositiveInt('--batch'), 256)
       .option('--limit <n>', 'evaluate only the first N test samples', parsePositiveInt('--limit'))
-      .addOption(new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels (native) on the --binary-ops export; wasm: the same kernels as WebAssembly, 1 thread').choices(RUNTIMES).default('ort'))
+      .addOption(new Option('--runtime <runtime>', 'ort: onnxruntime-node on the standard export; sofar: SoFAr\'s bit-packed binary kernels (native) on the --binary-ops export; wasm: the same kernels as WebAssembly (one thread unless --threads)').choices(RUNTIMES).default('ort'))
       .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
       .addOption(deviceOption())
       .option('--json', 'print one JSON object: accuracy, loss, samples'),
@@ -119,7 +119,7 @@ async function evalOnSofar(model: string, isOnnx: boolean, runtime: BinaryRuntim
   try {
     await report(async (x, n) => rt.run(x, n), { input: rt.input, classes: rt.classes, name: `${name} on ${rt.description}`, exported: isOnnx }, flags);
   } finally {
-    rt.release();
+    await rt.release();
   }
 }
 

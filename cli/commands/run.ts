@@ -155,7 +155,7 @@ export interface OpenFlags extends SpecFlags, WeightFlags, VariantFlags {
 /** `--runtime ort|sofar`, shared by run, bench and eval; run also takes `tfjs` (a spec in TensorFlow.js). */
 export function runtimeOption(tfjs = false): Option {
   const choices: string[] = tfjs ? [...RUNTIMES, 'tfjs'] : [...RUNTIMES];
-  const description = `ort: onnxruntime-node on the standard export; sofar: SoFAr's bit-packed binary kernels (native) on the --binary-ops export; wasm: the same kernels as WebAssembly, 1 thread${tfjs ? '; tfjs: a spec in TensorFlow.js' : ''}`;
+  const description = `ort: onnxruntime-node on the standard export; sofar: SoFAr's bit-packed binary kernels (native) on the --binary-ops export; wasm: the same kernels as WebAssembly (one thread unless --threads)${tfjs ? '; tfjs: a spec in TensorFlow.js' : ''}`;
   return new Option('--runtime <runtime>', description).choices(choices).default('ort');
 }
 
@@ -219,12 +219,12 @@ async function openOnSofar(target: string, flags: OpenFlags & { runtime: BinaryR
     if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; an ONNX model is fixed', 'give the .sofar file to change its parameters');
     const rt = await openFileOnRuntime(target, o);
     const normalisation = await recordedInFile(target);
-    return { name: basename(target), runtime: rt.description, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: async () => rt.release() };
+    return { name: basename(target), runtime: rt.description, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: () => rt.release() };
   }
   const { graph } = loadSpec(target, flags);
   const { weights, source, normalisation } = specWeights(graph, flags);
   const rt = await openSpecOnRuntime(graph, weights, { ...o, source });
-  return { name: graph.name, runtime: `${rt.description} (weights: ${source})`, input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: async () => rt.release() };
+  return { name: graph.name, runtime: `${rt.description} (weights: ${source})`, input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: () => rt.release() };
 }
 
 /**
