@@ -6,7 +6,6 @@
  * shortcuts and the columns' ways into a join included. `drawingToSvg` renders the laid-out drawing.
  * Free of Node APIs: the browser page draws with the same code.
  */
-import ElkBundled from 'elkjs/lib/elk.bundled.js';
 import type { ELK as ElkInstance, ELKConstructorArguments, ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import { nodeMacs } from '../cost.js';
 import { describeAttrs } from './print.js';
@@ -31,6 +30,8 @@ export interface DrawnNode extends Box {
   binaryKernel: boolean;
   params: number;
   macs: number;
+  /** OPs in the Bi-Real Net convention: binary MACs / 64, float MACs as they are. */
+  ops: number;
   attrs: string;
   /** `file:line:column` of the spec text it came from, when it came from one. */
   source?: string;
@@ -49,6 +50,7 @@ export interface DrawnGroup extends Box {
   nodes: number;
   params: number;
   macs: number;
+  ops: number;
 }
 
 /** `data`: an input feeding the next op; `shortcut`: the skip input of an add or concat; `join`: a column into a fractal join. */
@@ -70,8 +72,14 @@ export interface Drawing {
   edges: DrawnEdge[];
 }
 
-/** elkjs is CommonJS: its module object is the constructor, which its type declarations call `default`. */
-const ELK = ElkBundled as unknown as new (args?: ELKConstructorArguments) => ElkInstance;
+/**
+ * ELK's constructor, loaded on first use (elkjs is large; importing SoFAr should not pay for it). elkjs
+ * is CommonJS: its module object is the constructor, which its type declarations call `default`.
+ */
+async function loadElk(): Promise<new (args?: ELKConstructorArguments) => ElkInstance> {
+  const module = (await import('elkjs/lib/elk.bundled.js')) as unknown as { default: unknown };
+  return module.default as new (args?: ELKConstructorArguments) => ElkInstance;
+}
 
 const CHAR = 6.6;
 const NODE_HEIGHT = 34;
@@ -165,6 +173,7 @@ export async function layoutGraph(graph: Graph): Promise<Drawing> {
     node.inputs.map((input, k) => ({ id: `e${node.id}.${k}`, sources: [String(input)], targets: [String(node.id)] })),
   );
   root.edges = edges;
+  const ELK = await loadElk();
   const laid = await new ELK().layout(root);
 
   const boxes = new Map<string, Box>();
@@ -182,6 +191,7 @@ export async function layoutGraph(graph: Graph): Promise<Drawing> {
 
   const nodes: DrawnNode[] = graph.nodes.map((node) => {
     const keys = keysOf[node.id];
+    const cost = nodeMacs(node, graph);
     const params = node.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
     return {
       ...boxes.get(String(node.id))!,
@@ -192,7 +202,8 @@ export async function layoutGraph(graph: Graph): Promise<Drawing> {
       precision: node.precision,
       binaryKernel: node.params.some((p) => p.binary),
       params,
-      macs: nodeMacs(node, graph).macs,
+      macs: cost.macs,
+      ops: cost.binary ? cost.macs / 64 : cost.macs,
       attrs: describeAttrs(node),
       ...(node.source ? { source: `${node.source.file}:${node.source.line}:${node.source.column}`, line: node.source.line } : {}),
       group: keys.length ? keys[keys.length - 1] : '',
@@ -210,6 +221,7 @@ export async function layoutGraph(graph: Graph): Promise<Drawing> {
         nodes: inside.length,
         params: inside.reduce((s, n) => s + n.params, 0),
         macs: inside.reduce((s, n) => s + n.macs, 0),
+        ops: inside.reduce((s, n) => s + n.ops, 0),
       };
     });
   const drawnEdges: DrawnEdge[] = graph.nodes.flatMap((node) =>
@@ -238,23 +250,31 @@ const EDGE_STYLE: Record<EdgeKind, string> = {
   join: 'stroke="#6a1b9a" stroke-width="1.6"',
 };
 
+/** The boxes around a group (itself too with `self`), outermost first: what hides it when collapsed. */
+function ancestors(path: string, self = false): string[] {
+  if (!path) return [];
+  const parts = path.split('/');
+  return parts.slice(0, self ? parts.length : parts.length - 1).map((_, i) => parts.slice(0, i + 1).join('/'));
+}
+
 /** The drawing as SVG elements (no document wrapper): groups, then edges, then nodes on top. */
 export function drawingElements(d: Drawing): string[] {
   const parts: string[] = [];
+  const groupOfNode = new Map(d.nodes.map((n) => [n.id, n.group]));
   for (const g of [...d.groups].sort((a, b) => a.depth - b.depth)) {
     parts.push(
-      `<g class="group" data-path="${esc(g.path)}"><rect x="${r1(g.x)}" y="${r1(g.y)}" width="${r1(g.width)}" height="${r1(g.height)}" rx="6" fill="${g.depth % 2 ? '#fafafa' : '#f0f0f0'}" stroke="#bbb"/><text x="${r1(g.x + 6)}" y="${r1(g.y + 14)}" font-size="11" fill="#666">${esc(g.label)}</text></g>`,
+      `<g class="group" data-path="${esc(g.path)}" data-in="${esc(ancestors(g.path).join(' '))}"><rect x="${r1(g.x)}" y="${r1(g.y)}" width="${r1(g.width)}" height="${r1(g.height)}" rx="6" fill="${g.depth % 2 ? '#fafafa' : '#f0f0f0'}" stroke="#bbb"/><text x="${r1(g.x + 6)}" y="${r1(g.y + 14)}" font-size="11" fill="#666">${esc(g.label)}</text></g>`,
     );
   }
   for (const e of d.edges) {
     if (e.points.length < 2) continue;
-    parts.push(`<polyline class="edge ${e.kind}" data-from="${e.from}" data-to="${e.to}" fill="none" ${EDGE_STYLE[e.kind]} marker-end="url(#arrow)" points="${e.points.map((p) => `${r1(p.x)},${r1(p.y)}`).join(' ')}"/>`);
+    parts.push(`<polyline class="edge ${e.kind}" data-in="${esc([...new Set([...ancestors(groupOfNode.get(e.from)!, true), ...ancestors(groupOfNode.get(e.to)!, true)])].join(' '))}" data-from="${e.from}" data-to="${e.to}" fill="none" ${EDGE_STYLE[e.kind]} marker-end="url(#arrow)" points="${e.points.map((p) => `${r1(p.x)},${r1(p.y)}`).join(' ')}"/>`);
   }
   for (const n of d.nodes) {
     const { fill, stroke } = nodeColours(n);
     const tip = `${n.name}\n${n.op} ${n.attrs}\n${n.precision}[${n.shape.join('×')}]\nparams ${n.params.toLocaleString('en-US')}, MACs ${n.macs.toLocaleString('en-US')}${n.source ? `\n${n.source}` : ''}`;
     parts.push(
-      `<g class="node" data-id="${n.id}" data-name="${esc(n.name)}"><title>${esc(tip)}</title><rect x="${r1(n.x)}" y="${r1(n.y)}" width="${r1(n.width)}" height="${r1(n.height)}" rx="3" fill="${fill}" stroke="${stroke}"${n.binaryKernel ? ' stroke-width="2"' : ''}/><text x="${r1(n.x + n.width / 2)}" y="${r1(n.y + 14)}" text-anchor="middle" font-weight="600">${esc(n.op)}</text><text x="${r1(n.x + n.width / 2)}" y="${r1(n.y + 27)}" text-anchor="middle" font-size="10">${esc(`${n.precision}[${n.shape.join('×')}]`)}</text></g>`,
+      `<g class="node" data-id="${n.id}" data-name="${esc(n.name)}" data-in="${esc(ancestors(n.group, true).join(' '))}"><title>${esc(tip)}</title><rect x="${r1(n.x)}" y="${r1(n.y)}" width="${r1(n.width)}" height="${r1(n.height)}" rx="3" fill="${fill}" stroke="${stroke}"${n.binaryKernel ? ' stroke-width="2"' : ''}/><text x="${r1(n.x + n.width / 2)}" y="${r1(n.y + 14)}" text-anchor="middle" font-weight="600">${esc(n.op)}</text><text x="${r1(n.x + n.width / 2)}" y="${r1(n.y + 27)}" text-anchor="middle" font-size="10">${esc(`${n.precision}[${n.shape.join('×')}]`)}</text></g>`,
     );
   }
   return parts;

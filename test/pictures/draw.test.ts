@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../src/compile.js';
+import { summarize } from '../../src/cost.js';
 import { groupKeysOf, layoutGraph, type Box } from '../../src/graph/draw.js';
 import type { Graph } from '../../src/graph/types.js';
 
@@ -38,6 +39,10 @@ describe('the drawing of every zoo spec', () => {
       for (const e of d.edges) expect(e.points.length, `${e.from}→${e.to}`).toBeGreaterThanOrEqual(2);
       const joins = graph.nodes.filter((n) => n.op === 'join').reduce((s, n) => s + n.inputs.length, 0);
       expect(d.edges.filter((e) => e.kind === 'join').length).toBe(joins);
+      // The cost bars split the summary's totals: the nodes' params and OPs add up to them.
+      const summary = summarize(graph);
+      expect(d.nodes.reduce((s, n) => s + n.params, 0)).toBe(summary.params.total);
+      expect(d.nodes.reduce((s, n) => s + n.ops, 0)).toBeCloseTo(summary.ops, 0);
     }, 60_000);
   }
 
