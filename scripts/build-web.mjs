@@ -44,7 +44,29 @@ await esbuild.build({
   legalComments: 'linked',
   logLevel: 'warning',
 });
-for (const name of ['index.html', 'style.css', 'models', 'samples']) {
+// The playground: the front end (parser, elaborator, checker, cost, ELK drawing) bundled for the
+// browser. grammar/chevrotain.ts loads chevrotain through Node APIs; its browser twin takes its place.
+const browserChevrotain = {
+  name: 'sofar-browser-chevrotain',
+  setup(build) {
+    build.onResolve({ filter: /\/chevrotain\.js$/ }, (args) => (args.importer.startsWith(join(root, 'grammar')) ? { path: join(root, 'grammar', 'chevrotain.browser.ts') } : undefined));
+  },
+};
+await esbuild.build({
+  entryPoints: [join(web, 'playground.ts')],
+  outfile: join(out, 'playground.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2022', 'chrome100', 'firefox100', 'safari16'],
+  minify: true,
+  sourcemap: true,
+  legalComments: 'linked',
+  logLevel: 'warning',
+  loader: { '.sofar': 'text' },
+  plugins: [browserChevrotain],
+});
+for (const name of ['index.html', 'style.css', 'playground.html', 'playground.css', 'models', 'samples']) {
   if (existsSync(join(web, name))) cpSync(join(web, name), join(out, name), { recursive: true });
 }
 if (existsSync(wasm)) cpSync(wasm, join(out, 'sofar_kernels.wasm'));

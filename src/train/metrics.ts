@@ -45,7 +45,11 @@ export function readMetrics(dir: string, upToEpoch: number): EpochMetrics[] {
   } catch {
     return [];
   }
-  const path = join(dir, METRICS_FILE);
+  return parseMetrics(text, join(dir, METRICS_FILE)).filter((m) => m.epoch <= upToEpoch);
+}
+
+/** The lines of a metrics file read from `path` (named in the error a damaged line raises). */
+export function parseMetrics(text: string, path: string): EpochMetrics[] {
   return text
     .split('\n')
     .map((line, i) => ({ line, number: i + 1 }))
@@ -58,6 +62,5 @@ export function readMetrics(dir: string, upToEpoch: number): EpochMetrics[] {
         // reported below
       }
       throw new SofarError([error('bad-metrics', `${path}:${number} is not a metrics line`, undefined, 'it was edited or damaged; delete that line (the checkpoint holds the training state) and resume again')]);
-    })
-    .filter((m) => m.epoch <= upToEpoch);
+    });
 }

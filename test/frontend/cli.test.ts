@@ -79,9 +79,9 @@ describe('sofar check / summary / graph', () => {
   it('wrong usage exits 2', () => {
     expect(sofar('summary').code).toBe(2);
     expect(sofar('frobnicate').code).toBe(2);
-    const r = sofar('graph', 'specs/bireal-resnet18.sofar', '--format', 'svg');
+    const r = sofar('graph', 'specs/bireal-resnet18.sofar', '--format', 'png');
     expect(r.code).toBe(2);
-    expect(r.err).toContain("error: unknown format 'svg'");
+    expect(r.err).toContain("error: unknown format 'png'");
     expect(r.err).toContain('(run sofar graph --help for usage)');
     expect(sofar('train', 'specs/fractalnet-cifar.sofar', '--epochs', 'x').err).toContain('(run sofar train --help for usage)');
     expect(sofar('graph', 'specs/fractalnet-cifar.sofar', '--set', 'columns').code).toBe(2);

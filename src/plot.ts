@@ -1,0 +1,151 @@
+/**
+ * Plots of training runs as SVG, drawn from the data: test accuracy and test loss against epochs (one
+ * polyline per run and metric), and final test accuracy against OPs (one point per run whose OPs are
+ * known) — the picture of the claim that shortcut-based fractal architectures buy accuracy per OP.
+ * Hand-built rather than through a charting library: three panels of lines and points need only
+ * scales, ticks and a legend, and the libraries that draw SVG (d3, vega) want a DOM or are far larger
+ * than this file. Free of Node APIs.
+ */
+
+export interface RunSeries {
+  /** The label in the legend (the run's folder or file name). */
+  label: string;
+  /** Epoch, test accuracy (0..1) and test loss, in epoch order. */
+  points: { epoch: number; testAccuracy: number; testLoss: number }[];
+  /** OPs of the run's model (1-bit MACs / 64 + 32-bit MACs), when known. */
+  ops?: number;
+}
+
+export interface PlotOptions {
+  title?: string;
+}
+
+const PANEL = { width: 420, height: 300, left: 64, right: 28, top: 34, bottom: 48 };
+/** Colours that stay apart for the usual handful of runs (Tableau 10). */
+const COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+
+export const colourOf = (i: number): string => COLOURS[i % COLOURS.length];
+
+const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const fmt = (n: number) => Number(n.toFixed(2)).toString();
+
+/** "Nice" tick values covering [lo, hi] (1, 2 or 5 times a power of ten apart). */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) {
+    const pad = Math.abs(lo) * 0.05 || 1;
+    return niceTicks(lo - pad, hi + pad, count);
+  }
+  const raw = (hi - lo) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
+  const ticks: number[] = [];
+  for (let t = Math.floor(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  if (ticks[ticks.length - 1] < hi) ticks.push(Number((ticks[ticks.length - 1] + step).toPrecision(12)));
+  return ticks;
+}
+
+interface Axis {
+  min: number;
+  max: number;
+  ticks: number[];
+  log: boolean;
+  label: (v: number) => string;
+}
+
+function linearAxis(values: number[], label: (v: number) => string): Axis {
+  const ticks = niceTicks(Math.min(...values), Math.max(...values));
+  return { min: ticks[0], max: ticks[ticks.length - 1], ticks, log: false, label };
+}
+
+/** Powers of ten around the values (OPs span orders of magnitude across models). */
+function logAxis(values: number[], label: (v: number) => string): Axis {
+  const lo = Math.floor(Math.log10(Math.min(...values)));
+  let hi = Math.ceil(Math.log10(Math.max(...values)));
+  if (hi === lo) hi = lo + 1;
+  const ticks: number[] = [];
+  for (let e = lo; e <= hi; e++) ticks.push(10 ** e);
+  return { min: 10 ** lo, max: 10 ** hi, ticks, log: true, label };
+}
+
+const scale = (axis: Axis, v: number) => (axis.log ? (Math.log10(v) - Math.log10(axis.min)) / (Math.log10(axis.max) - Math.log10(axis.min)) : (v - axis.min) / (axis.max - axis.min));
+
+/** One panel: frame, ticks, axis titles and `body` (drawn by the caller in panel coordinates). */
+function panel(x0: number, title: string, xTitle: string, yTitle: string, xAxis: Axis, yAxis: Axis, body: (px: (v: number) => number, py: (v: number) => number) => string[]): string {
+  const w = PANEL.width - PANEL.left - PANEL.right;
+  const h = PANEL.height - PANEL.top - PANEL.bottom;
+  const px = (v: number) => PANEL.left + scale(xAxis, v) * w;
+  const py = (v: number) => PANEL.top + (1 - scale(yAxis, v)) * h;
+  const parts = [`<g class="panel" data-panel="${escape(title)}" transform="translate(${x0},0)">`];
+  parts.push(`<text class="title" x="${PANEL.left + w / 2}" y="20" text-anchor="middle" font-weight="bold">${escape(title)}</text>`);
+  for (const t of xAxis.ticks) {
+    const x = fmt(px(t));
+    parts.push(`<line class="grid" x1="${x}" y1="${PANEL.top}" x2="${x}" y2="${PANEL.top + h}" stroke="#e5e5e5"/>`);
+    parts.push(`<text class="tick x" x="${x}" y="${PANEL.top + h + 16}" text-anchor="middle">${escape(xAxis.label(t))}</text>`);
+  }
+  for (const t of yAxis.ticks) {
+    const y = fmt(py(t));
+    parts.push(`<line class="grid" x1="${PANEL.left}" y1="${y}" x2="${PANEL.left + w}" y2="${y}" stroke="#e5e5e5"/>`);
+    parts.push(`<text class="tick y" x="${PANEL.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${escape(yAxis.label(t))}</text>`);
+  }
+  parts.push(`<rect x="${PANEL.left}" y="${PANEL.top}" width="${w}" height="${h}" fill="none" stroke="#333"/>`);
+  parts.push(`<text class="axis-label x" x="${PANEL.left + w / 2}" y="${PANEL.height - 10}" text-anchor="middle">${escape(xTitle)}</text>`);
+  parts.push(`<text class="axis-label y" transform="translate(16,${PANEL.top + h / 2}) rotate(-90)" text-anchor="middle">${escape(yTitle)}</text>`);
+  parts.push(...body(px, py), '</g>');
+  return parts.join('\n');
+}
+
+const percent = (v: number) => `${fmt(v * 100)}%`;
+const plain = (v: number) => fmt(v);
+const power = (v: number) => (v >= 1e3 ? `1e${Math.round(Math.log10(v))}` : plain(v));
+
+/** The SVG document: the accuracy and loss panels, the accuracy-against-OPs panel when a run has OPs, and a legend. */
+export function plotRunsSvg(runs: readonly RunSeries[], options: PlotOptions = {}): string {
+  const all = runs.flatMap((r) => r.points);
+  if (!all.length) throw new Error('internal: plotRunsSvg needs at least one epoch');
+  const firstEpoch = Math.min(...all.map((p) => p.epoch));
+  const epochs = linearAxis([firstEpoch, Math.max(firstEpoch + 1, ...all.map((p) => p.epoch))], (v) => (Number.isInteger(v) ? String(v) : fmt(v)));
+  const accuracy = linearAxis(all.map((p) => p.testAccuracy), percent);
+  const loss = linearAxis(all.map((p) => p.testLoss), plain);
+  const line = (metric: 'testAccuracy' | 'testLoss') => (px: (v: number) => number, py: (v: number) => number) =>
+    runs.flatMap((r, i) => [
+      `<polyline class="series" data-run="${escape(r.label)}" data-metric="${metric}" fill="none" stroke="${colourOf(i)}" stroke-width="2" points="${r.points.map((p) => `${fmt(px(p.epoch))},${fmt(py(p[metric]))}`).join(' ')}"/>`,
+      ...r.points.map((p) => `<circle cx="${fmt(px(p.epoch))}" cy="${fmt(py(p[metric]))}" r="2.5" fill="${colourOf(i)}"><title>${escape(r.label)} epoch ${p.epoch}: ${metric === 'testAccuracy' ? percent(p.testAccuracy) : fmt(p.testLoss)}</title></circle>`),
+    ]);
+  const panels = [
+    panel(0, 'Test accuracy', 'epoch', 'test accuracy', epochs, accuracy, line('testAccuracy')),
+    panel(PANEL.width, 'Test loss', 'epoch', 'test loss', epochs, loss, line('testLoss')),
+  ];
+  const withOps = runs.map((r, i) => ({ r, i })).filter(({ r }) => r.ops !== undefined && r.ops > 0 && r.points.length);
+  if (withOps.length) {
+    const final = (r: RunSeries) => r.points[r.points.length - 1].testAccuracy;
+    const opsValues = withOps.map(({ r }) => r.ops!);
+    const opsAxis = Math.max(...opsValues) / Math.min(...opsValues) > 20 ? logAxis(opsValues, power) : linearAxis(opsValues.concat(0), (v) => v.toExponential(1));
+    const accAxis = linearAxis(withOps.map(({ r }) => final(r)), percent);
+    panels.push(
+      panel(2 * PANEL.width, 'Final test accuracy against OPs', 'OPs (1-bit MACs / 64 + 32-bit MACs)', 'test accuracy', opsAxis, accAxis, (px, py) =>
+        withOps.flatMap(({ r, i }) => [
+          `<circle class="run-point" data-run="${escape(r.label)}" cx="${fmt(px(r.ops!))}" cy="${fmt(py(final(r)))}" r="5" fill="${colourOf(i)}"><title>${escape(r.label)}: ${percent(final(r))} at ${r.ops!.toExponential(3)} OPs</title></circle>`,
+          `<text class="point-label" x="${fmt(px(r.ops!))}" y="${fmt(py(final(r)) - 9)}" text-anchor="${scale(opsAxis, r.ops!) > 0.7 ? 'end' : 'start'}" fill="${colourOf(i)}">${escape(r.label)}</text>`,
+        ]),
+      ),
+    );
+  }
+  const legendTop = PANEL.height + 8;
+  const legend = runs.map((r, i) => {
+    const y = legendTop + 18 * i;
+    return `<g class="legend-item"><line x1="${PANEL.left}" y1="${y}" x2="${PANEL.left + 24}" y2="${y}" stroke="${colourOf(i)}" stroke-width="3"/><text x="${PANEL.left + 30}" y="${y}" dominant-baseline="middle">${escape(r.label)}${r.ops ? ` (${r.ops.toExponential(3)} OPs)` : ''}</text></g>`;
+  });
+  const width = PANEL.width * panels.length;
+  const height = legendTop + 18 * runs.length + 8;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${escape(options.title ?? `SoFAr runs: ${runs.map((r) => r.label).join(', ')}`)}</title>`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    ...panels,
+    `<g class="legend">`,
+    ...legend,
+    '</g>',
+    '</svg>',
+    '',
+  ].join('\n');
+}
