@@ -1,6 +1,7 @@
 /**
- * `sofar plot RUN_DIR|metrics.jsonl … [--spec SPEC]… [-o FILE.svg]`: test accuracy and loss against
- * epochs for each run, and final test accuracy against the model's OPs, as one SVG.
+ * `sofar plot RUN_DIR|metrics.jsonl … [--spec SPEC]… [-o FILE.svg|FILE.png]`: test accuracy and loss
+ * against epochs for each run, and final test accuracy against the model's OPs, as one SVG (or that SVG
+ * rasterised by resvg, at twice its size, for PNG).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -58,17 +59,26 @@ export function register(program: Command): void {
     .description('test accuracy and loss against epochs for one or more runs, and accuracy against OPs, as SVG')
     .argument('<runs...>', 'run folders (sofar train --out DIR) or metrics .jsonl files')
     .option('--spec <spec>', "the spec of each run, in order, for its OPs (default: the run's model.onnx)", (v: string, all: string[] = []) => [...all, v])
-    .option('-o, --out <file.svg>', 'write to a file instead of standard output')
+    .option('-o, --out <file>', 'write to FILE.svg or FILE.png instead of standard output (SVG)')
     .option('--title <text>', 'the title of the SVG document')
-    .action((runs: string[], flags: PlotFlags) => {
-      if (flags.out && !/\.svg$/i.test(flags.out)) throw new UsageError(`cannot write '${flags.out}': sofar plot writes SVG`, 'name the file FILE.svg (convert it with any SVG tool for PNG)');
+    .action(async (runs: string[], flags: PlotFlags) => {
+      if (flags.out && !/\.(svg|png)$/i.test(flags.out)) throw new UsageError(`cannot write '${flags.out}': sofar plot writes SVG or PNG`, 'name the file FILE.svg or FILE.png');
       const series = loadRuns(runs, flags.spec);
       const missing = series.filter((s) => s.ops === undefined).map((s) => s.label);
       if (missing.length) process.stderr.write(`note: no OPs for ${missing.join(', ')} (no model.onnx in the run; give --spec per run): left out of the accuracy-against-OPs panel\n`);
       const svg = plotRunsSvg(series, flags.title ? { title: flags.title } : {});
-      if (flags.out) {
+      if (flags.out && /\.png$/i.test(flags.out)) {
+        writeFileAtomic(flags.out, await rasterise(svg));
+        process.stderr.write(`wrote ${flags.out}\n`);
+      } else if (flags.out) {
         writeFileAtomic(flags.out, svg);
         process.stderr.write(`wrote ${flags.out}\n`);
       } else process.stdout.write(svg);
     });
+}
+
+/** The SVG as PNG at twice its size (resvg, loaded only for this). */
+async function rasterise(svg: string): Promise<Uint8Array> {
+  const { Resvg } = await import('@resvg/resvg-js');
+  return new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, background: 'white' }).render().asPng();
 }

@@ -4,7 +4,7 @@
  * compared numbers are those `sofar summary --json` prints for each spec.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -81,9 +81,24 @@ describe('sofar plot', () => {
     expect(svg.polylines.map((p) => p.run)).toEqual(['bireal', 'rf-c3-small', 'bireal', 'rf-c3-small']);
   });
 
-  it('refuses a missing run, a non-SVG output and more specs than runs', () => {
+  it('writes PNG: the SVG rasterised at twice its size', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sofar-plot-png-'));
+    try {
+      const file = join(dir, 'runs.png');
+      expect(sofar('plot', ...RUNS.map(metrics), '-o', file).code).toBe(0);
+      const png = readFileSync(file);
+      expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      const svg = sofar('plot', ...RUNS.map(metrics)).out;
+      const width = Number(/<svg[^>]*\bwidth="(\d+)"/.exec(svg)![1]);
+      expect(png.readUInt32BE(16)).toBe(2 * width); // IHDR width
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a missing run, an output that is neither SVG nor PNG, and more specs than runs', () => {
     expect(sofar('plot', 'no/such/run').code).toBe(1);
-    expect(sofar('plot', metrics('bireal-small'), '-o', 'x.png').code).toBe(2);
+    expect(sofar('plot', metrics('bireal-small'), '-o', 'x.jpg').code).toBe(2);
     expect(sofar('plot', metrics('bireal-small'), '--spec', spec('bireal-small'), '--spec', spec('rf-c3-small')).code).toBe(2);
   });
 
