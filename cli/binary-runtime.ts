@@ -27,13 +27,13 @@ export function runtimeThreads(threads: number | undefined): number {
   return threads ?? availableParallelism();
 }
 
-/** A spec's graph and weights on SoFAr's runtime. */
 export interface OpenOptions {
   runtime: BinaryRuntimeName;
   threads?: number;
   batch?: number;
 }
 
+/** A spec's graph and weights on SoFAr's runtime. */
 export async function openSpecOnRuntime(graph: Graph, weights: WeightMap, o: OpenOptions & { source: string }): Promise<OpenedBinary> {
   const { exportOnnx } = await import('../backends/onnx/index.js');
   return open(exportOnnx(graph, weights, { binaryOps: true, metadata: { 'sofar.weights': o.source } }), graph.name, o);
@@ -67,17 +67,15 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
   let rt;
   const kernels = await kernelsFor(o.runtime, threads);
   // WebAssembly kernels with threads own worker threads: stopped with the runtime.
-  const close = async () => {
-    if ('close' in kernels && typeof kernels.close === 'function') await (kernels.close as () => Promise<void>)();
-  };
+  const close = async () => kernels.close?.();
   try {
     rt = runtime.createRuntime(bytes, { threads, batch: o.batch ?? 1, kernels });
   } catch (e) {
     await close();
     if (e instanceof runtime.RuntimeModelError) {
-      const standard = /GreaterOrEqual|Where|ConvInteger|MatMulInteger|Gather|Cast|Reshape|Mul|Slice/.test(e.message);
+      const other = e.otherExport;
       throw userFailure(`SoFAr's runtime cannot run ${what}: ${e.message}`,
-        standard ? 'this looks like a standard-op export: run it with --runtime ort, or export with sofar build SPEC --binary-ops' : 'see docs/operators.md for what the runtime runs');
+        other ? `this is SoFAr's '${other.variant}' export, for ONNX runtimes: run it with --runtime ort, or export with sofar build SPEC --binary-ops` : 'see docs/operators.md for what the runtime runs');
     }
     throw e;
   }

@@ -19,6 +19,8 @@ export interface KernelSet {
   arena(bytes: number): Arena;
   setThreads(threads: number): void;
   threads(): number;
+  /** Stops what the set started (the WebAssembly kernels' worker threads); absent where there is nothing to stop. */
+  close?(): Promise<void>;
   packedWords(channels: number, groups: number): number;
   bconv2dScratchBytes(...shape: number[]): number;
   conv2dF32PackedWeightsBytes(cout: number, cin: number, kh: number, kw: number, groups: number): number;

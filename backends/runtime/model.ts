@@ -15,8 +15,19 @@ type NodeProto = onnxProto.onnx.INodeProto;
 type TensorProto = onnxProto.onnx.ITensorProto;
 type AttributeProto = onnxProto.onnx.IAttributeProto;
 
-/** A model the runtime cannot run, with the reason (and the node, where there is one). */
-export class RuntimeModelError extends Error {}
+/**
+ * A model the runtime cannot run, with the reason (and the node, where there is one). `export` is what the
+ * file's own metadata says it is when it is another of SoFAr's exports (`float`, `int`, ...: for ONNX
+ * runtimes), so that callers can say how to get the `--binary-ops` one.
+ */
+export class RuntimeModelError extends Error {
+  constructor(
+    message: string,
+    readonly otherExport?: { variant: string; spec: string | null },
+  ) {
+    super(message);
+  }
+}
 
 /** Per-sample shapes: `[C, H, W]` feature maps or `[F]` vectors. */
 export type Shape = number[];
@@ -76,6 +87,18 @@ export function readRuntimeModel(bytes: Uint8Array): RuntimeModel {
   } catch (e) {
     throw new RuntimeModelError(`not a readable ONNX model (${(e as Error).message})`);
   }
+  const metadata: Record<string, string> = {};
+  for (const p of model.metadataProps ?? []) if (p.key) metadata[p.key] = p.value ?? '';
+  try {
+    return checkedModel(model, metadata);
+  } catch (e) {
+    const variant = metadata['sofar.variant'];
+    if (!(e instanceof RuntimeModelError) || !variant || variant === 'binary-ops') throw e;
+    throw new RuntimeModelError(e.message, { variant, spec: metadata['sofar.spec'] ?? null });
+  }
+}
+
+function checkedModel(model: InstanceType<typeof onnx.ModelProto>, metadata: Record<string, string>): RuntimeModel {
   const graph = model.graph;
   if (!graph) throw new RuntimeModelError('the ONNX model has no graph');
   const opsets = new Map((model.opsetImport ?? []).map((o) => [o.domain ?? '', Number(o.version ?? 0)]));
@@ -102,8 +125,6 @@ export function readRuntimeModel(bytes: Uint8Array): RuntimeModel {
   const outputName = graph.output![0].name ?? '';
   const outputShape = shapes.get(outputName);
   if (!outputShape) throw new RuntimeModelError(`the model's output '${outputName}' is not computed by any node`);
-  const metadata: Record<string, string> = {};
-  for (const p of model.metadataProps ?? []) if (p.key) metadata[p.key] = p.value ?? '';
   return { name: graph.name || metadata['sofar.spec'] || 'model', input, output: { name: outputName, shape: outputShape }, nodes, metadata };
 }
 

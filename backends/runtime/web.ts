@@ -18,7 +18,6 @@
  */
 import type { Summary } from '../../src/cost.js';
 import { decodeInputNormalisation, NORMALISATION, NORMALISATION_METADATA_KEY, normaliseImages, type Normalisation } from '../../src/data/normalise.js';
-import onnxProto from 'onnx-proto';
 import { RuntimeModelError, type RuntimeModel } from './model.js';
 import { createRuntimeWith, type BinaryRuntime } from './runtime.js';
 import { loadWasmKernels, MAX_WASM_THREADS, WEB_WORKER, type WorkerHandle } from './wasm.js';
@@ -131,7 +130,7 @@ export async function loadRuntime(model: ArrayBuffer | ArrayBufferView, options:
     };
     return runtime;
   } catch (e) {
-    if (e instanceof RuntimeModelError) throw new RuntimeModelError(explain(e.message, bytes));
+    if (e instanceof RuntimeModelError) throw new RuntimeModelError(explain(e), e.otherExport);
     throw e;
   }
 }
@@ -141,21 +140,12 @@ function asBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
 }
 
 /** The runtime's reason, and what the file is when its metadata says (SoFAr's standard export, ...). */
-function explain(reason: string, bytes: Uint8Array): string {
-  let variant: string | undefined;
-  let spec: string | undefined;
-  try {
-    for (const p of onnxProto.onnx.ModelProto.decode(bytes).metadataProps ?? []) {
-      if (p.key === 'sofar.variant') variant = p.value ?? undefined;
-      if (p.key === 'sofar.spec') spec = p.value ?? undefined;
-    }
-  } catch {
-    // Not ONNX at all: the runtime's reason says so.
+function explain(e: RuntimeModelError): string {
+  const other = e.otherExport;
+  if (other) {
+    return `this is SoFAr's '${other.variant}' export of ${other.spec ?? 'a model'}, for ONNX runtimes; SoFAr's runtime runs the --binary-ops export (sofar build SPEC --binary-ops). ${e.message}`;
   }
-  if (variant && variant !== 'binary-ops') {
-    return `this is SoFAr's '${variant}' export of ${spec ?? 'a model'}, for ONNX runtimes; SoFAr's runtime runs the --binary-ops export (sofar build SPEC --binary-ops). ${reason}`;
-  }
-  return `not a model SoFAr's runtime can run: ${reason}`;
+  return `not a model SoFAr's runtime can run: ${e.message}`;
 }
 
 /** Fashion-MNIST's classes, in label order. */
