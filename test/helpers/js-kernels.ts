@@ -45,25 +45,12 @@ export function jsKernels(): KernelSet {
     conv2dF32PackedWeightsBytes: (cout, cin, kh, kw, groups) => cout * (cin / groups) * kh * kw * 4,
     conv2dF32ScratchBytes: () => 0,
 
-    packSigns(buf, x, y, pixels, channels, xStride, groups) {
-      const stride = xStride || channels;
-      const view = new DataView(buf);
-      const xs = f32(buf, x, (pixels - 1) * stride + channels);
-      const bytes = k.packedWords(channels, groups) * 8;
-      for (let p = 0; p < pixels; p++) packInto(view, y + p * bytes, xs.subarray(p * stride, p * stride + channels), channels, groups);
-    },
+    packSigns: (buf, x, y, pixels, channels, xStride, groups) => packPixels(buf, x, y, pixels, channels, xStride, groups, (v) => v),
 
     packSignsAffine(buf, x, scale, shift, y, pixels, channels, xStride, groups) {
-      const stride = xStride || channels;
-      const view = new DataView(buf);
-      const xs = f32(buf, x, (pixels - 1) * stride + channels);
       const sc = f32(buf, scale, channels);
       const sh = f32(buf, shift, channels);
-      const bytes = k.packedWords(channels, groups) * 8;
-      for (let p = 0; p < pixels; p++) {
-        const v = Float32Array.from({ length: channels }, (_, c) => Math.fround(xs[p * stride + c] * sc[c]) + sh[c]);
-        packInto(view, y + p * bytes, v, channels, groups);
-      }
+      packPixels(buf, x, y, pixels, channels, xStride, groups, (v, c) => Math.fround(Math.fround(v * sc[c]) + sh[c]));
     },
 
     bconv2d(buf, x, kernel, mul, bias, res, y, yPacked, _scratch, ...a) {
@@ -220,6 +207,17 @@ export function jsKernels(): KernelSet {
     },
   };
   return k;
+}
+
+/** Packs f(x, channel) of each pixel (stride xStride floats) in the packed map layout. */
+function packPixels(buf: ArrayBuffer, x: number, y: number, pixels: number, channels: number, xStride: number, groups: number, f: (v: number, c: number) => number): void {
+  const stride = xStride || channels;
+  const view = new DataView(buf);
+  const xs = f32(buf, x, (pixels - 1) * stride + channels);
+  const bytes = groups * words(channels / groups) * 8;
+  for (let p = 0; p < pixels; p++) {
+    packInto(view, y + p * bytes, Float32Array.from({ length: channels }, (_, c) => f(xs[p * stride + c], c)), channels, groups);
+  }
 }
 
 function pointwise(buf: ArrayBuffer, x: number, y: number, pixels: number, c: number, yStride: number, f: (v: number, ch: number) => number): void {

@@ -5,7 +5,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command } from 'commander';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
@@ -21,26 +20,12 @@ import { encodeNpy } from '../../src/io/npy.js';
 import { initWeights, seededInput } from '../../src/weights/init.js';
 import { probeWebGpuAdapter } from '../../backends/webgpu/adapter.js';
 import { skipWithout } from '../helpers/requirements.js';
+import { inProcessCli } from '../helpers/cli.js';
 
 const SPEC = resolve('specs/fashion/bireal-small.sofar');
 
 /** Runs `sofar ARGS` in-process; returns what it printed on stdout. */
-async function sofar(...args: string[]): Promise<string> {
-  const program = new Command('sofar').exitOverride();
-  for (const register of [registerBuild, registerRun, registerBench]) register(program);
-  for (const cmd of program.commands) cmd.exitOverride();
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'sofar', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
-}
+const sofar = inProcessCli([registerBuild, registerRun, registerBench]);
 
 /** The logits the backend gives directly for this graph, weights and input. */
 async function direct(graph: Graph, weights: WeightMap, x: Float32Array, n: number): Promise<number[][]> {

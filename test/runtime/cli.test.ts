@@ -8,8 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { register as registerBench } from '../../cli/commands/bench.js';
 import { register as registerBuild } from '../../cli/commands/build.js';
 import { register as registerEval } from '../../cli/commands/eval.js';
@@ -18,6 +17,7 @@ import { UsageError, UserError } from '../../cli/common.js';
 import { skipWithout } from '../helpers/requirements.js';
 import { skipNative } from './helpers.js';
 import { maxRelativeError } from './util.js';
+import { inProcessCli } from '../helpers/cli.js';
 
 const SPEC = resolve('specs/fashion/bireal-small.sofar');
 const TRAINED = resolve('test/runtime/fixtures/bireal-small-fashion.onnx');
@@ -26,20 +26,7 @@ const FASHION = '/usr/share/datasets/fashion-mnist';
 const dir = mkdtempSync(join(tmpdir(), 'sofar-runtime-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function sofar(...args: string[]): Promise<string> {
-  const program = new Command('sofar').exitOverride();
-  for (const register of [registerBuild, registerRun, registerBench, registerEval]) register(program);
-  for (const c of program.commands) c.exitOverride();
-  let out = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    await program.parseAsync(['node', 'sofar', ...args]);
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return out;
-}
+const sofar = inProcessCli([registerBuild, registerRun, registerBench, registerEval], { muteStderr: true });
 
 const logits = async (...args: string[]) => Float32Array.from((JSON.parse(await sofar(...args)).output as number[][]).flat());
 

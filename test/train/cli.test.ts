@@ -5,7 +5,6 @@
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { UserError } from '../../cli/common.js';
 import { register as registerBuild } from '../../cli/commands/build.js';
@@ -17,6 +16,7 @@ import { readCheckpoint, writeCheckpoint } from '../../src/checkpoint/index.js';
 import { compileFile } from '../../src/compile.js';
 import { initWeights } from '../../src/weights/init.js';
 import { REQUIRE_ALL } from '../helpers/requirements.js';
+import { inProcessCli } from '../helpers/cli.js';
 
 const SPEC = join(import.meta.dirname, 'fixtures', 'tiny.sofar');
 const PARAMS_SPEC = join(import.meta.dirname, 'fixtures', 'tiny-params.sofar');
@@ -30,22 +30,7 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 afterEach(() => vi.restoreAllMocks());
 
 /** Runs `sofar ...args` and returns what it printed on stdout. */
-async function sofar(...args: string[]): Promise<string> {
-  const program = new Command('sofar').exitOverride();
-  registerTrain(program);
-  registerEval(program);
-  registerBuild(program);
-  for (const c of program.commands) c.exitOverride();
-  let out = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    await program.parseAsync(['node', 'sofar', ...args]);
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return out;
-}
+const sofar = inProcessCli([registerTrain, registerEval, registerBuild], { muteStderr: true });
 
 const common = ['--data', 'synthetic', '--batch', '32', '--lr', '0.01', '--engine', 'ort', '--limit', '512'];
 
