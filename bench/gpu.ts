@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../cli/common.js';
 import type { EngineFactory } from '../src/train/engine.js';
 import { loadSpec, measure } from './train.js';
-import { repoRoot } from './root.js';
+import { repoRoot } from './common.js';
 
 type Engine = 'ort' | 'tfjs';
 type Device = 'cpu' | 'webgpu';

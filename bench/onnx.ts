@@ -10,12 +10,12 @@
  * spell slows all of them alike, and the file records the load average and the process CPU time per
  * run next to the wall-clock figures.
  */
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { exportOnnx, percentile, runOnnx, timedLoad, variantName, type ExportOptions, type InferenceSession } from '../backends/onnx/index.js';
 import { writeFileAtomic } from '../cli/common.js';
-import { repoRoot } from './root.js';
+import { machine, repoRoot } from './common.js';
 import { compileFile } from '../src/compile.js';
 import { summarize } from '../src/cost.js';
 import { hasErrors } from '../src/diagnostics.js';
@@ -130,7 +130,7 @@ export async function run(options: OnnxBenchOptions = {}): Promise<object> {
     protocol: `${o.loads} session loads per variant (median reported), ${o.warmup} warm-up runs, then ${o.rounds} interleaved rounds of ${o.runs} timed runs per variant; nearest-rank percentiles`,
     seed: o.seed,
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), loadAverage: { start: loadStart, end: loadavg() } },
+    machine: machine(loadStart),
     results,
   };
   writeFileAtomic(o.out ?? join(root, 'bench', 'results', 'onnx.json'), JSON.stringify(report, null, 2) + '\n');

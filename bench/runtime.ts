@@ -11,7 +11,7 @@
  * shared machine slows every variant alike; the medians over all rounds are compared.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,7 +24,7 @@ import { hasErrors } from '../src/diagnostics.js';
 import type { Graph } from '../src/graph/types.js';
 import { Random } from '../src/random.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
-import { repoRoot } from './root.js';
+import { machine, repoRoot } from './common.js';
 
 export interface RuntimeBenchOptions {
   threads?: number;
@@ -191,7 +191,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
     threads: o.threads,
     protocol: `${o.warmup} warm-up runs, then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50`,
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), loadAverage: { start: loadStart, end: loadavg() } },
+    machine: machine(loadStart),
     results,
   };
   writeFileAtomic(o.out ?? join(root, 'bench', 'results', 'runtime.json'), JSON.stringify(report, null, 2) + '\n');

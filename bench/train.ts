@@ -10,11 +10,11 @@
  * The machine may be shared: the file records the load average and the process CPU time per step
  * next to the wall-clock figures, so a busy run can be told from a slow engine.
  */
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../cli/common.js';
-import { repoRoot } from './root.js';
+import { machine, repoRoot } from './common.js';
 import { compileFile } from '../src/compile.js';
 import { hasErrors } from '../src/diagnostics.js';
 import type { Graph } from '../src/graph/types.js';
@@ -124,7 +124,7 @@ export async function run(options: BenchOptions = {}): Promise<object> {
   const report = {
     bench: 'train',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), loadAverage: { start: loadStart, end: loadavg() } },
+    machine: machine(loadStart),
     onnxruntime: ORT_VERSION,
     reference: { pytorch113SamplesPerSecond: PYTORCH_SAMPLES_PER_S, net: 'fashion/bireal-small', batch: 128, threads: 2, target: PYTORCH_SAMPLES_PER_S / 2 },
     results,

@@ -19,7 +19,7 @@ import { createRuntime, createRuntimeWith, loadNativeKernels, loadWasmKernels, t
 import { writeFileAtomic } from '../cli/common.js';
 import { compileFile } from '../src/compile.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
-import { repoRoot } from './root.js';
+import { repoRoot } from './common.js';
 
 export interface WebThreadsBenchOptions {
   rounds?: number;

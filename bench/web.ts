@@ -12,7 +12,7 @@
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,7 +24,7 @@ import { loadGraph, writeFileAtomic } from '../cli/common.js';
 import { summarize } from '../src/cost.js';
 import type { Graph } from '../src/graph/types.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
-import { repoRoot } from './root.js';
+import { machine, repoRoot } from './common.js';
 import { timedRuns } from './timed-runs.js';
 
 /** Debian's Chromium and the flags every headless run here uses (tests too). */
@@ -190,7 +190,7 @@ export async function run(options: WebBenchOptions = {}): Promise<object> {
       [ORT_STANDARD]: { spec: 'bireal-resnet18', variant: 'float (standard export, 1-bit packed kernels)', bytes: models[ORT_STANDARD].length, ...cost(bireal) },
     },
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), loadAverage: { start: loadStart, end: loadavg() } },
+    machine: machine(loadStart),
     node,
     chromium,
   };

@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -32,9 +32,8 @@ if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-await esbuild.build({
-  entryPoints: [join(web, 'app.ts')],
-  outfile: join(out, 'app.js'),
+// Both bundles: ESM for current browsers, minified, with source maps and the licences beside them.
+const browserBundle = {
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -43,7 +42,8 @@ await esbuild.build({
   sourcemap: true,
   legalComments: 'linked',
   logLevel: 'warning',
-});
+};
+await esbuild.build({ ...browserBundle, entryPoints: [join(web, 'app.ts')], outfile: join(out, 'app.js') });
 // The playground: the front end (parser, elaborator, checker, cost, ELK drawing) bundled for the
 // browser. grammar/chevrotain.ts loads chevrotain through Node APIs; its browser twin takes its place.
 const browserChevrotain = {
@@ -53,24 +53,17 @@ const browserChevrotain = {
   },
 };
 await esbuild.build({
+  ...browserBundle,
   entryPoints: [join(web, 'playground.ts')],
   outfile: join(out, 'playground.js'),
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: ['es2022', 'chrome100', 'firefox100', 'safari16'],
-  minify: true,
-  sourcemap: true,
-  legalComments: 'linked',
-  logLevel: 'warning',
   loader: { '.sofar': 'text' },
   plugins: [browserChevrotain],
 });
 for (const name of ['index.html', 'style.css', 'playground.html', 'playground.css', 'models', 'samples']) {
   if (existsSync(join(web, name))) cpSync(join(web, name), join(out, name), { recursive: true });
 }
-if (existsSync(wasm)) cpSync(wasm, join(out, 'sofar_kernels.wasm'));
-const wasmThreads = join(root, 'native', 'wasm', 'sofar_kernels_threads.wasm');
-if (existsSync(wasmThreads)) cpSync(wasmThreads, join(out, 'sofar_kernels_threads.wasm'));
-else console.warn(`sofar: ${wasm} is missing; the page will say so (build it from native/ first)`);
+for (const module of [wasm, join(root, 'native', 'wasm', 'sofar_kernels_threads.wasm')]) {
+  if (existsSync(module)) cpSync(module, join(out, basename(module)));
+  else console.warn(`sofar: ${module} is missing; the page will say so (build it from native/ first)`);
+}
 console.log(`sofar: built the page in ${out}`);
