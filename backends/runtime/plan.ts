@@ -11,7 +11,7 @@
  */
 import type { KernelSet } from './kernels.js';
 import type { RuntimeModel, Shape, Window } from './model.js';
-import { fuse, isConv, type FusedConv, type FusedNode } from './fuse.js';
+import { fuse, isConv, type FusedNode } from './fuse.js';
 
 /** A buffer of the arena; its offset is fixed once every buffer's life is known. */
 interface Region {
@@ -74,8 +74,8 @@ interface ValueInfo {
   float?: FloatValue;
   /** Packed signs by group count. */
   packed: Map<number, Region>;
-  /** The conv step that writes this value, when a fused packing can still be attached to it. */
-  producer?: { call: Call; node: FusedConv };
+  /** The binary conv call that writes this value, to which its sign packing can still be attached. */
+  producer?: Call;
   /** For a sign's output: the value whose signs it holds. */
   signOf?: string;
   /** A batch norm read only through signs: never stored, its signs packed straight from its input. */
@@ -223,7 +223,7 @@ class Planner {
    * input (a batch norm or sign packed for binary layers), so no concat copies what came before it.
    */
   private planSlices(): void {
-    const producers = new Map(this.nodes.map((node) => [node.output, node]));
+    const producers = this.byOutput;
     const channelsOf = (name: string) => producers.get(name)?.shape[0] ?? this.model.input.shape[0];
     const concats = this.nodes.filter((node) => node.op === 'concat' && node.shape.length === 3);
     const next = new Map<string, FusedNode>();
@@ -284,12 +284,12 @@ class Planner {
       region = this.activation(bytes);
       this.call('packSignsAffine', [this.read(input), this.floats(scale), this.floats(shift), this.ref(region), this.n * v.h * v.w, v.c, this.floatOf(input).stride, groups]);
       this.stats.fusedAffinePacks++;
-    } else if (p && p.call.args[6] === null && p.node.op === 'bconv') {
+    } else if (p && p.args[6] === null) {
       // The conv that computes the value also packs its signs (y_packed, y_pack_groups).
       region = this.activation(bytes);
-      region.first = this.calls.indexOf(p.call);
-      p.call.args[6] = this.ref(region);
-      p.call.args[p.call.args.length - 1] = groups;
+      region.first = this.calls.indexOf(p);
+      p.args[6] = this.ref(region);
+      p.args[p.args.length - 1] = groups;
       this.stats.fusedPacks++;
     } else {
       const f = this.floatOf(source);
@@ -309,7 +309,7 @@ class Planner {
     const pixels = n * x.h * x.w;
     switch (node.op) {
       case 'conv': {
-        const { float, info } = this.output(node, node.shape);
+        const { float } = this.output(node, node.shape);
         const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
         const packedBytes = this.k.conv2dF32PackedWeightsBytes(cout, x.c, kh, kw, node.groups);
         const packedWeights = this.region(packedBytes, 'weight');
@@ -320,7 +320,6 @@ class Planner {
         const residual = node.residual ? this.read(node.residual) : null;
         if (node.residual) this.stats.fusedResiduals++;
         this.call('conv2dF32', [this.read(node.inputs[0]), this.ref(packedWeights), this.floats(node.bias), residual, this.ref(float.region, float.channel * 4), SCRATCH, ...geometry, float.stride, node.relu ? 1 : 0]);
-        info.producer = undefined;
         return;
       }
       case 'bconv': {
@@ -336,7 +335,7 @@ class Planner {
           this.ref(this.packed(node.inputs[0], node.groups)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), residual,
           this.ref(float.region, float.channel * 4), null, SCRATCH, ...geometry, node.padValue, float.stride, 1,
         ]);
-        info.producer = this.slices.has(node.output) ? undefined : { call, node };
+        info.producer = this.slices.has(node.output) ? undefined : call;
         return;
       }
       case 'bdense': {
@@ -476,19 +475,19 @@ class Planner {
 
   /** A binary conv writes floats nobody reads when every reader took its packed signs instead. */
   private dropUnreadOutputs(): void {
-    const reads = new Map<Region, number>();
-    for (const [i, c] of this.calls.entries()) {
+    const read = new Set<Region>();
+    for (const c of this.calls) {
       c.args.forEach((a, j) => {
         if (!a || typeof a !== 'object') return;
         const written = (c.kernel.startsWith('bconv2d') && (j === 5 || j === 6)) || (c.kernel === 'conv2dF32' && j === 4);
-        if (!written) reads.set(a.region, (reads.get(a.region) ?? 0) + 1);
-        void i;
+        if (!written) read.add(a.region);
       });
     }
+    const sliced = new Set([...this.slices.values()].map((s) => s.region));
     for (const c of this.calls) {
       if (!c.kernel.startsWith('bconv2d')) continue;
       const y = c.args[5] as { region: Region } | null;
-      if (y && !reads.has(y.region) && y.region.last !== Infinity && ![...this.slices.values()].some((s) => s.region === y.region)) {
+      if (y && !read.has(y.region) && y.region.last !== Infinity && !sliced.has(y.region)) {
         c.args[5] = null;
         y.region.bytes = 0;
       }
