@@ -8,54 +8,66 @@ import type { QuantizerRef } from './graph/types.js';
 export type QuantizerUse = 'activation' | 'weight';
 
 export interface QuantizerDef {
-  name: string;
   uses: readonly QuantizerUse[];
   /** Argument names with their defaults. */
   args: Readonly<Record<string, number>>;
   summary: string;
 }
 
-export const QUANTIZERS: Readonly<Record<string, QuantizerDef>> = {
+export const QUANTIZERS = {
   ste_sign: {
-    name: 'ste_sign',
     uses: ['activation', 'weight'],
     args: { clip: 1.0 },
     summary: 'sign(x); straight-through gradient dy·1{|x| ≤ clip}',
   },
   approx_sign: {
-    name: 'approx_sign',
     uses: ['activation'],
     args: {},
     summary: 'sign(x); Bi-Real piecewise-polynomial gradient dy·max(0, 2 − 2|x|)',
   },
   swish_sign: {
-    name: 'swish_sign',
     uses: ['activation'],
     args: { beta: 5.0 },
     summary: 'sign(x); gradient of the SignSwish dy·β(2 − βx·tanh(βx/2))/(1 + cosh βx)',
   },
   magnitude_aware_sign: {
-    name: 'magnitude_aware_sign',
     uses: ['weight'],
     args: { clip: 1.0 },
     summary: 'mean|W| per output channel × sign(W); scale held constant, straight-through gradient',
   },
-};
+} as const satisfies Record<string, QuantizerDef>;
+
+/** Every registered quantizer's name: a backend's table typed `Record<QuantizerName, …>` must cover them all. */
+export type QuantizerName = keyof typeof QUANTIZERS;
+
+/** The names registered for one use. */
+export type QuantizerNameFor<U extends QuantizerUse> = { [K in QuantizerName]: U extends (typeof QUANTIZERS)[K]['uses'][number] ? K : never }[QuantizerName];
+export type ActivationQuantizerName = QuantizerNameFor<'activation'>;
+export type WeightQuantizerName = QuantizerNameFor<'weight'>;
+
+export function isQuantizerName(name: string): name is QuantizerName {
+  return Object.hasOwn(QUANTIZERS, name);
+}
+
+/** The registry entry of a name (typed as the common definition, whatever the name). */
+export function quantizerDef(name: QuantizerName): QuantizerDef {
+  return QUANTIZERS[name];
+}
 
 /** Resolves a name and user arguments into a complete reference, or explains what is wrong. */
-export function resolveQuantizer(
+export function resolveQuantizer<U extends QuantizerUse>(
   name: string,
   args: Record<string, number>,
-  use: QuantizerUse,
-): { ok: true; ref: QuantizerRef } | { ok: false; message: string; hint?: string } {
-  const def = QUANTIZERS[name];
-  if (!def) {
+  use: U,
+): { ok: true; ref: QuantizerRef<QuantizerNameFor<U>> } | { ok: false; message: string; hint?: string } {
+  if (!isQuantizerName(name)) {
     return {
       ok: false,
       message: `unknown quantizer '${name}'`,
       hint: `quantizers for ${use}s: ${quantizersFor(use).join(', ')}, or none`,
     };
   }
+  const def = quantizerDef(name);
   if (!def.uses.includes(use)) {
     return {
       ok: false,
@@ -75,13 +87,12 @@ export function resolveQuantizer(
     }
     full[key] = value;
   }
-  return { ok: true, ref: { name, args: full } };
+  // The registry has just confirmed the name serves this use.
+  return { ok: true, ref: { name, args: full } as QuantizerRef<QuantizerNameFor<U>> };
 }
 
-export function quantizersFor(use: QuantizerUse): string[] {
-  return Object.values(QUANTIZERS)
-    .filter((q) => q.uses.includes(use))
-    .map((q) => q.name);
+export function quantizersFor(use: QuantizerUse): QuantizerName[] {
+  return (Object.keys(QUANTIZERS) as QuantizerName[]).filter((name) => quantizerDef(name).uses.includes(use));
 }
 
 /** `ste_sign(clip=1)`: how a quantizer reference reads in text and in the language. */

@@ -4,6 +4,7 @@
  * docs/semantics.md; sign(0) = +1 everywhere.
  */
 import type { QuantizerRef } from '../../src/graph/types.js';
+import type { QuantizerName, WeightQuantizerName } from '../../src/quantizers.js';
 import type { GradSaveFunc, Tensor, Tf } from './tf.js';
 
 export interface QuantizerOptions {
@@ -68,16 +69,15 @@ function stopGradient(tf: Tf, x: Tensor): Tensor {
  * gradient, `scale` per output channel (broadcastable, no gradient) or null. Layers multiply by the
  * ±1 kernel and apply the scale after the product, so integer sums of binary layers stay exact.
  */
-export function kernelParts(tf: Tf, w: Tensor, ref: QuantizerRef, outputAxis: number): { binary: Tensor; scale: Tensor | null } {
-  switch (ref.name) {
-    case 'ste_sign':
-      return { binary: steSign(tf, w, ref.args), scale: null };
-    case 'magnitude_aware_sign':
-      return { binary: steSign(tf, w, ref.args), scale: stopGradient(tf, magnitudeScale(tf, w, outputAxis)) };
-    default:
-      throw new Error(`internal: '${ref.name}' is not a weight quantizer of the tfjs backend`);
-  }
+export function kernelParts(tf: Tf, w: Tensor, ref: QuantizerRef<WeightQuantizerName>, outputAxis: number): { binary: Tensor; scale: Tensor | null } {
+  return { binary: steSign(tf, w, ref.args), scale: KERNEL_SCALES[ref.name](tf, w, outputAxis) };
 }
+
+/** Each weight quantizer's per-output-channel scale (no gradient), or null for a plain sign. */
+const KERNEL_SCALES: Readonly<Record<WeightQuantizerName, (tf: Tf, w: Tensor, outputAxis: number) => Tensor | null>> = {
+  ste_sign: () => null,
+  magnitude_aware_sign: (tf, w, outputAxis) => stopGradient(tf, magnitudeScale(tf, w, outputAxis)),
+};
 
 /** Larq's MagnitudeAwareSign: s_o · sign(W), s_o = mean|W| per output channel held constant; STE gradient. */
 const magnitudeAwareSign: TfjsQuantizer = (tf, w, args, options = {}) => {
@@ -88,7 +88,7 @@ const magnitudeAwareSign: TfjsQuantizer = (tf, w, args, options = {}) => {
 };
 
 /** Every quantizer of src/quantizers.ts, by the name users write. */
-export const TFJS_QUANTIZERS: Readonly<Record<string, TfjsQuantizer>> = {
+export const TFJS_QUANTIZERS: Readonly<Record<QuantizerName, TfjsQuantizer>> = {
   ste_sign: steSign,
   approx_sign: approxSign,
   swish_sign: swishSign,
@@ -97,9 +97,7 @@ export const TFJS_QUANTIZERS: Readonly<Record<string, TfjsQuantizer>> = {
 
 /** Applies a quantizer reference from the graph. */
 export function quantize(tf: Tf, x: Tensor, ref: QuantizerRef, options?: QuantizerOptions): Tensor {
-  const impl = TFJS_QUANTIZERS[ref.name];
-  if (!impl) throw new Error(`internal: the tfjs backend has no quantizer '${ref.name}'`);
-  return impl(tf, x, ref.args, options);
+  return TFJS_QUANTIZERS[ref.name](tf, x, ref.args, options);
 }
 
 /** Larq's weight clipping of latent weights to [−clip, clip], applied after each update. */

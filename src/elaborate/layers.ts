@@ -7,7 +7,7 @@ import { closest, type Span } from '../diagnostics.js';
 import type { GraphBuilder, QuantizerSpec, Tensor } from '../graph/builder.js';
 import type { Padding } from '../graph/shapes.js';
 import type { InitName, Pair } from '../graph/types.js';
-import { QUANTIZERS, resolveQuantizer, type QuantizerUse } from '../quantizers.js';
+import { isQuantizerName, quantizerDef, resolveQuantizer, type QuantizerUse } from '../quantizers.js';
 import { asBool, asInteger, asNumber, fail, type Env } from './evaluate.js';
 import { describe, formatNumber, isNone, type Value } from './values.js';
 
@@ -272,7 +272,7 @@ export function convertQuantizer(v: Value, span: Span, env: Env, use: QuantizerU
   const name = v.name;
   const args: Record<string, number> = {};
   if (v.t === 'call') {
-    const known = Object.keys(QUANTIZERS[name]?.args ?? {});
+    const known = isQuantizerName(name) ? Object.keys(quantizerDef(name).args) : [];
     v.args.forEach((a, i) => {
       const key = a.name ?? known[i];
       if (key === undefined) fail('arity', `quantizer '${name}' takes ${known.length} argument${known.length === 1 ? '' : 's'}`, a.span);

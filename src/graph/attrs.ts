@@ -3,7 +3,7 @@
  * file, a program): each entry returns what is wrong with a node's attributes, or null. Written as an
  * OpTable, so a new node kind does not compile until it has a schema.
  */
-import { QUANTIZERS } from '../quantizers.js';
+import { quantizersFor, type QuantizerName, type QuantizerUse } from '../quantizers.js';
 import type { GraphNode, OpTable } from './types.js';
 import { dispatch } from './types.js';
 
@@ -19,11 +19,13 @@ const bool: Rule = (v) => (typeof v === 'boolean' ? null : 'true or false');
 const tuple = (n: number, item: Rule): Rule => (v) => (Array.isArray(v) && v.length === n && v.every((x) => item(x) === null) ? null : `${n} × ${item(undefined)}`);
 const oneOf = (...values: string[]): Rule => (v) => (values.includes(v as string) ? null : `one of ${values.join(', ')}`);
 const orNull = (rule: Rule): Rule => (v) => (v === null ? null : rule(v) && `${rule(v)} or null`);
-const quantizer: Rule = (v) => {
+/** A quantizer reference whose name is registered for this use (the backends' tables are typed by it). */
+const quantizer = (use: QuantizerUse): Rule => (v) => {
   const q = v as { name?: unknown; args?: unknown };
-  const ok = typeof q === 'object' && q !== null && typeof q.name === 'string' && q.name in QUANTIZERS && typeof q.args === 'object' && q.args !== null;
-  return ok && Object.values(q.args as object).every((a) => finite(a) === null) ? null : `a quantizer { name, args } with name one of ${Object.keys(QUANTIZERS).join(', ')}`;
+  const ok = typeof q === 'object' && q !== null && typeof q.name === 'string' && quantizersFor(use).includes(q.name as QuantizerName) && typeof q.args === 'object' && q.args !== null;
+  return ok && Object.values(q.args as object).every((a) => finite(a) === null) ? null : `a quantizer { name, args } with name one of ${quantizersFor(use).join(', ')}`;
 };
+const weightQuantizer = orNull(quantizer('weight'));
 
 const pair = tuple(2, wholeAtLeast(1));
 const pads = tuple(4, wholeAtLeast(0));
@@ -51,10 +53,10 @@ const JOIN = fields({
 
 const SCHEMAS: OpTable<[], string | null> = {
   input: fields({}),
-  conv: fields({ filters: wholeAtLeast(1), kernel: pair, stride: pair, pads, dilation: pair, groups: wholeAtLeast(1), bias: bool, kernelQuantizer: orNull(quantizer), kernelClip: orNull(positive) }),
-  dense: fields({ units: wholeAtLeast(1), bias: bool, kernelQuantizer: orNull(quantizer), kernelClip: orNull(positive) }),
+  conv: fields({ filters: wholeAtLeast(1), kernel: pair, stride: pair, pads, dilation: pair, groups: wholeAtLeast(1), bias: bool, kernelQuantizer: weightQuantizer, kernelClip: orNull(positive) }),
+  dense: fields({ units: wholeAtLeast(1), bias: bool, kernelQuantizer: weightQuantizer, kernelClip: orNull(positive) }),
   batchnorm: fields({ momentum: inRange(0, 1), epsilon: positive }),
-  quantize: fields({ quantizer }),
+  quantize: fields({ quantizer: quantizer('activation') }),
   relu: fields({}),
   prelu: fields({}),
   hardtanh: (node) => HARDTANH(node) ?? (node.attrs.min <= node.attrs.max ? null : `min ${node.attrs.min} is above max ${node.attrs.max}`),

@@ -8,7 +8,7 @@
  * vector, an unknown quantizer).
  */
 import { error, type Diagnostic, type Span } from '../diagnostics.js';
-import { resolveQuantizer, type QuantizerUse } from '../quantizers.js';
+import { resolveQuantizer, type ActivationQuantizerName, type QuantizerNameFor, type QuantizerUse, type WeightQuantizerName } from '../quantizers.js';
 import { resolvePads, windowOutput, type Padding } from './shapes.js';
 import {
   GRAPH_FORMAT,
@@ -141,7 +141,7 @@ export class GraphBuilder {
   private readonly frames: ScopeFrame[] = [newFrame('')];
   /** Frames by prefix, so a re-entered scope (a fractal column) keeps its names and counters. */
   private readonly framesByPrefix = new Map<string, ScopeFrame>();
-  private readonly policies: { activations: QuantizerRef | null; weights: QuantizerRef | null }[] = [];
+  private readonly policies: { activations: QuantizerRef<ActivationQuantizerName> | null; weights: QuantizerRef<WeightQuantizerName> | null }[] = [];
   private readonly nodeBudget: number;
   private readonly input0: Tensor;
 
@@ -391,7 +391,7 @@ export class GraphBuilder {
     return this.policies[this.policies.length - 1];
   }
 
-  private quantizer(spec: QuantizerSpec, use: QuantizerUse, source?: Span): QuantizerRef | null {
+  private quantizer<U extends QuantizerUse>(spec: QuantizerSpec, use: U, source?: Span): QuantizerRef<QuantizerNameFor<U>> | null {
     const name = typeof spec === 'string' ? spec : spec.name;
     if (name === 'none') return null;
     const resolved = resolveQuantizer(name, typeof spec === 'string' ? {} : spec.args, use);
@@ -407,7 +407,7 @@ export class GraphBuilder {
     return this.addNode('quantize', `${layer}_sign`, [x], { quantizer: q }, same(x), 'bin', noParams, { source });
   }
 
-  private convNode(x: Tensor, o: ConvOptions, kernelQuantizer: QuantizerRef | null, kernelClip: number | null, kind: string): Tensor {
+  private convNode(x: Tensor, o: ConvOptions, kernelQuantizer: QuantizerRef<WeightQuantizerName> | null, kernelClip: number | null, kind: string): Tensor {
     if (!this.expectMap(x, kind, o.source)) return x;
     const [cin, h, w] = x.shape;
     const kernel = pair(o.kernel);
@@ -439,7 +439,7 @@ export class GraphBuilder {
     );
   }
 
-  private denseNode(x: Tensor, o: DenseOptions, kernelQuantizer: QuantizerRef | null, kernelClip: number | null, kind: string): Tensor {
+  private denseNode(x: Tensor, o: DenseOptions, kernelQuantizer: QuantizerRef<WeightQuantizerName> | null, kernelClip: number | null, kind: string): Tensor {
     if (x.shape.length !== 1) {
       this.report('shape', `${kind} needs a vector input, got a ${x.shape.join('×')} map`, o.source, 'put global_avgpool or flatten before it');
       return x;

@@ -8,6 +8,7 @@
  */
 
 import type { Span } from '../diagnostics.js';
+import type { ActivationQuantizerName, QuantizerName, WeightQuantizerName } from '../quantizers.js';
 
 /** Where a node came from in a `.sofar` file. */
 export type SourceLocation = Span;
@@ -16,8 +17,8 @@ export type SourceLocation = Span;
 export type Precision = 'f32' | 'bin';
 
 /** A quantizer by its registered name and its (numeric) arguments, e.g. `ste_sign(clip=1.3)`. */
-export interface QuantizerRef {
-  name: string;
+export interface QuantizerRef<Name extends QuantizerName = QuantizerName> {
+  name: Name;
   args: Record<string, number>;
 }
 
@@ -64,7 +65,7 @@ export interface OpAttrs {
     dilation: Pair;
     groups: number;
     bias: boolean;
-    kernelQuantizer: QuantizerRef | null;
+    kernelQuantizer: QuantizerRef<WeightQuantizerName> | null;
     /** Latent weights are clipped to [−clip, clip] after each update (Larq's weight_clip). */
     kernelClip: number | null;
   };
@@ -72,12 +73,12 @@ export interface OpAttrs {
   dense: {
     units: number;
     bias: boolean;
-    kernelQuantizer: QuantizerRef | null;
+    kernelQuantizer: QuantizerRef<WeightQuantizerName> | null;
     kernelClip: number | null;
   };
   batchnorm: { momentum: number; epsilon: number };
   /** An activation quantizer: output in {−1, +1}. */
-  quantize: { quantizer: QuantizerRef };
+  quantize: { quantizer: QuantizerRef<ActivationQuantizerName> };
   relu: Record<string, never>;
   prelu: Record<string, never>;
   hardtanh: { min: number; max: number };

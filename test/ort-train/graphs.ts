@@ -3,7 +3,7 @@
  * parameters in front of the kind under test (so its input gradient is exercised) and a dense head
  * behind it. Batches of 4, 2 input channels, maps of 6–8 cells: fast on 2 cores.
  */
-import { GraphBuilder, type Tensor } from '../../src/graph/builder.js';
+import { GraphBuilder, type QuantizerSpec, type Tensor } from '../../src/graph/builder.js';
 import type { Graph, JoinMode, WeightMap } from '../../src/graph/types.js';
 import type { StepNoise } from '../../src/train/engine.js';
 import { Random } from '../../src/random.js';
@@ -64,7 +64,7 @@ export function floatCases(): Case[] {
 
 /** Cases with quantizers: straight-through gradients, checked against the reference and tfjs. */
 export function binaryCases(): Case[] {
-  const bunit = (weights: string, activations: string | { name: string; args: Record<string, number> }, stride = 1) => (b: GraphBuilder, x: Tensor) =>
+  const bunit = (weights: string, activations: QuantizerSpec, stride = 1) => (b: GraphBuilder, x: Tensor) =>
     b.batchnorm(b.bconv(x, { filters: 4, kernel: 3, stride, kernelQuantizer: weights, inputQuantizer: activations }));
   return [
     build('bconv ste_sign weights, ste_sign(clip=1.3) activations', bunit('ste_sign', { name: 'ste_sign', args: { clip: 1.3 } })),
