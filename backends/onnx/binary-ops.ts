@@ -4,30 +4,13 @@
  * weight along input channels. Runtimes with binary kernels (SoFAr's, in C and WebAssembly) execute
  * them with XOR + popcount; everything else in the model stays standard ONNX.
  */
-import type { Graph, NodeOf, ParamSpec } from '../../src/graph/types.js';
+import type { NodeOf, ParamSpec } from '../../src/graph/types.js';
 import type { LowerCtx } from './context.js';
 import { quantizeKernel } from './kernels.js';
+import { convAttributes } from './attributes.js';
 
 export const SOFAR_DOMAIN = 'ai.sofar';
 export const SOFAR_OPSET = 1;
-
-/**
- * Batch norms folded into the binary layer before them, keyed by that layer's node id. Folding is exact
- * in real arithmetic when the batch norm is the binary layer's only consumer: y = m·acc + b followed by
- * γ(y − μ)/√(σ² + ε) + β is again an affine map of the integer acc.
- */
-export function foldableBatchNorms(graph: Graph): Map<number, NodeOf<'batchnorm'>> {
-  const consumers = new Map<number, number[]>();
-  for (const node of graph.nodes) for (const i of node.inputs) consumers.set(i, [...(consumers.get(i) ?? []), node.id]);
-  const folds = new Map<number, NodeOf<'batchnorm'>>();
-  for (const node of graph.nodes) {
-    if (node.op !== 'batchnorm') continue;
-    const producer = graph.nodes[node.inputs[0]];
-    const binary = (producer.op === 'conv' || producer.op === 'dense') && producer.attrs.kernelQuantizer !== null;
-    if (binary && producer.id !== graph.output && consumers.get(producer.id)?.length === 1) folds.set(producer.id, node);
-  }
-  return folds;
-}
 
 /**
  * Packs a kernel's signs along input channels: conv `[O, Cg, kh, kw]` → uint8 `[O, kh, kw, ⌈Cg/8⌉]`,
@@ -100,14 +83,7 @@ export function lowerBinaryLayer(node: NodeOf<'conv'> | NodeOf<'dense'>, ctx: Lo
   const output = bn ? bn.name : node.name;
   if (node.op === 'dense') return ctx.emitIn(node, SOFAR_DOMAIN, 'BinaryDense', inputs, output, {});
   const a = node.attrs;
-  return ctx.emitIn(node, SOFAR_DOMAIN, 'BinaryConv2D', inputs, output, {
-    kernel_shape: a.kernel,
-    strides: a.stride,
-    pads: a.pads,
-    dilations: a.dilation,
-    group: a.groups,
-    pad_value: 0,
-  });
+  return ctx.emitIn(node, SOFAR_DOMAIN, 'BinaryConv2D', inputs, output, { ...convAttributes(a), pad_value: 0 });
 }
 
 /** An activation quantizer: `ai.sofar.Sign`, sign(0) = +1. */

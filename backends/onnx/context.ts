@@ -1,10 +1,10 @@
 /**
- * The state one lowering shares across node kinds: the ONNX graph under construction, the weights, the
- * value each graph node produced, and the handful of constants and sub-graphs every layer reuses
- * (sign constants, the bit-unpacking chain).
+ * The state one forward lowering shares across node kinds: the ONNX graph under construction, where
+ * parameters come from (constants in an exported file, or slices of the training engine's flat
+ * vectors), the value each graph node produced, and the constants every layer reuses.
  */
-import type { GraphNode, NodeOf, ParamSpec, QuantizerRef, WeightMap } from '../../src/graph/types.js';
-import { packBits, quantizeKernel } from './kernels.js';
+import type { GraphNode, NodeOf, ParamSpec, QuantizerRef } from '../../src/graph/types.js';
+import type { WeightQuantizerName } from '../../src/quantizers.js';
 import { onnx, OnnxGraph, type AttrValue, type ElemType } from './proto.js';
 
 export interface LowerOptions {
@@ -16,24 +16,61 @@ export interface LowerOptions {
   binaryOps: boolean;
 }
 
-/** A lowered binary kernel: the value holding it and its magnitude-aware scale, if any. */
+/** The standard lowering with kernels as the layer computes with them: what the training engine uses. */
+export const PLAIN_LOWERING: LowerOptions = { packBits: false, integer: false, binaryOps: false };
+
+/** A lowered binary kernel: the ±1 (or uint8 {0, 2}) kernel, and its per-output-channel scale, if any. */
 export interface LoweredKernel {
   kernel: string;
-  scale: Float32Array | null;
+  /** Broadcastable over the layer's output (`[O, 1, 1]` for a conv, `[O]` for a dense layer). */
+  scale: string | null;
+}
+
+/**
+ * Where a lowering's parameters come from. The exporter stores them as constants; the training engine
+ * slices them from the flat vectors it feeds each step, and quantizes binary kernels in the graph.
+ */
+export interface ParamSource {
+  /** A float parameter as a value of shape `dims`. */
+  float(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, dims: readonly number[]): string;
+  /** A binary layer's kernel (`scaleDims`: the broadcastable shape of its scale). */
+  binaryKernel(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[]): LoweredKernel;
+  /**
+   * A float conv's kernel and bias with the inference batch norm after it folded in (only sources
+   * whose lowering folds them, see folds.ts): float32, one rounding per step, in this order:
+   * s = γ / √(σ² + ε), W·s per output channel, (b − μ)·s + β.
+   */
+  foldedConv?(ctx: LowerCtx, conv: NodeOf<'conv'>, bn: NodeOf<'batchnorm'>): { kernel: string; bias: string };
+  /** The parameter's values where the model holds them as constants (folding needs them), else null. */
+  constantValues(spec: ParamSpec): Float32Array | null;
+}
+
+export interface LowerCtxOptions {
+  /** The model's input, when the caller has declared it (the training engine); else `input` is declared. */
+  input?: string;
+  /** `--binary-ops`: batch norms folded into the binary layer before them, by that layer's id. */
+  bnFolds?: ReadonlyMap<number, NodeOf<'batchnorm'>>;
 }
 
 export class LowerCtx {
   /** The ONNX value holding each graph node's output, indexed by node id. */
   readonly values: string[] = [];
+  readonly bnFolds: ReadonlyMap<number, NodeOf<'batchnorm'>>;
   private readonly cache = new Map<string, string>();
 
   constructor(
     readonly g: OnnxGraph,
-    readonly weights: WeightMap,
+    readonly params: ParamSource,
     readonly options: LowerOptions,
-    /** `--binary-ops`: batch norms folded into the binary layer before them, by that layer's id. */
-    readonly bnFolds: ReadonlyMap<number, NodeOf<'batchnorm'>> = new Map(),
-  ) {}
+    private readonly setup: LowerCtxOptions = {},
+  ) {
+    this.bnFolds = setup.bnFolds ?? new Map();
+  }
+
+  /** The model's input `[batch, C, H, W]`. */
+  modelInput(node: NodeOf<'input'>): string {
+    return this.setup.input ?? this.g.input('input', 'float32', ['batch', ...node.shape]);
+  }
 
   /** The ONNX value of the node's i-th input. */
   input(node: GraphNode, i = 0): string {
@@ -60,10 +97,15 @@ export class LowerCtx {
     return name;
   }
 
-  /** A float parameter stored under its hierarchical name, optionally with broadcastable dims. */
+  /** A float parameter, in its own shape or with broadcastable `dims`. */
   floatParam(node: GraphNode, role: string, dims?: readonly number[]): string {
     const spec = this.spec(node, role);
-    return this.g.initializer(spec.name, 'float32', dims ?? spec.shape, this.values32(spec), paramDoc(node, spec));
+    return this.params.float(this, node, spec, dims ?? spec.shape);
+  }
+
+  /** A binary layer's kernel and scale (see ParamSource.binaryKernel). */
+  binaryKernel(node: GraphNode, role: string, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[]): LoweredKernel {
+    return this.params.binaryKernel(this, node, this.spec(node, role), quantizer, scaleDims);
   }
 
   spec(node: GraphNode, role: string): ParamSpec {
@@ -72,64 +114,23 @@ export class LowerCtx {
     return spec;
   }
 
+  /** A float conv's kernel and bias with the batch norm after it folded in (see ParamSource.foldedConv). */
+  foldedConv(conv: NodeOf<'conv'>, bn: NodeOf<'batchnorm'>): { kernel: string; bias: string } {
+    if (!this.params.foldedConv) throw new Error(`internal: this lowering's parameters cannot fold ${bn.name} into ${conv.name}`);
+    return this.params.foldedConv(this, conv, bn);
+  }
+
+  /** A parameter's values; only lowerings whose parameters are constants (exports) can fold them. */
   values32(spec: ParamSpec): Float32Array {
-    const data = this.weights.get(spec.name);
-    if (!data) throw new Error(`internal: no weights for ${spec.name}`);
+    const data = this.params.constantValues(spec);
+    if (!data) throw new Error(`internal: ${spec.name} is not a constant of this model, so it cannot be folded`);
     return data;
   }
 
-  /**
-   * A binary kernel as an ONNX value: ±1 float32, or uint8 {0, 2} in the integer variant. Packed, the
-   * file holds one bit per weight; a Gather from a 256-row table (each byte's eight values) unpacks it
-   * one byte per weight (bool, or the uint8 values themselves), and a Where turns the bools into ±1.
-   * Every input of that chain is constant, so onnxruntime folds it when the session loads; working in
-   * single bytes until the last step keeps that folding cheap.
-   */
-  binaryKernel(node: GraphNode, role: string, quantizer: QuantizerRef): LoweredKernel {
-    const spec = this.spec(node, role);
-    const { positive, scale } = quantizeKernel(spec, this.values32(spec), quantizer);
-    const integer = this.options.integer;
-    const form = integer ? 'uint8 {0, 2} (zero point 1)' : 'float32 ±1';
-    if (!this.options.packBits) {
-      const data = integer ? Uint8Array.from(positive, (b) => 2 * b) : Float32Array.from(positive, (b) => 2 * b - 1);
-      return { kernel: this.g.initializer(spec.name, integer ? 'uint8' : 'float32', spec.shape, data, `${paramDoc(node, spec)}; binary, stored as ${form}`), scale };
-    }
-    const count = positive.length;
-    const bits = this.g.initializer(`${spec.name}/bits`, 'uint8', [Math.ceil(count / 8)], packBits(positive),
-      `${paramDoc(node, spec)}; binary, 1 bit per weight, most significant bit first, 1 = +1, 0 = −1; unpacked to ${form}`);
-    const step = (op: string, inputs: string[], suffix: string, attrs: Record<string, AttrValue> = {}) => {
-      const out = this.g.fresh(`${spec.name}/${suffix}`);
-      this.g.node(op, inputs, [out], attrs);
-      return out;
-    };
-    const indices = step('Cast', [bits], 'bytes', { to: INT32 });
-    let flat = step('Gather', [this.byteTable(), indices], 'unpacked', { axis: 0 });
-    if (count % 8 !== 0) flat = step('Slice', [step('Reshape', [flat, this.int64s([-1])], 'flat'), this.int64s([0]), this.int64s([count])], 'trimmed');
-    const doc = { doc: `${spec.name} unpacked from 1 bit per weight to ${form}; constant, so folded when the session loads` };
-    if (integer) {
-      const kernel = this.g.fresh(spec.name);
-      this.g.node('Reshape', [flat, this.int64s(spec.shape)], [kernel], {}, doc);
-      return { kernel, scale };
-    }
-    const isPositive = step('Reshape', [flat, this.int64s(spec.shape)], 'is_positive');
-    const kernel = this.g.fresh(spec.name);
-    this.g.node('Where', [isPositive, this.scalar(1, 'sofar/plus_one'), this.scalar(-1, 'sofar/minus_one')], [kernel], {}, doc);
-    return { kernel, scale };
-  }
-
-  /** Row b holds the eight kernel bits byte b stands for, most significant bit first: bool, or uint8 {0, 2}. */
-  private byteTable(): string {
-    const integer = this.options.integer;
-    const name = integer ? 'sofar/byte_to_uint8_binary' : 'sofar/byte_to_bits';
-    const key = `table:${name}`;
-    const cached = this.cache.get(key);
-    if (cached) return cached;
-    const table = new Uint8Array(256 * 8);
-    for (let b = 0; b < 256; b++) for (let k = 0; k < 8; k++) table[b * 8 + k] = ((b >> (7 - k)) & 1) * (integer ? 2 : 1);
-    const value = this.g.initializer(name, integer ? 'uint8' : 'bool', [256, 8], table,
-      `bit-unpacking table: row b holds the eight binary weights byte b encodes (most significant bit first), as ${integer ? 'uint8 {0, 2}' : 'bool (true = +1)'}`);
-    this.cache.set(key, value);
-    return value;
+  /** sign(x) with sign(0) = +1 (ONNX `Sign` gives 0 at 0, so compare instead), as the value `output`. */
+  sign(node: GraphNode, x: string, output: string): string {
+    const nonNegative = this.emit(node, 'GreaterOrEqual', [x, this.scalar(0, 'sofar/zero')], `${output}/is_positive`);
+    return this.emit(node, 'Where', [nonNegative, this.scalar(1, 'sofar/plus_one'), this.scalar(-1, 'sofar/minus_one')], output);
   }
 
   /**
@@ -137,13 +138,10 @@ export class LowerCtx {
    * and padded cells hold the zero point, i.e. 0, as in Larq). Computed once per value.
    */
   asUint8Binary(node: GraphNode, value: string): string {
-    const key = `u8:${value}`;
-    const cached = this.cache.get(key);
-    if (cached) return cached;
-    const nonNegative = this.emit(node, 'GreaterOrEqual', [value, this.scalar(0, 'sofar/zero')], `${value}/is_positive`);
-    const out = this.emit(node, 'Where', [nonNegative, this.constant('uint8', [], Uint8Array.of(2), 'sofar/u8_plus_one'), this.constant('uint8', [], Uint8Array.of(0), 'sofar/u8_minus_one')], `${value}/u8`);
-    this.cache.set(key, out);
-    return out;
+    return this.cached(`u8:${value}`, () => {
+      const nonNegative = this.emit(node, 'GreaterOrEqual', [value, this.scalar(0, 'sofar/zero')], `${value}/is_positive`);
+      return this.emit(node, 'Where', [nonNegative, this.constant('uint8', [], Uint8Array.of(2), 'sofar/u8_plus_one'), this.constant('uint8', [], Uint8Array.of(0), 'sofar/u8_minus_one')], `${value}/u8`);
+    });
   }
 
   /** The uint8 zero point 1 shared by every integer binary layer. */
@@ -161,22 +159,27 @@ export class LowerCtx {
     return this.constant('int64', [values.length], BigInt64Array.from(values.map((v) => BigInt(v))), `sofar/i64_${values.join('_').replace(/-/g, 'm')}`);
   }
 
-  /** A float vector initialiser private to one node (e.g. a magnitude scale), with broadcastable dims. */
+  /** A float initialiser private to one node (e.g. a magnitude scale), with broadcastable dims. */
   floatTensor(name: string, dims: readonly number[], data: Float32Array, doc: string): string {
     return this.g.initializer(this.g.fresh(name), 'float32', dims, data, doc);
   }
 
-  private constant(type: ElemType, dims: readonly number[], data: ArrayBufferView, name: string): string {
-    const key = `${type}:${name}`;
-    const cached = this.cache.get(key);
-    if (cached) return cached;
-    const value = this.g.initializer(this.g.fresh(name), type, dims, data);
-    this.cache.set(key, value);
+  /** A constant made once per key. */
+  cached(key: string, make: () => string): string {
+    let value = this.cache.get(key);
+    if (value === undefined) {
+      value = make();
+      this.cache.set(key, value);
+    }
     return value;
+  }
+
+  constant(type: ElemType, dims: readonly number[], data: ArrayBufferView, name: string): string {
+    return this.cached(`${type}:${name}`, () => this.g.initializer(this.g.fresh(name), type, dims, data));
   }
 }
 
-const INT32 = onnx.TensorProto.DataType.INT32;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
 /** `conv (binary) → 64×56×56 bin, specs/x.sofar:12:5`: what a node is and where it was written. */
 export function describe(node: GraphNode): string {
@@ -185,6 +188,6 @@ export function describe(node: GraphNode): string {
   return `${node.name}: ${node.op}${binary} → ${node.shape.join('×')} ${node.precision}${where}`;
 }
 
-function paramDoc(node: GraphNode, spec: ParamSpec): string {
+export function paramDoc(node: GraphNode, spec: ParamSpec): string {
   return `${spec.role} of ${node.name} [${spec.shape.join('×')}]`;
 }

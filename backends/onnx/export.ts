@@ -5,11 +5,13 @@
 import { summarize } from '../../src/cost.js';
 import { dispatch, type Graph, type WeightMap } from '../../src/graph/types.js';
 import { LowerCtx } from './context.js';
+import { ConstantParams } from './constant-params.js';
 import { LOWERINGS } from './lower.js';
 import { OnnxGraph } from './proto.js';
 import { sofarVersion } from './version.js';
 import { assertValid } from '../../src/check.js';
-import { foldableBatchNorms, SOFAR_DOMAIN, SOFAR_OPSET } from './binary-ops.js';
+import { SOFAR_DOMAIN, SOFAR_OPSET } from './binary-ops.js';
+import { foldableBatchNorms } from './folds.js';
 
 export interface ExportOptions {
   /** Store binary kernels one bit per weight (default true); false stores them as ±1 float32 / uint8. */
@@ -36,7 +38,7 @@ export function exportOnnx(graph: Graph, weights: WeightMap, options: ExportOpti
   const binaryOps = options.binaryOps ?? false;
   if (binaryOps && (integer || !packBits)) throw new Error('the binary-ops variant always packs its kernels and has no integer form');
   const g = new OnnxGraph(graph.name);
-  const ctx = new LowerCtx(g, weights, { packBits, integer, binaryOps }, binaryOps ? foldableBatchNorms(graph) : new Map());
+  const ctx = new LowerCtx(g, new ConstantParams(weights), { packBits, integer, binaryOps }, binaryOps ? { bnFolds: foldableBatchNorms(graph, { binaryLayers: true, floatConvs: false }) } : {});
   for (const node of graph.nodes) ctx.values[node.id] = dispatch(LOWERINGS, node, ctx);
   g.node('Identity', [ctx.values[graph.output]], ['logits'], {}, { doc: `the model's output: logits [batch, ${graph.classes}]` });
   g.output('logits', 'float32', ['batch', graph.classes]);

@@ -1,6 +1,7 @@
 /** The ONNX backend's public API: export a checked graph, open it in onnxruntime-node, run it, time it. */
 export { exportOnnx, variantName, weightProblem, type ExportOptions } from './export.js';
-export { SOFAR_DOMAIN, SOFAR_OPSET, packAlongChannels, foldableBatchNorms } from './binary-ops.js';
+export { SOFAR_DOMAIN, SOFAR_OPSET, packAlongChannels } from './binary-ops.js';
+export { foldableBatchNorms } from './folds.js';
 export { createSession, runOnnx, sessionInputShape, type InferenceSession, type SessionOptions } from './session.js';
 export { rewriteForWebGpu, forWebGpu, sessionModel, type OrtProvider, type WebGpuSession } from './webgpu.js';
 export { packBits, unpackBits, quantizeKernel, channelMeanAbs, type BinaryKernel } from './kernels.js';

@@ -3,6 +3,7 @@
  * per-output-channel magnitude of `magnitude_aware_sign` (docs/semantics.md, "Quantizers").
  */
 import type { ParamSpec, QuantizerRef } from '../../src/graph/types.js';
+import type { WeightQuantizerName } from '../../src/quantizers.js';
 
 export interface BinaryKernel {
   /** 1 where the quantized weight is +1 (w ≥ 0, so sign(0) = +1), 0 where it is −1; row-major. */
@@ -15,18 +16,17 @@ export interface BinaryKernel {
  * Quantizes a kernel. The output channel is axis 0 of a conv kernel `[O, I, kh, kw]` and axis 1 of a
  * dense kernel `[in, out]`.
  */
-export function quantizeKernel(spec: ParamSpec, values: Float32Array, quantizer: QuantizerRef): BinaryKernel {
+export function quantizeKernel(spec: ParamSpec, values: Float32Array, quantizer: QuantizerRef<WeightQuantizerName>): BinaryKernel {
   const positive = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) positive[i] = values[i] >= 0 ? 1 : 0;
-  switch (quantizer.name) {
-    case 'ste_sign':
-      return { positive, scale: null };
-    case 'magnitude_aware_sign':
-      return { positive, scale: channelMeanAbs(spec.shape, values) };
-    default:
-      throw new Error(`internal: the ONNX exporter has no weight quantizer '${quantizer.name}'`);
-  }
+  return { positive, scale: KERNEL_SCALES[quantizer.name](spec.shape, values) };
 }
+
+/** Each weight quantizer's per-output-channel scale, or null for a plain sign. */
+const KERNEL_SCALES: Readonly<Record<WeightQuantizerName, (shape: readonly number[], values: Float32Array) => Float32Array | null>> = {
+  ste_sign: () => null,
+  magnitude_aware_sign: (shape, values) => channelMeanAbs(shape, values),
+};
 
 /** mean |W| per output channel, accumulated in float64 and rounded once. */
 export function channelMeanAbs(shape: readonly number[], values: Float32Array): Float32Array {

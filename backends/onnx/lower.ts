@@ -1,30 +1,39 @@
 /**
- * The lowering table: one entry per graph node kind, each adding the standard ONNX operators (opset 17,
- * NCHW) that compute the node as docs/semantics.md defines it and returning the value that holds its
- * output. A new node kind fails to compile here until it is handled.
+ * The forward lowering: one entry per graph node kind, each adding the standard ONNX operators (opset
+ * 17, NCHW) that compute the node in inference mode as docs/semantics.md defines it, and returning the
+ * value that holds its output. The exporter runs it with constant weights; the training engine runs the
+ * same table with weights sliced from its flat vectors, adding the backward pass (and its training-mode
+ * forward where batch statistics, drop-path or dropout change it), so an exported model computes what
+ * the engine validated. A new node kind fails to compile here until it is handled.
  */
 import type { GraphNode, NodeOf, OpTable } from '../../src/graph/types.js';
 import type { LowerCtx } from './context.js';
 import { onnx } from './proto.js';
 import { lowerBinaryLayer, lowerSign } from './binary-ops.js';
+import { convAttributes, poolAttributes } from './attributes.js';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
 export const LOWERINGS: OpTable<[LowerCtx], string> = {
-  input: (node, ctx) => ctx.g.input('input', 'float32', ['batch', ...node.shape]),
+  input: (node, ctx) => ctx.modelInput(node),
 
   conv: (node, ctx) => {
     const a = node.attrs;
-    const attrs = { kernel_shape: a.kernel, strides: a.stride, pads: a.pads, dilations: a.dilation, group: a.groups };
+    const attrs = convAttributes(a);
     const x = ctx.input(node);
     if (!a.kernelQuantizer) {
+      const bn = ctx.bnFolds.get(node.id);
+      if (bn) {
+        const { kernel, bias } = ctx.foldedConv(node, bn);
+        return ctx.emit(node, 'Conv', [x, kernel, bias], bn.name, attrs);
+      }
       const inputs = [x, ctx.floatParam(node, 'kernel')];
       if (a.bias) inputs.push(ctx.floatParam(node, 'bias'));
       return ctx.emit(node, 'Conv', inputs, node.name, attrs);
     }
     if (ctx.options.binaryOps) return lowerBinaryLayer(node, ctx);
     // ±1 inputs (padded cells 0) against ±1 weights: integer sums, exact in float32 and in int32.
-    const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer);
+    const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer, [a.filters, 1, 1]);
     const after = binaryEpilogue(node, ctx, scale, [a.filters, 1, 1]);
     const raw = after.length ? `${node.name}/binary_conv` : node.name;
     const y = ctx.options.integer
@@ -42,7 +51,7 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
       return ctx.emit(node, 'Gemm', inputs, node.name);
     }
     if (ctx.options.binaryOps) return lowerBinaryLayer(node, ctx);
-    const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer);
+    const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer, [a.units]);
     const after = binaryEpilogue(node, ctx, scale, [a.units]);
     const raw = after.length ? `${node.name}/binary_matmul` : node.name;
     const y = ctx.options.integer
@@ -51,6 +60,7 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
     return applyEpilogue(node, ctx, y, after);
   },
 
+  // Folded into the layer before it where foldableBatchNorms says so (that layer's value already has it).
   batchnorm: (node, ctx) =>
     ctx.bnFolds.has(node.inputs[0])
       ? ctx.input(node)
@@ -63,13 +73,8 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
       ['epsilon', 'momentum'],
     ),
 
-  // sign(0) = +1: ONNX `Sign` gives 0 at 0, so compare instead.
-  quantize: (node, ctx) => {
-    if (ctx.options.binaryOps) return lowerSign(node, ctx);
-    const x = ctx.input(node);
-    const nonNegative = ctx.emit(node, 'GreaterOrEqual', [x, ctx.scalar(0, 'sofar/zero')], `${node.name}/is_positive`);
-    return ctx.emit(node, 'Where', [nonNegative, ctx.scalar(1, 'sofar/plus_one'), ctx.scalar(-1, 'sofar/minus_one')], node.name);
-  },
+  // Every activation quantizer is sign(x) forward; they differ in their gradients.
+  quantize: (node, ctx) => (ctx.options.binaryOps ? lowerSign(node, ctx) : ctx.sign(node, ctx.input(node), node.name)),
 
   relu: (node, ctx) => ctx.emit(node, 'Relu', [ctx.input(node)], node.name),
 
@@ -86,16 +91,9 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
   },
 
   // Padded cells never win a max (ONNX MaxPool ignores padding); ONNX pads read [top, left, bottom, right].
-  maxpool: (node, ctx) =>
-    ctx.emit(node, 'MaxPool', [ctx.input(node)], node.name, { kernel_shape: node.attrs.kernel, strides: node.attrs.stride, pads: node.attrs.pads }),
+  maxpool: (node, ctx) => ctx.emit(node, 'MaxPool', [ctx.input(node)], node.name, poolAttributes(node.attrs)),
 
-  avgpool: (node, ctx) =>
-    ctx.emit(node, 'AveragePool', [ctx.input(node)], node.name, {
-      kernel_shape: node.attrs.kernel,
-      strides: node.attrs.stride,
-      pads: node.attrs.pads,
-      count_include_pad: 0,
-    }),
+  avgpool: (node, ctx) => ctx.emit(node, 'AveragePool', [ctx.input(node)], node.name, { ...poolAttributes(node.attrs), count_include_pad: 0 }),
 
   global_avgpool: (node, ctx) => {
     const pooled = ctx.emit(node, 'GlobalAveragePool', [ctx.input(node)], `${node.name}/pooled`);
@@ -110,6 +108,7 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
 
   concat: (node, ctx) => ctx.emit(node, 'Concat', ctx.inputs(node), node.name, { axis: 1 }),
 
+  // Inference mode: every column kept (drop-path is the training engine's).
   join: (node, ctx) => {
     const op = { mean: 'Mean', sum: 'Sum', max: 'Max', concat: 'Concat' }[node.attrs.mode];
     return ctx.emit(node, op, ctx.inputs(node), node.name, node.attrs.mode === 'concat' ? { axis: 1 } : {});
@@ -119,22 +118,12 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
 type Step = { op: 'Mul' | 'Add'; operand: string; label: string };
 
 /**
- * What follows a binary conv / dense: the per-output-channel scale, then the bias (docs/semantics.md).
- *
- * The float variant always has the scale, 1 for a plain sign, written `Mul(scale, y)`: onnxruntime then
- * cannot fold it, or the batch norm after it, into the ±1 kernel (its Conv+Mul and Conv+BN fusions
- * match only `Mul(y, constant)` and a BN fed by the Conv). Folded, the kernel's values would no longer
- * be ±1 and an exact 0 sum would come out as ±1e−7, flipping the next sign(0) = +1.
+ * What follows a binary conv / dense: the per-output-channel scale, then the bias (docs/semantics.md),
+ * each with the constant first (see ConstantParams.binaryKernel for why).
  */
-function binaryEpilogue(node: NodeOf<'conv'> | NodeOf<'dense'>, ctx: LowerCtx, magnitude: Float32Array | null, dims: number[]): Step[] {
+function binaryEpilogue(node: NodeOf<'conv'> | NodeOf<'dense'>, ctx: LowerCtx, scale: string | null, dims: number[]): Step[] {
   const steps: Step[] = [];
-  const scale = magnitude ?? (ctx.options.integer ? null : new Float32Array(dims[0]).fill(1));
-  if (scale) {
-    const doc = magnitude
-      ? `magnitude-aware scale of ${node.name}: mean |kernel| per output channel`
-      : `output scale of ${node.name}: 1 (a plain sign), kept so that runtimes cannot fold later affine ops into the ±1 kernel`;
-    steps.push({ op: 'Mul', operand: ctx.floatTensor(`${node.name}/kernel_scale`, dims, scale, doc), label: 'scaled' });
-  }
+  if (scale) steps.push({ op: 'Mul', operand: scale, label: 'scaled' });
   if (node.attrs.bias) steps.push({ op: 'Add', operand: ctx.floatParam(node, 'bias', dims), label: 'biased' });
   return steps;
 }

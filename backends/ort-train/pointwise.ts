@@ -1,7 +1,8 @@
 /**
- * Element-wise building blocks chosen for speed on onnxruntime's CPU kernels, where every op is a pass
- * over memory: `Where` with a broadcast scalar is several times slower than a `Mul` by a 0/1 mask, and a
- * per-channel `a·x + b` is one pass as `BatchNormalization` (mean 0, variance 1, ε = 0) instead of two.
+ * Element-wise building blocks of the backward pass, chosen for speed on onnxruntime's CPU kernels,
+ * where every op is a pass over memory: `Where` with a broadcast scalar is several times slower than a
+ * `Mul` by a 0/1 mask, and a per-channel `a·x + b` is one pass as `BatchNormalization` (mean 0,
+ * variance 1, ε = 0) instead of two. (The forward sign, built the same way, is LowerCtx.sign.)
  */
 import type { Emitter } from './emitter.js';
 
@@ -14,10 +15,4 @@ export function affine(e: Emitter, x: string, channels: number, scale: number, b
 /** `dy` where `condition` holds, 0 elsewhere. */
 export function gate(e: Emitter, dy: string, condition: string, hint = 'dx'): string {
   return e.op('Mul', [dy, e.op('Cast', [condition], { to: 1 }, { hint: 'mask' })], {}, { hint });
-}
-
-/** sign(x) with sign(0) = +1, as 2·1{x ≥ 0} − 1; `channels` is the size of axis 1. */
-export function sign(e: Emitter, x: string, channels: number): string {
-  const nonNegative = e.op('Cast', [e.op('GreaterOrEqual', [x, e.f32(0)], {}, { hint: 'nonneg' })], { to: 1 });
-  return affine(e, nonNegative, channels, 2, -1, 'sign');
 }

@@ -1,12 +1,17 @@
 /**
- * Each registered quantizer's forward and straight-through gradient as ONNX, exactly as
- * docs/semantics.md defines them (the table the tfjs backend implements too). Activation quantizers map
- * x → sign(x) with a surrogate gradient; weight quantizers map a latent kernel W to the kernel the
- * layer convolves with, and dQ (the gradient w.r.t. that kernel) back to dW.
+ * Each registered quantizer's training side as ONNX, exactly as docs/semantics.md defines it (the table
+ * the tfjs backend implements too): the straight-through gradient of every activation quantizer (their
+ * forward value, sign(x), is the shared lowering's), and every weight quantizer's kernel as the training
+ * graph computes it from the latent weights, with its gradient.
  */
-import type { QuantizerRef } from '../../src/graph/types.js';
+import type { GraphNode, NodeOf, ParamSpec, QuantizerRef } from '../../src/graph/types.js';
+import type { ActivationQuantizerName, WeightQuantizerName } from '../../src/quantizers.js';
+import type { LowerCtx, LoweredKernel, ParamSource } from '../onnx/context.js';
+import { onnx } from '../onnx/proto.js';
 import type { Emitter } from './emitter.js';
-import { affine, gate, sign } from './pointwise.js';
+import { affine, gate } from './pointwise.js';
+
+const { FLOAT, DOUBLE } = onnx.TensorProto.DataType;
 
 /** dy · 1{|x| ≤ clip}. */
 function passInside(e: Emitter, x: string, dy: string, clip: number): string {
@@ -16,7 +21,7 @@ function passInside(e: Emitter, x: string, dy: string, clip: number): string {
 /** Gradient dL/dx of an activation quantizer, given x (with `channels` on axis 1) and dL/dy. */
 type ActivationGrad = (e: Emitter, x: string, dy: string, args: Record<string, number>, channels: number) => string;
 
-const ACTIVATION_GRADS: Record<string, ActivationGrad> = {
+const ACTIVATION_GRADS: Readonly<Record<ActivationQuantizerName, ActivationGrad>> = {
   ste_sign: (e, x, dy, a) => passInside(e, x, dy, a.clip),
   // max(0, 2 − 2|x|); 2 − 2|x| is exact either way (×2 is), as one affine pass.
   approx_sign: (e, x, dy, _a, channels) => {
@@ -33,39 +38,75 @@ const ACTIVATION_GRADS: Record<string, ActivationGrad> = {
   },
 };
 
-/** The activation quantizer's forward value on x (`channels` on axis 1); the backward closure needs only x. */
-export function quantizeActivation(e: Emitter, q: QuantizerRef, x: string, channels: number): { y: string; backward: (dy: string) => string } {
-  const grad = ACTIVATION_GRADS[q.name];
-  if (!grad) throw new Error(`internal: no ONNX training rule for activation quantizer '${q.name}'`);
-  return { y: sign(e, x, channels), backward: (dy) => grad(e, x, dy, q.args, channels) };
+/** dL/dx of an activation quantizer on x (`channels` on axis 1). */
+export function activationGrad(e: Emitter, q: QuantizerRef<ActivationQuantizerName>, x: string, dy: string, channels: number): string {
+  return ACTIVATION_GRADS[q.name](e, x, dy, q.args, channels);
 }
 
-export interface QuantizedKernel {
-  /** The kernel the layer uses in the forward pass. */
-  q: string;
-  /** dL/dW from dL/dQ. */
-  backward: (dq: string) => string;
+/** Each weight quantizer's per-output-channel scale `[O]` of latent kernel `w`, held constant for the gradient; null for a plain sign. */
+const KERNEL_SCALES: Readonly<Record<WeightQuantizerName, (e: Emitter, w: string, rank: number, outAxis: number) => string | null>> = {
+  ste_sign: () => null,
+  // s_o = mean|W| over every axis but the output channel, accumulated in float64 and rounded once, as
+  // the exporter computes it on the host: float32 sums would round in onnxruntime's order, and the
+  // exported model and the engine's validation would differ in the last bit of the odd scale.
+  magnitude_aware_sign: (e, w, rank, outAxis) => {
+    const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== outAxis);
+    const magnitudes = e.op('Cast', [e.op('Abs', [w])], { to: DOUBLE }, { hint: 'abs64' });
+    return e.op('Cast', [e.op('ReduceMean', [magnitudes], { axes, keepdims: 0 }, { hint: 'scale64' })], { to: FLOAT }, { hint: 'scale' });
+  },
+};
+
+/** A binary kernel as the training graph computes it, with what its backward pass needs. */
+export interface TrainedKernel {
+  /** The ±1 kernel the layer multiplies by. */
+  binary: string;
+  /** The per-output-channel scale `[O]` applied after the product, or null. */
+  scale: string | null;
+  /** dL/d(latent W) from dL/d(binary kernel): the straight-through window 1{|W| ≤ clip}. */
+  ste(dq: string): string;
 }
 
 /**
- * A weight quantizer applied to kernel `w` of shape `shape` whose output channel is `outAxis` (conv:
- * axis 0 of OIHW; dense: axis 1 of [in, out]).
+ * The training engine's parameters for the shared lowering: float parameters are views of the flat
+ * vectors fed each step, and binary kernels are quantized in the graph from their latent weights
+ * (recorded, so the backward rules reach the same values).
  */
-export function quantizeKernel(e: Emitter, q: QuantizerRef, w: string, shape: readonly number[], outAxis: number): QuantizedKernel {
-  const rank = shape.length;
-  switch (q.name) {
-    case 'ste_sign':
-      return { q: sign(e, w, shape[1]), backward: (dq) => passInside(e, w, dq, q.args.clip) };
-    case 'magnitude_aware_sign': {
-      // s_o = mean|W| over every axis but the output channel; a constant for the gradient.
-      const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== outAxis);
-      const scale = e.op('ReduceMean', [e.op('Abs', [w])], { axes, keepdims: 1 }, { hint: 'scale' });
-      return {
-        q: e.op('Mul', [sign(e, w, shape[1]), scale], {}, { hint: 'qkernel' }),
-        backward: (dq) => passInside(e, w, e.op('Mul', [dq, scale]), q.args.clip),
-      };
-    }
-    default:
-      throw new Error(`internal: no ONNX training rule for weight quantizer '${q.name}'`);
+export class FlatParams implements ParamSource {
+  /** Quantized kernels by parameter name. */
+  readonly kernels = new Map<string, TrainedKernel>();
+
+  constructor(
+    private readonly e: Emitter,
+    /** A parameter's slice of its flat vector, reshaped to `dims`. */
+    private readonly view: (spec: ParamSpec, dims: readonly number[]) => string,
+  ) {}
+
+  constantValues(): null {
+    return null;
+  }
+
+  float(_ctx: LowerCtx, _node: GraphNode, spec: ParamSpec, dims: readonly number[]): string {
+    return this.view(spec, dims);
+  }
+
+  foldedConv(ctx: LowerCtx, conv: NodeOf<'conv'>, bn: NodeOf<'batchnorm'>): { kernel: string; bias: string } {
+    const { e } = this;
+    const param = (node: GraphNode, role: string) => this.view(ctx.spec(node, role), ctx.spec(node, role).shape);
+    const s = e.op('Div', [param(bn, 'gamma'), e.op('Sqrt', [e.op('Add', [param(bn, 'moving_variance'), e.f32(bn.attrs.epsilon)])])], {}, { hint: 'fold_scale' });
+    const kernel = e.op('Mul', [param(conv, 'kernel'), e.op('Reshape', [s, e.i64([-1, 1, 1, 1])])], {}, { hint: 'folded_kernel' });
+    const centred = conv.attrs.bias ? e.op('Sub', [param(conv, 'bias'), param(bn, 'moving_mean')]) : e.op('Neg', [param(bn, 'moving_mean')]);
+    const bias = e.op('Add', [e.op('Mul', [centred, s]), param(bn, 'beta')], {}, { hint: 'folded_bias' });
+    return { kernel, bias };
+  }
+
+  binaryKernel(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[]): LoweredKernel {
+    const { e } = this;
+    const latent = this.view(spec, spec.shape);
+    // The output channel is axis 0 of a conv kernel [O, I, kh, kw] and axis 1 of a dense kernel [in, out].
+    const outAxis = spec.shape.length === 2 ? 1 : 0;
+    const binary = ctx.sign(node, latent, `${spec.name}/binary`);
+    const scale = KERNEL_SCALES[quantizer.name](e, latent, spec.shape.length, outAxis);
+    this.kernels.set(spec.name, { binary, scale, ste: (dq) => passInside(e, latent, dq, quantizer.args.clip) });
+    return { kernel: binary, scale: scale && (scaleDims.length === 1 ? scale : e.op('Reshape', [scale, e.i64(scaleDims)], {}, { hint: 'scale' })) };
   }
 }

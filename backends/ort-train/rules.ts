@@ -1,14 +1,18 @@
 /**
- * The differentiation table: for every node kind, its forward pass (training or inference mode) and
- * its backward pass, both emitted as ONNX. A rule returns its output and a closure that, given dL/dy,
- * emits dL/d(inputs) and dL/d(parameters); the closure reads whatever forward values it needs, so the
- * step model keeps exactly those alive. Numerics follow docs/semantics.md.
+ * The differentiation table: for every node kind, its backward pass as ONNX, on top of the forward
+ * value the shared lowering (backends/onnx/lower.ts) emits — so the engine trains and validates the
+ * very graph the exporter writes. Where training mode changes the forward pass (batch statistics,
+ * drop-path, dropout, and max pooling's winners) a rule emits that forward itself. A rule returns its
+ * output and a closure that, given dL/dy, emits dL/d(inputs) and dL/d(parameters); the closure reads
+ * whatever forward values it needs, so the step model keeps exactly those alive. Numerics follow
+ * docs/semantics.md.
  */
 import { dispatch, type GraphNode, type OpTable } from '../../src/graph/types.js';
+import { poolAttributes } from '../onnx/attributes.js';
 import type { Emitter } from './emitter.js';
 import { gate } from './pointwise.js';
-import { quantizeActivation, quantizeKernel } from './quantizers.js';
-import { avgPoolInputGrad, convAttrs, convInputGrad, convWeightGrad, maxPoolInputGrad, tiledMaxPoolInputGrad, tilesWindows } from './spatial.js';
+import { activationGrad, type TrainedKernel } from './quantizers.js';
+import { avgPoolInputGrad, convInputGrad, convWeightGrad, maxPoolInputGrad, tiledMaxPoolInputGrad, tilesWindows } from './spatial.js';
 
 /** What a rule may ask of the step model while emitting one node. */
 export interface RuleContext {
@@ -19,12 +23,16 @@ export interface RuleContext {
   readonly inputs: readonly string[];
   /** Per-sample shapes of those inputs. */
   readonly inputShapes: readonly (readonly number[])[];
+  /** The node's inference-mode forward value, emitted by the shared lowering (once). */
+  forward(): string;
+  /** The quantized kernel the lowering computed for a binary layer's parameter; undefined for a float one. */
+  kernel(role: string): TrainedKernel | undefined;
   /** Whether dL/d(input i) is needed. */
   wantsGrad(i: number): boolean;
   /** Whether the parameter with this role is trained (gets a gradient). */
   trains(role: string): boolean;
-  /** The node's parameter with this role, in its own shape. */
-  param(role: string): string;
+  /** The node's parameter with this role, in its own shape or reshaped to `dims` (as the lowering read it). */
+  param(role: string, dims?: readonly number[]): string;
   /** Training only: the new value of a non-trainable parameter (batch norm's moving statistics). */
   setState(role: string, value: string): void;
   /** Training only: the node's mask input (drop-path `[k]`, dropout `[N, ...shape]`). */
@@ -68,28 +76,29 @@ const channelAxes = (rank: number) => (rank === 3 ? [0, 2, 3] : [0]);
 const where = (e: Emitter, cond: string, a: string, b: string) => e.op('Where', [cond, a, b]);
 
 export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
-  input: (_node, ctx) => ({ output: ctx.inputs[0] }),
+  input: (_node, ctx) => ({ output: ctx.forward() }),
 
+  // y = s·conv(x, w) + b, with w the ±1 kernel and s its scale for binary layers (w the latent kernel
+  // and no s for float ones). With a pending factor p of dy (true dy = dy·p per output channel), the
+  // bias sees dy·p and the conv dy·p·s: both fold into the small tensors, dW and the kernel of dx.
   conv: (node, ctx) => {
     const { e } = ctx;
     const a = node.attrs;
     const x = ctx.inputs[0];
-    const latent = ctx.param('kernel');
-    const quantized = a.kernelQuantizer ? quantizeKernel(e, a.kernelQuantizer, latent, node.params[0].shape, 0) : null;
-    const w = quantized ? quantized.q : latent;
-    const y = e.op('Conv', a.bias ? [x, w, ctx.param('bias')] : [x, w], convAttrs(a), { hint: 'y' });
+    const output = ctx.forward();
+    const binary = ctx.kernel('kernel');
+    const w = binary ? binary.binary : ctx.param('kernel');
     return {
-      output: y,
+      output,
       foldsScale: true,
-      // With a pending factor s per output channel (true dy = dy·s): dW and the bias gradient scale by
-      // s per output channel, and dx convolves dy with the kernel scaled by s.
       backward: (dy, dyScale) => {
-        const perFilter = dyScale ? e.op('Reshape', [dyScale, e.i64([-1, 1, 1, 1])], {}, { hint: 'dyscale' }) : null;
+        const factor = product(e, dyScale ?? null, binary?.scale ?? null);
+        const perFilter = factor ? e.op('Reshape', [factor, e.i64([-1, 1, 1, 1])], {}, { hint: 'dyscale' }) : null;
         const params: Record<string, string> = {};
         if (ctx.trains('kernel')) {
           const raw = convWeightGrad(e, x, dy, a, ctx.inputShapes[0], node.shape);
           const dq = perFilter ? e.op('Mul', [raw, perFilter], {}, { hint: 'dWscaled' }) : raw;
-          params.kernel = quantized ? quantized.backward(dq) : dq;
+          params.kernel = binary ? binary.ste(dq) : dq;
         }
         if (a.bias && ctx.trains('bias')) {
           const raw = e.op('ReduceSum', [dy, e.i64([0, 2, 3])], { keepdims: 0 }, { hint: 'dbias' });
@@ -102,24 +111,25 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     };
   },
 
+  // y = s·(x w) + b, as the conv above.
   dense: (node, ctx) => {
     const { e } = ctx;
     const a = node.attrs;
     const x = ctx.inputs[0];
-    const latent = ctx.param('kernel');
-    const quantized = a.kernelQuantizer ? quantizeKernel(e, a.kernelQuantizer, latent, node.params[0].shape, 1) : null;
-    const w = quantized ? quantized.q : latent;
-    const y = e.op('Gemm', a.bias ? [x, w, ctx.param('bias')] : [x, w], {}, { hint: 'y' });
+    const output = ctx.forward();
+    const binary = ctx.kernel('kernel');
+    const w = binary ? binary.binary : ctx.param('kernel');
     return {
-      output: y,
+      output,
       backward: (dy) => {
         const params: Record<string, string> = {};
+        const dProduct = binary?.scale ? e.op('Mul', [dy, binary.scale], {}, { hint: 'dyscaled' }) : dy;
         if (ctx.trains('kernel')) {
-          const dq = e.op('Gemm', [x, dy], { transA: 1 }, { hint: 'dW' });
-          params.kernel = quantized ? quantized.backward(dq) : dq;
+          const dq = e.op('Gemm', [x, dProduct], { transA: 1 }, { hint: 'dW' });
+          params.kernel = binary ? binary.ste(dq) : dq;
         }
         if (a.bias && ctx.trains('bias')) params.bias = e.op('ReduceSum', [dy, e.i64([0])], { keepdims: 0 }, { hint: 'dbias' });
-        const dx = ctx.wantsGrad(0) ? e.op('Gemm', [dy, w], { transB: 1 }, { hint: 'dx' }) : null;
+        const dx = ctx.wantsGrad(0) ? e.op('Gemm', [dProduct, w], { transB: 1 }, { hint: 'dx' }) : null;
         return { inputs: [dx], params };
       },
     };
@@ -133,10 +143,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const channels = node.shape[0];
     const gamma = ctx.param('gamma');
     const beta = ctx.param('beta');
-    if (!ctx.training) {
-      const y = e.op('BatchNormalization', [x, gamma, beta, ctx.param('moving_mean'), ctx.param('moving_variance')], { epsilon }, { hint: 'y', floats: ['epsilon'] });
-      return { output: y };
-    }
+    if (!ctx.training) return { output: ctx.forward() };
     const axes = channelAxes(rank);
     const perSample = rank === 3 ? node.shape[1] * node.shape[2] : 1;
     const count = perSample === 1 ? ctx.batchSize() : e.op('Mul', [ctx.batchSize(), e.f32(perSample)], {}, { hint: 'count' });
@@ -179,25 +186,25 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     };
   },
 
-  quantize: (node, ctx) => {
-    const { y, backward } = quantizeActivation(ctx.e, node.attrs.quantizer, ctx.inputs[0], node.shape[0]);
-    return { output: y, backward: (dy) => ({ inputs: [backward(dy)] }) };
-  },
+  quantize: (node, ctx) => ({
+    output: ctx.forward(),
+    backward: (dy) => ({ inputs: [activationGrad(ctx.e, node.attrs.quantizer, ctx.inputs[0], dy, node.shape[0])] }),
+  }),
 
   relu: (_node, ctx) => {
     const { e } = ctx;
     const x = ctx.inputs[0];
     // The gradient at 0 is 0 (TensorFlow's convention).
-    return { output: e.op('Relu', [x], {}, { hint: 'y' }), backward: (dy) => ({ inputs: [gate(e, dy, e.op('Greater', [x, e.f32(0)]))] }) };
+    return { output: ctx.forward(), backward: (dy) => ({ inputs: [gate(e, dy, e.op('Greater', [x, e.f32(0)]))] }) };
   },
 
   prelu: (node, ctx) => {
     const { e } = ctx;
     const x = ctx.inputs[0];
     const rank = node.shape.length;
-    const alpha = perChannel(e, ctx.param('alpha'), rank);
+    const alpha = ctx.param('alpha', rank === 3 ? [node.shape[0], 1, 1] : [node.shape[0]]);
     return {
-      output: e.op('PRelu', [x, alpha], {}, { hint: 'y' }),
+      output: ctx.forward(),
       backward: (dy) => {
         const negative = e.op('Less', [x, e.f32(0)]);
         const params: Record<string, string> = {};
@@ -216,7 +223,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const x = ctx.inputs[0];
     const { min, max } = node.attrs;
     return {
-      output: e.op('Clip', [x, e.f32(min), e.f32(max)], {}, { hint: 'y' }),
+      output: ctx.forward(),
       backward: (dy) => {
         const inside = e.op('And', [e.op('GreaterOrEqual', [x, e.f32(min)]), e.op('LessOrEqual', [x, e.f32(max)])]);
         return { inputs: [gate(e, dy, inside)] };
@@ -228,36 +235,29 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const { e } = ctx;
     const a = node.attrs;
     const x = ctx.inputs[0];
-    const attrs = { kernel_shape: [...a.kernel], strides: [...a.stride], pads: [...a.pads] };
-    if (!ctx.training || !ctx.wantsGrad(0)) return { output: e.op('MaxPool', [x], attrs, { hint: 'y' }) };
+    if (!ctx.training || !ctx.wantsGrad(0)) return { output: ctx.forward() };
     if (tilesWindows(a)) {
       // Non-overlapping windows: winners found by comparing each window tap with the maximum, which
       // is much faster than MaxPool's indices and a scatter.
-      const y = e.op('MaxPool', [x], attrs, { hint: 'y' });
+      const y = ctx.forward();
       return { output: y, backward: (dy) => ({ inputs: [tiledMaxPoolInputGrad(e, x, y, dy, a, ctx.inputShapes[0], node.shape)] }) };
     }
-    const [y, indices] = e.opN('MaxPool', [x], 2, attrs, { hint: 'pool' });
+    // Overlapping windows: the winners come from MaxPool's second output, which the forward must emit.
+    const [y, indices] = e.opN('MaxPool', [x], 2, poolAttributes(a), { hint: 'pool' });
     return { output: y, backward: (dy) => ({ inputs: [maxPoolInputGrad(e, x, indices, dy)] }) };
   },
 
   avgpool: (node, ctx) => {
     const { e } = ctx;
     const a = node.attrs;
-    const y = e.op(
-      'AveragePool',
-      [ctx.inputs[0]],
-      { kernel_shape: [...a.kernel], strides: [...a.stride], pads: [...a.pads], count_include_pad: 0 },
-      { hint: 'y' },
-    );
-    return { output: y, backward: (dy) => ({ inputs: [avgPoolInputGrad(e, dy, a, ctx.inputShapes[0], node.shape)] }) };
+    return { output: ctx.forward(), backward: (dy) => ({ inputs: [avgPoolInputGrad(e, dy, a, ctx.inputShapes[0], node.shape)] }) };
   },
 
   global_avgpool: (_node, ctx) => {
     const { e } = ctx;
     const [c, h, w] = ctx.inputShapes[0];
-    const y = e.op('Reshape', [e.op('GlobalAveragePool', [ctx.inputs[0]]), e.i64([0, c])], {}, { hint: 'y' });
     return {
-      output: y,
+      output: ctx.forward(),
       backward: (dy) => {
         const share = e.op('Reshape', [e.op('Mul', [dy, e.f32(1 / (h * w))]), e.i64([0, c, 1, 1])]);
         return { inputs: [e.op('Expand', [share, e.i64([1, 1, h, w])], {}, { hint: 'dx' })] };
@@ -268,28 +268,28 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
   flatten: (_node, ctx) => {
     const { e } = ctx;
     return {
-      output: e.op('Reshape', [ctx.inputs[0], e.i64([0, -1])], {}, { hint: 'y' }),
+      output: ctx.forward(),
       backward: (dy) => ({ inputs: [e.op('Reshape', [dy, e.i64([0, ...ctx.inputShapes[0]])], {}, { hint: 'dx' })] }),
     };
   },
 
   dropout: (_node, ctx) => {
     const { e } = ctx;
-    if (!ctx.training) return { output: ctx.inputs[0] };
+    if (!ctx.training) return { output: ctx.forward() };
     // The mask arrives already scaled by 1/(1 − p).
     const mask = ctx.mask();
     return { output: e.op('Mul', [ctx.inputs[0], mask], {}, { hint: 'y' }), backward: (dy) => ({ inputs: [e.op('Mul', [dy, mask], {}, { hint: 'dx' })] }) };
   },
 
   add: (_node, ctx) => ({
-    output: ctx.e.op('Add', [ctx.inputs[0], ctx.inputs[1]], {}, { hint: 'y' }),
+    output: ctx.forward(),
     backward: (dy) => ({ inputs: [dy, dy] }),
   }),
 
   concat: (_node, ctx) => {
     const { e } = ctx;
     return {
-      output: e.op('Concat', [...ctx.inputs], { axis: 1 }, { hint: 'y' }),
+      output: ctx.forward(),
       backward: (dy) => ({ inputs: splitChannels(e, dy, ctx.inputShapes) }),
     };
   },
@@ -299,18 +299,8 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const xs = ctx.inputs;
     const k = xs.length;
     const { mode } = node.attrs;
-    if (!ctx.training) {
-      switch (mode) {
-        case 'mean':
-          return { output: e.op('Mul', [e.op('Sum', [...xs]), e.f32(1 / k)], {}, { hint: 'y' }) };
-        case 'sum':
-          return { output: e.op('Sum', [...xs], {}, { hint: 'y' }) };
-        case 'max':
-          return { output: e.op('Max', [...xs], {}, { hint: 'y' }) };
-        case 'concat':
-          return { output: e.op('Concat', [...xs], { axis: 1 }, { hint: 'y' }) };
-      }
-    }
+    if (!ctx.training) return { output: ctx.forward() };
+    // Training: each input weighted by its drop-path mask bit.
     const mask = ctx.mask();
     const bit = (i: number, of = mask) => e.op('Gather', [of, e.i64Scalar(i)], { axis: 0 }, { hint: `m${i}` });
     switch (mode) {
@@ -354,6 +344,11 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     }
   },
 };
+
+/** The product of two optional per-channel factors. */
+function product(e: Emitter, a: string | null, b: string | null): string | null {
+  return a && b ? e.op('Mul', [a, b], {}, { hint: 'factor' }) : (a ?? b);
+}
 
 function splitChannels(e: Emitter, dy: string, shapes: readonly (readonly number[])[]): string[] {
   if (shapes.length === 1) return [dy];

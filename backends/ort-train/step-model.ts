@@ -10,12 +10,16 @@
  * backward closure; the backward pass visits nodes in reverse order, sums the gradient contributions of
  * every consumer of a value (residual and fractal branches), and calls the closure.
  */
-import type { Graph, GraphNode } from '../../src/graph/types.js';
+import { dispatch, type Graph, type GraphNode, type ParamSpec } from '../../src/graph/types.js';
+import { LowerCtx, PLAIN_LOWERING } from '../onnx/context.js';
+import { LOWERINGS } from '../onnx/lower.js';
+import { foldableBatchNorms } from '../onnx/folds.js';
 import type { OptimizerConfig } from '../../src/train/engine.js';
 import { Emitter } from './emitter.js';
 import { flatLayout, type FlatLayout, type Placement } from './layout.js';
 import { softmaxCrossEntropy } from './loss.js';
 import { binaryVector, emitUpdate, slotNames } from './optimizer.js';
+import { FlatParams } from './quantizers.js';
 import { emitNode, perChannel, type Emitted, type Gradients, type RuleContext } from './rules.js';
 
 export type StepKind = 'train' | 'gradients' | 'predict';
@@ -67,27 +71,33 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
   const getBatchSize = () =>
     (batchSize ??= e.op('Cast', [e.op('Gather', [e.op('Shape', [x]), e.i64Scalar(0)], { axis: 0 })], { to: 1 }, { hint: 'batch_size' }));
 
-  // Views of the flat vectors, one per parameter, made on first use.
+  // Views of the flat vectors, one per parameter and shape, made on first use.
   const placements = new Map<string, { placement: Placement; vector: string }>();
   for (const p of layout.trainable) if (params) placements.set(p.spec.name, { placement: p, vector: params });
   for (const p of layout.state) if (state) placements.set(p.spec.name, { placement: p, vector: state });
   const views = new Map<string, string>();
-  const view = (name: string): string => {
-    let v = views.get(name);
+  const view = (spec: ParamSpec, dims: readonly number[] = spec.shape): string => {
+    const key = `${spec.name}:${dims.join('x')}`;
+    let v = views.get(key);
     if (v === undefined) {
-      const entry = placements.get(name);
-      if (!entry) throw new Error(`internal: no parameter '${name}'`);
+      const entry = placements.get(spec.name);
+      if (!entry) throw new Error(`internal: no parameter '${spec.name}'`);
       const { placement: pl, vector } = entry;
-      const flat = e.op('Slice', [vector, e.i64([pl.offset]), e.i64([pl.offset + pl.size]), e.i64([0])], {}, { hint: `${name}/flat` });
-      v = e.op('Reshape', [flat, e.i64(pl.spec.shape)], {}, { hint: name });
-      views.set(name, v);
+      const flat = e.op('Slice', [vector, e.i64([pl.offset]), e.i64([pl.offset + pl.size]), e.i64([0])], {}, { hint: `${spec.name}/flat` });
+      v = e.op('Reshape', [flat, e.i64(dims)], {}, { hint: spec.name });
+      views.set(key, v);
     }
     return v;
   };
 
+  // The forward pass is the exporter's lowering, reading parameters from the flat vectors.
+  const flatParams = new FlatParams(e, view);
+  // Inference (`predict`) folds batch norms into float convs as the exporter does; training cannot.
+  const bnFolds = training ? new Map() : foldableBatchNorms(graph, { binaryLayers: false, floatConvs: true });
+  const lower = new LowerCtx(e.graph, flatParams, PLAIN_LOWERING, { input: x, bnFolds });
+  const values = lower.values;
   const live = liveNodes(graph);
   const wantsGrad = training ? gradientNodes(graph, live) : new Array<boolean>(nodes.length).fill(false);
-  const values: string[] = new Array(nodes.length);
   const emitted: (Emitted | undefined)[] = new Array(nodes.length);
   const newState = new Map<string, string>();
   const maskedNodes: GraphNode[] = [];
@@ -95,19 +105,23 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
   for (const node of nodes) {
     if (!live[node.id]) continue;
     const byRole = new Map(node.params.map((p) => [p.role, p]));
+    const spec = (role: string) => {
+      const p = byRole.get(role);
+      if (!p) throw new Error(`internal: ${node.name} has no parameter '${role}'`);
+      return p;
+    };
+    let forward: string | undefined;
     const ctx: RuleContext = {
       e,
       training,
       inputs: node.op === 'input' ? [x] : node.inputs.map((i) => values[i]),
       inputShapes: node.op === 'input' ? [graph.input] : node.inputs.map((i) => nodes[i].shape),
+      forward: () => (forward ??= dispatch(LOWERINGS, node, lower)),
+      kernel: (role) => flatParams.kernels.get(spec(role).name),
       wantsGrad: (i) => wantsGrad[node.inputs[i]],
       trains: (role) => training && byRole.get(role)?.trainable === true,
-      param: (role) => {
-        const p = byRole.get(role);
-        if (!p) throw new Error(`internal: ${node.name} has no parameter '${role}'`);
-        return view(p.name);
-      },
-      setState: (role, value) => newState.set(byRole.get(role)!.name, value),
+      param: (role, dims) => view(spec(role), dims),
+      setState: (role, value) => newState.set(spec(role).name, value),
       mask: () => {
         if (e.graph.has(IO.mask(node))) return IO.mask(node);
         maskedNodes.push(node);
@@ -144,7 +158,7 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
   if (state) {
     const parts = layout.state.map((p) => {
       const value = newState.get(p.spec.name);
-      return value === undefined ? e.op('Reshape', [view(p.spec.name), e.i64([-1])]) : e.op('Reshape', [value, e.i64([-1])]);
+      return value === undefined ? e.op('Reshape', [view(p.spec), e.i64([-1])]) : e.op('Reshape', [value, e.i64([-1])]);
     });
     e.op('Concat', parts, { axis: 0 }, { out: IO.stateOut });
     e.output(IO.stateOut, 'float32', [layout.stateSize]);
