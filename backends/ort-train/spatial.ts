@@ -9,6 +9,7 @@
  * channel axes swapped by 2–4× on these shapes.
  */
 import type { OpAttrs, Pads, Pair } from '../../src/graph/types.js';
+import { convAttributes } from '../onnx/attributes.js';
 import { tensorProto } from '../onnx/proto.js';
 import type { Emitter } from './emitter.js';
 import { gate } from './pointwise.js';
@@ -17,10 +18,6 @@ type ConvAttrs = OpAttrs['conv'];
 
 /** The lowest int64 bound, for Slice ends that run backwards past index 0. */
 const BEFORE_START = -(2 ** 62);
-
-export function convAttrs(a: ConvAttrs): Record<string, number[] | number> {
-  return { kernel_shape: [...a.kernel], strides: [...a.stride], pads: [...a.pads], dilations: [...a.dilation], group: a.groups };
-}
 
 /** Pads of the stride-1 input-gradient convolution, or null when one would be negative. */
 function flippedPads(a: ConvAttrs): Pads | null {
@@ -55,7 +52,7 @@ export function convInputGrad(e: Emitter, dy: string, w: string, a: ConvAttrs, i
   return e.op(
     'ConvTranspose',
     [dy, w],
-    { ...convAttrs(a), output_padding: [h - reach(0), wd - reach(1)] },
+    { ...convAttributes(a), output_padding: [h - reach(0), wd - reach(1)] },
     { hint: 'dx' },
   );
 }
