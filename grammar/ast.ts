@@ -3,7 +3,7 @@
  * the span of the text it came from, so later stages can point at it. The grammar knows nothing of
  * graphs, layers or quantizers: a layer statement is a call like any other.
  */
-import type { Span } from '../src/diagnostics.js';
+import type { Span } from './diagnostic.js';
 
 export interface Identifier {
   name: string;

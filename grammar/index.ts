@@ -1,5 +1,5 @@
 /** The grammar's public face: text in, syntax tree and syntax diagnostics out. */
-import { error, type Diagnostic } from '../src/diagnostics.js';
+import { error, type Diagnostic } from './diagnostic.js';
 import type { Expr, SourceFile } from './ast.js';
 import { tokenize } from './lexer.js';
 import { OUTSIDE, parserInstance } from './parser.js';

@@ -6,7 +6,7 @@
 import type { IToken, TokenType, IParserErrorMessageProvider, ParserMethod } from 'chevrotain';
 import { EmbeddedActionsParser } from './chevrotain.js';
 import type { Arg, BinaryOp, BlockDecl, Expr, Identifier as Ident, ModelDecl, Param, SourceFile, Statement } from './ast.js';
-import type { Span } from '../src/diagnostics.js';
+import type { Span } from './diagnostic.js';
 import * as T from './lexer.js';
 
 const describeToken = (t: IToken): string =>

@@ -3,33 +3,11 @@
  * or throwing, and the CLI alone decides how to render them and which exit code to use.
  */
 
-/** A region of a source file: 1-based line/column of its start, and its length in characters. */
-export interface Span {
-  file: string;
-  line: number;
-  column: number;
-  offset: number;
-  length: number;
-}
+import type { Diagnostic } from '../grammar/diagnostic.js';
 
-export type Severity = 'error' | 'warning';
-
-export interface Diagnostic {
-  severity: Severity;
-  /** Stable machine-readable code, e.g. `syntax`, `unknown-name`, `shape-mismatch`. */
-  code: string;
-  message: string;
-  span?: Span;
-  hint?: string;
-}
-
-export function error(code: string, message: string, span?: Span, hint?: string): Diagnostic {
-  return { severity: 'error', code, message, ...(span ? { span } : {}), ...(hint ? { hint } : {}) };
-}
-
-export function warning(code: string, message: string, span?: Span, hint?: string): Diagnostic {
-  return { severity: 'warning', code, message, ...(span ? { span } : {}), ...(hint ? { hint } : {}) };
-}
+// The data and its constructors live in grammar/, the first stage to report one (grammar/ imports
+// nothing from src/); here they stand beside the renderers, so every later stage imports them from here.
+export { error, warning, type Diagnostic, type Severity, type Span } from '../grammar/diagnostic.js';
 
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');

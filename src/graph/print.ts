@@ -3,7 +3,8 @@
  * op, inputs, attributes, output shape and precision, and where it came from.
  */
 import { formatQuantizer } from '../quantizers.js';
-import type { Graph, GraphNode } from './types.js';
+import type { Graph, GraphNode, NodeOf, OpTable } from './types.js';
+import { dispatch } from './types.js';
 
 export function printGraph(graph: Graph): string {
   const lines = [`graph ${graph.name}(input: f32[${graph.input.join(',')}]) -> ${graph.classes} classes`];
@@ -20,45 +21,51 @@ export function printGraph(graph: Graph): string {
   return lines.join('\n');
 }
 
+const none = () => '';
+/** Max and average pooling print alike. */
+const pool = ({ attrs: a }: NodeOf<'maxpool' | 'avgpool'>) =>
+  `${a.kernel.join('x')} stride=${a.stride.join('x')}${a.pads.some((p) => p !== 0) ? ` pads=${a.pads.join(',')}` : ''}`;
+
+/**
+ * How each node kind's attributes read in the printers (text, DOT, HTML, drawings); the empty string
+ * for kinds without any. An OpTable, so a new node kind does not compile until it has an entry.
+ */
+const ATTRS: OpTable<[], string> = {
+  input: none,
+  conv: ({ attrs: a }) => {
+    const parts = [`${a.kernel.join('x')}`, `filters=${a.filters}`];
+    if (a.stride[0] !== 1 || a.stride[1] !== 1) parts.push(`stride=${a.stride.join('x')}`);
+    if (a.pads.some((p) => p !== 0)) parts.push(`pads=${a.pads.join(',')}`);
+    if (a.dilation[0] !== 1 || a.dilation[1] !== 1) parts.push(`dilation=${a.dilation.join('x')}`);
+    if (a.groups !== 1) parts.push(`groups=${a.groups}`);
+    if (a.bias) parts.push('bias');
+    if (a.kernelQuantizer) parts.push(`kernel=${formatQuantizer(a.kernelQuantizer)}`);
+    if (a.kernelClip !== null) parts.push(`clip=${a.kernelClip}`);
+    return parts.join(' ');
+  },
+  dense: ({ attrs: a }) => {
+    const parts = [`units=${a.units}`];
+    if (a.bias) parts.push('bias');
+    if (a.kernelQuantizer) parts.push(`kernel=${formatQuantizer(a.kernelQuantizer)}`);
+    return parts.join(' ');
+  },
+  batchnorm: ({ attrs: a }) => `momentum=${a.momentum} epsilon=${a.epsilon}`,
+  quantize: ({ attrs: a }) => formatQuantizer(a.quantizer),
+  relu: none,
+  prelu: none,
+  hardtanh: ({ attrs: a }) => `min=${a.min} max=${a.max}`,
+  maxpool: pool,
+  avgpool: pool,
+  global_avgpool: none,
+  flatten: none,
+  dropout: ({ attrs: a }) => `rate=${a.rate}`,
+  add: none,
+  concat: none,
+  join: ({ attrs: a }) =>
+    `${a.mode} columns=${a.columns.join(',')}${a.dropPath.local ? ` drop_path=${a.dropPath.local}` : ''}${a.dropPath.global ? ` global=${a.dropPath.global}` : ''}`,
+};
+
+/** A node's attributes as one line of text, e.g. `3x3 filters=64 stride=2x2 pads=1,1,1,1`. */
 export function describeAttrs(node: GraphNode): string {
-  switch (node.op) {
-    case 'conv': {
-      const a = node.attrs;
-      const parts = [`${a.kernel.join('x')}`, `filters=${a.filters}`];
-      if (a.stride[0] !== 1 || a.stride[1] !== 1) parts.push(`stride=${a.stride.join('x')}`);
-      if (a.pads.some((p) => p !== 0)) parts.push(`pads=${a.pads.join(',')}`);
-      if (a.dilation[0] !== 1 || a.dilation[1] !== 1) parts.push(`dilation=${a.dilation.join('x')}`);
-      if (a.groups !== 1) parts.push(`groups=${a.groups}`);
-      if (a.bias) parts.push('bias');
-      if (a.kernelQuantizer) parts.push(`kernel=${formatQuantizer(a.kernelQuantizer)}`);
-      if (a.kernelClip !== null) parts.push(`clip=${a.kernelClip}`);
-      return parts.join(' ');
-    }
-    case 'dense': {
-      const a = node.attrs;
-      const parts = [`units=${a.units}`];
-      if (a.bias) parts.push('bias');
-      if (a.kernelQuantizer) parts.push(`kernel=${formatQuantizer(a.kernelQuantizer)}`);
-      return parts.join(' ');
-    }
-    case 'batchnorm':
-      return `momentum=${node.attrs.momentum} epsilon=${node.attrs.epsilon}`;
-    case 'quantize':
-      return formatQuantizer(node.attrs.quantizer);
-    case 'hardtanh':
-      return `min=${node.attrs.min} max=${node.attrs.max}`;
-    case 'maxpool':
-    case 'avgpool': {
-      const a = node.attrs;
-      return `${a.kernel.join('x')} stride=${a.stride.join('x')}${a.pads.some((p) => p !== 0) ? ` pads=${a.pads.join(',')}` : ''}`;
-    }
-    case 'dropout':
-      return `rate=${node.attrs.rate}`;
-    case 'join': {
-      const a = node.attrs;
-      return `${a.mode} columns=${a.columns.join(',')}${a.dropPath.local ? ` drop_path=${a.dropPath.local}` : ''}${a.dropPath.global ? ` global=${a.dropPath.global}` : ''}`;
-    }
-    default:
-      return '';
-  }
+  return dispatch(ATTRS, node);
 }

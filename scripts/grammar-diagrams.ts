@@ -1,13 +1,14 @@
 /**
  * Writes the grammar's railroad diagrams to one self-contained HTML page (chevrotain draws them from
  * the parser's serialised grammar; its scripts and styles are inlined from the installed package so
- * the page works offline). `npm run grammar:diagrams` → docs/grammar.html.
+ * the page works offline). `npm run grammar:diagrams` → docs/grammar.html. A build step, kept out of
+ * grammar/ so that grammar/ writes no files and imports nothing from src/.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHEVROTAIN_DIR, createSyntaxDiagramsCode } from './chevrotain.js';
+import { CHEVROTAIN_DIR, createSyntaxDiagramsCode } from '../grammar/chevrotain.js';
+import { parserInstance } from '../grammar/parser.js';
 import { replaceFileAtomic } from '../src/io/atomic.js';
-import { parserInstance } from './parser.js';
 
 const RESOURCES = 'sofar-diagrams/';
 const local = (path: string) => readFileSync(join(CHEVROTAIN_DIR, 'diagrams', path), 'utf8');
