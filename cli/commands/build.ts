@@ -8,11 +8,10 @@ import { Option, type Command } from 'commander';
 import { checkCheckpointFits, readCheckpoint } from '../../src/checkpoint/index.js';
 import { summarize } from '../../src/cost.js';
 import { encodeInputNormalisation, NORMALISATION_METADATA_KEY, type InputNormalisation } from '../../src/data/normalise.js';
-import { SofarError } from '../../src/diagnostics.js';
 import { graphToJson } from '../../src/graph/json.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
 import { initWeights } from '../../src/weights/init.js';
-import { addSpecOptions, loadGraph, outSpelling, parseNonNegativeInt, setFlagMap, UsageError, UserError, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, loadGraph, outSpelling, parseNonNegativeInt, setFlagMap, UsageError, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
 import { formatSummaryTable } from '../summary-table.js';
 
 export interface WeightFlags {
@@ -50,47 +49,45 @@ export function register(program: Command): void {
       .option('--int', 'binary layers as ConvInteger / MatMulInteger on uint8 (exact; for int8 runtimes)')
       .option('--no-pack', 'store binary kernels as ±1 values instead of 1 bit each')
       .option('--binary-ops', 'binary layers as SoFAr-domain operators (docs/operators.md) for SoFAr\'s binary runtime'),
-  ).action((spec: string, given: BuildFlags) =>
-    asUserErrors(async () => {
-      const flags = outSpelling(given);
-      const target = resolveTarget(flags);
-      if ((target === 'tfjs' || target === 'torch' || target === 'graph') && (flags.int || !flags.pack || flags.binaryOps)) {
-        throw new UsageError(`--int, --no-pack and --binary-ops choose how the ONNX model stores binary layers; drop them with --target ${target}`);
-      }
-      if (flags.binaryOps && (flags.int || !flags.pack)) {
-        throw new UsageError('--binary-ops is its own variant (packed kernels, SoFAr operators); drop --int and --no-pack');
-      }
-      const { graph, flags: specFlags } = loadSpec(spec, flags);
-      const written: string[] = [];
-      if (target === 'tfjs') {
-        const dir = flags.out ?? join('build', `${graph.name}.tfjs`);
-        const { weights, source } = specWeights(graph, flags);
-        const info = await saveKeras(graph, weights, dir, source);
-        written.push(`wrote ${info.modelJson} and ${info.weightsBin} (${formatBytes(info.weightBytes)}, weights: ${source})`);
-      }
-      if (target === 'torch') {
-        const dir = flags.out ?? join('build', `${graph.name}.torch`);
-        const { weights, source } = specWeights(graph, flags);
-        const { writeTorchProject } = await import('../../backends/torch/index.js');
-        const paths = writeTorchProject(graph, weights, dir, { source: spec, seed: flags.seed, weightsSource: source });
-        written.push(`wrote ${paths.modelPy}, ${paths.trainPy} and ${paths.initWeights} (weights: ${source})`);
-      }
-      if (target === undefined || target === 'onnx') {
-        const path = flags.out ?? join('build', `${graph.name}.onnx`);
-        const { weights, source, normalisation } = specWeights(graph, flags);
-        const bytes = await exportModel(graph, weights, flags, source, { normalisation, set: specFlags.set });
-        writeFileAtomic(path, bytes);
-        written.push(`wrote ${path} (${formatBytes(bytes.length)}, ${describeVariant(flags, graph)}, weights: ${source})`);
-      }
-      if (target === undefined || target === 'graph') {
-        const path = target === 'graph' && flags.out ? flags.out : join('build', `${graph.name}.graph.json`);
-        writeFileAtomic(path, graphToJson(graph) + '\n');
-        written.push(`wrote ${path}`);
-      }
-      if (target === undefined) process.stdout.write(formatSummaryTable(summarize(graph), { layers: false }) + '\n');
-      process.stdout.write(written.join('\n') + '\n');
-    }),
-  );
+  ).action(async (spec: string, given: BuildFlags) => {
+    const flags = outSpelling(given);
+    const target = resolveTarget(flags);
+    if ((target === 'tfjs' || target === 'torch' || target === 'graph') && (flags.int || !flags.pack || flags.binaryOps)) {
+      throw new UsageError(`--int, --no-pack and --binary-ops choose how the ONNX model stores binary layers; drop them with --target ${target}`);
+    }
+    if (flags.binaryOps && (flags.int || !flags.pack)) {
+      throw new UsageError('--binary-ops is its own variant (packed kernels, SoFAr operators); drop --int and --no-pack');
+    }
+    const { graph, flags: specFlags } = loadSpec(spec, flags);
+    const written: string[] = [];
+    if (target === 'tfjs') {
+      const dir = flags.out ?? join('build', `${graph.name}.tfjs`);
+      const { weights, source } = specWeights(graph, flags);
+      const info = await saveKeras(graph, weights, dir, source);
+      written.push(`wrote ${info.modelJson} and ${info.weightsBin} (${formatBytes(info.weightBytes)}, weights: ${source})`);
+    }
+    if (target === 'torch') {
+      const dir = flags.out ?? join('build', `${graph.name}.torch`);
+      const { weights, source } = specWeights(graph, flags);
+      const { writeTorchProject } = await import('../../backends/torch/index.js');
+      const paths = writeTorchProject(graph, weights, dir, { source: spec, seed: flags.seed, weightsSource: source });
+      written.push(`wrote ${paths.modelPy}, ${paths.trainPy} and ${paths.initWeights} (weights: ${source})`);
+    }
+    if (target === undefined || target === 'onnx') {
+      const path = flags.out ?? join('build', `${graph.name}.onnx`);
+      const { weights, source, normalisation } = specWeights(graph, flags);
+      const bytes = await exportModel(graph, weights, flags, source, { normalisation, set: specFlags.set });
+      writeFileAtomic(path, bytes);
+      written.push(`wrote ${path} (${formatBytes(bytes.length)}, ${describeVariant(flags, graph)}, weights: ${source})`);
+    }
+    if (target === undefined || target === 'graph') {
+      const path = target === 'graph' && flags.out ? flags.out : join('build', `${graph.name}.graph.json`);
+      writeFileAtomic(path, graphToJson(graph) + '\n');
+      written.push(`wrote ${path}`);
+    }
+    if (target === undefined) process.stdout.write(formatSummaryTable(summarize(graph), { layers: false }) + '\n');
+    process.stdout.write(written.join('\n') + '\n');
+  });
 }
 
 /** --target, or the one -o implies by its extension; undefined for the default pair of files. */
@@ -169,14 +166,4 @@ export function describeVariant(flags: VariantFlags, graph: Graph): string {
 
 export function formatBytes(n: number): string {
   return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`;
-}
-
-/** Runs a command body, turning the library's SofarError (checkpoints, inputs) into the CLI's UserError. */
-export async function asUserErrors<T>(body: () => T | Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (e) {
-    if (e instanceof SofarError) throw new UserError(e.diagnostics);
-    throw e;
-  }
 }

@@ -9,9 +9,8 @@ import { Option, type Command } from 'commander';
 import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type BinaryRuntimeName, type OpenedBinary, type RuntimeName } from '../binary-runtime.js';
 import { checkCheckpointFits, CHECKPOINT_FILE, readCheckpoint } from '../../src/checkpoint/index.js';
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
-import { SofarError } from '../../src/diagnostics.js';
 import { evaluate } from '../../src/train/evaluate.js';
-import { addSpecOptions, loadGraph, parsePositiveInt, UsageError, userFailure, UserError, withRecordedParams, type SpecFlags } from '../common.js';
+import { addSpecOptions, loadGraph, parsePositiveInt, UsageError, userFailure, withRecordedParams, type SpecFlags } from '../common.js';
 import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
 
 interface EvalFlags extends SpecFlags {
@@ -39,14 +38,7 @@ export function register(program: Command): void {
       .option('--threads <n>', 'threads (ONNX Runtime intra-op threads; SoFAr runtime default: one per core)', parsePositiveInt('--threads'))
       .addOption(deviceOption())
       .option('--json', 'print one JSON object: accuracy, loss, samples'),
-  ).action(async (model: string, flags: EvalFlags) => {
-    try {
-      await runEval(model, flags);
-    } catch (e) {
-      if (e instanceof SofarError) throw new UserError(e.diagnostics);
-      throw e;
-    }
-  });
+  ).action((model: string, flags: EvalFlags) => runEval(model, flags));
 }
 
 async function runEval(model: string, flags: EvalFlags): Promise<void> {

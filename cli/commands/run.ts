@@ -13,7 +13,7 @@ import { readInputFile } from '../../src/io/input-file.js';
 import { seededInput } from '../../src/weights/init.js';
 import type { InferenceSession } from '../../backends/onnx/index.js';
 import { addSpecOptions, noteDeprecated, parseNonNegativeInt, parsePositiveInt, UsageError, userFailure, type SpecFlags } from '../common.js';
-import { asUserErrors, describeVariant, exportModel, loadSpec, specWeights, type VariantFlags, type WeightFlags } from './build.js';
+import { describeVariant, exportModel, loadSpec, specWeights, type VariantFlags, type WeightFlags } from './build.js';
 import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type BinaryRuntimeName, type RuntimeName } from '../binary-runtime.js';
 import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
 
@@ -54,7 +54,7 @@ export function register(program: Command): void {
       .option('--int', 'binary layers as ConvInteger / MatMulInteger (--runtime ort, spec only)')
       .option('--no-pack', 'binary kernels stored unpacked (--runtime ort, spec only)')
       .option('--json', 'print { "output": number[][] }'),
-  ).action((model: string, flags: RunFlags, cmd: Command) => asUserErrors(() => runCommand(model, currentSpellings(flags, cmd))));
+  ).action((model: string, flags: RunFlags, cmd: Command) => runCommand(model, currentSpellings(flags, cmd)));
 }
 
 /** The old spellings (`--backend onnx|tfjs`, `--batch N`) as today's (`--runtime ort|tfjs`, `--samples N`), with a note. */

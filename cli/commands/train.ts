@@ -10,11 +10,10 @@ import { Option, type Command } from 'commander';
 import { checkpointPath, readCheckpoint } from '../../src/checkpoint/index.js';
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
 import { encodeInputNormalisation, NORMALISATION_METADATA_KEY } from '../../src/data/normalise.js';
-import { SofarError } from '../../src/diagnostics.js';
 import { BOP_DEFAULTS, type OptimizerConfig, type OptimizerName } from '../../src/train/engine.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
 import { SCHEDULES, type ScheduleName } from '../../src/train/schedule.js';
-import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, setFlagMap, takeOverInterrupts, UsageError, UserError, userFailure, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, setFlagMap, takeOverInterrupts, UsageError, userFailure, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
 import { PARAMS_METADATA_KEY } from './build.js';
 import { createProgressRenderer } from '../progress.js';
 import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from './engines.js';
@@ -91,14 +90,7 @@ export function register(program: Command): void {
       )
       .option('--threads <n>', 'CPU threads of the ORT engine (default: every core; beyond 4 they add little)', parsePositiveInt('--threads'))
       .option('--json', 'end with one JSON line: epochs, samplesPerSecond, trainLoss, testAccuracy, engine, device'),
-  ).action(async (spec: string, flags: TrainFlags, cmd: Command) => {
-    try {
-      await runTrain(spec, flags, cmd);
-    } catch (e) {
-      if (e instanceof SofarError) throw new UserError(e.diagnostics);
-      throw e;
-    }
-  });
+  ).action((spec: string, flags: TrainFlags, cmd: Command) => runTrain(spec, flags, cmd));
 }
 
 async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<void> {
