@@ -3,11 +3,11 @@
  * ONNX Runtime session load time, then latency p50 / p90 and throughput over warm runs on a seeded batch.
  */
 import type { Command } from 'commander';
-import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, type SpecFlags } from '../common.js';
-import { type VariantFlags, type WeightFlags } from './build.js';
-import { openModel, runtimeOption, seededBatch } from './run.js';
 import type { RuntimeName } from '../binary-runtime.js';
-import { deviceOption, type DeviceChoice } from './engines.js';
+import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, type SpecFlags } from '../common.js';
+import type { DeviceChoice } from '../engines.js';
+import { openModel, seededBatch, type VariantFlags, type WeightFlags } from '../models.js';
+import { deviceOption, runtimeOption } from '../options.js';
 
 interface BenchFlags extends SpecFlags, WeightFlags, VariantFlags {
   batch: number;

@@ -14,9 +14,9 @@ import { BOP_DEFAULTS, type OptimizerConfig, type OptimizerName } from '../../sr
 import { train, type TrainConfig } from '../../src/train/loop.js';
 import { SCHEDULES, type ScheduleName } from '../../src/train/schedule.js';
 import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, setFlagMap, takeOverInterrupts, UsageError, userFailure, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
-import { PARAMS_METADATA_KEY } from './build.js';
+import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from '../engines.js';
+import { PARAMS_METADATA_KEY } from '../models.js';
 import { createProgressRenderer } from '../progress.js';
-import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from './engines.js';
 
 interface TrainFlags extends SpecFlags {
   data: string;
