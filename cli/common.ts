@@ -8,7 +8,7 @@ import { describeModelParams } from '../src/checkpoint/index.js';
 import { readFileSync } from 'node:fs';
 import { compileFile } from '../src/compile.js';
 import { graphFromJson } from '../src/graph/json.js';
-import { formatDiagnostic, hasErrors, type Diagnostic } from '../src/diagnostics.js';
+import { formatDiagnostic, hasErrors, SofarError, type Diagnostic } from '../src/diagnostics.js';
 import type { Graph } from '../src/graph/types.js';
 
 /** Exit codes of the command-line contract. */
@@ -69,6 +69,21 @@ const FS_REASONS: Record<string, { message: string; hint: string }> = {
   ENOSPC: { message: 'the disk is full', hint: 'free some space or write elsewhere; nothing was left half-written' },
   ENOENT: { message: 'no such file or folder', hint: 'check the path' },
 };
+
+/**
+ * Runs the command line. The one place where failures the library explains (a SofarError: a checkpoint
+ * that does not fit, bad data, a run that cannot resume) and failed file operations become the CLI's
+ * UserError, so that commands let them through and every caller (the `sofar` binary, in-process tests)
+ * sees the same errors.
+ */
+export async function parseCommandLine(program: Command, argv: readonly string[]): Promise<void> {
+  try {
+    await program.parseAsync([...argv]);
+  } catch (e) {
+    if (e instanceof SofarError) throw new UserError(e.diagnostics);
+    throw fileSystemFailure(e) ?? e;
+  }
+}
 
 let interruptOverride: (() => void) | null = null;
 

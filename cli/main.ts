@@ -6,8 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { SofarError } from '../src/diagnostics.js';
-import { EXIT, fileSystemFailure, installInterruptHandler, InterruptedError, printDiagnostics, UsageError, UserError } from './common.js';
+import { EXIT, installInterruptHandler, InterruptedError, parseCommandLine, printDiagnostics, UsageError, UserError } from './common.js';
 import { register as registerBench } from './commands/bench.js';
 import { register as registerBuild } from './commands/build.js';
 import { register as registerCheck } from './commands/check.js';
@@ -46,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   installInterruptHandler();
   const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    await parseCommandLine(program, argv);
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -65,15 +64,6 @@ async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof UserError) {
       printDiagnostics(e.diagnostics, e.sources);
-      return EXIT.userError;
-    }
-    if (e instanceof SofarError) {
-      printDiagnostics(e.diagnostics, new Map());
-      return EXIT.userError;
-    }
-    const io = fileSystemFailure(e);
-    if (io) {
-      printDiagnostics(io.diagnostics, io.sources);
       return EXIT.userError;
     }
     process.stderr.write(`internal error: ${(e as Error).message ?? String(e)}\n`);

@@ -44,6 +44,7 @@ export {
 } from './diagnostics.js';
 export { DATASET_NAMES, loadDataset, type Dataset, type DataShape, type LoadOptions, type Split, type DatasetName } from './data/index.js';
 export { train, type TrainConfig, type TrainOptions, type TrainResult, type TrainSummary } from './train/loop.js';
+export { resumeRun, type ConfigRequest, type ResumedRun } from './train/resume.js';
 export { evaluate, type Evaluation, type Predict } from './train/evaluate.js';
 export type { Batch, StepNoise, StepResult, TrainState, TrainEngine, EngineOptions, EngineFactory, OptimizerConfig, OptimizerName } from './train/engine.js';
 export { readCheckpoint, writeCheckpoint, checkCheckpointFits, checkpointPath, CHECKPOINT_FILE, type Checkpoint, type CheckpointMeta, type CheckpointInput } from './checkpoint/index.js';

@@ -3,11 +3,11 @@
  * ONNX Runtime session load time, then latency p50 / p90 and throughput over warm runs on a seeded batch.
  */
 import type { Command } from 'commander';
-import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, type SpecFlags } from '../common.js';
-import { asUserErrors, type VariantFlags, type WeightFlags } from './build.js';
-import { openModel, runtimeOption, seededBatch } from './run.js';
 import type { RuntimeName } from '../binary-runtime.js';
-import { deviceOption, type DeviceChoice } from './engines.js';
+import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, type SpecFlags } from '../common.js';
+import type { DeviceChoice } from '../engines.js';
+import { openModel, seededBatch, type VariantFlags, type WeightFlags } from '../models.js';
+import { deviceOption, runtimeOption } from '../options.js';
 
 interface BenchFlags extends SpecFlags, WeightFlags, VariantFlags {
   batch: number;
@@ -36,27 +36,25 @@ export function register(program: Command): void {
       .option('--int', 'binary layers as ConvInteger / MatMulInteger (spec only)')
       .option('--no-pack', 'binary kernels stored unpacked (spec only)')
       .option('--json', 'print one JSON object'),
-  ).action((model: string, flags: BenchFlags) =>
-    asUserErrors(async () => {
-      const { timeCalls } = await import('../../backends/onnx/index.js');
-      const opened = await openModel(model, { ...flags, backend: 'onnx' });
-      const x = seededBatch(opened.input, flags.batch, flags.seed);
-      const stats = await timeCalls(opened.run, x, flags.batch, { warmup: flags.warmup, runs: flags.runs });
-      await opened.release();
-      const threads = flags.threads ?? 'default';
-      if (flags.json) {
-        process.stdout.write(JSON.stringify({ model: opened.name, runtime: opened.runtime, threads, loadMs: opened.loadMs, ...stats }) + '\n');
-        return;
-      }
-      const ms = (v: number) => `${v.toFixed(2)} ms`;
-      process.stdout.write(
-        [
-          `${opened.name} on ${opened.runtime}, threads ${threads}, batch ${flags.batch}`,
-          `  load        ${ms(opened.loadMs)}`,
-          `  latency     p50 ${ms(stats.p50Ms)}, p90 ${ms(stats.p90Ms)}, mean ${ms(stats.meanMs)} (${stats.runs} runs after ${stats.warmup} warm-up)`,
-          `  throughput  ${stats.throughput.toFixed(1)} samples/s`,
-        ].join('\n') + '\n',
-      );
-    }),
-  );
+  ).action(async (model: string, flags: BenchFlags) => {
+    const { timeCalls } = await import('../../backends/onnx/index.js');
+    const opened = await openModel(model, { ...flags, backend: 'onnx' });
+    const x = seededBatch(opened.input, flags.batch, flags.seed);
+    const stats = await timeCalls(opened.run, x, flags.batch, { warmup: flags.warmup, runs: flags.runs });
+    await opened.release();
+    const threads = flags.threads ?? 'default';
+    if (flags.json) {
+      process.stdout.write(JSON.stringify({ model: opened.name, runtime: opened.runtime, threads, loadMs: opened.loadMs, ...stats }) + '\n');
+      return;
+    }
+    const ms = (v: number) => `${v.toFixed(2)} ms`;
+    process.stdout.write(
+      [
+        `${opened.name} on ${opened.runtime}, threads ${threads}, batch ${flags.batch}`,
+        `  load        ${ms(opened.loadMs)}`,
+        `  latency     p50 ${ms(stats.p50Ms)}, p90 ${ms(stats.p90Ms)}, mean ${ms(stats.meanMs)} (${stats.runs} runs after ${stats.warmup} warm-up)`,
+        `  throughput  ${stats.throughput.toFixed(1)} samples/s`,
+      ].join('\n') + '\n',
+    );
+  });
 }

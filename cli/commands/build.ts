@@ -5,27 +5,12 @@
  */
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkCheckpointFits, readCheckpoint } from '../../src/checkpoint/index.js';
 import { summarize } from '../../src/cost.js';
-import { encodeInputNormalisation, NORMALISATION_METADATA_KEY, type InputNormalisation } from '../../src/data/normalise.js';
-import { SofarError } from '../../src/diagnostics.js';
 import { graphToJson } from '../../src/graph/json.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
-import { initWeights } from '../../src/weights/init.js';
-import { addSpecOptions, loadGraph, outSpelling, parseNonNegativeInt, setFlagMap, UsageError, UserError, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, outSpelling, parseNonNegativeInt, UsageError, writeFileAtomic, type SpecFlags } from '../common.js';
+import { describeVariant, exportModel, loadSpec, specWeights, type VariantFlags, type WeightFlags } from '../models.js';
 import { formatSummaryTable } from '../summary-table.js';
-
-export interface WeightFlags {
-  weights?: string;
-  seed: number;
-}
-
-export interface VariantFlags {
-  int?: boolean;
-  pack: boolean;
-  /** Binary layers as `ai.sofar` operators for SoFAr's runtime (build only; run/bench/eval use --runtime sofar). */
-  binaryOps?: boolean;
-}
 
 interface BuildFlags extends SpecFlags, WeightFlags, VariantFlags {
   target?: string;
@@ -50,47 +35,46 @@ export function register(program: Command): void {
       .option('--int', 'binary layers as ConvInteger / MatMulInteger on uint8 (exact; for int8 runtimes)')
       .option('--no-pack', 'store binary kernels as ±1 values instead of 1 bit each')
       .option('--binary-ops', 'binary layers as SoFAr-domain operators (docs/operators.md) for SoFAr\'s binary runtime'),
-  ).action((spec: string, given: BuildFlags) =>
-    asUserErrors(async () => {
-      const flags = outSpelling(given);
-      const target = resolveTarget(flags);
-      if ((target === 'tfjs' || target === 'torch' || target === 'graph') && (flags.int || !flags.pack || flags.binaryOps)) {
-        throw new UsageError(`--int, --no-pack and --binary-ops choose how the ONNX model stores binary layers; drop them with --target ${target}`);
-      }
-      if (flags.binaryOps && (flags.int || !flags.pack)) {
-        throw new UsageError('--binary-ops is its own variant (packed kernels, SoFAr operators); drop --int and --no-pack');
-      }
-      const { graph, flags: specFlags } = loadSpec(spec, flags);
-      const written: string[] = [];
-      if (target === 'tfjs') {
-        const dir = flags.out ?? join('build', `${graph.name}.tfjs`);
-        const { weights, source } = specWeights(graph, flags);
-        const info = await saveKeras(graph, weights, dir, source);
-        written.push(`wrote ${info.modelJson} and ${info.weightsBin} (${formatBytes(info.weightBytes)}, weights: ${source})`);
-      }
-      if (target === 'torch') {
-        const dir = flags.out ?? join('build', `${graph.name}.torch`);
-        const { weights, source } = specWeights(graph, flags);
-        const { writeTorchProject } = await import('../../backends/torch/index.js');
-        const paths = writeTorchProject(graph, weights, dir, { source: spec, seed: flags.seed, weightsSource: source });
-        written.push(`wrote ${paths.modelPy}, ${paths.trainPy} and ${paths.initWeights} (weights: ${source})`);
-      }
-      if (target === undefined || target === 'onnx') {
-        const path = flags.out ?? join('build', `${graph.name}.onnx`);
-        const { weights, source, normalisation } = specWeights(graph, flags);
-        const bytes = await exportModel(graph, weights, flags, source, { normalisation, set: specFlags.set });
-        writeFileAtomic(path, bytes);
-        written.push(`wrote ${path} (${formatBytes(bytes.length)}, ${describeVariant(flags, graph)}, weights: ${source})`);
-      }
-      if (target === undefined || target === 'graph') {
-        const path = target === 'graph' && flags.out ? flags.out : join('build', `${graph.name}.graph.json`);
-        writeFileAtomic(path, graphToJson(graph) + '\n');
-        written.push(`wrote ${path}`);
-      }
-      if (target === undefined) process.stdout.write(formatSummaryTable(summarize(graph), { layers: false }) + '\n');
-      process.stdout.write(written.join('\n') + '\n');
-    }),
-  );
+  ).action(async (spec: string, given: BuildFlags) => {
+    const flags = outSpelling(given);
+    const target = resolveTarget(flags);
+    if ((target === 'tfjs' || target === 'torch' || target === 'graph') && (flags.int || !flags.pack || flags.binaryOps)) {
+      throw new UsageError(`--int, --no-pack and --binary-ops choose how the ONNX model stores binary layers; drop them with --target ${target}`);
+    }
+    if (flags.binaryOps && (flags.int || !flags.pack)) {
+      throw new UsageError('--binary-ops is its own variant (packed kernels, SoFAr operators); drop --int and --no-pack');
+    }
+    const loaded = loadSpec(spec, flags);
+    const { graph } = loaded;
+    const written: string[] = [];
+    if (target === 'tfjs') {
+      const dir = flags.out ?? join('build', `${graph.name}.tfjs`);
+      const { weights, source } = specWeights(loaded);
+      const info = await saveKeras(graph, weights, dir, source);
+      written.push(`wrote ${info.modelJson} and ${info.weightsBin} (${formatBytes(info.weightBytes)}, weights: ${source})`);
+    }
+    if (target === 'torch') {
+      const dir = flags.out ?? join('build', `${graph.name}.torch`);
+      const { weights, source } = specWeights(loaded);
+      const { writeTorchProject } = await import('../../backends/torch/index.js');
+      const paths = writeTorchProject(graph, weights, dir, { source: spec, seed: flags.seed, weightsSource: source });
+      written.push(`wrote ${paths.modelPy}, ${paths.trainPy} and ${paths.initWeights} (weights: ${source})`);
+    }
+    if (target === undefined || target === 'onnx') {
+      const path = flags.out ?? join('build', `${graph.name}.onnx`);
+      const { weights, source, normalisation } = specWeights(loaded);
+      const bytes = await exportModel(graph, weights, flags, source, { normalisation, set: loaded.flags.set });
+      writeFileAtomic(path, bytes);
+      written.push(`wrote ${path} (${formatBytes(bytes.length)}, ${describeVariant(flags, graph)}, weights: ${source})`);
+    }
+    if (target === undefined || target === 'graph') {
+      const path = target === 'graph' && flags.out ? flags.out : join('build', `${graph.name}.graph.json`);
+      writeFileAtomic(path, graphToJson(graph) + '\n');
+      written.push(`wrote ${path}`);
+    }
+    if (target === undefined) process.stdout.write(formatSummaryTable(summarize(graph), { layers: false }) + '\n');
+    process.stdout.write(written.join('\n') + '\n');
+  });
 }
 
 /** --target, or the one -o implies by its extension; undefined for the default pair of files. */
@@ -107,45 +91,6 @@ function resolveTarget(flags: BuildFlags): string | undefined {
   throw new UsageError(`-o ${flags.out}: name the target`, 'add --target onnx or --target graph (or end the path in .onnx / .json)');
 }
 
-/**
- * The spec's graph, built with the --set values its --weights were trained with where the flags leave
- * them out (a contradiction is refused); the flags it was built with.
- */
-export function loadSpec<T extends SpecFlags & WeightFlags>(spec: string, flags: T): { graph: Graph; flags: T } {
-  const merged = flags.weights ? withRecordedParams(flags, readCheckpoint(flags.weights).meta.modelParams, `the run in ${flags.weights}`) : flags;
-  return { graph: loadGraph(spec, merged).graph, flags: merged };
-}
-
-/** The metadata entry `sofar.params`: the model parameters (`--set` values) a graph was built with. */
-export const PARAMS_METADATA_KEY = 'sofar.params';
-
-/**
- * The model's weights: a checkpoint's, checked against the graph, or the seeded initial ones; with the
- * input normalisation the checkpoint records (null for seeded weights).
- */
-export function specWeights(graph: Graph, flags: WeightFlags): { weights: WeightMap; source: string; normalisation: InputNormalisation | null } {
-  if (!flags.weights) return { weights: initWeights(graph, flags.seed), source: `seeded init, seed ${flags.seed}`, normalisation: null };
-  const checkpoint = readCheckpoint(flags.weights);
-  checkCheckpointFits(checkpoint, graph);
-  return { weights: checkpoint.weights, source: `${checkpoint.path} (epoch ${checkpoint.meta.epoch})`, normalisation: checkpoint.meta.normalisation ?? null };
-}
-
-/**
- * Exports with the variant the flags ask for; the metadata says where the weights came from, the model
- * parameters it was built with (`sofar.params`) and, when known, how inputs are normalised
- * (`sofar.normalisation`).
- */
-export async function exportModel(graph: Graph, weights: WeightMap, flags: VariantFlags, source: string, o: { normalisation?: InputNormalisation | null; set?: string[] } = {}): Promise<Uint8Array> {
-  // Loaded on demand, so that commands which never export (check, summary) never load the runtimes.
-  const { exportOnnx } = await import('../../backends/onnx/index.js');
-  const metadata = {
-    'sofar.weights': source,
-    [PARAMS_METADATA_KEY]: JSON.stringify(setFlagMap(o.set)),
-    ...(o.normalisation ? { [NORMALISATION_METADATA_KEY]: encodeInputNormalisation(o.normalisation) } : {}),
-  };
-  return exportOnnx(graph, weights, { packBits: flags.pack, integer: flags.int ?? false, binaryOps: flags.binaryOps ?? false, metadata });
-}
-
 /** The Keras model of TensorFlow.js (model.json + weights.bin), loaded only for this target. */
 async function saveKeras(graph: Graph, weights: WeightMap, dir: string, source: string) {
   const tfjs = await import('../../backends/tfjs/index.js');
@@ -159,24 +104,6 @@ async function saveKeras(graph: Graph, weights: WeightMap, dir: string, source: 
   }
 }
 
-/** How the exported model stores its binary layers; the flags mean nothing for a float-only model. */
-export function describeVariant(flags: VariantFlags, graph: Graph): string {
-  const binary = graph.nodes.some((n) => (n.op === 'conv' || n.op === 'dense') && n.attrs.kernelQuantizer !== null);
-  if (!binary) return 'no binary layers';
-  if (flags.binaryOps) return 'binary layers as ai.sofar operators';
-  return `${flags.int ? 'ConvInteger' : 'float'} binary layers, ${flags.pack ? '1-bit packed' : 'unpacked'} kernels`;
-}
-
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`;
-}
-
-/** Runs a command body, turning the library's SofarError (checkpoints, inputs) into the CLI's UserError. */
-export async function asUserErrors<T>(body: () => T | Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (e) {
-    if (e instanceof SofarError) throw new UserError(e.diagnostics);
-    throw e;
-  }
 }

@@ -4,18 +4,13 @@
  * are normalised as the model's training data were), printing the logits. A spec runs with weights from the same seed (or --weights), so every backend prints the
  * same numbers.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { Graph, WeightMap } from '../../src/graph/types.js';
-import { decodeInputNormalisation, describeNormalisation, namedNormalisation, NORMALISATION_METADATA_KEY, type InputNormalisation } from '../../src/data/normalise.js';
+import { describeNormalisation, namedNormalisation, type InputNormalisation } from '../../src/data/normalise.js';
 import { readInputFile } from '../../src/io/input-file.js';
-import { seededInput } from '../../src/weights/init.js';
-import type { InferenceSession } from '../../backends/onnx/index.js';
-import { addSpecOptions, noteDeprecated, parseNonNegativeInt, parsePositiveInt, UsageError, userFailure, type SpecFlags } from '../common.js';
-import { asUserErrors, describeVariant, exportModel, loadSpec, specWeights, type VariantFlags, type WeightFlags } from './build.js';
-import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, RUNTIMES, type BinaryRuntimeName, type RuntimeName } from '../binary-runtime.js';
-import { deviceOption, inferenceProvider, type DeviceChoice } from './engines.js';
+import type { RuntimeName } from '../binary-runtime.js';
+import { addSpecOptions, noteDeprecated, parseNonNegativeInt, parsePositiveInt, UsageError, type SpecFlags } from '../common.js';
+import { openModel, seededBatch, type OpenedModel, type VariantFlags, type WeightFlags } from '../models.js';
+import { deviceOption, runtimeOption } from '../options.js';
 
 interface RunFlags extends SpecFlags, WeightFlags, VariantFlags {
   /** Deprecated spelling of --runtime ort|tfjs. */
@@ -54,7 +49,7 @@ export function register(program: Command): void {
       .option('--int', 'binary layers as ConvInteger / MatMulInteger (--runtime ort, spec only)')
       .option('--no-pack', 'binary kernels stored unpacked (--runtime ort, spec only)')
       .option('--json', 'print { "output": number[][] }'),
-  ).action((model: string, flags: RunFlags, cmd: Command) => asUserErrors(() => runCommand(model, currentSpellings(flags, cmd))));
+  ).action((model: string, flags: RunFlags, cmd: Command) => runCommand(model, currentSpellings(flags, cmd)));
 }
 
 /** The old spellings (`--backend onnx|tfjs`, `--batch N`) as today's (`--runtime ort|tfjs`, `--samples N`), with a note. */
@@ -119,129 +114,6 @@ function normalisationNote(pixels: boolean, applied: InputNormalisation | null, 
   if (applied) return `pixels scaled to [0, 1], then normalised as in training on ${describeNormalisation(applied)}; --no-normalise to feed them unnormalised`;
   if (!flags.normalise) return 'pixels scaled to [0, 1], not normalised (--no-normalise)';
   return 'pixels scaled to [0, 1], no normalisation applied: the model records none (--data NAME normalises as that data set)';
-}
-
-/** The normalisation an ONNX file records in its metadata, or null. */
-async function recordedInFile(path: string): Promise<InputNormalisation | null> {
-  if (!existsSync(path)) return null;
-  const { readModelMetadata } = await import('../../backends/onnx/index.js');
-  return decodeInputNormalisation(readModelMetadata(new Uint8Array(readFileSync(path)))[NORMALISATION_METADATA_KEY]);
-}
-
-/** A model ready to run: a spec exported in memory, an ONNX file, or a spec in TensorFlow.js. */
-export interface OpenedModel {
-  name: string;
-  runtime: string;
-  /** Per-sample input shape `[C, H, W]`. */
-  input: number[];
-  /** How the model's training inputs were normalised, when it records it (a checkpoint, ONNX metadata). */
-  normalisation: InputNormalisation | null;
-  /** Milliseconds spent creating the runtime session (ONNX only). */
-  loadMs: number;
-  session?: InferenceSession;
-  run(x: Float32Array, n: number): Promise<Float32Array>;
-  release(): Promise<void>;
-}
-
-export interface OpenFlags extends SpecFlags, WeightFlags, VariantFlags {
-  backend?: 'onnx' | 'tfjs';
-  runtime?: RuntimeName;
-  threads?: number;
-  device?: DeviceChoice;
-  /** Samples per run (sizes SoFAr runtime's buffers up front). */
-  batch?: number;
-}
-
-/** `--runtime ort|sofar`, shared by run, bench and eval; run also takes `tfjs` (a spec in TensorFlow.js). */
-export function runtimeOption(tfjs = false): Option {
-  const choices: string[] = tfjs ? [...RUNTIMES, 'tfjs'] : [...RUNTIMES];
-  const description = `ort: onnxruntime-node on the standard export; sofar: SoFAr's bit-packed binary kernels (native) on the --binary-ops export; wasm: the same kernels as WebAssembly (one thread unless --threads)${tfjs ? '; tfjs: a spec in TensorFlow.js' : ''}`;
-  return new Option('--runtime <runtime>', description).choices(choices).default('ort');
-}
-
-export async function openModel(target: string, flags: OpenFlags): Promise<OpenedModel> {
-  if (flags.runtime === 'sofar' || flags.runtime === 'wasm') return openOnSofar(target, { ...flags, runtime: flags.runtime });
-  const onnx = await import('../../backends/onnx/index.js');
-  const { provider, label } = flags.backend === 'tfjs' ? { provider: 'cpu' as const, label: 'CPU' } : await inferenceProvider(flags.device);
-  const sessionOptions = { ...(flags.threads ? { threads: flags.threads } : {}), provider };
-  const onDevice = provider === 'webgpu' ? ` on ${label}` : '';
-  if (target.toLowerCase().endsWith('.onnx')) {
-    if (flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
-    if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; an ONNX model is fixed', 'give the .sofar file to change its parameters');
-    if (flags.backend === 'tfjs') throw new UsageError('--runtime tfjs runs a spec, not an ONNX model', `run the spec itself: sofar run SPEC --runtime tfjs`);
-    if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack choose how a spec is exported; an ONNX model is run as it is');
-    if (!existsSync(target)) throw userFailure(`no model at ${target}`);
-    let loaded;
-    try {
-      loaded = await onnx.timedLoad(target, sessionOptions);
-    } catch (e) {
-      throw ortLoadFailure(target, e);
-    }
-    const session = loaded.session;
-    let input: number[];
-    try {
-      input = onnx.sessionInputShape(session);
-    } catch (e) {
-      throw userFailure(`${target}: ${(e as Error).message}`);
-    }
-    const normalisation = await recordedInFile(target);
-    return { name: basename(target), runtime: `onnxruntime-node${onDevice}`, input, normalisation, loadMs: loaded.loadMs, session, run: (x, n) => onnx.runOnnx(session, x, n), release: () => session.release() };
-  }
-  const { graph, flags: specFlags } = loadSpec(target, flags);
-  const { weights, source, normalisation } = specWeights(graph, flags);
-  if (flags.backend === 'tfjs') {
-    if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are ONNX export variants; drop them with --runtime tfjs');
-    const { run: runTfjs, device } = await loadTfjs(flags.device);
-    return { name: graph.name, runtime: `TensorFlow.js on ${device} (weights: ${source})`, input: graph.input, normalisation, loadMs: 0, run: (x, n) => runTfjs(graph, weights, x, n), release: async () => {} };
-  }
-  const loaded = await onnx.timedLoad(await exportModel(graph, weights, flags, source, { normalisation, set: specFlags.set }), sessionOptions);
-  const session = loaded.session;
-  return {
-    name: graph.name,
-    runtime: `onnxruntime-node${onDevice} (${describeVariant(flags, graph)}; weights: ${source})`,
-    input: graph.input,
-    normalisation,
-    loadMs: loaded.loadMs,
-    session,
-    run: (x, n) => onnx.runOnnx(session, x, n),
-    release: () => session.release(),
-  };
-}
-
-/** SoFAr's runtime: a spec as its --binary-ops variant, or a --binary-ops ONNX file. */
-async function openOnSofar(target: string, flags: OpenFlags & { runtime: BinaryRuntimeName }): Promise<OpenedModel> {
-  if (flags.backend === 'tfjs') throw new UsageError('--runtime sofar runs ONNX models; --backend tfjs is another runtime', 'drop one of them');
-  if (flags.int || !flags.pack) throw new UsageError('--int and --no-pack are variants of the standard export; --runtime sofar runs the --binary-ops variant');
-  if (flags.device && flags.device !== 'cpu') throw new UsageError(`--runtime sofar runs on the CPU; --device ${flags.device} is for --runtime ort`);
-  const o = { runtime: flags.runtime, threads: flags.threads, batch: flags.batch };
-  if (target.toLowerCase().endsWith('.onnx')) {
-    if (flags.weights) throw new UsageError('--weights goes with a spec; an ONNX model carries its weights');
-    if (flags.set?.length || flags.model) throw new UsageError('--set and --model go with a spec; an ONNX model is fixed', 'give the .sofar file to change its parameters');
-    const rt = await openFileOnRuntime(target, o);
-    const normalisation = await recordedInFile(target);
-    return { name: basename(target), runtime: rt.description, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: () => rt.release() };
-  }
-  const { graph } = loadSpec(target, flags);
-  const { weights, source, normalisation } = specWeights(graph, flags);
-  const rt = await openSpecOnRuntime(graph, weights, { ...o, source });
-  return { name: graph.name, runtime: `${rt.description} (weights: ${source})`, input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: () => rt.release() };
-}
-
-/**
- * The TensorFlow.js backend's inference on the best tfjs package installed (tfjs-node-gpu, tfjs-node,
- * then pure JS with a warning), loaded only when asked for so that ONNX-only use never loads tfjs.
- */
-async function loadTfjs(device: DeviceChoice = 'auto'): Promise<{ run: (graph: Graph, weights: WeightMap, x: Float32Array, n: number) => Promise<Float32Array>; device: string }> {
-  const { runTfjs, selectTfjs, selectionDevice } = await import('../../backends/tfjs/index.js');
-  // The tfjs runtime keeps its own default, the best package installed, unless --device says otherwise.
-  const selection = await selectTfjs({ device });
-  if (selection.warning) process.stderr.write(`warning: ${selection.warning}\n`);
-  return { run: (graph, weights, x, n) => runTfjs(graph, weights, x, n, selection.tf), device: selectionDevice(selection) };
-}
-
-/** The seeded input of `n` samples (the same numbers `seededInput` gives for a graph of that input). */
-export function seededBatch(input: readonly number[], n: number, seed: number): Float32Array {
-  return seededInput({ input: [...input] }, n, seed);
 }
 
 /** `sample 0: class 3 (logit 2.1043); logits [...]`, listing every logit up to 10 classes, else the top 5. */

@@ -7,17 +7,17 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkpointPath, readCheckpoint } from '../../src/checkpoint/index.js';
+import { checkpointPath } from '../../src/checkpoint/index.js';
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
 import { encodeInputNormalisation, NORMALISATION_METADATA_KEY } from '../../src/data/normalise.js';
-import { SofarError } from '../../src/diagnostics.js';
 import { BOP_DEFAULTS, type OptimizerConfig, type OptimizerName } from '../../src/train/engine.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
+import { resumeRun, type ConfigRequest } from '../../src/train/resume.js';
 import { SCHEDULES, type ScheduleName } from '../../src/train/schedule.js';
-import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, setFlagMap, takeOverInterrupts, UsageError, UserError, userFailure, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
-import { PARAMS_METADATA_KEY } from './build.js';
+import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt, parseNumber, parsePositiveInt, setFlagMap, takeOverInterrupts, UsageError, userFailure, withRecordedParams, writeFileAtomic, type SpecFlags } from '../common.js';
+import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from '../engines.js';
+import { PARAMS_METADATA_KEY } from '../models.js';
 import { createProgressRenderer } from '../progress.js';
-import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from './engines.js';
 
 interface TrainFlags extends SpecFlags {
   data: string;
@@ -91,23 +91,19 @@ export function register(program: Command): void {
       )
       .option('--threads <n>', 'CPU threads of the ORT engine (default: every core; beyond 4 they add little)', parsePositiveInt('--threads'))
       .option('--json', 'end with one JSON line: epochs, samplesPerSecond, trainLoss, testAccuracy, engine, device'),
-  ).action(async (spec: string, flags: TrainFlags, cmd: Command) => {
-    try {
-      await runTrain(spec, flags, cmd);
-    } catch (e) {
-      if (e instanceof SofarError) throw new UserError(e.diagnostics);
-      throw e;
-    }
-  });
+  ).action((spec: string, flags: TrainFlags, cmd: Command) => runTrain(spec, flags, cmd));
 }
 
 async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<void> {
   const outDir = given.out ?? join('runs', loadGraph(spec, given).graph.name);
   checkOutputFolder(outDir);
-  // A resumed run builds the model with the --set values it was started with.
-  const flags = given.resume ? withRecordedParams(given, readCheckpoint(outDir).meta.modelParams, `the run in ${outDir}`) : given;
+  // A resumed run continues with the settings and the --set values it was started with, unless flags change them.
+  const asked = requestedConfig(given, cmd);
+  const resumed = given.resume ? resumeRun(outDir, asked.given, asked.all) : null;
+  const flags = resumed ? withRecordedParams(given, resumed.modelParams, `the run in ${outDir}`) : given;
   const { graph } = loadGraph(spec, flags);
-  const config = configFromFlags(flags, cmd, flags.resume ? savedConfig(outDir) : {});
+  const merged = resumed?.config ?? asked.all;
+  const config: TrainConfig = { ...merged, optimizer: bopOptions(merged.optimizer) };
   const engineName = resolveEngine(flags.engine, flags.device);
   const dataset = loadDataset(config.data, graph, config.limit !== undefined ? { limit: config.limit } : {});
   const engineFactory = await loadEngineFactory(engineName, flags.device);
@@ -134,7 +130,7 @@ async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<
         engineFactory,
         config,
         outDir,
-        resume: Boolean(flags.resume),
+        resume: resumed ?? false,
         onEvent: progress.onEvent,
         signal: controller.signal,
         modelParams: setFlagMap(flags.set),
@@ -203,50 +199,38 @@ function checkOutputFolder(outDir: string): void {
   if (existsSync(model) && statSync(model).isDirectory()) throw userFailure(`${model} is a folder, so the trained model could not be written there`, 'remove it or choose another --out');
 }
 
-/** Options a resumed run takes from its checkpoint unless given on the command line. */
-const RESUMABLE = ['data', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'bopThreshold', 'bopGamma', 'schedule', 'weightDecay', 'seed', 'limit'] as const;
-
-function configFromFlags(flags: TrainFlags, cmd: Command, saved: Partial<Record<(typeof RESUMABLE)[number], unknown>>): TrainConfig {
-  const pick = <K extends (typeof RESUMABLE)[number]>(key: K): TrainFlags[K] =>
-    (cmd.getOptionValueSource(key) === 'cli' || saved[key] === undefined ? flags[key] : saved[key]) as TrainFlags[K];
-  const limit = pick('limit');
+/**
+ * The configuration the flags ask for: `all` from every flag's value, defaults included; `given` from
+ * the flags on the command line only (what a resumed run takes instead of its recorded settings).
+ */
+function requestedConfig(flags: TrainFlags, cmd: Command): { all: TrainConfig; given: ConfigRequest } {
+  const onCommandLine = (flag: keyof TrainFlags) => cmd.getOptionValueSource(flag) === 'cli';
   return {
-    epochs: pick('epochs'),
-    batchSize: pick('batch'),
-    lr: pick('lr'),
-    schedule: pick('schedule'),
-    optimizer: bopOptions({ name: pick('optimizer'), momentum: pick('momentum'), weightDecay: pick('weightDecay') }, pick('bopThreshold'), pick('bopGamma')),
-    seed: pick('seed'),
-    data: pick('data'),
-    ...(limit !== undefined && limit !== null ? { limit } : {}),
+    all: configFrom((flag) => flags[flag]) as TrainConfig,
+    given: configFrom((flag) => (onCommandLine(flag) ? flags[flag] : undefined)),
   };
 }
 
-/** Bop's settings go with Bop; with another optimizer they are refused rather than ignored. */
-function bopOptions(o: OptimizerConfig, threshold: number | undefined, gamma: number | undefined): OptimizerConfig {
+/** The settings of a configuration from flag values; a flag without a value leaves its setting undefined. */
+function configFrom(value: <K extends keyof TrainFlags>(flag: K) => TrainFlags[K] | undefined): ConfigRequest {
+  return {
+    epochs: value('epochs'),
+    batchSize: value('batch'),
+    lr: value('lr'),
+    schedule: value('schedule'),
+    optimizer: { name: value('optimizer'), momentum: value('momentum'), weightDecay: value('weightDecay'), bopThreshold: value('bopThreshold'), bopGamma: value('bopGamma') },
+    seed: value('seed'),
+    data: value('data'),
+    limit: value('limit'),
+  };
+}
+
+/** Bop's settings go with Bop (its defaults filled in); with another optimizer they are refused rather than ignored. */
+function bopOptions(o: OptimizerConfig): OptimizerConfig {
+  const { bopThreshold: threshold, bopGamma: gamma, ...rest } = o;
   if (o.name !== 'bop') {
     if (threshold !== undefined || gamma !== undefined) throw new UsageError('--bop-threshold and --bop-gamma go with --optimizer bop');
-    return o;
+    return rest;
   }
-  return { ...o, bopThreshold: threshold ?? BOP_DEFAULTS.threshold, bopGamma: gamma ?? BOP_DEFAULTS.gamma };
-}
-
-/** The flags of the run in `outDir`, from its checkpoint's recorded configuration. */
-function savedConfig(outDir: string): Partial<Record<(typeof RESUMABLE)[number], unknown>> {
-  const c = readCheckpoint(outDir).meta.config as Partial<TrainConfig> | undefined;
-  if (!c) return {};
-  return {
-    data: c.data,
-    epochs: c.epochs,
-    batch: c.batchSize,
-    lr: c.lr,
-    optimizer: c.optimizer?.name,
-    momentum: c.optimizer?.momentum,
-    bopThreshold: c.optimizer?.bopThreshold,
-    bopGamma: c.optimizer?.bopGamma,
-    schedule: c.schedule,
-    weightDecay: c.optimizer?.weightDecay,
-    seed: c.seed,
-    limit: c.limit,
-  };
+  return { ...rest, bopThreshold: threshold ?? BOP_DEFAULTS.threshold, bopGamma: gamma ?? BOP_DEFAULTS.gamma };
 }

@@ -8,7 +8,6 @@
  * the uninterrupted run would, and ends with the same weights bit for bit (given a deterministic
  * engine). The loop prints nothing: it reports TrainEvents.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { error, SofarError } from '../diagnostics.js';
 import { augmentBatch } from '../data/augment.js';
@@ -16,7 +15,7 @@ import type { Dataset } from '../data/index.js';
 import type { Graph, WeightMap } from '../graph/types.js';
 import { Random } from '../random.js';
 import { initWeights } from '../weights/init.js';
-import { CHECKPOINT_FILE, checkCheckpointFits, readCheckpoint, writeCheckpoint } from '../checkpoint/index.js';
+import { CHECKPOINT_FILE, writeCheckpoint } from '../checkpoint/index.js';
 import { BatchGatherer, epochOrder } from './batches.js';
 import { dropPathMasks, planDropPath } from './droppath.js';
 import { dropoutMasks, planDropout } from './dropout.js';
@@ -24,6 +23,7 @@ import type { EngineFactory, OptimizerConfig, TrainEngine } from './engine.js';
 import { evaluate } from './evaluate.js';
 import type { TrainListener } from './events.js';
 import { readMetrics, writeMetrics, type EpochMetrics } from './metrics.js';
+import { checkResume, resumedCheckpoint, type ResumedRun } from './resume.js';
 import { learningRate, type ScheduleName } from './schedule.js';
 
 export interface TrainConfig {
@@ -47,8 +47,11 @@ export interface TrainOptions {
   config: TrainConfig;
   /** Where checkpoints and metrics go. */
   outDir: string;
-  /** Continue from `outDir`'s checkpoint. Without it, a folder that already holds one is refused. */
-  resume?: boolean;
+  /**
+   * Continue from `outDir`'s checkpoint: `true` reads it, a ResumedRun (`resumeRun`) brings it read
+   * already. Without it, a folder that already holds one is refused.
+   */
+  resume?: boolean | ResumedRun;
   threads?: number;
   onEvent?: TrainListener;
   /** Stops the run between two steps (the last checkpoint stays as it was). */
@@ -77,11 +80,6 @@ export interface TrainResult {
   checkpointPath: string;
 }
 
-/** Settings a resumed run must keep, or it would not continue the same run. */
-const FIXED_ON_RESUME = ['batchSize', 'seed', 'data', 'limit', 'optimizer.name'] as const;
-/** Settings a resumed run may change (e.g. more epochs); the user is told. */
-const CHANGEABLE_ON_RESUME = ['epochs', 'lr', 'schedule', 'optimizer.momentum', 'optimizer.weightDecay', 'optimizer.bopThreshold', 'optimizer.bopGamma'] as const;
-
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { graph, dataset, config, outDir } = options;
   validateConfig(config);
@@ -91,20 +89,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const totalSteps = config.epochs * stepsPerEpoch;
   const recordedConfig: Record<string, unknown> = { ...config, limit: config.limit ?? null, trainSamples: train.n };
 
-  const checkpoint = options.resume ? readCheckpoint(outDir) : null;
-  const notices: string[] = [];
-  if (checkpoint) {
-    checkCheckpointFits(checkpoint, graph);
-    notices.push(...compareConfigs(checkpoint.meta.config ?? {}, recordedConfig, checkpoint.path));
-    if (checkpoint.meta.step !== checkpoint.meta.epoch * stepsPerEpoch) {
-      throw trainingError(
-        `the checkpoint ${checkpoint.path} is at step ${checkpoint.meta.step} after ${checkpoint.meta.epoch} epoch(s), but ${stepsPerEpoch} steps an epoch would put it at ${checkpoint.meta.epoch * stepsPerEpoch}`,
-        'resume with the data, --limit and --batch of the original run',
-      );
-    }
-  } else if (existsSync(join(outDir, CHECKPOINT_FILE))) {
-    throw trainingError(`${outDir} already holds a checkpoint`, 'pass --resume to continue that run, or choose another --out folder');
-  }
+  const checkpoint = resumedCheckpoint(outDir, options.resume);
+  const notices = checkpoint ? checkResume(checkpoint, graph, recordedConfig, stepsPerEpoch) : [];
 
   const engine = await options.engineFactory({
     graph,
@@ -258,24 +244,6 @@ function validateConfig(c: TrainConfig): void {
   if (!(c.optimizer.momentum >= 0 && c.optimizer.momentum < 1)) bad(`momentum must lie in [0, 1), got ${c.optimizer.momentum}`);
   if (c.optimizer.bopThreshold !== undefined && !(c.optimizer.bopThreshold >= 0)) bad(`Bop's threshold must be ≥ 0, got ${c.optimizer.bopThreshold}`);
   if (c.optimizer.bopGamma !== undefined && !(c.optimizer.bopGamma > 0 && c.optimizer.bopGamma <= 1)) bad(`Bop's adaptivity rate must lie in (0, 1], got ${c.optimizer.bopGamma}`);
-}
-
-/** Refuses changes that break the run's continuity; returns notices for allowed changes. */
-function compareConfigs(saved: Record<string, unknown>, now: Record<string, unknown>, path: string): string[] {
-  const get = (o: Record<string, unknown>, key: string): unknown => key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
-  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-  for (const key of [...FIXED_ON_RESUME, 'trainSamples']) {
-    if (!(key.split('.')[0] in saved)) continue;
-    if (!same(get(saved, key), get(now, key))) {
-      throw trainingError(
-        `cannot resume ${path}: it was trained with ${key} = ${JSON.stringify(get(saved, key) ?? null)}, this run asks for ${JSON.stringify(get(now, key) ?? null)}`,
-        'a resumed run keeps the data, --limit, --batch, --seed and --optimizer of the original run',
-      );
-    }
-  }
-  return CHANGEABLE_ON_RESUME.filter((key) => key.split('.')[0] in saved && !same(get(saved, key), get(now, key))).map(
-    (key) => `${key} changed on resume: ${JSON.stringify(get(saved, key))} → ${JSON.stringify(get(now, key))}`,
-  );
 }
 
 function trainingError(message: string, hint?: string): SofarError {

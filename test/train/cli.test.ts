@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { UserError } from '../../cli/common.js';
 import { register as registerBuild } from '../../cli/commands/build.js';
 import { register as registerEval } from '../../cli/commands/eval.js';
-import { resolveEngine } from '../../cli/commands/engines.js';
+import { resolveEngine } from '../../cli/engines.js';
 import { register as registerTrain } from '../../cli/commands/train.js';
 import { onnx } from '../../backends/onnx/proto.js';
 import { readCheckpoint, writeCheckpoint } from '../../src/checkpoint/index.js';

@@ -9,6 +9,7 @@ import { dropPathMasks, planDropPath } from '../../src/train/droppath.js';
 import { learningRate } from '../../src/train/schedule.js';
 import type { TrainEvent } from '../../src/train/events.js';
 import { train, type TrainConfig, type TrainOptions } from '../../src/train/loop.js';
+import { resumeRun } from '../../src/train/resume.js';
 import { initWeights } from '../../src/weights/init.js';
 import { fakeEngineFactory, newLog } from './fake-engine.js';
 import { noisyGraph, regressionGraph } from './graphs.js';
@@ -173,6 +174,21 @@ describe('resuming', () => {
     expect(log.batches).toHaveLength(0);
     expect(bytesOf(again.weights)).toEqual(bytesOf(done.weights));
     expect(again.summary).toMatchObject({ epochs: 2, trainLoss: done.summary.trainLoss, testAccuracy: done.summary.testAccuracy });
+  });
+
+  it('resumeRun reads the run once: what is asked for, else what the run recorded, else the defaults', async () => {
+    const o = options({ config: config({ epochs: 1, optimizer: { name: 'sgd', momentum: 0.8, weightDecay: 1e-3 } }), modelParams: { width: '6' } });
+    await train(o);
+    const defaults = config({ epochs: 9, lr: 1, seed: 0, optimizer: { name: 'adam', momentum: 0.9, weightDecay: 0 } });
+    const resumed = resumeRun(o.outDir, { epochs: 2, limit: undefined, optimizer: { momentum: 0.5 } }, defaults);
+    expect(resumed.config).toEqual({ ...o.config, epochs: 2, optimizer: { name: 'sgd', momentum: 0.5, weightDecay: 1e-3 } });
+    expect(resumed.modelParams).toEqual({ width: '6' });
+    expect(resumed.checkpoint.meta.epoch).toBe(1);
+    // train takes the run as read: the same as resume: true, with the notice of what changed.
+    const events: TrainEvent[] = [];
+    await train({ ...o, config: resumed.config, resume: resumed, onEvent: (e) => events.push(e) });
+    expect(events.filter((e) => e.type === 'notice').map((e) => (e as { message: string }).message)).toEqual(['epochs changed on resume: 1 → 2', 'optimizer.momentum changed on resume: 0.8 → 0.5']);
+    expect(() => resumeRun(tempDir(), {}, defaults)).toThrow(/no checkpoint at/);
   });
 
   it('refuses to overwrite a checkpoint without --resume, and to resume nothing', async () => {

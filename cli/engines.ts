@@ -6,8 +6,7 @@
  * also through CUDA (tfjs-node-gpu). The device policy is backends/webgpu/adapter.ts's.
  */
 import { createRequire } from 'node:module';
-import { Option } from 'commander';
-import type { EngineFactory } from '../../src/train/engine.js';
+import type { EngineFactory } from '../src/train/engine.js';
 
 export const ENGINES = ['auto', 'ort', 'tfjs'] as const;
 export type EngineChoice = (typeof ENGINES)[number];
@@ -36,29 +35,19 @@ const warn = (message: string) => process.stderr.write(`warning: ${message}\n`);
 
 export async function loadEngineFactory(engine: 'ort' | 'tfjs', device: DeviceChoice): Promise<EngineFactory> {
   if (engine === 'tfjs') {
-    const { tfjsEngineFactory } = await import('../../backends/tfjs/engine.js');
+    const { tfjsEngineFactory } = await import('../backends/tfjs/engine.js');
     return tfjsEngineFactory({ device, onWarning: warn });
   }
-  const [{ createOrtEngineWith }, { decideWebGpu, adapterName }] = await Promise.all([import('../../backends/ort-train/engine.js'), import('../../backends/webgpu/adapter.js')]);
+  const [{ createOrtEngineWith }, { decideWebGpu, adapterName }] = await Promise.all([import('../backends/ort-train/engine.js'), import('../backends/webgpu/adapter.js')]);
   // A software adapter that auto passes over is not worth a warning: the device line says 'cpu'.
   const { adapter } = await decideWebGpu(device);
   return (options) => createOrtEngineWith({ ...options, ...(adapter ? { provider: 'webgpu', adapter: adapterName(adapter) } : {}) });
 }
 
-/**
- * `--device` of run, bench and eval. Not given, ONNX Runtime stays on the CPU (as before WebGPU) and
- * `run --backend tfjs` takes the best tfjs package installed (auto).
- */
-export const deviceOption = () =>
-  new Option(
-    '--device <name>',
-    'cpu (the default for ONNX Runtime); webgpu: any WebGPU adapter, software ones included; gpu: a hardware GPU; auto: a hardware GPU, else the CPU',
-  ).choices([...DEVICES]);
-
 /** ONNX Runtime's provider for a device request, and how to name it (`WebGPU: llvmpipe ..., software`). */
 export async function inferenceProvider(device: DeviceChoice | undefined): Promise<{ provider: 'cpu' | 'webgpu'; label: string }> {
   if (!device || device === 'cpu') return { provider: 'cpu', label: 'CPU' };
-  const { decideWebGpu, adapterName } = await import('../../backends/webgpu/adapter.js');
+  const { decideWebGpu, adapterName } = await import('../backends/webgpu/adapter.js');
   const { adapter } = await decideWebGpu(device);
   return adapter ? { provider: 'webgpu', label: `WebGPU: ${adapterName(adapter)}` } : { provider: 'cpu', label: 'CPU' };
 }
