@@ -84,10 +84,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
   conv: (node, ctx) => {
     const { e } = ctx;
     const a = node.attrs;
-    const x = ctx.inputs[0];
-    const output = ctx.forward();
-    const binary = ctx.kernel('kernel');
-    const w = binary ? binary.binary : ctx.param('kernel');
+    const { x, output, binary, w } = productLayer(ctx);
     return {
       output,
       foldsScale: true,
@@ -115,10 +112,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
   dense: (node, ctx) => {
     const { e } = ctx;
     const a = node.attrs;
-    const x = ctx.inputs[0];
-    const output = ctx.forward();
-    const binary = ctx.kernel('kernel');
-    const w = binary ? binary.binary : ctx.param('kernel');
+    const { x, output, binary, w } = productLayer(ctx);
     return {
       output,
       backward: (dy) => {
@@ -344,6 +338,17 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     }
   },
 };
+
+/**
+ * What a conv's or dense layer's backward pass reads: its input, its forward value, and the kernel the
+ * product used (the ±1 kernel of a binary layer, whose record the lowering leaves behind, or the
+ * latent one of a float layer).
+ */
+function productLayer(ctx: RuleContext): { x: string; output: string; binary: TrainedKernel | undefined; w: string } {
+  const output = ctx.forward();
+  const binary = ctx.kernel('kernel');
+  return { x: ctx.inputs[0], output, binary, w: binary ? binary.binary : ctx.param('kernel') };
+}
 
 /** The product of two optional per-channel factors. */
 function product(e: Emitter, a: string | null, b: string | null): string | null {
