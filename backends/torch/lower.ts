@@ -7,6 +7,7 @@
  * (backends/torch/python/runtime.py); docs/semantics.md is what both implement.
  */
 import type { NodeOf, OpTable, Pads, Pair, QuantizerRef } from '../../src/graph/types.js';
+import type { ActivationQuantizerName, WeightQuantizerName } from '../../src/quantizers.js';
 
 /** A Python expression (a literal, or a reference to a constructor parameter). */
 export type Py = string;
@@ -40,19 +41,28 @@ export function pyPads([top, left, bottom, right]: Pads): Py {
   return `(${top}, ${left}, ${bottom}, ${right})`;
 }
 
-/** `approx_sign(x)`, `ste_sign(x, clip=1.3)`: an activation quantizer as a call of the runtime's function. */
+/** Each activation quantizer's function in the runtime (backends/torch/python/runtime.py). */
+export const TORCH_ACTIVATION_QUANTIZERS: Readonly<Record<ActivationQuantizerName, string>> = {
+  ste_sign: 'ste_sign',
+  approx_sign: 'approx_sign',
+  swish_sign: 'swish_sign',
+};
+
+/** Each weight quantizer's class in the runtime. */
+export const TORCH_WEIGHT_QUANTIZERS: Readonly<Record<WeightQuantizerName, string>> = {
+  ste_sign: 'SteSign',
+  magnitude_aware_sign: 'MagnitudeAwareSign',
+};
+
+/** `approx_sign(x)`, `ste_sign(x, clip=1.3)`: an activation quantizer's arguments for a call of its runtime function. */
 function quantizerArgs(q: QuantizerRef): Arg[] {
   return Object.entries(q.args).map(([name, value]) => ({ name, value: pyNumber(value) }));
 }
 
 /** A kernel quantizer object: `MagnitudeAwareSign(clip=1)`, `SteSign(clip=1.3)`. */
-function kernelQuantizer(q: QuantizerRef | null): Py {
+function kernelQuantizer(q: QuantizerRef<WeightQuantizerName> | null): Py {
   if (!q) return 'None';
-  const cls = q.name
-    .split('_')
-    .map((w) => w[0].toUpperCase() + w.slice(1))
-    .join('');
-  return `${cls}(${Object.entries(q.args)
+  return `${TORCH_WEIGHT_QUANTIZERS[q.name]}(${Object.entries(q.args)
     .map(([k, v]) => `${k}=${pyNumber(v)}`)
     .join(', ')})`;
 }
@@ -109,7 +119,7 @@ export const TORCH_LAYERS: OpTable<[], Lowered> = {
 
   quantize: (node) => {
     const args = quantizerArgs(node.attrs.quantizer);
-    return { args, call: ([x], arg) => `${node.attrs.quantizer.name}(${[x, keywords(args, arg)].filter(Boolean).join(', ')})` };
+    return { args, call: ([x], arg) => `${TORCH_ACTIVATION_QUANTIZERS[node.attrs.quantizer.name]}(${[x, keywords(args, arg)].filter(Boolean).join(', ')})` };
   },
 
   relu: () => ({ args: [], call: ([x]) => `F.relu(${x})` }),
