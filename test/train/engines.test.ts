@@ -3,10 +3,8 @@
  * slow: its runs here are a few hundred 1×8×8 samples) on test/train/fixtures/tiny.sofar — a fractal
  * with drop-path and a dropout, so every kind of host-drawn mask reaches both engines.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
 import { createOrtEngine } from '../../backends/ort-train/engine.js';
 import { tfjsEngineFactory } from '../../backends/tfjs/engine.js';
@@ -22,14 +20,9 @@ import type { EngineFactory, TrainState } from '../../src/train/engine.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
 import { initWeights } from '../../src/weights/init.js';
+import { tempDirs } from '../helpers/temp.js';
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sofar-engines-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs('sofar-engines-');
 
 function tinyGraph(): Graph {
   const result = compileFile(join(import.meta.dirname, 'fixtures', 'tiny.sofar'));
