@@ -21,6 +21,7 @@ import { evaluate } from '../../src/train/evaluate.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
 import { initWeights } from '../../src/weights/init.js';
 import { tempDirs } from '../helpers/temp.js';
+import { trainConfig } from './config.js';
 
 const tempDir = tempDirs('sofar-engines-');
 
@@ -31,16 +32,7 @@ function tinyGraph(): Graph {
 }
 
 const tfjs = tfjsEngineFactory({ device: 'cpu' });
-const config = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  epochs: 2,
-  batchSize: 32,
-  lr: 0.01,
-  schedule: 'cosine',
-  optimizer: { name: 'adam', momentum: 0.9, weightDecay: 1e-4 },
-  seed: 3,
-  data: 'synthetic',
-  ...over,
-});
+const config = (over: Partial<TrainConfig> = {}): TrainConfig => trainConfig({ lr: 0.01, seed: 3 }, over);
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 

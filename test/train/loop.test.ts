@@ -13,19 +13,11 @@ import { initWeights } from '../../src/weights/init.js';
 import { fakeEngineFactory, newLog } from './fake-engine.js';
 import { noisyGraph, regressionGraph } from './graphs.js';
 import { tempDirs } from '../helpers/temp.js';
+import { trainConfig } from './config.js';
 
 const tempDir = tempDirs('sofar-loop-');
 
-const config = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  epochs: 2,
-  batchSize: 32,
-  lr: 0.05,
-  schedule: 'cosine',
-  optimizer: { name: 'adam', momentum: 0.9, weightDecay: 1e-4 },
-  seed: 11,
-  data: 'synthetic',
-  ...over,
-});
+const config = (over: Partial<TrainConfig> = {}): TrainConfig => trainConfig({ lr: 0.05, seed: 11 }, over);
 
 function options(over: Partial<TrainOptions> & { graph?: TrainOptions['graph'] } = {}): TrainOptions {
   const graph = over.graph ?? regressionGraph();
