@@ -8,11 +8,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parse } from '../grammar/index.js';
-import { writeFileAtomic } from '../cli/common.js';
 import { check } from '../src/check.js';
 import { elaborate } from '../src/elaborate/elaborate.js';
+import { isMain, printReport, writeReport } from './common.js';
 
 interface Timing {
   name: string;
@@ -97,16 +96,10 @@ export async function run(o: { out?: string; maxColumns?: number } = {}): Promis
       linearity: big.length >= 2 ? { nsPerNode: big.map((f) => Math.round(f.nsPerNode)), ratio: big[big.length - 1].nsPerNode / big[0].nsPerNode } : null,
     },
   };
-  writeFileAtomic(o.out ?? 'bench/results/frontend.json', JSON.stringify(report, null, 2) + '\n');
+  writeReport(o.out ?? 'bench/results/frontend.json', report);
   return report;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (r) => process.stdout.write(JSON.stringify((r as { targets: unknown }).targets, null, 2) + '\n'),
-    (e) => {
-      process.stderr.write(`${(e as Error).message}\n`);
-      process.exit(1);
-    },
-  );
+if (isMain(import.meta.url)) {
+  printReport(run().then((r) => (r as { targets: unknown }).targets));
 }

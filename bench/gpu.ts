@@ -11,11 +11,9 @@
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { writeFileAtomic } from '../cli/common.js';
 import type { EngineFactory } from '../src/train/engine.js';
 import { loadSpec, measure } from './train.js';
-import { repoRoot } from './common.js';
+import { isMain, repoRoot, writeReport } from './common.js';
 
 type Engine = 'ort' | 'tfjs';
 type Device = 'cpu' | 'webgpu';
@@ -80,7 +78,7 @@ export async function run(options: GpuBenchOptions = {}): Promise<object> {
       note: 'tfjs on the CPU is pure JavaScript (no tfjs-node here); the WebGPU adapter is whatever Dawn found (see adapter.software)',
       results,
     };
-    writeFileAtomic(options.out ?? join(root, 'bench', 'results', 'gpu.json'), JSON.stringify(report, null, 2) + '\n');
+    writeReport(options.out ?? join(root, 'bench', 'results', 'gpu.json'), report);
     return report;
   };
   for (const { net, batch, steps } of options.nets ?? NETS) {
@@ -116,7 +114,7 @@ function parseArgs(argv: string[]): GpuBenchOptions {
   return o;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   run(parseArgs(process.argv.slice(2))).then(
     () => {},
     (e) => {

@@ -12,10 +12,8 @@
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { exportOnnx, percentile, runOnnx, timedLoad, variantName, type ExportOptions, type InferenceSession } from '../backends/onnx/index.js';
-import { writeFileAtomic } from '../cli/common.js';
-import { machine, repoRoot } from './common.js';
+import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 import { compileFile } from '../src/compile.js';
 import { summarize } from '../src/cost.js';
 import { hasErrors } from '../src/diagnostics.js';
@@ -133,58 +131,16 @@ export async function run(options: OnnxBenchOptions = {}): Promise<object> {
     machine: machine(loadStart),
     results,
   };
-  writeFileAtomic(o.out ?? join(root, 'bench', 'results', 'onnx.json'), JSON.stringify(report, null, 2) + '\n');
+  writeReport(o.out ?? join(root, 'bench', 'results', 'onnx.json'), report);
   return report;
 }
 
 function parseArgs(argv: string[]): OnnxBenchOptions {
   const o: OnnxBenchOptions = {};
-  const number = (flag: string, v: string | undefined) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`bench/onnx: ${flag} expects a whole number, got '${v}'`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => argv[++i];
-    switch (flag) {
-      case '--models':
-        o.models = value().split(',');
-        break;
-      case '--runs':
-        o.runs = number(flag, value());
-        break;
-      case '--rounds':
-        o.rounds = number(flag, value());
-        break;
-      case '--warmup':
-        o.warmup = number(flag, value());
-        break;
-      case '--loads':
-        o.loads = number(flag, value());
-        break;
-      case '--threads':
-        o.threads = number(flag, value());
-        break;
-      case '--seed':
-        o.seed = number(flag, value());
-        break;
-      case '--out':
-        o.out = value();
-        break;
-      default:
-        throw new Error(`bench/onnx: unknown option ${flag}`);
-    }
-  }
-  return o;
+  return parseFlags('onnx', argv, o, { keys: ['runs', 'rounds', 'warmup', 'loads', 'threads', 'seed'], number: wholeNumber('onnx', 0) }, {
+    '--models': (value) => (o.models = value().split(',')),
+    '--out': (value) => (o.out = value()),
+  });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run(parseArgs(process.argv.slice(2))).then(
-    (report) => process.stdout.write(JSON.stringify(report, null, 2) + '\n'),
-    (e) => {
-      process.stderr.write(`${(e as Error).message}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (isMain(import.meta.url)) printReport(run(parseArgs(process.argv.slice(2))));

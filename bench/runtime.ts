@@ -14,17 +14,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import ort from 'onnxruntime-node';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { createSession, exportOnnx, OnnxGraph, percentile, runOnnx, sofarVersion, type InferenceSession } from '../backends/onnx/index.js';
 import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js';
-import { writeFileAtomic } from '../cli/common.js';
 import { compileFile } from '../src/compile.js';
 import { summarize } from '../src/cost.js';
 import { hasErrors } from '../src/diagnostics.js';
 import type { Graph } from '../src/graph/types.js';
 import { Random } from '../src/random.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
-import { machine, repoRoot } from './common.js';
+import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 
 export interface RuntimeBenchOptions {
   threads?: number;
@@ -194,37 +192,17 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
     machine: machine(loadStart),
     results,
   };
-  writeFileAtomic(o.out ?? join(root, 'bench', 'results', 'runtime.json'), JSON.stringify(report, null, 2) + '\n');
+  writeReport(o.out ?? join(root, 'bench', 'results', 'runtime.json'), report);
   return report;
 }
 
 function parseArgs(argv: string[]): RuntimeBenchOptions {
   const o: RuntimeBenchOptions = {};
-  const number = (flag: string, v: string | undefined) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`bench/runtime: ${flag} expects a whole number ≥ 1, got '${v}'`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => argv[++i];
-    if (flag === '--threads') o.threads = number(flag, value());
-    else if (flag === '--batches') o.batches = value().split(',').map((v) => number(flag, v));
-    else if (flag === '--rounds') o.rounds = number(flag, value());
-    else if (flag === '--runs') o.runs = number(flag, value());
-    else if (flag === '--warmup') o.warmup = number(flag, value());
-    else if (flag === '--out') o.out = value();
-    else throw new Error(`bench/runtime: unknown option ${flag}`);
-  }
-  return o;
+  const number = wholeNumber('runtime', 1);
+  return parseFlags('runtime', argv, o, { keys: ['threads', 'rounds', 'runs', 'warmup'], number }, {
+    '--batches': (value) => (o.batches = value().split(',').map((v) => number('--batches', v))),
+    '--out': (value) => (o.out = value()),
+  });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run(parseArgs(process.argv.slice(2))).then(
-    (report) => process.stdout.write(JSON.stringify(report, null, 2) + '\n'),
-    (e) => {
-      process.stderr.write(`${(e as Error).message}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (isMain(import.meta.url)) printReport(run(parseArgs(process.argv.slice(2))));

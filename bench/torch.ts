@@ -13,11 +13,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { writeTorchProject } from '../backends/torch/index.js';
-import { writeFileAtomic } from '../cli/common.js';
 import { compileFile } from '../src/compile.js';
 import { initWeights } from '../src/weights/init.js';
+import { isMain, writeReport } from './common.js';
 
 const PYTHON = '/usr/bin/python3';
 const SPEC = 'specs/fashion/bireal-small.sofar';
@@ -70,7 +70,7 @@ export async function run(options: { limit?: number; out?: string } = {}): Promi
       results,
     };
     const path = options.out ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', 'torch.json');
-    writeFileAtomic(path, JSON.stringify(report, null, 2) + '\n');
+    writeReport(path, report);
     for (const r of results) process.stderr.write(`${r.processes} process(es): ${r.samplesPerSecond} samples/s\n`);
     return report;
   } finally {
@@ -78,7 +78,7 @@ export async function run(options: { limit?: number; out?: string } = {}): Promi
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   const at = process.argv.indexOf('--limit');
   await run(at > 0 ? { limit: Number(process.argv[at + 1]) } : {});
 }

@@ -12,9 +12,7 @@
  */
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { writeFileAtomic } from '../cli/common.js';
-import { machine, repoRoot } from './common.js';
+import { isMain, machine, parseFlags, printReport, repoRoot, writeReport } from './common.js';
 import { compileFile } from '../src/compile.js';
 import { hasErrors } from '../src/diagnostics.js';
 import type { Graph } from '../src/graph/types.js';
@@ -130,7 +128,7 @@ export async function run(options: BenchOptions = {}): Promise<object> {
     results,
   };
   const out = resultsPath(options, root);
-  writeFileAtomic(out, JSON.stringify(report, null, 2) + '\n');
+  writeReport(out, report);
   process.stderr.write(`wrote ${out}\n`);
   return report;
 }
@@ -148,43 +146,11 @@ export function resultsPath(options: BenchOptions, root: string): string {
 
 function parseArgs(argv: string[]): BenchOptions {
   const o: BenchOptions = {};
-  for (let i = 0; i < argv.length; i++) {
-    const value = () => argv[++i];
-    switch (argv[i]) {
-      case '--steps':
-        o.steps = Number(value());
-        break;
-      case '--warmup':
-        o.warmup = Number(value());
-        break;
-      case '--batch':
-        o.batch = Number(value());
-        break;
-      case '--threads':
-        o.threads = Number(value());
-        break;
-      case '--nets':
-        o.nets = value().split(',');
-        break;
-      case '--no-tfjs':
-        o.tfjs = false;
-        break;
-      case '--out':
-        o.out = value();
-        break;
-      default:
-        throw new Error(`bench/train: unknown option ${argv[i]}`);
-    }
-  }
-  return o;
+  return parseFlags('train', argv, o, { keys: ['steps', 'warmup', 'batch', 'threads'], number: (_, v) => Number(v) }, {
+    '--nets': (value) => (o.nets = value().split(',')),
+    '--no-tfjs': () => (o.tfjs = false),
+    '--out': (value) => (o.out = value()),
+  });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run(parseArgs(process.argv.slice(2))).then(
-    (report) => process.stdout.write(JSON.stringify(report, null, 2) + '\n'),
-    (e) => {
-      process.stderr.write(`${(e as Error).stack ?? e}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (isMain(import.meta.url)) printReport(run(parseArgs(process.argv.slice(2))), { stack: true });

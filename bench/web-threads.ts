@@ -13,13 +13,11 @@
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { exportOnnx, percentile, sofarVersion } from '../backends/onnx/index.js';
 import { createRuntime, createRuntimeWith, loadNativeKernels, loadWasmKernels, type BinaryRuntime, type WasmKernelSet } from '../backends/runtime/index.js';
-import { writeFileAtomic } from '../cli/common.js';
 import { compileFile } from '../src/compile.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
-import { repoRoot } from './common.js';
+import { isMain, repoRoot, writeReport } from './common.js';
 
 export interface WebThreadsBenchOptions {
   rounds?: number;
@@ -92,11 +90,11 @@ export async function run(options: WebThreadsBenchOptions = {}): Promise<object>
     protocol: `batch 1, Node worker_threads; ${o.warmup} warm-up runs, then ${o.rounds} interleaved rounds of ${o.runs} timed runs per contender; medians; speedup = 1-thread sofar_kernels.wasm p50 / contender p50; logits equal bit for bit`,
     models,
   };
-  writeFileAtomic(options.out ?? join(root, 'bench', 'results', 'web-threads.json'), JSON.stringify(result, null, 2) + '\n');
+  writeReport(options.out ?? join(root, 'bench', 'results', 'web-threads.json'), result);
   return result;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   const arg = (name: string) => {
     const i = process.argv.indexOf(name);
     return i >= 0 ? Number(process.argv[i + 1]) : undefined;

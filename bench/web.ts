@@ -14,17 +14,16 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exportOnnx, percentile, sofarVersion } from '../backends/onnx/index.js';
 import { createRuntime } from '../backends/runtime/index.js';
 import { loadRuntime } from '../backends/runtime/web.js';
 import { startStaticServer } from '../cli/commands/serve.js';
-import { loadGraph, writeFileAtomic } from '../cli/common.js';
+import { loadGraph } from '../cli/common.js';
 import { summarize } from '../src/cost.js';
 import type { Graph } from '../src/graph/types.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
-import { machine, repoRoot } from './common.js';
+import { isMain, machine, repoRoot, writeReport } from './common.js';
 import { timedRuns } from './timed-runs.js';
 
 /** Debian's Chromium and the flags every headless run here uses (tests too). */
@@ -194,11 +193,11 @@ export async function run(options: WebBenchOptions = {}): Promise<object> {
     node,
     chromium,
   };
-  writeFileAtomic(o.out ?? join(root, 'bench', 'results', 'web.json'), JSON.stringify(report, null, 2) + '\n');
+  writeReport(o.out ?? join(root, 'bench', 'results', 'web.json'), report);
   return report;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   const count = (flag: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     if (!/^[1-9]\d*$/.test(v)) throw new Error(`bench/web: --${flag} expects a whole number ≥ 1, got '${v}'`);

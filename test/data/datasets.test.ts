@@ -1,8 +1,7 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { augmentBatch } from '../../src/data/augment.js';
 import { parseCifarBatches } from '../../src/data/cifar.js';
 import { limitedSizes, loadDataset } from '../../src/data/index.js';
@@ -12,14 +11,9 @@ import { readIdx } from '../../src/data/idx.js';
 import { Random } from '../../src/random.js';
 import { idxBytes } from './helpers.js';
 import { skipWithout } from '../helpers/requirements.js';
+import { tempDirs } from '../helpers/temp.js';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sofar-data-'));
-  dirs.push(d);
-  return d;
-};
+const tempDir = tempDirs('sofar-data-');
 
 const model = (input: number[], classes = 10) => ({ input, classes, name: 'm' });
 

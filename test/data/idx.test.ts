@@ -1,18 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseIdx, readIdx, readIdxSplit } from '../../src/data/idx.js';
 import { idxBytes } from './helpers.js';
+import { tempDirs } from '../helpers/temp.js';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sofar-idx-'));
-  dirs.push(d);
-  return d;
-};
+const tempDir = tempDirs('sofar-idx-');
 
 describe('IDX reader', () => {
   it('reads dimensions (big-endian) and bytes', () => {

@@ -4,14 +4,13 @@
  * project's folder, after TypeScript's own transpilation.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ts from 'typescript';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp.js';
 
-const project = mkdtempSync(join(tmpdir(), 'sofar-user-'));
-afterAll(() => rmSync(project, { recursive: true, force: true }));
+const project = tempDir('sofar-user-');
 
 describe('the README API example', () => {
   it('runs in a dependent project: the zoo spec from the package, diagnostics handled, logits out', () => {

@@ -4,19 +4,18 @@
  * through the built binary in a scratch folder and exit 0.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp.js';
 
 const BIN = resolve('dist/cli/main.js');
 const README = readFileSync('README.md', 'utf8');
-const scratch = mkdtempSync(join(tmpdir(), 'sofar-readme-'));
+const scratch = tempDir('sofar-readme-');
 
 beforeAll(() => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
 });
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** `a 'b c' d` → ['a', 'b c', 'd']: the quoting the README's lines use. */
 function words(line: string): string[] {

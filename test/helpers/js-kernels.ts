@@ -13,6 +13,16 @@ function outSize(h: number, k: number, s: number, p0: number, p1: number, d: num
   return Math.floor((h + p0 + p1 - d * (k - 1) - 1) / s) + 1;
 }
 
+/** The window of output pixel (oy, ox) of a conv: `tap(ky, kx, iy, ix)` for each tap (ky, kx), row by row, at input (iy, ix), which may be outside. */
+function forEachTap(oy: number, ox: number, kh: number, kw: number, [sh, sw, pt, pl, dh, dw]: readonly number[], tap: (ky: number, kx: number, iy: number, ix: number) => void): void {
+  for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) tap(ky, kx, oy * sh - pt + ky * dh, ox * sw - pl + kx * dw);
+}
+
+/** Calls `pixel(b, oy, ox, p)` for each output pixel p = (b·ho + oy)·wo + ox of n maps of ho×wo, in that order. */
+function forEachPixel(n: number, ho: number, wo: number, pixel: (b: number, oy: number, ox: number, p: number) => void): void {
+  for (let b = 0; b < n; b++) for (let oy = 0; oy < ho; oy++) for (let ox = 0; ox < wo; ox++) pixel(b, oy, ox, (b * ho + oy) * wo + ox);
+}
+
 /** ±1 value of channel c of a packed pixel (bit 1 = −1). */
 function bitValue(view: DataView, pixelByte: number, groupWords: number, g: number, c: number): number {
   const byte = pixelByte + (g * groupWords + Math.floor(c / 64)) * 8 + Math.floor((c % 64) / 8);
@@ -66,36 +76,27 @@ export function jsKernels(): KernelSet {
       const multiplier = f32(buf, mul, cout);
       const shift = bias >= 0 ? f32(buf, bias, cout) : null;
       const out = new Float32Array(cout);
-      for (let b = 0; b < n; b++) {
-        for (let oy = 0; oy < ho; oy++) {
-          for (let ox = 0; ox < wo; ox++) {
-            const p = (b * ho + oy) * wo + ox;
-            for (let o = 0; o < cout; o++) {
-              const g = Math.floor(o / og);
-              let acc = 0;
-              for (let ky = 0; ky < kh; ky++) {
-                for (let kx = 0; kx < kw; kx++) {
-                  const iy = oy * sh - pt + ky * dh;
-                  const ix = ox * sw - pl + kx * dw;
-                  const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-                  const kernelByte = kernel + ((o * kh + ky) * kw + kx) * gw * 8;
-                  for (let c = 0; c < cg; c++) {
-                    const wv = bitValue(view, kernelByte, gw, 0, c);
-                    const xv = inside ? bitValue(view, x + ((b * h + iy) * w + ix) * pixelBytes, gw, g, c) : padValue;
-                    acc += xv * wv;
-                  }
-                }
-              }
-              let v = Math.fround(multiplier[o] * acc);
-              if (shift) v = Math.fround(v + shift[o]);
-              if (res >= 0) v = Math.fround(v + f32(buf, res + (p * yStride + o) * 4, 1)[0]);
-              out[o] = v;
-              if (y >= 0) f32(buf, y + (p * yStride + o) * 4, 1)[0] = v;
+      forEachPixel(n, ho, wo, (b, oy, ox, p) => {
+        for (let o = 0; o < cout; o++) {
+          const g = Math.floor(o / og);
+          let acc = 0;
+          forEachTap(oy, ox, kh, kw, [sh, sw, pt, pl, dh, dw], (ky, kx, iy, ix) => {
+            const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+            const kernelByte = kernel + ((o * kh + ky) * kw + kx) * gw * 8;
+            for (let c = 0; c < cg; c++) {
+              const wv = bitValue(view, kernelByte, gw, 0, c);
+              const xv = inside ? bitValue(view, x + ((b * h + iy) * w + ix) * pixelBytes, gw, g, c) : padValue;
+              acc += xv * wv;
             }
-            if (yPacked >= 0) packInto(view, yPacked + p * k.packedWords(cout, yPackGroups) * 8, out, cout, yPackGroups);
-          }
+          });
+          let v = Math.fround(multiplier[o] * acc);
+          if (shift) v = Math.fround(v + shift[o]);
+          if (res >= 0) v = Math.fround(v + f32(buf, res + (p * yStride + o) * 4, 1)[0]);
+          out[o] = v;
+          if (y >= 0) f32(buf, y + (p * yStride + o) * 4, 1)[0] = v;
         }
-      }
+        if (yPacked >= 0) packInto(view, yPacked + p * k.packedWords(cout, yPackGroups) * 8, out, cout, yPackGroups);
+      });
     },
 
     // The canonical layout is the packed one here.
@@ -121,31 +122,21 @@ export function jsKernels(): KernelSet {
       const xs = f32(buf, x, n * h * w * cin);
       const ws = f32(buf, pw, cout * cg * kh * kw);
       const bs = bias >= 0 ? f32(buf, bias, cout) : null;
-      for (let b = 0; b < n; b++) {
-        for (let oy = 0; oy < ho; oy++) {
-          for (let ox = 0; ox < wo; ox++) {
-            const p = (b * ho + oy) * wo + ox;
-            for (let o = 0; o < cout; o++) {
-              const g = Math.floor(o / og);
-              let acc = 0;
-              for (let c = 0; c < cg; c++) {
-                for (let ky = 0; ky < kh; ky++) {
-                  for (let kx = 0; kx < kw; kx++) {
-                    const iy = oy * sh - pt + ky * dh;
-                    const ix = ox * sw - pl + kx * dw;
-                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                    acc += xs[((b * h + iy) * w + ix) * cin + g * cg + c] * ws[((o * cg + c) * kh + ky) * kw + kx];
-                  }
-                }
-              }
-              let v = acc + (bs ? bs[o] : 0);
-              if (res >= 0) v += f32(buf, res + (p * yStride + o) * 4, 1)[0];
-              if (relu && v < 0) v = 0;
-              f32(buf, y + (p * yStride + o) * 4, 1)[0] = v;
-            }
+      forEachPixel(n, ho, wo, (b, oy, ox, p) => {
+        for (let o = 0; o < cout; o++) {
+          const g = Math.floor(o / og);
+          let acc = 0;
+          for (let c = 0; c < cg; c++) {
+            forEachTap(oy, ox, kh, kw, [sh, sw, pt, pl, dh, dw], (ky, kx, iy, ix) => {
+              if (iy >= 0 && iy < h && ix >= 0 && ix < w) acc += xs[((b * h + iy) * w + ix) * cin + g * cg + c] * ws[((o * cg + c) * kh + ky) * kw + kx];
+            });
           }
+          let v = acc + (bs ? bs[o] : 0);
+          if (res >= 0) v += f32(buf, res + (p * yStride + o) * 4, 1)[0];
+          if (relu && v < 0) v = 0;
+          f32(buf, y + (p * yStride + o) * 4, 1)[0] = v;
         }
-      }
+      });
     },
 
     denseF32(buf, x, w, bias, y, n, inputs, outputs) {

@@ -1,18 +1,17 @@
 /** The .npy reader against arrays NumPy itself wrote (Debian's python3-numpy, which python3-onnx needs). */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from '../../src/io/npy.js';
 import { CHECKER_PYTHON } from '../helpers/onnx-checker.js';
 import { skipWithout } from '../helpers/requirements.js';
+import { tempDir } from '../helpers/temp.js';
 
 const hasNumpy = spawnSync(CHECKER_PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 
 describe.skipIf(skipWithout(hasNumpy ? null : `${CHECKER_PYTHON} has no numpy (apt-get install python3-numpy)`))('parseNpy on files NumPy wrote', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sofar-npy-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('sofar-npy-');
   const numpy = (code: string) => {
     const r = spawnSync(CHECKER_PYTHON, ['-c', `import numpy as np, sys\nd = sys.argv[1]\n${code}`, dir], { encoding: 'utf8' });
     expect(r.stderr).toBe('');

@@ -7,10 +7,9 @@
  * with its layout optimisations off (at `all` they reorder a float conv's sums when its weights are
  * constants, which the engine's fed weights never are).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { register as registerTrain } from '../../cli/commands/train.js';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
 import { createOrtEngine } from '../../backends/ort-train/index.js';
@@ -19,12 +18,12 @@ import { compileFile } from '../../src/compile.js';
 import { loadDataset } from '../../src/data/index.js';
 import { inProcessCli } from '../helpers/cli.js';
 import { skipWithout } from '../helpers/requirements.js';
+import { tempDir } from '../helpers/temp.js';
 
 const SPEC = join(import.meta.dirname, '..', '..', 'specs', 'fashion', 'rf-c3-small.sofar');
 const PARAMS = { width: 8 };
 const TEST_IMAGES = 2000;
-const out = mkdtempSync(join(tmpdir(), 'sofar-agree-'));
-afterAll(() => rmSync(out, { recursive: true, force: true }));
+const out = tempDir('sofar-agree-');
 
 const sofar = inProcessCli([registerTrain], { muteStderr: true });
 

@@ -12,6 +12,7 @@ import type { StepNoise } from '../../src/train/engine.js';
 import { Random } from '../../src/random.js';
 import { binaryCases, busyWeights, floatCases, labels, normalValues, relativeError, someNoise, type Case } from './graphs.js';
 import { referencePass, smoothParams, toFloat64 } from './reference.js';
+import { nudged } from '../helpers/finite-differences.js';
 
 const N = 4;
 const TOLERANCE = 1e-4;
@@ -48,12 +49,7 @@ function finiteDifferences(s: Setup, names: Iterable<string>, perParam = 4): Map
     const picks: { index: number; value: number }[] = [];
     for (let k = 0; k < Math.min(perParam, values.length); k++) {
       const index = rng.int(values.length);
-      const saved = values[index];
-      values[index] = saved + h;
-      const up = pass();
-      values[index] = saved - h;
-      const down = pass();
-      values[index] = saved;
+      const { up, down } = nudged(values, index, h, pass);
       // Skip an entry whose nudge moves a sign, ReLU side or pooling winner: not differentiable there.
       if (up.signature.join() !== base || down.signature.join() !== base) continue;
       picks.push({ index, value: (up.loss - down.loss) / (2 * h) });
@@ -73,14 +69,20 @@ function compareAll(label: string, actual: WeightMap, expected: Map<string, Arra
   }
 }
 
+/** ORT's loss and gradients on case `c` (its values drawn from `seed`), held to those of the float64 reference. */
+async function ortAgainstReference(c: Case, seed: number) {
+  const s = setup(c, seed);
+  const ort = await ortLossAndGradients(s.graph, s.weights, { x: s.x, y: s.y, n: N }, s.noise, 1);
+  const ref = referencePass(s.graph, toFloat64(s.weights), s.x, s.y, N, s.noise, { gradients: true });
+  expect(Math.abs(ort.loss - ref.loss)).toBeLessThan(1e-5 * Math.max(1, ref.loss));
+  compareAll('ort vs reference', ort.gradients, ref.grads);
+  return { s, ort, ref };
+}
+
 describe('ORT gradients of real-valued layers', () => {
   for (const c of floatCases()) {
     it(c.name, async () => {
-      const s = setup(c, 7);
-      const ort = await ortLossAndGradients(s.graph, s.weights, { x: s.x, y: s.y, n: N }, s.noise, 1);
-      const ref = referencePass(s.graph, toFloat64(s.weights), s.x, s.y, N, s.noise, { gradients: true });
-      expect(Math.abs(ort.loss - ref.loss)).toBeLessThan(1e-5 * Math.max(1, ref.loss));
-      compareAll('ort vs reference', ort.gradients, ref.grads);
+      const { s, ort, ref } = await ortAgainstReference(c, 7);
 
       const smooth = smoothParams(s.graph);
       expect(smooth.size).toBe(ref.grads.size); // every parameter of these graphs is smooth
@@ -104,11 +106,7 @@ describe('ORT gradients of real-valued layers', () => {
 describe('ORT gradients through quantizers (straight-through estimators)', () => {
   for (const c of binaryCases()) {
     it(c.name, async () => {
-      const s = setup(c, 21);
-      const ort = await ortLossAndGradients(s.graph, s.weights, { x: s.x, y: s.y, n: N }, s.noise, 1);
-      const ref = referencePass(s.graph, toFloat64(s.weights), s.x, s.y, N, s.noise, { gradients: true });
-      expect(Math.abs(ort.loss - ref.loss)).toBeLessThan(1e-5 * Math.max(1, ref.loss));
-      compareAll('ort vs reference', ort.gradients, ref.grads);
+      const { s, ort, ref } = await ortAgainstReference(c, 21);
       // Straight-through gradients are not zero: the test would pass vacuously otherwise.
       const binary = s.graph.nodes.flatMap((n) => n.params).filter((p) => p.binary);
       expect(binary.length).toBeGreaterThan(0);

@@ -149,6 +149,69 @@ function cell(i: number, ki: number, stride: number, dilation: number, pad: numb
   return v >= 0 && v < extent ? v : -1;
 }
 
+/**
+ * The windows of a conv over a batch of n NCHW inputs of shape `inShape`: `output(o, at, taps)` for each
+ * output (sample, channel o, row, column), in that order, with `at` its index in the output; `taps(tap)`
+ * calls `tap(xi, k)` for each tap of its window that lies inside the input (input channel, then kernel
+ * row, then column), xi the input's index and k the kernel's.
+ */
+function convWindows(
+  node: NodeOf<'conv'>,
+  inShape: readonly number[],
+  n: number,
+  output: (o: number, at: number, taps: (tap: (xi: number, k: number) => void) => void) => void,
+): void {
+  const a = node.attrs;
+  const [cin, h, w] = inShape;
+  const [cout, oh, ow] = node.shape;
+  const cinG = cin / a.groups;
+  const coutG = cout / a.groups;
+  for (let s = 0; s < n; s++)
+    for (let o = 0; o < cout; o++) {
+      const g = Math.floor(o / coutG);
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++)
+          output(o, ((s * cout + o) * oh + i) * ow + j, (tap) => {
+            for (let c = 0; c < cinG; c++)
+              for (let ki = 0; ki < a.kernel[0]; ki++) {
+                const hi = cell(i, ki, a.stride[0], a.dilation[0], a.pads[0], h);
+                if (hi < 0) continue;
+                for (let kj = 0; kj < a.kernel[1]; kj++) {
+                  const wi = cell(j, kj, a.stride[1], a.dilation[1], a.pads[1], w);
+                  if (wi < 0) continue;
+                  tap(((s * cin + g * cinG + c) * h + hi) * w + wi, ((o * cinG + c) * a.kernel[0] + ki) * a.kernel[1] + kj);
+                }
+              }
+          });
+    }
+}
+
+/**
+ * The windows of a max or average pool over a batch of n NCHW inputs of shape `inShape`: `output(o, cells)`
+ * for each output (sample, channel, row, column), in that order, with `o` its index in the output and
+ * `cells` the indices of the inputs its window covers (those inside the input, row by row).
+ */
+function poolWindows(node: NodeOf<'maxpool'> | NodeOf<'avgpool'>, inShape: readonly number[], n: number, output: (o: number, cells: number[]) => void): void {
+  const a = node.attrs;
+  const [c, h, w] = inShape;
+  const [, oh, ow] = node.shape;
+  for (let s = 0; s < n; s++)
+    for (let ch = 0; ch < c; ch++)
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++) {
+          const cells: number[] = [];
+          for (let ki = 0; ki < a.kernel[0]; ki++) {
+            const hi = cell(i, ki, a.stride[0], 1, a.pads[0], h);
+            if (hi < 0) continue;
+            for (let kj = 0; kj < a.kernel[1]; kj++) {
+              const wi = cell(j, kj, a.stride[1], 1, a.pads[1], w);
+              if (wi >= 0) cells.push(((s * c + ch) * h + hi) * w + wi);
+            }
+          }
+          output(((s * c + ch) * oh + i) * ow + j, cells);
+        }
+}
+
 function forwardNode(node: GraphNode, xin: Float64Array, inShape: readonly number[], n: number, env: ForwardEnv): Saved {
   const outSize = size(node.shape);
   const out = new Float64Array(n * outSize);
@@ -156,33 +219,13 @@ function forwardNode(node: GraphNode, xin: Float64Array, inShape: readonly numbe
     case 'input':
       return { out: Float64Array.from(env.x as ArrayLike<number>).subarray(0, n * size(inShape)) };
     case 'conv': {
-      const a = node.attrs;
-      const [cin, h, w] = inShape;
-      const [cout, oh, ow] = node.shape;
-      const kshape = node.params[0].shape;
-      const { q } = quantizeKernel(env.param(node, 'kernel')!, kshape, 0, a.kernelQuantizer);
+      const { q } = quantizeKernel(env.param(node, 'kernel')!, node.params[0].shape, 0, node.attrs.kernelQuantizer);
       const bias = env.param(node, 'bias');
-      const cinG = cin / a.groups;
-      const coutG = cout / a.groups;
-      for (let s = 0; s < n; s++)
-        for (let o = 0; o < cout; o++) {
-          const g = Math.floor(o / coutG);
-          for (let i = 0; i < oh; i++)
-            for (let j = 0; j < ow; j++) {
-              let acc = bias ? bias[o] : 0;
-              for (let c = 0; c < cinG; c++)
-                for (let ki = 0; ki < a.kernel[0]; ki++) {
-                  const hi = cell(i, ki, a.stride[0], a.dilation[0], a.pads[0], h);
-                  if (hi < 0) continue;
-                  for (let kj = 0; kj < a.kernel[1]; kj++) {
-                    const wi = cell(j, kj, a.stride[1], a.dilation[1], a.pads[1], w);
-                    if (wi < 0) continue;
-                    acc += xin[((s * cin + g * cinG + c) * h + hi) * w + wi] * q[((o * cinG + c) * a.kernel[0] + ki) * a.kernel[1] + kj];
-                  }
-                }
-              out[((s * cout + o) * oh + i) * ow + j] = acc;
-            }
-        }
+      convWindows(node, inShape, n, (o, at, taps) => {
+        let acc = bias ? bias[o] : 0;
+        taps((xi, k) => (acc += xin[xi] * q[k]));
+        out[at] = acc;
+      });
       return { out };
     }
     case 'dense': {
@@ -259,59 +302,29 @@ function forwardNode(node: GraphNode, xin: Float64Array, inShape: readonly numbe
       return { out };
     }
     case 'maxpool': {
-      const a = node.attrs;
-      const [c, h, w] = inShape;
-      const [, oh, ow] = node.shape;
       const winner = new Int32Array(out.length);
-      for (let s = 0; s < n; s++)
-        for (let ch = 0; ch < c; ch++)
-          for (let i = 0; i < oh; i++)
-            for (let j = 0; j < ow; j++) {
-              let best = -Infinity;
-              let at = -1;
-              for (let ki = 0; ki < a.kernel[0]; ki++) {
-                const hi = cell(i, ki, a.stride[0], 1, a.pads[0], h);
-                if (hi < 0) continue;
-                for (let kj = 0; kj < a.kernel[1]; kj++) {
-                  const wi = cell(j, kj, a.stride[1], 1, a.pads[1], w);
-                  if (wi < 0) continue;
-                  const idx = ((s * c + ch) * h + hi) * w + wi;
-                  // Strictly greater: the first maximum in row-major order wins ties.
-                  if (xin[idx] > best) {
-                    best = xin[idx];
-                    at = idx;
-                  }
-                }
-              }
-              const o = ((s * c + ch) * oh + i) * ow + j;
-              out[o] = best;
-              winner[o] = at;
-              env.signature.push(at);
-            }
+      poolWindows(node, inShape, n, (o, cells) => {
+        let best = -Infinity;
+        let at = -1;
+        for (const idx of cells) {
+          // Strictly greater: the first maximum in row-major order wins ties.
+          if (xin[idx] > best) {
+            best = xin[idx];
+            at = idx;
+          }
+        }
+        out[o] = best;
+        winner[o] = at;
+        env.signature.push(at);
+      });
       return { out, aux: { winner } };
     }
     case 'avgpool': {
-      const a = node.attrs;
-      const [c, h, w] = inShape;
-      const [, oh, ow] = node.shape;
-      for (let s = 0; s < n; s++)
-        for (let ch = 0; ch < c; ch++)
-          for (let i = 0; i < oh; i++)
-            for (let j = 0; j < ow; j++) {
-              let sum = 0;
-              let count = 0;
-              for (let ki = 0; ki < a.kernel[0]; ki++) {
-                const hi = cell(i, ki, a.stride[0], 1, a.pads[0], h);
-                if (hi < 0) continue;
-                for (let kj = 0; kj < a.kernel[1]; kj++) {
-                  const wi = cell(j, kj, a.stride[1], 1, a.pads[1], w);
-                  if (wi < 0) continue;
-                  sum += xin[((s * c + ch) * h + hi) * w + wi];
-                  count++;
-                }
-              }
-              out[((s * c + ch) * oh + i) * ow + j] = sum / count;
-            }
+      poolWindows(node, inShape, n, (o, cells) => {
+        let sum = 0;
+        for (const idx of cells) sum += xin[idx];
+        out[o] = sum / cells.length;
+      });
       return { out };
     }
     case 'global_avgpool': {
@@ -470,26 +483,11 @@ function backwardNode(node: GraphNode, dy: Float64Array, n: number, env: Backwar
       return { inputs: [g], params: {} };
     }
     case 'avgpool': {
-      const a = node.attrs;
-      const [c, h, w] = inShape;
-      const [, oh, ow] = node.shape;
       const g = dx();
-      for (let s = 0; s < n; s++)
-        for (let ch = 0; ch < c; ch++)
-          for (let i = 0; i < oh; i++)
-            for (let j = 0; j < ow; j++) {
-              const cells: number[] = [];
-              for (let ki = 0; ki < a.kernel[0]; ki++) {
-                const hi = cell(i, ki, a.stride[0], 1, a.pads[0], h);
-                if (hi < 0) continue;
-                for (let kj = 0; kj < a.kernel[1]; kj++) {
-                  const wi = cell(j, kj, a.stride[1], 1, a.pads[1], w);
-                  if (wi >= 0) cells.push(((s * c + ch) * h + hi) * w + wi);
-                }
-              }
-              const d = dy[((s * c + ch) * oh + i) * ow + j] / cells.length;
-              for (const k of cells) g[k] += d;
-            }
+      poolWindows(node, inShape, n, (o, cells) => {
+        const d = dy[o] / cells.length;
+        for (const k of cells) g[k] += d;
+      });
       return { inputs: [g], params: {} };
     }
     case 'global_avgpool': {
@@ -543,37 +541,18 @@ function splitChannels(dy: Float64Array, shapes: readonly (readonly number[])[],
 
 function convBackward(node: NodeOf<'conv'>, dy: Float64Array, n: number, xin: Float64Array, inShape: readonly number[], env: BackwardEnv) {
   const a = node.attrs;
-  const [cin, h, w] = inShape;
-  const [cout, oh, ow] = node.shape;
-  const kshape = node.params[0].shape;
-  const { q, slope } = quantizeKernel(env.param(node, 'kernel')!, kshape, 0, a.kernelQuantizer);
-  const cinG = cin / a.groups;
-  const coutG = cout / a.groups;
+  const { q, slope } = quantizeKernel(env.param(node, 'kernel')!, node.params[0].shape, 0, a.kernelQuantizer);
   const dk = new Float64Array(q.length);
   const g = new Float64Array(xin.length);
-  const db = new Float64Array(cout);
-  for (let s = 0; s < n; s++)
-    for (let o = 0; o < cout; o++) {
-      const grp = Math.floor(o / coutG);
-      for (let i = 0; i < oh; i++)
-        for (let j = 0; j < ow; j++) {
-          const d = dy[((s * cout + o) * oh + i) * ow + j];
-          db[o] += d;
-          for (let c = 0; c < cinG; c++)
-            for (let ki = 0; ki < a.kernel[0]; ki++) {
-              const hi = cell(i, ki, a.stride[0], a.dilation[0], a.pads[0], h);
-              if (hi < 0) continue;
-              for (let kj = 0; kj < a.kernel[1]; kj++) {
-                const wi = cell(j, kj, a.stride[1], a.dilation[1], a.pads[1], w);
-                if (wi < 0) continue;
-                const xi = ((s * cin + grp * cinG + c) * h + hi) * w + wi;
-                const ki2 = ((o * cinG + c) * a.kernel[0] + ki) * a.kernel[1] + kj;
-                dk[ki2] += d * xin[xi];
-                g[xi] += d * q[ki2];
-              }
-            }
-        }
-    }
+  const db = new Float64Array(node.shape[0]);
+  convWindows(node, inShape, n, (o, at, taps) => {
+    const d = dy[at];
+    db[o] += d;
+    taps((xi, k) => {
+      dk[k] += d * xin[xi];
+      g[xi] += d * q[k];
+    });
+  });
   const params: Record<string, Float64Array> = { kernel: dk.map((v, i) => v * slope[i]) };
   if (a.bias) params.bias = db;
   return { inputs: [g], params };

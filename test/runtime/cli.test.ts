@@ -5,10 +5,9 @@
  * exported from one checkpoint both ways (test/runtime/fixtures).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { register as registerBench } from '../../cli/commands/bench.js';
 import { register as registerBuild } from '../../cli/commands/build.js';
 import { register as registerEval } from '../../cli/commands/eval.js';
@@ -18,13 +17,13 @@ import { skipWithout } from '../helpers/requirements.js';
 import { skipNative } from './helpers.js';
 import { maxRelativeError } from './util.js';
 import { inProcessCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
 
 const SPEC = resolve('specs/fashion/bireal-small.sofar');
 const TRAINED = resolve('test/runtime/fixtures/bireal-small-fashion.onnx');
 const TRAINED_BINARY = resolve('test/runtime/fixtures/bireal-small-fashion.binary.onnx');
 const FASHION = '/usr/share/datasets/fashion-mnist';
-const dir = mkdtempSync(join(tmpdir(), 'sofar-runtime-cli-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('sofar-runtime-cli-');
 
 const sofar = inProcessCli([registerBuild, registerRun, registerBench, registerEval], { muteStderr: true });
 

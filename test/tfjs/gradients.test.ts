@@ -12,6 +12,7 @@ import { Random } from '../../src/random.js';
 import { graphParams, initWeights } from '../../src/weights/init.js';
 import { busyWeights, everyOpGraph, noNoise, normalValues, someNoise } from './graphs.js';
 import { referenceForward, referenceLoss } from '../helpers/reference.js';
+import { nudged } from '../helpers/finite-differences.js';
 
 const N = 3;
 
@@ -39,12 +40,7 @@ describe('tfjs gradients', () => {
       // Three entries per parameter, chosen at random but fixed by the seed.
       for (let k = 0; k < 3; k++) {
         const i = rng.int(values.length);
-        const saved = values[i];
-        values[i] = saved + h;
-        const up = loss();
-        values[i] = saved - h;
-        const down = loss();
-        values[i] = saved;
+        const { up, down } = nudged(values, i, h, loss);
         const numeric = (up - down) / (2 * h);
         expect(Math.abs(g[i] - numeric), `${p.name}[${i}]: tfjs ${g[i]} vs finite difference ${numeric}`).toBeLessThanOrEqual(2e-4 + 2e-3 * Math.abs(numeric));
         checked++;

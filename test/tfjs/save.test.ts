@@ -3,16 +3,15 @@
  * loading back with `tf.loadLayersModel` (through tf.io.fromMemory and through a file-reading handler)
  * once SoFAr's layers are registered, with identical outputs.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { buildTfjsModel, loadTfjsModel, predictNchw, registerSofarLayers, saveTfjsModel } from '../../backends/tfjs/index.js';
 import { busyWeights, everyOpGraph, normalValues } from './graphs.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sofar-tfjs-save-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('sofar-tfjs-save-');
 
 describe('saving the tfjs model', () => {
   const graph = everyOpGraph();

@@ -1,20 +1,14 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkCheckpointFits, paramsHash, readCheckpoint, slotParam, writeCheckpoint } from '../../src/checkpoint/index.js';
 import { decodeSafetensors, encodeSafetensors, f32, toFloat32, type TensorEntry } from '../../src/checkpoint/safetensors.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { initWeights } from '../../src/weights/init.js';
 import { regressionGraph } from './graphs.js';
+import { tempDirs } from '../helpers/temp.js';
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sofar-ckpt-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs('sofar-ckpt-');
 
 /**
  * A safetensors file assembled by hand from the format's description: u64 LE header length, the JSON

@@ -2,10 +2,9 @@
  * `sofar train` and `sofar eval` through commander, as the CLI runs them (ONNX Runtime engine, the
  * tiny fixture spec, synthetic data).
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UserError } from '../../cli/common.js';
 import { register as registerBuild } from '../../cli/commands/build.js';
 import { register as registerEval } from '../../cli/commands/eval.js';
@@ -17,16 +16,11 @@ import { compileFile } from '../../src/compile.js';
 import { initWeights } from '../../src/weights/init.js';
 import { REQUIRE_ALL } from '../helpers/requirements.js';
 import { inProcessCli } from '../helpers/cli.js';
+import { tempDirs } from '../helpers/temp.js';
 
 const SPEC = join(import.meta.dirname, 'fixtures', 'tiny.sofar');
 const PARAMS_SPEC = join(import.meta.dirname, 'fixtures', 'tiny-params.sofar');
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sofar-cli-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs('sofar-cli-');
 afterEach(() => vi.restoreAllMocks());
 
 /** Runs `sofar ...args` and returns what it printed on stdout. */

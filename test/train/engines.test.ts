@@ -3,10 +3,8 @@
  * slow: its runs here are a few hundred 1×8×8 samples) on test/train/fixtures/tiny.sofar — a fractal
  * with drop-path and a dropout, so every kind of host-drawn mask reaches both engines.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
 import { createOrtEngine } from '../../backends/ort-train/engine.js';
 import { tfjsEngineFactory } from '../../backends/tfjs/engine.js';
@@ -22,14 +20,10 @@ import type { EngineFactory, TrainState } from '../../src/train/engine.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { train, type TrainConfig } from '../../src/train/loop.js';
 import { initWeights } from '../../src/weights/init.js';
+import { tempDirs } from '../helpers/temp.js';
+import { trainConfig } from './config.js';
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sofar-engines-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs('sofar-engines-');
 
 function tinyGraph(): Graph {
   const result = compileFile(join(import.meta.dirname, 'fixtures', 'tiny.sofar'));
@@ -38,16 +32,7 @@ function tinyGraph(): Graph {
 }
 
 const tfjs = tfjsEngineFactory({ device: 'cpu' });
-const config = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  epochs: 2,
-  batchSize: 32,
-  lr: 0.01,
-  schedule: 'cosine',
-  optimizer: { name: 'adam', momentum: 0.9, weightDecay: 1e-4 },
-  seed: 3,
-  data: 'synthetic',
-  ...over,
-});
+const config = (over: Partial<TrainConfig> = {}): TrainConfig => trainConfig({ lr: 0.01, seed: 3 }, over);
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 

@@ -1,7 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readCheckpoint, writeCheckpoint } from '../../src/checkpoint/index.js';
 import { loadDataset } from '../../src/data/index.js';
 import { SofarError } from '../../src/diagnostics.js';
@@ -13,25 +12,12 @@ import { resumeRun } from '../../src/train/resume.js';
 import { initWeights } from '../../src/weights/init.js';
 import { fakeEngineFactory, newLog } from './fake-engine.js';
 import { noisyGraph, regressionGraph } from './graphs.js';
+import { tempDirs } from '../helpers/temp.js';
+import { trainConfig } from './config.js';
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sofar-loop-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs('sofar-loop-');
 
-const config = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  epochs: 2,
-  batchSize: 32,
-  lr: 0.05,
-  schedule: 'cosine',
-  optimizer: { name: 'adam', momentum: 0.9, weightDecay: 1e-4 },
-  seed: 11,
-  data: 'synthetic',
-  ...over,
-});
+const config = (over: Partial<TrainConfig> = {}): TrainConfig => trainConfig({ lr: 0.05, seed: 11 }, over);
 
 function options(over: Partial<TrainOptions> & { graph?: TrainOptions['graph'] } = {}): TrainOptions {
   const graph = over.graph ?? regressionGraph();
