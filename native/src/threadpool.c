@@ -21,6 +21,70 @@
 
 static int n_threads = 1;
 
+#if (defined(__wasm__) && defined(__wasm_atomics__)) || !(defined(__wasm__) || defined(SOFAR_NO_THREADS))
+
+/* What both threaded pools share: the job, its work word, and how a thread claims and runs its chunks. */
+
+#define CHUNKS_PER_THREAD 4
+
+#define W_GEN(w) ((uint32_t)((w) >> 40))
+#define W_PARTS(w) ((unsigned)(((w) >> 32) & 0xff))
+#define W_CHUNKS(w) ((unsigned)(((w) >> 16) & 0xffff))
+#define W_NEXT(w) ((unsigned)((w)&0xffff))
+#define W_MAKE(gen, parts, chunks) (((uint64_t)(gen) << 40) | ((uint64_t)(parts) << 32) | ((uint64_t)(chunks) << 16))
+
+static struct {
+  uint64_t work; /* atomic: the work word */
+  /* the job, written by the caller before it publishes the work word */
+  sofar_task_fn fn;
+  void *ctx;
+  size_t ntasks;
+  uint32_t done;                          /* atomic: chunks finished */
+  uint32_t generation;                    /* caller only */
+  uint32_t chunks_run[SOFAR_MAX_THREADS]; /* atomic: chunks each thread index has run (a statistic) */
+} job;
+
+/* Claims the next chunk of job `gen` for thread `index`; returns 0 when there is none for it. */
+static int claim(uint32_t gen, int index, unsigned *chunk, unsigned *chunks) {
+  uint64_t w = __atomic_load_n(&job.work, __ATOMIC_ACQUIRE);
+  for (;;) {
+    if (W_GEN(w) != gen || (unsigned)index >= W_PARTS(w) || W_NEXT(w) >= W_CHUNKS(w)) return 0;
+    if (__atomic_compare_exchange_n(&job.work, &w, w + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      *chunk = W_NEXT(w);
+      *chunks = W_CHUNKS(w);
+      return 1;
+    }
+  }
+}
+
+static void run_chunks(uint32_t gen, int index) {
+  unsigned c, chunks;
+  while (claim(gen, index, &c, &chunks)) {
+    const size_t begin = job.ntasks * c / chunks, end = job.ntasks * (c + 1) / chunks;
+    if (begin < end) job.fn(job.ctx, begin, end, index);
+    __atomic_fetch_add(&job.chunks_run[index], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&job.done, 1, __ATOMIC_RELEASE);
+  }
+}
+
+/*
+ * Writes a job for up to `threads` threads and returns the work word that publishes it (the caller
+ * stores it with release, wakes the workers, runs chunks itself and waits until `job.done` reaches
+ * W_CHUNKS of the word). parts <= ntasks keeps slot indices below sofar_slots(ntasks).
+ */
+static uint64_t post_job(size_t ntasks, sofar_task_fn fn, void *ctx, int threads) {
+  const size_t parts = sofar_min((size_t)threads, ntasks);
+  const size_t chunks = sofar_min(ntasks, parts * CHUNKS_PER_THREAD);
+  job.fn = fn;
+  job.ctx = ctx;
+  job.ntasks = ntasks;
+  __atomic_store_n(&job.done, 0, __ATOMIC_RELAXED);
+  job.generation = (job.generation + 1) & 0xffffff;
+  return W_MAKE(job.generation, parts, chunks);
+}
+
+#endif
+
 #if defined(__wasm__) && defined(__wasm_atomics__)
 
 /*
@@ -33,52 +97,17 @@ static int n_threads = 1;
  * chunk nobody else takes, with the same work word as the pthreads pool.
  */
 #define SPIN_ROUNDS 20000
-#define CHUNKS_PER_THREAD 4
 #define WORKER_STACK (256 * 1024)
 
-#define W_GEN(w) ((uint32_t)((w) >> 40))
-#define W_PARTS(w) ((unsigned)(((w) >> 32) & 0xff))
-#define W_CHUNKS(w) ((unsigned)(((w) >> 16) & 0xffff))
-#define W_NEXT(w) ((unsigned)((w)&0xffff))
-#define W_MAKE(gen, parts, chunks) (((uint64_t)(gen) << 40) | ((uint64_t)(parts) << 32) | ((uint64_t)(chunks) << 16))
 
 static struct {
-  uint64_t work;    /* atomic: the work word */
   uint32_t seq;     /* atomic: bumped on every job and quit request; what sleeping workers wait on */
   uint32_t sleepers; /* atomic: workers in (or about to enter) atomic.wait */
   uint32_t busy;    /* atomic: a parallel_for is running (a second, nested or concurrent, runs serially) */
   uint32_t quit[SOFAR_MAX_THREADS]; /* atomic */
-  uint32_t chunks_run[SOFAR_MAX_THREADS]; /* atomic: chunks each thread index has run (a statistic) */
-  sofar_task_fn fn;
-  void *ctx;
-  size_t ntasks;
-  uint32_t done;       /* atomic: chunks finished */
-  uint32_t generation; /* caller only */
 } pool;
 
 static _Alignas(16) unsigned char worker_stacks[SOFAR_MAX_THREADS - 1][WORKER_STACK];
-
-static int claim(uint32_t gen, int index, unsigned *chunk, unsigned *chunks) {
-  uint64_t w = __atomic_load_n(&pool.work, __ATOMIC_ACQUIRE);
-  for (;;) {
-    if (W_GEN(w) != gen || (unsigned)index >= W_PARTS(w) || W_NEXT(w) >= W_CHUNKS(w)) return 0;
-    if (__atomic_compare_exchange_n(&pool.work, &w, w + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      *chunk = W_NEXT(w);
-      *chunks = W_CHUNKS(w);
-      return 1;
-    }
-  }
-}
-
-static void run_chunks(uint32_t gen, int index) {
-  unsigned c, chunks;
-  while (claim(gen, index, &c, &chunks)) {
-    const size_t begin = pool.ntasks * c / chunks, end = pool.ntasks * (c + 1) / chunks;
-    if (begin < end) pool.fn(pool.ctx, begin, end, index);
-    __atomic_fetch_add(&pool.chunks_run[index], 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&pool.done, 1, __ATOMIC_RELEASE);
-  }
-}
 
 /**
  * Prepares worker `index` (1 <= index < 16) before JavaScript starts it: clears a quit request left from
@@ -93,7 +122,7 @@ __attribute__((export_name("sofar_wasm_worker_stack"))) uintptr_t sofar_wasm_wor
 /** Chunks thread `index` (0: the caller) has run since the module started (wraps at 2^32): who did the work. */
 __attribute__((export_name("sofar_wasm_chunks_run"))) uint32_t sofar_wasm_chunks_run(int index) {
   if (index < 0 || index >= SOFAR_MAX_THREADS) return 0;
-  return __atomic_load_n(&pool.chunks_run[index], __ATOMIC_RELAXED);
+  return __atomic_load_n(&job.chunks_run[index], __ATOMIC_RELAXED);
 }
 
 /** Asks worker `index` to return from sofar_wasm_worker (it finishes the chunk it is running first). */
@@ -110,7 +139,7 @@ __attribute__((export_name("sofar_wasm_worker"))) void sofar_wasm_worker(int ind
   for (;;) {
     const uint32_t seq = __atomic_load_n(&pool.seq, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&pool.quit[index], __ATOMIC_SEQ_CST)) return;
-    run_chunks(W_GEN(__atomic_load_n(&pool.work, __ATOMIC_ACQUIRE)), index);
+    run_chunks(W_GEN(__atomic_load_n(&job.work, __ATOMIC_ACQUIRE)), index);
     int spins = 0;
     while (__atomic_load_n(&pool.seq, __ATOMIC_SEQ_CST) == seq && ++spins < SPIN_ROUNDS) {}
     if (spins < SPIN_ROUNDS) continue;
@@ -136,18 +165,12 @@ void sofar_parallel_for(size_t ntasks, sofar_task_fn fn, void *ctx) {
     fn(ctx, 0, ntasks, 0);
     return;
   }
-  const size_t parts = sofar_min((size_t)threads, ntasks);
-  const size_t chunks = sofar_min(ntasks, parts * CHUNKS_PER_THREAD);
-  pool.fn = fn;
-  pool.ctx = ctx;
-  pool.ntasks = ntasks;
-  __atomic_store_n(&pool.done, 0, __ATOMIC_RELAXED);
-  const uint32_t gen = pool.generation = (pool.generation + 1) & 0xffffff;
-  __atomic_store_n(&pool.work, W_MAKE(gen, parts, chunks), __ATOMIC_RELEASE);
+  const uint64_t word = post_job(ntasks, fn, ctx, threads);
+  __atomic_store_n(&job.work, word, __ATOMIC_RELEASE);
   __atomic_fetch_add(&pool.seq, 1, __ATOMIC_SEQ_CST);
   if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST)) __builtin_wasm_memory_atomic_notify((int *)&pool.seq, (unsigned)-1);
-  run_chunks(gen, 0);
-  while (__atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) != chunks) {}
+  run_chunks(W_GEN(word), 0);
+  while (__atomic_load_n(&job.done, __ATOMIC_ACQUIRE) != W_CHUNKS(word)) {}
   __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
 }
 
@@ -174,13 +197,7 @@ void sofar_parallel_for(size_t ntasks, sofar_task_fn fn, void *ctx) {
 #endif
 
 #define SPIN_ROUNDS 4000 /* pause rounds (~50-100 us) before a worker sleeps or the caller yields */
-#define CHUNKS_PER_THREAD 4
 
-#define W_GEN(w) ((uint32_t)((w) >> 40))
-#define W_PARTS(w) ((unsigned)(((w) >> 32) & 0xff))
-#define W_CHUNKS(w) ((unsigned)(((w) >> 16) & 0xffff))
-#define W_NEXT(w) ((unsigned)((w)&0xffff))
-#define W_MAKE(gen, parts, chunks) (((uint64_t)(gen) << 40) | ((uint64_t)(parts) << 32) | ((uint64_t)(chunks) << 16))
 
 struct worker {
   pthread_t thread;
@@ -195,36 +212,7 @@ static struct {
   pthread_mutex_t mutex;     /* for sleeping workers */
   pthread_cond_t wake;
   struct worker workers[SOFAR_MAX_THREADS];
-  uint64_t work; /* atomic: the work word */
-  /* the job, written by the caller before it publishes the work word */
-  sofar_task_fn fn;
-  void *ctx;
-  size_t ntasks;
-  unsigned done;       /* atomic: chunks finished */
-  uint32_t generation; /* caller only */
 } pool = {.call_lock = PTHREAD_MUTEX_INITIALIZER, .mutex = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
-
-/* Claims the next chunk of job `gen` for thread `index`; returns 0 when there is none for it. */
-static int claim(uint32_t gen, int index, unsigned *chunk, unsigned *chunks) {
-  uint64_t w = __atomic_load_n(&pool.work, __ATOMIC_ACQUIRE);
-  for (;;) {
-    if (W_GEN(w) != gen || (unsigned)index >= W_PARTS(w) || W_NEXT(w) >= W_CHUNKS(w)) return 0;
-    if (__atomic_compare_exchange_n(&pool.work, &w, w + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      *chunk = W_NEXT(w);
-      *chunks = W_CHUNKS(w);
-      return 1;
-    }
-  }
-}
-
-static void run_chunks(uint32_t gen, int index) {
-  unsigned c, chunks;
-  while (claim(gen, index, &c, &chunks)) {
-    const size_t begin = pool.ntasks * c / chunks, end = pool.ntasks * (c + 1) / chunks;
-    if (begin < end) pool.fn(pool.ctx, begin, end, index);
-    __atomic_fetch_add(&pool.done, 1, __ATOMIC_RELEASE);
-  }
-}
 
 static void *worker_main(void *arg) {
   struct worker *self = (struct worker *)arg;
@@ -232,14 +220,14 @@ static void *worker_main(void *arg) {
   for (;;) {
     uint32_t gen;
     int spins = 0;
-    while ((gen = W_GEN(__atomic_load_n(&pool.work, __ATOMIC_ACQUIRE))) == seen) {
+    while ((gen = W_GEN(__atomic_load_n(&job.work, __ATOMIC_ACQUIRE))) == seen) {
       if (__atomic_load_n(&self->quit, __ATOMIC_ACQUIRE)) return NULL;
       if (++spins < SPIN_ROUNDS) {
         CPU_RELAX();
         continue;
       }
       pthread_mutex_lock(&pool.mutex);
-      while (W_GEN(__atomic_load_n(&pool.work, __ATOMIC_ACQUIRE)) == seen && !__atomic_load_n(&self->quit, __ATOMIC_ACQUIRE))
+      while (W_GEN(__atomic_load_n(&job.work, __ATOMIC_ACQUIRE)) == seen && !__atomic_load_n(&self->quit, __ATOMIC_ACQUIRE))
         pthread_cond_wait(&pool.wake, &pool.mutex);
       pthread_mutex_unlock(&pool.mutex);
       spins = 0;
@@ -269,7 +257,7 @@ void sofar_set_threads(int threads) {
     if (!wk->running) {
       wk->index = i;
       wk->quit = 0;
-      wk->start_generation = W_GEN(__atomic_load_n(&pool.work, __ATOMIC_ACQUIRE));
+      wk->start_generation = W_GEN(__atomic_load_n(&job.work, __ATOMIC_ACQUIRE));
       if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) break;
       wk->running = 1;
     }
@@ -287,21 +275,15 @@ void sofar_parallel_for(size_t ntasks, sofar_task_fn fn, void *ctx) {
     fn(ctx, 0, ntasks, 0);
     return;
   }
-  /* n_threads is stable while call_lock is held; parts <= ntasks keeps slot indices < sofar_slots(ntasks) */
-  const size_t parts = sofar_min((size_t)n_threads, ntasks);
-  const size_t chunks = sofar_min(ntasks, parts * CHUNKS_PER_THREAD);
-  pool.fn = fn;
-  pool.ctx = ctx;
-  pool.ntasks = ntasks;
-  __atomic_store_n(&pool.done, 0, __ATOMIC_RELAXED);
-  const uint32_t gen = pool.generation = (pool.generation + 1) & 0xffffff;
+  /* n_threads is stable while call_lock is held */
+  const uint64_t word = post_job(ntasks, fn, ctx, n_threads);
   pthread_mutex_lock(&pool.mutex);
-  __atomic_store_n(&pool.work, W_MAKE(gen, parts, chunks), __ATOMIC_RELEASE);
+  __atomic_store_n(&job.work, word, __ATOMIC_RELEASE);
   pthread_cond_broadcast(&pool.wake);
   pthread_mutex_unlock(&pool.mutex);
-  run_chunks(gen, 0);
+  run_chunks(W_GEN(word), 0);
   int spins = 0;
-  while (__atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) != chunks) {
+  while (__atomic_load_n(&job.done, __ATOMIC_ACQUIRE) != W_CHUNKS(word)) {
     if (++spins < SPIN_ROUNDS) CPU_RELAX();
     else sched_yield();
   }
