@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { exportOnnx, percentile, sofarVersion } from '../backends/onnx/index.js';
 import { createRuntime } from '../backends/runtime/index.js';
 import { loadRuntime } from '../backends/runtime/web.js';
-import { startStaticServer } from '../cli/commands/serve.js';
+import { startStaticServer } from '../cli/static-server.js';
 import { loadGraph } from '../cli/common.js';
 import { summarize } from '../src/cost.js';
 import type { Graph } from '../src/graph/types.js';
