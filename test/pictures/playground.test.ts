@@ -52,9 +52,14 @@ describe.skipIf(skipWithout(chromiumMissing()))('the playground in headless Chro
     expect(await tab.getAttribute('#marks .line.error', 'data-line')).toBe('6');
 
     await tab.fill('#spec', GOOD);
-    // The page's own code, as a string: the test project has no DOM types.
-    await tab.waitForFunction("document.body.dataset.nodes === String(document.querySelectorAll('#drawing g.node').length) && !document.querySelector('#diagnostics li.error')");
-    expect(await tab.$$eval('#drawing g.node', (n) => n.length)).toBe(compile(GOOD, 'playground.sofar').graph!.nodes.length);
+    // Wait for the new spec's drawing, not just for the error to clear: the layout runs after the
+    // diagnostics update, and until it lands the example's drawing is still on the page. (The page's
+    // own code, as a string: the test project has no DOM types.)
+    const nodes = compile(GOOD, 'playground.sofar').graph!.nodes.length;
+    await tab.waitForFunction(
+      `document.body.dataset.nodes === '${nodes}' && document.querySelectorAll('#drawing g.node').length === ${nodes} && !document.querySelector('#diagnostics li.error')`,
+    );
+    expect(await tab.$$eval('#drawing g.node', (n) => n.length)).toBe(nodes);
     expect(await tab.textContent('#summary')).toContain('tiny');
 
     const shared = tab.url();
