@@ -11,7 +11,7 @@ import type { Graph, WeightMap } from '../../src/graph/types.js';
 import { binaryCases, busyWeights, floatCases, labels, normalValues, relativeError, someNoise } from '../ort-train/graphs.js';
 import { skipWithout } from '../helpers/requirements.js';
 import { loadZoo } from '../onnx/zoo.js';
-import { project, readTensors, runJobs, torchMissing, writeFloats, type Job } from './helpers.js';
+import { batchJob, project, readTensors, runJobs, torchMissing, type Job } from './helpers.js';
 
 const N = 4;
 const TOLERANCE = 1e-4;
@@ -37,16 +37,7 @@ describe.skipIf(skip)('model.py gradients vs the ORT engine', () => {
       for (let k = 0; k < N; k++) y[k] %= graph.classes;
       const noise = someNoise(graph, N, seed + 3);
       const dir = project(graph, weights, `grad-${name.replace(/\W+/g, '-')}`);
-      jobs.push({
-        kind: 'gradients',
-        dir,
-        input: writeFloats(join(dir, 'x.bin'), x),
-        n: N,
-        output: join(dir, 'grads.safetensors'),
-        labels: [...y],
-        joins: Object.fromEntries([...noise.joinMasks].map(([k, v]) => [k, [...v]])),
-        dropout: Object.fromEntries([...noise.dropoutMasks].map(([k, v]) => [k, [...v]])),
-      });
+      jobs.push({ kind: 'gradients', dir, output: join(dir, 'grads.safetensors'), ...batchJob(dir, x, y, noise) });
       ort.push(await ortLossAndGradients(graph, weights, { x, y, n: N }, noise, 1));
     }
     const answers = await runJobs(jobs);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { writeTorchProject } from '../../backends/torch/index.js';
 import { decodeSafetensors, toFloat32 } from '../../src/checkpoint/safetensors.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
+import type { StepNoise } from '../../src/train/engine.js';
 
 export const TORCH_PYTHON = '/usr/bin/python3';
 const HARNESS = new URL('./harness.py', import.meta.url).pathname;
@@ -53,7 +54,7 @@ export function run(command: string, args: string[], options: { cwd?: string; in
 }
 
 export interface Job {
-  kind: 'forward' | 'gradients';
+  kind: 'forward' | 'gradients' | 'step';
   dir: string;
   input: string;
   n: number;
@@ -61,10 +62,25 @@ export interface Job {
   labels?: number[];
   joins?: Record<string, number[]>;
   dropout?: Record<string, number[]>;
+  /** `step`: train.py's options, the checkpoint it starts from, the learning rate. */
+  args?: string[];
+  state?: string;
+  lr?: number;
+}
+
+/** A training job's batch: the images written to `dir/x.bin`, the labels and the step's masks. */
+export function batchJob(dir: string, x: Float32Array, y: Int32Array, noise: StepNoise): Pick<Job, 'input' | 'n' | 'labels' | 'joins' | 'dropout'> {
+  return {
+    input: writeFloats(join(dir, 'x.bin'), x),
+    n: y.length,
+    labels: [...y],
+    joins: Object.fromEntries([...noise.joinMasks].map(([k, v]) => [k, [...v]])),
+    dropout: Object.fromEntries([...noise.dropoutMasks].map(([k, v]) => [k, [...v]])),
+  };
 }
 
 /** Runs the jobs in one Python process (torch is imported once). */
-export async function runJobs(jobs: Job[], threads = 2): Promise<{ seconds: number; loss?: number }[]> {
+export async function runJobs(jobs: Job[], threads = 2): Promise<{ seconds: number; loss?: number; flipRatio?: number | null }[]> {
   const { stdout } = await run(TORCH_PYTHON, [HARNESS, String(threads)], { input: JSON.stringify(jobs), timeoutMs: 300_000 });
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
@@ -80,8 +96,13 @@ export function readFloats(path: string): Float32Array {
 }
 
 export function readTensors(path: string): WeightMap {
+  return readCheckpointFile(path).tensors;
+}
+
+/** A safetensors file's tensors (as float32) and metadata. */
+export function readCheckpointFile(path: string): { tensors: WeightMap; metadata: Record<string, string> } {
   const file = decodeSafetensors(readFileSync(path));
-  return new Map([...file.tensors].map(([name, t]) => [name, toFloat32(name, t)]));
+  return { tensors: new Map([...file.tensors].map(([name, t]) => [name, toFloat32(name, t)])), metadata: file.metadata };
 }
 
 /**

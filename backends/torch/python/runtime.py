@@ -404,8 +404,9 @@ def set_noise(model, join_masks=None, dropout_masks=None):
 
 
 # Checkpoints: SoFAr's format (src/checkpoint), a safetensors file holding every parameter under its
-# graph name ('stage1/unit1/bconv/kernel'), optimizer slots as '<param>/m', '<param>/v' (Adam) or
-# '<param>/momentum' (SGD), and the training position in __metadata__. Written with plain Python:
+# graph name ('stage1/unit1/bconv/kernel'), optimizer slots as '<param>/m', '<param>/v' (Adam, and
+# train.py's Bop: a binary kernel's m is Bop's average, its v 0) or '<param>/momentum' (SGD), and the
+# training position in __metadata__. Written with plain Python:
 # [8-byte little-endian header length][JSON header, space-padded to 8 bytes][raw little-endian data].
 
 _DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16, "BF16": torch.bfloat16}

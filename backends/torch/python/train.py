@@ -28,6 +28,9 @@ NORMALISATION = {"fashion-mnist": ([0.286], [0.353]), "mnist": ([0.1307], [0.308
 # A folder of images has no published statistics; ImageNet's are what such models are trained with.
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# SoFAr's optimiser constants (src/train/engine.ts BOP_DEFAULTS, backends/ort-train/optimizer.ts ADAM).
+BOP_DEFAULTS = {"threshold": 1e-8, "gamma": 1e-4}
+ADAM = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 
 
 def parse_args(argv=None):
@@ -43,8 +46,13 @@ def parse_args(argv=None):
                    help="batch size PER PROCESS; the global batch is this times the number of processes "
                    "(default 128 in all, split over the processes; on --resume, the run's)")
     p.add_argument("--lr", type=float, default=1e-3, help="base learning rate (default 1e-3)")
-    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    p.add_argument("--optimizer", choices=["adam", "sgd", "bop"], default="adam",
+                   help="adam (default), sgd, or bop: flips binary weights, Adam for the float ones")
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--bop-threshold", type=float, default=None,
+                   help=f"Bop's threshold: a binary weight flips when its gradient average passes it (default {BOP_DEFAULTS['threshold']})")
+    p.add_argument("--bop-gamma", type=float, default=None,
+                   help=f"Bop's adaptivity rate of the gradient average, in (0, 1] (default {BOP_DEFAULTS['gamma']})")
     p.add_argument("--schedule", choices=["constant", "linear", "cosine", "step"], default="cosine")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay on float kernels")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample order and every random mask")
@@ -73,6 +81,10 @@ def parse_args(argv=None):
         p.error(f"--lr expects a number > 0, got {args.lr}")
     if not 0 <= args.momentum < 1:
         p.error(f"--momentum expects a number in [0, 1), got {args.momentum}")
+    if args.bop_threshold is not None and not args.bop_threshold >= 0:
+        p.error(f"--bop-threshold expects a number >= 0, got {args.bop_threshold}")
+    if args.bop_gamma is not None and not 0 < args.bop_gamma <= 1:
+        p.error(f"--bop-gamma expects a number in (0, 1], got {args.bop_gamma} (Bop uses about 1e-4)")
     return args
 
 
@@ -292,16 +304,86 @@ def learning_rate(schedule, base, step, total):
     return base
 
 
+def kernels(model, binary):
+    """The kernels of the binary (kernel-quantised) layers, or of the float conv and dense layers."""
+    return [m.kernel for m in model.modules()
+            if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and (m.kernel_quantizer is not None) == binary]
+
+
 def make_optimizer(model, args):
     """SoFAr's optimisers (docs/semantics.md): L2 weight decay on float conv and dense kernels only."""
-    decayed = [m.kernel for m in model.modules()
-               if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and m.kernel_quantizer is None]
+    decayed = kernels(model, binary=False)
     ids = {id(p) for p in decayed}
     rest = [p for p in model.parameters() if id(p) not in ids]
     groups = [{"params": decayed, "weight_decay": args.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     if args.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum)
-    return torch.optim.Adam(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
+    if args.optimizer == "bop":
+        return Bop(groups, kernels(model, binary=True), lr=args.lr, threshold=args.bop_threshold, gamma=args.bop_gamma)
+    return torch.optim.Adam(groups, lr=args.lr, betas=(ADAM["beta1"], ADAM["beta2"]), eps=ADAM["eps"])
+
+
+class Bop(torch.optim.Optimizer):
+    """Bop (Helwegen et al. 2019, "Latent weights do not exist"), as Larq has it and SoFAr's engines
+    compute it (docs/semantics.md): for each entry w of a binary kernel, m <- (1 - gamma) m + gamma g and
+    w <- -sign(w) where sign(w) m > threshold, else sign(w) (sign(0) = +1); every other parameter takes
+    Adam with the learning rate (its weight decay as for adam), its step counted with Bop's. The state
+    is Adam's (exp_avg, exp_avg_sq, step), so checkpoints hold '<param>/m' (Bop's average on binary
+    kernels) and '<param>/v' (0 on binary kernels) as SoFAr's engines write them. Under
+    DistributedDataParallel the gradients are all-reduced before the step: every process flips alike."""
+
+    def __init__(self, groups, binary, lr, threshold, gamma):
+        super().__init__(groups, {"lr": lr, "weight_decay": 0.0})
+        self.binary = {id(p) for p in binary}
+        self.threshold, self.gamma = threshold, gamma
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        b1, b2, eps, gamma = ADAM["beta1"], ADAM["beta2"], ADAM["eps"], self.gamma
+        for group in self.param_groups:
+            for p in group["params"]:
+                # A parameter without a gradient is updated as with a zero one, as SoFAr's engines do.
+                g = p.grad if p.grad is not None else torch.zeros_like(p)
+                if group["weight_decay"]:
+                    g = g + p * group["weight_decay"]
+                state = self.state[p]
+                if not state:
+                    state.update(step=torch.tensor(0.0), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+                state["step"] += 1
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                if id(p) in self.binary:
+                    m.copy_(m * (1 - gamma) + g * gamma)
+                    sign = (p >= 0).to(p.dtype) * 2 - 1
+                    p.copy_(torch.where(sign * m > self.threshold, -sign, sign))
+                    v.zero_()
+                    continue
+                t = state["step"].item()
+                m.copy_(m * b1 + g * (1 - b1))
+                v.copy_(v * b2 + g * g * (1 - b2))
+                m_hat, v_hat = m * (1 / (1 - b1**t)), v * (1 / (1 - b2**t))
+                p.sub_(m_hat / (v_hat.sqrt() + eps) * group["lr"])
+        return loss
+
+
+class FlipCounter:
+    """The share of binary-kernel entries whose sign (sign(0) = +1) an update changed, as SoFAr's
+    engines report it (metrics.jsonl's flipRatio: the mean over an epoch's steps); any optimiser."""
+
+    def __init__(self, model):
+        self.kernels = kernels(model, binary=True)
+        self.count = sum(k.numel() for k in self.kernels)
+
+    def before(self):
+        self.signs = [k.detach() >= 0 for k in self.kernels]
+
+    def ratio(self):
+        """The flip ratio of the update since before(), a tensor on the kernels' device."""
+        changed = sum((k.detach() >= 0).ne(s).sum() for k, s in zip(self.kernels, self.signs))
+        return changed.double() / self.count
 
 
 def clip_kernels(model):
@@ -310,6 +392,23 @@ def clip_kernels(model):
         for m in model.modules():
             if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and m.kernel_clip is not None:
                 m.kernel.clamp_(-m.kernel_clip, m.kernel_clip)
+
+
+def train_step(net, model, optimizer, scaler, flips, x, y, amp=False):
+    """One optimizer step on a batch (the learning rate already set): forward, loss, backward (under
+    DistributedDataParallel the gradients are all-reduced here), the update, clipping. Returns the
+    logits, the loss and the step's flip ratio (a tensor; None for a model without binary kernels)."""
+    with torch.autocast("cuda", enabled=amp) if amp else torch.autocast("cpu", enabled=False):
+        logits = net(x)
+    loss = F.cross_entropy(logits.float(), y)
+    optimizer.zero_grad(set_to_none=False)
+    scaler.scale(loss).backward()
+    if flips.count:
+        flips.before()
+    scaler.step(optimizer)
+    scaler.update()
+    clip_kernels(model)
+    return logits, loss, flips.ratio() if flips.count else None
 
 
 def rss_mb():
@@ -391,6 +490,15 @@ def run(args, world, rank, device, cuda, distributed, say):
         args.momentum = opt_saved["momentum"]
     if "weight_decay" not in given and opt_saved.get("weightDecay") is not None:
         args.weight_decay = opt_saved["weightDecay"]
+    for flag, key in (("bop_threshold", "bopThreshold"), ("bop_gamma", "bopGamma")):
+        if flag not in given and opt_saved.get(key) is not None and args.optimizer == "bop":
+            setattr(args, flag, opt_saved[key])
+    # Bop's settings go with Bop (its defaults filled in); with another optimiser they are refused, as sofar train does.
+    if args.optimizer == "bop":
+        args.bop_threshold = BOP_DEFAULTS["threshold"] if args.bop_threshold is None else args.bop_threshold
+        args.bop_gamma = BOP_DEFAULTS["gamma"] if args.bop_gamma is None else args.bop_gamma
+    elif args.bop_threshold is not None or args.bop_gamma is not None:
+        raise Fail("--bop-threshold and --bop-gamma go with --optimizer bop")
     if args.batch is None:
         total = saved.get("batchSize", 128)
         if total % world:
@@ -400,8 +508,11 @@ def run(args, world, rank, device, cuda, distributed, say):
 
     data = Data(args.data, args.limit)
     n_train, n_test = len(data.train), len(data.test)
+    optimizer_config = {"name": args.optimizer, "momentum": args.momentum, "weightDecay": args.weight_decay}
+    if args.optimizer == "bop":
+        optimizer_config.update(bopThreshold=args.bop_threshold, bopGamma=args.bop_gamma)
     config = {"epochs": args.epochs, "batchSize": global_batch, "lr": args.lr, "schedule": args.schedule,
-              "optimizer": {"name": args.optimizer, "momentum": args.momentum, "weightDecay": args.weight_decay},
+              "optimizer": optimizer_config,
               "seed": args.seed, "data": args.data, "limit": args.limit, "trainSamples": n_train,
               "processes": world, "batchPerProcess": args.batch}
     for key in FIXED_ON_RESUME + ("optimizer",):
@@ -422,6 +533,7 @@ def run(args, world, rank, device, cuda, distributed, say):
     model.to(device)
     torch.manual_seed(args.seed * 1009 + rank + 1)  # dropout layers draw their masks from torch's generator
     optimizer = make_optimizer(model, args)
+    flips = FlipCounter(model)
     completed, step = 0, 0
     if args.resume:
         meta = spec.load_checkpoint(model, ckpt, optimizer)
@@ -460,6 +572,7 @@ def run(args, world, rank, device, cuda, distributed, say):
         sampler.set_epoch(epoch)
         net.train()
         sums = torch.zeros(3, dtype=torch.float64)  # loss * n, correct, n
+        flip_sum = torch.zeros((), dtype=torch.float64, device=device)
         lr = args.lr
         for b, (x, y) in enumerate(loader):
             x, y = data.normalise(x, device), y.to(device, non_blocking=True)
@@ -469,14 +582,9 @@ def run(args, world, rank, device, cuda, distributed, say):
             lr = learning_rate(args.schedule, args.lr, step, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            with torch.autocast("cuda", enabled=amp) if cuda else torch.autocast("cpu", enabled=False):
-                logits = net(x)
-            loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=False)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            clip_kernels(model)
+            logits, loss, flip_ratio = train_step(net, model, optimizer, scaler, flips, x, y, amp)
+            if flip_ratio is not None:
+                flip_sum += flip_ratio
             step += 1
             if not math.isfinite(loss.item()):
                 raise Fail(f"the training loss became {loss.item()} at epoch {epoch}, step {b + 1}; lower the learning rate "
@@ -494,6 +602,8 @@ def run(args, world, rank, device, cuda, distributed, say):
         metrics = {"epoch": epoch, "step": step, "lr": lr, "trainLoss": (sums[0] / sums[2]).item(),
                    "trainAccuracy": (sums[1] / sums[2]).item(), "testLoss": test_loss, "testAccuracy": test_acc,
                    "samplesPerSecond": sums[2].item() / train_seconds, "seconds": seconds, "rssMB": rss_mb()}
+        if flips.count:
+            metrics["flipRatio"] = flip_sum.item() / (b + 1)
         history.append(metrics)
         ran_samples += sums[2].item()
         ran_seconds += train_seconds
@@ -502,8 +612,9 @@ def run(args, world, rank, device, cuda, distributed, say):
             spec.save_checkpoint(model, out, optimizer, epoch=epoch, step=step, seed=args.seed, config=config)
         if sys.stdout.isatty() and not args.json:
             say("\r\033[K", end="")
+        flip_text = f"  flips {100 * metrics['flipRatio']:.2g}%" if flips.count else ""
         say(f"epoch {epoch}/{args.epochs}  loss {metrics['trainLoss']:.4f}  acc {100 * metrics['trainAccuracy']:.2f}%  "
-            f"test loss {test_loss:.4f}  test acc {100 * test_acc:.2f}%  {metrics['samplesPerSecond']:.1f} samples/s  {duration(seconds)}")
+            f"test loss {test_loss:.4f}  test acc {100 * test_acc:.2f}%{flip_text}  {metrics['samplesPerSecond']:.1f} samples/s  {duration(seconds)}")
         if distributed:
             dist.barrier()
     say(f"checkpoint {ckpt}")
