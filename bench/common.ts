@@ -31,9 +31,10 @@ export function writeReport(path: string, report: unknown): void {
 /** True when the module at `url` (its `import.meta.url`) is the script node was started with. */
 export const isMain = (url: string): boolean => !!process.argv[1] && url === pathToFileURL(process.argv[1]).href;
 
-/** Prints what `report` resolves to as indented JSON on stdout; if it fails, the error's message (`stack`: its stack) on stderr, and exit 1. */
-export function printReport(report: Promise<unknown>, o: { stack?: boolean } = {}): void {
-  report.then(
+/** Runs `report` and prints what it resolves to as indented JSON on stdout; if it fails, the error's message (`stack`: its stack) on stderr, and exit 1. */
+export function printReport(report: () => Promise<unknown>, o: { stack?: boolean } = {}): void {
+  // A thunk, so that a bad flag (thrown while the options are read) is reported like any failure.
+  Promise.resolve().then(report).then(
     (r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'),
     (e) => {
       process.stderr.write(`${o.stack ? ((e as Error).stack ?? e) : (e as Error).message}\n`);

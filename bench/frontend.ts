@@ -101,5 +101,5 @@ export async function run(o: { out?: string; maxColumns?: number } = {}): Promis
 }
 
 if (isMain(import.meta.url)) {
-  printReport(run().then((r) => (r as { targets: unknown }).targets));
+  printReport(() => run().then((r) => (r as { targets: unknown }).targets));
 }

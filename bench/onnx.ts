@@ -143,4 +143,4 @@ function parseArgs(argv: string[]): OnnxBenchOptions {
   });
 }
 
-if (isMain(import.meta.url)) printReport(run(parseArgs(process.argv.slice(2))));
+if (isMain(import.meta.url)) printReport(() => run(parseArgs(process.argv.slice(2))));

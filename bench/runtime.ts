@@ -205,4 +205,4 @@ function parseArgs(argv: string[]): RuntimeBenchOptions {
   });
 }
 
-if (isMain(import.meta.url)) printReport(run(parseArgs(process.argv.slice(2))));
+if (isMain(import.meta.url)) printReport(() => run(parseArgs(process.argv.slice(2))));

@@ -153,4 +153,4 @@ function parseArgs(argv: string[]): BenchOptions {
   });
 }
 
-if (isMain(import.meta.url)) printReport(run(parseArgs(process.argv.slice(2))), { stack: true });
+if (isMain(import.meta.url)) printReport(() => run(parseArgs(process.argv.slice(2))), { stack: true });

@@ -6,7 +6,7 @@
  * contender are checked equal bit for bit; chunksRunPerThread says how the parallel loops' chunks were
  * shared (caller first). Writes bench/results/web-threads.json. Not a test.
  *
- *   npm run build && node dist/bench/web-threads.js [--rounds 5] [--runs 5] [--out FILE]
+ *   npm run build && node dist/bench/web-threads.js [--rounds 5] [--runs 5] [--warmup 3] [--out FILE]
  *
  * Interleaved rounds (A, B, C, A, B, C, ...); medians over all rounds compared.
  */
@@ -17,7 +17,7 @@ import { exportOnnx, percentile, sofarVersion } from '../backends/onnx/index.js'
 import { createRuntime, createRuntimeWith, loadNativeKernels, loadWasmKernels, type BinaryRuntime, type WasmKernelSet } from '../backends/runtime/index.js';
 import { compileFile } from '../src/compile.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
-import { isMain, repoRoot, writeReport } from './common.js';
+import { isMain, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 
 export interface WebThreadsBenchOptions {
   rounds?: number;
@@ -94,11 +94,12 @@ export async function run(options: WebThreadsBenchOptions = {}): Promise<object>
   return result;
 }
 
-if (isMain(import.meta.url)) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(name);
-    return i >= 0 ? Number(process.argv[i + 1]) : undefined;
-  };
-  const outIndex = process.argv.indexOf('--out');
-  await run({ rounds: arg('--rounds'), runs: arg('--runs'), out: outIndex >= 0 ? process.argv[outIndex + 1] : undefined });
+/** Flags given on the command line; absent ones keep run()'s defaults (an undefined value would override them). */
+function parseArgs(argv: string[]): WebThreadsBenchOptions {
+  const o: WebThreadsBenchOptions = {};
+  return parseFlags('web-threads', argv, o, { keys: ['rounds', 'runs', 'warmup'], number: wholeNumber('web-threads', 1) }, {
+    '--out': (value) => (o.out = value()),
+  });
 }
+
+if (isMain(import.meta.url)) printReport(() => run(parseArgs(process.argv.slice(2))));
