@@ -174,7 +174,7 @@ export class LowerCtx {
     return value;
   }
 
-  constant(type: ElemType, dims: readonly number[], data: ArrayBufferView, name: string): string {
+  private constant(type: ElemType, dims: readonly number[], data: ArrayBufferView, name: string): string {
     return this.cached(`${type}:${name}`, () => this.g.initializer(this.g.fresh(name), type, dims, data));
   }
 }

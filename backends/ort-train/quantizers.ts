@@ -91,7 +91,7 @@ export class FlatParams implements ParamSource {
 
   foldedConv(ctx: LowerCtx, conv: NodeOf<'conv'>, bn: NodeOf<'batchnorm'>): { kernel: string; bias: string } {
     const { e } = this;
-    const param = (node: GraphNode, role: string) => this.view(ctx.spec(node, role), ctx.spec(node, role).shape);
+    const param = (node: GraphNode, role: string) => ctx.floatParam(node, role);
     const s = e.op('Div', [param(bn, 'gamma'), e.op('Sqrt', [e.op('Add', [param(bn, 'moving_variance'), e.f32(bn.attrs.epsilon)])])], {}, { hint: 'fold_scale' });
     const kernel = e.op('Mul', [param(conv, 'kernel'), e.op('Reshape', [s, e.i64([-1, 1, 1, 1])])], {}, { hint: 'folded_kernel' });
     const centred = conv.attrs.bias ? e.op('Sub', [param(conv, 'bias'), param(bn, 'moving_mean')]) : e.op('Neg', [param(bn, 'moving_mean')]);

@@ -104,12 +104,7 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
 
   for (const node of nodes) {
     if (!live[node.id]) continue;
-    const byRole = new Map(node.params.map((p) => [p.role, p]));
-    const spec = (role: string) => {
-      const p = byRole.get(role);
-      if (!p) throw new Error(`internal: ${node.name} has no parameter '${role}'`);
-      return p;
-    };
+    const spec = (role: string) => lower.spec(node, role);
     let forward: string | undefined;
     const ctx: RuleContext = {
       e,
@@ -119,7 +114,7 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
       forward: () => (forward ??= dispatch(LOWERINGS, node, lower)),
       kernel: (role) => flatParams.kernels.get(spec(role).name),
       wantsGrad: (i) => wantsGrad[node.inputs[i]],
-      trains: (role) => training && byRole.get(role)?.trainable === true,
+      trains: (role) => training && node.params.some((p) => p.role === role && p.trainable),
       param: (role, dims) => view(spec(role), dims),
       setState: (role, value) => newState.set(spec(role).name, value),
       mask: () => {
