@@ -11,6 +11,11 @@ export interface QuantizerDef {
   uses: readonly QuantizerUse[];
   /** Argument names with their defaults. */
   args: Readonly<Record<string, number>>;
+  /**
+   * What an activation quantizer outputs: `sign` {−1, +1} (the graph's `bin`), `heaviside` {0, 1},
+   * `levels` k-bit levels in [0, 1]. Weight quantizers output a scaled sign.
+   */
+  output: 'sign' | 'heaviside' | 'levels';
   summary: string;
 }
 
@@ -18,22 +23,50 @@ export const QUANTIZERS = {
   ste_sign: {
     uses: ['activation', 'weight'],
     args: { clip: 1.0 },
+    output: 'sign',
     summary: 'sign(x); straight-through gradient dy·1{|x| ≤ clip}',
   },
   approx_sign: {
     uses: ['activation'],
     args: {},
+    output: 'sign',
     summary: 'sign(x); Bi-Real piecewise-polynomial gradient dy·max(0, 2 − 2|x|)',
   },
   swish_sign: {
     uses: ['activation'],
     args: { beta: 5.0 },
+    output: 'sign',
     summary: 'sign(x); gradient of the SignSwish dy·β(2 − βx·tanh(βx/2))/(1 + cosh βx)',
   },
   magnitude_aware_sign: {
     uses: ['weight'],
     args: { clip: 1.0 },
+    output: 'sign',
     summary: 'mean|W| per output channel × sign(W); scale held constant, straight-through gradient',
+  },
+  magnitude_aware_sign_unclipped: {
+    uses: ['weight'],
+    args: {},
+    output: 'sign',
+    summary: 'mean|W| over the whole kernel (one scale a layer, DoReFa-Net) × sign(W); scale held constant, identity gradient',
+  },
+  xnor_weight_scale: {
+    uses: ['weight'],
+    args: {},
+    output: 'sign',
+    summary: 'W clipped to [−1, 1]; mean|W| per output channel × sign(W) (XNOR-Net); straight-through gradient dy·1{|W| ≤ 1}',
+  },
+  ste_heaviside: {
+    uses: ['activation'],
+    args: { clip: 1.0 },
+    output: 'heaviside',
+    summary: '1 if x > 0 else 0; straight-through gradient dy·1{|x| ≤ clip}',
+  },
+  dorefa: {
+    uses: ['activation'],
+    args: { k_bit: 2 },
+    output: 'levels',
+    summary: 'round(clip(x, 0, 1)·n)/n with n = 2^k − 1 (DoReFa-Net); gradient dy·1{0 ≤ x ≤ 1}',
   },
 } as const satisfies Record<string, QuantizerDef>;
 
@@ -89,6 +122,16 @@ export function resolveQuantizer<U extends QuantizerUse>(
   }
   // The registry has just confirmed the name serves this use.
   return { ok: true, ref: { name, args: full } as QuantizerRef<QuantizerNameFor<U>> };
+}
+
+/** The bit width a quantizer's output counts at (Larq's `precision`): k for `dorefa`, 1 otherwise. */
+export function quantizerBits(q: QuantizerRef): number {
+  return q.name === 'dorefa' ? (q.args.k_bit ?? 2) : 1;
+}
+
+/** Whether an activation quantizer's output lies in {−1, +1} (the graph's `bin` precision). */
+export function outputsSign(q: QuantizerRef): boolean {
+  return quantizerDef(q.name).output === 'sign';
 }
 
 export function quantizersFor(use: QuantizerUse): QuantizerName[] {

@@ -26,6 +26,12 @@ export function quantizeKernel(spec: ParamSpec, values: Float32Array, quantizer:
 const KERNEL_SCALES: Readonly<Record<WeightQuantizerName, (shape: readonly number[], values: Float32Array) => Float32Array | null>> = {
   ste_sign: () => null,
   magnitude_aware_sign: (shape, values) => channelMeanAbs(shape, values),
+  magnitude_aware_sign_unclipped: () => {
+    throw new Error('onnx quantizer: magnitude_aware_sign_unclipped is not lowered yet (issue 20)');
+  },
+  xnor_weight_scale: () => {
+    throw new Error('onnx quantizer: xnor_weight_scale is not lowered yet (issue 20)');
+  },
 };
 
 /** mean |W| per output channel, accumulated in float64 and rounded once. */

@@ -109,6 +109,18 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
   concat: (node, ctx) => ctx.emit(node, 'Concat', ctx.inputs(node), node.name, { axis: 1 }),
 
   // Inference mode: every column kept (drop-path is the training engine's).
+  bias: () => {
+    throw new Error('onnx: bias is not lowered yet (issue 20)');
+  },
+  sigmoid: () => {
+    throw new Error('onnx: sigmoid is not lowered yet (issue 20)');
+  },
+  multiply: () => {
+    throw new Error('onnx: multiply is not lowered yet (issue 20)');
+  },
+  add_into: () => {
+    throw new Error('onnx: add_into is not lowered yet (issue 20)');
+  },
   join: (node, ctx) => {
     const op = { mean: 'Mean', sum: 'Sum', max: 'Max', concat: 'Concat' }[node.attrs.mode];
     return ctx.emit(node, op, ctx.inputs(node), node.name, node.attrs.mode === 'concat' ? { axis: 1 } : {});

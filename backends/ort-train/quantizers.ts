@@ -36,6 +36,12 @@ const ACTIVATION_GRADS: Readonly<Record<ActivationQuantizerName, ActivationGrad>
     const den = e.op('Add', [e.f32(1), e.op('Cosh', [bx])]);
     return e.op('Mul', [dy, e.op('Div', [num, den], {}, { hint: 'slope' })], {}, { hint: 'dx' });
   },
+  ste_heaviside: () => {
+    throw new Error('ort-train quantizer: ste_heaviside is not lowered yet (issue 20)');
+  },
+  dorefa: () => {
+    throw new Error('ort-train quantizer: dorefa is not lowered yet (issue 20)');
+  },
 };
 
 /** dL/dx of an activation quantizer on x (`channels` on axis 1). */
@@ -53,6 +59,12 @@ const KERNEL_SCALES: Readonly<Record<WeightQuantizerName, (e: Emitter, w: string
     const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== outAxis);
     const magnitudes = e.op('Cast', [e.op('Abs', [w])], { to: DOUBLE }, { hint: 'abs64' });
     return e.op('Cast', [e.op('ReduceMean', [magnitudes], { axes, keepdims: 0 }, { hint: 'scale64' })], { to: FLOAT }, { hint: 'scale' });
+  },
+  magnitude_aware_sign_unclipped: () => {
+    throw new Error('ort-train quantizer: magnitude_aware_sign_unclipped is not lowered yet (issue 20)');
+  },
+  xnor_weight_scale: () => {
+    throw new Error('ort-train quantizer: xnor_weight_scale is not lowered yet (issue 20)');
   },
 };
 

@@ -288,6 +288,18 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     };
   },
 
+  bias: () => {
+    throw new Error('ort-train: bias is not lowered yet (issue 20)');
+  },
+  sigmoid: () => {
+    throw new Error('ort-train: sigmoid is not lowered yet (issue 20)');
+  },
+  multiply: () => {
+    throw new Error('ort-train: multiply is not lowered yet (issue 20)');
+  },
+  add_into: () => {
+    throw new Error('ort-train: add_into is not lowered yet (issue 20)');
+  },
   join: (node, ctx) => {
     const { e } = ctx;
     const xs = ctx.inputs;

@@ -111,6 +111,18 @@ const FORWARD: OpTable<[Context], Tensor> = {
   },
   add: (node, ctx) => ctx.tf.add(inputOf(node, ctx, 0), inputOf(node, ctx, 1)),
   concat: (node, ctx) => ops.concat(ctx.tf, node.inputs.map((id) => ctx.values[id])),
+  bias: () => {
+    throw new Error('tfjs forward: bias is not lowered yet (issue 20)');
+  },
+  sigmoid: () => {
+    throw new Error('tfjs forward: sigmoid is not lowered yet (issue 20)');
+  },
+  multiply: () => {
+    throw new Error('tfjs forward: multiply is not lowered yet (issue 20)');
+  },
+  add_into: () => {
+    throw new Error('tfjs forward: add_into is not lowered yet (issue 20)');
+  },
   join: (node, ctx) => ops.join(ctx.tf, node.inputs.map((id) => ctx.values[id]), node.attrs.mode, joinMask(node, ctx)),
 };
 

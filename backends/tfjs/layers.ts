@@ -62,8 +62,8 @@ function defineLayers(tf: Tf): SofarLayers {
 
     constructor(config: ConvConfig) {
       super(config);
-      const { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip } = config;
-      this.attrs = { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip };
+      const { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip, padValue } = config;
+      this.attrs = { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip, padValue: padValue ?? 0 };
     }
 
     override build(inputShape: Shape | Shape[]): void {

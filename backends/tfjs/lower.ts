@@ -78,6 +78,18 @@ const LOWER: OpTable<[Context], SymbolicTensor> = {
   dropout: (node, ctx) => apply(ctx, node, ctx.tf.layers.dropout({ name: name(node, ctx), rate: node.attrs.rate }), inputOf(node, ctx)),
   add: (node, ctx) => apply(ctx, node, ctx.tf.layers.add({ name: name(node, ctx) }), inputsOf(node, ctx)),
   concat: (node, ctx) => apply(ctx, node, ctx.tf.layers.concatenate({ name: name(node, ctx), axis: -1 }), inputsOf(node, ctx)),
+  bias: () => {
+    throw new Error('tfjs: bias is not lowered yet (issue 20)');
+  },
+  sigmoid: () => {
+    throw new Error('tfjs: sigmoid is not lowered yet (issue 20)');
+  },
+  multiply: () => {
+    throw new Error('tfjs: multiply is not lowered yet (issue 20)');
+  },
+  add_into: () => {
+    throw new Error('tfjs: add_into is not lowered yet (issue 20)');
+  },
   join: (node: NodeOf<'join'>, ctx) => {
     const { mode, columns, dropPath } = node.attrs;
     return apply(ctx, node, new ctx.layers.SofarJoin({ name: name(node, ctx), mode, columns, dropPath }), inputsOf(node, ctx));

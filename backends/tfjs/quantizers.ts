@@ -77,6 +77,12 @@ export function kernelParts(tf: Tf, w: Tensor, ref: QuantizerRef<WeightQuantizer
 const KERNEL_SCALES: Readonly<Record<WeightQuantizerName, (tf: Tf, w: Tensor, outputAxis: number) => Tensor | null>> = {
   ste_sign: () => null,
   magnitude_aware_sign: (tf, w, outputAxis) => stopGradient(tf, magnitudeScale(tf, w, outputAxis)),
+  magnitude_aware_sign_unclipped: () => {
+    throw new Error('tfjs quantizer: magnitude_aware_sign_unclipped is not lowered yet (issue 20)');
+  },
+  xnor_weight_scale: () => {
+    throw new Error('tfjs quantizer: xnor_weight_scale is not lowered yet (issue 20)');
+  },
 };
 
 /** Larq's MagnitudeAwareSign: s_o · sign(W), s_o = mean|W| per output channel held constant; STE gradient. */
@@ -93,6 +99,18 @@ export const TFJS_QUANTIZERS: Readonly<Record<QuantizerName, TfjsQuantizer>> = {
   approx_sign: approxSign,
   swish_sign: swishSign,
   magnitude_aware_sign: magnitudeAwareSign,
+  magnitude_aware_sign_unclipped: () => {
+    throw new Error('tfjs quantizer: magnitude_aware_sign_unclipped is not lowered yet (issue 20)');
+  },
+  xnor_weight_scale: () => {
+    throw new Error('tfjs quantizer: xnor_weight_scale is not lowered yet (issue 20)');
+  },
+  ste_heaviside: () => {
+    throw new Error('tfjs quantizer: ste_heaviside is not lowered yet (issue 20)');
+  },
+  dorefa: () => {
+    throw new Error('tfjs quantizer: dorefa is not lowered yet (issue 20)');
+  },
 };
 
 /** Applies a quantizer reference from the graph. */

@@ -46,12 +46,16 @@ export const TORCH_ACTIVATION_QUANTIZERS: Readonly<Record<ActivationQuantizerNam
   ste_sign: 'ste_sign',
   approx_sign: 'approx_sign',
   swish_sign: 'swish_sign',
+  ste_heaviside: 'ste_heaviside',
+  dorefa: 'dorefa',
 };
 
 /** Each weight quantizer's class in the runtime. */
 export const TORCH_WEIGHT_QUANTIZERS: Readonly<Record<WeightQuantizerName, string>> = {
   ste_sign: 'SteSign',
   magnitude_aware_sign: 'MagnitudeAwareSign',
+  magnitude_aware_sign_unclipped: 'MagnitudeAwareSignUnclipped',
+  xnor_weight_scale: 'XnorWeightScale',
 };
 
 /** `approx_sign(x)`, `ste_sign(x, clip=1.3)`: an activation quantizer's arguments for a call of its runtime function. */
@@ -156,6 +160,18 @@ export const TORCH_LAYERS: OpTable<[], Lowered> = {
 
   concat: () => ({ args: [], call: (xs) => `torch.cat([${xs.join(', ')}], 1)` }),
 
+  bias: () => {
+    throw new Error('torch: bias is not lowered yet (issue 20)');
+  },
+  sigmoid: () => {
+    throw new Error('torch: sigmoid is not lowered yet (issue 20)');
+  },
+  multiply: () => {
+    throw new Error('torch: multiply is not lowered yet (issue 20)');
+  },
+  add_into: () => {
+    throw new Error('torch: add_into is not lowered yet (issue 20)');
+  },
   join: (node) => ({
     module: 'Join',
     args: [{ name: 'mode', value: `'${node.attrs.mode}'`, positional: true }],

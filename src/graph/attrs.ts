@@ -53,13 +53,15 @@ const JOIN = fields({
 
 const SCHEMAS: OpTable<[], string | null> = {
   input: fields({}),
-  conv: fields({ filters: wholeAtLeast(1), kernel: pair, stride: pair, pads, dilation: pair, groups: wholeAtLeast(1), bias: bool, kernelQuantizer: weightQuantizer, kernelClip: orNull(positive) }),
+  conv: fields({ filters: wholeAtLeast(1), kernel: pair, stride: pair, pads, dilation: pair, groups: wholeAtLeast(1), bias: bool, kernelQuantizer: weightQuantizer, kernelClip: orNull(positive), padValue: finite }),
   dense: fields({ units: wholeAtLeast(1), bias: bool, kernelQuantizer: weightQuantizer, kernelClip: orNull(positive) }),
-  batchnorm: fields({ momentum: inRange(0, 1), epsilon: positive }),
+  batchnorm: fields({ momentum: inRange(0, 1), epsilon: positive, scale: bool, center: bool }),
   quantize: fields({ quantizer: quantizer('activation') }),
   relu: fields({}),
   prelu: fields({}),
   hardtanh: (node) => HARDTANH(node) ?? (node.attrs.min <= node.attrs.max ? null : `min ${node.attrs.min} is above max ${node.attrs.max}`),
+  bias: fields({}),
+  sigmoid: fields({}),
   maxpool: fields(window),
   avgpool: fields(window),
   global_avgpool: fields({}),
@@ -67,6 +69,8 @@ const SCHEMAS: OpTable<[], string | null> = {
   dropout: fields({ rate: inRange(0, 1) }),
   add: fields({}),
   concat: fields({}),
+  multiply: fields({}),
+  add_into: fields({ offset: wholeAtLeast(0) }),
   join: (node) => {
     const problem = JOIN(node);
     if (problem) return problem;

@@ -8,7 +8,7 @@
  * vector, an unknown quantizer).
  */
 import { error, type Diagnostic, type Span } from '../diagnostics.js';
-import { resolveQuantizer, type ActivationQuantizerName, type QuantizerNameFor, type QuantizerUse, type WeightQuantizerName } from '../quantizers.js';
+import { outputsSign, resolveQuantizer, type ActivationQuantizerName, type QuantizerNameFor, type QuantizerUse, type WeightQuantizerName } from '../quantizers.js';
 import { resolvePads, windowOutput, type Padding } from './shapes.js';
 import {
   GRAPH_FORMAT,
@@ -65,9 +65,13 @@ export interface ConvOptions extends Common {
   groups?: number;
   bias?: boolean;
   init?: InitName;
+  /** A fixed, non-trainable kernel: every value, row-major `[filters, C_in/groups, kh, kw]`. */
+  fixedKernel?: number[];
 }
 
 export interface BinaryOptions {
+  /** Pad value of the quantized input (Larq's `pad_values`): 0 (default) or 1 for one-padding. */
+  padValue?: number;
   /** Applied when the input is real-valued; defaults to the binarization policy. */
   inputQuantizer?: QuantizerSpec;
   kernelQuantizer?: QuantizerSpec;
@@ -286,11 +290,14 @@ export class GraphBuilder {
     this.report('no-quantizer', `a binary ${kind} needs a weight quantizer`, source, 'set one for the model (binarize weights = ste_sign) or on the layer (kernel_quantizer = ...)');
   }
 
-  batchnorm(x: Tensor, o: Common & { momentum?: number; epsilon?: number } = {}): Tensor {
+  batchnorm(x: Tensor, o: Common & { momentum?: number; epsilon?: number; scale?: boolean; center?: boolean } = {}): Tensor {
     const c = intern([x.shape[0]]) as number[];
-    return this.addNode('batchnorm', o.name ?? 'bn', [x], { momentum: o.momentum ?? 0.9, epsilon: o.epsilon ?? 1e-5 }, same(x), 'f32', (n) => [
-      param(n, 'gamma', c, 'ones'),
-      param(n, 'beta', c, 'zeros'),
+    const scale = o.scale ?? true;
+    const center = o.center ?? true;
+    const attrs = { momentum: o.momentum ?? 0.9, epsilon: o.epsilon ?? 1e-5, scale, center };
+    return this.addNode('batchnorm', o.name ?? 'bn', [x], attrs, same(x), 'f32', (n) => [
+      ...(scale ? [param(n, 'gamma', c, 'ones')] : []),
+      ...(center ? [param(n, 'beta', c, 'zeros')] : []),
       param(n, 'moving_mean', c, 'zeros', { trainable: false }),
       param(n, 'moving_variance', c, 'ones', { trainable: false }),
     ], o);
@@ -303,15 +310,44 @@ export class GraphBuilder {
       this.report('no-quantizer', 'sign needs an activation quantizer', o.source, 'name one (sign approx_sign) or set binarize activations = ...');
       return x;
     }
-    return this.addNode('quantize', o.name ?? 'sign', [x], { quantizer: q }, same(x), 'bin', noParams, o);
+    return this.addNode('quantize', o.name ?? 'sign', [x], { quantizer: q }, same(x), outputsSign(q) ? 'bin' : 'f32', noParams, o);
   }
 
   relu(x: Tensor, o: Common = {}): Tensor {
     return this.addNode('relu', o.name ?? 'relu', [x], NO_ATTRS, same(x), 'f32', noParams, o);
   }
 
-  prelu(x: Tensor, o: Common = {}): Tensor {
-    return this.addNode('prelu', o.name ?? 'prelu', [x], NO_ATTRS, same(x), 'f32', (n) => [param(n, 'alpha', [x.shape[0]], 'constant_0.25')], o);
+  prelu(x: Tensor, o: Common & { init?: InitName } = {}): Tensor {
+    return this.addNode('prelu', o.name ?? 'prelu', [x], NO_ATTRS, same(x), 'f32', (n) => [param(n, 'alpha', [x.shape[0]], o.init ?? 'constant_0.25')], o);
+  }
+
+  /** A learnable shift a channel (x + b[c]), starting at 0. */
+  bias(x: Tensor, o: Common = {}): Tensor {
+    return this.addNode('bias', o.name ?? 'bias', [x], NO_ATTRS, same(x), 'f32', (n) => [param(n, 'bias', [x.shape[0]], 'zeros')], o);
+  }
+
+  sigmoid(x: Tensor, o: Common = {}): Tensor {
+    return this.addNode('sigmoid', o.name ?? 'sigmoid', [x], NO_ATTRS, same(x), 'f32', noParams, o);
+  }
+
+  /** x · s, with s of x's shape or a vector `[C]` broadcast over H and W. */
+  multiply(x: Tensor, s: Tensor, o: Common = {}): Tensor {
+    const sameShape = s.shape.length === x.shape.length && s.shape.every((d, i) => d === x.shape[i]);
+    if (!sameShape && !(s.shape.length === 1 && s.shape[0] === x.shape[0])) {
+      this.report('shape', `multiply needs a factor of shape ${x.shape.join('×')} or a vector of ${x.shape[0]}, got ${s.shape.join('×')}`, o.source);
+    }
+    const precision: Precision = x.precision === 'bin' && s.precision === 'bin' ? 'bin' : 'f32';
+    return this.addNode('multiply', o.name ?? 'multiply', [x, s], NO_ATTRS, same(x), precision, noParams, o);
+  }
+
+  /** x with y added into its last C_y channels (MeliusNet's improvement block); `offset` = C_x − C_y by default. */
+  addInto(x: Tensor, y: Tensor, o: Common & { offset?: number } = {}): Tensor {
+    const offset = o.offset ?? x.shape[0] - y.shape[0];
+    const fits = x.shape.length === y.shape.length && offset >= 0 && offset + y.shape[0] <= x.shape[0] && y.shape.slice(1).every((d, i) => d === x.shape[i + 1]);
+    if (!fits) {
+      this.report('shape', `cannot add ${y.shape.join('×')} into channels ${offset}… of ${x.shape.join('×')}`, o.source, 'the branch needs the same height and width and at most as many channels');
+    }
+    return this.addNode('add_into', o.name ?? 'add_into', [x, y], { offset }, same(x), 'f32', noParams, o);
   }
 
   hardtanh(x: Tensor, o: Common & { min?: number; max?: number } = {}): Tensor {
@@ -347,6 +383,11 @@ export class GraphBuilder {
 
   add(a: Tensor, b: Tensor, o: Common = {}): Tensor {
     return this.addNode('add', o.name ?? 'add', [a, b], NO_ATTRS, same(a), 'f32', noParams, o);
+  }
+
+  /** The element-wise sum of two or more tensors (parallel branches joined by sum). */
+  sum(xs: Tensor[], o: Common = {}): Tensor {
+    return this.addNode('add', o.name ?? 'add', xs, NO_ATTRS, same(xs[0]), 'f32', noParams, o);
   }
 
   concat(xs: Tensor[], o: Common = {}): Tensor {
@@ -404,10 +445,10 @@ export class GraphBuilder {
     if (x.precision === 'bin') return x;
     const q = spec === undefined ? this.policy().activations : this.quantizer(spec, 'activation', source);
     if (!q) return x; // the checker reports a binary layer fed real values
-    return this.addNode('quantize', `${layer}_sign`, [x], { quantizer: q }, same(x), 'bin', noParams, { source });
+    return this.addNode('quantize', `${layer}_sign`, [x], { quantizer: q }, same(x), outputsSign(q) ? 'bin' : 'f32', noParams, { source });
   }
 
-  private convNode(x: Tensor, o: ConvOptions, kernelQuantizer: QuantizerRef<WeightQuantizerName> | null, kernelClip: number | null, kind: string): Tensor {
+  private convNode(x: Tensor, o: ConvOptions & { padValue?: number }, kernelQuantizer: QuantizerRef<WeightQuantizerName> | null, kernelClip: number | null, kind: string): Tensor {
     if (!this.expectMap(x, kind, o.source)) return x;
     const [cin, h, w] = x.shape;
     const kernel = pair(o.kernel);
@@ -428,11 +469,13 @@ export class GraphBuilder {
       'conv',
       o.name ?? kind,
       [x],
-      { filters: o.filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip: binary ? kernelClip : null },
+      { filters: o.filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip: binary ? kernelClip : null, padValue: o.padValue ?? 0 },
       [o.filters, oh, ow],
       'f32',
       (n) => [
-        param(n, 'kernel', [o.filters, Math.floor(cin / groups), kernel[0], kernel[1]], o.init ?? 'glorot_normal', { binary }),
+        o.fixedKernel
+          ? { ...param(n, 'kernel', [o.filters, Math.floor(cin / groups), kernel[0], kernel[1]], 'fixed', { binary, trainable: false }), values: o.fixedKernel }
+          : param(n, 'kernel', [o.filters, Math.floor(cin / groups), kernel[0], kernel[1]], o.init ?? 'glorot_normal', { binary }),
         ...(bias ? [param(n, 'bias', [o.filters], 'zeros')] : []),
       ],
       o,

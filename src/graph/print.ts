@@ -41,6 +41,7 @@ const ATTRS: OpTable<[], string> = {
     if (a.bias) parts.push('bias');
     if (a.kernelQuantizer) parts.push(`kernel=${formatQuantizer(a.kernelQuantizer)}`);
     if (a.kernelClip !== null) parts.push(`clip=${a.kernelClip}`);
+    if (a.padValue !== 0) parts.push(`pad_value=${a.padValue}`);
     return parts.join(' ');
   },
   dense: ({ attrs: a }) => {
@@ -49,11 +50,13 @@ const ATTRS: OpTable<[], string> = {
     if (a.kernelQuantizer) parts.push(`kernel=${formatQuantizer(a.kernelQuantizer)}`);
     return parts.join(' ');
   },
-  batchnorm: ({ attrs: a }) => `momentum=${a.momentum} epsilon=${a.epsilon}`,
+  batchnorm: ({ attrs: a }) => `momentum=${a.momentum} epsilon=${a.epsilon}${a.scale ? '' : ' scale=false'}${a.center ? '' : ' center=false'}`,
   quantize: ({ attrs: a }) => formatQuantizer(a.quantizer),
   relu: none,
   prelu: none,
   hardtanh: ({ attrs: a }) => `min=${a.min} max=${a.max}`,
+  bias: none,
+  sigmoid: none,
   maxpool: pool,
   avgpool: pool,
   global_avgpool: none,
@@ -61,6 +64,8 @@ const ATTRS: OpTable<[], string> = {
   dropout: ({ attrs: a }) => `rate=${a.rate}`,
   add: none,
   concat: none,
+  multiply: none,
+  add_into: ({ attrs: a }) => `offset=${a.offset}`,
   join: ({ attrs: a }) =>
     `${a.mode} columns=${a.columns.join(',')}${a.dropPath.local ? ` drop_path=${a.dropPath.local}` : ''}${a.dropPath.global ? ` global=${a.dropPath.global}` : ''}`,
 };

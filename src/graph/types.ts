@@ -30,7 +30,9 @@ export type InitName =
   | 'he_uniform'
   | 'zeros'
   | 'ones'
-  | 'constant_0.25';
+  | 'constant_0.25'
+  /** The parameter's exact values are given in `ParamSpec.values` (a fixed kernel such as a blur). */
+  | 'fixed';
 
 /**
  * One parameter tensor of a node. Layouts: conv kernel `[filters, C_in/groups, kh, kw]` (OIHW), dense
@@ -46,6 +48,8 @@ export interface ParamSpec {
   binary: boolean;
   trainable: boolean;
   init: InitName;
+  /** With `init: 'fixed'`: every value, row-major in `shape` (QuickNet's blur-pool kernel). */
+  values?: number[];
 }
 
 export type Pads = [top: number, left: number, bottom: number, right: number];
@@ -56,7 +60,10 @@ export type JoinMode = 'mean' | 'sum' | 'max' | 'concat';
 /** Attributes of every node kind. Adding a kind here forces every backend's lowering table to handle it. */
 export interface OpAttrs {
   input: Record<string, never>;
-  /** Convolution; binary when `kernelQuantizer` is set (its input must then be `bin`). */
+  /**
+   * Convolution. Its kernel is quantized when `kernelQuantizer` is set; its MACs are binary when the
+   * input is `bin` too (a quantized kernel on a real input, BinaryAlexNet's first layer, is legitimate).
+   */
   conv: {
     filters: number;
     kernel: Pair;
@@ -68,6 +75,11 @@ export interface OpAttrs {
     kernelQuantizer: QuantizerRef<WeightQuantizerName> | null;
     /** Latent weights are clipped to [−clip, clip] after each update (Larq's weight_clip). */
     kernelClip: number | null;
+    /**
+     * The value the (already quantized) input is padded with: 0, or 1 for Larq's `pad_values=1`
+     * ("one-padding", a +1 border that keeps a binary input binary).
+     */
+    padValue: number;
   };
   /** Fully connected layer on a vector input; binary when `kernelQuantizer` is set. */
   dense: {
@@ -76,12 +88,25 @@ export interface OpAttrs {
     kernelQuantizer: QuantizerRef<WeightQuantizerName> | null;
     kernelClip: number | null;
   };
-  batchnorm: { momentum: number; epsilon: number };
-  /** An activation quantizer: output in {−1, +1}. */
+  /**
+   * Batch normalisation. Without `scale` the node has no gamma (γ = 1), without `center` no beta
+   * (β = 0): Keras' `scale=False` / `center=False`.
+   */
+  batchnorm: { momentum: number; epsilon: number; scale: boolean; center: boolean };
+  /**
+   * An activation quantizer. The sign family outputs {−1, +1} (precision `bin`); `ste_heaviside`
+   * outputs {0, 1} and `dorefa` k-bit levels in [0, 1] (precision `f32`, counted at their bit width).
+   */
   quantize: { quantizer: QuantizerRef<ActivationQuantizerName> };
   relu: Record<string, never>;
+  /** PReLU with one slope a channel (shared over H and W), parameter `alpha` `[C]`. */
   prelu: Record<string, never>;
+  /** clip(x, min, max); the language's `clip` and `hardtanh`. */
   hardtanh: { min: number; max: number };
+  /** A learnable shift a channel: x + b[c], parameter `bias` `[C]` (ReActNet's RSign and RPReLU shifts). */
+  bias: Record<string, never>;
+  /** 1 / (1 + e^−x). */
+  sigmoid: Record<string, never>;
   maxpool: { kernel: Pair; stride: Pair; pads: Pads };
   /** Average pooling; padded cells are excluded from the mean (TensorFlow's `same`). */
   avgpool: { kernel: Pair; stride: Pair; pads: Pads };
@@ -89,10 +114,20 @@ export interface OpAttrs {
   global_avgpool: Record<string, never>;
   flatten: Record<string, never>;
   dropout: { rate: number };
-  /** Element-wise sum of two tensors of equal shape (residual shortcut). */
+  /** Element-wise sum of two or more tensors of equal shape (residual shortcut, parallel branches). */
   add: Record<string, never>;
-  /** Channel concatenation (dense shortcut). */
+  /** Channel concatenation of two or more tensors (dense shortcut, parallel branches). */
   concat: Record<string, never>;
+  /**
+   * Element-wise product of input 0 (`[C, H, W]` or `[F]`) and input 1, which has the same shape or is a
+   * vector `[C]` broadcast over H and W (squeeze-and-excite scaling).
+   */
+  multiply: Record<string, never>;
+  /**
+   * Input 0 with input 1 added into its channels `offset … offset + C₁ − 1` (the others pass unchanged):
+   * MeliusNet's improvement block adds into the last C₁ channels (`offset = C₀ − C₁`).
+   */
+  add_into: { offset: number };
   /**
    * A fractal join. `columns[i]` is the fractal column (1 = shallowest) that input i belongs to;
    * drop-path rates apply in training only: `local` drops each input with that probability (at least
@@ -117,6 +152,8 @@ export const OP_KINDS: readonly OpKind[] = [
   'relu',
   'prelu',
   'hardtanh',
+  'bias',
+  'sigmoid',
   'maxpool',
   'avgpool',
   'global_avgpool',
@@ -124,6 +161,8 @@ export const OP_KINDS: readonly OpKind[] = [
   'dropout',
   'add',
   'concat',
+  'multiply',
+  'add_into',
   'join',
 ] as const;
 

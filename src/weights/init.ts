@@ -31,6 +31,10 @@ const INITIALISERS: Record<InitName, Initialiser> = {
     const [fanIn] = fans(p);
     fillUniform(out, rng, Math.sqrt(6 / fanIn));
   },
+  fixed: (p, _rng, out) => {
+    if (!p.values || p.values.length !== out.length) throw new Error(`${p.name}: a fixed parameter needs ${out.length} values, has ${p.values?.length ?? 0}`);
+    out.set(p.values);
+  },
 };
 
 /** Fan-in and fan-out of a kernel: conv `[O, I, kh, kw]`, dense `[in, out]`, vectors `[n]`. */

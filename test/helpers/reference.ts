@@ -239,6 +239,8 @@ export function referenceForward(graph: Graph, weights: WeightMap | Map<string, 
       case 'join':
         out = join(node, ins, o.training ? o.noise?.joinMasks.get(node.name) : undefined);
         break;
+      default:
+        throw new Error(`reference: ${node.op} is not implemented yet (issue 20)`);
     }
     values[node.id] = out;
   }

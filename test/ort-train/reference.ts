@@ -373,6 +373,8 @@ function forwardNode(node: GraphNode, xin: Float64Array, inShape: readonly numbe
       }
       return { out, aux: { winner, kept: kept.length } };
     }
+    default:
+      throw new Error(`reference: ${node.op} is not implemented yet (issue 20)`);
   }
 }
 
@@ -522,6 +524,8 @@ function backwardNode(node: GraphNode, dy: Float64Array, n: number, env: Backwar
         }
       }
     }
+    default:
+      throw new Error(`reference: ${node.op} is not implemented yet (issue 20)`);
   }
 }
 
