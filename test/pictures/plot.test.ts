@@ -12,6 +12,7 @@ import { exportOnnx } from '../../backends/onnx/export.js';
 import { compileFile } from '../../src/compile.js';
 import { initWeights } from '../../src/index.js';
 import { niceTicks } from '../../src/plot.js';
+import { parseColumn } from '../../cli/commands/compare.js';
 
 const BIN = 'dist/cli/main.js';
 const sofar = (...args: string[]) => {
@@ -129,5 +130,28 @@ describe('sofar compare', () => {
       const ops = (JSON.parse(sofar('summary', s, '--json', '--no-layers').out) as { ops: number }).ops;
       expect(opsRow).toContain(ops.toExponential(3));
     }
+  });
+
+  it('each column carries its own settings (SPEC:NAME=V,…), on top of --set, and shows them in its header', () => {
+    const rf = spec('rf-c3-small');
+    const r = sofar('compare', rf, `${rf}:columns=2`, `${rf}:columns=2,join=sum`, '--set', 'width=16', '--json');
+    expect(r.code, r.err).toBe(0);
+    const rows = JSON.parse(r.out) as { spec: string; settings: Record<string, string>; params: { total: number } }[];
+    expect(rows.map((row) => row.spec)).toEqual([rf, rf, rf]);
+    expect(rows.map((row) => row.settings)).toEqual([{ width: '16' }, { width: '16', columns: '2' }, { width: '16', columns: '2', join: 'sum' }]);
+    // Each is the summary of the spec built with those values.
+    expect(rows[1].params.total).toBe(JSON.parse(sofar('summary', rf, '--set', 'width=16', '--set', 'columns=2', '--json', '--no-layers').out).params.total);
+    expect(rows[0].params.total).not.toBe(rows[1].params.total);
+    const table = sofar('compare', rf, `${rf}:columns=2`).out;
+    const head = table.split('\n').slice(0, 4).join('\n');
+    expect(head).toContain('columns=2');
+    const totals = table.split('\n').find((l) => /│ Total params +│/.test(l))!.split('│').map((c) => c.trim()).filter(Boolean);
+    expect(totals[1]).not.toBe(totals[2]);
+  });
+
+  it('parseColumn finds the settings after the first `:NAME=` and keeps list values whole', () => {
+    expect(parseColumn('a.sofar')).toEqual({ spec: 'a.sofar', set: [] });
+    expect(parseColumn('dir:x/a.sofar:columns=2,join=sum')).toEqual({ spec: 'dir:x/a.sofar', set: ['columns=2', 'join=sum'] });
+    expect(parseColumn('a.sofar:widths=[1,2],depth=3')).toEqual({ spec: 'a.sofar', set: ['widths=[1,2]', 'depth=3'] });
   });
 });
