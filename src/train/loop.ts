@@ -111,6 +111,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const checkpoint = resumedCheckpoint(outDir, options.resume);
   if (checkpoint && options.init) throw trainingError('a resumed run continues from its own checkpoint, not from --init', 'drop --init (or --resume, to start a new run)');
   const notices = checkpoint ? checkResume(checkpoint, graph, recordedConfig, stepsPerEpoch) : [];
+  if (checkpoint && checkpoint.meta.step > checkpoint.meta.epoch * stepsPerEpoch && config.epochs <= checkpoint.meta.epoch) {
+    throw trainingError(`the checkpoint ${checkpoint.path} stands within epoch ${checkpoint.meta.epoch + 1}, beyond the ${config.epochs} epoch(s) asked for`, `resume with --epochs ${checkpoint.meta.epoch + 1} or more`);
+  }
   const seeded = initWeights(graph, config.seed);
   const init = options.init ? weightsFromRun(graph, seeded, options.init) : null;
 

@@ -53,6 +53,15 @@ describe('checkpoints every N steps', () => {
     expect(resumed.history.map((m) => [m.trainLoss, m.trainAccuracy, m.testAccuracy])).toEqual(whole.history.map((m) => [m.trainLoss, m.trainAccuracy, m.testAccuracy]));
     expect(events.filter((e) => e.type === 'step' && e.epoch === 2).map((e) => (e as { step: number }).step)).toEqual([3, 4, 5, 6, 7]);
   });
+
+  it('refuses to end a run resumed within epoch k + 1 at epoch k', async () => {
+    const o = options({ config: config({ epochs: 2, checkpointEvery: 3 }) });
+    const controller = new AbortController();
+    const stop = (e: TrainEvent) => e.type === 'checkpoint' && e.step === 9 && controller.abort();
+    await expect(train({ ...o, signal: controller.signal, onEvent: stop })).rejects.toThrow();
+    expect(readCheckpoint(o.outDir).meta).toMatchObject({ epoch: 1, step: 9 });
+    await expect(train({ ...o, config: config({ epochs: 1, checkpointEvery: 3 }), resume: true })).rejects.toThrow(/stands within epoch 2, beyond the 1 epoch\(s\) asked for/);
+  });
 });
 
 describe('--init: another run’s weights', () => {
