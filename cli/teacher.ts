@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { checkCheckpointFits, readCheckpoint } from '../src/checkpoint/index.js';
+import { decodeInputNormalisation, NORMALISATION_METADATA_KEY, type InputNormalisation, type Normalisation } from '../src/data/normalise.js';
 import type { Graph } from '../src/graph/types.js';
 import type { Predict } from '../src/train/evaluate.js';
 import { loadGraph, UsageError, userFailure, withRecordedParams } from './common.js';
@@ -13,11 +14,23 @@ import { loadGraph, UsageError, userFailure, withRecordedParams } from './common
 export interface Teacher {
   predict: Predict;
   release: () => Promise<void>;
+  /** The input normalisation the teacher was trained with, when its run or model records it. */
+  normalisation: InputNormalisation | null;
+}
+
+/** A note when the teacher was trained on inputs normalised otherwise than the student's (it sees the student's). */
+export function normalisationNote(teacher: Teacher, source: string, student: Normalisation): string | null {
+  const t = teacher.normalisation;
+  if (!t) return null;
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-6 * Math.max(1, Math.abs(v)));
+  if (same(t.mean, student.mean) && same(t.std, student.std)) return null;
+  return `the teacher ${source} was trained on inputs normalised with mean [${t.mean.join(', ')}], std [${t.std.join(', ')}]; it sees the student's (mean [${student.mean.join(', ')}], std [${student.std.join(', ')}])`;
 }
 
 export async function openTeacher(source: string, weights: string | undefined, student: Graph): Promise<Teacher> {
-  const { createSession, exportOnnx, runOnnx } = await import('../backends/onnx/index.js');
+  const [{ createSession, exportOnnx, runOnnx }, { readModelMetadata }] = await Promise.all([import('../backends/onnx/index.js'), import('../backends/onnx/proto.js')]);
   let model: Uint8Array;
+  let normalisation: InputNormalisation | null;
   if (/\.onnx$/i.test(source)) {
     if (weights) throw new UsageError(`--teacher-weights goes with a teacher spec; the ONNX model ${source} holds its own weights`);
     try {
@@ -25,12 +38,18 @@ export async function openTeacher(source: string, weights: string | undefined, s
     } catch {
       throw userFailure(`cannot read the teacher ${source}`, 'give a .sofar spec (with --teacher-weights RUN) or a model.onnx');
     }
+    try {
+      normalisation = decodeInputNormalisation(readModelMetadata(model)[NORMALISATION_METADATA_KEY]);
+    } catch {
+      normalisation = null; // not an ONNX model: onnxruntime says so below
+    }
   } else {
     if (!weights) throw new UsageError(`a teacher spec needs its trained weights: --teacher-weights RUN`, `for example --teacher ${source} --teacher-weights runs/teacher`);
     const checkpoint = readCheckpoint(weights);
     const { graph } = loadGraph(source, withRecordedParams({}, checkpoint.meta.modelParams, `the teacher run ${weights}`));
     checkCheckpointFits(checkpoint, graph);
     model = exportOnnx(graph, checkpoint.weights);
+    normalisation = checkpoint.meta.normalisation ?? null;
   }
   let session;
   try {
@@ -52,5 +71,5 @@ export async function openTeacher(source: string, weights: string | undefined, s
     await session.release();
     throw userFailure(`the teacher ${source} gives ${logits.length} logits, the student '${student.name}' ${student.classes} classes`, 'a teacher must classify into the same classes');
   }
-  return { predict, release: () => session.release() };
+  return { predict, release: () => session.release(), normalisation };
 }

@@ -19,7 +19,7 @@ import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt,
 import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from '../engines.js';
 import { PARAMS_METADATA_KEY } from '../models.js';
 import { createProgressRenderer } from '../progress.js';
-import { openTeacher, type Teacher } from '../teacher.js';
+import { normalisationNote, openTeacher, type Teacher } from '../teacher.js';
 
 interface TrainFlags extends SpecFlags {
   data: string;
@@ -142,6 +142,8 @@ async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<
   if (config.limit !== undefined && config.limit > dataset.fullSizes.train) {
     stream.write(`note: --limit ${config.limit} is more than the ${dataset.fullSizes.train} training samples of ${config.data}; using them all\n`);
   }
+  const teacherNote = teacher && normalisationNote(teacher, config.teacher!, dataset.normalisation);
+  if (teacherNote) stream.write(`note: ${teacherNote}\n`);
   const progress = createProgressRenderer({ stream });
   const controller = new AbortController();
   // The first Ctrl-C stops after the current step; a second one does not wait.

@@ -9,6 +9,7 @@ import { UserError } from '../../cli/common.js';
 import { register as registerBuild } from '../../cli/commands/build.js';
 import { register as registerEval } from '../../cli/commands/eval.js';
 import { resolveEngine } from '../../cli/engines.js';
+import { normalisationNote } from '../../cli/teacher.js';
 import { register as registerTrain } from '../../cli/commands/train.js';
 import { onnx } from '../../backends/onnx/proto.js';
 import { readCheckpoint, writeCheckpoint } from '../../src/checkpoint/index.js';
@@ -192,6 +193,15 @@ describe('sofar train / eval', () => {
     const wrong = await sofar('train', SPEC, ...common, '--teacher', lone, '--teacher-weights', teacherRun, '--out', tempDir()).catch((e) => e);
     expect(wrong).toBeInstanceOf(UserError);
     expect(wrong.message).toMatch(/trained for model 'tiny_rf' and does not fit 'lone'/);
+  });
+
+  it('notes a teacher trained on inputs normalised otherwise than the student’s', () => {
+    const teacher = (mean: number[], std: number[]) => ({ predict: async () => new Float32Array(), release: async () => {}, normalisation: { dataset: 'fashion-mnist', mean, std } });
+    expect(normalisationNote(teacher([0.286], [0.353]), 't.onnx', { mean: [0.286], std: [0.353] })).toBeNull();
+    expect(normalisationNote(teacher([0.286], [0.353]), 't.onnx', { mean: [0], std: [1] })).toBe(
+      "the teacher t.onnx was trained on inputs normalised with mean [0.286], std [0.353]; it sees the student's (mean [0], std [1])",
+    );
+    expect(normalisationNote({ ...teacher([0], [1]), normalisation: null }, 't.onnx', { mean: [0.5], std: [1] })).toBeNull();
   });
 
   it('--checkpoint-every N is recorded with the run (a resumed run keeps it) and takes a whole N ≥ 1', async () => {
