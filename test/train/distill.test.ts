@@ -130,6 +130,18 @@ describe('the distillation loss: CE + w · KL(softmax(teacher) ‖ softmax(stude
       await engine.dispose();
     }
   });
+  it('tfjs: a distilling step leaves no tensor behind', async () => {
+    const { graph, weights, batch } = problem();
+    const engine = await tfjs({ graph, weights, optimizer: { name: 'adam', momentum: 0.9, weightDecay: 0 }, batchSize: 6, distillWeight: 0.7 });
+    try {
+      await engine.trainStep(batch, 0.01, noNoise);
+      const after1 = defaultTf.memory().numTensors;
+      for (let i = 0; i < 3; i++) await engine.trainStep(batch, 0.01, noNoise);
+      expect(defaultTf.memory().numTensors).toBe(after1);
+    } finally {
+      await engine.dispose();
+    }
+  });
 });
 
 function tinyGraph(): Graph {
