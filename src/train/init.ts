@@ -60,8 +60,10 @@ export function describeInit(report: InitReport): string[] {
   const list = (items: string[]) => items.slice(0, 6).join(', ') + (items.length > 6 ? `, … (${items.length} in all)` : '');
   const total = report.taken.length + report.left.length;
   const lines = [`initialised from ${report.from}: ${report.taken.length} of ${total} parameter tensors taken (${list(report.taken)})`];
-  if (report.left.length) lines.push(`left at their initial values: ${list(report.left)}`);
-  if (report.reshaped.length) lines.push(`of another shape in the run: ${list(report.reshaped)}`);
+  const reshaped = new Set(report.reshaped.map((r) => r.slice(0, r.indexOf(' ('))));
+  const absent = report.left.filter((name) => !reshaped.has(name));
+  if (absent.length) lines.push(`left at their initial values, not in the run: ${list(absent)}`);
+  if (report.reshaped.length) lines.push(`left at their initial values, of another shape in the run: ${list(report.reshaped)}`);
   if (report.unused.length) lines.push(`in the run but not in this model (unused): ${list(report.unused)}`);
   return lines;
 }

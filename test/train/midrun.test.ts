@@ -83,7 +83,11 @@ describe('--init: another run’s weights', () => {
     expect(report.reshaped).toEqual(['head/kernel (run 16×4, here 32×4)']);
     expect(weights.get('head/bias')).toEqual(first.weights.get('head/bias'));
     expect(weights.get('head/kernel')).toEqual(seeded.get('head/kernel'));
-    expect(describeInit(report)[0]).toMatch(/1 of 7 parameter tensors taken \(head\/bias\)/);
+    expect(describeInit(report)).toEqual([
+      `initialised from ${checkpoint.path}: 1 of 7 parameter tensors taken (head/bias)`,
+      'left at their initial values, not in the run: stem/kernel, bn/gamma, bn/beta, bn/moving_mean, bn/moving_variance',
+      'left at their initial values, of another shape in the run: head/kernel (run 16×4, here 32×4)',
+    ]);
   });
 
   it('a new run starts from the run’s weights, without its optimizer state, at epoch 1', async () => {
