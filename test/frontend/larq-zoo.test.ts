@@ -17,7 +17,7 @@
  *   0.87e8 OPs (OPs = BOPs / 64 + FLOPs).
  */
 import { describe, expect, it } from 'vitest';
-import { larqMemory, larqNumber, larqSummaryRows } from '../../cli/summary-table.js';
+import { formatSummaryTable, larqMemory, larqNumber, larqSummaryRows } from '../../cli/summary-table.js';
 import { compileFile } from '../../src/compile.js';
 import { summarize, type Summary } from '../../src/cost.js';
 import type { Graph } from '../../src/graph/types.js';
@@ -159,6 +159,16 @@ describe("every Larq Zoo spec prints Larq's published summary", () => {
     if (published.kerasParams !== undefined) expect(s.kerasParams).toBe(published.kerasParams);
     // Larq's counting: batch norm keeps 2 values a channel, all of them non-trainable moving statistics.
     expect(s.params.total).toBe(s.params.trainable + s.params.nonTrainable);
+  });
+});
+
+describe('sofar summary prints the table Larq prints', () => {
+  it('DoReFa-Net: its 2-bit MACs are "ternarized", none binarized; the layers show their MAC precision', () => {
+    const text = formatSummaryTable(summaryOf('dorefanet'));
+    expect(text).toMatch(/Ratio of MACs that are ternarized\s+│\s+0\.9590/);
+    expect(text).not.toContain('binarized');
+    expect(text).toMatch(/2-bit MACs/);
+    expect(text).toMatch(/Params \(Keras count_params\(\)\)\s+│\s+62,403,912/);
   });
 });
 
