@@ -6,6 +6,7 @@
  * BinaryDenseNet (2.58e8 / 2.70e8 OPs) and the imgclsmob FractalNet reference (33,724,618 trainable
  * parameters for the 20-layer CIFAR-10 network).
  */
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../src/compile.js';
 import { summarize } from '../../src/cost.js';
@@ -17,6 +18,21 @@ function load(path: string, params?: Record<string, number>): Graph {
   expect(r.diagnostics).toEqual([]);
   return r.graph!;
 }
+
+/** Every spec the project ships, specs/ and its folders. */
+const SPECS = (readdirSync('specs', { recursive: true }) as string[]).filter((f) => f.endsWith('.sofar')).map((f) => `specs/${f}`).sort();
+
+describe('the zoo', () => {
+  it('ships the 14 Larq Zoo models, ReActNet-A and the Fashion-MNIST QuickNet and ReActNet', () => {
+    const larq = ['binary_alexnet', 'bireal_net', 'binary_resnet_e_18', 'binary_densenet28', 'binary_densenet37', 'binary_densenet37_dilated', 'binary_densenet45', 'meliusnet22', 'xnornet', 'dorefanet', 'real_to_binary_net', 'quicknet', 'quicknet_small', 'quicknet_large'];
+    expect(SPECS).toEqual(expect.arrayContaining([...larq.map((n) => `specs/larq/${n}.sofar`), 'specs/reactnet-a.sofar', 'specs/fashion/quicknet-small.sofar', 'specs/fashion/reactnet-small.sofar']));
+  });
+
+  it.each(SPECS)('%s elaborates and checks, one score a class', (path) => {
+    const g = load(path);
+    expect(g.nodes[g.output].shape).toEqual([g.classes]);
+  });
+});
 
 describe('published figures, reproduced exactly', () => {
   it('Bi-Real ResNet18 (Larq Zoo BiRealNet)', () => {
@@ -111,7 +127,7 @@ describe('the SoFAr models (reconstructions)', () => {
   });
 
   it('the Fashion-MNIST models take 1×28×28 and give 10 classes', () => {
-    for (const name of ['bireal-small', 'rf-c3-small', 'drf-c2-small']) {
+    for (const name of ['bireal-small', 'rf-c3-small', 'drf-c2-small', 'quicknet-small', 'reactnet-small']) {
       const g = load(`specs/fashion/${name}.sofar`);
       expect(g.input).toEqual([1, 28, 28]);
       expect(g.nodes[g.output].shape).toEqual([10]);
