@@ -97,6 +97,13 @@ describe('convolutions', () => {
     graphOf(onReal.replace(' pad_value = 1', ' pad_value = 0'));
   });
 
+  it('a bconv that quantizes neither its input nor its kernel is refused: it is a conv', () => {
+    const both = model(`  conv 3x3 8\n  bconv 3x3 8 input_quantizer = none kernel_quantizer = none\n${tail}`);
+    expect(errorAt(both, 'no-quantizer', 'bconv').message).toBe('this binary conv quantizes neither its input nor its kernel');
+    graphOf(both.replace('input_quantizer = none ', ''));
+    graphOf(both.replace(' kernel_quantizer = none', ''));
+  });
+
   it("a large VALID kernel acts as a dense layer (XNOR-Net's 6×6 conv)", () => {
     const g = graphOf(model('  conv 3x3 16\n  maxpool 2x2 /2\n  maxpool 2x2 /2\n  maxpool 2x2 /2 padding = valid\n  bconv 2x2 64 padding = valid\n  flatten\n  dense 10', real.replace('classes', 'binarize activations = ste_sign, weights = ste_sign\n  classes')));
     const c = nodeOf(g, 'bconv', 'conv');
