@@ -477,7 +477,9 @@ class Elaborator {
       const v = joinArg.value;
       if (v.t !== 'sym' || !(PARALLEL_JOINS as readonly string[]).includes(v.name)) {
         const suggestion = v.t === 'sym' ? closest(v.name, [...PARALLEL_JOINS]) : undefined;
-        fail('bad-argument', `parallel joins by ${PARALLEL_JOINS.join(', ')}, not ${describe(v)}`, joinArg.span, suggestion ? `did you mean '${suggestion}'?` : 'sum adds the branches, concat stacks their channels, multiply scales the first by the second');
+        const quoted = v.t === 'str' && (PARALLEL_JOINS as readonly string[]).includes(v.v);
+        const hint = quoted ? `write it without quotes: join = ${v.v}` : suggestion ? `did you mean '${suggestion}'?` : 'sum adds the branches, concat stacks their channels, multiply scales the first by the second';
+        fail('bad-argument', `parallel joins by ${PARALLEL_JOINS.join(', ')}, not ${describe(v)}`, joinArg.span, hint);
       }
       join = v.name as ParallelJoin;
     }

@@ -262,7 +262,7 @@ function scaleList(lv: Value, rv: Value, expr: Extract<Expr, { kind: 'binary' }>
   if (rv.t === 'list' && expr.op === '/') fail('type', 'a number cannot be divided by a list', expr.right.span, 'divide the list by the number instead');
   const [list, scalar, scalarSpan] = lv.t === 'list' ? [lv, rv, expr.right.span] : [rv as Extract<Value, { t: 'list' }>, lv, expr.left.span];
   const k = asNumber(scalar, scalarSpan, env);
-  if (expr.op === '/' && k === 0) fail('arithmetic', 'division by zero', expr.right.span);
+  if (expr.op === '/' && k === 0) fail('arithmetic', 'division by zero', expr.right.span, 'this divisor is 0 here');
   const apply = (v: Value): Value => {
     if (v.t === 'list') return { t: 'list', v: v.v.map(apply) };
     const x = asNumber(v, lv.t === 'list' ? expr.left.span : expr.right.span, env);

@@ -76,6 +76,8 @@ describe('convolutions', () => {
     expect(e.message).toBe("dwconv's fixed kernel is 2×3 but its kernel size is 3x3");
     expect(errorAt(model(`  dwconv 2x2 fixed = [[1, 2], [3]]\n${tail}`, real), 'bad-argument', '[[1').message).toBe("dwconv's fixed's rows differ in length: 2, 1");
     expect(errorAt(model(`  dwconv 2x2 fixed = [1, 2]\n${tail}`, real), 'bad-argument', '[1, 2]').message).toBe("dwconv's fixed is a list of rows of numbers, not a list of 2");
+    expect(errorAt(model(`  dwconv 2x2 fixed = [[]]\n${tail}`, real), 'bad-argument', '[[]]').message).toBe("dwconv's fixed has an empty row");
+    expect(errorAt(model(`  global_avgpool\n  dwconv 3x3\n${tail}`, real), 'shape', 'dwconv').message).toBe('dwconv needs a C×H×W feature map, got a vector of 3');
     expect(errorAt(model(`  dwconv 1x1 fixed = [[1]] init = zeros\n${tail}`, real), 'bad-argument', 'zeros').message).toBe('dwconv has a fixed kernel: it takes no initialiser');
     expect(errorAt(model(`  bconv 1x1 4 fixed = [[1]]\n${tail}`), 'bad-argument', '[[1]]').message).toBe("bconv's kernel is binary and trained: it cannot be fixed");
   });
@@ -95,6 +97,13 @@ describe('convolutions', () => {
     const two = model(`  conv 3x3 8\n  bconv 3x3 8 pad_value = 2\n${tail}`);
     expect(errorAt(two, 'bad-argument', '2\n').message).toBe("bconv's pad_value is 0 or 1, not 2");
     graphOf(onReal.replace(' pad_value = 1', ' pad_value = 0'));
+  });
+
+  it('a bconv that quantizes neither its input nor its kernel is refused: it is a conv', () => {
+    const both = model(`  conv 3x3 8\n  bconv 3x3 8 input_quantizer = none kernel_quantizer = none\n${tail}`);
+    expect(errorAt(both, 'no-quantizer', 'bconv').message).toBe('this binary conv quantizes neither its input nor its kernel');
+    graphOf(both.replace('input_quantizer = none ', ''));
+    graphOf(both.replace(' kernel_quantizer = none', ''));
   });
 
   it("a large VALID kernel acts as a dense layer (XNOR-Net's 6×6 conv)", () => {
@@ -200,6 +209,7 @@ describe('parallel branches', () => {
     expect(errorAt(model(`  parallel(join = multiply) { branch { }; branch { }; branch { } }\n${tail}`, real), 'bad-parallel', 'parallel').message).toBe('parallel(join = multiply) multiplies 2 branches, got 3');
     const avg = errorAt(model(`  parallel(join = sun) { branch { }; branch { } }\n${tail}`, real), 'bad-argument', 'sun');
     expect(avg.hint).toBe("did you mean 'sum'?");
+    expect(errorAt(model(`  parallel(join = "sum") { branch { }; branch { } }\n${tail}`, real), 'bad-argument', '"sum"').hint).toBe('write it without quotes: join = sum');
     expect(errorAt(model(`  branch { relu }\n${tail}`, real), 'misplaced', 'branch').message).toBe('branch { ... } is one path of parallel');
     expect(errorsOf(model(`  block branch() { relu }\n${tail}`, real))[0].message).toBe("a block cannot be called 'branch': that is a built-in word (parallel's paths)");
   });
