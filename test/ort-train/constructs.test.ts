@@ -1,19 +1,40 @@
 /**
- * Fixed, non-trainable kernels (QuickNet's blur pool) in the ORT engine: no optimizer touches them — not
- * SGD, Adam or Bop, not weight decay, not kernel clipping — while every trainable kernel around them
- * moves; and inference after training still convolves with the fixed values (against the float64
- * reference on the engine's own weights).
+ * Issue 20's constructs in the ORT engine beyond their gradients (gradients.test.ts): its inference
+ * model (with batch norms folded into float convs) equals the float64 reference for every construct;
+ * and fixed, non-trainable kernels (QuickNet's blur pool) are touched by no optimizer — not SGD, Adam or
+ * Bop, not weight decay, not kernel clipping — while every trainable kernel around them moves, and
+ * inference after training still convolves with the fixed values.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createOrtEngine } from '../../backends/ort-train/index.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import type { Graph } from '../../src/graph/types.js';
 import type { OptimizerConfig } from '../../src/train/engine.js';
 import { maxDiff, referenceOutputs } from '../helpers/reference.js';
-import { blurKernel } from '../onnx/constructs.js';
+import { blurKernel, constructCases } from '../onnx/constructs.js';
 import { busyWeights, labels, noNoise, normalValues } from './graphs.js';
 
+// Until src/check.ts accepts a quantized kernel on a real input (see test/onnx/real-input-check.ts).
+vi.mock('../../src/check.js', async (importOriginal) => (await import('../onnx/real-input-check.js')).liftRealInputRefusal(importOriginal));
+
 const N = 4;
+
+describe('ORT engine inference of issue 20 constructs', () => {
+  for (const c of constructCases()) {
+    it(`${c.name}: predict equals the float64 reference`, async () => {
+      const weights = busyWeights(c.graph, 41);
+      const engine = await createOrtEngine({ graph: c.graph, weights, optimizer: { name: 'adam', momentum: 0.9, weightDecay: 0 }, batchSize: N, threads: 1 });
+      try {
+        const x = normalValues(N * c.graph.input.reduce((a, b) => a * b, 1), 42);
+        const { diff, scale } = maxDiff(await engine.predict(x, N), referenceOutputs(c.graph, weights, x, N));
+        expect(scale).toBeGreaterThan(0);
+        expect(diff).toBeLessThanOrEqual(1e-5 * scale);
+      } finally {
+        await engine.dispose();
+      }
+    });
+  }
+});
 
 /** float stem → fixed depthwise blur (stride 2) → binary conv (clipped) → head. */
 function blurGraph(): Graph {
