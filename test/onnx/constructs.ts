@@ -80,6 +80,10 @@ export function constructCases(): ConstructCase[] {
       const dw = b.batchnorm(b.conv(y, { filters: 12, kernel: 3, groups: 6 }));
       return b.batchnorm(b.bconv(dw, { filters: 12, kernel: 3, groups: 12, padValue: 1 }));
     }),
+    build("large VALID binary kernel acting as a dense layer (XNOR-Net's 6×6)", (b, x) => {
+      const y = b.maxpool(stem(b, x), { kernel: 2, stride: 1, padding: 'valid' });
+      return b.flatten(b.bconv(y, { filters: 5, kernel: 7, padding: 'valid', kernelQuantizer: 'xnor_weight_scale' }));
+    }),
     build('fixed blur-pool kernel (depthwise, stride 2)', (b, x) => {
       const y = stem(b, x);
       return b.conv(y, { name: 'blur', filters: 6, kernel: 3, stride: 2, groups: 6, fixedKernel: blurKernel(6) });
