@@ -307,7 +307,7 @@ def learning_rate(schedule, base, step, total):
 def kernels(model, binary):
     """The kernels of the binary (kernel-quantised) layers, or of the float conv and dense layers."""
     return [m.kernel for m in model.modules()
-            if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and (m.kernel_quantizer is not None) == binary]
+            if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and m.trainable and (m.kernel_quantizer is not None) == binary]
 
 
 def make_optimizer(model, args):
@@ -387,10 +387,11 @@ class FlipCounter:
 
 
 def clip_kernels(model):
-    """After each update, binary kernels with a clip are clipped to [-clip, clip] (Larq's weight_clip)."""
+    """After each update, binary kernels with a clip are clipped to [-clip, clip] (Larq's weight_clip);
+    fixed kernels are never touched."""
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and m.kernel_clip is not None:
+            if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and m.trainable and m.kernel_clip is not None:
                 m.kernel.clamp_(-m.kernel_clip, m.kernel_clip)
 
 
