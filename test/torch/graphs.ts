@@ -69,3 +69,18 @@ export function constructCases(): Case[] {
       b.bdense(realInput(b.sign(b.globalAvgpool(x), { quantizer: 'ste_heaviside' })), { units: 5, kernelQuantizer: 'xnor_weight_scale' }), true),
   ];
 }
+
+/**
+ * A small Fashion-MNIST net (1×28×28, 10 classes) for train.py's runs: a strided conv stem, a binary
+ * conv of `width` filters, optional dropout, global pooling and a dense head.
+ */
+export function fashionNet(name: string, o: { width?: number; batchnorm?: boolean; dropout?: boolean } = {}): Graph {
+  const b = new GraphBuilder({ name, input: [1, 28, 28], classes: 10, binarize: { activations: 'ste_sign', weights: 'ste_sign' } });
+  const norm = (t: Tensor, local: string) => (o.batchnorm === false ? t : b.batchnorm(t, { name: local }));
+  let x = norm(b.conv(b.input(), { name: 'stem', filters: 4, kernel: 3, stride: 2, bias: o.batchnorm === false }), 'stem_bn');
+  if (o.dropout) x = b.dropout(x, { rate: 0.2 });
+  x = norm(b.bconv(x, { name: 'mid', filters: o.width ?? 8, kernel: 3, stride: 2 }), 'mid_bn');
+  const out = b.dense(b.globalAvgpool(x), { name: 'head', units: 10 });
+  if (b.diagnostics.length) throw new Error(b.diagnostics.map((d) => d.message).join('\n'));
+  return b.finish(out);
+}

@@ -4,7 +4,7 @@ Each job names a folder written by `sofar build --target torch` (model.py, init.
 raw little-endian float32 input file; it writes the logits (`forward`, eval mode), the loss and the
 gradient of every trainable parameter (`gradients`, training mode with the given masks) as a
 safetensors file keyed by graph names, the same in float64 beside central differences of the loss
-(`fd`), a quantizer's forward and gradient (`quantizer`), or (`step`) one optimizer step of train.py's (`args`: its
+(`fd`), a quantizer's forward and gradient (`quantizer`), a run of train.py (`train`), or (`step`) one optimizer step of train.py's (`args`: its
 options) from the weights and slots of the checkpoint `state`, as the checkpoint `output`.
 """
 import importlib.util
@@ -49,10 +49,13 @@ def step(job):
     dropout = {name: torch.tensor(mask).reshape(job["n"], -1) for name, mask in job.get("dropout", {}).items()}
     module.set_noise(model, job.get("joins", {}), dropout)
     flips = train.FlipCounter(model)
-    _, loss, ratio = train.train_step(model, model, optimizer, torch.cuda.amp.GradScaler(enabled=False), flips, x,
-                                      torch.tensor(job["labels"]))
+    args = train.parse_args(job["args"])
+    teacher = train.Teacher(args.teacher, args.teacher_weights, torch.device("cpu")) if args.teacher else None
+    _, loss, ratio, kl = train.train_step(model, model, optimizer, torch.cuda.amp.GradScaler(enabled=False), flips, x,
+                                          torch.tensor(job["labels"]), False, teacher and teacher(x),
+                                          1.0 if args.distill_weight is None else args.distill_weight)
     module.save_checkpoint(model, job["output"], optimizer, step=meta["step"] + 1)
-    return {"loss": loss.item(), "flipRatio": None if ratio is None else ratio.item()}
+    return {"loss": loss.item(), "flipRatio": None if ratio is None else ratio.item(), "distillation": None if kl is None else kl.item()}
 
 
 def finite_differences(job, module, model):
@@ -117,6 +120,25 @@ def quantizer(job, module):
     return {"q": q.detach().reshape(-1).tolist(), "dq": q.grad.reshape(-1).tolist(), "dw": layer.kernel.grad.reshape(-1).tolist()}
 
 
+def train_run(job):
+    """train.py's main() with `args`; with `stopAfterSaves` k, interrupted (as by Ctrl-C) right after its
+    k-th checkpoint. Returns its exit code."""
+    train = load_train(job["dir"])
+    stop = job.get("stopAfterSaves")
+    if stop:
+        save, saves = train.spec.save_checkpoint, []
+
+        def save_then_stop(*args, **kwargs):
+            path = save(*args, **kwargs)
+            saves.append(path)
+            if len(saves) == stop:
+                raise KeyboardInterrupt
+            return path
+
+        train.spec.save_checkpoint = save_then_stop
+    return {"code": train.main(job["args"])}
+
+
 def read_floats(path, shape):
     with open(path, "rb") as f:
         return torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(shape)
@@ -127,6 +149,9 @@ for job in json.load(sys.stdin):
     began = time.perf_counter()
     if job["kind"] == "step":
         results.append({"seconds": time.perf_counter() - began, **step(job)})
+        continue
+    if job["kind"] == "train":
+        results.append({"seconds": time.perf_counter() - began, **train_run(job)})
         continue
     module, model = load(job["dir"])
     if job["kind"] == "fd":

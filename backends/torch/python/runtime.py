@@ -584,8 +584,11 @@ def checkpoint_file(path):
     return os.path.join(path, "checkpoint.safetensors") if os.path.isdir(path) else path
 
 
-def save_checkpoint(model, path, optimizer=None, *, epoch=0, step=0, seed=0, config=None, engine="torch"):
-    """Writes SoFAr's checkpoint of `model` (and the optimizer's slots) to `path` (a file or a folder)."""
+def save_checkpoint(model, path, optimizer=None, *, epoch=0, step=0, seed=0, config=None, engine="torch",
+                    normalisation=None, partial_epoch=None):
+    """Writes SoFAr's checkpoint of `model` (and the optimizer's slots) to `path` (a file or a folder),
+    with what SoFAr's engines record: the model parameters (MODEL_PARAMS), the input normalisation
+    ({dataset, mean, std}) and, mid-epoch, the epoch's sums so far (partial_epoch)."""
     path = checkpoint_file(path)
     state = model.state_dict()
     tensors = {graph_name(k): v for k, v in state.items()}
@@ -599,8 +602,14 @@ def save_checkpoint(model, path, optimizer=None, *, epoch=0, step=0, seed=0, con
                         tensors[f"{names[id(p)]}/{suffix}"] = value
     meta = {"format": "sofar-checkpoint", "version": "1", "spec": SPEC, "params_hash": PARAMS_HASH,
             "seed": str(seed), "engine": engine, "epoch": str(epoch), "step": str(step)}
+    compact = {"separators": (",", ":")}
     if config is not None:
-        meta["config"] = json.dumps(config)
+        meta["config"] = json.dumps(config, **compact)
+    if normalisation is not None:
+        meta["normalisation"] = json.dumps(normalisation, **compact)
+    meta["model_params"] = json.dumps(MODEL_PARAMS, **compact)
+    if partial_epoch is not None:
+        meta["partial_epoch"] = json.dumps(partial_epoch, **compact)
     write_safetensors(path, tensors, meta)
     return path
 
