@@ -68,6 +68,14 @@ export interface Job {
   lr?: number;
 }
 
+/** A run of train.py's main() with `args`, interrupted (as by Ctrl-C) right after its `stopAfterSaves`-th checkpoint when given. */
+export interface TrainJob {
+  kind: 'train';
+  dir: string;
+  args: string[];
+  stopAfterSaves?: number;
+}
+
 /** A quantizer of the runtime (a function or class of model.py in `dir`) on the given tensors, in float64. */
 export interface QuantizerJob {
   kind: 'quantizer';
@@ -100,7 +108,7 @@ export function batchJob(dir: string, x: Float32Array, y: Int32Array, noise: Ste
 }
 
 /** Runs the jobs in one Python process (torch is imported once). */
-export async function runJobs(jobs: (Job | QuantizerJob)[], threads = 2): Promise<JobResult[]> {
+export async function runJobs(jobs: (Job | QuantizerJob | TrainJob)[], threads = 2): Promise<JobResult[]> {
   const { stdout } = await run(TORCH_PYTHON, [HARNESS, String(threads)], { input: JSON.stringify(jobs), timeoutMs: 300_000 });
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
