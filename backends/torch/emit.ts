@@ -102,8 +102,9 @@ export function emitTrainPy(graph: Graph, options: TorchOptions = {}): string {
     '#   several         torchrun --nnodes 2 --node-rank R --nproc_per_node 8 --rdzv-backend c10d \\',
     '#                     --rdzv-endpoint HOST:29500 train.py --data /data/imagenet --batch 32 --amp',
     '#',
-    "# Checkpoints (OUT/checkpoint.safetensors, each epoch) and OUT/metrics.jsonl are SoFAr's: `sofar eval SPEC",
-    '# --weights OUT` and `sofar build SPEC --weights OUT` take them, and --resume continues a SoFAr run.',
+    "# Checkpoints (OUT/checkpoint.safetensors, each epoch and every --checkpoint-every N steps) and OUT/metrics.jsonl",
+    "# are SoFAr's: `sofar eval SPEC --weights OUT` and `sofar build SPEC --weights OUT` take them (with the --set",
+    '# values and normalisation they record), and --resume continues a SoFAr run, mid-epoch too.',
     python('train.py').trimEnd(),
     '',
   ].join('\n');
