@@ -510,16 +510,16 @@ def initialise(model, args, say):
         raise Fail(f"--init {args.init}: no checkpoint at {path}")
     tensors, meta = spec.read_safetensors(path)
     state = model.state_dict()
-    taken, left, reshaped = [], [], []
+    taken, absent, reshaped = [], [], []
     with torch.no_grad():
         for key, value in state.items():
             name, t = spec.graph_name(key), tensors.get(spec.graph_name(key))
             if t is not None and list(t.shape) == list(value.shape):
                 value.copy_(t)
                 taken.append(name)
-                continue
-            left.append(name)
-            if t is not None:
+            elif t is None:
+                absent.append(name)
+            else:
                 reshaped.append(f"{name} (run {'x'.join(map(str, t.shape))}, here {'x'.join(map(str, value.shape))})")
     names = {spec.graph_name(k) for k in state}
     slot = lambda n: "/" in n and n.rsplit("/", 1)[1] in ("m", "v", "momentum") and n.rsplit("/", 1)[0] in tensors
@@ -533,10 +533,10 @@ def initialise(model, args, say):
         return ", ".join(items[:6]) + (f", ... ({len(items)} in all)" if len(items) > 6 else "")
 
     say(f"initialised from {path}: {len(taken)} of {len(state)} parameter tensors taken ({listed(taken)})")
-    if left:
-        say(f"left at their initial values: {listed(left)}")
+    if absent:
+        say(f"left at their initial values, not in the run: {listed(absent)}")
     if reshaped:
-        say(f"of another shape in the run: {listed(reshaped)}")
+        say(f"left at their initial values, of another shape in the run: {listed(reshaped)}")
     if unused:
         say(f"in the run but not in this model (unused): {listed(unused)}")
 
