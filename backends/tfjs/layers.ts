@@ -7,6 +7,7 @@
  */
 import { windowOutput } from '../../src/graph/shapes.js';
 import type { JoinMode, OpAttrs, Pads, Pair, QuantizerRef } from '../../src/graph/types.js';
+import { quantizerDef } from '../../src/quantizers.js';
 import * as ops from './ops.js';
 import { quantize } from './quantizers.js';
 import { defaultTf, type LayerVariable, type Tensor, type Tf } from './tf.js';
@@ -26,6 +27,20 @@ export type AddIntoConfig = LayerArgs & OpAttrs['add_into'];
 
 const single = (inputs: Tensor | Tensor[]): Tensor => (Array.isArray(inputs) ? inputs[0] : inputs);
 const singleShape = (shape: Shape | Shape[]): Shape => (Array.isArray(shape[0]) ? (shape[0] as Shape) : (shape as Shape));
+
+/**
+ * A quantizer reference as a saved config gives it back: Keras writes config keys in snake_case and
+ * reads them back in camelCase, so `dorefa(k_bit=2)` returns as `{ kBit: 2 }`. Restores the registry's names.
+ */
+function quantizerFromConfig<Q extends QuantizerRef | null>(q: Q): Q {
+  if (!q) return q;
+  const args: Record<string, number> = {};
+  for (const key of Object.keys(quantizerDef(q.name).args)) {
+    const value = q.args[key] ?? q.args[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())];
+    if (value !== undefined) args[key] = value;
+  }
+  return { name: q.name, args } as Q;
+}
 
 /** Keras configs are plain JSON values. */
 const asConfig = (value: object): ConfigDict => JSON.parse(JSON.stringify(value)) as ConfigDict;
@@ -69,7 +84,7 @@ function defineLayers(tf: Tf): SofarLayers {
     constructor(config: ConvConfig) {
       super(config);
       const { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip, padValue } = config;
-      this.attrs = { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip, padValue: padValue ?? 0 };
+      this.attrs = { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer: quantizerFromConfig(kernelQuantizer), kernelClip, padValue: padValue ?? 0 };
       this.kernelTrainable = config.kernelTrainable ?? true;
     }
 
@@ -109,7 +124,7 @@ function defineLayers(tf: Tf): SofarLayers {
     constructor(config: DenseConfig) {
       super(config);
       const { units, bias, kernelQuantizer, kernelClip } = config;
-      this.attrs = { units, bias, kernelQuantizer, kernelClip };
+      this.attrs = { units, bias, kernelQuantizer: quantizerFromConfig(kernelQuantizer), kernelClip };
     }
 
     override build(inputShape: Shape | Shape[]): void {
@@ -142,7 +157,7 @@ function defineLayers(tf: Tf): SofarLayers {
 
     constructor(config: QuantizerConfig) {
       super(config);
-      this.quantizer = config.quantizer;
+      this.quantizer = quantizerFromConfig(config.quantizer);
     }
 
     override call(inputs: Tensor | Tensor[]): Tensor {
