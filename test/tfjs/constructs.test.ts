@@ -1,12 +1,13 @@
 /**
  * The constructs of today's binary nets (issue 20) one at a time, on graphs small enough for the pure-JS
  * CPU: the ONNX suite's one-construct graphs (Keras model and functional forward against the float64
- * reference), depthwise and grouped convs end to end (gradients against finite differences of the
+ * reference, gradients against the ONNX Runtime training engine), depthwise and grouped convs end to end (gradients against finite differences of the
  * reference), one-padding and a quantized kernel on a real-valued input against values worked out by
  * hand, and fixed kernels that no optimiser (Adam, SGD with weight decay, Bop) changes.
  */
 import { describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
+import { ortGradients } from '../../backends/ort-train/index.js';
 import { buildTfjsModel, forward, gradients, predictNchw, runTfjs, TfjsEngine } from '../../backends/tfjs/index.js';
 import { activationsFromBackend, activationsToBackend, paramToBackend } from '../../backends/tfjs/layout.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
@@ -72,6 +73,22 @@ describe('tfjs: each construct of issue 20 against the float64 reference', () =>
         model.dispose();
       }
       expectClose(await functionalOutput(c.graph, weights, x, 2), expected);
+    });
+  }
+
+  // Pseudo-gradients (straight-through windows, XNOR's scale, DoReFa's levels, one-padding) cannot be
+  // checked by finite differences; the ONNX Runtime engine implements the same table independently.
+  for (const c of constructCases()) {
+    it(`${c.name}: gradients equal the ONNX Runtime engine's`, async () => {
+      const weights = busyWeights(c.graph, 33);
+      const batch = { x: normalValues(3 * 3 * 8 * 8, 34), y: Int32Array.from([0, 3, 1]), n: 3 };
+      const ours = await gradients(c.graph, weights, batch, noNoise(), tf);
+      const theirs = await ortGradients(c.graph, weights, batch, noNoise());
+      expect([...ours.keys()].sort()).toEqual([...theirs.keys()].sort());
+      for (const [name, g] of ours) {
+        const expected = theirs.get(name)!;
+        expect(maxAbsDiff(g, expected), name).toBeLessThanOrEqual(1e-6 + 1e-4 * maxAbs(expected));
+      }
     });
   }
 });
