@@ -71,7 +71,7 @@ describe('valid input', () => {
   it('reads repetition, labels and combinator bodies', () => {
     const [a, b, c] = body('unit(64) * 4\nstem: conv 7x7 64 /2\nfractal(columns = 3, join = mean) { unit(32); bn }');
     expect(value(call(a).repeat!)).toBe(4);
-    expect(call(b).label?.name).toBe('stem');
+    expect(call(b).label).toMatchObject({ name: 'stem' });
     expect(call(c).body?.map((s) => call(s).callee.name)).toEqual(['unit', 'bn']);
   });
 
