@@ -422,7 +422,16 @@ export class SofarParser extends EmbeddedActionsParser {
         ALT: () => {
           const name = this.CONSUME(T.Identifier);
           this.CONSUME(T.Equals);
-          const value = this.SUBRULE(this.bareValue);
+          let value = this.SUBRULE(this.bareValue);
+          // `fixed = outer(a, b) / 16`: a spaced `/` divides a named value; `/2` glued is the stride.
+          this.MANY({
+            GATE: () => this.spacedSlash(),
+            DEF: () => {
+              this.CONSUME2(T.Slash);
+              const divisor = this.SUBRULE3(this.bareValue);
+              value = this.binary('/', value, divisor);
+            },
+          });
           return { name: this.ident(name), value, span: this.join(this.span(name, name), value?.span) };
         },
       },
@@ -434,6 +443,12 @@ export class SofarParser extends EmbeddedActionsParser {
       },
     ]),
   );
+
+  /** Whether LA(1) is a `/` with a space after it (a division, not the stride sugar `/2`). */
+  private spacedSlash(): boolean {
+    const slash = this.LA(1);
+    return slash.tokenType === T.Slash && this.LA(2).startOffset > slash.startOffset + 1;
+  }
 
   /** A bare value: `widths[i]`, optionally signed (`min=-1`). */
   private bareValue = this.RULE('bareValue', (): Expr =>

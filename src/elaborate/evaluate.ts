@@ -132,12 +132,14 @@ type CallExpr = Extract<Expr, { kind: 'call' }>;
 /** The positional arguments of a built-in that takes exactly `arity` of them, evaluated. */
 function builtinArgs(expr: CallExpr, env: Env, arity: number): { value: Value; span: Span }[] {
   const name = expr.callee.name;
-  if (expr.args.length !== arity) fail('arity', `${name}() takes ${arity} argument${arity === 1 ? '' : 's'}, got ${expr.args.length}`, expr.span);
+  if (expr.args.length !== arity) fail('arity', `${name}() takes ${arity} argument${arity === 1 ? '' : 's'}, got ${expr.args.length}`, expr.span, `for example ${BUILTIN_EXAMPLES[name]}`);
   return expr.args.map((a) => {
     if (a.name) fail('bad-argument', `${name}() takes no named arguments`, a.span);
     return { value: evaluate(a.value, env), span: a.value.span };
   });
 }
+
+const BUILTIN_EXAMPLES: Record<string, string> = { len: 'len(widths)', str: 'str(i)', outer: 'outer([1, 2, 1], [1, 2, 1])' };
 
 /** Built-ins on values other than numbers. */
 const SPECIAL_BUILTINS: Record<string, (expr: CallExpr, env: Env) => Value> = {

@@ -393,7 +393,7 @@ export function convertQuantizer(v: Value, span: Span, env: Env, use: QuantizerU
       if (key === undefined) fail('arity', `quantizer '${name}' takes ${known.length} argument${known.length === 1 ? '' : 's'}`, a.span);
       const n = asNumber(a.value, a.span, env);
       const range = QUANTIZER_ARGS[key];
-      if (range && !range.ok(n)) fail('bad-argument', `${name}'s ${key} must be ${range.takes}, got ${formatNumber(n)}`, a.span, key === 'k_bit' ? 'dorefa(k_bit = 2) quantizes to 2^k levels in [0, 1]' : undefined);
+      if (range && !range.ok(n)) fail('bad-argument', `${name}'s ${key} must be ${range.takes}, got ${formatNumber(n)}`, a.span, key === 'k_bit' ? 'dorefa(k_bit = 2) quantizes to 2^k levels in [0, 1]' : `${key} takes ${range.takes}`);
       args[key] = n;
     });
   }

@@ -454,7 +454,8 @@ export class GraphBuilder {
   }
 
   private quantizeIfReal(x: Tensor, spec: QuantizerSpec | undefined, layer: string, kind: string, source?: Span): Tensor {
-    if (x.precision === 'bin') return x;
+    // Values already quantized (±1, or a k-bit / {0, 1} quantizer's output) pass straight in.
+    if (x.precision === 'bin' || this.nodes[x.id]?.op === 'quantize') return x;
     const q = spec === undefined ? this.policy().activations : this.quantizer(spec, 'activation', source);
     // `inputQuantizer: 'none'` keeps a real input (a binary kernel on real values, BinaryAlexNet's first layer).
     if (!q) {

@@ -75,6 +75,28 @@ describe('valid input', () => {
     expect(call(c).body?.map((s) => call(s).callee.name)).toEqual(['unit', 'bn']);
   });
 
+  it('reads computed stage names and labels, indexed repetition counts, and a parenthesised first bare argument', () => {
+    const [st, lab, rep, dense, callForm] = body('stage ("s_" + str(i)) { relu }\n("u" + str(i)): unit(64)\nunit() * blocks[s]\ndense (channels // r) bias=false\ndense(10, bias = false)');
+    if (st.kind !== 'stage' || !('computed' in st.name)) throw new Error('not a computed stage name');
+    expect(value(st.name.computed)).toEqual(['+', 's_', ['str', 'i']]);
+    const label = call(lab).label;
+    expect(label && 'computed' in label && value(label.computed)).toEqual(['+', 'u', ['str', 'i']]);
+    expect(value(call(rep).repeat!)).toEqual(['[]', 'blocks', 's']);
+    expect(call(dense).parenthesized).toBe(false);
+    expect(call(dense).args.map((a) => [a.name?.name ?? null, value(a.value)])).toEqual([[null, ['//', 'channels', 'r']], ['bias', false]]);
+    expect(call(callForm).parenthesized).toBe(true);
+  });
+
+  it('divides a bare named value by a spaced /, while a glued /n stays the stride', () => {
+    const [a, b] = body('dwconv 3x3 /2 fixed = outer([1, 2, 1], [1, 2, 1]) / 16\nbconv 3x3 8 input_quantizer=ste_sign(clip=1.3) /2');
+    expect(call(a).args.map((x) => [x.name?.name ?? null, value(x.value)])).toEqual([
+      [null, [3, 3]],
+      ['stride', 2],
+      ['fixed', ['/', ['outer', [1, 2, 1], [1, 2, 1]], 16]],
+    ]);
+    expect(call(b).args.map((x) => x.name?.name ?? null)).toEqual([null, null, 'input_quantizer', 'stride']);
+  });
+
   it('gives operators their usual precedence and reads conditionals, lists, indexing and ranges', () => {
     const [s] = body('let x = 1 + 2 * 3 ** 2 // 4 - -1 if a > 1 and not b else [1, 2][0]');
     if (s.kind !== 'let') throw new Error('not a let');
