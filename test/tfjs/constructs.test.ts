@@ -1,7 +1,7 @@
 /**
  * The constructs of today's binary nets (issue 20) one at a time, on graphs small enough for the pure-JS
  * CPU: the ONNX suite's one-construct graphs (Keras model and functional forward against the float64
- * reference, gradients against the ONNX Runtime training engine), depthwise and grouped convs end to end (gradients against finite differences of the
+ * reference, gradients against the ORT suite's float64 reverse mode and the ONNX Runtime engine), depthwise and grouped convs end to end (gradients against finite differences of the
  * reference), one-padding and a quantized kernel on a real-valued input against values worked out by
  * hand, and fixed kernels that no optimiser (Adam, SGD with weight decay, Bop) changes.
  */
@@ -19,6 +19,7 @@ import { blurKernel, busyWeights, noNoise, normalValues } from './graphs.js';
 import { maxAbs, maxAbsDiff, referenceForward, referenceLoss } from '../helpers/reference.js';
 import { nudged } from '../helpers/finite-differences.js';
 import { constructCases } from '../onnx/constructs.js';
+import { referencePass, toFloat64 } from '../ort-train/reference.js';
 
 // Until src/check.ts accepts a quantized kernel on a real input (see test/onnx/real-input-check.ts).
 vi.mock('../../src/check.js', async (importOriginal) => (await import('../onnx/real-input-check.js')).liftRealInputRefusal(importOriginal));
@@ -77,17 +78,21 @@ describe('tfjs: each construct of issue 20 against the float64 reference', () =>
   }
 
   // Pseudo-gradients (straight-through windows, XNOR's scale, DoReFa's levels, one-padding) cannot be
-  // checked by finite differences; the ONNX Runtime engine implements the same table independently.
+  // checked by finite differences: against the float64 reverse-mode reference of the ORT suite
+  // (test/ort-train/reference.ts) and the ONNX Runtime engine, which implement the same table independently.
   for (const c of constructCases()) {
-    it(`${c.name}: gradients equal the ONNX Runtime engine's`, async () => {
+    it(`${c.name}: gradients equal the float64 reference's and the ONNX Runtime engine's`, async () => {
       const weights = busyWeights(c.graph, 33);
       const batch = { x: normalValues(3 * 3 * 8 * 8, 34), y: Int32Array.from([0, 3, 1]), n: 3 };
       const ours = await gradients(c.graph, weights, batch, noNoise(), tf);
-      const theirs = await ortGradients(c.graph, weights, batch, noNoise());
-      expect([...ours.keys()].sort()).toEqual([...theirs.keys()].sort());
-      for (const [name, g] of ours) {
-        const expected = theirs.get(name)!;
-        expect(maxAbsDiff(g, expected), name).toBeLessThanOrEqual(1e-6 + 1e-4 * maxAbs(expected));
+      const reference = referencePass(c.graph, toFloat64(weights), batch.x, batch.y, batch.n, noNoise(), { gradients: true }).grads;
+      const engine = await ortGradients(c.graph, weights, batch, noNoise());
+      for (const theirs of [reference, engine]) {
+        expect([...ours.keys()].sort()).toEqual([...theirs.keys()].sort());
+        for (const [name, g] of ours) {
+          const expected = theirs.get(name)!;
+          expect(maxAbsDiff(g, expected), name).toBeLessThanOrEqual(1e-6 + 1e-4 * maxAbs(expected));
+        }
       }
     });
   }
