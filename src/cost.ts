@@ -75,6 +75,11 @@ export function larqCounts(node: GraphNode, p: ParamSpec): boolean {
   return true;
 }
 
+/** Larq's parameter count of one node (batch norm: its moving statistics). */
+export function nodeParamCount(node: GraphNode): number {
+  return node.params.reduce((n, p) => (larqCounts(node, p) ? n + size(p.shape) : n), 0);
+}
+
 /** A parameter's bit width: its quantizer's precision for a quantized kernel, else 32. */
 export function paramBits(node: GraphNode, p: ParamSpec): number {
   if (!p.binary) return 32;

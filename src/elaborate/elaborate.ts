@@ -340,7 +340,8 @@ class Elaborator {
   private nameOf(ref: NameRef, env: Env): string {
     if (!('computed' in ref)) return ref.name;
     const v = evaluate(ref.computed, env);
-    const name = v.t === 'str' ? v.v : v.t === 'sym' ? v.name : fail('type', `a computed name is a string, not ${describe(v)}`, ref.span, 'build it from strings, e.g. ("section_" + str(i))');
+    // A bare unbound name here is a misspelt variable (a fixed name is written without parentheses).
+    const name = v.t === 'str' ? v.v : fail('type', `a computed name is a string, not ${describe(v)}`, ref.span, v.t === 'sym' ? `'${v.name}' is not a variable here; a fixed name goes without parentheses: stage ${v.name} { ... }` : 'build it from strings, e.g. ("section_" + str(i))');
     if (!IDENTIFIER.test(name)) {
       fail('bad-name', `the computed name "${name}" is not a valid name`, ref.span, 'names start with a letter or _ and hold only letters, digits and _, e.g. ("section_" + str(i))');
     }
@@ -477,7 +478,9 @@ class Elaborator {
       const v = joinArg.value;
       if (v.t !== 'sym' || !(PARALLEL_JOINS as readonly string[]).includes(v.name)) {
         const suggestion = v.t === 'sym' ? closest(v.name, [...PARALLEL_JOINS]) : undefined;
-        fail('bad-argument', `parallel joins by ${PARALLEL_JOINS.join(', ')}, not ${describe(v)}`, joinArg.span, suggestion ? `did you mean '${suggestion}'?` : 'sum adds the branches, concat stacks their channels, multiply scales the first by the second');
+        const quoted = v.t === 'str' && (PARALLEL_JOINS as readonly string[]).includes(v.v);
+        const hint = quoted ? `write it without quotes: join = ${v.v}` : suggestion ? `did you mean '${suggestion}'?` : 'sum adds the branches, concat stacks their channels, multiply scales the first by the second';
+        fail('bad-argument', `parallel joins by ${PARALLEL_JOINS.join(', ')}, not ${describe(v)}`, joinArg.span, hint);
       }
       join = v.name as ParallelJoin;
     }

@@ -149,7 +149,7 @@ const SPECIAL_BUILTINS: Record<string, (expr: CallExpr, env: Env) => Value> = {
     if (value.t === 'list' || value.t === 'dims') return num(value.v.length);
     return fail('type', `len() takes a list or a size, not ${describe(value)}`, span, 'for example len(widths) with widths = [64, 128]');
   },
-  /** `str(x)`: a number, name, boolean or string as text, for computed names (`"section_" + str(i)`). */
+  /** `str(x)`: a number, boolean or string as text, for computed names (`"section_" + str(i)`). */
   str: (expr, env) => {
     const [{ value, span }] = builtinArgs(expr, env, 1);
     switch (value.t) {
@@ -160,9 +160,10 @@ const SPECIAL_BUILTINS: Record<string, (expr: CallExpr, env: Env) => Value> = {
       case 'bool':
         return { t: 'str', v: String(value.v) };
       case 'sym':
-        return { t: 'str', v: value.name };
+        // An unbound name is most likely a misspelt variable: "section_" + str(j) must not give "section_j".
+        return unknownName(value, span, env, 'a number, a string or true/false');
       default:
-        return fail('type', `str() takes a number, a name or a string, not ${describe(value)}`, span);
+        return fail('type', `str() takes a number, a string or true/false, not ${describe(value)}`, span, 'for example str(i) with i a loop variable');
     }
   },
   /** `outer(a, b)`: the outer product of two lists of numbers, a list of rows `a[i] * b[j]` (a separable kernel). */
@@ -262,7 +263,7 @@ function scaleList(lv: Value, rv: Value, expr: Extract<Expr, { kind: 'binary' }>
   if (rv.t === 'list' && expr.op === '/') fail('type', 'a number cannot be divided by a list', expr.right.span, 'divide the list by the number instead');
   const [list, scalar, scalarSpan] = lv.t === 'list' ? [lv, rv, expr.right.span] : [rv as Extract<Value, { t: 'list' }>, lv, expr.left.span];
   const k = asNumber(scalar, scalarSpan, env);
-  if (expr.op === '/' && k === 0) fail('arithmetic', 'division by zero', expr.right.span);
+  if (expr.op === '/' && k === 0) fail('arithmetic', 'division by zero', expr.right.span, 'this divisor is 0 here');
   const apply = (v: Value): Value => {
     if (v.t === 'list') return { t: 'list', v: v.v.map(apply) };
     const x = asNumber(v, lv.t === 'list' ? expr.left.span : expr.right.span, env);

@@ -154,6 +154,7 @@ export const LAYERS: Readonly<Record<string, LayerDef>> = {
     ],
     positional: 1,
     build: (b, x, a, c, at) => {
+      if (x.shape.length !== 3) fail('shape', `dwconv needs a C×H×W feature map, got a vector of ${x.shape[0]}`, c.source!, 'spatial layers go before global_avgpool / flatten');
       const channels = x.shape[0];
       const filters = channels * ((a.multiplier as number | undefined) ?? 1);
       return b.conv(x, { ...convOptions({ ...a, filters, groups: channels }, { ...c, name: c.name ?? 'dwconv' }), ...convExtras(b, x, a, at, 'dwconv', null) });
@@ -368,7 +369,8 @@ function matrix(v: Value, span: Span, env: Env, what: string): number[][] {
   const example = 'for example [[1, 2, 1], [2, 4, 2], [1, 2, 1]] / 16 or outer([1, 2, 1], [1, 2, 1]) / 16';
   if (v.t !== 'list' || v.v.length === 0 || v.v.some((row) => row.t !== 'list')) fail('bad-argument', `${what} is a list of rows of numbers, not ${describe(v)}`, span, example);
   const rows = v.v.map((row) => (row as Extract<Value, { t: 'list' }>).v.map((item) => asNumber(item, span, env)));
-  if (rows.some((row) => row.length !== rows[0].length || row.length === 0)) fail('bad-argument', `${what}'s rows differ in length: ${rows.map((r) => r.length).join(', ')}`, span, example);
+  if (rows.some((row) => row.length === 0)) fail('bad-argument', `${what} has an empty row`, span, example);
+  if (rows.some((row) => row.length !== rows[0].length)) fail('bad-argument', `${what}'s rows differ in length: ${rows.map((r) => r.length).join(', ')}`, span, example);
   if (rows.flat().some((x) => !Number.isFinite(x))) fail('bad-argument', `${what} holds a value that is not finite`, span);
   return rows;
 }

@@ -268,6 +268,9 @@ export class GraphBuilder {
     if (!kernelQuantizer && o.kernelQuantizer === undefined) this.reportNoWeightQuantizer('conv', o.source);
     const local = o.name ?? 'bconv';
     const input = this.quantizeIfReal(x, o.inputQuantizer, local, 'conv', o.source);
+    if (!kernelQuantizer && o.kernelQuantizer !== undefined && !this.inputQuantized(input, null)) {
+      this.report('no-quantizer', 'this binary conv quantizes neither its input nor its kernel', o.source, 'write conv for a real-valued convolution, or give it a quantizer');
+    }
     return this.convNode(input, { ...o, name: local }, kernelQuantizer, o.kernelClip === undefined ? 1 : o.kernelClip, 'bconv');
   }
 

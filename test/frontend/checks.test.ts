@@ -107,6 +107,34 @@ describe('precision', () => {
   });
 });
 
+describe('joins of graphs built in TypeScript (or read from JSON)', () => {
+  it('an n-ary add, a multiply and an add_into whose inputs do not fit', () => {
+    const b = new GraphBuilder({ name: 'g', input: [4, 8, 8], classes: 2 });
+    const x = b.input();
+    const wide = b.conv(x, { filters: 8, kernel: 1, name: 'wide' });
+    const small = b.conv(x, { filters: 4, kernel: 1, stride: 2, name: 'small' });
+    const sum = b.sum([x, x, wide], { name: 'sum' });
+    const scaled = b.multiply(sum, b.globalAvgpool(wide), { name: 'scaled' });
+    const into = b.addInto(scaled, small, { name: 'into' });
+    const g = b.finish(b.dense(b.globalAvgpool(into), { units: 2 }));
+    expect(check(g).map((d) => d.message)).toEqual([
+      'sum: the add gets 4×8×8, 4×8×8, 8×8×8: summed inputs must have one shape',
+      'scaled: multiply scales 4×8×8 by 8',
+      'into: cannot add 4×4×4 into channels 0… of 4×8×8',
+    ]);
+  });
+
+  it('the same inputs that fit pass', () => {
+    const b = new GraphBuilder({ name: 'g', input: [4, 8, 8], classes: 2 });
+    const x = b.input();
+    const sum = b.sum([x, x, b.conv(x, { filters: 4, kernel: 1 })]);
+    const scaled = b.multiply(sum, b.sigmoid(b.globalAvgpool(sum)));
+    const into = b.addInto(scaled, b.conv(scaled, { filters: 2, kernel: 3 }));
+    expect(into.shape).toEqual([4, 8, 8]);
+    expect(check(b.finish(b.dense(b.globalAvgpool(into), { units: 2 })))).toEqual([]);
+  });
+});
+
 describe('binary layers', () => {
   it('a weight-only quantizer used on activations is named as such', () => {
     expect(resolveQuantizer('magnitude_aware_sign', {}, 'activation')).toMatchObject({ ok: false, message: "'magnitude_aware_sign' is not an activation quantizer" });

@@ -76,6 +76,8 @@ describe('convolutions', () => {
     expect(e.message).toBe("dwconv's fixed kernel is 2×3 but its kernel size is 3x3");
     expect(errorAt(model(`  dwconv 2x2 fixed = [[1, 2], [3]]\n${tail}`, real), 'bad-argument', '[[1').message).toBe("dwconv's fixed's rows differ in length: 2, 1");
     expect(errorAt(model(`  dwconv 2x2 fixed = [1, 2]\n${tail}`, real), 'bad-argument', '[1, 2]').message).toBe("dwconv's fixed is a list of rows of numbers, not a list of 2");
+    expect(errorAt(model(`  dwconv 2x2 fixed = [[]]\n${tail}`, real), 'bad-argument', '[[]]').message).toBe("dwconv's fixed has an empty row");
+    expect(errorAt(model(`  global_avgpool\n  dwconv 3x3\n${tail}`, real), 'shape', 'dwconv').message).toBe('dwconv needs a C×H×W feature map, got a vector of 3');
     expect(errorAt(model(`  dwconv 1x1 fixed = [[1]] init = zeros\n${tail}`, real), 'bad-argument', 'zeros').message).toBe('dwconv has a fixed kernel: it takes no initialiser');
     expect(errorAt(model(`  bconv 1x1 4 fixed = [[1]]\n${tail}`), 'bad-argument', '[[1]]').message).toBe("bconv's kernel is binary and trained: it cannot be fixed");
   });
@@ -95,6 +97,13 @@ describe('convolutions', () => {
     const two = model(`  conv 3x3 8\n  bconv 3x3 8 pad_value = 2\n${tail}`);
     expect(errorAt(two, 'bad-argument', '2\n').message).toBe("bconv's pad_value is 0 or 1, not 2");
     graphOf(onReal.replace(' pad_value = 1', ' pad_value = 0'));
+  });
+
+  it('a bconv that quantizes neither its input nor its kernel is refused: it is a conv', () => {
+    const both = model(`  conv 3x3 8\n  bconv 3x3 8 input_quantizer = none kernel_quantizer = none\n${tail}`);
+    expect(errorAt(both, 'no-quantizer', 'bconv').message).toBe('this binary conv quantizes neither its input nor its kernel');
+    graphOf(both.replace('input_quantizer = none ', ''));
+    graphOf(both.replace(' kernel_quantizer = none', ''));
   });
 
   it("a large VALID kernel acts as a dense layer (XNOR-Net's 6×6 conv)", () => {
@@ -200,6 +209,7 @@ describe('parallel branches', () => {
     expect(errorAt(model(`  parallel(join = multiply) { branch { }; branch { }; branch { } }\n${tail}`, real), 'bad-parallel', 'parallel').message).toBe('parallel(join = multiply) multiplies 2 branches, got 3');
     const avg = errorAt(model(`  parallel(join = sun) { branch { }; branch { } }\n${tail}`, real), 'bad-argument', 'sun');
     expect(avg.hint).toBe("did you mean 'sum'?");
+    expect(errorAt(model(`  parallel(join = "sum") { branch { }; branch { } }\n${tail}`, real), 'bad-argument', '"sum"').hint).toBe('write it without quotes: join = sum');
     expect(errorAt(model(`  branch { relu }\n${tail}`, real), 'misplaced', 'branch').message).toBe('branch { ... } is one path of parallel');
     expect(errorsOf(model(`  block branch() { relu }\n${tail}`, real))[0].message).toBe("a block cannot be called 'branch': that is a built-in word (parallel's paths)");
   });
@@ -242,7 +252,7 @@ describe('computed names', () => {
 
 describe('expressions: str, outer, list arithmetic', () => {
   it('evaluate as Python would', () => {
-    const g = graphOf(model(`  let k = [[1, 2], [3, 4]] * 2 / 4\n  conv 2x2 1 fixed = k\n  conv 3x3 1 fixed = (2 * outer([1, 0, -1], 1x2x1) / 2)\n  stage ("s" if str(1.5) == "1.5" and str(true) == "true" and str(mean) == "mean" else "wrong")  { relu }\n${tail}`, 'input 1x16x16\n  classes 10'));
+    const g = graphOf(model(`  let k = [[1, 2], [3, 4]] * 2 / 4\n  conv 2x2 1 fixed = k\n  conv 3x3 1 fixed = (2 * outer([1, 0, -1], 1x2x1) / 2)\n  stage ("s" if str(1.5) == "1.5" and str(true) == "true" and str("a") == "a" else "wrong")  { relu }\n${tail}`, 'input 1x16x16\n  classes 10'));
     expect(param(g.nodes[1], 'kernel')!.values).toEqual([0.5, 1, 1.5, 2]);
     expect(param(g.nodes[2], 'kernel')!.values).toEqual([1, 2, 1, 0, 0, 0, -1, -2, -1]);
     expect(byName(g, 's/relu').op).toBe('relu');
@@ -253,6 +263,11 @@ describe('expressions: str, outer, list arithmetic', () => {
     expect(errorAt(model(`  let k = 2 / [2]\n${tail}`, real), 'type', '[2]').message).toBe('a number cannot be divided by a list');
     expect(errorAt(model(`  let k = outer(1, [2])\n${tail}`, real), 'type', '1,').message).toBe('outer() takes lists of numbers, not the number 1');
     expect(errorAt(model(`  let k = str(1, 2)\n${tail}`, real), 'arity', 'str(').message).toBe('str() takes 1 argument, got 2');
+    // A misspelt loop variable must not become its own spelling.
+    const typo = errorAt(model(`  for i in 1..2 { stage ("s_" + str(j)) { relu } }\n${tail}`, real), 'unknown-name', 'j)');
+    expect(typo.message).toBe("unknown name 'j'");
+    expect(typo.hint).toBe("did you mean 'i'?");
+    expect(errorAt(model(`  stage (conv2) { relu }\n${tail}`, real), 'type', '(conv2)').hint).toBe("'conv2' is not a variable here; a fixed name goes without parentheses: stage conv2 { ... }");
   });
 });
 
@@ -288,6 +303,31 @@ describe('issue 25: the language', () => {
     const g = graphOf(text, { params: { size: 28, channels_in: 1, num_classes: 10 } });
     expect([g.input, g.classes]).toEqual([[1, 28, 28], 10]);
     expect(graphOf(text).input).toEqual([3, 224, 224]);
+  });
+});
+
+describe('the examples of docs/language.md', () => {
+  const docs = readFileSync('docs/language.md', 'utf8');
+  const block = (start: string) => {
+    const at = docs.indexOf(start);
+    expect(at, `docs/language.md has no example starting ${start}`).toBeGreaterThan(0);
+    return docs.slice(at, docs.indexOf('```', at));
+  };
+
+  it('the combinator blocks (squeeze-and-excite, ReActNet reduction, MeliusNet improvement) build as described', () => {
+    const blocks = block('# squeeze-and-excite');
+    const g = graphOf(model(`${blocks}\n  conv 3x3 64\n  se(64)\n  reduce(64)\n  improve()\n${tail}`, 'input 3x16x16\n  classes 10\n  binarize activations = ste_sign, weights = ste_sign'));
+    expect(byName(g, 'se1/multiply').shape).toEqual([64, 16, 16]);
+    expect(byName(g, 'reduce1/concat').shape).toEqual([128, 16, 16]);
+    expect(nodeOf(g, 'improve1/add_into', 'add_into').attrs.offset).toBe(64);
+  });
+
+  it('the computed names and the parameterised input and classes', () => {
+    const names = block('for i in 1..4 {').replace(/unit\(64 \* 2 \*\* \(i - 1\)\)/, 'unit(64)');
+    const g = graphOf(model(`  block unit(ch) { conv 3x3 ch }\n${names}\n${tail}`, real));
+    expect(g.nodes.filter((n) => n.op === 'conv').map((n) => n.name)).toEqual([1, 2, 3, 4].flatMap((i) => [`section_${i}/unit1/conv`, `section_${i}/unit2/conv`]).concat('unit3/conv'));
+    const retarget = block('model reactnet_small(').replace('...', 'conv 3x3 8\n  global_avgpool\n  dense num_classes');
+    expect(graphOf(`${retarget}\n`, { params: { size: 28, channels_in: 1, num_classes: 10 } }).input).toEqual([1, 28, 28]);
   });
 });
 
