@@ -5,7 +5,7 @@
  * reference), one-padding and a quantized kernel on a real-valued input against values worked out by
  * hand, and fixed kernels that no optimiser (Adam, SGD with weight decay, Bop) changes.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { ortGradients } from '../../backends/ort-train/index.js';
 import { buildTfjsModel, forward, gradients, predictNchw, runTfjs, TfjsEngine } from '../../backends/tfjs/index.js';
@@ -20,9 +20,6 @@ import { maxAbs, maxAbsDiff, referenceForward, referenceLoss } from '../helpers/
 import { nudged } from '../helpers/finite-differences.js';
 import { constructCases } from '../onnx/constructs.js';
 import { referencePass, toFloat64 } from '../ort-train/reference.js';
-
-// Until src/check.ts accepts a quantized kernel on a real input (see test/onnx/real-input-check.ts).
-vi.mock('../../src/check.js', async (importOriginal) => (await import('../onnx/real-input-check.js')).liftRealInputRefusal(importOriginal));
 
 const SELECTION = { backendName: 'cpu', device: 'cpu', package: '@tensorflow/tfjs' } as const;
 

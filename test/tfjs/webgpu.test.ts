@@ -4,7 +4,7 @@
  * reference, its gradients against the ONNX Runtime engine on the CPU, and DoReFa's exact ties, whose
  * error-free product must survive the GPU's float32 arithmetic.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ortGradients } from '../../backends/ort-train/index.js';
 import { selectTfjs } from '../../backends/tfjs/device.js';
 import { gradients, runTfjs } from '../../backends/tfjs/index.js';
@@ -14,9 +14,6 @@ import { skipWithout } from '../helpers/requirements.js';
 import { maxAbs, maxAbsDiff, referenceForward } from '../helpers/reference.js';
 import { constructCases } from '../onnx/constructs.js';
 import { busyWeights, noNoise, normalValues } from './graphs.js';
-
-// Until src/check.ts accepts a quantized kernel on a real input (see test/onnx/real-input-check.ts).
-vi.mock('../../src/check.js', async (importOriginal) => (await import('../onnx/real-input-check.js')).liftRealInputRefusal(importOriginal));
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 const probe = await probeWebGpuAdapter();
