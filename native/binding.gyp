@@ -15,6 +15,10 @@
         "src/sgemm-scalar.c",
         "src/sgemm-avx2.c",
         "src/sgemm-avx512.c",
+        "src/dwconv.c",
+        "src/dwconv-scalar.c",
+        "src/dwconv-avx2.c",
+        "src/dwconv-avx512.c",
         "src/elementwise.c"
       ],
       "include_dirs": ["include"],

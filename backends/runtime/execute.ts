@@ -29,6 +29,14 @@ export const OFFSET_ARGS: Record<KernelName, number[]> = {
   scaleF32: [0, 2],
   nchwToNhwc: [0, 1],
   nhwcToNchw: [0, 1],
+  dwconv2dF32: [0, 1, 2, 3, 4],
+  sigmoidF32: [0, 1],
+  roundF32: [0, 1],
+  divF32: [0, 1, 2],
+  copyStridedF32: [0, 1],
+  padChannelsF32: [0, 1],
+  mulF32: [0, 1, 2],
+  mulChannelsF32: [0, 1, 2],
 };
 
 type Bound = { fn: (buf: ArrayBuffer, ...args: number[]) => void; args: number[] };

@@ -1,6 +1,6 @@
 /**
- * Load-time rewrites of a checked model, each exact in real arithmetic: a float conv absorbs the batch
- * norm and the ReLU after it; a conv or binary conv absorbs the residual Add it alone feeds (the kernel
+ * Load-time rewrites of a checked model, each exact in real arithmetic: a float conv absorbs the affine
+ * map (batch norm, per-channel bias or scale) and the ReLU after it; a conv or binary conv absorbs the residual Add it alone feeds (the kernel
  * adds the other operand in its output transform). Identity nodes disappear. Plain data in, plain data out.
  */
 import type { RuntimeModel, RuntimeNode } from './model.js';
@@ -35,12 +35,12 @@ export function fuse(model: RuntimeModel): FusedNode[] {
 
   // Each pass merges a node into the conv before it, when the conv's output has no other reader.
   nodes.forEach((node, i) => {
-    if (!node || (node.op !== 'batchnorm' && node.op !== 'relu' && node.op !== 'add')) return;
+    if (!node || (node.op !== 'affine' && node.op !== 'relu' && node.op !== 'add')) return;
     for (const [k, input] of node.inputs.entries()) {
       const at = producerIndex.get(input);
       const conv = at === undefined ? null : nodes[at];
       if (!conv || !isConv(conv) || count.get(input) !== 1 || conv.relu) continue;
-      if (node.op === 'batchnorm') {
+      if (node.op === 'affine') {
         if (conv.op !== 'conv' || conv.residual) continue;
         foldBatchNorm(conv, node.scale, node.shift);
       } else if (node.op === 'relu') {

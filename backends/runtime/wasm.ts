@@ -56,6 +56,14 @@ const C_NAMES: Record<KernelName, string> = {
   scaleF32: 'sofar_scale_f32',
   nchwToNhwc: 'sofar_nchw_to_nhwc',
   nhwcToNchw: 'sofar_nhwc_to_nchw',
+  dwconv2dF32: 'sofar_dwconv2d_f32',
+  sigmoidF32: 'sofar_sigmoid_f32',
+  roundF32: 'sofar_round_f32',
+  divF32: 'sofar_div_f32',
+  copyStridedF32: 'sofar_copy_strided_f32',
+  padChannelsF32: 'sofar_pad_channels_f32',
+  mulF32: 'sofar_mul_f32',
+  mulChannelsF32: 'sofar_mul_channels_f32',
 };
 
 const PAGE = 65536;

@@ -100,6 +100,16 @@ typedef void (*sofar_sgemm_fn)(size_t mr, size_t nr, size_t nseg, size_t seg_len
                                const float *b, size_t b_row_stride, size_t b_panel_stride,
                                float *c, size_t c_stride, const float *bias, const float *res, int relu);
 
+/**
+ * Depthwise conv, one output pixel of c channels: y[q] = relu?(((0 + Σ_t x_t[q]·w[t·c + q]) + bias[q]) + res[q]),
+ * taps t < ntaps in order, each product and sum rounded to float32 (no FMA); taps[t] NULL = padding (skipped).
+ * bias and res may be NULL. Identical floats on every ISA.
+ */
+typedef void (*sofar_dwconv_fn)(size_t c, size_t ntaps, const float *const *taps, const float *w, const float *bias,
+                                const float *res, float *y, int relu);
+/** Most taps (kh*kw) of a depthwise kernel. */
+#define SOFAR_DW_MAX_TAPS 1024
+
 struct sofar_ukernels {
   int isa;
   size_t bgemm_mr, bgemm_nr; /* nr: a multiple of 8 */
@@ -108,6 +118,7 @@ struct sofar_ukernels {
   sofar_pack_row_fn pack_row;
   size_t sgemm_mr, sgemm_nr; /* nr: a multiple of 16 */
   sofar_sgemm_fn sgemm;
+  sofar_dwconv_fn dwconv;
 };
 
 /** The table of the ISA in use (read once per kernel call). */
@@ -120,6 +131,10 @@ void sofar_bconv_transform_scalar(size_t, int32_t, const int32_t *, const int32_
 void sofar_pack_row_scalar(const float *, uint64_t *, size_t);
 void sofar_sgemm_scalar(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
+void sofar_dwconv_scalar(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
+/** The scalar depthwise pixel for channels [q0, q1) of c (the SIMD variants' tails). */
+void sofar_dwconv_range_scalar(size_t q0, size_t q1, size_t c, size_t ntaps, const float *const *taps, const float *w,
+                               const float *bias, const float *res, float *y, int relu);
 #if SOFAR_X86
 void sofar_bgemm_avx2(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx2(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
@@ -127,12 +142,14 @@ void sofar_bconv_transform_avx2(size_t, int32_t, const int32_t *, const int32_t 
 void sofar_pack_row_avx2(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx2(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
+void sofar_dwconv_avx2(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 void sofar_bgemm_avx512(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx512(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
                                   const float *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_avx512(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
+void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 #endif
 #if SOFAR_WASM_SIMD
 void sofar_bgemm_wasmsimd(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
@@ -141,6 +158,7 @@ void sofar_bconv_transform_wasmsimd(size_t, int32_t, const int32_t *, const int3
 void sofar_pack_row_wasmsimd(const float *, uint64_t *, size_t);
 void sofar_sgemm_wasmsimd(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *,
                           size_t, const float *, const float *, int);
+void sofar_dwconv_wasmsimd(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 #endif
 
 /* ---- threads ----------------------------------------------------------------------------------------- */

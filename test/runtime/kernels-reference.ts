@@ -175,7 +175,7 @@ export function refPool(s: ConvShape, x: Float32Array, avg: boolean): Float32Arr
 // ---- the suite ---------------------------------------------------------------------------------------
 
 /** Bump allocation of a case's buffers; offsets relative to the arena base, aligned (64 unless asked). */
-class Plan {
+export class Plan {
   top = 0;
   alloc(bytes: number, align = 64, skew = 0): number {
     this.top = Math.ceil(this.top / align) * align + skew;
@@ -185,7 +185,7 @@ class Plan {
   }
 }
 
-class Mem {
+export class Mem {
   constructor(
     readonly buffer: ArrayBuffer,
     readonly base: number,
@@ -201,9 +201,9 @@ class Mem {
   }
 }
 
-const SENTINEL = fround(12345.5);
+export const SENTINEL = fround(12345.5);
 
-function expectFloatsExact(got: Float32Array, want: ArrayLike<number>, what: string): void {
+export function expectFloatsExact(got: Float32Array, want: ArrayLike<number>, what: string): void {
   for (let i = 0; i < want.length; i++)
     if (!(got[i] === want[i] || (Number.isNaN(got[i]) && Number.isNaN(want[i]))))
       expect.fail(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
@@ -228,7 +228,7 @@ function randomConvShape(rng: Rng, cgs: readonly number[], ogs: readonly number[
   };
 }
 
-function describeShape(s: ConvShape): string {
+export function describeShape(s: ConvShape): string {
   return `n${s.n} ${s.h}x${s.w} ${s.cin}->${s.cout} k${s.kh}x${s.kw} s${s.sh}x${s.sw} p${s.pt},${s.pl},${s.pb},${s.pr} d${s.dh}x${s.dw} g${s.groups}`;
 }
 
