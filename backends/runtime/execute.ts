@@ -32,6 +32,7 @@ export const OFFSET_ARGS: Record<KernelName, number[]> = {
   dwconv2dF32: [0, 1, 2, 3, 4],
   sigmoidF32: [0, 1],
   roundF32: [0, 1],
+  heavisideF32: [0, 1],
   divF32: [0, 1, 2],
   copyStridedF32: [0, 1],
   padChannelsF32: [0, 1],

@@ -49,6 +49,8 @@ export interface KernelSet {
   copyF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
   sigmoidF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
   roundF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  /** y = x > 0 ? 1 : 0 (ste_heaviside). */
+  heavisideF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
   divF32(buf: ArrayBuffer, x: Off, divisor: Off, y: Off, pixels: number, c: number, yStride: number): void;
   copyStridedF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, xStride: number, yStride: number): void;
   padChannelsF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, before: number, after: number): void;

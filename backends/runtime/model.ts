@@ -5,13 +5,16 @@
  *
  * Supported: the operators SoFAr's `--binary-ops` export writes (docs/operators.md): `ai.sofar`
  * Sign, BinaryConv2D, BinaryDense, and the standard Conv (grouped and depthwise too), BatchNormalization,
- * Relu, PRelu, Clip, Sigmoid, Round, MaxPool, AveragePool, GlobalAveragePool, Flatten, Gemm, Add, Sub,
- * Mul, Div (with a constant that is a scalar or one value per channel: an affine map; Add and Mul of two
- * values of the same shape; Mul of a map by a per-sample channel vector [C, 1, 1]), Concat, Slice and Pad
- * along channels, Reshape / Unsqueeze / Squeeze between [C] and [C, 1, 1], Mean, Sum, Max, Identity.
+ * Relu, PRelu, Clip, Sigmoid, Round, Greater(x, 0) cast to float, MaxPool, AveragePool, GlobalAveragePool,
+ * Flatten, Gemm, MatMul (by a stored matrix), Add, Sub, Mul, Div (with a constant that is a scalar or one
+ * value per channel: an affine map; Add and Mul of two values of the same shape; Mul of a map by a
+ * per-sample channel vector [C, 1, 1]), Concat, Slice and Pad along channels, Reshape / Unsqueeze /
+ * Squeeze between [C] and [C, 1, 1], Mean, Sum, Max, Identity. Subgraphs on stored weights alone (the
+ * unpacking of a binary kernel for a real-valued input) are computed once at load time (constants.ts).
  */
 import onnxProto from 'onnx-proto';
 import { SOFAR_DOMAIN, SOFAR_OPSET } from '../onnx/binary-ops.js';
+import { foldConstants } from './constants.js';
 
 const { onnx } = onnxProto;
 type NodeProto = onnxProto.onnx.INodeProto;
@@ -53,6 +56,8 @@ export type RuntimeOp =
   | { op: 'div'; divisor: Float32Array }
   | { op: 'sigmoid' }
   | { op: 'round' }
+  /** x > 0 ? 1 : 0: ONNX Greater(x, 0) (a boolean) cast to float, as ste_heaviside is exported. */
+  | { op: 'heaviside' }
   /** Two values of the same shape, element by element. */
   | { op: 'mul' }
   /** A map [C, H, W] times a per-sample channel vector (input 1, [C, 1, 1] or [C]). */
@@ -95,7 +100,7 @@ export interface RuntimeModel {
 
 /** Largest per-sample tensor the runtime accepts (elements); larger ones are refused, not attempted. */
 export const MAX_ELEMENTS = 1 << 28;
-const SUPPORTED = 'Sign, BinaryConv2D, BinaryDense (ai.sofar) and Conv, BatchNormalization, Relu, PRelu, Clip, Sigmoid, Round, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Unsqueeze, Squeeze, Gemm, Add, Sub, Mul, Div, Concat, Slice, Pad, Mean, Sum, Max, Identity';
+const SUPPORTED = 'Sign, BinaryConv2D, BinaryDense (ai.sofar) and Conv, BatchNormalization, Relu, PRelu, Clip, Sigmoid, Round, Greater (with 0) and Cast (to float), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Unsqueeze, Squeeze, Gemm, MatMul, Add, Sub, Mul, Div, Concat, Slice, Pad, Mean, Sum, Max, Identity';
 
 export function readRuntimeModel(bytes: Uint8Array): RuntimeModel {
   let model: InstanceType<typeof onnx.ModelProto>;
@@ -133,7 +138,10 @@ function checkedModel(model: InstanceType<typeof onnx.ModelProto>, metadata: Rec
   const shapes = new Map<string, Shape>([[input.name, input.shape]]);
   const reader = new Reader(initializers, shapes);
   const nodes: RuntimeNode[] = [];
-  for (const proto of graph.node ?? []) {
+  const computed = foldConstants(graph.node ?? [], initializers, (message) => {
+    throw new RuntimeModelError(message);
+  });
+  for (const proto of computed) {
     const node = reader.node(proto, opsets);
     if (shapes.has(node.output)) throw new RuntimeModelError(`${node.name}: value '${node.output}' is produced twice`);
     shapes.set(node.output, node.shape);
@@ -166,6 +174,9 @@ const eq = (a: readonly number[], b: readonly number[]) => a.length === b.length
 
 /** Reads one node: its inputs, attributes and weights, and infers its output shape. */
 class Reader {
+  /** Values that are booleans (Greater's output): held as floats 0/1, read only by a Cast to float. */
+  private readonly booleans = new Set<string>();
+
   constructor(
     private readonly initializers: Map<string, TensorProto>,
     private readonly shapes: Map<string, Shape>,
@@ -182,12 +193,13 @@ class Reader {
     if (domain === SOFAR_DOMAIN && opsets.get(domain) !== SOFAR_OPSET) fail(`this runtime implements ${SOFAR_DOMAIN} version ${SOFAR_OPSET}, the model imports version ${opsets.get(domain)}`);
     if ((proto.output ?? []).length !== 1 || !proto.output![0]) fail('must have exactly one output');
     const output = proto.output![0];
-    const ctx = new NodeReader(proto, this.initializers, this.shapes, fail);
+    const ctx = new NodeReader(proto, this.initializers, this.shapes, this.booleans, fail);
     const read = domain === SOFAR_DOMAIN ? SOFAR_OPS[type] : domain === '' ? STANDARD_OPS[type] : undefined;
     if (!read) return fail(`operator not supported by SoFAr's runtime (it runs ${SUPPORTED})`);
     const { op, inputs, shape } = read(ctx);
     checkSize(shape, `node '${name}'`);
     ctx.checkAttributesUsed();
+    if (ctx.boolean) this.booleans.add(output);
     return { ...op, name, inputs, output, shape } as RuntimeNode;
   }
 }
@@ -200,10 +212,14 @@ class NodeReader {
   private readonly used = new Set<string>();
   readonly inputNames: string[];
 
+  /** Whether this node's output is a boolean. */
+  boolean = false;
+
   constructor(
     proto: NodeProto,
     private readonly initializers: Map<string, TensorProto>,
     private readonly shapes: Map<string, Shape>,
+    private readonly booleans: ReadonlySet<string>,
     readonly fail: (message: string) => never,
   ) {
     for (const a of proto.attribute ?? []) this.attrs.set(a.name ?? '', a);
@@ -215,11 +231,12 @@ class NodeReader {
     if (n < min || n > max) this.fail(`takes ${min === max ? min : `${min} to ${max}`} inputs, has ${n}`);
   }
 
-  /** A computed value (not a weight) and its per-sample shape. */
-  value(i: number): { name: string; shape: Shape } {
+  /** A computed value (not a weight) and its per-sample shape; a boolean only where `boolean` allows it. */
+  value(i: number, boolean = false): { name: string; shape: Shape } {
     const name = this.inputNames[i];
     const shape = this.shapes.get(name);
     if (!shape) this.fail(`input '${name}' is not computed before this node (or is a weight where a value is expected)`);
+    if (this.booleans.has(name) !== boolean) this.fail(boolean ? `input '${name}' must be a boolean (Greater's output)` : `input '${name}' is a boolean: cast it to float first`);
     return { name, shape: shape! };
   }
 
@@ -233,6 +250,10 @@ class NodeReader {
     const v = this.value(i);
     if (v.shape.length !== 1) this.fail(`input '${v.name}' must be a vector [F], it is [${v.shape.join(', ')}] (flatten it first)`);
     return v;
+  }
+
+  producesBoolean(): void {
+    this.boolean = true;
   }
 
   has(i: number): boolean {
@@ -558,11 +579,38 @@ const STANDARD_OPS: Record<string, Read> = {
     return { op: { op: 'dense', weights, bias: r.bias(2, outputs) }, inputs: [x.name], shape: [outputs] };
   },
 
+  // A vector times a stored matrix [in, out] (the exporter's binary dense on a real input): Gemm without bias.
+  MatMul: (r) => {
+    r.arity(2);
+    const x = r.vector(0);
+    const dims = r.weightDims(1, 'weight');
+    if (dims.length !== 2 || dims[0] !== x.shape[0]) r.fail(`the weight must be [${x.shape[0]}, out], it is [${dims.join(', ')}]`);
+    checkSize(dims, 'the weight');
+    return { op: { op: 'dense', weights: r.floats(1, dims, 'weight'), bias: null }, inputs: [x.name], shape: [dims[1]] };
+  },
+
   Add: (r) => arithmetic(r, 'Add'),
   Sub: (r) => arithmetic(r, 'Sub'),
   Mul: (r) => arithmetic(r, 'Mul'),
   Div: (r) => arithmetic(r, 'Div'),
   Sigmoid: unary({ op: 'sigmoid' }),
+
+  // Greater(x, 0) is a boolean map, held as floats 0/1; only a Cast to float may read it (ste_heaviside).
+  Greater: (r) => {
+    r.arity(2);
+    const x = r.value(0);
+    if (!r.isWeight(1) || !r.channelConstant(1, x.shape, 'the threshold').every((v) => v === 0)) r.fail('only Greater(x, 0) against a stored zero is supported');
+    r.producesBoolean();
+    return { op: { op: 'heaviside' }, inputs: [x.name], shape: x.shape };
+  },
+
+  Cast: (r) => {
+    r.arity(1);
+    if (r.int('to', 0) !== onnx.TensorProto.DataType.FLOAT) r.fail('only casts to float are supported');
+    r.int('saturate', 1);
+    const x = r.value(0, true);
+    return { op: { op: 'identity' }, inputs: [x.name], shape: x.shape };
+  },
   Round: unary({ op: 'round' }),
 
   Slice: (r) => {

@@ -35,7 +35,7 @@ interface Call {
 export type KernelName =
   | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
-  | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'divF32'
+  | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
 
 /** One resolved kernel call: the offsets are absolute byte offsets into the arena's buffer (−1 = none). */
@@ -388,6 +388,7 @@ class Planner {
       case 'clip':
       case 'sigmoid':
       case 'round':
+      case 'heaviside':
       case 'div': {
         const { float } = this.output(node, node.shape);
         const y = this.ref(float.region, float.channel * 4);
@@ -397,6 +398,7 @@ class Planner {
         else if (node.op === 'clip') this.call('clipF32', [xr, y, pixels, x.c, float.stride, node.min, node.max]);
         else if (node.op === 'sigmoid') this.call('sigmoidF32', [xr, y, pixels, x.c, float.stride]);
         else if (node.op === 'round') this.call('roundF32', [xr, y, pixels, x.c, float.stride]);
+        else if (node.op === 'heaviside') this.call('heavisideF32', [xr, y, pixels, x.c, float.stride]);
         else this.call('divF32', [xr, this.floats(node.divisor), y, pixels, x.c, float.stride]);
         return;
       }

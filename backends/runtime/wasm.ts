@@ -59,6 +59,7 @@ const C_NAMES: Record<KernelName, string> = {
   dwconv2dF32: 'sofar_dwconv2d_f32',
   sigmoidF32: 'sofar_sigmoid_f32',
   roundF32: 'sofar_round_f32',
+  heavisideF32: 'sofar_heaviside_f32',
   divF32: 'sofar_div_f32',
   copyStridedF32: 'sofar_copy_strided_f32',
   padChannelsF32: 'sofar_pad_channels_f32',

@@ -130,8 +130,10 @@ void sofar_prelu_f32(const float *x, const float *alpha, float *y, int pixels, i
 void sofar_clip_f32(const float *x, float *y, int pixels, int c, int y_stride, float lo, float hi);
 /** y = x >= 0 ? 1 : -1 */
 void sofar_sign_f32(const float *x, float *y, int pixels, int c, int y_stride);
-/* Added: y = 1 / (1 + e^-x) (e^x to ~2 ulp); y = round half to even (ONNX Round); y = x / d[c]. */
+/* Added: y = 1 / (1 + e^-x) (e^x to ~2 ulp); y = x > 0 ? 1 : 0 (NaN: 0); y = round half to even (ONNX Round);
+   y = x / d[c]. */
 void sofar_sigmoid_f32(const float *x, float *y, int pixels, int c, int y_stride);
+void sofar_heaviside_f32(const float *x, float *y, int pixels, int c, int y_stride);
 void sofar_round_f32(const float *x, float *y, int pixels, int c, int y_stride);
 void sofar_div_f32(const float *x, const float *d, float *y, int pixels, int c, int y_stride);
 /** Added: copies c channels of each pixel from x (pixel stride x_stride) to y (stride y_stride): a channel slice. */

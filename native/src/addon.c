@@ -609,13 +609,13 @@ static napi_value js_global_avgpool_f32(napi_env env, napi_callback_info info) {
 
 /* ---- element-wise ------------------------------------------------------------------------------------ */
 
-enum { EW_AFFINE, EW_RELU, EW_PRELU, EW_CLIP, EW_SIGN, EW_COPY, EW_SIGMOID, EW_ROUND, EW_DIV };
+enum { EW_AFFINE, EW_RELU, EW_PRELU, EW_CLIP, EW_SIGN, EW_COPY, EW_SIGMOID, EW_ROUND, EW_DIV, EW_HEAVISIDE };
 
 /* (buf, x, [p1, [p2,]] y, pixels, c, yStride [, lo, hi]) */
 static napi_value rowwise(napi_env env, napi_callback_info info, int op) {
   static const char *const names[] = {"affineF32", "reluF32", "preluF32", "clipF32", "signF32",
-                                      "copyF32",   "sigmoidF32", "roundF32", "divF32"};
-  static const int nparams[] = {2, 0, 1, 0, 0, 0, 0, 0, 1};
+                                      "copyF32",   "sigmoidF32", "roundF32", "divF32", "heavisideF32"};
+  static const int nparams[] = {2, 0, 1, 0, 0, 0, 0, 0, 1, 0};
   call_t c;
   const size_t np = (size_t)nparams[op], first = 3 + np;
   const size_t argc = first + 3 + (op == EW_CLIP ? 2 : 0);
@@ -630,7 +630,7 @@ static napi_value rowwise(napi_env env, napi_callback_info info, int op) {
     return NULL;
   void *x, *p1 = NULL, *p2 = NULL, *y;
   static const char *const pnames[][2] = {{"scale", "shift"}, {0, 0}, {"alpha", 0}, {0, 0}, {0, 0},
-                                          {0, 0},            {0, 0}, {0, 0},       {"divisor", 0}};
+                                          {0, 0},            {0, 0}, {0, 0},       {"divisor", 0}, {0, 0}};
   if (!ptr_arg(&c, 1, "x", xb, 4, 0, &x)) return NULL;
   if (np >= 1 && !ptr_arg(&c, 2, pnames[op][0], (uint64_t)ch * 4, 4, 0, &p1)) return NULL;
   if (np >= 2 && !ptr_arg(&c, 3, pnames[op][1], (uint64_t)ch * 4, 4, 0, &p2)) return NULL;
@@ -646,6 +646,7 @@ static napi_value rowwise(napi_env env, napi_callback_info info, int op) {
     case EW_SIGMOID: sofar_sigmoid_f32(xf, yf, pixels, ch, ys); break;
     case EW_ROUND: sofar_round_f32(xf, yf, pixels, ch, ys); break;
     case EW_DIV: sofar_div_f32(xf, (const float *)p1, yf, pixels, ch, ys); break;
+    case EW_HEAVISIDE: sofar_heaviside_f32(xf, yf, pixels, ch, ys); break;
     default: sofar_copy_f32(xf, yf, pixels, ch, ys); break;
   }
   return undef(env);
@@ -659,6 +660,7 @@ static napi_value js_copy_f32(napi_env e, napi_callback_info i) { return rowwise
 static napi_value js_sigmoid_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_SIGMOID); }
 static napi_value js_round_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_ROUND); }
 static napi_value js_div_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_DIV); }
+static napi_value js_heaviside_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_HEAVISIDE); }
 
 /* copyStridedF32(buf, x, y, pixels, c, xStride, yStride) */
 static napi_value js_copy_strided_f32(napi_env env, napi_callback_info info) {
@@ -837,6 +839,7 @@ NAPI_MODULE_INIT() {
       {"sigmoidF32", js_sigmoid_f32},
       {"roundF32", js_round_f32},
       {"divF32", js_div_f32},
+      {"heavisideF32", js_heaviside_f32},
       {"copyStridedF32", js_copy_strided_f32},
       {"padChannelsF32", js_pad_channels_f32},
       {"scaleF32", js_scale_f32},

@@ -141,6 +141,9 @@ static float round_even_f32(float v) {
 void sofar_sigmoid_f32(const float *x, float *y, int pixels, int c, int y_stride) {
   ROWWISE(yr[q] = 1.0f / (1.0f + exp_f32(-v)))
 }
+void sofar_heaviside_f32(const float *x, float *y, int pixels, int c, int y_stride) {
+  ROWWISE(yr[q] = v > 0.0f ? 1.0f : 0.0f)
+}
 void sofar_round_f32(const float *x, float *y, int pixels, int c, int y_stride) { ROWWISE(yr[q] = round_even_f32(v)) }
 void sofar_div_f32(const float *x, const float *d, float *y, int pixels, int c, int y_stride) {
   ROWWISE(yr[q] = v / d[q])

@@ -494,6 +494,8 @@ static void test_float_ops(void) {
     const float r = nearbyintf(x[i]);
     CHECK(y[i] == r && signbit(y[i]) == signbit(r), "round(%g) = %g, expected %g", x[i], y[i], r);
   }
+  sofar_heaviside_f32(x, y, rows, c, 0);
+  for (int i = 0; i < rows * c; i++) CHECK(y[i] == (x[i] > 0 ? 1.0f : 0.0f), "heaviside");
   sofar_div_f32(x, d, y, rows, c, 0);
   for (int i = 0; i < rows * c; i++) CHECK(y[i] == x[i] / d[i % c], "div");
   sofar_sigmoid_f32(x, y, rows, c, 0);

@@ -209,6 +209,7 @@ export function jsKernels(): KernelSet {
     },
     sigmoidF32: (buf, x, y, pixels, c, yStride) => pointwise(buf, x, y, pixels, c, yStride, (v) => 1 / (1 + Math.exp(-v))),
     roundF32: (buf, x, y, pixels, c, yStride) => pointwise(buf, x, y, pixels, c, yStride, (v) => v - Math.floor(v) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)),
+    heavisideF32: (buf, x, y, pixels, c, yStride) => pointwise(buf, x, y, pixels, c, yStride, (v) => (v > 0 ? 1 : 0)),
     divF32: (buf, x, d, y, pixels, c, yStride) => {
       const ds = f32(buf, d, c);
       pointwise(buf, x, y, pixels, c, yStride, (v, ch) => v / ds[ch]);

@@ -7,10 +7,9 @@
  * n-ary Sum and Concat, binary convs with one-padding, ReActNet's shifted signs and RPReLU.
  * The models are written by hand (onnx-graphs.ts); onnxruntime runs their standard-op twins.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSession, runOnnx } from '../../backends/onnx/index.js';
-import { createRuntime, loadBundledWasmKernels, type KernelSet } from '../../backends/runtime/index.js';
-import { nativeKernels, skipNative } from './helpers.js';
+import { bundledWasmForSuite, nativeKernels, runOnce, skipNative } from './helpers.js';
 import { twoVariants } from './onnx-graphs.js';
 import { CONSTRUCT_GRAPHS } from './construct-graphs.js';
 import { Rng } from './kernels-reference.js';
@@ -25,23 +24,9 @@ async function ortLogits(bytes: Uint8Array, x: Float32Array, n: number): Promise
   }
 }
 
-function run(bytes: Uint8Array, kernels: KernelSet, threads: number, x: Float32Array, n: number): Float32Array {
-  const runtime = createRuntime(bytes, { kernels, threads, batch: n });
-  try {
-    return runtime.run(x, n);
-  } finally {
-    runtime.release();
-  }
-}
 
 describe.skipIf(skipNative())('the constructs of today\'s binary nets on the runtime', () => {
-  let wasm: KernelSet;
-  beforeAll(async () => {
-    wasm = await loadBundledWasmKernels();
-  });
-  afterAll(async () => {
-    await wasm?.close?.();
-  });
+  const wasm = bundledWasmForSuite();
 
   for (const [name, [input, build]] of Object.entries(CONSTRUCT_GRAPHS)) {
     it(`${name}: onnxruntime's logits, native (1 and 2 threads) and WebAssembly`, async () => {
@@ -50,10 +35,10 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
       const rng = new Rng(3);
       const x = Float32Array.from({ length: n * input[0] * input[1] * input[2] }, () => rng.float() * 2);
       const reference = await ortLogits(standard, x, n);
-      const native = [1, 2].map((threads) => run(runtime, nativeKernels(), threads, x, n));
+      const native = [1, 2].map((threads) => runOnce(runtime, nativeKernels(), threads, x, n));
       expect(maxRelativeError(native[0], reference), 'native').toBeLessThan(1e-4);
       expect(native[1]).toEqual(native[0]);
-      expect(maxRelativeError(run(runtime, wasm, 1, x, n), reference), 'wasm').toBeLessThan(1e-4);
+      expect(maxRelativeError(runOnce(runtime, wasm(), 1, x, n), reference), 'wasm').toBeLessThan(1e-4);
     });
   }
 });

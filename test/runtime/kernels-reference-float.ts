@@ -116,6 +116,7 @@ export function checkFloatOps(api: KernelApi, arena: ArenaFactory, rng: Rng): vo
     expectFloatsExact(m.f32(o.y, yext), want, name);
   };
   rowwise('round', () => api.roundF32(buffer, m.at(o.x), m.at(o.y), rows, c, ys), (v) => roundEven(v));
+  rowwise('heaviside', () => api.heavisideF32(buffer, m.at(o.x), m.at(o.y), rows, c, ys), (v) => (v > 0 ? 1 : 0));
   rowwise('div', () => api.divF32(buffer, m.at(o.x), m.at(o.d), m.at(o.y), rows, c, ys), (v, q) => fround(v / d[q]));
   // Sigmoid: e^x is the kernels' own (no libm in WebAssembly); within 4 float32 ulps of the exact value (or of 0 where it is below the normal range).
   m.f32(o.y, yext).fill(SENTINEL);

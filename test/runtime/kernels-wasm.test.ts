@@ -73,6 +73,7 @@ function wasmApi(e: Exports): KernelApi {
     dwconv2dF32: (_b, x, w, bias, res, y, ...ints) => e.sofar_dwconv2d_f32(p(x), p(w), p(bias), p(res), p(y), ...ints),
     sigmoidF32: (_b, x, y, ...s) => e.sofar_sigmoid_f32(p(x), p(y), ...s),
     roundF32: (_b, x, y, ...s) => e.sofar_round_f32(p(x), p(y), ...s),
+    heavisideF32: (_b, x, y, ...s) => e.sofar_heaviside_f32(p(x), p(y), ...s),
     divF32: (_b, x, d, y, ...s) => e.sofar_div_f32(p(x), p(d), p(y), ...s),
     copyStridedF32: (_b, x, y, ...s) => e.sofar_copy_strided_f32(p(x), p(y), ...s),
     padChannelsF32: (_b, x, y, ...s) => e.sofar_pad_channels_f32(p(x), p(y), ...s),
