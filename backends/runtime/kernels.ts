@@ -33,6 +33,8 @@ export interface KernelSet {
   bconv2dPackedKernelBytes?(cout: number, cin: number, kh: number, kw: number, groups: number): number;
   bconv2dPackKernel?(buf: ArrayBuffer, kernel: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   bconv2dPrepacked?(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
+  /** Optional: bconv2dPrepacked with PReLU (alpha) and a shift (post) after the residual, in its output transform. */
+  bconv2dPrepackedPost?(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, alpha: Off, post: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
   conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
   /** Depthwise conv: weights [kh][kw][c]; ints n h w c kh kw sh sw pt pl pb pr dh dw, yStride, relu. */

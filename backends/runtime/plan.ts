@@ -33,7 +33,7 @@ interface Call {
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';

@@ -88,6 +88,19 @@ void sofar_bconv2d_prepacked(const uint64_t *x, const void *packed_kernel, const
                              int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pad_value,
                              int y_stride, int y_pack_groups);
 
+/*
+ * Added: the prepacked binary conv with more of the layers after it in its output transform (ReActNet's
+ * RPReLU: a shift, PReLU, a shift): after out = multiplier*acc + bias (+ residual), in float32 and in order,
+ *   out = out < 0 ? alpha[o]*out : out   (when alpha is not NULL)
+ *   out = out + post[o]                  (when post is not NULL)
+ * then written and/or sign-packed as sofar_bconv2d_prepacked does. Same scratch.
+ */
+void sofar_bconv2d_prepacked_post(const uint64_t *x, const void *packed_kernel, const float *multiplier,
+                                  const float *bias, const float *residual, const float *alpha, const float *post,
+                                  float *y, uint64_t *y_packed, void *scratch, int n, int h, int w, int cin, int cout,
+                                  int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw,
+                                  int groups, int pad_value, int y_stride, int y_pack_groups);
+
 /* ---- float ------------------------------------------------------------------------------------- */
 
 size_t sofar_conv2d_f32_packed_weights_bytes(int cout, int cin, int kh, int kw, int groups);

@@ -433,16 +433,22 @@ static napi_value js_bconv2d_pack_kernel(napi_env env, napi_callback_info info) 
   return undef(env);
 }
 
-/* bconv2d(buf, x, k, mul, bias, res, y, yPacked, scratch, 16 shape ints, padValue, yStride, yPackGroups) */
-static napi_value bconv2d_common(napi_env env, napi_callback_info info, int prepacked) {
+/*
+ * bconv2d(buf, x, k, mul, bias, res, y, yPacked, scratch, 16 shape ints, padValue, yStride, yPackGroups);
+ * bconv2dPrepacked: the same with the packed kernel; bconv2dPrepackedPost: alpha and post after res.
+ */
+enum { BCONV_PLAIN, BCONV_PREPACKED, BCONV_POST };
+static napi_value bconv2d_common(napi_env env, napi_callback_info info, int mode) {
+  static const char *const names[] = {"bconv2d", "bconv2dPrepacked", "bconv2dPrepackedPost"};
   call_t c;
   shape_t s;
   int pad_value, ys, ypg;
-  const char *fn = prepacked ? "bconv2dPrepacked" : "bconv2d";
-  if (!begin(&c, env, info, fn, 9 + NSHAPE + 3, 1) || !conv_shape(&c, 9, &s) ||
-      !int_arg(&c, 9 + NSHAPE, "padValue", -1, 1, &pad_value) ||
-      !stride_arg(&c, 9 + NSHAPE + 1, "yStride", s.v[COUT], &ys) ||
-      !int_arg(&c, 9 + NSHAPE + 2, "yPackGroups", 0, MAX_DIM, &ypg))
+  const int prepacked = mode != BCONV_PLAIN;
+  const size_t e = mode == BCONV_POST ? 2 : 0; /* arguments after res move by the two of alpha and post */
+  if (!begin(&c, env, info, names[mode], 9 + e + NSHAPE + 3, 1) || !conv_shape(&c, 9 + e, &s) ||
+      !int_arg(&c, 9 + e + NSHAPE, "padValue", -1, 1, &pad_value) ||
+      !stride_arg(&c, 9 + e + NSHAPE + 1, "yStride", s.v[COUT], &ys) ||
+      !int_arg(&c, 9 + e + NSHAPE + 2, "yPackGroups", 0, MAX_DIM, &ypg))
     return NULL;
   const int *v = s.v;
   uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], kb, yb, ypb = s.pixels;
@@ -451,28 +457,35 @@ static napi_value bconv2d_common(napi_env env, napi_callback_info info, int prep
     return NULL;
   if (prepacked) kb = sofar_bconv2d_packed_kernel_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]);
   else if (!bkernel_bytes(&c, &s, &kb)) return NULL;
-  void *x, *k, *mul, *bias, *res, *y, *yp, *scratch;
+  void *x, *k, *mul, *bias, *res, *alpha = NULL, *post = NULL, *y, *yp, *scratch;
+  const uint64_t cb = (uint64_t)v[COUT] * 4;
   if (!ptr_arg(&c, 1, "x", xb, 8, 0, &x) || !ptr_arg(&c, 2, prepacked ? "packedKernel" : "kernel", kb, 8, 0, &k) ||
-      !ptr_arg(&c, 3, "multiplier", (uint64_t)v[COUT] * 4, 4, 1, &mul) ||
-      !ptr_arg(&c, 4, "bias", (uint64_t)v[COUT] * 4, 4, 1, &bias) || !ptr_arg(&c, 5, "residual", yb, 4, 1, &res) ||
-      !ptr_arg(&c, 6, "y", yb, 4, 1, &y))
+      !ptr_arg(&c, 3, "multiplier", cb, 4, 1, &mul) || !ptr_arg(&c, 4, "bias", cb, 4, 1, &bias) ||
+      !ptr_arg(&c, 5, "residual", yb, 4, 1, &res) ||
+      (e && (!ptr_arg(&c, 6, "alpha", cb, 4, 1, &alpha) || !ptr_arg(&c, 7, "post", cb, 4, 1, &post))) ||
+      !ptr_arg(&c, 6 + e, "y", yb, 4, 1, &y))
     return NULL;
   double ypoff;
-  if (!number_arg(&c, 7, "yPacked", &ypoff)) return NULL;
+  if (!number_arg(&c, 7 + e, "yPacked", &ypoff)) return NULL;
   if (ypoff != -1) {
     if (ypg < 1 || v[COUT] % ypg) return fail(&c, 1, "yPackGroups %d must be >= 1 and divide cout %d", ypg, v[COUT]);
     if (!mul_ok(&c, &ypb, (uint64_t)sofar_packed_words(v[COUT], ypg) * 8)) return NULL;
   }
-  if (!ptr_arg(&c, 7, "yPacked", ypb, 8, 1, &yp)) return NULL;
+  if (!ptr_arg(&c, 7 + e, "yPacked", ypb, 8, 1, &yp)) return NULL;
   if (!y && !yp) return fail(&c, 1, "needs y or yPacked (both are -1)");
   const size_t sb = sofar_bconv2d_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT],
                                                 v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]);
-  if (!ptr_arg(&c, 8, "scratch", sb, 8, 0, &scratch)) return NULL;
-  const range_t others[] = {{"x", x, xb}, {prepacked ? "packedKernel" : "kernel", k, kb},
-                            {"multiplier", mul, (uint64_t)v[COUT] * 4}, {"bias", bias, (uint64_t)v[COUT] * 4},
-                            {"residual", res, yb}, {"y", y, yb}, {"yPacked", yp, ypb}};
+  if (!ptr_arg(&c, 8 + e, "scratch", sb, 8, 0, &scratch)) return NULL;
+  const range_t others[] = {{"x", x, xb}, {prepacked ? "packedKernel" : "kernel", k, kb}, {"multiplier", mul, cb},
+                            {"bias", bias, cb}, {"residual", res, yb}, {"alpha", alpha, cb}, {"post", post, cb},
+                            {"y", y, yb}, {"yPacked", yp, ypb}};
   if (!scratch_disjoint(&c, scratch, sb, others, sizeof others / sizeof others[0])) return NULL;
-  if (prepacked)
+  if (mode == BCONV_POST)
+    sofar_bconv2d_prepacked_post((const uint64_t *)x, k, (const float *)mul, (const float *)bias, (const float *)res,
+                                 (const float *)alpha, (const float *)post, (float *)y, (uint64_t *)yp, scratch, v[N],
+                                 v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR],
+                                 v[DH], v[DW], v[GROUPS], pad_value, ys, yp ? ypg : 1);
+  else if (prepacked)
     sofar_bconv2d_prepacked((const uint64_t *)x, k, (const float *)mul, (const float *)bias, (const float *)res,
                             (float *)y, (uint64_t *)yp, scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW],
                             v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS], pad_value, ys,
@@ -484,8 +497,13 @@ static napi_value bconv2d_common(napi_env env, napi_callback_info info, int prep
                   yp ? ypg : 1);
   return undef(env);
 }
-static napi_value js_bconv2d(napi_env env, napi_callback_info info) { return bconv2d_common(env, info, 0); }
-static napi_value js_bconv2d_prepacked(napi_env env, napi_callback_info info) { return bconv2d_common(env, info, 1); }
+static napi_value js_bconv2d(napi_env env, napi_callback_info info) { return bconv2d_common(env, info, BCONV_PLAIN); }
+static napi_value js_bconv2d_prepacked(napi_env env, napi_callback_info info) {
+  return bconv2d_common(env, info, BCONV_PREPACKED);
+}
+static napi_value js_bconv2d_prepacked_post(napi_env env, napi_callback_info info) {
+  return bconv2d_common(env, info, BCONV_POST);
+}
 
 /* ---- float ------------------------------------------------------------------------------------------- */
 
@@ -817,6 +835,7 @@ NAPI_MODULE_INIT() {
       {"bconv2dPackKernel", js_bconv2d_pack_kernel},
       {"bconv2d", js_bconv2d},
       {"bconv2dPrepacked", js_bconv2d_prepacked},
+      {"bconv2dPrepackedPost", js_bconv2d_prepacked_post},
       {"conv2dF32PackedWeightsBytes", js_conv2d_f32_packed_weights_bytes},
       {"conv2dF32ScratchBytes", js_conv2d_f32_scratch_bytes},
       {"conv2dF32PackWeights", js_conv2d_f32_pack_weights},

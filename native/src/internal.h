@@ -77,12 +77,14 @@ typedef void (*sofar_bgemm_fn)(size_t mr, size_t nr, size_t nseg, size_t seg_len
 /**
  * Binary conv output transform for one pixel of `cout` channels:
  *   acc = kbits - 2*pc[o] - (corr ? corr[o] : 0);  out = multiplier[o]*acc + bias[o] (+ res[o])
+ *   then, where given: out = out < 0 ? alpha[o]*out : out (PReLU);  out = out + post[o]
  * in float32 in that order (multiplier NULL = 1, bias NULL = +0). Writes out to y[o] when y is not NULL,
  * and its signs to yp when yp is not NULL: groups of yp_c channels, yp_wg words each. tmp: cout floats.
  */
 typedef void (*sofar_bconv_transform_fn)(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                         const float *multiplier, const float *bias, const float *res, float *y,
-                                         uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp);
+                                         const float *multiplier, const float *bias, const float *res,
+                                         const float *alpha, const float *post, float *y, uint64_t *yp, size_t yp_c,
+                                         size_t yp_wg, float *tmp);
 
 /** Packs the signs of `channels` floats into ceil(channels/64) words (bit = x < 0; tail bits 0). */
 typedef void (*sofar_pack_row_fn)(const float *x, uint64_t *y, size_t channels);
@@ -127,7 +129,7 @@ const struct sofar_ukernels *sofar_ukernels_current(void);
 /* the variants */
 void sofar_bgemm_scalar(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_scalar(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                  const float *, float *, uint64_t *, size_t, size_t, float *);
+                                  const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_scalar(const float *, uint64_t *, size_t);
 void sofar_sgemm_scalar(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
@@ -138,14 +140,14 @@ void sofar_dwconv_range_scalar(size_t q0, size_t q1, size_t c, size_t ntaps, con
 #if SOFAR_X86
 void sofar_bgemm_avx2(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx2(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                const float *, float *, uint64_t *, size_t, size_t, float *);
+                                const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_avx2(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx2(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
 void sofar_dwconv_avx2(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 void sofar_bgemm_avx512(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx512(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                  const float *, float *, uint64_t *, size_t, size_t, float *);
+                                  const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_avx512(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
@@ -154,7 +156,7 @@ void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, co
 #if SOFAR_WASM_SIMD
 void sofar_bgemm_wasmsimd(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_wasmsimd(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                    const float *, float *, uint64_t *, size_t, size_t, float *);
+                                    const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_wasmsimd(const float *, uint64_t *, size_t);
 void sofar_sgemm_wasmsimd(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *,
                           size_t, const float *, const float *, int);

@@ -148,6 +148,28 @@ static void test_bconv(int cases) {
       }
     }
 
+    /* the post transform (PReLU alpha, then + post) on the same accumulators: ref2, refp2 */
+    float *alpha = alloc_exact((size_t)cout * 4), *post = alloc_exact((size_t)cout * 4), *ref2 = alloc_exact(yext * 4);
+    uint64_t *refp2 = alloc_exact(P * ypw * 8);
+    for (int o = 0; o < cout; o++) alpha[o] = rndf(), post[o] = rndf() * 0.5f;
+    for (size_t i = 0; i < yext; i++) ref2[i] = ref[i];
+    for (size_t p = 0; p < P; p++) {
+      for (int o = 0; o < cout; o++) {
+        float v = ref[p * yss + o];
+        v = v < 0.0f ? alpha[o] * v : v;
+        ref2[p * yss + o] = v + post[o];
+      }
+      for (int q = 0; q < ypg; q++) {
+        const int cq = cout / ypg, wq = (cq + 63) / 64;
+        for (int k2 = 0; k2 < wq; k2++) {
+          uint64_t word = 0;
+          for (int b = 0; b < 64 && k2 * 64 + b < cq; b++)
+            word |= (uint64_t)(ref2[p * yss + q * cq + k2 * 64 + b] < 0.0f) << b;
+          refp2[p * ypw + (size_t)q * wq + k2] = word;
+        }
+      }
+    }
+
     const size_t sbytes = sofar_bconv2d_scratch_bytes(n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups);
     const size_t pbytes = sofar_bconv2d_packed_kernel_bytes(cout, cin, kh, kw, groups);
     CHECK(sbytes > 0 && pbytes > 0, "scratch sizes");
@@ -160,11 +182,17 @@ static void test_bconv(int cases) {
     for (int ii = 0; ii < 4; ii++) {
       if (!isa_available(isas[ii])) continue;
       for (int threads = 1; threads <= 2; threads++) {
-        for (int prepacked = 0; prepacked <= 1; prepacked++) {
+        for (int prepacked = 0; prepacked <= 2; prepacked++) {
           sofar_set_threads(threads);
           for (size_t i = 0; i < yext; i++) y[i] = SENTINEL;
           memset(yp, 0xa5, P * ypw * 8);
-          if (prepacked)
+          const float *want = prepacked == 2 ? ref2 : ref;
+          const uint64_t *wantp = prepacked == 2 ? refp2 : refp;
+          if (prepacked == 2)
+            sofar_bconv2d_prepacked_post(x, packed, use_mul ? mul : NULL, use_bias ? bias : NULL, use_res ? res : NULL,
+                                         alpha, post, use_y ? y : NULL, use_yp ? yp : NULL, scratch, n, h, w, cin,
+                                         cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, ys, ypg);
+          else if (prepacked)
             sofar_bconv2d_prepacked(x, packed, use_mul ? mul : NULL, use_bias ? bias : NULL, use_res ? res : NULL,
                                     use_y ? y : NULL, use_yp ? yp : NULL, scratch, n, h, w, cin, cout, kh, kw, sh, sw,
                                     pt, pl, pb, pr, dh, dw, groups, pad_value, ys, ypg);
@@ -175,24 +203,24 @@ static void test_bconv(int cases) {
           if (use_y) {
             size_t bad = 0, at = 0;
             for (size_t i = 0; i < yext; i++)
-              if (!(y[i] == ref[i]) && !(isnan(y[i]) && isnan(ref[i]))) {
+              if (!(y[i] == want[i]) && !(isnan(y[i]) && isnan(want[i]))) {
                 if (!bad) at = i;
                 bad++;
               }
             CHECK(!bad,
                   "bconv isa %d threads %d prepacked %d: %zu of %zu floats differ (first at %zu: %g vs %g); "
                   "n%d h%d w%d cin%d cout%d k%dx%d s%dx%d p%d,%d,%d,%d d%dx%d g%d pad%d ys%d",
-                  isas[ii], threads, prepacked, bad, yext, at, y[at], ref[at], n, h, w, cin, cout, kh, kw, sh, sw,
+                  isas[ii], threads, prepacked, bad, yext, at, y[at], want[at], n, h, w, cin, cout, kh, kw, sh, sw,
                   pt, pl, pb, pr, dh, dw, groups, pad_value, ys);
           }
           if (use_yp)
-            CHECK(!memcmp(yp, refp, P * ypw * 8), "bconv packed output isa %d threads %d: cin%d cout%d ypg%d", isas[ii],
-                  threads, cin, cout, ypg);
+            CHECK(!memcmp(yp, wantp, P * ypw * 8), "bconv packed output isa %d threads %d mode %d: cin%d cout%d ypg%d",
+                  isas[ii], threads, prepacked, cin, cout, ypg);
         }
       }
     }
     free(x); free(k); free(mul); free(bias); free(res); free(ref); free(refp); free(scratch); free(packed); free(y);
-    free(yp); free(first);
+    free(yp); free(first); free(alpha); free(post); free(ref2); free(refp2);
   }
 }
 

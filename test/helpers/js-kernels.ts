@@ -63,7 +63,9 @@ export function jsKernels(): KernelSet {
       packPixels(buf, x, y, pixels, channels, xStride, groups, (v, c) => Math.fround(Math.fround(v * sc[c]) + sh[c]));
     },
 
-    bconv2d(buf, x, kernel, mul, bias, res, y, yPacked, _scratch, ...a) {
+    bconv2d: (buf, x, kernel, mul, bias, res, y, yPacked, scratch, ...a) => k.bconv2dPrepackedPost!(buf, x, kernel, mul, bias, res, -1, -1, y, yPacked, scratch, ...a),
+
+    bconv2dPrepackedPost(buf, x, kernel, mul, bias, res, alpha, post, y, yPacked, _scratch, ...a) {
       const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, padValue, yStrideArg, yPackGroups] = a;
       const ho = outSize(h, kh, sh, pt, pb, dh);
       const wo = outSize(w, kw, sw, pl, pr, dw);
@@ -92,6 +94,8 @@ export function jsKernels(): KernelSet {
           let v = Math.fround(multiplier[o] * acc);
           if (shift) v = Math.fround(v + shift[o]);
           if (res >= 0) v = Math.fround(v + f32(buf, res + (p * yStride + o) * 4, 1)[0]);
+          if (alpha >= 0 && v < 0) v = Math.fround(f32(buf, alpha + o * 4, 1)[0] * v);
+          if (post >= 0) v = Math.fround(v + f32(buf, post + o * 4, 1)[0]);
           out[o] = v;
           if (y >= 0) f32(buf, y + (p * yStride + o) * 4, 1)[0] = v;
         }
