@@ -313,12 +313,9 @@ void sofar_bconv2d_prepacked(const uint64_t *x, const void *packed_kernel, const
                              int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
                              int pb, int pr, int dh, int dw, int groups, int pad_value, int y_stride,
                              int y_pack_groups) {
-  struct bconv_plan p;
-  if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
-  if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
-  unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
-  run(&p, x, packed_kernel, multiplier, bias, residual, NULL, NULL, y, y_packed, base + round64(packed_bytes(&p)),
-      pad_value, y_stride, y_pack_groups);
+  sofar_bconv2d_prepacked_post(x, packed_kernel, multiplier, bias, residual, NULL, NULL, y, y_packed, scratch, n, h, w,
+                               cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, y_stride,
+                               y_pack_groups);
 }
 
 void sofar_bconv2d_prepacked_post(const uint64_t *x, const void *packed_kernel, const float *multiplier,

@@ -72,6 +72,17 @@ static void random_packed(uint64_t *x, size_t pixels, int channels, int groups) 
       }
 }
 
+/* The signs of one pixel's cout floats, packed in ypg groups (bit 1 = negative). */
+static void pack_pixel(const float *v, uint64_t *out, int cout, int ypg) {
+  const int cq = cout / ypg, wq = (cq + 63) / 64;
+  for (int q = 0; q < ypg; q++)
+    for (int k2 = 0; k2 < wq; k2++) {
+      uint64_t word = 0;
+      for (int b = 0; b < 64 && k2 * 64 + b < cq; b++) word |= (uint64_t)(v[q * cq + k2 * 64 + b] < 0.0f) << b;
+      out[(size_t)q * wq + k2] = word;
+    }
+}
+
 static void test_bconv(int cases) {
   static const int cgs[] = {1, 3, 31, 63, 64, 65, 127, 128, 200};
   static const int ogs[] = {1, 3, 7, 8, 9, 31, 32, 33, 64, 65, 100};
@@ -137,15 +148,7 @@ static void test_bconv(int cases) {
         if (use_res) v = v + res[p * yss + o];
         ref[p * yss + o] = v;
       }
-      for (int q = 0; q < ypg; q++) {
-        const int cq = cout / ypg, wq = (cq + 63) / 64;
-        for (int k2 = 0; k2 < wq; k2++) {
-          uint64_t word = 0;
-          for (int b = 0; b < 64 && k2 * 64 + b < cq; b++)
-            word |= (uint64_t)(ref[p * yss + q * cq + k2 * 64 + b] < 0.0f) << b;
-          refp[p * ypw + (size_t)q * wq + k2] = word;
-        }
-      }
+      pack_pixel(ref + p * yss, refp + p * ypw, cout, ypg);
     }
 
     /* the post transform (PReLU alpha, then + post) on the same accumulators: ref2, refp2 */
@@ -159,15 +162,7 @@ static void test_bconv(int cases) {
         v = v < 0.0f ? alpha[o] * v : v;
         ref2[p * yss + o] = v + post[o];
       }
-      for (int q = 0; q < ypg; q++) {
-        const int cq = cout / ypg, wq = (cq + 63) / 64;
-        for (int k2 = 0; k2 < wq; k2++) {
-          uint64_t word = 0;
-          for (int b = 0; b < 64 && k2 * 64 + b < cq; b++)
-            word |= (uint64_t)(ref2[p * yss + q * cq + k2 * 64 + b] < 0.0f) << b;
-          refp2[p * ypw + (size_t)q * wq + k2] = word;
-        }
-      }
+      pack_pixel(ref2 + p * yss, refp2 + p * ypw, cout, ypg);
     }
 
     const size_t sbytes = sofar_bconv2d_scratch_bytes(n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups);
