@@ -57,7 +57,7 @@ export interface Plan {
   /** Where the output is, in NCHW order, after the steps. */
   output: { offset: number; floats: number };
   /** For `describe`: what was fused. */
-  stats: { nodes: number; steps: number; fusedPacks: number; fusedAffinePacks: number; fusedResiduals: number; sliceWrites: number; weightBytes: number; activationBytes: number };
+  stats: { nodes: number; steps: number; fusedPacks: number; fusedAffinePacks: number; fusedResiduals: number; fusedActivations: number; sliceWrites: number; weightBytes: number; activationBytes: number };
 }
 
 /** A float value: its region, channel offset and pixel stride (a slice of a wider concat when stride > channels). */
@@ -100,7 +100,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedResiduals: 0, sliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedResiduals: 0, fusedActivations: 0, sliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
 
@@ -109,7 +109,7 @@ class Planner {
     private readonly k: KernelSet,
     private readonly n: number,
   ) {
-    this.nodes = fuse(model);
+    this.nodes = fuse(model, { binaryPost: Boolean(k.bconv2dPrepackedPost && k.bconv2dPrepacked && k.bconv2dPackKernel && k.bconv2dPackedKernelBytes) });
     for (const node of this.nodes) this.byOutput.set(node.output, node);
     for (const node of this.nodes) {
       for (const i of [...node.inputs, ...(isConv(node) && node.residual ? [node.residual] : [])]) this.readers.set(i, [...(this.readers.get(i) ?? []), node.output]);
@@ -285,11 +285,11 @@ class Planner {
       region = this.activation(bytes);
       this.call('packSignsAffine', [this.read(input), this.floats(scale), this.floats(shift), this.ref(region), this.n * v.h * v.w, v.c, this.floatOf(input).stride, groups]);
       this.stats.fusedAffinePacks++;
-    } else if (p && p.args[6] === null) {
+    } else if (p && p.args[bconvOutputs(p.kernel).yPacked] === null) {
       // The conv that computes the value also packs its signs (y_packed, y_pack_groups).
       region = this.activation(bytes);
       region.first = this.calls.indexOf(p);
-      p.args[6] = this.ref(region);
+      p.args[bconvOutputs(p.kernel).yPacked] = this.ref(region);
       p.args[p.args.length - 1] = groups;
       this.stats.fusedPacks++;
     } else {
@@ -342,8 +342,11 @@ class Planner {
         this.scratch(this.k.bconv2dScratchBytes(...geometry));
         const residual = node.residual ? this.read(node.residual) : null;
         if (node.residual) this.stats.fusedResiduals++;
-        const call = this.call(this.k.bconv2dPrepacked ? 'bconv2dPrepacked' : 'bconv2d', [
-          this.ref(this.packed(node.inputs[0], node.groups)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), residual,
+        const post = node.alpha || node.post ? [this.floats(node.alpha), this.floats(node.post)] : [];
+        if (post.length) this.stats.fusedActivations++;
+        const kernelName = post.length ? 'bconv2dPrepackedPost' : this.k.bconv2dPrepacked ? 'bconv2dPrepacked' : 'bconv2d';
+        const call = this.call(kernelName, [
+          this.ref(this.packed(node.inputs[0], node.groups)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), residual, ...post,
           this.ref(float.region, float.channel * 4), null, SCRATCH, ...geometry, node.padValue, float.stride, 1,
         ]);
         info.producer = this.slices.has(node.output) ? undefined : call;
@@ -529,16 +532,18 @@ class Planner {
     for (const c of this.calls) {
       c.args.forEach((a, j) => {
         if (!a || typeof a !== 'object') return;
-        const written = (c.kernel.startsWith('bconv2d') && (j === 5 || j === 6)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32') && j === 4);
+        const outputs = c.kernel.startsWith('bconv2d') ? bconvOutputs(c.kernel) : null;
+        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32') && j === 4);
         if (!written) read.add(a.region);
       });
     }
     const sliced = new Set([...this.slices.values()].map((s) => s.region));
     for (const c of this.calls) {
       if (!c.kernel.startsWith('bconv2d')) continue;
-      const y = c.args[5] as { region: Region } | null;
+      const at = bconvOutputs(c.kernel).y;
+      const y = c.args[at] as { region: Region } | null;
       if (y && !read.has(y.region) && y.region.last !== Infinity && !sliced.has(y.region)) {
-        c.args[5] = null;
+        c.args[at] = null;
         y.region.bytes = 0;
       }
     }
@@ -602,6 +607,11 @@ function windowArgs(w: Window): number[] {
 }
 
 const size = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
+
+/** Where a binary conv call's float and packed outputs are among its arguments. */
+function bconvOutputs(kernel: KernelName): { y: number; yPacked: number } {
+  return kernel === 'bconv2dPrepackedPost' ? { y: 7, yPacked: 8 } : { y: 5, yPacked: 6 };
+}
 
 /** A conv with one input and one output channel per group, as the direct depthwise kernel runs it. */
 function isDepthwise(node: FusedNode & { op: 'conv' }, channels: number): boolean {

@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSession, runOnnx } from '../../backends/onnx/index.js';
+import { createRuntime, type KernelSet } from '../../backends/runtime/index.js';
 import { bundledWasmForSuite, nativeKernels, runOnce, skipNative } from './helpers.js';
 import { twoVariants } from './onnx-graphs.js';
 import { CONSTRUCT_GRAPHS } from './construct-graphs.js';
@@ -41,4 +42,26 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
       expect(maxRelativeError(runOnce(runtime, wasm(), 1, x, n), reference), 'wasm').toBeLessThan(1e-4);
     });
   }
+
+  it('ReActNet-style blocks run their RPReLU inside the binary convs, and give the same logits without that fusion', () => {
+    const [input, build] = CONSTRUCT_GRAPHS[Object.keys(CONSTRUCT_GRAPHS).find((k) => k.startsWith('ReActNet'))!];
+    const { runtime: bytes } = twoVariants(input, 7, build);
+    const rng = new Rng(4);
+    const x = Float32Array.from({ length: 2 * input[0] * input[1] * input[2] }, () => rng.float() * 2);
+    const fused = createRuntime(bytes, { kernels: nativeKernels(), batch: 2 });
+    const kernels = fused.plan.steps.map((s) => s.kernel);
+    // three blocks: shift + PReLU + shift in each conv's transform; each RSign's shift packed with its signs
+    expect(fused.plan.stats.fusedActivations).toBe(3);
+    expect(kernels.filter((k) => k === 'bconv2dPrepackedPost')).toHaveLength(3);
+    expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(4);
+    expect(kernels).not.toContain('preluF32');
+    expect(kernels).not.toContain('affineF32');
+    const plain: KernelSet = { ...nativeKernels(), bconv2dPrepackedPost: undefined };
+    const unfused = createRuntime(bytes, { kernels: plain, batch: 2 });
+    expect(unfused.plan.stats.fusedActivations).toBe(0);
+    expect(unfused.plan.steps.map((s) => s.kernel)).toContain('preluF32');
+    expect(maxRelativeError(fused.run(x, 2), unfused.run(x, 2))).toBeLessThan(1e-5);
+    fused.release();
+    unfused.release();
+  });
 });
