@@ -19,6 +19,9 @@
         "src/dwconv-scalar.c",
         "src/dwconv-avx2.c",
         "src/dwconv-avx512.c",
+        "src/dwconv-neon.c",
+        "src/bconv-neon.c",
+        "src/sgemm-neon.c",
         "src/elementwise.c"
       ],
       "include_dirs": ["include"],
