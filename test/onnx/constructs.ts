@@ -57,7 +57,8 @@ export function constructCases(): ConstructCase[] {
       const y = stem(b, x);
       const one = b.batchnorm(b.bconv(y, { filters: 6, kernel: 3, padValue: 1 }));
       const strided = b.batchnorm(b.bconv(one, { filters: 6, kernel: 3, stride: 2, padValue: 1, kernelQuantizer: 'ste_sign' }));
-      return b.batchnorm(b.bconv(strided, { filters: 6, kernel: 3, groups: 2, padValue: 1, bias: true }));
+      // A bias, but no batch norm after it (which would make its gradient 0 exactly: float32 noise).
+      return b.bconv(strided, { filters: 6, kernel: 3, groups: 2, padValue: 1, bias: true });
     }),
     build('binary kernels on real inputs (BinaryAlexNet first layer, binary dense)', (b, x) => {
       const y = b.batchnorm(b.bconv(x, { filters: 6, kernel: 3, stride: 2, inputQuantizer: 'none' }));
@@ -67,8 +68,10 @@ export function constructCases(): ConstructCase[] {
       const dorefa: QuantizerSpec = { name: 'dorefa', args: { k_bit: 2 } };
       return b.batchnorm(b.bconv(stem(b, x), { filters: 6, kernel: 3, inputQuantizer: dorefa, kernelQuantizer: 'magnitude_aware_sign_unclipped' }));
     }),
+    // No batch norm right after the binary layers (it would cancel the scale's gradient), and 7 inputs
+    // per output (odd: a sum of ±1 products is never 0, which would cancel it too).
     build('XNOR-Net: xnor_weight_scale conv and dense', (b, x) => {
-      const y = b.batchnorm(b.bconv(stem(b, x), { filters: 6, kernel: 3, kernelQuantizer: 'xnor_weight_scale' }));
+      const y = b.relu(b.bconv(stem(b, x, 7), { filters: 7, kernel: 1, kernelQuantizer: 'xnor_weight_scale' }));
       return b.bdense(b.globalAvgpool(y), { units: 5, kernelQuantizer: 'xnor_weight_scale' });
     }),
     build('ste_heaviside activations', (b, x) => b.conv(b.sign(stem(b, x), { quantizer: 'ste_heaviside' }), { filters: 4, kernel: 3 })),
@@ -76,6 +79,10 @@ export function constructCases(): ConstructCase[] {
       const y = stem(b, x);
       const dw = b.batchnorm(b.conv(y, { filters: 12, kernel: 3, groups: 6 }));
       return b.batchnorm(b.bconv(dw, { filters: 12, kernel: 3, groups: 12, padValue: 1 }));
+    }),
+    build("large VALID binary kernel acting as a dense layer (XNOR-Net's 6×6)", (b, x) => {
+      const y = b.maxpool(stem(b, x), { kernel: 2, stride: 1, padding: 'valid' });
+      return b.flatten(b.bconv(y, { filters: 5, kernel: 7, padding: 'valid', kernelQuantizer: 'xnor_weight_scale' }));
     }),
     build('fixed blur-pool kernel (depthwise, stride 2)', (b, x) => {
       const y = stem(b, x);
