@@ -4,7 +4,7 @@
  * and in WebAssembly, and gives onnxruntime's logits on the standard export of the same weights
  * (1e-4 of the logits' scale).
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
 import { busyWeights } from '../helpers/values.js';
 import { constructCases } from '../onnx/constructs.js';
@@ -12,8 +12,6 @@ import { bundledWasmForSuite, nativeKernels, runOnce, skipNative } from './helpe
 import { Rng } from './kernels-reference.js';
 import { maxRelativeError } from './util.js';
 
-// Until src/check.ts accepts a quantized kernel on a real input (as the ONNX backend's suite does).
-vi.mock('../../src/check.js', async (importOriginal) => (await import('../onnx/real-input-check.js')).liftRealInputRefusal(importOriginal));
 
 const N = 3;
 

@@ -3,7 +3,7 @@
  * short, and structured edits (dims, attributes, operators, inputs) — must each end in a clean
  * RuntimeModelError or a correct run: never a crash, a hang or another exception.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import onnxProto from 'onnx-proto';
 import { exportOnnx } from '../../backends/onnx/index.js';
 import { createRuntime, RuntimeModelError, type KernelSet } from '../../backends/runtime/index.js';
@@ -17,8 +17,6 @@ import { twoVariants } from './onnx-graphs.js';
 import { constructCases } from '../onnx/constructs.js';
 import { busyWeights } from '../helpers/values.js';
 
-// Until src/check.ts accepts a quantized kernel on a real input (as the ONNX backend's suite does).
-vi.mock('../../src/check.js', async (importOriginal) => (await import('../onnx/real-input-check.js')).liftRealInputRefusal(importOriginal));
 
 const { onnx } = onnxProto;
 
