@@ -24,9 +24,10 @@ describe('every new spec builds, summarises and exports', () => {
       const s = summarize(graph);
       expect(s.params.total).toBeGreaterThan(0);
       expect(s.params.binary).toBeGreaterThan(0);
-      expect(s.macs.binary).toBeGreaterThan(0);
-      expect(s.binarizedRatio).toBeGreaterThan(0);
-      expect(s.binarizedRatio).toBeLessThan(1);
+      // Low-bit MACs: 1-bit, or DoReFa-Net's 2-bit ("ternarized"); a real stem and head besides.
+      const lowBit = s.binarizedRatio + s.ternarizedRatio;
+      expect(lowBit).toBeGreaterThan(0.5);
+      expect(lowBit).toBeLessThan(1);
       const table = formatSummaryTable(s, { layers: false });
       for (const label of ['Total params', 'Model size', 'Number of MACs', 'Ratio of MACs that are binarized']) expect(table).toContain(label);
       if (c.size !== undefined) expect(shapes(loadCase(c), c.flattened), `${c.name} at ${c.size}: the same parameters`).toEqual(shapes(graph, c.flattened));
@@ -46,6 +47,6 @@ describe('every new spec builds, summarises and exports', () => {
       } finally {
         await session.release();
       }
-    }, 300_000);
+    }, 900_000); // XNOR-Net at 224×224: three 62 M-parameter models through full_check
   }
 });
