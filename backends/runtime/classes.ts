@@ -9,6 +9,19 @@ import type { RuntimeModel } from './model.js';
 /** Fashion-MNIST's classes, in label order. */
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
+/** The class names of the data sets SoFAr trains on, in label order (by `sofar.normalisation`'s dataset). */
+export const DATASET_CLASSES: Readonly<Record<string, readonly string[]>> = {
+  'fashion-mnist': FASHION_MNIST_CLASSES,
+  mnist: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  cifar10: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'],
+};
+
+/** The data set's class names when it has `classes` of them, else null. */
+export function datasetClassNames(dataset: string | null | undefined, classes: number): string[] | null {
+  const names = dataset ? DATASET_CLASSES[dataset] : undefined;
+  return names && names.length === classes ? [...names] : null;
+}
+
 export interface ModelInfo {
   /** `sofar.spec`, else the graph's name. */
   name: string;
@@ -58,7 +71,7 @@ export function modelInfo(model: RuntimeModel): ModelInfo {
     version: m['sofar.version'] ?? null,
     input,
     classes,
-    classNames: dataset === 'fashion-mnist' && classes === 10 ? FASHION_MNIST_CLASSES : Array.from({ length: classes }, (_, i) => `class ${i}`),
+    classNames: datasetClassNames(dataset, classes) ?? Array.from({ length: classes }, (_, i) => `class ${i}`),
     summary,
     normalisation: { mean: [...norm.mean], std: [...norm.std] },
     dataset,

@@ -18,10 +18,10 @@ import { wasmKernelSet } from './wasm.js';
 export { RuntimeModelError, readRuntimeModel, type RuntimeModel } from './model.js';
 export { loadNativeKernels, loadBundledWasmKernels, setNativeIsa, detectedNativeIsa, type KernelSet, type Arena } from './kernels.js';
 export { planModel, type Plan } from './plan.js';
-export { createRuntimeWith, MAX_ARENA_BYTES, RuntimeOptionError, RuntimeReleasedError, type BinaryRuntime, type ModelBytes, type RuntimeOptions } from './runtime.js';
+export { CONVERT_HINT, createRuntimeWith, MAX_ARENA_BYTES, RuntimeOptionError, RuntimeReleasedError, type BinaryRuntime, type ModelBytes, type RuntimeOptions } from './runtime.js';
 export { loadWasmKernelsInNode as loadWasmKernels, spawnNodeWorker } from './kernels.js';
 export type { WasmKernelOptions, WasmKernelSet } from './wasm.js';
-export { FASHION_MNIST_CLASSES, imageToInput, modelInfo, topClasses, topClassesOfRows, type ClassScore, type ModelInfo } from './classes.js';
+export { DATASET_CLASSES, datasetClassNames, FASHION_MNIST_CLASSES, imageToInput, modelInfo, topClasses, topClassesOfRows, type ClassScore, type ModelInfo } from './classes.js';
 export { createRuntimeInWorker, type AsyncRuntime, type WorkerRuntimeOptions } from './worker-client.js';
 
 /** Thrown when no kernel set can be loaded; says why. */

@@ -16,6 +16,9 @@ export interface RuntimeOptions {
   batch?: number;
 }
 
+/** How to get the --binary-ops form of a SoFAr standard export, weights kept (never seeded ones). */
+export const CONVERT_HINT = 'convert it with sofar convert MODEL.onnx --binary-ops -o MODEL.binary-ops.onnx, or export the trained spec with sofar build SPEC --weights RUN --binary-ops (RUN: the sofar train --out folder)';
+
 /** A bad option (`threads: 0`, `batch: -1`, ...): the caller's mistake, not the model's. */
 export class RuntimeOptionError extends RangeError {
   override name = 'RuntimeOptionError';

@@ -17,7 +17,7 @@
  * thread. The logits are the same bit for bit either way.
  */
 import { RuntimeModelError, type RuntimeModel } from './model.js';
-import { checkIntOption, type ModelBytes, createRuntimeWith, MAX_BATCH, modelBytes, type BinaryRuntime } from './runtime.js';
+import { checkIntOption, CONVERT_HINT, type ModelBytes, createRuntimeWith, MAX_BATCH, modelBytes, type BinaryRuntime } from './runtime.js';
 import { loadWasmKernels, MAX_WASM_THREADS, WEB_WORKER, type WorkerHandle } from './wasm.js';
 
 export { RuntimeModelError, readRuntimeModel, type RuntimeModel } from './model.js';
@@ -25,8 +25,8 @@ export type { BinaryRuntime } from './runtime.js';
 export type { KernelSet } from './kernels.js';
 export type { Summary } from '../../src/cost.js';
 export type { Normalisation } from '../../src/data/normalise.js';
-export { FASHION_MNIST_CLASSES, imageToInput, modelInfo, topClasses, topClassesOfRows, type ClassScore, type ModelInfo } from './classes.js';
-export { RuntimeOptionError, RuntimeReleasedError } from './runtime.js';
+export { DATASET_CLASSES, datasetClassNames, FASHION_MNIST_CLASSES, imageToInput, modelInfo, topClasses, topClassesOfRows, type ClassScore, type ModelInfo } from './classes.js';
+export { CONVERT_HINT, RuntimeOptionError, RuntimeReleasedError } from './runtime.js';
 export type { ModelBytes };
 
 // The WebAssembly JS API as used here (the project compiles without the DOM's type library).
@@ -131,6 +131,7 @@ export async function loadRuntime(model: ModelBytes, options: LoadOptions): Prom
     };
     return runtime;
   } catch (e) {
+    void kernels.close();
     if (e instanceof RuntimeModelError) throw new RuntimeModelError(explain(e), e.otherExport);
     throw e;
   }
@@ -140,7 +141,7 @@ export async function loadRuntime(model: ModelBytes, options: LoadOptions): Prom
 function explain(e: RuntimeModelError): string {
   const other = e.otherExport;
   if (other) {
-    return `this is SoFAr's '${other.variant}' export of ${other.spec ?? 'a model'}, for ONNX runtimes; SoFAr's runtime runs the --binary-ops export (sofar build SPEC --binary-ops). ${e.message}`;
+    return `this is SoFAr's '${other.variant}' export of ${other.spec ?? 'a model'}, for ONNX runtimes; SoFAr's runtime runs the --binary-ops form: ${CONVERT_HINT}. (${e.message})`;
   }
   return `not a model SoFAr's runtime can run: ${e.message}`;
 }
