@@ -107,14 +107,13 @@ export interface ClassScore {
 }
 
 /**
- * The `k` highest-scoring classes of one sample's logits (one per name), best first. A batch's logits
- * go through `topClassesOfRows`.
+ * The `k` highest-scoring classes of one sample's logits, best first (a class without a name is
+ * `class i`). A batch's logits go through `topClassesOfRows`.
  */
 export function topClasses(logits: ArrayLike<number>, names: readonly string[], k = 5): ClassScore[] {
-  if (logits.length !== names.length) {
-    const rows = logits.length / names.length;
-    throw new RangeError(`topClasses: ${logits.length} logits for ${names.length} class names${Number.isInteger(rows) && rows > 1 ? `: a batch of ${rows} samples takes topClassesOfRows` : ''}`);
-  }
+  // Missing names become `class i`; whole rows of them are a batch, which a single ranking would mix up.
+  const rows = logits.length / names.length;
+  if (Number.isInteger(rows) && rows > 1) throw new RangeError(`topClasses: ${logits.length} logits for ${names.length} classes are a batch of ${rows} samples: rank them with topClassesOfRows`);
   return rankRow(logits, names, k);
 }
 

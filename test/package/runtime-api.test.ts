@@ -113,7 +113,7 @@ describe.skipIf(skipWithout(wasmMissing()))('errors (item 7)', () => {
   it('topClasses takes one row; topClassesOfRows each row of a batch', () => {
     const names = web.FASHION_MNIST_CLASSES;
     const rows = Float32Array.from({ length: 20 }, (_, i) => (i === 3 ? 5 : i === 17 ? 4 : 0));
-    expect(() => web.topClasses(rows, names, 1)).toThrow(/a batch of 2 samples takes topClassesOfRows/);
+    expect(() => web.topClasses(rows, names, 1)).toThrow(/a batch of 2 samples: rank them with topClassesOfRows/);
     const top = web.topClassesOfRows(rows, names, 1);
     expect(top.map((r) => r[0].name)).toEqual(['Dress', 'Sneaker']);
     expect(top[1]).toEqual(web.topClasses(rows.subarray(10), names, 1));

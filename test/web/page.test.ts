@@ -68,9 +68,17 @@ describe.skipIf(skipWithout(missing))('the page in headless Chromium', () => {
     expect(summary).toMatch(/1\.59e6/);
     // served by sofar serve (COOP/COEP): cross-origin isolated, so the threaded kernels with Web Workers
     expect(summary).toMatch(/wasm \(simd128, threads\), [2-9]\d* threads; .*; cross-origin isolated/);
+    // The model's own normalisation record, not a guess from its input shape.
+    expect(summary).toMatch(/pixels\s+÷ 255, then \(x − 0\.286\) \/ 0\.353 as in training \(recorded in the model\)/);
     expect(await page.locator('#samples .sample').count()).toBe(10);
-    expect(await page.locator('#top li').count()).toBe(5);
-    expect(await page.locator('#latency').innerText()).toMatch(/^latency \d+\.\d+ ms \(median of 25 runs/);
+    // Nothing is classified before there is an image: the blank pad is none.
+    expect(await page.locator('#top li').count()).toBe(0);
+    expect(await page.locator('#latency').innerText()).toBe('');
+    await page.locator('#samples .sample').first().click();
+    await expect.poll(() => page.locator('#top li').count()).toBe(5);
+    // The latency line names the threads the runtime runs on, as the summary does.
+    const threads = /, (\d+) threads?;/.exec(summary)![1];
+    expect(await page.locator('#latency').innerText()).toMatch(new RegExp(`^latency \\d+\\.\\d+ ms \\(median of 25 runs, batch 1, wasm \\(simd128, threads\\), ${threads} threads\\)`));
     expect(errors).toEqual([]);
   });
 
