@@ -2,7 +2,7 @@
  * What the benchmarks share: the repository root, the machine a results file was measured on, writing
  * and printing the report, and reading the command line.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,9 +18,34 @@ export function repoRoot(): string {
   return dir;
 }
 
-/** CPU count and model, memory, and the load average when the run began and now (a busy machine shows). */
+/** `/proc/cpuinfo`'s CPU family and the SIMD extensions the kernels can use (Linux; null elsewhere). */
+export function cpuDetails(): { family: number | null; isa: string[] } {
+  let info = '';
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return { family: null, isa: [] };
+  }
+  const family = /^cpu family\s*:\s*(\d+)/m.exec(info);
+  const flags = new Set((/^(?:flags|Features)\s*:\s*(.*)$/m.exec(info)?.[1] ?? '').split(/\s+/));
+  const isa = ['avx2', 'avx512f', 'avx512bw', 'avx512_vpopcntdq', 'neon', 'asimd'].filter((f) => flags.has(f));
+  return { family: family ? Number(family[1]) : null, isa };
+}
+
+/**
+ * The machine a figure was measured on: CPU count, model, family and SIMD extensions, memory, the date,
+ * and the load average when the run began and now (a busy machine shows). Figures compare only within
+ * one results file: machines differ between sessions.
+ */
 export function machine(loadStart: number[]) {
-  return { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), loadAverage: { start: loadStart, end: loadavg() } };
+  return {
+    cpus: cpus().length,
+    model: cpus()[0]?.model ?? 'unknown',
+    ...cpuDetails(),
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    date: new Date().toISOString(),
+    loadAverage: { start: loadStart, end: loadavg() },
+  };
 }
 
 /** Writes a benchmark's report to `path` (atomically) as indented JSON. */

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   frontend: () => import('./frontend.js'),
+  lsp: () => import('./lsp.js'),
   onnx: () => import('./onnx.js'),
   runtime: () => import('./runtime.js'),
   train: () => import('./train.js'),

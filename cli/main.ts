@@ -13,11 +13,15 @@ import { register as registerCheck } from './commands/check.js';
 import { register as registerCompare } from './commands/compare.js';
 import { register as registerConvert } from './commands/convert.js';
 import { register as registerEval } from './commands/eval.js';
+import { register as registerFit } from './commands/fit.js';
+import { register as registerFmt } from './commands/fmt.js';
 import { register as registerGraph } from './commands/graph.js';
+import { register as registerLsp } from './commands/lsp.js';
 import { register as registerPlot } from './commands/plot.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerSummary } from './commands/summary.js';
+import { register as registerSweep } from './commands/sweep.js';
 import { register as registerTrain } from './commands/train.js';
 
 const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; peerDependencies?: Record<string, string> };
@@ -41,7 +45,7 @@ function buildProgram(): Command {
     .option('--debug', 'show stack traces of internal errors')
     .showHelpAfterError('(run sofar --help for usage)')
     .exitOverride();
-  for (const register of [registerCheck, registerSummary, registerCompare, registerGraph, registerBuild, registerConvert, registerRun, registerBench, registerTrain, registerEval, registerPlot, registerServe]) register(program);
+  for (const register of [registerCheck, registerFmt, registerSummary, registerCompare, registerFit, registerGraph, registerBuild, registerConvert, registerRun, registerBench, registerTrain, registerEval, registerSweep, registerPlot, registerServe, registerLsp]) register(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(`(run sofar ${cmd.name()} --help for usage)`);
   return program;
 }

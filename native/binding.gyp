@@ -15,6 +15,8 @@
         "src/sgemm-scalar.c",
         "src/sgemm-avx2.c",
         "src/sgemm-avx512.c",
+        "src/bconv-neon.c",
+        "src/sgemm-neon.c",
         "src/elementwise.c"
       ],
       "include_dirs": ["include"],

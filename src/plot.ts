@@ -1,7 +1,7 @@
 /**
- * Plots of training runs as SVG, drawn from the data: test accuracy and test loss against epochs (one
- * polyline per run and metric), and final test accuracy against OPs (one point per run whose OPs are
- * known) — the picture of the claim that shortcut-based fractal architectures buy accuracy per OP.
+ * Plots of training runs as SVG, drawn from the data: accuracy and loss against epochs, test (solid)
+ * beside training (dashed), one polyline per run and metric on whole-number epoch ticks, and final test
+ * accuracy against OPs (one point per run whose OPs are known) — the picture of the claim that shortcut-based fractal architectures buy accuracy per OP.
  * Hand-built rather than through a charting library: three panels of lines and points need only
  * scales, ticks and a legend, and the libraries that draw SVG (d3, vega) want a DOM or are far larger
  * than this file. Free of Node APIs.
@@ -10,8 +10,8 @@
 export interface RunSeries {
   /** The label in the legend (the run's folder or file name). */
   label: string;
-  /** Epoch, test accuracy (0..1) and test loss, in epoch order. */
-  points: { epoch: number; testAccuracy: number; testLoss: number }[];
+  /** Epoch, test and training accuracy (0..1) and loss, in epoch order. */
+  points: { epoch: number; testAccuracy: number; testLoss: number; trainAccuracy: number; trainLoss: number }[];
   /** OPs of the run's model (1-bit MACs / 64 + 32-bit MACs), when known. */
   ops?: number;
 }
@@ -41,6 +41,21 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const ticks: number[] = [];
   for (let t = Math.floor(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
   if (ticks[ticks.length - 1] < hi) ticks.push(Number((ticks[ticks.length - 1] + step).toPrecision(12)));
+  return ticks;
+}
+
+/** Whole-number ticks covering [lo, hi] (epochs): steps of 1, 2 or 5 times a power of ten, never less than 1. */
+export function wholeTicks(lo: number, hi: number, count = 5): number[] {
+  const low = Math.floor(lo);
+  const high = Math.max(Math.ceil(hi), low + 1);
+  const raw = (high - low) / count;
+  let step = 1;
+  for (let power = 1; step < raw; power *= 10) step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
+  const ticks: number[] = [];
+  for (let t = Math.floor(low / step) * step; t < high + step; t += step) {
+    ticks.push(t);
+    if (t >= high) break;
+  }
   return ticks;
 }
 
@@ -102,18 +117,21 @@ const power = (v: number) => (v >= 1e3 ? `1e${Math.round(Math.log10(v))}` : plai
 export function plotRunsSvg(runs: readonly RunSeries[], options: PlotOptions = {}): string {
   const all = runs.flatMap((r) => r.points);
   if (!all.length) throw new Error('internal: plotRunsSvg needs at least one epoch');
-  const firstEpoch = Math.min(...all.map((p) => p.epoch));
-  const epochs = linearAxis([firstEpoch, Math.max(firstEpoch + 1, ...all.map((p) => p.epoch))], (v) => (Number.isInteger(v) ? String(v) : fmt(v)));
-  const accuracy = linearAxis(all.map((p) => p.testAccuracy), percent);
-  const loss = linearAxis(all.map((p) => p.testLoss), plain);
-  const line = (metric: 'testAccuracy' | 'testLoss') => (px: (v: number) => number, py: (v: number) => number) =>
+  const epochTicks = wholeTicks(Math.min(...all.map((p) => p.epoch)), Math.max(...all.map((p) => p.epoch)));
+  const epochs: Axis = { min: epochTicks[0], max: epochTicks[epochTicks.length - 1], ticks: epochTicks, log: false, label: String };
+  const accuracy = linearAxis(all.flatMap((p) => [p.testAccuracy, p.trainAccuracy]), percent);
+  const loss = linearAxis(all.flatMap((p) => [p.testLoss, p.trainLoss]), plain);
+  type Metric = 'testAccuracy' | 'trainAccuracy' | 'testLoss' | 'trainLoss';
+  const show = (metric: Metric, v: number) => (metric.endsWith('Accuracy') ? percent(v) : fmt(v));
+  const line = (metric: Metric) => (px: (v: number) => number, py: (v: number) => number) =>
     runs.flatMap((r, i) => [
-      `<polyline class="series" data-run="${escape(r.label)}" data-metric="${metric}" fill="none" stroke="${colourOf(i)}" stroke-width="2" points="${r.points.map((p) => `${fmt(px(p.epoch))},${fmt(py(p[metric]))}`).join(' ')}"/>`,
-      ...r.points.map((p) => `<circle cx="${fmt(px(p.epoch))}" cy="${fmt(py(p[metric]))}" r="2.5" fill="${colourOf(i)}"><title>${escape(r.label)} epoch ${p.epoch}: ${metric === 'testAccuracy' ? percent(p.testAccuracy) : fmt(p.testLoss)}</title></circle>`),
+      `<polyline class="series" data-run="${escape(r.label)}" data-metric="${metric}" fill="none" stroke="${colourOf(i)}" stroke-width="2"${metric.startsWith('train') ? ' stroke-dasharray="6 3"' : ''} points="${r.points.map((p) => `${fmt(px(p.epoch))},${fmt(py(p[metric]))}`).join(' ')}"/>`,
+      ...r.points.map((p) => `<circle cx="${fmt(px(p.epoch))}" cy="${fmt(py(p[metric]))}" r="2.5" fill="${colourOf(i)}"><title>${escape(r.label)} epoch ${p.epoch}, ${metric.startsWith('train') ? 'training' : 'test'}: ${show(metric, p[metric])}</title></circle>`),
     ]);
+  const both = (a: Metric, b: Metric) => (px: (v: number) => number, py: (v: number) => number) => [...line(a)(px, py), ...line(b)(px, py)];
   const panels = [
-    panel(0, 'Test accuracy', 'epoch', 'test accuracy', epochs, accuracy, line('testAccuracy')),
-    panel(PANEL.width, 'Test loss', 'epoch', 'test loss', epochs, loss, line('testLoss')),
+    panel(0, 'Accuracy', 'epoch', 'accuracy (test solid, training dashed)', epochs, accuracy, both('testAccuracy', 'trainAccuracy')),
+    panel(PANEL.width, 'Loss', 'epoch', 'loss (test solid, training dashed)', epochs, loss, both('testLoss', 'trainLoss')),
   ];
   const withOps = runs.map((r, i) => ({ r, i })).filter(({ r }) => r.ops !== undefined && r.ops > 0 && r.points.length);
   if (withOps.length) {
@@ -135,8 +153,13 @@ export function plotRunsSvg(runs: readonly RunSeries[], options: PlotOptions = {
     const y = legendTop + 18 * i;
     return `<g class="legend-item"><line x1="${PANEL.left}" y1="${y}" x2="${PANEL.left + 24}" y2="${y}" stroke="${colourOf(i)}" stroke-width="3"/><text x="${PANEL.left + 30}" y="${y}" dominant-baseline="middle">${escape(r.label)}${r.ops ? ` (${r.ops.toExponential(3)} OPs)` : ''}</text></g>`;
   });
+  const styleY = legendTop + 18 * runs.length;
+  legend.push(
+    `<g class="legend-item"><line x1="${PANEL.left}" y1="${styleY}" x2="${PANEL.left + 24}" y2="${styleY}" stroke="#555" stroke-width="2"/><text x="${PANEL.left + 30}" y="${styleY}" dominant-baseline="middle">test</text>` +
+      `<line x1="${PANEL.left + 80}" y1="${styleY}" x2="${PANEL.left + 104}" y2="${styleY}" stroke="#555" stroke-width="2" stroke-dasharray="6 3"/><text x="${PANEL.left + 110}" y="${styleY}" dominant-baseline="middle">training</text></g>`,
+  );
   const width = PANEL.width * panels.length;
-  const height = legendTop + 18 * runs.length + 8;
+  const height = legendTop + 18 * (runs.length + 1) + 8;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<title>${escape(options.title ?? `SoFAr runs: ${runs.map((r) => r.label).join(', ')}`)}</title>`,

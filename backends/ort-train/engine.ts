@@ -64,6 +64,8 @@ class OrtEngine implements TrainEngine {
     private readonly predictSession: ort.InferenceSession,
     private readonly maskedNodes: readonly GraphNode[],
     private readonly batchSize: number,
+    /** The step model reads the teacher's logits (distillation). */
+    private readonly distils: boolean,
     threads: number,
     provider: OrtProvider,
     adapter: string | undefined,
@@ -80,8 +82,8 @@ class OrtEngine implements TrainEngine {
   }
 
   async trainStep(batch: Batch, lr: number, noise: StepNoise): Promise<StepResult> {
-    const feeds = batchFeeds(this.graph, this.maskedNodes, batch, noise);
-    const fetches: Record<string, ort.Tensor | null> = { [IO.loss]: null, [IO.correct]: null };
+    const feeds = batchFeeds(this.graph, this.maskedNodes, batch, noise, this.distils);
+    const fetches: Record<string, ort.Tensor | null> = { [IO.loss]: null, [IO.correct]: null, ...(this.distils ? { [IO.distillation]: null } : {}) };
     const { tensors: cur } = this.current;
     const { tensors: nxt } = this.next;
     if (cur.state) {
@@ -108,6 +110,7 @@ class OrtEngine implements TrainEngine {
     [this.current, this.next] = [this.next, this.current];
     this.step++;
     const result: StepResult = { loss: (out[IO.loss].data as Float32Array)[0], correct: (out[IO.correct].data as Float32Array)[0] };
+    if (out[IO.distillation]) result.distillation = (out[IO.distillation].data as Float32Array)[0];
     if (out[IO.flips]) result.flipRatio = (out[IO.flips].data as Float32Array)[0] / this.binaryCount;
     return result;
   }
@@ -159,12 +162,12 @@ export const createOrtEngine: EngineFactory = (options) => createOrtEngineWith(o
 
 export async function createOrtEngineWith(options: OrtEngineOptions): Promise<OrtEngine> {
   const threads = options.threads ?? defaultThreads();
-  const train = buildStepModel(options.graph, 'train', options.optimizer);
+  const train = buildStepModel(options.graph, 'train', options.optimizer, options.distillWeight);
   const predict = buildStepModel(options.graph, 'predict');
   const provider = options.provider ?? 'cpu';
   const settings = { threads, profilePrefix: options.profilePrefix, provider };
   const [trainSession, predictSession] = [await openSession(train.bytes, settings), await openSession(predict.bytes, { threads, provider })];
-  const engine = new OrtEngine(options.graph, train.layout, options.optimizer, trainSession, predictSession, train.maskedNodes, options.batchSize, threads, provider, options.adapter);
+  const engine = new OrtEngine(options.graph, train.layout, options.optimizer, trainSession, predictSession, train.maskedNodes, options.batchSize, options.distillWeight !== undefined, threads, provider, options.adapter);
   engine.load(options.weights);
   return engine;
 }

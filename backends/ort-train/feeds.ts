@@ -51,11 +51,20 @@ export function maskFeeds(nodes: readonly GraphNode[], noise: StepNoise, n: numb
   return feeds;
 }
 
-/** The training feeds every step kind shares. */
-export function batchFeeds(graph: Graph, maskedNodes: readonly GraphNode[], batch: Batch, noise: StepNoise): Record<string, ort.Tensor> {
+/** The teacher's logits of a batch, for a step model that distils (`[n, classes]`). */
+export function teacherFeed(graph: Graph, batch: Batch): ort.Tensor {
+  const size = batch.n * graph.classes;
+  if (!batch.teacher) throw new Error('a distilling step needs the teacher logits of its batch');
+  if (batch.teacher.length < size) throw new Error(`a batch of ${batch.n} needs ${size} teacher logits, got ${batch.teacher.length}`);
+  return float32(batch.teacher.subarray(0, size), [batch.n, graph.classes]);
+}
+
+/** The training feeds every step kind shares; the teacher's logits when the model distils. */
+export function batchFeeds(graph: Graph, maskedNodes: readonly GraphNode[], batch: Batch, noise: StepNoise, distils = false): Record<string, ort.Tensor> {
   return {
     [IO.x]: imageFeed(graph, batch.x, batch.n),
     [IO.labels]: labelFeed(graph, batch.y, batch.n),
     ...maskFeeds(maskedNodes, noise, batch.n),
+    ...(distils ? { [IO.teacher]: teacherFeed(graph, batch) } : {}),
   };
 }

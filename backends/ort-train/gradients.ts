@@ -11,6 +11,8 @@ import { buildStepModel, IO } from './step-model.js';
 
 export interface LossAndGradients {
   loss: number;
+  /** Distillation only: the mean KL(teacher ‖ student). */
+  distillation?: number;
   /** dL/dparam for every trainable parameter, keyed by its name. */
   gradients: WeightMap;
 }
@@ -22,12 +24,14 @@ export async function ortLossAndGradients(
   noise: StepNoise,
   threads?: number,
   provider?: SessionSettings['provider'],
+  /** Distil with this weight from `batch.teacher` (docs/semantics.md). */
+  distillWeight?: number,
 ): Promise<LossAndGradients> {
-  const model = buildStepModel(graph, 'gradients');
+  const model = buildStepModel(graph, 'gradients', undefined, distillWeight);
   const { layout } = model;
   const session = await openSession(model.bytes, { threads, provider });
   try {
-    const feeds = batchFeeds(graph, model.maskedNodes, batch, noise);
+    const feeds = batchFeeds(graph, model.maskedNodes, batch, noise, distillWeight !== undefined);
     if (layout.trainableSize > 0) {
       const params = new Float32Array(layout.trainableSize);
       pack(layout.trainable, weights, params);
@@ -41,7 +45,8 @@ export async function ortLossAndGradients(
     const out = await session.run(feeds);
     const gradients: WeightMap = new Map();
     if (layout.trainableSize > 0) unpack(layout.trainable, out[IO.grads].data as Float32Array, gradients);
-    return { loss: (out[IO.loss].data as Float32Array)[0], gradients };
+    const distillation = out[IO.distillation] ? { distillation: (out[IO.distillation].data as Float32Array)[0] } : {};
+    return { loss: (out[IO.loss].data as Float32Array)[0], gradients, ...distillation };
   } finally {
     await session.release();
   }

@@ -17,7 +17,7 @@ import { foldableBatchNorms } from '../onnx/folds.js';
 import type { OptimizerConfig } from '../../src/train/engine.js';
 import { Emitter } from './emitter.js';
 import { flatLayout, type FlatLayout, type Placement } from './layout.js';
-import { softmaxCrossEntropy } from './loss.js';
+import { trainingLoss } from './loss.js';
 import { binaryVector, emitUpdate, slotNames } from './optimizer.js';
 import { FlatParams } from './quantizers.js';
 import { emitNode, perChannel, type Emitted, type Gradients, type RuleContext } from './rules.js';
@@ -28,11 +28,15 @@ export type StepKind = 'train' | 'gradients' | 'predict';
 export const IO = {
   x: 'x',
   labels: 'labels',
+  /** The teacher's logits `[N, classes]` (distillation only). */
+  teacher: 'teacher_logits',
   params: 'params',
   state: 'state',
   lr: 'lr',
   corrections: ['bias_correction1', 'bias_correction2'] as const,
   loss: 'loss',
+  /** The mean KL(teacher ‖ student) (distillation only). */
+  distillation: 'distillation',
   correct: 'correct',
   logits: 'logits',
   grads: 'grads',
@@ -56,7 +60,11 @@ export interface StepModel {
 
 const BATCH = 'N';
 
-export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig): StepModel {
+/**
+ * `distillWeight` (training kinds): the model reads the teacher's logits and adds w · KL(teacher ‖ student)
+ * to the loss (loss.ts).
+ */
+export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig, distillWeight?: number): StepModel {
   const layout = flatLayout(graph);
   const e = new Emitter(`${graph.name}_${kind}`);
   const training = kind !== 'predict';
@@ -137,12 +145,17 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
     return { kind, bytes: e.encode(`${graph.name}: inference logits from flat parameters`), layout, maskedNodes };
   }
 
-  const loss = softmaxCrossEntropy(e, logits, labels!, graph.classes, getBatchSize());
+  const teacher = distillWeight !== undefined ? { logits: e.input(IO.teacher, 'float32', [BATCH, graph.classes]), weight: distillWeight } : undefined;
+  const loss = trainingLoss(e, logits, labels!, graph.classes, getBatchSize(), teacher);
   const paramGrads = backward(e, graph, live, wantsGrad, emitted, loss.dLogits);
   const grads = layout.trainableSize > 0 ? flatGradient(e, layout, paramGrads, kind === 'gradients' ? IO.grads : undefined) : null;
 
   e.op('Identity', [loss.loss], {}, { out: IO.loss });
   e.output(IO.loss, 'float32', []);
+  if (loss.distillation) {
+    e.op('Identity', [loss.distillation], {}, { out: IO.distillation });
+    e.output(IO.distillation, 'float32', []);
+  }
   if (kind === 'gradients') {
     if (grads) e.output(IO.grads, 'float32', [layout.trainableSize]);
     return { kind, bytes: e.encode(`${graph.name}: loss gradients`), layout, maskedNodes };

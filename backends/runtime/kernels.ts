@@ -65,7 +65,7 @@ export interface Arena {
 /** A kernel set, or why none could be loaded. */
 export type KernelsOrReason = { kernels: KernelSet } | { unavailable: string };
 
-const ISA_NAMES = ['scalar', 'avx2', 'avx512', 'wasm-simd128'];
+const ISA_NAMES = ['scalar', 'avx2', 'avx512', 'wasm-simd128', 'neon'];
 
 /** The Node addon's functions (native/src/addon.c), as the loader finds them. */
 interface Addon extends Omit<KernelSet, 'description' | 'arena'> {

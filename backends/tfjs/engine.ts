@@ -62,6 +62,8 @@ export class TfjsEngine implements TrainEngine {
     weights: WeightMap,
     private readonly optimizer: OptimizerConfig,
     selection: Pick<TfjsSelection, 'backendName' | 'device' | 'package' | 'adapter'>,
+    /** Distil with this weight of the KL term (each batch then carries the teacher's logits). */
+    private readonly distillWeight?: number,
   ) {
     this.device = selectionDevice(selection);
     this.store = new ParamStore(tf, graph, weights);
@@ -73,9 +75,10 @@ export class TfjsEngine implements TrainEngine {
 
   async trainStep(batch: Batch, lr: number, noise: StepNoise): Promise<StepResult> {
     const tf = this.tf;
-    const result = batchGradients(tf, this.graph, this.store, batch, noise);
+    const result = batchGradients(tf, this.graph, this.store, batch, noise, this.distillWeight);
     try {
       const loss = (await result.loss.data())[0];
+      const distillation = result.distillation ? { distillation: (await result.distillation.data())[0] } : {};
       const correct = await correctCount(tf, result.logits, batch.y);
       this.step += 1;
       const binary = this.store.trainable.filter((p) => p.binary);
@@ -97,12 +100,12 @@ export class TfjsEngine implements TrainEngine {
       });
       if (!binary.length) {
         flips.dispose();
-        return { loss, correct };
+        return { loss, correct, ...distillation };
       }
       const flipped = (await flips.data())[0];
       flips.dispose();
       const count = binary.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
-      return { loss, correct, flipRatio: flipped / count };
+      return { loss, correct, flipRatio: flipped / count, ...distillation };
     } finally {
       disposeBatchGradients(result);
     }
@@ -204,7 +207,7 @@ export function tfjsEngineFactory(select: TfjsEngineFactoryOptions = { device: '
   return async (options: EngineOptions) => {
     const selection = await selectTfjs(select);
     if (selection.warning) select.onWarning?.(selection.warning);
-    return new TfjsEngine(selection.tf, options.graph, options.weights, options.optimizer, selection);
+    return new TfjsEngine(selection.tf, options.graph, options.weights, options.optimizer, selection, options.distillWeight);
   };
 }
 

@@ -1,25 +1,49 @@
-/** `sofar compare SPEC SPEC… [--json]`: the summaries' totals side by side. */
+/**
+ * `sofar compare SPEC[:NAME=V,…]… [--set NAME=V]… [--json]`: the summaries' totals side by side. Each
+ * column may carry its own model parameters (`a.sofar:columns=2`), on top of the --set values every
+ * column takes; a column's settings are printed under its name in the header.
+ */
+import { existsSync } from 'node:fs';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { summarize, type Summary } from '../../src/cost.js';
-import { addSpecOptions, loadGraph, type SpecFlags } from '../common.js';
+import { addSpecOptions, loadGraph, setFlagMap, type SpecFlags } from '../common.js';
 
 export type SummaryTotals = Omit<Summary, 'layers'>;
 
-/** The totals of each spec's summary, as `sofar summary --json --no-layers` prints them, with the spec's path. */
-export function compareSpecs(specs: readonly string[], flags: SpecFlags = {}): ({ spec: string } & SummaryTotals)[] {
-  return specs.map((spec) => {
-    const { layers: _layers, ...totals } = summarize(loadGraph(spec, flags).graph);
-    return { spec, ...totals };
+/** A column: the spec's path and, when it has any, the model parameters it was built with (global --set first, its own after). */
+export type ComparedSpec = { spec: string; settings?: Record<string, string> } & SummaryTotals;
+
+/**
+ * `a.sofar:columns=2,join=sum` → the spec and its own `NAME=V` settings. The settings start at the
+ * first `:` followed by `NAME=`; a value may hold commas (a list) when the next part is not `NAME=`.
+ */
+export function parseColumn(arg: string): { spec: string; set: string[] } {
+  if (existsSync(arg)) return { spec: arg, set: [] };
+  const cut = [...arg.matchAll(/:(?=[A-Za-z_][A-Za-z0-9_]*=)/g)].find((m) => m.index > 0)?.index;
+  if (cut === undefined) return { spec: arg, set: [] };
+  return { spec: arg.slice(0, cut), set: arg.slice(cut + 1).split(/,(?=\s*[A-Za-z_][A-Za-z0-9_]*=)/).map((s) => s.trim()) };
+}
+
+/** The totals of each column's summary, as `sofar summary --json --no-layers` prints them, with the spec's path and settings. */
+export function compareSpecs(columns: readonly string[], flags: SpecFlags = {}): ComparedSpec[] {
+  return columns.map((column) => {
+    const { spec, set } = parseColumn(column);
+    const all = [...(flags.set ?? []), ...set];
+    const { layers: _layers, ...totals } = summarize(loadGraph(spec, { ...flags, set: all }).graph);
+    return { spec, ...(all.length ? { settings: setFlagMap(all) } : {}), ...totals };
   });
 }
+
+/** A column's header: the model's name, and its settings on a second line. */
+const columnHead = (r: ComparedSpec) => r.name + (r.settings ? '\n' + Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(', ') : '');
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const sci = (n: number) => (n === 0 ? '0' : n.toExponential(3));
 
-export function formatComparison(rows: readonly ({ spec: string } & SummaryTotals)[]): string {
+export function formatComparison(rows: readonly ComparedSpec[]): string {
   const table = new Table({
-    head: ['', ...rows.map((r) => r.name)],
+    head: ['', ...rows.map(columnHead)],
     style: { head: [], border: [] },
     colAligns: ['left', ...rows.map(() => 'right' as const)],
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
@@ -46,7 +70,7 @@ export function register(program: Command): void {
     program
       .command('compare')
       .description('the summaries of several specs side by side: parameters, model size, MACs and OPs')
-      .argument('<specs...>', '.sofar files or graph files (build/NAME.graph.json)')
+      .argument('<specs...>', '.sofar files or graph files (build/NAME.graph.json), each with its own model parameters if wanted: SPEC:NAME=V,NAME=V (on top of --set, which every column takes)')
       .option('--json', 'print a JSON array of the totals of each summary (as sofar summary --json --no-layers)'),
   ).action((specs: string[], flags: SpecFlags & { json?: boolean }) => {
     const rows = compareSpecs(specs, flags);

@@ -1,6 +1,6 @@
 /**
- * `sofar plot RUN_DIR|metrics.jsonl … [--spec SPEC]… [-o FILE.svg|FILE.png]`: test accuracy and loss
- * against epochs for each run, and final test accuracy against the model's OPs, as one SVG (or that SVG
+ * `sofar plot RUN_DIR|metrics.jsonl … [--spec SPEC]… [-o FILE.svg|FILE.png]`: accuracy and loss (test
+ * and training) against epochs for each run, and final test accuracy against the model's OPs, as one SVG (or that SVG
  * rasterised by resvg, at twice its size, for PNG).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -44,8 +44,8 @@ export function loadRuns(runs: readonly string[], specs: readonly string[] = [])
     } catch {
       throw userFailure(`no metrics at ${file}`, `give a run folder (sofar train --out DIR) or a metrics .jsonl file`);
     }
-    const byEpoch = new Map<number, { epoch: number; testAccuracy: number; testLoss: number }>();
-    for (const m of parseMetrics(text, file)) byEpoch.set(m.epoch, { epoch: m.epoch, testAccuracy: m.testAccuracy, testLoss: m.testLoss });
+    const byEpoch = new Map<number, RunSeries['points'][number]>();
+    for (const m of parseMetrics(text, file)) byEpoch.set(m.epoch, { epoch: m.epoch, testAccuracy: m.testAccuracy, testLoss: m.testLoss, trainAccuracy: m.trainAccuracy, trainLoss: m.trainLoss });
     const points = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
     if (!points.length) throw userFailure(`${file} has no epochs yet`, 'plot it after the first epoch ends');
     const ops = specs[i] ? summarize(loadGraph(specs[i]).graph).ops : opsOfRunModel(dir);
@@ -56,7 +56,7 @@ export function loadRuns(runs: readonly string[], specs: readonly string[] = [])
 export function register(program: Command): void {
   program
     .command('plot')
-    .description('test accuracy and loss against epochs for one or more runs, and accuracy against OPs, as SVG')
+    .description('accuracy and loss against epochs (test and training) for one or more runs, and accuracy against OPs, as SVG')
     .argument('<runs...>', 'run folders (sofar train --out DIR) or metrics .jsonl files')
     .option('--spec <spec>', "the spec of each run, in order, for its OPs (default: the run's model.onnx)", (v: string, all: string[] = []) => [...all, v])
     .option('-o, --out <file>', 'write to FILE.svg or FILE.png instead of standard output (SVG)')

@@ -1,13 +1,14 @@
 /**
  * `sofar train SPEC --data ...`: trains a spec with the TensorFlow.js or ONNX Runtime engine, shows
  * progress, writes `metrics.jsonl` and a checkpoint each epoch into `--out DIR`, and at the end the
- * trained model as `DIR/model.onnx`. `--resume` continues DIR's run where it stopped, with the settings
- * it was started with unless a flag says otherwise.
+ * trained model as `DIR/model.onnx`. `--resume` continues DIR's run where it stopped (an epoch's end, or
+ * a `--checkpoint-every` checkpoint within one), with the settings it was started with unless a flag says
+ * otherwise. `--init RUN` starts a new run from another run's weights; `--teacher` distils.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkpointPath } from '../../src/checkpoint/index.js';
+import { checkpointPath, readCheckpoint } from '../../src/checkpoint/index.js';
 import { DATASET_NAMES, loadDataset } from '../../src/data/index.js';
 import { encodeInputNormalisation, NORMALISATION_METADATA_KEY } from '../../src/data/normalise.js';
 import { BOP_DEFAULTS, type OptimizerConfig, type OptimizerName } from '../../src/train/engine.js';
@@ -18,6 +19,7 @@ import { addSpecOptions, EXIT, InterruptedError, loadGraph, parseNonNegativeInt,
 import { DEVICES, ENGINES, loadEngineFactory, resolveEngine, type DeviceChoice, type EngineChoice } from '../engines.js';
 import { PARAMS_METADATA_KEY } from '../models.js';
 import { createProgressRenderer } from '../progress.js';
+import { normalisationNote, openTeacher, type Teacher } from '../teacher.js';
 
 interface TrainFlags extends SpecFlags {
   data: string;
@@ -38,6 +40,11 @@ interface TrainFlags extends SpecFlags {
   device: DeviceChoice;
   threads?: number;
   json?: boolean;
+  init?: string;
+  teacher?: string;
+  teacherWeights?: string;
+  distillWeight?: number;
+  checkpointEvery?: number;
 }
 
 const positiveNumber = (flag: string) => (value: string) => {
@@ -90,9 +97,28 @@ export function register(program: Command): void {
           .default('auto'),
       )
       .option('--threads <n>', 'CPU threads of the ORT engine (default: every core; beyond 4 they add little)', parsePositiveInt('--threads'))
-      .option('--json', 'end with one JSON line: epochs, samplesPerSecond, trainLoss, testAccuracy, engine, device'),
+      .option('--json', 'end with one JSON line: epochs, samplesPerSecond, trainLoss, testAccuracy, engine, device')
+      .option('--init <run>', "start from another run's weights (a run folder or checkpoint) where names and shapes match; the rest keep their seeded values. No optimizer state, epoch 1")
+      .option('--teacher <model>', "distil from a teacher: a .sofar spec (with --teacher-weights) or a model.onnx; loss = cross-entropy + w · KL(teacher ‖ student)")
+      .option('--teacher-weights <run>', "the teacher spec's trained run (folder or checkpoint)")
+      .option('--distill-weight <w>', 'the weight w of the KL term (default 1 with --teacher)', nonNegativeNumber('--distill-weight'))
+      .option('--checkpoint-every <n>', 'also checkpoint every N optimizer steps within an epoch (Ctrl-C keeps the latest; --resume continues from it exactly)', parsePositiveInt('--checkpoint-every'))
+      .addHelpText('after', TRAIN_HELP),
   ).action((spec: string, flags: TrainFlags, cmd: Command) => runTrain(spec, flags, cmd));
 }
+
+const TRAIN_HELP = `
+Staged training and distillation (ReActNet, Real-to-Binary Net):
+  sofar train step1.sofar --out runs/step1                        # binary activations, real weights
+  sofar train step2.sofar --init runs/step1 --out runs/step2      # then binary weights, from step 1's
+  sofar train student.sofar --teacher teacher.sofar --teacher-weights runs/teacher --distill-weight 1
+--init takes every parameter whose name and shape match (and says which it took and which it left);
+it refuses a run with none in common. Unlike --resume it takes no optimizer state and starts at epoch 1.
+The teacher runs in inference on each batch (the student's images, augmentation included); the loss is
+mean cross-entropy + w · mean KL(softmax(teacher) ‖ softmax(student)) (docs/semantics.md), and
+metrics.jsonl records the KL term as trainDistillation. A resumed run keeps its teacher unless told.
+--checkpoint-every N writes checkpoint.safetensors every N steps besides each epoch's end; a run
+stopped after one resumes with --resume to the same weights, bit for bit, as if never stopped.`;
 
 async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<void> {
   const outDir = given.out ?? join('runs', loadGraph(spec, given).graph.name);
@@ -103,16 +129,21 @@ async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<
   const flags = resumed ? withRecordedParams(given, resumed.modelParams, `the run in ${outDir}`) : given;
   const { graph } = loadGraph(spec, flags);
   const merged = resumed?.config ?? asked.all;
-  const config: TrainConfig = { ...merged, optimizer: bopOptions(merged.optimizer) };
+  const config: TrainConfig = distillationOptions({ ...merged, optimizer: bopOptions(merged.optimizer) });
+  if (flags.init && flags.resume) throw new UsageError('--init starts a new run; --resume continues one', 'drop one of them');
+  const init = flags.init ? readCheckpoint(flags.init) : undefined;
   const engineName = resolveEngine(flags.engine, flags.device);
   const dataset = loadDataset(config.data, graph, config.limit !== undefined ? { limit: config.limit } : {});
   const engineFactory = await loadEngineFactory(engineName, flags.device);
+  const teacher: Teacher | undefined = config.teacher ? await openTeacher(config.teacher, config.teacherWeights, graph) : undefined;
 
   // Progress goes to stdout, unless stdout is reserved for the JSON result.
   const stream = flags.json ? process.stderr : process.stdout;
   if (config.limit !== undefined && config.limit > dataset.fullSizes.train) {
     stream.write(`note: --limit ${config.limit} is more than the ${dataset.fullSizes.train} training samples of ${config.data}; using them all\n`);
   }
+  const teacherNote = teacher && normalisationNote(teacher, config.teacher!, dataset.normalisation);
+  if (teacherNote) stream.write(`note: ${teacherNote}\n`);
   const progress = createProgressRenderer({ stream });
   const controller = new AbortController();
   // The first Ctrl-C stops after the current step; a second one does not wait.
@@ -135,12 +166,15 @@ async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<
         signal: controller.signal,
         modelParams: setFlagMap(flags.set),
         ...(flags.threads ? { threads: flags.threads } : {}),
+        ...(init ? { init } : {}),
+        ...(teacher ? { teacher: teacher.predict } : {}),
       });
     } catch (e) {
-      if (controller.signal.aborted) throw interrupted(spec, outDir, cmd);
+      if (controller.signal.aborted) throw interrupted(spec, outDir, cmd, config.checkpointEvery !== undefined);
       throw e;
     } finally {
       progress.stop();
+      await teacher?.release();
     }
     // Still ours: a Ctrl-C now lets the model be written, so it always matches the checkpoint.
     const { exportOnnx } = await import('../../backends/onnx/index.js');
@@ -157,26 +191,30 @@ async function runTrain(spec: string, given: TrainFlags, cmd: Command): Promise<
 }
 
 /** What an interrupted run kept, and the command that carries on: every flag given, with --out and --resume. */
-function interrupted(spec: string, outDir: string, cmd: Command): InterruptedError {
+function interrupted(spec: string, outDir: string, cmd: Command, midEpoch: boolean): InterruptedError {
   const path = checkpointPath(outDir);
   const saved = existsSync(path);
-  const again = (resume: boolean) => [...trainCommand(spec, cmd), '--out', shellWord(outDir), ...(resume ? ['--resume'] : [])].join(' ');
+  const again = (resume: boolean) => [...trainCommand(spec, cmd, resume), '--out', shellWord(outDir), ...(resume ? ['--resume'] : [])].join(' ');
+  const position = () => {
+    const { epoch, step, partialEpoch } = readCheckpoint(path).meta;
+    return partialEpoch ? `the checkpoint of step ${step} (within epoch ${epoch + 1}) is saved in ${path}` : `the last complete epoch (${epoch}) is saved in ${path}`;
+  };
   return new InterruptedError([
     {
       severity: 'error',
       code: 'interrupted',
-      message: saved ? `training interrupted; the last complete epoch is saved in ${path}` : 'training interrupted before its first epoch ended; nothing was saved',
+      message: saved ? `training interrupted; ${position()}` : `training interrupted before its first ${midEpoch ? 'checkpoint' : 'epoch ended'}; nothing was saved`,
       hint: saved ? `continue with: ${again(true)}` : `start again with: ${again(false)}`,
     },
   ]);
 }
 
-/** `sofar train SPEC` and the flags given on the command line (not their defaults), --out and --resume left out. */
-function trainCommand(spec: string, cmd: Command): string[] {
+/** `sofar train SPEC` and the flags given on the command line (not their defaults), --out and --resume left out (and --init, to resume). */
+function trainCommand(spec: string, cmd: Command, resume: boolean): string[] {
   const words = ['sofar', 'train', shellWord(spec)];
   for (const option of cmd.options) {
     const key = option.attributeName();
-    if (key === 'out' || key === 'resume' || cmd.getOptionValueSource(key) !== 'cli') continue;
+    if (key === 'out' || key === 'resume' || (resume && key === 'init') || cmd.getOptionValueSource(key) !== 'cli') continue;
     const value: unknown = cmd.getOptionValue(key);
     if (typeof value === 'boolean') {
       if (value !== option.negate) words.push(option.long!);
@@ -222,7 +260,21 @@ function configFrom(value: <K extends keyof TrainFlags>(flag: K) => TrainFlags[K
     seed: value('seed'),
     data: value('data'),
     limit: value('limit'),
+    checkpointEvery: value('checkpointEvery'),
+    teacher: value('teacher'),
+    teacherWeights: value('teacherWeights'),
+    distillWeight: value('distillWeight'),
+    init: value('init'),
   };
+}
+
+/** --distill-weight and --teacher-weights go with a teacher, whose weight is 1 unless given. */
+function distillationOptions(c: TrainConfig): TrainConfig {
+  if (!c.teacher) {
+    if (c.distillWeight !== undefined || c.teacherWeights !== undefined) throw new UsageError('--distill-weight and --teacher-weights go with --teacher', 'name the teacher: --teacher SPEC --teacher-weights RUN, or --teacher MODEL.onnx');
+    return c;
+  }
+  return { ...c, distillWeight: c.distillWeight ?? 1 };
 }
 
 /** Bop's settings go with Bop (its defaults filled in); with another optimizer they are refused rather than ignored. */

@@ -32,7 +32,7 @@ extern "C" {
 
 /* ---- capabilities ------------------------------------------------------------------------------ */
 
-enum sofar_isa { SOFAR_ISA_SCALAR = 0, SOFAR_ISA_AVX2 = 1, SOFAR_ISA_AVX512 = 2, SOFAR_ISA_WASM_SIMD128 = 3 };
+enum sofar_isa { SOFAR_ISA_SCALAR = 0, SOFAR_ISA_AVX2 = 1, SOFAR_ISA_AVX512 = 2, SOFAR_ISA_WASM_SIMD128 = 3, SOFAR_ISA_NEON = 4 };
 
 /** The best instruction set this CPU supports, detected at run time (AVX512 = F + BW + VL + VPOPCNTDQ). */
 int sofar_detected_isa(void);

@@ -22,6 +22,13 @@ static const struct sofar_ukernels table_wasmsimd = {
 };
 #endif
 
+#if SOFAR_ARM64
+static const struct sofar_ukernels table_neon = {
+    SOFAR_ISA_NEON, 2, 8, sofar_bgemm_neon, sofar_bconv_transform_neon, sofar_pack_row_neon,
+    4, 16, sofar_sgemm_neon,
+};
+#endif
+
 static int detected = -1;
 static const struct sofar_ukernels *current;
 
@@ -35,6 +42,8 @@ static int detect(void) {
   return avx512 ? SOFAR_ISA_AVX512 : avx2 ? SOFAR_ISA_AVX2 : SOFAR_ISA_SCALAR;
 #elif SOFAR_WASM_SIMD
   return SOFAR_ISA_WASM_SIMD128;
+#elif SOFAR_ARM64
+  return SOFAR_ISA_NEON;
 #else
   return SOFAR_ISA_SCALAR;
 #endif
@@ -49,6 +58,9 @@ static const struct sofar_ukernels *table_for(int isa) {
 #if SOFAR_WASM_SIMD
     case SOFAR_ISA_WASM_SIMD128: return &table_wasmsimd;
 #endif
+#if SOFAR_ARM64
+    case SOFAR_ISA_NEON: return &table_neon;
+#endif
     default: return &table_scalar;
   }
 }
@@ -58,13 +70,13 @@ int sofar_detected_isa(void) {
   return detected;
 }
 
-/* Available ISAs: scalar, and on x86 avx2 <= avx512 up to the detected one; on wasm simd128.
-   A request that is not available falls to the best available one below it. */
+/* Available ISAs: scalar, and on x86 avx2 <= avx512 up to the detected one; on wasm simd128; on AArch64
+   neon. A request that is not available falls to the best available one below it. */
 int sofar_set_isa(int isa) {
   int best = sofar_detected_isa();
   int use;
   if (isa <= SOFAR_ISA_SCALAR) use = SOFAR_ISA_SCALAR;
-  else if (best == SOFAR_ISA_WASM_SIMD128) use = isa >= SOFAR_ISA_WASM_SIMD128 ? best : SOFAR_ISA_SCALAR;
+  else if (best == SOFAR_ISA_WASM_SIMD128 || best == SOFAR_ISA_NEON) use = isa >= best ? best : SOFAR_ISA_SCALAR;
   else use = isa > best ? best : (isa == SOFAR_ISA_WASM_SIMD128 ? best : isa);
   current = table_for(use);
   return current->isa;

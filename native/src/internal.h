@@ -4,7 +4,7 @@
  * Layering (as in XNNPACK / LCE): a driver per op (bconv.c, conv.c, ...) does the geometry, im2col,
  * threading and scratch carving once, in portable C; the inner pieces (binary GEMM tile, output
  * transform, sign packing, float GEMM tile) come in one variant per instruction set, each in its own
- * file (*-scalar.c, *-avx2.c, *-avx512.c, *-wasmsimd.c), and are reached through a table chosen at run
+ * file (*-scalar.c, *-avx2.c, *-avx512.c, *-wasmsimd.c, *-neon.c), and are reached through a table chosen at run
  * time (dispatch.c). The variants compute identical integers and, for the binary conv, identical
  * floats; the float GEMM variants differ only in rounding (FMA vs. mul+add).
  */
@@ -34,6 +34,11 @@ void *memset(void *dst, int c, size_t n);
 
 #if defined(__wasm__) && defined(__wasm_simd128__)
 #define SOFAR_WASM_SIMD 1
+#endif
+
+#if defined(__aarch64__)
+/* Advanced SIMD is part of every AArch64 CPU: no run-time check, no target attribute needed. */
+#define SOFAR_ARM64 1
 #endif
 
 #define SOFAR_INLINE static inline __attribute__((always_inline))
@@ -141,6 +146,15 @@ void sofar_bconv_transform_wasmsimd(size_t, int32_t, const int32_t *, const int3
 void sofar_pack_row_wasmsimd(const float *, uint64_t *, size_t);
 void sofar_sgemm_wasmsimd(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *,
                           size_t, const float *, const float *, int);
+#endif
+
+#if SOFAR_ARM64
+void sofar_bgemm_neon(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
+void sofar_bconv_transform_neon(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
+                                const float *, float *, uint64_t *, size_t, size_t, float *);
+void sofar_pack_row_neon(const float *, uint64_t *, size_t);
+void sofar_sgemm_neon(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
+                      const float *, const float *, int);
 #endif
 
 /* ---- threads ----------------------------------------------------------------------------------------- */

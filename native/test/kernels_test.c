@@ -49,7 +49,7 @@ static void *alloc_exact(size_t bytes) {
   return p;
 }
 
-static const int isas[] = {SOFAR_ISA_SCALAR, SOFAR_ISA_AVX2, SOFAR_ISA_AVX512, SOFAR_ISA_WASM_SIMD128};
+static const int isas[] = {SOFAR_ISA_SCALAR, SOFAR_ISA_AVX2, SOFAR_ISA_AVX512, SOFAR_ISA_WASM_SIMD128, SOFAR_ISA_NEON};
 static int isa_available(int isa) { return sofar_set_isa(isa) == isa; }
 
 static const float SENTINEL = 12345.5f;
@@ -157,7 +157,7 @@ static void test_bconv(int cases) {
     float *y = alloc_exact(yext * 4);
     uint64_t *yp = alloc_exact(P * ypw * 8);
     float *first = alloc_exact(yext * 4);
-    for (int ii = 0; ii < 4; ii++) {
+    for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
       if (!isa_available(isas[ii])) continue;
       for (int threads = 1; threads <= 2; threads++) {
         for (int prepacked = 0; prepacked <= 1; prepacked++) {
@@ -233,7 +233,7 @@ static void test_pack_signs(int cases) {
           for (int b = 0; b < 64 && k * 64 + b < cg; b++) word |= (uint64_t)(ax[p * xss + g * cg + k * 64 + b] < 0) << b;
           aref[((size_t)p * groups + g) * wg + k] = word;
         }
-    for (int ii = 0; ii < 4; ii++) {
+    for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
       if (!isa_available(isas[ii])) continue;
       memset(y, 0x5a, words * 8);
       sofar_pack_signs(x, y, pixels, channels, xs, groups);
@@ -297,7 +297,7 @@ static void test_conv(int cases) {
     float *pw = alloc_exact(pwb);
     void *scratch = alloc_exact(sb);
     sofar_conv2d_f32_pack_weights(wt, pw, cout, cin, kh, kw, groups);
-    for (int ii = 0; ii < 4; ii++) {
+    for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
       if (!isa_available(isas[ii])) continue;
       for (int threads = 1; threads <= 2; threads++) {
         sofar_set_threads(threads);
@@ -331,7 +331,7 @@ static void test_dense(int cases) {
     for (int i = 0; i < n * in; i++) x[i] = rndf();
     for (int i = 0; i < in * out; i++) wt[i] = rndf();
     for (int i = 0; i < out; i++) b[i] = rndf();
-    for (int ii = 0; ii < 4; ii++) {
+    for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
       if (!isa_available(isas[ii])) continue;
       for (int threads = 1; threads <= 2; threads++) {
         sofar_set_threads(threads);

@@ -21,6 +21,25 @@ export const CHECKPOINT_VERSION = 1;
 /** Optimizer slot names (docs/semantics.md): a slot tensor is named `<param>/<suffix>`. */
 export const SLOT_SUFFIXES = ['m', 'v', 'momentum'] as const;
 
+/**
+ * Where a mid-epoch checkpoint (`--checkpoint-every`) stands in its epoch: the sums of the epoch's
+ * metrics over the steps taken so far, so that the resumed epoch reports what the uninterrupted one
+ * would. Stored as `partial_epoch`, JSON with snake_case keys (`loss_sum`, `correct`, `samples`,
+ * `distillation_sum`, `flip_sum`, `flip_steps`); absent from epoch-boundary checkpoints.
+ */
+export interface PartialEpoch {
+  /** Σ over the steps taken of the step's mean loss × its batch size. */
+  lossSum: number;
+  correct: number;
+  /** Training samples the epoch has seen so far. */
+  samples: number;
+  /** Σ of the step's mean KL × its batch size (distillation). */
+  distillationSum: number;
+  /** Σ of the steps' flip ratios, and how many steps reported one. */
+  flipSum: number;
+  flipSteps: number;
+}
+
 export interface CheckpointMeta {
   /** The graph's (model's) name. */
   spec: string;
@@ -31,8 +50,10 @@ export interface CheckpointMeta {
   engine: string;
   /** Completed epochs. */
   epoch: number;
-  /** Optimizer steps taken (Adam's t). */
+  /** Optimizer steps taken (Adam's t); beyond `epoch` × steps an epoch in a mid-epoch checkpoint. */
   step: number;
+  /** A mid-epoch checkpoint's position in its epoch. */
+  partialEpoch?: PartialEpoch;
   /** The training configuration, so that a resumed run can check and reuse it. */
   config?: Record<string, unknown>;
   /** How the training inputs were normalised; exports and `sofar run --input` apply it to images. */
@@ -61,7 +82,7 @@ export interface CheckpointInput {
   slots: WeightMap;
   step: number;
   epoch: number;
-  meta: { seed: number; engine: string; config?: Record<string, unknown>; normalisation?: InputNormalisation; modelParams?: Record<string, string> };
+  meta: { seed: number; engine: string; config?: Record<string, unknown>; normalisation?: InputNormalisation; modelParams?: Record<string, string>; partialEpoch?: PartialEpoch };
 }
 
 /** A short hash of the graph's parameter list (names, shapes, binary and trainable flags, in order). */
@@ -107,6 +128,7 @@ export function encodeCheckpoint(input: CheckpointInput): Uint8Array {
     ...(input.meta.config ? { config: JSON.stringify(input.meta.config) } : {}),
     ...(input.meta.normalisation ? { normalisation: encodeInputNormalisation(input.meta.normalisation) } : {}),
     ...(input.meta.modelParams ? { model_params: JSON.stringify(input.meta.modelParams) } : {}),
+    ...(input.meta.partialEpoch ? { partial_epoch: encodePartialEpoch(input.meta.partialEpoch) } : {}),
   };
   return encodeSafetensors(tensors, metadata);
 }
@@ -210,6 +232,7 @@ function readMeta(m: Record<string, string>, path: string): CheckpointMeta {
       throw checkpointError(`${path}: its record of the model parameters (--set values) is not valid`);
     }
   }
+  const partialEpoch = m.partial_epoch !== undefined ? decodePartialEpoch(m.partial_epoch, path) : undefined;
   return {
     spec: m.spec ?? '(unknown)',
     ...(m.params_hash ? { paramsHash: m.params_hash } : {}),
@@ -217,10 +240,29 @@ function readMeta(m: Record<string, string>, path: string): CheckpointMeta {
     engine: m.engine ?? '(unknown)',
     epoch: count('epoch'),
     step: count('step'),
+    ...(partialEpoch ? { partialEpoch } : {}),
     ...(config ? { config } : {}),
     ...(normalisation ? { normalisation } : {}),
     ...(modelParams ? { modelParams } : {}),
   };
+}
+
+const PARTIAL_EPOCH_KEYS = { lossSum: 'loss_sum', correct: 'correct', samples: 'samples', distillationSum: 'distillation_sum', flipSum: 'flip_sum', flipSteps: 'flip_steps' } as const;
+
+function encodePartialEpoch(p: PartialEpoch): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(PARTIAL_EPOCH_KEYS).map(([key, stored]) => [stored, p[key as keyof PartialEpoch]])));
+}
+
+/** A writer may leave out the sums it does not keep (they count as 0). */
+function decodePartialEpoch(text: string, path: string): PartialEpoch {
+  let stored: Record<string, unknown>;
+  try {
+    stored = JSON.parse(text) as Record<string, unknown>;
+    if (!stored || typeof stored !== 'object' || Object.values(stored).some((v) => typeof v !== 'number')) throw new Error('not an object of numbers');
+  } catch {
+    throw checkpointError(`${path}: its record of the position within the epoch (partial_epoch) is not valid`);
+  }
+  return Object.fromEntries(Object.entries(PARTIAL_EPOCH_KEYS).map(([key, name]) => [key, (stored[name] as number | undefined) ?? 0])) as unknown as PartialEpoch;
 }
 
 /** `--set columns=3 --set join=sum`, or `the spec's defaults` for an empty record. */

@@ -23,6 +23,8 @@ export interface DrawnNode extends Box {
   id: number;
   name: string;
   op: string;
+  /** What its box says: the op with what tells it apart (`bconv 3×3 /2`, `dwconv 3×3`, `join mean`). */
+  label: string;
   shape: number[];
   /** `bin`: its output values are ±1. */
   precision: 'f32' | 'bin';
@@ -91,7 +93,36 @@ export function scopesOf(name: string): string[] {
   return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
 }
 
-const label = (node: GraphNode) => [node.op, `${node.precision}[${node.shape.join('×')}]`];
+const size = (dims: readonly number[]) => (dims[0] === dims[1] ? `${dims[0]}×${dims[0]}` : dims.join('×'));
+const stride = (dims: readonly number[]) => (dims.every((d) => d === 1) ? [] : [`/${dims[0] === dims[1] ? dims[0] : dims.join('×')}`]);
+
+/**
+ * The op line of a node's box: a conv's kernel, stride (`/2`), dilation and groups (`dwconv` when each
+ * channel has its own filter, `g4` for 4 groups; `bconv` for a binary kernel), a pool's window and
+ * stride, a join's mode; other ops by their name.
+ */
+export function nodeLabel(node: GraphNode, graph: Graph): string {
+  switch (node.op) {
+    case 'conv': {
+      const a = node.attrs;
+      const inChannels = graph.nodes[node.inputs[0]].shape[0];
+      const depthwise = a.groups > 1 && a.groups === inChannels;
+      const name = `${a.kernelQuantizer ? 'b' : ''}${depthwise ? 'dw' : ''}conv`;
+      const dilation = a.dilation.some((d) => d !== 1) ? [`dil ${a.dilation.join('×')}`] : [];
+      const groups = a.groups > 1 && !depthwise ? [`g${a.groups}`] : [];
+      return [name, size(a.kernel), ...stride(a.stride), ...dilation, ...groups].join(' ');
+    }
+    case 'maxpool':
+    case 'avgpool':
+      return [node.op, size(node.attrs.kernel), ...stride(node.attrs.stride)].join(' ');
+    case 'join':
+      return `join ${node.attrs.mode}`;
+    default:
+      return node.op;
+  }
+}
+
+const boxLines = (node: GraphNode, graph: Graph) => [nodeLabel(node, graph), `${node.precision}[${node.shape.join('×')}]`];
 
 /**
  * How an input reaches a node. Into an add or concat, the shortcut is the input that comes from outside
@@ -166,7 +197,7 @@ export async function layoutGraph(graph: Graph): Promise<Drawing> {
   };
   for (const node of graph.nodes) {
     const parent = groupOf(keysOf[node.id]);
-    const width = Math.max(...label(node).map((l) => l.length)) * CHAR + 16;
+    const width = Math.max(...boxLines(node, graph).map((l) => l.length)) * CHAR + 16;
     parent.children!.push({ id: String(node.id), width, height: NODE_HEIGHT });
   }
   const edges: ElkExtendedEdge[] = graph.nodes.flatMap((node) =>
@@ -198,6 +229,7 @@ export async function layoutGraph(graph: Graph): Promise<Drawing> {
       id: node.id,
       name: node.name,
       op: node.op,
+      label: nodeLabel(node, graph),
       shape: node.shape,
       precision: node.precision,
       binaryKernel: node.params.some((p) => p.binary),
@@ -274,7 +306,7 @@ export function drawingElements(d: Drawing): string[] {
     const { fill, stroke } = nodeColours(n);
     const tip = `${n.name}\n${n.op} ${n.attrs}\n${n.precision}[${n.shape.join('×')}]\nparams ${n.params.toLocaleString('en-US')}, MACs ${n.macs.toLocaleString('en-US')}${n.source ? `\n${n.source}` : ''}`;
     parts.push(
-      `<g class="node" data-id="${n.id}" data-name="${esc(n.name)}" data-in="${esc(ancestors(n.group, true).join(' '))}"><title>${esc(tip)}</title><rect x="${r1(n.x)}" y="${r1(n.y)}" width="${r1(n.width)}" height="${r1(n.height)}" rx="3" fill="${fill}" stroke="${stroke}"${n.binaryKernel ? ' stroke-width="2"' : ''}/><text x="${r1(n.x + n.width / 2)}" y="${r1(n.y + 14)}" text-anchor="middle" font-weight="600">${esc(n.op)}</text><text x="${r1(n.x + n.width / 2)}" y="${r1(n.y + 27)}" text-anchor="middle" font-size="10">${esc(`${n.precision}[${n.shape.join('×')}]`)}</text></g>`,
+      `<g class="node" data-id="${n.id}" data-name="${esc(n.name)}" data-in="${esc(ancestors(n.group, true).join(' '))}"><title>${esc(tip)}</title><rect x="${r1(n.x)}" y="${r1(n.y)}" width="${r1(n.width)}" height="${r1(n.height)}" rx="3" fill="${fill}" stroke="${stroke}"${n.binaryKernel ? ' stroke-width="2"' : ''}/><text x="${r1(n.x + n.width / 2)}" y="${r1(n.y + 14)}" text-anchor="middle" font-weight="600">${esc(n.label)}</text><text x="${r1(n.x + n.width / 2)}" y="${r1(n.y + 27)}" text-anchor="middle" font-size="10">${esc(`${n.precision}[${n.shape.join('×')}]`)}</text></g>`,
     );
   }
   return parts;

@@ -32,11 +32,15 @@ export function bopParams(o: OptimizerConfig): { threshold: number; gamma: numbe
   return { threshold: o.bopThreshold ?? BOP_DEFAULTS.threshold, gamma: o.bopGamma ?? BOP_DEFAULTS.gamma };
 }
 
-/** One batch: images `[n, C, H, W]` row-major, integer labels `[n]`. */
+/**
+ * One batch: images `[n, C, H, W]` row-major, integer labels `[n]`, and, when the run distils from a
+ * teacher, the teacher's logits `[n, classes]` on the same images.
+ */
 export interface Batch {
   x: Float32Array;
   y: Int32Array;
   n: number;
+  teacher?: Float32Array;
 }
 
 /**
@@ -50,8 +54,10 @@ export interface StepNoise {
 }
 
 export interface StepResult {
-  /** Mean cross-entropy over the batch (before the update). */
+  /** The mean loss over the batch (before the update): cross-entropy, plus w · KL when distilling. */
   loss: number;
+  /** Distillation only: the mean KL(teacher ‖ student) over the batch, unweighted. */
+  distillation?: number;
   /** Number of correct top-1 predictions in the batch (before the update). */
   correct: number;
   /** The share of binary weights whose sign the update changed; absent for a model without any. */
@@ -90,6 +96,11 @@ export interface EngineOptions {
   /** The largest batch the engine will see (engines may specialise for it). */
   batchSize: number;
   threads?: number;
+  /**
+   * Knowledge distillation (docs/semantics.md, "Loss and optimisers"): the weight w of the KL term.
+   * When set (0 included), every training batch carries the teacher's logits.
+   */
+  distillWeight?: number;
 }
 
 export type EngineFactory = (options: EngineOptions) => Promise<TrainEngine>;

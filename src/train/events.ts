@@ -37,6 +37,7 @@ export type TrainEvent =
     }
   | { type: 'validate'; epoch: number }
   | { type: 'epoch-end'; metrics: EpochMetrics; epochs: number }
-  | { type: 'checkpoint'; epoch: number; path: string };
+  /** A checkpoint after `epoch` complete epochs and `step` optimizer steps (mid-epoch when beyond the epoch's). */
+  | { type: 'checkpoint'; epoch: number; step: number; path: string };
 
 export type TrainListener = (event: TrainEvent) => void;

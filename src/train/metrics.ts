@@ -18,6 +18,8 @@ export interface EpochMetrics {
   lr: number;
   trainLoss: number;
   trainAccuracy: number;
+  /** Distillation only: the epoch's mean KL(teacher ‖ student) (unweighted; trainLoss includes w times it). */
+  trainDistillation?: number;
   testLoss: number;
   testAccuracy: number;
   /** Training throughput of the epoch (validation excluded). */

@@ -47,7 +47,10 @@ export function resumeRun(outDir: string, requested: ConfigRequest, defaults: Tr
 function recordedRequest(c: Record<string, unknown>): ConfigRequest {
   const o = (c.optimizer ?? {}) as Record<string, unknown>;
   return {
-    ...definedOnly({ data: c.data, epochs: c.epochs, batchSize: c.batchSize, lr: c.lr, schedule: c.schedule, seed: c.seed, limit: c.limit } as Partial<TrainConfig>),
+    ...definedOnly({
+      data: c.data, epochs: c.epochs, batchSize: c.batchSize, lr: c.lr, schedule: c.schedule, seed: c.seed, limit: c.limit,
+      checkpointEvery: c.checkpointEvery, distillWeight: c.distillWeight, teacher: c.teacher, teacherWeights: c.teacherWeights,
+    } as Partial<TrainConfig>),
     optimizer: definedOnly({ name: o.name, momentum: o.momentum, weightDecay: o.weightDecay, bopThreshold: o.bopThreshold, bopGamma: o.bopGamma } as Partial<OptimizerConfig>),
   };
 }
@@ -60,7 +63,7 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 /** Settings a resumed run must keep, or it would not continue the same run. */
 const FIXED_ON_RESUME = ['batchSize', 'seed', 'data', 'limit', 'optimizer.name'] as const;
 /** Settings a resumed run may change (e.g. more epochs); the user is told. */
-const CHANGEABLE_ON_RESUME = ['epochs', 'lr', 'schedule', 'optimizer.momentum', 'optimizer.weightDecay', 'optimizer.bopThreshold', 'optimizer.bopGamma'] as const;
+const CHANGEABLE_ON_RESUME = ['epochs', 'lr', 'schedule', 'optimizer.momentum', 'optimizer.weightDecay', 'optimizer.bopThreshold', 'optimizer.bopGamma', 'checkpointEvery', 'distillWeight', 'teacher', 'teacherWeights'] as const;
 
 /**
  * The checkpoint a run continues from: the one `resume` read already, `outDir`'s when it is `true`,
@@ -80,9 +83,11 @@ export function resumedCheckpoint(outDir: string, resume: boolean | ResumedRun |
 export function checkResume(checkpoint: Checkpoint, graph: Graph, config: Record<string, unknown>, stepsPerEpoch: number): string[] {
   checkCheckpointFits(checkpoint, graph);
   const notices = compareConfigs(checkpoint.meta.config ?? {}, config, checkpoint.path);
-  if (checkpoint.meta.step !== checkpoint.meta.epoch * stepsPerEpoch) {
+  // At an epoch's end, or (a mid-epoch checkpoint) within the epoch after it.
+  const first = checkpoint.meta.epoch * stepsPerEpoch;
+  if (!(checkpoint.meta.step >= first && checkpoint.meta.step < first + stepsPerEpoch)) {
     throw resumeError(
-      `the checkpoint ${checkpoint.path} is at step ${checkpoint.meta.step} after ${checkpoint.meta.epoch} epoch(s), but ${stepsPerEpoch} steps an epoch would put it at ${checkpoint.meta.epoch * stepsPerEpoch}`,
+      `the checkpoint ${checkpoint.path} is at step ${checkpoint.meta.step} after ${checkpoint.meta.epoch} epoch(s), but ${stepsPerEpoch} steps an epoch would put it between ${first} and ${first + stepsPerEpoch - 1}`,
       'resume with the data, --limit and --batch of the original run',
     );
   }

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../../src/checkpoint/index.js';
 
 const BIN = resolve('dist/cli/main.js');
 const SPEC = resolve('specs/fashion/bireal-small.sofar');
@@ -119,6 +120,27 @@ describe('Ctrl-C', () => {
     expect(r.code).toBe(130);
     expect(r.err).toContain(`continue with: sofar train ${TINY} ${flags.join(' ')} --out '${out.replace("'", "'\\''")}' --resume\n`);
   });
+});
+
+describe('mid-epoch checkpoints (--checkpoint-every)', () => {
+  it('Ctrl-C keeps the latest checkpoint, the message says where it stands, and --resume finishes the run from it', async () => {
+    const out = join(dir, 'every-step');
+    const flags = ['--data', 'synthetic', '--batch', '32', '--limit', '256', '--engine', 'ort', '--checkpoint-every', '1'];
+    const r = await interruptWhen([BIN, 'train', TINY, ...flags, '--epochs', '400', '--out', out], /epoch 1\/400 {2}loss/);
+    expect(r.code).toBe(130);
+    const meta = readCheckpoint(out).meta;
+    // 8 steps an epoch: epoch 1's checkpoint at step 8, then one after every step of epoch 2.
+    expect(meta.step).toBeGreaterThanOrEqual(8);
+    expect(meta.step).toBeLessThan(16);
+    expect(r.err).toContain(
+      meta.step > 8 ? `training interrupted; the checkpoint of step ${meta.step} (within epoch 2) is saved in` : 'training interrupted; the last complete epoch (1) is saved in',
+    );
+    expect(r.err).toContain(`continue with: sofar train ${TINY} --data synthetic --epochs 400 --batch 32 --limit 256 --engine ort --checkpoint-every 1 --out ${out} --resume\n`);
+    const resumed = sofar('train', TINY, '--epochs', '2', '--out', out, '--resume', '--json');
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(JSON.parse(resumed.out.trim().split('\n').pop()!).epochs).toBe(2);
+    expect(readCheckpoint(out).meta).toMatchObject({ epoch: 2, step: 16 });
+  }, 60_000);
 });
 
 describe('usage and output forms', () => {

@@ -8,7 +8,8 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../src/compile.js';
 import { summarize } from '../../src/cost.js';
-import { groupKeysOf, layoutGraph, type Box } from '../../src/graph/draw.js';
+import { GraphBuilder } from '../../src/graph/builder.js';
+import { drawingToSvg, groupKeysOf, layoutGraph, type Box } from '../../src/graph/draw.js';
 import type { Graph } from '../../src/graph/types.js';
 
 const ZOO = [...readdirSync('specs').filter((f) => f.endsWith('.sofar')).map((f) => `specs/${f}`), ...readdirSync('specs/fashion').map((f) => `specs/fashion/${f}`)];
@@ -59,6 +60,29 @@ describe('the drawing of every zoo spec', () => {
     const keys = groupKeysOf(graph);
     expect(keys[id('stage1/rf1/col3/unit1/bn')]).toEqual(['stage1', 'stage1/rf1', 'stage1/rf1/col3', 'stage1/rf1/col3/unit1']);
     expect(keys[id('stage1/rf1/col3/unit3/bn')]).toEqual(['stage1', 'stage1/rf1', 'stage1/rf1/col3#2', 'stage1/rf1/col3#2/unit3']);
+  });
+
+  it('labels each conv box with its kernel, stride and groups, each pool with its window, each join with its mode', async () => {
+    const b = new GraphBuilder({ name: 'labels', input: [8, 16, 16], classes: 4, binarize: { activations: 'ste_sign', weights: 'ste_sign' } });
+    let x = b.conv(b.input(), { filters: 8, kernel: 3, groups: 8, padding: 'same', name: 'dw' });
+    x = b.conv(x, { filters: 16, kernel: 1, name: 'pw' });
+    x = b.bconv(x, { filters: 16, kernel: 3, stride: 2, padding: 'same', name: 'down' });
+    x = b.conv(x, { filters: 16, kernel: [1, 3], groups: 4, dilation: 2, padding: 'same', name: 'grouped' });
+    x = b.maxpool(x, { kernel: 2, stride: 2 });
+    x = b.fractal(x, { columns: 2, join: 'sum' }, (z) => b.relu(z));
+    const graph = b.finish(b.dense(b.flatten(x), { units: 4 }));
+    const d = await layoutGraph(graph);
+    const labelOf = (name: string) => d.nodes.find((n) => n.name === name)!.label;
+    expect(labelOf('dw')).toBe('dwconv 3×3');
+    expect(labelOf('pw')).toBe('conv 1×1');
+    expect(labelOf('down')).toBe('bconv 3×3 /2');
+    expect(labelOf('grouped')).toBe('conv 1×3 dil 2×2 g4');
+    expect(labelOf('maxpool')).toBe('maxpool 2×2 /2');
+    expect(d.nodes.filter((n) => n.op === 'join').map((n) => n.label)).toEqual(['join sum']);
+    const svg = drawingToSvg(graph, d);
+    for (const text of ['dwconv 3×3', 'conv 1×1', 'bconv 3×3 /2', 'join sum']) expect(svg).toContain(`font-weight="600">${text}</text>`);
+    // The box is wide enough for its label.
+    for (const n of d.nodes) expect(n.width, n.name).toBeGreaterThanOrEqual(n.label.length * 6.6);
   });
 
   it('sofar graph -f svg writes an SVG with one box per node', () => {

@@ -11,7 +11,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../backends/onnx/export.js';
 import { compileFile } from '../../src/compile.js';
 import { initWeights } from '../../src/index.js';
-import { niceTicks } from '../../src/plot.js';
+import { niceTicks, plotRunsSvg, wholeTicks } from '../../src/plot.js';
+import { parseColumn } from '../../cli/commands/compare.js';
 
 const BIN = 'dist/cli/main.js';
 const sofar = (...args: string[]) => {
@@ -53,15 +54,16 @@ beforeAll(() => {
 });
 
 describe('sofar plot', () => {
-  it('draws one polyline per run and metric, with every epoch, labelled axes, and one OPs point per run given --spec', () => {
+  it('draws one polyline per run and metric (test and training), with every epoch, labelled axes, and one OPs point per run given --spec', () => {
     const r = sofar('plot', ...RUNS.map(metrics), ...RUNS.flatMap((n) => ['--spec', spec(n)]));
     expect(r.code, r.err).toBe(0);
     const svg = parseSvg(r.out);
     expect(svg.root).toBe('{http://www.w3.org/2000/svg}svg');
-    expect(svg.panels).toEqual(['Test accuracy', 'Test loss', 'Final test accuracy against OPs']);
+    expect(svg.panels).toEqual(['Accuracy', 'Loss', 'Final test accuracy against OPs']);
     const epochs = (name: string) => readFileSync(metrics(name), 'utf8').trim().split('\n').length;
-    expect(svg.polylines).toEqual(RUNS.flatMap((run) => [{ run, metric: 'testAccuracy', points: epochs(run) }]).concat(RUNS.map((run) => ({ run, metric: 'testLoss', points: epochs(run) }))));
-    expect(svg.axisLabels).toEqual(['epoch', 'test accuracy', 'epoch', 'test loss', 'OPs (1-bit MACs / 64 + 32-bit MACs)', 'test accuracy']);
+    const lines = (metric: string) => RUNS.map((run) => ({ run, metric, points: epochs(run) }));
+    expect(svg.polylines).toEqual([...lines('testAccuracy'), ...lines('trainAccuracy'), ...lines('testLoss'), ...lines('trainLoss')]);
+    expect(svg.axisLabels).toEqual(['epoch', 'accuracy (test solid, training dashed)', 'epoch', 'loss (test solid, training dashed)', 'OPs (1-bit MACs / 64 + 32-bit MACs)', 'test accuracy']);
     expect(svg.points).toEqual(RUNS);
   });
 
@@ -78,7 +80,7 @@ describe('sofar plot', () => {
     expect(r.err).toContain('no OPs for rf-c3-small');
     const svg = parseSvg(readFileSync(out, 'utf8'));
     expect(svg.points).toEqual(['bireal']);
-    expect(svg.polylines.map((p) => p.run)).toEqual(['bireal', 'rf-c3-small', 'bireal', 'rf-c3-small']);
+    expect(svg.polylines.map((p) => p.run)).toEqual(Array(4).fill(['bireal', 'rf-c3-small']).flat());
   });
 
   it('writes PNG: the SVG rasterised at twice its size', () => {
@@ -100,6 +102,28 @@ describe('sofar plot', () => {
     expect(sofar('plot', 'no/such/run').code).toBe(1);
     expect(sofar('plot', metrics('bireal-small'), '-o', 'x.jpg').code).toBe(2);
     expect(sofar('plot', metrics('bireal-small'), '--spec', spec('bireal-small'), '--spec', spec('rf-c3-small')).code).toBe(2);
+  });
+
+  it('training curves beside test ones, on whole-number epoch ticks, for a one-epoch run too', () => {
+    const point = (epoch: number) => ({ epoch, testAccuracy: 0.8, testLoss: 0.5, trainAccuracy: 0.7, trainLoss: 0.9 });
+    for (const [points, ticks] of [
+      [[point(1)], ['1', '2']],
+      [[1, 2, 3].map(point), ['1', '2', '3']],
+    ] as const) {
+      const svg = plotRunsSvg([{ label: 'run', points: [...points] }]);
+      const xTicks = [...svg.matchAll(/<text class="tick x"[^>]*>([^<]*)</g)].map((m) => m[1]);
+      expect(xTicks).toEqual([...ticks, ...ticks]);
+      expect([...svg.matchAll(/data-metric="(\w+)"/g)].map((m) => m[1])).toEqual(['testAccuracy', 'trainAccuracy', 'testLoss', 'trainLoss']);
+      // The training loss (0.9) lies within the loss axis: its range covers both curves.
+      expect(svg).toContain('epoch 1, training: 0.9');
+    }
+  });
+
+  it('wholeTicks steps by whole numbers only', () => {
+    expect(wholeTicks(1, 1)).toEqual([1, 2]);
+    expect(wholeTicks(1, 4)).toEqual([1, 2, 3, 4]);
+    expect(wholeTicks(1, 10)).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(wholeTicks(1, 100)).toEqual([0, 20, 40, 60, 80, 100]);
   });
 
   it('niceTicks covers the range in steps of 1, 2 or 5 times a power of ten', () => {
@@ -129,5 +153,28 @@ describe('sofar compare', () => {
       const ops = (JSON.parse(sofar('summary', s, '--json', '--no-layers').out) as { ops: number }).ops;
       expect(opsRow).toContain(ops.toExponential(3));
     }
+  });
+
+  it('each column carries its own settings (SPEC:NAME=V,…), on top of --set, and shows them in its header', () => {
+    const rf = spec('rf-c3-small');
+    const r = sofar('compare', rf, `${rf}:columns=2`, `${rf}:columns=2,join=sum`, '--set', 'width=16', '--json');
+    expect(r.code, r.err).toBe(0);
+    const rows = JSON.parse(r.out) as { spec: string; settings: Record<string, string>; params: { total: number } }[];
+    expect(rows.map((row) => row.spec)).toEqual([rf, rf, rf]);
+    expect(rows.map((row) => row.settings)).toEqual([{ width: '16' }, { width: '16', columns: '2' }, { width: '16', columns: '2', join: 'sum' }]);
+    // Each is the summary of the spec built with those values.
+    expect(rows[1].params.total).toBe(JSON.parse(sofar('summary', rf, '--set', 'width=16', '--set', 'columns=2', '--json', '--no-layers').out).params.total);
+    expect(rows[0].params.total).not.toBe(rows[1].params.total);
+    const table = sofar('compare', rf, `${rf}:columns=2`).out;
+    const head = table.split('\n').slice(0, 4).join('\n');
+    expect(head).toContain('columns=2');
+    const totals = table.split('\n').find((l) => /│ Total params +│/.test(l))!.split('│').map((c) => c.trim()).filter(Boolean);
+    expect(totals[1]).not.toBe(totals[2]);
+  });
+
+  it('parseColumn finds the settings after the first `:NAME=` and keeps list values whole', () => {
+    expect(parseColumn('a.sofar')).toEqual({ spec: 'a.sofar', set: [] });
+    expect(parseColumn('dir:x/a.sofar:columns=2,join=sum')).toEqual({ spec: 'dir:x/a.sofar', set: ['columns=2', 'join=sum'] });
+    expect(parseColumn('a.sofar:widths=[1,2],depth=3')).toEqual({ spec: 'a.sofar', set: ['widths=[1,2]', 'depth=3'] });
   });
 });

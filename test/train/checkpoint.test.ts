@@ -121,6 +121,23 @@ describe('checkpoints', () => {
     expect(header.__metadata__).toMatchObject({ format: 'sofar-checkpoint', version: '1', epoch: '3', step: '42', engine: 'tfjs', spec: 'ck' });
   });
 
+  it('a mid-epoch checkpoint records its position in partial_epoch (snake_case keys; a writer may leave sums out)', () => {
+    const dir = tempDir();
+    const weights = initWeights(graph, 5);
+    const partialEpoch = { lossSum: 12.5, correct: 40, samples: 64, distillationSum: 0.25, flipSum: 0.5, flipSteps: 2 };
+    const path = writeCheckpoint(dir, { graph, weights, slots: new Map(), step: 9, epoch: 1, meta: { seed: 5, engine: 'ort', partialEpoch } });
+    expect(readCheckpoint(dir).meta.partialEpoch).toEqual(partialEpoch);
+    const bytes = readFileSync(path);
+    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8'));
+    expect(JSON.parse(header.__metadata__.partial_epoch)).toEqual({ loss_sum: 12.5, correct: 40, samples: 64, distillation_sum: 0.25, flip_sum: 0.5, flip_steps: 2 });
+    // Another writer (train.py) that keeps only some sums: the others count as 0.
+    const tensors = new Map<string, TensorEntry>([...weights].map(([k, v]) => [k, f32([v.length], v)]));
+    writeFileSync(path, encodeSafetensors(tensors, { step: '9', epoch: '1', partial_epoch: '{"loss_sum": 3, "correct": 2, "samples": 4}' }));
+    expect(readCheckpoint(dir).meta.partialEpoch).toEqual({ lossSum: 3, correct: 2, samples: 4, distillationSum: 0, flipSum: 0, flipSteps: 0 });
+    writeFileSync(path, encodeSafetensors(tensors, { partial_epoch: '{"loss_sum": "x"}' }));
+    expect(() => readCheckpoint(dir)).toThrow(/partial_epoch\) is not valid/);
+  });
+
   it('tells slots from parameters by the `<param>/<slot>` naming', () => {
     expect(slotParam('a/b/kernel/momentum')).toBe('a/b/kernel');
     expect(slotParam('a/b/kernel/v')).toBe('a/b/kernel');

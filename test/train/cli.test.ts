@@ -2,13 +2,14 @@
  * `sofar train` and `sofar eval` through commander, as the CLI runs them (ONNX Runtime engine, the
  * tiny fixture spec, synthetic data).
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UserError } from '../../cli/common.js';
 import { register as registerBuild } from '../../cli/commands/build.js';
 import { register as registerEval } from '../../cli/commands/eval.js';
 import { resolveEngine } from '../../cli/engines.js';
+import { normalisationNote } from '../../cli/teacher.js';
 import { register as registerTrain } from '../../cli/commands/train.js';
 import { onnx } from '../../backends/onnx/proto.js';
 import { readCheckpoint, writeCheckpoint } from '../../src/checkpoint/index.js';
@@ -151,6 +152,64 @@ describe('sofar train / eval', () => {
     await expect(sofar('train', SPEC, '--schedule', 'exp')).rejects.toThrow(/Allowed choices are constant, linear, cosine, step/);
     await expect(sofar('eval', SPEC, '--weights', out, '--data', 'synthetic')).rejects.toThrow(/no checkpoint at/);
     await expect(sofar('eval', join(out, 'nope.onnx'), '--data', 'synthetic')).rejects.toThrow(/no model at/);
+  });
+
+  it('--init starts a new run from another run’s weights and says what it took; refuses a run with nothing in common', async () => {
+    const first = tempDir();
+    await sofar('train', SPEC, ...common, '--limit', '128', '--epochs', '1', '--out', first);
+    // tiny_params at its defaults has tiny_rf's layers under the same names, but no dropout.
+    const second = tempDir();
+    const stdout = await sofar('train', PARAMS_SPEC, ...common, '--limit', '128', '--epochs', '1', '--init', first, '--out', second);
+    expect(stdout).toMatch(/note: initialised from .*checkpoint\.safetensors: (\d+) of \1 parameter tensors taken/);
+    expect(readCheckpoint(second).meta).toMatchObject({ epoch: 1, step: 4, spec: 'tiny_params' });
+    expect(readCheckpoint(second).meta.config).toMatchObject({ init: first });
+    // Wider: the 3×3 convs change shape, the dense bias does not.
+    const wider = await sofar('train', PARAMS_SPEC, ...common, '--set', 'width=8', '--limit', '128', '--epochs', '1', '--init', first, '--out', tempDir());
+    expect(wider).toMatch(/left at their initial values, of another shape in the run: conv\/kernel \(run 4×1×3×3, here 8×1×3×3\)/);
+    const lone = join(tempDir(), 'lone.sofar');
+    writeFileSync(lone, 'model lone {\n  input 1x8x8\n  classes 4\n  flatten\n  dense 4 bias=false\n}\n');
+    const none = await sofar('train', lone, ...common, '--epochs', '1', '--init', first, '--out', tempDir()).catch((e) => e);
+    expect(none).toBeInstanceOf(UserError);
+    expect(none.message).toMatch(/shares no parameter of the same name and shape with model 'lone'/);
+    await expect(sofar('train', SPEC, ...common, '--init', first, '--resume', '--out', second)).rejects.toThrow(/--init starts a new run; --resume continues one/);
+  });
+
+  it('--teacher distils from a spec with its run’s weights, or from a model.onnx; its flags go with it', async () => {
+    const teacherRun = tempDir();
+    await sofar('train', SPEC, ...common, '--limit', '128', '--epochs', '1', '--out', teacherRun);
+    const out = tempDir();
+    await sofar('train', SPEC, ...common, '--limit', '128', '--epochs', '1', '--seed', '1', '--teacher', SPEC, '--teacher-weights', teacherRun, '--distill-weight', '0.5', '--out', out);
+    const line = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim());
+    expect(line.trainDistillation).toBeGreaterThan(0);
+    expect(readCheckpoint(out).meta.config).toMatchObject({ teacher: SPEC, teacherWeights: teacherRun, distillWeight: 0.5 });
+    const fromOnnx = tempDir();
+    await sofar('train', SPEC, ...common, '--limit', '128', '--epochs', '1', '--seed', '1', '--teacher', join(teacherRun, 'model.onnx'), '--distill-weight', '0.5', '--out', fromOnnx);
+    // The exported model is the teacher spec with the run's weights: the same teacher, the same run.
+    expect(readFileSync(join(fromOnnx, 'metrics.jsonl'), 'utf8').trim()).toContain(`"trainLoss":${line.trainLoss},`);
+    await expect(sofar('train', SPEC, ...common, '--teacher', SPEC, '--out', tempDir())).rejects.toThrow(/a teacher spec needs its trained weights: --teacher-weights RUN/);
+    await expect(sofar('train', SPEC, ...common, '--distill-weight', '1', '--out', tempDir())).rejects.toThrow(/--distill-weight and --teacher-weights go with --teacher/);
+    const lone = join(tempDir(), 'lone.sofar');
+    writeFileSync(lone, 'model lone {\n  input 1x8x8\n  classes 4\n  flatten\n  dense 4\n}\n');
+    const wrong = await sofar('train', SPEC, ...common, '--teacher', lone, '--teacher-weights', teacherRun, '--out', tempDir()).catch((e) => e);
+    expect(wrong).toBeInstanceOf(UserError);
+    expect(wrong.message).toMatch(/trained for model 'tiny_rf' and does not fit 'lone'/);
+  });
+
+  it('notes a teacher trained on inputs normalised otherwise than the student’s', () => {
+    const teacher = (mean: number[], std: number[]) => ({ predict: async () => new Float32Array(), release: async () => {}, normalisation: { dataset: 'fashion-mnist', mean, std } });
+    expect(normalisationNote(teacher([0.286], [0.353]), 't.onnx', { mean: [0.286], std: [0.353] })).toBeNull();
+    expect(normalisationNote(teacher([0.286], [0.353]), 't.onnx', { mean: [0], std: [1] })).toBe(
+      "the teacher t.onnx was trained on inputs normalised with mean [0.286], std [0.353]; it sees the student's (mean [0], std [1])",
+    );
+    expect(normalisationNote({ ...teacher([0], [1]), normalisation: null }, 't.onnx', { mean: [0.5], std: [1] })).toBeNull();
+  });
+
+  it('--checkpoint-every N is recorded with the run (a resumed run keeps it) and takes a whole N ≥ 1', async () => {
+    const out = tempDir();
+    await sofar('train', SPEC, ...common, '--limit', '256', '--epochs', '1', '--checkpoint-every', '3', '--out', out);
+    expect(readCheckpoint(out).meta).toMatchObject({ epoch: 1, step: 8 });
+    expect(readCheckpoint(out).meta.config).toMatchObject({ checkpointEvery: 3 });
+    await expect(sofar('train', SPEC, '--checkpoint-every', '0')).rejects.toThrow(/--checkpoint-every expects a positive whole number/);
   });
 
   it('auto picks tfjs only when a native tfjs package is installed; either engine takes a GPU (WebGPU)', () => {

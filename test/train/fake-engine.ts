@@ -5,13 +5,19 @@
  * The learning rate is scaled by the share of kept join inputs, so wrong drop-path masks change the
  * weights. Every other parameter is carried through the state untouched.
  */
+import { loadDataset } from '../../src/data/index.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
+import type { TrainConfig, TrainOptions } from '../../src/train/loop.js';
+import { regressionGraph } from './graphs.js';
 import type { Batch, EngineFactory, EngineOptions, StepNoise, StepResult, TrainEngine, TrainState } from '../../src/train/engine.js';
 
 export interface FakeEngineLog {
   lrs: number[];
   noises: StepNoise[];
   batches: { y: number[]; n: number }[];
+  /** The teacher logits and the first image value of each distilling step's batch. */
+  teachers: Float32Array[];
+  inputs: number[][];
   created: number;
   disposed: number;
 }
@@ -23,7 +29,7 @@ export function fakeEngineFactory(log?: FakeEngineLog): EngineFactory {
   };
 }
 
-export const newLog = (): FakeEngineLog => ({ lrs: [], noises: [], batches: [], created: 0, disposed: 0 });
+export const newLog = (): FakeEngineLog => ({ lrs: [], noises: [], batches: [], teachers: [], inputs: [], created: 0, disposed: 0 });
 
 class FakeEngine implements TrainEngine {
   readonly name = 'fake';
@@ -105,7 +111,11 @@ class FakeEngine implements TrainEngine {
       for (let i = 0; i < n; i++) for (let k = 0; k < this.classes; k++) gb[k] += dLogits[i * this.classes + k];
       this.update(this.biasName, this.weights.get(this.biasName)!, gb, scaledLr, false);
     }
-    return { loss: loss / n, correct };
+    if (!batch.teacher) return { loss: loss / n, correct };
+    // Distillation: the KL term is reported (not trained: the fake's gradient stays the cross-entropy's).
+    this.log?.teachers.push(batch.teacher.slice());
+    this.log?.inputs.push([batch.x[0]]);
+    return { loss: loss / n, correct, distillation: meanKl(batch.teacher, logits, n, this.classes) };
   }
 
   private update(name: string, w: Float32Array, g: Float64Array, lr: number, decay: boolean): void {
@@ -152,3 +162,38 @@ class FakeEngine implements TrainEngine {
     if (this.log) this.log.disposed++;
   }
 }
+
+/** mean over rows of KL(softmax(teacher) ‖ softmax(student)). */
+function meanKl(teacher: Float32Array, student: Float64Array, n: number, classes: number): number {
+  const logSoftmax = (row: ArrayLike<number>) => {
+    const max = Math.max(...Array.from(row));
+    const lse = max + Math.log(Array.from(row).reduce((a, v) => a + Math.exp(v - max), 0));
+    return Array.from(row, (v) => v - lse);
+  };
+  let kl = 0;
+  for (let i = 0; i < n; i++) {
+    const t = logSoftmax(teacher.subarray(i * classes, (i + 1) * classes));
+    const s = logSoftmax(student.subarray(i * classes, (i + 1) * classes));
+    for (let k = 0; k < classes; k++) kl += Math.exp(t[k]) * (t[k] - s[k]);
+  }
+  return kl / n;
+}
+
+/**
+ * Options of a loop test on the fake engine: the regression graph (or `over.graph`), 200 synthetic
+ * training and 64 test samples, a fresh folder from `tempDir`.
+ */
+export function fakeRunOptions(tempDir: () => string, config: TrainConfig, over: Partial<TrainOptions> = {}): TrainOptions {
+  const graph = over.graph ?? regressionGraph();
+  return {
+    graph,
+    dataset: loadDataset('synthetic', graph, { synthetic: { trainSize: 200, testSize: 64, noise: 1 } }),
+    engineFactory: fakeEngineFactory(),
+    config,
+    outDir: tempDir(),
+    ...over,
+  };
+}
+
+/** Each tensor's bytes as hex, to compare weights bit for bit. */
+export const bytesOf = (m: Map<string, Float32Array>) => new Map([...m].map(([k, v]) => [k, Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')]));

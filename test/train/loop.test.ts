@@ -10,7 +10,7 @@ import type { TrainEvent } from '../../src/train/events.js';
 import { train, type TrainConfig, type TrainOptions } from '../../src/train/loop.js';
 import { resumeRun } from '../../src/train/resume.js';
 import { initWeights } from '../../src/weights/init.js';
-import { fakeEngineFactory, newLog } from './fake-engine.js';
+import { bytesOf, fakeEngineFactory, fakeRunOptions, newLog } from './fake-engine.js';
 import { noisyGraph, regressionGraph } from './graphs.js';
 import { tempDirs } from '../helpers/temp.js';
 import { trainConfig } from './config.js';
@@ -19,19 +19,7 @@ const tempDir = tempDirs('sofar-loop-');
 
 const config = (over: Partial<TrainConfig> = {}): TrainConfig => trainConfig({ lr: 0.05, seed: 11 }, over);
 
-function options(over: Partial<TrainOptions> & { graph?: TrainOptions['graph'] } = {}): TrainOptions {
-  const graph = over.graph ?? regressionGraph();
-  return {
-    graph,
-    dataset: loadDataset('synthetic', graph, { synthetic: { trainSize: 200, testSize: 64, noise: 1 } }),
-    engineFactory: fakeEngineFactory(),
-    config: config(),
-    outDir: tempDir(),
-    ...over,
-  };
-}
-
-const bytesOf = (m: Map<string, Float32Array>) => new Map([...m].map(([k, v]) => [k, Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')]));
+const options = (over: Partial<TrainOptions> = {}): TrainOptions => fakeRunOptions(tempDir, config(), over);
 
 describe('training loop', () => {
   it('drives the loss down and separates a separable task (> 95 %)', async () => {

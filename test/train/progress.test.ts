@@ -27,7 +27,7 @@ const epoch: TrainEvent[] = [
   { type: 'epoch-start', epoch: 1, epochs: 2, steps: 10 },
   ...Array.from({ length: 10 }, (_, i): TrainEvent => ({ type: 'step', epoch: 1, step: i + 1, steps: 10, loss: 1 - i / 20, accuracy: 0.5, samplesPerSecond: 64, lr: 0.001 })),
   { type: 'validate', epoch: 1 },
-  { type: 'checkpoint', epoch: 1, path: 'x' },
+  { type: 'checkpoint', epoch: 1, step: 10, path: 'x' },
   { type: 'epoch-end', metrics, epochs: 2 },
 ];
 
