@@ -36,6 +36,12 @@ export interface Arg {
   span: Span;
 }
 
+/**
+ * A stage or layer name: written (`stage conv2`, `stem:`) or computed (`stage ("section_" + str(i))`,
+ * `("unit" + str(i)): unit(64)`), a parenthesised expression that must evaluate to an identifier.
+ */
+export type NameRef = Identifier | { computed: Expr; span: Span };
+
 export type Statement =
   /**
    * A layer, a block call or a combinator: `conv 3x3 64 /2`, `unit(64, stride = 2) * 3`,
@@ -43,7 +49,7 @@ export type Statement =
    */
   | {
       kind: 'call';
-      label?: Identifier;
+      label?: NameRef;
       callee: Identifier;
       args: Arg[];
       /** Whether the arguments were written in parentheses (`f(a, b)`) or bare (`f a b`). */
@@ -52,7 +58,7 @@ export type Statement =
       repeat?: Expr;
       span: Span;
     }
-  | { kind: 'stage'; name: Identifier; body: Statement[]; span: Span }
+  | { kind: 'stage'; name: NameRef; body: Statement[]; span: Span }
   | { kind: 'if'; cond: Expr; then: Statement[]; otherwise?: Statement[]; span: Span }
   | { kind: 'for'; variable: Identifier; iterable: Expr; body: Statement[]; span: Span }
   | { kind: 'let'; name: Identifier; value: Expr; span: Span }

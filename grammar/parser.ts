@@ -5,7 +5,7 @@
  */
 import type { IToken, TokenType, IParserErrorMessageProvider, ParserMethod } from 'chevrotain';
 import { EmbeddedActionsParser } from './chevrotain.js';
-import type { Arg, BinaryOp, BlockDecl, Expr, Identifier as Ident, ModelDecl, Param, SourceFile, Statement } from './ast.js';
+import type { Arg, BinaryOp, BlockDecl, Expr, Identifier as Ident, ModelDecl, NameRef, Param, SourceFile, Statement } from './ast.js';
 import type { Span } from './diagnostic.js';
 import * as T from './lexer.js';
 
@@ -42,6 +42,8 @@ const RULE_NAMES: Record<string, string> = {
   blockDecl: 'a block',
   statement: 'a statement',
   callStatement: 'a layer or block call',
+  stageStatement: 'a stage',
+  nameRef: 'a name',
   bareArg: 'an argument',
   bareValue: 'an argument',
   primary: 'an expression',
@@ -57,6 +59,9 @@ const RULE_NAMES: Record<string, string> = {
   andExpr: 'an expression',
   orExpr: 'an expression',
 };
+
+/** Tokens that can start a bare argument (bareArg): what may follow a parenthesised first argument. */
+const BARE_STARTS = new Set<TokenType>([T.Slash, T.Identifier, T.NumberLiteral, T.Dims, T.StringLiteral, T.True, T.False, T.LParen, T.LBracket, T.Minus, T.Plus]);
 
 const COMPARISONS: TokenType[] = [T.EqEq, T.NotEq, T.LtEq, T.GtEq, T.Lt, T.Gt];
 
@@ -215,10 +220,42 @@ export class SofarParser extends EmbeddedActionsParser {
 
   private stageStatement = this.RULE('stageStatement', (): Statement => {
     const start = this.CONSUME(T.Stage);
-    const name = this.CONSUME(T.Identifier);
+    const name = this.SUBRULE(this.nameRef);
     const { body, end } = this.SUBRULE(this.bracedBody) ?? { body: [], end: undefined };
-    return { kind: 'stage', name: this.ident(name), body, span: this.span(start, end) };
+    return { kind: 'stage', name, body, span: this.span(start, end) };
   });
+
+  /** `conv2`, or a computed name `("section_" + str(i))`. */
+  private nameRef = this.RULE('nameRef', (): NameRef =>
+    this.OR([
+      { ALT: () => this.ident(this.CONSUME(T.Identifier)) },
+      {
+        ALT: () => {
+          const open = this.CONSUME(T.LParen);
+          const computed = this.SUBRULE(this.expression);
+          const close = this.CONSUME(T.RParen);
+          return { computed, span: this.span(open, close) };
+        },
+      },
+    ]),
+  );
+
+  /**
+   * Whether the parenthesis at LA(1) closes before more bare arguments (`dense (channels // r) bias=false`):
+   * then it is a parenthesised first argument, not the call form `f(a, b)`.
+   */
+  private bareArgsAfterParen(): boolean {
+    let depth = 0;
+    for (let i = 1; ; i++) {
+      const t = this.LA(i).tokenType;
+      if (t.name === 'EOF') return false;
+      if (t === T.LParen || t === T.LBracket) depth++;
+      else if (t === T.RParen || t === T.RBracket) {
+        depth--;
+        if (depth === 0) return BARE_STARTS.has(this.LA(i + 1).tokenType);
+      }
+    }
+  }
 
   private ifStatement = this.RULE('ifStatement', (): Statement => {
     const start = this.CONSUME(T.If);
@@ -289,21 +326,37 @@ export class SofarParser extends EmbeddedActionsParser {
 
   /** `[label:] name args [{ body }] [* count]` */
   private callStatement = this.RULE('callStatement', (): Statement => {
-    let label: Ident | undefined;
+    let label: NameRef | undefined;
     let first: IToken | undefined;
     this.OPTION(() => {
-      first = this.CONSUME(T.Identifier);
+      this.OR2([
+        {
+          ALT: () => {
+            first = this.CONSUME(T.Identifier);
+            label = this.ident(first);
+          },
+        },
+        {
+          ALT: () => {
+            first = this.CONSUME3(T.LParen);
+            const computed = this.SUBRULE(this.expression);
+            const close = this.CONSUME3(T.RParen);
+            label = { computed, span: this.span(first, close) };
+          },
+        },
+      ]);
       this.CONSUME(T.Colon);
-      label = this.ident(first);
     });
     const callee = this.CONSUME2(T.Identifier);
     let parenArgs: Arg[] = [];
     const bareArgs: Arg[] = [];
     let parenthesized = false;
     let last: Span = this.span(callee, callee);
-    // `f(a, b)` and `f (a)` (a bare parenthesised value) read alike: the parenthesised form wins.
+    // `f(a, b)` and `f (a)` (a bare parenthesised value) read alike: the parenthesised form wins,
+    // unless more bare arguments follow the parenthesis (`dense (channels // r) bias=false`).
     this.OR({ IGNORE_AMBIGUITIES: true, DEF: [
       {
+        GATE: () => !this.bareArgsAfterParen(),
         ALT: () => {
           this.CONSUME(T.LParen);
           parenArgs = this.SUBRULE(this.argList);
@@ -331,7 +384,8 @@ export class SofarParser extends EmbeddedActionsParser {
     let repeat: Expr | undefined;
     this.OPTION3(() => {
       this.CONSUME(T.Star);
-      const count = this.SUBRULE(this.primary);
+      // A count is a primary with indexing: `* 3`, `* n`, `* blocks[s]`, `* (n + 1)`.
+      const count = this.SUBRULE(this.postfix);
       repeat = count;
       last = count?.span;
     });
@@ -368,7 +422,16 @@ export class SofarParser extends EmbeddedActionsParser {
         ALT: () => {
           const name = this.CONSUME(T.Identifier);
           this.CONSUME(T.Equals);
-          const value = this.SUBRULE(this.bareValue);
+          let value = this.SUBRULE(this.bareValue);
+          // `fixed = outer(a, b) / 16`: a spaced `/` divides a named value; `/2` glued is the stride.
+          this.MANY({
+            GATE: () => this.spacedSlash(),
+            DEF: () => {
+              this.CONSUME2(T.Slash);
+              const divisor = this.SUBRULE3(this.bareValue);
+              value = this.binary('/', value, divisor);
+            },
+          });
           return { name: this.ident(name), value, span: this.join(this.span(name, name), value?.span) };
         },
       },
@@ -380,6 +443,12 @@ export class SofarParser extends EmbeddedActionsParser {
       },
     ]),
   );
+
+  /** Whether LA(1) is a `/` with a space after it (a division, not the stride sugar `/2`). */
+  private spacedSlash(): boolean {
+    const slash = this.LA(1);
+    return slash.tokenType === T.Slash && this.LA(2).startOffset > slash.startOffset + 1;
+  }
 
   /** A bare value: `widths[i]`, optionally signed (`min=-1`). */
   private bareValue = this.RULE('bareValue', (): Expr =>

@@ -37,10 +37,28 @@ export function check(graph: Graph): Diagnostic[] {
     }
     switch (node.op) {
       case 'add': {
-        const a = graph.nodes[node.inputs[0]];
-        const b = graph.nodes[node.inputs[1]];
-        if (!same(a.shape, b.shape)) {
-          report(node, 'shape-mismatch', `the residual add gets ${shapeToString(a.shape)} from the shortcut and ${shapeToString(b.shape)} from the body`, 'project the shortcut where the shape changes: residual(shortcut = project(ch) if stride > 1 or channels != ch)');
+        const inputs = inputsOf(node);
+        if (inputs.every((t) => same(t.shape, inputs[0].shape))) break;
+        if (inputs.length === 2) {
+          const [a, b] = inputs;
+          report(node, 'shape-mismatch', `the residual add gets ${shapeToString(a.shape)} from the shortcut and ${shapeToString(b.shape)} from the body`, projectionHint(a.shape, b.shape));
+        } else {
+          report(node, 'shape-mismatch', `the add gets ${inputs.map((t) => shapeToString(t.shape)).join(', ')}: summed inputs must have one shape`);
+        }
+        break;
+      }
+      case 'multiply': {
+        const [x, s] = inputsOf(node);
+        if (!same(x.shape, s.shape) && !(s.shape.length === 1 && s.shape[0] === x.shape[0])) {
+          report(node, 'shape-mismatch', `multiply scales ${shapeToString(x.shape)} by ${shapeToString(s.shape)}`, `the factor has the input's shape or is a vector of its ${x.shape[0]} channels`);
+        }
+        break;
+      }
+      case 'add_into': {
+        const [x, y] = inputsOf(node);
+        const offset = node.attrs.offset;
+        if (x.shape.length !== y.shape.length || !same(x.shape.slice(1), y.shape.slice(1)) || offset + y.shape[0] > x.shape[0]) {
+          report(node, 'shape-mismatch', `cannot add ${shapeToString(y.shape)} into channels ${offset}… of ${shapeToString(x.shape)}`, 'the added branch needs the same height and width, and must fit in the channels from offset on');
         }
         break;
       }
@@ -58,16 +76,16 @@ export function check(graph: Graph): Diagnostic[] {
         const inputs = inputsOf(node);
         const mismatch = inputs.find((t) => t.shape.length !== inputs[0].shape.length || !same(t.shape.slice(1), inputs[0].shape.slice(1)));
         if (mismatch) {
-          report(node, 'shape-mismatch', `the dense shortcut concatenates ${inputs.map((t) => shapeToString(t.shape)).join(' and ')}: sizes other than channels must agree`, 'the body of concat { } must keep height and width');
+          report(node, 'shape-mismatch', `the concatenation joins ${inputs.map((t) => shapeToString(t.shape)).join(' and ')}: sizes other than channels must agree`, 'the body of concat { } (or each branch of parallel(join = concat)) must keep height and width');
         }
         break;
       }
-      case 'conv':
-      case 'dense': {
-        const q = node.attrs.kernelQuantizer;
+      case 'conv': {
+        // A quantized kernel on a real input is legitimate (BinaryAlexNet's first layer); padding a real
+        // input with anything but 0 is not what a pad value means (it pads the quantized input).
         const input = graph.nodes[node.inputs[0]];
-        if (q && input.precision !== 'bin') {
-          report(node, 'precision', `a binary ${node.op === 'conv' ? 'conv' : 'dense layer'} is fed real values from ${input.name}`, 'give it an input quantizer (input_quantizer = ste_sign), set binarize activations = ..., or put sign before it');
+        if (node.attrs.padValue !== 0 && input.precision !== 'bin' && input.op !== 'quantize') {
+          report(node, 'precision', `pad value ${node.attrs.padValue} pads the real-valued output of ${input.name}`, 'a pad value applies to a quantized input (a binary conv, or a conv after sign); pad a real input with 0');
         }
         break;
       }
@@ -93,6 +111,19 @@ export function check(graph: Graph): Diagnostic[] {
     );
   }
   return diagnostics;
+}
+
+/**
+ * How to fix a residual add whose shortcut (`a`) and body (`b`) differ: a 1×1 conv with the body's channels
+ * and stride, a layer every spec has (no block is suggested that the spec may not define).
+ */
+function projectionHint(a: readonly number[], b: readonly number[]): string {
+  if (a.length !== 3 || b.length !== 3) return 'the shortcut and the body must give the same shape';
+  const stride = a[1] % b[1] === 0 && a[2] % b[2] === 0 && a[1] / b[1] === a[2] / b[2] ? a[1] / b[1] : undefined;
+  const projection = `conv(1x1, ${b[0]}${stride && stride > 1 ? `, stride = ${stride}` : ''})`;
+  return stride === undefined
+    ? 'the body changes the map size by a factor a strided projection cannot match: keep the size in the body, or pool the shortcut'
+    : `project the shortcut where the shape changes, e.g. residual(shortcut = ${projection}), or a block of yours that maps ${shapeToString(a)} to ${shapeToString(b)}`;
 }
 
 /**

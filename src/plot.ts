@@ -172,3 +172,66 @@ export function plotRunsSvg(runs: readonly RunSeries[], options: PlotOptions = {
     '',
   ].join('\n');
 }
+
+/** One point of a study: a family's mean test accuracy (and spread over seeds) at one cost. */
+export interface ParetoPoint {
+  family: string;
+  /** What distinguishes the point within its family (`width=37`). */
+  label: string;
+  ops: number;
+  latencyMs: number | null;
+  accuracy: { mean: number; std: number; n: number };
+}
+
+/**
+ * Accuracy against cost for a sweep: mean test accuracy over seeds with ± one standard deviation, one
+ * line a family through its points in cost order; against OPs, and against measured latency where the
+ * runs have it.
+ */
+export function plotParetoSvg(points: readonly ParetoPoint[], options: PlotOptions = {}): string {
+  if (!points.length) throw new Error('internal: plotParetoSvg needs at least one point');
+  const families = [...new Set(points.map((p) => p.family))];
+  const colour = (family: string) => colourOf(families.indexOf(family));
+  const clamp = (v: number) => Math.min(1, Math.max(0, v));
+  const accuracy = linearAxis(points.flatMap((p) => [clamp(p.accuracy.mean - p.accuracy.std), clamp(p.accuracy.mean + p.accuracy.std)]), percent);
+  const against = (x: (p: ParetoPoint) => number | null, axis: Axis) => (px: (v: number) => number, py: (v: number) => number) =>
+    families.flatMap((family) => {
+      const mine = points.filter((p) => p.family === family && x(p) !== null).sort((a, b) => x(a)! - x(b)!);
+      return [
+        `<polyline class="family" data-family="${escape(family)}" fill="none" stroke="${colour(family)}" stroke-width="2" points="${mine.map((p) => `${fmt(px(x(p)!))},${fmt(py(p.accuracy.mean))}`).join(' ')}"/>`,
+        ...mine.flatMap((p) => {
+          const cx = fmt(px(x(p)!));
+          return [
+            `<line class="spread" x1="${cx}" y1="${fmt(py(clamp(p.accuracy.mean - p.accuracy.std)))}" x2="${cx}" y2="${fmt(py(clamp(p.accuracy.mean + p.accuracy.std)))}" stroke="${colour(family)}" stroke-width="1.5"/>`,
+            `<circle class="study-point" data-family="${escape(family)}" cx="${cx}" cy="${fmt(py(p.accuracy.mean))}" r="4" fill="${colour(family)}"><title>${escape(`${family} ${p.label}`)}: ${percent(p.accuracy.mean)} ± ${percent(p.accuracy.std)} (${p.accuracy.n} seeds) at ${axis.label(x(p)!)}</title></circle>`,
+          ];
+        }),
+      ];
+    });
+  const opsValues = points.map((p) => p.ops);
+  const opsAxis = Math.max(...opsValues) / Math.min(...opsValues) > 20 ? logAxis(opsValues, power) : linearAxis(opsValues, (v) => v.toExponential(1));
+  const panels = [panel(0, 'Test accuracy against OPs', 'OPs (1-bit MACs / 64 + 32-bit MACs)', 'test accuracy (mean ± std over seeds)', opsAxis, accuracy, against((p) => p.ops, opsAxis))];
+  const latencies = points.map((p) => p.latencyMs).filter((v): v is number => v !== null);
+  if (latencies.length) {
+    const latencyAxis = linearAxis(latencies, (v) => `${fmt(v)} ms`);
+    panels.push(panel(PANEL.width, 'Test accuracy against latency', 'latency, binary runtime, batch 1 (ms)', 'test accuracy (mean ± std over seeds)', latencyAxis, accuracy, against((p) => p.latencyMs, latencyAxis)));
+  }
+  const legendTop = PANEL.height + 8;
+  const legend = families.map((family, i) => {
+    const y = legendTop + 18 * i;
+    return `<g class="legend-item"><line x1="${PANEL.left}" y1="${y}" x2="${PANEL.left + 24}" y2="${y}" stroke="${colour(family)}" stroke-width="3"/><text x="${PANEL.left + 30}" y="${y}" dominant-baseline="middle">${escape(family)}</text></g>`;
+  });
+  const width = PANEL.width * panels.length;
+  const height = legendTop + 18 * families.length + 8;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${escape(options.title ?? `SoFAr study: ${families.join(', ')}`)}</title>`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    ...panels,
+    `<g class="legend">`,
+    ...legend,
+    '</g>',
+    '</svg>',
+    '',
+  ].join('\n');
+}

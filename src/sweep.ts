@@ -167,3 +167,14 @@ export function studyPoints(results: readonly SweepResult[]): SweepPoint[] {
     };
   });
 }
+
+/** The rows of a `results.jsonl`. */
+export function parseResults(text: string): SweepResult[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as SweepResult);
+}
+
+/** A point's setting as its label: `width=37` (the seeds are what it averages over). */
+export const pointLabel = (p: Pick<SweepPoint, 'set'>): string => Object.entries(p.set).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults';

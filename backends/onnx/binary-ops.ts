@@ -50,7 +50,9 @@ function outputTransform(node: NodeOf<'conv'> | NodeOf<'dense'>, ctx: LowerCtx, 
   if (node.attrs.bias) add.set(ctx.values32(ctx.spec(node, 'bias')));
   const bn = ctx.bnFolds.get(node.id);
   if (bn) {
-    const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((role) => ctx.values32(ctx.spec(bn, role)));
+    const gamma = ctx.values32Or(bn, 'gamma', 1);
+    const beta = ctx.values32Or(bn, 'beta', 0);
+    const [mean, variance] = ['moving_mean', 'moving_variance'].map((role) => ctx.values32(ctx.spec(bn, role)));
     for (let o = 0; o < outputs; o++) {
       // As inference batch norm computes it: scale = γ / √(σ² + ε) in float32, then scale·(y − μ) + β.
       const scale = Math.fround(gamma[o] / Math.fround(Math.sqrt(Math.fround(variance[o] + bn.attrs.epsilon))));
@@ -83,10 +85,10 @@ export function lowerBinaryLayer(node: NodeOf<'conv'> | NodeOf<'dense'>, ctx: Lo
   const output = bn ? bn.name : node.name;
   if (node.op === 'dense') return ctx.emitIn(node, SOFAR_DOMAIN, 'BinaryDense', inputs, output, {});
   const a = node.attrs;
-  return ctx.emitIn(node, SOFAR_DOMAIN, 'BinaryConv2D', inputs, output, { ...convAttributes(a), pad_value: 0 });
+  return ctx.emitIn(node, SOFAR_DOMAIN, 'BinaryConv2D', inputs, output, { ...convAttributes(a), pad_value: a.padValue });
 }
 
-/** An activation quantizer: `ai.sofar.Sign`, sign(0) = +1. */
+/** A sign-family activation quantizer: `ai.sofar.Sign`, sign(0) = +1. */
 export function lowerSign(node: NodeOf<'quantize'>, ctx: LowerCtx): string {
   return ctx.emitIn(node, SOFAR_DOMAIN, 'Sign', [ctx.input(node)], node.name, {});
 }

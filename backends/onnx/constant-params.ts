@@ -31,13 +31,13 @@ export class ConstantParams implements ParamSource {
    * Folded, the kernel's values would no longer be ±1 and an exact 0 sum would come out as ±1e−7,
    * flipping the next sign(0) = +1. The integer variant cannot fold, and needs no scale of 1.
    */
-  binaryKernel(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[]): LoweredKernel {
+  binaryKernel(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[], integer: boolean): LoweredKernel {
     const { positive, scale: magnitude } = quantizeKernel(spec, this.constantValues(spec), quantizer);
-    const kernel = this.kernelValue(ctx, node, spec, positive);
-    const scale = magnitude ?? (ctx.options.integer ? null : new Float32Array(scaleDims[0]).fill(1));
+    const kernel = this.kernelValue(ctx, node, spec, positive, integer);
+    const scale = magnitude ?? (integer ? null : new Float32Array(scaleDims[0]).fill(1));
     if (!scale) return { kernel, scale: null };
     const doc = magnitude
-      ? `magnitude-aware scale of ${node.name}: mean |kernel| per output channel`
+      ? `${quantizer.name} scale of ${node.name}, per output channel`
       : `output scale of ${node.name}: 1 (a plain sign), kept so that runtimes cannot fold later affine ops into the ±1 kernel`;
     return { kernel, scale: ctx.floatTensor(`${node.name}/kernel_scale`, scaleDims, scale, doc) };
   }
@@ -49,9 +49,8 @@ export class ConstantParams implements ParamSource {
    * Every input of that chain is constant, so onnxruntime folds it when the session loads; working in
    * single bytes until the last step keeps that folding cheap.
    */
-  private kernelValue(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, positive: Uint8Array): string {
+  private kernelValue(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, positive: Uint8Array, integer: boolean): string {
     const { g } = ctx;
-    const integer = ctx.options.integer;
     const form = integer ? 'uint8 {0, 2} (zero point 1)' : 'float32 ±1';
     if (!ctx.options.packBits) {
       const data = integer ? Uint8Array.from(positive, (b) => 2 * b) : Float32Array.from(positive, (b) => 2 * b - 1);
@@ -66,7 +65,7 @@ export class ConstantParams implements ParamSource {
       return out;
     };
     const indices = step('Cast', [bits], 'bytes', { to: INT32 });
-    let flat = step('Gather', [byteTable(ctx), indices], 'unpacked', { axis: 0 });
+    let flat = step('Gather', [byteTable(ctx, integer), indices], 'unpacked', { axis: 0 });
     if (count % 8 !== 0) flat = step('Slice', [step('Reshape', [flat, ctx.int64s([-1])], 'flat'), ctx.int64s([0]), ctx.int64s([count])], 'trimmed');
     const doc = { doc: `${spec.name} unpacked from 1 bit per weight to ${form}; constant, so folded when the session loads` };
     const kernel = g.fresh(spec.name);
@@ -81,8 +80,7 @@ export class ConstantParams implements ParamSource {
 }
 
 /** Row b holds the eight kernel bits byte b stands for, most significant bit first: bool, or uint8 {0, 2}. */
-function byteTable(ctx: LowerCtx): string {
-  const integer = ctx.options.integer;
+function byteTable(ctx: LowerCtx, integer: boolean): string {
   const name = integer ? 'sofar/byte_to_uint8_binary' : 'sofar/byte_to_bits';
   return ctx.cached(`table:${name}`, () => {
     const table = new Uint8Array(256 * 8);

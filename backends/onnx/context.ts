@@ -3,7 +3,7 @@
  * parameters come from (constants in an exported file, or slices of the training engine's flat
  * vectors), the value each graph node produced, and the constants every layer reuses.
  */
-import type { GraphNode, NodeOf, ParamSpec, QuantizerRef } from '../../src/graph/types.js';
+import type { Graph, GraphNode, NodeOf, ParamSpec, QuantizerRef } from '../../src/graph/types.js';
 import type { WeightQuantizerName } from '../../src/quantizers.js';
 import { onnx, OnnxGraph, type AttrValue, type ElemType } from './proto.js';
 
@@ -33,8 +33,11 @@ export interface LoweredKernel {
 export interface ParamSource {
   /** A float parameter as a value of shape `dims`. */
   float(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, dims: readonly number[]): string;
-  /** A binary layer's kernel (`scaleDims`: the broadcastable shape of its scale). */
-  binaryKernel(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[]): LoweredKernel;
+  /**
+   * A binary layer's kernel (`scaleDims`: the broadcastable shape of its scale); `integer`: as uint8
+   * {0, 2} for ConvInteger / MatMulInteger, else ±1 float32.
+   */
+  binaryKernel(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[], integer: boolean): LoweredKernel;
   /**
    * A float conv's kernel and bias with the inference batch norm after it folded in (only sources
    * whose lowering folds them, see folds.ts): float32, one rounding per step, in this order:
@@ -46,6 +49,8 @@ export interface ParamSource {
 }
 
 export interface LowerCtxOptions {
+  /** The graph being lowered (a layer looks up the precision of its inputs). */
+  graph: Graph;
   /** The model's input, when the caller has declared it (the training engine); else `input` is declared. */
   input?: string;
   /** `--binary-ops`: batch norms folded into the binary layer before them, by that layer's id. */
@@ -62,7 +67,7 @@ export class LowerCtx {
     readonly g: OnnxGraph,
     readonly params: ParamSource,
     readonly options: LowerOptions,
-    private readonly setup: LowerCtxOptions = {},
+    private readonly setup: LowerCtxOptions,
   ) {
     this.bnFolds = setup.bnFolds ?? new Map();
   }
@@ -97,15 +102,45 @@ export class LowerCtx {
     return name;
   }
 
+  /**
+   * Whether a binary conv or dense layer multiplies ±1 inputs (its input is `bin`): then its sums are
+   * integers (ConvInteger, `ai.sofar` operators); with a quantized kernel on a real input (BinaryAlexNet's
+   * first layer, DoReFa's k-bit activations) it is a real product with the quantized kernel.
+   */
+  hasBinaryInput(node: NodeOf<'conv'> | NodeOf<'dense'>): boolean {
+    return node.attrs.kernelQuantizer !== null && this.setup.graph.nodes[node.inputs[0]].precision === 'bin';
+  }
+
+  /** The per-sample shape of the node's i-th input. */
+  inputShape(node: GraphNode, i = 0): readonly number[] {
+    return this.setup.graph.nodes[node.inputs[i]].shape;
+  }
+
   /** A float parameter, in its own shape or with broadcastable `dims`. */
   floatParam(node: GraphNode, role: string, dims?: readonly number[]): string {
     const spec = this.spec(node, role);
     return this.params.float(this, node, spec, dims ?? spec.shape);
   }
 
+  /**
+   * A batch norm's γ (`fill` 1) or β (`fill` 0): the parameter, or a constant vector of `fill` where the
+   * node has none (`scale` / `center` off).
+   */
+  floatParamOr(node: NodeOf<'batchnorm'>, role: 'gamma' | 'beta', fill: number): string {
+    if (node.params.some((p) => p.role === role)) return this.floatParam(node, role);
+    const channels = node.shape[0];
+    return this.constant('float32', [channels], new Float32Array(channels).fill(fill), `sofar/${fill}_x${channels}`.replace('.', '_'));
+  }
+
+  /** `floatParamOr`'s values, for folding. */
+  values32Or(node: NodeOf<'batchnorm'>, role: 'gamma' | 'beta', fill: number): Float32Array {
+    const spec = node.params.find((p) => p.role === role);
+    return spec ? this.values32(spec) : new Float32Array(node.shape[0]).fill(fill);
+  }
+
   /** A binary layer's kernel and scale (see ParamSource.binaryKernel). */
-  binaryKernel(node: GraphNode, role: string, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[]): LoweredKernel {
-    return this.params.binaryKernel(this, node, this.spec(node, role), quantizer, scaleDims);
+  binaryKernel(node: GraphNode, role: string, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[], integer = this.options.integer): LoweredKernel {
+    return this.params.binaryKernel(this, node, this.spec(node, role), quantizer, scaleDims, integer);
   }
 
   spec(node: GraphNode, role: string): ParamSpec {

@@ -38,7 +38,7 @@ export function exportOnnx(graph: Graph, weights: WeightMap, options: ExportOpti
   const binaryOps = options.binaryOps ?? false;
   if (binaryOps && (integer || !packBits)) throw new Error('the binary-ops variant always packs its kernels and has no integer form');
   const g = new OnnxGraph(graph.name);
-  const ctx = new LowerCtx(g, new ConstantParams(weights), { packBits, integer, binaryOps }, binaryOps ? { bnFolds: foldableBatchNorms(graph, { binaryLayers: true, floatConvs: false }) } : {});
+  const ctx = new LowerCtx(g, new ConstantParams(weights), { packBits, integer, binaryOps }, { graph, ...(binaryOps ? { bnFolds: foldableBatchNorms(graph, { binaryLayers: true, floatConvs: false }) } : {}) });
   for (const node of graph.nodes) ctx.values[node.id] = dispatch(LOWERINGS, node, ctx);
   g.node('Identity', [ctx.values[graph.output]], ['logits'], {}, { doc: `the model's output: logits [batch, ${graph.classes}]` });
   g.output('logits', 'float32', ['batch', graph.classes]);

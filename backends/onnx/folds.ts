@@ -19,7 +19,8 @@ export function foldableBatchNorms(graph: Graph, options: { binaryLayers: boolea
   for (const node of graph.nodes) {
     if (node.op !== 'batchnorm') continue;
     const producer = graph.nodes[node.inputs[0]];
-    const binary = (producer.op === 'conv' || producer.op === 'dense') && producer.attrs.kernelQuantizer !== null;
+    // Binary layers on ±1 inputs only: a quantized kernel on a real input stays a standard Conv.
+    const binary = (producer.op === 'conv' || producer.op === 'dense') && producer.attrs.kernelQuantizer !== null && graph.nodes[producer.inputs[0]].precision === 'bin';
     const floatConv = producer.op === 'conv' && producer.attrs.kernelQuantizer === null;
     const foldable = (floatConv && options.floatConvs) || (binary && options.binaryLayers);
     if (foldable && producer.id !== graph.output && consumers.get(producer.id) === 1) folds.set(producer.id, node);

@@ -1,6 +1,6 @@
 /**
  * Binary kernels as the exporter stores them: the sign of each latent weight as one bit, plus the
- * per-output-channel magnitude of `magnitude_aware_sign` (docs/semantics.md, "Quantizers").
+ * per-output-channel scale of the scaled weight quantizers (docs/semantics.md, "Quantizers").
  */
 import type { ParamSpec, QuantizerRef } from '../../src/graph/types.js';
 import type { WeightQuantizerName } from '../../src/quantizers.js';
@@ -8,7 +8,7 @@ import type { WeightQuantizerName } from '../../src/quantizers.js';
 export interface BinaryKernel {
   /** 1 where the quantized weight is +1 (w ≥ 0, so sign(0) = +1), 0 where it is −1; row-major. */
   positive: Uint8Array;
-  /** Per-output-channel factor s_o = mean |W[o, …]| for `magnitude_aware_sign`; null for a plain sign. */
+  /** Per-output-channel factor (s_o = mean |W[o, …]| for `magnitude_aware_sign`, …); null for a plain sign. */
   scale: Float32Array | null;
 }
 
@@ -26,20 +26,25 @@ export function quantizeKernel(spec: ParamSpec, values: Float32Array, quantizer:
 const KERNEL_SCALES: Readonly<Record<WeightQuantizerName, (shape: readonly number[], values: Float32Array) => Float32Array | null>> = {
   ste_sign: () => null,
   magnitude_aware_sign: (shape, values) => channelMeanAbs(shape, values),
-  magnitude_aware_sign_unclipped: () => {
-    throw new Error('onnx quantizer: magnitude_aware_sign_unclipped is not lowered yet (issue 20)');
+  // One scale for the whole kernel (DoReFa-Net), repeated per output channel so it applies as the others do.
+  magnitude_aware_sign_unclipped: (shape, values) => {
+    let sum = 0;
+    for (const v of values) sum += Math.abs(v);
+    return new Float32Array(outputChannels(shape)).fill(sum / values.length);
   },
-  xnor_weight_scale: () => {
-    throw new Error('onnx quantizer: xnor_weight_scale is not lowered yet (issue 20)');
-  },
+  // XNOR-Net: mean |clip(W, −1, 1)| per output channel.
+  xnor_weight_scale: (shape, values) => channelMeanAbs(shape, values, (v) => Math.min(1, Math.abs(v))),
 };
 
-/** mean |W| per output channel, accumulated in float64 and rounded once. */
-export function channelMeanAbs(shape: readonly number[], values: Float32Array): Float32Array {
+/** The output channels of a conv kernel `[O, I, kh, kw]` (axis 0) or a dense kernel `[in, out]` (axis 1). */
+const outputChannels = (shape: readonly number[]) => (shape.length === 2 ? shape[1] : shape[0]);
+
+/** mean |W| (or mean `magnitude(W)`) per output channel, accumulated in float64 and rounded once. */
+export function channelMeanAbs(shape: readonly number[], values: Float32Array, magnitude: (v: number) => number = Math.abs): Float32Array {
   if (shape.length === 2) {
     const [rows, cols] = shape;
     const sums = new Float64Array(cols);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) sums[c] += Math.abs(values[r * cols + c]);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) sums[c] += magnitude(values[r * cols + c]);
     return Float32Array.from(sums, (s) => s / rows);
   }
   const channels = shape[0];
@@ -47,7 +52,7 @@ export function channelMeanAbs(shape: readonly number[], values: Float32Array): 
   const out = new Float32Array(channels);
   for (let o = 0; o < channels; o++) {
     let sum = 0;
-    for (let i = o * per; i < (o + 1) * per; i++) sum += Math.abs(values[i]);
+    for (let i = o * per; i < (o + 1) * per; i++) sum += magnitude(values[i]);
     out[o] = sum / per;
   }
   return out;

@@ -6,7 +6,7 @@
  * forward where batch statistics, drop-path or dropout change it), so an exported model computes what
  * the engine validated. A new node kind fails to compile here until it is handled.
  */
-import type { GraphNode, NodeOf, OpTable } from '../../src/graph/types.js';
+import type { GraphNode, NodeOf, OpTable, Pads } from '../../src/graph/types.js';
 import type { LowerCtx } from './context.js';
 import { onnx } from './proto.js';
 import { lowerBinaryLayer, lowerSign } from './binary-ops.js';
@@ -19,8 +19,11 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
 
   conv: (node, ctx) => {
     const a = node.attrs;
-    const attrs = convAttributes(a);
-    const x = ctx.input(node);
+    const binaryInput = ctx.hasBinaryInput(node);
+    if (a.kernelQuantizer && binaryInput && ctx.options.binaryOps) return lowerBinaryLayer(node, ctx);
+    // A pad value other than 0 (one-padding) is an explicit Pad before a conv without padding.
+    const { x, pads } = paddedInput(node, ctx);
+    const attrs = convAttributes({ ...a, pads });
     if (!a.kernelQuantizer) {
       const bn = ctx.bnFolds.get(node.id);
       if (bn) {
@@ -31,12 +34,13 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
       if (a.bias) inputs.push(ctx.floatParam(node, 'bias'));
       return ctx.emit(node, 'Conv', inputs, node.name, attrs);
     }
-    if (ctx.options.binaryOps) return lowerBinaryLayer(node, ctx);
-    // ±1 inputs (padded cells 0) against ±1 weights: integer sums, exact in float32 and in int32.
-    const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer, [a.filters, 1, 1]);
+    // ±1 inputs (padded cells 0, or the pad value) against ±1 weights: integer sums, exact in float32
+    // and in int32. A real input (BinaryAlexNet's first layer) is a real conv with the ±1 kernel.
+    const integer = ctx.options.integer && binaryInput;
+    const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer, [a.filters, 1, 1], integer);
     const after = binaryEpilogue(node, ctx, scale, [a.filters, 1, 1]);
     const raw = after.length ? `${node.name}/binary_conv` : node.name;
-    const y = ctx.options.integer
+    const y = integer
       ? ctx.emit(node, 'Cast', [ctx.emit(node, 'ConvInteger', [ctx.asUint8Binary(node, x), kernel, ctx.uint8ZeroPoint(), ctx.uint8ZeroPoint()], `${node.name}/binary_conv_int32`, attrs)], raw, { to: FLOAT })
       : ctx.emit(node, 'Conv', [x, kernel], raw, attrs);
     return applyEpilogue(node, ctx, y, after);
@@ -50,11 +54,13 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
       if (a.bias) inputs.push(ctx.floatParam(node, 'bias'));
       return ctx.emit(node, 'Gemm', inputs, node.name);
     }
-    if (ctx.options.binaryOps) return lowerBinaryLayer(node, ctx);
-    const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer, [a.units]);
+    const binaryInput = ctx.hasBinaryInput(node);
+    if (binaryInput && ctx.options.binaryOps) return lowerBinaryLayer(node, ctx);
+    const integer = ctx.options.integer && binaryInput;
+    const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer, [a.units], integer);
     const after = binaryEpilogue(node, ctx, scale, [a.units]);
     const raw = after.length ? `${node.name}/binary_matmul` : node.name;
-    const y = ctx.options.integer
+    const y = integer
       ? ctx.emit(node, 'Cast', [ctx.emit(node, 'MatMulInteger', [ctx.asUint8Binary(node, x), kernel, ctx.uint8ZeroPoint(), ctx.uint8ZeroPoint()], `${node.name}/binary_matmul_int32`)], raw, { to: FLOAT })
       : ctx.emit(node, 'MatMul', [x, kernel], raw);
     return applyEpilogue(node, ctx, y, after);
@@ -67,14 +73,31 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
       : ctx.emit(
       node,
       'BatchNormalization',
-      [ctx.input(node), ...['gamma', 'beta', 'moving_mean', 'moving_variance'].map((role) => ctx.floatParam(node, role))],
+      [ctx.input(node), ctx.floatParamOr(node, 'gamma', 1), ctx.floatParamOr(node, 'beta', 0), ctx.floatParam(node, 'moving_mean'), ctx.floatParam(node, 'moving_variance')],
       node.name,
       { epsilon: node.attrs.epsilon, momentum: node.attrs.momentum },
       ['epsilon', 'momentum'],
     ),
 
-  // Every activation quantizer is sign(x) forward; they differ in their gradients.
-  quantize: (node, ctx) => (ctx.options.binaryOps ? lowerSign(node, ctx) : ctx.sign(node, ctx.input(node), node.name)),
+  // The sign family is sign(x) forward (they differ in their gradients); the others are not binary and
+  // stay standard ops in every variant.
+  quantize: (node, ctx) => {
+    const q = node.attrs.quantizer;
+    const x = ctx.input(node);
+    switch (q.name) {
+      case 'ste_heaviside':
+        return ctx.emit(node, 'Cast', [ctx.emit(node, 'Greater', [x, ctx.scalar(0, 'sofar/zero')], `${node.name}/is_positive`)], node.name, { to: FLOAT });
+      case 'dorefa': {
+        // round(clip(x, 0, 1)·n)/n; ONNX Round rounds half to even, as the semantics ask.
+        const n = ctx.scalar(2 ** q.args.k_bit - 1, `sofar/levels_${q.args.k_bit}`);
+        const clipped = ctx.emit(node, 'Clip', [x, ctx.scalar(0, 'sofar/zero'), ctx.scalar(1, 'sofar/plus_one')], `${node.name}/clipped`);
+        const rounded = ctx.emit(node, 'Round', [ctx.emit(node, 'Mul', [clipped, n], `${node.name}/scaled`)], `${node.name}/rounded`);
+        return ctx.emit(node, 'Div', [rounded, n], node.name);
+      }
+      default:
+        return ctx.options.binaryOps ? lowerSign(node, ctx) : ctx.sign(node, x, node.name);
+    }
+  },
 
   relu: (node, ctx) => ctx.emit(node, 'Relu', [ctx.input(node)], node.name),
 
@@ -104,28 +127,59 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
 
   dropout: (node, ctx) => ctx.emit(node, 'Identity', [ctx.input(node)], node.name),
 
-  add: (node, ctx) => ctx.emit(node, 'Add', ctx.inputs(node), node.name),
+  // Add takes two inputs; Sum any number (parallel branches).
+  add: (node, ctx) => ctx.emit(node, node.inputs.length === 2 ? 'Add' : 'Sum', ctx.inputs(node), node.name),
 
   concat: (node, ctx) => ctx.emit(node, 'Concat', ctx.inputs(node), node.name, { axis: 1 }),
 
+  bias: (node, ctx) => ctx.emit(node, 'Add', [ctx.input(node), ctx.floatParam(node, 'bias', perChannelDims(node.shape))], node.name),
+
+  sigmoid: (node, ctx) => ctx.emit(node, 'Sigmoid', [ctx.input(node)], node.name),
+
+  // A vector factor [C] on a map scales each channel (squeeze-and-excite): [N, C] → [N, C, 1, 1].
+  multiply: (node, ctx) => {
+    const [x, s] = ctx.inputs(node);
+    const broadcast = node.shape.length === 3 && ctx.inputShape(node, 1).length === 1;
+    const factor = broadcast ? ctx.emit(node, 'Unsqueeze', [s, ctx.int64s([2, 3])], `${node.name}/factor`) : s;
+    return ctx.emit(node, 'Mul', [x, factor], node.name);
+  },
+
+  // z padded with zero channels to x's width, then added: x + 0 is x exactly outside the window.
+  add_into: (node, ctx) => {
+    const [x, z] = ctx.inputs(node);
+    const before = node.attrs.offset;
+    const after = node.shape[0] - before - ctx.inputShape(node, 1)[0];
+    const rank = node.shape.length + 1;
+    const pads = new Array<number>(2 * rank).fill(0);
+    pads[1] = before;
+    pads[rank + 1] = after;
+    const widened = ctx.emit(node, 'Pad', [z, ctx.int64s(pads)], `${node.name}/widened`);
+    return ctx.emit(node, 'Add', [x, widened], node.name);
+  },
+
   // Inference mode: every column kept (drop-path is the training engine's).
-  bias: () => {
-    throw new Error('onnx: bias is not lowered yet (issue 20)');
-  },
-  sigmoid: () => {
-    throw new Error('onnx: sigmoid is not lowered yet (issue 20)');
-  },
-  multiply: () => {
-    throw new Error('onnx: multiply is not lowered yet (issue 20)');
-  },
-  add_into: () => {
-    throw new Error('onnx: add_into is not lowered yet (issue 20)');
-  },
   join: (node, ctx) => {
     const op = { mean: 'Mean', sum: 'Sum', max: 'Max', concat: 'Concat' }[node.attrs.mode];
     return ctx.emit(node, op, ctx.inputs(node), node.name, node.attrs.mode === 'concat' ? { axis: 1 } : {});
   },
 };
+
+/** `[C, 1, 1]` for a map, `[C]` for a vector: a per-channel parameter that broadcasts over the batch. */
+const perChannelDims = (shape: readonly number[]) => (shape.length === 3 ? [shape[0], 1, 1] : [shape[0]]);
+
+/**
+ * A conv's input and the pads its Conv applies: the input itself and the node's pads, or, with a pad
+ * value v ≠ 0 (Larq's one-padding), the input padded with v by an explicit Pad and no pads left.
+ */
+export function paddedInput(node: NodeOf<'conv'>, ctx: LowerCtx): { x: string; pads: Pads } {
+  const a = node.attrs;
+  const x = ctx.input(node);
+  if (a.padValue === 0 || a.pads.every((p) => p === 0)) return { x, pads: a.pads };
+  const [top, left, bottom, right] = a.pads;
+  const value = ctx.scalar(a.padValue, `sofar/pad_value_${a.padValue}`.replace('-', 'm').replace('.', '_'));
+  const padded = ctx.emit(node, 'Pad', [x, ctx.int64s([0, 0, top, left, 0, 0, bottom, right]), value], `${node.name}/padded`);
+  return { x: padded, pads: [0, 0, 0, 0] };
+}
 
 type Step = { op: 'Mul' | 'Add'; operand: string; label: string };
 

@@ -1,7 +1,7 @@
 /**
  * Each registered quantizer's training side as ONNX, exactly as docs/semantics.md defines it (the table
  * the tfjs backend implements too): the straight-through gradient of every activation quantizer (their
- * forward value, sign(x), is the shared lowering's), and every weight quantizer's kernel as the training
+ * forward value is the shared lowering's), and every weight quantizer's kernel as the training
  * graph computes it from the latent weights, with its gradient.
  */
 import type { GraphNode, NodeOf, ParamSpec, QuantizerRef } from '../../src/graph/types.js';
@@ -36,12 +36,9 @@ const ACTIVATION_GRADS: Readonly<Record<ActivationQuantizerName, ActivationGrad>
     const den = e.op('Add', [e.f32(1), e.op('Cosh', [bx])]);
     return e.op('Mul', [dy, e.op('Div', [num, den], {}, { hint: 'slope' })], {}, { hint: 'dx' });
   },
-  ste_heaviside: () => {
-    throw new Error('ort-train quantizer: ste_heaviside is not lowered yet (issue 20)');
-  },
-  dorefa: () => {
-    throw new Error('ort-train quantizer: dorefa is not lowered yet (issue 20)');
-  },
+  ste_heaviside: (e, x, dy, a) => passInside(e, x, dy, a.clip),
+  // dy · 1{0 ≤ x ≤ 1}
+  dorefa: (e, x, dy) => gate(e, dy, e.op('And', [e.op('GreaterOrEqual', [x, e.f32(0)]), e.op('LessOrEqual', [x, e.f32(1)])], {}, { hint: 'inside' })),
 };
 
 /** dL/dx of an activation quantizer on x (`channels` on axis 1). */
@@ -49,22 +46,67 @@ export function activationGrad(e: Emitter, q: QuantizerRef<ActivationQuantizerNa
   return ACTIVATION_GRADS[q.name](e, x, dy, q.args, channels);
 }
 
-/** Each weight quantizer's per-output-channel scale `[O]` of latent kernel `w`, held constant for the gradient; null for a plain sign. */
-const KERNEL_SCALES: Readonly<Record<WeightQuantizerName, (e: Emitter, w: string, rank: number, outAxis: number) => string | null>> = {
-  ste_sign: () => null,
-  // s_o = mean|W| over every axis but the output channel, accumulated in float64 and rounded once, as
-  // the exporter computes it on the host: float32 sums would round in onnxruntime's order, and the
-  // exported model and the engine's validation would differ in the last bit of the odd scale.
-  magnitude_aware_sign: (e, w, rank, outAxis) => {
-    const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== outAxis);
-    const magnitudes = e.op('Cast', [e.op('Abs', [w])], { to: DOUBLE }, { hint: 'abs64' });
-    return e.op('Cast', [e.op('ReduceMean', [magnitudes], { axes, keepdims: 0 }, { hint: 'scale64' })], { to: FLOAT }, { hint: 'scale' });
+/** A weight quantizer's kernel in the training graph: its per-output-channel scale and its gradient. */
+interface KernelRule {
+  /** The scale `[O]` applied after the product, or null for a plain sign. */
+  scale: string | null;
+  /** dL/d(latent W) from dL/dQ, where Q = scale · sign(W) is the quantized kernel. */
+  grad(dq: string): string;
+}
+
+/** A latent kernel `w` (output channel on `outAxis`), its ±1 kernel, and the quantizer's arguments. */
+interface KernelInput {
+  w: string;
+  binary: string;
+  shape: readonly number[];
+  rank: number;
+  outAxis: number;
+  args: Record<string, number>;
+}
+
+/** Axes of a kernel other than its output channel's: those a per-output-channel mean reduces. */
+const innerAxes = (k: KernelInput) => Array.from({ length: k.rank }, (_, i) => i).filter((i) => i !== k.outAxis);
+
+/** A per-output-channel vector `[O]` shaped to broadcast over the kernel (`[O, 1, 1, 1]`, or `[O]` against `[in, out]`). */
+const alongOutputs = (e: Emitter, v: string, k: KernelInput) => (k.rank === 2 ? v : e.op('Reshape', [v, e.i64([-1, 1, 1, 1])], {}, { hint: 'per_filter' }));
+
+/**
+ * The mean of `magnitudes` over `axes` (all but the output channel, or every axis), accumulated in
+ * float64 and rounded once, as the exporter computes it on the host: float32 sums would round in
+ * onnxruntime's order, and the exported model and the engine's validation would differ in the last bit
+ * of the odd scale.
+ */
+function meanInFloat64(e: Emitter, magnitudes: string, axes: number[]): string {
+  const wide = e.op('Cast', [magnitudes], { to: DOUBLE }, { hint: 'abs64' });
+  return e.op('Cast', [e.op('ReduceMean', [wide], { axes, keepdims: 0 }, { hint: 'scale64' })], { to: FLOAT }, { hint: 'scale' });
+}
+
+const KERNEL_RULES: Readonly<Record<WeightQuantizerName, (e: Emitter, k: KernelInput) => KernelRule>> = {
+  ste_sign: (e, k) => ({ scale: null, grad: (dq) => passInside(e, k.w, dq, k.args.clip) }),
+  // s_o = mean|W[o, …]|, held constant: dQ/dW = s_o · 1{|W| ≤ clip}.
+  magnitude_aware_sign: (e, k) => {
+    const scale = meanInFloat64(e, e.op('Abs', [k.w]), innerAxes(k));
+    return { scale, grad: (dq) => passInside(e, k.w, e.op('Mul', [dq, alongOutputs(e, scale, k)], {}, { hint: 'dq_scaled' }), k.args.clip) };
   },
-  magnitude_aware_sign_unclipped: () => {
-    throw new Error('ort-train quantizer: magnitude_aware_sign_unclipped is not lowered yet (issue 20)');
+  // One s = mean|W| for the whole kernel (repeated per output channel), held constant; identity gradient.
+  magnitude_aware_sign_unclipped: (e, k) => {
+    const mean = meanInFloat64(e, e.op('Abs', [k.w]), Array.from({ length: k.rank }, (_, i) => i));
+    const scale = e.op('Expand', [mean, e.i64([k.shape[k.outAxis]])], {}, { hint: 'scale' });
+    return { scale, grad: (dq) => dq };
   },
-  xnor_weight_scale: () => {
-    throw new Error('ort-train quantizer: xnor_weight_scale is not lowered yet (issue 20)');
+  // α_o = mean|clip(W, −1, 1)[o, …]|, not held constant (docs/semantics.md):
+  // dL/dW = 1{|W| ≤ 1} · (α_o dq + sgn(W)/n · Σ_{j∈o} dq_j sign(W_j)), sgn(0) = 0 (ONNX Sign).
+  xnor_weight_scale: (e, k) => {
+    const clipped = e.op('Clip', [k.w, e.f32(-1), e.f32(1)], {}, { hint: 'clipped' });
+    const scale = meanInFloat64(e, e.op('Abs', [clipped]), innerAxes(k));
+    const grad = (dq: string) => {
+      const n = k.shape.reduce((a, b) => a * b, 1) / k.shape[k.outAxis];
+      const through = e.op('ReduceSum', [e.op('Mul', [dq, k.binary]), e.i64(innerAxes(k))], { keepdims: 1 }, { hint: 'dscale' });
+      const viaScale = e.op('Mul', [e.op('Sign', [k.w]), e.op('Div', [through, e.f32(n)])], {}, { hint: 'via_scale' });
+      const direct = e.op('Mul', [dq, alongOutputs(e, scale, k)], {}, { hint: 'dq_scaled' });
+      return passInside(e, k.w, e.op('Add', [direct, viaScale], {}, { hint: 'dq_total' }), 1);
+    };
+    return { scale, grad };
   },
 };
 
@@ -74,8 +116,8 @@ export interface TrainedKernel {
   binary: string;
   /** The per-output-channel scale `[O]` applied after the product, or null. */
   scale: string | null;
-  /** dL/d(latent W) from dL/d(binary kernel): the straight-through window 1{|W| ≤ clip}. */
-  ste(dq: string): string;
+  /** dL/d(latent W) from dL/dQ, Q = scale · binary the quantized kernel (docs/semantics.md's gradient column). */
+  grad(dq: string): string;
 }
 
 /**
@@ -104,10 +146,10 @@ export class FlatParams implements ParamSource {
   foldedConv(ctx: LowerCtx, conv: NodeOf<'conv'>, bn: NodeOf<'batchnorm'>): { kernel: string; bias: string } {
     const { e } = this;
     const param = (node: GraphNode, role: string) => ctx.floatParam(node, role);
-    const s = e.op('Div', [param(bn, 'gamma'), e.op('Sqrt', [e.op('Add', [param(bn, 'moving_variance'), e.f32(bn.attrs.epsilon)])])], {}, { hint: 'fold_scale' });
+    const s = e.op('Div', [ctx.floatParamOr(bn, 'gamma', 1), e.op('Sqrt', [e.op('Add', [param(bn, 'moving_variance'), e.f32(bn.attrs.epsilon)])])], {}, { hint: 'fold_scale' });
     const kernel = e.op('Mul', [param(conv, 'kernel'), e.op('Reshape', [s, e.i64([-1, 1, 1, 1])])], {}, { hint: 'folded_kernel' });
     const centred = conv.attrs.bias ? e.op('Sub', [param(conv, 'bias'), param(bn, 'moving_mean')]) : e.op('Neg', [param(bn, 'moving_mean')]);
-    const bias = e.op('Add', [e.op('Mul', [centred, s]), param(bn, 'beta')], {}, { hint: 'folded_bias' });
+    const bias = e.op('Add', [e.op('Mul', [centred, s]), ctx.floatParamOr(bn, 'beta', 0)], {}, { hint: 'folded_bias' });
     return { kernel, bias };
   }
 
@@ -117,8 +159,9 @@ export class FlatParams implements ParamSource {
     // The output channel is axis 0 of a conv kernel [O, I, kh, kw] and axis 1 of a dense kernel [in, out].
     const outAxis = spec.shape.length === 2 ? 1 : 0;
     const binary = ctx.sign(node, latent, `${spec.name}/binary`);
-    const scale = KERNEL_SCALES[quantizer.name](e, latent, spec.shape.length, outAxis);
-    this.kernels.set(spec.name, { binary, scale, ste: (dq) => passInside(e, latent, dq, quantizer.args.clip) });
+    const rule = KERNEL_RULES[quantizer.name](e, { w: latent, binary, shape: spec.shape, rank: spec.shape.length, outAxis, args: quantizer.args });
+    const scale = rule.scale;
+    this.kernels.set(spec.name, { binary, scale, grad: rule.grad });
     return { kernel: binary, scale: scale && (scaleDims.length === 1 ? scale : e.op('Reshape', [scale, e.i64(scaleDims)], {}, { hint: 'scale' })) };
   }
 }

@@ -7,7 +7,7 @@
  * whatever forward values it needs, so the step model keeps exactly those alive. Numerics follow
  * docs/semantics.md.
  */
-import { dispatch, type GraphNode, type OpTable } from '../../src/graph/types.js';
+import { dispatch, type GraphNode, type OpTable, type Pads } from '../../src/graph/types.js';
 import { poolAttributes } from '../onnx/attributes.js';
 import type { Emitter } from './emitter.js';
 import { gate } from './pointwise.js';
@@ -80,29 +80,38 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
 
   // y = s·conv(x, w) + b, with w the ±1 kernel and s its scale for binary layers (w the latent kernel
   // and no s for float ones). With a pending factor p of dy (true dy = dy·p per output channel), the
-  // bias sees dy·p and the conv dy·p·s: both fold into the small tensors, dW and the kernel of dx.
+  // bias sees dy·p, the quantized kernel s·w sees dy·p and the input dy·p·s: each folds into the small
+  // tensors, dW and the kernel of dx. A pad value v ≠ 0 convolves the input padded with v (the
+  // lowering's explicit Pad) without pads; dx is then that of the padded input, cropped.
   conv: (node, ctx) => {
     const { e } = ctx;
-    const a = node.attrs;
-    const { x, output, binary, w } = productLayer(ctx);
+    const { x: unpadded, output, binary, w } = productLayer(ctx);
+    const [, h, wd] = ctx.inputShapes[0];
+    const [top, left, bottom, right] = node.attrs.pads;
+    const onePadded = node.attrs.padValue !== 0 && node.attrs.pads.some((p) => p !== 0);
+    const a = onePadded ? { ...node.attrs, pads: [0, 0, 0, 0] as Pads } : node.attrs;
+    const inShape = onePadded ? [ctx.inputShapes[0][0], h + top + bottom, wd + left + right] : ctx.inputShapes[0];
     return {
       output,
       foldsScale: true,
       backward: (dy, dyScale) => {
-        const factor = product(e, dyScale ?? null, binary?.scale ?? null);
-        const perFilter = factor ? e.op('Reshape', [factor, e.i64([-1, 1, 1, 1])], {}, { hint: 'dyscale' }) : null;
+        const x = onePadded ? e.op('Pad', [unpadded, e.i64([0, 0, top, left, 0, 0, bottom, right]), e.f32(node.attrs.padValue)], {}, { hint: 'padded' }) : unpadded;
+        const perFilter = (v: string | null) => (v ? e.op('Reshape', [v, e.i64([-1, 1, 1, 1])], {}, { hint: 'dyscale' }) : null);
         const params: Record<string, string> = {};
         if (ctx.trains('kernel')) {
-          const raw = convWeightGrad(e, x, dy, a, ctx.inputShapes[0], node.shape);
-          const dq = perFilter ? e.op('Mul', [raw, perFilter], {}, { hint: 'dWscaled' }) : raw;
-          params.kernel = binary ? binary.ste(dq) : dq;
+          const raw = convWeightGrad(e, x, dy, a, inShape, node.shape);
+          const pending = perFilter(dyScale ?? null);
+          const dq = pending ? e.op('Mul', [raw, pending], {}, { hint: 'dWscaled' }) : raw;
+          params.kernel = binary ? binary.grad(dq) : dq;
         }
         if (a.bias && ctx.trains('bias')) {
           const raw = e.op('ReduceSum', [dy, e.i64([0, 2, 3])], { keepdims: 0 }, { hint: 'dbias' });
           params.bias = dyScale ? e.op('Mul', [raw, dyScale], {}, { hint: 'dbias' }) : raw;
         }
-        const kernel = perFilter ? e.op('Mul', [w, perFilter], {}, { hint: 'wscaled' }) : w;
-        const dx = ctx.wantsGrad(0) ? convInputGrad(e, dy, kernel, a, ctx.inputShapes[0], node.shape) : null;
+        const factor = perFilter(product(e, dyScale ?? null, binary?.scale ?? null));
+        const kernel = factor ? e.op('Mul', [w, factor], {}, { hint: 'wscaled' }) : w;
+        let dx = ctx.wantsGrad(0) ? convInputGrad(e, dy, kernel, a, inShape, node.shape) : null;
+        if (dx && onePadded) dx = e.op('Slice', [dx, e.i64([top, left]), e.i64([top + h, left + wd]), e.i64([2, 3])], {}, { hint: 'dx' });
         return { inputs: [dx], params };
       },
     };
@@ -117,12 +126,12 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
       output,
       backward: (dy) => {
         const params: Record<string, string> = {};
-        const dProduct = binary?.scale ? e.op('Mul', [dy, binary.scale], {}, { hint: 'dyscaled' }) : dy;
         if (ctx.trains('kernel')) {
-          const dq = e.op('Gemm', [x, dProduct], { transA: 1 }, { hint: 'dW' });
-          params.kernel = binary ? binary.ste(dq) : dq;
+          const dq = e.op('Gemm', [x, dy], { transA: 1 }, { hint: 'dW' });
+          params.kernel = binary ? binary.grad(dq) : dq;
         }
         if (a.bias && ctx.trains('bias')) params.bias = e.op('ReduceSum', [dy, e.i64([0])], { keepdims: 0 }, { hint: 'dbias' });
+        const dProduct = binary?.scale ? e.op('Mul', [dy, binary.scale], {}, { hint: 'dyscaled' }) : dy;
         const dx = ctx.wantsGrad(0) ? e.op('Gemm', [dProduct, w], { transB: 1 }, { hint: 'dx' }) : null;
         return { inputs: [dx], params };
       },
@@ -135,9 +144,11 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const x = ctx.inputs[0];
     const rank = node.shape.length;
     const channels = node.shape[0];
-    const gamma = ctx.param('gamma');
-    const beta = ctx.param('beta');
     if (!ctx.training) return { output: ctx.forward() };
+    // Without scale / center the node has no γ / β: 1 and 0 (docs/semantics.md).
+    const has = (role: string) => node.params.some((p) => p.role === role);
+    const gamma = has('gamma') ? ctx.param('gamma') : e.constantVector(channels, 1);
+    const beta = has('beta') ? ctx.param('beta') : e.constantVector(channels, 0);
     const axes = channelAxes(rank);
     const perSample = rank === 3 ? node.shape[1] * node.shape[2] : 1;
     const count = perSample === 1 ? ctx.batchSize() : e.op('Mul', [ctx.batchSize(), e.f32(perSample)], {}, { hint: 'count' });
@@ -275,9 +286,9 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     return { output: e.op('Mul', [ctx.inputs[0], mask], {}, { hint: 'y' }), backward: (dy) => ({ inputs: [e.op('Mul', [dy, mask], {}, { hint: 'dx' })] }) };
   },
 
-  add: (_node, ctx) => ({
+  add: (node, ctx) => ({
     output: ctx.forward(),
-    backward: (dy) => ({ inputs: [dy, dy] }),
+    backward: (dy) => ({ inputs: node.inputs.map(() => dy) }),
   }),
 
   concat: (_node, ctx) => {
@@ -288,18 +299,56 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     };
   },
 
-  bias: () => {
-    throw new Error('ort-train: bias is not lowered yet (issue 20)');
+  // y = x + b_c: dx = dy, db = dy summed over all but the channel axis.
+  bias: (node, ctx) => {
+    const { e } = ctx;
+    return {
+      output: ctx.forward(),
+      backward: (dy): Gradients => ({
+        inputs: [dy],
+        params: ctx.trains('bias') ? { bias: e.op('ReduceSum', [dy, e.i64(channelAxes(node.shape.length))], { keepdims: 0 }, { hint: 'dbias' }) } : {},
+      }),
+    };
   },
-  sigmoid: () => {
-    throw new Error('ort-train: sigmoid is not lowered yet (issue 20)');
+
+  // dx = dy · σ(x)(1 − σ(x)), from the forward value y = σ(x).
+  sigmoid: (_node, ctx) => {
+    const { e } = ctx;
+    const y = ctx.forward();
+    return {
+      output: y,
+      backward: (dy) => ({ inputs: [e.op('Mul', [dy, e.op('Mul', [y, e.op('Sub', [e.f32(1), y])], {}, { hint: 'slope' })], {}, { hint: 'dx' })] }),
+    };
   },
-  multiply: () => {
-    throw new Error('ort-train: multiply is not lowered yet (issue 20)');
+
+  // y = x ⊙ s: dx = dy ⊙ s, ds = dy ⊙ x, summed over H and W where s is a vector broadcast over them.
+  multiply: (node, ctx) => {
+    const { e } = ctx;
+    const [x, s] = ctx.inputs;
+    const broadcast = node.shape.length === 3 && ctx.inputShapes[1].length === 1;
+    return {
+      output: ctx.forward(),
+      backward: (dy) => {
+        const factor = broadcast ? e.op('Unsqueeze', [s, e.i64([2, 3])], {}, { hint: 'factor' }) : s;
+        const dx = ctx.wantsGrad(0) ? e.op('Mul', [dy, factor], {}, { hint: 'dx' }) : null;
+        let ds = ctx.wantsGrad(1) ? e.op('Mul', [dy, x], {}, { hint: 'ds' }) : null;
+        if (ds && broadcast) ds = e.op('ReduceSum', [ds, e.i64([2, 3])], { keepdims: 0 }, { hint: 'ds' });
+        return { inputs: [dx, ds] };
+      },
+    };
   },
-  add_into: () => {
-    throw new Error('ort-train: add_into is not lowered yet (issue 20)');
+
+  // y = x with z added into channels offset … offset + C₁ − 1: dx = dy, dz = those channels of dy.
+  add_into: (node, ctx) => {
+    const { e } = ctx;
+    const start = node.attrs.offset;
+    const end = start + ctx.inputShapes[1][0];
+    return {
+      output: ctx.forward(),
+      backward: (dy) => ({ inputs: [dy, ctx.wantsGrad(1) ? e.op('Slice', [dy, e.i64([start]), e.i64([end]), e.i64([1])], {}, { hint: 'dz' }) : null] }),
+    };
   },
+
   join: (node, ctx) => {
     const { e } = ctx;
     const xs = ctx.inputs;

@@ -102,7 +102,7 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
   const flatParams = new FlatParams(e, view);
   // Inference (`predict`) folds batch norms into float convs as the exporter does; training cannot.
   const bnFolds = training ? new Map() : foldableBatchNorms(graph, { binaryLayers: false, floatConvs: true });
-  const lower = new LowerCtx(e.graph, flatParams, PLAIN_LOWERING, { input: x, bnFolds });
+  const lower = new LowerCtx(e.graph, flatParams, PLAIN_LOWERING, { graph, input: x, bnFolds });
   const values = lower.values;
   const live = liveNodes(graph);
   const wantsGrad = training ? gradientNodes(graph, live) : new Array<boolean>(nodes.length).fill(false);

@@ -12,7 +12,9 @@ import { TORCH_LAYERS, type Lowered, type Py } from './lower.js';
 import { buildScopes, PYTHON_RESERVED, type Scope } from './scopes.js';
 
 /** Class names of the runtime, which generated classes must not take. */
-const RUNTIME_NAMES = ['QuantConv2d', 'QuantDense', 'BatchNorm', 'PReLU', 'Dropout', 'Join', 'Scope', 'SteSign', 'MagnitudeAwareSign', 'SofarRandom'];
+const RUNTIME_NAMES = ['QuantConv2d', 'QuantDense', 'BatchNorm', 'PReLU', 'Bias', 'Dropout', 'Join', 'Scope', 'SteSign', 'MagnitudeAwareSign', 'MagnitudeAwareSignUnclipped', 'XnorWeightScale', 'SofarRandom'];
+/** Module-level names a forward calls, which its local variables must not shadow. */
+const FORWARD_GLOBALS = new Set(['torch', 'F', 'nn', 'math', 'ste_sign', 'approx_sign', 'swish_sign', 'ste_heaviside', 'dorefa', 'max_pool2d', 'avg_pool2d', 'multiply', 'add_into']);
 
 type InitItem =
   | { kind: 'module'; name: string; path: string; lowered: Lowered; node: GraphNode }
@@ -56,13 +58,14 @@ interface BlockClass {
 }
 
 const token = (key: string) => `\u0001${key}\u0002`;
+/** `fused_block` → `FusedBlock`: a Python class name; anything but letters and digits separates words (`reactnet-a` → `ReactnetA`). */
 const pascal = (s: string) =>
   s
-    .split('_')
+    .split(/[^A-Za-z0-9]+/)
     .filter(Boolean)
     .map((w) => w[0].toUpperCase() + w.slice(1))
     .join('')
-    .replace(/^(\d)/, 'Block$1');
+    .replace(/^(\d|$)/, 'Block$1');
 
 export interface EmittedClasses {
   /** Python source of every class, innermost first. */
@@ -131,7 +134,8 @@ function instantiate(scope: Scope, graph: Graph, classes: Map<string, BlockClass
   const ordered = orderUnits(units, scope.nodes);
   const instance: Instance = {
     scope,
-    kind: scope.path === '' ? rootKind : scope.segment.replace(/\d+$/, '') || scope.segment,
+    // `unit3` and `section_3` (a computed name) are instances of `unit` and `section`.
+    kind: scope.path === '' ? rootKind : scope.segment.replace(/_*\d+$/, '') || scope.segment,
     init: [],
     args: [],
     statements: [],
@@ -176,7 +180,7 @@ function instantiate(scope: Scope, graph: Graph, classes: Map<string, BlockClass
       for (const id of u.outputs) {
         const base = u.path.split('.').pop()!;
         const candidates = [...(outputs.length === 0 && inputs.length ? [inputs[0]] : []), 'x', 'y', 'z', base, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${base}${n}`)];
-        const name = candidates.find((c) => free(c) && !outputs.includes(c) && !PYTHON_RESERVED.has(c))!;
+        const name = candidates.find((c) => free(c) && !outputs.includes(c) && !PYTHON_RESERVED.has(c) && !FORWARD_GLOBALS.has(c))!;
         outputs.push(name);
       }
       u.outputs.forEach((id, k) => hold(outputs[k], id));

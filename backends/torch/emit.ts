@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertValid } from '../../src/check.js';
 import { encodeCheckpoint, paramsHash } from '../../src/checkpoint/index.js';
+import type { InputNormalisation } from '../../src/data/normalise.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
 import { replaceFileAtomic } from '../../src/io/atomic.js';
 import { planDropPath } from '../../src/train/droppath.js';
@@ -18,6 +19,11 @@ export interface TorchOptions {
   source?: string;
   /** Default: SoFAr's package version. */
   version?: string;
+  /**
+   * The model parameters the graph was built with (`--set` values as written; default `{}`, the spec's
+   * defaults): model.py holds them, and every checkpoint written here or by train.py records them.
+   */
+  modelParams?: Record<string, string>;
 }
 
 const python = (file: string) => readFileSync(new URL(`./python/${file}`, import.meta.url), 'utf8');
@@ -56,6 +62,9 @@ export function emitModelPy(graph: Graph, options: TorchOptions = {}): string {
     `SOFAR_VERSION = ${pyString(version)}`,
     '# The hash SoFAr keeps of the parameter list (names, shapes, binary, trainable): checkpoints carry it.',
     `PARAMS_HASH = ${pyString(paramsHash(graph))}`,
+    "# The model parameters (sofar build's --set values) this model.py was built with: checkpoints record them,",
+    '# so that `sofar eval SPEC --weights RUN` builds the same graph without repeating them.',
+    `MODEL_PARAMS = ${pyDict(options.modelParams ?? {})}`,
     `INPUT_SHAPE = (${graph.input.join(', ')})`,
     `CLASSES = ${graph.classes}`,
     '# Drop-path (docs/semantics.md): the share of global batches, the most columns of any fractal, and',
@@ -93,8 +102,9 @@ export function emitTrainPy(graph: Graph, options: TorchOptions = {}): string {
     '#   several         torchrun --nnodes 2 --node-rank R --nproc_per_node 8 --rdzv-backend c10d \\',
     '#                     --rdzv-endpoint HOST:29500 train.py --data /data/imagenet --batch 32 --amp',
     '#',
-    "# Checkpoints (OUT/checkpoint.safetensors, each epoch) and OUT/metrics.jsonl are SoFAr's: `sofar eval SPEC",
-    '# --weights OUT` and `sofar build SPEC --weights OUT` take them, and --resume continues a SoFAr run.',
+    "# Checkpoints (OUT/checkpoint.safetensors, each epoch and every --checkpoint-every N steps) and OUT/metrics.jsonl",
+    "# are SoFAr's: `sofar eval SPEC --weights OUT` and `sofar build SPEC --weights OUT` take them (with the --set",
+    '# values and normalisation they record), and --resume continues a SoFAr run, mid-epoch too.',
     python('train.py').trimEnd(),
     '',
   ].join('\n');
@@ -106,8 +116,20 @@ export interface TorchProject {
   initWeights: string;
 }
 
-/** Writes DIR/model.py, DIR/train.py and DIR/init.safetensors (the given weights, epoch 0) atomically. */
-export function writeTorchProject(graph: Graph, weights: WeightMap, dir: string, options: TorchOptions & { seed?: number; weightsSource?: string } = {}): TorchProject {
+export interface TorchProjectOptions extends TorchOptions {
+  seed?: number;
+  /** Where the weights came from (a run's checkpoint), recorded in init.safetensors' configuration. */
+  weightsSource?: string;
+  /** The input normalisation the weights were trained with (a run's), recorded in init.safetensors. */
+  normalisation?: InputNormalisation | null;
+}
+
+/**
+ * Writes DIR/model.py, DIR/train.py and DIR/init.safetensors (the given weights, epoch 0) atomically;
+ * init.safetensors records what SoFAr's engines record in theirs: the model parameters and, when known,
+ * the input normalisation.
+ */
+export function writeTorchProject(graph: Graph, weights: WeightMap, dir: string, options: TorchProjectOptions = {}): TorchProject {
   const paths = { modelPy: join(dir, 'model.py'), trainPy: join(dir, 'train.py'), initWeights: join(dir, 'init.safetensors') };
   replaceFileAtomic(paths.modelPy, emitModelPy(graph, options));
   replaceFileAtomic(paths.trainPy, emitTrainPy(graph, options));
@@ -117,10 +139,18 @@ export function writeTorchProject(graph: Graph, weights: WeightMap, dir: string,
     slots: new Map(),
     step: 0,
     epoch: 0,
-    meta: { seed: options.seed ?? 0, engine: 'init', ...(options.weightsSource ? { config: { weights: options.weightsSource } } : {}) },
+    meta: {
+      seed: options.seed ?? 0,
+      engine: 'init',
+      ...(options.weightsSource ? { config: { weights: options.weightsSource } } : {}),
+      ...(options.normalisation ? { normalisation: options.normalisation } : {}),
+      modelParams: options.modelParams ?? {},
+    },
   });
   replaceFileAtomic(paths.initWeights, init);
   return paths;
 }
 
 const pyString = (s: string) => JSON.stringify(s);
+/** A dict of strings as a Python literal (JSON's string escapes are Python's too). */
+const pyDict = (record: Record<string, string>) => `{${Object.entries(record).map(([k, v]) => `${pyString(k)}: ${pyString(v)}`).join(', ')}}`;

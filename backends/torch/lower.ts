@@ -6,7 +6,7 @@
  * constructor parameters (backends/torch/blocks.ts). The Python names are those of the runtime
  * (backends/torch/python/runtime.py); docs/semantics.md is what both implement.
  */
-import type { NodeOf, OpTable, Pads, Pair, QuantizerRef } from '../../src/graph/types.js';
+import type { InitName, NodeOf, OpTable, Pads, Pair, QuantizerRef } from '../../src/graph/types.js';
 import type { ActivationQuantizerName, WeightQuantizerName } from '../../src/quantizers.js';
 
 /** A Python expression (a literal, or a reference to a constructor parameter). */
@@ -91,6 +91,8 @@ export const TORCH_LAYERS: OpTable<[], Lowered> = {
         { name: 'bias', value: a.bias ? 'True' : 'False', omit: 'True' },
         { name: 'kernel_quantizer', value: kernelQuantizer(a.kernelQuantizer), omit: 'None' },
         { name: 'kernel_clip', value: a.kernelClip === null ? 'None' : pyNumber(a.kernelClip), omit: 'None' },
+        { name: 'pad_value', value: pyNumber(a.padValue), omit: '0' },
+        { name: 'fixed_kernel', value: fixedValues(node), omit: 'None' },
       ],
       call: ([x], _arg, self) => `${self}(${x})`,
     };
@@ -117,6 +119,8 @@ export const TORCH_LAYERS: OpTable<[], Lowered> = {
       { name: 'channels', value: String(node.shape[0]), positional: true },
       { name: 'momentum', value: pyNumber(node.attrs.momentum), omit: '0.9' },
       { name: 'eps', value: pyNumber(node.attrs.epsilon), omit: '0.00001' },
+      { name: 'scale', value: node.attrs.scale ? 'True' : 'False', omit: 'True' },
+      { name: 'center', value: node.attrs.center ? 'True' : 'False', omit: 'True' },
     ],
     call: ([x], _arg, self) => `${self}(${x})`,
   }),
@@ -130,7 +134,10 @@ export const TORCH_LAYERS: OpTable<[], Lowered> = {
 
   prelu: (node) => ({
     module: 'PReLU',
-    args: [{ name: 'channels', value: String(node.shape[0]), positional: true }],
+    args: [
+      { name: 'channels', value: String(node.shape[0]), positional: true },
+      { name: 'init', value: pyNumber(INIT_CONSTANTS[node.params[0].init] ?? 0.25), omit: '0.25' },
+    ],
     call: ([x], _arg, self) => `${self}(${x})`,
   }),
 
@@ -156,22 +163,26 @@ export const TORCH_LAYERS: OpTable<[], Lowered> = {
     call: ([x], _arg, self) => `${self}(${x})`,
   }),
 
-  add: () => ({ args: [], call: ([a, b]) => `${a} + ${b}` }),
+  add: () => ({ args: [], call: (xs) => xs.join(' + ') }),
 
   concat: () => ({ args: [], call: (xs) => `torch.cat([${xs.join(', ')}], 1)` }),
 
-  bias: () => {
-    throw new Error('torch: bias is not lowered yet (issue 20)');
-  },
-  sigmoid: () => {
-    throw new Error('torch: sigmoid is not lowered yet (issue 20)');
-  },
-  multiply: () => {
-    throw new Error('torch: multiply is not lowered yet (issue 20)');
-  },
-  add_into: () => {
-    throw new Error('torch: add_into is not lowered yet (issue 20)');
-  },
+  bias: (node) => ({
+    module: 'Bias',
+    args: [{ name: 'channels', value: String(node.shape[0]), positional: true }],
+    call: ([x], _arg, self) => `${self}(${x})`,
+  }),
+
+  sigmoid: () => ({ args: [], call: ([x]) => `torch.sigmoid(${x})` }),
+
+  // The factor's shape is known only at run time here: the runtime broadcasts a vector over H and W.
+  multiply: () => ({ args: [], call: ([x, s]) => `multiply(${x}, ${s})` }),
+
+  add_into: (node) => ({
+    args: [{ name: 'offset', value: String(node.attrs.offset) }],
+    call: ([x, z], arg) => `add_into(${x}, ${z}, ${arg('offset')})`,
+  }),
+
   join: (node) => ({
     module: 'Join',
     args: [{ name: 'mode', value: `'${node.attrs.mode}'`, positional: true }],
@@ -190,6 +201,22 @@ function pooling(fn: string, node: NodeOf<'maxpool'> | NodeOf<'avgpool'>): Lower
     args,
     call: ([x], arg) => `${fn}(${[x, arg('kernel_size'), arg('stride'), ...(arg('padding') === '0' ? [] : [`padding=${arg('padding')}`])].join(', ')})`,
   };
+}
+
+/** The slope a PReLU starts at, by its initialiser. */
+const INIT_CONSTANTS: Partial<Record<InitName, number>> = { zeros: 0, ones: 1, 'constant_0.25': 0.25 };
+
+/**
+ * A fixed kernel's values as a Python list, or `None` for a trained kernel. A kernel whose output
+ * channels all hold the same values (a depthwise blur) is written once: the runtime repeats it.
+ */
+function fixedValues(node: NodeOf<'conv'>): Py {
+  const kernel = node.params.find((p) => p.role === 'kernel')!;
+  if (kernel.init !== 'fixed' || !kernel.values) return 'None';
+  const values = kernel.values;
+  const chunk = values.length / kernel.shape[0];
+  const repeated = values.every((v, i) => v === values[i % chunk]);
+  return `[${(repeated ? values.slice(0, chunk) : values).map(pyNumber).join(', ')}]`;
 }
 
 /** Channels (or features) of the node's input, read from the layer's kernel shape. */

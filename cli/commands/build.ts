@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { summarize } from '../../src/cost.js';
 import { graphToJson } from '../../src/graph/json.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
-import { addSpecOptions, outSpelling, parseNonNegativeInt, UsageError, writeFileAtomic, type SpecFlags } from '../common.js';
+import { addSpecOptions, outSpelling, parseNonNegativeInt, setFlagMap, UsageError, writeFileAtomic, type SpecFlags } from '../common.js';
 import { describeVariant, exportModel, loadSpec, specWeights, type VariantFlags, type WeightFlags } from '../models.js';
 import { formatSummaryTable } from '../summary-table.js';
 
@@ -55,9 +55,9 @@ export function register(program: Command): void {
     }
     if (target === 'torch') {
       const dir = flags.out ?? join('build', `${graph.name}.torch`);
-      const { weights, source } = specWeights(loaded);
+      const { weights, source, normalisation } = specWeights(loaded);
       const { writeTorchProject } = await import('../../backends/torch/index.js');
-      const paths = writeTorchProject(graph, weights, dir, { source: spec, seed: flags.seed, weightsSource: source });
+      const paths = writeTorchProject(graph, weights, dir, { source: spec, seed: flags.seed, weightsSource: source, normalisation, modelParams: setFlagMap(loaded.flags.set) });
       written.push(`wrote ${paths.modelPy}, ${paths.trainPy} and ${paths.initWeights} (weights: ${source})`);
     }
     if (target === undefined || target === 'onnx') {

@@ -7,7 +7,10 @@ import { existsSync } from 'node:fs';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { summarize, type Summary } from '../../src/cost.js';
+import { join } from 'node:path';
+import { pointLabel, RESULTS_JSONL, type SweepPoint } from '../../src/sweep.js';
 import { addSpecOptions, loadGraph, setFlagMap, type SpecFlags } from '../common.js';
+import { loadSweepPoints } from '../sweep-results.js';
 
 export type SummaryTotals = Omit<Summary, 'layers'>;
 
@@ -65,6 +68,33 @@ export function formatComparison(rows: readonly ComparedSpec[]): string {
   return table.toString();
 }
 
+/**
+ * A sweep's study as a table: each family's settings with their cost, the mean and sample standard
+ * deviation of test accuracy over seeds, and the latency on the binary runtime, cheapest first.
+ */
+export function formatStudy(points: readonly SweepPoint[]): string {
+  const table = new Table({
+    head: ['family', 'setting', 'budget', 'OPs', 'params', 'test accuracy', 'seeds', 'latency'],
+    style: { head: [], border: [] },
+    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
+  const pct = (x: number) => `${(100 * x).toFixed(2)}`;
+  for (const p of [...points].sort((a, b) => (a.budget ?? a.ops) - (b.budget ?? b.ops) || a.family.localeCompare(b.family))) {
+    table.push([
+      p.family,
+      pointLabel(p),
+      p.budget !== undefined ? sci(p.budget) : '',
+      sci(p.ops),
+      int(p.params),
+      `${pct(p.accuracy.mean)} ± ${pct(p.accuracy.std)} %`,
+      String(p.accuracy.n),
+      p.latencyMs ? `${p.latencyMs.mean.toFixed(3)} ms` : '',
+    ]);
+  }
+  return table.toString();
+}
+
 export function register(program: Command): void {
   addSpecOptions(
     program
@@ -73,6 +103,11 @@ export function register(program: Command): void {
       .argument('<specs...>', '.sofar files or graph files (build/NAME.graph.json), each with its own model parameters if wanted: SPEC:NAME=V,NAME=V (on top of --set, which every column takes)')
       .option('--json', 'print a JSON array of the totals of each summary (as sofar summary --json --no-layers)'),
   ).action((specs: string[], flags: SpecFlags & { json?: boolean }) => {
+    if (specs.length === 1 && existsSync(join(specs[0], RESULTS_JSONL))) {
+      const points = loadSweepPoints(specs[0]);
+      process.stdout.write((flags.json ? JSON.stringify(points, null, 2) : formatStudy(points)) + '\n');
+      return;
+    }
     const rows = compareSpecs(specs, flags);
     process.stdout.write((flags.json ? JSON.stringify(rows, null, 2) : formatComparison(rows)) + '\n');
   });

@@ -8,11 +8,14 @@ import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { readModelMetadata } from '../../backends/onnx/proto.js';
 import { summarize } from '../../src/cost.js';
-import { plotRunsSvg, type RunSeries } from '../../src/plot.js';
+import { plotParetoSvg, plotRunsSvg, type RunSeries } from '../../src/plot.js';
+import { pointLabel } from '../../src/sweep.js';
+import { loadSweepPoints } from '../sweep-results.js';
 import { METRICS_FILE, parseMetrics } from '../../src/train/metrics.js';
 import { loadGraph, UsageError, userFailure, writeFileAtomic } from '../common.js';
 
 interface PlotFlags {
+  pareto?: boolean;
   spec?: string[];
   out?: string;
   title?: string;
@@ -61,12 +64,20 @@ export function register(program: Command): void {
     .option('--spec <spec>', "the spec of each run, in order, for its OPs (default: the run's model.onnx)", (v: string, all: string[] = []) => [...all, v])
     .option('-o, --out <file>', 'write to FILE.svg or FILE.png instead of standard output (SVG)')
     .option('--title <text>', 'the title of the SVG document')
+    .option('--pareto', 'for a sweep folder (sofar sweep --out DIR): mean test accuracy ± std over seeds against OPs and latency, a line per family')
     .action(async (runs: string[], flags: PlotFlags) => {
       if (flags.out && !/\.(svg|png)$/i.test(flags.out)) throw new UsageError(`cannot write '${flags.out}': sofar plot writes SVG or PNG`, 'name the file FILE.svg or FILE.png');
-      const series = loadRuns(runs, flags.spec);
-      const missing = series.filter((s) => s.ops === undefined).map((s) => s.label);
-      if (missing.length) process.stderr.write(`note: no OPs for ${missing.join(', ')} (no model.onnx in the run; give --spec per run): left out of the accuracy-against-OPs panel\n`);
-      const svg = plotRunsSvg(series, flags.title ? { title: flags.title } : {});
+      let svg: string;
+      if (flags.pareto) {
+        if (runs.length !== 1) throw new UsageError('sofar plot --pareto takes one sweep folder', 'sofar plot SWEEP_DIR --pareto');
+        const points = loadSweepPoints(runs[0]).map((p) => ({ family: p.family, label: pointLabel(p), ops: p.ops, latencyMs: p.latencyMs?.mean ?? null, accuracy: p.accuracy }));
+        svg = plotParetoSvg(points, flags.title ? { title: flags.title } : {});
+      } else {
+        const series = loadRuns(runs, flags.spec);
+        const missing = series.filter((s) => s.ops === undefined).map((s) => s.label);
+        if (missing.length) process.stderr.write(`note: no OPs for ${missing.join(', ')} (no model.onnx in the run; give --spec per run): left out of the accuracy-against-OPs panel\n`);
+        svg = plotRunsSvg(series, flags.title ? { title: flags.title } : {});
+      }
       if (flags.out && /\.png$/i.test(flags.out)) {
         writeFileAtomic(flags.out, await rasterise(svg));
         process.stderr.write(`wrote ${flags.out}\n`);

@@ -1,4 +1,4 @@
-/** `sofar summary SPEC [--json] [--no-layers]`: per-layer and total params, memory, MACs and OPs. */
+/** `sofar summary SPEC [--json] [--no-layers]`: Larq's summary (per layer and totals), Keras' parameter count and OPs. */
 import type { Command } from 'commander';
 import { summarize } from '../../src/cost.js';
 import { addSpecOptions, loadGraph, type SpecFlags } from '../common.js';
@@ -8,9 +8,9 @@ export function register(program: Command): void {
   addSpecOptions(
     program
       .command('summary')
-      .description('per-layer and total parameters, memory, MACs and OPs (Larq and Bi-Real Net conventions)')
+      .description("larq.models.summary's figures per layer and in total (parameters, model size, MACs, binarized ratio), Keras' count_params() and Bi-Real Net's OPs")
       .argument('<spec>', 'a .sofar file, or a graph file (build/NAME.graph.json)')
-      .option('--json', 'print one JSON object instead of tables')
+      .option('--json', 'print one JSON object with the exact figures instead of tables')
       .option('--no-layers', 'print only the totals'),
   ).action((spec: string, flags: SpecFlags & { json?: boolean; layers: boolean }) => {
     const { graph } = loadGraph(spec, flags);

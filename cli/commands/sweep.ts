@@ -42,6 +42,10 @@ const TRAIN_FLAGS: Readonly<Record<string, boolean>> = {
   limit: true,
   device: true,
   threads: true,
+  checkpointEvery: true,
+  teacher: true,
+  teacherWeights: true,
+  distillWeight: true,
 };
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -60,7 +64,7 @@ interface SweepFlags {
   printJobs?: boolean;
   collect?: string;
   latency: boolean;
-  epochs: number;
+  epochs?: number;
   [flag: string]: unknown;
 }
 
@@ -141,6 +145,19 @@ function jobSteps(job: SweepJob, dir: string, flags: SweepFlags, resume: boolean
 
 const runsDir = (out: string) => join(out, 'runs');
 
+/** `sofar train`'s default. */
+const DEFAULT_EPOCHS = 10;
+
+/** The epochs a sweep folder's runs were asked for (its sweep.json), for gathering results elsewhere. */
+function recordedEpochs(out: string): number {
+  try {
+    const epochs = (JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as { epochs?: unknown }).epochs;
+    return typeof epochs === 'number' ? epochs : DEFAULT_EPOCHS;
+  } catch {
+    return DEFAULT_EPOCHS;
+  }
+}
+
 function readJob(dir: string): SweepJob | null {
   try {
     return JSON.parse(readFileSync(join(dir, JOB_FILE), 'utf8')) as SweepJob;
@@ -217,7 +234,8 @@ function tail(path: string, lines = 6): string {
 }
 
 async function runSweep(jobs: readonly SweepJob[], out: string, flags: SweepFlags): Promise<SweepResult[]> {
-  const pending = jobs.filter((job) => collectOne(join(runsDir(out), job.id), flags.epochs)?.status !== 'done');
+  const epochs = flags.epochs ?? DEFAULT_EPOCHS;
+  const pending = jobs.filter((job) => collectOne(join(runsDir(out), job.id), epochs)?.status !== 'done');
   const skipped = jobs.length - pending.length;
   process.stderr.write(`sweep: ${jobs.length} runs (${skipped} already done), ${Math.min(flags.jobs, pending.length)} at a time, into ${out}\n`);
   let started = 0;
@@ -244,14 +262,14 @@ async function runSweep(jobs: readonly SweepJob[], out: string, flags: SweepFlag
       } else if (flags.latency) status.latencyMs = await measureLatency(job, dir, log);
       replaceFileAtomic(join(dir, 'sweep-status.json'), JSON.stringify(status) + '\n');
       finished++;
-      const result = collectResults(out, flags.epochs).find((r) => r.id === job.id);
+      const result = collectResults(out, epochs).find((r) => r.id === job.id);
       const minutes = ((Date.now() - startedAt) / 60_000).toFixed(1);
       const what = code !== 0 ? `FAILED (exit ${code}; see ${log})` : `test acc ${result?.testAccuracy !== null && result?.testAccuracy !== undefined ? (100 * result.testAccuracy).toFixed(2) + '%' : '?'}${status.latencyMs ? `, ${status.latencyMs.toFixed(3)} ms` : ''}`;
       process.stderr.write(`[${finished}/${pending.length} this session, ${minutes} min] ${job.id}: ${what}\n`);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(flags.jobs, pending.length)) }, worker));
-  const results = collectResults(out, flags.epochs);
+  const results = collectResults(out, epochs);
   process.stderr.write(`sweep: ${results.filter((r) => r.status === 'done').length} of ${jobs.length} runs done, ${failed} failed this session; ${join(out, RESULTS_CSV)}\n`);
   if (failed) throw userFailure(`${failed} run${failed === 1 ? '' : 's'} of the sweep failed (the others are kept)`, `see the runs' sweep.log; run the same command again to retry them`);
   return results;
@@ -265,7 +283,7 @@ function prepareFolders(jobs: readonly SweepJob[], out: string, flags: SweepFlag
     mkdirSync(dir, { recursive: true });
     replaceFileAtomic(join(dir, JOB_FILE), JSON.stringify(job, null, 2) + '\n');
   }
-  replaceFileAtomic(join(out, 'sweep.json'), JSON.stringify({ argv: process.argv.slice(2), epochs: flags.epochs, jobs: jobs.map((j) => j.id) }, null, 2) + '\n');
+  replaceFileAtomic(join(out, 'sweep.json'), JSON.stringify({ argv: process.argv.slice(2), epochs: flags.epochs ?? DEFAULT_EPOCHS, jobs: jobs.map((j) => j.id) }, null, 2) + '\n');
 }
 
 export function register(program: Command): void {
@@ -287,7 +305,7 @@ export function register(program: Command): void {
     .option('--print-jobs', 'write the run folders and print one command line a run (for Slurm job arrays, Kubernetes Indexed Jobs), run nothing')
     .option('--collect <dir>', 'gather the results of the run folders in DIR (wherever they ran) into its results files, run nothing')
     .option('--data <source>', 'train flag: the data set')
-    .option('--epochs <n>', 'train flag: epochs of every run', parsePositiveInt('--epochs'), 10)
+    .option('--epochs <n>', 'train flag: epochs of every run (default 10)', parsePositiveInt('--epochs'))
     .option('--batch <n>', 'train flag: batch size')
     .option('--lr <x>', 'train flag: learning rate')
     .option('--optimizer <name>', 'train flag: adam, sgd or bop')
@@ -296,10 +314,14 @@ export function register(program: Command): void {
     .option('--weight-decay <x>', 'train flag: L2 weight decay')
     .option('--limit <n>', 'train flag: the first N training samples')
     .option('--device <name>', 'train flag: device')
-    .option('--threads <n>', 'train flag: CPU threads of each run');
+    .option('--threads <n>', 'train flag: CPU threads of each run')
+    .option('--checkpoint-every <n>', 'train flag: a checkpoint every N steps')
+    .option('--teacher <model>', 'train flag: distil from this spec or model.onnx')
+    .option('--teacher-weights <run>', "train flag: the teacher spec's trained weights")
+    .option('--distill-weight <w>', 'train flag: weight of the distillation term');
   cmd.action(async (specs: string[], flags: SweepFlags) => {
     if (flags.collect !== undefined) {
-      const results = collectResults(resolve(flags.collect), flags.epochs);
+      const results = collectResults(resolve(flags.collect), flags.epochs ?? recordedEpochs(resolve(flags.collect)));
       process.stderr.write(`collected ${results.length} runs (${results.filter((r) => r.status === 'done').length} done) into ${join(flags.collect, RESULTS_CSV)}\n`);
       return;
     }

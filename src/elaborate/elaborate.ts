@@ -4,13 +4,14 @@
  * wrong arity, recursion, a declared fractal depth that the expansion contradicts, the node budget).
  * Judging the finished graph (shapes at adds and joins, precision) is the checker's job.
  */
-import type { Arg, BlockDecl, Expr, ModelDecl, SourceFile, Statement } from '../../grammar/ast.js';
+import type { Arg, BlockDecl, Expr, ModelDecl, NameRef, SourceFile, Statement } from '../../grammar/ast.js';
 import { closest, error, type Diagnostic, type Span } from '../diagnostics.js';
 import { GraphBuilder, NodeBudgetExceeded, type QuantizerSpec, type Tensor } from '../graph/builder.js';
 import type { Graph, JoinMode } from '../graph/types.js';
 import { asInteger, Env, evaluate, evaluateArgs, EvalError, fail } from './evaluate.js';
 import { convertArg, convertQuantizer, LAYERS, type ArgDef } from './layers.js';
 import { asSource, describe, isNone, num, type BoundArg, type Value } from './values.js';
+import { shapeToString } from '../graph/shapes.js';
 
 export interface ElaborateOptions {
   /** Which model to build when the file has several. */
@@ -26,6 +27,12 @@ export interface ElaborateResult {
 }
 
 const JOINS: JoinMode[] = ['mean', 'sum', 'max', 'concat'];
+/** How `parallel` joins its branches. */
+const PARALLEL_JOINS = ['sum', 'concat', 'multiply'] as const;
+type ParallelJoin = (typeof PARALLEL_JOINS)[number];
+
+/** A computed name must be usable as a scope: it becomes part of parameter names and generated code. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Combinators: calls that take a body `{ ... }` and wrap it in a shortcut or a fractal. */
 const COMBINATORS: Record<string, { args: ArgDef[]; positional: number; summary: string }> = {
@@ -46,6 +53,12 @@ const COMBINATORS: Record<string, { args: ArgDef[]; positional: number; summary:
     positional: 1,
     summary: 'FractalNet expansion f(k+1)(z) = join(f(k)(f(k)(z)), unit(z))',
   },
+  parallel: {
+    args: [{ name: 'join', type: 'value', doc: 'sum (default), concat or multiply' }],
+    positional: 1,
+    summary: 'branch { ... } bodies on the same input, joined by sum, channel concat or multiply',
+  },
+  add_into: { args: [], positional: 0, summary: "x with body(x) added into x's last channels (MeliusNet)" },
 };
 
 export function elaborate(ast: SourceFile, options: ElaborateOptions = {}): ElaborateResult {
@@ -91,6 +104,12 @@ class Elaborator {
   private readonly blocks = new Map<string, BlockDecl>();
   private readonly callStack: string[] = [];
   private budgetSpan: Span | undefined;
+  /**
+   * How many builder diagnostics there were when the first statement failed. A failed statement leaves
+   * the feature map as it was before it, so later shape messages would describe stale shapes: they are
+   * dropped (the cascade stops; other errors are still reported).
+   */
+  private builderCutoff: number | undefined;
   private builder!: GraphBuilder;
   private modelEnv!: Env;
 
@@ -119,7 +138,7 @@ class Elaborator {
       );
       return { diagnostics: this.diagnostics };
     }
-    this.diagnostics.push(...this.builder.diagnostics);
+    this.diagnostics.push(...this.builder.diagnostics.slice(0, this.builderCutoff));
     return { graph: this.builder.finish(out), diagnostics: this.diagnostics };
   }
 
@@ -128,8 +147,8 @@ class Elaborator {
   private collectBlocks(): void {
     for (const decl of [...this.ast.blocks, ...this.model.blocks]) {
       const name = decl.name.name;
-      if (LAYERS[name] || COMBINATORS[name]) {
-        this.report('duplicate', `a block cannot be called '${name}': that is a built-in ${LAYERS[name] ? 'layer' : 'combinator'}`, decl.name.span, 'choose another name');
+      if (LAYERS[name] || COMBINATORS[name] || name === 'branch') {
+        this.report('duplicate', `a block cannot be called '${name}': that is a built-in ${LAYERS[name] ? 'layer' : name === 'branch' ? "word (parallel's paths)" : 'combinator'}`, decl.name.span, 'choose another name');
       } else if (this.blocks.has(name)) {
         this.report('duplicate', `block '${name}' is defined twice`, decl.name.span, `the first definition is at line ${this.blocks.get(name)!.name.span.line}`);
       } else {
@@ -253,7 +272,7 @@ class Elaborator {
         env.define(s.name.name, evaluate(s.value, env));
         return x;
       case 'stage':
-        return this.builder.scope(s.name.name, () => this.execBody(s.body, env, x));
+        return this.builder.scope(this.nameOf(s.name, env), () => this.execBody(s.body, env, x));
       case 'if': {
         const cond = evaluate(s.cond, env);
         if (cond.t !== 'bool') fail('type', `an if needs true or false, got ${describe(cond)}`, s.cond.span);
@@ -306,12 +325,27 @@ class Elaborator {
     }
     let current = x;
     for (let k = 0; k < times; k++) {
-      const args = evaluateArgs(s.args, env.child(() => current.shape));
+      const here = env.child(() => current.shape);
+      const args = evaluateArgs(s.args, here);
+      const label = s.label && this.nameOf(s.label, here);
+      if (s.callee.name === 'branch') fail('misplaced', 'branch { ... } is one path of parallel', s.callee.span, 'write parallel(join = sum) { branch { ... } branch { ... } }');
       current = s.body
-        ? this.inlineCombinator(s.callee.name, s.callee.span, args, s.body, env, current, s.label?.name, s.span)
-        : this.call(s.callee.name, s.callee.span, args, env, current, s.label?.name, s.span);
+        ? this.inlineCombinator(s.callee.name, s.callee.span, args, s.body, env, current, label, s.span)
+        : this.call(s.callee.name, s.callee.span, args, env, current, label, s.span);
     }
     return current;
+  }
+
+  /** A written name, or a computed one: a string (or bare name) that is a valid identifier. */
+  private nameOf(ref: NameRef, env: Env): string {
+    if (!('computed' in ref)) return ref.name;
+    const v = evaluate(ref.computed, env);
+    // A bare unbound name here is a misspelt variable (a fixed name is written without parentheses).
+    const name = v.t === 'str' ? v.v : fail('type', `a computed name is a string, not ${describe(v)}`, ref.span, v.t === 'sym' ? `'${v.name}' is not a variable here; a fixed name goes without parentheses: stage ${v.name} { ... }` : 'build it from strings, e.g. ("section_" + str(i))');
+    if (!IDENTIFIER.test(name)) {
+      fail('bad-name', `the computed name "${name}" is not a valid name`, ref.span, 'names start with a letter or _ and hold only letters, digits and _, e.g. ("section_" + str(i))');
+    }
+    return name;
   }
 
   /**
@@ -322,7 +356,8 @@ class Elaborator {
     const layer = LAYERS[name];
     if (layer) {
       const a = this.bind(layer.args, layer.positional, args, name, span, env);
-      return layer.build(this.builder, x, a, { ...(label ? { name: label } : {}), source: span });
+      const at = (arg: string) => args.find((b, i) => (b.name ?? layer.args[i]?.name) === arg)?.span ?? span;
+      return layer.build(this.builder, x, a, { ...(label ? { name: label } : {}), source: span }, at);
     }
     const block = this.blocks.get(name);
     if (block) return this.callBlock(block, args, x, label, span, inline);
@@ -394,9 +429,9 @@ class Elaborator {
   /** A combinator written inline (`fractal(columns = 3) { ... }`) opens a scope of its own name. */
   private inlineCombinator(name: string, nameSpan: Span, args: BoundArg[], body: Statement[], env: Env, x: Tensor, label: string | undefined, span: Span): Tensor {
     if (!COMBINATORS[name]) {
-      if (LAYERS[name] || this.blocks.has(name)) fail('unexpected-body', `'${name}' takes no body`, nameSpan, 'only residual, concat and fractal wrap a body { ... }');
+      if (LAYERS[name] || this.blocks.has(name)) fail('unexpected-body', `'${name}' takes no body`, nameSpan, `only ${Object.keys(COMBINATORS).join(', ')} wrap a body { ... }`);
       const suggestion = closest(name, Object.keys(COMBINATORS));
-      fail('unknown-name', `unknown combinator '${name}'`, nameSpan, suggestion ? `did you mean '${suggestion}'?` : 'combinators: residual, concat, fractal');
+      fail('unknown-name', `unknown combinator '${name}'`, nameSpan, suggestion ? `did you mean '${suggestion}'?` : `combinators: ${Object.keys(COMBINATORS).join(', ')}`);
     }
     return this.combinator(name, nameSpan, args, body, env, x, label ?? name, span);
   }
@@ -405,7 +440,7 @@ class Elaborator {
     const def = COMBINATORS[name];
     if (!def) {
       const suggestion = closest(name, Object.keys(COMBINATORS));
-      fail('unknown-name', `unknown combinator '${name}'`, nameSpan, suggestion ? `did you mean '${suggestion}'?` : 'combinators: residual, concat, fractal');
+      fail('unknown-name', `unknown combinator '${name}'`, nameSpan, suggestion ? `did you mean '${suggestion}'?` : `combinators: ${Object.keys(COMBINATORS).join(', ')}`);
     }
     const raw = this.bindRaw(def.args, def.positional, args, name, span);
     const runBody = (z: Tensor) => this.execBody(body, env, z);
@@ -418,9 +453,68 @@ class Elaborator {
       }
       case 'concat':
         return inScope(() => this.builder.denseShortcut(x, runBody, { source: span }));
+      case 'parallel':
+        return this.parallel(raw.get('join'), body, env, x, inScope, span);
+      case 'add_into':
+        return inScope(() => {
+          const y = runBody(x);
+          const [cx, ...mapX] = x.shape;
+          const [cy, ...mapY] = y.shape;
+          if (y.shape.length !== x.shape.length || mapY.some((d, i) => d !== mapX[i])) {
+            fail('shape-mismatch', `add_into's body turns ${shapeToString(x.shape)} into ${shapeToString(y.shape)}: it must keep the height and width`, span, 'the body may change the channels (to at most as many), not the size of the map');
+          }
+          if (cy > cx) fail('shape-mismatch', `add_into's body gives ${cy} channels, more than the ${cx} it adds into`, span, `the body's output is added into the last of x's channels: give it at most ${cx}`);
+          return this.builder.addInto(x, y, { source: span });
+        });
       default:
         return this.fractal(raw, body, env, x, scope, span);
     }
+  }
+
+  /** `parallel(join = sum) { branch { ... } branch { ... } }`: every branch reads x; their outputs are joined. */
+  private parallel(joinArg: BoundArg | undefined, body: Statement[], env: Env, x: Tensor, inScope: <T>(fn: () => T) => T, span: Span): Tensor {
+    let join: ParallelJoin = 'sum';
+    if (joinArg) {
+      const v = joinArg.value;
+      if (v.t !== 'sym' || !(PARALLEL_JOINS as readonly string[]).includes(v.name)) {
+        const suggestion = v.t === 'sym' ? closest(v.name, [...PARALLEL_JOINS]) : undefined;
+        const quoted = v.t === 'str' && (PARALLEL_JOINS as readonly string[]).includes(v.v);
+        const hint = quoted ? `write it without quotes: join = ${v.v}` : suggestion ? `did you mean '${suggestion}'?` : 'sum adds the branches, concat stacks their channels, multiply scales the first by the second';
+        fail('bad-argument', `parallel joins by ${PARALLEL_JOINS.join(', ')}, not ${describe(v)}`, joinArg.span, hint);
+      }
+      join = v.name as ParallelJoin;
+    }
+    const branches = body.filter((s) => !(s.kind === 'call' && s.callee.name === 'branch' && s.body && !s.args.length && !s.repeat && !s.parenthesized));
+    for (const s of branches) fail('bad-parallel', "parallel's body holds only branch { ... } paths", s.span, 'put the layers inside a branch: parallel(join = sum) { branch { ... } branch { ... } }');
+    const paths = body as Extract<Statement, { kind: 'call' }>[];
+    if (paths.length < 2) fail('bad-parallel', `parallel needs at least 2 branches, got ${paths.length}`, span, 'an empty branch { } is the identity');
+    if (join === 'multiply' && paths.length !== 2) fail('bad-parallel', `parallel(join = multiply) multiplies 2 branches, got ${paths.length}`, span, 'the first branch is scaled by the second (a vector of channels, as in squeeze-and-excite)');
+    return inScope(() => {
+      const outs = paths.map((p) => {
+        const run = () => this.execBody(p.body!, env, x);
+        const label = p.label && this.nameOf(p.label, env);
+        return { t: label ? this.builder.scope(label, run) : this.builder.block('branch', run), span: p.span };
+      });
+      const first = outs[0].t;
+      const shapes = () => outs.map((o) => shapeToString(o.t.shape)).join(', ');
+      outs.forEach((o, i) => {
+        if (i === 0) return;
+        const a = first.shape;
+        const b = o.t.shape;
+        const sameShape = a.length === b.length && a.every((d, k) => d === b[k]);
+        if (join === 'sum' && !sameShape) fail('shape-mismatch', `parallel(join = sum) cannot add branches of shapes ${shapes()}`, o.span, 'summed branches must give the same shape; concat stacks different channel counts');
+        if (join === 'concat' && (a.length !== b.length || a.slice(1).some((d, k) => d !== b[k + 1]))) {
+          fail('shape-mismatch', `parallel(join = concat) cannot stack branches of shapes ${shapes()}`, o.span, 'concatenated branches must agree in everything but channels');
+        }
+        if (join === 'multiply' && !sameShape && !(b.length === 1 && b[0] === a[0])) {
+          fail('shape-mismatch', `parallel(join = multiply) cannot scale ${shapeToString(a)} by ${shapeToString(b)}`, o.span, `the second branch gives the first's shape or a vector of its ${a[0]} channels (e.g. global_avgpool; dense ${a[0]}; sigmoid)`);
+        }
+      });
+      const tensors = outs.map((o) => o.t);
+      if (join === 'sum') return this.builder.sum(tensors, { source: span });
+      if (join === 'concat') return this.builder.concat(tensors, { source: span });
+      return this.builder.multiply(tensors[0], tensors[1], { source: span });
+    });
   }
 
   private fractal(raw: Map<string, BoundArg>, body: Statement[], env: Env, x: Tensor, scope: string | null, span: Span): Tensor {
@@ -504,7 +598,9 @@ class Elaborator {
       return fn();
     } catch (e) {
       if (e instanceof EvalError) {
-        this.diagnostics.push(e.diagnostic);
+        const stale = this.builderCutoff !== undefined && SHAPE_CODES.has(e.diagnostic.code);
+        if (!stale) this.diagnostics.push(e.diagnostic);
+        if (this.builder) this.builderCutoff ??= this.builder.diagnostics.length;
         return undefined;
       }
       throw e;
@@ -515,6 +611,9 @@ class Elaborator {
     this.diagnostics.push(error(code, message, span, hint));
   }
 }
+
+/** Errors about shapes, which a statement that failed earlier (and so left a stale shape) can cause. */
+const SHAPE_CODES = new Set(['shape', 'shape-mismatch']);
 
 /** What fixes a declared fractal depth: the expansion's depth, or the columns that give the declared one. */
 function depthHint(depth: number, expanded: number): string {

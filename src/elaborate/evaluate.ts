@@ -91,7 +91,8 @@ export function evaluate(expr: Expr, env: Env): Value {
       return expr.otherwise ? evaluate(expr.otherwise, env) : NONE;
     }
     case 'call': {
-      if (expr.callee.name === 'len' && !env.lookup('len')) return num(length(expr, env));
+      const special = SPECIAL_BUILTINS[expr.callee.name];
+      if (special && !env.lookup(expr.callee.name)) return special(expr, env);
       const builtin = BUILTINS[expr.callee.name];
       if (builtin && !env.lookup(expr.callee.name)) {
         const args = expr.args.map((a) => {
@@ -126,14 +127,57 @@ export function evaluate(expr: Expr, env: Env): Value {
   }
 }
 
-/** `len(list)`: the number of items of a list, a range or a size (`3x3` has 2). */
-function length(expr: Extract<Expr, { kind: 'call' }>, env: Env): number {
-  if (expr.args.length !== 1) fail('arity', `len() takes 1 argument, got ${expr.args.length}`, expr.span);
-  const [a] = expr.args;
-  if (a.name) fail('bad-argument', 'len() takes no named arguments', a.span);
-  const value = evaluate(a.value, env);
-  if (value.t === 'list' || value.t === 'dims') return value.v.length;
-  return fail('type', `len() takes a list or a size, not ${describe(value)}`, a.value.span, 'for example len(widths) with widths = [64, 128]');
+type CallExpr = Extract<Expr, { kind: 'call' }>;
+
+/** The positional arguments of a built-in that takes exactly `arity` of them, evaluated. */
+function builtinArgs(expr: CallExpr, env: Env, arity: number): { value: Value; span: Span }[] {
+  const name = expr.callee.name;
+  if (expr.args.length !== arity) fail('arity', `${name}() takes ${arity} argument${arity === 1 ? '' : 's'}, got ${expr.args.length}`, expr.span, `for example ${BUILTIN_EXAMPLES[name]}`);
+  return expr.args.map((a) => {
+    if (a.name) fail('bad-argument', `${name}() takes no named arguments`, a.span);
+    return { value: evaluate(a.value, env), span: a.value.span };
+  });
+}
+
+const BUILTIN_EXAMPLES: Record<string, string> = { len: 'len(widths)', str: 'str(i)', outer: 'outer([1, 2, 1], [1, 2, 1])' };
+
+/** Built-ins on values other than numbers. */
+const SPECIAL_BUILTINS: Record<string, (expr: CallExpr, env: Env) => Value> = {
+  /** `len(list)`: the number of items of a list, a range or a size (`3x3` has 2). */
+  len: (expr, env) => {
+    const [{ value, span }] = builtinArgs(expr, env, 1);
+    if (value.t === 'list' || value.t === 'dims') return num(value.v.length);
+    return fail('type', `len() takes a list or a size, not ${describe(value)}`, span, 'for example len(widths) with widths = [64, 128]');
+  },
+  /** `str(x)`: a number, boolean or string as text, for computed names (`"section_" + str(i)`). */
+  str: (expr, env) => {
+    const [{ value, span }] = builtinArgs(expr, env, 1);
+    switch (value.t) {
+      case 'num':
+        return { t: 'str', v: formatNumber(value.v) };
+      case 'str':
+        return value;
+      case 'bool':
+        return { t: 'str', v: String(value.v) };
+      case 'sym':
+        // An unbound name is most likely a misspelt variable: "section_" + str(j) must not give "section_j".
+        return unknownName(value, span, env, 'a number, a string or true/false');
+      default:
+        return fail('type', `str() takes a number, a string or true/false, not ${describe(value)}`, span, 'for example str(i) with i a loop variable');
+    }
+  },
+  /** `outer(a, b)`: the outer product of two lists of numbers, a list of rows `a[i] * b[j]` (a separable kernel). */
+  outer: (expr, env) => {
+    const [a, b] = builtinArgs(expr, env, 2).map(({ value, span }) => numbers(value, span, env, 'outer()'));
+    return { t: 'list', v: a.map((x) => ({ t: 'list', v: b.map((y) => num(x * y)) })) };
+  },
+};
+
+/** A flat list (or size) of numbers. */
+function numbers(v: Value, span: Span, env: Env, owner: string): number[] {
+  if (v.t === 'dims') return v.v;
+  if (v.t !== 'list') fail('type', `${owner} takes lists of numbers, not ${describe(v)}`, span, 'for example outer([1, 2, 1], [1, 2, 1])');
+  return v.v.map((item) => asNumber(item, span, env));
 }
 
 export function evaluateArgs(args: Arg[], env: Env): BoundArg[] {
@@ -169,6 +213,8 @@ function binary(expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
     const same = equal(lv, rv);
     return bool(expr.op === '==' ? same : !same);
   }
+  if (expr.op === '+' && (lv.t === 'str' || rv.t === 'str')) return concatStrings(lv, rv, expr, env);
+  if ((expr.op === '*' || expr.op === '/') && (lv.t === 'list' || rv.t === 'list')) return scaleList(lv, rv, expr, env);
   const a = asNumber(lv, expr.left.span, env);
   const b = asNumber(rv, expr.right.span, env);
   const byZero = () => fail('arithmetic', 'division by zero', expr.right.span, 'this divisor is 0 here; guard it, e.g. (c // g if g > 0 else c)');
@@ -199,6 +245,31 @@ function binary(expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
     case '>=':
       return bool(a >= b);
   }
+}
+
+/** `"section_" + str(i)`: both sides must be strings (numbers go through str(), as in Python). */
+function concatStrings(lv: Value, rv: Value, expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
+  const side = (v: Value, span: Span): string => {
+    if (v.t === 'str') return v.v;
+    if (v.t === 'sym') unknownName(v, span, env, 'a string');
+    return fail('type', `only strings are joined with +, not ${describe(v)}`, span, `convert it with str(...), e.g. "section_" + str(i)`);
+  };
+  return { t: 'str', v: side(lv, expr.left.span) + side(rv, expr.right.span) };
+}
+
+/** A (nested) list times or divided by a number, element by element: `outer(a, b) / 16`. */
+function scaleList(lv: Value, rv: Value, expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
+  if (lv.t === 'list' && rv.t === 'list') fail('type', `a list ${expr.op} a list is not defined`, expr.span, 'multiply or divide a list by a number, e.g. outer(a, b) / 16');
+  if (rv.t === 'list' && expr.op === '/') fail('type', 'a number cannot be divided by a list', expr.right.span, 'divide the list by the number instead');
+  const [list, scalar, scalarSpan] = lv.t === 'list' ? [lv, rv, expr.right.span] : [rv as Extract<Value, { t: 'list' }>, lv, expr.left.span];
+  const k = asNumber(scalar, scalarSpan, env);
+  if (expr.op === '/' && k === 0) fail('arithmetic', 'division by zero', expr.right.span, 'this divisor is 0 here');
+  const apply = (v: Value): Value => {
+    if (v.t === 'list') return { t: 'list', v: v.v.map(apply) };
+    const x = asNumber(v, lv.t === 'list' ? expr.left.span : expr.right.span, env);
+    return num(expr.op === '*' ? x * k : x / k);
+  };
+  return apply(list);
 }
 
 function equal(a: Value, b: Value): boolean {
@@ -240,7 +311,7 @@ function typeHint(v: Value, wanted: string): string {
     case 'bool':
       return 'true and false are not numbers; choose with a conditional, e.g. (2 if flag else 1)';
     default:
-      return `a call here names a layer, block or quantizer; built-in functions: ${Object.keys(BUILTINS).join(', ')}`;
+      return `a call here names a layer, block or quantizer; built-in functions: ${[...Object.keys(BUILTINS), ...Object.keys(SPECIAL_BUILTINS)].join(', ')}`;
   }
 }
 

@@ -264,9 +264,13 @@ export class GraphBuilder {
     const policy = this.policy();
     const kernelQuantizer =
       o.kernelQuantizer === undefined ? policy.weights : this.quantizer(o.kernelQuantizer, 'weight', o.source);
-    if (!kernelQuantizer) this.reportNoWeightQuantizer('conv', o.source);
+    // `kernelQuantizer: 'none'` asks for real weights (on a binary input); only a missing policy is refused.
+    if (!kernelQuantizer && o.kernelQuantizer === undefined) this.reportNoWeightQuantizer('conv', o.source);
     const local = o.name ?? 'bconv';
-    const input = this.quantizeIfReal(x, o.inputQuantizer, local, o.source);
+    const input = this.quantizeIfReal(x, o.inputQuantizer, local, 'conv', o.source);
+    if (!kernelQuantizer && o.kernelQuantizer !== undefined && !this.inputQuantized(input, null)) {
+      this.report('no-quantizer', 'this binary conv quantizes neither its input nor its kernel', o.source, 'write conv for a real-valued convolution, or give it a quantizer');
+    }
     return this.convNode(input, { ...o, name: local }, kernelQuantizer, o.kernelClip === undefined ? 1 : o.kernelClip, 'bconv');
   }
 
@@ -279,9 +283,9 @@ export class GraphBuilder {
     const policy = this.policy();
     const kernelQuantizer =
       o.kernelQuantizer === undefined ? policy.weights : this.quantizer(o.kernelQuantizer, 'weight', o.source);
-    if (!kernelQuantizer) this.reportNoWeightQuantizer('dense layer', o.source);
+    if (!kernelQuantizer && o.kernelQuantizer === undefined) this.reportNoWeightQuantizer('dense layer', o.source);
     const local = o.name ?? 'bdense';
-    const input = this.quantizeIfReal(x, o.inputQuantizer, local, o.source);
+    const input = this.quantizeIfReal(x, o.inputQuantizer, local, 'dense layer', o.source);
     return this.denseNode(input, { ...o, name: local }, kernelQuantizer, o.kernelClip === undefined ? 1 : o.kernelClip, 'bdense');
   }
 
@@ -317,8 +321,9 @@ export class GraphBuilder {
     return this.addNode('relu', o.name ?? 'relu', [x], NO_ATTRS, same(x), 'f32', noParams, o);
   }
 
+  /** PReLU; the slopes start at `init`, zeros by default (Keras'). */
   prelu(x: Tensor, o: Common & { init?: InitName } = {}): Tensor {
-    return this.addNode('prelu', o.name ?? 'prelu', [x], NO_ATTRS, same(x), 'f32', (n) => [param(n, 'alpha', [x.shape[0]], o.init ?? 'constant_0.25')], o);
+    return this.addNode('prelu', o.name ?? 'prelu', [x], NO_ATTRS, same(x), 'f32', (n) => [param(n, 'alpha', [x.shape[0]], o.init ?? 'zeros')], o);
   }
 
   /** A learnable shift a channel (x + b[c]), starting at 0. */
@@ -441,10 +446,27 @@ export class GraphBuilder {
     return null;
   }
 
-  private quantizeIfReal(x: Tensor, spec: QuantizerSpec | undefined, layer: string, source?: Span): Tensor {
-    if (x.precision === 'bin') return x;
+  /**
+   * Whether a conv's input is quantized once its input quantizer (`null`: none at all, `undefined`: the
+   * binarize policy's) has run: values in {−1, +1}, or the output of a quantizer (k-bit, {0, 1}).
+   */
+  inputQuantized(x: Tensor, spec: QuantizerSpec | undefined | null): boolean {
+    if (x.precision === 'bin' || this.nodes[x.id]?.op === 'quantize') return true;
+    if (spec === null) return false;
+    return (spec === undefined ? this.policy().activations : spec === 'none' ? null : spec) !== null;
+  }
+
+  private quantizeIfReal(x: Tensor, spec: QuantizerSpec | undefined, layer: string, kind: string, source?: Span): Tensor {
+    // Values already quantized (±1, or a k-bit / {0, 1} quantizer's output) pass straight in.
+    if (x.precision === 'bin' || this.nodes[x.id]?.op === 'quantize') return x;
     const q = spec === undefined ? this.policy().activations : this.quantizer(spec, 'activation', source);
-    if (!q) return x; // the checker reports a binary layer fed real values
+    // `inputQuantizer: 'none'` keeps a real input (a binary kernel on real values, BinaryAlexNet's first layer).
+    if (!q) {
+      if (spec === undefined) {
+        this.report('no-quantizer', `a binary ${kind} on a real-valued input needs an input quantizer`, source, 'set one for the model (binarize activations = ste_sign) or on the layer (input_quantizer = ...); input_quantizer = none keeps the real input (a binary kernel on real values)');
+      }
+      return x;
+    }
     return this.addNode('quantize', `${layer}_sign`, [x], { quantizer: q }, same(x), outputsSign(q) ? 'bin' : 'f32', noParams, { source });
   }
 

@@ -7,7 +7,7 @@
  * Free of Node APIs: the browser page draws with the same code.
  */
 import type { ELK as ElkInstance, ELKConstructorArguments, ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
-import { nodeMacs } from '../cost.js';
+import { nodeMacs, nodeParamCount } from '../cost.js';
 import { describeAttrs } from './print.js';
 import type { Graph, GraphNode } from './types.js';
 
@@ -223,7 +223,7 @@ export async function layoutGraph(graph: Graph): Promise<Drawing> {
   const nodes: DrawnNode[] = graph.nodes.map((node) => {
     const keys = keysOf[node.id];
     const cost = nodeMacs(node, graph);
-    const params = node.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    const params = nodeParamCount(node); // Larq's count, so the bars add up to the summary's total
     return {
       ...boxes.get(String(node.id))!,
       id: node.id,

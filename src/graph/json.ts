@@ -36,6 +36,7 @@ export function graphFromJson(text: string, file = 'graph.json'): { graph?: Grap
     if (typeof n.name !== 'string' || !isShape(n.shape) || (n.precision !== 'f32' && n.precision !== 'bin')) return fail(`${where} lacks a name, shape or precision`);
     if (!Array.isArray(n.inputs) || n.inputs.some((j) => typeof j !== 'number' || j < 0 || j >= i)) return fail(`${where} has inputs that are not earlier nodes`);
     if (typeof n.attrs !== 'object' || n.attrs === null || !Array.isArray(n.params)) return fail(`${where} lacks attrs or params`);
+    fillDefaults(n as GraphNode);
     const problem = attrsProblem(n as GraphNode);
     if (problem) return fail(`${where}: ${problem}`);
     if (names.has(n.name)) return fail(`${where} repeats the name of an earlier node; node names are unique`);
@@ -47,4 +48,19 @@ export function graphFromJson(text: string, file = 'graph.json'): { graph?: Grap
 
 function isShape(v: unknown): v is number[] {
   return Array.isArray(v) && v.every((d) => Number.isInteger(d) && d > 0);
+}
+
+/**
+ * Attributes added to version 1 after graphs were written with it: a conv's pad value (0) and batch
+ * norm's scale and center (both on). Filled in place so older graph files read as they always meant.
+ */
+function fillDefaults(node: GraphNode): void {
+  if (node.op === 'conv') {
+    const attrs = node.attrs as Partial<typeof node.attrs>;
+    attrs.padValue ??= 0;
+  } else if (node.op === 'batchnorm') {
+    const attrs = node.attrs as Partial<typeof node.attrs>;
+    attrs.scale ??= true;
+    attrs.center ??= true;
+  }
 }

@@ -122,6 +122,16 @@ describe('sofar sweep', () => {
     expect(again.status).toBe(0);
     expect(again.stderr).toMatch(/4 runs \(4 already done\)/);
     expect(again.stderr).not.toMatch(/starting/);
+
+    // The study: one point per width, the mean and spread over the two seeds, as a table and a plot.
+    const table = sofar('compare', out);
+    expect(table.status, table.stderr).toBe(0);
+    const mean = (w: string) => rows.filter((r) => r.set.width === w).reduce((s, r) => s + r.testAccuracy! / 2, 0);
+    for (const w of ['4', '6']) expect(table.stdout).toMatch(new RegExp(`bireal-small\\s*│\\s*width=${w}\\s*│.*${(100 * mean(w)).toFixed(2)} ± [0-9.]+ %\\s*│\\s*2\\s*│`));
+    const svg = sofar('plot', out, '--pareto');
+    expect(svg.status, svg.stderr).toBe(0);
+    expect(svg.stdout.match(/class="study-point"/g)).toHaveLength(2);
+    expect(svg.stdout).toContain('data-family="bireal-small"');
   }, 180_000);
 
   it('records a failing run in the results and finishes the others', () => {

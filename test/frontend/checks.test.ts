@@ -83,19 +83,55 @@ describe('arguments a backend would refuse', () => {
 });
 
 describe('precision', () => {
-  it('a binary conv fed real values (its input quantizer turned off)', () => {
-    const bad = model(`${head}  bconv 3x3 8 input_quantizer=none\n${tail}`);
-    const e = expectError(bad, 'precision', 'bconv');
-    expect(e.message).toContain('fed real values from conv');
-    graphOf(bad.replace('input_quantizer=none', ''));
-    graphOf(bad.replace('  bconv', '  sign\n  bconv'));
+  it('a binary kernel on a real input is legitimate when asked for (input_quantizer = none: BinaryAlexNet)', () => {
+    const g = graphOf(model(`${head}  bconv 3x3 8 input_quantizer=none\n${tail}`));
+    const conv = g.nodes.filter((n) => n.op === 'conv')[1];
+    expect(conv.op === 'conv' && conv.attrs.kernelQuantizer?.name).toBe('ste_sign');
+    expect(g.nodes[conv.inputs[0]].op).toBe('conv');
+    expect(g.nodes.some((n) => n.op === 'quantize')).toBe(false);
   });
 
-  it('the same rule holds for graphs built in TypeScript', () => {
+  it('without an activation policy, a binary conv on a real input must say so (no silent real input)', () => {
+    const bad = model(`${head}  bconv 3x3 8\n${tail}`, 'input 3x16x16\n  classes 10\n  binarize weights = ste_sign');
+    expect(expectError(bad, 'no-quantizer', 'bconv').message).toBe('a binary conv on a real-valued input needs an input quantizer');
+    graphOf(bad.replace('bconv 3x3 8', 'bconv 3x3 8 input_quantizer=none'));
+  });
+
+  it('a pad value on a real input is refused by the checker, for graphs built in TypeScript too', () => {
     const b = new GraphBuilder({ name: 'g', input: [3, 8, 8], classes: 2, binarize: { weights: 'ste_sign' } });
     const x = b.bconv(b.input(), { filters: 2, kernel: 3, inputQuantizer: 'none' });
-    const g = b.finish(b.dense(b.globalAvgpool(x), { units: 2 }));
-    expect(check(g).map((d) => d.code)).toEqual(['precision']);
+    expect(check(b.finish(b.dense(b.globalAvgpool(x), { units: 2 })))).toEqual([]);
+    const y = b.bconv(b.input(), { filters: 2, kernel: 3, inputQuantizer: 'none', padValue: 1, name: 'padded' });
+    const diagnostics = check(b.finish(b.dense(b.globalAvgpool(y), { units: 2 })));
+    expect(diagnostics.map((d) => [d.code, d.message])).toEqual([['precision', 'padded: pad value 1 pads the real-valued output of input']]);
+  });
+});
+
+describe('joins of graphs built in TypeScript (or read from JSON)', () => {
+  it('an n-ary add, a multiply and an add_into whose inputs do not fit', () => {
+    const b = new GraphBuilder({ name: 'g', input: [4, 8, 8], classes: 2 });
+    const x = b.input();
+    const wide = b.conv(x, { filters: 8, kernel: 1, name: 'wide' });
+    const small = b.conv(x, { filters: 4, kernel: 1, stride: 2, name: 'small' });
+    const sum = b.sum([x, x, wide], { name: 'sum' });
+    const scaled = b.multiply(sum, b.globalAvgpool(wide), { name: 'scaled' });
+    const into = b.addInto(scaled, small, { name: 'into' });
+    const g = b.finish(b.dense(b.globalAvgpool(into), { units: 2 }));
+    expect(check(g).map((d) => d.message)).toEqual([
+      'sum: the add gets 4×8×8, 4×8×8, 8×8×8: summed inputs must have one shape',
+      'scaled: multiply scales 4×8×8 by 8',
+      'into: cannot add 4×4×4 into channels 0… of 4×8×8',
+    ]);
+  });
+
+  it('the same inputs that fit pass', () => {
+    const b = new GraphBuilder({ name: 'g', input: [4, 8, 8], classes: 2 });
+    const x = b.input();
+    const sum = b.sum([x, x, b.conv(x, { filters: 4, kernel: 1 })]);
+    const scaled = b.multiply(sum, b.sigmoid(b.globalAvgpool(sum)));
+    const into = b.addInto(scaled, b.conv(scaled, { filters: 2, kernel: 3 }));
+    expect(into.shape).toEqual([4, 8, 8]);
+    expect(check(b.finish(b.dense(b.globalAvgpool(into), { units: 2 })))).toEqual([]);
   });
 });
 
@@ -115,7 +151,10 @@ describe('binary layers', () => {
     const bad = model(`${head}  global_avgpool\n  bdense 10 input_quantizer=ste_sign`, real);
     expect(expectError(bad, 'no-quantizer', 'bdense').message).toBe('a binary dense layer needs a weight quantizer');
     expect(expectError(model(`${head}  bconv 3x3 8\n${tail}`, real), 'no-quantizer', 'bconv').message).toBe('a binary conv needs a weight quantizer');
-    expectError(model(`${head}  global_avgpool\n  bdense 10 kernel_quantizer=none`), 'no-quantizer', 'bdense');
+    // Real weights on a binary input are asked for explicitly, and legitimate.
+    const realWeights = graphOf(model(`${head}  global_avgpool\n  bdense 10 kernel_quantizer=none`)).nodes.at(-1)!;
+    expect(realWeights.op === 'dense' && realWeights.attrs.kernelQuantizer).toBe(null);
+    expect(realWeights.params.every((p) => !p.binary)).toBe(true);
     const dense = graphOf(bad.replace('input_quantizer', 'kernel_quantizer=ste_sign input_quantizer')).nodes.at(-1)!;
     expect(dense.op === 'dense' && dense.attrs.kernelQuantizer?.name).toBe('ste_sign');
     graphOf(model(`${head}  global_avgpool\n  stage s { binarize weights = magnitude_aware_sign\n bdense 10 input_quantizer=ste_sign }`, real));

@@ -23,7 +23,7 @@ describe('sofar check / summary / graph', () => {
   it('check: exit 0 and one line for a good spec', () => {
     const r = sofar('check', 'specs/bireal-resnet18.sofar');
     expect(r.code).toBe(0);
-    expect(r.out).toBe('specs/bireal-resnet18.sofar: ok — model bireal_resnet18, 79 nodes, 11,699,112 params, 1.640e+8 OPs\n');
+    expect(r.out).toBe('specs/bireal-resnet18.sofar: ok — model bireal_resnet18, 79 nodes, 11,689,512 params, 1.640e+8 OPs\n');
   });
 
   it('check: exit 1 with path:line:col, the source line, a caret and a hint; no stack trace', () => {
@@ -40,10 +40,11 @@ describe('sofar check / summary / graph', () => {
     const r = sofar('summary', 'specs/binarydensenet28.sofar', '--json');
     expect(r.code).toBe(0);
     const s = JSON.parse(r.out);
-    expect(s).toMatchObject({ name: 'binary_densenet28', input: [3, 224, 224], classes: 1000, memoryBytes: 4_317_344 });
+    // Larq's counting (batch norm: 2 non-trainable values a channel); Keras' count_params() beside it.
+    expect(s).toMatchObject({ name: 'binary_densenet28', input: [3, 224, 224], classes: 1000, memoryBytes: 4_241_312, kerasParams: 5_150_504 });
     expect(Object.keys(s.params).sort()).toEqual(['binary', 'float', 'nonTrainable', 'total', 'trainable']);
-    expect(s.params.total).toBe(5_150_504);
-    expect(Object.keys(s.macs).sort()).toEqual(['binary', 'float']);
+    expect(s.params.total).toBe(5_131_496);
+    expect(Object.keys(s.macs).sort()).toEqual(['binary', 'byBits', 'float', 'total']);
     expect(typeof s.ops).toBe('number');
     expect(s.layers[0]).toMatchObject({ name: 'stem/conv', op: 'conv', outputShape: [64, 112, 112], params: 9408, macs: 118_013_952, source: 'specs/binarydensenet28.sofar:25:5' });
   });
@@ -55,8 +56,11 @@ describe('sofar check / summary / graph', () => {
     // The title first, then the per-layer table, then the totals.
     expect(r.out.split('\n')[0]).toBe('bireal_resnet18 summary (input 3×224×224, 1000 classes)');
     expect(r.out.indexOf('conv5/unit4/bconv')).toBeLessThan(r.out.indexOf('Total params'));
-    expect(r.out).toMatch(/Model size\s+│\s+4,227,744 bytes \(4\.03 MiB\)/);
-    expect(r.out).toMatch(/OPs \(1-bit MACs \/ 64 \+ 32-bit MACs\)\s+│\s+1\.640e\+8/);
+    // Larq Zoo's published summary of Bi-Real Net (larq/docs #85), field for field.
+    expect(r.out).toMatch(/Model size\s+│\s+4\.00 MiB/);
+    expect(r.out).toMatch(/Ratio of MACs that are binarized\s+│\s+0\.9240/);
+    expect(r.out).toMatch(/Model size\s+│\s+4,189,344 bytes/);
+    expect(r.out).toMatch(/OPs \(1-bit MACs \/ 64 \+ other MACs\)\s+│\s+1\.640e\+8/);
   });
 
   it('graph --format json writes a graph that reads back; --set overrides model parameters', () => {
@@ -70,7 +74,7 @@ describe('sofar check / summary / graph', () => {
   it('check, summary and graph accept the graph files build writes', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'sofar-cli-')), 'fashion_bireal_small.graph.json');
     expect(sofar('graph', 'specs/fashion/bireal-small.sofar', '--format', 'json', '-o', out).code).toBe(0);
-    expect(sofar('check', out).out).toBe(`${out}: ok — model fashion_bireal_small, 35 nodes, 309,418 params, 1.594e+6 OPs\n`);
+    expect(sofar('check', out).out).toBe(`${out}: ok — model fashion_bireal_small, 35 nodes, 308,074 params, 1.594e+6 OPs\n`);
     expect(JSON.parse(sofar('summary', out, '--json').out)).toEqual(JSON.parse(sofar('summary', 'specs/fashion/bireal-small.sofar', '--json').out));
     expect(sofar('graph', out).out).toBe(sofar('graph', 'specs/fashion/bireal-small.sofar').out);
     expect(sofar('check', out, '--set', 'columns=3').code).toBe(2);

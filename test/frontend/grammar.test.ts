@@ -71,8 +71,30 @@ describe('valid input', () => {
   it('reads repetition, labels and combinator bodies', () => {
     const [a, b, c] = body('unit(64) * 4\nstem: conv 7x7 64 /2\nfractal(columns = 3, join = mean) { unit(32); bn }');
     expect(value(call(a).repeat!)).toBe(4);
-    expect(call(b).label?.name).toBe('stem');
+    expect(call(b).label).toMatchObject({ name: 'stem' });
     expect(call(c).body?.map((s) => call(s).callee.name)).toEqual(['unit', 'bn']);
+  });
+
+  it('reads computed stage names and labels, indexed repetition counts, and a parenthesised first bare argument', () => {
+    const [st, lab, rep, dense, callForm] = body('stage ("s_" + str(i)) { relu }\n("u" + str(i)): unit(64)\nunit() * blocks[s]\ndense (channels // r) bias=false\ndense(10, bias = false)');
+    if (st.kind !== 'stage' || !('computed' in st.name)) throw new Error('not a computed stage name');
+    expect(value(st.name.computed)).toEqual(['+', 's_', ['str', 'i']]);
+    const label = call(lab).label;
+    expect(label && 'computed' in label && value(label.computed)).toEqual(['+', 'u', ['str', 'i']]);
+    expect(value(call(rep).repeat!)).toEqual(['[]', 'blocks', 's']);
+    expect(call(dense).parenthesized).toBe(false);
+    expect(call(dense).args.map((a) => [a.name?.name ?? null, value(a.value)])).toEqual([[null, ['//', 'channels', 'r']], ['bias', false]]);
+    expect(call(callForm).parenthesized).toBe(true);
+  });
+
+  it('divides a bare named value by a spaced /, while a glued /n stays the stride', () => {
+    const [a, b] = body('dwconv 3x3 /2 fixed = outer([1, 2, 1], [1, 2, 1]) / 16\nbconv 3x3 8 input_quantizer=ste_sign(clip=1.3) /2');
+    expect(call(a).args.map((x) => [x.name?.name ?? null, value(x.value)])).toEqual([
+      [null, [3, 3]],
+      ['stride', 2],
+      ['fixed', ['/', ['outer', [1, 2, 1], [1, 2, 1]], 16]],
+    ]);
+    expect(call(b).args.map((x) => x.name?.name ?? null)).toEqual([null, null, 'input_quantizer', 'stride']);
   });
 
   it('gives operators their usual precedence and reads conditionals, lists, indexing and ranges', () => {
@@ -142,8 +164,8 @@ describe('valid input', () => {
   });
 
   it('parses every spec of the zoo without a diagnostic', () => {
-    const files = ['specs', 'specs/fashion'].flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.sofar')).map((f) => join(d, f)));
-    expect(files.length).toBe(12);
+    const files = ['specs', 'specs/fashion', 'specs/larq'].flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.sofar')).map((f) => join(d, f)));
+    expect(files.length).toBe(29); // 10 + 5 Fashion-MNIST + the 14 Larq Zoo models
     for (const f of files) expect(parse(readFileSync(f, 'utf8'), f).diagnostics).toEqual([]);
   });
 });

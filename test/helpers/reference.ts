@@ -21,19 +21,55 @@ export const refSign = (x: number) => (x >= 0 ? 1 : -1);
 /**
  * A kernel quantizer's forward on a weight tensor whose output channel is `axis`, split as the semantics
  * define it: the kernel a binary layer multiplies with (±1 entries, or the float weights when there is no
- * quantizer) and the per-output-channel scale applied to its sums (magnitude_aware_sign; else null).
- * Scaling after summing keeps sums of ±1 products exact, so ties at 0 stay exactly 0.
+ * quantizer) and the per-output-channel scale applied to its sums (magnitude_aware_sign and the other
+ * scaled quantizers; else null). Scaling after summing keeps sums of ±1 products exact, so ties at 0 stay
+ * exactly 0.
  */
 export function refQuantizeKernel(w: Float64Array, shape: number[], axis: number, q: QuantizerRef | null): { k: Float64Array; scale: Float64Array | null } {
   if (!q) return { k: w, scale: null };
-  if (q.name !== 'magnitude_aware_sign') return { k: w.map(refSign), scale: null };
   const outer = size(shape.slice(0, axis));
   const channels = shape[axis];
   const inner = size(shape.slice(axis + 1));
-  const sums = new Float64Array(channels);
-  for (let a = 0; a < outer; a++) for (let c = 0; c < channels; c++) for (let b = 0; b < inner; b++) sums[c] += Math.abs(w[(a * channels + c) * inner + b]);
-  const count = outer * inner;
-  return { k: w.map(refSign), scale: sums.map((v) => v / count) };
+  const channelMean = (magnitude: (v: number) => number) => {
+    const sums = new Float64Array(channels);
+    for (let a = 0; a < outer; a++) for (let c = 0; c < channels; c++) for (let b = 0; b < inner; b++) sums[c] += magnitude(w[(a * channels + c) * inner + b]);
+    return sums.map((v) => v / (outer * inner));
+  };
+  switch (q.name) {
+    case 'ste_sign':
+      return { k: w.map(refSign), scale: null };
+    case 'magnitude_aware_sign':
+      return { k: w.map(refSign), scale: channelMean(Math.abs) };
+    case 'magnitude_aware_sign_unclipped': {
+      // One scale for the whole kernel.
+      const mean = w.reduce((acc, v) => acc + Math.abs(v), 0) / w.length;
+      return { k: w.map(refSign), scale: new Float64Array(channels).fill(mean) };
+    }
+    case 'xnor_weight_scale':
+      return { k: w.map(refSign), scale: channelMean((v) => Math.abs(Math.max(-1, Math.min(1, v)))) };
+    default:
+      throw new Error(`reference: ${q.name} is not a weight quantizer`);
+  }
+}
+
+/** Round half to even. */
+const roundHalfEven = (v: number) => {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+};
+
+/** An activation quantizer's forward value (docs/semantics.md). */
+export function refActivation(q: QuantizerRef, x: number): number {
+  switch (q.name) {
+    case 'ste_heaviside':
+      return x > 0 ? 1 : 0;
+    case 'dorefa': {
+      const n = 2 ** q.args.k_bit - 1;
+      return roundHalfEven(Math.min(1, Math.max(0, x)) * n) / n;
+    }
+    default:
+      return refSign(x);
+  }
 }
 
 export interface RefOptions {
@@ -74,8 +110,10 @@ function conv(node: NodeOf<'conv'>, x: Values, w: Map<string, Float64Array>): Va
               for (let v = 0; v < kw; v++) {
                 const y = i * a.stride[0] - a.pads[0] + u * a.dilation[0];
                 const z = j * a.stride[1] - a.pads[1] + v * a.dilation[1];
-                if (y < 0 || y >= h || z < 0 || z >= wd) continue; // zero padding
-                acc += x.data[((s * cin + g * cinG + c) * h + y) * wd + z] * k[((o * cinG + c) * kh + u) * kw + v];
+                const weight = k[((o * cinG + c) * kh + u) * kw + v];
+                // Padded cells hold the pad value (0, or 1 for one-padding).
+                if (y < 0 || y >= h || z < 0 || z >= wd) acc += a.padValue * weight;
+                else acc += x.data[((s * cin + g * cinG + c) * h + y) * wd + z] * weight;
               }
           out[((s * cout + o) * oh + i) * ow + j] = acc * (scale ? scale[o] : 1) + (bias ? bias[o] : 0);
         }
@@ -113,8 +151,9 @@ function batchnorm(node: NodeOf<'batchnorm'>, x: Values, w: Map<string, Float64A
     for (let i = 0; i < x.data.length; i++) variance[Math.floor(i / per) % c] += (x.data[i] - mean[Math.floor(i / per) % c]) ** 2 / count;
     stats.set(node.name, { mean, variance });
   }
-  const gamma = param(node, 'gamma', w)!;
-  const beta = param(node, 'beta', w)!;
+  // Without scale / center: γ = 1, β = 0.
+  const gamma = param(node, 'gamma', w) ?? new Float64Array(c).fill(1);
+  const beta = param(node, 'beta', w) ?? new Float64Array(c);
   const ch = channelOf(x.shape);
   return { ...x, data: x.data.map((v, i) => (gamma[ch(i)] * (v - mean[ch(i)])) / Math.sqrt(variance[ch(i)] + node.attrs.epsilon) + beta[ch(i)]) };
 }
@@ -197,7 +236,7 @@ export function referenceForward(graph: Graph, weights: WeightMap | Map<string, 
         out = batchnorm(node, x0, w, o, batchStatistics);
         break;
       case 'quantize':
-        out = { ...x0, data: x0.data.map(refSign) };
+        out = { ...x0, data: x0.data.map((v) => refActivation(node.attrs.quantizer, v)) };
         break;
       case 'relu':
         out = { ...x0, data: x0.data.map((v) => Math.max(0, v)) };
@@ -231,8 +270,38 @@ export function referenceForward(graph: Graph, weights: WeightMap | Map<string, 
         break;
       }
       case 'add':
-        out = { ...x0, data: x0.data.map((v, i) => v + ins[1].data[i]) };
+        out = { ...x0, data: x0.data.map((v, i) => ins.slice(1).reduce((acc, t) => acc + t.data[i], v)) };
         break;
+      case 'bias': {
+        const b = param(node, 'bias', w)!;
+        const ch = channelOf(x0.shape);
+        out = { ...x0, data: x0.data.map((v, i) => v + b[ch(i)]) };
+        break;
+      }
+      case 'sigmoid':
+        out = { ...x0, data: x0.data.map((v) => 1 / (1 + Math.exp(-v))) };
+        break;
+      case 'multiply': {
+        const f = ins[1];
+        // A vector factor [C] scales whole channels of a map; otherwise element by element.
+        const perChannel = x0.shape.length === 3 && f.shape.length === 1;
+        const per = size(x0.shape.slice(1));
+        const c = x0.shape[0];
+        out = { ...x0, data: x0.data.map((v, i) => v * (perChannel ? f.data[Math.floor(i / (c * per)) * c + (Math.floor(i / per) % c)] : f.data[i])) };
+        break;
+      }
+      case 'add_into': {
+        const z = ins[1];
+        const [c0] = x0.shape;
+        const c1 = z.shape[0];
+        const per = size(x0.shape.slice(1));
+        const data = Float64Array.from(x0.data);
+        for (let s = 0; s < n; s++)
+          for (let c = 0; c < c1; c++)
+            for (let k = 0; k < per; k++) data[(s * c0 + node.attrs.offset + c) * per + k] += z.data[(s * c1 + c) * per + k];
+        out = { ...x0, data };
+        break;
+      }
       case 'concat':
         out = concatValues(ins, node.shape);
         break;
@@ -240,7 +309,7 @@ export function referenceForward(graph: Graph, weights: WeightMap | Map<string, 
         out = join(node, ins, o.training ? o.noise?.joinMasks.get(node.name) : undefined);
         break;
       default:
-        throw new Error(`reference: ${node.op} is not implemented yet (issue 20)`);
+        throw new Error(`reference: unknown node kind ${(node as GraphNode).op}`);
     }
     values[node.id] = out;
   }

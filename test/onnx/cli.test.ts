@@ -53,11 +53,11 @@ describe('sofar build / run / bench', () => {
   it('build with no target writes build/<name>.onnx and build/<name>.graph.json and prints the summary', async () => {
     const out = await sofar('build', SPEC);
     expect(out).toContain('fashion_bireal_small summary');
-    expect(out).toMatch(/Model size\W+94,888 bytes/); // summarize(graph).memoryBytes, the Larq convention
+    expect(out).toMatch(/Model size\W+89,512 bytes/); // summarize(graph).memoryBytes, the Larq convention
     const model = onnx.ModelProto.decode(readFileSync('build/fashion_bireal_small.onnx'));
     const meta = Object.fromEntries(model.metadataProps!.map((p) => [p.key, p.value]));
     expect(meta['sofar.spec']).toBe('fashion_bireal_small');
-    expect(JSON.parse(meta['sofar.summary']).memoryBytes).toBe(94888);
+    expect(JSON.parse(meta['sofar.summary']).memoryBytes).toBe(89512);
     expect(meta['sofar.weights']).toBe('seeded init, seed 0');
     expect(JSON.parse(readFileSync('build/fashion_bireal_small.graph.json', 'utf8'))).toEqual(JSON.parse(JSON.stringify(graph)));
   });

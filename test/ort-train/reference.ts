@@ -21,6 +21,7 @@ export function toFloat64(weights: WeightMap): Weights64 {
 export function activationSlope(q: QuantizerRef, x: number): number {
   switch (q.name) {
     case 'ste_sign':
+    case 'ste_heaviside':
       return Math.abs(x) <= q.args.clip ? 1 : 0;
     case 'approx_sign':
       return Math.max(0, 2 - 2 * Math.abs(x));
@@ -28,25 +29,66 @@ export function activationSlope(q: QuantizerRef, x: number): number {
       const b = q.args.beta;
       return (b * (2 - b * x * Math.tanh((b * x) / 2))) / (1 + Math.cosh(b * x));
     }
+    case 'dorefa':
+      return x >= 0 && x <= 1 ? 1 : 0;
     default:
       throw new Error(`reference: unknown activation quantizer ${q.name}`);
   }
 }
 
-/** Quantized kernel and, per entry, dQ→dW factor (the straight-through rule with s held constant). */
-function quantizeKernel(w: Float64Array, shape: number[], outAxis: number, q: QuantizerRef | null): { q: Float64Array; slope: Float64Array } {
-  if (!q) return { q: w, slope: new Float64Array(w.length).fill(1) };
-  const clip = q.args.clip;
-  const inside = (v: number) => (Math.abs(v) <= clip ? 1 : 0);
-  if (q.name === 'ste_sign') return { q: w.map(sign), slope: w.map(inside) };
-  if (q.name !== 'magnitude_aware_sign') throw new Error(`reference: unknown weight quantizer ${q.name}`);
+/** An activation quantizer's forward value: sign, heaviside, or k-bit levels rounded half to even. */
+function activationValue(q: QuantizerRef, x: number): number {
+  if (q.name === 'ste_heaviside') return x > 0 ? 1 : 0;
+  if (q.name !== 'dorefa') return sign(x);
+  const n = 2 ** q.args.k_bit - 1;
+  const v = Math.min(1, Math.max(0, x)) * n;
+  const floor = Math.floor(v);
+  const rounded = v - floor > 0.5 || (v - floor === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
+  return rounded / n;
+}
+
+/**
+ * Quantized kernel Q (scale included) and the map from dL/dQ to dL/dW: the straight-through rules of
+ * the semantics table (scales held constant, except XNOR-Net's, whose gradient flows through it).
+ */
+function quantizeKernel(w: Float64Array, shape: number[], outAxis: number, q: QuantizerRef | null): { q: Float64Array; grad: (dq: Float64Array) => Float64Array } {
+  if (!q) return { q: w, grad: (dq) => dq };
+  const inside = (v: number, clip: number) => (Math.abs(v) <= clip ? 1 : 0);
   const channels = shape[outAxis];
   const inner = size(shape.slice(outAxis + 1));
   const channelOf = (i: number) => Math.floor(i / inner) % channels;
-  const sums = new Float64Array(channels);
-  w.forEach((v, i) => (sums[channelOf(i)] += Math.abs(v)));
-  const scale = sums.map((s) => s / (w.length / channels));
-  return { q: w.map((v, i) => scale[channelOf(i)] * sign(v)), slope: w.map((v, i) => scale[channelOf(i)] * inside(v)) };
+  const perChannel = w.length / channels;
+  const channelMean = (f: (v: number) => number) => {
+    const sums = new Float64Array(channels);
+    w.forEach((v, i) => (sums[channelOf(i)] += f(v)));
+    return sums.map((x) => x / perChannel);
+  };
+  switch (q.name) {
+    case 'ste_sign':
+      return { q: w.map(sign), grad: (dq) => dq.map((d, i) => d * inside(w[i], q.args.clip)) };
+    case 'magnitude_aware_sign': {
+      const scale = channelMean(Math.abs);
+      return { q: w.map((v, i) => scale[channelOf(i)] * sign(v)), grad: (dq) => dq.map((d, i) => d * scale[channelOf(i)] * inside(w[i], q.args.clip)) };
+    }
+    case 'magnitude_aware_sign_unclipped': {
+      const scale = w.reduce((acc, v) => acc + Math.abs(v), 0) / w.length;
+      return { q: w.map((v) => scale * sign(v)), grad: (dq) => dq.slice() };
+    }
+    case 'xnor_weight_scale': {
+      // Q_i = α_o sign(W_i), α_o = mean_j |clip(W_j, −1, 1)|: dα_o/dW_i = sgn(W_i) 1{|W_i| ≤ 1} / n.
+      const alpha = channelMean((v) => Math.min(1, Math.abs(v)));
+      return {
+        q: w.map((v, i) => alpha[channelOf(i)] * sign(v)),
+        grad: (dq) => {
+          const dAlpha = new Float64Array(channels);
+          dq.forEach((d, i) => (dAlpha[channelOf(i)] += d * sign(w[i])));
+          return dq.map((d, i) => inside(w[i], 1) * (alpha[channelOf(i)] * d + (Math.sign(w[i]) * dAlpha[channelOf(i)]) / perChannel));
+        },
+      };
+    }
+    default:
+      throw new Error(`reference: unknown weight quantizer ${q.name}`);
+  }
 }
 
 /** Per node: what its backward needs, saved by the forward. */
@@ -152,8 +194,8 @@ function cell(i: number, ki: number, stride: number, dilation: number, pad: numb
 /**
  * The windows of a conv over a batch of n NCHW inputs of shape `inShape`: `output(o, at, taps)` for each
  * output (sample, channel o, row, column), in that order, with `at` its index in the output; `taps(tap)`
- * calls `tap(xi, k)` for each tap of its window that lies inside the input (input channel, then kernel
- * row, then column), xi the input's index and k the kernel's.
+ * calls `tap(xi, k)` for each tap of its window (input channel, then kernel row, then column), xi the
+ * input's index, or −1 for a tap in the padding, and k the kernel's.
  */
 function convWindows(
   node: NodeOf<'conv'>,
@@ -175,11 +217,10 @@ function convWindows(
             for (let c = 0; c < cinG; c++)
               for (let ki = 0; ki < a.kernel[0]; ki++) {
                 const hi = cell(i, ki, a.stride[0], a.dilation[0], a.pads[0], h);
-                if (hi < 0) continue;
                 for (let kj = 0; kj < a.kernel[1]; kj++) {
                   const wi = cell(j, kj, a.stride[1], a.dilation[1], a.pads[1], w);
-                  if (wi < 0) continue;
-                  tap(((s * cin + g * cinG + c) * h + hi) * w + wi, ((o * cinG + c) * a.kernel[0] + ki) * a.kernel[1] + kj);
+                  const k = ((o * cinG + c) * a.kernel[0] + ki) * a.kernel[1] + kj;
+                  tap(hi < 0 || wi < 0 ? -1 : ((s * cin + g * cinG + c) * h + hi) * w + wi, k);
                 }
               }
           });
@@ -221,9 +262,11 @@ function forwardNode(node: GraphNode, xin: Float64Array, inShape: readonly numbe
     case 'conv': {
       const { q } = quantizeKernel(env.param(node, 'kernel')!, node.params[0].shape, 0, node.attrs.kernelQuantizer);
       const bias = env.param(node, 'bias');
+      const padValue = node.attrs.padValue;
       convWindows(node, inShape, n, (o, at, taps) => {
         let acc = bias ? bias[o] : 0;
-        taps((xi, k) => (acc += xin[xi] * q[k]));
+        // Padded cells hold the pad value.
+        taps((xi, k) => (acc += (xi < 0 ? padValue : xin[xi]) * q[k]));
         out[at] = acc;
       });
       return { out };
@@ -245,8 +288,9 @@ function forwardNode(node: GraphNode, xin: Float64Array, inShape: readonly numbe
     case 'batchnorm': {
       const c = node.shape[0];
       const inner = node.shape.length === 3 ? node.shape[1] * node.shape[2] : 1;
-      const gamma = env.param(node, 'gamma')!;
-      const beta = env.param(node, 'beta')!;
+      // Without scale / center: γ = 1, β = 0.
+      const gamma = env.param(node, 'gamma') ?? new Float64Array(c).fill(1);
+      const beta = env.param(node, 'beta') ?? new Float64Array(c);
       const mean = new Float64Array(c);
       const variance = new Float64Array(c);
       const m = n * inner;
@@ -273,7 +317,7 @@ function forwardNode(node: GraphNode, xin: Float64Array, inShape: readonly numbe
     }
     case 'quantize':
       xin.forEach((v, i) => {
-        out[i] = sign(v);
+        out[i] = activationValue(node.attrs.quantizer, v);
         env.signature.push(out[i]);
       });
       return { out };
@@ -346,8 +390,30 @@ function forwardNode(node: GraphNode, xin: Float64Array, inShape: readonly numbe
       return { out };
     }
     case 'add': {
-      const b = env.saved[node.inputs[1]].out;
-      xin.forEach((v, i) => (out[i] = v + b[i]));
+      const others = node.inputs.slice(1).map((id) => env.saved[id].out);
+      xin.forEach((v, i) => (out[i] = others.reduce((acc, b) => acc + b[i], v)));
+      return { out };
+    }
+    case 'bias': {
+      const b = env.param(node, 'bias')!;
+      const c = node.shape[0];
+      const inner = node.shape.length === 3 ? node.shape[1] * node.shape[2] : 1;
+      xin.forEach((v, i) => (out[i] = v + b[Math.floor(i / inner) % c]));
+      return { out };
+    }
+    case 'sigmoid':
+      xin.forEach((v, i) => (out[i] = 1 / (1 + Math.exp(-v))));
+      return { out };
+    case 'multiply': {
+      const f = env.saved[node.inputs[1]].out;
+      const at = factorIndex(node.shape, env.shapeOf(node.inputs[1]));
+      xin.forEach((v, i) => (out[i] = v * f[at(i)]));
+      return { out };
+    }
+    case 'add_into': {
+      const z = env.saved[node.inputs[1]].out;
+      out.set(xin);
+      forEachInto(node, env.shapeOf(node.inputs[1]), n, (xi, zi) => (out[xi] += z[zi]));
       return { out };
     }
     case 'concat':
@@ -374,8 +440,24 @@ function forwardNode(node: GraphNode, xin: Float64Array, inShape: readonly numbe
       return { out, aux: { winner, kept: kept.length } };
     }
     default:
-      throw new Error(`reference: ${node.op} is not implemented yet (issue 20)`);
+      throw new Error(`reference: unknown node kind ${(node as GraphNode).op}`);
   }
+}
+
+/** Index into multiply's factor for element i of its output: the same element, or its channel of a vector `[C]`. */
+function factorIndex(shape: readonly number[], factorShape: readonly number[]): (i: number) => number {
+  if (!(shape.length === 3 && factorShape.length === 1)) return (i) => i;
+  // Factor layout [N, C]: element i of [N, C, H, W] belongs to sample·C + channel = ⌊i / (H·W)⌋.
+  const [, h, w] = shape;
+  return (i) => Math.floor(i / (h * w));
+}
+
+/** add_into's pairs: `visit(xi, zi)` for each element zi of z and the element xi of x it is added into. */
+function forEachInto(node: NodeOf<'add_into'>, zShape: readonly number[], n: number, visit: (xi: number, zi: number) => void): void {
+  const [c0] = node.shape;
+  const [c1] = zShape;
+  const per = size(zShape.slice(1));
+  for (let s = 0; s < n; s++) for (let c = 0; c < c1; c++) for (let k = 0; k < per; k++) visit((s * c0 + node.attrs.offset + c) * per + k, (s * c1 + c) * per + k);
 }
 
 function concatChannels(xs: Float64Array[], shapes: readonly (readonly number[])[], n: number, scale: number[]): Float64Array {
@@ -414,7 +496,7 @@ function backwardNode(node: GraphNode, dy: Float64Array, n: number, env: Backwar
       const [inF] = inShape;
       const units = a.units;
       const latent = env.param(node, 'kernel')!;
-      const { q, slope } = quantizeKernel(latent, [inF, units], 1, a.kernelQuantizer);
+      const { q, grad } = quantizeKernel(latent, [inF, units], 1, a.kernelQuantizer);
       const dk = new Float64Array(q.length);
       const g = dx();
       const db = new Float64Array(units);
@@ -427,14 +509,14 @@ function backwardNode(node: GraphNode, dy: Float64Array, n: number, env: Backwar
             g[s * inF + i] += q[i * units + u] * d;
           }
         }
-      const params: Record<string, Float64Array> = { kernel: dk.map((v, i) => v * slope[i]) };
+      const params: Record<string, Float64Array> = { kernel: grad(dk) };
       if (a.bias) params.bias = db;
       return { inputs: [g], params };
     }
     case 'batchnorm': {
       const c = node.shape[0];
       const inner = node.shape.length === 3 ? node.shape[1] * node.shape[2] : 1;
-      const gamma = env.param(node, 'gamma')!;
+      const gamma = env.param(node, 'gamma') ?? new Float64Array(c).fill(1);
       const xhat = own.aux!.xhat as Float64Array;
       const invStd = own.aux!.invStd as Float64Array;
       const m = n * inner;
@@ -455,7 +537,11 @@ function backwardNode(node: GraphNode, dy: Float64Array, n: number, env: Backwar
             const i = at(s, ch, k);
             g[i] = ((gamma[ch] * invStd[ch]) / m) * (m * dy[i] - dBeta[ch] - xhat[i] * dGamma[ch]);
           }
-      return { inputs: [g], params: { gamma: dGamma, beta: dBeta } };
+      // Only the parameters the node has (none without scale / center).
+      const params: Record<string, Float64Array> = {};
+      if (env.param(node, 'gamma')) params.gamma = dGamma;
+      if (env.param(node, 'beta')) params.beta = dBeta;
+      return { inputs: [g], params };
     }
     case 'quantize':
       return { inputs: [dy.map((d, i) => d * activationSlope(node.attrs.quantizer, xin[i]))], params: {} };
@@ -503,7 +589,30 @@ function backwardNode(node: GraphNode, dy: Float64Array, n: number, env: Backwar
       return { inputs: [dy.map((d, i) => (mask ? d * mask[i] : d))], params: {} };
     }
     case 'add':
-      return { inputs: [dy.slice(), dy.slice()], params: {} };
+      return { inputs: node.inputs.map(() => dy.slice()), params: {} };
+    case 'bias': {
+      const c = node.shape[0];
+      const inner = node.shape.length === 3 ? node.shape[1] * node.shape[2] : 1;
+      const db = new Float64Array(c);
+      dy.forEach((d, i) => (db[Math.floor(i / inner) % c] += d));
+      return { inputs: [dy.slice()], params: { bias: db } };
+    }
+    case 'sigmoid':
+      return { inputs: [dy.map((d, i) => d * own.out[i] * (1 - own.out[i]))], params: {} };
+    case 'multiply': {
+      const fShape = env.shapeOf(node.inputs[1]);
+      const f = env.saved[node.inputs[1]].out;
+      const at = factorIndex(node.shape, fShape);
+      const df = new Float64Array(f.length);
+      dy.forEach((d, i) => (df[at(i)] += d * xin[i]));
+      return { inputs: [dy.map((d, i) => d * f[at(i)]), df], params: {} };
+    }
+    case 'add_into': {
+      const zShape = env.shapeOf(node.inputs[1]);
+      const dz = new Float64Array(n * size(zShape));
+      forEachInto(node, zShape, n, (xi, zi) => (dz[zi] = dy[xi]));
+      return { inputs: [dy.slice(), dz], params: {} };
+    }
     case 'concat':
       return { inputs: splitChannels(dy, node.inputs.map((id) => env.shapeOf(id)), n, node.inputs.map(() => 1)), params: {} };
     case 'join': {
@@ -525,7 +634,7 @@ function backwardNode(node: GraphNode, dy: Float64Array, n: number, env: Backwar
       }
     }
     default:
-      throw new Error(`reference: ${node.op} is not implemented yet (issue 20)`);
+      throw new Error(`reference: unknown node kind ${(node as GraphNode).op}`);
   }
 }
 
@@ -545,7 +654,7 @@ function splitChannels(dy: Float64Array, shapes: readonly (readonly number[])[],
 
 function convBackward(node: NodeOf<'conv'>, dy: Float64Array, n: number, xin: Float64Array, inShape: readonly number[], env: BackwardEnv) {
   const a = node.attrs;
-  const { q, slope } = quantizeKernel(env.param(node, 'kernel')!, node.params[0].shape, 0, a.kernelQuantizer);
+  const { q, grad } = quantizeKernel(env.param(node, 'kernel')!, node.params[0].shape, 0, a.kernelQuantizer);
   const dk = new Float64Array(q.length);
   const g = new Float64Array(xin.length);
   const db = new Float64Array(node.shape[0]);
@@ -553,11 +662,16 @@ function convBackward(node: NodeOf<'conv'>, dy: Float64Array, n: number, xin: Fl
     const d = dy[at];
     db[o] += d;
     taps((xi, k) => {
+      // A padded cell holds the pad value and has no gradient of its own.
+      if (xi < 0) {
+        dk[k] += d * a.padValue;
+        return;
+      }
       dk[k] += d * xin[xi];
       g[xi] += d * q[k];
     });
   });
-  const params: Record<string, Float64Array> = { kernel: dk.map((v, i) => v * slope[i]) };
+  const params: Record<string, Float64Array> = { kernel: grad(dk) };
   if (a.bias) params.bias = db;
   return { inputs: [g], params };
 }

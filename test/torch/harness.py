@@ -3,7 +3,8 @@
 Each job names a folder written by `sofar build --target torch` (model.py, init.safetensors) and a
 raw little-endian float32 input file; it writes the logits (`forward`, eval mode), the loss and the
 gradient of every trainable parameter (`gradients`, training mode with the given masks) as a
-safetensors file keyed by graph names, or (`step`) one optimizer step of train.py's (`args`: its
+safetensors file keyed by graph names, the same in float64 beside central differences of the loss
+(`fd`), a quantizer's forward and gradient (`quantizer`), a run of train.py (`train`), or (`step`) one optimizer step of train.py's (`args`: its
 options) from the weights and slots of the checkpoint `state`, as the checkpoint `output`.
 """
 import importlib.util
@@ -48,10 +49,94 @@ def step(job):
     dropout = {name: torch.tensor(mask).reshape(job["n"], -1) for name, mask in job.get("dropout", {}).items()}
     module.set_noise(model, job.get("joins", {}), dropout)
     flips = train.FlipCounter(model)
-    _, loss, ratio = train.train_step(model, model, optimizer, torch.cuda.amp.GradScaler(enabled=False), flips, x,
-                                      torch.tensor(job["labels"]))
+    args = train.parse_args(job["args"])
+    teacher = train.Teacher(args.teacher, args.teacher_weights, torch.device("cpu")) if args.teacher else None
+    _, loss, ratio, kl = train.train_step(model, model, optimizer, torch.cuda.amp.GradScaler(enabled=False), flips, x,
+                                          torch.tensor(job["labels"]), False, teacher and teacher(x),
+                                          1.0 if args.distill_weight is None else args.distill_weight)
     module.save_checkpoint(model, job["output"], optimizer, step=meta["step"] + 1)
-    return {"loss": loss.item(), "flipRatio": None if ratio is None else ratio.item()}
+    return {"loss": loss.item(), "flipRatio": None if ratio is None else ratio.item(), "distillation": None if kl is None else kl.item()}
+
+
+def finite_differences(job, module, model):
+    """Training-mode loss gradients in float64: autograd's (`output`) and central differences of the
+    loss in every parameter entry (`output` + '.fd'), both keyed by graph names."""
+    model.double().train()
+    x = read_floats(job["input"], [job["n"], *module.INPUT_SHAPE]).double()
+    labels = torch.tensor(job["labels"])
+
+    def loss():
+        return F.cross_entropy(model(x), labels)
+
+    value = loss()
+    value.backward()
+    grads, diffs, h = {}, {}, 1e-6
+    with torch.no_grad():
+        for key, p in model.named_parameters():
+            grads[module.graph_name(key)] = p.grad
+            d = torch.empty_like(p).reshape(-1)
+            flat = p.view(-1)
+            for i in range(flat.numel()):
+                saved = flat[i].item()
+                flat[i] = saved + h
+                up = loss().item()
+                flat[i] = saved - h
+                down = loss().item()
+                flat[i] = saved
+                d[i] = (up - down) / (2 * h)
+            diffs[module.graph_name(key)] = d.reshape(p.shape)
+    module.write_safetensors(job["output"], grads, {})
+    module.write_safetensors(job["output"] + ".fd", diffs, {})
+    return {"loss": value.item()}
+
+
+def quantizer(job, module):
+    """A quantizer's forward and gradient. Activation quantizers: y = q(x) and dL/dx for dL/dy = dy.
+    Weight quantizers, inside a layer (a 3x3 QuantConv2d on a [2, C, 5, 5] input, or QuantDense): the
+    quantized kernel q, the gradient dL/dq of the loss sum(layer(x) * dy) through a plain convolution
+    with q, and the gradient dL/dW the layer gives its latent kernel."""
+    values = {k: torch.tensor(v, dtype=torch.float64) for k, v in job["tensors"].items()}
+    fn = getattr(module, job["name"])
+    if job["use"] == "activation":
+        x = values["x"].requires_grad_()
+        y = fn(x, **job["args"])
+        y.backward(values["dy"])
+        return {"y": y.tolist(), "dx": x.grad.tolist()}
+    kernel = values["kernel"].reshape(job["shape"])
+    q_fn = fn(**job["args"])
+    conv = len(job["shape"]) == 4
+    if conv:
+        layer = module.QuantConv2d(job["shape"][1], job["shape"][0], 3, padding=1, bias=False, kernel_quantizer=q_fn)
+    else:
+        layer = module.QuantDense(job["shape"][0], job["shape"][1], bias=False, kernel_quantizer=q_fn)
+    layer.double()
+    with torch.no_grad():
+        layer.kernel.copy_(kernel)
+    x, dy = values["x"].reshape([2, -1, 5, 5] if conv else [2, -1]), values["dy"]
+    layer(x).backward(dy.reshape(layer(x).shape))
+    q = q_fn(kernel, 0 if conv else 1).detach().requires_grad_()
+    plain = torch.nn.functional.conv2d(x, q, padding=1) if conv else x.matmul(q)
+    plain.backward(dy.reshape(plain.shape))
+    return {"q": q.detach().reshape(-1).tolist(), "dq": q.grad.reshape(-1).tolist(), "dw": layer.kernel.grad.reshape(-1).tolist()}
+
+
+def train_run(job):
+    """train.py's main() with `args`; with `stopAfterSaves` k, interrupted (as by Ctrl-C) right after its
+    k-th checkpoint. Returns its exit code."""
+    train = load_train(job["dir"])
+    stop = job.get("stopAfterSaves")
+    if stop:
+        save, saves = train.spec.save_checkpoint, []
+
+        def save_then_stop(*args, **kwargs):
+            path = save(*args, **kwargs)
+            saves.append(path)
+            if len(saves) == stop:
+                raise KeyboardInterrupt
+            return path
+
+        train.spec.save_checkpoint = save_then_stop
+    return {"code": train.main(job["args"])}
 
 
 def read_floats(path, shape):
@@ -65,7 +150,16 @@ for job in json.load(sys.stdin):
     if job["kind"] == "step":
         results.append({"seconds": time.perf_counter() - began, **step(job)})
         continue
+    if job["kind"] == "train":
+        results.append({"seconds": time.perf_counter() - began, **train_run(job)})
+        continue
     module, model = load(job["dir"])
+    if job["kind"] == "fd":
+        results.append({"seconds": time.perf_counter() - began, **finite_differences(job, module, model)})
+        continue
+    if job["kind"] == "quantizer":
+        results.append({"seconds": time.perf_counter() - began, **quantizer(job, module)})
+        continue
     x = read_floats(job["input"], [job["n"], *module.INPUT_SHAPE])
     if job["kind"] == "forward":
         model.eval()

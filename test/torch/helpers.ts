@@ -54,7 +54,7 @@ export function run(command: string, args: string[], options: { cwd?: string; in
 }
 
 export interface Job {
-  kind: 'forward' | 'gradients' | 'step';
+  kind: 'forward' | 'gradients' | 'fd' | 'step';
   dir: string;
   input: string;
   n: number;
@@ -66,6 +66,34 @@ export interface Job {
   args?: string[];
   state?: string;
   lr?: number;
+}
+
+/** A run of train.py's main() with `args`, interrupted (as by Ctrl-C) right after its `stopAfterSaves`-th checkpoint when given. */
+export interface TrainJob {
+  kind: 'train';
+  dir: string;
+  args: string[];
+  stopAfterSaves?: number;
+}
+
+/** A quantizer of the runtime (a function or class of model.py in `dir`) on the given tensors, in float64. */
+export interface QuantizerJob {
+  kind: 'quantizer';
+  dir: string;
+  name: string;
+  use: 'activation' | 'weight';
+  args: Record<string, number>;
+  tensors: Record<string, number[]>;
+  /** A kernel's shape: `[O, I, 3, 3]` (a conv) or `[in, out]` (a dense layer). */
+  shape?: number[];
+}
+
+export interface JobResult {
+  seconds: number;
+  loss?: number;
+  flipRatio?: number | null;
+  /** `quantizer`: the named outputs. */
+  [output: string]: number | number[] | null | undefined;
 }
 
 /** A training job's batch: the images written to `dir/x.bin`, the labels and the step's masks. */
@@ -80,7 +108,7 @@ export function batchJob(dir: string, x: Float32Array, y: Int32Array, noise: Ste
 }
 
 /** Runs the jobs in one Python process (torch is imported once). */
-export async function runJobs(jobs: Job[], threads = 2): Promise<{ seconds: number; loss?: number; flipRatio?: number | null }[]> {
+export async function runJobs(jobs: (Job | QuantizerJob | TrainJob)[], threads = 2): Promise<JobResult[]> {
   const { stdout } = await run(TORCH_PYTHON, [HARNESS, String(threads)], { input: JSON.stringify(jobs), timeoutMs: 300_000 });
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }

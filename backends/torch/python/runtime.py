@@ -56,8 +56,53 @@ class _SwishSign(torch.autograd.Function):
         return dy * (b * (2 - bx * torch.tanh(bx / 2)) / (1 + torch.cosh(bx))), None
 
 
+class _SteHeaviside(_SteSign):
+    """1 if x > 0 else 0; the straight-through gradient of ste_sign, dy * 1{|x| <= clip}."""
+
+    @staticmethod
+    def forward(ctx, x, clip):
+        _SteSign.forward(ctx, x, clip)
+        return (x > 0).to(x.dtype)
+
+
+class _Dorefa(torch.autograd.Function):
+    """round(clip(x, 0, 1) n) / n with n = 2^k - 1, halves to even (torch.round); gradient dy * 1{0 <= x <= 1}."""
+
+    @staticmethod
+    def forward(ctx, x, k_bit):
+        ctx.save_for_backward(x)
+        n = 2 ** int(k_bit) - 1
+        return torch.round(x.clamp(0, 1) * n) / n
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_tensors
+        return dy * ((x >= 0) & (x <= 1)).to(dy.dtype), None
+
+
+class _ScaledSignIdentity(torch.autograd.Function):
+    """s sign(W) with s = mean |W| over the whole kernel (a constant); gradient dy, unclipped and unscaled."""
+
+    @staticmethod
+    def forward(ctx, w):
+        # The scale is summed in float64 and rounded once, as the exporter computes it.
+        return _sign(w) * w.double().abs().mean().to(w.dtype)
+
+    @staticmethod
+    def backward(ctx, dy):
+        return dy
+
+
 def ste_sign(x, clip=1.0):
     return _SteSign.apply(x, clip)
+
+
+def ste_heaviside(x, clip=1.0):
+    return _SteHeaviside.apply(x, clip)
+
+
+def dorefa(x, k_bit=2):
+    return _Dorefa.apply(x, k_bit)
 
 
 def approx_sign(x):
@@ -102,6 +147,38 @@ class MagnitudeAwareSign(SteSign):
         return f"MagnitudeAwareSign(clip={self.clip})"
 
 
+class MagnitudeAwareSignUnclipped(SteSign):
+    """Kernel quantizer of DoReFa-Net: s sign(W) with one scale s = mean |W| a layer (a constant);
+    gradient dy (no clip, no scale). Returned as one scaled kernel: its gradient is the kernel's."""
+
+    def __init__(self):
+        super().__init__(clip=None)
+
+    def __call__(self, kernel, out_axis=0):
+        return _ScaledSignIdentity.apply(kernel)
+
+    def split(self, kernel, out_axis):
+        return _ScaledSignIdentity.apply(kernel), None
+
+    def __repr__(self):
+        return "MagnitudeAwareSignUnclipped()"
+
+
+class XnorWeightScale(MagnitudeAwareSign):
+    """Kernel quantizer of XNOR-Net: alpha_o sign(W), alpha_o = mean |clip(W, -1, 1)| over all but the
+    output-channel axis. The scale is not held constant: its gradient flows to W (as in Larq Zoo)."""
+
+    def __init__(self):
+        super().__init__(clip=1.0)
+
+    def split(self, kernel, out_axis):
+        dims = [d for d in range(kernel.dim()) if d != out_axis]
+        return ste_sign(kernel, 1.0), kernel.clamp(-1, 1).abs().mean(dims)
+
+    def __repr__(self):
+        return "XnorWeightScale()"
+
+
 # Layers. Parameters keep SoFAr's roles as names (kernel, bias, gamma, beta, moving_mean, ...) and
 # layouts (conv kernel [out, in/groups, kh, kw], dense kernel [in, out]).
 
@@ -130,25 +207,36 @@ def _init_kernel(kernel, fan_in, fan_out):
 
 
 class QuantConv2d(nn.Module):
-    """A convolution; binary when it has a kernel quantizer (its input is then +-1, padded with 0)."""
+    """A convolution; its kernel quantized when it has a kernel quantizer. The input is padded with
+    `pad_value` (0, or Larq's one-padding: 1). A `fixed_kernel` (its values row-major, repeated to fill
+    the kernel) is a buffer: saved and loaded under the kernel's name, never trained."""
 
     def __init__(self, in_channels, filters, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, kernel_quantizer=None, kernel_clip=None):
+                 bias=True, kernel_quantizer=None, kernel_clip=None, pad_value=0, fixed_kernel=None):
         super().__init__()
         kh, kw = _pair(kernel_size)
         self.stride, self.dilation, self.groups = _pair(stride), _pair(dilation), groups
-        self.pads = _pads(padding)
+        self.pads, self.pad_value = _pads(padding), pad_value
         self.kernel_quantizer, self.kernel_clip = kernel_quantizer, kernel_clip
-        self.kernel = nn.Parameter(torch.empty(filters, in_channels // groups, kh, kw))
+        shape = (filters, in_channels // groups, kh, kw)
+        if fixed_kernel is not None:
+            values = torch.tensor(fixed_kernel, dtype=torch.float32)
+            self.register_buffer("kernel", values.repeat(math.prod(shape) // values.numel()).reshape(shape))
+        else:
+            self.kernel = nn.Parameter(torch.empty(shape))
+            _init_kernel(self.kernel, in_channels // groups * kh * kw, filters * kh * kw)
         self.bias = nn.Parameter(torch.zeros(filters)) if bias else None
-        _init_kernel(self.kernel, in_channels // groups * kh * kw, filters * kh * kw)
+
+    @property
+    def trainable(self):
+        return isinstance(self.kernel, nn.Parameter)
 
     def forward(self, x):
         top, left, bottom, right = self.pads
-        if top == bottom and left == right:
+        if top == bottom and left == right and self.pad_value == 0:
             padding = (top, left)
         else:
-            x, padding = _pad(x, self.pads), 0
+            x, padding = _pad(x, self.pads, float(self.pad_value)), 0
         if self.kernel_quantizer is None:
             return F.conv2d(x, self.kernel, self.bias, self.stride, padding, self.dilation, self.groups)
         # +-1 against +-1 sums exactly; the magnitude-aware scale multiplies the result.
@@ -161,6 +249,8 @@ class QuantConv2d(nn.Module):
 
 class QuantDense(nn.Module):
     """y = x K + b with K [in, out]; binary when it has a kernel quantizer."""
+
+    trainable = True
 
     def __init__(self, in_features, units, bias=True, kernel_quantizer=None, kernel_clip=None):
         super().__init__()
@@ -183,14 +273,15 @@ class QuantDense(nn.Module):
 class BatchNorm(nn.Module):
     """Batch norm with SoFAr's (Keras') rule: in training, normalise with the batch mean and biased
     variance, then moving = momentum * moving + (1 - momentum) * batch (biased variance too).
+    Without `scale` there is no gamma (1), without `center` no beta (0), as Keras' scale/center=False.
     With `group` set (train.py does under DistributedDataParallel), the batch is the global batch of
     every process: sums are all-reduced, so results do not depend on the number of processes."""
 
-    def __init__(self, channels, momentum=0.9, eps=1e-5):
+    def __init__(self, channels, momentum=0.9, eps=1e-5, scale=True, center=True):
         super().__init__()
         self.momentum, self.eps = momentum, eps
-        self.gamma = nn.Parameter(torch.ones(channels))
-        self.beta = nn.Parameter(torch.zeros(channels))
+        self.gamma = nn.Parameter(torch.ones(channels)) if scale else None
+        self.beta = nn.Parameter(torch.zeros(channels)) if center else None
         self.register_buffer("moving_mean", torch.zeros(channels))
         self.register_buffer("moving_variance", torch.ones(channels))
         self.group = None
@@ -199,7 +290,7 @@ class BatchNorm(nn.Module):
         if not self.training:
             return F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta, False, 0.0, self.eps)
         dtype = x.dtype
-        x = x.float()
+        x = x.float() if dtype in (torch.float16, torch.bfloat16) else x  # statistics of half inputs in float32
         dims = [0, 2, 3] if x.dim() == 4 else [0]
         if self.group is None:
             # One process: torch's fused kernel normalises exactly so (batch mean, biased variance).
@@ -214,7 +305,11 @@ class BatchNorm(nn.Module):
         var = _all_reduce((x - mean.view(shape)).square().sum(dims), self.group) / count
         with torch.no_grad():
             self._follow(mean, var)
-        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps) * self.gamma.view(shape) + self.beta.view(shape)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.gamma is not None:
+            y = y * self.gamma.view(shape)
+        if self.beta is not None:
+            y = y + self.beta.view(shape)
         return y.to(dtype)
 
     def _follow(self, mean, var):
@@ -229,16 +324,42 @@ def _all_reduce(t, group):
     return dist_fn.all_reduce(t, group=group)
 
 
+def _per_channel(v, x):
+    """A vector [C] shaped to broadcast over x's channels (maps NCHW or vectors NC)."""
+    return v.view(1, -1, 1, 1) if x.dim() == 4 else v
+
+
 class PReLU(nn.Module):
-    """x >= 0 ? x : alpha_c x, one slope per channel."""
+    """x >= 0 ? x : alpha_c x, one slope per channel, starting at `init`."""
+
+    def __init__(self, channels, init=0.25):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.full((channels,), float(init)))
+
+    def forward(self, x):
+        return torch.where(x >= 0, x, _per_channel(self.alpha, x) * x)
+
+
+class Bias(nn.Module):
+    """x + b_c, a learnable shift a channel starting at 0 (ReActNet's RSign and RPReLU shifts)."""
 
     def __init__(self, channels):
         super().__init__()
-        self.alpha = nn.Parameter(torch.full((channels,), 0.25))
+        self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x):
-        alpha = self.alpha.view(1, -1, 1, 1) if x.dim() == 4 else self.alpha
-        return torch.where(x >= 0, x, alpha * x)
+        return x + _per_channel(self.bias, x)
+
+
+def multiply(x, s):
+    """x * s, where s has x's shape or is a vector [C] broadcast over H and W (squeeze-and-excite)."""
+    return x * (s.view(*s.shape, 1, 1) if x.dim() == 4 and s.dim() == 2 else s)
+
+
+def add_into(x, z, offset):
+    """x with z added into its channels offset ... offset + C_z - 1 (MeliusNet's improvement block)."""
+    end = offset + z.shape[1]
+    return torch.cat([x[:, :offset], x[:, offset:end] + z, x[:, end:]], 1)
 
 
 class Dropout(nn.Module):
@@ -463,8 +584,11 @@ def checkpoint_file(path):
     return os.path.join(path, "checkpoint.safetensors") if os.path.isdir(path) else path
 
 
-def save_checkpoint(model, path, optimizer=None, *, epoch=0, step=0, seed=0, config=None, engine="torch"):
-    """Writes SoFAr's checkpoint of `model` (and the optimizer's slots) to `path` (a file or a folder)."""
+def save_checkpoint(model, path, optimizer=None, *, epoch=0, step=0, seed=0, config=None, engine="torch",
+                    normalisation=None, partial_epoch=None):
+    """Writes SoFAr's checkpoint of `model` (and the optimizer's slots) to `path` (a file or a folder),
+    with what SoFAr's engines record: the model parameters (MODEL_PARAMS), the input normalisation
+    ({dataset, mean, std}) and, mid-epoch, the epoch's sums so far (partial_epoch)."""
     path = checkpoint_file(path)
     state = model.state_dict()
     tensors = {graph_name(k): v for k, v in state.items()}
@@ -478,8 +602,14 @@ def save_checkpoint(model, path, optimizer=None, *, epoch=0, step=0, seed=0, con
                         tensors[f"{names[id(p)]}/{suffix}"] = value
     meta = {"format": "sofar-checkpoint", "version": "1", "spec": SPEC, "params_hash": PARAMS_HASH,
             "seed": str(seed), "engine": engine, "epoch": str(epoch), "step": str(step)}
+    compact = {"separators": (",", ":")}
     if config is not None:
-        meta["config"] = json.dumps(config)
+        meta["config"] = json.dumps(config, **compact)
+    if normalisation is not None:
+        meta["normalisation"] = json.dumps(normalisation, **compact)
+    meta["model_params"] = json.dumps(MODEL_PARAMS, **compact)
+    if partial_epoch is not None:
+        meta["partial_epoch"] = json.dumps(partial_epoch, **compact)
     write_safetensors(path, tensors, meta)
     return path
 

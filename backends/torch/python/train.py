@@ -61,9 +61,19 @@ def parse_args(argv=None):
     p.add_argument("--out", default=None, help=f"checkpoints and metrics (default runs/{spec.SPEC})")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint "
                    "(written by this script or by either SoFAr engine)")
-    p.add_argument("--init", default=os.path.join(HERE, "init.safetensors"),
-                   help="initial weights (default: init.safetensors beside this file, SoFAr's seeded init "
-                   "or the --weights given to sofar build; 'none': torch's own initialisation)")
+    p.add_argument("--init", default=None, metavar="RUN",
+                   help="start from another run's weights (a run folder or checkpoint, of any engine) where names "
+                   "and shapes match; the rest keep init.safetensors' values (beside this file: SoFAr's seeded init, "
+                   "or the --weights given to sofar build). No optimizer state, epoch 1. 'none': torch's own initialisation")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                   help="also checkpoint every N optimizer steps within an epoch (Ctrl-C keeps the latest; "
+                   "--resume continues from it exactly)")
+    p.add_argument("--teacher", default=None, metavar="MODEL",
+                   help="distil from a teacher: a PyTorch project folder (sofar build TEACHER.sofar --target torch; its "
+                   "init.safetensors, or --teacher-weights) or a model.onnx (needs the onnxruntime package); "
+                   "loss = cross-entropy + w KL(softmax(teacher) || softmax(student))")
+    p.add_argument("--teacher-weights", default=None, metavar="RUN", help="the teacher project's trained run (folder or checkpoint)")
+    p.add_argument("--distill-weight", type=float, default=None, metavar="W", help="the weight w of the KL term (default 1 with --teacher)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--amp", action="store_true", help="mixed precision (float16 autocast) on CUDA")
     p.add_argument("--no-sync-bn", dest="sync_bn", action="store_false",
@@ -73,10 +83,14 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=4, help="data-loading processes for image folders")
     p.add_argument("--json", action="store_true", help="end with one JSON line: epochs, samplesPerSecond, trainLoss, testAccuracy")
     args = p.parse_args(argv)
-    for name in ("epochs", "batch", "limit"):
+    for name in ("epochs", "batch", "limit", "checkpoint_every"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            p.error(f"--{name} expects a whole number >= 1, got {value}")
+            p.error(f"--{name.replace('_', '-')} expects a whole number >= 1, got {value}")
+    if args.distill_weight is not None and not (args.distill_weight >= 0 and math.isfinite(args.distill_weight)):
+        p.error(f"--distill-weight expects a number >= 0, got {args.distill_weight}")
+    if args.init is not None and args.resume:
+        p.error("--init starts a new run; --resume continues one: drop one of them")
     if not args.lr > 0:
         p.error(f"--lr expects a number > 0, got {args.lr}")
     if not 0 <= args.momentum < 1:
@@ -266,12 +280,18 @@ class Data:
 class SofarOrderSampler(DistributedSampler):
     """DistributedSampler over SoFAr's sample order of each epoch (seeded by seed and epoch, as
     SoFAr's loop draws it). Process r takes positions r, r + P, r + 2P, ... so that the k-th batches of
-    the P processes together are the k-th batch of a one-process run with P times the batch."""
+    the P processes together are the k-th batch of a one-process run with P times the batch.
+    `skip` (a run resumed mid-epoch) leaves out this process's first samples of the epoch."""
+
+    skip = 0
 
     def __iter__(self):
         order = spec.epoch_order(len(self.dataset), self.seed, self.epoch)
         order += order[: self.total_size - len(order)]
-        return iter(order[self.rank : self.total_size : self.num_replicas])
+        return iter(order[self.rank : self.total_size : self.num_replicas][self.skip :])
+
+    def __len__(self):
+        return self.num_samples - self.skip
 
 
 def crop_flip(x, seed, step, rank, world, pad, fill):
@@ -307,7 +327,7 @@ def learning_rate(schedule, base, step, total):
 def kernels(model, binary):
     """The kernels of the binary (kernel-quantised) layers, or of the float conv and dense layers."""
     return [m.kernel for m in model.modules()
-            if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and (m.kernel_quantizer is not None) == binary]
+            if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and m.trainable and (m.kernel_quantizer is not None) == binary]
 
 
 def make_optimizer(model, args):
@@ -387,20 +407,27 @@ class FlipCounter:
 
 
 def clip_kernels(model):
-    """After each update, binary kernels with a clip are clipped to [-clip, clip] (Larq's weight_clip)."""
+    """After each update, binary kernels with a clip are clipped to [-clip, clip] (Larq's weight_clip);
+    fixed kernels are never touched."""
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and m.kernel_clip is not None:
+            if isinstance(m, (spec.QuantConv2d, spec.QuantDense)) and m.trainable and m.kernel_clip is not None:
                 m.kernel.clamp_(-m.kernel_clip, m.kernel_clip)
 
 
-def train_step(net, model, optimizer, scaler, flips, x, y, amp=False):
+def train_step(net, model, optimizer, scaler, flips, x, y, amp=False, teacher=None, distill_weight=0.0):
     """One optimizer step on a batch (the learning rate already set): forward, loss, backward (under
-    DistributedDataParallel the gradients are all-reduced here), the update, clipping. Returns the
-    logits, the loss and the step's flip ratio (a tensor; None for a model without binary kernels)."""
+    DistributedDataParallel the gradients are all-reduced here), the update, clipping. With `teacher`
+    (its logits on the batch) the loss is SoFAr's distillation loss (docs/semantics.md): cross-entropy +
+    distill_weight * KL(softmax(teacher) || softmax(student)). Returns the logits, the loss, the step's
+    flip ratio (a tensor; None for a model without binary kernels) and the KL term (None without a teacher)."""
     with torch.autocast("cuda", enabled=amp) if amp else torch.autocast("cpu", enabled=False):
         logits = net(x)
     loss = F.cross_entropy(logits.float(), y)
+    kl = None
+    if teacher is not None:
+        kl = distillation(logits.float(), teacher)
+        loss = loss + distill_weight * kl
     optimizer.zero_grad(set_to_none=False)
     scaler.scale(loss).backward()
     if flips.count:
@@ -408,7 +435,110 @@ def train_step(net, model, optimizer, scaler, flips, x, y, amp=False):
     scaler.step(optimizer)
     scaler.update()
     clip_kernels(model)
-    return logits, loss, flips.ratio() if flips.count else None
+    return logits, loss, flips.ratio() if flips.count else None, kl
+
+
+def distillation(logits, teacher_logits):
+    """The batch mean of KL(softmax(teacher) || softmax(student)) = sum_k p_k (log p_k - log q_k)."""
+    return F.kl_div(F.log_softmax(logits, 1), F.log_softmax(teacher_logits.float(), 1), reduction="batchmean", log_target=True)
+
+
+class Teacher:
+    """A distillation teacher in inference mode: a PyTorch project of SoFAr (a folder with model.py, its
+    weights init.safetensors or a run's checkpoint) or an ONNX model (run by onnxruntime). It must take
+    this model's input and give its number of classes."""
+
+    def __init__(self, source, weights, device):
+        self.device = device
+        if source.lower().endswith(".onnx"):
+            if weights:
+                raise Fail(f"--teacher-weights goes with a teacher project; the ONNX model {source} holds its own weights")
+            try:
+                import onnxruntime
+            except ImportError:
+                raise Fail(f"the ONNX teacher {source} needs the onnxruntime package (pip install onnxruntime); or give "
+                           "the teacher as a PyTorch project: sofar build TEACHER.sofar --target torch --weights RUN -o DIR, "
+                           "then --teacher DIR") from None
+            if not os.path.exists(source):
+                raise Fail(f"no teacher model at {source}")
+            self.session = onnxruntime.InferenceSession(source, providers=["CPUExecutionProvider"])
+            self.module = None
+        else:
+            if not os.path.exists(os.path.join(source, "model.py")):
+                raise Fail(f"--teacher {source}: give a PyTorch project folder (with model.py, from sofar build TEACHER.sofar "
+                           "--target torch) or a model.onnx")
+            import importlib.util
+
+            loader = importlib.util.spec_from_file_location("sofar_teacher_model", os.path.join(source, "model.py"))
+            code = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(code)
+            self.module = code.create_model()
+            weights = weights or os.path.join(source, "init.safetensors")
+            if not os.path.exists(code.checkpoint_file(weights)):
+                raise Fail(f"no teacher weights at {weights}")
+            try:
+                code.load_checkpoint(self.module, weights)
+            except ValueError as e:
+                raise Fail(f"the teacher's weights: {e}") from None
+            self.module.to(device).eval()
+        probe = self(torch.zeros(1, *spec.INPUT_SHAPE, device=device))
+        if probe.shape[-1] != spec.CLASSES:
+            raise Fail(f"the teacher {source} gives {probe.shape[-1]} logits, the student '{spec.SPEC}' {spec.CLASSES} classes")
+
+    @torch.no_grad()
+    def __call__(self, x):
+        if self.module is not None:
+            return self.module(x).float()
+        name = self.session.get_inputs()[0].name
+        return torch.from_numpy(self.session.run(None, {name: x.detach().float().cpu().numpy()})[0]).to(self.device)
+
+
+def initialise(model, args, say):
+    """The weights a new run starts from: init.safetensors beside this file (SoFAr's seeded init, or
+    the weights given to sofar build), then, with --init RUN, every tensor of that run whose name and
+    shape match (moving statistics and fixed kernels included; no optimizer state), as SoFAr's engines
+    take it. Says what it took and what it left; refuses a run with nothing in common."""
+    if args.init == "none":
+        return
+    default = os.path.join(HERE, "init.safetensors")
+    if os.path.exists(default):
+        spec.load_checkpoint(model, default)
+    if args.init is None:
+        return
+    path = spec.checkpoint_file(args.init)
+    if not os.path.exists(path):
+        raise Fail(f"--init {args.init}: no checkpoint at {path}")
+    tensors, meta = spec.read_safetensors(path)
+    state = model.state_dict()
+    taken, absent, reshaped = [], [], []
+    with torch.no_grad():
+        for key, value in state.items():
+            name, t = spec.graph_name(key), tensors.get(spec.graph_name(key))
+            if t is not None and list(t.shape) == list(value.shape):
+                value.copy_(t)
+                taken.append(name)
+            elif t is None:
+                absent.append(name)
+            else:
+                reshaped.append(f"{name} (run {'x'.join(map(str, t.shape))}, here {'x'.join(map(str, value.shape))})")
+    names = {spec.graph_name(k) for k in state}
+    slot = lambda n: "/" in n and n.rsplit("/", 1)[1] in ("m", "v", "momentum") and n.rsplit("/", 1)[0] in tensors
+    unused = [n for n in tensors if n not in names and not slot(n)]
+    if not taken:
+        raise Fail(f"--init {path}: the run (model '{meta.get('spec', '?')}') shares no parameter of the same name and shape "
+                   f"with model '{spec.SPEC}'" + (f"; {len(reshaped)} share a name but not a shape (check the --set values "
+                                                   "of the two runs)" if reshaped else ""))
+
+    def listed(items):
+        return ", ".join(items[:6]) + (f", ... ({len(items)} in all)" if len(items) > 6 else "")
+
+    say(f"initialised from {path}: {len(taken)} of {len(state)} parameter tensors taken ({listed(taken)})")
+    if absent:
+        say(f"left at their initial values, not in the run: {listed(absent)}")
+    if reshaped:
+        say(f"left at their initial values, of another shape in the run: {listed(reshaped)}")
+    if unused:
+        say(f"in the run but not in this model (unused): {listed(unused)}")
 
 
 def rss_mb():
@@ -425,6 +555,8 @@ def duration(seconds):
 
 
 FIXED_ON_RESUME = ("batchSize", "seed", "data", "limit", "trainSamples")
+# A mid-epoch checkpoint's sums of the epoch so far (its metadata partial_epoch, as SoFAr's engines write it).
+PARTIAL_EPOCH_KEYS = ("loss_sum", "correct", "samples", "distillation_sum", "flip_sum", "flip_steps")
 
 
 def main(argv=None):
@@ -456,9 +588,25 @@ def main(argv=None):
         if lead:
             print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        if lead:
+            print(f"\ntraining interrupted; {saved_position(args)}", file=sys.stderr)
+        return 130
     finally:
         if distributed:
             dist.destroy_process_group()
+
+
+def saved_position(args):
+    """What an interrupted run kept, and how to carry on."""
+    ckpt = os.path.join(args.out or os.path.join("runs", spec.SPEC), "checkpoint.safetensors")
+    if not os.path.exists(ckpt):
+        return "nothing was saved" + ("" if args.checkpoint_every else " (--checkpoint-every N saves within epochs)")
+    _, meta = spec.read_safetensors(ckpt)
+    epoch, step = int(meta.get("epoch", 0)), int(meta.get("step", 0))
+    where = (f"the checkpoint of step {step} (within epoch {epoch + 1})" if "partial_epoch" in meta
+             else f"the last complete epoch ({epoch})")
+    return f"{where} is saved in {ckpt}; --resume continues it"
 
 
 def run(args, world, rank, device, cuda, distributed, say):
@@ -484,6 +632,14 @@ def run(args, world, rank, device, cuda, distributed, say):
     args.seed = pick("seed", "seed", args.seed)
     args.limit = pick("limit", "limit", args.limit)
     opt_saved = saved.get("optimizer") or {}
+    args.checkpoint_every = pick("checkpoint_every", "checkpointEvery", args.checkpoint_every)
+    args.teacher = pick("teacher", "teacher", args.teacher)
+    args.teacher_weights = pick("teacher_weights", "teacherWeights", args.teacher_weights)
+    args.distill_weight = pick("distill_weight", "distillWeight", args.distill_weight)
+    if args.teacher is None and (args.distill_weight is not None or args.teacher_weights is not None):
+        raise Fail("--distill-weight and --teacher-weights go with --teacher")
+    if args.teacher is not None and args.distill_weight is None:
+        args.distill_weight = 1.0
     if "optimizer" not in given and opt_saved.get("name"):
         args.optimizer = opt_saved["name"]
     if "momentum" not in given and opt_saved.get("momentum") is not None:
@@ -515,6 +671,15 @@ def run(args, world, rank, device, cuda, distributed, say):
               "optimizer": optimizer_config,
               "seed": args.seed, "data": args.data, "limit": args.limit, "trainSamples": n_train,
               "processes": world, "batchPerProcess": args.batch}
+    for key, value in (("checkpointEvery", args.checkpoint_every), ("distillWeight", args.distill_weight), ("teacher", args.teacher),
+                       ("teacherWeights", args.teacher_weights), ("init", args.init)):
+        if value is not None:
+            config[key] = value
+    if args.resume and "init" in saved:
+        config["init"] = saved["init"]
+    # What SoFAr's engines record beside the configuration: how inputs were normalised, and the model
+    # parameters (--set values) model.py was built with.
+    normalisation = {"dataset": args.data, "mean": [float(v) for v in data.norm[0]], "std": [float(v) for v in data.norm[1]]}
     for key in FIXED_ON_RESUME + ("optimizer",):
         if key in saved:
             was = saved[key]["name"] if key == "optimizer" else saved[key]
@@ -525,20 +690,19 @@ def run(args, world, rank, device, cuda, distributed, say):
 
     torch.manual_seed(args.seed)
     model = spec.create_model()
-    if not args.resume and args.init != "none":
-        if os.path.exists(args.init):
-            spec.load_checkpoint(model, args.init)
-        elif args.init != os.path.join(HERE, "init.safetensors"):
-            raise Fail(f"no initial weights at {args.init}")
+    if not args.resume:
+        initialise(model, args, say)
     model.to(device)
-    torch.manual_seed(args.seed * 1009 + rank + 1)  # dropout layers draw their masks from torch's generator
     optimizer = make_optimizer(model, args)
     flips = FlipCounter(model)
-    completed, step = 0, 0
+    teacher = Teacher(args.teacher, args.teacher_weights, device) if args.teacher is not None else None
+    completed, step, partial = 0, 0, None
     if args.resume:
         meta = spec.load_checkpoint(model, ckpt, optimizer)
         completed, step = meta["epoch"], meta["step"]
-        say(f"resuming {ckpt}: epoch {completed}, step {step} (written by {meta.get('engine', '?')})")
+        partial = json.loads(meta["partial_epoch"]) if "partial_epoch" in meta else None
+        within = f" (within epoch {completed + 1})" if partial else ""
+        say(f"resuming {ckpt}: epoch {completed}, step {step}{within} (written by {meta.get('engine', '?')})")
     if distributed and args.sync_bn:
         group = dist.new_group(backend="nccl" if cuda else "gloo")  # its own group: never interleaves with DDP's
         for m in model.modules():
@@ -551,9 +715,11 @@ def run(args, world, rank, device, cuda, distributed, say):
     loader = DataLoader(data.train, batch_size=args.batch, sampler=sampler, pin_memory=cuda,
                         num_workers=args.workers if data.workers_needed else 0, persistent_workers=data.workers_needed and args.workers > 0)
     steps = len(loader)
-    if args.resume and step != completed * steps:
+    # At an epoch's end, or (a mid-epoch checkpoint) within the epoch after it.
+    first = completed * steps
+    if args.resume and not first <= step < first + steps:
         raise Fail(f"the checkpoint is at step {step} after {completed} epoch(s), but {steps} steps an epoch would put it "
-                   f"at {completed * steps}; resume with the data, --limit and global batch of the original run")
+                   f"between {first} and {first + steps - 1}; resume with the data, --limit and global batch of the original run")
     total_steps = args.epochs * steps
     amp = args.amp and cuda
     scaler = torch.cuda.amp.GradScaler(enabled=amp)
@@ -566,54 +732,83 @@ def run(args, world, rank, device, cuda, distributed, say):
     history = read_metrics(out, completed)
     if rank == 0:
         os.makedirs(out, exist_ok=True)
+
+    def save(epoch, partial_sums=None):
+        if rank == 0:
+            spec.save_checkpoint(model, out, optimizer, epoch=epoch, step=step, seed=args.seed, config=config,
+                                 normalisation=normalisation, partial_epoch=partial_sums)
+
     ran_samples, ran_seconds = 0, 0.0
     for epoch in range(completed + 1, args.epochs + 1):
         began = time.perf_counter()
+        # The first epoch of a run resumed mid-epoch starts where its checkpoint stopped, with its sums.
+        start = step - (epoch - 1) * steps
         sampler.set_epoch(epoch)
+        sampler.skip = start * args.batch
         net.train()
-        sums = torch.zeros(3, dtype=torch.float64)  # loss * n, correct, n
-        flip_sum = torch.zeros((), dtype=torch.float64, device=device)
+        # loss * n, correct, n, KL * n, flip ratios, steps with one: this process's (the run's so far on rank 0).
+        sums = torch.zeros(6, dtype=torch.float64)
+        if partial and rank == 0:
+            sums += torch.tensor([partial.get(k, 0) for k in PARTIAL_EPOCH_KEYS], dtype=torch.float64)
+        partial = None
+        ran = 0
         lr = args.lr
-        for b, (x, y) in enumerate(loader):
+        for b, (x, y) in enumerate(loader, start):
             x, y = data.normalise(x, device), y.to(device, non_blocking=True)
             if data.augment:
                 x = crop_flip(x, args.seed, step, rank, world, 4, fill)
             spec.set_noise(model, spec.drop_path_masks(args.seed, step))
+            # Dropout draws from torch's generator, seeded by (seed, step, process): a resumed run draws alike.
+            torch.manual_seed(spec.SofarRandom(args.seed, f"torch/{step}/{rank}").next_uint32())
             lr = learning_rate(args.schedule, args.lr, step, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            logits, loss, flip_ratio = train_step(net, model, optimizer, scaler, flips, x, y, amp)
-            if flip_ratio is not None:
-                flip_sum += flip_ratio
+            # The teacher sees the images the student sees, augmentation included.
+            targets = teacher(x) if teacher is not None else None
+            logits, loss, flip_ratio, kl = train_step(net, model, optimizer, scaler, flips, x, y, amp, targets, args.distill_weight or 0.0)
             step += 1
             if not math.isfinite(loss.item()):
                 raise Fail(f"the training loss became {loss.item()} at epoch {epoch}, step {b + 1}; lower the learning rate "
-                           f"(--lr {args.lr}); the checkpoint of the last complete epoch is kept")
-            sums += torch.tensor([loss.item() * len(y), (logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)
+                           f"(--lr {args.lr}); the last checkpoint is kept")
+            n = len(y)
+            sums += torch.tensor([loss.item() * n, (logits.argmax(1) == y).sum().item(), n, kl.item() * n if kl is not None else 0.0,
+                                  flip_ratio.item() if flip_ratio is not None else 0.0, 1.0 if flip_ratio is not None else 0.0],
+                                 dtype=torch.float64)
+            ran += n
             if sys.stdout.isatty() and not args.json:
-                seen = sums[2].item() * world
                 say(f"\repoch {epoch}/{args.epochs}  step {b + 1}/{steps}  loss {sums[0] / sums[2]:.4f}  "
-                    f"{seen / (time.perf_counter() - began):.1f} samples/s ", end="")
+                    f"{ran * world / (time.perf_counter() - began):.1f} samples/s ", end="")
+            # Mid-epoch checkpoints count optimizer steps of the whole run; the epoch's last step has its own.
+            if args.checkpoint_every and step % args.checkpoint_every == 0 and b + 1 < steps:
+                run_sums = sums.clone()
+                if distributed:
+                    dist.all_reduce(run_sums)
+                save(epoch - 1, dict(zip(PARTIAL_EPOCH_KEYS, run_sums.tolist())))
         train_seconds = time.perf_counter() - began
         if distributed:
             dist.all_reduce(sums)
         test_loss, test_acc = evaluate(model, data, args.batch, device, rank, world, distributed)
         seconds = time.perf_counter() - began
         metrics = {"epoch": epoch, "step": step, "lr": lr, "trainLoss": (sums[0] / sums[2]).item(),
-                   "trainAccuracy": (sums[1] / sums[2]).item(), "testLoss": test_loss, "testAccuracy": test_acc,
-                   "samplesPerSecond": sums[2].item() / train_seconds, "seconds": seconds, "rssMB": rss_mb()}
+                   "trainAccuracy": (sums[1] / sums[2]).item()}
+        if teacher is not None:
+            metrics["trainDistillation"] = (sums[3] / sums[2]).item()
+        metrics.update({"testLoss": test_loss, "testAccuracy": test_acc, "samplesPerSecond": ran * world / train_seconds,
+                        "seconds": seconds, "rssMB": rss_mb()})
         if flips.count:
-            metrics["flipRatio"] = flip_sum.item() / (b + 1)
+            metrics["flipRatio"] = (sums[4] / sums[5]).item()
         history.append(metrics)
-        ran_samples += sums[2].item()
+        ran_samples += ran * world
         ran_seconds += train_seconds
         if rank == 0:
+            # Metrics first: if killed in between, the resumed run drops the line its checkpoint lacks.
             write_metrics(out, history)
-            spec.save_checkpoint(model, out, optimizer, epoch=epoch, step=step, seed=args.seed, config=config)
+        save(epoch)
         if sys.stdout.isatty() and not args.json:
             say("\r\033[K", end="")
         flip_text = f"  flips {100 * metrics['flipRatio']:.2g}%" if flips.count else ""
-        say(f"epoch {epoch}/{args.epochs}  loss {metrics['trainLoss']:.4f}  acc {100 * metrics['trainAccuracy']:.2f}%  "
+        kl_text = f"  KL {metrics['trainDistillation']:.4f}" if teacher is not None else ""
+        say(f"epoch {epoch}/{args.epochs}  loss {metrics['trainLoss']:.4f}  acc {100 * metrics['trainAccuracy']:.2f}%{kl_text}  "
             f"test loss {test_loss:.4f}  test acc {100 * test_acc:.2f}%{flip_text}  {metrics['samplesPerSecond']:.1f} samples/s  {duration(seconds)}")
         if distributed:
             dist.barrier()
