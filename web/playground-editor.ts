@@ -26,13 +26,25 @@ export function analysisOf(text: string): Analysis {
   return cached;
 }
 
+/** A service query that fails (a bug in it, on some partial text) answers nothing rather than breaking the editor. */
+function safely<T>(query: () => T): T | null {
+  try {
+    return query();
+  } catch (e) {
+    console.error('sofar: the language service failed', e);
+    return null;
+  }
+}
+
 const COMPLETION_TYPES: Record<CompletionKind, string> = { layer: 'function', block: 'class', argument: 'property', quantizer: 'constant', keyword: 'keyword', name: 'variable' };
 
 function complete(context: CompletionContext): CompletionResult | null {
   const word = context.matchBefore(/[A-Za-z_]\w*/);
   if (!word && !context.explicit) return null;
   const from = word ? word.from : context.pos;
-  const options: CmCompletion[] = completionsAt(analysisOf(context.state.doc.toString()), from).map((c) => ({
+  const found = safely(() => completionsAt(analysisOf(context.state.doc.toString()), from));
+  if (!found) return null;
+  const options: CmCompletion[] = found.map((c) => ({
     label: c.label,
     type: COMPLETION_TYPES[c.kind],
     detail: c.kind,
@@ -43,7 +55,7 @@ function complete(context: CompletionContext): CompletionResult | null {
 }
 
 const hover = hoverTooltip((view, pos) => {
-  const found = hoverAt(analysisOf(view.state.doc.toString()), pos);
+  const found = safely(() => hoverAt(analysisOf(view.state.doc.toString()), pos));
   if (!found) return null;
   return {
     pos: found.range.offset,

@@ -118,12 +118,23 @@ describe.skipIf(skipWithout(chromiumMissing()))('the playground in headless Chro
     await tab.keyboard.press('Control+Home');
     for (let i = 0; i < 5; i++) await tab.keyboard.press('ArrowDown');
     await tab.keyboard.press('End');
-    await tab.keyboard.type(' mo');
-    await tab.waitForSelector('.cm-tooltip-autocomplete');
     const labels = () => tab.$$eval('.cm-tooltip-autocomplete .cm-completionLabel', (ls) => ls.map((l) => l.textContent));
+    // After `bn `, Ctrl-Space offers bn's arguments (from the layer registry), not the layers.
+    await tab.keyboard.type(' ');
+    await tab.keyboard.press('Control+Space');
+    await tab.waitForSelector('.cm-tooltip-autocomplete');
+    const args = await labels();
+    for (const arg of LAYERS.bn.args) expect(args).toContain(arg.name);
+    expect(args).toContain('momentum');
+    expect(args).not.toContain('bconv');
+    // Typing narrows them down, with no Ctrl-Space.
+    await tab.keyboard.press('Escape');
+    await tab.keyboard.type('mo');
+    await tab.waitForSelector('.cm-tooltip-autocomplete');
     expect(await labels()).toContain('momentum');
-    expect(LAYERS.bn.args.map((a) => a.name)).toContain('momentum');
-    // Taking it inserts `momentum=`.
+    // Taking it inserts `momentum=` (CodeMirror ignores Enter for 75 ms after the list opens).
+    expect(await tab.textContent('.cm-tooltip-autocomplete li[aria-selected] .cm-completionLabel')).toBe('momentum');
+    await tab.waitForTimeout(200);
     await tab.keyboard.press('Enter');
     expect(await tab.textContent('.cm-line:nth-child(6)')).toBe('  bn momentum=');
 
