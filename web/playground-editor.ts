@@ -1,19 +1,21 @@
 /**
  * The playground's editor: CodeMirror 6 on the language service of `sofar lsp` (src/service/, run in the
  * page, no server): highlighting from the TextMate grammar, hover from hoverAt(), completion from
- * completionsAt(), formatting from formatSpec(), and the diagnostics of analyze() as lint marks (the
- * page computes those once per pause in typing and hands them in with showDiagnostics).
+ * completionsAt(), formatting from formatSpec(), and the diagnostics of analyze() as lint marks and each
+ * line's output shape at its end (the page analyses once per pause in typing and hands them in with
+ * showAnalysis).
  */
 import { autocompletion, type Completion as CmCompletion, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
 import { setDiagnostics, lintGutter, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
-import { EditorState } from '@codemirror/state';
-import { EditorView, hoverTooltip, keymap } from '@codemirror/view';
+import { EditorState, StateEffect, StateField } from '@codemirror/state';
+import { Decoration, EditorView, hoverTooltip, keymap, WidgetType, type DecorationSet } from '@codemirror/view';
 import { basicSetup } from 'codemirror';
 import type { Diagnostic } from '../src/diagnostics.js';
 import { analyze, type Analysis } from '../src/service/analysis.js';
 import { completionsAt, type CompletionKind } from '../src/service/completion.js';
 import { formatSpec } from '../src/service/format.js';
 import { hoverAt } from '../src/service/hover.js';
+import { inlayHints, type InlayHint } from '../src/service/navigation.js';
 import { sofarHighlighting, sofarLanguage } from './playground-highlight.js';
 import { markdownToHtml } from './playground-markdown.js';
 
@@ -79,6 +81,34 @@ export function formatEditor(view: EditorView): string | null {
   return null;
 }
 
+/** Each layer line's output shape, after its text. */
+class ShapeHint extends WidgetType {
+  constructor(readonly label: string) {
+    super();
+  }
+  override eq(other: ShapeHint): boolean {
+    return other.label === this.label;
+  }
+  toDOM(): HTMLElement {
+    const span = document.createElement('span');
+    span.className = 'sofar-shape';
+    span.textContent = this.label;
+    return span;
+  }
+}
+
+const setShapes = StateEffect.define<InlayHint[]>();
+const shapes = StateField.define<DecorationSet>({
+  create: () => Decoration.none,
+  update(decorations, tr) {
+    for (const e of tr.effects) {
+      if (e.is(setShapes)) return Decoration.set(e.value.map((h) => Decoration.widget({ widget: new ShapeHint(h.label), side: 1 }).range(h.offset)), true);
+    }
+    return decorations.map(tr.changes);
+  },
+  provide: (field) => EditorView.decorations.from(field),
+});
+
 export function createEditor(parent: HTMLElement, text: string, onChange: () => void, onFormat: (view: EditorView) => void): EditorView {
   return new EditorView({
     parent,
@@ -89,6 +119,7 @@ export function createEditor(parent: HTMLElement, text: string, onChange: () => 
         sofarLanguage,
         sofarHighlighting,
         lintGutter(),
+        shapes,
         autocompletion({ override: [complete] }),
         hover,
         keymap.of([{ key: 'Shift-Alt-f', run: (view) => (onFormat(view), true) }]),
@@ -102,14 +133,16 @@ export function createEditor(parent: HTMLElement, text: string, onChange: () => 
   });
 }
 
-/** The service's diagnostics of this file as lint marks (underlines, gutter, Ctrl-Shift-M panel). */
-export function showDiagnostics(view: EditorView, diagnostics: readonly Diagnostic[]): void {
+/** The analysis of the editor's text shown: its diagnostics as lint marks (underlines, gutter, Ctrl-Shift-M panel), the shapes as hints. */
+export function showAnalysis(view: EditorView, analysis: Analysis): void {
+  if (analysis.text !== view.state.doc.toString()) return;
   const length = view.state.doc.length;
-  const marks: CmDiagnostic[] = diagnostics
+  const marks: CmDiagnostic[] = analysis.diagnostics
     .filter((d) => d.span?.file === FILE)
     .map((d) => {
       const from = Math.min(d.span!.offset, length);
       return { from, to: Math.min(length, from + Math.max(d.span!.length, 0)), severity: d.severity === 'error' ? 'error' : d.severity === 'warning' ? 'warning' : 'info', message: d.hint ? `${d.message}\nhint: ${d.hint}` : d.message, source: 'sofar' };
     });
-  view.dispatch(setDiagnostics(view.state, marks));
+  const hints = safely(() => inlayHints(analysis)) ?? [];
+  view.dispatch(setDiagnostics(view.state, marks), { effects: setShapes.of(hints) });
 }

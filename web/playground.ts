@@ -1,16 +1,16 @@
 /**
  * The playground: a spec edited in the browser (CodeMirror, on the language service of `sofar lsp`:
  * web/playground-editor.ts), analysed on each pause in typing by the same parser, elaborator and checker
- * as the CLI (no Node API), with the diagnostics marked in the editor and listed, the summary and the
- * ELK drawing of the graph. The spec lives in the address (`#spec=` base64url of its UTF-8), so a link
- * shares it.
+ * as the CLI (no Node API), with the diagnostics marked in the editor and listed, each line's output
+ * shape at its end, the summary and the ELK drawing of the graph. The spec lives in the address
+ * (`#spec=` base64url of its UTF-8), so a link shares it.
  */
 import type { EditorView } from '@codemirror/view';
 import { summarize } from '../src/cost.js';
 import type { Diagnostic } from '../src/diagnostics.js';
 import { ARROW_DEFS, drawingElements, layoutGraph } from '../src/graph/draw.js';
 import example from '../specs/fashion/bireal-small.sofar';
-import { analysisOf, createEditor, FILE, formatEditor, showDiagnostics } from './playground-editor.js';
+import { analysisOf, createEditor, FILE, formatEditor, showAnalysis } from './playground-editor.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const list = $<HTMLUListElement>('diagnostics');
@@ -68,7 +68,7 @@ async function update(view: EditorView) {
   const mine = ++generation;
   history.replaceState(null, '', `#spec=${encode(text)}`);
   const analysis = analysisOf(text);
-  showDiagnostics(view, analysis.diagnostics);
+  showAnalysis(view, analysis);
   renderList(view, analysis.diagnostics);
   // With errors, the last good summary and drawing stay, dimmed.
   const graph = analysis.graphs.values().next().value;

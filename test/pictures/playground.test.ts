@@ -1,7 +1,8 @@
 /**
  * The playground (dist/web/playground.html, served by `sofar serve`) in headless Chromium, on CodeMirror
  * and the language service: the example compiles, is highlighted and drawn; a broken spec typed in shows
- * its error at the right line and column (lint mark and list); fixing it brings the drawing back; typing
+ * its error at the right line and column (lint mark and list); fixing it brings the drawing back and each
+ * line's output shape; typing
  * offers the arguments of a layer; hovering a layer shows its output shape; Format (button and
  * Shift-Alt-F) gives the canonical text; the address carries the spec; and the page and the playground
  * link to each other.
@@ -97,13 +98,18 @@ describe.skipIf(skipWithout(chromiumMissing()))('the playground in headless Chro
     );
     expect(await tab.$$eval('#drawing g.node', (n) => n.length)).toBe(nodes);
     expect(await tab.textContent('#summary')).toContain('tiny');
+    // Each layer line ends with its output shape (a hint, not text of the spec).
+    const graph = compile(GOOD, 'playground.sofar').graph!;
+    const lastOnLine = (line: number) => graph.nodes.filter((n) => n.source?.line === line).at(-1)!.shape.join('×');
+    const hints = await tab.evaluate(`[...document.querySelectorAll('.cm-line')].map((l) => l.querySelector('.sofar-shape')?.textContent ?? null)`);
+    expect(hints).toEqual([null, null, null, null, ...[5, 6, 7, 8, 9].map((line) => ` → ${lastOnLine(line)}`), null, null]);
 
     const shared = tab.url();
     expect(specInAddress(shared)).toBe(GOOD);
     const other = await browser.newPage();
     await other.goto(shared);
     await other.waitForSelector('#drawing svg g.node');
-    expect(await other.$$eval('.cm-line', (lines) => lines.map((l) => l.textContent).join('\n'))).toBe(GOOD);
+    await analysed(other, GOOD);
     await other.close();
     await tab.close();
   }, 60_000);
@@ -136,7 +142,7 @@ describe.skipIf(skipWithout(chromiumMissing()))('the playground in headless Chro
     expect(await tab.textContent('.cm-tooltip-autocomplete li[aria-selected] .cm-completionLabel')).toBe('momentum');
     await tab.waitForTimeout(200);
     await tab.keyboard.press('Enter');
-    expect(await tab.textContent('.cm-line:nth-child(6)')).toBe('  bn momentum=');
+    await analysed(tab, GOOD.replace('  bn\n', '  bn momentum=\n'));
 
     // Ctrl-Space on an empty line offers the layers (all of them, from the registry).
     await tab.keyboard.press('End');
