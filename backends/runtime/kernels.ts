@@ -74,7 +74,7 @@ interface Addon extends Omit<KernelSet, 'description' | 'arena'> {
   setIsa(isa: number): number;
 }
 
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const up = dirname(dir);
@@ -86,7 +86,7 @@ function packageRoot(): string {
 
 let native: KernelsOrReason | undefined;
 
-/** The native addon built by `npm ci` (scripts/build-native.mjs), or the reason it is missing. */
+/** The native addon (built from source by scripts/build-native.mjs, or prebuilt in the package), or the reason it is missing. */
 export function loadNativeKernels(): KernelsOrReason {
   if (native) return native;
   if (process.env.SOFAR_NATIVE === 'off') {
@@ -94,19 +94,21 @@ export function loadNativeKernels(): KernelsOrReason {
     return native;
   }
   const root = packageRoot();
-  const path = join(root, 'native', 'build', 'Release', 'sofar_kernels.node');
-  if (!existsSync(path)) {
-    const note = join(root, 'native', 'build', 'UNAVAILABLE.txt');
-    const why = existsSync(note) ? readFileSync(note, 'utf8').trim() : `${path} was not built`;
-    native = { unavailable: `the native kernels are not built: ${why} (rebuild with: npm rebuild sofar, or npm ci in a clone; needs a C compiler and Node's headers)` };
-    return native;
+  // node-gyp-build's order: an addon built from source here first, else the package's prebuilt one.
+  const candidates = [join(root, 'native', 'build', 'Release', 'sofar_kernels.node'), join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'sofar_kernels.napi.node')];
+  const found = candidates.filter((path) => existsSync(path));
+  const failures: string[] = [];
+  for (const path of found) {
+    try {
+      native = { kernels: nativeKernelSet(createRequire(import.meta.url)(path) as Addon) };
+      return native;
+    } catch (e) {
+      failures.push(`${path} does not load: ${(e as Error).message.split('\n')[0]}`);
+    }
   }
-  try {
-    const addon = createRequire(import.meta.url)(path) as Addon;
-    native = { kernels: nativeKernelSet(addon) };
-  } catch (e) {
-    native = { unavailable: `the native kernels at ${path} do not load: ${(e as Error).message.split('\n')[0]}` };
-  }
+  const note = join(root, 'native', 'build', 'UNAVAILABLE.txt');
+  const why = failures.length ? failures.join('; ') : existsSync(note) ? readFileSync(note, 'utf8').trim() : `no prebuilt kernels for ${process.platform}-${process.arch} in this package, and none built from source`;
+  native = { unavailable: `the native kernels are unavailable: ${why} (build them from source: node ${join(root, 'scripts', 'build-native.mjs')}; needs a C compiler and node-gyp)` };
   return native;
 }
 
@@ -131,15 +133,22 @@ export async function loadBundledWasmKernels(threads = 1): Promise<WasmKernelSet
   return loadWasmKernelsInNode(readFileSync(join(packageRoot(), 'native', 'wasm', file)), { threads });
 }
 
-/** Starts a worker_thread for the threaded WebAssembly kernels (unref'd: it never keeps Node alive). */
+/** Starts a worker_thread for the threaded WebAssembly kernels (unref'd between messages: it never keeps Node alive). */
 export function spawnNodeWorker(): WorkerHandle {
-  const worker = new Worker(NODE_WORKER, { eval: true });
+  // NODE_WORKER is CommonJS: --input-type=module (inherited from `node -e`) would break it.
+  const worker = new Worker(NODE_WORKER, { eval: true, execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
   worker.unref();
   return {
     postMessage: (m) => worker.postMessage(m),
     onMessage: (listener) => {
-      worker.on('message', listener);
+      // Awaited messages ('ready', 'done') keep Node alive until they come; a worker parked between runs
+      // does not (a 'message' listener refs the worker: unref it once its message is in).
+      worker.on('message', (m) => {
+        worker.unref();
+        listener(m);
+      });
       worker.on('error', (e) => listener({ error: String(e) }));
+      worker.ref();
     },
     terminate: () => void worker.terminate(),
   };
