@@ -33,8 +33,12 @@ export interface KernelSet {
   bconv2dPackedKernelBytes?(cout: number, cin: number, kh: number, kw: number, groups: number): number;
   bconv2dPackKernel?(buf: ArrayBuffer, kernel: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   bconv2dPrepacked?(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
+  /** Optional: bconv2dPrepacked with PReLU (alpha) and a shift (post) after the residual, in its output transform. */
+  bconv2dPrepackedPost?(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, alpha: Off, post: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
   conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
+  /** Depthwise conv: weights [kh][kw][c]; ints n h w c kh kw sh sw pt pl pb pr dh dw, yStride, relu. */
+  dwconv2dF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, res: Off, y: Off, ...ints: number[]): void;
   denseF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, y: Off, n: number, inputs: number, outputs: number): void;
   maxpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
   avgpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
@@ -45,6 +49,16 @@ export interface KernelSet {
   clipF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number, lo: number, hi: number): void;
   signF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
   copyF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  sigmoidF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  roundF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  /** y = x > 0 ? 1 : 0 (ste_heaviside). */
+  heavisideF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  divF32(buf: ArrayBuffer, x: Off, divisor: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  copyStridedF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, xStride: number, yStride: number): void;
+  padChannelsF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, before: number, after: number): void;
+  mulF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
+  /** y[i][p][c] = x[i][p][c] · s[i][c]: a per-sample channel vector broadcast over the pixels. */
+  mulChannelsF32(buf: ArrayBuffer, x: Off, s: Off, y: Off, n: number, pixels: number, c: number): void;
   addF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
   maxF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
   scaleF32(buf: ArrayBuffer, x: Off, s: number, y: Off, count: number): void;
