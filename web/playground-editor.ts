@@ -1,7 +1,8 @@
 /**
  * The playground's editor: CodeMirror 6 on the language service of `sofar lsp` (src/service/, run in the
  * page, no server): highlighting from the TextMate grammar, hover from hoverAt(), completion from
- * completionsAt(), formatting from formatSpec(), and the diagnostics of analyze() as lint marks and each
+ * completionsAt(), go to definition (F12) from definitionAt(), formatting from formatSpec(), and the
+ * diagnostics of analyze() as lint marks and each
  * line's output shape at its end (the page analyses once per pause in typing and hands them in with
  * showAnalysis).
  */
@@ -15,7 +16,7 @@ import { analyze, type Analysis } from '../src/service/analysis.js';
 import { completionsAt, type CompletionKind } from '../src/service/completion.js';
 import { formatSpec } from '../src/service/format.js';
 import { hoverAt } from '../src/service/hover.js';
-import { inlayHints, type InlayHint } from '../src/service/navigation.js';
+import { definitionAt, inlayHints, type InlayHint } from '../src/service/navigation.js';
 import { sofarHighlighting, sofarLanguage } from './playground-highlight.js';
 import { markdownToHtml } from './playground-markdown.js';
 
@@ -81,6 +82,14 @@ export function formatEditor(view: EditorView): string | null {
   return null;
 }
 
+/** F12: selects the declaration of the block, parameter, `let` name or loop variable under the cursor. */
+function goToDefinition(view: EditorView): boolean {
+  const found = safely(() => definitionAt(analysisOf(view.state.doc.toString()), view.state.selection.main.head));
+  if (!found) return false;
+  view.dispatch({ selection: { anchor: found.offset, head: found.offset + found.length }, scrollIntoView: true });
+  return true;
+}
+
 /** Each layer line's output shape, after its text. */
 class ShapeHint extends WidgetType {
   constructor(readonly label: string) {
@@ -122,7 +131,10 @@ export function createEditor(parent: HTMLElement, text: string, onChange: () => 
         shapes,
         autocompletion({ override: [complete] }),
         hover,
-        keymap.of([{ key: 'Shift-Alt-f', run: (view) => (onFormat(view), true) }]),
+        keymap.of([
+          { key: 'Shift-Alt-f', run: (view) => (onFormat(view), true) },
+          { key: 'F12', run: goToDefinition },
+        ]),
         EditorState.tabSize.of(2),
         EditorView.contentAttributes.of({ 'aria-label': 'spec' }),
         EditorView.updateListener.of((u) => {

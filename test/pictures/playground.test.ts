@@ -3,7 +3,8 @@
  * and the language service: the example compiles, is highlighted and drawn; a broken spec typed in shows
  * its error at the right line and column (lint mark and list); fixing it brings the drawing back and each
  * line's output shape; typing
- * offers the arguments of a layer; hovering a layer shows its output shape; Format (button and
+ * offers the arguments of a layer; hovering a layer shows its output shape; F12 on a block call selects
+ * the block's name; Format (button and
  * Shift-Alt-F) gives the canonical text; the address carries the spec; and the page and the playground
  * link to each other.
  */
@@ -52,6 +53,23 @@ async function analysed(tab: Page, text: string) {
     const bytes = Uint8Array.from(atob(m[1].replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
     return new TextDecoder().decode(bytes) === ${JSON.stringify(text)};
   })()`);
+}
+
+/** Where the middle of the word's third character is on the screen, in the editor's 1-based line `line`. */
+async function pointAt(tab: Page, line: number, word: string): Promise<{ x: number; y: number }> {
+  return (await tab.evaluate(`(() => {
+    const line = [...document.querySelectorAll('.cm-line')][${line - 1}];
+    const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const i = n.textContent.indexOf(${JSON.stringify(word)});
+      if (i < 0) continue;
+      const range = document.createRange();
+      range.setStart(n, i + 2);
+      range.setEnd(n, i + 3);
+      const r = range.getBoundingClientRect();
+      return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+    }
+  })()`)) as { x: number; y: number };
 }
 
 describe.skipIf(skipWithout(chromiumMissing()))('the playground in headless Chromium', () => {
@@ -161,20 +179,7 @@ describe.skipIf(skipWithout(chromiumMissing()))('the playground in headless Chro
     await setText(tab, GOOD);
     await analysed(tab, GOOD);
     const bconv = compile(GOOD, 'playground.sofar').graph!.nodes.find((n) => n.source?.line === 7 && n.op === 'conv')!;
-    // The middle of the word `bconv` on line 7.
-    const at = (await tab.evaluate(`(() => {
-      const line = [...document.querySelectorAll('.cm-line')][6];
-      const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
-      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-        const i = n.textContent.indexOf('bconv');
-        if (i < 0) continue;
-        const range = document.createRange();
-        range.setStart(n, i + 2);
-        range.setEnd(n, i + 3);
-        const r = range.getBoundingClientRect();
-        return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
-      }
-    })()`)) as { x: number; y: number };
+    const at = await pointAt(tab, 7, 'bconv');
     await tab.mouse.move(at.x, at.y);
     const tooltip = await tab.waitForSelector('.cm-tooltip-hover .sofar-hover');
     const text = await tooltip.textContent();
@@ -204,6 +209,26 @@ describe.skipIf(skipWithout(chromiumMissing()))('the playground in headless Chro
     await setText(tab, 'model tiny {\n  conv 3x3 (8\n}\n');
     await tab.click('#format');
     expect(await tab.textContent('#format-status')).toMatch(/^not formatted: playground\.sofar:\d+:\d+: /);
+    await tab.close();
+  }, 60_000);
+
+  it('goes to the definition of a block with F12', async () => {
+    const spec = GOOD.replace('  bconv 3x3 8\n', '  unit(8)\n').replace('  classes 3\n', '  classes 3\n  block unit(ch) {\n    bconv 3x3 ch\n  }\n');
+    expect(compile(spec, 'playground.sofar').graph).toBeDefined();
+    const tab = await browser.newPage();
+    await tab.goto(`${server.url}playground.html`);
+    await tab.waitForSelector('.cm-content');
+    await setText(tab, spec);
+    await analysed(tab, spec);
+    const call = await pointAt(tab, 10, 'unit');
+    await tab.mouse.click(call.x, call.y);
+    await tab.keyboard.press('F12');
+    // The selection is the block's name on line 4.
+    const selected = await tab.evaluate(`(() => {
+      const s = getSelection();
+      return [s.toString(), [...document.querySelectorAll('.cm-line')].indexOf(s.anchorNode.parentElement.closest('.cm-line')) + 1];
+    })()`);
+    expect(selected).toEqual(['unit', 4]);
     await tab.close();
   }, 60_000);
 
