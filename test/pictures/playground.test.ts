@@ -2,11 +2,9 @@
  * The playground (dist/web/playground.html, served by `sofar serve`) in headless Chromium, on CodeMirror
  * and the language service: the example compiles, is highlighted and drawn; a broken spec typed in shows
  * its error at the right line and column (lint mark and list); fixing it brings the drawing back and each
- * line's output shape; typing
- * offers the arguments of a layer; hovering a layer shows its output shape; F12 on a block call selects
- * the block's name; Format (button and
- * Shift-Alt-F) gives the canonical text; the address carries the spec; and the page and the playground
- * link to each other.
+ * line's output shape; typing offers the arguments of a layer; hovering a layer shows its output shape;
+ * F12 on a block call selects the block's name; Format (button and Shift-Alt-F) gives the canonical
+ * text; the address carries the spec; and the page and the playground link to each other.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../bench/web.js';
