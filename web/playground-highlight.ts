@@ -75,13 +75,9 @@ const execAt = (re: RegExp, stream: StringStream) => {
 };
 
 function token(stream: StringStream, state: State): string | null {
-  const next = state.queue[0];
-  if (next) {
-    if (stream.pos < next.from) return (stream.pos = next.from), null;
-    state.queue.shift();
-    stream.pos = next.to;
-    return next.token;
-  }
+  // Every rule of the grammar ends within its line (strings at the line's end at the latest).
+  if (stream.sol()) (state.queue = []), (state.open = null);
+  if (state.queue.length) return fromQueue(stream, state);
   if (state.open) return inside(stream, state, state.open);
   for (const rule of RULES) {
     const m = execAt(rule.match, stream);
@@ -96,8 +92,7 @@ function token(stream: StringStream, state: State): string | null {
         const at = m.indices[group];
         if (at) state.queue.push({ from: at[0], to: at[1], token: name || null });
       }
-      state.queue.push({ from: m.index + m[0].length, to: m.index + m[0].length, token: null });
-      return token(stream, state);
+      return fromQueue(stream, state);
     }
     stream.pos += m[0].length;
     return rule.token;
@@ -107,18 +102,25 @@ function token(stream: StringStream, state: State): string | null {
   return null;
 }
 
+/** The next part of a `captures` match (or the gap before it). */
+function fromQueue(stream: StringStream, state: State): string | null {
+  const next = state.queue[0];
+  if (stream.pos < next.from) return (stream.pos = next.from), null;
+  state.queue.shift();
+  stream.pos = next.to;
+  return next.token;
+}
+
 /** Inside a `begin`/`end` rule (a string): its inner patterns, its end, or one more character of it. */
 function inside(stream: StringStream, state: State, rule: Compiled): string | null {
   for (const innerRule of rule.inner ?? []) {
     const m = execAt(innerRule.match, stream);
     if (m) return (stream.pos += m[0].length), innerRule.token;
   }
-  rule.end!.lastIndex = stream.pos;
-  const end = rule.end!.exec(stream.string);
-  if (end || stream.eol()) {
-    stream.pos += end?.[0].length ?? 0;
+  const end = execAt(rule.end!, stream);
+  if (end) {
+    stream.pos += end[0].length;
     state.open = null;
-    if (stream.pos === stream.start) stream.next();
     return rule.token;
   }
   stream.next();
