@@ -30,7 +30,7 @@ export function analysisOf(text: string): Analysis {
 }
 
 /** A service query that fails (a bug in it, on some partial text) answers nothing rather than breaking the editor. */
-function safely<T>(query: () => T): T | null {
+export function safely<T>(query: () => T): T | null {
   try {
     return query();
   } catch (e) {

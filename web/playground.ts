@@ -10,7 +10,7 @@ import { summarize } from '../src/cost.js';
 import type { Diagnostic } from '../src/diagnostics.js';
 import { ARROW_DEFS, drawingElements, layoutGraph } from '../src/graph/draw.js';
 import example from '../specs/fashion/bireal-small.sofar';
-import { analysisOf, createEditor, FILE, formatEditor, showAnalysis } from './playground-editor.js';
+import { analysisOf, createEditor, FILE, formatEditor, safely, showAnalysis } from './playground-editor.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const list = $<HTMLUListElement>('diagnostics');
@@ -67,7 +67,8 @@ async function update(view: EditorView) {
   const text = view.state.doc.toString();
   const mine = ++generation;
   history.replaceState(null, '', `#spec=${encode(text)}`);
-  const analysis = analysisOf(text);
+  const analysis = safely(() => analysisOf(text));
+  if (!analysis) return;
   showAnalysis(view, analysis);
   renderList(view, analysis.diagnostics);
   // With errors, the last good summary and drawing stay, dimmed.
