@@ -23,6 +23,9 @@ const COMBINATORS: Record<string, string> = {
   residual: 'residual(shortcut = P) { body }: P(x) + body(x); the identity without a shortcut',
   concat: 'concat { body }: the dense shortcut, concat(x, body(x)) along channels',
   fractal: 'fractal(columns = C, join = mean, drop_path = p) { unit }: FractalNet expansion',
+  parallel: 'parallel(join = sum | concat | multiply) { branch { … } branch { … } }: branches on the same input, joined',
+  branch: 'branch { body }: one path of a parallel block (empty: the identity)',
+  add_into: 'add_into { body }: x with body(x) added into its last channels (MeliusNet)',
 };
 const QUANTIZER_ARGS: Record<string, QuantizerUse> = { input_quantizer: 'activation', quantizer: 'activation', activations: 'activation', kernel_quantizer: 'weight', weights: 'weight' };
 

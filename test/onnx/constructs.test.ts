@@ -4,7 +4,7 @@
  * `ai.sofar` nodes into standard ops, written from docs/operators.md) equal the float64 reference, and
  * the official checker accepts each model. Also what `--binary-ops` makes of each construct.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exportOnnx, SOFAR_DOMAIN, type ExportOptions } from '../../backends/onnx/index.js';
 import { onnx } from '../../backends/onnx/proto.js';
 import { createSession, runOnnx } from '../../backends/onnx/session.js';
@@ -16,8 +16,6 @@ import { constructCases, type ConstructCase } from './constructs.js';
 import { expandBinaryOps } from './expand-binary-ops.js';
 import { busyWeights, randomInput } from './util.js';
 
-// Until src/check.ts accepts a quantized kernel on a real input (see real-input-check.ts).
-vi.mock('../../src/check.js', async (importOriginal) => (await import('./real-input-check.js')).liftRealInputRefusal(importOriginal));
 
 const N = 3;
 

@@ -6,7 +6,7 @@
  * Bop, not weight decay, not kernel clipping — while every trainable kernel around them moves, and
  * inference after training still convolves with the fixed values.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOrtEngine } from '../../backends/ort-train/index.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import type { Graph } from '../../src/graph/types.js';
@@ -16,8 +16,6 @@ import { blurKernel, constructCases } from '../onnx/constructs.js';
 import { busyWeights, labels, noNoise, normalValues } from './graphs.js';
 import { referencePass, toFloat64 } from './reference.js';
 
-// Until src/check.ts accepts a quantized kernel on a real input (see test/onnx/real-input-check.ts).
-vi.mock('../../src/check.js', async (importOriginal) => (await import('../onnx/real-input-check.js')).liftRealInputRefusal(importOriginal));
 
 const N = 4;
 

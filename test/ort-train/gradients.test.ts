@@ -4,7 +4,7 @@
  * of the float64 loss for every parameter the loss is smooth in, and against the tfjs backend's
  * `gradients` — each within a relative difference of 1e-4 of the tensor's scale.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ortLossAndGradients } from '../../backends/ort-train/index.js';
 import { gradients as tfjsGradients } from '../../backends/tfjs/index.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
@@ -15,8 +15,6 @@ import { referencePass, smoothParams, toFloat64 } from './reference.js';
 import { nudged } from '../helpers/finite-differences.js';
 import { constructCases } from '../onnx/constructs.js';
 
-// Until src/check.ts accepts a quantized kernel on a real input (see test/onnx/real-input-check.ts).
-vi.mock('../../src/check.js', async (importOriginal) => (await import('../onnx/real-input-check.js')).liftRealInputRefusal(importOriginal));
 
 const N = 4;
 const TOLERANCE = 1e-4;
