@@ -35,7 +35,7 @@ export interface OpenOptions {
 
 /** A spec's graph and weights on SoFAr's runtime. */
 export async function openSpecOnRuntime(graph: Graph, weights: WeightMap, o: OpenOptions & { source: string }): Promise<OpenedBinary> {
-  const { exportOnnx } = await import('../backends/onnx/index.js');
+  const { exportOnnx } = await import('../backends/onnx/export.js');
   return open(exportOnnx(graph, weights, { binaryOps: true, metadata: { 'sofar.weights': o.source } }), graph.name, o);
 }
 
@@ -75,7 +75,7 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
     if (e instanceof runtime.RuntimeModelError) {
       const other = e.otherExport;
       throw userFailure(`SoFAr's runtime cannot run ${what}: ${e.message}`,
-        other ? `this is SoFAr's '${other.variant}' export, for ONNX runtimes: run it with --runtime ort, or export with sofar build SPEC --binary-ops` : 'see docs/operators.md for what the runtime runs');
+        other ? `this is SoFAr's '${other.variant}' export, for ONNX runtimes: run it with --runtime ort, or ${runtime.CONVERT_HINT}` : "see docs/operators.md (in SoFAr's package) for what the runtime runs");
     }
     throw e;
   }

@@ -11,6 +11,7 @@ import { register as registerBench } from './commands/bench.js';
 import { register as registerBuild } from './commands/build.js';
 import { register as registerCheck } from './commands/check.js';
 import { register as registerCompare } from './commands/compare.js';
+import { register as registerConvert } from './commands/convert.js';
 import { register as registerEval } from './commands/eval.js';
 import { register as registerFit } from './commands/fit.js';
 import { register as registerFmt } from './commands/fmt.js';
@@ -23,7 +24,19 @@ import { register as registerSummary } from './commands/summary.js';
 import { register as registerSweep } from './commands/sweep.js';
 import { register as registerTrain } from './commands/train.js';
 
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; peerDependencies?: Record<string, string> };
+const version = manifest.version;
+
+/**
+ * The optional dependency (package.json's optional peerDependencies: onnxruntime-node, TensorFlow.js,
+ * ...) a command needed and this install lacks, with the version SoFAr was measured with; else null.
+ */
+function missingOptional(e: unknown): { name: string; version: string } | null {
+  if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') return null;
+  const name = /Cannot find package '([^']+)'/.exec((e as Error).message)?.[1];
+  const pinned = name ? manifest.peerDependencies?.[name] : undefined;
+  return name && pinned ? { name, version: pinned } : null;
+}
 
 function buildProgram(): Command {
   const program = new Command('sofar')
@@ -32,7 +45,7 @@ function buildProgram(): Command {
     .option('--debug', 'show stack traces of internal errors')
     .showHelpAfterError('(run sofar --help for usage)')
     .exitOverride();
-  for (const register of [registerCheck, registerFmt, registerSummary, registerCompare, registerFit, registerGraph, registerBuild, registerRun, registerBench, registerTrain, registerEval, registerSweep, registerPlot, registerServe, registerLsp]) register(program);
+  for (const register of [registerCheck, registerFmt, registerSummary, registerCompare, registerFit, registerGraph, registerBuild, registerConvert, registerRun, registerBench, registerTrain, registerEval, registerSweep, registerPlot, registerServe, registerLsp]) register(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(`(run sofar ${cmd.name()} --help for usage)`);
   return program;
 }
@@ -68,6 +81,12 @@ async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof UserError) {
       printDiagnostics(e.diagnostics, e.sources);
+      return EXIT.userError;
+    }
+    const missing = missingOptional(e);
+    if (missing) {
+      const sub = helpCommand(program, argv).replace(/ --help$/, '');
+      process.stderr.write(`error: ${sub} needs ${missing.name}, an optional dependency that is not installed\n  = hint: npm install ${missing.name}@${missing.version.replace(/^\^/, '')} (README: Set-up)\n`);
       return EXIT.userError;
     }
     process.stderr.write(`internal error: ${(e as Error).message ?? String(e)}\n`);

@@ -79,7 +79,8 @@ export function specWeights(spec: LoadedSpec<SpecFlags & WeightFlags>): SpecWeig
  */
 export async function exportModel(graph: Graph, weights: WeightMap, flags: VariantFlags, source: string, o: { normalisation?: InputNormalisation | null; set?: string[] } = {}): Promise<Uint8Array> {
   // Loaded on demand, so that commands which never export (check, summary) never load the runtimes.
-  const { exportOnnx } = await import('../backends/onnx/index.js');
+  // export.js alone: exporting needs no onnxruntime-node (an optional dependency).
+  const { exportOnnx } = await import('../backends/onnx/export.js');
   const metadata = {
     'sofar.weights': source,
     [PARAMS_METADATA_KEY]: JSON.stringify(setFlagMap(o.set)),
@@ -219,7 +220,7 @@ function trainedRun(spec: LoadedSpec<SpecFlags>): Pick<OpenedModel, 'trained'> {
 /** The normalisation an ONNX file records in its metadata, or null. */
 async function recordedInFile(path: string): Promise<InputNormalisation | null> {
   if (!existsSync(path)) return null;
-  const { readModelMetadata } = await import('../backends/onnx/index.js');
+  const { readModelMetadata } = await import('../backends/onnx/proto.js');
   return decodeInputNormalisation(readModelMetadata(new Uint8Array(readFileSync(path)))[NORMALISATION_METADATA_KEY]);
 }
 

@@ -15,6 +15,11 @@
         "src/sgemm-scalar.c",
         "src/sgemm-avx2.c",
         "src/sgemm-avx512.c",
+        "src/dwconv.c",
+        "src/dwconv-scalar.c",
+        "src/dwconv-avx2.c",
+        "src/dwconv-avx512.c",
+        "src/dwconv-neon.c",
         "src/bconv-neon.c",
         "src/sgemm-neon.c",
         "src/elementwise.c"

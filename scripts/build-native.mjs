@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
  * Builds the native kernels (native/binding.gyp -> native/build/Release/sofar_kernels.node) with node-gyp.
- * Run by package.json's "install" script, so `npm ci` in a clone and `npm install sofar` both build it.
+ * Run by the clone's prepare script (`npm ci`), and by hand in an installed package that has no prebuilt
+ * addon for its platform (`node node_modules/sofar/scripts/build-native.mjs`): an installed package runs
+ * no install script; it loads prebuilds/<platform>-<arch>/ (scripts/prebuild.mjs), and a build from
+ * source, when there is one, comes first.
  *
  * The addon is optional: when the build fails (no C compiler, no Node headers, an unsupported platform)
  * this prints one warning line, writes the reason to native/build/UNAVAILABLE.txt (the runtime shows it
- * when `--runtime sofar` is asked for) and exits 0, so the install still succeeds.
+ * and falls back to the WebAssembly kernels) and exits 0.
  *
  * node-gyp: the one npm runs lifecycle scripts with ($npm_config_node_gyp), else npm's bundled one next to
  * this Node, else `node-gyp` on PATH, else `npx --yes node-gyp`. Node's headers: the running Node's own

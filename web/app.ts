@@ -24,7 +24,8 @@ interface Loaded {
   loadMs: number;
 }
 
-type Source = { kind: 'pad' } | { kind: 'bitmap'; bitmap: ImageBitmap };
+/** The image: the drawing pad (`drawn`: false while it is blank), or a picture (a sample or an upload). */
+type Source = { kind: 'pad'; drawn: boolean } | { kind: 'bitmap'; bitmap: ImageBitmap };
 
 /** For tests and the curious: classify raw model inputs, read back what the page fed the model. */
 export interface PageHook {
@@ -49,7 +50,7 @@ const bitmapOptions: ImageBitmapOptions = { colorSpaceConversion: 'none', premul
 
 let kernels: Promise<CompiledKernels> | null = null;
 let model: Loaded | null = null;
-let source: Source = { kind: 'pad' };
+let source: Source = { kind: 'pad', drawn: false };
 let lastInput: Float32Array | null = null;
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -102,7 +103,7 @@ async function openModel(file: string, read: () => Promise<ArrayBuffer>): Promis
     const bytes = await read();
     const start = performance.now();
     const runtime = await loadRuntime(bytes, { wasm, wasmThreads: wasm, threads: THREADS });
-    model = { runtime, info: modelInfo(runtime.model), file, fileBytes: bytes.byteLength, loadMs: performance.now() - start };
+    model = { runtime, info: recordedOnly(modelInfo(runtime.model)), file, fileBytes: bytes.byteLength, loadMs: performance.now() - start };
   } catch (e) {
     showError(`${file}: ${message(e)}`);
     return;
@@ -112,7 +113,18 @@ async function openModel(file: string, read: () => Promise<ArrayBuffer>): Promis
   classifyImage(true);
 }
 
+/**
+ * The model's own normalisation record, never a guess from its input shape: a model that records none
+ * gets its pixels scaled to [0, 1] only, as `sofar run --input` feeds it, so both give the same classes.
+ */
+function recordedOnly(info: ModelInfo): ModelInfo {
+  if (info.normalisationRecorded) return info;
+  return { ...info, dataset: null, normalisation: { mean: info.input.map(() => 0).slice(0, info.input[0]), std: info.input.map(() => 1).slice(0, info.input[0]) } };
+}
+
 // ---- the summary --------------------------------------------------------------------------------
+
+const threadsText = (n: number) => `${n} thread${n > 1 ? 's' : ''}`;
 
 const int = (n: number) => n.toLocaleString('en-US');
 const sci = (n: number) => n.toExponential(2).replace('e+', 'e');
@@ -133,6 +145,8 @@ function renderSummary(): void {
     ['input', `${info.input.join('×')} → ${info.classes} classes${info.dataset ? ` (${DATASET_TITLES[info.dataset] ?? info.dataset})` : ''}`],
   ];
   if (info.weights) rows.push(['weights', info.weights]);
+  const { mean, std } = info.normalisation;
+  rows.push(['pixels', info.normalisationRecorded ? `÷ 255, then (x − ${mean.join(', ')}) / ${std.join(', ')} as in training (recorded in the model)` : '÷ 255 only: the model records no normalisation (sofar build SPEC --weights RUN records it)']);
   if (s) {
     rows.push(
       ['parameters', `${int(s.params.total)} (${int(s.params.binary)} 1-bit, ${int(s.params.float)} 32-bit)`],
@@ -141,8 +155,7 @@ function renderSummary(): void {
       ['OPs', `${sci(s.ops)} (1-bit MACs / 64 + 32-bit MACs)`],
     );
   } else rows.push(['summary', `none (no sofar.summary metadata); file ${bytesText(model.fileBytes)}`]);
-  const threads = runtimeThreads(runtime);
-  rows.push(['runtime', `${runtime.kernels}, ${threads} thread${threads > 1 ? 's' : ''}; loaded in ${model.loadMs.toFixed(1)} ms; ${self.crossOriginIsolated ? '' : 'not '}cross-origin isolated`]);
+  rows.push(['runtime', `${runtime.kernels}, ${threadsText(runtimeThreads(runtime))}; loaded in ${model.loadMs.toFixed(1)} ms; ${self.crossOriginIsolated ? '' : 'not '}cross-origin isolated`]);
   for (const [key, value] of rows) {
     const tr = document.createElement('tr');
     const th = document.createElement('th');
@@ -159,7 +172,7 @@ function renderSummary(): void {
 function clearPad(): void {
   padCtx.fillStyle = '#000';
   padCtx.fillRect(0, 0, pad.width, pad.height);
-  source = { kind: 'pad' };
+  source = { kind: 'pad', drawn: false };
 }
 
 /** Draws `image` into a w×h context, scaled to fit with black around it (pixelated when enlarging). */
@@ -206,6 +219,11 @@ function modelPixels(info: ModelInfo): Uint8ClampedArray {
 
 function classifyImage(timed: boolean): void {
   if (!model) return;
+  // A blank pad is no image: classifying black would only show the model's bias.
+  if (source.kind === 'pad' && !source.drawn) {
+    renderResult(null, 0, 0);
+    return;
+  }
   try {
     run(imageToInput(modelPixels(model.info), model.info), timed);
   } catch (e) {
@@ -236,7 +254,7 @@ function run(x: Float32Array, timed: boolean): Float32Array {
 function renderResult(top: ClassScore[] | null, ms: number, runs: number): void {
   const list = byId('top');
   list.replaceChildren();
-  byId('latency').textContent = top ? `latency ${ms < 1 ? ms.toFixed(3) : ms.toFixed(2)} ms (${runs > 1 ? `median of ${runs} runs` : 'one run'}, batch 1, ${model!.runtime.kernels}, 1 thread)` : '';
+  byId('latency').textContent = top ? `latency ${ms < 1 ? ms.toFixed(3) : ms.toFixed(2)} ms (${runs > 1 ? `median of ${runs} runs` : 'one run'}, batch 1, ${model!.runtime.kernels}, ${threadsText(runtimeThreads(model!.runtime))})` : '';
   for (const c of top ?? []) {
     const li = document.createElement('li');
     li.innerHTML = '<span class="name"></span><span class="bar"><span></span></span><span class="score"></span>';
@@ -258,7 +276,7 @@ function wireDrawing(): void {
   };
   pad.addEventListener('pointerdown', (e) => {
     pad.setPointerCapture(e.pointerId);
-    source = { kind: 'pad' };
+    source = { kind: 'pad', drawn: true };
     last = at(e);
     stroke(last, last);
   });

@@ -12,6 +12,7 @@ export const OFFSET_ARGS: Record<KernelName, number[]> = {
   bconv2d: [0, 1, 2, 3, 4, 5, 6, 7],
   bconv2dPackKernel: [0, 1],
   bconv2dPrepacked: [0, 1, 2, 3, 4, 5, 6, 7],
+  bconv2dPrepackedPost: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
   conv2dF32PackWeights: [0, 1],
   conv2dF32: [0, 1, 2, 3, 4, 5],
   denseF32: [0, 1, 2, 3],
@@ -29,6 +30,15 @@ export const OFFSET_ARGS: Record<KernelName, number[]> = {
   scaleF32: [0, 2],
   nchwToNhwc: [0, 1],
   nhwcToNchw: [0, 1],
+  dwconv2dF32: [0, 1, 2, 3, 4],
+  sigmoidF32: [0, 1],
+  roundF32: [0, 1],
+  heavisideF32: [0, 1],
+  divF32: [0, 1, 2],
+  copyStridedF32: [0, 1],
+  padChannelsF32: [0, 1],
+  mulF32: [0, 1, 2],
+  mulChannelsF32: [0, 1, 2],
 };
 
 type Bound = { fn: (buf: ArrayBuffer, ...args: number[]) => void; args: number[] };

@@ -33,8 +33,12 @@ export interface KernelSet {
   bconv2dPackedKernelBytes?(cout: number, cin: number, kh: number, kw: number, groups: number): number;
   bconv2dPackKernel?(buf: ArrayBuffer, kernel: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   bconv2dPrepacked?(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
+  /** Optional: bconv2dPrepacked with PReLU (alpha) and a shift (post) after the residual, in its output transform. */
+  bconv2dPrepackedPost?(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, alpha: Off, post: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
   conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
+  /** Depthwise conv: weights [kh][kw][c]; ints n h w c kh kw sh sw pt pl pb pr dh dw, yStride, relu. */
+  dwconv2dF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, res: Off, y: Off, ...ints: number[]): void;
   denseF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, y: Off, n: number, inputs: number, outputs: number): void;
   maxpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
   avgpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
@@ -45,6 +49,16 @@ export interface KernelSet {
   clipF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number, lo: number, hi: number): void;
   signF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
   copyF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  sigmoidF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  roundF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  /** y = x > 0 ? 1 : 0 (ste_heaviside). */
+  heavisideF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  divF32(buf: ArrayBuffer, x: Off, divisor: Off, y: Off, pixels: number, c: number, yStride: number): void;
+  copyStridedF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, xStride: number, yStride: number): void;
+  padChannelsF32(buf: ArrayBuffer, x: Off, y: Off, pixels: number, c: number, before: number, after: number): void;
+  mulF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
+  /** y[i][p][c] = x[i][p][c] · s[i][c]: a per-sample channel vector broadcast over the pixels. */
+  mulChannelsF32(buf: ArrayBuffer, x: Off, s: Off, y: Off, n: number, pixels: number, c: number): void;
   addF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
   maxF32(buf: ArrayBuffer, a: Off, b: Off, y: Off, count: number): void;
   scaleF32(buf: ArrayBuffer, x: Off, s: number, y: Off, count: number): void;
@@ -74,7 +88,7 @@ interface Addon extends Omit<KernelSet, 'description' | 'arena'> {
   setIsa(isa: number): number;
 }
 
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const up = dirname(dir);
@@ -86,7 +100,7 @@ function packageRoot(): string {
 
 let native: KernelsOrReason | undefined;
 
-/** The native addon built by `npm ci` (scripts/build-native.mjs), or the reason it is missing. */
+/** The native addon (built from source by scripts/build-native.mjs, or prebuilt in the package), or the reason it is missing. */
 export function loadNativeKernels(): KernelsOrReason {
   if (native) return native;
   if (process.env.SOFAR_NATIVE === 'off') {
@@ -94,19 +108,21 @@ export function loadNativeKernels(): KernelsOrReason {
     return native;
   }
   const root = packageRoot();
-  const path = join(root, 'native', 'build', 'Release', 'sofar_kernels.node');
-  if (!existsSync(path)) {
-    const note = join(root, 'native', 'build', 'UNAVAILABLE.txt');
-    const why = existsSync(note) ? readFileSync(note, 'utf8').trim() : `${path} was not built`;
-    native = { unavailable: `the native kernels are not built: ${why} (rebuild with: npm rebuild sofar, or npm ci in a clone; needs a C compiler and Node's headers)` };
-    return native;
+  // node-gyp-build's order: an addon built from source here first, else the package's prebuilt one.
+  const candidates = [join(root, 'native', 'build', 'Release', 'sofar_kernels.node'), join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'sofar_kernels.napi.node')];
+  const found = candidates.filter((path) => existsSync(path));
+  const failures: string[] = [];
+  for (const path of found) {
+    try {
+      native = { kernels: nativeKernelSet(createRequire(import.meta.url)(path) as Addon) };
+      return native;
+    } catch (e) {
+      failures.push(`${path} does not load: ${(e as Error).message.split('\n')[0]}`);
+    }
   }
-  try {
-    const addon = createRequire(import.meta.url)(path) as Addon;
-    native = { kernels: nativeKernelSet(addon) };
-  } catch (e) {
-    native = { unavailable: `the native kernels at ${path} do not load: ${(e as Error).message.split('\n')[0]}` };
-  }
+  const note = join(root, 'native', 'build', 'UNAVAILABLE.txt');
+  const why = failures.length ? failures.join('; ') : existsSync(note) ? readFileSync(note, 'utf8').trim() : `no prebuilt kernels for ${process.platform}-${process.arch} in this package, and none built from source`;
+  native = { unavailable: `the native kernels are unavailable: ${why} (build them from source: node ${join(root, 'scripts', 'build-native.mjs')}; needs a C compiler and node-gyp)` };
   return native;
 }
 
@@ -131,15 +147,22 @@ export async function loadBundledWasmKernels(threads = 1): Promise<WasmKernelSet
   return loadWasmKernelsInNode(readFileSync(join(packageRoot(), 'native', 'wasm', file)), { threads });
 }
 
-/** Starts a worker_thread for the threaded WebAssembly kernels (unref'd: it never keeps Node alive). */
+/** Starts a worker_thread for the threaded WebAssembly kernels (unref'd between messages: it never keeps Node alive). */
 export function spawnNodeWorker(): WorkerHandle {
-  const worker = new Worker(NODE_WORKER, { eval: true });
+  // NODE_WORKER is CommonJS: --input-type=module (inherited from `node -e`) would break it.
+  const worker = new Worker(NODE_WORKER, { eval: true, execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
   worker.unref();
   return {
     postMessage: (m) => worker.postMessage(m),
     onMessage: (listener) => {
-      worker.on('message', listener);
+      // Awaited messages ('ready', 'done') keep Node alive until they come; a worker parked between runs
+      // does not (a 'message' listener refs the worker: unref it once its message is in).
+      worker.on('message', (m) => {
+        worker.unref();
+        listener(m);
+      });
       worker.on('error', (e) => listener({ error: String(e) }));
+      worker.ref();
     },
     terminate: () => void worker.terminate(),
   };

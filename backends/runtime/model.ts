@@ -4,11 +4,17 @@
  * hostile file ends in a `RuntimeModelError` that says what is wrong and where — never in a kernel.
  *
  * Supported: the operators SoFAr's `--binary-ops` export writes (docs/operators.md): `ai.sofar`
- * Sign, BinaryConv2D, BinaryDense, and the standard Conv, BatchNormalization, Relu, PRelu, Clip,
- * MaxPool, AveragePool, GlobalAveragePool, Flatten, Gemm, Add, Concat, Mean, Sum, Max, Identity.
+ * Sign, BinaryConv2D, BinaryDense, and the standard Conv (grouped and depthwise too), BatchNormalization,
+ * Relu, PRelu, Clip, Sigmoid, Round, Greater(x, 0) cast to float, MaxPool, AveragePool, GlobalAveragePool,
+ * Flatten, Gemm, MatMul (by a stored matrix), Add, Sub, Mul, Div (with a constant that is a scalar or one
+ * value per channel: an affine map; Add and Mul of two values of the same shape; Mul of a map by a
+ * per-sample channel vector [C, 1, 1]), Concat, Slice and Pad along channels, Reshape / Unsqueeze /
+ * Squeeze between [C] and [C, 1, 1], Mean, Sum, Max, Identity. Subgraphs on stored weights alone (the
+ * unpacking of a binary kernel for a real-valued input) are computed once at load time (constants.ts).
  */
 import onnxProto from 'onnx-proto';
 import { SOFAR_DOMAIN, SOFAR_OPSET } from '../onnx/binary-ops.js';
+import { foldConstants } from './constants.js';
 
 const { onnx } = onnxProto;
 type NodeProto = onnxProto.onnx.INodeProto;
@@ -45,7 +51,23 @@ export type RuntimeOp =
   | { op: 'bconv'; window: Window; groups: number; padValue: number; bits: Uint8Array; multiplier: Float32Array; bias: Float32Array | null }
   | { op: 'bdense'; bits: Uint8Array; multiplier: Float32Array; bias: Float32Array | null }
   | { op: 'dense'; weights: Float32Array; bias: Float32Array | null }
-  | { op: 'batchnorm'; scale: Float32Array; shift: Float32Array }
+  /** x·scale[c] + shift[c]: an inference batch norm, a per-channel bias (scale 1), a product with a constant (shift 0). */
+  | { op: 'affine'; scale: Float32Array; shift: Float32Array }
+  | { op: 'div'; divisor: Float32Array }
+  | { op: 'sigmoid' }
+  | { op: 'round' }
+  /** x > 0 ? 1 : 0: ONNX Greater(x, 0) (a boolean) cast to float, as ste_heaviside is exported. */
+  | { op: 'heaviside' }
+  /** Two values of the same shape, element by element. */
+  | { op: 'mul' }
+  /** A map [C, H, W] times a per-sample channel vector (input 1, [C, 1, 1] or [C]). */
+  | { op: 'mul_channels' }
+  /** Channels [start, start + C_out) of the input. */
+  | { op: 'slice'; start: number }
+  /** Zero channels before and after the input's. */
+  | { op: 'pad'; before: number; after: number }
+  /** The same values under another shape ([C] and [C, 1, 1]). */
+  | { op: 'reshape' }
   | { op: 'sign' }
   | { op: 'relu' }
   | { op: 'prelu'; alpha: Float32Array }
@@ -78,7 +100,7 @@ export interface RuntimeModel {
 
 /** Largest per-sample tensor the runtime accepts (elements); larger ones are refused, not attempted. */
 export const MAX_ELEMENTS = 1 << 28;
-const SUPPORTED = 'Sign, BinaryConv2D, BinaryDense (ai.sofar) and Conv, BatchNormalization, Relu, PRelu, Clip, MaxPool, AveragePool, GlobalAveragePool, Flatten, Gemm, Add, Concat, Mean, Sum, Max, Identity';
+const SUPPORTED = 'Sign, BinaryConv2D, BinaryDense (ai.sofar) and Conv, BatchNormalization, Relu, PRelu, Clip, Sigmoid, Round, Greater (with 0) and Cast (to float), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Unsqueeze, Squeeze, Gemm, MatMul, Add, Sub, Mul, Div, Concat, Slice, Pad, Mean, Sum, Max, Identity';
 
 export function readRuntimeModel(bytes: Uint8Array): RuntimeModel {
   let model: InstanceType<typeof onnx.ModelProto>;
@@ -116,7 +138,10 @@ function checkedModel(model: InstanceType<typeof onnx.ModelProto>, metadata: Rec
   const shapes = new Map<string, Shape>([[input.name, input.shape]]);
   const reader = new Reader(initializers, shapes);
   const nodes: RuntimeNode[] = [];
-  for (const proto of graph.node ?? []) {
+  const computed = foldConstants(graph.node ?? [], initializers, (message) => {
+    throw new RuntimeModelError(message);
+  });
+  for (const proto of computed) {
     const node = reader.node(proto, opsets);
     if (shapes.has(node.output)) throw new RuntimeModelError(`${node.name}: value '${node.output}' is produced twice`);
     shapes.set(node.output, node.shape);
@@ -149,6 +174,9 @@ const eq = (a: readonly number[], b: readonly number[]) => a.length === b.length
 
 /** Reads one node: its inputs, attributes and weights, and infers its output shape. */
 class Reader {
+  /** Values that are booleans (Greater's output): held as floats 0/1, read only by a Cast to float. */
+  private readonly booleans = new Set<string>();
+
   constructor(
     private readonly initializers: Map<string, TensorProto>,
     private readonly shapes: Map<string, Shape>,
@@ -165,12 +193,13 @@ class Reader {
     if (domain === SOFAR_DOMAIN && opsets.get(domain) !== SOFAR_OPSET) fail(`this runtime implements ${SOFAR_DOMAIN} version ${SOFAR_OPSET}, the model imports version ${opsets.get(domain)}`);
     if ((proto.output ?? []).length !== 1 || !proto.output![0]) fail('must have exactly one output');
     const output = proto.output![0];
-    const ctx = new NodeReader(proto, this.initializers, this.shapes, fail);
+    const ctx = new NodeReader(proto, this.initializers, this.shapes, this.booleans, fail);
     const read = domain === SOFAR_DOMAIN ? SOFAR_OPS[type] : domain === '' ? STANDARD_OPS[type] : undefined;
     if (!read) return fail(`operator not supported by SoFAr's runtime (it runs ${SUPPORTED})`);
     const { op, inputs, shape } = read(ctx);
     checkSize(shape, `node '${name}'`);
     ctx.checkAttributesUsed();
+    if (ctx.boolean) this.booleans.add(output);
     return { ...op, name, inputs, output, shape } as RuntimeNode;
   }
 }
@@ -183,10 +212,14 @@ class NodeReader {
   private readonly used = new Set<string>();
   readonly inputNames: string[];
 
+  /** Whether this node's output is a boolean. */
+  boolean = false;
+
   constructor(
     proto: NodeProto,
     private readonly initializers: Map<string, TensorProto>,
     private readonly shapes: Map<string, Shape>,
+    private readonly booleans: ReadonlySet<string>,
     readonly fail: (message: string) => never,
   ) {
     for (const a of proto.attribute ?? []) this.attrs.set(a.name ?? '', a);
@@ -198,11 +231,12 @@ class NodeReader {
     if (n < min || n > max) this.fail(`takes ${min === max ? min : `${min} to ${max}`} inputs, has ${n}`);
   }
 
-  /** A computed value (not a weight) and its per-sample shape. */
-  value(i: number): { name: string; shape: Shape } {
+  /** A computed value (not a weight) and its per-sample shape; a boolean only where `boolean` allows it. */
+  value(i: number, boolean = false): { name: string; shape: Shape } {
     const name = this.inputNames[i];
     const shape = this.shapes.get(name);
     if (!shape) this.fail(`input '${name}' is not computed before this node (or is a weight where a value is expected)`);
+    if (this.booleans.has(name) !== boolean) this.fail(boolean ? `input '${name}' must be a boolean (Greater's output)` : `input '${name}' is a boolean: cast it to float first`);
     return { name, shape: shape! };
   }
 
@@ -216,6 +250,10 @@ class NodeReader {
     const v = this.value(i);
     if (v.shape.length !== 1) this.fail(`input '${v.name}' must be a vector [F], it is [${v.shape.join(', ')}] (flatten it first)`);
     return v;
+  }
+
+  producesBoolean(): void {
+    this.boolean = true;
   }
 
   has(i: number): boolean {
@@ -247,6 +285,49 @@ class NodeReader {
     const raw = t.rawData && t.rawData.length ? t.rawData : Uint8Array.from(t.int32Data ?? []);
     if (raw.length !== size) this.fail(`${what} holds ${raw.length} bytes, [${dims.join(', ')}] needs ${size}`);
     return new Uint8Array(raw);
+  }
+
+  /** Whether input i is a stored weight (an initializer) rather than a computed value. */
+  isWeight(i: number): boolean {
+    return this.has(i) && this.initializers.has(this.inputNames[i]);
+  }
+
+  /** An int64 weight (shapes, axes, pads): its values, checked to be safe integers. */
+  int64s(i: number, what: string): number[] {
+    const t = this.tensor(i, what);
+    if (t.dataType !== onnx.TensorProto.DataType.INT64) this.fail(`${what} must be int64`);
+    const dims = (t.dims ?? []).map(Number);
+    if (dims.length > 1) this.fail(`${what} must be a scalar or a vector`);
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (!(size <= 64)) this.fail(`${what} has ${size} values, more than any shape needs`);
+    let values: number[];
+    if (t.rawData && t.rawData.length) {
+      if (t.rawData.length !== size * 8) this.fail(`${what} holds ${t.rawData.length} bytes, ${size} int64 need ${size * 8}`);
+      const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
+      values = Array.from({ length: size }, (_, k) => Number(view.getBigInt64(k * 8, true)));
+    } else {
+      values = (t.int64Data ?? []).map(Number);
+      if (values.length !== size) this.fail(`${what} holds ${values.length} values, needs ${size}`);
+    }
+    // Slice's "to the end" is INT64_MAX; clamp the extremes to what any shape here can use.
+    return values.map((v) => Math.max(-(2 ** 40), Math.min(2 ** 40, Number.isFinite(v) ? v : 0)));
+  }
+
+  /**
+   * A float32 constant that broadcasts per channel against a value of `shape`: one value, or one per
+   * channel laid out as [C, 1, 1] / [1, C, 1, 1] for maps and [C] / [1, C] for vectors. Returns C values.
+   */
+  channelConstant(i: number, shape: Shape, what: string): Float32Array {
+    const dims = this.weightDims(i, what);
+    const c = shape[0];
+    const size = dims.reduce((a, b) => a * b, 1);
+    const rank = shape.length + 1;
+    const trailing = dims.length === 0 ? [] : dims.slice(Math.max(0, dims.length - shape.length));
+    const perChannel = size === c && dims.length >= shape.length && dims.length <= rank && trailing[0] === c && trailing.slice(1).every((d) => d === 1) && dims.slice(0, dims.length - shape.length).every((d) => d === 1);
+    const scalar = size === 1 && dims.length <= rank;
+    if (!perChannel && !scalar) this.fail(`${what} has dims [${dims.join(', ')}]: it must be one value or one per channel (${c}) that broadcasts over [N, ${shape.join(', ')}]`);
+    const data = this.floats(i, dims, what);
+    return data.length === c ? data : new Float32Array(c).fill(data[0]);
   }
 
   /** The dims of a weight, before its data is read. */
@@ -364,6 +445,49 @@ const pool = (op: 'maxpool' | 'avgpool'): Read => (r) => {
   return { op: { op, window }, inputs: [x.name], shape: [x.shape[0], ...out] };
 };
 
+/** The same values under another per-sample shape: [C] and [C, 1, 1] (NHWC makes them the same bytes). */
+function reshaped(r: NodeReader, x: { name: string; shape: Shape }, shape: Shape): ReturnType<Read> {
+  const size = (s: Shape) => s.reduce((a, b) => a * b, 1);
+  if (size(shape) !== size(x.shape)) r.fail(`cannot reshape [${x.shape.join(', ')}] to [${shape.join(', ')}]`);
+  const vectorLike = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
+  if (eq(shape, x.shape)) return { op: { op: 'identity' }, inputs: [x.name], shape };
+  if (!(shape.length === 1 || shape.length === 3) || !vectorLike(shape) || !vectorLike(x.shape)) r.fail(`only reshapes between [C] and [C, 1, 1] are supported, not [${x.shape.join(', ')}] to [${shape.join(', ')}] (use Flatten)`);
+  return { op: { op: 'reshape' }, inputs: [x.name], shape };
+}
+
+/**
+ * Add, Sub, Mul, Div. With a constant operand (one value, or one per channel): an affine map, or a division
+ * (x / d is not x · (1/d) in float32). Of two values: Add and Mul of the same shape, and Mul of a map by a
+ * per-sample channel vector [C, 1, 1] (squeeze-and-excite scaling).
+ */
+function arithmetic(r: NodeReader, type: 'Add' | 'Sub' | 'Mul' | 'Div'): ReturnType<Read> {
+  r.arity(2);
+  const constant = r.isWeight(0) ? 0 : r.isWeight(1) ? 1 : -1;
+  if (constant >= 0) {
+    const x = r.value(1 - constant);
+    const k = r.channelConstant(constant, x.shape, 'the constant operand');
+    const c = x.shape[0];
+    const ones = new Float32Array(c).fill(1);
+    const zeros = new Float32Array(c);
+    const out = (op: RuntimeOp) => ({ op, inputs: [x.name], shape: x.shape });
+    if (type === 'Add') return out({ op: 'affine', scale: ones, shift: k });
+    if (type === 'Mul') return out({ op: 'affine', scale: k, shift: zeros });
+    // x − k = x + (−k) and k − x = (−1)·x + k, both exact.
+    if (type === 'Sub') return constant === 1 ? out({ op: 'affine', scale: ones, shift: k.map((v) => -v) }) : out({ op: 'affine', scale: ones.map(() => -1), shift: k });
+    if (constant === 0) r.fail('dividing a constant by a value is not supported');
+    return out({ op: 'div', divisor: k });
+  }
+  const [a, b] = [r.value(0), r.value(1)];
+  if (type === 'Add' && eq(a.shape, b.shape)) return { op: { op: 'add' }, inputs: [a.name, b.name], shape: a.shape };
+  if (type === 'Mul') {
+    if (eq(a.shape, b.shape)) return { op: { op: 'mul' }, inputs: [a.name, b.name], shape: a.shape };
+    const vectorOf = (m: Shape, v: Shape) => m.length === 3 && v.length === 3 && v[0] === m[0] && v[1] === 1 && v[2] === 1;
+    if (vectorOf(a.shape, b.shape)) return { op: { op: 'mul_channels' }, inputs: [a.name, b.name], shape: a.shape };
+    if (vectorOf(b.shape, a.shape)) return { op: { op: 'mul_channels' }, inputs: [b.name, a.name], shape: b.shape };
+  }
+  return r.fail(`${type} of values shaped [${a.shape.join(', ')}] and [${b.shape.join(', ')}] is not supported (${type === 'Mul' ? 'the same shape, or a map and a per-channel vector [C, 1, 1]' : type === 'Add' ? 'the same shape' : 'one operand must be a constant'})`);
+}
+
 const STANDARD_OPS: Record<string, Read> = {
   Identity: unary({ op: 'identity' }),
   Relu: unary({ op: 'relu' }),
@@ -398,7 +522,7 @@ const STANDARD_OPS: Record<string, Read> = {
       scale[i] = gamma[i] / Math.fround(Math.sqrt(Math.fround(variance[i] + epsilon)));
       shift[i] = beta[i] - Math.fround(mean[i] * scale[i]);
     }
-    return { op: { op: 'batchnorm', scale, shift }, inputs: [x.name], shape: x.shape };
+    return { op: { op: 'affine', scale, shift }, inputs: [x.name], shape: x.shape };
   },
 
   PRelu: (r) => {
@@ -455,9 +579,109 @@ const STANDARD_OPS: Record<string, Read> = {
     return { op: { op: 'dense', weights, bias: r.bias(2, outputs) }, inputs: [x.name], shape: [outputs] };
   },
 
-  Add: (r) => {
+  // A vector times a stored matrix [in, out] (the exporter's binary dense on a real input): Gemm without bias.
+  MatMul: (r) => {
     r.arity(2);
-    return { op: { op: 'add' }, inputs: [r.value(0).name, r.value(1).name], shape: sameShapes(r, 2) };
+    const x = r.vector(0);
+    const dims = r.weightDims(1, 'weight');
+    if (dims.length !== 2 || dims[0] !== x.shape[0]) r.fail(`the weight must be [${x.shape[0]}, out], it is [${dims.join(', ')}]`);
+    checkSize(dims, 'the weight');
+    return { op: { op: 'dense', weights: r.floats(1, dims, 'weight'), bias: null }, inputs: [x.name], shape: [dims[1]] };
+  },
+
+  Add: (r) => arithmetic(r, 'Add'),
+  Sub: (r) => arithmetic(r, 'Sub'),
+  Mul: (r) => arithmetic(r, 'Mul'),
+  Div: (r) => arithmetic(r, 'Div'),
+  Sigmoid: unary({ op: 'sigmoid' }),
+
+  // Greater(x, 0) is a boolean map, held as floats 0/1; only a Cast to float may read it (ste_heaviside).
+  Greater: (r) => {
+    r.arity(2);
+    const x = r.value(0);
+    if (!r.isWeight(1) || !r.channelConstant(1, x.shape, 'the threshold').every((v) => v === 0)) r.fail('only Greater(x, 0) against a stored zero is supported');
+    r.producesBoolean();
+    return { op: { op: 'heaviside' }, inputs: [x.name], shape: x.shape };
+  },
+
+  Cast: (r) => {
+    r.arity(1);
+    if (r.int('to', 0) !== onnx.TensorProto.DataType.FLOAT) r.fail('only casts to float are supported');
+    r.int('saturate', 1);
+    const x = r.value(0, true);
+    return { op: { op: 'identity' }, inputs: [x.name], shape: x.shape };
+  },
+  Round: unary({ op: 'round' }),
+
+  Slice: (r) => {
+    r.arity(3, 5);
+    const x = r.value(0);
+    const rank = x.shape.length + 1;
+    const starts = r.int64s(1, 'starts');
+    const ends = r.int64s(2, 'ends');
+    const axes = r.has(3) ? r.int64s(3, 'axes') : starts.map((_, k) => k);
+    const steps = r.has(4) ? r.int64s(4, 'steps') : starts.map(() => 1);
+    if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) r.fail('starts, ends, axes and steps must have the same length');
+    const dims = [1, ...x.shape];
+    let range: [number, number] = [0, x.shape[0]];
+    const seen = new Set<number>();
+    axes.forEach((a, k) => {
+      const axis = a < 0 ? a + rank : a;
+      if (!(axis >= 0 && axis < rank) || seen.has(axis)) r.fail(`axis ${a} is not an axis of a rank-${rank} tensor, or is repeated`);
+      seen.add(axis);
+      if (steps[k] !== 1) r.fail('only step 1 is supported');
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dims[axis] : v, 0), dims[axis]);
+      const [from, to] = [clamp(starts[k]), clamp(ends[k])];
+      if (axis === 1) range = [from, to];
+      else if (axis === 0 ? from !== 0 : from !== 0 || to !== dims[axis]) r.fail('only slices along channels (axis 1) are supported');
+    });
+    if (range[1] <= range[0]) r.fail('the slice is empty');
+    return { op: { op: 'slice', start: range[0] }, inputs: [x.name], shape: [range[1] - range[0], ...x.shape.slice(1)] };
+  },
+
+  Pad: (r) => {
+    r.arity(2, 4);
+    const x = r.value(0);
+    if (r.string('mode', 'constant') !== 'constant') r.fail('only constant padding is supported');
+    if (r.has(2) && !r.floats(2, r.weightDims(2, 'constant_value'), 'constant_value').every((v) => v === 0)) r.fail('only zero padding is supported');
+    if (r.has(3)) r.fail('the axes input is not supported');
+    const rank = x.shape.length + 1;
+    const pads = r.int64s(1, 'pads');
+    if (pads.length !== 2 * rank) r.fail(`pads must have ${2 * rank} values`);
+    const [before, after] = [pads[1], pads[1 + rank]];
+    if (pads.some((p, k) => k % rank !== 1 && p !== 0) || before < 0 || after < 0) r.fail('only non-negative padding of channels (axis 1) is supported');
+    return { op: { op: 'pad', before, after }, inputs: [x.name], shape: [x.shape[0] + before + after, ...x.shape.slice(1)] };
+  },
+
+  Reshape: (r) => {
+    r.arity(2);
+    const x = r.value(0);
+    if (r.int('allowzero', 0) !== 0) r.fail('allowzero is not supported');
+    const target = r.int64s(1, 'shape');
+    if (!(target[0] === 0 || target[0] === -1) || target.slice(1).some((d) => !(d >= 1))) r.fail(`shape [${target.join(', ')}] must keep the batch (0 or -1 first) and give every other size`);
+    return reshaped(r, x, target.slice(1));
+  },
+
+  Unsqueeze: (r) => {
+    r.arity(2);
+    const x = r.value(0);
+    const rank = x.shape.length + 1;
+    const axes = r.int64s(1, 'axes').map((a) => (a < 0 ? a + rank + r.int64s(1, 'axes').length : a));
+    const shape = [...x.shape];
+    for (const a of [...axes].sort((p, q) => p - q)) {
+      if (!(a >= 1 && a <= shape.length + 1)) r.fail('only axes after the batch can be inserted');
+      shape.splice(a - 1, 0, 1);
+    }
+    return reshaped(r, x, shape);
+  },
+
+  Squeeze: (r) => {
+    r.arity(2);
+    const x = r.value(0);
+    const rank = x.shape.length + 1;
+    const axes = new Set(r.int64s(1, 'axes').map((a) => (a < 0 ? a + rank : a)));
+    if (axes.has(0) || [...axes].some((a) => !(a >= 1 && a < rank) || x.shape[a - 1] !== 1)) r.fail('only axes of size 1 after the batch can be removed');
+    return reshaped(r, x, x.shape.filter((_, k) => !axes.has(k + 1)));
   },
 
   Concat: (r) => {

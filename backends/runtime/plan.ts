@@ -33,9 +33,10 @@ interface Call {
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
-  | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw';
+  | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
+  | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
 
 /** One resolved kernel call: the offsets are absolute byte offsets into the arena's buffer (−1 = none). */
 export interface Step {
@@ -56,7 +57,7 @@ export interface Plan {
   /** Where the output is, in NCHW order, after the steps. */
   output: { offset: number; floats: number };
   /** For `describe`: what was fused. */
-  stats: { nodes: number; steps: number; fusedPacks: number; fusedAffinePacks: number; fusedResiduals: number; sliceWrites: number; weightBytes: number; activationBytes: number };
+  stats: { nodes: number; steps: number; fusedPacks: number; fusedAffinePacks: number; fusedResiduals: number; fusedActivations: number; sliceWrites: number; weightBytes: number; activationBytes: number };
 }
 
 /** A float value: its region, channel offset and pixel stride (a slice of a wider concat when stride > channels). */
@@ -99,7 +100,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedResiduals: 0, sliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedResiduals: 0, fusedActivations: 0, sliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
 
@@ -108,7 +109,7 @@ class Planner {
     private readonly k: KernelSet,
     private readonly n: number,
   ) {
-    this.nodes = fuse(model);
+    this.nodes = fuse(model, { binaryPost: Boolean(k.bconv2dPrepackedPost && k.bconv2dPrepacked && k.bconv2dPackKernel && k.bconv2dPackedKernelBytes) });
     for (const node of this.nodes) this.byOutput.set(node.output, node);
     for (const node of this.nodes) {
       for (const i of [...node.inputs, ...(isConv(node) && node.residual ? [node.residual] : [])]) this.readers.set(i, [...(this.readers.get(i) ?? []), node.output]);
@@ -261,7 +262,7 @@ class Planner {
   private readsStrided(output: string): boolean {
     const node = this.byOutput.get(output);
     if (output === this.model.output.name || !node) return false;
-    if (node.op === 'batchnorm') return this.k.packSignsAffine !== undefined && this.onlyPacked(output);
+    if (node.op === 'affine') return this.k.packSignsAffine !== undefined && this.onlyPacked(output);
     return node.op === 'sign' && (this.readers.get(output) ?? []).every((r) => this.isBinaryReader(r));
   }
 
@@ -284,11 +285,11 @@ class Planner {
       region = this.activation(bytes);
       this.call('packSignsAffine', [this.read(input), this.floats(scale), this.floats(shift), this.ref(region), this.n * v.h * v.w, v.c, this.floatOf(input).stride, groups]);
       this.stats.fusedAffinePacks++;
-    } else if (p && p.args[6] === null) {
+    } else if (p && p.args[bconvOutputs(p.kernel).yPacked] === null) {
       // The conv that computes the value also packs its signs (y_packed, y_pack_groups).
       region = this.activation(bytes);
       region.first = this.calls.indexOf(p);
-      p.args[6] = this.ref(region);
+      p.args[bconvOutputs(p.kernel).yPacked] = this.ref(region);
       p.args[p.args.length - 1] = groups;
       this.stats.fusedPacks++;
     } else {
@@ -310,6 +311,16 @@ class Planner {
     switch (node.op) {
       case 'conv': {
         const { float } = this.output(node, node.shape);
+        if (isDepthwise(node, x.c)) {
+          const [kh, kw] = node.window.kernel;
+          const residual = node.residual ? this.read(node.residual) : null;
+          if (node.residual) this.stats.fusedResiduals++;
+          this.call('dwconv2dF32', [
+            this.read(node.inputs[0]), this.floats(tapMajor(node.weights, x.c, kh * kw)), this.floats(node.bias), residual, this.ref(float.region, float.channel * 4),
+            n, x.h, x.w, x.c, kh, kw, ...windowArgs(node.window), float.stride, node.relu ? 1 : 0,
+          ]);
+          return;
+        }
         const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
         const packedBytes = this.k.conv2dF32PackedWeightsBytes(cout, x.c, kh, kw, node.groups);
         const packedWeights = this.region(packedBytes, 'weight');
@@ -331,8 +342,11 @@ class Planner {
         this.scratch(this.k.bconv2dScratchBytes(...geometry));
         const residual = node.residual ? this.read(node.residual) : null;
         if (node.residual) this.stats.fusedResiduals++;
-        const call = this.call(this.k.bconv2dPrepacked ? 'bconv2dPrepacked' : 'bconv2d', [
-          this.ref(this.packed(node.inputs[0], node.groups)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), residual,
+        const post = node.alpha || node.post ? [this.floats(node.alpha), this.floats(node.post)] : [];
+        if (post.length) this.stats.fusedActivations++;
+        const kernelName = post.length ? 'bconv2dPrepackedPost' : this.k.bconv2dPrepacked ? 'bconv2dPrepacked' : 'bconv2d';
+        const call = this.call(kernelName, [
+          this.ref(this.packed(node.inputs[0], node.groups)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), residual, ...post,
           this.ref(float.region, float.channel * 4), null, SCRATCH, ...geometry, node.padValue, float.stride, 1,
         ]);
         info.producer = this.slices.has(node.output) ? undefined : call;
@@ -363,7 +377,7 @@ class Planner {
         this.call('denseF32', [this.read(node.inputs[0]), this.floats(node.weights), this.floats(node.bias), this.ref(float.region), n, x.c, node.shape[0]]);
         return;
       }
-      case 'batchnorm': {
+      case 'affine': {
         if (this.k.packSignsAffine && this.onlyPacked(node.output)) {
           this.define(node.output, node.shape).affineOf = { input: node.inputs[0], scale: node.scale, shift: node.shift };
           return;
@@ -374,12 +388,51 @@ class Planner {
       }
       case 'relu':
       case 'prelu':
-      case 'clip': {
+      case 'clip':
+      case 'sigmoid':
+      case 'round':
+      case 'heaviside':
+      case 'div': {
         const { float } = this.output(node, node.shape);
         const y = this.ref(float.region, float.channel * 4);
-        if (node.op === 'relu') this.call('reluF32', [this.read(node.inputs[0]), y, pixels, x.c, float.stride]);
-        else if (node.op === 'prelu') this.call('preluF32', [this.read(node.inputs[0]), this.floats(node.alpha), y, pixels, x.c, float.stride]);
-        else this.call('clipF32', [this.read(node.inputs[0]), y, pixels, x.c, float.stride, node.min, node.max]);
+        const xr = this.read(node.inputs[0]);
+        if (node.op === 'relu') this.call('reluF32', [xr, y, pixels, x.c, float.stride]);
+        else if (node.op === 'prelu') this.call('preluF32', [xr, this.floats(node.alpha), y, pixels, x.c, float.stride]);
+        else if (node.op === 'clip') this.call('clipF32', [xr, y, pixels, x.c, float.stride, node.min, node.max]);
+        else if (node.op === 'sigmoid') this.call('sigmoidF32', [xr, y, pixels, x.c, float.stride]);
+        else if (node.op === 'round') this.call('roundF32', [xr, y, pixels, x.c, float.stride]);
+        else if (node.op === 'heaviside') this.call('heavisideF32', [xr, y, pixels, x.c, float.stride]);
+        else this.call('divF32', [xr, this.floats(node.divisor), y, pixels, x.c, float.stride]);
+        return;
+      }
+      case 'mul':
+      case 'mul_channels': {
+        const info = this.define(node.output, node.shape);
+        info.float = this.newFloat(info);
+        const [a, b] = [this.read(node.inputs[0]), this.read(node.inputs[1])];
+        const y = this.ref(info.float.region);
+        if (node.op === 'mul' || x.h * x.w === 1) this.call('mulF32', [a, b, y, n * size(node.shape)]);
+        else this.call('mulChannelsF32', [a, b, y, n, x.h * x.w, x.c]);
+        return;
+      }
+      case 'slice': {
+        const { float } = this.output(node, node.shape);
+        const source = this.floatOf(node.inputs[0]);
+        const at = this.read(node.inputs[0]) as { region: Region; at: number };
+        this.call('copyStridedF32', [this.ref(at.region, at.at + node.start * 4), this.ref(float.region, float.channel * 4), pixels, node.shape[0], source.stride, float.stride]);
+        return;
+      }
+      case 'pad': {
+        const info = this.define(node.output, node.shape);
+        info.float = this.newFloat(info);
+        this.call('padChannelsF32', [this.read(node.inputs[0]), this.ref(info.float.region), pixels, x.c, node.before, node.after]);
+        return;
+      }
+      case 'reshape': {
+        // [C] and [C, 1, 1]: the same bytes (NHWC), so the same buffer and the same packed signs.
+        const info = this.define(node.output, node.shape);
+        info.float = this.floatOf(node.inputs[0]);
+        info.signOf = x.signOf;
         return;
       }
       case 'maxpool':
@@ -479,16 +532,18 @@ class Planner {
     for (const c of this.calls) {
       c.args.forEach((a, j) => {
         if (!a || typeof a !== 'object') return;
-        const written = (c.kernel.startsWith('bconv2d') && (j === 5 || j === 6)) || (c.kernel === 'conv2dF32' && j === 4);
+        const outputs = c.kernel.startsWith('bconv2d') ? bconvOutputs(c.kernel) : null;
+        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32') && j === 4);
         if (!written) read.add(a.region);
       });
     }
     const sliced = new Set([...this.slices.values()].map((s) => s.region));
     for (const c of this.calls) {
       if (!c.kernel.startsWith('bconv2d')) continue;
-      const y = c.args[5] as { region: Region } | null;
+      const at = bconvOutputs(c.kernel).y;
+      const y = c.args[at] as { region: Region } | null;
       if (y && !read.has(y.region) && y.region.last !== Infinity && !sliced.has(y.region)) {
-        c.args[5] = null;
+        c.args[at] = null;
         y.region.bytes = 0;
       }
     }
@@ -552,6 +607,25 @@ function windowArgs(w: Window): number[] {
 }
 
 const size = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
+
+/** Where a binary conv call's float and packed outputs are among its arguments. */
+function bconvOutputs(kernel: KernelName): { y: number; yPacked: number } {
+  return kernel === 'bconv2dPrepackedPost' ? { y: 7, yPacked: 8 } : { y: 5, yPacked: 6 };
+}
+
+/** A conv with one input and one output channel per group, as the direct depthwise kernel runs it. */
+function isDepthwise(node: FusedNode & { op: 'conv' }, channels: number): boolean {
+  return node.groups === channels && node.shape[0] === channels && channels > 1 && node.window.kernel[0] * node.window.kernel[1] <= DEPTHWISE_MAX_TAPS;
+}
+/** SOFAR_DW_MAX_TAPS of native/src/internal.h. */
+const DEPTHWISE_MAX_TAPS = 1024;
+
+/** Depthwise weights OIHW [c][1][kh][kw] → tap-major [kh][kw][c], as sofar_dwconv2d_f32 reads them. */
+function tapMajor(weights: Float32Array, channels: number, taps: number): Float32Array {
+  const out = new Float32Array(weights.length);
+  for (let c = 0; c < channels; c++) for (let t = 0; t < taps; t++) out[t * channels + c] = weights[c * taps + t];
+  return out;
+}
 
 /** Packed kernel rows of `rowBytes` bytes → rows of `words` little-endian uint64 words (zero-filled). */
 function toWords(bits: Uint8Array, rows: number, rowBytes: number, words: number): Uint8Array {

@@ -10,11 +10,48 @@ import { planModel, type Plan } from './plan.js';
 
 export interface RuntimeOptions {
   kernels: KernelSet;
-  /** Threads for the kernels that parallelise (default 1). */
+  /** Threads for the kernels that parallelise (default 1, at most 256). */
   threads?: number;
-  /** Samples per run the arena is first sized for (default 1); larger runs re-plan. */
+  /** Samples the first plan is made for (default 1); a run of another size re-plans for that size. */
   batch?: number;
 }
+
+/** How to get the --binary-ops form of a SoFAr standard export, weights kept (never seeded ones). */
+export const CONVERT_HINT = 'convert it with sofar convert MODEL.onnx --binary-ops -o MODEL.binary-ops.onnx, or export the trained spec with sofar build SPEC --weights RUN --binary-ops (RUN: the sofar train --out folder)';
+
+/** A bad option (`threads: 0`, `batch: -1`, ...): the caller's mistake, not the model's. */
+export class RuntimeOptionError extends RangeError {
+  override name = 'RuntimeOptionError';
+}
+
+/** `run` or `profile` on a runtime after its `release()`. */
+export class RuntimeReleasedError extends Error {
+  override name = 'RuntimeReleasedError';
+  constructor(what: string) {
+    super(`${what}: this runtime was released; create another one`);
+  }
+}
+
+/** The model's bytes as the entry points take them: a Uint8Array, any other view, or an ArrayBuffer. */
+export type ModelBytes = ArrayBuffer | ArrayBufferView;
+
+export function modelBytes(data: ModelBytes): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer || Object.prototype.toString.call(data) === '[object SharedArrayBuffer]') return new Uint8Array(data);
+  throw new RuntimeOptionError(`the model must be bytes (a Uint8Array, another typed array or an ArrayBuffer), not ${data === null ? 'null' : typeof data}`);
+}
+
+/** Checks an integer option (`threads`, `batch`) of the runtime. */
+export function checkIntOption(name: string, value: unknown, lo: number, hi: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi) {
+    throw new RuntimeOptionError(`option ${name} must be an integer from ${lo} to ${hi}, not ${typeof value === 'number' ? value : JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Most samples one run may ask for (the plan's arena bounds it well before). */
+export const MAX_BATCH = 1 << 20;
 
 export interface BinaryRuntime {
   readonly model: RuntimeModel;
@@ -25,28 +62,39 @@ export interface BinaryRuntime {
   /** `native (avx512)`, ... */
   readonly kernels: string;
   readonly plan: Plan;
-  /** Output for n samples (row-major `[n, ...output]`), synchronously. */
+  /**
+   * Output for n samples (row-major `[n, ...output]`), synchronously. The runtime computes exactly n
+   * samples: a run of another size than the last re-plans (a few milliseconds), so keep the size steady.
+   */
   run(x: Float32Array, n: number): Float32Array;
   /** Median milliseconds of each of the plan's steps over `reps` runs (after a `run`). */
   profile(reps: number): number[];
+  /** Gives the working memory back; using the runtime afterwards throws RuntimeReleasedError. */
   release(): void;
+  /** True once `release()` was called. */
+  readonly released: boolean;
 }
 
 /** Weights, activations and scratch of one runtime together (ArrayBuffer and WebAssembly limits). */
 export const MAX_ARENA_BYTES = 2 ** 31;
 
-export function createRuntimeWith(bytes: Uint8Array, options: RuntimeOptions): BinaryRuntime {
-  const model = readRuntimeModel(bytes);
+export function createRuntimeWith(data: ModelBytes, options: RuntimeOptions): BinaryRuntime {
+  const bytes = modelBytes(data);
   const kernels = options.kernels;
-  const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RuntimeModelError(`threads must be 1 to 256, not ${threads}`);
+  const threads = checkIntOption('threads', options.threads ?? 1, 1, 256);
+  const firstBatch = checkIntOption('batch', options.batch ?? 1, 1, MAX_BATCH);
+  const model = readRuntimeModel(bytes);
   const plan = (batch: number) => {
     const p = planModel(model, kernels, batch);
     if (p.arenaBytes > MAX_ARENA_BYTES) throw new RuntimeModelError(`the model needs ${(p.arenaBytes / 2 ** 30).toFixed(1)} GiB of working memory at batch ${batch}; the runtime's limit is ${MAX_ARENA_BYTES / 2 ** 30} GiB`);
     return p;
   };
-  let execution = new Execution(plan(options.batch ?? 1), kernels);
+  let execution: Execution | null = new Execution(plan(firstBatch), kernels);
   const per = model.input.shape.reduce((a, b) => a * b, 1);
+  const live = (what: string): Execution => {
+    if (!execution) throw new RuntimeReleasedError(what);
+    return execution;
+  };
   return {
     model,
     input: model.input.shape,
@@ -55,22 +103,36 @@ export function createRuntimeWith(bytes: Uint8Array, options: RuntimeOptions): B
       return kernels.description;
     },
     get plan() {
-      return execution.plan;
+      return live('plan').plan;
+    },
+    get released() {
+      return execution === null;
     },
     run(x: Float32Array, n: number): Float32Array {
-      if (!Number.isInteger(n) || n < 1) throw new RangeError(`run: n must be a positive integer, not ${n}`);
+      let current = live('run');
+      if (!Number.isInteger(n) || n < 1 || n > MAX_BATCH) throw new RangeError(`run: n must be an integer from 1 to ${MAX_BATCH}, not ${n}`);
+      if (!(x instanceof Float32Array)) throw new TypeError(`run: x must be a Float32Array, not ${x === null ? 'null' : typeof x}`);
       if (x.length !== n * per) throw new RangeError(`run: ${n} samples of [${model.input.shape.join(', ')}] need ${n * per} values, got ${x.length}`);
-      if (n > execution.plan.batch) {
-        execution.release();
-        execution = new Execution(plan(n), kernels);
+      // The kernels compute the plan's whole batch: a plan of another size would compute rows nobody
+      // asked for (a small run after a large one) or not fit (a larger one), so the plan follows n.
+      if (n !== current.plan.batch) {
+        const next = plan(n);
+        current.release();
+        try {
+          current = execution = new Execution(next, kernels);
+        } catch (e) {
+          execution = new Execution(current.plan, kernels); // out of memory: keep the last plan
+          throw e;
+        }
       }
-      return execution.run(x, n, threads);
+      return current.run(x, n, threads);
     },
     profile(reps: number): number[] {
-      return execution.profile(threads, reps);
+      return live('profile').profile(threads, reps);
     },
     release() {
-      execution.release();
+      execution?.release();
+      execution = null;
     },
   };
 }

@@ -39,6 +39,7 @@ const C_NAMES: Record<KernelName, string> = {
   bconv2d: 'sofar_bconv2d',
   bconv2dPackKernel: 'sofar_bconv2d_pack_kernel',
   bconv2dPrepacked: 'sofar_bconv2d_prepacked',
+  bconv2dPrepackedPost: 'sofar_bconv2d_prepacked_post',
   conv2dF32PackWeights: 'sofar_conv2d_f32_pack_weights',
   conv2dF32: 'sofar_conv2d_f32',
   denseF32: 'sofar_dense_f32',
@@ -56,10 +57,19 @@ const C_NAMES: Record<KernelName, string> = {
   scaleF32: 'sofar_scale_f32',
   nchwToNhwc: 'sofar_nchw_to_nhwc',
   nhwcToNchw: 'sofar_nhwc_to_nchw',
+  dwconv2dF32: 'sofar_dwconv2d_f32',
+  sigmoidF32: 'sofar_sigmoid_f32',
+  roundF32: 'sofar_round_f32',
+  heavisideF32: 'sofar_heaviside_f32',
+  divF32: 'sofar_div_f32',
+  copyStridedF32: 'sofar_copy_strided_f32',
+  padChannelsF32: 'sofar_pad_channels_f32',
+  mulF32: 'sofar_mul_f32',
+  mulChannelsF32: 'sofar_mul_channels_f32',
 };
 
 const PAGE = 65536;
-const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked']);
+const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost']);
 
 /** The shared memory of the threaded module (scripts/build-wasm.mjs: THREADS_*_PAGES). */
 export const THREADS_MEMORY = { initial: 128, maximum: 32768 };

@@ -46,6 +46,7 @@ function optionalParam(node: GraphNode, role: string, ctx: Context): Tensor | nu
 }
 
 const inputOf = (node: GraphNode, ctx: Context, i = 0) => ctx.values[node.inputs[i]];
+const inputsOf = (node: GraphNode, ctx: Context) => node.inputs.map((id) => ctx.values[id]);
 
 /**
  * Throws when a mask does not fit its node. Call before a gradient computation: tfjs leaks the tensors
@@ -84,8 +85,8 @@ const FORWARD: OpTable<[Context], Tensor> = {
   },
   batchnorm: (node, ctx) => {
     const x = inputOf(node, ctx);
-    const gamma = paramOf(node, 'gamma', ctx);
-    const beta = paramOf(node, 'beta', ctx);
+    const gamma = optionalParam(node, 'gamma', ctx);
+    const beta = optionalParam(node, 'beta', ctx);
     if (!ctx.options.training) {
       const stats = { mean: paramOf(node, 'moving_mean', ctx), variance: paramOf(node, 'moving_variance', ctx) };
       return ops.batchnorm(ctx.tf, x, stats, gamma, beta, node.attrs.epsilon);
@@ -109,21 +110,13 @@ const FORWARD: OpTable<[Context], Tensor> = {
     // The mask arrives NCHW and already scaled by 1/(1 − p).
     return ctx.tf.mul(x, activationsToBackend(ctx.tf, mask, x.shape[0], node.shape));
   },
-  add: (node, ctx) => ctx.tf.add(inputOf(node, ctx, 0), inputOf(node, ctx, 1)),
-  concat: (node, ctx) => ops.concat(ctx.tf, node.inputs.map((id) => ctx.values[id])),
-  bias: () => {
-    throw new Error('tfjs forward: bias is not lowered yet (issue 20)');
-  },
-  sigmoid: () => {
-    throw new Error('tfjs forward: sigmoid is not lowered yet (issue 20)');
-  },
-  multiply: () => {
-    throw new Error('tfjs forward: multiply is not lowered yet (issue 20)');
-  },
-  add_into: () => {
-    throw new Error('tfjs forward: add_into is not lowered yet (issue 20)');
-  },
-  join: (node, ctx) => ops.join(ctx.tf, node.inputs.map((id) => ctx.values[id]), node.attrs.mode, joinMask(node, ctx)),
+  add: (node, ctx) => ops.add(ctx.tf, inputsOf(node, ctx)),
+  concat: (node, ctx) => ops.concat(ctx.tf, inputsOf(node, ctx)),
+  bias: (node, ctx) => ops.bias(ctx.tf, inputOf(node, ctx), paramOf(node, 'bias', ctx)),
+  sigmoid: (node, ctx) => ctx.tf.sigmoid(inputOf(node, ctx)),
+  multiply: (node, ctx) => ops.multiply(ctx.tf, inputOf(node, ctx, 0), inputOf(node, ctx, 1)),
+  add_into: (node, ctx) => ops.addInto(ctx.tf, inputOf(node, ctx, 0), inputOf(node, ctx, 1), node.attrs.offset),
+  join: (node, ctx) => ops.join(ctx.tf, inputsOf(node, ctx), node.attrs.mode, joinMask(node, ctx)),
 };
 
 /**

@@ -14,7 +14,7 @@ export { TFJS_QUANTIZERS, quantize, sign, clipKernel, magnitudeScale, type TfjsQ
 export { defaultTf, type Tf } from './tf.js';
 export type { BatchStatistics } from './ops.js';
 export type { Tensor } from './tf.js';
-export type { HardtanhConfig, JoinConfig, Pool2DConfig, ConvConfig, DenseConfig, QuantizerConfig } from './layers.js';
+export type { HardtanhConfig, JoinConfig, Pool2DConfig, ConvConfig, DenseConfig, QuantizerConfig, AddIntoConfig } from './layers.js';
 export type { AdapterFinder, WebGpuAdapter, WebGpuProbe } from '../webgpu/adapter.js';
 export type { TfjsPackage } from './device.js';
 export type { QuantizerOptions } from './quantizers.js';

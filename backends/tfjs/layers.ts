@@ -2,11 +2,12 @@
  * SoFAr's Keras layers for TensorFlow.js, registered for serialisation so a saved `model.json` loads
  * with `tf.loadLayersModel` (in Node or the browser) once `registerSofarLayers(tf)` has run. Each
  * layer's `call` is the ops.ts function of its node kind, and its config is the node's attributes.
- * Standard layers (batch norm, ReLU, PReLU, pooling to a vector, add, concatenate, dropout) are tfjs'
- * own. This module is browser-safe: it touches no Node API.
+ * Standard layers (batch norm, ReLU, PReLU, sigmoid, pooling to a vector, add, concatenate, dropout)
+ * are tfjs' own. This module is browser-safe: it touches no Node API.
  */
 import { windowOutput } from '../../src/graph/shapes.js';
 import type { JoinMode, OpAttrs, Pads, Pair, QuantizerRef } from '../../src/graph/types.js';
+import { quantizerDef } from '../../src/quantizers.js';
 import * as ops from './ops.js';
 import { quantize } from './quantizers.js';
 import { defaultTf, type LayerVariable, type Tensor, type Tf } from './tf.js';
@@ -15,15 +16,31 @@ type LayerArgs = NonNullable<ConstructorParameters<Tf['layers']['Layer']>[0]>;
 type Shape = (number | null)[];
 type ConfigDict = ReturnType<InstanceType<Tf['layers']['Layer']>['getConfig']>;
 
-export type ConvConfig = LayerArgs & OpAttrs['conv'];
+/** `kernelTrainable: false` for a fixed kernel (QuickNet's blur pool): a non-trainable Keras weight. */
+export type ConvConfig = LayerArgs & OpAttrs['conv'] & { kernelTrainable?: boolean };
 export type DenseConfig = LayerArgs & OpAttrs['dense'];
 export type QuantizerConfig = LayerArgs & { quantizer: QuantizerRef };
 export type Pool2DConfig = LayerArgs & { mode: 'max' | 'avg'; kernel: Pair; stride: Pair; pads: Pads };
 export type HardtanhConfig = LayerArgs & { min: number; max: number };
 export type JoinConfig = LayerArgs & { mode: JoinMode; columns: number[]; dropPath: { local: number; global: number } };
+export type AddIntoConfig = LayerArgs & OpAttrs['add_into'];
 
 const single = (inputs: Tensor | Tensor[]): Tensor => (Array.isArray(inputs) ? inputs[0] : inputs);
 const singleShape = (shape: Shape | Shape[]): Shape => (Array.isArray(shape[0]) ? (shape[0] as Shape) : (shape as Shape));
+
+/**
+ * A quantizer reference as a saved config gives it back: Keras writes config keys in snake_case and
+ * reads them back in camelCase, so `dorefa(k_bit=2)` returns as `{ kBit: 2 }`. Restores the registry's names.
+ */
+function quantizerFromConfig<Q extends QuantizerRef | null>(q: Q): Q {
+  if (!q) return q;
+  const args: Record<string, number> = {};
+  for (const key of Object.keys(quantizerDef(q.name).args)) {
+    const value = q.args[key] ?? q.args[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())];
+    if (value !== undefined) args[key] = value;
+  }
+  return { name: q.name, args } as Q;
+}
 
 /** Keras configs are plain JSON values. */
 const asConfig = (value: object): ConfigDict => JSON.parse(JSON.stringify(value)) as ConfigDict;
@@ -45,6 +62,9 @@ export interface SofarLayers {
   SofarHardtanh: LayerClass<HardtanhConfig>;
   SofarFlatten: LayerClass<LayerArgs>;
   SofarJoin: LayerClass<JoinConfig>;
+  SofarBias: LayerClass<LayerArgs>;
+  SofarMultiply: LayerClass<LayerArgs>;
+  SofarAddInto: LayerClass<AddIntoConfig>;
 }
 
 type Serializable = Parameters<Tf['serialization']['registerClass']>[0];
@@ -57,19 +77,21 @@ function defineLayers(tf: Tf): SofarLayers {
   class SofarQuantConv2D extends Layer {
     static className = 'SofarQuantConv2D';
     readonly attrs: OpAttrs['conv'];
+    readonly kernelTrainable: boolean;
     private kernel?: LayerVariable;
     private bias?: LayerVariable;
 
     constructor(config: ConvConfig) {
       super(config);
       const { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip, padValue } = config;
-      this.attrs = { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer, kernelClip, padValue: padValue ?? 0 };
+      this.attrs = { filters, kernel, stride, pads, dilation, groups, bias, kernelQuantizer: quantizerFromConfig(kernelQuantizer), kernelClip, padValue: padValue ?? 0 };
+      this.kernelTrainable = config.kernelTrainable ?? true;
     }
 
     override build(inputShape: Shape | Shape[]): void {
       const channels = singleShape(inputShape)[3] as number;
       const { kernel, groups, filters } = this.attrs;
-      this.kernel = this.addWeight('kernel', [kernel[0], kernel[1], channels / groups, filters], 'float32', zeros());
+      this.kernel = this.addWeight('kernel', [kernel[0], kernel[1], channels / groups, filters], 'float32', zeros(), undefined, this.kernelTrainable);
       if (this.attrs.bias) this.bias = this.addWeight('bias', [filters], 'float32', zeros());
       this.built = true;
     }
@@ -88,7 +110,7 @@ function defineLayers(tf: Tf): SofarLayers {
     }
 
     override getConfig(): ConfigDict {
-      return { ...asConfig(this.attrs), ...super.getConfig() };
+      return { ...asConfig(this.attrs), kernelTrainable: this.kernelTrainable, ...super.getConfig() };
     }
   }
 
@@ -102,7 +124,7 @@ function defineLayers(tf: Tf): SofarLayers {
     constructor(config: DenseConfig) {
       super(config);
       const { units, bias, kernelQuantizer, kernelClip } = config;
-      this.attrs = { units, bias, kernelQuantizer, kernelClip };
+      this.attrs = { units, bias, kernelQuantizer: quantizerFromConfig(kernelQuantizer), kernelClip };
     }
 
     override build(inputShape: Shape | Shape[]): void {
@@ -128,14 +150,14 @@ function defineLayers(tf: Tf): SofarLayers {
     }
   }
 
-  /** An activation quantizer (Larq's QuantIdentity): output in {−1, +1}. */
+  /** An activation quantizer (Larq's QuantIdentity): {−1, +1}, {0, 1} or k-bit levels. */
   class SofarQuantizer extends Layer {
     static className = 'SofarQuantizer';
     readonly quantizer: QuantizerRef;
 
     constructor(config: QuantizerConfig) {
       super(config);
-      this.quantizer = config.quantizer;
+      this.quantizer = quantizerFromConfig(config.quantizer);
     }
 
     override call(inputs: Tensor | Tensor[]): Tensor {
@@ -232,7 +254,61 @@ function defineLayers(tf: Tf): SofarLayers {
     }
   }
 
-  return { SofarQuantConv2D, SofarQuantDense, SofarQuantizer, SofarPool2D, SofarHardtanh, SofarFlatten, SofarJoin };
+  /** A learnable shift a channel, x + b[c] (ReActNet's LearnableBias); weight `bias` `[C]`. */
+  class SofarBias extends Layer {
+    static className = 'SofarBias';
+    private bias?: LayerVariable;
+
+    override build(inputShape: Shape | Shape[]): void {
+      const shape = singleShape(inputShape);
+      this.bias = this.addWeight('bias', [shape[shape.length - 1] as number], 'float32', zeros());
+      this.built = true;
+    }
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      return tf.tidy(() => ops.bias(tf, single(inputs), this.bias!.read()));
+    }
+  }
+
+  /** x ⊙ s, s of x's shape or a per-channel vector broadcast over H and W (squeeze-and-excite). */
+  class SofarMultiply extends Layer {
+    static className = 'SofarMultiply';
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      const [x, s] = inputs as Tensor[];
+      return tf.tidy(() => ops.multiply(tf, x, s));
+    }
+
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      return (inputShape as Shape[])[0];
+    }
+  }
+
+  /** The first input with the second added into its channels from `offset` on (MeliusNet). */
+  class SofarAddInto extends Layer {
+    static className = 'SofarAddInto';
+    readonly offset: number;
+
+    constructor(config: AddIntoConfig) {
+      super(config);
+      this.offset = config.offset;
+    }
+
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      const [x, z] = inputs as Tensor[];
+      return tf.tidy(() => ops.addInto(tf, x, z, this.offset));
+    }
+
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      return (inputShape as Shape[])[0];
+    }
+
+    override getConfig(): ConfigDict {
+      return { offset: this.offset, ...super.getConfig() };
+    }
+  }
+
+  return { SofarQuantConv2D, SofarQuantDense, SofarQuantizer, SofarPool2D, SofarHardtanh, SofarFlatten, SofarJoin, SofarBias, SofarMultiply, SofarAddInto };
 }
 
 // One set of classes per tfjs-layers instance (the pure-JS and native packages share one when deduplicated).

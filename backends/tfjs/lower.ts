@@ -51,7 +51,8 @@ const LOWER: OpTable<[Context], SymbolicTensor> = {
     throw new Error('internal: the input node is lowered before the table runs');
   },
   conv: (node, ctx) => {
-    const layer = new ctx.layers.SofarQuantConv2D({ name: name(node, ctx), ...node.attrs });
+    const kernelTrainable = node.params.find((p) => p.role === 'kernel')?.trainable ?? true;
+    const layer = new ctx.layers.SofarQuantConv2D({ name: name(node, ctx), ...node.attrs, kernelTrainable });
     return apply(ctx, node, layer, inputOf(node, ctx), node.attrs.bias ? ['kernel', 'bias'] : ['kernel']);
   },
   dense: (node, ctx) => {
@@ -60,7 +61,9 @@ const LOWER: OpTable<[Context], SymbolicTensor> = {
   },
   batchnorm: (node, ctx) => {
     const layer = ctx.tf.layers.batchNormalization({ name: name(node, ctx), axis: -1, ...node.attrs });
-    return apply(ctx, node, layer, inputOf(node, ctx), ['gamma', 'beta', 'moving_mean', 'moving_variance']);
+    // Keras orders gamma, beta, moving mean, moving variance, leaving out gamma without scale and beta without center.
+    const roles = ['gamma', 'beta', 'moving_mean', 'moving_variance'].filter((role) => node.params.some((p) => p.role === role));
+    return apply(ctx, node, layer, inputOf(node, ctx), roles);
   },
   quantize: (node, ctx) => apply(ctx, node, new ctx.layers.SofarQuantizer({ name: name(node, ctx), quantizer: node.attrs.quantizer }), inputOf(node, ctx)),
   relu: (node, ctx) => apply(ctx, node, ctx.tf.layers.reLU({ name: name(node, ctx) }), inputOf(node, ctx)),
@@ -78,18 +81,10 @@ const LOWER: OpTable<[Context], SymbolicTensor> = {
   dropout: (node, ctx) => apply(ctx, node, ctx.tf.layers.dropout({ name: name(node, ctx), rate: node.attrs.rate }), inputOf(node, ctx)),
   add: (node, ctx) => apply(ctx, node, ctx.tf.layers.add({ name: name(node, ctx) }), inputsOf(node, ctx)),
   concat: (node, ctx) => apply(ctx, node, ctx.tf.layers.concatenate({ name: name(node, ctx), axis: -1 }), inputsOf(node, ctx)),
-  bias: () => {
-    throw new Error('tfjs: bias is not lowered yet (issue 20)');
-  },
-  sigmoid: () => {
-    throw new Error('tfjs: sigmoid is not lowered yet (issue 20)');
-  },
-  multiply: () => {
-    throw new Error('tfjs: multiply is not lowered yet (issue 20)');
-  },
-  add_into: () => {
-    throw new Error('tfjs: add_into is not lowered yet (issue 20)');
-  },
+  bias: (node, ctx) => apply(ctx, node, new ctx.layers.SofarBias({ name: name(node, ctx) }), inputOf(node, ctx), ['bias']),
+  sigmoid: (node, ctx) => apply(ctx, node, ctx.tf.layers.activation({ name: name(node, ctx), activation: 'sigmoid' }), inputOf(node, ctx)),
+  multiply: (node, ctx) => apply(ctx, node, new ctx.layers.SofarMultiply({ name: name(node, ctx) }), inputsOf(node, ctx)),
+  add_into: (node, ctx) => apply(ctx, node, new ctx.layers.SofarAddInto({ name: name(node, ctx), offset: node.attrs.offset }), inputsOf(node, ctx)),
   join: (node: NodeOf<'join'>, ctx) => {
     const { mode, columns, dropPath } = node.attrs;
     return apply(ctx, node, new ctx.layers.SofarJoin({ name: name(node, ctx), mode, columns, dropPath }), inputsOf(node, ctx));

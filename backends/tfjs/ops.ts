@@ -105,13 +105,22 @@ function epilogue(tf: Tf, y: Tensor, scale: Tensor | null, bias: Tensor | null):
   return bias ? tf.add(scaled, bias) : scaled;
 }
 
-/** Convolution of an NHWC map with an HWIO kernel, any pads, dilation and groups. */
+/**
+ * Convolution of an NHWC map with an HWIO kernel, any pads (of `padValue`), dilation and groups.
+ * Depthwise convs (one input channel a group) run as tfjs' depthwiseConv2d, other grouped convs as
+ * one conv per group.
+ */
 export function conv(tf: Tf, x: Tensor, { kernel, scale }: LayerKernel, bias: Tensor | null, attrs: OpAttrs['conv']): Tensor {
-  const padded = hasPads(attrs.pads) ? padSpatial(tf, x, attrs.pads, 0) : (x as Tensor4D);
+  const padded = hasPads(attrs.pads) ? padSpatial(tf, x, attrs.pads, attrs.padValue) : (x as Tensor4D);
   const k = attrs.dilation[0] > 1 || attrs.dilation[1] > 1 ? dilateKernel(tf, kernel as Tensor4D, attrs.dilation) : (kernel as Tensor4D);
+  const [kh, kw, groupChannels, filters] = k.shape;
   let y: Tensor;
   if (attrs.groups === 1) {
     y = conv2dValid(tf, padded, k, attrs.stride);
+  } else if (groupChannels === 1) {
+    // HWIO [kh, kw, 1, G·m]: output g·m + j is input g's j-th filter, as depthwiseConv2d's [kh, kw, G, m].
+    const depthwise = tf.reshape(k, [kh, kw, attrs.groups, filters / attrs.groups]) as Tensor4D;
+    y = tf.depthwiseConv2d(padded, depthwise, attrs.stride, 'valid');
   } else {
     const xs = tf.split(padded, attrs.groups, 3) as Tensor4D[];
     const ks = tf.split(k, attrs.groups, 3) as Tensor4D[];
@@ -132,10 +141,11 @@ export interface BatchStatistics {
 /** Axes a batch norm reduces over: (N, H, W) for maps, N for vectors. */
 const statisticsAxes = (x: Tensor) => (x.rank === 4 ? [0, 1, 2] : [0]);
 
-/** Normalises with the given statistics: γ (x − μ) / sqrt(σ² + ε) + β. */
-export function batchnorm(tf: Tf, x: Tensor, stats: BatchStatistics, gamma: Tensor, beta: Tensor, epsilon: number): Tensor {
+/** Normalises with the given statistics: γ (x − μ) / sqrt(σ² + ε) + β; no γ is 1, no β is 0. */
+export function batchnorm(tf: Tf, x: Tensor, stats: BatchStatistics, gamma: Tensor | null, beta: Tensor | null, epsilon: number): Tensor {
   const normalised = tf.div(tf.sub(x, stats.mean), tf.sqrt(tf.add(stats.variance, epsilon)));
-  return tf.add(tf.mul(gamma, normalised), beta);
+  const scaled = gamma ? tf.mul(gamma, normalised) : normalised;
+  return beta ? tf.add(scaled, beta) : scaled;
 }
 
 /** The batch mean and the biased batch variance. */
@@ -151,6 +161,30 @@ export function movingAverage(tf: Tf, old: Tensor, batch: Tensor, momentum: numb
 
 export function prelu(tf: Tf, x: Tensor, alpha: Tensor): Tensor {
   return tf.where(tf.greaterEqual(x, 0), x, tf.mul(x, alpha));
+}
+
+/** x + b per channel (the last axis, of maps and vectors alike). */
+export function bias(tf: Tf, x: Tensor, b: Tensor): Tensor {
+  return tf.add(x, b);
+}
+
+/** x ⊙ s, where s has x's shape or is a per-channel vector `[n, C]` broadcast over H and W. */
+export function multiply(tf: Tf, x: Tensor, s: Tensor): Tensor {
+  const broadcast = x.rank === 4 && s.rank === 2 ? tf.reshape(s, [s.shape[0], 1, 1, s.shape[1] as number]) : s;
+  return tf.mul(x, broadcast);
+}
+
+/** x with z added into channels offset … offset + C_z − 1 (z zero-padded to x's channels). */
+export function addInto(tf: Tf, x: Tensor, z: Tensor, offset: number): Tensor {
+  const last = x.rank - 1;
+  const after = x.shape[last] - offset - z.shape[last];
+  const pads = x.shape.map((_, axis): [number, number] => (axis === last ? [offset, after] : [0, 0]));
+  return tf.add(x, tf.pad(z, pads));
+}
+
+/** The element-wise sum of two or more tensors. */
+export function add(tf: Tf, xs: Tensor[]): Tensor {
+  return xs.length === 2 ? tf.add(xs[0], xs[1]) : tf.addN(xs);
 }
 
 /** Clip to [min, max]; gradient dy·1{min ≤ x ≤ max} (tfjs' clipByValue gradient). */

@@ -37,7 +37,7 @@ export function register(program: Command): void {
       .option('--no-pack', 'binary kernels stored unpacked (spec only)')
       .option('--json', 'print one JSON object'),
   ).action(async (model: string, flags: BenchFlags) => {
-    const { timeCalls } = await import('../../backends/onnx/index.js');
+    const { timeCalls } = await import('../../backends/onnx/timing.js');
     const opened = await openModel(model, { ...flags, backend: 'onnx' });
     const x = seededBatch(opened.input, flags.batch, flags.seed);
     const stats = await timeCalls(opened.run, x, flags.batch, { warmup: flags.warmup, runs: flags.runs });

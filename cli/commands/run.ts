@@ -5,6 +5,7 @@
  * same numbers.
  */
 import { Option, type Command } from 'commander';
+import { datasetClassNames } from '../../backends/runtime/classes.js';
 import { describeNormalisation, namedNormalisation, type InputNormalisation } from '../../src/data/normalise.js';
 import { readInputFile } from '../../src/io/input-file.js';
 import type { RuntimeName } from '../binary-runtime.js';
@@ -84,13 +85,15 @@ async function runCommand(target: string, given: RunFlags): Promise<void> {
   await opened.release();
   const classes = logits.length / n;
   const rows = Array.from({ length: n }, (_, i) => Array.from(logits.subarray(i * classes, (i + 1) * classes)));
+  // Names where the model's training data (its recorded normalisation) or --data says which data set it is.
+  const names = datasetClassNames(opened.normalisation?.dataset ?? flags.data, classes);
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ output: rows }) + '\n');
+    process.stdout.write(JSON.stringify({ output: rows, ...(names ? { classNames: names } : {}) }) + '\n');
     return;
   }
   const from = flags.input ? `input ${flags.input}` : `seeded input, seed ${flags.seed}`;
   process.stdout.write(`${opened.name} on ${opened.runtime}, ${from}: logits [${n}, ${classes}]\n`);
-  rows.forEach((row, i) => process.stdout.write(`${formatRow(row, i)}\n`));
+  rows.forEach((row, i) => process.stdout.write(`${formatRow(row, i, names)}\n`));
 }
 
 /**
@@ -116,11 +119,11 @@ function normalisationNote(pixels: boolean, applied: InputNormalisation | null, 
   return 'pixels scaled to [0, 1], no normalisation applied: the model records none (--data NAME normalises as that data set)';
 }
 
-/** `sample 0: class 3 (logit 2.1043); logits [...]`, listing every logit up to 10 classes, else the top 5. */
-function formatRow(row: number[], i: number): string {
+/** `sample 0: class 3 Dress (logit 2.1043); logits [...]`, listing every logit up to 10 classes, else the top 5. */
+function formatRow(row: number[], i: number, names: string[] | null): string {
   const order = row.map((v, k) => [k, v] as const).sort((a, b) => b[1] - a[1]);
   const fmt = (v: number) => v.toFixed(4);
-  const head = `  sample ${i}: class ${order[0][0]} (logit ${fmt(order[0][1])})`;
+  const head = `  sample ${i}: class ${order[0][0]}${names ? ` ${names[order[0][0]]}` : ''} (logit ${fmt(order[0][1])})`;
   if (row.length <= 10) return `${head}; logits [${row.map(fmt).join(', ')}]`;
   return `${head}; top 5: ${order.slice(0, 5).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
 }

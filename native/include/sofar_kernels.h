@@ -88,6 +88,19 @@ void sofar_bconv2d_prepacked(const uint64_t *x, const void *packed_kernel, const
                              int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pad_value,
                              int y_stride, int y_pack_groups);
 
+/*
+ * Added: the prepacked binary conv with more of the layers after it in its output transform (ReActNet's
+ * RPReLU: a shift, PReLU, a shift): after out = multiplier*acc + bias (+ residual), in float32 and in order,
+ *   out = out < 0 ? alpha[o]*out : out   (when alpha is not NULL)
+ *   out = out + post[o]                  (when post is not NULL)
+ * then written and/or sign-packed as sofar_bconv2d_prepacked does. Same scratch.
+ */
+void sofar_bconv2d_prepacked_post(const uint64_t *x, const void *packed_kernel, const float *multiplier,
+                                  const float *bias, const float *residual, const float *alpha, const float *post,
+                                  float *y, uint64_t *y_packed, void *scratch, int n, int h, int w, int cin, int cout,
+                                  int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw,
+                                  int groups, int pad_value, int y_stride, int y_pack_groups);
+
 /* ---- float ------------------------------------------------------------------------------------- */
 
 size_t sofar_conv2d_f32_packed_weights_bytes(int cout, int cin, int kh, int kw, int groups);
@@ -100,6 +113,16 @@ void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *
                       float *y, void *scratch,
                       int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
                       int pt, int pl, int pb, int pr, int dh, int dw, int groups, int y_stride, int relu);
+
+/*
+ * Added: depthwise convolution (groups = channels in = channels out) with weights [kh][kw][c] (tap-major;
+ * OIHW [c][1][kh][kw] transposed). Per output element, in float32: acc = 0; acc = acc + x*w for each tap
+ * inside the input, in row-major tap order (no FMA); then + bias[c] (bias may be NULL), + residual, then
+ * relu if `relu`. Bit-identical on every ISA and thread count. No scratch.
+ */
+void sofar_dwconv2d_f32(const float *x, const float *weights, const float *bias, const float *residual, float *y,
+                        int n, int h, int w, int c, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
+                        int dh, int dw, int y_stride, int relu);
 
 /** y[n][out] = x[n][in] . w[in][out] + bias (bias may be NULL). */
 void sofar_dense_f32(const float *x, const float *w, const float *bias, float *y, int n, int in, int out);
@@ -120,6 +143,16 @@ void sofar_prelu_f32(const float *x, const float *alpha, float *y, int pixels, i
 void sofar_clip_f32(const float *x, float *y, int pixels, int c, int y_stride, float lo, float hi);
 /** y = x >= 0 ? 1 : -1 */
 void sofar_sign_f32(const float *x, float *y, int pixels, int c, int y_stride);
+/* Added: y = 1 / (1 + e^-x) (e^x to ~2 ulp); y = x > 0 ? 1 : 0 (NaN: 0); y = round half to even (ONNX Round);
+   y = x / d[c]. */
+void sofar_sigmoid_f32(const float *x, float *y, int pixels, int c, int y_stride);
+void sofar_heaviside_f32(const float *x, float *y, int pixels, int c, int y_stride);
+void sofar_round_f32(const float *x, float *y, int pixels, int c, int y_stride);
+void sofar_div_f32(const float *x, const float *d, float *y, int pixels, int c, int y_stride);
+/** Added: copies c channels of each pixel from x (pixel stride x_stride) to y (stride y_stride): a channel slice. */
+void sofar_copy_strided_f32(const float *x, float *y, int pixels, int c, int x_stride, int y_stride);
+/** Added: y = x with `before` zero channels in front and `after` behind (y has before + c + after channels). */
+void sofar_pad_channels_f32(const float *x, float *y, int pixels, int c, int before, int after);
 /** Copies x (contiguous, c channels) into y (stride y_stride): one input of a channel concat. */
 void sofar_copy_f32(const float *x, float *y, int pixels, int c, int y_stride);
 
@@ -127,6 +160,9 @@ void sofar_copy_f32(const float *x, float *y, int pixels, int c, int y_stride);
 void sofar_add_f32(const float *a, const float *b, float *y, size_t count);
 void sofar_max_f32(const float *a, const float *b, float *y, size_t count);
 void sofar_scale_f32(const float *x, float s, float *y, size_t count);
+/** Added: y = a * b over `count` floats; and y[i][p][q] = x[i][p][q] * s[i][q] (a per-image channel vector, broadcast). */
+void sofar_mul_f32(const float *a, const float *b, float *y, size_t count);
+void sofar_mul_channels_f32(const float *x, const float *s, float *y, int n, int pixels, int c);
 
 /** NCHW -> NHWC and back (the model's boundary). */
 void sofar_nchw_to_nhwc(const float *x, float *y, int n, int c, int h, int w);

@@ -433,16 +433,22 @@ static napi_value js_bconv2d_pack_kernel(napi_env env, napi_callback_info info) 
   return undef(env);
 }
 
-/* bconv2d(buf, x, k, mul, bias, res, y, yPacked, scratch, 16 shape ints, padValue, yStride, yPackGroups) */
-static napi_value bconv2d_common(napi_env env, napi_callback_info info, int prepacked) {
+/*
+ * bconv2d(buf, x, k, mul, bias, res, y, yPacked, scratch, 16 shape ints, padValue, yStride, yPackGroups);
+ * bconv2dPrepacked: the same with the packed kernel; bconv2dPrepackedPost: alpha and post after res.
+ */
+enum { BCONV_PLAIN, BCONV_PREPACKED, BCONV_POST };
+static napi_value bconv2d_common(napi_env env, napi_callback_info info, int mode) {
+  static const char *const names[] = {"bconv2d", "bconv2dPrepacked", "bconv2dPrepackedPost"};
   call_t c;
   shape_t s;
   int pad_value, ys, ypg;
-  const char *fn = prepacked ? "bconv2dPrepacked" : "bconv2d";
-  if (!begin(&c, env, info, fn, 9 + NSHAPE + 3, 1) || !conv_shape(&c, 9, &s) ||
-      !int_arg(&c, 9 + NSHAPE, "padValue", -1, 1, &pad_value) ||
-      !stride_arg(&c, 9 + NSHAPE + 1, "yStride", s.v[COUT], &ys) ||
-      !int_arg(&c, 9 + NSHAPE + 2, "yPackGroups", 0, MAX_DIM, &ypg))
+  const int prepacked = mode != BCONV_PLAIN;
+  const size_t e = mode == BCONV_POST ? 2 : 0; /* arguments after res move by the two of alpha and post */
+  if (!begin(&c, env, info, names[mode], 9 + e + NSHAPE + 3, 1) || !conv_shape(&c, 9 + e, &s) ||
+      !int_arg(&c, 9 + e + NSHAPE, "padValue", -1, 1, &pad_value) ||
+      !stride_arg(&c, 9 + e + NSHAPE + 1, "yStride", s.v[COUT], &ys) ||
+      !int_arg(&c, 9 + e + NSHAPE + 2, "yPackGroups", 0, MAX_DIM, &ypg))
     return NULL;
   const int *v = s.v;
   uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], kb, yb, ypb = s.pixels;
@@ -451,28 +457,35 @@ static napi_value bconv2d_common(napi_env env, napi_callback_info info, int prep
     return NULL;
   if (prepacked) kb = sofar_bconv2d_packed_kernel_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]);
   else if (!bkernel_bytes(&c, &s, &kb)) return NULL;
-  void *x, *k, *mul, *bias, *res, *y, *yp, *scratch;
+  void *x, *k, *mul, *bias, *res, *alpha = NULL, *post = NULL, *y, *yp, *scratch;
+  const uint64_t cb = (uint64_t)v[COUT] * 4;
   if (!ptr_arg(&c, 1, "x", xb, 8, 0, &x) || !ptr_arg(&c, 2, prepacked ? "packedKernel" : "kernel", kb, 8, 0, &k) ||
-      !ptr_arg(&c, 3, "multiplier", (uint64_t)v[COUT] * 4, 4, 1, &mul) ||
-      !ptr_arg(&c, 4, "bias", (uint64_t)v[COUT] * 4, 4, 1, &bias) || !ptr_arg(&c, 5, "residual", yb, 4, 1, &res) ||
-      !ptr_arg(&c, 6, "y", yb, 4, 1, &y))
+      !ptr_arg(&c, 3, "multiplier", cb, 4, 1, &mul) || !ptr_arg(&c, 4, "bias", cb, 4, 1, &bias) ||
+      !ptr_arg(&c, 5, "residual", yb, 4, 1, &res) ||
+      (e && (!ptr_arg(&c, 6, "alpha", cb, 4, 1, &alpha) || !ptr_arg(&c, 7, "post", cb, 4, 1, &post))) ||
+      !ptr_arg(&c, 6 + e, "y", yb, 4, 1, &y))
     return NULL;
   double ypoff;
-  if (!number_arg(&c, 7, "yPacked", &ypoff)) return NULL;
+  if (!number_arg(&c, 7 + e, "yPacked", &ypoff)) return NULL;
   if (ypoff != -1) {
     if (ypg < 1 || v[COUT] % ypg) return fail(&c, 1, "yPackGroups %d must be >= 1 and divide cout %d", ypg, v[COUT]);
     if (!mul_ok(&c, &ypb, (uint64_t)sofar_packed_words(v[COUT], ypg) * 8)) return NULL;
   }
-  if (!ptr_arg(&c, 7, "yPacked", ypb, 8, 1, &yp)) return NULL;
+  if (!ptr_arg(&c, 7 + e, "yPacked", ypb, 8, 1, &yp)) return NULL;
   if (!y && !yp) return fail(&c, 1, "needs y or yPacked (both are -1)");
   const size_t sb = sofar_bconv2d_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT],
                                                 v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]);
-  if (!ptr_arg(&c, 8, "scratch", sb, 8, 0, &scratch)) return NULL;
-  const range_t others[] = {{"x", x, xb}, {prepacked ? "packedKernel" : "kernel", k, kb},
-                            {"multiplier", mul, (uint64_t)v[COUT] * 4}, {"bias", bias, (uint64_t)v[COUT] * 4},
-                            {"residual", res, yb}, {"y", y, yb}, {"yPacked", yp, ypb}};
+  if (!ptr_arg(&c, 8 + e, "scratch", sb, 8, 0, &scratch)) return NULL;
+  const range_t others[] = {{"x", x, xb}, {prepacked ? "packedKernel" : "kernel", k, kb}, {"multiplier", mul, cb},
+                            {"bias", bias, cb}, {"residual", res, yb}, {"alpha", alpha, cb}, {"post", post, cb},
+                            {"y", y, yb}, {"yPacked", yp, ypb}};
   if (!scratch_disjoint(&c, scratch, sb, others, sizeof others / sizeof others[0])) return NULL;
-  if (prepacked)
+  if (mode == BCONV_POST)
+    sofar_bconv2d_prepacked_post((const uint64_t *)x, k, (const float *)mul, (const float *)bias, (const float *)res,
+                                 (const float *)alpha, (const float *)post, (float *)y, (uint64_t *)yp, scratch, v[N],
+                                 v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR],
+                                 v[DH], v[DW], v[GROUPS], pad_value, ys, yp ? ypg : 1);
+  else if (prepacked)
     sofar_bconv2d_prepacked((const uint64_t *)x, k, (const float *)mul, (const float *)bias, (const float *)res,
                             (float *)y, (uint64_t *)yp, scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW],
                             v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS], pad_value, ys,
@@ -484,8 +497,13 @@ static napi_value bconv2d_common(napi_env env, napi_callback_info info, int prep
                   yp ? ypg : 1);
   return undef(env);
 }
-static napi_value js_bconv2d(napi_env env, napi_callback_info info) { return bconv2d_common(env, info, 0); }
-static napi_value js_bconv2d_prepacked(napi_env env, napi_callback_info info) { return bconv2d_common(env, info, 1); }
+static napi_value js_bconv2d(napi_env env, napi_callback_info info) { return bconv2d_common(env, info, BCONV_PLAIN); }
+static napi_value js_bconv2d_prepacked(napi_env env, napi_callback_info info) {
+  return bconv2d_common(env, info, BCONV_PREPACKED);
+}
+static napi_value js_bconv2d_prepacked_post(napi_env env, napi_callback_info info) {
+  return bconv2d_common(env, info, BCONV_POST);
+}
 
 /* ---- float ------------------------------------------------------------------------------------------- */
 
@@ -609,12 +627,13 @@ static napi_value js_global_avgpool_f32(napi_env env, napi_callback_info info) {
 
 /* ---- element-wise ------------------------------------------------------------------------------------ */
 
-enum { EW_AFFINE, EW_RELU, EW_PRELU, EW_CLIP, EW_SIGN, EW_COPY };
+enum { EW_AFFINE, EW_RELU, EW_PRELU, EW_CLIP, EW_SIGN, EW_COPY, EW_SIGMOID, EW_ROUND, EW_DIV, EW_HEAVISIDE };
 
 /* (buf, x, [p1, [p2,]] y, pixels, c, yStride [, lo, hi]) */
 static napi_value rowwise(napi_env env, napi_callback_info info, int op) {
-  static const char *const names[] = {"affineF32", "reluF32", "preluF32", "clipF32", "signF32", "copyF32"};
-  static const int nparams[] = {2, 0, 1, 0, 0, 0};
+  static const char *const names[] = {"affineF32", "reluF32", "preluF32", "clipF32", "signF32",
+                                      "copyF32",   "sigmoidF32", "roundF32", "divF32", "heavisideF32"};
+  static const int nparams[] = {2, 0, 1, 0, 0, 0, 0, 0, 1, 0};
   call_t c;
   const size_t np = (size_t)nparams[op], first = 3 + np;
   const size_t argc = first + 3 + (op == EW_CLIP ? 2 : 0);
@@ -628,7 +647,8 @@ static napi_value rowwise(napi_env env, napi_callback_info info, int op) {
   if (!mul_ok(&c, &xb, (uint64_t)ch * 4) || !strided_bytes(&c, (uint64_t)pixels, (uint64_t)ys, (uint64_t)ch, 4, &yb))
     return NULL;
   void *x, *p1 = NULL, *p2 = NULL, *y;
-  static const char *const pnames[][2] = {{"scale", "shift"}, {0, 0}, {"alpha", 0}, {0, 0}, {0, 0}, {0, 0}};
+  static const char *const pnames[][2] = {{"scale", "shift"}, {0, 0}, {"alpha", 0}, {0, 0}, {0, 0},
+                                          {0, 0},            {0, 0}, {0, 0},       {"divisor", 0}, {0, 0}};
   if (!ptr_arg(&c, 1, "x", xb, 4, 0, &x)) return NULL;
   if (np >= 1 && !ptr_arg(&c, 2, pnames[op][0], (uint64_t)ch * 4, 4, 0, &p1)) return NULL;
   if (np >= 2 && !ptr_arg(&c, 3, pnames[op][1], (uint64_t)ch * 4, 4, 0, &p2)) return NULL;
@@ -641,6 +661,10 @@ static napi_value rowwise(napi_env env, napi_callback_info info, int op) {
     case EW_PRELU: sofar_prelu_f32(xf, (const float *)p1, yf, pixels, ch, ys); break;
     case EW_CLIP: sofar_clip_f32(xf, yf, pixels, ch, ys, lo, hi); break;
     case EW_SIGN: sofar_sign_f32(xf, yf, pixels, ch, ys); break;
+    case EW_SIGMOID: sofar_sigmoid_f32(xf, yf, pixels, ch, ys); break;
+    case EW_ROUND: sofar_round_f32(xf, yf, pixels, ch, ys); break;
+    case EW_DIV: sofar_div_f32(xf, (const float *)p1, yf, pixels, ch, ys); break;
+    case EW_HEAVISIDE: sofar_heaviside_f32(xf, yf, pixels, ch, ys); break;
     default: sofar_copy_f32(xf, yf, pixels, ch, ys); break;
   }
   return undef(env);
@@ -651,22 +675,112 @@ static napi_value js_prelu_f32(napi_env e, napi_callback_info i) { return rowwis
 static napi_value js_clip_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_CLIP); }
 static napi_value js_sign_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_SIGN); }
 static napi_value js_copy_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_COPY); }
+static napi_value js_sigmoid_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_SIGMOID); }
+static napi_value js_round_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_ROUND); }
+static napi_value js_div_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_DIV); }
+static napi_value js_heaviside_f32(napi_env e, napi_callback_info i) { return rowwise(e, i, EW_HEAVISIDE); }
 
-/* (buf, a, b, y, count) */
-static napi_value binary_op(napi_env env, napi_callback_info info, int max) {
+/* copyStridedF32(buf, x, y, pixels, c, xStride, yStride) */
+static napi_value js_copy_strided_f32(napi_env env, napi_callback_info info) {
+  call_t c;
+  int pixels, ch, xs, ys;
+  uint64_t xb, yb;
+  void *x, *y;
+  if (!begin(&c, env, info, "copyStridedF32", 7, 1) || !int_arg(&c, 3, "pixels", 1, MAX_DIM * 64, &pixels) ||
+      !int_arg(&c, 4, "c", 1, MAX_DIM, &ch) || !stride_arg(&c, 5, "xStride", ch, &xs) ||
+      !stride_arg(&c, 6, "yStride", ch, &ys) ||
+      !strided_bytes(&c, (uint64_t)pixels, (uint64_t)xs, (uint64_t)ch, 4, &xb) ||
+      !strided_bytes(&c, (uint64_t)pixels, (uint64_t)ys, (uint64_t)ch, 4, &yb) || !ptr_arg(&c, 1, "x", xb, 4, 0, &x) ||
+      !ptr_arg(&c, 2, "y", yb, 4, 0, &y))
+    return NULL;
+  sofar_copy_strided_f32((const float *)x, (float *)y, pixels, ch, xs, ys);
+  return undef(env);
+}
+
+/* padChannelsF32(buf, x, y, pixels, c, before, after) */
+static napi_value js_pad_channels_f32(napi_env env, napi_callback_info info) {
+  call_t c;
+  int pixels, ch, before, after;
+  void *x, *y;
+  if (!begin(&c, env, info, "padChannelsF32", 7, 1) || !int_arg(&c, 3, "pixels", 1, MAX_DIM * 64, &pixels) ||
+      !int_arg(&c, 4, "c", 1, MAX_DIM, &ch) || !int_arg(&c, 5, "before", 0, MAX_DIM, &before) ||
+      !int_arg(&c, 6, "after", 0, MAX_DIM, &after))
+    return NULL;
+  uint64_t xb = (uint64_t)pixels, yb = (uint64_t)pixels;
+  if (!mul_ok(&c, &xb, (uint64_t)ch * 4) || !mul_ok(&c, &yb, ((uint64_t)ch + (uint64_t)before + (uint64_t)after) * 4) ||
+      !ptr_arg(&c, 1, "x", xb, 4, 0, &x) || !ptr_arg(&c, 2, "y", yb, 4, 0, &y))
+    return NULL;
+  sofar_pad_channels_f32((const float *)x, (float *)y, pixels, ch, before, after);
+  return undef(env);
+}
+
+/* dwconv2dF32(buf, x, w, bias, res, y, n h w c kh kw sh sw pt pl pb pr dh dw, yStride, relu) */
+static napi_value js_dwconv2d_f32(napi_env env, napi_callback_info info) {
+  static const int idx[14] = {N, H, W, CIN, KH, KW, SH, SW, PT, PL, PB, PR, DH, DW};
+  call_t c;
+  shape_t s;
+  int ys, relu;
+  if (!begin(&c, env, info, "dwconv2dF32", 6 + 14 + 2, 1)) return NULL;
+  for (int k = 0; k < 14; k++) {
+    const int q = idx[k];
+    long long lo = 1, hi = MAX_DIM;
+    if (q == KH || q == KW || q == SH || q == SW || q == DH || q == DW) hi = MAX_KDIM;
+    if (q == PT || q == PL || q == PB || q == PR) lo = 0, hi = MAX_KDIM;
+    if (!int_arg(&c, 6 + (size_t)k, q == CIN ? "c" : shape_names[q], lo, hi, &s.v[q])) return NULL;
+  }
+  s.v[COUT] = s.v[GROUPS] = s.v[CIN];
+  if (!check_shape(&c, &s) || !stride_arg(&c, 20, "yStride", s.v[CIN], &ys) || !int_arg(&c, 21, "relu", 0, 1, &relu))
+    return NULL;
+  const int *v = s.v;
+  if ((uint64_t)v[KH] * (uint64_t)v[KW] > SOFAR_DW_MAX_TAPS)
+    return fail(&c, 1, "a depthwise kernel has at most %d taps, %dx%d has more", SOFAR_DW_MAX_TAPS, v[KH], v[KW]);
+  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], wb = (uint64_t)v[KH] * (uint64_t)v[KW], yb;
+  void *x, *w, *bias, *res, *y;
+  if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)v[CIN] * 4) ||
+      !mul_ok(&c, &wb, (uint64_t)v[CIN] * 4) ||
+      !strided_bytes(&c, s.pixels, (uint64_t)ys, (uint64_t)v[CIN], 4, &yb) || !ptr_arg(&c, 1, "x", xb, 4, 0, &x) ||
+      !ptr_arg(&c, 2, "weights", wb, 4, 0, &w) || !ptr_arg(&c, 3, "bias", (uint64_t)v[CIN] * 4, 4, 1, &bias) ||
+      !ptr_arg(&c, 4, "residual", yb, 4, 1, &res) || !ptr_arg(&c, 5, "y", yb, 4, 0, &y))
+    return NULL;
+  sofar_dwconv2d_f32((const float *)x, (const float *)w, (const float *)bias, (const float *)res, (float *)y, v[N],
+                     v[H], v[W], v[CIN], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH], v[DW], ys, relu);
+  return undef(env);
+}
+
+/* mulChannelsF32(buf, x, s, y, n, pixels, c) */
+static napi_value js_mul_channels_f32(napi_env env, napi_callback_info info) {
+  call_t c;
+  int n, pixels, ch;
+  void *x, *sp, *y;
+  if (!begin(&c, env, info, "mulChannelsF32", 7, 1) || !int_arg(&c, 4, "n", 1, MAX_DIM, &n) ||
+      !int_arg(&c, 5, "pixels", 1, MAX_DIM, &pixels) || !int_arg(&c, 6, "c", 1, MAX_DIM, &ch))
+    return NULL;
+  uint64_t xb = (uint64_t)n * (uint64_t)pixels, sb = (uint64_t)n;
+  if (!mul_ok(&c, &xb, (uint64_t)ch * 4) || !mul_ok(&c, &sb, (uint64_t)ch * 4) || !ptr_arg(&c, 1, "x", xb, 4, 0, &x) ||
+      !ptr_arg(&c, 2, "s", sb, 4, 0, &sp) || !ptr_arg(&c, 3, "y", xb, 4, 0, &y))
+    return NULL;
+  sofar_mul_channels_f32((const float *)x, (const float *)sp, (float *)y, n, pixels, ch);
+  return undef(env);
+}
+
+/* (buf, a, b, y, count); op 0 add, 1 max, 2 mul */
+static napi_value binary_op(napi_env env, napi_callback_info info, int op) {
+  static const char *const names[] = {"addF32", "maxF32", "mulF32"};
+  static void (*const fns[])(const float *, const float *, float *, size_t) = {sofar_add_f32, sofar_max_f32, sofar_mul_f32};
   call_t c;
   size_t count;
   void *a, *b, *y;
-  if (!begin(&c, env, info, max ? "maxF32" : "addF32", 5, 1) || !count_arg(&c, 4, "count", &count)) return NULL;
+  if (!begin(&c, env, info, names[op], 5, 1) || !count_arg(&c, 4, "count", &count)) return NULL;
   uint64_t bytes = (uint64_t)count;
   if (!mul_ok(&c, &bytes, 4) || !ptr_arg(&c, 1, "a", bytes, 4, 0, &a) || !ptr_arg(&c, 2, "b", bytes, 4, 0, &b) ||
       !ptr_arg(&c, 3, "y", bytes, 4, 0, &y))
     return NULL;
-  (max ? sofar_max_f32 : sofar_add_f32)((const float *)a, (const float *)b, (float *)y, count);
+  fns[op]((const float *)a, (const float *)b, (float *)y, count);
   return undef(env);
 }
 static napi_value js_add_f32(napi_env e, napi_callback_info i) { return binary_op(e, i, 0); }
 static napi_value js_max_f32(napi_env e, napi_callback_info i) { return binary_op(e, i, 1); }
+static napi_value js_mul_f32(napi_env e, napi_callback_info i) { return binary_op(e, i, 2); }
 
 static napi_value js_scale_f32(napi_env env, napi_callback_info info) {
   call_t c;
@@ -721,6 +835,7 @@ NAPI_MODULE_INIT() {
       {"bconv2dPackKernel", js_bconv2d_pack_kernel},
       {"bconv2d", js_bconv2d},
       {"bconv2dPrepacked", js_bconv2d_prepacked},
+      {"bconv2dPrepackedPost", js_bconv2d_prepacked_post},
       {"conv2dF32PackedWeightsBytes", js_conv2d_f32_packed_weights_bytes},
       {"conv2dF32ScratchBytes", js_conv2d_f32_scratch_bytes},
       {"conv2dF32PackWeights", js_conv2d_f32_pack_weights},
@@ -737,6 +852,15 @@ NAPI_MODULE_INIT() {
       {"copyF32", js_copy_f32},
       {"addF32", js_add_f32},
       {"maxF32", js_max_f32},
+      {"mulF32", js_mul_f32},
+      {"mulChannelsF32", js_mul_channels_f32},
+      {"dwconv2dF32", js_dwconv2d_f32},
+      {"sigmoidF32", js_sigmoid_f32},
+      {"roundF32", js_round_f32},
+      {"divF32", js_div_f32},
+      {"heavisideF32", js_heaviside_f32},
+      {"copyStridedF32", js_copy_strided_f32},
+      {"padChannelsF32", js_pad_channels_f32},
       {"scaleF32", js_scale_f32},
       {"nchwToNhwc", js_nchw_to_nhwc},
       {"nhwcToNchw", js_nhwc_to_nchw},

@@ -66,7 +66,8 @@ SOFAR_TARGET_AVX2 void sofar_bgemm_avx2(size_t mr, size_t nr, size_t nseg, size_
 /* With groups of a multiple of 8 channels, the signs are packed on the fly (8 bits per vector). */
 SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
                                                   const float *multiplier, const float *bias, const float *res,
-                                                  float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
+                                                  const float *alpha, const float *post, float *y, uint64_t *yp,
+                                                  size_t yp_c, size_t yp_wg, float *tmp) {
   const __m256i vk = _mm256_set1_epi32(kbits);
   const __m256 zero = _mm256_setzero_ps();
   const int fused = yp && yp_c % 8 == 0;
@@ -81,6 +82,9 @@ SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(size_t cout, int32_t kbits, co
     if (multiplier) v = _mm256_mul_ps(v, _mm256_loadu_ps(multiplier + o));
     v = _mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + o) : zero);
     if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + o));
+    if (alpha)
+      v = _mm256_blendv_ps(v, _mm256_mul_ps(_mm256_loadu_ps(alpha + o), v), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+    if (post) v = _mm256_add_ps(v, _mm256_loadu_ps(post + o));
     if (fused) {
       const unsigned char bits = (unsigned char)_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ));
       const size_t q = o / yp_c, gp = o - q * yp_c;
@@ -92,7 +96,8 @@ SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(size_t cout, int32_t kbits, co
   }
   if (o < cout) /* only when not fused: cout is then not a multiple of 8 */
     sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
-                                 bias ? bias + o : NULL, res ? res + o : NULL, out + o, NULL, 1, 1, NULL);
+                                 bias ? bias + o : NULL, res ? res + o : NULL, alpha ? alpha + o : NULL,
+                                 post ? post + o : NULL, out + o, NULL, 1, 1, NULL);
   if (yp && !fused)
     for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_avx2(out + q * yp_c, yp + q * yp_wg, yp_c);
 }

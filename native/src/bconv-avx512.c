@@ -64,8 +64,9 @@ SOFAR_TARGET_AVX512 void sofar_bgemm_avx512(size_t mr, size_t nr, size_t nseg, s
    sign mask is 16 bits of a packed word (little-endian words). */
 SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(size_t cout, int32_t kbits, const int32_t *pc,
                                                       const int32_t *corr, const float *multiplier,
-                                                      const float *bias, const float *res, float *y, uint64_t *yp,
-                                                      size_t yp_c, size_t yp_wg, float *tmp) {
+                                                      const float *bias, const float *res, const float *alpha,
+                                                      const float *post, float *y, uint64_t *yp, size_t yp_c,
+                                                      size_t yp_wg, float *tmp) {
   const __m512i vk = _mm512_set1_epi32(kbits);
   const __m512 zero = _mm512_setzero_ps();
   const int fused = yp && yp_c % 16 == 0;
@@ -81,6 +82,9 @@ SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(size_t cout, int32_t kbits
     if (multiplier) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, multiplier + o));
     v = _mm512_add_ps(v, bias ? _mm512_maskz_loadu_ps(m, bias + o) : zero);
     if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + o));
+    if (alpha)
+      v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), _mm512_maskz_loadu_ps(m, alpha + o), v);
+    if (post) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, post + o));
     if (fused) {
       const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
       const size_t q = o / yp_c, gp = o - q * yp_c;

@@ -73,8 +73,8 @@ void sofar_pack_row_neon(const float *x, uint64_t *y, size_t channels) {
 }
 
 void sofar_bconv_transform_neon(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                const float *multiplier, const float *bias, const float *res, float *y, uint64_t *yp,
-                                size_t yp_c, size_t yp_wg, float *tmp) {
+                                const float *multiplier, const float *bias, const float *res, const float *alpha,
+                                const float *post, float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
   const int32x4_t vk = vdupq_n_s32(kbits);
   float *out = y ? y : tmp;
   size_t o = 0;
@@ -86,11 +86,14 @@ void sofar_bconv_transform_neon(size_t cout, int32_t kbits, const int32_t *pc, c
     if (multiplier) v = vmulq_f32(v, vld1q_f32(multiplier + o));
     v = vaddq_f32(v, bias ? vld1q_f32(bias + o) : vdupq_n_f32(0.0f));
     if (res) v = vaddq_f32(v, vld1q_f32(res + o));
+    if (alpha) v = vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vmulq_f32(vld1q_f32(alpha + o), v), v);
+    if (post) v = vaddq_f32(v, vld1q_f32(post + o));
     vst1q_f32(out + o, v);
   }
   if (o < cout)
     sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
-                                 bias ? bias + o : NULL, res ? res + o : NULL, out + o, NULL, 1, 1, NULL);
+                                 bias ? bias + o : NULL, res ? res + o : NULL, alpha ? alpha + o : NULL,
+                                 post ? post + o : NULL, out + o, NULL, 1, 1, NULL);
   if (yp)
     for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_neon(out + q * yp_c, yp + q * yp_wg, yp_c);
 }

@@ -23,8 +23,8 @@ void sofar_bgemm_scalar(size_t mr, size_t nr, size_t nseg, size_t seg_len, const
 }
 
 void sofar_bconv_transform_scalar(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                  const float *multiplier, const float *bias, const float *res, float *y, uint64_t *yp,
-                                  size_t yp_c, size_t yp_wg, float *tmp) {
+                                  const float *multiplier, const float *bias, const float *res, const float *alpha,
+                                  const float *post, float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
   float *out = y ? y : tmp;
   for (size_t o = 0; o < cout; o++) {
     /* wrapping arithmetic, as in the SIMD variants (pc can only be garbage if buffers overlap) */
@@ -33,6 +33,8 @@ void sofar_bconv_transform_scalar(size_t cout, int32_t kbits, const int32_t *pc,
     if (multiplier) v = v * multiplier[o];
     v = v + (bias ? bias[o] : 0.0f);
     if (res) v = v + res[o];
+    if (alpha) v = v < 0.0f ? alpha[o] * v : v;
+    if (post) v = v + post[o];
     out[o] = v;
   }
   if (yp)

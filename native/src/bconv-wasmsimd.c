@@ -69,8 +69,8 @@ void sofar_bgemm_wasmsimd(size_t mr, size_t nr, size_t nseg, size_t seg_len, con
 
 /* With groups of a multiple of 4 channels, the signs are packed on the fly (4 bits per vector). */
 void sofar_bconv_transform_wasmsimd(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                    const float *multiplier, const float *bias, const float *res, float *y,
-                                    uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
+                                    const float *multiplier, const float *bias, const float *res, const float *alpha,
+                                    const float *post, float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
   const v128_t vk = wasm_i32x4_splat(kbits);
   const v128_t zero = wasm_f32x4_splat(0.0f);
   const int fused = yp && yp_c % 4 == 0;
@@ -85,6 +85,8 @@ void sofar_bconv_transform_wasmsimd(size_t cout, int32_t kbits, const int32_t *p
     if (multiplier) v = wasm_f32x4_mul(v, wasm_v128_load(multiplier + o));
     v = wasm_f32x4_add(v, bias ? wasm_v128_load(bias + o) : zero);
     if (res) v = wasm_f32x4_add(v, wasm_v128_load(res + o));
+    if (alpha) v = wasm_v128_bitselect(wasm_f32x4_mul(wasm_v128_load(alpha + o), v), v, wasm_f32x4_lt(v, zero));
+    if (post) v = wasm_f32x4_add(v, wasm_v128_load(post + o));
     if (fused) {
       const uint64_t bits = (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(v, zero));
       const size_t q = o / yp_c, gp = o - q * yp_c;
@@ -96,7 +98,8 @@ void sofar_bconv_transform_wasmsimd(size_t cout, int32_t kbits, const int32_t *p
   }
   if (o < cout) /* only when not fused */
     sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
-                                 bias ? bias + o : NULL, res ? res + o : NULL, out + o, NULL, 1, 1, NULL);
+                                 bias ? bias + o : NULL, res ? res + o : NULL, alpha ? alpha + o : NULL,
+                                 post ? post + o : NULL, out + o, NULL, 1, 1, NULL);
   if (yp && !fused)
     for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_wasmsimd(out + q * yp_c, yp + q * yp_wg, yp_c);
 }

@@ -99,7 +99,7 @@ struct bconv_ctx {
   const uint64_t *x;
   const uint64_t *kwords; /* packed words */
   const int32_t *wsum;
-  const float *mul, *bias, *res;
+  const float *mul, *bias, *res, *alpha, *post;
   float *y;
   uint64_t *yp;
   size_t ys;                 /* y / residual pixel stride */
@@ -237,7 +237,7 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
         cr = corr;
       }
       uk->bconv_transform(cout, kbits, pc + r * cout, cr, c->mul, c->bias, c->res ? c->res + pix * c->ys : NULL,
-                          c->y ? c->y + pix * c->ys : NULL, c->yp ? c->yp + pix * c->ypg * c->yp_wg : NULL, c->yp_c,
+                          c->alpha, c->post, c->y ? c->y + pix * c->ys : NULL, c->yp ? c->yp + pix * c->ypg * c->yp_wg : NULL, c->yp_c,
                           c->yp_wg, tmp);
     }
   }
@@ -252,8 +252,8 @@ static int valid_outputs(const struct bconv_plan *p, float *y, uint64_t *y_packe
 }
 
 static void run(const struct bconv_plan *p, const uint64_t *x, const void *packed, const float *multiplier,
-                const float *bias, const float *residual, float *y, uint64_t *y_packed, unsigned char *slots,
-                int pad_value, int y_stride, int y_pack_groups) {
+                const float *bias, const float *residual, const float *alpha, const float *post, float *y,
+                uint64_t *y_packed, unsigned char *slots, int pad_value, int y_stride, int y_pack_groups) {
   struct bconv_ctx c;
   c.p = p;
   c.uk = sofar_ukernels_current();
@@ -263,6 +263,8 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
   c.mul = multiplier;
   c.bias = bias;
   c.res = residual;
+  c.alpha = alpha;
+  c.post = post;
   c.y = y;
   c.yp = y_packed;
   c.ys = y_stride ? (size_t)y_stride : p->g.cout;
@@ -302,8 +304,8 @@ void sofar_bconv2d(const uint64_t *x, const uint64_t *kernel, const float *multi
   if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
   unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
   pack_kernel(&p, kernel, base);
-  run(&p, x, base, multiplier, bias, residual, y, y_packed, base + round64(packed_bytes(&p)), pad_value, y_stride,
-      y_pack_groups);
+  run(&p, x, base, multiplier, bias, residual, NULL, NULL, y, y_packed, base + round64(packed_bytes(&p)), pad_value,
+      y_stride, y_pack_groups);
 }
 
 void sofar_bconv2d_prepacked(const uint64_t *x, const void *packed_kernel, const float *multiplier,
@@ -311,12 +313,22 @@ void sofar_bconv2d_prepacked(const uint64_t *x, const void *packed_kernel, const
                              int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
                              int pb, int pr, int dh, int dw, int groups, int pad_value, int y_stride,
                              int y_pack_groups) {
+  sofar_bconv2d_prepacked_post(x, packed_kernel, multiplier, bias, residual, NULL, NULL, y, y_packed, scratch, n, h, w,
+                               cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, y_stride,
+                               y_pack_groups);
+}
+
+void sofar_bconv2d_prepacked_post(const uint64_t *x, const void *packed_kernel, const float *multiplier,
+                                  const float *bias, const float *residual, const float *alpha, const float *post,
+                                  float *y, uint64_t *y_packed, void *scratch, int n, int h, int w, int cin, int cout,
+                                  int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw,
+                                  int groups, int pad_value, int y_stride, int y_pack_groups) {
   struct bconv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
   if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
   unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
-  run(&p, x, packed_kernel, multiplier, bias, residual, y, y_packed, base + round64(packed_bytes(&p)), pad_value,
-      y_stride, y_pack_groups);
+  run(&p, x, packed_kernel, multiplier, bias, residual, alpha, post, y, y_packed, base + round64(packed_bytes(&p)),
+      pad_value, y_stride, y_pack_groups);
 }
 
 void sofar_pack_signs(const float *x, uint64_t *y, int pixels, int channels, int x_stride, int groups) {

@@ -3,29 +3,29 @@
 
 static const struct sofar_ukernels table_scalar = {
     SOFAR_ISA_SCALAR, 4, 8, sofar_bgemm_scalar, sofar_bconv_transform_scalar, sofar_pack_row_scalar,
-    4, 16, sofar_sgemm_scalar,
+    4, 16, sofar_sgemm_scalar, sofar_dwconv_scalar,
 };
 #if SOFAR_X86
 static const struct sofar_ukernels table_avx2 = {
     SOFAR_ISA_AVX2, 3, 8, sofar_bgemm_avx2, sofar_bconv_transform_avx2, sofar_pack_row_avx2,
-    6, 16, sofar_sgemm_avx2,
+    6, 16, sofar_sgemm_avx2, sofar_dwconv_avx2,
 };
 static const struct sofar_ukernels table_avx512 = {
     SOFAR_ISA_AVX512, 6, 32, sofar_bgemm_avx512, sofar_bconv_transform_avx512, sofar_pack_row_avx512,
-    6, 64, sofar_sgemm_avx512,
+    6, 64, sofar_sgemm_avx512, sofar_dwconv_avx512,
 };
 #endif
 #if SOFAR_WASM_SIMD
 static const struct sofar_ukernels table_wasmsimd = {
     SOFAR_ISA_WASM_SIMD128, 2, 8, sofar_bgemm_wasmsimd, sofar_bconv_transform_wasmsimd, sofar_pack_row_wasmsimd,
-    2, 16, sofar_sgemm_wasmsimd,
+    2, 16, sofar_sgemm_wasmsimd, sofar_dwconv_wasmsimd,
 };
 #endif
 
 #if SOFAR_ARM64
 static const struct sofar_ukernels table_neon = {
     SOFAR_ISA_NEON, 2, 8, sofar_bgemm_neon, sofar_bconv_transform_neon, sofar_pack_row_neon,
-    4, 16, sofar_sgemm_neon,
+    4, 16, sofar_sgemm_neon, sofar_dwconv_neon,
 };
 #endif
 

@@ -107,6 +107,79 @@ void sofar_clip_f32(const float *x, float *y, int pixels, int c, int y_stride, f
 void sofar_sign_f32(const float *x, float *y, int pixels, int c, int y_stride) { ROWWISE(yr[q] = v < 0.0f ? -1.0f : 1.0f) }
 void sofar_copy_f32(const float *x, float *y, int pixels, int c, int y_stride) { ROWWISE(yr[q] = v) }
 
+/* e^x to about 2 ulp, portable (the wasm build has no libm): x = k·ln2 + r, a degree-6 polynomial for e^r. */
+static float exp_f32(float x) {
+  if (x != x) return x;
+  if (x > 88.72f) return __builtin_inff();
+  if (x < -103.98f) return 0.0f;
+  const float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round to nearest */
+  const float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int e = (int)k;
+  union { uint32_t u; float f; } scale;
+  if (e < -126) { /* below the normal range: scale in two steps */
+    scale.u = (uint32_t)(e + 126 + 127) << 23;
+    return p * scale.f * 1.17549435e-38f;
+  }
+  scale.u = (uint32_t)(e + 127) << 23;
+  return p * scale.f;
+}
+
+/* Round half to even (ONNX Round): exact by adding and removing 2^23 where the float still has a fraction. */
+static float round_even_f32(float v) {
+  const float a = __builtin_fabsf(v);
+  if (!(a < 8388608.0f)) return v; /* NaN, ±inf and integers */
+  return __builtin_copysignf((a + 8388608.0f) - 8388608.0f, v);
+}
+
+void sofar_sigmoid_f32(const float *x, float *y, int pixels, int c, int y_stride) {
+  ROWWISE(yr[q] = 1.0f / (1.0f + exp_f32(-v)))
+}
+void sofar_heaviside_f32(const float *x, float *y, int pixels, int c, int y_stride) {
+  ROWWISE(yr[q] = v > 0.0f ? 1.0f : 0.0f)
+}
+void sofar_round_f32(const float *x, float *y, int pixels, int c, int y_stride) { ROWWISE(yr[q] = round_even_f32(v)) }
+void sofar_div_f32(const float *x, const float *d, float *y, int pixels, int c, int y_stride) {
+  ROWWISE(yr[q] = v / d[q])
+}
+
+void sofar_copy_strided_f32(const float *x, float *y, int pixels, int c, int x_stride, int y_stride) {
+  if (pixels <= 0 || c <= 0 || x_stride < c || y_stride < c) return;
+  for (size_t pix = 0; pix < (size_t)pixels; pix++)
+    memmove(y + pix * (size_t)y_stride, x + pix * (size_t)x_stride, (size_t)c * sizeof(float));
+}
+
+void sofar_pad_channels_f32(const float *x, float *y, int pixels, int c, int before, int after) {
+  if (pixels <= 0 || c <= 0 || before < 0 || after < 0) return;
+  const size_t ch = (size_t)c, b = (size_t)before, a = (size_t)after, ys = b + ch + a;
+  for (size_t pix = 0; pix < (size_t)pixels; pix++) {
+    float *yr = y + pix * ys;
+    for (size_t q = 0; q < b; q++) yr[q] = 0.0f;
+    for (size_t q = 0; q < ch; q++) yr[b + q] = x[pix * ch + q];
+    for (size_t q = 0; q < a; q++) yr[b + ch + q] = 0.0f;
+  }
+}
+
+void sofar_mul_f32(const float *a, const float *b, float *y, size_t count) {
+  for (size_t i = 0; i < count; i++) y[i] = a[i] * b[i];
+}
+
+void sofar_mul_channels_f32(const float *x, const float *s, float *y, int n, int pixels, int c) {
+  if (n <= 0 || pixels <= 0 || c <= 0) return;
+  const size_t ch = (size_t)c, np = (size_t)pixels;
+  for (size_t img = 0; img < (size_t)n; img++)
+    for (size_t pix = 0; pix < np; pix++) {
+      const size_t at = (img * np + pix) * ch;
+      for (size_t q = 0; q < ch; q++) y[at + q] = x[at + q] * s[img * ch + q];
+    }
+}
+
 void sofar_add_f32(const float *a, const float *b, float *y, size_t count) {
   for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
 }

@@ -82,12 +82,14 @@ typedef void (*sofar_bgemm_fn)(size_t mr, size_t nr, size_t nseg, size_t seg_len
 /**
  * Binary conv output transform for one pixel of `cout` channels:
  *   acc = kbits - 2*pc[o] - (corr ? corr[o] : 0);  out = multiplier[o]*acc + bias[o] (+ res[o])
+ *   then, where given: out = out < 0 ? alpha[o]*out : out (PReLU);  out = out + post[o]
  * in float32 in that order (multiplier NULL = 1, bias NULL = +0). Writes out to y[o] when y is not NULL,
  * and its signs to yp when yp is not NULL: groups of yp_c channels, yp_wg words each. tmp: cout floats.
  */
 typedef void (*sofar_bconv_transform_fn)(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                         const float *multiplier, const float *bias, const float *res, float *y,
-                                         uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp);
+                                         const float *multiplier, const float *bias, const float *res,
+                                         const float *alpha, const float *post, float *y, uint64_t *yp, size_t yp_c,
+                                         size_t yp_wg, float *tmp);
 
 /** Packs the signs of `channels` floats into ceil(channels/64) words (bit = x < 0; tail bits 0). */
 typedef void (*sofar_pack_row_fn)(const float *x, uint64_t *y, size_t channels);
@@ -105,6 +107,16 @@ typedef void (*sofar_sgemm_fn)(size_t mr, size_t nr, size_t nseg, size_t seg_len
                                const float *b, size_t b_row_stride, size_t b_panel_stride,
                                float *c, size_t c_stride, const float *bias, const float *res, int relu);
 
+/**
+ * Depthwise conv, one output pixel of c channels: y[q] = relu?(((0 + Σ_t x_t[q]·w[t·c + q]) + bias[q]) + res[q]),
+ * taps t < ntaps in order, each product and sum rounded to float32 (no FMA); taps[t] NULL = padding (skipped).
+ * bias and res may be NULL. Identical floats on every ISA.
+ */
+typedef void (*sofar_dwconv_fn)(size_t c, size_t ntaps, const float *const *taps, const float *w, const float *bias,
+                                const float *res, float *y, int relu);
+/** Most taps (kh*kw) of a depthwise kernel. */
+#define SOFAR_DW_MAX_TAPS 1024
+
 struct sofar_ukernels {
   int isa;
   size_t bgemm_mr, bgemm_nr; /* nr: a multiple of 8 */
@@ -113,6 +125,7 @@ struct sofar_ukernels {
   sofar_pack_row_fn pack_row;
   size_t sgemm_mr, sgemm_nr; /* nr: a multiple of 16 */
   sofar_sgemm_fn sgemm;
+  sofar_dwconv_fn dwconv;
 };
 
 /** The table of the ISA in use (read once per kernel call). */
@@ -121,40 +134,48 @@ const struct sofar_ukernels *sofar_ukernels_current(void);
 /* the variants */
 void sofar_bgemm_scalar(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_scalar(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                  const float *, float *, uint64_t *, size_t, size_t, float *);
+                                  const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_scalar(const float *, uint64_t *, size_t);
 void sofar_sgemm_scalar(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
+void sofar_dwconv_scalar(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
+/** The scalar depthwise pixel for channels [q0, q1) of c (the SIMD variants' tails). */
+void sofar_dwconv_range_scalar(size_t q0, size_t q1, size_t c, size_t ntaps, const float *const *taps, const float *w,
+                               const float *bias, const float *res, float *y, int relu);
 #if SOFAR_X86
 void sofar_bgemm_avx2(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx2(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                const float *, float *, uint64_t *, size_t, size_t, float *);
+                                const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_avx2(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx2(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
+void sofar_dwconv_avx2(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 void sofar_bgemm_avx512(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx512(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                  const float *, float *, uint64_t *, size_t, size_t, float *);
+                                  const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_avx512(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
+void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 #endif
 #if SOFAR_WASM_SIMD
 void sofar_bgemm_wasmsimd(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_wasmsimd(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                    const float *, float *, uint64_t *, size_t, size_t, float *);
+                                    const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_wasmsimd(const float *, uint64_t *, size_t);
 void sofar_sgemm_wasmsimd(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *,
                           size_t, const float *, const float *, int);
+void sofar_dwconv_wasmsimd(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 #endif
 
 #if SOFAR_ARM64
 void sofar_bgemm_neon(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_neon(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                const float *, float *, uint64_t *, size_t, size_t, float *);
+                                const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_neon(const float *, uint64_t *, size_t);
 void sofar_sgemm_neon(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
+void sofar_dwconv_neon(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 #endif
 
 /* ---- threads ----------------------------------------------------------------------------------------- */

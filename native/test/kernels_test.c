@@ -72,6 +72,17 @@ static void random_packed(uint64_t *x, size_t pixels, int channels, int groups) 
       }
 }
 
+/* The signs of one pixel's cout floats, packed in ypg groups (bit 1 = negative). */
+static void pack_pixel(const float *v, uint64_t *out, int cout, int ypg) {
+  const int cq = cout / ypg, wq = (cq + 63) / 64;
+  for (int q = 0; q < ypg; q++)
+    for (int k2 = 0; k2 < wq; k2++) {
+      uint64_t word = 0;
+      for (int b = 0; b < 64 && k2 * 64 + b < cq; b++) word |= (uint64_t)(v[q * cq + k2 * 64 + b] < 0.0f) << b;
+      out[(size_t)q * wq + k2] = word;
+    }
+}
+
 static void test_bconv(int cases) {
   static const int cgs[] = {1, 3, 31, 63, 64, 65, 127, 128, 200};
   static const int ogs[] = {1, 3, 7, 8, 9, 31, 32, 33, 64, 65, 100};
@@ -137,15 +148,21 @@ static void test_bconv(int cases) {
         if (use_res) v = v + res[p * yss + o];
         ref[p * yss + o] = v;
       }
-      for (int q = 0; q < ypg; q++) {
-        const int cq = cout / ypg, wq = (cq + 63) / 64;
-        for (int k2 = 0; k2 < wq; k2++) {
-          uint64_t word = 0;
-          for (int b = 0; b < 64 && k2 * 64 + b < cq; b++)
-            word |= (uint64_t)(ref[p * yss + q * cq + k2 * 64 + b] < 0.0f) << b;
-          refp[p * ypw + (size_t)q * wq + k2] = word;
-        }
+      pack_pixel(ref + p * yss, refp + p * ypw, cout, ypg);
+    }
+
+    /* the post transform (PReLU alpha, then + post) on the same accumulators: ref2, refp2 */
+    float *alpha = alloc_exact((size_t)cout * 4), *post = alloc_exact((size_t)cout * 4), *ref2 = alloc_exact(yext * 4);
+    uint64_t *refp2 = alloc_exact(P * ypw * 8);
+    for (int o = 0; o < cout; o++) alpha[o] = rndf(), post[o] = rndf() * 0.5f;
+    for (size_t i = 0; i < yext; i++) ref2[i] = ref[i];
+    for (size_t p = 0; p < P; p++) {
+      for (int o = 0; o < cout; o++) {
+        float v = ref[p * yss + o];
+        v = v < 0.0f ? alpha[o] * v : v;
+        ref2[p * yss + o] = v + post[o];
       }
+      pack_pixel(ref2 + p * yss, refp2 + p * ypw, cout, ypg);
     }
 
     const size_t sbytes = sofar_bconv2d_scratch_bytes(n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups);
@@ -160,11 +177,17 @@ static void test_bconv(int cases) {
     for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
       if (!isa_available(isas[ii])) continue;
       for (int threads = 1; threads <= 2; threads++) {
-        for (int prepacked = 0; prepacked <= 1; prepacked++) {
+        for (int prepacked = 0; prepacked <= 2; prepacked++) {
           sofar_set_threads(threads);
           for (size_t i = 0; i < yext; i++) y[i] = SENTINEL;
           memset(yp, 0xa5, P * ypw * 8);
-          if (prepacked)
+          const float *want = prepacked == 2 ? ref2 : ref;
+          const uint64_t *wantp = prepacked == 2 ? refp2 : refp;
+          if (prepacked == 2)
+            sofar_bconv2d_prepacked_post(x, packed, use_mul ? mul : NULL, use_bias ? bias : NULL, use_res ? res : NULL,
+                                         alpha, post, use_y ? y : NULL, use_yp ? yp : NULL, scratch, n, h, w, cin,
+                                         cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, ys, ypg);
+          else if (prepacked)
             sofar_bconv2d_prepacked(x, packed, use_mul ? mul : NULL, use_bias ? bias : NULL, use_res ? res : NULL,
                                     use_y ? y : NULL, use_yp ? yp : NULL, scratch, n, h, w, cin, cout, kh, kw, sh, sw,
                                     pt, pl, pb, pr, dh, dw, groups, pad_value, ys, ypg);
@@ -175,24 +198,24 @@ static void test_bconv(int cases) {
           if (use_y) {
             size_t bad = 0, at = 0;
             for (size_t i = 0; i < yext; i++)
-              if (!(y[i] == ref[i]) && !(isnan(y[i]) && isnan(ref[i]))) {
+              if (!(y[i] == want[i]) && !(isnan(y[i]) && isnan(want[i]))) {
                 if (!bad) at = i;
                 bad++;
               }
             CHECK(!bad,
                   "bconv isa %d threads %d prepacked %d: %zu of %zu floats differ (first at %zu: %g vs %g); "
                   "n%d h%d w%d cin%d cout%d k%dx%d s%dx%d p%d,%d,%d,%d d%dx%d g%d pad%d ys%d",
-                  isas[ii], threads, prepacked, bad, yext, at, y[at], ref[at], n, h, w, cin, cout, kh, kw, sh, sw,
+                  isas[ii], threads, prepacked, bad, yext, at, y[at], want[at], n, h, w, cin, cout, kh, kw, sh, sw,
                   pt, pl, pb, pr, dh, dw, groups, pad_value, ys);
           }
           if (use_yp)
-            CHECK(!memcmp(yp, refp, P * ypw * 8), "bconv packed output isa %d threads %d: cin%d cout%d ypg%d", isas[ii],
-                  threads, cin, cout, ypg);
+            CHECK(!memcmp(yp, wantp, P * ypw * 8), "bconv packed output isa %d threads %d mode %d: cin%d cout%d ypg%d",
+                  isas[ii], threads, prepacked, cin, cout, ypg);
         }
       }
     }
     free(x); free(k); free(mul); free(bias); free(res); free(ref); free(refp); free(scratch); free(packed); free(y);
-    free(yp); free(first);
+    free(yp); free(first); free(alpha); free(post); free(ref2); free(refp2);
   }
 }
 
@@ -428,6 +451,95 @@ static void test_elementwise(void) {
   free(x); free(y); free(s); free(b); free(a); free(bb); free(cc);
 }
 
+/* Depthwise conv: every ISA and 1 and 2 threads bit-identical to this loop (the header's float32 order). */
+static void test_dwconv(int cases) {
+  static const int cs[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 64, 65, 100};
+  for (int t = 0; t < cases; t++) {
+    const int c = pick(cs, 14), kh = 1 + rnd(5), kw = 1 + rnd(5), dh = rnd(4) ? 1 : 2, dw = rnd(4) ? 1 : 2;
+    const int n = 1 + rnd(2), h = 1 + rnd(9) + dh * (kh - 1), w = 1 + rnd(9) + dw * (kw - 1);
+    const int sh = 1 + rnd(2), sw = 1 + rnd(2), pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
+    const int ho = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, wo = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
+    const int ys = rnd(2) ? c : c + 1 + rnd(3), use_bias = rnd(3) != 0, use_res = rnd(2), relu = rnd(2);
+    const size_t pixels = (size_t)n * ho * wo, yext = (pixels - 1) * (size_t)ys + (size_t)c;
+    float *x = alloc_exact((size_t)n * h * w * c * 4), *wt = alloc_exact((size_t)kh * kw * c * 4);
+    float *bias = alloc_exact((size_t)c * 4), *res = alloc_exact(yext * 4), *y = alloc_exact(yext * 4), *want = alloc_exact(yext * 4);
+    for (size_t i = 0; i < (size_t)n * h * w * c; i++) x[i] = rndf();
+    for (int i = 0; i < kh * kw * c; i++) wt[i] = rndf();
+    for (int i = 0; i < c; i++) bias[i] = rndf();
+    for (size_t i = 0; i < yext; i++) res[i] = rndf(), want[i] = SENTINEL;
+    for (int b = 0; b < n; b++)
+      for (int oh = 0; oh < ho; oh++)
+        for (int ow = 0; ow < wo; ow++) {
+          const size_t p = ((size_t)b * ho + oh) * wo + ow;
+          for (int q = 0; q < c; q++) {
+            float acc = 0.0f;
+            for (int i = 0; i < kh; i++)
+              for (int j = 0; j < kw; j++) {
+                const int ih = oh * sh - pt + i * dh, iw = ow * sw - pl + j * dw;
+                if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                const float prod = x[(((size_t)b * h + ih) * w + iw) * c + q] * wt[(i * kw + j) * c + q];
+                acc = acc + prod;
+              }
+            if (use_bias) acc = acc + bias[q];
+            if (use_res) acc = acc + res[p * ys + q];
+            if (relu) acc = acc > 0.0f ? acc : 0.0f;
+            want[p * ys + q] = acc;
+          }
+        }
+    for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
+      if (!isa_available(isas[ii])) continue;
+      for (int threads = 1; threads <= 2; threads++) {
+        sofar_set_threads(threads);
+        for (size_t i = 0; i < yext; i++) y[i] = SENTINEL;
+        sofar_dwconv2d_f32(x, wt, use_bias ? bias : NULL, use_res ? res : NULL, y, n, h, w, c, kh, kw, sh, sw, pt, pl,
+                           pb, pr, dh, dw, ys == c ? 0 : ys, relu);
+        CHECK(!memcmp(y, want, yext * 4), "dwconv c%d %dx%d s%d,%d d%d,%d isa %d threads %d", c, kh, kw, sh, sw, dh, dw,
+              isas[ii], threads);
+      }
+    }
+    sofar_set_isa(sofar_detected_isa());
+    free(x); free(wt); free(bias); free(res); free(y); free(want);
+  }
+}
+
+/* Sigmoid (to e^x's accuracy), round half to even, division, products, channel slices and padding. */
+static void test_float_ops(void) {
+  const int n = 2, pixels = 5, c = 13, rows = n * pixels;
+  float *x = alloc_exact((size_t)rows * c * 4), *x2 = alloc_exact((size_t)rows * c * 4), *y = alloc_exact((size_t)rows * (c + 5) * 4);
+  float *d = alloc_exact((size_t)c * 4), *sv = alloc_exact((size_t)n * c * 4);
+  for (int i = 0; i < rows * c; i++) x[i] = rndf() * 12.0f, x2[i] = rndf();
+  const float specials[] = {-0.0f, 0.0f, 0.5f, 1.5f, 2.5f, -2.5f, -0.5f, 100.0f, -100.0f, 4194304.5f, 8388609.0f};
+  memcpy(x, specials, sizeof specials);
+  for (int i = 0; i < c; i++) d[i] = i % 2 ? 3.0f : rndf();
+  for (int i = 0; i < n * c; i++) sv[i] = rndf();
+  sofar_round_f32(x, y, rows, c, 0);
+  for (int i = 0; i < rows * c; i++) {
+    const float r = nearbyintf(x[i]);
+    CHECK(y[i] == r && signbit(y[i]) == signbit(r), "round(%g) = %g, expected %g", x[i], y[i], r);
+  }
+  sofar_heaviside_f32(x, y, rows, c, 0);
+  for (int i = 0; i < rows * c; i++) CHECK(y[i] == (x[i] > 0 ? 1.0f : 0.0f), "heaviside");
+  sofar_div_f32(x, d, y, rows, c, 0);
+  for (int i = 0; i < rows * c; i++) CHECK(y[i] == x[i] / d[i % c], "div");
+  sofar_sigmoid_f32(x, y, rows, c, 0);
+  for (int i = 0; i < rows * c; i++) {
+    const double e = 1.0 / (1.0 + exp(-(double)x[i]));
+    CHECK(fabs(y[i] - e) <= 4.0 * 0x1p-24 * e + 0x1p-120, "sigmoid(%g) = %g, expected %g", x[i], y[i], e);
+  }
+  sofar_mul_f32(x, x2, y, (size_t)rows * c);
+  for (int i = 0; i < rows * c; i++) CHECK(y[i] == x[i] * x2[i], "mul");
+  sofar_mul_channels_f32(x, sv, y, n, pixels, c);
+  for (int i = 0; i < rows * c; i++) CHECK(y[i] == x[i] * sv[i / (pixels * c) * c + i % c], "mul channels");
+  sofar_copy_strided_f32(x + 2, y, rows, 7, c, 9);
+  for (int p = 0; p < rows; p++) CHECK(!memcmp(y + p * 9, x + p * c + 2, 7 * 4), "copy strided");
+  sofar_pad_channels_f32(x, y, rows, c, 2, 3);
+  for (int p = 0; p < rows; p++) {
+    const float *r = y + p * (c + 5);
+    CHECK(r[0] == 0 && r[1] == 0 && r[c + 2] == 0 && r[c + 3] == 0 && r[c + 4] == 0 && !memcmp(r + 2, x + p * c, (size_t)c * 4), "pad channels");
+  }
+  free(x); free(x2); free(y); free(d); free(sv);
+}
+
 int main(int argc, char **argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 40;
   if (argc > 2) rng ^= (uint64_t)strtoull(argv[2], NULL, 10) * 0x2545f4914f6cdd1dull;
@@ -438,6 +550,8 @@ int main(int argc, char **argv) {
   test_dense(cases / 2 + 1);
   test_pool(cases / 2 + 1);
   test_elementwise();
+  test_dwconv(cases);
+  test_float_ops();
   sofar_set_threads(1);
   if (failures) {
     fprintf(stderr, "%d failures\n", failures);

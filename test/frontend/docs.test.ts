@@ -3,7 +3,8 @@
  * the repository, and a #anchor to a heading that exists there), every `sofar
  * check|summary|graph|build|fmt|fit|compare` line they show on a spec of the repository runs through the
  * built binary with exit 0 (in a scratch folder holding a copy of specs/, so `fmt` and `build` write
- * there), and the `--set` examples of the command reference hold.
+ * there), the `--set` examples of the command reference hold, and its help blocks are what `sofar help
+ * COMMAND` prints, for every command.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -61,7 +62,7 @@ function commandsIn(markdown: string): string[][] {
 /** Runs `sofar ARGS` in the scratch folder, on its copy of the repository's specs. */
 function sofar(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: scratch });
-  return { code: r.status, err: r.stderr };
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 describe('the documents', () => {
@@ -118,5 +119,13 @@ describe('the documents', () => {
       const r = sofar(['check', 'specs/fractalnet-cifar.sofar', '--set', example]);
       expect(r.code, `--set ${example}: ${r.err}`).toBe(0);
     }
+  });
+
+  it('the command reference shows every command\'s help as `sofar help COMMAND` prints it', () => {
+    const listed = [...sofar(['help']).out.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
+    expect(listed.length).toBeGreaterThan(10);
+    const blocks = new Map([...text('docs/commands.md').matchAll(/^### sofar (\w+)\n\n```\n([\s\S]*?)\n```/gm)].map((m) => [m[1], m[2]]));
+    expect([...blocks.keys()].sort()).toEqual([...listed].sort());
+    for (const command of listed) expect(blocks.get(command), `sofar help ${command}`).toBe(sofar(['help', command]).out.trimEnd());
   });
 });

@@ -63,7 +63,9 @@ export function jsKernels(): KernelSet {
       packPixels(buf, x, y, pixels, channels, xStride, groups, (v, c) => Math.fround(Math.fround(v * sc[c]) + sh[c]));
     },
 
-    bconv2d(buf, x, kernel, mul, bias, res, y, yPacked, _scratch, ...a) {
+    bconv2d: (buf, x, kernel, mul, bias, res, y, yPacked, scratch, ...a) => k.bconv2dPrepackedPost!(buf, x, kernel, mul, bias, res, -1, -1, y, yPacked, scratch, ...a),
+
+    bconv2dPrepackedPost(buf, x, kernel, mul, bias, res, alpha, post, y, yPacked, _scratch, ...a) {
       const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, padValue, yStrideArg, yPackGroups] = a;
       const ho = outSize(h, kh, sh, pt, pb, dh);
       const wo = outSize(w, kw, sw, pl, pr, dw);
@@ -92,6 +94,8 @@ export function jsKernels(): KernelSet {
           let v = Math.fround(multiplier[o] * acc);
           if (shift) v = Math.fround(v + shift[o]);
           if (res >= 0) v = Math.fround(v + f32(buf, res + (p * yStride + o) * 4, 1)[0]);
+          if (alpha >= 0 && v < 0) v = Math.fround(f32(buf, alpha + o * 4, 1)[0] * v);
+          if (post >= 0) v = Math.fround(v + f32(buf, post + o * 4, 1)[0]);
           out[o] = v;
           if (y >= 0) f32(buf, y + (p * yStride + o) * 4, 1)[0] = v;
         }
@@ -185,6 +189,51 @@ export function jsKernels(): KernelSet {
     addF32: (buf, a, b, y, count) => elementwise(buf, a, b, y, count, (p, q) => p + q),
     maxF32: (buf, a, b, y, count) => elementwise(buf, a, b, y, count, (p, q) => Math.max(p, q)),
     scaleF32: (buf, x, s, y, count) => elementwise(buf, x, x, y, count, (p) => p * s),
+
+    dwconv2dF32(buf, x, wts, bias, res, y, ...a) {
+      const [n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, yStrideArg, relu] = a;
+      const ho = outSize(h, kh, sh, pt, pb, dh);
+      const wo = outSize(w, kw, sw, pl, pr, dw);
+      const yStride = yStrideArg || c;
+      const xs = f32(buf, x, n * h * w * c);
+      const ws = f32(buf, wts, kh * kw * c);
+      const bs = bias >= 0 ? f32(buf, bias, c) : null;
+      forEachPixel(n, ho, wo, (b, oy, ox, p) => {
+        for (let ch = 0; ch < c; ch++) {
+          let acc = 0;
+          forEachTap(oy, ox, kh, kw, [sh, sw, pt, pl, dh, dw], (ky, kx, iy, ix) => {
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) acc += xs[((b * h + iy) * w + ix) * c + ch] * ws[(ky * kw + kx) * c + ch];
+          });
+          let v = acc + (bs ? bs[ch] : 0);
+          if (res >= 0) v += f32(buf, res + (p * yStride + ch) * 4, 1)[0];
+          if (relu && v < 0) v = 0;
+          f32(buf, y + (p * yStride + ch) * 4, 1)[0] = v;
+        }
+      });
+    },
+    sigmoidF32: (buf, x, y, pixels, c, yStride) => pointwise(buf, x, y, pixels, c, yStride, (v) => 1 / (1 + Math.exp(-v))),
+    roundF32: (buf, x, y, pixels, c, yStride) => pointwise(buf, x, y, pixels, c, yStride, (v) => v - Math.floor(v) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)),
+    heavisideF32: (buf, x, y, pixels, c, yStride) => pointwise(buf, x, y, pixels, c, yStride, (v) => (v > 0 ? 1 : 0)),
+    divF32: (buf, x, d, y, pixels, c, yStride) => {
+      const ds = f32(buf, d, c);
+      pointwise(buf, x, y, pixels, c, yStride, (v, ch) => v / ds[ch]);
+    },
+    copyStridedF32(buf, x, y, pixels, c, xStride, yStride) {
+      for (let p = 0; p < pixels; p++) f32(buf, y + p * yStride * 4, c).set(f32(buf, x + p * xStride * 4, c).slice());
+    },
+    padChannelsF32(buf, x, y, pixels, c, before, after) {
+      const xs = f32(buf, x, pixels * c).slice();
+      const width = before + c + after;
+      const ys = f32(buf, y, pixels * width).fill(0);
+      for (let p = 0; p < pixels; p++) ys.set(xs.subarray(p * c, (p + 1) * c), p * width + before);
+    },
+    mulF32: (buf, a, b, y, count) => elementwise(buf, a, b, y, count, (p, q) => p * q),
+    mulChannelsF32(buf, x, s, y, n, pixels, c) {
+      const ss = f32(buf, s, n * c).slice();
+      const xs = f32(buf, x, n * pixels * c).slice();
+      const ys = f32(buf, y, n * pixels * c);
+      for (let i = 0; i < xs.length; i++) ys[i] = xs[i] * ss[Math.floor(i / (pixels * c)) * c + (i % c)];
+    },
 
     nchwToNhwc(buf, x, y, n, c, h, w) {
       const xs = f32(buf, x, n * c * h * w).slice();

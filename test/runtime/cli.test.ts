@@ -63,7 +63,7 @@ describe.skipIf(skipNative())('--runtime sofar', () => {
     const error = (await sofar('run', TRAINED, '--runtime', 'sofar').catch((e) => e)) as UserError;
     expect(error).toBeInstanceOf(UserError);
     expect(error.diagnostics[0].message).toMatch(/SoFAr's runtime cannot run .*GreaterOrEqual.*not supported/);
-    expect(error.diagnostics[0].hint).toMatch(/--runtime ort, or export with sofar build SPEC --binary-ops/);
+    expect(error.diagnostics[0].hint).toMatch(/--runtime ort, or convert it with sofar convert MODEL\.onnx --binary-ops.*sofar build SPEC --weights RUN --binary-ops/);
     const other = (await sofar('run', TRAINED_BINARY).catch((e) => e)) as UserError;
     expect(other.diagnostics[0].hint).toBe('this is a --binary-ops model: run it with --runtime sofar');
     await expect(sofar('run', SPEC, '--runtime', 'sofar', '--int')).rejects.toThrow(UsageError);

@@ -12,6 +12,11 @@ import { Random } from '../../src/random.js';
 import { initWeights, seededInput } from '../../src/weights/init.js';
 import { jsKernels } from '../helpers/js-kernels.js';
 import { nativeKernels, nativeMissing } from './helpers.js';
+import { CONSTRUCT_GRAPHS } from './construct-graphs.js';
+import { twoVariants } from './onnx-graphs.js';
+import { constructCases } from '../onnx/constructs.js';
+import { busyWeights } from '../helpers/values.js';
+
 
 const { onnx } = onnxProto;
 
@@ -35,12 +40,28 @@ const graph = compile(SPEC, 'fuzz.sofar').graph!;
 const original = new Uint8Array(exportOnnx(graph, initWeights(graph, 0), { binaryOps: true }));
 const x = seededInput(graph, 2, 0);
 
+/**
+ * The models fuzzed: the spec's export; the hand-written graphs of the newer operators (depthwise convs,
+ * Sigmoid, Mul, Div, Slice, Pad, Reshape, ...); and exports whose constant subgraphs the loader folds
+ * (a binary kernel unpacked for a real input) or that hold Greater → Cast (ste_heaviside).
+ */
+const exported = (pattern: RegExp): [string, Uint8Array] => {
+  const c = constructCases().find((k) => pattern.test(k.name))!;
+  return [c.name.split(' (')[0], new Uint8Array(exportOnnx(c.graph, busyWeights(c.graph, 1), { binaryOps: true }))];
+};
+const MODELS: [string, Uint8Array][] = [
+  ['the spec', original],
+  exported(/real inputs/),
+  exported(/heaviside/),
+  ...Object.entries(CONSTRUCT_GRAPHS).map(([name, [input, build]], i) => [name.split(':')[0], new Uint8Array(twoVariants(input, i, build).runtime)] as [string, Uint8Array]),
+];
+
 /** Loads and runs; returns 'ok' or 'refused', and lets anything else fail the test. */
 function attempt(bytes: Uint8Array, kernels: KernelSet): 'ok' | 'refused' {
   try {
     const runtime = createRuntime(bytes, { kernels, batch: 2 });
     const n = runtime.input.reduce((a, b) => a * b, 1);
-    const y = runtime.run(n === 3 * 8 * 8 ? x : new Float32Array(2 * n), 2);
+    const y = runtime.run(n === 3 * 8 * 8 ? x.subarray(0, 2 * n) : new Float32Array(2 * n).fill(0.5), 2);
     expect(y.length).toBe(2 * runtime.output.reduce((a, b) => a * b, 1));
     runtime.release();
     return 'ok';
@@ -53,8 +74,8 @@ function attempt(bytes: Uint8Array, kernels: KernelSet): 'ok' | 'refused' {
   }
 }
 
-function structuredMutation(rng: Random): Uint8Array {
-  const model = onnx.ModelProto.decode(original);
+function structuredMutation(rng: Random, source: Uint8Array): Uint8Array {
+  const model = onnx.ModelProto.decode(source);
   const g = model.graph!;
   const node = g.node![rng.int(g.node!.length)];
   const init = g.initializer![rng.int(g.initializer!.length)];
@@ -72,7 +93,7 @@ function structuredMutation(rng: Random): Uint8Array {
       for (const a of node.attribute ?? []) if (a.type === onnx.AttributeProto.AttributeType.INT) a.i = big();
       break;
     case 3: // another operator
-      node.opType = pick(['Conv', 'BinaryConv2D', 'BinaryDense', 'Sign', 'Gemm', 'Relu', 'Softmax', 'Add', 'Concat', 'Mean']);
+      node.opType = pick(['Cast', 'Gather', 'Where', 'Greater', 'MatMul', 'Conv', 'BinaryConv2D', 'BinaryDense', 'Sign', 'Gemm', 'Relu', 'Softmax', 'Add', 'Concat', 'Mean', 'Mul', 'Sub', 'Div', 'Sigmoid', 'Round', 'Slice', 'Pad', 'Reshape', 'Unsqueeze', 'Squeeze', 'PRelu', 'Clip']);
       break;
     case 4: // inputs dropped, repeated or renamed
       node.input = rng.uniform() < 0.5 ? node.input!.slice(0, rng.int(node.input!.length)) : [...node.input!, pick(node.input!)];
@@ -100,23 +121,29 @@ describe('the runtime loader under mutated model files', () => {
   if (nativeMissing() === null) kernelSets.push(['native kernels', nativeKernels]);
 
   for (const [label, kernels] of kernelSets) {
-    it(`refuses or runs each of 300 structured mutations on the ${label}; never crashes`, () => {
-      const rng = new Random(11, `fuzz-structured-${label}`);
-      const outcomes = { ok: 0, refused: 0 };
-      for (let i = 0; i < 300; i++) outcomes[attempt(structuredMutation(rng), kernels())]++;
-      expect(outcomes.refused).toBeGreaterThan(100);
-    });
+    for (const [model, source] of MODELS) {
+      // The reference kernels are slow on the binary graphs: fewer mutations there.
+      const count = source === original ? 300 : label === 'native kernels' ? 150 : 50;
+      it(`refuses or runs each of ${count} structured mutations of ${model} on the ${label}; never crashes`, () => {
+        expect(attempt(source, kernels())).toBe('ok');
+        const rng = new Random(11, `fuzz-structured-${label}-${model}`);
+        const outcomes = { ok: 0, refused: 0 };
+        for (let i = 0; i < count; i++) outcomes[attempt(structuredMutation(rng, source), kernels())]++;
+        expect(outcomes.refused).toBeGreaterThan(count / 3);
+      });
 
-    it(`refuses files cut short and bytes flipped on the ${label}`, () => {
-      const rng = new Random(12, `fuzz-bytes-${label}`);
-      const outcomes = { ok: 0, refused: 0 };
-      for (let i = 0; i < 200; i++) {
-        const bytes = original.slice(0, i % 3 === 0 ? rng.int(original.length) : original.length);
-        for (let k = 0; k < 1 + rng.int(8); k++) bytes[rng.int(bytes.length)] = rng.int(256);
-        outcomes[attempt(bytes, kernels())]++;
-      }
-      expect(outcomes.refused).toBeGreaterThan(50);
-    });
+      it(`refuses files of ${model} cut short and bytes flipped on the ${label}`, () => {
+        const rng = new Random(12, `fuzz-bytes-${label}-${model}`);
+        const outcomes = { ok: 0, refused: 0 };
+        const runs = source === original ? 200 : 100;
+        for (let i = 0; i < runs; i++) {
+          const bytes = source.slice(0, i % 3 === 0 ? rng.int(source.length) : source.length);
+          for (let k = 0; k < 1 + rng.int(8); k++) bytes[rng.int(bytes.length)] = rng.int(256);
+          outcomes[attempt(bytes, kernels())]++;
+        }
+        expect(outcomes.refused).toBeGreaterThan(runs / 4);
+      });
+    }
   }
 
   it('says what is wrong: an unknown operator, a truncated file, a weight of the wrong size', () => {

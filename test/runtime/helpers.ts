@@ -1,4 +1,6 @@
 /** The native kernels for the runtime tests: skipped (with a warning) where the addon is not built, required in CI. */
+import { afterAll, beforeAll } from 'vitest';
+import { createRuntime, loadBundledWasmKernels } from '../../backends/runtime/index.js';
 import { loadNativeKernels, type KernelSet } from '../../backends/runtime/kernels.js';
 import { skipWithout } from '../helpers/requirements.js';
 
@@ -13,4 +15,26 @@ export function nativeKernels(): KernelSet {
   const loaded = loadNativeKernels();
   if ('unavailable' in loaded) throw new Error(loaded.unavailable);
   return loaded.kernels;
+}
+
+/** The output of one run of `bytes` on `kernels` (a runtime made for it, then released). */
+export function runOnce(bytes: Uint8Array, kernels: KernelSet, threads: number, x: Float32Array, n: number): Float32Array {
+  const runtime = createRuntime(bytes, { kernels, threads, batch: n });
+  try {
+    return runtime.run(x, n);
+  } finally {
+    runtime.release();
+  }
+}
+
+/** The bundled single-threaded WebAssembly kernels for a describe block: loaded before its tests, closed after. */
+export function bundledWasmForSuite(): () => KernelSet {
+  let wasm: KernelSet | undefined;
+  beforeAll(async () => {
+    wasm = await loadBundledWasmKernels();
+  });
+  afterAll(async () => {
+    await wasm?.close?.();
+  });
+  return () => wasm!;
 }

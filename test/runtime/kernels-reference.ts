@@ -175,7 +175,7 @@ export function refPool(s: ConvShape, x: Float32Array, avg: boolean): Float32Arr
 // ---- the suite ---------------------------------------------------------------------------------------
 
 /** Bump allocation of a case's buffers; offsets relative to the arena base, aligned (64 unless asked). */
-class Plan {
+export class Plan {
   top = 0;
   alloc(bytes: number, align = 64, skew = 0): number {
     this.top = Math.ceil(this.top / align) * align + skew;
@@ -185,7 +185,7 @@ class Plan {
   }
 }
 
-class Mem {
+export class Mem {
   constructor(
     readonly buffer: ArrayBuffer,
     readonly base: number,
@@ -201,9 +201,9 @@ class Mem {
   }
 }
 
-const SENTINEL = fround(12345.5);
+export const SENTINEL = fround(12345.5);
 
-function expectFloatsExact(got: Float32Array, want: ArrayLike<number>, what: string): void {
+export function expectFloatsExact(got: Float32Array, want: ArrayLike<number>, what: string): void {
   for (let i = 0; i < want.length; i++)
     if (!(got[i] === want[i] || (Number.isNaN(got[i]) && Number.isNaN(want[i]))))
       expect.fail(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
@@ -228,7 +228,7 @@ function randomConvShape(rng: Rng, cgs: readonly number[], ogs: readonly number[
   };
 }
 
-function describeShape(s: ConvShape): string {
+export function describeShape(s: ConvShape): string {
   return `n${s.n} ${s.h}x${s.w} ${s.cin}->${s.cout} k${s.kh}x${s.kw} s${s.sh}x${s.sw} p${s.pt},${s.pl},${s.pb},${s.pr} d${s.dh}x${s.dw} g${s.groups}`;
 }
 
@@ -277,6 +277,15 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
         want[p * ys + o] = v;
       }
     const wantPacked = refPack(want, pixels, s.cout, ys, ypg);
+    // The post transform: PReLU, then a shift (sofar_bconv2d_prepacked_post).
+    const alpha = Float32Array.from({ length: s.cout }, () => rng.float());
+    const post = Float32Array.from({ length: s.cout }, () => fround(rng.float() * 0.5));
+    const wantPost = want.map((v, i) => {
+      const o = i % ys;
+      if (o >= s.cout || v === SENTINEL) return v;
+      return fround((v < 0 ? fround(alpha[o] * v) : v) + post[o]);
+    });
+    const wantPostPacked = refPack(wantPost, pixels, s.cout, ys, ypg);
 
     const ints = [...shapeInts(s), padValue, yStride, ypg];
     const scratchBytes = api.bconv2dScratchBytes(...shapeInts(s));
@@ -292,6 +301,8 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
       yp: plan.alloc(wantPacked.length * 4, 8, 8),
       scratch: plan.alloc(scratchBytes, 8, 8),
       pk: plan.alloc(pkBytes, 8, 8),
+      alpha: plan.alloc(s.cout * 4),
+      post: plan.alloc(s.cout * 4),
     };
     const { buffer, base } = arena(plan.top + 64);
     const m = new Mem(buffer, base);
@@ -300,21 +311,23 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
     m.f32(o.mul, s.cout).set(mul);
     m.f32(o.bias, s.cout).set(bias);
     m.f32(o.res, yext).set(res);
+    m.f32(o.alpha, s.cout).set(alpha);
+    m.f32(o.post, s.cout).set(post);
     if (api.bconv2dPackKernel) api.bconv2dPackKernel(buffer, m.at(o.k), m.at(o.pk), s.cout, s.cin, s.kh, s.kw, s.groups);
     for (const cfg of configs) {
       cfg.setup();
-      for (const prepacked of api.bconv2dPrepacked ? [false, true] : [false]) {
+      const modes = [...['plain', 'prepacked'].filter((k) => k === 'plain' || api.bconv2dPrepacked), ...(api.bconv2dPrepackedPost ? ['post'] : [])];
+      for (const mode of modes) {
         m.f32(o.y, yext).fill(SENTINEL);
         m.u32(o.yp, wantPacked.length).fill(0xa5a5a5a5);
-        const args = [
-          m.at(useMul ? o.mul : -1), m.at(useBias ? o.bias : -1), m.at(useRes ? o.res : -1),
-          m.at(useY ? o.y : -1), m.at(useYp ? o.yp : -1), m.at(o.scratch), ...ints,
-        ] as const;
-        if (prepacked) api.bconv2dPrepacked!(buffer, m.at(o.x), m.at(o.pk), ...args);
-        else api.bconv2d(buffer, m.at(o.x), m.at(o.k), ...args);
-        const what = `${label} [${cfg.label}${prepacked ? ', prepacked' : ''}]`;
-        if (useY) expectFloatsExact(m.f32(o.y, yext), want, what);
-        if (useYp) expect(Array.from(m.u32(o.yp, wantPacked.length)), `${what} packed`).toEqual(Array.from(wantPacked));
+        const head = [m.at(useMul ? o.mul : -1), m.at(useBias ? o.bias : -1), m.at(useRes ? o.res : -1)] as const;
+        const tail = [m.at(useY ? o.y : -1), m.at(useYp ? o.yp : -1), m.at(o.scratch), ...ints] as const;
+        if (mode === 'post') api.bconv2dPrepackedPost!(buffer, m.at(o.x), m.at(o.pk), ...head, m.at(o.alpha), m.at(o.post), ...tail);
+        else if (mode === 'prepacked') api.bconv2dPrepacked!(buffer, m.at(o.x), m.at(o.pk), ...head, ...tail);
+        else api.bconv2d(buffer, m.at(o.x), m.at(o.k), ...head, ...tail);
+        const what = `${label} [${cfg.label}, ${mode}]`;
+        if (useY) expectFloatsExact(m.f32(o.y, yext), mode === 'post' ? wantPost : want, what);
+        if (useYp) expect(Array.from(m.u32(o.yp, wantPacked.length)), `${what} packed`).toEqual(Array.from(mode === 'post' ? wantPostPacked : wantPacked));
       }
     }
   }

@@ -15,6 +15,7 @@ import {
   checkBconv, checkConv, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
   type ArenaFactory, type Config, type KernelApi,
 } from './kernels-reference.js';
+import { checkDepthwise, checkFloatOps } from './kernels-reference-float.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const wasmPath = join(root, 'native', 'wasm', 'sofar_kernels.wasm');
@@ -49,6 +50,8 @@ function wasmApi(e: Exports): KernelApi {
     bconv2dPackKernel: (_b, k, pk, ...s) => e.sofar_bconv2d_pack_kernel(p(k), p(pk), ...s),
     bconv2dPrepacked: (_b, x, pk, mul, bias, res, y, yp, scratch, ...ints) =>
       e.sofar_bconv2d_prepacked(p(x), p(pk), p(mul), p(bias), p(res), p(y), p(yp), p(scratch), ...ints),
+    bconv2dPrepackedPost: (_b, x, pk, mul, bias, res, alpha, post, y, yp, scratch, ...ints) =>
+      e.sofar_bconv2d_prepacked_post(p(x), p(pk), p(mul), p(bias), p(res), p(alpha), p(post), p(y), p(yp), p(scratch), ...ints),
     conv2dF32PackedWeightsBytes: (...s) => u(e.sofar_conv2d_f32_packed_weights_bytes(...s)),
     conv2dF32ScratchBytes: (...s) => u(e.sofar_conv2d_f32_scratch_bytes(...s)),
     conv2dF32PackWeights: (_b, w, pw, ...s) => e.sofar_conv2d_f32_pack_weights(p(w), p(pw), ...s),
@@ -69,6 +72,15 @@ function wasmApi(e: Exports): KernelApi {
     scaleF32: (_b, x, s, y, n) => e.sofar_scale_f32(p(x), s, p(y), n),
     nchwToNhwc: (_b, x, y, ...s) => e.sofar_nchw_to_nhwc(p(x), p(y), ...s),
     nhwcToNchw: (_b, x, y, ...s) => e.sofar_nhwc_to_nchw(p(x), p(y), ...s),
+    dwconv2dF32: (_b, x, w, bias, res, y, ...ints) => e.sofar_dwconv2d_f32(p(x), p(w), p(bias), p(res), p(y), ...ints),
+    sigmoidF32: (_b, x, y, ...s) => e.sofar_sigmoid_f32(p(x), p(y), ...s),
+    roundF32: (_b, x, y, ...s) => e.sofar_round_f32(p(x), p(y), ...s),
+    heavisideF32: (_b, x, y, ...s) => e.sofar_heaviside_f32(p(x), p(y), ...s),
+    divF32: (_b, x, d, y, ...s) => e.sofar_div_f32(p(x), p(d), p(y), ...s),
+    copyStridedF32: (_b, x, y, ...s) => e.sofar_copy_strided_f32(p(x), p(y), ...s),
+    padChannelsF32: (_b, x, y, ...s) => e.sofar_pad_channels_f32(p(x), p(y), ...s),
+    mulF32: (_b, a, b, y, n) => e.sofar_mul_f32(p(a), p(b), p(y), n),
+    mulChannelsF32: (_b, x, s, y, ...r) => e.sofar_mul_channels_f32(p(x), p(s), p(y), ...r),
   };
 }
 
@@ -110,6 +122,8 @@ describe('WebAssembly kernels', () => {
   it('dense matches the reference', () => checkDense(api, arena, configs, new Rng(14), 10));
   it('pooling equals the reference', () => checkPools(api, arena, configs, new Rng(15), 10));
   it('element-wise ops and layouts equal the reference', () => checkElementwise(api, arena, new Rng(16)));
+  it('depthwise conv equals the reference exactly', () => checkDepthwise(api, arena, configs, new Rng(17), 30));
+  it('sigmoid, round, division, products, slices and channel padding equal the reference', () => checkFloatOps(api, arena, new Rng(18)));
 
   it('scalar and SIMD128 float convs agree bit for bit (same operation order, no FMA)', () => {
     const ints = [1, 9, 7, 5, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1];

@@ -13,6 +13,7 @@ import {
   checkBconv, checkConv, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
   type ArenaFactory, type Config, type KernelApi,
 } from './kernels-reference.js';
+import { checkDepthwise, checkFloatOps } from './kernels-reference-float.js';
 
 const addonPath = fileURLToPath(new URL('../../native/build/Release/sofar_kernels.node', import.meta.url));
 
@@ -67,6 +68,8 @@ describe.skipIf(skip)('native kernels', () => {
   it('dense matches the reference', () => checkDense(a, arena, configs, new Rng(4), 12));
   it('pooling equals the reference', () => checkPools(a, arena, configs.filter((c) => c.label.startsWith('scalar')), new Rng(5), 10));
   it('element-wise ops and layouts equal the reference', () => checkElementwise(a, arena, new Rng(6)));
+  it('depthwise conv equals the reference exactly', () => checkDepthwise(a, arena, configs, new Rng(7), 40));
+  it('sigmoid, round, division, products, slices and channel padding equal the reference', () => checkFloatOps(a, arena, new Rng(8)));
 
   describe('rejects bad arguments', () => {
     // a valid 3x3 64->64 bconv on 4x4, then one thing wrong at a time
@@ -143,6 +146,22 @@ describe.skipIf(skip)('native kernels', () => {
       expect(() => (a.packSignsAffine as (...x: unknown[]) => void)(buf, 0, 0, buf.byteLength - 8, 0, 1, 64, 0, 1)).toThrow(/shift/);
       expect(() => a.denseF32(buf, 0, 0, -1, 0, 1, 1 << 20, 1 << 20)).toThrow(RangeError);
       expect(() => a.setThreads(0)).toThrow(RangeError);
+      // depthwise: 3x3 over 8x8x16, then one thing wrong at a time
+      const dw = (...over: [number, number][]): unknown[] => {
+        const args: unknown[] = [buf, 0, 8192, -1, -1, 16384, 1, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0];
+        for (const [i, v] of over) args[i] = v;
+        return args;
+      };
+      const callDw = (args: unknown[]): void => (a.dwconv2dF32 as (...x: unknown[]) => void)(...args);
+      expect(() => callDw(dw())).not.toThrow();
+      expect(() => callDw(dw([5, buf.byteLength - 64]))).toThrow(/do not fit/);
+      expect(() => callDw(dw([10, 40], [11, 40], [7, 60], [8, 60]))).toThrow(/at most 1024 taps/);
+      expect(() => callDw(dw([10, 11]))).toThrow(/larger than the padded input/);
+      expect(() => callDw(dw([20, 8]))).toThrow(/yStride/);
+      expect(() => a.mulChannelsF32(buf, 0, buf.byteLength - 4, 0, 2, 4, 16)).toThrow(/do not fit/);
+      expect(() => a.copyStridedF32(buf, 0, 0, 4, 16, 8, 0)).toThrow(/xStride/);
+      expect(() => a.padChannelsF32(buf, 0, buf.byteLength - 64, 4, 16, 1, 1)).toThrow(/do not fit/);
+      expect(() => (a.divF32 as (...x: unknown[]) => void)(buf, 0, -1, 0, 4, 16, 0)).toThrow(/divisor/);
       expect(() => a.bconv2dScratchBytes(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2)).toThrow(/groups/);
     });
   });

@@ -49,7 +49,7 @@ describe('tfjs gradients', () => {
     expect(checked).toBeGreaterThan(60);
   });
 
-  for (const weightQuantizer of ['ste_sign', 'magnitude_aware_sign'] as const) {
+  for (const weightQuantizer of ['ste_sign', 'magnitude_aware_sign', 'magnitude_aware_sign_unclipped', 'xnor_weight_scale'] as const) {
     it(`follow the straight-through chain through approx_sign and a ${weightQuantizer} dense kernel`, async () => {
       // x → dense (real) → approx_sign → binary dense → logits, all written out by hand below.
       const b = new GraphBuilder({ name: 'ste_chain', input: [1, 2, 2], classes: 2 });
@@ -66,7 +66,18 @@ describe('tfjs gradients', () => {
       const grads = await gradients(graph, weights, { x, y, n: N }, noNoise(), tf);
 
       const sign = (v: number) => (v >= 0 ? 1 : -1);
-      const scale = [0, 1].map((o) => (weightQuantizer === 'ste_sign' ? 1 : [0, 1, 2].reduce((s, i) => s + Math.abs(w2[i * 2 + o]), 0) / 3));
+      // Per output channel o: mean |W[·, o]| (magnitude_aware_sign), of clip(W, −1, 1) (xnor_weight_scale),
+      // or one mean over the whole kernel (magnitude_aware_sign_unclipped).
+      const clipped = Array.from(w2, (v) => Math.min(1, Math.max(-1, v)));
+      const columnMean = (values: number[], o: number) => [0, 1, 2].reduce((s, i) => s + Math.abs(values[i * 2 + o]), 0) / 3;
+      const scale = [0, 1].map((o) =>
+        ({
+          ste_sign: 1,
+          magnitude_aware_sign: columnMean(Array.from(w2), o),
+          magnitude_aware_sign_unclipped: w2.reduce((s, v) => s + Math.abs(v), 0) / 6,
+          xnor_weight_scale: columnMean(clipped, o),
+        })[weightQuantizer],
+      );
       const w2q = Array.from(w2, (v, i) => scale[i % 2] * sign(v));
       const gW1 = new Float64Array(12);
       const gB1 = new Float64Array(3);
@@ -86,12 +97,18 @@ describe('tfjs gradients', () => {
           for (let i = 0; i < 4; i++) gW1[i * 3 + j] += x[s * 4 + i] * dh;
         }
       }
-      // Straight-through to the latent kernel: the window 1{|W| ≤ 1}, times the constant scale.
-      const gW2 = Array.from(gW2q, (g, i) => (Math.abs(w2[i]) <= 1 ? g * scale[i % 2] : 0));
+      // To the latent kernel (docs/semantics.md): the window 1{|W| ≤ 1} times the constant scale; the
+      // identity for the unclipped layer scale; XNOR-Net's scale adds sgn(W)/n · Σ_{j∈o} dy_j sign(W_j).
+      const through = [0, 1].map((o) => [0, 1, 2].reduce((s, j) => s + gW2q[j * 2 + o] * sign(w2[j * 2 + o]), 0));
+      const gW2 = Array.from(gW2q, (g, i) => {
+        if (weightQuantizer === 'magnitude_aware_sign_unclipped') return g;
+        if (Math.abs(w2[i]) > 1) return 0;
+        return g * scale[i % 2] + (weightQuantizer === 'xnor_weight_scale' ? (Math.sign(w2[i]) / 3) * through[i % 2] : 0);
+      });
       const close = (actual: Float32Array, expected: ArrayLike<number>) =>
         Array.from(expected).forEach((e, i) => expect(actual[i]).toBeCloseTo(e, 5));
       close(grads.get('binary/kernel')!, gW2);
-      expect(grads.get('binary/kernel')![1]).toBe(0); // |−1.5| > clip
+      if (weightQuantizer !== 'magnitude_aware_sign_unclipped') expect(grads.get('binary/kernel')![1]).toBe(0); // |−1.5| > clip
       close(grads.get('real/kernel')!, gW1);
       close(grads.get('real/bias')!, gB1);
     });

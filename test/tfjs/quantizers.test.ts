@@ -103,6 +103,95 @@ describe('tfjs quantizers', () => {
     closeTo(grad, [s, s, s, s]);
   });
 
+  it('magnitude_aware_sign_unclipped: one mean|W| for the whole kernel × sign(W), identity gradient (no clip, no scale)', () => {
+    const w = [0.5, -1.5, 0, 0.25, /* channel 1 */ -0.75, 1, -1, 2];
+    const dy = [1, 2, 3, 4, 5, 6, 7, 8];
+    const s = (0.5 + 1.5 + 0 + 0.25 + 0.75 + 1 + 1 + 2) / 8;
+    const { value, grad } = valueAndGrad(ref('magnitude_aware_sign_unclipped'), w, dy, 0, [2, 1, 2, 2]);
+    closeTo(value, w.map((v) => s * signOf(v)));
+    closeTo(grad, dy); // |W| > 1 included: nothing is clipped
+  });
+
+  it('xnor_weight_scale: mean|clip(W)| per output channel × sign(W), gradient through the scale as well', () => {
+    // OIHW 2 × 1 × 2 × 2: channel 0 holds a 0 (sgn 0) and a −1.5 (clipped to −1, outside the window).
+    const w = [0.5, -1.5, 0, 0.25, /* channel 1 */ -0.75, 1, -1, 0.125];
+    const dy = [1, -2, 3, 4, 5, 6, -7, 8];
+    const n = 4;
+    const channel = (i: number) => Math.floor(i / n);
+    const clipped = w.map((v) => Math.min(1, Math.max(-1, v)));
+    const alpha = [0, 1].map((o) => clipped.slice(o * n, o * n + n).reduce((a, v) => a + Math.abs(v), 0) / n);
+    const { value, grad } = valueAndGrad(ref('xnor_weight_scale'), w, dy, 0, [2, 1, 2, 2]);
+    closeTo(value, w.map((v, i) => alpha[channel(i)] * signOf(v)));
+    // 1{|W| ≤ 1} · (α_o dy + sgn(W)/n · Σ_{j∈o} dy_j sign(W_j)), sgn(0) = 0 (docs/semantics.md).
+    const through = [0, 1].map((o) => w.slice(o * n, o * n + n).reduce((a, v, j) => a + dy[o * n + j] * signOf(v), 0));
+    const expected = w.map((v, i) => (Math.abs(v) <= 1 ? alpha[channel(i)] * dy[i] + (Math.sign(v) / n) * through[channel(i)] : 0));
+    closeTo(grad, expected);
+    expect(grad[2]).toBeCloseTo(alpha[0] * dy[2], 6); // W = 0: no term through the scale
+    expect(Math.abs(grad[1])).toBe(0); // |−1.5| > 1
+    // The scale's term is real: holding the scale constant would give α_o dy alone.
+    expect(Math.abs(grad[0] - alpha[0] * dy[0])).toBeGreaterThan(0.1);
+  });
+
+  for (const clip of [1, 1.3]) {
+    it(`ste_heaviside(clip=${clip}): 1 if x > 0 else 0 (0 at 0), gradient dy·1{|x| ≤ clip}`, () => {
+      const x = POINTS.map((p) => Math.fround(p));
+      const { value, grad } = valueAndGrad(ref('ste_heaviside', { clip }), x, DY);
+      expect(value).toEqual(x.map((v) => (v > 0 ? 1 : 0)));
+      expect(value[POINTS.indexOf(0)]).toBe(0);
+      closeTo(grad, x.map((v, i) => (Math.abs(v) <= Math.fround(clip) ? DY[i] : 0)));
+    });
+  }
+
+  /** round(clip(x, 0, 1)·n)/n in float64, ties to even (x·n is exact in float64 for float32 x and small n). */
+  const dorefaOf = (x: number, k: number) => {
+    const n = 2 ** k - 1;
+    const t = Math.min(1, Math.max(0, x)) * n;
+    const f = Math.floor(t);
+    const r = t - f < 0.5 ? f : t - f > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
+    return Math.fround(r / n);
+  };
+
+  for (const k of [1, 2, 4]) {
+    it(`dorefa(k_bit=${k}): round(clip(x, 0, 1)·n)/n with ties to even, gradient dy·1{0 ≤ x ≤ 1}`, () => {
+      const n = 2 ** k - 1;
+      // The points, the exact ties (m + 1/2)/n (representable for these n only where exact) and 0.5.
+      const ties = Array.from({ length: n }, (_, m) => (m + 0.5) / n).filter((t) => Math.fround(t) === t);
+      const x = [...POINTS, ...ties, 0.5].map((p) => Math.fround(p));
+      const dy = x.map((_, i) => 0.5 + (i % 5) * 0.25);
+      const { value, grad } = valueAndGrad(ref('dorefa', { k_bit: k }), x, dy);
+      expect(value).toEqual(x.map((v) => dorefaOf(v, k)));
+      closeTo(grad, x.map((v, i) => (v >= 0 && v <= 1 ? dy[i] : 0)));
+    });
+  }
+
+  it('dorefa rounds the exact product x·n, not its float32 rounding, where that lands on a tie', () => {
+    // float32 neighbours of (m + ½)/n whose product x·n rounds to exactly m + ½ in float32 while the
+    // exact product lies above or below it: round(fl(x·n)) would go to the even side, wrongly.
+    const cases: { x: number; k: number }[] = [];
+    const bits = new Float32Array(1);
+    const word = new Uint32Array(bits.buffer);
+    for (const k of [2, 3, 4]) {
+      const n = 2 ** k - 1;
+      for (let m = 0; m < n; m++)
+        for (let d = -3; d <= 3; d++) {
+          bits[0] = (m + 0.5) / n;
+          word[0] += d;
+          const x = bits[0];
+          const exact = x * n; // exact in float64
+          if (Math.fround(exact) === m + 0.5 && exact !== m + 0.5 && Math.round(exact) !== (m % 2 === 0 ? m : m + 1)) cases.push({ x, k });
+        }
+    }
+    // Both directions occur: exact above a tie with an even floor (fl would round down), below one with an odd floor.
+    expect(cases.some(({ x, k }) => x * (2 ** k - 1) > Math.floor(x * (2 ** k - 1)) + 0.5)).toBe(true);
+    expect(cases.some(({ x, k }) => x * (2 ** k - 1) < Math.floor(x * (2 ** k - 1)) + 0.5)).toBe(true);
+    for (const { x, k } of cases) {
+      const { value } = valueAndGrad(ref('dorefa', { k_bit: k }), [x], [1]);
+      expect(value[0], `x = ${x}, k = ${k}`).toBe(dorefaOf(x, k));
+      const naive = tf.tidy(() => tf.div(tf.round(tf.mul(tf.scalar(x), 2 ** k - 1)), 2 ** k - 1).dataSync()[0]);
+      expect(naive, `tf.round alone differs at x = ${x}`).not.toBe(value[0]);
+    }
+  });
+
   it('clipKernel clips latent weights to [−clip, clip]', () => {
     const clipped = tf.tidy(() => Array.from(clipKernel(tf, tf.tensor([-3, -1.3, -0.2, 0, 1.29, 1.31, 5]), 1.3).dataSync()));
     closeTo(clipped, [-1.3, -1.3, -0.2, 0, 1.29, 1.3, 1.3]);

@@ -31,7 +31,7 @@ describe('saving the tfjs model', () => {
     expect(json.weightsManifest[0].paths).toEqual(['./weights.bin']);
     expect(json.userDefinedMetadata.sofar).toEqual({ graph: 'every_op', input: [2, 8, 8], layout: 'NHWC' });
     const classNames = new Set(json.modelTopology.config.layers.map((l: { class_name: string }) => l.class_name));
-    for (const name of ['SofarQuantConv2D', 'SofarQuantDense', 'SofarQuantizer', 'SofarPool2D', 'SofarJoin', 'SofarFlatten', 'SofarHardtanh', 'BatchNormalization']) {
+    for (const name of ['SofarQuantConv2D', 'SofarQuantDense', 'SofarQuantizer', 'SofarPool2D', 'SofarJoin', 'SofarFlatten', 'SofarHardtanh', 'BatchNormalization', 'SofarBias', 'SofarMultiply', 'SofarAddInto', 'Activation']) {
       expect(classNames).toContain(name);
     }
     // Every float parameter is stored: 4 bytes each.
@@ -45,8 +45,20 @@ describe('saving the tfjs model', () => {
       // Quantizer names and join modes survive Keras' snake_case round trip of configs.
       const configs = loaded.layers.map((l) => l.getConfig());
       const quantizers = configs.flatMap((c) => [c.quantizer, c.kernelQuantizer]).filter(Boolean) as { name: string }[];
-      expect(new Set(quantizers.map((q) => q.name))).toEqual(new Set(['ste_sign', 'approx_sign', 'swish_sign', 'magnitude_aware_sign']));
+      const names = ['ste_sign', 'approx_sign', 'swish_sign', 'magnitude_aware_sign', 'magnitude_aware_sign_unclipped', 'xnor_weight_scale', 'ste_heaviside', 'dorefa'];
+      expect(new Set(quantizers.map((q) => q.name))).toEqual(new Set(names));
+      expect(quantizers.find((q) => q.name === 'dorefa')).toEqual({ name: 'dorefa', args: { k_bit: 2 } });
       expect(new Set(configs.map((c) => c.mode).filter(Boolean))).toEqual(new Set(['mean', 'max', 'sum', 'concat', 'avg']));
+      // Today's layer settings survive too: pad value, the fixed kernel's trainability, add_into's
+      // offset, batch norm without scale or centre (no gamma, no beta weights).
+      const byName = new Map(loaded.layers.map((l) => [l.name, l]));
+      expect(byName.get('one_padded')!.getConfig().padValue).toBe(1);
+      expect(byName.get('blur')!.getConfig().kernelTrainable).toBe(false);
+      expect(byName.get('blur')!.trainableWeights).toEqual([]);
+      expect(byName.get('add_into')!.getConfig().offset).toBe(1);
+      expect(byName.get('bn_no_scale')!.weights.map((w) => w.originalName.split('/').pop())).toEqual(['beta', 'moving_mean', 'moving_variance']);
+      expect(byName.get('bn_plain')!.weights.map((w) => w.originalName.split('/').pop())).toEqual(['moving_mean', 'moving_variance']);
+      expect(byName.get('bias')!.weights.map((w) => w.shape)).toEqual([[4]]);
     } finally {
       loaded.dispose();
     }

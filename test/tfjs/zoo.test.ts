@@ -15,7 +15,14 @@ import { hasErrors } from '../../src/diagnostics.js';
 import { initWeights, seededInput } from '../../src/weights/init.js';
 import { maxAbs, maxAbsDiff } from '../helpers/reference.js';
 
-const SPECS = ['specs/fashion/bireal-small.sofar', 'specs/fashion/rf-c3-small.sofar', 'specs/fashion/drf-c2-small.sofar'];
+const SPECS = [
+  'specs/fashion/bireal-small.sofar',
+  'specs/fashion/rf-c3-small.sofar',
+  'specs/fashion/drf-c2-small.sofar',
+  // Issue 20: QuickNet's fixed blur-pool depthwise convs and one-padding; ReActNet's biases, RPReLUs and parallel branches.
+  'specs/fashion/quicknet-small.sofar',
+  'specs/fashion/reactnet-small.sofar',
+];
 const SEED = 42;
 const N = 2;
 

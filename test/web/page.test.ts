@@ -34,13 +34,15 @@ describe.skipIf(skipWithout(missing))('the page in headless Chromium', () => {
   let server: Awaited<ReturnType<typeof startServe>>;
   let browser: Browser;
   let page: Page;
-  const test = fashionTest(10);
+  // Read in beforeAll, not here: describe bodies run when the file is collected, even where it skips.
+  let test: ReturnType<typeof fashionTest>;
 
   const state = () => page.locator('body').getAttribute('data-state');
   const topNames = () => page.locator('#top li .name').allTextContents();
 
   beforeAll(async () => {
     expect(existsSync('dist/web/index.html'), 'the page is built by npm run build').toBe(true);
+    test = fashionTest(10);
     server = await startServe();
     browser = await launchChromium();
     page = await browser.newPage();
@@ -66,9 +68,17 @@ describe.skipIf(skipWithout(missing))('the page in headless Chromium', () => {
     expect(summary).toMatch(/1\.59e6/);
     // served by sofar serve (COOP/COEP): cross-origin isolated, so the threaded kernels with Web Workers
     expect(summary).toMatch(/wasm \(simd128, threads\), [2-9]\d* threads; .*; cross-origin isolated/);
+    // The model's own normalisation record, not a guess from its input shape.
+    expect(summary).toMatch(/pixels\s+÷ 255, then \(x − 0\.286\) \/ 0\.353 as in training \(recorded in the model\)/);
     expect(await page.locator('#samples .sample').count()).toBe(10);
-    expect(await page.locator('#top li').count()).toBe(5);
-    expect(await page.locator('#latency').innerText()).toMatch(/^latency \d+\.\d+ ms \(median of 25 runs/);
+    // Nothing is classified before there is an image: the blank pad is none.
+    expect(await page.locator('#top li').count()).toBe(0);
+    expect(await page.locator('#latency').innerText()).toBe('');
+    await page.locator('#samples .sample').first().click();
+    await expect.poll(() => page.locator('#top li').count()).toBe(5);
+    // The latency line names the threads the runtime runs on, as the summary does.
+    const threads = /, (\d+) threads?;/.exec(summary)![1];
+    expect(await page.locator('#latency').innerText()).toMatch(new RegExp(`^latency \\d+\\.\\d+ ms \\(median of 25 runs, batch 1, wasm \\(simd128, threads\\), ${threads} threads\\)`));
     expect(errors).toEqual([]);
   });
 
@@ -132,7 +142,7 @@ describe.skipIf(skipWithout(missing))('the page in headless Chromium', () => {
 
     const graph = compileFile('specs/fashion/bireal-small.sofar').graph!;
     await page.locator('#model-file').setInputFiles({ name: 'standard.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(exportOnnx(graph, initWeights(graph, 0))) });
-    await expect.poll(() => page.locator('#error').innerText()).toMatch(/^standard\.onnx: this is SoFAr's 'float' export of fashion_bireal_small.*sofar build SPEC --binary-ops/);
+    await expect.poll(() => page.locator('#error').innerText()).toMatch(/^standard\.onnx: this is SoFAr's 'float' export of fashion_bireal_small.*sofar convert MODEL\.onnx --binary-ops.*--weights RUN/);
 
     await page.locator('#bundled').click();
     await expect.poll(state).toBe('ready');

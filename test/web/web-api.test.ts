@@ -37,6 +37,8 @@ describe.skipIf(skipWithout(wasmMissing()))('sofar/web on the WebAssembly kernel
     const info = modelInfo(runtime.model);
     expect(runtime.kernels).toBe('wasm (simd128)');
     expect(info).toMatchObject({ name: 'fashion_bireal_small', variant: 'binary-ops', input: [1, 28, 28], classes: 10, dataset: 'fashion-mnist', classNames: FASHION_MNIST_CLASSES });
+    // Recorded in the model (sofar.normalisation), as sofar run reads it, not guessed from its shape.
+    expect(info.normalisationRecorded).toBe(true);
     expect(info.weights).toMatch(/checkpoint/);
     expect(info.summary!.params.total).toBe(309_418);
     expect(info.summary!.memoryBytes).toBe(94_888);

@@ -1,0 +1,67 @@
+/**
+ * The constructs of today's binary nets on the runtime, native and WebAssembly, against onnxruntime on
+ * the same weights (1e-4 of the logits' scale): depthwise and grouped float convs (a fixed blur kernel
+ * among them), MaxPool 2×2 stride 1, QuickNet's conv → relu → bn → add order, per-channel bias, PReLU,
+ * Clip, Sigmoid, squeeze-and-excite scaling (Mul by a [C, 1, 1] vector), DoReFa's k-bit rounding
+ * (Clip, Mul, Round, Div), adding a branch into the last channels (Pad + Add, and Slice + Add + Concat),
+ * n-ary Sum and Concat, binary convs with one-padding, ReActNet's shifted signs and RPReLU.
+ * The models are written by hand (onnx-graphs.ts); onnxruntime runs their standard-op twins.
+ */
+import { describe, expect, it } from 'vitest';
+import { createSession, runOnnx } from '../../backends/onnx/index.js';
+import { createRuntime, type KernelSet } from '../../backends/runtime/index.js';
+import { bundledWasmForSuite, nativeKernels, runOnce, skipNative } from './helpers.js';
+import { twoVariants } from './onnx-graphs.js';
+import { CONSTRUCT_GRAPHS } from './construct-graphs.js';
+import { Rng } from './kernels-reference.js';
+import { maxRelativeError } from './util.js';
+
+async function ortLogits(bytes: Uint8Array, x: Float32Array, n: number): Promise<Float32Array> {
+  const session = await createSession(bytes, { threads: 1, optimization: 'disabled' });
+  try {
+    return await runOnnx(session, x, n);
+  } finally {
+    await session.release();
+  }
+}
+
+
+describe.skipIf(skipNative())('the constructs of today\'s binary nets on the runtime', () => {
+  const wasm = bundledWasmForSuite();
+
+  for (const [name, [input, build]] of Object.entries(CONSTRUCT_GRAPHS)) {
+    it(`${name}: onnxruntime's logits, native (1 and 2 threads) and WebAssembly`, async () => {
+      const { runtime, standard } = twoVariants(input, 7, build);
+      const n = 3;
+      const rng = new Rng(3);
+      const x = Float32Array.from({ length: n * input[0] * input[1] * input[2] }, () => rng.float() * 2);
+      const reference = await ortLogits(standard, x, n);
+      const native = [1, 2].map((threads) => runOnce(runtime, nativeKernels(), threads, x, n));
+      expect(maxRelativeError(native[0], reference), 'native').toBeLessThan(1e-4);
+      expect(native[1]).toEqual(native[0]);
+      expect(maxRelativeError(runOnce(runtime, wasm(), 1, x, n), reference), 'wasm').toBeLessThan(1e-4);
+    });
+  }
+
+  it('ReActNet-style blocks run their RPReLU inside the binary convs, and give the same logits without that fusion', () => {
+    const [input, build] = CONSTRUCT_GRAPHS[Object.keys(CONSTRUCT_GRAPHS).find((k) => k.startsWith('ReActNet'))!];
+    const { runtime: bytes } = twoVariants(input, 7, build);
+    const rng = new Rng(4);
+    const x = Float32Array.from({ length: 2 * input[0] * input[1] * input[2] }, () => rng.float() * 2);
+    const fused = createRuntime(bytes, { kernels: nativeKernels(), batch: 2 });
+    const kernels = fused.plan.steps.map((s) => s.kernel);
+    // three blocks: shift + PReLU + shift in each conv's transform; each RSign's shift packed with its signs
+    expect(fused.plan.stats.fusedActivations).toBe(3);
+    expect(kernels.filter((k) => k === 'bconv2dPrepackedPost')).toHaveLength(3);
+    expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(4);
+    expect(kernels).not.toContain('preluF32');
+    expect(kernels).not.toContain('affineF32');
+    const plain: KernelSet = { ...nativeKernels(), bconv2dPrepackedPost: undefined };
+    const unfused = createRuntime(bytes, { kernels: plain, batch: 2 });
+    expect(unfused.plan.stats.fusedActivations).toBe(0);
+    expect(unfused.plan.steps.map((s) => s.kernel)).toContain('preluF32');
+    expect(maxRelativeError(fused.run(x, 2), unfused.run(x, 2))).toBeLessThan(1e-5);
+    fused.release();
+    unfused.release();
+  });
+});
