@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
+import type { Peaks, Roofline } from '../backends/runtime/roofline.js';
 import type { Graph, WeightMap } from '../src/graph/types.js';
 import { userFailure } from './common.js';
 
@@ -19,6 +20,8 @@ export interface OpenedBinary {
   description: string;
   loadMs: number;
   run(x: Float32Array, n: number): Float32Array;
+  /** The roofline profile of the model's plan (after a run): each step's time, MACs and share of the peak. */
+  roofline(reps: number): Promise<Roofline>;
   release(): Promise<void>;
 }
 
@@ -87,11 +90,53 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
     description: `SoFAr runtime, ${rt.kernels}, ${threads} thread${threads === 1 ? '' : 's'}`,
     loadMs,
     run: (x, n) => rt.run(x, n),
+    roofline: async (reps) => {
+      const { roofline } = await import('../backends/runtime/roofline.js');
+      const stepMs = rt.profile(reps);
+      return roofline(rt.plan, stepMs, await measurePeaks(o.runtime, threads, reps));
+    },
     release: async () => {
       rt.release();
       await close();
     },
   };
+}
+
+/**
+ * The kernels' peaks on this machine, measured now: the rate of SoFAr's own binary 3×3 conv (512 → 512
+ * channels at 14×14, its best-blocked shape) and float 1×1 conv (256 → 512 at 14×14), each the median
+ * over `reps` runs at the given threads, on a kernel set of its own.
+ */
+async function measurePeaks(runtimeName: BinaryRuntimeName, threads: number, reps: number): Promise<Peaks> {
+  const [{ GraphBuilder }, { initWeights }, { exportOnnx }, runtime, { stepCost }] = await Promise.all([
+    import('../src/graph/builder.js'),
+    import('../src/weights/init.js'),
+    import('../backends/onnx/export.js'),
+    import('../backends/runtime/index.js'),
+    import('../backends/runtime/roofline.js'),
+  ]);
+  const b = new GraphBuilder({ name: 'peak_probe', input: [256, 14, 14], classes: 10, binarize: { activations: 'ste_sign', weights: 'ste_sign' } });
+  let x = b.conv(b.input(), { filters: 512, kernel: 1 });
+  x = b.bconv(b.batchnorm(x), { filters: 512, kernel: 3 });
+  const graph = b.finish(b.dense(b.globalAvgpool(x), { units: 10 }));
+  const kernels = await kernelsFor(runtimeName, threads);
+  const probe = runtime.createRuntime(exportOnnx(graph, initWeights(graph, 0), { binaryOps: true }), { threads, kernels });
+  try {
+    probe.run(new Float32Array(256 * 14 * 14).map((_, i) => Math.sin(i)), 1);
+    const ms = probe.profile(Math.max(reps, 10));
+    const rate = (kind: 'binary' | 'float') => {
+      const i = probe.plan.steps.findIndex((s) => stepCost(s).kind === kind);
+      return stepCost(probe.plan.steps[i]).macs / (ms[i] / 1e3);
+    };
+    return {
+      binaryMacsPerSecond: rate('binary'),
+      floatMacsPerSecond: rate('float'),
+      method: `SoFAr's kernels on ideal shapes at ${threads} thread${threads === 1 ? '' : 's'}, measured at start-up: binary 3x3 512→512 at 14x14, float 1x1 256→512 at 14x14`,
+    };
+  } finally {
+    probe.release();
+    await kernels.close?.();
+  }
 }
 
 /** onnxruntime refused a model; a `--binary-ops` model is SoFAr's runtime's to run. */

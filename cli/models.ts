@@ -12,6 +12,7 @@ import { decodeInputNormalisation, encodeInputNormalisation, NORMALISATION_METAD
 import type { Graph, WeightMap } from '../src/graph/types.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
 import type { InferenceSession } from '../backends/onnx/index.js';
+import type { Roofline } from '../backends/runtime/roofline.js';
 import { openFileOnRuntime, openSpecOnRuntime, ortLoadFailure, type BinaryRuntimeName, type RuntimeName } from './binary-runtime.js';
 import { loadGraph, setFlagMap, UsageError, userFailure, withRecordedParams, type SpecFlags } from './common.js';
 import { inferenceProvider, type DeviceChoice } from './engines.js';
@@ -117,6 +118,8 @@ export interface OpenedModel {
   loadMs: number;
   session?: InferenceSession;
   run(x: Float32Array, n: number): Promise<Float32Array>;
+  /** SoFAr's runtime only: the roofline profile of its plan (after a run). */
+  roofline?(reps: number): Promise<Roofline>;
   release(): Promise<void>;
 }
 
@@ -193,13 +196,13 @@ async function openOnSofar(target: string, flags: OpenFlags & { runtime: BinaryR
     refuseSpecFlags(flags);
     const rt = await openFileOnRuntime(target, o);
     const normalisation = await recordedInFile(target);
-    return { name: basename(target), runtime: rt.description, engine: rt.description, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: () => rt.release() };
+    return { name: basename(target), runtime: rt.description, engine: rt.description, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), roofline: (reps) => rt.roofline(reps), release: () => rt.release() };
   }
   const spec = loadSpec(target, flags);
   const { graph } = spec;
   const { weights, source, normalisation } = specWeights(spec);
   const rt = await openSpecOnRuntime(graph, weights, { ...o, source });
-  return { name: graph.name, runtime: `${rt.description} (weights: ${source})`, engine: rt.description, ...trainedRun(spec), input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), release: () => rt.release() };
+  return { name: graph.name, runtime: `${rt.description} (weights: ${source})`, engine: rt.description, ...trainedRun(spec), input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), roofline: (reps) => rt.roofline(reps), release: () => rt.release() };
 }
 
 function isOnnxFile(target: string): boolean {

@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import type { RuntimeName } from '../binary-runtime.js';
-import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, type SpecFlags } from '../common.js';
+import type { Roofline } from '../../backends/runtime/roofline.js';
+import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, UsageError, type SpecFlags } from '../common.js';
 import type { DeviceChoice } from '../engines.js';
 import { openModel, seededBatch, type VariantFlags, type WeightFlags } from '../models.js';
 import { deviceOption, runtimeOption } from '../options.js';
@@ -17,6 +18,7 @@ interface BenchFlags extends SpecFlags, WeightFlags, VariantFlags {
   runs: number;
   warmup: number;
   json?: boolean;
+  profile?: boolean;
 }
 
 export function register(program: Command): void {
@@ -35,18 +37,22 @@ export function register(program: Command): void {
       .option('--weights <dir>', 'trained weights of a spec: a checkpoint folder or .safetensors file')
       .option('--int', 'binary layers as ConvInteger / MatMulInteger (spec only)')
       .option('--no-pack', 'binary kernels stored unpacked (spec only)')
+      .option('--profile', "SoFAr's runtime: each step's operation, shape, time, MACs and share of the kernels' peak (measured at start-up), and the model's limit")
       .option('--json', 'print one JSON object'),
   ).action(async (model: string, flags: BenchFlags) => {
+    if (flags.profile && flags.runtime === 'ort') throw new UsageError('--profile measures the steps of SoFAr\'s runtime', 'add --runtime sofar (or wasm)');
     const { timeCalls } = await import('../../backends/onnx/timing.js');
     const opened = await openModel(model, { ...flags, backend: 'onnx' });
     const x = seededBatch(opened.input, flags.batch, flags.seed);
     const stats = await timeCalls(opened.run, x, flags.batch, { warmup: flags.warmup, runs: flags.runs });
+    const profile = flags.profile ? await opened.roofline!(flags.runs) : undefined;
     await opened.release();
     const threads = flags.threads ?? 'default';
     if (flags.json) {
-      process.stdout.write(JSON.stringify({ model: opened.name, runtime: opened.runtime, threads, loadMs: opened.loadMs, ...stats }) + '\n');
+      process.stdout.write(JSON.stringify({ model: opened.name, runtime: opened.runtime, threads, loadMs: opened.loadMs, ...stats, ...(profile ? { profile: rooflineJson(profile) } : {}) }) + '\n');
       return;
     }
+    if (profile) process.stdout.write(formatRoofline(profile) + '\n');
     const ms = (v: number) => `${v.toFixed(2)} ms`;
     process.stdout.write(
       [
@@ -57,4 +63,33 @@ export function register(program: Command): void {
       ].join('\n') + '\n',
     );
   });
+}
+
+const round = (x: number, digits = 4) => Number(x.toPrecision(digits));
+
+/** The profile as `--json` gives it: shares under names that say what they are shares of. */
+function rooflineJson(r: Roofline) {
+  return {
+    steps: r.steps.map((s) => ({ step: s.step, kernel: s.kernel, shape: s.shape, ms: round(s.ms), macs: s.macs, kind: s.kind, macsPerSecond: round(s.macsPerSecond), shareOfKernelPeak: s.shareOfPeak === null ? null : round(s.shareOfPeak, 3) })),
+    totalStepsMs: round(r.totalMs),
+    binaryMacs: r.binaryMacs,
+    floatMacs: r.floatMacs,
+    limitMs: round(r.limitMs),
+    shareOfLimit: round(r.shareOfLimit, 3),
+    peaks: { binaryMacsPerSecond: round(r.peaks.binaryMacsPerSecond), floatMacsPerSecond: round(r.peaks.floatMacsPerSecond), method: r.peaks.method },
+  };
+}
+
+/** A table of the steps, then the model's total against its limit. */
+function formatRoofline(r: Roofline): string {
+  const g = (x: number) => (x / 1e9).toFixed(1);
+  const lines = [`peaks: binary ${g(r.peaks.binaryMacsPerSecond)} G MAC/s, float ${g(r.peaks.floatMacsPerSecond)} G MAC/s (${r.peaks.method})`, '', ' step  kernel                 shape                              ms      MACs      G MAC/s  of peak'];
+  for (const s of r.steps) {
+    const macs = s.macs ? s.macs.toExponential(2) : '';
+    const rate = s.macs ? g(s.macsPerSecond) : '';
+    const share = s.shareOfPeak === null ? '' : `${(100 * s.shareOfPeak).toFixed(0)}% ${s.kind}`;
+    lines.push(`${String(s.step).padStart(5)}  ${s.kernel.padEnd(22)} ${s.shape.padEnd(32)} ${s.ms.toFixed(3).padStart(8)} ${macs.padStart(9)} ${rate.padStart(10)}  ${share}`);
+  }
+  lines.push('', `total ${r.totalMs.toFixed(3)} ms for ${r.binaryMacs.toExponential(3)} binary and ${r.floatMacs.toExponential(3)} float MACs; limit at the peaks ${r.limitMs.toFixed(3)} ms: ${(100 * r.shareOfLimit).toFixed(0)}% of the limit`);
+  return lines.join('\n');
 }

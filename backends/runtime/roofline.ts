@@ -1,0 +1,82 @@
+/**
+ * The roofline profile of a plan: each step's operation, shape, time, MACs and rate against the peak of
+ * its kind (binary or float), and the model's limit — its binary MACs at the binary peak plus its float
+ * MACs at the float peak — beside its measured time. A function of plain data: the plan, the median time
+ * of each step (`BinaryRuntime.profile`) and the two peaks.
+ */
+import { OFFSET_ARGS } from './execute.js';
+import type { Plan, Step } from './plan.js';
+
+/** MACs a second: what the kernels reach on ideal shapes, measured on the machine at hand. */
+export interface Peaks {
+  binaryMacsPerSecond: number;
+  floatMacsPerSecond: number;
+  /** How they were measured, for the report. */
+  method: string;
+}
+
+export interface StepProfile {
+  step: number;
+  kernel: string;
+  shape: string;
+  ms: number;
+  macs: number;
+  kind: 'binary' | 'float' | 'other';
+  /** MACs a second (0 for steps without MACs). */
+  macsPerSecond: number;
+  /** macsPerSecond over the peak of its kind (null without MACs). */
+  shareOfPeak: number | null;
+}
+
+export interface Roofline {
+  steps: StepProfile[];
+  totalMs: number;
+  binaryMacs: number;
+  floatMacs: number;
+  /** binaryMacs / binary peak + floatMacs / float peak: the fastest the MACs could run. */
+  limitMs: number;
+  /** limitMs / totalMs: how close the model runs to its limit. */
+  shareOfLimit: number;
+  peaks: Peaks;
+}
+
+const CONV_KERNELS = new Set(['bconv2d', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'conv2dF32']);
+
+/** The operation of a step with its MACs: convolutions and dense layers; every other step has none. */
+export function stepCost(step: Step): { shape: string; macs: number; kind: StepProfile['kind'] } {
+  const ints = step.args.slice(OFFSET_ARGS[step.kernel].length);
+  if (CONV_KERNELS.has(step.kernel)) {
+    const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups] = ints;
+    const ho = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+    const wo = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+    const shape = `${kh}x${kw} ${cin}→${cout} at ${h}x${w}${sh > 1 ? ` /${sh}` : ''}${groups > 1 ? ` g${groups}` : ''}${n > 1 ? ` ×${n}` : ''}`;
+    return { shape, macs: n * ho * wo * cout * kh * kw * (cin / groups), kind: step.kernel === 'conv2dF32' ? 'float' : 'binary' };
+  }
+  if (step.kernel === 'dwconv2dF32') {
+    const [n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw] = ints;
+    const ho = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+    const wo = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+    return { shape: `depthwise ${kh}x${kw} ${c} at ${h}x${w}${sh > 1 ? ` /${sh}` : ''}`, macs: n * ho * wo * c * kh * kw, kind: 'float' };
+  }
+  if (step.kernel === 'denseF32') {
+    const [n, inputs, outputs] = ints;
+    return { shape: `${inputs}→${outputs}${n > 1 ? ` ×${n}` : ''}`, macs: n * inputs * outputs, kind: 'float' };
+  }
+  return { shape: '', macs: 0, kind: 'other' };
+}
+
+export function roofline(plan: Plan, stepMs: readonly number[], peaks: Peaks): Roofline {
+  const steps = plan.steps.map((step, i): StepProfile => {
+    const { shape, macs, kind } = stepCost(step);
+    const ms = stepMs[i];
+    const macsPerSecond = macs && ms > 0 ? macs / (ms / 1e3) : 0;
+    const peak = kind === 'binary' ? peaks.binaryMacsPerSecond : peaks.floatMacsPerSecond;
+    return { step: i, kernel: step.kernel, shape, ms, macs, kind, macsPerSecond, shareOfPeak: kind === 'other' ? null : macsPerSecond / peak };
+  });
+  const sum = (kind: StepProfile['kind']) => steps.filter((s) => s.kind === kind).reduce((a, s) => a + s.macs, 0);
+  const binaryMacs = sum('binary');
+  const floatMacs = sum('float');
+  const totalMs = steps.reduce((a, s) => a + s.ms, 0);
+  const limitMs = (binaryMacs / peaks.binaryMacsPerSecond + floatMacs / peaks.floatMacsPerSecond) * 1e3;
+  return { steps, totalMs, binaryMacs, floatMacs, limitMs, shareOfLimit: totalMs > 0 ? limitMs / totalMs : 0, peaks };
+}
