@@ -117,7 +117,7 @@ function project(name, extraDeps = [], fields = {}) {
 // ------------------------------------------------------------------ the runtime alone
 {
   // protobufjs (under onnx-proto) has a postinstall the runtime does not need: the consumer denies it, as
-  // the README's Set-up says, and npm then has nothing to warn about.
+  // docs/deployment.md (Install scripts) says, and npm then has nothing to warn about.
   const dir = project('runtime', [], { allowScripts: { protobufjs: false } });
   const install = run('npm', ['install', '--offline'], dir);
   check(install.status === 0, `npm install --offline ${packed.filename} (runtime alone)${install.status === 0 ? '' : `:\n${install.out}`}`);

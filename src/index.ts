@@ -48,3 +48,11 @@ export { resumeRun, type ConfigRequest, type ResumedRun } from './train/resume.j
 export { evaluate, type Evaluation, type Predict } from './train/evaluate.js';
 export type { Batch, StepNoise, StepResult, TrainState, TrainEngine, EngineOptions, EngineFactory, OptimizerConfig, OptimizerName } from './train/engine.js';
 export { readCheckpoint, writeCheckpoint, checkCheckpointFits, checkpointPath, CHECKPOINT_FILE, type Checkpoint, type CheckpointMeta, type CheckpointInput } from './checkpoint/index.js';
+// Types the API above names in its signatures.
+export type { QuantizerName, ActivationQuantizerName, WeightQuantizerName, QuantizerNameFor, QuantizerUse } from './quantizers.js';
+export type { PartialEpoch } from './checkpoint/index.js';
+export type { CropFlip } from './data/augment.js';
+export type { SyntheticOptions } from './data/synthetic.js';
+export type { InputNormalisation } from './data/normalise.js';
+export type { TrainListener, TrainEvent } from './train/events.js';
+export type { EpochMetrics } from './train/metrics.js';

@@ -1,22 +1,22 @@
 /**
- * The playground: a spec edited in the browser, compiled on each pause in typing by the same parser,
- * elaborator and checker as the CLI (src/compile-text.ts, no Node API), with the diagnostics marked at
- * their line and column, the summary and the ELK drawing of the graph. The spec lives in the address
+ * The playground: a spec edited in the browser (CodeMirror, on the language service of `sofar lsp`:
+ * web/playground-editor.ts), analysed on each pause in typing by the same parser, elaborator and checker
+ * as the CLI (no Node API), with the diagnostics marked in the editor and listed, each line's output
+ * shape at its end, the summary and the ELK drawing of the graph. The spec lives in the address
  * (`#spec=` base64url of its UTF-8), so a link shares it.
  */
-import { compile } from '../src/compile-text.js';
+import type { EditorView } from '@codemirror/view';
 import { summarize } from '../src/cost.js';
 import type { Diagnostic } from '../src/diagnostics.js';
 import { ARROW_DEFS, drawingElements, layoutGraph } from '../src/graph/draw.js';
 import example from '../specs/fashion/bireal-small.sofar';
+import { analysisOf, createEditor, FILE, formatEditor, safely, showAnalysis } from './playground-editor.js';
 
-const FILE = 'playground.sofar';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const spec = $<HTMLTextAreaElement>('spec');
-const marks = $<HTMLPreElement>('marks');
 const list = $<HTMLUListElement>('diagnostics');
 const summaryPane = $<HTMLDivElement>('summary');
 const drawingPane = $<HTMLDivElement>('drawing');
+const formatStatus = $<HTMLSpanElement>('format-status');
 
 const encode = (text: string) => btoa(String.fromCharCode(...new TextEncoder().encode(text))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 const decode = (b64: string) => new TextDecoder().decode(Uint8Array.from(atob(b64.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)));
@@ -33,36 +33,7 @@ function initialSpec(): string {
   return example;
 }
 
-/** The text again behind the textarea, with the lines that have diagnostics tinted and the span underlined. */
-function renderMarks(text: string, diagnostics: readonly Diagnostic[]) {
-  const lines = text.split('\n');
-  const byLine = new Map<number, Diagnostic>();
-  for (const d of diagnostics) if (d.span?.file === FILE && !(byLine.get(d.span.line)?.severity === 'error')) byLine.set(d.span.line, d);
-  marks.replaceChildren(
-    ...lines.map((line, i) => {
-      const div = document.createElement('div');
-      div.className = 'line';
-      const d = byLine.get(i + 1);
-      if (!d?.span) {
-        div.textContent = line || ' ';
-        return div;
-      }
-      div.classList.add(d.severity);
-      div.dataset.line = String(i + 1);
-      const start = Math.min(d.span.column - 1, line.length);
-      const end = Math.min(line.length, start + Math.max(1, d.span.length));
-      const at = document.createElement('span');
-      at.className = 'at';
-      at.textContent = line.slice(start, end) || ' ';
-      div.append(line.slice(0, start), at, line.slice(end) || (end === start ? '' : ' '));
-      return div;
-    }),
-  );
-  marks.scrollTop = spec.scrollTop;
-  marks.scrollLeft = spec.scrollLeft;
-}
-
-function renderList(diagnostics: readonly Diagnostic[]) {
+function renderList(view: EditorView, diagnostics: readonly Diagnostic[]) {
   if (!diagnostics.length) {
     const ok = document.createElement('li');
     ok.className = 'ok';
@@ -76,13 +47,14 @@ function renderList(diagnostics: readonly Diagnostic[]) {
       li.className = d.severity;
       const where = d.span ? `${d.span.line}:${d.span.column}: ` : '';
       li.textContent = `${where}${d.severity}: ${d.message}${d.hint ? ` (hint: ${d.hint})` : ''}`;
-      if (d.span) {
-        li.dataset.line = String(d.span.line);
-        li.dataset.column = String(d.span.column);
-        const offset = d.span.offset;
+      if (d.span?.file === FILE) {
+        const span = d.span;
+        li.dataset.line = String(span.line);
+        li.dataset.column = String(span.column);
         li.onclick = () => {
-          spec.focus();
-          spec.setSelectionRange(offset, offset + d.span!.length);
+          const from = Math.min(span.offset, view.state.doc.length);
+          view.dispatch({ selection: { anchor: from, head: Math.min(view.state.doc.length, from + span.length) }, scrollIntoView: true });
+          view.focus();
         };
       }
       return li;
@@ -91,21 +63,24 @@ function renderList(diagnostics: readonly Diagnostic[]) {
 }
 
 let generation = 0;
-async function update() {
-  const text = spec.value;
+async function update(view: EditorView) {
+  const text = view.state.doc.toString();
   const mine = ++generation;
   history.replaceState(null, '', `#spec=${encode(text)}`);
-  const result = compile(text, FILE);
-  renderMarks(text, result.diagnostics);
-  renderList(result.diagnostics);
+  const analysis = safely(() => analysisOf(text));
+  if (!analysis) return;
+  showAnalysis(view, analysis);
+  renderList(view, analysis.diagnostics);
   // With errors, the last good summary and drawing stay, dimmed.
-  const failed = !result.graph || result.diagnostics.some((d) => d.severity === 'error');
+  const graph = analysis.graphs.values().next().value;
+  const failed = !graph || analysis.diagnostics.some((d) => d.severity === 'error');
   document.body.classList.toggle('stale', failed);
-  if (failed || !result.graph) return;
-  const s = summarize(result.graph);
+  if (failed || !graph) return;
+  const s = summarize(graph);
   const fmt = (n: number) => n.toLocaleString('en-US');
-  summaryPane.innerHTML = `<dl><dt>model</dt><dd>${result.graph.name}</dd><dt>params</dt><dd>${fmt(s.params.total)} (${fmt(s.params.binary)} 1-bit, ${fmt(s.params.float)} 32-bit)</dd><dt>model size</dt><dd>${fmt(s.memoryBytes)} bytes</dd><dt>MACs</dt><dd>${s.macs.binary.toExponential(3)} 1-bit, ${s.macs.float.toExponential(3)} 32-bit</dd><dt>OPs</dt><dd>${s.ops.toExponential(3)}</dd><dt>nodes</dt><dd>${fmt(s.nodes)}</dd></dl>`;
-  const drawing = await layoutGraph(result.graph);
+  const escape = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  summaryPane.innerHTML = `<dl><dt>model</dt><dd>${escape(graph.name)}</dd><dt>params</dt><dd>${fmt(s.params.total)} (${fmt(s.params.binary)} 1-bit, ${fmt(s.params.float)} 32-bit)</dd><dt>model size</dt><dd>${fmt(s.memoryBytes)} bytes</dd><dt>MACs</dt><dd>${s.macs.binary.toExponential(3)} 1-bit, ${s.macs.float.toExponential(3)} 32-bit</dd><dt>OPs</dt><dd>${s.ops.toExponential(3)}</dd><dt>nodes</dt><dd>${fmt(s.nodes)}</dd></dl>`;
+  const drawing = await layoutGraph(graph);
   if (mine !== generation) return;
   const w = Math.ceil(drawing.width);
   const h = Math.ceil(drawing.height);
@@ -113,15 +88,21 @@ async function update() {
   document.body.dataset.nodes = String(drawing.nodes.length);
 }
 
+function format(view: EditorView) {
+  const why = formatEditor(view);
+  formatStatus.textContent = why ? `not formatted: ${why}` : '';
+}
+
 let timer: ReturnType<typeof setTimeout> | undefined;
-spec.addEventListener('input', () => {
-  clearTimeout(timer);
-  timer = setTimeout(() => void update(), 150);
-});
-spec.addEventListener('scroll', () => {
-  marks.scrollTop = spec.scrollTop;
-  marks.scrollLeft = spec.scrollLeft;
-});
+const view = createEditor(
+  $<HTMLDivElement>('editor'),
+  initialSpec(),
+  () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void update(view), 150);
+  },
+  format,
+);
+$<HTMLButtonElement>('format').onclick = () => format(view);
 $<HTMLButtonElement>('share').onclick = () => void navigator.clipboard?.writeText(location.href);
-spec.value = initialSpec();
-void update();
+void update(view);

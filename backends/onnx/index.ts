@@ -9,3 +9,5 @@ export { LOWERINGS } from './lower.js';
 export { sofarVersion } from './version.js';
 export { percentile, timedLoad, timeRuns, timeCalls, type LatencyStats, type LoadTiming } from './timing.js';
 export { OnnxGraph, readModelMetadata } from './proto.js';
+export type { LowerCtx, LowerOptions, LoweredKernel, ParamSource } from './context.js';
+export type { ElemType, Dim, AttrValue, NodeOptions } from './proto.js';

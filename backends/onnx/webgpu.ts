@@ -2,7 +2,7 @@
  * onnxruntime's WebGPU execution provider: the session options that select it, and the rewrite every
  * model gets before it runs there.
  *
- * Why the rewrite (measured with onnxruntime-node 1.23.2 on Dawn/Mesa llvmpipe; README, known issues):
+ * Why the rewrite (measured with onnxruntime-node 1.23.2 on Dawn/Mesa llvmpipe; docs/training.md, Known issues):
  * the provider prefers NHWC, so ORT's layout transformer turns each Conv into its NHWC kernel and moves
  * the inserted Transposes up the graph. Past a `GreaterOrEqual` or `LessOrEqual` a Transpose lands on a
  * bool tensor, for which the provider has no kernel, and ORT then keeps that Conv in NCHW. The provider's

@@ -3,3 +3,4 @@ export { createOrtEngine, createOrtEngineWith, type OrtEngineOptions } from './e
 export { ortGradients, ortLossAndGradients, type LossAndGradients } from './gradients.js';
 export { buildStepModel, IO, type StepKind, type StepModel } from './step-model.js';
 export { flatLayout, type FlatLayout } from './layout.js';
+export type { Placement } from './layout.js';

@@ -61,3 +61,8 @@ export function defaultKernels(): KernelSet {
 export function createRuntime(bytes: ModelBytes, options: Partial<RuntimeOptions> = {}): BinaryRuntime {
   return createRuntimeWith(bytes, { ...options, kernels: options.kernels ?? defaultKernels() });
 }
+// Types the API above names in its signatures.
+export type { Step, KernelName } from './plan.js';
+export type { RuntimeNode, RuntimeOp, Shape, Window } from './model.js';
+export type { SpawnWorker, WorkerHandle } from './wasm.js';
+export type { KernelsOrReason } from './kernels.js';

@@ -12,3 +12,9 @@ export { createTfjsEngine, tfjsEngineFactory, TfjsEngine, type TfjsEngineFactory
 export { saveTfjsModel, loadTfjsModel, MODEL_JSON, WEIGHTS_BIN, type SavedModelInfo } from './save.js';
 export { TFJS_QUANTIZERS, quantize, sign, clipKernel, magnitudeScale, type TfjsQuantizer } from './quantizers.js';
 export { defaultTf, type Tf } from './tf.js';
+export type { BatchStatistics } from './ops.js';
+export type { Tensor } from './tf.js';
+export type { HardtanhConfig, JoinConfig, Pool2DConfig, ConvConfig, DenseConfig, QuantizerConfig, AddIntoConfig } from './layers.js';
+export type { AdapterFinder, WebGpuAdapter, WebGpuProbe } from '../webgpu/adapter.js';
+export type { TfjsPackage } from './device.js';
+export type { QuantizerOptions } from './quantizers.js';

@@ -2,3 +2,4 @@
 export { emitModelPy, emitTrainPy, writeTorchProject, type TorchOptions, type TorchProject, type TorchProjectOptions } from './emit.js';
 export { emitClasses, type EmittedClasses } from './blocks.js';
 export { TORCH_LAYERS, type Lowered } from './lower.js';
+export type { Arg } from './lower.js';

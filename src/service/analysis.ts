@@ -78,6 +78,8 @@ export function allBlocks(ast: SourceFile): BlockDecl[] {
 /** A statement and its nested bodies, depth first. */
 export function* walkStatements(body: readonly Statement[]): Generator<Statement> {
   for (const s of body) {
+    // The parser's error recovery can leave a hole where a statement broke off (`bn momentum=`).
+    if (!s) continue;
     yield s;
     if (s.kind === 'call' && s.body) yield* walkStatements(s.body);
     if (s.kind === 'stage' || s.kind === 'for') yield* walkStatements(s.body);

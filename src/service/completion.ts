@@ -42,7 +42,8 @@ export function completionsAt(a: Analysis, offset: number): Completion[] {
   // After a layer or a block call's name: its arguments, then the names in scope as values.
   const head = /^\s*(?:[A-Za-z_]\w*\s*:\s*)?([A-Za-z_]\w*)\b(.*)$/.exec(statement);
   const names = namesInScope(a, offset);
-  if (head && head[2] !== '' && !/^\s*$/.test(head[2]) || (head && /\s$/.test(statement) && head[2] === '')) {
+  // Past the name: something after it (`bn mo`), or a space typed after it (`bn `); right at it (`bn`) the name itself is completed.
+  if (head && head[2] !== '') {
     const args = argumentsOf(a, head[1]);
     if (args) return [...args, ...names];
   }

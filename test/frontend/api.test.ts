@@ -1,9 +1,9 @@
-/** The README's API example, as written there (imports through the package's public entry points). */
+/** The API example of docs/api.md, as written there (imports through the package's public entry points). */
 import { expect, it } from 'vitest';
 import { createSession, runOnnx, exportOnnx } from '../../backends/onnx/index.js';
 import { compileFile, GraphBuilder, initWeights, summarize, type Tensor } from '../../src/index.js';
 
-it('the README example compiles a spec, builds a fractal in TypeScript and runs it in ONNX Runtime', async () => {
+it('the API guide example compiles a spec, builds a fractal in TypeScript and runs it in ONNX Runtime', async () => {
   const { graph, diagnostics } = compileFile('specs/fashion/bireal-small.sofar');
   expect(diagnostics).toEqual([]);
   expect(summarize(graph!).ops).toBe(1_594_368);

@@ -1,5 +1,5 @@
 /**
- * The README's programmatic API example where a user pastes it: in a project of its own that depends on
+ * The programmatic API example of docs/api.md (the README links it) where a user pastes it: in a project of its own that depends on
  * `sofar` (a node_modules/sofar link to this package, whose exports point into dist/), run from that
  * project's folder, after TypeScript's own transpilation.
  */
@@ -12,11 +12,11 @@ import { tempDir } from '../helpers/temp.js';
 
 const project = tempDir('sofar-user-');
 
-describe('the README API example', () => {
+describe('the API example of docs/api.md', () => {
   it('runs in a dependent project: the zoo spec from the package, diagnostics handled, logits out', () => {
     if (!existsSync('dist/src/index.js')) throw new Error('dist is missing: run npm run build first (npm test does)');
-    const readme = readFileSync('README.md', 'utf8');
-    const section = readme.slice(readme.indexOf('## Programmatic API'));
+    const readme = readFileSync('docs/api.md', 'utf8');
+    const section = readme.slice(readme.indexOf('# Programmatic API'));
     const code = /```ts\n([\s\S]*?)```/.exec(section)![1];
     const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } }).outputText;
     mkdirSync(join(project, 'node_modules'));

@@ -1,6 +1,6 @@
 /**
  * `npm ci` in the clone is silent about install scripts (issue 24, item 3): package.json's allowScripts
- * decides every dependency's script (allowed or denied, with the reason in the README), so npm has none
+ * decides every dependency's script (allowed or denied, with the reason in docs/deployment.md), so npm has none
  * left to warn about. The consumer's install is scripts/check-install.mjs's (a .ci/run step).
  */
 import { spawnSync } from 'node:child_process';
