@@ -58,7 +58,7 @@ describe('the threaded WebAssembly kernels', () => {
     expect(runtimeThreads(runtime)).toBe(1);
     expect(runtime.kernels).toBe('wasm (simd128)');
     runtime.release();
-    await expect(loadRuntime(new Uint8Array(0), { wasm: single, threads: 17 })).rejects.toThrow(/threads must be 1 to 16/);
+    await expect(loadRuntime(new Uint8Array(0), { wasm: single, threads: 17 })).rejects.toThrow(/option threads must be an integer from 1 to 16/);
   });
 
   for (const path of SPECS) {
