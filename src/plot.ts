@@ -158,11 +158,15 @@ export function plotRunsSvg(runs: readonly RunSeries[], options: PlotOptions = {
     `<g class="legend-item"><line x1="${PANEL.left}" y1="${styleY}" x2="${PANEL.left + 24}" y2="${styleY}" stroke="#555" stroke-width="2"/><text x="${PANEL.left + 30}" y="${styleY}" dominant-baseline="middle">test</text>` +
       `<line x1="${PANEL.left + 80}" y1="${styleY}" x2="${PANEL.left + 104}" y2="${styleY}" stroke="#555" stroke-width="2" stroke-dasharray="6 3"/><text x="${PANEL.left + 110}" y="${styleY}" dominant-baseline="middle">training</text></g>`,
   );
+  return svgDocument(options.title ?? `SoFAr runs: ${runs.map((r) => r.label).join(', ')}`, panels, legend, legendTop + 18 * (runs.length + 1) + 8);
+}
+
+/** The SVG document: panels side by side, the legend under them, on white. */
+function svgDocument(title: string, panels: readonly string[], legend: readonly string[], height: number): string {
   const width = PANEL.width * panels.length;
-  const height = legendTop + 18 * (runs.length + 1) + 8;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<title>${escape(options.title ?? `SoFAr runs: ${runs.map((r) => r.label).join(', ')}`)}</title>`,
+    `<title>${escape(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     ...panels,
     `<g class="legend">`,
@@ -221,17 +225,5 @@ export function plotParetoSvg(points: readonly ParetoPoint[], options: PlotOptio
     const y = legendTop + 18 * i;
     return `<g class="legend-item"><line x1="${PANEL.left}" y1="${y}" x2="${PANEL.left + 24}" y2="${y}" stroke="${colour(family)}" stroke-width="3"/><text x="${PANEL.left + 30}" y="${y}" dominant-baseline="middle">${escape(family)}</text></g>`;
   });
-  const width = PANEL.width * panels.length;
-  const height = legendTop + 18 * families.length + 8;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<title>${escape(options.title ?? `SoFAr study: ${families.join(', ')}`)}</title>`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
-    ...panels,
-    `<g class="legend">`,
-    ...legend,
-    '</g>',
-    '</svg>',
-    '',
-  ].join('\n');
+  return svgDocument(options.title ?? `SoFAr study: ${families.join(', ')}`, panels, legend, legendTop + 18 * families.length + 8);
 }

@@ -18,7 +18,8 @@ import { busyWeights, normalValues } from '../helpers/values.js';
 import { relativeError } from '../ort-train/graphs.js';
 import { BLUR, constructCases } from './graphs.js';
 import { project, readFloats, readTensors, runJobs, torchMissing, writeFloats, type Job, type JobResult, type QuantizerJob } from './helpers.js';
-import { constructReference, refActivation, refWeights } from './reference.js';
+import { refActivation } from '../helpers/reference.js';
+import { constructReference, refWeights } from './reference.js';
 
 const N = 4;
 const skip = skipWithout(torchMissing());

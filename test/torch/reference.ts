@@ -6,30 +6,12 @@
  * one-node graph, so the two references share no formula and neither shares code with a backend.
  */
 import type { Graph, GraphNode, NodeOf, QuantizerRef, WeightMap } from '../../src/graph/types.js';
-import { refSign, referenceForward, type Values } from '../helpers/reference.js';
+import { refActivation, refSign, referenceForward, type Values } from '../helpers/reference.js';
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 /** The channel of element i of a sample-major NCHW map or vector batch. */
 const channelOf = (shape: readonly number[]) => (i: number) => Math.floor(i / size(shape.slice(1))) % shape[0];
 
-/** An activation quantizer's forward (docs/semantics.md's table). */
-export function refActivation(q: QuantizerRef, x: number): number {
-  switch (q.name) {
-    case 'ste_heaviside':
-      return x > 0 ? 1 : 0;
-    case 'dorefa': {
-      const n = 2 ** q.args.k_bit - 1;
-      return roundHalfEven(Math.min(1, Math.max(0, x)) * n) / n;
-    }
-    default:
-      return refSign(x);
-  }
-}
-
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** A weight quantizer's forward on a kernel whose output channel is `axis`: the scaled ±1 kernel. */
 export function refWeights(q: QuantizerRef, w: Float64Array, shape: number[], axis: number): Float64Array {
