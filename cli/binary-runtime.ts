@@ -1,6 +1,7 @@
 /**
  * `--runtime sofar`: SoFAr's bit-packed binary runtime (backends/runtime) for `run`, `bench` and `eval`.
- * A spec is exported in memory as its `--binary-ops` variant; an ONNX file must be one.
+ * A spec is exported in memory as its `--binary-ops` variant; an ONNX file is one, or SoFAr's standard export that
+ * records its graph (the runtime converts it on load).
  */
 import { availableParallelism } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
@@ -83,6 +84,7 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
     throw e;
   }
   const loadMs = performance.now() - start;
+  if (rt.converted) process.stderr.write(`note: ${what}: ${rt.converted}; sofar convert MODEL.onnx --binary-ops writes that form once\n`);
   const out = rt.output;
   return {
     input: rt.input,

@@ -145,6 +145,7 @@ function renderSummary(): void {
     ['input', `${info.input.join('×')} → ${info.classes} classes${info.dataset ? ` (${DATASET_TITLES[info.dataset] ?? info.dataset})` : ''}`],
   ];
   if (info.weights) rows.push(['weights', info.weights]);
+  if (runtime.converted) rows.push(['form', `${runtime.converted}; sofar convert MODEL.onnx --binary-ops writes that form once`]);
   const { mean, std } = info.normalisation;
   rows.push(['pixels', info.normalisationRecorded ? `÷ 255, then (x − ${mean.join(', ')}) / ${std.join(', ')} as in training (recorded in the model)` : '÷ 255 only: the model records no normalisation (sofar build SPEC --weights RUN records it)']);
   if (s) {

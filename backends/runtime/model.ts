@@ -14,6 +14,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { SOFAR_DOMAIN, SOFAR_OPSET } from '../onnx/binary-ops.js';
+import { recordsGraph, binaryOpsFromStandardExport } from '../onnx/to-binary-ops.js';
 import { foldConstants } from './constants.js';
 
 const { onnx } = onnxProto;
@@ -96,6 +97,11 @@ export interface RuntimeModel {
   nodes: RuntimeNode[];
   /** The model's metadata (`sofar.summary`, `sofar.variant`, ...). */
   metadata: Record<string, string>;
+  /**
+   * Set where the file was SoFAr's standard export (variant `from`: `float`, `int`, ...) and was converted
+   * to the --binary-ops form on load, its weights kept (`metadata` is then the converted model's).
+   */
+  converted?: { from: string };
 }
 
 /** Largest per-sample tensor the runtime accepts (elements); larger ones are refused, not attempted. */
@@ -103,6 +109,18 @@ export const MAX_ELEMENTS = 1 << 28;
 const SUPPORTED = 'Sign, BinaryConv2D, BinaryDense (ai.sofar) and Conv, BatchNormalization, Relu, PRelu, Clip, Sigmoid, Round, Greater (with 0) and Cast (to float), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Unsqueeze, Squeeze, Gemm, MatMul, Add, Sub, Mul, Div, Concat, Slice, Pad, Mean, Sum, Max, Identity';
 
 export function readRuntimeModel(bytes: Uint8Array): RuntimeModel {
+  const { model, metadata } = decoded(bytes);
+  if (recordsGraph(metadata)) return convertedOnLoad(bytes, metadata);
+  try {
+    return checkedModel(model, metadata);
+  } catch (e) {
+    const variant = metadata['sofar.variant'];
+    if (!(e instanceof RuntimeModelError) || !variant || variant === 'binary-ops') throw e;
+    throw new RuntimeModelError(e.message, { variant, spec: metadata['sofar.spec'] ?? null });
+  }
+}
+
+function decoded(bytes: Uint8Array): { model: InstanceType<typeof onnx.ModelProto>; metadata: Record<string, string> } {
   let model: InstanceType<typeof onnx.ModelProto>;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -111,13 +129,24 @@ export function readRuntimeModel(bytes: Uint8Array): RuntimeModel {
   }
   const metadata: Record<string, string> = {};
   for (const p of model.metadataProps ?? []) if (p.key) metadata[p.key] = p.value ?? '';
+  return { model, metadata };
+}
+
+/**
+ * SoFAr's standard export that records its graph, lowered to binary-ops here (weights kept) and read as
+ * that: what `sofar convert MODEL.onnx --binary-ops` writes, without the file.
+ */
+function convertedOnLoad(bytes: Uint8Array, metadata: Record<string, string>): RuntimeModel {
+  const from = metadata['sofar.variant'];
+  const spec = metadata['sofar.spec'] ?? null;
+  let converted: Uint8Array;
   try {
-    return checkedModel(model, metadata);
+    converted = binaryOpsFromStandardExport(bytes, metadata);
   } catch (e) {
-    const variant = metadata['sofar.variant'];
-    if (!(e instanceof RuntimeModelError) || !variant || variant === 'binary-ops') throw e;
-    throw new RuntimeModelError(e.message, { variant, spec: metadata['sofar.spec'] ?? null });
+    throw new RuntimeModelError(`SoFAr's '${from}' export could not be converted to the --binary-ops form on load: ${(e as Error).message}`, { variant: from, spec });
   }
+  const again = decoded(converted);
+  return { ...checkedModel(again.model, again.metadata), converted: { from } };
 }
 
 function checkedModel(model: InstanceType<typeof onnx.ModelProto>, metadata: Record<string, string>): RuntimeModel {

@@ -61,6 +61,11 @@ export interface BinaryRuntime {
   readonly output: number[];
   /** `native (avx512)`, ... */
   readonly kernels: string;
+  /**
+   * Null for a `--binary-ops` model; for SoFAr's standard export (`sofar train`'s model.onnx), which the
+   * runtime converts to that form on load (weights kept), a note saying so.
+   */
+  readonly converted: string | null;
   readonly plan: Plan;
   /**
    * Output for n samples (row-major `[n, ...output]`), synchronously. The runtime computes exactly n
@@ -73,6 +78,11 @@ export interface BinaryRuntime {
   release(): void;
   /** True once `release()` was called. */
   readonly released: boolean;
+}
+
+/** What `converted` says of a model: how it was converted on load, or null. */
+export function convertedNote(model: RuntimeModel): string | null {
+  return model.converted ? `converted on load from SoFAr's '${model.converted.from}' standard export to the --binary-ops form (weights kept)` : null;
 }
 
 /** Weights, activations and scratch of one runtime together (ArrayBuffer and WebAssembly limits). */
@@ -102,6 +112,7 @@ export function createRuntimeWith(data: ModelBytes, options: RuntimeOptions): Bi
     get kernels() {
       return kernels.description;
     },
+    converted: convertedNote(model),
     get plan() {
       return live('plan').plan;
     },

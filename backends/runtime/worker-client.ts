@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { readRuntimeModel, RuntimeModelError, type RuntimeModel } from './model.js';
-import { checkIntOption, MAX_BATCH, modelBytes, RuntimeOptionError, RuntimeReleasedError, type ModelBytes } from './runtime.js';
+import { checkIntOption, convertedNote, MAX_BATCH, modelBytes, RuntimeOptionError, RuntimeReleasedError, type ModelBytes } from './runtime.js';
 
 export interface WorkerRuntimeOptions {
   /** Threads of the worker's runtime (default 1). */
@@ -25,6 +25,8 @@ export interface AsyncRuntime {
   readonly output: number[];
   /** `native (avx2)`, `wasm (simd128)`, ... */
   readonly kernels: string;
+  /** As BinaryRuntime's: null, or how a standard export was converted on load. */
+  readonly converted: string | null;
   /** Output for n samples (row-major `[n, ...output]`), computed in the worker; runs queue in order. */
   run(x: Float32Array, n: number): Promise<Float32Array>;
   /** Stops the worker; later runs reject with RuntimeReleasedError. */
@@ -97,6 +99,7 @@ export async function createRuntimeInWorker(data: ModelBytes, options: WorkerRun
     input: model.input.shape,
     output: model.output.shape,
     kernels: description,
+    converted: convertedNote(model),
     get released() {
       return released;
     },

@@ -1,10 +1,12 @@
 /**
  * `sofar convert MODEL.onnx --binary-ops [-o OUT] [--spec SPEC]`: SoFAr's standard ONNX export of a
  * model (`sofar train`'s model.onnx, `sofar build`'s .onnx) in its `--binary-ops` form for SoFAr's
- * runtime and the page, with the same weights. The graph is rebuilt from the spec the model names (its
- * `sofar.spec` and `sofar.params` metadata, the spec file its summary's sources point to, else --spec),
- * the weights are read back from the model (backends/onnx/weights-from-export.ts), and the binary-ops
- * lowering exports them, keeping the model's metadata (weights source, input normalisation).
+ * runtime and the page, with the same weights. The graph is the one the export records (metadata
+ * `sofar.graph`, backends/onnx/to-binary-ops.ts: the conversion SoFAr's runtime does on load); an export
+ * that records none (SoFAr before 0.1) has it rebuilt from the spec the model names (its `sofar.spec`
+ * and `sofar.params` metadata, the spec file its summary's sources point to, else --spec). The weights
+ * are read back from the model (backends/onnx/weights-from-export.ts), and the binary-ops lowering
+ * exports them, keeping the model's metadata (weights source, input normalisation).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -41,7 +43,25 @@ async function convertCommand(path: string, flags: ConvertFlags): Promise<void> 
   const rebuild = `export it from its spec instead: sofar build SPEC --weights RUN --binary-ops (RUN: the sofar train --out folder)`;
   if (!name) throw userFailure(`${path} is not a model SoFAr exported (it has no sofar.spec metadata)`, rebuild);
   if (metadata['sofar.variant'] === 'binary-ops') throw userFailure(`${path} is already the --binary-ops form`, 'run it: sofar run MODEL --runtime sofar');
-  const spec = specFile(path, metadata, flags.spec);
+  const out = flags.out ?? path.replace(/(\.onnx)?$/i, '.binary-ops.onnx');
+  const source = metadata['sofar.weights'] ?? `converted from ${path}`;
+  const { recordsGraph, binaryOpsFromStandardExport } = await import('../../backends/onnx/to-binary-ops.js');
+  let converted: Uint8Array;
+  if (recordsGraph(metadata) && !flags.spec) {
+    try {
+      converted = binaryOpsFromStandardExport(bytes, metadata);
+    } catch (e) {
+      throw userFailure(`${path} records its graph, but it does not convert: ${(e as Error).message}`, `give its spec: sofar convert ${path} --binary-ops --spec SPEC.sofar, or ${rebuild}`);
+    }
+  } else converted = await convertFromSpec(path, bytes, metadata, flags.spec, rebuild);
+  writeFileAtomic(out, converted);
+  process.stdout.write(`wrote ${out} (${name}, binary layers as ai.sofar operators; weights: ${source})\n`);
+}
+
+/** The --binary-ops model of an export that records no graph: the graph rebuilt from its spec. */
+async function convertFromSpec(path: string, bytes: Uint8Array, metadata: Record<string, string>, given: string | undefined, rebuild: string): Promise<Uint8Array> {
+  const name = metadata['sofar.spec'];
+  const spec = specFile(path, metadata, given);
   if (!spec) throw userFailure(`the spec of ${path} (model ${name}) is not here`, `give it: sofar convert ${path} --binary-ops --spec SPEC.sofar`);
   const set = Object.entries(parseParams(metadata[PARAMS_METADATA_KEY])).map(([k, v]) => `${k}=${v}`);
   const { graph } = loadGraph(spec, { model: name, set });
@@ -53,10 +73,7 @@ async function convertCommand(path: string, flags: ConvertFlags): Promise<void> 
     throw userFailure(`${path} does not hold the weights of ${name} as ${spec} builds it: ${(e as Error).message}`, `check --spec, or ${rebuild}`);
   }
   const source = metadata['sofar.weights'] ?? `converted from ${path}`;
-  const out = flags.out ?? path.replace(/(\.onnx)?$/i, '.binary-ops.onnx');
-  const converted = await exportModel(graph, weights, { pack: true, binaryOps: true }, source, { normalisation: decodeInputNormalisation(metadata[NORMALISATION_METADATA_KEY]), set });
-  writeFileAtomic(out, converted);
-  process.stdout.write(`wrote ${out} (${name}, binary layers as ai.sofar operators; weights: ${source})\n`);
+  return exportModel(graph, weights, { pack: true, binaryOps: true }, source, { normalisation: decodeInputNormalisation(metadata[NORMALISATION_METADATA_KEY]), set });
 }
 
 /** --spec, else the spec file the model's summary names (as given when it was built, then in this package's specs/). */

@@ -1,7 +1,7 @@
 /**
  * `sofar convert MODEL.onnx --binary-ops` (issue 24, item 10): SoFAr's standard export of a model, in
  * any of its variants, becomes byte for byte the --binary-ops model that `sofar build --binary-ops`
- * writes from the same weights (magnitude-aware scales included), keeping the recorded normalisation;
+ * writes from the same weights (from the graph it records, or from its spec where it records none) (magnitude-aware scales included), keeping the recorded normalisation;
  * what is not a SoFAr standard export is refused with the way out. And `sofar run` names the classes
  * where the model's data set is known (item 11).
  */
@@ -17,6 +17,7 @@ import { compileFile } from '../../src/compile.js';
 import { initWeights } from '../../src/weights/init.js';
 import { inProcessCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/temp.js';
+import { withoutGraphRecord } from '../helpers/trained-export.js';
 
 const sofar = inProcessCli([registerBuild, registerConvert, registerRun], { muteStderr: true });
 const SPEC = 'specs/fashion/bireal-small.sofar';
@@ -33,6 +34,14 @@ describe('sofar convert --binary-ops', () => {
     const converted = standard.replace(/\.onnx$/, '.binary-ops.onnx');
     expect(out).toMatch(/^wrote .*binary-ops\.onnx \(fashion_bireal_small, binary layers as ai\.sofar operators; weights: seeded init, seed 5\)/);
     expect(Buffer.compare(readFileSync(converted), readFileSync(direct))).toBe(0);
+  });
+
+  it('converts an export that records no graph (SoFAr before it did) from the spec its summary names', async () => {
+    const old = join(dir.path, 'old.onnx');
+    await sofar('build', SPEC, '--seed', '5', '-o', old);
+    writeFileSync(old, withoutGraphRecord(readFileSync(old)));
+    await sofar('convert', old, '--binary-ops', '-o', join(dir.path, 'old.binary-ops.onnx'));
+    expect(Buffer.compare(readFileSync(join(dir.path, 'old.binary-ops.onnx')), readFileSync(direct))).toBe(0);
   });
 
   it('keeps the input normalisation the model records', async () => {

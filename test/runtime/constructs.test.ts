@@ -8,23 +8,12 @@
  * The models are written by hand (onnx-graphs.ts); onnxruntime runs their standard-op twins.
  */
 import { describe, expect, it } from 'vitest';
-import { createSession, runOnnx } from '../../backends/onnx/index.js';
 import { createRuntime, type KernelSet } from '../../backends/runtime/index.js';
-import { bundledWasmForSuite, nativeKernels, runOnce, skipNative } from './helpers.js';
+import { bundledWasmForSuite, nativeKernels, ortLogits, runOnce, skipNative } from './helpers.js';
 import { twoVariants } from './onnx-graphs.js';
 import { CONSTRUCT_GRAPHS } from './construct-graphs.js';
 import { Rng } from './kernels-reference.js';
 import { maxRelativeError } from './util.js';
-
-async function ortLogits(bytes: Uint8Array, x: Float32Array, n: number): Promise<Float32Array> {
-  const session = await createSession(bytes, { threads: 1, optimization: 'disabled' });
-  try {
-    return await runOnnx(session, x, n);
-  } finally {
-    await session.release();
-  }
-}
-
 
 describe.skipIf(skipNative())('the constructs of today\'s binary nets on the runtime', () => {
   const wasm = bundledWasmForSuite();

@@ -38,3 +38,14 @@ export function bundledWasmForSuite(): () => KernelSet {
   });
   return () => wasm!;
 }
+
+/** onnxruntime's logits for `bytes` (one thread, no graph optimisations: the model exactly as written). */
+export async function ortLogits(bytes: Uint8Array, x: Float32Array, n: number): Promise<Float32Array> {
+  const { createSession, runOnnx } = await import('../../backends/onnx/index.js');
+  const session = await createSession(bytes, { threads: 1, optimization: 'disabled' });
+  try {
+    return await runOnnx(session, x, n);
+  } finally {
+    await session.release();
+  }
+}

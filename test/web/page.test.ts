@@ -1,8 +1,8 @@
 /**
  * The page in headless Chromium (Debian's, through playwright-core), served by `sofar serve`: it loads
  * the bundled model, classifies the first 10 Fashion-MNIST test images exactly as `sofar run --runtime
- * sofar` does in Node, feeds an uploaded image as training normalises it, and shows an error — not a
- * blank page — for a file that is not a SoFAr --binary-ops model. Served with COOP/COEP, the page is
+ * sofar` does in Node, feeds an uploaded image as training normalises it, takes `sofar train`'s
+ * model.onnx (converted on load), and shows an error — not a blank page — for a file it cannot run. Served with COOP/COEP, the page is
  * cross-origin isolated and runs the threaded kernels with Web Workers: its logits equal the
  * single-threaded module's in Node bit for bit.
  */
@@ -20,6 +20,7 @@ import { compileFile } from '../../src/compile.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { initWeights } from '../../src/weights/init.js';
 import { skipWithout } from '../helpers/requirements.js';
+import { trainedLikeExport, withoutGraphRecord } from '../helpers/trained-export.js';
 import { maxRelativeError } from '../runtime/util.js';
 import { chromiumMissing, fashionMissing, fashionTest, MODEL, startServe, wasmBytes, wasmMissing } from './helpers.js';
 
@@ -140,14 +141,31 @@ describe.skipIf(skipWithout(missing))('the page in headless Chromium', () => {
     expect(await page.locator('#error').innerText()).toMatch(/^notes\.onnx: not a model SoFAr's runtime can run: not a readable ONNX model/);
     expect(await page.locator('#summary tr').count()).toBe(0);
 
+    // A standard export from before they recorded their graph: the runtime cannot convert it.
     const graph = compileFile('specs/fashion/bireal-small.sofar').graph!;
-    await page.locator('#model-file').setInputFiles({ name: 'standard.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(exportOnnx(graph, initWeights(graph, 0))) });
+    await page.locator('#model-file').setInputFiles({ name: 'standard.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(withoutGraphRecord(exportOnnx(graph, initWeights(graph, 0)))) });
     await expect.poll(() => page.locator('#error').innerText()).toMatch(/^standard\.onnx: this is SoFAr's 'float' export of fashion_bireal_small.*sofar convert MODEL\.onnx --binary-ops.*--weights RUN/);
 
     await page.locator('#bundled').click();
     await expect.poll(state).toBe('ready');
     expect(await page.locator('#error').isVisible()).toBe(false);
     expect(await page.locator('#top li').count()).toBe(5);
+    expect(errors).toEqual([]);
+  });
+
+  it("takes sofar train's model.onnx, converting it on load: the logits of the same file in Node", async () => {
+    const graph = compileFile('specs/fashion/bireal-small.sofar').graph!;
+    const bytes = trainedLikeExport(graph, 7);
+    await page.locator('#model-file').setInputFiles({ name: 'model.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
+    await expect.poll(state).toBe('ready');
+    expect(await page.locator('#summary').innerText()).toMatch(/form\s+converted on load from SoFAr's 'float' standard export to the --binary-ops form \(weights kept\)/);
+    const inNode = await loadRuntime(bytes, { wasm: wasmBytes() });
+    const values = Array.from(fashionTestImage(3));
+    const logits = await page.evaluate((v) => (globalThis as unknown as PageWindow).sofarPage.classify(v), values);
+    expect(logits).toEqual(Array.from(inNode.run(Float32Array.from(values), 1)));
+    inNode.release();
+    await page.locator('#bundled').click();
+    await expect.poll(state).toBe('ready');
     expect(errors).toEqual([]);
   });
 });
