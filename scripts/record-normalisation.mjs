@@ -7,7 +7,7 @@
  * Run after `npm run build`. Used once for web/models/bireal-small.onnx, whose training run is gone.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import onnxProto from 'onnx-proto';
+import { onnx } from '../dist/backends/onnx/proto.js';
 import { encodeInputNormalisation, namedNormalisation, NORMALISATION_METADATA_KEY } from '../dist/src/data/normalise.js';
 
 const [model, dataset] = process.argv.slice(2);
@@ -15,7 +15,7 @@ if (!model || !dataset) {
   console.error('usage: node scripts/record-normalisation.mjs MODEL.onnx DATASET');
   process.exit(2);
 }
-const proto = onnxProto.onnx.ModelProto.decode(readFileSync(model));
+const proto = onnx.ModelProto.decode(readFileSync(model));
 const props = proto.metadataProps ?? [];
 const channels = Number(proto.graph.input[0].type.tensorType.shape.dim[1].dimValue);
 const normalisation = namedNormalisation(dataset, channels);
@@ -28,5 +28,5 @@ if (props.some((p) => p.key === NORMALISATION_METADATA_KEY)) {
   process.exit(1);
 }
 proto.metadataProps = [...props, { key: NORMALISATION_METADATA_KEY, value: encodeInputNormalisation(normalisation) }];
-writeFileSync(model, onnxProto.onnx.ModelProto.encode(proto).finish());
+writeFileSync(model, onnx.ModelProto.encode(proto));
 console.log(`${model}: ${NORMALISATION_METADATA_KEY} = ${encodeInputNormalisation(normalisation)}`);

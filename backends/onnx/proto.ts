@@ -1,11 +1,12 @@
 /**
- * A small writer for ONNX models over the `onnx-proto` protobuf bindings: nodes, initialisers, graph
- * inputs and outputs, then one `encode()` to bytes. Shared by the inference exporter and the training
- * step generator so both speak ONNX the same way.
+ * A small writer for ONNX models over SoFAr's own ONNX messages (onnx-messages.ts): nodes, initialisers,
+ * graph inputs and outputs, then one `encode()` to bytes. Shared by the inference exporter and the
+ * training step generator so both speak ONNX the same way.
  */
-import onnxProto from 'onnx-proto';
+import { onnx, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './onnx-messages.js';
 
-export const { onnx } = onnxProto;
+export { onnx };
+export type * from './onnx-messages.js';
 
 /** The opset every SoFAr model targets (the newest the Debian ONNX checker, 1.12, knows). */
 export const OPSET = 17;
@@ -28,7 +29,7 @@ export type AttrValue = number | string | number[] | { floats: number[] } | { te
 /** A dimension: a fixed size or a symbolic name (`batch`). */
 export type Dim = number | string;
 
-export function tensorProto(name: string, type: ElemType, dims: readonly number[], data: ArrayBufferView): InstanceType<typeof onnx.TensorProto> {
+export function tensorProto(name: string, type: ElemType, dims: readonly number[], data: ArrayBufferView): TensorProto {
   return onnx.TensorProto.create({
     name,
     dataType: ELEM[type],
@@ -73,10 +74,10 @@ export interface NodeOptions {
 }
 
 export class OnnxGraph {
-  private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
-  private readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
-  private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
-  private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
+  private readonly nodes: NodeProto[] = [];
+  private readonly initializers: TensorProto[] = [];
+  private readonly inputs: ValueInfoProto[] = [];
+  private readonly outputs: ValueInfoProto[] = [];
   private readonly names = new Set<string>();
   private constantCount = 0;
 
@@ -146,7 +147,7 @@ export class OnnxGraph {
     return this.names.has(name);
   }
 
-  toModel(o: { producerVersion: string; doc?: string; metadata?: Record<string, string>; domain?: string; opsets?: Record<string, number> }): InstanceType<typeof onnx.ModelProto> {
+  toModel(o: { producerVersion: string; doc?: string; metadata?: Record<string, string>; domain?: string; opsets?: Record<string, number> }): ModelProto {
     return onnx.ModelProto.create({
       irVersion: IR_VERSION,
       opsetImport: [{ domain: '', version: OPSET }, ...Object.entries(o.opsets ?? {}).map(([domain, version]) => ({ domain, version }))],
@@ -166,7 +167,7 @@ export class OnnxGraph {
   }
 
   encode(o: Parameters<OnnxGraph['toModel']>[0]): Uint8Array {
-    return onnx.ModelProto.encode(this.toModel(o)).finish();
+    return onnx.ModelProto.encode(this.toModel(o));
   }
 
   private claim(name: string): void {

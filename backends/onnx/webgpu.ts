@@ -22,10 +22,8 @@
  * overlapping windows) but then fails at run time ("The Indices output is not supported yet"): those
  * nodes are named to it in `forceCpuNodeNames`, so they run on the CPU.
  */
-import { onnx } from './proto.js';
+import { onnx, type ModelProto, type NodeProto } from './proto.js';
 
-type ModelProto = InstanceType<typeof onnx.ModelProto>;
-type NodeProto = Parameters<typeof onnx.NodeProto.create>[0] & object;
 
 /** `a ≥ b` ≡ `not (a < b)`, `a ≤ b` ≡ `not (a > b)` (except on NaN). */
 const NEGATED: Record<string, string> = { GreaterOrEqual: 'Less', LessOrEqual: 'Greater' };
@@ -105,7 +103,7 @@ function rewriteNodes(model: ModelProto, bytes: Uint8Array): Uint8Array {
   }
   if (!changed) return bytes;
   graph.node = nodes.map((n) => onnx.NodeProto.create(n));
-  return onnx.ModelProto.encode(model).finish();
+  return onnx.ModelProto.encode(model);
 }
 
 /** Where a session runs: the CPU provider, or WebGPU with the CPU for the operators it lacks. */

@@ -7,12 +7,10 @@
  * the binary-ops lowering reads from a kernel (docs/semantics.md, "Quantizers"), so `sign × scale`
  * gives the same model.
  */
-import onnxProto from 'onnx-proto';
 import type { Graph, GraphNode, ParamSpec, WeightMap } from '../../src/graph/types.js';
 import { unpackBits } from './kernels.js';
+import { onnx, type TensorProto as Tensor } from './onnx-messages.js';
 
-type Tensor = onnxProto.onnx.ITensorProto;
-const { onnx } = onnxProto;
 
 /** The weights of `graph` in `bytes`; throws an Error naming the first parameter it cannot find. */
 export function weightsFromStandardExport(graph: Graph, bytes: Uint8Array): WeightMap {

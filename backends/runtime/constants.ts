@@ -7,11 +7,9 @@
  * integer and boolean tensors of at most MAX_FOLD_ELEMENTS values. Everything is checked: a folded model
  * fails with a RuntimeModelError, never an exception of another kind.
  */
-import onnxProto from 'onnx-proto';
 
-const { onnx } = onnxProto;
-type NodeProto = onnxProto.onnx.INodeProto;
-type TensorProto = onnxProto.onnx.ITensorProto;
+import { onnx, type AttributeProto, type NodeProto, type TensorProto } from '../onnx/onnx-messages.js';
+
 const T = onnx.TensorProto.DataType;
 
 /** Largest constant computed at load time (values). */
@@ -24,7 +22,7 @@ interface Constant {
 }
 
 const FOLDABLE = new Set(['Identity', 'Cast', 'Gather', 'Reshape', 'Unsqueeze', 'Squeeze', 'Slice', 'Where']);
-const TYPES = new Set([T.FLOAT, T.UINT8, T.INT8, T.INT32, T.INT64, T.BOOL]);
+const TYPES = new Set<number>([T.FLOAT, T.UINT8, T.INT8, T.INT32, T.INT64, T.BOOL]);
 
 /**
  * Folds the constant nodes of `nodes` into `initializers` (mutated); returns the nodes left to run.
@@ -94,7 +92,7 @@ function write(name: string, c: Constant): TensorProto {
   return onnx.TensorProto.create({ name, dataType: c.type, dims: c.dims, rawData: bytes });
 }
 
-function attr(attrs: readonly onnxProto.onnx.IAttributeProto[], name: string): onnxProto.onnx.IAttributeProto | undefined {
+function attr(attrs: readonly AttributeProto[], name: string): AttributeProto | undefined {
   return attrs.find((a) => a.name === name);
 }
 
@@ -103,7 +101,7 @@ function ints(c: Constant | null, what: string, bad: (m: string) => never): numb
   return c.values;
 }
 
-function evaluate(type: string, args: (Constant | null)[], attrs: readonly onnxProto.onnx.IAttributeProto[], bad: (m: string) => never): Constant {
+function evaluate(type: string, args: (Constant | null)[], attrs: readonly AttributeProto[], bad: (m: string) => never): Constant {
   const known = new Set<string>();
   const use = (name: string) => {
     known.add(name);

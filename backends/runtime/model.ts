@@ -12,15 +12,11 @@
  * Squeeze between [C] and [C, 1, 1], Mean, Sum, Max, Identity. Subgraphs on stored weights alone (the
  * unpacking of a binary kernel for a real-valued input) are computed once at load time (constants.ts).
  */
-import onnxProto from 'onnx-proto';
 import { SOFAR_DOMAIN, SOFAR_OPSET } from '../onnx/binary-ops.js';
+import { onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/onnx-messages.js';
 import { recordsGraph, binaryOpsFromStandardExport } from '../onnx/to-binary-ops.js';
 import { foldConstants } from './constants.js';
 
-const { onnx } = onnxProto;
-type NodeProto = onnxProto.onnx.INodeProto;
-type TensorProto = onnxProto.onnx.ITensorProto;
-type AttributeProto = onnxProto.onnx.IAttributeProto;
 
 /**
  * A model the runtime cannot run, with the reason (and the node, where there is one). `export` is what the
@@ -120,8 +116,8 @@ export function readRuntimeModel(bytes: Uint8Array): RuntimeModel {
   }
 }
 
-function decoded(bytes: Uint8Array): { model: InstanceType<typeof onnx.ModelProto>; metadata: Record<string, string> } {
-  let model: InstanceType<typeof onnx.ModelProto>;
+function decoded(bytes: Uint8Array): { model: ModelProto; metadata: Record<string, string> } {
+  let model: ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
@@ -149,7 +145,7 @@ function convertedOnLoad(bytes: Uint8Array, metadata: Record<string, string>): R
   return { ...checkedModel(again.model, again.metadata), converted: { from } };
 }
 
-function checkedModel(model: InstanceType<typeof onnx.ModelProto>, metadata: Record<string, string>): RuntimeModel {
+function checkedModel(model: ModelProto, metadata: Record<string, string>): RuntimeModel {
   const graph = model.graph;
   if (!graph) throw new RuntimeModelError('the ONNX model has no graph');
   const opsets = new Map((model.opsetImport ?? []).map((o) => [o.domain ?? '', Number(o.version ?? 0)]));
@@ -182,7 +178,7 @@ function checkedModel(model: InstanceType<typeof onnx.ModelProto>, metadata: Rec
   return { name: graph.name || metadata['sofar.spec'] || 'model', input, output: { name: outputName, shape: outputShape }, nodes, metadata };
 }
 
-function inputShape(v: onnxProto.onnx.IValueInfoProto): Shape {
+function inputShape(v: ValueInfoProto): Shape {
   const t = v.type?.tensorType;
   if (!t || t.elemType !== onnx.TensorProto.DataType.FLOAT) throw new RuntimeModelError(`input '${v.name}' must be a float32 tensor`);
   const dims = (t.shape?.dim ?? []).slice(1).map((d) => Number(d.dimValue ?? 0));

@@ -18,13 +18,13 @@ export function trainedLikeExport(graph: Graph, seed: number, o: { packBits?: bo
 /** `bytes` without its graph record, as SoFAr's standard exports were before they carried one. */
 export function withoutGraphRecord(bytes: Uint8Array): Uint8Array {
   const model = onnx.ModelProto.decode(bytes);
-  model.metadataProps = model.metadataProps.filter((p) => p.key !== GRAPH_METADATA_KEY);
-  return onnx.ModelProto.encode(model).finish();
+  model.metadataProps = (model.metadataProps ?? []).filter((p) => p.key !== GRAPH_METADATA_KEY);
+  return onnx.ModelProto.encode(model);
 }
 
 /** `bytes` with its graph record replaced by `text`. */
 export function withGraphRecord(bytes: Uint8Array, text: string): Uint8Array {
   const model = onnx.ModelProto.decode(bytes);
-  for (const p of model.metadataProps) if (p.key === GRAPH_METADATA_KEY) p.value = text;
-  return onnx.ModelProto.encode(model).finish();
+  for (const p of model.metadataProps ?? []) if (p.key === GRAPH_METADATA_KEY) p.value = text;
+  return onnx.ModelProto.encode(model);
 }

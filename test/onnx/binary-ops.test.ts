@@ -4,8 +4,8 @@
  * graph's weights say (docs/operators.md), recomputed here from the weights.
  */
 import { describe, expect, it } from 'vitest';
-import onnxProto from 'onnx-proto';
 import { exportOnnx, SOFAR_DOMAIN } from '../../backends/onnx/index.js';
+import { onnx, type ModelProto } from '../../backends/onnx/proto.js';
 import { compile } from '../../src/compile.js';
 import { checkerMissing, checkOnnx } from '../helpers/onnx-checker.js';
 import { skipWithout } from '../helpers/requirements.js';
@@ -13,7 +13,6 @@ import { busyWeights } from '../helpers/values.js';
 import { loadZoo, type ZooName } from './zoo.js';
 import { initWeights } from '../../src/weights/init.js';
 
-const { onnx } = onnxProto;
 
 const BINARY_ZOO: ZooName[] = ['bireal-resnet18', 'bireal-resnet34', 'binarydensenet28', 'rf-c4d8-resnet37', 'drf-c2d2-densenet51', 'fashion/bireal-small', 'fashion/rf-c3-small', 'fashion/drf-c2-small'];
 
@@ -32,7 +31,7 @@ model small {
   bdense 4
 }`;
 
-function tensor(model: InstanceType<typeof onnx.ModelProto>, name: string) {
+function tensor(model: ModelProto, name: string) {
   const t = model.graph!.initializer!.find((i) => i.name === name);
   expect(t, name).toBeDefined();
   const raw = t!.rawData!;

@@ -5,12 +5,7 @@
  * `pad_value`; then `multiplier · acc + bias`). Written from the operator text, not from the exporter, so
  * a model that says something other than the graph means shows up against the float64 reference.
  */
-import type onnxProto from 'onnx-proto';
-import { onnx } from '../../backends/onnx/proto.js';
-
-type Model = InstanceType<typeof onnx.ModelProto>;
-type Node = onnxProto.onnx.INodeProto;
-type Tensor = onnxProto.onnx.ITensorProto;
+import { onnx, type AttributeProto, type ModelProto as Model, type NodeProto as Node, type TensorProto as Tensor } from '../../backends/onnx/proto.js';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
@@ -21,7 +16,7 @@ const int64Tensor = (name: string, values: number[]): Tensor =>
   onnx.TensorProto.create({ name, dataType: INT64, dims: [values.length], rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
 const floats = (t: Tensor) => new Float32Array(Uint8Array.from(t.rawData!).buffer);
 
-function attr(node: Node, name: string): onnxProto.onnx.IAttributeProto | undefined {
+function attr(node: Node, name: string): AttributeProto | undefined {
   return node.attribute!.find((a) => a.name === name);
 }
 const ints = (node: Node, name: string, fallback: number[]) => attr(node, name)?.ints?.map(Number) ?? fallback;
@@ -43,7 +38,7 @@ export function expandBinaryOps(bytes: Uint8Array, kernelShape: (initializer: st
   const minusOne = constant(floatTensor('expanded/minus_one', [], Float32Array.of(-1)));
   const zero = constant(floatTensor('expanded/zero', [], Float32Array.of(0)));
   const nodes: Node[] = [];
-  const emit = (opType: string, inputs: string[], attrs: onnxProto.onnx.IAttributeProto[] = [], output = name(opType)) => {
+  const emit = (opType: string, inputs: string[], attrs: AttributeProto[] = [], output = name(opType)) => {
     nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: [output], attribute: attrs }));
     return output;
   };
@@ -112,5 +107,5 @@ export function expandBinaryOps(bytes: Uint8Array, kernelShape: (initializer: st
   graph.node = nodes;
   graph.initializer = [...graph.initializer!, ...added];
   model.opsetImport = model.opsetImport!.filter((o) => o.domain !== 'ai.sofar');
-  return onnx.ModelProto.encode(model).finish();
+  return onnx.ModelProto.encode(model);
 }

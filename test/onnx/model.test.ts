@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../backends/onnx/index.js';
-import { IR_VERSION, OPSET, onnx } from '../../backends/onnx/proto.js';
+import { IR_VERSION, OPSET, onnx, type ValueInfoProto } from '../../backends/onnx/proto.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import type { Graph } from '../../src/graph/types.js';
 import { summarize } from '../../src/cost.js';
@@ -12,7 +12,7 @@ import { initWeights } from '../../src/weights/init.js';
 import { checkerMissing, checkOnnx } from '../helpers/onnx-checker.js';
 import { skipWithout } from '../helpers/requirements.js';
 
-type ValueInfo = NonNullable<NonNullable<ReturnType<typeof onnx.ModelProto.decode>['graph']>['input']>[number];
+type ValueInfo = ValueInfoProto;
 
 const span = (line: number) => ({ file: 'specs/tiny.sofar', line, column: 3, offset: 0, length: 4 });
 
@@ -58,7 +58,7 @@ describe('exported model', () => {
   it.skipIf(skipWithout(checkerMissing()))('the checker helper rejects a broken model', () => {
     const model = onnx.ModelProto.decode(exportOnnx(graph, weights));
     model.graph!.node!.find((n) => n.opType === 'Conv')!.input![1] = 'no_such_value';
-    const result = checkOnnx([onnx.ModelProto.encode(model).finish()]);
+    const result = checkOnnx([onnx.ModelProto.encode(model)]);
     expect(result.ok).toBe(false);
     expect(result.message).toMatch(/no_such_value/);
   });

@@ -4,8 +4,8 @@
  * RuntimeModelError or a correct run: never a crash, a hang or another exception.
  */
 import { describe, expect, it } from 'vitest';
-import onnxProto from 'onnx-proto';
 import { exportOnnx } from '../../backends/onnx/index.js';
+import { onnx } from '../../backends/onnx/proto.js';
 import { createRuntime, RuntimeModelError, type KernelSet } from '../../backends/runtime/index.js';
 import { compile } from '../../src/compile.js';
 import { Random } from '../../src/random.js';
@@ -17,8 +17,6 @@ import { twoVariants } from './onnx-graphs.js';
 import { constructCases } from '../onnx/constructs.js';
 import { busyWeights } from '../helpers/values.js';
 
-
-const { onnx } = onnxProto;
 
 const SPEC = `
 model fuzz {
@@ -113,7 +111,7 @@ function structuredMutation(rng: Random, source: Uint8Array): Uint8Array {
     default: // a weight's type
       init.dataType = pick([1, 2, 3, 6, 7, 10, 11]);
   }
-  return onnx.ModelProto.encode(model).finish();
+  return onnx.ModelProto.encode(model);
 }
 
 describe('the runtime loader under mutated model files', () => {
@@ -150,10 +148,10 @@ describe('the runtime loader under mutated model files', () => {
     expect(() => createRuntime(original.subarray(0, 1000), { kernels: jsKernels() })).toThrow(RuntimeModelError);
     const model = onnx.ModelProto.decode(original);
     model.graph!.node![3].opType = 'Softmax';
-    expect(() => createRuntime(onnx.ModelProto.encode(model).finish(), { kernels: jsKernels() })).toThrow(/Softmax\): operator not supported by SoFAr's runtime/);
+    expect(() => createRuntime(onnx.ModelProto.encode(model), { kernels: jsKernels() })).toThrow(/Softmax\): operator not supported by SoFAr's runtime/);
     const bad = onnx.ModelProto.decode(original);
     const kernel = bad.graph!.initializer!.find((t) => t.name!.endsWith('/bits'))!;
     kernel.dims = [kernel.dims![0], 3, 3, 9];
-    expect(() => createRuntime(onnx.ModelProto.encode(bad).finish(), { kernels: jsKernels() })).toThrow(/packed kernel/);
+    expect(() => createRuntime(onnx.ModelProto.encode(bad), { kernels: jsKernels() })).toThrow(/packed kernel/);
   });
 });
