@@ -68,6 +68,19 @@ export function packBits(bits: Uint8Array): Uint8Array {
 /** The inverse of `packBits` for `count` values (used by tests and readers of exported models). */
 export function unpackBits(packed: Uint8Array, count: number): Uint8Array {
   const out = new Uint8Array(count);
-  for (let i = 0; i < count; i++) out[i] = (packed[i >> 3] >> (7 - (i & 7))) & 1;
+  const whole = count >> 3;
+  // Eight values a byte, then the tail (a kernel of millions of weights is read on a runtime's load).
+  for (let b = 0, i = 0; b < whole; b++, i += 8) {
+    const v = packed[b];
+    out[i] = v >> 7;
+    out[i + 1] = (v >> 6) & 1;
+    out[i + 2] = (v >> 5) & 1;
+    out[i + 3] = (v >> 4) & 1;
+    out[i + 4] = (v >> 3) & 1;
+    out[i + 5] = (v >> 2) & 1;
+    out[i + 6] = (v >> 1) & 1;
+    out[i + 7] = v & 1;
+  }
+  for (let i = whole << 3; i < count; i++) out[i] = (packed[i >> 3] >> (7 - (i & 7))) & 1;
   return out;
 }

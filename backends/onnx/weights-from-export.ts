@@ -64,9 +64,13 @@ function binaryKernel(node: GraphNode, spec: ParamSpec, tensors: Map<string, Ten
   const outputs = spec.shape.length === 2 ? spec.shape[1] : spec.shape[0];
   const scale = scaleTensor ? floats({ ...spec, shape: [outputs] }, scaleTensor, `${node.name}/kernel_scale`) : new Float32Array(outputs).fill(1);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const o = spec.shape.length === 2 ? i % outputs : Math.floor(i / (n / outputs));
-    out[i] = (positive[i] ? 1 : -1) * scale[o];
+  if (spec.shape.length === 2) {
+    // A dense kernel [in, out]: the output channel is the fastest index.
+    for (let i = 0; i < n; i++) out[i] = positive[i] ? scale[i % outputs] : -scale[i % outputs];
+  } else {
+    // A conv kernel [out, in, kh, kw]: one block of n / outputs weights an output channel.
+    const block = n / outputs;
+    for (let o = 0, i = 0; o < outputs; o++) for (let end = i + block; i < end; i++) out[i] = positive[i] ? scale[o] : -scale[o];
   }
   return out;
 }
