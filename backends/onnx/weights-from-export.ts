@@ -55,7 +55,12 @@ function binaryKernel(node: GraphNode, spec: ParamSpec, tensors: Map<string, Ten
   let positive: Uint8Array;
   const packed = tensors.get(`${spec.name}/bits`);
   const plain = tensors.get(spec.name);
-  if (packed) positive = unpackBits(bytesOf(packed), n);
+  if (packed) {
+    const bits = bytesOf(packed);
+    // Checked before unpacking: a shape from a damaged graph record must not size an allocation.
+    if (bits.length !== Math.ceil(n / 8)) throw new Error(`binary kernel '${spec.name}/bits' holds ${bits.length} bytes, [${spec.shape.join(', ')}] needs ${Math.ceil(n / 8)}`);
+    positive = unpackBits(bits, n);
+  }
   else if (plain?.dataType === onnx.TensorProto.DataType.UINT8) positive = bytesOf(plain).map((v) => (v > 1 ? 1 : 0));
   else if (plain) positive = Uint8Array.from(floats(spec, plain), (v) => (v >= 0 ? 1 : 0));
   else throw new Error(`the model has no binary kernel '${spec.name}' (as '${spec.name}/bits' or '${spec.name}')`);

@@ -21,6 +21,7 @@ import { createRuntime, RuntimeModelError } from '../../backends/runtime/index.j
 import * as web from '../../backends/runtime/web.js';
 import { compileFile } from '../../src/compile.js';
 import { graphToJson } from '../../src/graph/json.js';
+import type { Graph } from '../../src/graph/types.js';
 import { seededInput } from '../../src/weights/init.js';
 import { inProcessCli } from '../helpers/cli.js';
 import { skipWithout } from '../helpers/requirements.js';
@@ -86,6 +87,7 @@ describe.skipIf(skipNative())('createRuntime on a standard export', () => {
       [withGraphRecord(bytes, graphToJson(other, { indent: 0 })), /could not be converted to the --binary-ops form on load: the model has no (initializer|binary kernel) '/],
       [withGraphRecord(bytes, '{"format":"sofar-graph","version":99}'), /could not be converted .*graph version 99 is not supported/],
       [withGraphRecord(bytes, 'not json'), /could not be converted .*not JSON/],
+      [withGraphRecord(bytes, graphToJson(hugeKernel(graph), { indent: 0 })), /could not be converted .*binary kernel '.*\/bits' holds \d+ bytes, \[1073741824, /],
     ];
     for (const [file, message] of cases) {
       expect(() => createRuntime(file, { kernels: nativeKernels() })).toThrow(message);
@@ -146,6 +148,14 @@ describe.skipIf(skipNative())('sofar run / bench / eval --runtime sofar on a sta
     },
   );
 });
+
+/** `graph` with its first binary kernel claiming 2^30 output channels. */
+function hugeKernel(graph: Graph): Graph {
+  const copy = JSON.parse(JSON.stringify(graph)) as Graph;
+  const kernel = copy.nodes.flatMap((n) => n.params).find((p) => p.binary)!;
+  kernel.shape = [2 ** 30, ...kernel.shape.slice(1)];
+  return copy;
+}
 
 function readableFashion(): boolean {
   try {
