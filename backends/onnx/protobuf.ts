@@ -1,14 +1,16 @@
 /**
- * The protobuf wire format (https://protobuf.dev/programming-guides/encoding/), driven by a table of
- * message schemas: enough to read and write ONNX models without a protobuf library (which would weigh
- * more than the runtime itself). Messages are plain objects keyed by camelCase field names. Decoding
- * keeps only the fields the schema names (others are skipped), accepts packed and unpacked repeated
- * scalars, and throws an Error on anything malformed; repeated fields decode as arrays (empty when
- * absent), absent singular fields stay absent. Integers are JavaScript numbers (int64 beyond 2^53 loses
- * precision: no ONNX size or attribute SoFAr reads comes near it). Bytes fields are views into the
- * input, not copies (a model's weights are most of its bytes): they may sit at any byte offset, so a
+ * Plain objects ⇄ the protobuf wire format, driven by a table of message schemas: the bytes themselves
+ * (tags, varints, fixed-width numbers, length-delimited fields, skipping unknown ones) are read and
+ * written by @bufbuild/protobuf's BinaryReader / BinaryWriter; this module walks the table. Messages are
+ * plain objects keyed by camelCase field names. Decoding keeps only the fields the schema names (others
+ * are skipped), accepts packed and unpacked repeated scalars, and throws a plain Error saying what is
+ * malformed; repeated fields decode as arrays (empty when absent), absent singular fields stay absent.
+ * Integers are JavaScript numbers: int64 values are exact within ±2^53, and the sentinels INT64_MAX and
+ * UINT64_MAX (which read as 2^63 and 2^64) are written back as themselves. Bytes fields are views into
+ * the input, not copies (a model's weights are most of its bytes): they may sit at any byte offset, so a
  * reader that wants a Float32Array copies them first.
  */
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 export type Scalar = 'string' | 'bytes' | 'int32' | 'int64' | 'uint64' | 'float' | 'double' | 'enum';
 
@@ -26,132 +28,38 @@ export type Schemas = Record<string, readonly FieldSpec[]>;
 
 type Message = Record<string, unknown>;
 
-// Wire types.
-const VARINT = 0;
-const I64 = 1;
-const LEN = 2;
-const I32 = 5;
-
 /** Deepest nesting read (a graph in an attribute in a graph ...): deeper is refused, not recursed into. */
 const MAX_DEPTH = 64;
 
-const utf8Decoder = new TextDecoder('utf-8');
-const utf8Encoder = new TextEncoder();
-
-function wireType(type: FieldSpec['type']): number {
-  if (typeof type !== 'string' || type === 'string' || type === 'bytes') return LEN;
-  if (type === 'float') return I32;
-  if (type === 'double') return I64;
-  return VARINT;
+function wireType(type: FieldSpec['type']): WireType {
+  if (typeof type !== 'string' || type === 'string' || type === 'bytes') return WireType.LengthDelimited;
+  if (type === 'float') return WireType.Bit32;
+  if (type === 'double') return WireType.Bit64;
+  return WireType.Varint;
 }
 
 // ---------------------------------------------------------------- reading
 
-class Reader {
-  pos: number;
-  private readonly view: DataView;
-
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-
-  /** An unsigned varint as [low 32 bits, high 32 bits]. */
-  private varint64(): [number, number] {
-    let lo = 0;
-    let hi = 0;
-    for (let shift = 0; shift < 70; shift += 7) {
-      if (this.pos >= this.end) throw new Error('truncated varint');
-      const b = this.buf[this.pos++];
-      if (shift < 28) lo |= (b & 0x7f) << shift;
-      else if (shift === 28) {
-        lo |= (b & 0x0f) << 28;
-        hi |= (b & 0x7f) >> 4;
-      } else hi |= (b & 0x7f) << (shift - 32);
-      if (b < 0x80) return [lo >>> 0, hi >>> 0];
-    }
-    throw new Error('varint longer than 10 bytes');
-  }
-
-  uint32(): number {
-    return this.varint64()[0];
-  }
-
-  int64(): number {
-    const [lo, hi] = this.varint64();
-    return hi >= 0x80000000 ? (hi - 0x100000000) * 0x100000000 + lo : hi * 0x100000000 + lo;
-  }
-
-  uint64(): number {
-    const [lo, hi] = this.varint64();
-    return hi * 0x100000000 + lo;
-  }
-
-  int32(): number {
-    return this.varint64()[0] | 0;
-  }
-
-  float(): number {
-    this.need(4);
-    const v = this.view.getFloat32(this.pos, true);
-    this.pos += 4;
-    return v;
-  }
-
-  double(): number {
-    this.need(8);
-    const v = this.view.getFloat64(this.pos, true);
-    this.pos += 8;
-    return v;
-  }
-
-  /** The end of a length-delimited field that starts here. */
-  delimited(): number {
-    const length = this.uint32();
-    this.need(length);
-    return this.pos + length;
-  }
-
-  skip(wire: number): void {
-    if (wire === VARINT) this.varint64();
-    else if (wire === LEN) this.pos = this.delimited();
-    else if (wire === I64 || wire === I32) {
-      const n = wire === I64 ? 8 : 4;
-      this.need(n);
-      this.pos += n;
-    } else throw new Error(`unsupported wire type ${wire}`);
-  }
-
-  private need(n: number): void {
-    if (this.pos + n > this.end) throw new Error('field runs past the end of its message');
-  }
+/** The end of the length-delimited field that starts at the reader, checked against its message's end. */
+function delimited(r: BinaryReader, end: number): number {
+  const stop = r.uint32() + r.pos;
+  if (stop > end) throw new Error('a field runs past the end of its message');
+  return stop;
 }
 
-function readScalar(r: Reader, type: Scalar): unknown {
+function readScalar(r: BinaryReader, type: Scalar): unknown {
   switch (type) {
-    case 'string': {
-      const end = r.delimited();
-      const s = utf8Decoder.decode(r.buf.subarray(r.pos, end));
-      r.pos = end;
-      return s;
-    }
-    case 'bytes': {
-      const end = r.delimited();
-      const b = r.buf.subarray(r.pos, end);
-      r.pos = end;
-      return b;
-    }
+    case 'string':
+      return r.string();
+    case 'bytes':
+      return r.bytes();
     case 'int32':
     case 'enum':
       return r.int32();
     case 'int64':
-      return r.int64();
+      return Number(r.int64());
     case 'uint64':
-      return r.uint64();
+      return Number(r.uint64());
     case 'float':
       return r.float();
     case 'double':
@@ -159,31 +67,27 @@ function readScalar(r: Reader, type: Scalar): unknown {
   }
 }
 
-function readMessage(schemas: Schemas, name: string, r: Reader, end: number, depth: number): Message {
+function readMessage(schemas: Schemas, name: string, r: BinaryReader, end: number, depth: number): Message {
   if (depth > MAX_DEPTH) throw new Error(`messages nested more than ${MAX_DEPTH} deep`);
   const fields = schemas[name];
   const message: Message = {};
   for (const f of fields) if (f.repeated) message[f.name] = [];
   while (r.pos < end) {
-    const tag = r.uint32();
-    const no = tag >>> 3;
-    const wire = tag & 7;
-    if (no === 0) throw new Error(`${name}: field number 0`);
+    const [no, wire] = r.tag();
     const f = fields.find((x) => x.no === no);
     if (!f) {
-      r.skip(wire);
+      r.skip(wire, no);
       continue;
     }
     const type = f.type;
     let value: unknown;
     if (typeof type !== 'string') {
-      if (wire !== LEN) throw new Error(`${name}.${f.name}: wire type ${wire} for a message`);
-      const stop = r.delimited();
+      if (wire !== WireType.LengthDelimited) throw new Error(`${name}.${f.name}: wire type ${wire} for a message`);
+      const stop = delimited(r, end);
       value = readMessage(schemas, type.message, r, stop, depth + 1);
-      r.pos = stop;
-    } else if (f.repeated && wire === LEN && wireType(type) !== LEN) {
+    } else if (f.repeated && wire === WireType.LengthDelimited && wireType(type) !== WireType.LengthDelimited) {
       // Packed: a run of scalars in one length-delimited field.
-      const stop = r.delimited();
+      const stop = delimited(r, end);
       const values = message[f.name] as unknown[];
       while (r.pos < stop) values.push(readScalar(r, type));
       if (r.pos !== stop) throw new Error(`${name}.${f.name}: packed values run past their field`);
@@ -199,106 +103,55 @@ function readMessage(schemas: Schemas, name: string, r: Reader, end: number, dep
   return message;
 }
 
+/**
+ * The library's exceptions as the plain Errors this module promises: a read past the end of the input
+ * is a RangeError there (its bounds check, or a DataView's); the rest are plain Errors already.
+ */
+function plainError(e: unknown): Error {
+  if (e instanceof RangeError) return new Error('a field runs past the end of its message');
+  if (!(e instanceof Error)) return new Error(String(e));
+  return e.message === 'invalid varint' ? new Error('varint longer than 10 bytes') : e;
+}
+
 /** Decodes `bytes` as message `name` of `schemas`; throws an Error saying what is malformed. */
 export function decodeMessage(schemas: Schemas, name: string, bytes: Uint8Array): Message {
-  return readMessage(schemas, name, new Reader(bytes, 0, bytes.length), bytes.length, 0);
+  try {
+    return readMessage(schemas, name, new BinaryReader(bytes), bytes.length, 0);
+  } catch (e) {
+    throw plainError(e);
+  }
 }
 
 // ---------------------------------------------------------------- writing
 
-/**
- * Bytes written as a list of parts: small writes gather in `pending`, bytes fields and nested messages
- * are referenced, not copied, and joined once at the end.
- */
-class Writer {
-  readonly parts: Uint8Array[] = [];
-  length = 0;
-  private pending: number[] = [];
-  private static readonly scratch = new DataView(new ArrayBuffer(8));
+const INT64_MAX = (1n << 63n) - 1n;
+const UINT64_MAX = (1n << 64n) - 1n;
 
-  byte(b: number): void {
-    this.pending.push(b);
-    this.length++;
-  }
-
-  uint32(v: number): void {
-    v >>>= 0;
-    while (v > 0x7f) {
-      this.byte((v & 0x7f) | 0x80);
-      v >>>= 7;
-    }
-    this.byte(v);
-  }
-
-  /** Any integer as a 64-bit two's complement varint (negative ones take 10 bytes). */
-  int64(v: number | bigint): void {
-    let x = BigInt.asUintN(64, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)));
-    while (x > 0x7fn) {
-      this.byte(Number(x & 0x7fn) | 0x80);
-      x >>= 7n;
-    }
-    this.byte(Number(x));
-  }
-
-  fixed(bytes: number, set: (view: DataView) => void): void {
-    set(Writer.scratch);
-    for (let i = 0; i < bytes; i++) this.byte(Writer.scratch.getUint8(i));
-  }
-
-  chunk(bytes: Uint8Array): void {
-    this.flush();
-    this.parts.push(bytes);
-    this.length += bytes.length;
-  }
-
-  append(other: Writer): void {
-    other.flush();
-    this.flush();
-    this.parts.push(...other.parts);
-    this.length += other.length;
-  }
-
-  flush(): void {
-    if (this.pending.length) this.parts.push(Uint8Array.from(this.pending));
-    this.pending = [];
-  }
-
-  finish(): Uint8Array {
-    this.flush();
-    if (this.parts.length === 1) return this.parts[0];
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
-}
-
-function writeScalar(w: Writer, type: Scalar, v: unknown): void {
+function writeScalar(w: BinaryWriter, type: Scalar, v: unknown): void {
   switch (type) {
-    case 'string': {
-      const b = utf8Encoder.encode(String(v));
-      w.uint32(b.length);
-      w.chunk(b);
+    case 'string':
+      w.string(String(v));
       return;
-    }
-    case 'bytes': {
-      const b = v instanceof Uint8Array ? v : Uint8Array.from(v as ArrayLike<number>);
-      w.uint32(b.length);
-      w.chunk(b);
+    case 'bytes':
+      w.bytes(v instanceof Uint8Array ? v : Uint8Array.from(v as ArrayLike<number>));
       return;
-    }
     case 'int32':
     case 'enum':
+      w.int32(v as number);
+      return;
+    // A number that read as 2^63 (2^64) was INT64_MAX (UINT64_MAX), the only int64 a double rounds out of range.
     case 'int64':
+      w.int64(v === 2 ** 63 ? INT64_MAX : (v as number | bigint));
+      return;
     case 'uint64':
-      return w.int64(v as number | bigint);
+      w.uint64(v === 2 ** 64 ? UINT64_MAX : (v as number | bigint));
+      return;
     case 'float':
-      return w.fixed(4, (d) => d.setFloat32(0, Number(v), true));
+      w.float(Number(v));
+      return;
     case 'double':
-      return w.fixed(8, (d) => d.setFloat64(0, Number(v), true));
+      w.double(Number(v));
+      return;
   }
 }
 
@@ -310,8 +163,7 @@ function fieldsInOrder(fields: readonly FieldSpec[]): readonly FieldSpec[] {
   return sorted;
 }
 
-function writeMessage(schemas: Schemas, name: string, message: Message): Writer {
-  const w = new Writer();
+function writeMessage(schemas: Schemas, name: string, message: Message, w: BinaryWriter): void {
   for (const f of fieldsInOrder(schemas[name])) {
     const v = message[f.name];
     if (v === undefined || v === null) continue;
@@ -320,28 +172,30 @@ function writeMessage(schemas: Schemas, name: string, message: Message): Writer 
     if (f.repeated && values.length === 0) continue;
     if (typeof type !== 'string') {
       for (const item of values) {
-        const inner = writeMessage(schemas, type.message, item as Message);
-        w.uint32((f.no << 3) | LEN);
-        w.uint32(inner.length);
-        w.append(inner);
+        w.tag(f.no, WireType.LengthDelimited).fork();
+        writeMessage(schemas, type.message, item as Message, w);
+        w.join();
       }
-    } else if (f.packed) {
-      const inner = new Writer();
-      for (const item of values) writeScalar(inner, type, item);
-      w.uint32((f.no << 3) | LEN);
-      w.uint32(inner.length);
-      w.append(inner);
-    } else {
-      for (const item of values) {
-        w.uint32((f.no << 3) | wireType(type));
-        writeScalar(w, type, item);
-      }
+      continue;
+    }
+    try {
+      if (f.packed) {
+        w.tag(f.no, WireType.LengthDelimited).fork();
+        for (const item of values) writeScalar(w, type, item);
+        w.join();
+      } else for (const item of values) writeScalar(w.tag(f.no, wireType(type)), type, item);
+    } catch (e) {
+      throw new Error(`${name}.${f.name}: ${(e as Error).message}`);
     }
   }
-  return w;
 }
 
-/** Encodes a message (a plain object) as message `name` of `schemas`; fields that are unset are left out. */
+/**
+ * Encodes a message (a plain object) as message `name` of `schemas`; fields that are unset are left out.
+ * A value its field's type cannot hold (a fraction in an int64, 1e39 in a float) is an Error naming the field.
+ */
 export function encodeMessage(schemas: Schemas, name: string, message: object): Uint8Array {
-  return writeMessage(schemas, name, message as Message).finish();
+  const w = new BinaryWriter();
+  writeMessage(schemas, name, message as Message, w);
+  return w.finish();
 }
