@@ -12,6 +12,8 @@
  *   npm run build && node dist/bench/train.js [--steps N] [--rounds R] [--nets bireal-small,rf-c3-small]
  *                                             [--no-torch] [--tfjs] [--out FILE]
  *
+ * Published settings: 2 warm-up steps each, then 3 rounds of 4 steps each per contender (12 timed
+ * steps: PyTorch takes tens of seconds a step on drf-c2-small on a busy 2-core machine).
  * The machine may be shared: the file records the load average and the process CPU time per step
  * next to the wall-clock figures, so a busy run can be told from a slow engine.
  */
@@ -198,9 +200,9 @@ export async function run(options: BenchOptions = {}): Promise<object> {
   const nets = options.nets ?? ['bireal-small', 'rf-c3-small', 'drf-c2-small'];
   const batch = options.batch ?? 128;
   const threads = options.threads ?? 2;
-  const rounds = options.rounds ?? 4;
-  const steps = options.steps ?? 24;
-  const warmup = options.warmup ?? 3;
+  const rounds = options.rounds ?? 3;
+  const steps = options.steps ?? 12;
+  const warmup = options.warmup ?? 2;
   const { createOrtEngine } = await import('../backends/ort-train/engine.js');
   const { ORT_VERSION } = await import('../backends/ort-train/session.js');
   const results: object[] = [];
