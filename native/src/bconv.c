@@ -169,21 +169,51 @@ static size_t im2col_row(const struct bconv_plan *p, const uint64_t *x, size_t i
  * v = v*scale2 + shift2 (scale2 given; a shift alone runs in the transform as post), v = v + res (after the
  * activation), then the packed signs of v*pscale + pshift (either may be NULL: 1, +0).
  */
-static void epilogue_tail(const struct bconv_ctx *c, float *row, const float *res, uint64_t *yp, float *t) {
-  const size_t cout = c->p->g.cout;
-  if (c->scale2)
-    for (size_t o = 0; o < cout; o++) row[o] = row[o] * c->scale2[o] + (c->shift2 ? c->shift2[o] : 0.0f);
+/* one operation a loop over restrict pointers, so that each loop vectorises (at the ISA's width below) */
+SOFAR_INLINE void tail_loops(size_t cout, float *restrict row, const float *restrict s2, const float *restrict t2,
+                             const float *restrict res, const float *restrict ps, const float *restrict pt,
+                             float *restrict t) {
+  if (s2 && t2)
+    for (size_t o = 0; o < cout; o++) row[o] = row[o] * s2[o] + t2[o];
+  else if (s2)
+    for (size_t o = 0; o < cout; o++) row[o] = row[o] * s2[o] + 0.0f;
   if (res)
     for (size_t o = 0; o < cout; o++) row[o] = row[o] + res[o];
+  if (t && ps && pt)
+    for (size_t o = 0; o < cout; o++) t[o] = row[o] * ps[o] + pt[o];
+  else if (t && ps)
+    for (size_t o = 0; o < cout; o++) t[o] = row[o] * ps[o] + 0.0f;
+  else if (t)
+    for (size_t o = 0; o < cout; o++) t[o] = row[o] + pt[o];
+}
+static void tail_portable(size_t cout, float *row, const float *s2, const float *t2, const float *res, const float *ps,
+                          const float *pt, float *t) {
+  tail_loops(cout, row, s2, t2, res, ps, pt, t);
+}
+#if SOFAR_X86
+/* The same C at a wider vector (no contraction: -ffp-contract=off), so the same floats. */
+SOFAR_TARGET_AVX2 static void tail_avx2(size_t cout, float *row, const float *s2, const float *t2, const float *res,
+                                        const float *ps, const float *pt, float *t) {
+  tail_loops(cout, row, s2, t2, res, ps, pt, t);
+}
+SOFAR_TARGET_AVX512 static void tail_avx512(size_t cout, float *row, const float *s2, const float *t2,
+                                            const float *res, const float *ps, const float *pt, float *t) {
+  tail_loops(cout, row, s2, t2, res, ps, pt, t);
+}
+#endif
+
+static void epilogue_tail(const struct bconv_ctx *c, float *row, const float *res, uint64_t *yp, float *t) {
+  const size_t cout = c->p->g.cout;
+  const int pack = yp && (c->pscale || c->pshift);
+  void (*loops)(size_t, float *, const float *, const float *, const float *, const float *, const float *, float *) =
+      tail_portable;
+#if SOFAR_X86
+  if (c->uk->isa == SOFAR_ISA_AVX512) loops = tail_avx512;
+  else if (c->uk->isa == SOFAR_ISA_AVX2) loops = tail_avx2;
+#endif
+  loops(cout, row, c->scale2, c->shift2, res, c->pscale, c->pshift, pack ? t : NULL);
   if (!yp) return;
-  const float *src = row;
-  if (c->pscale || c->pshift) {
-    for (size_t o = 0; o < cout; o++) {
-      const float v = c->pscale ? row[o] * c->pscale[o] : row[o];
-      t[o] = v + (c->pshift ? c->pshift[o] : 0.0f);
-    }
-    src = t;
-  }
+  const float *src = pack ? t : row;
   for (size_t q = 0; q < cout / c->yp_c; q++) c->uk->pack_row(src + q * c->yp_c, yp + q * c->yp_wg, c->yp_c);
 }
 
