@@ -89,6 +89,8 @@ export interface Plan {
     /** Binary convs on sofar_bconv2d_epilogue (an affine map or residual after the activation, a threshold pack, a strided residual). */
     epilogues: number;
     sliceWrites: number;
+    /** Binary convs that pack their channels' words of a concat's signs (with its batch norm's threshold, if any). */
+    packedSliceWrites: number;
     weightBytes: number;
     activationBytes: number;
   };
@@ -134,9 +136,11 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
+  /** The call of each binary conv, by its output. */
+  private readonly bconvCalls = new Map<string, Call>();
   /** The kernels have sofar_bconv2d_epilogue (and the prepacked binary conv it builds on). */
   private readonly epilogue: boolean;
 
@@ -322,7 +326,18 @@ class Planner {
     const p = v.producer;
     let region: Region;
     const thresholdBy = v.affineOf && this.epilogue ? this.values.get(v.affineOf.input)?.producer : undefined;
-    if (v.affineOf && thresholdBy?.bconv && thresholdBy.bconv.yPacked === null) {
+    const sliceWriters = groups === 1 ? this.packedSliceWriters(v.affineOf?.input ?? source) : null;
+    if (sliceWriters) {
+      // Each binary conv that writes its slice of the concat also packs its channels' words of the signs.
+      region = this.activation(bytes);
+      region.first = Math.min(...sliceWriters.map((w) => this.calls.indexOf(w.call)));
+      const words = this.k.packedWords(v.c, 1);
+      for (const { call, channel, width } of sliceWriters) {
+        const packAffine = v.affineOf ? { scale: v.affineOf.scale.slice(channel, channel + width), shift: v.affineOf.shift.slice(channel, channel + width) } : null;
+        Object.assign(call.bconv!, { yPacked: this.ref(region, (channel / 64) * 8), packGroups: 1, packStride: words, packAffine });
+      }
+      this.stats.packedSliceWrites += sliceWriters.length;
+    } else if (v.affineOf && thresholdBy?.bconv && thresholdBy.bconv.yPacked === null) {
       // The binary conv that computes the batch norm's input packs the signs of the batch norm of its output.
       region = this.activation(bytes);
       region.first = this.calls.indexOf(thresholdBy);
@@ -347,6 +362,27 @@ class Planner {
     v.packed.set(groups, region);
     region.last = Math.max(region.last, this.calls.length);
     return region;
+  }
+
+  /**
+   * The binary convs that can pack the signs of a channel concat (or of a batch norm of it) into their
+   * words of the packed map: every input a binary conv writing its slice, each slice starting a word.
+   */
+  private packedSliceWriters(concatOutput: string): { call: Call; channel: number; width: number }[] | null {
+    const concat = this.byOutput.get(concatOutput);
+    if (!this.epilogue || concat?.op !== 'concat') return null;
+    const region = this.slices.get(concat.output)?.region;
+    const writers: { call: Call; channel: number; width: number }[] = [];
+    let channel = 0;
+    for (const input of concat.inputs) {
+      const call = this.bconvCalls.get(input);
+      const slice = this.slices.get(input);
+      const width = this.values.get(input)!.c;
+      if (!call?.bconv || call.bconv.yPacked !== null || !slice || slice.region !== region || slice.channel !== channel || channel % 64 !== 0) return null;
+      writers.push({ call, channel, width });
+      channel += width;
+    }
+    return writers;
   }
 
   // ---- lowering ---------------------------------------------------------------------------------
@@ -398,6 +434,7 @@ class Planner {
         // Its kernel and arguments are chosen at the end (chooseBconvKernel); these mark the buffers' lives now.
         const call = this.call('bconv2d', [parts.x, parts.kernel, residual, parts.y, SCRATCH]);
         call.bconv = parts;
+        this.bconvCalls.set(node.output, call);
         info.producer = this.slices.has(node.output) ? undefined : call;
         return;
       }

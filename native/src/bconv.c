@@ -42,7 +42,7 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
   p->slot_rows = p->direct ? 0 : round64(SOFAR_MR_MAX * g->groups * p->kwords * sizeof(uint64_t));
   p->slot_pc = round64(SOFAR_MR_MAX * g->cout * sizeof(int32_t));
   p->slot_corr = round64(g->cout * sizeof(int32_t));
-  p->slot_tmp = round64(2 * g->cout * sizeof(float)); /* the transform's row, and the epilogue's pack input */
+  p->slot_tmp = round64(2 * g->cout * sizeof(float)); /* the transform's row, and the signs of its affine map (sofar_bconv_tail) */
   p->slot_pads = round64(SOFAR_MR_MAX * (g->taps + 1) * sizeof(uint32_t));
   p->slot_bytes = p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp + p->slot_pads;
   return 1;
@@ -93,9 +93,9 @@ static void pack_kernel(const struct bconv_plan *p, const uint64_t *kernel, void
   sofar_parallel_for(p->g.groups * p->nb8, pack_task, &c);
 }
 
-/* What sofar_bconv2d_epilogue adds to the transform (see epilogue_tail); rs: the residual's pixel stride. */
+/* What sofar_bconv2d_epilogue adds to the transform, and its strides (0: the defaults). */
 struct bconv_tail {
-  const float *scale2, *shift2, *pscale, *pshift;
+  const float *scale, *pack_scale, *pack_shift;
   int res_after;
   size_t rs, yps; /* pixel strides: residual (floats), packed output (words) */
 };
@@ -107,9 +107,9 @@ struct bconv_ctx {
   const uint64_t *kwords; /* packed words */
   const int32_t *wsum;
   const float *mul, *bias, *res, *alpha, *post;
-  /* the epilogue's tail (sofar_bconv2d_epilogue), after the transform: all NULL / 0 for the other entry points */
-  const float *scale2, *shift2, *pscale, *pshift;
-  int res_after;
+  /* the transform's tail (sofar_bconv2d_epilogue; the residual is set per pixel), and whether there is one */
+  struct sofar_bconv_tail tail;
+  int has_tail, res_after;
   float *y;
   uint64_t *yp;
   size_t ys, rs, yps;        /* pixel strides: y, residual (floats), packed output (words) */
@@ -162,59 +162,6 @@ static size_t im2col_row(const struct bconv_plan *p, const uint64_t *x, size_t i
     }
   }
   return npad;
-}
-
-/*
- * The epilogue after the ISA transform (portable C, so every ISA computes the same floats; no contraction):
- * v = v*scale2 + shift2 (scale2 given; a shift alone runs in the transform as post), v = v + res (after the
- * activation), then the packed signs of v*pscale + pshift (either may be NULL: 1, +0).
- */
-/* one operation a loop over restrict pointers, so that each loop vectorises (at the ISA's width below) */
-SOFAR_INLINE void tail_loops(size_t cout, float *restrict row, const float *restrict s2, const float *restrict t2,
-                             const float *restrict res, const float *restrict ps, const float *restrict pt,
-                             float *restrict t) {
-  if (s2 && t2)
-    for (size_t o = 0; o < cout; o++) row[o] = row[o] * s2[o] + t2[o];
-  else if (s2)
-    for (size_t o = 0; o < cout; o++) row[o] = row[o] * s2[o] + 0.0f;
-  if (res)
-    for (size_t o = 0; o < cout; o++) row[o] = row[o] + res[o];
-  if (t && ps && pt)
-    for (size_t o = 0; o < cout; o++) t[o] = row[o] * ps[o] + pt[o];
-  else if (t && ps)
-    for (size_t o = 0; o < cout; o++) t[o] = row[o] * ps[o] + 0.0f;
-  else if (t)
-    for (size_t o = 0; o < cout; o++) t[o] = row[o] + pt[o];
-}
-static void tail_portable(size_t cout, float *row, const float *s2, const float *t2, const float *res, const float *ps,
-                          const float *pt, float *t) {
-  tail_loops(cout, row, s2, t2, res, ps, pt, t);
-}
-#if SOFAR_X86
-/* The same C at a wider vector (no contraction: -ffp-contract=off), so the same floats. */
-SOFAR_TARGET_AVX2 static void tail_avx2(size_t cout, float *row, const float *s2, const float *t2, const float *res,
-                                        const float *ps, const float *pt, float *t) {
-  tail_loops(cout, row, s2, t2, res, ps, pt, t);
-}
-SOFAR_TARGET_AVX512 static void tail_avx512(size_t cout, float *row, const float *s2, const float *t2,
-                                            const float *res, const float *ps, const float *pt, float *t) {
-  tail_loops(cout, row, s2, t2, res, ps, pt, t);
-}
-#endif
-
-static void epilogue_tail(const struct bconv_ctx *c, float *row, const float *res, uint64_t *yp, float *t) {
-  const size_t cout = c->p->g.cout;
-  const int pack = yp && (c->pscale || c->pshift);
-  void (*loops)(size_t, float *, const float *, const float *, const float *, const float *, const float *, float *) =
-      tail_portable;
-#if SOFAR_X86
-  if (c->uk->isa == SOFAR_ISA_AVX512) loops = tail_avx512;
-  else if (c->uk->isa == SOFAR_ISA_AVX2) loops = tail_avx2;
-#endif
-  loops(cout, row, c->scale2, c->shift2, res, c->pscale, c->pshift, pack ? t : NULL);
-  if (!yp) return;
-  const float *src = pack ? t : row;
-  for (size_t q = 0; q < cout / c->yp_c; q++) c->uk->pack_row(src + q * c->yp_c, yp + q * c->yp_wg, c->yp_c);
 }
 
 static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
@@ -300,16 +247,11 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
         cr = corr;
       }
       const float *res = c->res ? c->res + pix * c->rs : NULL;
-      uint64_t *yp = c->yp ? c->yp + pix * c->yps : NULL;
-      if (!c->scale2 && !c->res_after && !c->pscale && !c->pshift) {
-        uk->bconv_transform(cout, kbits, pc + r * cout, cr, c->mul, c->bias, res, c->alpha, c->post,
-                            c->y ? c->y + pix * c->ys : NULL, yp, c->yp_c, c->yp_wg, tmp);
-        continue;
-      }
-      float *row = c->y ? c->y + pix * c->ys : tmp;
+      struct sofar_bconv_tail tail = c->tail;
+      if (c->res_after) tail.res = res;
       uk->bconv_transform(cout, kbits, pc + r * cout, cr, c->mul, c->bias, c->res_after ? NULL : res, c->alpha, c->post,
-                          row, NULL, c->yp_c, c->yp_wg, tmp + cout);
-      epilogue_tail(c, row, c->res_after ? res : NULL, yp, tmp + cout);
+                          c->has_tail ? &tail : NULL, c->y ? c->y + pix * c->ys : NULL,
+                          c->yp ? c->yp + pix * c->yps : NULL, c->yp_c, c->yp_wg, tmp);
     }
   }
 }
@@ -347,11 +289,11 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
   c.yp_wg = sofar_div_up(c.yp_c, 64);
   c.yps = c.ypg * c.yp_wg;
   if (tail) {
-    c.scale2 = tail->scale2;
-    c.shift2 = tail->shift2;
-    c.pscale = tail->pscale;
-    c.pshift = tail->pshift;
+    c.tail.scale = tail->scale;
+    c.tail.pack_scale = tail->pack_scale;
+    c.tail.pack_shift = tail->pack_shift;
     c.res_after = tail->res_after;
+    c.has_tail = tail->scale || tail->pack_scale || tail->pack_shift || tail->res_after;
     if (tail->rs) c.rs = tail->rs;
     if (tail->yps) c.yps = tail->yps;
   }
@@ -431,12 +373,11 @@ void sofar_bconv2d_epilogue(const uint64_t *x, const void *packed_kernel, const 
   const float *v[8] = {NULL};
   for (int bit = 0, at = 0; bit < 8; bit++)
     if (ops & (1 << bit) && (1 << bit) != SOFAR_EPI_RESIDUAL_AFTER) v[bit] = params + (size_t)(at++) * p.g.cout;
-  const float *scale2 = v[4], *shift2 = v[5];
-  struct bconv_tail tail = {scale2, scale2 ? shift2 : NULL, v[6], v[7], (ops & SOFAR_EPI_RESIDUAL_AFTER) != 0,
-                            (size_t)residual_stride, (size_t)y_packed_stride};
+  struct bconv_tail tail = {v[4], v[6], v[7], (ops & SOFAR_EPI_RESIDUAL_AFTER) != 0, (size_t)residual_stride,
+                            (size_t)y_packed_stride};
   unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
-  /* a shift without a scale after the activation is the transform's post */
-  run(&p, x, packed_kernel, v[0], v[1], residual, v[3], scale2 ? NULL : shift2, y, y_packed,
+  /* the shift after the activation is the transform's post (with the tail's scale: out*scale + post) */
+  run(&p, x, packed_kernel, v[0], v[1], residual, v[3], v[5], y, y_packed,
       base + round64(packed_bytes(&p)), pad_value, y_stride, y_pack_groups, &tail);
 }
 

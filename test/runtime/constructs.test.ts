@@ -101,11 +101,14 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
     expect(difference).toBeLessThan(1e-5);
   });
 
-  it("ReActNet's widening: the RPReLU after the concat runs in each branch's conv, which writes its slice; an RSign's threshold packs in the conv", () => {
+  it("ReActNet's widening: the RPReLU after the concat runs in each branch's conv, which writes its slice of the floats and of the next RSign's signs", () => {
     const { stats, kernels, unfusedKernels, difference } = withAndWithoutEpilogue('ReActNet-style widening', 6);
-    // the 3×3 conv packs the first branch's RSign; the two 1×1 convs write their slices of the concat
-    expect(stats).toMatchObject({ epilogues: 3, sliceWrites: 2, fusedThresholdPacks: 1, fusedActivations: 4 });
+    // the 3×3 conv packs the first branch's RSign; the two 1×1 convs write their slices of the concat, and
+    // their words of the next RSign's packed signs
+    expect(stats).toMatchObject({ epilogues: 3, sliceWrites: 2, packedSliceWrites: 2, fusedThresholdPacks: 1, fusedActivations: 4 });
     for (const k of ['copyF32', 'affineF32', 'preluF32', 'addF32'] as const) expect(kernels).not.toContain(k);
+    // left: the input's RSign, and the second branch's (the 3×3 conv packs one threshold)
+    expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(2);
     expect(unfusedKernels).toEqual(expect.arrayContaining(['copyF32', 'preluF32']));
     expect(difference).toBeLessThan(1e-5);
   });

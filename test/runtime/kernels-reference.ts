@@ -357,7 +357,7 @@ function epilogueCase(rng: Rng, s: ConvShape, acc: ArrayLike<number>, pixels: nu
   const cout = s.cout;
   const vector = () => Float32Array.from({ length: cout }, () => (rng.int(8) ? rng.float() : rng.pick([0, -0, 1])));
   const [scale, packScale, packShift] = [vector(), vector(), vector()];
-  const ops = rng.int(256);
+  const ops = rng.int(256) | (rng.int(2) ? 128 : 0); // the signs of an affine map half the time
   const bits: [number, Float32Array][] = [[1, v.mul], [2, v.bias], [8, v.alpha], [16, scale], [32, v.post], [64, packScale], [128, packShift]];
   const present = bits.filter(([bit]) => ops & bit);
   const params = new Float32Array(present.length * cout);
