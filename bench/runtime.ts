@@ -20,6 +20,7 @@ import ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { createSession, exportOnnx, OnnxGraph, percentile, runOnnx, sofarVersion, type InferenceSession } from '../backends/onnx/index.js';
 import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js';
+import { stepCost } from '../backends/runtime/roofline.js';
 import { compileFile } from '../src/compile.js';
 import { summarize } from '../src/cost.js';
 import { hasErrors } from '../src/diagnostics.js';
@@ -107,16 +108,13 @@ async function race(contenders: Contender[], x: Float32Array, n: number, o: Requ
   );
 }
 
-/** Binary MACs per sample of each `bconv2d` step of a plan, by its geometry arguments. */
+/** Each binary conv step of a plan: its shape, time and binary MACs per second (the roofline's costing). */
 function binaryLayers(runtime: BinaryRuntime, stepMs: number[]) {
   const layers = [];
   for (const [i, step] of runtime.plan.steps.entries()) {
-    if (!step.kernel.startsWith('bconv2d')) continue;
-    const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups] = step.args.slice(8);
-    const ho = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
-    const wo = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
-    const macs = n * ho * wo * cout * kh * kw * (cin / groups);
-    layers.push({ step: i, shape: `${kh}x${kw} ${cin}→${cout} at ${h}x${w}${sh > 1 ? ` /${sh}` : ''}`, ms: round3(stepMs[i]), binaryGmacPerS: round3(macs / stepMs[i] / 1e6) });
+    const { shape, macs, kind } = stepCost(step);
+    if (kind !== 'binary') continue;
+    layers.push({ step: i, shape, ms: round3(stepMs[i]), binaryGmacPerS: round3(macs / stepMs[i] / 1e6) });
   }
   return layers;
 }
