@@ -28,7 +28,7 @@ export function cpuDetails(): { family: number | null; isa: string[] } {
   }
   const family = /^cpu family\s*:\s*(\d+)/m.exec(info);
   const flags = new Set((/^(?:flags|Features)\s*:\s*(.*)$/m.exec(info)?.[1] ?? '').split(/\s+/));
-  const isa = ['avx2', 'avx512f', 'avx512bw', 'avx512_vpopcntdq', 'neon', 'asimd'].filter((f) => flags.has(f));
+  const isa = ['avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_vpopcntdq', 'neon', 'asimd'].filter((f) => flags.has(f));
   return { family: family ? Number(family[1]) : null, isa };
 }
 

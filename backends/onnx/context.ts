@@ -62,6 +62,8 @@ export class LowerCtx {
   readonly values: string[] = [];
   readonly bnFolds: ReadonlyMap<number, NodeOf<'batchnorm'>>;
   private readonly cache = new Map<string, string>();
+  /** Each value `sign` made, with the comparison (x ≥ 0, bool) it was made from. */
+  protected readonly signBits = new Map<string, string>();
 
   constructor(
     readonly g: OnnxGraph,
@@ -165,7 +167,9 @@ export class LowerCtx {
   /** sign(x) with sign(0) = +1 (ONNX `Sign` gives 0 at 0, so compare instead), as the value `output`. */
   sign(node: GraphNode, x: string, output: string): string {
     const nonNegative = this.emit(node, 'GreaterOrEqual', [x, this.scalar(0, 'sofar/zero')], `${output}/is_positive`);
-    return this.emit(node, 'Where', [nonNegative, this.scalar(1, 'sofar/plus_one'), this.scalar(-1, 'sofar/minus_one')], output);
+    const sign = this.emit(node, 'Where', [nonNegative, this.scalar(1, 'sofar/plus_one'), this.scalar(-1, 'sofar/minus_one')], output);
+    this.signBits.set(sign, nonNegative);
+    return sign;
   }
 
   /**
@@ -173,10 +177,12 @@ export class LowerCtx {
    * and padded cells hold the zero point, i.e. 0, as in Larq). Computed once per value.
    */
   asUint8Binary(node: GraphNode, value: string): string {
-    return this.cached(`u8:${value}`, () => {
-      const nonNegative = this.emit(node, 'GreaterOrEqual', [value, this.scalar(0, 'sofar/zero')], `${value}/is_positive`);
-      return this.emit(node, 'Where', [nonNegative, this.constant('uint8', [], Uint8Array.of(2), 'sofar/u8_plus_one'), this.constant('uint8', [], Uint8Array.of(0), 'sofar/u8_minus_one')], `${value}/u8`);
-    });
+    return this.cached(`u8:${value}`, () => this.uint8Binary(node, this.emit(node, 'GreaterOrEqual', [value, this.scalar(0, 'sofar/zero')], `${value}/is_positive`), value));
+  }
+
+  /** uint8 {0, 2} from `nonNegative` (bool), as the value `<value>/u8`. */
+  protected uint8Binary(node: GraphNode, nonNegative: string, value: string): string {
+    return this.emit(node, 'Where', [nonNegative, this.constant('uint8', [], Uint8Array.of(2), 'sofar/u8_plus_one'), this.constant('uint8', [], Uint8Array.of(0), 'sofar/u8_minus_one')], `${value}/u8`);
   }
 
   /** The uint8 zero point 1 shared by every integer binary layer. */

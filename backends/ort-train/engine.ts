@@ -162,9 +162,11 @@ export const createOrtEngine: EngineFactory = (options) => createOrtEngineWith(o
 
 export async function createOrtEngineWith(options: OrtEngineOptions): Promise<OrtEngine> {
   const threads = options.threads ?? defaultThreads();
-  const train = buildStepModel(options.graph, 'train', options.optimizer, options.distillWeight);
-  const predict = buildStepModel(options.graph, 'predict');
   const provider = options.provider ?? 'cpu';
+  // WebGPU has no ConvInteger / MatMulInteger: float products there.
+  const integer = provider === 'cpu';
+  const train = buildStepModel(options.graph, 'train', options.optimizer, options.distillWeight, integer);
+  const predict = buildStepModel(options.graph, 'predict', undefined, undefined, integer);
   const settings = { threads, profilePrefix: options.profilePrefix, provider };
   const [trainSession, predictSession] = [await openSession(train.bytes, settings), await openSession(predict.bytes, { threads, provider })];
   const engine = new OrtEngine(options.graph, train.layout, options.optimizer, trainSession, predictSession, train.maskedNodes, options.batchSize, options.distillWeight !== undefined, threads, provider, options.adapter);

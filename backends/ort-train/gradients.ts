@@ -26,8 +26,10 @@ export async function ortLossAndGradients(
   provider?: SessionSettings['provider'],
   /** Distil with this weight from `batch.teacher` (docs/semantics.md). */
   distillWeight?: number,
+  /** Binary products on ±1 inputs as integer operators (step-model.ts; default on). */
+  integer = true,
 ): Promise<LossAndGradients> {
-  const model = buildStepModel(graph, 'gradients', undefined, distillWeight);
+  const model = buildStepModel(graph, 'gradients', undefined, distillWeight, integer);
   const { layout } = model;
   const session = await openSession(model.bytes, { threads, provider });
   try {

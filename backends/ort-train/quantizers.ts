@@ -153,7 +153,8 @@ export class FlatParams implements ParamSource {
     return { kernel, bias };
   }
 
-  binaryKernel(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[]): LoweredKernel {
+  /** `integer`: the kernel the forward product reads is uint8 {0, 2}; the backward pass keeps the float ±1 one. */
+  binaryKernel(ctx: LowerCtx, node: GraphNode, spec: ParamSpec, quantizer: QuantizerRef<WeightQuantizerName>, scaleDims: readonly number[], integer: boolean): LoweredKernel {
     const { e } = this;
     const latent = this.view(spec, spec.shape);
     // The output channel is axis 0 of a conv kernel [O, I, kh, kw] and axis 1 of a dense kernel [in, out].
@@ -162,6 +163,6 @@ export class FlatParams implements ParamSource {
     const rule = KERNEL_RULES[quantizer.name](e, { w: latent, binary, shape: spec.shape, rank: spec.shape.length, outAxis, args: quantizer.args });
     const scale = rule.scale;
     this.kernels.set(spec.name, { binary, scale, grad: rule.grad });
-    return { kernel: binary, scale: scale && (scaleDims.length === 1 ? scale : e.op('Reshape', [scale, e.i64(scaleDims)], {}, { hint: 'scale' })) };
+    return { kernel: integer ? ctx.asUint8Binary(node, binary) : binary, scale: scale && (scaleDims.length === 1 ? scale : e.op('Reshape', [scale, e.i64(scaleDims)], {}, { hint: 'scale' })) };
   }
 }

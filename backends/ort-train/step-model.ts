@@ -11,11 +11,11 @@
  * every consumer of a value (residual and fractal branches), and calls the closure.
  */
 import { dispatch, type Graph, type GraphNode, type ParamSpec } from '../../src/graph/types.js';
-import { LowerCtx, PLAIN_LOWERING } from '../onnx/context.js';
 import { LOWERINGS } from '../onnx/lower.js';
 import { foldableBatchNorms } from '../onnx/folds.js';
 import type { OptimizerConfig } from '../../src/train/engine.js';
 import { Emitter } from './emitter.js';
+import { TrainingLowerCtx, trainingLowering } from './lowering.js';
 import { flatLayout, type FlatLayout, type Placement } from './layout.js';
 import { trainingLoss } from './loss.js';
 import { binaryVector, emitUpdate, slotNames } from './optimizer.js';
@@ -62,9 +62,10 @@ const BATCH = 'N';
 
 /**
  * `distillWeight` (training kinds): the model reads the teacher's logits and adds w · KL(teacher ‖ student)
- * to the loss (loss.ts).
+ * to the loss (loss.ts). `integer`: binary products on ±1 inputs as ConvInteger / MatMulInteger (lowering.ts;
+ * the CPU's choice, default); off for execution providers without those operators (WebGPU).
  */
-export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig, distillWeight?: number): StepModel {
+export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig, distillWeight?: number, integer = true): StepModel {
   const layout = flatLayout(graph);
   const e = new Emitter(`${graph.name}_${kind}`);
   const training = kind !== 'predict';
@@ -102,7 +103,7 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
   const flatParams = new FlatParams(e, view);
   // Inference (`predict`) folds batch norms into float convs as the exporter does; training cannot.
   const bnFolds = training ? new Map() : foldableBatchNorms(graph, { binaryLayers: false, floatConvs: true });
-  const lower = new LowerCtx(e.graph, flatParams, PLAIN_LOWERING, { graph, input: x, bnFolds });
+  const lower = new TrainingLowerCtx(e.graph, flatParams, trainingLowering(integer), { graph, input: x, bnFolds });
   const values = lower.values;
   const live = liveNodes(graph);
   const wantsGrad = training ? gradientNodes(graph, live) : new Array<boolean>(nodes.length).fill(false);
