@@ -34,7 +34,7 @@ model fuzz {
 }`;
 
 const graph = compile(SPEC, 'fuzz.sofar').graph!;
-// A plain copy: protobufjs hands out Node Buffers, whose slice() is a view, not a copy.
+// A plain copy of the export, which the fuzzing below corrupts freely.
 const original = new Uint8Array(exportOnnx(graph, initWeights(graph, 0), { binaryOps: true }));
 const x = seededInput(graph, 2, 0);
 
