@@ -43,7 +43,7 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
   p->slot_pc = round64(SOFAR_MR_MAX * g->cout * sizeof(int32_t));
   p->slot_corr = round64(g->cout * sizeof(int32_t));
   p->slot_tmp = round64(g->cout * sizeof(float));
-  p->slot_pads = round64(SOFAR_MR_MAX * (g->taps + 1) * sizeof(uint32_t));
+  p->slot_pads = round64((SOFAR_MR_MAX + 1) * (g->taps + 1) * sizeof(uint32_t)); /* + the cached list */
   p->slot_bytes = p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp + p->slot_pads;
   return 1;
 }
@@ -154,6 +154,23 @@ static size_t im2col_row(const struct bconv_plan *p, const uint64_t *x, size_t i
   return npad;
 }
 
+/* The padding correction of one pixel (pad_value 0): corr[gi*og + o] = sum over its padded taps of wsum. */
+static void pad_correction(const struct bconv_plan *p, const int32_t *wsum, const uint32_t *padlist, size_t npad,
+                           int32_t *corr) {
+  const size_t og = p->g.og, taps = p->g.taps;
+  for (size_t gi = 0; gi < p->g.groups; gi++) {
+    int32_t *cg_row = corr + gi * og;
+    const int32_t *ws = wsum + gi * taps * og;
+    for (size_t o = 0; o < og; o++) cg_row[o] = 0;
+    for (size_t q = 0; q < npad; q++) {
+      const uint32_t t = padlist[q];
+      if (t >= taps) continue; /* only if the caller overlapped scratch with an output: stay in bounds */
+      const int32_t *wt = ws + (size_t)t * og;
+      for (size_t o = 0; o < og; o++) cg_row[o] = (int32_t)((uint32_t)cg_row[o] + (uint32_t)wt[o]); /* wraps on garbage */
+    }
+  }
+}
+
 static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
   const struct bconv_plan *p = c->p;
@@ -167,49 +184,55 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   int32_t *corr = (int32_t *)(s + p->slot_rows + p->slot_pc);
   float *tmp = (float *)(s + p->slot_rows + p->slot_pc + p->slot_corr);
   uint32_t *pads = (uint32_t *)(s + p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp);
-  const size_t hw_out = g->ho * g->wo;
+  /* the pad list corr was last computed for (pixels of one border run share it): SOFAR_MR_MAX+1'th list */
+  uint32_t *corr_list = pads + SOFAR_MR_MAX * (taps + 1);
+  size_t corr_npad = 0; /* 0: corr holds nothing yet */
   const size_t row_words = groups * kwords; /* an im2col row holds every group */
   const uint64_t pad_word = c->pad_value < 0 ? ~(uint64_t)0 : 0;
   const int32_t kbits = (int32_t)(taps * g->cg);
+  const size_t wx = p->wx, h = g->h, w = g->w, kh = g->kh, dh = g->dh, ho = g->ho, wo = g->wo;
+  const size_t img_words = h * w * wx, ih_span = (kh - 1) * dh, iw_span = (g->kw - 1) * g->dw;
 
   /* one segment per kernel row (kw*wx contiguous words of x) when the layout allows */
-  const int seg = !p->direct && groups == 1 && g->dw == 1 && g->kh <= SOFAR_MAX_SEGS;
-  const size_t nseg = seg ? g->kh : 1, seg_len = seg ? g->kw * p->wx : kwords;
+  const int seg = !p->direct && groups == 1 && g->dw == 1 && kh <= SOFAR_MAX_SEGS;
+  const size_t nseg = seg ? kh : 1, seg_len = seg ? g->kw * wx : kwords;
 
+  /* the first pixel's coordinates, then counted up (no division per pixel) */
+  const size_t first = begin * mr_max, hw_out = ho * wo;
+  size_t img = first / hw_out, oh = first % hw_out / wo, ow = first % wo;
   for (size_t blk = begin; blk < end; blk++) {
     const size_t p0 = blk * mr_max;
     const size_t mr = sofar_min(mr_max, g->pixels - p0);
-    const uint64_t *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX] = {0};
+    const uint64_t *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
     size_t npad[SOFAR_MR_MAX];
-    size_t img = p0 / hw_out, oh = p0 % hw_out / g->wo, ow = p0 % g->wo; /* then counted up */
     for (size_t r = 0; r < mr; r++) {
       const ptrdiff_t ih0 = (ptrdiff_t)(oh * g->sh) - (ptrdiff_t)g->pt, iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+      const uint64_t *ximg = c->x + img * img_words;
       npad[r] = 0;
       if (p->direct) {
-        rows[r] = c->x + ((img * g->h + oh * g->sh) * g->w + ow * g->sw) * p->wx;
-      } else if (seg && ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + (g->kh - 1) * g->dh < g->h &&
-                 (size_t)iw0 + g->kw - 1 < g->w) {
-        const uint64_t *ximg = c->x + img * g->h * g->w * p->wx;
-        for (size_t i = 0; i < g->kh; i++)
-          rows[i * SOFAR_MR_MAX + r] = ximg + (((size_t)ih0 + i * g->dh) * g->w + (size_t)iw0) * p->wx;
+        rows[r] = ximg + ((size_t)ih0 * w + (size_t)iw0) * wx;
+      } else if (seg && ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + ih_span < h && (size_t)iw0 + iw_span < w) {
+        const uint64_t *src = ximg + ((size_t)ih0 * w + (size_t)iw0) * wx;
+        for (size_t i = 0; i < kh; i++, src += dh * w * wx) rows[i * SOFAR_MR_MAX + r] = src;
       } else {
         uint64_t *dst = rows_buf + r * row_words;
         npad[r] = im2col_row(p, c->x, img, oh, ow, pad_word, dst, pads + r * (taps + 1));
         for (size_t i = 0; i < nseg; i++) rows[i * SOFAR_MR_MAX + r] = dst + i * seg_len;
       }
-      if (++ow == g->wo) {
+      if (++ow == wo) {
         ow = 0;
-        if (++oh == g->ho) oh = 0, img++;
+        if (++oh == ho) oh = 0, img++;
       }
     }
+    /* the micro-kernel reads all its mr_max rows: the unused ones repeat row 0 */
     for (size_t i = 0; i < nseg; i++)
-      for (size_t r = mr; r < SOFAR_MR_MAX; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
+      for (size_t r = mr; r < mr_max; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
 
     for (size_t gi = 0; gi < groups; gi++) {
       const uint64_t *grows[SOFAR_MR_MAX];
       const uint64_t *const *ga = rows;
       if (groups > 1) { /* one segment: group gi's part of each row */
-        for (size_t r = 0; r < SOFAR_MR_MAX; r++) grows[r] = rows[r] + gi * kwords;
+        for (size_t r = 0; r < mr_max; r++) grows[r] = rows[r] + gi * kwords;
         ga = grows;
       }
       for (size_t ob = 0; ob < og; ob += nr_max) {
@@ -223,16 +246,10 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       const int32_t *cr = NULL;
       if (c->pad_value == 0 && npad[r]) {
         const uint32_t *padlist = pads + r * (taps + 1);
-        for (size_t gi = 0; gi < groups; gi++) {
-          int32_t *cg_row = corr + gi * og;
-          const int32_t *ws = c->wsum + gi * taps * og;
-          for (size_t o = 0; o < og; o++) cg_row[o] = 0;
-          for (size_t q = 0; q < npad[r]; q++) {
-            const uint32_t t = padlist[q];
-            if (t >= taps) continue; /* only if the caller overlapped scratch with an output: stay in bounds */
-            const int32_t *wt = ws + (size_t)t * og;
-            for (size_t o = 0; o < og; o++) cg_row[o] = (int32_t)((uint32_t)cg_row[o] + (uint32_t)wt[o]); /* wraps on garbage */
-          }
+        if (npad[r] != corr_npad || memcmp(padlist, corr_list, npad[r] * sizeof(uint32_t))) {
+          pad_correction(p, c->wsum, padlist, npad[r], corr);
+          memcpy(corr_list, padlist, npad[r] * sizeof(uint32_t));
+          corr_npad = npad[r];
         }
         cr = corr;
       }
