@@ -11,8 +11,18 @@
  *     corr[o] = sum over the pixel's padded taps t of wsum[t][o], wsum = Cg - 2*popcount(w[o][t]).
  * so acc = T*Cg - 2*popcount(row ^ kernel row) - corr.
  *
+ * Row packing (channel counts that leave most of a word empty, e.g. 41): popcount is additive, so a GEMM
+ * row need not keep each tap in words of its own. When the kw taps of a kernel row fit in fewer words bit by
+ * bit (Ew = ceil(kw*Cg/64) < kw*Wg), each kernel row is packed as its taps' Cg bits back to back (tap j at
+ * bit j*Cg), and the input is gathered the same way once per call: for every image row ih and output
+ * column ow, the kw taps it contributes to that column (pad bits where a tap is outside), [n][h][wo][groups][Ew]
+ * words, plus one row of all-pad taps for kernel rows above or below the image. A pixel's GEMM row is then kh
+ * segments of Ew words read in place, for any stride, dilation, padding or groups, and 41 channels cost
+ * 3*2 words per pixel instead of 9. Pad bits are as in im2col, so the correction above is unchanged.
+ *
  * The packed kernel (sofar_bconv2d_pack_kernel, or built in scratch per call by sofar_bconv2d):
- *   words: [groups][ceil(og/8)][T*Wg][8] uint64 (8 output channels side by side per k, zero-padded)
+ *   words: [groups][ceil(og/8)][K][8] uint64 (8 output channels side by side per k, zero-padded),
+ *     K = T*Wg, or kh*Ew when row-packed
  *   then wsum: [groups][T][og] int32
  */
 #include "internal.h"
@@ -21,9 +31,12 @@ struct bconv_plan {
   struct sofar_conv_geom g;
   size_t wg;     /* words per tap per group = ceil(cg/64) */
   size_t wx;     /* words per input pixel = groups*wg */
-  size_t kwords; /* words per GEMM row per group = taps*wg */
+  size_t kwords; /* words per GEMM row per group = taps*wg, or kh*ew when row-packed */
   size_t nb8;    /* blocks of 8 output channels per group */
   int direct;    /* 1x1 without padding: GEMM rows are read from x in place */
+  int rowpack;   /* the taps of a kernel row packed bit by bit (see above); depends on cg, kh, kw only */
+  size_t ew;     /* words per kernel row per group when row-packed = ceil(kw*cg/64) */
+  size_t rows_words; /* the row-packed input: n*h*wo*groups*ew words, then groups*ew of the all-pad row */
   /* scratch slot layout (bytes, each a multiple of SOFAR_ALIGN) */
   size_t slot_rows, slot_pc, slot_corr, slot_tmp, slot_pads, slot_bytes;
 };
@@ -36,10 +49,13 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
   const struct sofar_conv_geom *g = &p->g;
   p->wg = sofar_div_up(g->cg, 64);
   p->wx = g->groups * p->wg;
-  p->kwords = g->taps * p->wg;
   p->nb8 = sofar_div_up(g->og, 8);
   p->direct = g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pl == 0 && g->pb == 0 && g->pr == 0;
-  p->slot_rows = p->direct ? 0 : round64(SOFAR_MR_MAX * g->groups * p->kwords * sizeof(uint64_t));
+  p->ew = sofar_div_up(g->kw * g->cg, 64);
+  p->rowpack = p->ew < g->kw * p->wg && g->kh <= SOFAR_MAX_SEGS;
+  p->kwords = p->rowpack ? g->kh * p->ew : g->taps * p->wg;
+  p->rows_words = p->rowpack ? (g->n * g->h * g->wo + 1) * g->groups * p->ew : 0;
+  p->slot_rows = p->direct || p->rowpack ? 0 : round64(SOFAR_MR_MAX * g->groups * p->kwords * sizeof(uint64_t));
   p->slot_pc = round64(SOFAR_MR_MAX * g->cout * sizeof(int32_t));
   p->slot_corr = round64(g->cout * sizeof(int32_t));
   p->slot_tmp = round64(g->cout * sizeof(float));
@@ -51,6 +67,41 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
 static size_t packed_words_count(const struct bconv_plan *p) { return p->g.groups * p->nb8 * p->kwords * 8; }
 static size_t packed_bytes(const struct bconv_plan *p) {
   return packed_words_count(p) * sizeof(uint64_t) + p->g.groups * p->g.taps * p->g.og * sizeof(int32_t);
+}
+
+/*
+ * Writes bit fields back to back into words d[0], d[stride], ...: a field of nb <= 64 bits goes at the next
+ * free bit, a word is stored once it is full (or at the flush), so nothing is read back or zeroed first.
+ */
+struct bit_writer {
+  uint64_t *d;
+  size_t stride;
+  uint64_t cur;
+  unsigned bit; /* bits of cur in use */
+};
+
+SOFAR_INLINE void bw_put(struct bit_writer *w, uint64_t v, unsigned nb) { /* v: nb bits, the rest 0 */
+  w->cur |= v << w->bit;
+  w->bit += nb;
+  if (w->bit >= 64) {
+    *w->d = w->cur;
+    w->d += w->stride;
+    w->bit -= 64;
+    w->cur = w->bit ? v >> (nb - w->bit) : 0;
+  }
+}
+
+/* One tap's cg bits: its words (tail bits masked off), or with src NULL the bits of fill. */
+SOFAR_INLINE void bw_put_tap(struct bit_writer *w, const uint64_t *src, uint64_t fill, size_t cg) {
+  for (size_t k = 0; k * 64 < cg; k++) {
+    const unsigned nb = cg - k * 64 < 64 ? (unsigned)(cg - k * 64) : 64;
+    const uint64_t v = src ? src[k] : fill;
+    bw_put(w, nb < 64 ? v & (((uint64_t)1 << nb) - 1) : v, nb);
+  }
+}
+
+SOFAR_INLINE void bw_flush(struct bit_writer *w) {
+  if (w->bit) *w->d = w->cur;
 }
 
 struct pack_ctx {
@@ -72,16 +123,24 @@ static void pack_task(void *vctx, size_t begin, size_t end, int slot) {
     uint64_t *dst = c->words + t * kwords * 8;
     for (size_t lane = 0; lane < 8; lane++) {
       const size_t o = b * 8 + lane;
-      const uint64_t *src = c->kernel + (gi * og + o) * kwords;
-      if (o < og) {
-        for (size_t k = 0; k < kwords; k++) dst[k * 8 + lane] = src[k];
-        for (size_t tap = 0; tap < g->taps; tap++) {
-          int32_t ones = 0;
-          for (size_t i = 0; i < p->wg; i++) ones += (int32_t)__builtin_popcountll(src[tap * p->wg + i]);
-          c->wsum[(gi * g->taps + tap) * og + o] = (int32_t)g->cg - 2 * ones;
+      const uint64_t *src = c->kernel + (gi * og + o) * g->taps * p->wg; /* canonical: [taps][wg] */
+      if (o >= og) {
+        for (size_t k = 0; k < kwords; k++) dst[k * 8 + lane] = 0;
+        continue;
+      }
+      if (p->rowpack) {
+        for (size_t i = 0; i < g->kh; i++) {
+          struct bit_writer bw = {dst + i * p->ew * 8 + lane, 8, 0, 0};
+          for (size_t j = 0; j < g->kw; j++) bw_put_tap(&bw, src + (i * g->kw + j) * p->wg, 0, g->cg);
+          bw_flush(&bw);
         }
       } else {
-        for (size_t k = 0; k < kwords; k++) dst[k * 8 + lane] = 0;
+        for (size_t k = 0; k < kwords; k++) dst[k * 8 + lane] = src[k];
+      }
+      for (size_t tap = 0; tap < g->taps; tap++) {
+        int32_t ones = 0;
+        for (size_t i = 0; i < p->wg; i++) ones += (int32_t)__builtin_popcountll(src[tap * p->wg + i]);
+        c->wsum[(gi * g->taps + tap) * og + o] = (int32_t)g->cg - 2 * ones;
       }
     }
   }
@@ -106,7 +165,69 @@ struct bconv_ctx {
   size_t ypg, yp_c, yp_wg;   /* packed output: groups, channels per group, words per group */
   int pad_value;
   unsigned char *slots;
+  uint64_t *rp; /* the row-packed input (p->rowpack) */
 };
+
+/* tasks: the image rows (img, ih) of the row-packed input, then its all-pad row */
+static void rowpack_task(void *vctx, size_t begin, size_t end, int slot) {
+  (void)slot;
+  const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
+  const struct bconv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t ew = p->ew, groups = g->groups, wo = g->wo, cg = g->cg, rows = g->n * g->h;
+  const uint64_t pad_word = c->pad_value < 0 ? ~(uint64_t)0 : 0;
+  for (size_t t = begin; t < end; t++) {
+    uint64_t *dst = c->rp + t * wo * groups * ew;
+    if (t == rows) { /* every tap padded */
+      for (size_t gi = 0; gi < groups; gi++) {
+        struct bit_writer bw = {dst + gi * ew, 1, 0, 0};
+        for (size_t j = 0; j < g->kw; j++) bw_put_tap(&bw, NULL, pad_word, cg);
+        bw_flush(&bw);
+      }
+      continue;
+    }
+    const uint64_t *xrow = c->x + t * g->w * p->wx; /* t = img*h + ih */
+    if (p->wg == 1 && groups == 1) { /* under 64 channels, the common case: one masked word per tap */
+      const uint64_t mask = ((uint64_t)1 << cg) - 1, pad = pad_word & mask;
+      for (size_t ow = 0; ow < wo; ow++) {
+        const ptrdiff_t iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+        struct bit_writer bw = {dst + ow * ew, 1, 0, 0};
+        for (size_t j = 0; j < g->kw; j++) {
+          const ptrdiff_t iw = iw0 + (ptrdiff_t)(j * g->dw);
+          bw_put(&bw, iw >= 0 && iw < (ptrdiff_t)g->w ? xrow[iw] & mask : pad, (unsigned)cg);
+        }
+        bw_flush(&bw);
+      }
+      continue;
+    }
+    for (size_t ow = 0; ow < wo; ow++) {
+      const ptrdiff_t iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+      for (size_t gi = 0; gi < groups; gi++) {
+        struct bit_writer bw = {dst + (ow * groups + gi) * ew, 1, 0, 0};
+        for (size_t j = 0; j < g->kw; j++) {
+          const ptrdiff_t iw = iw0 + (ptrdiff_t)(j * g->dw);
+          const int in = iw >= 0 && iw < (ptrdiff_t)g->w;
+          bw_put_tap(&bw, in ? xrow + (size_t)iw * p->wx + gi * p->wg : NULL, pad_word, cg);
+        }
+        bw_flush(&bw);
+      }
+    }
+  }
+}
+
+/* The pixel's taps outside the image, in order (for the pad_value 0 correction); returns their count. */
+static size_t padded_taps(const struct sofar_conv_geom *g, ptrdiff_t ih0, ptrdiff_t iw0, uint32_t *list) {
+  size_t npad = 0;
+  for (size_t i = 0; i < g->kh; i++) {
+    const ptrdiff_t ih = ih0 + (ptrdiff_t)(i * g->dh);
+    const int row_out = ih < 0 || ih >= (ptrdiff_t)g->h;
+    for (size_t j = 0; j < g->kw; j++) {
+      const ptrdiff_t iw = iw0 + (ptrdiff_t)(j * g->dw);
+      if (row_out || iw < 0 || iw >= (ptrdiff_t)g->w) list[npad++] = (uint32_t)(i * g->kw + j);
+    }
+  }
+  return npad;
+}
 
 /* im2col of one output pixel: its taps' words for every group, [groups][taps][wg]; returns the padded taps */
 static size_t im2col_row(const struct bconv_plan *p, const uint64_t *x, size_t img, size_t oh, size_t ow,
@@ -193,9 +314,12 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   const size_t wx = p->wx, h = g->h, w = g->w, kh = g->kh, dh = g->dh, ho = g->ho, wo = g->wo;
   const size_t img_words = h * w * wx, ih_span = (kh - 1) * dh, iw_span = (g->kw - 1) * g->dw;
 
-  /* one segment per kernel row (kw*wx contiguous words of x) when the layout allows */
-  const int seg = !p->direct && groups == 1 && g->dw == 1 && kh <= SOFAR_MAX_SEGS;
-  const size_t nseg = seg ? kh : 1, seg_len = seg ? g->kw * wx : kwords;
+  /* one segment per kernel row: kw*wx contiguous words of x when the layout allows, or Ew of the row-packed input */
+  const int seg = !p->direct && !p->rowpack && groups == 1 && g->dw == 1 && kh <= SOFAR_MAX_SEGS;
+  const size_t nseg = seg || p->rowpack ? kh : 1, seg_len = p->rowpack ? p->ew : seg ? g->kw * wx : kwords;
+  const size_t rp_row = wo * groups * p->ew;                  /* row-packed words per image row */
+  const uint64_t *rp_pad = c->rp + g->n * h * rp_row;         /* its all-pad row */
+  const size_t goff = p->rowpack ? p->ew : kwords;           /* group gi's part of a segment: + gi*goff */
 
   /* the first pixel's coordinates, then counted up (no division per pixel) */
   const size_t first = begin * mr_max, hw_out = ho * wo;
@@ -211,6 +335,14 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       npad[r] = 0;
       if (p->direct) {
         rows[r] = ximg + ((size_t)ih0 * w + (size_t)iw0) * wx;
+      } else if (p->rowpack) {
+        const uint64_t *rimg = c->rp + img * h * rp_row + ow * groups * p->ew;
+        for (size_t i = 0; i < kh; i++) {
+          const ptrdiff_t ih = ih0 + (ptrdiff_t)(i * dh);
+          rows[i * SOFAR_MR_MAX + r] = ih >= 0 && ih < (ptrdiff_t)h ? rimg + (size_t)ih * rp_row : rp_pad;
+        }
+        if (c->pad_value == 0 && !(ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + ih_span < h && (size_t)iw0 + iw_span < w))
+          npad[r] = padded_taps(g, ih0, iw0, pads + r * (taps + 1));
       } else if (seg && ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + ih_span < h && (size_t)iw0 + iw_span < w) {
         const uint64_t *src = ximg + ((size_t)ih0 * w + (size_t)iw0) * wx;
         for (size_t i = 0; i < kh; i++, src += dh * w * wx) rows[i * SOFAR_MR_MAX + r] = src;
@@ -229,10 +361,11 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       for (size_t r = mr; r < mr_max; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
 
     for (size_t gi = 0; gi < groups; gi++) {
-      const uint64_t *grows[SOFAR_MR_MAX];
+      const uint64_t *grows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
       const uint64_t *const *ga = rows;
-      if (groups > 1) { /* one segment: group gi's part of each row */
-        for (size_t r = 0; r < mr_max; r++) grows[r] = rows[r] + gi * kwords;
+      if (groups > 1) { /* group gi's part of each segment */
+        for (size_t i = 0; i < nseg; i++)
+          for (size_t r = 0; r < mr_max; r++) grows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX + r] + gi * goff;
         ga = grows;
       }
       for (size_t ob = 0; ob < og; ob += nr_max) {
@@ -290,6 +423,8 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
   c.yp_wg = sofar_div_up(c.yp_c, 64);
   c.pad_value = pad_value;
   c.slots = slots;
+  c.rp = (uint64_t *)(slots + sofar_slots(p->g.pixels) * p->slot_bytes);
+  if (p->rowpack) sofar_parallel_for(p->g.n * p->g.h + 1, rowpack_task, &c);
   sofar_parallel_for(sofar_div_up(p->g.pixels, c.uk->bgemm_mr), bconv_task, &c);
 }
 
@@ -297,7 +432,8 @@ size_t sofar_bconv2d_scratch_bytes(int n, int h, int w, int cin, int cout, int k
                                    int pl, int pb, int pr, int dh, int dw, int groups) {
   struct bconv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return 0;
-  return SOFAR_ALIGN + round64(packed_bytes(&p)) + sofar_slots(p.g.pixels) * p.slot_bytes;
+  return SOFAR_ALIGN + round64(packed_bytes(&p)) + sofar_slots(p.g.pixels) * p.slot_bytes +
+         p.rows_words * sizeof(uint64_t);
 }
 
 size_t sofar_bconv2d_packed_kernel_bytes(int cout, int cin, int kh, int kw, int groups) {
