@@ -41,6 +41,9 @@ struct bconv_plan {
   size_t slot_rows, slot_pc, slot_corr, slot_tmp, slot_pads, slot_bytes;
 };
 
+/* Padding corrections kept per task: the last two patterns (a row's left and right border pixels alternate). */
+#define CORR_CACHE 2
+
 static size_t round64(size_t x) { return sofar_round_up(x, SOFAR_ALIGN); }
 
 static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
@@ -57,9 +60,9 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
   p->rows_words = p->rowpack ? (g->n * g->h * g->wo + 1) * g->groups * p->ew : 0;
   p->slot_rows = p->direct || p->rowpack ? 0 : round64(SOFAR_MR_MAX * g->groups * p->kwords * sizeof(uint64_t));
   p->slot_pc = round64(SOFAR_MR_MAX * g->cout * sizeof(int32_t));
-  p->slot_corr = round64(g->cout * sizeof(int32_t));
+  p->slot_corr = round64(CORR_CACHE * g->cout * sizeof(int32_t));
   p->slot_tmp = round64(g->cout * sizeof(float));
-  p->slot_pads = round64((SOFAR_MR_MAX + 1) * (g->taps + 1) * sizeof(uint32_t)); /* + the cached list */
+  p->slot_pads = round64((SOFAR_MR_MAX + CORR_CACHE) * (g->taps + 1) * sizeof(uint32_t)); /* + the cached lists */
   p->slot_bytes = p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp + p->slot_pads;
   return 1;
 }
@@ -305,9 +308,15 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   int32_t *corr = (int32_t *)(s + p->slot_rows + p->slot_pc);
   float *tmp = (float *)(s + p->slot_rows + p->slot_pc + p->slot_corr);
   uint32_t *pads = (uint32_t *)(s + p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp);
-  /* the pad list corr was last computed for (pixels of one border run share it): SOFAR_MR_MAX+1'th list */
-  uint32_t *corr_list = pads + SOFAR_MR_MAX * (taps + 1);
-  size_t corr_npad = 0; /* 0: corr holds nothing yet */
+  /* the corrections of the last CORR_CACHE pad lists, most recent first (corr_npad 0: none yet) */
+  uint32_t *corr_list[CORR_CACHE];
+  int32_t *corr_of[CORR_CACHE];
+  size_t corr_npad[CORR_CACHE];
+  for (size_t e = 0; e < CORR_CACHE; e++) {
+    corr_list[e] = pads + (SOFAR_MR_MAX + e) * (taps + 1);
+    corr_of[e] = corr + e * cout;
+    corr_npad[e] = 0;
+  }
   const size_t row_words = groups * kwords; /* an im2col row holds every group */
   const uint64_t pad_word = c->pad_value < 0 ? ~(uint64_t)0 : 0;
   const int32_t kbits = (int32_t)(taps * g->cg);
@@ -379,12 +388,22 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       const int32_t *cr = NULL;
       if (c->pad_value == 0 && npad[r]) {
         const uint32_t *padlist = pads + r * (taps + 1);
-        if (npad[r] != corr_npad || memcmp(padlist, corr_list, npad[r] * sizeof(uint32_t))) {
-          pad_correction(p, c->wsum, padlist, npad[r], corr);
-          memcpy(corr_list, padlist, npad[r] * sizeof(uint32_t));
-          corr_npad = npad[r];
+        size_t e = 0;
+        while (e < CORR_CACHE && (npad[r] != corr_npad[e] || memcmp(padlist, corr_list[e], npad[r] * sizeof(uint32_t)))) e++;
+        if (e == CORR_CACHE) { /* not cached: compute it into the least recent entry */
+          e = CORR_CACHE - 1;
+          pad_correction(p, c->wsum, padlist, npad[r], corr_of[e]);
+          memcpy(corr_list[e], padlist, npad[r] * sizeof(uint32_t));
+          corr_npad[e] = npad[r];
         }
-        cr = corr;
+        for (; e > 0; e--) { /* to the front */
+          uint32_t *l = corr_list[e];
+          int32_t *v = corr_of[e];
+          const size_t np = corr_npad[e];
+          corr_list[e] = corr_list[e - 1], corr_of[e] = corr_of[e - 1], corr_npad[e] = corr_npad[e - 1];
+          corr_list[0] = l, corr_of[0] = v, corr_npad[0] = np;
+        }
+        cr = corr_of[0];
       }
       uk->bconv_transform(cout, kbits, pc + r * cout, cr, c->mul, c->bias, c->res ? c->res + pix * c->ys : NULL,
                           c->alpha, c->post, c->y ? c->y + pix * c->ys : NULL, c->yp ? c->yp + pix * c->ypg * c->yp_wg : NULL, c->yp_c,
