@@ -295,6 +295,13 @@ static void pad_correction(const struct bconv_plan *p, const int32_t *wsum, cons
   }
 }
 
+static int same_list(const uint32_t *a, size_t na, const uint32_t *b, size_t nb) {
+  if (na != nb) return 0;
+  for (size_t i = 0; i < na; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
 static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
   const struct bconv_plan *p = c->p;
@@ -389,7 +396,7 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       if (c->pad_value == 0 && npad[r]) {
         const uint32_t *padlist = pads + r * (taps + 1);
         size_t e = 0;
-        while (e < CORR_CACHE && (npad[r] != corr_npad[e] || memcmp(padlist, corr_list[e], npad[r] * sizeof(uint32_t)))) e++;
+        while (e < CORR_CACHE && !same_list(padlist, npad[r], corr_list[e], corr_npad[e])) e++;
         if (e == CORR_CACHE) { /* not cached: compute it into the least recent entry */
           e = CORR_CACHE - 1;
           pad_correction(p, c->wsum, padlist, npad[r], corr_of[e]);
