@@ -94,13 +94,13 @@ SOFAR_INLINE void bw_put(struct bit_writer *w, uint64_t v, unsigned nb) { /* v: 
   }
 }
 
-/* One tap's cg bits: its words (tail bits masked off), or with src NULL the bits of fill. */
+/* One tap's cg bits: its wg words (the last one's tail masked off), or with src NULL the bits of fill. */
 SOFAR_INLINE void bw_put_tap(struct bit_writer *w, const uint64_t *src, uint64_t fill, size_t cg) {
-  for (size_t k = 0; k * 64 < cg; k++) {
-    const unsigned nb = cg - k * 64 < 64 ? (unsigned)(cg - k * 64) : 64;
-    const uint64_t v = src ? src[k] : fill;
-    bw_put(w, nb < 64 ? v & (((uint64_t)1 << nb) - 1) : v, nb);
-  }
+  const size_t wg = (cg + 63) / 64;
+  const unsigned last = (unsigned)(cg - (wg - 1) * 64); /* 1..64 bits */
+  for (size_t k = 0; k + 1 < wg; k++) bw_put(w, src ? src[k] : fill, 64);
+  const uint64_t v = src ? src[wg - 1] : fill;
+  bw_put(w, last < 64 ? v & (((uint64_t)1 << last) - 1) : v, last);
 }
 
 SOFAR_INLINE void bw_flush(struct bit_writer *w) {
