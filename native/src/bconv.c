@@ -337,30 +337,50 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   const uint64_t *rp_pad = c->rp + g->n * h * rp_row;         /* its all-pad row */
   const size_t goff = p->rowpack ? p->ew : kwords;           /* group gi's part of a segment: + gi*goff */
 
+  /* output columns whose taps all lie inside the image: [ow_lo, ow_hi) */
+  const size_t sw = g->sw, pl = g->pl, ow_lo = sofar_div_up(pl, sw);
+  const size_t ow_hi = w + pl > iw_span ? (w - 1 + pl - iw_span) / sw + 1 : 0;
+  const size_t rp_step = groups * p->ew; /* row-packed words per output column */
+
   /* the first pixel's coordinates, then counted up (no division per pixel) */
   const size_t first = begin * mr_max, hw_out = ho * wo;
   size_t img = first / hw_out, oh = first % hw_out / wo, ow = first % wo;
+  /* what depends only on the output row (img, oh): recomputed when it changes */
+  ptrdiff_t ih0 = 0;
+  int row_in = 0;                               /* every kernel row inside the image */
+  const uint64_t *xrow = NULL;                  /* x at (img, ih0, 0) */
+  const uint64_t *rbase[SOFAR_MAX_SEGS];        /* row-packed: kernel row i's segment at column 0 ... */
+  size_t rstep[SOFAR_MAX_SEGS];                 /* ... and per output column (0 for the all-pad row) */
+  int row_valid = 0;
   for (size_t blk = begin; blk < end; blk++) {
     const size_t p0 = blk * mr_max;
     const size_t mr = sofar_min(mr_max, g->pixels - p0);
     const uint64_t *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
     size_t npad[SOFAR_MR_MAX];
     for (size_t r = 0; r < mr; r++) {
-      const ptrdiff_t ih0 = (ptrdiff_t)(oh * g->sh) - (ptrdiff_t)g->pt, iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
-      const uint64_t *ximg = c->x + img * img_words;
+      if (!row_valid) {
+        ih0 = (ptrdiff_t)(oh * g->sh) - (ptrdiff_t)g->pt;
+        row_in = ih0 >= 0 && (size_t)ih0 + ih_span < h;
+        xrow = row_in || p->direct ? c->x + img * img_words + (size_t)ih0 * w * wx : NULL; /* direct: ih0 >= 0 */
+        if (p->rowpack)
+          for (size_t i = 0; i < kh; i++) {
+            const ptrdiff_t ih = ih0 + (ptrdiff_t)(i * dh);
+            const int in = ih >= 0 && ih < (ptrdiff_t)h;
+            rbase[i] = in ? c->rp + (img * h + (size_t)ih) * rp_row : rp_pad;
+            rstep[i] = in ? rp_step : 0;
+          }
+        row_valid = 1;
+      }
+      const int interior = row_in && ow >= ow_lo && ow < ow_hi;
       npad[r] = 0;
       if (p->direct) {
-        rows[r] = ximg + ((size_t)ih0 * w + (size_t)iw0) * wx;
+        rows[r] = xrow + ow * sw * wx;
       } else if (p->rowpack) {
-        const uint64_t *rimg = c->rp + img * h * rp_row + ow * groups * p->ew;
-        for (size_t i = 0; i < kh; i++) {
-          const ptrdiff_t ih = ih0 + (ptrdiff_t)(i * dh);
-          rows[i * SOFAR_MR_MAX + r] = ih >= 0 && ih < (ptrdiff_t)h ? rimg + (size_t)ih * rp_row : rp_pad;
-        }
-        if (c->pad_value == 0 && !(ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + ih_span < h && (size_t)iw0 + iw_span < w))
-          npad[r] = padded_taps(g, ih0, iw0, pads + r * (taps + 1));
-      } else if (seg && ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + ih_span < h && (size_t)iw0 + iw_span < w) {
-        const uint64_t *src = ximg + ((size_t)ih0 * w + (size_t)iw0) * wx;
+        for (size_t i = 0; i < kh; i++) rows[i * SOFAR_MR_MAX + r] = rbase[i] + ow * rstep[i];
+        if (c->pad_value == 0 && !interior)
+          npad[r] = padded_taps(g, ih0, (ptrdiff_t)(ow * sw) - (ptrdiff_t)pl, pads + r * (taps + 1));
+      } else if (seg && interior) {
+        const uint64_t *src = xrow + (ow * sw - pl) * wx;
         for (size_t i = 0; i < kh; i++, src += dh * w * wx) rows[i * SOFAR_MR_MAX + r] = src;
       } else {
         uint64_t *dst = rows_buf + r * row_words;
@@ -369,6 +389,7 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       }
       if (++ow == wo) {
         ow = 0;
+        row_valid = 0;
         if (++oh == ho) oh = 0, img++;
       }
     }
