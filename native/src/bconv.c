@@ -471,7 +471,11 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
   c.pad_value = pad_value;
   c.slots = slots;
   c.rp = (uint64_t *)(slots + sofar_slots(p->g.pixels) * p->slot_bytes);
-  if (p->rowpack) sofar_parallel_for(p->g.n * p->g.h + 1, rowpack_task, &c);
+  if (p->rowpack) { /* a small gather (deep layers, small maps) costs less than a round trip through the pool */
+    const size_t rows = p->g.n * p->g.h + 1;
+    if (p->rows_words < 8192) rowpack_task(&c, 0, rows, 0);
+    else sofar_parallel_for(rows, rowpack_task, &c);
+  }
   sofar_parallel_for(sofar_div_up(p->g.pixels, c.uk->bgemm_mr), bconv_task, &c);
 }
 
