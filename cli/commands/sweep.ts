@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, openSync, closeSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { summarize } from '../../src/cost.js';
@@ -61,6 +62,7 @@ interface SweepFlags {
   out?: string;
   engine: string;
   nproc: number;
+  python: string;
   printJobs?: boolean;
   collect?: string;
   latency: boolean;
@@ -126,22 +128,41 @@ function trainCommand(job: SweepJob, dir: string, flags: SweepFlags, resume: boo
 
 const quote = (word: string) => (/^[A-Za-z0-9_./=,:@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
 
-/** The PyTorch backend's steps for one job: the project, then one torchrun of its train.py. */
-function torchCommands(job: SweepJob, dir: string, flags: SweepFlags, resume: boolean): { command: string; args: string[] }[] {
+/**
+ * The PyTorch backend's steps for one job: the project, then one torchrun of its train.py. Each torchrun
+ * gets its own rendezvous port: `--standalone` puts every launcher on port 29400, and a second one started
+ * beside a running one joins (then loses) the first one's rendezvous.
+ */
+function torchCommands(job: SweepJob, dir: string, flags: SweepFlags, resume: boolean, port: number): { command: string; args: string[] }[] {
   const project = join(dir, 'torch');
   const train = trainArgs(flags).filter((w, i, all) => w !== '--device' && all[i - 1] !== '--device');
   return [
     { command: 'sofar', args: ['build', job.spec, ...(job.model ? ['--model', job.model] : []), ...setArgs(job.set), '--target', 'torch', '-o', project, '--seed', String(job.seed)] },
     {
-      command: 'python3',
-      args: ['-m', 'torch.distributed.run', '--standalone', '--redirects', '2', '--tee', '2', `--nproc_per_node=${flags.nproc}`, join(project, 'train.py'), '--out', dir, '--seed', String(job.seed), ...train, ...(resume ? ['--resume'] : [])],
+      command: flags.python,
+      args: ['-m', 'torch.distributed.run', '--nnodes', '1', '--rdzv_backend', 'c10d', '--rdzv_endpoint', `localhost:${port}`, '--redirects', '2', '--tee', '2', `--nproc_per_node=${flags.nproc}`, join(project, 'train.py'), '--out', dir, '--seed', String(job.seed), ...train, ...(resume ? ['--resume'] : [])],
     },
   ];
 }
 
-function jobSteps(job: SweepJob, dir: string, flags: SweepFlags, resume: boolean): { command: string; args: string[] }[] {
-  return flags.engine === 'torch' ? torchCommands(job, dir, flags, resume) : [{ command: 'sofar', args: trainCommand(job, dir, flags, resume) }];
+function jobSteps(job: SweepJob, dir: string, flags: SweepFlags, resume: boolean, port: number): { command: string; args: string[] }[] {
+  return flags.engine === 'torch' ? torchCommands(job, dir, flags, resume, port) : [{ command: 'sofar', args: trainCommand(job, dir, flags, resume) }];
 }
+
+/** A TCP port nobody listens on now (the kernel's pick), for a torchrun rendezvous. */
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Printed jobs' rendezvous ports: distinct for every run of the sweep, wherever a scheduler puts them. */
+const PRINTED_PORT_BASE = 29500;
 
 const runsDir = (out: string) => join(out, 'runs');
 
@@ -251,7 +272,8 @@ async function runSweep(jobs: readonly SweepJob[], out: string, flags: SweepFlag
       const resume = existsSync(join(dir, 'checkpoint.safetensors'));
       process.stderr.write(`[${started + skipped}/${jobs.length}] ${resume ? 'resuming' : 'starting'} ${job.id}\n`);
       let code = 0;
-      for (const step of jobSteps(job, dir, flags, resume)) {
+      const port = flags.engine === 'torch' ? await freePort() : 0;
+      for (const step of jobSteps(job, dir, flags, resume, port)) {
         code = await runLogged(step.command, step.args, log);
         if (code !== 0) break;
       }
@@ -301,6 +323,7 @@ export function register(program: Command): void {
     .option('-o, --out <dir>', 'the sweep folder: runs/ID for each run, results.csv, results.jsonl')
     .option('--engine <name>', 'ort or tfjs (sofar train), or torch (the PyTorch backend: sofar build --target torch, then torchrun train.py)', 'ort')
     .option('--nproc <n>', 'torchrun processes a run (--engine torch)', parsePositiveInt('--nproc'), 1)
+    .option('--python <path>', 'the Python that has PyTorch (--engine torch)', 'python3')
     .option('--no-latency', 'skip measuring each trained model on the binary runtime')
     .option('--print-jobs', 'write the run folders and print one command line a run (for Slurm job arrays, Kubernetes Indexed Jobs), run nothing')
     .option('--collect <dir>', 'gather the results of the run folders in DIR (wherever they ran) into its results files, run nothing')
@@ -332,9 +355,9 @@ export function register(program: Command): void {
     const jobs = planSweep(specs, flags);
     prepareFolders(jobs, out, flags);
     if (flags.printJobs) {
-      for (const job of jobs) {
+      for (const [index, job] of jobs.entries()) {
         const dir = join(runsDir(out), job.id);
-        const steps = jobSteps(job, dir, flags, false).map((s) => [s.command, ...s.args].map(quote).join(' '));
+        const steps = jobSteps(job, dir, flags, false, PRINTED_PORT_BASE + (index % 10_000)).map((s) => [s.command, ...s.args].map(quote).join(' '));
         process.stdout.write(steps.join(' && ') + '\n');
       }
       return;

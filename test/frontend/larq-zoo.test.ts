@@ -310,4 +310,14 @@ describe('the layer counts and shapes the papers and Larq Zoo state', () => {
       expect(s.binarizedRatio).toBeGreaterThan(0.9);
     }
   });
+
+  it("ReActNet-small's first step (weight_q=none) has real weights and the same parameters, so --init carries them", () => {
+    const binary = load('specs/fashion/reactnet-small.sofar');
+    const real = compileFile('specs/fashion/reactnet-small.sofar', { params: { weight_q: 'none' } }).graph!;
+    const params = (g: Graph) => g.nodes.flatMap((n) => n.params.map((p) => `${p.name} ${p.shape.join('x')}`));
+    expect(params(real)).toEqual(params(binary));
+    expect(summarize(binary).params.binary).toBeGreaterThan(200_000);
+    expect(summarize(real).params.binary).toBe(0);
+    expect(summarize(real).params.total).toBe(summarize(binary).params.total);
+  });
 });
