@@ -295,6 +295,16 @@ static void pad_correction(const struct bconv_plan *p, const int32_t *wsum, cons
   }
 }
 
+/* Moves the output coordinates on by count pixels, which stay within the current output row. */
+SOFAR_INLINE void next_pixels(size_t count, size_t wo, size_t ho, size_t *img, size_t *oh, size_t *ow, int *row_valid) {
+  *ow += count;
+  if (*ow == wo) {
+    *ow = 0;
+    *row_valid = 0; /* a new output row */
+    if (++*oh == ho) *oh = 0, ++*img;
+  }
+}
+
 static int same_list(const uint32_t *a, size_t na, const uint32_t *b, size_t nb) {
   if (na != nb) return 0;
   for (size_t i = 0; i < na; i++)
@@ -357,7 +367,18 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
     const size_t mr = sofar_min(mr_max, g->pixels - p0);
     const uint64_t *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
     size_t npad[SOFAR_MR_MAX];
-    for (size_t r = 0; r < mr; r++) {
+    size_t r0 = 0; /* pixels [0, r0) of the block already placed */
+    if (seg && row_valid && row_in && ow >= ow_lo && ow + mr <= ow_hi) {
+      /* the whole block inside one output row and the image: its rows are evenly spaced in x */
+      const uint64_t *src = xrow + (ow * sw - pl) * wx;
+      const size_t step = sw * wx, kstep = dh * w * wx;
+      for (size_t i = 0; i < kh; i++)
+        for (size_t r = 0; r < mr; r++) rows[i * SOFAR_MR_MAX + r] = src + i * kstep + r * step;
+      for (size_t r = 0; r < mr; r++) npad[r] = 0;
+      r0 = mr;
+      next_pixels(mr, wo, ho, &img, &oh, &ow, &row_valid);
+    }
+    for (size_t r = r0; r < mr; r++) {
       if (!row_valid) {
         ih0 = (ptrdiff_t)(oh * g->sh) - (ptrdiff_t)g->pt;
         row_in = ih0 >= 0 && (size_t)ih0 + ih_span < h;
@@ -387,11 +408,7 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
         npad[r] = im2col_row(p, c->x, img, oh, ow, pad_word, dst, pads + r * (taps + 1));
         for (size_t i = 0; i < nseg; i++) rows[i * SOFAR_MR_MAX + r] = dst + i * seg_len;
       }
-      if (++ow == wo) {
-        ow = 0;
-        row_valid = 0;
-        if (++oh == ho) oh = 0, img++;
-      }
+      next_pixels(1, wo, ho, &img, &oh, &ow, &row_valid);
     }
     /* the micro-kernel reads all its mr_max rows: the unused ones repeat row 0 */
     for (size_t i = 0; i < nseg; i++)
