@@ -238,7 +238,8 @@ export function describeShape(s: ConvShape): string {
  * that do not), and strides, dilations, padding and groups varying with it.
  */
 export function channelSweepShape(rng: Rng, t: number): ConvShape {
-  const cg = t + 1, kw = 2 + (t % 2), groups = cg % 5 === 0 ? 2 : 1, og = 1 + rng.int(40);
+  // few output channels (no row packing: not worth its gather) and many (row-packed where it saves words)
+  const cg = t + 1, kw = 2 + (t % 2), groups = cg % 5 === 0 ? 2 : 1, og = (cg + kw) % 2 ? 1 + rng.int(16) : 40 + rng.int(60);
   const dh = cg % 4 === 0 ? 2 : 1, dw = cg % 6 === 0 ? 2 : 1;
   return {
     n: 1 + rng.int(2), h: 1 + rng.int(5) + dh * 2, w: 1 + rng.int(5) + dw * (kw - 1),
