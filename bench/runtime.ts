@@ -3,9 +3,13 @@
  * ResNet37 and DRF-c2d2 DenseNet51 on the runtime (`--binary-ops`) and on onnxruntime (standard and
  * `--int` exports), a float ResNet-18 with the same conv shapes on onnxruntime, and one 3×3 binary conv
  * (256→256 at 14×14) against onnxruntime's float conv of the same shape. Also each binary layer's
- * throughput in the runtime. Writes bench/results/runtime.json. Not a test.
+ * throughput in the runtime. The zoo models (QuickNetSmall, QuickNet, ReActNet-A) run on the runtime
+ * against their own standard export and the float ResNet-18 on onnxruntime (ReActNet-A's accuracy is
+ * about float ResNet-18's), and QuickNetSmall and QuickNet also on one thread, beside Larq Compute
+ * Engine's published single-thread latencies (other CPUs). Writes bench/results/runtime.json. Not a test.
  *
- *   npm run build && node dist/bench/runtime.js [--threads 2] [--batches 1,8] [--rounds 5] [--runs 20] [--out FILE]
+ *   npm run build && node dist/bench/runtime.js [--threads 2] [--batches 1,8] [--rounds 5] [--runs 20]
+ *     [--models bireal-resnet18,quicknet,...] [--out FILE]
  *
  * Every ratio is measured in interleaved rounds — A, B, C, A, B, C, ... — so that a busy spell on a
  * shared machine slows every variant alike; the medians over all rounds are compared.
@@ -16,6 +20,7 @@ import ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { createSession, exportOnnx, OnnxGraph, percentile, runOnnx, sofarVersion, type InferenceSession } from '../backends/onnx/index.js';
 import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js';
+import { stepCost } from '../backends/runtime/roofline.js';
 import { compileFile } from '../src/compile.js';
 import { summarize } from '../src/cost.js';
 import { hasErrors } from '../src/diagnostics.js';
@@ -30,8 +35,30 @@ export interface RuntimeBenchOptions {
   rounds?: number;
   runs?: number;
   warmup?: number;
+  /** A subset of MODELS (and 'layer', the single 3×3 conv); all when absent. */
+  models?: string[];
   out?: string;
 }
+
+/** The models the bench runs: name → spec under specs/. */
+export const MODELS: Record<string, string> = {
+  'bireal-resnet18': 'bireal-resnet18',
+  'rf-c4d8-resnet37': 'rf-c4d8-resnet37',
+  'drf-c2d2-densenet51': 'drf-c2d2-densenet51',
+  quicknet_small: 'larq/quicknet_small',
+  quicknet: 'larq/quicknet',
+  'reactnet-a': 'reactnet-a',
+};
+/** Zoo models: compared with their standard export and the float ResNet-18 (no `--int` export). */
+const ZOO = new Set(['quicknet_small', 'quicknet', 'reactnet-a']);
+/**
+ * Larq Compute Engine's published single-thread latencies (ms, batch 1), as issue 21 quotes them: Mac mini
+ * M1, Pixel 1, Raspberry Pi 4. Other CPUs than this bench's.
+ */
+const LCE_SINGLE_THREAD: Record<string, { macMiniM1Ms: number; pixel1Ms: number; raspberryPi4Ms: number }> = {
+  quicknet_small: { macMiniM1Ms: 4.0, pixel1Ms: 16.8, raspberryPi4Ms: 27.7 },
+  quicknet: { macMiniM1Ms: 5.8, pixel1Ms: 25.5, raspberryPi4Ms: 45.0 },
+};
 
 type Infer = (x: Float32Array, n: number) => Promise<unknown> | unknown;
 interface Contender {
@@ -81,16 +108,13 @@ async function race(contenders: Contender[], x: Float32Array, n: number, o: Requ
   );
 }
 
-/** Binary MACs per sample of each `bconv2d` step of a plan, by its geometry arguments. */
+/** Each binary conv step of a plan: its shape, time and binary MACs per second (the roofline's costing). */
 function binaryLayers(runtime: BinaryRuntime, stepMs: number[]) {
   const layers = [];
   for (const [i, step] of runtime.plan.steps.entries()) {
-    if (!step.kernel.startsWith('bconv2d')) continue;
-    const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups] = step.args.slice(8);
-    const ho = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
-    const wo = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
-    const macs = n * ho * wo * cout * kh * kw * (cin / groups);
-    layers.push({ step: i, shape: `${kh}x${kw} ${cin}→${cout} at ${h}x${w}${sh > 1 ? ` /${sh}` : ''}`, ms: round3(stepMs[i]), binaryGmacPerS: round3(macs / stepMs[i] / 1e6) });
+    const { shape, macs, kind } = stepCost(step);
+    if (kind !== 'binary') continue;
+    layers.push({ step: i, shape, ms: round3(stepMs[i]), binaryGmacPerS: round3(macs / stepMs[i] / 1e6) });
   }
   return layers;
 }
@@ -138,21 +162,24 @@ function singleLayer(binary: boolean, c: number, size: number): Uint8Array {
 
 export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
   const root = repoRoot();
-  const o = { threads: 2, batches: [1, 8], rounds: 5, runs: 20, warmup: 3, ...options };
+  const o = { threads: 2, batches: [1, 8], rounds: 5, runs: 20, warmup: 3, models: [...Object.keys(MODELS), 'layer'], ...options };
+  const unknown = o.models.filter((m) => m !== 'layer' && !(m in MODELS));
+  if (unknown.length) throw new Error(`bench/runtime: unknown --models ${unknown.join(', ')} (known: ${[...Object.keys(MODELS), 'layer'].join(', ')})`);
   const loadStart = loadavg();
   const floatResnet = compileSpec(root, 'resnet18-float');
   const results: object[] = [];
   let kernels = '';
   for (const batch of o.batches) {
     const runs = Math.max(3, Math.round(o.runs / batch));
-    for (const name of ['bireal-resnet18', 'rf-c4d8-resnet37', 'drf-c2d2-densenet51']) {
-      const graph = compileSpec(root, name);
+    for (const name of Object.keys(MODELS).filter((m) => o.models.includes(m))) {
+      const graph = compileSpec(root, MODELS[name]);
       const weights = initWeights(graph, 0);
       const x = seededInput(graph, batch, 0);
       const sofar = sofarContender('sofar', exportOnnx(graph, weights, { binaryOps: true }), o.threads, batch);
       kernels = sofar.runtime.kernels;
-      const contenders: Contender[] = [sofar, await ortContender('ort-standard', exportOnnx(graph, weights), o.threads), await ortContender('ort-int', exportOnnx(graph, weights, { integer: true }), o.threads)];
-      if (name === 'bireal-resnet18') contenders.push(await ortContender('ort-float-resnet18', exportOnnx(floatResnet, initWeights(floatResnet, 0)), o.threads));
+      const contenders: Contender[] = [sofar, await ortContender('ort-standard', exportOnnx(graph, weights), o.threads)];
+      if (!ZOO.has(name)) contenders.push(await ortContender('ort-int', exportOnnx(graph, weights, { integer: true }), o.threads));
+      if (name === 'bireal-resnet18' || ZOO.has(name)) contenders.push(await ortContender('ort-float-resnet18', exportOnnx(floatResnet, initWeights(floatResnet, 0)), o.threads));
       const latency = await race(contenders, x, batch, { rounds: o.rounds, runs, warmup: o.warmup });
       const p50 = (label: string) => (latency as Record<string, { p50Ms: number }>)[label].p50Ms;
       const speedups = Object.fromEntries(contenders.slice(1).map((c) => [`vs ${c.label}`, round3(p50(c.label) / p50('sofar'))]));
@@ -163,24 +190,8 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
       process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}\n`);
     }
   }
-  // One 3×3 binary conv 256→256 at 14×14 against onnxruntime's float conv of the same shape.
-  const layerInput = Float32Array.from({ length: 256 * 14 * 14 }, (_, i) => Math.sin(i));
-  const layer = [sofarContender('sofar-bconv', singleLayer(true, 256, 14), o.threads, 1), await ortContender('ort-float-conv', singleLayer(false, 256, 14), o.threads)];
-  const layerLatency = await race(layer, layerInput, 1, { rounds: o.rounds, runs: o.runs * 5, warmup: o.warmup * 5 });
-  const lp = layerLatency as Record<string, { p50Ms: number }>;
-  // The kernels alone: the runtime's bconv step, and onnxruntime's conv node from its own profiler.
-  const bconvStep = (layer[0] as ReturnType<typeof sofarContender>).runtime;
-  const stepMs = bconvStep.profile(200);
-  const bconvMs = stepMs[bconvStep.plan.steps.findIndex((s) => s.kernel.startsWith('bconv2d'))];
-  const ortConvMs = await ortConvNodeMs(singleLayer(false, 256, 14), o.threads, layerInput, 200);
-  results.push({
-    layer: '3x3 conv 256→256 at 14x14, batch 1',
-    macs: 256 * 256 * 9 * 14 * 14,
-    latency: layerLatency,
-    speedup: round3(lp['ort-float-conv'].p50Ms / lp['sofar-bconv'].p50Ms),
-    kernelOnly: { sofarBconvMs: round3(bconvMs), ortConvNodeMs: round3(ortConvMs), speedup: round3(ortConvMs / bconvMs) },
-  });
-  for (const c of layer) await c.release();
+  for (const name of Object.keys(LCE_SINGLE_THREAD).filter((m) => o.models.includes(m))) results.push(await singleThreadRow(root, name, o));
+  if (o.models.includes('layer')) results.push(await layerRow(o));
 
   const report = {
     benchmark: 'binary-runtime',
@@ -196,11 +207,51 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
   return report;
 }
 
+/** A zoo model on one thread of the runtime, interleaved with its standard export on one thread of onnxruntime, beside LCE's published figures. */
+async function singleThreadRow(root: string, name: string, o: Required<Pick<RuntimeBenchOptions, 'rounds' | 'runs' | 'warmup'>>) {
+  const graph = compileSpec(root, MODELS[name]);
+  const weights = initWeights(graph, 0);
+  const contenders: Contender[] = [sofarContender('sofar', exportOnnx(graph, weights, { binaryOps: true }), 1, 1), await ortContender('ort-standard', exportOnnx(graph, weights), 1)];
+  const latency = await race(contenders, seededInput(graph, 1, 0), 1, o);
+  for (const c of contenders) await c.release();
+  const p50 = (latency as Record<string, { p50Ms: number }>).sofar.p50Ms;
+  process.stderr.write(`bench/runtime: ${name} on one thread: ${p50} ms\n`);
+  return {
+    model: graph.name,
+    batch: 1,
+    threads: 1,
+    latency,
+    larqComputeEngine: { ...LCE_SINGLE_THREAD[name], source: "Larq Compute Engine's published single-thread latency, batch 1, as issue 21 quotes it", note: 'other CPUs (Apple M1, Snapdragon 821, Cortex-A72) than this bench: not a like-for-like comparison' },
+  };
+}
+
+/** One 3×3 binary conv 256→256 at 14×14 against onnxruntime's float conv of the same shape. */
+async function layerRow(o: Required<Pick<RuntimeBenchOptions, 'threads' | 'rounds' | 'runs' | 'warmup'>>) {
+  const layerInput = Float32Array.from({ length: 256 * 14 * 14 }, (_, i) => Math.sin(i));
+  const layer = [sofarContender('sofar-bconv', singleLayer(true, 256, 14), o.threads, 1), await ortContender('ort-float-conv', singleLayer(false, 256, 14), o.threads)];
+  const layerLatency = await race(layer, layerInput, 1, { rounds: o.rounds, runs: o.runs * 5, warmup: o.warmup * 5 });
+  const lp = layerLatency as Record<string, { p50Ms: number }>;
+  // The kernels alone: the runtime's bconv step, and onnxruntime's conv node from its own profiler.
+  const bconvStep = (layer[0] as ReturnType<typeof sofarContender>).runtime;
+  const stepMs = bconvStep.profile(200);
+  const bconvMs = stepMs[bconvStep.plan.steps.findIndex((s) => s.kernel.startsWith('bconv2d'))];
+  const ortConvMs = await ortConvNodeMs(singleLayer(false, 256, 14), o.threads, layerInput, 200);
+  for (const c of layer) await c.release();
+  return {
+    layer: '3x3 conv 256→256 at 14x14, batch 1',
+    macs: 256 * 256 * 9 * 14 * 14,
+    latency: layerLatency,
+    speedup: round3(lp['ort-float-conv'].p50Ms / lp['sofar-bconv'].p50Ms),
+    kernelOnly: { sofarBconvMs: round3(bconvMs), ortConvNodeMs: round3(ortConvMs), speedup: round3(ortConvMs / bconvMs) },
+  };
+}
+
 function parseArgs(argv: string[]): RuntimeBenchOptions {
   const o: RuntimeBenchOptions = {};
   const number = wholeNumber('runtime', 1);
   return parseFlags('runtime', argv, o, { keys: ['threads', 'rounds', 'runs', 'warmup'], number }, {
     '--batches': (value) => (o.batches = value().split(',').map((v) => number('--batches', v))),
+    '--models': (value) => (o.models = value().split(',')),
     '--out': (value) => (o.out = value()),
   });
 }

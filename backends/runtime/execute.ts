@@ -13,6 +13,7 @@ export const OFFSET_ARGS: Record<KernelName, number[]> = {
   bconv2dPackKernel: [0, 1],
   bconv2dPrepacked: [0, 1, 2, 3, 4, 5, 6, 7],
   bconv2dPrepackedPost: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  bconv2dEpilogue: [0, 1, 2, 3, 4, 5, 6],
   conv2dF32PackWeights: [0, 1],
   conv2dF32: [0, 1, 2, 3, 4, 5],
   denseF32: [0, 1, 2, 3],

@@ -5,21 +5,37 @@
  * `binaryPost` (the kernels have sofar_bconv2d_prepacked_post) a binary conv also absorbs what ReActNet
  * puts after it: an affine map before the residual (into multiplier and bias), shifts after it (into the
  * bias), a PReLU or ReLU, and shifts after that (`post`), so a block's RPReLU and the next RSign's shift
- * run in the conv, whose sign packing then feeds the next binary conv. Identity nodes disappear. Plain
- * data in, plain data out.
+ * run in the conv, whose sign packing then feeds the next binary conv. With `epilogue` (the kernels have
+ * sofar_bconv2d_epilogue) the chain after the activation may also hold a full affine map and then the
+ * residual (QuickNet's conv → ReLU → BN → add). A per-channel op after a channel concat whose branches
+ * are read only by it moves into the branches (each takes its channels' slice of the parameters), where
+ * the branches' convs absorb it (ReActNet's RPReLU after its two 1×1 convs). Identity nodes disappear.
+ * Plain data in, plain data out.
  */
 import type { RuntimeModel, RuntimeNode } from './model.js';
 
 type ConvNode = Extract<RuntimeNode, { op: 'conv' }>;
 type BconvNode = Extract<RuntimeNode, { op: 'bconv' }>;
 
-/** A conv or binary conv with what it absorbed: out = post + prelu_alpha(conv + residual), relu for float convs. */
-export type FusedConv = (ConvNode | BconvNode) & { residual: string | null; relu: boolean; alpha: Float32Array | null; post: Float32Array | null };
+/**
+ * A conv or binary conv with what it absorbed: out = postScale·prelu_alpha(conv + residual) + post, or with
+ * `residualAfter` out = postScale·prelu_alpha(conv) + post + residual (postScale absent: 1); relu for float convs.
+ */
+export type FusedConv = (ConvNode | BconvNode) & {
+  residual: string | null;
+  residualAfter: boolean;
+  relu: boolean;
+  alpha: Float32Array | null;
+  postScale: Float32Array | null;
+  post: Float32Array | null;
+};
 export type FusedNode = Exclude<RuntimeNode, ConvNode | BconvNode> | FusedConv;
 
 export interface FuseOptions {
   /** The binary conv's output transform takes PReLU and a shift after the residual. */
   binaryPost?: boolean;
+  /** It also takes a full affine map after the activation, and the residual after that. */
+  epilogue?: boolean;
 }
 
 export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[] {
@@ -32,8 +48,9 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
       alias.set(node.output, inputs[0]);
       continue;
     }
-    nodes.push(node.op === 'conv' || node.op === 'bconv' ? { ...node, inputs, residual: null, relu: false, alpha: null, post: null } : { ...node, inputs });
+    nodes.push(node.op === 'conv' || node.op === 'bconv' ? { ...node, inputs, residual: null, residualAfter: false, relu: false, alpha: null, postScale: null, post: null } : { ...node, inputs });
   }
+  if (options.epilogue) distributeOverConcats(nodes, model.output.name);
 
   // Readers of each value. A merge keeps every other value's count: the merged node's operands are
   // read by the conv instead, and the conv's own output disappears.
@@ -82,10 +99,19 @@ function absorbAfterFloat(conv: FusedConv & { op: 'conv' }, node: Follower, k: n
   return true;
 }
 
-/** A binary conv takes, in its transform's order: an affine map, a residual, shifts, a PReLU (or ReLU), shifts. */
+/**
+ * A binary conv takes, in its transform's order: an affine map, a residual, shifts, a PReLU (or ReLU),
+ * affine maps (shifts only without `epilogue`), and with `epilogue` the residual here if not taken before.
+ */
 function absorbAfterBinary(conv: FusedConv & { op: 'bconv' }, node: Follower, k: number, options: FuseOptions): boolean {
-  const activated = conv.alpha !== null || conv.post !== null;
-  if (node.op === 'add') return !activated && takeResidual(conv, node, k);
+  const activated = conv.alpha !== null || conv.post !== null || conv.postScale !== null;
+  if (conv.residualAfter) return false;
+  if (node.op === 'add') {
+    if (!activated) return takeResidual(conv, node, k);
+    if (!options.epilogue || !takeResidual(conv, node, k)) return false;
+    conv.residualAfter = true;
+    return true;
+  }
   if (!options.binaryPost) return false;
   if (node.op === 'relu' || node.op === 'prelu') {
     if (activated) return false;
@@ -94,8 +120,15 @@ function absorbAfterBinary(conv: FusedConv & { op: 'bconv' }, node: Follower, k:
   }
   const shiftOnly = node.scale.every((v) => v === 1);
   if (activated) {
-    if (!shiftOnly) return false;
-    conv.post = addVectors(conv.post, node.shift);
+    if (shiftOnly) {
+      conv.post = addVectors(conv.post, node.shift);
+    } else {
+      if (!options.epilogue) return false;
+      // s·(p·v + t) + u = (s·p)·v + (s·t + u)
+      const [p, t] = [conv.postScale, conv.post];
+      conv.postScale = Float32Array.from(node.scale, (v, o) => (p ? p[o] : 1) * v);
+      conv.post = Float32Array.from(node.shift, (u, o) => (t ? t[o] : 0) * node.scale[o] + u);
+    }
   } else if (conv.residual) {
     if (!shiftOnly) return false;
     conv.bias = addVectors(conv.bias, node.shift);
@@ -105,6 +138,46 @@ function absorbAfterBinary(conv: FusedConv & { op: 'bconv' }, node: Follower, k:
     conv.bias = Float32Array.from(node.shift, (t, o) => (conv.bias ? conv.bias[o] : 0) * node.scale[o] + t);
   }
   return true;
+}
+
+/**
+ * concat(a, b, …) → f  ⇒  concat(f_a(a), f_b(b), …) for a per-channel f (affine, ReLU, PReLU) that alone
+ * reads the concat, whose branches the concat alone reads: each branch's conv can then absorb its part.
+ * Repeats along a chain (concat → shift → PReLU → shift). The parts run just before the concat.
+ */
+function distributeOverConcats(nodes: (FusedNode | null)[], modelOutput: string): void {
+  const readers = new Map<string, number>();
+  for (const n of nodes) if (n) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
+  readers.set(modelOutput, (readers.get(modelOutput) ?? 0) + 1);
+  const producers = new Map<string, { node: FusedNode; at: number }>();
+  nodes.forEach((n, at) => n && producers.set(n.output, { node: n, at }));
+  const branchOps = new Set(['bconv', 'conv', 'affine', 'relu', 'prelu', 'add']);
+  for (let i = 0; i < nodes.length; i++) {
+    const f = nodes[i];
+    if (!f || !(f.op === 'affine' || f.op === 'relu' || f.op === 'prelu')) continue;
+    const concat = producers.get(f.inputs[0]);
+    if (!concat || concat.node.op !== 'concat' || readers.get(concat.node.output) !== 1) continue;
+    const branches = concat.node.inputs.map((input) => producers.get(input));
+    if (new Set(concat.node.inputs).size !== concat.node.inputs.length) continue;
+    if (!branches.every((b, j) => b && branchOps.has(b.node.op) && readers.get(concat.node.inputs[j]) === 1)) continue;
+    let channel = 0;
+    const parts = branches.map((b, j): FusedNode => {
+      const width = b!.node.shape[0];
+      const slice = (v: Float32Array) => v.slice(channel, channel + width);
+      const part = { ...f, name: `${f.name}@${j}`, output: `${f.output}@${j}`, inputs: [concat.node.inputs[j]], shape: b!.node.shape } as FusedNode;
+      if (part.op === 'affine' && f.op === 'affine') Object.assign(part, { scale: slice(f.scale), shift: slice(f.shift) });
+      if (part.op === 'prelu' && f.op === 'prelu') part.alpha = slice(f.alpha);
+      channel += width;
+      return part;
+    });
+    // The concat now computes f's output, from the parts, at its own place; the parts go just before it.
+    const merged = { ...concat.node, inputs: parts.map((p) => p.output), output: f.output, name: `${concat.node.name}+${f.name}` } as FusedNode;
+    nodes.splice(i, 1);
+    nodes.splice(concat.at, 1, ...parts, merged);
+    for (const p of parts) readers.set(p.output, 1);
+    producers.clear();
+    nodes.forEach((n, at) => n && producers.set(n.output, { node: n, at }));
+  }
 }
 
 function takeResidual(conv: FusedConv, node: Follower & { op: 'add' }, k: number): boolean {

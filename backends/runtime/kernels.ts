@@ -35,6 +35,11 @@ export interface KernelSet {
   bconv2dPrepacked?(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
   /** Optional: bconv2dPrepacked with PReLU (alpha) and a shift (post) after the residual, in its output transform. */
   bconv2dPrepackedPost?(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, alpha: Off, post: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
+  /**
+   * Optional: the prepacked binary conv with a chain of per-channel layers in its output transform
+   * (sofar_bconv2d_epilogue): ints are the 16 shape ints, padValue, yStride, residualStride, yPackedStride, ops, yPackGroups.
+   */
+  bconv2dEpilogue?(buf: ArrayBuffer, x: Off, k: Off, params: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
   conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
   /** Depthwise conv: weights [kh][kw][c]; ints n h w c kh kw sh sw pt pl pb pr dh dw, yStride, relu. */

@@ -30,10 +30,30 @@ type Arg = number | { region: Region; at: number } | null;
 interface Call {
   kernel: KernelName;
   args: Arg[];
+  /** A binary conv's parts: its kernel and arguments are chosen once the plan knows everything it packs. */
+  bconv?: BconvParts;
+}
+
+/** A binary conv call before its kernel is chosen (a sign packing, with or without a threshold, may attach later). */
+interface BconvParts {
+  node: FusedNode & { op: 'bconv' };
+  x: Arg;
+  kernel: Arg;
+  residual: Arg;
+  residualStride: number;
+  y: Arg;
+  yStride: number;
+  geometry: number[];
+  yPacked: Arg;
+  packGroups: number;
+  /** Words per pixel of the packed map written (0: the conv's own; wider when it packs a slice of a concat). */
+  packStride: number;
+  /** The packed signs are those of y·scale + shift (the next RSign's threshold, a batch norm). */
+  packAffine: { scale: Float32Array; shift: Float32Array } | null;
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
@@ -57,7 +77,23 @@ export interface Plan {
   /** Where the output is, in NCHW order, after the steps. */
   output: { offset: number; floats: number };
   /** For `describe`: what was fused. */
-  stats: { nodes: number; steps: number; fusedPacks: number; fusedAffinePacks: number; fusedResiduals: number; fusedActivations: number; sliceWrites: number; weightBytes: number; activationBytes: number };
+  stats: {
+    nodes: number;
+    steps: number;
+    fusedPacks: number;
+    fusedAffinePacks: number;
+    /** Signs of an affine map of a binary conv's output, packed by the conv (sofar_bconv2d_epilogue). */
+    fusedThresholdPacks: number;
+    fusedResiduals: number;
+    fusedActivations: number;
+    /** Binary convs on sofar_bconv2d_epilogue (an affine map or residual after the activation, a threshold pack, a strided residual). */
+    epilogues: number;
+    sliceWrites: number;
+    /** Binary convs that pack their channels' words of a concat's signs (with its batch norm's threshold, if any). */
+    packedSliceWrites: number;
+    weightBytes: number;
+    activationBytes: number;
+  };
 }
 
 /** A float value: its region, channel offset and pixel stride (a slice of a wider concat when stride > channels). */
@@ -100,16 +136,22 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedResiduals: 0, fusedActivations: 0, sliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
+  /** The call of each binary conv, by its output. */
+  private readonly bconvCalls = new Map<string, Call>();
+  /** The kernels have sofar_bconv2d_epilogue (and the prepacked binary conv it builds on). */
+  private readonly epilogue: boolean;
 
   constructor(
     private readonly model: RuntimeModel,
     private readonly k: KernelSet,
     private readonly n: number,
   ) {
-    this.nodes = fuse(model, { binaryPost: Boolean(k.bconv2dPrepackedPost && k.bconv2dPrepacked && k.bconv2dPackKernel && k.bconv2dPackedKernelBytes) });
+    const binaryPost = Boolean(k.bconv2dPrepackedPost && k.bconv2dPrepacked && k.bconv2dPackKernel && k.bconv2dPackedKernelBytes);
+    this.epilogue = binaryPost && k.bconv2dEpilogue !== undefined;
+    this.nodes = fuse(model, { binaryPost, epilogue: this.epilogue });
     for (const node of this.nodes) this.byOutput.set(node.output, node);
     for (const node of this.nodes) {
       for (const i of [...node.inputs, ...(isConv(node) && node.residual ? [node.residual] : [])]) this.readers.set(i, [...(this.readers.get(i) ?? []), node.output]);
@@ -140,6 +182,7 @@ class Planner {
     }
     outRegion.last = Infinity;
     inputNchw.first = -1;
+    for (const c of this.calls) if (c.bconv) this.chooseBconvKernel(c, c.bconv);
     this.dropUnreadOutputs();
     return this.layout(inputNchw, outRegion);
   }
@@ -246,7 +289,9 @@ class Planner {
         for (const [i, input] of node.inputs.entries()) {
           const p = producers.get(input);
           const once = this.readers.get(input)?.length === 1 && node.inputs.lastIndexOf(input) === i;
-          if (!(i === 0 && node !== head) && p && isConv(p) && !p.residual && once && input !== this.model.output.name) writes.push([input, channel]);
+          // A conv with a residual reads it at the residual's own stride only on sofar_bconv2d_epilogue.
+          const writer = p && isConv(p) && (!p.residual || (p.op === 'bconv' && this.epilogue));
+          if (!(i === 0 && node !== head) && writer && once && input !== this.model.output.name) writes.push([input, channel]);
           channel += channelsOf(input);
         }
       }
@@ -280,17 +325,34 @@ class Planner {
     const bytes = this.n * v.h * v.w * this.k.packedWords(v.c, groups) * 8;
     const p = v.producer;
     let region: Region;
-    if (v.affineOf) {
+    const thresholdBy = v.affineOf && this.epilogue ? this.values.get(v.affineOf.input)?.producer : undefined;
+    const sliceWriters = groups === 1 ? this.packedSliceWriters(v.affineOf?.input ?? source) : null;
+    if (sliceWriters) {
+      // Each binary conv that writes its slice of the concat also packs its channels' words of the signs.
+      region = this.activation(bytes);
+      region.first = Math.min(...sliceWriters.map((w) => this.calls.indexOf(w.call)));
+      const words = this.k.packedWords(v.c, 1);
+      for (const { call, channel, width } of sliceWriters) {
+        const packAffine = v.affineOf ? { scale: v.affineOf.scale.slice(channel, channel + width), shift: v.affineOf.shift.slice(channel, channel + width) } : null;
+        Object.assign(call.bconv!, { yPacked: this.ref(region, (channel / 64) * 8), packGroups: 1, packStride: words, packAffine });
+      }
+      this.stats.packedSliceWrites += sliceWriters.length;
+    } else if (v.affineOf && thresholdBy?.bconv && thresholdBy.bconv.yPacked === null) {
+      // The binary conv that computes the batch norm's input packs the signs of the batch norm of its output.
+      region = this.activation(bytes);
+      region.first = this.calls.indexOf(thresholdBy);
+      Object.assign(thresholdBy.bconv, { yPacked: this.ref(region), packGroups: groups, packAffine: { scale: v.affineOf.scale, shift: v.affineOf.shift } });
+      this.stats.fusedThresholdPacks++;
+    } else if (v.affineOf) {
       const { input, scale, shift } = v.affineOf;
       region = this.activation(bytes);
       this.call('packSignsAffine', [this.read(input), this.floats(scale), this.floats(shift), this.ref(region), this.n * v.h * v.w, v.c, this.floatOf(input).stride, groups]);
       this.stats.fusedAffinePacks++;
-    } else if (p && p.args[bconvOutputs(p.kernel).yPacked] === null) {
+    } else if (p?.bconv && p.bconv.yPacked === null) {
       // The conv that computes the value also packs its signs (y_packed, y_pack_groups).
       region = this.activation(bytes);
       region.first = this.calls.indexOf(p);
-      p.args[bconvOutputs(p.kernel).yPacked] = this.ref(region);
-      p.args[p.args.length - 1] = groups;
+      Object.assign(p.bconv, { yPacked: this.ref(region), packGroups: groups });
       this.stats.fusedPacks++;
     } else {
       const f = this.floatOf(source);
@@ -300,6 +362,27 @@ class Planner {
     v.packed.set(groups, region);
     region.last = Math.max(region.last, this.calls.length);
     return region;
+  }
+
+  /**
+   * The binary convs that can pack the signs of a channel concat (or of a batch norm of it) into their
+   * words of the packed map: every input a binary conv writing its slice, each slice starting a word.
+   */
+  private packedSliceWriters(concatOutput: string): { call: Call; channel: number; width: number }[] | null {
+    const concat = this.byOutput.get(concatOutput);
+    if (!this.epilogue || concat?.op !== 'concat') return null;
+    const region = this.slices.get(concat.output)?.region;
+    const writers: { call: Call; channel: number; width: number }[] = [];
+    let channel = 0;
+    for (const input of concat.inputs) {
+      const call = this.bconvCalls.get(input);
+      const slice = this.slices.get(input);
+      const width = this.values.get(input)!.c;
+      if (!call?.bconv || call.bconv.yPacked !== null || !slice || slice.region !== region || slice.channel !== channel || channel % 64 !== 0) return null;
+      writers.push({ call, channel, width });
+      channel += width;
+    }
+    return writers;
   }
 
   // ---- lowering ---------------------------------------------------------------------------------
@@ -342,13 +425,16 @@ class Planner {
         this.scratch(this.k.bconv2dScratchBytes(...geometry));
         const residual = node.residual ? this.read(node.residual) : null;
         if (node.residual) this.stats.fusedResiduals++;
-        const post = node.alpha || node.post ? [this.floats(node.alpha), this.floats(node.post)] : [];
-        if (post.length) this.stats.fusedActivations++;
-        const kernelName = post.length ? 'bconv2dPrepackedPost' : this.k.bconv2dPrepacked ? 'bconv2dPrepacked' : 'bconv2d';
-        const call = this.call(kernelName, [
-          this.ref(this.packed(node.inputs[0], node.groups)), this.ref(kernel), this.floats(node.multiplier), this.floats(node.bias), residual, ...post,
-          this.ref(float.region, float.channel * 4), null, SCRATCH, ...geometry, node.padValue, float.stride, 1,
-        ]);
+        if (node.alpha || node.post || node.postScale) this.stats.fusedActivations++;
+        const parts: BconvParts = {
+          node, x: this.ref(this.packed(node.inputs[0], node.groups)), kernel: this.ref(kernel), residual,
+          residualStride: node.residual ? this.floatOf(node.residual).stride : float.stride,
+          y: this.ref(float.region, float.channel * 4), yStride: float.stride, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null,
+        };
+        // Its kernel and arguments are chosen at the end (chooseBconvKernel); these mark the buffers' lives now.
+        const call = this.call('bconv2d', [parts.x, parts.kernel, residual, parts.y, SCRATCH]);
+        call.bconv = parts;
+        this.bconvCalls.set(node.output, call);
         info.producer = this.slices.has(node.output) ? undefined : call;
         return;
       }
@@ -499,6 +585,34 @@ class Planner {
     }
   }
 
+  /**
+   * A binary conv's kernel and arguments, now that what it packs is known: sofar_bconv2d_epilogue where the
+   * chain needs it, else the post form for an activation, else the plain prepacked conv.
+   */
+  private chooseBconvKernel(call: Call, b: BconvParts): void {
+    const { node } = b;
+    const strided = b.residual !== null && b.residualStride !== b.yStride;
+    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided) {
+      const packScale = b.packAffine?.scale.some((v) => v !== 1) ? b.packAffine.scale : null;
+      const vectors: [number, Float32Array | null][] = [
+        [EPILOGUE.multiplier, node.multiplier], [EPILOGUE.bias, node.bias], [EPILOGUE.alpha, node.alpha], [EPILOGUE.scale, node.postScale],
+        [EPILOGUE.shift, node.post], [EPILOGUE.packScale, packScale], [EPILOGUE.packShift, b.packAffine?.shift ?? null],
+      ];
+      const present = vectors.filter((v): v is [number, Float32Array] => v[1] !== null);
+      const cout = node.shape[0];
+      const params = new Float32Array(present.length * cout);
+      present.forEach(([, v], i) => params.set(v, i * cout));
+      const ops = present.reduce((a, [bit]) => a | bit, node.residualAfter ? EPILOGUE.residualAfter : 0);
+      call.kernel = 'bconv2dEpilogue';
+      call.args = [b.x, b.kernel, present.length ? this.floats(params) : null, b.residual, b.y, b.yPacked, SCRATCH, ...b.geometry, node.padValue, b.yStride, b.residualStride, b.packStride, ops, b.packGroups];
+      this.stats.epilogues++;
+      return;
+    }
+    const post = node.alpha || node.post ? [this.floats(node.alpha), this.floats(node.post)] : [];
+    call.kernel = post.length ? 'bconv2dPrepackedPost' : this.k.bconv2dPrepacked ? 'bconv2dPrepacked' : 'bconv2d';
+    call.args = [b.x, b.kernel, this.floats(node.multiplier), this.floats(node.bias), b.residual, ...post, b.y, b.yPacked, SCRATCH, ...b.geometry, node.padValue, b.yStride, b.packGroups];
+  }
+
   /** A binary kernel in the canonical word layout, re-laid at load time where the kernels have a packed form. */
   private binaryKernel(words: Uint8Array, cout: number, cin: number, kh: number, kw: number, groups: number): Region {
     if (!this.k.bconv2dPrepacked || !this.k.bconv2dPackKernel || !this.k.bconv2dPackedKernelBytes) return this.weight(words);
@@ -610,8 +724,12 @@ const size = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
 
 /** Where a binary conv call's float and packed outputs are among its arguments. */
 function bconvOutputs(kernel: KernelName): { y: number; yPacked: number } {
+  if (kernel === 'bconv2dEpilogue') return { y: 4, yPacked: 5 };
   return kernel === 'bconv2dPrepackedPost' ? { y: 7, yPacked: 8 } : { y: 5, yPacked: 6 };
 }
+
+/** The ops bits of sofar_bconv2d_epilogue (native/include/sofar_kernels.h: SOFAR_EPI_*). */
+const EPILOGUE = { multiplier: 1, bias: 2, residualAfter: 4, alpha: 8, scale: 16, shift: 32, packScale: 64, packShift: 128 };
 
 /** A conv with one input and one output channel per group, as the direct depthwise kernel runs it. */
 function isDepthwise(node: FusedNode & { op: 'conv' }, channels: number): boolean {

@@ -40,6 +40,7 @@ const C_NAMES: Record<KernelName, string> = {
   bconv2dPackKernel: 'sofar_bconv2d_pack_kernel',
   bconv2dPrepacked: 'sofar_bconv2d_prepacked',
   bconv2dPrepackedPost: 'sofar_bconv2d_prepacked_post',
+  bconv2dEpilogue: 'sofar_bconv2d_epilogue',
   conv2dF32PackWeights: 'sofar_conv2d_f32_pack_weights',
   conv2dF32: 'sofar_conv2d_f32',
   denseF32: 'sofar_dense_f32',
@@ -69,7 +70,7 @@ const C_NAMES: Record<KernelName, string> = {
 };
 
 const PAGE = 65536;
-const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost']);
+const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue']);
 
 /** The shared memory of the threaded module (scripts/build-wasm.mjs: THREADS_*_PAGES). */
 export const THREADS_MEMORY = { initial: 128, maximum: 32768 };

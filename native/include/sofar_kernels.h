@@ -101,6 +101,34 @@ void sofar_bconv2d_prepacked_post(const uint64_t *x, const void *packed_kernel, 
                                   int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw,
                                   int groups, int pad_value, int y_stride, int y_pack_groups);
 
+/*
+ * Added: the prepacked binary conv with a chain of per-channel layers in its output transform (ReActNet's
+ * BN, shortcut, RPReLU and the next RSign's threshold; QuickNet's ReLU, BN, shortcut). In float32, in order:
+ *   v = multiplier[o]*acc + bias[o]                (SOFAR_EPI_MULTIPLIER, SOFAR_EPI_BIAS; absent: 1, +0)
+ *   v = v + residual[p][o]                         (residual not NULL, SOFAR_EPI_RESIDUAL_AFTER clear)
+ *   v = v < 0 ? alpha[o]*v : v                     (SOFAR_EPI_ALPHA)
+ *   v = v*scale[o] + shift[o]                      (SOFAR_EPI_SCALE, SOFAR_EPI_SHIFT; either alone too)
+ *   v = v + residual[p][o]                         (residual not NULL, SOFAR_EPI_RESIDUAL_AFTER set)
+ * y[p][o] = v (stride y_stride) when y is not NULL; y_packed: the signs of v*pack_scale[o] + pack_shift[o]
+ * (SOFAR_EPI_PACK_SCALE, SOFAR_EPI_PACK_SHIFT; absent: 1, +0), in y_pack_groups groups. The vectors named
+ * in `ops` lie one after another in `params`, cout floats each, in the order of their bits. The residual's
+ * pixel stride is residual_stride (0: y_stride's); y_packed's, in words, y_packed_stride (0: its own
+ * words, so a conv can pack its channels into a slice of a wider packed map). Same scratch as sofar_bconv2d.
+ */
+#define SOFAR_EPI_MULTIPLIER 1
+#define SOFAR_EPI_BIAS 2
+#define SOFAR_EPI_RESIDUAL_AFTER 4
+#define SOFAR_EPI_ALPHA 8
+#define SOFAR_EPI_SCALE 16
+#define SOFAR_EPI_SHIFT 32
+#define SOFAR_EPI_PACK_SCALE 64
+#define SOFAR_EPI_PACK_SHIFT 128
+void sofar_bconv2d_epilogue(const uint64_t *x, const void *packed_kernel, const float *params, const float *residual,
+                            float *y, uint64_t *y_packed, void *scratch, int n, int h, int w, int cin, int cout, int kh,
+                            int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups,
+                            int pad_value, int y_stride, int residual_stride, int y_packed_stride, int ops,
+                            int y_pack_groups);
+
 /* ---- float ------------------------------------------------------------------------------------- */
 
 size_t sofar_conv2d_f32_packed_weights_bytes(int cout, int cin, int kh, int kw, int groups);

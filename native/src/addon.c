@@ -505,6 +505,62 @@ static napi_value js_bconv2d_prepacked_post(napi_env env, napi_callback_info inf
   return bconv2d_common(env, info, BCONV_POST);
 }
 
+/*
+ * bconv2dEpilogue(buf, x, packedKernel, params, res, y, yPacked, scratch, 16 shape ints, padValue, yStride,
+ * residualStride, yPackedStride, ops, yPackGroups): sofar_bconv2d_epilogue.
+ */
+static napi_value js_bconv2d_epilogue(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s;
+  int pad_value, ys, rs, yps, ops, ypg;
+  if (!begin(&c, env, info, "bconv2dEpilogue", 8 + NSHAPE + 6, 1) || !conv_shape(&c, 8, &s) ||
+      !int_arg(&c, 8 + NSHAPE, "padValue", -1, 1, &pad_value) ||
+      !stride_arg(&c, 8 + NSHAPE + 1, "yStride", s.v[COUT], &ys) ||
+      !int_arg(&c, 8 + NSHAPE + 2, "residualStride", 0, MAX_DIM, &rs) ||
+      !int_arg(&c, 8 + NSHAPE + 3, "yPackedStride", 0, MAX_DIM, &yps) ||
+      !int_arg(&c, 8 + NSHAPE + 4, "ops", 0, 255, &ops) ||
+      !int_arg(&c, 8 + NSHAPE + 5, "yPackGroups", 0, MAX_DIM, &ypg))
+    return NULL;
+  if (rs == 0) rs = ys; /* 0: the residual has y's stride */
+  if (rs < s.v[COUT]) return fail(&c, 1, "residualStride must be 0 or >= the channel count %d, got %d", s.v[COUT], rs);
+  const int *v = s.v;
+  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb, rb, ypb = s.pixels;
+  if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)sofar_packed_words(v[CIN], v[GROUPS]) * 8) ||
+      !strided_bytes(&c, s.pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb) ||
+      !strided_bytes(&c, s.pixels, (uint64_t)rs, (uint64_t)v[COUT], 4, &rb))
+    return NULL;
+  const uint64_t kb = sofar_bconv2d_packed_kernel_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]);
+  const uint64_t pb = (uint64_t)__builtin_popcount((unsigned)ops & ~(unsigned)SOFAR_EPI_RESIDUAL_AFTER) * (uint64_t)v[COUT] * 4;
+  void *x, *k, *params, *res, *y, *yp, *scratch;
+  if (!ptr_arg(&c, 1, "x", xb, 8, 0, &x) || !ptr_arg(&c, 2, "packedKernel", kb, 8, 0, &k) ||
+      !ptr_arg(&c, 3, "params", pb ? pb : 4, 4, 1, &params) || !ptr_arg(&c, 4, "residual", rb, 4, 1, &res) ||
+      !ptr_arg(&c, 5, "y", yb, 4, 1, &y))
+    return NULL;
+  if (pb && !params) return fail(&c, 1, "ops name per-channel vectors but params is -1");
+  double ypoff;
+  if (!number_arg(&c, 6, "yPacked", &ypoff)) return NULL;
+  if (ypoff != -1) {
+    if (ypg < 1 || v[COUT] % ypg) return fail(&c, 1, "yPackGroups %d must be >= 1 and divide cout %d", ypg, v[COUT]);
+    const int own = sofar_packed_words(v[COUT], ypg);
+    if (yps == 0) yps = own;
+    if (yps < own) return fail(&c, 1, "yPackedStride must be 0 or >= the %d words of a pixel, got %d", own, yps);
+    /* (pixels - 1) * stride + own words */
+    ypb = ((uint64_t)s.pixels - 1) * (uint64_t)yps * 8 + (uint64_t)own * 8;
+  }
+  if (!ptr_arg(&c, 6, "yPacked", ypb, 8, 1, &yp)) return NULL;
+  if (!y && !yp) return fail(&c, 1, "needs y or yPacked (both are -1)");
+  const size_t sb = sofar_bconv2d_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT],
+                                                v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]);
+  if (!ptr_arg(&c, 7, "scratch", sb, 8, 0, &scratch)) return NULL;
+  const range_t others[] = {{"x", x, xb}, {"packedKernel", k, kb}, {"params", params, pb},
+                            {"residual", res, rb}, {"y", y, yb}, {"yPacked", yp, ypb}};
+  if (!scratch_disjoint(&c, scratch, sb, others, sizeof others / sizeof others[0])) return NULL;
+  sofar_bconv2d_epilogue((const uint64_t *)x, k, (const float *)params, (const float *)res, (float *)y, (uint64_t *)yp,
+                         scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB],
+                         v[PR], v[DH], v[DW], v[GROUPS], pad_value, ys, rs, yp ? yps : 0, ops, yp ? ypg : 1);
+  return undef(env);
+}
+
 /* ---- float ------------------------------------------------------------------------------------------- */
 
 static napi_value js_conv2d_f32_packed_weights_bytes(napi_env env, napi_callback_info info) {
@@ -836,6 +892,7 @@ NAPI_MODULE_INIT() {
       {"bconv2d", js_bconv2d},
       {"bconv2dPrepacked", js_bconv2d_prepacked},
       {"bconv2dPrepackedPost", js_bconv2d_prepacked_post},
+      {"bconv2dEpilogue", js_bconv2d_epilogue},
       {"conv2dF32PackedWeightsBytes", js_conv2d_f32_packed_weights_bytes},
       {"conv2dF32ScratchBytes", js_conv2d_f32_scratch_bytes},
       {"conv2dF32PackWeights", js_conv2d_f32_pack_weights},

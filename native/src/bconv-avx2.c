@@ -70,11 +70,18 @@ SOFAR_TARGET_AVX2 void sofar_bgemm_avx2(size_t mr, size_t nr, size_t nseg, size_
 /* With groups of a multiple of 8 channels, the signs are packed on the fly (8 bits per vector). */
 SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
                                                   const float *multiplier, const float *bias, const float *res,
-                                                  const float *alpha, const float *post, float *y, uint64_t *yp,
+                                                  const float *alpha, const float *post,
+                                                  const struct sofar_bconv_tail *tail, float *y, uint64_t *yp,
                                                   size_t yp_c, size_t yp_wg, float *tmp) {
   const __m256i vk = _mm256_set1_epi32(kbits);
   const __m256 zero = _mm256_setzero_ps();
-  const int fused = yp && yp_c % 8 == 0;
+  const int fused = yp && yp_c % 8 == 0, affine_pack = sofar_tail_packs_affine(tail);
+  if (affine_pack && yp && !fused) { /* signs of an affine map, groups not a multiple of 8: the reference */
+    sofar_bconv_transform_scalar(cout, kbits, pc, corr, multiplier, bias, res, alpha, post, tail, y, yp, yp_c, yp_wg, tmp);
+    return;
+  }
+  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
+  const float *scale = tl.scale, *res_after = tl.res, *ps = tl.pack_scale, *pt = tl.pack_shift;
   float *out = y ? y : tmp;
   if (fused)
     for (size_t i = 0; i < cout / yp_c * yp_wg; i++) yp[i] = 0;
@@ -88,9 +95,14 @@ SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(size_t cout, int32_t kbits, co
     if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + o));
     if (alpha)
       v = _mm256_blendv_ps(v, _mm256_mul_ps(_mm256_loadu_ps(alpha + o), v), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
-    if (post) v = _mm256_add_ps(v, _mm256_loadu_ps(post + o));
+    if (scale) v = _mm256_add_ps(_mm256_mul_ps(v, _mm256_loadu_ps(scale + o)), post ? _mm256_loadu_ps(post + o) : zero);
+    else if (post) v = _mm256_add_ps(v, _mm256_loadu_ps(post + o));
+    if (res_after) v = _mm256_add_ps(v, _mm256_loadu_ps(res_after + o));
     if (fused) {
-      const unsigned char bits = (unsigned char)_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+      __m256 s = v;
+      if (ps) s = _mm256_mul_ps(s, _mm256_loadu_ps(ps + o));
+      if (affine_pack) s = _mm256_add_ps(s, pt ? _mm256_loadu_ps(pt + o) : zero);
+      const unsigned char bits = (unsigned char)_mm256_movemask_ps(_mm256_cmp_ps(s, zero, _CMP_LT_OQ));
       const size_t q = o / yp_c, gp = o - q * yp_c;
       ((unsigned char *)(yp + q * yp_wg + gp / 64))[(gp % 64) / 8] = bits;
       if (y) _mm256_storeu_ps(y + o, v);
@@ -98,10 +110,12 @@ SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(size_t cout, int32_t kbits, co
       _mm256_storeu_ps(out + o, v);
     }
   }
-  if (o < cout) /* only when not fused: cout is then not a multiple of 8 */
+  if (o < cout) { /* only when not fused: cout is then not a multiple of 8 */
+    const struct sofar_bconv_tail rest = tail ? sofar_tail_at(tail, o) : (struct sofar_bconv_tail){0};
     sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
                                  bias ? bias + o : NULL, res ? res + o : NULL, alpha ? alpha + o : NULL,
-                                 post ? post + o : NULL, out + o, NULL, 1, 1, NULL);
+                                 post ? post + o : NULL, tail ? &rest : NULL, out + o, NULL, 1, 1, NULL);
+  }
   if (yp && !fused)
     for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_avx2(out + q * yp_c, yp + q * yp_wg, yp_c);
 }

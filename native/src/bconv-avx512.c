@@ -72,11 +72,17 @@ SOFAR_TARGET_AVX512 void sofar_bgemm_avx512(size_t mr, size_t nr, size_t nseg, s
 SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(size_t cout, int32_t kbits, const int32_t *pc,
                                                       const int32_t *corr, const float *multiplier,
                                                       const float *bias, const float *res, const float *alpha,
-                                                      const float *post, float *y, uint64_t *yp, size_t yp_c,
-                                                      size_t yp_wg, float *tmp) {
+                                                      const float *post, const struct sofar_bconv_tail *tail,
+                                                      float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
   const __m512i vk = _mm512_set1_epi32(kbits);
   const __m512 zero = _mm512_setzero_ps();
-  const int fused = yp && yp_c % 16 == 0;
+  const int fused = yp && yp_c % 16 == 0, affine_pack = sofar_tail_packs_affine(tail);
+  if (affine_pack && yp && !fused) { /* signs of an affine map, groups not a multiple of 16: the reference */
+    sofar_bconv_transform_scalar(cout, kbits, pc, corr, multiplier, bias, res, alpha, post, tail, y, yp, yp_c, yp_wg, tmp);
+    return;
+  }
+  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
+  const float *scale = tl.scale, *res_after = tl.res, *ps = tl.pack_scale, *pt = tl.pack_shift;
   float *out = y ? y : tmp;
   if (fused)
     for (size_t i = 0; i < cout / yp_c * yp_wg; i++) yp[i] = 0;
@@ -91,9 +97,14 @@ SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(size_t cout, int32_t kbits
     if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + o));
     if (alpha)
       v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), _mm512_maskz_loadu_ps(m, alpha + o), v);
-    if (post) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, post + o));
+    if (scale) v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, scale + o)), post ? _mm512_maskz_loadu_ps(m, post + o) : zero);
+    else if (post) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, post + o));
+    if (res_after) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res_after + o));
     if (fused) {
-      const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+      __m512 s = v;
+      if (ps) s = _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, ps + o));
+      if (affine_pack) s = _mm512_add_ps(s, pt ? _mm512_maskz_loadu_ps(m, pt + o) : zero);
+      const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(s, zero, _CMP_LT_OQ);
       const size_t q = o / yp_c, gp = o - q * yp_c;
       memcpy((unsigned char *)(yp + q * yp_wg + gp / 64) + (gp % 64) / 8, &bits, 2);
       if (y) _mm512_mask_storeu_ps(y + o, m, v);

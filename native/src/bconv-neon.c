@@ -74,8 +74,15 @@ void sofar_pack_row_neon(const float *x, uint64_t *y, size_t channels) {
 
 void sofar_bconv_transform_neon(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
                                 const float *multiplier, const float *bias, const float *res, const float *alpha,
-                                const float *post, float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
+                                const float *post, const struct sofar_bconv_tail *tail, float *y, uint64_t *yp,
+                                size_t yp_c, size_t yp_wg, float *tmp) {
+  if (yp && sofar_tail_packs_affine(tail)) { /* the signs of an affine map of the output: the reference */
+    sofar_bconv_transform_scalar(cout, kbits, pc, corr, multiplier, bias, res, alpha, post, tail, y, yp, yp_c, yp_wg, tmp);
+    return;
+  }
   const int32x4_t vk = vdupq_n_s32(kbits);
+  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
+  const float *scale = tl.scale, *res_after = tl.res;
   float *out = y ? y : tmp;
   size_t o = 0;
   for (; o + 4 <= cout; o += 4) {
@@ -87,13 +94,18 @@ void sofar_bconv_transform_neon(size_t cout, int32_t kbits, const int32_t *pc, c
     v = vaddq_f32(v, bias ? vld1q_f32(bias + o) : vdupq_n_f32(0.0f));
     if (res) v = vaddq_f32(v, vld1q_f32(res + o));
     if (alpha) v = vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vmulq_f32(vld1q_f32(alpha + o), v), v);
-    if (post) v = vaddq_f32(v, vld1q_f32(post + o));
+    if (scale) v = vaddq_f32(vmulq_f32(v, vld1q_f32(scale + o)), post ? vld1q_f32(post + o) : vdupq_n_f32(0.0f));
+    else if (post) v = vaddq_f32(v, vld1q_f32(post + o));
+    if (res_after) v = vaddq_f32(v, vld1q_f32(res_after + o));
     vst1q_f32(out + o, v);
   }
   if (o < cout)
+  {
+    const struct sofar_bconv_tail rest = tail ? sofar_tail_at(tail, o) : (struct sofar_bconv_tail){0};
     sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
                                  bias ? bias + o : NULL, res ? res + o : NULL, alpha ? alpha + o : NULL,
-                                 post ? post + o : NULL, out + o, NULL, 1, 1, NULL);
+                                 post ? post + o : NULL, tail ? &rest : NULL, out + o, NULL, 1, 1, NULL);
+  }
   if (yp)
     for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_neon(out + q * yp_c, yp + q * yp_wg, yp_c);
 }

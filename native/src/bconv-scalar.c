@@ -24,8 +24,11 @@ void sofar_bgemm_scalar(size_t mr, size_t nr, size_t nseg, size_t seg_len, const
 
 void sofar_bconv_transform_scalar(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
                                   const float *multiplier, const float *bias, const float *res, const float *alpha,
-                                  const float *post, float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
+                                  const float *post, const struct sofar_bconv_tail *tail, float *y, uint64_t *yp,
+                                  size_t yp_c, size_t yp_wg, float *tmp) {
   float *out = y ? y : tmp;
+  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
+  const float *scale = tl.scale, *res_after = tl.res;
   for (size_t o = 0; o < cout; o++) {
     /* wrapping arithmetic, as in the SIMD variants (pc can only be garbage if buffers overlap) */
     const int32_t acc = (int32_t)((uint32_t)kbits - 2u * (uint32_t)pc[o] - (uint32_t)(corr ? corr[o] : 0));
@@ -34,11 +37,20 @@ void sofar_bconv_transform_scalar(size_t cout, int32_t kbits, const int32_t *pc,
     v = v + (bias ? bias[o] : 0.0f);
     if (res) v = v + res[o];
     if (alpha) v = v < 0.0f ? alpha[o] * v : v;
-    if (post) v = v + post[o];
+    if (scale) v = v * scale[o] + (post ? post[o] : 0.0f);
+    else if (post) v = v + post[o];
+    if (res_after) v = v + res_after[o];
     out[o] = v;
   }
-  if (yp)
-    for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_scalar(out + q * yp_c, yp + q * yp_wg, yp_c);
+  if (!yp) return;
+  const float *signs = out;
+  if (sofar_tail_packs_affine(tail)) {
+    float *t = tmp + cout;
+    for (size_t o = 0; o < cout; o++)
+      t[o] = (tail->pack_scale ? out[o] * tail->pack_scale[o] : out[o]) + (tail->pack_shift ? tail->pack_shift[o] : 0.0f);
+    signs = t;
+  }
+  for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_scalar(signs + q * yp_c, yp + q * yp_wg, yp_c);
 }
 
 void sofar_pack_row_scalar(const float *x, uint64_t *y, size_t channels) {

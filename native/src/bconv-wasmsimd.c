@@ -70,10 +70,17 @@ void sofar_bgemm_wasmsimd(size_t mr, size_t nr, size_t nseg, size_t seg_len, con
 /* With groups of a multiple of 4 channels, the signs are packed on the fly (4 bits per vector). */
 void sofar_bconv_transform_wasmsimd(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
                                     const float *multiplier, const float *bias, const float *res, const float *alpha,
-                                    const float *post, float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
+                                    const float *post, const struct sofar_bconv_tail *tail, float *y, uint64_t *yp,
+                                    size_t yp_c, size_t yp_wg, float *tmp) {
   const v128_t vk = wasm_i32x4_splat(kbits);
   const v128_t zero = wasm_f32x4_splat(0.0f);
-  const int fused = yp && yp_c % 4 == 0;
+  const int fused = yp && yp_c % 4 == 0, affine_pack = sofar_tail_packs_affine(tail);
+  if (affine_pack && yp && !fused) { /* signs of an affine map, groups not a multiple of 4: the reference */
+    sofar_bconv_transform_scalar(cout, kbits, pc, corr, multiplier, bias, res, alpha, post, tail, y, yp, yp_c, yp_wg, tmp);
+    return;
+  }
+  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
+  const float *scale = tl.scale, *res_after = tl.res, *ps = tl.pack_scale, *pt = tl.pack_shift;
   float *out = y ? y : tmp;
   if (fused)
     for (size_t i = 0; i < cout / yp_c * yp_wg; i++) yp[i] = 0;
@@ -86,9 +93,14 @@ void sofar_bconv_transform_wasmsimd(size_t cout, int32_t kbits, const int32_t *p
     v = wasm_f32x4_add(v, bias ? wasm_v128_load(bias + o) : zero);
     if (res) v = wasm_f32x4_add(v, wasm_v128_load(res + o));
     if (alpha) v = wasm_v128_bitselect(wasm_f32x4_mul(wasm_v128_load(alpha + o), v), v, wasm_f32x4_lt(v, zero));
-    if (post) v = wasm_f32x4_add(v, wasm_v128_load(post + o));
+    if (scale) v = wasm_f32x4_add(wasm_f32x4_mul(v, wasm_v128_load(scale + o)), post ? wasm_v128_load(post + o) : zero);
+    else if (post) v = wasm_f32x4_add(v, wasm_v128_load(post + o));
+    if (res_after) v = wasm_f32x4_add(v, wasm_v128_load(res_after + o));
     if (fused) {
-      const uint64_t bits = (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(v, zero));
+      v128_t s = v;
+      if (ps) s = wasm_f32x4_mul(s, wasm_v128_load(ps + o));
+      if (affine_pack) s = wasm_f32x4_add(s, pt ? wasm_v128_load(pt + o) : zero);
+      const uint64_t bits = (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(s, zero));
       const size_t q = o / yp_c, gp = o - q * yp_c;
       yp[q * yp_wg + gp / 64] |= bits << (gp % 64);
       if (y) wasm_v128_store(y + o, v);
@@ -97,9 +109,12 @@ void sofar_bconv_transform_wasmsimd(size_t cout, int32_t kbits, const int32_t *p
     }
   }
   if (o < cout) /* only when not fused */
+  {
+    const struct sofar_bconv_tail rest = tail ? sofar_tail_at(tail, o) : (struct sofar_bconv_tail){0};
     sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
                                  bias ? bias + o : NULL, res ? res + o : NULL, alpha ? alpha + o : NULL,
-                                 post ? post + o : NULL, out + o, NULL, 1, 1, NULL);
+                                 post ? post + o : NULL, tail ? &rest : NULL, out + o, NULL, 1, 1, NULL);
+  }
   if (yp && !fused)
     for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_wasmsimd(out + q * yp_c, yp + q * yp_wg, yp_c);
 }

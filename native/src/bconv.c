@@ -64,7 +64,7 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
   p->slot_rows = p->direct || p->rowpack ? 0 : round64(SOFAR_MR_MAX * g->groups * p->kwords * sizeof(uint64_t));
   p->slot_pc = round64(SOFAR_MR_MAX * g->cout * sizeof(int32_t));
   p->slot_corr = round64(CORR_CACHE * g->cout * sizeof(int32_t));
-  p->slot_tmp = round64(g->cout * sizeof(float));
+  p->slot_tmp = round64(2 * g->cout * sizeof(float)); /* the transform's row, and the signs of its affine map (sofar_bconv_tail) */
   p->slot_pads = round64((SOFAR_MR_MAX + CORR_CACHE) * (g->taps + 1) * sizeof(uint32_t)); /* + the cached lists */
   p->slot_bytes = p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp + p->slot_pads;
   return 1;
@@ -158,6 +158,13 @@ static void pack_kernel(const struct bconv_plan *p, const uint64_t *kernel, void
   sofar_parallel_for(p->g.groups * p->nb8, pack_task, &c);
 }
 
+/* What sofar_bconv2d_epilogue adds to the transform, and its strides (0: the defaults). */
+struct bconv_tail {
+  const float *scale, *pack_scale, *pack_shift;
+  int res_after;
+  size_t rs, yps; /* pixel strides: residual (floats), packed output (words) */
+};
+
 struct bconv_ctx {
   const struct bconv_plan *p;
   const struct sofar_ukernels *uk;
@@ -165,9 +172,12 @@ struct bconv_ctx {
   const uint64_t *kwords; /* packed words */
   const int32_t *wsum;
   const float *mul, *bias, *res, *alpha, *post;
+  /* the transform's tail (sofar_bconv2d_epilogue; the residual is set per pixel), and whether there is one */
+  struct sofar_bconv_tail tail;
+  int has_tail, res_after;
   float *y;
   uint64_t *yp;
-  size_t ys;                 /* y / residual pixel stride */
+  size_t ys, rs, yps;        /* pixel strides: y, residual (floats), packed output (words) */
   size_t ypg, yp_c, yp_wg;   /* packed output: groups, channels per group, words per group */
   int pad_value;
   unsigned char *slots;
@@ -453,9 +463,12 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
         }
         cr = corr_of[0];
       }
-      uk->bconv_transform(cout, kbits, pc + r * cout, cr, c->mul, c->bias, c->res ? c->res + pix * c->ys : NULL,
-                          c->alpha, c->post, c->y ? c->y + pix * c->ys : NULL, c->yp ? c->yp + pix * c->ypg * c->yp_wg : NULL, c->yp_c,
-                          c->yp_wg, tmp);
+      const float *res = c->res ? c->res + pix * c->rs : NULL;
+      struct sofar_bconv_tail tail = c->tail;
+      if (c->res_after) tail.res = res;
+      uk->bconv_transform(cout, kbits, pc + r * cout, cr, c->mul, c->bias, c->res_after ? NULL : res, c->alpha, c->post,
+                          c->has_tail ? &tail : NULL, c->y ? c->y + pix * c->ys : NULL,
+                          c->yp ? c->yp + pix * c->yps : NULL, c->yp_c, c->yp_wg, tmp);
     }
   }
 }
@@ -470,8 +483,10 @@ static int valid_outputs(const struct bconv_plan *p, float *y, uint64_t *y_packe
 
 static void run(const struct bconv_plan *p, const uint64_t *x, const void *packed, const float *multiplier,
                 const float *bias, const float *residual, const float *alpha, const float *post, float *y,
-                uint64_t *y_packed, unsigned char *slots, int pad_value, int y_stride, int y_pack_groups) {
+                uint64_t *y_packed, unsigned char *slots, int pad_value, int y_stride, int y_pack_groups,
+                const struct bconv_tail *tail) {
   struct bconv_ctx c;
+  memset(&c, 0, sizeof c);
   c.p = p;
   c.uk = sofar_ukernels_current();
   c.x = x;
@@ -485,9 +500,20 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
   c.y = y;
   c.yp = y_packed;
   c.ys = y_stride ? (size_t)y_stride : p->g.cout;
+  c.rs = c.ys;
   c.ypg = y_packed ? (size_t)y_pack_groups : 1;
   c.yp_c = p->g.cout / c.ypg;
   c.yp_wg = sofar_div_up(c.yp_c, 64);
+  c.yps = c.ypg * c.yp_wg;
+  if (tail) {
+    c.tail.scale = tail->scale;
+    c.tail.pack_scale = tail->pack_scale;
+    c.tail.pack_shift = tail->pack_shift;
+    c.res_after = tail->res_after;
+    c.has_tail = tail->scale || tail->pack_scale || tail->pack_shift || tail->res_after;
+    if (tail->rs) c.rs = tail->rs;
+    if (tail->yps) c.yps = tail->yps;
+  }
   c.pad_value = pad_value;
   c.slots = slots;
   c.rp = (uint64_t *)(slots + sofar_slots(p->g.pixels) * p->slot_bytes);
@@ -529,7 +555,7 @@ void sofar_bconv2d(const uint64_t *x, const uint64_t *kernel, const float *multi
   unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
   pack_kernel(&p, kernel, base);
   run(&p, x, base, multiplier, bias, residual, NULL, NULL, y, y_packed, base + round64(packed_bytes(&p)), pad_value,
-      y_stride, y_pack_groups);
+      y_stride, y_pack_groups, NULL);
 }
 
 void sofar_bconv2d_prepacked(const uint64_t *x, const void *packed_kernel, const float *multiplier,
@@ -552,7 +578,31 @@ void sofar_bconv2d_prepacked_post(const uint64_t *x, const void *packed_kernel, 
   if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
   unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
   run(&p, x, packed_kernel, multiplier, bias, residual, alpha, post, y, y_packed, base + round64(packed_bytes(&p)),
-      pad_value, y_stride, y_pack_groups);
+      pad_value, y_stride, y_pack_groups, NULL);
+}
+
+void sofar_bconv2d_epilogue(const uint64_t *x, const void *packed_kernel, const float *params, const float *residual,
+                            float *y, uint64_t *y_packed, void *scratch, int n, int h, int w, int cin, int cout, int kh,
+                            int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups,
+                            int pad_value, int y_stride, int residual_stride, int y_packed_stride, int ops,
+                            int y_pack_groups) {
+  struct bconv_plan p;
+  if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
+  if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
+  if (ops < 0 || ops > 255 || residual_stride < 0 || y_packed_stride < 0) return;
+  if (residual_stride != 0 && (size_t)residual_stride < p.g.cout) return;
+  const size_t own_words = (size_t)y_pack_groups * sofar_div_up(p.g.cout / (size_t)y_pack_groups, 64);
+  if (y_packed_stride != 0 && (size_t)y_packed_stride < own_words) return;
+  /* the per-channel vectors, one after another in the order of their bits */
+  const float *v[8] = {NULL};
+  for (int bit = 0, at = 0; bit < 8; bit++)
+    if (ops & (1 << bit) && (1 << bit) != SOFAR_EPI_RESIDUAL_AFTER) v[bit] = params + (size_t)(at++) * p.g.cout;
+  struct bconv_tail tail = {v[4], v[6], v[7], (ops & SOFAR_EPI_RESIDUAL_AFTER) != 0, (size_t)residual_stride,
+                            (size_t)y_packed_stride};
+  unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
+  /* the shift after the activation is the transform's post (with the tail's scale: out*scale + post) */
+  run(&p, x, packed_kernel, v[0], v[1], residual, v[3], v[5], y, y_packed,
+      base + round64(packed_bytes(&p)), pad_value, y_stride, y_pack_groups, &tail);
 }
 
 void sofar_pack_signs(const float *x, uint64_t *y, int pixels, int channels, int x_stride, int groups) {

@@ -25,8 +25,18 @@ static void dw_task(void *vctx, size_t begin, size_t end, int slot) {
   const struct sofar_conv_geom *g = &c->g;
   const size_t hw_out = g->ho * g->wo, ch = g->cin;
   const float *taps[SOFAR_DW_MAX_TAPS];
+  int inside = 0; /* the previous pixel's taps were all inside the input, and this one is its right neighbour */
+  const size_t step = g->sw * ch;
   for (size_t pix = begin; pix < end; pix++) {
     const size_t img = pix / hw_out, rem = pix % hw_out, oh = rem / g->wo, ow = rem % g->wo;
+    const ptrdiff_t iw_last = (ptrdiff_t)(ow * g->sw + (g->kw - 1) * g->dw) - (ptrdiff_t)g->pl;
+    if (inside && ow > 0 && iw_last < (ptrdiff_t)g->w) {
+      /* the window moves right by one stride and stays inside: shift every tap */
+      for (size_t t = 0; t < g->taps; t++) taps[t] += step;
+      c->pixel(ch, g->taps, taps, c->w, c->bias, c->res ? c->res + pix * c->ys : NULL, c->y + pix * c->ys, c->relu);
+      continue;
+    }
+    inside = 1;
     const float *ximg = c->x + img * g->h * g->w * ch;
     for (size_t i = 0; i < g->kh; i++) {
       const ptrdiff_t ih = (ptrdiff_t)(oh * g->sh + i * g->dh) - (ptrdiff_t)g->pt;
@@ -34,6 +44,7 @@ static void dw_task(void *vctx, size_t begin, size_t end, int slot) {
         const ptrdiff_t iw = (ptrdiff_t)(ow * g->sw + j * g->dw) - (ptrdiff_t)g->pl;
         const int in = ih >= 0 && ih < (ptrdiff_t)g->h && iw >= 0 && iw < (ptrdiff_t)g->w;
         taps[i * g->kw + j] = in ? ximg + ((size_t)ih * g->w + (size_t)iw) * ch : NULL;
+        inside &= in;
       }
     }
     c->pixel(ch, g->taps, taps, c->w, c->bias, c->res ? c->res + pix * c->ys : NULL, c->y + pix * c->ys, c->relu);

@@ -1,7 +1,8 @@
 /*
  * Pooling, element-wise ops and layout changes: portable C written so the compiler vectorises the
- * channel loops (NHWC keeps channels contiguous). They are memory-bound; one version serves every ISA,
- * so their results never depend on the ISA in use. Pooling is threaded over output pixels.
+ * channel loops (NHWC keeps channels contiguous). They are memory-bound; one C source serves every ISA,
+ * so their results never depend on the ISA in use (pooling is compiled at AVX2 and AVX-512 width too,
+ * with the same operations per element in the same order). Pooling is threaded over output pixels.
  */
 #include "internal.h"
 
@@ -12,9 +13,8 @@ struct pool_ctx {
   int avg;
 };
 
-static void pool_task(void *vctx, size_t begin, size_t end, int slot) {
-  (void)slot;
-  const struct pool_ctx *c = (const struct pool_ctx *)vctx;
+/* The pixels' loops, compiled at each x86 width below: the same operations per element in the same order. */
+SOFAR_INLINE void pool_pixels(const struct pool_ctx *c, size_t begin, size_t end) {
   const struct sofar_conv_geom *g = &c->g;
   const size_t hw_out = g->ho * g->wo, ch = g->cin;
   for (size_t pix = begin; pix < end; pix++) {
@@ -45,6 +45,25 @@ static void pool_task(void *vctx, size_t begin, size_t end, int slot) {
       for (size_t q = 0; q < ch; q++) yr[q] = yr[q] / d;
     }
   }
+}
+
+static void pool_portable(const struct pool_ctx *c, size_t begin, size_t end) { pool_pixels(c, begin, end); }
+#if SOFAR_X86
+SOFAR_TARGET_AVX2 static void pool_avx2(const struct pool_ctx *c, size_t begin, size_t end) { pool_pixels(c, begin, end); }
+SOFAR_TARGET_AVX512 static void pool_avx512(const struct pool_ctx *c, size_t begin, size_t end) {
+  pool_pixels(c, begin, end);
+}
+#endif
+
+static void pool_task(void *vctx, size_t begin, size_t end, int slot) {
+  (void)slot;
+  const struct pool_ctx *c = (const struct pool_ctx *)vctx;
+#if SOFAR_X86
+  const int isa = sofar_ukernels_current()->isa;
+  if (isa == SOFAR_ISA_AVX512) return pool_avx512(c, begin, end);
+  if (isa == SOFAR_ISA_AVX2) return pool_avx2(c, begin, end);
+#endif
+  pool_portable(c, begin, end);
 }
 
 static void pool(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw, int pt,

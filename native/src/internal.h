@@ -79,17 +79,42 @@ static inline void *sofar_align_ptr(void *p) {
 typedef void (*sofar_bgemm_fn)(size_t mr, size_t nr, size_t nseg, size_t seg_len, const uint64_t *const *a,
                                const uint64_t *b, int32_t *c, size_t c_stride);
 
+/** The binary conv transform's optional tail (sofar_bconv2d_epilogue); any member may be NULL. */
+struct sofar_bconv_tail {
+  const float *scale;      /* after the activation: out = out*scale[o] + (post ? post[o] : +0) */
+  const float *res;        /* then out = out + res[o] (the residual after the activation) */
+  const float *pack_scale; /* the packed signs are those of (pack_scale ? out*pack_scale[o] : out) */
+  const float *pack_shift; /*   + (pack_shift ? pack_shift[o] : +0) when either is given */
+};
+/** The tail of channels o.. (the SIMD variants' scalar remainders). */
+static inline struct sofar_bconv_tail sofar_tail_at(const struct sofar_bconv_tail *t, size_t o) {
+  struct sofar_bconv_tail r = {t->scale ? t->scale + o : NULL, t->res ? t->res + o : NULL,
+                               t->pack_scale ? t->pack_scale + o : NULL, t->pack_shift ? t->pack_shift + o : NULL};
+  return r;
+}
+/** The tail's members, all NULL where there is none. */
+static inline struct sofar_bconv_tail sofar_tail_or_none(const struct sofar_bconv_tail *t) {
+  struct sofar_bconv_tail none = {NULL, NULL, NULL, NULL};
+  return t ? *t : none;
+}
+/** Whether the packed signs are those of an affine map of the output. */
+static inline int sofar_tail_packs_affine(const struct sofar_bconv_tail *t) {
+  return t && (t->pack_scale || t->pack_shift);
+}
+
 /**
  * Binary conv output transform for one pixel of `cout` channels:
  *   acc = kbits - 2*pc[o] - (corr ? corr[o] : 0);  out = multiplier[o]*acc + bias[o] (+ res[o])
  *   then, where given: out = out < 0 ? alpha[o]*out : out (PReLU);  out = out + post[o]
- * in float32 in that order (multiplier NULL = 1, bias NULL = +0). Writes out to y[o] when y is not NULL,
- * and its signs to yp when yp is not NULL: groups of yp_c channels, yp_wg words each. tmp: cout floats.
+ * in float32 in that order (multiplier NULL = 1, bias NULL = +0), then the tail where given (tail->scale
+ * replaces the shift by out*scale + post; see struct sofar_bconv_tail). Writes out to y[o] when y is not
+ * NULL, and its signs (or those of the tail's affine map of it) to yp when yp is not NULL: groups of yp_c
+ * channels, yp_wg words each. tmp: 2*cout floats.
  */
 typedef void (*sofar_bconv_transform_fn)(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
                                          const float *multiplier, const float *bias, const float *res,
-                                         const float *alpha, const float *post, float *y, uint64_t *yp, size_t yp_c,
-                                         size_t yp_wg, float *tmp);
+                                         const float *alpha, const float *post, const struct sofar_bconv_tail *tail,
+                                         float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp);
 
 /** Packs the signs of `channels` floats into ceil(channels/64) words (bit = x < 0; tail bits 0). */
 typedef void (*sofar_pack_row_fn)(const float *x, uint64_t *y, size_t channels);
@@ -134,7 +159,7 @@ const struct sofar_ukernels *sofar_ukernels_current(void);
 /* the variants */
 void sofar_bgemm_scalar(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_scalar(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                  const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
+                                  const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_scalar(const float *, uint64_t *, size_t);
 void sofar_sgemm_scalar(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
@@ -145,14 +170,14 @@ void sofar_dwconv_range_scalar(size_t q0, size_t q1, size_t c, size_t ntaps, con
 #if SOFAR_X86
 void sofar_bgemm_avx2(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx2(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
+                                const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_avx2(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx2(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
 void sofar_dwconv_avx2(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 void sofar_bgemm_avx512(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx512(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                  const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
+                                  const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_avx512(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
@@ -161,7 +186,7 @@ void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, co
 #if SOFAR_WASM_SIMD
 void sofar_bgemm_wasmsimd(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_wasmsimd(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                    const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
+                                    const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_wasmsimd(const float *, uint64_t *, size_t);
 void sofar_sgemm_wasmsimd(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *,
                           size_t, const float *, const float *, int);
@@ -171,7 +196,7 @@ void sofar_dwconv_wasmsimd(size_t, size_t, const float *const *, const float *, 
 #if SOFAR_ARM64
 void sofar_bgemm_neon(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_neon(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                const float *, const float *, const float *, float *, uint64_t *, size_t, size_t, float *);
+                                const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
 void sofar_pack_row_neon(const float *, uint64_t *, size_t);
 void sofar_sgemm_neon(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);

@@ -117,7 +117,7 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
     for (size_t i = 0; i < yext; i++) res[i] = rndf();
 
     /* reference */
-    float *ref = alloc_exact(yext * 4);
+    float *ref = alloc_exact(yext * 4), *accs = alloc_exact((P ? P : 1) * (size_t)cout * 4);
     uint64_t *refp = alloc_exact(P * ypw * 8);
     for (size_t i = 0; i < yext; i++) ref[i] = SENTINEL;
     for (size_t p = 0; p < P; p++) {
@@ -138,6 +138,7 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
             }
           }
         float v = (float)acc;
+        accs[p * cout + o] = v;
         if (use_mul) v = v * mul[o];
         v = v + (use_bias ? bias[o] : 0.0f);
         if (use_res) v = v + res[p * yss + o];
@@ -160,6 +161,40 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
       pack_pixel(ref2 + p * yss, refp2 + p * ypw, cout, ypg);
     }
 
+    /* sofar_bconv2d_epilogue with random ops, the residual after the activation when set, a wider packed stride */
+    const int ops = rnd(256) | (rnd(2) ? SOFAR_EPI_PACK_SHIFT : 0); /* the signs of an affine map half the time */
+    const int yps = rnd(2) ? 0 : (int)ypw + 1 + rnd(2);
+    const size_t ypss = yps ? (size_t)yps : ypw;
+    float *scale = alloc_exact((size_t)cout * 4), *pscale = alloc_exact((size_t)cout * 4), *pshift = alloc_exact((size_t)cout * 4);
+    for (int o = 0; o < cout; o++) scale[o] = rndf(), pscale[o] = rnd(8) ? rndf() : -0.0f, pshift[o] = rndf();
+    const float *vectors[8] = {mul, bias, NULL, alpha, scale, post, pscale, pshift};
+    float *params = alloc_exact(8 * (size_t)cout * 4);
+    size_t nparams = 0;
+    for (int bit = 0; bit < 8; bit++)
+      if (ops & (1 << bit) && vectors[bit]) memcpy(params + (nparams++) * cout, vectors[bit], (size_t)cout * 4);
+    float *ref3 = alloc_exact(yext * 4), *signs3 = alloc_exact((size_t)cout * 4);
+    uint64_t *refp3 = alloc_exact(((P ? P - 1 : 0) * ypss + ypw) * 8);
+    for (size_t i = 0; i < yext; i++) ref3[i] = SENTINEL;
+    memset(refp3, 0xa5, ((P ? P - 1 : 0) * ypss + ypw) * 8);
+    for (size_t p = 0; p < P; p++) {
+      for (int o = 0; o < cout; o++) {
+        const float r = use_res ? res[p * yss + o] : 0.0f;
+        float v = accs[p * cout + o];
+        if (ops & SOFAR_EPI_MULTIPLIER) v = v * mul[o];
+        v = v + ((ops & SOFAR_EPI_BIAS) ? bias[o] : 0.0f);
+        if (use_res && !(ops & SOFAR_EPI_RESIDUAL_AFTER)) v = v + r;
+        if ((ops & SOFAR_EPI_ALPHA) && v < 0.0f) v = alpha[o] * v;
+        if (ops & SOFAR_EPI_SCALE) v = v * scale[o] + ((ops & SOFAR_EPI_SHIFT) ? post[o] : 0.0f);
+        else if (ops & SOFAR_EPI_SHIFT) v = v + post[o];
+        if (use_res && (ops & SOFAR_EPI_RESIDUAL_AFTER)) v = v + r;
+        ref3[p * yss + o] = v;
+        signs3[o] = (ops & (SOFAR_EPI_PACK_SCALE | SOFAR_EPI_PACK_SHIFT))
+                        ? ((ops & SOFAR_EPI_PACK_SCALE) ? v * pscale[o] : v) + ((ops & SOFAR_EPI_PACK_SHIFT) ? pshift[o] : 0.0f)
+                        : v;
+      }
+      pack_pixel(signs3, refp3 + p * ypss, cout, ypg);
+    }
+
     const size_t sbytes = sofar_bconv2d_scratch_bytes(n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups);
     const size_t pbytes = sofar_bconv2d_packed_kernel_bytes(cout, cin, kh, kw, groups);
     CHECK(sbytes > 0 && pbytes > 0, "scratch sizes");
@@ -167,18 +202,23 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
     void *packed = alloc_exact(pbytes);
     sofar_bconv2d_pack_kernel(k, packed, cout, cin, kh, kw, groups);
     float *y = alloc_exact(yext * 4);
-    uint64_t *yp = alloc_exact(P * ypw * 8);
+    const size_t ypext = (P ? P - 1 : 0) * ypss + ypw; /* words, the widest packed stride of the modes */
+    uint64_t *yp = alloc_exact(ypext * 8);
     float *first = alloc_exact(yext * 4);
     for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
       if (!isa_available(isas[ii])) continue;
       for (int threads = 1; threads <= 2; threads++) {
-        for (int prepacked = 0; prepacked <= 2; prepacked++) {
+        for (int prepacked = 0; prepacked <= 3; prepacked++) {
           sofar_set_threads(threads);
           for (size_t i = 0; i < yext; i++) y[i] = SENTINEL;
-          memset(yp, 0xa5, P * ypw * 8);
-          const float *want = prepacked == 2 ? ref2 : ref;
-          const uint64_t *wantp = prepacked == 2 ? refp2 : refp;
-          if (prepacked == 2)
+          memset(yp, 0xa5, ypext * 8);
+          const float *want = prepacked == 3 ? ref3 : prepacked == 2 ? ref2 : ref;
+          const uint64_t *wantp = prepacked == 3 ? refp3 : prepacked == 2 ? refp2 : refp;
+          if (prepacked == 3)
+            sofar_bconv2d_epilogue(x, packed, nparams ? params : NULL, use_res ? res : NULL, use_y ? y : NULL,
+                                   use_yp ? yp : NULL, scratch, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh,
+                                   dw, groups, pad_value, ys, 0, yps, ops, ypg);
+          else if (prepacked == 2)
             sofar_bconv2d_prepacked_post(x, packed, use_mul ? mul : NULL, use_bias ? bias : NULL, use_res ? res : NULL,
                                          alpha, post, use_y ? y : NULL, use_yp ? yp : NULL, scratch, n, h, w, cin,
                                          cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, ys, ypg);
@@ -204,13 +244,15 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
                   pt, pl, pb, pr, dh, dw, groups, pad_value, ys);
           }
           if (use_yp)
-            CHECK(!memcmp(yp, wantp, P * ypw * 8), "bconv packed output isa %d threads %d mode %d: cin%d cout%d ypg%d",
-                  isas[ii], threads, prepacked, cin, cout, ypg);
+            CHECK(!memcmp(yp, wantp, (prepacked == 3 ? ypext : P * ypw) * 8),
+                  "bconv packed output isa %d threads %d mode %d: cin%d cout%d ypg%d ops%d yps%d", isas[ii], threads,
+                  prepacked, cin, cout, ypg, ops, yps);
         }
       }
     }
     free(x); free(k); free(mul); free(bias); free(res); free(ref); free(refp); free(scratch); free(packed); free(y);
     free(yp); free(first); free(alpha); free(post); free(ref2); free(refp2);
+    free(accs); free(scale); free(pscale); free(pshift); free(params); free(ref3); free(signs3); free(refp3);
   }
 }
 

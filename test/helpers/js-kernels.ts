@@ -43,6 +43,53 @@ function packInto(view: DataView, at: number, values: ArrayLike<number>, channel
   }
 }
 
+type Vector = Float32Array | null;
+
+/**
+ * A binary conv with its output transform, as sofar_bconv2d_epilogue states it: acc, then multiplier and
+ * bias, the residual (before or after the activation), PReLU, scale and shift, the residual after; y at
+ * yStride; the signs of packScale·out + packShift (where given) at packedStride words a pixel.
+ */
+function binaryConv(buf: ArrayBuffer, x: number, kernel: number, v: { mul: Vector; bias: Vector; alpha: Vector; scale: Vector; shift: Vector; packScale: Vector; packShift: Vector },
+  res: { at: number; stride: number; after: boolean }, y: number, yPacked: number, geometry: number[], yStride: number, packedStride: number, yPackGroups: number): void {
+  const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, padValue] = geometry;
+  const ho = outSize(h, kh, sh, pt, pb, dh);
+  const wo = outSize(w, kw, sw, pl, pr, dw);
+  const cg = cin / groups;
+  const og = cout / groups;
+  const gw = words(cg);
+  const view = new DataView(buf);
+  const pixelBytes = groups * gw * 8;
+  const signs = new Float32Array(cout);
+  forEachPixel(n, ho, wo, (b, oy, ox, p) => {
+    for (let o = 0; o < cout; o++) {
+      const g = Math.floor(o / og);
+      let acc = 0;
+      forEachTap(oy, ox, kh, kw, [sh, sw, pt, pl, dh, dw], (ky, kx, iy, ix) => {
+        const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+        const kernelByte = kernel + ((o * kh + ky) * kw + kx) * gw * 8;
+        for (let c = 0; c < cg; c++) {
+          const wv = bitValue(view, kernelByte, gw, 0, c);
+          const xv = inside ? bitValue(view, x + ((b * h + iy) * w + ix) * pixelBytes, gw, g, c) : padValue;
+          acc += xv * wv;
+        }
+      });
+      const r = res.at >= 0 ? f32(buf, res.at + (p * res.stride + o) * 4, 1)[0] : 0;
+      let out = v.mul ? Math.fround(v.mul[o] * acc) : Math.fround(acc);
+      out = Math.fround(out + (v.bias ? v.bias[o] : 0));
+      if (res.at >= 0 && !res.after) out = Math.fround(out + r);
+      if (v.alpha && out < 0) out = Math.fround(v.alpha[o] * out);
+      if (v.scale) out = Math.fround(Math.fround(out * v.scale[o]) + (v.shift ? v.shift[o] : 0));
+      else if (v.shift) out = Math.fround(out + v.shift[o]);
+      if (res.at >= 0 && res.after) out = Math.fround(out + r);
+      if (y >= 0) f32(buf, y + (p * yStride + o) * 4, 1)[0] = out;
+      const affine = v.packScale || v.packShift;
+      signs[o] = affine ? Math.fround((v.packScale ? Math.fround(out * v.packScale[o]) : out) + (v.packShift ? v.packShift[o] : 0)) : out;
+    }
+    if (yPacked >= 0) packInto(view, yPacked + p * packedStride * 8, signs, cout, yPackGroups);
+  });
+}
+
 export function jsKernels(): KernelSet {
   let threadCount = 1;
   const k: KernelSet = {
@@ -66,41 +113,22 @@ export function jsKernels(): KernelSet {
     bconv2d: (buf, x, kernel, mul, bias, res, y, yPacked, scratch, ...a) => k.bconv2dPrepackedPost!(buf, x, kernel, mul, bias, res, -1, -1, y, yPacked, scratch, ...a),
 
     bconv2dPrepackedPost(buf, x, kernel, mul, bias, res, alpha, post, y, yPacked, _scratch, ...a) {
-      const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, padValue, yStrideArg, yPackGroups] = a;
-      const ho = outSize(h, kh, sh, pt, pb, dh);
-      const wo = outSize(w, kw, sw, pl, pr, dw);
-      const yStride = yStrideArg || cout;
-      const cg = cin / groups;
-      const og = cout / groups;
-      const gw = words(cg);
-      const view = new DataView(buf);
-      const pixelBytes = groups * gw * 8;
-      const multiplier = f32(buf, mul, cout);
-      const shift = bias >= 0 ? f32(buf, bias, cout) : null;
-      const out = new Float32Array(cout);
-      forEachPixel(n, ho, wo, (b, oy, ox, p) => {
-        for (let o = 0; o < cout; o++) {
-          const g = Math.floor(o / og);
-          let acc = 0;
-          forEachTap(oy, ox, kh, kw, [sh, sw, pt, pl, dh, dw], (ky, kx, iy, ix) => {
-            const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-            const kernelByte = kernel + ((o * kh + ky) * kw + kx) * gw * 8;
-            for (let c = 0; c < cg; c++) {
-              const wv = bitValue(view, kernelByte, gw, 0, c);
-              const xv = inside ? bitValue(view, x + ((b * h + iy) * w + ix) * pixelBytes, gw, g, c) : padValue;
-              acc += xv * wv;
-            }
-          });
-          let v = Math.fround(multiplier[o] * acc);
-          if (shift) v = Math.fround(v + shift[o]);
-          if (res >= 0) v = Math.fround(v + f32(buf, res + (p * yStride + o) * 4, 1)[0]);
-          if (alpha >= 0 && v < 0) v = Math.fround(f32(buf, alpha + o * 4, 1)[0] * v);
-          if (post >= 0) v = Math.fround(v + f32(buf, post + o * 4, 1)[0]);
-          out[o] = v;
-          if (y >= 0) f32(buf, y + (p * yStride + o) * 4, 1)[0] = v;
-        }
-        if (yPacked >= 0) packInto(view, yPacked + p * k.packedWords(cout, yPackGroups) * 8, out, cout, yPackGroups);
-      });
+      const cout = a[4];
+      const vector = (off: number) => (off >= 0 ? f32(buf, off, cout) : null);
+      const [yStride, yPackGroups] = [a[17] || cout, a[18]];
+      binaryConv(buf, x, kernel, { mul: vector(mul), bias: vector(bias), alpha: vector(alpha), scale: null, shift: vector(post), packScale: null, packShift: null },
+        { at: res, stride: yStride, after: false }, y, yPacked, a.slice(0, 17), yStride, k.packedWords(cout, yPackGroups), yPackGroups);
+    },
+
+    bconv2dEpilogue(buf, x, kernel, params, res, y, yPacked, _scratch, ...a) {
+      const cout = a[4];
+      const [yStride, residualStride, packedStride, ops, yPackGroups] = [a[17] || cout, a[18], a[19], a[20], a[21]];
+      // the vectors named in ops, one after another in params, in the order of their bits
+      let at = 0;
+      const take = (bit: number) => (ops & bit ? f32(buf, params + cout * 4 * at++, cout) : null);
+      const [mul, bias, alpha, scale, shift, packScale, packShift] = [1, 2, 8, 16, 32, 64, 128].map(take);
+      binaryConv(buf, x, kernel, { mul, bias, alpha, scale, shift, packScale, packShift }, { at: res, stride: residualStride || yStride, after: (ops & 4) !== 0 },
+        y, yPacked, a.slice(0, 17), yStride, packedStride || k.packedWords(cout, yPackGroups), yPackGroups);
     },
 
     // The canonical layout is the packed one here.

@@ -72,4 +72,25 @@ export const CONSTRUCT_GRAPHS: Record<string, [[number, number, number], (t: Tes
     const strided = t.bconv(t.sign(joined), 32, 24, 3, { stride: 2, pad: 1, padValue: 1 });
     return { output: t.head(strided, 24, 6), classes: 6 };
   }],
+
+  'QuickNet-style binary blocks: binary conv → relu → bn → add, 72 channels (a 64-channel word and a tail)': [[72, 6, 5], (t) => {
+    let y = t.x;
+    for (const padValue of [1, 0, 1]) {
+      const branch = t.batchnorm(t.op('Relu', [t.bconv(t.sign(y), 72, 72, 3, { pad: 1, padValue })]), 72);
+      y = t.op('Add', [branch, y]);
+    }
+    return { output: t.head(y, 72, 5), classes: 5 };
+  }],
+
+  "ReActNet-style widening: two 1x1 binary convs with BN and shortcuts, concatenated, RPReLU, the next RSign and a strided block": [[64, 6, 6], (t) => {
+    const rsign = (v: string, c: number) => t.sign(t.op('Add', [v, t.weight([c, 1, 1], undefined, -0.3, 0.3)]));
+    const rprelu = (v: string, c: number) => t.op('Add', [t.op('PRelu', [t.op('Add', [v, t.weight([c, 1, 1])]), t.weight([c, 1, 1], undefined, 0, 0.3)]), t.weight([c, 1, 1])]);
+    let y = rprelu(t.op('Add', [t.batchnorm(t.bconv(rsign(t.x, 64), 64, 64, 3, { pad: 1, padValue: 1 }), 64), t.x]), 64);
+    const x = y;
+    const branch = () => t.op('Add', [t.batchnorm(t.bconv(rsign(x, 64), 64, 64, 1), 64), x]);
+    y = rprelu(t.op('Concat', [branch(), branch()], { axis: 1 }), 128);
+    const shortcut = t.op('AveragePool', [y], { kernel_shape: [2, 2], strides: [2, 2] });
+    y = rprelu(t.op('Add', [t.batchnorm(t.bconv(rsign(y, 128), 128, 128, 3, { stride: 2, pad: 1 }), 128), shortcut]), 128);
+    return { output: t.head(y, 128, 6), classes: 6 };
+  }],
 };

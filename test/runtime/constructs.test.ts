@@ -48,7 +48,8 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
     const { runtime: bytes } = twoVariants(input, 7, build);
     const rng = new Rng(4);
     const x = Float32Array.from({ length: 2 * input[0] * input[1] * input[2] }, () => rng.float() * 2);
-    const fused = createRuntime(bytes, { kernels: nativeKernels(), batch: 2 });
+    // the post form's fusions (sofar_bconv2d_epilogue, tested below, takes more)
+    const fused = createRuntime(bytes, { kernels: { ...nativeKernels(), bconv2dEpilogue: undefined }, batch: 2 });
     const kernels = fused.plan.steps.map((s) => s.kernel);
     // three blocks: shift + PReLU + shift in each conv's transform; each RSign's shift packed with its signs
     expect(fused.plan.stats.fusedActivations).toBe(3);
@@ -56,12 +57,59 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
     expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(4);
     expect(kernels).not.toContain('preluF32');
     expect(kernels).not.toContain('affineF32');
-    const plain: KernelSet = { ...nativeKernels(), bconv2dPrepackedPost: undefined };
+    const plain: KernelSet = { ...nativeKernels(), bconv2dPrepackedPost: undefined, bconv2dEpilogue: undefined };
     const unfused = createRuntime(bytes, { kernels: plain, batch: 2 });
     expect(unfused.plan.stats.fusedActivations).toBe(0);
     expect(unfused.plan.steps.map((s) => s.kernel)).toContain('preluF32');
     expect(maxRelativeError(fused.run(x, 2), unfused.run(x, 2))).toBeLessThan(1e-5);
     fused.release();
     unfused.release();
+  });
+
+  /**
+   * A construct graph on the native kernels, and on them without sofar_bconv2d_epilogue (the post form's
+   * plan, the reference): the steps of the first, and the largest relative difference of their logits.
+   */
+  function withAndWithoutEpilogue(start: string, seed: number) {
+    const [input, build] = CONSTRUCT_GRAPHS[Object.keys(CONSTRUCT_GRAPHS).find((k) => k.startsWith(start))!];
+    const { runtime: bytes } = twoVariants(input, 7, build);
+    const rng = new Rng(seed);
+    const x = Float32Array.from({ length: 2 * input[0] * input[1] * input[2] }, () => rng.float() * 2);
+    const fused = createRuntime(bytes, { kernels: nativeKernels(), batch: 2 });
+    const unfused = createRuntime(bytes, { kernels: { ...nativeKernels(), bconv2dEpilogue: undefined }, batch: 2 });
+    try {
+      return {
+        stats: fused.plan.stats,
+        kernels: fused.plan.steps.map((s) => s.kernel),
+        unfusedKernels: unfused.plan.steps.map((s) => s.kernel),
+        difference: maxRelativeError(fused.run(x, 2), unfused.run(x, 2)),
+      };
+    } finally {
+      fused.release();
+      unfused.release();
+    }
+  }
+
+  it("QuickNet's binary conv → relu → bn → add runs in the conv's epilogue, which packs the next conv's signs, with the logits of the plan without it", () => {
+    const { stats, kernels, unfusedKernels, difference } = withAndWithoutEpilogue('QuickNet-style binary blocks', 5);
+    // three blocks, each one step; the first two pack the signs the next block reads
+    expect(stats).toMatchObject({ epilogues: 3, fusedResiduals: 3, fusedActivations: 3, fusedPacks: 2 });
+    expect(kernels.filter((k) => k === 'bconv2dEpilogue')).toHaveLength(3);
+    expect(kernels.filter((k) => k === 'packSigns')).toHaveLength(1);
+    for (const k of ['affineF32', 'addF32', 'reluF32'] as const) expect(kernels).not.toContain(k);
+    expect(unfusedKernels).toContain('addF32');
+    expect(difference).toBeLessThan(1e-5);
+  });
+
+  it("ReActNet's widening: the RPReLU after the concat runs in each branch's conv, which writes its slice of the floats and of the next RSign's signs", () => {
+    const { stats, kernels, unfusedKernels, difference } = withAndWithoutEpilogue('ReActNet-style widening', 6);
+    // the 3×3 conv packs the first branch's RSign; the two 1×1 convs write their slices of the concat, and
+    // their words of the next RSign's packed signs
+    expect(stats).toMatchObject({ epilogues: 3, sliceWrites: 2, packedSliceWrites: 2, fusedThresholdPacks: 1, fusedActivations: 4 });
+    for (const k of ['copyF32', 'affineF32', 'preluF32', 'addF32'] as const) expect(kernels).not.toContain(k);
+    // left: the input's RSign, and the second branch's (the 3×3 conv packs one threshold)
+    expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(2);
+    expect(unfusedKernels).toEqual(expect.arrayContaining(['copyF32', 'preluF32']));
+    expect(difference).toBeLessThan(1e-5);
   });
 });

@@ -306,6 +306,7 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
       return fround((v < 0 ? fround(alpha[o] * v) : v) + post[o]);
     });
     const wantPostPacked = refPack(wantPost, pixels, s.cout, ys, ypg);
+    const epilogue = epilogueCase(rng, s, acc, pixels, ys, ypg, { mul, bias, alpha, post });
 
     const ints = [...shapeInts(s), padValue, yStride, ypg];
     const scratchBytes = api.bconv2dScratchBytes(...shapeInts(s));
@@ -323,6 +324,9 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
       pk: plan.alloc(pkBytes, 8, 8),
       alpha: plan.alloc(s.cout * 4),
       post: plan.alloc(s.cout * 4),
+      params: plan.alloc(epilogue.params.length * 4 + 4, 4, 4),
+      eres: plan.alloc(epilogue.res.length * 4),
+      eyp: plan.alloc(epilogue.wantPacked.length * 4, 8, 8),
     };
     const { buffer, base } = arena(plan.top + 64);
     const m = new Mem(buffer, base);
@@ -333,10 +337,22 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
     m.f32(o.res, yext).set(res);
     m.f32(o.alpha, s.cout).set(alpha);
     m.f32(o.post, s.cout).set(post);
+    m.f32(o.params, epilogue.params.length).set(epilogue.params);
+    m.f32(o.eres, epilogue.res.length).set(epilogue.res);
     if (api.bconv2dPackKernel) api.bconv2dPackKernel(buffer, m.at(o.k), m.at(o.pk), s.cout, s.cin, s.kh, s.kw, s.groups);
     for (const cfg of configs) {
       cfg.setup();
       const modes = [...['plain', 'prepacked'].filter((k) => k === 'plain' || api.bconv2dPrepacked), ...(api.bconv2dPrepackedPost ? ['post'] : [])];
+      if (api.bconv2dEpilogue) {
+        m.f32(o.y, yext).fill(SENTINEL);
+        m.u32(o.eyp, epilogue.wantPacked.length).fill(0xa5a5a5a5);
+        const res = m.at(useRes ? o.eres : -1);
+        api.bconv2dEpilogue(buffer, m.at(o.x), m.at(o.pk), m.at(epilogue.params.length ? o.params : -1), res, m.at(useY ? o.y : -1), m.at(useYp ? o.eyp : -1), m.at(o.scratch),
+          ...shapeInts(s), padValue, yStride, epilogue.residualStride, epilogue.packedStride, epilogue.ops, ypg);
+        const what = `${label} [${cfg.label}, epilogue ops ${epilogue.ops} rs ${epilogue.residualStride} yps ${epilogue.packedStride}]`;
+        if (useY) expectFloatsExact(m.f32(o.y, yext), useRes ? epilogue.want : epilogue.wantNoRes, what);
+        if (useYp) expect(Array.from(m.u32(o.eyp, epilogue.wantPacked.length)), `${what} packed`).toEqual(Array.from(useRes ? epilogue.wantPacked : epilogue.wantPackedNoRes));
+      }
       for (const mode of modes) {
         m.f32(o.y, yext).fill(SENTINEL);
         m.u32(o.yp, wantPacked.length).fill(0xa5a5a5a5);
@@ -351,6 +367,52 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
       }
     }
   }
+}
+
+/**
+ * A random sofar_bconv2d_epilogue case on a conv's accumulators: which vectors `ops` names, a residual at its
+ * own stride (before or after the activation), a wider packed stride; the outputs with and without the residual.
+ */
+function epilogueCase(rng: Rng, s: ConvShape, acc: ArrayLike<number>, pixels: number, ys: number, ypg: number, v: { mul: Float32Array; bias: Float32Array; alpha: Float32Array; post: Float32Array }) {
+  const cout = s.cout;
+  const vector = () => Float32Array.from({ length: cout }, () => (rng.int(8) ? rng.float() : rng.pick([0, -0, 1])));
+  const [scale, packScale, packShift] = [vector(), vector(), vector()];
+  const ops = rng.int(256) | (rng.int(2) ? 128 : 0); // the signs of an affine map half the time
+  const bits: [number, Float32Array][] = [[1, v.mul], [2, v.bias], [8, v.alpha], [16, scale], [32, v.post], [64, packScale], [128, packShift]];
+  const present = bits.filter(([bit]) => ops & bit);
+  const params = new Float32Array(present.length * cout);
+  present.forEach(([, x], i) => params.set(x, i * cout));
+  const has = (bit: number) => (ops & bit) !== 0;
+  const residualStride = rng.int(2) ? 0 : cout + rng.int(3);
+  const rs = residualStride || ys;
+  const res = Float32Array.from({ length: (pixels - 1) * rs + cout }, () => rng.float());
+  const own = packedWords(cout, ypg);
+  const packedStride = rng.int(2) ? 0 : own + 1 + rng.int(2);
+  const yps = packedStride || own;
+  const run = (withRes: boolean) => {
+    const y = new Float32Array((pixels - 1) * ys + cout).fill(SENTINEL);
+    const packed = new Uint32Array(((pixels - 1) * yps + own) * 2).fill(0xa5a5a5a5);
+    for (let p = 0; p < pixels; p++) {
+      const signs = new Float32Array(cout);
+      for (let o = 0; o < cout; o++) {
+        const r = withRes ? res[p * rs + o] : 0;
+        let x = fround(acc[p * cout + o]);
+        if (has(1)) x = fround(x * v.mul[o]);
+        x = fround(x + (has(2) ? v.bias[o] : 0));
+        if (withRes && !has(4)) x = fround(x + r);
+        if (has(8) && x < 0) x = fround(v.alpha[o] * x);
+        if (has(16)) x = fround(fround(x * scale[o]) + (has(32) ? v.post[o] : 0));
+        else if (has(32)) x = fround(x + v.post[o]);
+        if (withRes && has(4)) x = fround(x + r);
+        y[p * ys + o] = x;
+        signs[o] = has(64) || has(128) ? fround((has(64) ? fround(x * packScale[o]) : x) + (has(128) ? packShift[o] : 0)) : x;
+      }
+      packed.set(refPack(signs, 1, cout, cout, ypg), p * yps * 2);
+    }
+    return { y, packed };
+  };
+  const [withRes, noRes] = [run(true), run(false)];
+  return { ops, params, res, residualStride, packedStride, want: withRes.y, wantNoRes: noRes.y, wantPacked: withRes.packed, wantPackedNoRes: noRes.packed };
 }
 
 export function checkPackSigns(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {

@@ -52,6 +52,8 @@ function wasmApi(e: Exports): KernelApi {
       e.sofar_bconv2d_prepacked(p(x), p(pk), p(mul), p(bias), p(res), p(y), p(yp), p(scratch), ...ints),
     bconv2dPrepackedPost: (_b, x, pk, mul, bias, res, alpha, post, y, yp, scratch, ...ints) =>
       e.sofar_bconv2d_prepacked_post(p(x), p(pk), p(mul), p(bias), p(res), p(alpha), p(post), p(y), p(yp), p(scratch), ...ints),
+    bconv2dEpilogue: (_b, x, pk, params, res, y, yp, scratch, ...ints) =>
+      e.sofar_bconv2d_epilogue(p(x), p(pk), p(params), p(res), p(y), p(yp), p(scratch), ...ints),
     conv2dF32PackedWeightsBytes: (...s) => u(e.sofar_conv2d_f32_packed_weights_bytes(...s)),
     conv2dF32ScratchBytes: (...s) => u(e.sofar_conv2d_f32_scratch_bytes(...s)),
     conv2dF32PackWeights: (_b, w, pw, ...s) => e.sofar_conv2d_f32_pack_weights(p(w), p(pw), ...s),

@@ -42,21 +42,63 @@ async function orLogits(bytes: Uint8Array, x: Float32Array, n: number): Promise<
   }
 }
 
+/** A spec on the reference kernels: the runtime, and the largest relative difference of its logits from onnxruntime's. */
+async function onReferenceKernels(source: string, file: string, seed: number, n: number, step: number) {
+  const { graph, diagnostics } = compile(source, file);
+  expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  const weights = busyWeights(graph!, seed);
+  const x = Float32Array.from({ length: n * graph!.input.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * step) * 2);
+  const reference = await orLogits(exportOnnx(graph!, weights), x, n);
+  const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { kernels: jsKernels(), batch: n });
+  return { runtime, error: maxRelativeError(runtime.run(x, n), reference) };
+}
+
 describe('the runtime planner on reference kernels', () => {
   it('gives onnxruntime\'s logits on a net with every fusion (residual, concat slices, packed signs, folded BN)', async () => {
-    const { graph, diagnostics } = compile(TINY, 'tiny.sofar');
-    expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    const weights = busyWeights(graph!, 3);
-    const n = 3;
-    const x = Float32Array.from({ length: n * 3 * 12 * 12 }, (_, i) => Math.sin(i * 0.37) * 2);
-    const reference = await orLogits(exportOnnx(graph!, weights), x, n);
-    const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { kernels: jsKernels(), batch: n });
-    const logits = runtime.run(x, n);
-    expect(maxRelativeError(logits, reference)).toBeLessThan(1e-4);
+    const { runtime, error } = await onReferenceKernels(TINY, 'tiny.sofar', 3, 3, 0.37);
+    expect(error).toBeLessThan(1e-4);
     const s = runtime.plan.stats;
     expect(s.fusedPacks).toBeGreaterThan(0);
     expect(s.fusedAffinePacks).toBeGreaterThan(0);
     expect(s.fusedResiduals).toBeGreaterThan(0);
     expect(s.sliceWrites).toBeGreaterThan(0);
   });
+
+  it("gives onnxruntime's logits on QuickNet's and ReActNet's blocks, their chains in the binary convs' epilogues", async () => {
+    const { runtime, error } = await onReferenceKernels(ZOO_BLOCKS, 'zoo-blocks.sofar', 5, 2, 0.29);
+    expect(error).toBeLessThan(1e-4);
+    const kernels = runtime.plan.steps.map((step) => step.kernel);
+    // QuickNet's ReLU → BN → add, ReActNet's RPReLU (moved into the concat's branches, which write their
+    // slices of its floats and of its signs) and RSign thresholds on the epilogue; the last conv, read by
+    // the pool alone, needs only the post form
+    expect(kernels.filter((k) => k.startsWith('bconv2d'))).toEqual([...Array(5).fill('bconv2dEpilogue'), 'bconv2dPrepackedPost']);
+    expect(runtime.plan.stats).toMatchObject({ epilogues: 5, sliceWrites: 2, packedSliceWrites: 2 });
+    expect(runtime.plan.stats.fusedThresholdPacks).toBeGreaterThan(0);
+    for (const k of ['affineF32', 'preluF32', 'addF32', 'reluF32'] as const) expect(kernels).not.toContain(k);
+    expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(1); // the output's, no concat copies
+  });
 });
+
+/** QuickNet's residual blocks, then ReActNet's blocks (RSign, RPReLU, a widening concat of two 1×1 branches). */
+const ZOO_BLOCKS = `
+model zoo_blocks {
+  input 64x4x4
+  classes 5
+  binarize activations = ste_sign, weights = ste_sign
+  block quick() = residual(shortcut = none) { bconv 3x3 channels pad_value=1; relu; bn }
+  block rsign_conv(k, filters) { bias; bconv k filters padding=(k // 2); bn }
+  block rprelu() { bias; prelu init=0.25; bias }
+  block pointwise(ch) = residual(shortcut = none) { rsign_conv(1, ch) }
+  quick(); quick()
+  residual(shortcut = none) { rsign_conv(3, 64) }
+  rprelu()
+  parallel(join = concat) {
+    branch { pointwise(64) }
+    branch { pointwise(64) }
+  }
+  rprelu()
+  residual(shortcut = none) { rsign_conv(3, 128) }
+  rprelu()
+  global_avgpool
+  dense 5
+}`;
