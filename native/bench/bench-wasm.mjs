@@ -77,4 +77,6 @@ function stem() {
 
 bconv('bconv 3x3 256->256 14x14', 14, 256, 1);
 bconv('bconv 3x3 64->64 56x56', 56, 64, 1);
+bconv('bconv 3x3 41->41 56x56', 56, 41, 1); // row-packed taps (RF-c4d8)
+bconv('bconv 3x3 82->82 28x28', 28, 82, 1);
 stem();

@@ -60,7 +60,11 @@ SOFAR_TARGET_AVX2 void sofar_bgemm_avx2(size_t mr, size_t nr, size_t nseg, size_
   rows[0] = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(s00, even), _mm256_permutevar8x32_epi32(s01, even), 0x20);
   rows[1] = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(s10, even), _mm256_permutevar8x32_epi32(s11, even), 0x20);
   rows[2] = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(s20, even), _mm256_permutevar8x32_epi32(s21, even), 0x20);
-  for (size_t r = 0; r < mr && r < MR; r++) _mm256_maskstore_epi32((int *)(c + r * c_stride), store_mask, rows[r]);
+  /* plain stores when all 8 counts are kept: vpmaskmovd stores are slow (microcoded on AMD cores) */
+  for (size_t r = 0; r < mr && r < MR; r++) {
+    if (nr == 8) _mm256_storeu_si256((__m256i *)(c + r * c_stride), rows[r]);
+    else _mm256_maskstore_epi32((int *)(c + r * c_stride), store_mask, rows[r]);
+  }
 }
 
 /* With groups of a multiple of 8 channels, the signs are packed on the fly (8 bits per vector). */

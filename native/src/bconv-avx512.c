@@ -37,14 +37,21 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void bgemm_tile(size_t mr, size_t nr, size_t ns
 #undef ROW
     }
   }
+  /* counts fit in 32 bits: two blocks' low halves make one vector of 16 int32 (one store, not two narrowing
+     masked stores, which are slow on some cores) */
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __mmask16 m01 = (__mmask16)(nr >= 16 ? 0xffffu : (1u << nr) - 1);
+  const __mmask16 m23 = (__mmask16)(nr >= 32 ? 0xffffu : nr > 16 ? (1u << (nr - 16)) - 1 : 0);
 #pragma GCC unroll 6
   for (int r = 0; r < MR; r++) {
     if ((size_t)r >= mr) break;
-#pragma GCC unroll 4
-    for (int j = 0; j < nb; j++) {
-      const size_t lanes = sofar_min(8, nr - (size_t)j * 8);
-      _mm512_mask_cvtepi64_storeu_epi32(c + (size_t)r * c_stride + (size_t)j * 8, (__mmask8)((1u << lanes) - 1),
-                                        acc[r][j]);
+    int32_t *cr = c + (size_t)r * c_stride;
+    if (nb == 1) {
+      _mm256_mask_storeu_epi32(cr, (__mmask8)m01, _mm512_cvtepi64_epi32(acc[r][0]));
+    } else {
+      _mm512_mask_storeu_epi32(cr, m01, _mm512_permutex2var_epi32(acc[r][0], even, acc[r][1]));
+      if (nb == 3) _mm256_mask_storeu_epi32(cr + 16, (__mmask8)m23, _mm512_cvtepi64_epi32(acc[r][2]));
+      if (nb == 4) _mm512_mask_storeu_epi32(cr + 16, m23, _mm512_permutex2var_epi32(acc[r][2], even, acc[r][3]));
     }
   }
 }

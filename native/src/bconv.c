@@ -11,8 +11,18 @@
  *     corr[o] = sum over the pixel's padded taps t of wsum[t][o], wsum = Cg - 2*popcount(w[o][t]).
  * so acc = T*Cg - 2*popcount(row ^ kernel row) - corr.
  *
+ * Row packing (channel counts that leave most of a word empty, e.g. 41): popcount is additive, so a GEMM
+ * row need not keep each tap in words of its own. When the kw taps of a kernel row fit in fewer words bit by
+ * bit (Ew = ceil(kw*Cg/64) < kw*Wg), each kernel row is packed as its taps' Cg bits back to back (tap j at
+ * bit j*Cg), and the input is gathered the same way once per call: for every image row ih and output
+ * column ow, the kw taps it contributes to that column (pad bits where a tap is outside), [n][h][wo][groups][Ew]
+ * words, plus one row of all-pad taps for kernel rows above or below the image. A pixel's GEMM row is then kh
+ * segments of Ew words read in place, for any stride, dilation, padding or groups, and 41 channels cost
+ * 3*2 words per pixel instead of 9. Pad bits are as in im2col, so the correction above is unchanged.
+ *
  * The packed kernel (sofar_bconv2d_pack_kernel, or built in scratch per call by sofar_bconv2d):
- *   words: [groups][ceil(og/8)][T*Wg][8] uint64 (8 output channels side by side per k, zero-padded)
+ *   words: [groups][ceil(og/8)][K][8] uint64 (8 output channels side by side per k, zero-padded),
+ *     K = T*Wg, or kh*Ew when row-packed
  *   then wsum: [groups][T][og] int32
  */
 #include "internal.h"
@@ -21,12 +31,18 @@ struct bconv_plan {
   struct sofar_conv_geom g;
   size_t wg;     /* words per tap per group = ceil(cg/64) */
   size_t wx;     /* words per input pixel = groups*wg */
-  size_t kwords; /* words per GEMM row per group = taps*wg */
+  size_t kwords; /* words per GEMM row per group = taps*wg, or kh*ew when row-packed */
   size_t nb8;    /* blocks of 8 output channels per group */
   int direct;    /* 1x1 without padding: GEMM rows are read from x in place */
+  int rowpack;   /* the taps of a kernel row packed bit by bit (see above); depends on cg, og, kh, kw only */
+  size_t ew;     /* words per kernel row per group when row-packed = ceil(kw*cg/64) */
+  size_t rows_words; /* the row-packed input: n*h*wo*groups*ew words, then groups*ew of the all-pad row */
   /* scratch slot layout (bytes, each a multiple of SOFAR_ALIGN) */
   size_t slot_rows, slot_pc, slot_corr, slot_tmp, slot_pads, slot_bytes;
 };
+
+/* Padding corrections kept per task: the last two patterns (a row's left and right border pixels alternate). */
+#define CORR_CACHE 2
 
 static size_t round64(size_t x) { return sofar_round_up(x, SOFAR_ALIGN); }
 
@@ -36,14 +52,20 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
   const struct sofar_conv_geom *g = &p->g;
   p->wg = sofar_div_up(g->cg, 64);
   p->wx = g->groups * p->wg;
-  p->kwords = g->taps * p->wg;
   p->nb8 = sofar_div_up(g->og, 8);
   p->direct = g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pl == 0 && g->pb == 0 && g->pr == 0;
-  p->slot_rows = p->direct ? 0 : round64(SOFAR_MR_MAX * g->groups * p->kwords * sizeof(uint64_t));
+  p->ew = sofar_div_up(g->kw * g->cg, 64);
+  /* worth it when the words saved, over every output channel, outweigh the gather (about one word written
+     per tap word read, once per input position): measured on x86, 41->41 and 164->164 gain, 170->53 does not */
+  p->rowpack = p->ew < g->kw * p->wg && g->kh <= SOFAR_MAX_SEGS &&
+               g->og * (g->kw * p->wg - p->ew) * g->kh >= 32 * g->kw * p->wg;
+  p->kwords = p->rowpack ? g->kh * p->ew : g->taps * p->wg;
+  p->rows_words = p->rowpack ? (g->n * g->h * g->wo + 1) * g->groups * p->ew : 0;
+  p->slot_rows = p->direct || p->rowpack ? 0 : round64(SOFAR_MR_MAX * g->groups * p->kwords * sizeof(uint64_t));
   p->slot_pc = round64(SOFAR_MR_MAX * g->cout * sizeof(int32_t));
-  p->slot_corr = round64(g->cout * sizeof(int32_t));
+  p->slot_corr = round64(CORR_CACHE * g->cout * sizeof(int32_t));
   p->slot_tmp = round64(2 * g->cout * sizeof(float)); /* the transform's row, and the signs of its affine map (sofar_bconv_tail) */
-  p->slot_pads = round64(SOFAR_MR_MAX * (g->taps + 1) * sizeof(uint32_t));
+  p->slot_pads = round64((SOFAR_MR_MAX + CORR_CACHE) * (g->taps + 1) * sizeof(uint32_t)); /* + the cached lists */
   p->slot_bytes = p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp + p->slot_pads;
   return 1;
 }
@@ -51,6 +73,41 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
 static size_t packed_words_count(const struct bconv_plan *p) { return p->g.groups * p->nb8 * p->kwords * 8; }
 static size_t packed_bytes(const struct bconv_plan *p) {
   return packed_words_count(p) * sizeof(uint64_t) + p->g.groups * p->g.taps * p->g.og * sizeof(int32_t);
+}
+
+/*
+ * Writes bit fields back to back into words d[0], d[stride], ...: a field of nb <= 64 bits goes at the next
+ * free bit, a word is stored once it is full (or at the flush), so nothing is read back or zeroed first.
+ */
+struct bit_writer {
+  uint64_t *d;
+  size_t stride;
+  uint64_t cur;
+  unsigned bit; /* bits of cur in use */
+};
+
+SOFAR_INLINE void bw_put(struct bit_writer *w, uint64_t v, unsigned nb) { /* v: nb bits, the rest 0 */
+  w->cur |= v << w->bit;
+  w->bit += nb;
+  if (w->bit >= 64) {
+    *w->d = w->cur;
+    w->d += w->stride;
+    w->bit -= 64;
+    w->cur = w->bit ? v >> (nb - w->bit) : 0;
+  }
+}
+
+/* One tap's cg bits: its wg words (the last one's tail masked off), or with src NULL the bits of fill. */
+SOFAR_INLINE void bw_put_tap(struct bit_writer *w, const uint64_t *src, uint64_t fill, size_t cg) {
+  const size_t wg = (cg + 63) / 64;
+  const unsigned last = (unsigned)(cg - (wg - 1) * 64); /* 1..64 bits */
+  for (size_t k = 0; k + 1 < wg; k++) bw_put(w, src ? src[k] : fill, 64);
+  const uint64_t v = src ? src[wg - 1] : fill;
+  bw_put(w, last < 64 ? v & (((uint64_t)1 << last) - 1) : v, last);
+}
+
+SOFAR_INLINE void bw_flush(struct bit_writer *w) {
+  if (w->bit) *w->d = w->cur;
 }
 
 struct pack_ctx {
@@ -72,16 +129,24 @@ static void pack_task(void *vctx, size_t begin, size_t end, int slot) {
     uint64_t *dst = c->words + t * kwords * 8;
     for (size_t lane = 0; lane < 8; lane++) {
       const size_t o = b * 8 + lane;
-      const uint64_t *src = c->kernel + (gi * og + o) * kwords;
-      if (o < og) {
-        for (size_t k = 0; k < kwords; k++) dst[k * 8 + lane] = src[k];
-        for (size_t tap = 0; tap < g->taps; tap++) {
-          int32_t ones = 0;
-          for (size_t i = 0; i < p->wg; i++) ones += (int32_t)__builtin_popcountll(src[tap * p->wg + i]);
-          c->wsum[(gi * g->taps + tap) * og + o] = (int32_t)g->cg - 2 * ones;
+      const uint64_t *src = c->kernel + (gi * og + o) * g->taps * p->wg; /* canonical: [taps][wg] */
+      if (o >= og) {
+        for (size_t k = 0; k < kwords; k++) dst[k * 8 + lane] = 0;
+        continue;
+      }
+      if (p->rowpack) {
+        for (size_t i = 0; i < g->kh; i++) {
+          struct bit_writer bw = {dst + i * p->ew * 8 + lane, 8, 0, 0};
+          for (size_t j = 0; j < g->kw; j++) bw_put_tap(&bw, src + (i * g->kw + j) * p->wg, 0, g->cg);
+          bw_flush(&bw);
         }
       } else {
-        for (size_t k = 0; k < kwords; k++) dst[k * 8 + lane] = 0;
+        for (size_t k = 0; k < kwords; k++) dst[k * 8 + lane] = src[k];
+      }
+      for (size_t tap = 0; tap < g->taps; tap++) {
+        int32_t ones = 0;
+        for (size_t i = 0; i < p->wg; i++) ones += (int32_t)__builtin_popcountll(src[tap * p->wg + i]);
+        c->wsum[(gi * g->taps + tap) * og + o] = (int32_t)g->cg - 2 * ones;
       }
     }
   }
@@ -116,7 +181,69 @@ struct bconv_ctx {
   size_t ypg, yp_c, yp_wg;   /* packed output: groups, channels per group, words per group */
   int pad_value;
   unsigned char *slots;
+  uint64_t *rp; /* the row-packed input (p->rowpack) */
 };
+
+/* tasks: the image rows (img, ih) of the row-packed input, then its all-pad row */
+static void rowpack_task(void *vctx, size_t begin, size_t end, int slot) {
+  (void)slot;
+  const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
+  const struct bconv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t ew = p->ew, groups = g->groups, wo = g->wo, cg = g->cg, rows = g->n * g->h;
+  const uint64_t pad_word = c->pad_value < 0 ? ~(uint64_t)0 : 0;
+  for (size_t t = begin; t < end; t++) {
+    uint64_t *dst = c->rp + t * wo * groups * ew;
+    if (t == rows) { /* every tap padded */
+      for (size_t gi = 0; gi < groups; gi++) {
+        struct bit_writer bw = {dst + gi * ew, 1, 0, 0};
+        for (size_t j = 0; j < g->kw; j++) bw_put_tap(&bw, NULL, pad_word, cg);
+        bw_flush(&bw);
+      }
+      continue;
+    }
+    const uint64_t *xrow = c->x + t * g->w * p->wx; /* t = img*h + ih */
+    if (p->wg == 1 && groups == 1) { /* under 64 channels, the common case: one masked word per tap */
+      const uint64_t mask = ((uint64_t)1 << cg) - 1, pad = pad_word & mask;
+      for (size_t ow = 0; ow < wo; ow++) {
+        const ptrdiff_t iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+        struct bit_writer bw = {dst + ow * ew, 1, 0, 0};
+        for (size_t j = 0; j < g->kw; j++) {
+          const ptrdiff_t iw = iw0 + (ptrdiff_t)(j * g->dw);
+          bw_put(&bw, iw >= 0 && iw < (ptrdiff_t)g->w ? xrow[iw] & mask : pad, (unsigned)cg);
+        }
+        bw_flush(&bw);
+      }
+      continue;
+    }
+    for (size_t ow = 0; ow < wo; ow++) {
+      const ptrdiff_t iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+      for (size_t gi = 0; gi < groups; gi++) {
+        struct bit_writer bw = {dst + (ow * groups + gi) * ew, 1, 0, 0};
+        for (size_t j = 0; j < g->kw; j++) {
+          const ptrdiff_t iw = iw0 + (ptrdiff_t)(j * g->dw);
+          const int in = iw >= 0 && iw < (ptrdiff_t)g->w;
+          bw_put_tap(&bw, in ? xrow + (size_t)iw * p->wx + gi * p->wg : NULL, pad_word, cg);
+        }
+        bw_flush(&bw);
+      }
+    }
+  }
+}
+
+/* The pixel's taps outside the image, in order (for the pad_value 0 correction); returns their count. */
+static size_t padded_taps(const struct sofar_conv_geom *g, ptrdiff_t ih0, ptrdiff_t iw0, uint32_t *list) {
+  size_t npad = 0;
+  for (size_t i = 0; i < g->kh; i++) {
+    const ptrdiff_t ih = ih0 + (ptrdiff_t)(i * g->dh);
+    const int row_out = ih < 0 || ih >= (ptrdiff_t)g->h;
+    for (size_t j = 0; j < g->kw; j++) {
+      const ptrdiff_t iw = iw0 + (ptrdiff_t)(j * g->dw);
+      if (row_out || iw < 0 || iw >= (ptrdiff_t)g->w) list[npad++] = (uint32_t)(i * g->kw + j);
+    }
+  }
+  return npad;
+}
 
 /* im2col of one output pixel: its taps' words for every group, [groups][taps][wg]; returns the padded taps */
 static size_t im2col_row(const struct bconv_plan *p, const uint64_t *x, size_t img, size_t oh, size_t ow,
@@ -164,6 +291,40 @@ static size_t im2col_row(const struct bconv_plan *p, const uint64_t *x, size_t i
   return npad;
 }
 
+/* The padding correction of one pixel (pad_value 0): corr[gi*og + o] = sum over its padded taps of wsum. */
+static void pad_correction(const struct bconv_plan *p, const int32_t *wsum, const uint32_t *padlist, size_t npad,
+                           int32_t *corr) {
+  const size_t og = p->g.og, taps = p->g.taps;
+  for (size_t gi = 0; gi < p->g.groups; gi++) {
+    int32_t *cg_row = corr + gi * og;
+    const int32_t *ws = wsum + gi * taps * og;
+    for (size_t o = 0; o < og; o++) cg_row[o] = 0;
+    for (size_t q = 0; q < npad; q++) {
+      const uint32_t t = padlist[q];
+      if (t >= taps) continue; /* only if the caller overlapped scratch with an output: stay in bounds */
+      const int32_t *wt = ws + (size_t)t * og;
+      for (size_t o = 0; o < og; o++) cg_row[o] = (int32_t)((uint32_t)cg_row[o] + (uint32_t)wt[o]); /* wraps on garbage */
+    }
+  }
+}
+
+/* Moves the output coordinates on by count pixels, which stay within the current output row. */
+SOFAR_INLINE void next_pixels(size_t count, size_t wo, size_t ho, size_t *img, size_t *oh, size_t *ow, int *row_valid) {
+  *ow += count;
+  if (*ow == wo) {
+    *ow = 0;
+    *row_valid = 0; /* a new output row */
+    if (++*oh == ho) *oh = 0, ++*img;
+  }
+}
+
+static int same_list(const uint32_t *a, size_t na, const uint32_t *b, size_t nb) {
+  if (na != nb) return 0;
+  for (size_t i = 0; i < na; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
 static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
   const struct bconv_plan *p = c->p;
@@ -177,49 +338,101 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   int32_t *corr = (int32_t *)(s + p->slot_rows + p->slot_pc);
   float *tmp = (float *)(s + p->slot_rows + p->slot_pc + p->slot_corr);
   uint32_t *pads = (uint32_t *)(s + p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp);
-  const size_t hw_out = g->ho * g->wo;
+  /* the corrections of the last CORR_CACHE pad lists, most recent first (corr_npad 0: none yet) */
+  uint32_t *corr_list[CORR_CACHE];
+  int32_t *corr_of[CORR_CACHE];
+  size_t corr_npad[CORR_CACHE];
+  for (size_t e = 0; e < CORR_CACHE; e++) {
+    corr_list[e] = pads + (SOFAR_MR_MAX + e) * (taps + 1);
+    corr_of[e] = corr + e * cout;
+    corr_npad[e] = 0;
+  }
   const size_t row_words = groups * kwords; /* an im2col row holds every group */
   const uint64_t pad_word = c->pad_value < 0 ? ~(uint64_t)0 : 0;
   const int32_t kbits = (int32_t)(taps * g->cg);
+  const size_t wx = p->wx, h = g->h, w = g->w, kh = g->kh, dh = g->dh, ho = g->ho, wo = g->wo;
+  const size_t img_words = h * w * wx, ih_span = (kh - 1) * dh, iw_span = (g->kw - 1) * g->dw;
 
-  /* one segment per kernel row (kw*wx contiguous words of x) when the layout allows */
-  const int seg = !p->direct && groups == 1 && g->dw == 1 && g->kh <= SOFAR_MAX_SEGS;
-  const size_t nseg = seg ? g->kh : 1, seg_len = seg ? g->kw * p->wx : kwords;
+  /* one segment per kernel row: kw*wx contiguous words of x when the layout allows, or Ew of the row-packed input */
+  const int seg = !p->direct && !p->rowpack && groups == 1 && g->dw == 1 && kh <= SOFAR_MAX_SEGS;
+  const size_t nseg = seg || p->rowpack ? kh : 1, seg_len = p->rowpack ? p->ew : seg ? g->kw * wx : kwords;
+  const size_t rp_row = wo * groups * p->ew;                  /* row-packed words per image row */
+  const uint64_t *rp_pad = c->rp + g->n * h * rp_row;         /* its all-pad row */
+  const size_t goff = p->rowpack ? p->ew : kwords;           /* group gi's part of a segment: + gi*goff */
 
+  /* output columns whose taps all lie inside the image: [ow_lo, ow_hi) */
+  const size_t sw = g->sw, pl = g->pl, ow_lo = sofar_div_up(pl, sw);
+  const size_t ow_hi = w + pl > iw_span ? (w - 1 + pl - iw_span) / sw + 1 : 0;
+  const size_t rp_step = groups * p->ew; /* row-packed words per output column */
+
+  /* the first pixel's coordinates, then counted up (no division per pixel) */
+  const size_t first = begin * mr_max, hw_out = ho * wo;
+  size_t img = first / hw_out, oh = first % hw_out / wo, ow = first % wo;
+  /* what depends only on the output row (img, oh): recomputed when it changes */
+  ptrdiff_t ih0 = 0;
+  int row_in = 0;                               /* every kernel row inside the image */
+  const uint64_t *xrow = NULL;                  /* x at (img, ih0, 0) */
+  const uint64_t *rbase[SOFAR_MAX_SEGS];        /* row-packed: kernel row i's segment at column 0 ... */
+  size_t rstep[SOFAR_MAX_SEGS];                 /* ... and per output column (0 for the all-pad row) */
+  int row_valid = 0;
   for (size_t blk = begin; blk < end; blk++) {
     const size_t p0 = blk * mr_max;
     const size_t mr = sofar_min(mr_max, g->pixels - p0);
-    const uint64_t *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX] = {0};
+    const uint64_t *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
     size_t npad[SOFAR_MR_MAX];
-    size_t img = p0 / hw_out, oh = p0 % hw_out / g->wo, ow = p0 % g->wo; /* then counted up */
-    for (size_t r = 0; r < mr; r++) {
-      const ptrdiff_t ih0 = (ptrdiff_t)(oh * g->sh) - (ptrdiff_t)g->pt, iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+    size_t r0 = 0; /* pixels [0, r0) of the block already placed */
+    if (seg && row_valid && row_in && ow >= ow_lo && ow + mr <= ow_hi) {
+      /* the whole block inside one output row and the image: its rows are evenly spaced in x */
+      const uint64_t *src = xrow + (ow * sw - pl) * wx;
+      const size_t step = sw * wx, kstep = dh * w * wx;
+      for (size_t i = 0; i < kh; i++)
+        for (size_t r = 0; r < mr; r++) rows[i * SOFAR_MR_MAX + r] = src + i * kstep + r * step;
+      for (size_t r = 0; r < mr; r++) npad[r] = 0;
+      r0 = mr;
+      next_pixels(mr, wo, ho, &img, &oh, &ow, &row_valid);
+    }
+    for (size_t r = r0; r < mr; r++) {
+      if (!row_valid) {
+        ih0 = (ptrdiff_t)(oh * g->sh) - (ptrdiff_t)g->pt;
+        row_in = ih0 >= 0 && (size_t)ih0 + ih_span < h;
+        xrow = row_in || p->direct ? c->x + img * img_words + (size_t)ih0 * w * wx : NULL; /* direct: ih0 >= 0 */
+        if (p->rowpack)
+          for (size_t i = 0; i < kh; i++) {
+            const ptrdiff_t ih = ih0 + (ptrdiff_t)(i * dh);
+            const int in = ih >= 0 && ih < (ptrdiff_t)h;
+            rbase[i] = in ? c->rp + (img * h + (size_t)ih) * rp_row : rp_pad;
+            rstep[i] = in ? rp_step : 0;
+          }
+        row_valid = 1;
+      }
+      const int interior = row_in && ow >= ow_lo && ow < ow_hi;
       npad[r] = 0;
       if (p->direct) {
-        rows[r] = c->x + ((img * g->h + oh * g->sh) * g->w + ow * g->sw) * p->wx;
-      } else if (seg && ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + (g->kh - 1) * g->dh < g->h &&
-                 (size_t)iw0 + g->kw - 1 < g->w) {
-        const uint64_t *ximg = c->x + img * g->h * g->w * p->wx;
-        for (size_t i = 0; i < g->kh; i++)
-          rows[i * SOFAR_MR_MAX + r] = ximg + (((size_t)ih0 + i * g->dh) * g->w + (size_t)iw0) * p->wx;
+        rows[r] = xrow + ow * sw * wx;
+      } else if (p->rowpack) {
+        for (size_t i = 0; i < kh; i++) rows[i * SOFAR_MR_MAX + r] = rbase[i] + ow * rstep[i];
+        if (c->pad_value == 0 && !interior)
+          npad[r] = padded_taps(g, ih0, (ptrdiff_t)(ow * sw) - (ptrdiff_t)pl, pads + r * (taps + 1));
+      } else if (seg && interior) {
+        const uint64_t *src = xrow + (ow * sw - pl) * wx;
+        for (size_t i = 0; i < kh; i++, src += dh * w * wx) rows[i * SOFAR_MR_MAX + r] = src;
       } else {
         uint64_t *dst = rows_buf + r * row_words;
         npad[r] = im2col_row(p, c->x, img, oh, ow, pad_word, dst, pads + r * (taps + 1));
         for (size_t i = 0; i < nseg; i++) rows[i * SOFAR_MR_MAX + r] = dst + i * seg_len;
       }
-      if (++ow == g->wo) {
-        ow = 0;
-        if (++oh == g->ho) oh = 0, img++;
-      }
+      next_pixels(1, wo, ho, &img, &oh, &ow, &row_valid);
     }
+    /* the micro-kernel reads all its mr_max rows: the unused ones repeat row 0 */
     for (size_t i = 0; i < nseg; i++)
-      for (size_t r = mr; r < SOFAR_MR_MAX; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
+      for (size_t r = mr; r < mr_max; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
 
     for (size_t gi = 0; gi < groups; gi++) {
-      const uint64_t *grows[SOFAR_MR_MAX];
+      const uint64_t *grows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
       const uint64_t *const *ga = rows;
-      if (groups > 1) { /* one segment: group gi's part of each row */
-        for (size_t r = 0; r < SOFAR_MR_MAX; r++) grows[r] = rows[r] + gi * kwords;
+      if (groups > 1) { /* group gi's part of each segment */
+        for (size_t i = 0; i < nseg; i++)
+          for (size_t r = 0; r < mr_max; r++) grows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX + r] + gi * goff;
         ga = grows;
       }
       for (size_t ob = 0; ob < og; ob += nr_max) {
@@ -233,18 +446,22 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       const int32_t *cr = NULL;
       if (c->pad_value == 0 && npad[r]) {
         const uint32_t *padlist = pads + r * (taps + 1);
-        for (size_t gi = 0; gi < groups; gi++) {
-          int32_t *cg_row = corr + gi * og;
-          const int32_t *ws = c->wsum + gi * taps * og;
-          for (size_t o = 0; o < og; o++) cg_row[o] = 0;
-          for (size_t q = 0; q < npad[r]; q++) {
-            const uint32_t t = padlist[q];
-            if (t >= taps) continue; /* only if the caller overlapped scratch with an output: stay in bounds */
-            const int32_t *wt = ws + (size_t)t * og;
-            for (size_t o = 0; o < og; o++) cg_row[o] = (int32_t)((uint32_t)cg_row[o] + (uint32_t)wt[o]); /* wraps on garbage */
-          }
+        size_t e = 0;
+        while (e < CORR_CACHE && !same_list(padlist, npad[r], corr_list[e], corr_npad[e])) e++;
+        if (e == CORR_CACHE) { /* not cached: compute it into the least recent entry */
+          e = CORR_CACHE - 1;
+          pad_correction(p, c->wsum, padlist, npad[r], corr_of[e]);
+          memcpy(corr_list[e], padlist, npad[r] * sizeof(uint32_t));
+          corr_npad[e] = npad[r];
         }
-        cr = corr;
+        for (; e > 0; e--) { /* to the front */
+          uint32_t *l = corr_list[e];
+          int32_t *v = corr_of[e];
+          const size_t np = corr_npad[e];
+          corr_list[e] = corr_list[e - 1], corr_of[e] = corr_of[e - 1], corr_npad[e] = corr_npad[e - 1];
+          corr_list[0] = l, corr_of[0] = v, corr_npad[0] = np;
+        }
+        cr = corr_of[0];
       }
       const float *res = c->res ? c->res + pix * c->rs : NULL;
       struct sofar_bconv_tail tail = c->tail;
@@ -299,6 +516,12 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
   }
   c.pad_value = pad_value;
   c.slots = slots;
+  c.rp = (uint64_t *)(slots + sofar_slots(p->g.pixels) * p->slot_bytes);
+  if (p->rowpack) { /* a small gather (deep layers, small maps) costs less than a round trip through the pool */
+    const size_t rows = p->g.n * p->g.h + 1;
+    if (p->rows_words < 8192) rowpack_task(&c, 0, rows, 0);
+    else sofar_parallel_for(rows, rowpack_task, &c);
+  }
   sofar_parallel_for(sofar_div_up(p->g.pixels, c.uk->bgemm_mr), bconv_task, &c);
 }
 
@@ -306,7 +529,8 @@ size_t sofar_bconv2d_scratch_bytes(int n, int h, int w, int cin, int cout, int k
                                    int pl, int pb, int pr, int dh, int dw, int groups) {
   struct bconv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return 0;
-  return SOFAR_ALIGN + round64(packed_bytes(&p)) + sofar_slots(p.g.pixels) * p.slot_bytes;
+  return SOFAR_ALIGN + round64(packed_bytes(&p)) + sofar_slots(p.g.pixels) * p.slot_bytes +
+         p.rows_words * sizeof(uint64_t);
 }
 
 size_t sofar_bconv2d_packed_kernel_bytes(int cout, int cin, int kh, int kw, int groups) {

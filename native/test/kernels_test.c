@@ -83,18 +83,13 @@ static void pack_pixel(const float *v, uint64_t *out, int cout, int ypg) {
     }
 }
 
-static void test_bconv(int cases) {
-  static const int cgs[] = {1, 3, 31, 63, 64, 65, 127, 128, 200};
-  static const int ogs[] = {1, 3, 7, 8, 9, 31, 32, 33, 64, 65, 100};
-  for (int t = 0; t < cases; t++) {
-    const int groups = pick((const int[]){1, 1, 1, 2, 4}, 5);
-    const int cg = pick(cgs, 9), og = pick(ogs, 11);
+/* One binary conv shape (the rest of it random) against the reference, on every ISA, 1 and 2 threads, all modes. */
+static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int sw, int dh, int dw, int pad_value) {
+  {
     const int cin = cg * groups, cout = og * groups;
-    const int n = 1 + rnd(2), kh = t == 1 ? 18 : 1 + rnd(3), kw = 1 + rnd(3), sh = 1 + rnd(2), sw = 1 + rnd(2);
-    const int dh = 1 + (rnd(4) == 0), dw = 1 + (rnd(4) == 0);
+    const int n = 1 + rnd(2);
     const int pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
     const int h = 1 + rnd(7) + dh * (kh - 1), w = 1 + rnd(7) + dw * (kw - 1);
-    const int pad_value = rnd(3) - 1;
     const int ho = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, wo = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
     const size_t P = (size_t)n * ho * wo;
     const int ys = rnd(2) ? 0 : cout + rnd(5);
@@ -259,6 +254,33 @@ static void test_bconv(int cases) {
     free(yp); free(first); free(alpha); free(post); free(ref2); free(refp2);
     free(accs); free(scale); free(pscale); free(pshift); free(params); free(ref3); free(signs3); free(refp3);
   }
+}
+
+static void test_bconv(int cases) {
+  static const int cgs[] = {1, 3, 31, 63, 64, 65, 127, 128, 200};
+  static const int ogs[] = {1, 3, 7, 8, 9, 31, 32, 33, 64, 65, 100};
+  for (int t = 0; t < cases; t++) {
+    const int groups = pick((const int[]){1, 1, 1, 2, 4}, 5);
+    const int cg = pick(cgs, 9), og = pick(ogs, 11);
+    const int kh = t == 1 ? 18 : 1 + rnd(3), kw = 1 + rnd(3), sh = 1 + rnd(2), sw = 1 + rnd(2);
+    const int dh = 1 + (rnd(4) == 0), dw = 1 + (rnd(4) == 0);
+    bconv_case(groups, cg, og, kh, kw, sh, sw, dh, dw, rnd(3) - 1);
+  }
+}
+
+/*
+ * Every channel count per group from 1 to 130, with 2- and 3-wide kernels: the counts whose kernel rows are
+ * packed bit by bit across taps (e.g. 41: 3 taps in 2 words) and those that are not, each with strides,
+ * dilations, pad values -1/0/+1 and groups cycling through it.
+ */
+static void test_bconv_channel_sweep(void) {
+  for (int cg = 1; cg <= 130; cg++)
+    for (int kw = 2; kw <= 3; kw++) {
+      /* few output channels (no row packing: not worth its gather) and many (row-packed where it saves words) */
+      const int groups = cg % 5 == 0 ? 2 : 1, og = (cg + kw) % 2 ? 1 + (cg * 7 + kw) % 16 : 40 + (cg * 13 + kw) % 60;
+      const int s = 1 + (cg % 3 == 0), d = 1 + (cg % 4 == 0);
+      bconv_case(groups, cg, og, 3, kw, s, 1 + (cg % 7 == 0), d, 1 + (cg % 6 == 0), (cg + kw) % 3 - 1);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -588,6 +610,7 @@ int main(int argc, char **argv) {
   printf("detected isa %d\n", sofar_detected_isa());
   test_pack_signs(cases);
   test_bconv(cases);
+  test_bconv_channel_sweep();
   test_conv(cases);
   test_dense(cases / 2 + 1);
   test_pool(cases / 2 + 1);

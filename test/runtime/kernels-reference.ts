@@ -232,11 +232,31 @@ export function describeShape(s: ConvShape): string {
   return `n${s.n} ${s.h}x${s.w} ${s.cin}->${s.cout} k${s.kh}x${s.kw} s${s.sh}x${s.sw} p${s.pt},${s.pl},${s.pb},${s.pr} d${s.dh}x${s.dw} g${s.groups}`;
 }
 
-export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
+/**
+ * Case t of the channel sweep: cg = t + 1 channels per group (1..130 for t < 130), a 3x2 or 3x3 kernel
+ * (kernel rows whose taps pack bit by bit into fewer words, e.g. 41 channels: 3 taps in 2 words, and rows
+ * that do not), and strides, dilations, padding and groups varying with it.
+ */
+export function channelSweepShape(rng: Rng, t: number): ConvShape {
+  // few output channels (no row packing: not worth its gather) and many (row-packed where it saves words)
+  const cg = t + 1, kw = 2 + (t % 2), groups = cg % 5 === 0 ? 2 : 1, og = (cg + kw) % 2 ? 1 + rng.int(16) : 40 + rng.int(60);
+  const dh = cg % 4 === 0 ? 2 : 1, dw = cg % 6 === 0 ? 2 : 1;
+  return {
+    n: 1 + rng.int(2), h: 1 + rng.int(5) + dh * 2, w: 1 + rng.int(5) + dw * (kw - 1),
+    cin: cg * groups, cout: og * groups, kh: 3, kw,
+    sh: cg % 3 === 0 ? 2 : 1, sw: cg % 7 === 0 ? 2 : 1,
+    pt: rng.int(3), pl: rng.int(kw), pb: rng.int(3), pr: rng.int(kw),
+    dh, dw, groups,
+  };
+}
+
+/** Binary conv cases against the reference; shapeOf(t) gives case t's shape (default: fixed, then random). */
+export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number,
+  shapeOf?: (t: number) => ConvShape): void {
   const cgs = [1, 3, 63, 64, 65, 127, 200];
   const ogs = [1, 3, 8, 31, 32, 33, 64, 65, 100];
   for (let t = 0; t < cases; t++) {
-    const s = t === 0
+    const s = shapeOf ? shapeOf(t) : t === 0
       ? { n: 1, h: 5, w: 6, cin: 64, cout: 64, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1 }
       : t === 1 // taller than the GEMM's segment limit
         ? { n: 1, h: 20, w: 4, cin: 65, cout: 33, kh: 18, kw: 1, sh: 1, sw: 1, pt: 1, pl: 0, pb: 2, pr: 0, dh: 1, dw: 1, groups: 1 }

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import {
-  checkBconv, checkConv, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
+  channelSweepShape, checkBconv, checkConv, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
   type ArenaFactory, type Config, type KernelApi,
 } from './kernels-reference.js';
 import { checkDepthwise, checkFloatOps } from './kernels-reference-float.js';
@@ -120,6 +120,10 @@ describe('WebAssembly kernels', () => {
 
   it('packs signs', () => checkPackSigns(api, arena, configs, new Rng(11), 20));
   it('binary conv equals the reference exactly', () => checkBconv(api, arena, configs, new Rng(12), 50));
+  it('binary conv: every channel count 1..130 (row-packed taps and not), exactly', () => {
+    const rng = new Rng(21);
+    checkBconv(api, arena, configs, rng, 130, (t) => channelSweepShape(rng, t));
+  });
   it('float conv matches the reference', () => checkConv(api, arena, configs, new Rng(13), 30));
   it('dense matches the reference', () => checkDense(api, arena, configs, new Rng(14), 10));
   it('pooling equals the reference', () => checkPools(api, arena, configs, new Rng(15), 10));

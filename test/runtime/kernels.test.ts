@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { skipWithout } from '../helpers/requirements.js';
 import {
-  checkBconv, checkConv, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
+  channelSweepShape, checkBconv, checkConv, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
   type ArenaFactory, type Config, type KernelApi,
 } from './kernels-reference.js';
 import { checkDepthwise, checkFloatOps } from './kernels-reference-float.js';
@@ -64,6 +64,10 @@ describe.skipIf(skip)('native kernels', () => {
 
   it('packs signs, also of an affine map (0, -0 and NaN as +1)', () => checkPackSigns(a, arena, configs, new Rng(1), 20));
   it('binary conv equals the reference exactly', () => checkBconv(a, arena, configs, new Rng(2), 60));
+  it('binary conv: every channel count 1..130 (row-packed taps and not), exactly', () => {
+    const rng = new Rng(22);
+    checkBconv(a, arena, configs, rng, 130, (t) => channelSweepShape(rng, t));
+  });
   it('float conv matches the reference', () => checkConv(a, arena, configs, new Rng(3), 40));
   it('dense matches the reference', () => checkDense(a, arena, configs, new Rng(4), 12));
   it('pooling equals the reference', () => checkPools(a, arena, configs.filter((c) => c.label.startsWith('scalar')), new Rng(5), 10));
