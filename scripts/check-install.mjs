@@ -16,7 +16,7 @@
  * for exactly the packages the project needs, and `npm install --offline` installs from it.
  *
  * Run after `npm run build` (`.ci/run` does): node scripts/check-install.mjs [--keep]. Exits 1 with what
- * failed. SOFAR_INSTALL_BUDGET_MB bounds the runtime-only node_modules (default 12; measured 10.6).
+ * failed. SOFAR_INSTALL_BUDGET_MB bounds the runtime-only node_modules (default 12; measured 10.7).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
