@@ -292,7 +292,8 @@ async function runSweep(jobs: readonly SweepJob[], out: string, flags: SweepFlag
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(flags.jobs, pending.length)) }, worker));
   const results = collectResults(out, epochs);
-  process.stderr.write(`sweep: ${results.filter((r) => r.status === 'done').length} of ${jobs.length} runs done, ${failed} failed this session; ${join(out, RESULTS_CSV)}\n`);
+  const ids = new Set(jobs.map((j) => j.id)); // the folder may hold other sweeps' runs too
+  process.stderr.write(`sweep: ${results.filter((r) => ids.has(r.id) && r.status === 'done').length} of ${jobs.length} runs done, ${failed} failed this session; ${join(out, RESULTS_CSV)}\n`);
   if (failed) throw userFailure(`${failed} run${failed === 1 ? '' : 's'} of the sweep failed (the others are kept)`, `see the runs' sweep.log; run the same command again to retry them`);
   return results;
 }
