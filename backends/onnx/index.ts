@@ -11,3 +11,4 @@ export { percentile, timedLoad, timeRuns, timeCalls, type LatencyStats, type Loa
 export { OnnxGraph, readModelMetadata } from './proto.js';
 export type { LowerCtx, LowerOptions, LoweredKernel, ParamSource } from './context.js';
 export type { ElemType, Dim, AttrValue, NodeOptions } from './proto.js';
+export type { ModelProto, GraphProto, NodeProto, TensorProto, ValueInfoProto, AttributeProto, TypeProto, TensorShapeDimension, OperatorSetIdProto, StringStringEntryProto } from './onnx-messages.js';
