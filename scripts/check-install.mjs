@@ -64,6 +64,7 @@ const files = new Set(packed.files.map((f) => f.path));
 const prebuilt = `prebuilds/${process.platform}-${process.arch}/sofar_kernels.napi.node`;
 for (const f of [prebuilt, 'docs/operators.md', 'dist/web/sofar_kernels.wasm', 'native/wasm/sofar_kernels.wasm', 'dist/backends/runtime/worker.js']) check(files.has(f), `the tarball has ${f}`);
 check(!packed.files.some((f) => f.path.startsWith('native/build/')), 'the tarball has no build folder of the clone');
+check(!packed.files.some((f) => f.path.startsWith('dist/docs/')), 'the tarball has no API reference (dist/docs: npm run docs:api builds it)');
 console.log(`     ${packed.filename}: ${(packed.size / 2 ** 20).toFixed(1)} MB packed, ${packed.entryCount} files`);
 
 const cloneLock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')).packages;
