@@ -11,12 +11,15 @@ export interface OpOptions {
   floats?: readonly string[];
   /** Exact output name (a graph output); default: a fresh name from the hint. */
   out?: string;
+  /** The operator's domain (its opset 1 is imported); default the standard one. */
+  domain?: string;
 }
 
 export class Emitter {
   readonly graph: OnnxGraph;
   private readonly cache = new Map<string, string>();
   private readonly scopes: string[] = [];
+  private readonly domains = new Set<string>();
 
   constructor(name: string) {
     this.graph = new OnnxGraph(name);
@@ -48,7 +51,8 @@ export class Emitter {
     const stem = o.hint ?? type;
     const outputs =
       o.out !== undefined && count === 1 ? [o.out] : Array.from({ length: count }, (_, i) => this.name(count === 1 ? stem : `${stem}_${i}`));
-    this.graph.node(type, inputs, outputs, attrs, { floatAttrs: o.floats });
+    if (o.domain) this.domains.add(o.domain);
+    this.graph.node(type, inputs, outputs, attrs, { floatAttrs: o.floats, domain: o.domain });
     return outputs;
   }
 
@@ -87,7 +91,7 @@ export class Emitter {
   }
 
   encode(doc: string): Uint8Array {
-    return this.graph.encode({ producerVersion: '0.1.0', doc });
+    return this.graph.encode({ producerVersion: '0.1.0', doc, opsets: Object.fromEntries([...this.domains].map((d) => [d, 1])) });
   }
 
   private cached(key: string, make: () => string): string {

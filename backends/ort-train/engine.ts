@@ -13,6 +13,7 @@ import { adamCorrections, slotNames } from './optimizer.js';
 import { batchFeeds, imageFeed } from './feeds.js';
 import { float32, openSession, ORT_VERSION, scalar, defaultThreads } from './session.js';
 import type { OrtProvider } from '../onnx/webgpu.js';
+import { nchwcBlockSize } from './nchwc.js';
 import { buildStepModel, IO } from './step-model.js';
 
 /** One set of the engine's flat buffers, each wrapped once in a tensor. */
@@ -165,7 +166,8 @@ export async function createOrtEngineWith(options: OrtEngineOptions): Promise<Or
   const provider = options.provider ?? 'cpu';
   // WebGPU has no ConvInteger / MatMulInteger: float products there.
   const integer = provider === 'cpu';
-  const train = buildStepModel(options.graph, 'train', options.optimizer, options.distillWeight, integer);
+  const nchwcBlock = provider === 'cpu' ? await nchwcBlockSize() : 0;
+  const train = buildStepModel(options.graph, 'train', options.optimizer, options.distillWeight, integer, nchwcBlock);
   const predict = buildStepModel(options.graph, 'predict', undefined, undefined, integer);
   const settings = { threads, profilePrefix: options.profilePrefix, provider };
   const [trainSession, predictSession] = [await openSession(train.bytes, settings), await openSession(predict.bytes, { threads, provider })];

@@ -7,6 +7,7 @@ import type { Batch, StepNoise } from '../../src/train/engine.js';
 import { batchFeeds } from './feeds.js';
 import { pack, unpack } from './layout.js';
 import { float32, openSession, type SessionSettings } from './session.js';
+import { nchwcBlockSize } from './nchwc.js';
 import { buildStepModel, IO } from './step-model.js';
 
 export interface LossAndGradients {
@@ -29,7 +30,8 @@ export async function ortLossAndGradients(
   /** Binary products on ±1 inputs as integer operators (step-model.ts; default on). */
   integer = true,
 ): Promise<LossAndGradients> {
-  const model = buildStepModel(graph, 'gradients', undefined, distillWeight, integer);
+  const nchwcBlock = (provider ?? 'cpu') === 'cpu' ? await nchwcBlockSize() : 0;
+  const model = buildStepModel(graph, 'gradients', undefined, distillWeight, integer, nchwcBlock);
   const { layout } = model;
   const session = await openSession(model.bytes, { threads, provider });
   try {

@@ -39,6 +39,8 @@ export interface RuleContext {
   mask(): string;
   /** Float scalar: number of samples in the batch. */
   batchSize(): string;
+  /** The CPU's NCHWc channel block for onnxruntime's blocked convolutions (nchwc.ts); 0: plain ops only. */
+  readonly nchwcBlock: number;
 }
 
 export interface Gradients {
@@ -110,7 +112,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
         }
         const factor = perFilter(product(e, dyScale ?? null, binary?.scale ?? null));
         const kernel = factor ? e.op('Mul', [w, factor], {}, { hint: 'wscaled' }) : w;
-        let dx = ctx.wantsGrad(0) ? convInputGrad(e, dy, kernel, a, inShape, node.shape) : null;
+        let dx = ctx.wantsGrad(0) ? convInputGrad(e, dy, kernel, a, inShape, node.shape, ctx.nchwcBlock) : null;
         if (dx && onePadded) dx = e.op('Slice', [dx, e.i64([top, left]), e.i64([top + h, left + wd]), e.i64([2, 3])], {}, { hint: 'dx' });
         return { inputs: [dx], params };
       },

@@ -12,6 +12,7 @@ import type { OpAttrs, Pads, Pair } from '../../src/graph/types.js';
 import { convAttributes } from '../onnx/attributes.js';
 import { tensorProto } from '../onnx/proto.js';
 import type { Emitter } from './emitter.js';
+import { nchwcConv } from './nchwc.js';
 import { gate } from './pointwise.js';
 
 type ConvAttrs = OpAttrs['conv'];
@@ -41,12 +42,19 @@ function flippedKernel(e: Emitter, w: string, a: ConvAttrs, inChannels: number):
   return e.op('Slice', [swapped, e.i64([-1, -1]), e.i64([BEFORE_START, BEFORE_START]), e.i64([2, 3]), e.i64([-1, -1])], {}, { hint: 'wflip' });
 }
 
-/** dL/dx of a convolution with kernel `w` (already quantized), input `[C, H, W]`, output `[O, oh, ow]`. */
-export function convInputGrad(e: Emitter, dy: string, w: string, a: ConvAttrs, inShape: readonly number[], outShape: readonly number[]): string {
+/**
+ * dL/dx of a convolution with kernel `w` (already quantized), input `[C, H, W]`, output `[O, oh, ow]`.
+ * `nchwcBlock` > 0: the CPU's NCHWc channel block (nchwc.ts), used where the channels allow it.
+ */
+export function convInputGrad(e: Emitter, dy: string, w: string, a: ConvAttrs, inShape: readonly number[], outShape: readonly number[], nchwcBlock = 0): string {
   const [c, h, wd] = inShape;
   const pads = flippedPads(a);
   if (pads) {
-    return e.op('Conv', [dy, flippedKernel(e, w, a, c)], { kernel_shape: [...a.kernel], pads, dilations: [...a.dilation], group: a.groups }, { hint: 'dx' });
+    const kernel = flippedKernel(e, w, a, c);
+    if (nchwcBlock > 0 && a.groups === 1 && c % nchwcBlock === 0 && a.filters % nchwcBlock === 0) {
+      return nchwcConv(e, dy, kernel, { kernel: a.kernel, pads, dilation: a.dilation }, { in: a.filters, out: c }, nchwcBlock, 'dx');
+    }
+    return e.op('Conv', [dy, kernel], { kernel_shape: [...a.kernel], pads, dilations: [...a.dilation], group: a.groups }, { hint: 'dx' });
   }
   const reach = (i: 0 | 1) => (outShape[1 + i] - 1) * a.stride[i] + (a.kernel[i] - 1) * a.dilation[i] + 1 - a.pads[i] - a.pads[i + 2];
   return e.op(

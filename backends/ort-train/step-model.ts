@@ -63,9 +63,11 @@ const BATCH = 'N';
 /**
  * `distillWeight` (training kinds): the model reads the teacher's logits and adds w · KL(teacher ‖ student)
  * to the loss (loss.ts). `integer`: binary products on ±1 inputs as ConvInteger / MatMulInteger (lowering.ts;
- * the CPU's choice, default); off for execution providers without those operators (WebGPU).
+ * the CPU's choice, default); off for execution providers without those operators (WebGPU). `nchwcBlock`:
+ * the CPU's NCHWc channel block (nchwc.ts, `nchwcBlockSize()`) for onnxruntime's blocked convolutions
+ * in the backward pass; 0 (default) for plain operators only.
  */
-export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig, distillWeight?: number, integer = true): StepModel {
+export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig, distillWeight?: number, integer = true, nchwcBlock = 0): StepModel {
   const layout = flatLayout(graph);
   const e = new Emitter(`${graph.name}_${kind}`);
   const training = kind !== 'predict';
@@ -133,6 +135,7 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
         return e.input(IO.mask(node), 'float32', dims);
       },
       batchSize: getBatchSize,
+      nchwcBlock,
     };
     const out = emitNode(node, ctx);
     values[node.id] = out.output;

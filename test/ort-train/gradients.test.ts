@@ -5,12 +5,14 @@
  * `gradients` — each within a relative difference of 1e-4 of the tensor's scale.
  */
 import { describe, expect, it } from 'vitest';
-import { ortLossAndGradients } from '../../backends/ort-train/index.js';
+import { buildStepModel, ortLossAndGradients } from '../../backends/ort-train/index.js';
+import { NCHWC_DOMAIN, nchwcBlockSize } from '../../backends/ort-train/nchwc.js';
+import { onnx } from '../../backends/onnx/proto.js';
 import { gradients as tfjsGradients } from '../../backends/tfjs/index.js';
 import type { Graph, WeightMap } from '../../src/graph/types.js';
 import type { StepNoise } from '../../src/train/engine.js';
 import { Random } from '../../src/random.js';
-import { binaryCases, busyWeights, floatCases, labels, normalValues, relativeError, someNoise, type Case } from './graphs.js';
+import { binaryCases, blockedCases, busyWeights, floatCases, labels, normalValues, relativeError, someNoise, type Case } from './graphs.js';
 import { referencePass, smoothParams, toFloat64 } from './reference.js';
 import { nudged } from '../helpers/finite-differences.js';
 import { constructCases } from '../onnx/constructs.js';
@@ -137,6 +139,21 @@ describe('ORT gradients of issue 20 constructs and quantizers', () => {
           expect(Math.abs(ort.gradients.get(name)![index] - value) / scale, `ort ${name}[${index}]`).toBeLessThan(TOLERANCE);
         }
       }
+    });
+  }
+});
+
+describe('ORT gradients through the blocked (NCHWc) input-gradient convolution', () => {
+  for (const c of blockedCases()) {
+    it(c.name, async () => {
+      // The CPU path must really take the blocked kernels, else this compares the plain Conv again.
+      const block = await nchwcBlockSize();
+      expect(block === 8 || block === 16, `NCHWc block ${block}`).toBe(true);
+      const model = onnx.ModelProto.decode(buildStepModel(c.graph, 'gradients', undefined, undefined, true, block).bytes);
+      expect((model.graph?.node ?? []).filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').length).toBeGreaterThan(0);
+      const { s, ort } = await ortAgainstReference(c, 41);
+      const tf = await tfjsGradients(s.graph, s.weights, { x: s.x, y: s.y, n: N }, s.noise);
+      compareAll('tfjs vs ort', tf, new Map(ort.gradients));
     });
   }
 });

@@ -89,6 +89,24 @@ export function binaryCases(): Case[] {
   ];
 }
 
+/**
+ * Convolutions whose input gradient runs on onnxruntime's blocked NCHWc kernels on the CPU
+ * (backends/ort-train/nchwc.ts): stride 1, one group, input and output channels multiples of 16
+ * (the widest block), behind a 1×1 conv that widens the stem's 4 channels.
+ */
+export function blockedCases(): Case[] {
+  const widen = (b: GraphBuilder, x: Tensor) => b.conv(x, { filters: 16, kernel: 1 });
+  return [
+    build('conv 16→32 3x3 same', (b, x) => b.batchnorm(b.conv(widen(b, x), { filters: 32, kernel: 3 }))),
+    build('conv 16→16 3x3 dilation 2 valid, 1x2 kernel', (b, x) =>
+      b.conv(b.conv(widen(b, x), { filters: 16, kernel: 3, dilation: 2, padding: 'valid' }), { filters: 16, kernel: [1, 2] }),
+    [2, 8, 8]),
+    build('bconv 16→16 magnitude_aware_sign weights, approx_sign activations', (b, x) =>
+      b.batchnorm(b.bconv(b.batchnorm(widen(b, x)), { filters: 16, kernel: 3, kernelQuantizer: 'magnitude_aware_sign', inputQuantizer: 'approx_sign' })),
+    ),
+  ];
+}
+
 export { busyWeights, noNoise, normalValues } from '../helpers/values.js';
 
 /** Seeded masks: each join keeps each input with probability 0.7 (at least one), each dropout draws its scaled mask. */
