@@ -1,10 +1,12 @@
 /**
- * Gradients of the windowed ops (convolution and pooling) in standard ONNX operators. Shapes are per
- * sample (`[C, H, W]`); the batch axis stays symbolic, so every Reshape keeps it with 0 or −1.
+ * Gradients of the windowed ops (convolution and pooling) in standard ONNX operators (and, on the CPU,
+ * onnxruntime's blocked convolution). Shapes are per sample (`[C, H, W]`); the batch axis stays symbolic, so
+ * every Reshape keeps it with 0 or −1.
  *
  * Choices measured on onnxruntime's CPU kernels (bench/train.ts): the input gradient of a stride-1
  * convolution is a plain Conv with the flipped, transposed kernel (ORT's Conv is ~3× faster than its
- * ConvTranspose); strided convolutions use ConvTranspose. The weight gradient is one GEMM of the output
+ * ConvTranspose), on the CPU's blocked NCHWc kernels where the channels allow (nchwc.ts); strided
+ * convolutions use ConvTranspose. The weight gradient is one GEMM of the output
  * gradient against the shifted input windows (im2col by Slice), which beats a Conv with batch and
  * channel axes swapped by 2–4× on these shapes.
  */
