@@ -76,6 +76,8 @@ export function convWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs, 
   const [o, oh, ow] = outShape;
   const [kh, kw] = a.kernel;
   const g = a.groups;
+  const pads = flippedPads(a);
+  if (pads && g === 1 && o < c && kh * kw > 1) return shiftedGradientWeightGrad(e, x, dy, a, inShape, o, pads);
   // Channels first, batch second, so each window slice flattens to rows of the GEMM operand.
   const xt = e.op('Transpose', [x], { perm: [1, 0, 2, 3] }, { hint: 'xT' });
   const padded = a.pads.some((p) => p !== 0)
@@ -117,6 +119,32 @@ export function convWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs, 
   }
   const flat = g === 1 ? perGroup[0] : e.op('Concat', perGroup, { axis: 0 });
   return e.op('Reshape', [flat, e.i64([o, c / g, kh, kw])], {}, { hint: 'dW' });
+}
+
+/**
+ * dL/dW of a stride-1, one-group convolution with fewer output than input channels (a dense block's
+ * growth layers): the windows are taken of dy instead of x. With the output gradient padded as for
+ * the input gradient (`flippedPads`), dW[o, c, ki, kj] = Σ over batch and input positions q of
+ * x[n, c, q] · dy_padded[n, o, q + ((kh−1−ki)·d, (kw−1−kj)·d)], so each tap slices the O-channel dy
+ * rather than the C-channel input: kh·kw copies of the smaller tensor, and no padded copy of x.
+ */
+function shiftedGradientWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs, inShape: readonly number[], o: number, pads: Pads): string {
+  const [c, h, w] = inShape;
+  const [kh, kw] = a.kernel;
+  const xm = e.op('Reshape', [e.op('Transpose', [x], { perm: [1, 0, 2, 3] }, { hint: 'xT' }), e.i64([c, -1])], {}, { hint: 'xM' });
+  const dyt = e.op('Transpose', [dy], { perm: [1, 0, 2, 3] }, { hint: 'dyT' });
+  const padded = pads.some((p) => p !== 0) ? e.op('Pad', [dyt, e.i64([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], {}, { hint: 'dyTpad' }) : dyt;
+  const parts: string[] = [];
+  for (let ki = 0; ki < kh; ki++) {
+    for (let kj = 0; kj < kw; kj++) {
+      const top = (kh - 1 - ki) * a.dilation[0];
+      const left = (kw - 1 - kj) * a.dilation[1];
+      const tap = e.op('Slice', [padded, e.i64([top, left]), e.i64([top + h, left + w]), e.i64([2, 3])], {}, { hint: 'dytap' });
+      const dWtap = e.op('Gemm', [e.op('Reshape', [tap, e.i64([o, -1])]), xm], { transB: 1 }, { hint: 'dWtap' });
+      parts.push(e.op('Unsqueeze', [dWtap, e.i64([2])]));
+    }
+  }
+  return e.op('Reshape', [e.op('Concat', parts, { axis: 2 }), e.i64([o, c, kh, kw])], {}, { hint: 'dW' });
 }
 
 /** dL/dx of max pooling: each output's gradient goes to the input cell that won (first maximum). */
