@@ -6,6 +6,11 @@
  * The conv runs over blocks of MR output pixels: each block's im2col rows (all groups) are built in the
  * thread's scratch slot (MR x groups*K floats, in L1), then every column tile of every group is computed
  * from them; a 1x1 conv without padding reads its rows from x in place.
+ *
+ * Few-input-channel convs (the RGB stems: 7x7 or 3x3 over 3 channels, stride 2) run in bands of output rows
+ * instead: each task copies its band's input rows, zero-padded, into its scratch slot, so every output pixel
+ * reads its kh rows of kw*cin floats in place (no im2col and no border cases), with the same FMAs in the same
+ * order as the GEMM path. AVX-512 computes each output row with wide register tiles (sofar_conv_stem_row_avx512).
  */
 #include "internal.h"
 
@@ -14,8 +19,21 @@ struct conv_plan {
   size_t k;    /* GEMM depth per group = taps*cg */
   size_t np16; /* panels of 16 output channels per group */
   int direct;
+  int stem; /* banded over a padded copy of the input rows (STEM_MAX_CIN) */
+  size_t wp; /* stem: padded input row width in pixels */
   size_t slot_bytes;
 };
+
+#define STEM_MAX_CIN 4
+#define STEM_BAND 8 /* output rows per stem task */
+/* Zero floats after a stem band's rows: a register block of up to SOFAR_STEM_PB_MAX pixels past the row's end
+   reads into them (those pixels are not stored). */
+static size_t stem_slack(const struct sofar_conv_geom *g) { return (SOFAR_STEM_PB_MAX - 1) * g->sw * g->cin; }
+static size_t stem_band_floats(const struct conv_plan *p) {
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t rows = (STEM_BAND - 1) * g->sh + g->kh;
+  return rows * p->wp * g->cin + stem_slack(g);
+}
 
 static int plan_init(struct conv_plan *p, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
                      int pt, int pl, int pb, int pr, int dh, int dw, int groups) {
@@ -24,7 +42,11 @@ static int plan_init(struct conv_plan *p, int n, int h, int w, int cin, int cout
   p->k = g->taps * g->cg;
   p->np16 = sofar_div_up(g->og, 16);
   p->direct = g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pl == 0 && g->pb == 0 && g->pr == 0;
-  p->slot_bytes = p->direct ? 0 : sofar_round_up(SOFAR_MR_MAX * g->groups * p->k * sizeof(float), SOFAR_ALIGN);
+  p->stem = !p->direct && g->groups == 1 && g->dh == 1 && g->dw == 1 && g->cin <= STEM_MAX_CIN &&
+            g->kh <= SOFAR_MAX_SEGS;
+  p->wp = (g->wo - 1) * g->sw + g->kw;
+  if (p->stem) p->slot_bytes = sofar_round_up(stem_band_floats(p) * sizeof(float), SOFAR_ALIGN);
+  else p->slot_bytes = p->direct ? 0 : sofar_round_up(SOFAR_MR_MAX * g->groups * p->k * sizeof(float), SOFAR_ALIGN);
   return 1;
 }
 
@@ -56,7 +78,8 @@ size_t sofar_conv2d_f32_scratch_bytes(int n, int h, int w, int cin, int cout, in
                                       int pl, int pb, int pr, int dh, int dw, int groups) {
   struct conv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return 0;
-  return SOFAR_ALIGN + sofar_slots(p.g.pixels) * p.slot_bytes;
+  const size_t tasks = p.stem ? p.g.n * sofar_div_up(p.g.ho, STEM_BAND) : p.g.pixels;
+  return SOFAR_ALIGN + sofar_slots(tasks) * p.slot_bytes;
 }
 
 struct conv_ctx {
@@ -157,6 +180,67 @@ static void conv_task(void *vctx, size_t begin, size_t end, int slot) {
   }
 }
 
+/* The band's input rows ih0.. (rows outside the input are zero), each padded to wp pixels, then the slack. */
+static void stem_fill(const struct conv_plan *p, const float *ximg, ptrdiff_t ih0, size_t rows, float *buf) {
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t cin = g->cin, row = p->wp * cin;
+  const size_t left = sofar_min(g->pl, p->wp), inner = g->pl < p->wp ? sofar_min(g->w, p->wp - g->pl) : 0;
+  for (size_t r = 0; r < rows; r++) {
+    const ptrdiff_t ih = ih0 + (ptrdiff_t)r;
+    float *d = buf + r * row;
+    if (ih < 0 || ih >= (ptrdiff_t)g->h) {
+      memset(d, 0, row * sizeof(float));
+      continue;
+    }
+    memset(d, 0, left * cin * sizeof(float));
+    memcpy(d + left * cin, ximg + (size_t)ih * g->w * cin, inner * cin * sizeof(float));
+    memset(d + (left + inner) * cin, 0, (p->wp - left - inner) * cin * sizeof(float));
+  }
+  memset(buf + rows * row, 0, stem_slack(g) * sizeof(float));
+}
+
+/* One output row from its padded input rows (row: the first of its kh rows), through the ISA's GEMM tile. */
+static void stem_row_sgemm(const struct conv_ctx *c, const float *row, float *y, const float *res) {
+  const struct conv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const struct sofar_ukernels *uk = c->uk;
+  const size_t mr_max = uk->sgemm_mr, nr_max = uk->sgemm_nr, rs = p->wp * g->cin, ps = g->sw * g->cin;
+  for (size_t ow = 0; ow < g->wo; ow += mr_max) {
+    const size_t mr = sofar_min(mr_max, g->wo - ow);
+    const float *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
+    for (size_t i = 0; i < g->kh; i++)
+      for (size_t r = 0; r < SOFAR_MR_MAX; r++) rows[i * SOFAR_MR_MAX + r] = row + i * rs + (ow + (r < mr ? r : 0)) * ps;
+    for (size_t n0 = 0; n0 < g->og; n0 += nr_max)
+      uk->sgemm(mr, sofar_min(nr_max, g->og - n0), g->kh, g->kw * g->cin, rows, c->pw + n0 * p->k, 16, p->k * 16,
+                y + ow * c->ys + n0, c->ys, c->bias ? c->bias + n0 : NULL, res ? res + ow * c->ys + n0 : NULL, c->relu);
+  }
+}
+
+static void stem_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct conv_ctx *c = (const struct conv_ctx *)vctx;
+  const struct conv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t bands = sofar_div_up(g->ho, STEM_BAND), rs = p->wp * g->cin;
+  float *buf = (float *)(c->slots + (size_t)slot * p->slot_bytes);
+  for (size_t t = begin; t < end; t++) {
+    const size_t img = t / bands, oh0 = t % bands * STEM_BAND, oh1 = sofar_min(oh0 + STEM_BAND, g->ho);
+    stem_fill(p, c->x + img * g->h * g->w * g->cin, (ptrdiff_t)(oh0 * g->sh) - (ptrdiff_t)g->pt,
+              (oh1 - oh0 - 1) * g->sh + g->kh, buf);
+    for (size_t oh = oh0; oh < oh1; oh++) {
+      const size_t at = (img * g->ho + oh) * g->wo * c->ys;
+      const float *row = buf + (oh - oh0) * g->sh * rs, *res = c->res ? c->res + at : NULL;
+#if SOFAR_X86
+      if (c->uk->isa == SOFAR_ISA_AVX512) {
+        sofar_conv_stem_row_avx512(g->wo, row, g->sw * g->cin, rs, g->kh, g->kw * g->cin, c->pw, p->k, g->og,
+                                   c->y + at, c->ys, c->bias, res, c->relu);
+        continue;
+      }
+#endif
+      stem_row_sgemm(c, row, c->y + at, res);
+    }
+  }
+}
+
 void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *bias, const float *residual, float *y,
                       void *scratch, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt,
                       int pl, int pb, int pr, int dh, int dw, int groups, int y_stride, int relu) {
@@ -174,7 +258,8 @@ void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *
   c.ys = y_stride ? (size_t)y_stride : p.g.cout;
   c.relu = relu != 0;
   c.slots = (unsigned char *)sofar_align_ptr(scratch);
-  sofar_parallel_for(sofar_div_up(p.g.pixels, c.uk->sgemm_mr), conv_task, &c);
+  if (p.stem) sofar_parallel_for(p.g.n * sofar_div_up(p.g.ho, STEM_BAND), stem_task, &c);
+  else sofar_parallel_for(sofar_div_up(p.g.pixels, c.uk->sgemm_mr), conv_task, &c);
 }
 
 struct dense_ctx {

@@ -182,7 +182,17 @@ void sofar_pack_row_avx512(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
 void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
+/**
+ * One output row of a few-input-channel conv (conv.c's stem path): pixel q < wo reads kh rows of kwc floats at
+ * row + i*rs + q*ps (i < kh); b is the packed weights ([ceil(og/16)][K][16], K = kh*kwc); y, res: the row's
+ * first pixel, pixel stride cs. The same FMAs in the same order as sofar_sgemm_avx512.
+ */
+void sofar_conv_stem_row_avx512(size_t wo, const float *row, size_t ps, size_t rs, size_t kh, size_t kwc,
+                                const float *b, size_t K, size_t og, float *y, size_t cs, const float *bias,
+                                const float *res, int relu);
 #endif
+/** Widest pixel block of a stem row kernel (conv.c pads its scratch rows for it). */
+#define SOFAR_STEM_PB_MAX 24
 #if SOFAR_WASM_SIMD
 void sofar_bgemm_wasmsimd(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_wasmsimd(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,

@@ -456,6 +456,19 @@ export function checkPackSigns(api: KernelApi, arena: ArenaFactory, configs: Con
   }
 }
 
+/** Few-input-channel convs (the banded stem path): the stems' shapes on odd image sizes, every panel count, pads. */
+const stem = (n: number, h: number, w: number, cin: number, cout: number, k: number, s: number, pads: [number, number, number, number]): ConvShape =>
+  ({ n, h, w, cin, cout, kh: k, kw: k, sh: s, sw: s, pt: pads[0], pl: pads[1], pb: pads[2], pr: pads[3], dh: 1, dw: 1, groups: 1 });
+const STEM_SHAPES: ConvShape[] = [
+  stem(1, 37, 29, 3, 32, 3, 2, [1, 1, 1, 1]), // ReActNet's stem
+  stem(2, 21, 33, 3, 16, 3, 2, [1, 1, 1, 1]), // QuickNet's
+  stem(1, 40, 41, 3, 64, 7, 2, [3, 3, 3, 3]), // Bi-Real's: more than one band
+  stem(1, 19, 50, 3, 48, 5, 1, [2, 0, 1, 3]),
+  stem(1, 9, 9, 1, 130, 3, 3, [0, 2, 2, 0]),
+  stem(1, 30, 31, 4, 17, 3, 2, [0, 0, 1, 1]),
+  stem(1, 5, 70, 2, 1, 7, 2, [3, 3, 3, 3]),
+];
+
 export function checkConv(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
   for (let t = 0; t < cases; t++) {
     const s: ConvShape = t === 0
@@ -464,7 +477,8 @@ export function checkConv(api: KernelApi, arena: ArenaFactory, configs: Config[]
         ? { n: 1, h: 6, w: 5, cin: 64, cout: 128, kh: 1, kw: 1, sh: 2, sw: 2, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1 }
         : t === 2
           ? { n: 2, h: 19, w: 3, cin: 5, cout: 20, kh: 17, kw: 2, sh: 1, sw: 1, pt: 1, pl: 1, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1 }
-          : randomConvShape(rng, [1, 3, 8, 17, 64], [1, 5, 16, 17, 33, 64, 65, 100], 6);
+          : t < 3 + STEM_SHAPES.length ? STEM_SHAPES[t - 3]
+            : randomConvShape(rng, [1, 3, 8, 17, 64], [1, 5, 16, 17, 33, 64, 65, 100], 6);
     const { pixels } = outSize(s);
     const yStride = rng.int(2) ? 0 : s.cout + 1 + rng.int(4);
     const ys = yStride || s.cout;

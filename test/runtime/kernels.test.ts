@@ -68,7 +68,7 @@ describe.skipIf(skip)('native kernels', () => {
     const rng = new Rng(22);
     checkBconv(a, arena, configs, rng, 130, (t) => channelSweepShape(rng, t));
   });
-  it('float conv matches the reference', () => checkConv(a, arena, configs, new Rng(3), 40));
+  it('float conv matches the reference', () => checkConv(a, arena, configs, new Rng(3), 50));
   it('dense matches the reference', () => checkDense(a, arena, configs, new Rng(4), 12));
   it('pooling equals the reference', () => checkPools(a, arena, configs.filter((c) => c.label.startsWith('scalar')), new Rng(5), 10));
   it('element-wise ops and layouts equal the reference', () => checkElementwise(a, arena, new Rng(6)));
