@@ -216,28 +216,38 @@ static void stem_row_sgemm(const struct conv_ctx *c, const float *row, float *y,
   }
 }
 
-static void stem_task(void *vctx, size_t begin, size_t end, int slot) {
-  const struct conv_ctx *c = (const struct conv_ctx *)vctx;
+/* Conv rows [oh0, oh1) of image img (buf: a slot holding their padded input rows); row oh goes to
+   y + (oh - oh0)*wo*ys, its residual (if any) read from res likewise. */
+static void stem_rows(const struct conv_ctx *c, size_t img, size_t oh0, size_t oh1, float *buf, float *y,
+                      const float *res) {
   const struct conv_plan *p = c->p;
   const struct sofar_conv_geom *g = &p->g;
-  const size_t bands = sofar_div_up(g->ho, STEM_BAND), rs = p->wp * g->cin;
-  float *buf = (float *)(c->slots + (size_t)slot * p->slot_bytes);
+  const size_t rs = p->wp * g->cin, yrow = g->wo * c->ys;
+  stem_fill(p, c->x + img * g->h * g->w * g->cin, (ptrdiff_t)(oh0 * g->sh) - (ptrdiff_t)g->pt,
+            (oh1 - oh0 - 1) * g->sh + g->kh, buf);
+  for (size_t oh = oh0; oh < oh1; oh++) {
+    const float *row = buf + (oh - oh0) * g->sh * rs, *r = res ? res + (oh - oh0) * yrow : NULL;
+    float *yr = y + (oh - oh0) * yrow;
+#if SOFAR_X86
+    if (c->uk->isa == SOFAR_ISA_AVX512) {
+      sofar_conv_stem_row_avx512(g->wo, row, g->sw * g->cin, rs, g->kh, g->kw * g->cin, c->pw, p->k, g->og, yr,
+                                 c->ys, c->bias, r, c->relu);
+      continue;
+    }
+#endif
+    stem_row_sgemm(c, row, yr, r);
+  }
+}
+
+static void stem_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct conv_ctx *c = (const struct conv_ctx *)vctx;
+  const struct sofar_conv_geom *g = &c->p->g;
+  const size_t bands = sofar_div_up(g->ho, STEM_BAND);
+  float *buf = (float *)(c->slots + (size_t)slot * c->p->slot_bytes);
   for (size_t t = begin; t < end; t++) {
     const size_t img = t / bands, oh0 = t % bands * STEM_BAND, oh1 = sofar_min(oh0 + STEM_BAND, g->ho);
-    stem_fill(p, c->x + img * g->h * g->w * g->cin, (ptrdiff_t)(oh0 * g->sh) - (ptrdiff_t)g->pt,
-              (oh1 - oh0 - 1) * g->sh + g->kh, buf);
-    for (size_t oh = oh0; oh < oh1; oh++) {
-      const size_t at = (img * g->ho + oh) * g->wo * c->ys;
-      const float *row = buf + (oh - oh0) * g->sh * rs, *res = c->res ? c->res + at : NULL;
-#if SOFAR_X86
-      if (c->uk->isa == SOFAR_ISA_AVX512) {
-        sofar_conv_stem_row_avx512(g->wo, row, g->sw * g->cin, rs, g->kh, g->kw * g->cin, c->pw, p->k, g->og,
-                                   c->y + at, c->ys, c->bias, res, c->relu);
-        continue;
-      }
-#endif
-      stem_row_sgemm(c, row, c->y + at, res);
-    }
+    const size_t at = (img * g->ho + oh0) * g->wo * c->ys;
+    stem_rows(c, img, oh0, oh1, buf, c->y + at, c->res ? c->res + at : NULL);
   }
 }
 
@@ -296,4 +306,113 @@ void sofar_dense_f32(const float *x, const float *w, const float *bias, float *y
   c.out = (size_t)out;
   c.ntiles = sofar_div_up(c.out, c.uk->sgemm_nr);
   sofar_parallel_for(sofar_div_up(c.n, c.uk->sgemm_mr) * c.ntiles, dense_task, &c);
+}
+
+/*
+ * A stem followed by a max pool (Bi-Real's 7x7/2 conv then 3x3/2 pool): bands of POOL_BAND pool rows, each
+ * computing the conv rows its windows cover into the slot and pooling them while they are in cache, so the
+ * conv's output never goes to memory. A thread's consecutive bands share the overlapping conv rows (moved to
+ * the front of the slot, not recomputed). Every conv row and every pool cell is computed as by
+ * sofar_conv2d_f32 and sofar_maxpool_f32, so the result is bit-identical to the two calls.
+ */
+#define POOL_BAND 4
+
+struct conv_pool_plan {
+  struct conv_plan conv;
+  struct sofar_conv_geom pool; /* over the conv's output */
+  size_t conv_rows;            /* most conv rows a band covers */
+  size_t in_floats;            /* the padded input rows of that many conv rows, and the slack */
+  size_t slot_bytes;
+};
+
+static int conv_pool_init(struct conv_pool_plan *q, int n, int h, int w, int cin, int cout, int kh, int kw, int sh,
+                          int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pkh, int pkw,
+                          int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
+  struct conv_plan *p = &q->conv;
+  if (!plan_init(p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups) || !p->stem) return 0;
+  const struct sofar_conv_geom *g = &p->g;
+  if (!sofar_conv_geom_init(&q->pool, n, (int)g->ho, (int)g->wo, cout, cout, pkh, pkw, psh, psw, ppt, ppl, ppb, ppr,
+                            1, 1, 1))
+    return 0;
+  q->conv_rows = sofar_min((POOL_BAND - 1) * q->pool.sh + q->pool.kh, g->ho);
+  q->in_floats = ((q->conv_rows - 1) * g->sh + g->kh) * p->wp * g->cin + stem_slack(g);
+  q->slot_bytes = sofar_round_up(q->in_floats * sizeof(float), SOFAR_ALIGN) +
+                  sofar_round_up(q->conv_rows * g->wo * g->cout * sizeof(float), SOFAR_ALIGN);
+  return 1;
+}
+
+size_t sofar_conv2d_f32_maxpool_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                                              int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pkh,
+                                              int pkw, int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
+  struct conv_pool_plan q;
+  if (!conv_pool_init(&q, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pkh, pkw, psh, psw, ppt,
+                      ppl, ppb, ppr))
+    return 0;
+  return SOFAR_ALIGN + sofar_slots(q.pool.n * sofar_div_up(q.pool.ho, POOL_BAND)) * q.slot_bytes;
+}
+
+struct conv_pool_ctx {
+  struct conv_ctx conv; /* y unused: the conv rows go to the slot (ys = cout) */
+  const struct conv_pool_plan *q;
+  float *y;
+};
+
+/* The conv rows [lo, hi) that pool row po's window covers (empty when it lies in the padding). */
+static void pool_window_rows(const struct sofar_conv_geom *pg, size_t po, size_t *lo, size_t *hi) {
+  const ptrdiff_t a = (ptrdiff_t)(po * pg->sh) - (ptrdiff_t)pg->pt, b = a + (ptrdiff_t)pg->kh;
+  *lo = a < 0 ? 0 : sofar_min((size_t)a, pg->h);
+  *hi = b < 0 ? 0 : sofar_min((size_t)b, pg->h);
+}
+
+static void conv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct conv_pool_ctx *c = (const struct conv_pool_ctx *)vctx;
+  const struct conv_pool_plan *q = c->q;
+  const struct sofar_conv_geom *g = &q->conv.g, *pg = &q->pool;
+  unsigned char *base = c->conv.slots + (size_t)slot * q->slot_bytes;
+  float *in = (float *)base, *rows = (float *)(base + sofar_round_up(q->in_floats * sizeof(float), SOFAR_ALIGN));
+  const size_t bands = sofar_div_up(pg->ho, POOL_BAND), row_floats = g->wo * g->cout;
+  size_t have_img = (size_t)-1, have_lo = 0, have_hi = 0; /* the conv rows in `rows`, from its start */
+  for (size_t t = begin; t < end; t++) {
+    const size_t img = t / bands, po0 = t % bands * POOL_BAND, po1 = sofar_min(po0 + POOL_BAND, pg->ho);
+    size_t lo, hi, unused;
+    pool_window_rows(pg, po0, &lo, &unused);
+    pool_window_rows(pg, po1 - 1, &unused, &hi);
+    size_t from = lo; /* the first conv row to compute */
+    if (img == have_img && have_lo <= lo && lo < have_hi) {
+      memmove(rows, rows + (lo - have_lo) * row_floats, (have_hi - lo) * row_floats * sizeof(float));
+      from = have_hi;
+    }
+    if (from < hi) stem_rows(&c->conv, img, from, hi, in, rows + (from - lo) * row_floats, NULL);
+    have_img = img, have_lo = lo, have_hi = hi > from ? hi : from;
+    for (size_t po = po0; po < po1; po++) {
+      size_t a, b;
+      pool_window_rows(pg, po, &a, &b);
+      sofar_maxpool_row_f32(rows + (a - lo) * row_floats, b - a, row_floats, pg,
+                            c->y + (img * pg->ho + po) * pg->wo * g->cout);
+    }
+  }
+}
+
+void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const float *bias, float *y, void *scratch,
+                              int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
+                              int pb, int pr, int dh, int dw, int groups, int relu, int pkh, int pkw, int psh, int psw,
+                              int ppt, int ppl, int ppb, int ppr) {
+  struct conv_pool_plan q;
+  if (!conv_pool_init(&q, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pkh, pkw, psh, psw, ppt,
+                      ppl, ppb, ppr))
+    return;
+  struct conv_pool_ctx c;
+  c.conv.p = &q.conv;
+  c.conv.uk = sofar_ukernels_current();
+  c.conv.x = x;
+  c.conv.pw = packed_weights;
+  c.conv.bias = bias;
+  c.conv.res = NULL;
+  c.conv.y = NULL;
+  c.conv.ys = q.conv.g.cout;
+  c.conv.relu = relu != 0;
+  c.conv.slots = (unsigned char *)sofar_align_ptr(scratch);
+  c.q = &q;
+  c.y = y;
+  sofar_parallel_for(q.pool.n * sofar_div_up(q.pool.ho, POOL_BAND), conv_pool_task, &c);
 }

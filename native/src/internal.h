@@ -239,4 +239,10 @@ struct sofar_conv_geom {
 int sofar_conv_geom_init(struct sofar_conv_geom *g, int n, int h, int w, int cin, int cout, int kh, int kw, int sh,
                          int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups);
 
+/**
+ * One output row of a max pool (geometry pg: input w x cin, kw, sw, pl) from the nrows input rows its windows
+ * cover (row0 the first, rows rs floats apart): each cell as sofar_maxpool_f32 computes it.
+ */
+void sofar_maxpool_row_f32(const float *row0, size_t nrows, size_t rs, const struct sofar_conv_geom *pg, float *y);
+
 #endif
