@@ -53,7 +53,7 @@ interface BconvParts {
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
@@ -141,6 +141,8 @@ class Planner {
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
   private readonly bconvCalls = new Map<string, Call>();
+  /** Max pools computed by the stem before them (conv2dF32Maxpool), by output. */
+  private readonly pooledByStem = new Set<string>();
   /** The kernels have sofar_bconv2d_epilogue (and the prepacked binary conv it builds on). */
   private readonly epilogue: boolean;
 
@@ -387,12 +389,47 @@ class Planner {
 
   // ---- lowering ---------------------------------------------------------------------------------
 
+  /** A float conv's weights, re-laid out at load time, and its 16 shape ints. */
+  private packConvWeights(node: FusedNode & { op: 'conv' }, x: ValueInfo): { packedWeights: Region; geometry: number[] } {
+    const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
+    const packedWeights = this.region(this.k.conv2dF32PackedWeightsBytes(cout, x.c, kh, kw, node.groups), 'weight');
+    const raw = this.staging(new Uint8Array(node.weights.buffer, node.weights.byteOffset, node.weights.byteLength));
+    this.initCalls.push({ kernel: 'conv2dF32PackWeights', args: [this.ref(raw), this.ref(packedWeights), cout, x.c, kh, kw, node.groups] });
+    return { packedWeights, geometry: [this.n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups] };
+  }
+
+  /**
+   * The max pool that alone reads a few-input-channel conv (an RGB stem, Bi-Real's 7×7 conv then 3×3 pool),
+   * when the kernels compute both in one pass without storing the conv's output; else null.
+   */
+  private stemPool(node: FusedNode & { op: 'conv' }, x: ValueInfo): (FusedNode & { op: 'maxpool' }) | null {
+    if (!this.k.conv2dF32Maxpool || !this.k.conv2dF32MaxpoolScratchBytes) return null;
+    if (node.groups !== 1 || x.c > 4 || node.residual || node.window.dilation.some((d) => d !== 1)) return null;
+    const readers = this.readers.get(node.output) ?? [];
+    const pool = readers.length === 1 ? this.byOutput.get(readers[0]) : undefined;
+    if (pool?.op !== 'maxpool' || node.output === this.model.output.name || this.slices.has(node.output)) return null;
+    return pool;
+  }
+
+  private lowerStemPool(conv: FusedNode & { op: 'conv' }, pool: FusedNode & { op: 'maxpool' }, x: ValueInfo): void {
+    const { packedWeights, geometry } = this.packConvWeights(conv, x);
+    const window = [...pool.window.kernel, ...pool.window.stride, ...pool.window.pads];
+    this.scratch(this.k.conv2dF32MaxpoolScratchBytes!(...geometry, ...window));
+    const info = this.define(pool.output, pool.shape);
+    info.float = this.newFloat(info);
+    this.call('conv2dF32Maxpool', [this.read(conv.inputs[0]), this.ref(packedWeights), this.floats(conv.bias), this.ref(info.float.region), SCRATCH, ...geometry, conv.relu ? 1 : 0, ...window]);
+    this.pooledByStem.add(pool.output);
+  }
+
   private lower(node: FusedNode): void {
+    if (this.pooledByStem.has(node.output)) return; // computed by the conv before it
     const n = this.n;
     const x = this.values.get(node.inputs[0])!;
     const pixels = n * x.h * x.w;
     switch (node.op) {
       case 'conv': {
+        const pool = this.stemPool(node, x);
+        if (pool) return this.lowerStemPool(node, pool, x);
         const { float } = this.output(node, node.shape);
         if (isDepthwise(node, x.c)) {
           const [kh, kw] = node.window.kernel;
@@ -404,12 +441,7 @@ class Planner {
           ]);
           return;
         }
-        const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
-        const packedBytes = this.k.conv2dF32PackedWeightsBytes(cout, x.c, kh, kw, node.groups);
-        const packedWeights = this.region(packedBytes, 'weight');
-        const raw = this.staging(new Uint8Array(node.weights.buffer, node.weights.byteOffset, node.weights.byteLength));
-        this.initCalls.push({ kernel: 'conv2dF32PackWeights', args: [this.ref(raw), this.ref(packedWeights), cout, x.c, kh, kw, node.groups] });
-        const geometry = [n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups];
+        const { packedWeights, geometry } = this.packConvWeights(node, x);
         this.scratch(this.k.conv2dF32ScratchBytes(...geometry));
         const residual = node.residual ? this.read(node.residual) : null;
         if (node.residual) this.stats.fusedResiduals++;
@@ -647,7 +679,7 @@ class Planner {
       c.args.forEach((a, j) => {
         if (!a || typeof a !== 'object') return;
         const outputs = c.kernel.startsWith('bconv2d') ? bconvOutputs(c.kernel) : null;
-        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32') && j === 4);
+        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32') && j === 4) || (c.kernel === 'conv2dF32Maxpool' && j === 3);
         if (!written) read.add(a.region);
       });
     }

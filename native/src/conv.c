@@ -42,7 +42,7 @@ static int plan_init(struct conv_plan *p, int n, int h, int w, int cin, int cout
   p->k = g->taps * g->cg;
   p->np16 = sofar_div_up(g->og, 16);
   p->direct = g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pl == 0 && g->pb == 0 && g->pr == 0;
-  p->stem = !p->direct && g->groups == 1 && g->dh == 1 && g->dw == 1 && g->cin <= STEM_MAX_CIN &&
+  p->stem = g->groups == 1 && g->dh == 1 && g->dw == 1 && g->cin <= STEM_MAX_CIN &&
             g->kh <= SOFAR_MAX_SEGS;
   p->wp = (g->wo - 1) * g->sw + g->kw;
   if (p->stem) p->slot_bytes = sofar_round_up(stem_band_floats(p) * sizeof(float), SOFAR_ALIGN);
