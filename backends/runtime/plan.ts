@@ -389,12 +389,18 @@ class Planner {
 
   // ---- lowering ---------------------------------------------------------------------------------
 
+  /** OIHW float conv weights, re-laid out by a load-time step into the region sofar_conv2d_f32 reads. */
+  private packedFloatWeights(weights: Float32Array, cout: number, cin: number, kh: number, kw: number, groups: number): Region {
+    const packed = this.region(this.k.conv2dF32PackedWeightsBytes(cout, cin, kh, kw, groups), 'weight');
+    const raw = this.staging(new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
+    this.initCalls.push({ kernel: 'conv2dF32PackWeights', args: [this.ref(raw), this.ref(packed), cout, cin, kh, kw, groups] });
+    return packed;
+  }
+
   /** A float conv's weights, re-laid out at load time, and its 16 shape ints. */
   private packConvWeights(node: FusedNode & { op: 'conv' }, x: ValueInfo): { packedWeights: Region; geometry: number[] } {
     const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
-    const packedWeights = this.region(this.k.conv2dF32PackedWeightsBytes(cout, x.c, kh, kw, node.groups), 'weight');
-    const raw = this.staging(new Uint8Array(node.weights.buffer, node.weights.byteOffset, node.weights.byteLength));
-    this.initCalls.push({ kernel: 'conv2dF32PackWeights', args: [this.ref(raw), this.ref(packedWeights), cout, x.c, kh, kw, node.groups] });
+    const packedWeights = this.packedFloatWeights(node.weights, cout, x.c, kh, kw, node.groups);
     return { packedWeights, geometry: [this.n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups] };
   }
 
@@ -491,8 +497,16 @@ class Planner {
         return;
       }
       case 'dense': {
+        // A 1×1 conv over the batch as a 1×1 map: its [in, out] weights transposed to OIHW and re-laid out in
+        // panels at load time, so each thread streams its output channels' weights (sofar_conv2d_f32's direct
+        // tiles); the same products in the same order as denseF32.
         const { float } = this.output(node, node.shape);
-        this.call('denseF32', [this.read(node.inputs[0]), this.floats(node.weights), this.floats(node.bias), this.ref(float.region), n, x.c, node.shape[0]]);
+        const outputs = node.shape[0];
+        const oihw = new Float32Array(outputs * x.c);
+        for (let i = 0; i < x.c; i++) for (let o = 0; o < outputs; o++) oihw[o * x.c + i] = node.weights[i * outputs + o];
+        const geometry = [n, 1, 1, x.c, outputs, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1];
+        this.scratch(this.k.conv2dF32ScratchBytes(...geometry));
+        this.call('conv2dF32', [this.read(node.inputs[0]), this.ref(this.packedFloatWeights(oihw, outputs, x.c, 1, 1, 1)), this.floats(node.bias), null, this.ref(float.region, float.channel * 4), SCRATCH, ...geometry, float.stride, 0]);
         return;
       }
       case 'affine': {

@@ -180,6 +180,32 @@ static void conv_task(void *vctx, size_t begin, size_t end, int slot) {
   }
 }
 
+/* A 1x1 conv without padding (groups 1), one task per block of pixels and tile of output channels: a
+   few pixels (a dense layer's batch as a 1x1 map) still spread over the threads, each streaming its columns'
+   packed weights. The same tile calls as conv_task, so the same floats. */
+static void direct_task(void *vctx, size_t begin, size_t end, int slot) {
+  (void)slot;
+  const struct conv_ctx *c = (const struct conv_ctx *)vctx;
+  const struct conv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t mr_max = c->uk->sgemm_mr, nr_max = c->uk->sgemm_nr, tiles = sofar_div_up(g->og, nr_max);
+  for (size_t t = begin; t < end; t++) {
+    const size_t p0 = t / tiles * mr_max, n0 = t % tiles * nr_max, mr = sofar_min(mr_max, g->pixels - p0);
+    const float *rows[SOFAR_MR_MAX];
+    size_t img = p0 / (g->ho * g->wo), oh = p0 % (g->ho * g->wo) / g->wo, ow = p0 % g->wo;
+    for (size_t r = 0; r < SOFAR_MR_MAX; r++) {
+      rows[r] = r < mr ? c->x + ((img * g->h + oh * g->sh) * g->w + ow * g->sw) * g->cin : rows[0];
+      if (++ow == g->wo) {
+        ow = 0;
+        if (++oh == g->ho) oh = 0, img++;
+      }
+    }
+    c->uk->sgemm(mr, sofar_min(nr_max, g->og - n0), 1, p->k, rows, c->pw + n0 * p->k, 16, p->k * 16,
+                 c->y + p0 * c->ys + n0, c->ys, c->bias ? c->bias + n0 : NULL, c->res ? c->res + p0 * c->ys + n0 : NULL,
+                 c->relu);
+  }
+}
+
 /* The band's input rows ih0.. (rows outside the input are zero), each padded to wp pixels, then the slack. */
 static void stem_fill(const struct conv_plan *p, const float *ximg, ptrdiff_t ih0, size_t rows, float *buf) {
   const struct sofar_conv_geom *g = &p->g;
@@ -268,8 +294,10 @@ void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *
   c.ys = y_stride ? (size_t)y_stride : p.g.cout;
   c.relu = relu != 0;
   c.slots = (unsigned char *)sofar_align_ptr(scratch);
+  const size_t blocks = sofar_div_up(p.g.pixels, c.uk->sgemm_mr);
   if (p.stem) sofar_parallel_for(p.g.n * sofar_div_up(p.g.ho, STEM_BAND), stem_task, &c);
-  else sofar_parallel_for(sofar_div_up(p.g.pixels, c.uk->sgemm_mr), conv_task, &c);
+  else if (p.direct && p.g.groups == 1) sofar_parallel_for(blocks * sofar_div_up(p.g.og, c.uk->sgemm_nr), direct_task, &c);
+  else sofar_parallel_for(blocks, conv_task, &c);
 }
 
 struct dense_ctx {
