@@ -570,9 +570,9 @@ static void test_elementwise(void) {
 
 /* Depthwise conv: every ISA and 1 and 2 threads bit-identical to this loop (the header's float32 order). */
 static void test_dwconv(int cases) {
-  static const int cs[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 64, 65, 100};
+  static const int cs[] = {1, 2, 3, 4, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 100, 130};
   for (int t = 0; t < cases; t++) {
-    const int c = pick(cs, 14), kh = 1 + rnd(5), kw = 1 + rnd(5), dh = rnd(4) ? 1 : 2, dw = rnd(4) ? 1 : 2;
+    const int c = pick(cs, 18), kh = 1 + rnd(5), kw = 1 + rnd(5), dh = rnd(4) ? 1 : 2, dw = rnd(4) ? 1 : 2;
     const int n = 1 + rnd(2), h = 1 + rnd(9) + dh * (kh - 1), w = 1 + rnd(9) + dw * (kw - 1);
     const int sh = 1 + rnd(2), sw = 1 + rnd(2), pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
     const int ho = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, wo = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
