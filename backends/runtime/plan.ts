@@ -115,6 +115,8 @@ interface ValueInfo {
   producer?: Call;
   /** For a sign's output: the value whose signs it holds. */
   signOf?: string;
+  /** The model's input left in NCHW: its one reader, a stem conv, transposes it as it reads (conv2dF32Maxpool). */
+  nchw?: boolean;
   /** A batch norm read only through signs: never stored, its signs packed straight from its input. */
   affineOf?: { input: string; scale: Float32Array; shift: Float32Array };
 }
@@ -165,14 +167,17 @@ class Planner {
     const input = this.define(model.input.name, model.input.shape);
     const inputNchw = this.activation(n * size(model.input.shape) * 4);
     const nchwRef = this.ref(inputNchw);
+    this.planSlices();
     if (input.c === 1 || input.h * input.w === 1) {
       // NCHW and NHWC are the same bytes.
       input.float = { region: inputNchw, channel: 0, stride: input.c };
+    } else if (this.stemOfInput(input)) {
+      input.float = { region: inputNchw, channel: 0, stride: input.c };
+      input.nchw = true;
     } else {
       input.float = this.newFloat(input);
       this.call('nchwToNhwc', [nchwRef, this.ref(input.float.region), n, input.c, input.h, input.w]);
     }
-    this.planSlices();
     for (const node of this.nodes) this.lower(node);
 
     const out = this.values.get(model.output.name)!;
@@ -405,26 +410,45 @@ class Planner {
   }
 
   /**
-   * The max pool that alone reads a few-input-channel conv (an RGB stem, Bi-Real's 7×7 conv then 3×3 pool),
-   * when the kernels compute both in one pass without storing the conv's output; else null.
+   * A float conv the stem kernel takes (conv2dF32Maxpool: at most 4 input channels, groups 1, no dilation,
+   * no residual, a plain output): it can read the model's NCHW input and run the max pool after it.
    */
-  private stemPool(node: FusedNode & { op: 'conv' }, x: ValueInfo): (FusedNode & { op: 'maxpool' }) | null {
-    if (!this.k.conv2dF32Maxpool || !this.k.conv2dF32MaxpoolScratchBytes) return null;
-    if (node.groups !== 1 || x.c > 4 || node.residual || node.window.dilation.some((d) => d !== 1)) return null;
-    const readers = this.readers.get(node.output) ?? [];
-    const pool = readers.length === 1 ? this.byOutput.get(readers[0]) : undefined;
-    if (pool?.op !== 'maxpool' || node.output === this.model.output.name || this.slices.has(node.output)) return null;
-    return pool;
+  private isStem(node: FusedNode, x: ValueInfo): boolean {
+    if (!this.k.conv2dF32Maxpool || !this.k.conv2dF32MaxpoolScratchBytes || node.op !== 'conv') return false;
+    if (node.groups !== 1 || x.c > 4 || node.residual || node.window.dilation.some((d) => d !== 1)) return false;
+    return node.output !== this.model.output.name && !this.slices.has(node.output);
   }
 
-  private lowerStemPool(conv: FusedNode & { op: 'conv' }, pool: FusedNode & { op: 'maxpool' }, x: ValueInfo): void {
+  /** Whether the model's input has one reader, a stem conv, that can read it in NCHW (no transpose step). */
+  private stemOfInput(input: ValueInfo): boolean {
+    const readers = this.readers.get(this.model.input.name) ?? [];
+    const conv = readers.length === 1 ? this.byOutput.get(readers[0]) : undefined;
+    return conv !== undefined && conv.inputs.filter((i) => i === this.model.input.name).length === 1 && this.isStem(conv, input);
+  }
+
+  /** The max pool that alone reads a stem conv (Bi-Real's 7×7 conv then 3×3 pool), computed in the same pass; else null. */
+  private stemPool(node: FusedNode & { op: 'conv' }, x: ValueInfo): (FusedNode & { op: 'maxpool' }) | null {
+    if (!this.isStem(node, x)) return null;
+    const readers = this.readers.get(node.output) ?? [];
+    const pool = readers.length === 1 ? this.byOutput.get(readers[0]) : undefined;
+    return pool?.op === 'maxpool' ? pool : null;
+  }
+
+  /** A stem conv on the stem kernel: reading the NCHW input if it is that, with the max pool after it if any. */
+  private lowerStem(conv: FusedNode & { op: 'conv' }, pool: (FusedNode & { op: 'maxpool' }) | null, x: ValueInfo): void {
+    if (!this.isStem(conv, x)) throw new Error(`internal: runtime plan has no stem kernel for '${conv.name}'`);
     const { packedWeights, geometry } = this.packConvWeights(conv, x);
-    const window = [...pool.window.kernel, ...pool.window.stride, ...pool.window.pads];
+    const window = pool ? [...pool.window.kernel, ...pool.window.stride, ...pool.window.pads] : [1, 1, 1, 1, 0, 0, 0, 0];
     this.scratch(this.k.conv2dF32MaxpoolScratchBytes!(...geometry, ...window));
-    const info = this.define(pool.output, pool.shape);
-    info.float = this.newFloat(info);
-    this.call('conv2dF32Maxpool', [this.read(conv.inputs[0]), this.ref(packedWeights), this.floats(conv.bias), this.ref(info.float.region), SCRATCH, ...geometry, conv.relu ? 1 : 0, ...window]);
-    this.pooledByStem.add(pool.output);
+    let out: FloatValue;
+    if (pool) {
+      const info = this.define(pool.output, pool.shape);
+      out = info.float = this.newFloat(info);
+      this.pooledByStem.add(pool.output);
+    } else {
+      out = this.output(conv, conv.shape).float;
+    }
+    this.call('conv2dF32Maxpool', [this.read(conv.inputs[0]), this.ref(packedWeights), this.floats(conv.bias), this.ref(out.region), SCRATCH, ...geometry, conv.relu ? 1 : 0, x.nchw ? 1 : 0, ...window]);
   }
 
   private lower(node: FusedNode): void {
@@ -435,7 +459,7 @@ class Planner {
     switch (node.op) {
       case 'conv': {
         const pool = this.stemPool(node, x);
-        if (pool) return this.lowerStemPool(node, pool, x);
+        if (pool || x.nchw) return this.lowerStem(node, pool, x);
         const { float } = this.output(node, node.shape);
         if (isDepthwise(node, x.c)) {
           const [kh, kw] = node.window.kernel;

@@ -49,8 +49,10 @@ export function stepCost(step: Step): { shape: string; macs: number; kind: StepP
     const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups] = ints;
     const ho = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
     const wo = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
-    // conv2dF32Maxpool: the conv's ints, relu, then the pool's window (its max ops are not MACs)
-    const pool = step.kernel === 'conv2dF32Maxpool' ? ` + maxpool ${ints[17]}x${ints[18]}${ints[19] > 1 ? ` /${ints[19]}` : ''}` : '';
+    // conv2dF32Maxpool: the conv's ints, relu, xNchw, then the pool's window (its max ops are not MACs; 1×1 /1: none)
+    const [pkh, pkw, psh] = ints.slice(18, 21);
+    const pooled = step.kernel === 'conv2dF32Maxpool' && (pkh > 1 || pkw > 1 || psh > 1);
+    const pool = pooled ? ` + maxpool ${pkh}x${pkw}${psh > 1 ? ` /${psh}` : ''}` : '';
     const shape = `${kh}x${kw} ${cin}→${cout} at ${h}x${w}${sh > 1 ? ` /${sh}` : ''}${groups > 1 ? ` g${groups}` : ''}${n > 1 ? ` ×${n}` : ''}${pool}`;
     return { shape, macs: n * ho * wo * cout * kh * kw * (cin / groups), kind: step.kernel.startsWith('conv2dF32') ? 'float' : 'binary' };
   }

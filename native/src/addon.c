@@ -655,9 +655,9 @@ static size_t conv_pool_scratch(const int *v, const int *p) {
                                                 p[SW], p[PT], p[PL], p[PB], p[PR]);
 }
 
-/* The conv's shape and the pool's, and whether the fused kernel takes them. */
-static int conv_pool_args(call_t *c, size_t first, shape_t *s, shape_t *ps, int relu_at) {
-  if (!conv_shape(c, first, s) || !conv_pool_shape(c, first + NSHAPE + (relu_at ? 1 : 0), s, ps)) return 0;
+/* The conv's shape and the pool's (after `between` other ints), and whether the fused kernel takes them. */
+static int conv_pool_args(call_t *c, size_t first, shape_t *s, shape_t *ps, size_t between) {
+  if (!conv_shape(c, first, s) || !conv_pool_shape(c, first + NSHAPE + between, s, ps)) return 0;
   if (conv_pool_scratch(s->v, ps->v) == 0)
     return fail(c, 1, "only a conv of at most 4 input channels, groups 1 and no dilation fuses its max pool"), 0;
   return 1;
@@ -671,13 +671,13 @@ static napi_value js_conv2d_f32_maxpool_scratch_bytes(napi_env env, napi_callbac
   return num(env, (double)conv_pool_scratch(s.v, ps.v));
 }
 
-/* conv2dF32Maxpool(buf, x, pw, bias, y, scratch, 16 conv shape ints, relu, pool kh kw sh sw pt pl pb pr) */
+/* conv2dF32Maxpool(buf, x, pw, bias, y, scratch, 16 conv shape ints, relu, xNchw, pool kh kw sh sw pt pl pb pr) */
 static napi_value js_conv2d_f32_maxpool(napi_env env, napi_callback_info info) {
   call_t c;
   shape_t s, ps;
-  int relu;
-  if (!begin(&c, env, info, "conv2dF32Maxpool", 6 + NSHAPE + 1 + 8, 1) || !conv_pool_args(&c, 6, &s, &ps, 1) ||
-      !int_arg(&c, 6 + NSHAPE, "relu", 0, 1, &relu))
+  int relu, nchw;
+  if (!begin(&c, env, info, "conv2dF32Maxpool", 6 + NSHAPE + 2 + 8, 1) || !conv_pool_args(&c, 6, &s, &ps, 2) ||
+      !int_arg(&c, 6 + NSHAPE, "relu", 0, 1, &relu) || !int_arg(&c, 6 + NSHAPE + 1, "xNchw", 0, 1, &nchw))
     return NULL;
   const int *v = s.v;
   uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb = ps.pixels;
@@ -698,7 +698,7 @@ static napi_value js_conv2d_f32_maxpool(napi_env env, napi_callback_info info) {
   const int *p = ps.v;
   sofar_conv2d_f32_maxpool((const float *)x, (const float *)pw, (const float *)bias, (float *)y, scratch, v[N], v[H],
                            v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH], v[DW],
-                           v[GROUPS], relu, p[KH], p[KW], p[SH], p[SW], p[PT], p[PL], p[PB], p[PR]);
+                           v[GROUPS], relu, nchw, p[KH], p[KW], p[SH], p[SW], p[PT], p[PL], p[PB], p[PR]);
   return undef(env);
 }
 

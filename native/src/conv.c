@@ -29,6 +29,7 @@ struct conv_plan {
 /* Zero floats after a stem band's rows: a register block of up to SOFAR_STEM_PB_MAX pixels past the row's end
    reads into them (those pixels are not stored). */
 static size_t stem_slack(const struct sofar_conv_geom *g) { return (SOFAR_STEM_PB_MAX - 1) * g->sw * g->cin; }
+static size_t stem_tasks(const struct sofar_conv_geom *g) { return g->n * sofar_div_up(g->ho, STEM_BAND); }
 static size_t stem_band_floats(const struct conv_plan *p) {
   const struct sofar_conv_geom *g = &p->g;
   const size_t rows = (STEM_BAND - 1) * g->sh + g->kh;
@@ -78,7 +79,7 @@ size_t sofar_conv2d_f32_scratch_bytes(int n, int h, int w, int cin, int cout, in
                                       int pl, int pb, int pr, int dh, int dw, int groups) {
   struct conv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return 0;
-  const size_t tasks = p.stem ? p.g.n * sofar_div_up(p.g.ho, STEM_BAND) : p.g.pixels;
+  const size_t tasks = p.stem ? stem_tasks(&p.g) : p.g.pixels;
   return SOFAR_ALIGN + sofar_slots(tasks) * p.slot_bytes;
 }
 
@@ -89,6 +90,7 @@ struct conv_ctx {
   float *y;
   size_t ys;
   int relu;
+  int x_nchw; /* stem path only: x is the model's NCHW input */
   unsigned char *slots;
 };
 
@@ -207,7 +209,7 @@ static void direct_task(void *vctx, size_t begin, size_t end, int slot) {
 }
 
 /* The band's input rows ih0.. (rows outside the input are zero), each padded to wp pixels, then the slack. */
-static void stem_fill(const struct conv_plan *p, const float *ximg, ptrdiff_t ih0, size_t rows, float *buf) {
+static void stem_fill(const struct conv_plan *p, const float *ximg, int nchw, ptrdiff_t ih0, size_t rows, float *buf) {
   const struct sofar_conv_geom *g = &p->g;
   const size_t cin = g->cin, row = p->wp * cin;
   const size_t left = sofar_min(g->pl, p->wp), inner = g->pl < p->wp ? sofar_min(g->w, p->wp - g->pl) : 0;
@@ -219,7 +221,13 @@ static void stem_fill(const struct conv_plan *p, const float *ximg, ptrdiff_t ih
       continue;
     }
     memset(d, 0, left * cin * sizeof(float));
-    memcpy(d + left * cin, ximg + (size_t)ih * g->w * cin, inner * cin * sizeof(float));
+    if (nchw) /* interleave the channel planes' rows: the NCHW -> NHWC transpose, fused */
+      for (size_t ch = 0; ch < cin; ch++) {
+        const float *src = ximg + (ch * g->h + (size_t)ih) * g->w;
+        for (size_t iw = 0; iw < inner; iw++) d[(left + iw) * cin + ch] = src[iw];
+      }
+    else
+      memcpy(d + left * cin, ximg + (size_t)ih * g->w * cin, inner * cin * sizeof(float));
     memset(d + (left + inner) * cin, 0, (p->wp - left - inner) * cin * sizeof(float));
   }
   memset(buf + rows * row, 0, stem_slack(g) * sizeof(float));
@@ -249,7 +257,7 @@ static void stem_rows(const struct conv_ctx *c, size_t img, size_t oh0, size_t o
   const struct conv_plan *p = c->p;
   const struct sofar_conv_geom *g = &p->g;
   const size_t rs = p->wp * g->cin, yrow = g->wo * c->ys;
-  stem_fill(p, c->x + img * g->h * g->w * g->cin, (ptrdiff_t)(oh0 * g->sh) - (ptrdiff_t)g->pt,
+  stem_fill(p, c->x + img * g->h * g->w * g->cin, c->x_nchw, (ptrdiff_t)(oh0 * g->sh) - (ptrdiff_t)g->pt,
             (oh1 - oh0 - 1) * g->sh + g->kh, buf);
   for (size_t oh = oh0; oh < oh1; oh++) {
     const float *row = buf + (oh - oh0) * g->sh * rs, *r = res ? res + (oh - oh0) * yrow : NULL;
@@ -293,9 +301,10 @@ void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *
   c.y = y;
   c.ys = y_stride ? (size_t)y_stride : p.g.cout;
   c.relu = relu != 0;
+  c.x_nchw = 0;
   c.slots = (unsigned char *)sofar_align_ptr(scratch);
   const size_t blocks = sofar_div_up(p.g.pixels, c.uk->sgemm_mr);
-  if (p.stem) sofar_parallel_for(p.g.n * sofar_div_up(p.g.ho, STEM_BAND), stem_task, &c);
+  if (p.stem) sofar_parallel_for(stem_tasks(&p.g), stem_task, &c);
   else if (p.direct && p.g.groups == 1) sofar_parallel_for(blocks * sofar_div_up(p.g.og, c.uk->sgemm_nr), direct_task, &c);
   else sofar_parallel_for(blocks, conv_task, &c);
 }
@@ -369,6 +378,12 @@ static int conv_pool_init(struct conv_pool_plan *q, int n, int h, int w, int cin
   return 1;
 }
 
+/* A 1x1 window of stride 1 without padding: no pool (the conv's rows go straight to y). */
+static int pool_is_identity(const struct sofar_conv_geom *pg) {
+  return pg->kh == 1 && pg->kw == 1 && pg->sh == 1 && pg->sw == 1 && pg->pt == 0 && pg->pl == 0 && pg->pb == 0 &&
+         pg->pr == 0;
+}
+
 size_t sofar_conv2d_f32_maxpool_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
                                               int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pkh,
                                               int pkw, int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
@@ -376,6 +391,7 @@ size_t sofar_conv2d_f32_maxpool_scratch_bytes(int n, int h, int w, int cin, int 
   if (!conv_pool_init(&q, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pkh, pkw, psh, psw, ppt,
                       ppl, ppb, ppr))
     return 0;
+  if (pool_is_identity(&q.pool)) return SOFAR_ALIGN + sofar_slots(stem_tasks(&q.conv.g)) * q.conv.slot_bytes;
   return SOFAR_ALIGN + sofar_slots(q.pool.n * sofar_div_up(q.pool.ho, POOL_BAND)) * q.slot_bytes;
 }
 
@@ -423,8 +439,8 @@ static void conv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
 
 void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const float *bias, float *y, void *scratch,
                               int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
-                              int pb, int pr, int dh, int dw, int groups, int relu, int pkh, int pkw, int psh, int psw,
-                              int ppt, int ppl, int ppb, int ppr) {
+                              int pb, int pr, int dh, int dw, int groups, int relu, int x_nchw, int pkh, int pkw,
+                              int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
   struct conv_pool_plan q;
   if (!conv_pool_init(&q, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pkh, pkw, psh, psw, ppt,
                       ppl, ppb, ppr))
@@ -439,8 +455,14 @@ void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const
   c.conv.y = NULL;
   c.conv.ys = q.conv.g.cout;
   c.conv.relu = relu != 0;
+  c.conv.x_nchw = x_nchw != 0;
   c.conv.slots = (unsigned char *)sofar_align_ptr(scratch);
   c.q = &q;
   c.y = y;
+  if (pool_is_identity(&q.pool)) {
+    c.conv.y = y;
+    sofar_parallel_for(stem_tasks(&q.conv.g), stem_task, &c.conv);
+    return;
+  }
   sofar_parallel_for(q.pool.n * sofar_div_up(q.pool.ho, POOL_BAND), conv_pool_task, &c);
 }

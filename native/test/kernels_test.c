@@ -437,7 +437,8 @@ static void test_dense(int cases) {
   }
 }
 
-/* A few-input-channel conv with its max pool fused: bit-identical to the conv, then the pool (every ISA, 1-3 threads). */
+/* A few-input-channel conv with its max pool fused: bit-identical to the conv, then the pool (every ISA, 1-3 threads);
+   also reading NCHW (as the transpose then the conv), and with no pool (a 1x1/1 window: the conv alone). */
 static void test_conv_maxpool(int cases) {
   for (int t = 0; t < cases; t++) {
     const int bireal = t == 0; /* Bi-Real's 7x7/2 to 64, "same" pads, then 3x3/2 */
@@ -446,16 +447,19 @@ static void test_conv_maxpool(int cases) {
     const int pt = bireal ? 2 : rnd(kh), pl = bireal ? 2 : rnd(kw), pb = bireal ? 3 : rnd(kh), pr = bireal ? 3 : rnd(kw);
     const int h = bireal ? 61 : kh + rnd(40), w = bireal ? 57 : kw + rnd(40);
     const int ho = (h + pt + pb - kh) / sh + 1, wo = (w + pl + pr - kw) / sw + 1;
-    const int qkh = bireal ? 3 : 1 + rnd(ho < 4 ? ho : 4), qkw = bireal ? 3 : 1 + rnd(wo < 4 ? wo : 4);
-    const int qsh = bireal ? 2 : 1 + rnd(3), qsw = bireal ? 2 : 1 + rnd(3);
-    const int qpt = bireal ? 0 : rnd(qkh), qpl = bireal ? 0 : rnd(qkw), qpb = bireal ? 1 : rnd(qkh), qpr = bireal ? 1 : rnd(qkw);
+    int qkh = bireal ? 3 : 1 + rnd(ho < 4 ? ho : 4), qkw = bireal ? 3 : 1 + rnd(wo < 4 ? wo : 4);
+    int qsh = bireal ? 2 : 1 + rnd(3), qsw = bireal ? 2 : 1 + rnd(3);
+    int qpt = bireal ? 0 : rnd(qkh), qpl = bireal ? 0 : rnd(qkw), qpb = bireal ? 1 : rnd(qkh), qpr = bireal ? 1 : rnd(qkw);
+    const int nchw = t % 3 == 1, identity = t % 4 == 3;
+    if (identity) qkh = qkw = qsh = qsw = 1, qpt = qpl = qpb = qpr = 0;
     const int pho = (ho + qpt + qpb - qkh) / qsh + 1, pwo = (wo + qpl + qpr - qkw) / qsw + 1;
     const size_t xn = (size_t)n * h * w * cin, wn = (size_t)cout * cin * kh * kw;
     const size_t cn = (size_t)n * ho * wo * cout, yn = (size_t)n * pho * pwo * cout;
     const int use_bias = rnd(3) != 0, relu = rnd(2);
     float *x = alloc_exact(xn * 4), *wt = alloc_exact(wn * 4), *bias = alloc_exact((size_t)cout * 4);
-    float *conv = alloc_exact(cn * 4), *want = alloc_exact(yn * 4), *y = alloc_exact(yn * 4);
+    float *conv = alloc_exact(cn * 4), *want = alloc_exact(yn * 4), *y = alloc_exact(yn * 4), *xc = alloc_exact(xn * 4);
     for (size_t i = 0; i < xn; i++) x[i] = rndf();
+    sofar_nhwc_to_nchw(x, xc, n, cin, h, w); /* the same image in NCHW */
     for (size_t i = 0; i < wn; i++) wt[i] = rndf();
     for (int i = 0; i < cout; i++) bias[i] = rndf();
     float *pw = alloc_exact(sofar_conv2d_f32_packed_weights_bytes(cout, cin, kh, kw, 1));
@@ -476,14 +480,14 @@ static void test_conv_maxpool(int cases) {
                          1, 1, 1, 0, relu);
         sofar_maxpool_f32(conv, want, n, ho, wo, cout, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
         for (size_t i = 0; i < yn; i++) y[i] = SENTINEL;
-        sofar_conv2d_f32_maxpool(x, pw, use_bias ? bias : NULL, y, fs, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr,
-                                 1, 1, 1, relu, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
+        sofar_conv2d_f32_maxpool(nchw ? xc : x, pw, use_bias ? bias : NULL, y, fs, n, h, w, cin, cout, kh, kw, sh, sw, pt,
+                                 pl, pb, pr, 1, 1, 1, relu, nchw, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
         CHECK(!memcmp(y, want, yn * 4),
-              "conv+maxpool isa %d threads %d: n%d h%d w%d cin%d cout%d k%dx%d s%dx%d p%d,%d,%d,%d pool %dx%d s%dx%d p%d,%d,%d,%d",
-              isas[ii], threads, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
+              "conv+maxpool nchw %d isa %d threads %d: n%d h%d w%d cin%d cout%d k%dx%d s%dx%d p%d,%d,%d,%d pool %dx%d s%dx%d p%d,%d,%d,%d",
+              nchw, isas[ii], threads, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
       }
     }
-    free(x); free(wt); free(bias); free(conv); free(want); free(y); free(pw); free(cs); free(fs);
+    free(x); free(xc); free(wt); free(bias); free(conv); free(want); free(y); free(pw); free(cs); free(fs);
   }
 }
 

@@ -603,7 +603,8 @@ export function checkPools(api: KernelApi, arena: ArenaFactory, configs: Config[
 
 /**
  * A stem with its max pool fused (conv2dF32Maxpool): exactly the reference max pool of the conv's own output
- * (conv2dF32, checked against the float64 reference by checkConv), on every config. The first case is Bi-Real's.
+ * (conv2dF32, checked against the float64 reference by checkConv), on every config. The first case is Bi-Real's;
+ * every third reads the image in NCHW, every fourth has no pool (a 1×1 /1 window: exactly the conv's output).
  */
 export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
   if (!api.conv2dF32Maxpool || !api.conv2dF32MaxpoolScratchBytes) throw new Error('the kernels lack conv2dF32Maxpool');
@@ -613,20 +614,26 @@ export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: C
       : stem(1 + rng.int(2), k + rng.int(30), k + rng.int(30), 1 + rng.int(4), rng.pick([1, 16, 17, 32, 64, 65, 130]), k, 1 + rng.int(3),
         [rng.int(k), rng.int(k), rng.int(k), rng.int(k)]);
     const { ho, wo, pixels } = outSize(conv);
-    const pk = t === 0 ? 3 : 1 + rng.int(Math.min(3, ho, wo));
+    const nchw = t % 3 === 1 ? 1 : 0;
+    const identity = t % 4 === 3;
+    const pk = t === 0 ? 3 : identity ? 1 : 1 + rng.int(Math.min(3, ho, wo));
     const pool: ConvShape = {
-      n: conv.n, h: ho, w: wo, cin: conv.cout, cout: conv.cout, kh: pk, kw: pk, sh: t === 0 ? 2 : 1 + rng.int(2), sw: t === 0 ? 2 : 1 + rng.int(2),
+      n: conv.n, h: ho, w: wo, cin: conv.cout, cout: conv.cout, kh: pk, kw: pk, sh: t === 0 ? 2 : identity ? 1 : 1 + rng.int(2), sw: t === 0 ? 2 : identity ? 1 : 1 + rng.int(2),
       pt: t === 0 ? 0 : rng.int(pk), pl: t === 0 ? 0 : rng.int(pk), pb: t === 0 ? 1 : rng.int(pk), pr: t === 0 ? 1 : rng.int(pk), dh: 1, dw: 1, groups: 1,
     };
     const pooled = outSize(pool).pixels * conv.cout;
     const window = [pool.kh, pool.kw, pool.sh, pool.sw, pool.pt, pool.pl, pool.pb, pool.pr];
     const relu = rng.int(2);
     const x = Float32Array.from({ length: conv.n * conv.h * conv.w * conv.cin }, () => rng.float());
+    const xNchw = new Float32Array(x.length); // the same image in NCHW
+    const hw = conv.h * conv.w;
+    for (let i = 0; i < conv.n; i++)
+      for (let p = 0; p < hw; p++) for (let c = 0; c < conv.cin; c++) xNchw[(i * conv.cin + c) * hw + p] = x[(i * hw + p) * conv.cin + c];
     const wt = Float32Array.from({ length: conv.cout * conv.cin * k * k }, () => rng.float());
     const bias = Float32Array.from({ length: conv.cout }, () => rng.float());
     const plan = new Plan();
     const o = {
-      x: plan.alloc(x.length * 4, 4, 4), w: plan.alloc(wt.length * 4), b: plan.alloc(conv.cout * 4),
+      x: plan.alloc(x.length * 4, 4, 4), xc: plan.alloc(x.length * 4, 4, 4), w: plan.alloc(wt.length * 4), b: plan.alloc(conv.cout * 4),
       pw: plan.alloc(api.conv2dF32PackedWeightsBytes(conv.cout, conv.cin, k, k, 1), 4, 4),
       conv: plan.alloc(pixels * conv.cout * 4, 4, 4), y: plan.alloc(pooled * 4, 4, 4),
       scratch: plan.alloc(api.conv2dF32ScratchBytes(...shapeInts(conv)), 8, 8),
@@ -635,6 +642,7 @@ export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: C
     const { buffer, base } = arena(plan.top);
     const m = new Mem(buffer, base);
     m.f32(o.x, x.length).set(x);
+    m.f32(o.xc, x.length).set(xNchw);
     m.f32(o.w, wt.length).set(wt);
     m.f32(o.b, bias.length).set(bias);
     api.conv2dF32PackWeights(buffer, m.at(o.w), m.at(o.pw), conv.cout, conv.cin, k, k, 1);
@@ -643,8 +651,8 @@ export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: C
       api.conv2dF32(buffer, m.at(o.x), m.at(o.pw), m.at(o.b), -1, m.at(o.conv), m.at(o.scratch), ...shapeInts(conv), 0, relu);
       const want = refPool(pool, Float32Array.from(m.f32(o.conv, pixels * conv.cout)), false);
       m.f32(o.y, pooled).fill(SENTINEL);
-      api.conv2dF32Maxpool(buffer, m.at(o.x), m.at(o.pw), m.at(o.b), m.at(o.y), m.at(o.fused), ...shapeInts(conv), relu, ...window);
-      expectFloatsExact(m.f32(o.y, pooled), want, `conv+maxpool ${describeShape(conv)} pool ${describeShape(pool)} [${cfg.label}]`);
+      api.conv2dF32Maxpool(buffer, m.at(nchw ? o.xc : o.x), m.at(o.pw), m.at(o.b), m.at(o.y), m.at(o.fused), ...shapeInts(conv), relu, nchw, ...window);
+      expectFloatsExact(m.f32(o.y, pooled), want, `conv+maxpool ${describeShape(conv)}${nchw ? ' nchw' : ''} pool ${describeShape(pool)} [${cfg.label}]`);
     }
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The float stem on the runtime: Bi-Real's RGB conv → BN → max pool runs as one step (conv2dF32Maxpool, the
- * conv's output never stored), with onnxruntime's logits on the standard export of the same weights, and
- * bit-identical to the plan that runs the conv and the pool as two steps; ReActNet's and QuickNet's 3×3 /2
- * stems (the banded few-channel conv) likewise against onnxruntime. Native at 1 and 2 threads, WebAssembly.
+ * conv's output never stored, the NCHW image transposed as the stem reads it), with onnxruntime's logits on the
+ * standard export of the same weights, and bit-identical to the plan that runs the transpose, the conv and the
+ * pool as three steps; ReActNet's and QuickNet's 3×3 /2 stems (no pool) likewise. Native at 1 and 2 threads, WebAssembly.
  */
 import { describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../backends/onnx/index.js';
@@ -51,9 +51,13 @@ describe.skipIf(skipNative())('the float stems on the runtime', () => {
     const plan = createRuntime(bytes, { kernels: nativeKernels(), batch: 2 });
     const kernels = plan.plan.steps.map((s) => s.kernel);
     plan.release();
-    expect(kernels).toContain('conv2dF32Maxpool');
+    expect(kernels[0], 'the first step: the stem, reading the NCHW image').toBe('conv2dF32Maxpool');
     expect(kernels).not.toContain('maxpoolF32');
+    expect(kernels).not.toContain('nchwToNhwc');
     const split = { ...nativeKernels(), conv2dF32Maxpool: undefined };
+    const splitPlan = createRuntime(bytes, { kernels: split, batch: 2 });
+    expect(splitPlan.plan.steps.map((s) => s.kernel).slice(0, 3)).toEqual(['nchwToNhwc', 'conv2dF32', 'maxpoolF32']);
+    splitPlan.release();
     for (const threads of [1, 2]) {
       const y = runOnce(bytes, nativeKernels(), threads, x, 2);
       expect(maxRelativeError(y, reference), `native, ${threads} threads`).toBeLessThan(1e-4);
@@ -72,9 +76,14 @@ describe.skipIf(skipNative())('the float stems on the runtime', () => {
     it(`${name}'s 3×3 /2 stem gives onnxruntime's logits, native (1 and 2 threads) and WebAssembly`, async () => {
       const { standard, runtime: bytes, x } = exported(source, 12);
       const reference = await ortLogits(standard, x, 2);
+      const plan = createRuntime(bytes, { kernels: nativeKernels(), batch: 2 });
+      expect(plan.plan.steps[0].kernel, 'the stem reads the NCHW image').toBe('conv2dF32Maxpool');
+      plan.release();
+      const split = runOnce(bytes, { ...nativeKernels(), conv2dF32Maxpool: undefined }, 1, x, 2);
       const native = [1, 2].map((threads) => runOnce(bytes, nativeKernels(), threads, x, 2));
       expect(maxRelativeError(native[0], reference), 'native').toBeLessThan(1e-4);
       expect(native[1]).toEqual(native[0]);
+      expect(native[0]).toEqual(split);
       expect(maxRelativeError(runOnce(bytes, wasm(), 1, x, 2), reference), 'wasm').toBeLessThan(1e-4);
     });
   }
