@@ -67,53 +67,52 @@ SOFAR_TARGET_AVX512 void sofar_bgemm_avx512(size_t mr, size_t nr, size_t nseg, s
   }
 }
 
-/* With groups of a multiple of 16 channels, the signs are packed on the fly: each 16-channel vector's
-   sign mask is 16 bits of a packed word (little-endian words). */
-SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(size_t cout, int32_t kbits, const int32_t *pc,
-                                                      const int32_t *corr, const float *multiplier,
-                                                      const float *bias, const float *res, const float *alpha,
-                                                      const float *post, const struct sofar_bconv_tail *tail,
-                                                      float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
-  const __m512i vk = _mm512_set1_epi32(kbits);
+/* Channels outer, pixels inner: each 16-channel vector of every per-channel operand is loaded once per block.
+   With groups of a multiple of 16 channels, the signs are packed on the fly: each vector's sign mask is 16
+   bits of a packed word (little-endian words). */
+SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(const struct sofar_bconv_out *e, size_t p0, size_t mr,
+                                                      const int32_t *pc, const int32_t *const *corr, float *tmp) {
+  int fused;
+  if (sofar_bconv_out_begin(e, p0, mr, pc, corr, tmp, 16, &fused)) return;
+  const size_t cout = e->cout, yp_c = e->yp_c;
+  const __m512i vk = _mm512_set1_epi32(e->kbits);
   const __m512 zero = _mm512_setzero_ps();
-  const int fused = yp && yp_c % 16 == 0, affine_pack = sofar_tail_packs_affine(tail);
-  if (affine_pack && yp && !fused) { /* signs of an affine map, groups not a multiple of 16: the reference */
-    sofar_bconv_transform_scalar(cout, kbits, pc, corr, multiplier, bias, res, alpha, post, tail, y, yp, yp_c, yp_wg, tmp);
-    return;
-  }
-  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
-  const float *scale = tl.scale, *res_after = tl.res, *ps = tl.pack_scale, *pt = tl.pack_shift;
-  float *out = y ? y : tmp;
-  if (fused)
-    for (size_t i = 0; i < cout / yp_c * yp_wg; i++) yp[i] = 0;
+  const int affine_pack = sofar_out_packs_affine(e);
+  const float *res_before = e->res_after ? NULL : e->res, *res_after = e->res_after ? e->res : NULL;
   for (size_t o = 0; o < cout; o += 16) {
     const size_t n = sofar_min(16, cout - o);
     const __mmask16 m = (__mmask16)((1u << n) - 1);
-    __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pc + o), 1));
-    if (corr) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, corr + o));
-    __m512 v = _mm512_cvtepi32_ps(acc);
-    if (multiplier) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, multiplier + o));
-    v = _mm512_add_ps(v, bias ? _mm512_maskz_loadu_ps(m, bias + o) : zero);
-    if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + o));
-    if (alpha)
-      v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), _mm512_maskz_loadu_ps(m, alpha + o), v);
-    if (scale) v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, scale + o)), post ? _mm512_maskz_loadu_ps(m, post + o) : zero);
-    else if (post) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, post + o));
-    if (res_after) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res_after + o));
-    if (fused) {
-      __m512 s = v;
-      if (ps) s = _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, ps + o));
-      if (affine_pack) s = _mm512_add_ps(s, pt ? _mm512_maskz_loadu_ps(m, pt + o) : zero);
-      const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(s, zero, _CMP_LT_OQ);
-      const size_t q = o / yp_c, gp = o - q * yp_c;
-      memcpy((unsigned char *)(yp + q * yp_wg + gp / 64) + (gp % 64) / 8, &bits, 2);
-      if (y) _mm512_mask_storeu_ps(y + o, m, v);
-    } else {
-      _mm512_mask_storeu_ps(out + o, m, v);
+#define LOAD(vec) (vec ? _mm512_maskz_loadu_ps(m, vec + o) : zero)
+    const __m512 mul = LOAD(e->mul), bias = LOAD(e->bias), alpha = LOAD(e->alpha), post = LOAD(e->post);
+    const __m512 scale = LOAD(e->scale), ps = LOAD(e->pack_scale), pt = LOAD(e->pack_shift);
+#undef LOAD
+    const size_t q = o / (fused ? yp_c : 1), gp = o - q * (fused ? yp_c : 1);
+    const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
+    for (size_t r = 0; r < mr; r++) {
+      const size_t pix = p0 + r;
+      __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pc + r * cout + o), 1));
+      if (corr && corr[r]) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, corr[r] + o));
+      __m512 v = _mm512_cvtepi32_ps(acc);
+      if (e->mul) v = _mm512_mul_ps(v, mul);
+      v = _mm512_add_ps(v, bias);
+      if (res_before) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res_before + pix * e->rs + o));
+      if (e->alpha) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), alpha, v);
+      if (e->scale) v = _mm512_add_ps(_mm512_mul_ps(v, scale), post);
+      else if (e->post) v = _mm512_add_ps(v, post);
+      if (res_after) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res_after + pix * e->rs + o));
+      if (fused) {
+        __m512 s = v;
+        if (e->pack_scale) s = _mm512_mul_ps(s, ps);
+        if (affine_pack) s = _mm512_add_ps(s, pt);
+        const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(s, zero, _CMP_LT_OQ);
+        memcpy((unsigned char *)(e->yp + pix * e->yps) + bits_at, &bits, 2);
+        if (e->y) _mm512_mask_storeu_ps(e->y + pix * e->ys + o, m, v);
+      } else {
+        _mm512_mask_storeu_ps(sofar_out_row(e, pix, r, tmp) + o, m, v);
+      }
     }
   }
-  if (yp && !fused)
-    for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_avx512(out + q * yp_c, yp + q * yp_wg, yp_c);
+  sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, cout, fused, sofar_pack_row_avx512);
 }
 
 SOFAR_TARGET_AVX512 void sofar_pack_row_avx512(const float *x, uint64_t *y, size_t channels) {

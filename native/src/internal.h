@@ -79,45 +79,71 @@ static inline void *sofar_align_ptr(void *p) {
 typedef void (*sofar_bgemm_fn)(size_t mr, size_t nr, size_t nseg, size_t seg_len, const uint64_t *const *a,
                                const uint64_t *b, int32_t *c, size_t c_stride);
 
-/** The binary conv transform's optional tail (sofar_bconv2d_epilogue); any member may be NULL. */
-struct sofar_bconv_tail {
-  const float *scale;      /* after the activation: out = out*scale[o] + (post ? post[o] : +0) */
-  const float *res;        /* then out = out + res[o] (the residual after the activation) */
-  const float *pack_scale; /* the packed signs are those of (pack_scale ? out*pack_scale[o] : out) */
-  const float *pack_shift; /*   + (pack_shift ? pack_shift[o] : +0) when either is given */
+/** Packs the signs of `channels` floats into ceil(channels/64) words (bit = x < 0; tail bits 0). */
+typedef void (*sofar_pack_row_fn)(const float *x, uint64_t *y, size_t channels);
+
+/**
+ * The binary conv's output transform: its operands, fixed over a call (per-channel vectors NULL where absent).
+ * For output pixel p and channel o < cout, in float32 and in this order:
+ *   acc = kbits - 2*pc[o] - (corr ? corr[o] : 0);  v = acc*mul[o] (mul NULL: acc);  v = v + (bias ? bias[o] : +0)
+ *   v = v + res[p*rs + o]                  (res, res_after 0)
+ *   v = v < 0 ? alpha[o]*v : v             (alpha: PReLU)
+ *   v = v*scale[o] + (post ? post[o] : +0) (scale), else v = v + post[o] (post alone)
+ *   v = v + res[p*rs + o]                  (res, res_after 1)
+ * y[p*ys + o] = v where y is not NULL; yp: the signs (bit = s < 0) of s = (pack_scale ? v*pack_scale[o] : v)
+ * + (pack_shift ? pack_shift[o] : +0) when either is given, else of v, in groups of yp_c channels of yp_wg
+ * words each, pixel p's words at yp + p*yps.
+ */
+struct sofar_bconv_out {
+  size_t cout;
+  int32_t kbits;
+  const float *mul, *bias, *alpha, *post, *scale, *pack_scale, *pack_shift;
+  const float *res;
+  size_t rs;
+  int res_after;
+  float *y;
+  size_t ys;
+  uint64_t *yp;
+  size_t yps, yp_c, yp_wg;
 };
-/** The tail of channels o.. (the SIMD variants' scalar remainders). */
-static inline struct sofar_bconv_tail sofar_tail_at(const struct sofar_bconv_tail *t, size_t o) {
-  struct sofar_bconv_tail r = {t->scale ? t->scale + o : NULL, t->res ? t->res + o : NULL,
-                               t->pack_scale ? t->pack_scale + o : NULL, t->pack_shift ? t->pack_shift + o : NULL};
-  return r;
-}
-/** The tail's members, all NULL where there is none. */
-static inline struct sofar_bconv_tail sofar_tail_or_none(const struct sofar_bconv_tail *t) {
-  struct sofar_bconv_tail none = {NULL, NULL, NULL, NULL};
-  return t ? *t : none;
-}
+
 /** Whether the packed signs are those of an affine map of the output. */
-static inline int sofar_tail_packs_affine(const struct sofar_bconv_tail *t) {
-  return t && (t->pack_scale || t->pack_shift);
+static inline int sofar_out_packs_affine(const struct sofar_bconv_out *e) {
+  return e->pack_scale || e->pack_shift;
 }
 
 /**
- * Binary conv output transform for one pixel of `cout` channels:
- *   acc = kbits - 2*pc[o] - (corr ? corr[o] : 0);  out = multiplier[o]*acc + bias[o] (+ res[o])
- *   then, where given: out = out < 0 ? alpha[o]*out : out (PReLU);  out = out + post[o]
- * in float32 in that order (multiplier NULL = 1, bias NULL = +0), then the tail where given (tail->scale
- * replaces the shift by out*scale + post; see struct sofar_bconv_tail). Writes out to y[o] when y is not
- * NULL, and its signs (or those of the tail's affine map of it) to yp when yp is not NULL: groups of yp_c
- * channels, yp_wg words each. tmp: 2*cout floats.
+ * The output transform of a block of mr output pixels p0 .. p0+mr-1 (see struct sofar_bconv_out): row r's
+ * counts at pc + r*cout, its padding correction corr[r] (NULL: none). tmp: (SOFAR_MR_MAX + 1)*cout floats.
  */
-typedef void (*sofar_bconv_transform_fn)(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                         const float *multiplier, const float *bias, const float *res,
-                                         const float *alpha, const float *post, const struct sofar_bconv_tail *tail,
-                                         float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp);
+typedef void (*sofar_bconv_transform_fn)(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
+                                         const int32_t *const *corr, float *tmp);
 
-/** Packs the signs of `channels` floats into ceil(channels/64) words (bit = x < 0; tail bits 0). */
-typedef void (*sofar_pack_row_fn)(const float *x, uint64_t *y, size_t channels);
+/** The reference's floats of channels [o0, o1) of one pixel (counts pc, correction corr), written to out[o]. */
+void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, const int32_t *pc, const int32_t *corr,
+                                  size_t o0, size_t o1, float *out);
+
+/**
+ * The start every SIMD transform shares. Where the variant cannot pack the signs of an affine map itself
+ * (groups not a multiple of its `lanes`; lanes 0: never), runs the reference on the block and returns 1.
+ * Otherwise sets *fused (the signs are packed lane by lane: groups a multiple of `lanes`), zeroes the packed
+ * words the variant then ORs its bits into when fused, and returns 0.
+ */
+int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
+                          const int32_t *const *corr, float *tmp, size_t lanes, int *fused);
+
+/** Row r's float output: y's row, or tmp's (the floats only feed the packing). */
+static inline float *sofar_out_row(const struct sofar_bconv_out *e, size_t pix, size_t r, float *tmp) {
+  return e->y ? e->y + pix * e->ys : tmp + r * e->cout;
+}
+
+/**
+ * The end every SIMD transform shares: the reference's floats of the channels [o, cout) the variant's vectors
+ * left (only when not fused), then, when not fused, the signs of every row's floats packed with pack_row.
+ */
+void sofar_bconv_out_finish(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
+                            const int32_t *const *corr, float *tmp, size_t o, int fused, sofar_pack_row_fn pack_row);
+
 
 /**
  * Float GEMM tile: rows r < mr, columns j < nr (nr <= the variant's NR):
@@ -158,8 +184,7 @@ const struct sofar_ukernels *sofar_ukernels_current(void);
 
 /* the variants */
 void sofar_bgemm_scalar(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_scalar(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                  const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
+void sofar_bconv_transform_scalar(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
 void sofar_pack_row_scalar(const float *, uint64_t *, size_t);
 void sofar_sgemm_scalar(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
@@ -169,15 +194,13 @@ void sofar_dwconv_range_scalar(size_t q0, size_t q1, size_t c, size_t ntaps, con
                                const float *bias, const float *res, float *y, int relu);
 #if SOFAR_X86
 void sofar_bgemm_avx2(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_avx2(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
+void sofar_bconv_transform_avx2(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
 void sofar_pack_row_avx2(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx2(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
 void sofar_dwconv_avx2(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 void sofar_bgemm_avx512(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_avx512(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                  const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
+void sofar_bconv_transform_avx512(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
 void sofar_pack_row_avx512(const float *, uint64_t *, size_t);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
@@ -185,8 +208,7 @@ void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, co
 #endif
 #if SOFAR_WASM_SIMD
 void sofar_bgemm_wasmsimd(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_wasmsimd(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                    const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
+void sofar_bconv_transform_wasmsimd(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
 void sofar_pack_row_wasmsimd(const float *, uint64_t *, size_t);
 void sofar_sgemm_wasmsimd(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *,
                           size_t, const float *, const float *, int);
@@ -195,8 +217,7 @@ void sofar_dwconv_wasmsimd(size_t, size_t, const float *const *, const float *, 
 
 #if SOFAR_ARM64
 void sofar_bgemm_neon(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_neon(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
+void sofar_bconv_transform_neon(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
 void sofar_pack_row_neon(const float *, uint64_t *, size_t);
 void sofar_sgemm_neon(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
