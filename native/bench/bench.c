@@ -4,7 +4,8 @@
  * Build and run (from the repository root):
  *   gcc -std=c11 -O3 -ffp-contract=off -Inative/include native/src/[!a]*.c native/bench/bench.c -lpthread -o /tmp/sofar-bench
  *   /tmp/sofar-bench [isa] [reps]
- *   /tmp/sofar-bench epilogue [threads] [reps]   (the fused epilogues of ReActNet-A's small-channel layers)
+ *   /tmp/sofar-bench epilogue [threads] [reps] [name]   (the fused epilogues of ReActNet-A's small-channel layers;
+ *   name: only the shapes whose name contains it)
  * Also measures the register-only throughput of the AVX-512 xor+popcount+add sequence (the binary GEMM's
  * inner step) as the practical binary peak of one core.
  */
@@ -197,7 +198,7 @@ __attribute__((target("avx512f"))) static double fma_peak(void) {
 }
 #endif
 
-static void bench_epilogues(int threads, int reps) {
+static void bench_epilogues(int threads, int reps, const char *only) {
   sofar_set_threads(threads);
   printf("isa in use: %d, threads %d\n", sofar_isa_in_use(), threads);
   static const epi_shape_t epi_shapes[] = {
@@ -208,12 +209,13 @@ static void bench_epilogues(int threads, int reps) {
       {"3x3 64->64 56x56 ops 3", 56, 64, 64, 3, 1, 3, 1, 1},
       {"3x3 64->64 112x112 /2 ops 171", 112, 64, 64, 3, 2, 171, 1, 1},
   };
-  for (size_t i = 0; i < sizeof epi_shapes / sizeof epi_shapes[0]; i++) bench_epilogue(&epi_shapes[i], reps);
+  for (size_t i = 0; i < sizeof epi_shapes / sizeof epi_shapes[0]; i++)
+    if (!only || strstr(epi_shapes[i].name, only)) bench_epilogue(&epi_shapes[i], reps);
 }
 
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "epilogue")) {
-    bench_epilogues(argc > 2 ? atoi(argv[2]) : 2, argc > 3 ? atoi(argv[3]) : 50);
+    bench_epilogues(argc > 2 ? atoi(argv[2]) : 2, argc > 3 ? atoi(argv[3]) : 50, argc > 4 ? argv[4] : NULL);
     return 0;
   }
   const int isa = argc > 1 ? atoi(argv[1]) : 99;

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #define MR 6
+#define RES_AHEAD 16 /* pixels */
 
 SOFAR_TARGET_AVX512 SOFAR_INLINE void bgemm_tile(size_t mr, size_t nr, size_t nseg, size_t seg_len,
                                                  const uint64_t *const *a, const uint64_t *b, int32_t *c,
@@ -77,8 +78,13 @@ SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(const struct sofar_bconv_o
   const size_t cout = e->cout, yp_c = e->yp_c;
   const __m512i vk = _mm512_set1_epi32(e->kbits);
   const __m512 zero = _mm512_setzero_ps();
-  const int affine_pack = sofar_out_packs_affine(e);
+  /* the operands in locals: the stores below could alias the struct, which would reload every field per row */
+  const int affine_pack = sofar_out_packs_affine(e), has_mul = e->mul != NULL, has_alpha = e->alpha != NULL;
+  const int has_scale = e->scale != NULL, has_post = e->post != NULL, has_ps = e->pack_scale != NULL;
   const float *res_before = e->res_after ? NULL : e->res, *res_after = e->res_after ? e->res : NULL;
+  const size_t rs = e->rs, ys = e->ys, yps = e->yps;
+  float *const y = e->y;
+  unsigned char *const ypb = (unsigned char *)e->yp;
   for (size_t o = 0; o < cout; o += 16) {
     const size_t n = sofar_min(16, cout - o);
     const __mmask16 m = (__mmask16)((1u << n) - 1);
@@ -88,25 +94,27 @@ SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(const struct sofar_bconv_o
 #undef LOAD
     const size_t q = o / (fused ? yp_c : 1), gp = o - q * (fused ? yp_c : 1);
     const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
-    for (size_t r = 0; r < mr; r++) {
-      const size_t pix = p0 + r;
-      __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pc + r * cout + o), 1));
+    const int32_t *pcr = pc + o;
+    for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
+      if (e->res && o == 0) /* the residual row a few blocks on: its strided rows outrun the hardware prefetch */
+        for (size_t at = 0; at < cout; at += 16) _mm_prefetch((const char *)(e->res + (pix + RES_AHEAD) * rs + at), _MM_HINT_T0);
+      __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pcr), 1));
       if (corr && corr[r]) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, corr[r] + o));
       __m512 v = _mm512_cvtepi32_ps(acc);
-      if (e->mul) v = _mm512_mul_ps(v, mul);
+      if (has_mul) v = _mm512_mul_ps(v, mul);
       v = _mm512_add_ps(v, bias);
-      if (res_before) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res_before + pix * e->rs + o));
-      if (e->alpha) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), alpha, v);
-      if (e->scale) v = _mm512_add_ps(_mm512_mul_ps(v, scale), post);
-      else if (e->post) v = _mm512_add_ps(v, post);
-      if (res_after) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res_after + pix * e->rs + o));
+      if (res_before) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res_before + pix * rs + o));
+      if (has_alpha) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), alpha, v);
+      if (has_scale) v = _mm512_add_ps(_mm512_mul_ps(v, scale), post);
+      else if (has_post) v = _mm512_add_ps(v, post);
+      if (res_after) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res_after + pix * rs + o));
       if (fused) {
         __m512 s = v;
-        if (e->pack_scale) s = _mm512_mul_ps(s, ps);
+        if (has_ps) s = _mm512_mul_ps(s, ps);
         if (affine_pack) s = _mm512_add_ps(s, pt);
         const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(s, zero, _CMP_LT_OQ);
-        memcpy((unsigned char *)(e->yp + pix * e->yps) + bits_at, &bits, 2);
-        if (e->y) _mm512_mask_storeu_ps(e->y + pix * e->ys + o, m, v);
+        memcpy(ypb + pix * yps * 8 + bits_at, &bits, 2);
+        if (y) _mm512_mask_storeu_ps(y + pix * ys + o, m, v);
       } else {
         _mm512_mask_storeu_ps(sofar_out_row(e, pix, r, tmp) + o, m, v);
       }

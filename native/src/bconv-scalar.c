@@ -61,19 +61,6 @@ void sofar_bconv_transform_scalar(const struct sofar_bconv_out *e, size_t p0, si
   }
 }
 
-int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
-                          const int32_t *const *corr, float *tmp, size_t lanes, int *fused) {
-  *fused = e->yp && lanes && e->yp_c % lanes == 0;
-  if (e->yp && !*fused && sofar_out_packs_affine(e)) {
-    sofar_bconv_transform_scalar(e, p0, mr, pc, corr, tmp);
-    return 1;
-  }
-  if (*fused) {
-    const size_t words = e->cout / e->yp_c * e->yp_wg;
-    for (size_t r = 0; r < mr; r++) memset(e->yp + (p0 + r) * e->yps, 0, words * sizeof(uint64_t));
-  }
-  return 0;
-}
 
 void sofar_bconv_out_finish(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
                             const int32_t *const *corr, float *tmp, size_t o, int fused, sofar_pack_row_fn pack_row) {

@@ -345,6 +345,7 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   const uint64_t pad_word = c->pad_value < 0 ? ~(uint64_t)0 : 0;
   const size_t wx = p->wx, h = g->h, w = g->w, kh = g->kh, dh = g->dh, ho = g->ho, wo = g->wo;
   const size_t img_words = h * w * wx, ih_span = (kh - 1) * dh, iw_span = (g->kw - 1) * g->dw;
+  const int contiguous = p->direct && g->sh == 1 && g->sw == 1; /* a 1x1 conv of stride 1 without padding */
 
   /* one segment per kernel row: kw*wx contiguous words of x when the layout allows, or Ew of the row-packed input */
   const int seg = !p->direct && !p->rowpack && groups == 1 && g->dw == 1 && kh <= SOFAR_MAX_SEGS;
@@ -374,7 +375,10 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
     const uint64_t *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
     size_t npad[SOFAR_MR_MAX];
     size_t r0 = 0; /* pixels [0, r0) of the block already placed */
-    if (seg && row_valid && row_in && ow >= ow_lo && ow + mr <= ow_hi) {
+    if (contiguous) { /* pixel p's row is x's pixel p: no coordinates to follow (every block takes this path) */
+      for (size_t r = 0; r < mr; r++) rows[r] = c->x + (p0 + r) * wx, npad[r] = 0;
+      r0 = mr;
+    } else if (seg && row_valid && row_in && ow >= ow_lo && ow + mr <= ow_hi) {
       /* the whole block inside one output row and the image: its rows are evenly spaced in x */
       const uint64_t *src = xrow + (ow * sw - pl) * wx;
       const size_t step = sw * wx, kstep = dh * w * wx;

@@ -129,8 +129,22 @@ void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, c
  * Otherwise sets *fused (the signs are packed lane by lane: groups a multiple of `lanes`), zeroes the packed
  * words the variant then ORs its bits into when fused, and returns 0.
  */
-int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
-                          const int32_t *const *corr, float *tmp, size_t lanes, int *fused);
+/** The reference transform (bconv-scalar.c). */
+void sofar_bconv_transform_scalar(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
+static inline int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
+                                        const int32_t *const *corr, float *tmp, size_t lanes, int *fused) {
+  *fused = e->yp && lanes && e->yp_c % lanes == 0;
+  if (e->yp && !*fused && sofar_out_packs_affine(e)) {
+    sofar_bconv_transform_scalar(e, p0, mr, pc, corr, tmp);
+    return 1;
+  }
+  if (*fused) { /* inline: a call to memset costs more than the one or two words of a small layer */
+    const size_t words = e->cout / e->yp_c * e->yp_wg;
+    for (size_t r = 0; r < mr; r++)
+      for (size_t i = 0; i < words; i++) e->yp[(p0 + r) * e->yps + i] = 0;
+  }
+  return 0;
+}
 
 /** Row r's float output: y's row, or tmp's (the floats only feed the packing). */
 static inline float *sofar_out_row(const struct sofar_bconv_out *e, size_t pix, size_t r, float *tmp) {
@@ -184,7 +198,6 @@ const struct sofar_ukernels *sofar_ukernels_current(void);
 
 /* the variants */
 void sofar_bgemm_scalar(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_scalar(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
 void sofar_pack_row_scalar(const float *, uint64_t *, size_t);
 void sofar_sgemm_scalar(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
