@@ -198,6 +198,24 @@ __attribute__((target("avx512f"))) static double fma_peak(void) {
 }
 #endif
 
+/* sofar_pack_signs_affine over a map of h x h pixels of c channels (ReActNet's RSign before a concat's conv). */
+static void bench_pack_affine(const char *name, int h, int c, int reps) {
+  const size_t P = (size_t)h * h;
+  float *x = xalloc(P * (size_t)c * 4), *scale = xalloc((size_t)c * 4), *shift = xalloc((size_t)c * 4);
+  for (size_t i = 0; i < P * (size_t)c; i++) x[i] = (float)(next() % 200) * 0.01f - 1.0f;
+  for (int i = 0; i < c; i++) scale[i] = 1.0f, shift[i] = (float)(next() % 200) * 0.001f - 0.1f;
+  uint64_t *y = xalloc(P * (size_t)sofar_packed_words(c, 1) * 8);
+  double *t = malloc(sizeof(double) * (size_t)reps);
+  for (int r = -5; r < reps; r++) {
+    const double t0 = now();
+    sofar_pack_signs_affine(x, scale, shift, y, (int)P, c, 0, 1);
+    if (r >= 0) t[r] = now() - t0;
+  }
+  qsort(t, (size_t)reps, sizeof(double), cmp_double);
+  printf("%-30s median %7.3f ms  best %7.3f ms\n", name, t[reps / 2] * 1e3, t[0] * 1e3);
+  free(t); free(x); free(scale); free(shift); free(y);
+}
+
 static void bench_epilogues(int threads, int reps, const char *only) {
   sofar_set_threads(threads);
   printf("isa in use: %d, threads %d\n", sofar_isa_in_use(), threads);
@@ -211,6 +229,7 @@ static void bench_epilogues(int threads, int reps, const char *only) {
   };
   for (size_t i = 0; i < sizeof epi_shapes / sizeof epi_shapes[0]; i++)
     if (!only || strstr(epi_shapes[i].name, only)) bench_epilogue(&epi_shapes[i], reps);
+  if (!only || strstr("packSignsAffine 64 112x112", only)) bench_pack_affine("packSignsAffine 64 112x112", 112, 64, reps);
 }
 
 int main(int argc, char **argv) {

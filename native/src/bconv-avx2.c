@@ -71,8 +71,7 @@ SOFAR_TARGET_AVX2 void sofar_bgemm_avx2(size_t mr, size_t nr, size_t nseg, size_
    With groups of a multiple of 8 channels, the signs are packed on the fly (a byte per vector). */
 SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                   const int32_t *pc, const int32_t *const *corr, float *tmp) {
-  int fused;
-  if (sofar_bconv_out_begin(e, p0, mr, pc, corr, tmp, 8, &fused)) return;
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 8);
   const size_t cout = e->cout, yp_c = e->yp_c;
   const __m256i vk = _mm256_set1_epi32(e->kbits);
   const __m256 zero = _mm256_setzero_ps();
@@ -113,18 +112,23 @@ SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(const struct sofar_bconv_out *
   sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, o, fused, sofar_pack_row_avx2);
 }
 
-SOFAR_TARGET_AVX2 void sofar_pack_row_avx2(const float *x, uint64_t *y, size_t channels) {
+SOFAR_TARGET_AVX2 void sofar_pack_row_avx2(const float *x, const float *scale, const float *shift, uint64_t *y,
+                                           size_t channels) {
   const __m256 zero = _mm256_setzero_ps();
   size_t w0 = 0;
   for (; w0 + 64 <= channels; w0 += 64) {
     uint64_t word = 0;
     for (size_t q = 0; q < 8; q++) {
-      const __m256 v = _mm256_loadu_ps(x + w0 + q * 8);
+      const size_t c0 = w0 + q * 8;
+      __m256 v = _mm256_loadu_ps(x + c0);
+      if (scale) v = _mm256_mul_ps(v, _mm256_loadu_ps(scale + c0));
+      if (shift) v = _mm256_add_ps(v, _mm256_loadu_ps(shift + c0));
       word |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ)) << (q * 8);
     }
     y[w0 / 64] = word;
   }
-  if (w0 < channels) sofar_pack_row_scalar(x + w0, y + w0 / 64, channels - w0);
+  if (w0 < channels)
+    sofar_pack_row_scalar(x + w0, scale ? scale + w0 : NULL, shift ? shift + w0 : NULL, y + w0 / 64, channels - w0);
 }
 
 #endif

@@ -73,8 +73,7 @@ SOFAR_TARGET_AVX512 void sofar_bgemm_avx512(size_t mr, size_t nr, size_t nseg, s
    bits of a packed word (little-endian words). */
 SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                       const int32_t *pc, const int32_t *const *corr, float *tmp) {
-  int fused;
-  if (sofar_bconv_out_begin(e, p0, mr, pc, corr, tmp, 16, &fused)) return;
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 16);
   const size_t cout = e->cout, yp_c = e->yp_c;
   const __m512i vk = _mm512_set1_epi32(e->kbits);
   const __m512 zero = _mm512_setzero_ps();
@@ -123,20 +122,34 @@ SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(const struct sofar_bconv_o
   sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, cout, fused, sofar_pack_row_avx512);
 }
 
-SOFAR_TARGET_AVX512 void sofar_pack_row_avx512(const float *x, uint64_t *y, size_t channels) {
-  const __m512 zero = _mm512_setzero_ps();
-  for (size_t w0 = 0; w0 < channels; w0 += 64) {
+/* The sign mask of 16 floats (n of them, mask m) after the optional scale and shift. */
+SOFAR_TARGET_AVX512 SOFAR_INLINE __mmask16 signs16(const float *x, const float *scale, const float *shift, __mmask16 m) {
+  __m512 v = _mm512_maskz_loadu_ps(m, x);
+  if (scale) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, scale));
+  if (shift) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, shift));
+  return _mm512_mask_cmp_ps_mask(m, v, _mm512_setzero_ps(), _CMP_LT_OQ);
+}
+
+SOFAR_TARGET_AVX512 void sofar_pack_row_avx512(const float *x, const float *scale, const float *shift, uint64_t *y,
+                                               size_t channels) {
+  size_t w0 = 0;
+  for (; w0 + 64 <= channels; w0 += 64) { /* whole words: four full vectors */
     uint64_t word = 0;
+#pragma GCC unroll 4
     for (size_t q = 0; q < 4; q++) {
       const size_t c0 = w0 + q * 16;
-      if (c0 >= channels) break;
-      const size_t n = sofar_min(16, channels - c0);
-      const __mmask16 m = (__mmask16)((1u << n) - 1);
-      const __mmask16 neg = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x + c0), zero, _CMP_LT_OQ);
-      word |= (uint64_t)neg << (q * 16);
+      word |= (uint64_t)signs16(x + c0, scale ? scale + c0 : NULL, shift ? shift + c0 : NULL, 0xffff) << (q * 16);
     }
     y[w0 / 64] = word;
   }
+  if (w0 == channels) return;
+  uint64_t word = 0;
+  for (size_t c0 = w0; c0 < channels; c0 += 16) {
+    const size_t n = sofar_min(16, channels - c0);
+    const __mmask16 m = (__mmask16)((1u << n) - 1);
+    word |= (uint64_t)signs16(x + c0, scale ? scale + c0 : NULL, shift ? shift + c0 : NULL, m) << (c0 - w0);
+  }
+  y[w0 / 64] = word;
 }
 
 #endif

@@ -62,22 +62,28 @@ static inline unsigned signs4(float32x4_t v) {
   return vaddvq_u32(vandq_u32(vcltq_f32(v, vdupq_n_f32(0.0f)), vld1q_u32(weights)));
 }
 
-void sofar_pack_row_neon(const float *x, uint64_t *y, size_t channels) {
+void sofar_pack_row_neon(const float *x, const float *scale, const float *shift, uint64_t *y, size_t channels) {
   size_t w0 = 0;
   for (; w0 + 64 <= channels; w0 += 64) {
     uint64_t word = 0;
-    for (size_t q = 0; q < 16; q++) word |= (uint64_t)signs4(vld1q_f32(x + w0 + q * 4)) << (q * 4);
+    for (size_t q = 0; q < 16; q++) {
+      const size_t c0 = w0 + q * 4;
+      float32x4_t v = vld1q_f32(x + c0);
+      if (scale) v = vmulq_f32(v, vld1q_f32(scale + c0));
+      if (shift) v = vaddq_f32(v, vld1q_f32(shift + c0));
+      word |= (uint64_t)signs4(v) << (q * 4);
+    }
     y[w0 / 64] = word;
   }
-  if (w0 < channels) sofar_pack_row_scalar(x + w0, y + w0 / 64, channels - w0);
+  if (w0 < channels)
+    sofar_pack_row_scalar(x + w0, scale ? scale + w0 : NULL, shift ? shift + w0 : NULL, y + w0 / 64, channels - w0);
 }
 
 /* Channels outer, pixels inner: each 4-channel vector of every per-channel operand is loaded once per block.
    With groups of a multiple of 4 channels, the signs are packed on the fly (4 bits per vector). */
 void sofar_bconv_transform_neon(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
                                 const int32_t *const *corr, float *tmp) {
-  int fused;
-  if (sofar_bconv_out_begin(e, p0, mr, pc, corr, tmp, 4, &fused)) return;
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 4);
   const size_t cout = e->cout, yp_c = e->yp_c;
   const int32x4_t vk = vdupq_n_s32(e->kbits);
   const float32x4_t zero = vdupq_n_f32(0.0f);

@@ -43,22 +43,7 @@ void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, c
 
 void sofar_bconv_transform_scalar(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
                                   const int32_t *const *corr, float *tmp) {
-  const size_t cout = e->cout;
-  for (size_t r = 0; r < mr; r++) {
-    const size_t pix = p0 + r;
-    float *out = e->y ? e->y + pix * e->ys : tmp;
-    sofar_bconv_out_range_scalar(e, pix, pc + r * cout, corr ? corr[r] : NULL, 0, cout, out);
-    if (!e->yp) continue;
-    const float *signs = out;
-    if (sofar_out_packs_affine(e)) {
-      float *t = tmp + cout;
-      for (size_t o = 0; o < cout; o++)
-        t[o] = (e->pack_scale ? out[o] * e->pack_scale[o] : out[o]) + (e->pack_shift ? e->pack_shift[o] : 0.0f);
-      signs = t;
-    }
-    uint64_t *yp = e->yp + pix * e->yps;
-    for (size_t q = 0; q < cout / e->yp_c; q++) sofar_pack_row_scalar(signs + q * e->yp_c, yp + q * e->yp_wg, e->yp_c);
-  }
+  sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, 0, 0, sofar_pack_row_scalar);
 }
 
 
@@ -67,18 +52,26 @@ void sofar_bconv_out_finish(const struct sofar_bconv_out *e, size_t p0, size_t m
   for (size_t r = 0; o < e->cout && r < mr; r++)
     sofar_bconv_out_range_scalar(e, p0 + r, pc + r * e->cout, corr ? corr[r] : NULL, o, e->cout, sofar_out_row(e, p0 + r, r, tmp));
   if (!e->yp || fused) return;
+  const size_t c = e->yp_c;
   for (size_t r = 0; r < mr; r++) {
     const float *out = sofar_out_row(e, p0 + r, r, tmp);
     uint64_t *yp = e->yp + (p0 + r) * e->yps;
-    for (size_t q = 0; q < e->cout / e->yp_c; q++) pack_row(out + q * e->yp_c, yp + q * e->yp_wg, e->yp_c);
+    for (size_t q = 0; q < e->cout / c; q++)
+      pack_row(out + q * c, e->pack_scale ? e->pack_scale + q * c : NULL, e->pack_shift ? e->pack_shift + q * c : NULL,
+               yp + q * e->yp_wg, c);
   }
 }
 
-void sofar_pack_row_scalar(const float *x, uint64_t *y, size_t channels) {
+void sofar_pack_row_scalar(const float *x, const float *scale, const float *shift, uint64_t *y, size_t channels) {
   for (size_t w0 = 0; w0 < channels; w0 += 64) {
     const size_t n = sofar_min(64, channels - w0);
     uint64_t word = 0;
-    for (size_t i = 0; i < n; i++) word |= (uint64_t)(x[w0 + i] < 0.0f) << i;
+    for (size_t i = 0; i < n; i++) {
+      float v = x[w0 + i];
+      if (scale) v = v * scale[w0 + i];
+      if (shift) v = v + shift[w0 + i];
+      word |= (uint64_t)(v < 0.0f) << i;
+    }
     y[w0 / 64] = word;
   }
 }

@@ -71,8 +71,7 @@ void sofar_bgemm_wasmsimd(size_t mr, size_t nr, size_t nseg, size_t seg_len, con
    With groups of a multiple of 4 channels, the signs are packed on the fly (4 bits per vector). */
 void sofar_bconv_transform_wasmsimd(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
                                     const int32_t *const *corr, float *tmp) {
-  int fused;
-  if (sofar_bconv_out_begin(e, p0, mr, pc, corr, tmp, 4, &fused)) return;
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 4);
   const size_t cout = e->cout, yp_c = e->yp_c;
   const v128_t vk = wasm_i32x4_splat(e->kbits);
   const v128_t zero = wasm_f32x4_splat(0.0f);
@@ -112,17 +111,22 @@ void sofar_bconv_transform_wasmsimd(const struct sofar_bconv_out *e, size_t p0, 
   sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, o, fused, sofar_pack_row_wasmsimd);
 }
 
-void sofar_pack_row_wasmsimd(const float *x, uint64_t *y, size_t channels) {
+void sofar_pack_row_wasmsimd(const float *x, const float *scale, const float *shift, uint64_t *y, size_t channels) {
   const v128_t zero = wasm_f32x4_splat(0.0f);
-  for (size_t w0 = 0; w0 < channels; w0 += 64) {
-    const size_t n = sofar_min(64, channels - w0);
+  size_t w0 = 0;
+  for (; w0 + 64 <= channels; w0 += 64) {
     uint64_t word = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-      word |= (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(wasm_v128_load(x + w0 + i), zero)) << i;
-    for (; i < n; i++) word |= (uint64_t)(x[w0 + i] < 0.0f) << i;
+    for (size_t q = 0; q < 16; q++) {
+      const size_t c0 = w0 + q * 4;
+      v128_t v = wasm_v128_load(x + c0);
+      if (scale) v = wasm_f32x4_mul(v, wasm_v128_load(scale + c0));
+      if (shift) v = wasm_f32x4_add(v, wasm_v128_load(shift + c0));
+      word |= (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(v, zero)) << (q * 4);
+    }
     y[w0 / 64] = word;
   }
+  if (w0 < channels)
+    sofar_pack_row_scalar(x + w0, scale ? scale + w0 : NULL, shift ? shift + w0 : NULL, y + w0 / 64, channels - w0);
 }
 
 #endif

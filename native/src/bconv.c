@@ -603,5 +603,5 @@ void sofar_pack_signs(const float *x, uint64_t *y, int pixels, int channels, int
   const struct sofar_ukernels *uk = sofar_ukernels_current();
   const size_t cg = (size_t)(channels / groups), wg = sofar_div_up(cg, 64), xs = x_stride ? (size_t)x_stride : (size_t)channels;
   for (size_t pix = 0; pix < (size_t)pixels; pix++)
-    for (size_t q = 0; q < (size_t)groups; q++) uk->pack_row(x + pix * xs + q * cg, y + (pix * (size_t)groups + q) * wg, cg);
+    for (size_t q = 0; q < (size_t)groups; q++) uk->pack_row(x + pix * xs + q * cg, NULL, NULL, y + (pix * (size_t)groups + q) * wg, cg);
 }

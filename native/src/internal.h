@@ -79,8 +79,12 @@ static inline void *sofar_align_ptr(void *p) {
 typedef void (*sofar_bgemm_fn)(size_t mr, size_t nr, size_t nseg, size_t seg_len, const uint64_t *const *a,
                                const uint64_t *b, int32_t *c, size_t c_stride);
 
-/** Packs the signs of `channels` floats into ceil(channels/64) words (bit = x < 0; tail bits 0). */
-typedef void (*sofar_pack_row_fn)(const float *x, uint64_t *y, size_t channels);
+/**
+ * Packs the signs of `channels` floats into ceil(channels/64) words (tail bits 0): bit i = v < 0 with
+ * v = x[i], then v = v*scale[i] where scale is not NULL, then v = v + shift[i] where shift is not NULL
+ * (float32, rounded after each step: the affine kernel's arithmetic).
+ */
+typedef void (*sofar_pack_row_fn)(const float *x, const float *scale, const float *shift, uint64_t *y, size_t channels);
 
 /**
  * The binary conv's output transform: its operands, fixed over a call (per-channel vectors NULL where absent).
@@ -124,26 +128,18 @@ void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, c
                                   size_t o0, size_t o1, float *out);
 
 /**
- * The start every SIMD transform shares. Where the variant cannot pack the signs of an affine map itself
- * (groups not a multiple of its `lanes`; lanes 0: never), runs the reference on the block and returns 1.
- * Otherwise sets *fused (the signs are packed lane by lane: groups a multiple of `lanes`), zeroes the packed
- * words the variant then ORs its bits into when fused, and returns 0.
+ * The start every SIMD transform shares: whether the signs are packed lane by lane (fused: groups of a
+ * multiple of the variant's `lanes` channels); if so, zeroes the block's packed words the variant then
+ * ORs its bits into.
  */
-/** The reference transform (bconv-scalar.c). */
-void sofar_bconv_transform_scalar(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
-static inline int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
-                                        const int32_t *const *corr, float *tmp, size_t lanes, int *fused) {
-  *fused = e->yp && lanes && e->yp_c % lanes == 0;
-  if (e->yp && !*fused && sofar_out_packs_affine(e)) {
-    sofar_bconv_transform_scalar(e, p0, mr, pc, corr, tmp);
-    return 1;
-  }
-  if (*fused) { /* inline: a call to memset costs more than the one or two words of a small layer */
+static inline int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, size_t lanes) {
+  const int fused = e->yp && e->yp_c % lanes == 0;
+  if (fused) { /* inline: a call to memset costs more than the one or two words of a small layer */
     const size_t words = e->cout / e->yp_c * e->yp_wg;
     for (size_t r = 0; r < mr; r++)
       for (size_t i = 0; i < words; i++) e->yp[(p0 + r) * e->yps + i] = 0;
   }
-  return 0;
+  return fused;
 }
 
 /** Row r's float output: y's row, or tmp's (the floats only feed the packing). */
@@ -198,7 +194,8 @@ const struct sofar_ukernels *sofar_ukernels_current(void);
 
 /* the variants */
 void sofar_bgemm_scalar(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_pack_row_scalar(const float *, uint64_t *, size_t);
+void sofar_bconv_transform_scalar(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
+void sofar_pack_row_scalar(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_scalar(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
 void sofar_dwconv_scalar(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
@@ -208,13 +205,13 @@ void sofar_dwconv_range_scalar(size_t q0, size_t q1, size_t c, size_t ntaps, con
 #if SOFAR_X86
 void sofar_bgemm_avx2(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx2(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
-void sofar_pack_row_avx2(const float *, uint64_t *, size_t);
+void sofar_pack_row_avx2(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_avx2(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
 void sofar_dwconv_avx2(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 void sofar_bgemm_avx512(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx512(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
-void sofar_pack_row_avx512(const float *, uint64_t *, size_t);
+void sofar_pack_row_avx512(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
 void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
@@ -222,7 +219,7 @@ void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, co
 #if SOFAR_WASM_SIMD
 void sofar_bgemm_wasmsimd(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_wasmsimd(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
-void sofar_pack_row_wasmsimd(const float *, uint64_t *, size_t);
+void sofar_pack_row_wasmsimd(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_wasmsimd(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *,
                           size_t, const float *, const float *, int);
 void sofar_dwconv_wasmsimd(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
@@ -231,7 +228,7 @@ void sofar_dwconv_wasmsimd(size_t, size_t, const float *const *, const float *, 
 #if SOFAR_ARM64
 void sofar_bgemm_neon(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_neon(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
-void sofar_pack_row_neon(const float *, uint64_t *, size_t);
+void sofar_pack_row_neon(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_neon(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
 void sofar_dwconv_neon(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
