@@ -118,7 +118,8 @@ static double bench_shape(const shape_t *sh, int threads, int reps, int prepacke
 
 /* The binary convs with their fused epilogue, at the shapes where ReActNet-A and Bi-Real ResNet18 spend their
    time (small channel counts at 112x112 and 56x56). ops 171: multiplier, bias, PReLU, shift, the next sign's
-   threshold (ReActNet's BN, RPReLU, RSign); ops 43: the same without packing, into a slice of a wider map. */
+   threshold (ReActNet's BN, RPReLU, RSign); ops 43: the same without packing, into a slice of a wider map;
+   ops 3: Bi-Real's BN and shortcut; ops 61: QuickNet's ReLU, BN and shortcut after them. */
 typedef struct {
   const char *name;
   int h, cin, cout, k, s, ops, packed, ystride_mul;
@@ -228,6 +229,7 @@ static void bench_epilogues(int threads, int reps, const char *only) {
       {"1x1 64->64 56x56 ops 171", 56, 64, 64, 1, 1, 171, 1, 2},
       {"1x1 128->128 56x56 ops 171", 56, 128, 128, 1, 1, 171, 1, 1},
       {"3x3 64->64 56x56 ops 3", 56, 64, 64, 3, 1, 3, 1, 1},
+      {"3x3 64->64 56x56 ops 61", 56, 64, 64, 3, 1, 61, 1, 1},
       {"3x3 64->64 112x112 /2 ops 171", 112, 64, 64, 3, 2, 171, 1, 1},
   };
   for (size_t i = 0; i < sizeof epi_shapes / sizeof epi_shapes[0]; i++)

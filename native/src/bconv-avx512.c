@@ -134,11 +134,15 @@ SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(const struct sofar_bconv_o
     BIREAL = TF_MUL | TF_RES_BEFORE | TF_FUSED | TF_Y,                            /* BN, shortcut, sign */
     REACT = TF_MUL | TF_RES_BEFORE | TF_ALPHA | TF_POST | TF_Y,                   /* BN, shortcut, RPReLU */
     REACT_PACKED = REACT | TF_FUSED | TF_PACK_SHIFT,                              /* ... and the next RSign */
+    QUICK = TF_MUL | TF_ALPHA | TF_SCALE | TF_POST | TF_RES_AFTER | TF_Y,         /* ReLU, BN, shortcut */
+    QUICK_PACKED = QUICK | TF_FUSED,                                              /* ... and the next sign */
   };
   switch (f) {
     case BIREAL: transform(e, p0, mr, pc, corr, tmp, BIREAL); break;
     case REACT: transform(e, p0, mr, pc, corr, tmp, REACT); break;
     case REACT_PACKED: transform(e, p0, mr, pc, corr, tmp, REACT_PACKED); break;
+    case QUICK: transform(e, p0, mr, pc, corr, tmp, QUICK); break;
+    case QUICK_PACKED: transform(e, p0, mr, pc, corr, tmp, QUICK_PACKED); break;
     default: transform(e, p0, mr, pc, corr, tmp, f); break;
   }
   sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, e->cout, fused, sofar_pack_row_avx512);
