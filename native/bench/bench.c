@@ -4,7 +4,7 @@
  * Build and run (from the repository root):
  *   gcc -std=c11 -O3 -ffp-contract=off -Inative/include native/src/[!a]*.c native/bench/bench.c -lpthread -o /tmp/sofar-bench
  *   /tmp/sofar-bench [isa] [reps]
- *   /tmp/sofar-bench epilogue [threads] [reps] [name]   (the fused epilogues of ReActNet-A's small-channel layers;
+ *   [SOFAR_BENCH_ISA=isa] /tmp/sofar-bench epilogue [threads] [reps] [name]   (the fused epilogues of ReActNet-A's small-channel layers;
  *   name: only the shapes whose name contains it)
  * Also measures the register-only throughput of the AVX-512 xor+popcount+add sequence (the binary GEMM's
  * inner step) as the practical binary peak of one core.
@@ -239,6 +239,7 @@ static void bench_epilogues(int threads, int reps, const char *only) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "epilogue")) {
+    if (getenv("SOFAR_BENCH_ISA")) sofar_set_isa(atoi(getenv("SOFAR_BENCH_ISA"))); /* e.g. 1: AVX2 */
     bench_epilogues(argc > 2 ? atoi(argv[2]) : 2, argc > 3 ? atoi(argv[3]) : 50, argc > 4 ? argv[4] : NULL);
     return 0;
   }

@@ -67,49 +67,61 @@ SOFAR_TARGET_AVX2 void sofar_bgemm_avx2(size_t mr, size_t nr, size_t nseg, size_
   }
 }
 
-/* Channels outer, pixels inner: each 8-channel vector of every per-channel operand is loaded once per block.
-   With groups of a multiple of 8 channels, the signs are packed on the fly (a byte per vector). */
-SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(const struct sofar_bconv_out *e, size_t p0, size_t mr,
-                                                  const int32_t *pc, const int32_t *const *corr, float *tmp) {
-  const int fused = sofar_bconv_out_begin(e, p0, mr, 8);
-  const size_t cout = e->cout, yp_c = e->yp_c;
+/* Channels outer, pixels inner: each 8-channel vector of every per-channel operand is loaded once per block;
+   f: what it does (SOFAR_TF_*, a constant in the common cases). Fused (groups of a multiple of 8 channels):
+   each vector's signs are a byte of a packed word. Returns the channels done (the rest: the reference). */
+SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e, size_t p0, size_t mr,
+                                                const int32_t *pc, const int32_t *const *corr, float *tmp,
+                                                const unsigned f) {
+  const size_t cout = e->cout, yp_c = e->yp_c, rs = e->rs, ys = e->ys, yps = e->yps;
   const __m256i vk = _mm256_set1_epi32(e->kbits);
   const __m256 zero = _mm256_setzero_ps();
-  const int affine_pack = sofar_out_packs_affine(e);
-  const float *res_before = e->res_after ? NULL : e->res, *res_after = e->res_after ? e->res : NULL;
+  const float *const res = e->res;
+  float *const y = e->y;
+  unsigned char *const ypb = (unsigned char *)e->yp;
   size_t o = 0;
   for (; o + 8 <= cout; o += 8) {
 #define LOAD(vec) (vec ? _mm256_loadu_ps(vec + o) : zero)
     const __m256 mul = LOAD(e->mul), bias = LOAD(e->bias), alpha = LOAD(e->alpha), post = LOAD(e->post);
     const __m256 scale = LOAD(e->scale), ps = LOAD(e->pack_scale), pt = LOAD(e->pack_shift);
 #undef LOAD
-    const size_t q = o / (fused ? yp_c : 1), gp = o - q * (fused ? yp_c : 1);
+    const size_t q = (f & SOFAR_TF_FUSED) ? o / yp_c : 0, gp = o - q * yp_c;
     const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
-    for (size_t r = 0; r < mr; r++) {
-      const size_t pix = p0 + r;
-      __m256i acc = _mm256_sub_epi32(vk, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(pc + r * cout + o)), 1));
+    const int32_t *pcr = pc + o;
+    for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
+      __m256i acc = _mm256_sub_epi32(vk, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)pcr), 1));
       if (corr && corr[r]) acc = _mm256_sub_epi32(acc, _mm256_loadu_si256((const __m256i *)(corr[r] + o)));
       __m256 v = _mm256_cvtepi32_ps(acc);
-      if (e->mul) v = _mm256_mul_ps(v, mul);
+      if (f & SOFAR_TF_MUL) v = _mm256_mul_ps(v, mul);
       v = _mm256_add_ps(v, bias);
-      if (res_before) v = _mm256_add_ps(v, _mm256_loadu_ps(res_before + pix * e->rs + o));
-      if (e->alpha) v = _mm256_blendv_ps(v, _mm256_mul_ps(alpha, v), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
-      if (e->scale) v = _mm256_add_ps(_mm256_mul_ps(v, scale), post);
-      else if (e->post) v = _mm256_add_ps(v, post);
-      if (res_after) v = _mm256_add_ps(v, _mm256_loadu_ps(res_after + pix * e->rs + o));
-      if (fused) {
+      if (f & SOFAR_TF_RES_BEFORE) v = _mm256_add_ps(v, _mm256_loadu_ps(res + pix * rs + o));
+      if (f & SOFAR_TF_ALPHA) v = _mm256_blendv_ps(v, _mm256_mul_ps(alpha, v), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+      if (f & SOFAR_TF_SCALE) v = _mm256_add_ps(_mm256_mul_ps(v, scale), post);
+      else if (f & SOFAR_TF_POST) v = _mm256_add_ps(v, post);
+      if (f & SOFAR_TF_RES_AFTER) v = _mm256_add_ps(v, _mm256_loadu_ps(res + pix * rs + o));
+      if (f & SOFAR_TF_FUSED) {
         __m256 s = v;
-        if (e->pack_scale) s = _mm256_mul_ps(s, ps);
-        if (affine_pack) s = _mm256_add_ps(s, pt);
-        ((unsigned char *)(e->yp + pix * e->yps))[bits_at] =
-            (unsigned char)_mm256_movemask_ps(_mm256_cmp_ps(s, zero, _CMP_LT_OQ));
-        if (e->y) _mm256_storeu_ps(e->y + pix * e->ys + o, v);
+        if (f & SOFAR_TF_PACK_SCALE) s = _mm256_mul_ps(s, ps);
+        if (f & (SOFAR_TF_PACK_SCALE | SOFAR_TF_PACK_SHIFT)) s = _mm256_add_ps(s, pt);
+        ypb[pix * yps * 8 + bits_at] = (unsigned char)_mm256_movemask_ps(_mm256_cmp_ps(s, zero, _CMP_LT_OQ));
+        if (f & SOFAR_TF_Y) _mm256_storeu_ps(y + pix * ys + o, v);
       } else {
         _mm256_storeu_ps(sofar_out_row(e, pix, r, tmp) + o, v);
       }
     }
   }
-  sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, o, fused, sofar_pack_row_avx2);
+  return o;
+}
+
+SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(const struct sofar_bconv_out *e, size_t p0, size_t mr,
+                                                  const int32_t *pc, const int32_t *const *corr, float *tmp) {
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 8);
+  const unsigned f = sofar_bconv_out_flags(e, fused);
+  size_t done = 0;
+#define BODY(...) done = transform(__VA_ARGS__)
+  SOFAR_TF_DISPATCH(BODY, f, e, p0, mr, pc, corr, tmp)
+#undef BODY
+  sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, done, fused, sofar_pack_row_avx2);
 }
 
 SOFAR_TARGET_AVX2 void sofar_pack_row_avx2(const float *x, const float *scale, const float *shift, uint64_t *y,

@@ -68,15 +68,9 @@ SOFAR_TARGET_AVX512 void sofar_bgemm_avx512(size_t mr, size_t nr, size_t nseg, s
   }
 }
 
-/* What a call's transform does (TF_*): the body below is compiled once per common combination, so that its
-   loop carries no tests and few live registers, and once with the bits known only at run time. */
-enum {
-  TF_MUL = 1, TF_RES_BEFORE = 2, TF_ALPHA = 4, TF_SCALE = 8, TF_POST = 16, TF_RES_AFTER = 32,
-  TF_FUSED = 64, TF_Y = 128, TF_PACK_SCALE = 256, TF_PACK_SHIFT = 512
-};
-
-/* Channels outer, pixels inner: each 16-channel vector of every per-channel operand is loaded once per block.
-   Fused (groups of a multiple of 16 channels): each vector's sign mask is 16 bits of a packed word. */
+/* Channels outer, pixels inner: each 16-channel vector of every per-channel operand is loaded once per block;
+   f: what it does (SOFAR_TF_*, a constant in the common cases). Fused (groups of a multiple of 16 channels):
+   each vector's sign mask is 16 bits of a packed word. */
 SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                 const int32_t *pc, const int32_t *const *corr, float *tmp,
                                                 const unsigned f) {
@@ -93,29 +87,29 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e,
     const __m512 mul = LOAD(e->mul), bias = LOAD(e->bias), alpha = LOAD(e->alpha), post = LOAD(e->post);
     const __m512 scale = LOAD(e->scale), ps = LOAD(e->pack_scale), pt = LOAD(e->pack_shift);
 #undef LOAD
-    const size_t q = (f & TF_FUSED) ? o / yp_c : 0, gp = o - q * yp_c;
+    const size_t q = (f & SOFAR_TF_FUSED) ? o / yp_c : 0, gp = o - q * yp_c;
     const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
     const int32_t *pcr = pc + o;
     for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
-      if ((f & (TF_RES_BEFORE | TF_RES_AFTER)) && o == 0) /* the residual rows ahead: strided, they outrun the hardware prefetch */
+      if ((f & (SOFAR_TF_RES_BEFORE | SOFAR_TF_RES_AFTER)) && o == 0) /* the residual rows ahead: strided, they outrun the hardware prefetch */
         for (size_t at = 0; at < cout; at += 16) _mm_prefetch((const char *)(res + (pix + RES_AHEAD) * rs + at), _MM_HINT_T0);
       __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pcr), 1));
       if (corr && corr[r]) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, corr[r] + o));
       __m512 v = _mm512_cvtepi32_ps(acc);
-      if (f & TF_MUL) v = _mm512_mul_ps(v, mul);
+      if (f & SOFAR_TF_MUL) v = _mm512_mul_ps(v, mul);
       v = _mm512_add_ps(v, bias);
-      if (f & TF_RES_BEFORE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + pix * rs + o));
-      if (f & TF_ALPHA) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), alpha, v);
-      if (f & TF_SCALE) v = _mm512_add_ps(_mm512_mul_ps(v, scale), post);
-      else if (f & TF_POST) v = _mm512_add_ps(v, post);
-      if (f & TF_RES_AFTER) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + pix * rs + o));
-      if (f & TF_FUSED) {
+      if (f & SOFAR_TF_RES_BEFORE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + pix * rs + o));
+      if (f & SOFAR_TF_ALPHA) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), alpha, v);
+      if (f & SOFAR_TF_SCALE) v = _mm512_add_ps(_mm512_mul_ps(v, scale), post);
+      else if (f & SOFAR_TF_POST) v = _mm512_add_ps(v, post);
+      if (f & SOFAR_TF_RES_AFTER) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + pix * rs + o));
+      if (f & SOFAR_TF_FUSED) {
         __m512 s = v;
-        if (f & TF_PACK_SCALE) s = _mm512_mul_ps(s, ps);
-        if (f & (TF_PACK_SCALE | TF_PACK_SHIFT)) s = _mm512_add_ps(s, pt);
+        if (f & SOFAR_TF_PACK_SCALE) s = _mm512_mul_ps(s, ps);
+        if (f & (SOFAR_TF_PACK_SCALE | SOFAR_TF_PACK_SHIFT)) s = _mm512_add_ps(s, pt);
         const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(s, zero, _CMP_LT_OQ);
         memcpy(ypb + pix * yps * 8 + bits_at, &bits, 2);
-        if (f & TF_Y) _mm512_mask_storeu_ps(y + pix * ys + o, m, v);
+        if (f & SOFAR_TF_Y) _mm512_mask_storeu_ps(y + pix * ys + o, m, v);
       } else {
         _mm512_mask_storeu_ps(sofar_out_row(e, pix, r, tmp) + o, m, v);
       }
@@ -126,25 +120,8 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e,
 SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                       const int32_t *pc, const int32_t *const *corr, float *tmp) {
   const int fused = sofar_bconv_out_begin(e, p0, mr, 16);
-  const unsigned f = (e->mul ? TF_MUL : 0) | (e->res && !e->res_after ? TF_RES_BEFORE : 0) | (e->alpha ? TF_ALPHA : 0) |
-                     (e->scale ? TF_SCALE : 0) | (e->post ? TF_POST : 0) | (e->res && e->res_after ? TF_RES_AFTER : 0) |
-                     (fused ? TF_FUSED : 0) | (e->y ? TF_Y : 0) | (e->pack_scale ? TF_PACK_SCALE : 0) |
-                     (e->pack_shift ? TF_PACK_SHIFT : 0);
-  enum {
-    BIREAL = TF_MUL | TF_RES_BEFORE | TF_FUSED | TF_Y,                            /* BN, shortcut, sign */
-    REACT = TF_MUL | TF_RES_BEFORE | TF_ALPHA | TF_POST | TF_Y,                   /* BN, shortcut, RPReLU */
-    REACT_PACKED = REACT | TF_FUSED | TF_PACK_SHIFT,                              /* ... and the next RSign */
-    QUICK = TF_MUL | TF_ALPHA | TF_SCALE | TF_POST | TF_RES_AFTER | TF_Y,         /* ReLU, BN, shortcut */
-    QUICK_PACKED = QUICK | TF_FUSED,                                              /* ... and the next sign */
-  };
-  switch (f) {
-    case BIREAL: transform(e, p0, mr, pc, corr, tmp, BIREAL); break;
-    case REACT: transform(e, p0, mr, pc, corr, tmp, REACT); break;
-    case REACT_PACKED: transform(e, p0, mr, pc, corr, tmp, REACT_PACKED); break;
-    case QUICK: transform(e, p0, mr, pc, corr, tmp, QUICK); break;
-    case QUICK_PACKED: transform(e, p0, mr, pc, corr, tmp, QUICK_PACKED); break;
-    default: transform(e, p0, mr, pc, corr, tmp, f); break;
-  }
+  const unsigned f = sofar_bconv_out_flags(e, fused);
+  SOFAR_TF_DISPATCH(transform, f, e, p0, mr, pc, corr, tmp)
   sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, e->cout, fused, sofar_pack_row_avx512);
 }
 

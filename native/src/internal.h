@@ -147,6 +147,39 @@ static inline float *sofar_out_row(const struct sofar_bconv_out *e, size_t pix, 
   return e->y ? e->y + pix * e->ys : tmp + r * e->cout;
 }
 
+/*
+ * What a call's transform does (SOFAR_TF_*). A SIMD variant compiles its transform body once per combination
+ * the zoo's models use, so that its loop carries no tests and few live registers, and once generic:
+ * SOFAR_TF_DISPATCH(body, f, args...) calls body(args..., f) with f a constant where it is one of them.
+ */
+enum {
+  SOFAR_TF_MUL = 1, SOFAR_TF_RES_BEFORE = 2, SOFAR_TF_ALPHA = 4, SOFAR_TF_SCALE = 8, SOFAR_TF_POST = 16,
+  SOFAR_TF_RES_AFTER = 32, SOFAR_TF_FUSED = 64, SOFAR_TF_Y = 128, SOFAR_TF_PACK_SCALE = 256, SOFAR_TF_PACK_SHIFT = 512,
+  /* Bi-Real: BN, shortcut, the next sign */
+  SOFAR_TF_BIREAL = SOFAR_TF_MUL | SOFAR_TF_RES_BEFORE | SOFAR_TF_FUSED | SOFAR_TF_Y,
+  /* ReActNet: BN, shortcut, RPReLU; then with the next RSign's threshold */
+  SOFAR_TF_REACT = SOFAR_TF_MUL | SOFAR_TF_RES_BEFORE | SOFAR_TF_ALPHA | SOFAR_TF_POST | SOFAR_TF_Y,
+  SOFAR_TF_REACT_PACKED = SOFAR_TF_REACT | SOFAR_TF_FUSED | SOFAR_TF_PACK_SHIFT,
+  /* QuickNet: ReLU, BN, the shortcut after them; then with the next sign */
+  SOFAR_TF_QUICK = SOFAR_TF_MUL | SOFAR_TF_ALPHA | SOFAR_TF_SCALE | SOFAR_TF_POST | SOFAR_TF_RES_AFTER | SOFAR_TF_Y,
+  SOFAR_TF_QUICK_PACKED = SOFAR_TF_QUICK | SOFAR_TF_FUSED,
+};
+static inline unsigned sofar_bconv_out_flags(const struct sofar_bconv_out *e, int fused) {
+  return (e->mul ? SOFAR_TF_MUL : 0) | (e->res && !e->res_after ? SOFAR_TF_RES_BEFORE : 0) |
+         (e->alpha ? SOFAR_TF_ALPHA : 0) | (e->scale ? SOFAR_TF_SCALE : 0) | (e->post ? SOFAR_TF_POST : 0) |
+         (e->res && e->res_after ? SOFAR_TF_RES_AFTER : 0) | (fused ? SOFAR_TF_FUSED : 0) | (e->y ? SOFAR_TF_Y : 0) |
+         (e->pack_scale ? SOFAR_TF_PACK_SCALE : 0) | (e->pack_shift ? SOFAR_TF_PACK_SHIFT : 0);
+}
+#define SOFAR_TF_DISPATCH(body, f, ...)                                                        \
+  switch (f) {                                                                                 \
+    case SOFAR_TF_BIREAL: body(__VA_ARGS__, SOFAR_TF_BIREAL); break;                           \
+    case SOFAR_TF_REACT: body(__VA_ARGS__, SOFAR_TF_REACT); break;                             \
+    case SOFAR_TF_REACT_PACKED: body(__VA_ARGS__, SOFAR_TF_REACT_PACKED); break;               \
+    case SOFAR_TF_QUICK: body(__VA_ARGS__, SOFAR_TF_QUICK); break;                             \
+    case SOFAR_TF_QUICK_PACKED: body(__VA_ARGS__, SOFAR_TF_QUICK_PACKED); break;               \
+    default: body(__VA_ARGS__, f); break;                                                      \
+  }
+
 /**
  * The end every SIMD transform shares: the reference's floats of the channels [o, cout) the variant's vectors
  * left (only when not fused), then, when not fused, the signs of every row's floats packed with pack_row.
