@@ -387,6 +387,14 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       for (size_t r = 0; r < mr; r++) npad[r] = 0;
       r0 = mr;
       next_pixels(mr, wo, ho, &img, &oh, &ow, &row_valid);
+    } else if (p->rowpack && row_valid && ow + mr <= wo &&
+               (c->pad_value != 0 || (row_in && ow >= ow_lo && ow + mr <= ow_hi))) {
+      /* the whole block inside one output row, with no padding correction: evenly spaced rows */
+      for (size_t i = 0; i < kh; i++)
+        for (size_t r = 0; r < mr; r++) rows[i * SOFAR_MR_MAX + r] = rbase[i] + (ow + r) * rstep[i];
+      for (size_t r = 0; r < mr; r++) npad[r] = 0;
+      r0 = mr;
+      next_pixels(mr, wo, ho, &img, &oh, &ow, &row_valid);
     }
     for (size_t r = r0; r < mr; r++) {
       if (!row_valid) {
