@@ -89,6 +89,7 @@ SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e,
     const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
     const int32_t *pcr = pc + o;
     for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
+      if (o == 0) sofar_bconv_out_prefetch(e, pix + SOFAR_OUT_AHEAD);
       __m256i acc = _mm256_sub_epi32(vk, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)pcr), 1));
       if (corr && corr[r]) acc = _mm256_sub_epi32(acc, _mm256_loadu_si256((const __m256i *)(corr[r] + o)));
       __m256 v = _mm256_cvtepi32_ps(acc);

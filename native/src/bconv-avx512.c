@@ -10,7 +10,6 @@
 #include <immintrin.h>
 
 #define MR 6
-#define RES_AHEAD 16 /* pixels */
 
 SOFAR_TARGET_AVX512 SOFAR_INLINE void bgemm_tile(size_t mr, size_t nr, size_t nseg, size_t seg_len,
                                                  const uint64_t *const *a, const uint64_t *b, int32_t *c,
@@ -91,8 +90,7 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e,
     const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
     const int32_t *pcr = pc + o;
     for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
-      if ((f & (SOFAR_TF_RES_BEFORE | SOFAR_TF_RES_AFTER)) && o == 0) /* the residual rows ahead: strided, they outrun the hardware prefetch */
-        for (size_t at = 0; at < cout; at += 16) _mm_prefetch((const char *)(res + (pix + RES_AHEAD) * rs + at), _MM_HINT_T0);
+      if (o == 0) sofar_bconv_out_prefetch(e, pix + SOFAR_OUT_AHEAD);
       __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pcr), 1));
       if (corr && corr[r]) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, corr[r] + o));
       __m512 v = _mm512_cvtepi32_ps(acc);

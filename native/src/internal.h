@@ -147,6 +147,19 @@ static inline float *sofar_out_row(const struct sofar_bconv_out *e, size_t pix, 
   return e->y ? e->y + pix * e->ys : tmp + r * e->cout;
 }
 
+/** How many pixels ahead the transforms prefetch the residual and output rows. */
+#define SOFAR_OUT_AHEAD 16
+/**
+ * Prefetches pixel pix's residual row (to read) and output row (to write): rows of a wider map, and maps
+ * evicted since their last use, outrun the hardware prefetchers. Never faults, even past a map's end.
+ */
+static inline void sofar_bconv_out_prefetch(const struct sofar_bconv_out *e, size_t pix) {
+  for (size_t at = 0; at < e->cout; at += 16) {
+    if (e->res) __builtin_prefetch(e->res + pix * e->rs + at, 0, 3);
+    if (e->y) __builtin_prefetch(e->y + pix * e->ys + at, 1, 3);
+  }
+}
+
 /*
  * What a call's transform does (SOFAR_TF_*). A SIMD variant compiles its transform body once per combination
  * the zoo's models use, so that its loop carries no tests and few live registers, and once generic:
