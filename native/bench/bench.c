@@ -4,8 +4,9 @@
  * Build and run (from the repository root):
  *   gcc -std=c11 -O3 -ffp-contract=off -Inative/include native/src/[!a]*.c native/bench/bench.c -lpthread -o /tmp/sofar-bench
  *   /tmp/sofar-bench [isa] [reps]
- *   [SOFAR_BENCH_ISA=isa] /tmp/sofar-bench epilogue [threads] [reps] [name]   (the fused epilogues of ReActNet-A's small-channel layers;
- *   name: only the shapes whose name contains it)
+ *   [SOFAR_BENCH_ISA=isa] [SOFAR_BENCH_COLD=1] /tmp/sofar-bench epilogue [threads] [reps] [name]
+ *     the fused epilogues of ReActNet-A's, Bi-Real's and QuickNet's small-channel layers (name: only the shapes
+ *     whose name contains it; COLD: the maps evicted before each run, as in a whole network)
  * Also measures the register-only throughput of the AVX-512 xor+popcount+add sequence (the binary GEMM's
  * inner step) as the practical binary peak of one core.
  */
@@ -143,7 +144,10 @@ static void bench_epilogue(const epi_shape_t *sh, int reps) {
   void *pk = xalloc(sofar_bconv2d_packed_kernel_bytes(sh->cout, sh->cin, sh->k, sh->k, 1));
   sofar_bconv2d_pack_kernel(k, pk, sh->cout, sh->cin, sh->k, sh->k, 1);
   double *t = malloc(sizeof(double) * (size_t)reps);
+  /* SOFAR_BENCH_COLD=1: 64 MB written between runs evicts the maps, as the other layers of a network do */
+  char *junk = getenv("SOFAR_BENCH_COLD") ? xalloc(64u << 20) : NULL;
   for (int r = -5; r < reps; r++) {
+    if (junk) memset(junk, r, 64u << 20);
     const double t0 = now();
     sofar_bconv2d_epilogue(x, pk, params, res, y, sh->packed ? yp : NULL, scratch, 1, sh->h, sh->h, sh->cin, sh->cout,
                            sh->k, sh->k, sh->s, sh->s, p, p, p, p, 1, 1, 1, 0, (int)ys, 0, 0, sh->ops, 1);
@@ -153,6 +157,7 @@ static void bench_epilogue(const epi_shape_t *sh, int reps) {
   printf("%-30s median %7.3f ms  best %7.3f ms  %7.1f Gb-MAC/s\n", sh->name, t[reps / 2] * 1e3, t[0] * 1e3,
          macs / t[reps / 2] * 1e-9);
   free(t); free(x); free(k); free(params); free(y); free(res); free(yp); free(scratch); free(pk);
+  free(junk);
 }
 
 #if defined(__x86_64__)
