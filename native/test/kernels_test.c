@@ -94,11 +94,14 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
     const size_t P = (size_t)n * ho * wo;
     const int ys = rnd(2) ? 0 : cout + rnd(5);
     const size_t yss = ys ? (size_t)ys : (size_t)cout;
-    const int use_y = rnd(4) != 0, use_yp = !use_y || rnd(2);
+    /* a third of the time the operands of the zoo's models, whose combinations the SIMD transforms compile on
+       their own (with the ops chosen below): float output, packed output and residual all present */
+    const int zoo = rnd(3) == 0;
+    const int use_y = zoo || rnd(4) != 0, use_yp = zoo || !use_y || rnd(2);
     int ypg = 1;
     if (cout % 2 == 0 && rnd(2)) ypg = 2;
     if (cout % groups == 0 && rnd(3) == 0) ypg = groups;
-    const int use_res = rnd(2), use_bias = rnd(3) != 0, use_mul = rnd(5) != 0;
+    const int use_res = zoo || rnd(2), use_bias = rnd(3) != 0, use_mul = zoo || rnd(5) != 0;
     const size_t wx = (size_t)words_of(cin, groups), wgk = (size_t)((cg + 63) / 64);
     const size_t kwords = (size_t)cout * kh * kw * wgk;
     const size_t yext = (P - 1) * yss + (size_t)cout;
@@ -162,7 +165,10 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
     }
 
     /* sofar_bconv2d_epilogue with random ops, the residual after the activation when set, a wider packed stride */
-    const int ops = rnd(256) | (rnd(2) ? SOFAR_EPI_PACK_SHIFT : 0); /* the signs of an affine map half the time */
+    /* the zoo's combinations (ReActNet's BN, RPReLU and RSign: 43, 171; QuickNet's ReLU, BN, shortcut after:
+       61), else any ops; the signs of an affine map half the time */
+    static const int zoo_ops[] = {43, 171, 61, 61 | SOFAR_EPI_PACK_SHIFT};
+    const int ops = zoo ? pick(zoo_ops, 4) : rnd(256) | (rnd(2) ? SOFAR_EPI_PACK_SHIFT : 0);
     const int yps = rnd(2) ? 0 : (int)ypw + 1 + rnd(2);
     const size_t ypss = yps ? (size_t)yps : ypw;
     float *scale = alloc_exact((size_t)cout * 4), *pscale = alloc_exact((size_t)cout * 4), *pshift = alloc_exact((size_t)cout * 4);
