@@ -16,6 +16,7 @@ export const OFFSET_ARGS: Record<KernelName, number[]> = {
   bconv2dEpilogue: [0, 1, 2, 3, 4, 5, 6],
   conv2dF32PackWeights: [0, 1],
   conv2dF32: [0, 1, 2, 3, 4, 5],
+  conv2dF32Maxpool: [0, 1, 2, 3, 4],
   denseF32: [0, 1, 2, 3],
   maxpoolF32: [0, 1],
   avgpoolF32: [0, 1],

@@ -42,6 +42,13 @@ export interface KernelSet {
   bconv2dEpilogue?(buf: ArrayBuffer, x: Off, k: Off, params: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
   conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
+  /**
+   * Optional: a few-input-channel conv (a stem) and the max pool after it in one pass (sofar_conv2d_f32_maxpool):
+   * ints are the conv's 16 shape ints, relu, xNchw (x is the model's NCHW input), then the pool's kh kw sh sw pt
+   * pl pb pr (1 1 1 1 0 0 0 0: no pool). Throws for other convs. The scratch takes the 16 and the pool's 8.
+   */
+  conv2dF32MaxpoolScratchBytes?(...shape: number[]): number;
+  conv2dF32Maxpool?(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, y: Off, scratch: Off, ...ints: number[]): void;
   /** Depthwise conv: weights [kh][kw][c]; ints n h w c kh kw sh sw pt pl pb pr dh dw, yStride, relu. */
   dwconv2dF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, res: Off, y: Off, ...ints: number[]): void;
   denseF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, y: Off, n: number, inputs: number, outputs: number): void;

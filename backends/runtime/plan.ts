@@ -53,7 +53,7 @@ interface BconvParts {
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'conv2dF32PackWeights' | 'conv2dF32' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
@@ -115,6 +115,8 @@ interface ValueInfo {
   producer?: Call;
   /** For a sign's output: the value whose signs it holds. */
   signOf?: string;
+  /** The model's input left in NCHW: its one reader, a stem conv, transposes it as it reads (conv2dF32Maxpool). */
+  nchw?: boolean;
   /** A batch norm read only through signs: never stored, its signs packed straight from its input. */
   affineOf?: { input: string; scale: Float32Array; shift: Float32Array };
 }
@@ -141,6 +143,8 @@ class Planner {
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
   private readonly bconvCalls = new Map<string, Call>();
+  /** Max pools computed by the stem before them (conv2dF32Maxpool), by output. */
+  private readonly pooledByStem = new Set<string>();
   /** The kernels have sofar_bconv2d_epilogue (and the prepacked binary conv it builds on). */
   private readonly epilogue: boolean;
 
@@ -163,14 +167,17 @@ class Planner {
     const input = this.define(model.input.name, model.input.shape);
     const inputNchw = this.activation(n * size(model.input.shape) * 4);
     const nchwRef = this.ref(inputNchw);
+    this.planSlices();
     if (input.c === 1 || input.h * input.w === 1) {
       // NCHW and NHWC are the same bytes.
       input.float = { region: inputNchw, channel: 0, stride: input.c };
+    } else if (this.stemOfInput(input)) {
+      input.float = { region: inputNchw, channel: 0, stride: input.c };
+      input.nchw = true;
     } else {
       input.float = this.newFloat(input);
       this.call('nchwToNhwc', [nchwRef, this.ref(input.float.region), n, input.c, input.h, input.w]);
     }
-    this.planSlices();
     for (const node of this.nodes) this.lower(node);
 
     const out = this.values.get(model.output.name)!;
@@ -387,12 +394,72 @@ class Planner {
 
   // ---- lowering ---------------------------------------------------------------------------------
 
+  /** OIHW float conv weights, re-laid out by a load-time step into the region sofar_conv2d_f32 reads. */
+  private packedFloatWeights(weights: Float32Array, cout: number, cin: number, kh: number, kw: number, groups: number): Region {
+    const packed = this.region(this.k.conv2dF32PackedWeightsBytes(cout, cin, kh, kw, groups), 'weight');
+    const raw = this.staging(new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
+    this.initCalls.push({ kernel: 'conv2dF32PackWeights', args: [this.ref(raw), this.ref(packed), cout, cin, kh, kw, groups] });
+    return packed;
+  }
+
+  /** A float conv's weights, re-laid out at load time, and its 16 shape ints. */
+  private packConvWeights(node: FusedNode & { op: 'conv' }, x: ValueInfo): { packedWeights: Region; geometry: number[] } {
+    const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
+    const packedWeights = this.packedFloatWeights(node.weights, cout, x.c, kh, kw, node.groups);
+    return { packedWeights, geometry: [this.n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups] };
+  }
+
+  /**
+   * A float conv the stem kernel takes (conv2dF32Maxpool: at most 4 input channels, groups 1, no dilation,
+   * no residual, a plain output): it can read the model's NCHW input and run the max pool after it.
+   */
+  private isStem(node: FusedNode, x: ValueInfo): boolean {
+    if (!this.k.conv2dF32Maxpool || !this.k.conv2dF32MaxpoolScratchBytes || node.op !== 'conv') return false;
+    if (node.groups !== 1 || x.c > 4 || node.residual || node.window.dilation.some((d) => d !== 1)) return false;
+    return node.output !== this.model.output.name && !this.slices.has(node.output);
+  }
+
+  /** Whether the model's input has one reader, a stem conv, that can read it in NCHW (no transpose step). */
+  private stemOfInput(input: ValueInfo): boolean {
+    const readers = this.readers.get(this.model.input.name) ?? [];
+    const conv = readers.length === 1 ? this.byOutput.get(readers[0]) : undefined;
+    return conv !== undefined && conv.inputs.filter((i) => i === this.model.input.name).length === 1 && this.isStem(conv, input);
+  }
+
+  /** The max pool that alone reads a stem conv (Bi-Real's 7×7 conv then 3×3 pool), computed in the same pass; else null. */
+  private stemPool(node: FusedNode & { op: 'conv' }, x: ValueInfo): (FusedNode & { op: 'maxpool' }) | null {
+    if (!this.isStem(node, x)) return null;
+    const readers = this.readers.get(node.output) ?? [];
+    const pool = readers.length === 1 ? this.byOutput.get(readers[0]) : undefined;
+    return pool?.op === 'maxpool' ? pool : null;
+  }
+
+  /** A stem conv on the stem kernel: reading the NCHW input if it is that, with the max pool after it if any. */
+  private lowerStem(conv: FusedNode & { op: 'conv' }, pool: (FusedNode & { op: 'maxpool' }) | null, x: ValueInfo): void {
+    if (!this.isStem(conv, x)) throw new Error(`internal: runtime plan has no stem kernel for '${conv.name}'`);
+    const { packedWeights, geometry } = this.packConvWeights(conv, x);
+    const window = pool ? [...pool.window.kernel, ...pool.window.stride, ...pool.window.pads] : [1, 1, 1, 1, 0, 0, 0, 0];
+    this.scratch(this.k.conv2dF32MaxpoolScratchBytes!(...geometry, ...window));
+    let out: FloatValue;
+    if (pool) {
+      const info = this.define(pool.output, pool.shape);
+      out = info.float = this.newFloat(info);
+      this.pooledByStem.add(pool.output);
+    } else {
+      out = this.output(conv, conv.shape).float;
+    }
+    this.call('conv2dF32Maxpool', [this.read(conv.inputs[0]), this.ref(packedWeights), this.floats(conv.bias), this.ref(out.region), SCRATCH, ...geometry, conv.relu ? 1 : 0, x.nchw ? 1 : 0, ...window]);
+  }
+
   private lower(node: FusedNode): void {
+    if (this.pooledByStem.has(node.output)) return; // computed by the conv before it
     const n = this.n;
     const x = this.values.get(node.inputs[0])!;
     const pixels = n * x.h * x.w;
     switch (node.op) {
       case 'conv': {
+        const pool = this.stemPool(node, x);
+        if (pool || x.nchw) return this.lowerStem(node, pool, x);
         const { float } = this.output(node, node.shape);
         if (isDepthwise(node, x.c)) {
           const [kh, kw] = node.window.kernel;
@@ -404,12 +471,7 @@ class Planner {
           ]);
           return;
         }
-        const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
-        const packedBytes = this.k.conv2dF32PackedWeightsBytes(cout, x.c, kh, kw, node.groups);
-        const packedWeights = this.region(packedBytes, 'weight');
-        const raw = this.staging(new Uint8Array(node.weights.buffer, node.weights.byteOffset, node.weights.byteLength));
-        this.initCalls.push({ kernel: 'conv2dF32PackWeights', args: [this.ref(raw), this.ref(packedWeights), cout, x.c, kh, kw, node.groups] });
-        const geometry = [n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups];
+        const { packedWeights, geometry } = this.packConvWeights(node, x);
         this.scratch(this.k.conv2dF32ScratchBytes(...geometry));
         const residual = node.residual ? this.read(node.residual) : null;
         if (node.residual) this.stats.fusedResiduals++;
@@ -459,8 +521,16 @@ class Planner {
         return;
       }
       case 'dense': {
+        // A 1×1 conv over the batch as a 1×1 map: its [in, out] weights transposed to OIHW and re-laid out in
+        // panels at load time, so each thread streams its output channels' weights (sofar_conv2d_f32's direct
+        // tiles); the same products in the same order as denseF32.
         const { float } = this.output(node, node.shape);
-        this.call('denseF32', [this.read(node.inputs[0]), this.floats(node.weights), this.floats(node.bias), this.ref(float.region), n, x.c, node.shape[0]]);
+        const outputs = node.shape[0];
+        const oihw = new Float32Array(outputs * x.c);
+        for (let i = 0; i < x.c; i++) for (let o = 0; o < outputs; o++) oihw[o * x.c + i] = node.weights[i * outputs + o];
+        const geometry = [n, 1, 1, x.c, outputs, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1];
+        this.scratch(this.k.conv2dF32ScratchBytes(...geometry));
+        this.call('conv2dF32', [this.read(node.inputs[0]), this.ref(this.packedFloatWeights(oihw, outputs, x.c, 1, 1, 1)), this.floats(node.bias), null, this.ref(float.region, float.channel * 4), SCRATCH, ...geometry, float.stride, 0]);
         return;
       }
       case 'affine': {
@@ -647,7 +717,7 @@ class Planner {
       c.args.forEach((a, j) => {
         if (!a || typeof a !== 'object') return;
         const outputs = c.kernel.startsWith('bconv2d') ? bconvOutputs(c.kernel) : null;
-        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32') && j === 4);
+        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32') && j === 4) || (c.kernel === 'conv2dF32Maxpool' && j === 3);
         if (!written) read.add(a.region);
       });
     }

@@ -4,6 +4,9 @@
  * Build and run (from the repository root):
  *   gcc -std=c11 -O3 -ffp-contract=off -Inative/include native/src/[!a]*.c native/bench/bench.c -lpthread -o /tmp/sofar-bench
  *   /tmp/sofar-bench [isa] [reps]
+ *   [SOFAR_BENCH_ISA=isa] [SOFAR_BENCH_COLD=1] /tmp/sofar-bench epilogue [threads] [reps] [name]
+ *     the fused epilogues of ReActNet-A's, Bi-Real's and QuickNet's small-channel layers (name: only the shapes
+ *     whose name contains it; COLD: the maps evicted before each run, as in a whole network)
  * Also measures the register-only throughput of the AVX-512 xor+popcount+add sequence (the binary GEMM's
  * inner step) as the practical binary peak of one core.
  */
@@ -20,9 +23,11 @@
 #include <immintrin.h>
 #endif
 
+/* wall clock; the epilogue mode on one thread counts the thread's CPU time instead (steady on a shared machine) */
+static clockid_t clock_id = CLOCK_MONOTONIC;
 static double now(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(clock_id, &t);
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -112,6 +117,49 @@ static double bench_shape(const shape_t *sh, int threads, int reps, int prepacke
   return med;
 }
 
+/* The binary convs with their fused epilogue, at the shapes where ReActNet-A and Bi-Real ResNet18 spend their
+   time (small channel counts at 112x112 and 56x56). ops 171: multiplier, bias, PReLU, shift, the next sign's
+   threshold (ReActNet's BN, RPReLU, RSign); ops 43: the same without packing, into a slice of a wider map;
+   ops 3: Bi-Real's BN and shortcut; ops 61: QuickNet's ReLU, BN and shortcut after them. */
+typedef struct {
+  const char *name;
+  int h, cin, cout, k, s, ops, packed, ystride_mul;
+} epi_shape_t;
+
+static void bench_epilogue(const epi_shape_t *sh, int reps) {
+  const int p = sh->k / 2, ho = (sh->h + 2 * p - sh->k) / sh->s + 1;
+  const size_t P = (size_t)ho * ho, wx = (size_t)sofar_packed_words(sh->cin, 1);
+  const size_t ys = (size_t)sh->cout * sh->ystride_mul;
+  const double macs = (double)P * sh->cout * sh->k * sh->k * sh->cin;
+  uint64_t *x = xalloc((size_t)sh->h * sh->h * wx * 8), *k = xalloc((size_t)sh->cout * sh->k * sh->k * wx * 8);
+  for (size_t i = 0; i < (size_t)sh->h * sh->h * wx; i++) x[i] = next();
+  for (size_t i = 0; i < (size_t)sh->cout * sh->k * sh->k * wx; i++) k[i] = next();
+  float *params = xalloc((size_t)sh->cout * 8 * 4);
+  for (int i = 0; i < sh->cout * 8; i++) params[i] = (float)(next() % 200) * 0.01f - 1.0f;
+  float *y = xalloc(P * ys * 4), *res = xalloc(P * ys * 4);
+  for (size_t i = 0; i < P * ys; i++) res[i] = (float)(next() % 200) * 0.01f - 1.0f;
+  uint64_t *yp = xalloc(P * (size_t)sofar_packed_words(sh->cout, 1) * 8);
+  void *scratch = xalloc(sofar_bconv2d_scratch_bytes(1, sh->h, sh->h, sh->cin, sh->cout, sh->k, sh->k, sh->s, sh->s, p,
+                                                     p, p, p, 1, 1, 1));
+  void *pk = xalloc(sofar_bconv2d_packed_kernel_bytes(sh->cout, sh->cin, sh->k, sh->k, 1));
+  sofar_bconv2d_pack_kernel(k, pk, sh->cout, sh->cin, sh->k, sh->k, 1);
+  double *t = malloc(sizeof(double) * (size_t)reps);
+  /* SOFAR_BENCH_COLD=1: 64 MB written between runs evicts the maps, as the other layers of a network do */
+  char *junk = getenv("SOFAR_BENCH_COLD") ? xalloc(64u << 20) : NULL;
+  for (int r = -5; r < reps; r++) {
+    if (junk) memset(junk, r, 64u << 20);
+    const double t0 = now();
+    sofar_bconv2d_epilogue(x, pk, params, res, y, sh->packed ? yp : NULL, scratch, 1, sh->h, sh->h, sh->cin, sh->cout,
+                           sh->k, sh->k, sh->s, sh->s, p, p, p, p, 1, 1, 1, 0, (int)ys, 0, 0, sh->ops, 1);
+    if (r >= 0) t[r] = now() - t0;
+  }
+  qsort(t, (size_t)reps, sizeof(double), cmp_double);
+  printf("%-30s median %7.3f ms  best %7.3f ms  %7.1f Gb-MAC/s\n", sh->name, t[reps / 2] * 1e3, t[0] * 1e3,
+         macs / t[reps / 2] * 1e-9);
+  free(t); free(x); free(k); free(params); free(y); free(res); free(yp); free(scratch); free(pk);
+  free(junk);
+}
+
 #if defined(__x86_64__)
 /* Register-only vpxorq + vpopcntq + vpaddq on 12 independent accumulators: one core's practical binary peak
    (the binary GEMM's inner step with its operands already in registers). */
@@ -158,7 +206,48 @@ __attribute__((target("avx512f"))) static double fma_peak(void) {
 }
 #endif
 
+/* sofar_pack_signs_affine over a map of h x h pixels of c channels (ReActNet's RSign before a concat's conv). */
+static void bench_pack_affine(const char *name, int h, int c, int reps) {
+  const size_t P = (size_t)h * h;
+  float *x = xalloc(P * (size_t)c * 4), *scale = xalloc((size_t)c * 4), *shift = xalloc((size_t)c * 4);
+  for (size_t i = 0; i < P * (size_t)c; i++) x[i] = (float)(next() % 200) * 0.01f - 1.0f;
+  for (int i = 0; i < c; i++) scale[i] = 1.0f, shift[i] = (float)(next() % 200) * 0.001f - 0.1f;
+  uint64_t *y = xalloc(P * (size_t)sofar_packed_words(c, 1) * 8);
+  double *t = malloc(sizeof(double) * (size_t)reps);
+  for (int r = -5; r < reps; r++) {
+    const double t0 = now();
+    sofar_pack_signs_affine(x, scale, shift, y, (int)P, c, 0, 1);
+    if (r >= 0) t[r] = now() - t0;
+  }
+  qsort(t, (size_t)reps, sizeof(double), cmp_double);
+  printf("%-30s median %7.3f ms  best %7.3f ms\n", name, t[reps / 2] * 1e3, t[0] * 1e3);
+  free(t); free(x); free(scale); free(shift); free(y);
+}
+
+static void bench_epilogues(int threads, int reps, const char *only) {
+  sofar_set_threads(threads);
+  if (threads == 1) clock_id = CLOCK_THREAD_CPUTIME_ID;
+  printf("isa in use: %d, threads %d%s\n", sofar_isa_in_use(), threads, threads == 1 ? " (thread CPU time)" : "");
+  static const epi_shape_t epi_shapes[] = {
+      {"1x1 32->32 112x112 ops 43", 112, 32, 32, 1, 1, 43, 0, 2},
+      {"3x3 32->32 112x112 ops 171", 112, 32, 32, 3, 1, 171, 1, 1},
+      {"1x1 64->64 56x56 ops 171", 56, 64, 64, 1, 1, 171, 1, 2},
+      {"1x1 128->128 56x56 ops 171", 56, 128, 128, 1, 1, 171, 1, 1},
+      {"3x3 64->64 56x56 ops 3", 56, 64, 64, 3, 1, 3, 1, 1},
+      {"3x3 64->64 56x56 ops 61", 56, 64, 64, 3, 1, 61, 1, 1},
+      {"3x3 64->64 112x112 /2 ops 171", 112, 64, 64, 3, 2, 171, 1, 1},
+  };
+  for (size_t i = 0; i < sizeof epi_shapes / sizeof epi_shapes[0]; i++)
+    if (!only || strstr(epi_shapes[i].name, only)) bench_epilogue(&epi_shapes[i], reps);
+  if (!only || strstr("packSignsAffine 64 112x112", only)) bench_pack_affine("packSignsAffine 64 112x112", 112, 64, reps);
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "epilogue")) {
+    if (getenv("SOFAR_BENCH_ISA")) sofar_set_isa(atoi(getenv("SOFAR_BENCH_ISA"))); /* e.g. 1: AVX2 */
+    bench_epilogues(argc > 2 ? atoi(argv[2]) : 2, argc > 3 ? atoi(argv[3]) : 50, argc > 4 ? argv[4] : NULL);
+    return 0;
+  }
   const int isa = argc > 1 ? atoi(argv[1]) : 99;
   const int reps = argc > 2 ? atoi(argv[2]) : 30;
   printf("isa in use: %d (detected %d)\n", sofar_set_isa(isa), sofar_detected_isa());

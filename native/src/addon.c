@@ -633,6 +633,75 @@ static napi_value js_conv2d_f32(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/* The 8 pool ints (kh kw sh sw pt pl pb pr) at argv[first..], over the conv's output (s: the conv's shape). */
+static int conv_pool_shape(call_t *c, size_t first, const shape_t *s, shape_t *ps) {
+  static const int idx[8] = {KH, KW, SH, SW, PT, PL, PB, PR};
+  if (s->ho > MAX_DIM || s->wo > MAX_DIM) return fail(c, 1, "the conv's output is too large to pool"), 0;
+  ps->v[N] = s->v[N], ps->v[H] = (int)s->ho, ps->v[W] = (int)s->wo, ps->v[CIN] = ps->v[COUT] = s->v[COUT];
+  ps->v[DH] = ps->v[DW] = ps->v[GROUPS] = 1;
+  for (int k = 0; k < 8; k++) {
+    const int q = idx[k];
+    long long lo = q == PT || q == PL || q == PB || q == PR ? 0 : 1;
+    char what[16];
+    snprintf(what, sizeof what, "pool %s", shape_names[q]);
+    if (!int_arg(c, first + (size_t)k, what, lo, MAX_KDIM, &ps->v[q])) return 0;
+  }
+  return check_shape(c, ps);
+}
+
+static size_t conv_pool_scratch(const int *v, const int *p) {
+  return sofar_conv2d_f32_maxpool_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT],
+                                                v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS], p[KH], p[KW], p[SH],
+                                                p[SW], p[PT], p[PL], p[PB], p[PR]);
+}
+
+/* The conv's shape and the pool's (after `between` other ints), and whether the fused kernel takes them. */
+static int conv_pool_args(call_t *c, size_t first, shape_t *s, shape_t *ps, size_t between) {
+  if (!conv_shape(c, first, s) || !conv_pool_shape(c, first + NSHAPE + between, s, ps)) return 0;
+  if (conv_pool_scratch(s->v, ps->v) == 0)
+    return fail(c, 1, "only a conv of at most 4 input channels, groups 1 and no dilation fuses its max pool"), 0;
+  return 1;
+}
+
+static napi_value js_conv2d_f32_maxpool_scratch_bytes(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s, ps;
+  if (!begin(&c, env, info, "conv2dF32MaxpoolScratchBytes", NSHAPE + 8, 0) || !conv_pool_args(&c, 0, &s, &ps, 0))
+    return NULL;
+  return num(env, (double)conv_pool_scratch(s.v, ps.v));
+}
+
+/* conv2dF32Maxpool(buf, x, pw, bias, y, scratch, 16 conv shape ints, relu, xNchw, pool kh kw sh sw pt pl pb pr) */
+static napi_value js_conv2d_f32_maxpool(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s, ps;
+  int relu, nchw;
+  if (!begin(&c, env, info, "conv2dF32Maxpool", 6 + NSHAPE + 2 + 8, 1) || !conv_pool_args(&c, 6, &s, &ps, 2) ||
+      !int_arg(&c, 6 + NSHAPE, "relu", 0, 1, &relu) || !int_arg(&c, 6 + NSHAPE + 1, "xNchw", 0, 1, &nchw))
+    return NULL;
+  const int *v = s.v;
+  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb = ps.pixels;
+  if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)v[CIN] * 4) ||
+      !mul_ok(&c, &yb, (uint64_t)v[COUT] * 4))
+    return NULL;
+  const uint64_t pwb = sofar_conv2d_f32_packed_weights_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]);
+  const uint64_t sb = conv_pool_scratch(v, ps.v);
+  void *x, *pw, *bias, *y, *scratch;
+  if (!ptr_arg(&c, 1, "x", xb, 4, 0, &x) || !ptr_arg(&c, 2, "packedWeights", pwb, 4, 0, &pw) ||
+      !ptr_arg(&c, 3, "bias", (uint64_t)v[COUT] * 4, 4, 1, &bias) || !ptr_arg(&c, 4, "y", yb, 4, 0, &y) ||
+      !ptr_arg(&c, 5, "scratch", sb, 8, 0, &scratch))
+    return NULL;
+  {
+    const range_t others[] = {{"x", x, xb}, {"packedWeights", pw, pwb}, {"bias", bias, (uint64_t)v[COUT] * 4}, {"y", y, yb}};
+    if (!scratch_disjoint(&c, scratch, sb, others, sizeof others / sizeof others[0])) return NULL;
+  }
+  const int *p = ps.v;
+  sofar_conv2d_f32_maxpool((const float *)x, (const float *)pw, (const float *)bias, (float *)y, scratch, v[N], v[H],
+                           v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH], v[DW],
+                           v[GROUPS], relu, nchw, p[KH], p[KW], p[SH], p[SW], p[PT], p[PL], p[PB], p[PR]);
+  return undef(env);
+}
+
 static napi_value js_dense_f32(napi_env env, napi_callback_info info) {
   call_t c;
   int n, in, out;
@@ -897,6 +966,8 @@ NAPI_MODULE_INIT() {
       {"conv2dF32ScratchBytes", js_conv2d_f32_scratch_bytes},
       {"conv2dF32PackWeights", js_conv2d_f32_pack_weights},
       {"conv2dF32", js_conv2d_f32},
+      {"conv2dF32MaxpoolScratchBytes", js_conv2d_f32_maxpool_scratch_bytes},
+      {"conv2dF32Maxpool", js_conv2d_f32_maxpool},
       {"denseF32", js_dense_f32},
       {"maxpoolF32", js_maxpool_f32},
       {"avgpoolF32", js_avgpool_f32},

@@ -67,71 +67,81 @@ SOFAR_TARGET_AVX2 void sofar_bgemm_avx2(size_t mr, size_t nr, size_t nseg, size_
   }
 }
 
-/* With groups of a multiple of 8 channels, the signs are packed on the fly (8 bits per vector). */
-SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                                  const float *multiplier, const float *bias, const float *res,
-                                                  const float *alpha, const float *post,
-                                                  const struct sofar_bconv_tail *tail, float *y, uint64_t *yp,
-                                                  size_t yp_c, size_t yp_wg, float *tmp) {
-  const __m256i vk = _mm256_set1_epi32(kbits);
+/* Channels outer, pixels inner: each 8-channel vector of every per-channel operand is loaded once per block;
+   f: what it does (SOFAR_TF_*, a constant in the common cases). Fused (groups of a multiple of 8 channels):
+   each vector's signs are a byte of a packed word. Returns the channels done (the rest: the reference). */
+SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e, size_t p0, size_t mr,
+                                                const int32_t *pc, const int32_t *const *corr, float *tmp,
+                                                const unsigned f) {
+  const size_t cout = e->cout, yp_c = e->yp_c, rs = e->rs, ys = e->ys, yps = e->yps;
+  const __m256i vk = _mm256_set1_epi32(e->kbits);
   const __m256 zero = _mm256_setzero_ps();
-  const int fused = yp && yp_c % 8 == 0, affine_pack = sofar_tail_packs_affine(tail);
-  if (affine_pack && yp && !fused) { /* signs of an affine map, groups not a multiple of 8: the reference */
-    sofar_bconv_transform_scalar(cout, kbits, pc, corr, multiplier, bias, res, alpha, post, tail, y, yp, yp_c, yp_wg, tmp);
-    return;
-  }
-  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
-  const float *scale = tl.scale, *res_after = tl.res, *ps = tl.pack_scale, *pt = tl.pack_shift;
-  float *out = y ? y : tmp;
-  if (fused)
-    for (size_t i = 0; i < cout / yp_c * yp_wg; i++) yp[i] = 0;
+  const float *const res = e->res;
+  float *const y = e->y;
+  unsigned char *const ypb = (unsigned char *)e->yp;
   size_t o = 0;
   for (; o + 8 <= cout; o += 8) {
-    __m256i acc = _mm256_sub_epi32(vk, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(pc + o)), 1));
-    if (corr) acc = _mm256_sub_epi32(acc, _mm256_loadu_si256((const __m256i *)(corr + o)));
-    __m256 v = _mm256_cvtepi32_ps(acc);
-    if (multiplier) v = _mm256_mul_ps(v, _mm256_loadu_ps(multiplier + o));
-    v = _mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + o) : zero);
-    if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + o));
-    if (alpha)
-      v = _mm256_blendv_ps(v, _mm256_mul_ps(_mm256_loadu_ps(alpha + o), v), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
-    if (scale) v = _mm256_add_ps(_mm256_mul_ps(v, _mm256_loadu_ps(scale + o)), post ? _mm256_loadu_ps(post + o) : zero);
-    else if (post) v = _mm256_add_ps(v, _mm256_loadu_ps(post + o));
-    if (res_after) v = _mm256_add_ps(v, _mm256_loadu_ps(res_after + o));
-    if (fused) {
-      __m256 s = v;
-      if (ps) s = _mm256_mul_ps(s, _mm256_loadu_ps(ps + o));
-      if (affine_pack) s = _mm256_add_ps(s, pt ? _mm256_loadu_ps(pt + o) : zero);
-      const unsigned char bits = (unsigned char)_mm256_movemask_ps(_mm256_cmp_ps(s, zero, _CMP_LT_OQ));
-      const size_t q = o / yp_c, gp = o - q * yp_c;
-      ((unsigned char *)(yp + q * yp_wg + gp / 64))[(gp % 64) / 8] = bits;
-      if (y) _mm256_storeu_ps(y + o, v);
-    } else {
-      _mm256_storeu_ps(out + o, v);
+#define LOAD(vec) (vec ? _mm256_loadu_ps(vec + o) : zero)
+    const __m256 mul = LOAD(e->mul), bias = LOAD(e->bias), alpha = LOAD(e->alpha), post = LOAD(e->post);
+    const __m256 scale = LOAD(e->scale), ps = LOAD(e->pack_scale), pt = LOAD(e->pack_shift);
+#undef LOAD
+    const size_t q = (f & SOFAR_TF_FUSED) ? o / yp_c : 0, gp = o - q * yp_c;
+    const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
+    const int32_t *pcr = pc + o;
+    for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
+      if (o == 0) sofar_bconv_out_prefetch(e, pix + SOFAR_OUT_AHEAD);
+      __m256i acc = _mm256_sub_epi32(vk, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)pcr), 1));
+      if (corr && corr[r]) acc = _mm256_sub_epi32(acc, _mm256_loadu_si256((const __m256i *)(corr[r] + o)));
+      __m256 v = _mm256_cvtepi32_ps(acc);
+      if (f & SOFAR_TF_MUL) v = _mm256_mul_ps(v, mul);
+      v = _mm256_add_ps(v, bias);
+      if (f & SOFAR_TF_RES_BEFORE) v = _mm256_add_ps(v, _mm256_loadu_ps(res + pix * rs + o));
+      if (f & SOFAR_TF_ALPHA) v = _mm256_blendv_ps(v, _mm256_mul_ps(alpha, v), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+      if (f & SOFAR_TF_SCALE) v = _mm256_add_ps(_mm256_mul_ps(v, scale), post);
+      else if (f & SOFAR_TF_POST) v = _mm256_add_ps(v, post);
+      if (f & SOFAR_TF_RES_AFTER) v = _mm256_add_ps(v, _mm256_loadu_ps(res + pix * rs + o));
+      if (f & SOFAR_TF_FUSED) {
+        __m256 s = v;
+        if (f & SOFAR_TF_PACK_SCALE) s = _mm256_mul_ps(s, ps);
+        if (f & (SOFAR_TF_PACK_SCALE | SOFAR_TF_PACK_SHIFT)) s = _mm256_add_ps(s, pt);
+        ypb[pix * yps * 8 + bits_at] = (unsigned char)_mm256_movemask_ps(_mm256_cmp_ps(s, zero, _CMP_LT_OQ));
+        if (f & SOFAR_TF_Y) _mm256_storeu_ps(y + pix * ys + o, v);
+      } else {
+        _mm256_storeu_ps(sofar_out_row(e, pix, r, tmp) + o, v);
+      }
     }
   }
-  if (o < cout) { /* only when not fused: cout is then not a multiple of 8 */
-    const struct sofar_bconv_tail rest = tail ? sofar_tail_at(tail, o) : (struct sofar_bconv_tail){0};
-    sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
-                                 bias ? bias + o : NULL, res ? res + o : NULL, alpha ? alpha + o : NULL,
-                                 post ? post + o : NULL, tail ? &rest : NULL, out + o, NULL, 1, 1, NULL);
-  }
-  if (yp && !fused)
-    for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_avx2(out + q * yp_c, yp + q * yp_wg, yp_c);
+  return o;
 }
 
-SOFAR_TARGET_AVX2 void sofar_pack_row_avx2(const float *x, uint64_t *y, size_t channels) {
+SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(const struct sofar_bconv_out *e, size_t p0, size_t mr,
+                                                  const int32_t *pc, const int32_t *const *corr, float *tmp) {
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 8);
+  const unsigned f = sofar_bconv_out_flags(e, fused);
+  size_t done = 0;
+#define BODY(...) done = transform(__VA_ARGS__)
+  SOFAR_TF_DISPATCH(BODY, f, e, p0, mr, pc, corr, tmp)
+#undef BODY
+  sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, done, fused, sofar_pack_row_avx2);
+}
+
+SOFAR_TARGET_AVX2 void sofar_pack_row_avx2(const float *x, const float *scale, const float *shift, uint64_t *y,
+                                           size_t channels) {
   const __m256 zero = _mm256_setzero_ps();
   size_t w0 = 0;
   for (; w0 + 64 <= channels; w0 += 64) {
     uint64_t word = 0;
     for (size_t q = 0; q < 8; q++) {
-      const __m256 v = _mm256_loadu_ps(x + w0 + q * 8);
+      const size_t c0 = w0 + q * 8;
+      __m256 v = _mm256_loadu_ps(x + c0);
+      if (scale) v = _mm256_mul_ps(v, _mm256_loadu_ps(scale + c0));
+      if (shift) v = _mm256_add_ps(v, _mm256_loadu_ps(shift + c0));
       word |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ)) << (q * 8);
     }
     y[w0 / 64] = word;
   }
-  if (w0 < channels) sofar_pack_row_scalar(x + w0, y + w0 / 64, channels - w0);
+  if (w0 < channels)
+    sofar_pack_row_scalar(x + w0, scale ? scale + w0 : NULL, shift ? shift + w0 : NULL, y + w0 / 64, channels - w0);
 }
 
 #endif

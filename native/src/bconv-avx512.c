@@ -67,69 +67,90 @@ SOFAR_TARGET_AVX512 void sofar_bgemm_avx512(size_t mr, size_t nr, size_t nseg, s
   }
 }
 
-/* With groups of a multiple of 16 channels, the signs are packed on the fly: each 16-channel vector's
-   sign mask is 16 bits of a packed word (little-endian words). */
-SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(size_t cout, int32_t kbits, const int32_t *pc,
-                                                      const int32_t *corr, const float *multiplier,
-                                                      const float *bias, const float *res, const float *alpha,
-                                                      const float *post, const struct sofar_bconv_tail *tail,
-                                                      float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp) {
-  const __m512i vk = _mm512_set1_epi32(kbits);
+/* Channels outer, pixels inner: each 16-channel vector of every per-channel operand is loaded once per block;
+   f: what it does (SOFAR_TF_*, a constant in the common cases). Fused (groups of a multiple of 16 channels):
+   each vector's sign mask is 16 bits of a packed word. */
+SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e, size_t p0, size_t mr,
+                                                const int32_t *pc, const int32_t *const *corr, float *tmp,
+                                                const unsigned f) {
+  const size_t cout = e->cout, yp_c = e->yp_c, rs = e->rs, ys = e->ys, yps = e->yps;
+  const __m512i vk = _mm512_set1_epi32(e->kbits);
   const __m512 zero = _mm512_setzero_ps();
-  const int fused = yp && yp_c % 16 == 0, affine_pack = sofar_tail_packs_affine(tail);
-  if (affine_pack && yp && !fused) { /* signs of an affine map, groups not a multiple of 16: the reference */
-    sofar_bconv_transform_scalar(cout, kbits, pc, corr, multiplier, bias, res, alpha, post, tail, y, yp, yp_c, yp_wg, tmp);
-    return;
-  }
-  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
-  const float *scale = tl.scale, *res_after = tl.res, *ps = tl.pack_scale, *pt = tl.pack_shift;
-  float *out = y ? y : tmp;
-  if (fused)
-    for (size_t i = 0; i < cout / yp_c * yp_wg; i++) yp[i] = 0;
+  const float *const res = e->res;
+  float *const y = e->y;
+  unsigned char *const ypb = (unsigned char *)e->yp;
   for (size_t o = 0; o < cout; o += 16) {
     const size_t n = sofar_min(16, cout - o);
     const __mmask16 m = (__mmask16)((1u << n) - 1);
-    __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pc + o), 1));
-    if (corr) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, corr + o));
-    __m512 v = _mm512_cvtepi32_ps(acc);
-    if (multiplier) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, multiplier + o));
-    v = _mm512_add_ps(v, bias ? _mm512_maskz_loadu_ps(m, bias + o) : zero);
-    if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + o));
-    if (alpha)
-      v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), _mm512_maskz_loadu_ps(m, alpha + o), v);
-    if (scale) v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, scale + o)), post ? _mm512_maskz_loadu_ps(m, post + o) : zero);
-    else if (post) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, post + o));
-    if (res_after) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res_after + o));
-    if (fused) {
-      __m512 s = v;
-      if (ps) s = _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, ps + o));
-      if (affine_pack) s = _mm512_add_ps(s, pt ? _mm512_maskz_loadu_ps(m, pt + o) : zero);
-      const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(s, zero, _CMP_LT_OQ);
-      const size_t q = o / yp_c, gp = o - q * yp_c;
-      memcpy((unsigned char *)(yp + q * yp_wg + gp / 64) + (gp % 64) / 8, &bits, 2);
-      if (y) _mm512_mask_storeu_ps(y + o, m, v);
-    } else {
-      _mm512_mask_storeu_ps(out + o, m, v);
+#define LOAD(vec) (vec ? _mm512_maskz_loadu_ps(m, vec + o) : zero)
+    const __m512 mul = LOAD(e->mul), bias = LOAD(e->bias), alpha = LOAD(e->alpha), post = LOAD(e->post);
+    const __m512 scale = LOAD(e->scale), ps = LOAD(e->pack_scale), pt = LOAD(e->pack_shift);
+#undef LOAD
+    const size_t q = (f & SOFAR_TF_FUSED) ? o / yp_c : 0, gp = o - q * yp_c;
+    const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
+    const int32_t *pcr = pc + o;
+    for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
+      if (o == 0) sofar_bconv_out_prefetch(e, pix + SOFAR_OUT_AHEAD);
+      __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pcr), 1));
+      if (corr && corr[r]) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, corr[r] + o));
+      __m512 v = _mm512_cvtepi32_ps(acc);
+      if (f & SOFAR_TF_MUL) v = _mm512_mul_ps(v, mul);
+      v = _mm512_add_ps(v, bias);
+      if (f & SOFAR_TF_RES_BEFORE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + pix * rs + o));
+      if (f & SOFAR_TF_ALPHA) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), alpha, v);
+      if (f & SOFAR_TF_SCALE) v = _mm512_add_ps(_mm512_mul_ps(v, scale), post);
+      else if (f & SOFAR_TF_POST) v = _mm512_add_ps(v, post);
+      if (f & SOFAR_TF_RES_AFTER) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + pix * rs + o));
+      if (f & SOFAR_TF_FUSED) {
+        __m512 s = v;
+        if (f & SOFAR_TF_PACK_SCALE) s = _mm512_mul_ps(s, ps);
+        if (f & (SOFAR_TF_PACK_SCALE | SOFAR_TF_PACK_SHIFT)) s = _mm512_add_ps(s, pt);
+        const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(s, zero, _CMP_LT_OQ);
+        memcpy(ypb + pix * yps * 8 + bits_at, &bits, 2);
+        if (f & SOFAR_TF_Y) _mm512_mask_storeu_ps(y + pix * ys + o, m, v);
+      } else {
+        _mm512_mask_storeu_ps(sofar_out_row(e, pix, r, tmp) + o, m, v);
+      }
     }
   }
-  if (yp && !fused)
-    for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_avx512(out + q * yp_c, yp + q * yp_wg, yp_c);
 }
 
-SOFAR_TARGET_AVX512 void sofar_pack_row_avx512(const float *x, uint64_t *y, size_t channels) {
-  const __m512 zero = _mm512_setzero_ps();
-  for (size_t w0 = 0; w0 < channels; w0 += 64) {
+SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(const struct sofar_bconv_out *e, size_t p0, size_t mr,
+                                                      const int32_t *pc, const int32_t *const *corr, float *tmp) {
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 16);
+  const unsigned f = sofar_bconv_out_flags(e, fused);
+  SOFAR_TF_DISPATCH(transform, f, e, p0, mr, pc, corr, tmp)
+  sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, e->cout, fused, sofar_pack_row_avx512);
+}
+
+/* The sign mask of 16 floats (n of them, mask m) after the optional scale and shift. */
+SOFAR_TARGET_AVX512 SOFAR_INLINE __mmask16 signs16(const float *x, const float *scale, const float *shift, __mmask16 m) {
+  __m512 v = _mm512_maskz_loadu_ps(m, x);
+  if (scale) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, scale));
+  if (shift) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, shift));
+  return _mm512_mask_cmp_ps_mask(m, v, _mm512_setzero_ps(), _CMP_LT_OQ);
+}
+
+SOFAR_TARGET_AVX512 void sofar_pack_row_avx512(const float *x, const float *scale, const float *shift, uint64_t *y,
+                                               size_t channels) {
+  size_t w0 = 0;
+  for (; w0 + 64 <= channels; w0 += 64) { /* whole words: four full vectors */
     uint64_t word = 0;
+#pragma GCC unroll 4
     for (size_t q = 0; q < 4; q++) {
       const size_t c0 = w0 + q * 16;
-      if (c0 >= channels) break;
-      const size_t n = sofar_min(16, channels - c0);
-      const __mmask16 m = (__mmask16)((1u << n) - 1);
-      const __mmask16 neg = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x + c0), zero, _CMP_LT_OQ);
-      word |= (uint64_t)neg << (q * 16);
+      word |= (uint64_t)signs16(x + c0, scale ? scale + c0 : NULL, shift ? shift + c0 : NULL, 0xffff) << (q * 16);
     }
     y[w0 / 64] = word;
   }
+  if (w0 == channels) return;
+  uint64_t word = 0;
+  for (size_t c0 = w0; c0 < channels; c0 += 16) {
+    const size_t n = sofar_min(16, channels - c0);
+    const __mmask16 m = (__mmask16)((1u << n) - 1);
+    word |= (uint64_t)signs16(x + c0, scale ? scale + c0 : NULL, shift ? shift + c0 : NULL, m) << (c0 - w0);
+  }
+  y[w0 / 64] = word;
 }
 
 #endif

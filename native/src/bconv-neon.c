@@ -62,52 +62,67 @@ static inline unsigned signs4(float32x4_t v) {
   return vaddvq_u32(vandq_u32(vcltq_f32(v, vdupq_n_f32(0.0f)), vld1q_u32(weights)));
 }
 
-void sofar_pack_row_neon(const float *x, uint64_t *y, size_t channels) {
+void sofar_pack_row_neon(const float *x, const float *scale, const float *shift, uint64_t *y, size_t channels) {
   size_t w0 = 0;
   for (; w0 + 64 <= channels; w0 += 64) {
     uint64_t word = 0;
-    for (size_t q = 0; q < 16; q++) word |= (uint64_t)signs4(vld1q_f32(x + w0 + q * 4)) << (q * 4);
+    for (size_t q = 0; q < 16; q++) {
+      const size_t c0 = w0 + q * 4;
+      float32x4_t v = vld1q_f32(x + c0);
+      if (scale) v = vmulq_f32(v, vld1q_f32(scale + c0));
+      if (shift) v = vaddq_f32(v, vld1q_f32(shift + c0));
+      word |= (uint64_t)signs4(v) << (q * 4);
+    }
     y[w0 / 64] = word;
   }
-  if (w0 < channels) sofar_pack_row_scalar(x + w0, y + w0 / 64, channels - w0);
+  if (w0 < channels)
+    sofar_pack_row_scalar(x + w0, scale ? scale + w0 : NULL, shift ? shift + w0 : NULL, y + w0 / 64, channels - w0);
 }
 
-void sofar_bconv_transform_neon(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                const float *multiplier, const float *bias, const float *res, const float *alpha,
-                                const float *post, const struct sofar_bconv_tail *tail, float *y, uint64_t *yp,
-                                size_t yp_c, size_t yp_wg, float *tmp) {
-  if (yp && sofar_tail_packs_affine(tail)) { /* the signs of an affine map of the output: the reference */
-    sofar_bconv_transform_scalar(cout, kbits, pc, corr, multiplier, bias, res, alpha, post, tail, y, yp, yp_c, yp_wg, tmp);
-    return;
-  }
-  const int32x4_t vk = vdupq_n_s32(kbits);
-  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
-  const float *scale = tl.scale, *res_after = tl.res;
-  float *out = y ? y : tmp;
+/* Channels outer, pixels inner: each 4-channel vector of every per-channel operand is loaded once per block.
+   With groups of a multiple of 4 channels, the signs are packed on the fly (4 bits per vector). */
+void sofar_bconv_transform_neon(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
+                                const int32_t *const *corr, float *tmp) {
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 4);
+  const size_t cout = e->cout, yp_c = e->yp_c;
+  const int32x4_t vk = vdupq_n_s32(e->kbits);
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  const int affine_pack = sofar_out_packs_affine(e);
+  const float *res_before = e->res_after ? NULL : e->res, *res_after = e->res_after ? e->res : NULL;
   size_t o = 0;
   for (; o + 4 <= cout; o += 4) {
-    /* wrapping int32 arithmetic, as the reference's unsigned form */
-    int32x4_t acc = vsubq_s32(vk, vshlq_n_s32(vld1q_s32(pc + o), 1));
-    if (corr) acc = vsubq_s32(acc, vld1q_s32(corr + o));
-    float32x4_t v = vcvtq_f32_s32(acc);
-    if (multiplier) v = vmulq_f32(v, vld1q_f32(multiplier + o));
-    v = vaddq_f32(v, bias ? vld1q_f32(bias + o) : vdupq_n_f32(0.0f));
-    if (res) v = vaddq_f32(v, vld1q_f32(res + o));
-    if (alpha) v = vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vmulq_f32(vld1q_f32(alpha + o), v), v);
-    if (scale) v = vaddq_f32(vmulq_f32(v, vld1q_f32(scale + o)), post ? vld1q_f32(post + o) : vdupq_n_f32(0.0f));
-    else if (post) v = vaddq_f32(v, vld1q_f32(post + o));
-    if (res_after) v = vaddq_f32(v, vld1q_f32(res_after + o));
-    vst1q_f32(out + o, v);
+#define LOAD(vec) (vec ? vld1q_f32(vec + o) : zero)
+    const float32x4_t mul = LOAD(e->mul), bias = LOAD(e->bias), alpha = LOAD(e->alpha), post = LOAD(e->post);
+    const float32x4_t scale = LOAD(e->scale), ps = LOAD(e->pack_scale), pt = LOAD(e->pack_shift);
+#undef LOAD
+    const size_t q = o / (fused ? yp_c : 1), gp = o - q * (fused ? yp_c : 1);
+    const size_t word = q * e->yp_wg + gp / 64, shift = gp % 64;
+    for (size_t r = 0; r < mr; r++) {
+      const size_t pix = p0 + r;
+      if (o == 0) sofar_bconv_out_prefetch(e, pix + SOFAR_OUT_AHEAD);
+      /* wrapping int32 arithmetic, as the reference's unsigned form */
+      int32x4_t acc = vsubq_s32(vk, vshlq_n_s32(vld1q_s32(pc + r * cout + o), 1));
+      if (corr && corr[r]) acc = vsubq_s32(acc, vld1q_s32(corr[r] + o));
+      float32x4_t v = vcvtq_f32_s32(acc);
+      if (e->mul) v = vmulq_f32(v, mul);
+      v = vaddq_f32(v, bias);
+      if (res_before) v = vaddq_f32(v, vld1q_f32(res_before + pix * e->rs + o));
+      if (e->alpha) v = vbslq_f32(vcltq_f32(v, zero), vmulq_f32(alpha, v), v);
+      if (e->scale) v = vaddq_f32(vmulq_f32(v, scale), post);
+      else if (e->post) v = vaddq_f32(v, post);
+      if (res_after) v = vaddq_f32(v, vld1q_f32(res_after + pix * e->rs + o));
+      if (fused) {
+        float32x4_t s = v;
+        if (e->pack_scale) s = vmulq_f32(s, ps);
+        if (affine_pack) s = vaddq_f32(s, pt);
+        e->yp[pix * e->yps + word] |= (uint64_t)signs4(s) << shift;
+        if (e->y) vst1q_f32(e->y + pix * e->ys + o, v);
+      } else {
+        vst1q_f32(sofar_out_row(e, pix, r, tmp) + o, v);
+      }
+    }
   }
-  if (o < cout)
-  {
-    const struct sofar_bconv_tail rest = tail ? sofar_tail_at(tail, o) : (struct sofar_bconv_tail){0};
-    sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
-                                 bias ? bias + o : NULL, res ? res + o : NULL, alpha ? alpha + o : NULL,
-                                 post ? post + o : NULL, tail ? &rest : NULL, out + o, NULL, 1, 1, NULL);
-  }
-  if (yp)
-    for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_neon(out + q * yp_c, yp + q * yp_wg, yp_c);
+  sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, o, fused, sofar_pack_row_neon);
 }
 
 #endif

@@ -22,42 +22,56 @@ void sofar_bgemm_scalar(size_t mr, size_t nr, size_t nseg, size_t seg_len, const
   }
 }
 
-void sofar_bconv_transform_scalar(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                  const float *multiplier, const float *bias, const float *res, const float *alpha,
-                                  const float *post, const struct sofar_bconv_tail *tail, float *y, uint64_t *yp,
-                                  size_t yp_c, size_t yp_wg, float *tmp) {
-  float *out = y ? y : tmp;
-  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
-  const float *scale = tl.scale, *res_after = tl.res;
-  for (size_t o = 0; o < cout; o++) {
+void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, const int32_t *pc, const int32_t *corr,
+                                  size_t o0, size_t o1, float *out) {
+  const float *res = e->res ? e->res + pix * e->rs : NULL;
+  const float *res_before = e->res_after ? NULL : res, *res_after = e->res_after ? res : NULL;
+  for (size_t o = o0; o < o1; o++) {
     /* wrapping arithmetic, as in the SIMD variants (pc can only be garbage if buffers overlap) */
-    const int32_t acc = (int32_t)((uint32_t)kbits - 2u * (uint32_t)pc[o] - (uint32_t)(corr ? corr[o] : 0));
+    const int32_t acc = (int32_t)((uint32_t)e->kbits - 2u * (uint32_t)pc[o] - (uint32_t)(corr ? corr[o] : 0));
     float v = (float)acc;
-    if (multiplier) v = v * multiplier[o];
-    v = v + (bias ? bias[o] : 0.0f);
-    if (res) v = v + res[o];
-    if (alpha) v = v < 0.0f ? alpha[o] * v : v;
-    if (scale) v = v * scale[o] + (post ? post[o] : 0.0f);
-    else if (post) v = v + post[o];
+    if (e->mul) v = v * e->mul[o];
+    v = v + (e->bias ? e->bias[o] : 0.0f);
+    if (res_before) v = v + res_before[o];
+    if (e->alpha) v = v < 0.0f ? e->alpha[o] * v : v;
+    if (e->scale) v = v * e->scale[o] + (e->post ? e->post[o] : 0.0f);
+    else if (e->post) v = v + e->post[o];
     if (res_after) v = v + res_after[o];
     out[o] = v;
   }
-  if (!yp) return;
-  const float *signs = out;
-  if (sofar_tail_packs_affine(tail)) {
-    float *t = tmp + cout;
-    for (size_t o = 0; o < cout; o++)
-      t[o] = (tail->pack_scale ? out[o] * tail->pack_scale[o] : out[o]) + (tail->pack_shift ? tail->pack_shift[o] : 0.0f);
-    signs = t;
-  }
-  for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_scalar(signs + q * yp_c, yp + q * yp_wg, yp_c);
 }
 
-void sofar_pack_row_scalar(const float *x, uint64_t *y, size_t channels) {
+void sofar_bconv_transform_scalar(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
+                                  const int32_t *const *corr, float *tmp) {
+  sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, 0, 0, sofar_pack_row_scalar);
+}
+
+
+void sofar_bconv_out_finish(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
+                            const int32_t *const *corr, float *tmp, size_t o, int fused, sofar_pack_row_fn pack_row) {
+  for (size_t r = 0; o < e->cout && r < mr; r++)
+    sofar_bconv_out_range_scalar(e, p0 + r, pc + r * e->cout, corr ? corr[r] : NULL, o, e->cout, sofar_out_row(e, p0 + r, r, tmp));
+  if (!e->yp || fused) return;
+  const size_t c = e->yp_c;
+  for (size_t r = 0; r < mr; r++) {
+    const float *out = sofar_out_row(e, p0 + r, r, tmp);
+    uint64_t *yp = e->yp + (p0 + r) * e->yps;
+    for (size_t q = 0; q < e->cout / c; q++)
+      pack_row(out + q * c, e->pack_scale ? e->pack_scale + q * c : NULL, e->pack_shift ? e->pack_shift + q * c : NULL,
+               yp + q * e->yp_wg, c);
+  }
+}
+
+void sofar_pack_row_scalar(const float *x, const float *scale, const float *shift, uint64_t *y, size_t channels) {
   for (size_t w0 = 0; w0 < channels; w0 += 64) {
     const size_t n = sofar_min(64, channels - w0);
     uint64_t word = 0;
-    for (size_t i = 0; i < n; i++) word |= (uint64_t)(x[w0 + i] < 0.0f) << i;
+    for (size_t i = 0; i < n; i++) {
+      float v = x[w0 + i];
+      if (scale) v = v * scale[w0 + i];
+      if (shift) v = v + shift[w0 + i];
+      word |= (uint64_t)(v < 0.0f) << i;
+    }
     y[w0 / 64] = word;
   }
 }

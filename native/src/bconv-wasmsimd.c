@@ -67,69 +67,67 @@ void sofar_bgemm_wasmsimd(size_t mr, size_t nr, size_t nseg, size_t seg_len, con
   }
 }
 
-/* With groups of a multiple of 4 channels, the signs are packed on the fly (4 bits per vector). */
-void sofar_bconv_transform_wasmsimd(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                    const float *multiplier, const float *bias, const float *res, const float *alpha,
-                                    const float *post, const struct sofar_bconv_tail *tail, float *y, uint64_t *yp,
-                                    size_t yp_c, size_t yp_wg, float *tmp) {
-  const v128_t vk = wasm_i32x4_splat(kbits);
+/* Channels outer, pixels inner: each 4-channel vector of every per-channel operand is loaded once per block.
+   With groups of a multiple of 4 channels, the signs are packed on the fly (4 bits per vector). */
+void sofar_bconv_transform_wasmsimd(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
+                                    const int32_t *const *corr, float *tmp) {
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 4);
+  const size_t cout = e->cout, yp_c = e->yp_c;
+  const v128_t vk = wasm_i32x4_splat(e->kbits);
   const v128_t zero = wasm_f32x4_splat(0.0f);
-  const int fused = yp && yp_c % 4 == 0, affine_pack = sofar_tail_packs_affine(tail);
-  if (affine_pack && yp && !fused) { /* signs of an affine map, groups not a multiple of 4: the reference */
-    sofar_bconv_transform_scalar(cout, kbits, pc, corr, multiplier, bias, res, alpha, post, tail, y, yp, yp_c, yp_wg, tmp);
-    return;
-  }
-  const struct sofar_bconv_tail tl = sofar_tail_or_none(tail);
-  const float *scale = tl.scale, *res_after = tl.res, *ps = tl.pack_scale, *pt = tl.pack_shift;
-  float *out = y ? y : tmp;
-  if (fused)
-    for (size_t i = 0; i < cout / yp_c * yp_wg; i++) yp[i] = 0;
+  const int affine_pack = sofar_out_packs_affine(e);
+  const float *res_before = e->res_after ? NULL : e->res, *res_after = e->res_after ? e->res : NULL;
   size_t o = 0;
   for (; o + 4 <= cout; o += 4) {
-    v128_t acc = wasm_i32x4_sub(vk, wasm_i32x4_shl(wasm_v128_load(pc + o), 1));
-    if (corr) acc = wasm_i32x4_sub(acc, wasm_v128_load(corr + o));
-    v128_t v = wasm_f32x4_convert_i32x4(acc);
-    if (multiplier) v = wasm_f32x4_mul(v, wasm_v128_load(multiplier + o));
-    v = wasm_f32x4_add(v, bias ? wasm_v128_load(bias + o) : zero);
-    if (res) v = wasm_f32x4_add(v, wasm_v128_load(res + o));
-    if (alpha) v = wasm_v128_bitselect(wasm_f32x4_mul(wasm_v128_load(alpha + o), v), v, wasm_f32x4_lt(v, zero));
-    if (scale) v = wasm_f32x4_add(wasm_f32x4_mul(v, wasm_v128_load(scale + o)), post ? wasm_v128_load(post + o) : zero);
-    else if (post) v = wasm_f32x4_add(v, wasm_v128_load(post + o));
-    if (res_after) v = wasm_f32x4_add(v, wasm_v128_load(res_after + o));
-    if (fused) {
-      v128_t s = v;
-      if (ps) s = wasm_f32x4_mul(s, wasm_v128_load(ps + o));
-      if (affine_pack) s = wasm_f32x4_add(s, pt ? wasm_v128_load(pt + o) : zero);
-      const uint64_t bits = (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(s, zero));
-      const size_t q = o / yp_c, gp = o - q * yp_c;
-      yp[q * yp_wg + gp / 64] |= bits << (gp % 64);
-      if (y) wasm_v128_store(y + o, v);
-    } else {
-      wasm_v128_store(out + o, v);
+#define LOAD(vec) (vec ? wasm_v128_load(vec + o) : zero)
+    const v128_t mul = LOAD(e->mul), bias = LOAD(e->bias), alpha = LOAD(e->alpha), post = LOAD(e->post);
+    const v128_t scale = LOAD(e->scale), ps = LOAD(e->pack_scale), pt = LOAD(e->pack_shift);
+#undef LOAD
+    const size_t q = o / (fused ? yp_c : 1), gp = o - q * (fused ? yp_c : 1);
+    const size_t word = q * e->yp_wg + gp / 64, shift = gp % 64;
+    for (size_t r = 0; r < mr; r++) {
+      const size_t pix = p0 + r;
+      if (o == 0) sofar_bconv_out_prefetch(e, pix + SOFAR_OUT_AHEAD);
+      v128_t acc = wasm_i32x4_sub(vk, wasm_i32x4_shl(wasm_v128_load(pc + r * cout + o), 1));
+      if (corr && corr[r]) acc = wasm_i32x4_sub(acc, wasm_v128_load(corr[r] + o));
+      v128_t v = wasm_f32x4_convert_i32x4(acc);
+      if (e->mul) v = wasm_f32x4_mul(v, mul);
+      v = wasm_f32x4_add(v, bias);
+      if (res_before) v = wasm_f32x4_add(v, wasm_v128_load(res_before + pix * e->rs + o));
+      if (e->alpha) v = wasm_v128_bitselect(wasm_f32x4_mul(alpha, v), v, wasm_f32x4_lt(v, zero));
+      if (e->scale) v = wasm_f32x4_add(wasm_f32x4_mul(v, scale), post);
+      else if (e->post) v = wasm_f32x4_add(v, post);
+      if (res_after) v = wasm_f32x4_add(v, wasm_v128_load(res_after + pix * e->rs + o));
+      if (fused) {
+        v128_t s = v;
+        if (e->pack_scale) s = wasm_f32x4_mul(s, ps);
+        if (affine_pack) s = wasm_f32x4_add(s, pt);
+        e->yp[pix * e->yps + word] |= (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(s, zero)) << shift;
+        if (e->y) wasm_v128_store(e->y + pix * e->ys + o, v);
+      } else {
+        wasm_v128_store(sofar_out_row(e, pix, r, tmp) + o, v);
+      }
     }
   }
-  if (o < cout) /* only when not fused */
-  {
-    const struct sofar_bconv_tail rest = tail ? sofar_tail_at(tail, o) : (struct sofar_bconv_tail){0};
-    sofar_bconv_transform_scalar(cout - o, kbits, pc + o, corr ? corr + o : NULL, multiplier ? multiplier + o : NULL,
-                                 bias ? bias + o : NULL, res ? res + o : NULL, alpha ? alpha + o : NULL,
-                                 post ? post + o : NULL, tail ? &rest : NULL, out + o, NULL, 1, 1, NULL);
-  }
-  if (yp && !fused)
-    for (size_t q = 0; q < cout / yp_c; q++) sofar_pack_row_wasmsimd(out + q * yp_c, yp + q * yp_wg, yp_c);
+  sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, o, fused, sofar_pack_row_wasmsimd);
 }
 
-void sofar_pack_row_wasmsimd(const float *x, uint64_t *y, size_t channels) {
+void sofar_pack_row_wasmsimd(const float *x, const float *scale, const float *shift, uint64_t *y, size_t channels) {
   const v128_t zero = wasm_f32x4_splat(0.0f);
-  for (size_t w0 = 0; w0 < channels; w0 += 64) {
-    const size_t n = sofar_min(64, channels - w0);
+  size_t w0 = 0;
+  for (; w0 + 64 <= channels; w0 += 64) {
     uint64_t word = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-      word |= (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(wasm_v128_load(x + w0 + i), zero)) << i;
-    for (; i < n; i++) word |= (uint64_t)(x[w0 + i] < 0.0f) << i;
+    for (size_t q = 0; q < 16; q++) {
+      const size_t c0 = w0 + q * 4;
+      v128_t v = wasm_v128_load(x + c0);
+      if (scale) v = wasm_f32x4_mul(v, wasm_v128_load(scale + c0));
+      if (shift) v = wasm_f32x4_add(v, wasm_v128_load(shift + c0));
+      word |= (uint64_t)wasm_i32x4_bitmask(wasm_f32x4_lt(v, zero)) << (q * 4);
+    }
     y[w0 / 64] = word;
   }
+  if (w0 < channels)
+    sofar_pack_row_scalar(x + w0, scale ? scale + w0 : NULL, shift ? shift + w0 : NULL, y + w0 / 64, channels - w0);
 }
 
 #endif

@@ -41,8 +41,9 @@ struct bconv_plan {
   size_t slot_rows, slot_pc, slot_corr, slot_tmp, slot_pads, slot_bytes;
 };
 
-/* Padding corrections kept per task: the last two patterns (a row's left and right border pixels alternate). */
-#define CORR_CACHE 2
+/* Padding corrections kept per task, least recently used first out: at least a block's rows, so that every
+   row of a block keeps its entry until the block's transform has run. */
+#define CORR_CACHE SOFAR_MR_MAX
 
 static size_t round64(size_t x) { return sofar_round_up(x, SOFAR_ALIGN); }
 
@@ -64,7 +65,7 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
   p->slot_rows = p->direct || p->rowpack ? 0 : round64(SOFAR_MR_MAX * g->groups * p->kwords * sizeof(uint64_t));
   p->slot_pc = round64(SOFAR_MR_MAX * g->cout * sizeof(int32_t));
   p->slot_corr = round64(CORR_CACHE * g->cout * sizeof(int32_t));
-  p->slot_tmp = round64(2 * g->cout * sizeof(float)); /* the transform's row, and the signs of its affine map (sofar_bconv_tail) */
+  p->slot_tmp = round64((SOFAR_MR_MAX + 1) * g->cout * sizeof(float)); /* the transform's rows (sofar_bconv_transform_fn) */
   p->slot_pads = round64((SOFAR_MR_MAX + CORR_CACHE) * (g->taps + 1) * sizeof(uint32_t)); /* + the cached lists */
   p->slot_bytes = p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp + p->slot_pads;
   return 1;
@@ -171,14 +172,7 @@ struct bconv_ctx {
   const uint64_t *x;
   const uint64_t *kwords; /* packed words */
   const int32_t *wsum;
-  const float *mul, *bias, *res, *alpha, *post;
-  /* the transform's tail (sofar_bconv2d_epilogue; the residual is set per pixel), and whether there is one */
-  struct sofar_bconv_tail tail;
-  int has_tail, res_after;
-  float *y;
-  uint64_t *yp;
-  size_t ys, rs, yps;        /* pixel strides: y, residual (floats), packed output (words) */
-  size_t ypg, yp_c, yp_wg;   /* packed output: groups, channels per group, words per group */
+  struct sofar_bconv_out out; /* the output transform's operands */
   int pad_value;
   unsigned char *slots;
   uint64_t *rp; /* the row-packed input (p->rowpack) */
@@ -349,9 +343,9 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   }
   const size_t row_words = groups * kwords; /* an im2col row holds every group */
   const uint64_t pad_word = c->pad_value < 0 ? ~(uint64_t)0 : 0;
-  const int32_t kbits = (int32_t)(taps * g->cg);
   const size_t wx = p->wx, h = g->h, w = g->w, kh = g->kh, dh = g->dh, ho = g->ho, wo = g->wo;
   const size_t img_words = h * w * wx, ih_span = (kh - 1) * dh, iw_span = (g->kw - 1) * g->dw;
+  const int contiguous = p->direct && g->sh == 1 && g->sw == 1; /* a 1x1 conv of stride 1 without padding */
 
   /* one segment per kernel row: kw*wx contiguous words of x when the layout allows, or Ew of the row-packed input */
   const int seg = !p->direct && !p->rowpack && groups == 1 && g->dw == 1 && kh <= SOFAR_MAX_SEGS;
@@ -381,12 +375,23 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
     const uint64_t *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
     size_t npad[SOFAR_MR_MAX];
     size_t r0 = 0; /* pixels [0, r0) of the block already placed */
-    if (seg && row_valid && row_in && ow >= ow_lo && ow + mr <= ow_hi) {
+    if (contiguous) { /* pixel p's row is x's pixel p: no coordinates to follow (every block takes this path) */
+      for (size_t r = 0; r < mr; r++) rows[r] = c->x + (p0 + r) * wx, npad[r] = 0;
+      r0 = mr;
+    } else if (seg && row_valid && row_in && ow >= ow_lo && ow + mr <= ow_hi) {
       /* the whole block inside one output row and the image: its rows are evenly spaced in x */
       const uint64_t *src = xrow + (ow * sw - pl) * wx;
       const size_t step = sw * wx, kstep = dh * w * wx;
       for (size_t i = 0; i < kh; i++)
         for (size_t r = 0; r < mr; r++) rows[i * SOFAR_MR_MAX + r] = src + i * kstep + r * step;
+      for (size_t r = 0; r < mr; r++) npad[r] = 0;
+      r0 = mr;
+      next_pixels(mr, wo, ho, &img, &oh, &ow, &row_valid);
+    } else if (p->rowpack && row_valid && ow + mr <= wo &&
+               (c->pad_value != 0 || (row_in && ow >= ow_lo && ow + mr <= ow_hi))) {
+      /* the whole block inside one output row, with no padding correction: evenly spaced rows */
+      for (size_t i = 0; i < kh; i++)
+        for (size_t r = 0; r < mr; r++) rows[i * SOFAR_MR_MAX + r] = rbase[i] + (ow + r) * rstep[i];
       for (size_t r = 0; r < mr; r++) npad[r] = 0;
       r0 = mr;
       next_pixels(mr, wo, ho, &img, &oh, &ow, &row_valid);
@@ -441,35 +446,29 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       }
     }
 
+    const int32_t *corr_rows[SOFAR_MR_MAX];
+    int any_corr = 0;
     for (size_t r = 0; r < mr; r++) {
-      const size_t pix = p0 + r;
-      const int32_t *cr = NULL;
-      if (c->pad_value == 0 && npad[r]) {
-        const uint32_t *padlist = pads + r * (taps + 1);
-        size_t e = 0;
-        while (e < CORR_CACHE && !same_list(padlist, npad[r], corr_list[e], corr_npad[e])) e++;
-        if (e == CORR_CACHE) { /* not cached: compute it into the least recent entry */
-          e = CORR_CACHE - 1;
-          pad_correction(p, c->wsum, padlist, npad[r], corr_of[e]);
-          memcpy(corr_list[e], padlist, npad[r] * sizeof(uint32_t));
-          corr_npad[e] = npad[r];
-        }
-        for (; e > 0; e--) { /* to the front */
-          uint32_t *l = corr_list[e];
-          int32_t *v = corr_of[e];
-          const size_t np = corr_npad[e];
-          corr_list[e] = corr_list[e - 1], corr_of[e] = corr_of[e - 1], corr_npad[e] = corr_npad[e - 1];
-          corr_list[0] = l, corr_of[0] = v, corr_npad[0] = np;
-        }
-        cr = corr_of[0];
+      corr_rows[r] = NULL;
+      if (c->pad_value != 0 || !npad[r]) continue;
+      const uint32_t *padlist = pads + r * (taps + 1);
+      size_t e = 0;
+      while (e < CORR_CACHE && !same_list(padlist, npad[r], corr_list[e], corr_npad[e])) e++;
+      if (e == CORR_CACHE) { /* not cached: compute it into the least recent entry (no earlier row of the block's) */
+        e = CORR_CACHE - 1;
+        pad_correction(p, c->wsum, padlist, npad[r], corr_of[e]);
+        memcpy(corr_list[e], padlist, npad[r] * sizeof(uint32_t));
+        corr_npad[e] = npad[r];
       }
-      const float *res = c->res ? c->res + pix * c->rs : NULL;
-      struct sofar_bconv_tail tail = c->tail;
-      if (c->res_after) tail.res = res;
-      uk->bconv_transform(cout, kbits, pc + r * cout, cr, c->mul, c->bias, c->res_after ? NULL : res, c->alpha, c->post,
-                          c->has_tail ? &tail : NULL, c->y ? c->y + pix * c->ys : NULL,
-                          c->yp ? c->yp + pix * c->yps : NULL, c->yp_c, c->yp_wg, tmp);
+      uint32_t *l = corr_list[e]; /* to the front */
+      int32_t *v = corr_of[e];
+      const size_t np = corr_npad[e];
+      for (; e > 0; e--) corr_list[e] = corr_list[e - 1], corr_of[e] = corr_of[e - 1], corr_npad[e] = corr_npad[e - 1];
+      corr_list[0] = l, corr_of[0] = v, corr_npad[0] = np;
+      corr_rows[r] = corr_of[0];
+      any_corr = 1;
     }
+    uk->bconv_transform(&c->out, p0, mr, pc, any_corr ? corr_rows : NULL, tmp);
   }
 }
 
@@ -492,27 +491,28 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
   c.x = x;
   c.kwords = (const uint64_t *)packed;
   c.wsum = (const int32_t *)(c.kwords + packed_words_count(p));
-  c.mul = multiplier;
-  c.bias = bias;
-  c.res = residual;
-  c.alpha = alpha;
-  c.post = post;
-  c.y = y;
-  c.yp = y_packed;
-  c.ys = y_stride ? (size_t)y_stride : p->g.cout;
-  c.rs = c.ys;
-  c.ypg = y_packed ? (size_t)y_pack_groups : 1;
-  c.yp_c = p->g.cout / c.ypg;
-  c.yp_wg = sofar_div_up(c.yp_c, 64);
-  c.yps = c.ypg * c.yp_wg;
+  struct sofar_bconv_out *o = &c.out;
+  o->cout = p->g.cout;
+  o->kbits = (int32_t)(p->g.taps * p->g.cg);
+  o->mul = multiplier;
+  o->bias = bias;
+  o->alpha = alpha;
+  o->post = post;
+  o->res = residual;
+  o->y = y;
+  o->ys = y_stride ? (size_t)y_stride : p->g.cout;
+  o->rs = o->ys;
+  o->yp = y_packed;
+  o->yp_c = p->g.cout / (y_packed ? (size_t)y_pack_groups : 1);
+  o->yp_wg = sofar_div_up(o->yp_c, 64);
+  o->yps = (p->g.cout / o->yp_c) * o->yp_wg;
   if (tail) {
-    c.tail.scale = tail->scale;
-    c.tail.pack_scale = tail->pack_scale;
-    c.tail.pack_shift = tail->pack_shift;
-    c.res_after = tail->res_after;
-    c.has_tail = tail->scale || tail->pack_scale || tail->pack_shift || tail->res_after;
-    if (tail->rs) c.rs = tail->rs;
-    if (tail->yps) c.yps = tail->yps;
+    o->scale = tail->scale;
+    o->pack_scale = tail->pack_scale;
+    o->pack_shift = tail->pack_shift;
+    o->res_after = tail->res_after;
+    if (tail->rs) o->rs = tail->rs;
+    if (tail->yps) o->yps = tail->yps;
   }
   c.pad_value = pad_value;
   c.slots = slots;
@@ -611,5 +611,5 @@ void sofar_pack_signs(const float *x, uint64_t *y, int pixels, int channels, int
   const struct sofar_ukernels *uk = sofar_ukernels_current();
   const size_t cg = (size_t)(channels / groups), wg = sofar_div_up(cg, 64), xs = x_stride ? (size_t)x_stride : (size_t)channels;
   for (size_t pix = 0; pix < (size_t)pixels; pix++)
-    for (size_t q = 0; q < (size_t)groups; q++) uk->pack_row(x + pix * xs + q * cg, y + (pix * (size_t)groups + q) * wg, cg);
+    for (size_t q = 0; q < (size_t)groups; q++) uk->pack_row(x + pix * xs + q * cg, NULL, NULL, y + (pix * (size_t)groups + q) * wg, cg);
 }

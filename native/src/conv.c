@@ -6,6 +6,11 @@
  * The conv runs over blocks of MR output pixels: each block's im2col rows (all groups) are built in the
  * thread's scratch slot (MR x groups*K floats, in L1), then every column tile of every group is computed
  * from them; a 1x1 conv without padding reads its rows from x in place.
+ *
+ * Few-input-channel convs (the RGB stems: 7x7 or 3x3 over 3 channels, stride 2) run in bands of output rows
+ * instead: each task copies its band's input rows, zero-padded, into its scratch slot, so every output pixel
+ * reads its kh rows of kw*cin floats in place (no im2col and no border cases), with the same FMAs in the same
+ * order as the GEMM path. AVX-512 computes each output row with wide register tiles (sofar_conv_stem_row_avx512).
  */
 #include "internal.h"
 
@@ -14,8 +19,22 @@ struct conv_plan {
   size_t k;    /* GEMM depth per group = taps*cg */
   size_t np16; /* panels of 16 output channels per group */
   int direct;
+  int stem; /* banded over a padded copy of the input rows (STEM_MAX_CIN) */
+  size_t wp; /* stem: padded input row width in pixels */
   size_t slot_bytes;
 };
+
+#define STEM_MAX_CIN 4
+#define STEM_BAND 8 /* output rows per stem task */
+/* Zero floats after a stem band's rows: a register block of up to SOFAR_STEM_PB_MAX pixels past the row's end
+   reads into them (those pixels are not stored). */
+static size_t stem_slack(const struct sofar_conv_geom *g) { return (SOFAR_STEM_PB_MAX - 1) * g->sw * g->cin; }
+static size_t stem_tasks(const struct sofar_conv_geom *g) { return g->n * sofar_div_up(g->ho, STEM_BAND); }
+static size_t stem_band_floats(const struct conv_plan *p) {
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t rows = (STEM_BAND - 1) * g->sh + g->kh;
+  return rows * p->wp * g->cin + stem_slack(g);
+}
 
 static int plan_init(struct conv_plan *p, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
                      int pt, int pl, int pb, int pr, int dh, int dw, int groups) {
@@ -24,7 +43,11 @@ static int plan_init(struct conv_plan *p, int n, int h, int w, int cin, int cout
   p->k = g->taps * g->cg;
   p->np16 = sofar_div_up(g->og, 16);
   p->direct = g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pl == 0 && g->pb == 0 && g->pr == 0;
-  p->slot_bytes = p->direct ? 0 : sofar_round_up(SOFAR_MR_MAX * g->groups * p->k * sizeof(float), SOFAR_ALIGN);
+  p->stem = g->groups == 1 && g->dh == 1 && g->dw == 1 && g->cin <= STEM_MAX_CIN &&
+            g->kh <= SOFAR_MAX_SEGS;
+  p->wp = (g->wo - 1) * g->sw + g->kw;
+  if (p->stem) p->slot_bytes = sofar_round_up(stem_band_floats(p) * sizeof(float), SOFAR_ALIGN);
+  else p->slot_bytes = p->direct ? 0 : sofar_round_up(SOFAR_MR_MAX * g->groups * p->k * sizeof(float), SOFAR_ALIGN);
   return 1;
 }
 
@@ -56,7 +79,8 @@ size_t sofar_conv2d_f32_scratch_bytes(int n, int h, int w, int cin, int cout, in
                                       int pl, int pb, int pr, int dh, int dw, int groups) {
   struct conv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return 0;
-  return SOFAR_ALIGN + sofar_slots(p.g.pixels) * p.slot_bytes;
+  const size_t tasks = p.stem ? stem_tasks(&p.g) : p.g.pixels;
+  return SOFAR_ALIGN + sofar_slots(tasks) * p.slot_bytes;
 }
 
 struct conv_ctx {
@@ -66,6 +90,7 @@ struct conv_ctx {
   float *y;
   size_t ys;
   int relu;
+  int x_nchw; /* stem path only: x is the model's NCHW input */
   unsigned char *slots;
 };
 
@@ -157,6 +182,109 @@ static void conv_task(void *vctx, size_t begin, size_t end, int slot) {
   }
 }
 
+/* A 1x1 conv without padding (groups 1), one task per block of pixels and tile of output channels: a
+   few pixels (a dense layer's batch as a 1x1 map) still spread over the threads, each streaming its columns'
+   packed weights. The same tile calls as conv_task, so the same floats. */
+static void direct_task(void *vctx, size_t begin, size_t end, int slot) {
+  (void)slot;
+  const struct conv_ctx *c = (const struct conv_ctx *)vctx;
+  const struct conv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t mr_max = c->uk->sgemm_mr, nr_max = c->uk->sgemm_nr, tiles = sofar_div_up(g->og, nr_max);
+  for (size_t t = begin; t < end; t++) {
+    const size_t p0 = t / tiles * mr_max, n0 = t % tiles * nr_max, mr = sofar_min(mr_max, g->pixels - p0);
+    const float *rows[SOFAR_MR_MAX];
+    size_t img = p0 / (g->ho * g->wo), oh = p0 % (g->ho * g->wo) / g->wo, ow = p0 % g->wo;
+    for (size_t r = 0; r < SOFAR_MR_MAX; r++) {
+      rows[r] = r < mr ? c->x + ((img * g->h + oh * g->sh) * g->w + ow * g->sw) * g->cin : rows[0];
+      if (++ow == g->wo) {
+        ow = 0;
+        if (++oh == g->ho) oh = 0, img++;
+      }
+    }
+    c->uk->sgemm(mr, sofar_min(nr_max, g->og - n0), 1, p->k, rows, c->pw + n0 * p->k, 16, p->k * 16,
+                 c->y + p0 * c->ys + n0, c->ys, c->bias ? c->bias + n0 : NULL, c->res ? c->res + p0 * c->ys + n0 : NULL,
+                 c->relu);
+  }
+}
+
+/* The band's input rows ih0.. (rows outside the input are zero), each padded to wp pixels, then the slack. */
+static void stem_fill(const struct conv_plan *p, const float *ximg, int nchw, ptrdiff_t ih0, size_t rows, float *buf) {
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t cin = g->cin, row = p->wp * cin;
+  const size_t left = sofar_min(g->pl, p->wp), inner = g->pl < p->wp ? sofar_min(g->w, p->wp - g->pl) : 0;
+  for (size_t r = 0; r < rows; r++) {
+    const ptrdiff_t ih = ih0 + (ptrdiff_t)r;
+    float *d = buf + r * row;
+    if (ih < 0 || ih >= (ptrdiff_t)g->h) {
+      memset(d, 0, row * sizeof(float));
+      continue;
+    }
+    memset(d, 0, left * cin * sizeof(float));
+    if (nchw) /* interleave the channel planes' rows: the NCHW -> NHWC transpose, fused */
+      for (size_t ch = 0; ch < cin; ch++) {
+        const float *src = ximg + (ch * g->h + (size_t)ih) * g->w;
+        for (size_t iw = 0; iw < inner; iw++) d[(left + iw) * cin + ch] = src[iw];
+      }
+    else
+      memcpy(d + left * cin, ximg + (size_t)ih * g->w * cin, inner * cin * sizeof(float));
+    memset(d + (left + inner) * cin, 0, (p->wp - left - inner) * cin * sizeof(float));
+  }
+  memset(buf + rows * row, 0, stem_slack(g) * sizeof(float));
+}
+
+/* One output row from its padded input rows (row: the first of its kh rows), through the ISA's GEMM tile. */
+static void stem_row_sgemm(const struct conv_ctx *c, const float *row, float *y, const float *res) {
+  const struct conv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const struct sofar_ukernels *uk = c->uk;
+  const size_t mr_max = uk->sgemm_mr, nr_max = uk->sgemm_nr, rs = p->wp * g->cin, ps = g->sw * g->cin;
+  for (size_t ow = 0; ow < g->wo; ow += mr_max) {
+    const size_t mr = sofar_min(mr_max, g->wo - ow);
+    const float *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
+    for (size_t i = 0; i < g->kh; i++)
+      for (size_t r = 0; r < SOFAR_MR_MAX; r++) rows[i * SOFAR_MR_MAX + r] = row + i * rs + (ow + (r < mr ? r : 0)) * ps;
+    for (size_t n0 = 0; n0 < g->og; n0 += nr_max)
+      uk->sgemm(mr, sofar_min(nr_max, g->og - n0), g->kh, g->kw * g->cin, rows, c->pw + n0 * p->k, 16, p->k * 16,
+                y + ow * c->ys + n0, c->ys, c->bias ? c->bias + n0 : NULL, res ? res + ow * c->ys + n0 : NULL, c->relu);
+  }
+}
+
+/* Conv rows [oh0, oh1) of image img (buf: a slot holding their padded input rows); row oh goes to
+   y + (oh - oh0)*wo*ys, its residual (if any) read from res likewise. */
+static void stem_rows(const struct conv_ctx *c, size_t img, size_t oh0, size_t oh1, float *buf, float *y,
+                      const float *res) {
+  const struct conv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const size_t rs = p->wp * g->cin, yrow = g->wo * c->ys;
+  stem_fill(p, c->x + img * g->h * g->w * g->cin, c->x_nchw, (ptrdiff_t)(oh0 * g->sh) - (ptrdiff_t)g->pt,
+            (oh1 - oh0 - 1) * g->sh + g->kh, buf);
+  for (size_t oh = oh0; oh < oh1; oh++) {
+    const float *row = buf + (oh - oh0) * g->sh * rs, *r = res ? res + (oh - oh0) * yrow : NULL;
+    float *yr = y + (oh - oh0) * yrow;
+#if SOFAR_X86
+    if (c->uk->isa == SOFAR_ISA_AVX512) {
+      sofar_conv_stem_row_avx512(g->wo, row, g->sw * g->cin, rs, g->kh, g->kw * g->cin, c->pw, p->k, g->og, yr,
+                                 c->ys, c->bias, r, c->relu);
+      continue;
+    }
+#endif
+    stem_row_sgemm(c, row, yr, r);
+  }
+}
+
+static void stem_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct conv_ctx *c = (const struct conv_ctx *)vctx;
+  const struct sofar_conv_geom *g = &c->p->g;
+  const size_t bands = sofar_div_up(g->ho, STEM_BAND);
+  float *buf = (float *)(c->slots + (size_t)slot * c->p->slot_bytes);
+  for (size_t t = begin; t < end; t++) {
+    const size_t img = t / bands, oh0 = t % bands * STEM_BAND, oh1 = sofar_min(oh0 + STEM_BAND, g->ho);
+    const size_t at = (img * g->ho + oh0) * g->wo * c->ys;
+    stem_rows(c, img, oh0, oh1, buf, c->y + at, c->res ? c->res + at : NULL);
+  }
+}
+
 void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *bias, const float *residual, float *y,
                       void *scratch, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt,
                       int pl, int pb, int pr, int dh, int dw, int groups, int y_stride, int relu) {
@@ -173,8 +301,12 @@ void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *
   c.y = y;
   c.ys = y_stride ? (size_t)y_stride : p.g.cout;
   c.relu = relu != 0;
+  c.x_nchw = 0;
   c.slots = (unsigned char *)sofar_align_ptr(scratch);
-  sofar_parallel_for(sofar_div_up(p.g.pixels, c.uk->sgemm_mr), conv_task, &c);
+  const size_t blocks = sofar_div_up(p.g.pixels, c.uk->sgemm_mr);
+  if (p.stem) sofar_parallel_for(stem_tasks(&p.g), stem_task, &c);
+  else if (p.direct && p.g.groups == 1) sofar_parallel_for(blocks * sofar_div_up(p.g.og, c.uk->sgemm_nr), direct_task, &c);
+  else sofar_parallel_for(blocks, conv_task, &c);
 }
 
 struct dense_ctx {
@@ -211,4 +343,126 @@ void sofar_dense_f32(const float *x, const float *w, const float *bias, float *y
   c.out = (size_t)out;
   c.ntiles = sofar_div_up(c.out, c.uk->sgemm_nr);
   sofar_parallel_for(sofar_div_up(c.n, c.uk->sgemm_mr) * c.ntiles, dense_task, &c);
+}
+
+/*
+ * A stem followed by a max pool (Bi-Real's 7x7/2 conv then 3x3/2 pool): bands of POOL_BAND pool rows, each
+ * computing the conv rows its windows cover into the slot and pooling them while they are in cache, so the
+ * conv's output never goes to memory. A thread's consecutive bands share the overlapping conv rows (moved to
+ * the front of the slot, not recomputed). Every conv row and every pool cell is computed as by
+ * sofar_conv2d_f32 and sofar_maxpool_f32, so the result is bit-identical to the two calls.
+ */
+#define POOL_BAND 4
+
+struct conv_pool_plan {
+  struct conv_plan conv;
+  struct sofar_conv_geom pool; /* over the conv's output */
+  size_t conv_rows;            /* most conv rows a band covers */
+  size_t in_floats;            /* the padded input rows of that many conv rows, and the slack */
+  size_t slot_bytes;
+};
+
+static int conv_pool_init(struct conv_pool_plan *q, int n, int h, int w, int cin, int cout, int kh, int kw, int sh,
+                          int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pkh, int pkw,
+                          int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
+  struct conv_plan *p = &q->conv;
+  if (!plan_init(p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups) || !p->stem) return 0;
+  const struct sofar_conv_geom *g = &p->g;
+  if (!sofar_conv_geom_init(&q->pool, n, (int)g->ho, (int)g->wo, cout, cout, pkh, pkw, psh, psw, ppt, ppl, ppb, ppr,
+                            1, 1, 1))
+    return 0;
+  q->conv_rows = sofar_min((POOL_BAND - 1) * q->pool.sh + q->pool.kh, g->ho);
+  q->in_floats = ((q->conv_rows - 1) * g->sh + g->kh) * p->wp * g->cin + stem_slack(g);
+  q->slot_bytes = sofar_round_up(q->in_floats * sizeof(float), SOFAR_ALIGN) +
+                  sofar_round_up(q->conv_rows * g->wo * g->cout * sizeof(float), SOFAR_ALIGN);
+  return 1;
+}
+
+/* A 1x1 window of stride 1 without padding: no pool (the conv's rows go straight to y). */
+static int pool_is_identity(const struct sofar_conv_geom *pg) {
+  return pg->kh == 1 && pg->kw == 1 && pg->sh == 1 && pg->sw == 1 && pg->pt == 0 && pg->pl == 0 && pg->pb == 0 &&
+         pg->pr == 0;
+}
+
+size_t sofar_conv2d_f32_maxpool_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                                              int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pkh,
+                                              int pkw, int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
+  struct conv_pool_plan q;
+  if (!conv_pool_init(&q, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pkh, pkw, psh, psw, ppt,
+                      ppl, ppb, ppr))
+    return 0;
+  if (pool_is_identity(&q.pool)) return SOFAR_ALIGN + sofar_slots(stem_tasks(&q.conv.g)) * q.conv.slot_bytes;
+  return SOFAR_ALIGN + sofar_slots(q.pool.n * sofar_div_up(q.pool.ho, POOL_BAND)) * q.slot_bytes;
+}
+
+struct conv_pool_ctx {
+  struct conv_ctx conv; /* y unused: the conv rows go to the slot (ys = cout) */
+  const struct conv_pool_plan *q;
+  float *y;
+};
+
+/* The conv rows [lo, hi) that pool row po's window covers (empty when it lies in the padding). */
+static void pool_window_rows(const struct sofar_conv_geom *pg, size_t po, size_t *lo, size_t *hi) {
+  const ptrdiff_t a = (ptrdiff_t)(po * pg->sh) - (ptrdiff_t)pg->pt, b = a + (ptrdiff_t)pg->kh;
+  *lo = a < 0 ? 0 : sofar_min((size_t)a, pg->h);
+  *hi = b < 0 ? 0 : sofar_min((size_t)b, pg->h);
+}
+
+static void conv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct conv_pool_ctx *c = (const struct conv_pool_ctx *)vctx;
+  const struct conv_pool_plan *q = c->q;
+  const struct sofar_conv_geom *g = &q->conv.g, *pg = &q->pool;
+  unsigned char *base = c->conv.slots + (size_t)slot * q->slot_bytes;
+  float *in = (float *)base, *rows = (float *)(base + sofar_round_up(q->in_floats * sizeof(float), SOFAR_ALIGN));
+  const size_t bands = sofar_div_up(pg->ho, POOL_BAND), row_floats = g->wo * g->cout;
+  size_t have_img = (size_t)-1, have_lo = 0, have_hi = 0; /* the conv rows in `rows`, from its start */
+  for (size_t t = begin; t < end; t++) {
+    const size_t img = t / bands, po0 = t % bands * POOL_BAND, po1 = sofar_min(po0 + POOL_BAND, pg->ho);
+    size_t lo, hi, unused;
+    pool_window_rows(pg, po0, &lo, &unused);
+    pool_window_rows(pg, po1 - 1, &unused, &hi);
+    size_t from = lo; /* the first conv row to compute */
+    if (img == have_img && have_lo <= lo && lo < have_hi) {
+      memmove(rows, rows + (lo - have_lo) * row_floats, (have_hi - lo) * row_floats * sizeof(float));
+      from = have_hi;
+    }
+    if (from < hi) stem_rows(&c->conv, img, from, hi, in, rows + (from - lo) * row_floats, NULL);
+    have_img = img, have_lo = lo, have_hi = hi > from ? hi : from;
+    for (size_t po = po0; po < po1; po++) {
+      size_t a, b;
+      pool_window_rows(pg, po, &a, &b);
+      sofar_maxpool_row_f32(rows + (a - lo) * row_floats, b - a, row_floats, pg,
+                            c->y + (img * pg->ho + po) * pg->wo * g->cout);
+    }
+  }
+}
+
+void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const float *bias, float *y, void *scratch,
+                              int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
+                              int pb, int pr, int dh, int dw, int groups, int relu, int x_nchw, int pkh, int pkw,
+                              int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
+  struct conv_pool_plan q;
+  if (!conv_pool_init(&q, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pkh, pkw, psh, psw, ppt,
+                      ppl, ppb, ppr))
+    return;
+  struct conv_pool_ctx c;
+  c.conv.p = &q.conv;
+  c.conv.uk = sofar_ukernels_current();
+  c.conv.x = x;
+  c.conv.pw = packed_weights;
+  c.conv.bias = bias;
+  c.conv.res = NULL;
+  c.conv.y = NULL;
+  c.conv.ys = q.conv.g.cout;
+  c.conv.relu = relu != 0;
+  c.conv.x_nchw = x_nchw != 0;
+  c.conv.slots = (unsigned char *)sofar_align_ptr(scratch);
+  c.q = &q;
+  c.y = y;
+  if (pool_is_identity(&q.pool)) {
+    c.conv.y = y;
+    sofar_parallel_for(stem_tasks(&q.conv.g), stem_task, &c.conv);
+    return;
+  }
+  sofar_parallel_for(q.pool.n * sofar_div_up(q.pool.ho, POOL_BAND), conv_pool_task, &c);
 }

@@ -13,37 +13,75 @@ struct pool_ctx {
   int avg;
 };
 
+/* Channels [q0, q0 + len) of one pooled pixel (see pool_cell); a constant len keeps them in registers. */
+SOFAR_INLINE void pool_block(const float *x0, size_t nrows, size_t ncols, size_t rs, size_t ch, const int avg,
+                             size_t q0, const size_t len, float *y) {
+  float acc[64];
+  for (size_t q = 0; q < len; q++) acc[q] = x0[q0 + q];
+  for (size_t i = 0; i < nrows; i++)
+    for (size_t j = i == 0; j < ncols; j++) {
+      const float *xr = x0 + i * rs + j * ch + q0;
+      if (avg)
+        for (size_t q = 0; q < len; q++) acc[q] = acc[q] + xr[q];
+      else
+        for (size_t q = 0; q < len; q++) acc[q] = xr[q] > acc[q] ? xr[q] : acc[q];
+    }
+  const size_t count = nrows * ncols;
+  if (avg && count > 1) {
+    const float d = (float)count;
+    for (size_t q = 0; q < len; q++) acc[q] = acc[q] / d;
+  }
+  for (size_t q = 0; q < len; q++) y[q0 + q] = acc[q];
+}
+
+/*
+ * One pooled pixel: the window's nrows x ncols cells inside the input, from x0 (the first one), rows rs floats
+ * apart; the first cell copied, then each further one (row-major) taken by max or added, a mean divided by the
+ * count (> 1) at the end; no cell: 0. Channels go in blocks of 64, 32, 16, then the rest (up to 64 at a time).
+ */
+SOFAR_INLINE void pool_cell(const float *x0, size_t nrows, size_t ncols, size_t rs, size_t ch, const int avg,
+                            float *y) {
+  if (nrows == 0 || ncols == 0) {
+    for (size_t q = 0; q < ch; q++) y[q] = 0.0f;
+    return;
+  }
+  size_t q0 = 0;
+  for (; q0 + 64 <= ch; q0 += 64) pool_block(x0, nrows, ncols, rs, ch, avg, q0, 64, y);
+  if (q0 + 32 <= ch) pool_block(x0, nrows, ncols, rs, ch, avg, q0, 32, y), q0 += 32;
+  if (q0 + 16 <= ch) pool_block(x0, nrows, ncols, rs, ch, avg, q0, 16, y), q0 += 16;
+  if (q0 < ch) pool_block(x0, nrows, ncols, rs, ch, avg, q0, ch - q0, y);
+}
+
+/* The window's extent inside [0, n) along one axis: first index and length. */
+static inline void window_span(size_t o, size_t s, size_t k, size_t pad, size_t n, size_t *first, size_t *len) {
+  const ptrdiff_t a = (ptrdiff_t)(o * s) - (ptrdiff_t)pad, b = a + (ptrdiff_t)k;
+  const ptrdiff_t lo = a < 0 ? 0 : a, hi = b > (ptrdiff_t)n ? (ptrdiff_t)n : b;
+  *first = (size_t)lo;
+  *len = hi > lo ? (size_t)(hi - lo) : 0;
+}
+
+/* Pool row cells from nrows input rows, rows rs floats apart, from row0 (geometry pg: w, cin, kw, sw, pl, wo). */
+SOFAR_INLINE void pool_row(const float *row0, size_t nrows, size_t rs, const struct sofar_conv_geom *pg, const int avg,
+                           float *y) {
+  for (size_t ow = 0; ow < pg->wo; ow++) {
+    size_t iw, ncols;
+    window_span(ow, pg->sw, pg->kw, pg->pl, pg->w, &iw, &ncols);
+    pool_cell(row0 + iw * pg->cin, nrows, ncols, rs, pg->cin, avg, y + ow * pg->cin);
+  }
+}
+
 /* The pixels' loops, compiled at each x86 width below: the same operations per element in the same order. */
 SOFAR_INLINE void pool_pixels(const struct pool_ctx *c, size_t begin, size_t end) {
   const struct sofar_conv_geom *g = &c->g;
   const size_t hw_out = g->ho * g->wo, ch = g->cin;
   for (size_t pix = begin; pix < end; pix++) {
     const size_t img = pix / hw_out, rem = pix % hw_out, oh = rem / g->wo, ow = rem % g->wo;
-    float *yr = c->y + pix * ch;
-    size_t count = 0;
-    for (size_t i = 0; i < g->kh; i++) {
-      const ptrdiff_t ih = (ptrdiff_t)(oh * g->sh + i) - (ptrdiff_t)g->pt;
-      if (ih < 0 || ih >= (ptrdiff_t)g->h) continue;
-      for (size_t j = 0; j < g->kw; j++) {
-        const ptrdiff_t iw = (ptrdiff_t)(ow * g->sw + j) - (ptrdiff_t)g->pl;
-        if (iw < 0 || iw >= (ptrdiff_t)g->w) continue;
-        const float *xr = c->x + ((img * g->h + (size_t)ih) * g->w + (size_t)iw) * ch;
-        if (count == 0) {
-          for (size_t q = 0; q < ch; q++) yr[q] = xr[q];
-        } else if (c->avg) {
-          for (size_t q = 0; q < ch; q++) yr[q] = yr[q] + xr[q];
-        } else {
-          for (size_t q = 0; q < ch; q++) yr[q] = xr[q] > yr[q] ? xr[q] : yr[q];
-        }
-        count++;
-      }
-    }
-    if (count == 0) {
-      for (size_t q = 0; q < ch; q++) yr[q] = 0.0f; /* a window entirely in the padding */
-    } else if (c->avg && count > 1) {
-      const float d = (float)count;
-      for (size_t q = 0; q < ch; q++) yr[q] = yr[q] / d;
-    }
+    size_t ih, nrows, iw, ncols;
+    window_span(oh, g->sh, g->kh, g->pt, g->h, &ih, &nrows);
+    window_span(ow, g->sw, g->kw, g->pl, g->w, &iw, &ncols);
+    const float *x0 = nrows && ncols ? c->x + ((img * g->h + ih) * g->w + iw) * ch : c->x;
+    if (c->avg) pool_cell(x0, nrows, ncols, g->w * ch, ch, 1, c->y + pix * ch);
+    else pool_cell(x0, nrows, ncols, g->w * ch, ch, 0, c->y + pix * ch);
   }
 }
 
@@ -64,6 +102,30 @@ static void pool_task(void *vctx, size_t begin, size_t end, int slot) {
   if (isa == SOFAR_ISA_AVX2) return pool_avx2(c, begin, end);
 #endif
   pool_portable(c, begin, end);
+}
+
+static void maxpool_row_portable(const float *row0, size_t nrows, size_t rs, const struct sofar_conv_geom *pg,
+                                 float *y) {
+  pool_row(row0, nrows, rs, pg, 0, y);
+}
+#if SOFAR_X86
+SOFAR_TARGET_AVX2 static void maxpool_row_avx2(const float *row0, size_t nrows, size_t rs,
+                                               const struct sofar_conv_geom *pg, float *y) {
+  pool_row(row0, nrows, rs, pg, 0, y);
+}
+SOFAR_TARGET_AVX512 static void maxpool_row_avx512(const float *row0, size_t nrows, size_t rs,
+                                                   const struct sofar_conv_geom *pg, float *y) {
+  pool_row(row0, nrows, rs, pg, 0, y);
+}
+#endif
+
+void sofar_maxpool_row_f32(const float *row0, size_t nrows, size_t rs, const struct sofar_conv_geom *pg, float *y) {
+#if SOFAR_X86
+  const int isa = sofar_ukernels_current()->isa;
+  if (isa == SOFAR_ISA_AVX512) return maxpool_row_avx512(row0, nrows, rs, pg, y);
+  if (isa == SOFAR_ISA_AVX2) return maxpool_row_avx2(row0, nrows, rs, pg, y);
+#endif
+  maxpool_row_portable(row0, nrows, rs, pg, y);
 }
 
 static void pool(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw, int pt,

@@ -79,45 +79,127 @@ static inline void *sofar_align_ptr(void *p) {
 typedef void (*sofar_bgemm_fn)(size_t mr, size_t nr, size_t nseg, size_t seg_len, const uint64_t *const *a,
                                const uint64_t *b, int32_t *c, size_t c_stride);
 
-/** The binary conv transform's optional tail (sofar_bconv2d_epilogue); any member may be NULL. */
-struct sofar_bconv_tail {
-  const float *scale;      /* after the activation: out = out*scale[o] + (post ? post[o] : +0) */
-  const float *res;        /* then out = out + res[o] (the residual after the activation) */
-  const float *pack_scale; /* the packed signs are those of (pack_scale ? out*pack_scale[o] : out) */
-  const float *pack_shift; /*   + (pack_shift ? pack_shift[o] : +0) when either is given */
+/**
+ * Packs the signs of `channels` floats into ceil(channels/64) words (tail bits 0): bit i = v < 0 with
+ * v = x[i], then v = v*scale[i] where scale is not NULL, then v = v + shift[i] where shift is not NULL
+ * (float32, rounded after each step: the affine kernel's arithmetic).
+ */
+typedef void (*sofar_pack_row_fn)(const float *x, const float *scale, const float *shift, uint64_t *y, size_t channels);
+
+/**
+ * The binary conv's output transform: its operands, fixed over a call (per-channel vectors NULL where absent).
+ * For output pixel p and channel o < cout, in float32 and in this order:
+ *   acc = kbits - 2*pc[o] - (corr ? corr[o] : 0);  v = acc*mul[o] (mul NULL: acc);  v = v + (bias ? bias[o] : +0)
+ *   v = v + res[p*rs + o]                  (res, res_after 0)
+ *   v = v < 0 ? alpha[o]*v : v             (alpha: PReLU)
+ *   v = v*scale[o] + (post ? post[o] : +0) (scale), else v = v + post[o] (post alone)
+ *   v = v + res[p*rs + o]                  (res, res_after 1)
+ * y[p*ys + o] = v where y is not NULL; yp: the signs (bit = s < 0) of s = (pack_scale ? v*pack_scale[o] : v)
+ * + (pack_shift ? pack_shift[o] : +0) when either is given, else of v, in groups of yp_c channels of yp_wg
+ * words each, pixel p's words at yp + p*yps.
+ */
+struct sofar_bconv_out {
+  size_t cout;
+  int32_t kbits;
+  const float *mul, *bias, *alpha, *post, *scale, *pack_scale, *pack_shift;
+  const float *res;
+  size_t rs;
+  int res_after;
+  float *y;
+  size_t ys;
+  uint64_t *yp;
+  size_t yps, yp_c, yp_wg;
 };
-/** The tail of channels o.. (the SIMD variants' scalar remainders). */
-static inline struct sofar_bconv_tail sofar_tail_at(const struct sofar_bconv_tail *t, size_t o) {
-  struct sofar_bconv_tail r = {t->scale ? t->scale + o : NULL, t->res ? t->res + o : NULL,
-                               t->pack_scale ? t->pack_scale + o : NULL, t->pack_shift ? t->pack_shift + o : NULL};
-  return r;
-}
-/** The tail's members, all NULL where there is none. */
-static inline struct sofar_bconv_tail sofar_tail_or_none(const struct sofar_bconv_tail *t) {
-  struct sofar_bconv_tail none = {NULL, NULL, NULL, NULL};
-  return t ? *t : none;
-}
+
 /** Whether the packed signs are those of an affine map of the output. */
-static inline int sofar_tail_packs_affine(const struct sofar_bconv_tail *t) {
-  return t && (t->pack_scale || t->pack_shift);
+static inline int sofar_out_packs_affine(const struct sofar_bconv_out *e) {
+  return e->pack_scale || e->pack_shift;
 }
 
 /**
- * Binary conv output transform for one pixel of `cout` channels:
- *   acc = kbits - 2*pc[o] - (corr ? corr[o] : 0);  out = multiplier[o]*acc + bias[o] (+ res[o])
- *   then, where given: out = out < 0 ? alpha[o]*out : out (PReLU);  out = out + post[o]
- * in float32 in that order (multiplier NULL = 1, bias NULL = +0), then the tail where given (tail->scale
- * replaces the shift by out*scale + post; see struct sofar_bconv_tail). Writes out to y[o] when y is not
- * NULL, and its signs (or those of the tail's affine map of it) to yp when yp is not NULL: groups of yp_c
- * channels, yp_wg words each. tmp: 2*cout floats.
+ * The output transform of a block of mr output pixels p0 .. p0+mr-1 (see struct sofar_bconv_out): row r's
+ * counts at pc + r*cout, its padding correction corr[r] (NULL: none). tmp: (SOFAR_MR_MAX + 1)*cout floats.
  */
-typedef void (*sofar_bconv_transform_fn)(size_t cout, int32_t kbits, const int32_t *pc, const int32_t *corr,
-                                         const float *multiplier, const float *bias, const float *res,
-                                         const float *alpha, const float *post, const struct sofar_bconv_tail *tail,
-                                         float *y, uint64_t *yp, size_t yp_c, size_t yp_wg, float *tmp);
+typedef void (*sofar_bconv_transform_fn)(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
+                                         const int32_t *const *corr, float *tmp);
 
-/** Packs the signs of `channels` floats into ceil(channels/64) words (bit = x < 0; tail bits 0). */
-typedef void (*sofar_pack_row_fn)(const float *x, uint64_t *y, size_t channels);
+/** The reference's floats of channels [o0, o1) of one pixel (counts pc, correction corr), written to out[o]. */
+void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, const int32_t *pc, const int32_t *corr,
+                                  size_t o0, size_t o1, float *out);
+
+/**
+ * The start every SIMD transform shares: whether the signs are packed lane by lane (fused: groups of a
+ * multiple of the variant's `lanes` channels); if so, zeroes the block's packed words the variant then
+ * ORs its bits into.
+ */
+static inline int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, size_t lanes) {
+  const int fused = e->yp && e->yp_c % lanes == 0;
+  if (fused) { /* inline: a call to memset costs more than the one or two words of a small layer */
+    const size_t words = e->cout / e->yp_c * e->yp_wg;
+    for (size_t r = 0; r < mr; r++)
+      for (size_t i = 0; i < words; i++) e->yp[(p0 + r) * e->yps + i] = 0;
+  }
+  return fused;
+}
+
+/** Row r's float output: y's row, or tmp's (the floats only feed the packing). */
+static inline float *sofar_out_row(const struct sofar_bconv_out *e, size_t pix, size_t r, float *tmp) {
+  return e->y ? e->y + pix * e->ys : tmp + r * e->cout;
+}
+
+/** How many pixels ahead the transforms prefetch the residual and output rows. */
+#define SOFAR_OUT_AHEAD 16
+/**
+ * Prefetches pixel pix's residual row (to read) and output row (to write): rows of a wider map, and maps
+ * evicted since their last use, outrun the hardware prefetchers. Never faults, even past a map's end.
+ */
+static inline void sofar_bconv_out_prefetch(const struct sofar_bconv_out *e, size_t pix) {
+  for (size_t at = 0; at < e->cout; at += 16) {
+    if (e->res) __builtin_prefetch(e->res + pix * e->rs + at, 0, 3);
+    if (e->y) __builtin_prefetch(e->y + pix * e->ys + at, 1, 3);
+  }
+}
+
+/*
+ * What a call's transform does (SOFAR_TF_*). A SIMD variant compiles its transform body once per combination
+ * the zoo's models use, so that its loop carries no tests and few live registers, and once generic:
+ * SOFAR_TF_DISPATCH(body, f, args...) calls body(args..., f) with f a constant where it is one of them.
+ */
+enum {
+  SOFAR_TF_MUL = 1, SOFAR_TF_RES_BEFORE = 2, SOFAR_TF_ALPHA = 4, SOFAR_TF_SCALE = 8, SOFAR_TF_POST = 16,
+  SOFAR_TF_RES_AFTER = 32, SOFAR_TF_FUSED = 64, SOFAR_TF_Y = 128, SOFAR_TF_PACK_SCALE = 256, SOFAR_TF_PACK_SHIFT = 512,
+  /* Bi-Real: BN, shortcut, the next sign */
+  SOFAR_TF_BIREAL = SOFAR_TF_MUL | SOFAR_TF_RES_BEFORE | SOFAR_TF_FUSED | SOFAR_TF_Y,
+  /* ReActNet: BN, shortcut, RPReLU; then with the next RSign's threshold */
+  SOFAR_TF_REACT = SOFAR_TF_MUL | SOFAR_TF_RES_BEFORE | SOFAR_TF_ALPHA | SOFAR_TF_POST | SOFAR_TF_Y,
+  SOFAR_TF_REACT_PACKED = SOFAR_TF_REACT | SOFAR_TF_FUSED | SOFAR_TF_PACK_SHIFT,
+  /* QuickNet: ReLU, BN, the shortcut after them; then with the next sign */
+  SOFAR_TF_QUICK = SOFAR_TF_MUL | SOFAR_TF_ALPHA | SOFAR_TF_SCALE | SOFAR_TF_POST | SOFAR_TF_RES_AFTER | SOFAR_TF_Y,
+  SOFAR_TF_QUICK_PACKED = SOFAR_TF_QUICK | SOFAR_TF_FUSED,
+};
+static inline unsigned sofar_bconv_out_flags(const struct sofar_bconv_out *e, int fused) {
+  return (e->mul ? SOFAR_TF_MUL : 0) | (e->res && !e->res_after ? SOFAR_TF_RES_BEFORE : 0) |
+         (e->alpha ? SOFAR_TF_ALPHA : 0) | (e->scale ? SOFAR_TF_SCALE : 0) | (e->post ? SOFAR_TF_POST : 0) |
+         (e->res && e->res_after ? SOFAR_TF_RES_AFTER : 0) | (fused ? SOFAR_TF_FUSED : 0) | (e->y ? SOFAR_TF_Y : 0) |
+         (e->pack_scale ? SOFAR_TF_PACK_SCALE : 0) | (e->pack_shift ? SOFAR_TF_PACK_SHIFT : 0);
+}
+#define SOFAR_TF_DISPATCH(body, f, ...)                                                        \
+  switch (f) {                                                                                 \
+    case SOFAR_TF_BIREAL: body(__VA_ARGS__, SOFAR_TF_BIREAL); break;                           \
+    case SOFAR_TF_REACT: body(__VA_ARGS__, SOFAR_TF_REACT); break;                             \
+    case SOFAR_TF_REACT_PACKED: body(__VA_ARGS__, SOFAR_TF_REACT_PACKED); break;               \
+    case SOFAR_TF_QUICK: body(__VA_ARGS__, SOFAR_TF_QUICK); break;                             \
+    case SOFAR_TF_QUICK_PACKED: body(__VA_ARGS__, SOFAR_TF_QUICK_PACKED); break;               \
+    default: body(__VA_ARGS__, f); break;                                                      \
+  }
+
+/**
+ * The end every SIMD transform shares: the reference's floats of the channels [o, cout) the variant's vectors
+ * left (only when not fused), then, when not fused, the signs of every row's floats packed with pack_row.
+ */
+void sofar_bconv_out_finish(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
+                            const int32_t *const *corr, float *tmp, size_t o, int fused, sofar_pack_row_fn pack_row);
+
 
 /**
  * Float GEMM tile: rows r < mr, columns j < nr (nr <= the variant's NR):
@@ -158,9 +240,8 @@ const struct sofar_ukernels *sofar_ukernels_current(void);
 
 /* the variants */
 void sofar_bgemm_scalar(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_scalar(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                  const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
-void sofar_pack_row_scalar(const float *, uint64_t *, size_t);
+void sofar_bconv_transform_scalar(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
+void sofar_pack_row_scalar(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_scalar(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
 void sofar_dwconv_scalar(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
@@ -169,25 +250,32 @@ void sofar_dwconv_range_scalar(size_t q0, size_t q1, size_t c, size_t ntaps, con
                                const float *bias, const float *res, float *y, int relu);
 #if SOFAR_X86
 void sofar_bgemm_avx2(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_avx2(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
-void sofar_pack_row_avx2(const float *, uint64_t *, size_t);
+void sofar_bconv_transform_avx2(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
+void sofar_pack_row_avx2(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_avx2(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
 void sofar_dwconv_avx2(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 void sofar_bgemm_avx512(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_avx512(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                  const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
-void sofar_pack_row_avx512(const float *, uint64_t *, size_t);
+void sofar_bconv_transform_avx512(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
+void sofar_pack_row_avx512(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
 void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
+/**
+ * One output row of a few-input-channel conv (conv.c's stem path): pixel q < wo reads kh rows of kwc floats at
+ * row + i*rs + q*ps (i < kh); b is the packed weights ([ceil(og/16)][K][16], K = kh*kwc); y, res: the row's
+ * first pixel, pixel stride cs. The same FMAs in the same order as sofar_sgemm_avx512.
+ */
+void sofar_conv_stem_row_avx512(size_t wo, const float *row, size_t ps, size_t rs, size_t kh, size_t kwc,
+                                const float *b, size_t K, size_t og, float *y, size_t cs, const float *bias,
+                                const float *res, int relu);
 #endif
+/** Widest pixel block of a stem row kernel (conv.c pads its scratch rows for it). */
+#define SOFAR_STEM_PB_MAX 24
 #if SOFAR_WASM_SIMD
 void sofar_bgemm_wasmsimd(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_wasmsimd(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                    const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
-void sofar_pack_row_wasmsimd(const float *, uint64_t *, size_t);
+void sofar_bconv_transform_wasmsimd(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
+void sofar_pack_row_wasmsimd(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_wasmsimd(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *,
                           size_t, const float *, const float *, int);
 void sofar_dwconv_wasmsimd(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
@@ -195,9 +283,8 @@ void sofar_dwconv_wasmsimd(size_t, size_t, const float *const *, const float *, 
 
 #if SOFAR_ARM64
 void sofar_bgemm_neon(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
-void sofar_bconv_transform_neon(size_t, int32_t, const int32_t *, const int32_t *, const float *, const float *,
-                                const float *, const float *, const float *, const struct sofar_bconv_tail *, float *, uint64_t *, size_t, size_t, float *);
-void sofar_pack_row_neon(const float *, uint64_t *, size_t);
+void sofar_bconv_transform_neon(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
+void sofar_pack_row_neon(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_neon(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
 void sofar_dwconv_neon(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
@@ -228,5 +315,11 @@ struct sofar_conv_geom {
 /** Fills g; returns 0 when the shape is invalid (non-positive sizes, groups not dividing, empty output). */
 int sofar_conv_geom_init(struct sofar_conv_geom *g, int n, int h, int w, int cin, int cout, int kh, int kw, int sh,
                          int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups);
+
+/**
+ * One output row of a max pool (geometry pg: input w x cin, kw, sw, pl) from the nrows input rows its windows
+ * cover (row0 the first, rows rs floats apart): each cell as sofar_maxpool_f32 computes it.
+ */
+void sofar_maxpool_row_f32(const float *row0, size_t nrows, size_t rs, const struct sofar_conv_geom *pg, float *y);
 
 #endif

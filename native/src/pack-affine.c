@@ -6,8 +6,6 @@
  */
 #include "internal.h"
 
-enum { CHUNK = 64 };
-
 struct affine_pack {
   const float *x, *scale, *shift;
   uint64_t *y;
@@ -19,18 +17,11 @@ struct affine_pack {
 static void affine_pack_task(void *ctx, size_t begin, size_t end, int thread) {
   (void)thread;
   const struct affine_pack *a = (const struct affine_pack *)ctx;
-  float t[CHUNK];
   for (size_t pix = begin; pix < end; pix++) {
     const float *xr = a->x + pix * a->xs;
     uint64_t *yr = a->y + pix * a->groups * a->wg;
-    for (size_t q = 0; q < a->groups; q++) {
-      for (size_t c0 = 0; c0 < a->cg; c0 += CHUNK) {
-        const size_t len = a->cg - c0 < CHUNK ? a->cg - c0 : CHUNK;
-        const size_t at = q * a->cg + c0;
-        for (size_t i = 0; i < len; i++) t[i] = xr[at + i] * a->scale[at + i] + a->shift[at + i];
-        a->uk->pack_row(t, yr + q * a->wg + c0 / 64, len);
-      }
-    }
+    for (size_t q = 0; q < a->groups; q++)
+      a->uk->pack_row(xr + q * a->cg, a->scale + q * a->cg, a->shift + q * a->cg, yr + q * a->wg, a->cg);
   }
 }
 

@@ -9,6 +9,20 @@
 
 #define MR 6
 
+/* One row of np panels: + bias, + residual, relu, stored (the last panel masked to lm). */
+SOFAR_TARGET_AVX512 SOFAR_INLINE void store_row(const __m512 *acc, const int np, __mmask16 lm, float *c,
+                                                const float *bias, const float *res, int relu) {
+#pragma GCC unroll 4
+  for (int j = 0; j < np; j++) {
+    const __mmask16 m = j == np - 1 ? lm : (__mmask16)0xffff;
+    __m512 v = acc[j];
+    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + j * 16));
+    if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + j * 16));
+    if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(c + j * 16, m, v);
+  }
+}
+
 SOFAR_TARGET_AVX512 SOFAR_INLINE void sgemm_tile(size_t mr, size_t nr, size_t nseg, size_t seg_len, const float *const *a, const float *b,
                                                  size_t brs, size_t bps, float *c, size_t cs, const float *bias,
                                                  const float *res, int relu, const int np) {
@@ -36,19 +50,10 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void sgemm_tile(size_t mr, size_t nr, size_t ns
 #undef ROW
   }
   }
-  const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 6
   for (int r = 0; r < MR; r++) {
     if ((size_t)r >= mr) break;
-#pragma GCC unroll 4
-    for (int j = 0; j < np; j++) {
-      const __mmask16 m = j == np - 1 ? lm : (__mmask16)0xffff;
-      __m512 v = acc[r][j];
-      if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + j * 16));
-      if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + (size_t)r * cs + j * 16));
-      if (relu) v = _mm512_max_ps(v, zero);
-      _mm512_mask_storeu_ps(c + (size_t)r * cs + j * 16, m, v);
-    }
+    store_row(acc[r], np, lm, c + (size_t)r * cs, bias, res ? res + (size_t)r * cs : NULL, relu);
   }
 }
 
@@ -63,4 +68,63 @@ SOFAR_TARGET_AVX512 void sofar_sgemm_avx512(size_t mr, size_t nr, size_t nseg, s
   }
 }
 
+
+/*
+ * The stem row kernel: pb pixels x np panels of 16 channels in registers (6x4, 8x3, 12x2, 24x1: 24
+ * accumulators), per k np weight loads and pb broadcasts. Pixels past the row's end (a last block narrower
+ * than pb) read the caller's zero slack and are not stored; the packed weights are zero-padded past og.
+ */
+SOFAR_TARGET_AVX512 SOFAR_INLINE void stem_block(size_t mr, size_t nr, const float *a, size_t ps, size_t rs, size_t kh,
+                                                 size_t kwc, const float *b, size_t bps, float *c, size_t cs,
+                                                 const float *bias, const float *res, int relu, const int np,
+                                                 const int pb) {
+  __m512 acc[SOFAR_STEM_PB_MAX][4];
+#pragma GCC unroll 24
+  for (int r = 0; r < pb; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < np; j++) acc[r][j] = _mm512_setzero_ps();
+  const float *br = b;
+  for (size_t i = 0; i < kh; i++) {
+    const float *ai = a + i * rs;
+    for (size_t kk = 0; kk < kwc; kk++, br += 16) {
+      __m512 w[4];
+#pragma GCC unroll 4
+      for (int j = 0; j < np; j++) w[j] = _mm512_loadu_ps(br + (size_t)j * bps);
+#pragma GCC unroll 24
+      for (int r = 0; r < pb; r++) {
+        const __m512 x = _mm512_set1_ps(ai[(size_t)r * ps + kk]);
+#pragma GCC unroll 4
+        for (int j = 0; j < np; j++) acc[r][j] = _mm512_fmadd_ps(x, w[j], acc[r][j]);
+      }
+    }
+  }
+  const size_t last = nr - (size_t)(np - 1) * 16;
+  const __mmask16 lm = (__mmask16)((1u << last) - 1);
+#pragma GCC unroll 24
+  for (int r = 0; r < pb; r++) {
+    if ((size_t)r >= mr) break;
+    store_row(acc[r], np, lm, c + (size_t)r * cs, bias, res ? res + (size_t)r * cs : NULL, relu);
+  }
+}
+
+#define STEM_ROW(np, pb)                                                                                          \
+  for (size_t q = 0; q < wo; q += pb)                                                                            \
+    stem_block(sofar_min(pb, wo - q), nr, row + q * ps, ps, rs, kh, kwc, bn, K * 16, y + q * cs + n0, cs, bn0,   \
+               res ? res + q * cs + n0 : NULL, relu, np, pb);
+
+SOFAR_TARGET_AVX512 void sofar_conv_stem_row_avx512(size_t wo, const float *row, size_t ps, size_t rs, size_t kh,
+                                                    size_t kwc, const float *b, size_t K, size_t og, float *y,
+                                                    size_t cs, const float *bias, const float *res, int relu) {
+  for (size_t n0 = 0; n0 < og; n0 += 64) {
+    const size_t nr = sofar_min(64, og - n0);
+    const float *bn = b + n0 * K, *bn0 = bias ? bias + n0 : NULL;
+    switch ((nr + 15) / 16) {
+      case 4: STEM_ROW(4, 6) break;
+      case 3: STEM_ROW(3, 8) break;
+      case 2: STEM_ROW(2, 12) break;
+      default: STEM_ROW(1, 24) break;
+    }
+  }
+}
+#undef STEM_ROW
 #endif

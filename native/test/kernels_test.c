@@ -94,11 +94,14 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
     const size_t P = (size_t)n * ho * wo;
     const int ys = rnd(2) ? 0 : cout + rnd(5);
     const size_t yss = ys ? (size_t)ys : (size_t)cout;
-    const int use_y = rnd(4) != 0, use_yp = !use_y || rnd(2);
+    /* a third of the time the operands of the zoo's models, whose combinations the SIMD transforms compile on
+       their own (with the ops chosen below): float output, packed output and residual all present */
+    const int zoo = rnd(3) == 0;
+    const int use_y = zoo || rnd(4) != 0, use_yp = zoo || !use_y || rnd(2);
     int ypg = 1;
     if (cout % 2 == 0 && rnd(2)) ypg = 2;
     if (cout % groups == 0 && rnd(3) == 0) ypg = groups;
-    const int use_res = rnd(2), use_bias = rnd(3) != 0, use_mul = rnd(5) != 0;
+    const int use_res = zoo || rnd(2), use_bias = rnd(3) != 0, use_mul = zoo || rnd(5) != 0;
     const size_t wx = (size_t)words_of(cin, groups), wgk = (size_t)((cg + 63) / 64);
     const size_t kwords = (size_t)cout * kh * kw * wgk;
     const size_t yext = (P - 1) * yss + (size_t)cout;
@@ -162,7 +165,10 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
     }
 
     /* sofar_bconv2d_epilogue with random ops, the residual after the activation when set, a wider packed stride */
-    const int ops = rnd(256) | (rnd(2) ? SOFAR_EPI_PACK_SHIFT : 0); /* the signs of an affine map half the time */
+    /* the zoo's combinations (ReActNet's BN, RPReLU and RSign: 43, 171; QuickNet's ReLU, BN, shortcut after:
+       61), else any ops; the signs of an affine map half the time */
+    static const int zoo_ops[] = {43, 171, 61, 61 | SOFAR_EPI_PACK_SHIFT};
+    const int ops = zoo ? pick(zoo_ops, 4) : rnd(256) | (rnd(2) ? SOFAR_EPI_PACK_SHIFT : 0);
     const int yps = rnd(2) ? 0 : (int)ypw + 1 + rnd(2);
     const size_t ypss = yps ? (size_t)yps : ypw;
     float *scale = alloc_exact((size_t)cout * 4), *pscale = alloc_exact((size_t)cout * 4), *pshift = alloc_exact((size_t)cout * 4);
@@ -437,11 +443,65 @@ static void test_dense(int cases) {
   }
 }
 
+/* A few-input-channel conv with its max pool fused: bit-identical to the conv, then the pool (every ISA, 1-3 threads);
+   also reading NCHW (as the transpose then the conv), and with no pool (a 1x1/1 window: the conv alone). */
+static void test_conv_maxpool(int cases) {
+  for (int t = 0; t < cases; t++) {
+    const int bireal = t == 0; /* Bi-Real's 7x7/2 to 64, "same" pads, then 3x3/2 */
+    const int n = 1 + rnd(2), cin = bireal ? 3 : 1 + rnd(4), cout = bireal ? 64 : pick((const int[]){1, 16, 17, 32, 48, 64, 65, 130}, 8);
+    const int kh = bireal ? 7 : 1 + rnd(7), kw = bireal ? 7 : 1 + rnd(7), sh = bireal ? 2 : 1 + rnd(3), sw = bireal ? 2 : 1 + rnd(3);
+    const int pt = bireal ? 2 : rnd(kh), pl = bireal ? 2 : rnd(kw), pb = bireal ? 3 : rnd(kh), pr = bireal ? 3 : rnd(kw);
+    const int h = bireal ? 61 : kh + rnd(40), w = bireal ? 57 : kw + rnd(40);
+    const int ho = (h + pt + pb - kh) / sh + 1, wo = (w + pl + pr - kw) / sw + 1;
+    int qkh = bireal ? 3 : 1 + rnd(ho < 4 ? ho : 4), qkw = bireal ? 3 : 1 + rnd(wo < 4 ? wo : 4);
+    int qsh = bireal ? 2 : 1 + rnd(3), qsw = bireal ? 2 : 1 + rnd(3);
+    int qpt = bireal ? 0 : rnd(qkh), qpl = bireal ? 0 : rnd(qkw), qpb = bireal ? 1 : rnd(qkh), qpr = bireal ? 1 : rnd(qkw);
+    const int nchw = t % 3 == 1, identity = t % 4 == 3;
+    if (identity) qkh = qkw = qsh = qsw = 1, qpt = qpl = qpb = qpr = 0;
+    const int pho = (ho + qpt + qpb - qkh) / qsh + 1, pwo = (wo + qpl + qpr - qkw) / qsw + 1;
+    const size_t xn = (size_t)n * h * w * cin, wn = (size_t)cout * cin * kh * kw;
+    const size_t cn = (size_t)n * ho * wo * cout, yn = (size_t)n * pho * pwo * cout;
+    const int use_bias = rnd(3) != 0, relu = rnd(2);
+    float *x = alloc_exact(xn * 4), *wt = alloc_exact(wn * 4), *bias = alloc_exact((size_t)cout * 4);
+    float *conv = alloc_exact(cn * 4), *want = alloc_exact(yn * 4), *y = alloc_exact(yn * 4), *xc = alloc_exact(xn * 4);
+    for (size_t i = 0; i < xn; i++) x[i] = rndf();
+    sofar_nhwc_to_nchw(x, xc, n, cin, h, w); /* the same image in NCHW */
+    for (size_t i = 0; i < wn; i++) wt[i] = rndf();
+    for (int i = 0; i < cout; i++) bias[i] = rndf();
+    float *pw = alloc_exact(sofar_conv2d_f32_packed_weights_bytes(cout, cin, kh, kw, 1));
+    void *cs = alloc_exact(sofar_conv2d_f32_scratch_bytes(n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, 1, 1, 1));
+    const size_t fsb = sofar_conv2d_f32_maxpool_scratch_bytes(n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, 1, 1, 1,
+                                                              qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
+    CHECK(fsb > 0, "conv+maxpool: no scratch size for a stem");
+    CHECK(sofar_conv2d_f32_maxpool_scratch_bytes(n, h, w, 5, cout, kh, kw, sh, sw, pt, pl, pb, pr, 1, 1, 1, qkh, qkw, qsh,
+                                                 qsw, qpt, qpl, qpb, qpr) == 0,
+          "conv+maxpool: 5 input channels are not a stem");
+    void *fs = alloc_exact(fsb);
+    sofar_conv2d_f32_pack_weights(wt, pw, cout, cin, kh, kw, 1);
+    for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
+      if (!isa_available(isas[ii])) continue;
+      for (int threads = 1; threads <= 3; threads++) {
+        sofar_set_threads(threads);
+        sofar_conv2d_f32(x, pw, use_bias ? bias : NULL, NULL, conv, cs, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr,
+                         1, 1, 1, 0, relu);
+        sofar_maxpool_f32(conv, want, n, ho, wo, cout, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
+        for (size_t i = 0; i < yn; i++) y[i] = SENTINEL;
+        sofar_conv2d_f32_maxpool(nchw ? xc : x, pw, use_bias ? bias : NULL, y, fs, n, h, w, cin, cout, kh, kw, sh, sw, pt,
+                                 pl, pb, pr, 1, 1, 1, relu, nchw, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
+        CHECK(!memcmp(y, want, yn * 4),
+              "conv+maxpool nchw %d isa %d threads %d: n%d h%d w%d cin%d cout%d k%dx%d s%dx%d p%d,%d,%d,%d pool %dx%d s%dx%d p%d,%d,%d,%d",
+              nchw, isas[ii], threads, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
+      }
+    }
+    free(x); free(xc); free(wt); free(bias); free(conv); free(want); free(y); free(pw); free(cs); free(fs);
+  }
+}
+
 /* ---------------------------------------------------------------------------------------------------- */
 
 static void test_pool(int cases) {
   for (int t = 0; t < cases; t++) {
-    const int n = 1 + rnd(2), c = pick((const int[]){1, 3, 17, 64}, 4), kh = 1 + rnd(3), kw = 1 + rnd(3);
+    const int n = 1 + rnd(2), c = pick((const int[]){1, 3, 17, 48, 64, 100, 130}, 7), kh = 1 + rnd(3), kw = 1 + rnd(3);
     const int sh = 1 + rnd(2), sw = 1 + rnd(2), pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
     const int h = kh + rnd(6), w = kw + rnd(6);
     const int ho = (h + pt + pb - kh) / sh + 1, wo = (w + pl + pr - kw) / sw + 1;
@@ -467,12 +527,15 @@ static void test_pool(int cases) {
             rm[o] = cnt ? mx : 0;
             ra[o] = cnt ? (cnt > 1 ? sm / (float)cnt : sm) : 0;
           }
-    for (int threads = 1; threads <= 2; threads++) {
-      sofar_set_threads(threads);
-      sofar_maxpool_f32(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr);
-      CHECK(!memcmp(y, rm, yn * 4), "maxpool threads %d", threads);
-      sofar_avgpool_f32(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr);
-      CHECK(!memcmp(y, ra, yn * 4), "avgpool threads %d", threads);
+    for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
+      if (!isa_available(isas[ii])) continue;
+      for (int threads = 1; threads <= 2; threads++) {
+        sofar_set_threads(threads);
+        sofar_maxpool_f32(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr);
+        CHECK(!memcmp(y, rm, yn * 4), "maxpool isa %d threads %d", isas[ii], threads);
+        sofar_avgpool_f32(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr);
+        CHECK(!memcmp(y, ra, yn * 4), "avgpool isa %d threads %d", isas[ii], threads);
+      }
     }
     free(x); free(y); free(rm); free(ra);
   }
@@ -517,9 +580,9 @@ static void test_elementwise(void) {
 
 /* Depthwise conv: every ISA and 1 and 2 threads bit-identical to this loop (the header's float32 order). */
 static void test_dwconv(int cases) {
-  static const int cs[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 64, 65, 100};
+  static const int cs[] = {1, 2, 3, 4, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 100, 130};
   for (int t = 0; t < cases; t++) {
-    const int c = pick(cs, 14), kh = 1 + rnd(5), kw = 1 + rnd(5), dh = rnd(4) ? 1 : 2, dw = rnd(4) ? 1 : 2;
+    const int c = pick(cs, 18), kh = 1 + rnd(5), kw = 1 + rnd(5), dh = rnd(4) ? 1 : 2, dw = rnd(4) ? 1 : 2;
     const int n = 1 + rnd(2), h = 1 + rnd(9) + dh * (kh - 1), w = 1 + rnd(9) + dw * (kw - 1);
     const int sh = 1 + rnd(2), sw = 1 + rnd(2), pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
     const int ho = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, wo = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
@@ -612,6 +675,7 @@ int main(int argc, char **argv) {
   test_bconv(cases);
   test_bconv_channel_sweep();
   test_conv(cases);
+  test_conv_maxpool(cases / 2 + 1);
   test_dense(cases / 2 + 1);
   test_pool(cases / 2 + 1);
   test_elementwise();

@@ -41,7 +41,7 @@ export function refDepthwise(s: ConvShape, x: Float32Array, w: Float32Array, bia
 
 export function checkDepthwise(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
   for (let t = 0; t < cases; t++) {
-    const c = t === 0 ? 32 : t === 1 ? 3 : rng.pick([2, 3, 7, 8, 15, 16, 17, 31, 33, 64, 65, 100]);
+    const c = t === 0 ? 32 : t === 1 ? 3 : rng.pick([2, 3, 4, 7, 8, 15, 16, 17, 24, 31, 33, 48, 64, 65, 100, 130]);
     const kh = t === 0 ? 3 : 1 + rng.int(5);
     const kw = t === 0 ? 3 : 1 + rng.int(5);
     const dh = rng.int(4) === 0 ? 2 : 1;

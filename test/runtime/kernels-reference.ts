@@ -456,6 +456,19 @@ export function checkPackSigns(api: KernelApi, arena: ArenaFactory, configs: Con
   }
 }
 
+/** Few-input-channel convs (the banded stem path): the stems' shapes on odd image sizes, every panel count, pads. */
+const stem = (n: number, h: number, w: number, cin: number, cout: number, k: number, s: number, pads: [number, number, number, number]): ConvShape =>
+  ({ n, h, w, cin, cout, kh: k, kw: k, sh: s, sw: s, pt: pads[0], pl: pads[1], pb: pads[2], pr: pads[3], dh: 1, dw: 1, groups: 1 });
+const STEM_SHAPES: ConvShape[] = [
+  stem(1, 37, 29, 3, 32, 3, 2, [1, 1, 1, 1]), // ReActNet's stem
+  stem(2, 21, 33, 3, 16, 3, 2, [1, 1, 1, 1]), // QuickNet's
+  stem(1, 40, 41, 3, 64, 7, 2, [3, 3, 3, 3]), // Bi-Real's: more than one band
+  stem(1, 19, 50, 3, 48, 5, 1, [2, 0, 1, 3]),
+  stem(1, 9, 9, 1, 130, 3, 3, [0, 2, 2, 0]),
+  stem(1, 30, 31, 4, 17, 3, 2, [0, 0, 1, 1]),
+  stem(1, 5, 70, 2, 1, 7, 2, [3, 3, 3, 3]),
+];
+
 export function checkConv(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
   for (let t = 0; t < cases; t++) {
     const s: ConvShape = t === 0
@@ -464,7 +477,8 @@ export function checkConv(api: KernelApi, arena: ArenaFactory, configs: Config[]
         ? { n: 1, h: 6, w: 5, cin: 64, cout: 128, kh: 1, kw: 1, sh: 2, sw: 2, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1 }
         : t === 2
           ? { n: 2, h: 19, w: 3, cin: 5, cout: 20, kh: 17, kw: 2, sh: 1, sw: 1, pt: 1, pl: 1, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1 }
-          : randomConvShape(rng, [1, 3, 8, 17, 64], [1, 5, 16, 17, 33, 64, 65, 100], 6);
+          : t < 3 + STEM_SHAPES.length ? STEM_SHAPES[t - 3]
+            : randomConvShape(rng, [1, 3, 8, 17, 64], [1, 5, 16, 17, 33, 64, 65, 100], 6);
     const { pixels } = outSize(s);
     const yStride = rng.int(2) ? 0 : s.cout + 1 + rng.int(4);
     const ys = yStride || s.cout;
@@ -562,7 +576,7 @@ export function checkPools(api: KernelApi, arena: ArenaFactory, configs: Config[
   for (let t = 0; t < cases; t++) {
     const kh = 1 + rng.int(3);
     const kw = 1 + rng.int(3);
-    const c = rng.pick([1, 3, 17, 64]);
+    const c = rng.pick([1, 3, 17, 48, 64, 100, 130]);
     const s: ConvShape = {
       n: 1 + rng.int(2), h: kh + rng.int(6), w: kw + rng.int(6), cin: c, cout: c, kh, kw,
       sh: 1 + rng.int(2), sw: 1 + rng.int(2), pt: rng.int(kh), pl: rng.int(kw), pb: rng.int(kh), pr: rng.int(kw),
@@ -583,6 +597,62 @@ export function checkPools(api: KernelApi, arena: ArenaFactory, configs: Config[
       expectFloatsExact(m.f32(oy, pixels * c), refPool(s, x, false), `maxpool ${describeShape(s)} [${cfg.label}]`);
       api.avgpoolF32(buffer, m.at(ox), m.at(oy), ...ints);
       expectFloatsExact(m.f32(oy, pixels * c), refPool(s, x, true), `avgpool ${describeShape(s)} [${cfg.label}]`);
+    }
+  }
+}
+
+/**
+ * A stem with its max pool fused (conv2dF32Maxpool): exactly the reference max pool of the conv's own output
+ * (conv2dF32, checked against the float64 reference by checkConv), on every config. The first case is Bi-Real's;
+ * every third reads the image in NCHW, every fourth has no pool (a 1×1 /1 window: exactly the conv's output).
+ */
+export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
+  if (!api.conv2dF32Maxpool || !api.conv2dF32MaxpoolScratchBytes) throw new Error('the kernels lack conv2dF32Maxpool');
+  for (let t = 0; t < cases; t++) {
+    const k = t === 0 ? 7 : 1 + rng.int(7);
+    const conv = t === 0 ? stem(1, 61, 57, 3, 64, 7, 2, [2, 2, 3, 3])
+      : stem(1 + rng.int(2), k + rng.int(30), k + rng.int(30), 1 + rng.int(4), rng.pick([1, 16, 17, 32, 64, 65, 130]), k, 1 + rng.int(3),
+        [rng.int(k), rng.int(k), rng.int(k), rng.int(k)]);
+    const { ho, wo, pixels } = outSize(conv);
+    const nchw = t % 3 === 1 ? 1 : 0;
+    const identity = t % 4 === 3;
+    const pk = t === 0 ? 3 : identity ? 1 : 1 + rng.int(Math.min(3, ho, wo));
+    const pool: ConvShape = {
+      n: conv.n, h: ho, w: wo, cin: conv.cout, cout: conv.cout, kh: pk, kw: pk, sh: t === 0 ? 2 : identity ? 1 : 1 + rng.int(2), sw: t === 0 ? 2 : identity ? 1 : 1 + rng.int(2),
+      pt: t === 0 ? 0 : rng.int(pk), pl: t === 0 ? 0 : rng.int(pk), pb: t === 0 ? 1 : rng.int(pk), pr: t === 0 ? 1 : rng.int(pk), dh: 1, dw: 1, groups: 1,
+    };
+    const pooled = outSize(pool).pixels * conv.cout;
+    const window = [pool.kh, pool.kw, pool.sh, pool.sw, pool.pt, pool.pl, pool.pb, pool.pr];
+    const relu = rng.int(2);
+    const x = Float32Array.from({ length: conv.n * conv.h * conv.w * conv.cin }, () => rng.float());
+    const xNchw = new Float32Array(x.length); // the same image in NCHW
+    const hw = conv.h * conv.w;
+    for (let i = 0; i < conv.n; i++)
+      for (let p = 0; p < hw; p++) for (let c = 0; c < conv.cin; c++) xNchw[(i * conv.cin + c) * hw + p] = x[(i * hw + p) * conv.cin + c];
+    const wt = Float32Array.from({ length: conv.cout * conv.cin * k * k }, () => rng.float());
+    const bias = Float32Array.from({ length: conv.cout }, () => rng.float());
+    const plan = new Plan();
+    const o = {
+      x: plan.alloc(x.length * 4, 4, 4), xc: plan.alloc(x.length * 4, 4, 4), w: plan.alloc(wt.length * 4), b: plan.alloc(conv.cout * 4),
+      pw: plan.alloc(api.conv2dF32PackedWeightsBytes(conv.cout, conv.cin, k, k, 1), 4, 4),
+      conv: plan.alloc(pixels * conv.cout * 4, 4, 4), y: plan.alloc(pooled * 4, 4, 4),
+      scratch: plan.alloc(api.conv2dF32ScratchBytes(...shapeInts(conv)), 8, 8),
+      fused: plan.alloc(api.conv2dF32MaxpoolScratchBytes(...shapeInts(conv), ...window), 8, 8),
+    };
+    const { buffer, base } = arena(plan.top);
+    const m = new Mem(buffer, base);
+    m.f32(o.x, x.length).set(x);
+    m.f32(o.xc, x.length).set(xNchw);
+    m.f32(o.w, wt.length).set(wt);
+    m.f32(o.b, bias.length).set(bias);
+    api.conv2dF32PackWeights(buffer, m.at(o.w), m.at(o.pw), conv.cout, conv.cin, k, k, 1);
+    for (const cfg of configs) {
+      cfg.setup();
+      api.conv2dF32(buffer, m.at(o.x), m.at(o.pw), m.at(o.b), -1, m.at(o.conv), m.at(o.scratch), ...shapeInts(conv), 0, relu);
+      const want = refPool(pool, Float32Array.from(m.f32(o.conv, pixels * conv.cout)), false);
+      m.f32(o.y, pooled).fill(SENTINEL);
+      api.conv2dF32Maxpool(buffer, m.at(nchw ? o.xc : o.x), m.at(o.pw), m.at(o.b), m.at(o.y), m.at(o.fused), ...shapeInts(conv), relu, nchw, ...window);
+      expectFloatsExact(m.f32(o.y, pooled), want, `conv+maxpool ${describeShape(conv)}${nchw ? ' nchw' : ''} pool ${describeShape(pool)} [${cfg.label}]`);
     }
   }
 }

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { skipWithout } from '../helpers/requirements.js';
 import {
-  channelSweepShape, checkBconv, checkConv, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
+  channelSweepShape, checkBconv, checkConv, checkConvMaxpool, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
   type ArenaFactory, type Config, type KernelApi,
 } from './kernels-reference.js';
 import { checkDepthwise, checkFloatOps } from './kernels-reference-float.js';
@@ -68,7 +68,8 @@ describe.skipIf(skip)('native kernels', () => {
     const rng = new Rng(22);
     checkBconv(a, arena, configs, rng, 130, (t) => channelSweepShape(rng, t));
   });
-  it('float conv matches the reference', () => checkConv(a, arena, configs, new Rng(3), 40));
+  it('float conv matches the reference', () => checkConv(a, arena, configs, new Rng(3), 50));
+  it('a stem with its max pool fused equals the pool of the conv exactly', () => checkConvMaxpool(a, arena, configs, new Rng(9), 12));
   it('dense matches the reference', () => checkDense(a, arena, configs, new Rng(4), 12));
   it('pooling equals the reference', () => checkPools(a, arena, configs.filter((c) => c.label.startsWith('scalar')), new Rng(5), 10));
   it('element-wise ops and layouts equal the reference', () => checkElementwise(a, arena, new Rng(6)));
