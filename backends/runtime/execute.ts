@@ -19,6 +19,7 @@ export const OFFSET_ARGS: Record<KernelName, number[]> = {
   conv2dF32Maxpool: [0, 1, 2, 3, 4],
   denseF32: [0, 1, 2, 3],
   maxpoolF32: [0, 1],
+  maxpoolReluF32: [0, 1],
   avgpoolF32: [0, 1],
   globalAvgpoolF32: [0, 1],
   affineF32: [0, 1, 2, 3],

@@ -53,6 +53,8 @@ export interface KernelSet {
   dwconv2dF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, res: Off, y: Off, ...ints: number[]): void;
   denseF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, y: Off, n: number, inputs: number, outputs: number): void;
   maxpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
+  /** maxpoolF32 of reluF32(x), bit for bit, without storing the relu. */
+  maxpoolReluF32?(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
   avgpoolF32(buf: ArrayBuffer, x: Off, y: Off, ...ints: number[]): void;
   globalAvgpoolF32(buf: ArrayBuffer, x: Off, y: Off, n: number, pixels: number, c: number): void;
   affineF32(buf: ArrayBuffer, x: Off, scale: Off, shift: Off, y: Off, pixels: number, c: number, yStride: number): void;

@@ -53,7 +53,7 @@ interface BconvParts {
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'denseF32' | 'maxpoolF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
@@ -119,6 +119,8 @@ interface ValueInfo {
   nchw?: boolean;
   /** A batch norm read only through signs: never stored, its signs packed straight from its input. */
   affineOf?: { input: string; scale: Float32Array; shift: Float32Array };
+  /** A relu read only by a max pool: never stored, the pool takes the max of the relu of this input. */
+  reluOf?: string;
 }
 
 const ALIGN = 64;
@@ -549,6 +551,12 @@ class Planner {
       case 'round':
       case 'heaviside':
       case 'div': {
+        // The pool reads the relu's input as its own: it must be a whole buffer, not a slice of a wider one.
+        if (node.op === 'relu' && this.k.maxpoolReluF32 && this.onlyMaxpooled(node.output) && x.float?.stride === x.c) {
+          this.define(node.output, node.shape).reluOf = node.inputs[0];
+          this.stats.fusedActivations++;
+          return;
+        }
         const { float } = this.output(node, node.shape);
         const y = this.ref(float.region, float.channel * 4);
         const xr = this.read(node.inputs[0]);
@@ -595,7 +603,8 @@ class Planner {
       case 'avgpool': {
         const info = this.define(node.output, node.shape);
         info.float = this.newFloat(info);
-        this.call(node.op === 'maxpool' ? 'maxpoolF32' : 'avgpoolF32', [this.read(node.inputs[0]), this.ref(info.float.region), n, x.h, x.w, x.c, ...node.window.kernel, ...node.window.stride, ...node.window.pads]);
+        const kernel = node.op === 'avgpool' ? 'avgpoolF32' : x.reluOf ? 'maxpoolReluF32' : 'maxpoolF32';
+        this.call(kernel, [this.read(x.reluOf ?? node.inputs[0]), this.ref(info.float.region), n, x.h, x.w, x.c, ...node.window.kernel, ...node.window.stride, ...node.window.pads]);
         return;
       }
       case 'global_avgpool': {
@@ -689,6 +698,13 @@ class Planner {
     const packed = this.region(this.k.bconv2dPackedKernelBytes(cout, cin, kh, kw, groups), 'weight');
     this.initCalls.push({ kernel: 'bconv2dPackKernel', args: [this.ref(this.staging(words)), this.ref(packed), cout, cin, kh, kw, groups] });
     return packed;
+  }
+
+  /** Read by one max pool alone (not a concat slice, not the output), so a relu of it need not be stored. */
+  private onlyMaxpooled(name: string): boolean {
+    if (name === this.model.output.name || this.slices.has(name)) return false;
+    const readers = this.readers.get(name) ?? [];
+    return readers.length === 1 && this.byOutput.get(readers[0])?.op === 'maxpool';
   }
 
   /** Read only by signs that feed only binary layers: the value is needed as packed signs alone. */

@@ -46,6 +46,7 @@ const C_NAMES: Record<KernelName, string> = {
   conv2dF32Maxpool: 'sofar_conv2d_f32_maxpool',
   denseF32: 'sofar_dense_f32',
   maxpoolF32: 'sofar_maxpool_f32',
+  maxpoolReluF32: 'sofar_maxpool_relu_f32',
   avgpoolF32: 'sofar_avgpool_f32',
   globalAvgpoolF32: 'sofar_global_avgpool_f32',
   affineF32: 'sofar_affine_f32',
@@ -71,7 +72,7 @@ const C_NAMES: Record<KernelName, string> = {
 };
 
 const PAGE = 65536;
-const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'conv2dF32Maxpool']);
+const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'conv2dF32Maxpool', 'maxpoolReluF32']);
 
 /** The shared memory of the threaded module (scripts/build-wasm.mjs: THREADS_*_PAGES). */
 export const THREADS_MEMORY = { initial: 128, maximum: 32768 };

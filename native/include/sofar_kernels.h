@@ -174,6 +174,9 @@ void sofar_dense_f32(const float *x, const float *w, const float *bias, float *y
 /* pooling on NHWC; padded cells never win a max and are not counted in a mean (count_include_pad = 0) */
 void sofar_maxpool_f32(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
                        int pt, int pl, int pb, int pr);
+/** sofar_maxpool_f32 of sofar_relu_f32(x), bit for bit, without storing the relu (QuickNet's relu → max pool). */
+void sofar_maxpool_relu_f32(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
+                            int pt, int pl, int pb, int pr);
 void sofar_avgpool_f32(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
                        int pt, int pl, int pb, int pr);
 /** y[n][c] = mean over the h*w pixels of image n (summed in pixel order, then divided by h*w). */

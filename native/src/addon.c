@@ -718,22 +718,30 @@ static napi_value js_dense_f32(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-static napi_value pool_common(napi_env env, napi_callback_info info, int avg) {
+typedef void (*pool_fn)(const float *, float *, int, int, int, int, int, int, int, int, int, int, int, int);
+
+static napi_value pool_common(napi_env env, napi_callback_info info, const char *name, pool_fn fn) {
   call_t c;
   shape_t s;
   void *x, *y;
-  if (!begin(&c, env, info, avg ? "avgpoolF32" : "maxpoolF32", 15, 1) || !pool_shape(&c, 3, &s)) return NULL;
+  if (!begin(&c, env, info, name, 15, 1) || !pool_shape(&c, 3, &s)) return NULL;
   const int *v = s.v;
   uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb = s.pixels;
   if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)v[CIN] * 4) ||
       !mul_ok(&c, &yb, (uint64_t)v[CIN] * 4) || !ptr_arg(&c, 1, "x", xb, 4, 0, &x) || !ptr_arg(&c, 2, "y", yb, 4, 0, &y))
     return NULL;
-  (avg ? sofar_avgpool_f32 : sofar_maxpool_f32)((const float *)x, (float *)y, v[N], v[H], v[W], v[CIN], v[KH], v[KW],
-                                                v[SH], v[SW], v[PT], v[PL], v[PB], v[PR]);
+  fn((const float *)x, (float *)y, v[N], v[H], v[W], v[CIN], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR]);
   return undef(env);
 }
-static napi_value js_maxpool_f32(napi_env env, napi_callback_info info) { return pool_common(env, info, 0); }
-static napi_value js_avgpool_f32(napi_env env, napi_callback_info info) { return pool_common(env, info, 1); }
+static napi_value js_maxpool_f32(napi_env env, napi_callback_info info) {
+  return pool_common(env, info, "maxpoolF32", sofar_maxpool_f32);
+}
+static napi_value js_maxpool_relu_f32(napi_env env, napi_callback_info info) {
+  return pool_common(env, info, "maxpoolReluF32", sofar_maxpool_relu_f32);
+}
+static napi_value js_avgpool_f32(napi_env env, napi_callback_info info) {
+  return pool_common(env, info, "avgpoolF32", sofar_avgpool_f32);
+}
 
 static napi_value js_global_avgpool_f32(napi_env env, napi_callback_info info) {
   call_t c;
@@ -970,6 +978,7 @@ NAPI_MODULE_INIT() {
       {"conv2dF32Maxpool", js_conv2d_f32_maxpool},
       {"denseF32", js_dense_f32},
       {"maxpoolF32", js_maxpool_f32},
+      {"maxpoolReluF32", js_maxpool_relu_f32},
       {"avgpoolF32", js_avgpool_f32},
       {"globalAvgpoolF32", js_global_avgpool_f32},
       {"affineF32", js_affine_f32},

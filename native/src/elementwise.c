@@ -10,24 +10,37 @@ struct pool_ctx {
   struct sofar_conv_geom g;
   const float *x;
   float *y;
-  int avg;
+  int mode; /* POOL_MAX, POOL_AVG or POOL_MAX_RELU */
 };
 
+/* What a pooled cell computes: the max, the mean, or the max of relu(x) (relu as sofar_relu_f32). */
+enum { POOL_MAX = 0, POOL_AVG = 1, POOL_MAX_RELU = 2 };
+
 /* Channels [q0, q0 + len) of one pooled pixel (see pool_cell); a constant len keeps them in registers. */
-SOFAR_INLINE void pool_block(const float *x0, size_t nrows, size_t ncols, size_t rs, size_t ch, const int avg,
+SOFAR_INLINE float pool_relu(float v) { return v > 0.0f ? v : 0.0f; }
+
+SOFAR_INLINE void pool_block(const float *x0, size_t nrows, size_t ncols, size_t rs, size_t ch, const int mode,
                              size_t q0, const size_t len, float *y) {
   float acc[64];
-  for (size_t q = 0; q < len; q++) acc[q] = x0[q0 + q];
+  if (mode == POOL_MAX_RELU)
+    for (size_t q = 0; q < len; q++) acc[q] = pool_relu(x0[q0 + q]);
+  else
+    for (size_t q = 0; q < len; q++) acc[q] = x0[q0 + q];
   for (size_t i = 0; i < nrows; i++)
     for (size_t j = i == 0; j < ncols; j++) {
       const float *xr = x0 + i * rs + j * ch + q0;
-      if (avg)
+      if (mode == POOL_AVG)
         for (size_t q = 0; q < len; q++) acc[q] = acc[q] + xr[q];
+      else if (mode == POOL_MAX_RELU)
+        for (size_t q = 0; q < len; q++) {
+          const float r = pool_relu(xr[q]);
+          acc[q] = r > acc[q] ? r : acc[q];
+        }
       else
         for (size_t q = 0; q < len; q++) acc[q] = xr[q] > acc[q] ? xr[q] : acc[q];
     }
   const size_t count = nrows * ncols;
-  if (avg && count > 1) {
+  if (mode == POOL_AVG && count > 1) {
     const float d = (float)count;
     for (size_t q = 0; q < len; q++) acc[q] = acc[q] / d;
   }
@@ -37,19 +50,20 @@ SOFAR_INLINE void pool_block(const float *x0, size_t nrows, size_t ncols, size_t
 /*
  * One pooled pixel: the window's nrows x ncols cells inside the input, from x0 (the first one), rows rs floats
  * apart; the first cell copied, then each further one (row-major) taken by max or added, a mean divided by the
- * count (> 1) at the end; no cell: 0. Channels go in blocks of 64, 32, 16, then the rest (up to 64 at a time).
+ * count (> 1) at the end (POOL_MAX_RELU: each cell through relu first, so the result is the max pool of the
+ * stored relu); no cell: 0. Channels go in blocks of 64, 32, 16, then the rest (up to 64 at a time).
  */
-SOFAR_INLINE void pool_cell(const float *x0, size_t nrows, size_t ncols, size_t rs, size_t ch, const int avg,
+SOFAR_INLINE void pool_cell(const float *x0, size_t nrows, size_t ncols, size_t rs, size_t ch, const int mode,
                             float *y) {
   if (nrows == 0 || ncols == 0) {
     for (size_t q = 0; q < ch; q++) y[q] = 0.0f;
     return;
   }
   size_t q0 = 0;
-  for (; q0 + 64 <= ch; q0 += 64) pool_block(x0, nrows, ncols, rs, ch, avg, q0, 64, y);
-  if (q0 + 32 <= ch) pool_block(x0, nrows, ncols, rs, ch, avg, q0, 32, y), q0 += 32;
-  if (q0 + 16 <= ch) pool_block(x0, nrows, ncols, rs, ch, avg, q0, 16, y), q0 += 16;
-  if (q0 < ch) pool_block(x0, nrows, ncols, rs, ch, avg, q0, ch - q0, y);
+  for (; q0 + 64 <= ch; q0 += 64) pool_block(x0, nrows, ncols, rs, ch, mode, q0, 64, y);
+  if (q0 + 32 <= ch) pool_block(x0, nrows, ncols, rs, ch, mode, q0, 32, y), q0 += 32;
+  if (q0 + 16 <= ch) pool_block(x0, nrows, ncols, rs, ch, mode, q0, 16, y), q0 += 16;
+  if (q0 < ch) pool_block(x0, nrows, ncols, rs, ch, mode, q0, ch - q0, y);
 }
 
 /* The window's extent inside [0, n) along one axis: first index and length. */
@@ -61,12 +75,12 @@ static inline void window_span(size_t o, size_t s, size_t k, size_t pad, size_t 
 }
 
 /* Pool row cells from nrows input rows, rows rs floats apart, from row0 (geometry pg: w, cin, kw, sw, pl, wo). */
-SOFAR_INLINE void pool_row(const float *row0, size_t nrows, size_t rs, const struct sofar_conv_geom *pg, const int avg,
+SOFAR_INLINE void pool_row(const float *row0, size_t nrows, size_t rs, const struct sofar_conv_geom *pg, const int mode,
                            float *y) {
   for (size_t ow = 0; ow < pg->wo; ow++) {
     size_t iw, ncols;
     window_span(ow, pg->sw, pg->kw, pg->pl, pg->w, &iw, &ncols);
-    pool_cell(row0 + iw * pg->cin, nrows, ncols, rs, pg->cin, avg, y + ow * pg->cin);
+    pool_cell(row0 + iw * pg->cin, nrows, ncols, rs, pg->cin, mode, y + ow * pg->cin);
   }
 }
 
@@ -80,8 +94,10 @@ SOFAR_INLINE void pool_pixels(const struct pool_ctx *c, size_t begin, size_t end
     window_span(oh, g->sh, g->kh, g->pt, g->h, &ih, &nrows);
     window_span(ow, g->sw, g->kw, g->pl, g->w, &iw, &ncols);
     const float *x0 = nrows && ncols ? c->x + ((img * g->h + ih) * g->w + iw) * ch : c->x;
-    if (c->avg) pool_cell(x0, nrows, ncols, g->w * ch, ch, 1, c->y + pix * ch);
-    else pool_cell(x0, nrows, ncols, g->w * ch, ch, 0, c->y + pix * ch);
+    /* constant modes, so each compiles to its own loop */
+    if (c->mode == POOL_AVG) pool_cell(x0, nrows, ncols, g->w * ch, ch, POOL_AVG, c->y + pix * ch);
+    else if (c->mode == POOL_MAX_RELU) pool_cell(x0, nrows, ncols, g->w * ch, ch, POOL_MAX_RELU, c->y + pix * ch);
+    else pool_cell(x0, nrows, ncols, g->w * ch, ch, POOL_MAX, c->y + pix * ch);
   }
 }
 
@@ -106,16 +122,16 @@ static void pool_task(void *vctx, size_t begin, size_t end, int slot) {
 
 static void maxpool_row_portable(const float *row0, size_t nrows, size_t rs, const struct sofar_conv_geom *pg,
                                  float *y) {
-  pool_row(row0, nrows, rs, pg, 0, y);
+  pool_row(row0, nrows, rs, pg, POOL_MAX, y);
 }
 #if SOFAR_X86
 SOFAR_TARGET_AVX2 static void maxpool_row_avx2(const float *row0, size_t nrows, size_t rs,
                                                const struct sofar_conv_geom *pg, float *y) {
-  pool_row(row0, nrows, rs, pg, 0, y);
+  pool_row(row0, nrows, rs, pg, POOL_MAX, y);
 }
 SOFAR_TARGET_AVX512 static void maxpool_row_avx512(const float *row0, size_t nrows, size_t rs,
                                                    const struct sofar_conv_geom *pg, float *y) {
-  pool_row(row0, nrows, rs, pg, 0, y);
+  pool_row(row0, nrows, rs, pg, POOL_MAX, y);
 }
 #endif
 
@@ -129,23 +145,28 @@ void sofar_maxpool_row_f32(const float *row0, size_t nrows, size_t rs, const str
 }
 
 static void pool(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw, int pt,
-                 int pl, int pb, int pr, int avg) {
+                 int pl, int pb, int pr, int mode) {
   struct pool_ctx ctx;
   if (!sofar_conv_geom_init(&ctx.g, n, h, w, c, c, kh, kw, sh, sw, pt, pl, pb, pr, 1, 1, 1)) return;
   ctx.x = x;
   ctx.y = y;
-  ctx.avg = avg;
+  ctx.mode = mode;
   sofar_parallel_for(ctx.g.pixels, pool_task, &ctx);
 }
 
 void sofar_maxpool_f32(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw, int pt,
                        int pl, int pb, int pr) {
-  pool(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr, 0);
+  pool(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr, POOL_MAX);
+}
+
+void sofar_maxpool_relu_f32(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
+                            int pt, int pl, int pb, int pr) {
+  pool(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr, POOL_MAX_RELU);
 }
 
 void sofar_avgpool_f32(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw, int pt,
                        int pl, int pb, int pr) {
-  pool(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr, 1);
+  pool(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr, POOL_AVG);
 }
 
 void sofar_global_avgpool_f32(const float *x, float *y, int n, int pixels, int c) {

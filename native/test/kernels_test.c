@@ -507,24 +507,28 @@ static void test_pool(int cases) {
     const int ho = (h + pt + pb - kh) / sh + 1, wo = (w + pl + pr - kw) / sw + 1;
     const size_t xn = (size_t)n * h * w * c, yn = (size_t)n * ho * wo * c;
     float *x = alloc_exact(xn * 4), *y = alloc_exact(yn * 4), *rm = alloc_exact(yn * 4), *ra = alloc_exact(yn * 4);
+    float *rr = alloc_exact(yn * 4); /* max pool of relu(x) */
     for (size_t i = 0; i < xn; i++) x[i] = rndf();
     for (int img = 0; img < n; img++)
       for (int oh = 0; oh < ho; oh++)
         for (int ow = 0; ow < wo; ow++)
           for (int q = 0; q < c; q++) {
-            float mx = 0, sm = 0;
+            float mx = 0, sm = 0, mr = 0;
             int cnt = 0;
             for (int i = 0; i < kh; i++)
               for (int j = 0; j < kw; j++) {
                 const int ih = oh * sh - pt + i, iw = ow * sw - pl + j;
                 if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
                 const float v = x[(((size_t)img * h + ih) * w + iw) * c + q];
+                const float r = v > 0 ? v : 0;
                 mx = cnt == 0 || v > mx ? v : mx;
+                mr = cnt == 0 || r > mr ? r : mr;
                 sm = cnt == 0 ? v : sm + v;
                 cnt++;
               }
             const size_t o = (((size_t)img * ho + oh) * wo + ow) * c + q;
             rm[o] = cnt ? mx : 0;
+            rr[o] = cnt ? mr : 0;
             ra[o] = cnt ? (cnt > 1 ? sm / (float)cnt : sm) : 0;
           }
     for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
@@ -535,9 +539,11 @@ static void test_pool(int cases) {
         CHECK(!memcmp(y, rm, yn * 4), "maxpool isa %d threads %d", isas[ii], threads);
         sofar_avgpool_f32(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr);
         CHECK(!memcmp(y, ra, yn * 4), "avgpool isa %d threads %d", isas[ii], threads);
+        sofar_maxpool_relu_f32(x, y, n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr);
+        CHECK(!memcmp(y, rr, yn * 4), "maxpool of relu isa %d threads %d", isas[ii], threads);
       }
     }
-    free(x); free(y); free(rm); free(ra);
+    free(x); free(y); free(rm); free(ra); free(rr);
   }
 }
 

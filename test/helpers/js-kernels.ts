@@ -186,6 +186,7 @@ export function jsKernels(): KernelSet {
     },
 
     maxpoolF32: (buf, x, y, ...a) => pool(buf, x, y, a, 'max'),
+    maxpoolReluF32: (buf, x, y, ...a) => pool(buf, x, y, a, 'max-relu'),
     avgpoolF32: (buf, x, y, ...a) => pool(buf, x, y, a, 'avg'),
 
     globalAvgpoolF32(buf, x, y, n, pixels, c) {
@@ -304,7 +305,7 @@ function elementwise(buf: ArrayBuffer, a: number, b: number, y: number, count: n
   for (let i = 0; i < count; i++) ys[i] = f(as[i], bs[i]);
 }
 
-function pool(buf: ArrayBuffer, x: number, y: number, a: number[], mode: 'max' | 'avg'): void {
+function pool(buf: ArrayBuffer, x: number, y: number, a: number[], mode: 'max' | 'max-relu' | 'avg'): void {
   const [n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr] = a;
   const ho = outSize(h, kh, sh, pt, pb, 1);
   const wo = outSize(w, kw, sw, pl, pr, 1);
@@ -322,13 +323,14 @@ function pool(buf: ArrayBuffer, x: number, y: number, a: number[], mode: 'max' |
               const iy = oy * sh - pt + ky;
               const ix = ox * sw - pl + kx;
               if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-              const v = xs[((b * h + iy) * w + ix) * c + ch];
+              const x0 = xs[((b * h + iy) * w + ix) * c + ch];
+              const v = mode === 'max-relu' ? (x0 > 0 ? x0 : 0) : x0;
               best = Math.max(best, v);
               sum += v;
               count++;
             }
           }
-          ys[((b * ho + oy) * wo + ox) * c + ch] = mode === 'max' ? best : sum / count;
+          ys[((b * ho + oy) * wo + ox) * c + ch] = mode === 'avg' ? sum / count : best;
         }
       }
     }

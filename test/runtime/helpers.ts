@@ -1,6 +1,9 @@
 /** The native kernels for the runtime tests: skipped (with a warning) where the addon is not built, required in CI. */
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { exportOnnx } from '../../backends/onnx/index.js';
 import { createRuntime, loadBundledWasmKernels } from '../../backends/runtime/index.js';
+import { compile } from '../../src/compile.js';
+import { busyWeights } from '../helpers/values.js';
 import { loadNativeKernels, type KernelSet } from '../../backends/runtime/kernels.js';
 import { skipWithout } from '../helpers/requirements.js';
 
@@ -48,4 +51,16 @@ export async function ortLogits(bytes: Uint8Array, x: Float32Array, n: number): 
   } finally {
     await session.release();
   }
+}
+
+/**
+ * A spec's standard and `--binary-ops` exports with the same busy seeded weights, and a batch of two inputs
+ * (a sine of the index at the given frequency, amplitude 2).
+ */
+export function exportedPair(source: string, file: string, seed: number, frequency: number) {
+  const { graph, diagnostics } = compile(source, file);
+  expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  const weights = busyWeights(graph!, seed);
+  const x = Float32Array.from({ length: 2 * graph!.input.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * frequency) * 2);
+  return { standard: exportOnnx(graph!, weights), runtime: exportOnnx(graph!, weights, { binaryOps: true }), x };
 }

@@ -597,6 +597,9 @@ export function checkPools(api: KernelApi, arena: ArenaFactory, configs: Config[
       expectFloatsExact(m.f32(oy, pixels * c), refPool(s, x, false), `maxpool ${describeShape(s)} [${cfg.label}]`);
       api.avgpoolF32(buffer, m.at(ox), m.at(oy), ...ints);
       expectFloatsExact(m.f32(oy, pixels * c), refPool(s, x, true), `avgpool ${describeShape(s)} [${cfg.label}]`);
+      if (!api.maxpoolReluF32) throw new Error('the kernels lack maxpoolReluF32');
+      api.maxpoolReluF32(buffer, m.at(ox), m.at(oy), ...ints);
+      expectFloatsExact(m.f32(oy, pixels * c), refPool(s, x.map((v) => (v > 0 ? v : 0)), false), `maxpool of relu ${describeShape(s)} [${cfg.label}]`);
     }
   }
 }

@@ -64,6 +64,7 @@ function wasmApi(e: Exports): KernelApi {
       e.sofar_conv2d_f32_maxpool(p(x), p(pw), p(bias), p(y), p(scratch), ...ints),
     denseF32: (_b, x, w, bias, y, ...s) => e.sofar_dense_f32(p(x), p(w), p(bias), p(y), ...s),
     maxpoolF32: (_b, x, y, ...s) => e.sofar_maxpool_f32(p(x), p(y), ...s),
+    maxpoolReluF32: (_b, x, y, ...s) => e.sofar_maxpool_relu_f32(p(x), p(y), ...s),
     avgpoolF32: (_b, x, y, ...s) => e.sofar_avgpool_f32(p(x), p(y), ...s),
     globalAvgpoolF32: (_b, x, y, ...s) => e.sofar_global_avgpool_f32(p(x), p(y), ...s),
     affineF32: (_b, x, sc, sh, y, ...s) => e.sofar_affine_f32(p(x), p(sc), p(sh), p(y), ...s),

@@ -5,11 +5,8 @@
  * pool as three steps; ReActNet's and QuickNet's 3×3 /2 stems (no pool) likewise. Native at 1 and 2 threads, WebAssembly.
  */
 import { describe, expect, it } from 'vitest';
-import { exportOnnx } from '../../backends/onnx/index.js';
 import { createRuntime } from '../../backends/runtime/index.js';
-import { compile } from '../../src/compile.js';
-import { busyWeights } from '../helpers/values.js';
-import { bundledWasmForSuite, nativeKernels, ortLogits, runOnce, skipNative } from './helpers.js';
+import { bundledWasmForSuite, exportedPair, nativeKernels, ortLogits, runOnce, skipNative } from './helpers.js';
 import { maxRelativeError } from './util.js';
 
 const model = (input: string, stem: string) => `
@@ -34,13 +31,7 @@ const BIREAL = model('3x45x39', 'conv 7x7 64 /2; bn; maxpool 3x3 /2 padding=same
 const REACTNET = model('3x37x29', 'conv 3x3 32 /2 padding=same; bn; conv 1x1 64; bn');
 const QUICKNET = model('3x33x40', 'conv 3x3 16 /2 padding=same; relu; bn; conv 1x1 64; bn');
 
-function exported(source: string, seed: number) {
-  const { graph, diagnostics } = compile(source, 'stem.sofar');
-  expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-  const weights = busyWeights(graph!, seed);
-  const x = Float32Array.from({ length: 2 * graph!.input.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37) * 2);
-  return { standard: exportOnnx(graph!, weights), runtime: exportOnnx(graph!, weights, { binaryOps: true }), x };
-}
+const exported = (source: string, seed: number) => exportedPair(source, 'stem.sofar', seed, 0.37);
 
 describe.skipIf(skipNative())('the float stems on the runtime', () => {
   const wasm = bundledWasmForSuite();
