@@ -423,16 +423,14 @@ class Planner {
 
   /** Whether the model's input has one reader, a stem conv, that can read it in NCHW (no transpose step). */
   private stemOfInput(input: ValueInfo): boolean {
-    const readers = this.readers.get(this.model.input.name) ?? [];
-    const conv = readers.length === 1 ? this.byOutput.get(readers[0]) : undefined;
+    const conv = this.soleReader(this.model.input.name);
     return conv !== undefined && conv.inputs.filter((i) => i === this.model.input.name).length === 1 && this.isStem(conv, input);
   }
 
   /** The max pool that alone reads a stem conv (Bi-Real's 7×7 conv then 3×3 pool), computed in the same pass; else null. */
   private stemPool(node: FusedNode & { op: 'conv' }, x: ValueInfo): (FusedNode & { op: 'maxpool' }) | null {
     if (!this.isStem(node, x)) return null;
-    const readers = this.readers.get(node.output) ?? [];
-    const pool = readers.length === 1 ? this.byOutput.get(readers[0]) : undefined;
+    const pool = this.soleReader(node.output);
     return pool?.op === 'maxpool' ? pool : null;
   }
 
@@ -703,8 +701,13 @@ class Planner {
   /** Read by one max pool alone (not a concat slice, not the output), so a relu of it need not be stored. */
   private onlyMaxpooled(name: string): boolean {
     if (name === this.model.output.name || this.slices.has(name)) return false;
+    return this.soleReader(name)?.op === 'maxpool';
+  }
+
+  /** The one node that reads a value, if exactly one does. */
+  private soleReader(name: string): FusedNode | undefined {
     const readers = this.readers.get(name) ?? [];
-    return readers.length === 1 && this.byOutput.get(readers[0])?.op === 'maxpool';
+    return readers.length === 1 ? this.byOutput.get(readers[0]) : undefined;
   }
 
   /** Read only by signs that feed only binary layers: the value is needed as packed signs alone. */
