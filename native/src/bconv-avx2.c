@@ -73,12 +73,15 @@ SOFAR_TARGET_AVX2 void sofar_bgemm_avx2(size_t mr, size_t nr, size_t nseg, size_
 SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                 const int32_t *pc, const int32_t *const *corr, float *tmp,
                                                 const unsigned f) {
+  const struct sofar_bconv_out el = *e; /* a local copy: the packed bits' byte stores cannot alias it */
+  e = &el;
   const size_t cout = e->cout, yp_c = e->yp_c, rs = e->rs, ys = e->ys, yps = e->yps;
   const __m256i vk = _mm256_set1_epi32(e->kbits);
   const __m256 zero = _mm256_setzero_ps();
   const float *const res = e->res;
   float *const y = e->y;
   unsigned char *const ypb = (unsigned char *)e->yp;
+  for (size_t r = 0; r < mr; r++) sofar_bconv_out_prefetch(e, p0 + r + SOFAR_OUT_AHEAD);
   size_t o = 0;
   for (; o + 8 <= cout; o += 8) {
 #define LOAD(vec) (vec ? _mm256_loadu_ps(vec + o) : zero)
@@ -89,7 +92,6 @@ SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e,
     const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
     const int32_t *pcr = pc + o;
     for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
-      if (o == 0) sofar_bconv_out_prefetch(e, pix + SOFAR_OUT_AHEAD);
       __m256i acc = _mm256_sub_epi32(vk, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)pcr), 1));
       if (corr && corr[r]) acc = _mm256_sub_epi32(acc, _mm256_loadu_si256((const __m256i *)(corr[r] + o)));
       __m256 v = _mm256_cvtepi32_ps(acc);
@@ -116,7 +118,7 @@ SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e,
 
 SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                   const int32_t *pc, const int32_t *const *corr, float *tmp) {
-  const int fused = sofar_bconv_out_begin(e, p0, mr, 8);
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 8, 0);
   const unsigned f = sofar_bconv_out_flags(e, fused);
   size_t done = 0;
 #define BODY(...) done = transform(__VA_ARGS__)

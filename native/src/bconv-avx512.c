@@ -67,18 +67,49 @@ SOFAR_TARGET_AVX512 void sofar_bgemm_avx512(size_t mr, size_t nr, size_t nseg, s
   }
 }
 
+/* One 16-channel vector of row r (pixel pix): counts at pcr, padding correction cr (NULL: none). */
+SOFAR_TARGET_AVX512 SOFAR_INLINE void transform_vec(const struct sofar_bconv_out *e, size_t pix, size_t r, size_t o,
+                                                    __mmask16 m, const int32_t *pcr, const int32_t *cr,
+                                                    __m512i vk, __m512 mul, __m512 bias, __m512 alpha, __m512 post,
+                                                    __m512 scale, __m512 ps, __m512 pt, size_t bits_at, float *tmp,
+                                                    const unsigned f) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pcr), 1));
+  if (cr) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, cr));
+  __m512 v = _mm512_cvtepi32_ps(acc);
+  if (f & SOFAR_TF_MUL) v = _mm512_mul_ps(v, mul);
+  v = _mm512_add_ps(v, bias);
+  if (f & SOFAR_TF_RES_BEFORE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + pix * e->rs + o));
+  if (f & SOFAR_TF_ALPHA) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), alpha, v);
+  if (f & SOFAR_TF_SCALE) v = _mm512_add_ps(_mm512_mul_ps(v, scale), post);
+  else if (f & SOFAR_TF_POST) v = _mm512_add_ps(v, post);
+  if (f & SOFAR_TF_RES_AFTER) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + pix * e->rs + o));
+  if (f & SOFAR_TF_FUSED) {
+    __m512 s = v;
+    if (f & SOFAR_TF_PACK_SCALE) s = _mm512_mul_ps(s, ps);
+    if (f & (SOFAR_TF_PACK_SCALE | SOFAR_TF_PACK_SHIFT)) s = _mm512_add_ps(s, pt);
+    const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(s, zero, _CMP_LT_OQ);
+    memcpy((unsigned char *)e->yp + pix * e->yps * 8 + bits_at, &bits, 2);
+    if (f & SOFAR_TF_Y) _mm512_mask_storeu_ps(e->y + pix * e->ys + o, m, v);
+  } else {
+    _mm512_mask_storeu_ps(sofar_out_row(e, pix, r, tmp) + o, m, v);
+  }
+}
+
 /* Channels outer, pixels inner: each 16-channel vector of every per-channel operand is loaded once per block;
    f: what it does (SOFAR_TF_*, a constant in the common cases). Fused (groups of a multiple of 16 channels):
-   each vector's sign mask is 16 bits of a packed word. */
+   each vector's sign mask is 16 bits of a packed word. The rows ahead are prefetched once per block, and
+   blocks without padding corrections (most) run a loop without the test, so that the loop's few pointers
+   stay in registers. */
 SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                 const int32_t *pc, const int32_t *const *corr, float *tmp,
                                                 const unsigned f) {
-  const size_t cout = e->cout, yp_c = e->yp_c, rs = e->rs, ys = e->ys, yps = e->yps;
+  const struct sofar_bconv_out el = *e; /* a local copy: the packed bits' byte stores cannot alias it */
+  e = &el;
+  const size_t cout = e->cout;
   const __m512i vk = _mm512_set1_epi32(e->kbits);
   const __m512 zero = _mm512_setzero_ps();
-  const float *const res = e->res;
-  float *const y = e->y;
-  unsigned char *const ypb = (unsigned char *)e->yp;
+  for (size_t r = 0; r < mr; r++) sofar_bconv_out_prefetch(e, p0 + r + SOFAR_OUT_AHEAD);
   for (size_t o = 0; o < cout; o += 16) {
     const size_t n = sofar_min(16, cout - o);
     const __mmask16 m = (__mmask16)((1u << n) - 1);
@@ -86,38 +117,23 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e,
     const __m512 mul = LOAD(e->mul), bias = LOAD(e->bias), alpha = LOAD(e->alpha), post = LOAD(e->post);
     const __m512 scale = LOAD(e->scale), ps = LOAD(e->pack_scale), pt = LOAD(e->pack_shift);
 #undef LOAD
-    const size_t q = (f & SOFAR_TF_FUSED) ? o / yp_c : 0, gp = o - q * yp_c;
+    const size_t q = (f & SOFAR_TF_FUSED) ? o / e->yp_c : 0, gp = o - q * e->yp_c;
     const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
-    const int32_t *pcr = pc + o;
-    for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
-      if (o == 0) sofar_bconv_out_prefetch(e, pix + SOFAR_OUT_AHEAD);
-      __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pcr), 1));
-      if (corr && corr[r]) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, corr[r] + o));
-      __m512 v = _mm512_cvtepi32_ps(acc);
-      if (f & SOFAR_TF_MUL) v = _mm512_mul_ps(v, mul);
-      v = _mm512_add_ps(v, bias);
-      if (f & SOFAR_TF_RES_BEFORE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + pix * rs + o));
-      if (f & SOFAR_TF_ALPHA) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), alpha, v);
-      if (f & SOFAR_TF_SCALE) v = _mm512_add_ps(_mm512_mul_ps(v, scale), post);
-      else if (f & SOFAR_TF_POST) v = _mm512_add_ps(v, post);
-      if (f & SOFAR_TF_RES_AFTER) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + pix * rs + o));
-      if (f & SOFAR_TF_FUSED) {
-        __m512 s = v;
-        if (f & SOFAR_TF_PACK_SCALE) s = _mm512_mul_ps(s, ps);
-        if (f & (SOFAR_TF_PACK_SCALE | SOFAR_TF_PACK_SHIFT)) s = _mm512_add_ps(s, pt);
-        const uint16_t bits = (uint16_t)_mm512_cmp_ps_mask(s, zero, _CMP_LT_OQ);
-        memcpy(ypb + pix * yps * 8 + bits_at, &bits, 2);
-        if (f & SOFAR_TF_Y) _mm512_mask_storeu_ps(y + pix * ys + o, m, v);
-      } else {
-        _mm512_mask_storeu_ps(sofar_out_row(e, pix, r, tmp) + o, m, v);
-      }
+    if (corr) {
+      for (size_t r = 0; r < mr; r++)
+        transform_vec(e, p0 + r, r, o, m, pc + r * cout + o, corr[r] ? corr[r] + o : NULL, vk, mul, bias, alpha, post,
+                      scale, ps, pt, bits_at, tmp, f);
+    } else {
+      for (size_t r = 0; r < mr; r++)
+        transform_vec(e, p0 + r, r, o, m, pc + r * cout + o, NULL, vk, mul, bias, alpha, post, scale, ps, pt, bits_at,
+                      tmp, f);
     }
   }
 }
 
 SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                       const int32_t *pc, const int32_t *const *corr, float *tmp) {
-  const int fused = sofar_bconv_out_begin(e, p0, mr, 16);
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 16, 1);
   const unsigned f = sofar_bconv_out_flags(e, fused);
   SOFAR_TF_DISPATCH(transform, f, e, p0, mr, pc, corr, tmp)
   sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, e->cout, fused, sofar_pack_row_avx512);

@@ -221,7 +221,16 @@ static void stem_fill(const struct conv_plan *p, const float *ximg, int nchw, pt
       continue;
     }
     memset(d, 0, left * cin * sizeof(float));
-    if (nchw) /* interleave the channel planes' rows: the NCHW -> NHWC transpose, fused */
+    if (nchw && cin == 3) { /* RGB: written in order, so the compiler interleaves whole vectors */
+      const size_t plane = g->h * g->w;
+      const float *__restrict r = ximg + (size_t)ih * g->w, *__restrict gr = r + plane, *__restrict b = gr + plane;
+      float *__restrict o = d + left * 3;
+      for (size_t iw = 0; iw < inner; iw++) {
+        o[3 * iw] = r[iw];
+        o[3 * iw + 1] = gr[iw];
+        o[3 * iw + 2] = b[iw];
+      }
+    } else if (nchw) /* interleave the channel planes' rows: the NCHW -> NHWC transpose, fused */
       for (size_t ch = 0; ch < cin; ch++) {
         const float *src = ximg + (ch * g->h + (size_t)ih) * g->w;
         for (size_t iw = 0; iw < inner; iw++) d[(left + iw) * cin + ch] = src[iw];

@@ -129,11 +129,14 @@ void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, c
 
 /**
  * The start every SIMD transform shares: whether the signs are packed lane by lane (fused: groups of a
- * multiple of the variant's `lanes` channels); if so, zeroes the block's packed words the variant then
- * ORs its bits into.
+ * multiple of the variant's `lanes` channels, or one group of any width where the variant packs a masked
+ * last vector); if so, zeroes the block's packed words the variant then writes its bits into.
  */
-static inline int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, size_t lanes) {
-  const int fused = e->yp && e->yp_c % lanes == 0;
+static inline int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, size_t lanes,
+                                        int masked_tail) {
+  /* masked_tail: the variant packs a last, partial vector's signs too (its lanes past cout give 0 bits);
+     possible where the signs form one group, whose vectors then start at multiples of the lane count */
+  const int fused = e->yp && (e->yp_c % lanes == 0 || (masked_tail && e->yp_c == e->cout));
   if (fused) { /* inline: a call to memset costs more than the one or two words of a small layer */
     const size_t words = e->cout / e->yp_c * e->yp_wg;
     for (size_t r = 0; r < mr; r++)

