@@ -7,7 +7,8 @@
  *   inside the binary conv that produces it when there is one (output transform fused with packing).
  * - A conv whose only reader is a channel concat writes straight into its slice of the concat.
  * - Buffers live from their first write to their last read, and share memory when their lives do
- *   not overlap (first fit); weights stay for the life of the runtime.
+ *   not overlap (the place of the latest dead buffer of the same size, else first fit); weights stay for
+ *   the life of the runtime.
  */
 import type { KernelSet } from './kernels.js';
 import type { RuntimeModel, Shape, Window } from './model.js';
@@ -761,7 +762,7 @@ class Planner {
       r.offset = weightBytes;
       weightBytes += r.bytes;
     }
-    // First fit over the activations in order of first use; a region may reuse space freed before it starts.
+    // Over the activations in order of first use; a region may reuse space freed before it starts.
     const live: Region[] = [];
     let top = 0;
     const activations = this.regions.filter((r) => r.kind === 'activation' && r.bytes > 0).sort((a, b) => a.first - b.first);
@@ -772,6 +773,12 @@ class Planner {
         if (offset + r.bytes <= o.offset) break;
         offset = Math.max(offset, o.offset + o.bytes);
       }
+      // A map takes the place of the latest dead one of its size where it can (not the lowest free place):
+      // the same pixels then keep their addresses layer after layer, in the cache of the thread that
+      // computes them (the thread pool gives each thread the same range of pixels every layer).
+      const fits = (at: number) => busy.every((o) => at + r.bytes <= o.offset || o.offset + o.bytes <= at);
+      const same = live.filter((o) => o.bytes === r.bytes && o.last < r.first).sort((a, b) => b.last - a.last).find((o) => fits(o.offset));
+      if (same) offset = same.offset;
       r.offset = offset;
       live.push(r);
       top = Math.max(top, offset + r.bytes);
