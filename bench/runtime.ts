@@ -79,7 +79,8 @@ function compileSpec(root: string, name: string): Graph {
 }
 
 async function ortContender(label: string, bytes: Uint8Array, threads: number): Promise<Contender> {
-  const session: InferenceSession = await createSession(bytes, { threads });
+  // Its threads stop spinning when a run ends, so they do not slow the contender that runs next.
+  const session: InferenceSession = await createSession(bytes, { threads, stopSpinning: true });
   return { label, infer: (x, n) => runOnnx(session, x, n), times: [], release: () => session.release() };
 }
 
@@ -198,7 +199,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
     sofarVersion: sofarVersion(),
     kernels,
     threads: o.threads,
-    protocol: `${o.warmup} warm-up runs, then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50`,
+    protocol: `${o.warmup} warm-up runs, then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
     date: new Date().toISOString(),
     machine: machine(loadStart),
     results,
