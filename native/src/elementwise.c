@@ -183,10 +183,30 @@ void sofar_global_avgpool_f32(const float *x, float *y, int n, int pixels, int c
   }
 }
 
+/*
+ * The element-wise kernels run on the pool, in blocks of about EW_BLOCK floats: each thread then reads and
+ * writes the part of a map that it computes in the convs around them (the pool gives each thread the same
+ * range every call), and the map stays in that thread's core. Done on the calling thread alone, they left
+ * the whole map in one core and the next conv pulled half of it across. Small maps are one block (no
+ * hand-off). Every element is computed as before: bit-identical for any thread count.
+ */
+#define EW_BLOCK 4096
+
+enum { RW_AFFINE, RW_RELU, RW_PRELU, RW_CLIP, RW_SIGN, RW_COPY, RW_SIGMOID, RW_HEAVISIDE, RW_ROUND, RW_DIV };
+
+struct rowwise_ctx {
+  int op;
+  const float *x, *p1, *p2; /* p1, p2: the op's per-channel operands */
+  float *y;
+  size_t ch, ys, pixels, per; /* per: pixels a task */
+  float lo, hi;
+};
+
+static float exp_f32(float x);
+static float round_even_f32(float v);
+
 #define ROWWISE(body)                                                                      \
-  if (pixels <= 0 || c <= 0 || (y_stride != 0 && y_stride < c)) return;                   \
-  const size_t ch = (size_t)c, ys = y_stride ? (size_t)y_stride : ch;                      \
-  for (size_t pix = 0; pix < (size_t)pixels; pix++) {                                     \
+  for (size_t pix = p0; pix < p1; pix++) {                                                 \
     const float *xr = x + pix * ch;                                                        \
     float *yr = y + pix * ys;                                                              \
     for (size_t q = 0; q < ch; q++) {                                                      \
@@ -195,28 +215,67 @@ void sofar_global_avgpool_f32(const float *x, float *y, int n, int pixels, int c
     }                                                                                      \
   }
 
+static void rowwise_task(void *vctx, size_t begin, size_t end, int slot) {
+  (void)slot;
+  const struct rowwise_ctx *k = (const struct rowwise_ctx *)vctx;
+  const float *const x = k->x, *const a = k->p1, *const b = k->p2;
+  float *const y = k->y;
+  const size_t ch = k->ch, ys = k->ys, p0 = begin * k->per, p1 = sofar_min(end * k->per, k->pixels);
+  const float lo = k->lo, hi = k->hi;
+  switch (k->op) {
+    case RW_AFFINE: ROWWISE(yr[q] = v * a[q] + b[q]) break;
+    case RW_RELU: ROWWISE(yr[q] = v > 0.0f ? v : 0.0f) break;
+    case RW_PRELU: ROWWISE(yr[q] = v < 0.0f ? a[q] * v : v) break;
+    case RW_CLIP: ROWWISE(float t = v < lo ? lo : v; yr[q] = t > hi ? hi : t) break;
+    case RW_SIGN: ROWWISE(yr[q] = v < 0.0f ? -1.0f : 1.0f) break;
+    case RW_COPY: ROWWISE(yr[q] = v) break;
+    case RW_SIGMOID: ROWWISE(yr[q] = 1.0f / (1.0f + exp_f32(-v))) break;
+    case RW_HEAVISIDE: ROWWISE(yr[q] = v > 0.0f ? 1.0f : 0.0f) break;
+    case RW_ROUND: ROWWISE(yr[q] = round_even_f32(v)) break;
+    case RW_DIV: ROWWISE(yr[q] = v / a[q]) break;
+  }
+}
+#undef ROWWISE
+
+static void rowwise(int op, const float *x, const float *p1, const float *p2, float *y, int pixels, int c,
+                    int y_stride, float lo, float hi) {
+  if (pixels <= 0 || c <= 0 || (y_stride != 0 && y_stride < c)) return;
+  const size_t ch = (size_t)c;
+  struct rowwise_ctx k = {op, x, p1, p2, y, ch, y_stride ? (size_t)y_stride : ch, (size_t)pixels,
+                          ch >= EW_BLOCK ? 1 : EW_BLOCK / ch, lo, hi};
+  sofar_parallel_for(sofar_div_up(k.pixels, k.per), rowwise_task, &k);
+}
+
 void sofar_affine_f32(const float *x, const float *scale, const float *shift, float *y, int pixels, int c,
                       int y_stride) {
-  ROWWISE(yr[q] = v * scale[q] + shift[q])
+  rowwise(RW_AFFINE, x, scale, shift, y, pixels, c, y_stride, 0, 0);
 }
-void sofar_relu_f32(const float *x, float *y, int pixels, int c, int y_stride) { ROWWISE(yr[q] = v > 0.0f ? v : 0.0f) }
+void sofar_relu_f32(const float *x, float *y, int pixels, int c, int y_stride) {
+  rowwise(RW_RELU, x, NULL, NULL, y, pixels, c, y_stride, 0, 0);
+}
 void sofar_prelu_f32(const float *x, const float *alpha, float *y, int pixels, int c, int y_stride) {
-  ROWWISE(yr[q] = v < 0.0f ? alpha[q] * v : v)
+  rowwise(RW_PRELU, x, alpha, NULL, y, pixels, c, y_stride, 0, 0);
 }
 void sofar_clip_f32(const float *x, float *y, int pixels, int c, int y_stride, float lo, float hi) {
-  ROWWISE(float t = v < lo ? lo : v; yr[q] = t > hi ? hi : t)
+  rowwise(RW_CLIP, x, NULL, NULL, y, pixels, c, y_stride, lo, hi);
 }
-void sofar_sign_f32(const float *x, float *y, int pixels, int c, int y_stride) { ROWWISE(yr[q] = v < 0.0f ? -1.0f : 1.0f) }
-void sofar_copy_f32(const float *x, float *y, int pixels, int c, int y_stride) { ROWWISE(yr[q] = v) }
+void sofar_sign_f32(const float *x, float *y, int pixels, int c, int y_stride) {
+  rowwise(RW_SIGN, x, NULL, NULL, y, pixels, c, y_stride, 0, 0);
+}
+void sofar_copy_f32(const float *x, float *y, int pixels, int c, int y_stride) {
+  rowwise(RW_COPY, x, NULL, NULL, y, pixels, c, y_stride, 0, 0);
+}
 
-/* e^x to about 2 ulp, portable (the wasm build has no libm): x = k·ln2 + r, a degree-6 polynomial for e^r. */
+/* e^x to about 2 ulp, portable (the wasm build has no libm): x = k·ln2 + r, a degree-7 polynomial for e^r
+   (degree 6 reached 4.3 ulp near |r| = ln2/2). */
 static float exp_f32(float x) {
   if (x != x) return x;
   if (x > 88.72f) return __builtin_inff();
   if (x < -103.98f) return 0.0f;
   const float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round to nearest */
   const float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
-  float p = 1.0f / 720.0f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
   p = p * r + 1.0f / 120.0f;
   p = p * r + 1.0f / 24.0f;
   p = p * r + 1.0f / 6.0f;
@@ -241,14 +300,16 @@ static float round_even_f32(float v) {
 }
 
 void sofar_sigmoid_f32(const float *x, float *y, int pixels, int c, int y_stride) {
-  ROWWISE(yr[q] = 1.0f / (1.0f + exp_f32(-v)))
+  rowwise(RW_SIGMOID, x, NULL, NULL, y, pixels, c, y_stride, 0, 0);
 }
 void sofar_heaviside_f32(const float *x, float *y, int pixels, int c, int y_stride) {
-  ROWWISE(yr[q] = v > 0.0f ? 1.0f : 0.0f)
+  rowwise(RW_HEAVISIDE, x, NULL, NULL, y, pixels, c, y_stride, 0, 0);
 }
-void sofar_round_f32(const float *x, float *y, int pixels, int c, int y_stride) { ROWWISE(yr[q] = round_even_f32(v)) }
+void sofar_round_f32(const float *x, float *y, int pixels, int c, int y_stride) {
+  rowwise(RW_ROUND, x, NULL, NULL, y, pixels, c, y_stride, 0, 0);
+}
 void sofar_div_f32(const float *x, const float *d, float *y, int pixels, int c, int y_stride) {
-  ROWWISE(yr[q] = v / d[q])
+  rowwise(RW_DIV, x, d, NULL, y, pixels, c, y_stride, 0, 0);
 }
 
 void sofar_copy_strided_f32(const float *x, float *y, int pixels, int c, int x_stride, int y_stride) {
@@ -268,9 +329,6 @@ void sofar_pad_channels_f32(const float *x, float *y, int pixels, int c, int bef
   }
 }
 
-void sofar_mul_f32(const float *a, const float *b, float *y, size_t count) {
-  for (size_t i = 0; i < count; i++) y[i] = a[i] * b[i];
-}
 
 void sofar_mul_channels_f32(const float *x, const float *s, float *y, int n, int pixels, int c) {
   if (n <= 0 || pixels <= 0 || c <= 0) return;
@@ -282,15 +340,37 @@ void sofar_mul_channels_f32(const float *x, const float *s, float *y, int n, int
     }
 }
 
-void sofar_add_f32(const float *a, const float *b, float *y, size_t count) {
-  for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
+enum { FLAT_ADD, FLAT_MAX, FLAT_MUL, FLAT_SCALE };
+struct flat_ctx {
+  int op;
+  const float *a, *b;
+  float *y;
+  float s;
+  size_t count;
+};
+static void flat_task(void *vctx, size_t begin, size_t end, int slot) {
+  (void)slot;
+  const struct flat_ctx *k = (const struct flat_ctx *)vctx;
+  const float *const a = k->a, *const b = k->b;
+  float *const y = k->y;
+  const float s = k->s;
+  const size_t i0 = begin * EW_BLOCK, i1 = sofar_min(end * EW_BLOCK, k->count);
+  switch (k->op) {
+    case FLAT_ADD: for (size_t i = i0; i < i1; i++) y[i] = a[i] + b[i]; break;
+    case FLAT_MAX: for (size_t i = i0; i < i1; i++) y[i] = a[i] > b[i] ? a[i] : b[i]; break;
+    case FLAT_MUL: for (size_t i = i0; i < i1; i++) y[i] = a[i] * b[i]; break;
+    case FLAT_SCALE: for (size_t i = i0; i < i1; i++) y[i] = a[i] * s; break;
+  }
 }
-void sofar_max_f32(const float *a, const float *b, float *y, size_t count) {
-  for (size_t i = 0; i < count; i++) y[i] = a[i] > b[i] ? a[i] : b[i];
+static void flat(int op, const float *a, const float *b, float s, float *y, size_t count) {
+  struct flat_ctx k = {op, a, b, y, s, count};
+  sofar_parallel_for(sofar_div_up(count, EW_BLOCK), flat_task, &k);
 }
-void sofar_scale_f32(const float *x, float s, float *y, size_t count) {
-  for (size_t i = 0; i < count; i++) y[i] = x[i] * s;
-}
+
+void sofar_mul_f32(const float *a, const float *b, float *y, size_t count) { flat(FLAT_MUL, a, b, 0, y, count); }
+void sofar_add_f32(const float *a, const float *b, float *y, size_t count) { flat(FLAT_ADD, a, b, 0, y, count); }
+void sofar_max_f32(const float *a, const float *b, float *y, size_t count) { flat(FLAT_MAX, a, b, 0, y, count); }
+void sofar_scale_f32(const float *x, float s, float *y, size_t count) { flat(FLAT_SCALE, x, NULL, s, y, count); }
 
 void sofar_nchw_to_nhwc(const float *x, float *y, int n, int c, int h, int w) {
   if (n <= 0 || c <= 0 || h <= 0 || w <= 0) return;

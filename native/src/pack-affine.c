@@ -21,7 +21,8 @@ static void affine_pack_task(void *ctx, size_t begin, size_t end, int thread) {
     const float *xr = a->x + pix * a->xs;
     uint64_t *yr = a->y + pix * a->groups * a->wg;
     for (size_t q = 0; q < a->groups; q++)
-      a->uk->pack_row(xr + q * a->cg, a->scale + q * a->cg, a->shift + q * a->cg, yr + q * a->wg, a->cg);
+      a->uk->pack_row(xr + q * a->cg, a->scale ? a->scale + q * a->cg : NULL, a->shift ? a->shift + q * a->cg : NULL,
+                      yr + q * a->wg, a->cg);
   }
 }
 

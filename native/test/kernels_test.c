@@ -584,6 +584,44 @@ static void test_elementwise(void) {
   free(x); free(y); free(s); free(b); free(a); free(bb); free(cc);
 }
 
+/* The element-wise kernels on maps of many blocks (they split over the pool), 1-3 threads, each element
+   against its scalar expression; the flat ones in place too. */
+static void test_elementwise_threads(void) {
+  const int pixels = 1000, c = 37, ys = 40;
+  const size_t nx = (size_t)pixels * c, ny = (size_t)(pixels - 1) * ys + c;
+  float *x = alloc_exact(nx * 4), *x2 = alloc_exact(nx * 4), *y = alloc_exact(ny * 4), *s = alloc_exact(c * 4), *b = alloc_exact(c * 4);
+  for (size_t i = 0; i < nx; i++) x[i] = rndf() * 4.0f, x2[i] = rndf();
+  for (int i = 0; i < c; i++) s[i] = rndf(), b[i] = rndf() + 2.0f;
+  for (int threads = 1; threads <= 3; threads++) {
+    sofar_set_threads(threads);
+    memset(y, 0xa5, ny * 4);
+    sofar_affine_f32(x, s, b, y, pixels, c, ys);
+    for (int p = 0; p < pixels; p++)
+      for (int q = 0; q < c; q++) CHECK(y[(size_t)p * ys + q] == x[(size_t)p * c + q] * s[q] + b[q], "affine, %d threads", threads);
+    sofar_prelu_f32(x, s, y, pixels, c, 0);
+    for (size_t i = 0; i < nx; i++) CHECK(y[i] == (x[i] < 0 ? s[i % c] * x[i] : x[i]), "prelu, %d threads", threads);
+    sofar_relu_f32(x, y, pixels, c, 0);
+    for (size_t i = 0; i < nx; i++) CHECK(y[i] == (x[i] > 0 ? x[i] : 0), "relu, %d threads", threads);
+    sofar_div_f32(x, b, y, pixels, c, 0);
+    for (size_t i = 0; i < nx; i++) CHECK(y[i] == x[i] / b[i % c], "div, %d threads", threads);
+    sofar_copy_f32(x, y, pixels, c, ys);
+    for (int p = 0; p < pixels; p++) CHECK(!memcmp(y + (size_t)p * ys, x + (size_t)p * c, (size_t)c * 4), "copy, %d threads", threads);
+    sofar_add_f32(x, x2, y, nx);
+    for (size_t i = 0; i < nx; i++) CHECK(y[i] == x[i] + x2[i], "add, %d threads", threads);
+    sofar_max_f32(x, x2, y, nx);
+    for (size_t i = 0; i < nx; i++) CHECK(y[i] == (x[i] > x2[i] ? x[i] : x2[i]), "max, %d threads", threads);
+    sofar_scale_f32(x, 0.3f, y, nx);
+    for (size_t i = 0; i < nx; i++) CHECK(y[i] == x[i] * 0.3f, "scale, %d threads", threads);
+    sofar_mul_f32(x, x2, y, nx);
+    for (size_t i = 0; i < nx; i++) CHECK(y[i] == x[i] * x2[i], "mul, %d threads", threads);
+    memcpy(y, x, nx * 4);
+    sofar_add_f32(y, x2, y, nx); /* in place */
+    for (size_t i = 0; i < nx; i++) CHECK(y[i] == x[i] + x2[i], "add in place, %d threads", threads);
+  }
+  sofar_set_threads(1);
+  free(x); free(x2); free(y); free(s); free(b);
+}
+
 /* Depthwise conv: every ISA and 1 and 2 threads bit-identical to this loop (the header's float32 order). */
 static void test_dwconv(int cases) {
   static const int cs[] = {1, 2, 3, 4, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 100, 130};
@@ -685,6 +723,7 @@ int main(int argc, char **argv) {
   test_dense(cases / 2 + 1);
   test_pool(cases / 2 + 1);
   test_elementwise();
+  test_elementwise_threads();
   test_dwconv(cases);
   test_float_ops();
   sofar_set_threads(1);
