@@ -22,15 +22,21 @@ export interface SessionOptions {
   stopSpinning?: boolean;
 }
 
-export async function createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<InferenceSession> {
-  const o: ort.InferenceSession.SessionOptions = {
+/** onnxruntime's session options for SoFAr's (plain data, so that tests can read them). */
+export function ortSessionOptions(options: SessionOptions = {}): ort.InferenceSession.SessionOptions {
+  return {
     executionMode: 'sequential',
     interOpNumThreads: 1,
     graphOptimizationLevel: options.optimization ?? 'all',
     logSeverityLevel: 3,
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    // The key as onnxruntime spells it (onnxruntime_session_options_config_keys.h: kOrtSessionOptionsConfigForceSpinningStop).
     ...(options.stopSpinning ? { extra: { session: { force_spinning_stop: '1' } } } : {}),
   };
+}
+
+export async function createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<InferenceSession> {
+  const o = ortSessionOptions(options);
   if (options.provider === 'webgpu') {
     // The WebGPU provider needs the model rewritten (webgpu.ts), so a file is read here rather than by ORT.
     const session = sessionModel(typeof model === 'string' ? readFileSync(model) : model, 'webgpu');
