@@ -97,8 +97,8 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform_vec(const struct sofar_bconv_out
 }
 
 /* Channels outer, pixels inner: each 16-channel vector of every per-channel operand is loaded once per block;
-   f: what it does (SOFAR_TF_*, a constant in the common cases). Fused (groups of a multiple of 16 channels):
-   each vector's sign mask is 16 bits of a packed word. The rows ahead are prefetched once per block, and
+   f: what it does (SOFAR_TF_*, a constant in the common cases). Fused (groups of a multiple of 16 channels,
+   or one group whose last vector is masked): each vector's sign mask is 16 bits of a packed word. The rows ahead are prefetched once per block, and
    blocks without padding corrections (most) run a loop without the test, so that the loop's few pointers
    stay in registers. */
 SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e, size_t p0, size_t mr,
