@@ -81,7 +81,6 @@ SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e,
   const float *const res = e->res;
   float *const y = e->y;
   unsigned char *const ypb = (unsigned char *)e->yp;
-  for (size_t r = 0; r < mr; r++) sofar_bconv_out_prefetch(e, p0 + r + SOFAR_OUT_AHEAD);
   size_t o = 0;
   for (; o + 8 <= cout; o += 8) {
 #define LOAD(vec) (vec ? _mm256_loadu_ps(vec + o) : zero)

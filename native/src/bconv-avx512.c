@@ -98,9 +98,9 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform_vec(const struct sofar_bconv_out
 
 /* Channels outer, pixels inner: each 16-channel vector of every per-channel operand is loaded once per block;
    f: what it does (SOFAR_TF_*, a constant in the common cases). Fused (groups of a multiple of 16 channels,
-   or one group whose last vector is masked): each vector's sign mask is 16 bits of a packed word. The rows ahead are prefetched once per block, and
-   blocks without padding corrections (most) run a loop without the test, so that the loop's few pointers
-   stay in registers. */
+   or one group whose last vector is masked): each vector's sign mask is 16 bits of a packed word. Blocks
+   without padding corrections (most) run a loop without the test, so that its few pointers stay in
+   registers. */
 SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                 const int32_t *pc, const int32_t *const *corr, float *tmp,
                                                 const unsigned f) {
@@ -109,7 +109,6 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e,
   const size_t cout = e->cout;
   const __m512i vk = _mm512_set1_epi32(e->kbits);
   const __m512 zero = _mm512_setzero_ps();
-  for (size_t r = 0; r < mr; r++) sofar_bconv_out_prefetch(e, p0 + r + SOFAR_OUT_AHEAD);
   for (size_t o = 0; o < cout; o += 16) {
     const size_t n = sofar_min(16, cout - o);
     const __mmask16 m = (__mmask16)((1u << n) - 1);

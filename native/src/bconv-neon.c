@@ -99,7 +99,6 @@ void sofar_bconv_transform_neon(const struct sofar_bconv_out *e, size_t p0, size
     const size_t word = q * e->yp_wg + gp / 64, shift = gp % 64;
     for (size_t r = 0; r < mr; r++) {
       const size_t pix = p0 + r;
-      if (o == 0) sofar_bconv_out_prefetch(e, pix + SOFAR_OUT_AHEAD);
       /* wrapping int32 arithmetic, as the reference's unsigned form */
       int32x4_t acc = vsubq_s32(vk, vshlq_n_s32(vld1q_s32(pc + r * cout + o), 1));
       if (corr && corr[r]) acc = vsubq_s32(acc, vld1q_s32(corr[r] + o));

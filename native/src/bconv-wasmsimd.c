@@ -87,7 +87,6 @@ void sofar_bconv_transform_wasmsimd(const struct sofar_bconv_out *e, size_t p0, 
     const size_t word = q * e->yp_wg + gp / 64, shift = gp % 64;
     for (size_t r = 0; r < mr; r++) {
       const size_t pix = p0 + r;
-      if (o == 0) sofar_bconv_out_prefetch(e, pix + SOFAR_OUT_AHEAD);
       v128_t acc = wasm_i32x4_sub(vk, wasm_i32x4_shl(wasm_v128_load(pc + r * cout + o), 1));
       if (corr && corr[r]) acc = wasm_i32x4_sub(acc, wasm_v128_load(corr[r] + o));
       v128_t v = wasm_f32x4_convert_i32x4(acc);

@@ -329,7 +329,6 @@ void sofar_pad_channels_f32(const float *x, float *y, int pixels, int c, int bef
   }
 }
 
-
 void sofar_mul_channels_f32(const float *x, const float *s, float *y, int n, int pixels, int c) {
   if (n <= 0 || pixels <= 0 || c <= 0) return;
   const size_t ch = (size_t)c, np = (size_t)pixels;

@@ -127,15 +127,30 @@ typedef void (*sofar_bconv_transform_fn)(const struct sofar_bconv_out *e, size_t
 void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, const int32_t *pc, const int32_t *corr,
                                   size_t o0, size_t o1, float *out);
 
+/** How many pixels ahead the transforms prefetch the residual and output rows. */
+#define SOFAR_OUT_AHEAD 16
 /**
- * The start every SIMD transform shares: whether the signs are packed lane by lane (fused: groups of a
- * multiple of the variant's `lanes` channels, or one group of any width where the variant packs a masked
- * last vector); if so, zeroes the block's packed words the variant then writes its bits into.
+ * Prefetches pixel pix's residual row (to read) and output row (to write): rows of a wider map, and maps
+ * evicted since their last use, outrun the hardware prefetchers. Never faults, even past a map's end.
+ */
+static inline void sofar_bconv_out_prefetch(const struct sofar_bconv_out *e, size_t pix) {
+  for (size_t at = 0; at < e->cout; at += 16) {
+    if (e->res) __builtin_prefetch(e->res + pix * e->rs + at, 0, 3);
+    if (e->y) __builtin_prefetch(e->y + pix * e->ys + at, 1, 3);
+  }
+}
+
+/**
+ * The start every SIMD transform shares: prefetches the rows SOFAR_OUT_AHEAD pixels past the block's, and
+ * says whether the signs are packed lane by lane (fused: groups of a multiple of the variant's `lanes`
+ * channels, or one group of any width where the variant packs a masked last vector); if so, zeroes the
+ * block's packed words the variant then writes its bits into.
  */
 static inline int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, size_t lanes,
                                         int masked_tail) {
   /* masked_tail: the variant packs a last, partial vector's signs too (its lanes past cout give 0 bits);
      possible where the signs form one group, whose vectors then start at multiples of the lane count */
+  for (size_t r = 0; r < mr; r++) sofar_bconv_out_prefetch(e, p0 + r + SOFAR_OUT_AHEAD);
   const int fused = e->yp && (e->yp_c % lanes == 0 || (masked_tail && e->yp_c == e->cout));
   if (fused) { /* inline: a call to memset costs more than the one or two words of a small layer */
     const size_t words = e->cout / e->yp_c * e->yp_wg;
@@ -148,19 +163,6 @@ static inline int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t 
 /** Row r's float output: y's row, or tmp's (the floats only feed the packing). */
 static inline float *sofar_out_row(const struct sofar_bconv_out *e, size_t pix, size_t r, float *tmp) {
   return e->y ? e->y + pix * e->ys : tmp + r * e->cout;
-}
-
-/** How many pixels ahead the transforms prefetch the residual and output rows. */
-#define SOFAR_OUT_AHEAD 16
-/**
- * Prefetches pixel pix's residual row (to read) and output row (to write): rows of a wider map, and maps
- * evicted since their last use, outrun the hardware prefetchers. Never faults, even past a map's end.
- */
-static inline void sofar_bconv_out_prefetch(const struct sofar_bconv_out *e, size_t pix) {
-  for (size_t at = 0; at < e->cout; at += 16) {
-    if (e->res) __builtin_prefetch(e->res + pix * e->rs + at, 0, 3);
-    if (e->y) __builtin_prefetch(e->y + pix * e->ys + at, 1, 3);
-  }
 }
 
 /*
