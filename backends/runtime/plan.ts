@@ -126,6 +126,15 @@ interface ValueInfo {
 
 const ALIGN = 64;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+/** The lowest offset where `bytes` fit between `busy` regions (sorted by offset). */
+function firstFit(busy: Region[], bytes: number): number {
+  let offset = 0;
+  for (const o of busy) {
+    if (offset + bytes <= o.offset) break;
+    offset = Math.max(offset, o.offset + o.bytes);
+  }
+  return offset;
+}
 
 export function planModel(model: RuntimeModel, kernels: KernelSet, batch: number): Plan {
   return new Planner(model, kernels, batch).plan();
@@ -762,26 +771,20 @@ class Planner {
       r.offset = weightBytes;
       weightBytes += r.bytes;
     }
-    // Over the activations in order of first use; a region may reuse space freed before it starts.
+    // Over the activations in order of first use; a region may reuse space freed before it starts. It takes
+    // the place of the latest dead region of its size where it can, else the lowest free place: the same
+    // pixels then keep their addresses layer after layer, in the cache of the thread that computes them
+    // (the thread pool gives each thread the same range of pixels every layer).
     const live: Region[] = [];
     let top = 0;
     const activations = this.regions.filter((r) => r.kind === 'activation' && r.bytes > 0).sort((a, b) => a.first - b.first);
     for (const r of activations) {
       const busy = live.filter((o) => o.last >= r.first && o.first <= r.last).sort((a, b) => a.offset - b.offset);
-      let offset = 0;
-      for (const o of busy) {
-        if (offset + r.bytes <= o.offset) break;
-        offset = Math.max(offset, o.offset + o.bytes);
-      }
-      // A map takes the place of the latest dead one of its size where it can (not the lowest free place):
-      // the same pixels then keep their addresses layer after layer, in the cache of the thread that
-      // computes them (the thread pool gives each thread the same range of pixels every layer).
       const fits = (at: number) => busy.every((o) => at + r.bytes <= o.offset || o.offset + o.bytes <= at);
       const same = live.filter((o) => o.bytes === r.bytes && o.last < r.first).sort((a, b) => b.last - a.last).find((o) => fits(o.offset));
-      if (same) offset = same.offset;
-      r.offset = offset;
+      r.offset = same ? same.offset : firstFit(busy, r.bytes);
       live.push(r);
-      top = Math.max(top, offset + r.bytes);
+      top = Math.max(top, r.offset + r.bytes);
     }
     // Weight re-layout at load time uses the (still unused) activation space as staging.
     const activationBase = weightBytes;
