@@ -33,6 +33,8 @@ interface Call {
   args: Arg[];
   /** A binary conv's parts: its kernel and arguments are chosen once the plan knows everything it packs. */
   bconv?: BconvParts;
+  /** A sumF32 call that writes its output's last values: it can pack their signs too (args[SUM_PACKED]). */
+  sum?: true;
 }
 
 /** A binary conv call before its kernel is chosen (a sign packing, with or without a threshold, may attach later). */
@@ -51,12 +53,17 @@ interface BconvParts {
   packStride: number;
   /** The packed signs are those of y·scale + shift (the next RSign's threshold, a batch norm). */
   packAffine: { scale: Float32Array; shift: Float32Array } | null;
+  /**
+   * A second packing in the same pass (sofar_bconv2d_epilogue_pack2): the signs of x's rows (y itself, or
+   * the whole concat y is the last slice of) times scale plus shift, into y, one group.
+   */
+  pack2: { x: Arg; channels: number; xStride: number; scale: Float32Array | null; shift: Float32Array | null; y: Arg } | null;
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'bconv2dEpiloguePack2' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
-  | 'maxF32' | 'scaleF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
+  | 'maxF32' | 'scaleF32' | 'sumF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
 
 /** One resolved kernel call: the offsets are absolute byte offsets into the arena's buffer (−1 = none). */
@@ -85,6 +92,8 @@ export interface Plan {
     fusedAffinePacks: number;
     /** Signs of an affine map of a binary conv's output, packed by the conv (sofar_bconv2d_epilogue). */
     fusedThresholdPacks: number;
+    /** Signs packed by a binary conv as its second packing (a second threshold of its output, or a concat it completes). */
+    pack2s: number;
     fusedResiduals: number;
     fusedActivations: number;
     /** Binary convs on sofar_bconv2d_epilogue (an affine map or residual after the activation, a threshold pack, a strided residual). */
@@ -150,7 +159,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
@@ -362,17 +371,31 @@ class Planner {
       region.first = this.calls.indexOf(thresholdBy);
       Object.assign(thresholdBy.bconv, { yPacked: this.ref(region), packGroups: groups, packAffine: { scale: v.affineOf.scale, shift: v.affineOf.shift } });
       this.stats.fusedThresholdPacks++;
-    } else if (v.affineOf) {
-      const { input, scale, shift } = v.affineOf;
-      region = this.activation(bytes);
-      this.call('packSignsAffine', [this.read(input), this.floats(scale), this.floats(shift), this.ref(region), this.n * v.h * v.w, v.c, this.floatOf(input).stride, groups]);
-      this.stats.fusedAffinePacks++;
-    } else if (p?.bconv && p.bconv.yPacked === null) {
+    } else if (!v.affineOf && p?.bconv && p.bconv.yPacked === null) {
       // The conv that computes the value also packs its signs (y_packed, y_pack_groups).
       region = this.activation(bytes);
       region.first = this.calls.indexOf(p);
       Object.assign(p.bconv, { yPacked: this.ref(region), packGroups: groups });
       this.stats.fusedPacks++;
+    } else if (!v.affineOf && groups === 1 && p?.sum && p.args[SUM_PACKED] === null) {
+      // The join that computes the value packs its signs in the same pass.
+      region = this.activation(bytes);
+      region.first = this.calls.indexOf(p);
+      p.args[SUM_PACKED] = this.ref(region);
+      this.stats.fusedPacks++;
+    } else if (groups === 1 && this.pack2Writer(v.affineOf?.input ?? source)) {
+      // A conv that already packs another map packs this one too, in the same pass over its rows.
+      const { call, x } = this.pack2Writer(v.affineOf?.input ?? source)!;
+      region = this.activation(bytes);
+      region.first = this.calls.indexOf(call);
+      const scale = v.affineOf && v.affineOf.scale.some((s) => s !== 1) ? v.affineOf.scale : null;
+      call.bconv!.pack2 = { x: this.ref(x.region, x.channel * 4), channels: v.c, xStride: x.stride, scale, shift: v.affineOf?.shift ?? null, y: this.ref(region) };
+      this.stats.pack2s++;
+    } else if (v.affineOf) {
+      const { input, scale, shift } = v.affineOf;
+      region = this.activation(bytes);
+      this.call('packSignsAffine', [this.read(input), this.floats(scale), this.floats(shift), this.ref(region), this.n * v.h * v.w, v.c, this.floatOf(input).stride, groups]);
+      this.stats.fusedAffinePacks++;
     } else {
       const f = this.floatOf(source);
       region = this.activation(bytes);
@@ -381,6 +404,29 @@ class Planner {
     v.packed.set(groups, region);
     region.last = Math.max(region.last, this.calls.length);
     return region;
+  }
+
+  /**
+   * The binary conv that can pack the signs of `v` (a float value, or a batch norm of one) as its second
+   * packing: the conv that computes the value, its float output stored; or, for a channel concat whose every
+   * slice a binary conv writes, the one that writes last (the other slices are final by then).
+   */
+  private pack2Writer(source: string): { call: Call; x: FloatValue } | null {
+    if (!this.epilogue || !this.k.bconv2dEpiloguePack2) return null;
+    const free = (c: Call | undefined) => (c?.bconv && c.bconv.pack2 === null ? c : null);
+    const own = free(this.bconvCalls.get(source));
+    const f = this.values.get(source)?.float;
+    if (!f) return null;
+    if (own && !this.slices.has(source)) return { call: own, x: f };
+    const concat = this.byOutput.get(source);
+    if (concat?.op !== 'concat' || f.channel !== 0) return null;
+    const writers = concat.inputs.map((input) => {
+      const call = this.bconvCalls.get(input);
+      return call && this.slices.get(input)?.region === f.region ? call : null;
+    });
+    if (writers.some((w) => w === null)) return null;
+    const last = writers.reduce((a, b) => (this.calls.indexOf(b!) > this.calls.indexOf(a!) ? b : a))!;
+    return free(last) ? { call: last, x: f } : null;
   }
 
   /**
@@ -501,7 +547,7 @@ class Planner {
         const parts: BconvParts = {
           node, x: this.ref(this.packed(node.inputs[0], node.groups)), kernel: this.ref(kernel), residual,
           residualStride: node.residual ? this.floatOf(node.residual).stride : float.stride,
-          y: this.ref(float.region, float.channel * 4), yStride: float.stride, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null,
+          y: this.ref(float.region, float.channel * 4), yStride: float.stride, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
         };
         // Its kernel and arguments are chosen at the end (chooseBconvKernel); these mark the buffers' lives now.
         const call = this.call('bconv2d', [parts.x, parts.kernel, residual, parts.y, SCRATCH]);
@@ -645,6 +691,22 @@ class Planner {
         const y = this.ref(info.float.region);
         const count = n * size(node.shape);
         const mode = node.op === 'add' ? 'sum' : node.mode;
+        if (this.k.sumF32 && mode !== 'max' && node.inputs.length > 1) {
+          // One pass per four inputs (the first, then the running sum and three more), the mean's scale in
+          // the last; the last can pack the signs the next binary layer reads.
+          const inputs = node.inputs.map((input) => this.read(input));
+          let call: Call | undefined;
+          for (let at = 0; at < inputs.length; ) {
+            const take = at === 0 ? inputs.slice(0, 4) : [y, ...inputs.slice(at, at + 3)];
+            at += at === 0 ? take.length : take.length - 1;
+            const last = at >= inputs.length;
+            const [a, b, c = null, d = null] = take;
+            call = this.call('sumF32', [a, b, c, d, last && mode === 'mean' ? 1 / node.inputs.length : 1, y, null, pixels, x.c]);
+          }
+          call!.sum = true;
+          info.producer = call;
+          return;
+        }
         if (node.inputs.length === 1) this.call('copyF32', [this.read(node.inputs[0]), y, pixels, x.c, x.c]);
         node.inputs.slice(1).forEach((input, i) => {
           const a = i === 0 ? this.read(node.inputs[0]) : y;
@@ -679,7 +741,7 @@ class Planner {
   private chooseBconvKernel(call: Call, b: BconvParts): void {
     const { node } = b;
     const strided = b.residual !== null && b.residualStride !== b.yStride;
-    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided) {
+    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided || b.pack2) {
       const packScale = b.packAffine?.scale.some((v) => v !== 1) ? b.packAffine.scale : null;
       const vectors: [number, Float32Array | null][] = [
         [EPILOGUE.multiplier, node.multiplier], [EPILOGUE.bias, node.bias], [EPILOGUE.alpha, node.alpha], [EPILOGUE.scale, node.postScale],
@@ -690,8 +752,13 @@ class Planner {
       const params = new Float32Array(present.length * cout);
       present.forEach(([, v], i) => params.set(v, i * cout));
       const ops = present.reduce((a, [bit]) => a | bit, node.residualAfter ? EPILOGUE.residualAfter : 0);
-      call.kernel = 'bconv2dEpilogue';
-      call.args = [b.x, b.kernel, present.length ? this.floats(params) : null, b.residual, b.y, b.yPacked, SCRATCH, ...b.geometry, node.padValue, b.yStride, b.residualStride, b.packStride, ops, b.packGroups];
+      const head = [b.x, b.kernel, present.length ? this.floats(params) : null, b.residual, b.y, b.yPacked];
+      const ints = [...b.geometry, node.padValue, b.yStride, b.residualStride, b.packStride, ops, b.packGroups];
+      const p2 = b.pack2;
+      call.kernel = p2 ? 'bconv2dEpiloguePack2' : 'bconv2dEpilogue';
+      call.args = p2
+        ? [...head, p2.x, this.floats(p2.scale), this.floats(p2.shift), p2.y, SCRATCH, ...ints, p2.channels, p2.xStride]
+        : [...head, SCRATCH, ...ints];
       this.stats.epilogues++;
       return;
     }
@@ -746,7 +813,7 @@ class Planner {
       c.args.forEach((a, j) => {
         if (!a || typeof a !== 'object') return;
         const outputs = c.kernel.startsWith('bconv2d') ? bconvOutputs(c.kernel) : null;
-        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32') && j === 4) || (c.kernel === 'conv2dF32Maxpool' && j === 3);
+        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32') && j === 4) || (c.kernel === 'conv2dF32Maxpool' && j === 3) || (c.kernel === 'bconv2dEpiloguePack2' && j === 9) || (c.kernel === 'sumF32' && j >= 5);
         if (!written) read.add(a.region);
       });
     }
@@ -812,6 +879,9 @@ class Planner {
   }
 }
 
+/** Where sumF32 takes its packed output. */
+const SUM_PACKED = 6;
+
 /** The shared scratch region (one kernel runs at a time). */
 const SCRATCH: Arg = { region: { bytes: 0, kind: 'activation', first: 0, last: 0, offset: 0 }, at: 0 };
 
@@ -823,7 +893,7 @@ const size = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
 
 /** Where a binary conv call's float and packed outputs are among its arguments. */
 function bconvOutputs(kernel: KernelName): { y: number; yPacked: number } {
-  if (kernel === 'bconv2dEpilogue') return { y: 4, yPacked: 5 };
+  if (kernel === 'bconv2dEpilogue' || kernel === 'bconv2dEpiloguePack2') return { y: 4, yPacked: 5 };
   return kernel === 'bconv2dPrepackedPost' ? { y: 7, yPacked: 8 } : { y: 5, yPacked: 6 };
 }
 

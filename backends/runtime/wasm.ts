@@ -41,6 +41,7 @@ const C_NAMES: Record<KernelName, string> = {
   bconv2dPrepacked: 'sofar_bconv2d_prepacked',
   bconv2dPrepackedPost: 'sofar_bconv2d_prepacked_post',
   bconv2dEpilogue: 'sofar_bconv2d_epilogue',
+  bconv2dEpiloguePack2: 'sofar_bconv2d_epilogue_pack2',
   conv2dF32PackWeights: 'sofar_conv2d_f32_pack_weights',
   conv2dF32: 'sofar_conv2d_f32',
   conv2dF32Maxpool: 'sofar_conv2d_f32_maxpool',
@@ -58,6 +59,7 @@ const C_NAMES: Record<KernelName, string> = {
   addF32: 'sofar_add_f32',
   maxF32: 'sofar_max_f32',
   scaleF32: 'sofar_scale_f32',
+  sumF32: 'sofar_sum_f32',
   nchwToNhwc: 'sofar_nchw_to_nhwc',
   nhwcToNchw: 'sofar_nhwc_to_nchw',
   dwconv2dF32: 'sofar_dwconv2d_f32',
@@ -72,7 +74,7 @@ const C_NAMES: Record<KernelName, string> = {
 };
 
 const PAGE = 65536;
-const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'conv2dF32Maxpool', 'maxpoolReluF32']);
+const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'sumF32', 'conv2dF32Maxpool', 'maxpoolReluF32']);
 
 /** The shared memory of the threaded module (scripts/build-wasm.mjs: THREADS_*_PAGES). */
 export const THREADS_MEMORY = { initial: 128, maximum: 32768 };

@@ -129,6 +129,23 @@ void sofar_bconv2d_epilogue(const uint64_t *x, const void *packed_kernel, const 
                             int pad_value, int y_stride, int residual_stride, int y_packed_stride, int ops,
                             int y_pack_groups);
 
+/*
+ * Added: sofar_bconv2d_epilogue and a second sign packing in the same pass. Once the call has written output
+ * pixel p (y, y_packed), the signs of pack2_x's pixel p (pack2_channels floats at pixel stride pack2_x_stride),
+ * each v*pack2_scale[c] + pack2_shift[c] in float32 (NULL: 1, +0), as sofar_pack_signs_affine packs them, go
+ * into one group of ceil(pack2_channels/64) words at pack2_y + p*those words. pack2_x is y itself (a second
+ * threshold of the output: ReActNet's two 1x1 convs read the same map with thresholds of their own) or a wider
+ * map y is a slice of (the signs of a whole channel concat, packed by the conv that writes its last slice):
+ * its other channels of pixel p must be final before the call. pack2_y NULL: sofar_bconv2d_epilogue.
+ */
+void sofar_bconv2d_epilogue_pack2(const uint64_t *x, const void *packed_kernel, const float *params,
+                                  const float *residual, float *y, uint64_t *y_packed, const float *pack2_x,
+                                  const float *pack2_scale, const float *pack2_shift, uint64_t *pack2_y, void *scratch,
+                                  int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
+                                  int pb, int pr, int dh, int dw, int groups, int pad_value, int y_stride,
+                                  int residual_stride, int y_packed_stride, int ops, int y_pack_groups,
+                                  int pack2_channels, int pack2_x_stride);
+
 /* ---- float ------------------------------------------------------------------------------------- */
 
 size_t sofar_conv2d_f32_packed_weights_bytes(int cout, int cin, int kh, int kw, int groups);
@@ -207,6 +224,14 @@ void sofar_copy_f32(const float *x, float *y, int pixels, int c, int y_stride);
 void sofar_add_f32(const float *a, const float *b, float *y, size_t count);
 void sofar_max_f32(const float *a, const float *b, float *y, size_t count);
 void sofar_scale_f32(const float *x, float s, float *y, size_t count);
+/*
+ * Added: a join in one pass over pixels x channels contiguous floats: y = ((a + b) + c) + d in float32, in that
+ * order (c, d NULL: left out), then y = y * s unless s is 1 (a mean: s = 1/k, as sofar_scale_f32); with y_packed
+ * not NULL, also the signs of y packed in one group of ceil(channels/64) words a pixel (as sofar_pack_signs).
+ * The same floats as sofar_add_f32 then sofar_scale_f32; a may be y (a longer join continues in place).
+ */
+void sofar_sum_f32(const float *a, const float *b, const float *c, const float *d, float s, float *y,
+                   uint64_t *y_packed, int pixels, int channels);
 /** Added: y = a * b over `count` floats; and y[i][p][q] = x[i][p][q] * s[i][q] (a per-image channel vector, broadcast). */
 void sofar_mul_f32(const float *a, const float *b, float *y, size_t count);
 void sofar_mul_channels_f32(const float *x, const float *s, float *y, int n, int pixels, int c);

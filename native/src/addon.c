@@ -19,7 +19,7 @@
 #include "internal.h"
 
 #define SOFAR_ADDON_VERSION "0.1.0"
-#define MAX_ARGS 32
+#define MAX_ARGS 40
 #define MAX_DIM (1 << 24)     /* n, h, w, channels, pixels */
 #define MAX_KDIM (1 << 16)    /* kernel sizes, strides, dilations, pads */
 #define MAX_DEPTH (1 << 24)   /* kh*kw*cin/groups: binary accumulators stay exact in float32 */
@@ -508,30 +508,39 @@ static napi_value js_bconv2d_prepacked_post(napi_env env, napi_callback_info inf
 /*
  * bconv2dEpilogue(buf, x, packedKernel, params, res, y, yPacked, scratch, 16 shape ints, padValue, yStride,
  * residualStride, yPackedStride, ops, yPackGroups): sofar_bconv2d_epilogue.
+ * bconv2dEpiloguePack2(buf, x, packedKernel, params, res, y, yPacked, pack2X, pack2Scale, pack2Shift, pack2Y,
+ * scratch, 16 shape ints, the same six, pack2Channels, pack2XStride): sofar_bconv2d_epilogue_pack2.
  */
-static napi_value js_bconv2d_epilogue(napi_env env, napi_callback_info info) {
+static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info, int pack2) {
   call_t c;
   shape_t s;
-  int pad_value, ys, rs, yps, ops, ypg;
-  if (!begin(&c, env, info, "bconv2dEpilogue", 8 + NSHAPE + 6, 1) || !conv_shape(&c, 8, &s) ||
-      !int_arg(&c, 8 + NSHAPE, "padValue", -1, 1, &pad_value) ||
-      !stride_arg(&c, 8 + NSHAPE + 1, "yStride", s.v[COUT], &ys) ||
-      !int_arg(&c, 8 + NSHAPE + 2, "residualStride", 0, MAX_DIM, &rs) ||
-      !int_arg(&c, 8 + NSHAPE + 3, "yPackedStride", 0, MAX_DIM, &yps) ||
-      !int_arg(&c, 8 + NSHAPE + 4, "ops", 0, 255, &ops) ||
-      !int_arg(&c, 8 + NSHAPE + 5, "yPackGroups", 0, MAX_DIM, &ypg))
+  int pad_value, ys, rs, yps, ops, ypg, p2c = 0, p2s = 0;
+  const size_t e = pack2 ? 4 : 0; /* the pack2 pointers come before scratch */
+  const size_t at = 8 + e + NSHAPE; /* the ints after the shape */
+  if (!begin(&c, env, info, pack2 ? "bconv2dEpiloguePack2" : "bconv2dEpilogue", at + 6 + (pack2 ? 2 : 0), 1) ||
+      !conv_shape(&c, 8 + e, &s) || !int_arg(&c, at, "padValue", -1, 1, &pad_value) ||
+      !stride_arg(&c, at + 1, "yStride", s.v[COUT], &ys) || !int_arg(&c, at + 2, "residualStride", 0, MAX_DIM, &rs) ||
+      !int_arg(&c, at + 3, "yPackedStride", 0, MAX_DIM, &yps) || !int_arg(&c, at + 4, "ops", 0, 255, &ops) ||
+      !int_arg(&c, at + 5, "yPackGroups", 0, MAX_DIM, &ypg) ||
+      (pack2 && (!int_arg(&c, at + 6, "pack2Channels", 1, MAX_DIM, &p2c) ||
+                 !int_arg(&c, at + 7, "pack2XStride", 1, MAX_DIM, &p2s))))
     return NULL;
   if (rs == 0) rs = ys; /* 0: the residual has y's stride */
   if (rs < s.v[COUT]) return fail(&c, 1, "residualStride must be 0 or >= the channel count %d, got %d", s.v[COUT], rs);
+  if (pack2 && p2s < p2c) return fail(&c, 1, "pack2XStride %d must be >= pack2Channels %d", p2s, p2c);
   const int *v = s.v;
-  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb, rb, ypb = s.pixels;
+  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb, rb, ypb = s.pixels, p2xb = 0, p2yb = 0;
   if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)sofar_packed_words(v[CIN], v[GROUPS]) * 8) ||
       !strided_bytes(&c, s.pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb) ||
-      !strided_bytes(&c, s.pixels, (uint64_t)rs, (uint64_t)v[COUT], 4, &rb))
+      !strided_bytes(&c, s.pixels, (uint64_t)rs, (uint64_t)v[COUT], 4, &rb) ||
+      (pack2 && !strided_bytes(&c, s.pixels, (uint64_t)p2s, (uint64_t)p2c, 4, &p2xb)))
     return NULL;
+  p2yb = s.pixels;
+  if (pack2 && !mul_ok(&c, &p2yb, (uint64_t)sofar_packed_words(p2c, 1) * 8)) return NULL;
   const uint64_t kb = sofar_bconv2d_packed_kernel_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]);
   const uint64_t pb = (uint64_t)__builtin_popcount((unsigned)ops & ~(unsigned)SOFAR_EPI_RESIDUAL_AFTER) * (uint64_t)v[COUT] * 4;
-  void *x, *k, *params, *res, *y, *yp, *scratch;
+  const uint64_t p2cb = (uint64_t)p2c * 4;
+  void *x, *k, *params, *res, *y, *yp, *p2x = NULL, *p2scale = NULL, *p2shift = NULL, *p2y = NULL, *scratch;
   if (!ptr_arg(&c, 1, "x", xb, 8, 0, &x) || !ptr_arg(&c, 2, "packedKernel", kb, 8, 0, &k) ||
       !ptr_arg(&c, 3, "params", pb ? pb : 4, 4, 1, &params) || !ptr_arg(&c, 4, "residual", rb, 4, 1, &res) ||
       !ptr_arg(&c, 5, "y", yb, 4, 1, &y))
@@ -549,16 +558,28 @@ static napi_value js_bconv2d_epilogue(napi_env env, napi_callback_info info) {
   }
   if (!ptr_arg(&c, 6, "yPacked", ypb, 8, 1, &yp)) return NULL;
   if (!y && !yp) return fail(&c, 1, "needs y or yPacked (both are -1)");
+  if (pack2 && (!ptr_arg(&c, 7, "pack2X", p2xb, 4, 0, &p2x) || !ptr_arg(&c, 8, "pack2Scale", p2cb, 4, 1, &p2scale) ||
+                !ptr_arg(&c, 9, "pack2Shift", p2cb, 4, 1, &p2shift) || !ptr_arg(&c, 10, "pack2Y", p2yb, 8, 0, &p2y)))
+    return NULL;
   const size_t sb = sofar_bconv2d_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT],
                                                 v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]);
-  if (!ptr_arg(&c, 7, "scratch", sb, 8, 0, &scratch)) return NULL;
+  if (!ptr_arg(&c, 7 + e, "scratch", sb, 8, 0, &scratch)) return NULL;
   const range_t others[] = {{"x", x, xb}, {"packedKernel", k, kb}, {"params", params, pb},
-                            {"residual", res, rb}, {"y", y, yb}, {"yPacked", yp, ypb}};
+                            {"residual", res, rb}, {"y", y, yb}, {"yPacked", yp, ypb}, {"pack2X", p2x, p2xb},
+                            {"pack2Scale", p2scale, p2cb}, {"pack2Shift", p2shift, p2cb}, {"pack2Y", p2y, p2yb}};
   if (!scratch_disjoint(&c, scratch, sb, others, sizeof others / sizeof others[0])) return NULL;
-  sofar_bconv2d_epilogue((const uint64_t *)x, k, (const float *)params, (const float *)res, (float *)y, (uint64_t *)yp,
-                         scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB],
-                         v[PR], v[DH], v[DW], v[GROUPS], pad_value, ys, rs, yp ? yps : 0, ops, yp ? ypg : 1);
+  sofar_bconv2d_epilogue_pack2((const uint64_t *)x, k, (const float *)params, (const float *)res, (float *)y,
+                               (uint64_t *)yp, (const float *)p2x, (const float *)p2scale, (const float *)p2shift,
+                               (uint64_t *)p2y, scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW],
+                               v[PT], v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS], pad_value, ys, rs, yp ? yps : 0,
+                               ops, yp ? ypg : 1, p2c, p2s);
   return undef(env);
+}
+static napi_value js_bconv2d_epilogue(napi_env env, napi_callback_info info) {
+  return bconv2d_epilogue_common(env, info, 0);
+}
+static napi_value js_bconv2d_epilogue_pack2(napi_env env, napi_callback_info info) {
+  return bconv2d_epilogue_common(env, info, 1);
 }
 
 /* ---- float ------------------------------------------------------------------------------------------- */
@@ -929,6 +950,27 @@ static napi_value js_scale_f32(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/* (buf, a, b, c, d, s, y, yPacked, pixels, channels): sofar_sum_f32 */
+static napi_value js_sum_f32(napi_env env, napi_callback_info info) {
+  call_t c;
+  int pixels, ch;
+  float sc;
+  void *a, *b, *cc, *d, *y, *yp;
+  if (!begin(&c, env, info, "sumF32", 10, 1) || !float_arg(&c, 5, "s", &sc) ||
+      !int_arg(&c, 8, "pixels", 1, MAX_DIM * 64, &pixels) || !int_arg(&c, 9, "channels", 1, MAX_DIM, &ch))
+    return NULL;
+  uint64_t bytes = (uint64_t)pixels, pb = (uint64_t)pixels;
+  if (!mul_ok(&c, &bytes, (uint64_t)ch * 4) || !mul_ok(&c, &pb, (uint64_t)sofar_packed_words(ch, 1) * 8) ||
+      !ptr_arg(&c, 1, "a", bytes, 4, 0, &a) || !ptr_arg(&c, 2, "b", bytes, 4, 0, &b) ||
+      !ptr_arg(&c, 3, "c", bytes, 4, 1, &cc) || !ptr_arg(&c, 4, "d", bytes, 4, 1, &d) ||
+      !ptr_arg(&c, 6, "y", bytes, 4, 0, &y) || !ptr_arg(&c, 7, "yPacked", pb, 8, 1, &yp))
+    return NULL;
+  if (d && !cc) return fail(&c, 1, "d without c: the inputs are a, b, then c, then d");
+  sofar_sum_f32((const float *)a, (const float *)b, (const float *)cc, (const float *)d, sc, (float *)y, (uint64_t *)yp,
+                pixels, ch);
+  return undef(env);
+}
+
 static napi_value layout(napi_env env, napi_callback_info info, int to_nhwc) {
   call_t c;
   int n, ch, h, w;
@@ -970,6 +1012,7 @@ NAPI_MODULE_INIT() {
       {"bconv2dPrepacked", js_bconv2d_prepacked},
       {"bconv2dPrepackedPost", js_bconv2d_prepacked_post},
       {"bconv2dEpilogue", js_bconv2d_epilogue},
+      {"bconv2dEpiloguePack2", js_bconv2d_epilogue_pack2},
       {"conv2dF32PackedWeightsBytes", js_conv2d_f32_packed_weights_bytes},
       {"conv2dF32ScratchBytes", js_conv2d_f32_scratch_bytes},
       {"conv2dF32PackWeights", js_conv2d_f32_pack_weights},
@@ -999,6 +1042,7 @@ NAPI_MODULE_INIT() {
       {"copyStridedF32", js_copy_strided_f32},
       {"padChannelsF32", js_pad_channels_f32},
       {"scaleF32", js_scale_f32},
+      {"sumF32", js_sum_f32},
       {"nchwToNhwc", js_nchw_to_nhwc},
       {"nhwcToNchw", js_nhwc_to_nchw},
   };

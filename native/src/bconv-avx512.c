@@ -168,4 +168,42 @@ SOFAR_TARGET_AVX512 void sofar_pack_row_avx512(const float *x, const float *scal
   y[w0 / 64] = word;
 }
 
+/* Rows of at most 64 channels (one word): the nv vectors of thresholds stay in registers over the rows. */
+SOFAR_TARGET_AVX512 SOFAR_INLINE void pack_rows_word(const float *x, size_t xs, const float *scale, const float *shift,
+                                                     uint64_t *y, size_t ys, size_t channels, size_t rows,
+                                                     const int nv) {
+  __m512 sc[4], sh[4];
+  __mmask16 m[4];
+#pragma GCC unroll 4
+  for (int q = 0; q < nv; q++) {
+    const size_t n = sofar_min(16, channels - (size_t)q * 16);
+    m[q] = (__mmask16)((1u << n) - 1);
+    sc[q] = scale ? _mm512_maskz_loadu_ps(m[q], scale + q * 16) : _mm512_setzero_ps();
+    sh[q] = shift ? _mm512_maskz_loadu_ps(m[q], shift + q * 16) : _mm512_setzero_ps();
+  }
+  for (size_t r = 0; r < rows; r++, x += xs, y += ys) {
+    uint64_t word = 0;
+#pragma GCC unroll 4
+    for (int q = 0; q < nv; q++) {
+      __m512 v = _mm512_maskz_loadu_ps(m[q], x + q * 16);
+      if (scale) v = _mm512_mul_ps(v, sc[q]);
+      if (shift) v = _mm512_add_ps(v, sh[q]);
+      word |= (uint64_t)_mm512_mask_cmp_ps_mask(m[q], v, _mm512_setzero_ps(), _CMP_LT_OQ) << (q * 16);
+    }
+    *y = word;
+  }
+}
+
+SOFAR_TARGET_AVX512 void sofar_pack_rows_avx512(const float *x, size_t xs, const float *scale, const float *shift,
+                                                uint64_t *y, size_t ys, size_t channels, size_t rows) {
+  switch (channels > 64 ? 0 : (channels + 15) / 16) {
+    case 1: pack_rows_word(x, xs, scale, shift, y, ys, channels, rows, 1); break;
+    case 2: pack_rows_word(x, xs, scale, shift, y, ys, channels, rows, 2); break;
+    case 3: pack_rows_word(x, xs, scale, shift, y, ys, channels, rows, 3); break;
+    case 4: pack_rows_word(x, xs, scale, shift, y, ys, channels, rows, 4); break;
+    default:
+      for (size_t r = 0; r < rows; r++) sofar_pack_row_avx512(x + r * xs, scale, shift, y + r * ys, channels);
+  }
+}
+
 #endif

@@ -164,6 +164,9 @@ struct bconv_tail {
   const float *scale, *pack_scale, *pack_shift;
   int res_after;
   size_t rs, yps; /* pixel strides: residual (floats), packed output (words) */
+  const float *p2_x, *p2_scale, *p2_shift; /* the second packing (sofar_bconv2d_epilogue_pack2) */
+  uint64_t *p2_y;
+  size_t p2_c, p2_xs;
 };
 
 struct bconv_ctx {
@@ -319,6 +322,13 @@ static int same_list(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
   return 1;
 }
 
+/* sofar_bconv2d_epilogue_pack2's second packing of pixels p0 .. p0+mr-1 */
+static void pack2_rows(const struct bconv_ctx *c, size_t p0, size_t mr) {
+  const struct sofar_bconv_out *o = &c->out;
+  sofar_pack_rows(c->uk, o->p2_x + p0 * o->p2_xs, o->p2_xs, o->p2_scale, o->p2_shift, o->p2_y + p0 * o->p2_ys, o->p2_ys,
+                  o->p2_c, mr);
+}
+
 static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
   const struct bconv_plan *p = c->p;
@@ -469,7 +479,11 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       any_corr = 1;
     }
     uk->bconv_transform(&c->out, p0, mr, pc, any_corr ? corr_rows : NULL, tmp);
+    /* the second packing one block behind: its rows are still in L1, and their stores have left the store
+       queue (loads right after masked stores to the same lines wait for them: 4x slower, measured) */
+    if (c->out.p2_y && blk > begin) pack2_rows(c, p0 - mr_max, mr_max);
   }
+  if (c->out.p2_y && end > begin) pack2_rows(c, (end - 1) * mr_max, sofar_min(mr_max, g->pixels - (end - 1) * mr_max));
 }
 
 static int valid_outputs(const struct bconv_plan *p, float *y, uint64_t *y_packed, int pad_value, int y_stride,
@@ -513,6 +527,10 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
     o->res_after = tail->res_after;
     if (tail->rs) o->rs = tail->rs;
     if (tail->yps) o->yps = tail->yps;
+    if (tail->p2_y) {
+      o->p2_x = tail->p2_x, o->p2_scale = tail->p2_scale, o->p2_shift = tail->p2_shift, o->p2_y = tail->p2_y;
+      o->p2_c = tail->p2_c, o->p2_xs = tail->p2_xs, o->p2_ys = sofar_div_up(tail->p2_c, 64);
+    }
   }
   c.pad_value = pad_value;
   c.slots = slots;
@@ -586,6 +604,18 @@ void sofar_bconv2d_epilogue(const uint64_t *x, const void *packed_kernel, const 
                             int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups,
                             int pad_value, int y_stride, int residual_stride, int y_packed_stride, int ops,
                             int y_pack_groups) {
+  sofar_bconv2d_epilogue_pack2(x, packed_kernel, params, residual, y, y_packed, NULL, NULL, NULL, NULL, scratch, n, h, w,
+                               cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, y_stride,
+                               residual_stride, y_packed_stride, ops, y_pack_groups, 0, 0);
+}
+
+void sofar_bconv2d_epilogue_pack2(const uint64_t *x, const void *packed_kernel, const float *params,
+                                  const float *residual, float *y, uint64_t *y_packed, const float *pack2_x,
+                                  const float *pack2_scale, const float *pack2_shift, uint64_t *pack2_y, void *scratch,
+                                  int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
+                                  int pb, int pr, int dh, int dw, int groups, int pad_value, int y_stride,
+                                  int residual_stride, int y_packed_stride, int ops, int y_pack_groups,
+                                  int pack2_channels, int pack2_x_stride) {
   struct bconv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
   if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
@@ -597,8 +627,10 @@ void sofar_bconv2d_epilogue(const uint64_t *x, const void *packed_kernel, const 
   const float *v[8] = {NULL};
   for (int bit = 0, at = 0; bit < 8; bit++)
     if (ops & (1 << bit) && (1 << bit) != SOFAR_EPI_RESIDUAL_AFTER) v[bit] = params + (size_t)(at++) * p.g.cout;
+  if (pack2_y && (!pack2_x || pack2_channels < 1 || pack2_x_stride < pack2_channels)) return;
   struct bconv_tail tail = {v[4], v[6], v[7], (ops & SOFAR_EPI_RESIDUAL_AFTER) != 0, (size_t)residual_stride,
-                            (size_t)y_packed_stride};
+                            (size_t)y_packed_stride, pack2_x, pack2_scale, pack2_shift, pack2_y,
+                            pack2_y ? (size_t)pack2_channels : 0, pack2_y ? (size_t)pack2_x_stride : 0};
   unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
   /* the shift after the activation is the transform's post (with the tail's scale: out*scale + post) */
   run(&p, x, packed_kernel, v[0], v[1], residual, v[3], v[5], y, y_packed,

@@ -371,6 +371,43 @@ void sofar_add_f32(const float *a, const float *b, float *y, size_t count) { fla
 void sofar_max_f32(const float *a, const float *b, float *y, size_t count) { flat(FLAT_MAX, a, b, 0, y, count); }
 void sofar_scale_f32(const float *x, float s, float *y, size_t count) { flat(FLAT_SCALE, x, NULL, s, y, count); }
 
+struct sum_ctx {
+  const float *a, *b, *c, *d;
+  float s;
+  float *y;
+  uint64_t *yp;
+  size_t ch, pix_per_task, pixels;
+  const struct sofar_ukernels *uk;
+};
+/* a task's pixels: their floats, then their signs while the floats are in L1 */
+static void sum_task(void *vctx, size_t begin, size_t end, int slot) {
+  (void)slot;
+  const struct sum_ctx *k = (const struct sum_ctx *)vctx;
+  const size_t p0 = begin * k->pix_per_task, p1 = sofar_min(end * k->pix_per_task, k->pixels);
+  const size_t i0 = p0 * k->ch, i1 = p1 * k->ch;
+  const float *const a = k->a, *const b = k->b, *const c = k->c, *const d = k->d;
+  float *const y = k->y;
+  if (c && d) for (size_t i = i0; i < i1; i++) y[i] = ((a[i] + b[i]) + c[i]) + d[i];
+  else if (c) for (size_t i = i0; i < i1; i++) y[i] = (a[i] + b[i]) + c[i];
+  else for (size_t i = i0; i < i1; i++) y[i] = a[i] + b[i];
+  if (k->s != 1.0f) {
+    const float s = k->s;
+    for (size_t i = i0; i < i1; i++) y[i] = y[i] * s;
+  }
+  if (k->yp) {
+    const size_t words = sofar_div_up(k->ch, 64);
+    sofar_pack_rows(k->uk, y + i0, k->ch, NULL, NULL, k->yp + p0 * words, words, k->ch, p1 - p0);
+  }
+}
+/* On the pool in blocks of whole pixels (about EW_BLOCK floats), each thread on the pixels the convs give it. */
+void sofar_sum_f32(const float *a, const float *b, const float *c, const float *d, float s, float *y,
+                   uint64_t *y_packed, int pixels, int channels) {
+  if (pixels <= 0 || channels <= 0 || (d && !c)) return;
+  struct sum_ctx k = {a, b, c, d, s, y, y_packed, (size_t)channels, 0, (size_t)pixels, sofar_ukernels_current()};
+  k.pix_per_task = EW_BLOCK / k.ch > 1 ? EW_BLOCK / k.ch : 1;
+  sofar_parallel_for(sofar_div_up(k.pixels, k.pix_per_task), sum_task, &k);
+}
+
 void sofar_nchw_to_nhwc(const float *x, float *y, int n, int c, int h, int w) {
   if (n <= 0 || c <= 0 || h <= 0 || w <= 0) return;
   const size_t C = (size_t)c, HW = (size_t)h * (size_t)w;

@@ -17,6 +17,10 @@ struct affine_pack {
 static void affine_pack_task(void *ctx, size_t begin, size_t end, int thread) {
   (void)thread;
   const struct affine_pack *a = (const struct affine_pack *)ctx;
+  if (a->groups == 1) {
+    sofar_pack_rows(a->uk, a->x + begin * a->xs, a->xs, a->scale, a->shift, a->y + begin * a->wg, a->wg, a->cg, end - begin);
+    return;
+  }
   for (size_t pix = begin; pix < end; pix++) {
     const float *xr = a->x + pix * a->xs;
     uint64_t *yr = a->y + pix * a->groups * a->wg;

@@ -256,6 +256,48 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
         }
       }
     }
+    /* sofar_bconv2d_epilogue_pack2 (with a float output): the second packing reads y's rows over the whole stride
+       (the gap channels hold SENTINEL, as a concat's other slices would hold their values), with a threshold of
+       its own; everything else as the epilogue */
+    if (use_y) {
+      const size_t p2c = yss, p2w = (p2c + 63) / 64;
+      float *s2 = alloc_exact(p2c * 4), *t2 = alloc_exact(p2c * 4), *row = alloc_exact(p2c * 4);
+      for (size_t c = 0; c < p2c; c++) s2[c] = rnd(4) ? rndf() : -0.0f, t2[c] = rndf();
+      const int with_scale = rnd(2), with_shift = rnd(4) != 0;
+      uint64_t *refp4 = alloc_exact(P * p2w * 8), *yp2 = alloc_exact(P * p2w * 8);
+      for (size_t q = 0; q < P; q++) {
+        for (size_t c = 0; c < p2c; c++) {
+          const size_t at = q * yss + c;
+          float v = at < yext ? ref3[at] : SENTINEL;
+          if (with_scale) v = v * s2[c];
+          if (with_shift) v = v + t2[c];
+          row[c] = v;
+        }
+        pack_pixel(row, refp4 + q * p2w, (int)p2c, 1);
+      }
+      /* y's extent covers every row's p2c floats only up to the last row's cout: read a copy as wide as needed */
+      float *yw = alloc_exact(P * yss * 4);
+      for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
+        if (!isa_available(isas[ii])) continue;
+        for (int threads = 1; threads <= 3; threads++) {
+          sofar_set_threads(threads);
+          for (size_t i = 0; i < P * yss; i++) yw[i] = SENTINEL;
+          memset(yp, 0xa5, ypext * 8);
+          memset(yp2, 0x5a, P * p2w * 8);
+          sofar_bconv2d_epilogue_pack2(x, packed, nparams ? params : NULL, use_res ? res : NULL, yw, use_yp ? yp : NULL,
+                                       yw, with_scale ? s2 : NULL, with_shift ? t2 : NULL, yp2, scratch, n, h, w, cin,
+                                       cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, ys, 0, yps, ops,
+                                       ypg, (int)p2c, (int)yss);
+          size_t bad = 0;
+          for (size_t i = 0; i < yext; i++) bad += !(yw[i] == ref3[i]) && !(isnan(yw[i]) && isnan(ref3[i]));
+          CHECK(!bad, "epilogue_pack2 isa %d threads %d: %zu floats differ", isas[ii], threads, bad);
+          if (use_yp) CHECK(!memcmp(yp, refp3, ypext * 8), "epilogue_pack2 packed output isa %d threads %d", isas[ii], threads);
+          CHECK(!memcmp(yp2, refp4, P * p2w * 8), "epilogue_pack2 second packing isa %d threads %d: cout%d stride%zu scale%d shift%d",
+                isas[ii], threads, cout, yss, with_scale, with_shift);
+        }
+      }
+      free(s2); free(t2); free(row); free(refp4); free(yp2); free(yw);
+    }
     free(x); free(k); free(mul); free(bias); free(res); free(ref); free(refp); free(scratch); free(packed); free(y);
     free(yp); free(first); free(alpha); free(post); free(ref2); free(refp2);
     free(accs); free(scale); free(pscale); free(pshift); free(params); free(ref3); free(signs3); free(refp3);
@@ -294,7 +336,7 @@ static void test_bconv_channel_sweep(void) {
 static void test_pack_signs(int cases) {
   static const float specials[] = {0.0f, -0.0f, 1.0f, -1.0f, 1e-30f, -1e-30f};
   for (int t = 0; t < cases; t++) {
-    const int groups = pick((const int[]){1, 2, 4}, 3), cg = pick((const int[]){1, 3, 63, 64, 65, 127, 200}, 7);
+    const int groups = pick((const int[]){1, 2, 4}, 3), cg = pick((const int[]){1, 3, 16, 17, 32, 33, 41, 48, 63, 64, 65, 127, 200}, 13);
     const int channels = cg * groups, pixels = 1 + rnd(9), xs = rnd(2) ? 0 : channels + rnd(4);
     const size_t xss = xs ? (size_t)xs : (size_t)channels, xext = (size_t)(pixels - 1) * xss + channels;
     float *x = alloc_exact(xext * 4);
@@ -317,8 +359,15 @@ static void test_pack_signs(int cases) {
     float *ax = alloc_exact(xext * 4);
     uint64_t *aref = alloc_exact(words * 8);
     for (int c = 0; c < channels; c++) scale[c] = rnd(8) ? rndf() : 0.0f, shift[c] = rnd(8) ? rndf() : -0.0f;
+    /* either may be absent (1, +0): the multi-row packers keep each in registers or leave it out */
+    const int with_scale = rnd(4) != 0, with_shift = !with_scale || rnd(4) != 0;
     for (int p = 0; p < pixels; p++)
-      for (int c = 0; c < channels; c++) ax[p * xss + c] = x[p * xss + c] * scale[c] + shift[c];
+      for (int c = 0; c < channels; c++) {
+        float v = x[p * xss + c];
+        if (with_scale) v = v * scale[c];
+        if (with_shift) v = v + shift[c];
+        ax[p * xss + c] = v;
+      }
     for (int p = 0; p < pixels; p++)
       for (int g = 0; g < groups; g++)
         for (int k = 0; k < wg; k++) {
@@ -332,8 +381,9 @@ static void test_pack_signs(int cases) {
       sofar_pack_signs(x, y, pixels, channels, xs, groups);
       CHECK(!memcmp(y, ref, words * 8), "pack_signs isa %d channels %d groups %d", isas[ii], channels, groups);
       memset(y, 0x5a, words * 8);
-      sofar_pack_signs_affine(x, scale, shift, y, pixels, channels, xs, groups);
-      CHECK(!memcmp(y, aref, words * 8), "pack_signs_affine isa %d channels %d groups %d", isas[ii], channels, groups);
+      sofar_pack_signs_affine(x, with_scale ? scale : NULL, with_shift ? shift : NULL, y, pixels, channels, xs, groups);
+      CHECK(!memcmp(y, aref, words * 8), "pack_signs_affine isa %d channels %d groups %d scale %d shift %d", isas[ii],
+            channels, groups, with_scale, with_shift);
     }
     free(x); free(ref); free(y); free(scale); free(shift); free(ax); free(aref);
   }
@@ -622,6 +672,46 @@ static void test_elementwise_threads(void) {
   free(x); free(x2); free(y); free(s); free(b);
 }
 
+/* sofar_sum_f32: 2 to 4 inputs, the mean's scale or none, the signs packed or not, continued in place; against
+   sofar_add_f32, sofar_scale_f32 and sofar_pack_signs on every ISA (the packing is the ISA's), 1-3 threads */
+static void test_sum(int cases) {
+  for (int t = 0; t < cases; t++) {
+    const int pixels = 1 + rnd(300), c = pick((const int[]){1, 7, 16, 32, 41, 64, 65, 82, 130}, 9), k = 2 + rnd(3);
+    const size_t nx = (size_t)pixels * c, words = (size_t)pixels * ((c + 63) / 64);
+    float *in[4], *want = alloc_exact(nx * 4), *y = alloc_exact(nx * 4);
+    for (int i = 0; i < 4; i++) {
+      in[i] = alloc_exact(nx * 4);
+      for (size_t q = 0; q < nx; q++) in[i][q] = rnd(16) ? rndf() : (rnd(2) ? 0.0f : -0.0f);
+    }
+    const float sc = rnd(2) ? 1.0f / (float)k : 1.0f;
+    sofar_add_f32(in[0], in[1], want, nx);
+    for (int i = 2; i < k; i++) sofar_add_f32(want, in[i], want, nx);
+    if (sc != 1.0f) sofar_scale_f32(want, sc, want, nx);
+    uint64_t *wantp = alloc_exact(words * 8), *yp = alloc_exact(words * 8);
+    sofar_pack_signs(want, wantp, pixels, c, 0, 1);
+    const int packed = rnd(3) != 0, in_place = rnd(2);
+    for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
+      if (!isa_available(isas[ii])) continue;
+      for (int threads = 1; threads <= 3; threads++) {
+        sofar_set_threads(threads);
+        memset(y, 0xa5, nx * 4);
+        memset(yp, 0x5a, words * 8);
+        if (in_place && k > 2) { /* the first two, then the running sum and the rest */
+          sofar_sum_f32(in[0], in[1], NULL, NULL, 1.0f, y, NULL, pixels, c);
+          sofar_sum_f32(y, in[2], k > 3 ? in[3] : NULL, NULL, sc, y, packed ? yp : NULL, pixels, c);
+        } else {
+          sofar_sum_f32(in[0], in[1], k > 2 ? in[2] : NULL, k > 3 ? in[3] : NULL, sc, y, packed ? yp : NULL, pixels, c);
+        }
+        CHECK(!memcmp(y, want, nx * 4), "sum isa %d threads %d: %d inputs, c %d, scale %g", isas[ii], threads, k, c, sc);
+        if (packed) CHECK(!memcmp(yp, wantp, words * 8), "sum packed isa %d threads %d: c %d", isas[ii], threads, c);
+      }
+    }
+    sofar_set_threads(1);
+    for (int i = 0; i < 4; i++) free(in[i]);
+    free(want); free(y); free(wantp); free(yp);
+  }
+}
+
 /* Depthwise conv: every ISA and 1 and 2 threads bit-identical to this loop (the header's float32 order). */
 static void test_dwconv(int cases) {
   static const int cs[] = {1, 2, 3, 4, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 100, 130};
@@ -724,6 +814,7 @@ int main(int argc, char **argv) {
   test_pool(cases / 2 + 1);
   test_elementwise();
   test_elementwise_threads();
+  test_sum(20);
   test_dwconv(cases);
   test_float_ops();
   sofar_set_threads(1);

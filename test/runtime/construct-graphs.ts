@@ -82,15 +82,20 @@ export const CONSTRUCT_GRAPHS: Record<string, [[number, number, number], (t: Tes
     return { output: t.head(y, 72, 5), classes: 5 };
   }],
 
-  "ReActNet-style widening: two 1x1 binary convs with BN and shortcuts, concatenated, RPReLU, the next RSign and a strided block": [[64, 6, 6], (t) => {
-    const rsign = (v: string, c: number) => t.sign(t.op('Add', [v, t.weight([c, 1, 1], undefined, -0.3, 0.3)]));
-    const rprelu = (v: string, c: number) => t.op('Add', [t.op('PRelu', [t.op('Add', [v, t.weight([c, 1, 1])]), t.weight([c, 1, 1], undefined, 0, 0.3)]), t.weight([c, 1, 1])]);
-    let y = rprelu(t.op('Add', [t.batchnorm(t.bconv(rsign(t.x, 64), 64, 64, 3, { pad: 1, padValue: 1 }), 64), t.x]), 64);
-    const x = y;
-    const branch = () => t.op('Add', [t.batchnorm(t.bconv(rsign(x, 64), 64, 64, 1), 64), x]);
-    y = rprelu(t.op('Concat', [branch(), branch()], { axis: 1 }), 128);
-    const shortcut = t.op('AveragePool', [y], { kernel_shape: [2, 2], strides: [2, 2] });
-    y = rprelu(t.op('Add', [t.batchnorm(t.bconv(rsign(y, 128), 128, 128, 3, { stride: 2, pad: 1 }), 128), shortcut]), 128);
-    return { output: t.head(y, 128, 6), classes: 6 };
-  }],
+  "ReActNet-style widening: two 1x1 binary convs with BN and shortcuts, concatenated, RPReLU, the next RSign and a strided block": [[64, 6, 6], (t) => reactnetWidening(t, 64)],
+  // 32-channel branches (ReActNet-A's first block): each branch's signs fill half a word of the concat's
+  "ReActNet-style widening of 32-channel branches": [[32, 6, 6], (t) => reactnetWidening(t, 32)],
 };
+
+/** ReActNet's block that doubles the width, on c channels: a 3×3 conv, two 1×1 branches concatenated, a strided block. */
+function reactnetWidening(t: TestGraph, c: number) {
+  const rsign = (v: string, ch: number) => t.sign(t.op('Add', [v, t.weight([ch, 1, 1], undefined, -0.3, 0.3)]));
+  const rprelu = (v: string, ch: number) => t.op('Add', [t.op('PRelu', [t.op('Add', [v, t.weight([ch, 1, 1])]), t.weight([ch, 1, 1], undefined, 0, 0.3)]), t.weight([ch, 1, 1])]);
+  let y = rprelu(t.op('Add', [t.batchnorm(t.bconv(rsign(t.x, c), c, c, 3, { pad: 1, padValue: 1 }), c), t.x]), c);
+  const x = y;
+  const branch = () => t.op('Add', [t.batchnorm(t.bconv(rsign(x, c), c, c, 1), c), x]);
+  y = rprelu(t.op('Concat', [branch(), branch()], { axis: 1 }), 2 * c);
+  const shortcut = t.op('AveragePool', [y], { kernel_shape: [2, 2], strides: [2, 2] });
+  y = rprelu(t.op('Add', [t.batchnorm(t.bconv(rsign(y, 2 * c), 2 * c, 2 * c, 3, { stride: 2, pad: 1 }), 2 * c), shortcut]), 2 * c);
+  return { output: t.head(y, 2 * c, 6), classes: 6 };
+}

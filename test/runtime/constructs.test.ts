@@ -85,20 +85,39 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
     expect(stats).toMatchObject({ epilogues: 3, fusedResiduals: 3, fusedActivations: 3, fusedPacks: 2 });
     expect(kernels.filter((k) => k === 'bconv2dEpilogue')).toHaveLength(3);
     expect(kernels.filter((k) => k === 'packSigns')).toHaveLength(1);
-    for (const k of ['affineF32', 'addF32', 'reluF32'] as const) expect(kernels).not.toContain(k);
-    expect(unfusedKernels).toContain('addF32');
+    for (const k of ['affineF32', 'addF32', 'sumF32', 'reluF32'] as const) expect(kernels).not.toContain(k);
+    expect(unfusedKernels).toContain('sumF32'); // the add as a join of its own
     expect(difference).toBeLessThan(1e-5);
   });
 
   it("ReActNet's widening: the RPReLU after the concat runs in each branch's conv, which writes its slice of the floats and of the next RSign's signs", () => {
-    const { stats, kernels, unfusedKernels, difference } = withAndWithoutEpilogue('ReActNet-style widening', 6);
-    // the 3×3 conv packs the first branch's RSign; the two 1×1 convs write their slices of the concat, and
-    // their words of the next RSign's packed signs
-    expect(stats).toMatchObject({ epilogues: 3, sliceWrites: 2, packedSliceWrites: 2, fusedThresholdPacks: 1, fusedActivations: 4 });
-    for (const k of ['copyF32', 'affineF32', 'preluF32', 'addF32'] as const) expect(kernels).not.toContain(k);
-    // left: the input's RSign, and the second branch's (the 3×3 conv packs one threshold)
-    expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(2);
+    const { stats, kernels, unfusedKernels, difference } = withAndWithoutEpilogue('ReActNet-style widening:', 6);
+    // the 3×3 conv packs both branches' RSigns (the second as its second packing); the two 1×1 convs write
+    // their slices of the concat, and their words of the next RSign's packed signs
+    expect(stats).toMatchObject({ epilogues: 3, sliceWrites: 2, packedSliceWrites: 2, fusedThresholdPacks: 1, pack2s: 1, fusedActivations: 4 });
+    for (const k of ['copyF32', 'affineF32', 'preluF32', 'addF32', 'sumF32'] as const) expect(kernels).not.toContain(k);
+    // left: the input's RSign
+    expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(1);
     expect(unfusedKernels).toEqual(expect.arrayContaining(['copyF32', 'preluF32']));
     expect(difference).toBeLessThan(1e-5);
+  });
+
+  it("ReActNet's widening of 32-channel branches: the second branch's conv packs the whole concat's signs, bit-identical to the plan without second packings", () => {
+    const [input, build] = CONSTRUCT_GRAPHS['ReActNet-style widening of 32-channel branches'];
+    const { runtime: bytes } = twoVariants(input, 7, build);
+    const rng = new Rng(8);
+    const x = Float32Array.from({ length: 2 * input[0] * input[1] * input[2] }, () => rng.float() * 2);
+    const fused = createRuntime(bytes, { kernels: nativeKernels(), batch: 2, threads: 2 });
+    const without = createRuntime(bytes, { kernels: { ...nativeKernels(), bconv2dEpiloguePack2: undefined }, batch: 2, threads: 2 });
+    const kernels = fused.plan.steps.map((s) => s.kernel);
+    // half-word slices: no conv can pack its words alone; the 3×3 conv packs the second branch's RSign, and
+    // the second branch's conv the concat's (its first half final by then)
+    expect(fused.plan.stats).toMatchObject({ pack2s: 2, packedSliceWrites: 0, sliceWrites: 2 });
+    expect(kernels.filter((k) => k === 'bconv2dEpiloguePack2')).toHaveLength(2);
+    expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(1);
+    expect(without.plan.steps.filter((s) => s.kernel === 'packSignsAffine')).toHaveLength(3);
+    expect(fused.run(x, 2)).toEqual(without.run(x, 2));
+    fused.release();
+    without.release();
   });
 });

@@ -327,6 +327,7 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
       params: plan.alloc(epilogue.params.length * 4 + 4, 4, 4),
       eres: plan.alloc(epilogue.res.length * 4),
       eyp: plan.alloc(epilogue.wantPacked.length * 4, 8, 8),
+      p2y: plan.alloc(pixels * packedWords(s.cout, 1) * 8, 8, 8),
     };
     const { buffer, base } = arena(plan.top + 64);
     const m = new Mem(buffer, base);
@@ -352,6 +353,19 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
         const what = `${label} [${cfg.label}, epilogue ops ${epilogue.ops} rs ${epilogue.residualStride} yps ${epilogue.packedStride}]`;
         if (useY) expectFloatsExact(m.f32(o.y, yext), useRes ? epilogue.want : epilogue.wantNoRes, what);
         if (useYp) expect(Array.from(m.u32(o.eyp, epilogue.wantPacked.length)), `${what} packed`).toEqual(Array.from(useRes ? epilogue.wantPacked : epilogue.wantPackedNoRes));
+      }
+      if (api.bconv2dEpiloguePack2 && useY) {
+        // and a second packing of y's own rows, with a threshold of its own (post as its scale, alpha as its shift)
+        m.f32(o.y, yext).fill(SENTINEL);
+        const p2 = m.u32(o.p2y, pixels * packedWords(s.cout, 1) * 2).fill(0x5a5a5a5a);
+        api.bconv2dEpiloguePack2(buffer, m.at(o.x), m.at(o.pk), m.at(epilogue.params.length ? o.params : -1), m.at(useRes ? o.eres : -1), m.at(o.y), m.at(useYp ? o.eyp : -1),
+          m.at(o.y), m.at(o.post), m.at(o.alpha), m.at(o.p2y), m.at(o.scratch),
+          ...shapeInts(s), padValue, yStride, epilogue.residualStride, epilogue.packedStride, epilogue.ops, ypg, s.cout, ys);
+        const floats = useRes ? epilogue.want : epilogue.wantNoRes;
+        const what = `${label} [${cfg.label}, epilogue with a second packing, ops ${epilogue.ops}]`;
+        expectFloatsExact(m.f32(o.y, yext), floats, what);
+        const thresholded = Float32Array.from(floats, (v, i) => fround(fround(v * post[i % ys]) + alpha[i % ys]));
+        expect(Array.from(p2), `${what}: the second packing`).toEqual(Array.from(refPack(thresholded, pixels, s.cout, ys, 1)));
       }
       for (const mode of modes) {
         m.f32(o.y, yext).fill(SENTINEL);
@@ -671,7 +685,7 @@ export function checkElementwise(api: KernelApi, arena: ArenaFactory, rng: Rng):
   const sh = Float32Array.from({ length: c }, () => rng.float());
   const x2 = Float32Array.from({ length: pixels * c }, () => rng.float());
   const plan = new Plan();
-  const o = { x: plan.alloc(x.length * 4), x2: plan.alloc(x.length * 4), s: plan.alloc(c * 4), t: plan.alloc(c * 4), y: plan.alloc(yext * 4), z: plan.alloc(x.length * 4) };
+  const o = { x: plan.alloc(x.length * 4), x2: plan.alloc(x.length * 4), s: plan.alloc(c * 4), t: plan.alloc(c * 4), y: plan.alloc(yext * 4), z: plan.alloc(x.length * 4), zp: plan.alloc(pixels * 8, 8, 8) };
   const { buffer, base } = arena(plan.top);
   const m = new Mem(buffer, base);
   m.f32(o.x, x.length).set(x);
@@ -698,6 +712,13 @@ export function checkElementwise(api: KernelApi, arena: ArenaFactory, rng: Rng):
   expectFloatsExact(m.f32(o.z, n), x.map((v, i) => (v > x2[i] ? v : x2[i])), 'max');
   api.scaleF32(buffer, m.at(o.x), 0.375, m.at(o.z), n);
   expectFloatsExact(m.f32(o.z, n), x.map((v) => fround(v * 0.375)), 'scale');
+  if (api.sumF32) {
+    // a mean of three, x2 twice: ((x + x2) + x2) · fround(1/3), its signs packed
+    api.sumF32(buffer, m.at(o.x), m.at(o.x2), m.at(o.x2), -1, 1 / 3, m.at(o.z), m.at(o.zp), pixels, c);
+    const mean = x.map((v, i) => fround(fround(fround(v + x2[i]) + x2[i]) * fround(1 / 3)));
+    expectFloatsExact(m.f32(o.z, n), mean, 'sum');
+    expect(Array.from(m.u32(o.zp, pixels * 2)), 'sum: signs').toEqual(Array.from(refPack(mean, pixels, c, c, 1)));
+  }
   // layouts: 1 x 13 x 3 x 3 NCHW
   api.nchwToNhwc(buffer, m.at(o.x), m.at(o.z), 1, c, 3, 3);
   const nhwc = new Float32Array(n);

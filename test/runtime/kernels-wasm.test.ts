@@ -54,6 +54,9 @@ function wasmApi(e: Exports): KernelApi {
       e.sofar_bconv2d_prepacked_post(p(x), p(pk), p(mul), p(bias), p(res), p(alpha), p(post), p(y), p(yp), p(scratch), ...ints),
     bconv2dEpilogue: (_b, x, pk, params, res, y, yp, scratch, ...ints) =>
       e.sofar_bconv2d_epilogue(p(x), p(pk), p(params), p(res), p(y), p(yp), p(scratch), ...ints),
+    sumF32: (_b, a, b, c, d, s, y, yp, ...r) => e.sofar_sum_f32(p(a), p(b), p(c), p(d), s, p(y), p(yp), ...r),
+    bconv2dEpiloguePack2: (_b, x, pk, params, res, y, yp, p2x, p2s, p2t, p2y, scratch, ...ints) =>
+      e.sofar_bconv2d_epilogue_pack2(p(x), p(pk), p(params), p(res), p(y), p(yp), p(p2x), p(p2s), p(p2t), p(p2y), p(scratch), ...ints),
     conv2dF32PackedWeightsBytes: (...s) => u(e.sofar_conv2d_f32_packed_weights_bytes(...s)),
     conv2dF32ScratchBytes: (...s) => u(e.sofar_conv2d_f32_scratch_bytes(...s)),
     conv2dF32PackWeights: (_b, w, pw, ...s) => e.sofar_conv2d_f32_pack_weights(p(w), p(pw), ...s),

@@ -74,7 +74,7 @@ describe('the runtime planner on reference kernels', () => {
     expect(kernels.filter((k) => k.startsWith('bconv2d'))).toEqual([...Array(5).fill('bconv2dEpilogue'), 'bconv2dPrepackedPost']);
     expect(runtime.plan.stats).toMatchObject({ epilogues: 5, sliceWrites: 2, packedSliceWrites: 2 });
     expect(runtime.plan.stats.fusedThresholdPacks).toBeGreaterThan(0);
-    for (const k of ['affineF32', 'preluF32', 'addF32', 'reluF32'] as const) expect(kernels).not.toContain(k);
+    for (const k of ['affineF32', 'preluF32', 'addF32', 'sumF32', 'reluF32'] as const) expect(kernels).not.toContain(k);
     expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(1); // the output's, no concat copies
   });
 });
