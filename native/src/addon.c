@@ -12,6 +12,9 @@
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
 #endif
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* mmap's MAP_ANONYMOUS and madvise under -std=c11 */
+#endif
 #include <node_api.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -309,6 +312,96 @@ static napi_value js_threads(napi_env env, napi_callback_info info) {
   if (!begin(&c, env, info, "threads", 0, 0)) return NULL;
   return num(env, sofar_threads());
 }
+/* ---- the arena ------------------------------------------------------------------------------------ */
+
+#if defined(__linux__)
+#include <sys/mman.h>
+
+/*
+ * arena(bytes): a zeroed ArrayBuffer of our own mapping, 2 MiB-aligned and advised for transparent huge pages
+ * (Linux, THP "madvise" or "always"): a model's maps and weights then take a handful of TLB entries instead of
+ * thousands (ReActNet-A and Bi-Real ResNet18 4-5 % faster, measured). releaseArena(buffer) detaches it and
+ * unmaps it at once; an arena never released is unmapped by its finalizer once V8 collects it, which Node
+ * runs only between event-loop turns: so that a synchronous loop of runtimes never released cannot pile up
+ * mappings, arena() returns undefined (the caller takes a plain ArrayBuffer) past ARENA_LIVE_MAX live bytes.
+ */
+#define ARENA_LIVE_MAX ((size_t)1 << 30)
+#define HUGE_PAGE ((size_t)2 << 20)
+struct arena_note {
+  unsigned char *at;
+  size_t mapped, bytes;
+  int unmapped;
+  struct arena_note *next;
+};
+static struct arena_note *arenas; /* the live ones (the main thread only) */
+static size_t arena_live;
+
+static void arena_unmap(napi_env env, struct arena_note *n) {
+  if (n->unmapped) return;
+  munmap(n->at, n->mapped);
+  n->unmapped = 1;
+  arena_live -= n->mapped;
+  int64_t left;
+  napi_adjust_external_memory(env, -(int64_t)n->bytes, &left);
+}
+static void arena_finalize(napi_env env, void *data, void *hint) {
+  (void)data;
+  struct arena_note *n = (struct arena_note *)hint;
+  arena_unmap(env, n);
+  for (struct arena_note **l = &arenas; *l; l = &(*l)->next)
+    if (*l == n) {
+      *l = n->next;
+      break;
+    }
+  free(n);
+}
+
+static napi_value js_arena(napi_env env, napi_callback_info info) {
+  call_t c;
+  double d;
+  if (!begin(&c, env, info, "arena", 1, 0) || !number_arg(&c, 0, "bytes", &d)) return NULL;
+  if (!(d >= 1 && d <= 1099511627776.0) || d != (double)(uint64_t)d)
+    return fail(&c, 1, "bytes must be an integer in [1, 2^40], got %g", d);
+  const size_t bytes = (size_t)d, mapped = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+  if (arena_live + mapped > ARENA_LIVE_MAX) return undef(env);
+  /* over-map by a huge page, then trim both ends: the kept range starts on a 2 MiB boundary */
+  unsigned char *raw = mmap(NULL, mapped + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return undef(env);
+  unsigned char *at = (unsigned char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+  if (at > raw) munmap(raw, (size_t)(at - raw));
+  if (raw + HUGE_PAGE > at) munmap(at + mapped, (size_t)(raw + HUGE_PAGE - at));
+#ifdef MADV_HUGEPAGE
+  madvise(at, mapped, MADV_HUGEPAGE);
+#endif
+  struct arena_note *n = calloc(1, sizeof *n);
+  napi_value ab;
+  if (!n || napi_create_external_arraybuffer(env, at, bytes, arena_finalize, n, &ab) != napi_ok) {
+    munmap(at, mapped);
+    free(n);
+    return undef(env);
+  }
+  n->at = at, n->mapped = mapped, n->bytes = bytes, n->next = arenas;
+  arenas = n;
+  arena_live += mapped;
+  int64_t total; /* the GC sees a small object: tell it what it holds */
+  napi_adjust_external_memory(env, (int64_t)bytes, &total);
+  return ab;
+}
+
+static napi_value js_release_arena(napi_env env, napi_callback_info info) {
+  call_t c;
+  if (!begin(&c, env, info, "releaseArena", 1, 1)) return NULL;
+  for (struct arena_note *n = arenas; n; n = n->next)
+    if (n->at == c.base && !n->unmapped) {
+      /* detached first: every view of it becomes empty, and the kernels refuse it, before the memory goes */
+      if (napi_detach_arraybuffer(env, c.argv[0]) != napi_ok) return fail(&c, 0, "cannot detach the arena");
+      arena_unmap(env, n);
+      break;
+    }
+  return undef(env);
+}
+#endif
+
 static napi_value js_info(napi_env env, napi_callback_info info) {
   call_t c;
   if (!begin(&c, env, info, "info", 0, 0)) return NULL;
@@ -1002,6 +1095,10 @@ NAPI_MODULE_INIT() {
       {"setThreads", js_set_threads},
       {"threads", js_threads},
       {"info", js_info},
+#if defined(__linux__)
+      {"arena", js_arena},
+      {"releaseArena", js_release_arena},
+#endif
       {"packedWords", js_packed_words},
       {"packSigns", js_pack_signs},
       {"packSignsAffine", js_pack_signs_affine},

@@ -3,7 +3,7 @@
  * JavaScript reference, for every instruction set this CPU has (forced with setIsa) and 1 and 2 threads;
  * and the glue's argument checks: bad arguments throw instead of touching memory.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -168,6 +168,35 @@ describe.skipIf(skip)('native kernels', () => {
       expect(() => a.padChannelsF32(buf, 0, buf.byteLength - 64, 4, 16, 1, 1)).toThrow(/do not fit/);
       expect(() => (a.divF32 as (...x: unknown[]) => void)(buf, 0, -1, 0, 4, 16, 0)).toThrow(/divisor/);
       expect(() => a.bconv2dScratchBytes(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2)).toThrow(/groups/);
+    });
+  });
+
+  describe.skipIf(process.platform !== 'linux')('the arena (Linux: our own mapping, in huge pages)', () => {
+    const arenaOf = a.arena as (bytes: number) => ArrayBuffer | undefined;
+    const release = a.releaseArena as (buffer: ArrayBuffer) => void;
+    const anonHuge = () => Number(/AnonHugePages:\s+(\d+)/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? 0);
+    const thp = existsSync('/sys/kernel/mm/transparent_hugepage/enabled') ? readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8') : '';
+
+    it('is zeroed, works with the kernels, and once released is empty and refused', () => {
+      const buf = arenaOf(3 << 20)!;
+      expect(buf.byteLength).toBe(3 << 20);
+      expect(new Float32Array(buf).every((v) => v === 0)).toBe(true);
+      new Float32Array(buf, 0, 4).set([1, 2, 3, 4]);
+      a.addF32(buf, 0, 0, 64, 4);
+      expect(Array.from(new Float32Array(buf, 64, 4))).toEqual([2, 4, 6, 8]);
+      release(buf);
+      expect(buf.byteLength).toBe(0);
+      expect(() => a.addF32(buf, 0, 0, 64, 4)).toThrow(RangeError);
+      release(buf); // twice: nothing more happens
+      expect(() => arenaOf(0)).toThrow(RangeError);
+    });
+
+    it.skipIf(!/\[(always|madvise)\]/.test(thp))('is backed by huge pages where transparent huge pages are on', () => {
+      const before = anonHuge();
+      const buf = arenaOf(8 << 20)!;
+      new Uint8Array(buf).fill(1);
+      expect(anonHuge() - before).toBeGreaterThanOrEqual(4096); // kB: at least two of its four 2 MiB pages
+      release(buf);
     });
   });
 });
