@@ -408,6 +408,8 @@ struct conv_pool_ctx {
   struct conv_ctx conv; /* y unused: the conv rows go to the slot (ys = cout) */
   const struct conv_pool_plan *q;
   float *y;
+  /* per slot, kept from one chunk to the next: the image and conv rows [lo, hi) at the start of its rows */
+  size_t have[SOFAR_MAX_THREADS][3];
 };
 
 /* The conv rows [lo, hi) that pool row po's window covers (empty when it lies in the padding). */
@@ -418,13 +420,16 @@ static void pool_window_rows(const struct sofar_conv_geom *pg, size_t po, size_t
 }
 
 static void conv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
-  const struct conv_pool_ctx *c = (const struct conv_pool_ctx *)vctx;
+  struct conv_pool_ctx *c = (struct conv_pool_ctx *)vctx;
   const struct conv_pool_plan *q = c->q;
   const struct sofar_conv_geom *g = &q->conv.g, *pg = &q->pool;
   unsigned char *base = c->conv.slots + (size_t)slot * q->slot_bytes;
   float *in = (float *)base, *rows = (float *)(base + sofar_round_up(q->in_floats * sizeof(float), SOFAR_ALIGN));
   const size_t bands = sofar_div_up(pg->ho, POOL_BAND), row_floats = g->wo * g->cout;
-  size_t have_img = (size_t)-1, have_lo = 0, have_hi = 0; /* the conv rows in `rows`, from its start */
+  /* the conv rows in `rows`, from its start: a thread's next chunk usually continues its last (home ranges),
+     so the row two bands share is computed once per thread, not once per chunk (11 % of the conv's rows) */
+  size_t *const have = c->have[slot];
+  size_t have_img = have[0], have_lo = have[1], have_hi = have[2];
   for (size_t t = begin; t < end; t++) {
     const size_t img = t / bands, po0 = t % bands * POOL_BAND, po1 = sofar_min(po0 + POOL_BAND, pg->ho);
     size_t lo, hi, unused;
@@ -444,6 +449,7 @@ static void conv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
                             c->y + (img * pg->ho + po) * pg->wo * g->cout);
     }
   }
+  have[0] = have_img, have[1] = have_lo, have[2] = have_hi;
 }
 
 void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const float *bias, float *y, void *scratch,
@@ -468,6 +474,7 @@ void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const
   c.conv.slots = (unsigned char *)sofar_align_ptr(scratch);
   c.q = &q;
   c.y = y;
+  for (size_t t = 0; t < SOFAR_MAX_THREADS; t++) c.have[t][0] = (size_t)-1, c.have[t][1] = c.have[t][2] = 0;
   if (pool_is_identity(&q.pool)) {
     c.conv.y = y;
     sofar_parallel_for(stem_tasks(&q.conv.g), stem_task, &c.conv);
