@@ -58,6 +58,8 @@ interface BconvParts {
    * the whole concat y is the last slice of) times scale plus shift, into y, one group.
    */
   pack2: { x: Arg; channels: number; xStride: number; scale: Float32Array | null; shift: Float32Array | null; y: Arg } | null;
+  /** The residual is the 2×2 /2 average pool of an input-sized map, pooled by the conv (SOFAR_EPI_RESIDUAL_POOL2). */
+  residualPool: boolean;
 }
 
 export type KernelName =
@@ -94,6 +96,8 @@ export interface Plan {
     fusedThresholdPacks: number;
     /** Signs packed by a binary conv as its second packing (a second threshold of its output, or a concat it completes). */
     pack2s: number;
+    /** Average pools (2×2 /2) computed by the binary conv that takes them as its residual, instead of a step. */
+    pooledResiduals: number;
     fusedResiduals: number;
     fusedActivations: number;
     /** Binary convs on sofar_bconv2d_epilogue (an affine map or residual after the activation, a threshold pack, a strided residual). */
@@ -131,6 +135,8 @@ interface ValueInfo {
   affineOf?: { input: string; scale: Float32Array; shift: Float32Array };
   /** A relu read only by a max pool: never stored, the pool takes the max of the relu of this input. */
   reluOf?: string;
+  /** A 2×2 /2 average pool read only as a binary conv's residual: never stored, the conv pools this input. */
+  pooledFrom?: string;
 }
 
 const ALIGN = 64;
@@ -159,7 +165,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
@@ -541,12 +547,15 @@ class Planner {
         const kernel = this.binaryKernel(words, cout, x.c, kh, kw, node.groups);
         const geometry = [n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups];
         this.scratch(this.k.bconv2dScratchBytes(...geometry));
-        const residual = node.residual ? this.read(node.residual) : null;
+        const pooledFrom = node.residual ? this.values.get(node.residual)?.pooledFrom : undefined;
+        const residualOf = pooledFrom ?? node.residual;
+        const residual = residualOf ? this.read(residualOf) : null;
         if (node.residual) this.stats.fusedResiduals++;
+        if (pooledFrom) this.stats.pooledResiduals++;
         if (node.alpha || node.post || node.postScale) this.stats.fusedActivations++;
         const parts: BconvParts = {
           node, x: this.ref(this.packed(node.inputs[0], node.groups)), kernel: this.ref(kernel), residual,
-          residualStride: node.residual ? this.floatOf(node.residual).stride : float.stride,
+          residualStride: residualOf ? this.floatOf(residualOf).stride : float.stride, residualPool: pooledFrom !== undefined,
           y: this.ref(float.region, float.channel * 4), yStride: float.stride, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
         };
         // Its kernel and arguments are chosen at the end (chooseBconvKernel); these mark the buffers' lives now.
@@ -655,6 +664,10 @@ class Planner {
       }
       case 'maxpool':
       case 'avgpool': {
+        if (node.op === 'avgpool' && this.pooledByConv(node)) {
+          this.define(node.output, node.shape).pooledFrom = node.inputs[0];
+          return;
+        }
         const info = this.define(node.output, node.shape);
         info.float = this.newFloat(info);
         const kernel = node.op === 'avgpool' ? 'avgpoolF32' : x.reluOf ? 'maxpoolReluF32' : 'maxpoolF32';
@@ -741,7 +754,7 @@ class Planner {
   private chooseBconvKernel(call: Call, b: BconvParts): void {
     const { node } = b;
     const strided = b.residual !== null && b.residualStride !== b.yStride;
-    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided || b.pack2) {
+    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided || b.pack2 || b.residualPool) {
       const packScale = b.packAffine?.scale.some((v) => v !== 1) ? b.packAffine.scale : null;
       const vectors: [number, Float32Array | null][] = [
         [EPILOGUE.multiplier, node.multiplier], [EPILOGUE.bias, node.bias], [EPILOGUE.alpha, node.alpha], [EPILOGUE.scale, node.postScale],
@@ -751,7 +764,7 @@ class Planner {
       const cout = node.shape[0];
       const params = new Float32Array(present.length * cout);
       present.forEach(([, v], i) => params.set(v, i * cout));
-      const ops = present.reduce((a, [bit]) => a | bit, node.residualAfter ? EPILOGUE.residualAfter : 0);
+      const ops = present.reduce((a, [bit]) => a | bit, (node.residualAfter ? EPILOGUE.residualAfter : 0) | (b.residualPool ? EPILOGUE.residualPool2 : 0));
       const head = [b.x, b.kernel, present.length ? this.floats(params) : null, b.residual, b.y, b.yPacked];
       const ints = [...b.geometry, node.padValue, b.yStride, b.residualStride, b.packStride, ops, b.packGroups];
       const p2 = b.pack2;
@@ -773,6 +786,22 @@ class Planner {
     const packed = this.region(this.k.bconv2dPackedKernelBytes(cout, cin, kh, kw, groups), 'weight');
     this.initCalls.push({ kernel: 'bconv2dPackKernel', args: [this.ref(this.staging(words)), this.ref(packed), cout, cin, kh, kw, groups] });
     return packed;
+  }
+
+  /**
+   * A 2×2 /2 average pool without padding whose one reader is a binary conv taking it as its residual, over
+   * an input of that conv's input size, with that conv's output size: the conv pools its residual rows
+   * itself (the kernels that have sofar_bconv2d_epilogue_pack2 have this too).
+   */
+  private pooledByConv(node: FusedNode & { op: 'avgpool' }): boolean {
+    const w = node.window;
+    if (!this.epilogue || !this.k.bconv2dEpiloguePack2 || node.output === this.model.output.name) return false;
+    if (w.kernel.some((k) => k !== 2) || w.stride.some((s) => s !== 2) || w.pads.some((p) => p !== 0)) return false;
+    const reader = this.soleReader(node.output);
+    if (reader?.op !== 'bconv' || reader.residual !== node.output || this.slices.has(node.output)) return false;
+    const pooled = this.values.get(node.inputs[0]);
+    const convInput = this.byOutput.get(reader.inputs[0])?.shape ?? this.model.input.shape;
+    return pooled !== undefined && convInput[1] === pooled.h && convInput[2] === pooled.w && reader.shape.every((d, i) => d === node.shape[i]);
   }
 
   /** Read by one max pool alone (not a concat slice, not the output), so a relu of it need not be stored. */
@@ -898,7 +927,7 @@ function bconvOutputs(kernel: KernelName): { y: number; yPacked: number } {
 }
 
 /** The ops bits of sofar_bconv2d_epilogue (native/include/sofar_kernels.h: SOFAR_EPI_*). */
-const EPILOGUE = { multiplier: 1, bias: 2, residualAfter: 4, alpha: 8, scale: 16, shift: 32, packScale: 64, packShift: 128 };
+const EPILOGUE = { multiplier: 1, bias: 2, residualAfter: 4, alpha: 8, scale: 16, shift: 32, packScale: 64, packShift: 128, residualPool2: 256 };
 
 /** A conv with one input and one output channel per group, as the direct depthwise kernel runs it. */
 function isDepthwise(node: FusedNode & { op: 'conv' }, channels: number): boolean {

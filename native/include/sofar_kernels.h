@@ -123,6 +123,13 @@ void sofar_bconv2d_prepacked_post(const uint64_t *x, const void *packed_kernel, 
 #define SOFAR_EPI_SHIFT 32
 #define SOFAR_EPI_PACK_SCALE 64
 #define SOFAR_EPI_PACK_SHIFT 128
+/*
+ * Added: the residual is the 2x2 average pool, stride 2, no padding, of a map of the conv's input height and
+ * width (residual_stride floats a pixel), as sofar_avgpool_f32 computes it: ((x[2i][2j] + x[2i][2j+1]) +
+ * x[2i+1][2j]) + x[2i+1][2j+1], then / 4 (ReActNet's strided shortcut, pooled in the conv's pass instead of
+ * a pass of its own). Needs 2*ho <= h and 2*wo <= w.
+ */
+#define SOFAR_EPI_RESIDUAL_POOL2 256
 void sofar_bconv2d_epilogue(const uint64_t *x, const void *packed_kernel, const float *params, const float *residual,
                             float *y, uint64_t *y_packed, void *scratch, int n, int h, int w, int cin, int cout, int kh,
                             int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups,

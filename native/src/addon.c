@@ -613,7 +613,7 @@ static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info,
   if (!begin(&c, env, info, pack2 ? "bconv2dEpiloguePack2" : "bconv2dEpilogue", at + 6 + (pack2 ? 2 : 0), 1) ||
       !conv_shape(&c, 8 + e, &s) || !int_arg(&c, at, "padValue", -1, 1, &pad_value) ||
       !stride_arg(&c, at + 1, "yStride", s.v[COUT], &ys) || !int_arg(&c, at + 2, "residualStride", 0, MAX_DIM, &rs) ||
-      !int_arg(&c, at + 3, "yPackedStride", 0, MAX_DIM, &yps) || !int_arg(&c, at + 4, "ops", 0, 255, &ops) ||
+      !int_arg(&c, at + 3, "yPackedStride", 0, MAX_DIM, &yps) || !int_arg(&c, at + 4, "ops", 0, 511, &ops) ||
       !int_arg(&c, at + 5, "yPackGroups", 0, MAX_DIM, &ypg) ||
       (pack2 && (!int_arg(&c, at + 6, "pack2Channels", 1, MAX_DIM, &p2c) ||
                  !int_arg(&c, at + 7, "pack2XStride", 1, MAX_DIM, &p2s))))
@@ -625,13 +625,15 @@ static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info,
   uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb, rb, ypb = s.pixels, p2xb = 0, p2yb = 0;
   if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)sofar_packed_words(v[CIN], v[GROUPS]) * 8) ||
       !strided_bytes(&c, s.pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb) ||
-      !strided_bytes(&c, s.pixels, (uint64_t)rs, (uint64_t)v[COUT], 4, &rb) ||
+      /* a pooled residual (SOFAR_EPI_RESIDUAL_POOL2) has the input's pixels */
+      !strided_bytes(&c, ops & SOFAR_EPI_RESIDUAL_POOL2 ? (uint64_t)v[N] * (uint64_t)v[H] * (uint64_t)v[W] : s.pixels,
+                     (uint64_t)rs, (uint64_t)v[COUT], 4, &rb) ||
       (pack2 && !strided_bytes(&c, s.pixels, (uint64_t)p2s, (uint64_t)p2c, 4, &p2xb)))
     return NULL;
   p2yb = s.pixels;
   if (pack2 && !mul_ok(&c, &p2yb, (uint64_t)sofar_packed_words(p2c, 1) * 8)) return NULL;
   const uint64_t kb = sofar_bconv2d_packed_kernel_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]);
-  const uint64_t pb = (uint64_t)__builtin_popcount((unsigned)ops & ~(unsigned)SOFAR_EPI_RESIDUAL_AFTER) * (uint64_t)v[COUT] * 4;
+  const uint64_t pb = (uint64_t)__builtin_popcount((unsigned)ops & 255u & ~(unsigned)SOFAR_EPI_RESIDUAL_AFTER) * (uint64_t)v[COUT] * 4;
   const uint64_t p2cb = (uint64_t)p2c * 4;
   void *x, *k, *params, *res, *y, *yp, *p2x = NULL, *p2scale = NULL, *p2shift = NULL, *p2y = NULL, *scratch;
   if (!ptr_arg(&c, 1, "x", xb, 8, 0, &x) || !ptr_arg(&c, 2, "packedKernel", kb, 8, 0, &k) ||
@@ -651,6 +653,12 @@ static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info,
   }
   if (!ptr_arg(&c, 6, "yPacked", ypb, 8, 1, &yp)) return NULL;
   if (!y && !yp) return fail(&c, 1, "needs y or yPacked (both are -1)");
+  if (ops & SOFAR_EPI_RESIDUAL_POOL2) {
+    if (!res) return fail(&c, 1, "ops pool the residual, but residual is -1");
+    if (2 * s.ho > (uint64_t)v[H] || 2 * s.wo > (uint64_t)v[W])
+      return fail(&c, 1, "a pooled residual needs 2*ho <= h and 2*wo <= w (output %llux%llu, input %dx%d)",
+                  (unsigned long long)s.ho, (unsigned long long)s.wo, v[H], v[W]);
+  }
   if (pack2 && (!ptr_arg(&c, 7, "pack2X", p2xb, 4, 0, &p2x) || !ptr_arg(&c, 8, "pack2Scale", p2cb, 4, 1, &p2scale) ||
                 !ptr_arg(&c, 9, "pack2Shift", p2cb, 4, 1, &p2shift) || !ptr_arg(&c, 10, "pack2Y", p2yb, 8, 0, &p2y)))
     return NULL;

@@ -96,11 +96,11 @@ SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e,
       __m256 v = _mm256_cvtepi32_ps(acc);
       if (f & SOFAR_TF_MUL) v = _mm256_mul_ps(v, mul);
       v = _mm256_add_ps(v, bias);
-      if (f & SOFAR_TF_RES_BEFORE) v = _mm256_add_ps(v, _mm256_loadu_ps(res + pix * rs + o));
+      if (f & SOFAR_TF_RES_BEFORE) v = _mm256_add_ps(v, _mm256_loadu_ps(res + (pix - e->res_p0) * rs + o));
       if (f & SOFAR_TF_ALPHA) v = _mm256_blendv_ps(v, _mm256_mul_ps(alpha, v), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
       if (f & SOFAR_TF_SCALE) v = _mm256_add_ps(_mm256_mul_ps(v, scale), post);
       else if (f & SOFAR_TF_POST) v = _mm256_add_ps(v, post);
-      if (f & SOFAR_TF_RES_AFTER) v = _mm256_add_ps(v, _mm256_loadu_ps(res + pix * rs + o));
+      if (f & SOFAR_TF_RES_AFTER) v = _mm256_add_ps(v, _mm256_loadu_ps(res + (pix - e->res_p0) * rs + o));
       if (f & SOFAR_TF_FUSED) {
         __m256 s = v;
         if (f & SOFAR_TF_PACK_SCALE) s = _mm256_mul_ps(s, ps);

@@ -79,11 +79,11 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform_vec(const struct sofar_bconv_out
   __m512 v = _mm512_cvtepi32_ps(acc);
   if (f & SOFAR_TF_MUL) v = _mm512_mul_ps(v, mul);
   v = _mm512_add_ps(v, bias);
-  if (f & SOFAR_TF_RES_BEFORE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + pix * e->rs + o));
+  if (f & SOFAR_TF_RES_BEFORE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + (pix - e->res_p0) * e->rs + o));
   if (f & SOFAR_TF_ALPHA) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), alpha, v);
   if (f & SOFAR_TF_SCALE) v = _mm512_add_ps(_mm512_mul_ps(v, scale), post);
   else if (f & SOFAR_TF_POST) v = _mm512_add_ps(v, post);
-  if (f & SOFAR_TF_RES_AFTER) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + pix * e->rs + o));
+  if (f & SOFAR_TF_RES_AFTER) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + (pix - e->res_p0) * e->rs + o));
   if (f & SOFAR_TF_FUSED) {
     __m512 s = v;
     if (f & SOFAR_TF_PACK_SCALE) s = _mm512_mul_ps(s, ps);

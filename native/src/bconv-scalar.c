@@ -24,7 +24,7 @@ void sofar_bgemm_scalar(size_t mr, size_t nr, size_t nseg, size_t seg_len, const
 
 void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, const int32_t *pc, const int32_t *corr,
                                   size_t o0, size_t o1, float *out) {
-  const float *res = e->res ? e->res + pix * e->rs : NULL;
+  const float *res = e->res ? e->res + (pix - e->res_p0) * e->rs : NULL;
   const float *res_before = e->res_after ? NULL : res, *res_after = e->res_after ? res : NULL;
   for (size_t o = o0; o < o1; o++) {
     /* wrapping arithmetic, as in the SIMD variants (pc can only be garbage if buffers overlap) */

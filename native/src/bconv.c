@@ -38,7 +38,7 @@ struct bconv_plan {
   size_t ew;     /* words per kernel row per group when row-packed = ceil(kw*cg/64) */
   size_t rows_words; /* the row-packed input: n*h*wo*groups*ew words, then groups*ew of the all-pad row */
   /* scratch slot layout (bytes, each a multiple of SOFAR_ALIGN) */
-  size_t slot_rows, slot_pc, slot_corr, slot_tmp, slot_pads, slot_bytes;
+  size_t slot_rows, slot_pc, slot_corr, slot_tmp, slot_pads, slot_pres, slot_bytes;
 };
 
 /* Padding corrections kept per task, least recently used first out: at least a block's rows, so that every
@@ -67,7 +67,8 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
   p->slot_corr = round64(CORR_CACHE * g->cout * sizeof(int32_t));
   p->slot_tmp = round64((SOFAR_MR_MAX + 1) * g->cout * sizeof(float)); /* the transform's rows (sofar_bconv_transform_fn) */
   p->slot_pads = round64((SOFAR_MR_MAX + CORR_CACHE) * (g->taps + 1) * sizeof(uint32_t)); /* + the cached lists */
-  p->slot_bytes = p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp + p->slot_pads;
+  p->slot_pres = round64(SOFAR_MR_MAX * g->cout * sizeof(float)); /* a block's pooled residual rows */
+  p->slot_bytes = p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp + p->slot_pads + p->slot_pres;
   return 1;
 }
 
@@ -167,6 +168,7 @@ struct bconv_tail {
   const float *p2_x, *p2_scale, *p2_shift; /* the second packing (sofar_bconv2d_epilogue_pack2) */
   uint64_t *p2_y;
   size_t p2_c, p2_xs;
+  int res_pool2; /* SOFAR_EPI_RESIDUAL_POOL2 */
 };
 
 struct bconv_ctx {
@@ -179,6 +181,7 @@ struct bconv_ctx {
   int pad_value;
   unsigned char *slots;
   uint64_t *rp; /* the row-packed input (p->rowpack) */
+  int res_pool2; /* out.res is a map of the input's size, 2x2-average-pooled into each block's rows */
 };
 
 /* tasks: the image rows (img, ih) of the row-packed input, then its all-pad row */
@@ -320,6 +323,19 @@ static int same_list(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
   for (size_t i = 0; i < na; i++)
     if (a[i] != b[i]) return 0;
   return 1;
+}
+
+/* The residual rows of pixels p0 .. p0+mr-1 pooled from the input-sized map (SOFAR_EPI_RESIDUAL_POOL2), with
+   sofar_avgpool_f32's arithmetic: the window's cells added in row-major order, then divided by their count. */
+static void pool2_rows(const struct bconv_ctx *c, size_t p0, size_t mr, float *dst) {
+  const struct sofar_conv_geom *g = &c->p->g;
+  const size_t cout = g->cout, rs = c->out.rs, hw = g->ho * g->wo;
+  for (size_t r = 0; r < mr; r++) {
+    const size_t pix = p0 + r, img = pix / hw, oh = pix % hw / g->wo, ow = pix % g->wo;
+    const float *a = c->out.res + ((img * g->h + 2 * oh) * g->w + 2 * ow) * rs, *b = a + rs, *d = a + g->w * rs, *e = d + rs;
+    float *out = dst + r * cout;
+    for (size_t q = 0; q < cout; q++) out[q] = (((a[q] + b[q]) + d[q]) + e[q]) / 4.0f;
+  }
 }
 
 /* sofar_bconv2d_epilogue_pack2's second packing of pixels p0 .. p0+mr-1 */
@@ -478,7 +494,15 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       corr_rows[r] = corr_of[0];
       any_corr = 1;
     }
-    uk->bconv_transform(&c->out, p0, mr, pc, any_corr ? corr_rows : NULL, tmp);
+    if (c->res_pool2) { /* the transform reads this block's pooled rows, still in L1 */
+      float *pres = (float *)(s + p->slot_bytes - p->slot_pres);
+      pool2_rows(c, p0, mr, pres);
+      struct sofar_bconv_out o = c->out;
+      o.res = pres, o.rs = cout, o.res_p0 = p0;
+      uk->bconv_transform(&o, p0, mr, pc, any_corr ? corr_rows : NULL, tmp);
+    } else {
+      uk->bconv_transform(&c->out, p0, mr, pc, any_corr ? corr_rows : NULL, tmp);
+    }
     /* the second packing one block behind: its rows are still in L1, and their stores have left the store
        queue (loads right after masked stores to the same lines wait for them: 4x slower, measured) */
     if (c->out.p2_y && blk > begin) pack2_rows(c, p0 - mr_max, mr_max);
@@ -527,6 +551,7 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
     o->res_after = tail->res_after;
     if (tail->rs) o->rs = tail->rs;
     if (tail->yps) o->yps = tail->yps;
+    c.res_pool2 = tail->res_pool2;
     if (tail->p2_y) {
       o->p2_x = tail->p2_x, o->p2_scale = tail->p2_scale, o->p2_shift = tail->p2_shift, o->p2_y = tail->p2_y;
       o->p2_c = tail->p2_c, o->p2_xs = tail->p2_xs, o->p2_ys = sofar_div_up(tail->p2_c, 64);
@@ -619,7 +644,9 @@ void sofar_bconv2d_epilogue_pack2(const uint64_t *x, const void *packed_kernel, 
   struct bconv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
   if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
-  if (ops < 0 || ops > 255 || residual_stride < 0 || y_packed_stride < 0) return;
+  if (ops < 0 || ops > 511 || residual_stride < 0 || y_packed_stride < 0) return;
+  const int pool2 = (ops & SOFAR_EPI_RESIDUAL_POOL2) != 0;
+  if (pool2 && (!residual || 2 * p.g.ho > p.g.h || 2 * p.g.wo > p.g.w)) return;
   if (residual_stride != 0 && (size_t)residual_stride < p.g.cout) return;
   const size_t own_words = (size_t)y_pack_groups * sofar_div_up(p.g.cout / (size_t)y_pack_groups, 64);
   if (y_packed_stride != 0 && (size_t)y_packed_stride < own_words) return;
@@ -630,7 +657,7 @@ void sofar_bconv2d_epilogue_pack2(const uint64_t *x, const void *packed_kernel, 
   if (pack2_y && (!pack2_x || pack2_channels < 1 || pack2_x_stride < pack2_channels)) return;
   struct bconv_tail tail = {v[4], v[6], v[7], (ops & SOFAR_EPI_RESIDUAL_AFTER) != 0, (size_t)residual_stride,
                             (size_t)y_packed_stride, pack2_x, pack2_scale, pack2_shift, pack2_y,
-                            pack2_y ? (size_t)pack2_channels : 0, pack2_y ? (size_t)pack2_x_stride : 0};
+                            pack2_y ? (size_t)pack2_channels : 0, pack2_y ? (size_t)pack2_x_stride : 0, pool2};
   unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
   /* the shift after the activation is the transform's post (with the tail's scale: out*scale + post) */
   run(&p, x, packed_kernel, v[0], v[1], residual, v[3], v[5], y, y_packed,

@@ -108,6 +108,9 @@ struct sofar_bconv_out {
   const float *res;
   size_t rs;
   int res_after;
+  /* pixel pix's residual row is res + (pix - res_p0)*rs: 0, or the block's first pixel when res holds only the
+     block's rows (the driver pools them: sofar_bconv2d_epilogue's SOFAR_EPI_RESIDUAL_POOL2) */
+  size_t res_p0;
   float *y;
   size_t ys;
   uint64_t *yp;
@@ -143,7 +146,7 @@ void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, c
  */
 static inline void sofar_bconv_out_prefetch(const struct sofar_bconv_out *e, size_t pix) {
   for (size_t at = 0; at < e->cout; at += 16) {
-    if (e->res) __builtin_prefetch(e->res + pix * e->rs + at, 0, 3);
+    if (e->res && !e->res_p0) __builtin_prefetch(e->res + pix * e->rs + at, 0, 3);
     if (e->y) __builtin_prefetch(e->y + pix * e->ys + at, 1, 3);
   }
 }

@@ -298,6 +298,47 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
       }
       free(s2); free(t2); free(row); free(refp4); free(yp2); free(yw);
     }
+    /* SOFAR_EPI_RESIDUAL_POOL2: the residual pooled 2x2 /2 from a map of the input's size in the conv's pass,
+       against sofar_avgpool_f32 then the epilogue with the pooled map (both checked on their own above) */
+    if (use_res && 2 * ho <= h && 2 * wo <= w && groups == 1) {
+      const int rs2 = cout + rnd(3);
+      const size_t src_n = (size_t)n * h * w * rs2;
+      float *src = alloc_exact(src_n * 4), *pooled = alloc_exact((size_t)n * (h / 2) * (w / 2) * cout * 4);
+      float *want5 = alloc_exact(yext * 4), *y5 = alloc_exact(yext * 4);
+      uint64_t *wantp5 = alloc_exact(ypext * 8);
+      for (size_t i = 0; i < src_n; i++) src[i] = rndf();
+      float *dense_src = alloc_exact((size_t)n * h * w * cout * 4);
+      for (size_t q = 0; q < (size_t)n * h * w; q++) memcpy(dense_src + q * cout, src + q * rs2, (size_t)cout * 4);
+      sofar_set_threads(1);
+      sofar_avgpool_f32(dense_src, pooled, n, h, w, cout, 2, 2, 2, 2, 0, 0, 0, 0);
+      /* the pooled map has ho' = h/2 rows: keep the conv's ho x wo of them */
+      const int hp = h / 2, wp = w / 2;
+      float *pooled_out = alloc_exact(P * (size_t)cout * 4);
+      for (int im = 0; im < n; im++)
+        for (int i = 0; i < ho; i++)
+          memcpy(pooled_out + (((size_t)im * ho + i) * wo) * cout, pooled + (((size_t)im * hp + i) * wp) * cout, (size_t)wo * cout * 4);
+      for (size_t i = 0; i < yext; i++) want5[i] = SENTINEL;
+      memset(wantp5, 0xa5, ypext * 8);
+      sofar_bconv2d_epilogue(x, packed, nparams ? params : NULL, pooled_out, want5, use_yp ? wantp5 : NULL, scratch, n, h, w,
+                             cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, ys, cout, yps, ops, ypg);
+      for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
+        if (!isa_available(isas[ii])) continue;
+        for (int threads = 1; threads <= 3; threads++) {
+          sofar_set_threads(threads);
+          for (size_t i = 0; i < yext; i++) y5[i] = SENTINEL;
+          memset(yp, 0xa5, ypext * 8);
+          sofar_bconv2d_epilogue(x, packed, nparams ? params : NULL, src, y5, use_yp ? yp : NULL, scratch, n, h, w, cin,
+                                 cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, ys, rs2, yps,
+                                 ops | SOFAR_EPI_RESIDUAL_POOL2, ypg);
+          size_t bad = 0;
+          for (size_t i = 0; i < yext; i++) bad += !(y5[i] == want5[i]) && !(isnan(y5[i]) && isnan(want5[i]));
+          CHECK(!bad, "pooled residual isa %d threads %d: %zu floats differ (h%d w%d ho%d wo%d cout%d ops%d)", isas[ii],
+                threads, bad, h, w, ho, wo, cout, ops);
+          if (use_yp) CHECK(!memcmp(yp, wantp5, ypext * 8), "pooled residual packed isa %d threads %d", isas[ii], threads);
+        }
+      }
+      free(src); free(pooled); free(pooled_out); free(dense_src); free(want5); free(y5); free(wantp5);
+    }
     free(x); free(k); free(mul); free(bias); free(res); free(ref); free(refp); free(scratch); free(packed); free(y);
     free(yp); free(first); free(alpha); free(post); free(ref2); free(refp2);
     free(accs); free(scale); free(pscale); free(pshift); free(params); free(ref3); free(signs3); free(refp3);

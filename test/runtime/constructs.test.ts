@@ -94,8 +94,9 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
     const { stats, kernels, unfusedKernels, difference } = withAndWithoutEpilogue('ReActNet-style widening:', 6);
     // the 3×3 conv packs both branches' RSigns (the second as its second packing); the two 1×1 convs write
     // their slices of the concat, and their words of the next RSign's packed signs
-    expect(stats).toMatchObject({ epilogues: 3, sliceWrites: 2, packedSliceWrites: 2, fusedThresholdPacks: 1, pack2s: 1, fusedActivations: 4 });
-    for (const k of ['copyF32', 'affineF32', 'preluF32', 'addF32', 'sumF32'] as const) expect(kernels).not.toContain(k);
+    // the strided block's conv pools its shortcut (2×2 /2 average) itself, on the epilogue kernel too
+    expect(stats).toMatchObject({ epilogues: 4, sliceWrites: 2, packedSliceWrites: 2, fusedThresholdPacks: 1, pack2s: 1, pooledResiduals: 1, fusedActivations: 4 });
+    for (const k of ['copyF32', 'affineF32', 'preluF32', 'addF32', 'sumF32', 'avgpoolF32'] as const) expect(kernels).not.toContain(k);
     // left: the input's RSign
     expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(1);
     expect(unfusedKernels).toEqual(expect.arrayContaining(['copyF32', 'preluF32']));
@@ -112,7 +113,9 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
     const kernels = fused.plan.steps.map((s) => s.kernel);
     // half-word slices: no conv can pack its words alone; the 3×3 conv packs the second branch's RSign, and
     // the second branch's conv the concat's (its first half final by then)
-    expect(fused.plan.stats).toMatchObject({ pack2s: 2, packedSliceWrites: 0, sliceWrites: 2 });
+    expect(fused.plan.stats).toMatchObject({ pack2s: 2, packedSliceWrites: 0, sliceWrites: 2, pooledResiduals: 1 });
+    expect(without.plan.stats.pooledResiduals).toBe(0);
+    expect(without.plan.steps.map((s) => s.kernel)).toContain('avgpoolF32');
     expect(kernels.filter((k) => k === 'bconv2dEpiloguePack2')).toHaveLength(2);
     expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(1);
     expect(without.plan.steps.filter((s) => s.kernel === 'packSignsAffine')).toHaveLength(3);
