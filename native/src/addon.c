@@ -315,6 +315,7 @@ static napi_value js_threads(napi_env env, napi_callback_info info) {
 /* ---- the arena ------------------------------------------------------------------------------------ */
 
 #if defined(__linux__)
+#include <pthread.h>
 #include <sys/mman.h>
 
 /*
@@ -333,9 +334,13 @@ struct arena_note {
   int unmapped;
   struct arena_note *next;
 };
-static struct arena_note *arenas; /* the live ones (the main thread only) */
+/* the live ones, and their mapped bytes: shared by every thread that loads the addon (Node's workers each
+   have their own env, and finalizers run on the thread of theirs) */
+static struct arena_note *arenas;
 static size_t arena_live;
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* with arena_lock held */
 static void arena_unmap(napi_env env, struct arena_note *n) {
   if (n->unmapped) return;
   munmap(n->at, n->mapped);
@@ -347,12 +352,14 @@ static void arena_unmap(napi_env env, struct arena_note *n) {
 static void arena_finalize(napi_env env, void *data, void *hint) {
   (void)data;
   struct arena_note *n = (struct arena_note *)hint;
+  pthread_mutex_lock(&arena_lock);
   arena_unmap(env, n);
   for (struct arena_note **l = &arenas; *l; l = &(*l)->next)
     if (*l == n) {
       *l = n->next;
       break;
     }
+  pthread_mutex_unlock(&arena_lock);
   free(n);
 }
 
@@ -363,10 +370,19 @@ static napi_value js_arena(napi_env env, napi_callback_info info) {
   if (!(d >= 1 && d <= 1099511627776.0) || d != (double)(uint64_t)d)
     return fail(&c, 1, "bytes must be an integer in [1, 2^40], got %g", d);
   const size_t bytes = (size_t)d, mapped = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-  if (arena_live + mapped > ARENA_LIVE_MAX) return undef(env);
+  pthread_mutex_lock(&arena_lock);
+  const int full = arena_live + mapped > ARENA_LIVE_MAX;
+  if (!full) arena_live += mapped; /* reserved now, so that two threads cannot both pass the cap */
+  pthread_mutex_unlock(&arena_lock);
+  if (full) return undef(env);
   /* over-map by a huge page, then trim both ends: the kept range starts on a 2 MiB boundary */
   unsigned char *raw = mmap(NULL, mapped + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return undef(env);
+  if (raw == MAP_FAILED) {
+    pthread_mutex_lock(&arena_lock);
+    arena_live -= mapped;
+    pthread_mutex_unlock(&arena_lock);
+    return undef(env);
+  }
   unsigned char *at = (unsigned char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
   if (at > raw) munmap(raw, (size_t)(at - raw));
   if (raw + HUGE_PAGE > at) munmap(at + mapped, (size_t)(raw + HUGE_PAGE - at));
@@ -375,14 +391,19 @@ static napi_value js_arena(napi_env env, napi_callback_info info) {
 #endif
   struct arena_note *n = calloc(1, sizeof *n);
   napi_value ab;
+  if (n) n->at = at, n->mapped = mapped, n->bytes = bytes;
   if (!n || napi_create_external_arraybuffer(env, at, bytes, arena_finalize, n, &ab) != napi_ok) {
     munmap(at, mapped);
     free(n);
+    pthread_mutex_lock(&arena_lock);
+    arena_live -= mapped;
+    pthread_mutex_unlock(&arena_lock);
     return undef(env);
   }
-  n->at = at, n->mapped = mapped, n->bytes = bytes, n->next = arenas;
+  pthread_mutex_lock(&arena_lock);
+  n->next = arenas;
   arenas = n;
-  arena_live += mapped;
+  pthread_mutex_unlock(&arena_lock);
   int64_t total; /* the GC sees a small object: tell it what it holds */
   napi_adjust_external_memory(env, (int64_t)bytes, &total);
   return ab;
@@ -391,13 +412,16 @@ static napi_value js_arena(napi_env env, napi_callback_info info) {
 static napi_value js_release_arena(napi_env env, napi_callback_info info) {
   call_t c;
   if (!begin(&c, env, info, "releaseArena", 1, 1)) return NULL;
-  for (struct arena_note *n = arenas; n; n = n->next)
-    if (n->at == c.base && !n->unmapped) {
-      /* detached first: every view of it becomes empty, and the kernels refuse it, before the memory goes */
-      if (napi_detach_arraybuffer(env, c.argv[0]) != napi_ok) return fail(&c, 0, "cannot detach the arena");
-      arena_unmap(env, n);
-      break;
-    }
+  pthread_mutex_lock(&arena_lock);
+  struct arena_note *n = arenas;
+  while (n && !(n->at == c.base && !n->unmapped)) n = n->next;
+  /* detached first: every view of it becomes empty, and the kernels refuse it, before the memory goes */
+  if (n && napi_detach_arraybuffer(env, c.argv[0]) != napi_ok) {
+    pthread_mutex_unlock(&arena_lock);
+    return fail(&c, 0, "cannot detach the arena");
+  }
+  if (n) arena_unmap(env, n);
+  pthread_mutex_unlock(&arena_lock);
   return undef(env);
 }
 #endif
