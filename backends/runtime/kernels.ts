@@ -45,9 +45,9 @@ export interface KernelSet {
    * (·pack2Scale + pack2Shift) into pack2Y (sofar_bconv2d_epilogue_pack2): a second threshold of the output, or
    * the signs of a whole concat. ints: bconv2dEpilogue's, then pack2Channels, pack2XStride.
    */
+  bconv2dEpiloguePack2?(buf: ArrayBuffer, x: Off, k: Off, params: Off, res: Off, y: Off, yPacked: Off, pack2X: Off, pack2Scale: Off, pack2Shift: Off, pack2Y: Off, scratch: Off, ...ints: number[]): void;
   /** Optional: a join in one pass, y = (((a + b) + c) + d)·s (c, d: −1 to leave out), and its signs packed (sofar_sum_f32). */
   sumF32?(buf: ArrayBuffer, a: Off, b: Off, c: Off, d: Off, s: number, y: Off, yPacked: Off, pixels: number, channels: number): void;
-  bconv2dEpiloguePack2?(buf: ArrayBuffer, x: Off, k: Off, params: Off, res: Off, y: Off, yPacked: Off, pack2X: Off, pack2Scale: Off, pack2Shift: Off, pack2Y: Off, scratch: Off, ...ints: number[]): void;
   conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
   /**

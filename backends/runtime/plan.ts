@@ -33,8 +33,6 @@ interface Call {
   args: Arg[];
   /** A binary conv's parts: its kernel and arguments are chosen once the plan knows everything it packs. */
   bconv?: BconvParts;
-  /** A sumF32 call that writes its output's last values: it can pack their signs too (args[SUM_PACKED]). */
-  sum?: true;
 }
 
 /** A binary conv call before its kernel is chosen (a sign packing, with or without a threshold, may attach later). */
@@ -361,6 +359,7 @@ class Planner {
     let region: Region;
     const thresholdBy = v.affineOf && this.epilogue ? this.values.get(v.affineOf.input)?.producer : undefined;
     const sliceWriters = groups === 1 ? this.packedSliceWriters(v.affineOf?.input ?? source) : null;
+    let second: ReturnType<Planner['pack2Writer']> = null; // looked for below, only if the cases before it fail
     if (sliceWriters) {
       // Each binary conv that writes its slice of the concat also packs its channels' words of the signs.
       region = this.activation(bytes);
@@ -383,15 +382,15 @@ class Planner {
       region.first = this.calls.indexOf(p);
       Object.assign(p.bconv, { yPacked: this.ref(region), packGroups: groups });
       this.stats.fusedPacks++;
-    } else if (!v.affineOf && groups === 1 && p?.sum && p.args[SUM_PACKED] === null) {
+    } else if (!v.affineOf && groups === 1 && p?.kernel === 'sumF32' && p.args[SUM_PACKED] === null) {
       // The join that computes the value packs its signs in the same pass.
       region = this.activation(bytes);
       region.first = this.calls.indexOf(p);
       p.args[SUM_PACKED] = this.ref(region);
       this.stats.fusedPacks++;
-    } else if (groups === 1 && this.pack2Writer(v.affineOf?.input ?? source)) {
+    } else if (groups === 1 && (second = this.pack2Writer(v.affineOf?.input ?? source))) {
       // A conv that already packs another map packs this one too, in the same pass over its rows.
-      const { call, x } = this.pack2Writer(v.affineOf?.input ?? source)!;
+      const { call, x } = second;
       region = this.activation(bytes);
       region.first = this.calls.indexOf(call);
       const scale = v.affineOf && v.affineOf.scale.some((s) => s !== 1) ? v.affineOf.scale : null;
@@ -716,8 +715,7 @@ class Planner {
             const [a, b, c = null, d = null] = take;
             call = this.call('sumF32', [a, b, c, d, last && mode === 'mean' ? 1 / node.inputs.length : 1, y, null, pixels, x.c]);
           }
-          call!.sum = true;
-          info.producer = call;
+          info.producer = call; // the last pass, which can pack the signs too (args[SUM_PACKED])
           return;
         }
         if (node.inputs.length === 1) this.call('copyF32', [this.read(node.inputs[0]), y, pixels, x.c, x.c]);
