@@ -6,6 +6,7 @@
 import type { Graph, GraphNode, NodeOf, ParamSpec, QuantizerRef } from '../../src/graph/types.js';
 import type { WeightQuantizerName } from '../../src/quantizers.js';
 import { onnx, OnnxGraph, type AttrValue, type ElemType } from './proto.js';
+import type { convAttributes } from './attributes.js';
 
 export interface LowerOptions {
   /** Store binary kernels one bit per weight (unpacked by constant-folded ops). */
@@ -97,6 +98,14 @@ export class LowerCtx {
     return name;
   }
 
+  /**
+   * A float convolution (`Conv`, NCHW) of the lowered node: `inputs` are x, the kernel and, optionally,
+   * a bias. The training engine's CPU lowering overrides it with onnxruntime's blocked kernels.
+   */
+  conv(node: NodeOf<'conv'>, inputs: readonly string[], output: string, attrs: ReturnType<typeof convAttributes>): string {
+    return this.emit(node, 'Conv', inputs, output, attrs);
+  }
+
   /** Like `emit`, for an operator of another domain (`ai.sofar`). */
   emitIn(node: GraphNode, domain: string, opType: string, inputs: readonly string[], output: string, attrs: Record<string, AttrValue>): string {
     const name = this.g.fresh(output);
@@ -111,6 +120,15 @@ export class LowerCtx {
    */
   hasBinaryInput(node: NodeOf<'conv'> | NodeOf<'dense'>): boolean {
     return node.attrs.kernelQuantizer !== null && this.setup.graph.nodes[node.inputs[0]].precision === 'bin';
+  }
+
+  /**
+   * Whether a binary conv or dense layer multiplies as ConvInteger / MatMulInteger: the integer variant
+   * on ±1 inputs. The training engine's CPU lowering takes the blocked float convolution instead where
+   * it can.
+   */
+  integerProduct(node: NodeOf<'conv'> | NodeOf<'dense'>): boolean {
+    return this.options.integer && this.hasBinaryInput(node);
   }
 
   /** The per-sample shape of the node's i-th input. */

@@ -28,21 +28,21 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
       const bn = ctx.bnFolds.get(node.id);
       if (bn) {
         const { kernel, bias } = ctx.foldedConv(node, bn);
-        return ctx.emit(node, 'Conv', [x, kernel, bias], bn.name, attrs);
+        return ctx.conv(node, [x, kernel, bias], bn.name, attrs);
       }
       const inputs = [x, ctx.floatParam(node, 'kernel')];
       if (a.bias) inputs.push(ctx.floatParam(node, 'bias'));
-      return ctx.emit(node, 'Conv', inputs, node.name, attrs);
+      return ctx.conv(node, inputs, node.name, attrs);
     }
     // ±1 inputs (padded cells 0, or the pad value) against ±1 weights: integer sums, exact in float32
     // and in int32. A real input (BinaryAlexNet's first layer) is a real conv with the ±1 kernel.
-    const integer = ctx.options.integer && binaryInput;
+    const integer = ctx.integerProduct(node);
     const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer, [a.filters, 1, 1], integer);
     const after = binaryEpilogue(node, ctx, scale, [a.filters, 1, 1]);
     const raw = after.length ? `${node.name}/binary_conv` : node.name;
     const y = integer
       ? ctx.emit(node, 'Cast', [ctx.emit(node, 'ConvInteger', [ctx.asUint8Binary(node, x), kernel, ctx.uint8ZeroPoint(), ctx.uint8ZeroPoint()], `${node.name}/binary_conv_int32`, attrs)], raw, { to: FLOAT })
-      : ctx.emit(node, 'Conv', [x, kernel], raw, attrs);
+      : ctx.conv(node, [x, kernel], raw, attrs);
     return applyEpilogue(node, ctx, y, after);
   },
 
@@ -56,7 +56,7 @@ export const LOWERINGS: OpTable<[LowerCtx], string> = {
     }
     const binaryInput = ctx.hasBinaryInput(node);
     if (binaryInput && ctx.options.binaryOps) return lowerBinaryLayer(node, ctx);
-    const integer = ctx.options.integer && binaryInput;
+    const integer = ctx.integerProduct(node);
     const { kernel, scale } = ctx.binaryKernel(node, 'kernel', a.kernelQuantizer, [a.units], integer);
     const after = binaryEpilogue(node, ctx, scale, [a.units]);
     const raw = after.length ? `${node.name}/binary_matmul` : node.name;

@@ -168,7 +168,7 @@ export async function createOrtEngineWith(options: OrtEngineOptions): Promise<Or
   const integer = provider === 'cpu';
   const nchwcBlock = provider === 'cpu' ? await nchwcBlockSize() : 0;
   const train = buildStepModel(options.graph, 'train', options.optimizer, options.distillWeight, integer, nchwcBlock);
-  const predict = buildStepModel(options.graph, 'predict', undefined, undefined, integer);
+  const predict = buildStepModel(options.graph, 'predict', undefined, undefined, integer, nchwcBlock);
   const settings = { threads, profilePrefix: options.profilePrefix, provider };
   const [trainSession, predictSession] = [await openSession(train.bytes, settings), await openSession(predict.bytes, { threads, provider })];
   const engine = new OrtEngine(options.graph, train.layout, options.optimizer, trainSession, predictSession, train.maskedNodes, options.batchSize, options.distillWeight !== undefined, threads, provider, options.adapter);

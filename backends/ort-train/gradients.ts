@@ -29,8 +29,10 @@ export async function ortLossAndGradients(
   distillWeight?: number,
   /** Binary products on ±1 inputs as integer operators (step-model.ts; default on). */
   integer = true,
+  /** onnxruntime's blocked (NCHWc) convolutions where the channels allow, on the CPU (default on). */
+  blocked = true,
 ): Promise<LossAndGradients> {
-  const nchwcBlock = (provider ?? 'cpu') === 'cpu' ? await nchwcBlockSize() : 0;
+  const nchwcBlock = (provider ?? 'cpu') === 'cpu' && blocked ? await nchwcBlockSize() : 0;
   const model = buildStepModel(graph, 'gradients', undefined, distillWeight, integer, nchwcBlock);
   const { layout } = model;
   const session = await openSession(model.bytes, { threads, provider });

@@ -48,13 +48,15 @@ export interface NchwcConv {
   kernel: Pair;
   pads: Pads;
   dilation: Pair;
+  /** Default 1 × 1. */
+  stride?: Pair;
 }
 
 /**
- * `Conv(x, w)` with stride 1 and one group through the NCHWc kernels: x `[N, C, H, W]`, w `[O, C, kh, kw]`
+ * `Conv(x, w[, bias])` with one group through the NCHWc kernels: x `[N, C, H, W]`, w `[O, C, kh, kw]`
  * (computed), C and O multiples of `block`. The kernel's blocking is a Reshape / Transpose of a small tensor.
  */
-export function nchwcConv(e: Emitter, x: string, w: string, a: NchwcConv, channels: { in: number; out: number }, block: number, hint: string): string {
+export function nchwcConv(e: Emitter, x: string, w: string, a: NchwcConv, channels: { in: number; out: number }, block: number, hint: string, bias?: string): string {
   const { kernel: [kh, kw] } = a;
   const b = block;
   const blockedKernel = e.op('Reshape', [
@@ -62,6 +64,7 @@ export function nchwcConv(e: Emitter, x: string, w: string, a: NchwcConv, channe
     e.i64([channels.out, channels.in, kh, kw]),
   ], {}, { hint: 'wblocked' });
   const blockedX = e.op('ReorderInput', [x], {}, { hint: 'blocked', domain: NCHWC_DOMAIN });
-  const conv = e.op('Conv', [blockedX, blockedKernel], { kernel_shape: [kh, kw], pads: [...a.pads], dilations: [...a.dilation], group: 1 }, { hint: `${hint}_blocked`, domain: NCHWC_DOMAIN });
+  const attrs = { kernel_shape: [kh, kw], strides: [...(a.stride ?? [1, 1])], pads: [...a.pads], dilations: [...a.dilation], group: 1 };
+  const conv = e.op('Conv', [blockedX, blockedKernel, ...(bias ? [bias] : [])], attrs, { hint: `${hint}_blocked`, domain: NCHWC_DOMAIN });
   return e.op('ReorderOutput', [conv], { channels: channels.out }, { hint, domain: NCHWC_DOMAIN });
 }

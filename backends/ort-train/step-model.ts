@@ -65,7 +65,7 @@ const BATCH = 'N';
  * to the loss (loss.ts). `integer`: binary products on ±1 inputs as ConvInteger / MatMulInteger (lowering.ts;
  * the CPU's choice, default); off for execution providers without those operators (WebGPU). `nchwcBlock`:
  * the CPU's NCHWc channel block (nchwc.ts, `nchwcBlockSize()`) for onnxruntime's blocked convolutions
- * in the backward pass; 0 (default) for plain operators only.
+ * in the forward and backward passes (lowering.ts, spatial.ts); 0 (default) for plain operators only.
  */
 export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig, distillWeight?: number, integer = true, nchwcBlock = 0): StepModel {
   const layout = flatLayout(graph);
@@ -105,7 +105,7 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
   const flatParams = new FlatParams(e, view);
   // Inference (`predict`) folds batch norms into float convs as the exporter does; training cannot.
   const bnFolds = training ? new Map() : foldableBatchNorms(graph, { binaryLayers: false, floatConvs: true });
-  const lower = new TrainingLowerCtx(e.graph, flatParams, trainingLowering(integer), { graph, input: x, bnFolds });
+  const lower = new TrainingLowerCtx(e, flatParams, trainingLowering(integer), { graph, input: x, bnFolds }, nchwcBlock);
   const values = lower.values;
   const live = liveNodes(graph);
   const wantsGrad = training ? gradientNodes(graph, live) : new Array<boolean>(nodes.length).fill(false);
