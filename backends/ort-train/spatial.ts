@@ -15,6 +15,7 @@ import { convAttributes } from '../onnx/attributes.js';
 import { tensorProto } from '../onnx/proto.js';
 import type { Emitter } from './emitter.js';
 import { nchwcConv } from './nchwc.js';
+import { phasedInputGrad } from './phases.js';
 import { gate } from './pointwise.js';
 
 type ConvAttrs = OpAttrs['conv'];
@@ -58,6 +59,8 @@ export function convInputGrad(e: Emitter, dy: string, w: string, a: ConvAttrs, i
     }
     return e.op('Conv', [dy, kernel], { kernel_shape: [...a.kernel], pads, dilations: [...a.dilation], group: a.groups }, { hint: 'dx' });
   }
+  const phased = phasedInputGrad(e, dy, w, a, inShape, outShape, nchwcBlock);
+  if (phased) return phased;
   const reach = (i: 0 | 1) => (outShape[1 + i] - 1) * a.stride[i] + (a.kernel[i] - 1) * a.dilation[i] + 1 - a.pads[i] - a.pads[i + 2];
   return e.op(
     'ConvTranspose',

@@ -143,14 +143,19 @@ describe('ORT gradients of issue 20 constructs and quantizers', () => {
   }
 });
 
-describe('ORT gradients through the blocked (NCHWc) input-gradient convolution', () => {
+describe('ORT gradients through the blocked (NCHWc) convolutions, strided input gradients by phases', () => {
   for (const c of blockedCases()) {
     it(c.name, async () => {
       // The CPU path must really take the blocked kernels, else this compares the plain Conv again.
       const block = await nchwcBlockSize();
       expect(block === 8 || block === 16, `NCHWc block ${block}`).toBe(true);
       const model = onnx.ModelProto.decode(buildStepModel(c.graph, 'gradients', undefined, undefined, true, block).bytes);
-      expect((model.graph?.node ?? []).filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').length).toBeGreaterThan(0);
+      const nodes = model.graph?.node ?? [];
+      expect(nodes.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').length).toBeGreaterThan(0);
+      // Strided convs take their input gradient by output phases (phases.ts), not ConvTranspose.
+      const strided = c.graph.nodes.some((n) => n.op === 'conv' && n.attrs.stride.some((st) => st > 1));
+      expect(nodes.some((n) => n.opType === 'ConvTranspose')).toBe(false);
+      expect(nodes.some((n) => (n.output?.[0] ?? '').includes('/dxphase'))).toBe(strided);
       const { s, ort } = await ortAgainstReference(c, 41);
       const tf = await tfjsGradients(s.graph, s.weights, { x: s.x, y: s.y, n: N }, s.noise);
       compareAll('tfjs vs ort', tf, new Map(ort.gradients));

@@ -90,9 +90,9 @@ export function binaryCases(): Case[] {
 }
 
 /**
- * Convolutions whose input gradient runs on onnxruntime's blocked NCHWc kernels on the CPU
- * (backends/ort-train/nchwc.ts): stride 1, one group, input and output channels multiples of 16
- * (the widest block), behind a 1×1 conv that widens the stem's 4 channels.
+ * Convolutions that run on onnxruntime's blocked NCHWc kernels on the CPU (backends/ort-train/nchwc.ts),
+ * forward and for their input gradient: one group, input and output channels multiples of 16 (the
+ * widest block), behind a 1×1 conv that widens the stem's 4 channels.
  */
 export function blockedCases(): Case[] {
   const widen = (b: GraphBuilder, x: Tensor) => b.conv(x, { filters: 16, kernel: 1 });
@@ -104,6 +104,14 @@ export function blockedCases(): Case[] {
     build('bconv 16→16 magnitude_aware_sign weights, approx_sign activations', (b, x) =>
       b.batchnorm(b.bconv(b.batchnorm(widen(b, x)), { filters: 16, kernel: 3, kernelQuantizer: 'magnitude_aware_sign', inputQuantizer: 'approx_sign' })),
     ),
+    // Strided: the input gradient by output phases (backends/ort-train/phases.ts).
+    build('conv 16→32 3x3 stride 2 same (even map, pads 0 before, 1 after)', (b, x) => b.batchnorm(b.conv(widen(b, x), { filters: 32, kernel: 3, stride: 2 })), [2, 8, 8]),
+    build('bconv 16→32 3x3 stride 2 same (odd map: the last phase row cropped)', (b, x) =>
+      b.batchnorm(b.bconv(b.batchnorm(widen(b, x)), { filters: 32, kernel: 3, stride: 2, kernelQuantizer: 'ste_sign', inputQuantizer: 'approx_sign' })),
+    ),
+    build('conv 16→16 2x2 stride 2 valid, 4x3 stride 3 padding 1', (b, x) =>
+      b.conv(b.conv(widen(b, x), { filters: 16, kernel: 2, stride: 2, padding: 'valid' }), { filters: 16, kernel: [4, 3], stride: 3, padding: 1 }),
+    [2, 9, 9]),
   ];
 }
 
