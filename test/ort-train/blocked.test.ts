@@ -7,14 +7,15 @@
  * shortcut convs are blocked too, everything agrees to float rounding.
  */
 import { describe, expect, it } from 'vitest';
-import { ortLossAndGradients } from '../../backends/ort-train/index.js';
+import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
+import { createOrtEngine, ortLossAndGradients } from '../../backends/ort-train/index.js';
 import { nchwcBlockSize, NCHWC_DOMAIN } from '../../backends/ort-train/nchwc.js';
 import { buildStepModel } from '../../backends/ort-train/step-model.js';
 import { onnx } from '../../backends/onnx/proto.js';
 import { compileFile } from '../../src/compile.js';
 import type { Graph } from '../../src/graph/types.js';
 import { initWeights } from '../../src/weights/init.js';
-import { blockedCases, labels, normalValues, relativeError, someNoise } from './graphs.js';
+import { blockedCases, busyWeights, labels, normalValues, relativeError, someNoise } from './graphs.js';
 
 /** Names of the blocked convs the forward pass runs (the backward ones sit under `…/grad/`). */
 function blockedForwardConvs(graph: Graph, block: number): string[] {
@@ -57,5 +58,17 @@ describe('blocked (NCHWc) forward convolutions in the CPU step models', async ()
     const { blocked, plain } = await blockedAndPlain(graph!, 8);
     expect(Math.abs(blocked.loss - plain.loss) / Math.abs(plain.loss)).toBeLessThan(1e-5);
     for (const [name, g] of plain.gradients) expect(relativeError(blocked.gradients.get(name)!, g), name).toBeLessThan(1e-3);
+  }, 60_000);
+
+  it.each(['bireal-small', 'rf-c3-small'])('fashion/%s: the engine predicts what the exported model computes (blocked convs, batch norms folded into the float ones)', async (net) => {
+    const { graph } = compileFile(`specs/fashion/${net}.sofar`);
+    const weights = busyWeights(graph!, 6);
+    const engine = await createOrtEngine({ graph: graph!, weights, optimizer: { name: 'sgd', momentum: 0.9, weightDecay: 0 }, batchSize: 4 });
+    const x = normalValues(6 * 28 * 28, 7); // more samples than the batch size: predicted in chunks
+    const logits = await engine.predict(x, 6);
+    const session = await createSession(exportOnnx(graph!, weights));
+    expect(relativeError(logits, await runOnnx(session, x, 6))).toBeLessThan(1e-5);
+    await session.release();
+    await engine.dispose();
   }, 60_000);
 });
