@@ -55,6 +55,8 @@ export function phasedInputGrad(e: Emitter, dy: string, w: string, a: ConvAttrs,
       const pr = axisPhase(r, { kernel: a.kernel[0], stride: sh, padBefore: a.pads[0], out: oh, rows });
       const pq = axisPhase(q, { kernel: a.kernel[1], stride: sw, padBefore: a.pads[1], out: ow, rows: cols });
       if (!pr || !pq) return null;
+      // A phase whose pads would crop all of dy (a tiny output behind wide pads): ConvTranspose.
+      if (oh - Math.max(-pr.padBefore, 0) - Math.max(-pr.padAfter, 0) < 1 || ow - Math.max(-pq.padBefore, 0) - Math.max(-pq.padAfter, 0) < 1) return null;
       phases.push({ r: pr, q: pq });
     }
   }
