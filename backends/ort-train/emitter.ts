@@ -15,6 +15,9 @@ export interface OpOptions {
   domain?: string;
 }
 
+/** The lowest int64 bound, for Slice ends that run backwards past index 0. */
+export const BEFORE_START = -(2 ** 62);
+
 export class Emitter {
   readonly graph: OnnxGraph;
   private readonly cache = new Map<string, string>();

@@ -18,7 +18,7 @@ import type { GraphNode, NodeOf, Pads } from '../../src/graph/types.js';
 import type { convAttributes } from '../onnx/attributes.js';
 import { LowerCtx, PLAIN_LOWERING, type LowerCtxOptions, type LowerOptions, type ParamSource } from '../onnx/context.js';
 import type { Emitter } from './emitter.js';
-import { nchwcConv } from './nchwc.js';
+import { fillsBlocks, nchwcConv } from './nchwc.js';
 
 /** The engine's lowering options: integer binary products where `integer` (CPU sessions). */
 export function trainingLowering(integer: boolean): LowerOptions {
@@ -53,8 +53,7 @@ export class TrainingLowerCtx extends LowerCtx {
 
   /** One group, and input and output channels in whole NCHWc blocks. */
   private blocked(node: NodeOf<'conv'>): boolean {
-    const b = this.nchwcBlock;
-    return b > 0 && node.attrs.groups === 1 && this.inputShape(node)[0] % b === 0 && node.attrs.filters % b === 0;
+    return fillsBlocks(this.nchwcBlock, node.attrs.groups, this.inputShape(node)[0], node.attrs.filters);
   }
 
   override asUint8Binary(node: GraphNode, value: string): string {

@@ -44,6 +44,11 @@ async function probeBlockSize(): Promise<number> {
   }
 }
 
+/** Whether a conv can run on the blocked kernels: a block size (0: none), one group, channels in whole blocks. */
+export function fillsBlocks(block: number, groups: number, inChannels: number, outChannels: number): boolean {
+  return block > 0 && groups === 1 && inChannels % block === 0 && outChannels % block === 0;
+}
+
 export interface NchwcConv {
   kernel: Pair;
   pads: Pads;

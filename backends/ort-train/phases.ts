@@ -11,13 +11,11 @@
  * do the forward conv's MACs, on the blocked direct kernels.
  */
 import type { OpAttrs, Pads, Pair } from '../../src/graph/types.js';
-import type { Emitter } from './emitter.js';
-import { nchwcConv } from './nchwc.js';
+import { BEFORE_START, type Emitter } from './emitter.js';
+import { interleave } from './interleave.js';
+import { fillsBlocks, nchwcConv } from './nchwc.js';
 
 type ConvAttrs = OpAttrs['conv'];
-
-/** The lowest int64 bound, for Slice ends that run backwards past index 0. */
-const BEFORE_START = -(2 ** 62);
 
 /** One output phase along one axis: the first tap, the tap count, and the sub-conv's pads. */
 interface AxisPhase {
@@ -46,7 +44,7 @@ export function phasedInputGrad(e: Emitter, dy: string, w: string, a: ConvAttrs,
   const [c, h, wd] = inShape;
   const [o, oh, ow] = outShape;
   const [sh, sw] = a.stride;
-  if (block === 0 || a.groups !== 1 || c % block !== 0 || o % block !== 0 || a.dilation.some((d) => d !== 1)) return null;
+  if (!fillsBlocks(block, a.groups, c, o) || a.dilation.some((d) => d !== 1)) return null;
   const rows = Math.ceil(h / sh);
   const cols = Math.ceil(wd / sw);
   const phases: { r: AxisPhase; q: AxisPhase }[] = [];
@@ -72,16 +70,5 @@ export function phasedInputGrad(e: Emitter, dy: string, w: string, a: ConvAttrs,
     const kernel: Pair = [r.taps, q.taps];
     return nchwcConv(e, input, sub, { kernel, pads, dilation: [1, 1] }, { in: o, out: c }, block, 'dxphase');
   });
-  return interleavePhases(e, maps, [sh, sw], c, [rows, cols], [h, wd]);
-}
-
-/** Lays phase maps `[N, C, rows, cols]` (row-major by phase) onto `[N, C, H, W]`: map (r, q) on cells (s·m + r, s'·n + q). */
-function interleavePhases(e: Emitter, maps: string[], stride: Pair, c: number, grid: Pair, size: Pair): string {
-  const [sh, sw] = stride;
-  const cells = maps.map((m) => e.op('Reshape', [m, e.i64([0, c, grid[0], 1, grid[1], 1])]));
-  const rowsOf = Array.from({ length: sh }, (_, r) => (sw === 1 ? cells[r] : e.op('Concat', cells.slice(r * sw, (r + 1) * sw), { axis: 5 })));
-  const all = sh === 1 ? rowsOf[0] : e.op('Concat', rowsOf, { axis: 3 });
-  const dx = e.op('Reshape', [all, e.i64([0, c, grid[0] * sh, grid[1] * sw])], {}, { hint: 'dx' });
-  if (grid[0] * sh === size[0] && grid[1] * sw === size[1]) return dx;
-  return e.op('Slice', [dx, e.i64([0, 0]), e.i64(size), e.i64([2, 3])], {}, { hint: 'dx' });
+  return interleave(e, maps, [sh, sw], c, [rows, cols], [h, wd]);
 }

@@ -13,15 +13,14 @@
 import type { OpAttrs, Pads, Pair } from '../../src/graph/types.js';
 import { convAttributes } from '../onnx/attributes.js';
 import { tensorProto } from '../onnx/proto.js';
-import type { Emitter } from './emitter.js';
-import { nchwcConv } from './nchwc.js';
+import { BEFORE_START, type Emitter } from './emitter.js';
+import { fillsBlocks, nchwcConv } from './nchwc.js';
+import { interleave } from './interleave.js';
 import { phasedInputGrad } from './phases.js';
 import { gate } from './pointwise.js';
 
 type ConvAttrs = OpAttrs['conv'];
 
-/** The lowest int64 bound, for Slice ends that run backwards past index 0. */
-const BEFORE_START = -(2 ** 62);
 
 /** Pads of the stride-1 input-gradient convolution, or null when one would be negative. */
 function flippedPads(a: ConvAttrs): Pads | null {
@@ -54,7 +53,7 @@ export function convInputGrad(e: Emitter, dy: string, w: string, a: ConvAttrs, i
   const pads = flippedPads(a);
   if (pads) {
     const kernel = flippedKernel(e, w, a, c);
-    if (nchwcBlock > 0 && a.groups === 1 && c % nchwcBlock === 0 && a.filters % nchwcBlock === 0) {
+    if (fillsBlocks(nchwcBlock, a.groups, c, a.filters)) {
       return nchwcConv(e, dy, kernel, { kernel: a.kernel, pads, dilation: a.dilation }, { in: a.filters, out: c }, nchwcBlock, 'dx');
     }
     return e.op('Conv', [dy, kernel], { kernel_shape: [...a.kernel], pads, dilations: [...a.dilation], group: a.groups }, { hint: 'dx' });
@@ -176,13 +175,7 @@ export function tilesWindows(a: { kernel: Pair; stride: Pair; pads: Pads }): boo
 function interleaveTaps(e: Emitter, parts: string[], kernel: Pair, inShape: readonly number[], outShape: readonly number[]): string {
   const [c, h, w] = inShape;
   const [, oh, ow] = outShape;
-  const [kh, kw] = kernel;
-  const cells = parts.map((p) => e.op('Reshape', [p, e.i64([0, c, oh, 1, ow, 1])]));
-  const rows = Array.from({ length: kh }, (_, ki) => (kw === 1 ? cells[ki] : e.op('Concat', cells.slice(ki * kw, (ki + 1) * kw), { axis: 5 })));
-  const grid = kh === 1 ? rows[0] : e.op('Concat', rows, { axis: 3 });
-  const dx = e.op('Reshape', [grid, e.i64([0, c, oh * kh, ow * kw])], {}, { hint: 'dx' });
-  if (oh * kh === h && ow * kw === w) return dx;
-  return e.op('Pad', [dx, e.i64([0, 0, 0, 0, 0, 0, h - oh * kh, w - ow * kw])], {}, { hint: 'dx' });
+  return interleave(e, parts, kernel, c, [oh, ow], [h, w]);
 }
 
 /**
