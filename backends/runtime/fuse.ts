@@ -63,7 +63,8 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
   // Each pass merges a node into the conv before it, when the conv's output has no other reader.
   nodes.forEach((node, i) => {
     if (!node || !(node.op === 'affine' || node.op === 'relu' || node.op === 'prelu' || node.op === 'add')) return;
-    for (const [k, input] of node.inputs.entries()) {
+    for (const k of operandOrder(node, nodes, producerIndex)) {
+      const input = node.inputs[k];
       const at = producerIndex.get(input);
       const conv = at === undefined ? null : nodes[at];
       if (!conv || !isConv(conv) || count.get(input) !== 1 || conv.relu) continue;
@@ -83,6 +84,19 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
 }
 
 type Follower = Extract<FusedNode, { op: 'affine' | 'relu' | 'prelu' | 'add' }>;
+
+/**
+ * The operands an op tries to merge into, in turn: a join of a binary and a float conv (Bi-Real's downsampling
+ * shortcut) goes into the binary conv, whose output transform also packs the signs the next binary conv reads
+ * (the float conv cannot: a packing step would follow). Float addition commutes, so the sum is the same either
+ * way, bit for bit.
+ */
+function operandOrder(node: Follower, nodes: (FusedNode | null)[], producerIndex: Map<string, number>): number[] {
+  const order = node.inputs.map((_, k) => k);
+  if (node.op !== 'add') return order;
+  const binary = (k: number) => nodes[producerIndex.get(node.inputs[k]) ?? -1]?.op === 'bconv';
+  return order.sort((a, b) => Number(binary(b)) - Number(binary(a)));
+}
 
 /** A float conv takes an affine map (folded into weights and bias), a ReLU, or a residual. */
 function absorbAfterFloat(conv: FusedConv & { op: 'conv' }, node: Follower, k: number): boolean {

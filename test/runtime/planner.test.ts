@@ -79,6 +79,37 @@ describe('the runtime planner on reference kernels', () => {
   });
 });
 
+describe("Bi-Real's downsampling join", () => {
+  it('goes into the binary conv, which packs the signs the next binary conv reads: no packing step', async () => {
+    const { runtime, error } = await onReferenceKernels(BIREAL_DOWN, 'bireal-down.sofar', 7, 2, 0.41);
+    expect(error).toBeLessThan(1e-4);
+    const kernels = runtime.plan.steps.map((step) => step.kernel);
+    // the stem's signs are packed by a step; every later map's by the binary conv that writes it
+    expect(kernels.filter((k) => k === 'packSigns')).toHaveLength(1);
+    // the projection (avgpool, 1x1 conv) runs first, the strided binary conv adds it
+    const strided = runtime.plan.steps.findIndex((step) => step.kernel.startsWith('bconv2d') && step.args[16] === 2);
+    expect(strided).toBeGreaterThan(kernels.indexOf('conv2dF32', 1));
+    expect(runtime.plan.stats.fusedResiduals).toBe(3);
+  });
+});
+
+/** Bi-Real units: a plain one, a downsampling one with its projection shortcut, a plain one. */
+const BIREAL_DOWN = `
+model bireal_down {
+  input 3x12x12
+  classes 5
+  binarize activations = approx_sign, weights = magnitude_aware_sign
+  block unit(ch, stride = 1) = residual(shortcut = project(ch, stride) if stride > 1 or channels != ch) {
+    bconv 3x3 ch /stride
+    bn
+  }
+  block project(ch, stride) { avgpool 2x2 /stride padding=same; conv 1x1 ch; bn }
+  conv 3x3 16 padding=1; bn
+  unit(16); unit(32, stride = 2); unit(32)
+  global_avgpool
+  dense 5
+}`;
+
 /** QuickNet's residual blocks, then ReActNet's blocks (RSign, RPReLU, a widening concat of two 1×1 branches). */
 const ZOO_BLOCKS = `
 model zoo_blocks {
