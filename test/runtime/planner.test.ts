@@ -11,16 +11,19 @@ import { jsKernels } from '../helpers/js-kernels.js';
 import { busyWeights } from '../helpers/values.js';
 import { maxRelativeError } from './util.js';
 
+/** Bi-Real's unit, with the projection shortcut where it strides or widens. */
+const BIREAL_UNITS = `  block unit(ch, stride = 1) = residual(shortcut = project(ch, stride) if stride > 1 or channels != ch) {
+    bconv 3x3 ch /stride
+    bn
+  }
+  block project(ch, stride) { avgpool 2x2 /stride padding=same; conv 1x1 ch; bn }`;
+
 const TINY = `
 model tiny {
   input 3x12x12
   classes 7
   binarize activations = approx_sign, weights = magnitude_aware_sign
-  block unit(ch, stride = 1) = residual(shortcut = project(ch, stride) if stride > 1 or channels != ch) {
-    bconv 3x3 ch /stride
-    bn
-  }
-  block project(ch, stride) { avgpool 2x2 /stride padding=same; conv 1x1 ch; bn }
+${BIREAL_UNITS}
   block dense_unit(g) = concat { bn; bconv 3x3 g; bn }
   conv 3x3 24 padding=1 bias=true; bn; relu; maxpool 2x2 /1 padding=same
   unit(24); unit(40, stride = 2)
@@ -99,11 +102,7 @@ model bireal_down {
   input 3x12x12
   classes 5
   binarize activations = approx_sign, weights = magnitude_aware_sign
-  block unit(ch, stride = 1) = residual(shortcut = project(ch, stride) if stride > 1 or channels != ch) {
-    bconv 3x3 ch /stride
-    bn
-  }
-  block project(ch, stride) { avgpool 2x2 /stride padding=same; conv 1x1 ch; bn }
+${BIREAL_UNITS}
   conv 3x3 16 padding=1; bn
   unit(16); unit(32, stride = 2); unit(32)
   global_avgpool
