@@ -109,6 +109,22 @@ async function race(contenders: Contender[], x: Float32Array, n: number, o: Requ
   );
 }
 
+/**
+ * The speed-up within each round (a contender's median over the SoFAr runtime's, both from that round), as
+ * its least, median and greatest over the rounds: how far the shared machine moved during the run. The first
+ * contender is SoFAr's; `times` holds each round's `runs` runs one round after another, as race() writes them.
+ */
+export function roundSpeedups(contenders: Pick<Contender, 'label' | 'times'>[], rounds: number, runs: number) {
+  const roundMedian = (c: Pick<Contender, 'times'>, r: number) => median(c.times.slice(r * runs, (r + 1) * runs));
+  const [sofar, ...others] = contenders;
+  return Object.fromEntries(
+    others.map((c) => {
+      const ratios = Array.from({ length: rounds }, (_, r) => roundMedian(c, r) / roundMedian(sofar, r)).sort((a, b) => a - b);
+      return [`vs ${c.label}`, { min: round3(ratios[0]), median: round3(median(ratios)), max: round3(ratios[rounds - 1]) }];
+    }),
+  );
+}
+
 /** Each binary conv step of a plan: its shape, time and binary MACs per second (the roofline's costing). */
 function binaryLayers(runtime: BinaryRuntime, stepMs: number[]) {
   const layers = [];
@@ -186,9 +202,10 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
       const speedups = Object.fromEntries(contenders.slice(1).map((c) => [`vs ${c.label}`, round3(p50(c.label) / p50('sofar'))]));
       const layers = batch === 1 ? binaryLayers(sofar.runtime, sofar.runtime.profile(Math.max(5, runs))) : undefined;
       const summary = summarize(graph);
-      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, latency, speedups, ...(layers ? { binaryLayers: layers } : {}) });
+      const byRound = roundSpeedups(contenders, o.rounds, runs);
+      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, latency, speedups, roundSpeedups: byRound, ...(layers ? { binaryLayers: layers } : {}) });
       for (const c of contenders) await c.release();
-      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}\n`);
+      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}\n`);
     }
   }
   for (const name of Object.keys(LCE_SINGLE_THREAD).filter((m) => o.models.includes(m))) results.push(await singleThreadRow(root, name, o));
@@ -199,7 +216,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
     sofarVersion: sofarVersion(),
     kernels,
     threads: o.threads,
-    protocol: `${o.warmup} warm-up runs, then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
+    protocol: `${o.warmup} warm-up runs, then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; roundSpeedups: the same ratio within each round, its min, median and max over the rounds; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
     date: new Date().toISOString(),
     machine: machine(loadStart),
     results,
