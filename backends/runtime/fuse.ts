@@ -1,7 +1,8 @@
 /**
  * Load-time rewrites of a checked model, each exact in real arithmetic: a float conv absorbs the affine
  * map (batch norm, per-channel bias or scale) and the ReLU after it; a conv or binary conv absorbs the
- * residual Add it alone feeds (the kernel adds the other operand in its output transform). With
+ * residual Add it alone feeds (the kernel adds the other operand in its output transform; of a binary and a
+ * float conv, the binary one, whose transform also packs the next signs). With
  * `binaryPost` (the kernels have sofar_bconv2d_prepacked_post) a binary conv also absorbs what ReActNet
  * puts after it: an affine map before the residual (into multiplier and bias), shifts after it (into the
  * bias), a PReLU or ReLU, and shifts after that (`post`), so a block's RPReLU and the next RSign's shift
