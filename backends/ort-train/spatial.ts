@@ -14,13 +14,12 @@ import type { OpAttrs, Pads, Pair } from '../../src/graph/types.js';
 import { convAttributes } from '../onnx/attributes.js';
 import { tensorProto } from '../onnx/proto.js';
 import { BEFORE_START, type Emitter } from './emitter.js';
-import { fillsBlocks, nchwcConv } from './nchwc.js';
 import { interleave } from './interleave.js';
+import { fillsBlocks, nchwcConv } from './nchwc.js';
 import { phasedInputGrad } from './phases.js';
 import { gate } from './pointwise.js';
 
 type ConvAttrs = OpAttrs['conv'];
-
 
 /** Pads of the stride-1 input-gradient convolution, or null when one would be negative. */
 function flippedPads(a: ConvAttrs): Pads | null {
