@@ -120,7 +120,8 @@ static double bench_shape(const shape_t *sh, int threads, int reps, int prepacke
 /* The binary convs with their fused epilogue, at the shapes where ReActNet-A and Bi-Real ResNet18 spend their
    time (small channel counts at 112x112 and 56x56). ops 171: multiplier, bias, PReLU, shift, the next sign's
    threshold (ReActNet's BN, RPReLU, RSign); ops 43: the same without packing, into a slice of a wider map;
-   ops 3: Bi-Real's BN and shortcut; ops 61: QuickNet's ReLU, BN and shortcut after them. */
+   ops 3: Bi-Real's BN and shortcut; ops 61: QuickNet's ReLU, BN and shortcut after them; pooled res: ReActNet's
+   strided conv, whose shortcut is the 2x2 average pool of its input-sized residual. */
 typedef struct {
   const char *name;
   int h, cin, cout, k, s, ops, packed, ystride_mul;
@@ -136,8 +137,10 @@ static void bench_epilogue(const epi_shape_t *sh, int reps) {
   for (size_t i = 0; i < (size_t)sh->cout * sh->k * sh->k * wx; i++) k[i] = next();
   float *params = xalloc((size_t)sh->cout * 8 * 4);
   for (int i = 0; i < sh->cout * 8; i++) params[i] = (float)(next() % 200) * 0.01f - 1.0f;
-  float *y = xalloc(P * ys * 4), *res = xalloc(P * ys * 4);
-  for (size_t i = 0; i < P * ys; i++) res[i] = (float)(next() % 200) * 0.01f - 1.0f;
+  /* SOFAR_EPI_RESIDUAL_POOL2: the residual is an input-sized map the conv pools 2x2 */
+  const size_t RP = (sh->ops & SOFAR_EPI_RESIDUAL_POOL2) ? (size_t)sh->h * sh->h : P;
+  float *y = xalloc(P * ys * 4), *res = xalloc(RP * ys * 4);
+  for (size_t i = 0; i < RP * ys; i++) res[i] = (float)(next() % 200) * 0.01f - 1.0f;
   uint64_t *yp = xalloc(P * (size_t)sofar_packed_words(sh->cout, 1) * 8);
   void *scratch = xalloc(sofar_bconv2d_scratch_bytes(1, sh->h, sh->h, sh->cin, sh->cout, sh->k, sh->k, sh->s, sh->s, p,
                                                      p, p, p, 1, 1, 1));
@@ -239,6 +242,7 @@ static void bench_epilogues(int threads, int reps, const char *only) {
       {"3x3 64->64 56x56 ops 3", 56, 64, 64, 3, 1, 3, 1, 1},
       {"3x3 64->64 56x56 ops 61", 56, 64, 64, 3, 1, 61, 1, 1},
       {"3x3 64->64 112x112 /2 ops 171", 112, 64, 64, 3, 2, 171, 1, 1},
+      {"3x3 64->64 112x112 /2 pooled res", 112, 64, 64, 3, 2, 171 | SOFAR_EPI_RESIDUAL_POOL2, 1, 1},
   };
   for (size_t i = 0; i < sizeof epi_shapes / sizeof epi_shapes[0]; i++)
     if (!only || strstr(epi_shapes[i].name, only)) bench_epilogue(&epi_shapes[i], reps);

@@ -81,16 +81,22 @@ SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e,
   const float *const res = e->res;
   float *const y = e->y;
   unsigned char *const ypb = (unsigned char *)e->yp;
-  size_t o = 0;
-  for (; o + 8 <= cout; o += 8) {
+  size_t o = 0, q = 0, gp = 0; /* o's group of packed signs, and o's channel in it (no division per vector) */
+  for (; o + 8 <= cout; o += 8, gp += 8) {
+    if ((f & SOFAR_TF_FUSED) && gp == yp_c) q++, gp = 0;
+    /* prefetch the lines SOFAR_OUT_AHEAD pixels on (see sofar_bconv_out_prefetch) from every other vector */
+    const int line = o % 16 == 0;
 #define LOAD(vec) (vec ? _mm256_loadu_ps(vec + o) : zero)
     const __m256 mul = LOAD(e->mul), bias = LOAD(e->bias), alpha = LOAD(e->alpha), post = LOAD(e->post);
     const __m256 scale = LOAD(e->scale), ps = LOAD(e->pack_scale), pt = LOAD(e->pack_shift);
 #undef LOAD
-    const size_t q = (f & SOFAR_TF_FUSED) ? o / yp_c : 0, gp = o - q * yp_c;
     const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
     const int32_t *pcr = pc + o;
     for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
+      if (line) {
+        if ((f & (SOFAR_TF_RES_BEFORE | SOFAR_TF_RES_AFTER)) && !e->res_p0) __builtin_prefetch(res + (pix + SOFAR_OUT_AHEAD) * rs + o, 0, 3);
+        if (f & SOFAR_TF_Y) __builtin_prefetch(y + (pix + SOFAR_OUT_AHEAD) * ys + o, 1, 3);
+      }
       __m256i acc = _mm256_sub_epi32(vk, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)pcr), 1));
       if (corr && corr[r]) acc = _mm256_sub_epi32(acc, _mm256_loadu_si256((const __m256i *)(corr[r] + o)));
       __m256 v = _mm256_cvtepi32_ps(acc);
@@ -117,7 +123,7 @@ SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e,
 
 SOFAR_TARGET_AVX2 void sofar_bconv_transform_avx2(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                   const int32_t *pc, const int32_t *const *corr, float *tmp) {
-  const int fused = sofar_bconv_out_begin(e, p0, mr, 8, 0);
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 8, 0, 0);
   const unsigned f = sofar_bconv_out_flags(e, fused);
   size_t done = 0;
 #define BODY(...) done = transform(__VA_ARGS__)

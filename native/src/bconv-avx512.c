@@ -74,6 +74,10 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform_vec(const struct sofar_bconv_out
                                                     __m512 scale, __m512 ps, __m512 pt, size_t bits_at, float *tmp,
                                                     const unsigned f) {
   const __m512 zero = _mm512_setzero_ps();
+  /* the same channels' lines SOFAR_OUT_AHEAD pixels on (see sofar_bconv_out_prefetch), one per vector */
+  if ((f & (SOFAR_TF_RES_BEFORE | SOFAR_TF_RES_AFTER)) && !e->res_p0)
+    __builtin_prefetch(e->res + (pix + SOFAR_OUT_AHEAD) * e->rs + o, 0, 3);
+  if (f & SOFAR_TF_Y) __builtin_prefetch(e->y + (pix + SOFAR_OUT_AHEAD) * e->ys + o, 1, 3);
   __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pcr), 1));
   if (cr) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, cr));
   __m512 v = _mm512_cvtepi32_ps(acc);
@@ -109,14 +113,15 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e,
   const size_t cout = e->cout;
   const __m512i vk = _mm512_set1_epi32(e->kbits);
   const __m512 zero = _mm512_setzero_ps();
-  for (size_t o = 0; o < cout; o += 16) {
+  size_t q = 0, gp = 0; /* o's group of packed signs, and o's channel in it (no division per vector) */
+  for (size_t o = 0; o < cout; o += 16, gp += 16) {
+    if ((f & SOFAR_TF_FUSED) && gp == e->yp_c) q++, gp = 0;
     const size_t n = sofar_min(16, cout - o);
     const __mmask16 m = (__mmask16)((1u << n) - 1);
 #define LOAD(vec) (vec ? _mm512_maskz_loadu_ps(m, vec + o) : zero)
     const __m512 mul = LOAD(e->mul), bias = LOAD(e->bias), alpha = LOAD(e->alpha), post = LOAD(e->post);
     const __m512 scale = LOAD(e->scale), ps = LOAD(e->pack_scale), pt = LOAD(e->pack_shift);
 #undef LOAD
-    const size_t q = (f & SOFAR_TF_FUSED) ? o / e->yp_c : 0, gp = o - q * e->yp_c;
     const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
     if (corr) {
       for (size_t r = 0; r < mr; r++)
@@ -132,7 +137,7 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform(const struct sofar_bconv_out *e,
 
 SOFAR_TARGET_AVX512 void sofar_bconv_transform_avx512(const struct sofar_bconv_out *e, size_t p0, size_t mr,
                                                       const int32_t *pc, const int32_t *const *corr, float *tmp) {
-  const int fused = sofar_bconv_out_begin(e, p0, mr, 16, 1);
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 16, 1, 0);
   const unsigned f = sofar_bconv_out_flags(e, fused);
   SOFAR_TF_DISPATCH(transform, f, e, p0, mr, pc, corr, tmp)
   sofar_bconv_out_finish(e, p0, mr, pc, corr, tmp, e->cout, fused, sofar_pack_row_avx512);

@@ -83,7 +83,7 @@ void sofar_pack_row_neon(const float *x, const float *scale, const float *shift,
    With groups of a multiple of 4 channels, the signs are packed on the fly (4 bits per vector). */
 void sofar_bconv_transform_neon(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
                                 const int32_t *const *corr, float *tmp) {
-  const int fused = sofar_bconv_out_begin(e, p0, mr, 4, 0);
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 4, 0, 1);
   const size_t cout = e->cout, yp_c = e->yp_c;
   const int32x4_t vk = vdupq_n_s32(e->kbits);
   const float32x4_t zero = vdupq_n_f32(0.0f);

@@ -71,7 +71,7 @@ void sofar_bgemm_wasmsimd(size_t mr, size_t nr, size_t nseg, size_t seg_len, con
    With groups of a multiple of 4 channels, the signs are packed on the fly (4 bits per vector). */
 void sofar_bconv_transform_wasmsimd(const struct sofar_bconv_out *e, size_t p0, size_t mr, const int32_t *pc,
                                     const int32_t *const *corr, float *tmp) {
-  const int fused = sofar_bconv_out_begin(e, p0, mr, 4, 0);
+  const int fused = sofar_bconv_out_begin(e, p0, mr, 4, 0, 1);
   const size_t cout = e->cout, yp_c = e->yp_c;
   const v128_t vk = wasm_i32x4_splat(e->kbits);
   const v128_t zero = wasm_f32x4_splat(0.0f);

@@ -158,10 +158,12 @@ static inline void sofar_bconv_out_prefetch(const struct sofar_bconv_out *e, siz
  * block's packed words the variant then writes its bits into.
  */
 static inline int sofar_bconv_out_begin(const struct sofar_bconv_out *e, size_t p0, size_t mr, size_t lanes,
-                                        int masked_tail) {
+                                        int masked_tail, int prefetch) {
   /* masked_tail: the variant packs a last, partial vector's signs too (its lanes past cout give 0 bits);
-     possible where the signs form one group, whose vectors then start at multiples of the lane count */
-  for (size_t r = 0; r < mr; r++) sofar_bconv_out_prefetch(e, p0 + r + SOFAR_OUT_AHEAD);
+     possible where the signs form one group, whose vectors then start at multiples of the lane count.
+     prefetch 0: the variant prefetches inside its loop instead, a line per vector (no loop of its own). */
+  if (prefetch)
+    for (size_t r = 0; r < mr; r++) sofar_bconv_out_prefetch(e, p0 + r + SOFAR_OUT_AHEAD);
   const int fused = e->yp && (e->yp_c % lanes == 0 || (masked_tail && e->yp_c == e->cout));
   if (fused) { /* inline: a call to memset costs more than the one or two words of a small layer */
     const size_t words = e->cout / e->yp_c * e->yp_wg;
