@@ -93,7 +93,7 @@ SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e,
     const size_t bits_at = (q * e->yp_wg + gp / 64) * 8 + (gp % 64) / 8; /* bytes into a pixel's packed words */
     const int32_t *pcr = pc + o;
     for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
-      if (line) {
+      if (line && pix + SOFAR_OUT_AHEAD < e->pf_end) {
         if ((f & (SOFAR_TF_RES_BEFORE | SOFAR_TF_RES_AFTER)) && !e->res_p0) __builtin_prefetch(res + (pix + SOFAR_OUT_AHEAD) * rs + o, 0, 3);
         if (f & SOFAR_TF_Y) __builtin_prefetch(y + (pix + SOFAR_OUT_AHEAD) * ys + o, 1, 3);
       }

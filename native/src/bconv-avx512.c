@@ -75,9 +75,11 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform_vec(const struct sofar_bconv_out
                                                     const unsigned f) {
   const __m512 zero = _mm512_setzero_ps();
   /* the same channels' lines SOFAR_OUT_AHEAD pixels on (see sofar_bconv_out_prefetch), one per vector */
-  if ((f & (SOFAR_TF_RES_BEFORE | SOFAR_TF_RES_AFTER)) && !e->res_p0)
-    __builtin_prefetch(e->res + (pix + SOFAR_OUT_AHEAD) * e->rs + o, 0, 3);
-  if (f & SOFAR_TF_Y) __builtin_prefetch(e->y + (pix + SOFAR_OUT_AHEAD) * e->ys + o, 1, 3);
+  if (pix + SOFAR_OUT_AHEAD < e->pf_end) {
+    if ((f & (SOFAR_TF_RES_BEFORE | SOFAR_TF_RES_AFTER)) && !e->res_p0)
+      __builtin_prefetch(e->res + (pix + SOFAR_OUT_AHEAD) * e->rs + o, 0, 3);
+    if (f & SOFAR_TF_Y) __builtin_prefetch(e->y + (pix + SOFAR_OUT_AHEAD) * e->ys + o, 1, 3);
+  }
   __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pcr), 1));
   if (cr) acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(m, cr));
   __m512 v = _mm512_cvtepi32_ps(acc);

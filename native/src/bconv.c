@@ -395,6 +395,9 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   const uint64_t *rbase[SOFAR_MAX_SEGS];        /* row-packed: kernel row i's segment at column 0 ... */
   size_t rstep[SOFAR_MAX_SEGS];                 /* ... and per output column (0 for the all-pad row) */
   int row_valid = 0;
+  /* the transform's operands, prefetching only this task's pixels (see sofar_bconv_out.pf_end) */
+  struct sofar_bconv_out out = c->out;
+  out.pf_end = end * mr_max;
   for (size_t blk = begin; blk < end; blk++) {
     const size_t p0 = blk * mr_max;
     const size_t mr = sofar_min(mr_max, g->pixels - p0);
@@ -497,11 +500,11 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
     if (c->res_pool2) { /* the transform reads this block's pooled rows, still in L1 */
       float *pres = (float *)(s + p->slot_bytes - p->slot_pres);
       pool2_rows(c, p0, mr, pres);
-      struct sofar_bconv_out o = c->out;
+      struct sofar_bconv_out o = out;
       o.res = pres, o.rs = cout, o.res_p0 = p0;
       uk->bconv_transform(&o, p0, mr, pc, any_corr ? corr_rows : NULL, tmp);
     } else {
-      uk->bconv_transform(&c->out, p0, mr, pc, any_corr ? corr_rows : NULL, tmp);
+      uk->bconv_transform(&out, p0, mr, pc, any_corr ? corr_rows : NULL, tmp);
     }
     /* the second packing one block behind: its rows are still in L1, and their stores have left the store
        queue (loads right after masked stores to the same lines wait for them: 4x slower, measured) */

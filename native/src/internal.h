@@ -120,6 +120,9 @@ struct sofar_bconv_out {
   const float *p2_x, *p2_scale, *p2_shift;
   size_t p2_xs, p2_c, p2_ys;
   uint64_t *p2_y;
+  /* the transforms prefetch rows of pixels below pf_end only: the end of the calling task's pixels, so that a
+     thread does not pull the rows another thread is about to write into its own cache */
+  size_t pf_end;
 };
 
 /** Whether the packed signs are those of an affine map of the output. */
@@ -142,9 +145,11 @@ void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, c
 #define SOFAR_OUT_AHEAD 16
 /**
  * Prefetches pixel pix's residual row (to read) and output row (to write): rows of a wider map, and maps
- * evicted since their last use, outrun the hardware prefetchers. Never faults, even past a map's end.
+ * evicted since their last use, outrun the hardware prefetchers. Never faults, even past a map's end; only
+ * pixels below e->pf_end (the task's own).
  */
 static inline void sofar_bconv_out_prefetch(const struct sofar_bconv_out *e, size_t pix) {
+  if (pix >= e->pf_end) return;
   for (size_t at = 0; at < e->cout; at += 16) {
     if (e->res && !e->res_p0) __builtin_prefetch(e->res + pix * e->rs + at, 0, 3);
     if (e->y) __builtin_prefetch(e->y + pix * e->ys + at, 1, 3);
