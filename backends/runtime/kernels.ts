@@ -57,6 +57,13 @@ export interface KernelSet {
    */
   conv2dF32MaxpoolScratchBytes?(...shape: number[]): number;
   conv2dF32Maxpool?(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, y: Off, scratch: Off, ...ints: number[]): void;
+  /**
+   * Optional: a 1×1 conv (groups 1, stride 1, no padding) over the 2×2 /2 average pool of x, bit-identical to
+   * avgpoolF32 then conv2dF32 without storing the pool (sofar_conv2d_f32_avgpool2): ints n h w cin cout (h, w:
+   * x's size), yStride, relu. The scratch takes n h w cin cout.
+   */
+  conv2dF32Avgpool2ScratchBytes?(n: number, h: number, w: number, cin: number, cout: number): number;
+  conv2dF32Avgpool2?(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
   /** Depthwise conv: weights [kh][kw][c]; ints n h w c kh kw sh sw pt pl pb pr dh dw, yStride, relu. */
   dwconv2dF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, res: Off, y: Off, ...ints: number[]): void;
   denseF32(buf: ArrayBuffer, x: Off, w: Off, bias: Off, y: Off, n: number, inputs: number, outputs: number): void;

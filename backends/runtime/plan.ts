@@ -61,7 +61,7 @@ interface BconvParts {
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'bconv2dEpiloguePack2' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'bconv2dEpiloguePack2' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'conv2dF32Avgpool2' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'sumF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
@@ -96,6 +96,8 @@ export interface Plan {
     pack2s: number;
     /** Average pools (2×2 /2) computed by the binary conv that takes them as its residual, instead of a step. */
     pooledResiduals: number;
+    /** Average pools (2×2 /2) computed by the 1×1 float conv that reads them (a shortcut's projection), instead of a step. */
+    pooledConvInputs: number;
     fusedResiduals: number;
     fusedActivations: number;
     /** Binary convs on sofar_bconv2d_epilogue (an affine map or residual after the activation, a threshold pack, a strided residual). */
@@ -133,7 +135,7 @@ interface ValueInfo {
   affineOf?: { input: string; scale: Float32Array; shift: Float32Array };
   /** A relu read only by a max pool: never stored, the pool takes the max of the relu of this input. */
   reluOf?: string;
-  /** A 2×2 /2 average pool read only as a binary conv's residual: never stored, the conv pools this input. */
+  /** A 2×2 /2 average pool read only as a binary conv's residual or a 1×1 float conv's input: never stored, the conv pools this input. */
   pooledFrom?: string;
 }
 
@@ -163,7 +165,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
@@ -533,9 +535,18 @@ class Planner {
           return;
         }
         const { packedWeights, geometry } = this.packConvWeights(node, x);
-        this.scratch(this.k.conv2dF32ScratchBytes(...geometry));
         const residual = node.residual ? this.read(node.residual) : null;
         if (node.residual) this.stats.fusedResiduals++;
+        if (x.pooledFrom) {
+          // the 1×1 conv pools its input as it reads it (pooledByFloatConv): x's own map is never stored
+          const source = this.values.get(x.pooledFrom)!;
+          const ints = [n, source.h, source.w, x.c, node.shape[0]] as const;
+          this.scratch(this.k.conv2dF32Avgpool2ScratchBytes!(...ints));
+          this.stats.pooledConvInputs++;
+          this.call('conv2dF32Avgpool2', [this.read(x.pooledFrom), this.ref(packedWeights), this.floats(node.bias), residual, this.ref(float.region, float.channel * 4), SCRATCH, ...ints, float.stride, node.relu ? 1 : 0]);
+          return;
+        }
+        this.scratch(this.k.conv2dF32ScratchBytes(...geometry));
         this.call('conv2dF32', [this.read(node.inputs[0]), this.ref(packedWeights), this.floats(node.bias), residual, this.ref(float.region, float.channel * 4), SCRATCH, ...geometry, float.stride, node.relu ? 1 : 0]);
         return;
       }
@@ -663,7 +674,7 @@ class Planner {
       }
       case 'maxpool':
       case 'avgpool': {
-        if (node.op === 'avgpool' && this.pooledByConv(node)) {
+        if (node.op === 'avgpool' && (this.pooledByConv(node) || this.pooledByFloatConv(node))) {
           this.define(node.output, node.shape).pooledFrom = node.inputs[0];
           return;
         }
@@ -802,6 +813,23 @@ class Planner {
     return pooled !== undefined && convInput[1] === pooled.h && convInput[2] === pooled.w && reader.shape.every((d, i) => d === node.shape[i]);
   }
 
+  /**
+   * A 2×2 /2 average pool without padding whose one reader is a 1×1 float conv (groups 1, stride 1, no
+   * padding) over it, from a plain stored map: the conv pools its input rows itself (sofar_conv2d_f32_avgpool2,
+   * a ResNet shortcut's pool and projection).
+   */
+  private pooledByFloatConv(node: FusedNode & { op: 'avgpool' }): boolean {
+    const w = node.window;
+    if (!this.k.conv2dF32Avgpool2 || !this.k.conv2dF32Avgpool2ScratchBytes || node.output === this.model.output.name) return false;
+    if (w.kernel.some((k) => k !== 2) || w.stride.some((s) => s !== 2) || w.pads.some((p) => p !== 0) || this.slices.has(node.output)) return false;
+    const reader = this.soleReader(node.output);
+    if (reader?.op !== 'conv' || reader.inputs.length !== 1 || reader.inputs[0] !== node.output || reader.groups !== 1) return false;
+    const rw = reader.window;
+    if (rw.kernel.some((k) => k !== 1) || rw.stride.some((s) => s !== 1) || rw.pads.some((p) => p !== 0) || rw.dilation.some((d) => d !== 1)) return false;
+    const source = this.values.get(node.inputs[0]);
+    return source?.float !== undefined && source.float.channel === 0 && source.float.stride === source.c && source.h >= 2 && source.w >= 2;
+  }
+
   /** Read by one max pool alone (not a concat slice, not the output), so a relu of it need not be stored. */
   private onlyMaxpooled(name: string): boolean {
     if (name === this.model.output.name || this.slices.has(name)) return false;
@@ -840,7 +868,7 @@ class Planner {
       c.args.forEach((a, j) => {
         if (!a || typeof a !== 'object') return;
         const outputs = c.kernel.startsWith('bconv2d') ? bconvOutputs(c.kernel) : null;
-        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32') && j === 4) || (c.kernel === 'conv2dF32Maxpool' && j === 3) || (c.kernel === 'bconv2dEpiloguePack2' && j === 9) || (c.kernel === 'sumF32' && j >= 5);
+        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32' || c.kernel === 'conv2dF32Avgpool2') && j === 4) || (c.kernel === 'conv2dF32Maxpool' && j === 3) || (c.kernel === 'bconv2dEpiloguePack2' && j === 9) || (c.kernel === 'sumF32' && j >= 5);
         if (!written) read.add(a.region);
       });
     }

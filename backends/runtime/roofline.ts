@@ -56,6 +56,12 @@ export function stepCost(step: Step): { shape: string; macs: number; kind: StepP
     const shape = `${kh}x${kw} ${cin}→${cout} at ${h}x${w}${sh > 1 ? ` /${sh}` : ''}${groups > 1 ? ` g${groups}` : ''}${n > 1 ? ` ×${n}` : ''}${pool}`;
     return { shape, macs: n * ho * wo * cout * kh * kw * (cin / groups), kind: step.kernel.startsWith('conv2dF32') ? 'float' : 'binary' };
   }
+  if (step.kernel === 'conv2dF32Avgpool2') {
+    // n h w cin cout over x's size; the 1×1 conv runs on the pooled (h/2)×(w/2) map (the pool's adds are not MACs)
+    const [n, h, w, cin, cout] = ints;
+    const ho = Math.floor(h / 2), wo = Math.floor(w / 2);
+    return { shape: `avgpool 2x2 /2 + 1x1 ${cin}→${cout} at ${ho}x${wo}${n > 1 ? ` ×${n}` : ''}`, macs: n * ho * wo * cout * cin, kind: 'float' };
+  }
   if (step.kernel === 'dwconv2dF32') {
     const [n, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw] = ints;
     const ho = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;

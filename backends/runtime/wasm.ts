@@ -45,6 +45,7 @@ const C_NAMES: Record<KernelName, string> = {
   conv2dF32PackWeights: 'sofar_conv2d_f32_pack_weights',
   conv2dF32: 'sofar_conv2d_f32',
   conv2dF32Maxpool: 'sofar_conv2d_f32_maxpool',
+  conv2dF32Avgpool2: 'sofar_conv2d_f32_avgpool2',
   denseF32: 'sofar_dense_f32',
   maxpoolF32: 'sofar_maxpool_f32',
   maxpoolReluF32: 'sofar_maxpool_relu_f32',
@@ -74,7 +75,7 @@ const C_NAMES: Record<KernelName, string> = {
 };
 
 const PAGE = 65536;
-const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'sumF32', 'conv2dF32Maxpool', 'maxpoolReluF32']);
+const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'sumF32', 'conv2dF32Maxpool', 'conv2dF32Avgpool2', 'maxpoolReluF32']);
 
 /** The shared memory of the threaded module (scripts/build-wasm.mjs: THREADS_*_PAGES). */
 export const THREADS_MEMORY = { initial: 128, maximum: 32768 };
@@ -276,6 +277,7 @@ export function wasmKernelSet(exports: Exports, pool?: WorkerPool): WasmKernelSe
     conv2dF32ScratchBytes: fn('sofar_conv2d_f32_scratch_bytes'),
   };
   if (typeof exports.sofar_conv2d_f32_maxpool_scratch_bytes === 'function') set.conv2dF32MaxpoolScratchBytes = fn('sofar_conv2d_f32_maxpool_scratch_bytes');
+  if (typeof exports.sofar_conv2d_f32_avgpool2_scratch_bytes === 'function') set.conv2dF32Avgpool2ScratchBytes = fn('sofar_conv2d_f32_avgpool2_scratch_bytes');
   for (const [kernel, cName] of Object.entries(C_NAMES) as [KernelName, string][]) {
     // The fused and prepacked forms are optional: the planner does without them.
     if (typeof exports[cName] !== 'function' && OPTIONAL.has(kernel)) continue;

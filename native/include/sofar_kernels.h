@@ -183,6 +183,17 @@ void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const
                               int psh, int psw, int ppt, int ppl, int ppb, int ppr);
 
 /*
+ * Added: a 1x1 float conv (groups 1, stride 1, no padding) over the 2x2 /2 average pool of x, fused:
+ * y = conv(avgpool(x)) + bias (+ residual), then relu if `relu`, bit-identical to sofar_avgpool_f32 (2x2,
+ * stride 2, no padding) then sofar_conv2d_f32, without storing the pooled map (a ResNet shortcut's pool
+ * and projection). h, w: x's size; y is (h/2) x (w/2), rounded down. Scratch: the size function's bytes.
+ */
+size_t sofar_conv2d_f32_avgpool2_scratch_bytes(int n, int h, int w, int cin, int cout);
+void sofar_conv2d_f32_avgpool2(const float *x, const float *packed_weights, const float *bias, const float *residual,
+                               float *y, void *scratch, int n, int h, int w, int cin, int cout, int y_stride,
+                               int relu);
+
+/*
  * Added: depthwise convolution (groups = channels in = channels out) with weights [kh][kw][c] (tap-major;
  * OIHW [c][1][kh][kw] transposed). Per output element, in float32: acc = 0; acc = acc + x*w for each tap
  * inside the input, in row-major tap order (no FMA); then + bias[c] (bias may be NULL), + residual, then

@@ -739,6 +739,57 @@ static napi_value js_conv2d_f32_pack_weights(napi_env env, napi_callback_info in
   return undef(env);
 }
 
+/* The 5 ints (n h w cin cout) of a 1x1 conv over a 2x2 /2 average pool at argv[first..]: s gets the pool's
+   window, so that ho, wo and pixels are the pooled map's. */
+static int avgpool2_shape(call_t *c, size_t first, shape_t *s) {
+  static const int idx[5] = {N, H, W, CIN, COUT};
+  for (int k = 0; k < 5; k++)
+    if (!int_arg(c, first + (size_t)k, shape_names[idx[k]], idx[k] == H || idx[k] == W ? 2 : 1, MAX_DIM, &s->v[idx[k]]))
+      return 0;
+  s->v[KH] = s->v[KW] = s->v[SH] = s->v[SW] = 2;
+  s->v[PT] = s->v[PL] = s->v[PB] = s->v[PR] = 0;
+  s->v[DH] = s->v[DW] = s->v[GROUPS] = 1;
+  return check_shape(c, s);
+}
+
+static napi_value js_conv2d_f32_avgpool2_scratch_bytes(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s;
+  if (!begin(&c, env, info, "conv2dF32Avgpool2ScratchBytes", 5, 0) || !avgpool2_shape(&c, 0, &s)) return NULL;
+  const int *v = s.v;
+  return num(env, (double)sofar_conv2d_f32_avgpool2_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT]));
+}
+
+/* conv2dF32Avgpool2(buf, x, pw, bias, res, y, scratch, n, h, w, cin, cout, yStride, relu) */
+static napi_value js_conv2d_f32_avgpool2(napi_env env, napi_callback_info info) {
+  call_t c;
+  shape_t s;
+  int ys, relu;
+  if (!begin(&c, env, info, "conv2dF32Avgpool2", 14, 1) || !avgpool2_shape(&c, 7, &s) ||
+      !stride_arg(&c, 12, "yStride", s.v[COUT], &ys) || !int_arg(&c, 13, "relu", 0, 1, &relu))
+    return NULL;
+  const int *v = s.v;
+  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb;
+  if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)v[CIN] * 4) ||
+      !strided_bytes(&c, s.pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb))
+    return NULL;
+  const uint64_t pwb = sofar_conv2d_f32_packed_weights_bytes(v[COUT], v[CIN], 1, 1, 1);
+  const uint64_t sb = sofar_conv2d_f32_avgpool2_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT]);
+  void *x, *pw, *bias, *res, *y, *scratch;
+  if (!ptr_arg(&c, 1, "x", xb, 4, 0, &x) || !ptr_arg(&c, 2, "packedWeights", pwb, 4, 0, &pw) ||
+      !ptr_arg(&c, 3, "bias", (uint64_t)v[COUT] * 4, 4, 1, &bias) || !ptr_arg(&c, 4, "residual", yb, 4, 1, &res) ||
+      !ptr_arg(&c, 5, "y", yb, 4, 0, &y) || !ptr_arg(&c, 6, "scratch", sb, 8, 0, &scratch))
+    return NULL;
+  {
+    const range_t others[] = {{"x", x, xb}, {"packedWeights", pw, pwb}, {"bias", bias, (uint64_t)v[COUT] * 4},
+                              {"residual", res, yb}, {"y", y, yb}};
+    if (!scratch_disjoint(&c, scratch, sb, others, sizeof others / sizeof others[0])) return NULL;
+  }
+  sofar_conv2d_f32_avgpool2((const float *)x, (const float *)pw, (const float *)bias, (const float *)res, (float *)y,
+                            scratch, v[N], v[H], v[W], v[CIN], v[COUT], ys, relu);
+  return undef(env);
+}
+
 /* conv2dF32(buf, x, pw, bias, res, y, scratch, 16 shape ints, yStride, relu) */
 static napi_value js_conv2d_f32(napi_env env, napi_callback_info info) {
   call_t c;
@@ -1144,6 +1195,8 @@ NAPI_MODULE_INIT() {
       {"bconv2dEpiloguePack2", js_bconv2d_epilogue_pack2},
       {"conv2dF32PackedWeightsBytes", js_conv2d_f32_packed_weights_bytes},
       {"conv2dF32ScratchBytes", js_conv2d_f32_scratch_bytes},
+      {"conv2dF32Avgpool2ScratchBytes", js_conv2d_f32_avgpool2_scratch_bytes},
+      {"conv2dF32Avgpool2", js_conv2d_f32_avgpool2},
       {"conv2dF32PackWeights", js_conv2d_f32_pack_weights},
       {"conv2dF32", js_conv2d_f32},
       {"conv2dF32MaxpoolScratchBytes", js_conv2d_f32_maxpool_scratch_bytes},

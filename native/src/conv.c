@@ -318,6 +318,79 @@ void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *
   else sofar_parallel_for(blocks, conv_task, &c);
 }
 
+/*
+ * A 1x1 conv over the 2x2 /2 average pool of x: tasks are blocks of output pixels, as in conv_task; each
+ * block's pooled rows are computed into the thread's slot (sofar_avgpool_f32's arithmetic) and every column
+ * tile reads them there, with the same tile calls as the 1x1 conv over a stored pooled map: the same floats.
+ */
+struct pool_conv_ctx {
+  struct conv_ctx conv; /* the conv's plan is over the pooled map */
+  size_t h, w;          /* x's size */
+};
+
+static void avgpool2_conv_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct pool_conv_ctx *pc = (const struct pool_conv_ctx *)vctx;
+  const struct conv_ctx *c = &pc->conv;
+  const struct conv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const struct sofar_ukernels *uk = c->uk;
+  const size_t mr_max = uk->sgemm_mr, nr_max = uk->sgemm_nr, cin = g->cin, hw_out = g->ho * g->wo;
+  float *buf = (float *)(c->slots + (size_t)slot * p->slot_bytes);
+  for (size_t blk = begin; blk < end; blk++) {
+    const size_t p0 = blk * mr_max, mr = sofar_min(mr_max, g->pixels - p0);
+    const float *rows[SOFAR_MR_MAX];
+    for (size_t r = 0; r < SOFAR_MR_MAX; r++) {
+      if (r >= mr) {
+        rows[r] = rows[0];
+        continue;
+      }
+      const size_t pix = p0 + r, img = pix / hw_out, oh = pix % hw_out / g->wo, ow = pix % g->wo;
+      sofar_avgpool2_cell_f32(c->x + ((img * pc->h + 2 * oh) * pc->w + 2 * ow) * cin, pc->w * cin, cin, buf + r * cin);
+      rows[r] = buf + r * cin;
+    }
+    for (size_t n0 = 0; n0 < g->og; n0 += nr_max)
+      uk->sgemm(mr, sofar_min(nr_max, g->og - n0), 1, p->k, rows, c->pw + n0 * p->k, 16, p->k * 16,
+                c->y + p0 * c->ys + n0, c->ys, c->bias ? c->bias + n0 : NULL, c->res ? c->res + p0 * c->ys + n0 : NULL,
+                c->relu);
+  }
+}
+
+/* The plan of the 1x1 conv over the pooled map, with a slot for a block's pooled rows. */
+static int avgpool2_conv_plan(struct conv_plan *p, int n, int h, int w, int cin, int cout) {
+  if (h < 2 || w < 2 || !plan_init(p, n, h / 2, w / 2, cin, cout, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1)) return 0;
+  p->slot_bytes = sofar_round_up(SOFAR_MR_MAX * p->g.cin * sizeof(float), SOFAR_ALIGN);
+  return 1;
+}
+
+size_t sofar_conv2d_f32_avgpool2_scratch_bytes(int n, int h, int w, int cin, int cout) {
+  struct conv_plan p;
+  if (!avgpool2_conv_plan(&p, n, h, w, cin, cout)) return 0;
+  return SOFAR_ALIGN + sofar_slots(p.g.pixels) * p.slot_bytes;
+}
+
+void sofar_conv2d_f32_avgpool2(const float *x, const float *packed_weights, const float *bias, const float *residual,
+                               float *y, void *scratch, int n, int h, int w, int cin, int cout, int y_stride,
+                               int relu) {
+  struct conv_plan p;
+  if (!avgpool2_conv_plan(&p, n, h, w, cin, cout)) return;
+  if (y_stride != 0 && (y_stride < 0 || (size_t)y_stride < p.g.cout)) return;
+  struct pool_conv_ctx c;
+  c.conv.p = &p;
+  c.conv.uk = sofar_ukernels_current();
+  c.conv.x = x;
+  c.conv.pw = packed_weights;
+  c.conv.bias = bias;
+  c.conv.res = residual;
+  c.conv.y = y;
+  c.conv.ys = y_stride ? (size_t)y_stride : p.g.cout;
+  c.conv.relu = relu != 0;
+  c.conv.x_nchw = 0;
+  c.conv.slots = (unsigned char *)sofar_align_ptr(scratch);
+  c.h = (size_t)h;
+  c.w = (size_t)w;
+  sofar_parallel_for(sofar_div_up(p.g.pixels, c.conv.uk->sgemm_mr), avgpool2_conv_task, &c);
+}
+
 struct dense_ctx {
   const struct sofar_ukernels *uk;
   const float *x, *w, *bias;

@@ -135,6 +135,30 @@ SOFAR_TARGET_AVX512 static void maxpool_row_avx512(const float *row0, size_t nro
 }
 #endif
 
+/* pool_cell's operations for a 2x2 window inside the input, in one loop the compiler vectorises */
+SOFAR_INLINE void avgpool2_cell(const float *__restrict x0, size_t rs, size_t ch, float *__restrict y) {
+  const float *__restrict a = x0, *__restrict b = x0 + ch, *__restrict c = x0 + rs, *__restrict d = c + ch;
+  for (size_t q = 0; q < ch; q++) y[q] = (((a[q] + b[q]) + c[q]) + d[q]) / 4.0f;
+}
+static void avgpool2_cell_portable(const float *x0, size_t rs, size_t ch, float *y) { avgpool2_cell(x0, rs, ch, y); }
+#if SOFAR_X86
+SOFAR_TARGET_AVX2 static void avgpool2_cell_avx2(const float *x0, size_t rs, size_t ch, float *y) {
+  avgpool2_cell(x0, rs, ch, y);
+}
+SOFAR_TARGET_AVX512 static void avgpool2_cell_avx512(const float *x0, size_t rs, size_t ch, float *y) {
+  avgpool2_cell(x0, rs, ch, y);
+}
+#endif
+
+void sofar_avgpool2_cell_f32(const float *x0, size_t rs, size_t ch, float *y) {
+#if SOFAR_X86
+  const int isa = sofar_ukernels_current()->isa;
+  if (isa == SOFAR_ISA_AVX512) return avgpool2_cell_avx512(x0, rs, ch, y);
+  if (isa == SOFAR_ISA_AVX2) return avgpool2_cell_avx2(x0, rs, ch, y);
+#endif
+  avgpool2_cell_portable(x0, rs, ch, y);
+}
+
 void sofar_maxpool_row_f32(const float *row0, size_t nrows, size_t rs, const struct sofar_conv_geom *pg, float *y) {
 #if SOFAR_X86
   const int isa = sofar_ukernels_current()->isa;

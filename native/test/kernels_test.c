@@ -842,6 +842,46 @@ static void test_float_ops(void) {
   free(x); free(x2); free(y); free(d); free(sv);
 }
 
+/* sofar_conv2d_f32_avgpool2 against sofar_avgpool_f32 (2x2 /2) then sofar_conv2d_f32 (1x1), bit for bit. */
+static void test_avgpool2_conv(int cases) {
+  for (int t = 0; t < cases; t++) {
+    const int bireal = t == 0; /* Bi-Real's first shortcut: 56x56x64 pooled, then 1x1 to 128 */
+    const int n = 1 + rnd(2), cin = bireal ? 64 : pick((const int[]){1, 3, 16, 17, 40, 64, 100, 128}, 8);
+    const int cout = bireal ? 128 : pick((const int[]){1, 16, 17, 32, 63, 64, 100, 130}, 8);
+    const int h = bireal ? 56 : 2 + rnd(20), w = bireal ? 56 : 2 + rnd(20), ho = h / 2, wo = w / 2;
+    const int ys = rnd(3) == 0 ? cout + rnd(20) : 0, relu = rnd(2), use_bias = rnd(3) != 0, use_res = rnd(3) == 0;
+    const size_t xn = (size_t)n * h * w * cin, pn = (size_t)n * ho * wo * cin, yn = (size_t)n * ho * wo * (ys ? ys : cout);
+    float *x = alloc_exact(xn * 4), *pooled = alloc_exact(pn * 4), *wt = alloc_exact((size_t)cout * cin * 4);
+    float *bias = alloc_exact((size_t)cout * 4), *res = alloc_exact(yn * 4), *want = alloc_exact(yn * 4), *y = alloc_exact(yn * 4);
+    for (size_t i = 0; i < xn; i++) x[i] = rndf();
+    for (size_t i = 0; i < (size_t)cout * cin; i++) wt[i] = rndf();
+    for (int i = 0; i < cout; i++) bias[i] = rndf();
+    for (size_t i = 0; i < yn; i++) res[i] = rndf();
+    float *pw = alloc_exact(sofar_conv2d_f32_packed_weights_bytes(cout, cin, 1, 1, 1));
+    sofar_conv2d_f32_pack_weights(wt, pw, cout, cin, 1, 1, 1);
+    void *cs = alloc_exact(sofar_conv2d_f32_scratch_bytes(n, ho, wo, cin, cout, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1) + 1);
+    const size_t fsb = sofar_conv2d_f32_avgpool2_scratch_bytes(n, h, w, cin, cout);
+    CHECK(fsb > 0, "avgpool2+conv: no scratch size");
+    CHECK(sofar_conv2d_f32_avgpool2_scratch_bytes(n, 1, w, cin, cout) == 0, "avgpool2+conv: a 1-row input has no pool");
+    void *fs = alloc_exact(fsb);
+    for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
+      if (!isa_available(isas[ii])) continue;
+      for (int threads = 1; threads <= 3; threads++) {
+        sofar_set_threads(threads);
+        for (size_t i = 0; i < yn; i++) want[i] = y[i] = SENTINEL; /* the strided rows' gaps stay untouched */
+        sofar_avgpool_f32(x, pooled, n, h, w, cin, 2, 2, 2, 2, 0, 0, 0, 0);
+        sofar_conv2d_f32(pooled, pw, use_bias ? bias : NULL, use_res ? res : NULL, want, cs, n, ho, wo, cin, cout, 1, 1, 1, 1,
+                         0, 0, 0, 0, 1, 1, 1, ys, relu);
+        sofar_conv2d_f32_avgpool2(x, pw, use_bias ? bias : NULL, use_res ? res : NULL, y, fs, n, h, w, cin, cout, ys, relu);
+        CHECK(!memcmp(y, want, yn * 4), "avgpool2+conv isa %d threads %d: n%d h%d w%d cin%d cout%d ys%d relu%d bias%d res%d",
+              isas[ii], threads, n, h, w, cin, cout, ys, relu, use_bias, use_res);
+      }
+    }
+    free(x); free(pooled); free(wt); free(bias); free(res); free(want); free(y); free(pw); free(cs); free(fs);
+  }
+  sofar_set_isa(sofar_detected_isa());
+}
+
 int main(int argc, char **argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 40;
   if (argc > 2) rng ^= (uint64_t)strtoull(argv[2], NULL, 10) * 0x2545f4914f6cdd1dull;
@@ -851,6 +891,7 @@ int main(int argc, char **argv) {
   test_bconv_channel_sweep();
   test_conv(cases);
   test_conv_maxpool(cases / 2 + 1);
+  test_avgpool2_conv(cases / 2 + 1);
   test_dense(cases / 2 + 1);
   test_pool(cases / 2 + 1);
   test_elementwise();

@@ -101,6 +101,7 @@ export function jsKernels(): KernelSet {
     bconv2dScratchBytes: () => 0,
     conv2dF32PackedWeightsBytes: (cout, cin, kh, kw, groups) => cout * (cin / groups) * kh * kw * 4,
     conv2dF32ScratchBytes: () => 0,
+    conv2dF32Avgpool2ScratchBytes: () => 0,
 
     packSigns: (buf, x, y, pixels, channels, xStride, groups) => packPixels(buf, x, y, pixels, channels, xStride, groups, (v) => v),
 
@@ -163,6 +164,28 @@ export function jsKernels(): KernelSet {
               if (iy >= 0 && iy < h && ix >= 0 && ix < w) acc += xs[((b * h + iy) * w + ix) * cin + g * cg + c] * ws[((o * cg + c) * kh + ky) * kw + kx];
             });
           }
+          let v = acc + (bs ? bs[o] : 0);
+          if (res >= 0) v += f32(buf, res + (p * yStride + o) * 4, 1)[0];
+          if (relu && v < 0) v = 0;
+          f32(buf, y + (p * yStride + o) * 4, 1)[0] = v;
+        }
+      });
+    },
+
+    // a 1×1 conv over the 2×2 /2 average pool of x (h, w: x's size), as avgpoolF32 then conv2dF32 compute it
+    conv2dF32Avgpool2(buf, x, pw, bias, res, y, _scratch, n, h, w, cin, cout, yStrideArg, relu) {
+      const ho = Math.floor(h / 2), wo = Math.floor(w / 2), yStride = yStrideArg || cout;
+      const xs = f32(buf, x, n * h * w * cin), ws = f32(buf, pw, cout * cin);
+      const bs = bias >= 0 ? f32(buf, bias, cout) : null;
+      const pooled = new Float32Array(cin);
+      forEachPixel(n, ho, wo, (b, oy, ox, p) => {
+        for (let c = 0; c < cin; c++) {
+          const at = (dy: number, dx: number) => xs[((b * h + 2 * oy + dy) * w + 2 * ox + dx) * cin + c];
+          pooled[c] = (at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1)) / 4;
+        }
+        for (let o = 0; o < cout; o++) {
+          let acc = 0;
+          for (let c = 0; c < cin; c++) acc += pooled[c] * ws[o * cin + c];
           let v = acc + (bs ? bs[o] : 0);
           if (res >= 0) v += f32(buf, res + (p * yStride + o) * 4, 1)[0];
           if (relu && v < 0) v = 0;

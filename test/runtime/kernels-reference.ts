@@ -674,6 +674,51 @@ export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: C
   }
 }
 
+/**
+ * A 1×1 conv over the 2×2 /2 average pool of its input, fused (conv2dF32Avgpool2), against the two steps it
+ * replaces (avgpoolF32 into a stored map, then conv2dF32): the same floats, bit for bit, with and without
+ * bias, residual, relu and an output stride; odd input sizes drop their last row and column as the pool does.
+ */
+export function checkConvAvgpool2(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
+  if (!api.conv2dF32Avgpool2 || !api.conv2dF32Avgpool2ScratchBytes) throw new Error('the kernels lack conv2dF32Avgpool2');
+  for (let t = 0; t < cases; t++) {
+    const bireal = t === 0; // Bi-Real's first shortcut: 56×56×64 pooled, then 1×1 to 128
+    const n = bireal ? 1 : 1 + rng.int(2), h = bireal ? 56 : 2 + rng.int(15), w = bireal ? 56 : 2 + rng.int(15);
+    const cin = bireal ? 64 : rng.pick([1, 3, 16, 17, 64, 100]), cout = bireal ? 128 : rng.pick([1, 16, 17, 63, 64, 130]);
+    const pool: ConvShape = { n, h, w, cin, cout: cin, kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1 };
+    const { ho, wo } = outSize(pool);
+    const conv: ConvShape = { n, h: ho, w: wo, cin, cout, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1 };
+    const pixels = n * ho * wo, ys = rng.int(3) === 0 ? cout + 1 + rng.int(9) : 0, stride = ys || cout;
+    const yext = (pixels - 1) * stride + cout, relu = rng.int(2), withBias = rng.int(3) > 0, withRes = rng.int(3) === 0;
+    const x = Float32Array.from({ length: n * h * w * cin }, () => rng.float());
+    const wt = Float32Array.from({ length: cout * cin }, () => rng.float());
+    const bias = Float32Array.from({ length: cout }, () => rng.float());
+    const res = Float32Array.from({ length: yext }, () => rng.float());
+    const plan = new Plan();
+    const o = {
+      x: plan.alloc(x.length * 4, 4, 4), w: plan.alloc(wt.length * 4), b: plan.alloc(cout * 4), res: plan.alloc(yext * 4, 4, 4),
+      pw: plan.alloc(api.conv2dF32PackedWeightsBytes(cout, cin, 1, 1, 1), 4, 4), pooled: plan.alloc(pixels * cin * 4, 4, 4),
+      want: plan.alloc(yext * 4, 4, 4), y: plan.alloc(yext * 4, 4, 4),
+      scratch: plan.alloc(api.conv2dF32ScratchBytes(...shapeInts(conv)), 8, 8), fused: plan.alloc(api.conv2dF32Avgpool2ScratchBytes(n, h, w, cin, cout), 8, 8),
+    };
+    const { buffer, base } = arena(plan.top);
+    const m = new Mem(buffer, base);
+    for (const [at, values] of [[o.x, x], [o.w, wt], [o.b, bias], [o.res, res]] as const) m.f32(at, values.length).set(values);
+    api.conv2dF32PackWeights(buffer, m.at(o.w), m.at(o.pw), cout, cin, 1, 1, 1);
+    for (const cfg of configs) {
+      cfg.setup();
+      m.f32(o.want, yext).fill(SENTINEL);
+      m.f32(o.y, yext).fill(SENTINEL);
+      api.avgpoolF32(buffer, m.at(o.x), m.at(o.pooled), n, h, w, cin, 2, 2, 2, 2, 0, 0, 0, 0);
+      expectFloatsExact(m.f32(o.pooled, pixels * cin), refPool(pool, x, true), `avgpool 2x2 ${describeShape(pool)} [${cfg.label}]`);
+      const [b, r] = [withBias ? m.at(o.b) : -1, withRes ? m.at(o.res) : -1];
+      api.conv2dF32(buffer, m.at(o.pooled), m.at(o.pw), b, r, m.at(o.want), m.at(o.scratch), ...shapeInts(conv), ys, relu);
+      api.conv2dF32Avgpool2(buffer, m.at(o.x), m.at(o.pw), b, r, m.at(o.y), m.at(o.fused), n, h, w, cin, cout, ys, relu);
+      expectFloatsExact(m.f32(o.y, yext), Float32Array.from(m.f32(o.want, yext)), `avgpool 2x2 + 1x1 conv ${describeShape(conv)} from ${h}x${w} ys ${ys} relu ${relu} bias ${withBias} res ${withRes} [${cfg.label}]`);
+    }
+  }
+}
+
 export function checkElementwise(api: KernelApi, arena: ArenaFactory, rng: Rng): void {
   const pixels = 9;
   const c = 13;

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import {
-  channelSweepShape, checkBconv, checkConv, checkConvMaxpool, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
+  channelSweepShape, checkBconv, checkConv, checkConvAvgpool2, checkConvMaxpool, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
   type ArenaFactory, type Config, type KernelApi,
 } from './kernels-reference.js';
 import { checkDepthwise, checkFloatOps } from './kernels-reference-float.js';
@@ -63,6 +63,9 @@ function wasmApi(e: Exports): KernelApi {
     conv2dF32: (_b, x, pw, bias, res, y, scratch, ...ints) =>
       e.sofar_conv2d_f32(p(x), p(pw), p(bias), p(res), p(y), p(scratch), ...ints),
     conv2dF32MaxpoolScratchBytes: (...s) => u(e.sofar_conv2d_f32_maxpool_scratch_bytes(...s)),
+    conv2dF32Avgpool2ScratchBytes: (...s) => u(e.sofar_conv2d_f32_avgpool2_scratch_bytes(...s)),
+    conv2dF32Avgpool2: (_b, x, pw, bias, res, y, scratch, ...ints) =>
+      e.sofar_conv2d_f32_avgpool2(p(x), p(pw), p(bias), p(res), p(y), p(scratch), ...ints),
     conv2dF32Maxpool: (_b, x, pw, bias, y, scratch, ...ints) =>
       e.sofar_conv2d_f32_maxpool(p(x), p(pw), p(bias), p(y), p(scratch), ...ints),
     denseF32: (_b, x, w, bias, y, ...s) => e.sofar_dense_f32(p(x), p(w), p(bias), p(y), ...s),
@@ -133,6 +136,7 @@ describe('WebAssembly kernels', () => {
   });
   it('float conv matches the reference', () => checkConv(api, arena, configs, new Rng(13), 30));
   it('a stem with its max pool fused equals the pool of the conv exactly', () => checkConvMaxpool(api, arena, configs, new Rng(19), 8));
+  it('a 1×1 conv with the 2×2 average pool before it fused equals the two steps exactly', () => checkConvAvgpool2(api, arena, configs, new Rng(20), 6));
   it('dense matches the reference', () => checkDense(api, arena, configs, new Rng(14), 10));
   it('pooling equals the reference', () => checkPools(api, arena, configs, new Rng(15), 10));
   it('element-wise ops and layouts equal the reference', () => checkElementwise(api, arena, new Rng(16)));

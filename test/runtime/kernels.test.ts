@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { skipWithout } from '../helpers/requirements.js';
 import {
-  channelSweepShape, checkBconv, checkConv, checkConvMaxpool, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
+  channelSweepShape, checkBconv, checkConv, checkConvAvgpool2, checkConvMaxpool, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
   type ArenaFactory, type Config, type KernelApi,
 } from './kernels-reference.js';
 import { checkDepthwise, checkFloatOps } from './kernels-reference-float.js';
@@ -70,6 +70,7 @@ describe.skipIf(skip)('native kernels', () => {
   });
   it('float conv matches the reference', () => checkConv(a, arena, configs, new Rng(3), 50));
   it('a stem with its max pool fused equals the pool of the conv exactly', () => checkConvMaxpool(a, arena, configs, new Rng(9), 12));
+  it('a 1×1 conv with the 2×2 average pool before it fused equals the two steps exactly', () => checkConvAvgpool2(a, arena, configs, new Rng(10), 6));
   it('dense matches the reference', () => checkDense(a, arena, configs, new Rng(4), 12));
   it('pooling equals the reference', () => checkPools(a, arena, configs.filter((c) => c.label.startsWith('scalar')), new Rng(5), 10));
   it('element-wise ops and layouts equal the reference', () => checkElementwise(a, arena, new Rng(6)));

@@ -93,10 +93,29 @@ describe("Bi-Real's downsampling join", () => {
     // the projection (avgpool, 1x1 conv) runs first, the strided binary conv adds it
     const shapes = runtime.plan.steps.map((step) => ({ kernel: step.kernel, shape: stepCost(step).shape }));
     const strided = shapes.findIndex((s) => s.kernel.startsWith('bconv2d') && s.shape.includes(' /2'));
-    const projection = shapes.findIndex((s) => s.kernel === 'conv2dF32' && s.shape.startsWith('1x1 16→32 '));
+    const projection = shapes.findIndex((s) => s.kernel.startsWith('conv2dF32') && s.shape.includes('1x1 16→32 at 6x6'));
     expect(projection).toBeGreaterThan(0);
     expect(strided).toBeGreaterThan(projection);
     expect(runtime.plan.stats.fusedResiduals).toBe(3);
+  });
+
+  it('and its average pool goes into the 1×1 conv that reads it: no pooling step', async () => {
+    const { runtime, error } = await onReferenceKernels(BIREAL_DOWN, 'bireal-down.sofar', 7, 2, 0.41);
+    expect(error).toBeLessThan(1e-4);
+    const kernels = runtime.plan.steps.map((step) => step.kernel);
+    expect(kernels).not.toContain('avgpoolF32');
+    expect(kernels.filter((k) => k === 'conv2dF32Avgpool2')).toHaveLength(1);
+    expect(runtime.plan.stats.pooledConvInputs).toBe(1);
+    expect(stepCost(runtime.plan.steps[kernels.indexOf('conv2dF32Avgpool2')])).toMatchObject({ shape: 'avgpool 2x2 /2 + 1x1 16→32 at 6x6 ×2', macs: 2 * 36 * 16 * 32 });
+    // on the native kernels (or the WebAssembly ones where the addon is missing): the same fusion, onnxruntime's logits
+    const { graph } = compile(BIREAL_DOWN, 'bireal-down.sofar');
+    const weights = busyWeights(graph!, 7);
+    const x = Float32Array.from({ length: 2 * 3 * 12 * 12 }, (_, i) => Math.sin(i * 0.41) * 2);
+    const native = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { batch: 2 });
+    const nativeKernels = native.plan.steps.map((step) => step.kernel);
+    expect(nativeKernels).not.toContain('avgpoolF32');
+    expect(nativeKernels.filter((k) => k === 'conv2dF32Avgpool2')).toHaveLength(1);
+    expect(maxRelativeError(native.run(x, 2), await orLogits(exportOnnx(graph!, weights), x, 2))).toBeLessThan(1e-4);
   });
 });
 
