@@ -739,6 +739,14 @@ static napi_value js_conv2d_f32_pack_weights(napi_env env, napi_callback_info in
   return undef(env);
 }
 
+/* A float conv's input bytes (NHWC, s's input size) and output bytes (s's pixels, ys floats apart). */
+static int float_conv_bytes(call_t *c, const shape_t *s, int ys, uint64_t *xb, uint64_t *yb) {
+  const int *v = s->v;
+  *xb = (uint64_t)v[N] * (uint64_t)v[H];
+  return mul_ok(c, xb, (uint64_t)v[W]) && mul_ok(c, xb, (uint64_t)v[CIN] * 4) &&
+         strided_bytes(c, s->pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, yb);
+}
+
 /* The 5 ints (n h w cin cout) of a 1x1 conv over a 2x2 /2 average pool at argv[first..]: s gets the pool's
    window, so that ho, wo and pixels are the pooled map's. */
 static int avgpool2_shape(call_t *c, size_t first, shape_t *s) {
@@ -769,10 +777,8 @@ static napi_value js_conv2d_f32_avgpool2(napi_env env, napi_callback_info info) 
       !stride_arg(&c, 12, "yStride", s.v[COUT], &ys) || !int_arg(&c, 13, "relu", 0, 1, &relu))
     return NULL;
   const int *v = s.v;
-  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb;
-  if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)v[CIN] * 4) ||
-      !strided_bytes(&c, s.pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb))
-    return NULL;
+  uint64_t xb, yb;
+  if (!float_conv_bytes(&c, &s, ys, &xb, &yb)) return NULL;
   const uint64_t pwb = sofar_conv2d_f32_packed_weights_bytes(v[COUT], v[CIN], 1, 1, 1);
   const uint64_t sb = sofar_conv2d_f32_avgpool2_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT]);
   void *x, *pw, *bias, *res, *y, *scratch;
@@ -799,10 +805,8 @@ static napi_value js_conv2d_f32(napi_env env, napi_callback_info info) {
       !stride_arg(&c, 7 + NSHAPE, "yStride", s.v[COUT], &ys) || !int_arg(&c, 7 + NSHAPE + 1, "relu", 0, 1, &relu))
     return NULL;
   const int *v = s.v;
-  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb;
-  if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)v[CIN] * 4) ||
-      !strided_bytes(&c, s.pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb))
-    return NULL;
+  uint64_t xb, yb;
+  if (!float_conv_bytes(&c, &s, ys, &xb, &yb)) return NULL;
   void *x, *pw, *bias, *res, *y, *scratch;
   if (!ptr_arg(&c, 1, "x", xb, 4, 0, &x) ||
       !ptr_arg(&c, 2, "packedWeights",

@@ -94,6 +94,25 @@ struct conv_ctx {
   unsigned char *slots;
 };
 
+/* A call's operands over plan p (y_stride 0: the output's channel count); scratch holds the threads' slots. */
+static struct conv_ctx conv_ctx_of(const struct conv_plan *p, const float *x, const float *packed_weights,
+                                   const float *bias, const float *residual, float *y, int y_stride, int relu,
+                                   int x_nchw, void *scratch) {
+  struct conv_ctx c;
+  c.p = p;
+  c.uk = sofar_ukernels_current();
+  c.x = x;
+  c.pw = packed_weights;
+  c.bias = bias;
+  c.res = residual;
+  c.y = y;
+  c.ys = y_stride ? (size_t)y_stride : p->g.cout;
+  c.relu = relu != 0;
+  c.x_nchw = x_nchw != 0;
+  c.slots = (unsigned char *)sofar_align_ptr(scratch);
+  return c;
+}
+
 static void im2col_row(const struct conv_plan *p, const float *x, size_t pix, float *dst) {
   const struct sofar_conv_geom *g = &p->g;
   const size_t hw_out = g->ho * g->wo, img = pix / hw_out, rem = pix % hw_out, oh = rem / g->wo, ow = rem % g->wo;
@@ -300,18 +319,7 @@ void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *
   struct conv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
   if (y_stride != 0 && (y_stride < 0 || (size_t)y_stride < p.g.cout)) return;
-  struct conv_ctx c;
-  c.p = &p;
-  c.uk = sofar_ukernels_current();
-  c.x = x;
-  c.pw = packed_weights;
-  c.bias = bias;
-  c.res = residual;
-  c.y = y;
-  c.ys = y_stride ? (size_t)y_stride : p.g.cout;
-  c.relu = relu != 0;
-  c.x_nchw = 0;
-  c.slots = (unsigned char *)sofar_align_ptr(scratch);
+  struct conv_ctx c = conv_ctx_of(&p, x, packed_weights, bias, residual, y, y_stride, relu, 0, scratch);
   const size_t blocks = sofar_div_up(p.g.pixels, c.uk->sgemm_mr);
   if (p.stem) sofar_parallel_for(stem_tasks(&p.g), stem_task, &c);
   else if (p.direct && p.g.groups == 1) sofar_parallel_for(blocks * sofar_div_up(p.g.og, c.uk->sgemm_nr), direct_task, &c);
@@ -375,17 +383,7 @@ void sofar_conv2d_f32_avgpool2(const float *x, const float *packed_weights, cons
   if (!avgpool2_conv_plan(&p, n, h, w, cin, cout)) return;
   if (y_stride != 0 && (y_stride < 0 || (size_t)y_stride < p.g.cout)) return;
   struct pool_conv_ctx c;
-  c.conv.p = &p;
-  c.conv.uk = sofar_ukernels_current();
-  c.conv.x = x;
-  c.conv.pw = packed_weights;
-  c.conv.bias = bias;
-  c.conv.res = residual;
-  c.conv.y = y;
-  c.conv.ys = y_stride ? (size_t)y_stride : p.g.cout;
-  c.conv.relu = relu != 0;
-  c.conv.x_nchw = 0;
-  c.conv.slots = (unsigned char *)sofar_align_ptr(scratch);
+  c.conv = conv_ctx_of(&p, x, packed_weights, bias, residual, y, y_stride, relu, 0, scratch);
   c.h = (size_t)h;
   c.w = (size_t)w;
   sofar_parallel_for(sofar_div_up(p.g.pixels, c.conv.uk->sgemm_mr), avgpool2_conv_task, &c);
@@ -534,17 +532,7 @@ void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const
                       ppl, ppb, ppr))
     return;
   struct conv_pool_ctx c;
-  c.conv.p = &q.conv;
-  c.conv.uk = sofar_ukernels_current();
-  c.conv.x = x;
-  c.conv.pw = packed_weights;
-  c.conv.bias = bias;
-  c.conv.res = NULL;
-  c.conv.y = NULL;
-  c.conv.ys = q.conv.g.cout;
-  c.conv.relu = relu != 0;
-  c.conv.x_nchw = x_nchw != 0;
-  c.conv.slots = (unsigned char *)sofar_align_ptr(scratch);
+  c.conv = conv_ctx_of(&q.conv, x, packed_weights, bias, NULL, NULL, 0, relu, x_nchw, scratch);
   c.q = &q;
   c.y = y;
   for (size_t t = 0; t < SOFAR_MAX_THREADS; t++) c.have[t][0] = (size_t)-1, c.have[t][1] = c.have[t][2] = 0;
