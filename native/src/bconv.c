@@ -205,8 +205,15 @@ static void rowpack_task(void *vctx, size_t begin, size_t end, int slot) {
     const uint64_t *xrow = c->x + t * g->w * p->wx; /* t = img*h + ih */
     if (p->wg == 1 && groups == 1) { /* under 64 channels, the common case: one masked word per tap */
       const uint64_t mask = ((uint64_t)1 << cg) - 1, pad = pad_word & mask;
+      const int pairs = cg == 32 && g->kw == 3 && g->dw == 1; /* 32 channels, 3 taps: words (t0 | t1 << 32), t2 */
       for (size_t ow = 0; ow < wo; ow++) {
         const ptrdiff_t iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+        if (pairs && iw0 >= 0 && iw0 + 2 < (ptrdiff_t)g->w) {
+          const uint64_t *s = xrow + iw0;
+          dst[ow * 2] = (s[0] & mask) | s[1] << 32;
+          dst[ow * 2 + 1] = s[2] & mask;
+          continue;
+        }
         struct bit_writer bw = {dst + ow * ew, 1, 0, 0};
         for (size_t j = 0; j < g->kw; j++) {
           const ptrdiff_t iw = iw0 + (ptrdiff_t)(j * g->dw);

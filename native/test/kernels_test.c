@@ -370,6 +370,10 @@ static void test_bconv_channel_sweep(void) {
       const int s = 1 + (cg % 3 == 0), d = 1 + (cg % 4 == 0);
       bconv_case(groups, cg, og, 3, kw, s, 1 + (cg % 7 == 0), d, 1 + (cg % 6 == 0), (cg + kw) % 3 - 1);
     }
+  /* 32 channels, 3 taps a row, row-packed (ReActNet-A's and QuickNetSmall's first binary convs): two taps to a
+     word, gathered by their own path where the three lie in the image */
+  for (int s = 1; s <= 2; s++)
+    for (int pad_value = -1; pad_value <= 1; pad_value++) bconv_case(1, 32, 32 * s, 3, 3, s, s, 1, 1, pad_value);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
