@@ -7,8 +7,8 @@
  *   inside the binary conv that produces it when there is one (output transform fused with packing).
  * - A conv whose only reader is a channel concat writes straight into its slice of the concat.
  * - Buffers live from their first write to their last read, and share memory when their lives do
- *   not overlap (largest first, each at the smallest gap that holds it); weights stay for the life of
- *   the runtime.
+ *   not overlap (the place of the latest dead buffer of the same size, else first fit); weights stay for
+ *   the life of the runtime.
  */
 import type { KernelSet } from './kernels.js';
 import type { RuntimeModel, Shape, Window } from './model.js';
@@ -146,17 +146,14 @@ interface ValueInfo {
 
 const ALIGN = 64;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
-/** The start of the smallest gap between `busy` regions (sorted by offset) that holds `bytes`, else the end of the last. */
-function bestFit(busy: Region[], bytes: number): number {
-  let best = -1;
-  let bestGap = Infinity;
-  let end = 0; // the end of the regions before the one looked at
+/** The lowest offset where `bytes` fit between `busy` regions (sorted by offset). */
+function firstFit(busy: Region[], bytes: number): number {
+  let offset = 0;
   for (const o of busy) {
-    const gap = o.offset - end;
-    if (gap >= bytes && gap < bestGap) (best = end), (bestGap = gap);
-    end = Math.max(end, o.offset + o.bytes);
+    if (offset + bytes <= o.offset) break;
+    offset = Math.max(offset, o.offset + o.bytes);
   }
-  return best >= 0 ? best : end;
+  return offset;
 }
 
 export function planModel(model: RuntimeModel, kernels: KernelSet, batch: number): Plan {
@@ -226,7 +223,7 @@ class Planner {
     inputNchw.first = -1;
     for (const c of this.calls) if (c.bconv) this.chooseBconvKernel(c, c.bconv);
     this.dropUnreadOutputs();
-    this.startSlicesAtFirstWrite();
+    this.startAtFirstUse(inputNchw);
     return this.layout(inputNchw, outRegion);
   }
 
@@ -894,16 +891,17 @@ class Planner {
   }
 
   /**
-   * A concat's buffer is made before any step (planSlices), so it would live from the first step and
-   * keep its memory from every map before it (ReActNet-A's arena: 10.0 MB, of which the five concats
-   * held 6.2 MB from step 0). It lives from the first step that writes a slice of it.
+   * Each buffer lives from the first step that touches it (its writer): a region is made when its value
+   * is planned, which can be steps before the conv that writes it, and a concat's buffer before any step
+   * (planSlices), so it would hold its memory from step 0 (ReActNet-A's five concats held 6.2 MB through
+   * the 112×112 stage; its maps 10.0 MB, now 7.0). The model's input is written before the first step.
    */
-  private startSlicesAtFirstWrite(): void {
+  private startAtFirstUse(inputRegion: Region): void {
     const firstUse = new Map<Region, number>();
     this.calls.forEach((c, i) => {
       for (const a of c.args) if (a && typeof a === 'object' && !firstUse.has(a.region)) firstUse.set(a.region, i);
     });
-    for (const { region } of this.slices.values()) region.first = firstUse.get(region) ?? region.first;
+    for (const [region, i] of firstUse) if (region !== inputRegion && region.kind === 'activation') region.first = i;
   }
 
   // ---- layout -----------------------------------------------------------------------------------
@@ -915,17 +913,20 @@ class Planner {
       r.offset = weightBytes;
       weightBytes += r.bytes;
     }
-    // Largest first, each at the smallest gap that holds it among the buffers whose lives overlap its own
-    // (greedy by size, best fit): the arena comes out at the peak of live bytes, or close to it, so an
-    // inference touches fewer lines and more of the last one's maps are still in the caches. Against
-    // placing them in order of first use where the latest dead buffer of its size was (and the concats
-    // living from step 0): ReActNet-A's maps 10.0 -> 5.0 MB, 1.14x; Bi-Real's 2.2 -> 1.7 MB, 1.06x.
+    // Over the activations in order of first use; a region may reuse space freed before it starts. It takes
+    // the place of the latest dead region of its size where it can, else the lowest free place: the same
+    // pixels then keep their addresses layer after layer, in the cache of the thread that computes them
+    // (the thread pool gives each thread the same range of pixels every layer). Measured against the
+    // largest first, each in the smallest gap that holds it (ReActNet-A's maps 5.0 MB against 7.0): the
+    // smaller arena lost 8-9 % on ReActNet-A in some phases of this shared host and won 4 % in others.
     const live: Region[] = [];
     let top = 0;
-    const activations = this.regions.filter((r) => r.kind === 'activation' && r.bytes > 0).sort((a, b) => b.bytes - a.bytes || a.first - b.first);
+    const activations = this.regions.filter((r) => r.kind === 'activation' && r.bytes > 0).sort((a, b) => a.first - b.first);
     for (const r of activations) {
       const busy = live.filter((o) => o.last >= r.first && o.first <= r.last).sort((a, b) => a.offset - b.offset);
-      r.offset = bestFit(busy, r.bytes);
+      const fits = (at: number) => busy.every((o) => at + r.bytes <= o.offset || o.offset + o.bytes <= at);
+      const same = live.filter((o) => o.bytes === r.bytes && o.last < r.first).sort((a, b) => b.last - a.last).find((o) => fits(o.offset));
+      r.offset = same ? same.offset : firstFit(busy, r.bytes);
       live.push(r);
       top = Math.max(top, r.offset + r.bytes);
     }
