@@ -182,6 +182,7 @@ struct bconv_ctx {
   unsigned char *slots;
   uint64_t *rp; /* the row-packed input (p->rowpack) */
   int res_pool2; /* out.res is a map of the input's size, 2x2-average-pooled into each block's rows */
+  size_t blocks, parts; /* bconv_split_task: blocks of pixels, parts of the output channels */
 };
 
 /* tasks: the image rows (img, ih) of the row-packed input, then its all-pad row */
@@ -352,8 +353,11 @@ static void pack2_rows(const struct bconv_ctx *c, size_t p0, size_t mr) {
                   o->p2_c, mr);
 }
 
-static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
-  const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
+/*
+ * Blocks [begin, end) of output pixels, output channels [o0, o1) of them (all: 0, cout; a part, of one group
+ * and a multiple of 64 channels, when the tasks split the channels: see run()).
+ */
+static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t begin, size_t end, int slot) {
   const struct bconv_plan *p = c->p;
   const struct sofar_conv_geom *g = &p->g;
   const struct sofar_ukernels *uk = c->uk;
@@ -405,6 +409,16 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
   /* the transform's operands, prefetching only this task's pixels (see sofar_bconv_out.pf_end) */
   struct sofar_bconv_out out = c->out;
   out.pf_end = end * mr_max;
+  const int part = o1 - o0 < cout; /* channels [o0, o1) only: the transform sees them as a conv of o1-o0 */
+  if (part) {
+    const float **vecs[] = {&out.mul, &out.bias, &out.alpha, &out.post, &out.scale, &out.pack_scale, &out.pack_shift};
+    for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++)
+      if (*vecs[v]) *vecs[v] += o0;
+    if (out.res) out.res += o0;
+    if (out.y) out.y += o0;
+    if (out.yp) out.yp += o0 / 64, out.yp_c = o1 - o0, out.yp_wg = (o1 - o0) / 64;
+    out.cout = o1 - o0;
+  }
   for (size_t blk = begin; blk < end; blk++) {
     const size_t p0 = blk * mr_max;
     const size_t mr = sofar_min(mr_max, g->pixels - p0);
@@ -468,7 +482,9 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
     for (size_t i = 0; i < nseg; i++)
       for (size_t r = mr; r < mr_max; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
 
-    for (size_t gi = 0; gi < groups; gi++) {
+    for (size_t ob = o0; part && ob < o1; ob += nr_max) /* one group */
+      uk->bgemm(mr, sofar_min(nr_max, o1 - ob), nseg, seg_len, rows, c->kwords + ob / 8 * kwords * 8, pc + (ob - o0), o1 - o0);
+    for (size_t gi = 0; !part && gi < groups; gi++) {
       const uint64_t *grows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
       const uint64_t *const *ga = rows;
       if (groups > 1) { /* group gi's part of each segment */
@@ -501,7 +517,7 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
       const size_t np = corr_npad[e];
       for (; e > 0; e--) corr_list[e] = corr_list[e - 1], corr_of[e] = corr_of[e - 1], corr_npad[e] = corr_npad[e - 1];
       corr_list[0] = l, corr_of[0] = v, corr_npad[0] = np;
-      corr_rows[r] = corr_of[0];
+      corr_rows[r] = corr_of[0] + o0;
       any_corr = 1;
     }
     if (c->res_pool2) { /* the transform reads this block's pooled rows, still in L1 */
@@ -518,6 +534,27 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
     if (c->out.p2_y && blk > begin) pack2_rows(c, p0 - mr_max, mr_max);
   }
   if (c->out.p2_y && end > begin) pack2_rows(c, (end - 1) * mr_max, sofar_min(mr_max, g->pixels - (end - 1) * mr_max));
+}
+
+static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
+  bconv_blocks(c, 0, c->p->g.cout, begin, end, slot);
+}
+
+/* Convs whose packed weights are at least this many bytes split their tasks by output channels (see run()). */
+static size_t split_bytes = 512 * 1024;
+void sofar_bconv_split_at(size_t bytes) { split_bytes = bytes; }
+
+/* task t: block t % blocks of pixels, channels of part t / blocks (parts of whole 64-channel words, as even as
+   they can be) */
+static void bconv_split_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
+  const size_t words = c->p->g.cout / 64;
+  for (size_t t = begin; t < end;) {
+    const size_t part = t / c->blocks, b0 = t % c->blocks, b1 = sofar_min(c->blocks, b0 + (end - t));
+    bconv_blocks(c, 64 * (words * part / c->parts), 64 * (words * (part + 1) / c->parts), b0, b1, slot);
+    t += b1 - b0;
+  }
 }
 
 static int valid_outputs(const struct bconv_plan *p, float *y, uint64_t *y_packed, int pad_value, int y_stride,
@@ -575,7 +612,19 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
     if (p->rows_words < 8192) rowpack_task(&c, 0, rows, 0);
     else sofar_parallel_for(rows, rowpack_task, &c);
   }
-  sofar_parallel_for(sofar_div_up(p->g.pixels, c.uk->bgemm_mr), bconv_task, &c);
+  /* Weights larger than half a core's L2 (ReActNet-A's 3x3 1024-channel conv at 7x7: 1.18 MB) would be
+     streamed again from L3 for every block of pixels each thread computes: split by output channels instead,
+     thread t taking part t of them for every pixel, so each thread streams its part of the weights once. One
+     group, whole words of channels, packed as one group, nothing packed or pooled on the side. */
+  const size_t blocks = sofar_div_up(p->g.pixels, c.uk->bgemm_mr), parts = (size_t)sofar_threads();
+  const size_t weight_bytes = packed_words_count(p) * sizeof(uint64_t);
+  if (parts > 1 && weight_bytes >= split_bytes && p->g.groups == 1 && p->g.cout % 64 == 0 && p->g.cout / 64 >= parts &&
+      c.out.yp_c == p->g.cout && !c.out.p2_y && !c.res_pool2) {
+    c.blocks = blocks, c.parts = parts;
+    sofar_parallel_for(parts * blocks, bconv_split_task, &c);
+    return;
+  }
+  sofar_parallel_for(blocks, bconv_task, &c);
 }
 
 size_t sofar_bconv2d_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt,

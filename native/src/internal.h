@@ -270,6 +270,9 @@ static inline void sofar_pack_rows(const struct sofar_ukernels *uk, const float 
   for (size_t r = 0; r < rows; r++) uk->pack_row(x + r * xs, scale, shift, y + r * ys, channels);
 }
 
+/** Tests only: the packed weight bytes from which binary convs split their tasks by output channels (bconv.c). */
+void sofar_bconv_split_at(size_t bytes);
+
 /** The table of the ISA in use (read once per kernel call). */
 const struct sofar_ukernels *sofar_ukernels_current(void);
 

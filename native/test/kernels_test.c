@@ -18,6 +18,9 @@
 
 #include "sofar_kernels.h"
 
+/* native/src/internal.h, a hook for tests: the packed weight bytes from which binary convs split by channels */
+void sofar_bconv_split_at(size_t bytes);
+
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t next_u64(void) {
   rng ^= rng << 13;
@@ -213,7 +216,7 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
     float *first = alloc_exact(yext * 4);
     for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
       if (!isa_available(isas[ii])) continue;
-      for (int threads = 1; threads <= 2; threads++) {
+      for (int threads = 1; threads <= 3; threads++) {
         for (int prepacked = 0; prepacked <= 3; prepacked++) {
           sofar_set_threads(threads);
           for (size_t i = 0; i < yext; i++) y[i] = SENTINEL;
@@ -355,6 +358,18 @@ static void test_bconv(int cases) {
     const int dh = 1 + (rnd(4) == 0), dw = 1 + (rnd(4) == 0);
     bconv_case(groups, cg, og, kh, kw, sh, sw, dh, dw, rnd(3) - 1);
   }
+}
+
+/* Output-channel parts (the split bconv.c uses for weights over half an L2, forced here from 0 bytes): one
+   group of 128, 192, 256 or 384 channels in 2 or 3 parts of whole words (uneven where the words do not
+   divide), with every other operand of bconv_case (padding corrections, strides, packed and float outputs,
+   the epilogues) */
+static void test_bconv_split(int cases) {
+  sofar_bconv_split_at(0);
+  static const int cgs[] = {3, 64, 65, 128}, ogs[] = {128, 192, 256, 384};
+  for (int t = 0; t < cases; t++)
+    bconv_case(1, pick(cgs, 4), pick(ogs, 4), 1 + rnd(3), 1 + rnd(3), 1 + rnd(2), 1 + rnd(2), 1, 1, rnd(3) - 1);
+  sofar_bconv_split_at(512 * 1024);
 }
 
 /*
@@ -893,6 +908,7 @@ int main(int argc, char **argv) {
   test_pack_signs(cases);
   test_bconv(cases);
   test_bconv_channel_sweep();
+  test_bconv_split(cases / 2 + 1);
   test_conv(cases);
   test_conv_maxpool(cases / 2 + 1);
   test_avgpool2_conv(cases / 2 + 1);
