@@ -58,6 +58,10 @@ interface BconvParts {
   pack2: { x: Arg; channels: number; xStride: number; scale: Float32Array | null; shift: Float32Array | null; y: Arg } | null;
   /** The residual is the 2×2 /2 average pool of an input-sized map, pooled by the conv (SOFAR_EPI_RESIDUAL_POOL2). */
   residualPool: boolean;
+  /** y is the 2×2 /2 average pool of the output, its full-size floats never stored (SOFAR_EPI_POOL2_OUT). */
+  poolOut: boolean;
+  /** The packed signs go into half of each word, the other half another conv's (SOFAR_EPI_PACK_LOW32, _HIGH32). */
+  packHalf: 'low' | 'high' | null;
 }
 
 export type KernelName =
@@ -101,6 +105,8 @@ export interface Plan {
     pooledResiduals: number;
     /** Average pools (2×2 /2) computed by the 1×1 float conv that reads them (a shortcut's projection), instead of a step. */
     pooledConvInputs: number;
+    /** Binary convs that write only the 2×2 /2 average pool of their floats (all a strided shortcut reads), and their signs. */
+    pooledOutputs: number;
     fusedResiduals: number;
     fusedActivations: number;
     /** Binary convs on sofar_bconv2d_epilogue (an affine map or residual after the activation, a threshold pack, a strided residual). */
@@ -170,7 +176,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, pooledOutputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
@@ -179,6 +185,12 @@ class Planner {
   private readonly pooledByStem = new Set<string>();
   /** The kernels have sofar_bconv2d_epilogue (and the prepacked binary conv it builds on). */
   private readonly epilogue: boolean;
+  /**
+   * Values whose floats only a 2×2 /2 average pool reads (and whose signs one binary layer reads), written
+   * pooled by the 1×1 binary convs that compute them: the value (a conv's output, or a concat of them) → the
+   * pool. Their full-size floats are never stored (SOFAR_EPI_POOL2_OUT).
+   */
+  private readonly pooledOnWrite = new Map<string, string>();
 
   constructor(
     private readonly model: RuntimeModel,
@@ -199,6 +211,7 @@ class Planner {
     const input = this.define(model.input.name, model.input.shape);
     const inputNchw = this.activation(n * size(model.input.shape) * 4);
     const nchwRef = this.ref(inputNchw);
+    this.findPooledOnWrite();
     this.planSlices();
     if (input.c === 1 || input.h * input.w === 1) {
       // NCHW and NHWC are the same bytes.
@@ -321,7 +334,10 @@ class Planner {
     for (const head of concats.filter((node) => !continued.has(node))) {
       const chain = [head];
       for (let c = next.get(head.output); c; c = next.get(c.output)) chain.push(c);
-      const [width, h, w] = chain[chain.length - 1].shape;
+      const [width, full_h, full_w] = chain[chain.length - 1].shape;
+      // a concat written pooled (pooledOnWrite) holds the pooled map only
+      const pooled = chain.length === 1 && this.pooledOnWrite.has(head.output);
+      const [h, w] = pooled ? [full_h / 2, full_w / 2] : [full_h, full_w];
       let region: Region | null = chain.length > 1 ? this.region(this.n * h * w * width * 4, 'activation') : null;
       const writes: [string, number][] = [];
       for (const node of chain) {
@@ -368,14 +384,18 @@ class Planner {
     const thresholdBy = v.affineOf && this.epilogue ? this.values.get(v.affineOf.input)?.producer : undefined;
     const sliceWriters = groups === 1 ? this.packedSliceWriters(v.affineOf?.input ?? source) : null;
     let second: ReturnType<Planner['pack2Writer']> = null; // looked for below, only if the cases before it fail
+    const pooledSource = v.affineOf?.input ?? source;
+    if (this.pooledOnWrite.has(pooledSource) && !sliceWriters && !(v.affineOf ? thresholdBy?.bconv?.yPacked === null : p?.bconv?.yPacked === null)) {
+      throw new Error(`internal: runtime plan has no conv to pack the signs of '${pooledSource}', written pooled`);
+    }
     if (sliceWriters) {
       // Each binary conv that writes its slice of the concat also packs its channels' words of the signs.
       region = this.activation(bytes);
       region.first = Math.min(...sliceWriters.map((w) => this.calls.indexOf(w.call)));
       const words = this.k.packedWords(v.c, 1);
-      for (const { call, channel, width } of sliceWriters) {
+      for (const { call, channel, width, half } of sliceWriters) {
         const packAffine = v.affineOf ? { scale: v.affineOf.scale.slice(channel, channel + width), shift: v.affineOf.shift.slice(channel, channel + width) } : null;
-        Object.assign(call.bconv!, { yPacked: this.ref(region, (channel / 64) * 8), packGroups: 1, packStride: words, packAffine });
+        Object.assign(call.bconv!, { yPacked: this.ref(region, Math.floor(channel / 64) * 8), packGroups: 1, packStride: words, packAffine, packHalf: half });
       }
       this.stats.packedSliceWrites += sliceWriters.length;
     } else if (v.affineOf && thresholdBy?.bconv && thresholdBy.bconv.yPacked === null) {
@@ -446,18 +466,23 @@ class Planner {
    * The binary convs that can pack the signs of a channel concat (or of a batch norm of it) into their
    * words of the packed map: every input a binary conv writing its slice, each slice starting a word.
    */
-  private packedSliceWriters(concatOutput: string): { call: Call; channel: number; width: number }[] | null {
+  private packedSliceWriters(concatOutput: string): { call: Call; channel: number; width: number; half: 'low' | 'high' | null }[] | null {
     const concat = this.byOutput.get(concatOutput);
     if (!this.epilogue || concat?.op !== 'concat') return null;
     const region = this.slices.get(concat.output)?.region;
-    const writers: { call: Call; channel: number; width: number }[] = [];
+    const writers: { call: Call; channel: number; width: number; half: 'low' | 'high' | null }[] = [];
     let channel = 0;
     for (const input of concat.inputs) {
       const call = this.bconvCalls.get(input);
       const slice = this.slices.get(input);
       const width = this.values.get(input)!.c;
-      if (!call?.bconv || call.bconv.yPacked !== null || !slice || slice.region !== region || slice.channel !== channel || channel % 64 !== 0) return null;
-      writers.push({ call, channel, width });
+      if (!call?.bconv || call.bconv.yPacked !== null || !slice || slice.region !== region || slice.channel !== channel) return null;
+      // words of its own; or, written pooled (packed by the driver), 32 channels in half of each word
+      const half = channel % 64 === 0 ? null : width === 32 && channel % 32 === 0 && call.bconv.poolOut ? 'high' : undefined;
+      if (half === undefined) return null;
+      const shared = half === null && width === 32 && channel + width < concat.shape[0]; // the next slice fills the word's other half
+      if (shared && !call.bconv.poolOut) return null;
+      writers.push({ call, channel, width, half: shared ? 'low' : half });
       channel += width;
     }
     return writers;
@@ -557,7 +582,9 @@ class Planner {
         return;
       }
       case 'bconv': {
-        const { float, info } = this.output(node, node.shape);
+        const poolOut = this.writesPooled(node.output);
+        const { float, info } = poolOut ? this.pooledOutput(node) : this.output(node, node.shape);
+        if (poolOut) this.stats.pooledOutputs++;
         const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
         const words = toWords(node.bits, cout * kh * kw, Math.ceil(x.c / node.groups / 8), this.k.packedWords(x.c / node.groups, 1));
         const kernel = this.binaryKernel(words, cout, x.c, kh, kw, node.groups);
@@ -573,6 +600,7 @@ class Planner {
           node, x: this.ref(this.packed(node.inputs[0], node.groups)), kernel: this.ref(kernel), residual,
           residualStride: residualOf ? this.floatOf(residualOf).stride : float.stride, residualPool: pooledFrom !== undefined,
           y: this.ref(float.region, float.channel * 4), yStride: float.stride, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
+          poolOut, packHalf: null,
         };
         // Its kernel and arguments are chosen at the end (chooseBconvKernel); these mark the buffers' lives now.
         const call = this.call('bconv2d', [parts.x, parts.kernel, residual, parts.y, SCRATCH]);
@@ -680,6 +708,12 @@ class Planner {
       }
       case 'maxpool':
       case 'avgpool': {
+        if (node.op === 'avgpool' && this.pooledOnWrite.get(node.inputs[0]) === node.output) {
+          // written pooled by the convs that compute its input (pooledOnWrite)
+          this.define(node.output, node.shape).float = this.floatOf(node.inputs[0]);
+          this.read(node.inputs[0]);
+          return;
+        }
         if (node.op === 'avgpool' && (this.pooledByConv(node) || this.pooledByFloatConv(node))) {
           this.define(node.output, node.shape).pooledFrom = node.inputs[0];
           return;
@@ -752,6 +786,8 @@ class Planner {
           const slice = this.slices.get(input);
           if (slice && slice.region === info.float.region) {
             slice.region.last = Math.max(slice.region.last, this.calls.length);
+          } else if (this.pooledOnWrite.has(node.output)) {
+            throw new Error(`internal: runtime plan writes '${node.output}' pooled, but '${input}' is not a slice of it`);
           } else {
             this.call('copyF32', [this.read(input), this.ref(info.float.region, channel * 4), n * v.h * v.w, v.c, info.float.stride]);
           }
@@ -769,7 +805,8 @@ class Planner {
   private chooseBconvKernel(call: Call, b: BconvParts): void {
     const { node } = b;
     const strided = b.residual !== null && b.residualStride !== b.yStride;
-    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided || b.pack2 || b.residualPool) {
+    if (b.poolOut && b.pack2) throw new Error(`internal: runtime plan pools the output of '${node.name}' and packs a second map from it`);
+    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided || b.pack2 || b.residualPool || b.poolOut) {
       const packScale = b.packAffine?.scale.some((v) => v !== 1) ? b.packAffine.scale : null;
       const vectors: [number, Float32Array | null][] = [
         [EPILOGUE.multiplier, node.multiplier], [EPILOGUE.bias, node.bias], [EPILOGUE.alpha, node.alpha], [EPILOGUE.scale, node.postScale],
@@ -779,7 +816,9 @@ class Planner {
       const cout = node.shape[0];
       const params = new Float32Array(present.length * cout);
       present.forEach(([, v], i) => params.set(v, i * cout));
-      const ops = present.reduce((a, [bit]) => a | bit, (node.residualAfter ? EPILOGUE.residualAfter : 0) | (b.residualPool ? EPILOGUE.residualPool2 : 0));
+      const flags = (node.residualAfter ? EPILOGUE.residualAfter : 0) | (b.residualPool ? EPILOGUE.residualPool2 : 0) | (b.poolOut ? EPILOGUE.pool2Out : 0) |
+        (b.packHalf === 'low' ? EPILOGUE.packLow32 : b.packHalf === 'high' ? EPILOGUE.packHigh32 : 0);
+      const ops = present.reduce((a, [bit]) => a | bit, flags);
       const head = [b.x, b.kernel, present.length ? this.floats(params) : null, b.residual, b.y, b.yPacked];
       const ints = [...b.geometry, node.padValue, b.yStride, b.residualStride, b.packStride, ops, b.packGroups];
       const p2 = b.pack2;
@@ -801,6 +840,81 @@ class Planner {
     const packed = this.region(this.k.bconv2dPackedKernelBytes(cout, cin, kh, kw, groups), 'weight');
     this.initCalls.push({ kernel: 'bconv2dPackKernel', args: [this.ref(this.staging(words)), this.ref(packed), cout, cin, kh, kw, groups] });
     return packed;
+  }
+
+  /**
+   * Finds the values to write pooled (pooledOnWrite): a value V of even height and width, not the output, read
+   * by a 2×2 /2 average pool P without padding, which a binary conv alone reads as its residual, and by one
+   * sign (directly, or through one batch norm read only by that sign) that binary layers alone read with one
+   * group — ReActNet's block output, read by the next block's strided conv and its pooled shortcut. V is
+   * computed by a 1×1 binary conv of stride 1 without padding, or is a channel concat of such convs (each read
+   * by the concat alone, its slice whole words, or 32 channels in half a word). On kernels with
+   * sofar_bconv2d_epilogue_pack2 (those have SOFAR_EPI_POOL2_OUT too).
+   */
+  private findPooledOnWrite(): void {
+    if (!this.epilogue || !this.k.bconv2dEpiloguePack2) return;
+    const pointwise = (name: string) => {
+      const node = this.byOutput.get(name);
+      if (node?.op !== 'bconv' || name === this.model.output.name) return false;
+      const w = node.window;
+      const residualPooled = node.residual !== null && this.byOutput.get(node.residual)?.op === 'avgpool';
+      return w.kernel.every((k) => k === 1) && w.stride.every((s) => s === 1) && w.pads.every((p) => p === 0) && !residualPooled;
+    };
+    for (const node of this.nodes) {
+      const [c, h, w] = node.shape;
+      if (node.shape.length !== 3 || h % 2 !== 0 || w % 2 !== 0 || node.output === this.model.output.name) continue;
+      const readers = (this.readers.get(node.output) ?? []).map((r) => this.byOutput.get(r)!);
+      const pools = readers.filter((r) => r.op === 'avgpool');
+      const others = readers.filter((r) => r.op !== 'avgpool');
+      if (pools.length !== 1 || others.length !== 1 || !this.poolForStridedShortcut(pools[0], [c, h / 2, w / 2])) continue;
+      if (!this.signsOnlyToBinary(others[0])) continue;
+      if (node.op === 'concat') {
+        // each input a pointwise conv read by this concat alone, once; its channels whole words or a 32-channel half
+        let channel = 0;
+        const ok = node.inputs.every((input, i) => {
+          const width = this.values.get(input)?.c ?? this.byOutput.get(input)?.shape[0] ?? 0;
+          const at = channel;
+          channel += width;
+          const alone = this.readers.get(input)?.length === 1 && node.inputs.lastIndexOf(input) === i;
+          return pointwise(input) && alone && (at % 64 === 0 || (width === 32 && at % 32 === 0));
+        });
+        if (ok && this.byOutput.get(node.inputs[0])?.op !== 'concat') this.pooledOnWrite.set(node.output, pools[0].output);
+      } else if (pointwise(node.output)) {
+        this.pooledOnWrite.set(node.output, pools[0].output);
+      }
+    }
+  }
+
+  /** A 2×2 /2 average pool without padding, of the given output shape, read only by a binary conv as its residual. */
+  private poolForStridedShortcut(node: FusedNode, shape: readonly number[]): boolean {
+    if (node.op !== 'avgpool' || node.output === this.model.output.name) return false;
+    const win = node.window;
+    if (win.kernel.some((k) => k !== 2) || win.stride.some((s) => s !== 2) || win.pads.some((p) => p !== 0)) return false;
+    const reader = this.soleReader(node.output);
+    return reader?.op === 'bconv' && reader.residual === node.output && !reader.inputs.includes(node.output) && node.shape.every((d, i) => d === shape[i]);
+  }
+
+  /** A sign read only by binary layers with one group, or a batch norm read only by one such sign. */
+  private signsOnlyToBinary(node: FusedNode): boolean {
+    if (node.output === this.model.output.name) return false;
+    const readers = (this.readers.get(node.output) ?? []).map((r) => this.byOutput.get(r));
+    if (node.op === 'affine') return this.k.packSignsAffine !== undefined && readers.length === 1 && readers[0] !== undefined && this.signsOnlyToBinary(readers[0]) && readers[0].op === 'sign';
+    return node.op === 'sign' && readers.length > 0 && readers.every((r) => (r?.op === 'bconv' && r.groups === 1) || r?.op === 'bdense');
+  }
+
+  /** Whether a binary conv writes its output pooled: it computes a value of pooledOnWrite, or a slice of one. */
+  private writesPooled(output: string): boolean {
+    if (this.pooledOnWrite.has(output)) return true;
+    const concat = this.soleReader(output);
+    return concat?.op === 'concat' && this.pooledOnWrite.has(concat.output);
+  }
+
+  /** The pooled map a conv of writesPooled writes: its slice of the concat's, or one of its own. */
+  private pooledOutput(node: FusedNode & { op: 'bconv' }): { info: ValueInfo; float: FloatValue } {
+    const info = this.define(node.output, node.shape);
+    const [c, h, w] = node.shape;
+    info.float = this.slices.get(node.output) ?? { region: this.activation(this.n * (h / 2) * (w / 2) * c * 4), channel: 0, stride: c };
+    return { info, float: info.float };
   }
 
   /**
@@ -976,7 +1090,7 @@ function bconvOutputs(kernel: KernelName): { y: number; yPacked: number } {
 }
 
 /** The ops bits of sofar_bconv2d_epilogue (native/include/sofar_kernels.h: SOFAR_EPI_*). */
-const EPILOGUE = { multiplier: 1, bias: 2, residualAfter: 4, alpha: 8, scale: 16, shift: 32, packScale: 64, packShift: 128, residualPool2: 256 };
+const EPILOGUE = { multiplier: 1, bias: 2, residualAfter: 4, alpha: 8, scale: 16, shift: 32, packScale: 64, packShift: 128, residualPool2: 256, pool2Out: 512, packLow32: 1024, packHigh32: 2048 };
 
 /** A conv with one input and one output channel per group, as the direct depthwise kernel runs it. */
 function isDepthwise(node: FusedNode & { op: 'conv' }, channels: number): boolean {

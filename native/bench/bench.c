@@ -243,6 +243,9 @@ static void bench_epilogues(int threads, int reps, const char *only) {
       {"3x3 64->64 56x56 ops 61", 56, 64, 64, 3, 1, 61, 1, 1},
       {"3x3 64->64 112x112 /2 ops 171", 112, 64, 64, 3, 2, 171, 1, 1},
       {"3x3 64->64 112x112 /2 pooled res", 112, 64, 64, 3, 2, 171 | SOFAR_EPI_RESIDUAL_POOL2, 1, 1},
+      {"1x1 32->32 112x112 ops 171", 112, 32, 32, 1, 1, 171, 1, 1},
+      {"1x1 32->32 112x112 pooled out", 112, 32, 32, 1, 1, 171 | SOFAR_EPI_POOL2_OUT, 1, 1},
+      {"1x1 128->128 56x56 pooled out", 56, 128, 128, 1, 1, 171 | SOFAR_EPI_POOL2_OUT, 1, 1},
   };
   for (size_t i = 0; i < sizeof epi_shapes / sizeof epi_shapes[0]; i++)
     if (!only || strstr(epi_shapes[i].name, only)) bench_epilogue(&epi_shapes[i], reps);

@@ -130,6 +130,21 @@ void sofar_bconv2d_prepacked_post(const uint64_t *x, const void *packed_kernel, 
  * a pass of its own). Needs 2*ho <= h and 2*wo <= w.
  */
 #define SOFAR_EPI_RESIDUAL_POOL2 256
+/*
+ * Added: y is the 2x2 average pool, stride 2, of the output (n x h/2 x w/2 pixels at y_stride), with
+ * SOFAR_EPI_RESIDUAL_POOL2's arithmetic; the full-size floats are never written (y_packed still holds the
+ * signs of every output pixel). For 1x1 convs of stride 1 without padding over even h and w (ReActNet's
+ * pointwise convs whose output only a strided conv's pooled shortcut reads as floats); not with
+ * SOFAR_EPI_RESIDUAL_POOL2 or a second packing. y must be given.
+ */
+#define SOFAR_EPI_POOL2_OUT 512
+/*
+ * Added, with SOFAR_EPI_POOL2_OUT only: y_packed's signs (cout <= 32, one group) go into bits 0-31 (LOW32) or
+ * 32-63 (HIGH32) of each pixel's first word, its other half kept as it is: two convs of 32 channels each
+ * pack their slices of a concat's 64-channel words.
+ */
+#define SOFAR_EPI_PACK_LOW32 1024
+#define SOFAR_EPI_PACK_HIGH32 2048
 void sofar_bconv2d_epilogue(const uint64_t *x, const void *packed_kernel, const float *params, const float *residual,
                             float *y, uint64_t *y_packed, void *scratch, int n, int h, int w, int cin, int cout, int kh,
                             int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups,

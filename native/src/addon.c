@@ -637,7 +637,7 @@ static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info,
   if (!begin(&c, env, info, pack2 ? "bconv2dEpiloguePack2" : "bconv2dEpilogue", at + 6 + (pack2 ? 2 : 0), 1) ||
       !conv_shape(&c, 8 + e, &s) || !int_arg(&c, at, "padValue", -1, 1, &pad_value) ||
       !stride_arg(&c, at + 1, "yStride", s.v[COUT], &ys) || !int_arg(&c, at + 2, "residualStride", 0, MAX_DIM, &rs) ||
-      !int_arg(&c, at + 3, "yPackedStride", 0, MAX_DIM, &yps) || !int_arg(&c, at + 4, "ops", 0, 511, &ops) ||
+      !int_arg(&c, at + 3, "yPackedStride", 0, MAX_DIM, &yps) || !int_arg(&c, at + 4, "ops", 0, 4095, &ops) ||
       !int_arg(&c, at + 5, "yPackGroups", 0, MAX_DIM, &ypg) ||
       (pack2 && (!int_arg(&c, at + 6, "pack2Channels", 1, MAX_DIM, &p2c) ||
                  !int_arg(&c, at + 7, "pack2XStride", 1, MAX_DIM, &p2s))))
@@ -646,9 +646,24 @@ static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info,
   if (rs < s.v[COUT]) return fail(&c, 1, "residualStride must be 0 or >= the channel count %d, got %d", s.v[COUT], rs);
   if (pack2 && p2s < p2c) return fail(&c, 1, "pack2XStride %d must be >= pack2Channels %d", p2s, p2c);
   const int *v = s.v;
+  const int pool_out = (ops & SOFAR_EPI_POOL2_OUT) != 0, halves = ops & (SOFAR_EPI_PACK_LOW32 | SOFAR_EPI_PACK_HIGH32);
+  if (pool_out) {
+    if (v[KH] != 1 || v[KW] != 1 || v[SH] != 1 || v[SW] != 1 || v[PT] || v[PL] || v[PB] || v[PR])
+      return fail(&c, 1, "ops pool the output (SOFAR_EPI_POOL2_OUT): the conv must be 1x1, stride 1, without padding");
+    if (v[H] % 2 || v[W] % 2) return fail(&c, 1, "ops pool the output: h and w must be even, got %dx%d", v[H], v[W]);
+    if (ops & SOFAR_EPI_RESIDUAL_POOL2) return fail(&c, 1, "ops pool the output and the residual: one of them at most");
+    if (pack2) return fail(&c, 1, "ops pool the output: no second packing (it reads the full-size output)");
+  }
+  if (halves) {
+    if (!pool_out) return fail(&c, 1, "ops pack into half words (SOFAR_EPI_PACK_LOW32/HIGH32) only with SOFAR_EPI_POOL2_OUT");
+    if (halves == (SOFAR_EPI_PACK_LOW32 | SOFAR_EPI_PACK_HIGH32)) return fail(&c, 1, "ops name both halves of the packed words");
+    if (v[COUT] > 32 || ypg != 1) return fail(&c, 1, "half-word packing takes at most 32 channels in one group (cout %d, yPackGroups %d)", v[COUT], ypg);
+  }
+  /* a pooled output (SOFAR_EPI_POOL2_OUT) has a quarter of the pixels */
+  const uint64_t y_pixels = pool_out ? (uint64_t)v[N] * (uint64_t)(v[H] / 2) * (uint64_t)(v[W] / 2) : s.pixels;
   uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb, rb, ypb = s.pixels, p2xb = 0, p2yb = 0;
   if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)sofar_packed_words(v[CIN], v[GROUPS]) * 8) ||
-      !strided_bytes(&c, s.pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb) ||
+      !strided_bytes(&c, y_pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb) ||
       /* a pooled residual (SOFAR_EPI_RESIDUAL_POOL2) has the input's pixels */
       !strided_bytes(&c, ops & SOFAR_EPI_RESIDUAL_POOL2 ? (uint64_t)v[N] * (uint64_t)v[H] * (uint64_t)v[W] : s.pixels,
                      (uint64_t)rs, (uint64_t)v[COUT], 4, &rb) ||
@@ -677,6 +692,8 @@ static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info,
   }
   if (!ptr_arg(&c, 6, "yPacked", ypb, 8, 1, &yp)) return NULL;
   if (!y && !yp) return fail(&c, 1, "needs y or yPacked (both are -1)");
+  if (pool_out && !y) return fail(&c, 1, "ops pool the output, but y is -1");
+  if (halves && !yp) return fail(&c, 1, "ops pack into half words, but yPacked is -1");
   if (ops & SOFAR_EPI_RESIDUAL_POOL2) {
     if (!res) return fail(&c, 1, "ops pool the residual, but residual is -1");
     if (2 * s.ho > (uint64_t)v[H] || 2 * s.wo > (uint64_t)v[W])

@@ -213,4 +213,18 @@ SOFAR_TARGET_AVX512 void sofar_pack_rows_avx512(const float *x, size_t xs, const
   }
 }
 
+/* sofar_pool_pairs_fn: x/4 and x*0.25 are the same float (a power of two) */
+SOFAR_TARGET_AVX512 void sofar_pool_pairs_avx512(float *y, size_t ys, const float *top, const float *bottom, size_t pairs,
+                                                 size_t cout) {
+  const __m512 quarter = _mm512_set1_ps(0.25f);
+  for (size_t j = 0; j < pairs; j++, y += ys, top += 2 * cout, bottom += 2 * cout)
+    for (size_t o = 0; o < cout; o += 16) {
+      const __mmask16 m = (__mmask16)((1u << sofar_min(16, cout - o)) - 1);
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, top + o), _mm512_maskz_loadu_ps(m, top + cout + o));
+      v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bottom + o));
+      v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bottom + cout + o));
+      _mm512_mask_storeu_ps(y + o, m, _mm512_mul_ps(v, quarter));
+    }
+}
+
 #endif

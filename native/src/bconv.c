@@ -37,9 +37,13 @@ struct bconv_plan {
   int rowpack;   /* the taps of a kernel row packed bit by bit (see above); depends on cg, og, kh, kw only */
   size_t ew;     /* words per kernel row per group when row-packed = ceil(kw*cg/64) */
   size_t rows_words; /* the row-packed input: n*h*wo*groups*ew words, then groups*ew of the all-pad row */
+  size_t pool_seg;   /* SOFAR_EPI_POOL2_OUT: output columns a task computes (see bconv_pool_task) */
   /* scratch slot layout (bytes, each a multiple of SOFAR_ALIGN) */
   size_t slot_rows, slot_pc, slot_corr, slot_tmp, slot_pads, slot_pres, slot_bytes;
 };
+
+/* The most columns of a pooled output's segment (SOFAR_EPI_POOL2_OUT) */
+#define SOFAR_POOL_SEG_MAX 128
 
 /* Padding corrections kept per task, least recently used first out: at least a block's rows, so that every
    row of a block keeps its entry until the block's transform has run. */
@@ -67,7 +71,12 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
   p->slot_corr = round64(CORR_CACHE * g->cout * sizeof(int32_t));
   p->slot_tmp = round64((SOFAR_MR_MAX + 1) * g->cout * sizeof(float)); /* the transform's rows (sofar_bconv_transform_fn) */
   p->slot_pads = round64((SOFAR_MR_MAX + CORR_CACHE) * (g->taps + 1) * sizeof(uint32_t)); /* + the cached lists */
-  p->slot_pres = round64(SOFAR_MR_MAX * g->cout * sizeof(float)); /* a block's pooled residual rows */
+  /* SOFAR_EPI_POOL2_OUT's segment of a row: even, the whole row where its floats fit 16 KB */
+  const size_t fit = sofar_min(SOFAR_POOL_SEG_MAX, 16384 / (g->cout * sizeof(float))) & ~(size_t)1;
+  p->pool_seg = sofar_min(g->wo + g->wo % 2, fit > 2 ? fit : 2);
+  /* a block's pooled residual rows; a 1x1 conv's two rows of a segment of a pooled output */
+  const size_t pres_rows = p->direct && 2 * p->pool_seg > SOFAR_MR_MAX ? 2 * p->pool_seg : SOFAR_MR_MAX;
+  p->slot_pres = round64(pres_rows * g->cout * sizeof(float));
   p->slot_bytes = p->slot_rows + p->slot_pc + p->slot_corr + p->slot_tmp + p->slot_pads + p->slot_pres;
   return 1;
 }
@@ -169,6 +178,8 @@ struct bconv_tail {
   uint64_t *p2_y;
   size_t p2_c, p2_xs;
   int res_pool2; /* SOFAR_EPI_RESIDUAL_POOL2 */
+  int pool_out;  /* SOFAR_EPI_POOL2_OUT */
+  int pack_half; /* 0: y_packed's words are the call's; 1, 2: bits 0-31, 32-63 of each (SOFAR_EPI_PACK_LOW32, _HIGH32) */
 };
 
 struct bconv_ctx {
@@ -183,6 +194,7 @@ struct bconv_ctx {
   uint64_t *rp; /* the row-packed input (p->rowpack) */
   int res_pool2; /* out.res is a map of the input's size, 2x2-average-pooled into each block's rows */
   size_t blocks, parts; /* bconv_split_task: blocks of pixels, parts of the output channels */
+  int pack_half; /* see bconv_tail */
 };
 
 /* tasks: the image rows (img, ih) of the row-packed input, then its all-pad row */
@@ -557,6 +569,88 @@ static void bconv_split_task(void *vctx, size_t begin, size_t end, int slot) {
   }
 }
 
+/* sofar_pool_pairs_fn in portable C (restrict: the loop vectorizes without alias checks) */
+void sofar_pool_pairs_portable(float *restrict y, size_t ys, const float *restrict top, const float *restrict bottom,
+                               size_t pairs, size_t cout) {
+  for (size_t j = 0; j < pairs; j++, y += ys, top += 2 * cout, bottom += 2 * cout)
+    for (size_t q = 0; q < cout; q++) y[q] = (((top[q] + top[cout + q]) + bottom[q]) + bottom[cout + q]) / 4.0f;
+}
+
+/*
+ * SOFAR_EPI_POOL2_OUT (a 1x1 conv of stride 1 without padding): task t is segment t % segments (p->pool_seg
+ * columns, the whole row where its floats fit 16 KB) of output row pair t / segments. The segment's two rows
+ * go through the GEMM and the transform block by block, as bconv_task's rows do (the transform prefetching
+ * the residual ahead within the segment), into two rows of the slot instead of memory; then out as their 2x2
+ * averages (pool2_rows' arithmetic), their signs packed by the transform as usual: the full-size float map
+ * that only a pool reads is never written.
+ */
+static void bconv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
+  const struct bconv_ctx *c = (const struct bconv_ctx *)vctx;
+  const struct bconv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const struct sofar_ukernels *uk = c->uk;
+  const struct sofar_bconv_out *e = &c->out;
+  const size_t mr_max = uk->bgemm_mr, nr_max = uk->bgemm_nr, seg = p->pool_seg;
+  const size_t groups = g->groups, og = g->og, cout = g->cout, kwords = p->kwords, nb8 = p->nb8;
+  const size_t ho = g->ho, wo = g->wo, segments = sofar_div_up(wo, seg), ph = ho / 2;
+  unsigned char *s = c->slots + (size_t)slot * p->slot_bytes;
+  int32_t *pc = (int32_t *)(s + p->slot_rows);
+  float *tmp = (float *)(s + p->slot_rows + p->slot_pc + p->slot_corr);
+  float *const rowbuf[2] = {(float *)(s + p->slot_bytes - p->slot_pres),
+                            (float *)(s + p->slot_bytes - p->slot_pres) + seg * cout};
+  uint64_t words[SOFAR_POOL_SEG_MAX]; /* a row's signs, for half words (one word a pixel: cout <= 32) */
+  for (size_t t = begin; t < end; t++) {
+    const size_t pair = t / segments, img = pair / ph, i = pair % ph, ow0 = t % segments * seg;
+    const size_t cols = sofar_min(seg, wo - ow0); /* even: wo and seg are */
+    for (size_t half = 0; half < 2; half++) {
+      const size_t row0 = (img * ho + 2 * i + half) * wo + ow0; /* the segment's first pixel in this row */
+      for (size_t s0 = 0; s0 < cols; s0 += mr_max) {
+        const size_t mr = sofar_min(mr_max, cols - s0), p0 = row0 + s0;
+        const uint64_t *rows[SOFAR_MR_MAX], *grows[SOFAR_MR_MAX];
+        for (size_t r = 0; r < mr_max; r++) rows[r] = c->x + (p0 + (r < mr ? r : 0)) * p->wx;
+        for (size_t gi = 0; gi < groups; gi++) {
+          /* one group reads rows as they are: a vector load of the pointers just stored one by one would wait
+             for them (a failed store-to-load forward: a fifth of this function's time, measured) */
+          const uint64_t *const *ga = rows;
+          if (groups > 1) {
+            for (size_t r = 0; r < mr_max; r++) grows[r] = rows[r] + gi * kwords;
+            ga = grows;
+          }
+          for (size_t ob = 0; ob < og; ob += nr_max)
+            uk->bgemm(mr, sofar_min(nr_max, og - ob), 1, kwords, ga, c->kwords + (gi * nb8 + ob / 8) * kwords * 8,
+                      pc + gi * og + ob, cout);
+        }
+        /* pixel 0 is p0: the floats go to the slot's row, the signs to the packed map (or, for half words, to
+           `words`); the transform prefetches pixels ahead within the segment only (pf_end), so its prefetch of y
+           stays in the slot's row */
+        struct sofar_bconv_out o = *e;
+        o.y = rowbuf[half] + s0 * cout, o.ys = cout, o.p2_y = NULL, o.pf_end = cols - s0;
+        if (o.res) o.res += p0 * o.rs;
+        if (o.yp) o.yp = c->pack_half ? words + s0 : o.yp + p0 * o.yps;
+        if (c->pack_half) o.yps = 1;
+        uk->bconv_transform(&o, 0, mr, pc, NULL, tmp);
+      }
+      if (!c->pack_half) continue;
+      /* half of each word: the other half is another call's (the other slice of a concat's words) */
+      const uint64_t keep = c->pack_half == 1 ? ~(uint64_t)0xffffffff : 0xffffffff;
+      const unsigned shift = c->pack_half == 1 ? 0 : 32;
+      for (size_t r = 0; r < cols; r++) {
+        uint64_t *w = e->yp + (row0 + r) * e->yps;
+        *w = (*w & keep) | words[r] << shift;
+      }
+    }
+    float *y = e->y + ((img * ph + i) * (wo / 2) + ow0 / 2) * e->ys;
+    (uk->pool_pairs ? uk->pool_pairs : sofar_pool_pairs_portable)(y, e->ys, rowbuf[0], rowbuf[1], cols / 2, cout);
+  }
+}
+
+/* SOFAR_EPI_POOL2_OUT's conditions: a 1x1 conv of stride 1 without padding over a map of even height and width,
+   its floats written (pooled), nothing else pooled or packed from them */
+static int pool_out_ok(const struct bconv_plan *p, int residual_pool2, int pack2, const float *y) {
+  const struct sofar_conv_geom *g = &p->g;
+  return p->direct && g->sh == 1 && g->sw == 1 && g->h % 2 == 0 && g->w % 2 == 0 && !residual_pool2 && !pack2 && y;
+}
+
 static int valid_outputs(const struct bconv_plan *p, float *y, uint64_t *y_packed, int pad_value, int y_stride,
                          int y_pack_groups) {
   if (pad_value < -1 || pad_value > 1) return 0;
@@ -599,6 +693,7 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
     if (tail->rs) o->rs = tail->rs;
     if (tail->yps) o->yps = tail->yps;
     c.res_pool2 = tail->res_pool2;
+    c.pack_half = tail->pack_half;
     if (tail->p2_y) {
       o->p2_x = tail->p2_x, o->p2_scale = tail->p2_scale, o->p2_shift = tail->p2_shift, o->p2_y = tail->p2_y;
       o->p2_c = tail->p2_c, o->p2_xs = tail->p2_xs, o->p2_ys = sofar_div_up(tail->p2_c, 64);
@@ -616,6 +711,10 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
      streamed again from L3 for every block of pixels each thread computes: split by output channels instead,
      thread t taking part t of them for every pixel, so each thread streams its part of the weights once. One
      group, whole words of channels, packed as one group, nothing packed or pooled on the side. */
+  if (tail && tail->pool_out) {
+    sofar_parallel_for(p->g.n * (p->g.ho / 2) * sofar_div_up(p->g.wo, p->pool_seg), bconv_pool_task, &c);
+    return;
+  }
   const size_t blocks = sofar_div_up(p->g.pixels, c.uk->bgemm_mr), parts = (size_t)sofar_threads();
   const size_t weight_bytes = packed_words_count(p) * sizeof(uint64_t);
   if (parts > 1 && weight_bytes >= split_bytes && p->g.groups == 1 && p->g.cout % 64 == 0 && p->g.cout / 64 >= parts &&
@@ -703,9 +802,15 @@ void sofar_bconv2d_epilogue_pack2(const uint64_t *x, const void *packed_kernel, 
   struct bconv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
   if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
-  if (ops < 0 || ops > 511 || residual_stride < 0 || y_packed_stride < 0) return;
+  if (ops < 0 || ops > 4095 || residual_stride < 0 || y_packed_stride < 0) return;
   const int pool2 = (ops & SOFAR_EPI_RESIDUAL_POOL2) != 0;
   if (pool2 && (!residual || 2 * p.g.ho > p.g.h || 2 * p.g.wo > p.g.w)) return;
+  const int pool_out = (ops & SOFAR_EPI_POOL2_OUT) != 0;
+  const int pack_half = ops & SOFAR_EPI_PACK_LOW32 ? 1 : ops & SOFAR_EPI_PACK_HIGH32 ? 2 : 0;
+  if (pool_out && !pool_out_ok(&p, pool2, pack2_y != NULL, y)) return;
+  if (pack_half && (!pool_out || (ops & SOFAR_EPI_PACK_LOW32 && ops & SOFAR_EPI_PACK_HIGH32) || !y_packed ||
+                    y_pack_groups != 1 || cout > 32))
+    return;
   if (residual_stride != 0 && (size_t)residual_stride < p.g.cout) return;
   const size_t own_words = (size_t)y_pack_groups * sofar_div_up(p.g.cout / (size_t)y_pack_groups, 64);
   if (y_packed_stride != 0 && (size_t)y_packed_stride < own_words) return;
@@ -716,7 +821,8 @@ void sofar_bconv2d_epilogue_pack2(const uint64_t *x, const void *packed_kernel, 
   if (pack2_y && (!pack2_x || pack2_channels < 1 || pack2_x_stride < pack2_channels)) return;
   struct bconv_tail tail = {v[4], v[6], v[7], (ops & SOFAR_EPI_RESIDUAL_AFTER) != 0, (size_t)residual_stride,
                             (size_t)y_packed_stride, pack2_x, pack2_scale, pack2_shift, pack2_y,
-                            pack2_y ? (size_t)pack2_channels : 0, pack2_y ? (size_t)pack2_x_stride : 0, pool2};
+                            pack2_y ? (size_t)pack2_channels : 0, pack2_y ? (size_t)pack2_x_stride : 0, pool2,
+                            pool_out, pack_half};
   unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
   /* the shift after the activation is the transform's post (with the tail's scale: out*scale + post) */
   run(&p, x, packed_kernel, v[0], v[1], residual, v[3], v[5], y, y_packed,

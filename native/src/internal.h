@@ -247,6 +247,14 @@ typedef void (*sofar_dwconv_fn)(size_t c, size_t ntaps, const float *const *taps
 /** Most taps (kh*kw) of a depthwise kernel. */
 #define SOFAR_DW_MAX_TAPS 1024
 
+/**
+ * 2x2 averages of `pairs` pairs of pixels of two rows, cout floats a pixel (top row at top, pair j's pixels at
+ * top + 2j*cout and one pixel on; the bottom row likewise): y + j*ys gets (((a + b) + c) + d) / 4 in float32,
+ * a, b the top pixels, c, d the bottom ones (sofar_avgpool_f32's order). Identical floats on every ISA.
+ */
+typedef void (*sofar_pool_pairs_fn)(float *y, size_t ys, const float *top, const float *bottom, size_t pairs, size_t cout);
+void sofar_pool_pairs_portable(float *y, size_t ys, const float *top, const float *bottom, size_t pairs, size_t cout);
+
 struct sofar_ukernels {
   int isa;
   size_t bgemm_mr, bgemm_nr; /* nr: a multiple of 8 */
@@ -257,6 +265,7 @@ struct sofar_ukernels {
   sofar_sgemm_fn sgemm;
   sofar_dwconv_fn dwconv;
   sofar_pack_rows_fn pack_rows; /* NULL: pack_row row by row */
+  sofar_pool_pairs_fn pool_pairs; /* NULL: sofar_pool_pairs_portable */
 };
 
 /* Packs rows with the variant's multi-row packer where it has one (per-row calls cost more than the packing
@@ -297,6 +306,7 @@ void sofar_bgemm_avx512(size_t, size_t, size_t, size_t, const uint64_t *const *,
 void sofar_bconv_transform_avx512(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
 void sofar_pack_row_avx512(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_pack_rows_avx512(const float *, size_t, const float *, const float *, uint64_t *, size_t, size_t, size_t);
+void sofar_pool_pairs_avx512(float *, size_t, const float *, const float *, size_t, size_t);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
 void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);

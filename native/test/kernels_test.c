@@ -87,6 +87,8 @@ static void pack_pixel(const float *v, uint64_t *out, int cout, int ypg) {
 }
 
 /* One binary conv shape (the rest of it random) against the reference, on every ISA, 1 and 2 threads, all modes. */
+static int pooled_out_cases = 0; /* bconv_case's SOFAR_EPI_POOL2_OUT checks run */
+
 static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int sw, int dh, int dw, int pad_value) {
   {
     const int cin = cg * groups, cout = og * groups;
@@ -342,6 +344,63 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
       }
       free(src); free(pooled); free(pooled_out); free(dense_src); free(want5); free(y5); free(wantp5);
     }
+    /* SOFAR_EPI_POOL2_OUT (1x1, stride 1, no padding, even h and w): y is the 2x2 /2 average of the epilogue's
+       output (ref3), at a stride of its own, and the packed signs are every pixel's (refp3); with 32 channels or
+       fewer in one group, also into either half of words whose other half is kept (SOFAR_EPI_PACK_LOW32/HIGH32) */
+    if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && h % 2 == 0 && w % 2 == 0) {
+      pooled_out_cases++;
+      const int hp = h / 2, wp = w / 2, ysp = cout + rnd(3);
+      const size_t pp = (size_t)n * hp * wp, pext = (pp - 1) * ysp + (size_t)cout;
+      float *want6 = alloc_exact(pext * 4), *y6 = alloc_exact(pext * 4);
+      for (size_t i = 0; i < pext; i++) want6[i] = SENTINEL;
+      for (size_t q = 0; q < pp; q++) {
+        const size_t im = q / ((size_t)hp * wp), i = q / wp % hp, j = q % wp;
+        const size_t top = ((im * h + 2 * i) * w + 2 * j) * yss, bottom = top + (size_t)w * yss;
+        for (int o = 0; o < cout; o++)
+          want6[q * ysp + o] = (((ref3[top + o] + ref3[top + yss + o]) + ref3[bottom + o]) + ref3[bottom + yss + o]) / 4.0f;
+      }
+      const int halves = cout <= 32 && ypg == 1;
+      uint64_t *before = alloc_exact(ypext * 8), *want7 = alloc_exact(ypext * 8);
+      for (size_t i = 0; i < ypext; i++) before[i] = next_u64();
+      for (int mode = 0; mode < (halves ? 3 : 1); mode++) { /* 0: whole words, 1: low halves, 2: high halves */
+        const int half_ops = mode == 1 ? SOFAR_EPI_PACK_LOW32 : mode == 2 ? SOFAR_EPI_PACK_HIGH32 : 0;
+        if (mode == 0) {
+          memcpy(want7, refp3, ypext * 8);
+        } else {
+          memcpy(want7, before, ypext * 8);
+          for (size_t q = 0; q < P; q++) {
+            uint64_t *wd = want7 + q * ypss;
+            const uint64_t bits = refp3[q * ypss];
+            *wd = mode == 1 ? (*wd & ~(uint64_t)0xffffffff) | bits : (*wd & 0xffffffff) | bits << 32;
+          }
+        }
+        for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
+          if (!isa_available(isas[ii])) continue;
+          for (int threads = 1; threads <= 3; threads++) {
+            sofar_set_threads(threads);
+            for (size_t i = 0; i < pext; i++) y6[i] = SENTINEL;
+            if (mode == 0) memset(yp, 0xa5, ypext * 8);
+            else memcpy(yp, before, ypext * 8);
+            const int packs = use_yp || mode != 0;
+            sofar_bconv2d_epilogue(x, packed, nparams ? params : NULL, use_res ? res : NULL, y6, packs ? yp : NULL, scratch,
+                                   n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, ysp, (int)yss,
+                                   yps, ops | SOFAR_EPI_POOL2_OUT | half_ops, ypg);
+            size_t bad = 0, at = 0;
+            for (size_t i = 0; i < pext; i++)
+              if (!(y6[i] == want6[i]) && !(isnan(y6[i]) && isnan(want6[i]))) {
+                if (!bad) at = i;
+                bad++;
+              }
+            CHECK(!bad, "pooled output isa %d threads %d mode %d: %zu of %zu floats differ (first at %zu: %g vs %g) n%d h%d w%d cout%d g%d ops%d",
+                  isas[ii], threads, mode, bad, pext, at, y6[at], want6[at], n, h, w, cout, groups, ops);
+            if (packs)
+              CHECK(!memcmp(yp, want7, ypext * 8), "pooled output's packed signs isa %d threads %d mode %d: cout%d ypg%d yps%d",
+                    isas[ii], threads, mode, cout, ypg, yps);
+          }
+        }
+      }
+      free(want6); free(y6); free(before); free(want7);
+    }
     free(x); free(k); free(mul); free(bias); free(res); free(ref); free(refp); free(scratch); free(packed); free(y);
     free(yp); free(first); free(alpha); free(post); free(ref2); free(refp2);
     free(accs); free(scale); free(pscale); free(pshift); free(params); free(ref3); free(signs3); free(refp3);
@@ -370,6 +429,16 @@ static void test_bconv_split(int cases) {
   for (int t = 0; t < cases; t++)
     bconv_case(1, pick(cgs, 4), pick(ogs, 4), 1 + rnd(3), 1 + rnd(3), 1 + rnd(2), 1 + rnd(2), 1, 1, rnd(3) - 1);
   sofar_bconv_split_at(512 * 1024);
+}
+
+/* 1x1 convs of stride 1, as ReActNet's pointwise convs: SOFAR_EPI_POOL2_OUT runs where h and w are even, and
+   the half-word packing where cout <= 32 (32 among them, as ReActNet-A's first concat) */
+static void test_bconv_pooled_out(int cases) {
+  static const int cgs[] = {1, 31, 32, 64, 65, 128}, ogs[] = {1, 8, 16, 31, 32, 33, 64, 100};
+  const int before = pooled_out_cases;
+  for (int t = 0; t < cases; t++)
+    bconv_case(pick((const int[]){1, 1, 2}, 3), pick(cgs, 6), t % 3 == 0 ? 32 : pick(ogs, 8), 1, 1, 1, 1, 1, 1, rnd(3) - 1);
+  CHECK(pooled_out_cases - before > 0, "the pooled-output checks ran %d times in %d cases", pooled_out_cases - before, cases);
 }
 
 /*
@@ -909,6 +978,7 @@ int main(int argc, char **argv) {
   test_bconv(cases);
   test_bconv_channel_sweep();
   test_bconv_split(cases / 2 + 1);
+  test_bconv_pooled_out(cases);
   test_conv(cases);
   test_conv_maxpool(cases / 2 + 1);
   test_avgpool2_conv(cases / 2 + 1);

@@ -14,6 +14,9 @@ import { twoVariants } from './onnx-graphs.js';
 import { CONSTRUCT_GRAPHS } from './construct-graphs.js';
 import { Rng } from './kernels-reference.js';
 import { maxRelativeError } from './util.js';
+import { exportOnnx } from '../../backends/onnx/index.js';
+import { compileFile } from '../../src/compile.js';
+import { busyWeights } from '../helpers/values.js';
 
 describe.skipIf(skipNative())('the constructs of today\'s binary nets on the runtime', () => {
   const wasm = bundledWasmForSuite();
@@ -93,9 +96,9 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
   it("ReActNet's widening: the RPReLU after the concat runs in each branch's conv, which writes its slice of the floats and of the next RSign's signs", () => {
     const { stats, kernels, unfusedKernels, difference } = withAndWithoutEpilogue('ReActNet-style widening:', 6);
     // the 3×3 conv packs both branches' RSigns (the second as its second packing); the two 1×1 convs write
-    // their slices of the concat, and their words of the next RSign's packed signs
-    // the strided block's conv pools its shortcut (2×2 /2 average) itself, on the epilogue kernel too
-    expect(stats).toMatchObject({ epilogues: 4, sliceWrites: 2, packedSliceWrites: 2, fusedThresholdPacks: 1, pack2s: 1, pooledResiduals: 1, fusedActivations: 4 });
+    // their slices of the concat, and their words of the next RSign's packed signs; the concat's floats feed
+    // only the strided block's shortcut (2×2 /2 average), so the 1×1 convs write them pooled; the strided conv then reads a plain residual
+    expect(stats).toMatchObject({ epilogues: 3, sliceWrites: 2, packedSliceWrites: 2, fusedThresholdPacks: 1, pack2s: 1, pooledOutputs: 2, pooledResiduals: 0, fusedActivations: 4 });
     for (const k of ['copyF32', 'affineF32', 'preluF32', 'addF32', 'sumF32', 'avgpoolF32'] as const) expect(kernels).not.toContain(k);
     // left: the input's RSign
     expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(1);
@@ -103,7 +106,7 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
     expect(difference).toBeLessThan(1e-5);
   });
 
-  it("ReActNet's widening of 32-channel branches: the second branch's conv packs the whole concat's signs, bit-identical to the plan without second packings", () => {
+  it("ReActNet's widening of 32-channel branches: each branch's conv writes its half of the pooled floats and of the packed signs, bit-identical to the plan without", () => {
     const [input, build] = CONSTRUCT_GRAPHS['ReActNet-style widening of 32-channel branches'];
     const { runtime: bytes } = twoVariants(input, 7, build);
     const rng = new Rng(8);
@@ -111,16 +114,40 @@ describe.skipIf(skipNative())('the constructs of today\'s binary nets on the run
     const fused = createRuntime(bytes, { kernels: nativeKernels(), batch: 2, threads: 2 });
     const without = createRuntime(bytes, { kernels: { ...nativeKernels(), bconv2dEpiloguePack2: undefined }, batch: 2, threads: 2 });
     const kernels = fused.plan.steps.map((s) => s.kernel);
-    // half-word slices: no conv can pack its words alone; the 3×3 conv packs the second branch's RSign, and
-    // the second branch's conv the concat's (its first half final by then)
-    expect(fused.plan.stats).toMatchObject({ pack2s: 2, packedSliceWrites: 0, sliceWrites: 2, pooledResiduals: 1 });
-    expect(without.plan.stats.pooledResiduals).toBe(0);
+    // half-word slices: the 1×1 convs write the concat's floats pooled (all the strided shortcut reads), so
+    // each packs its 32 channels' signs into its half of the concat's words (SOFAR_EPI_PACK_LOW32, _HIGH32);
+    // the 3×3 conv packs the second branch's RSign as its second packing
+    expect(fused.plan.stats).toMatchObject({ pack2s: 1, packedSliceWrites: 2, sliceWrites: 2, pooledOutputs: 2, pooledResiduals: 0 });
+    expect(without.plan.stats).toMatchObject({ pooledOutputs: 0, pooledResiduals: 0 });
     expect(without.plan.steps.map((s) => s.kernel)).toContain('avgpoolF32');
-    expect(kernels.filter((k) => k === 'bconv2dEpiloguePack2')).toHaveLength(2);
+    expect(kernels.filter((k) => k === 'bconv2dEpiloguePack2')).toHaveLength(1);
     expect(kernels.filter((k) => k === 'packSignsAffine')).toHaveLength(1);
     expect(without.plan.steps.filter((s) => s.kernel === 'packSignsAffine')).toHaveLength(3);
     expect(fused.run(x, 2)).toEqual(without.run(x, 2));
     fused.release();
     without.release();
+  });
+});
+
+describe.skipIf(skipNative())("ReActNet-A's pointwise convs write pooled floats", () => {
+  it('where a strided shortcut alone reads them: no full-size map for the pool, 45 % less arena, the logits bit for bit', () => {
+    // at 64×64 the 112×112 stage is 32×32: every map still has even sides down to 2×2
+    const { graph } = compileFile('specs/reactnet-a.sofar', { params: { size: 64 } });
+    const bytes = exportOnnx(graph!, busyWeights(graph!, 3), { binaryOps: true });
+    const rng = new Rng(11);
+    const x = Float32Array.from({ length: 2 * 3 * 64 * 64 }, () => rng.float() * 2 - 1);
+    const pooled = createRuntime(bytes, { kernels: nativeKernels(), batch: 2, threads: 2 });
+    const full = createRuntime(bytes, { kernels: { ...nativeKernels(), bconv2dEpiloguePack2: undefined }, batch: 2, threads: 2 });
+    try {
+      // the first widening's two 32-channel convs (half words each) and the four blocks before a strided one
+      expect(pooled.plan.stats).toMatchObject({ pooledOutputs: 5, pooledResiduals: 0, packedSliceWrites: 10 });
+      expect(pooled.plan.steps.map((s) => s.kernel)).not.toContain('avgpoolF32');
+      expect(full.plan.steps.filter((s) => s.kernel === 'avgpoolF32')).toHaveLength(4);
+      expect(pooled.plan.stats.mapBytes).toBeLessThan(0.6 * full.plan.stats.mapBytes);
+      expect(pooled.run(x, 2)).toEqual(full.run(x, 2));
+    } finally {
+      pooled.release();
+      full.release();
+    }
   });
 });

@@ -81,8 +81,8 @@ for (let it = 0; it < Number(process.argv[4]); it++) {
   switch (fn) {
     case 'bconv2d': case 'bconv2dPrepacked': args = [buf, off(), off(), off(), off(), off(), off(), off(), off(), ...conv, ri(4) - 1, pick([0, 0, conv[4] + 1, 3]), pick([1, 1, 2, 0, 3])]; break;
     case 'bconv2dPrepackedPost': args = [buf, off(), off(), off(), off(), off(), off(), off(), off(), off(), off(), ...conv, ri(4) - 1, pick([0, 0, conv[4] + 1, 3]), pick([1, 1, 2, 0, 3])]; break;
-    case 'bconv2dEpilogue': args = [buf, off(), off(), off(), off(), off(), off(), off(), ...conv, ri(4) - 1, pick([0, 0, conv[4] + 1, 3]), pick([0, 0, conv[4] + 2, 3]), pick([0, 0, 3, 1]), ri(10) ? ri(512) : odd(), pick([1, 1, 2, 0, 3])]; break;
-    case 'bconv2dEpiloguePack2': args = [buf, off(), off(), off(), off(), off(), off(), off(), off(), off(), off(), off(), ...conv, ri(4) - 1, pick([0, 0, conv[4] + 1, 3]), pick([0, 0, conv[4] + 2, 3]), pick([0, 0, 3, 1]), ri(10) ? ri(512) : odd(), pick([1, 1, 2, 0, 3]), ch(), pick([0, conv[4], conv[4] + 3, 70])]; break;
+    case 'bconv2dEpilogue': args = [buf, off(), off(), off(), off(), off(), off(), off(), ...conv, ri(4) - 1, pick([0, 0, conv[4] + 1, 3]), pick([0, 0, conv[4] + 2, 3]), pick([0, 0, 3, 1]), ri(10) ? pick([ri(512), ri(4096), 512 | ri(256), (ri(2) ? 1024 : 2048) | 512 | ri(256)]) : odd(), pick([1, 1, 2, 0, 3])]; break;
+    case 'bconv2dEpiloguePack2': args = [buf, off(), off(), off(), off(), off(), off(), off(), off(), off(), off(), off(), ...conv, ri(4) - 1, pick([0, 0, conv[4] + 1, 3]), pick([0, 0, conv[4] + 2, 3]), pick([0, 0, 3, 1]), ri(10) ? pick([ri(512), ri(4096), 512 | ri(256), (ri(2) ? 1024 : 2048) | 512 | ri(256)]) : odd(), pick([1, 1, 2, 0, 3]), ch(), pick([0, conv[4], conv[4] + 3, 70])]; break;
     case 'conv2dF32': args = [buf, off(), off(), off(), off(), off(), off(), ...conv, pick([0, 0, conv[4] + 2]), ri(2)]; break;
     case 'conv2dF32Maxpool': {
       const stem = [...conv.slice(0, 3), ri(8) ? 1 + ri(4) : ch(), ...conv.slice(4, 15), ri(8) ? 1 : conv[15]];
