@@ -334,10 +334,10 @@ class Planner {
     for (const head of concats.filter((node) => !continued.has(node))) {
       const chain = [head];
       for (let c = next.get(head.output); c; c = next.get(c.output)) chain.push(c);
-      const [width, full_h, full_w] = chain[chain.length - 1].shape;
+      const [width, fullH, fullW] = chain[chain.length - 1].shape;
       // a concat written pooled (pooledOnWrite) holds the pooled map only
       const pooled = chain.length === 1 && this.pooledOnWrite.has(head.output);
-      const [h, w] = pooled ? [full_h / 2, full_w / 2] : [full_h, full_w];
+      const [h, w] = pooled ? [fullH / 2, fullW / 2] : [fullH, fullW];
       let region: Region | null = chain.length > 1 ? this.region(this.n * h * w * width * 4, 'activation') : null;
       const writes: [string, number][] = [];
       for (const node of chain) {
@@ -464,7 +464,9 @@ class Planner {
 
   /**
    * The binary convs that can pack the signs of a channel concat (or of a batch norm of it) into their
-   * words of the packed map: every input a binary conv writing its slice, each slice starting a word.
+   * words of the packed map: every input a binary conv writing its slice, each slice starting a word, or,
+   * for convs that write pooled (SOFAR_EPI_PACK_LOW32/HIGH32 merge their bits into the word), 32 channels in
+   * either half of one.
    */
   private packedSliceWriters(concatOutput: string): { call: Call; channel: number; width: number; half: 'low' | 'high' | null }[] | null {
     const concat = this.byOutput.get(concatOutput);
@@ -477,7 +479,7 @@ class Planner {
       const slice = this.slices.get(input);
       const width = this.values.get(input)!.c;
       if (!call?.bconv || call.bconv.yPacked !== null || !slice || slice.region !== region || slice.channel !== channel) return null;
-      // words of its own; or, written pooled (packed by the driver), 32 channels in half of each word
+      // words of its own; or, written pooled, 32 channels in half of each word
       const half = channel % 64 === 0 ? null : width === 32 && channel % 32 === 0 && call.bconv.poolOut ? 'high' : undefined;
       if (half === undefined) return null;
       const shared = half === null && width === 32 && channel + width < concat.shape[0]; // the next slice fills the word's other half
