@@ -874,7 +874,7 @@ class Planner {
         // each input a pointwise conv read by this concat alone, once; its channels whole words or a 32-channel half
         let channel = 0;
         const ok = node.inputs.every((input, i) => {
-          const width = this.values.get(input)?.c ?? this.byOutput.get(input)?.shape[0] ?? 0;
+          const width = this.byOutput.get(input)?.shape[0] ?? 0; // planned before any value is defined
           const at = channel;
           channel += width;
           const alone = this.readers.get(input)?.length === 1 && node.inputs.lastIndexOf(input) === i;
@@ -889,18 +889,23 @@ class Planner {
 
   /** A 2×2 /2 average pool without padding, of the given output shape, read only by a binary conv as its residual. */
   private poolForStridedShortcut(node: FusedNode, shape: readonly number[]): boolean {
-    if (node.op !== 'avgpool' || node.output === this.model.output.name) return false;
-    const win = node.window;
-    if (win.kernel.some((k) => k !== 2) || win.stride.some((s) => s !== 2) || win.pads.some((p) => p !== 0)) return false;
+    if (node.op !== 'avgpool') return false;
+    const reader = this.shortcutPoolReader(node);
+    return reader !== undefined && !reader.inputs.includes(node.output) && node.shape.every((d, i) => d === shape[i]);
+  }
+
+  /** The binary conv that alone reads a 2×2 /2 average pool without padding (not the output), as its residual. */
+  private shortcutPoolReader(node: FusedNode & { op: 'avgpool' }): (FusedNode & { op: 'bconv' }) | undefined {
+    if (node.output === this.model.output.name || !isPool2x2(node.window)) return undefined;
     const reader = this.soleReader(node.output);
-    return reader?.op === 'bconv' && reader.residual === node.output && !reader.inputs.includes(node.output) && node.shape.every((d, i) => d === shape[i]);
+    return reader?.op === 'bconv' && reader.residual === node.output ? reader : undefined;
   }
 
   /** A sign read only by binary layers with one group, or a batch norm read only by one such sign. */
   private signsOnlyToBinary(node: FusedNode): boolean {
     if (node.output === this.model.output.name) return false;
     const readers = (this.readers.get(node.output) ?? []).map((r) => this.byOutput.get(r));
-    if (node.op === 'affine') return this.k.packSignsAffine !== undefined && readers.length === 1 && readers[0] !== undefined && this.signsOnlyToBinary(readers[0]) && readers[0].op === 'sign';
+    if (node.op === 'affine') return this.k.packSignsAffine !== undefined && readers.length === 1 && readers[0]?.op === 'sign' && this.signsOnlyToBinary(readers[0]);
     return node.op === 'sign' && readers.length > 0 && readers.every((r) => (r?.op === 'bconv' && r.groups === 1) || r?.op === 'bdense');
   }
 
@@ -925,11 +930,9 @@ class Planner {
    * itself (the kernels that have sofar_bconv2d_epilogue_pack2 have this too).
    */
   private pooledByConv(node: FusedNode & { op: 'avgpool' }): boolean {
-    const w = node.window;
-    if (!this.epilogue || !this.k.bconv2dEpiloguePack2 || node.output === this.model.output.name) return false;
-    if (w.kernel.some((k) => k !== 2) || w.stride.some((s) => s !== 2) || w.pads.some((p) => p !== 0)) return false;
-    const reader = this.soleReader(node.output);
-    if (reader?.op !== 'bconv' || reader.residual !== node.output || this.slices.has(node.output)) return false;
+    if (!this.epilogue || !this.k.bconv2dEpiloguePack2) return false;
+    const reader = this.shortcutPoolReader(node);
+    if (!reader || this.slices.has(node.output)) return false;
     const pooled = this.values.get(node.inputs[0]);
     const convInput = this.byOutput.get(reader.inputs[0])?.shape ?? this.model.input.shape;
     return pooled !== undefined && convInput[1] === pooled.h && convInput[2] === pooled.w && reader.shape.every((d, i) => d === node.shape[i]);
@@ -941,9 +944,8 @@ class Planner {
    * a ResNet shortcut's pool and projection).
    */
   private pooledByFloatConv(node: FusedNode & { op: 'avgpool' }): boolean {
-    const w = node.window;
     if (!this.k.conv2dF32Avgpool2 || !this.k.conv2dF32Avgpool2ScratchBytes || node.output === this.model.output.name) return false;
-    if (w.kernel.some((k) => k !== 2) || w.stride.some((s) => s !== 2) || w.pads.some((p) => p !== 0) || this.slices.has(node.output)) return false;
+    if (!isPool2x2(node.window) || this.slices.has(node.output)) return false;
     const reader = this.soleReader(node.output);
     if (reader?.op !== 'conv' || reader.inputs.length !== 1 || reader.inputs[0] !== node.output || reader.groups !== 1) return false;
     const rw = reader.window;
@@ -1078,6 +1080,11 @@ const SUM_PACKED = 6;
 
 /** The shared scratch region (one kernel runs at a time). */
 const SCRATCH: Arg = { region: { bytes: 0, kind: 'activation', first: 0, last: 0, offset: 0 }, at: 0 };
+
+/** A 2×2 window of stride 2 without padding (the pools the convs compute in their own pass). */
+function isPool2x2(w: Window): boolean {
+  return w.kernel.every((k) => k === 2) && w.stride.every((s) => s === 2) && w.pads.every((p) => p === 0);
+}
 
 function windowArgs(w: Window): number[] {
   return [...w.stride, ...w.pads, ...w.dilation];

@@ -366,6 +366,33 @@ static void pack2_rows(const struct bconv_ctx *c, size_t p0, size_t mr) {
 }
 
 /*
+ * The GEMM of a block of mr pixels over every group: rows holds nseg segments of seg_len words per pixel
+ * (segment i's rows at rows + i*SOFAR_MR_MAX), group gi's part of a segment gi*goff words on; the counts go to
+ * pc, cout a pixel. One group reads rows as they are: offsetting pointers just stored one by one, the
+ * compiler's vector loads of them wait for the stores (a failed store-to-load forward, measured a fifth of
+ * bconv_pool_task's time when it offset them for one group too).
+ */
+static void block_gemm(const struct bconv_ctx *c, size_t mr, size_t nseg, size_t seg_len, size_t goff,
+                       const uint64_t *const *rows, int32_t *pc) {
+  const struct bconv_plan *p = c->p;
+  const struct sofar_conv_geom *g = &p->g;
+  const struct sofar_ukernels *uk = c->uk;
+  const size_t mr_max = uk->bgemm_mr, nr_max = uk->bgemm_nr, og = g->og, kwords = p->kwords;
+  for (size_t gi = 0; gi < g->groups; gi++) {
+    const uint64_t *grows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
+    const uint64_t *const *ga = rows;
+    if (g->groups > 1) { /* group gi's part of each segment */
+      for (size_t i = 0; i < nseg; i++)
+        for (size_t r = 0; r < mr_max; r++) grows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX + r] + gi * goff;
+      ga = grows;
+    }
+    for (size_t ob = 0; ob < og; ob += nr_max)
+      uk->bgemm(mr, sofar_min(nr_max, og - ob), nseg, seg_len, ga, c->kwords + (gi * p->nb8 + ob / 8) * kwords * 8,
+                pc + gi * og + ob, g->cout);
+  }
+}
+
+/*
  * Blocks [begin, end) of output pixels, output channels [o0, o1) of them (all: 0, cout; a part, of one group
  * and a multiple of 64 channels, when the tasks split the channels: see run()).
  */
@@ -374,7 +401,7 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
   const struct sofar_conv_geom *g = &p->g;
   const struct sofar_ukernels *uk = c->uk;
   const size_t mr_max = uk->bgemm_mr, nr_max = uk->bgemm_nr;
-  const size_t groups = g->groups, og = g->og, cout = g->cout, taps = g->taps, kwords = p->kwords, nb8 = p->nb8;
+  const size_t groups = g->groups, cout = g->cout, taps = g->taps, kwords = p->kwords;
   unsigned char *s = c->slots + (size_t)slot * p->slot_bytes;
   uint64_t *rows_buf = (uint64_t *)s;
   int32_t *pc = (int32_t *)(s + p->slot_rows);
@@ -494,21 +521,12 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
     for (size_t i = 0; i < nseg; i++)
       for (size_t r = mr; r < mr_max; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
 
-    for (size_t ob = o0; part && ob < o1; ob += nr_max) /* one group */
-      uk->bgemm(mr, sofar_min(nr_max, o1 - ob), nseg, seg_len, rows, c->kwords + ob / 8 * kwords * 8, pc + (ob - o0), o1 - o0);
-    for (size_t gi = 0; !part && gi < groups; gi++) {
-      const uint64_t *grows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
-      const uint64_t *const *ga = rows;
-      if (groups > 1) { /* group gi's part of each segment */
-        for (size_t i = 0; i < nseg; i++)
-          for (size_t r = 0; r < mr_max; r++) grows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX + r] + gi * goff;
-        ga = grows;
-      }
-      for (size_t ob = 0; ob < og; ob += nr_max) {
-        const size_t nr = sofar_min(nr_max, og - ob);
-        uk->bgemm(mr, nr, nseg, seg_len, ga, c->kwords + (gi * nb8 + ob / 8) * kwords * 8, pc + gi * og + ob, cout);
-      }
-    }
+    if (part) /* one group */
+      for (size_t ob = o0; ob < o1; ob += nr_max)
+        uk->bgemm(mr, sofar_min(nr_max, o1 - ob), nseg, seg_len, rows, c->kwords + ob / 8 * kwords * 8, pc + (ob - o0),
+                  o1 - o0);
+    else
+      block_gemm(c, mr, nseg, seg_len, goff, rows, pc);
 
     const int32_t *corr_rows[SOFAR_MR_MAX];
     int any_corr = 0;
@@ -570,7 +588,7 @@ static void bconv_split_task(void *vctx, size_t begin, size_t end, int slot) {
 }
 
 /* sofar_pool_pairs_fn in portable C (restrict: the loop vectorizes without alias checks) */
-void sofar_pool_pairs_portable(float *restrict y, size_t ys, const float *restrict top, const float *restrict bottom,
+static void pool_pairs_portable(float *restrict y, size_t ys, const float *restrict top, const float *restrict bottom,
                                size_t pairs, size_t cout) {
   for (size_t j = 0; j < pairs; j++, y += ys, top += 2 * cout, bottom += 2 * cout)
     for (size_t q = 0; q < cout; q++) y[q] = (((top[q] + top[cout + q]) + bottom[q]) + bottom[cout + q]) / 4.0f;
@@ -590,8 +608,7 @@ static void bconv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
   const struct sofar_conv_geom *g = &p->g;
   const struct sofar_ukernels *uk = c->uk;
   const struct sofar_bconv_out *e = &c->out;
-  const size_t mr_max = uk->bgemm_mr, nr_max = uk->bgemm_nr, seg = p->pool_seg;
-  const size_t groups = g->groups, og = g->og, cout = g->cout, kwords = p->kwords, nb8 = p->nb8;
+  const size_t mr_max = uk->bgemm_mr, seg = p->pool_seg, cout = g->cout;
   const size_t ho = g->ho, wo = g->wo, segments = sofar_div_up(wo, seg), ph = ho / 2;
   unsigned char *s = c->slots + (size_t)slot * p->slot_bytes;
   int32_t *pc = (int32_t *)(s + p->slot_rows);
@@ -606,20 +623,9 @@ static void bconv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
       const size_t row0 = (img * ho + 2 * i + half) * wo + ow0; /* the segment's first pixel in this row */
       for (size_t s0 = 0; s0 < cols; s0 += mr_max) {
         const size_t mr = sofar_min(mr_max, cols - s0), p0 = row0 + s0;
-        const uint64_t *rows[SOFAR_MR_MAX], *grows[SOFAR_MR_MAX];
+        const uint64_t *rows[SOFAR_MR_MAX];
         for (size_t r = 0; r < mr_max; r++) rows[r] = c->x + (p0 + (r < mr ? r : 0)) * p->wx;
-        for (size_t gi = 0; gi < groups; gi++) {
-          /* one group reads rows as they are: a vector load of the pointers just stored one by one would wait
-             for them (a failed store-to-load forward: a fifth of this function's time, measured) */
-          const uint64_t *const *ga = rows;
-          if (groups > 1) {
-            for (size_t r = 0; r < mr_max; r++) grows[r] = rows[r] + gi * kwords;
-            ga = grows;
-          }
-          for (size_t ob = 0; ob < og; ob += nr_max)
-            uk->bgemm(mr, sofar_min(nr_max, og - ob), 1, kwords, ga, c->kwords + (gi * nb8 + ob / 8) * kwords * 8,
-                      pc + gi * og + ob, cout);
-        }
+        block_gemm(c, mr, 1, p->kwords, p->kwords, rows, pc);
         /* pixel 0 is p0: the floats go to the slot's row, the signs to the packed map (or, for half words, to
            `words`); the transform prefetches pixels ahead within the segment only (pf_end), so its prefetch of y
            stays in the slot's row */
@@ -640,7 +646,7 @@ static void bconv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
       }
     }
     float *y = e->y + ((img * ph + i) * (wo / 2) + ow0 / 2) * e->ys;
-    (uk->pool_pairs ? uk->pool_pairs : sofar_pool_pairs_portable)(y, e->ys, rowbuf[0], rowbuf[1], cols / 2, cout);
+    (uk->pool_pairs ? uk->pool_pairs : pool_pairs_portable)(y, e->ys, rowbuf[0], rowbuf[1], cols / 2, cout);
   }
 }
 
@@ -707,14 +713,14 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
     if (p->rows_words < 8192) rowpack_task(&c, 0, rows, 0);
     else sofar_parallel_for(rows, rowpack_task, &c);
   }
-  /* Weights larger than half a core's L2 (ReActNet-A's 3x3 1024-channel conv at 7x7: 1.18 MB) would be
-     streamed again from L3 for every block of pixels each thread computes: split by output channels instead,
-     thread t taking part t of them for every pixel, so each thread streams its part of the weights once. One
-     group, whole words of channels, packed as one group, nothing packed or pooled on the side. */
   if (tail && tail->pool_out) {
     sofar_parallel_for(p->g.n * (p->g.ho / 2) * sofar_div_up(p->g.wo, p->pool_seg), bconv_pool_task, &c);
     return;
   }
+  /* Weights larger than half a core's L2 (ReActNet-A's 3x3 1024-channel conv at 7x7: 1.18 MB) would be
+     streamed again from L3 for every block of pixels each thread computes: split by output channels instead,
+     thread t taking part t of them for every pixel, so each thread streams its part of the weights once. One
+     group, whole words of channels, packed as one group, nothing packed or pooled on the side. */
   const size_t blocks = sofar_div_up(p->g.pixels, c.uk->bgemm_mr), parts = (size_t)sofar_threads();
   const size_t weight_bytes = packed_words_count(p) * sizeof(uint64_t);
   if (parts > 1 && weight_bytes >= split_bytes && p->g.groups == 1 && p->g.cout % 64 == 0 && p->g.cout / 64 >= parts &&

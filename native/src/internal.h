@@ -253,7 +253,6 @@ typedef void (*sofar_dwconv_fn)(size_t c, size_t ntaps, const float *const *taps
  * a, b the top pixels, c, d the bottom ones (sofar_avgpool_f32's order). Identical floats on every ISA.
  */
 typedef void (*sofar_pool_pairs_fn)(float *y, size_t ys, const float *top, const float *bottom, size_t pairs, size_t cout);
-void sofar_pool_pairs_portable(float *y, size_t ys, const float *top, const float *bottom, size_t pairs, size_t cout);
 
 struct sofar_ukernels {
   int isa;
@@ -265,7 +264,7 @@ struct sofar_ukernels {
   sofar_sgemm_fn sgemm;
   sofar_dwconv_fn dwconv;
   sofar_pack_rows_fn pack_rows; /* NULL: pack_row row by row */
-  sofar_pool_pairs_fn pool_pairs; /* NULL: sofar_pool_pairs_portable */
+  sofar_pool_pairs_fn pool_pairs; /* NULL: the portable loop in bconv.c */
 };
 
 /* Packs rows with the variant's multi-row packer where it has one (per-row calls cost more than the packing
