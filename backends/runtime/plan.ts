@@ -23,6 +23,8 @@ interface Region {
   first: number;
   last: number;
   offset: number;
+  /** Written in place over this region, whose last reader is its writer's residual (see findInPlaceOutputs). */
+  inPlaceOf?: Region;
 }
 
 /** A kernel argument: a number, or a byte offset into a region (resolved when the arena is laid out). */
@@ -89,8 +91,10 @@ export interface Plan {
   /** Where the output is, in NCHW order, after the steps. */
   output: { offset: number; floats: number };
   /** The activation buffers: byte offset in the arena, size, and the steps from the first that writes it
-   *  to the last that reads it (−1: the input, written before the steps; steps.length: the output). */
-  maps: { offset: number; bytes: number; first: number; last: number }[];
+   *  to the last that reads it (−1: the input, written before the steps; steps.length: the output).
+   *  inPlace: it takes the bytes of a map whose last reader is its first step, a binary conv that reads that
+   *  map as its residual and writes this one, pixel for pixel (so the two share their bytes at that step). */
+  maps: { offset: number; bytes: number; first: number; last: number; inPlace: boolean }[];
   /** For `describe`: what was fused. */
   stats: {
     nodes: number;
@@ -107,6 +111,8 @@ export interface Plan {
     pooledConvInputs: number;
     /** Binary convs that write only the 2×2 /2 average pool of their floats (all a strided shortcut reads), and their signs. */
     pooledOutputs: number;
+    /** Binary convs that write their output over the residual they read last (the map's bytes reused in the step). */
+    inPlaceOutputs: number;
     fusedResiduals: number;
     fusedActivations: number;
     /** Binary convs on sofar_bconv2d_epilogue (an affine map or residual after the activation, a threshold pack, a strided residual). */
@@ -162,8 +168,14 @@ function firstFit(busy: Region[], bytes: number): number {
   return offset;
 }
 
-export function planModel(model: RuntimeModel, kernels: KernelSet, batch: number): Plan {
-  return new Planner(model, kernels, batch).plan();
+/** Choices of the planner that tests compare against each other (defaults: the runtime's). */
+export interface PlanOptions {
+  /** Binary convs write over a residual they read last (findInPlaceOutputs); default true. */
+  inPlace?: boolean;
+}
+
+export function planModel(model: RuntimeModel, kernels: KernelSet, batch: number, options: PlanOptions = {}): Plan {
+  return new Planner(model, kernels, batch, options).plan();
 }
 
 class Planner {
@@ -176,7 +188,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, pooledOutputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, pooledOutputs: 0, inPlaceOutputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
@@ -196,6 +208,7 @@ class Planner {
     private readonly model: RuntimeModel,
     private readonly k: KernelSet,
     private readonly n: number,
+    private readonly options: PlanOptions = {},
   ) {
     const binaryPost = Boolean(k.bconv2dPrepackedPost && k.bconv2dPrepacked && k.bconv2dPackKernel && k.bconv2dPackedKernelBytes);
     this.epilogue = binaryPost && k.bconv2dEpilogue !== undefined;
@@ -237,6 +250,7 @@ class Planner {
     for (const c of this.calls) if (c.bconv) this.chooseBconvKernel(c, c.bconv);
     this.dropUnreadOutputs();
     this.startAtFirstUse(inputNchw);
+    if (this.options.inPlace !== false) this.findInPlaceOutputs(inputNchw);
     return this.layout(inputNchw, outRegion);
   }
 
@@ -1022,6 +1036,26 @@ class Planner {
     for (const [region, i] of firstUse) if (region !== inputRegion && region.kind === 'activation') region.first = i;
   }
 
+  /**
+   * A binary conv whose residual is a map of its output's size and stride, read last by this conv, writes its
+   * output over that map: the transform reads a pixel's residual and then writes the same pixel's floats, so
+   * nothing is read after it is overwritten. The output's lines are then those the conv has just read, in
+   * its thread's cache, not a cold map fetched from memory to be written (a 1.6 MB map at 112×112×32).
+   */
+  private findInPlaceOutputs(inputRegion: Region): void {
+    const inPlaceKernels: KernelName[] = ['bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2'];
+    this.calls.forEach((c, i) => {
+      const b = c.bconv;
+      if (!b || !inPlaceKernels.includes(c.kernel) || b.residualPool || b.poolOut) return;
+      const res = b.residual, y = b.y;
+      if (!res || !y || typeof res !== 'object' || typeof y !== 'object' || !c.args.includes(res) || !c.args.includes(y)) return;
+      const r = res.region, out = y.region;
+      if (r === out || r === inputRegion || r.kind !== 'activation' || out.kind !== 'activation' || out.inPlaceOf) return;
+      if (res.at !== 0 || y.at !== 0 || b.residualStride !== b.yStride || r.bytes !== out.bytes) return;
+      if (r.last === i && out.first === i) out.inPlaceOf = r;
+    });
+  }
+
   // ---- layout -----------------------------------------------------------------------------------
 
   private layout(inputRegion: Region, outputRegion: Region): Plan {
@@ -1043,8 +1077,13 @@ class Planner {
     for (const r of activations) {
       const busy = live.filter((o) => o.last >= r.first && o.first <= r.last).sort((a, b) => a.offset - b.offset);
       const fits = (at: number) => busy.every((o) => at + r.bytes <= o.offset || o.offset + o.bytes <= at);
+      const over = r.inPlaceOf;
       const same = live.filter((o) => o.bytes === r.bytes && o.last < r.first).sort((a, b) => b.last - a.last).find((o) => fits(o.offset));
-      r.offset = same ? same.offset : firstFit(busy, r.bytes);
+      if (over && busy.every((o) => o === over || over.offset + r.bytes <= o.offset || o.offset + o.bytes <= over.offset)) {
+        r.offset = over.offset;
+        this.stats.inPlaceOutputs++;
+      }
+      else r.offset = same ? same.offset : firstFit(busy, r.bytes);
       live.push(r);
       top = Math.max(top, r.offset + r.bytes);
     }
@@ -1069,7 +1108,7 @@ class Planner {
       input: { offset: activationBase + inputRegion.offset, floats: this.n * size(this.model.input.shape) },
       steps: steps(this.calls),
       output: { offset: activationBase + outputRegion.offset, floats: this.n * size(this.model.output.shape) },
-      maps: activations.map((r) => ({ offset: activationBase + r.offset, bytes: r.bytes, first: r.first, last: Math.min(r.last, this.calls.length) })),
+      maps: activations.map((r) => ({ offset: activationBase + r.offset, bytes: r.bytes, first: r.first, last: Math.min(r.last, this.calls.length), inPlace: r.inPlaceOf !== undefined && r.offset === r.inPlaceOf.offset })),
       stats: { nodes: this.model.nodes.length, steps: this.calls.length, ...this.stats, weightBytes, activationBytes: align(activationBytes) + align(this.scratchBytes), mapBytes: top },
     };
   }

@@ -6,7 +6,7 @@
 import { Execution } from './execute.js';
 import type { KernelSet } from './kernels.js';
 import { readRuntimeModel, RuntimeModelError, type RuntimeModel } from './model.js';
-import { planModel, type Plan } from './plan.js';
+import { planModel, type Plan, type PlanOptions } from './plan.js';
 
 export interface RuntimeOptions {
   kernels: KernelSet;
@@ -14,6 +14,8 @@ export interface RuntimeOptions {
   threads?: number;
   /** Samples the first plan is made for (default 1); a run of another size re-plans for that size. */
   batch?: number;
+  /** The planner's choices, to compare plans (default: every one on). */
+  plan?: PlanOptions;
 }
 
 /** How to get the --binary-ops form of a SoFAr standard export, weights kept (never seeded ones). */
@@ -95,7 +97,7 @@ export function createRuntimeWith(data: ModelBytes, options: RuntimeOptions): Bi
   const firstBatch = checkIntOption('batch', options.batch ?? 1, 1, MAX_BATCH);
   const model = readRuntimeModel(bytes);
   const plan = (batch: number) => {
-    const p = planModel(model, kernels, batch);
+    const p = planModel(model, kernels, batch, options.plan);
     if (p.arenaBytes > MAX_ARENA_BYTES) throw new RuntimeModelError(`the model needs ${(p.arenaBytes / 2 ** 30).toFixed(1)} GiB of working memory at batch ${batch}; the runtime's limit is ${MAX_ARENA_BYTES / 2 ** 30} GiB`);
     return p;
   };

@@ -64,6 +64,9 @@ void sofar_pack_signs_affine(const float *x, const float *scale, const float *sh
  * computed in float32 in that order. Writes out to y when y is not NULL (stride y_stride) and its signs,
  * packed in `y_pack_groups` groups, to y_packed when y_packed is not NULL. bias may be NULL (0).
  * Output size: ho = (h + pt + pb - dh*(kh-1) - 1) / sh + 1, likewise wo.
+ * In place: y may be residual itself (the same pointer and stride): a pixel's residual is read before
+ * that pixel's floats are written, and no other pixel's are read (here and in every binary conv below,
+ * except with SOFAR_EPI_RESIDUAL_POOL2 or SOFAR_EPI_POOL2_OUT, whose residual and y differ in size).
  */
 size_t sofar_bconv2d_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
                                    int pt, int pl, int pb, int pr, int dh, int dw, int groups);

@@ -151,3 +151,33 @@ describe.skipIf(skipNative())("ReActNet-A's pointwise convs write pooled floats"
     }
   });
 });
+
+describe.skipIf(skipNative())('binary convs write over the residual they read last', () => {
+  const wasm = bundledWasmForSuite();
+  it.each([
+    ['bireal-resnet18', {}, 224, 16],
+    ['reactnet-a', { size: 64 }, 64, 18],
+  ] as const)('%s: its convs in place, a smaller arena, the logits bit for bit (native at 1 and 2 threads, WebAssembly)', (name, params, size, count) => {
+    const { graph } = compileFile(`specs/${name}.sofar`, { params });
+    const bytes = exportOnnx(graph!, busyWeights(graph!, 5), { binaryOps: true });
+    const rng = new Rng(12);
+    const x = Float32Array.from({ length: 3 * size * size }, () => rng.float() * 2 - 1);
+    // one at a time: the WebAssembly module holds one arena
+    const runWith = (kernels: KernelSet, threads: number, inPlace: boolean) => {
+      const runtime = createRuntime(bytes, { kernels, threads, plan: { inPlace } });
+      try {
+        return { stats: runtime.plan.stats, logits: runtime.run(x, 1) };
+      } finally {
+        runtime.release();
+      }
+    };
+    for (const [kernels, threads] of [[nativeKernels, 1], [nativeKernels, 2], [wasm, 1]] as const) {
+      const apart = runWith(kernels(), threads, false), inPlace = runWith(kernels(), threads, true);
+      // every block's 3×3 conv (and ReActNet's pointwise convs of one width) over the block's input
+      expect(apart.stats.inPlaceOutputs).toBe(0);
+      expect(inPlace.stats.inPlaceOutputs).toBe(count);
+      expect(inPlace.stats.mapBytes).toBeLessThan(apart.stats.mapBytes);
+      expect(inPlace.logits).toEqual(apart.logits);
+    }
+  });
+});
