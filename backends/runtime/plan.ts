@@ -1045,6 +1045,7 @@ class Planner {
   private findInPlaceOutputs(inputRegion: Region): void {
     const inPlaceKernels: KernelName[] = ['bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2'];
     this.calls.forEach((c, i) => {
+      if (c.kernel === 'sumF32') return this.sumInPlace(c, i, inputRegion);
       const b = c.bconv;
       if (!b || !inPlaceKernels.includes(c.kernel) || b.residualPool || b.poolOut) return;
       const res = b.residual, y = b.y;
@@ -1054,6 +1055,16 @@ class Planner {
       if (res.at !== 0 || y.at !== 0 || b.residualStride !== b.yStride || r.bytes !== out.bytes) return;
       if (r.last === i && out.first === i) out.inPlaceOf = r;
     });
+  }
+
+  /** A join's first pass writes over its first input when the join reads it last (sofar_sum_f32: a may be y). */
+  private sumInPlace(c: Call, i: number, inputRegion: Region): void {
+    const a = c.args[0], y = c.args[5];
+    if (!a || !y || typeof a !== 'object' || typeof y !== 'object') return;
+    const r = a.region, out = y.region;
+    if (r === out || r === inputRegion || r.kind !== 'activation' || out.kind !== 'activation' || out.inPlaceOf) return;
+    if (a.at !== 0 || y.at !== 0 || r.bytes !== out.bytes) return;
+    if (r.last === i && out.first === i) out.inPlaceOf = r;
   }
 
   // ---- layout -----------------------------------------------------------------------------------
