@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- NAME...]`: runs the benchmarks (frontend, onnx, train, torch; all by default) and writes
- * each one's figures to bench/results/NAME.json. Benchmarks are not tests: they measure this machine.
+ * `npm run bench [-- NAME...]`: runs the benchmarks (frontend, lsp, onnx, plans, runtime, train, torch, web,
+ * web-threads, gpu; all by default) and writes each one's figures to bench/results/NAME.json. Benchmarks are
+ * not tests: they measure this machine.
  */
 import { pathToFileURL } from 'node:url';
 
@@ -8,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   frontend: () => import('./frontend.js'),
   lsp: () => import('./lsp.js'),
   onnx: () => import('./onnx.js'),
+  plans: () => import('./plans.js'),
   runtime: () => import('./runtime.js'),
   train: () => import('./train.js'),
   torch: () => import('./torch.js'),

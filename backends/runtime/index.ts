@@ -17,7 +17,7 @@ import { wasmKernelSet } from './wasm.js';
 
 export { RuntimeModelError, readRuntimeModel, type RuntimeModel } from './model.js';
 export { loadNativeKernels, loadBundledWasmKernels, setNativeIsa, detectedNativeIsa, type KernelSet, type Arena } from './kernels.js';
-export { planModel, type Plan } from './plan.js';
+export { planModel, type Plan, type PlanOptions } from './plan.js';
 export { CONVERT_HINT, createRuntimeWith, MAX_ARENA_BYTES, RuntimeOptionError, RuntimeReleasedError, type BinaryRuntime, type ModelBytes, type RuntimeOptions } from './runtime.js';
 export { loadWasmKernelsInNode as loadWasmKernels, spawnNodeWorker } from './kernels.js';
 export type { WasmKernelOptions, WasmKernelSet } from './wasm.js';

@@ -1,0 +1,121 @@
+/**
+ * The runtime planner's choices, each against the plan without it, in one process: a zoo model planned
+ * both ways on the native kernels, the two runtimes alternating in rounds (with, without, then without,
+ * with, ...), and their logits compared bit for bit. Two builds of different C code differ by a few per
+ * cent when loaded side by side (native/STATUS.md); two plans on one addon do not, so this is how a
+ * planner change is measured. Writes bench/results/plans.json. Not a test.
+ *
+ *   npm run build && node dist/bench/plans.js [--choices inPlace] [--models reactnet-a,bireal-resnet18,...]
+ *     [--threads 2] [--rounds 20] [--runs 20] [--out FILE]
+ */
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { createRuntime, loadNativeKernels, type BinaryRuntime, type PlanOptions } from '../backends/runtime/index.js';
+import { exportOnnx, percentile } from '../backends/onnx/index.js';
+import { compileFile } from '../src/compile.js';
+import { hasErrors } from '../src/diagnostics.js';
+import { initWeights, seededInput } from '../src/weights/init.js';
+import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
+import { MODELS } from './runtime.js';
+
+/** Each choice: the plan options that turn it off (the runtime's default has every choice on). */
+export const CHOICES: Record<string, PlanOptions> = {
+  inPlace: { inPlace: false },
+};
+
+export interface PlansBenchOptions {
+  choices?: string[];
+  models?: string[];
+  threads?: number;
+  rounds?: number;
+  runs?: number;
+  out?: string;
+}
+
+const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
+
+/** Per round, the speed of `a` relative to `b` from the round's medians: its least, median and greatest. */
+export function roundRatios(aMedians: readonly number[], bMedians: readonly number[]): { min: number; median: number; max: number } {
+  const ratios = aMedians.map((a, i) => bMedians[i] / a).sort((x, y) => x - y);
+  return { min: round3(ratios[0]), median: round3(median(ratios)), max: round3(ratios[ratios.length - 1]) };
+}
+
+function medianOfRuns(runtime: BinaryRuntime, x: Float32Array, runs: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    runtime.run(x, 1);
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+export async function run(options: PlansBenchOptions = {}) {
+  const o = { choices: Object.keys(CHOICES), models: ['reactnet-a', 'bireal-resnet18', 'quicknet', 'rf-c4d8-resnet37', 'drf-c2d2-densenet51'], threads: 2, rounds: 20, runs: 20, ...options };
+  const unknown = [...o.choices.filter((c) => !(c in CHOICES)), ...o.models.filter((m) => !(m in MODELS))];
+  if (unknown.length) throw new Error(`bench/plans: unknown ${unknown.join(', ')} (choices: ${Object.keys(CHOICES).join(', ')}; models: ${Object.keys(MODELS).join(', ')})`);
+  const native = loadNativeKernels();
+  if (!('kernels' in native)) throw new Error(`bench/plans: ${native.unavailable}`);
+  const kernels = native.kernels;
+  const root = repoRoot();
+  const loadStart = loadavg();
+  const results = [];
+  for (const name of o.models) {
+    const path = join(root, 'specs', `${MODELS[name]}.sofar`);
+    const { graph, diagnostics } = compileFile(path);
+    if (!graph || hasErrors(diagnostics)) throw new Error(`bench/plans: ${path} does not compile`);
+    const bytes = exportOnnx(graph, initWeights(graph, 0), { binaryOps: true });
+    const x = seededInput(graph, 1, 0);
+    for (const choice of o.choices) {
+      const withIt = createRuntime(bytes, { kernels, threads: o.threads });
+      const without = createRuntime(bytes, { kernels, threads: o.threads, plan: CHOICES[choice] });
+      try {
+        const a = withIt.run(x, 1), b = without.run(x, 1);
+        const identical = a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+        for (let i = 0; i < 10; i++) withIt.run(x, 1), without.run(x, 1);
+        const withMs: number[] = [], withoutMs: number[] = [];
+        for (let r = 0; r < o.rounds; r++) {
+          // the order alternates, so that neither side always runs just after the other
+          if (r % 2 === 0) withMs.push(medianOfRuns(withIt, x, o.runs)), withoutMs.push(medianOfRuns(without, x, o.runs));
+          else withoutMs.push(medianOfRuns(without, x, o.runs)), withMs.push(medianOfRuns(withIt, x, o.runs));
+        }
+        const stats = (rt: BinaryRuntime) => ({ steps: rt.plan.stats.steps, mapBytes: rt.plan.stats.mapBytes, inPlaceOutputs: rt.plan.stats.inPlaceOutputs });
+        const result = {
+          model: name,
+          choice,
+          identicalLogits: identical,
+          p50Ms: { with: round3(median(withMs)), without: round3(median(withoutMs)) },
+          speedWithOverWithout: roundRatios(withMs, withoutMs),
+          plan: { with: stats(withIt), without: stats(without) },
+        };
+        process.stderr.write(`bench/plans: ${name} ${choice}: ${JSON.stringify(result.speedWithOverWithout)} (identical logits: ${identical})\n`);
+        results.push(result);
+      } finally {
+        withIt.release();
+        without.release();
+      }
+    }
+  }
+  const report = {
+    bench: 'plans',
+    command: `node dist/bench/plans.js --choices ${o.choices.join(',')} --models ${o.models.join(',')} --threads ${o.threads} --rounds ${o.rounds} --runs ${o.runs}`,
+    machine: machine(loadStart),
+    threads: o.threads,
+    note: 'each row: one model planned with and without one planner choice on the same native kernels, alternating in rounds; speedWithOverWithout is the ratio of the two medians within each round, summarized over the rounds',
+    results,
+  };
+  writeReport(o.out ?? join(root, 'bench', 'results', 'plans.json'), report);
+  return report;
+}
+
+function parseArgs(argv: string[]): PlansBenchOptions {
+  const o: PlansBenchOptions = {};
+  return parseFlags('plans', argv, o, { keys: ['threads', 'rounds', 'runs'], number: wholeNumber('plans', 1) }, {
+    '--choices': (value) => (o.choices = value().split(',')),
+    '--models': (value) => (o.models = value().split(',')),
+    '--out': (value) => (o.out = value()),
+  });
+}
+
+if (isMain(import.meta.url)) printReport(() => run(parseArgs(process.argv.slice(2))));
