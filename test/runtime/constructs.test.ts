@@ -159,16 +159,16 @@ describe.skipIf(skipNative())('binary convs write over the residual they read la
     ['reactnet-a', { size: 64 }, 64, 18],
     // and its joins' first passes over their first input (35 convs, 16 joins)
     ['rf-c4d8-resnet37', {}, 224, 51],
-  ] as const)('%s: its convs in place, a smaller arena, the logits bit for bit (native at 1 and 2 threads, WebAssembly)', (name, params, size, count) => {
+  ] as const)('%s: its convs in place, a smaller arena, the logits bit for bit (two samples; native at 1 and 2 threads, WebAssembly)', (name, params, size, count) => {
     const { graph } = compileFile(`specs/${name}.sofar`, { params });
     const bytes = exportOnnx(graph!, busyWeights(graph!, 5), { binaryOps: true });
     const rng = new Rng(12);
-    const x = Float32Array.from({ length: 3 * size * size }, () => rng.float() * 2 - 1);
+    const x = Float32Array.from({ length: 2 * 3 * size * size }, () => rng.float() * 2 - 1);
     // one at a time: the WebAssembly module holds one arena
     const runWith = (kernels: KernelSet, threads: number, inPlace: boolean) => {
-      const runtime = createRuntime(bytes, { kernels, threads, plan: { inPlace } });
+      const runtime = createRuntime(bytes, { kernels, threads, batch: 2, plan: { inPlace } });
       try {
-        return { stats: runtime.plan.stats, logits: runtime.run(x, 1) };
+        return { stats: runtime.plan.stats, logits: runtime.run(x, 2) };
       } finally {
         runtime.release();
       }
