@@ -1045,26 +1045,20 @@ class Planner {
   private findInPlaceOutputs(inputRegion: Region): void {
     const inPlaceKernels: KernelName[] = ['bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2'];
     this.calls.forEach((c, i) => {
-      if (c.kernel === 'sumF32') return this.sumInPlace(c, i, inputRegion);
+      // a join's first pass over its first input (sofar_sum_f32: a may be y)
+      if (c.kernel === 'sumF32') return this.writeOver(c.args[0], c.args[5], i, inputRegion);
       const b = c.bconv;
-      if (!b || !inPlaceKernels.includes(c.kernel) || b.residualPool || b.poolOut) return;
-      const res = b.residual, y = b.y;
-      if (!res || !y || typeof res !== 'object' || typeof y !== 'object' || !c.args.includes(res) || !c.args.includes(y)) return;
-      const r = res.region, out = y.region;
-      if (r === out || r === inputRegion || r.kind !== 'activation' || out.kind !== 'activation' || out.inPlaceOf) return;
-      if (res.at !== 0 || y.at !== 0 || b.residualStride !== b.yStride || r.bytes !== out.bytes) return;
-      if (r.last === i && out.first === i) out.inPlaceOf = r;
+      if (!b || !inPlaceKernels.includes(c.kernel) || b.residualPool || b.poolOut || b.residualStride !== b.yStride) return;
+      if (c.args.includes(b.residual) && c.args.includes(b.y)) this.writeOver(b.residual, b.y, i, inputRegion);
     });
   }
 
-  /** A join's first pass writes over its first input when the join reads it last (sofar_sum_f32: a may be y). */
-  private sumInPlace(c: Call, i: number, inputRegion: Region): void {
-    const a = c.args[0], y = c.args[5];
-    if (!a || !y || typeof a !== 'object' || typeof y !== 'object') return;
-    const r = a.region, out = y.region;
+  /** Step i's output `y` takes the bytes of `x` where x is a whole activation of y's size that step i reads last. */
+  private writeOver(x: Arg, y: Arg, i: number, inputRegion: Region): void {
+    if (!x || !y || typeof x !== 'object' || typeof y !== 'object' || x.at !== 0 || y.at !== 0) return;
+    const r = x.region, out = y.region;
     if (r === out || r === inputRegion || r.kind !== 'activation' || out.kind !== 'activation' || out.inPlaceOf) return;
-    if (a.at !== 0 || y.at !== 0 || r.bytes !== out.bytes) return;
-    if (r.last === i && out.first === i) out.inPlaceOf = r;
+    if (r.bytes === out.bytes && r.last === i && out.first === i) out.inPlaceOf = r;
   }
 
   // ---- layout -----------------------------------------------------------------------------------
