@@ -11,12 +11,11 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, loadNativeKernels, type BinaryRuntime, type PlanOptions } from '../backends/runtime/index.js';
-import { exportOnnx, percentile } from '../backends/onnx/index.js';
-import { compileFile } from '../src/compile.js';
-import { hasErrors } from '../src/diagnostics.js';
+import { exportOnnx } from '../backends/onnx/index.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
 import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
-import { MODELS } from './runtime.js';
+import { timedRuns } from './timed-runs.js';
+import { compileSpec, median, MODELS, round3, roundSpeedups } from './runtime.js';
 
 /** Each choice: the plan options that turn it off (the runtime's default has every choice on). */
 export const CHOICES: Record<string, PlanOptions> = {
@@ -32,23 +31,9 @@ export interface PlansBenchOptions {
   out?: string;
 }
 
-const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
-const round3 = (v: number) => Math.round(v * 1000) / 1000;
-
-/** Per round, the speed of `a` relative to `b` from the round's medians: its least, median and greatest. */
-export function roundRatios(aMedians: readonly number[], bMedians: readonly number[]): { min: number; median: number; max: number } {
-  const ratios = aMedians.map((a, i) => bMedians[i] / a).sort((x, y) => x - y);
-  return { min: round3(ratios[0]), median: round3(median(ratios)), max: round3(ratios[ratios.length - 1]) };
-}
-
-function medianOfRuns(runtime: BinaryRuntime, x: Float32Array, runs: number): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    runtime.run(x, 1);
-    times.push(performance.now() - t0);
-  }
-  return median(times);
+/** Each round's median of one runtime's runs (`runs` a round, in order). */
+function roundMedians(times: readonly number[], rounds: number, runs: number): number[] {
+  return Array.from({ length: rounds }, (_, r) => median(times.slice(r * runs, (r + 1) * runs)));
 }
 
 export async function run(options: PlansBenchOptions = {}) {
@@ -62,9 +47,7 @@ export async function run(options: PlansBenchOptions = {}) {
   const loadStart = loadavg();
   const results = [];
   for (const name of o.models) {
-    const path = join(root, 'specs', `${MODELS[name]}.sofar`);
-    const { graph, diagnostics } = compileFile(path);
-    if (!graph || hasErrors(diagnostics)) throw new Error(`bench/plans: ${path} does not compile`);
+    const graph = compileSpec(root, MODELS[name], 'plans');
     const bytes = exportOnnx(graph, initWeights(graph, 0), { binaryOps: true });
     const x = seededInput(graph, 1, 0);
     for (const choice of o.choices) {
@@ -74,19 +57,19 @@ export async function run(options: PlansBenchOptions = {}) {
         const a = withIt.run(x, 1), b = without.run(x, 1);
         const identical = a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
         for (let i = 0; i < 10; i++) withIt.run(x, 1), without.run(x, 1);
-        const withMs: number[] = [], withoutMs: number[] = [];
+        const sides = [{ label: 'with', runtime: withIt, times: [] as number[] }, { label: 'without', runtime: without, times: [] as number[] }];
         for (let r = 0; r < o.rounds; r++) {
           // the order alternates, so that neither side always runs just after the other
-          if (r % 2 === 0) withMs.push(medianOfRuns(withIt, x, o.runs)), withoutMs.push(medianOfRuns(without, x, o.runs));
-          else withoutMs.push(medianOfRuns(without, x, o.runs)), withMs.push(medianOfRuns(withIt, x, o.runs));
+          for (const side of r % 2 === 0 ? sides : [...sides].reverse()) side.times.push(...(await timedRuns(() => side.runtime.run(x, 1), o.runs)));
         }
+        const p50 = (side: (typeof sides)[number]) => round3(median(roundMedians(side.times, o.rounds, o.runs)));
         const stats = (rt: BinaryRuntime) => ({ steps: rt.plan.stats.steps, mapBytes: rt.plan.stats.mapBytes, inPlaceOutputs: rt.plan.stats.inPlaceOutputs });
         const result = {
           model: name,
           choice,
           identicalLogits: identical,
-          p50Ms: { with: round3(median(withMs)), without: round3(median(withoutMs)) },
-          speedWithOverWithout: roundRatios(withMs, withoutMs),
+          p50Ms: { with: p50(sides[0]), without: p50(sides[1]) },
+          speedWithOverWithout: roundSpeedups(sides, o.rounds, o.runs)['vs without'],
           plan: { with: stats(withIt), without: stats(without) },
         };
         process.stderr.write(`bench/plans: ${name} ${choice}: ${JSON.stringify(result.speedWithOverWithout)} (identical logits: ${identical})\n`);

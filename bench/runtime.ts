@@ -68,13 +68,14 @@ interface Contender {
   release: () => Promise<void> | void;
 }
 
-const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
+export const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-function compileSpec(root: string, name: string): Graph {
+/** The zoo spec `specs/NAME.sofar`'s graph; a spec that does not compile stops `bench/<bench>`. */
+export function compileSpec(root: string, name: string, bench = 'runtime'): Graph {
   const path = join(root, 'specs', `${name}.sofar`);
   const { graph, diagnostics } = compileFile(path);
-  if (!graph || hasErrors(diagnostics)) throw new Error(`bench/runtime: ${path} does not compile`);
+  if (!graph || hasErrors(diagnostics)) throw new Error(`bench/${bench}: ${path} does not compile`);
   return graph;
 }
 

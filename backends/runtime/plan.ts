@@ -23,7 +23,7 @@ interface Region {
   first: number;
   last: number;
   offset: number;
-  /** Written in place over this region, whose last reader is its writer's residual (see findInPlaceOutputs). */
+  /** The region whose bytes this one takes, its writer's input read there last (see findInPlaceOutputs). */
   inPlaceOf?: Region;
 }
 
@@ -93,7 +93,8 @@ export interface Plan {
   /** The activation buffers: byte offset in the arena, size, and the steps from the first that writes it
    *  to the last that reads it (−1: the input, written before the steps; steps.length: the output).
    *  inPlace: it takes the bytes of a map whose last reader is its first step, a binary conv that reads that
-   *  map as its residual and writes this one, pixel for pixel (so the two share their bytes at that step). */
+   *  map as its residual (or a join, as its first input) and writes this one element for element (so the
+   *  two share their bytes at that step). */
   maps: { offset: number; bytes: number; first: number; last: number; inPlace: boolean }[];
   /** For `describe`: what was fused. */
   stats: {
@@ -170,7 +171,7 @@ function firstFit(busy: Region[], bytes: number): number {
 
 /** Choices of the planner that tests compare against each other (defaults: the runtime's). */
 export interface PlanOptions {
-  /** Binary convs write over a residual they read last (findInPlaceOutputs); default true. */
+  /** Binary convs write over the residual they read last, joins over their first input (findInPlaceOutputs); default true. */
   inPlace?: boolean;
 }
 
@@ -188,7 +189,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, pooledOutputs: 0, inPlaceOutputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, pooledOutputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
@@ -1081,14 +1082,11 @@ class Planner {
     const activations = this.regions.filter((r) => r.kind === 'activation' && r.bytes > 0).sort((a, b) => a.first - b.first);
     for (const r of activations) {
       const busy = live.filter((o) => o.last >= r.first && o.first <= r.last).sort((a, b) => a.offset - b.offset);
-      const fits = (at: number) => busy.every((o) => at + r.bytes <= o.offset || o.offset + o.bytes <= at);
-      const over = r.inPlaceOf;
-      const same = live.filter((o) => o.bytes === r.bytes && o.last < r.first).sort((a, b) => b.last - a.last).find((o) => fits(o.offset));
-      if (over && busy.every((o) => o === over || over.offset + r.bytes <= o.offset || o.offset + o.bytes <= over.offset)) {
-        r.offset = over.offset;
-        this.stats.inPlaceOutputs++;
-      }
-      else r.offset = same ? same.offset : firstFit(busy, r.bytes);
+      // `except`: the map written over, whose last reader is this map's writer
+      const fits = (at: number, except?: Region) => busy.every((o) => o === except || at + r.bytes <= o.offset || o.offset + o.bytes <= at);
+      if (r.inPlaceOf && !fits(r.inPlaceOf.offset, r.inPlaceOf)) r.inPlaceOf = undefined;
+      const same = () => live.filter((o) => o.bytes === r.bytes && o.last < r.first).sort((a, b) => b.last - a.last).find((o) => fits(o.offset));
+      r.offset = r.inPlaceOf ? r.inPlaceOf.offset : (same()?.offset ?? firstFit(busy, r.bytes));
       live.push(r);
       top = Math.max(top, r.offset + r.bytes);
     }
@@ -1113,8 +1111,8 @@ class Planner {
       input: { offset: activationBase + inputRegion.offset, floats: this.n * size(this.model.input.shape) },
       steps: steps(this.calls),
       output: { offset: activationBase + outputRegion.offset, floats: this.n * size(this.model.output.shape) },
-      maps: activations.map((r) => ({ offset: activationBase + r.offset, bytes: r.bytes, first: r.first, last: Math.min(r.last, this.calls.length), inPlace: r.inPlaceOf !== undefined && r.offset === r.inPlaceOf.offset })),
-      stats: { nodes: this.model.nodes.length, steps: this.calls.length, ...this.stats, weightBytes, activationBytes: align(activationBytes) + align(this.scratchBytes), mapBytes: top },
+      maps: activations.map((r) => ({ offset: activationBase + r.offset, bytes: r.bytes, first: r.first, last: Math.min(r.last, this.calls.length), inPlace: r.inPlaceOf !== undefined })),
+      stats: { nodes: this.model.nodes.length, steps: this.calls.length, ...this.stats, inPlaceOutputs: activations.filter((r) => r.inPlaceOf).length, weightBytes, activationBytes: align(activationBytes) + align(this.scratchBytes), mapBytes: top },
     };
   }
 }

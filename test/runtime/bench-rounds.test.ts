@@ -1,7 +1,6 @@
 /** bench/runtime's per-round speed-ups: each round's medians compared, then summarized over the rounds. */
 import { describe, expect, it } from 'vitest';
 import { roundSpeedups } from '../../bench/runtime.js';
-import { roundRatios } from '../../bench/plans.js';
 
 describe('bench/runtime round speed-ups', () => {
   it("compares each round's medians, not the pooled runs, and names each contender", () => {
@@ -13,12 +12,5 @@ describe('bench/runtime round speed-ups', () => {
       'vs ort-standard': { min: 5, median: 10, max: 10 },
       'vs ort-float': { min: 8, median: 9, max: 10 },
     });
-  });
-});
-
-describe('bench/plans round ratios', () => {
-  it("gives the speed of the plan with a choice over the plan without, round by round, not from pooled runs", () => {
-    // with: 1, 2 (the machine slowed in that round), 1 ms; without: 2, 4, 1.5 ms
-    expect(roundRatios([1, 2, 1], [2, 4, 1.5])).toEqual({ min: 1.5, median: 2, max: 2 });
   });
 });
