@@ -167,8 +167,9 @@ export async function createOrtEngineWith(options: OrtEngineOptions): Promise<Or
   // WebGPU has no ConvInteger / MatMulInteger: float products there.
   const integer = provider === 'cpu';
   const nchwcBlock = provider === 'cpu' ? await nchwcBlockSize() : 0;
-  const train = buildStepModel(options.graph, 'train', options.optimizer, options.distillWeight, integer, nchwcBlock);
-  const predict = buildStepModel(options.graph, 'predict', undefined, undefined, integer, nchwcBlock);
+  const cpuOps = provider === 'cpu';
+  const train = buildStepModel(options.graph, 'train', options.optimizer, options.distillWeight, integer, nchwcBlock, cpuOps);
+  const predict = buildStepModel(options.graph, 'predict', undefined, undefined, integer, nchwcBlock, cpuOps);
   const settings = { threads, profilePrefix: options.profilePrefix, provider };
   const [trainSession, predictSession] = [await openSession(train.bytes, settings), await openSession(predict.bytes, { threads, provider })];
   const engine = new OrtEngine(options.graph, train.layout, options.optimizer, trainSession, predictSession, train.maskedNodes, options.batchSize, options.distillWeight !== undefined, threads, provider, options.adapter);

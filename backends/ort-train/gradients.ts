@@ -31,9 +31,11 @@ export async function ortLossAndGradients(
   integer = true,
   /** onnxruntime's blocked (NCHWc) convolutions where the channels allow, on the CPU (default on). */
   blocked = true,
+  /** The CPU provider's contributed operators (per-sample weight-gradient GEMMs; step-model.ts): default on the CPU. */
+  cpuOps = (provider ?? 'cpu') === 'cpu',
 ): Promise<LossAndGradients> {
   const nchwcBlock = (provider ?? 'cpu') === 'cpu' && blocked ? await nchwcBlockSize() : 0;
-  const model = buildStepModel(graph, 'gradients', undefined, distillWeight, integer, nchwcBlock);
+  const model = buildStepModel(graph, 'gradients', undefined, distillWeight, integer, nchwcBlock, cpuOps);
   const { layout } = model;
   const session = await openSession(model.bytes, { threads, provider });
   try {

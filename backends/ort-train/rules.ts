@@ -41,6 +41,8 @@ export interface RuleContext {
   batchSize(): string;
   /** The CPU's NCHWc channel block for onnxruntime's blocked convolutions (nchwc.ts); 0: plain ops only. */
   readonly nchwcBlock: number;
+  /** The CPU provider's operator set, com.microsoft's contributed operators among them (FusedMatMul). */
+  readonly cpuOps: boolean;
 }
 
 export interface Gradients {
@@ -101,7 +103,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
         const perFilter = (v: string | null) => (v ? e.op('Reshape', [v, e.i64([-1, 1, 1, 1])], {}, { hint: 'dyscale' }) : null);
         const params: Record<string, string> = {};
         if (ctx.trains('kernel')) {
-          const raw = convWeightGrad(e, x, dy, a, inShape, node.shape);
+          const raw = convWeightGrad(e, x, dy, a, inShape, node.shape, ctx.cpuOps);
           const pending = perFilter(dyScale ?? null);
           const dq = pending ? e.op('Mul', [raw, pending], {}, { hint: 'dWscaled' }) : raw;
           params.kernel = binary ? binary.grad(dq) : dq;

@@ -66,8 +66,10 @@ const BATCH = 'N';
  * the CPU's choice, default); off for execution providers without those operators (WebGPU). `nchwcBlock`:
  * the CPU's NCHWc channel block (nchwc.ts, `nchwcBlockSize()`) for onnxruntime's blocked convolutions
  * in the forward and backward passes (lowering.ts, spatial.ts); 0 (default) for plain operators only.
+ * `cpuOps`: onnxruntime's CPU provider runs the model, com.microsoft's contributed operators included
+ * (conv weight gradients as per-sample GEMMs by FusedMatMul, spatial.ts; default); off for others (WebGPU).
  */
-export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig, distillWeight?: number, integer = true, nchwcBlock = 0): StepModel {
+export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig, distillWeight?: number, integer = true, nchwcBlock = 0, cpuOps = true): StepModel {
   const layout = flatLayout(graph);
   const e = new Emitter(`${graph.name}_${kind}`);
   const training = kind !== 'predict';
@@ -136,6 +138,7 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
       },
       batchSize: getBatchSize,
       nchwcBlock,
+      cpuOps,
     };
     const out = emitNode(node, ctx);
     values[node.id] = out.output;
