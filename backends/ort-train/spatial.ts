@@ -72,7 +72,8 @@ export function convInputGrad(e: Emitter, dy: string, w: string, a: ConvAttrs, i
 
 /**
  * dL/dW `[O, C/g, kh, kw]`: Σ over batch and positions of dy[n,o,i,j] · x_padded[n,c, i·s + ki·d, j·s + kj·d],
- * as one GEMM per group of dy `[O, N·oh·ow]` against the window matrix `[C·kh·kw, N·oh·ow]`.
+ * as one GEMM per group of dy `[O, N·oh·ow]` against the window matrix `[C·kh·kw, N·oh·ow]`, or (`perSample`,
+ * the CPU provider's operators, one group) as GEMMs per sample summed over the samples (perSampleWeightGrad).
  */
 export function convWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs, inShape: readonly number[], outShape: readonly number[], perSample = false): string {
   const [c] = inShape;
@@ -160,7 +161,7 @@ function shiftedGradientWeightGrad(e: Emitter, x: string, dy: string, a: ConvAtt
  * samples: NCHW needs no transposed copy), summed over the samples. Against the channels-first GEMMs
  * (one `[O, N·oh·ow]` × `[N·oh·ow, C]` GEMM a tap, which onnxruntime runs on one thread): 1.35–1.37× at
  * 32 channels 28×28, 1.04–1.22× at 64 at 14×14, 0.89–1.15× at 128 at 7×7 (batch 128, 2 threads,
- * 2026-12-06; the last even on the whole: whole steps gain as much with it as without a size limit).
+ * 2026-12-06); whole steps gained no more with the 7×7 convs left channels first, so there is no size limit.
  */
 function perSampleWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs, inShape: readonly number[], outShape: readonly number[]): string {
   const [c, h, w] = inShape;
