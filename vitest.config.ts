@@ -14,8 +14,8 @@ export default defineConfig({
     // Vitest's default, one fork fewer than the cores, is one fork on a 2-core machine, the size this suite
     // is written for. Its slow files mostly wait on other processes (torchrun, python3, Chromium, gcc, qemu)
     // or on onnxruntime's session set-up, so two forks on two cores ran it in 563 s against 789 s for one
-    // (2026-12-06); from 3 cores up the default stands.
-    maxWorkers: Math.max(2, availableParallelism() - 1),
+    // (2026-12-06); one core keeps one fork, and from 4 cores up the default stands.
+    maxWorkers: Math.max(Math.min(2, availableParallelism()), availableParallelism() - 1),
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },
