@@ -164,12 +164,11 @@ export const createOrtEngine: EngineFactory = (options) => createOrtEngineWith(o
 export async function createOrtEngineWith(options: OrtEngineOptions): Promise<OrtEngine> {
   const threads = options.threads ?? defaultThreads();
   const provider = options.provider ?? 'cpu';
-  // WebGPU has no ConvInteger / MatMulInteger: float products there.
-  const integer = provider === 'cpu';
-  const nchwcBlock = provider === 'cpu' ? await nchwcBlockSize() : 0;
-  const cpuOps = provider === 'cpu';
-  const train = buildStepModel(options.graph, 'train', options.optimizer, options.distillWeight, integer, nchwcBlock, cpuOps);
-  const predict = buildStepModel(options.graph, 'predict', undefined, undefined, integer, nchwcBlock, cpuOps);
+  // WebGPU has no ConvInteger / MatMulInteger, no blocked convs and no contributed operators: plain ones there.
+  const cpu = provider === 'cpu';
+  const nchwcBlock = cpu ? await nchwcBlockSize() : 0;
+  const train = buildStepModel(options.graph, 'train', options.optimizer, options.distillWeight, cpu, nchwcBlock, cpu);
+  const predict = buildStepModel(options.graph, 'predict', undefined, undefined, cpu, nchwcBlock, cpu);
   const settings = { threads, profilePrefix: options.profilePrefix, provider };
   const [trainSession, predictSession] = [await openSession(train.bytes, settings), await openSession(predict.bytes, { threads, provider })];
   const engine = new OrtEngine(options.graph, train.layout, options.optimizer, trainSession, predictSession, train.maskedNodes, options.batchSize, options.distillWeight !== undefined, threads, provider, options.adapter);

@@ -85,27 +85,12 @@ export function convWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs, 
   if (perSample && g === 1) return perSampleWeightGrad(e, x, dy, a, inShape, outShape);
   // Channels first, batch second, so each window slice flattens to rows of the GEMM operand.
   const xt = e.op('Transpose', [x], { perm: [1, 0, 2, 3] }, { hint: 'xT' });
-  const padded = a.pads.some((p) => p !== 0)
-    ? e.op('Pad', [xt, e.i64([0, 0, a.pads[0], a.pads[1], 0, 0, a.pads[2], a.pads[3]])], {}, { hint: 'xTpad' })
-    : xt;
+  const padded = padSpatial(e, xt, a.pads, 'xTpad');
   let cols: string;
   if (kh === 1 && kw === 1 && a.stride[0] === 1 && a.stride[1] === 1) {
     cols = e.op('Reshape', [padded, e.i64([c, -1])], {}, { hint: 'cols' });
   } else {
-    const taps: string[] = [];
-    for (let ki = 0; ki < kh; ki++) {
-      for (let kj = 0; kj < kw; kj++) {
-        const top = ki * a.dilation[0];
-        const left = kj * a.dilation[1];
-        const tap = e.op(
-          'Slice',
-          [padded, e.i64([top, left]), e.i64([top + (oh - 1) * a.stride[0] + 1, left + (ow - 1) * a.stride[1] + 1]), e.i64([2, 3]), e.i64([...a.stride])],
-          {},
-          { hint: 'tap' },
-        );
-        taps.push(tap);
-      }
-    }
+    const taps = tapWindows(e, padded, a, outShape);
     if (g === 1) {
       // One GEMM per tap: no stacked window matrix to write and read back (measured ~8 % faster per step).
       const dym = e.op('Reshape', [e.op('Transpose', [dy], { perm: [1, 0, 2, 3] }), e.i64([o, -1])], {}, { hint: 'dyM' });
@@ -139,7 +124,7 @@ function shiftedGradientWeightGrad(e: Emitter, x: string, dy: string, a: ConvAtt
   // Per sample (NCHW as it is) or channels first (the batch folded into each GEMM's rows).
   const xm = perSample ? e.op('Reshape', [x, e.i64([0, c, h * w])], {}, { hint: 'x3' }) : e.op('Reshape', [e.op('Transpose', [x], { perm: [1, 0, 2, 3] }, { hint: 'xT' }), e.i64([c, -1])], {}, { hint: 'xM' });
   const dyt = perSample ? dy : e.op('Transpose', [dy], { perm: [1, 0, 2, 3] }, { hint: 'dyT' });
-  const padded = pads.some((p) => p !== 0) ? e.op('Pad', [dyt, e.i64([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], {}, { hint: 'dyTpad' }) : dyt;
+  const padded = padSpatial(e, dyt, pads, 'dyTpad');
   const parts: string[] = [];
   for (let ki = 0; ki < kh; ki++) {
     for (let kj = 0; kj < kw; kj++) {
@@ -164,26 +149,42 @@ function shiftedGradientWeightGrad(e: Emitter, x: string, dy: string, a: ConvAtt
  * 2026-12-06); whole steps gained no more with the 7×7 convs left channels first, so there is no size limit.
  */
 function perSampleWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs, inShape: readonly number[], outShape: readonly number[]): string {
-  const [c, h, w] = inShape;
+  const [c] = inShape;
   const [o, oh, ow] = outShape;
   const [kh, kw] = a.kernel;
-  const padded = a.pads.some((p) => p !== 0) ? e.op('Pad', [x, e.i64([0, 0, a.pads[0], a.pads[1], 0, 0, a.pads[2], a.pads[3]])], {}, { hint: 'xpad' }) : x;
   const dy3 = e.op('Reshape', [dy, e.i64([0, o, oh * ow])], {}, { hint: 'dy3' });
-  const parts: string[] = [];
-  for (let ki = 0; ki < kh; ki++) {
-    for (let kj = 0; kj < kw; kj++) {
+  const windows = tapWindows(e, padSpatial(e, x, a.pads, 'xpad'), a, outShape, { unpadded: x, shape: inShape });
+  const parts = windows.map((w) => e.op('Unsqueeze', [sampleSum(e, dy3, e.op('Reshape', [w, e.i64([0, c, oh * ow])])), e.i64([2])]));
+  return e.op('Reshape', [e.op('Concat', parts, { axis: 2 }), e.i64([o, c, kh, kw])], {}, { hint: 'dW' });
+}
+
+/** `x` (NCHW, or channels first) padded on its spatial axes 2 and 3 by the conv's pads. */
+function padSpatial(e: Emitter, x: string, pads: Pads, hint: string): string {
+  return pads.some((p) => p !== 0) ? e.op('Pad', [x, e.i64([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], {}, { hint }) : x;
+}
+
+/**
+ * The window of each kernel tap, row by row, in `padded` (spatial axes 2 and 3): the input positions that
+ * tap meets at the outputs `[oh, ow]`. With `whole`, the window that is the unpadded input itself (a 1×1
+ * conv's, a 3×3 conv's centre, at stride 1) is that input rather than a copy.
+ */
+function tapWindows(e: Emitter, padded: string, a: ConvAttrs, outShape: readonly number[], whole?: { unpadded: string; shape: readonly number[] }): string[] {
+  const [, oh, ow] = outShape;
+  const [sh, sw] = a.stride;
+  const windows: string[] = [];
+  for (let ki = 0; ki < a.kernel[0]; ki++) {
+    for (let kj = 0; kj < a.kernel[1]; kj++) {
       const top = ki * a.dilation[0];
       const left = kj * a.dilation[1];
-      const [sh, sw] = a.stride;
-      // The window that is the unpadded input itself (a 1×1 conv's, a 3×3 conv's centre) is not copied.
-      const whole = sh === 1 && sw === 1 && top === a.pads[0] && left === a.pads[1] && oh === h && ow === w;
-      const window = whole
-        ? x
-        : e.op('Slice', [padded, e.i64([top, left]), e.i64([top + (oh - 1) * sh + 1, left + (ow - 1) * sw + 1]), e.i64([2, 3]), e.i64([sh, sw])], {}, { hint: 'tap' });
-      parts.push(e.op('Unsqueeze', [sampleSum(e, dy3, e.op('Reshape', [window, e.i64([0, c, oh * ow])])), e.i64([2])]));
+      const isInput = whole && sh === 1 && sw === 1 && top === a.pads[0] && left === a.pads[1] && oh === whole.shape[1] && ow === whole.shape[2];
+      windows.push(
+        isInput
+          ? whole.unpadded
+          : e.op('Slice', [padded, e.i64([top, left]), e.i64([top + (oh - 1) * sh + 1, left + (ow - 1) * sw + 1]), e.i64([2, 3]), e.i64([sh, sw])], {}, { hint: 'tap' }),
+      );
     }
   }
-  return e.op('Reshape', [e.op('Concat', parts, { axis: 2 }), e.i64([o, c, kh, kw])], {}, { hint: 'dW' });
+  return windows;
 }
 
 /** Σ over samples n of a[n] · b[n]ᵀ: `[N, M, K]` and `[N, P, K]` to `[M, P]`. */

@@ -12,8 +12,7 @@ import { onnx } from '../../backends/onnx/proto.js';
 import { compileFile } from '../../src/compile.js';
 import type { Graph } from '../../src/graph/types.js';
 import { initWeights } from '../../src/weights/init.js';
-import { binaryCases, floatCases, labels, relativeError, someNoise } from './graphs.js';
-import { normalValues } from '../helpers/values.js';
+import { binaryCases, floatCases, labels, normalValues, relativeError, someNoise } from './graphs.js';
 
 const fusedMatMuls = (graph: Graph, cpuOps: boolean) =>
   (onnx.ModelProto.decode(buildStepModel(graph, 'gradients', undefined, undefined, true, 0, cpuOps).bytes).graph?.node ?? []).filter((n) => n.opType === 'FusedMatMul' && n.domain === 'com.microsoft').length;
