@@ -44,6 +44,11 @@ async function probeBlockSize(): Promise<number> {
   }
 }
 
+/** `x` in NCHWc's blocked layout; one ReorderInput per tensor, which the forward conv and its weight gradient share. */
+export function blockedInput(e: Emitter, x: string): string {
+  return e.once(`ReorderInput:${x}`, () => e.op('ReorderInput', [x], {}, { hint: 'blocked', domain: NCHWC_DOMAIN }));
+}
+
 /** Whether a conv can run on the blocked kernels: a block size (0: none), one group, channels in whole blocks. */
 export function fillsBlocks(block: number, groups: number, inChannels: number, outChannels: number): boolean {
   return block > 0 && groups === 1 && inChannels % block === 0 && outChannels % block === 0;
@@ -68,7 +73,7 @@ export function nchwcConv(e: Emitter, x: string, w: string, a: NchwcConv, channe
     e.op('Transpose', [e.op('Reshape', [w, e.i64([channels.out / b, b, channels.in / b, b, kh, kw])])], { perm: [0, 2, 4, 5, 3, 1] }),
     e.i64([channels.out, channels.in, kh, kw]),
   ], {}, { hint: 'wblocked' });
-  const blockedX = e.op('ReorderInput', [x], {}, { hint: 'blocked', domain: NCHWC_DOMAIN });
+  const blockedX = blockedInput(e, x);
   const attrs = { kernel_shape: [kh, kw], strides: [...(a.stride ?? [1, 1])], pads: [...a.pads], dilations: [...a.dilation], group: 1 };
   const conv = e.op('Conv', [blockedX, blockedKernel, ...(bias ? [bias] : [])], attrs, { hint: `${hint}_blocked`, domain: NCHWC_DOMAIN });
   return e.op('ReorderOutput', [conv], { channels: channels.out }, { hint, domain: NCHWC_DOMAIN });

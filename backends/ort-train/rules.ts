@@ -103,7 +103,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
         const perFilter = (v: string | null) => (v ? e.op('Reshape', [v, e.i64([-1, 1, 1, 1])], {}, { hint: 'dyscale' }) : null);
         const params: Record<string, string> = {};
         if (ctx.trains('kernel')) {
-          const raw = convWeightGrad(e, x, dy, a, inShape, node.shape, ctx.cpuOps);
+          const raw = convWeightGrad(e, x, dy, a, inShape, node.shape, ctx.cpuOps, ctx.nchwcBlock);
           const pending = perFilter(dyScale ?? null);
           const dq = pending ? e.op('Mul', [raw, pending], {}, { hint: 'dWscaled' }) : raw;
           params.kernel = binary ? binary.grad(dq) : dq;
