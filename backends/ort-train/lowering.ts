@@ -56,6 +56,20 @@ export class TrainingLowerCtx extends LowerCtx {
     return fillsBlocks(this.nchwcBlock, node.attrs.groups, this.inputShape(node)[0], node.attrs.filters);
   }
 
+  /**
+   * sign(x) with sign(0) = +1 as 2·(x ≥ 0) − 1. onnxruntime's `Where` with scalar branches (the exporter's
+   * form) took 2.6 ms on a [128, 32, 28, 28] map where `Cast`, `Mul` and `Sub` take 1.5 (2 threads); steps
+   * 1.04× faster on rf-c3-small and bireal-small (2026-12-06).
+   */
+  override sign(node: GraphNode, x: string, output: string): string {
+    const nonNegative = this.emit(node, 'GreaterOrEqual', [x, this.scalar(0, 'sofar/zero')], `${output}/is_positive`);
+    const zeroOne = this.emit(node, 'Cast', [nonNegative], `${output}/zero_one`, { to: 1 });
+    const zeroTwo = this.emit(node, 'Mul', [zeroOne, this.scalar(2, 'sofar/two')], `${output}/zero_two`);
+    const sign = this.emit(node, 'Sub', [zeroTwo, this.scalar(1, 'sofar/plus_one')], output);
+    this.signBits.set(sign, nonNegative);
+    return sign;
+  }
+
   override asUint8Binary(node: GraphNode, value: string): string {
     const nonNegative = this.signBits.get(value);
     return nonNegative === undefined ? super.asUint8Binary(node, value) : this.cached(`u8:${value}`, () => this.uint8Binary(node, nonNegative, value));
