@@ -33,9 +33,11 @@ export async function ortLossAndGradients(
   blocked = true,
   /** The CPU provider's contributed operators (per-sample weight-gradient GEMMs; step-model.ts): default on the CPU. */
   cpuOps = (provider ?? 'cpu') === 'cpu',
+  /** Batch statistics from onnxruntime's training-mode BatchNormalization (step-model.ts): default with `cpuOps`. */
+  trainingBatchNorm = cpuOps,
 ): Promise<LossAndGradients> {
   const nchwcBlock = (provider ?? 'cpu') === 'cpu' && blocked ? await nchwcBlockSize() : 0;
-  const model = buildStepModel(graph, 'gradients', undefined, distillWeight, integer, nchwcBlock, cpuOps);
+  const model = buildStepModel(graph, 'gradients', undefined, distillWeight, integer, nchwcBlock, cpuOps, trainingBatchNorm);
   const { layout } = model;
   const session = await openSession(model.bytes, { threads, provider });
   try {

@@ -68,8 +68,10 @@ const BATCH = 'N';
  * in the forward and backward passes (lowering.ts, spatial.ts); 0 (default) for plain operators only.
  * `cpuOps`: onnxruntime's CPU provider runs the model, com.microsoft's contributed operators included
  * (conv weight gradients as per-sample GEMMs by FusedMatMul, spatial.ts; default); off for others (WebGPU).
+ * `trainingBatchNorm` (default `cpuOps`): batch norms take their batch statistics from the CPU provider's
+ * `BatchNormalization` in training mode (rules.ts) rather than from reductions.
  */
-export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig, distillWeight?: number, integer = true, nchwcBlock = 0, cpuOps = true): StepModel {
+export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: OptimizerConfig, distillWeight?: number, integer = true, nchwcBlock = 0, cpuOps = true, trainingBatchNorm = cpuOps): StepModel {
   const layout = flatLayout(graph);
   const e = new Emitter(`${graph.name}_${kind}`);
   const training = kind !== 'predict';
@@ -139,6 +141,7 @@ export function buildStepModel(graph: Graph, kind: StepKind, optimizer?: Optimiz
       batchSize: getBatchSize,
       nchwcBlock,
       cpuOps,
+      trainingBatchNorm,
     };
     const out = emitNode(node, ctx);
     values[node.id] = out.output;

@@ -4,7 +4,8 @@
  * or, where the input channels fill AVX-512's 16-channel NCHWc blocks, over blocked windows that one-hot
  * depthwise convs cut; elsewhere (WebGPU) as one channels-first GEMM per tap. gradients.test.ts checks the
  * CPU forms against float64 references and finite differences; here each must agree with the channels-first
- * form on every conv kind of the small cases and on the Fashion-MNIST nets, and the loss, which none touches, to the bit.
+ * form on every conv kind of the small cases and on the Fashion-MNIST nets, and the loss, which none touches, to the bit
+ * (both runs take their batch statistics from training-mode BatchNormalization, the CPU's choice).
  */
 import { describe, expect, it } from 'vitest';
 import { ortLossAndGradients } from '../../backends/ort-train/index.js';
@@ -23,8 +24,8 @@ async function bothForms(graph: Graph, n: number) {
   const weights = initWeights(graph, 3);
   const batch = { x: normalValues(n * graph.input.reduce((a, b) => a * b, 1), 5), y: labels(n, 6).map((c) => c % graph.classes), n };
   const noise = someNoise(graph, n, 9);
-  const perSample = await ortLossAndGradients(graph, weights, batch, noise, 1, undefined, undefined, true, false, true);
-  const channelsFirst = await ortLossAndGradients(graph, weights, batch, noise, 1, undefined, undefined, true, false, false);
+  const perSample = await ortLossAndGradients(graph, weights, batch, noise, 1, undefined, undefined, true, false, true, true);
+  const channelsFirst = await ortLossAndGradients(graph, weights, batch, noise, 1, undefined, undefined, true, false, false, true);
   return { perSample, channelsFirst };
 }
 
@@ -81,8 +82,8 @@ describe('conv weight gradients over blocked windows (CPU, 16-channel NCHWc bloc
     const weights = initWeights(graph, 3);
     const batch = { x: normalValues(n * graph.input.reduce((a, b) => a * b, 1), 5), y: labels(n, 6).map((c) => c % graph.classes), n };
     const noise = someNoise(graph, n, 9);
-    const windows = await ortLossAndGradients(graph, weights, batch, noise, 1, undefined, undefined, true, true, true);
-    const channelsFirst = await ortLossAndGradients(graph, weights, batch, noise, 1, undefined, undefined, true, true, false);
+    const windows = await ortLossAndGradients(graph, weights, batch, noise, 1, undefined, undefined, true, true, true, true);
+    const channelsFirst = await ortLossAndGradients(graph, weights, batch, noise, 1, undefined, undefined, true, true, false, true);
     expect(windows.loss).toBe(channelsFirst.loss);
     for (const [name, g] of channelsFirst.gradients) expect(relativeError(windows.gradients.get(name)!, g), name).toBeLessThan(1e-4);
   }, 60_000);
