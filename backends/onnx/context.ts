@@ -185,9 +185,14 @@ export class LowerCtx {
   /** sign(x) with sign(0) = +1 (ONNX `Sign` gives 0 at 0, so compare instead), as the value `output`. */
   sign(node: GraphNode, x: string, output: string): string {
     const nonNegative = this.emit(node, 'GreaterOrEqual', [x, this.scalar(0, 'sofar/zero')], `${output}/is_positive`);
-    const sign = this.emit(node, 'Where', [nonNegative, this.scalar(1, 'sofar/plus_one'), this.scalar(-1, 'sofar/minus_one')], output);
+    const sign = this.signOf(node, nonNegative, output);
     this.signBits.set(sign, nonNegative);
     return sign;
+  }
+
+  /** ±1 from the comparison x ≥ 0, as the value `output`. */
+  protected signOf(node: GraphNode, nonNegative: string, output: string): string {
+    return this.emit(node, 'Where', [nonNegative, this.scalar(1, 'sofar/plus_one'), this.scalar(-1, 'sofar/minus_one')], output);
   }
 
   /**

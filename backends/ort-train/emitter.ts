@@ -93,16 +93,11 @@ export class Emitter {
     return this.graph.constant('float32', dims, data, this.name(hint));
   }
 
-  /** A float32 tensor constant made once per `key` (small constants many ops share). */
-  sharedTensor(key: string, dims: readonly number[], make: () => Float32Array, hint = 'k'): string {
-    return this.cached(`tensor:${key}`, () => this.graph.constant('float32', dims, make(), this.name(hint)));
-  }
-
   encode(doc: string): Uint8Array {
     return this.graph.encode({ producerVersion: '0.1.0', doc, opsets: Object.fromEntries([...this.domains].map((d) => [d, 1])) });
   }
 
-  /** The value `make` returns for `key`, made on the first call only (an op several rules share). */
+  /** The value `make` returns for `key`, made on the first call only (an op or constant several rules share). */
   once(key: string, make: () => string): string {
     return this.cached(`once:${key}`, make);
   }

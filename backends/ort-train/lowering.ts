@@ -57,17 +57,14 @@ export class TrainingLowerCtx extends LowerCtx {
   }
 
   /**
-   * sign(x) with sign(0) = +1 as 2·(x ≥ 0) − 1. onnxruntime's `Where` with scalar branches (the exporter's
-   * form) took 2.6 ms on a [128, 32, 28, 28] map where `Cast`, `Mul` and `Sub` take 1.5 (2 threads); steps
-   * 1.04× faster on rf-c3-small and bireal-small (2026-12-06).
+   * ±1 as 2·(x ≥ 0) − 1. onnxruntime's `Where` with scalar branches (the exporter's form) took 2.6 ms on a
+   * [128, 32, 28, 28] map where `Cast`, `Mul` and `Sub` take 1.5 (2 threads); steps 1.04× faster on
+   * rf-c3-small and bireal-small (2026-12-06).
    */
-  override sign(node: GraphNode, x: string, output: string): string {
-    const nonNegative = this.emit(node, 'GreaterOrEqual', [x, this.scalar(0, 'sofar/zero')], `${output}/is_positive`);
+  protected override signOf(node: GraphNode, nonNegative: string, output: string): string {
     const zeroOne = this.emit(node, 'Cast', [nonNegative], `${output}/zero_one`, { to: 1 });
     const zeroTwo = this.emit(node, 'Mul', [zeroOne, this.scalar(2, 'sofar/two')], `${output}/zero_two`);
-    const sign = this.emit(node, 'Sub', [zeroTwo, this.scalar(1, 'sofar/plus_one')], output);
-    this.signBits.set(sign, nonNegative);
-    return sign;
+    return this.emit(node, 'Sub', [zeroTwo, this.scalar(1, 'sofar/plus_one')], output);
   }
 
   override asUint8Binary(node: GraphNode, value: string): string {

@@ -86,8 +86,8 @@ interface BatchStatistics {
   mean: string;
   /** Biased, as Keras and docs/semantics.md use for both normalising and the update. */
   variance: string;
-  /** x − μ where the form made it on the way. */
-  centred?: string;
+  /** x − μ: the one the reductions made on the way, or made at the first call (the backward's). */
+  centred: () => string;
 }
 
 /**
@@ -100,15 +100,19 @@ interface BatchStatistics {
  */
 function batchStatistics(ctx: RuleContext, x: string, gamma: string, beta: string, epsilon: number, rank: number, count: string): BatchStatistics {
   const { e } = ctx;
+  const centre = (mean: string) => {
+    let centred: string | undefined;
+    return () => (centred ??= e.op('Sub', [x, perChannel(e, mean, rank)], {}, { hint: 'centred' }));
+  };
   if (ctx.trainingBatchNorm) {
     const privateZeros = (role: string) => e.op('Mul', [ctx.param(role), e.f32(0)], {}, { hint: `${role}_unread` });
     const [y, mean, variance] = e.opN('BatchNormalization', [x, gamma, beta, privateZeros('moving_mean'), privateZeros('moving_variance')], 3, { epsilon, momentum: 0, training_mode: 1 }, { hint: 'y', floats: ['epsilon', 'momentum'] });
-    return { y, mean, variance };
+    return { y, mean, variance, centred: centre(mean) };
   }
   const axes = channelAxes(rank);
   const mean = e.op('ReduceMean', [x], { axes, keepdims: 0 }, { hint: 'mean' });
-  const centred = e.op('Sub', [x, perChannel(e, mean, rank)], {}, { hint: 'centred' });
-  const variance = e.op('Div', [e.op('ReduceSumSquare', [centred], { axes, keepdims: 0 }), count], {}, { hint: 'var' });
+  const centred = centre(mean);
+  const variance = e.op('Div', [e.op('ReduceSumSquare', [centred()], { axes, keepdims: 0 }), count], {}, { hint: 'var' });
   const y = e.op('BatchNormalization', [x, gamma, beta, mean, variance], { epsilon }, { hint: 'y', floats: ['epsilon'] });
   return { y, mean, variance, centred };
 }
@@ -190,7 +194,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     const axes = channelAxes(rank);
     const perSample = rank === 3 ? node.shape[1] * node.shape[2] : 1;
     const count = perSample === 1 ? ctx.batchSize() : e.op('Mul', [ctx.batchSize(), e.f32(perSample)], {}, { hint: 'count' });
-    const { y, mean, variance, centred: centredInForward } = batchStatistics(ctx, x, gamma, beta, epsilon, rank, count);
+    const { y, mean, variance, centred: centredOnce } = batchStatistics(ctx, x, gamma, beta, epsilon, rank, count);
     const follow = (role: string, batchValue: string) =>
       ctx.setState(
         role,
@@ -202,8 +206,7 @@ export const TRAIN_RULES: OpTable<[RuleContext], Emitted> = {
     return {
       output: y,
       backward: (dy) => {
-        // x − μ for dγ and dx (after training-mode statistics, made here, where the backward needs it).
-        const centred = centredInForward ?? e.op('Sub', [x, perChannel(e, mean, rank)], {}, { hint: 'centred' });
+        const centred = centredOnce();
         const dBeta = e.op('ReduceSum', [dy, e.i64(axes)], { keepdims: 0 }, { hint: 'dbeta' });
         const dyCentred = e.op('ReduceSum', [e.op('Mul', [dy, centred]), e.i64(axes)], { keepdims: 0 });
         const dGamma = e.op('Mul', [dyCentred, invStd], {}, { hint: 'dgamma' });

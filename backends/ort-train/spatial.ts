@@ -178,7 +178,7 @@ const BLOCKED_WINDOWS_BLOCK = 16;
  * at 7×7; whole steps 1.03–1.11× (rf-c3-small), 1.09× (bireal-small), 1.05× (drf-c2-small), 2026-12-06.
  */
 function blockedWindowWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs, inShape: readonly number[], outShape: readonly number[], block: number): string {
-  const [c, h, w] = inShape;
+  const [c] = inShape;
   const [o, oh, ow] = outShape;
   const [kh, kw] = a.kernel;
   const blocked = blockedInput(e, x);
@@ -187,11 +187,10 @@ function blockedWindowWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs
   const parts: string[] = [];
   for (let ki = 0; ki < kh; ki++) {
     for (let kj = 0; kj < kw; kj++) {
-      const isInput = a.stride[0] === 1 && a.stride[1] === 1 && ki * a.dilation[0] === a.pads[0] && kj * a.dilation[1] === a.pads[1] && oh === h && ow === w;
-      const window = isInput ? blocked : e.op('Conv', [blocked, oneHotDepthwiseKernel(e, c, block, kh, kw, ki, kj)], attrs, { hint: 'tap', domain: NCHWC_DOMAIN });
+      const window = tapIsInput(a, ki, kj, inShape, outShape) ? blocked : e.op('Conv', [blocked, oneHotDepthwiseKernel(e, c, block, kh, kw, ki, kj)], attrs, { hint: 'tap', domain: NCHWC_DOMAIN });
       const rows = e.op('Reshape', [window, e.i64([0, c / block, oh * ow, block])], {}, { hint: 'window' });
       const perSample = e.op('MatMul', [dyPerSample, rows], {}, { hint: 'dWsample' });
-      parts.push(e.op('Unsqueeze', [e.op('ReduceSum', [perSample, e.i64([0])], { keepdims: 0 }, { hint: 'dWtap' }), e.i64([3])]));
+      parts.push(e.op('Unsqueeze', [sumOverSamples(e, perSample), e.i64([3])]));
     }
   }
   // [C/B, O, B, kh·kw] → [O, C, kh, kw]
@@ -201,11 +200,11 @@ function blockedWindowWeightGrad(e: Emitter, x: string, dy: string, a: ConvAttrs
 
 /** A depthwise kernel `[C, 1, kh, kw]` that is 1 at tap (ki, kj) and 0 elsewhere, in NCHWc's blocked order `[C/B, kh, kw, B]`. */
 function oneHotDepthwiseKernel(e: Emitter, c: number, block: number, kh: number, kw: number, ki: number, kj: number): string {
-  return e.sharedTensor(`onehot:${c}:${block}:${kh}x${kw}:${ki},${kj}`, [c, 1, kh, kw], () => {
+  return e.once(`onehot:${c}:${block}:${kh}x${kw}:${ki},${kj}`, () => {
     const data = new Float32Array(c * kh * kw);
     for (let cb = 0; cb < c / block; cb++) data.fill(1, ((cb * kh + ki) * kw + kj) * block, ((cb * kh + ki) * kw + kj + 1) * block);
-    return data;
-  }, 'onehot');
+    return e.tensor([c, 1, kh, kw], data, 'onehot');
+  });
 }
 
 /** `x` (NCHW, or channels first) padded on its spatial axes 2 and 3 by the conv's pads. */
@@ -226,9 +225,8 @@ function tapWindows(e: Emitter, padded: string, a: ConvAttrs, outShape: readonly
     for (let kj = 0; kj < a.kernel[1]; kj++) {
       const top = ki * a.dilation[0];
       const left = kj * a.dilation[1];
-      const isInput = whole && sh === 1 && sw === 1 && top === a.pads[0] && left === a.pads[1] && oh === whole.shape[1] && ow === whole.shape[2];
       windows.push(
-        isInput
+        whole && tapIsInput(a, ki, kj, whole.shape, outShape)
           ? whole.unpadded
           : e.op('Slice', [padded, e.i64([top, left]), e.i64([top + (oh - 1) * sh + 1, left + (ow - 1) * sw + 1]), e.i64([2, 3]), e.i64([sh, sw])], {}, { hint: 'tap' }),
       );
@@ -237,9 +235,23 @@ function tapWindows(e: Emitter, padded: string, a: ConvAttrs, outShape: readonly
   return windows;
 }
 
+/**
+ * Whether tap (ki, kj)'s window is the unpadded input itself: stride 1, the tap at the pads' offset, and an
+ * output the input's size (a 1×1 conv's only tap, a 3×3 'same' conv's centre).
+ */
+function tapIsInput(a: ConvAttrs, ki: number, kj: number, inShape: readonly number[], outShape: readonly number[]): boolean {
+  return (
+    a.stride[0] === 1 && a.stride[1] === 1 && ki * a.dilation[0] === a.pads[0] && kj * a.dilation[1] === a.pads[1] && outShape[1] === inShape[1] && outShape[2] === inShape[2]
+  );
+}
+
 /** Σ over samples n of a[n] · b[n]ᵀ: `[N, M, K]` and `[N, P, K]` to `[M, P]`. */
 function sampleSum(e: Emitter, a: string, b: string): string {
-  const perSample = e.op('FusedMatMul', [a, b], { transB: 1 }, { hint: 'dWsample', domain: CONTRIB_DOMAIN });
+  return sumOverSamples(e, e.op('FusedMatMul', [a, b], { transB: 1 }, { hint: 'dWsample', domain: CONTRIB_DOMAIN }));
+}
+
+/** A per-sample weight gradient `[N, …]` summed over its samples (axis 0). */
+function sumOverSamples(e: Emitter, perSample: string): string {
   return e.op('ReduceSum', [perSample, e.i64([0])], { keepdims: 0 }, { hint: 'dWtap' });
 }
 
