@@ -246,6 +246,8 @@ static void bench_epilogues(int threads, int reps, const char *only) {
       {"1x1 32->32 112x112 ops 171", 112, 32, 32, 1, 1, 171, 1, 1},
       {"1x1 32->32 112x112 pooled out", 112, 32, 32, 1, 1, 171 | SOFAR_EPI_POOL2_OUT, 1, 1},
       {"1x1 128->128 56x56 pooled out", 56, 128, 128, 1, 1, 171 | SOFAR_EPI_POOL2_OUT, 1, 1},
+      {"1x1 256->256 28x28 ops 171", 28, 256, 256, 1, 1, 171, 1, 1},
+      {"1x1 512->512 14x14 ops 171", 14, 512, 512, 1, 1, 171, 1, 1},
   };
   for (size_t i = 0; i < sizeof epi_shapes / sizeof epi_shapes[0]; i++)
     if (!only || strstr(epi_shapes[i].name, only)) bench_epilogue(&epi_shapes[i], reps);

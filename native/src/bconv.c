@@ -38,12 +38,17 @@ struct bconv_plan {
   size_t ew;     /* words per kernel row per group when row-packed = ceil(kw*cg/64) */
   size_t rows_words; /* the row-packed input: n*h*wo*groups*ew words, then groups*ew of the all-pad row */
   size_t pool_seg;   /* SOFAR_EPI_POOL2_OUT: output columns a task computes (see bconv_pool_task) */
+  size_t span_rows;  /* the most pixels one transform call takes (see bconv_blocks); pc and tmp hold them */
   /* scratch slot layout (bytes, each a multiple of SOFAR_ALIGN) */
   size_t slot_rows, slot_pc, slot_corr, slot_tmp, slot_pads, slot_pres, slot_bytes;
 };
 
 /* The most columns of a pooled output's segment (SOFAR_EPI_POOL2_OUT) */
 #define SOFAR_POOL_SEG_MAX 128
+
+/* The counts one transform call takes: at most this many bytes (in L1 with the rows they come from), and rows */
+#define SOFAR_SPAN_BYTES 8192
+#define SOFAR_SPAN_ROWS_MAX 64
 
 /* Padding corrections kept per task, least recently used first out: at least a block's rows, so that every
    row of a block keeps its entry until the block's transform has run. */
@@ -67,9 +72,11 @@ static int plan_init(struct bconv_plan *p, int n, int h, int w, int cin, int cou
   p->kwords = p->rowpack ? g->kh * p->ew : g->taps * p->wg;
   p->rows_words = p->rowpack ? (g->n * g->h * g->wo + 1) * g->groups * p->ew : 0;
   p->slot_rows = p->direct || p->rowpack ? 0 : round64(SOFAR_MR_MAX * g->groups * p->kwords * sizeof(uint64_t));
-  p->slot_pc = round64(SOFAR_MR_MAX * g->cout * sizeof(int32_t));
+  /* a transform call takes the counts of up to SOFAR_SPAN_BYTES (see bconv_blocks) */
+  p->span_rows = sofar_min(SOFAR_SPAN_ROWS_MAX, sofar_max(SOFAR_MR_MAX, SOFAR_SPAN_BYTES / (g->cout * sizeof(int32_t))));
+  p->slot_pc = round64(p->span_rows * g->cout * sizeof(int32_t));
   p->slot_corr = round64(CORR_CACHE * g->cout * sizeof(int32_t));
-  p->slot_tmp = round64((SOFAR_MR_MAX + 1) * g->cout * sizeof(float)); /* the transform's rows (sofar_bconv_transform_fn) */
+  p->slot_tmp = round64((p->span_rows + 1) * g->cout * sizeof(float)); /* the transform's rows (sofar_bconv_transform_fn) */
   p->slot_pads = round64((SOFAR_MR_MAX + CORR_CACHE) * (g->taps + 1) * sizeof(uint32_t)); /* + the cached lists */
   /* SOFAR_EPI_POOL2_OUT's segment of a row: even, the whole row where its floats fit 16 KB */
   const size_t fit = sofar_min(SOFAR_POOL_SEG_MAX, 16384 / (g->cout * sizeof(float))) & ~(size_t)1;
@@ -458,6 +465,16 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
     if (out.yp) out.yp += o0 / 64, out.yp_c = o1 - o0, out.yp_wg = (o1 - o0) / 64;
     out.cout = o1 - o0;
   }
+  /* The span: consecutive blocks whose counts wait in pc for one transform call (see span_rows), and the
+     last call's pixels, packed a second time one call behind */
+  const size_t oc = o1 - o0, span_max = sofar_max(1, p->span_rows / mr_max) * mr_max;
+  size_t span_p0 = begin * mr_max, span_n = 0, packed_p0 = 0, packed_n = 0;
+#define FLUSH_SPAN()                                                                                                    \
+  if (span_n) {                                                                                                         \
+    uk->bconv_transform(&out, span_p0, span_n, pc, NULL, tmp);                                                         \
+    if (c->out.p2_y && packed_n) pack2_rows(c, packed_p0, packed_n);                                                    \
+    packed_p0 = span_p0, packed_n = span_n, span_n = 0;                                                                 \
+  }
   for (size_t blk = begin; blk < end; blk++) {
     const size_t p0 = blk * mr_max;
     const size_t mr = sofar_min(mr_max, g->pixels - p0);
@@ -521,12 +538,22 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
     for (size_t i = 0; i < nseg; i++)
       for (size_t r = mr; r < mr_max; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
 
+    /* a block without padding corrections joins the span (which it starts, or continues: its pixels follow the
+       span's); one with them, or a pooled residual, goes through the transform on its own, as before */
+    int alone = c->res_pool2;
+    for (size_t r = 0; r < mr && !alone; r++) alone = c->pad_value == 0 && npad[r];
+    if (alone || span_n + mr > span_max) FLUSH_SPAN();
+    if (!span_n) span_p0 = p0;
+    int32_t *bc = pc + span_n * oc; /* this block's counts */
     if (part) /* one group */
       for (size_t ob = o0; ob < o1; ob += nr_max)
-        uk->bgemm(mr, sofar_min(nr_max, o1 - ob), nseg, seg_len, rows, c->kwords + ob / 8 * kwords * 8, pc + (ob - o0),
-                  o1 - o0);
+        uk->bgemm(mr, sofar_min(nr_max, o1 - ob), nseg, seg_len, rows, c->kwords + ob / 8 * kwords * 8, bc + (ob - o0), oc);
     else
-      block_gemm(c, mr, nseg, seg_len, goff, rows, pc);
+      block_gemm(c, mr, nseg, seg_len, goff, rows, bc);
+    if (!alone) {
+      span_n += mr;
+      continue;
+    }
 
     const int32_t *corr_rows[SOFAR_MR_MAX];
     int any_corr = 0;
@@ -559,11 +586,14 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
     } else {
       uk->bconv_transform(&out, p0, mr, pc, any_corr ? corr_rows : NULL, tmp);
     }
-    /* the second packing one block behind: its rows are still in L1, and their stores have left the store
+    /* the second packing one call behind: its rows are still in L1, and their stores have left the store
        queue (loads right after masked stores to the same lines wait for them: 4x slower, measured) */
-    if (c->out.p2_y && blk > begin) pack2_rows(c, p0 - mr_max, mr_max);
+    if (c->out.p2_y && packed_n) pack2_rows(c, packed_p0, packed_n);
+    packed_p0 = p0, packed_n = mr;
   }
-  if (c->out.p2_y && end > begin) pack2_rows(c, (end - 1) * mr_max, sofar_min(mr_max, g->pixels - (end - 1) * mr_max));
+  FLUSH_SPAN();
+#undef FLUSH_SPAN
+  if (c->out.p2_y && packed_n) pack2_rows(c, packed_p0, packed_n);
 }
 
 static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
@@ -609,6 +639,7 @@ static void bconv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
   const struct sofar_ukernels *uk = c->uk;
   const struct sofar_bconv_out *e = &c->out;
   const size_t mr_max = uk->bgemm_mr, seg = p->pool_seg, cout = g->cout;
+  const size_t span = sofar_max(1, p->span_rows / mr_max) * mr_max; /* pixels per transform call */
   const size_t ho = g->ho, wo = g->wo, segments = sofar_div_up(wo, seg), ph = ho / 2;
   unsigned char *s = c->slots + (size_t)slot * p->slot_bytes;
   int32_t *pc = (int32_t *)(s + p->slot_rows);
@@ -621,11 +652,14 @@ static void bconv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
     const size_t cols = sofar_min(seg, wo - ow0); /* even: wo and seg are */
     for (size_t half = 0; half < 2; half++) {
       const size_t row0 = (img * ho + 2 * i + half) * wo + ow0; /* the segment's first pixel in this row */
-      for (size_t s0 = 0; s0 < cols; s0 += mr_max) {
-        const size_t mr = sofar_min(mr_max, cols - s0), p0 = row0 + s0;
-        const uint64_t *rows[SOFAR_MR_MAX];
-        for (size_t r = 0; r < mr_max; r++) rows[r] = c->x + (p0 + (r < mr ? r : 0)) * p->wx;
-        block_gemm(c, mr, 1, p->kwords, p->kwords, rows, pc);
+      for (size_t s0 = 0; s0 < cols; s0 += span) {
+        const size_t n = sofar_min(span, cols - s0), p0 = row0 + s0;
+        for (size_t t0 = 0; t0 < n; t0 += mr_max) { /* the span's tiles, then one transform (see bconv_blocks) */
+          const size_t mr = sofar_min(mr_max, n - t0);
+          const uint64_t *rows[SOFAR_MR_MAX];
+          for (size_t r = 0; r < mr_max; r++) rows[r] = c->x + (p0 + t0 + (r < mr ? r : 0)) * p->wx;
+          block_gemm(c, mr, 1, p->kwords, p->kwords, rows, pc + t0 * cout);
+        }
         /* pixel 0 is p0: the floats go to the slot's row, the signs to the packed map (or, for half words, to
            `words`); the transform prefetches pixels ahead within the segment only (pf_end), so its prefetch of y
            stays in the slot's row */
@@ -634,7 +668,7 @@ static void bconv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
         if (o.res) o.res += p0 * o.rs;
         if (o.yp) o.yp = c->pack_half ? words + s0 : o.yp + p0 * o.yps;
         if (c->pack_half) o.yps = 1;
-        uk->bconv_transform(&o, 0, mr, pc, NULL, tmp);
+        uk->bconv_transform(&o, 0, n, pc, NULL, tmp);
       }
       if (!c->pack_half) continue;
       /* half of each word: the other half is another call's (the other slice of a concat's words) */

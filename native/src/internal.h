@@ -58,6 +58,7 @@ void *memset(void *dst, int c, size_t n);
 static inline size_t sofar_round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 static inline size_t sofar_div_up(size_t x, size_t a) { return (x + a - 1) / a; }
 static inline size_t sofar_min(size_t a, size_t b) { return a < b ? a : b; }
+static inline size_t sofar_max(size_t a, size_t b) { return a > b ? a : b; }
 static inline void *sofar_align_ptr(void *p) {
   return (void *)(((uintptr_t)p + (SOFAR_ALIGN - 1)) & ~(uintptr_t)(SOFAR_ALIGN - 1));
 }

@@ -88,13 +88,16 @@ static void pack_pixel(const float *v, uint64_t *out, int cout, int ypg) {
 
 /* One binary conv shape (the rest of it random) against the reference, on every ISA, 1 and 2 threads, all modes. */
 static int pooled_out_cases = 0; /* bconv_case's SOFAR_EPI_POOL2_OUT checks run */
+/* bconv_case's maps up to this many rows and columns more than the kernel spans (7: small and quick; larger maps
+   give a 1x1 conv's tasks several spans of pixels per transform call, see bconv_direct_blocks) */
+static int map_extent = 7;
 
 static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int sw, int dh, int dw, int pad_value) {
   {
     const int cin = cg * groups, cout = og * groups;
     const int n = 1 + rnd(2);
     const int pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
-    const int h = 1 + rnd(7) + dh * (kh - 1), w = 1 + rnd(7) + dw * (kw - 1);
+    const int h = 1 + rnd(map_extent) + dh * (kh - 1), w = 1 + rnd(map_extent) + dw * (kw - 1);
     const int ho = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, wo = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
     const size_t P = (size_t)n * ho * wo;
     const int ys = rnd(2) ? 0 : cout + rnd(5);
@@ -443,8 +446,11 @@ static void test_bconv_split(int cases) {
 static void test_bconv_pooled_out(int cases) {
   static const int cgs[] = {1, 31, 32, 64, 65, 128}, ogs[] = {1, 8, 16, 31, 32, 33, 64, 100};
   const int before = pooled_out_cases;
-  for (int t = 0; t < cases; t++)
+  for (int t = 0; t < cases; t++) {
+    map_extent = t % 2 ? 40 : 7; /* up to 3,200 pixels: several spans of 60 pixels a task */
     bconv_case(pick((const int[]){1, 1, 2}, 3), pick(cgs, 6), t % 3 == 0 ? 32 : pick(ogs, 8), 1, 1, 1, 1, 1, 1, rnd(3) - 1);
+  }
+  map_extent = 7;
   CHECK(pooled_out_cases - before > 0, "the pooled-output checks ran %d times in %d cases", pooled_out_cases - before, cases);
 }
 
@@ -535,7 +541,7 @@ static void test_conv(int cases) {
     const int n = 1 + rnd(2), kh = t == 1 ? 18 : 1 + rnd(3), kw = 1 + rnd(3), sh = 1 + rnd(2), sw = 1 + rnd(2);
     const int dh = 1 + (rnd(4) == 0), dw = 1 + (rnd(4) == 0);
     const int pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
-    const int h = 1 + rnd(7) + dh * (kh - 1), w = 1 + rnd(7) + dw * (kw - 1);
+    const int h = 1 + rnd(map_extent) + dh * (kh - 1), w = 1 + rnd(map_extent) + dw * (kw - 1);
     const int ho = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, wo = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
     const size_t P = (size_t)n * ho * wo;
     const int ys = rnd(2) ? 0 : cout + rnd(5);
