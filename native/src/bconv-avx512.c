@@ -2,7 +2,8 @@
  * Binary conv pieces for AVX-512 (F + BW + VL + VPOPCNTDQ).
  * bgemm tile: 6 pixels x 32 output channels. The packed kernel holds 8 channels' words side by side per k,
  * so one vpxorq (activation word broadcast against 8 channels) + vpopcntq + vpaddq does 8 channels x 64
- * binary MACs; 24 accumulators of 8 int64 lanes stay in registers over the whole K loop.
+ * binary MACs; 24 accumulators of 8 int64 lanes stay in registers over the whole K loop. Blocks of at most
+ * 2 or 4 pixels run a tile of that many rows.
  */
 #include "internal.h"
 
@@ -13,10 +14,10 @@
 
 SOFAR_TARGET_AVX512 SOFAR_INLINE void bgemm_tile(size_t mr, size_t nr, size_t nseg, size_t seg_len,
                                                  const uint64_t *const *a, const uint64_t *b, int32_t *c,
-                                                 size_t c_stride, const int nb) {
+                                                 size_t c_stride, const int nb, const int rows) {
   __m512i acc[MR][4];
 #pragma GCC unroll 6
-  for (int r = 0; r < MR; r++)
+  for (int r = 0; r < rows; r++)
 #pragma GCC unroll 4
     for (int j = 0; j < nb; j++) acc[r][j] = _mm512_setzero_si512();
   const size_t bs = nseg * seg_len * 8; /* words between blocks of 8 channels */
@@ -33,7 +34,9 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void bgemm_tile(size_t mr, size_t nr, size_t ns
   x = _mm512_set1_epi64((long long)ar[k]);                                                     \
   _Pragma("GCC unroll 4") for (int j = 0; j < nb; j++)                                         \
       acc[r][j] = _mm512_add_epi64(acc[r][j], _mm512_popcnt_epi64(_mm512_xor_si512(x, w[j])));
-      ROW(0, a0) ROW(1, a1) ROW(2, a2) ROW(3, a3) ROW(4, a4) ROW(5, a5)
+      ROW(0, a0) ROW(1, a1)
+      if (rows > 2) { ROW(2, a2) ROW(3, a3) }
+      if (rows > 4) { ROW(4, a4) ROW(5, a5) }
 #undef ROW
     }
   }
@@ -59,12 +62,18 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void bgemm_tile(size_t mr, size_t nr, size_t ns
 SOFAR_TARGET_AVX512 void sofar_bgemm_avx512(size_t mr, size_t nr, size_t nseg, size_t seg_len,
                                             const uint64_t *const *a, const uint64_t *b, int32_t *c,
                                             size_t c_stride) {
-  switch ((nr + 7) / 8) {
-    case 4: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 4); break;
-    case 3: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 3); break;
-    case 2: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 2); break;
-    default: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 1); break;
+  /* a block's last pixels (a 7x7 map's 49th, a row segment's tail) in a tile of 2 or 4 rows, not 6 */
+#define TILE(rows)                                                                        \
+  switch ((nr + 7) / 8) {                                                                 \
+    case 4: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 4, rows); break;         \
+    case 3: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 3, rows); break;         \
+    case 2: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 2, rows); break;         \
+    default: bgemm_tile(mr, nr, nseg, seg_len, a, b, c, c_stride, 1, rows); break;        \
   }
+  if (mr <= 2) TILE(2)
+  else if (mr <= 4) TILE(4)
+  else TILE(6)
+#undef TILE
 }
 
 /* One 16-channel vector of row r (pixel pix): counts at pcr, padding correction cr (NULL: none). */

@@ -483,7 +483,8 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
     const size_t mr = sofar_min(mr_max, g->pixels - p0);
     const uint64_t *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
     size_t npad[SOFAR_MR_MAX];
-    size_t r0 = 0; /* pixels [0, r0) of the block already placed */
+    size_t r0 = 0;  /* pixels [0, r0) of the block already placed */
+    int padded = 0; /* some pixel has padded taps (only the pixel-by-pixel path below finds any) */
     if (contiguous) { /* pixel p's row is x's pixel p: no coordinates to follow (every block takes this path) */
       for (size_t r = 0; r < mr; r++) rows[r] = c->x + (p0 + r) * wx, npad[r] = 0;
       r0 = mr;
@@ -535,6 +536,7 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
         npad[r] = im2col_row(p, c->x, img, oh, ow, pad_word, dst, pads + r * (taps + 1));
         for (size_t i = 0; i < nseg; i++) rows[i * SOFAR_MR_MAX + r] = dst + i * seg_len;
       }
+      padded |= npad[r] != 0;
       next_pixels(1, wo, ho, &img, &oh, &ow, &row_valid);
     }
     /* the micro-kernel reads all its mr_max rows: the unused ones repeat row 0 */
@@ -543,8 +545,7 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
 
     /* a block without padding corrections joins the span (which it starts, or continues: its pixels follow the
        span's); one with them, or a pooled residual, goes through the transform on its own, as before */
-    int alone = c->res_pool2;
-    for (size_t r = 0; r < mr && !alone; r++) alone = c->pad_value == 0 && npad[r];
+    const int alone = c->res_pool2 || (c->pad_value == 0 && padded);
     if (alone || span_n + mr > span_max) FLUSH_SPAN();
     if (!span_n) span_p0 = p0;
     int32_t *bc = pc + span_n * oc; /* this block's counts */
