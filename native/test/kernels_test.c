@@ -89,7 +89,7 @@ static void pack_pixel(const float *v, uint64_t *out, int cout, int ypg) {
 /* One binary conv shape (the rest of it random) against the reference, on every ISA, 1 and 2 threads, all modes. */
 static int pooled_out_cases = 0; /* bconv_case's SOFAR_EPI_POOL2_OUT checks run */
 /* bconv_case's maps up to this many rows and columns more than the kernel spans (7: small and quick; larger maps
-   give a 1x1 conv's tasks several spans of pixels per transform call, see bconv_direct_blocks) */
+   give a task several spans of pixels per transform call, see bconv_blocks) */
 static int map_extent = 7;
 
 static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int sw, int dh, int dw, int pad_value) {
@@ -454,6 +454,15 @@ static void test_bconv_pooled_out(int cases) {
   CHECK(pooled_out_cases - before > 0, "the pooled-output checks ran %d times in %d cases", pooled_out_cases - before, cases);
 }
 
+/* 3x3 convs on maps up to 40x40: a task's interior blocks make spans of up to 64 pixels for one transform call,
+   broken by the blocks with padding corrections (pad value 0) or not (+1, -1), row-packed (32, 41) or not */
+static void test_bconv_spans(int cases) {
+  static const int cgs[] = {32, 41, 64, 130}, ogs[] = {16, 32, 41, 64};
+  map_extent = 40;
+  for (int t = 0; t < cases; t++) bconv_case(1, pick(cgs, 4), pick(ogs, 4), 3, 3, 1 + rnd(2), 1 + rnd(2), 1, 1, t % 3 - 1);
+  map_extent = 7;
+}
+
 /*
  * Every channel count per group from 1 to 130, with 2- and 3-wide kernels: the counts whose kernel rows are
  * packed bit by bit across taps (e.g. 41: 3 taps in 2 words) and those that are not, each with strides,
@@ -541,7 +550,7 @@ static void test_conv(int cases) {
     const int n = 1 + rnd(2), kh = t == 1 ? 18 : 1 + rnd(3), kw = 1 + rnd(3), sh = 1 + rnd(2), sw = 1 + rnd(2);
     const int dh = 1 + (rnd(4) == 0), dw = 1 + (rnd(4) == 0);
     const int pt = rnd(kh), pl = rnd(kw), pb = rnd(kh), pr = rnd(kw);
-    const int h = 1 + rnd(map_extent) + dh * (kh - 1), w = 1 + rnd(map_extent) + dw * (kw - 1);
+    const int h = 1 + rnd(7) + dh * (kh - 1), w = 1 + rnd(7) + dw * (kw - 1);
     const int ho = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, wo = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
     const size_t P = (size_t)n * ho * wo;
     const int ys = rnd(2) ? 0 : cout + rnd(5);
@@ -992,6 +1001,7 @@ int main(int argc, char **argv) {
   test_bconv_channel_sweep();
   test_bconv_split(cases / 2 + 1);
   test_bconv_pooled_out(cases);
+  test_bconv_spans(6);
   test_conv(cases);
   test_conv_maxpool(cases / 2 + 1);
   test_avgpool2_conv(cases / 2 + 1);
