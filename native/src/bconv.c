@@ -402,6 +402,29 @@ static void block_gemm(const struct bconv_ctx *c, size_t mr, size_t nseg, size_t
   }
 }
 
+/* Pixels per transform call: whole GEMM tiles of mr_max pixels, at least one, within p->span_rows. */
+static size_t span_pixels(const struct bconv_plan *p, size_t mr_max) { return sofar_max(1, p->span_rows / mr_max) * mr_max; }
+
+/* The pixels of the transform calls made so far, packed a second time (sofar_bconv2d_epilogue_pack2) one call
+   behind: their rows are still in L1, and their stores have left the store queue (loads right after masked
+   stores to the same lines wait for them: 4x slower, measured). */
+struct pack2_behind {
+  size_t p0, n; /* the last call's pixels, not yet packed a second time */
+};
+
+/* A transform call over pixels [p0, p0 + n) was made: pack the call's before it. */
+static void transformed(const struct bconv_ctx *c, struct pack2_behind *b, size_t p0, size_t n) {
+  if (c->out.p2_y && b->n) pack2_rows(c, b->p0, b->n);
+  b->p0 = p0, b->n = n;
+}
+
+/* The transform of a span's n pixels from p0 (their counts in pc, no padding corrections). */
+static void transform_span(const struct bconv_ctx *c, const struct sofar_bconv_out *out, size_t p0, size_t n,
+                           const int32_t *pc, float *tmp, struct pack2_behind *b) {
+  c->uk->bconv_transform(out, p0, n, pc, NULL, tmp);
+  transformed(c, b, p0, n);
+}
+
 /*
  * Blocks [begin, end) of output pixels, output channels [o0, o1) of them (all: 0, cout; a part, of one group
  * and a multiple of 64 channels, when the tasks split the channels: see run()).
@@ -468,16 +491,10 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
     if (out.yp) out.yp += o0 / 64, out.yp_c = o1 - o0, out.yp_wg = (o1 - o0) / 64;
     out.cout = o1 - o0;
   }
-  /* The span: consecutive blocks whose counts wait in pc for one transform call (see span_rows), and the
-     last call's pixels, packed a second time one call behind */
-  const size_t oc = o1 - o0, span_max = sofar_max(1, p->span_rows / mr_max) * mr_max;
-  size_t span_p0 = begin * mr_max, span_n = 0, packed_p0 = 0, packed_n = 0;
-#define FLUSH_SPAN()                                                                                                    \
-  if (span_n) {                                                                                                         \
-    uk->bconv_transform(&out, span_p0, span_n, pc, NULL, tmp);                                                         \
-    if (c->out.p2_y && packed_n) pack2_rows(c, packed_p0, packed_n);                                                    \
-    packed_p0 = span_p0, packed_n = span_n, span_n = 0;                                                                 \
-  }
+  /* The span: consecutive blocks whose counts wait in pc for one transform call (see span_rows) */
+  const size_t oc = o1 - o0, span_max = span_pixels(p, mr_max);
+  size_t span_p0 = 0, span_n = 0;
+  struct pack2_behind behind = {0, 0};
   for (size_t blk = begin; blk < end; blk++) {
     const size_t p0 = blk * mr_max;
     const size_t mr = sofar_min(mr_max, g->pixels - p0);
@@ -546,7 +563,7 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
     /* a block without padding corrections joins the span (which it starts, or continues: its pixels follow the
        span's); one with them, or a pooled residual, goes through the transform on its own, as before */
     const int alone = c->res_pool2 || (c->pad_value == 0 && padded);
-    if (alone || span_n + mr > span_max) FLUSH_SPAN();
+    if (span_n && (alone || span_n + mr > span_max)) transform_span(c, &out, span_p0, span_n, pc, tmp, &behind), span_n = 0;
     if (!span_n) span_p0 = p0;
     int32_t *bc = pc + span_n * oc; /* this block's counts */
     if (part) /* one group */
@@ -590,14 +607,10 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
     } else {
       uk->bconv_transform(&out, p0, mr, pc, any_corr ? corr_rows : NULL, tmp);
     }
-    /* the second packing one call behind: its rows are still in L1, and their stores have left the store
-       queue (loads right after masked stores to the same lines wait for them: 4x slower, measured) */
-    if (c->out.p2_y && packed_n) pack2_rows(c, packed_p0, packed_n);
-    packed_p0 = p0, packed_n = mr;
+    transformed(c, &behind, p0, mr);
   }
-  FLUSH_SPAN();
-#undef FLUSH_SPAN
-  if (c->out.p2_y && packed_n) pack2_rows(c, packed_p0, packed_n);
+  if (span_n) transform_span(c, &out, span_p0, span_n, pc, tmp, &behind);
+  transformed(c, &behind, 0, 0); /* the last call's second packing */
 }
 
 static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
@@ -643,7 +656,7 @@ static void bconv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
   const struct sofar_ukernels *uk = c->uk;
   const struct sofar_bconv_out *e = &c->out;
   const size_t mr_max = uk->bgemm_mr, seg = p->pool_seg, cout = g->cout;
-  const size_t span = sofar_max(1, p->span_rows / mr_max) * mr_max; /* pixels per transform call */
+  const size_t span = span_pixels(p, mr_max);
   const size_t ho = g->ho, wo = g->wo, segments = sofar_div_up(wo, seg), ph = ho / 2;
   unsigned char *s = c->slots + (size_t)slot * p->slot_bytes;
   int32_t *pc = (int32_t *)(s + p->slot_rows);
