@@ -5,11 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
 import { createRuntime, planModel, readRuntimeModel } from '../../backends/runtime/index.js';
+import { staggered, type PlanOptions } from '../../backends/runtime/plan.js';
 import { stepCost } from '../../backends/runtime/roofline.js';
 import { compile, compileFile } from '../../src/compile.js';
 import { initWeights } from '../../src/weights/init.js';
 import { jsKernels } from '../helpers/js-kernels.js';
 import { busyWeights } from '../helpers/values.js';
+import { nativeKernels, skipNative } from './helpers.js';
 import { maxRelativeError } from './util.js';
 
 /** Bi-Real's unit, with the projection shortcut where it strides or widens. */
@@ -187,4 +189,43 @@ describe('the arena', () => {
       expect(plan.stats.mapBytes).toBe(Math.max(...maps.map((m) => m.offset + m.bytes)) - Math.min(...maps.map((m) => m.offset)));
     },
   );
+});
+
+/** Argument indices of the residual and the float output of the binary conv kernels with both */
+const RESIDUAL_AND_OUTPUT: Record<string, [number, number]> = {
+  bconv2dPrepacked: [4, 5],
+  bconv2dPrepackedPost: [4, 7],
+  bconv2dEpilogue: [3, 4],
+  bconv2dEpiloguePack2: [3, 4],
+};
+
+describe('staggered map offsets', () => {
+  it('keep offsets in order and never closer, and part places a multiple of 4 KiB apart', () => {
+    const offsets = [0, 64, 4032, 4096, 8128, 262080, 262144, 1605632, 3211264, 16777216];
+    for (const a of offsets)
+      for (const b of offsets.filter((o) => o > a)) expect(staggered(b) - staggered(a)).toBeGreaterThanOrEqual(b - a);
+    // places up to 126 pages apart never stay congruent; of those up to 16 MiB apart, one in 64 does
+    const congruent = (k: number) => (staggered(4096 * k) - staggered(0)) % 4096 === 0;
+    for (let k = 1; k < 127; k++) expect(congruent(k), `${k} pages apart`).toBe(false);
+    expect(Array.from({ length: 4095 }, (_, i) => congruent(i + 1)).filter(Boolean).length).toBeLessThanOrEqual(64);
+  });
+
+  // ReActNet-A's 1x1 convs at 112x112 and 56x56 read a residual map and write another of the same size (1.6 MB,
+  // 0.8 MB: multiples of 4 KiB): laid out back to back, four of them had the two 4 KiB-congruent
+  it.skipIf(skipNative())('leave no binary conv of ReActNet-A with its residual and output a multiple of 4 KiB apart', () => {
+    const { graph } = compileFile('specs/reactnet-a.sofar');
+    const model = readRuntimeModel(exportOnnx(graph!, initWeights(graph!, 0), { binaryOps: true }));
+    /** The residual and the float output of each binary conv step with both, in separate maps */
+    const pairs = (options: PlanOptions) =>
+      planModel(model, nativeKernels(), 1, options).steps.flatMap((s) => {
+        const at = RESIDUAL_AND_OUTPUT[s.kernel];
+        if (!at) return [];
+        const [res, y] = at.map((i) => s.args[i]);
+        return res >= 0 && y >= 0 && res !== y ? [[res, y]] : [];
+      });
+    const aliased = (options: PlanOptions) => pairs(options).filter(([res, y]) => (res - y) % 4096 === 0).length;
+    expect(pairs({}).length).toBeGreaterThan(10);
+    expect(aliased({ stagger: false })).toBeGreaterThan(0);
+    expect(aliased({})).toBe(0); // the runtime's default
+  });
 });
