@@ -228,7 +228,8 @@ static void direct_task(void *vctx, size_t begin, size_t end, int slot) {
 }
 
 /* The band's input rows ih0.. (rows outside the input are zero), each padded to wp pixels, then the slack. */
-static void stem_fill(const struct conv_plan *p, const float *ximg, int nchw, ptrdiff_t ih0, size_t rows, float *buf) {
+static void stem_fill(const struct conv_plan *p, const struct sofar_ukernels *uk, const float *ximg, int nchw,
+                      ptrdiff_t ih0, size_t rows, float *buf) {
   const struct sofar_conv_geom *g = &p->g;
   const size_t cin = g->cin, row = p->wp * cin;
   const size_t left = sofar_min(g->pl, p->wp), inner = g->pl < p->wp ? sofar_min(g->w, p->wp - g->pl) : 0;
@@ -240,14 +241,18 @@ static void stem_fill(const struct conv_plan *p, const float *ximg, int nchw, pt
       continue;
     }
     memset(d, 0, left * cin * sizeof(float));
-    if (nchw && cin == 3) { /* RGB: written in order, so the compiler interleaves whole vectors */
+    if (nchw && cin == 3) { /* RGB: the variant's interleave, or written in order */
       const size_t plane = g->h * g->w;
       const float *__restrict r = ximg + (size_t)ih * g->w, *__restrict gr = r + plane, *__restrict b = gr + plane;
       float *__restrict o = d + left * 3;
-      for (size_t iw = 0; iw < inner; iw++) {
-        o[3 * iw] = r[iw];
-        o[3 * iw + 1] = gr[iw];
-        o[3 * iw + 2] = b[iw];
+      if (uk->interleave3) {
+        uk->interleave3(r, gr, b, o, inner);
+      } else {
+        for (size_t iw = 0; iw < inner; iw++) {
+          o[3 * iw] = r[iw];
+          o[3 * iw + 1] = gr[iw];
+          o[3 * iw + 2] = b[iw];
+        }
       }
     } else if (nchw) /* interleave the channel planes' rows: the NCHW -> NHWC transpose, fused */
       for (size_t ch = 0; ch < cin; ch++) {
@@ -285,7 +290,7 @@ static void stem_rows(const struct conv_ctx *c, size_t img, size_t oh0, size_t o
   const struct conv_plan *p = c->p;
   const struct sofar_conv_geom *g = &p->g;
   const size_t rs = p->wp * g->cin, yrow = g->wo * c->ys;
-  stem_fill(p, c->x + img * g->h * g->w * g->cin, c->x_nchw, (ptrdiff_t)(oh0 * g->sh) - (ptrdiff_t)g->pt,
+  stem_fill(p, c->uk, c->x + img * g->h * g->w * g->cin, c->x_nchw, (ptrdiff_t)(oh0 * g->sh) - (ptrdiff_t)g->pt,
             (oh1 - oh0 - 1) * g->sh + g->kh, buf);
   for (size_t oh = oh0; oh < oh1; oh++) {
     const float *row = buf + (oh - oh0) * g->sh * rs, *r = res ? res + (oh - oh0) * yrow : NULL;

@@ -255,6 +255,9 @@ typedef void (*sofar_dwconv_fn)(size_t c, size_t ntaps, const float *const *taps
  */
 typedef void (*sofar_pool_pairs_fn)(float *y, size_t ys, const float *top, const float *bottom, size_t pairs, size_t cout);
 
+/** Three planes' rows interleaved (an RGB image's NCHW row as NHWC): out[3i], out[3i+1], out[3i+2] = a[i], b[i], c[i]. */
+typedef void (*sofar_interleave3_fn)(const float *a, const float *b, const float *c, float *out, size_t n);
+
 struct sofar_ukernels {
   int isa;
   size_t bgemm_mr, bgemm_nr; /* nr: a multiple of 8 */
@@ -266,6 +269,7 @@ struct sofar_ukernels {
   sofar_dwconv_fn dwconv;
   sofar_pack_rows_fn pack_rows; /* NULL: pack_row row by row */
   sofar_pool_pairs_fn pool_pairs; /* NULL: the portable loop in bconv.c */
+  sofar_interleave3_fn interleave3; /* NULL: the portable loop in conv.c */
 };
 
 /* Packs rows with the variant's multi-row packer where it has one (per-row calls cost more than the packing
@@ -307,6 +311,7 @@ void sofar_bconv_transform_avx512(const struct sofar_bconv_out *, size_t, size_t
 void sofar_pack_row_avx512(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_pack_rows_avx512(const float *, size_t, const float *, const float *, uint64_t *, size_t, size_t, size_t);
 void sofar_pool_pairs_avx512(float *, size_t, const float *, const float *, size_t, size_t);
+void sofar_interleave3_avx512(const float *, const float *, const float *, float *, size_t);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
 void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);

@@ -127,4 +127,26 @@ SOFAR_TARGET_AVX512 void sofar_conv_stem_row_avx512(size_t wo, const float *row,
   }
 }
 #undef STEM_ROW
+
+/* sofar_interleave3_fn: 16 pixels at a time, each output vector two two-source permutes (a and b into their
+   places, then c into its); the rest one by one */
+SOFAR_TARGET_AVX512 void sofar_interleave3_avx512(const float *a, const float *b, const float *c, float *out, size_t n) {
+  /* output vector k, lane p holds element 16k + p = pixel i, channel ch: first a[i] (i) or b[i] (16 + i), then
+     c[i] (16 + i) where ch is 2 */
+  static const int32_t ab[3][16] = {{0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5},
+                                    {21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26},
+                                    {0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0}};
+  static const int32_t pc[3][16] = {{0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15},
+                                    {0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15},
+                                    {26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31}};
+  __m512i iab[3], ipc[3];
+  for (int k = 0; k < 3; k++) iab[k] = _mm512_loadu_si512(ab[k]), ipc[k] = _mm512_loadu_si512(pc[k]);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16, out += 48) {
+    const __m512 va = _mm512_loadu_ps(a + i), vb = _mm512_loadu_ps(b + i), vc = _mm512_loadu_ps(c + i);
+    for (int k = 0; k < 3; k++)
+      _mm512_storeu_ps(out + 16 * k, _mm512_permutex2var_ps(_mm512_permutex2var_ps(va, iab[k], vb), ipc[k], vc));
+  }
+  for (; i < n; i++, out += 3) out[0] = a[i], out[1] = b[i], out[2] = c[i];
+}
 #endif

@@ -649,10 +649,14 @@ static void test_dense(int cases) {
 static void test_conv_maxpool(int cases) {
   for (int t = 0; t < cases; t++) {
     const int bireal = t == 0; /* Bi-Real's 7x7/2 to 64, "same" pads, then 3x3/2 */
-    const int n = 1 + rnd(2), cin = bireal ? 3 : 1 + rnd(4), cout = bireal ? 64 : pick((const int[]){1, 16, 17, 32, 48, 64, 65, 130}, 8);
-    const int kh = bireal ? 7 : 1 + rnd(7), kw = bireal ? 7 : 1 + rnd(7), sh = bireal ? 2 : 1 + rnd(3), sw = bireal ? 2 : 1 + rnd(3);
-    const int pt = bireal ? 2 : rnd(kh), pl = bireal ? 2 : rnd(kw), pb = bireal ? 3 : rnd(kh), pr = bireal ? 3 : rnd(kw);
-    const int h = bireal ? 61 : kh + rnd(40), w = bireal ? 57 : kw + rnd(40);
+    const int react = t == 1;  /* ReActNet-A's and QuickNet's 3x3/2 to 32 from the NCHW image (t % 3 == 1) */
+    const int n = 1 + rnd(2), cin = bireal || react ? 3 : 1 + rnd(4);
+    const int cout = bireal ? 64 : react ? 32 : pick((const int[]){1, 16, 17, 32, 48, 64, 65, 130}, 8);
+    const int kh = bireal ? 7 : react ? 3 : 1 + rnd(7), kw = bireal ? 7 : react ? 3 : 1 + rnd(7);
+    const int sh = bireal || react ? 2 : 1 + rnd(3), sw = bireal || react ? 2 : 1 + rnd(3);
+    const int pt = bireal ? 2 : react ? 1 : rnd(kh), pl = bireal ? 2 : react ? 1 : rnd(kw);
+    const int pb = bireal ? 3 : react ? 1 : rnd(kh), pr = bireal ? 3 : react ? 1 : rnd(kw);
+    const int h = bireal ? 61 : react ? 45 : kh + rnd(40), w = bireal ? 57 : react ? 67 : kw + rnd(40);
     const int ho = (h + pt + pb - kh) / sh + 1, wo = (w + pl + pr - kw) / sw + 1;
     int qkh = bireal ? 3 : 1 + rnd(ho < 4 ? ho : 4), qkw = bireal ? 3 : 1 + rnd(wo < 4 ? wo : 4);
     int qsh = bireal ? 2 : 1 + rnd(3), qsw = bireal ? 2 : 1 + rnd(3);
