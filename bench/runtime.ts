@@ -204,7 +204,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
       const layers = batch === 1 ? binaryLayers(sofar.runtime, sofar.runtime.profile(Math.max(5, runs))) : undefined;
       const summary = summarize(graph);
       const byRound = roundSpeedups(contenders, o.rounds, runs);
-      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, latency, speedups, roundSpeedups: byRound, ...(layers ? { binaryLayers: layers } : {}) });
+      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, sampleSteps: sofar.runtime.sampleSteps, latency, speedups, roundSpeedups: byRound, ...(layers ? { binaryLayers: layers } : {}) });
       for (const c of contenders) await c.release();
       process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}\n`);
     }

@@ -89,7 +89,7 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
   return {
     input: rt.input,
     classes: out.reduce((a, b) => a * b, 1),
-    description: `SoFAr runtime, ${rt.kernels}, ${threads} thread${threads === 1 ? '' : 's'}`,
+    description: `SoFAr runtime, ${rt.kernels}, ${threads} thread${threads === 1 ? '' : 's'}${rt.sampleSteps > 0 ? `, its first ${rt.sampleSteps} of ${rt.plan.steps.length} steps one sample at a time` : ''}`,
     loadMs,
     run: (x, n) => rt.run(x, n),
     roofline: async (reps) => {

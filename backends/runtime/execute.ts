@@ -5,6 +5,9 @@
 import type { Arena, KernelSet } from './kernels.js';
 import type { KernelName, Plan, Step } from './plan.js';
 
+/** Where the batch plan starts after the one-sample plan in a shared arena: a huge page, so both keep their alignment. */
+const ARENA_ALIGN = 2 << 20;
+
 /** Which arguments of each kernel are buffer offsets (the rest are sizes and scalars). */
 export const OFFSET_ARGS: Record<KernelName, number[]> = {
   packSigns: [0, 1],
@@ -49,49 +52,143 @@ export const OFFSET_ARGS: Record<KernelName, number[]> = {
 
 type Bound = { fn: (buf: ArrayBuffer, ...args: number[]) => void; args: number[] };
 
+/** One plan in its part of an arena (from `base`): weights copied in, load-time steps run, steps bound. */
+class BoundPlan {
+  readonly steps: Bound[];
+  readonly input: Float32Array;
+  readonly output: Float32Array;
+
+  constructor(
+    readonly plan: Plan,
+    kernels: KernelSet,
+    buffer: ArrayBuffer,
+    readonly base: number,
+  ) {
+    const bytes = new Uint8Array(buffer, base, plan.arenaBytes);
+    for (const c of plan.constants) bytes.set(c.data, c.offset);
+    const bind = (steps: Step[]): Bound[] =>
+      steps.map((s) => {
+        const fn = (kernels[s.kernel] as (buf: ArrayBuffer, ...args: number[]) => void).bind(kernels);
+        const args = base === 0 ? s.args : s.args.map((a, i) => (OFFSET_ARGS[s.kernel].includes(i) && a >= 0 ? a + base : a));
+        return { fn, args };
+      });
+    for (const step of bind(plan.init)) step.fn(buffer, ...step.args);
+    this.steps = bind(plan.steps);
+    this.input = new Float32Array(buffer, base + plan.input.offset, plan.input.floats);
+    this.output = new Float32Array(buffer, base + plan.output.offset, plan.output.floats);
+  }
+}
+
+/**
+ * A batch plan's first steps run one sample at a time on a plan for one sample, whose maps stay in the
+ * cores' caches where a whole batch's would not; the maps still alive after them are carried into the
+ * batch plan's maps, sample by sample, and the batch plan runs the rest (split.ts chooses how many). The
+ * plans must make the same calls (split.ts sameCalls).
+ */
+export interface SampleSplit {
+  /** The plan of the same model for one sample. */
+  plan: Plan;
+  /** How many of the batch plan's steps run sample by sample. */
+  steps: number;
+}
+
+type PlanMap = Plan['maps'][number];
+
+/** The maps written before step `steps` (or the input) and read at or after it: what the batch plan takes over. */
+export function carriedMaps(one: Plan, batch: Plan, steps: number): { one: PlanMap; batch: PlanMap }[] {
+  return batch.maps.flatMap((b, j) => (b.first < steps && b.last >= steps ? [{ one: one.maps[j], batch: b }] : []));
+}
+
+/** Byte offsets (from the arena's base) of one carried map: in the one-sample plan, in the batch plan, its size per sample. */
+interface Carry {
+  from: number;
+  to: number;
+  bytes: number;
+}
+
 export class Execution {
   readonly arena: Arena;
-  private readonly steps: Bound[];
-  private readonly input: Float32Array;
-  private readonly output: Float32Array;
+  private readonly whole: BoundPlan;
+  private readonly sample: { bound: BoundPlan; steps: number; carries: Carry[] } | null;
 
   constructor(
     readonly plan: Plan,
     private readonly kernels: KernelSet,
+    split?: SampleSplit,
   ) {
-    this.arena = kernels.arena(plan.arenaBytes);
+    // The one-sample plan first, at the arena's start, where a batch-1 runtime would have it (same cache sets).
+    const wholeBase = split ? Math.ceil(split.plan.arenaBytes / ARENA_ALIGN) * ARENA_ALIGN : 0;
+    this.arena = kernels.arena(wholeBase + plan.arenaBytes);
     const { buffer, base } = this.arena;
-    const bytes = new Uint8Array(buffer, base, plan.arenaBytes);
-    for (const c of plan.constants) bytes.set(c.data, c.offset);
-    for (const step of this.bind(plan.init)) step.fn(buffer, ...step.args);
-    this.steps = this.bind(plan.steps);
-    this.input = new Float32Array(buffer, base + plan.input.offset, plan.input.floats);
-    this.output = new Float32Array(buffer, base + plan.output.offset, plan.output.floats);
+    this.whole = new BoundPlan(plan, kernels, buffer, base + wholeBase);
+    if (split) {
+      const bound = new BoundPlan(split.plan, kernels, buffer, base);
+      const carries = carriedMaps(split.plan, plan, split.steps).map(({ one, batch }) => ({ from: one.offset, to: wholeBase + batch.offset, bytes: one.size }));
+      this.sample = { bound, steps: split.steps, carries };
+    } else {
+      this.sample = null;
+    }
+  }
+
+  /** How many of the plan's first steps run one sample at a time. */
+  get sampleSteps(): number {
+    return this.sample?.steps ?? 0;
   }
 
   /** Logits (or the output map, NCHW) for n ≤ plan.batch samples, NCHW row-major. */
   run(x: Float32Array, n: number, threads: number): Float32Array {
     const per = this.plan.input.floats / this.plan.batch;
-    this.input.set(x.subarray(0, n * per));
-    // Rows past n hold stale samples; kernels run on the whole planned batch, whose rows are independent.
-    if (n < this.plan.batch) this.input.fill(0, n * per);
     this.kernels.setThreads(threads);
     const buffer = this.arena.buffer;
-    for (const step of this.steps) step.fn(buffer, ...step.args);
+    if (this.sample) {
+      const { bound, steps, carries } = this.sample;
+      const bytes = new Uint8Array(buffer, this.arena.base);
+      // Rows past n: zeros, as below.
+      for (let i = 0; i < this.plan.batch; i++) {
+        if (i < n) bound.input.set(x.subarray(i * per, (i + 1) * per));
+        else if (i === n) bound.input.fill(0);
+        for (let s = 0; s < steps; s++) bound.steps[s].fn(buffer, ...bound.steps[s].args);
+        for (const c of carries) bytes.copyWithin(c.to + i * c.bytes, c.from, c.from + c.bytes);
+      }
+    } else {
+      this.whole.input.set(x.subarray(0, n * per));
+      // Rows past n hold stale samples; kernels run on the whole planned batch, whose rows are independent.
+      if (n < this.plan.batch) this.whole.input.fill(0, n * per);
+    }
+    const steps = this.whole.steps;
+    for (let s = this.sample?.steps ?? 0; s < steps.length; s++) steps[s].fn(buffer, ...steps[s].args);
     const outPer = this.plan.output.floats / this.plan.batch;
-    return this.output.slice(0, n * outPer);
+    return this.whole.output.slice(0, n * outPer);
   }
 
-  /** Milliseconds per step over `reps` runs (median each), for per-layer figures; the inputs are whatever the arena holds. */
+  /**
+   * Milliseconds per step over `reps` runs (median each), for per-layer figures; the inputs are whatever the
+   * arena holds. A step run sample by sample counts all its samples (and the last such step the carries).
+   */
   profile(threads: number, reps: number): number[] {
     this.kernels.setThreads(threads);
     const buffer = this.arena.buffer;
-    const times = this.steps.map(() => [] as number[]);
+    const times = this.whole.steps.map(() => [] as number[]);
+    const timed = (run: () => void) => {
+      const start = performance.now();
+      run();
+      return performance.now() - start;
+    };
     for (let r = 0; r < reps; r++) {
-      this.steps.forEach((step, i) => {
-        const start = performance.now();
-        step.fn(buffer, ...step.args);
-        times[i].push(performance.now() - start);
+      const sampleSteps = this.sample?.steps ?? 0;
+      const sums = new Array<number>(sampleSteps).fill(0);
+      if (this.sample) {
+        const { bound, carries } = this.sample;
+        const bytes = new Uint8Array(buffer, this.arena.base);
+        for (let i = 0; i < this.plan.batch; i++) {
+          for (let s = 0; s < sampleSteps; s++) sums[s] += timed(() => bound.steps[s].fn(buffer, ...bound.steps[s].args));
+          sums[sampleSteps - 1] += timed(() => {
+            for (const c of carries) bytes.copyWithin(c.to + i * c.bytes, c.from, c.from + c.bytes);
+          });
+        }
+      }
+      this.whole.steps.forEach((step, i) => {
+        times[i].push(i < sampleSteps ? sums[i] : timed(() => step.fn(buffer, ...step.args)));
       });
     }
     return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
@@ -99,14 +196,5 @@ export class Execution {
 
   release(): void {
     this.arena.release();
-  }
-
-  private bind(steps: Step[]): Bound[] {
-    const base = this.arena.base;
-    return steps.map((s) => {
-      const fn = (this.kernels[s.kernel] as (buf: ArrayBuffer, ...args: number[]) => void).bind(this.kernels);
-      const args = base === 0 ? s.args : s.args.map((a, i) => (OFFSET_ARGS[s.kernel].includes(i) && a >= 0 ? a + base : a));
-      return { fn, args };
-    });
   }
 }

@@ -17,6 +17,8 @@ import { fuse, isConv, type FusedNode } from './fuse.js';
 /** A buffer of the arena; its offset is fixed once every buffer's life is known. */
 interface Region {
   bytes: number;
+  /** The bytes in use, before alignment. */
+  size: number;
   /** Weights live for the runtime's life; staging holds raw weights at load time, in activation space. */
   kind: 'weight' | 'activation' | 'staging';
   /** Index of the first and last step that touch it (activations). */
@@ -90,12 +92,12 @@ export interface Plan {
   steps: Step[];
   /** Where the output is, in NCHW order, after the steps. */
   output: { offset: number; floats: number };
-  /** The activation buffers: byte offset in the arena, size, and the steps from the first that writes it
+  /** The activation buffers: byte offset in the arena, bytes taken (aligned), size (bytes in use), and the steps from the first that writes it
    *  to the last that reads it (−1: the input, written before the steps; steps.length: the output).
    *  inPlace: it takes the bytes of a map whose last reader is its first step, a binary conv that reads that
    *  map as its residual (or a join, as its first input) and writes this one element for element (so the
    *  two share their bytes at that step). */
-  maps: { offset: number; bytes: number; first: number; last: number; inPlace: boolean }[];
+  maps: { offset: number; bytes: number; size: number; first: number; last: number; inPlace: boolean }[];
   /** For `describe`: what was fused. */
   stats: {
     nodes: number;
@@ -278,7 +280,7 @@ class Planner {
   }
 
   private region(bytes: number, kind: Region['kind']): Region {
-    const r: Region = { bytes: align(Math.max(bytes, 1)), kind, first: this.calls.length, last: this.calls.length, offset: -1 };
+    const r: Region = { bytes: align(Math.max(bytes, 1)), size: bytes, kind, first: this.calls.length, last: this.calls.length, offset: -1 };
     this.regions.push(r);
     return r;
   }
@@ -1127,7 +1129,7 @@ class Planner {
       input: { offset: activationBase + inputRegion.offset, floats: this.n * size(this.model.input.shape) },
       steps: steps(this.calls),
       output: { offset: activationBase + outputRegion.offset, floats: this.n * size(this.model.output.shape) },
-      maps: activations.map((r) => ({ offset: activationBase + r.offset, bytes: r.bytes, first: r.first, last: Math.min(r.last, this.calls.length), inPlace: r.inPlaceOf !== undefined })),
+      maps: activations.map((r) => ({ offset: activationBase + r.offset, bytes: r.bytes, size: r.size, first: r.first, last: Math.min(r.last, this.calls.length), inPlace: r.inPlaceOf !== undefined })),
       stats: { nodes: this.model.nodes.length, steps: this.calls.length, ...this.stats, inPlaceOutputs: activations.filter((r) => r.inPlaceOf).length, weightBytes, activationBytes: align(activationBytes) + align(this.scratchBytes), mapBytes: top },
     };
   }
@@ -1137,7 +1139,7 @@ class Planner {
 const SUM_PACKED = 6;
 
 /** The shared scratch region (one kernel runs at a time). */
-const SCRATCH: Arg = { region: { bytes: 0, kind: 'activation', first: 0, last: 0, offset: 0 }, at: 0 };
+const SCRATCH: Arg = { region: { bytes: 0, size: 0, kind: 'activation', first: 0, last: 0, offset: 0 }, at: 0 };
 
 /** A 2×2 window of stride 2 without padding (the pools the convs compute in their own pass). */
 function isPool2x2(w: Window): boolean {

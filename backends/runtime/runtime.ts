@@ -7,6 +7,7 @@ import { Execution } from './execute.js';
 import type { KernelSet } from './kernels.js';
 import { readRuntimeModel, RuntimeModelError, type RuntimeModel } from './model.js';
 import { planModel, type Plan, type PlanOptions } from './plan.js';
+import { chooseSampleSteps, sameCalls } from './split.js';
 
 export interface RuntimeOptions {
   kernels: KernelSet;
@@ -16,6 +17,12 @@ export interface RuntimeOptions {
   batch?: number;
   /** The planner's choices, to compare plans (default: every one on). */
   plan?: PlanOptions;
+  /**
+   * At batch > 1, run the first steps sample by sample where the batch's maps would outgrow the cores'
+   * caches (split.ts): true (default) lets the runtime choose how many, false runs every step over the whole
+   * batch, a number runs that many. Outputs are the same either way.
+   */
+  sampleSplit?: boolean | number;
 }
 
 /** How to get the --binary-ops form of a SoFAr standard export, weights kept (never seeded ones). */
@@ -69,6 +76,8 @@ export interface BinaryRuntime {
    */
   readonly converted: string | null;
   readonly plan: Plan;
+  /** How many of the plan's first steps run one sample at a time (0 at batch 1, or when the whole batch fits the cache). */
+  readonly sampleSteps: number;
   /**
    * Output for n samples (row-major `[n, ...output]`), synchronously. The runtime computes exactly n
    * samples: a run of another size than the last re-plans (a few milliseconds), so keep the size steady.
@@ -95,13 +104,23 @@ export function createRuntimeWith(data: ModelBytes, options: RuntimeOptions): Bi
   const kernels = options.kernels;
   const threads = checkIntOption('threads', options.threads ?? 1, 1, 256);
   const firstBatch = checkIntOption('batch', options.batch ?? 1, 1, MAX_BATCH);
+  const split = options.sampleSplit ?? true;
+  if (typeof split !== 'boolean') checkIntOption('sampleSplit', split, 0, Number.MAX_SAFE_INTEGER);
   const model = readRuntimeModel(bytes);
   const plan = (batch: number) => {
     const p = planModel(model, kernels, batch, options.plan);
     if (p.arenaBytes > MAX_ARENA_BYTES) throw new RuntimeModelError(`the model needs ${(p.arenaBytes / 2 ** 30).toFixed(1)} GiB of working memory at batch ${batch}; the runtime's limit is ${MAX_ARENA_BYTES / 2 ** 30} GiB`);
     return p;
   };
-  let execution: Execution | null = new Execution(plan(firstBatch), kernels);
+  // A batch's first steps run sample by sample where that keeps their maps in cache (split.ts).
+  const execute = (batchPlan: Plan): Execution => {
+    if (batchPlan.batch === 1 || split === false || split === 0) return new Execution(batchPlan, kernels);
+    const one = plan(1);
+    const steps = split === true ? chooseSampleSteps(one, batchPlan, threads) : Math.min(split, batchPlan.steps.length);
+    if (split !== true && !sameCalls(one, batchPlan)) throw new RuntimeOptionError(`option sampleSplit: this model's plans for one sample and for ${batchPlan.batch} make different calls, so its steps cannot run sample by sample`);
+    return new Execution(batchPlan, kernels, steps > 0 ? { plan: one, steps } : undefined);
+  };
+  let execution: Execution | null = execute(plan(firstBatch));
   const per = model.input.shape.reduce((a, b) => a * b, 1);
   const live = (what: string): Execution => {
     if (!execution) throw new RuntimeReleasedError(what);
@@ -118,6 +137,9 @@ export function createRuntimeWith(data: ModelBytes, options: RuntimeOptions): Bi
     get plan() {
       return live('plan').plan;
     },
+    get sampleSteps() {
+      return live('sampleSteps').sampleSteps;
+    },
     get released() {
       return execution === null;
     },
@@ -132,9 +154,9 @@ export function createRuntimeWith(data: ModelBytes, options: RuntimeOptions): Bi
         const next = plan(n);
         current.release();
         try {
-          current = execution = new Execution(next, kernels);
+          current = execution = execute(next);
         } catch (e) {
-          execution = new Execution(current.plan, kernels); // out of memory: keep the last plan
+          execution = execute(current.plan); // out of memory: keep the last plan
           throw e;
         }
       }
