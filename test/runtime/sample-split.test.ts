@@ -15,8 +15,8 @@ import { bundledWasmForSuite, nativeKernels, skipNative } from './helpers.js';
 
 function exported(spec: string, busy: boolean): { bytes: Uint8Array; per: number } {
   const { graph } = compileFile(spec);
-  const weights = busy ? busyWeights(graph, 3) : initWeights(graph, 0);
-  return { bytes: exportOnnx(graph, weights, { binaryOps: true }), per: graph.input.reduce((a, b) => a * b, 1) };
+  const weights = busy ? busyWeights(graph!, 3) : initWeights(graph!, 0);
+  return { bytes: exportOnnx(graph!, weights, { binaryOps: true }), per: graph!.input.reduce((a, b) => a * b, 1) };
 }
 
 /** The outputs of one run of n samples with the given split (false: the whole batch at every step). */
