@@ -1,25 +1,29 @@
 /**
- * The runtime planner's choices, each against the plan without it, in one process: a zoo model planned
+ * The runtime's planning choices, each against the runtime without it, in one process: a zoo model planned
  * both ways on the native kernels, the two runtimes alternating in rounds (with, without, then without,
- * with, ...), and their logits compared bit for bit. Two builds of different C code differ by a few per
+ * with, ...), and their outputs compared bit for bit. Two builds of different C code differ by a few per
  * cent when loaded side by side (native/STATUS.md); two plans on one addon do not, so this is how a
- * planner change is measured. Writes bench/results/plans.json. Not a test.
+ * planner change is measured. The batch choices (sampleSplit at 8 and 32) time whole batches, a round's
+ * runs scaled down by the batch, and report milliseconds a sample. Writes bench/results/plans.json. Not a test.
  *
- *   npm run build && node dist/bench/plans.js [--choices inPlace] [--models reactnet-a,bireal-resnet18,...]
- *     [--threads 2] [--rounds 20] [--runs 20] [--out FILE]
+ *   npm run build && node dist/bench/plans.js [--choices inPlace,stagger,sampleSplit8,sampleSplit32]
+ *     [--models reactnet-a,bireal-resnet18,...] [--threads 2] [--rounds 20] [--runs 20] [--out FILE]
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { createRuntime, loadNativeKernels, type BinaryRuntime, type PlanOptions } from '../backends/runtime/index.js';
+import { createRuntime, loadNativeKernels, type BinaryRuntime, type RuntimeOptions } from '../backends/runtime/index.js';
 import { exportOnnx } from '../backends/onnx/index.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
 import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 import { timedRuns } from './timed-runs.js';
 import { compileSpec, median, MODELS, round3, roundSpeedups } from './runtime.js';
 
-/** Each choice: the plan options that turn it off (the runtime's default has every choice on). */
-export const CHOICES: Record<string, PlanOptions> = {
-  inPlace: { inPlace: false },
+/** Each choice: the runtime options that turn it off (the runtime's default has every choice on), and the batch it is measured at. */
+export const CHOICES: Record<string, { off: Partial<RuntimeOptions>; batch: number }> = {
+  inPlace: { off: { plan: { inPlace: false } }, batch: 1 },
+  stagger: { off: { plan: { stagger: false } }, batch: 1 },
+  sampleSplit8: { off: { sampleSplit: false }, batch: 8 },
+  sampleSplit32: { off: { sampleSplit: false }, batch: 32 },
 };
 
 export interface PlansBenchOptions {
@@ -49,27 +53,31 @@ export async function run(options: PlansBenchOptions = {}) {
   for (const name of o.models) {
     const graph = compileSpec(root, MODELS[name], 'plans');
     const bytes = exportOnnx(graph, initWeights(graph, 0), { binaryOps: true });
-    const x = seededInput(graph, 1, 0);
     for (const choice of o.choices) {
-      const withIt = createRuntime(bytes, { kernels, threads: o.threads });
-      const without = createRuntime(bytes, { kernels, threads: o.threads, plan: CHOICES[choice] });
+      const { off, batch } = CHOICES[choice];
+      const x = seededInput(graph, batch, 0);
+      const runs = Math.max(3, Math.round(o.runs / batch));
+      const withIt = createRuntime(bytes, { kernels, threads: o.threads, batch });
+      const without = createRuntime(bytes, { kernels, threads: o.threads, batch, ...off });
       try {
-        const a = withIt.run(x, 1), b = without.run(x, 1);
+        const a = withIt.run(x, batch), b = without.run(x, batch);
         const identical = a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
-        for (let i = 0; i < 10; i++) withIt.run(x, 1), without.run(x, 1);
+        for (let i = 0; i < Math.max(2, Math.round(10 / batch)); i++) withIt.run(x, batch), without.run(x, batch);
         const sides = [{ label: 'with', runtime: withIt, times: [] as number[] }, { label: 'without', runtime: without, times: [] as number[] }];
         for (let r = 0; r < o.rounds; r++) {
           // the order alternates, so that neither side always runs just after the other
-          for (const side of r % 2 === 0 ? sides : [...sides].reverse()) side.times.push(...(await timedRuns(() => side.runtime.run(x, 1), o.runs)));
+          for (const side of r % 2 === 0 ? sides : [...sides].reverse()) side.times.push(...(await timedRuns(() => side.runtime.run(x, batch), runs)));
         }
-        const p50 = (side: (typeof sides)[number]) => round3(median(roundMedians(side.times, o.rounds, o.runs)));
-        const stats = (rt: BinaryRuntime) => ({ steps: rt.plan.stats.steps, mapBytes: rt.plan.stats.mapBytes, inPlaceOutputs: rt.plan.stats.inPlaceOutputs });
+        const p50 = (side: (typeof sides)[number]) => round3(median(roundMedians(side.times, o.rounds, runs)) / batch);
+        const stats = (rt: BinaryRuntime) => ({ steps: rt.plan.stats.steps, mapBytes: rt.plan.stats.mapBytes, inPlaceOutputs: rt.plan.stats.inPlaceOutputs, sampleSteps: rt.sampleSteps });
         const result = {
           model: name,
           choice,
+          batch,
           identicalLogits: identical,
+          /** milliseconds a sample */
           p50Ms: { with: p50(sides[0]), without: p50(sides[1]) },
-          speedWithOverWithout: roundSpeedups(sides, o.rounds, o.runs)['vs without'],
+          speedWithOverWithout: roundSpeedups(sides, o.rounds, runs)['vs without'],
           plan: { with: stats(withIt), without: stats(without) },
         };
         process.stderr.write(`bench/plans: ${name} ${choice}: ${JSON.stringify(result.speedWithOverWithout)} (identical logits: ${identical})\n`);
@@ -85,7 +93,7 @@ export async function run(options: PlansBenchOptions = {}) {
     command: `node dist/bench/plans.js --choices ${o.choices.join(',')} --models ${o.models.join(',')} --threads ${o.threads} --rounds ${o.rounds} --runs ${o.runs}`,
     machine: machine(loadStart),
     threads: o.threads,
-    note: 'each row: one model planned with and without one planner choice on the same native kernels, alternating in rounds; speedWithOverWithout is the ratio of the two medians within each round, summarized over the rounds',
+    note: 'each row: one model planned with and without one planning choice on the same native kernels, at the row\'s batch, alternating in rounds; p50Ms in milliseconds a sample; speedWithOverWithout is the ratio of the two medians within each round, summarized over the rounds',
     results,
   };
   writeReport(o.out ?? join(root, 'bench', 'results', 'plans.json'), report);
