@@ -41,7 +41,7 @@ export function mapBytesOfStep(plan: Plan, i: number): number {
 /**
  * How many of the batch plan's first steps run sample by sample on `one` (0: none): the count that the cost
  * above puts lowest. Measured with it (batch 8 and 32, outputs identical): ReActNet-A 1.05-1.10x, DRF-c2d2
- * 1.14-1.15x; Bi-Real, QuickNet, QuickNetSmall and RF-c4d8 keep the whole batch (RF-c4d8 lost 10 % at batch 8
+ * 1.14-1.17x; Bi-Real, QuickNet, QuickNetSmall and RF-c4d8 keep the whole batch (RF-c4d8 lost 10 % at batch 8
  * with its 56x56 stage sample by sample: 21 more calls a sample, and its batch's maps fit the L3).
  */
 export function chooseSampleSteps(one: Plan, batch: Plan, threads: number): number {
