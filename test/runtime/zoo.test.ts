@@ -77,6 +77,16 @@ describe.skipIf(skipNative())('the binary runtime on every zoo spec', () => {
     }
   });
 
+  it("runs DoReFa-Net at its own 224x224, whose first dense kernel unpacks to 37.7 M floats at load (more than the folder once held)", async () => {
+    const graph = compileFile('specs/larq/dorefanet.sofar').graph!;
+    const weights = busyWeights(graph, 1);
+    const x = seededInput(graph, 1, 1);
+    const reference = await ortLogits(graph, exportOnnx(graph, weights), x, 1);
+    const runtime = createRuntime(exportOnnx(graph, weights, { binaryOps: true }), { kernels: nativeKernels(), threads: 2 });
+    expect(maxRelativeError(runtime.run(x, 1), reference)).toBeLessThan(1e-4);
+    runtime.release();
+  }, 120_000);
+
   it('runs any batch size: smaller than planned, then larger (re-planned)', () => {
     const graph = compileFile('specs/fashion/bireal-small.sofar').graph!;
     const bytes = exportOnnx(graph, busyWeights(graph, 2), { binaryOps: true });
