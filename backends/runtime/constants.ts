@@ -15,7 +15,7 @@ import { onnx, type AttributeProto, type NodeProto, type TensorProto } from '../
 const T = onnx.TensorProto.DataType;
 
 /** Largest constant computed at load time (values): 256 MB of float32. */
-export const MAX_FOLD_ELEMENTS = 1 << 26;
+const MAX_FOLD_ELEMENTS = 1 << 26;
 
 /** A tensor's values in an array of its type (int64 as float64: exact below 2^53, as ONNX shapes and indices are). */
 type Values = Float32Array | Float64Array | Int32Array | Int8Array | Uint8Array;
@@ -267,15 +267,10 @@ function where(args: (Constant | null)[], bad: (m: string) => never): Constant {
     return at;
   };
   const values = valuesOf(a.type, size);
-  const whole = (c: Constant) => c.values.length === size || c.values.length === 1;
   if (cond.values.length === size && a.values.length === 1 && b.values.length === 1) {
-    // the unpacking's bits to ±1
+    // the unpacking's bits to ±1: no index arithmetic per value
     const c = cond.values, av = a.values[0], bv = b.values[0];
     for (let i = 0; i < size; i++) values[i] = c[i] ? av : bv;
-  } else if (whole(cond) && whole(a) && whole(b)) {
-    // every operand either full-sized or one value (the unpacking's ±1): no index arithmetic per value
-    const at = (c: Constant, i: number) => c.values[c.values.length === 1 ? 0 : i];
-    for (let i = 0; i < size; i++) values[i] = at(cond, i) ? at(a, i) : at(b, i);
   } else {
     for (let i = 0; i < size; i++) values[i] = cond.values[index(padded[0], i)] ? a.values[index(padded[1], i)] : b.values[index(padded[2], i)];
   }

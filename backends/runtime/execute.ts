@@ -141,14 +141,13 @@ export class Execution {
     this.kernels.setThreads(threads);
     const buffer = this.arena.buffer;
     if (this.sample) {
-      const { bound, steps, carries } = this.sample;
-      const bytes = new Uint8Array(buffer, this.arena.base);
+      const { bound, steps } = this.sample;
       // Rows past n: zeros, as below.
       for (let i = 0; i < this.plan.batch; i++) {
         if (i < n) bound.input.set(x.subarray(i * per, (i + 1) * per));
         else if (i === n) bound.input.fill(0);
         for (let s = 0; s < steps; s++) bound.steps[s].fn(buffer, ...bound.steps[s].args);
-        for (const c of carries) bytes.copyWithin(c.to + i * c.bytes, c.from, c.from + c.bytes);
+        this.carry(i);
       }
     } else {
       this.whole.input.set(x.subarray(0, n * per));
@@ -178,13 +177,10 @@ export class Execution {
       const sampleSteps = this.sample?.steps ?? 0;
       const sums = new Array<number>(sampleSteps).fill(0);
       if (this.sample) {
-        const { bound, carries } = this.sample;
-        const bytes = new Uint8Array(buffer, this.arena.base);
+        const { bound } = this.sample;
         for (let i = 0; i < this.plan.batch; i++) {
           for (let s = 0; s < sampleSteps; s++) sums[s] += timed(() => bound.steps[s].fn(buffer, ...bound.steps[s].args));
-          sums[sampleSteps - 1] += timed(() => {
-            for (const c of carries) bytes.copyWithin(c.to + i * c.bytes, c.from, c.from + c.bytes);
-          });
+          sums[sampleSteps - 1] += timed(() => this.carry(i));
         }
       }
       this.whole.steps.forEach((step, i) => {
@@ -196,5 +192,11 @@ export class Execution {
 
   release(): void {
     this.arena.release();
+  }
+
+  /** Sample i's maps alive after the steps run sample by sample, from the one-sample plan into the batch plan's rows. */
+  private carry(i: number): void {
+    const bytes = new Uint8Array(this.arena.buffer, this.arena.base);
+    for (const c of this.sample!.carries) bytes.copyWithin(c.to + i * c.bytes, c.from, c.from + c.bytes);
   }
 }
