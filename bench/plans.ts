@@ -3,27 +3,41 @@
  * both ways on the native kernels, the two runtimes alternating in rounds (with, without, then without,
  * with, ...), and their outputs compared bit for bit. Two builds of different C code differ by a few per
  * cent when loaded side by side (native/STATUS.md); two plans on one addon do not, so this is how a
- * planner change is measured. The batch choices (sampleSplit at 8 and 32) time whole batches, a round's
- * runs scaled down by the batch, and report milliseconds a sample. Writes bench/results/plans.json. Not a test.
+ * planner change is measured. The batch choices (sampleSplit and splitTrial at 8 and 32) time whole batches,
+ * a round's runs scaled down by the batch, and report milliseconds a sample. Writes bench/results/plans.json.
+ * Not a test.
  *
- *   npm run build && node dist/bench/plans.js [--choices inPlace,stagger,sampleSplit8,sampleSplit32]
+ *   npm run build && node dist/bench/plans.js [--choices inPlace,stagger,sampleSplit8,sampleSplit32,splitTrial8,splitTrial32]
  *     [--models reactnet-a,bireal-resnet18,...] [--threads 2] [--rounds 20] [--runs 20] [--out FILE]
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { createRuntime, loadNativeKernels, type BinaryRuntime, type RuntimeOptions } from '../backends/runtime/index.js';
+import { createRuntime, loadNativeKernels, planModel, readRuntimeModel, type BinaryRuntime, type KernelSet, type RuntimeOptions } from '../backends/runtime/index.js';
+import { chooseSampleSteps, FITTED_COSTS } from '../backends/runtime/split.js';
 import { exportOnnx } from '../backends/onnx/index.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
 import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 import { timedRuns } from './timed-runs.js';
 import { compileSpec, median, MODELS, round3, roundSpeedups } from './runtime.js';
 
-/** Each choice: the runtime options that turn it off (the runtime's default has every choice on), and the batch it is measured at. */
-export const CHOICES: Record<string, { off: Partial<RuntimeOptions>; batch: number }> = {
+/** The sample split that the cost model fitted on the Zen 5 host picks for this model and batch (what the runtime used before it timed its candidates). */
+function fittedSplit(bytes: Uint8Array, kernels: KernelSet, threads: number, batch: number): Partial<RuntimeOptions> {
+  const model = readRuntimeModel(bytes);
+  return { sampleSplit: chooseSampleSteps(planModel(model, kernels, 1), planModel(model, kernels, batch), threads, FITTED_COSTS) };
+}
+
+/**
+ * Each choice: the runtime options that turn it off (the runtime's default has every choice on), and the
+ * batch it is measured at. sampleSplit: the timed choice of a split against none; splitTrial: the timed
+ * choice against the fitted cost model's fixed one.
+ */
+export const CHOICES: Record<string, { off: Partial<RuntimeOptions> | typeof fittedSplit; batch: number }> = {
   inPlace: { off: { plan: { inPlace: false } }, batch: 1 },
   stagger: { off: { plan: { stagger: false } }, batch: 1 },
   sampleSplit8: { off: { sampleSplit: false }, batch: 8 },
   sampleSplit32: { off: { sampleSplit: false }, batch: 32 },
+  splitTrial8: { off: fittedSplit, batch: 8 },
+  splitTrial32: { off: fittedSplit, batch: 32 },
 };
 
 export interface PlansBenchOptions {
@@ -54,7 +68,9 @@ export async function run(options: PlansBenchOptions = {}) {
     const graph = compileSpec(root, MODELS[name], 'plans');
     const bytes = exportOnnx(graph, initWeights(graph, 0), { binaryOps: true });
     for (const choice of o.choices) {
-      const { off, batch } = CHOICES[choice];
+      const { batch } = CHOICES[choice];
+      const choiceOff = CHOICES[choice].off;
+      const off = typeof choiceOff === 'function' ? choiceOff(bytes, kernels, o.threads, batch) : choiceOff;
       const x = seededInput(graph, batch, 0);
       const runs = Math.max(3, Math.round(o.runs / batch));
       const withIt = createRuntime(bytes, { kernels, threads: o.threads, batch });
@@ -62,14 +78,15 @@ export async function run(options: PlansBenchOptions = {}) {
       try {
         const a = withIt.run(x, batch), b = without.run(x, batch);
         const identical = a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
-        for (let i = 0; i < Math.max(2, Math.round(10 / batch)); i++) withIt.run(x, batch), without.run(x, batch);
+        // the runtime's first runs time its candidate splits: warm up until both have chosen
+        for (let i = 0; i < Math.max(2, Math.round(10 / batch)) || !withIt.sampleSplit.settled || !without.sampleSplit.settled; i++) withIt.run(x, batch), without.run(x, batch);
         const sides = [{ label: 'with', runtime: withIt, times: [] as number[] }, { label: 'without', runtime: without, times: [] as number[] }];
         for (let r = 0; r < o.rounds; r++) {
           // the order alternates, so that neither side always runs just after the other
           for (const side of r % 2 === 0 ? sides : [...sides].reverse()) side.times.push(...(await timedRuns(() => side.runtime.run(x, batch), runs)));
         }
         const p50 = (side: (typeof sides)[number]) => round3(median(roundMedians(side.times, o.rounds, runs)) / batch);
-        const stats = (rt: BinaryRuntime) => ({ steps: rt.plan.stats.steps, mapBytes: rt.plan.stats.mapBytes, inPlaceOutputs: rt.plan.stats.inPlaceOutputs, sampleSteps: rt.sampleSteps });
+        const stats = (rt: BinaryRuntime) => ({ steps: rt.plan.stats.steps, mapBytes: rt.plan.stats.mapBytes, inPlaceOutputs: rt.plan.stats.inPlaceOutputs, sampleSteps: rt.sampleSteps, sampleStepCandidates: rt.sampleSplit.candidates });
         const result = {
           model: name,
           choice,

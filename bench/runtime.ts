@@ -66,6 +66,8 @@ interface Contender {
   infer: Infer;
   times: number[];
   release: () => Promise<void> | void;
+  /** SoFAr's runtime: whether its first runs have chosen the batch's sample split (warm-up lasts until then). */
+  settled?: () => boolean;
 }
 
 export const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 50);
@@ -87,12 +89,12 @@ async function ortContender(label: string, bytes: Uint8Array, threads: number): 
 
 function sofarContender(label: string, bytes: Uint8Array, threads: number, batch: number): Contender & { runtime: BinaryRuntime } {
   const runtime = createRuntime(bytes, { threads, batch });
-  return { label, runtime, infer: (x, n) => runtime.run(x, n), times: [], release: () => runtime.release() };
+  return { label, runtime, infer: (x, n) => runtime.run(x, n), times: [], release: () => runtime.release(), settled: () => runtime.sampleSplit.settled };
 }
 
 /** Interleaved rounds: each contender runs `runs` times per round, in turn. */
 async function race(contenders: Contender[], x: Float32Array, n: number, o: Required<Pick<RuntimeBenchOptions, 'rounds' | 'runs' | 'warmup'>>) {
-  for (const c of contenders) for (let i = 0; i < o.warmup; i++) await c.infer(x, n);
+  for (const c of contenders) for (let i = 0; i < o.warmup || !(c.settled?.() ?? true); i++) await c.infer(x, n);
   for (let r = 0; r < o.rounds; r++) {
     for (const c of contenders) {
       for (let i = 0; i < o.runs; i++) {
@@ -204,7 +206,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
       const layers = batch === 1 ? binaryLayers(sofar.runtime, sofar.runtime.profile(Math.max(5, runs))) : undefined;
       const summary = summarize(graph);
       const byRound = roundSpeedups(contenders, o.rounds, runs);
-      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, sampleSteps: sofar.runtime.sampleSteps, latency, speedups, roundSpeedups: byRound, ...(layers ? { binaryLayers: layers } : {}) });
+      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, sampleSteps: sofar.runtime.sampleSteps, sampleStepCandidates: sofar.runtime.sampleSplit.candidates, latency, speedups, roundSpeedups: byRound, ...(layers ? { binaryLayers: layers } : {}) });
       for (const c of contenders) await c.release();
       process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}\n`);
     }
@@ -217,7 +219,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
     sofarVersion: sofarVersion(),
     kernels,
     threads: o.threads,
-    protocol: `${o.warmup} warm-up runs, then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; roundSpeedups: the same ratio within each round, its min, median and max over the rounds; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
+    protocol: `${o.warmup} warm-up runs (SoFAr's: more, until its first runs have chosen a batch's sample split), then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; roundSpeedups: the same ratio within each round, its min, median and max over the rounds; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
     date: new Date().toISOString(),
     machine: machine(loadStart),
     results,

@@ -17,8 +17,10 @@ export type BinaryRuntimeName = Exclude<RuntimeName, 'ort'>;
 export interface OpenedBinary {
   input: number[];
   classes: number;
-  /** `SoFAr runtime, native (avx512), 2 threads` */
-  description: string;
+  /** `SoFAr runtime, native (avx512), 2 threads` (and the batch's sample split, once chosen) */
+  readonly description: string;
+  /** Whether the runtime's first runs have made their choices (the batch's sample split). */
+  settled(): boolean;
   loadMs: number;
   run(x: Float32Array, n: number): Float32Array;
   /** The roofline profile of the model's plan (after a run): each step's time, MACs and share of the peak. */
@@ -86,10 +88,16 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
   const loadMs = performance.now() - start;
   if (rt.converted) process.stderr.write(`note: ${what}: ${rt.converted}; sofar convert MODEL.onnx --binary-ops writes that form once\n`);
   const out = rt.output;
+  // The split note changes in the first runs; after release the last one is kept.
+  let described = '';
+  const describe = () => (rt.released ? described : (described = `SoFAr runtime, ${rt.kernels}, ${threads} thread${threads === 1 ? '' : 's'}${splitNote(rt.sampleSplit, rt.plan.steps.length)}`));
   return {
     input: rt.input,
     classes: out.reduce((a, b) => a * b, 1),
-    description: `SoFAr runtime, ${rt.kernels}, ${threads} thread${threads === 1 ? '' : 's'}${rt.sampleSteps > 0 ? `, its first ${rt.sampleSteps} of ${rt.plan.steps.length} steps one sample at a time` : ''}`,
+    get description() {
+      return describe();
+    },
+    settled: () => rt.sampleSplit.settled,
     loadMs,
     run: (x, n) => rt.run(x, n),
     roofline: async (reps) => {
@@ -98,10 +106,20 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
       return roofline(rt.plan, stepMs, await measurePeaks(o.runtime, threads, reps));
     },
     release: async () => {
+      describe();
       rt.release();
       await close();
     },
   };
+}
+
+/** How a batch's steps run, as `sofar bench` says it: nothing at batch 1 or where no split is possible. */
+export function splitNote(split: { steps: number; candidates: readonly number[]; settled: boolean }, steps: number): string {
+  const { candidates } = split;
+  if (candidates.length === 1) return split.steps > 0 ? `, its first ${split.steps} of ${steps} steps one sample at a time` : '';
+  const tried = `the fastest of ${candidates.join(', ')} in its first runs`;
+  if (!split.settled) return `, trying its first ${candidates.join(', ')} of ${steps} steps one sample at a time`;
+  return split.steps > 0 ? `, its first ${split.steps} of ${steps} steps one sample at a time (${tried})` : `, every step over the whole batch (${tried})`;
 }
 
 /**

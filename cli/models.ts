@@ -120,6 +120,8 @@ export interface OpenedModel {
   run(x: Float32Array, n: number): Promise<Float32Array>;
   /** SoFAr's runtime only: the roofline profile of its plan (after a run). */
   roofline?(reps: number): Promise<Roofline>;
+  /** SoFAr's runtime only: whether its first runs have made their choices (a batch's sample split); time runs after. */
+  settled?(): boolean;
   release(): Promise<void>;
 }
 
@@ -196,13 +198,13 @@ async function openOnSofar(target: string, flags: OpenFlags & { runtime: BinaryR
     refuseSpecFlags(flags);
     const rt = await openFileOnRuntime(target, o);
     const normalisation = await recordedInFile(target);
-    return { name: basename(target), runtime: rt.description, engine: rt.description, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), roofline: (reps) => rt.roofline(reps), release: () => rt.release() };
+    return { name: basename(target), get runtime() { return rt.description; }, get engine() { return rt.description; }, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), roofline: (reps) => rt.roofline(reps), settled: () => rt.settled(), release: () => rt.release() };
   }
   const spec = loadSpec(target, flags);
   const { graph } = spec;
   const { weights, source, normalisation } = specWeights(spec);
   const rt = await openSpecOnRuntime(graph, weights, { ...o, source });
-  return { name: graph.name, runtime: `${rt.description} (weights: ${source})`, engine: rt.description, ...trainedRun(spec), input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), roofline: (reps) => rt.roofline(reps), release: () => rt.release() };
+  return { name: graph.name, get runtime() { return `${rt.description} (weights: ${source})`; }, get engine() { return rt.description; }, ...trainedRun(spec), input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), roofline: (reps) => rt.roofline(reps), settled: () => rt.settled(), release: () => rt.release() };
 }
 
 function isOnnxFile(target: string): boolean {

@@ -40,9 +40,18 @@ export async function timeRuns(session: InferenceSession, x: Float32Array, n: nu
   return timeCalls((input, count) => runOnnx(session, input, count), x, n, o);
 }
 
-/** `timeRuns` for any inference function (SoFAr's runtime, a session), so both are timed alike. */
-export async function timeCalls(infer: (x: Float32Array, n: number) => unknown, x: Float32Array, n: number, o: { warmup: number; runs: number }): Promise<LatencyStats> {
-  for (let i = 0; i < o.warmup; i++) await infer(x, n);
+/**
+ * `timeRuns` for any inference function (SoFAr's runtime, a session), so both are timed alike. `settled`:
+ * the warm-up goes on until it holds (SoFAr's runtime times its choices in its first runs).
+ */
+export async function timeCalls(
+  infer: (x: Float32Array, n: number) => unknown,
+  x: Float32Array,
+  n: number,
+  o: { warmup: number; runs: number; settled?: () => boolean },
+): Promise<LatencyStats> {
+  let warmup = 0;
+  for (; warmup < o.warmup || !(o.settled?.() ?? true); warmup++) await infer(x, n);
   const times: number[] = [];
   for (let i = 0; i < o.runs; i++) {
     const start = performance.now();
@@ -53,7 +62,7 @@ export async function timeCalls(infer: (x: Float32Array, n: number) => unknown, 
   const total = times.reduce((a, b) => a + b, 0);
   return {
     batch: n,
-    warmup: o.warmup,
+    warmup,
     runs: o.runs,
     p50Ms: percentile(sorted, 50),
     p90Ms: percentile(sorted, 90),

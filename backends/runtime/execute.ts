@@ -4,6 +4,7 @@
  */
 import type { Arena, KernelSet } from './kernels.js';
 import type { KernelName, Plan, Step } from './plan.js';
+import { SplitTrial } from './split-trial.js';
 
 /** Where the batch plan starts after the one-sample plan in a shared arena: a huge page, so both keep their alignment. */
 const ARENA_ALIGN = 2 << 20;
@@ -82,14 +83,15 @@ class BoundPlan {
 /**
  * A batch plan's first steps run one sample at a time on a plan for one sample, whose maps stay in the
  * cores' caches where a whole batch's would not; the maps still alive after them are carried into the
- * batch plan's maps, sample by sample, and the batch plan runs the rest (split.ts chooses how many). The
- * plans must make the same calls (split.ts sameCalls).
+ * batch plan's maps, sample by sample, and the batch plan runs the rest. How many: one of `candidates`,
+ * which the first runs time (split-trial.ts); a single candidate is used as it is. The plans must make
+ * the same calls (split.ts sameCalls).
  */
 export interface SampleSplit {
   /** The plan of the same model for one sample. */
   plan: Plan;
-  /** How many of the batch plan's steps run sample by sample. */
-  steps: number;
+  /** The counts of the batch plan's first steps that may run sample by sample (0: none). */
+  candidates: number[];
 }
 
 type PlanMap = Plan['maps'][number];
@@ -109,7 +111,7 @@ interface Carry {
 export class Execution {
   readonly arena: Arena;
   private readonly whole: BoundPlan;
-  private readonly sample: { bound: BoundPlan; steps: number; carries: Carry[] } | null;
+  private readonly sample: { bound: BoundPlan; trial: SplitTrial; carries: Map<number, Carry[]> } | null;
 
   constructor(
     readonly plan: Plan,
@@ -123,16 +125,24 @@ export class Execution {
     this.whole = new BoundPlan(plan, kernels, buffer, base + wholeBase);
     if (split) {
       const bound = new BoundPlan(split.plan, kernels, buffer, base);
-      const carries = carriedMaps(split.plan, plan, split.steps).map(({ one, batch }) => ({ from: one.offset, to: wholeBase + batch.offset, bytes: one.size }));
-      this.sample = { bound, steps: split.steps, carries };
+      const carries = new Map(
+        split.candidates.map((k) => [k, carriedMaps(split.plan, plan, k).map(({ one, batch }) => ({ from: one.offset, to: wholeBase + batch.offset, bytes: one.size }))]),
+      );
+      this.sample = { bound, trial: new SplitTrial(split.candidates), carries };
     } else {
       this.sample = null;
     }
   }
 
-  /** How many of the plan's first steps run one sample at a time. */
+  /** How many of the plan's first steps the next run runs one sample at a time. */
   get sampleSteps(): number {
-    return this.sample?.steps ?? 0;
+    return this.sample?.trial.next() ?? 0;
+  }
+
+  /** The split's candidates and whether the first runs' trial of them is over. */
+  get sampleSplit(): { steps: number; candidates: readonly number[]; settled: boolean } {
+    const trial = this.sample?.trial;
+    return { steps: this.sampleSteps, candidates: trial?.candidates ?? [0], settled: trial?.settled ?? true };
   }
 
   /** Logits (or the output map, NCHW) for n ≤ plan.batch samples, NCHW row-major. */
@@ -140,14 +150,17 @@ export class Execution {
     const per = this.plan.input.floats / this.plan.batch;
     this.kernels.setThreads(threads);
     const buffer = this.arena.buffer;
-    if (this.sample) {
-      const { bound, steps } = this.sample;
+    const trial = this.sample && !this.sample.trial.settled ? this.sample.trial : null;
+    const start = trial ? performance.now() : 0;
+    const split = this.sampleSteps;
+    if (this.sample && split > 0) {
+      const { bound } = this.sample;
       // Rows past n: zeros, as below.
       for (let i = 0; i < this.plan.batch; i++) {
         if (i < n) bound.input.set(x.subarray(i * per, (i + 1) * per));
         else if (i === n) bound.input.fill(0);
-        for (let s = 0; s < steps; s++) bound.steps[s].fn(buffer, ...bound.steps[s].args);
-        this.carry(i);
+        for (let s = 0; s < split; s++) bound.steps[s].fn(buffer, ...bound.steps[s].args);
+        this.carry(split, i);
       }
     } else {
       this.whole.input.set(x.subarray(0, n * per));
@@ -155,9 +168,11 @@ export class Execution {
       if (n < this.plan.batch) this.whole.input.fill(0, n * per);
     }
     const steps = this.whole.steps;
-    for (let s = this.sample?.steps ?? 0; s < steps.length; s++) steps[s].fn(buffer, ...steps[s].args);
+    for (let s = split; s < steps.length; s++) steps[s].fn(buffer, ...steps[s].args);
     const outPer = this.plan.output.floats / this.plan.batch;
-    return this.whole.output.slice(0, n * outPer);
+    const y = this.whole.output.slice(0, n * outPer);
+    trial?.record(performance.now() - start);
+    return y;
   }
 
   /**
@@ -174,13 +189,13 @@ export class Execution {
       return performance.now() - start;
     };
     for (let r = 0; r < reps; r++) {
-      const sampleSteps = this.sample?.steps ?? 0;
+      const sampleSteps = this.sampleSteps;
       const sums = new Array<number>(sampleSteps).fill(0);
-      if (this.sample) {
+      if (this.sample && sampleSteps > 0) {
         const { bound } = this.sample;
         for (let i = 0; i < this.plan.batch; i++) {
           for (let s = 0; s < sampleSteps; s++) sums[s] += timed(() => bound.steps[s].fn(buffer, ...bound.steps[s].args));
-          sums[sampleSteps - 1] += timed(() => this.carry(i));
+          sums[sampleSteps - 1] += timed(() => this.carry(sampleSteps, i));
         }
       }
       this.whole.steps.forEach((step, i) => {
@@ -194,9 +209,9 @@ export class Execution {
     this.arena.release();
   }
 
-  /** Sample i's maps alive after the steps run sample by sample, from the one-sample plan into the batch plan's rows. */
-  private carry(i: number): void {
+  /** Sample i's maps alive after the first `split` steps, from the one-sample plan into the batch plan's rows. */
+  private carry(split: number, i: number): void {
     const bytes = new Uint8Array(this.arena.buffer, this.arena.base);
-    for (const c of this.sample!.carries) bytes.copyWithin(c.to + i * c.bytes, c.from, c.from + c.bytes);
+    for (const c of this.sample!.carries.get(split)!) bytes.copyWithin(c.to + i * c.bytes, c.from, c.from + c.bytes);
   }
 }

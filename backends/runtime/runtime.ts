@@ -7,7 +7,7 @@ import { Execution } from './execute.js';
 import type { KernelSet } from './kernels.js';
 import { readRuntimeModel, RuntimeModelError, type RuntimeModel } from './model.js';
 import { planModel, type Plan, type PlanOptions } from './plan.js';
-import { chooseSampleSteps, sameCalls } from './split.js';
+import { sameCalls, sampleStepCandidates } from './split.js';
 
 export interface RuntimeOptions {
   kernels: KernelSet;
@@ -19,8 +19,9 @@ export interface RuntimeOptions {
   plan?: PlanOptions;
   /**
    * At batch > 1, run the first steps sample by sample where the batch's maps would outgrow the cores'
-   * caches (split.ts): true (default) lets the runtime choose how many, false runs every step over the whole
-   * batch, a number runs that many. Outputs are the same either way.
+   * caches (split.ts): true (default) lets the runtime choose how many — it times a few candidates in its
+   * first runs at a batch size and keeps the fastest —, false runs every step over the whole batch, a number
+   * runs that many. Outputs are the same either way.
    */
   sampleSplit?: boolean | number;
 }
@@ -76,8 +77,13 @@ export interface BinaryRuntime {
    */
   readonly converted: string | null;
   readonly plan: Plan;
-  /** How many of the plan's first steps run one sample at a time (0 at batch 1, or when the whole batch fits the cache). */
+  /** How many of the plan's first steps the next run runs one sample at a time (0 at batch 1). */
   readonly sampleSteps: number;
+  /**
+   * The candidates for sampleSteps and whether the choice among them is made: at a batch size's first
+   * `(TRIAL_ROUNDS + 1) × candidates` runs the runtime tries each in turn, then keeps the fastest.
+   */
+  readonly sampleSplit: { steps: number; candidates: readonly number[]; settled: boolean };
   /**
    * Output for n samples (row-major `[n, ...output]`), synchronously. The runtime computes exactly n
    * samples: a run of another size than the last re-plans (a few milliseconds), so keep the size steady.
@@ -116,9 +122,9 @@ export function createRuntimeWith(data: ModelBytes, options: RuntimeOptions): Bi
   const execute = (batchPlan: Plan): Execution => {
     if (batchPlan.batch === 1 || split === false || split === 0) return new Execution(batchPlan, kernels);
     const one = plan(1);
-    const steps = split === true ? chooseSampleSteps(one, batchPlan, threads) : Math.min(split, batchPlan.steps.length);
+    const candidates = split === true ? sampleStepCandidates(one, batchPlan, threads) : [Math.min(split, batchPlan.steps.length)];
     if (split !== true && !sameCalls(one, batchPlan)) throw new RuntimeOptionError(`option sampleSplit: this model's plans for one sample and for ${batchPlan.batch} make different calls, so its steps cannot run sample by sample`);
-    return new Execution(batchPlan, kernels, steps > 0 ? { plan: one, steps } : undefined);
+    return new Execution(batchPlan, kernels, candidates.some((k) => k > 0) ? { plan: one, candidates } : undefined);
   };
   let execution: Execution | null = execute(plan(firstBatch));
   const per = model.input.shape.reduce((a, b) => a * b, 1);
@@ -139,6 +145,9 @@ export function createRuntimeWith(data: ModelBytes, options: RuntimeOptions): Bi
     },
     get sampleSteps() {
       return live('sampleSteps').sampleSteps;
+    },
+    get sampleSplit() {
+      return live('sampleSplit').sampleSplit;
     },
     get released() {
       return execution === null;

@@ -4,19 +4,32 @@
  * memory, while one sample's maps stay in cache from the step that writes them to the next. Later steps
  * have smaller maps and larger weights, and gain from the batch (weights read once for all its samples,
  * fewer and fuller kernel calls), so only a prefix runs sample by sample.
+ *
+ * How much a step loses over the batch depends on the machine (its L3, its memory, its neighbours) far more
+ * than on the model: a cost model gives a few candidate prefixes, and the runtime's first runs time them
+ * (split-trial.ts) and keep the fastest. The outputs are the same at every split, so the trial costs no exactness.
  */
 import { carriedMaps, OFFSET_ARGS } from './execute.js';
 import type { Plan } from './plan.js';
 
 /**
- * What the choice weighs, in microseconds per sample, fitted on 2 vCPUs of an AMD EPYC (family 26, Zen 5;
- * 1 MiB of L2 a core): a step run sample by sample pays its call, the threads' start and their join once
- * per sample instead of once per batch; the maps alive after the last such step are copied into the batch
- * plan's; a step run over the batch reads the bytes of its maps beyond the cores' L2 from the L3 or memory.
+ * What the choice weighs, in microseconds per sample: a step run sample by sample pays its call, the
+ * threads' start and their join once per sample instead of once per batch; the maps alive after the last
+ * such step are copied into the batch plan's; a step run over the batch reads the bytes of its maps beyond
+ * the cores' L2 from the L3 or memory. The first two were fitted on 2 vCPUs of an AMD EPYC (family 26,
+ * Zen 5). The third was 5 µs a MiB there and about 35 on another host's family 25 (Zen 4), where splits
+ * that lost on the first won by up to 22 % (QuickNet at batch 32): the candidates span that range.
  */
+export interface SplitCosts {
+  stepUs: number;
+  carryUsPerMiB: number;
+  spillUsPerMiB: number;
+}
 const STEP_US = 5;
 const CARRY_US_PER_MIB = 100;
-const SPILL_US_PER_MIB = 5;
+/** The spill costs whose best prefixes are the candidates, from a fast L3 to a contended one. */
+export const SPILL_US_PER_MIB = [5, 10, 20, 40, 80];
+export const FITTED_COSTS: SplitCosts = { stepUs: STEP_US, carryUsPerMiB: CARRY_US_PER_MIB, spillUsPerMiB: SPILL_US_PER_MIB[0] };
 const L2_BYTES_PER_CORE = 2 ** 20;
 const MIB = 2 ** 20;
 
@@ -39,22 +52,29 @@ export function mapBytesOfStep(plan: Plan, i: number): number {
 }
 
 /**
- * How many of the batch plan's first steps run sample by sample on `one` (0: none): the count that the cost
- * above puts lowest. Measured with it (batch 8 and 32, outputs identical): ReActNet-A 1.05-1.10x, DRF-c2d2
- * 1.14-1.17x; Bi-Real, QuickNet, QuickNetSmall and RF-c4d8 keep the whole batch (RF-c4d8 lost 10 % at batch 8
- * with its 56x56 stage sample by sample: 21 more calls a sample, and its batch's maps fit the L3).
+ * How many of the batch plan's first steps run sample by sample on `one` (0: none): the count that the costs
+ * put lowest. On the Zen 5 host with its fitted costs (batch 8 and 32, outputs identical): ReActNet-A
+ * 1.05-1.10x, DRF-c2d2 1.14-1.17x; Bi-Real, QuickNet, QuickNetSmall and RF-c4d8 kept the whole batch (RF-c4d8
+ * lost 10 % at batch 8 with its 56x56 stage sample by sample: 21 more calls a sample, its batch's maps in L3).
  */
-export function chooseSampleSteps(one: Plan, batch: Plan, threads: number): number {
+export function chooseSampleSteps(one: Plan, batch: Plan, threads: number, costs: SplitCosts = FITTED_COSTS): number {
   if (batch.batch === 1 || !sameCalls(one, batch)) return 0;
   const cache = threads * L2_BYTES_PER_CORE;
-  const spill = batch.steps.map((_, i) => (Math.max(0, mapBytesOfStep(batch, i) - cache) / batch.batch / MIB) * SPILL_US_PER_MIB);
+  const spill = batch.steps.map((_, i) => (Math.max(0, mapBytesOfStep(batch, i) - cache) / batch.batch / MIB) * costs.spillUsPerMiB);
   let tail = spill.reduce((a, b) => a + b, 0);
   let best = { steps: 0, cost: tail };
   for (let k = 1; k <= batch.steps.length; k++) {
     tail -= spill[k - 1];
     const carried = carriedMaps(one, batch, k).reduce((sum, m) => sum + m.one.size, 0);
-    const cost = STEP_US * k + (carried / MIB) * CARRY_US_PER_MIB + tail;
+    const cost = costs.stepUs * k + (carried / MIB) * costs.carryUsPerMiB + tail;
     if (cost < best.cost) best = { steps: k, cost };
   }
   return best.steps;
+}
+
+/** The prefixes worth timing: none, and the best under each spill cost (ascending, distinct). */
+export function sampleStepCandidates(one: Plan, batch: Plan, threads: number): number[] {
+  if (batch.batch === 1 || !sameCalls(one, batch)) return [0];
+  const best = SPILL_US_PER_MIB.map((spillUsPerMiB) => chooseSampleSteps(one, batch, threads, { stepUs: STEP_US, carryUsPerMiB: CARRY_US_PER_MIB, spillUsPerMiB }));
+  return [...new Set([0, ...best])].sort((a, b) => a - b);
 }

@@ -32,7 +32,7 @@ export function register(program: Command): void {
       .option('--threads <n>', 'threads (default: one per core)', parsePositiveInt('--threads'))
       .addOption(deviceOption())
       .option('--runs <n>', 'timed runs', parsePositiveInt('--runs'), 50)
-      .option('--warmup <n>', 'untimed runs first', parseNonNegativeInt('--warmup'), 5)
+      .option('--warmup <n>', 'untimed runs first (more on SoFAr\'s runtime until its first runs have chosen a batch\'s sample split)', parseNonNegativeInt('--warmup'), 5)
       .option('--seed <n>', 'seed of the input (and of the weights of a spec)', parseNonNegativeInt('--seed'), 0)
       .option('--weights <dir>', 'trained weights of a spec: a checkpoint folder or .safetensors file')
       .option('--int', 'binary layers as ConvInteger / MatMulInteger (spec only)')
@@ -44,7 +44,7 @@ export function register(program: Command): void {
     const { timeCalls } = await import('../../backends/onnx/timing.js');
     const opened = await openModel(model, { ...flags, backend: 'onnx' });
     const x = seededBatch(opened.input, flags.batch, flags.seed);
-    const stats = await timeCalls(opened.run, x, flags.batch, { warmup: flags.warmup, runs: flags.runs });
+    const stats = await timeCalls(opened.run, x, flags.batch, { warmup: flags.warmup, runs: flags.runs, settled: opened.settled });
     const profile = flags.profile ? await opened.roofline!(flags.runs) : undefined;
     await opened.release();
     const threads = flags.threads ?? 'default';

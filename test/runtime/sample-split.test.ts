@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../backends/onnx/index.js';
-import { createRuntime, createRuntimeWith, planModel, readRuntimeModel, RuntimeOptionError, type KernelSet } from '../../backends/runtime/index.js';
+import { createRuntime, createRuntimeWith, planModel, readRuntimeModel, RuntimeOptionError, type KernelSet, type Plan } from '../../backends/runtime/index.js';
 import { carriedMaps } from '../../backends/runtime/execute.js';
-import { chooseSampleSteps, mapBytesOfStep, sameCalls } from '../../backends/runtime/split.js';
+import { chooseSampleSteps, mapBytesOfStep, sameCalls, sampleStepCandidates } from '../../backends/runtime/split.js';
+import { SplitTrial, TRIAL_ROUNDS } from '../../backends/runtime/split-trial.js';
 import { compileFile } from '../../src/compile.js';
 import { initWeights } from '../../src/weights/init.js';
 import { busyWeights, normalValues } from '../helpers/values.js';
@@ -67,9 +68,14 @@ describe.skipIf(skipNative())('a batch run sample by sample for its first steps'
 });
 
 describe.skipIf(skipNative())('the split the runtime chooses', () => {
+  const planned = new Map<string, { one: Plan; batch: Plan }>();
   const plans = (spec: string, batch: number) => {
-    const model = readRuntimeModel(exported(spec, false).bytes);
-    return { one: planModel(model, nativeKernels(), 1), batch: planModel(model, nativeKernels(), batch) };
+    const key = `${spec} ${batch}`;
+    if (!planned.has(key)) {
+      const model = readRuntimeModel(exported(spec, false).bytes);
+      planned.set(key, { one: planModel(model, nativeKernels(), 1), batch: planModel(model, nativeKernels(), batch) });
+    }
+    return planned.get(key)!;
   };
 
   it("pairs the one-sample plan's maps with the batch plan's, each the batch size times larger", () => {
@@ -98,6 +104,92 @@ describe.skipIf(skipNative())('the split the runtime chooses', () => {
     expect(chooseSampleSteps(bireal.one, bireal.batch, 2)).toBe(0);
     const single = plans('specs/reactnet-a.sofar', 1);
     expect(chooseSampleSteps(single.one, single.batch, 2)).toBe(0);
+  });
+
+  it('offers none, the fitted choice and the longer prefixes of costlier spills as candidates', () => {
+    const reactnet = plans('specs/reactnet-a.sofar', 8);
+    const candidates = sampleStepCandidates(reactnet.one, reactnet.batch, 2);
+    expect(candidates[0]).toBe(0);
+    expect(candidates).toContain(chooseSampleSteps(reactnet.one, reactnet.batch, 2));
+    expect(candidates).toEqual([...new Set(candidates)].sort((a, b) => a - b));
+    expect(candidates.length).toBeGreaterThan(2);
+    expect(Math.max(...candidates)).toBeLessThanOrEqual(reactnet.batch.steps.length);
+    // Bi-Real's 56x56 stage spills a batch of 8 out of two 1 MiB L2s: split where spills cost more
+    const bireal = plans('specs/bireal-resnet18.sofar', 8);
+    expect(sampleStepCandidates(bireal.one, bireal.batch, 2).length).toBeGreaterThan(1);
+    const single = plans('specs/reactnet-a.sofar', 1);
+    expect(sampleStepCandidates(single.one, single.batch, 2)).toEqual([0]);
+  });
+});
+
+describe('the trial of the candidate splits', () => {
+  /** Feeds a trial the times that `timeOf(k, run)` gives and returns the splits it asked for, in order. */
+  const feed = (trial: SplitTrial, timeOf: (k: number, run: number) => number) => {
+    const asked: number[] = [];
+    for (let run = 0; !trial.settled; run++) {
+      const k = trial.next();
+      asked.push(k);
+      trial.record(timeOf(k, run));
+    }
+    return asked;
+  };
+
+  it('tries every candidate once a round, in alternating order, and keeps the fastest by its median', () => {
+    const trial = new SplitTrial([0, 12, 17]);
+    const asked = feed(trial, (k) => ({ 0: 30, 12: 20, 17: 25 })[k]!);
+    expect(asked).toEqual([0, 12, 17, 17, 12, 0, 0, 12, 17, 17, 12, 0]);
+    expect(asked).toHaveLength((TRIAL_ROUNDS + 1) * 3);
+    expect(trial.next()).toBe(12);
+    // settled: further times change nothing
+    trial.record(1);
+    expect(trial.next()).toBe(12);
+  });
+
+  it('ignores the first round and one outlier a candidate', () => {
+    // the first round is slow for 12 (its maps first touched), and one later run of 12 is disturbed
+    const trial = new SplitTrial([0, 12]);
+    let seen12 = 0;
+    feed(trial, (k) => (k === 0 ? 10 : ++seen12 === 1 ? 100 : seen12 === 3 ? 50 : 8));
+    expect(trial.next()).toBe(12);
+    expect(trial.trialTimes.map((t) => t.length)).toEqual([TRIAL_ROUNDS, TRIAL_ROUNDS]);
+  });
+
+  it('keeps a single candidate at once', () => {
+    const trial = new SplitTrial([7]);
+    expect(trial.settled).toBe(true);
+    expect(trial.next()).toBe(7);
+    expect(() => new SplitTrial([])).toThrow(/no candidates/);
+  });
+});
+
+describe.skipIf(skipNative())('a runtime choosing its split in its first runs', () => {
+  it("gives the whole batch's outputs on every run of the trial and settles on a candidate", () => {
+    const { bytes, per } = exported('specs/reactnet-a.sofar', false);
+    const n = 2;
+    const x = normalValues(n * per, 3, 2);
+    const whole = outputs(nativeKernels(), bytes, x, n, false).y;
+    const runtime = createRuntime(bytes, { kernels: nativeKernels(), threads: 2, batch: n });
+    try {
+      const { candidates } = runtime.sampleSplit;
+      expect(candidates.length).toBeGreaterThan(1);
+      const used = new Set<number>();
+      let runs = 0;
+      while (!runtime.sampleSplit.settled) {
+        used.add(runtime.sampleSteps);
+        expect(Array.from(runtime.run(x, n)), `run ${runs} (first ${runtime.sampleSteps} steps sample by sample)`).toEqual(Array.from(whole));
+        runs++;
+      }
+      expect(runs).toBe((TRIAL_ROUNDS + 1) * candidates.length);
+      expect([...used].sort((a, b) => a - b)).toEqual([...candidates]);
+      expect(candidates).toContain(runtime.sampleSteps);
+      expect(Array.from(runtime.run(x, n))).toEqual(Array.from(whole));
+      // a fixed split is no trial
+      const fixed = createRuntime(bytes, { kernels: nativeKernels(), threads: 2, batch: n, sampleSplit: 5 });
+      expect(fixed.sampleSplit).toEqual({ steps: 5, candidates: [5], settled: true });
+      fixed.release();
+    } finally {
+      runtime.release();
+    }
   });
 });
 
