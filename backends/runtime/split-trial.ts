@@ -3,14 +3,17 @@
  * outputs are the same at every split, so the runs that try them cost only their time.
  */
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 /** Timed rounds of a trial after its first (untimed: the one-sample plan's maps are first touched there). */
-export const TRIAL_ROUNDS = 3;
+export const TRIAL_ROUNDS = 5;
 
 /**
  * The runtime's choice among candidate splits, from the times of its first runs: each round runs every
  * candidate once (the order reversed each round, so none always follows another), the first round untimed;
- * after TRIAL_ROUNDS timed rounds the candidate with the lowest median time is kept for good. A single
- * candidate is kept at once. Plain data in, a count out: the caller does the timing.
+ * after TRIAL_ROUNDS timed rounds the candidate kept for good is the one whose time over its round's mean
+ * has the lowest median — a shared machine's fast and slow phases move whole rounds, and a ratio within a
+ * round cancels that. A single candidate is kept at once. Plain data in, a count out: the caller times.
  */
 export class SplitTrial {
   private readonly times: number[][];
@@ -40,8 +43,10 @@ export class SplitTrial {
     if (round > 0) this.times[this.slot()].push(ms);
     this.run++;
     if (this.run === (TRIAL_ROUNDS + 1) * this.candidates.length) {
-      const medians = this.times.map((t) => [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)]);
-      this.kept = this.candidates[medians.indexOf(Math.min(...medians))];
+      const roundMean = (r: number) => this.times.reduce((sum, t) => sum + t[r], 0) / this.times.length;
+      const means = Array.from({ length: TRIAL_ROUNDS }, (_, r) => roundMean(r));
+      const scores = this.times.map((t) => median(t.map((ms, r) => ms / means[r])));
+      this.kept = this.candidates[scores.indexOf(Math.min(...scores))];
     }
   }
 
