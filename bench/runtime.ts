@@ -50,7 +50,7 @@ export const MODELS: Record<string, string> = {
   'reactnet-a': 'reactnet-a',
 };
 /** Zoo models: compared with their standard export and the float ResNet-18 (no `--int` export). */
-const ZOO = new Set(['quicknet_small', 'quicknet', 'reactnet-a']);
+export const ZOO = new Set(['quicknet_small', 'quicknet', 'reactnet-a']);
 /**
  * Larq Compute Engine's published single-thread latencies (ms, batch 1), as issue 21 quotes them: Mac mini
  * M1, Pixel 1, Raspberry Pi 4. Other CPUs than this bench's.
