@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- NAME...]`: runs the benchmarks (frontend, lsp, onnx, plans, runtime, train, torch, web,
+ * `npm run bench [-- NAME...]`: runs the benchmarks (frontend, lsp, onnx, plans, runtime, batches, train, torch, web,
  * web-threads, gpu; all by default) and writes each one's figures to bench/results/NAME.json. Benchmarks are
  * not tests: they measure this machine.
  */
@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   onnx: () => import('./onnx.js'),
   plans: () => import('./plans.js'),
   runtime: () => import('./runtime.js'),
+  batches: () => import('./batches.js'),
   train: () => import('./train.js'),
   torch: () => import('./torch.js'),
   web: () => import('./web.js'),

@@ -114,7 +114,7 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
 }
 
 /** How a batch's steps run, as `sofar bench` says it: nothing at batch 1 or where no split is possible. */
-export function splitNote(split: { steps: number; candidates: readonly number[]; settled: boolean }, steps: number): string {
+function splitNote(split: { steps: number; candidates: readonly number[]; settled: boolean }, steps: number): string {
   const { candidates } = split;
   if (candidates.length === 1) return split.steps > 0 ? `, its first ${split.steps} of ${steps} steps one sample at a time` : '';
   const tried = `the fastest of ${candidates.join(', ')} in its first runs`;
