@@ -16,7 +16,7 @@ import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js'
 import { initWeights, seededInput } from '../src/weights/init.js';
 import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 import { timedRuns } from './timed-runs.js';
-import { compileSpec, median, MODELS, round3, ZOO } from './runtime.js';
+import { compileSpec, median, MODELS, round3, spread, ZOO } from './runtime.js';
 
 export interface BatchesBenchOptions {
   batches?: number[];
@@ -38,11 +38,6 @@ interface Side {
   split?: BinaryRuntime['sampleSplit'];
   release: () => unknown;
 }
-
-const summary = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return { min: round3(s[0]), median: round3(median(s)), max: round3(s[s.length - 1]) };
-};
 
 export async function run(options: BatchesBenchOptions = {}) {
   const o = { batches: [1, 8, 32], models: Object.keys(MODELS), threads: 2, rounds: 7, runs: 20, ...options };
@@ -85,7 +80,7 @@ export async function run(options: BatchesBenchOptions = {}) {
     }
     const find = (engine: Side['engine'], batch: number) => sides.find((s) => s.engine === engine && s.batch === batch)!;
     const ratioInRound = (batch: number, r: number) => find('ort', batch).rounds[r] / find('sofar', batch).rounds[r];
-    const perRound = (f: (r: number) => number) => summary(Array.from({ length: o.rounds }, (_, r) => f(r)));
+    const perRound = (f: (r: number) => number) => spread(Array.from({ length: o.rounds }, (_, r) => f(r)));
     const byBatch = o.batches.map((batch) => ({
       batch,
       /** milliseconds a sample, median over the rounds */

@@ -73,6 +73,12 @@ interface Contender {
 export const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/** Per-round figures as their least, median and greatest (rounded): how far the shared machine moved. */
+export function spread(xs: readonly number[]): { min: number; median: number; max: number } {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return { min: round3(sorted[0]), median: round3(median(sorted)), max: round3(sorted[sorted.length - 1]) };
+}
+
 /** The zoo spec `specs/NAME.sofar`'s graph; a spec that does not compile stops `bench/<bench>`. */
 export function compileSpec(root: string, name: string, bench = 'runtime'): Graph {
   const path = join(root, 'specs', `${name}.sofar`);
@@ -122,8 +128,7 @@ export function roundSpeedups(contenders: Pick<Contender, 'label' | 'times'>[], 
   const [sofar, ...others] = contenders;
   return Object.fromEntries(
     others.map((c) => {
-      const ratios = Array.from({ length: rounds }, (_, r) => roundMedian(c, r) / roundMedian(sofar, r)).sort((a, b) => a - b);
-      return [`vs ${c.label}`, { min: round3(ratios[0]), median: round3(median(ratios)), max: round3(ratios[rounds - 1]) }];
+      return [`vs ${c.label}`, spread(Array.from({ length: rounds }, (_, r) => roundMedian(c, r) / roundMedian(sofar, r)))];
     }),
   );
 }

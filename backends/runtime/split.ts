@@ -25,11 +25,9 @@ export interface SplitCosts {
   carryUsPerMiB: number;
   spillUsPerMiB: number;
 }
-const STEP_US = 5;
-const CARRY_US_PER_MIB = 100;
 /** The spill costs whose best prefixes are the candidates, from a fast L3 to a contended one. */
 export const SPILL_US_PER_MIB = [5, 10, 20, 40, 80];
-export const FITTED_COSTS: SplitCosts = { stepUs: STEP_US, carryUsPerMiB: CARRY_US_PER_MIB, spillUsPerMiB: SPILL_US_PER_MIB[0] };
+export const FITTED_COSTS: SplitCosts = { stepUs: 5, carryUsPerMiB: 100, spillUsPerMiB: SPILL_US_PER_MIB[0] };
 const L2_BYTES_PER_CORE = 2 ** 20;
 const MIB = 2 ** 20;
 
@@ -75,6 +73,6 @@ export function chooseSampleSteps(one: Plan, batch: Plan, threads: number, costs
 /** The prefixes worth timing: none, and the best under each spill cost (ascending, distinct). */
 export function sampleStepCandidates(one: Plan, batch: Plan, threads: number): number[] {
   if (batch.batch === 1 || !sameCalls(one, batch)) return [0];
-  const best = SPILL_US_PER_MIB.map((spillUsPerMiB) => chooseSampleSteps(one, batch, threads, { stepUs: STEP_US, carryUsPerMiB: CARRY_US_PER_MIB, spillUsPerMiB }));
+  const best = SPILL_US_PER_MIB.map((spillUsPerMiB) => chooseSampleSteps(one, batch, threads, { ...FITTED_COSTS, spillUsPerMiB }));
   return [...new Set([0, ...best])].sort((a, b) => a - b);
 }
