@@ -75,6 +75,14 @@ export function stepCost(step: Step): { shape: string; macs: number; kind: StepP
   return { shape: '', macs: 0, kind: 'other' };
 }
 
+/**
+ * A peak from rounds of a probe (each round's median milliseconds): the fastest round's rate. A peak is the
+ * best the kernels reach; a shared machine's slow phases (a thread descheduled for a round) only lower rounds.
+ */
+export function peakRate(macs: number, roundMs: readonly number[]): number {
+  return macs / (Math.min(...roundMs) / 1e3);
+}
+
 export function roofline(plan: Plan, stepMs: readonly number[], peaks: Peaks): Roofline {
   const steps = plan.steps.map((step, i): StepProfile => {
     const { shape, macs, kind } = stepCost(step);

@@ -8,12 +8,18 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../backends/onnx/export.js';
 import { createRuntime } from '../../backends/runtime/index.js';
-import { roofline } from '../../backends/runtime/roofline.js';
+import { peakRate, roofline } from '../../backends/runtime/roofline.js';
 import { compileFile } from '../../src/compile.js';
 import { summarize } from '../../src/cost.js';
 import { initWeights } from '../../src/weights/init.js';
 
 describe('the roofline profile', () => {
+  it('a peak is the fastest round of its probe: a round at one core’s rate (its second thread descheduled) does not lower it', () => {
+    // 2.57e7 MACs (the float probe): rounds at 0.44 ms (one core) and 0.23-0.24 ms (two)
+    expect(peakRate(2.57e7, [0.24, 0.44, 0.23, 0.235, 0.44])).toBeCloseTo(2.57e7 / 0.23e-3, 0);
+    expect(peakRate(2.57e7, [0.44])).toBeCloseTo(2.57e7 / 0.44e-3, 0);
+  });
+
   for (const spec of ['specs/fashion/bireal-small.sofar', 'specs/fashion/drf-c2-small.sofar']) {
     it(`${spec}: the steps' MACs are the cost model's, and the limit is those MACs at the peaks`, () => {
       const graph = compileFile(spec).graph!;
