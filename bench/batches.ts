@@ -7,7 +7,12 @@
  * the ratio at batch 1 (≥ 1: the batch keeps the lead). Writes bench/results/batches.json. Not a test.
  *
  *   npm run build && node dist/bench/batches.js [--batches 1,8,32] [--models quicknet,...] [--threads 2]
- *     [--rounds 7] [--runs 20] [--out FILE]
+ *     [--rounds 11] [--runs 20] [--out FILE]
+ *
+ * Whether the lead is kept is a verdict on the median of the per-round ratios, with its distribution-free
+ * interval (medianInterval; 11 rounds: 93.5 % coverage): "kept" where the interval lies at or above 1, "lost"
+ * where it lies below, "within the noise" where it straddles 1 — a shared machine's rounds move by tens of
+ * percent, and a median alone would call a tie either way.
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +21,7 @@ import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js'
 import { initWeights, seededInput } from '../src/weights/init.js';
 import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 import { timedRuns } from './timed-runs.js';
-import { compileSpec, median, MODELS, round3, spread, ZOO } from './runtime.js';
+import { compileSpec, median, medianInterval, MODELS, round3, spread, ZOO } from './runtime.js';
 
 export interface BatchesBenchOptions {
   batches?: number[];
@@ -40,7 +45,7 @@ interface Side {
 }
 
 export async function run(options: BatchesBenchOptions = {}) {
-  const o = { batches: [1, 8, 32], models: Object.keys(MODELS), threads: 2, rounds: 7, runs: 20, ...options };
+  const o = { batches: [1, 8, 32], models: Object.keys(MODELS), threads: 2, rounds: 11, runs: 20, ...options };
   const unknown = o.models.filter((m) => !(m in MODELS));
   if (unknown.length) throw new Error(`bench/batches: unknown --models ${unknown.join(', ')} (known: ${Object.keys(MODELS).join(', ')})`);
   if (!o.batches.includes(1)) throw new Error('bench/batches: --batches must include 1 (the ratios are against batch 1)');
@@ -92,11 +97,13 @@ export async function run(options: BatchesBenchOptions = {}) {
       speedup: perRound((r) => ratioInRound(batch, r)),
       /** that ratio over the same round's batch-1 ratio: ≥ 1 where the batch keeps SoFAr's lead */
       speedupOverBatch1: perRound((r) => ratioInRound(batch, r) / ratioInRound(1, r)),
+      /** the interval of that median, and the verdict it gives */
+      ...keptLead(Array.from({ length: o.rounds }, (_, r) => ratioInRound(batch, r) / ratioInRound(1, r))),
       /** SoFAr's gain a sample from the batch, and onnxruntime's, within each round */
       sofarGainOverBatch1: perRound((r) => find('sofar', 1).rounds[r] / find('sofar', batch).rounds[r]),
       referenceGainOverBatch1: perRound((r) => find('ort', 1).rounds[r] / find('ort', batch).rounds[r]),
     }));
-    process.stderr.write(`bench/batches: ${name}: ${byBatch.map((b) => `batch ${b.batch} ${b.speedup.median}x (over batch 1: ${b.speedupOverBatch1.median})`).join(', ')}\n`);
+    process.stderr.write(`bench/batches: ${name}: ${byBatch.map((b) => `batch ${b.batch} ${b.speedup.median}x (over batch 1: ${b.speedupOverBatch1.median} [${b.overBatch1Interval.low}, ${b.overBatch1Interval.high}], ${b.lead})`).join(', ')}\n`);
     results.push({ model: graph.name, reference: reference.label, byBatch });
   }
   const report = {
@@ -104,11 +111,17 @@ export async function run(options: BatchesBenchOptions = {}) {
     command: `node dist/bench/batches.js --batches ${o.batches.join(',')} --models ${o.models.join(',')} --threads ${o.threads} --rounds ${o.rounds} --runs ${o.runs}`,
     machine: machine(loadStart),
     threads: o.threads,
-    protocol: `per model: SoFAr's runtime and the onnxruntime reference at every batch size, ${o.rounds} rounds in alternating order, each side max(3, ${o.runs}/batch) timed runs a round after a warm-up (3 runs, SoFAr's until its sample split is chosen); each round's median ms a sample; ratios within rounds, summarized as least, median, greatest`,
+    protocol: `per model: SoFAr's runtime and the onnxruntime reference at every batch size, ${o.rounds} rounds in alternating order, each side max(3, ${o.runs}/batch) timed runs a round after a warm-up (3 runs, SoFAr's until its sample split is chosen); each round's median ms a sample; ratios within rounds, summarized as least, median, greatest; the batch-N ratio over the batch-1 ratio also as its median's distribution-free interval (order statistics, coverage given) and a verdict: kept (interval ≥ 1), lost (< 1), within the noise`,
     results,
   };
   writeReport(o.out ?? join(root, 'bench', 'results', 'batches.json'), report);
   return report;
+}
+
+/** The verdict on a batch keeping the lead, from the per-round ratios (batch N's over batch 1's). */
+export function keptLead(ratios: readonly number[]): { overBatch1Interval: ReturnType<typeof medianInterval>; lead: 'kept' | 'lost' | 'within the noise' } {
+  const interval = medianInterval(ratios);
+  return { overBatch1Interval: interval, lead: interval.low >= 1 ? 'kept' : interval.high < 1 ? 'lost' : 'within the noise' };
 }
 
 function parseArgs(argv: string[]): BatchesBenchOptions {
