@@ -27,8 +27,14 @@ describe('medianInterval', () => {
   });
 
   it('covers the median of a skewed law as often as it says (11 rounds, 4,000 draws)', () => {
+    // mulberry32: 32-bit integer steps (Math.imul), uniform in (0, 1)
     let state = 12345;
-    const uniform = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) + 0.5) / 2 ** 31;
+    const uniform = () => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 2 ** 32;
+    };
     const median = Math.log(2); // of the exponential law with rate 1
     let covered = 0;
     const trials = 4000;
