@@ -21,7 +21,7 @@ import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js'
 import { initWeights, seededInput } from '../src/weights/init.js';
 import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 import { timedRuns } from './timed-runs.js';
-import { compileSpec, median, medianInterval, MODELS, round3, spread, ZOO } from './runtime.js';
+import { againstThreshold, compileSpec, median, type medianInterval, MODELS, round3, spread, ZOO } from './runtime.js';
 
 export interface BatchesBenchOptions {
   batches?: number[];
@@ -120,8 +120,8 @@ export async function run(options: BatchesBenchOptions = {}) {
 
 /** The verdict on a batch keeping the lead, from the per-round ratios (batch N's over batch 1's). */
 export function keptLead(ratios: readonly number[]): { overBatch1Interval: ReturnType<typeof medianInterval>; lead: 'kept' | 'lost' | 'within the noise' } {
-  const interval = medianInterval(ratios);
-  return { overBatch1Interval: interval, lead: interval.low >= 1 ? 'kept' : interval.high < 1 ? 'lost' : 'within the noise' };
+  const { interval, verdict } = againstThreshold(ratios, 1);
+  return { overBatch1Interval: interval, lead: verdict === 'above' ? 'kept' : verdict === 'below' ? 'lost' : 'within the noise' };
 }
 
 function parseArgs(argv: string[]): BatchesBenchOptions {

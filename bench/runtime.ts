@@ -60,6 +60,18 @@ const LCE_SINGLE_THREAD: Record<string, { macMiniM1Ms: number; pixel1Ms: number;
   quicknet: { macMiniM1Ms: 5.8, pixel1Ms: 25.5, raspberryPi4Ms: 45.0 },
 };
 
+/**
+ * Issue 21's batch-1 targets at 2 threads: the speed-up over an onnxruntime contender each model must reach.
+ * Each run checks them round by round (targetVerdict); QuickNet on one thread has its own, LCE's M1 time.
+ */
+export const TARGETS: Record<string, { against: string; speedup: number }> = {
+  'reactnet-a': { against: 'ort-float-resnet18', speedup: 4 },
+  quicknet: { against: 'ort-float-resnet18', speedup: 6 },
+  'bireal-resnet18': { against: 'ort-float-resnet18', speedup: 6 },
+  'rf-c4d8-resnet37': { against: 'ort-standard', speedup: 8 },
+  'drf-c2d2-densenet51': { against: 'ort-standard', speedup: 8 },
+};
+
 type Infer = (x: Float32Array, n: number) => Promise<unknown> | unknown;
 interface Contender {
   label: string;
@@ -94,6 +106,15 @@ export function medianInterval(xs: readonly number[], confidence = 0.9): { low: 
     k++;
   }
   return { low: round3(sorted[k]), high: round3(sorted[n - 1 - k]), coverage: round3(coverage(tail)) };
+}
+
+/**
+ * Where the median of per-round figures stands against a threshold, by its interval (medianInterval):
+ * 'above' where the interval lies at or above it, 'below' where it lies under it, else 'within the noise'.
+ */
+export function againstThreshold(values: readonly number[], threshold: number): { interval: ReturnType<typeof medianInterval>; verdict: 'above' | 'below' | 'within the noise' } {
+  const interval = medianInterval(values);
+  return { interval, verdict: interval.low >= threshold ? 'above' : interval.high < threshold ? 'below' : 'within the noise' };
 }
 
 /** Per-round figures as their least, median and greatest (rounded): how far the shared machine moved. */
@@ -147,13 +168,26 @@ async function race(contenders: Contender[], x: Float32Array, n: number, o: Requ
  * contender is SoFAr's; `times` holds each round's `runs` runs one round after another, as race() writes them.
  */
 export function roundSpeedups(contenders: Pick<Contender, 'label' | 'times'>[], rounds: number, runs: number) {
+  return Object.fromEntries(Object.entries(perRoundSpeedups(contenders, rounds, runs)).map(([label, xs]) => [`vs ${label}`, spread(xs)]));
+}
+
+/** Each contender's speed-up over SoFAr's runtime in each round, by label. */
+function perRoundSpeedups(contenders: Pick<Contender, 'label' | 'times'>[], rounds: number, runs: number): Record<string, number[]> {
   const roundMedian = (c: Pick<Contender, 'times'>, r: number) => median(c.times.slice(r * runs, (r + 1) * runs));
   const [sofar, ...others] = contenders;
-  return Object.fromEntries(
-    others.map((c) => {
-      return [`vs ${c.label}`, spread(Array.from({ length: rounds }, (_, r) => roundMedian(c, r) / roundMedian(sofar, r)))];
-    }),
-  );
+  return Object.fromEntries(others.map((c) => [c.label, Array.from({ length: rounds }, (_, r) => roundMedian(c, r) / roundMedian(sofar, r))]));
+}
+
+/**
+ * A model's issue-21 target checked on a run's rounds: 'met' where the interval of the per-round speed-up's
+ * median lies at or above the target, 'missed' where it lies below, else 'within the noise'.
+ */
+export function targetVerdict(name: string, contenders: Pick<Contender, 'label' | 'times'>[], rounds: number, runs: number) {
+  const target = TARGETS[name];
+  const speedups = target && perRoundSpeedups(contenders, rounds, runs)[target.against];
+  if (!speedups) return undefined;
+  const { interval, verdict } = againstThreshold(speedups, target.speedup);
+  return { ...target, interval, verdict: verdict === 'above' ? 'met' : verdict === 'below' ? 'missed' : 'within the noise' };
 }
 
 /** Each binary conv step of a plan: its shape, time and binary MACs per second (the roofline's costing). */
@@ -234,9 +268,10 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
       const layers = batch === 1 ? binaryLayers(sofar.runtime, sofar.runtime.profile(Math.max(5, runs))) : undefined;
       const summary = summarize(graph);
       const byRound = roundSpeedups(contenders, o.rounds, runs);
-      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, sampleSteps: sofar.runtime.sampleSteps, sampleStepCandidates: sofar.runtime.sampleSplit.candidates, latency, speedups, roundSpeedups: byRound, ...(layers ? { binaryLayers: layers } : {}) });
+      const target = batch === 1 && o.threads === 2 ? targetVerdict(name, contenders, o.rounds, runs) : undefined;
+      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, sampleSteps: sofar.runtime.sampleSteps, sampleStepCandidates: sofar.runtime.sampleSplit.candidates, latency, speedups, roundSpeedups: byRound, ...(target ? { target } : {}), ...(layers ? { binaryLayers: layers } : {}) });
       for (const c of contenders) await c.release();
-      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}\n`);
+      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}${target ? `, target ≥ ${target.speedup}× ${target.against}: ${target.verdict} [${target.interval.low}, ${target.interval.high}]` : ''}\n`);
     }
   }
   for (const name of Object.keys(LCE_SINGLE_THREAD).filter((m) => o.models.includes(m))) results.push(await singleThreadRow(root, name, o));
@@ -247,7 +282,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
     sofarVersion: sofarVersion(),
     kernels,
     threads: o.threads,
-    protocol: `${o.warmup} warm-up runs (SoFAr's: more, until its first runs have chosen a batch's sample split), then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; roundSpeedups: the same ratio within each round, its min, median and max over the rounds; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
+    protocol: `${o.warmup} warm-up runs (SoFAr's: more, until its first runs have chosen a batch's sample split), then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; roundSpeedups: the same ratio within each round, its min, median and max over the rounds; target (batch 1, 2 threads): issue 21's speed-up for the model, met where the distribution-free interval of the per-round speed-up's median lies at or above it, missed where below, else within the noise; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
     date: new Date().toISOString(),
     machine: machine(loadStart),
     results,

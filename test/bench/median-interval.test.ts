@@ -1,11 +1,11 @@
 /**
- * bench/batches' verdict on a batch keeping SoFAr's lead: the median of per-round ratios with its
- * distribution-free interval. The interval's coverage against the binomial law computed independently
+ * The benches' verdicts from the median of per-round ratios with its distribution-free interval: bench/batches'
+ * on a batch keeping SoFAr's lead, bench/runtime's on issue 21's speed-up targets. The interval's coverage against the binomial law computed independently
  * (coefficients by Pascal's rule), and against sampling: rounds drawn from a skewed law of known median.
  */
 import { describe, expect, it } from 'vitest';
 import { keptLead } from '../../bench/batches.js';
-import { medianInterval } from '../../bench/runtime.js';
+import { medianInterval, targetVerdict } from '../../bench/runtime.js';
 
 /** P(B ≤ k), B ~ Binomial(n, 1/2), from Pascal's triangle. */
 function binomialTail(n: number, k: number): number {
@@ -50,5 +50,22 @@ describe('medianInterval', () => {
     expect(keptLead([1.02, 1.05, 1.01, 1.1, 1.03, 1.04, 1.06]).lead).toBe('kept');
     expect(keptLead([0.95, 0.97, 0.9, 0.96, 0.98, 0.93, 0.99]).lead).toBe('lost');
     expect(keptLead([0.95, 1.05, 0.99, 1.02, 0.97, 1.01, 1.0]).lead).toBe('within the noise');
+  });
+
+  it('checks a model’s issue-21 target round by round: met, missed, or within the noise', () => {
+    // 5 rounds of 3 runs each: SoFAr at 1 ms, onnxruntime's float ResNet-18 at the given ms in each round
+    const contenders = (ortMs: number[]) => [
+      { label: 'sofar', times: ortMs.flatMap(() => [1, 1.02, 0.98]) },
+      { label: 'ort-standard', times: ortMs.flatMap(() => [9, 9, 9]) },
+      { label: 'ort-float-resnet18', times: ortMs.flatMap((ms) => [ms, ms * 1.01, ms * 0.99]) },
+    ];
+    const met = targetVerdict('reactnet-a', contenders([4.5, 4.4, 4.6, 4.2, 4.8]), 5, 3)!;
+    expect([met.against, met.speedup, met.verdict]).toEqual(['ort-float-resnet18', 4, 'met']);
+    expect([met.interval.low, met.interval.high]).toEqual([4.2, 4.8]); // 5 rounds: the least and the greatest (93.8 %)
+    expect(targetVerdict('reactnet-a', contenders([4.5, 4.4, 3.9, 4.2, 4.8]), 5, 3)!.verdict).toBe('within the noise');
+    expect(targetVerdict('reactnet-a', contenders([3.5, 3.4, 3.9, 3.2, 3.8]), 5, 3)!.verdict).toBe('missed');
+    // RF-c4d8 against its standard export (9 ms over 1 ms: 9x ≥ 8x)
+    expect(targetVerdict('rf-c4d8-resnet37', contenders([1, 1, 1, 1, 1]), 5, 3)!.verdict).toBe('met');
+    expect(targetVerdict('quicknet_small', contenders([1, 1, 1, 1, 1]), 5, 3)).toBeUndefined(); // no target
   });
 });
