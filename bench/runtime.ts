@@ -20,7 +20,8 @@ import ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { createSession, exportOnnx, OnnxGraph, percentile, runOnnx, sofarVersion, type InferenceSession } from '../backends/onnx/index.js';
 import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js';
-import { stepCost } from '../backends/runtime/roofline.js';
+import { stepCost, type Peaks } from '../backends/runtime/roofline.js';
+import { measurePeaks } from '../cli/binary-runtime.js';
 import { compileFile } from '../src/compile.js';
 import { summarize } from '../src/cost.js';
 import { hasErrors } from '../src/diagnostics.js';
@@ -190,15 +191,29 @@ export function targetVerdict(name: string, contenders: Pick<Contender, 'label' 
   return { ...target, interval, verdict: verdict === 'above' ? 'met' : verdict === 'below' ? 'missed' : 'within the noise' };
 }
 
-/** Each binary conv step of a plan: its shape, time and binary MACs per second (the roofline's costing). */
-function binaryLayers(runtime: BinaryRuntime, stepMs: number[]) {
+/**
+ * Each binary conv step of a plan: its shape, time, binary MACs per second (the roofline's costing) and their
+ * share of the binary peak measured at the start of the run (`sofar bench --profile`'s probe).
+ */
+function binaryLayers(runtime: BinaryRuntime, stepMs: number[], binaryPeak: number) {
   const layers = [];
   for (const [i, step] of runtime.plan.steps.entries()) {
     const { shape, macs, kind } = stepCost(step);
     if (kind !== 'binary') continue;
-    layers.push({ step: i, shape, ms: round3(stepMs[i]), binaryGmacPerS: round3(macs / stepMs[i] / 1e6) });
+    const rate = macs / (stepMs[i] / 1e3);
+    layers.push({ step: i, shape, ms: round3(stepMs[i]), binaryGmacPerS: round3(rate / 1e9), shareOfPeak: round3(rate / binaryPeak) });
   }
   return layers;
+}
+
+/** Issue 21: every binary 3×3 conv of Bi-Real ResNet18 at batch 1 and 2 threads at least this share of the measured binary peak. */
+export const CONV_SHARE_TARGET = { model: 'bireal-resnet18', share: 0.6 };
+
+/** The 3×3 convs' least share of the peak against CONV_SHARE_TARGET. */
+export function convShareVerdict(layers: { shape: string; shareOfPeak: number }[]) {
+  const shares = layers.filter((l) => l.shape.startsWith('3x3')).map((l) => l.shareOfPeak);
+  const least = Math.min(...shares);
+  return { share: CONV_SHARE_TARGET.share, convs: shares.length, least, verdict: least >= CONV_SHARE_TARGET.share ? 'met' : 'missed' };
 }
 
 /** Median time of onnxruntime's Conv node (its profiler's kernel time, layout reorders included) over `runs` runs. */
@@ -251,6 +266,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
   const floatResnet = compileSpec(root, 'resnet18-float');
   const results: object[] = [];
   let kernels = '';
+  let peaks: Peaks | undefined;
   for (const batch of o.batches) {
     const runs = Math.max(3, Math.round(o.runs / batch));
     for (const name of Object.keys(MODELS).filter((m) => o.models.includes(m))) {
@@ -265,13 +281,14 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
       const latency = await race(contenders, x, batch, { rounds: o.rounds, runs, warmup: o.warmup });
       const p50 = (label: string) => (latency as Record<string, { p50Ms: number }>)[label].p50Ms;
       const speedups = Object.fromEntries(contenders.slice(1).map((c) => [`vs ${c.label}`, round3(p50(c.label) / p50('sofar'))]));
-      const layers = batch === 1 ? binaryLayers(sofar.runtime, sofar.runtime.profile(Math.max(5, runs))) : undefined;
+      const layers = batch === 1 ? binaryLayers(sofar.runtime, sofar.runtime.profile(Math.max(5, runs)), (peaks ??= await measurePeaks('sofar', o.threads, 20)).binaryMacsPerSecond) : undefined;
+      const convShare = layers && name === CONV_SHARE_TARGET.model && o.threads === 2 ? convShareVerdict(layers) : undefined;
       const summary = summarize(graph);
       const byRound = roundSpeedups(contenders, o.rounds, runs);
       const target = batch === 1 && o.threads === 2 ? targetVerdict(name, contenders, o.rounds, runs) : undefined;
-      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, sampleSteps: sofar.runtime.sampleSteps, sampleStepCandidates: sofar.runtime.sampleSplit.candidates, latency, speedups, roundSpeedups: byRound, ...(target ? { target } : {}), ...(layers ? { binaryLayers: layers } : {}) });
+      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, sampleSteps: sofar.runtime.sampleSteps, sampleStepCandidates: sofar.runtime.sampleSplit.candidates, latency, speedups, roundSpeedups: byRound, ...(target ? { target } : {}), ...(convShare ? { convShare } : {}), ...(layers ? { binaryLayers: layers } : {}) });
       for (const c of contenders) await c.release();
-      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}${target ? `, target ≥ ${target.speedup}× ${target.against}: ${target.verdict} [${target.interval.low}, ${target.interval.high}]` : ''}\n`);
+      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}${target ? `, target ≥ ${target.speedup}× ${target.against}: ${target.verdict} [${target.interval.low}, ${target.interval.high}]` : ''}${convShare ? `, its ${convShare.convs} 3×3 convs at ≥ ${convShare.least} of the binary peak: ${convShare.verdict}` : ''}\n`);
     }
   }
   for (const name of Object.keys(LCE_SINGLE_THREAD).filter((m) => o.models.includes(m))) results.push(await singleThreadRow(root, name, o));
@@ -285,6 +302,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
     protocol: `${o.warmup} warm-up runs (SoFAr's: more, until its first runs have chosen a batch's sample split), then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; roundSpeedups: the same ratio within each round, its min, median and max over the rounds; target (batch 1, 2 threads): issue 21's speed-up for the model, met where the distribution-free interval of the per-round speed-up's median lies at or above it, missed where below, else within the noise; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
     date: new Date().toISOString(),
     machine: machine(loadStart),
+    ...(peaks ? { peaks } : {}),
     results,
   };
   writeReport(o.out ?? join(root, 'bench', 'results', 'runtime.json'), report);

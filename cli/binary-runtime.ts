@@ -133,7 +133,7 @@ const PEAK_ROUNDS = 5;
  * thread descheduled for a few milliseconds: measured on 2 vCPUs, one round in five at 57.7 G float MAC/s
  * against 107–113), and a peak from that round put a stem at 110 % of it.
  */
-async function measurePeaks(runtimeName: BinaryRuntimeName, threads: number, reps: number): Promise<Peaks> {
+export async function measurePeaks(runtimeName: BinaryRuntimeName, threads: number, reps: number): Promise<Peaks> {
   const [{ GraphBuilder }, { initWeights }, { exportOnnx }, runtime, { stepCost, peakRate }] = await Promise.all([
     import('../src/graph/builder.js'),
     import('../src/weights/init.js'),

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { keptLead } from '../../bench/batches.js';
-import { medianInterval, targetVerdict } from '../../bench/runtime.js';
+import { convShareVerdict, medianInterval, targetVerdict } from '../../bench/runtime.js';
 
 /** P(B ≤ k), B ~ Binomial(n, 1/2), from Pascal's triangle. */
 function binomialTail(n: number, k: number): number {
@@ -67,5 +67,12 @@ describe('medianInterval', () => {
     // RF-c4d8 against its standard export (9 ms over 1 ms: 9x ≥ 8x)
     expect(targetVerdict('rf-c4d8-resnet37', contenders([1, 1, 1, 1, 1]), 5, 3)!.verdict).toBe('met');
     expect(targetVerdict('quicknet_small', contenders([1, 1, 1, 1, 1]), 5, 3)).toBeUndefined(); // no target
+  });
+
+  it('checks Bi-Real’s binary 3×3 convs against 60 % of the measured peak: the least of them counts, 1×1 convs do not', () => {
+    const layer = (shape: string, shareOfPeak: number) => ({ shape, shareOfPeak });
+    const convs = [layer('3x3 64→64 at 56x56', 0.62), layer('3x3 128→128 at 28x28', 0.84), layer('1x1 64→128 at 56x56', 0.2)];
+    expect(convShareVerdict(convs)).toEqual({ share: 0.6, convs: 2, least: 0.62, verdict: 'met' });
+    expect(convShareVerdict([...convs, layer('3x3 64→64 at 56x56', 0.59)]).verdict).toBe('missed');
   });
 });
