@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { keptLead } from '../../bench/batches.js';
-import { convShareVerdict, medianInterval, targetVerdict } from '../../bench/runtime.js';
+import { againstThreshold, convShareVerdict, medianInterval, targetVerdict } from '../../bench/runtime.js';
 
 /** P(B ≤ k), B ~ Binomial(n, 1/2), from Pascal's triangle. */
 function binomialTail(n: number, k: number): number {
@@ -74,5 +74,12 @@ describe('medianInterval', () => {
     const convs = [layer('3x3 64→64 at 56x56', 0.62), layer('3x3 128→128 at 28x28', 0.84), layer('1x1 64→128 at 56x56', 0.2)];
     expect(convShareVerdict(convs)).toEqual({ share: 0.6, convs: 2, least: 0.62, verdict: 'met' });
     expect(convShareVerdict([...convs, layer('3x3 64→64 at 56x56', 0.59)]).verdict).toBe('missed');
+  });
+
+  it('places a median against a threshold by its interval: above, below, or within the noise', () => {
+    // QuickNet on one thread against LCE's 5.8 ms: five rounds' medians in ms
+    expect(againstThreshold([3.1, 3.0, 3.4, 2.9, 3.2], 5.8).verdict).toBe('below');
+    expect(againstThreshold([5.1, 6.0, 5.9, 6.2, 5.7], 5.8).verdict).toBe('within the noise');
+    expect(againstThreshold([6.1, 6.0, 5.9, 6.2, 6.3], 5.8).verdict).toBe('above');
   });
 });
