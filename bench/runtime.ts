@@ -193,7 +193,8 @@ export function targetVerdict(name: string, contenders: Pick<Contender, 'label' 
 
 /**
  * Each binary conv step of a plan: its shape, time, binary MACs per second (the roofline's costing) and their
- * share of the binary peak measured at the start of the run (`sofar bench --profile`'s probe).
+ * share of the binary peak, measured once in the run, before the first batch-1 model's layers (`sofar bench
+ * --profile`'s probe: its fastest of five rounds).
  */
 function binaryLayers(runtime: BinaryRuntime, stepMs: number[], binaryPeak: number) {
   const layers = [];
