@@ -85,24 +85,28 @@ export async function run(options: BatchesBenchOptions = {}) {
     }
     const find = (engine: Side['engine'], batch: number) => sides.find((s) => s.engine === engine && s.batch === batch)!;
     const ratioInRound = (batch: number, r: number) => find('ort', batch).rounds[r] / find('sofar', batch).rounds[r];
-    const perRound = (f: (r: number) => number) => spread(Array.from({ length: o.rounds }, (_, r) => f(r)));
-    const byBatch = o.batches.map((batch) => ({
-      batch,
-      /** milliseconds a sample, median over the rounds */
-      sofarMsPerSample: round3(median(find('sofar', batch).rounds)),
-      referenceMsPerSample: round3(median(find('ort', batch).rounds)),
-      sampleSteps: find('sofar', batch).split!.steps,
-      sampleStepCandidates: find('sofar', batch).split!.candidates,
-      /** onnxruntime's ms a sample over SoFAr's, within each round */
-      speedup: perRound((r) => ratioInRound(batch, r)),
-      /** that ratio over the same round's batch-1 ratio: ≥ 1 where the batch keeps SoFAr's lead */
-      speedupOverBatch1: perRound((r) => ratioInRound(batch, r) / ratioInRound(1, r)),
-      /** the interval of that median, and the verdict it gives */
-      ...keptLead(Array.from({ length: o.rounds }, (_, r) => ratioInRound(batch, r) / ratioInRound(1, r))),
-      /** SoFAr's gain a sample from the batch, and onnxruntime's, within each round */
-      sofarGainOverBatch1: perRound((r) => find('sofar', 1).rounds[r] / find('sofar', batch).rounds[r]),
-      referenceGainOverBatch1: perRound((r) => find('ort', 1).rounds[r] / find('ort', batch).rounds[r]),
-    }));
+    const rounds = (f: (r: number) => number) => Array.from({ length: o.rounds }, (_, r) => f(r));
+    const perRound = (f: (r: number) => number) => spread(rounds(f));
+    const byBatch = o.batches.map((batch) => {
+      const overBatch1 = rounds((r) => ratioInRound(batch, r) / ratioInRound(1, r));
+      return {
+        batch,
+        /** milliseconds a sample, median over the rounds */
+        sofarMsPerSample: round3(median(find('sofar', batch).rounds)),
+        referenceMsPerSample: round3(median(find('ort', batch).rounds)),
+        sampleSteps: find('sofar', batch).split!.steps,
+        sampleStepCandidates: find('sofar', batch).split!.candidates,
+        /** onnxruntime's ms a sample over SoFAr's, within each round */
+        speedup: perRound((r) => ratioInRound(batch, r)),
+        /** that ratio over the same round's batch-1 ratio: ≥ 1 where the batch keeps SoFAr's lead */
+        speedupOverBatch1: spread(overBatch1),
+        /** the interval of that median, and the verdict it gives */
+        ...keptLead(overBatch1),
+        /** SoFAr's gain a sample from the batch, and onnxruntime's, within each round */
+        sofarGainOverBatch1: perRound((r) => find('sofar', 1).rounds[r] / find('sofar', batch).rounds[r]),
+        referenceGainOverBatch1: perRound((r) => find('ort', 1).rounds[r] / find('ort', batch).rounds[r]),
+      };
+    });
     process.stderr.write(`bench/batches: ${name}: ${byBatch.map((b) => `batch ${b.batch} ${b.speedup.median}x (over batch 1: ${b.speedupOverBatch1.median} [${b.overBatch1Interval.low}, ${b.overBatch1Interval.high}], ${b.lead})`).join(', ')}\n`);
     results.push({ model: graph.name, reference: reference.label, byBatch });
   }

@@ -118,6 +118,17 @@ export function againstThreshold(values: readonly number[], threshold: number): 
   return { interval, verdict: interval.low >= threshold ? 'above' : interval.high < threshold ? 'below' : 'within the noise' };
 }
 
+/** A target met where the interval lies on its good side (`above` or `below` the threshold), missed on the other. */
+export function targetMet(values: readonly number[], threshold: number, good: 'above' | 'below') {
+  const { interval, verdict } = againstThreshold(values, threshold);
+  return { interval, verdict: verdict === 'within the noise' ? verdict : verdict === good ? 'met' : 'missed' };
+}
+
+/** The median of each round's `runs` times, as race() writes them (one round after another). */
+function roundMedians(times: readonly number[], rounds: number, runs: number): number[] {
+  return Array.from({ length: rounds }, (_, r) => median(times.slice(r * runs, (r + 1) * runs)));
+}
+
 /** Per-round figures as their least, median and greatest (rounded): how far the shared machine moved. */
 export function spread(xs: readonly number[]): { min: number; median: number; max: number } {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -174,9 +185,8 @@ export function roundSpeedups(contenders: Pick<Contender, 'label' | 'times'>[], 
 
 /** Each contender's speed-up over SoFAr's runtime in each round, by label. */
 function perRoundSpeedups(contenders: Pick<Contender, 'label' | 'times'>[], rounds: number, runs: number): Record<string, number[]> {
-  const roundMedian = (c: Pick<Contender, 'times'>, r: number) => median(c.times.slice(r * runs, (r + 1) * runs));
-  const [sofar, ...others] = contenders;
-  return Object.fromEntries(others.map((c) => [c.label, Array.from({ length: rounds }, (_, r) => roundMedian(c, r) / roundMedian(sofar, r))]));
+  const [sofar, ...others] = contenders.map((c) => roundMedians(c.times, rounds, runs));
+  return Object.fromEntries(others.map((ms, j) => [contenders[j + 1].label, ms.map((m, r) => m / sofar[r])]));
 }
 
 /**
@@ -187,8 +197,7 @@ export function targetVerdict(name: string, contenders: Pick<Contender, 'label' 
   const target = TARGETS[name];
   const speedups = target && perRoundSpeedups(contenders, rounds, runs)[target.against];
   if (!speedups) return undefined;
-  const { interval, verdict } = againstThreshold(speedups, target.speedup);
-  return { ...target, interval, verdict: verdict === 'above' ? 'met' : verdict === 'below' ? 'missed' : 'within the noise' };
+  return { ...target, ...targetMet(speedups, target.speedup, 'above') };
 }
 
 /**
@@ -319,11 +328,9 @@ async function singleThreadRow(root: string, name: string, o: Required<Pick<Runt
   for (const c of contenders) await c.release();
   const p50 = (latency as Record<string, { p50Ms: number }>).sofar.p50Ms;
   // Issue 21: QuickNet on one thread faster than LCE's Mac mini M1 figure (another CPU), checked on the rounds
-  const times = contenders[0].times;
-  const roundMs = Array.from({ length: o.rounds }, (_, r) => median(times.slice(r * o.runs, (r + 1) * o.runs)));
-  const { interval, verdict } = againstThreshold(roundMs, LCE_SINGLE_THREAD[name].macMiniM1Ms);
-  const target = name === 'quicknet' ? { underMs: LCE_SINGLE_THREAD[name].macMiniM1Ms, interval, verdict: verdict === 'below' ? 'met' : verdict === 'above' ? 'missed' : 'within the noise' } : undefined;
-  process.stderr.write(`bench/runtime: ${name} on one thread: ${p50} ms${target ? `, target < ${target.underMs} ms: ${target.verdict} [${interval.low}, ${interval.high}]` : ''}\n`);
+  const underMs = LCE_SINGLE_THREAD[name].macMiniM1Ms;
+  const target = name === 'quicknet' ? { underMs, ...targetMet(roundMedians(contenders[0].times, o.rounds, o.runs), underMs, 'below') } : undefined;
+  process.stderr.write(`bench/runtime: ${name} on one thread: ${p50} ms${target ? `, target < ${target.underMs} ms: ${target.verdict} [${target.interval.low}, ${target.interval.high}]` : ''}\n`);
   return {
     model: graph.name,
     batch: 1,
