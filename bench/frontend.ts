@@ -6,12 +6,12 @@
  *   npm run build && node dist/bench/frontend.js
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '../grammar/index.js';
 import { check } from '../src/check.js';
 import { elaborate } from '../src/elaborate/elaborate.js';
-import { isMain, printReport, writeReport } from './common.js';
+import { isMain, machine, printReport, writeReport } from './common.js';
 
 interface Timing {
   name: string;
@@ -73,6 +73,7 @@ const fractalSpec = (columns: number) => `model synthetic_fractal {
 `;
 
 export async function run(o: { out?: string; maxColumns?: number } = {}): Promise<object> {
+  const loadStart = loadavg();
   const specs = ['specs', 'specs/fashion'].flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.sofar')).map((f) => join(d, f)));
   const zoo = specs.map((path) => time(path, readFileSync(path, 'utf8'), 9));
   const fractals: Timing[] = [];
@@ -80,7 +81,7 @@ export async function run(o: { out?: string; maxColumns?: number } = {}): Promis
   const largest = zoo.reduce((a, b) => (b.nodes > a.nodes ? b : a));
   const big = fractals.filter((f) => f.nodes >= 10_000);
   const report = {
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+    machine: machine(loadStart),
     node: process.version,
     zoo,
     fractals,

@@ -9,11 +9,11 @@
  * On Mesa's llvmpipe (a CPU rasteriser) the WebGPU figures measure the code path on the CPU cores, not
  * a GPU; the file says which adapter it was.
  */
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { EngineFactory } from '../src/train/engine.js';
 import { loadSpec, measure } from './train.js';
-import { isMain, repoRoot, writeReport } from './common.js';
+import { isMain, machine, repoRoot, writeReport } from './common.js';
 
 type Engine = 'ort' | 'tfjs';
 type Device = 'cpu' | 'webgpu';
@@ -71,7 +71,7 @@ export async function run(options: GpuBenchOptions = {}): Promise<object> {
       bench: 'gpu',
       date: new Date().toISOString(),
       finished,
-      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), loadAverage: { start: loadStart, now: loadavg() } },
+      machine: machine(loadStart),
       onnxruntime: ORT_VERSION,
       adapter: probe.adapter ?? null,
       noAdapter: probe.adapter ? undefined : probe.failure,

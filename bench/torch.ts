@@ -11,13 +11,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeTorchProject } from '../backends/torch/index.js';
 import { compileFile } from '../src/compile.js';
 import { initWeights } from '../src/weights/init.js';
-import { isMain, writeReport } from './common.js';
+import { isMain, machine, writeReport } from './common.js';
 
 const PYTHON = '/usr/bin/python3';
 const SPEC = 'specs/fashion/bireal-small.sofar';
@@ -51,18 +51,13 @@ export async function run(options: { limit?: number; out?: string } = {}): Promi
   const dir = mkdtempSync(join(tmpdir(), 'sofar-bench-torch-'));
   try {
     writeTorchProject(graph!, initWeights(graph!, 0), dir, { source: SPEC });
-    const start = loadavg().map((v) => Math.round(v * 100) / 100);
+    const start = loadavg();
     const results = [train(dir, 1, limit), train(dir, 2, limit)];
     const torch = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim();
     const report = {
       bench: 'torch',
       date: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        model: cpus()[0]?.model.trim(),
-        memoryGB: Math.round(totalmem() / 2 ** 30),
-        loadAverage: { start, end: loadavg().map((v) => Math.round(v * 100) / 100) },
-      },
+      machine: machine(start),
       torch,
       net: 'fashion/bireal-small',
       globalBatch: BATCH,

@@ -17,7 +17,7 @@ import { exportOnnx, percentile, sofarVersion } from '../backends/onnx/index.js'
 import { createRuntime, createRuntimeWith, loadNativeKernels, loadWasmKernels, type BinaryRuntime, type WasmKernelSet } from '../backends/runtime/index.js';
 import { compileFile } from '../src/compile.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
-import { isMain, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
+import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 
 export interface WebThreadsBenchOptions {
   rounds?: number;
@@ -33,9 +33,11 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 export async function run(options: WebThreadsBenchOptions = {}): Promise<object> {
   const o = { rounds: 5, runs: 5, warmup: 3, ...options };
   const root = repoRoot();
+  const loadStart = loadavg();
   const single = readFileSync(join(root, 'native', 'wasm', 'sofar_kernels.wasm'));
   const threaded = readFileSync(join(root, 'native', 'wasm', 'sofar_kernels_threads.wasm'));
   const models: Record<string, object> = {};
+  const twoThreadGains: number[] = [];
   for (const [name, path] of Object.entries(MODELS)) {
     const graph = compileFile(join(root, path)).graph!;
     const bytes = exportOnnx(graph, initWeights(graph, 0), { binaryOps: true });
@@ -70,6 +72,7 @@ export async function run(options: WebThreadsBenchOptions = {}): Promise<object>
       }
     }
     const base = median(contenders[0].times);
+    twoThreadGains.push(base / median(contenders[2].times));
     models[name] = {
       logitsEqual: true,
       contenders: contenders.map((c) => ({ label: c.label, threads: c.threads, p50Ms: round3(median(c.times)), minMs: round3(Math.min(...c.times)), speedupOver1Thread: round3(base / median(c.times)), ...(c.kernels && c.threads > 1 ? { chunksRunPerThread: c.kernels.chunksRun().slice(0, c.threads) } : {}) })),
@@ -82,9 +85,9 @@ export async function run(options: WebThreadsBenchOptions = {}): Promise<object>
     benchmark: 'web-threads',
     sofar: sofarVersion(),
     node: process.version,
-    cpu: `${cpus()[0]?.model ?? 'unknown'} (${cpus().length} logical)`,
-    loadavg: loadavg().map(round3),
-    note: loadavg()[0] >= cpus().length - 0.5
+    machine: machine(loadStart),
+    // Only where a second thread gained nothing and the machine was busy: then the load is the likely cause.
+    note: loadavg()[0] >= cpus().length - 0.5 && twoThreadGains.some((g) => g < 1.1)
       ? `the machine was busy (load ${loadavg()[0].toFixed(1)} on ${cpus().length} logical CPUs): no core was free for a second thread, so 2 threads cannot beat 1 here (see the native addon's own 2-thread figure); chunksRunPerThread shows the worker doing its share`
       : undefined,
     protocol: `batch 1, Node worker_threads; ${o.warmup} warm-up runs, then ${o.rounds} interleaved rounds of ${o.runs} timed runs per contender; medians; speedup = 1-thread sofar_kernels.wasm p50 / contender p50; logits equal bit for bit`,
