@@ -19,6 +19,8 @@ export interface OpenedBinary {
   classes: number;
   /** `SoFAr runtime, native (avx512), 2 threads` (and the batch's sample split, once chosen) */
   readonly description: string;
+  /** The threads it runs on (--threads, else its default: one per core natively, one for WebAssembly). */
+  threads: number;
   /** Whether the runtime's first runs have made their choices (the batch's sample split). */
   settled(): boolean;
   loadMs: number;
@@ -98,6 +100,7 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
       return describe();
     },
     settled: () => rt.sampleSplit.settled,
+    threads,
     loadMs,
     run: (x, n) => rt.run(x, n),
     roofline: async (reps) => {

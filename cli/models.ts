@@ -114,6 +114,8 @@ export interface OpenedModel {
   input: number[];
   /** How the model's training inputs were normalised, when it records it (a checkpoint, ONNX metadata). */
   normalisation: InputNormalisation | null;
+  /** SoFAr's runtime only: the threads it runs on (its description names them too). */
+  threads?: number;
   /** Milliseconds spent creating the runtime session (ONNX only). */
   loadMs: number;
   session?: InferenceSession;
@@ -198,13 +200,13 @@ async function openOnSofar(target: string, flags: OpenFlags & { runtime: BinaryR
     refuseSpecFlags(flags);
     const rt = await openFileOnRuntime(target, o);
     const normalisation = await recordedInFile(target);
-    return { name: basename(target), get runtime() { return rt.description; }, get engine() { return rt.description; }, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), roofline: (reps) => rt.roofline(reps), settled: () => rt.settled(), release: () => rt.release() };
+    return { name: basename(target), get runtime() { return rt.description; }, get engine() { return rt.description; }, threads: rt.threads, input: rt.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), roofline: (reps) => rt.roofline(reps), settled: () => rt.settled(), release: () => rt.release() };
   }
   const spec = loadSpec(target, flags);
   const { graph } = spec;
   const { weights, source, normalisation } = specWeights(spec);
   const rt = await openSpecOnRuntime(graph, weights, { ...o, source });
-  return { name: graph.name, get runtime() { return `${rt.description} (weights: ${source})`; }, get engine() { return rt.description; }, ...trainedRun(spec), input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), roofline: (reps) => rt.roofline(reps), settled: () => rt.settled(), release: () => rt.release() };
+  return { name: graph.name, get runtime() { return `${rt.description} (weights: ${source})`; }, get engine() { return rt.description; }, threads: rt.threads, ...trainedRun(spec), input: graph.input, normalisation, loadMs: rt.loadMs, run: async (x, n) => rt.run(x, n), roofline: (reps) => rt.roofline(reps), settled: () => rt.settled(), release: () => rt.release() };
 }
 
 function isOnnxFile(target: string): boolean {

@@ -47,7 +47,8 @@ export function register(program: Command): void {
     const stats = await timeCalls(opened.run, x, flags.batch, { warmup: flags.warmup, runs: flags.runs, settled: opened.settled });
     const profile = flags.profile ? await opened.roofline!(flags.runs) : undefined;
     await opened.release();
-    const threads = flags.threads ?? 'default';
+    // SoFAr's runtime knows its threads (and names them in its description); onnxruntime picks its own.
+    const threads = opened.threads ?? flags.threads ?? 'default';
     if (flags.json) {
       process.stdout.write(JSON.stringify({ model: opened.name, runtime: opened.runtime, threads, loadMs: opened.loadMs, ...stats, ...(profile ? { profile: rooflineJson(profile) } : {}) }) + '\n');
       return;
@@ -56,7 +57,7 @@ export function register(program: Command): void {
     const ms = (v: number) => `${v.toFixed(2)} ms`;
     process.stdout.write(
       [
-        `${opened.name} on ${opened.runtime}, threads ${threads}, batch ${flags.batch}`,
+        `${opened.name} on ${opened.runtime}${opened.threads === undefined ? `, threads ${threads}` : ''}, batch ${flags.batch}`,
         `  load        ${ms(opened.loadMs)}`,
         `  latency     p50 ${ms(stats.p50Ms)}, p90 ${ms(stats.p90Ms)}, mean ${ms(stats.meanMs)} (${stats.runs} runs after ${stats.warmup} warm-up)`,
         `  throughput  ${stats.throughput.toFixed(1)} samples/s`,

@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { register as registerBench } from '../../cli/commands/bench.js';
 import { register as registerBuild } from '../../cli/commands/build.js';
@@ -57,6 +58,15 @@ describe.skipIf(skipNative())('--runtime sofar', () => {
     expect(stats.p50Ms).toBeGreaterThan(0);
     expect(stats.p90Ms).toBeGreaterThanOrEqual(stats.p50Ms);
     expect(stats.loadMs).toBeGreaterThan(0);
+  });
+
+  it('bench says the threads the runtime runs on, once, and its JSON gives their number', async () => {
+    // Without --threads SoFAr's runtime takes one per core: the report says how many, not "default".
+    const stats = JSON.parse(await sofar('bench', SPEC, '--runtime', 'sofar', '--runs', '2', '--warmup', '1', '--json'));
+    expect(stats.threads).toBe(availableParallelism());
+    const text = await sofar('bench', SPEC, '--runtime', 'sofar', '--runs', '2', '--warmup', '1', '--threads', '1');
+    expect(text).toMatch(/native \(\w+\), 1 thread \(weights: seeded init, seed 0\), batch 1\n/);
+    expect(text).not.toMatch(/threads 1/);
   });
 
   it('refuses the wrong model for the runtime, saying which runtime runs it', async () => {
