@@ -127,6 +127,8 @@ function splitNote(split: { steps: number; candidates: readonly number[]; settle
 
 /** Rounds of the peaks' probe; the fastest counts (see measurePeaks). */
 const PEAK_ROUNDS = 5;
+const PEAK_ROUND_MS = 25;
+const PEAK_PAUSE_MS = 10;
 
 /**
  * The kernels' peaks on this machine, measured now: the rate of SoFAr's own binary 3×3 conv (512 → 512
@@ -134,7 +136,9 @@ const PEAK_ROUNDS = 5;
  * on a kernel set of its own: the fastest of PEAK_ROUNDS rounds, each the median of `reps` runs. A peak is the
  * best the kernels reach: on a shared machine a round's median can fall to one core's rate (its second
  * thread descheduled for a few milliseconds: measured on 2 vCPUs, one round in five at 57.7 G float MAC/s
- * against 107–113), and a peak from that round put a stem at 110 % of it.
+ * against 107–113), and a peak from that round put a stem at 110 % of it. Each round lasts at least
+ * PEAK_ROUND_MS and rounds are PEAK_PAUSE_MS apart: a probe of 10 runs a round (~13 ms in all) once fell
+ * wholly inside such a phase, all five rounds at one core's rate, and put XNOR-Net's convs at 144–170 %.
  */
 export async function measurePeaks(runtimeName: BinaryRuntimeName, threads: number, reps: number): Promise<Peaks> {
   const [{ GraphBuilder }, { initWeights }, { exportOnnx }, runtime, { stepCost, peakRate }] = await Promise.all([
@@ -151,8 +155,16 @@ export async function measurePeaks(runtimeName: BinaryRuntimeName, threads: numb
   const kernels = await kernelsFor(runtimeName, threads);
   const probe = runtime.createRuntime(exportOnnx(graph, initWeights(graph, 0), { binaryOps: true }), { threads, kernels });
   try {
-    probe.run(new Float32Array(256 * 14 * 14).map((_, i) => Math.sin(i)), 1);
-    const rounds = Array.from({ length: PEAK_ROUNDS }, () => probe.profile(Math.max(reps, 10)));
+    const x = new Float32Array(256 * 14 * 14).map((_, i) => Math.sin(i));
+    probe.run(x, 1);
+    const start = performance.now();
+    probe.run(x, 1);
+    const perRound = Math.max(reps, 10, Math.ceil(PEAK_ROUND_MS / Math.max(performance.now() - start, 1e-3)));
+    const rounds: number[][] = [];
+    for (let r = 0; r < PEAK_ROUNDS; r++) {
+      if (r > 0) await new Promise((resolve) => setTimeout(resolve, PEAK_PAUSE_MS));
+      rounds.push(probe.profile(perRound));
+    }
     const rate = (kind: 'binary' | 'float') => {
       const i = probe.plan.steps.findIndex((s) => stepCost(s).kind === kind);
       return peakRate(stepCost(probe.plan.steps[i]).macs, rounds.map((ms) => ms[i]));
