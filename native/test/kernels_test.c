@@ -775,6 +775,8 @@ static void test_elementwise(void) {
   for (int i = 3; i < pixels * c; i++) CHECK(y[i] == (x[i] < -0.5f ? -0.5f : x[i] > 0.25f ? 0.25f : x[i]), "clip");
   sofar_prelu_f32(x, s, y, pixels, c, 0);
   for (int i = 3; i < pixels * c; i++) CHECK(y[i] == (x[i] < 0 ? s[i % c] * x[i] : x[i]), "prelu");
+  /* the select, however compiled, keeps what is not below zero as it is: -0 stays -0, NaN stays NaN */
+  CHECK(y[0] == 0.0f && signbit(y[0]) && y[1] == 0.0f && !signbit(y[1]) && isnan(y[2]), "prelu of -0, 0, NaN");
   sofar_copy_f32(x, y, pixels, c, ys);
   for (int p = 0; p < pixels; p++) CHECK(!memcmp(y + p * ys, x + p * c, c * 4), "copy");
   /* layout round trip */
