@@ -50,10 +50,11 @@ export async function run(options: WebThreadsBenchOptions = {}): Promise<object>
       return { label, runtime, threads: k.threads(), times: [] as number[], kernels: k as WasmKernelSet | undefined };
     };
     const native = (threads: number) => ({ label: `native addon, ${threads} thread${threads > 1 ? 's' : ''} (reference)`, runtime: createRuntime(bytes, { threads, batch: 1 }), threads, times: [] as number[], kernels: undefined });
+    const twoThreads = await contender('wasm-threads, 2 threads', threaded, 2);
     const contenders = [
       await contender('wasm, 1 thread (sofar_kernels.wasm)', single, 1),
       await contender('wasm-threads, 1 thread', threaded, 1),
-      await contender('wasm-threads, 2 threads', threaded, 2),
+      twoThreads,
     ];
     const wasmCount = contenders.length;
     if ('kernels' in loadNativeKernels()) contenders.push(native(1), native(2));
@@ -72,7 +73,7 @@ export async function run(options: WebThreadsBenchOptions = {}): Promise<object>
       }
     }
     const base = median(contenders[0].times);
-    twoThreadGains.push(base / median(contenders[2].times));
+    twoThreadGains.push(base / median(twoThreads.times));
     models[name] = {
       logitsEqual: true,
       contenders: contenders.map((c) => ({ label: c.label, threads: c.threads, p50Ms: round3(median(c.times)), minMs: round3(Math.min(...c.times)), speedupOver1Thread: round3(base / median(c.times)), ...(c.kernels && c.threads > 1 ? { chunksRunPerThread: c.kernels.chunksRun().slice(0, c.threads) } : {}) })),

@@ -127,7 +127,9 @@ function splitNote(split: { steps: number; candidates: readonly number[]; settle
 
 /** Rounds of the peaks' probe; the fastest counts (see measurePeaks). */
 const PEAK_ROUNDS = 5;
+/** Least milliseconds a round of the probe lasts: longer than a shared machine's slow phases. */
 const PEAK_ROUND_MS = 25;
+/** Milliseconds between rounds, so that no two rounds fall in the same phase. */
 const PEAK_PAUSE_MS = 10;
 
 /**
