@@ -136,15 +136,20 @@ static void im2col_row(const struct conv_plan *p, const float *x, size_t pix, fl
       if ((size_t)j1 < g->kw) memset(d + (size_t)j1 * g->cin, 0, (g->kw - (size_t)j1) * g->cin * sizeof(float));
       continue;
     }
+    /* Each tap's cg floats per group copied in place of a libc call: a grouped conv's groups hold a few
+       channels (MeliusNet's stem: 4 and 8), and a call per tap and group cost more than the GEMM. */
+    const size_t cg = g->cg;
     for (size_t j = 0; j < g->kw; j++) {
       const ptrdiff_t iw = (ptrdiff_t)(ow * g->sw + j * g->dw) - (ptrdiff_t)g->pl;
       const size_t t = i * g->kw + j;
       const int in = row_in && iw >= 0 && iw < (ptrdiff_t)g->w;
       const float *src = in ? ximg + ((size_t)ih * g->w + (size_t)iw) * g->cin : NULL;
       for (size_t gi = 0; gi < g->groups; gi++) {
-        float *d = dst + gi * p->k + t * g->cg;
-        if (in) memmove(d, src + gi * g->cg, g->cg * sizeof(float));
-        else memset(d, 0, g->cg * sizeof(float));
+        float *d = dst + gi * p->k + t * cg;
+        if (in)
+          for (size_t q = 0; q < cg; q++) d[q] = src[gi * cg + q];
+        else
+          for (size_t q = 0; q < cg; q++) d[q] = 0.0f;
       }
     }
   }
