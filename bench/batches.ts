@@ -23,7 +23,7 @@ import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js'
 import { initWeights, seededInput } from '../src/weights/init.js';
 import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 import { timedRuns } from './timed-runs.js';
-import { againstThreshold, compileSpec, median, type medianInterval, MODELS, round3, spread, TARGETS, targetMet, ZOO } from './runtime.js';
+import { againstThreshold, compileSpec, median, type medianInterval, MODELS, round3, speedupTarget, spread, ZOO } from './runtime.js';
 
 export interface BatchesBenchOptions {
   batches?: number[];
@@ -102,7 +102,7 @@ export async function run(options: BatchesBenchOptions = {}) {
         /** onnxruntime's ms a sample over SoFAr's, within each round */
         speedup: spread(speedups),
         /** the second reading of issue 21's batch target: the model's batch-1 target speed-up, held at this batch */
-        target: batchTarget(name, reference.label, speedups),
+        target: speedupTarget(name, reference.label, speedups),
         /** that ratio over the same round's batch-1 ratio: ≥ 1 where the batch keeps SoFAr's lead */
         speedupOverBatch1: spread(overBatch1),
         /** the interval of that median, and the verdict it gives */
@@ -112,7 +112,7 @@ export async function run(options: BatchesBenchOptions = {}) {
         referenceGainOverBatch1: perRound((r) => find('ort', 1).rounds[r] / find('ort', batch).rounds[r]),
       };
     });
-    const targetNote = (t: ReturnType<typeof batchTarget>) => (t ? `; target ${t.speedup}x ${t.verdict}` : '');
+    const targetNote = (t: ReturnType<typeof speedupTarget>) => (t ? `; target ${t.speedup}x ${t.verdict}` : '');
     process.stderr.write(`bench/batches: ${name}: ${byBatch.map((b) => `batch ${b.batch} ${b.speedup.median}x (over batch 1: ${b.speedupOverBatch1.median} [${b.overBatch1Interval.low}, ${b.overBatch1Interval.high}], ${b.lead}${targetNote(b.target)})`).join(', ')}\n`);
     results.push({ model: graph.name, reference: reference.label, byBatch });
   }
@@ -126,17 +126,6 @@ export async function run(options: BatchesBenchOptions = {}) {
   };
   writeReport(o.out ?? join(root, 'bench', 'results', 'batches.json'), report);
   return report;
-}
-
-/**
- * Issue 21's batch target read the second way: the speed-up the model must reach at batch 1 (TARGETS), reached
- * at this batch too — met, missed or within the noise by the interval of the per-round speed-ups' median. Only
- * against the reference the target names; undefined for a model without a target.
- */
-export function batchTarget(model: string, referenceLabel: string, speedups: readonly number[]) {
-  const target = TARGETS[model];
-  if (!target || target.against !== referenceLabel) return undefined;
-  return { ...target, ...targetMet(speedups, target.speedup, 'above') };
 }
 
 /** The verdict on a batch keeping the lead, from the per-round ratios (batch N's over batch 1's). */

@@ -196,7 +196,16 @@ function perRoundSpeedups(contenders: Pick<Contender, 'label' | 'times'>[], roun
 export function targetVerdict(name: string, contenders: Pick<Contender, 'label' | 'times'>[], rounds: number, runs: number) {
   const target = TARGETS[name];
   const speedups = target && perRoundSpeedups(contenders, rounds, runs)[target.against];
-  if (!speedups) return undefined;
+  return speedups && speedupTarget(name, target.against, speedups);
+}
+
+/**
+ * A model's target (TARGETS) against per-round speed-ups over one reference: met, missed or within the noise by
+ * the interval of their median. Only against the reference the target names; undefined for a model without one.
+ */
+export function speedupTarget(model: string, referenceLabel: string, speedups: readonly number[]) {
+  const target = TARGETS[model];
+  if (!target || target.against !== referenceLabel) return undefined;
   return { ...target, ...targetMet(speedups, target.speedup, 'above') };
 }
 

@@ -4,8 +4,8 @@
  * (coefficients by Pascal's rule), and against sampling: rounds drawn from a skewed law of known median.
  */
 import { describe, expect, it } from 'vitest';
-import { batchTarget, keptLead } from '../../bench/batches.js';
-import { againstThreshold, convShareVerdict, medianInterval, targetVerdict } from '../../bench/runtime.js';
+import { keptLead } from '../../bench/batches.js';
+import { againstThreshold, convShareVerdict, medianInterval, speedupTarget, targetVerdict } from '../../bench/runtime.js';
 
 /** P(B ≤ k), B ~ Binomial(n, 1/2), from Pascal's triangle. */
 function binomialTail(n: number, k: number): number {
@@ -54,12 +54,12 @@ describe('medianInterval', () => {
 
   it('checks the batch-1 target speed-up held at a batch, against the reference the target names only', () => {
     const above = [6.4, 6.6, 6.2, 6.9, 6.5, 6.3, 6.8]; // Bi-Real's target is 6×
-    expect(batchTarget('bireal-resnet18', 'ort-float-resnet18', above)).toMatchObject({ speedup: 6, verdict: 'met' });
-    expect(batchTarget('bireal-resnet18', 'ort-float-resnet18', above.map((x) => x - 0.5))).toMatchObject({ verdict: 'within the noise' });
-    expect(batchTarget('bireal-resnet18', 'ort-float-resnet18', above.map((x) => x - 1))).toMatchObject({ verdict: 'missed' });
-    expect(batchTarget('rf-c4d8-resnet37', 'ort-standard', above)).toMatchObject({ speedup: 8, verdict: 'missed' });
-    expect(batchTarget('bireal-resnet18', 'ort-standard', above)).toBeUndefined(); // not the target's reference
-    expect(batchTarget('quicknet_small', 'ort-float-resnet18', above)).toBeUndefined(); // no target
+    expect(speedupTarget('bireal-resnet18', 'ort-float-resnet18', above)).toMatchObject({ speedup: 6, verdict: 'met' });
+    expect(speedupTarget('bireal-resnet18', 'ort-float-resnet18', above.map((x) => x - 0.5))).toMatchObject({ verdict: 'within the noise' });
+    expect(speedupTarget('bireal-resnet18', 'ort-float-resnet18', above.map((x) => x - 1))).toMatchObject({ verdict: 'missed' });
+    expect(speedupTarget('rf-c4d8-resnet37', 'ort-standard', above)).toMatchObject({ speedup: 8, verdict: 'missed' });
+    expect(speedupTarget('bireal-resnet18', 'ort-standard', above)).toBeUndefined(); // not the target's reference
+    expect(speedupTarget('quicknet_small', 'ort-float-resnet18', above)).toBeUndefined(); // no target
   });
 
   it('checks a model’s issue-21 target round by round: met, missed, or within the noise', () => {
