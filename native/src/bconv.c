@@ -622,6 +622,21 @@ static void bconv_task(void *vctx, size_t begin, size_t end, int slot) {
 static size_t split_bytes = 512 * 1024;
 void sofar_bconv_split_at(size_t bytes) { split_bytes = bytes; }
 
+/* Whether run() may split the conv's channels: large weights, one group, whole words of channels, 2 words or more. */
+static int may_split(const struct bconv_plan *p) {
+  return packed_words_count(p) * sizeof(uint64_t) >= split_bytes && p->g.groups == 1 && p->g.cout % 64 == 0 &&
+         p->g.cout / 64 >= 2;
+}
+
+/* Scratch slots: a task's thread index picks one, and threads <= tasks. Blocks of pixels number at most the
+   pixels; split tasks (a part of the channels of a block each) can outnumber a small map's pixels (a binary dense
+   layer at batch 1 is one pixel), so a conv that may split has at least SPLIT_SLOTS, and run() splits over at
+   most as many threads as it has slots. */
+#define SPLIT_SLOTS 4
+static size_t slots_of(const struct bconv_plan *p) {
+  return sofar_slots(may_split(p) ? sofar_max(p->g.pixels, SPLIT_SLOTS) : p->g.pixels);
+}
+
 /* task t: block t % blocks of pixels, channels of part t / blocks (parts of whole 64-channel words, as even as
    they can be) */
 static void bconv_split_task(void *vctx, size_t begin, size_t end, int slot) {
@@ -758,7 +773,7 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
   }
   c.pad_value = pad_value;
   c.slots = slots;
-  c.rp = (uint64_t *)(slots + sofar_slots(p->g.pixels) * p->slot_bytes);
+  c.rp = (uint64_t *)(slots + slots_of(p) * p->slot_bytes);
   if (p->rowpack) { /* a small gather (deep layers, small maps) on this thread (see SOFAR_ROWPACK_SERIAL_WORDS) */
     const size_t rows = p->g.n * p->g.h + 1;
     if (p->rows_words < SOFAR_ROWPACK_SERIAL_WORDS) rowpack_task(&c, 0, rows, 0);
@@ -772,10 +787,11 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
      streamed again from L3 for every block of pixels each thread computes: split by output channels instead,
      thread t taking part t of them for every pixel, so each thread streams its part of the weights once. One
      group, whole words of channels, packed as one group, nothing packed or pooled on the side. */
-  const size_t blocks = sofar_div_up(p->g.pixels, c.uk->bgemm_mr), parts = (size_t)sofar_threads();
-  const size_t weight_bytes = packed_words_count(p) * sizeof(uint64_t);
-  if (parts > 1 && weight_bytes >= split_bytes && p->g.groups == 1 && p->g.cout % 64 == 0 && p->g.cout / 64 >= parts &&
-      c.out.yp_c == p->g.cout && !c.out.p2_y && !c.res_pool2) {
+  const size_t blocks = sofar_div_up(p->g.pixels, c.uk->bgemm_mr), nslots = slots_of(p);
+  size_t parts = (size_t)sofar_threads();
+  if (parts > nslots) parts = nslots / blocks; /* the threads that join (<= parts*blocks tasks) have slots */
+  if (parts > 1 && may_split(p) && p->g.cout / 64 >= parts && c.out.yp_c == p->g.cout && !c.out.p2_y &&
+      !c.res_pool2) {
     c.blocks = blocks, c.parts = parts;
     sofar_parallel_for(parts * blocks, bconv_split_task, &c);
     return;
@@ -787,7 +803,7 @@ size_t sofar_bconv2d_scratch_bytes(int n, int h, int w, int cin, int cout, int k
                                    int pl, int pb, int pr, int dh, int dw, int groups) {
   struct bconv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return 0;
-  return SOFAR_ALIGN + round64(packed_bytes(&p)) + sofar_slots(p.g.pixels) * p.slot_bytes +
+  return SOFAR_ALIGN + round64(packed_bytes(&p)) + slots_of(&p) * p.slot_bytes +
          p.rows_words * sizeof(uint64_t);
 }
 

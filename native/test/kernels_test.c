@@ -438,6 +438,10 @@ static void test_bconv_split(int cases) {
   static const int cgs[] = {3, 64, 65, 128}, ogs[] = {128, 192, 256, 384};
   for (int t = 0; t < cases; t++)
     bconv_case(1, pick(cgs, 4), pick(ogs, 4), 1 + rnd(3), 1 + rnd(3), 1 + rnd(2), 1 + rnd(2), 1, 1, rnd(3) - 1);
+  /* one or two pixels (a binary dense layer at batch 1): fewer pixels than the 2 and 3 threads that split them */
+  map_extent = 1;
+  for (int t = 0; t < 4; t++) bconv_case(1, pick(cgs, 4), pick(ogs, 4), 1, 1, 1, 1, 1, 1, rnd(3) - 1);
+  map_extent = 7;
   sofar_bconv_split_at(512 * 1024);
 }
 
