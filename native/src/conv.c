@@ -113,10 +113,17 @@ static struct conv_ctx conv_ctx_of(const struct conv_plan *p, const float *x, co
   return c;
 }
 
+/* Output pixel pix's image in x, and its output row and column. */
+static const float *image_of(const struct sofar_conv_geom *g, const float *x, size_t pix, size_t *oh, size_t *ow) {
+  const size_t hw_out = g->ho * g->wo, rem = pix % hw_out;
+  *oh = rem / g->wo, *ow = rem % g->wo;
+  return x + pix / hw_out * g->h * g->w * g->cin;
+}
+
 static void im2col_row(const struct conv_plan *p, const float *x, size_t pix, float *dst) {
   const struct sofar_conv_geom *g = &p->g;
-  const size_t hw_out = g->ho * g->wo, img = pix / hw_out, rem = pix % hw_out, oh = rem / g->wo, ow = rem % g->wo;
-  const float *ximg = x + img * g->h * g->w * g->cin;
+  size_t oh, ow;
+  const float *ximg = image_of(g, x, pix, &oh, &ow);
   for (size_t i = 0; i < g->kh; i++) {
     const ptrdiff_t ih = (ptrdiff_t)(oh * g->sh + i * g->dh) - (ptrdiff_t)g->pt;
     const int row_in = ih >= 0 && ih < (ptrdiff_t)g->h;
@@ -155,6 +162,24 @@ static void im2col_row(const struct conv_plan *p, const float *x, size_t pix, fl
   }
 }
 
+/* A grouped conv's im2col row in the input's own layout, kh*kw taps of cin floats (zero where a tap falls in
+   the padding), so that group gi reads every tap at the same offset gi*cg as in x itself. */
+static void im2col_taps(const struct conv_plan *p, const float *x, size_t pix, float *dst) {
+  const struct sofar_conv_geom *g = &p->g;
+  size_t oh, ow;
+  const float *ximg = image_of(g, x, pix, &oh, &ow);
+  for (size_t i = 0; i < g->kh; i++) {
+    const ptrdiff_t ih = (ptrdiff_t)(oh * g->sh + i * g->dh) - (ptrdiff_t)g->pt;
+    for (size_t j = 0; j < g->kw; j++, dst += g->cin) {
+      const ptrdiff_t iw = (ptrdiff_t)(ow * g->sw + j * g->dw) - (ptrdiff_t)g->pl;
+      if (ih >= 0 && ih < (ptrdiff_t)g->h && iw >= 0 && iw < (ptrdiff_t)g->w)
+        memcpy(dst, ximg + ((size_t)ih * g->w + (size_t)iw) * g->cin, g->cin * sizeof(float));
+      else
+        memset(dst, 0, g->cin * sizeof(float));
+    }
+  }
+}
+
 static void conv_task(void *vctx, size_t begin, size_t end, int slot) {
   const struct conv_ctx *c = (const struct conv_ctx *)vctx;
   const struct conv_plan *p = c->p;
@@ -163,20 +188,34 @@ static void conv_task(void *vctx, size_t begin, size_t end, int slot) {
   const size_t mr_max = uk->sgemm_mr, nr_max = uk->sgemm_nr;
   float *buf = (float *)(c->slots + (size_t)slot * p->slot_bytes);
   const size_t hw_out = g->ho * g->wo, kh = g->kh, kw = g->kw, cin = g->cin, K = p->k, groups = g->groups;
-  /* one segment per kernel row (kw*cin contiguous floats of x) when the layout allows */
+  /* Segments read in place where the layout allows: one per kernel row (kw*cin contiguous floats of x) without
+     groups, one per tap (a group's cg floats) with groups; a group's segments then start cg floats after the
+     previous group's, as in x. Otherwise one im2col segment of all groups' K floats, group after group. */
   const int seg = !p->direct && groups == 1 && g->dw == 1 && kh <= SOFAR_MAX_SEGS;
-  const size_t nseg = seg ? kh : 1, seg_len = seg ? kw * cin : K;
+  const int tapseg = !p->direct && groups > 1 && g->taps <= SOFAR_MAX_SEGS;
+  const size_t nseg = seg ? kh : tapseg ? g->taps : 1, seg_len = seg ? kw * cin : tapseg ? g->cg : K;
+  const size_t group_step = tapseg || p->direct ? g->cg : K;
+  const int grouped_tile = groups > 1 && uk->sgemm_groups && g->og <= 8;
   for (size_t blk = begin; blk < end; blk++) {
     const size_t p0 = blk * mr_max, mr = sofar_min(mr_max, g->pixels - p0);
     const float *rows[SOFAR_MAX_SEGS * SOFAR_MR_MAX] = {0};
     size_t img = p0 / hw_out, oh = p0 % hw_out / g->wo, ow = p0 % g->wo; /* then counted up */
     for (size_t r = 0; r < mr; r++) {
       const ptrdiff_t ih0 = (ptrdiff_t)(oh * g->sh) - (ptrdiff_t)g->pt, iw0 = (ptrdiff_t)(ow * g->sw) - (ptrdiff_t)g->pl;
+      const int interior = ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + (kh - 1) * g->dh < g->h &&
+                           (size_t)iw0 + (kw - 1) * g->dw < g->w;
+      const float *ximg = c->x + img * g->h * g->w * cin;
       if (p->direct) {
         rows[r] = c->x + ((img * g->h + oh * g->sh) * g->w + ow * g->sw) * cin;
-      } else if (seg && ih0 >= 0 && iw0 >= 0 && (size_t)ih0 + (kh - 1) * g->dh < g->h && (size_t)iw0 + kw - 1 < g->w) {
-        const float *ximg = c->x + img * g->h * g->w * cin;
+      } else if (seg && interior) {
         for (size_t i = 0; i < kh; i++) rows[i * SOFAR_MR_MAX + r] = ximg + (((size_t)ih0 + i * g->dh) * g->w + (size_t)iw0) * cin;
+      } else if (tapseg) {
+        const float *base = interior ? ximg + ((size_t)ih0 * g->w + (size_t)iw0) * cin : NULL;
+        float *dst = buf + r * groups * K;
+        if (!interior) im2col_taps(p, c->x, p0 + r, dst);
+        for (size_t i = 0, t = 0; i < kh; i++)
+          for (size_t j = 0; j < kw; j++, t++)
+            rows[t * SOFAR_MR_MAX + r] = interior ? base + (i * g->dh * g->w + j * g->dw) * cin : dst + t * cin;
       } else {
         float *dst = buf + r * groups * K;
         im2col_row(p, c->x, p0 + r, dst);
@@ -189,18 +228,24 @@ static void conv_task(void *vctx, size_t begin, size_t end, int slot) {
     }
     for (size_t i = 0; i < nseg; i++)
       for (size_t r = mr; r < SOFAR_MR_MAX; r++) rows[i * SOFAR_MR_MAX + r] = rows[i * SOFAR_MR_MAX];
+    float *y0 = c->y + p0 * c->ys;
+    const float *res0 = c->res ? c->res + p0 * c->ys : NULL;
+    if (grouped_tile) {
+      uk->sgemm_groups(mr, g->og, groups, nseg, seg_len, rows, group_step, c->pw, p->np16 * K * 16, y0, c->ys, c->bias,
+                       res0, c->relu);
+      continue;
+    }
     for (size_t gi = 0; gi < groups; gi++) {
-      const float *grows[SOFAR_MR_MAX];
+      const float *grows[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
       const float *const *ga = rows;
-      if (groups > 1) { /* one segment: group gi's part of each row */
-        for (size_t r = 0; r < SOFAR_MR_MAX; r++) grows[r] = rows[r] + gi * K;
+      if (gi > 0) { /* group gi's part of each segment */
+        for (size_t i = 0; i < nseg * SOFAR_MR_MAX; i++) grows[i] = rows[i] + gi * group_step;
         ga = grows;
       }
       for (size_t n0 = 0; n0 < g->og; n0 += nr_max) {
         const size_t nr = sofar_min(nr_max, g->og - n0), col = gi * g->og + n0;
-        uk->sgemm(mr, nr, nseg, seg_len, ga, c->pw + (gi * p->np16 + n0 / 16) * K * 16, 16, K * 16,
-                  c->y + p0 * c->ys + col, c->ys, c->bias ? c->bias + col : NULL,
-                  c->res ? c->res + p0 * c->ys + col : NULL, c->relu);
+        uk->sgemm(mr, nr, nseg, seg_len, ga, c->pw + (gi * p->np16 + n0 / 16) * K * 16, 16, K * 16, y0 + col, c->ys,
+                  c->bias ? c->bias + col : NULL, res0 ? res0 + col : NULL, c->relu);
       }
     }
   }

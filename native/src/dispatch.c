@@ -8,12 +8,12 @@ static const struct sofar_ukernels table_scalar = {
 #if SOFAR_X86
 static const struct sofar_ukernels table_avx2 = {
     SOFAR_ISA_AVX2, 3, 8, sofar_bgemm_avx2, sofar_bconv_transform_avx2, sofar_pack_row_avx2,
-    6, 16, sofar_sgemm_avx2, sofar_dwconv_avx2,
+    6, 16, sofar_sgemm_avx2, sofar_dwconv_avx2, NULL, NULL, NULL, sofar_sgemm_groups_avx2,
 };
 static const struct sofar_ukernels table_avx512 = {
     SOFAR_ISA_AVX512, 6, 32, sofar_bgemm_avx512, sofar_bconv_transform_avx512, sofar_pack_row_avx512,
     6, 64, sofar_sgemm_avx512, sofar_dwconv_avx512, sofar_pack_rows_avx512, sofar_pool_pairs_avx512,
-    sofar_interleave3_avx512,
+    sofar_interleave3_avx512, sofar_sgemm_groups_avx512,
 };
 #endif
 #if SOFAR_WASM_SIMD

@@ -239,6 +239,17 @@ typedef void (*sofar_sgemm_fn)(size_t mr, size_t nr, size_t nseg, size_t seg_len
                                float *c, size_t c_stride, const float *bias, const float *res, int relu);
 
 /**
+ * Float GEMM tiles of ng groups side by side, each of nr <= 8 columns (a grouped conv's groups): group q's rows
+ * are those of a (segmented as above) plus q*a_group_stride floats, its weights b + q*b_group_stride (16-float
+ * packed rows, columns < nr read), its bias, residual and outputs nr columns after group q-1's. Each group's
+ * floats are those of sofar_sgemm_fn on that group alone.
+ */
+typedef void (*sofar_sgemm_groups_fn)(size_t mr, size_t nr, size_t ng, size_t nseg, size_t seg_len,
+                                      const float *const *a, size_t a_group_stride, const float *b,
+                                      size_t b_group_stride, float *c, size_t c_stride, const float *bias,
+                                      const float *res, int relu);
+
+/**
  * Depthwise conv, one output pixel of c channels: y[q] = relu?(((0 + Σ_t x_t[q]·w[t·c + q]) + bias[q]) + res[q]),
  * taps t < ntaps in order, each product and sum rounded to float32 (no FMA); taps[t] NULL = padding (skipped).
  * bias and res may be NULL. Identical floats on every ISA.
@@ -270,6 +281,7 @@ struct sofar_ukernels {
   sofar_pack_rows_fn pack_rows; /* NULL: pack_row row by row */
   sofar_pool_pairs_fn pool_pairs; /* NULL: the portable loop in bconv.c */
   sofar_interleave3_fn interleave3; /* NULL: the portable loop in conv.c */
+  sofar_sgemm_groups_fn sgemm_groups; /* NULL: sgemm group by group */
 };
 
 /* Packs rows with the variant's multi-row packer where it has one (per-row calls cost more than the packing
@@ -303,6 +315,8 @@ void sofar_dwconv_range_scalar(size_t q0, size_t q1, size_t c, size_t ntaps, con
 void sofar_bgemm_avx2(size_t, size_t, size_t, size_t, const uint64_t *const *, const uint64_t *, int32_t *, size_t);
 void sofar_bconv_transform_avx2(const struct sofar_bconv_out *, size_t, size_t, const int32_t *, const int32_t *const *, float *);
 void sofar_pack_row_avx2(const float *, const float *, const float *, uint64_t *, size_t);
+void sofar_sgemm_groups_avx2(size_t, size_t, size_t, size_t, size_t, const float *const *, size_t, const float *, size_t,
+                             float *, size_t, const float *, const float *, int);
 void sofar_sgemm_avx2(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                       const float *, const float *, int);
 void sofar_dwconv_avx2(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
@@ -312,6 +326,8 @@ void sofar_pack_row_avx512(const float *, const float *, const float *, uint64_t
 void sofar_pack_rows_avx512(const float *, size_t, const float *, const float *, uint64_t *, size_t, size_t, size_t);
 void sofar_pool_pairs_avx512(float *, size_t, const float *, const float *, size_t, size_t);
 void sofar_interleave3_avx512(const float *, const float *, const float *, float *, size_t);
+void sofar_sgemm_groups_avx512(size_t, size_t, size_t, size_t, size_t, const float *const *, size_t, const float *,
+                               size_t, float *, size_t, const float *, const float *, int);
 void sofar_sgemm_avx512(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *, size_t,
                         const float *, const float *, int);
 void sofar_dwconv_avx512(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);

@@ -1,4 +1,4 @@
-/* Float GEMM tile for AVX2 + FMA: 6 rows x 16 columns, 12 ymm accumulators. */
+/* Float GEMM tiles for AVX2 + FMA: 6 rows x 16 columns, 12 ymm accumulators; and the grouped tile. */
 #include "internal.h"
 
 #if SOFAR_X86
@@ -67,5 +67,9 @@ SOFAR_TARGET_AVX2 void sofar_sgemm_avx2(size_t mr, size_t nr, size_t nseg, size_
     }
   }
 }
+
+#define SOFAR_GROUPS_TARGET SOFAR_TARGET_AVX2
+#define SOFAR_GROUPS_FN sofar_sgemm_groups_avx2
+#include "sgemm-groups.h"
 
 #endif

@@ -149,4 +149,7 @@ SOFAR_TARGET_AVX512 void sofar_interleave3_avx512(const float *a, const float *b
   }
   for (; i < n; i++, out += 3) out[0] = a[i], out[1] = b[i], out[2] = c[i];
 }
+#define SOFAR_GROUPS_TARGET SOFAR_TARGET_AVX512
+#define SOFAR_GROUPS_FN sofar_sgemm_groups_avx512
+#include "sgemm-groups.h"
 #endif

@@ -548,8 +548,9 @@ static void test_pack_signs(int cases) {
 
 static void test_conv(int cases) {
   for (int t = 0; t < cases; t++) {
-    const int groups = pick((const int[]){1, 1, 1, 2, 4}, 5);
-    const int cg = pick((const int[]){1, 3, 8, 17, 64}, 5), og = pick((const int[]){1, 5, 16, 17, 33, 64, 65, 100}, 8);
+    /* 3 and 8 groups of at most 8 columns: the grouped tile's pairs of groups and its last single group */
+    const int groups = pick((const int[]){1, 1, 1, 2, 3, 4, 8}, 7);
+    const int cg = pick((const int[]){1, 3, 8, 17, 64}, 5), og = pick((const int[]){1, 5, 8, 16, 17, 33, 64, 65, 100}, 9);
     const int cin = cg * groups, cout = og * groups;
     const int n = 1 + rnd(2), kh = t == 1 ? 18 : 1 + rnd(3), kw = 1 + rnd(3), sh = 1 + rnd(2), sw = 1 + rnd(2);
     const int dh = 1 + (rnd(4) == 0), dw = 1 + (rnd(4) == 0);
