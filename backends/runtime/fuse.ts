@@ -10,8 +10,10 @@
  * sofar_bconv2d_epilogue) the chain after the activation may also hold a full affine map and then the
  * residual (QuickNet's conv → ReLU → BN → add). A per-channel op after a channel concat whose branches
  * are read only by it moves into the branches (each takes its channels' slice of the parameters), where
- * the branches' convs absorb it (ReActNet's RPReLU after its two 1×1 convs). Identity nodes disappear.
- * Plain data in, plain data out.
+ * the branches' convs absorb it (ReActNet's RPReLU after its two 1×1 convs). With `epilogue`, a binary conv
+ * whose output is zero-padded along channels and added to a map x (MeliusNet's improvement block: the ONNX
+ * form of add_into) adds itself into its window of x's channels in place (`into`), when nothing reads x after
+ * it. Identity nodes disappear. Plain data in, plain data out.
  */
 import type { RuntimeModel, RuntimeNode } from './model.js';
 
@@ -24,6 +26,11 @@ type BconvNode = Extract<RuntimeNode, { op: 'bconv' }>;
  */
 export type FusedConv = (ConvNode | BconvNode) & {
   residual: string | null;
+  /**
+   * Set: the conv's output is its residual x with channels [offset, offset + channels) replaced by x's plus the
+   * conv's, computed in x's buffer (the node's shape is x's; the conv's own channels are `channels`).
+   */
+  into: { offset: number; channels: number } | null;
   residualAfter: boolean;
   relu: boolean;
   alpha: Float32Array | null;
@@ -49,7 +56,7 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
       alias.set(node.output, inputs[0]);
       continue;
     }
-    nodes.push(node.op === 'conv' || node.op === 'bconv' ? { ...node, inputs, residual: null, residualAfter: false, relu: false, alpha: null, postScale: null, post: null } : { ...node, inputs });
+    nodes.push(node.op === 'conv' || node.op === 'bconv' ? { ...node, inputs, residual: null, into: null, residualAfter: false, relu: false, alpha: null, postScale: null, post: null } : { ...node, inputs });
   }
   if (options.epilogue) distributeOverConcats(nodes, model.output.name);
 
@@ -81,7 +88,49 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
       return;
     }
   });
+  if (options.epilogue) addIntoInPlace(nodes, model);
   return nodes.filter((n): n is FusedNode => n !== null);
+}
+
+/**
+ * add(x, pad(conv)) → conv into x: a binary conv read only by a channel pad read only by an add, with nothing
+ * absorbed after it, takes x as its residual and writes its channels' window of x in place. x must be a stored
+ * map (not the model's input or output) whose other readers all end in this conv (its batch norm and sign):
+ * no step reads x after the conv has changed it.
+ */
+function addIntoInPlace(nodes: (FusedNode | null)[], model: RuntimeModel): void {
+  const at = new Map<string, number>();
+  const readers = new Map<string, number[]>();
+  nodes.forEach((n, i) => {
+    if (!n) return;
+    at.set(n.output, i);
+    for (const input of [...n.inputs, ...(isConv(n) && n.residual ? [n.residual] : [])]) readers.set(input, [...(readers.get(input) ?? []), i]);
+  });
+  const soleReader = (name: string) => (readers.get(name)?.length === 1 && name !== model.output.name ? readers.get(name)![0] : undefined);
+  const isNormOrSign = (n: FusedNode) => (n.op === 'affine' || n.op === 'sign') && n.output !== model.output.name;
+  // every reader of `name` is node `target`, or a batch norm or sign whose readers all are, in turn
+  const feedsOnly = (name: string, target: number): boolean =>
+    (readers.get(name) ?? []).every((r) => r === target || (isNormOrSign(nodes[r]!) && feedsOnly(nodes[r]!.output, target)));
+  nodes.forEach((add, i) => {
+    if (add?.op !== 'add' || add.inputs[0] === add.inputs[1]) return;
+    for (const k of [0, 1]) {
+      const pad = nodes[at.get(add.inputs[k]) ?? -1];
+      if (pad?.op !== 'pad' || soleReader(pad.output) !== i) continue;
+      const c = at.get(pad.inputs[0]);
+      const conv = nodes[c ?? -1];
+      if (conv?.op !== 'bconv' || soleReader(conv.output) !== at.get(pad.output)) continue;
+      if (conv.residual || conv.relu || conv.alpha || conv.post || conv.postScale) continue;
+      const x = add.inputs[1 - k];
+      // x's buffer is its own: not the input, the output, or a view of another value (a reshape, a pool written by its conv)
+      const producer = nodes[at.get(x) ?? -1];
+      if (!producer || producer.op === 'reshape' || producer.op === 'avgpool' || x === model.output.name) continue;
+      if (!(readers.get(x) ?? []).every((r) => r === i || isNormOrSign(nodes[r]!) && feedsOnly(nodes[r]!.output, c!))) continue;
+      nodes[c!] = null;
+      nodes[at.get(pad.output)!] = null;
+      nodes[i] = { ...conv, residual: x, into: { offset: pad.before, channels: conv.shape[0] }, output: add.output, shape: add.shape, name: `${conv.name}+${add.name}` };
+      return;
+    }
+  });
 }
 
 type Follower = Extract<FusedNode, { op: 'affine' | 'relu' | 'prelu' | 'add' }>;

@@ -12,7 +12,7 @@
  */
 import type { KernelSet } from './kernels.js';
 import type { RuntimeModel, Shape, Window } from './model.js';
-import { fuse, isConv, type FusedNode } from './fuse.js';
+import { fuse, isConv, type FusedConv, type FusedNode } from './fuse.js';
 
 /** A buffer of the arena; its offset is fixed once every buffer's life is known. */
 interface Region {
@@ -123,6 +123,8 @@ export interface Plan {
     sliceWrites: number;
     /** Binary convs that pack their channels' words of a concat's signs (with its batch norm's threshold, if any). */
     packedSliceWrites: number;
+    /** Binary convs that add themselves into a window of their residual's channels in place (add_into). */
+    fusedAddInto: number;
     weightBytes: number;
     activationBytes: number;
     /** The extent of the activation buffers in the arena (activationBytes also holds load-time staging and scratch). */
@@ -204,7 +206,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, pooledOutputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, pooledOutputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0, fusedAddInto: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
@@ -353,12 +355,22 @@ class Planner {
     const producers = this.byOutput;
     const channelsOf = (name: string) => producers.get(name)?.shape[0] ?? this.model.input.shape[0];
     const concats = this.nodes.filter((node) => node.op === 'concat' && node.shape.length === 3);
+    // A binary conv into a concat (MeliusNet's improvement block) changes the concat's own buffer: the link
+    // c_k → into(c_k) keeps the chain going, when c_k's other readers read it strided.
+    const intoOf = new Map<string, string>();
+    for (const node of this.nodes) {
+      if (!isConv(node) || !node.into || producers.get(node.residual!)?.op !== 'concat') continue;
+      const others = (this.readers.get(node.residual!) ?? []).filter((r) => r !== node.output);
+      if (others.every((r) => this.readsStrided(r))) intoOf.set(node.residual!, node.output);
+    }
     const next = new Map<string, FusedNode>();
     for (const node of concats) {
       const first = node.inputs[0];
-      if (producers.get(first)?.op !== 'concat' || node.inputs.lastIndexOf(first) !== 0 || first === this.model.output.name) continue;
+      const viaInto = producers.get(first);
+      const base = viaInto && isConv(viaInto) && viaInto.into && intoOf.get(viaInto.residual!) === first ? viaInto.residual! : first;
+      if (producers.get(base)?.op !== 'concat' || node.inputs.lastIndexOf(first) !== 0 || first === this.model.output.name) continue;
       const others = (this.readers.get(first) ?? []).filter((r) => r !== node.output);
-      if (others.every((r) => this.readsStrided(r))) next.set(first, node);
+      if (others.every((r) => this.readsStrided(r))) next.set(base, node);
     }
     const continued = new Set(next.values());
     for (const head of concats.filter((node) => !continued.has(node))) {
@@ -376,7 +388,7 @@ class Planner {
           const p = producers.get(input);
           const once = this.readers.get(input)?.length === 1 && node.inputs.lastIndexOf(input) === i;
           // A conv with a residual reads it at the residual's own stride only on sofar_bconv2d_epilogue.
-          const writer = p && isConv(p) && (!p.residual || (p.op === 'bconv' && this.epilogue));
+          const writer = p && isConv(p) && !p.into && (!p.residual || (p.op === 'bconv' && this.epilogue));
           if (!(i === 0 && node !== head) && writer && once && input !== this.model.output.name) writes.push([input, channel]);
           channel += channelsOf(input);
         }
@@ -384,7 +396,11 @@ class Planner {
       if (!writes.length && !region) continue;
       region ??= this.region(this.n * h * w * width * 4, 'activation');
       for (const [input, channel] of writes) this.slices.set(input, { region, channel, stride: width });
-      for (const node of chain) this.slices.set(node.output, { region, channel: 0, stride: width });
+      for (const node of chain) {
+        this.slices.set(node.output, { region, channel: 0, stride: width });
+        const into = intoOf.get(node.output);
+        if (into) this.slices.set(into, { region, channel: 0, stride: width });
+      }
       this.stats.sliceWrites += writes.length;
     }
   }
@@ -577,6 +593,39 @@ class Planner {
     this.call('conv2dF32Maxpool', [this.read(conv.inputs[0]), this.ref(packedWeights), this.floats(conv.bias), this.ref(out.region), SCRATCH, ...geometry, conv.relu ? 1 : 0, x.nchw ? 1 : 0, ...window]);
   }
 
+  /**
+   * A binary conv into a window of its residual x's channels (fuse's `into`): its output is x's buffer, the conv
+   * adding its channels' floats to x's there in place (the transform reads each pixel's residual, then writes
+   * it). Nothing reads x after this step (fuse checked), so x's other channels are the output's as they stand.
+   */
+  private planBconvInto(node: FusedConv & { op: 'bconv' }, x: ValueInfo): void {
+    const into = node.into!;
+    const xf = this.floatOf(node.residual!);
+    const slice = this.slices.get(node.output);
+    if (slice && (slice.region !== xf.region || slice.channel !== xf.channel || slice.stride !== xf.stride)) {
+      throw new Error(`internal: runtime plan puts '${node.output}' apart from the map '${node.residual}' it adds into`);
+    }
+    const info = this.define(node.output, node.shape);
+    info.float = xf;
+    const [cout, kh, kw] = [into.channels, node.window.kernel[0], node.window.kernel[1]];
+    const words = toWords(node.bits, cout * kh * kw, Math.ceil(x.c / node.groups / 8), this.k.packedWords(x.c / node.groups, 1));
+    const kernel = this.binaryKernel(words, cout, x.c, kh, kw, node.groups);
+    const geometry = [this.n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups];
+    this.scratch(this.k.bconv2dScratchBytes(...geometry));
+    const window = this.ref(xf.region, (xf.channel + into.offset) * 4);
+    xf.region.last = Math.max(xf.region.last, this.calls.length);
+    this.stats.fusedResiduals++;
+    this.stats.fusedAddInto++;
+    const parts: BconvParts = {
+      node, x: this.ref(this.packed(node.inputs[0], node.groups)), kernel: this.ref(kernel), residual: window, residualStride: xf.stride,
+      residualPool: false, y: window, yStride: xf.stride, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
+      poolOut: false, packHalf: null,
+    };
+    const call = this.call('bconv2d', [parts.x, parts.kernel, window, window, SCRATCH]);
+    call.bconv = parts;
+    // no producer: the conv writes only its window, so x's signs are packed by a step of their own
+  }
+
   private lower(node: FusedNode): void {
     if (this.pooledByStem.has(node.output)) return; // computed by the conv before it
     const n = this.n;
@@ -614,6 +663,7 @@ class Planner {
         return;
       }
       case 'bconv': {
+        if (node.into) return this.planBconvInto(node as FusedConv & { op: 'bconv' }, x);
         const poolOut = this.writesPooled(node.output);
         const { float, info } = poolOut ? this.pooledOutput(node) : this.output(node, node.shape);
         if (poolOut) this.stats.pooledOutputs++;
@@ -845,7 +895,7 @@ class Planner {
         [EPILOGUE.shift, node.post], [EPILOGUE.packScale, packScale], [EPILOGUE.packShift, b.packAffine?.shift ?? null],
       ];
       const present = vectors.filter((v): v is [number, Float32Array] => v[1] !== null);
-      const cout = node.shape[0];
+      const cout = b.geometry[4]; // the conv's channels (node.shape is x's for a conv into x)
       const params = new Float32Array(present.length * cout);
       present.forEach(([, v], i) => params.set(v, i * cout));
       const flags = (node.residualAfter ? EPILOGUE.residualAfter : 0) | (b.residualPool ? EPILOGUE.residualPool2 : 0) | (b.poolOut ? EPILOGUE.pool2Out : 0) |
@@ -887,7 +937,7 @@ class Planner {
     if (!this.epilogue || !this.k.bconv2dEpiloguePack2) return;
     const pointwise = (name: string) => {
       const node = this.byOutput.get(name);
-      if (node?.op !== 'bconv' || name === this.model.output.name) return false;
+      if (node?.op !== 'bconv' || node.into || name === this.model.output.name) return false;
       const w = node.window;
       const residualPooled = node.residual !== null && this.byOutput.get(node.residual)?.op === 'avgpool';
       return w.kernel.every((k) => k === 1) && w.stride.every((s) => s === 1) && w.pads.every((p) => p === 0) && !residualPooled;

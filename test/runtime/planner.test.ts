@@ -121,6 +121,67 @@ describe("Bi-Real's downsampling join", () => {
   });
 });
 
+describe("MeliusNet's improvement block (add_into)", () => {
+  it('adds its binary conv into the last channels of the dense block\'s concat in place: no pad, sum or copy steps', async () => {
+    const { runtime, error } = await onReferenceKernels(MELIUS_BLOCKS, 'melius-blocks.sofar', 11, 2, 0.23);
+    expect(error).toBeLessThan(1e-4);
+    const kernels = runtime.plan.steps.map((step) => step.kernel);
+    expect(runtime.plan.stats.fusedAddInto).toBe(5);
+    for (const k of ['padChannelsF32', 'sumF32', 'addF32'] as const) expect(kernels).not.toContain(k);
+    // one buffer along each section's chain of dense and improvement blocks: the only copies are the output's
+    // and each section's input into its chain (read by the first dense block's batch norm too)
+    expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(3);
+  });
+
+  it('stays a pad and a sum where its input is read after it, and gives the same logits', async () => {
+    const { runtime, error } = await onReferenceKernels(MELIUS_READ_AFTER, 'melius-read-after.sofar', 12, 2, 0.31);
+    expect(error).toBeLessThan(1e-4);
+    expect(runtime.plan.stats.fusedAddInto).toBe(1);
+    expect(runtime.plan.steps.map((step) => step.kernel)).toContain('padChannelsF32');
+  });
+
+  it('on the native kernels (or the WebAssembly ones where the addon is missing): the same fusion, onnxruntime\'s logits', async () => {
+    const { graph } = compile(MELIUS_BLOCKS, 'melius-blocks.sofar');
+    const weights = busyWeights(graph!, 11);
+    const x = Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.sin(i * 0.23) * 2);
+    const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { batch: 2 });
+    expect(runtime.plan.stats.fusedAddInto).toBe(5);
+    expect(maxRelativeError(runtime.run(x, 2), await orLogits(exportOnnx(graph!, weights), x, 2))).toBeLessThan(1e-4);
+  });
+});
+
+/** MeliusNet's blocks: sections of dense blocks (+16 channels) each followed by an improvement block, a transition between. */
+const MELIUS_BLOCKS = `
+model melius_blocks {
+  input 3x16x16
+  classes 5
+  binarize activations = ste_sign(clip = 1.3), weights = ste_sign(clip = 1.3)
+  block dense_block() = concat { bn; bconv 3x3 16 }
+  block improvement_block() = add_into { bn; bconv 3x3 16 }
+  conv 3x3 24 /2; bn; relu
+  for j in 1..3 { dense_block(); improvement_block() }
+  bn; maxpool 2x2 /2 padding=same; relu; conv 1x1 40
+  for j in 1..2 { dense_block(); improvement_block() }
+  bn; relu; global_avgpool
+  dense 5
+}`;
+
+/** An improvement block whose input the residual around it reads afterwards: it cannot change that input in place. */
+const MELIUS_READ_AFTER = `
+model melius_read_after {
+  input 3x16x16
+  classes 5
+  binarize activations = ste_sign, weights = ste_sign
+  block dense_block() = concat { bn; bconv 3x3 16 }
+  block improvement_block() = add_into { bn; bconv 3x3 16 }
+  conv 3x3 24 /2; bn; relu
+  dense_block()
+  residual(shortcut = none) { improvement_block() }
+  dense_block(); improvement_block()
+  bn; relu; global_avgpool
+  dense 5
+}`;
+
 /** Bi-Real units: a plain one, a downsampling one with its projection shortcut, a plain one. */
 const BIREAL_DOWN = `
 model bireal_down {
