@@ -31,6 +31,11 @@ export type FusedConv = (ConvNode | BconvNode) & {
    * conv's, computed in x's buffer (the node's shape is x's; the conv's own channels are `channels`).
    */
   into: { offset: number; channels: number } | null;
+  /**
+   * A per-sample channel vector the conv's output is multiplied by (Real-to-Binary Net's squeeze-and-excite
+   * gate, a runtime value), taken as the conv's multiplier: the conv's own multiplier was 1 and its bias 0.
+   */
+  scaleBy: string | null;
   residualAfter: boolean;
   relu: boolean;
   alpha: Float32Array | null;
@@ -44,6 +49,11 @@ export interface FuseOptions {
   binaryPost?: boolean;
   /** It also takes a full affine map after the activation, and the residual after that. */
   epilogue?: boolean;
+  /**
+   * With `epilogue`, at batch 1: a binary conv takes a product with a per-sample channel vector as its
+   * multiplier (one vector for the whole call, so one sample a call).
+   */
+  dynamicScale?: boolean;
 }
 
 export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[] {
@@ -56,7 +66,7 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
       alias.set(node.output, inputs[0]);
       continue;
     }
-    nodes.push(node.op === 'conv' || node.op === 'bconv' ? { ...node, inputs, residual: null, into: null, residualAfter: false, relu: false, alpha: null, postScale: null, post: null } : { ...node, inputs });
+    nodes.push(node.op === 'conv' || node.op === 'bconv' ? { ...node, inputs, residual: null, into: null, scaleBy: null, residualAfter: false, relu: false, alpha: null, postScale: null, post: null } : { ...node, inputs });
   }
   if (options.epilogue) distributeOverConcats(nodes, model.output.name);
 
@@ -70,7 +80,7 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
 
   // Each pass merges a node into the conv before it, when the conv's output has no other reader.
   nodes.forEach((node, i) => {
-    if (!node || !(node.op === 'affine' || node.op === 'relu' || node.op === 'prelu' || node.op === 'add')) return;
+    if (!node || !(node.op === 'affine' || node.op === 'relu' || node.op === 'prelu' || node.op === 'add' || node.op === 'mul_channels')) return;
     for (const k of operandOrder(node, nodes, producerIndex)) {
       const input = node.inputs[k];
       const at = producerIndex.get(input);
@@ -119,7 +129,7 @@ function addIntoInPlace(nodes: (FusedNode | null)[], model: RuntimeModel): void 
       const c = at.get(pad.inputs[0]);
       const conv = nodes[c ?? -1];
       if (conv?.op !== 'bconv' || soleReader(conv.output) !== at.get(pad.output)) continue;
-      if (conv.residual || conv.relu || conv.alpha || conv.post || conv.postScale) continue;
+      if (conv.residual || conv.scaleBy || conv.relu || conv.alpha || conv.post || conv.postScale) continue;
       const x = add.inputs[1 - k];
       // x's buffer is its own: not the input, the output, or a view of another value (a reshape, a pool written by its conv)
       const producer = nodes[at.get(x) ?? -1];
@@ -133,7 +143,7 @@ function addIntoInPlace(nodes: (FusedNode | null)[], model: RuntimeModel): void 
   });
 }
 
-type Follower = Extract<FusedNode, { op: 'affine' | 'relu' | 'prelu' | 'add' }>;
+type Follower = Extract<FusedNode, { op: 'affine' | 'relu' | 'prelu' | 'add' | 'mul_channels' }>;
 
 /**
  * The operands an op tries to merge into, in turn: a join of a binary and a float conv (Bi-Real's downsampling
@@ -164,12 +174,25 @@ function absorbAfterFloat(conv: FusedConv & { op: 'conv' }, node: Follower, k: n
 }
 
 /**
+ * (m·acc + b)·s with m = 1 and b = 0 is acc·s: the vector s becomes the multiplier, read at run time. Only
+ * the map's operand (k = 0), before anything else is absorbed.
+ */
+function takeScale(conv: FusedConv & { op: 'bconv' }, node: Follower & { op: 'mul_channels' }, k: number): boolean {
+  if (k !== 0 || conv.residual || conv.scaleBy || conv.into || node.inputs[1] === node.inputs[0]) return false;
+  if (!conv.multiplier.every((m) => m === 1) || (conv.bias && !conv.bias.every((b) => b === 0))) return false;
+  conv.scaleBy = node.inputs[1];
+  conv.bias = null;
+  return true;
+}
+
+/**
  * A binary conv takes, in its transform's order: an affine map, a residual, shifts, a PReLU (or ReLU),
  * affine maps (shifts only without `epilogue`), and with `epilogue` the residual here if not taken before.
  */
 function absorbAfterBinary(conv: FusedConv & { op: 'bconv' }, node: Follower, k: number, options: FuseOptions): boolean {
   const activated = conv.alpha !== null || conv.post !== null || conv.postScale !== null;
   if (conv.residualAfter) return false;
+  if (node.op === 'mul_channels') return Boolean(options.epilogue && options.dynamicScale) && !activated && takeScale(conv, node, k);
   if (node.op === 'add') {
     if (!activated) return takeResidual(conv, node, k);
     if (!options.epilogue || !takeResidual(conv, node, k)) return false;
@@ -193,6 +216,8 @@ function absorbAfterBinary(conv: FusedConv & { op: 'bconv' }, node: Follower, k:
       conv.postScale = Float32Array.from(node.scale, (v, o) => (p ? p[o] : 1) * v);
       conv.post = Float32Array.from(node.shift, (u, o) => (t ? t[o] : 0) * node.scale[o] + u);
     }
+  } else if (conv.scaleBy) {
+    return false; // the multiplier is the run-time vector: an affine map cannot fold into it
   } else if (conv.residual) {
     if (!shiftOnly) return false;
     conv.bias = addVectors(conv.bias, node.shift);

@@ -66,6 +66,11 @@ interface BconvParts {
   poolOut: boolean;
   /** The packed signs go into half of each word, the other half another conv's (SOFAR_EPI_PACK_LOW32, _HIGH32). */
   packHalf: 'low' | 'high' | null;
+  /**
+   * For a conv scaled by a run-time vector (fuse's scaleBy): its parameter vectors' region, the multiplier
+   * first, which a step before the conv fills with the vector; the rest are constants.
+   */
+  scaledParams: Region | null;
 }
 
 export type KernelName =
@@ -230,7 +235,7 @@ class Planner {
   ) {
     const binaryPost = Boolean(k.bconv2dPrepackedPost && k.bconv2dPrepacked && k.bconv2dPackKernel && k.bconv2dPackedKernelBytes);
     this.epilogue = binaryPost && k.bconv2dEpilogue !== undefined;
-    this.nodes = fuse(model, { binaryPost, epilogue: this.epilogue });
+    this.nodes = fuse(model, { binaryPost, epilogue: this.epilogue, dynamicScale: n === 1 });
     for (const node of this.nodes) this.byOutput.set(node.output, node);
     for (const node of this.nodes) {
       for (const i of [...node.inputs, ...(isConv(node) && node.residual ? [node.residual] : [])]) this.readers.set(i, [...(this.readers.get(i) ?? []), node.output]);
@@ -619,11 +624,24 @@ class Planner {
     const parts: BconvParts = {
       node, x: this.ref(this.packed(node.inputs[0], node.groups)), kernel: this.ref(kernel), residual: window, residualStride: xf.stride,
       residualPool: false, y: window, yStride: xf.stride, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
-      poolOut: false, packHalf: null,
+      poolOut: false, packHalf: null, scaledParams: null,
     };
     const call = this.call('bconv2d', [parts.x, parts.kernel, window, window, SCRATCH]);
     call.bconv = parts;
     // no producer: the conv writes only its window, so x's signs are packed by a step of their own
+  }
+
+  /**
+   * The parameter region of a binary conv scaled by the run-time vector `name` (one sample: the planner fuses
+   * it at batch 1 only), its first `channels` floats the vector's, copied there by a step of its own (a few
+   * hundred floats, where the product was a pass over the map). Room for every epilogue vector after it.
+   */
+  private scaleVector(name: string, channels: number): Region {
+    const v = this.floatOf(name);
+    if (this.n !== 1 || this.values.get(name)!.c !== channels) throw new Error(`internal: runtime plan scales by '${name}', not one vector of ${channels} channels`);
+    const region = this.region(EPILOGUE_VECTORS * channels * 4, 'weight');
+    this.call('copyStridedF32', [this.read(name), this.ref(region), 1, channels, v.stride, channels]);
+    return region;
   }
 
   private lower(node: FusedNode): void {
@@ -682,7 +700,7 @@ class Planner {
           node, x: this.ref(this.packed(node.inputs[0], node.groups)), kernel: this.ref(kernel), residual,
           residualStride: residualOf ? this.floatOf(residualOf).stride : float.stride, residualPool: pooledFrom !== undefined,
           y: this.ref(float.region, float.channel * 4), yStride: float.stride, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
-          poolOut, packHalf: null,
+          poolOut, packHalf: null, scaledParams: node.scaleBy ? this.scaleVector(node.scaleBy, cout) : null,
         };
         // Its kernel and arguments are chosen at the end (chooseBconvKernel); these mark the buffers' lives now.
         const call = this.call('bconv2d', [parts.x, parts.kernel, residual, parts.y, SCRATCH]);
@@ -888,7 +906,7 @@ class Planner {
     const { node } = b;
     const strided = b.residual !== null && b.residualStride !== b.yStride;
     if (b.poolOut && b.pack2) throw new Error(`internal: runtime plan pools the output of '${node.name}' and packs a second map from it`);
-    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided || b.pack2 || b.residualPool || b.poolOut) {
+    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided || b.pack2 || b.residualPool || b.poolOut || b.scaledParams) {
       const packScale = b.packAffine?.scale.some((v) => v !== 1) ? b.packAffine.scale : null;
       const vectors: [number, Float32Array | null][] = [
         [EPILOGUE.multiplier, node.multiplier], [EPILOGUE.bias, node.bias], [EPILOGUE.alpha, node.alpha], [EPILOGUE.scale, node.postScale],
@@ -901,7 +919,10 @@ class Planner {
       const flags = (node.residualAfter ? EPILOGUE.residualAfter : 0) | (b.residualPool ? EPILOGUE.residualPool2 : 0) | (b.poolOut ? EPILOGUE.pool2Out : 0) |
         (b.packHalf === 'low' ? EPILOGUE.packLow32 : b.packHalf === 'high' ? EPILOGUE.packHigh32 : 0);
       const ops = present.reduce((a, [bit]) => a | bit, flags);
-      const head = [b.x, b.kernel, present.length ? this.floats(params) : null, b.residual, b.y, b.yPacked];
+      // a run-time multiplier: the vectors go into its region after it (its own floats copied there each run)
+      if (b.scaledParams) this.constants.push({ region: b.scaledParams, data: new Uint8Array(params.buffer) });
+      const paramsArg = b.scaledParams ? this.ref(b.scaledParams) : present.length ? this.floats(params) : null;
+      const head = [b.x, b.kernel, paramsArg, b.residual, b.y, b.yPacked];
       const ints = [...b.geometry, node.padValue, b.yStride, b.residualStride, b.packStride, ops, b.packGroups];
       const p2 = b.pack2;
       call.kernel = p2 ? 'bconv2dEpiloguePack2' : 'bconv2dEpilogue';
@@ -1209,6 +1230,8 @@ function bconvOutputs(kernel: KernelName): { y: number; yPacked: number } {
 }
 
 /** The ops bits of sofar_bconv2d_epilogue (native/include/sofar_kernels.h: SOFAR_EPI_*). */
+/** The most parameter vectors an epilogue call takes (multiplier, bias, alpha, scale, shift, pack scale, pack shift). */
+const EPILOGUE_VECTORS = 7;
 const EPILOGUE = { multiplier: 1, bias: 2, residualAfter: 4, alpha: 8, scale: 16, shift: 32, packScale: 64, packShift: 128, residualPool2: 256, pool2Out: 512, packLow32: 1024, packHigh32: 2048 };
 
 /** A conv with one input and one output channel per group, as the direct depthwise kernel runs it. */

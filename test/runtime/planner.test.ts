@@ -150,6 +150,53 @@ describe("MeliusNet's improvement block (add_into)", () => {
   });
 });
 
+describe("Real-to-Binary Net's scaled blocks", () => {
+  it('at batch 1, the binary conv takes the squeeze-and-excite gate as its multiplier, then the PReLU and the residual', async () => {
+    const { runtime, error } = await onReferenceKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 1, 0.27);
+    expect(error).toBeLessThan(1e-4);
+    const kernels = runtime.plan.steps.map((step) => step.kernel);
+    for (const k of ['mulChannelsF32', 'mulF32', 'sumF32', 'addF32'] as const) expect(kernels).not.toContain(k);
+    expect(kernels.filter((k) => k === 'preluF32')).toHaveLength(1); // the stem's
+    // the gate copied into each conv's parameters, one step of a few floats a block
+    expect(kernels.filter((k) => k === 'copyStridedF32')).toHaveLength(3);
+    expect(kernels.filter((k) => k === 'bconv2dEpilogue')).toHaveLength(3);
+  });
+
+  it('at batch 2 (a gate a sample), the product stays a step; the same logits either way, on the native kernels too', async () => {
+    const { runtime, error } = await onReferenceKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 2, 0.27);
+    expect(error).toBeLessThan(1e-4);
+    expect(runtime.plan.steps.map((step) => step.kernel)).toContain('mulChannelsF32');
+    const { graph } = compile(R2B_BLOCKS, 'r2b-blocks.sofar');
+    const weights = busyWeights(graph!, 13);
+    const x = Float32Array.from({ length: 3 * 16 * 16 }, (_, i) => Math.sin(i * 0.27) * 2);
+    const native = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { batch: 1 });
+    expect(native.plan.steps.map((step) => step.kernel)).not.toContain('mulChannelsF32');
+    expect(maxRelativeError(native.run(x, 1), await orLogits(exportOnnx(graph!, weights), x, 1))).toBeLessThan(1e-4);
+  });
+});
+
+/** Real-to-Binary Net's half blocks: x + PReLU(bconv(BN(x)) · gate(BN(x))), one widening with a projection shortcut. */
+const R2B_BLOCKS = `
+model r2b_blocks {
+  input 3x16x16
+  classes 5
+  binarize activations = ste_sign, weights = ste_sign
+  block scaling(ch) { global_avgpool; dense (ch // 8) bias=false; relu; dense ch bias=false; sigmoid }
+  block shortcut(ch) { avgpool 2x2 /2 padding=same; conv 1x1 ch; bn }
+  block half(ch) = residual(shortcut = shortcut(ch) if channels != ch) {
+    bn
+    parallel(join = multiply) {
+      branch { bconv 3x3 ch stride=(2 if channels != ch else 1) }
+      branch { scaling(ch) }
+    }
+    prelu
+  }
+  conv 3x3 16 /2; bn; prelu
+  half(16); half(16); half(32)
+  global_avgpool
+  dense 5
+}`;
+
 /** MeliusNet's blocks: sections of dense blocks (+16 channels) each followed by an improvement block, a transition between. */
 const MELIUS_BLOCKS = `
 model melius_blocks {
