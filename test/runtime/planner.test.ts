@@ -11,7 +11,7 @@ import { compile, compileFile } from '../../src/compile.js';
 import { initWeights } from '../../src/weights/init.js';
 import { jsKernels } from '../helpers/js-kernels.js';
 import { busyWeights } from '../helpers/values.js';
-import { nativeKernels, skipNative } from './helpers.js';
+import { bundledWasmForSuite, nativeKernels, skipNative } from './helpers.js';
 import { maxRelativeError } from './util.js';
 
 /** Bi-Real's unit, with the projection shortcut where it strides or widens. */
@@ -122,6 +122,7 @@ describe("Bi-Real's downsampling join", () => {
 });
 
 describe("MeliusNet's improvement block (add_into)", () => {
+  const wasm = bundledWasmForSuite();
   it('adds its binary conv into the last channels of the dense block\'s concat in place: no pad, sum or copy steps', async () => {
     const { runtime, error } = await onReferenceKernels(MELIUS_BLOCKS, 'melius-blocks.sofar', 11, 2, 0.23);
     expect(error).toBeLessThan(1e-4);
@@ -140,17 +141,22 @@ describe("MeliusNet's improvement block (add_into)", () => {
     expect(runtime.plan.steps.map((step) => step.kernel)).toContain('padChannelsF32');
   });
 
-  it('on the native kernels (or the WebAssembly ones where the addon is missing): the same fusion, onnxruntime\'s logits', async () => {
+  it('on the native kernels (or the WebAssembly ones where the addon is missing) and WebAssembly: the same fusion, onnxruntime\'s logits', async () => {
     const { graph } = compile(MELIUS_BLOCKS, 'melius-blocks.sofar');
     const weights = busyWeights(graph!, 11);
     const x = Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.sin(i * 0.23) * 2);
-    const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { batch: 2 });
-    expect(runtime.plan.stats.fusedAddInto).toBe(5);
-    expect(maxRelativeError(runtime.run(x, 2), await orLogits(exportOnnx(graph!, weights), x, 2))).toBeLessThan(1e-4);
+    const reference = await orLogits(exportOnnx(graph!, weights), x, 2);
+    for (const kernels of [undefined, wasm()]) {
+      const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { batch: 2, threads: 2, ...(kernels ? { kernels } : {}) });
+      expect(runtime.plan.stats.fusedAddInto).toBe(5);
+      expect(maxRelativeError(runtime.run(x, 2), reference)).toBeLessThan(1e-4);
+      runtime.release();
+    }
   });
 });
 
 describe("Real-to-Binary Net's scaled blocks", () => {
+  const wasm = bundledWasmForSuite();
   it('at batch 1, the binary conv takes the squeeze-and-excite gate as its multiplier, then the PReLU and the residual', async () => {
     const { runtime, error } = await onReferenceKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 1, 0.27);
     expect(error).toBeLessThan(1e-4);
@@ -169,9 +175,13 @@ describe("Real-to-Binary Net's scaled blocks", () => {
     const { graph } = compile(R2B_BLOCKS, 'r2b-blocks.sofar');
     const weights = busyWeights(graph!, 13);
     const x = Float32Array.from({ length: 3 * 16 * 16 }, (_, i) => Math.sin(i * 0.27) * 2);
-    const native = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { batch: 1 });
-    expect(native.plan.steps.map((step) => step.kernel)).not.toContain('mulChannelsF32');
-    expect(maxRelativeError(native.run(x, 1), await orLogits(exportOnnx(graph!, weights), x, 1))).toBeLessThan(1e-4);
+    const reference = await orLogits(exportOnnx(graph!, weights), x, 1);
+    for (const kernels of [undefined, wasm()]) {
+      const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { batch: 1, threads: 2, ...(kernels ? { kernels } : {}) });
+      expect(runtime.plan.steps.map((step) => step.kernel)).not.toContain('mulChannelsF32');
+      expect(maxRelativeError(runtime.run(x, 1), reference)).toBeLessThan(1e-4);
+      runtime.release();
+    }
   });
 });
 
