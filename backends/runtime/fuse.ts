@@ -13,7 +13,9 @@
  * the branches' convs absorb it (ReActNet's RPReLU after its two 1×1 convs). With `epilogue`, a binary conv
  * whose output is zero-padded along channels and added to a map x (MeliusNet's improvement block: the ONNX
  * form of add_into) adds itself into its window of x's channels in place (`into`), when nothing reads x after
- * it. Identity nodes disappear. Plain data in, plain data out.
+ * it; and with `dynamicScale` (batch 1) a binary conv times a per-sample channel vector takes the vector as its
+ * multiplier (`scaleBy`: Real-to-Binary Net's squeeze-and-excite gate). Identity nodes disappear. Plain data
+ * in, plain data out.
  */
 import type { RuntimeModel, RuntimeNode } from './model.js';
 
@@ -134,7 +136,7 @@ function addIntoInPlace(nodes: (FusedNode | null)[], model: RuntimeModel): void 
       // x's buffer is its own: not the input, the output, or a view of another value (a reshape, a pool written by its conv)
       const producer = nodes[at.get(x) ?? -1];
       if (!producer || producer.op === 'reshape' || producer.op === 'avgpool' || x === model.output.name) continue;
-      if (!(readers.get(x) ?? []).every((r) => r === i || isNormOrSign(nodes[r]!) && feedsOnly(nodes[r]!.output, c!))) continue;
+      if (!(readers.get(x) ?? []).every((r) => r === i || (isNormOrSign(nodes[r]!) && feedsOnly(nodes[r]!.output, c!)))) continue;
       nodes[c!] = null;
       nodes[at.get(pad.output)!] = null;
       nodes[i] = { ...conv, residual: x, into: { offset: pad.before, channels: conv.shape[0] }, output: add.output, shape: add.shape, name: `${conv.name}+${add.name}` };

@@ -364,7 +364,7 @@ class Planner {
     // c_k → into(c_k) keeps the chain going, when c_k's other readers read it strided.
     const intoOf = new Map<string, string>();
     for (const node of this.nodes) {
-      if (!isConv(node) || !node.into || producers.get(node.residual!)?.op !== 'concat') continue;
+      if (!isConv(node) || !node.into || producers.get(node.residual!)?.op !== 'concat' || !this.intoOwnSlice(node)) continue;
       const others = (this.readers.get(node.residual!) ?? []).filter((r) => r !== node.output);
       if (others.every((r) => this.readsStrided(r))) intoOf.set(node.residual!, node.output);
     }
@@ -605,13 +605,21 @@ class Planner {
    */
   private planBconvInto(node: FusedConv & { op: 'bconv' }, x: ValueInfo): void {
     const into = node.into!;
-    const xf = this.floatOf(node.residual!);
-    const slice = this.slices.get(node.output);
-    if (slice && (slice.region !== xf.region || slice.channel !== xf.channel || slice.stride !== xf.stride)) {
-      throw new Error(`internal: runtime plan puts '${node.output}' apart from the map '${node.residual}' it adds into`);
-    }
     const info = this.define(node.output, node.shape);
-    info.float = xf;
+    let xf = this.floatOf(node.residual!);
+    if (this.intoOwnSlice(node)) {
+      const slice = this.slices.get(node.output);
+      if (slice && (slice.region !== xf.region || slice.channel !== xf.channel || slice.stride !== xf.stride)) {
+        throw new Error(`internal: runtime plan puts '${node.output}' apart from the map '${node.residual}' it adds into`);
+      }
+      info.float = xf;
+    } else {
+      // x shares its buffer with a narrower concat that the window overlaps and that may be read later: a copy
+      info.float = this.slices.get(node.output) ?? this.newFloat(info);
+      const y = info.float;
+      this.call('copyStridedF32', [this.read(node.residual!), this.ref(y.region, y.channel * 4), this.n * info.h * info.w, info.c, xf.stride, y.stride]);
+      xf = y;
+    }
     const [cout, kh, kw] = [into.channels, node.window.kernel[0], node.window.kernel[1]];
     const words = toWords(node.bits, cout * kh * kw, Math.ceil(x.c / node.groups / 8), this.k.packedWords(x.c / node.groups, 1));
     const kernel = this.binaryKernel(words, cout, x.c, kh, kw, node.groups);
@@ -642,6 +650,18 @@ class Planner {
     const region = this.region(EPILOGUE_VECTORS * channels * 4, 'weight');
     this.call('copyStridedF32', [this.read(name), this.ref(region), 1, channels, v.stride, channels]);
     return region;
+  }
+
+  /**
+   * Whether a conv into x may write x's buffer, which nothing reads after the conv (fuse checked): a concat's,
+   * which a chain shares with the narrower concats before it, where the window lies past its first input's
+   * channels (those only x has); any other value's where it is its own (not a slice of a wider buffer).
+   */
+  private intoOwnSlice(node: FusedConv): boolean {
+    const producer = this.byOutput.get(node.residual!);
+    if (producer?.op !== 'concat') return !this.slices.has(node.residual!);
+    const first = producer.inputs[0];
+    return node.into!.offset >= (this.byOutput.get(first)?.shape[0] ?? this.model.input.shape[0]);
   }
 
   private lower(node: FusedNode): void {

@@ -141,6 +141,13 @@ describe("MeliusNet's improvement block (add_into)", () => {
     expect(runtime.plan.steps.map((step) => step.kernel)).toContain('padChannelsF32');
   });
 
+  it('copies its input first where its window reaches into the channels of the concat before it in the chain', async () => {
+    const { runtime, error } = await onReferenceKernels(MELIUS_WIDE_WINDOW, 'melius-wide-window.sofar', 14, 2, 0.19);
+    expect(error).toBeLessThan(1e-4);
+    expect(runtime.plan.stats.fusedAddInto).toBe(1);
+    expect(runtime.plan.steps.map((step) => step.kernel)).toContain('copyStridedF32');
+  });
+
   it('on the native kernels (or the WebAssembly ones where the addon is missing) and WebAssembly: the same fusion, onnxruntime\'s logits', async () => {
     const { graph } = compile(MELIUS_BLOCKS, 'melius-blocks.sofar');
     const weights = busyWeights(graph!, 11);
@@ -219,6 +226,20 @@ model melius_blocks {
   for j in 1..3 { dense_block(); improvement_block() }
   bn; maxpool 2x2 /2 padding=same; relu; conv 1x1 40
   for j in 1..2 { dense_block(); improvement_block() }
+  bn; relu; global_avgpool
+  dense 5
+}`;
+
+/** An improvement block of 40 channels into a 56-channel concat: its window reaches into the chain's 40-channel concat before it. */
+const MELIUS_WIDE_WINDOW = `
+model melius_wide_window {
+  input 3x16x16
+  classes 5
+  binarize activations = ste_sign, weights = ste_sign
+  block dense_block() = concat { bn; bconv 3x3 16 }
+  conv 3x3 24 /2; bn; relu
+  dense_block(); dense_block()
+  add_into { bn; bconv 3x3 40 }
   bn; relu; global_avgpool
   dense 5
 }`;
