@@ -614,7 +614,7 @@ class Planner {
       }
       info.float = xf;
     } else {
-      // x shares its buffer with a narrower concat that the window overlaps and that may be read later: a copy
+      // x's buffer is shared (with a narrower concat the window overlaps, or as a slice of a wider one): a copy
       info.float = this.slices.get(node.output) ?? this.newFloat(info);
       const y = info.float;
       this.call('copyStridedF32', [this.read(node.residual!), this.ref(y.region, y.channel * 4), this.n * info.h * info.w, info.c, xf.stride, y.stride]);
@@ -626,7 +626,6 @@ class Planner {
     const geometry = [this.n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups];
     this.scratch(this.k.bconv2dScratchBytes(...geometry));
     const window = this.ref(xf.region, (xf.channel + into.offset) * 4);
-    xf.region.last = Math.max(xf.region.last, this.calls.length);
     this.stats.fusedResiduals++;
     this.stats.fusedAddInto++;
     const parts: BconvParts = {
@@ -1249,9 +1248,9 @@ function bconvOutputs(kernel: KernelName): { y: number; yPacked: number } {
   return kernel === 'bconv2dPrepackedPost' ? { y: 7, yPacked: 8 } : { y: 5, yPacked: 6 };
 }
 
-/** The ops bits of sofar_bconv2d_epilogue (native/include/sofar_kernels.h: SOFAR_EPI_*). */
 /** The most parameter vectors an epilogue call takes (multiplier, bias, alpha, scale, shift, pack scale, pack shift). */
 const EPILOGUE_VECTORS = 7;
+/** The ops bits of sofar_bconv2d_epilogue (native/include/sofar_kernels.h: SOFAR_EPI_*). */
 const EPILOGUE = { multiplier: 1, bias: 2, residualAfter: 4, alpha: 8, scale: 16, shift: 32, packScale: 64, packShift: 128, residualPool2: 256, pool2Out: 512, packLow32: 1024, packHigh32: 2048 };
 
 /** A conv with one input and one output channel per group, as the direct depthwise kernel runs it. */
