@@ -100,6 +100,7 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
       return;
     }
   });
+  poolBeforeAffine(nodes, model.output.name);
   if (options.epilogue) addIntoInPlace(nodes, model);
   return nodes.filter((n): n is FusedNode => n !== null);
 }
@@ -268,6 +269,39 @@ function distributeOverConcats(nodes: (FusedNode | null)[], modelOutput: string)
     for (const p of parts) readers.set(p.output, 1);
     producers.clear();
     nodes.forEach((n, at) => n && producers.set(n.output, { node: n, at }));
+  }
+}
+
+/**
+ * global_avgpool(affine(x)) → affine(global_avgpool(x)): the mean of a·x + b is a·mean(x) + b, so the pool reads
+ * x and the affine map runs on the pooled vector. A batch norm read by a pool and by a sign (Real-to-Binary
+ * Net's gate beside its binary conv) is then read only through the sign, whose packing applies it: no pass
+ * that stores the normalised map. A map the pool alone read goes. After the convs' merges: an affine map a
+ * conv took into its output transform costs no pass already.
+ */
+function poolBeforeAffine(nodes: (FusedNode | null)[], modelOutput: string): void {
+  const readers = new Map<string, number>();
+  for (const n of nodes) if (n) for (const i of [...n.inputs, ...(isConv(n) && n.residual ? [n.residual] : [])]) readers.set(i, (readers.get(i) ?? 0) + 1);
+  readers.set(modelOutput, (readers.get(modelOutput) ?? 0) + 1);
+  const at = new Map<string, number>();
+  nodes.forEach((n, i) => n && at.set(n.output, i));
+  for (let i = 0; i < nodes.length; i++) {
+    const pool = nodes[i];
+    if (pool?.op !== 'global_avgpool') continue;
+    const a = at.get(pool.inputs[0]);
+    const affine = nodes[a ?? -1];
+    if (affine?.op !== 'affine' || affine.output === modelOutput) continue;
+    const pooled = `${pool.output}@before-${affine.name}`;
+    const parts: FusedNode[] = [
+      { ...pool, name: `${pool.name}@before-${affine.name}`, inputs: [affine.inputs[0]], output: pooled },
+      { ...affine, name: `${affine.name}@pooled`, inputs: [pooled], output: pool.output, shape: pool.shape },
+    ];
+    nodes.splice(i, 1, ...parts);
+    if (readers.get(affine.output) === 1) nodes[a!] = null;
+    readers.set(affine.output, (readers.get(affine.output) ?? 1) - 1);
+    at.clear();
+    nodes.forEach((n, k) => n && at.set(n.output, k));
+    i++;
   }
 }
 

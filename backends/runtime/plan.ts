@@ -846,6 +846,7 @@ class Planner {
       case 'global_avgpool': {
         const info = this.define(node.output, node.shape);
         info.float = this.newFloat(info);
+        if (this.floatOf(node.inputs[0]).stride !== x.c) throw new Error(`internal: runtime plan pools '${node.inputs[0]}', a slice of a wider map`);
         this.call('globalAvgpoolF32', [this.read(node.inputs[0]), this.ref(info.float.region), n, x.h * x.w, x.c]);
         return;
       }

@@ -173,6 +173,10 @@ describe("Real-to-Binary Net's scaled blocks", () => {
     // the gate copied into each conv's parameters, one step of a few floats a block
     expect(kernels.filter((k) => k === 'copyStridedF32')).toHaveLength(3);
     expect(kernels.filter((k) => k === 'bconv2dEpilogue')).toHaveLength(3);
+    // each block's batch norm runs on the gate's pooled vector (the pool reads the block's input) and in the
+    // signs packed by the conv before it: no pass over the map
+    expect(kernels.filter((k) => k === 'affineF32')).toHaveLength(3);
+    kernels.forEach((k, i) => k === 'affineF32' && expect(kernels[i - 1]).toBe('globalAvgpoolF32'));
   });
 
   it('at batch 2 (a gate a sample), the product stays a step; the same logits either way, on the native kernels too', async () => {
