@@ -620,22 +620,31 @@ class Planner {
       this.call('copyStridedF32', [this.read(node.residual!), this.ref(y.region, y.channel * 4), this.n * info.h * info.w, info.c, xf.stride, y.stride]);
       xf = y;
     }
-    const [cout, kh, kw] = [into.channels, node.window.kernel[0], node.window.kernel[1]];
+    const window = this.ref(xf.region, (xf.channel + into.offset) * 4);
+    this.stats.fusedResiduals++;
+    this.stats.fusedAddInto++;
+    this.bconvCall(node, x, into.channels, { residual: window, residualStride: xf.stride, residualPool: false, y: window, yStride: xf.stride, poolOut: false });
+    // no producer: the conv writes only its window, so x's signs are packed by a step of their own
+  }
+
+  /**
+   * A binary conv's call over x into `out` (where it reads its residual and writes its floats): its kernel and
+   * arguments are chosen at the end (chooseBconvKernel); these mark the buffers' lives now.
+   */
+  private bconvCall(node: FusedNode & { op: 'bconv' }, x: ValueInfo, cout: number, out: Pick<BconvParts, 'residual' | 'residualStride' | 'residualPool' | 'y' | 'yStride' | 'poolOut'>): Call {
+    const [kh, kw] = node.window.kernel;
     const words = toWords(node.bits, cout * kh * kw, Math.ceil(x.c / node.groups / 8), this.k.packedWords(x.c / node.groups, 1));
     const kernel = this.binaryKernel(words, cout, x.c, kh, kw, node.groups);
     const geometry = [this.n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups];
     this.scratch(this.k.bconv2dScratchBytes(...geometry));
-    const window = this.ref(xf.region, (xf.channel + into.offset) * 4);
-    this.stats.fusedResiduals++;
-    this.stats.fusedAddInto++;
+    const packedX = this.ref(this.packed(node.inputs[0], node.groups));
     const parts: BconvParts = {
-      node, x: this.ref(this.packed(node.inputs[0], node.groups)), kernel: this.ref(kernel), residual: window, residualStride: xf.stride,
-      residualPool: false, y: window, yStride: xf.stride, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
-      poolOut: false, packHalf: null, scaledParams: null,
+      node, x: packedX, kernel: this.ref(kernel), ...out, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
+      packHalf: null, scaledParams: node.scaleBy ? this.scaleVector(node.scaleBy, cout) : null,
     };
-    const call = this.call('bconv2d', [parts.x, parts.kernel, window, window, SCRATCH]);
+    const call = this.call('bconv2d', [parts.x, parts.kernel, parts.residual, parts.y, SCRATCH]);
     call.bconv = parts;
-    // no producer: the conv writes only its window, so x's signs are packed by a step of their own
+    return call;
   }
 
   /**
@@ -704,26 +713,16 @@ class Planner {
         const poolOut = this.writesPooled(node.output);
         const { float, info } = poolOut ? this.pooledOutput(node) : this.output(node, node.shape);
         if (poolOut) this.stats.pooledOutputs++;
-        const [cout, kh, kw] = [node.shape[0], node.window.kernel[0], node.window.kernel[1]];
-        const words = toWords(node.bits, cout * kh * kw, Math.ceil(x.c / node.groups / 8), this.k.packedWords(x.c / node.groups, 1));
-        const kernel = this.binaryKernel(words, cout, x.c, kh, kw, node.groups);
-        const geometry = [n, x.h, x.w, x.c, cout, kh, kw, ...windowArgs(node.window), node.groups];
-        this.scratch(this.k.bconv2dScratchBytes(...geometry));
         const pooledFrom = node.residual ? this.values.get(node.residual)?.pooledFrom : undefined;
         const residualOf = pooledFrom ?? node.residual;
         const residual = residualOf ? this.read(residualOf) : null;
         if (node.residual) this.stats.fusedResiduals++;
         if (pooledFrom) this.stats.pooledResiduals++;
         if (node.alpha || node.post || node.postScale) this.stats.fusedActivations++;
-        const parts: BconvParts = {
-          node, x: this.ref(this.packed(node.inputs[0], node.groups)), kernel: this.ref(kernel), residual,
-          residualStride: residualOf ? this.floatOf(residualOf).stride : float.stride, residualPool: pooledFrom !== undefined,
-          y: this.ref(float.region, float.channel * 4), yStride: float.stride, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
-          poolOut, packHalf: null, scaledParams: node.scaleBy ? this.scaleVector(node.scaleBy, cout) : null,
-        };
-        // Its kernel and arguments are chosen at the end (chooseBconvKernel); these mark the buffers' lives now.
-        const call = this.call('bconv2d', [parts.x, parts.kernel, residual, parts.y, SCRATCH]);
-        call.bconv = parts;
+        const call = this.bconvCall(node, x, node.shape[0], {
+          residual, residualStride: residualOf ? this.floatOf(residualOf).stride : float.stride, residualPool: pooledFrom !== undefined,
+          y: this.ref(float.region, float.channel * 4), yStride: float.stride, poolOut,
+        });
         this.bconvCalls.set(node.output, call);
         info.producer = this.slices.has(node.output) ? undefined : call;
         return;
