@@ -112,13 +112,7 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
  * no step reads x after the conv has changed it.
  */
 function addIntoInPlace(nodes: (FusedNode | null)[], model: RuntimeModel): void {
-  const at = new Map<string, number>();
-  const readers = new Map<string, number[]>();
-  nodes.forEach((n, i) => {
-    if (!n) return;
-    at.set(n.output, i);
-    for (const input of [...n.inputs, ...(isConv(n) && n.residual ? [n.residual] : [])]) readers.set(input, [...(readers.get(input) ?? []), i]);
-  });
+  const { at, readers } = indexOf(nodes);
   const soleReader = (name: string) => (readers.get(name)?.length === 1 && name !== model.output.name ? readers.get(name)![0] : undefined);
   const isNormOrSign = (n: FusedNode) => (n.op === 'affine' || n.op === 'sign') && n.output !== model.output.name;
   // every reader of `name` is node `target`, or a batch norm or sign whose readers all are, in turn
@@ -280,29 +274,33 @@ function distributeOverConcats(nodes: (FusedNode | null)[], modelOutput: string)
  * conv took into its output transform costs no pass already.
  */
 function poolBeforeAffine(nodes: (FusedNode | null)[], modelOutput: string): void {
-  const readers = new Map<string, number>();
-  for (const n of nodes) if (n) for (const i of [...n.inputs, ...(isConv(n) && n.residual ? [n.residual] : [])]) readers.set(i, (readers.get(i) ?? 0) + 1);
-  readers.set(modelOutput, (readers.get(modelOutput) ?? 0) + 1);
-  const at = new Map<string, number>();
-  nodes.forEach((n, i) => n && at.set(n.output, i));
   for (let i = 0; i < nodes.length; i++) {
     const pool = nodes[i];
     if (pool?.op !== 'global_avgpool') continue;
+    const { at, readers } = indexOf(nodes);
     const a = at.get(pool.inputs[0]);
     const affine = nodes[a ?? -1];
     if (affine?.op !== 'affine' || affine.output === modelOutput) continue;
     const pooled = `${pool.output}@before-${affine.name}`;
-    const parts: FusedNode[] = [
+    if (readers.get(affine.output)?.length === 1) nodes[a!] = null; // the pool was its only reader
+    nodes.splice(i, 1,
       { ...pool, name: `${pool.name}@before-${affine.name}`, inputs: [affine.inputs[0]], output: pooled },
       { ...affine, name: `${affine.name}@pooled`, inputs: [pooled], output: pool.output, shape: pool.shape },
-    ];
-    nodes.splice(i, 1, ...parts);
-    if (readers.get(affine.output) === 1) nodes[a!] = null;
-    readers.set(affine.output, (readers.get(affine.output) ?? 1) - 1);
-    at.clear();
-    nodes.forEach((n, k) => n && at.set(n.output, k));
+    );
     i++;
   }
+}
+
+/** Where each value is computed (its node's index), and the indices of the nodes that read it (a conv's residual too). */
+function indexOf(nodes: (FusedNode | null)[]): { at: Map<string, number>; readers: Map<string, number[]> } {
+  const at = new Map<string, number>();
+  const readers = new Map<string, number[]>();
+  nodes.forEach((n, i) => {
+    if (!n) return;
+    at.set(n.output, i);
+    for (const input of [...n.inputs, ...(isConv(n) && n.residual ? [n.residual] : [])]) readers.set(input, [...(readers.get(input) ?? []), i]);
+  });
+  return { at, readers };
 }
 
 function takeResidual(conv: FusedConv, node: Follower & { op: 'add' }, k: number): boolean {
