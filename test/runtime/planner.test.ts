@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
-import { createRuntime, planModel, readRuntimeModel } from '../../backends/runtime/index.js';
+import { createRuntime, planModel, readRuntimeModel, type KernelSet } from '../../backends/runtime/index.js';
 import { staggered, type PlanOptions } from '../../backends/runtime/plan.js';
 import { stepCost } from '../../backends/runtime/roofline.js';
 import { compile, compileFile } from '../../src/compile.js';
@@ -50,12 +50,17 @@ async function orLogits(bytes: Uint8Array, x: Float32Array, n: number): Promise<
 
 /** A spec on the reference kernels: the runtime, and the largest relative difference of its logits from onnxruntime's. */
 async function onReferenceKernels(source: string, file: string, seed: number, n: number, step: number) {
+  return onKernels(source, file, seed, n, step, { kernels: jsKernels() });
+}
+
+/** The same on other kernels (none: the native ones, or the WebAssembly ones where the addon is missing). */
+async function onKernels(source: string, file: string, seed: number, n: number, step: number, options: { kernels?: KernelSet; threads?: number }) {
   const { graph, diagnostics } = compile(source, file);
   expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
   const weights = busyWeights(graph!, seed);
   const x = Float32Array.from({ length: n * graph!.input.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * step) * 2);
   const reference = await orLogits(exportOnnx(graph!, weights), x, n);
-  const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { kernels: jsKernels(), batch: n });
+  const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { ...options, batch: n });
   return { runtime, error: maxRelativeError(runtime.run(x, n), reference) };
 }
 
@@ -110,14 +115,11 @@ describe("Bi-Real's downsampling join", () => {
     expect(runtime.plan.stats.pooledConvInputs).toBe(1);
     expect(stepCost(runtime.plan.steps[kernels.indexOf('conv2dF32Avgpool2')])).toMatchObject({ shape: 'avgpool 2x2 /2 + 1x1 16→32 at 6x6 ×2', macs: 2 * 36 * 16 * 32 });
     // on the native kernels (or the WebAssembly ones where the addon is missing): the same fusion, onnxruntime's logits
-    const { graph } = compile(BIREAL_DOWN, 'bireal-down.sofar');
-    const weights = busyWeights(graph!, 7);
-    const x = Float32Array.from({ length: 2 * 3 * 12 * 12 }, (_, i) => Math.sin(i * 0.41) * 2);
-    const native = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { batch: 2 });
+    const { runtime: native, error: nativeError } = await onKernels(BIREAL_DOWN, 'bireal-down.sofar', 7, 2, 0.41, {});
     const nativeKernels = native.plan.steps.map((step) => step.kernel);
     expect(nativeKernels).not.toContain('avgpoolF32');
     expect(nativeKernels.filter((k) => k === 'conv2dF32Avgpool2')).toHaveLength(1);
-    expect(maxRelativeError(native.run(x, 2), await orLogits(exportOnnx(graph!, weights), x, 2))).toBeLessThan(1e-4);
+    expect(nativeError).toBeLessThan(1e-4);
   });
 });
 
@@ -149,14 +151,10 @@ describe("MeliusNet's improvement block (add_into)", () => {
   });
 
   it('on the native kernels (or the WebAssembly ones where the addon is missing) and WebAssembly: the same fusion, onnxruntime\'s logits', async () => {
-    const { graph } = compile(MELIUS_BLOCKS, 'melius-blocks.sofar');
-    const weights = busyWeights(graph!, 11);
-    const x = Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.sin(i * 0.23) * 2);
-    const reference = await orLogits(exportOnnx(graph!, weights), x, 2);
     for (const kernels of [undefined, wasm()]) {
-      const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { batch: 2, threads: 2, ...(kernels ? { kernels } : {}) });
+      const { runtime, error } = await onKernels(MELIUS_BLOCKS, 'melius-blocks.sofar', 11, 2, 0.23, { kernels, threads: 2 });
       expect(runtime.plan.stats.fusedAddInto).toBe(5);
-      expect(maxRelativeError(runtime.run(x, 2), reference)).toBeLessThan(1e-4);
+      expect(error).toBeLessThan(1e-4);
       runtime.release();
     }
   });
@@ -183,15 +181,11 @@ describe("Real-to-Binary Net's scaled blocks", () => {
     const { runtime, error } = await onReferenceKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 2, 0.27);
     expect(error).toBeLessThan(1e-4);
     expect(runtime.plan.steps.map((step) => step.kernel)).toContain('mulChannelsF32');
-    const { graph } = compile(R2B_BLOCKS, 'r2b-blocks.sofar');
-    const weights = busyWeights(graph!, 13);
-    const x = Float32Array.from({ length: 3 * 16 * 16 }, (_, i) => Math.sin(i * 0.27) * 2);
-    const reference = await orLogits(exportOnnx(graph!, weights), x, 1);
     for (const kernels of [undefined, wasm()]) {
-      const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { batch: 1, threads: 2, ...(kernels ? { kernels } : {}) });
-      expect(runtime.plan.steps.map((step) => step.kernel)).not.toContain('mulChannelsF32');
-      expect(maxRelativeError(runtime.run(x, 1), reference)).toBeLessThan(1e-4);
-      runtime.release();
+      const { runtime: one, error: oneError } = await onKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 1, 0.27, { kernels, threads: 2 });
+      expect(one.plan.steps.map((step) => step.kernel)).not.toContain('mulChannelsF32');
+      expect(oneError).toBeLessThan(1e-4);
+      one.release();
     }
   });
 });
