@@ -106,7 +106,8 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
     roofline: async (reps) => {
       const { roofline } = await import('../backends/runtime/roofline.js');
       const stepMs = rt.profile(reps);
-      return roofline(rt.plan, stepMs, await measurePeaks(o.runtime, threads, reps));
+      const { plan, samples } = rt.profiled;
+      return roofline(plan, stepMs, await measurePeaks(o.runtime, threads, reps), samples);
     },
     release: async () => {
       describe();
@@ -119,10 +120,11 @@ async function open(bytes: Uint8Array, what: string, o: OpenOptions): Promise<Op
 /** How a batch's steps run, as `sofar bench` says it: nothing at batch 1 or where no split is possible. */
 function splitNote(split: { steps: number; candidates: readonly number[]; settled: boolean }, steps: number): string {
   const { candidates } = split;
-  if (candidates.length === 1) return split.steps > 0 ? `, its first ${split.steps} of ${steps} steps one sample at a time` : '';
+  const how = (k: number) => (k === 0 ? 'every step over the whole batch' : k === steps ? 'every step one sample at a time' : `its first ${k} of ${steps} steps one sample at a time`);
+  if (candidates.length === 1) return split.steps > 0 ? `, ${how(split.steps)}` : '';
   const tried = `the fastest of ${candidates.join(', ')} in its first runs`;
   if (!split.settled) return `, trying its first ${candidates.join(', ')} of ${steps} steps one sample at a time`;
-  return split.steps > 0 ? `, its first ${split.steps} of ${steps} steps one sample at a time (${tried})` : `, every step over the whole batch (${tried})`;
+  return `, ${how(split.steps)} (${tried})`;
 }
 
 /** Rounds of the peaks' probe; the fastest counts (see measurePeaks). */

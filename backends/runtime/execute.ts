@@ -84,8 +84,9 @@ class BoundPlan {
  * A batch plan's first steps run one sample at a time on a plan for one sample, whose maps stay in the
  * cores' caches where a whole batch's would not; the maps still alive after them are carried into the
  * batch plan's maps, sample by sample, and the batch plan runs the rest. How many: one of `candidates`,
- * which the first runs time (split-trial.ts); a single candidate is used as it is. The plans must make
- * the same calls (split.ts sameCalls).
+ * which the first runs time (split-trial.ts); a single candidate is used as it is. A count between none
+ * and all of the batch plan's steps needs plans that make the same calls (split.ts sameCalls); all of them
+ * runs the plan for one sample whole, whatever its calls, and carries each sample's output.
  */
 export interface SampleSplit {
   /** The plan of the same model for one sample. */
@@ -96,9 +97,27 @@ export interface SampleSplit {
 
 type PlanMap = Plan['maps'][number];
 
+/** Milliseconds that `run` takes. */
+function timed(run: () => void): number {
+  const start = performance.now();
+  run();
+  return performance.now() - start;
+}
+
+const median = (ms: number[]) => ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)];
+
 /** The maps written before step `steps` (or the input) and read at or after it: what the batch plan takes over. */
 export function carriedMaps(one: Plan, batch: Plan, steps: number): { one: PlanMap; batch: PlanMap }[] {
   return batch.maps.flatMap((b, j) => (b.first < steps && b.last >= steps ? [{ one: one.maps[j], batch: b }] : []));
+}
+
+/**
+ * What a split after `steps` of the batch plan's steps carries: the maps alive after them, or where every step
+ * runs sample by sample, the output (which also holds where the plans' calls differ).
+ */
+function carried(one: Plan, batch: Plan, steps: number, wholeBase: number): Carry[] {
+  if (steps === batch.steps.length) return [{ from: one.output.offset, to: wholeBase + batch.output.offset, bytes: one.output.floats * 4 }];
+  return carriedMaps(one, batch, steps).map(({ one, batch }) => ({ from: one.offset, to: wholeBase + batch.offset, bytes: one.size }));
 }
 
 /** Byte offsets (from the arena's base) of one carried map: in the one-sample plan, in the batch plan, its size per sample. */
@@ -125,9 +144,7 @@ export class Execution {
     this.whole = new BoundPlan(plan, kernels, buffer, base + wholeBase);
     if (split) {
       const bound = new BoundPlan(split.plan, kernels, buffer, base);
-      const carries = new Map(
-        split.candidates.map((k) => [k, carriedMaps(split.plan, plan, k).map(({ one, batch }) => ({ from: one.offset, to: wholeBase + batch.offset, bytes: one.size }))]),
-      );
+      const carries = new Map(split.candidates.map((k) => [k, carried(split.plan, plan, k, wholeBase)]));
       this.sample = { bound, trial: new SplitTrial(split.candidates), carries };
     } else {
       this.sample = null;
@@ -159,7 +176,7 @@ export class Execution {
       for (let i = 0; i < this.plan.batch; i++) {
         if (i < n) bound.input.set(x.subarray(i * per, (i + 1) * per));
         else if (i === n) bound.input.fill(0);
-        for (let s = 0; s < split; s++) bound.steps[s].fn(buffer, ...bound.steps[s].args);
+        for (let s = 0, k = this.oneSampleSteps(split); s < k; s++) bound.steps[s].fn(buffer, ...bound.steps[s].args);
         this.carry(split, i);
       }
     } else {
@@ -176,18 +193,24 @@ export class Execution {
   }
 
   /**
-   * Milliseconds per step over `reps` runs (median each), for per-layer figures; the inputs are whatever the
-   * arena holds. A step run sample by sample counts all its samples (and the last such step the carries).
+   * The steps a run runs, which profile() times: the batch plan's, or, where every step runs one sample at
+   * a time, the plan for one sample's, each `samples` times a run.
+   */
+  get profiled(): { plan: Plan; samples: number } {
+    const sample = this.sample && this.sampleSteps === this.plan.steps.length ? this.sample : null;
+    return sample ? { plan: sample.bound.plan, samples: this.plan.batch } : { plan: this.plan, samples: 1 };
+  }
+
+  /**
+   * Milliseconds per step of `profiled`'s plan over `reps` runs (median each), for per-layer figures; the
+   * inputs are whatever the arena holds. A step run sample by sample counts all its samples (and the last
+   * such step the carries).
    */
   profile(threads: number, reps: number): number[] {
+    if (this.profiled.samples > 1) return this.profileSampleBySample(threads, reps);
     this.kernels.setThreads(threads);
     const buffer = this.arena.buffer;
     const times = this.whole.steps.map(() => [] as number[]);
-    const timed = (run: () => void) => {
-      const start = performance.now();
-      run();
-      return performance.now() - start;
-    };
     for (let r = 0; r < reps; r++) {
       const sampleSteps = this.sampleSteps;
       const sums = new Array<number>(sampleSteps).fill(0);
@@ -202,7 +225,30 @@ export class Execution {
         times[i].push(i < sampleSteps ? sums[i] : timed(() => step.fn(buffer, ...step.args)));
       });
     }
-    return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
+    return times.map(median);
+  }
+
+  /** profile() where every step runs one sample at a time: the plan for one sample's steps, each summed over the batch. */
+  private profileSampleBySample(threads: number, reps: number): number[] {
+    this.kernels.setThreads(threads);
+    const buffer = this.arena.buffer;
+    const { bound } = this.sample!;
+    const times = bound.steps.map(() => [] as number[]);
+    const split = this.plan.steps.length;
+    for (let r = 0; r < reps; r++) {
+      const sums = new Array<number>(bound.steps.length).fill(0);
+      for (let i = 0; i < this.plan.batch; i++) {
+        bound.steps.forEach((step, s) => (sums[s] += timed(() => step.fn(buffer, ...step.args))));
+        sums[sums.length - 1] += timed(() => this.carry(split, i));
+      }
+      sums.forEach((ms, s) => times[s].push(ms));
+    }
+    return times.map(median);
+  }
+
+  /** How many of the one-sample plan's steps a split after `split` of the batch plan's runs: all of them where it takes every step. */
+  private oneSampleSteps(split: number): number {
+    return split === this.plan.steps.length ? this.sample!.bound.steps.length : split;
   }
 
   release(): void {

@@ -83,9 +83,12 @@ export function peakRate(macs: number, roundMs: readonly number[]): number {
   return macs / (Math.min(...roundMs) / 1e3);
 }
 
-export function roofline(plan: Plan, stepMs: readonly number[], peaks: Peaks): Roofline {
+export function roofline(plan: Plan, stepMs: readonly number[], peaks: Peaks, samples = 1): Roofline {
   const steps = plan.steps.map((step, i): StepProfile => {
-    const { shape, macs, kind } = stepCost(step);
+    const cost = stepCost(step);
+    // a plan for one sample run `samples` times a run (BinaryRuntime.profiled): each step's MACs that many times
+    const shape = samples > 1 && cost.macs > 0 ? `${cost.shape} ×${samples} one at a time` : cost.shape;
+    const macs = cost.macs * samples, kind = cost.kind;
     const ms = stepMs[i];
     const macsPerSecond = macs && ms > 0 ? macs / (ms / 1e3) : 0;
     const peak = kind === 'binary' ? peaks.binaryMacsPerSecond : peaks.floatMacsPerSecond;

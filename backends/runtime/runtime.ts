@@ -21,7 +21,8 @@ export interface RuntimeOptions {
    * At batch > 1, run the first steps sample by sample where the batch's maps would outgrow the cores'
    * caches (split.ts): true (default) lets the runtime choose how many — it times a few candidates in its
    * first runs at a batch size and keeps the fastest —, false runs every step over the whole batch, a number
-   * runs that many. Outputs are the same either way.
+   * runs that many. A model whose plan for one sample makes other calls than its batch plan (a fusion that
+   * holds for one sample only) can run none or all of its steps so. Outputs are the same either way.
    */
   sampleSplit?: boolean | number;
 }
@@ -89,7 +90,12 @@ export interface BinaryRuntime {
    * samples: a run of another size than the last re-plans (a few milliseconds), so keep the size steady.
    */
   run(x: Float32Array, n: number): Float32Array;
-  /** Median milliseconds of each of the plan's steps over `reps` runs (after a `run`). */
+  /**
+   * The steps `profile` times: the plan's, or, where every step runs one sample at a time (sampleSteps is
+   * the plan's step count), those of the plan for one sample, each run `samples` times a run.
+   */
+  readonly profiled: { plan: Plan; samples: number };
+  /** Median milliseconds of each of `profiled`'s steps over `reps` runs (after a `run`), all its samples together. */
   profile(reps: number): number[];
   /** Gives the working memory back; using the runtime afterwards throws RuntimeReleasedError. */
   release(): void;
@@ -122,8 +128,11 @@ export function createRuntimeWith(data: ModelBytes, options: RuntimeOptions): Bi
   const execute = (batchPlan: Plan): Execution => {
     if (batchPlan.batch === 1 || split === false || split === 0) return new Execution(batchPlan, kernels);
     const one = plan(1);
-    const candidates = split === true ? sampleStepCandidates(one, batchPlan, threads) : [Math.min(split, batchPlan.steps.length)];
-    if (split !== true && !sameCalls(one, batchPlan)) throw new RuntimeOptionError(`option sampleSplit: this model's plans for one sample and for ${batchPlan.batch} make different calls, so its steps cannot run sample by sample`);
+    const steps = batchPlan.steps.length;
+    const candidates = split === true ? sampleStepCandidates(one, batchPlan, threads) : [Math.min(split, steps)];
+    if (split !== true && candidates[0] < steps && !sameCalls(one, batchPlan)) {
+      throw new RuntimeOptionError(`option sampleSplit: this model's plans for one sample and for ${batchPlan.batch} make different calls, so only all of its ${steps} steps can run sample by sample, not its first ${split}`);
+    }
     return new Execution(batchPlan, kernels, candidates.some((k) => k > 0) ? { plan: one, candidates } : undefined);
   };
   let execution: Execution | null = execute(plan(firstBatch));
@@ -148,6 +157,9 @@ export function createRuntimeWith(data: ModelBytes, options: RuntimeOptions): Bi
     },
     get sampleSplit() {
       return live('sampleSplit').sampleSplit;
+    },
+    get profiled() {
+      return live('profiled').profiled;
     },
     get released() {
       return execution === null;

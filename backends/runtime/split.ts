@@ -70,9 +70,15 @@ export function chooseSampleSteps(one: Plan, batch: Plan, threads: number, costs
   return best.steps;
 }
 
-/** The prefixes worth timing: none, and the best under each spill cost (ascending, distinct). */
+/**
+ * The prefixes worth timing: none, and the best under each spill cost (ascending, distinct). Where the two
+ * plans make different calls (a fusion that holds for one sample only: Real-to-Binary Net's gate as its
+ * conv's multiplier), no prefix carries over, but every step can: the plan for one sample runs whole, sample
+ * by sample, against the batch plan (candidates 0 and all of its steps).
+ */
 export function sampleStepCandidates(one: Plan, batch: Plan, threads: number): number[] {
-  if (batch.batch === 1 || !sameCalls(one, batch)) return [0];
+  if (batch.batch === 1) return [0];
+  if (!sameCalls(one, batch)) return [0, batch.steps.length];
   const best = SPILL_US_PER_MIB.map((spillUsPerMiB) => chooseSampleSteps(one, batch, threads, { ...FITTED_COSTS, spillUsPerMiB }));
   return [...new Set([0, ...best])].sort((a, b) => a - b);
 }

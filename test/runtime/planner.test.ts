@@ -3,6 +3,7 @@
  * against onnxruntime running the standard export of the same weights: independent of the C kernels.
  */
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { createSession, exportOnnx, runOnnx } from '../../backends/onnx/index.js';
 import { createRuntime, planModel, readRuntimeModel, type KernelSet } from '../../backends/runtime/index.js';
 import { staggered, type PlanOptions } from '../../backends/runtime/plan.js';
@@ -191,26 +192,7 @@ describe("Real-to-Binary Net's scaled blocks", () => {
 });
 
 /** Real-to-Binary Net's half blocks: x + PReLU(bconv(BN(x)) · gate(BN(x))), one widening with a projection shortcut. */
-const R2B_BLOCKS = `
-model r2b_blocks {
-  input 3x16x16
-  classes 5
-  binarize activations = ste_sign, weights = ste_sign
-  block scaling(ch) { global_avgpool; dense (ch // 8) bias=false; relu; dense ch bias=false; sigmoid }
-  block shortcut(ch) { avgpool 2x2 /2 padding=same; conv 1x1 ch; bn }
-  block half(ch) = residual(shortcut = shortcut(ch) if channels != ch) {
-    bn
-    parallel(join = multiply) {
-      branch { bconv 3x3 ch stride=(2 if channels != ch else 1) }
-      branch { scaling(ch) }
-    }
-    prelu
-  }
-  conv 3x3 16 /2; bn; prelu
-  half(16); half(16); half(32)
-  global_avgpool
-  dense 5
-}`;
+const R2B_BLOCKS = readFileSync('test/runtime/fixtures/r2b-blocks.sofar', 'utf8');
 
 /** MeliusNet's blocks: sections of dense blocks (+16 channels) each followed by an improvement block, a transition between. */
 const MELIUS_BLOCKS = `

@@ -39,6 +39,23 @@ describe('the roofline profile', () => {
     });
   }
 
+  it("a batch run sample by sample on the plan for one sample: its steps' MACs are the cost model's, that many times", () => {
+    // Real-to-Binary Net's blocks: the plans for one sample and for 3 make other calls, so all of a batch's steps run one sample at a time
+    const graph = compileFile('test/runtime/fixtures/r2b-blocks.sofar').graph!;
+    const rt = createRuntime(exportOnnx(graph, initWeights(graph, 0), { binaryOps: true }), { threads: 1, batch: 3, sampleSplit: 10_000 });
+    try {
+      const { plan, samples } = rt.profiled;
+      expect(samples).toBe(3);
+      const r = roofline(plan, plan.steps.map(() => 0.5), { binaryMacsPerSecond: 1e12, floatMacsPerSecond: 1e11, method: 'test' }, samples);
+      const summary = summarize(graph);
+      expect(r.binaryMacs).toBe(3 * summary.macs.binary);
+      expect(r.floatMacs).toBe(3 * summary.macs.float);
+      expect(r.steps.find((s) => s.kind === 'binary')!.shape).toMatch(/×3 one at a time$/);
+    } finally {
+      rt.release();
+    }
+  });
+
   it('sofar bench --profile --json names each step’s share of the kernels’ peak and the model’s share of its limit', () => {
     const r = spawnSync(process.execPath, [resolve('dist/cli/main.js'), 'bench', 'specs/fashion/bireal-small.sofar', '--runtime', 'sofar', '--profile', '--runs', '5', '--json'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);

@@ -12,6 +12,7 @@ import { SplitTrial, TRIAL_ROUNDS } from '../../backends/runtime/split-trial.js'
 import { compileFile } from '../../src/compile.js';
 import { initWeights } from '../../src/weights/init.js';
 import { busyWeights, normalValues } from '../helpers/values.js';
+import { maxRelativeError } from './util.js';
 import { bundledWasmForSuite, nativeKernels, skipNative } from './helpers.js';
 
 function exported(spec: string, busy: boolean): { bytes: Uint8Array; per: number } {
@@ -64,6 +65,65 @@ describe.skipIf(skipNative())('a batch run sample by sample for its first steps'
     const { bytes } = exported('specs/fashion/reactnet-small.sofar', false);
     expect(() => createRuntime(bytes, { kernels: nativeKernels(), batch: 2, sampleSplit: -1 })).toThrow(RuntimeOptionError);
     expect(() => createRuntime(bytes, { kernels: nativeKernels(), batch: 2, sampleSplit: 2.5 })).toThrow(/sampleSplit must be an integer/);
+  });
+});
+
+describe.skipIf(skipNative())('a batch whose plan for one sample makes other calls, run sample by sample whole', () => {
+  // Real-to-Binary Net's gate is its conv's multiplier for one sample only: the two plans differ
+  const spec = 'test/runtime/fixtures/r2b-blocks.sofar';
+  const n = 3;
+
+  it.each([
+    ['native', nativeKernels],
+    ['WebAssembly', bundledWasmForSuite()],
+  ] as const)("on the %s kernels, gives each sample's outputs of the plan for one sample, bit for bit", async (_, kernels) => {
+    const { bytes, per } = exported(spec, true);
+    const x = normalValues(n * per, 9, 2);
+    const model = readRuntimeModel(bytes);
+    const one = planModel(model, nativeKernels(), 1), batch = planModel(model, nativeKernels(), n);
+    expect(sameCalls(one, batch)).toBe(false);
+    expect(sampleStepCandidates(one, batch, 2)).toEqual([0, batch.steps.length]);
+    const k = await kernels();
+    const single = createRuntimeWith(bytes, { kernels: k, threads: 2, batch: 1 });
+    const each = Array.from({ length: n }, (_, i) => Array.from(single.run(x.subarray(i * per, (i + 1) * per), 1))).flat();
+    single.release();
+    const whole = outputs(k, bytes, x, n, batch.steps.length);
+    expect(whole.sampleSteps).toBe(batch.steps.length);
+    // a wrong carry (offset, size or sample stride) would change some sample's logits
+    expect(Array.from(whole.y)).toEqual(each);
+    // the batch plan (a product step for the gate) agrees but for rounding
+    const over = outputs(k, bytes, x, n, false);
+    expect(maxRelativeError(over.y, whole.y)).toBeLessThan(1e-5);
+  });
+
+  it('refuses a split part way, and profiles the plan for one sample, every sample counted', () => {
+    const { bytes, per } = exported(spec, true);
+    expect(() => createRuntime(bytes, { kernels: nativeKernels(), batch: n, sampleSplit: 4 })).toThrow(/only all of its \d+ steps/);
+    const runtime = createRuntime(bytes, { kernels: nativeKernels(), threads: 2, batch: n, sampleSplit: 10_000 });
+    runtime.run(normalValues(n * per, 9, 2), n);
+    const { plan, samples } = runtime.profiled;
+    expect(samples).toBe(n);
+    expect(plan.batch).toBe(1);
+    expect(plan.steps.length).toBeLessThan(runtime.plan.steps.length);
+    const times = runtime.profile(3);
+    expect(times).toHaveLength(plan.steps.length);
+    expect(times.every((t) => t > 0)).toBe(true);
+    runtime.release();
+    // where the batch plan runs, it is the one profiled
+    const over = createRuntime(bytes, { kernels: nativeKernels(), threads: 2, batch: n, sampleSplit: false });
+    expect(over.profiled).toEqual({ plan: over.plan, samples: 1 });
+    over.release();
+  });
+
+  it('lets its first runs choose between the batch plan and the plan for one sample', () => {
+    const { bytes, per } = exported(spec, false);
+    const runtime = createRuntime(bytes, { kernels: nativeKernels(), threads: 2, batch: n });
+    const x = normalValues(n * per, 4, 2);
+    const whole = outputs(nativeKernels(), bytes, x, n, 10_000).y;
+    while (!runtime.sampleSplit.settled) expect(maxRelativeError(runtime.run(x, n), whole)).toBeLessThan(1e-5);
+    expect(runtime.sampleSplit.candidates).toEqual([0, runtime.plan.steps.length]);
+    expect(runtime.sampleSplit.candidates).toContain(runtime.sampleSteps);
+    runtime.release();
   });
 });
 
