@@ -51,12 +51,13 @@ export interface KernelSet {
   conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
   /**
-   * Optional: a few-input-channel conv (a stem) and the max pool after it in one pass (sofar_conv2d_f32_maxpool):
-   * ints are the conv's 16 shape ints, relu, xNchw (x is the model's NCHW input), then the pool's kh kw sh sw pt
-   * pl pb pr (1 1 1 1 0 0 0 0: no pool). Throws for other convs. The scratch takes the 16 and the pool's 8.
+   * Optional: a few-input-channel conv (a stem), a PReLU (alpha: its slopes; -1: none) and the max pool after it
+   * in one pass (sofar_conv2d_f32_maxpool): ints are the conv's 16 shape ints, relu, xNchw (x is the model's NCHW
+   * input), then the pool's kh kw sh sw pt pl pb pr (1 1 1 1 0 0 0 0: no pool). Throws for other convs. The
+   * scratch takes the 16 and the pool's 8.
    */
   conv2dF32MaxpoolScratchBytes?(...shape: number[]): number;
-  conv2dF32Maxpool?(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, y: Off, scratch: Off, ...ints: number[]): void;
+  conv2dF32Maxpool?(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, alpha: Off, y: Off, scratch: Off, ...ints: number[]): void;
   /**
    * Optional: a 1×1 conv (groups 1, stride 1, no padding) over the 2×2 /2 average pool of x, bit-identical to
    * avgpoolF32 then conv2dF32 without storing the pool (sofar_conv2d_f32_avgpool2): ints n h w cin cout (h, w:

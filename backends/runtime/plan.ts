@@ -216,8 +216,8 @@ class Planner {
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
   private readonly bconvCalls = new Map<string, Call>();
-  /** Max pools computed by the stem before them (conv2dF32Maxpool), by output. */
-  private readonly pooledByStem = new Set<string>();
+  /** PReLUs and max pools computed by the stem conv before them (conv2dF32Maxpool), by output. */
+  private readonly computedByStem = new Set<string>();
   /** The kernels have sofar_bconv2d_epilogue (and the prepacked binary conv it builds on). */
   private readonly epilogue: boolean;
   /**
@@ -574,28 +574,40 @@ class Planner {
     return conv !== undefined && conv.inputs.filter((i) => i === this.model.input.name).length === 1 && this.isStem(conv, input);
   }
 
-  /** The max pool that alone reads a stem conv (Bi-Real's 7×7 conv then 3×3 pool), computed in the same pass; else null. */
-  private stemPool(node: FusedNode & { op: 'conv' }, x: ValueInfo): (FusedNode & { op: 'maxpool' }) | null {
+  /**
+   * The PReLU that alone reads a stem conv without a ReLU (Real-to-Binary Net's 7×7 conv, its batch norm folded),
+   * computed on the conv's rows while they are in cache; else null.
+   */
+  private stemPrelu(node: FusedNode & { op: 'conv' }, x: ValueInfo): (FusedNode & { op: 'prelu' }) | null {
+    if (!this.isStem(node, x) || node.relu) return null;
+    const prelu = this.soleReader(node.output);
+    return prelu?.op === 'prelu' && prelu.output !== this.model.output.name && !this.slices.has(prelu.output) ? prelu : null;
+  }
+
+  /** The max pool that alone reads a stem conv (Bi-Real's 7×7 conv then 3×3 pool) or its PReLU, computed in the same pass; else null. */
+  private stemPool(node: FusedNode & { op: 'conv' }, x: ValueInfo, prelu: FusedNode | null): (FusedNode & { op: 'maxpool' }) | null {
     if (!this.isStem(node, x)) return null;
-    const pool = this.soleReader(node.output);
+    const pool = this.soleReader((prelu ?? node).output);
     return pool?.op === 'maxpool' ? pool : null;
   }
 
-  /** A stem conv on the stem kernel: reading the NCHW input if it is that, with the max pool after it if any. */
-  private lowerStem(conv: FusedNode & { op: 'conv' }, pool: (FusedNode & { op: 'maxpool' }) | null, x: ValueInfo): void {
+  /** A stem conv on the stem kernel: reading the NCHW input if it is that, with the PReLU and the max pool after it if any. */
+  private lowerStem(conv: FusedNode & { op: 'conv' }, prelu: (FusedNode & { op: 'prelu' }) | null, pool: (FusedNode & { op: 'maxpool' }) | null, x: ValueInfo): void {
     if (!this.isStem(conv, x)) throw new Error(`internal: runtime plan has no stem kernel for '${conv.name}'`);
     const { packedWeights, geometry } = this.packConvWeights(conv, x);
     const window = pool ? [...pool.window.kernel, ...pool.window.stride, ...pool.window.pads] : [1, 1, 1, 1, 0, 0, 0, 0];
     this.scratch(this.k.conv2dF32MaxpoolScratchBytes!(...geometry, ...window));
+    for (const fused of [prelu, pool]) if (fused) this.computedByStem.add(fused.output);
     let out: FloatValue;
     if (pool) {
       const info = this.define(pool.output, pool.shape);
       out = info.float = this.newFloat(info);
-      this.pooledByStem.add(pool.output);
     } else {
-      out = this.output(conv, conv.shape).float;
+      const last = prelu ?? conv;
+      out = this.output(last, last.shape).float;
     }
-    this.call('conv2dF32Maxpool', [this.read(conv.inputs[0]), this.ref(packedWeights), this.floats(conv.bias), this.ref(out.region), SCRATCH, ...geometry, conv.relu ? 1 : 0, x.nchw ? 1 : 0, ...window]);
+    const alpha = prelu ? this.floats(prelu.alpha) : null;
+    this.call('conv2dF32Maxpool', [this.read(conv.inputs[0]), this.ref(packedWeights), this.floats(conv.bias), alpha, this.ref(out.region), SCRATCH, ...geometry, conv.relu ? 1 : 0, x.nchw ? 1 : 0, ...window]);
   }
 
   /**
@@ -673,14 +685,15 @@ class Planner {
   }
 
   private lower(node: FusedNode): void {
-    if (this.pooledByStem.has(node.output)) return; // computed by the conv before it
+    if (this.computedByStem.has(node.output)) return; // computed by the conv before it
     const n = this.n;
     const x = this.values.get(node.inputs[0])!;
     const pixels = n * x.h * x.w;
     switch (node.op) {
       case 'conv': {
-        const pool = this.stemPool(node, x);
-        if (pool || x.nchw) return this.lowerStem(node, pool, x);
+        const prelu = this.stemPrelu(node, x);
+        const pool = this.stemPool(node, x, prelu);
+        if (prelu || pool || x.nchw) return this.lowerStem(node, prelu, pool, x);
         const { float } = this.output(node, node.shape);
         if (isDepthwise(node, x.c)) {
           const [kh, kw] = node.window.kernel;
@@ -1112,7 +1125,7 @@ class Planner {
       c.args.forEach((a, j) => {
         if (!a || typeof a !== 'object') return;
         const outputs = c.kernel.startsWith('bconv2d') ? bconvOutputs(c.kernel) : null;
-        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32' || c.kernel === 'conv2dF32Avgpool2') && j === 4) || (c.kernel === 'conv2dF32Maxpool' && j === 3) || (c.kernel === 'bconv2dEpiloguePack2' && j === 9) || (c.kernel === 'sumF32' && j >= 5);
+        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32' || c.kernel === 'conv2dF32Avgpool2') && j === 4) || (c.kernel === 'conv2dF32Maxpool' && j === 4) || (c.kernel === 'bconv2dEpiloguePack2' && j === 9) || (c.kernel === 'sumF32' && j >= 5);
         if (!written) read.add(a.region);
       });
     }

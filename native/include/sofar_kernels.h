@@ -185,9 +185,10 @@ void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *
                       int pt, int pl, int pb, int pr, int dh, int dw, int groups, int y_stride, int relu);
 
 /*
- * Added: a float stem conv followed by a max pool, fused: y = maxpool(relu?(conv(x) + bias)) with the pool's
+ * Added: a float stem conv followed by a max pool, fused: y = maxpool(act(conv(x) + bias)) with the pool's
  * window (pkh pkw psh psw ppt ppl ppb ppr) over the conv's output, bit-identical to sofar_conv2d_f32 (y_stride
- * 0, no residual) then sofar_maxpool_f32, without storing the conv's output. A 1x1 window of stride 1 without
+ * 0, no residual), sofar_prelu_f32 where alpha is given (a slope a channel; NULL: none; after the relu if
+ * both) then sofar_maxpool_f32, without storing the conv's output. A 1x1 window of stride 1 without
  * padding is no pool (y = the conv's output). x_nchw: x is in NCHW (the model's input), read as
  * sofar_nchw_to_nhwc then the conv would. Only for the few-input-channel convs (cin <= 4, groups 1, no
  * dilation): for any other shape the scratch size is 0 and the call returns without touching memory.
@@ -195,7 +196,8 @@ void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *
 size_t sofar_conv2d_f32_maxpool_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
                                               int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pkh,
                                               int pkw, int psh, int psw, int ppt, int ppl, int ppb, int ppr);
-void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const float *bias, float *y, void *scratch,
+void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const float *bias, const float *alpha,
+                              float *y, void *scratch,
                               int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
                               int pb, int pr, int dh, int dw, int groups, int relu, int x_nchw, int pkh, int pkw,
                               int psh, int psw, int ppt, int ppl, int ppb, int ppr);

@@ -889,13 +889,13 @@ static napi_value js_conv2d_f32_maxpool_scratch_bytes(napi_env env, napi_callbac
   return num(env, (double)conv_pool_scratch(s.v, ps.v));
 }
 
-/* conv2dF32Maxpool(buf, x, pw, bias, y, scratch, 16 conv shape ints, relu, xNchw, pool kh kw sh sw pt pl pb pr) */
+/* conv2dF32Maxpool(buf, x, pw, bias, alpha, y, scratch, 16 conv shape ints, relu, xNchw, pool kh kw sh sw pt pl pb pr) */
 static napi_value js_conv2d_f32_maxpool(napi_env env, napi_callback_info info) {
   call_t c;
   shape_t s, ps;
   int relu, nchw;
-  if (!begin(&c, env, info, "conv2dF32Maxpool", 6 + NSHAPE + 2 + 8, 1) || !conv_pool_args(&c, 6, &s, &ps, 2) ||
-      !int_arg(&c, 6 + NSHAPE, "relu", 0, 1, &relu) || !int_arg(&c, 6 + NSHAPE + 1, "xNchw", 0, 1, &nchw))
+  if (!begin(&c, env, info, "conv2dF32Maxpool", 7 + NSHAPE + 2 + 8, 1) || !conv_pool_args(&c, 7, &s, &ps, 2) ||
+      !int_arg(&c, 7 + NSHAPE, "relu", 0, 1, &relu) || !int_arg(&c, 7 + NSHAPE + 1, "xNchw", 0, 1, &nchw))
     return NULL;
   const int *v = s.v;
   uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb = ps.pixels;
@@ -904,17 +904,20 @@ static napi_value js_conv2d_f32_maxpool(napi_env env, napi_callback_info info) {
     return NULL;
   const uint64_t pwb = sofar_conv2d_f32_packed_weights_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]);
   const uint64_t sb = conv_pool_scratch(v, ps.v);
-  void *x, *pw, *bias, *y, *scratch;
+  void *x, *pw, *bias, *alpha, *y, *scratch;
   if (!ptr_arg(&c, 1, "x", xb, 4, 0, &x) || !ptr_arg(&c, 2, "packedWeights", pwb, 4, 0, &pw) ||
-      !ptr_arg(&c, 3, "bias", (uint64_t)v[COUT] * 4, 4, 1, &bias) || !ptr_arg(&c, 4, "y", yb, 4, 0, &y) ||
-      !ptr_arg(&c, 5, "scratch", sb, 8, 0, &scratch))
+      !ptr_arg(&c, 3, "bias", (uint64_t)v[COUT] * 4, 4, 1, &bias) ||
+      !ptr_arg(&c, 4, "alpha", (uint64_t)v[COUT] * 4, 4, 1, &alpha) || !ptr_arg(&c, 5, "y", yb, 4, 0, &y) ||
+      !ptr_arg(&c, 6, "scratch", sb, 8, 0, &scratch))
     return NULL;
   {
-    const range_t others[] = {{"x", x, xb}, {"packedWeights", pw, pwb}, {"bias", bias, (uint64_t)v[COUT] * 4}, {"y", y, yb}};
+    const range_t others[] = {{"x", x, xb}, {"packedWeights", pw, pwb}, {"bias", bias, (uint64_t)v[COUT] * 4},
+                              {"alpha", alpha, (uint64_t)v[COUT] * 4}, {"y", y, yb}};
     if (!scratch_disjoint(&c, scratch, sb, others, sizeof others / sizeof others[0])) return NULL;
   }
   const int *p = ps.v;
-  sofar_conv2d_f32_maxpool((const float *)x, (const float *)pw, (const float *)bias, (float *)y, scratch, v[N], v[H],
+  sofar_conv2d_f32_maxpool((const float *)x, (const float *)pw, (const float *)bias, (const float *)alpha, (float *)y,
+                           scratch, v[N], v[H],
                            v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH], v[DW],
                            v[GROUPS], relu, nchw, p[KH], p[KW], p[SH], p[SW], p[PT], p[PL], p[PB], p[PR]);
   return undef(env);

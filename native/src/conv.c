@@ -87,6 +87,7 @@ struct conv_ctx {
   const struct conv_plan *p;
   const struct sofar_ukernels *uk;
   const float *x, *pw, *bias, *res;
+  const float *alpha; /* stem path only: a PReLU after the conv (NULL: none) */
   float *y;
   size_t ys;
   int relu;
@@ -105,6 +106,7 @@ static struct conv_ctx conv_ctx_of(const struct conv_plan *p, const float *x, co
   c.pw = packed_weights;
   c.bias = bias;
   c.res = residual;
+  c.alpha = NULL;
   c.y = y;
   c.ys = y_stride ? (size_t)y_stride : p->g.cout;
   c.relu = relu != 0;
@@ -349,10 +351,11 @@ static void stem_rows(const struct conv_ctx *c, size_t img, size_t oh0, size_t o
     if (c->uk->isa == SOFAR_ISA_AVX512) {
       sofar_conv_stem_row_avx512(g->wo, row, g->sw * g->cin, rs, g->kh, g->kw * g->cin, c->pw, p->k, g->og, yr,
                                  c->ys, c->bias, r, c->relu);
-      continue;
-    }
+    } else
 #endif
-    stem_row_sgemm(c, row, yr, r);
+      stem_row_sgemm(c, row, yr, r);
+    /* while the row is in cache: no pass over the stored map */
+    if (c->alpha) sofar_prelu_rows(yr, g->wo, g->cout, c->ys, c->alpha);
   }
 }
 
@@ -578,7 +581,8 @@ static void conv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
   have[0] = have_img, have[1] = have_lo, have[2] = have_hi;
 }
 
-void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const float *bias, float *y, void *scratch,
+void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const float *bias, const float *alpha,
+                              float *y, void *scratch,
                               int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
                               int pb, int pr, int dh, int dw, int groups, int relu, int x_nchw, int pkh, int pkw,
                               int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
@@ -588,6 +592,7 @@ void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const
     return;
   struct conv_pool_ctx c;
   c.conv = conv_ctx_of(&q.conv, x, packed_weights, bias, NULL, NULL, 0, relu, x_nchw, scratch);
+  c.conv.alpha = alpha;
   c.q = &q;
   c.y = y;
   for (size_t t = 0; t < SOFAR_MAX_THREADS; t++) c.have[t][0] = (size_t)-1, c.have[t][1] = c.have[t][2] = 0;

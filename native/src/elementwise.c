@@ -286,6 +286,17 @@ void sofar_affine_f32(const float *x, const float *scale, const float *shift, fl
                       int y_stride) {
   rowwise(RW_AFFINE, x, scale, shift, y, pixels, c, y_stride, 0, 0);
 }
+/* RW_PRELU's formula in place over rows of c floats ys apart, on the calling thread (the stem's conv rows). */
+SOFAR_SELECTS_VECTORISE void sofar_prelu_rows(float *y, size_t pixels, size_t c, size_t ys, const float *alpha) {
+  for (size_t pix = 0; pix < pixels; pix++) {
+    float *yr = y + pix * ys;
+    for (size_t q = 0; q < c; q++) {
+      const float v = yr[q], av = alpha[q] * v;
+      yr[q] = v < 0.0f ? av : v;
+    }
+  }
+}
+
 void sofar_relu_f32(const float *x, float *y, int pixels, int c, int y_stride) {
   rowwise(RW_RELU, x, NULL, NULL, y, pixels, c, y_stride, 0, 0);
 }

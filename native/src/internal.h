@@ -391,6 +391,8 @@ int sofar_conv_geom_init(struct sofar_conv_geom *g, int n, int h, int w, int cin
  * cover (row0 the first, rows rs floats apart): each cell as sofar_maxpool_f32 computes it.
  */
 void sofar_maxpool_row_f32(const float *row0, size_t nrows, size_t rs, const struct sofar_conv_geom *pg, float *y);
+/* PReLU in place over `pixels` rows of c floats, ys apart (the same floats as sofar_prelu_f32), on the calling thread. */
+void sofar_prelu_rows(float *y, size_t pixels, size_t c, size_t ys, const float *alpha);
 /* One cell of a 2x2 average pool: y[q] = (((a + b) + c) + d) / 4 over channels q < ch, a at x0, b one pixel
    (ch floats) on, c and d a row (rs floats) below them: sofar_avgpool_f32's arithmetic, at the ISA's width. */
 void sofar_avgpool2_cell_f32(const float *x0, size_t rs, size_t ch, float *y);

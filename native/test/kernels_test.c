@@ -671,8 +671,10 @@ static void test_conv_maxpool(int cases) {
     const int pho = (ho + qpt + qpb - qkh) / qsh + 1, pwo = (wo + qpl + qpr - qkw) / qsw + 1;
     const size_t xn = (size_t)n * h * w * cin, wn = (size_t)cout * cin * kh * kw;
     const size_t cn = (size_t)n * ho * wo * cout, yn = (size_t)n * pho * pwo * cout;
-    const int use_bias = rnd(3) != 0, relu = rnd(2);
+    const int use_bias = rnd(3) != 0, relu = rnd(2), use_alpha = rnd(2);
     float *x = alloc_exact(xn * 4), *wt = alloc_exact(wn * 4), *bias = alloc_exact((size_t)cout * 4);
+    float *alpha = alloc_exact((size_t)cout * 4);
+    for (int i = 0; i < cout; i++) alpha[i] = rndf();
     float *conv = alloc_exact(cn * 4), *want = alloc_exact(yn * 4), *y = alloc_exact(yn * 4), *xc = alloc_exact(xn * 4);
     for (size_t i = 0; i < xn; i++) x[i] = rndf();
     sofar_nhwc_to_nchw(x, xc, n, cin, h, w); /* the same image in NCHW */
@@ -694,16 +696,18 @@ static void test_conv_maxpool(int cases) {
         sofar_set_threads(threads);
         sofar_conv2d_f32(x, pw, use_bias ? bias : NULL, NULL, conv, cs, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr,
                          1, 1, 1, 0, relu);
+        if (use_alpha) sofar_prelu_f32(conv, alpha, conv, n * ho * wo, cout, 0);
         sofar_maxpool_f32(conv, want, n, ho, wo, cout, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
         for (size_t i = 0; i < yn; i++) y[i] = SENTINEL;
-        sofar_conv2d_f32_maxpool(nchw ? xc : x, pw, use_bias ? bias : NULL, y, fs, n, h, w, cin, cout, kh, kw, sh, sw, pt,
-                                 pl, pb, pr, 1, 1, 1, relu, nchw, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
+        sofar_conv2d_f32_maxpool(nchw ? xc : x, pw, use_bias ? bias : NULL, use_alpha ? alpha : NULL, y, fs, n, h, w, cin,
+                                 cout, kh, kw, sh, sw, pt, pl, pb, pr, 1, 1, 1, relu, nchw, qkh, qkw, qsh, qsw, qpt, qpl,
+                                 qpb, qpr);
         CHECK(!memcmp(y, want, yn * 4),
-              "conv+maxpool nchw %d isa %d threads %d: n%d h%d w%d cin%d cout%d k%dx%d s%dx%d p%d,%d,%d,%d pool %dx%d s%dx%d p%d,%d,%d,%d",
-              nchw, isas[ii], threads, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
+              "conv+maxpool nchw %d prelu %d isa %d threads %d: n%d h%d w%d cin%d cout%d k%dx%d s%dx%d p%d,%d,%d,%d pool %dx%d s%dx%d p%d,%d,%d,%d",
+              nchw, use_alpha, isas[ii], threads, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
       }
     }
-    free(x); free(xc); free(wt); free(bias); free(conv); free(want); free(y); free(pw); free(cs); free(fs);
+    free(x); free(xc); free(wt); free(bias); free(alpha); free(conv); free(want); free(y); free(pw); free(cs); free(fs);
   }
 }
 

@@ -86,7 +86,7 @@ for (let it = 0; it < Number(process.argv[4]); it++) {
     case 'conv2dF32': args = [buf, off(), off(), off(), off(), off(), off(), ...conv, pick([0, 0, conv[4] + 2]), ri(2)]; break;
     case 'conv2dF32Maxpool': {
       const stem = [...conv.slice(0, 3), ri(8) ? 1 + ri(4) : ch(), ...conv.slice(4, 15), ri(8) ? 1 : conv[15]];
-      args = [buf, off(), off(), off(), off(), off(), ...stem, ri(2), ri(5) ? ri(2) : odd(), k, k, s, s, p(), p(), p(), p()];
+      args = [buf, off(), off(), off(), off(), off(), off(), ...stem, ri(2), ri(5) ? ri(2) : odd(), k, k, s, s, p(), p(), p(), p()];
       break;
     }
     case 'conv2dF32Avgpool2': args = [buf, off(), off(), off(), off(), off(), off(), ri(4) ? 1 : dim(), dim() + 1, dim() + 1, ch(), ch(), pick([0, 0, conv[4] + 2, 1]), ri(5) ? ri(2) : odd()]; break;

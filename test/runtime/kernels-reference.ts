@@ -621,7 +621,8 @@ export function checkPools(api: KernelApi, arena: ArenaFactory, configs: Config[
 /**
  * A stem with its max pool fused (conv2dF32Maxpool): exactly the reference max pool of the conv's own output
  * (conv2dF32, checked against the float64 reference by checkConv), on every config. The first case is Bi-Real's;
- * every third reads the image in NCHW, every fourth has no pool (a 1×1 /1 window: exactly the conv's output).
+ * every third reads the image in NCHW, every fourth has no pool (a 1×1 /1 window: exactly the conv's output);
+ * every other one has a PReLU after the conv (Real-to-Binary Net's stem), a float32 product where negative.
  */
 export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {
   if (!api.conv2dF32Maxpool || !api.conv2dF32MaxpoolScratchBytes) throw new Error('the kernels lack conv2dF32Maxpool');
@@ -641,6 +642,7 @@ export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: C
     const pooled = outSize(pool).pixels * conv.cout;
     const window = [pool.kh, pool.kw, pool.sh, pool.sw, pool.pt, pool.pl, pool.pb, pool.pr];
     const relu = rng.int(2);
+    const alpha = t % 2 === 1 ? Float32Array.from({ length: conv.cout }, () => rng.float()) : null;
     const x = Float32Array.from({ length: conv.n * conv.h * conv.w * conv.cin }, () => rng.float());
     const xNchw = new Float32Array(x.length); // the same image in NCHW
     const hw = conv.h * conv.w;
@@ -650,7 +652,7 @@ export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: C
     const bias = Float32Array.from({ length: conv.cout }, () => rng.float());
     const plan = new Plan();
     const o = {
-      x: plan.alloc(x.length * 4, 4, 4), xc: plan.alloc(x.length * 4, 4, 4), w: plan.alloc(wt.length * 4), b: plan.alloc(conv.cout * 4),
+      x: plan.alloc(x.length * 4, 4, 4), xc: plan.alloc(x.length * 4, 4, 4), w: plan.alloc(wt.length * 4), b: plan.alloc(conv.cout * 4), a: plan.alloc(conv.cout * 4),
       pw: plan.alloc(api.conv2dF32PackedWeightsBytes(conv.cout, conv.cin, k, k, 1), 4, 4),
       conv: plan.alloc(pixels * conv.cout * 4, 4, 4), y: plan.alloc(pooled * 4, 4, 4),
       scratch: plan.alloc(api.conv2dF32ScratchBytes(...shapeInts(conv)), 8, 8),
@@ -662,14 +664,17 @@ export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: C
     m.f32(o.xc, x.length).set(xNchw);
     m.f32(o.w, wt.length).set(wt);
     m.f32(o.b, bias.length).set(bias);
+    if (alpha) m.f32(o.a, alpha.length).set(alpha);
     api.conv2dF32PackWeights(buffer, m.at(o.w), m.at(o.pw), conv.cout, conv.cin, k, k, 1);
     for (const cfg of configs) {
       cfg.setup();
       api.conv2dF32(buffer, m.at(o.x), m.at(o.pw), m.at(o.b), -1, m.at(o.conv), m.at(o.scratch), ...shapeInts(conv), 0, relu);
-      const want = refPool(pool, Float32Array.from(m.f32(o.conv, pixels * conv.cout)), false);
+      const convOut = Float32Array.from(m.f32(o.conv, pixels * conv.cout));
+      if (alpha) convOut.forEach((v, i) => (convOut[i] = v < 0 ? Math.fround(alpha[i % conv.cout] * v) : v));
+      const want = refPool(pool, convOut, false);
       m.f32(o.y, pooled).fill(SENTINEL);
-      api.conv2dF32Maxpool(buffer, m.at(nchw ? o.xc : o.x), m.at(o.pw), m.at(o.b), m.at(o.y), m.at(o.fused), ...shapeInts(conv), relu, nchw, ...window);
-      expectFloatsExact(m.f32(o.y, pooled), want, `conv+maxpool ${describeShape(conv)}${nchw ? ' nchw' : ''} pool ${describeShape(pool)} [${cfg.label}]`);
+      api.conv2dF32Maxpool(buffer, m.at(nchw ? o.xc : o.x), m.at(o.pw), m.at(o.b), alpha ? m.at(o.a) : -1, m.at(o.y), m.at(o.fused), ...shapeInts(conv), relu, nchw, ...window);
+      expectFloatsExact(m.f32(o.y, pooled), want, `conv+maxpool ${describeShape(conv)}${nchw ? ' nchw' : ''}${alpha ? ' prelu' : ''} pool ${describeShape(pool)} [${cfg.label}]`);
     }
   }
 }

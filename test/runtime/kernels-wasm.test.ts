@@ -66,8 +66,8 @@ function wasmApi(e: Exports): KernelApi {
     conv2dF32Avgpool2ScratchBytes: (...s) => u(e.sofar_conv2d_f32_avgpool2_scratch_bytes(...s)),
     conv2dF32Avgpool2: (_b, x, pw, bias, res, y, scratch, ...ints) =>
       e.sofar_conv2d_f32_avgpool2(p(x), p(pw), p(bias), p(res), p(y), p(scratch), ...ints),
-    conv2dF32Maxpool: (_b, x, pw, bias, y, scratch, ...ints) =>
-      e.sofar_conv2d_f32_maxpool(p(x), p(pw), p(bias), p(y), p(scratch), ...ints),
+    conv2dF32Maxpool: (_b, x, pw, bias, alpha, y, scratch, ...ints) =>
+      e.sofar_conv2d_f32_maxpool(p(x), p(pw), p(bias), p(alpha), p(y), p(scratch), ...ints),
     denseF32: (_b, x, w, bias, y, ...s) => e.sofar_dense_f32(p(x), p(w), p(bias), p(y), ...s),
     maxpoolF32: (_b, x, y, ...s) => e.sofar_maxpool_f32(p(x), p(y), ...s),
     maxpoolReluF32: (_b, x, y, ...s) => e.sofar_maxpool_relu_f32(p(x), p(y), ...s),
