@@ -112,7 +112,12 @@ export type KernelsOrReason = { kernels: KernelSet } | { unavailable: string };
 const ISA_NAMES = ['scalar', 'avx2', 'avx512', 'wasm-simd128', 'neon'];
 
 /** The Node addon's functions (native/src/addon.c), as the loader finds them. */
+/** The arguments the addon's functions take (SOFAR_ADDON_ABI in native/src/addon.c; none before 2). */
+export const ADDON_ABI = 2;
+
 interface Addon extends Omit<KernelSet, 'description' | 'arena'> {
+  /** SOFAR_ADDON_ABI: which arguments its functions take. */
+  abi?: number;
   detectedIsa(): number;
   isaInUse(): number;
   setIsa(isa: number): number;
@@ -148,7 +153,13 @@ export function loadNativeKernels(): KernelsOrReason {
   const failures: string[] = [];
   for (const path of found) {
     try {
-      native = { kernels: nativeKernelSet(createRequire(import.meta.url)(path) as Addon) };
+      const addon = createRequire(import.meta.url)(path) as Addon;
+      const stale = staleAddon(addon, path);
+      if (stale) {
+        failures.push(stale);
+        continue;
+      }
+      native = { kernels: nativeKernelSet(addon) };
       return native;
     } catch (e) {
       failures.push(`${path} does not load: ${(e as Error).message.split('\n')[0]}`);
@@ -158,6 +169,12 @@ export function loadNativeKernels(): KernelsOrReason {
   const why = failures.length ? failures.join('; ') : existsSync(note) ? readFileSync(note, 'utf8').trim() : `no prebuilt kernels for ${process.platform}-${process.arch} in this package, and none built from source`;
   native = { unavailable: `the native kernels are unavailable: ${why} (build them from source: node ${join(root, 'scripts', 'build-native.mjs')}; needs a C compiler and node-gyp)` };
   return native;
+}
+
+/** Why an addon cannot serve this runtime (its functions take other arguments), or null. */
+export function staleAddon(addon: { abi?: number }, path: string): string | null {
+  if (addon.abi === ADDON_ABI) return null;
+  return `${path} was built from other sources than this runtime (kernel interface ${addon.abi ?? 1}, this runtime's ${ADDON_ABI})`;
 }
 
 function nativeKernelSet(addon: Addon): KernelSet {

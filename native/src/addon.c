@@ -22,6 +22,10 @@
 #include "internal.h"
 
 #define SOFAR_ADDON_VERSION "0.1.0"
+/* Bumped whenever a function's arguments change: the runtime refuses an addon built from other sources (a
+   clone's native/build left from before a pull) instead of calling it with the wrong arguments. Keep equal
+   to ADDON_ABI in backends/runtime/kernels.ts. 2: conv2dF32Maxpool takes alpha. */
+#define SOFAR_ADDON_ABI 2
 #define MAX_ARGS 40
 #define MAX_DIM (1 << 24)     /* n, h, w, channels, pixels */
 #define MAX_KDIM (1 << 16)    /* kernel sizes, strides, dilations, pads */
@@ -1261,5 +1265,7 @@ NAPI_MODULE_INIT() {
   napi_value v;
   napi_create_string_utf8(env, SOFAR_ADDON_VERSION, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, exports, "version", v);
+  napi_create_int32(env, SOFAR_ADDON_ABI, &v);
+  napi_set_named_property(env, exports, "abi", v);
   return exports;
 }

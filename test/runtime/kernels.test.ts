@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { ADDON_ABI, staleAddon } from '../../backends/runtime/kernels.js';
 import { skipWithout } from '../helpers/requirements.js';
 import {
   channelSweepShape, checkBconv, checkConv, checkConvAvgpool2, checkConvMaxpool, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
@@ -25,6 +26,7 @@ interface Addon extends KernelApi {
   threads(): number;
   info(): { version: string; detectedIsa: string; isa: string; isas: string[]; threads: number };
   version: string;
+  abi: number;
   [name: string]: unknown;
 }
 
@@ -60,6 +62,13 @@ describe.skipIf(skip)('native kernels', () => {
     a.setThreads(3);
     expect(a.threads()).toBe(3);
     a.setThreads(1);
+  });
+
+  it("takes the arguments this runtime passes, and the runtime refuses an addon that takes others (one left from before a pull)", () => {
+    expect(a.abi).toBe(ADDON_ABI);
+    expect(staleAddon(a, addonPath)).toBeNull();
+    expect(staleAddon({}, '/old/sofar_kernels.node')).toMatch(/^\/old\/sofar_kernels\.node was built from other sources than this runtime \(kernel interface 1, this runtime's \d+\)$/);
+    expect(staleAddon({ abi: ADDON_ABI + 1 }, 'x')).not.toBeNull();
   });
 
   it('packs signs, also of an affine map (0, -0 and NaN as +1)', () => checkPackSigns(a, arena, configs, new Rng(1), 20));
