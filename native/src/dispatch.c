@@ -19,7 +19,7 @@ static const struct sofar_ukernels table_avx512 = {
 #if SOFAR_WASM_SIMD
 static const struct sofar_ukernels table_wasmsimd = {
     SOFAR_ISA_WASM_SIMD128, 2, 8, sofar_bgemm_wasmsimd, sofar_bconv_transform_wasmsimd, sofar_pack_row_wasmsimd,
-    2, 16, sofar_sgemm_wasmsimd, sofar_dwconv_wasmsimd,
+    2, 16, sofar_sgemm_wasmsimd, sofar_dwconv_wasmsimd, NULL, NULL, NULL, sofar_sgemm_groups_wasmsimd,
 };
 #endif
 

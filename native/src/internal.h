@@ -249,6 +249,23 @@ typedef void (*sofar_sgemm_groups_fn)(size_t mr, size_t nr, size_t ng, size_t ns
                                       size_t b_group_stride, float *c, size_t c_stride, const float *bias,
                                       const float *res, int relu);
 
+/* A sofar_sgemm_groups_fn's body over a tile of two groups, tile(..., ng) with ng 2 or 1 (the last, odd
+   group), in a function whose parameters are named as sofar_sgemm_groups_fn's (a_gs, b_gs, cs). */
+#define SOFAR_GROUP_PAIRS(tile)                                                                              \
+  do {                                                                                                       \
+    const float *gp[SOFAR_MAX_SEGS * SOFAR_MR_MAX];                                                          \
+    for (size_t q = 0; q < ng; q += 2) {                                                                     \
+      const float *const *ga = a;                                                                            \
+      if (q) { /* group q's part of every segment */                                                         \
+        for (size_t i = 0; i < nseg * SOFAR_MR_MAX; i++) gp[i] = a[i] + q * a_gs;                            \
+        ga = gp;                                                                                             \
+      }                                                                                                      \
+      const float *bq = b + q * b_gs, *biq = bias ? bias + q * nr : NULL, *rq = res ? res + q * nr : NULL;  \
+      if (q + 2 <= ng) tile(mr, nr, nseg, seg_len, ga, a_gs, bq, b_gs, c + q * nr, cs, biq, rq, relu, 2);    \
+      else tile(mr, nr, nseg, seg_len, ga, a_gs, bq, b_gs, c + q * nr, cs, biq, rq, relu, 1);                \
+    }                                                                                                        \
+  } while (0)
+
 /**
  * Depthwise conv, one output pixel of c channels: y[q] = relu?(((0 + Σ_t x_t[q]·w[t·c + q]) + bias[q]) + res[q]),
  * taps t < ntaps in order, each product and sum rounded to float32 (no FMA); taps[t] NULL = padding (skipped).
@@ -348,6 +365,8 @@ void sofar_bconv_transform_wasmsimd(const struct sofar_bconv_out *, size_t, size
 void sofar_pack_row_wasmsimd(const float *, const float *, const float *, uint64_t *, size_t);
 void sofar_sgemm_wasmsimd(size_t, size_t, size_t, size_t, const float *const *, const float *, size_t, size_t, float *,
                           size_t, const float *, const float *, int);
+void sofar_sgemm_groups_wasmsimd(size_t, size_t, size_t, size_t, size_t, const float *const *, size_t, const float *,
+                                 size_t, float *, size_t, const float *, const float *, int);
 void sofar_dwconv_wasmsimd(size_t, size_t, const float *const *, const float *, const float *, const float *, float *, int);
 #endif
 

@@ -55,17 +55,7 @@ SOFAR_GROUPS_TARGET SOFAR_INLINE void groups_tile(size_t mr, size_t nr, size_t n
 SOFAR_GROUPS_TARGET void SOFAR_GROUPS_FN(size_t mr, size_t nr, size_t ng, size_t nseg, size_t seg_len,
                      const float *const *a, size_t a_gs, const float *b, size_t b_gs, float *c, size_t cs,
                      const float *bias, const float *res, int relu) {
-  const float *gp[SOFAR_MAX_SEGS * SOFAR_MR_MAX];
-  for (size_t q = 0; q < ng; q += 2) {
-    const float *const *ga = a;
-    if (q) { /* group q's part of every segment */
-      for (size_t i = 0; i < nseg * SOFAR_MR_MAX; i++) gp[i] = a[i] + q * a_gs;
-      ga = gp;
-    }
-    const float *bq = b + q * b_gs, *biq = bias ? bias + q * nr : NULL, *rq = res ? res + q * nr : NULL;
-    if (q + 2 <= ng) groups_tile(mr, nr, nseg, seg_len, ga, a_gs, bq, b_gs, c + q * nr, cs, biq, rq, relu, 2);
-    else groups_tile(mr, nr, nseg, seg_len, ga, a_gs, bq, b_gs, c + q * nr, cs, biq, rq, relu, 1);
-  }
+  SOFAR_GROUP_PAIRS(groups_tile);
 }
 #undef GMR
 #undef SOFAR_GROUPS_TARGET

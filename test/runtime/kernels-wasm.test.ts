@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import {
-  channelSweepShape, checkBconv, checkConv, checkConvAvgpool2, checkConvMaxpool, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
+  channelSweepShape, checkBconv, checkConv, checkConvAvgpool2, checkConvMaxpool, checkDense, checkElementwise, checkPackSigns, checkPools, outSize, Rng,
   type ArenaFactory, type Config, type KernelApi,
 } from './kernels-reference.js';
 import { checkDepthwise, checkFloatOps } from './kernels-reference-float.js';
@@ -143,21 +143,30 @@ describe('WebAssembly kernels', () => {
   it('depthwise conv equals the reference exactly', () => checkDepthwise(api, arena, configs, new Rng(17), 30));
   it('sigmoid, round, division, products, slices and channel padding equal the reference', () => checkFloatOps(api, arena, new Rng(18)));
 
-  it('scalar and SIMD128 float convs agree bit for bit (same operation order, no FMA)', () => {
-    const ints = [1, 9, 7, 5, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1];
-    const pwb = api.conv2dF32PackedWeightsBytes(20, 5, 3, 3, 1);
+  // [n h w cin cout kh kw sh sw pt pl pb pr dh dw groups]: a plain conv, and grouped ones on the two-group
+  // tile (MeliusNet's 8 columns a group; 3 groups of 5, the last group alone and columns masked)
+  it.each([
+    [[1, 9, 7, 5, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1]],
+    [[1, 9, 8, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4]],
+    [[2, 7, 6, 12, 15, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3]],
+  ])('scalar and SIMD128 float convs agree bit for bit (same operation order, no FMA): %j', (ints) => {
+    const [n, h, w, cin, cout, kh, kw, , , , , , , , , groups] = ints;
+    const { pixels } = outSize({ n, h, w, cin, cout, kh, kw, sh: ints[7], sw: ints[8], pt: ints[9], pl: ints[10], pb: ints[11], pr: ints[12], dh: 1, dw: 1, groups });
+    const pwb = api.conv2dF32PackedWeightsBytes(cout, cin, kh, kw, groups);
     const sb = api.conv2dF32ScratchBytes(...ints);
-    const { buffer, base } = arena(4096 + pwb + sb + 8192);
-    const f = new Float32Array(buffer, base, 1024);
-    for (let i = 0; i < 1024; i++) f[i] = Math.sin(i * 1.7);
-    api.conv2dF32PackWeights(buffer, base + 1024, base + 4096, 20, 5, 3, 3, 1);
-    const y = base + 4096 + pwb;
-    const out = (isa: number): Float32Array => {
+    const xFloats = n * h * w * cin, yFloats = pixels * cout;
+    const at = { x: 0, w: 4 * xFloats, bias: 4 * (xFloats + 2048), res: 4 * (xFloats + 2048 + cout) };
+    const pw = at.res + 4 * yFloats, y = pw + pwb, scratch = y + 4 * yFloats;
+    const { buffer, base } = arena(scratch + sb + 64);
+    const f = new Float32Array(buffer, base, pw / 4);
+    for (let i = 0; i < f.length; i++) f[i] = Math.sin(i * 1.7);
+    api.conv2dF32PackWeights(buffer, base + at.w, base + pw, cout, cin, kh, kw, groups);
+    const out = (isa: number, relu: number): Float32Array => {
       e.sofar_set_isa(isa);
-      api.conv2dF32(buffer, base, base + 4096, base + 2048, -1, y, y + 8192, ...ints, 0, 0);
-      return Float32Array.from(new Float32Array(e.memory.buffer, y, 9 * 7 * 20));
+      api.conv2dF32(buffer, base + at.x, base + pw, base + at.bias, base + at.res, base + y, base + scratch, ...ints, 0, relu);
+      return Float32Array.from(new Float32Array(e.memory.buffer, base + y, yFloats));
     };
-    expect(Array.from(out(3))).toEqual(Array.from(out(0)));
+    for (const relu of [0, 1]) expect(Array.from(out(3, relu))).toEqual(Array.from(out(0, relu)));
   });
 });
 
