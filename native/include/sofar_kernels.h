@@ -192,6 +192,7 @@ void sofar_conv2d_f32(const float *x, const float *packed_weights, const float *
  * padding is no pool (y = the conv's output). x_nchw: x is in NCHW (the model's input), read as
  * sofar_nchw_to_nhwc then the conv would. Only for the few-input-channel convs (cin <= 4, groups 1, no
  * dilation): for any other shape the scratch size is 0 and the call returns without touching memory.
+ * Changed (2026-12-07): alpha is new, before y; the Node addon's kernel interface went from 1 to 2 with it.
  */
 size_t sofar_conv2d_f32_maxpool_scratch_bytes(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
                                               int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pkh,
