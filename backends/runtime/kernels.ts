@@ -47,7 +47,8 @@ export interface KernelSet {
    */
   bconv2dEpiloguePack2?(buf: ArrayBuffer, x: Off, k: Off, params: Off, res: Off, y: Off, yPacked: Off, pack2X: Off, pack2Scale: Off, pack2Shift: Off, pack2Y: Off, scratch: Off, ...ints: number[]): void;
   /** Optional: a join in one pass, y = (((a + b) + c) + d)·s (c, d: −1 to leave out), and its signs packed (sofar_sum_f32). */
-  sumF32?(buf: ArrayBuffer, a: Off, b: Off, c: Off, d: Off, s: number, y: Off, yPacked: Off, pixels: number, channels: number): void;
+  /** Optional: a join of 2-4 maps, scaled, packed or not (sofar_sum_f32); yStride: y's pixel stride (0: channels), also a's where a is y. */
+  sumF32?(buf: ArrayBuffer, a: Off, b: Off, c: Off, d: Off, s: number, y: Off, yPacked: Off, pixels: number, channels: number, yStride: number): void;
   conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;
   /**
@@ -113,7 +114,7 @@ const ISA_NAMES = ['scalar', 'avx2', 'avx512', 'wasm-simd128', 'neon'];
 
 /** The Node addon's functions (native/src/addon.c), as the loader finds them. */
 /** The arguments the addon's functions take (SOFAR_ADDON_ABI in native/src/addon.c; none before 2). */
-export const ADDON_ABI = 2;
+export const ADDON_ABI = 3;
 
 interface Addon extends Omit<KernelSet, 'description' | 'arena'> {
   /** SOFAR_ADDON_ABI: which arguments its functions take. */

@@ -393,7 +393,7 @@ class Planner {
           const p = producers.get(input);
           const once = this.readers.get(input)?.length === 1 && node.inputs.lastIndexOf(input) === i;
           // A conv with a residual reads it at the residual's own stride only on sofar_bconv2d_epilogue.
-          const writer = p && isConv(p) && !p.into && (!p.residual || (p.op === 'bconv' && this.epilogue));
+          const writer = (p && isConv(p) && !p.into && (!p.residual || (p.op === 'bconv' && this.epilogue))) || (p !== undefined && this.sumsInOnePass(p));
           if (!(i === 0 && node !== head) && writer && once && input !== this.model.output.name) writes.push([input, channel]);
           channel += channelsOf(input);
         }
@@ -408,6 +408,12 @@ class Planner {
       }
       this.stats.sliceWrites += writes.length;
     }
+  }
+
+  /** A join of 2 to 4 maps (not a max) that sumF32 computes in one pass, so it can write a concat's slice (DRF's fractal joins). */
+  private sumsInOnePass(node: FusedNode): boolean {
+    if (!this.k.sumF32 || (node.op !== 'join' && node.op !== 'add')) return false;
+    return (node.op === 'add' || node.mode !== 'max') && node.inputs.length > 1 && node.inputs.length <= 4;
   }
 
   /** A reader that takes its input with any pixel stride: a batch norm or a sign packed for binary layers. */
@@ -882,6 +888,15 @@ class Planner {
       case 'add':
       case 'join': {
         const info = this.define(node.output, node.shape);
+        const slice = this.slices.get(node.output);
+        if (slice) {
+          // a concat's channels (sumsInOnePass): one pass writes them at the concat's stride
+          info.float = slice;
+          const [a, b, c = null, d = null] = node.inputs.map((input) => this.read(input));
+          const mean = node.op === 'join' && node.mode === 'mean';
+          info.producer = this.call('sumF32', [a, b, c, d, mean ? 1 / node.inputs.length : 1, this.ref(slice.region, slice.channel * 4), null, pixels, x.c, slice.stride]);
+          return;
+        }
         info.float = this.newFloat(info);
         const y = this.ref(info.float.region);
         const count = n * size(node.shape);
@@ -896,7 +911,7 @@ class Planner {
             at += at === 0 ? take.length : take.length - 1;
             const last = at >= inputs.length;
             const [a, b, c = null, d = null] = take;
-            call = this.call('sumF32', [a, b, c, d, last && mode === 'mean' ? 1 / node.inputs.length : 1, y, null, pixels, x.c]);
+            call = this.call('sumF32', [a, b, c, d, last && mode === 'mean' ? 1 / node.inputs.length : 1, y, null, pixels, x.c, 0]);
           }
           info.producer = call; // the last pass, which can pack the signs too (args[SUM_PACKED])
           return;

@@ -268,9 +268,11 @@ void sofar_scale_f32(const float *x, float s, float *y, size_t count);
  * order (c, d NULL: left out), then y = y * s unless s is 1 (a mean: s = 1/k, as sofar_scale_f32); with y_packed
  * not NULL, also the signs of y packed in one group of ceil(channels/64) words a pixel (as sofar_pack_signs).
  * The same floats as sofar_add_f32 then sofar_scale_f32; a may be y (a longer join continues in place).
+ * y_stride: floats between y's pixels (0: channels; more: y is a slice of a concat's channels, and a, if it is
+ * y, has that stride too). Changed (2026-12-07): y_stride is new; kernel interface 3.
  */
 void sofar_sum_f32(const float *a, const float *b, const float *c, const float *d, float s, float *y,
-                   uint64_t *y_packed, int pixels, int channels);
+                   uint64_t *y_packed, int pixels, int channels, int y_stride);
 /** Added: y = a * b over `count` floats; and y[i][p][q] = x[i][p][q] * s[i][q] (a per-image channel vector, broadcast). */
 void sofar_mul_f32(const float *a, const float *b, float *y, size_t count);
 void sofar_mul_channels_f32(const float *x, const float *s, float *y, int n, int pixels, int c);

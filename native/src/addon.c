@@ -24,8 +24,8 @@
 #define SOFAR_ADDON_VERSION "0.1.0"
 /* Bumped whenever a function's arguments change: the runtime refuses an addon built from other sources (a
    clone's native/build left from before a pull) instead of calling it with the wrong arguments. Keep equal
-   to ADDON_ABI in backends/runtime/kernels.ts. 2: conv2dF32Maxpool takes alpha. */
-#define SOFAR_ADDON_ABI 2
+   to ADDON_ABI in backends/runtime/kernels.ts. 2: conv2dF32Maxpool takes alpha; 3: sumF32 takes yStride. */
+#define SOFAR_ADDON_ABI 3
 #define MAX_ARGS 40
 #define MAX_DIM (1 << 24)     /* n, h, w, channels, pixels */
 #define MAX_KDIM (1 << 16)    /* kernel sizes, strides, dilations, pads */
@@ -1157,21 +1157,25 @@ static napi_value js_scale_f32(napi_env env, napi_callback_info info) {
 /* (buf, a, b, c, d, s, y, yPacked, pixels, channels): sofar_sum_f32 */
 static napi_value js_sum_f32(napi_env env, napi_callback_info info) {
   call_t c;
-  int pixels, ch;
+  int pixels, ch, ys;
   float sc;
   void *a, *b, *cc, *d, *y, *yp;
-  if (!begin(&c, env, info, "sumF32", 10, 1) || !float_arg(&c, 5, "s", &sc) ||
-      !int_arg(&c, 8, "pixels", 1, MAX_DIM * 64, &pixels) || !int_arg(&c, 9, "channels", 1, MAX_DIM, &ch))
+  if (!begin(&c, env, info, "sumF32", 11, 1) || !float_arg(&c, 5, "s", &sc) ||
+      !int_arg(&c, 8, "pixels", 1, MAX_DIM * 64, &pixels) || !int_arg(&c, 9, "channels", 1, MAX_DIM, &ch) ||
+      !int_arg(&c, 10, "yStride", 0, MAX_DIM, &ys))
     return NULL;
-  uint64_t bytes = (uint64_t)pixels, pb = (uint64_t)pixels;
+  if (ys != 0 && ys < ch) return fail(&c, 1, "yStride %d is below channels %d (0: channels)", ys, ch);
+  uint64_t bytes = (uint64_t)pixels, pb = (uint64_t)pixels, yb;
+  /* y spans (pixels - 1) strides and one pixel's channels; a, where it is y, too (checked as y) */
   if (!mul_ok(&c, &bytes, (uint64_t)ch * 4) || !mul_ok(&c, &pb, (uint64_t)sofar_packed_words(ch, 1) * 8) ||
+      !strided_bytes(&c, (uint64_t)pixels, (uint64_t)(ys ? ys : ch), (uint64_t)ch, 4, &yb) ||
       !ptr_arg(&c, 1, "a", bytes, 4, 0, &a) || !ptr_arg(&c, 2, "b", bytes, 4, 0, &b) ||
       !ptr_arg(&c, 3, "c", bytes, 4, 1, &cc) || !ptr_arg(&c, 4, "d", bytes, 4, 1, &d) ||
-      !ptr_arg(&c, 6, "y", bytes, 4, 0, &y) || !ptr_arg(&c, 7, "yPacked", pb, 8, 1, &yp))
+      !ptr_arg(&c, 6, "y", yb, 4, 0, &y) || !ptr_arg(&c, 7, "yPacked", pb, 8, 1, &yp))
     return NULL;
   if (d && !cc) return fail(&c, 1, "d without c: the inputs are a, b, then c, then d");
   sofar_sum_f32((const float *)a, (const float *)b, (const float *)cc, (const float *)d, sc, (float *)y, (uint64_t *)yp,
-                pixels, ch);
+                pixels, ch, ys);
   return undef(env);
 }
 

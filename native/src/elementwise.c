@@ -423,34 +423,44 @@ struct sum_ctx {
   float s;
   float *y;
   uint64_t *yp;
-  size_t ch, pix_per_task, pixels;
+  size_t ch, ys, pix_per_task, pixels; /* ys: y's pixel stride (and a's, where a is y) */
   const struct sofar_ukernels *uk;
 };
+/* y = ((a + b) + c) + d over n floats (c, d NULL: left out), then y * s unless s is 1 */
+static void sum_floats(const float *a, const float *b, const float *c, const float *d, float s, float *y, size_t n) {
+  if (c && d) for (size_t i = 0; i < n; i++) y[i] = ((a[i] + b[i]) + c[i]) + d[i];
+  else if (c) for (size_t i = 0; i < n; i++) y[i] = (a[i] + b[i]) + c[i];
+  else for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+  if (s != 1.0f)
+    for (size_t i = 0; i < n; i++) y[i] = y[i] * s;
+}
+
 /* a task's pixels: their floats, then their signs while the floats are in L1 */
 static void sum_task(void *vctx, size_t begin, size_t end, int slot) {
   (void)slot;
   const struct sum_ctx *k = (const struct sum_ctx *)vctx;
   const size_t p0 = begin * k->pix_per_task, p1 = sofar_min(end * k->pix_per_task, k->pixels);
-  const size_t i0 = p0 * k->ch, i1 = p1 * k->ch;
-  const float *const a = k->a, *const b = k->b, *const c = k->c, *const d = k->d;
-  float *const y = k->y;
-  if (c && d) for (size_t i = i0; i < i1; i++) y[i] = ((a[i] + b[i]) + c[i]) + d[i];
-  else if (c) for (size_t i = i0; i < i1; i++) y[i] = (a[i] + b[i]) + c[i];
-  else for (size_t i = i0; i < i1; i++) y[i] = a[i] + b[i];
-  if (k->s != 1.0f) {
-    const float s = k->s;
-    for (size_t i = i0; i < i1; i++) y[i] = y[i] * s;
+  const size_t ch = k->ch, ys = k->ys;
+  if (ys == ch) { /* contiguous: one run of floats */
+    sum_floats(k->a + p0 * ch, k->b + p0 * ch, k->c ? k->c + p0 * ch : NULL, k->d ? k->d + p0 * ch : NULL, k->s,
+               k->y + p0 * ch, (p1 - p0) * ch);
+  } else { /* y a slice of a concat: pixel by pixel */
+    const size_t as = k->a == k->y ? ys : ch;
+    for (size_t p = p0; p < p1; p++)
+      sum_floats(k->a + p * as, k->b + p * ch, k->c ? k->c + p * ch : NULL, k->d ? k->d + p * ch : NULL, k->s,
+                 k->y + p * ys, ch);
   }
   if (k->yp) {
-    const size_t words = sofar_div_up(k->ch, 64);
-    sofar_pack_rows(k->uk, y + i0, k->ch, NULL, NULL, k->yp + p0 * words, words, k->ch, p1 - p0);
+    const size_t words = sofar_div_up(ch, 64);
+    sofar_pack_rows(k->uk, k->y + p0 * ys, ys, NULL, NULL, k->yp + p0 * words, words, ch, p1 - p0);
   }
 }
 /* On the pool in blocks of whole pixels (about EW_BLOCK floats), each thread on the pixels the convs give it. */
 void sofar_sum_f32(const float *a, const float *b, const float *c, const float *d, float s, float *y,
-                   uint64_t *y_packed, int pixels, int channels) {
-  if (pixels <= 0 || channels <= 0 || (d && !c)) return;
-  struct sum_ctx k = {a, b, c, d, s, y, y_packed, (size_t)channels, 0, (size_t)pixels, sofar_ukernels_current()};
+                   uint64_t *y_packed, int pixels, int channels, int y_stride) {
+  if (pixels <= 0 || channels <= 0 || (d && !c) || (y_stride != 0 && y_stride < channels)) return;
+  struct sum_ctx k = {a, b, c, d, s, y, y_packed, (size_t)channels, y_stride ? (size_t)y_stride : (size_t)channels, 0,
+                      (size_t)pixels, sofar_ukernels_current()};
   k.pix_per_task = EW_BLOCK / k.ch > 1 ? EW_BLOCK / k.ch : 1;
   sofar_parallel_for(sofar_div_up(k.pixels, k.pix_per_task), sum_task, &k);
 }

@@ -838,13 +838,16 @@ static void test_elementwise_threads(void) {
   free(x); free(x2); free(y); free(s); free(b);
 }
 
-/* sofar_sum_f32: 2 to 4 inputs, the mean's scale or none, the signs packed or not, continued in place; against
-   sofar_add_f32, sofar_scale_f32 and sofar_pack_signs on every ISA (the packing is the ISA's), 1-3 threads */
+/* sofar_sum_f32: 2 to 4 inputs, the mean's scale or none, the signs packed or not, continued in place, y contiguous
+   or a slice of wider pixels (its gaps untouched); against sofar_add_f32, sofar_scale_f32 and sofar_pack_signs on
+   every ISA (the packing is the ISA's), 1-3 threads */
 static void test_sum(int cases) {
   for (int t = 0; t < cases; t++) {
     const int pixels = 1 + rnd(300), c = pick((const int[]){1, 7, 16, 32, 41, 64, 65, 82, 130}, 9), k = 2 + rnd(3);
     const size_t nx = (size_t)pixels * c, words = (size_t)pixels * ((c + 63) / 64);
-    float *in[4], *want = alloc_exact(nx * 4), *y = alloc_exact(nx * 4);
+    const int ys = rnd(2) ? 0 : c + 1 + rnd(5), yss = ys ? ys : c;
+    const size_t ny = (size_t)(pixels - 1) * yss + c;
+    float *in[4], *want = alloc_exact(nx * 4), *y = alloc_exact(ny * 4);
     for (int i = 0; i < 4; i++) {
       in[i] = alloc_exact(nx * 4);
       for (size_t q = 0; q < nx; q++) in[i][q] = rnd(16) ? rndf() : (rnd(2) ? 0.0f : -0.0f);
@@ -860,15 +863,21 @@ static void test_sum(int cases) {
       if (!isa_available(isas[ii])) continue;
       for (int threads = 1; threads <= 3; threads++) {
         sofar_set_threads(threads);
-        memset(y, 0xa5, nx * 4);
+        memset(y, 0xa5, ny * 4);
         memset(yp, 0x5a, words * 8);
         if (in_place && k > 2) { /* the first two, then the running sum and the rest */
-          sofar_sum_f32(in[0], in[1], NULL, NULL, 1.0f, y, NULL, pixels, c);
-          sofar_sum_f32(y, in[2], k > 3 ? in[3] : NULL, NULL, sc, y, packed ? yp : NULL, pixels, c);
+          sofar_sum_f32(in[0], in[1], NULL, NULL, 1.0f, y, NULL, pixels, c, ys);
+          sofar_sum_f32(y, in[2], k > 3 ? in[3] : NULL, NULL, sc, y, packed ? yp : NULL, pixels, c, ys);
         } else {
-          sofar_sum_f32(in[0], in[1], k > 2 ? in[2] : NULL, k > 3 ? in[3] : NULL, sc, y, packed ? yp : NULL, pixels, c);
+          sofar_sum_f32(in[0], in[1], k > 2 ? in[2] : NULL, k > 3 ? in[3] : NULL, sc, y, packed ? yp : NULL, pixels, c, ys);
         }
-        CHECK(!memcmp(y, want, nx * 4), "sum isa %d threads %d: %d inputs, c %d, scale %g", isas[ii], threads, k, c, sc);
+        int same = 1;
+        for (size_t p = 0; p < (size_t)pixels; p++) {
+          same &= !memcmp(y + p * yss, want + p * c, (size_t)c * 4);
+          if (p + 1 < (size_t)pixels) /* the gap between two pixels' channels: untouched */
+            for (size_t q = (size_t)c; q < (size_t)yss; q++) same &= ((const uint32_t *)y)[p * yss + q] == 0xa5a5a5a5u;
+        }
+        CHECK(same, "sum isa %d threads %d: %d inputs, c %d, y stride %d, scale %g", isas[ii], threads, k, c, ys, sc);
         if (packed) CHECK(!memcmp(yp, wantp, words * 8), "sum packed isa %d threads %d: c %d", isas[ii], threads, c);
       }
     }

@@ -764,10 +764,17 @@ export function checkElementwise(api: KernelApi, arena: ArenaFactory, rng: Rng):
   expectFloatsExact(m.f32(o.z, n), x.map((v) => fround(v * 0.375)), 'scale');
   if (api.sumF32) {
     // a mean of three, x2 twice: ((x + x2) + x2) · fround(1/3), its signs packed
-    api.sumF32(buffer, m.at(o.x), m.at(o.x2), m.at(o.x2), -1, 1 / 3, m.at(o.z), m.at(o.zp), pixels, c);
+    api.sumF32(buffer, m.at(o.x), m.at(o.x2), m.at(o.x2), -1, 1 / 3, m.at(o.z), m.at(o.zp), pixels, c, 0);
     const mean = x.map((v, i) => fround(fround(fround(v + x2[i]) + x2[i]) * fround(1 / 3)));
     expectFloatsExact(m.f32(o.z, n), mean, 'sum');
     expect(Array.from(m.u32(o.zp, pixels * 2)), 'sum: signs').toEqual(Array.from(refPack(mean, pixels, c, c, 1)));
+    // into a slice of wider pixels (a concat's channels, ys floats a pixel): the gaps keep their floats
+    const slice = m.f32(o.y, yext);
+    slice.fill(SENTINEL);
+    api.sumF32(buffer, m.at(o.x), m.at(o.x2), -1, -1, 1, m.at(o.y), -1, pixels, c, ys);
+    const want = Float32Array.from(slice);
+    for (let p = 0; p < pixels; p++) for (let q = 0; q < c; q++) want[p * ys + q] = fround(x[p * c + q] + x2[p * c + q]);
+    expectFloatsExact(slice, want, 'sum into a slice');
   }
   // layouts: 1 x 13 x 3 x 3 NCHW
   api.nchwToNhwc(buffer, m.at(o.x), m.at(o.z), 1, c, 3, 3);

@@ -161,6 +161,23 @@ describe("MeliusNet's improvement block (add_into)", () => {
   });
 });
 
+describe("DRF's dense-fractal layers", () => {
+  const wasm = bundledWasmForSuite();
+  it.each([['native', undefined], ['WebAssembly', 'wasm']] as const)(
+    "on the %s kernels, each fractal join writes its mean straight into the dense block's concat: no copy",
+    async (_, which) => {
+      const { runtime, error } = await onKernels(DRF_LAYERS, 'drf-layers.sofar', 17, 2, 0.31, { kernels: which ? wasm() : undefined, threads: 2 });
+      expect(error).toBeLessThan(1e-4);
+      const kernels = runtime.plan.steps.map((step) => step.kernel);
+      expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(3); // one pass a join, into the concat's channels
+      // only the stem's map into its concat: the joins write their slices
+      expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(2); // and the output's
+      expect(runtime.plan.stats.sliceWrites).toBe(3);
+      runtime.release();
+    },
+  );
+});
+
 describe("Real-to-Binary Net's scaled blocks", () => {
   const wasm = bundledWasmForSuite();
   it('at batch 1, the binary conv takes the squeeze-and-excite gate as its multiplier, then the PReLU and the residual', async () => {
@@ -190,6 +207,22 @@ describe("Real-to-Binary Net's scaled blocks", () => {
     }
   });
 });
+
+/** DRF's dense-fractal layers: concat(x, mean(unit(x), unit(unit(x)))), three of them. */
+const DRF_LAYERS = `
+model drf_layers {
+  input 3x12x12
+  classes 5
+  binarize activations = ste_sign(clip = 1.3), weights = ste_sign(clip = 1.3)
+  block drf_unit(growth) { bn; sign; bconv 3x3 growth }
+  block drf_layer(growth) = concat { fractal(columns = 2, depth = 2, join = mean) { drf_unit(growth) } }
+  conv 3x3 16; bn
+  drf_layer(8) * 3
+  bn
+  relu
+  global_avgpool
+  dense 5
+}`;
 
 /** Real-to-Binary Net's half blocks: x + PReLU(bconv(BN(x)) · gate(BN(x))), one widening with a projection shortcut. */
 const R2B_BLOCKS = readFileSync('test/runtime/fixtures/r2b-blocks.sofar', 'utf8');
