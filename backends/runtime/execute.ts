@@ -13,6 +13,7 @@ const ARENA_ALIGN = 2 << 20;
 export const OFFSET_ARGS: Record<KernelName, number[]> = {
   packSigns: [0, 1],
   packSignsAffine: [0, 1, 2, 3],
+  packSignsAffine2: [0, 1, 2, 3, 4, 5, 6],
   bconv2d: [0, 1, 2, 3, 4, 5, 6, 7],
   bconv2dPackKernel: [0, 1],
   bconv2dPrepacked: [0, 1, 2, 3, 4, 5, 6, 7],

@@ -28,6 +28,8 @@ export interface KernelSet {
   packSigns(buf: ArrayBuffer, x: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
   /** Optional: the signs of x·scale[c] + shift[c] (an inference batch norm), packed without storing it. */
   packSignsAffine?(buf: ArrayBuffer, x: Off, scale: Off, shift: Off, y: Off, pixels: number, channels: number, xStride: number, groups: number): void;
+  /** Optional: two batch norms of one map packed in one pass (sofar_pack_signs_affine2): y with scale and shift, y2 with scale2 and shift2. */
+  packSignsAffine2?(buf: ArrayBuffer, x: Off, scale: Off, shift: Off, y: Off, scale2: Off, shift2: Off, y2: Off, pixels: number, channels: number, xStride: number, groups: number): void;
   bconv2d(buf: ArrayBuffer, x: Off, k: Off, mul: Off, bias: Off, res: Off, y: Off, yPacked: Off, scratch: Off, ...ints: number[]): void;
   /** Optional: a load-time re-layout of binary kernels, and the conv that reads it (same arguments as bconv2d). */
   bconv2dPackedKernelBytes?(cout: number, cin: number, kh: number, kw: number, groups: number): number;
@@ -114,7 +116,7 @@ const ISA_NAMES = ['scalar', 'avx2', 'avx512', 'wasm-simd128', 'neon'];
 
 /** The Node addon's functions (native/src/addon.c), as the loader finds them. */
 /** The arguments the addon's functions take (SOFAR_ADDON_ABI in native/src/addon.c; none before 2). */
-export const ADDON_ABI = 3;
+export const ADDON_ABI = 4;
 
 interface Addon extends Omit<KernelSet, 'description' | 'arena'> {
   /** SOFAR_ADDON_ABI: which arguments its functions take. */

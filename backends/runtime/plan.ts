@@ -74,7 +74,7 @@ interface BconvParts {
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'bconv2dEpiloguePack2' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'conv2dF32Avgpool2' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'packSignsAffine2' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'bconv2dEpiloguePack2' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'conv2dF32Avgpool2' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'sumF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
@@ -130,6 +130,8 @@ export interface Plan {
     packedSliceWrites: number;
     /** Binary convs that add themselves into a window of their residual's channels in place (add_into). */
     fusedAddInto: number;
+    /** Batch norms of a map packed by the step that packs another batch norm of it, in the same pass (packSignsAffine2). */
+    pairedAffinePacks: number;
     weightBytes: number;
     activationBytes: number;
     /** The extent of the activation buffers in the arena (activationBytes also holds load-time staging and scratch). */
@@ -211,7 +213,7 @@ class Planner {
   private readonly slices = new Map<string, FloatValue>();
   private scratchBytes = 0;
   private stagingBytes = 0;
-  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, pooledOutputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0, fusedAddInto: 0 };
+  private readonly stats = { fusedPacks: 0, fusedAffinePacks: 0, fusedThresholdPacks: 0, pack2s: 0, pooledResiduals: 0, pooledConvInputs: 0, pooledOutputs: 0, fusedResiduals: 0, fusedActivations: 0, epilogues: 0, sliceWrites: 0, packedSliceWrites: 0, fusedAddInto: 0, pairedAffinePacks: 0 };
   private readonly readers = new Map<string, string[]>();
   private readonly byOutput = new Map<string, FusedNode>();
   /** The call of each binary conv, by its output. */
@@ -410,6 +412,23 @@ class Planner {
     }
   }
 
+  /**
+   * The packSignsAffine step over `input`'s floats (this channel count and grouping) since which no step has
+   * touched their buffer, which can pack a second batch norm of them in its pass (packSignsAffine2); else null.
+   */
+  private packTwin(input: string, channels: number, groups: number): Call | null {
+    if (!this.k.packSignsAffine2) return null;
+    const x = this.floatOf(input);
+    for (let i = this.calls.length - 1; i >= 0; i--) {
+      const c = this.calls[i];
+      if (!c.args.some((a) => a && typeof a === 'object' && a.region === x.region)) continue;
+      const from = c.args[0];
+      const same = c.kernel === 'packSignsAffine' && typeof from === 'object' && from?.region === x.region && from.at === x.channel * 4;
+      return same && c.args[5] === channels && c.args[6] === x.stride && c.args[7] === groups ? c : null;
+    }
+    return null;
+  }
+
   /** A join of 2 to 4 maps (not a max) that sumF32 computes in one pass, so it can write a concat's slice (DRF's fractal joins). */
   private sumsInOnePass(node: FusedNode): boolean {
     if (!this.k.sumF32 || (node.op !== 'join' && node.op !== 'add')) return false;
@@ -441,6 +460,7 @@ class Planner {
     const thresholdBy = v.affineOf && this.epilogue ? this.values.get(v.affineOf.input)?.producer : undefined;
     const sliceWriters = groups === 1 ? this.packedSliceWriters(v.affineOf?.input ?? source) : null;
     let second: ReturnType<Planner['pack2Writer']> = null; // looked for below, only if the cases before it fail
+    let twin: Call | null = null;
     const pooledSource = v.affineOf?.input ?? source;
     if (this.pooledOnWrite.has(pooledSource) && !sliceWriters && !(v.affineOf ? thresholdBy?.bconv?.yPacked === null : p?.bconv?.yPacked === null)) {
       throw new Error(`internal: runtime plan has no conv to pack the signs of '${pooledSource}', written pooled`);
@@ -481,6 +501,14 @@ class Planner {
       const scale = v.affineOf && v.affineOf.scale.some((s) => s !== 1) ? v.affineOf.scale : null;
       call.bconv!.pack2 = { x: this.ref(x.region, x.channel * 4), channels: v.c, xStride: x.stride, scale, shift: v.affineOf?.shift ?? null, y: this.ref(region) };
       this.stats.pack2s++;
+    } else if (v.affineOf && (twin = this.packTwin(v.affineOf.input, v.c, groups))) {
+      // The step that packs another batch norm of the same floats (a DRF layer's two columns, each with its own)
+      // packs this one too, in the same pass over them.
+      region = this.activation(bytes);
+      region.first = this.calls.indexOf(twin);
+      twin.kernel = 'packSignsAffine2';
+      twin.args.splice(4, 0, this.floats(v.affineOf.scale), this.floats(v.affineOf.shift), this.ref(region));
+      this.stats.pairedAffinePacks++;
     } else if (v.affineOf) {
       const { input, scale, shift } = v.affineOf;
       region = this.activation(bytes);

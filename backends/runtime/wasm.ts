@@ -36,6 +36,7 @@ type Exports = Record<string, unknown> & { memory: WasmMemory; __heap_base?: { v
 const C_NAMES: Record<KernelName, string> = {
   packSigns: 'sofar_pack_signs',
   packSignsAffine: 'sofar_pack_signs_affine',
+  packSignsAffine2: 'sofar_pack_signs_affine2',
   bconv2d: 'sofar_bconv2d',
   bconv2dPackKernel: 'sofar_bconv2d_pack_kernel',
   bconv2dPrepacked: 'sofar_bconv2d_prepacked',
@@ -75,7 +76,7 @@ const C_NAMES: Record<KernelName, string> = {
 };
 
 const PAGE = 65536;
-const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'sumF32', 'conv2dF32Maxpool', 'conv2dF32Avgpool2', 'maxpoolReluF32']);
+const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'packSignsAffine2', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'sumF32', 'conv2dF32Maxpool', 'conv2dF32Avgpool2', 'maxpoolReluF32']);
 
 /** The shared memory of the threaded module (scripts/build-wasm.mjs: THREADS_*_PAGES). */
 export const THREADS_MEMORY = { initial: 128, maximum: 32768 };

@@ -54,6 +54,10 @@ void sofar_pack_signs(const float *x, uint64_t *y, int pixels, int channels, int
 /** Packs the signs of x * scale[c] + shift[c] (an inference batch norm, computed as sofar_affine_f32 does). */
 void sofar_pack_signs_affine(const float *x, const float *scale, const float *shift, uint64_t *y, int pixels,
                              int channels, int x_stride, int groups);
+/** Added: two batch norms of one map packed in one pass over it (y as sofar_pack_signs_affine with scale and
+    shift, y2 with scale2 and shift2), the floats read once while they are in cache. Kernel interface 4. */
+void sofar_pack_signs_affine2(const float *x, const float *scale, const float *shift, uint64_t *y, const float *scale2,
+                              const float *shift2, uint64_t *y2, int pixels, int channels, int x_stride, int groups);
 
 /**
  * Binary convolution (a binary dense layer is the 1x1 case with h = 1, w = batch, n = 1):

@@ -24,8 +24,9 @@
 #define SOFAR_ADDON_VERSION "0.1.0"
 /* Bumped whenever a function's arguments change: the runtime refuses an addon built from other sources (a
    clone's native/build left from before a pull) instead of calling it with the wrong arguments. Keep equal
-   to ADDON_ABI in backends/runtime/kernels.ts. 2: conv2dF32Maxpool takes alpha; 3: sumF32 takes yStride. */
-#define SOFAR_ADDON_ABI 3
+   to ADDON_ABI in backends/runtime/kernels.ts. 2: conv2dF32Maxpool takes alpha; 3: sumF32 takes yStride;
+   4: packSignsAffine2. */
+#define SOFAR_ADDON_ABI 4
 #define MAX_ARGS 40
 #define MAX_DIM (1 << 24)     /* n, h, w, channels, pixels */
 #define MAX_KDIM (1 << 16)    /* kernel sizes, strides, dilations, pads */
@@ -484,22 +485,53 @@ static napi_value js_pack_signs(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/* An affine pack's map: pixels, channels, xStride, groups from argument `at` on; x's and each output's bytes. */
+typedef struct {
+  int pixels, ch, xs, g;
+  uint64_t xb, yb;
+} pack_shape_t;
+
+static int pack_shape(call_t *c, size_t at, pack_shape_t *s) {
+  if (!int_arg(c, at, "pixels", 1, MAX_DIM * 64, &s->pixels) || !int_arg(c, at + 1, "channels", 1, MAX_DIM, &s->ch) ||
+      !stride_arg(c, at + 2, "xStride", s->ch, &s->xs) || !int_arg(c, at + 3, "groups", 1, MAX_DIM, &s->g))
+    return 0;
+  if (s->ch % s->g) return fail(c, 1, "groups %d must divide channels %d", s->g, s->ch), 0;
+  s->yb = (uint64_t)s->pixels;
+  return strided_bytes(c, (uint64_t)s->pixels, (uint64_t)s->xs, (uint64_t)s->ch, 4, &s->xb) &&
+         mul_ok(c, &s->yb, (uint64_t)sofar_packed_words(s->ch, s->g) * 8);
+}
+
+/* A batch norm's scale, shift (nullable: 1, +0) and packed output at arguments at, at + 1, at + 2. */
+static int affine_out(call_t *c, size_t at, const pack_shape_t *s, int nullable, const char *const names[3], void **scale,
+                      void **shift, void **y) {
+  return ptr_arg(c, at, names[0], (uint64_t)s->ch * 4, 4, nullable, scale) &&
+         ptr_arg(c, at + 1, names[1], (uint64_t)s->ch * 4, 4, nullable, shift) && ptr_arg(c, at + 2, names[2], s->yb, 8, 0, y);
+}
+
 static napi_value js_pack_signs_affine(napi_env env, napi_callback_info info) {
   call_t c;
-  int pixels, ch, xs, g;
+  pack_shape_t s;
   void *x, *scale, *shift, *y;
-  if (!begin(&c, env, info, "packSignsAffine", 9, 1) || !int_arg(&c, 5, "pixels", 1, MAX_DIM * 64, &pixels) ||
-      !int_arg(&c, 6, "channels", 1, MAX_DIM, &ch) || !stride_arg(&c, 7, "xStride", ch, &xs) ||
-      !int_arg(&c, 8, "groups", 1, MAX_DIM, &g))
+  static const char *const names[3] = {"scale", "shift", "y"};
+  if (!begin(&c, env, info, "packSignsAffine", 9, 1) || !pack_shape(&c, 5, &s) || !ptr_arg(&c, 1, "x", s.xb, 4, 0, &x) ||
+      !affine_out(&c, 2, &s, 0, names, &scale, &shift, &y))
     return NULL;
-  if (ch % g) return fail(&c, 1, "groups %d must divide channels %d", g, ch);
-  uint64_t xb, yb = (uint64_t)pixels;
-  if (!strided_bytes(&c, (uint64_t)pixels, (uint64_t)xs, (uint64_t)ch, 4, &xb) ||
-      !mul_ok(&c, &yb, (uint64_t)sofar_packed_words(ch, g) * 8) || !ptr_arg(&c, 1, "x", xb, 4, 0, &x) ||
-      !ptr_arg(&c, 2, "scale", (uint64_t)ch * 4, 4, 0, &scale) || !ptr_arg(&c, 3, "shift", (uint64_t)ch * 4, 4, 0, &shift) ||
-      !ptr_arg(&c, 4, "y", yb, 8, 0, &y))
+  sofar_pack_signs_affine((const float *)x, (const float *)scale, (const float *)shift, (uint64_t *)y, s.pixels, s.ch, s.xs,
+                          s.g);
+  return undef(env);
+}
+
+/* packSignsAffine2(buf, x, scale, shift, y, scale2, shift2, y2, pixels, channels, xStride, groups); -1 scale or shift: 1, +0 */
+static napi_value js_pack_signs_affine2(napi_env env, napi_callback_info info) {
+  call_t c;
+  pack_shape_t s;
+  void *x, *scale, *shift, *y, *scale2, *shift2, *y2;
+  static const char *const first[3] = {"scale", "shift", "y"}, *const second[3] = {"scale2", "shift2", "y2"};
+  if (!begin(&c, env, info, "packSignsAffine2", 12, 1) || !pack_shape(&c, 8, &s) || !ptr_arg(&c, 1, "x", s.xb, 4, 0, &x) ||
+      !affine_out(&c, 2, &s, 1, first, &scale, &shift, &y) || !affine_out(&c, 5, &s, 1, second, &scale2, &shift2, &y2))
     return NULL;
-  sofar_pack_signs_affine((const float *)x, (const float *)scale, (const float *)shift, (uint64_t *)y, pixels, ch, xs, g);
+  sofar_pack_signs_affine2((const float *)x, (const float *)scale, (const float *)shift, (uint64_t *)y,
+                           (const float *)scale2, (const float *)shift2, (uint64_t *)y2, s.pixels, s.ch, s.xs, s.g);
   return undef(env);
 }
 
@@ -1217,6 +1249,7 @@ NAPI_MODULE_INIT() {
       {"packedWords", js_packed_words},
       {"packSigns", js_pack_signs},
       {"packSignsAffine", js_pack_signs_affine},
+      {"packSignsAffine2", js_pack_signs_affine2},
       {"bconv2dScratchBytes", js_bconv2d_scratch_bytes},
       {"bconv2dPackedKernelBytes", js_bconv2d_packed_kernel_bytes},
       {"bconv2dPackKernel", js_bconv2d_pack_kernel},

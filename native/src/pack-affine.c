@@ -47,3 +47,45 @@ void sofar_pack_signs_affine(const float *x, const float *scale, const float *sh
   a.uk = sofar_ukernels_current();
   sofar_parallel_for((size_t)pixels, affine_pack_task, &a);
 }
+
+/* Two batch norms of one map (a DRF layer's two columns read the same concatenation): blocks of rows of about
+   PACK2_BLOCK_BYTES, packed with the first, then with the second while they are in L1. */
+#define PACK2_BLOCK_BYTES 16384
+
+struct affine_pack2 {
+  struct affine_pack first, second;
+  size_t rows; /* a block */
+};
+
+static void affine_pack2_task(void *ctx, size_t begin, size_t end, int thread) {
+  const struct affine_pack2 *a = (const struct affine_pack2 *)ctx;
+  for (size_t b0 = begin; b0 < end; b0 += a->rows) {
+    const size_t b1 = sofar_min(b0 + a->rows, end);
+    affine_pack_task((void *)&a->first, b0, b1, thread);
+    affine_pack_task((void *)&a->second, b0, b1, thread);
+  }
+}
+
+void sofar_pack_signs_affine2(const float *x, const float *scale, const float *shift, uint64_t *y, const float *scale2,
+                              const float *shift2, uint64_t *y2, int pixels, int channels, int x_stride, int groups) {
+  if (pixels <= 0 || channels <= 0 || groups <= 0 || channels % groups) return;
+  if (x_stride != 0 && x_stride < channels) return;
+  struct affine_pack2 a;
+  a.first.x = x;
+  a.first.scale = scale;
+  a.first.shift = shift;
+  a.first.y = y;
+  a.first.channels = (size_t)channels;
+  a.first.groups = (size_t)groups;
+  a.first.cg = (size_t)(channels / groups);
+  a.first.wg = sofar_div_up(a.first.cg, 64);
+  a.first.xs = x_stride ? (size_t)x_stride : (size_t)channels;
+  a.first.uk = sofar_ukernels_current();
+  a.second = a.first;
+  a.second.scale = scale2;
+  a.second.shift = shift2;
+  a.second.y = y2;
+  a.rows = sofar_max(1, PACK2_BLOCK_BYTES / (a.first.xs * sizeof(float)));
+  sofar_parallel_for((size_t)pixels, affine_pack2_task, &a);
+}
+

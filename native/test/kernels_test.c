@@ -492,7 +492,8 @@ static void test_pack_signs(int cases) {
   static const float specials[] = {0.0f, -0.0f, 1.0f, -1.0f, 1e-30f, -1e-30f};
   for (int t = 0; t < cases; t++) {
     const int groups = pick((const int[]){1, 2, 4}, 3), cg = pick((const int[]){1, 3, 16, 17, 32, 33, 41, 48, 63, 64, 65, 127, 200}, 13);
-    const int channels = cg * groups, pixels = 1 + rnd(9), xs = rnd(2) ? 0 : channels + rnd(4);
+    /* some maps of many pixels: sofar_pack_signs_affine2 works in blocks of rows */
+    const int channels = cg * groups, pixels = rnd(4) ? 1 + rnd(9) : 40 + rnd(200), xs = rnd(2) ? 0 : channels + rnd(4);
     const size_t xss = xs ? (size_t)xs : (size_t)channels, xext = (size_t)(pixels - 1) * xss + channels;
     float *x = alloc_exact(xext * 4);
     for (size_t i = 0; i < xext; i++) {
@@ -500,7 +501,7 @@ static void test_pack_signs(int cases) {
       x[i] = r < 6 ? rndf() : r < 9 ? specials[rnd(6)] : NAN;
     }
     const size_t words = (size_t)pixels * words_of(channels, groups);
-    uint64_t *ref = alloc_exact(words * 8), *y = alloc_exact(words * 8);
+    uint64_t *ref = alloc_exact(words * 8), *y = alloc_exact(words * 8), *y2 = alloc_exact(words * 8);
     const int wg = (cg + 63) / 64;
     for (int p = 0; p < pixels; p++)
       for (int g = 0; g < groups; g++)
@@ -539,8 +540,22 @@ static void test_pack_signs(int cases) {
       sofar_pack_signs_affine(x, with_scale ? scale : NULL, with_shift ? shift : NULL, y, pixels, channels, xs, groups);
       CHECK(!memcmp(y, aref, words * 8), "pack_signs_affine isa %d channels %d groups %d scale %d shift %d", isas[ii],
             channels, groups, with_scale, with_shift);
+      /* two in one pass, either first (the plain signs as the other: no scale, no shift), 1-3 threads */
+      for (int threads = 1; threads <= 3; threads++) {
+        sofar_set_threads(threads);
+        memset(y, 0x5a, words * 8);
+        memset(y2, 0xa5, words * 8);
+        const int swap = rnd(2);
+        const float *s1 = with_scale ? scale : NULL, *t1 = with_shift ? shift : NULL;
+        if (swap) sofar_pack_signs_affine2(x, NULL, NULL, y2, s1, t1, y, pixels, channels, xs, groups);
+        else sofar_pack_signs_affine2(x, s1, t1, y, NULL, NULL, y2, pixels, channels, xs, groups);
+        CHECK(!memcmp(y, aref, words * 8) && !memcmp(y2, ref, words * 8),
+              "pack_signs_affine2 isa %d threads %d pixels %d channels %d groups %d swapped %d", isas[ii], threads, pixels,
+              channels, groups, swap);
+      }
+      sofar_set_threads(1);
     }
-    free(x); free(ref); free(y); free(scale); free(shift); free(ax); free(aref);
+    free(x); free(ref); free(y); free(y2); free(scale); free(shift); free(ax); free(aref);
   }
 }
 

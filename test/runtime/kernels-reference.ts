@@ -450,6 +450,7 @@ export function checkPackSigns(api: KernelApi, arena: ArenaFactory, configs: Con
     const plan = new Plan();
     const ox = plan.alloc(x.length * 4, 4, 4);
     const oy = plan.alloc(want.length * 4, 8, 8);
+    const oy2 = plan.alloc(want.length * 4, 8, 8);
     const os = plan.alloc(channels * 4, 4, 4);
     const ot = plan.alloc(channels * 4, 4, 4);
     const { buffer, base } = arena(plan.top);
@@ -466,6 +467,13 @@ export function checkPackSigns(api: KernelApi, arena: ArenaFactory, configs: Con
       m.u32(oy, want.length).fill(0x5a5a5a5a);
       api.packSignsAffine(buffer, m.at(ox), m.at(os), m.at(ot), m.at(oy), pixels, channels, xStride, groups);
       expect(Array.from(m.u32(oy, want.length)), `packSignsAffine ${channels}/${groups} [${cfg.label}]`).toEqual(Array.from(wantAffine));
+      if (!api.packSignsAffine2) continue;
+      // two batch norms in one pass: this one and none (scale 1, shift +0, the plain signs)
+      m.u32(oy, want.length).fill(0x5a5a5a5a);
+      m.u32(oy2, want.length).fill(0x5a5a5a5a);
+      api.packSignsAffine2(buffer, m.at(ox), -1, -1, m.at(oy2), m.at(os), m.at(ot), m.at(oy), pixels, channels, xStride, groups);
+      expect(Array.from(m.u32(oy, want.length)), `packSignsAffine2, second ${channels}/${groups} [${cfg.label}]`).toEqual(Array.from(wantAffine));
+      expect(Array.from(m.u32(oy2, want.length)), `packSignsAffine2, first ${channels}/${groups} [${cfg.label}]`).toEqual(Array.from(want));
     }
   }
 }

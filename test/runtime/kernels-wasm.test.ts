@@ -43,6 +43,7 @@ function wasmApi(e: Exports): KernelApi {
     packedWords: (c, g) => e.sofar_packed_words(c, g),
     packSigns: (_b, x, y, ...r) => e.sofar_pack_signs(p(x), p(y), ...r),
     packSignsAffine: (_b, x, sc, sh, y, ...r) => e.sofar_pack_signs_affine(p(x), p(sc), p(sh), p(y), ...r),
+    packSignsAffine2: (_b, x, sc, sh, y, sc2, sh2, y2, ...r) => e.sofar_pack_signs_affine2(p(x), p(sc), p(sh), p(y), p(sc2), p(sh2), p(y2), ...r),
     bconv2dScratchBytes: (...s) => u(e.sofar_bconv2d_scratch_bytes(...s)),
     bconv2d: (_b, x, k, mul, bias, res, y, yp, scratch, ...ints) =>
       e.sofar_bconv2d(p(x), p(k), p(mul), p(bias), p(res), p(y), p(yp), p(scratch), ...ints),

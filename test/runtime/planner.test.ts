@@ -164,7 +164,7 @@ describe("MeliusNet's improvement block (add_into)", () => {
 describe("DRF's dense-fractal layers", () => {
   const wasm = bundledWasmForSuite();
   it.each([['native', undefined], ['WebAssembly', 'wasm']] as const)(
-    "on the %s kernels, each fractal join writes its mean straight into the dense block's concat: no copy",
+    "on the %s kernels, each fractal join writes its mean straight into the dense block's concat (no copy), and each layer's two batch norms are packed in one pass",
     async (_, which) => {
       const { runtime, error } = await onKernels(DRF_LAYERS, 'drf-layers.sofar', 17, 2, 0.31, { kernels: which ? wasm() : undefined, threads: 2 });
       expect(error).toBeLessThan(1e-4);
@@ -173,6 +173,10 @@ describe("DRF's dense-fractal layers", () => {
       // only the stem's map into its concat: the joins write their slices
       expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(2); // and the output's
       expect(runtime.plan.stats.sliceWrites).toBe(3);
+      // each layer's two columns normalise its input with their own batch norms: one pass packs both
+      expect(kernels.filter((k) => k === 'packSignsAffine2')).toHaveLength(3);
+      expect(kernels).not.toContain('packSignsAffine');
+      expect(runtime.plan.stats.pairedAffinePacks).toBe(3);
       runtime.release();
     },
   );
