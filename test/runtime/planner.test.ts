@@ -62,7 +62,8 @@ async function onKernels(source: string, file: string, seed: number, n: number, 
   const x = Float32Array.from({ length: n * graph!.input.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * step) * 2);
   const reference = await orLogits(exportOnnx(graph!, weights), x, n);
   const runtime = createRuntime(exportOnnx(graph!, weights, { binaryOps: true }), { ...options, batch: n });
-  return { runtime, error: maxRelativeError(runtime.run(x, n), reference) };
+  // the kernels of the plan's steps, in order: what most checks look at
+  return { runtime, kernels: runtime.plan.steps.map((step) => step.kernel), error: maxRelativeError(runtime.run(x, n), reference) };
 }
 
 describe('the runtime planner on reference kernels', () => {
@@ -77,9 +78,8 @@ describe('the runtime planner on reference kernels', () => {
   });
 
   it("gives onnxruntime's logits on QuickNet's and ReActNet's blocks, their chains in the binary convs' epilogues", async () => {
-    const { runtime, error } = await onReferenceKernels(ZOO_BLOCKS, 'zoo-blocks.sofar', 5, 2, 0.29);
+    const { runtime, kernels, error } = await onReferenceKernels(ZOO_BLOCKS, 'zoo-blocks.sofar', 5, 2, 0.29);
     expect(error).toBeLessThan(1e-4);
-    const kernels = runtime.plan.steps.map((step) => step.kernel);
     // QuickNet's ReLU → BN → add, ReActNet's RPReLU (moved into the concat's branches, which write their
     // slices of its floats and of its signs) and RSign thresholds on the epilogue; the last conv, read by
     // the pool alone, needs only the post form
@@ -93,9 +93,8 @@ describe('the runtime planner on reference kernels', () => {
 
 describe("Bi-Real's downsampling join", () => {
   it('goes into the binary conv, which packs the signs the next binary conv reads: no packing step', async () => {
-    const { runtime, error } = await onReferenceKernels(BIREAL_DOWN, 'bireal-down.sofar', 7, 2, 0.41);
+    const { runtime, kernels, error } = await onReferenceKernels(BIREAL_DOWN, 'bireal-down.sofar', 7, 2, 0.41);
     expect(error).toBeLessThan(1e-4);
-    const kernels = runtime.plan.steps.map((step) => step.kernel);
     // the stem's signs are packed by a step; every later map's by the binary conv that writes it
     expect(kernels.filter((k) => k === 'packSigns')).toHaveLength(1);
     // the projection (avgpool, 1x1 conv) runs first, the strided binary conv adds it
@@ -108,16 +107,14 @@ describe("Bi-Real's downsampling join", () => {
   });
 
   it('and its average pool goes into the 1×1 conv that reads it: no pooling step', async () => {
-    const { runtime, error } = await onReferenceKernels(BIREAL_DOWN, 'bireal-down.sofar', 7, 2, 0.41);
+    const { runtime, kernels, error } = await onReferenceKernels(BIREAL_DOWN, 'bireal-down.sofar', 7, 2, 0.41);
     expect(error).toBeLessThan(1e-4);
-    const kernels = runtime.plan.steps.map((step) => step.kernel);
     expect(kernels).not.toContain('avgpoolF32');
     expect(kernels.filter((k) => k === 'conv2dF32Avgpool2')).toHaveLength(1);
     expect(runtime.plan.stats.pooledConvInputs).toBe(1);
     expect(stepCost(runtime.plan.steps[kernels.indexOf('conv2dF32Avgpool2')])).toMatchObject({ shape: 'avgpool 2x2 /2 + 1x1 16→32 at 6x6 ×2', macs: 2 * 36 * 16 * 32 });
     // on the native kernels (or the WebAssembly ones where the addon is missing): the same fusion, onnxruntime's logits
-    const { runtime: native, error: nativeError } = await onKernels(BIREAL_DOWN, 'bireal-down.sofar', 7, 2, 0.41, {});
-    const nativeKernels = native.plan.steps.map((step) => step.kernel);
+    const { kernels: nativeKernels, error: nativeError } = await onKernels(BIREAL_DOWN, 'bireal-down.sofar', 7, 2, 0.41, {});
     expect(nativeKernels).not.toContain('avgpoolF32');
     expect(nativeKernels.filter((k) => k === 'conv2dF32Avgpool2')).toHaveLength(1);
     expect(nativeError).toBeLessThan(1e-4);
@@ -127,9 +124,8 @@ describe("Bi-Real's downsampling join", () => {
 describe("MeliusNet's improvement block (add_into)", () => {
   const wasm = bundledWasmForSuite();
   it('adds its binary conv into the last channels of the dense block\'s concat in place: no pad, sum or copy steps', async () => {
-    const { runtime, error } = await onReferenceKernels(MELIUS_BLOCKS, 'melius-blocks.sofar', 11, 2, 0.23);
+    const { runtime, kernels, error } = await onReferenceKernels(MELIUS_BLOCKS, 'melius-blocks.sofar', 11, 2, 0.23);
     expect(error).toBeLessThan(1e-4);
-    const kernels = runtime.plan.steps.map((step) => step.kernel);
     expect(runtime.plan.stats.fusedAddInto).toBe(5);
     for (const k of ['padChannelsF32', 'sumF32', 'addF32'] as const) expect(kernels).not.toContain(k);
     // one buffer along each section's chain of dense and improvement blocks: the only copies are the output's
@@ -138,17 +134,17 @@ describe("MeliusNet's improvement block (add_into)", () => {
   });
 
   it('stays a pad and a sum where its input is read after it, and gives the same logits', async () => {
-    const { runtime, error } = await onReferenceKernels(MELIUS_READ_AFTER, 'melius-read-after.sofar', 12, 2, 0.31);
+    const { runtime, kernels, error } = await onReferenceKernels(MELIUS_READ_AFTER, 'melius-read-after.sofar', 12, 2, 0.31);
     expect(error).toBeLessThan(1e-4);
     expect(runtime.plan.stats.fusedAddInto).toBe(1);
-    expect(runtime.plan.steps.map((step) => step.kernel)).toContain('padChannelsF32');
+    expect(kernels).toContain('padChannelsF32');
   });
 
   it('copies its input first where its window reaches into the channels of the concat before it in the chain', async () => {
-    const { runtime, error } = await onReferenceKernels(MELIUS_WIDE_WINDOW, 'melius-wide-window.sofar', 14, 2, 0.19);
+    const { runtime, kernels, error } = await onReferenceKernels(MELIUS_WIDE_WINDOW, 'melius-wide-window.sofar', 14, 2, 0.19);
     expect(error).toBeLessThan(1e-4);
     expect(runtime.plan.stats.fusedAddInto).toBe(1);
-    expect(runtime.plan.steps.map((step) => step.kernel)).toContain('copyStridedF32');
+    expect(kernels).toContain('copyStridedF32');
   });
 
   it('on the native kernels (or the WebAssembly ones where the addon is missing) and WebAssembly: the same fusion, onnxruntime\'s logits', async () => {
@@ -166,9 +162,8 @@ describe("DRF's dense-fractal layers", () => {
   it.each([['native', undefined], ['WebAssembly', 'wasm']] as const)(
     "on the %s kernels, each fractal join writes its mean straight into the dense block's concat (no copy), and each layer's two batch norms are packed in one pass",
     async (_, which) => {
-      const { runtime, error } = await onKernels(DRF_LAYERS, 'drf-layers.sofar', 17, 2, 0.31, { kernels: which ? wasm() : undefined, threads: 2 });
+      const { runtime, kernels, error } = await onKernels(DRF_LAYERS, 'drf-layers.sofar', 17, 2, 0.31, { kernels: which ? wasm() : undefined, threads: 2 });
       expect(error).toBeLessThan(1e-4);
-      const kernels = runtime.plan.steps.map((step) => step.kernel);
       expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(3); // one pass a join, into the concat's channels
       // only the stem's map into its concat: the joins write their slices
       expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(2); // and the output's
@@ -185,9 +180,8 @@ describe("DRF's dense-fractal layers", () => {
 describe("Real-to-Binary Net's scaled blocks", () => {
   const wasm = bundledWasmForSuite();
   it('at batch 1, the binary conv takes the squeeze-and-excite gate as its multiplier, then the PReLU and the residual', async () => {
-    const { runtime, error } = await onReferenceKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 1, 0.27);
+    const { kernels, error } = await onReferenceKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 1, 0.27);
     expect(error).toBeLessThan(1e-4);
-    const kernels = runtime.plan.steps.map((step) => step.kernel);
     for (const k of ['mulChannelsF32', 'mulF32', 'sumF32', 'addF32'] as const) expect(kernels).not.toContain(k);
     expect(kernels.filter((k) => k === 'preluF32')).toHaveLength(1); // the stem's
     // the gate copied into each conv's parameters, one step of a few floats a block
@@ -200,12 +194,12 @@ describe("Real-to-Binary Net's scaled blocks", () => {
   });
 
   it('at batch 2 (a gate a sample), the product stays a step; the same logits either way, on the native kernels too', async () => {
-    const { runtime, error } = await onReferenceKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 2, 0.27);
+    const { kernels, error } = await onReferenceKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 2, 0.27);
     expect(error).toBeLessThan(1e-4);
-    expect(runtime.plan.steps.map((step) => step.kernel)).toContain('mulChannelsF32');
-    for (const kernels of [undefined, wasm()]) {
-      const { runtime: one, error: oneError } = await onKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 1, 0.27, { kernels, threads: 2 });
-      expect(one.plan.steps.map((step) => step.kernel)).not.toContain('mulChannelsF32');
+    expect(kernels).toContain('mulChannelsF32');
+    for (const set of [undefined, wasm()]) {
+      const { runtime: one, kernels: oneKernels, error: oneError } = await onKernels(R2B_BLOCKS, 'r2b-blocks.sofar', 13, 1, 0.27, { kernels: set, threads: 2 });
+      expect(oneKernels).not.toContain('mulChannelsF32');
       expect(oneError).toBeLessThan(1e-4);
       one.release();
     }
