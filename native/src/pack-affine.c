@@ -30,22 +30,29 @@ static void affine_pack_task(void *ctx, size_t begin, size_t end, int thread) {
   }
 }
 
+/* The pass over x that packs x*scale + shift into y; 0 where the arguments are not a map (nothing to do). */
+static int affine_pack_of(const float *x, const float *scale, const float *shift, uint64_t *y, int pixels, int channels,
+                          int x_stride, int groups, struct affine_pack *a) {
+  if (pixels <= 0 || channels <= 0 || groups <= 0 || channels % groups) return 0;
+  if (x_stride != 0 && x_stride < channels) return 0;
+  a->x = x;
+  a->scale = scale;
+  a->shift = shift;
+  a->y = y;
+  a->channels = (size_t)channels;
+  a->groups = (size_t)groups;
+  a->cg = (size_t)(channels / groups);
+  a->wg = sofar_div_up(a->cg, 64);
+  a->xs = x_stride ? (size_t)x_stride : (size_t)channels;
+  a->uk = sofar_ukernels_current();
+  return 1;
+}
+
 void sofar_pack_signs_affine(const float *x, const float *scale, const float *shift, uint64_t *y, int pixels,
                              int channels, int x_stride, int groups) {
-  if (pixels <= 0 || channels <= 0 || groups <= 0 || channels % groups) return;
-  if (x_stride != 0 && x_stride < channels) return;
   struct affine_pack a;
-  a.x = x;
-  a.scale = scale;
-  a.shift = shift;
-  a.y = y;
-  a.channels = (size_t)channels;
-  a.groups = (size_t)groups;
-  a.cg = (size_t)(channels / groups);
-  a.wg = sofar_div_up(a.cg, 64);
-  a.xs = x_stride ? (size_t)x_stride : (size_t)channels;
-  a.uk = sofar_ukernels_current();
-  sofar_parallel_for((size_t)pixels, affine_pack_task, &a);
+  if (affine_pack_of(x, scale, shift, y, pixels, channels, x_stride, groups, &a))
+    sofar_parallel_for((size_t)pixels, affine_pack_task, &a);
 }
 
 /* Two batch norms of one map (a DRF layer's two columns read the same concatenation): blocks of rows of about
@@ -68,19 +75,8 @@ static void affine_pack2_task(void *ctx, size_t begin, size_t end, int thread) {
 
 void sofar_pack_signs_affine2(const float *x, const float *scale, const float *shift, uint64_t *y, const float *scale2,
                               const float *shift2, uint64_t *y2, int pixels, int channels, int x_stride, int groups) {
-  if (pixels <= 0 || channels <= 0 || groups <= 0 || channels % groups) return;
-  if (x_stride != 0 && x_stride < channels) return;
   struct affine_pack2 a;
-  a.first.x = x;
-  a.first.scale = scale;
-  a.first.shift = shift;
-  a.first.y = y;
-  a.first.channels = (size_t)channels;
-  a.first.groups = (size_t)groups;
-  a.first.cg = (size_t)(channels / groups);
-  a.first.wg = sofar_div_up(a.first.cg, 64);
-  a.first.xs = x_stride ? (size_t)x_stride : (size_t)channels;
-  a.first.uk = sofar_ukernels_current();
+  if (!affine_pack_of(x, scale, shift, y, pixels, channels, x_stride, groups, &a.first)) return;
   a.second = a.first;
   a.second.scale = scale2;
   a.second.shift = shift2;
