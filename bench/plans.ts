@@ -7,7 +7,7 @@
  * a round's runs scaled down by the batch, and report milliseconds a sample. Writes bench/results/plans.json.
  * Not a test.
  *
- *   npm run build && node dist/bench/plans.js [--choices inPlace,stagger,sampleSplit8,sampleSplit32,splitTrial8,splitTrial32]
+ *   npm run build && node dist/bench/plans.js [--choices inPlace,stagger,joins,joins8,sampleSplit8,sampleSplit32,splitTrial8,splitTrial32]
  *     [--models reactnet-a,bireal-resnet18,...] [--threads 2] [--rounds 20] [--runs 20] [--out FILE]
  */
 import { loadavg } from 'node:os';
@@ -34,6 +34,8 @@ function fittedSplit(bytes: Uint8Array, kernels: KernelSet, threads: number, bat
 export const CHOICES: Record<string, { off: Partial<RuntimeOptions> | typeof fittedSplit; batch: number }> = {
   inPlace: { off: { plan: { inPlace: false } }, batch: 1 },
   stagger: { off: { plan: { stagger: false } }, batch: 1 },
+  joins: { off: { plan: { joins: false } }, batch: 1 },
+  joins8: { off: { plan: { joins: false } }, batch: 8 },
   sampleSplit8: { off: { sampleSplit: false }, batch: 8 },
   sampleSplit32: { off: { sampleSplit: false }, batch: 32 },
   splitTrial8: { off: fittedSplit, batch: 8 },

@@ -56,6 +56,8 @@ export interface FuseOptions {
    * multiplier (one vector for the whole call, so one sample a call).
    */
   dynamicScale?: boolean;
+  /** With `epilogue`: a mean or sum whose operands are binary convs is computed by the convs (joinsIntoConvs); default true. */
+  joins?: boolean;
 }
 
 export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[] {
@@ -101,8 +103,49 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
     }
   });
   poolBeforeAffine(nodes, model.output.name);
+  if (options.epilogue && options.joins !== false) joinsIntoConvs(nodes, model.output.name);
   if (options.epilogue) addIntoInPlace(nodes, model);
   return nodes.filter((n): n is FusedNode => n !== null);
+}
+
+/**
+ * join(x0, x1, …, xk) → a chain of the binary convs that compute x1 … xk, each adding the sum so far as its
+ * residual (x1's conv adds x0, x2's adds that sum, …), the last one also scaled by a mean's 1/(k+1) and
+ * computing the join's output: the fractal joins of RF and DRF. The chain adds in the join's own order,
+ * ((x0 + x1) + x2)·s, so its floats are the join's (a sum that is −0 comes out +0: the transform's scale
+ * adds a zero shift). No pass over the operands, and no map of each conv's own. Each of x1 … xk must be a
+ * binary conv that only the join reads, with nothing absorbed after its batch norm; x0 may be anything, and
+ * trades places with x1 where only x1 is not such a conv (the first sum commutes). The convs move to the
+ * join's place, after every operand.
+ */
+function joinsIntoConvs(nodes: (FusedNode | null)[], modelOutput: string): void {
+  for (let i = 0; i < nodes.length; i++) {
+    const join = nodes[i];
+    if (join?.op !== 'join' || join.mode === 'max' || join.inputs.length < 2 || new Set(join.inputs).size !== join.inputs.length) continue;
+    const { at, readers } = indexOf(nodes);
+    const plainConv = (name: string) => {
+      const conv = nodes[at.get(name) ?? -1];
+      if (conv?.op !== 'bconv' || name === modelOutput || readers.get(name)?.length !== 1) return null;
+      const absorbed = conv.residual || conv.into || conv.scaleBy || conv.relu || conv.alpha || conv.post || conv.postScale;
+      return absorbed ? null : conv;
+    };
+    const [a, b, ...rest] = join.inputs;
+    const order = plainConv(a) && !plainConv(b) ? [b, a, ...rest] : join.inputs;
+    const convs = order.slice(1).map(plainConv);
+    if (!convs.every((c) => c !== null)) continue;
+    let sum = order[0];
+    const chain = convs.map((conv, j): FusedConv => {
+      const last = j === convs.length - 1;
+      const output = last ? join.output : `${join.output}@sum${j + 1}`;
+      const postScale = last && join.mode === 'mean' ? new Float32Array(join.shape[0]).fill(1 / join.inputs.length) : null;
+      const fused = { ...conv!, residual: sum, output, shape: join.shape, name: `${conv!.name}+${join.name}`, postScale };
+      sum = output;
+      return fused;
+    });
+    for (const name of order.slice(1)) nodes[at.get(name)!] = null;
+    nodes.splice(i, 1, ...chain);
+    i += chain.length - 1;
+  }
 }
 
 /**

@@ -132,6 +132,8 @@ export interface Plan {
     fusedAddInto: number;
     /** Batch norms of a map packed by the step that packs another batch norm of it, in the same pass (packSignsAffine2). */
     pairedAffinePacks: number;
+    /** Joins (means, sums) computed by the binary convs of their operands, each adding the sum so far (no pass of their own). */
+    joinsInConvs: number;
     weightBytes: number;
     activationBytes: number;
     /** The extent of the activation buffers in the arena (activationBytes also holds load-time staging and scratch). */
@@ -197,6 +199,8 @@ export interface PlanOptions {
   inPlace?: boolean;
   /** Map offsets spread apart (staggered); default true. */
   stagger?: boolean;
+  /** Joins of binary convs' outputs computed by the convs, each adding the sum so far (fuse's joinsIntoConvs); default true. */
+  joins?: boolean;
 }
 
 export function planModel(model: RuntimeModel, kernels: KernelSet, batch: number, options: PlanOptions = {}): Plan {
@@ -237,7 +241,7 @@ class Planner {
   ) {
     const binaryPost = Boolean(k.bconv2dPrepackedPost && k.bconv2dPrepacked && k.bconv2dPackKernel && k.bconv2dPackedKernelBytes);
     this.epilogue = binaryPost && k.bconv2dEpilogue !== undefined;
-    this.nodes = fuse(model, { binaryPost, epilogue: this.epilogue, dynamicScale: n === 1 });
+    this.nodes = fuse(model, { binaryPost, epilogue: this.epilogue, dynamicScale: n === 1, joins: options.joins });
     for (const node of this.nodes) this.byOutput.set(node.output, node);
     for (const node of this.nodes) {
       for (const i of [...node.inputs, ...(isConv(node) && node.residual ? [node.residual] : [])]) this.readers.set(i, [...(this.readers.get(i) ?? []), node.output]);
@@ -427,6 +431,11 @@ class Planner {
       return same && c.args[5] === channels && c.args[6] === x.stride && c.args[7] === groups ? c : null;
     }
     return null;
+  }
+
+  /** How many of the model's joins a binary conv computes (fuse's joinsIntoConvs). */
+  private joinsInConvs(): number {
+    return this.model.nodes.filter((node) => node.op === 'join' && this.byOutput.get(node.output)?.op === 'bconv').length;
   }
 
   /** A join of 2 to 4 maps (not a max) that sumF32 computes in one pass, so it can write a concat's slice (DRF's fractal joins). */
@@ -1276,7 +1285,7 @@ class Planner {
       steps: steps(this.calls),
       output: { offset: activationBase + outputRegion.offset, floats: this.n * size(this.model.output.shape) },
       maps: activations.map((r) => ({ offset: activationBase + r.offset, bytes: r.bytes, size: r.size, first: r.first, last: Math.min(r.last, this.calls.length), inPlace: r.inPlaceOf !== undefined })),
-      stats: { nodes: this.model.nodes.length, steps: this.calls.length, ...this.stats, inPlaceOutputs: activations.filter((r) => r.inPlaceOf).length, weightBytes, activationBytes: align(activationBytes) + align(this.scratchBytes), mapBytes: top },
+      stats: { nodes: this.model.nodes.length, steps: this.calls.length, ...this.stats, joinsInConvs: this.joinsInConvs(), inPlaceOutputs: activations.filter((r) => r.inPlaceOf).length, weightBytes, activationBytes: align(activationBytes) + align(this.scratchBytes), mapBytes: top },
     };
   }
 }

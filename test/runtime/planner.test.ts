@@ -55,7 +55,7 @@ async function onReferenceKernels(source: string, file: string, seed: number, n:
 }
 
 /** The same on other kernels (none: the native ones, or the WebAssembly ones where the addon is missing). */
-async function onKernels(source: string, file: string, seed: number, n: number, step: number, options: { kernels?: KernelSet; threads?: number }) {
+async function onKernels(source: string, file: string, seed: number, n: number, step: number, options: { kernels?: KernelSet; threads?: number; plan?: PlanOptions }) {
   const { graph, diagnostics } = compile(source, file);
   expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
   const weights = busyWeights(graph!, seed);
@@ -160,12 +160,14 @@ describe("MeliusNet's improvement block (add_into)", () => {
 describe("DRF's dense-fractal layers", () => {
   const wasm = bundledWasmForSuite();
   it.each([['native', undefined], ['WebAssembly', 'wasm']] as const)(
-    "on the %s kernels, each fractal join writes its mean straight into the dense block's concat (no copy), and each layer's two batch norms are packed in one pass",
+    "on the %s kernels, each fractal join is computed by its second column's conv, straight into the dense block's concat (no copy), and each layer's two batch norms are packed in one pass",
     async (_, which) => {
       const { runtime, kernels, error } = await onKernels(DRF_LAYERS, 'drf-layers.sofar', 17, 2, 0.31, { kernels: which ? wasm() : undefined, threads: 2 });
       expect(error).toBeLessThan(1e-4);
-      expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(3); // one pass a join, into the concat's channels
-      // only the stem's map into its concat: the joins write their slices
+      // the conv of one column adds the other's output and halves the sum in its output transform: no pass of the join's own
+      expect(kernels).not.toContain('sumF32');
+      expect(runtime.plan.stats.joinsInConvs).toBe(3);
+      // only the stem's map into its concat: the joins' convs write their slices
       expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(2); // and the output's
       expect(runtime.plan.stats.sliceWrites).toBe(3);
       // each layer's two columns normalise its input with their own batch norms: one pass packs both
@@ -175,7 +177,41 @@ describe("DRF's dense-fractal layers", () => {
       runtime.release();
     },
   );
+
+  it.each([['native', undefined], ['WebAssembly', 'wasm']] as const)(
+    'on the %s kernels, joins of three columns (a mean and a sum) computed by the convs, each adding the sum so far, give the logits of the joins as passes of their own, bit for bit',
+    async (_, which) => {
+      const logits: Float32Array[] = [];
+      for (const joins of [true, false]) {
+        const { runtime, kernels, error } = await onKernels(DRF_JOINS3, 'drf-joins3.sofar', 19, 2, 0.29, { kernels: which ? wasm() : undefined, threads: 2, plan: { joins } });
+        expect(error).toBeLessThan(1e-4);
+        // per layer, a join of three maps and one of two (the fractal's columns 3, depth 4 join at depths 2 and 4)
+        expect(runtime.plan.stats.joinsInConvs).toBe(joins ? 4 : 0);
+        expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(joins ? 0 : 4);
+        logits.push(runtime.run(FIXED_INPUT, 2));
+        runtime.release();
+      }
+      expect(Array.from(logits[0], (v, i) => Object.is(v, logits[1][i]))).not.toContain(false);
+    },
+  );
 });
+
+/** Two dense-fractal layers of three columns, one joined by a mean (a scale of 1/3 on the sum), one by a sum. */
+const DRF_JOINS3 = `
+model drf_joins3 {
+  input 3x10x10
+  classes 5
+  binarize activations = ste_sign(clip = 1.3), weights = ste_sign(clip = 1.3)
+  block drf_unit(growth) { bn; sign; bconv 3x3 growth; bn }
+  conv 3x3 16; bn
+  concat { fractal(columns = 3, join = mean) { drf_unit(8) } }
+  concat { fractal(columns = 3, join = sum) { drf_unit(8) } }
+  bn
+  relu
+  global_avgpool
+  dense 5
+}`;
+const FIXED_INPUT = Float32Array.from({ length: 2 * 3 * 10 * 10 }, (_, i) => Math.cos(i * 0.43) * 1.7);
 
 describe("Real-to-Binary Net's scaled blocks", () => {
   const wasm = bundledWasmForSuite();
