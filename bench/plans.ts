@@ -7,9 +7,10 @@
  * a round's runs scaled down by the batch, and report milliseconds a sample. Writes bench/results/plans.json.
  * Not a test.
  *
- *   npm run build && node dist/bench/plans.js [--choices inPlace,stagger,joins,joins8,sampleSplit8,sampleSplit32,splitTrial8,splitTrial32]
- *     [--models reactnet-a,bireal-resnet18,...] [--threads 2] [--rounds 20] [--runs 20] [--out FILE]
+ *   npm run build && node dist/bench/plans.js [--choices inPlace,stagger,joins,joins8,maxPoolFirst,sampleSplit8,sampleSplit32,splitTrial8,splitTrial32]
+ *     [--models reactnet-a,bireal-resnet18,larq/meliusnet22,...] [--threads 2] [--rounds 20] [--runs 20] [--out FILE]
  */
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, loadNativeKernels, planModel, readRuntimeModel, type BinaryRuntime, type KernelSet, type RuntimeOptions } from '../backends/runtime/index.js';
@@ -36,6 +37,7 @@ export const CHOICES: Record<string, { off: Partial<RuntimeOptions> | typeof fit
   stagger: { off: { plan: { stagger: false } }, batch: 1 },
   joins: { off: { plan: { joins: false } }, batch: 1 },
   joins8: { off: { plan: { joins: false } }, batch: 8 },
+  maxPoolFirst: { off: { plan: { maxPoolFirst: false } }, batch: 1 },
   sampleSplit8: { off: { sampleSplit: false }, batch: 8 },
   sampleSplit32: { off: { sampleSplit: false }, batch: 32 },
   splitTrial8: { off: fittedSplit, batch: 8 },
@@ -51,6 +53,9 @@ export interface PlansBenchOptions {
   out?: string;
 }
 
+/** How many times each side's steps are profiled, in turn (stepsMs). */
+const PROFILE_ROUNDS = 5;
+
 /** Each round's median of one runtime's runs (`runs` a round, in order). */
 function roundMedians(times: readonly number[], rounds: number, runs: number): number[] {
   return Array.from({ length: rounds }, (_, r) => median(times.slice(r * runs, (r + 1) * runs)));
@@ -58,16 +63,18 @@ function roundMedians(times: readonly number[], rounds: number, runs: number): n
 
 export async function run(options: PlansBenchOptions = {}) {
   const o = { choices: Object.keys(CHOICES), models: ['reactnet-a', 'bireal-resnet18', 'quicknet', 'rf-c4d8-resnet37', 'drf-c2d2-densenet51'], threads: 2, rounds: 20, runs: 20, ...options };
-  const unknown = [...o.choices.filter((c) => !(c in CHOICES)), ...o.models.filter((m) => !(m in MODELS))];
-  if (unknown.length) throw new Error(`bench/plans: unknown ${unknown.join(', ')} (choices: ${Object.keys(CHOICES).join(', ')}; models: ${Object.keys(MODELS).join(', ')})`);
+  const root = repoRoot();
+  // a model is one of the runtime bench's, or any spec under specs/ by its path there (larq/meliusnet22)
+  const specOf = (model: string) => MODELS[model] ?? (existsSync(join(root, 'specs', `${model}.sofar`)) ? model : undefined);
+  const unknown = [...o.choices.filter((c) => !(c in CHOICES)), ...o.models.filter((m) => !specOf(m))];
+  if (unknown.length) throw new Error(`bench/plans: unknown ${unknown.join(', ')} (choices: ${Object.keys(CHOICES).join(', ')}; models: ${Object.keys(MODELS).join(', ')}, or a spec's path under specs/ without .sofar)`);
   const native = loadNativeKernels();
   if (!('kernels' in native)) throw new Error(`bench/plans: ${native.unavailable}`);
   const kernels = native.kernels;
-  const root = repoRoot();
   const loadStart = loadavg();
   const results = [];
   for (const name of o.models) {
-    const graph = compileSpec(root, MODELS[name], 'plans');
+    const graph = compileSpec(root, specOf(name)!, 'plans');
     const bytes = exportOnnx(graph, initWeights(graph, 0), { binaryOps: true });
     for (const choice of o.choices) {
       const { batch } = CHOICES[choice];
@@ -88,6 +95,10 @@ export async function run(options: PlansBenchOptions = {}) {
           for (const side of r % 2 === 0 ? sides : [...sides].reverse()) side.times.push(...(await timedRuns(() => side.runtime.run(x, batch), runs)));
         }
         const p50 = (side: (typeof sides)[number]) => round3(median(roundMedians(side.times, o.rounds, runs)) / batch);
+        // each step timed on its own (runtime.profile: a step's median over the runs), both sides in turn: a change
+        // to a few steps shows here where whole runs drift by more than it
+        const profiles = sides.map(() => [] as number[]);
+        for (let r = 0; r < PROFILE_ROUNDS; r++) sides.forEach((side, j) => profiles[j].push(side.runtime.profile(runs).reduce((a, b) => a + b, 0)));
         const stats = (rt: BinaryRuntime) => ({ steps: rt.plan.stats.steps, mapBytes: rt.plan.stats.mapBytes, inPlaceOutputs: rt.plan.stats.inPlaceOutputs, sampleSteps: rt.sampleSteps, sampleStepCandidates: rt.sampleSplit.candidates });
         const result = {
           model: name,
@@ -96,6 +107,8 @@ export async function run(options: PlansBenchOptions = {}) {
           identicalLogits: identical,
           /** milliseconds a sample */
           p50Ms: { with: p50(sides[0]), without: p50(sides[1]) },
+          /** milliseconds a sample: the steps' medians summed (runtime.profile), the median of PROFILE_ROUNDS such sums */
+          stepsMs: { with: round3(median(profiles[0]) / batch), without: round3(median(profiles[1]) / batch) },
           speedWithOverWithout: roundSpeedups(sides, o.rounds, runs)['vs without'],
           plan: { with: stats(withIt), without: stats(without) },
         };
@@ -112,7 +125,7 @@ export async function run(options: PlansBenchOptions = {}) {
     command: `node dist/bench/plans.js --choices ${o.choices.join(',')} --models ${o.models.join(',')} --threads ${o.threads} --rounds ${o.rounds} --runs ${o.runs}`,
     machine: machine(loadStart),
     threads: o.threads,
-    note: 'each row: one model planned with and without one planning choice on the same native kernels, at the row\'s batch, alternating in rounds; p50Ms in milliseconds a sample; speedWithOverWithout is the ratio of the two medians within each round, summarized over the rounds',
+    note: 'each row: one model planned with and without one planning choice on the same native kernels, at the row\'s batch, alternating in rounds; p50Ms in milliseconds a sample; speedWithOverWithout is the ratio of the two medians within each round, summarized over the rounds; stepsMs: each step timed on its own (runtime.profile, its median), summed, the median of 5 such sums taken in turn, ms a sample',
     results,
   };
   writeReport(o.out ?? join(root, 'bench', 'results', 'plans.json'), report);

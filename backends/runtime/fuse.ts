@@ -58,6 +58,8 @@ export interface FuseOptions {
   dynamicScale?: boolean;
   /** With `epilogue`: a mean or sum whose operands are binary convs is computed by the convs (joinsIntoConvs); default true. */
   joins?: boolean;
+  /** A max pool of a batch norm with positive scales runs before it (poolBeforeAffine); default true. */
+  maxPoolFirst?: boolean;
 }
 
 export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[] {
@@ -102,7 +104,7 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
       return;
     }
   });
-  poolBeforeAffine(nodes, model.output.name);
+  poolBeforeAffine(nodes, model.output.name, options.maxPoolFirst !== false);
   if (options.epilogue && options.joins !== false) joinsIntoConvs(nodes, model.output.name);
   if (options.epilogue) addIntoInPlace(nodes, model);
   return nodes.filter((n): n is FusedNode => n !== null);
@@ -315,15 +317,22 @@ function distributeOverConcats(nodes: (FusedNode | null)[], modelOutput: string)
  * Net's gate beside its binary conv) is then read only through the sign, whose packing applies it: no pass
  * that stores the normalised map. A map the pool alone read goes. After the convs' merges: an affine map a
  * conv took into its output transform costs no pass already.
+ *
+ * maxpool(affine(x)) → affine(maxpool(x)) where every scale is positive and the pool alone reads the map: with
+ * a > 0, fl(a·x + b) never decreases as x grows, so a window's largest map is the map of its largest x, bit for
+ * bit (padded cells win neither max). DenseNets' transitions (batch norm → max pool → ReLU → 1×1 conv) then
+ * normalise the pooled quarter of the concatenation instead of all of it. A negative scale would turn the max
+ * into a min: such a model keeps its order.
  */
-function poolBeforeAffine(nodes: (FusedNode | null)[], modelOutput: string): void {
+function poolBeforeAffine(nodes: (FusedNode | null)[], modelOutput: string, maxPools: boolean): void {
   for (let i = 0; i < nodes.length; i++) {
     const pool = nodes[i];
-    if (pool?.op !== 'global_avgpool') continue;
+    if (pool?.op !== 'global_avgpool' && !(maxPools && pool?.op === 'maxpool')) continue;
     const { at, readers } = indexOf(nodes);
     const a = at.get(pool.inputs[0]);
     const affine = nodes[a ?? -1];
     if (affine?.op !== 'affine' || affine.output === modelOutput) continue;
+    if (pool.op === 'maxpool' && !(readers.get(affine.output)?.length === 1 && affine.scale.every((s) => s > 0))) continue;
     const pooled = `${pool.output}@before-${affine.name}`;
     if (readers.get(affine.output)?.length === 1) nodes[a!] = null; // the pool was its only reader
     nodes.splice(i, 1,

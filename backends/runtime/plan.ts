@@ -201,6 +201,8 @@ export interface PlanOptions {
   stagger?: boolean;
   /** Joins of binary convs' outputs computed by the convs, each adding the sum so far (fuse's joinsIntoConvs); default true. */
   joins?: boolean;
+  /** A max pool of a batch norm with positive scales runs before it, which then normalises the pooled map (fuse's poolBeforeAffine); default true. */
+  maxPoolFirst?: boolean;
 }
 
 export function planModel(model: RuntimeModel, kernels: KernelSet, batch: number, options: PlanOptions = {}): Plan {
@@ -241,7 +243,7 @@ class Planner {
   ) {
     const binaryPost = Boolean(k.bconv2dPrepackedPost && k.bconv2dPrepacked && k.bconv2dPackKernel && k.bconv2dPackedKernelBytes);
     this.epilogue = binaryPost && k.bconv2dEpilogue !== undefined;
-    this.nodes = fuse(model, { binaryPost, epilogue: this.epilogue, dynamicScale: n === 1, joins: options.joins });
+    this.nodes = fuse(model, { binaryPost, epilogue: this.epilogue, dynamicScale: n === 1, joins: options.joins, maxPoolFirst: options.maxPoolFirst });
     for (const node of this.nodes) this.byOutput.set(node.output, node);
     for (const node of this.nodes) {
       for (const i of [...node.inputs, ...(isConv(node) && node.residual ? [node.residual] : [])]) this.readers.set(i, [...(this.readers.get(i) ?? []), node.output]);

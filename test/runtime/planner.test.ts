@@ -196,6 +196,55 @@ describe("DRF's dense-fractal layers", () => {
   );
 });
 
+describe("DenseNets' transitions (batch norm → max pool → ReLU → 1×1 conv)", () => {
+  const wasm = bundledWasmForSuite();
+  it.each([['native', undefined], ['WebAssembly', 'wasm']] as const)(
+    'on the %s kernels, the max pool runs first where the batch norm scales by positive factors only, bit for bit; one negative factor keeps the order, with onnxruntime\'s logits',
+    async (_, which) => {
+      const { graph, diagnostics } = compile(TRANSITION, 'transition.sofar');
+      expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+      const weights = busyWeights(graph!, 23); // batch norm scales 0.5-1.5 over √(0.5-1.5): positive
+      const pool = graph!.nodes.find((node) => node.op === 'maxpool')!;
+      const norm = graph!.nodes.find((node) => node.id === pool.inputs[0])!;
+      const gamma = weights.get(norm.params.find((p) => p.role === 'gamma')!.name)!;
+      for (const negative of [false, true]) {
+        if (negative) gamma[3] = -gamma[3];
+        const reference = await orLogits(exportOnnx(graph!, weights), FIXED_INPUT, 2);
+        const bytes = exportOnnx(graph!, weights, { binaryOps: true });
+        const logits: Float32Array[] = [];
+        for (const maxPoolFirst of [true, false]) {
+          const runtime = createRuntime(bytes, { kernels: which ? wasm() : undefined, threads: 2, batch: 2, plan: { maxPoolFirst } });
+          const kernels = runtime.plan.steps.map((step) => step.kernel);
+          const [pooled, normalised] = [kernels.indexOf('maxpoolF32'), kernels.indexOf('affineF32')];
+          expect(pooled).toBeGreaterThan(0);
+          // the batch norm normalises the pooled map (a quarter of the pixels) only with positive factors
+          expect(normalised > pooled).toBe(maxPoolFirst && !negative);
+          logits.push(runtime.run(FIXED_INPUT, 2));
+          runtime.release();
+        }
+        expect(maxRelativeError(logits[0], reference)).toBeLessThan(1e-4);
+        expect(Array.from(logits[0], (v, i) => Object.is(v, logits[1][i]))).not.toContain(false);
+      }
+    },
+  );
+});
+
+/** A dense layer, a transition as Larq's BinaryDenseNets have it, and a dense layer after it. */
+const TRANSITION = `
+model transition {
+  input 3x10x10
+  classes 5
+  binarize activations = ste_sign(clip = 1.3), weights = ste_sign(clip = 1.3)
+  conv 3x3 16; bn
+  concat { bn; sign; bconv 3x3 8 }
+  bn; maxpool 2x2 /2; relu; conv 1x1 12
+  concat { bn; sign; bconv 3x3 8 }
+  bn
+  relu
+  global_avgpool
+  dense 5
+}`;
+
 /** Two dense-fractal layers of three columns, one joined by a mean (a scale of 1/3 on the sum), one by a sum. */
 const DRF_JOINS3 = `
 model drf_joins3 {
