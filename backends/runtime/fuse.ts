@@ -113,7 +113,8 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
 /**
  * join(x0, x1, …, xk) → a chain of the binary convs that compute x1 … xk, each adding the sum so far as its
  * residual (x1's conv adds x0, x2's adds that sum, …), the last one also scaled by a mean's 1/(k+1) and
- * computing the join's output: the fractal joins of RF and DRF. The chain adds in the join's own order,
+ * computing the join's output: DRF's fractal joins (RF's stay passes: each of its columns' last convs already
+ * adds its unit's shortcut, and the transform takes one residual). The chain adds in the join's own order,
  * ((x0 + x1) + x2)·s, so its floats are the join's (a sum that is −0 comes out +0: the transform's scale
  * adds a zero shift). No pass over the operands, and no map of each conv's own. Each of x1 … xk must be a
  * binary conv that only the join reads, with nothing absorbed after its batch norm; x0 may be anything, and
