@@ -120,7 +120,9 @@ static double bench_shape(const shape_t *sh, int threads, int reps, int prepacke
 /* The binary convs with their fused epilogue, at the shapes where ReActNet-A and Bi-Real ResNet18 spend their
    time (small channel counts at 112x112 and 56x56). ops 171: multiplier, bias, PReLU, shift, the next sign's
    threshold (ReActNet's BN, RPReLU, RSign); ops 43: the same without packing, into a slice of a wider map;
-   ops 3: Bi-Real's BN and shortcut; ops 61: QuickNet's ReLU, BN and shortcut after them; pooled res: ReActNet's
+   ops 3: Bi-Real's BN and shortcut; ops 61: QuickNet's ReLU, BN and shortcut after them; ops 205: Real-to-Binary
+   Net's gate as multiplier, PReLU, shortcut after it, the next batch norm's signs; ops 17: DRF's join (its
+   conv's scale, the sum so far, the mean's scale); pooled res: ReActNet's
    strided conv, whose shortcut is the 2x2 average pool of its input-sized residual. */
 typedef struct {
   const char *name;
@@ -241,6 +243,9 @@ static void bench_epilogues(int threads, int reps, const char *only) {
       {"1x1 128->128 56x56 ops 171", 56, 128, 128, 1, 1, 171, 1, 1},
       {"3x3 64->64 56x56 ops 3", 56, 64, 64, 3, 1, 3, 1, 1},
       {"3x3 64->64 56x56 ops 61", 56, 64, 64, 3, 1, 61, 1, 1},
+      {"3x3 64->64 56x56 ops 205", 56, 64, 64, 3, 1, 205, 1, 1},
+      {"3x3 128->128 28x28 ops 205", 28, 128, 128, 3, 1, 205, 1, 1},
+      {"3x3 64->53 56x56 join, ops 17", 56, 64, 53, 3, 1, 17, 0, 1},
       {"3x3 64->64 112x112 /2 ops 171", 112, 64, 64, 3, 2, 171, 1, 1},
       {"3x3 64->64 112x112 /2 pooled res", 112, 64, 64, 3, 2, 171 | SOFAR_EPI_RESIDUAL_POOL2, 1, 1},
       {"1x1 32->32 112x112 ops 171", 112, 32, 32, 1, 1, 171, 1, 1},

@@ -174,9 +174,10 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
 
     /* sofar_bconv2d_epilogue with random ops, the residual after the activation when set, a wider packed stride */
     /* the zoo's combinations (ReActNet's BN, RPReLU and RSign: 43, 171; QuickNet's ReLU, BN, shortcut after:
-       61), else any ops; the signs of an affine map half the time */
-    static const int zoo_ops[] = {43, 171, 61, 61 | SOFAR_EPI_PACK_SHIFT};
-    const int ops = zoo ? pick(zoo_ops, 4) : rnd(256) | (rnd(2) ? SOFAR_EPI_PACK_SHIFT : 0);
+       61; Real-to-Binary Net's multiplier, PReLU, shortcut after, the next BN's signs: 205; DRF's join: 17),
+       else any ops; the signs of an affine map half the time */
+    static const int zoo_ops[] = {43, 171, 61, 61 | SOFAR_EPI_PACK_SHIFT, 205, 17};
+    const int ops = zoo ? pick(zoo_ops, 6) : rnd(256) | (rnd(2) ? SOFAR_EPI_PACK_SHIFT : 0);
     const int yps = rnd(2) ? 0 : (int)ypw + 1 + rnd(2);
     const size_t ypss = yps ? (size_t)yps : ypw;
     float *scale = alloc_exact((size_t)cout * 4), *pscale = alloc_exact((size_t)cout * 4), *pshift = alloc_exact((size_t)cout * 4);
