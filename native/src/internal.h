@@ -200,9 +200,6 @@ enum {
   /* QuickNet: ReLU, BN, the shortcut after them; then with the next sign */
   SOFAR_TF_QUICK = SOFAR_TF_MUL | SOFAR_TF_ALPHA | SOFAR_TF_SCALE | SOFAR_TF_POST | SOFAR_TF_RES_AFTER | SOFAR_TF_Y,
   SOFAR_TF_QUICK_PACKED = SOFAR_TF_QUICK | SOFAR_TF_FUSED,
-  /* Real-to-Binary Net: the gate as multiplier, PReLU, the shortcut after it; the next batch norm's signs */
-  SOFAR_TF_R2B_PACKED = SOFAR_TF_MUL | SOFAR_TF_ALPHA | SOFAR_TF_RES_AFTER | SOFAR_TF_Y | SOFAR_TF_FUSED |
-                        SOFAR_TF_PACK_SCALE | SOFAR_TF_PACK_SHIFT,
   /* a fractal join computed by a column's conv (DRF): its batch norm, the sum so far, the mean's scale */
   SOFAR_TF_JOIN = SOFAR_TF_MUL | SOFAR_TF_RES_BEFORE | SOFAR_TF_SCALE | SOFAR_TF_Y,
 };
@@ -219,7 +216,6 @@ static inline unsigned sofar_bconv_out_flags(const struct sofar_bconv_out *e, in
     case SOFAR_TF_REACT_PACKED: body(__VA_ARGS__, SOFAR_TF_REACT_PACKED); break;               \
     case SOFAR_TF_QUICK: body(__VA_ARGS__, SOFAR_TF_QUICK); break;                             \
     case SOFAR_TF_QUICK_PACKED: body(__VA_ARGS__, SOFAR_TF_QUICK_PACKED); break;               \
-    case SOFAR_TF_R2B_PACKED: body(__VA_ARGS__, SOFAR_TF_R2B_PACKED); break;                   \
     case SOFAR_TF_JOIN: body(__VA_ARGS__, SOFAR_TF_JOIN); break;                               \
     default: body(__VA_ARGS__, f); break;                                                      \
   }
