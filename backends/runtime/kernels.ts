@@ -180,7 +180,23 @@ export function staleAddon(addon: { abi?: number }, path: string): string | null
   return `${path} was built from other sources than this runtime (kernel interface ${addon.abi ?? 1}, this runtime's ${ADDON_ABI})`;
 }
 
+/**
+ * The kernels of one addon file, beside the runtime's own (bench/builds: two builds of the C code in one
+ * process). Throws where the file does not load or was built for another kernel interface.
+ */
+export function loadAddonKernels(path: string): KernelSet {
+  const addon = createRequire(import.meta.url)(path) as Addon;
+  const stale = staleAddon(addon, path);
+  if (stale) throw new Error(stale);
+  return addonKernelSet(addon);
+}
+
 function nativeKernelSet(addon: Addon): KernelSet {
+  nativeAddon = addon;
+  return addonKernelSet(addon);
+}
+
+function addonKernelSet(addon: Addon): KernelSet {
   const set = {
     ...addon,
     arena: (bytes: number): Arena => {
@@ -192,7 +208,6 @@ function nativeKernelSet(addon: Addon): KernelSet {
     },
   };
   Object.defineProperty(set, 'description', { get: () => `native (${ISA_NAMES[addon.isaInUse()] ?? 'unknown'})` });
-  nativeAddon = addon;
   return set as unknown as KernelSet;
 }
 

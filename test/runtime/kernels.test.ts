@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { ADDON_ABI, staleAddon } from '../../backends/runtime/kernels.js';
+import { ADDON_ABI, loadAddonKernels, staleAddon } from '../../backends/runtime/kernels.js';
 import { skipWithout } from '../helpers/requirements.js';
 import {
   channelSweepShape, checkBconv, checkConv, checkConvAvgpool2, checkConvMaxpool, checkDense, checkElementwise, checkPackSigns, checkPools, Rng,
@@ -69,6 +69,13 @@ describe.skipIf(skip)('native kernels', () => {
     expect(staleAddon(a, addonPath)).toBeNull();
     expect(staleAddon({}, '/old/sofar_kernels.node')).toMatch(/^\/old\/sofar_kernels\.node was built from other sources than this runtime \(kernel interface 1, this runtime's \d+\)$/);
     expect(staleAddon({ abi: ADDON_ABI + 1 }, 'x')).not.toBeNull();
+  });
+
+  it('loads as a kernel set of its own beside the runtime\'s (bench/builds), and refuses a file that is no addon', () => {
+    const own = loadAddonKernels(addonPath);
+    expect(own.description).toMatch(/^native \(/);
+    expect(own.packedWords(130, 1)).toBe(3);
+    expect(() => loadAddonKernels(fileURLToPath(import.meta.url))).toThrow();
   });
 
   it('packs signs, also of an affine map (0, -0 and NaN as +1)', () => checkPackSigns(a, arena, configs, new Rng(1), 20));
