@@ -12,7 +12,6 @@
  * A model is one of bench/runtime's or any spec's path under specs/ (larq/meliusnet22). Build an addon with
  * `node scripts/build-native.mjs` and copy native/build/Release/sofar_kernels.node aside before the change.
  */
-import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exportOnnx } from '../backends/onnx/index.js';
@@ -21,7 +20,7 @@ import { loadAddonKernels } from '../backends/runtime/kernels.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
 import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 import { timedRuns } from './timed-runs.js';
-import { compileSpec, median, MODELS, round3, spread } from './runtime.js';
+import { compileSpec, median, MODELS, round3, specOf, spread } from './runtime.js';
 
 export interface BuildsBenchOptions {
   a?: string;
@@ -37,14 +36,13 @@ export async function run(options: BuildsBenchOptions = {}) {
   const o = { models: ['drf-c2d2-densenet51', 'bireal-resnet18'], threads: 2, rounds: 16, runs: 20, ...options };
   if (!o.a || !o.b) throw new Error('bench/builds: give both addons, --a FILE and --b FILE');
   const root = repoRoot();
-  const specOf = (model: string) => MODELS[model] ?? (existsSync(join(root, 'specs', `${model}.sofar`)) ? model : undefined);
-  const unknown = o.models.filter((m) => !specOf(m));
+  const unknown = o.models.filter((m) => !specOf(root, m));
   if (unknown.length) throw new Error(`bench/builds: unknown model ${unknown.join(', ')} (${Object.keys(MODELS).join(', ')}, or a spec's path under specs/ without .sofar)`);
   const builds = [o.a, o.b].map((path) => ({ path: resolve(path), kernels: loadAddonKernels(resolve(path)) }));
   const loadStart = loadavg();
   const results = [];
   for (const name of o.models) {
-    const graph = compileSpec(root, specOf(name)!, 'builds');
+    const graph = compileSpec(root, specOf(root, name)!, 'builds');
     const bytes = exportOnnx(graph, initWeights(graph, 0), { binaryOps: true });
     const x = seededInput(graph, 1, 0);
     const sides = builds.map((build, j) => ({ label: j ? 'b' : 'a', runtime: createRuntime(bytes, { kernels: build.kernels, threads: o.threads, batch: 1 }), rounds: [] as number[] }));

@@ -10,7 +10,6 @@
  *   npm run build && node dist/bench/plans.js [--choices inPlace,stagger,joins,joins8,maxPoolFirst,sampleSplit8,sampleSplit32,splitTrial8,splitTrial32]
  *     [--models reactnet-a,bireal-resnet18,larq/meliusnet22,...] [--threads 2] [--rounds 20] [--runs 20] [--out FILE]
  */
-import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, loadNativeKernels, planModel, readRuntimeModel, type BinaryRuntime, type KernelSet, type RuntimeOptions } from '../backends/runtime/index.js';
@@ -19,7 +18,7 @@ import { exportOnnx } from '../backends/onnx/index.js';
 import { initWeights, seededInput } from '../src/weights/init.js';
 import { isMain, machine, parseFlags, printReport, repoRoot, wholeNumber, writeReport } from './common.js';
 import { timedRuns } from './timed-runs.js';
-import { compileSpec, median, MODELS, round3, roundSpeedups } from './runtime.js';
+import { compileSpec, median, MODELS, round3, roundSpeedups, specOf } from './runtime.js';
 
 /** The sample split that the cost model fitted on the Zen 5 host picks for this model and batch (what the runtime used before it timed its candidates). */
 function fittedSplit(bytes: Uint8Array, kernels: KernelSet, threads: number, batch: number): Partial<RuntimeOptions> {
@@ -65,8 +64,7 @@ export async function run(options: PlansBenchOptions = {}) {
   const o = { choices: Object.keys(CHOICES), models: ['reactnet-a', 'bireal-resnet18', 'quicknet', 'rf-c4d8-resnet37', 'drf-c2d2-densenet51'], threads: 2, rounds: 20, runs: 20, ...options };
   const root = repoRoot();
   // a model is one of the runtime bench's, or any spec under specs/ by its path there (larq/meliusnet22)
-  const specOf = (model: string) => MODELS[model] ?? (existsSync(join(root, 'specs', `${model}.sofar`)) ? model : undefined);
-  const unknown = [...o.choices.filter((c) => !(c in CHOICES)), ...o.models.filter((m) => !specOf(m))];
+  const unknown = [...o.choices.filter((c) => !(c in CHOICES)), ...o.models.filter((m) => !specOf(root, m))];
   if (unknown.length) throw new Error(`bench/plans: unknown ${unknown.join(', ')} (choices: ${Object.keys(CHOICES).join(', ')}; models: ${Object.keys(MODELS).join(', ')}, or a spec's path under specs/ without .sofar)`);
   const native = loadNativeKernels();
   if (!('kernels' in native)) throw new Error(`bench/plans: ${native.unavailable}`);
@@ -74,7 +72,7 @@ export async function run(options: PlansBenchOptions = {}) {
   const loadStart = loadavg();
   const results = [];
   for (const name of o.models) {
-    const graph = compileSpec(root, specOf(name)!, 'plans');
+    const graph = compileSpec(root, specOf(root, name)!, 'plans');
     const bytes = exportOnnx(graph, initWeights(graph, 0), { binaryOps: true });
     for (const choice of o.choices) {
       const { batch } = CHOICES[choice];

@@ -14,7 +14,7 @@
  * Every ratio is measured in interleaved rounds — A, B, C, A, B, C, ... — so that a busy spell on a
  * shared machine slows every variant alike; the medians over all rounds are compared.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import ort from 'onnxruntime-node';
 import { join } from 'node:path';
@@ -50,6 +50,11 @@ export const MODELS: Record<string, string> = {
   quicknet: 'larq/quicknet',
   'reactnet-a': 'reactnet-a',
 };
+/** A model's spec under specs/ (without .sofar): one of MODELS by name, or any spec by its path there (larq/meliusnet22); undefined if none. */
+export function specOf(root: string, model: string): string | undefined {
+  return MODELS[model] ?? (existsSync(join(root, 'specs', `${model}.sofar`)) ? model : undefined);
+}
+
 /** Zoo models: compared with their standard export and the float ResNet-18 (no `--int` export). */
 export const ZOO = new Set(['quicknet_small', 'quicknet', 'reactnet-a']);
 /**
