@@ -359,8 +359,8 @@ class Planner {
   }
 
   /**
-   * Channel concats get their buffer up front: a conv read by nothing else writes straight into its
-   * slice. A DenseNet block's chain of concats, c_k = concat(c_{k−1}, y_k), shares one buffer as wide as
+   * Channel concats get their buffer up front: a conv read by nothing else, or else only strided, writes
+   * straight into its slice. A DenseNet block's chain of concats, c_k = concat(c_{k−1}, y_k), shares one buffer as wide as
    * its last concat — c_{k−1} is a prefix of c_k — when every other reader of c_{k−1} takes a strided
    * input (a batch norm or sign packed for binary layers), so no concat copies what came before it.
    */
@@ -399,7 +399,10 @@ class Planner {
         let channel = 0;
         for (const [i, input] of node.inputs.entries()) {
           const p = producers.get(input);
-          const once = this.readers.get(input)?.length === 1 && node.inputs.lastIndexOf(input) === i;
+          // read here once, and elsewhere only strided (a DenseNet transition's conv, whose output the next
+          // block's first batch norms also read): the others read the slice
+          const others = (this.readers.get(input) ?? []).filter((r) => r !== node.output);
+          const once = node.inputs.indexOf(input) === i && node.inputs.lastIndexOf(input) === i && others.every((r) => this.readsStrided(r));
           // A conv with a residual reads it at the residual's own stride only on sofar_bconv2d_epilogue.
           const writer = (p && isConv(p) && !p.into && (!p.residual || (p.op === 'bconv' && this.epilogue))) || (p !== undefined && this.sumsInOnePass(p));
           if (!(i === 0 && node !== head) && writer && once && input !== this.model.output.name) writes.push([input, channel]);
