@@ -164,18 +164,21 @@ describe("DRF's dense-fractal layers", () => {
     "on the %s kernels, each fractal join is computed by its second column's conv, straight into the dense block's concat (no copy), and each layer's two batch norms are packed in one pass",
     async (_, which) => {
       const { runtime, kernels, error } = await onKernels(DRF_LAYERS, 'drf-layers.sofar', 17, 2, 0.31, { kernels: which ? wasm() : undefined, threads: 2 });
-      expect(error).toBeLessThan(1e-4);
-      // the conv of one column adds the other's output and halves the sum in its output transform: no pass of the join's own
-      expect(kernels).not.toContain('sumF32');
-      expect(runtime.plan.stats.joinsInConvs).toBe(3);
-      // the joins' convs write their slices, and so does the stem's conv (read by its batch norms too, strided)
-      expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(1); // the output's
-      expect(runtime.plan.stats.sliceWrites).toBe(4);
-      // each layer's two columns normalise its input with their own batch norms: one pass packs both
-      expect(kernels.filter((k) => k === 'packSignsAffine2')).toHaveLength(3);
-      expect(kernels).not.toContain('packSignsAffine');
-      expect(runtime.plan.stats.pairedAffinePacks).toBe(3);
-      runtime.release();
+      try {
+        expect(error).toBeLessThan(1e-4);
+        // the conv of one column adds the other's output and halves the sum in its output transform: no pass of the join's own
+        expect(kernels).not.toContain('sumF32');
+        expect(runtime.plan.stats.joinsInConvs).toBe(3);
+        // the joins' convs write their slices, and so does the stem's conv (read by its batch norms too, strided)
+        expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(1); // the output's
+        expect(runtime.plan.stats.sliceWrites).toBe(4);
+        // each layer's two columns normalise its input with their own batch norms: one pass packs both
+        expect(kernels.filter((k) => k === 'packSignsAffine2')).toHaveLength(3);
+        expect(kernels).not.toContain('packSignsAffine');
+        expect(runtime.plan.stats.pairedAffinePacks).toBe(3);
+      } finally {
+        runtime.release(); // the suite's WebAssembly instance takes one runtime at a time
+      }
     },
   );
 
@@ -185,12 +188,15 @@ describe("DRF's dense-fractal layers", () => {
       const logits: Float32Array[] = [];
       for (const joins of [true, false]) {
         const { runtime, kernels, error } = await onKernels(DRF_JOINS3, 'drf-joins3.sofar', 19, 2, 0.29, { kernels: which ? wasm() : undefined, threads: 2, plan: { joins } });
-        expect(error).toBeLessThan(1e-4);
-        // per layer, a join of three maps and one of two (the fractal's columns 3, depth 4 join at depths 2 and 4)
-        expect(runtime.plan.stats.joinsInConvs).toBe(joins ? 4 : 0);
-        expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(joins ? 0 : 4);
-        logits.push(runtime.run(FIXED_INPUT, 2));
-        runtime.release();
+        try {
+          expect(error).toBeLessThan(1e-4);
+          // per layer, a join of three maps and one of two (the fractal's columns 3, depth 4 join at depths 2 and 4)
+          expect(runtime.plan.stats.joinsInConvs).toBe(joins ? 4 : 0);
+          expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(joins ? 0 : 4);
+          logits.push(runtime.run(FIXED_INPUT, 2));
+        } finally {
+          runtime.release(); // the suite's WebAssembly instance takes one runtime at a time
+        }
       }
       expect(Array.from(logits[0], (v, i) => Object.is(v, logits[1][i]))).not.toContain(false);
     },
@@ -215,15 +221,18 @@ describe("DenseNets' transitions (batch norm → max pool → ReLU → 1×1 conv
         const logits: Float32Array[] = [];
         for (const maxPoolFirst of [true, false]) {
           const runtime = createRuntime(bytes, { kernels: which ? wasm() : undefined, threads: 2, batch: 2, plan: { maxPoolFirst } });
-          const kernels = runtime.plan.steps.map((step) => step.kernel);
-          const [pooled, normalised] = [kernels.indexOf('maxpoolF32'), kernels.indexOf('affineF32')];
-          expect(pooled).toBeGreaterThan(0);
-          // the batch norm normalises the pooled map (a quarter of the pixels) only with positive factors
-          expect(normalised > pooled).toBe(maxPoolFirst && !negative);
-          // the stem's and the transition's convs write their slices of the concats (their batch norms read them there)
-          expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(1); // the output's
-          logits.push(runtime.run(FIXED_INPUT, 2));
-          runtime.release();
+          try {
+            const kernels = runtime.plan.steps.map((step) => step.kernel);
+            const [pooled, normalised] = [kernels.indexOf('maxpoolF32'), kernels.indexOf('affineF32')];
+            expect(pooled).toBeGreaterThan(0);
+            // the batch norm normalises the pooled map (a quarter of the pixels) only with positive factors
+            expect(normalised > pooled).toBe(maxPoolFirst && !negative);
+            // the stem's and the transition's convs write their slices of the concats (their batch norms read them there)
+            expect(kernels.filter((k) => k === 'copyF32')).toHaveLength(1); // the output's
+            logits.push(runtime.run(FIXED_INPUT, 2));
+          } finally {
+            runtime.release();
+          }
         }
         expect(maxRelativeError(logits[0], reference)).toBeLessThan(1e-4);
         expect(Array.from(logits[0], (v, i) => Object.is(v, logits[1][i]))).not.toContain(false);
