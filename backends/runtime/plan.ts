@@ -373,8 +373,7 @@ class Planner {
     const intoOf = new Map<string, string>();
     for (const node of this.nodes) {
       if (!isConv(node) || !node.into || producers.get(node.residual!)?.op !== 'concat' || !this.intoOwnSlice(node)) continue;
-      const others = (this.readers.get(node.residual!) ?? []).filter((r) => r !== node.output);
-      if (others.every((r) => this.readsStrided(r))) intoOf.set(node.residual!, node.output);
+      if (this.othersReadStrided(node.residual!, node.output)) intoOf.set(node.residual!, node.output);
     }
     const next = new Map<string, FusedNode>();
     for (const node of concats) {
@@ -382,8 +381,7 @@ class Planner {
       const viaInto = producers.get(first);
       const base = viaInto && isConv(viaInto) && viaInto.into && intoOf.get(viaInto.residual!) === first ? viaInto.residual! : first;
       if (producers.get(base)?.op !== 'concat' || node.inputs.lastIndexOf(first) !== 0 || first === this.model.output.name) continue;
-      const others = (this.readers.get(first) ?? []).filter((r) => r !== node.output);
-      if (others.every((r) => this.readsStrided(r))) next.set(base, node);
+      if (this.othersReadStrided(first, node.output)) next.set(base, node);
     }
     const continued = new Set(next.values());
     for (const head of concats.filter((node) => !continued.has(node))) {
@@ -401,8 +399,7 @@ class Planner {
           const p = producers.get(input);
           // read here once, and elsewhere only strided (a DenseNet transition's conv, whose output the next
           // block's first batch norms also read): the others read the slice
-          const others = (this.readers.get(input) ?? []).filter((r) => r !== node.output);
-          const once = node.inputs.indexOf(input) === i && node.inputs.lastIndexOf(input) === i && others.every((r) => this.readsStrided(r));
+          const once = node.inputs.indexOf(input) === i && node.inputs.lastIndexOf(input) === i && this.othersReadStrided(input, node.output);
           // A conv with a residual reads it at the residual's own stride only on sofar_bconv2d_epilogue.
           const writer = (p && isConv(p) && !p.into && (!p.residual || (p.op === 'bconv' && this.epilogue))) || (p !== undefined && this.sumsInOnePass(p));
           if (!(i === 0 && node !== head) && writer && once && input !== this.model.output.name) writes.push([input, channel]);
@@ -447,6 +444,11 @@ class Planner {
   private sumsInOnePass(node: FusedNode): boolean {
     if (!this.k.sumF32 || (node.op !== 'join' && node.op !== 'add')) return false;
     return (node.op === 'add' || node.mode !== 'max') && node.inputs.length > 1 && node.inputs.length <= 4;
+  }
+
+  /** Whether every reader of `value` but `reader` takes it with any pixel stride (readsStrided). */
+  private othersReadStrided(value: string, reader: string): boolean {
+    return (this.readers.get(value) ?? []).every((r) => r === reader || this.readsStrided(r));
   }
 
   /** A reader that takes its input with any pixel stride: a batch norm or a sign packed for binary layers. */
