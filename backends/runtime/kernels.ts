@@ -114,10 +114,10 @@ export type KernelsOrReason = { kernels: KernelSet } | { unavailable: string };
 
 const ISA_NAMES = ['scalar', 'avx2', 'avx512', 'wasm-simd128', 'neon'];
 
-/** The Node addon's functions (native/src/addon.c), as the loader finds them. */
 /** The arguments the addon's functions take (SOFAR_ADDON_ABI in native/src/addon.c; none before 2). */
 export const ADDON_ABI = 4;
 
+/** The Node addon's functions (native/src/addon.c), as the loader finds them. */
 interface Addon extends Omit<KernelSet, 'description' | 'arena'> {
   /** SOFAR_ADDON_ABI: which arguments its functions take. */
   abi?: number;
@@ -156,10 +156,9 @@ export function loadNativeKernels(): KernelsOrReason {
   const failures: string[] = [];
   for (const path of found) {
     try {
-      const addon = createRequire(import.meta.url)(path) as Addon;
-      const stale = staleAddon(addon, path);
-      if (stale) {
-        failures.push(stale);
+      const addon = openAddon(path);
+      if ('stale' in addon) {
+        failures.push(addon.stale);
         continue;
       }
       native = { kernels: nativeKernelSet(addon) };
@@ -185,10 +184,16 @@ export function staleAddon(addon: { abi?: number }, path: string): string | null
  * process). Throws where the file does not load or was built for another kernel interface.
  */
 export function loadAddonKernels(path: string): KernelSet {
+  const addon = openAddon(path);
+  if ('stale' in addon) throw new Error(addon.stale);
+  return addonKernelSet(addon);
+}
+
+/** The addon at `path`, or why this runtime cannot call it (staleAddon); throws where it does not load. */
+function openAddon(path: string): Addon | { stale: string } {
   const addon = createRequire(import.meta.url)(path) as Addon;
   const stale = staleAddon(addon, path);
-  if (stale) throw new Error(stale);
-  return addonKernelSet(addon);
+  return stale ? { stale } : addon;
 }
 
 function nativeKernelSet(addon: Addon): KernelSet {
