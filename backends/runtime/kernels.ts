@@ -48,8 +48,10 @@ export interface KernelSet {
    * the signs of a whole concat. ints: bconv2dEpilogue's, then pack2Channels, pack2XStride.
    */
   bconv2dEpiloguePack2?(buf: ArrayBuffer, x: Off, k: Off, params: Off, res: Off, y: Off, yPacked: Off, pack2X: Off, pack2Scale: Off, pack2Shift: Off, pack2Y: Off, scratch: Off, ...ints: number[]): void;
-  /** Optional: a join in one pass, y = (((a + b) + c) + d)·s (c, d: −1 to leave out), and its signs packed (sofar_sum_f32). */
-  /** Optional: a join of 2-4 maps, scaled, packed or not (sofar_sum_f32); yStride: y's pixel stride (0: channels), also a's where a is y. */
+  /**
+   * Optional: a join in one pass, y = (((a + b) + c) + d)·s (c, d: −1 to leave out), and its signs packed or not
+   * (sofar_sum_f32); yStride: y's pixel stride (0: channels), also a's where a is y.
+   */
   sumF32?(buf: ArrayBuffer, a: Off, b: Off, c: Off, d: Off, s: number, y: Off, yPacked: Off, pixels: number, channels: number, yStride: number): void;
   conv2dF32PackWeights(buf: ArrayBuffer, w: Off, packed: Off, cout: number, cin: number, kh: number, kw: number, groups: number): void;
   conv2dF32(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, res: Off, y: Off, scratch: Off, ...ints: number[]): void;

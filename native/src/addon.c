@@ -1186,7 +1186,7 @@ static napi_value js_scale_f32(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-/* (buf, a, b, c, d, s, y, yPacked, pixels, channels): sofar_sum_f32 */
+/* (buf, a, b, c, d, s, y, yPacked, pixels, channels, yStride): sofar_sum_f32 */
 static napi_value js_sum_f32(napi_env env, napi_callback_info info) {
   call_t c;
   int pixels, ch, ys;
