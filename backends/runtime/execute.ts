@@ -20,6 +20,7 @@ export const OFFSET_ARGS: Record<KernelName, number[]> = {
   bconv2dPrepackedPost: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
   bconv2dEpilogue: [0, 1, 2, 3, 4, 5, 6],
   bconv2dEpiloguePack2: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  bconv2dEpilogueRes2: [0, 1, 2, 3, 4, 5, 6, 7],
   conv2dF32PackWeights: [0, 1],
   conv2dF32: [0, 1, 2, 3, 4, 5],
   conv2dF32Maxpool: [0, 1, 2, 3, 4, 5],

@@ -28,6 +28,8 @@ type BconvNode = Extract<RuntimeNode, { op: 'bconv' }>;
  */
 export type FusedConv = (ConvNode | BconvNode) & {
   residual: string | null;
+  /** A binary conv's second residual, added right after the first (a fractal join's sum so far: joinsIntoConvs). */
+  residual2: string | null;
   /**
    * Set: the conv's output is its residual x with channels [offset, offset + channels) replaced by x's plus the
    * conv's, computed in x's buffer (the node's shape is x's; the conv's own channels are `channels`).
@@ -60,6 +62,8 @@ export interface FuseOptions {
   joins?: boolean;
   /** A max pool of a batch norm with positive scales runs before it (poolBeforeAffine); default true. */
   maxPoolFirst?: boolean;
+  /** With `joins`: the kernels add a second residual (sofar_bconv2d_epilogue_res2), so convs with a shortcut join too. */
+  residual2?: boolean;
 }
 
 export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[] {
@@ -72,7 +76,7 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
       alias.set(node.output, inputs[0]);
       continue;
     }
-    nodes.push(node.op === 'conv' || node.op === 'bconv' ? { ...node, inputs, residual: null, into: null, scaleBy: null, residualAfter: false, relu: false, alpha: null, postScale: null, post: null } : { ...node, inputs });
+    nodes.push(node.op === 'conv' || node.op === 'bconv' ? { ...node, inputs, residual: null, residual2: null, into: null, scaleBy: null, residualAfter: false, relu: false, alpha: null, postScale: null, post: null } : { ...node, inputs });
   }
   if (options.epilogue) distributeOverConcats(nodes, model.output.name);
 
@@ -105,7 +109,7 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
     }
   });
   poolBeforeAffine(nodes, model.output.name, options.maxPoolFirst !== false);
-  if (options.epilogue && options.joins !== false) joinsIntoConvs(nodes, model.output.name);
+  if (options.epilogue && options.joins !== false) joinsIntoConvs(nodes, model.output.name, options.residual2 === true);
   if (options.epilogue) addIntoInPlace(nodes, model);
   return nodes.filter((n): n is FusedNode => n !== null);
 }
@@ -113,15 +117,16 @@ export function fuse(model: RuntimeModel, options: FuseOptions = {}): FusedNode[
 /**
  * join(x0, x1, …, xk) → a chain of the binary convs that compute x1 … xk, each adding the sum so far as its
  * residual (x1's conv adds x0, x2's adds that sum, …), the last one also scaled by a mean's 1/(k+1) and
- * computing the join's output: DRF's fractal joins (RF's stay passes: each of its columns' last convs already
- * adds its unit's shortcut, and the transform takes one residual). The chain adds in the join's own order,
- * ((x0 + x1) + x2)·s, so its floats are the join's (a sum that is −0 comes out +0: the transform's scale
- * adds a zero shift). No pass over the operands, and no map of each conv's own. Each of x1 … xk must be a
- * binary conv that only the join reads, with nothing absorbed after its batch norm; x0 may be anything, and
- * trades places with x1 where only x1 is not such a conv (the first sum commutes). The convs move to the
- * join's place, after every operand.
+ * computing the join's output: DRF's fractal joins. A conv that already adds its unit's shortcut (RF's
+ * columns) adds the sum as its second residual, right after the shortcut (withResidual2: the kernels have
+ * it). The chain adds in the join's own order, ((x0 + x1) + x2)·s, where xi = bn + shortcut is rounded as
+ * the column's own map would be, so its floats are the join's (a sum that is −0 comes out +0: the transform's
+ * scale adds a zero shift). No pass over the operands, and no map of each conv's own. Each of x1 … xk must
+ * be a binary conv that only the join reads, with nothing absorbed after its batch norm but a shortcut added
+ * before any activation; x0 may be anything, and trades places with x1 where only x1 is not such a conv (the
+ * first sum commutes). The convs move to the join's place, after every operand.
  */
-function joinsIntoConvs(nodes: (FusedNode | null)[], modelOutput: string): void {
+function joinsIntoConvs(nodes: (FusedNode | null)[], modelOutput: string, withResidual2: boolean): void {
   for (let i = 0; i < nodes.length; i++) {
     const join = nodes[i];
     if (join?.op !== 'join' || join.mode === 'max' || join.inputs.length < 2 || new Set(join.inputs).size !== join.inputs.length) continue;
@@ -129,7 +134,8 @@ function joinsIntoConvs(nodes: (FusedNode | null)[], modelOutput: string): void 
     const plainConv = (name: string) => {
       const conv = nodes[at.get(name) ?? -1];
       if (conv?.op !== 'bconv' || name === modelOutput || readers.get(name)?.length !== 1) return null;
-      const absorbed = conv.residual || conv.into || conv.scaleBy || conv.relu || conv.alpha || conv.post || conv.postScale;
+      const shortcut = conv.residual !== null && (!withResidual2 || conv.residualAfter || conv.residual2 !== null);
+      const absorbed = shortcut || conv.into || conv.scaleBy || conv.relu || conv.alpha || conv.post || conv.postScale;
       return absorbed ? null : conv;
     };
     const [a, b, ...rest] = join.inputs;
@@ -141,7 +147,8 @@ function joinsIntoConvs(nodes: (FusedNode | null)[], modelOutput: string): void 
       const last = j === convs.length - 1;
       const output = last ? join.output : `${join.output}@sum${j + 1}`;
       const postScale = last && join.mode === 'mean' ? new Float32Array(join.shape[0]).fill(1 / join.inputs.length) : null;
-      const fused = { ...conv!, residual: sum, output, shape: join.shape, name: `${conv!.name}+${join.name}`, postScale };
+      const added = conv!.residual === null ? { residual: sum } : { residual2: sum };
+      const fused = { ...conv!, ...added, output, shape: join.shape, name: `${conv!.name}+${join.name}`, postScale };
       sum = output;
       return fused;
     });
@@ -344,14 +351,20 @@ function poolBeforeAffine(nodes: (FusedNode | null)[], modelOutput: string, maxP
   }
 }
 
-/** Where each value is computed (its node's index), and the indices of the nodes that read it (a conv's residual too). */
+/** The values a node reads: its inputs, and a conv's residuals. */
+export function valuesRead(n: FusedNode): string[] {
+  if (!isConv(n)) return n.inputs;
+  return [...n.inputs, ...(n.residual ? [n.residual] : []), ...(n.residual2 ? [n.residual2] : [])];
+}
+
+/** Where each value is computed (its node's index), and the indices of the nodes that read it (a conv's residuals too). */
 function indexOf(nodes: (FusedNode | null)[]): { at: Map<string, number>; readers: Map<string, number[]> } {
   const at = new Map<string, number>();
   const readers = new Map<string, number[]>();
   nodes.forEach((n, i) => {
     if (!n) return;
     at.set(n.output, i);
-    for (const input of [...n.inputs, ...(isConv(n) && n.residual ? [n.residual] : [])]) readers.set(input, [...(readers.get(input) ?? []), i]);
+    for (const input of valuesRead(n)) readers.set(input, [...(readers.get(input) ?? []), i]);
   });
   return { at, readers };
 }

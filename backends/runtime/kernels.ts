@@ -49,6 +49,11 @@ export interface KernelSet {
    */
   bconv2dEpiloguePack2?(buf: ArrayBuffer, x: Off, k: Off, params: Off, res: Off, y: Off, yPacked: Off, pack2X: Off, pack2Scale: Off, pack2Shift: Off, pack2Y: Off, scratch: Off, ...ints: number[]): void;
   /**
+   * Optional: bconv2dEpilogue with a second residual map res2, added right after the first residual's place
+   * (sofar_bconv2d_epilogue_res2: a fractal join's sum so far). ints: bconv2dEpilogue's, then residual2Stride (0: yStride's).
+   */
+  bconv2dEpilogueRes2?(buf: ArrayBuffer, x: Off, k: Off, params: Off, res: Off, y: Off, yPacked: Off, res2: Off, scratch: Off, ...ints: number[]): void;
+  /**
    * Optional: a join in one pass, y = (((a + b) + c) + d)·s (c, d: −1 to leave out), and its signs packed or not
    * (sofar_sum_f32); yStride: y's pixel stride (0: channels), also a's where a is y.
    */

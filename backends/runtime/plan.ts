@@ -12,7 +12,7 @@
  */
 import type { KernelSet } from './kernels.js';
 import type { RuntimeModel, Shape, Window } from './model.js';
-import { fuse, isConv, type FusedConv, type FusedNode } from './fuse.js';
+import { fuse, isConv, valuesRead, type FusedConv, type FusedNode } from './fuse.js';
 
 /** A buffer of the arena; its offset is fixed once every buffer's life is known. */
 interface Region {
@@ -46,6 +46,9 @@ interface BconvParts {
   kernel: Arg;
   residual: Arg;
   residualStride: number;
+  /** A second residual map, added right after the first (sofar_bconv2d_epilogue_res2: a fractal join's sum so far). */
+  residual2: Arg;
+  residual2Stride: number;
   y: Arg;
   yStride: number;
   geometry: number[];
@@ -74,7 +77,7 @@ interface BconvParts {
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'packSignsAffine2' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'bconv2dEpiloguePack2' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'conv2dF32Avgpool2' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'packSignsAffine2' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'bconv2dEpiloguePack2' | 'bconv2dEpilogueRes2' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'conv2dF32Avgpool2' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'sumF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
@@ -243,10 +246,11 @@ class Planner {
   ) {
     const binaryPost = Boolean(k.bconv2dPrepackedPost && k.bconv2dPrepacked && k.bconv2dPackKernel && k.bconv2dPackedKernelBytes);
     this.epilogue = binaryPost && k.bconv2dEpilogue !== undefined;
-    this.nodes = fuse(model, { binaryPost, epilogue: this.epilogue, dynamicScale: n === 1, joins: options.joins, maxPoolFirst: options.maxPoolFirst });
+    const residual2 = this.epilogue && k.bconv2dEpilogueRes2 !== undefined;
+    this.nodes = fuse(model, { binaryPost, epilogue: this.epilogue, dynamicScale: n === 1, joins: options.joins, maxPoolFirst: options.maxPoolFirst, residual2 });
     for (const node of this.nodes) this.byOutput.set(node.output, node);
     for (const node of this.nodes) {
-      for (const i of [...node.inputs, ...(isConv(node) && node.residual ? [node.residual] : [])]) this.readers.set(i, [...(this.readers.get(i) ?? []), node.output]);
+      for (const i of valuesRead(node)) this.readers.set(i, [...(this.readers.get(i) ?? []), node.output]);
     }
   }
 
@@ -547,7 +551,7 @@ class Planner {
    */
   private pack2Writer(source: string): { call: Call; x: FloatValue } | null {
     if (!this.epilogue || !this.k.bconv2dEpiloguePack2) return null;
-    const free = (c: Call | undefined) => (c?.bconv && c.bconv.pack2 === null ? c : null);
+    const free = (c: Call | undefined) => (c?.bconv && c.bconv.pack2 === null && c.bconv.residual2 === null ? c : null);
     const own = free(this.bconvCalls.get(source));
     const f = this.values.get(source)?.float;
     if (!f) return null;
@@ -693,7 +697,10 @@ class Planner {
    * A binary conv's call over x into `out` (where it reads its residual and writes its floats): its kernel and
    * arguments are chosen at the end (chooseBconvKernel); these mark the buffers' lives now.
    */
-  private bconvCall(node: FusedNode & { op: 'bconv' }, x: ValueInfo, cout: number, out: Pick<BconvParts, 'residual' | 'residualStride' | 'residualPool' | 'y' | 'yStride' | 'poolOut'>): Call {
+  private bconvCall(
+    node: FusedNode & { op: 'bconv' }, x: ValueInfo, cout: number,
+    out: Pick<BconvParts, 'residual' | 'residualStride' | 'residualPool' | 'y' | 'yStride' | 'poolOut'> & Partial<Pick<BconvParts, 'residual2' | 'residual2Stride'>>,
+  ): Call {
     const [kh, kw] = node.window.kernel;
     const words = toWords(node.bits, cout * kh * kw, Math.ceil(x.c / node.groups / 8), this.k.packedWords(x.c / node.groups, 1));
     const kernel = this.binaryKernel(words, cout, x.c, kh, kw, node.groups);
@@ -701,10 +708,10 @@ class Planner {
     this.scratch(this.k.bconv2dScratchBytes(...geometry));
     const packedX = this.ref(this.packed(node.inputs[0], node.groups));
     const parts: BconvParts = {
-      node, x: packedX, kernel: this.ref(kernel), ...out, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
+      node, x: packedX, kernel: this.ref(kernel), residual2: null, residual2Stride: 0, ...out, geometry, yPacked: null, packGroups: 1, packStride: 0, packAffine: null, pack2: null,
       packHalf: null, scaledParams: node.scaleBy ? this.scaleVector(node.scaleBy, cout) : null,
     };
-    const call = this.call('bconv2d', [parts.x, parts.kernel, parts.residual, parts.y, SCRATCH]);
+    const call = this.call('bconv2d', [parts.x, parts.kernel, parts.residual, parts.residual2, parts.y, SCRATCH]);
     call.bconv = parts;
     return call;
   }
@@ -779,11 +786,14 @@ class Planner {
         const pooledFrom = node.residual ? this.values.get(node.residual)?.pooledFrom : undefined;
         const residualOf = pooledFrom ?? node.residual;
         const residual = residualOf ? this.read(residualOf) : null;
+        const residual2 = node.residual2 ? this.read(node.residual2) : null;
         if (node.residual) this.stats.fusedResiduals++;
+        if (node.residual2) this.stats.fusedResiduals++;
         if (pooledFrom) this.stats.pooledResiduals++;
         if (node.alpha || node.post || node.postScale) this.stats.fusedActivations++;
         const call = this.bconvCall(node, x, node.shape[0], {
           residual, residualStride: residualOf ? this.floatOf(residualOf).stride : float.stride, residualPool: pooledFrom !== undefined,
+          residual2, residual2Stride: node.residual2 ? this.floatOf(node.residual2).stride : 0,
           y: this.ref(float.region, float.channel * 4), yStride: float.stride, poolOut,
         });
         this.bconvCalls.set(node.output, call);
@@ -997,7 +1007,8 @@ class Planner {
     const { node } = b;
     const strided = b.residual !== null && b.residualStride !== b.yStride;
     if (b.poolOut && b.pack2) throw new Error(`internal: runtime plan pools the output of '${node.name}' and packs a second map from it`);
-    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided || b.pack2 || b.residualPool || b.poolOut || b.scaledParams) {
+    if (b.residual2 && (b.pack2 || b.poolOut)) throw new Error(`internal: runtime plan adds a second residual to '${node.name}' and packs a second map or pools its output`);
+    if (node.postScale || node.residualAfter || b.packAffine || b.packStride || strided || b.pack2 || b.residualPool || b.poolOut || b.scaledParams || b.residual2) {
       const packScale = b.packAffine?.scale.some((v) => v !== 1) ? b.packAffine.scale : null;
       const vectors: [number, Float32Array | null][] = [
         [EPILOGUE.multiplier, node.multiplier], [EPILOGUE.bias, node.bias], [EPILOGUE.alpha, node.alpha], [EPILOGUE.scale, node.postScale],
@@ -1016,10 +1027,12 @@ class Planner {
       const head = [b.x, b.kernel, paramsArg, b.residual, b.y, b.yPacked];
       const ints = [...b.geometry, node.padValue, b.yStride, b.residualStride, b.packStride, ops, b.packGroups];
       const p2 = b.pack2;
-      call.kernel = p2 ? 'bconv2dEpiloguePack2' : 'bconv2dEpilogue';
+      call.kernel = p2 ? 'bconv2dEpiloguePack2' : b.residual2 ? 'bconv2dEpilogueRes2' : 'bconv2dEpilogue';
       call.args = p2
         ? [...head, p2.x, this.floats(p2.scale), this.floats(p2.shift), p2.y, SCRATCH, ...ints, p2.channels, p2.xStride]
-        : [...head, SCRATCH, ...ints];
+        : b.residual2
+          ? [...head, b.residual2, SCRATCH, ...ints, b.residual2Stride]
+          : [...head, SCRATCH, ...ints];
       this.stats.epilogues++;
       return;
     }
@@ -1049,7 +1062,7 @@ class Planner {
     if (!this.epilogue || !this.k.bconv2dEpiloguePack2) return;
     const pointwise = (name: string) => {
       const node = this.byOutput.get(name);
-      if (node?.op !== 'bconv' || node.into || name === this.model.output.name) return false;
+      if (node?.op !== 'bconv' || node.into || node.residual2 || name === this.model.output.name) return false;
       const w = node.window;
       const residualPooled = node.residual !== null && this.byOutput.get(node.residual)?.op === 'avgpool';
       return w.kernel.every((k) => k === 1) && w.stride.every((s) => s === 1) && w.pads.every((p) => p === 0) && !residualPooled;
@@ -1221,13 +1234,15 @@ class Planner {
    * its thread's cache, not a cold map fetched from memory to be written (a 1.6 MB map at 112×112×32).
    */
   private findInPlaceOutputs(inputRegion: Region): void {
-    const inPlaceKernels: KernelName[] = ['bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2'];
+    const inPlaceKernels: KernelName[] = ['bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'bconv2dEpilogueRes2'];
     this.calls.forEach((c, i) => {
       // a join's first pass over its first input (sofar_sum_f32: a may be y)
       if (c.kernel === 'sumF32') return this.writeOver(c.args[0], c.args[5], i, inputRegion);
       const b = c.bconv;
-      if (!b || !inPlaceKernels.includes(c.kernel) || b.residualPool || b.poolOut || b.residualStride !== b.yStride) return;
-      if (c.args.includes(b.residual) && c.args.includes(b.y)) this.writeOver(b.residual, b.y, i, inputRegion);
+      if (!b || !inPlaceKernels.includes(c.kernel) || b.poolOut || !c.args.includes(b.y)) return;
+      if (!b.residualPool && b.residualStride === b.yStride && c.args.includes(b.residual)) this.writeOver(b.residual, b.y, i, inputRegion);
+      // else over the second residual (a join's sum so far), which the transform also reads pixel by pixel first
+      if (b.residual2Stride === b.yStride && c.args.includes(b.residual2)) this.writeOver(b.residual2, b.y, i, inputRegion);
     });
   }
 
@@ -1316,7 +1331,7 @@ const size = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
 
 /** Where a binary conv call's float and packed outputs are among its arguments. */
 function bconvOutputs(kernel: KernelName): { y: number; yPacked: number } {
-  if (kernel === 'bconv2dEpilogue' || kernel === 'bconv2dEpiloguePack2') return { y: 4, yPacked: 5 };
+  if (kernel === 'bconv2dEpilogue' || kernel === 'bconv2dEpiloguePack2' || kernel === 'bconv2dEpilogueRes2') return { y: 4, yPacked: 5 };
   return kernel === 'bconv2dPrepackedPost' ? { y: 7, yPacked: 8 } : { y: 5, yPacked: 6 };
 }
 

@@ -40,7 +40,7 @@ export interface Roofline {
   peaks: Peaks;
 }
 
-const CONV_KERNELS = new Set(['bconv2d', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'conv2dF32', 'conv2dF32Maxpool']);
+const CONV_KERNELS = new Set(['bconv2d', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'bconv2dEpilogueRes2', 'conv2dF32', 'conv2dF32Maxpool']);
 
 /** The operation of a step with its MACs: convolutions and dense layers; every other step has none. */
 export function stepCost(step: Step): { shape: string; macs: number; kind: StepProfile['kind'] } {

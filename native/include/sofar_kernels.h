@@ -175,6 +175,22 @@ void sofar_bconv2d_epilogue_pack2(const uint64_t *x, const void *packed_kernel, 
                                   int residual_stride, int y_packed_stride, int ops, int y_pack_groups,
                                   int pack2_channels, int pack2_x_stride);
 
+/*
+ * Added: sofar_bconv2d_epilogue with a second residual map, added right after the first residual's place before
+ * the activation (whether or not SOFAR_EPI_RESIDUAL_AFTER moves the first one after it):
+ *   v = multiplier[o]*acc + bias[o];  v = v + residual[p][o] (RESIDUAL_AFTER clear);  v = v + residual2[p][o]
+ * then the rest of sofar_bconv2d_epilogue's chain. A fractal join of columns whose last convs add their unit's
+ * shortcut: each conv adds the sum of the columns before it as residual2, and the last one scales by the mean's
+ * 1/k (SOFAR_EPI_SCALE). residual2's pixel stride is residual2_stride (0: y_stride's); it may be y itself
+ * (the same pointer and stride). Not with SOFAR_EPI_POOL2_OUT; residual2 must not be NULL. Same scratch.
+ */
+void sofar_bconv2d_epilogue_res2(const uint64_t *x, const void *packed_kernel, const float *params,
+                                 const float *residual, float *y, uint64_t *y_packed, const float *residual2,
+                                 void *scratch, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                                 int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pad_value, int y_stride,
+                                 int residual_stride, int y_packed_stride, int ops, int y_pack_groups,
+                                 int residual2_stride);
+
 /* ---- float ------------------------------------------------------------------------------------- */
 
 size_t sofar_conv2d_f32_packed_weights_bytes(int cout, int cin, int kh, int kw, int groups);

@@ -663,22 +663,30 @@ static napi_value js_bconv2d_prepacked_post(napi_env env, napi_callback_info inf
  * residualStride, yPackedStride, ops, yPackGroups): sofar_bconv2d_epilogue.
  * bconv2dEpiloguePack2(buf, x, packedKernel, params, res, y, yPacked, pack2X, pack2Scale, pack2Shift, pack2Y,
  * scratch, 16 shape ints, the same six, pack2Channels, pack2XStride): sofar_bconv2d_epilogue_pack2.
+ * bconv2dEpilogueRes2(buf, x, packedKernel, params, res, y, yPacked, res2, scratch, 16 shape ints, the same six,
+ * residual2Stride): sofar_bconv2d_epilogue_res2.
  */
-static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info, int pack2) {
+enum { EPI_PLAIN, EPI_PACK2, EPI_RES2 };
+static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info, int mode) {
   call_t c;
   shape_t s;
-  int pad_value, ys, rs, yps, ops, ypg, p2c = 0, p2s = 0;
-  const size_t e = pack2 ? 4 : 0; /* the pack2 pointers come before scratch */
+  int pad_value, ys, rs, yps, ops, ypg, p2c = 0, p2s = 0, r2s = 0;
+  const int pack2 = mode == EPI_PACK2, res2_mode = mode == EPI_RES2;
+  const size_t e = pack2 ? 4 : res2_mode ? 1 : 0; /* the pack2 pointers, or res2, come before scratch */
   const size_t at = 8 + e + NSHAPE; /* the ints after the shape */
-  if (!begin(&c, env, info, pack2 ? "bconv2dEpiloguePack2" : "bconv2dEpilogue", at + 6 + (pack2 ? 2 : 0), 1) ||
+  const char *name = pack2 ? "bconv2dEpiloguePack2" : res2_mode ? "bconv2dEpilogueRes2" : "bconv2dEpilogue";
+  if (!begin(&c, env, info, name, at + 6 + (pack2 ? 2 : res2_mode ? 1 : 0), 1) ||
       !conv_shape(&c, 8 + e, &s) || !int_arg(&c, at, "padValue", -1, 1, &pad_value) ||
       !stride_arg(&c, at + 1, "yStride", s.v[COUT], &ys) || !int_arg(&c, at + 2, "residualStride", 0, MAX_DIM, &rs) ||
       !int_arg(&c, at + 3, "yPackedStride", 0, MAX_DIM, &yps) || !int_arg(&c, at + 4, "ops", 0, 4095, &ops) ||
       !int_arg(&c, at + 5, "yPackGroups", 0, MAX_DIM, &ypg) ||
       (pack2 && (!int_arg(&c, at + 6, "pack2Channels", 1, MAX_DIM, &p2c) ||
-                 !int_arg(&c, at + 7, "pack2XStride", 1, MAX_DIM, &p2s))))
+                 !int_arg(&c, at + 7, "pack2XStride", 1, MAX_DIM, &p2s))) ||
+      (res2_mode && !int_arg(&c, at + 6, "residual2Stride", 0, MAX_DIM, &r2s)))
     return NULL;
   if (rs == 0) rs = ys; /* 0: the residual has y's stride */
+  if (r2s == 0) r2s = ys;
+  if (r2s < s.v[COUT]) return fail(&c, 1, "residual2Stride must be 0 or >= the channel count %d, got %d", s.v[COUT], r2s);
   if (rs < s.v[COUT]) return fail(&c, 1, "residualStride must be 0 or >= the channel count %d, got %d", s.v[COUT], rs);
   if (pack2 && p2s < p2c) return fail(&c, 1, "pack2XStride %d must be >= pack2Channels %d", p2s, p2c);
   const int *v = s.v;
@@ -689,6 +697,7 @@ static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info,
     if (v[H] % 2 || v[W] % 2) return fail(&c, 1, "ops pool the output: h and w must be even, got %dx%d", v[H], v[W]);
     if (ops & SOFAR_EPI_RESIDUAL_POOL2) return fail(&c, 1, "ops pool the output and the residual: one of them at most");
     if (pack2) return fail(&c, 1, "ops pool the output: no second packing (it reads the full-size output)");
+    if (res2_mode) return fail(&c, 1, "ops pool the output: no second residual");
   }
   if (halves) {
     if (!pool_out) return fail(&c, 1, "ops pack into half words (SOFAR_EPI_PACK_LOW32/HIGH32) only with SOFAR_EPI_POOL2_OUT");
@@ -697,20 +706,21 @@ static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info,
   }
   /* a pooled output (SOFAR_EPI_POOL2_OUT) has a quarter of the pixels */
   const uint64_t y_pixels = pool_out ? (uint64_t)v[N] * (uint64_t)(v[H] / 2) * (uint64_t)(v[W] / 2) : s.pixels;
-  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb, rb, ypb = s.pixels, p2xb = 0, p2yb = 0;
+  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb, rb, ypb = s.pixels, p2xb = 0, p2yb = 0, r2b = 0;
   if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)sofar_packed_words(v[CIN], v[GROUPS]) * 8) ||
       !strided_bytes(&c, y_pixels, (uint64_t)ys, (uint64_t)v[COUT], 4, &yb) ||
       /* a pooled residual (SOFAR_EPI_RESIDUAL_POOL2) has the input's pixels */
       !strided_bytes(&c, ops & SOFAR_EPI_RESIDUAL_POOL2 ? (uint64_t)v[N] * (uint64_t)v[H] * (uint64_t)v[W] : s.pixels,
                      (uint64_t)rs, (uint64_t)v[COUT], 4, &rb) ||
-      (pack2 && !strided_bytes(&c, s.pixels, (uint64_t)p2s, (uint64_t)p2c, 4, &p2xb)))
+      (pack2 && !strided_bytes(&c, s.pixels, (uint64_t)p2s, (uint64_t)p2c, 4, &p2xb)) ||
+      (res2_mode && !strided_bytes(&c, s.pixels, (uint64_t)r2s, (uint64_t)v[COUT], 4, &r2b)))
     return NULL;
   p2yb = s.pixels;
   if (pack2 && !mul_ok(&c, &p2yb, (uint64_t)sofar_packed_words(p2c, 1) * 8)) return NULL;
   const uint64_t kb = sofar_bconv2d_packed_kernel_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]);
   const uint64_t pb = (uint64_t)__builtin_popcount((unsigned)ops & 255u & ~(unsigned)SOFAR_EPI_RESIDUAL_AFTER) * (uint64_t)v[COUT] * 4;
   const uint64_t p2cb = (uint64_t)p2c * 4;
-  void *x, *k, *params, *res, *y, *yp, *p2x = NULL, *p2scale = NULL, *p2shift = NULL, *p2y = NULL, *scratch;
+  void *x, *k, *params, *res, *y, *yp, *p2x = NULL, *p2scale = NULL, *p2shift = NULL, *p2y = NULL, *res2 = NULL, *scratch;
   if (!ptr_arg(&c, 1, "x", xb, 8, 0, &x) || !ptr_arg(&c, 2, "packedKernel", kb, 8, 0, &k) ||
       !ptr_arg(&c, 3, "params", pb ? pb : 4, 4, 1, &params) || !ptr_arg(&c, 4, "residual", rb, 4, 1, &res) ||
       !ptr_arg(&c, 5, "y", yb, 4, 1, &y))
@@ -739,13 +749,22 @@ static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info,
   if (pack2 && (!ptr_arg(&c, 7, "pack2X", p2xb, 4, 0, &p2x) || !ptr_arg(&c, 8, "pack2Scale", p2cb, 4, 1, &p2scale) ||
                 !ptr_arg(&c, 9, "pack2Shift", p2cb, 4, 1, &p2shift) || !ptr_arg(&c, 10, "pack2Y", p2yb, 8, 0, &p2y)))
     return NULL;
+  if (res2_mode && !ptr_arg(&c, 7, "residual2", r2b, 4, 0, &res2)) return NULL;
   const size_t sb = sofar_bconv2d_scratch_bytes(v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT],
                                                 v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS]);
   if (!ptr_arg(&c, 7 + e, "scratch", sb, 8, 0, &scratch)) return NULL;
   const range_t others[] = {{"x", x, xb}, {"packedKernel", k, kb}, {"params", params, pb},
                             {"residual", res, rb}, {"y", y, yb}, {"yPacked", yp, ypb}, {"pack2X", p2x, p2xb},
-                            {"pack2Scale", p2scale, p2cb}, {"pack2Shift", p2shift, p2cb}, {"pack2Y", p2y, p2yb}};
+                            {"pack2Scale", p2scale, p2cb}, {"pack2Shift", p2shift, p2cb}, {"pack2Y", p2y, p2yb},
+                            {"residual2", res2, r2b}};
   if (!scratch_disjoint(&c, scratch, sb, others, sizeof others / sizeof others[0])) return NULL;
+  if (res2_mode) {
+    sofar_bconv2d_epilogue_res2((const uint64_t *)x, k, (const float *)params, (const float *)res, (float *)y,
+                                (uint64_t *)yp, (const float *)res2, scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH],
+                                v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS], pad_value, ys,
+                                rs, yp ? yps : 0, ops, yp ? ypg : 1, r2s);
+    return undef(env);
+  }
   sofar_bconv2d_epilogue_pack2((const uint64_t *)x, k, (const float *)params, (const float *)res, (float *)y,
                                (uint64_t *)yp, (const float *)p2x, (const float *)p2scale, (const float *)p2shift,
                                (uint64_t *)p2y, scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW],
@@ -754,10 +773,13 @@ static napi_value bconv2d_epilogue_common(napi_env env, napi_callback_info info,
   return undef(env);
 }
 static napi_value js_bconv2d_epilogue(napi_env env, napi_callback_info info) {
-  return bconv2d_epilogue_common(env, info, 0);
+  return bconv2d_epilogue_common(env, info, EPI_PLAIN);
 }
 static napi_value js_bconv2d_epilogue_pack2(napi_env env, napi_callback_info info) {
-  return bconv2d_epilogue_common(env, info, 1);
+  return bconv2d_epilogue_common(env, info, EPI_PACK2);
+}
+static napi_value js_bconv2d_epilogue_res2(napi_env env, napi_callback_info info) {
+  return bconv2d_epilogue_common(env, info, EPI_RES2);
 }
 
 /* ---- float ------------------------------------------------------------------------------------------- */
@@ -1258,6 +1280,7 @@ NAPI_MODULE_INIT() {
       {"bconv2dPrepackedPost", js_bconv2d_prepacked_post},
       {"bconv2dEpilogue", js_bconv2d_epilogue},
       {"bconv2dEpiloguePack2", js_bconv2d_epilogue_pack2},
+      {"bconv2dEpilogueRes2", js_bconv2d_epilogue_res2},
       {"conv2dF32PackedWeightsBytes", js_conv2d_f32_packed_weights_bytes},
       {"conv2dF32ScratchBytes", js_conv2d_f32_scratch_bytes},
       {"conv2dF32Avgpool2ScratchBytes", js_conv2d_f32_avgpool2_scratch_bytes},

@@ -95,6 +95,7 @@ SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e,
     for (size_t r = 0, pix = p0; r < mr; r++, pix++, pcr += cout) {
       if (line && pix + SOFAR_OUT_AHEAD < e->pf_end) {
         if ((f & (SOFAR_TF_RES_BEFORE | SOFAR_TF_RES_AFTER)) && !e->res_p0) __builtin_prefetch(res + (pix + SOFAR_OUT_AHEAD) * rs + o, 0, 3);
+        if (f & SOFAR_TF_RES2) __builtin_prefetch(e->res2 + (pix + SOFAR_OUT_AHEAD) * e->r2s + o, 0, 3);
         if (f & SOFAR_TF_Y) __builtin_prefetch(y + (pix + SOFAR_OUT_AHEAD) * ys + o, 1, 3);
       }
       __m256i acc = _mm256_sub_epi32(vk, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)pcr), 1));
@@ -103,6 +104,7 @@ SOFAR_TARGET_AVX2 SOFAR_INLINE size_t transform(const struct sofar_bconv_out *e,
       if (f & SOFAR_TF_MUL) v = _mm256_mul_ps(v, mul);
       v = _mm256_add_ps(v, bias);
       if (f & SOFAR_TF_RES_BEFORE) v = _mm256_add_ps(v, _mm256_loadu_ps(res + (pix - e->res_p0) * rs + o));
+      if (f & SOFAR_TF_RES2) v = _mm256_add_ps(v, _mm256_loadu_ps(e->res2 + pix * e->r2s + o));
       if (f & SOFAR_TF_ALPHA) v = _mm256_blendv_ps(v, _mm256_mul_ps(alpha, v), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
       if (f & SOFAR_TF_SCALE) v = _mm256_add_ps(_mm256_mul_ps(v, scale), post);
       else if (f & SOFAR_TF_POST) v = _mm256_add_ps(v, post);

@@ -87,6 +87,7 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform_vec(const struct sofar_bconv_out
   if (pix + SOFAR_OUT_AHEAD < e->pf_end) {
     if ((f & (SOFAR_TF_RES_BEFORE | SOFAR_TF_RES_AFTER)) && !e->res_p0)
       __builtin_prefetch(e->res + (pix + SOFAR_OUT_AHEAD) * e->rs + o, 0, 3);
+    if (f & SOFAR_TF_RES2) __builtin_prefetch(e->res2 + (pix + SOFAR_OUT_AHEAD) * e->r2s + o, 0, 3);
     if (f & SOFAR_TF_Y) __builtin_prefetch(e->y + (pix + SOFAR_OUT_AHEAD) * e->ys + o, 1, 3);
   }
   __m512i acc = _mm512_sub_epi32(vk, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, pcr), 1));
@@ -95,6 +96,7 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void transform_vec(const struct sofar_bconv_out
   if (f & SOFAR_TF_MUL) v = _mm512_mul_ps(v, mul);
   v = _mm512_add_ps(v, bias);
   if (f & SOFAR_TF_RES_BEFORE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + (pix - e->res_p0) * e->rs + o));
+  if (f & SOFAR_TF_RES2) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res2 + pix * e->r2s + o));
   if (f & SOFAR_TF_ALPHA) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), alpha, v);
   if (f & SOFAR_TF_SCALE) v = _mm512_add_ps(_mm512_mul_ps(v, scale), post);
   else if (f & SOFAR_TF_POST) v = _mm512_add_ps(v, post);

@@ -106,6 +106,7 @@ void sofar_bconv_transform_neon(const struct sofar_bconv_out *e, size_t p0, size
       if (e->mul) v = vmulq_f32(v, mul);
       v = vaddq_f32(v, bias);
       if (res_before) v = vaddq_f32(v, vld1q_f32(res_before + (pix - e->res_p0) * e->rs + o));
+      if (e->res2) v = vaddq_f32(v, vld1q_f32(e->res2 + pix * e->r2s + o));
       if (e->alpha) v = vbslq_f32(vcltq_f32(v, zero), vmulq_f32(alpha, v), v);
       if (e->scale) v = vaddq_f32(vmulq_f32(v, scale), post);
       else if (e->post) v = vaddq_f32(v, post);

@@ -26,6 +26,7 @@ void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, c
                                   size_t o0, size_t o1, float *out) {
   const float *res = e->res ? e->res + (pix - e->res_p0) * e->rs : NULL;
   const float *res_before = e->res_after ? NULL : res, *res_after = e->res_after ? res : NULL;
+  const float *res2 = e->res2 ? e->res2 + pix * e->r2s : NULL;
   for (size_t o = o0; o < o1; o++) {
     /* wrapping arithmetic, as in the SIMD variants (pc can only be garbage if buffers overlap) */
     const int32_t acc = (int32_t)((uint32_t)e->kbits - 2u * (uint32_t)pc[o] - (uint32_t)(corr ? corr[o] : 0));
@@ -33,6 +34,7 @@ void sofar_bconv_out_range_scalar(const struct sofar_bconv_out *e, size_t pix, c
     if (e->mul) v = v * e->mul[o];
     v = v + (e->bias ? e->bias[o] : 0.0f);
     if (res_before) v = v + res_before[o];
+    if (res2) v = v + res2[o];
     if (e->alpha) v = v < 0.0f ? e->alpha[o] * v : v;
     if (e->scale) v = v * e->scale[o] + (e->post ? e->post[o] : 0.0f);
     else if (e->post) v = v + e->post[o];

@@ -93,6 +93,7 @@ void sofar_bconv_transform_wasmsimd(const struct sofar_bconv_out *e, size_t p0, 
       if (e->mul) v = wasm_f32x4_mul(v, mul);
       v = wasm_f32x4_add(v, bias);
       if (res_before) v = wasm_f32x4_add(v, wasm_v128_load(res_before + (pix - e->res_p0) * e->rs + o));
+      if (e->res2) v = wasm_f32x4_add(v, wasm_v128_load(e->res2 + pix * e->r2s + o));
       if (e->alpha) v = wasm_v128_bitselect(wasm_f32x4_mul(alpha, v), v, wasm_f32x4_lt(v, zero));
       if (e->scale) v = wasm_f32x4_add(wasm_f32x4_mul(v, scale), post);
       else if (e->post) v = wasm_f32x4_add(v, post);

@@ -190,6 +190,8 @@ struct bconv_tail {
   int res_pool2; /* SOFAR_EPI_RESIDUAL_POOL2 */
   int pool_out;  /* SOFAR_EPI_POOL2_OUT */
   int pack_half; /* 0: y_packed's words are the call's; 1, 2: bits 0-31, 32-63 of each (SOFAR_EPI_PACK_LOW32, _HIGH32) */
+  const float *res2; /* the second residual (sofar_bconv2d_epilogue_res2) and its pixel stride */
+  size_t r2s;
 };
 
 struct bconv_ctx {
@@ -487,6 +489,7 @@ static void bconv_blocks(const struct bconv_ctx *c, size_t o0, size_t o1, size_t
     for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++)
       if (*vecs[v]) *vecs[v] += o0;
     if (out.res) out.res += o0;
+    if (out.res2) out.res2 += o0;
     if (out.y) out.y += o0;
     if (out.yp) out.yp += o0 / 64, out.yp_c = o1 - o0, out.yp_wg = (o1 - o0) / 64;
     out.cout = o1 - o0;
@@ -766,6 +769,7 @@ static void run(const struct bconv_plan *p, const uint64_t *x, const void *packe
     if (tail->yps) o->yps = tail->yps;
     c.res_pool2 = tail->res_pool2;
     c.pack_half = tail->pack_half;
+    o->res2 = tail->res2, o->r2s = tail->r2s;
     if (tail->p2_y) {
       o->p2_x = tail->p2_x, o->p2_scale = tail->p2_scale, o->p2_shift = tail->p2_shift, o->p2_y = tail->p2_y;
       o->p2_c = tail->p2_c, o->p2_xs = tail->p2_xs, o->p2_ys = sofar_div_up(tail->p2_c, 64);
@@ -865,13 +869,14 @@ void sofar_bconv2d_epilogue(const uint64_t *x, const void *packed_kernel, const 
                                residual_stride, y_packed_stride, ops, y_pack_groups, 0, 0);
 }
 
-void sofar_bconv2d_epilogue_pack2(const uint64_t *x, const void *packed_kernel, const float *params,
-                                  const float *residual, float *y, uint64_t *y_packed, const float *pack2_x,
-                                  const float *pack2_scale, const float *pack2_shift, uint64_t *pack2_y, void *scratch,
-                                  int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
-                                  int pb, int pr, int dh, int dw, int groups, int pad_value, int y_stride,
-                                  int residual_stride, int y_packed_stride, int ops, int y_pack_groups,
-                                  int pack2_channels, int pack2_x_stride) {
+/* sofar_bconv2d_epilogue_pack2 and sofar_bconv2d_epilogue_res2: the epilogue with a second packing or a
+   second residual (residual2 NULL: none; not with SOFAR_EPI_POOL2_OUT) */
+static void epilogue(const uint64_t *x, const void *packed_kernel, const float *params, const float *residual,
+                     float *y, uint64_t *y_packed, const float *pack2_x, const float *pack2_scale,
+                     const float *pack2_shift, uint64_t *pack2_y, const float *residual2, void *scratch, int n, int h,
+                     int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh,
+                     int dw, int groups, int pad_value, int y_stride, int residual_stride, int y_packed_stride,
+                     int ops, int y_pack_groups, int pack2_channels, int pack2_x_stride, int residual2_stride) {
   struct bconv_plan p;
   if (!plan_init(&p, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups)) return;
   if (!valid_outputs(&p, y, y_packed, pad_value, y_stride, y_pack_groups)) return;
@@ -892,14 +897,40 @@ void sofar_bconv2d_epilogue_pack2(const uint64_t *x, const void *packed_kernel, 
   for (int bit = 0, at = 0; bit < 8; bit++)
     if (ops & (1 << bit) && (1 << bit) != SOFAR_EPI_RESIDUAL_AFTER) v[bit] = params + (size_t)(at++) * p.g.cout;
   if (pack2_y && (!pack2_x || pack2_channels < 1 || pack2_x_stride < pack2_channels)) return;
+  if (residual2 && (pool_out || residual2_stride < 0 || (residual2_stride && (size_t)residual2_stride < p.g.cout))) return;
   struct bconv_tail tail = {v[4], v[6], v[7], (ops & SOFAR_EPI_RESIDUAL_AFTER) != 0, (size_t)residual_stride,
                             (size_t)y_packed_stride, pack2_x, pack2_scale, pack2_shift, pack2_y,
                             pack2_y ? (size_t)pack2_channels : 0, pack2_y ? (size_t)pack2_x_stride : 0, pool2,
-                            pool_out, pack_half};
+                            pool_out, pack_half, residual2,
+                            (size_t)(residual2_stride ? residual2_stride : y_stride ? y_stride : cout)};
   unsigned char *base = (unsigned char *)sofar_align_ptr(scratch);
   /* the shift after the activation is the transform's post (with the tail's scale: out*scale + post) */
   run(&p, x, packed_kernel, v[0], v[1], residual, v[3], v[5], y, y_packed,
       base + round64(packed_bytes(&p)), pad_value, y_stride, y_pack_groups, &tail);
+}
+
+void sofar_bconv2d_epilogue_pack2(const uint64_t *x, const void *packed_kernel, const float *params,
+                                  const float *residual, float *y, uint64_t *y_packed, const float *pack2_x,
+                                  const float *pack2_scale, const float *pack2_shift, uint64_t *pack2_y, void *scratch,
+                                  int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
+                                  int pb, int pr, int dh, int dw, int groups, int pad_value, int y_stride,
+                                  int residual_stride, int y_packed_stride, int ops, int y_pack_groups,
+                                  int pack2_channels, int pack2_x_stride) {
+  epilogue(x, packed_kernel, params, residual, y, y_packed, pack2_x, pack2_scale, pack2_shift, pack2_y, NULL, scratch, n,
+           h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, y_stride, residual_stride,
+           y_packed_stride, ops, y_pack_groups, pack2_channels, pack2_x_stride, 0);
+}
+
+void sofar_bconv2d_epilogue_res2(const uint64_t *x, const void *packed_kernel, const float *params,
+                                 const float *residual, float *y, uint64_t *y_packed, const float *residual2,
+                                 void *scratch, int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+                                 int pt, int pl, int pb, int pr, int dh, int dw, int groups, int pad_value, int y_stride,
+                                 int residual_stride, int y_packed_stride, int ops, int y_pack_groups,
+                                 int residual2_stride) {
+  if (!residual2) return;
+  epilogue(x, packed_kernel, params, residual, y, y_packed, NULL, NULL, NULL, NULL, residual2, scratch, n, h, w, cin,
+           cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pad_value, y_stride, residual_stride, y_packed_stride,
+           ops, y_pack_groups, 0, 0, residual2_stride);
 }
 
 /* On the pool, pixels split as the binary convs split theirs: each thread packs the pixels it computes

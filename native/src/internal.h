@@ -95,6 +95,7 @@ typedef void (*sofar_pack_rows_fn)(const float *x, size_t xs, const float *scale
  * For output pixel p and channel o < cout, in float32 and in this order:
  *   acc = kbits - 2*pc[o] - (corr ? corr[o] : 0);  v = acc*mul[o] (mul NULL: acc);  v = v + (bias ? bias[o] : +0)
  *   v = v + res[p*rs + o]                  (res, res_after 0)
+ *   v = v + res2[p*r2s + o]                (res2: a second map, e.g. a fractal join's sum so far)
  *   v = v < 0 ? alpha[o]*v : v             (alpha: PReLU)
  *   v = v*scale[o] + (post ? post[o] : +0) (scale), else v = v + post[o] (post alone)
  *   v = v + res[p*rs + o]                  (res, res_after 1)
@@ -112,6 +113,9 @@ struct sofar_bconv_out {
   /* pixel pix's residual row is res + (pix - res_p0)*rs: 0, or the block's first pixel when res holds only the
      block's rows (the driver pools them: sofar_bconv2d_epilogue's SOFAR_EPI_RESIDUAL_POOL2) */
   size_t res_p0;
+  /* the second residual (NULL: none), pixel pix's row at res2 + pix*r2s */
+  const float *res2;
+  size_t r2s;
   float *y;
   size_t ys;
   uint64_t *yp;
@@ -153,6 +157,7 @@ static inline void sofar_bconv_out_prefetch(const struct sofar_bconv_out *e, siz
   if (pix >= e->pf_end) return;
   for (size_t at = 0; at < e->cout; at += 16) {
     if (e->res && !e->res_p0) __builtin_prefetch(e->res + pix * e->rs + at, 0, 3);
+    if (e->res2) __builtin_prefetch(e->res2 + pix * e->r2s + at, 0, 3);
     if (e->y) __builtin_prefetch(e->y + pix * e->ys + at, 1, 3);
   }
 }
@@ -192,6 +197,7 @@ static inline float *sofar_out_row(const struct sofar_bconv_out *e, size_t pix, 
 enum {
   SOFAR_TF_MUL = 1, SOFAR_TF_RES_BEFORE = 2, SOFAR_TF_ALPHA = 4, SOFAR_TF_SCALE = 8, SOFAR_TF_POST = 16,
   SOFAR_TF_RES_AFTER = 32, SOFAR_TF_FUSED = 64, SOFAR_TF_Y = 128, SOFAR_TF_PACK_SCALE = 256, SOFAR_TF_PACK_SHIFT = 512,
+  SOFAR_TF_RES2 = 1024,
   /* Bi-Real: BN, shortcut, the next sign */
   SOFAR_TF_BIREAL = SOFAR_TF_MUL | SOFAR_TF_RES_BEFORE | SOFAR_TF_FUSED | SOFAR_TF_Y,
   /* ReActNet: BN, shortcut, RPReLU; then with the next RSign's threshold */
@@ -202,12 +208,17 @@ enum {
   SOFAR_TF_QUICK_PACKED = SOFAR_TF_QUICK | SOFAR_TF_FUSED,
   /* a fractal join computed by a column's conv (DRF): its batch norm, the sum so far, the mean's scale */
   SOFAR_TF_JOIN = SOFAR_TF_MUL | SOFAR_TF_RES_BEFORE | SOFAR_TF_SCALE | SOFAR_TF_Y,
+  /* the same where the column's conv adds its unit's shortcut first (RF): the sum so far is the second residual;
+     a join's last conv scales by the mean's 1/k and packs the join's signs */
+  SOFAR_TF_JOIN_RES = SOFAR_TF_MUL | SOFAR_TF_RES_BEFORE | SOFAR_TF_RES2 | SOFAR_TF_Y,
+  SOFAR_TF_JOIN_RES_LAST = SOFAR_TF_JOIN_RES | SOFAR_TF_SCALE | SOFAR_TF_FUSED,
 };
 static inline unsigned sofar_bconv_out_flags(const struct sofar_bconv_out *e, int fused) {
   return (e->mul ? SOFAR_TF_MUL : 0) | (e->res && !e->res_after ? SOFAR_TF_RES_BEFORE : 0) |
          (e->alpha ? SOFAR_TF_ALPHA : 0) | (e->scale ? SOFAR_TF_SCALE : 0) | (e->post ? SOFAR_TF_POST : 0) |
          (e->res && e->res_after ? SOFAR_TF_RES_AFTER : 0) | (fused ? SOFAR_TF_FUSED : 0) | (e->y ? SOFAR_TF_Y : 0) |
-         (e->pack_scale ? SOFAR_TF_PACK_SCALE : 0) | (e->pack_shift ? SOFAR_TF_PACK_SHIFT : 0);
+         (e->pack_scale ? SOFAR_TF_PACK_SCALE : 0) | (e->pack_shift ? SOFAR_TF_PACK_SHIFT : 0) |
+         (e->res2 ? SOFAR_TF_RES2 : 0);
 }
 #define SOFAR_TF_DISPATCH(body, f, ...)                                                        \
   switch (f) {                                                                                 \
@@ -217,6 +228,8 @@ static inline unsigned sofar_bconv_out_flags(const struct sofar_bconv_out *e, in
     case SOFAR_TF_QUICK: body(__VA_ARGS__, SOFAR_TF_QUICK); break;                             \
     case SOFAR_TF_QUICK_PACKED: body(__VA_ARGS__, SOFAR_TF_QUICK_PACKED); break;               \
     case SOFAR_TF_JOIN: body(__VA_ARGS__, SOFAR_TF_JOIN); break;                               \
+    case SOFAR_TF_JOIN_RES: body(__VA_ARGS__, SOFAR_TF_JOIN_RES); break;                       \
+    case SOFAR_TF_JOIN_RES_LAST: body(__VA_ARGS__, SOFAR_TF_JOIN_RES_LAST); break;             \
     default: body(__VA_ARGS__, f); break;                                                      \
   }
 

@@ -92,6 +92,32 @@ static int pooled_out_cases = 0; /* bconv_case's SOFAR_EPI_POOL2_OUT checks run 
    give a task several spans of pixels per transform call, see bconv_blocks) */
 static int map_extent = 7;
 
+/* The epilogue's per-channel vectors (sofar_bconv2d_epilogue's SOFAR_EPI_* order). */
+struct epilogue_vectors {
+  const float *mul, *bias, *alpha, *scale, *post, *pack_scale, *pack_shift;
+};
+
+/* Channel o's float after the epilogue chain `ops`, from the count acc: res (NULL: none) before or after the
+   activation, res2 (NULL: none) right after res's place before it (sofar_bconv2d_epilogue_res2). */
+static float epilogue_ref(const struct epilogue_vectors *e, int ops, int o, float acc, const float *res, const float *res2) {
+  float v = acc;
+  if (ops & SOFAR_EPI_MULTIPLIER) v = v * e->mul[o];
+  v = v + ((ops & SOFAR_EPI_BIAS) ? e->bias[o] : 0.0f);
+  if (res && !(ops & SOFAR_EPI_RESIDUAL_AFTER)) v = v + *res;
+  if (res2) v = v + *res2;
+  if ((ops & SOFAR_EPI_ALPHA) && v < 0.0f) v = e->alpha[o] * v;
+  if (ops & SOFAR_EPI_SCALE) v = v * e->scale[o] + ((ops & SOFAR_EPI_SHIFT) ? e->post[o] : 0.0f);
+  else if (ops & SOFAR_EPI_SHIFT) v = v + e->post[o];
+  if (res && (ops & SOFAR_EPI_RESIDUAL_AFTER)) v = v + *res;
+  return v;
+}
+
+/* The value whose sign channel o's packed bit holds. */
+static float epilogue_sign_ref(const struct epilogue_vectors *e, int ops, int o, float v) {
+  if (!(ops & (SOFAR_EPI_PACK_SCALE | SOFAR_EPI_PACK_SHIFT))) return v;
+  return ((ops & SOFAR_EPI_PACK_SCALE) ? v * e->pack_scale[o] : v) + ((ops & SOFAR_EPI_PACK_SHIFT) ? e->pack_shift[o] : 0.0f);
+}
+
 static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int sw, int dh, int dw, int pad_value) {
   {
     const int cin = cg * groups, cout = og * groups;
@@ -174,10 +200,11 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
 
     /* sofar_bconv2d_epilogue with random ops, the residual after the activation when set, a wider packed stride */
     /* the zoo's combinations (ReActNet's BN, RPReLU and RSign: 43, 171; QuickNet's ReLU, BN, shortcut after:
-       61; Real-to-Binary Net's multiplier, PReLU, shortcut after, the next BN's signs: 205; DRF's join: 17),
+       61; Real-to-Binary Net's multiplier, PReLU, shortcut after, the next BN's signs: 205; DRF's join: 17; RF's
+       join convs with epilogue_res2 below: 3, and 19 for the last, scaled),
        else any ops; the signs of an affine map half the time */
-    static const int zoo_ops[] = {43, 171, 61, 61 | SOFAR_EPI_PACK_SHIFT, 205, 17};
-    const int ops = zoo ? pick(zoo_ops, 6) : rnd(256) | (rnd(2) ? SOFAR_EPI_PACK_SHIFT : 0);
+    static const int zoo_ops[] = {43, 171, 61, 61 | SOFAR_EPI_PACK_SHIFT, 205, 17, 3, 19};
+    const int ops = zoo ? pick(zoo_ops, 8) : rnd(256) | (rnd(2) ? SOFAR_EPI_PACK_SHIFT : 0);
     const int yps = rnd(2) ? 0 : (int)ypw + 1 + rnd(2);
     const size_t ypss = yps ? (size_t)yps : ypw;
     float *scale = alloc_exact((size_t)cout * 4), *pscale = alloc_exact((size_t)cout * 4), *pshift = alloc_exact((size_t)cout * 4);
@@ -187,25 +214,16 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
     size_t nparams = 0;
     for (int bit = 0; bit < 8; bit++)
       if (ops & (1 << bit) && vectors[bit]) memcpy(params + (nparams++) * cout, vectors[bit], (size_t)cout * 4);
+    const struct epilogue_vectors epi = {mul, bias, alpha, scale, post, pscale, pshift};
     float *ref3 = alloc_exact(yext * 4), *signs3 = alloc_exact((size_t)cout * 4);
     uint64_t *refp3 = alloc_exact(((P ? P - 1 : 0) * ypss + ypw) * 8);
     for (size_t i = 0; i < yext; i++) ref3[i] = SENTINEL;
     memset(refp3, 0xa5, ((P ? P - 1 : 0) * ypss + ypw) * 8);
     for (size_t p = 0; p < P; p++) {
       for (int o = 0; o < cout; o++) {
-        const float r = use_res ? res[p * yss + o] : 0.0f;
-        float v = accs[p * cout + o];
-        if (ops & SOFAR_EPI_MULTIPLIER) v = v * mul[o];
-        v = v + ((ops & SOFAR_EPI_BIAS) ? bias[o] : 0.0f);
-        if (use_res && !(ops & SOFAR_EPI_RESIDUAL_AFTER)) v = v + r;
-        if ((ops & SOFAR_EPI_ALPHA) && v < 0.0f) v = alpha[o] * v;
-        if (ops & SOFAR_EPI_SCALE) v = v * scale[o] + ((ops & SOFAR_EPI_SHIFT) ? post[o] : 0.0f);
-        else if (ops & SOFAR_EPI_SHIFT) v = v + post[o];
-        if (use_res && (ops & SOFAR_EPI_RESIDUAL_AFTER)) v = v + r;
+        const float v = epilogue_ref(&epi, ops, o, accs[p * cout + o], use_res ? &res[p * yss + o] : NULL, NULL);
         ref3[p * yss + o] = v;
-        signs3[o] = (ops & (SOFAR_EPI_PACK_SCALE | SOFAR_EPI_PACK_SHIFT))
-                        ? ((ops & SOFAR_EPI_PACK_SCALE) ? v * pscale[o] : v) + ((ops & SOFAR_EPI_PACK_SHIFT) ? pshift[o] : 0.0f)
-                        : v;
+        signs3[o] = epilogue_sign_ref(&epi, ops, o, v);
       }
       pack_pixel(signs3, refp3 + p * ypss, cout, ypg);
     }
@@ -313,6 +331,49 @@ static void bconv_case(int groups, int cg, int og, int kh, int kw, int sh, int s
         }
       }
       free(s2); free(t2); free(row); free(refp4); free(yp2); free(yw);
+    }
+    /* sofar_bconv2d_epilogue_res2: a second map added right after the first residual's place before the
+       activation (RF's fractal joins: the unit's shortcut, then the sum so far), at a stride of its own or y's;
+       in place over y (the same pointer and stride) half the time it has y's */
+    {
+      const int r2s = rnd(2) ? 0 : cout + rnd(3);
+      const size_t r2ss = r2s ? (size_t)r2s : yss, r2ext = (P - 1) * r2ss + (size_t)cout;
+      float *res2 = alloc_exact(r2ext * 4), *want8 = alloc_exact(yext * 4), *y8 = alloc_exact(yext * 4), *signs8 = alloc_exact((size_t)cout * 4);
+      uint64_t *wantp8 = alloc_exact(ypext * 8);
+      for (size_t i = 0; i < r2ext; i++) res2[i] = rndf();
+      for (size_t i = 0; i < yext; i++) want8[i] = SENTINEL;
+      memset(wantp8, 0xa5, ypext * 8);
+      for (size_t p = 0; p < P; p++) {
+        for (int o = 0; o < cout; o++) {
+          const float v = epilogue_ref(&epi, ops, o, accs[p * cout + o], use_res ? &res[p * yss + o] : NULL, &res2[p * r2ss + o]);
+          want8[p * yss + o] = v;
+          signs8[o] = epilogue_sign_ref(&epi, ops, o, v);
+        }
+        pack_pixel(signs8, wantp8 + p * ypss, cout, ypg);
+      }
+      const int inplace = use_y && r2s == 0 && rnd(2);
+      for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
+        if (!isa_available(isas[ii])) continue;
+        for (int threads = 1; threads <= 3; threads++) {
+          sofar_set_threads(threads);
+          for (size_t i = 0; i < yext; i++) y8[i] = inplace ? res2[i] : SENTINEL;
+          memset(yp, 0xa5, ypext * 8);
+          sofar_bconv2d_epilogue_res2(x, packed, nparams ? params : NULL, use_res ? res : NULL, use_y ? y8 : NULL,
+                                      use_yp ? yp : NULL, inplace ? y8 : res2, scratch, n, h, w, cin, cout, kh, kw, sh,
+                                      sw, pt, pl, pb, pr, dh, dw, groups, pad_value, ys, 0, yps, ops, ypg, r2s);
+          if (use_y) {
+            size_t bad = 0;
+            for (size_t i = 0; i < yext; i++) {
+              const float wi = inplace && i % yss >= (size_t)cout ? res2[i] : want8[i];
+              bad += !(y8[i] == wi) && !(isnan(y8[i]) && isnan(wi));
+            }
+            CHECK(!bad, "epilogue_res2 isa %d threads %d: %zu floats differ (cout%d ops%d r2s%d inplace%d)", isas[ii],
+                  threads, bad, cout, ops, r2s, inplace);
+          }
+          if (use_yp) CHECK(!memcmp(yp, wantp8, ypext * 8), "epilogue_res2 packed output isa %d threads %d ops%d", isas[ii], threads, ops);
+        }
+      }
+      free(res2); free(want8); free(y8); free(signs8); free(wantp8);
     }
     /* SOFAR_EPI_RESIDUAL_POOL2: the residual pooled 2x2 /2 from a map of the input's size in the conv's pass,
        against sofar_avgpool_f32 then the epilogue with the pooled map (both checked on their own above) */

@@ -326,6 +326,7 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
       post: plan.alloc(s.cout * 4),
       params: plan.alloc(epilogue.params.length * 4 + 4, 4, 4),
       eres: plan.alloc(epilogue.res.length * 4),
+      eres2: plan.alloc(epilogue.res2.length * 4),
       eyp: plan.alloc(epilogue.wantPacked.length * 4, 8, 8),
       p2y: plan.alloc(pixels * packedWords(s.cout, 1) * 8, 8, 8),
     };
@@ -340,6 +341,7 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
     m.f32(o.post, s.cout).set(post);
     m.f32(o.params, epilogue.params.length).set(epilogue.params);
     m.f32(o.eres, epilogue.res.length).set(epilogue.res);
+    m.f32(o.eres2, epilogue.res2.length).set(epilogue.res2);
     if (api.bconv2dPackKernel) api.bconv2dPackKernel(buffer, m.at(o.k), m.at(o.pk), s.cout, s.cin, s.kh, s.kw, s.groups);
     for (const cfg of configs) {
       cfg.setup();
@@ -366,6 +368,17 @@ export function checkBconv(api: KernelApi, arena: ArenaFactory, configs: Config[
         expectFloatsExact(m.f32(o.y, yext), floats, what);
         const thresholded = Float32Array.from(floats, (v, i) => fround(fround(v * post[i % ys]) + alpha[i % ys]));
         expect(Array.from(p2), `${what}: the second packing`).toEqual(Array.from(refPack(thresholded, pixels, s.cout, ys, 1)));
+      }
+      if (api.bconv2dEpilogueRes2) {
+        // and a second residual map after the first
+        m.f32(o.y, yext).fill(SENTINEL);
+        m.u32(o.eyp, epilogue.wantPacked.length).fill(0xa5a5a5a5);
+        api.bconv2dEpilogueRes2(buffer, m.at(o.x), m.at(o.pk), m.at(epilogue.params.length ? o.params : -1), m.at(useRes ? o.eres : -1), m.at(useY ? o.y : -1), m.at(useYp ? o.eyp : -1),
+          m.at(o.eres2), m.at(o.scratch), ...shapeInts(s), padValue, yStride, epilogue.residualStride, epilogue.packedStride, epilogue.ops, ypg, epilogue.residual2Stride);
+        const want2 = useRes ? epilogue.wantRes2 : epilogue.wantOnlyRes2;
+        const what = `${label} [${cfg.label}, epilogue with a second residual, ops ${epilogue.ops} r2s ${epilogue.residual2Stride}]`;
+        if (useY) expectFloatsExact(m.f32(o.y, yext), want2.y, what);
+        if (useYp) expect(Array.from(m.u32(o.eyp, epilogue.wantPacked.length)), `${what} packed`).toEqual(Array.from(want2.packed));
       }
       for (const mode of modes) {
         m.f32(o.y, yext).fill(SENTINEL);
@@ -400,10 +413,14 @@ function epilogueCase(rng: Rng, s: ConvShape, acc: ArrayLike<number>, pixels: nu
   const residualStride = rng.int(2) ? 0 : cout + rng.int(3);
   const rs = residualStride || ys;
   const res = Float32Array.from({ length: (pixels - 1) * rs + cout }, () => rng.float());
+  // a second residual (sofar_bconv2d_epilogue_res2), at a stride of its own or y's
+  const residual2Stride = rng.int(2) ? 0 : cout + rng.int(3);
+  const r2s = residual2Stride || ys;
+  const res2 = Float32Array.from({ length: (pixels - 1) * r2s + cout }, () => rng.float());
   const own = packedWords(cout, ypg);
   const packedStride = rng.int(2) ? 0 : own + 1 + rng.int(2);
   const yps = packedStride || own;
-  const run = (withRes: boolean) => {
+  const run = (withRes: boolean, withRes2 = false) => {
     const y = new Float32Array((pixels - 1) * ys + cout).fill(SENTINEL);
     const packed = new Uint32Array(((pixels - 1) * yps + own) * 2).fill(0xa5a5a5a5);
     for (let p = 0; p < pixels; p++) {
@@ -414,6 +431,7 @@ function epilogueCase(rng: Rng, s: ConvShape, acc: ArrayLike<number>, pixels: nu
         if (has(1)) x = fround(x * v.mul[o]);
         x = fround(x + (has(2) ? v.bias[o] : 0));
         if (withRes && !has(4)) x = fround(x + r);
+        if (withRes2) x = fround(x + res2[p * r2s + o]);
         if (has(8) && x < 0) x = fround(v.alpha[o] * x);
         if (has(16)) x = fround(fround(x * scale[o]) + (has(32) ? v.post[o] : 0));
         else if (has(32)) x = fround(x + v.post[o]);
@@ -425,8 +443,11 @@ function epilogueCase(rng: Rng, s: ConvShape, acc: ArrayLike<number>, pixels: nu
     }
     return { y, packed };
   };
-  const [withRes, noRes] = [run(true), run(false)];
-  return { ops, params, res, residualStride, packedStride, want: withRes.y, wantNoRes: noRes.y, wantPacked: withRes.packed, wantPackedNoRes: noRes.packed };
+  const [withRes, noRes, withRes2, onlyRes2] = [run(true), run(false), run(true, true), run(false, true)];
+  return {
+    ops, params, res, residualStride, packedStride, want: withRes.y, wantNoRes: noRes.y, wantPacked: withRes.packed, wantPackedNoRes: noRes.packed,
+    res2, residual2Stride, wantRes2: { y: withRes2.y, packed: withRes2.packed }, wantOnlyRes2: { y: onlyRes2.y, packed: onlyRes2.packed },
+  };
 }
 
 export function checkPackSigns(api: KernelApi, arena: ArenaFactory, configs: Config[], rng: Rng, cases: number): void {

@@ -203,6 +203,48 @@ describe("DRF's dense-fractal layers", () => {
   );
 });
 
+describe("RF's residual-fractal joins", () => {
+  const wasm = bundledWasmForSuite();
+  it.each([['native', undefined], ['WebAssembly', 'wasm']] as const)(
+    "on the %s kernels, each join is computed by its columns' last convs, each adding its unit's shortcut and then the sum so far (a second residual): the logits of the joins as passes, bit for bit",
+    async (_, which) => {
+      const logits: Float32Array[] = [];
+      for (const joins of [true, false]) {
+        const { runtime, kernels, error } = await onKernels(RF_JOINS3, 'rf-joins3.sofar', 23, 2, 0.37, { kernels: which ? wasm() : undefined, threads: 2, plan: { joins } });
+        try {
+          expect(error).toBeLessThan(1e-4);
+          // per fractal, a join of three maps and one of two; every column's last conv adds its unit's shortcut
+          expect(runtime.plan.stats.joinsInConvs).toBe(joins ? 4 : 0);
+          expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(joins ? 0 : 4);
+          expect(kernels.filter((k) => k === 'bconv2dEpilogueRes2')).toHaveLength(joins ? 6 : 0);
+          logits.push(runtime.run(FIXED_INPUT, 2));
+        } finally {
+          runtime.release(); // the suite's WebAssembly instance takes one runtime at a time
+        }
+      }
+      expect(Array.from(logits[0], (v, i) => Object.is(v, logits[1][i]))).not.toContain(false);
+    },
+  );
+
+  it.skipIf(skipNative())('stay passes of their own on kernels without the second residual (each over its first input), with the same logits', async () => {
+    const withoutRes2 = { ...nativeKernels(), bconv2dEpilogueRes2: undefined };
+    const { runtime, kernels, error } = await onKernels(RF_JOINS3, 'rf-joins3.sofar', 23, 2, 0.37, { kernels: withoutRes2, threads: 2 });
+    const apart = await onKernels(RF_JOINS3, 'rf-joins3.sofar', 23, 2, 0.37, { kernels: withoutRes2, threads: 2, plan: { inPlace: false } });
+    const fused = await onKernels(RF_JOINS3, 'rf-joins3.sofar', 23, 2, 0.37, { threads: 2 });
+    try {
+      expect(error).toBeLessThan(1e-4);
+      expect(runtime.plan.stats.joinsInConvs).toBe(0);
+      expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(4);
+      // the convs write over their shortcut, and each join's first pass over its first input
+      expect(runtime.plan.stats.inPlaceOutputs).toBeGreaterThan(apart.runtime.plan.stats.inPlaceOutputs);
+      const [a, b, c] = [runtime.run(FIXED_INPUT, 2), fused.runtime.run(FIXED_INPUT, 2), apart.runtime.run(FIXED_INPUT, 2)];
+      expect(Array.from(a, (v, i) => Object.is(v, b[i]) && Object.is(v, c[i]))).not.toContain(false);
+    } finally {
+      for (const r of [runtime, apart.runtime, fused.runtime]) r.release();
+    }
+  });
+});
+
 describe("DenseNets' transitions (batch norm → max pool → ReLU → 1×1 conv)", () => {
   const wasm = bundledWasmForSuite();
   it.each([['native', undefined], ['WebAssembly', 'wasm']] as const)(
@@ -267,6 +309,21 @@ model drf_joins3 {
   conv 3x3 16; bn
   concat { fractal(columns = 3, join = mean) { drf_unit(8) } }
   concat { fractal(columns = 3, join = sum) { drf_unit(8) } }
+  bn
+  relu
+  global_avgpool
+  dense 5
+}`;
+/** Two residual-fractal blocks of three columns of Bi-Real units, one joined by a mean, one by a sum. */
+const RF_JOINS3 = `
+model rf_joins3 {
+  input 3x10x10
+  classes 5
+  binarize activations = ste_sign(clip = 1.3), weights = ste_sign(clip = 1.3)
+${BIREAL_UNITS}
+  conv 3x3 16; bn
+  fractal(columns = 3, join = mean) { unit(16) }
+  fractal(columns = 3, join = sum) { unit(16) }
   bn
   relu
   global_avgpool
