@@ -25,7 +25,7 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void store_row(const __m512 *acc, const int np,
 
 SOFAR_TARGET_AVX512 SOFAR_INLINE void sgemm_tile(size_t mr, size_t nr, size_t nseg, size_t seg_len, const float *const *a, const float *b,
                                                  size_t brs, size_t bps, float *c, size_t cs, const float *bias,
-                                                 const float *res, int relu, const int np) {
+                                                 const float *res, int relu, const int np, const int rows) {
   const size_t last = nr - (size_t)(np - 1) * 16; /* 1..16 columns in the last panel */
   const __mmask16 lm = (__mmask16)((1u << last) - 1);
   __m512 acc[MR][4];
@@ -46,7 +46,10 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void sgemm_tile(size_t mr, size_t nr, size_t ns
 #define ROW(r, ar)                                   \
   x = _mm512_set1_ps(ar[kk]);                        \
   _Pragma("GCC unroll 4") for (int j = 0; j < np; j++) acc[r][j] = _mm512_fmadd_ps(x, w[j], acc[r][j]);
-    ROW(0, a0) ROW(1, a1) ROW(2, a2) ROW(3, a3) ROW(4, a4) ROW(5, a5)
+    ROW(0, a0)
+    if (rows > 1) { ROW(1, a1) }
+    if (rows > 2) { ROW(2, a2) ROW(3, a3) }
+    if (rows > 4) { ROW(4, a4) ROW(5, a5) }
 #undef ROW
   }
   }
@@ -60,12 +63,20 @@ SOFAR_TARGET_AVX512 SOFAR_INLINE void sgemm_tile(size_t mr, size_t nr, size_t ns
 SOFAR_TARGET_AVX512 void sofar_sgemm_avx512(size_t mr, size_t nr, size_t nseg, size_t seg_len, const float *const *a, const float *b,
                                             size_t brs, size_t bps, float *c, size_t cs, const float *bias,
                                             const float *res, int relu) {
-  switch ((nr + 15) / 16) {
-    case 4: sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, bps, c, cs, bias, res, relu, 4); break;
-    case 3: sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, bps, c, cs, bias, res, relu, 3); break;
-    case 2: sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, bps, c, cs, bias, res, relu, 2); break;
-    default: sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, bps, c, cs, bias, res, relu, 1); break;
+  /* a block's last rows (a classifier's one row, a 7x7 map's 49th pixel) in a tile of 1, 2 or 4 rows, not 6: the
+     FMAs of rows that are not stored were most of a matrix-vector product's time */
+#define TILE(rows)                                                                          \
+  switch ((nr + 15) / 16) {                                                                 \
+    case 4: sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, bps, c, cs, bias, res, relu, 4, rows); break; \
+    case 3: sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, bps, c, cs, bias, res, relu, 3, rows); break; \
+    case 2: sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, bps, c, cs, bias, res, relu, 2, rows); break; \
+    default: sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, bps, c, cs, bias, res, relu, 1, rows); break; \
   }
+  if (mr <= 1) TILE(1)
+  else if (mr <= 2) TILE(2)
+  else if (mr <= 4) TILE(4)
+  else TILE(6)
+#undef TILE
 }
 
 
