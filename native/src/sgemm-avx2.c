@@ -4,10 +4,9 @@
 #if SOFAR_X86
 #include <immintrin.h>
 
-SOFAR_TARGET_AVX2 void sofar_sgemm_avx2(size_t mr, size_t nr, size_t nseg, size_t seg_len, const float *const *a, const float *b,
-                                        size_t brs, size_t bps, float *c, size_t cs, const float *bias,
-                                        const float *res, int relu) {
-  (void)bps; /* nr <= 16: one panel */
+SOFAR_TARGET_AVX2 SOFAR_INLINE void sgemm_tile(size_t mr, size_t nr, size_t nseg, size_t seg_len, const float *const *a,
+                                               const float *b, size_t brs, float *c, size_t cs, const float *bias,
+                                               const float *res, int relu, const int rows) {
   const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lanes);
   const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8), lanes);
@@ -29,11 +28,15 @@ SOFAR_TARGET_AVX2 void sofar_sgemm_avx2(size_t mr, size_t nr, size_t nseg, size_
     }
     __m256 x;
     x = _mm256_broadcast_ss(a0 + kk); c00 = _mm256_fmadd_ps(x, w0, c00); c01 = _mm256_fmadd_ps(x, w1, c01);
-    x = _mm256_broadcast_ss(a1 + kk); c10 = _mm256_fmadd_ps(x, w0, c10); c11 = _mm256_fmadd_ps(x, w1, c11);
-    x = _mm256_broadcast_ss(a2 + kk); c20 = _mm256_fmadd_ps(x, w0, c20); c21 = _mm256_fmadd_ps(x, w1, c21);
-    x = _mm256_broadcast_ss(a3 + kk); c30 = _mm256_fmadd_ps(x, w0, c30); c31 = _mm256_fmadd_ps(x, w1, c31);
-    x = _mm256_broadcast_ss(a4 + kk); c40 = _mm256_fmadd_ps(x, w0, c40); c41 = _mm256_fmadd_ps(x, w1, c41);
-    x = _mm256_broadcast_ss(a5 + kk); c50 = _mm256_fmadd_ps(x, w0, c50); c51 = _mm256_fmadd_ps(x, w1, c51);
+    if (rows > 1) { x = _mm256_broadcast_ss(a1 + kk); c10 = _mm256_fmadd_ps(x, w0, c10); c11 = _mm256_fmadd_ps(x, w1, c11); }
+    if (rows > 2) {
+      x = _mm256_broadcast_ss(a2 + kk); c20 = _mm256_fmadd_ps(x, w0, c20); c21 = _mm256_fmadd_ps(x, w1, c21);
+      x = _mm256_broadcast_ss(a3 + kk); c30 = _mm256_fmadd_ps(x, w0, c30); c31 = _mm256_fmadd_ps(x, w1, c31);
+    }
+    if (rows > 4) {
+      x = _mm256_broadcast_ss(a4 + kk); c40 = _mm256_fmadd_ps(x, w0, c40); c41 = _mm256_fmadd_ps(x, w1, c41);
+      x = _mm256_broadcast_ss(a5 + kk); c50 = _mm256_fmadd_ps(x, w0, c50); c51 = _mm256_fmadd_ps(x, w1, c51);
+    }
   }
   }
   __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
@@ -66,6 +69,17 @@ SOFAR_TARGET_AVX2 void sofar_sgemm_avx2(size_t mr, size_t nr, size_t nseg, size_
       _mm256_maskstore_ps(cr + 8, m1, v1);
     }
   }
+}
+
+SOFAR_TARGET_AVX2 void sofar_sgemm_avx2(size_t mr, size_t nr, size_t nseg, size_t seg_len, const float *const *a, const float *b,
+                                        size_t brs, size_t bps, float *c, size_t cs, const float *bias,
+                                        const float *res, int relu) {
+  (void)bps; /* nr <= 16: one panel */
+  /* a block's last rows in a tile of 1, 2 or 4 rows, not 6 (a classifier's one row ran six rows' FMAs) */
+  if (mr <= 1) sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, c, cs, bias, res, relu, 1);
+  else if (mr <= 2) sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, c, cs, bias, res, relu, 2);
+  else if (mr <= 4) sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, c, cs, bias, res, relu, 4);
+  else sgemm_tile(mr, nr, nseg, seg_len, a, b, brs, c, cs, bias, res, relu, 6);
 }
 
 #define SOFAR_GROUPS_TARGET SOFAR_TARGET_AVX2
