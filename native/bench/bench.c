@@ -7,6 +7,9 @@
  *   [SOFAR_BENCH_ISA=isa] [SOFAR_BENCH_COLD=1] /tmp/sofar-bench epilogue [threads] [reps] [name]
  *     the fused epilogues of ReActNet-A's, Bi-Real's and QuickNet's small-channel layers (name: only the shapes
  *     whose name contains it; COLD: the maps evicted before each run, as in a whole network)
+ *   /tmp/sofar-bench pool [straggle_us ...]
+ *     the thread pool: a job whose one chunk runs straggle_us longer, then a short job on 2 threads (does the
+ *     worker, idle through the long job's tail, join the short one in time?)
  * Also measures the register-only throughput of the AVX-512 xor+popcount+add sequence (the binary GEMM's
  * inner step) as the practical binary peak of one core.
  */
@@ -261,7 +264,56 @@ static void bench_epilogues(int threads, int reps, const char *only) {
   if (!only || strstr("packSignsAffine 64 112x112", only)) bench_pack_affine("packSignsAffine 64 112x112", 112, 64, reps);
 }
 
+/* The pool (internal.h's, linked from the sources: the bench is built from them) */
+typedef void (*pool_task_fn)(void *ctx, size_t begin, size_t end, int slot);
+void sofar_parallel_for(size_t ntasks, pool_task_fn fn, void *ctx);
+
+static void spin_us(double us) {
+  const double until = now() + us * 1e-6;
+  while (now() < until) {}
+}
+static double straggle_us;
+static int short_slots[16];
+static void long_job(void *ctx, size_t begin, size_t end, int slot) {
+  (void)ctx, (void)slot;
+  for (size_t i = begin; i < end; i++) spin_us(i == 0 ? straggle_us : 20);
+}
+static void short_job(void *ctx, size_t begin, size_t end, int slot) {
+  (void)ctx;
+  for (size_t i = begin; i < end; i++) short_slots[i] = slot, spin_us(10);
+}
+
+/* After a job of 8 chunks whose first runs straggle_us (a long step's tail: the stem's last chunk), a job of 16
+   tasks of 10 us: 80 us on two threads, 160 on the caller alone (the worker asleep, or waking too late). */
+static void bench_pool(int argc, char **argv) {
+  sofar_set_threads(2);
+  static const double defaults[] = {10, 150, 400, 1000};
+  const int n = argc > 2 ? argc - 2 : 4;
+  for (int t = 0; t < n; t++) {
+    straggle_us = argc > 2 ? atof(argv[t + 2]) : defaults[t];
+    const int rounds = 300;
+    int alone = 0;
+    double total = 0;
+    for (int r = 0; r < rounds; r++) {
+      sofar_parallel_for(8, long_job, NULL);
+      const double t0 = now();
+      sofar_parallel_for(16, short_job, NULL);
+      total += now() - t0;
+      int helped = 0;
+      for (int i = 0; i < 16; i++) helped |= short_slots[i] != 0;
+      alone += !helped;
+    }
+    printf("straggle %6.0f us: the short job %.1f us on average (80 on two threads, 160 alone), on the caller alone %d of %d\n",
+           straggle_us, total / rounds * 1e6, alone, rounds);
+  }
+  sofar_set_threads(1);
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "pool")) {
+    bench_pool(argc, argv);
+    return 0;
+  }
   if (argc > 1 && !strcmp(argv[1], "epilogue")) {
     if (getenv("SOFAR_BENCH_ISA")) sofar_set_isa(atoi(getenv("SOFAR_BENCH_ISA"))); /* e.g. 1: AVX2 */
     bench_epilogues(argc > 2 ? atoi(argv[2]) : 2, argc > 3 ? atoi(argv[3]) : 50, argc > 4 ? argv[4] : NULL);
