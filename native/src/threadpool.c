@@ -83,10 +83,10 @@ static void run_chunks(uint32_t gen, int index) {
 }
 
 /*
- * Whether job `gen` still has chunks running on other threads. A worker out of chunks waits for them, awake,
- * before its idle spin starts: a long step's tail (the stem's last chunk, up to a few hundred us) would
- * otherwise use up the spin, and the next step, posted a moment later, would wait for the worker to wake
- * (20-40 us on a 2-vCPU VM; one 0.07 ms conv ran on the caller alone).
+ * Whether job `gen` still has chunks not done (another thread's, once this one has none left to claim). A
+ * worker out of chunks waits for them, awake, before its idle spin starts: a long step's tail (the stem's last
+ * chunk, up to a few hundred us) would otherwise use up the spin, and the next step, posted a moment later,
+ * would wait for the worker to wake (20-40 us on a 2-vCPU VM: native/bench/bench.c pool).
  */
 static int job_running(uint32_t gen) {
   const uint64_t w = __atomic_load_n(&job.work, __ATOMIC_ACQUIRE);
