@@ -66,6 +66,33 @@ async function onKernels(source: string, file: string, seed: number, n: number, 
   return { runtime, kernels: runtime.plan.steps.map((step) => step.kernel), error: maxRelativeError(runtime.run(x, n), reference) };
 }
 
+/** The same floats bit for bit (−0 apart from +0, NaN equal to NaN). */
+function expectSameBits(a: Float32Array, b: Float32Array): void {
+  expect(a.length).toBe(b.length);
+  expect(Array.from(a, (v, i) => Object.is(v, b[i]))).not.toContain(false);
+}
+
+/**
+ * A spec planned with its joins computed by the binary convs and as passes of their own (`plan.joins`), each
+ * plan checked by `check`, each run on FIXED_INPUT (two samples): the two plans' logits must be the same bits.
+ */
+async function expectJoinsInConvsExact(
+  source: string, file: string, seed: number, step: number, kernels: KernelSet | undefined,
+  check: (joins: boolean, r: Awaited<ReturnType<typeof onKernels>>) => void,
+): Promise<void> {
+  const logits: Float32Array[] = [];
+  for (const joins of [true, false]) {
+    const planned = await onKernels(source, file, seed, 2, step, { kernels, threads: 2, plan: { joins } });
+    try {
+      check(joins, planned);
+      logits.push(planned.runtime.run(FIXED_INPUT, 2));
+    } finally {
+      planned.runtime.release(); // the suite's WebAssembly instance takes one runtime at a time
+    }
+  }
+  expectSameBits(logits[0], logits[1]);
+}
+
 describe('the runtime planner on reference kernels', () => {
   it('gives onnxruntime\'s logits on a net with every fusion (residual, concat slices, packed signs, folded BN)', async () => {
     const { runtime, error } = await onReferenceKernels(TINY, 'tiny.sofar', 3, 3, 0.37);
@@ -185,20 +212,12 @@ describe("DRF's dense-fractal layers", () => {
   it.each([['native', undefined], ['WebAssembly', 'wasm']] as const)(
     'on the %s kernels, joins of three columns (a mean and a sum) computed by the convs, each adding the sum so far, give the logits of the joins as passes of their own, bit for bit',
     async (_, which) => {
-      const logits: Float32Array[] = [];
-      for (const joins of [true, false]) {
-        const { runtime, kernels, error } = await onKernels(DRF_JOINS3, 'drf-joins3.sofar', 19, 2, 0.29, { kernels: which ? wasm() : undefined, threads: 2, plan: { joins } });
-        try {
-          expect(error).toBeLessThan(1e-4);
-          // per layer, a join of three maps and one of two (the fractal's columns 3, depth 4 join at depths 2 and 4)
-          expect(runtime.plan.stats.joinsInConvs).toBe(joins ? 4 : 0);
-          expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(joins ? 0 : 4);
-          logits.push(runtime.run(FIXED_INPUT, 2));
-        } finally {
-          runtime.release(); // the suite's WebAssembly instance takes one runtime at a time
-        }
-      }
-      expect(Array.from(logits[0], (v, i) => Object.is(v, logits[1][i]))).not.toContain(false);
+      await expectJoinsInConvsExact(DRF_JOINS3, 'drf-joins3.sofar', 19, 0.29, which ? wasm() : undefined, (joins, { runtime, kernels, error }) => {
+        expect(error).toBeLessThan(1e-4);
+        // per layer, a join of three maps and one of two (the fractal's columns 3, depth 4 join at depths 2 and 4)
+        expect(runtime.plan.stats.joinsInConvs).toBe(joins ? 4 : 0);
+        expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(joins ? 0 : 4);
+      });
     },
   );
 });
@@ -208,21 +227,13 @@ describe("RF's residual-fractal joins", () => {
   it.each([['native', undefined], ['WebAssembly', 'wasm']] as const)(
     "on the %s kernels, each join is computed by its columns' last convs, each adding its unit's shortcut and then the sum so far (a second residual): the logits of the joins as passes, bit for bit",
     async (_, which) => {
-      const logits: Float32Array[] = [];
-      for (const joins of [true, false]) {
-        const { runtime, kernels, error } = await onKernels(RF_JOINS3, 'rf-joins3.sofar', 23, 2, 0.37, { kernels: which ? wasm() : undefined, threads: 2, plan: { joins } });
-        try {
-          expect(error).toBeLessThan(1e-4);
-          // per fractal, a join of three maps and one of two; every column's last conv adds its unit's shortcut
-          expect(runtime.plan.stats.joinsInConvs).toBe(joins ? 4 : 0);
-          expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(joins ? 0 : 4);
-          expect(kernels.filter((k) => k === 'bconv2dEpilogueRes2')).toHaveLength(joins ? 6 : 0);
-          logits.push(runtime.run(FIXED_INPUT, 2));
-        } finally {
-          runtime.release(); // the suite's WebAssembly instance takes one runtime at a time
-        }
-      }
-      expect(Array.from(logits[0], (v, i) => Object.is(v, logits[1][i]))).not.toContain(false);
+      await expectJoinsInConvsExact(RF_JOINS3, 'rf-joins3.sofar', 23, 0.37, which ? wasm() : undefined, (joins, { runtime, kernels, error }) => {
+        expect(error).toBeLessThan(1e-4);
+        // per fractal, a join of three maps and one of two; every column's last conv adds its unit's shortcut
+        expect(runtime.plan.stats.joinsInConvs).toBe(joins ? 4 : 0);
+        expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(joins ? 0 : 4);
+        expect(kernels.filter((k) => k === 'bconv2dEpilogueRes2')).toHaveLength(joins ? 6 : 0);
+      });
     },
   );
 
@@ -237,8 +248,9 @@ describe("RF's residual-fractal joins", () => {
       expect(kernels.filter((k) => k === 'sumF32')).toHaveLength(4);
       // the convs write over their shortcut, and each join's first pass over its first input
       expect(runtime.plan.stats.inPlaceOutputs).toBeGreaterThan(apart.runtime.plan.stats.inPlaceOutputs);
-      const [a, b, c] = [runtime.run(FIXED_INPUT, 2), fused.runtime.run(FIXED_INPUT, 2), apart.runtime.run(FIXED_INPUT, 2)];
-      expect(Array.from(a, (v, i) => Object.is(v, b[i]) && Object.is(v, c[i]))).not.toContain(false);
+      const logits = runtime.run(FIXED_INPUT, 2);
+      expectSameBits(logits, fused.runtime.run(FIXED_INPUT, 2));
+      expectSameBits(logits, apart.runtime.run(FIXED_INPUT, 2));
     } finally {
       for (const r of [runtime, apart.runtime, fused.runtime]) r.release();
     }
@@ -277,7 +289,7 @@ describe("DenseNets' transitions (batch norm → max pool → ReLU → 1×1 conv
           }
         }
         expect(maxRelativeError(logits[0], reference)).toBeLessThan(1e-4);
-        expect(Array.from(logits[0], (v, i) => Object.is(v, logits[1][i]))).not.toContain(false);
+        expectSameBits(logits[0], logits[1]);
       }
     },
   );
