@@ -3,7 +3,8 @@
  * ResNet37 and DRF-c2d2 DenseNet51 on the runtime (`--binary-ops`) and on onnxruntime (standard and
  * `--int` exports), a float ResNet-18 with the same conv shapes on onnxruntime, and one 3×3 binary conv
  * (256→256 at 14×14) against onnxruntime's float conv of the same shape. Also each binary layer's
- * throughput in the runtime. The zoo models (QuickNetSmall, QuickNet, ReActNet-A) run on the runtime
+ * throughput in the runtime, and Bi-Real's 3×3 convs' share of the binary peak (issue 21: ≥ 60 %), against
+ * the start-up peak and round by round beside the peak's probe. The zoo models (QuickNetSmall, QuickNet, ReActNet-A) run on the runtime
  * against their own standard export and the float ResNet-18 on onnxruntime (ReActNet-A's accuracy is
  * about float ResNet-18's), and QuickNetSmall and QuickNet also on one thread, beside Larq Compute
  * Engine's published single-thread latencies (other CPUs). Writes bench/results/runtime.json. Not a test.
@@ -21,7 +22,7 @@ import { join } from 'node:path';
 import { createSession, exportOnnx, OnnxGraph, percentile, runOnnx, sofarVersion, type InferenceSession } from '../backends/onnx/index.js';
 import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js';
 import { stepCost, type Peaks } from '../backends/runtime/roofline.js';
-import { measurePeaks } from '../cli/binary-runtime.js';
+import { measurePeaks, openPeakProbe, type PeakProbe } from '../cli/binary-runtime.js';
 import { compileFile } from '../src/compile.js';
 import { summarize } from '../src/cost.js';
 import { hasErrors } from '../src/diagnostics.js';
@@ -240,6 +241,37 @@ export function convShareVerdict(layers: { shape: string; shareOfPeak: number }[
   return { share: CONV_SHARE_TARGET.share, convs: shares.length, least, verdict: least >= CONV_SHARE_TARGET.share ? 'met' : 'missed' };
 }
 
+/**
+ * The same reading, each round beside the peak measured in that round: a round of the peaks' probe (`sofar bench
+ * --profile`'s binary conv, one median of its runs) and a profile of the model, in alternating order; a conv's
+ * share in a round is its rate over the probe's. A shared machine's slow and fast phases move both, where a
+ * start-up peak (the fastest of five rounds, minutes before the model's profile) sets a quiet moment's rate
+ * against a busy one's. Per conv: the median over the rounds and its interval (medianInterval).
+ */
+async function convSharesByRound(runtime: BinaryRuntime, probe: PeakProbe, rounds: number, runs: number) {
+  const convs = runtime.plan.steps.map((step, i) => ({ step: i, ...stepCost(step) })).filter((c) => c.kind === 'binary' && c.shape.startsWith('3x3'));
+  const shares = convs.map((): number[] => []);
+  for (let r = 0; r < rounds; r++) {
+    const probeFirst = r % 2 === 0;
+    const before = probeFirst ? probe.round().binaryMs : 0;
+    const stepMs = runtime.profile(runs);
+    const probeMs = probeFirst ? before : probe.round().binaryMs;
+    const peak = probe.macs.binary / (probeMs / 1e3);
+    convs.forEach((c, j) => shares[j].push(c.macs / (stepMs[c.step] / 1e3) / peak));
+  }
+  return convShareByRoundVerdict(convs.map((c, j) => ({ step: c.step, shape: c.shape, shares: shares[j] })));
+}
+
+/**
+ * Issue 21's conv-share target over per-round shares: met where every 3×3 conv's interval lies at or above the
+ * share, missed where one lies below it, else within the noise.
+ */
+export function convShareByRoundVerdict(convs: { step: number; shape: string; shares: readonly number[] }[]) {
+  const layers = convs.map((c) => ({ step: c.step, shape: c.shape, median: round3(median([...c.shares])), ...againstThreshold(c.shares, CONV_SHARE_TARGET.share) }));
+  const verdict = layers.some((l) => l.verdict === 'below') ? 'missed' : layers.every((l) => l.verdict === 'above') ? 'met' : 'within the noise';
+  return { share: CONV_SHARE_TARGET.share, convs: layers.length, leastMedian: Math.min(...layers.map((l) => l.median)), verdict, layers };
+}
+
 /** Median time of onnxruntime's Conv node (its profiler's kernel time, layout reorders included) over `runs` runs. */
 async function ortConvNodeMs(bytes: Uint8Array, threads: number, x: Float32Array, runs: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'sofar-ort-profile-'));
@@ -291,6 +323,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
   const results: object[] = [];
   let kernels = '';
   let peaks: Peaks | undefined;
+  let probe: PeakProbe | undefined;
   for (const batch of o.batches) {
     const runs = Math.max(3, Math.round(o.runs / batch));
     for (const name of Object.keys(MODELS).filter((m) => o.models.includes(m))) {
@@ -306,15 +339,18 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
       const p50 = (label: string) => (latency as Record<string, { p50Ms: number }>)[label].p50Ms;
       const speedups = Object.fromEntries(contenders.slice(1).map((c) => [`vs ${c.label}`, round3(p50(c.label) / p50('sofar'))]));
       const layers = batch === 1 ? binaryLayers(sofar.runtime, sofar.runtime.profile(Math.max(5, runs)), (peaks ??= await measurePeaks('sofar', o.threads, 20)).binaryMacsPerSecond) : undefined;
-      const convShare = layers && name === CONV_SHARE_TARGET.model && o.threads === 2 ? convShareVerdict(layers) : undefined;
+      const shareTarget = batch === 1 && name === CONV_SHARE_TARGET.model && o.threads === 2;
+      const convShare = layers && shareTarget ? convShareVerdict(layers) : undefined;
+      const convShareByRound = shareTarget ? await convSharesByRound(sofar.runtime, (probe ??= await openPeakProbe('sofar', o.threads, 20)), o.rounds, Math.max(5, runs)) : undefined;
       const summary = summarize(graph);
       const byRound = roundSpeedups(contenders, o.rounds, runs);
       const target = batch === 1 && o.threads === 2 ? targetVerdict(name, contenders, o.rounds, runs) : undefined;
-      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, sampleSteps: sofar.runtime.sampleSteps, sampleStepCandidates: sofar.runtime.sampleSplit.candidates, latency, speedups, roundSpeedups: byRound, ...(target ? { target } : {}), ...(convShare ? { convShare } : {}), ...(layers ? { binaryLayers: layers } : {}) });
+      results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, sampleSteps: sofar.runtime.sampleSteps, sampleStepCandidates: sofar.runtime.sampleSplit.candidates, latency, speedups, roundSpeedups: byRound, ...(target ? { target } : {}), ...(convShare ? { convShare } : {}), ...(convShareByRound ? { convShareByRound } : {}), ...(layers ? { binaryLayers: layers } : {}) });
       for (const c of contenders) await c.release();
-      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}${target ? `, target ≥ ${target.speedup}× ${target.against}: ${target.verdict} [${target.interval.low}, ${target.interval.high}]` : ''}${convShare ? `, its ${convShare.convs} 3×3 convs at ≥ ${convShare.least} of the binary peak: ${convShare.verdict}` : ''}\n`);
+      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}${target ? `, target ≥ ${target.speedup}× ${target.against}: ${target.verdict} [${target.interval.low}, ${target.interval.high}]` : ''}${convShare ? `, its ${convShare.convs} 3×3 convs at ≥ ${convShare.least} of the start-up binary peak: ${convShare.verdict}` : ''}${convShareByRound ? `; beside the peak of each round, at ≥ ${convShareByRound.leastMedian} (medians): ${convShareByRound.verdict}` : ''}\n`);
     }
   }
+  await probe?.release();
   for (const name of Object.keys(LCE_SINGLE_THREAD).filter((m) => o.models.includes(m))) results.push(await singleThreadRow(root, name, o));
   if (o.models.includes('layer')) results.push(await layerRow(o));
 
@@ -323,7 +359,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
     sofarVersion: sofarVersion(),
     kernels,
     threads: o.threads,
-    protocol: `${o.warmup} warm-up runs (SoFAr's: more, until its first runs have chosen a batch's sample split), then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; roundSpeedups: the same ratio within each round, its min, median and max over the rounds; target (batch 1, 2 threads): issue 21's speed-up for the model, met where the distribution-free interval of the per-round speed-up's median lies at or above it, missed where below, else within the noise; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
+    protocol: `${o.warmup} warm-up runs (SoFAr's: more, until its first runs have chosen a batch's sample split), then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; roundSpeedups: the same ratio within each round, its min, median and max over the rounds; target (batch 1, 2 threads): issue 21's speed-up for the model, met where the distribution-free interval of the per-round speed-up's median lies at or above it, missed where below, else within the noise; convShare (Bi-Real ResNet18, batch 1, 2 threads): each binary 3×3 conv's rate in the model's profile over the start-up binary peak; convShareByRound: the same share within each of the rounds, against a round of the peaks' probe timed beside it (alternating which runs first), per conv the median and its interval, met where every conv's interval lies at or above the 60 % target, missed where one lies below; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
     date: new Date().toISOString(),
     machine: machine(loadStart),
     ...(peaks ? { peaks } : {}),

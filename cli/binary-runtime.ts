@@ -145,7 +145,45 @@ const PEAK_PAUSE_MS = 10;
  * wholly inside such a phase, all five rounds at one core's rate, and put XNOR-Net's convs at 144–170 %.
  */
 export async function measurePeaks(runtimeName: BinaryRuntimeName, threads: number, reps: number): Promise<Peaks> {
-  const [{ GraphBuilder }, { initWeights }, { exportOnnx }, runtime, { stepCost, peakRate }] = await Promise.all([
+  const [probe, { peakRate }] = await Promise.all([openPeakProbe(runtimeName, threads, reps), import('../backends/runtime/roofline.js')]);
+  try {
+    const rounds: PeakRound[] = [];
+    for (let r = 0; r < PEAK_ROUNDS; r++) {
+      if (r > 0) await new Promise((resolve) => setTimeout(resolve, PEAK_PAUSE_MS));
+      rounds.push(probe.round());
+    }
+    return {
+      binaryMacsPerSecond: peakRate(probe.macs.binary, rounds.map((r) => r.binaryMs)),
+      floatMacsPerSecond: peakRate(probe.macs.float, rounds.map((r) => r.floatMs)),
+      method: `SoFAr's kernels on ideal shapes at ${threads} thread${threads === 1 ? '' : 's'}, measured at start-up (the fastest of ${PEAK_ROUNDS} rounds): ${PEAK_SHAPES}`,
+    };
+  } finally {
+    await probe.release();
+  }
+}
+
+/** One round of the peaks' probe: each conv's median milliseconds over the round's runs. */
+export interface PeakRound {
+  binaryMs: number;
+  floatMs: number;
+}
+
+/** The peaks' probe, open: its convs' MACs, and a round of it timed now. */
+export interface PeakProbe {
+  macs: { binary: number; float: number };
+  round(): PeakRound;
+  release(): Promise<void>;
+}
+
+/** The shapes the probe times (measurePeaks). */
+export const PEAK_SHAPES = 'binary 3x3 512→512 at 14x14, float 1x1 256→512 at 14x14';
+
+/**
+ * The peaks' probe (measurePeaks' convs on a kernel set of its own), kept open so that a caller can time a
+ * round of it beside each round of something else: a round runs at least PEAK_ROUND_MS (and `reps` runs).
+ */
+export async function openPeakProbe(runtimeName: BinaryRuntimeName, threads: number, reps: number): Promise<PeakProbe> {
+  const [{ GraphBuilder }, { initWeights }, { exportOnnx }, runtime, { stepCost }] = await Promise.all([
     import('../src/graph/builder.js'),
     import('../src/weights/init.js'),
     import('../backends/onnx/export.js'),
@@ -158,29 +196,29 @@ export async function measurePeaks(runtimeName: BinaryRuntimeName, threads: numb
   const graph = b.finish(b.dense(b.globalAvgpool(x), { units: 10 }));
   const kernels = await kernelsFor(runtimeName, threads);
   const probe = runtime.createRuntime(exportOnnx(graph, initWeights(graph, 0), { binaryOps: true }), { threads, kernels });
-  try {
-    const x = new Float32Array(256 * 14 * 14).map((_, i) => Math.sin(i));
-    probe.run(x, 1);
-    const start = performance.now();
-    probe.run(x, 1);
-    const perRound = Math.max(reps, 10, Math.ceil(PEAK_ROUND_MS / Math.max(performance.now() - start, 1e-3)));
-    const rounds: number[][] = [];
-    for (let r = 0; r < PEAK_ROUNDS; r++) {
-      if (r > 0) await new Promise((resolve) => setTimeout(resolve, PEAK_PAUSE_MS));
-      rounds.push(probe.profile(perRound));
-    }
-    const rate = (kind: 'binary' | 'float') => {
-      const i = probe.plan.steps.findIndex((s) => stepCost(s).kind === kind);
-      return peakRate(stepCost(probe.plan.steps[i]).macs, rounds.map((ms) => ms[i]));
-    };
-    return {
-      binaryMacsPerSecond: rate('binary'),
-      floatMacsPerSecond: rate('float'),
-      method: `SoFAr's kernels on ideal shapes at ${threads} thread${threads === 1 ? '' : 's'}, measured at start-up (the fastest of ${PEAK_ROUNDS} rounds): binary 3x3 512→512 at 14x14, float 1x1 256→512 at 14x14`,
-    };
-  } finally {
+  const release = async () => {
     probe.release();
     await kernels.close?.();
+  };
+  try {
+    const input = new Float32Array(256 * 14 * 14).map((_, i) => Math.sin(i));
+    probe.run(input, 1);
+    const start = performance.now();
+    probe.run(input, 1);
+    const perRound = Math.max(reps, 10, Math.ceil(PEAK_ROUND_MS / Math.max(performance.now() - start, 1e-3)));
+    const step = (kind: 'binary' | 'float') => {
+      const i = probe.plan.steps.findIndex((s) => stepCost(s).kind === kind);
+      return { i, macs: stepCost(probe.plan.steps[i]).macs };
+    };
+    const binary = step('binary'), float = step('float');
+    const round = (): PeakRound => {
+      const ms = probe.profile(perRound);
+      return { binaryMs: ms[binary.i], floatMs: ms[float.i] };
+    };
+    return { macs: { binary: binary.macs, float: float.macs }, round, release };
+  } catch (e) {
+    await release();
+    throw e;
   }
 }
 

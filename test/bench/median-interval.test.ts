@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { keptLead } from '../../bench/batches.js';
-import { againstThreshold, convShareVerdict, medianInterval, speedupTarget, targetVerdict } from '../../bench/runtime.js';
+import { againstThreshold, convShareByRoundVerdict, convShareVerdict, medianInterval, speedupTarget, targetVerdict } from '../../bench/runtime.js';
 
 /** P(B ≤ k), B ~ Binomial(n, 1/2), from Pascal's triangle. */
 function binomialTail(n: number, k: number): number {
@@ -84,6 +84,24 @@ describe('medianInterval', () => {
     const convs = [layer('3x3 64→64 at 56x56', 0.62), layer('3x3 128→128 at 28x28', 0.84), layer('1x1 64→128 at 56x56', 0.2)];
     expect(convShareVerdict(convs)).toEqual({ share: 0.6, convs: 2, least: 0.62, verdict: 'met' });
     expect(convShareVerdict([...convs, layer('3x3 64→64 at 56x56', 0.59)]).verdict).toBe('missed');
+  });
+
+  it('checks the convs’ shares round by round: met where every conv’s interval clears 60 %, missed where one lies below it', () => {
+    // eleven rounds: the interval of the median is [x(2), x(8)] of the sorted shares (93.5 %)
+    const steady = { step: 2, shape: '3x3 64→64 at 56x56', shares: [0.64, 0.66, 0.7, 0.65, 0.63, 0.68, 0.67, 0.62, 0.69, 0.66, 0.65] };
+    const deep = { step: 18, shape: '3x3 512→512 at 7x7', shares: Array(11).fill(0.9) };
+    const met = convShareByRoundVerdict([steady, deep]);
+    expect(met).toMatchObject({ share: 0.6, convs: 2, leastMedian: 0.66, verdict: 'met' });
+    expect(met.layers[0].interval).toMatchObject({ low: 0.64, high: 0.68 });
+    // two rounds of eleven where a busy neighbour halved the conv beside a quiet probe: still met
+    const twoSlow = { ...steady, shares: [0.64, 0.31, 0.7, 0.65, 0.63, 0.68, 0.3, 0.62, 0.69, 0.66, 0.65] };
+    expect(convShareByRoundVerdict([twoSlow, deep]).verdict).toBe('met');
+    // three such rounds reach the interval's low end: within the noise; a conv below in most rounds: missed
+    const threeSlow = { ...twoSlow, shares: [...twoSlow.shares.slice(0, 10), 0.29] };
+    expect(convShareByRoundVerdict([threeSlow, deep]).verdict).toBe('within the noise');
+    const slowConv = { ...steady, shares: steady.shares.map((s) => s - 0.1) };
+    expect(convShareByRoundVerdict([slowConv, deep])).toMatchObject({ leastMedian: 0.56, verdict: 'missed' });
+    // 1×1 convs are not counted: the caller passes the 3×3 ones
   });
 
   it('places a median against a threshold by its interval: above, below, or within the noise', () => {
