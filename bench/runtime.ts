@@ -9,7 +9,7 @@
  * about float ResNet-18's), and QuickNetSmall and QuickNet also on one thread, beside Larq Compute
  * Engine's published single-thread latencies (other CPUs). Writes bench/results/runtime.json. Not a test.
  *
- *   npm run build && node dist/bench/runtime.js [--threads 2] [--batches 1,8] [--rounds 5] [--runs 20]
+ *   npm run build && node dist/bench/runtime.js [--threads 2] [--batches 1,8] [--rounds 11] [--runs 20]
  *     [--models bireal-resnet18,quicknet,...] [--out FILE]
  *
  * Every ratio is measured in interleaved rounds — A, B, C, A, B, C, ... — so that a busy spell on a
@@ -315,7 +315,8 @@ function singleLayer(binary: boolean, c: number, size: number): Uint8Array {
 
 export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
   const root = repoRoot();
-  const o = { threads: 2, batches: [1, 8], rounds: 5, runs: 20, warmup: 3, models: [...Object.keys(MODELS), 'layer'], ...options };
+  // 11 rounds: the interval of a median is [x(2), x(8)] of them (medianInterval); 5 rounds' is their least and greatest
+  const o = { threads: 2, batches: [1, 8], rounds: 11, runs: 20, warmup: 3, models: [...Object.keys(MODELS), 'layer'], ...options };
   const unknown = o.models.filter((m) => m !== 'layer' && !(m in MODELS));
   if (unknown.length) throw new Error(`bench/runtime: unknown --models ${unknown.join(', ')} (known: ${[...Object.keys(MODELS), 'layer'].join(', ')})`);
   const loadStart = loadavg();
