@@ -4,10 +4,11 @@
  * `--int` exports), a float ResNet-18 with the same conv shapes on onnxruntime, and one 3×3 binary conv
  * (256→256 at 14×14) against onnxruntime's float conv of the same shape. Also each binary layer's
  * throughput in the runtime, and Bi-Real's 3×3 convs' share of the binary peak (issue 21: ≥ 60 %), against
- * the start-up peak and round by round beside the peak's probe. The zoo models (QuickNetSmall, QuickNet, ReActNet-A) run on the runtime
- * against their own standard export and the float ResNet-18 on onnxruntime (ReActNet-A's accuracy is
- * about float ResNet-18's), and QuickNetSmall and QuickNet also on one thread, beside Larq Compute
- * Engine's published single-thread latencies (other CPUs). Writes bench/results/runtime.json. Not a test.
+ * the start-up peak and round by round beside the peak's probe. The zoo models (QuickNetSmall, QuickNet,
+ * ReActNet-A) run on the runtime against their own standard export and the float ResNet-18 on onnxruntime
+ * (ReActNet-A's accuracy is about float ResNet-18's), and QuickNetSmall and QuickNet also on one thread,
+ * beside Larq Compute Engine's published single-thread latencies (other CPUs). Writes
+ * bench/results/runtime.json. Not a test.
  *
  *   npm run build && node dist/bench/runtime.js [--threads 2] [--batches 1,8] [--rounds 11] [--runs 20]
  *     [--models bireal-resnet18,quicknet,...] [--out FILE]
