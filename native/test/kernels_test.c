@@ -800,6 +800,8 @@ static void test_pool(int cases) {
     float *x = alloc_exact(xn * 4), *y = alloc_exact(yn * 4), *rm = alloc_exact(yn * 4), *ra = alloc_exact(yn * 4);
     float *rr = alloc_exact(yn * 4); /* max pool of relu(x) */
     for (size_t i = 0; i < xn; i++) x[i] = rndf();
+    /* NaN and -0 among them: the first cell of a window copied, each later one taken where greater (relu: 0, +0) */
+    for (size_t i = 0; i < xn; i += 7) x[i] = rnd(2) ? NAN : -0.0f;
     for (int img = 0; img < n; img++)
       for (int oh = 0; oh < ho; oh++)
         for (int ow = 0; ow < wo; ow++)
