@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { createSession, exportOnnx, OnnxGraph, percentile, runOnnx, sofarVersion, type InferenceSession } from '../backends/onnx/index.js';
 import { createRuntime, type BinaryRuntime } from '../backends/runtime/index.js';
 import { stepCost, type Peaks } from '../backends/runtime/roofline.js';
-import { measurePeaks, openPeakProbe, type PeakProbe } from '../cli/binary-runtime.js';
+import { openPeakProbe, peaksOf, type PeakProbe } from '../cli/binary-runtime.js';
 import { compileFile } from '../src/compile.js';
 import { summarize } from '../src/cost.js';
 import { hasErrors } from '../src/diagnostics.js';
@@ -340,10 +340,12 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
       const latency = await race(contenders, x, batch, { rounds: o.rounds, runs, warmup: o.warmup });
       const p50 = (label: string) => (latency as Record<string, { p50Ms: number }>)[label].p50Ms;
       const speedups = Object.fromEntries(contenders.slice(1).map((c) => [`vs ${c.label}`, round3(p50(c.label) / p50('sofar'))]));
-      const layers = batch === 1 ? binaryLayers(sofar.runtime, sofar.runtime.profile(Math.max(5, runs)), (peaks ??= await measurePeaks('sofar', o.threads, 20)).binaryMacsPerSecond) : undefined;
+      // one probe serves the start-up peaks and the conv shares' rounds
+      if (batch === 1) peaks ??= await peaksOf((probe ??= await openPeakProbe('sofar', o.threads, 20)), o.threads);
+      const layers = batch === 1 ? binaryLayers(sofar.runtime, sofar.runtime.profile(Math.max(5, runs)), peaks!.binaryMacsPerSecond) : undefined;
       const shareTarget = batch === 1 && name === CONV_SHARE_TARGET.model && o.threads === 2;
       const convShare = layers && shareTarget ? convShareVerdict(layers) : undefined;
-      const convShareByRound = shareTarget ? await convSharesByRound(sofar.runtime, (probe ??= await openPeakProbe('sofar', o.threads, 20)), o.rounds, Math.max(5, runs)) : undefined;
+      const convShareByRound = shareTarget ? await convSharesByRound(sofar.runtime, probe!, o.rounds, Math.max(5, runs)) : undefined;
       const summary = summarize(graph);
       const byRound = roundSpeedups(contenders, o.rounds, runs);
       const target = batch === 1 && o.threads === 2 ? targetVerdict(name, contenders, o.rounds, runs) : undefined;

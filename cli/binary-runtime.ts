@@ -145,21 +145,27 @@ const PEAK_PAUSE_MS = 10;
  * wholly inside such a phase, all five rounds at one core's rate, and put XNOR-Net's convs at 144–170 %.
  */
 export async function measurePeaks(runtimeName: BinaryRuntimeName, threads: number, reps: number): Promise<Peaks> {
-  const [probe, { peakRate }] = await Promise.all([openPeakProbe(runtimeName, threads, reps), import('../backends/runtime/roofline.js')]);
+  const probe = await openPeakProbe(runtimeName, threads, reps);
   try {
-    const rounds: PeakRound[] = [];
-    for (let r = 0; r < PEAK_ROUNDS; r++) {
-      if (r > 0) await new Promise((resolve) => setTimeout(resolve, PEAK_PAUSE_MS));
-      rounds.push(probe.round());
-    }
-    return {
-      binaryMacsPerSecond: peakRate(probe.macs.binary, rounds.map((r) => r.binaryMs)),
-      floatMacsPerSecond: peakRate(probe.macs.float, rounds.map((r) => r.floatMs)),
-      method: `SoFAr's kernels on ideal shapes at ${threads} thread${threads === 1 ? '' : 's'}, measured at start-up (the fastest of ${PEAK_ROUNDS} rounds): ${PEAK_SHAPES}`,
-    };
+    return await peaksOf(probe, threads);
   } finally {
     await probe.release();
   }
+}
+
+/** measurePeaks on a probe already open (kept for rounds of its own afterwards). */
+export async function peaksOf(probe: PeakProbe, threads: number): Promise<Peaks> {
+  const { peakRate } = await import('../backends/runtime/roofline.js');
+  const rounds: PeakRound[] = [];
+  for (let r = 0; r < PEAK_ROUNDS; r++) {
+    if (r > 0) await new Promise((resolve) => setTimeout(resolve, PEAK_PAUSE_MS));
+    rounds.push(probe.round());
+  }
+  return {
+    binaryMacsPerSecond: peakRate(probe.macs.binary, rounds.map((r) => r.binaryMs)),
+    floatMacsPerSecond: peakRate(probe.macs.float, rounds.map((r) => r.floatMs)),
+    method: `SoFAr's kernels on ideal shapes at ${threads} thread${threads === 1 ? '' : 's'}, measured at start-up (the fastest of ${PEAK_ROUNDS} rounds): ${PEAK_SHAPES}`,
+  };
 }
 
 /** One round of the peaks' probe: each conv's median milliseconds over the round's runs. */
