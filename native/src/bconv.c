@@ -301,6 +301,26 @@ static size_t im2col_row(const struct bconv_plan *p, const uint64_t *x, size_t i
   }
   const uint64_t last_word = pad_word & ((g->cg % 64) ? (((uint64_t)1 << (g->cg % 64)) - 1) : ~(uint64_t)0);
   size_t npad = 0;
+  if (groups == 1 && wg == 1) {
+    /* a border pixel of a conv of at most 64 channels (Bi-Real's, QuickNet's, RF's at 56x56): one word a tap,
+       a kernel row's taps walked from its row pointer (the general loop below cost 4 % of such a conv) */
+    for (size_t i = 0; i < kh; i++) {
+      const ptrdiff_t ih = ih0 + (ptrdiff_t)(i * dh);
+      uint32_t t = (uint32_t)(i * kw);
+      if (ih < 0 || ih >= (ptrdiff_t)h) {
+        for (size_t j = 0; j < kw; j++, t++) *dst++ = last_word, padlist[npad++] = t;
+        continue;
+      }
+      const uint64_t *src = ximg + (size_t)ih * w;
+      ptrdiff_t iw = iw0;
+      for (size_t j = 0; j < kw; j++, t++, iw += (ptrdiff_t)dw) {
+        const int in = iw >= 0 && iw < (ptrdiff_t)w;
+        *dst++ = in ? src[iw] : last_word;
+        if (!in) padlist[npad++] = t;
+      }
+    }
+    return npad;
+  }
   for (size_t i = 0; i < kh; i++) {
     const ptrdiff_t ih = ih0 + (ptrdiff_t)(i * dh);
     for (size_t j = 0; j < kw; j++) {
