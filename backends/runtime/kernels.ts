@@ -21,6 +21,8 @@ export interface KernelSet {
   threads(): number;
   /** Stops what the set started (the WebAssembly kernels' worker threads); absent where there is nothing to stop. */
   close?(): Promise<void>;
+  /** Chunks of parallel loops each thread index has run (0: the caller), where the set counts them: who did the work. */
+  chunksRun?(): number[];
   packedWords(channels: number, groups: number): number;
   bconv2dScratchBytes(...shape: number[]): number;
   conv2dF32PackedWeightsBytes(cout: number, cin: number, kh: number, kw: number, groups: number): number;
@@ -125,7 +127,7 @@ const ISA_NAMES = ['scalar', 'avx2', 'avx512', 'wasm-simd128', 'neon'];
 export const ADDON_ABI = 4;
 
 /** The Node addon's functions (native/src/addon.c), as the loader finds them. */
-interface Addon extends Omit<KernelSet, 'description' | 'arena'> {
+interface Addon extends Omit<KernelSet, 'description' | 'arena' | 'chunksRun'> {
   /** SOFAR_ADDON_ABI: which arguments its functions take. */
   abi?: number;
   detectedIsa(): number;
@@ -135,7 +137,12 @@ interface Addon extends Omit<KernelSet, 'description' | 'arena'> {
   arena?(bytes: number): ArrayBuffer | undefined;
   /** Detaches and unmaps an arena() buffer now (its finalizer does it otherwise, once V8 collects it). */
   releaseArena?(buffer: ArrayBuffer): void;
+  /** Chunks thread `index` has run (wraps at 2^32); absent from older addons. */
+  chunksRun?(index: number): number;
 }
+
+/** Thread indices the native pool counts chunks for (SOFAR_MAX_THREADS). */
+const NATIVE_MAX_THREADS = 64;
 
 export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -218,6 +225,7 @@ function addonKernelSet(addon: Addon): KernelSet {
       if (own) return { buffer: own, base: 0, bytes, release: () => addon.releaseArena?.(own) };
       return { buffer: new ArrayBuffer(bytes), base: 0, bytes, release() {} };
     },
+    chunksRun: (): number[] => (addon.chunksRun ? Array.from({ length: NATIVE_MAX_THREADS }, (_, i) => addon.chunksRun!(i) >>> 0) : []),
   };
   Object.defineProperty(set, 'description', { get: () => `native (${ISA_NAMES[addon.isaInUse()] ?? 'unknown'})` });
   return set as unknown as KernelSet;

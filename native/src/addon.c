@@ -312,6 +312,12 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   sofar_set_threads(t);
   return undef(env);
 }
+static napi_value js_chunks_run(napi_env env, napi_callback_info info) {
+  call_t c;
+  int t;
+  if (!begin(&c, env, info, "chunksRun", 1, 0) || !int_arg(&c, 0, "index", 0, 1023, &t)) return NULL;
+  return num(env, (double)sofar_chunks_run(t));
+}
 static napi_value js_threads(napi_env env, napi_callback_info info) {
   call_t c;
   if (!begin(&c, env, info, "threads", 0, 0)) return NULL;
@@ -1263,6 +1269,7 @@ NAPI_MODULE_INIT() {
       {"isaInUse", js_isa_in_use},
       {"setThreads", js_set_threads},
       {"threads", js_threads},
+      {"chunksRun", js_chunks_run},
       {"info", js_info},
 #if defined(__linux__)
       {"arena", js_arena},

@@ -405,6 +405,8 @@ void sofar_dwconv_neon(size_t, size_t, const float *const *, const float *, cons
  */
 typedef void (*sofar_task_fn)(void *ctx, size_t begin, size_t end, int slot);
 void sofar_parallel_for(size_t ntasks, sofar_task_fn fn, void *ctx);
+/** Chunks of parallel loops thread `index` (0: the caller) has run (wraps at 2^32; 0 where serial): who did the work. */
+uint32_t sofar_chunks_run(int index);
 /** Scratch slots a kernel with `ntasks` tasks provides for (independent of the current thread count). */
 static inline size_t sofar_slots(size_t ntasks) { return ntasks < SOFAR_MAX_THREADS ? (ntasks ? ntasks : 1) : SOFAR_MAX_THREADS; }
 

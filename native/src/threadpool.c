@@ -3,18 +3,21 @@
  * build: workers that JavaScript starts, each running sofar_wasm_worker; serial in the single-threaded
  * WebAssembly build or with SOFAR_NO_THREADS).
  *
- * A job's tasks are cut into chunks (a few per thread), and the chunks into one contiguous range per thread.
- * Each thread claims the chunks of its own range first, then what is left of the others' (from atomic
- * words, so a worker that is slow to wake, or descheduled on a busy machine, only means the others take
- * more chunks). The same thread thus computes the same pixels layer after layer, and finds the maps it
- * wrote for them still in its core's cache (4-8 % faster whole models at 2 threads than one shared queue).
+ * A job's tasks are cut into one contiguous range per thread, and each range into a few chunks that halve in
+ * size (1/2, 1/4, 1/8, 1/8 of it). Each thread claims the chunks of its own range from the front, largest
+ * first; a thread with none left takes what is left of the others' from the back, smallest first (from
+ * atomic words, so a worker that is slow to wake, or slowed by another tenant of a shared machine, only
+ * means the others take more chunks, and the last chunks, small, leave little for one thread to wait on).
+ * The same thread thus computes the same pixels layer after layer, and finds the maps it wrote for them
+ * still in its core's cache (4-8 % faster whole models at 2 threads than one shared queue).
  * Which thread runs a chunk never changes a result: tasks are independent and each output is computed by
  * exactly one task; the thread's index only picks its scratch slot. Workers spin briefly after each job
  * (kernel calls come in quick succession during an inference), then sleep on a condition variable. A
  * second caller arriving while the pool is busy (another thread using the kernels) runs its job serially.
  *
  * The work word: generation (24 bits) | parts (8: threads allowed to join) | chunks (16) | 0 (16); a range
- * word: generation | 0 | the range's end chunk | its next chunk. A claim is a compare-and-swap on a range
+ * word: generation | 0 | the range's end chunk | its next chunk (the owner moves next up, a thief end
+ * down). A claim is a compare-and-swap on a range
  * word that checks the generation, so a worker that wakes late can never claim (or run) a chunk of a job
  * other than the one the words describe; the job's fields and range words, written before the work word
  * was published (release), are read after loading it (acquire), and stay valid until the caller has seen
@@ -42,6 +45,7 @@ static struct {
   sofar_task_fn fn;
   void *ctx;
   size_t ntasks;
+  size_t parts, per;                      /* threads the tasks are split between; chunks in each one's range */
   uint32_t done;                          /* atomic: chunks finished */
   uint32_t generation;                    /* caller only */
   uint32_t chunks_run[SOFAR_MAX_THREADS]; /* atomic: chunks each thread index has run (a statistic) */
@@ -51,10 +55,11 @@ static struct {
 
 /*
  * Claims the next chunk of job `gen` for thread `index`; returns 0 when there is none for it. Thread t
- * takes the chunks of its own range first (range t: the same pixels layer after layer, so what it wrote
- * stays in its core's cache for the next layer's reads), then what is left of the others'.
+ * takes the chunks of its own range first, from the front (range t: the same pixels layer after layer, so
+ * what it wrote stays in its core's cache for the next layer's reads), then what is left of the others',
+ * from the back.
  */
-static int claim(uint32_t gen, int index, unsigned *chunk, unsigned *chunks) {
+static int claim(uint32_t gen, int index, unsigned *chunk) {
   const uint64_t w = __atomic_load_n(&job.work, __ATOMIC_ACQUIRE);
   if (W_GEN(w) != gen || (unsigned)index >= W_PARTS(w)) return 0;
   const unsigned ranges = W_PARTS(w);
@@ -62,9 +67,10 @@ static int claim(uint32_t gen, int index, unsigned *chunk, unsigned *chunks) {
     uint64_t *rw = &job.range_work[((unsigned)index + k) % ranges];
     uint64_t r = __atomic_load_n(rw, __ATOMIC_ACQUIRE);
     while (W_GEN(r) == gen && W_NEXT(r) < W_CHUNKS(r)) {
-      if (__atomic_compare_exchange_n(rw, &r, r + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        *chunk = W_NEXT(r);
-        *chunks = W_CHUNKS(w);
+      /* the owner's next chunk, or a thief's: the range's last (its end moved down by one) */
+      const uint64_t taken = k == 0 ? r + 1 : r - ((uint64_t)1 << 16);
+      if (__atomic_compare_exchange_n(rw, &r, taken, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        *chunk = k == 0 ? W_NEXT(r) : W_CHUNKS(r) - 1;
         return 1;
       }
     }
@@ -72,10 +78,25 @@ static int claim(uint32_t gen, int index, unsigned *chunk, unsigned *chunks) {
   return 0;
 }
 
+/* Chunks thread `index` (0: the caller) has run since the module started (wraps at 2^32): who did the work. */
+uint32_t sofar_chunks_run(int index) {
+  if (index < 0 || index >= SOFAR_MAX_THREADS) return 0;
+  return __atomic_load_n(&job.chunks_run[index], __ATOMIC_RELAXED);
+}
+
+/* Chunk c's tasks: the j-th of its range's `per` chunks, which halve in size (the last two equal). */
+static void chunk_tasks(unsigned c, size_t *begin, size_t *end) {
+  const size_t r = c / job.per, j = c % job.per;
+  const size_t first = job.ntasks * r / job.parts, len = job.ntasks * (r + 1) / job.parts - first;
+  *begin = first + len - (len >> j);
+  *end = j + 1 == job.per ? first + len : first + len - (len >> (j + 1));
+}
+
 static void run_chunks(uint32_t gen, int index) {
-  unsigned c, chunks;
-  while (claim(gen, index, &c, &chunks)) {
-    const size_t begin = job.ntasks * c / chunks, end = job.ntasks * (c + 1) / chunks;
+  unsigned c;
+  while (claim(gen, index, &c)) {
+    size_t begin, end;
+    chunk_tasks(c, &begin, &end);
     if (begin < end) job.fn(job.ctx, begin, end, index);
     __atomic_fetch_add(&job.chunks_run[index], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&job.done, 1, __ATOMIC_RELEASE);
@@ -100,16 +121,19 @@ static int job_running(uint32_t gen) {
  */
 static uint64_t post_job(size_t ntasks, sofar_task_fn fn, void *ctx, int threads) {
   const size_t parts = sofar_min((size_t)threads, ntasks);
-  const size_t chunks = sofar_min(ntasks, parts * CHUNKS_PER_THREAD);
+  /* chunks a range: at most CHUNKS_PER_THREAD, none empty (the smallest range has 2^(per-1) tasks or more) */
+  size_t per = 1;
+  while (per < CHUNKS_PER_THREAD && (ntasks / parts) >> per) per++;
+  const size_t chunks = parts * per;
   job.fn = fn;
   job.ctx = ctx;
   job.ntasks = ntasks;
+  job.parts = parts;
+  job.per = per;
   __atomic_store_n(&job.done, 0, __ATOMIC_RELAXED);
   job.generation = (job.generation + 1) & 0xffffff;
-  for (size_t r = 0; r < parts; r++) { /* published with the work word (release) */
-    const uint64_t first = chunks * r / parts, end = chunks * (r + 1) / parts;
-    __atomic_store_n(&job.range_work[r], W_MAKE(job.generation, 0, end) | first, __ATOMIC_RELAXED);
-  }
+  for (size_t r = 0; r < parts; r++) /* published with the work word (release) */
+    __atomic_store_n(&job.range_work[r], W_MAKE(job.generation, 0, (r + 1) * per) | (r * per), __ATOMIC_RELAXED);
   return W_MAKE(job.generation, parts, chunks);
 }
 
@@ -151,8 +175,7 @@ __attribute__((export_name("sofar_wasm_worker_stack"))) uintptr_t sofar_wasm_wor
 
 /** Chunks thread `index` (0: the caller) has run since the module started (wraps at 2^32): who did the work. */
 __attribute__((export_name("sofar_wasm_chunks_run"))) uint32_t sofar_wasm_chunks_run(int index) {
-  if (index < 0 || index >= SOFAR_MAX_THREADS) return 0;
-  return __atomic_load_n(&job.chunks_run[index], __ATOMIC_RELAXED);
+  return sofar_chunks_run(index);
 }
 
 /** Asks worker `index` to return from sofar_wasm_worker (it finishes the chunk it is running first). */
@@ -209,6 +232,7 @@ void sofar_parallel_for(size_t ntasks, sofar_task_fn fn, void *ctx) {
 #elif defined(__wasm__) || defined(SOFAR_NO_THREADS)
 
 void sofar_set_threads(int threads) { (void)threads; n_threads = 1; }
+uint32_t sofar_chunks_run(int index) { (void)index; return 0; }
 int sofar_threads(void) { return n_threads; }
 void sofar_parallel_for(size_t ntasks, sofar_task_fn fn, void *ctx) {
   if (ntasks) fn(ctx, 0, ntasks, 0);

@@ -20,6 +20,9 @@
 
 /* native/src/internal.h, a hook for tests: the packed weight bytes from which binary convs split by channels */
 void sofar_bconv_split_at(size_t bytes);
+/* native/src/internal.h: the pool every threaded kernel runs on */
+typedef void (*sofar_task_fn)(void *ctx, size_t begin, size_t end, int slot);
+void sofar_parallel_for(size_t ntasks, sofar_task_fn fn, void *ctx);
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t next_u64(void) {
@@ -1095,10 +1098,47 @@ static void test_avgpool2_conv(int cases) {
   sofar_set_isa(sofar_detected_isa());
 }
 
+/* The pool: every task of a job run exactly once, in ranges within [0, ntasks), on a slot below the thread
+   count, whatever the split into ranges and chunks (halving sizes, claimed from both ends). */
+struct pool_probe {
+  unsigned char runs[1200];
+  int bad_slot, bad_range;
+  int threads;
+};
+static void pool_probe_task(void *vctx, size_t begin, size_t end, int slot) {
+  struct pool_probe *p = (struct pool_probe *)vctx;
+  if (slot < 0 || slot >= p->threads) __atomic_store_n(&p->bad_slot, 1, __ATOMIC_RELAXED);
+  if (begin >= end || end > sizeof p->runs) {
+    __atomic_store_n(&p->bad_range, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  for (size_t t = begin; t < end; t++) __atomic_fetch_add(&p->runs[t], 1, __ATOMIC_RELAXED);
+}
+static void test_parallel_for(void) {
+  static const size_t counts[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 523, 1200};
+  for (int threads = 1; threads <= 5; threads++) {
+    sofar_set_threads(threads);
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+      for (int rep = 0; rep < 20; rep++) {
+        static struct pool_probe p;
+        memset(&p, 0, sizeof p);
+        p.threads = threads;
+        sofar_parallel_for(counts[i], pool_probe_task, &p);
+        size_t wrong = 0;
+        for (size_t t = 0; t < sizeof p.runs; t++) wrong += p.runs[t] != (t < counts[i]);
+        CHECK(!wrong && !p.bad_slot && !p.bad_range,
+              "parallel_for %zu tasks, %d threads: %zu tasks not run exactly once, bad slot %d, bad range %d", counts[i],
+              threads, wrong, p.bad_slot, p.bad_range);
+      }
+  }
+  sofar_set_threads(1);
+}
+
 int main(int argc, char **argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 40;
   if (argc > 2) rng ^= (uint64_t)strtoull(argv[2], NULL, 10) * 0x2545f4914f6cdd1dull;
   printf("detected isa %d\n", sofar_detected_isa());
+  test_parallel_for();
   test_pack_signs(cases);
   test_bconv(cases);
   test_bconv_channel_sweep();

@@ -78,6 +78,25 @@ describe.skipIf(skip)('native kernels', () => {
     expect(() => loadAddonKernels(fileURLToPath(import.meta.url))).toThrow();
   });
 
+  it('counts the chunks each thread runs: at 2 threads both take part in a conv, at 1 the caller alone', () => {
+    const own = loadAddonKernels(addonPath);
+    const counts = () => own.chunksRun!();
+    const conv = () => checkBconv(a, arena, configs.filter((c) => c.label === 'scalar, threads 2'), new Rng(11), 2);
+    expect(counts()).toHaveLength(64);
+    // a worker may be slow to wake on a busy machine: a few more convs then
+    const before = counts();
+    for (let rep = 0; rep < 50 && !(counts()[0] > before[0] && counts()[1] > before[1]); rep++) conv();
+    const after = counts();
+    expect(after[0], 'chunks run by the caller').toBeGreaterThan(before[0]);
+    expect(after[1], 'chunks run by worker 1').toBeGreaterThan(before[1]);
+    a.setThreads(1);
+    const one = counts();
+    a.setIsa(0);
+    checkBconv(a, arena, [{ label: 'scalar, threads 1', setup: () => a.setThreads(1) }], new Rng(12), 2);
+    expect(counts().slice(1)).toEqual(one.slice(1));
+    a.setIsa(a.detectedIsa());
+  });
+
   it('packs signs, also of an affine map (0, -0 and NaN as +1)', () => checkPackSigns(a, arena, configs, new Rng(1), 20));
   it('binary conv equals the reference exactly', () => checkBconv(a, arena, configs, new Rng(2), 60));
   it('binary conv: every channel count 1..130 (row-packed taps and not), exactly', () => {
