@@ -56,6 +56,7 @@ export async function run(options: BatchesBenchOptions = {}) {
   const floatResnet = compileSpec(root, 'resnet18-float');
   const floatBytes = exportOnnx(floatResnet, initWeights(floatResnet, 0));
   const results = [];
+  let kernels = ''; // the kernels in use (their ISA), for the report
   for (const name of o.models) {
     const graph = compileSpec(root, MODELS[name]);
     const weights = initWeights(graph, 0);
@@ -65,6 +66,7 @@ export async function run(options: BatchesBenchOptions = {}) {
     for (const batch of o.batches) {
       const x = seededInput(graph, batch, 0);
       const runtime = createRuntime(binary, { threads: o.threads, batch });
+      kernels ||= runtime.kernels;
       sides.push({ engine: 'sofar', batch, run: () => runtime.run(x, batch), rounds: [], runtime, release: () => runtime.release() });
       const session = await createSession(reference.bytes, { threads: o.threads, stopSpinning: true });
       sides.push({ engine: 'ort', batch, run: () => runOnnx(session, x, batch), rounds: [], release: () => session.release() });
@@ -120,6 +122,7 @@ export async function run(options: BatchesBenchOptions = {}) {
     bench: 'batches',
     command: `node dist/bench/batches.js --batches ${o.batches.join(',')} --models ${o.models.join(',')} --threads ${o.threads} --rounds ${o.rounds} --runs ${o.runs}`,
     machine: machine(loadStart),
+    kernels,
     threads: o.threads,
     protocol: `per model: SoFAr's runtime and the onnxruntime reference at every batch size, ${o.rounds} rounds in alternating order, each side max(3, ${o.runs}/batch) timed runs a round after a warm-up (3 runs, SoFAr's until its sample split is chosen); each round's median ms a sample; ratios within rounds, summarized as least, median, greatest; the batch-N ratio over the batch-1 ratio also as its median's distribution-free interval (order statistics, coverage given) and a verdict: kept (interval ≥ 1), lost (< 1), within the noise; for models with an issue-21 target, the batch-N speed-up against that batch-1 target the same way (met, missed, within the noise)`,
     results,

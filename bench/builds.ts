@@ -75,6 +75,7 @@ export async function run(options: BuildsBenchOptions = {}) {
     command: `node dist/bench/builds.js --a ${o.a} --b ${o.b} --models ${o.models.join(',')} --threads ${o.threads} --rounds ${o.rounds} --runs ${o.runs}`,
     machine: machine(loadStart),
     builds: { a: builds[0].path, b: builds[1].path },
+    kernels: { a: builds[0].kernels.description, b: builds[1].kernels.description },
     threads: o.threads,
     note: 'each row: one model on two builds of the native kernels in one process, batch 1, alternating in rounds (order flipped each round); speedBOverA: a\'s round median over b\'s, summarized over the rounds; two builds differ by a few per cent even where their code for a model is the same (layout), so compare against a control model',
     results,

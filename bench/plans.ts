@@ -122,6 +122,7 @@ export async function run(options: PlansBenchOptions = {}) {
     bench: 'plans',
     command: `node dist/bench/plans.js --choices ${o.choices.join(',')} --models ${o.models.join(',')} --threads ${o.threads} --rounds ${o.rounds} --runs ${o.runs}`,
     machine: machine(loadStart),
+    kernels: kernels.description,
     threads: o.threads,
     note: 'each row: one model planned with and without one planning choice on the same native kernels, at the row\'s batch, alternating in rounds; p50Ms in milliseconds a sample; speedWithOverWithout is the ratio of the two medians within each round, summarized over the rounds; stepsMs: each step timed on its own (runtime.profile, its median), summed, the median of 5 such sums taken in turn, ms a sample',
     results,

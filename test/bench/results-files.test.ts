@@ -1,6 +1,6 @@
 /**
  * Issue 21: every benchmark results file names the CPU it was measured on (model name, family, the SIMD
- * extensions in use) and the date — figures differ between machines, and one without its CPU means little.
+ * extensions it has; the kernels in use where a file times SoFAr's runtime) and the date — figures differ between machines, and one without its CPU means little.
  * Read from the committed files themselves, so a bench that writes its own partial record fails here.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -32,6 +32,8 @@ describe('bench/results', () => {
       if (file in FAMILY_NOT_RECORDED) return;
       expect(Number.isInteger(machine.family)).toBe(true);
       expect(Array.isArray(machine.isa)).toBe(true);
+      // the runtime's and the batches' files also say which of SoFAr's kernels ran (the ISA in use, not only the CPU's)
+      if (report.benchmark === 'binary-runtime' || report.bench === 'batches') expect(report.kernels).toMatch(/^(native|wasm) \(\w+/);
     });
   }
 });
