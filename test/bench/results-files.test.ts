@@ -1,6 +1,7 @@
 /**
  * Issue 21: every benchmark results file names the CPU it was measured on (model name, family, the SIMD
- * extensions it has; the kernels in use where a file times SoFAr's runtime) and the date — figures differ between machines, and one without its CPU means little.
+ * extensions it has; the kernels in use where a file times SoFAr's runtime) and the date — figures differ
+ * between machines, and one without its CPU means little.
  * Read from the committed files themselves, so a bench that writes its own partial record fails here.
  */
 import { readdirSync, readFileSync } from 'node:fs';
