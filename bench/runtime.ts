@@ -243,24 +243,36 @@ export function convShareVerdict(layers: { shape: string; shareOfPeak: number }[
 }
 
 /**
- * The same reading, each round beside the peak measured in that round: a round of the peaks' probe (`sofar bench
- * --profile`'s binary conv, one median of its runs) and a profile of the model, in alternating order; a conv's
- * share in a round is its rate over the probe's. A shared machine's slow and fast phases move both, where a
- * start-up peak (the fastest of five rounds, minutes before the model's profile) sets a quiet moment's rate
- * against a busy one's. Per conv: the median over the rounds and its interval (medianInterval).
+ * The same reading, each round beside the peaks measured in that round: a round of the peaks' probe (the cores'
+ * register-only binary rate, issue 21's "measured two-core binary peak", and `sofar bench --profile`'s binary
+ * conv on its best shape, each one median of its runs) and a profile of the model, in alternating order; a
+ * conv's share in a round is its rate over the round's register-only rate (the kernels' conv where the kernel
+ * set has no register-only loop), and, beside it, over the round's conv. A shared machine's slow and fast
+ * phases move both, where a start-up peak (the fastest of five rounds, minutes before the model's profile)
+ * sets a quiet moment's rate against a busy one's. Per conv: the median over the rounds and its interval
+ * (medianInterval).
  */
 async function convSharesByRound(runtime: BinaryRuntime, probe: PeakProbe, rounds: number, runs: number) {
   const convs = runtime.plan.steps.map((step, i) => ({ step: i, ...stepCost(step) })).filter((c) => c.kind === 'binary' && c.shape.startsWith('3x3'));
   const shares = convs.map((): number[] => []);
+  const ofKernels = convs.map((): number[] => []);
+  let basis: 'register-only' | 'kernels' = 'register-only';
   for (let r = 0; r < rounds; r++) {
     const probeFirst = r % 2 === 0;
-    const before = probeFirst ? probe.round().binaryMs : 0;
+    const before = probeFirst ? probe.round() : undefined;
     const stepMs = runtime.profile(runs);
-    const probeMs = probeFirst ? before : probe.round().binaryMs;
-    const peak = probe.macs.binary / (probeMs / 1e3);
-    convs.forEach((c, j) => shares[j].push(c.macs / (stepMs[c.step] / 1e3) / peak));
+    const peaks = before ?? probe.round();
+    if (!peaks.registers) basis = 'kernels';
+    const ceiling = peaks.registers?.binary ?? peaks.kernels.binary;
+    convs.forEach((c, j) => {
+      const rate = c.macs / (stepMs[c.step] / 1e3);
+      shares[j].push(rate / ceiling);
+      ofKernels[j].push(rate / peaks.kernels.binary);
+    });
   }
-  return convShareByRoundVerdict(convs.map((c, j) => ({ step: c.step, shape: c.shape, shares: shares[j] })));
+  const verdict = convShareByRoundVerdict(convs.map((c, j) => ({ step: c.step, shape: c.shape, shares: shares[j] })));
+  const kernels = convShareByRoundVerdict(convs.map((c, j) => ({ step: c.step, shape: c.shape, shares: ofKernels[j] })));
+  return { basis, ...verdict, againstKernels: { leastMedian: kernels.leastMedian, verdict: kernels.verdict, layers: kernels.layers.map((l) => ({ step: l.step, median: l.median })) } };
 }
 
 /**
@@ -351,7 +363,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
       const target = batch === 1 && o.threads === 2 ? targetVerdict(name, contenders, o.rounds, runs) : undefined;
       results.push({ model: graph.name, batch, binaryMacs: summary.macs.binary, floatMacs: summary.macs.float, plan: sofar.runtime.plan.stats, sampleSteps: sofar.runtime.sampleSteps, sampleStepCandidates: sofar.runtime.sampleSplit.candidates, latency, speedups, roundSpeedups: byRound, ...(target ? { target } : {}), ...(convShare ? { convShare } : {}), ...(convShareByRound ? { convShareByRound } : {}), ...(layers ? { binaryLayers: layers } : {}) });
       for (const c of contenders) await c.release();
-      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}${target ? `, target ≥ ${target.speedup}× ${target.against}: ${target.verdict} [${target.interval.low}, ${target.interval.high}]` : ''}${convShare ? `, its ${convShare.convs} 3×3 convs at ≥ ${convShare.least} of the start-up binary peak: ${convShare.verdict}` : ''}${convShareByRound ? `; beside the peak of each round, at ≥ ${convShareByRound.leastMedian} (medians): ${convShareByRound.verdict}` : ''}\n`);
+      process.stderr.write(`bench/runtime: ${name} batch ${batch}: ${JSON.stringify(speedups)}, by round ${JSON.stringify(byRound)}${target ? `, target ≥ ${target.speedup}× ${target.against}: ${target.verdict} [${target.interval.low}, ${target.interval.high}]` : ''}${convShare ? `, its ${convShare.convs} 3×3 convs at ≥ ${convShare.least} of the start-up binary peak: ${convShare.verdict}` : ''}${convShareByRound ? `; beside each round's ${convShareByRound.basis} peak, at ≥ ${convShareByRound.leastMedian} (medians): ${convShareByRound.verdict} (of the kernels' best conv: ≥ ${convShareByRound.againstKernels.leastMedian}, ${convShareByRound.againstKernels.verdict})` : ''}\n`);
     }
   }
   await probe?.release();
@@ -363,7 +375,7 @@ export async function run(options: RuntimeBenchOptions = {}): Promise<object> {
     sofarVersion: sofarVersion(),
     kernels,
     threads: o.threads,
-    protocol: `${o.warmup} warm-up runs (SoFAr's: more, until its first runs have chosen a batch's sample split), then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; roundSpeedups: the same ratio within each round, its min, median and max over the rounds; target (batch 1, 2 threads): issue 21's speed-up for the model, met where the distribution-free interval of the per-round speed-up's median lies at or above it, missed where below, else within the noise; convShare (Bi-Real ResNet18, batch 1, 2 threads): each binary 3×3 conv's rate in the model's profile over the start-up binary peak; convShareByRound: the same share within each of the rounds, against a round of the peaks' probe timed beside it (alternating which runs first), per conv the median and its interval, met where every conv's interval lies at or above the 60 % target, missed where one lies below; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
+    protocol: `${o.warmup} warm-up runs (SoFAr's: more, until its first runs have chosen a batch's sample split), then ${o.rounds} interleaved rounds of ${o.runs}/batch timed runs per contender (A, B, C, A, B, C, ...); medians compared; speedup = onnxruntime p50 / SoFAr p50; roundSpeedups: the same ratio within each round, its min, median and max over the rounds; target (batch 1, 2 threads): issue 21's speed-up for the model, met where the distribution-free interval of the per-round speed-up's median lies at or above it, missed where below, else within the noise; peaks: the cores' register-only binary and float rates (the binary GEMM's xor + popcount + add, the float GEMM's multiply-add, 12 accumulators in registers: issue 21's measured peak) and, as peaks.kernels, SoFAr's kernels on their best shapes, each the fastest of five start-up rounds; convShare (Bi-Real ResNet18, batch 1, 2 threads): each binary 3×3 conv's rate in the model's profile over the start-up register-only binary peak; convShareByRound: the same share within each of the rounds, against a round of the peaks' probe timed beside it (alternating which runs first), per conv the median and its interval, met where every conv's interval lies at or above the 60 % target, missed where one lies below, and againstKernels the same over the round's best-shape conv; onnxruntime sessions stop their threads spinning when a run ends (session.force_spinning_stop), so no contender runs beside another one's idle spinning threads`,
     date: new Date().toISOString(),
     machine: machine(loadStart),
     ...(peaks ? { peaks } : {}),

@@ -22,7 +22,8 @@
         "src/dwconv-neon.c",
         "src/bconv-neon.c",
         "src/sgemm-neon.c",
-        "src/elementwise.c"
+        "src/elementwise.c",
+        "src/peak.c"
       ],
       "include_dirs": ["include"],
       "defines": ["NAPI_VERSION=8"],

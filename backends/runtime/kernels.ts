@@ -23,6 +23,12 @@ export interface KernelSet {
   close?(): Promise<void>;
   /** Chunks of parallel loops each thread index has run (0: the caller), where the set counts them: who did the work. */
   chunksRun?(): number[];
+  /**
+   * Optional: the register-only loop of the instruction set in use (sofar_register_peak; kind 0: the binary GEMM's
+   * xor, popcount and add, 1: the float GEMM's multiply-add), `tasks` tasks of `iterations` rounds on the set's
+   * threads; returns the MACs done (0: no such loop in this build). The caller times it: a roofline's ceiling.
+   */
+  registerPeak?(kind: 0 | 1, iterations: number, tasks: number): number;
   packedWords(channels: number, groups: number): number;
   bconv2dScratchBytes(...shape: number[]): number;
   conv2dF32PackedWeightsBytes(cout: number, cin: number, kh: number, kw: number, groups: number): number;

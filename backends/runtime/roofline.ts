@@ -2,15 +2,26 @@
  * The roofline profile of a plan: each step's operation, shape, time, MACs and rate against the peak of
  * its kind (binary or float), and the model's limit — its binary MACs at the binary peak plus its float
  * MACs at the float peak — beside its measured time. A function of plain data: the plan, the median time
- * of each step (`BinaryRuntime.profile`) and the two peaks.
+ * of each step (`BinaryRuntime.profile`) and the peaks.
  */
 import { OFFSET_ARGS } from './execute.js';
 import type { Plan, Step } from './plan.js';
 
-/** MACs a second: what the kernels reach on ideal shapes, measured on the machine at hand. */
-export interface Peaks {
+/** MACs a second of binary (bit) and float multiply-accumulates. */
+export interface Rates {
   binaryMacsPerSecond: number;
   floatMacsPerSecond: number;
+}
+
+/**
+ * The peaks measured on the machine at hand. The ceilings (`binaryMacsPerSecond`, `floatMacsPerSecond`) are
+ * what the shares and the limit are taken against: the cores' register-only rates of the GEMMs' inner steps
+ * where the kernel set measures them (basis 'register-only': no kernel can run faster), else what SoFAr's
+ * kernels reach on ideal shapes (basis 'kernels'). `kernels`: those ideal shapes' rates, beside the ceilings.
+ */
+export interface Peaks extends Rates {
+  basis: 'register-only' | 'kernels';
+  kernels?: Rates;
   /** How they were measured, for the report. */
   method: string;
 }
@@ -24,8 +35,10 @@ export interface StepProfile {
   kind: 'binary' | 'float' | 'other';
   /** MACs a second (0 for steps without MACs). */
   macsPerSecond: number;
-  /** macsPerSecond over the peak of its kind (null without MACs). */
+  /** macsPerSecond over the ceiling of its kind, Peaks' binaryMacsPerSecond or floatMacsPerSecond (null without MACs). */
   shareOfPeak: number | null;
+  /** macsPerSecond over what SoFAr's kernels reach on an ideal shape of its kind (null without MACs or without Peaks' kernels). */
+  shareOfKernelPeak: number | null;
 }
 
 export interface Roofline {
@@ -76,11 +89,11 @@ export function stepCost(step: Step): { shape: string; macs: number; kind: StepP
 }
 
 /**
- * A peak from rounds of a probe (each round's median milliseconds): the fastest round's rate. A peak is the
- * best the kernels reach; a shared machine's slow phases (a thread descheduled for a round) only lower rounds.
+ * A peak from rounds of a probe (each round's rate, MACs a second): the fastest round's. A peak is the best
+ * the cores reach; a shared machine's slow phases (a thread descheduled for a round) only lower rounds.
  */
-export function peakRate(macs: number, roundMs: readonly number[]): number {
-  return macs / (Math.min(...roundMs) / 1e3);
+export function peakRate(roundRates: readonly number[]): number {
+  return Math.max(...roundRates);
 }
 
 export function roofline(plan: Plan, stepMs: readonly number[], peaks: Peaks, samples = 1): Roofline {
@@ -91,8 +104,10 @@ export function roofline(plan: Plan, stepMs: readonly number[], peaks: Peaks, sa
     const macs = cost.macs * samples, kind = cost.kind;
     const ms = stepMs[i];
     const macsPerSecond = macs && ms > 0 ? macs / (ms / 1e3) : 0;
-    const peak = kind === 'binary' ? peaks.binaryMacsPerSecond : peaks.floatMacsPerSecond;
-    return { step: i, kernel: step.kernel, shape, ms, macs, kind, macsPerSecond, shareOfPeak: kind === 'other' ? null : macsPerSecond / peak };
+    const peakOf = (rates: Rates) => (kind === 'binary' ? rates.binaryMacsPerSecond : rates.floatMacsPerSecond);
+    const shareOfPeak = kind === 'other' ? null : macsPerSecond / peakOf(peaks);
+    const shareOfKernelPeak = kind === 'other' || !peaks.kernels ? null : macsPerSecond / peakOf(peaks.kernels);
+    return { step: i, kernel: step.kernel, shape, ms, macs, kind, macsPerSecond, shareOfPeak, shareOfKernelPeak };
   });
   const sum = (kind: StepProfile['kind']) => steps.filter((s) => s.kind === kind).reduce((a, s) => a + s.macs, 0);
   const binaryMacs = sum('binary');

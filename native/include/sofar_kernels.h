@@ -44,6 +44,15 @@ int sofar_isa_in_use(void);
 void sofar_set_threads(int threads);
 int sofar_threads(void);
 
+/*
+ * Added (2026-12-08): the register-only rate of the instruction set in use, a roofline's ceiling. `tasks`
+ * tasks on the thread pool, each `iterations` rounds of a GEMM's inner step on 12 independent accumulators
+ * with every operand in a register (kind 0: the binary GEMM's xor, popcount and add; kind 1: the float
+ * GEMM's multiply-add); returns the MACs done (binary: bits), 0 for bad arguments and in the WebAssembly
+ * build (which has no such loop). The caller times the call.
+ */
+double sofar_register_peak(int kind, double iterations, int tasks);
+
 /* ---- binary ------------------------------------------------------------------------------------ */
 
 /** Words per pixel of a packed map of `channels` channels in `groups` groups. */

@@ -318,6 +318,18 @@ static napi_value js_chunks_run(napi_env env, napi_callback_info info) {
   if (!begin(&c, env, info, "chunksRun", 1, 0) || !int_arg(&c, 0, "index", 0, 1023, &t)) return NULL;
   return num(env, (double)sofar_chunks_run(t));
 }
+/* registerPeak(kind, iterations, tasks): the register-only loop of the ISA in use on the pool; the MACs done */
+static napi_value js_register_peak(napi_env env, napi_callback_info info) {
+  call_t c;
+  int kind, tasks;
+  double iterations;
+  if (!begin(&c, env, info, "registerPeak", 3, 0) || !int_arg(&c, 0, "kind", 0, 1, &kind) ||
+      !number_arg(&c, 1, "iterations", &iterations) || !int_arg(&c, 2, "tasks", 1, 1 << 20, &tasks))
+    return NULL;
+  if (!(iterations >= 1 && iterations <= 1e12) || iterations != (double)(uint64_t)iterations)
+    return fail(&c, 1, "iterations (argument 2) must be an integer in [1, 1e12], got %g", iterations);
+  return num(env, sofar_register_peak(kind, iterations, tasks));
+}
 static napi_value js_threads(napi_env env, napi_callback_info info) {
   call_t c;
   if (!begin(&c, env, info, "threads", 0, 0)) return NULL;
@@ -1270,6 +1282,7 @@ NAPI_MODULE_INIT() {
       {"setThreads", js_set_threads},
       {"threads", js_threads},
       {"chunksRun", js_chunks_run},
+      {"registerPeak", js_register_peak},
       {"info", js_info},
 #if defined(__linux__)
       {"arena", js_arena},

@@ -1134,11 +1134,34 @@ static void test_parallel_for(void) {
   sofar_set_threads(1);
 }
 
+/* The register-only loops (sofar_register_peak): every instruction set's runs and reports the MACs of its
+   inner step (12 chains of its vector width: binary bits, float lanes), at 1 and 3 threads; bad arguments: 0. */
+static void test_register_peak(void) {
+  static const struct { int isa; double binary, fl; } widths[] = {
+      {SOFAR_ISA_SCALAR, 12 * 64, 12}, {SOFAR_ISA_AVX2, 12 * 256, 12 * 8}, {SOFAR_ISA_AVX512, 12 * 512, 12 * 16},
+      {SOFAR_ISA_NEON, 12 * 128, 12 * 4}};
+  for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+    if (!isa_available(widths[i].isa)) continue;
+    for (int threads = 1; threads <= 3; threads += 2) {
+      sofar_set_threads(threads);
+      CHECK(sofar_register_peak(0, 1000, 5) == 5 * 1000 * widths[i].binary, "register peak, isa %d: binary MACs %g",
+            widths[i].isa, sofar_register_peak(0, 1000, 5));
+      CHECK(sofar_register_peak(1, 1000, 5) == 5 * 1000 * widths[i].fl, "register peak, isa %d: float MACs %g",
+            widths[i].isa, sofar_register_peak(1, 1000, 5));
+    }
+  }
+  CHECK(sofar_register_peak(2, 10, 1) == 0 && sofar_register_peak(0, 0, 1) == 0 && sofar_register_peak(0, 10, 0) == 0,
+        "register peak: bad arguments must give 0");
+  sofar_set_threads(1);
+  sofar_set_isa(sofar_detected_isa());
+}
+
 int main(int argc, char **argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 40;
   if (argc > 2) rng ^= (uint64_t)strtoull(argv[2], NULL, 10) * 0x2545f4914f6cdd1dull;
   printf("detected isa %d\n", sofar_detected_isa());
   test_parallel_for();
+  test_register_peak();
   test_pack_signs(cases);
   test_bconv(cases);
   test_bconv_channel_sweep();
