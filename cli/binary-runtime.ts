@@ -178,19 +178,23 @@ export async function peaksOf(probe: PeakProbe, threads: number): Promise<Peaks>
   const registers = rounds.every((r) => r.registers) ? rounds.map((r) => r.registers!) : undefined;
   if (!registers) return { ...kernels, basis: 'kernels', kernels, method: `SoFAr's kernels on ideal shapes ${at}: ${PEAK_SHAPES} (this kernel set has no register-only loops)` };
   return {
-    binaryMacsPerSecond: peakRate(registers.map((r) => r.binary)),
-    floatMacsPerSecond: peakRate(registers.map((r) => r.float)),
+    binaryMacsPerSecond: peakRate(registers.map((r) => r.fastest.binary)),
+    floatMacsPerSecond: peakRate(registers.map((r) => r.fastest.float)),
     basis: 'register-only',
     kernels,
     method: `the cores' register-only rates ${at}: ${REGISTER_STEPS}; beside them SoFAr's kernels on ${PEAK_SHAPES}`,
   };
 }
 
-/** One round of the peaks' probe, MACs a second: the kernels' (each conv's median run) and the register-only loops' (the fastest call). */
+/**
+ * One round of the peaks' probe, MACs a second: the kernels' (each conv's median run) and the register-only
+ * loops' (their median call, beside a round of something else in the same phase of the machine; and their
+ * fastest, for a peak: see registerLoops).
+ */
 export interface PeakRound {
   kernels: { binary: number; float: number };
   /** Absent where the kernel set has no register-only loops. */
-  registers?: { binary: number; float: number };
+  registers?: { median: { binary: number; float: number }; fastest: { binary: number; float: number } };
 }
 
 /** The peaks' probe, open: a round of it timed now. */
@@ -210,12 +214,13 @@ const REGISTER_STEPS = "the binary GEMM's xor + popcount + add and the float GEM
  * each loop for at least PEAK_ROUND_MS (and the convs `reps` runs).
  */
 export async function openPeakProbe(runtimeName: BinaryRuntimeName, threads: number, reps: number): Promise<PeakProbe> {
-  const [{ GraphBuilder }, { initWeights }, { exportOnnx }, runtime, { stepCost }] = await Promise.all([
+  const [{ GraphBuilder }, { initWeights }, { exportOnnx }, runtime, { stepCost }, { percentile }] = await Promise.all([
     import('../src/graph/builder.js'),
     import('../src/weights/init.js'),
     import('../backends/onnx/export.js'),
     import('../backends/runtime/index.js'),
     import('../backends/runtime/roofline.js'),
+    import('../backends/onnx/timing.js'),
   ]);
   const b = new GraphBuilder({ name: 'peak_probe', input: [256, 14, 14], classes: 10, binarize: { activations: 'ste_sign', weights: 'ste_sign' } });
   let x = b.conv(b.input(), { filters: 512, kernel: 1 });
@@ -242,7 +247,10 @@ export async function openPeakProbe(runtimeName: BinaryRuntimeName, threads: num
     const round = (): PeakRound => {
       const ms = probe.profile(perRound);
       const conv = { binary: binary.macs / (ms[binary.i] / 1e3), float: float.macs / (ms[float.i] / 1e3) };
-      return loops ? { kernels: conv, registers: { binary: loops.rate(0), float: loops.rate(1) } } : { kernels: conv };
+      if (!loops) return { kernels: conv };
+      const binaryCalls = loops.rates(0), floatCalls = loops.rates(1);
+      const median = (rates: number[]) => percentile([...rates].sort((a, b) => a - b), 50);
+      return { kernels: conv, registers: { median: { binary: median(binaryCalls), float: median(floatCalls) }, fastest: { binary: Math.max(...binaryCalls), float: Math.max(...floatCalls) } } };
     };
     return { round, release };
   } catch (e) {
@@ -252,11 +260,12 @@ export async function openPeakProbe(runtimeName: BinaryRuntimeName, threads: num
 }
 
 /**
- * The kernel set's register-only loops at `threads` threads, or undefined where it has none: rate(kind) runs
- * calls of about REGISTER_CALL_MS for at least PEAK_ROUND_MS and gives the fastest call's MACs a second. A loop
- * of register operations cannot run faster than the cores do, so its fastest call is the best reading of their
- * rate (a shared machine's slow phases only lower calls); a median of 5 ms calls read half the rate under
- * another tenant's load while the convs' short runs still caught whole windows, and put them above it.
+ * The kernel set's register-only loops at `threads` threads, or undefined where it has none: rates(kind) runs
+ * calls of about REGISTER_CALL_MS for at least PEAK_ROUND_MS and gives each call's MACs a second. A loop of
+ * register operations cannot run faster than the cores do, so the fastest call is the best reading of their
+ * peak (a shared machine's slow phases only lower calls): a median of 5 ms calls read half the rate under
+ * another process's load while the convs' short runs still caught whole windows, and put them above it. The
+ * median call is the rate of the moment, to set against a profile taken in the same phase.
  */
 function registerLoops(kernels: KernelSet, threads: number) {
   const registerPeak = kernels.registerPeak?.bind(kernels);
@@ -276,14 +285,14 @@ function registerLoops(kernels: KernelSet, threads: number) {
   const iterations = [iterationsFor(0), iterationsFor(1)];
   if (!iterations[0] || !iterations[1]) return undefined; // a build whose instruction set has no loop
   return {
-    rate(kind: 0 | 1): number {
+    rates(kind: 0 | 1): number[] {
       const rates: number[] = [];
       for (let spent = 0; spent < PEAK_ROUND_MS || rates.length < 3; ) {
         const { macs, ms } = timed(kind, iterations[kind]);
         rates.push(macs / (ms / 1e3));
         spent += ms;
       }
-      return Math.max(...rates);
+      return rates;
     },
   };
 }
