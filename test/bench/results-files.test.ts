@@ -33,6 +33,12 @@ describe('bench/results', () => {
       if (file in FAMILY_NOT_RECORDED) return;
       expect(Number.isInteger(machine.family)).toBe(true);
       expect(Array.isArray(machine.isa)).toBe(true);
+      // files from 2026-12-08 on also give the vendor, the model number and the caches (Intel's family 6 alone names no core)
+      if ('vendor' in machine) {
+        expect(machine.vendor).toMatch(/^(GenuineIntel|AuthenticAMD|\w+)$/);
+        if (/Intel|AMD/.test(machine.vendor)) expect(Number.isInteger(machine.modelNumber)).toBe(true);
+        for (const level of ['l2', 'l3']) expect(machine.cacheKiB[level] === null || Number.isInteger(machine.cacheKiB[level])).toBe(true);
+      }
       // the runtime's and the batches' files also say which of SoFAr's kernels ran (the ISA in use, not only the CPU's)
       if (report.benchmark === 'binary-runtime' || report.bench === 'batches') expect(report.kernels).toMatch(/^(native|wasm) \(\w+/);
     });
