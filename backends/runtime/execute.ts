@@ -24,6 +24,7 @@ export const OFFSET_ARGS: Record<KernelName, number[]> = {
   conv2dF32PackWeights: [0, 1],
   conv2dF32: [0, 1, 2, 3, 4, 5],
   conv2dF32Maxpool: [0, 1, 2, 3, 4, 5],
+  conv2dF32MaxpoolPack: [0, 1, 2, 3, 4, 5, 6, 7, 8],
   conv2dF32Avgpool2: [0, 1, 2, 3, 4, 5],
   denseF32: [0, 1, 2, 3],
   maxpoolF32: [0, 1],

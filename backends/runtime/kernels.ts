@@ -77,6 +77,12 @@ export interface KernelSet {
   conv2dF32MaxpoolScratchBytes?(...shape: number[]): number;
   conv2dF32Maxpool?(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, alpha: Off, y: Off, scratch: Off, ...ints: number[]): void;
   /**
+   * Optional: conv2dF32Maxpool that also packs the signs of y (of y·packScale + packShift where given; -1: none)
+   * into yPacked, one group, each row by the thread that wrote it (sofar_conv2d_f32_maxpool_pack), bit-identical to
+   * conv2dF32Maxpool then packSigns (packSignsAffine). The same ints and scratch.
+   */
+  conv2dF32MaxpoolPack?(buf: ArrayBuffer, x: Off, pw: Off, bias: Off, alpha: Off, y: Off, yPacked: Off, packScale: Off, packShift: Off, scratch: Off, ...ints: number[]): void;
+  /**
    * Optional: a 1×1 conv (groups 1, stride 1, no padding) over the 2×2 /2 average pool of x, bit-identical to
    * avgpoolF32 then conv2dF32 without storing the pool (sofar_conv2d_f32_avgpool2): ints n h w cin cout (h, w:
    * x's size), yStride, relu. The scratch takes n h w cin cout.

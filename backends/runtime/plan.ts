@@ -77,7 +77,7 @@ interface BconvParts {
 }
 
 export type KernelName =
-  | 'packSigns' | 'packSignsAffine' | 'packSignsAffine2' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'bconv2dEpiloguePack2' | 'bconv2dEpilogueRes2' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'conv2dF32Avgpool2' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
+  | 'packSigns' | 'packSignsAffine' | 'packSignsAffine2' | 'bconv2d' | 'bconv2dPackKernel' | 'bconv2dPrepacked' | 'bconv2dPrepackedPost' | 'bconv2dEpilogue' | 'bconv2dEpiloguePack2' | 'bconv2dEpilogueRes2' | 'conv2dF32PackWeights' | 'conv2dF32' | 'conv2dF32Maxpool' | 'conv2dF32MaxpoolPack' | 'conv2dF32Avgpool2' | 'denseF32' | 'maxpoolF32' | 'maxpoolReluF32' | 'avgpoolF32'
   | 'globalAvgpoolF32' | 'affineF32' | 'reluF32' | 'preluF32' | 'clipF32' | 'signF32' | 'copyF32' | 'addF32'
   | 'maxF32' | 'scaleF32' | 'sumF32' | 'nchwToNhwc' | 'nhwcToNchw' | 'dwconv2dF32' | 'sigmoidF32' | 'roundF32' | 'heavisideF32' | 'divF32'
   | 'copyStridedF32' | 'padChannelsF32' | 'mulF32' | 'mulChannelsF32';
@@ -481,6 +481,7 @@ class Planner {
     const sliceWriters = groups === 1 ? this.packedSliceWriters(v.affineOf?.input ?? source) : null;
     let second: ReturnType<Planner['pack2Writer']> = null; // looked for below, only if the cases before it fail
     let twin: Call | null = null;
+    let stem: Call | null = null;
     const pooledSource = v.affineOf?.input ?? source;
     if (this.pooledOnWrite.has(pooledSource) && !sliceWriters && !(v.affineOf ? thresholdBy?.bconv?.yPacked === null : p?.bconv?.yPacked === null)) {
       throw new Error(`internal: runtime plan has no conv to pack the signs of '${pooledSource}', written pooled`);
@@ -513,6 +514,16 @@ class Planner {
       region.first = this.calls.indexOf(p);
       p.args[SUM_PACKED] = this.ref(region);
       this.stats.fusedPacks++;
+    } else if (groups === 1 && (stem = this.stemPacker(v.affineOf?.input ?? source))) {
+      // The stem conv that writes the map packs its signs (of the batch norm of it) as it writes each row: a
+      // pass of its own would split the rows between the threads otherwise, and the next conv would wait on
+      // lines the other core holds (native/STATUS.md).
+      region = this.activation(bytes);
+      region.first = this.calls.indexOf(stem);
+      stem.kernel = 'conv2dF32MaxpoolPack';
+      stem.args.splice(STEM_Y + 1, 0, this.ref(region), v.affineOf ? this.floats(v.affineOf.scale) : null, v.affineOf ? this.floats(v.affineOf.shift) : null);
+      if (v.affineOf) this.stats.fusedAffinePacks++;
+      else this.stats.fusedPacks++;
     } else if (groups === 1 && (second = this.pack2Writer(v.affineOf?.input ?? source))) {
       // A conv that already packs another map packs this one too, in the same pass over its rows.
       const { call, x } = second;
@@ -652,16 +663,28 @@ class Planner {
     const window = pool ? [...pool.window.kernel, ...pool.window.stride, ...pool.window.pads] : [1, 1, 1, 1, 0, 0, 0, 0];
     this.scratch(this.k.conv2dF32MaxpoolScratchBytes!(...geometry, ...window));
     for (const fused of [prelu, pool]) if (fused) this.computedByStem.add(fused.output);
-    let out: FloatValue;
+    let info: ValueInfo;
     if (pool) {
-      const info = this.define(pool.output, pool.shape);
-      out = info.float = this.newFloat(info);
+      info = this.define(pool.output, pool.shape);
+      info.float = this.newFloat(info);
     } else {
       const last = prelu ?? conv;
-      out = this.output(last, last.shape).float;
+      info = this.output(last, last.shape).info;
     }
     const alpha = prelu ? this.floats(prelu.alpha) : null;
-    this.call('conv2dF32Maxpool', [this.read(conv.inputs[0]), this.ref(packedWeights), this.floats(conv.bias), alpha, this.ref(out.region), SCRATCH, ...geometry, conv.relu ? 1 : 0, x.nchw ? 1 : 0, ...window]);
+    // the producer of its output, so that the signs packed of it are packed by this pass (packed())
+    info.producer = this.call('conv2dF32Maxpool', [this.read(conv.inputs[0]), this.ref(packedWeights), this.floats(conv.bias), alpha, this.ref(info.float!.region), SCRATCH, ...geometry, conv.relu ? 1 : 0, x.nchw ? 1 : 0, ...window]);
+  }
+
+  /**
+   * The stem pass that writes `source` (its whole map, channels at stride c) and packs no signs yet, where the
+   * kernel set can pack them in that pass (conv2dF32MaxpoolPack); else null.
+   */
+  private stemPacker(source: string): Call | null {
+    const v = this.values.get(source);
+    const p = v?.producer;
+    if (!this.k.conv2dF32MaxpoolPack || p?.kernel !== 'conv2dF32Maxpool' || !v?.float) return null;
+    return v.float.channel === 0 && v.float.stride === v.c ? p : null;
   }
 
   /**
@@ -1197,7 +1220,7 @@ class Planner {
       c.args.forEach((a, j) => {
         if (!a || typeof a !== 'object') return;
         const outputs = c.kernel.startsWith('bconv2d') ? bconvOutputs(c.kernel) : null;
-        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32' || c.kernel === 'conv2dF32Avgpool2') && j === 4) || (c.kernel === 'conv2dF32Maxpool' && j === 4) || (c.kernel === 'bconv2dEpiloguePack2' && j === 9) || (c.kernel === 'sumF32' && j >= 5);
+        const written = (outputs !== null && (j === outputs.y || j === outputs.yPacked)) || ((c.kernel === 'conv2dF32' || c.kernel === 'dwconv2dF32' || c.kernel === 'conv2dF32Avgpool2') && j === 4) || (c.kernel === 'conv2dF32Maxpool' && j === STEM_Y) || (c.kernel === 'conv2dF32MaxpoolPack' && (j === STEM_Y || j === STEM_Y + 1)) || (c.kernel === 'bconv2dEpiloguePack2' && j === 9) || (c.kernel === 'sumF32' && j >= 5);
         if (!written) read.add(a.region);
       });
     }
@@ -1314,6 +1337,9 @@ class Planner {
 
 /** Where sumF32 takes its packed output. */
 const SUM_PACKED = 6;
+
+/** Where the stem kernels take y (conv2dF32MaxpoolPack: then yPacked, packScale, packShift). */
+const STEM_Y = 4;
 
 /** The shared scratch region (one kernel runs at a time). */
 const SCRATCH: Arg = { region: { bytes: 0, size: 0, kind: 'activation', first: 0, last: 0, offset: 0 }, at: 0 };

@@ -53,7 +53,7 @@ export interface Roofline {
   peaks: Peaks;
 }
 
-const CONV_KERNELS = new Set(['bconv2d', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'bconv2dEpilogueRes2', 'conv2dF32', 'conv2dF32Maxpool']);
+const CONV_KERNELS = new Set(['bconv2d', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'bconv2dEpilogueRes2', 'conv2dF32', 'conv2dF32Maxpool', 'conv2dF32MaxpoolPack']);
 
 /** The operation of a step with its MACs: convolutions and dense layers; every other step has none. */
 export function stepCost(step: Step): { shape: string; macs: number; kind: StepProfile['kind'] } {
@@ -62,9 +62,9 @@ export function stepCost(step: Step): { shape: string; macs: number; kind: StepP
     const [n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups] = ints;
     const ho = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
     const wo = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
-    // conv2dF32Maxpool: the conv's ints, relu, xNchw, then the pool's window (its max ops are not MACs; 1×1 /1: none)
+    // conv2dF32Maxpool(Pack): the conv's ints, relu, xNchw, then the pool's window (its max ops are not MACs; 1×1 /1: none)
     const [pkh, pkw, psh] = ints.slice(18, 21);
-    const pooled = step.kernel === 'conv2dF32Maxpool' && (pkh > 1 || pkw > 1 || psh > 1);
+    const pooled = step.kernel.startsWith('conv2dF32Maxpool') && (pkh > 1 || pkw > 1 || psh > 1);
     const pool = pooled ? ` + maxpool ${pkh}x${pkw}${psh > 1 ? ` /${psh}` : ''}` : '';
     const shape = `${kh}x${kw} ${cin}→${cout} at ${h}x${w}${sh > 1 ? ` /${sh}` : ''}${groups > 1 ? ` g${groups}` : ''}${n > 1 ? ` ×${n}` : ''}${pool}`;
     return { shape, macs: n * ho * wo * cout * kh * kw * (cin / groups), kind: step.kernel.startsWith('conv2dF32') ? 'float' : 'binary' };

@@ -47,6 +47,7 @@ const C_NAMES: Record<KernelName, string> = {
   conv2dF32PackWeights: 'sofar_conv2d_f32_pack_weights',
   conv2dF32: 'sofar_conv2d_f32',
   conv2dF32Maxpool: 'sofar_conv2d_f32_maxpool',
+  conv2dF32MaxpoolPack: 'sofar_conv2d_f32_maxpool_pack',
   conv2dF32Avgpool2: 'sofar_conv2d_f32_avgpool2',
   denseF32: 'sofar_dense_f32',
   maxpoolF32: 'sofar_maxpool_f32',
@@ -77,7 +78,7 @@ const C_NAMES: Record<KernelName, string> = {
 };
 
 const PAGE = 65536;
-const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'packSignsAffine2', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'bconv2dEpilogueRes2', 'sumF32', 'conv2dF32Maxpool', 'conv2dF32Avgpool2', 'maxpoolReluF32']);
+const OPTIONAL = new Set<KernelName>(['packSignsAffine', 'packSignsAffine2', 'bconv2dPackKernel', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'bconv2dEpilogueRes2', 'sumF32', 'conv2dF32Maxpool', 'conv2dF32MaxpoolPack', 'conv2dF32Avgpool2', 'maxpoolReluF32']);
 
 /** The shared memory of the threaded module (scripts/build-wasm.mjs: THREADS_*_PAGES). */
 export const THREADS_MEMORY = { initial: 128, maximum: 32768 };

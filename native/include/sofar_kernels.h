@@ -231,6 +231,19 @@ void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const
                               int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
                               int pb, int pr, int dh, int dw, int groups, int relu, int x_nchw, int pkh, int pkw,
                               int psh, int psw, int ppt, int ppl, int ppb, int ppr);
+/*
+ * Added (2026-12-08): sofar_conv2d_f32_maxpool that also packs the signs of its output y into y_packed
+ * (ceil(cout/64) words a pixel, one group), of y*pack_scale + pack_shift where they are given (either may be
+ * NULL): bit-identical to sofar_conv2d_f32_maxpool then sofar_pack_signs (or sofar_pack_signs_affine). Each
+ * output row is packed by the thread that wrote it, while it is in cache: a separate pack's threads split the
+ * rows otherwise than the stem's, and the next conv then waits on lines another core holds. y_packed NULL:
+ * nothing is done.
+ */
+void sofar_conv2d_f32_maxpool_pack(const float *x, const float *packed_weights, const float *bias, const float *alpha,
+                                   float *y, uint64_t *y_packed, const float *pack_scale, const float *pack_shift,
+                                   void *scratch, int n, int h, int w, int cin, int cout, int kh, int kw, int sh,
+                                   int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups, int relu,
+                                   int x_nchw, int pkh, int pkw, int psh, int psw, int ppt, int ppl, int ppb, int ppr);
 
 /*
  * Added: a 1x1 float conv (groups 1, stride 1, no padding) over the 2x2 /2 average pool of x, fused:

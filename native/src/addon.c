@@ -965,38 +965,59 @@ static napi_value js_conv2d_f32_maxpool_scratch_bytes(napi_env env, napi_callbac
   return num(env, (double)conv_pool_scratch(s.v, ps.v));
 }
 
-/* conv2dF32Maxpool(buf, x, pw, bias, alpha, y, scratch, 16 conv shape ints, relu, xNchw, pool kh kw sh sw pt pl pb pr) */
-static napi_value js_conv2d_f32_maxpool(napi_env env, napi_callback_info info) {
+/*
+ * conv2dF32Maxpool(buf, x, pw, bias, alpha, y, scratch, 16 conv shape ints, relu, xNchw, pool kh kw sh sw pt pl pb pr)
+ * and conv2dF32MaxpoolPack(buf, x, pw, bias, alpha, y, yPacked, packScale, packShift, scratch, the same ints): the
+ * latter also packs y's signs (of y*packScale + packShift where given).
+ */
+static napi_value conv_pool_call(napi_env env, napi_callback_info info, int packs) {
+  const char *name = packs ? "conv2dF32MaxpoolPack" : "conv2dF32Maxpool";
+  const size_t first = packs ? 10 : 7; /* the shape ints' index */
   call_t c;
   shape_t s, ps;
   int relu, nchw;
-  if (!begin(&c, env, info, "conv2dF32Maxpool", 7 + NSHAPE + 2 + 8, 1) || !conv_pool_args(&c, 7, &s, &ps, 2) ||
-      !int_arg(&c, 7 + NSHAPE, "relu", 0, 1, &relu) || !int_arg(&c, 7 + NSHAPE + 1, "xNchw", 0, 1, &nchw))
+  if (!begin(&c, env, info, name, first + NSHAPE + 2 + 8, 1) || !conv_pool_args(&c, first, &s, &ps, 2) ||
+      !int_arg(&c, first + NSHAPE, "relu", 0, 1, &relu) || !int_arg(&c, first + NSHAPE + 1, "xNchw", 0, 1, &nchw))
     return NULL;
   const int *v = s.v;
-  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb = ps.pixels;
+  uint64_t xb = (uint64_t)v[N] * (uint64_t)v[H], yb = ps.pixels, ypb = ps.pixels;
   if (!mul_ok(&c, &xb, (uint64_t)v[W]) || !mul_ok(&c, &xb, (uint64_t)v[CIN] * 4) ||
-      !mul_ok(&c, &yb, (uint64_t)v[COUT] * 4))
+      !mul_ok(&c, &yb, (uint64_t)v[COUT] * 4) || !mul_ok(&c, &ypb, ((uint64_t)v[COUT] + 63) / 64 * 8))
     return NULL;
   const uint64_t pwb = sofar_conv2d_f32_packed_weights_bytes(v[COUT], v[CIN], v[KH], v[KW], v[GROUPS]);
-  const uint64_t sb = conv_pool_scratch(v, ps.v);
-  void *x, *pw, *bias, *alpha, *y, *scratch;
+  const uint64_t sb = conv_pool_scratch(v, ps.v), cb = (uint64_t)v[COUT] * 4;
+  void *x, *pw, *bias, *alpha, *y, *scratch, *yp = NULL, *pscale = NULL, *pshift = NULL;
   if (!ptr_arg(&c, 1, "x", xb, 4, 0, &x) || !ptr_arg(&c, 2, "packedWeights", pwb, 4, 0, &pw) ||
-      !ptr_arg(&c, 3, "bias", (uint64_t)v[COUT] * 4, 4, 1, &bias) ||
-      !ptr_arg(&c, 4, "alpha", (uint64_t)v[COUT] * 4, 4, 1, &alpha) || !ptr_arg(&c, 5, "y", yb, 4, 0, &y) ||
-      !ptr_arg(&c, 6, "scratch", sb, 8, 0, &scratch))
+      !ptr_arg(&c, 3, "bias", cb, 4, 1, &bias) || !ptr_arg(&c, 4, "alpha", cb, 4, 1, &alpha) ||
+      !ptr_arg(&c, 5, "y", yb, 4, 0, &y) ||
+      (packs && (!ptr_arg(&c, 6, "yPacked", ypb, 8, 0, &yp) || !ptr_arg(&c, 7, "packScale", cb, 4, 1, &pscale) ||
+                 !ptr_arg(&c, 8, "packShift", cb, 4, 1, &pshift))) ||
+      !ptr_arg(&c, first - 1, "scratch", sb, 8, 0, &scratch))
     return NULL;
   {
-    const range_t others[] = {{"x", x, xb}, {"packedWeights", pw, pwb}, {"bias", bias, (uint64_t)v[COUT] * 4},
-                              {"alpha", alpha, (uint64_t)v[COUT] * 4}, {"y", y, yb}};
+    const range_t others[] = {{"x", x, xb}, {"packedWeights", pw, pwb}, {"bias", bias, cb}, {"alpha", alpha, cb},
+                              {"y", y, yb}, {"yPacked", yp, packs ? ypb : 0}, {"packScale", pscale, cb},
+                              {"packShift", pshift, cb}};
     if (!scratch_disjoint(&c, scratch, sb, others, sizeof others / sizeof others[0])) return NULL;
   }
   const int *p = ps.v;
-  sofar_conv2d_f32_maxpool((const float *)x, (const float *)pw, (const float *)bias, (const float *)alpha, (float *)y,
-                           scratch, v[N], v[H],
-                           v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB], v[PR], v[DH], v[DW],
-                           v[GROUPS], relu, nchw, p[KH], p[KW], p[SH], p[SW], p[PT], p[PL], p[PB], p[PR]);
+  if (packs)
+    sofar_conv2d_f32_maxpool_pack((const float *)x, (const float *)pw, (const float *)bias, (const float *)alpha,
+                                  (float *)y, (uint64_t *)yp, (const float *)pscale, (const float *)pshift, scratch,
+                                  v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT], v[PL], v[PB],
+                                  v[PR], v[DH], v[DW], v[GROUPS], relu, nchw, p[KH], p[KW], p[SH], p[SW], p[PT], p[PL],
+                                  p[PB], p[PR]);
+  else
+    sofar_conv2d_f32_maxpool((const float *)x, (const float *)pw, (const float *)bias, (const float *)alpha,
+                             (float *)y, scratch, v[N], v[H], v[W], v[CIN], v[COUT], v[KH], v[KW], v[SH], v[SW], v[PT],
+                             v[PL], v[PB], v[PR], v[DH], v[DW], v[GROUPS], relu, nchw, p[KH], p[KW], p[SH], p[SW],
+                             p[PT], p[PL], p[PB], p[PR]);
   return undef(env);
+}
+
+static napi_value js_conv2d_f32_maxpool(napi_env env, napi_callback_info info) { return conv_pool_call(env, info, 0); }
+static napi_value js_conv2d_f32_maxpool_pack(napi_env env, napi_callback_info info) {
+  return conv_pool_call(env, info, 1);
 }
 
 static napi_value js_dense_f32(napi_env env, napi_callback_info info) {
@@ -1309,6 +1330,7 @@ NAPI_MODULE_INIT() {
       {"conv2dF32", js_conv2d_f32},
       {"conv2dF32MaxpoolScratchBytes", js_conv2d_f32_maxpool_scratch_bytes},
       {"conv2dF32Maxpool", js_conv2d_f32_maxpool},
+      {"conv2dF32MaxpoolPack", js_conv2d_f32_maxpool_pack},
       {"denseF32", js_dense_f32},
       {"maxpoolF32", js_maxpool_f32},
       {"maxpoolReluF32", js_maxpool_relu_f32},

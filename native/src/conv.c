@@ -83,6 +83,14 @@ size_t sofar_conv2d_f32_scratch_bytes(int n, int h, int w, int cin, int cout, in
   return SOFAR_ALIGN + sofar_slots(tasks) * p.slot_bytes;
 }
 
+/* The signs of each output row (of y*scale + shift where given, as sofar_pack_signs_affine computes them) packed
+   into yp, words a pixel, by the thread that wrote the row while it is in cache (yp NULL: none). */
+struct out_pack {
+  uint64_t *yp;
+  const float *scale, *shift;
+  size_t words;
+};
+
 struct conv_ctx {
   const struct conv_plan *p;
   const struct sofar_ukernels *uk;
@@ -93,6 +101,7 @@ struct conv_ctx {
   int relu;
   int x_nchw; /* stem path only: x is the model's NCHW input */
   unsigned char *slots;
+  struct out_pack pack; /* stem path only (stem_task): its output rows' signs */
 };
 
 /* A call's operands over plan p (y_stride 0: the output's channel count); scratch holds the threads' slots. */
@@ -112,7 +121,14 @@ static struct conv_ctx conv_ctx_of(const struct conv_plan *p, const float *x, co
   c.relu = relu != 0;
   c.x_nchw = x_nchw != 0;
   c.slots = (unsigned char *)sofar_align_ptr(scratch);
+  c.pack = (struct out_pack){NULL, NULL, NULL, 0};
   return c;
+}
+
+/* Packs the signs of output row `row` (wo pixels of cout channels at y_row, ys apart), if the call packs. */
+static void pack_out_row(const struct sofar_ukernels *uk, const struct out_pack *pk, const float *y_row, size_t ys,
+                         size_t row, size_t wo, size_t cout) {
+  if (pk->yp) sofar_pack_rows(uk, y_row, ys, pk->scale, pk->shift, pk->yp + row * wo * pk->words, pk->words, cout, wo);
 }
 
 /* Output pixel pix's image in x, and its output row and column. */
@@ -356,6 +372,7 @@ static void stem_rows(const struct conv_ctx *c, size_t img, size_t oh0, size_t o
       stem_row_sgemm(c, row, yr, r);
     /* while the row is in cache: no pass over the stored map */
     if (c->alpha) sofar_prelu_rows(yr, g->wo, g->cout, c->ys, c->alpha);
+    pack_out_row(c->uk, &c->pack, yr, c->ys, img * g->ho + oh, g->wo, g->cout);
   }
 }
 
@@ -537,6 +554,7 @@ struct conv_pool_ctx {
   struct conv_ctx conv; /* y unused: the conv rows go to the slot (ys = cout) */
   const struct conv_pool_plan *q;
   float *y;
+  struct out_pack pack; /* the pooled rows' signs (the conv's own rows go to the slot: c->conv.pack is none) */
   /* per slot, kept from one chunk to the next: the image and conv rows [lo, hi) at the start of its rows */
   size_t have[SOFAR_MAX_THREADS][3];
 };
@@ -574,18 +592,19 @@ static void conv_pool_task(void *vctx, size_t begin, size_t end, int slot) {
     for (size_t po = po0; po < po1; po++) {
       size_t a, b;
       pool_window_rows(pg, po, &a, &b);
-      sofar_maxpool_row_f32(rows + (a - lo) * row_floats, b - a, row_floats, pg,
-                            c->y + (img * pg->ho + po) * pg->wo * g->cout);
+      float *y_row = c->y + (img * pg->ho + po) * pg->wo * g->cout;
+      sofar_maxpool_row_f32(rows + (a - lo) * row_floats, b - a, row_floats, pg, y_row);
+      pack_out_row(c->conv.uk, &c->pack, y_row, g->cout, img * pg->ho + po, pg->wo, g->cout);
     }
   }
   have[0] = have_img, have[1] = have_lo, have[2] = have_hi;
 }
 
-void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const float *bias, const float *alpha,
-                              float *y, void *scratch,
-                              int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
-                              int pb, int pr, int dh, int dw, int groups, int relu, int x_nchw, int pkh, int pkw,
-                              int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
+/* Both stem entry points: the conv, its PReLU and pool, and the pooled rows' signs where pk->yp is given. */
+static void conv_pool_run(const float *x, const float *packed_weights, const float *bias, const float *alpha, float *y,
+                          const struct out_pack *pk, void *scratch, int n, int h, int w, int cin, int cout, int kh,
+                          int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups, int relu,
+                          int x_nchw, int pkh, int pkw, int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
   struct conv_pool_plan q;
   if (!conv_pool_init(&q, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, pkh, pkw, psh, psw, ppt,
                       ppl, ppb, ppr))
@@ -595,11 +614,34 @@ void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const
   c.conv.alpha = alpha;
   c.q = &q;
   c.y = y;
+  c.pack = *pk;
   for (size_t t = 0; t < SOFAR_MAX_THREADS; t++) c.have[t][0] = (size_t)-1, c.have[t][1] = c.have[t][2] = 0;
   if (pool_is_identity(&q.pool)) {
     c.conv.y = y;
+    c.conv.pack = *pk;
     sofar_parallel_for(stem_tasks(&q.conv.g), stem_task, &c.conv);
     return;
   }
   sofar_parallel_for(q.pool.n * sofar_div_up(q.pool.ho, POOL_BAND), conv_pool_task, &c);
+}
+
+void sofar_conv2d_f32_maxpool(const float *x, const float *packed_weights, const float *bias, const float *alpha,
+                              float *y, void *scratch,
+                              int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw, int pt, int pl,
+                              int pb, int pr, int dh, int dw, int groups, int relu, int x_nchw, int pkh, int pkw,
+                              int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
+  const struct out_pack none = {NULL, NULL, NULL, 0};
+  conv_pool_run(x, packed_weights, bias, alpha, y, &none, scratch, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr,
+                dh, dw, groups, relu, x_nchw, pkh, pkw, psh, psw, ppt, ppl, ppb, ppr);
+}
+
+void sofar_conv2d_f32_maxpool_pack(const float *x, const float *packed_weights, const float *bias, const float *alpha,
+                                   float *y, uint64_t *y_packed, const float *pack_scale, const float *pack_shift,
+                                   void *scratch, int n, int h, int w, int cin, int cout, int kh, int kw, int sh,
+                                   int sw, int pt, int pl, int pb, int pr, int dh, int dw, int groups, int relu,
+                                   int x_nchw, int pkh, int pkw, int psh, int psw, int ppt, int ppl, int ppb, int ppr) {
+  if (!y_packed || cout <= 0) return;
+  const struct out_pack pk = {y_packed, pack_scale, pack_shift, sofar_div_up((size_t)cout, 64)};
+  conv_pool_run(x, packed_weights, bias, alpha, y, &pk, scratch, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, dh,
+                dw, groups, relu, x_nchw, pkh, pkw, psh, psw, ppt, ppl, ppb, ppr);
 }

@@ -769,6 +769,10 @@ static void test_conv_maxpool(int cases) {
                                                  qsw, qpt, qpl, qpb, qpr) == 0,
           "conv+maxpool: 5 input channels are not a stem");
     void *fs = alloc_exact(fsb);
+    const size_t pn = (size_t)n * pho * pwo * (size_t)((cout + 63) / 64);
+    float *pscale = alloc_exact((size_t)cout * 4), *pshift = alloc_exact((size_t)cout * 4);
+    for (int i = 0; i < cout; i++) pscale[i] = rndf(), pshift[i] = rndf();
+    uint64_t *packed = alloc_exact(pn * 8), *pwant = alloc_exact(pn * 8);
     sofar_conv2d_f32_pack_weights(wt, pw, cout, cin, kh, kw, 1);
     for (int ii = 0; ii < (int)(sizeof isas / sizeof isas[0]); ii++) {
       if (!isa_available(isas[ii])) continue;
@@ -785,9 +789,24 @@ static void test_conv_maxpool(int cases) {
         CHECK(!memcmp(y, want, yn * 4),
               "conv+maxpool nchw %d prelu %d isa %d threads %d: n%d h%d w%d cin%d cout%d k%dx%d s%dx%d p%d,%d,%d,%d pool %dx%d s%dx%d p%d,%d,%d,%d",
               nchw, use_alpha, isas[ii], threads, n, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
+        /* the same call packing its output's signs (of a batch norm of it, in turn): as the separate pack */
+        const int affine = (t + threads) % 2;
+        sofar_pack_signs_affine(want, affine ? pscale : NULL, affine ? pshift : NULL, pwant, n * pho * pwo, cout, 0, 1);
+        for (size_t i = 0; i < yn; i++) y[i] = SENTINEL;
+        memset(packed, 0xa5, pn * 8);
+        sofar_conv2d_f32_maxpool_pack(nchw ? xc : x, pw, use_bias ? bias : NULL, use_alpha ? alpha : NULL, y, packed,
+                                      affine ? pscale : NULL, affine ? pshift : NULL, fs, n, h, w, cin, cout, kh, kw, sh, sw,
+                                      pt, pl, pb, pr, 1, 1, 1, relu, nchw, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr);
+        CHECK(!memcmp(y, want, yn * 4) && !memcmp(packed, pwant, pn * 8),
+              "conv+maxpool+pack (affine %d) isa %d threads %d: n%d cout%d pool %dx%d", affine, isas[ii], threads, n, cout,
+              qkh, qkw);
       }
     }
+    CHECK((sofar_conv2d_f32_maxpool_pack(x, pw, NULL, NULL, y, NULL, NULL, NULL, fs, n, h, w, cin, cout, kh, kw, sh, sw,
+                                         pt, pl, pb, pr, 1, 1, 1, relu, 0, qkh, qkw, qsh, qsw, qpt, qpl, qpb, qpr),
+           y[0] == y[0]), "conv+maxpool+pack without y_packed returns");
     free(x); free(xc); free(wt); free(bias); free(alpha); free(conv); free(want); free(y); free(pw); free(cs); free(fs);
+    free(pscale); free(pshift); free(packed); free(pwant);
   }
 }
 

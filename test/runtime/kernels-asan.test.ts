@@ -76,7 +76,7 @@ for (let it = 0; it < Number(process.argv[4]); it++) {
   const off = () => { const r = ri(10); return r === 0 ? -1 : r === 1 ? ri(bytes + 16) : r < 4 ? Math.max(0, (bytes & ~7) - 8 * ri(2000)) : r < 6 ? 0 : 8 * ri(Math.max(1, bytes >> 5)); };
   const k = ri(3) ? 1 + ri(3) : odd(), s = ri(5) ? 1 + ri(2) : odd(), p = () => (ri(4) ? ri(k > 0 && k < 9 ? k : 2) : odd());
   const conv = [ri(4) ? 1 : dim(), dim(), dim(), ch(), ch(), k, k, s, s, p(), p(), p(), p(), ri(5) ? 1 : 2, ri(5) ? 1 : 2, pick([1, 1, 1, 2, 4, 3])];
-  const fn = pick(['bconv2d', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'bconv2dEpilogueRes2', 'sumF32', 'conv2dF32', 'packSigns', 'packSignsAffine', 'packSignsAffine2', 'maxpoolF32', 'maxpoolReluF32', 'avgpoolF32', 'denseF32', 'affineF32', 'clipF32', 'addF32', 'nchwToNhwc', 'globalAvgpoolF32', 'bconv2dPackKernel', 'conv2dF32PackWeights', 'conv2dF32Maxpool', 'conv2dF32Avgpool2', 'conv2dF32Avgpool2ScratchBytes']);
+  const fn = pick(['bconv2d', 'bconv2dPrepacked', 'bconv2dPrepackedPost', 'bconv2dEpilogue', 'bconv2dEpiloguePack2', 'bconv2dEpilogueRes2', 'sumF32', 'conv2dF32', 'packSigns', 'packSignsAffine', 'packSignsAffine2', 'maxpoolF32', 'maxpoolReluF32', 'avgpoolF32', 'denseF32', 'affineF32', 'clipF32', 'addF32', 'nchwToNhwc', 'globalAvgpoolF32', 'bconv2dPackKernel', 'conv2dF32PackWeights', 'conv2dF32Maxpool', 'conv2dF32MaxpoolPack', 'conv2dF32Avgpool2', 'conv2dF32Avgpool2ScratchBytes']);
   let args;
   switch (fn) {
     case 'bconv2d': case 'bconv2dPrepacked': args = [buf, off(), off(), off(), off(), off(), off(), off(), off(), ...conv, ri(4) - 1, pick([0, 0, conv[4] + 1, 3]), pick([1, 1, 2, 0, 3])]; break;
@@ -85,9 +85,10 @@ for (let it = 0; it < Number(process.argv[4]); it++) {
     case 'bconv2dEpiloguePack2': args = [buf, off(), off(), off(), off(), off(), off(), off(), off(), off(), off(), off(), ...conv, ri(4) - 1, pick([0, 0, conv[4] + 1, 3]), pick([0, 0, conv[4] + 2, 3]), pick([0, 0, 3, 1]), ri(10) ? pick([ri(512), ri(4096), 512 | ri(256), (ri(2) ? 1024 : 2048) | 512 | ri(256)]) : odd(), pick([1, 1, 2, 0, 3]), ch(), pick([0, conv[4], conv[4] + 3, 70])]; break;
     case 'bconv2dEpilogueRes2': args = [buf, off(), off(), off(), off(), off(), off(), off(), off(), ...conv, ri(4) - 1, pick([0, 0, conv[4] + 1, 3]), pick([0, 0, conv[4] + 2, 3]), pick([0, 0, 3, 1]), ri(10) ? pick([ri(512), ri(4096), 512 | ri(256)]) : odd(), pick([1, 1, 2, 0, 3]), pick([0, 0, conv[4] + 3, 3])]; break;
     case 'conv2dF32': args = [buf, off(), off(), off(), off(), off(), off(), ...conv, pick([0, 0, conv[4] + 2]), ri(2)]; break;
-    case 'conv2dF32Maxpool': {
+    case 'conv2dF32Maxpool': case 'conv2dF32MaxpoolPack': {
       const stem = [...conv.slice(0, 3), ri(8) ? 1 + ri(4) : ch(), ...conv.slice(4, 15), ri(8) ? 1 : conv[15]];
-      args = [buf, off(), off(), off(), off(), off(), off(), ...stem, ri(2), ri(5) ? ri(2) : odd(), k, k, s, s, p(), p(), p(), p()];
+      const offsets = fn === 'conv2dF32Maxpool' ? 6 : 9;
+      args = [buf, ...Array.from({ length: offsets }, off), ...stem, ri(2), ri(5) ? ri(2) : odd(), k, k, s, s, p(), p(), p(), p()];
       break;
     }
     case 'conv2dF32Avgpool2': args = [buf, off(), off(), off(), off(), off(), off(), ri(4) ? 1 : dim(), dim() + 1, dim() + 1, ch(), ch(), pick([0, 0, conv[4] + 2, 1]), ri(5) ? ri(2) : odd()]; break;

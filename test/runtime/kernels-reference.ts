@@ -649,7 +649,8 @@ export function checkPools(api: KernelApi, arena: ArenaFactory, configs: Config[
 
 /**
  * A stem with its max pool fused (conv2dF32Maxpool): exactly the reference max pool of the conv's own output
- * (conv2dF32, checked against the float64 reference by checkConv), on every config. The first case is Bi-Real's;
+ * (conv2dF32, checked against the float64 reference by checkConv), on every config; where the kernels have it,
+ * conv2dF32MaxpoolPack the same floats and their signs packed (of a batch norm of them every other case). The first case is Bi-Real's;
  * every third reads the image in NCHW, every fourth has no pool (a 1×1 /1 window: exactly the conv's output);
  * every other one has a PReLU after the conv (Real-to-Binary Net's stem), a float32 product where negative.
  */
@@ -686,7 +687,9 @@ export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: C
       conv: plan.alloc(pixels * conv.cout * 4, 4, 4), y: plan.alloc(pooled * 4, 4, 4),
       scratch: plan.alloc(api.conv2dF32ScratchBytes(...shapeInts(conv)), 8, 8),
       fused: plan.alloc(api.conv2dF32MaxpoolScratchBytes(...shapeInts(conv), ...window), 8, 8),
+      yp: plan.alloc(outSize(pool).pixels * packedWords(conv.cout, 1) * 8, 8, 8), ps: plan.alloc(conv.cout * 4), pt: plan.alloc(conv.cout * 4),
     };
+    const packScale = Float32Array.from({ length: conv.cout }, () => rng.float()), packShift = Float32Array.from({ length: conv.cout }, () => rng.float() - 0.5);
     const { buffer, base } = arena(plan.top);
     const m = new Mem(buffer, base);
     m.f32(o.x, x.length).set(x);
@@ -694,6 +697,8 @@ export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: C
     m.f32(o.w, wt.length).set(wt);
     m.f32(o.b, bias.length).set(bias);
     if (alpha) m.f32(o.a, alpha.length).set(alpha);
+    m.f32(o.ps, conv.cout).set(packScale);
+    m.f32(o.pt, conv.cout).set(packShift);
     api.conv2dF32PackWeights(buffer, m.at(o.w), m.at(o.pw), conv.cout, conv.cin, k, k, 1);
     for (const cfg of configs) {
       cfg.setup();
@@ -703,7 +708,19 @@ export function checkConvMaxpool(api: KernelApi, arena: ArenaFactory, configs: C
       const want = refPool(pool, convOut, false);
       m.f32(o.y, pooled).fill(SENTINEL);
       api.conv2dF32Maxpool(buffer, m.at(nchw ? o.xc : o.x), m.at(o.pw), m.at(o.b), alpha ? m.at(o.a) : -1, m.at(o.y), m.at(o.fused), ...shapeInts(conv), relu, nchw, ...window);
-      expectFloatsExact(m.f32(o.y, pooled), want, `conv+maxpool ${describeShape(conv)}${nchw ? ' nchw' : ''}${alpha ? ' prelu' : ''} pool ${describeShape(pool)} [${cfg.label}]`);
+      const what = `conv+maxpool ${describeShape(conv)}${nchw ? ' nchw' : ''}${alpha ? ' prelu' : ''} pool ${describeShape(pool)} [${cfg.label}]`;
+      expectFloatsExact(m.f32(o.y, pooled), want, what);
+      if (!api.conv2dF32MaxpoolPack) continue;
+      // the same pass packing the signs of its output, or of a batch norm of it (every other case): bit 1 where
+      // y·scale + shift < 0 in float32, as packSignsAffine thresholds
+      const affine = t % 2 === 0;
+      const signsOf = affine ? Float32Array.from(want, (v, i) => fround(fround(v * packScale[i % conv.cout]) + packShift[i % conv.cout])) : want;
+      const wantPacked = refPack(signsOf, outSize(pool).pixels, conv.cout, conv.cout, 1);
+      m.f32(o.y, pooled).fill(SENTINEL);
+      const packed = m.u32(o.yp, wantPacked.length).fill(0xa5a5a5a5);
+      api.conv2dF32MaxpoolPack(buffer, m.at(nchw ? o.xc : o.x), m.at(o.pw), m.at(o.b), alpha ? m.at(o.a) : -1, m.at(o.y), m.at(o.yp), affine ? m.at(o.ps) : -1, affine ? m.at(o.pt) : -1, m.at(o.fused), ...shapeInts(conv), relu, nchw, ...window);
+      expectFloatsExact(m.f32(o.y, pooled), want, `${what}, packing`);
+      expect(Array.from(packed), `${what}: its packed signs${affine ? ' (of a batch norm)' : ''}`).toEqual(Array.from(wantPacked));
     }
   }
 }

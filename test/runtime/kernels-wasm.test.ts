@@ -69,6 +69,8 @@ function wasmApi(e: Exports): KernelApi {
       e.sofar_conv2d_f32_avgpool2(p(x), p(pw), p(bias), p(res), p(y), p(scratch), ...ints),
     conv2dF32Maxpool: (_b, x, pw, bias, alpha, y, scratch, ...ints) =>
       e.sofar_conv2d_f32_maxpool(p(x), p(pw), p(bias), p(alpha), p(y), p(scratch), ...ints),
+    conv2dF32MaxpoolPack: (_b, x, pw, bias, alpha, y, yp, ps, pt, scratch, ...ints) =>
+      e.sofar_conv2d_f32_maxpool_pack(p(x), p(pw), p(bias), p(alpha), p(y), p(yp), p(ps), p(pt), p(scratch), ...ints),
     denseF32: (_b, x, w, bias, y, ...s) => e.sofar_dense_f32(p(x), p(w), p(bias), p(y), ...s),
     maxpoolF32: (_b, x, y, ...s) => e.sofar_maxpool_f32(p(x), p(y), ...s),
     maxpoolReluF32: (_b, x, y, ...s) => e.sofar_maxpool_relu_f32(p(x), p(y), ...s),
