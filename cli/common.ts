@@ -100,6 +100,19 @@ export function installInterruptHandler(): void {
   });
 }
 
+/**
+ * A reader that stops reading (`sofar bench … | head -3`) ends the command quietly with exit 0, as the pipe's
+ * end closing ends a C program, not with an EPIPE stack trace from the next write.
+ */
+export function installClosedPipeHandler(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      process.exit(EXIT.ok);
+    });
+  }
+}
+
 /** Routes Ctrl-C to `handler` until the returned function is called. */
 export function takeOverInterrupts(handler: () => void): () => void {
   interruptOverride = handler;

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { EXIT, installInterruptHandler, InterruptedError, parseCommandLine, printDiagnostics, UsageError, UserError } from './common.js';
+import { EXIT, installClosedPipeHandler, installInterruptHandler, InterruptedError, parseCommandLine, printDiagnostics, UsageError, UserError } from './common.js';
 import { register as registerBench } from './commands/bench.js';
 import { register as registerBuild } from './commands/build.js';
 import { register as registerCheck } from './commands/check.js';
@@ -60,6 +60,7 @@ function helpCommand(program: Command, argv: string[]): string {
 async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   installInterruptHandler();
+  installClosedPipeHandler();
   const program = buildProgram();
   try {
     await parseCommandLine(program, argv);

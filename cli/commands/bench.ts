@@ -3,11 +3,13 @@
  * ONNX Runtime session load time, then latency p50 / p90 and throughput over warm runs on a seeded batch.
  */
 import type { Command } from 'commander';
+import { cpus } from 'node:os';
 import type { RuntimeName } from '../binary-runtime.js';
 import type { Roofline } from '../../backends/runtime/roofline.js';
 import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, UsageError, type SpecFlags } from '../common.js';
 import type { DeviceChoice } from '../engines.js';
 import { openModel, seededBatch, type VariantFlags, type WeightFlags } from '../models.js';
+import { cpuDetails, describeCpu } from '../machine.js';
 import { deviceOption, runtimeOption } from '../options.js';
 
 interface BenchFlags extends SpecFlags, WeightFlags, VariantFlags {
@@ -50,10 +52,12 @@ export function register(program: Command): void {
     // SoFAr's runtime knows its threads (and names them in its description); onnxruntime picks its own.
     const threads = opened.threads ?? flags.threads ?? 'default';
     if (flags.json) {
-      process.stdout.write(JSON.stringify({ model: opened.name, runtime: opened.runtime, threads, loadMs: opened.loadMs, ...stats, ...(profile ? { profile: rooflineJson(profile) } : {}) }) + '\n');
+      const machine = { cpu: cpus()[0]?.model?.trim() ?? null, cpus: cpus().length, ...cpuDetails(), date: new Date().toISOString() };
+      process.stdout.write(JSON.stringify({ model: opened.name, runtime: opened.runtime, threads, loadMs: opened.loadMs, ...stats, ...(profile ? { profile: rooflineJson(profile) } : {}), machine }) + '\n');
       return;
     }
-    if (profile) process.stdout.write(formatRoofline(profile) + '\n');
+    // a roofline means something only beside the CPU it was measured on
+    if (profile) process.stdout.write(`on ${describeCpu()}\n${formatRoofline(profile)}\n`);
     const ms = (v: number) => `${v.toFixed(2)} ms`;
     process.stdout.write(
       [

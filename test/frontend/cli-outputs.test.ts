@@ -3,7 +3,7 @@
  * the way, Ctrl-C, flags that contradict each other, and the forms of its outputs.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,32 @@ describe('output paths', () => {
     expect(json.err).toContain('names an ONNX model, but --target is graph');
     expect(sofar('build', SPEC, '--target', 'graph', '--int').code).toBe(2);
     expect(existsSync(join(dir, 'g.onnx'))).toBe(false);
+  });
+});
+
+describe('a reader that stops reading', () => {
+  it('ends the command quietly (`sofar … | head`): exit 0, no EPIPE stack trace', async () => {
+    // the command line's handler (installed by main), and a command that writes on after its reader is gone
+    const script = join(dir, 'talker.mjs');
+    writeFileSync(
+      script,
+      `import { installClosedPipeHandler } from ${JSON.stringify(resolve('dist/cli/common.js'))};
+       if (process.argv[2] === 'handled') installClosedPipeHandler();
+       process.stdout.write('ready\\n');
+       setTimeout(() => { for (let i = 0; i < 1000; i++) process.stdout.write('line ' + i + '\\n'); }, 300);`,
+    );
+    const run = (mode: string) =>
+      new Promise<{ code: number | null; err: string }>((done) => {
+        const child = spawn(process.execPath, [script, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let err = '';
+        child.stderr.on('data', (d) => (err += d));
+        child.stdout.once('data', () => child.stdout.destroy());
+        child.on('close', (code) => done({ code, err }));
+      });
+    const unhandled = await run('bare');
+    expect(unhandled.err, 'without the handler: the EPIPE this guards against').toContain('EPIPE');
+    expect(await run('handled')).toEqual({ code: 0, err: '' });
+    expect(readFileSync(resolve('cli/main.ts'), 'utf8'), 'the command line installs it').toContain('installClosedPipeHandler();');
   });
 });
 
