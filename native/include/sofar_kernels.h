@@ -277,7 +277,11 @@ void sofar_maxpool_relu_f32(const float *x, float *y, int n, int h, int w, int c
                             int pt, int pl, int pb, int pr);
 void sofar_avgpool_f32(const float *x, float *y, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
                        int pt, int pl, int pb, int pr);
-/** y[n][c] = mean over the h*w pixels of image n (summed in pixel order, then divided by h*w). */
+/**
+ * y[n][c] = mean over the h*w pixels of image n: the first and the second half of the pixels (the first
+ * pixels/2, then the rest) each summed in pixel order, the two sums added, then divided by h*w; the same for any
+ * thread count (each half on the thread whose half of the map the convs compute).
+ */
 void sofar_global_avgpool_f32(const float *x, float *y, int n, int pixels, int c);
 
 /* element-wise, over `pixels` pixels of `c` channels (x and y contiguous, y_stride for y as above) */

@@ -901,6 +901,36 @@ static void test_elementwise(void) {
   free(x); free(y); free(s); free(b); free(a); free(bb); free(cc);
 }
 
+/* The global average pool: each image's two halves of pixels summed in pixel order, then added, over d; 1-3
+   threads, batches past one group of partial sums, one pixel, and rows too wide for a group (the serial path). */
+static void test_global_avgpool(void) {
+  static const int shapes[][3] = {{1, 3136, 64}, {3, 1000, 37}, {2, 1, 5}, {200, 7, 33}, {2, 5, 4100}, {1, 49, 1024}};
+  for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+    const int n = shapes[k][0], pixels = shapes[k][1], c = shapes[k][2];
+    const size_t nx = (size_t)n * pixels * c;
+    float *x = alloc_exact(nx * 4), *y = alloc_exact((size_t)n * c * 4), *want = alloc_exact((size_t)n * c * 4);
+    for (size_t i = 0; i < nx; i++) x[i] = rndf() * 8.0f;
+    for (int img = 0; img < n; img++)
+      for (int q = 0; q < c; q++) {
+        float first = 0.0f, second = 0.0f;
+        for (int p = 0; p < pixels; p++) {
+          const float v = x[((size_t)img * pixels + p) * c + q];
+          if (p < pixels / 2) first = first + v;
+          else second = second + v;
+        }
+        want[(size_t)img * c + q] = (first + second) / (float)pixels;
+      }
+    for (int threads = 1; threads <= 3; threads++) {
+      sofar_set_threads(threads);
+      for (size_t i = 0; i < (size_t)n * c; i++) y[i] = SENTINEL;
+      sofar_global_avgpool_f32(x, y, n, pixels, c);
+      CHECK(!memcmp(y, want, (size_t)n * c * 4), "global avgpool n%d pixels%d c%d, %d threads", n, pixels, c, threads);
+    }
+    free(x); free(y); free(want);
+  }
+  sofar_set_threads(1);
+}
+
 /* The element-wise kernels on maps of many blocks (they split over the pool), 1-3 threads, each element
    against its scalar expression; the flat ones in place too. */
 static void test_elementwise_threads(void) {
@@ -937,6 +967,7 @@ static void test_elementwise_threads(void) {
   }
   sofar_set_threads(1);
   free(x); free(x2); free(y); free(s); free(b);
+  test_global_avgpool();
 }
 
 /* sofar_sum_f32: 2 to 4 inputs, the mean's scale or none, the signs packed or not, continued in place, y contiguous

@@ -830,11 +830,16 @@ export function checkElementwise(api: KernelApi, arena: ArenaFactory, rng: Rng):
   api.nhwcToNchw(buffer, m.at(o.z), m.at(o.x2), 1, c, 3, 3);
   expectFloatsExact(m.f32(o.x2, n), x, 'nhwcToNchw');
   api.globalAvgpoolF32(buffer, m.at(o.x), m.at(o.z), 1, pixels, c);
+  // each half of the pixels summed in pixel order, then the halves added (the same for any thread count)
   const gap = new Float32Array(c);
   for (let q = 0; q < c; q++) {
-    let v = 0;
-    for (let p = 0; p < pixels; p++) v = fround(v + x[p * c + q]);
-    gap[q] = fround(v / pixels);
+    let first = 0;
+    let second = 0;
+    for (let p = 0; p < pixels; p++) {
+      if (p < Math.floor(pixels / 2)) first = fround(first + x[p * c + q]);
+      else second = fround(second + x[p * c + q]);
+    }
+    gap[q] = fround(fround(first + second) / pixels);
   }
   expectFloatsExact(m.f32(o.z, c), gap, 'globalAvgpool');
 }
