@@ -3,11 +3,11 @@
  * and printing the report, and reading the command line.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../cli/common.js';
-import { cpuDetails } from '../cli/machine.js';
+import { machineRecord } from '../cli/machine.js';
 
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -25,14 +25,7 @@ export function repoRoot(): string {
  * one results file: machines differ between sessions.
  */
 export function machine(loadStart: number[]) {
-  return {
-    cpus: cpus().length,
-    model: cpus()[0]?.model ?? 'unknown',
-    ...cpuDetails(),
-    memoryGB: Math.round(totalmem() / 2 ** 30),
-    date: new Date().toISOString(),
-    loadAverage: { start: loadStart, end: loadavg() },
-  };
+  return { ...machineRecord(), loadAverage: { start: loadStart, end: loadavg() } };
 }
 
 /** Writes a benchmark's report to `path` (atomically) as indented JSON. */

@@ -3,7 +3,7 @@
  * between machines, and one without its CPU means little.
  */
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 export interface CpuDetails {
@@ -48,6 +48,17 @@ function cacheKiB(level: number): number | null {
     }
   }
   return null;
+}
+
+/** The machine a figure is measured on: CPU count, model name, `cpuDetails`, memory and the date. */
+export function machineRecord() {
+  return {
+    cpus: cpus().length,
+    model: cpus()[0]?.model ?? 'unknown',
+    ...cpuDetails(),
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    date: new Date().toISOString(),
+  };
 }
 
 /** The CPU in one line: its model name, vendor, family and model number, and its CPU count. */

@@ -3,13 +3,12 @@
  * ONNX Runtime session load time, then latency p50 / p90 and throughput over warm runs on a seeded batch.
  */
 import type { Command } from 'commander';
-import { cpus } from 'node:os';
 import type { RuntimeName } from '../binary-runtime.js';
 import type { Roofline } from '../../backends/runtime/roofline.js';
 import { addSpecOptions, parseNonNegativeInt, parsePositiveInt, UsageError, type SpecFlags } from '../common.js';
 import type { DeviceChoice } from '../engines.js';
 import { openModel, seededBatch, type VariantFlags, type WeightFlags } from '../models.js';
-import { cpuDetails, describeCpu } from '../machine.js';
+import { describeCpu, machineRecord } from '../machine.js';
 import { deviceOption, runtimeOption } from '../options.js';
 
 interface BenchFlags extends SpecFlags, WeightFlags, VariantFlags {
@@ -52,8 +51,7 @@ export function register(program: Command): void {
     // SoFAr's runtime knows its threads (and names them in its description); onnxruntime picks its own.
     const threads = opened.threads ?? flags.threads ?? 'default';
     if (flags.json) {
-      const machine = { cpu: cpus()[0]?.model?.trim() ?? null, cpus: cpus().length, ...cpuDetails(), date: new Date().toISOString() };
-      process.stdout.write(JSON.stringify({ model: opened.name, runtime: opened.runtime, threads, loadMs: opened.loadMs, ...stats, ...(profile ? { profile: rooflineJson(profile) } : {}), machine }) + '\n');
+      process.stdout.write(JSON.stringify({ model: opened.name, runtime: opened.runtime, threads, loadMs: opened.loadMs, ...stats, ...(profile ? { profile: rooflineJson(profile) } : {}), machine: machineRecord() }) + '\n');
       return;
     }
     // a roofline means something only beside the CPU it was measured on

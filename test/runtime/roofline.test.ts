@@ -92,7 +92,11 @@ describe('the roofline profile', () => {
     const r = spawnSync(process.execPath, [resolve('dist/cli/main.js'), 'bench', 'specs/fashion/bireal-small.sofar', '--runtime', 'sofar', '--threads', '2', '--profile', '--runs', '5', '--json'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     type Json = { steps: { kind: string; shareOfRegisterPeak: number | null; shareOfKernelPeak: number | null }[]; limitMs: number; shareOfLimit: number; peaks: { basis: string; binaryMacsPerSecond: number; floatMacsPerSecond: number; kernels: { binaryMacsPerSecond: number; floatMacsPerSecond: number } } };
-    const { profile } = JSON.parse(r.stdout) as { profile: Json };
+    const { profile, machine } = JSON.parse(r.stdout) as { profile: Json; machine: { model: string; cpus: number; date: string } };
+    // the CPU it was measured on, as the results files record it
+    expect(machine.cpus).toBeGreaterThan(0);
+    expect(machine.model.length).toBeGreaterThan(0);
+    expect(Number.isNaN(Date.parse(machine.date))).toBe(false);
     const binary = profile.steps.filter((s) => s.kind === 'binary');
     expect(binary.length).toBeGreaterThan(0);
     expect(binary.every((s) => (s.shareOfRegisterPeak ?? 0) > 0 && (s.shareOfKernelPeak ?? 0) > 0)).toBe(true);
