@@ -209,11 +209,11 @@ struct gap_ctx {
   size_t ch, pixels, img0;
 };
 
-/* the sum over pixels [p0, p1) of image img, channel by channel in pixel order, into out */
-static void gap_sum(const float *xi, size_t ch, size_t p0, size_t p1, float *out) {
-  for (size_t q = 0; q < ch; q++) out[q] = 0.0f;
+/* the sums over pixels [p0, p1) of an image's channels [q0, q0 + cq) (ch a pixel), each in pixel order, into out */
+static void gap_sum(const float *xi, size_t ch, size_t q0, size_t cq, size_t p0, size_t p1, float *out) {
+  for (size_t q = 0; q < cq; q++) out[q] = 0.0f;
   for (size_t pix = p0; pix < p1; pix++)
-    for (size_t q = 0; q < ch; q++) out[q] = out[q] + xi[pix * ch + q];
+    for (size_t q = 0; q < cq; q++) out[q] = out[q] + xi[pix * ch + q0 + q];
 }
 
 /* task t: image img0 + t / 2, half t % 2 */
@@ -224,8 +224,8 @@ static void gap_task(void *vctx, size_t begin, size_t end, int thread) {
   for (size_t t = begin; t < end; t++) {
     const size_t i = t / 2, img = g->img0 + i;
     const float *xi = g->x + img * g->pixels * g->ch;
-    if (t % 2 == 0) gap_sum(xi, g->ch, 0, half, g->y + img * g->ch);
-    else gap_sum(xi, g->ch, half, g->pixels, g->second + i * g->ch);
+    if (t % 2 == 0) gap_sum(xi, g->ch, 0, g->ch, 0, half, g->y + img * g->ch);
+    else gap_sum(xi, g->ch, 0, g->ch, half, g->pixels, g->second + i * g->ch);
   }
 }
 
@@ -234,19 +234,15 @@ void sofar_global_avgpool_f32(const float *x, float *y, int n, int pixels, int c
   const size_t ch = (size_t)c, np = (size_t)pixels;
   const float d = (float)pixels;
   float second[GAP_GROUP];
-  if (ch > GAP_GROUP) { /* one image at a time, both halves here, the second half's sums in y's place last */
+  if (ch > GAP_GROUP) { /* one image at a time on this thread, in channel blocks: the first half's sums in y */
     for (size_t img = 0; img < (size_t)n; img++) {
       float *yr = y + img * ch;
       const float *xi = x + img * np * ch;
       for (size_t q0 = 0; q0 < ch; q0 += GAP_GROUP) { /* channel blocks: each channel's sums are independent */
         const size_t cq = sofar_min(GAP_GROUP, ch - q0);
-        float first[GAP_GROUP];
-        for (size_t q = 0; q < cq; q++) first[q] = second[q] = 0.0f;
-        for (size_t pix = 0; pix < np / 2; pix++)
-          for (size_t q = 0; q < cq; q++) first[q] = first[q] + xi[pix * ch + q0 + q];
-        for (size_t pix = np / 2; pix < np; pix++)
-          for (size_t q = 0; q < cq; q++) second[q] = second[q] + xi[pix * ch + q0 + q];
-        for (size_t q = 0; q < cq; q++) yr[q0 + q] = (first[q] + second[q]) / d;
+        gap_sum(xi, ch, q0, cq, 0, np / 2, yr + q0);
+        gap_sum(xi, ch, q0, cq, np / 2, np, second);
+        for (size_t q = 0; q < cq; q++) yr[q0 + q] = (yr[q0 + q] + second[q]) / d;
       }
     }
     return;
