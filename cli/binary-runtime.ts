@@ -137,8 +137,11 @@ const PEAK_PAUSE_MS = 10;
 /**
  * Milliseconds one call of a register-only loop lasts, about (its iterations are set from a first call): short,
  * as the probe's conv runs are, so that calls fit between another tenant's time slices on a shared machine.
+ * With three busy processes on 2 vCPUs, calls of 1 ms read one core's rate at best (1,225 G MAC/s against
+ * 2,450 quiet) while the conv's shorter runs still caught both cores, which failed the roofline test in CI;
+ * calls of 0.25 ms read 2,386–2,438 there, and 2,444 against 2,450 quiet.
  */
-const REGISTER_CALL_MS = 1;
+const REGISTER_CALL_MS = 0.25;
 /** Tasks a register-only call is cut into, per thread: a late thread's share is taken by the others. */
 const REGISTER_TASKS_PER_THREAD = 4;
 
